@@ -1,0 +1,23 @@
+# One helper makes every component target, in the manner of absl_cc_library:
+#   glassbox_cc_library(NAME core SRCS a.cc b.cc DEPS fmt::fmt)
+# makes glassbox_core with the alias glassbox::core. Headers are included as
+# "core/foo.h", relative to src/.
+function(glassbox_cc_library)
+  cmake_parse_arguments(GB "" "NAME" "SRCS;DEPS;PRIVATE_DEPS" ${ARGN})
+  add_library(glassbox_${GB_NAME} STATIC ${GB_SRCS})
+  add_library(glassbox::${GB_NAME} ALIAS glassbox_${GB_NAME})
+  target_include_directories(glassbox_${GB_NAME} PUBLIC ${PROJECT_SOURCE_DIR}/src)
+  target_link_libraries(glassbox_${GB_NAME} PUBLIC ${GB_DEPS} PRIVATE ${GB_PRIVATE_DEPS})
+endfunction()
+
+# glassbox_cc_test(NAME core_utf SRCS utf_test.cc DEPS glassbox::core)
+function(glassbox_cc_test)
+  cmake_parse_arguments(GB "" "NAME" "SRCS;DEPS" ${ARGN})
+  if(NOT GLASSBOX_TESTS)
+    return()
+  endif()
+  add_executable(${GB_NAME}_test ${GB_SRCS})
+  target_link_libraries(${GB_NAME}_test PRIVATE ${GB_DEPS} GTest::gtest GTest::gtest_main)
+  target_compile_definitions(${GB_NAME}_test PRIVATE GLASSBOX_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+  add_test(NAME ${GB_NAME} COMMAND ${GB_NAME}_test)
+endfunction()

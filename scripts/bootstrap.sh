@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs what glassbox needs to build, test, fuzz and benchmark on Debian 12.
+# Idempotent: when everything is present it prints nothing and returns at once.
+# Usage: scripts/bootstrap.sh [--bench]   (--bench also installs the npm benchmark peers)
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+debian_packages=(
+  build-essential cmake ninja-build pkg-config ccache git jq
+  clang-14 libclang-rt-14-dev
+  libicu-dev libvectorscan-dev libre2-dev
+  libfmt-dev libspdlog-dev libcli11-dev libtomlplusplus-dev
+  libssl-dev libgit2-dev libsqlite3-dev libarchive-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  ripgrep hyperfine
+)
+
+missing=()
+for p in "${debian_packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ $status == "install ok installed" ]] || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  echo "bootstrap: installing ${missing[*]}" >&2
+  sudo=""
+  [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm tools used only by benchmarks (peers to compare against), pinned.
+if [[ ${1:-} == "--bench" ]]; then
+  npm_dir="$here/build/npm-tools"
+  if [[ ! -x $npm_dir/node_modules/.bin/secretlint ]]; then
+    echo "bootstrap: installing secretlint into $npm_dir" >&2
+    mkdir -p "$npm_dir"
+    cp "$here/scripts/npm-tools.package.json" "$npm_dir/package.json"
+    (cd "$npm_dir" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+fi

@@ -1,0 +1,23 @@
+// The CLI's commands. Only cli/ prints to stdout and decides exit codes:
+// 0 clean, 1 findings at or above --fail-on, 2 usage or runtime error.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace glassbox::cli {
+
+inline constexpr int kExitClean = 0;
+inline constexpr int kExitFindings = 1;
+inline constexpr int kExitError = 2;
+
+int RunScan(int argc, char** argv);
+int RunClean(int argc, char** argv);
+// Prints the help for `topic` ("" for the overview). Returns an exit code.
+int RunHelp(const std::string& topic);
+const char* Version();
+
+// Prints "glassbox: MESSAGE" on stderr and returns kExitError.
+int Fail(const std::string& message);
+
+}  // namespace glassbox::cli

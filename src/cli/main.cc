@@ -1,0 +1,27 @@
+// glassbox: makes AI coding agents auditable. This file only dispatches to a
+// command; each command parses its own flags.
+#include <cstring>
+#include <iostream>
+#include <string>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  using namespace glassbox::cli;
+  if (argc < 2) {
+    RunHelp("");
+    return kExitError;
+  }
+  const std::string cmd = argv[1];
+  if (cmd == "--version" || cmd == "-V" || cmd == "version") {
+    std::cout << "glassbox " << Version() << "\n";
+    return kExitClean;
+  }
+  if (cmd == "help" || cmd == "--help" || cmd == "-h") return RunHelp(argc > 2 ? argv[2] : "");
+  if (cmd == "scan") return RunScan(argc - 1, argv + 1);
+  if (cmd == "clean") return RunClean(argc - 1, argv + 1);
+  if (cmd == "gate" || cmd == "probe" || cmd == "audit" || cmd == "log" || cmd == "filter") {
+    return Fail("'" + cmd + "' is not built yet in this version; see 'glassbox help'");
+  }
+  return Fail("unknown command '" + cmd + "'; see 'glassbox help'");
+}

@@ -1,0 +1,76 @@
+#include "core/json_strings.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace glassbox {
+namespace {
+
+struct Seen {
+  std::string path;
+  std::string value;
+  bool key;
+};
+
+std::vector<Seen> Walk(std::string_view json, Status* status = nullptr) {
+  std::vector<Seen> seen;
+  Status st = ForEachJsonString(json, [&](const JsonStringVisit& v) {
+    seen.push_back({v.path, std::string(v.decoded), v.is_key});
+  });
+  if (status != nullptr) *status = st;
+  return seen;
+}
+
+TEST(JsonStrings, PathsAndDecodedValues) {
+  auto seen = Walk(R"({"messages":[{"role":"user","content":"hi\u200b"}],"a b":"x"})");
+  ASSERT_EQ(seen.size(), 7u);
+  EXPECT_TRUE(seen[0].key);  // "messages"
+  EXPECT_EQ(seen[2].path, "$.messages[0].role");
+  EXPECT_EQ(seen[2].value, "user");
+  EXPECT_FALSE(seen[2].key);
+  EXPECT_EQ(seen[4].path, "$.messages[0].content");
+  EXPECT_EQ(seen[4].value, "hi\xE2\x80\x8B");
+  EXPECT_EQ(seen[6].path, "$[\"a b\"]");
+}
+
+TEST(JsonStrings, SurrogatePairsDecodeToTagCharacters) {
+  auto seen = Walk(R"(["\udb40\udc49", "\ud800x", "\udc00"])");
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[0].value, "\xF3\xA0\x81\x89");  // U+E0049
+  EXPECT_EQ(seen[1].value, "\xEF\xBF\xBDx");     // lone high surrogate -> U+FFFD
+  EXPECT_EQ(seen[2].value, "\xEF\xBF\xBD");
+}
+
+TEST(JsonStrings, EscapedQuotesAndBackslashes) {
+  auto seen = Walk(R"(["a\"b\\", "c\\\"d"])");
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].value, "a\"b\\");
+  EXPECT_EQ(seen[1].value, "c\\\"d");
+}
+
+TEST(JsonStrings, MalformedInputIsAnErrorWithOffset) {
+  for (std::string_view bad : {"{", "[1,]", R"({"a" 1})", R"("abc)", R"("\x")", "01x", "[1] 2", "tru", "-",
+                               "1.", "1e", "\"a\nb\""}) {
+    Status st;
+    Walk(bad, &st);
+    EXPECT_FALSE(st.ok()) << bad;
+    EXPECT_NE(st.message().find("byte"), std::string::npos) << st.message();
+  }
+  for (std::string_view good : {"1", "-0.5e+3", "true", "null", "[]", "{}", " [ 1 , {\"a\":[null]} ] "}) {
+    Status st;
+    Walk(good, &st);
+    EXPECT_TRUE(st.ok()) << good << ": " << st.message();
+  }
+}
+
+TEST(JsonStrings, DepthIsBounded) {
+  const std::string deep(100000, '[');
+  Status st;
+  Walk(deep, &st);
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("nesting"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace glassbox

@@ -1,0 +1,177 @@
+#include "core/locate.h"
+
+#include <fmt/format.h>
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/secrets.h"
+#include "core/unicode.h"
+#include "core/utf.h"
+
+namespace glassbox {
+
+std::string Sha256Hex(std::string_view data, size_t hex_chars) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
+  std::string hex;
+  hex.reserve(len * 2);
+  for (unsigned int i = 0; i < len; ++i) hex += fmt::format("{:02x}", digest[i]);
+  hex.resize(std::min(hex.size(), hex_chars));
+  return hex;
+}
+
+std::string DescribeCodePoint(char32_t cp) {
+  const std::string name = UnicodeData::Name(cp);
+  return name.empty() ? fmt::format("U+{:04X}", static_cast<uint32_t>(cp))
+                      : fmt::format("U+{:04X} {}", static_cast<uint32_t>(cp), name);
+}
+
+namespace {
+
+bool ShowAsCodePoint(CharClass k) {
+  switch (k) {
+    case CharClass::kOrdinary:
+    case CharClass::kLookalikeLetter:
+    case CharClass::kLookalikePunct:
+    case CharClass::kTypographicPunct:
+      return false;
+    default:
+      return true;
+  }
+}
+
+}  // namespace
+
+std::string RenderVisible(std::string_view line, const std::vector<ByteRange>& mask, ByteRange focus) {
+  const UnicodeData& ud = UnicodeData::Get();
+  std::string out;
+  const auto* p = reinterpret_cast<const unsigned char*>(line.data());
+  size_t i = 0;
+  while (i < line.size()) {
+    bool masked = false;
+    for (const ByteRange& m : mask) {
+      if (i >= m.begin && i < m.end) {
+        out += MaskSecret(line.substr(m.begin, std::min(m.end, line.size()) - m.begin));
+        i = std::min(m.end, line.size());
+        masked = true;
+        break;
+      }
+    }
+    if (masked) continue;
+    size_t len = 0;
+    const int32_t cp = utf::DecodeOne(p + i, line.size() - i, &len);
+    if (cp == utf::kInvalidCodePoint) {
+      out += fmt::format("⟨0x{:02X}⟩", p[i]);
+      i += len;
+      continue;
+    }
+    const auto c = static_cast<char32_t>(cp);
+    const CharClass k = ud.Classify(c);
+    const bool in_focus = i >= focus.begin && i < focus.end;
+    if (cp == '\t' || (cp >= 0x20 && cp < 0x7F) ||
+        (!ShowAsCodePoint(k) && !(in_focus && cp >= 0x80 && k != CharClass::kOrdinary))) {
+      out.append(line.substr(i, len));
+      i += len;
+      continue;
+    }
+    // Collapse a run of the same class.
+    size_t j = i + len;
+    size_t count = 1;
+    char32_t last = c;
+    while (j < line.size()) {
+      size_t l2 = 0;
+      const int32_t c2 = utf::DecodeOne(p + j, line.size() - j, &l2);
+      if (c2 < 0 || ud.Classify(static_cast<char32_t>(c2)) != k || !ShowAsCodePoint(k)) break;
+      last = static_cast<char32_t>(c2);
+      ++count;
+      j += l2;
+    }
+    if (count > 3) {
+      out += fmt::format("⟨U+{:04X}…U+{:04X} ×{}⟩", static_cast<uint32_t>(c), static_cast<uint32_t>(last), count);
+      i = j;
+    } else {
+      out += fmt::format("⟨U+{:04X}⟩", static_cast<uint32_t>(c));
+      i += len;
+    }
+  }
+  return out;
+}
+
+void LocateFindings(std::string_view text, std::string_view path, std::vector<Finding>* findings,
+                    uint64_t line_base) {
+  std::sort(findings->begin(), findings->end(),
+            [](const Finding& a, const Finding& b) { return a.byte_offset < b.byte_offset; });
+  std::vector<ByteRange> secrets;
+  for (const Finding& f : *findings) {
+    if (f.rule.rfind("secret/", 0) == 0) secrets.push_back({f.byte_offset, f.byte_offset + f.byte_length});
+  }
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  uint64_t line = 1;
+  size_t counted_to = 0;  // newlines counted in [0, counted_to)
+  for (Finding& f : *findings) {
+    if (f.path.empty()) f.path = std::string(path);
+    const size_t off = std::min<size_t>(f.byte_offset, text.size());
+    if (off >= counted_to) {
+      line += static_cast<uint64_t>(std::count(text.begin() + static_cast<ptrdiff_t>(counted_to),
+                                               text.begin() + static_cast<ptrdiff_t>(off), '\n'));
+      counted_to = off;
+    }
+    const size_t nl = off == 0 ? std::string_view::npos : text.rfind('\n', off - 1);
+    const size_t line_begin = nl == std::string_view::npos ? 0 : nl + 1;
+    size_t line_end = text.find('\n', off);
+    if (line_end == std::string_view::npos) line_end = text.size();
+    if (line_end > line_begin && p[line_end - 1] == '\r') --line_end;
+    uint64_t column = 1;
+    for (size_t k = line_begin; k < off; ++k) {
+      if ((p[k] & 0xC0) != 0x80) ++column;
+    }
+    f.line = line + line_base;
+    f.column = column;
+    // Snippet: the line, cut to a window around the finding on long lines.
+    size_t sb = line_begin;
+    size_t se = line_end;
+    constexpr size_t kBefore = 80;
+    constexpr size_t kAfter = 160;
+    bool cut_left = false, cut_right = false;
+    if (off > sb + kBefore) {
+      sb = off - kBefore;
+      while (sb < off && (p[sb] & 0xC0) == 0x80) ++sb;
+      cut_left = true;
+    }
+    const size_t focus_end = std::min<size_t>(off + f.byte_length, line_end);
+    if (se > focus_end + kAfter) {
+      se = focus_end + kAfter;
+      while (se > focus_end && (p[se] & 0xC0) == 0x80) --se;
+      cut_right = true;
+    }
+    std::vector<ByteRange> local;
+    for (const ByteRange& r : secrets) {
+      if (r.end > sb && r.begin < se) {
+        local.push_back({r.begin > sb ? r.begin - sb : 0, std::min(r.end, se) - sb});
+      }
+    }
+    const std::string_view shown = text.substr(sb, se - sb);
+    f.snippet = (cut_left ? "…" : "") + RenderVisible(shown, local, {off - sb, focus_end - sb}) +
+                (cut_right ? "…" : "");
+    // Fingerprint: rule, path and the line's content, not its number, so it
+    // survives edits elsewhere in the file.
+    std::string key = f.rule;
+    key += '\0';
+    key += f.path;
+    key += '\0';
+    key += f.json_path;
+    key += '\0';
+    std::string_view content = text.substr(line_begin, line_end - line_begin);
+    while (!content.empty() && (content.front() == ' ' || content.front() == '\t')) content.remove_prefix(1);
+    while (!content.empty() && (content.back() == ' ' || content.back() == '\t')) content.remove_suffix(1);
+    key += content;
+    key += '\0';
+    key += text.substr(off, std::min<size_t>(f.byte_length, text.size() - off));
+    f.fingerprint = Sha256Hex(key, 32);
+  }
+}
+
+}  // namespace glassbox

@@ -1,0 +1,82 @@
+#include "core/report.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <sstream>
+
+#include "core/json_strings.h"
+
+namespace glassbox {
+namespace {
+
+Report Sample() {
+  Report r;
+  r.tool_version = "9.9.9";
+  Finding f;
+  f.rule = "unicode/tag-characters";
+  f.severity = Severity::kCritical;
+  f.path = "dir with space/p.md";
+  f.line = 3;
+  f.column = 7;
+  f.byte_offset = 42;
+  f.codepoints = {U'\U000E0049'};
+  f.decoded = "I\"gnore";
+  f.message = "hidden";
+  f.snippet = "x⟨U+E0049⟩";
+  f.fingerprint = "abc";
+  r.findings.push_back(f);
+  r.stats.files = 2;
+  r.stats.bytes = 100;
+  return r;
+}
+
+std::map<std::string, std::string> Strings(const std::string& json) {
+  std::map<std::string, std::string> m;
+  Status st = ForEachJsonString(json, [&](const JsonStringVisit& v) {
+    if (!v.is_key) m[v.path] = std::string(v.decoded);
+  });
+  EXPECT_TRUE(st.ok()) << st.message() << "\n" << json;
+  return m;
+}
+
+TEST(Report, JsonKeepsTheDesignContract) {
+  std::ostringstream out;
+  WriteJson(Sample(), out);
+  auto m = Strings(out.str());
+  EXPECT_EQ(m["$.tool"], "glassbox");
+  EXPECT_EQ(m["$.version"], "9.9.9");
+  EXPECT_EQ(m["$.findings[0].rule"], "unicode/tag-characters");
+  EXPECT_EQ(m["$.findings[0].severity"], "critical");
+  EXPECT_EQ(m["$.findings[0].codepoints[0]"], "U+E0049");
+  EXPECT_EQ(m["$.findings[0].decoded"], "I\"gnore");
+  for (const char* key : {"\"line\":3", "\"column\":7", "\"byte_offset\":42", "\"files\":2", "\"seconds\":"}) {
+    EXPECT_NE(out.str().find(key), std::string::npos) << key;
+  }
+}
+
+TEST(Report, SarifHasRulesResultsAndFingerprints) {
+  std::ostringstream out;
+  WriteSarif(Sample(), UnicodeRuleInfos(), out);
+  auto m = Strings(out.str());
+  EXPECT_EQ(m["$.version"], "2.1.0");
+  EXPECT_EQ(m["$.runs[0].tool.driver.name"], "glassbox");
+  EXPECT_EQ(m["$.runs[0].tool.driver.rules[0].id"], "unicode/tag-characters");
+  EXPECT_EQ(m["$.runs[0].results[0].ruleId"], "unicode/tag-characters");
+  EXPECT_EQ(m["$.runs[0].results[0].level"], "error");
+  EXPECT_EQ(m["$.runs[0].results[0].partialFingerprints[\"glassbox/v1\"]"], "abc");
+  EXPECT_EQ(m["$.runs[0].results[0].locations[0].physicalLocation.artifactLocation.uri"], "dir%20with%20space/p.md");
+}
+
+TEST(Report, TextShowsLocationCodePointsAndDecodedText) {
+  std::ostringstream out;
+  WriteText(Sample(), TextOptions{}, out);
+  const std::string s = out.str();
+  EXPECT_NE(s.find("dir with space/p.md:3:7: CRITICAL unicode/tag-characters"), std::string::npos) << s;
+  EXPECT_NE(s.find("U+E0049 TAG LATIN CAPITAL LETTER I"), std::string::npos) << s;
+  EXPECT_NE(s.find("decoded: \"I\\\"gnore\""), std::string::npos) << s;
+  EXPECT_NE(s.find("1 finding (1 critical) in 2 files"), std::string::npos) << s;
+}
+
+}  // namespace
+}  // namespace glassbox

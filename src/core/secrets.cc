@@ -1,0 +1,247 @@
+#include "core/secrets.h"
+
+#include <fmt/format.h>
+#include <hs/hs.h>
+#include <re2/re2.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace glassbox {
+
+struct SecretScanner::Impl {
+  std::vector<SecretRule> rules;
+  std::vector<std::unique_ptr<RE2>> regexes;
+  std::vector<std::vector<size_t>> keyword_rules;  // literal id -> rule indexes
+  hs_database_t* db = nullptr;
+  ~Impl() {
+    if (db != nullptr) hs_free_database(db);
+  }
+};
+
+struct SecretScratch::Impl {
+  hs_scratch_t* scratch = nullptr;
+  ~Impl() {
+    if (scratch != nullptr) hs_free_scratch(scratch);
+  }
+};
+
+SecretScratch::SecretScratch(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+SecretScratch::~SecretScratch() = default;
+SecretScanner::SecretScanner(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+SecretScanner::~SecretScanner() = default;
+
+const std::vector<SecretRule>& SecretScanner::rules() const { return impl_->rules; }
+
+double ShannonEntropy(std::string_view s) {
+  if (s.empty()) return 0;
+  size_t counts[256] = {};
+  for (unsigned char c : s) ++counts[c];
+  double h = 0;
+  const double n = static_cast<double>(s.size());
+  for (size_t c : counts) {
+    if (c == 0) continue;
+    const double p = static_cast<double>(c) / n;
+    h -= p * std::log2(p);
+  }
+  return h;
+}
+
+std::string MaskSecret(std::string_view secret) {
+  const size_t n = secret.size();
+  size_t head = std::min<size_t>(n / 4, 12);
+  const size_t tail = n >= 16 ? 2 : 0;
+  // Keep a readable prefix such as "sk-ant-" or "ghp_" but never more than a quarter.
+  std::string out(secret.substr(0, head));
+  out += fmt::format("…({} chars)…", n);
+  out += secret.substr(n - tail);
+  // Private key blocks: show the header line only.
+  if (secret.rfind("-----BEGIN", 0) == 0) {
+    const size_t eol = secret.find('\n');
+    out = std::string(secret.substr(0, eol == std::string_view::npos ? std::min<size_t>(n, 40) : eol)) +
+          fmt::format("…({} chars)", n);
+  }
+  return out;
+}
+
+Result<std::shared_ptr<const SecretScanner>> SecretScanner::Compile(std::vector<SecretRule> rules) {
+  auto impl = std::make_unique<Impl>();
+  std::vector<std::string> literals;
+  std::vector<unsigned> ids;
+  for (size_t r = 0; r < rules.size(); ++r) {
+    const SecretRule& rule = rules[r];
+    RE2::Options options;
+    options.set_log_errors(false);
+    options.set_dot_nl(rule.multiline);
+    auto re = std::make_unique<RE2>(rule.regex, options);
+    if (!re->ok()) {
+      return Status::Error(fmt::format("{}: rule {}: invalid regex: {}", rule.source, rule.id, re->error()));
+    }
+    if (rule.secret_group < 0 || rule.secret_group > re->NumberOfCapturingGroups()) {
+      return Status::Error(fmt::format("{}: rule {}: secret_group {} but the regex has {} groups", rule.source,
+                                       rule.id, rule.secret_group, re->NumberOfCapturingGroups()));
+    }
+    if (rule.keywords.empty()) {
+      return Status::Error(fmt::format("{}: rule {}: needs at least one keyword", rule.source, rule.id));
+    }
+    impl->regexes.push_back(std::move(re));
+    for (const std::string& kw : rule.keywords) {
+      std::string lower = kw;
+      std::transform(lower.begin(), lower.end(), lower.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      auto it = std::find(literals.begin(), literals.end(), lower);
+      size_t id;
+      if (it == literals.end()) {
+        id = literals.size();
+        literals.push_back(lower);
+        impl->keyword_rules.emplace_back();
+      } else {
+        id = static_cast<size_t>(it - literals.begin());
+      }
+      auto& owners = impl->keyword_rules[id];
+      if (std::find(owners.begin(), owners.end(), r) == owners.end()) owners.push_back(r);
+    }
+  }
+  if (!literals.empty()) {
+    std::vector<const char*> ptrs;
+    std::vector<size_t> lens;
+    std::vector<unsigned> flags(literals.size(), HS_FLAG_CASELESS);
+    for (size_t k = 0; k < literals.size(); ++k) {
+      ptrs.push_back(literals[k].c_str());
+      lens.push_back(literals[k].size());
+      ids.push_back(static_cast<unsigned>(k));
+    }
+    hs_compile_error_t* err = nullptr;
+    if (hs_compile_lit_multi(ptrs.data(), flags.data(), ids.data(), lens.data(),
+                             static_cast<unsigned>(literals.size()), HS_MODE_BLOCK, nullptr, &impl->db,
+                             &err) != HS_SUCCESS) {
+      std::string msg = err != nullptr && err->message != nullptr ? err->message : "unknown error";
+      hs_free_compile_error(err);
+      return Status::Error("secret rules: keyword database did not compile: " + msg);
+    }
+  }
+  impl->rules = std::move(rules);
+  return std::shared_ptr<const SecretScanner>(new SecretScanner(std::move(impl)));
+}
+
+std::unique_ptr<SecretScratch> SecretScanner::NewScratch() const {
+  auto s = std::make_unique<SecretScratch::Impl>();
+  if (impl_->db != nullptr) hs_alloc_scratch(impl_->db, &s->scratch);
+  return std::make_unique<SecretScratch>(std::move(s));
+}
+
+namespace {
+
+struct Window {
+  size_t rule;
+  size_t begin;
+  size_t end;
+};
+
+struct HitContext {
+  const SecretScanner::Impl* impl;
+  std::string_view text;
+  std::vector<size_t>* covered_until;  // per rule: windows already cover text before this offset
+  std::vector<Window>* windows;
+};
+
+constexpr size_t kLineReach = 4096;
+constexpr size_t kMultilineReach = 16384;
+
+int OnKeyword(unsigned int id, unsigned long long /*from*/, unsigned long long to, unsigned int /*flags*/,
+              void* ctx_ptr) {
+  auto* ctx = static_cast<HitContext*>(ctx_ptr);
+  const size_t hit = static_cast<size_t>(to);
+  const std::string_view text = ctx->text;
+  for (size_t r : ctx->impl->keyword_rules[id]) {
+    if (hit <= (*ctx->covered_until)[r]) continue;
+    const size_t lo = hit > kLineReach ? hit - kLineReach : 0;
+    size_t begin = text.rfind('\n', hit == 0 ? 0 : hit - 1);
+    begin = begin == std::string_view::npos ? 0 : begin + 1;
+    begin = std::max(begin, lo);
+    begin = std::max(begin, (*ctx->covered_until)[r]);
+    size_t end;
+    if (ctx->impl->rules[r].multiline) {
+      end = std::min(text.size(), hit + kMultilineReach);
+    } else {
+      end = text.find('\n', hit);
+      if (end == std::string_view::npos) end = text.size();
+      end = std::min(end, hit + kLineReach);
+    }
+    (*ctx->covered_until)[r] = end;
+    if (!ctx->windows->empty() && ctx->windows->back().rule == r && ctx->windows->back().end >= begin) {
+      ctx->windows->back().end = end;
+    } else {
+      ctx->windows->push_back({r, begin, end});
+    }
+  }
+  return 0;
+}
+
+bool LooksLikeExample(const SecretRule& rule, std::string_view secret) {
+  for (const std::string& e : rule.examples) {
+    if (secret == e) return true;
+  }
+  return secret.find("EXAMPLE") != std::string_view::npos;
+}
+
+}  // namespace
+
+Status SecretScanner::Scan(std::string_view text, SecretScratch& scratch, std::vector<Finding>* out) const {
+  if (impl_->db == nullptr || text.empty()) return Status::Ok();
+  std::vector<size_t> covered(impl_->rules.size(), 0);
+  std::vector<Window> windows;
+  HitContext ctx{impl_.get(), text, &covered, &windows};
+  // Vectorscan takes an unsigned length: scan huge buffers in slices that overlap
+  // by the longest keyword.
+  constexpr size_t kSlice = size_t{1} << 30;
+  for (size_t off = 0; off < text.size(); off += kSlice) {
+    const size_t len = std::min(kSlice + 256, text.size() - off);
+    HitContext slice_ctx = ctx;
+    slice_ctx.text = text;
+    struct Shift {
+      HitContext* base;
+      size_t off;
+    } shift{&slice_ctx, off};
+    auto cb = [](unsigned int id, unsigned long long from, unsigned long long to, unsigned int flags,
+                 void* p) -> int {
+      auto* s = static_cast<Shift*>(p);
+      return OnKeyword(id, from + s->off, to + s->off, flags, s->base);
+    };
+    const hs_error_t rc = hs_scan(impl_->db, text.data() + off, static_cast<unsigned>(len), 0,
+                                  scratch.impl().scratch, cb, &shift);
+    if (rc != HS_SUCCESS) return Status::Error(fmt::format("secret scan failed (Vectorscan error {})", rc));
+  }
+  std::sort(windows.begin(), windows.end(),
+            [](const Window& a, const Window& b) { return a.begin < b.begin; });
+  for (const Window& w : windows) {
+    const SecretRule& rule = impl_->rules[w.rule];
+    const RE2& re = *impl_->regexes[w.rule];
+    const int ngroups = re.NumberOfCapturingGroups() + 1;
+    std::vector<re2::StringPiece> groups(static_cast<size_t>(ngroups));
+    // The window is the regex's whole text, so '^' and '$' mean its line.
+    const re2::StringPiece piece(text.data() + w.begin, w.end - w.begin);
+    size_t pos = 0;
+    while (pos < piece.size() &&
+           re.Match(piece, pos, piece.size(), RE2::UNANCHORED, groups.data(), ngroups)) {
+      const re2::StringPiece whole = groups[0];
+      const re2::StringPiece secret = groups[static_cast<size_t>(rule.secret_group)];
+      pos = static_cast<size_t>(whole.data() - piece.data()) + std::max<size_t>(whole.size(), 1);
+      if (secret.data() == nullptr || secret.empty()) continue;
+      const std::string_view sv(secret.data(), secret.size());
+      if (rule.entropy > 0 && ShannonEntropy(sv) < rule.entropy) continue;
+      const bool example = LooksLikeExample(rule, sv);
+      Finding& f = out->emplace_back();
+      f.rule = rule.id;
+      f.severity = example ? Severity::kLow : rule.severity;
+      f.byte_offset = static_cast<uint64_t>(secret.data() - text.data());
+      f.byte_length = secret.size();
+      f.message = fmt::format("{}{}: {}", rule.description, example ? " (documented example value)" : "",
+                              MaskSecret(sv));
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace glassbox

@@ -1,0 +1,89 @@
+// Secret detection: rules as data (rules/secrets/*.toml), compiled once.
+//
+// Every rule's keywords go into one Vectorscan literal database (caseless);
+// a rule's RE2 regex runs only in a window around a line where one of its own
+// keywords occurred (gitleaks-style keyword gating). A SecretScanner is
+// immutable after Compile() and may be shared; each thread needs its own
+// SecretScratch. Vectorscan and RE2 types stay inside secrets.cc.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/finding.h"
+#include "core/status.h"
+
+namespace glassbox {
+
+struct SecretRule {
+  std::string id;           // "secret/anthropic-api-key"
+  std::string description;  // "Anthropic API key"
+  Severity severity = Severity::kHigh;
+  std::vector<std::string> keywords;
+  std::string regex;        // RE2 syntax
+  int secret_group = 0;     // capture group with the secret; 0 = whole match
+  double entropy = 0;       // minimum Shannon entropy (bits/char) of the secret
+  bool multiline = false;   // the secret may span lines (PEM blocks)
+  std::vector<std::string> examples;  // documented example values, reported as low
+  std::vector<std::string> true_positives;
+  std::vector<std::string> false_positives;
+  std::string source;       // the file the rule came from
+};
+
+// Parses one TOML rule file. Errors name `source_name`, the rule and the field.
+Result<std::vector<SecretRule>> ParseSecretRules(std::string_view toml_text, std::string_view source_name);
+
+// The rule files built into the binary (the repository's rules/secrets/).
+struct EmbeddedFile {
+  std::string_view name;
+  std::string_view text;
+};
+const std::vector<EmbeddedFile>& EmbeddedSecretRuleFiles();
+
+// All built-in rules, parsed. Fails only if a shipped file is broken.
+Result<std::vector<SecretRule>> BuiltinSecretRules();
+
+// Shows the start and the end of a secret, never the middle:
+// "sk-ant-api0…(108 chars)…Q2". Short secrets show almost nothing.
+std::string MaskSecret(std::string_view secret);
+
+// Shannon entropy in bits per byte.
+double ShannonEntropy(std::string_view s);
+
+class SecretScratch;
+
+class SecretScanner {
+ public:
+  static Result<std::shared_ptr<const SecretScanner>> Compile(std::vector<SecretRule> rules);
+  ~SecretScanner();
+
+  // Per-thread scratch space; not shareable between threads.
+  std::unique_ptr<SecretScratch> NewScratch() const;
+
+  // Appends secret findings in `text` (byte offsets of the secret itself,
+  // message with the masked value). Fails only on an engine error.
+  Status Scan(std::string_view text, SecretScratch& scratch, std::vector<Finding>* out) const;
+
+  const std::vector<SecretRule>& rules() const;
+
+  struct Impl;
+
+ private:
+  explicit SecretScanner(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+class SecretScratch {
+ public:
+  ~SecretScratch();
+  struct Impl;
+  explicit SecretScratch(std::unique_ptr<Impl> impl);
+  Impl& impl() { return *impl_; }
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace glassbox

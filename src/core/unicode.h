@@ -1,0 +1,87 @@
+// Unicode classification for hidden-text detection, backed by ICU.
+//
+// Classes come from ICU character properties (Default_Ignorable_Code_Point,
+// Bidi_Control, general categories, Emoji, Ideographic, scripts) and UTS #39
+// confusable skeletons (uspoof), not from hand-made tables. Results are
+// computed on first use per code point and cached in a lock-free table, so a
+// UnicodeData may be shared by any number of threads.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace glassbox {
+
+enum class CharClass : uint8_t {
+  kOrdinary = 0,
+  kTag,                // U+E0000..E007F
+  kVariationSelector,  // FE00..FE0F, E0100..E01EF, Mongolian FVS
+  kInvisible,          // other default-ignorable format characters (ZWSP, ZWNJ, ZWJ, WJ, U+2061..2064, CGJ, …)
+  kSoftHyphen,         // U+00AD
+  kByteOrderMark,      // U+FEFF
+  kHangulFiller,       // U+115F, U+1160, U+3164, U+FFA0
+  kBidiControl,        // embeddings, overrides, isolates and their terminators
+  kBidiMark,           // LRM, RLM, ALM
+  kUnusualSpace,       // space separators other than U+0020, and U+2028/2029
+  kControl,            // C0/C1 controls other than TAB, LF, CR, FF
+  kLookalikePunct,     // non-ASCII, UTS #39 skeleton is one ASCII punctuation or symbol
+  kTypographicPunct,   // the lookalikes that belong in prose: curly quotes, dashes, guillemets
+  kLookalikeLetter,    // non-ASCII letter or digit whose skeleton is one ASCII letter or digit
+};
+
+// Script codes the context rules name (values of ICU's UScriptCode; checked
+// against ICU in unicode.cc so ICU headers stay out of this header).
+inline constexpr int kScriptGreek = 14;
+inline constexpr int kScriptHangul = 18;
+inline constexpr int kScriptLatin = 25;
+inline constexpr int kScriptMongolian = 27;
+
+class UnicodeData {
+ public:
+  // The process-wide instance. Immutable in meaning; its cache fills lazily.
+  static const UnicodeData& Get();
+
+  CharClass Classify(char32_t cp) const { return static_cast<CharClass>(Entry(cp) & 0x1F); }
+  // For kLookalike*: the ASCII character the code point is confusable with.
+  char LookalikeAscii(char32_t cp) const { return static_cast<char>((Entry(cp) >> 5) & 0x7F); }
+
+  // Property helpers used by the context rules.
+  static bool IsEmojiBase(char32_t cp);        // Emoji or Extended_Pictographic
+  static bool IsExtendedPictographic(char32_t cp);
+  static bool IsEmojiModifier(char32_t cp);
+  static bool IsIdeographic(char32_t cp);
+  static bool IsLetterOrMark(char32_t cp);
+  static bool IsWordChar(char32_t cp);         // XID_Continue or '_'
+  static bool IsSymbol(char32_t cp);
+  static int Script(char32_t cp);              // UScriptCode
+  static bool IsStrongRtl(char32_t cp);        // bidi class R or AL
+  static bool IsJoiningScript(int script);     // scripts that use ZWJ/ZWNJ in words
+  static bool IsNoSpaceScript(int script);     // scripts that break words with ZWSP
+  static bool IsCjkScript(int script);
+  static bool IsLatinLikeScript(int script);   // Latin, Common, Inherited
+  // Compatibility variants used to spoof letters: fullwidth, mathematical.
+  static bool IsFontOrWideVariant(char32_t cp);
+  // "ZERO WIDTH SPACE"; falls back to "U+XXXX" for unnamed code points.
+  static std::string Name(char32_t cp);
+
+ private:
+  UnicodeData();
+  uint16_t Entry(char32_t cp) const {
+    if (cp > 0x10FFFF) return 0x8000;
+    uint16_t e = table_[cp].load(std::memory_order_relaxed);
+    if (e & 0x8000) return e;
+    e = Compute(cp);
+    table_[cp].store(e, std::memory_order_relaxed);
+    return e;
+  }
+  uint16_t Compute(char32_t cp) const;
+
+  struct SpoofHolder;
+  std::unique_ptr<SpoofHolder> spoof_;
+  // bit 15: computed; bits 5..11: ASCII lookalike; bits 0..4: CharClass.
+  std::unique_ptr<std::atomic<uint16_t>[]> table_;
+};
+
+}  // namespace glassbox

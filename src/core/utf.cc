@@ -1,0 +1,188 @@
+#include "core/utf.h"
+
+#include <cstring>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+namespace glassbox::utf {
+
+int32_t DecodeBefore(std::string_view text, size_t end, size_t* start) {
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  size_t s = end - 1;
+  size_t steps = 0;
+  while (s > 0 && (p[s] & 0xC0) == 0x80 && steps < 3) {
+    --s;
+    ++steps;
+  }
+  size_t len = 0;
+  int32_t cp = DecodeOne(p + s, end - s, &len);
+  if (cp == kInvalidCodePoint || s + len != end) {
+    *start = end - 1;
+    return kInvalidCodePoint;
+  }
+  *start = s;
+  return cp;
+}
+
+void AppendUtf8(char32_t cp, std::string* out) {
+  if (cp < 0x80) {
+    out->push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+
+namespace {
+
+inline bool InterestingByte(const unsigned char* p, size_t i) {
+  const unsigned char b = p[i];
+  if (b >= 0x80) return true;
+  if (b < 0x20) {
+    if (b == '\n') {
+      if (i == 0) return false;
+      unsigned char prev = p[i - 1];
+      if (prev == '\r' && i >= 2) prev = p[i - 2];
+      return prev == ' ' || prev == '\t';
+    }
+    return b != '\t' && b != '\r' && b != '\f';
+  }
+  return false;
+}
+
+}  // namespace
+
+size_t NextInteresting(std::string_view text, size_t from) {
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const size_t n = text.size();
+  size_t i = from;
+  // The block test reads p[i-2]; do the first bytes one at a time.
+  while (i < n && i < from + 2) {
+    if (InterestingByte(p, i)) return i;
+    ++i;
+  }
+#if defined(__SSE2__)
+  const __m128i k20 = _mm_set1_epi8(0x20);
+  const __m128i k_tab = _mm_set1_epi8('\t');
+  const __m128i k_lf = _mm_set1_epi8('\n');
+  const __m128i k_cr = _mm_set1_epi8('\r');
+  const __m128i k_ff = _mm_set1_epi8('\f');
+  const __m128i k_sp = _mm_set1_epi8(' ');
+  while (i + 16 <= n) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    // Signed compare: bytes >= 0x80 are negative, so they count as "< 0x20"
+    // too; that is fine, they are interesting either way.
+    const __m128i low = _mm_cmplt_epi8(v, k20);
+    int mask = _mm_movemask_epi8(low);
+    if (mask != 0) {
+      const __m128i lf = _mm_cmpeq_epi8(v, k_lf);
+      const __m128i allowed = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, k_tab), lf),
+                                           _mm_or_si128(_mm_cmpeq_epi8(v, k_cr), _mm_cmpeq_epi8(v, k_ff)));
+      const __m128i prev1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i - 1));
+      const __m128i prev2 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i - 2));
+      const __m128i ws1 = _mm_or_si128(_mm_cmpeq_epi8(prev1, k_sp), _mm_cmpeq_epi8(prev1, k_tab));
+      const __m128i ws2 = _mm_or_si128(_mm_cmpeq_epi8(prev2, k_sp), _mm_cmpeq_epi8(prev2, k_tab));
+      const __m128i trailing =
+          _mm_and_si128(lf, _mm_or_si128(ws1, _mm_and_si128(_mm_cmpeq_epi8(prev1, k_cr), ws2)));
+      const __m128i hit = _mm_or_si128(_mm_andnot_si128(allowed, low), trailing);
+      mask = _mm_movemask_epi8(hit);
+      if (mask != 0) return i + static_cast<size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
+    }
+    i += 16;
+  }
+#endif
+  for (; i < n; ++i) {
+    if (InterestingByte(p, i)) return i;
+  }
+  return n;
+}
+
+bool IsAscii(std::string_view text) {
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const size_t n = text.size();
+  size_t i = 0;
+  uint64_t acc = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, p + i, 8);
+    acc |= w;
+  }
+  for (; i < n; ++i) acc |= p[i];
+  return (acc & 0x8080808080808080ULL) == 0;
+}
+
+Encoding DetectEncoding(std::string_view bytes) {
+  if (bytes.size() >= 3 && static_cast<unsigned char>(bytes[0]) == 0xEF &&
+      static_cast<unsigned char>(bytes[1]) == 0xBB && static_cast<unsigned char>(bytes[2]) == 0xBF) {
+    return Encoding::kUtf8Bom;
+  }
+  if (bytes.size() >= 2) {
+    const auto b0 = static_cast<unsigned char>(bytes[0]);
+    const auto b1 = static_cast<unsigned char>(bytes[1]);
+    if (b0 == 0xFF && b1 == 0xFE) return Encoding::kUtf16Le;
+    if (b0 == 0xFE && b1 == 0xFF) return Encoding::kUtf16Be;
+  }
+  return Encoding::kUtf8;
+}
+
+Transcoded Utf16ToUtf8(std::string_view bytes, bool big_endian, size_t skip_bom) {
+  Transcoded out;
+  out.utf8.reserve(bytes.size());
+  out.source_offset.reserve(bytes.size() + 1);
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  const size_t n = bytes.size();
+  auto unit = [&](size_t i) -> uint32_t {
+    return big_endian ? (uint32_t{p[i]} << 8) | p[i + 1] : (uint32_t{p[i + 1]} << 8) | p[i];
+  };
+  auto emit = [&](char32_t cp, size_t src) {
+    const size_t before = out.utf8.size();
+    AppendUtf8(cp, &out.utf8);
+    for (size_t k = before; k < out.utf8.size(); ++k) out.source_offset.push_back(src);
+  };
+  auto invalid = [&](size_t src) {
+    if (out.invalid_units == 0) out.first_invalid_offset = src;
+    ++out.invalid_units;
+  };
+  size_t i = skip_bom;
+  while (i + 1 < n) {
+    const uint32_t u = unit(i);
+    if (u >= 0xD800 && u <= 0xDBFF) {
+      if (i + 3 < n) {
+        const uint32_t u2 = unit(i + 2);
+        if (u2 >= 0xDC00 && u2 <= 0xDFFF) {
+          emit(0x10000 + ((u - 0xD800) << 10) + (u2 - 0xDC00), i);
+          i += 4;
+          continue;
+        }
+      }
+      invalid(i);
+      emit(0xFFFD, i);
+      i += 2;
+      continue;
+    }
+    if (u >= 0xDC00 && u <= 0xDFFF) {
+      invalid(i);
+      emit(0xFFFD, i);
+      i += 2;
+      continue;
+    }
+    emit(u, i);
+    i += 2;
+  }
+  if (i < n) invalid(i);
+  out.source_offset.push_back(n);
+  return out;
+}
+
+}  // namespace glassbox::utf

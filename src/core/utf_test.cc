@@ -1,0 +1,111 @@
+#include "core/utf.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+namespace glassbox::utf {
+namespace {
+
+int32_t Decode(std::string_view s, size_t* len) {
+  return DecodeOne(reinterpret_cast<const unsigned char*>(s.data()), s.size(), len);
+}
+
+TEST(Utf8, DecodesEveryLength) {
+  size_t len = 0;
+  EXPECT_EQ(Decode("A", &len), 'A');
+  EXPECT_EQ(len, 1u);
+  EXPECT_EQ(Decode("\xC3\xA9", &len), 0xE9);
+  EXPECT_EQ(len, 2u);
+  EXPECT_EQ(Decode("\xE2\x80\x8B", &len), 0x200B);
+  EXPECT_EQ(len, 3u);
+  EXPECT_EQ(Decode("\xF3\xA0\x81\x89", &len), 0xE0049);
+  EXPECT_EQ(len, 4u);
+}
+
+TEST(Utf8, RejectsOverlongsSurrogatesAndTruncation) {
+  size_t len = 0;
+  EXPECT_EQ(Decode("\xC0\xAF", &len), kInvalidCodePoint);  // overlong '/'
+  EXPECT_EQ(len, 1u);
+  EXPECT_EQ(Decode("\xE0\x80\xAF", &len), kInvalidCodePoint);
+  EXPECT_EQ(Decode("\xED\xA0\x80", &len), kInvalidCodePoint);  // surrogate
+  EXPECT_EQ(Decode("\xF4\x90\x80\x80", &len), kInvalidCodePoint);  // > U+10FFFF
+  EXPECT_EQ(Decode("\xE2\x80", &len), kInvalidCodePoint);  // truncated
+  EXPECT_EQ(len, 2u);
+  EXPECT_EQ(Decode("\xF3\xA0\x81", &len), kInvalidCodePoint);
+  EXPECT_EQ(len, 3u);
+  EXPECT_EQ(Decode("\x80", &len), kInvalidCodePoint);
+}
+
+TEST(Utf8, DecodeBeforeFindsTheStart) {
+  const std::string s = "a\xE2\x80\x8B" "b";
+  size_t start = 0;
+  EXPECT_EQ(DecodeBefore(s, 4, &start), 0x200B);
+  EXPECT_EQ(start, 1u);
+  EXPECT_EQ(DecodeBefore(s, 1, &start), 'a');
+}
+
+TEST(Utf8, AppendRoundTrips) {
+  for (char32_t cp : {U'A', U'\u00E9', U'\u200B', U'\U000E0049', U'\U0010FFFF'}) {
+    std::string s;
+    AppendUtf8(cp, &s);
+    size_t len = 0;
+    EXPECT_EQ(Decode(s, &len), static_cast<int32_t>(cp));
+    EXPECT_EQ(len, s.size());
+  }
+}
+
+// The SIMD skip must agree with a byte-at-a-time reference on any input.
+size_t ReferenceNext(std::string_view s, size_t from) {
+  for (size_t i = from; i < s.size(); ++i) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    if (b >= 0x80) return i;
+    if (b == '\n') {
+      if (i == 0) continue;
+      unsigned char prev = static_cast<unsigned char>(s[i - 1]);
+      if (prev == '\r' && i >= 2) prev = static_cast<unsigned char>(s[i - 2]);
+      if (prev == ' ' || prev == '\t') return i;
+      continue;
+    }
+    if (b < 0x20 && b != '\t' && b != '\r' && b != '\f') return i;
+  }
+  return s.size();
+}
+
+TEST(Utf8, NextInterestingMatchesReference) {
+  std::mt19937 rng(42);
+  const std::string alphabet = "abc \t\r\n\f\x1b\x80\xE2xyz";
+  for (int round = 0; round < 2000; ++round) {
+    std::string s(rng() % 200, 'a');
+    const int density = 1 + static_cast<int>(rng() % 30);
+    for (char& c : s) {
+      if (static_cast<int>(rng() % 100) < density) c = alphabet[rng() % alphabet.size()];
+    }
+    size_t from = s.empty() ? 0 : rng() % (s.size() + 1);
+    EXPECT_EQ(NextInteresting(s, from), ReferenceNext(s, from)) << "round " << round;
+  }
+}
+
+TEST(Utf8, NextInterestingSkipsCleanAscii) {
+  const std::string s(1000, 'x');
+  EXPECT_EQ(NextInteresting(s, 0), s.size());
+  EXPECT_EQ(NextInteresting("code  \r\nmore", 0), 7u);  // LF after trailing spaces, through CR
+}
+
+TEST(Utf16, TranscodesPairsAndReportsUnpaired) {
+  // BOM FF FE, 'A', U+E0049 as D8 40 DC 49 (LE), then a lone high surrogate.
+  const std::string le("\xFF\xFE" "A\x00" "\x40\xDB\x49\xDC" "\x00\xD8", 10);
+  EXPECT_EQ(DetectEncoding(le), Encoding::kUtf16Le);
+  Transcoded t = Utf16ToUtf8(le, false, 2);
+  EXPECT_EQ(t.utf8, "A\xF3\xA0\x81\x89\xEF\xBF\xBD");
+  EXPECT_EQ(t.invalid_units, 1u);
+  EXPECT_EQ(t.first_invalid_offset, 8u);
+  EXPECT_EQ(t.source_offset[1], 4u);  // the tag character came from byte 4
+  const std::string be("\xFE\xFF\x00" "B" "\x00", 5);
+  Transcoded t2 = Utf16ToUtf8(be, true, 2);
+  EXPECT_EQ(t2.utf8, "B");
+  EXPECT_EQ(t2.invalid_units, 1u);  // the odd trailing byte
+}
+
+}  // namespace
+}  // namespace glassbox::utf

@@ -1,0 +1,67 @@
+#include "scan/clean.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "core/hidden_text.h"
+#include "core/locate.h"
+#include "core/utf.h"
+
+namespace glassbox::scan {
+
+namespace {
+
+// One pass: applies every non-overlapping fix the detector proposes.
+size_t CleanOnce(std::string_view text, TextKind kind, std::string* out, CleanResult* result) {
+  std::vector<Finding> findings;
+  HiddenTextDetector().Scan(text, TextContext{kind, true}, &findings);
+  std::vector<std::pair<Fix, const Finding*>> fixes;
+  for (const Finding& f : findings) {
+    for (const Fix& x : f.fixes) fixes.emplace_back(x, &f);
+  }
+  std::sort(fixes.begin(), fixes.end(),
+            [](const auto& a, const auto& b) { return a.first.begin < b.first.begin; });
+  out->clear();
+  out->reserve(text.size());
+  size_t pos = 0;
+  size_t applied = 0;
+  for (const auto& [fix, finding] : fixes) {
+    if (fix.begin < pos || fix.end > text.size() || fix.end < fix.begin) continue;  // overlapping
+    out->append(text.substr(pos, fix.begin - pos));
+    out->append(fix.replacement);
+    pos = fix.end;
+    ++applied;
+    ++result->by_rule[finding->rule];
+    // Count the code points the fix removed or replaced.
+    const std::string_view removed = text.substr(fix.begin, fix.end - fix.begin);
+    const auto* p = reinterpret_cast<const unsigned char*>(removed.data());
+    for (size_t k = 0; k < removed.size();) {
+      size_t len = 0;
+      const int32_t c = utf::DecodeOne(p + k, removed.size() - k, &len);
+      ++result->by_codepoint[DescribeCodePoint(c < 0 ? 0xFFFD : static_cast<char32_t>(c))];
+      k += len;
+    }
+  }
+  out->append(text.substr(pos));
+  return applied;
+}
+
+}  // namespace
+
+CleanResult CleanText(std::string_view text, TextKind kind) {
+  CleanResult result;
+  std::string current(text);
+  std::string next;
+  // A fix can reveal another (a joiner left between two emoji that no longer
+  // belong together): repeat until nothing changes, a few times at most.
+  for (int pass = 0; pass < 4; ++pass) {
+    const size_t applied = CleanOnce(current, kind, &next, &result);
+    if (applied == 0) break;
+    result.changes += applied;
+    current.swap(next);
+  }
+  result.text = std::move(current);
+  return result;
+}
+
+}  // namespace glassbox::scan

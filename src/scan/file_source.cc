@@ -1,0 +1,105 @@
+#include "scan/file_source.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace glassbox::scan {
+
+namespace {
+constexpr size_t kMapThreshold = size_t{1} << 20;
+
+struct Fd {
+  int fd;
+  ~Fd() {
+    if (fd >= 0) close(fd);
+  }
+};
+}  // namespace
+
+FileSource::FileSource(FileSource&& other) noexcept { *this = std::move(other); }
+
+FileSource& FileSource::operator=(FileSource&& other) noexcept {
+  if (this == &other) return *this;
+  Release();
+  const bool owned = other.map_ == nullptr;
+  owned_ = std::move(other.owned_);
+  map_ = other.map_;
+  map_len_ = other.map_len_;
+  view_ = owned ? std::string_view(owned_) : other.view_;
+  other.map_ = nullptr;
+  other.map_len_ = 0;
+  other.view_ = {};
+  return *this;
+}
+
+FileSource::~FileSource() { Release(); }
+
+void FileSource::Release() {
+  if (map_ != nullptr) munmap(map_, map_len_);
+  map_ = nullptr;
+  map_len_ = 0;
+  view_ = {};
+}
+
+Result<FileSource> FileSource::Open(const std::string& path, uint64_t max_bytes) {
+  Fd f{open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY)};
+  if (f.fd < 0) return Status::Error(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+  struct stat st;
+  if (fstat(f.fd, &st) != 0) return Status::Error(fmt::format("{}: cannot stat: {}", path, std::strerror(errno)));
+  if (!S_ISREG(st.st_mode)) return Status::Error(fmt::format("{}: not a regular file", path));
+  const auto size = static_cast<uint64_t>(st.st_size);
+  if (size > max_bytes) {
+    return Status::Error(fmt::format("{}: {} bytes is over the size limit of {} bytes (--max-size)", path, size,
+                                     max_bytes));
+  }
+  FileSource src;
+  if (size >= kMapThreshold) {
+    void* m = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, f.fd, 0);
+    if (m != MAP_FAILED) {
+      madvise(m, size, MADV_SEQUENTIAL);
+      src.map_ = m;
+      src.map_len_ = size;
+      src.view_ = std::string_view(static_cast<const char*>(m), size);
+      return src;
+    }
+  }
+  src.owned_.resize(size);
+  size_t done = 0;
+  while (done < size) {
+    const ssize_t n = read(f.fd, src.owned_.data() + done, size - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::Error(fmt::format("{}: read failed: {}", path, std::strerror(errno)));
+    }
+    if (n == 0) break;  // the file shrank while we read it
+    done += static_cast<size_t>(n);
+  }
+  src.owned_.resize(done);
+  src.view_ = src.owned_;
+  return src;
+}
+
+Result<FileSource> FileSource::ReadAll(int fd, const std::string& name) {
+  FileSource src;
+  char buf[1 << 16];
+  while (true) {
+    const ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::Error(fmt::format("{}: read failed: {}", name, std::strerror(errno)));
+    }
+    if (n == 0) break;
+    src.owned_.append(buf, static_cast<size_t>(n));
+  }
+  src.view_ = src.owned_;
+  return src;
+}
+
+}  // namespace glassbox::scan

@@ -1,0 +1,36 @@
+// FileSource: read-only bytes of a file, mapped when large, read when small.
+// Bounded memory: a mapped file costs address space, not resident memory.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+
+namespace glassbox::scan {
+
+class FileSource {
+ public:
+  FileSource() = default;
+  FileSource(const FileSource&) = delete;
+  FileSource& operator=(const FileSource&) = delete;
+  FileSource(FileSource&& other) noexcept;
+  FileSource& operator=(FileSource&& other) noexcept;
+  ~FileSource();
+
+  // Opens `path`. Files larger than max_bytes fail with a message saying so.
+  static Result<FileSource> Open(const std::string& path, uint64_t max_bytes);
+  // Reads all of standard input (or any fd) into memory.
+  static Result<FileSource> ReadAll(int fd, const std::string& name);
+
+  std::string_view bytes() const { return view_; }
+
+ private:
+  void Release();
+  std::string owned_;
+  void* map_ = nullptr;
+  size_t map_len_ = 0;
+  std::string_view view_;
+};
+
+}  // namespace glassbox::scan

@@ -1,0 +1,278 @@
+#include "scan/scanner.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <mutex>
+#include <thread>
+
+#include "core/hidden_text.h"
+#include "core/json_strings.h"
+#include "core/locate.h"
+#include "core/utf.h"
+#include "scan/file_source.h"
+#include "scan/suppress.h"
+#include "scan/walker.h"
+
+namespace glassbox::scan {
+
+struct Scanner::ThreadState {
+  std::unique_ptr<SecretScratch> scratch;
+  HiddenTextDetector detector;
+  std::vector<Finding> buffer;
+};
+
+bool LooksBinary(std::string_view bytes) {
+  const utf::Encoding enc = utf::DetectEncoding(bytes);
+  if (enc == utf::Encoding::kUtf16Le || enc == utf::Encoding::kUtf16Be) return false;
+  const size_t n = std::min<size_t>(bytes.size(), 8192);
+  return std::memchr(bytes.data(), 0, n) != nullptr;
+}
+
+Result<std::unique_ptr<Scanner>> Scanner::Create(ScanOptions options, std::vector<SecretRule> extra_rules) {
+  std::unique_ptr<Scanner> s(new Scanner(std::move(options)));
+  if (s->options_.secrets) {
+    auto rules = BuiltinSecretRules();
+    if (!rules.ok()) return rules.status();
+    std::vector<SecretRule> all = std::move(rules.value());
+    for (SecretRule& r : extra_rules) all.push_back(std::move(r));
+    // Disabled rules never reach the engine.
+    all.erase(std::remove_if(all.begin(), all.end(), [&](const SecretRule& r) { return !s->RuleEnabled(r.id); }),
+              all.end());
+    auto compiled = SecretScanner::Compile(std::move(all));
+    if (!compiled.ok()) return compiled.status();
+    s->secrets_ = std::move(compiled.value());
+  }
+  return s;
+}
+
+bool Scanner::RuleEnabled(const std::string& rule) const {
+  for (const std::string& d : options_.disabled_rules) {
+    if (RuleMatches(d, rule)) return false;
+  }
+  return true;
+}
+
+std::vector<RuleInfo> Scanner::RuleCatalog() const {
+  std::vector<RuleInfo> rules;
+  if (options_.unicode) {
+    for (const RuleInfo& r : UnicodeRuleInfos()) rules.push_back(r);
+  }
+  if (secrets_) {
+    for (const SecretRule& r : secrets_->rules()) {
+      rules.push_back({r.id, r.description,
+                       r.description + " found in text. Rotate the credential, then remove it from the file "
+                                       "and its history.",
+                       r.severity});
+    }
+  }
+  return rules;
+}
+
+void Scanner::ScanText(std::string_view text, const std::string& path, TextKind kind, bool at_file_start,
+                       ThreadState& ts, std::vector<Finding>* out) const {
+  const size_t first = out->size();
+  if (options_.unicode) ts.detector.Scan(text, TextContext{kind, at_file_start}, out);
+  if (secrets_) {
+    Status st = secrets_->Scan(text, *ts.scratch, out);
+    (void)st;  // only fails on an engine bug; the unicode results still stand
+  }
+  // Drop disabled rules and those below the floor before locating them.
+  auto keep_end = std::remove_if(out->begin() + static_cast<ptrdiff_t>(first), out->end(), [&](const Finding& f) {
+    return f.severity < options_.min_severity || !RuleEnabled(f.rule);
+  });
+  out->erase(keep_end, out->end());
+  if (out->size() == first) return;
+  std::vector<Finding> mine(std::make_move_iterator(out->begin() + static_cast<ptrdiff_t>(first)),
+                            std::make_move_iterator(out->end()));
+  out->resize(first);
+  LocateFindings(text, path, &mine);
+  for (Finding& f : mine) {
+    if (options_.inline_suppression && InlineSuppressed(text, f)) continue;
+    out->push_back(std::move(f));
+  }
+}
+
+void Scanner::ScanData(std::string_view text, const std::string& path, ThreadState& ts, std::vector<Finding>* out,
+                       ReportStats* stats) const {
+  // JSONL: one document per line; a .json file is one document.
+  size_t row_start = 0;
+  uint64_t row = 0;
+  std::vector<Finding> local;
+  while (row_start < text.size()) {
+    size_t row_end = text.find('\n', row_start);
+    if (row_end == std::string_view::npos) row_end = text.size();
+    std::string_view line = text.substr(row_start, row_end - row_start);
+    ++row;
+    const size_t offset = row_start;
+    row_start = row_end + 1;
+    size_t ws = 0;
+    while (ws < line.size() && (line[ws] == ' ' || line[ws] == '\t' || line[ws] == '\r')) ++ws;
+    if (ws == line.size()) continue;
+    ++stats->rows;
+    Status st = ForEachJsonString(line, [&](const JsonStringVisit& v) {
+      if (v.decoded.empty()) return;
+      local.clear();
+      const size_t before = local.size();
+      ScanText(v.decoded, path, TextKind::kData, false, ts, &local);
+      for (size_t k = before; k < local.size(); ++k) {
+        Finding& f = local[k];
+        f.row = row;
+        f.json_path = v.is_key ? v.path + " (key)" : v.path;
+        f.line = row;
+        f.byte_offset += offset + v.raw_offset;  // approximate: the decoded offset past the string's start
+        f.fingerprint = Sha256Hex(f.fingerprint + f.json_path, 32);
+        out->push_back(std::move(f));
+      }
+    });
+    if (!st.ok()) {
+      // Report the malformed row, then still scan its raw text: a broken row
+      // must not hide what is in it.
+      Finding& f = RuleEnabled("unicode/invalid-encoding") ? out->emplace_back() : local.emplace_back();
+      f.rule = "unicode/invalid-encoding";
+      f.severity = Severity::kLow;
+      f.path = path;
+      f.row = row;
+      f.line = row;
+      f.json_path = "$";
+      f.byte_offset = offset;
+      f.message = fmt::format("row is not valid JSON ({}); scanned as plain text", st.message());
+      local.clear();
+      ScanText(line, path, TextKind::kData, false, ts, &local);
+      for (Finding& g : local) {
+        g.row = row;
+        g.line = row;
+        g.json_path = "$";
+        g.byte_offset += offset;
+        out->push_back(std::move(g));
+      }
+    }
+  }
+}
+
+void Scanner::ScanBytes(std::string_view bytes, const std::string& path, ThreadState& ts, std::vector<Finding>* out,
+                        ReportStats* stats) const {
+  stats->files += 1;
+  stats->bytes += bytes.size();
+  const TextKind kind = TextKindForPath(path);
+  const utf::Encoding enc = utf::DetectEncoding(bytes);
+  if (enc == utf::Encoding::kUtf16Le || enc == utf::Encoding::kUtf16Be) {
+    const utf::Transcoded t = utf::Utf16ToUtf8(bytes, enc == utf::Encoding::kUtf16Be, 2);
+    const size_t first = out->size();
+    ScanText(t.utf8, path, kind, false, ts, out);
+    for (size_t k = first; k < out->size(); ++k) {
+      Finding& f = (*out)[k];
+      f.byte_offset = t.source_offset[std::min<size_t>(f.byte_offset, t.utf8.size())];
+    }
+    if (t.invalid_units > 0) {
+      Finding& f = out->emplace_back();
+      f.rule = "unicode/invalid-encoding";
+      f.severity = Severity::kLow;
+      f.path = path;
+      f.byte_offset = t.first_invalid_offset;
+      f.message = fmt::format("{} invalid UTF-16 code units (first at byte {})", t.invalid_units,
+                              t.first_invalid_offset);
+    }
+    return;
+  }
+  if (LooksBinary(bytes)) {
+    stats->files -= 1;
+    stats->bytes -= bytes.size();
+    stats->binary_skipped += 1;
+    return;
+  }
+  if (options_.data_mode || kind == TextKind::kData) {
+    ScanData(bytes, path, ts, out, stats);
+    return;
+  }
+  ScanText(bytes, path, kind, true, ts, out);
+}
+
+void Scanner::ScanBuffer(std::string_view bytes, const std::string& path, std::vector<Finding>* out,
+                         ReportStats* stats) const {
+  ThreadState ts;
+  if (secrets_) ts.scratch = secrets_->NewScratch();
+  ScanBytes(bytes, path, ts, out, stats);
+}
+
+Report Scanner::ScanPaths(const std::vector<std::string>& inputs) const {
+  const auto started = std::chrono::steady_clock::now();
+  Report report;
+  std::vector<std::string> paths;
+  bool read_stdin = false;
+  for (const std::string& in : inputs) {
+    if (in == "-") {
+      read_stdin = true;
+    } else {
+      paths.push_back(in);
+    }
+  }
+  WalkResult walked = Walk(paths, WalkOptions{options_.excludes, options_.respect_gitignore});
+  report.errors = std::move(walked.errors);
+  if (read_stdin) {
+    auto src = FileSource::ReadAll(STDIN_FILENO, "<stdin>");
+    if (!src.ok()) {
+      report.errors.push_back(src.status().message());
+    } else {
+      ScanBuffer(src->bytes(), options_.data_mode ? "-.jsonl" : "-", &report.findings, &report.stats);
+      for (Finding& f : report.findings) f.path = "-";
+    }
+  }
+  const std::vector<std::string>& files = walked.files;
+  unsigned jobs = options_.jobs != 0 ? options_.jobs : std::max(1u, std::thread::hardware_concurrency());
+  jobs = static_cast<unsigned>(std::min<size_t>(jobs, std::max<size_t>(files.size(), 1)));
+  std::atomic<size_t> next{0};
+  std::atomic<uint64_t> done_files{0}, done_bytes{0};
+  std::mutex mu;
+  auto worker = [&]() {
+    ThreadState ts;
+    if (secrets_) ts.scratch = secrets_->NewScratch();
+    std::vector<Finding> found;
+    ReportStats stats;
+    std::vector<std::string> errors;
+    while (true) {
+      const size_t i = next.fetch_add(1, std::memory_order_relaxed);
+      if (i >= files.size()) break;
+      auto src = FileSource::Open(files[i], options_.max_file_bytes);
+      if (!src.ok()) {
+        if (src.status().message().find("size limit") != std::string::npos) {
+          ++stats.too_large_skipped;
+        }
+        errors.push_back(src.status().message());
+        continue;
+      }
+      ScanBytes(src->bytes(), files[i], ts, &found, &stats);
+      const uint64_t f = done_files.fetch_add(1, std::memory_order_relaxed) + 1;
+      const uint64_t b = done_bytes.fetch_add(src->bytes().size(), std::memory_order_relaxed) + src->bytes().size();
+      if (options_.progress && (f % 256) == 0) options_.progress(f, b);
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    for (Finding& f : found) report.findings.push_back(std::move(f));
+    for (std::string& e : errors) report.errors.push_back(std::move(e));
+    report.stats.files += stats.files;
+    report.stats.bytes += stats.bytes;
+    report.stats.binary_skipped += stats.binary_skipped;
+    report.stats.too_large_skipped += stats.too_large_skipped;
+    report.stats.rows += stats.rows;
+  };
+  if (jobs <= 1) {
+    worker();
+  } else {
+    std::vector<std::thread> threads;
+    for (unsigned t = 0; t < jobs; ++t) threads.emplace_back(worker);
+    for (std::thread& t : threads) t.join();
+  }
+  std::stable_sort(report.findings.begin(), report.findings.end(), [](const Finding& a, const Finding& b) {
+    return std::tie(a.path, a.byte_offset) < std::tie(b.path, b.byte_offset);
+  });
+  std::sort(report.errors.begin(), report.errors.end());
+  report.stats.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return report;
+}
+
+}  // namespace glassbox::scan

@@ -1,0 +1,75 @@
+// Scanner: runs the enabled rule families over buffers, files, directory
+// trees, stdin and JSON/JSONL data sets, in parallel, and builds a Report.
+//
+// A Scanner is immutable after Create() and may serve many scans; each call
+// makes its own per-thread state. It reads files but prints nothing: the CLI
+// decides what to show and which exit code to return.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/finding.h"
+#include "core/report.h"
+#include "core/secrets.h"
+#include "core/status.h"
+#include "core/text_kind.h"
+
+namespace glassbox::scan {
+
+struct ScanOptions {
+  bool unicode = true;  // rule families
+  bool secrets = true;
+  std::vector<std::string> disabled_rules;  // rule ids or families turned off
+  std::vector<std::string> excludes;        // globs on the path relative to the scan root, or on the name
+  bool respect_gitignore = true;
+  bool data_mode = false;   // treat every input as JSON/JSONL data (also on for *.jsonl/*.ndjson)
+  uint64_t max_file_bytes = uint64_t{2} << 30;
+  unsigned jobs = 0;        // 0: one per core
+  Severity min_severity = Severity::kInfo;  // findings below are dropped
+  bool inline_suppression = true;  // honour "glassbox:ignore" comments
+  // Called from worker threads now and then with files and bytes done so far.
+  std::function<void(uint64_t files, uint64_t bytes)> progress;
+};
+
+class Scanner {
+ public:
+  static Result<std::unique_ptr<Scanner>> Create(ScanOptions options,
+                                                 std::vector<SecretRule> extra_rules = {});
+
+  // Scans the inputs: files, directories (recursive), or "-" for stdin.
+  // Unreadable inputs are listed in Report::errors; the scan goes on.
+  Report ScanPaths(const std::vector<std::string>& inputs) const;
+
+  // Scans one in-memory buffer as if it were the file `path` (its kind comes
+  // from the name). Used for stdin, staged blobs and history.
+  void ScanBuffer(std::string_view bytes, const std::string& path, std::vector<Finding>* out,
+                  ReportStats* stats) const;
+
+  const SecretScanner* secrets() const { return secrets_.get(); }
+  const ScanOptions& options() const { return options_; }
+  std::vector<RuleInfo> RuleCatalog() const;
+
+  struct ThreadState;
+
+ private:
+  explicit Scanner(ScanOptions options) : options_(std::move(options)) {}
+  void ScanText(std::string_view text, const std::string& path, TextKind kind, bool at_file_start,
+                ThreadState& ts, std::vector<Finding>* out) const;
+  void ScanData(std::string_view text, const std::string& path, ThreadState& ts, std::vector<Finding>* out,
+                ReportStats* stats) const;
+  void ScanBytes(std::string_view bytes, const std::string& path, ThreadState& ts, std::vector<Finding>* out,
+                 ReportStats* stats) const;
+  bool RuleEnabled(const std::string& rule) const;
+
+  ScanOptions options_;
+  std::shared_ptr<const SecretScanner> secrets_;
+};
+
+// True when `bytes` looks binary: a NUL in the first 8 KiB (after checking for
+// a UTF-16 byte order mark).
+bool LooksBinary(std::string_view bytes);
+
+}  // namespace glassbox::scan

@@ -1,0 +1,165 @@
+#include "scan/walker.h"
+
+#include <dirent.h>
+#include <fnmatch.h>
+#include <git2.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+#include <fmt/format.h>
+
+namespace glassbox::scan {
+
+bool GlobMatch(std::string_view pattern, std::string_view path) {
+  // "**/" matches zero or more directories; otherwise fnmatch with FNM_PATHNAME.
+  const size_t star2 = pattern.find("**");
+  if (star2 == std::string_view::npos) {
+    return fnmatch(std::string(pattern).c_str(), std::string(path).c_str(), FNM_PATHNAME) == 0;
+  }
+  const std::string_view head = pattern.substr(0, star2);
+  std::string_view tail = pattern.substr(star2 + 2);
+  if (!tail.empty() && tail.front() == '/') tail.remove_prefix(1);
+  if (path.size() < head.size()) return false;
+  if (!head.empty() && fnmatch(std::string(head).c_str(), std::string(path.substr(0, head.size())).c_str(),
+                               FNM_PATHNAME) != 0) {
+    return false;
+  }
+  std::string_view rest = path.substr(head.size());
+  if (tail.empty()) return true;
+  // Try the tail at every directory boundary of the rest.
+  while (true) {
+    if (GlobMatch(tail, rest)) return true;
+    const size_t slash = rest.find('/');
+    if (slash == std::string_view::npos) return false;
+    rest.remove_prefix(slash + 1);
+  }
+}
+
+namespace {
+
+struct RepoCloser {
+  void operator()(git_repository* r) const { git_repository_free(r); }
+};
+
+class TreeWalker {
+ public:
+  TreeWalker(const WalkOptions& options, WalkResult* result) : options_(options), result_(result) {}
+
+  void WalkRoot(const std::string& root) {
+    root_ = root;
+    while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
+    repo_.reset();
+    workdir_.clear();
+    if (options_.respect_gitignore) {
+      git_repository* repo = nullptr;
+      if (git_repository_open_ext(&repo, root_.c_str(), 0, nullptr) == 0) {
+        repo_.reset(repo);
+        const char* wd = git_repository_workdir(repo);
+        if (wd != nullptr) {
+          char* real = realpath(wd, nullptr);
+          if (real != nullptr) {
+            workdir_ = real;
+            free(real);
+            if (workdir_.back() != '/') workdir_ += '/';
+          }
+        }
+      }
+    }
+    char* real_root = realpath(root_.c_str(), nullptr);
+    real_root_ = real_root != nullptr ? real_root : root_;
+    free(real_root);
+    Dir(root_, real_root_, "");
+  }
+
+ private:
+  bool Excluded(const std::string& rel, const std::string& name) const {
+    for (const std::string& g : options_.excludes) {
+      if (GlobMatch(g, rel) || GlobMatch(g, name)) return true;
+      // A pattern naming a directory excludes everything below it.
+      std::string_view gv = g;
+      if (!gv.empty() && gv.back() == '/') gv.remove_suffix(1);
+      if (rel.size() > gv.size() && rel.compare(0, gv.size(), gv) == 0 && rel[gv.size()] == '/') return true;
+    }
+    return false;
+  }
+  bool Ignored(const std::string& real_path, bool is_dir) const {
+    if (!repo_ || workdir_.empty()) return false;
+    if (real_path.size() < workdir_.size() || real_path.compare(0, workdir_.size(), workdir_) != 0) return false;
+    std::string rel = real_path.substr(workdir_.size());
+    if (is_dir) rel += '/';
+    int ignored = 0;
+    if (git_ignore_path_is_ignored(&ignored, repo_.get(), rel.c_str()) != 0) return false;
+    return ignored != 0;
+  }
+  void Dir(const std::string& path, const std::string& real, const std::string& rel) {
+    DIR* d = opendir(path.c_str());
+    if (d == nullptr) {
+      result_->errors.push_back(fmt::format("{}: cannot open directory: {}", path, std::strerror(errno)));
+      return;
+    }
+    std::vector<std::pair<std::string, unsigned char>> entries;
+    while (dirent* e = readdir(d)) {
+      const std::string name = e->d_name;
+      if (name == "." || name == "..") continue;
+      entries.emplace_back(name, e->d_type);
+    }
+    closedir(d);
+    std::sort(entries.begin(), entries.end());
+    for (auto& [name, type] : entries) {
+      const std::string child = path == "/" ? "/" + name : path == "." ? name : path + "/" + name;
+      const std::string child_real = real == "/" ? "/" + name : real + "/" + name;
+      const std::string child_rel = rel.empty() ? name : rel + "/" + name;
+      if (type == DT_UNKNOWN) {
+        struct stat st;
+        if (lstat(child.c_str(), &st) != 0) continue;
+        type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : S_ISLNK(st.st_mode) ? DT_LNK : DT_UNKNOWN;
+      }
+      if (type == DT_DIR) {
+        if (name == ".git") continue;
+        if (Excluded(child_rel, name) || Ignored(child_real, true)) continue;
+        Dir(child, child_real, child_rel);
+      } else if (type == DT_REG) {
+        if (Excluded(child_rel, name) || Ignored(child_real, false)) continue;
+        result_->files.push_back(child);
+      }
+      // Symbolic links, sockets and devices are not followed or read.
+    }
+  }
+
+  const WalkOptions& options_;
+  WalkResult* result_;
+  std::string root_;
+  std::string real_root_;
+  std::unique_ptr<git_repository, RepoCloser> repo_;
+  std::string workdir_;
+};
+
+}  // namespace
+
+WalkResult Walk(const std::vector<std::string>& inputs, const WalkOptions& options) {
+  git_libgit2_init();
+  WalkResult result;
+  TreeWalker walker(options, &result);
+  for (const std::string& input : inputs) {
+    struct stat st;
+    if (stat(input.c_str(), &st) != 0) {
+      result.errors.push_back(fmt::format("{}: {}", input, std::strerror(errno)));
+      continue;
+    }
+    if (S_ISDIR(st.st_mode)) {
+      walker.WalkRoot(input);
+    } else if (S_ISREG(st.st_mode)) {
+      result.files.push_back(input);
+    } else {
+      result.errors.push_back(fmt::format("{}: not a regular file or directory", input));
+    }
+  }
+  git_libgit2_shutdown();
+  return result;
+}
+
+}  // namespace glassbox::scan

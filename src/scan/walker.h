@@ -1,0 +1,30 @@
+// Walker: lists the files under the scan inputs. Includes hidden files and
+// folders (agent settings live there), skips .git/, honours .gitignore
+// through libgit2 when the input is inside a git work tree, applies
+// --exclude globs, and does not follow symbolic links.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace glassbox::scan {
+
+struct WalkOptions {
+  std::vector<std::string> excludes;
+  bool respect_gitignore = true;
+};
+
+struct WalkResult {
+  std::vector<std::string> files;
+  std::vector<std::string> errors;  // "path: reason"
+};
+
+// Expands each input: a file is listed as given; a directory is walked.
+WalkResult Walk(const std::vector<std::string>& inputs, const WalkOptions& options);
+
+// fnmatch-style glob with "**" for any number of directories.
+bool GlobMatch(std::string_view pattern, std::string_view path);
+
+}  // namespace glassbox::scan
