@@ -63,6 +63,7 @@ class ScanState {
     bool has_rtl = false;          // strong right-to-left letters
     bool has_other_letters = false;  // letters of scripts other than Latin/Common, excluding lookalikes
     bool has_cjk = false;
+    bool comment = false;  // the line starts like a comment (//, /*, *, #, --, <!--)
   };
   struct TrailingRun {
     size_t begin;
@@ -98,6 +99,11 @@ class ScanState {
   }
 
   const LineInfo& Line(size_t i);
+  // Where i sits on its line in code: in a string literal, in a comment, or
+  // in the code itself. A look-alike inside "…" is usually data; the same
+  // character between two tokens changes what the code does.
+  enum class Position { kSyntax, kString, kComment };
+  Position PositionIn(size_t i);
   bool InHostOrUrl(size_t i, size_t* token_begin, size_t* token_end, bool as_dot = false) const;
 
   Finding& Emit(std::string_view rule, Severity sev, size_t begin, size_t end, std::string message);
@@ -183,7 +189,20 @@ const ScanState::LineInfo& ScanState::Line(size_t i) {
   const size_t hi = std::min(n_, i + kLineWindow);
   const void* nl = std::memchr(p_ + i, '\n', hi - i);
   const size_t end = nl ? static_cast<size_t>(static_cast<const unsigned char*>(nl) - p_) : hi;
-  LineInfo info{begin, std::max(end, i + 1), false, false, false};
+  LineInfo info{begin, std::max(end, i + 1), false, false, false, false};
+  {
+    size_t k = begin;
+    while (k < end && (p_[k] == ' ' || p_[k] == '\t')) ++k;
+    const std::string_view rest = text_.substr(k, end - k);
+    for (std::string_view opener : {"//", "/*", "* ", "*/", "--", "<!--", ";;", "\"\"\"", "'''"}) {
+      if (rest.substr(0, opener.size()) == opener) info.comment = true;
+    }
+    if (rest == "*") info.comment = true;
+    if (!rest.empty() && rest[0] == '#' && rest.substr(0, 2) != "#!" && rest.substr(0, 8) != "#include" &&
+        rest.substr(0, 7) != "#define" && rest.substr(0, 3) != "#if") {
+      info.comment = true;
+    }
+  }
   for (size_t k = begin; k < end;) {
     if (p_[k] < 0x80) {
       ++k;
@@ -209,6 +228,35 @@ const ScanState::LineInfo& ScanState::Line(size_t i) {
   line_ = info;
   line_valid_ = true;
   return line_;
+}
+
+ScanState::Position ScanState::PositionIn(size_t i) {
+  const LineInfo& line = Line(i);
+  if (line.comment) return Position::kComment;
+  char quote = 0;
+  for (size_t k = line.begin; k < i; ++k) {
+    const char c = static_cast<char>(p_[k]);
+    if (quote != 0) {
+      if (c == '\\') {
+        ++k;
+      } else if (c == quote) {
+        quote = 0;
+      }
+      continue;
+    }
+    if (c == '"' || c == '\'' || c == '`') {
+      // An apostrophe inside a word ("don't") does not open a string.
+      if (c == '\'' && k > line.begin && IsAsciiAlnum(p_[k - 1]) && k + 1 < i && IsAsciiAlnum(p_[k + 1])) continue;
+      quote = c;
+    } else if (c == '/' && k + 1 < n_ && (p_[k + 1] == '/' || p_[k + 1] == '*')) {
+      return Position::kComment;
+    } else if (c == '#' && (k == line.begin || p_[k - 1] == ' ' || p_[k - 1] == '\t')) {
+      return Position::kComment;
+    } else if (c == '<' && text_.substr(k, 4) == "<!--") {
+      return Position::kComment;
+    }
+  }
+  return quote != 0 ? Position::kString : Position::kSyntax;
 }
 
 // A token around i that looks like a URL ("scheme://…") or a host name
@@ -276,7 +324,14 @@ size_t ScanState::HandleControl(size_t i) {
   while (end < n_) {
     const CodePoint c = At(end);
     if (c.cp < 0 || ClassOf(c.cp) != CharClass::kControl) break;
-    if (c.cp == 0x1B || c.cp == 0x9B) has_escape = true;
+    // An escape sequence, not just an ESC byte: ESC [ … or CSI followed by a parameter.
+    if (c.end < n_) {
+      const unsigned char nb = p_[c.end];
+      if (c.cp == 0x1B && std::string_view("[]()PX^_=>c78").find(static_cast<char>(nb)) != std::string_view::npos) {
+        has_escape = true;
+      }
+      if (c.cp == 0x9B && ((nb >= '0' && nb <= '9') || nb == ';' || nb == '?')) has_escape = true;
+    }
     end = c.end;
   }
   if (end == i) return i + 1;
@@ -365,8 +420,8 @@ size_t ScanState::HandleSelectors(size_t i) {
   if (count == 1) {
     if (legit_single()) return end;
     const bool machine = IsMachineText(ctx_.kind);
-    Finding& f = Emit("unicode/variation-selectors",
-                      machine && base.cp >= 0 && base.cp < 0x80 ? Severity::kMedium : Severity::kLow, i, end,
+    const bool in_code = machine && base.cp >= 0 && IsAsciiAlnum(base.cp) && PositionIn(i) != Position::kComment;
+    Finding& f = Emit("unicode/variation-selectors", in_code ? Severity::kMedium : Severity::kLow, i, end,
                       "variation selector after a character it does not vary");
     AddCodePoints(f, i, end);
     f.fixes.push_back({i, end, ""});
@@ -412,7 +467,15 @@ size_t ScanState::HandleInvisible(size_t i) {
     const int ps = prev.cp >= 0 ? UnicodeData::Script(pc) : -1;
     const int ns = next.cp >= 0 ? UnicodeData::Script(nc) : -1;
     const bool joining = UnicodeData::IsJoiningScript(ps) || UnicodeData::IsJoiningScript(ns);
-    Severity sev = machine ? (inside_word ? Severity::kHigh : Severity::kMedium) : Severity::kLow;
+    Severity sev = Severity::kLow;
+    if (machine) {
+      const Position pos = PositionIn(i);
+      // In a string literal, high only where it splits ASCII ("admin\u200Bistrator").
+      const bool ascii_side = (prev.cp >= 0 && IsAsciiAlnum(prev.cp)) || (next.cp >= 0 && IsAsciiAlnum(next.cp));
+      sev = pos == Position::kSyntax   ? (inside_word ? Severity::kHigh : Severity::kMedium)
+            : pos == Position::kString ? (inside_word && ascii_side ? Severity::kHigh : Severity::kLow)
+                                       : Severity::kLow;
+    }
     bool legit = false;
     switch (cp) {
       case 0x200D:  // ZWJ: emoji sequences, joining scripts
@@ -473,7 +536,8 @@ size_t ScanState::HandleInvisible(size_t i) {
     }
     decoded = PrintableOrEmpty(bytes, 1);
   }
-  Severity sev = machine || run.size() >= 4 ? Severity::kHigh : Severity::kMedium;
+  Severity sev = run.size() >= 4 ? Severity::kHigh : Severity::kMedium;
+  if (machine && run.size() < 4) sev = PositionIn(i) == Position::kSyntax ? Severity::kHigh : Severity::kLow;
   if (!decoded.empty()) sev = Severity::kCritical;
   Finding& f = Emit("unicode/invisible-characters", sev, i, end,
                     decoded.empty() ? fmt::format("{} invisible characters in a row", run.size())
@@ -584,10 +648,11 @@ size_t ScanState::HandleSpace(size_t i) {
   Severity sev;
   switch (ctx_.kind) {
     case TextKind::kShell:
-      sev = line.has_cjk ? Severity::kLow : Severity::kMedium;
+      sev = line.has_cjk || PositionIn(i) == Position::kComment ? Severity::kLow : Severity::kMedium;
       break;
     case TextKind::kCode:
-      sev = line_sep || !line.has_other_letters ? Severity::kMedium : Severity::kLow;
+      sev = line_sep || (!line.has_other_letters && PositionIn(i) == Position::kSyntax) ? Severity::kMedium
+                                                                                      : Severity::kLow;
       break;
     case TextKind::kConfig:
       sev = Severity::kLow;
@@ -640,7 +705,7 @@ size_t ScanState::HandleLookalikeLetter(size_t i) {
       continue;
     }
     const auto cc = static_cast<char32_t>(c.cp);
-    if (!UnicodeData::IsLetterOrMark(cc) && !(c.cp >= 0x1D7CE && c.cp <= 0x1D7FF)) continue;
+    if (!UnicodeData::IsLetterOrMark(cc)) continue;
     ++letters;
     if (data_.Classify(cc) != CharClass::kLookalikeLetter) {
       all_lookalike = false;
@@ -674,14 +739,18 @@ size_t ScanState::HandleLookalikeLetter(size_t i) {
   }
   if (suspicious) {
     const bool machine = IsMachineText(ctx_.kind);
-    Finding& f = Emit("unicode/confusable-identifier", machine ? Severity::kHigh : Severity::kMedium, wb, we,
+    // In code, high unless the line is natural language of that script (a
+    // Latin letter slipped into Cyrillic text) or a comment.
+    const bool high = machine && !Line(i).has_other_letters && PositionIn(i) != Position::kComment;
+    Finding& f = Emit("unicode/confusable-identifier", high ? Severity::kHigh : Severity::kMedium, wb, we,
                       "word mixes ASCII letters with look-alike letters from another script");
     AddCodePoints(f, wb, we);
     std::string skeleton(text_.substr(wb, we - wb));
     f.fixes = std::move(fixes);
     return we;
   }
-  if (ctx_.kind == TextKind::kCode && all_lookalike && letters >= 3 && !Line(i).has_other_letters) {
+  if (ctx_.kind == TextKind::kCode && all_lookalike && letters >= 3 && !Line(i).has_other_letters &&
+      PositionIn(i) == Position::kSyntax) {
     Finding& f = Emit("unicode/confusable-identifier", Severity::kMedium, wb, we,
                       "identifier written entirely in look-alike letters of another script");
     AddCodePoints(f, wb, we);
@@ -722,15 +791,27 @@ size_t ScanState::HandlePunct(size_t i, int32_t cp, size_t end, bool typographic
   }
   Severity sev;
   const bool in_word = IsAsciiAlnum(prev.cp) && IsAsciiAlnum(next.cp);
-  if (machine) {
-    sev = line.has_other_letters ? Severity::kLow : Severity::kHigh;
-    if (ctx_.kind == TextKind::kConfig && !in_word && sev == Severity::kHigh) sev = Severity::kMedium;
-  } else if (ascii == '-') {
-    sev = Severity::kLow;  // typographic hyphens and minus signs are common in prose
-  } else if (ascii == '\'' || ascii == '"' || ascii == '`') {
-    sev = in_word ? Severity::kMedium : Severity::kLow;
+  const bool touches_word = IsAsciiAlnum(prev.cp) || IsAsciiAlnum(next.cp);
+  // In prose, a look-alike matters where it can pass for the ASCII it mimics
+  // inside words and sentences: apostrophes in "don't", dots and colons.
+  auto prose_severity = [&]() {
+    if (ascii == '-') return Severity::kLow;  // typographic hyphens and minus signs
+    if (ascii == '\'' || ascii == '"' || ascii == '`') return in_word ? Severity::kMedium : Severity::kLow;
+    const bool sentence_punct = std::string_view(".,:;!?/@").find(ascii) != std::string_view::npos;
+    return sentence_punct && touches_word ? Severity::kMedium : Severity::kLow;
+  };
+  const Position pos = machine ? PositionIn(i) : Position::kComment;
+  if (pos == Position::kComment) {
+    sev = prose_severity();
+  } else if (line.has_other_letters) {
+    sev = Severity::kLow;
+  } else if (pos == Position::kString && ctx_.kind != TextKind::kShell) {
+    // Inside a string literal: data (a table of symbols) unless it passes
+    // for ASCII next to a word, as in "don't" or "-rf".
+    sev = touches_word ? Severity::kMedium : Severity::kLow;
   } else {
-    sev = Severity::kMedium;
+    sev = Severity::kHigh;
+    if (ctx_.kind == TextKind::kConfig && !in_word) sev = Severity::kMedium;
   }
   Finding& f = Emit("unicode/lookalike-punctuation", sev, i, end,
                     fmt::format("look-alike of ASCII {} in otherwise ASCII text", Quoted(ascii)));
