@@ -13,7 +13,7 @@ debian_packages=(
   libfmt-dev libspdlog-dev libcli11-dev libtomlplusplus-dev
   libssl-dev libgit2-dev libsqlite3-dev libarchive-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  ripgrep hyperfine
+  ripgrep hyperfine xxd
 )
 
 missing=()

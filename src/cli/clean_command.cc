@@ -35,6 +35,16 @@ bool ParseKind(const std::string& s, TextKind* out) {
 
 std::string Summary(const scan::CleanResult& r) {
   std::string s;
+  if (r.by_codepoint.size() > 6) {
+    // Many distinct code points (a tag-character message): say it by rule.
+    size_t total = 0;
+    for (const auto& [what, n] : r.by_codepoint) total += n;
+    for (const auto& [rule, n] : r.by_rule) {
+      if (!s.empty()) s += ", ";
+      s += fmt::format("{} × {}", n, rule);
+    }
+    return s + fmt::format(" ({} code points, {} distinct)", total, r.by_codepoint.size());
+  }
   for (const auto& [what, n] : r.by_codepoint) {
     if (!s.empty()) s += ", ";
     s += fmt::format("{} × {}", n, what);

@@ -179,6 +179,32 @@ int OnKeyword(unsigned int id, unsigned long long /*from*/, unsigned long long t
   return 0;
 }
 
+// A provider rule says more than a generic one: where a "secret/generic-*"
+// finding overlaps another rule's finding, only the specific one stays.
+void DropGenericOverlaps(std::vector<Finding>* out, size_t first) {
+  auto is_generic = [](const Finding& f) { return f.rule.rfind("secret/generic", 0) == 0; };
+  std::vector<bool> drop(out->size(), false);
+  for (size_t a = first; a < out->size(); ++a) {
+    if (!is_generic((*out)[a])) continue;
+    const Finding& g = (*out)[a];
+    for (size_t b = first; b < out->size(); ++b) {
+      const Finding& s = (*out)[b];
+      if (b == a || (is_generic(s) && !(b < a && s.byte_offset == g.byte_offset))) continue;
+      if (s.byte_offset < g.byte_offset + g.byte_length && g.byte_offset < s.byte_offset + s.byte_length) {
+        drop[a] = true;
+        break;
+      }
+    }
+  }
+  size_t w = first;
+  for (size_t r = first; r < out->size(); ++r) {
+    if (drop[r]) continue;
+    if (w != r) (*out)[w] = std::move((*out)[r]);
+    ++w;
+  }
+  out->resize(w);
+}
+
 bool LooksLikeExample(const SecretRule& rule, std::string_view secret) {
   for (const std::string& e : rule.examples) {
     if (secret == e) return true;
@@ -190,6 +216,7 @@ bool LooksLikeExample(const SecretRule& rule, std::string_view secret) {
 
 Status SecretScanner::Scan(std::string_view text, SecretScratch& scratch, std::vector<Finding>* out) const {
   if (impl_->db == nullptr || text.empty()) return Status::Ok();
+  const size_t first = out->size();
   std::vector<size_t> covered(impl_->rules.size(), 0);
   std::vector<Window> windows;
   HitContext ctx{impl_.get(), text, &covered, &windows};
@@ -241,6 +268,7 @@ Status SecretScanner::Scan(std::string_view text, SecretScratch& scratch, std::v
                               MaskSecret(sv));
     }
   }
+  DropGenericOverlaps(out, first);
   return Status::Ok();
 }
 

@@ -1,0 +1,234 @@
+#!/usr/bin/env bash
+# Throughput benchmark: glassbox against ripgrep (walk-and-read floor and a hidden-character
+# search) on a ~400 MB corpus of real text files, and against secretlint on a ~20 MB subset.
+#
+# Usage: bench/scan_bench.sh GLASSBOX_BINARY
+#
+# Environment (all optional):
+#   BENCH_MB=400          corpus size in decimal MB       (bench/make_corpus.sh)
+#   BENCH_SUBSET_MB=20    secretlint subset size in MB
+#   BENCH_RUNS=3          runs per command; the best wall time is kept
+#   BENCH_THREADS=$(nproc) threads for rg and glassbox (secretlint is single-threaded)
+#
+# Nothing is downloaded: secretlint comes from build/npm-tools (scripts/bootstrap.sh --bench);
+# when it is missing its rows are skipped. Work files go to build/bench-work.
+# glassbox exits 1 when it finds high or critical findings, rg exits 1 when nothing matches
+# and secretlint exits 1 on findings: none of these is treated as a failure here.
+set -euo pipefail
+export LC_ALL=C
+
+if [[ $# -ne 1 || $1 == -h || $1 == --help ]]; then
+  echo "usage: $0 GLASSBOX_BINARY" >&2
+  exit 2
+fi
+glassbox=$(realpath "$1")
+[[ -x $glassbox ]] || { echo "scan_bench: $1 is not an executable" >&2; exit 2; }
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build="$here/build"
+corpus="$build/bench-corpus"
+subset="$build/bench-subset"
+work="$build/bench-work"
+mb=${BENCH_MB:-400}
+subset_mb=${BENCH_SUBSET_MB:-20}
+runs=${BENCH_RUNS:-3}
+threads=${BENCH_THREADS:-$(nproc)}
+secretlint="$build/npm-tools/node_modules/.bin/secretlint"
+
+for tool in rg jq awk; do
+  command -v "$tool" >/dev/null || { echo "scan_bench: $tool not found (scripts/bootstrap.sh installs it)" >&2; exit 2; }
+done
+
+mkdir -p "$work"
+
+# ---------------------------------------------------------------- corpus and subset
+bash "$here/bench/make_corpus.sh" "$corpus" "$mb"
+
+# The subset is a deterministic sample of the corpus: every k-th file in sorted order until
+# the size is reached. Paths secretlint always skips (node_modules, .git, its own config and
+# ignore files) are left out so both tools read exactly the same files.
+subset_key="$(cat "$corpus.stamp" | tr '\n' ' ')subset_mb=$subset_mb v1"
+if [[ ! -f $subset.stamp || $(cat "$subset.stamp") != "$subset_key" || ! -d $subset ]]; then
+  rm -rf "$subset" "$subset.stamp"
+  mkdir -p "$subset"
+  (cd "$corpus" && find . -type f -printf '%s %P\0' | sort -z -k2) \
+    | tr '\0' '\n' | awk -v target=$((subset_mb * 1000000)) '
+        { size[NR] = $1; line[NR] = $0; total += $1 }
+        $0 ~ /(^[0-9]+ |\/)(node_modules|\.git)(\/|$)/ { skip[NR] = 1 }
+        $0 ~ /(^[0-9]+ |\/)\.secretlint(rc|ignore)[^\/]*$/ { skip[NR] = 1 }
+        END {
+          k = int(total / target); if (k < 1) k = 1
+          for (i = 1; i <= NR && got < target; i += k) {
+            j = i; while (j <= NR && skip[j]) j++
+            if (j > NR) break
+            if (!(j in used)) { used[j] = 1; got += size[j]; p = line[j]; sub(/^[0-9]+ /, "", p); print p }
+          }
+        }' \
+    | tr '\n' '\0' | tar -C "$corpus" --null --no-recursion -T - -cf - | tar -C "$subset" -xf -
+  printf '%s' "$subset_key" >"$subset.stamp"
+fi
+
+count_files() { find "$1" -type f | wc -l; }
+count_bytes() { find "$1" -type f -printf '%s\n' | awk '{ s += $1 } END { printf "%d", s }'; }
+corpus_files=$(count_files "$corpus")
+corpus_bytes=$(count_bytes "$corpus")
+subset_files=$(count_files "$subset")
+subset_bytes=$(count_bytes "$subset")
+mbof() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1e6 }'; }
+
+echo
+echo "== glassbox scan benchmark"
+echo "machine:  $(nproc) cores, $(awk '/MemTotal/ { printf "%.1f GB RAM", $2 / 1e6 }' /proc/meminfo), $(uname -sr)"
+echo "glassbox: $glassbox ($("$glassbox" --version 2>/dev/null | head -n1))"
+echo "rg:       $(rg --version | head -n1)"
+if [[ -x $secretlint ]]; then
+  echo "secretlint: $("$secretlint" --version 2>/dev/null) with @secretlint/secretlint-rule-preset-recommend $(jq -r .version "$build/npm-tools/node_modules/@secretlint/secretlint-rule-preset-recommend/package.json" 2>/dev/null), node $(node --version 2>/dev/null)"
+else
+  echo "secretlint: not installed ($secretlint missing) — run scripts/bootstrap.sh --bench; its rows are skipped"
+fi
+echo "corpus:   $corpus  $corpus_files files, $(mbof "$corpus_bytes") MB"
+echo "subset:   $subset  $subset_files files, $(mbof "$subset_bytes") MB"
+echo "threads:  $threads for rg and glassbox; best of $runs runs (wall time)"
+
+# ---------------------------------------------------------------- warm the page cache
+find "$corpus" "$subset" -type f -print0 | xargs -0 cat >/dev/null
+rg -c -uu --no-messages -j "$threads" 'glassbox_literal_that_never_matches_zq' "$corpus" >/dev/null || true
+
+# ---------------------------------------------------------------- timing
+declare -A best rcs
+now() { date +%s.%N; }
+# timed NAME OUTFILE CMD... : run CMD $runs times (stdout to OUTFILE, stderr to OUTFILE.err),
+# keep the best wall time in best[NAME] and the last exit code in rcs[NAME].
+timed() {
+  local name=$1 outfile=$2 t0 t1 dt rc i
+  shift 2
+  best[$name]=""
+  for ((i = 1; i <= runs; i++)); do
+    t0=$(now)
+    set +e
+    "$@" >"$outfile" 2>"$outfile.err"
+    rc=$?
+    set -e
+    t1=$(now)
+    dt=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+    echo "  $name run $i: ${dt}s (exit $rc)" >&2
+    if [[ -z ${best[$name]} ]] || awk -v a="$dt" -v b="${best[$name]}" 'BEGIN { exit !(a < b) }'; then
+      best[$name]=$dt
+    fi
+  done
+  rcs[$name]=$rc
+}
+check_rc() {  # NAME MAX_OK_RC
+  if ((${rcs[$1]} > $2)); then
+    echo "scan_bench: warning: $1 exited ${rcs[$1]}; see $work (stderr: $(head -c 300 "$3.err" | tr '\n' ' '))" >&2
+  fi
+}
+
+cd "$work"   # neutral directory: no .glassbox.toml or .secretlintrc is picked up by accident
+
+echo >&2
+echo "running (each command $runs times) ..." >&2
+hidden_re='[\x{200B}-\x{200F}\x{202A}-\x{202E}\x{2066}-\x{2069}\x{E0000}-\x{E007F}]'
+
+timed rg_floor "$work/rg-floor.out" \
+  rg -c -uu --no-messages -j "$threads" 'glassbox_literal_that_never_matches_zq' "$corpus"
+check_rc rg_floor 1 "$work/rg-floor.out"
+
+timed rg_hidden "$work/rg-hidden.out" \
+  rg -c -uu --no-messages -j "$threads" "$hidden_re" "$corpus"
+check_rc rg_hidden 1 "$work/rg-hidden.out"
+
+timed gb "$work/glassbox.json" \
+  "$glassbox" scan --format json --no-ignore --jobs "$threads" "$corpus"
+check_rc gb 1 "$work/glassbox.json"
+
+timed gb_subset "$work/glassbox-subset.json" \
+  "$glassbox" scan --format json --no-ignore --jobs "$threads" "$subset"
+check_rc gb_subset 1 "$work/glassbox-subset.json"
+
+timed gb_subset_1 "$work/glassbox-subset-1.json" \
+  "$glassbox" scan --format json --no-ignore --jobs 1 "$subset"
+check_rc gb_subset_1 1 "$work/glassbox-subset-1.json"
+
+have_secretlint=0
+if [[ -x $secretlint ]]; then
+  have_secretlint=1
+  printf '{\n  "rules": [{ "id": "@secretlint/secretlint-rule-preset-recommend" }]\n}\n' >"$work/.secretlintrc.json"
+  sl=("$secretlint" --secretlintrc "$work/.secretlintrc.json" --no-gitignore --no-color --no-terminalLink)
+  # untimed warm-up that also checks how many files secretlint really reads
+  set +e
+  "${sl[@]}" --format json --output "$work/secretlint-subset.json" "$subset/**/*" >/dev/null 2>"$work/secretlint-subset.json.err"
+  set -e
+  sl_files=$(jq 'length' "$work/secretlint-subset.json" 2>/dev/null || echo "?")
+  sl_msgs=$(jq '[.[].messages | length] | add // 0' "$work/secretlint-subset.json" 2>/dev/null || echo "?")
+  timed secretlint "$work/secretlint-subset.out" "${sl[@]}" "$subset/**/*"
+  check_rc secretlint 1 "$work/secretlint-subset.out"
+fi
+
+# ---------------------------------------------------------------- results
+rate() { awk -v b="$1" -v s="$2" 'BEGIN { if (s > 0) printf "%.1f", b / 1e6 / s; else print "inf" }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "inf" }'; }
+verdict() { awk -v r="$1" -v g="$2" 'BEGIN { print (r >= g ? "PASS" : "MISS") }'; }
+
+gb_files=$(jq '.stats.files' "$work/glassbox.json")
+gb_bytes=$(jq '.stats.bytes' "$work/glassbox.json")
+gb_errors=$(jq '.errors | length' "$work/glassbox.json")
+gb_skipped=$(jq '"\(.stats.binary_skipped) binary, \(.stats.too_large_skipped) too large"' -r "$work/glassbox.json")
+gbs_files=$(jq '.stats.files' "$work/glassbox-subset.json")
+rg_hidden_files=$(wc -l <"$work/rg-hidden.out")
+rg_hidden_lines=$(awk -F: '{ s += $NF } END { printf "%d", s }' "$work/rg-hidden.out")
+medium_up='select(.severity == "medium" or .severity == "high" or .severity == "critical")'
+
+row() { printf '%-44s %8s %9s %9s  %s\n' "$@"; }
+echo
+echo "== results (best of $runs, wall time)"
+row "tool" "MB" "seconds" "MB/s" "notes"
+row "rg floor (never-matching literal)" "$(mbof "$corpus_bytes")" "${best[rg_floor]}" "$(rate "$corpus_bytes" "${best[rg_floor]}")" "walk-and-read ceiling"
+row "rg hidden-char search" "$(mbof "$corpus_bytes")" "${best[rg_hidden]}" "$(rate "$corpus_bytes" "${best[rg_hidden]}")" "$rg_hidden_files files, $rg_hidden_lines lines match"
+row "glassbox scan (all rules)" "$(mbof "$corpus_bytes")" "${best[gb]}" "$(rate "$corpus_bytes" "${best[gb]}")" "$(jq '.findings | length' "$work/glassbox.json") findings ($(jq "[.findings[] | $medium_up] | length" "$work/glassbox.json") medium+), $gb_files files read"
+row "glassbox scan, subset" "$(mbof "$subset_bytes")" "${best[gb_subset]}" "$(rate "$subset_bytes" "${best[gb_subset]}")" "$(jq '.findings | length' "$work/glassbox-subset.json") findings, $gbs_files files read"
+row "glassbox scan, subset, --jobs 1" "$(mbof "$subset_bytes")" "${best[gb_subset_1]}" "$(rate "$subset_bytes" "${best[gb_subset_1]}")" "single thread, for reference"
+if ((have_secretlint)); then
+  row "secretlint (preset-recommend), subset" "$(mbof "$subset_bytes")" "${best[secretlint]}" "$(rate "$subset_bytes" "${best[secretlint]}")" "$sl_msgs findings, $sl_files of $subset_files files read, single thread"
+else
+  row "secretlint (preset-recommend), subset" "-" "-" "-" "skipped: not installed (scripts/bootstrap.sh --bench)"
+fi
+
+echo
+rrow() { printf '%-44s %9s %9s  %s\n' "$@"; }
+rrow "ratio (glassbox speed / other)" "value" "goal" ""
+r=$(ratio "${best[rg_hidden]}" "${best[gb]}")
+rrow "glassbox vs rg hidden-char search" "${r}x" ">= 1.5x" "$(verdict "$r" 1.5)"
+r=$(ratio "${best[rg_floor]}" "${best[gb]}")
+rrow "glassbox vs rg floor" "${r}x" "-" "(rg floor is the walk-and-read ceiling)"
+if ((have_secretlint)); then
+  r=$(ratio "${best[secretlint]}" "${best[gb_subset]}")
+  rrow "glassbox vs secretlint (subset)" "${r}x" ">= 50x" "$(verdict "$r" 50)"
+  r=$(ratio "${best[secretlint]}" "${best[gb_subset_1]}")
+  rrow "glassbox --jobs 1 vs secretlint (subset)" "${r}x" "-" "(both single-threaded)"
+else
+  rrow "glassbox vs secretlint (subset)" "-" ">= 50x" "skipped: secretlint not installed"
+fi
+
+echo
+echo "glassbox coverage: $gb_files files / $(mbof "$gb_bytes") MB read of $corpus_files files / $(mbof "$corpus_bytes") MB; skipped: $gb_skipped; errors: $gb_errors"
+
+echo
+echo "== glassbox findings at medium or above, by rule (full corpus)"
+jq -r "[.findings[] | $medium_up] | group_by(.rule)
+       | map({rule: .[0].rule, n: length,
+              sev: (group_by(.severity) | map(\"\(.[0].severity) \(length)\") | join(\", \"))})
+       | sort_by(-.n, .rule) | .[] | [(.n | tostring), .rule, .sev] | @tsv" "$work/glassbox.json" \
+  | awk -F'\t' 'BEGIN { printf "%8s  %-46s %s\n", "count", "rule", "by severity" }
+                { printf "%8s  %-46s %s\n", $1, $2, $3; t += $1 }
+                END { printf "%8d  %-46s\n", t, "total" }'
+
+echo
+echo "== example medium+ findings (round-robin over rules; paths relative to the corpus)"
+jq -r --arg root "$corpus/" "[.findings[] | $medium_up] | group_by(.rule) | sort_by(-length)
+       | [to_entries[] as \$g | \$g.value | to_entries[] | {i: .key, g: \$g.key, f: .value}]
+       | sort_by(.i, .g) | .[:${BENCH_EXAMPLES:-10}][] | .f
+       | \"\(.path | ltrimstr(\$root)):\(.line) \(.rule) [\(.severity)] \(.message)\"" "$work/glassbox.json"
+
+echo
+echo "raw outputs: $work"
