@@ -79,8 +79,8 @@ mbof() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1e6 }'; }
 echo
 echo "== glassbox scan benchmark"
 echo "machine:  $(nproc) cores, $(awk '/MemTotal/ { printf "%.1f GB RAM", $2 / 1e6 }' /proc/meminfo), $(uname -sr)"
-echo "glassbox: $glassbox ($("$glassbox" --version 2>/dev/null | head -n1))"
-echo "rg:       $(rg --version | head -n1)"
+echo "glassbox: $glassbox ($("$glassbox" --version 2>/dev/null | sed -n 1p))"
+echo "rg:       $(rg --version | sed -n 1p)"
 if [[ -x $secretlint ]]; then
   echo "secretlint: $("$secretlint" --version 2>/dev/null) with @secretlint/secretlint-rule-preset-recommend $(jq -r .version "$build/npm-tools/node_modules/@secretlint/secretlint-rule-preset-recommend/package.json" 2>/dev/null), node $(node --version 2>/dev/null)"
 else
