@@ -7,7 +7,7 @@
 # Environment (all optional):
 #   BENCH_MB=400          corpus size in decimal MB       (bench/make_corpus.sh)
 #   BENCH_SUBSET_MB=20    secretlint subset size in MB
-#   BENCH_RUNS=3          runs per command; the best wall time is kept
+#   BENCH_RUNS=3          interleaved rounds (every command once per round); best wall time kept
 #   BENCH_THREADS=$(nproc) threads for rg and glassbox (secretlint is single-threaded)
 #
 # Nothing is downloaded: secretlint comes from build/npm-tools (scripts/bootstrap.sh --bench);
@@ -47,7 +47,7 @@ bash "$here/bench/make_corpus.sh" "$corpus" "$mb"
 # The subset is a deterministic sample of the corpus: every k-th file in sorted order until
 # the size is reached. Paths secretlint always skips (node_modules, .git, its own config and
 # ignore files) are left out so both tools read exactly the same files.
-subset_key="$(cat "$corpus.stamp" | tr '\n' ' ')subset_mb=$subset_mb v1"
+subset_key="$(cat "$corpus.stamp" | tr '\n' ' ')subset_mb=$subset_mb v2"
 if [[ ! -f $subset.stamp || $(cat "$subset.stamp") != "$subset_key" || ! -d $subset ]]; then
   rm -rf "$subset" "$subset.stamp"
   mkdir -p "$subset"
@@ -58,11 +58,9 @@ if [[ ! -f $subset.stamp || $(cat "$subset.stamp") != "$subset_key" || ! -d $sub
         $0 ~ /(^[0-9]+ |\/)\.secretlint(rc|ignore)[^\/]*$/ { skip[NR] = 1 }
         END {
           k = int(total / target); if (k < 1) k = 1
-          for (i = 1; i <= NR && got < target; i += k) {
-            j = i; while (j <= NR && skip[j]) j++
-            if (j > NR) break
-            if (!(j in used)) { used[j] = 1; got += size[j]; p = line[j]; sub(/^[0-9]+ /, "", p); print p }
-          }
+          for (off = 1; off <= k && got < target; off++)
+            for (i = off; i <= NR && got < target; i += k)
+              if (!skip[i]) { got += size[i]; p = line[i]; sub(/^[0-9]+ /, "", p); print p }
         }' \
     | tr '\n' '\0' | tar -C "$corpus" --null --no-recursion -T - -cf - | tar -C "$subset" -xf -
   printf '%s' "$subset_key" >"$subset.stamp"
@@ -88,67 +86,78 @@ else
 fi
 echo "corpus:   $corpus  $corpus_files files, $(mbof "$corpus_bytes") MB"
 echo "subset:   $subset  $subset_files files, $(mbof "$subset_bytes") MB"
-echo "threads:  $threads for rg and glassbox; best of $runs runs (wall time)"
+echo "threads:  $threads for rg and glassbox; best of $runs interleaved runs (wall time)"
 
 # ---------------------------------------------------------------- warm the page cache
 find "$corpus" "$subset" -type f -print0 | xargs -0 cat >/dev/null
 rg -c -uu --no-messages -j "$threads" 'glassbox_literal_that_never_matches_zq' "$corpus" >/dev/null || true
 
 # ---------------------------------------------------------------- timing
-declare -A best rcs
+# Runs are interleaved: each round runs every command once, and the best wall time per
+# command over all rounds is kept. On a shared VM the CPU available changes over minutes;
+# interleaving keeps the ratios fair even when the absolute numbers drift.
+declare -A best rcs outs
+names=()
 now() { date +%s.%N; }
-# timed NAME OUTFILE CMD... : run CMD $runs times (stdout to OUTFILE, stderr to OUTFILE.err),
-# keep the best wall time in best[NAME] and the last exit code in rcs[NAME].
-timed() {
-  local name=$1 outfile=$2 t0 t1 dt rc i
+# bench NAME OUTFILE CMD... : register a command (stdout to OUTFILE, stderr to OUTFILE.err)
+bench() {
+  local name=$1 outfile=$2
   shift 2
-  best[$name]=""
-  for ((i = 1; i <= runs; i++)); do
-    t0=$(now)
-    set +e
-    "$@" >"$outfile" 2>"$outfile.err"
-    rc=$?
-    set -e
-    t1=$(now)
-    dt=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
-    echo "  $name run $i: ${dt}s (exit $rc)" >&2
-    if [[ -z ${best[$name]} ]] || awk -v a="$dt" -v b="${best[$name]}" 'BEGIN { exit !(a < b) }'; then
-      best[$name]=$dt
-    fi
-  done
+  names+=("$name")
+  outs[$name]=$outfile
+  eval "cmd_$name() { $(printf '%q ' "$@"); }"
+}
+run_once() {  # NAME ROUND
+  local name=$1 outfile=${outs[$1]} t0 t1 dt rc
+  t0=$(now)
+  set +e
+  "cmd_$name" >"$outfile" 2>"$outfile.err"
+  rc=$?
+  set -e
+  t1=$(now)
+  dt=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+  echo "  round $2  $(printf '%-12s' "$name") ${dt}s (exit $rc)" >&2
+  if [[ -z ${best[$name]:-} ]] || awk -v a="$dt" -v b="${best[$name]}" 'BEGIN { exit !(a < b) }'; then
+    best[$name]=$dt
+  fi
   rcs[$name]=$rc
 }
 check_rc() {  # NAME MAX_OK_RC
   if ((${rcs[$1]} > $2)); then
-    echo "scan_bench: warning: $1 exited ${rcs[$1]}; see $work (stderr: $(head -c 300 "$3.err" | tr '\n' ' '))" >&2
+    echo "scan_bench: warning: $1 exited ${rcs[$1]}; see ${outs[$1]}.err: $(head -c 300 "${outs[$1]}.err" | tr '\n' ' ')" >&2
   fi
+}
+# effective parallel CPU: time of one busy loop vs $threads of them at once
+cpu_check() {
+  local t0 t1 t2 i
+  t0=$(now)
+  awk 'BEGIN { for (i = 0; i < 3e7; i++) x += i }'
+  t1=$(now)
+  for ((i = 0; i < threads; i++)); do awk 'BEGIN { for (i = 0; i < 3e7; i++) x += i }' & done
+  wait
+  t2=$(now)
+  awk -v a="$t0" -v b="$t1" -v c="$t2" -v n="$threads" 'BEGIN { printf "%.2f of %d", n * (b - a) / (c - b), n }'
 }
 
 cd "$work"   # neutral directory: no .glassbox.toml or .secretlintrc is picked up by accident
 
-echo >&2
-echo "running (each command $runs times) ..." >&2
 hidden_re='[\x{200B}-\x{200F}\x{202A}-\x{202E}\x{2066}-\x{2069}\x{E0000}-\x{E007F}]'
+mkdir -p "$work/empty" "$work/tiny"
+echo "hello" >"$work/tiny/one.txt"
 
-timed rg_floor "$work/rg-floor.out" \
+bench rg_floor "$work/rg-floor.out" \
   rg -c -uu --no-messages -j "$threads" 'glassbox_literal_that_never_matches_zq' "$corpus"
-check_rc rg_floor 1 "$work/rg-floor.out"
-
-timed rg_hidden "$work/rg-hidden.out" \
+bench rg_hidden "$work/rg-hidden.out" \
   rg -c -uu --no-messages -j "$threads" "$hidden_re" "$corpus"
-check_rc rg_hidden 1 "$work/rg-hidden.out"
-
-timed gb "$work/glassbox.json" \
+bench gb "$work/glassbox.json" \
   "$glassbox" scan --format json --no-ignore --jobs "$threads" "$corpus"
-check_rc gb 1 "$work/glassbox.json"
-
-timed gb_subset "$work/glassbox-subset.json" \
+bench gb_subset "$work/glassbox-subset.json" \
   "$glassbox" scan --format json --no-ignore --jobs "$threads" "$subset"
-check_rc gb_subset 1 "$work/glassbox-subset.json"
-
-timed gb_subset_1 "$work/glassbox-subset-1.json" \
+bench gb_subset_1 "$work/glassbox-subset-1.json" \
   "$glassbox" scan --format json --no-ignore --jobs 1 "$subset"
-check_rc gb_subset_1 1 "$work/glassbox-subset-1.json"
+# fixed per-invocation cost, for reading the small-subset rows
+bench gb_startup "$work/glassbox-empty.json" \
+  "$glassbox" scan --format json --no-ignore --jobs "$threads" "$work/empty"
 
 have_secretlint=0
 if [[ -x $secretlint ]]; then
@@ -161,9 +170,19 @@ if [[ -x $secretlint ]]; then
   set -e
   sl_files=$(jq 'length' "$work/secretlint-subset.json" 2>/dev/null || echo "?")
   sl_msgs=$(jq '[.[].messages | length] | add // 0' "$work/secretlint-subset.json" 2>/dev/null || echo "?")
-  timed secretlint "$work/secretlint-subset.out" "${sl[@]}" "$subset/**/*"
-  check_rc secretlint 1 "$work/secretlint-subset.out"
+  bench secretlint "$work/secretlint-subset.out" "${sl[@]}" "$subset/**/*"
+  bench sl_startup "$work/secretlint-tiny.out" "${sl[@]}" "$work/tiny/one.txt"
 fi
+
+cpu_before=$(cpu_check)
+echo >&2
+echo "running $runs interleaved rounds of ${#names[@]} commands ..." >&2
+for ((round = 1; round <= runs; round++)); do
+  for name in "${names[@]}"; do run_once "$name" "$round"; done
+done
+cpu_after=$(cpu_check)
+for name in rg_floor rg_hidden gb gb_subset gb_subset_1 gb_startup; do check_rc "$name" 1; done
+((have_secretlint)) && check_rc secretlint 1
 
 # ---------------------------------------------------------------- results
 rate() { awk -v b="$1" -v s="$2" 'BEGIN { if (s > 0) printf "%.1f", b / 1e6 / s; else print "inf" }'; }
@@ -181,7 +200,7 @@ medium_up='select(.severity == "medium" or .severity == "high" or .severity == "
 
 row() { printf '%-44s %8s %9s %9s  %s\n' "$@"; }
 echo
-echo "== results (best of $runs, wall time)"
+echo "== results (best of $runs interleaved runs, wall time)"
 row "tool" "MB" "seconds" "MB/s" "notes"
 row "rg floor (never-matching literal)" "$(mbof "$corpus_bytes")" "${best[rg_floor]}" "$(rate "$corpus_bytes" "${best[rg_floor]}")" "walk-and-read ceiling"
 row "rg hidden-char search" "$(mbof "$corpus_bytes")" "${best[rg_hidden]}" "$(rate "$corpus_bytes" "${best[rg_hidden]}")" "$rg_hidden_files files, $rg_hidden_lines lines match"
@@ -192,6 +211,10 @@ if ((have_secretlint)); then
   row "secretlint (preset-recommend), subset" "$(mbof "$subset_bytes")" "${best[secretlint]}" "$(rate "$subset_bytes" "${best[secretlint]}")" "$sl_msgs findings, $sl_files of $subset_files files read, single thread"
 else
   row "secretlint (preset-recommend), subset" "-" "-" "-" "skipped: not installed (scripts/bootstrap.sh --bench)"
+fi
+row "glassbox startup (empty directory)" "0.0" "${best[gb_startup]}" "-" "fixed cost per run"
+if ((have_secretlint)); then
+  row "secretlint startup (one 6-byte file)" "0.0" "${best[sl_startup]}" "-" "fixed cost per run (node start, rule loading)"
 fi
 
 echo
@@ -211,6 +234,7 @@ else
 fi
 
 echo
+echo "effective CPUs (busy-loop check): $cpu_before before the runs, $cpu_after after"
 echo "glassbox coverage: $gb_files files / $(mbof "$gb_bytes") MB read of $corpus_files files / $(mbof "$corpus_bytes") MB; skipped: $gb_skipped; errors: $gb_errors"
 
 echo

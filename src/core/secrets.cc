@@ -205,6 +205,37 @@ void DropGenericOverlaps(std::vector<Finding>* out, size_t first) {
   out->resize(w);
 }
 
+bool ContainsCaseless(std::string_view hay, std::string_view needle) {
+  if (needle.empty() || needle.size() > hay.size()) return false;
+  for (size_t i = 0; i + needle.size() <= hay.size(); ++i) {
+    size_t k = 0;
+    while (k < needle.size() &&
+           std::tolower(static_cast<unsigned char>(hay[i + k])) == std::tolower(static_cast<unsigned char>(needle[k]))) {
+      ++k;
+    }
+    if (k == needle.size()) return true;
+  }
+  return false;
+}
+
+// The identifier a match starts in: scanning left from the match over name
+// characters, and right to the end of the name.
+std::string_view NameAt(std::string_view text, size_t pos) {
+  auto is_name = [](unsigned char c) { return std::isalnum(c) || c == '_' || c == '-' || c == '.'; };
+  size_t b = pos;
+  while (b > 0 && pos - b < 128 && is_name(static_cast<unsigned char>(text[b - 1]))) --b;
+  size_t e = pos;
+  while (e < text.size() && e - pos < 128 && is_name(static_cast<unsigned char>(text[e]))) ++e;
+  return text.substr(b, e - b);
+}
+
+bool Stopped(const SecretRule& rule, std::string_view name, std::string_view secret) {
+  for (const std::string& w : rule.stopwords) {
+    if (ContainsCaseless(name, w) || ContainsCaseless(secret, w)) return true;
+  }
+  return false;
+}
+
 bool LooksLikeExample(const SecretRule& rule, std::string_view secret) {
   for (const std::string& e : rule.examples) {
     if (secret == e) return true;
@@ -242,11 +273,12 @@ Status SecretScanner::Scan(std::string_view text, SecretScratch& scratch, std::v
   }
   std::sort(windows.begin(), windows.end(),
             [](const Window& a, const Window& b) { return a.begin < b.begin; });
+  std::vector<re2::StringPiece> groups;
   for (const Window& w : windows) {
     const SecretRule& rule = impl_->rules[w.rule];
     const RE2& re = *impl_->regexes[w.rule];
     const int ngroups = re.NumberOfCapturingGroups() + 1;
-    std::vector<re2::StringPiece> groups(static_cast<size_t>(ngroups));
+    groups.resize(static_cast<size_t>(ngroups));
     // The window is the regex's whole text, so '^' and '$' mean its line.
     const re2::StringPiece piece(text.data() + w.begin, w.end - w.begin);
     size_t pos = 0;
@@ -258,6 +290,10 @@ Status SecretScanner::Scan(std::string_view text, SecretScratch& scratch, std::v
       if (secret.data() == nullptr || secret.empty()) continue;
       const std::string_view sv(secret.data(), secret.size());
       if (rule.entropy > 0 && ShannonEntropy(sv) < rule.entropy) continue;
+      if (!rule.stopwords.empty() &&
+          Stopped(rule, NameAt(text, static_cast<size_t>(whole.data() - text.data())), sv)) {
+        continue;
+      }
       const bool example = LooksLikeExample(rule, sv);
       Finding& f = out->emplace_back();
       f.rule = rule.id;

@@ -27,6 +27,9 @@ struct SecretRule {
   double entropy = 0;       // minimum Shannon entropy (bits/char) of the secret
   bool multiline = false;   // the secret may span lines (PEM blocks)
   std::vector<std::string> examples;  // documented example values, reported as low
+  // Case-insensitive words that mark a match as no secret when they occur in
+  // the secret or in the name it is assigned to ("NextToken", "example").
+  std::vector<std::string> stopwords;
   std::vector<std::string> true_positives;
   std::vector<std::string> false_positives;
   std::string source;       // the file the rule came from
