@@ -3,8 +3,10 @@
 # Usage: fuzz/smoke.sh BUILD_DIR      (e.g. build-fuzz, configured with -DGLASSBOX_FUZZ=ON)
 #   FUZZ_SECONDS=N   time per target (default 20)
 #   FUZZ_TARGETS="fuzz_utf fuzz_json_strings"   a subset (default: all)
-# Exits non-zero if a target is missing or finds a crash, leak, timeout or
-# sanitizer error; the failing input is kept and its path printed.
+# First replays fuzz/regressions/<target>/* (inputs that once failed), then
+# fuzzes. Exits non-zero if a target is missing, a regression input fails, or
+# fuzzing finds a crash, leak, timeout or sanitizer error; the failing input
+# is kept and its path printed.
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -26,6 +28,18 @@ for t in $targets; do
     summary+=("$(printf '%-20s MISSING (%s)' "$t" "$bin")")
     failed=1
     continue
+  fi
+  # Known reproducers: each must now run clean.
+  if [[ -d $here/regressions/$t ]]; then
+    for r in "$here/regressions/$t"/*; do
+      [[ -f $r ]] || continue
+      if ! "$bin" -rss_limit_mb=2048 -timeout=10 "$r" >"$work/regression.log" 2>&1; then
+        failed=1
+        summary+=("$(printf '%-20s FAIL  regression %s' "$t" "${r#"$here"/}")")
+        echo "---- $t: regression ${r#"$here"/}" >&2
+        grep -E 'ERROR|FUZZ_CHECK|runtime error|SUMMARY|deadly signal' "$work/regression.log" | head -5 >&2
+      fi
+    done
   fi
   mkdir -p "$work/$t/corpus" "$work/$t/artifacts"
   [[ -d $here/corpus/$t ]] && cp -R "$here/corpus/$t/." "$work/$t/corpus/"

@@ -7,6 +7,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <thread>
 
@@ -211,8 +213,6 @@ Report Scanner::ScanPaths(const std::vector<std::string>& inputs) const {
       paths.push_back(in);
     }
   }
-  WalkResult walked = Walk(paths, WalkOptions{options_.excludes, options_.respect_gitignore});
-  report.errors = std::move(walked.errors);
   if (read_stdin) {
     auto src = FileSource::ReadAll(STDIN_FILENO, "<stdin>");
     if (!src.ok()) {
@@ -222,10 +222,20 @@ Report Scanner::ScanPaths(const std::vector<std::string>& inputs) const {
       for (Finding& f : report.findings) f.path = "-";
     }
   }
-  const std::vector<std::string>& files = walked.files;
-  unsigned jobs = options_.jobs != 0 ? options_.jobs : std::max(1u, std::thread::hardware_concurrency());
-  jobs = static_cast<unsigned>(std::min<size_t>(jobs, std::max<size_t>(files.size(), 1)));
-  std::atomic<size_t> next{0};
+  // The walk feeds a queue that the workers drain while it goes on.
+  std::mutex queue_mu;
+  std::condition_variable queue_cv;
+  std::deque<std::string> queue;
+  bool walk_done = false;
+  auto next_file = [&](std::string* out) -> bool {
+    std::unique_lock<std::mutex> lock(queue_mu);
+    queue_cv.wait(lock, [&] { return !queue.empty() || walk_done; });
+    if (queue.empty()) return false;
+    *out = std::move(queue.front());
+    queue.pop_front();
+    return true;
+  };
+  const unsigned jobs = options_.jobs != 0 ? options_.jobs : std::max(1u, std::thread::hardware_concurrency());
   std::atomic<uint64_t> done_files{0}, done_bytes{0};
   std::mutex mu;
   auto worker = [&]() {
@@ -234,10 +244,9 @@ Report Scanner::ScanPaths(const std::vector<std::string>& inputs) const {
     std::vector<Finding> found;
     ReportStats stats;
     std::vector<std::string> errors;
-    while (true) {
-      const size_t i = next.fetch_add(1, std::memory_order_relaxed);
-      if (i >= files.size()) break;
-      auto src = FileSource::Open(files[i], options_.max_file_bytes);
+    std::string path;
+    while (next_file(&path)) {
+      auto src = FileSource::Open(path, options_.max_file_bytes);
       if (!src.ok()) {
         if (src.status().message().find("size limit") != std::string::npos) {
           ++stats.too_large_skipped;
@@ -245,7 +254,7 @@ Report Scanner::ScanPaths(const std::vector<std::string>& inputs) const {
         errors.push_back(src.status().message());
         continue;
       }
-      ScanBytes(src->bytes(), files[i], ts, &found, &stats);
+      ScanBytes(src->bytes(), path, ts, &found, &stats);
       const uint64_t f = done_files.fetch_add(1, std::memory_order_relaxed) + 1;
       const uint64_t b = done_bytes.fetch_add(src->bytes().size(), std::memory_order_relaxed) + src->bytes().size();
       if (options_.progress && (f % 256) == 0) options_.progress(f, b);
@@ -259,13 +268,23 @@ Report Scanner::ScanPaths(const std::vector<std::string>& inputs) const {
     report.stats.too_large_skipped += stats.too_large_skipped;
     report.stats.rows += stats.rows;
   };
-  if (jobs <= 1) {
-    worker();
-  } else {
-    std::vector<std::thread> threads;
-    for (unsigned t = 0; t < jobs; ++t) threads.emplace_back(worker);
-    for (std::thread& t : threads) t.join();
+  std::vector<std::thread> threads;
+  for (unsigned t = 0; t < jobs; ++t) threads.emplace_back(worker);
+  std::vector<std::string> walk_errors =
+      WalkEach(paths, WalkOptions{options_.excludes, options_.respect_gitignore}, [&](std::string file) {
+        {
+          std::lock_guard<std::mutex> lock(queue_mu);
+          queue.push_back(std::move(file));
+        }
+        queue_cv.notify_one();
+      });
+  {
+    std::lock_guard<std::mutex> lock(queue_mu);
+    walk_done = true;
   }
+  queue_cv.notify_all();
+  for (std::thread& t : threads) t.join();
+  for (std::string& e : walk_errors) report.errors.push_back(std::move(e));
   std::stable_sort(report.findings.begin(), report.findings.end(), [](const Finding& a, const Finding& b) {
     return std::tie(a.path, a.byte_offset) < std::tie(b.path, b.byte_offset);
   });

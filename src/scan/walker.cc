@@ -47,7 +47,9 @@ struct RepoCloser {
 
 class TreeWalker {
  public:
-  TreeWalker(const WalkOptions& options, WalkResult* result) : options_(options), result_(result) {}
+  TreeWalker(const WalkOptions& options, const std::function<void(std::string)>& on_file,
+             std::vector<std::string>* errors)
+      : options_(options), on_file_(on_file), errors_(errors) {}
 
   void WalkRoot(const std::string& root) {
     root_ = root;
@@ -98,7 +100,7 @@ class TreeWalker {
   void Dir(const std::string& path, const std::string& real, const std::string& rel) {
     DIR* d = opendir(path.c_str());
     if (d == nullptr) {
-      result_->errors.push_back(fmt::format("{}: cannot open directory: {}", path, std::strerror(errno)));
+      errors_->push_back(fmt::format("{}: cannot open directory: {}", path, std::strerror(errno)));
       return;
     }
     std::vector<std::pair<std::string, unsigned char>> entries;
@@ -124,14 +126,15 @@ class TreeWalker {
         Dir(child, child_real, child_rel);
       } else if (type == DT_REG) {
         if (Excluded(child_rel, name) || Ignored(child_real, false)) continue;
-        result_->files.push_back(child);
+        on_file_(child);
       }
       // Symbolic links, sockets and devices are not followed or read.
     }
   }
 
   const WalkOptions& options_;
-  WalkResult* result_;
+  const std::function<void(std::string)>& on_file_;
+  std::vector<std::string>* errors_;
   std::string root_;
   std::string real_root_;
   std::unique_ptr<git_repository, RepoCloser> repo_;
@@ -140,25 +143,32 @@ class TreeWalker {
 
 }  // namespace
 
-WalkResult Walk(const std::vector<std::string>& inputs, const WalkOptions& options) {
+std::vector<std::string> WalkEach(const std::vector<std::string>& inputs, const WalkOptions& options,
+                                  const std::function<void(std::string)>& on_file) {
   git_libgit2_init();
-  WalkResult result;
-  TreeWalker walker(options, &result);
+  std::vector<std::string> errors;
+  TreeWalker walker(options, on_file, &errors);
   for (const std::string& input : inputs) {
     struct stat st;
     if (stat(input.c_str(), &st) != 0) {
-      result.errors.push_back(fmt::format("{}: {}", input, std::strerror(errno)));
+      errors.push_back(fmt::format("{}: {}", input, std::strerror(errno)));
       continue;
     }
     if (S_ISDIR(st.st_mode)) {
       walker.WalkRoot(input);
     } else if (S_ISREG(st.st_mode)) {
-      result.files.push_back(input);
+      on_file(input);
     } else {
-      result.errors.push_back(fmt::format("{}: not a regular file or directory", input));
+      errors.push_back(fmt::format("{}: not a regular file or directory", input));
     }
   }
   git_libgit2_shutdown();
+  return errors;
+}
+
+WalkResult Walk(const std::vector<std::string>& inputs, const WalkOptions& options) {
+  WalkResult result;
+  result.errors = WalkEach(inputs, options, [&](std::string path) { result.files.push_back(std::move(path)); });
   return result;
 }
 

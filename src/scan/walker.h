@@ -4,6 +4,7 @@
 // --exclude globs, and does not follow symbolic links.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,11 @@ struct WalkResult {
 
 // Expands each input: a file is listed as given; a directory is walked.
 WalkResult Walk(const std::vector<std::string>& inputs, const WalkOptions& options);
+
+// The same walk, handing each file to `on_file` as soon as it is found (so
+// scanning can start before the walk ends). Returns the errors.
+std::vector<std::string> WalkEach(const std::vector<std::string>& inputs, const WalkOptions& options,
+                                  const std::function<void(std::string)>& on_file);
 
 // fnmatch-style glob with "**" for any number of directories.
 bool GlobMatch(std::string_view pattern, std::string_view path);
