@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <hs/hs.h>
 #include <re2/re2.h>
+#include <re2/set.h>
 
 #include <algorithm>
 #include <cmath>
@@ -13,7 +14,15 @@ namespace glassbox {
 struct SecretScanner::Impl {
   std::vector<SecretRule> rules;
   std::vector<std::unique_ptr<RE2>> regexes;
-  std::vector<std::vector<size_t>> keyword_rules;  // literal id -> rule indexes
+  // Rules with the same keywords share a gate: one window per hit, and when
+  // several rules share it, one RE2::Set pass tells which of them can match.
+  struct Gate {
+    std::vector<size_t> rules;
+    bool multiline = false;
+    std::unique_ptr<RE2::Set> set;  // only when rules.size() > 1
+  };
+  std::vector<Gate> gates;
+  std::vector<std::vector<size_t>> keyword_gates;  // literal id -> gate indexes
   hs_database_t* db = nullptr;
   ~Impl() {
     if (db != nullptr) hs_free_database(db);
@@ -68,6 +77,7 @@ std::string MaskSecret(std::string_view secret) {
 Result<std::shared_ptr<const SecretScanner>> SecretScanner::Compile(std::vector<SecretRule> rules) {
   auto impl = std::make_unique<Impl>();
   std::vector<std::string> literals;
+  std::vector<std::string> gate_keys;  // sorted keywords + multiline flag, per gate
   std::vector<unsigned> ids;
   for (size_t r = 0; r < rules.size(); ++r) {
     const SecretRule& rule = rules[r];
@@ -86,30 +96,58 @@ Result<std::shared_ptr<const SecretScanner>> SecretScanner::Compile(std::vector<
       return Status::Error(fmt::format("{}: rule {}: needs at least one keyword", rule.source, rule.id));
     }
     impl->regexes.push_back(std::move(re));
+    std::vector<std::string> sorted_keywords = rule.keywords;
+    std::sort(sorted_keywords.begin(), sorted_keywords.end());
+    std::string gate_key = rule.multiline ? "M" : "L";
+    for (const std::string& kw : sorted_keywords) gate_key += '\0' + kw;
+    size_t gate = std::find(gate_keys.begin(), gate_keys.end(), gate_key) - gate_keys.begin();
+    if (gate == gate_keys.size()) {
+      gate_keys.push_back(gate_key);
+      impl->gates.emplace_back();
+      impl->gates.back().multiline = rule.multiline;
+    }
+    impl->gates[gate].rules.push_back(r);
     for (const std::string& kw : rule.keywords) {
-      std::string lower = kw;
-      std::transform(lower.begin(), lower.end(), lower.begin(),
-                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      // A keyword with an upper-case letter ("AKIA", "SG.", "eyJ") is matched
+      // as written; an all-lower-case one ("secret") in any case.
+      const bool caseless = std::none_of(kw.begin(), kw.end(), [](unsigned char c) { return std::isupper(c); });
+      const std::string lower = caseless ? kw : kw + '\x01';  // distinct entry per case mode
       auto it = std::find(literals.begin(), literals.end(), lower);
       size_t id;
       if (it == literals.end()) {
         id = literals.size();
         literals.push_back(lower);
-        impl->keyword_rules.emplace_back();
+        impl->keyword_gates.emplace_back();
       } else {
         id = static_cast<size_t>(it - literals.begin());
       }
-      auto& owners = impl->keyword_rules[id];
-      if (std::find(owners.begin(), owners.end(), r) == owners.end()) owners.push_back(r);
+      auto& owners = impl->keyword_gates[id];
+      if (std::find(owners.begin(), owners.end(), gate) == owners.end()) owners.push_back(gate);
     }
+  }
+  for (Impl::Gate& gate : impl->gates) {
+    if (gate.rules.size() < 2) continue;
+    RE2::Options options;
+    options.set_log_errors(false);
+    options.set_dot_nl(gate.multiline);
+    gate.set = std::make_unique<RE2::Set>(options, RE2::UNANCHORED);
+    for (size_t r : gate.rules) {
+      std::string error;
+      if (gate.set->Add(rules[r].regex, &error) < 0) {
+        return Status::Error(fmt::format("{}: rule {}: invalid regex: {}", rules[r].source, rules[r].id, error));
+      }
+    }
+    if (!gate.set->Compile()) return Status::Error("secret rules: a regex set did not compile (out of memory)");
   }
   if (!literals.empty()) {
     std::vector<const char*> ptrs;
     std::vector<size_t> lens;
-    std::vector<unsigned> flags(literals.size(), HS_FLAG_CASELESS);
+    std::vector<unsigned> flags;
     for (size_t k = 0; k < literals.size(); ++k) {
+      const bool exact = literals[k].back() == '\x01';
+      flags.push_back(exact ? 0u : HS_FLAG_CASELESS);
       ptrs.push_back(literals[k].c_str());
-      lens.push_back(literals[k].size());
+      lens.push_back(exact ? literals[k].size() - 1 : literals[k].size());
       ids.push_back(static_cast<unsigned>(k));
     }
     hs_compile_error_t* err = nullptr;
@@ -134,7 +172,7 @@ std::unique_ptr<SecretScratch> SecretScanner::NewScratch() const {
 namespace {
 
 struct Window {
-  size_t rule;
+  size_t gate;
   size_t begin;
   size_t end;
 };
@@ -142,7 +180,7 @@ struct Window {
 struct HitContext {
   const SecretScanner::Impl* impl;
   std::string_view text;
-  std::vector<size_t>* covered_until;  // per rule: windows already cover text before this offset
+  std::vector<size_t>* covered_until;  // per gate: windows already cover text before this offset
   std::vector<Window>* windows;
 };
 
@@ -154,7 +192,7 @@ int OnKeyword(unsigned int id, unsigned long long /*from*/, unsigned long long t
   auto* ctx = static_cast<HitContext*>(ctx_ptr);
   const size_t hit = static_cast<size_t>(to);
   const std::string_view text = ctx->text;
-  for (size_t r : ctx->impl->keyword_rules[id]) {
+  for (size_t r : ctx->impl->keyword_gates[id]) {
     if (hit <= (*ctx->covered_until)[r]) continue;
     const size_t lo = hit > kLineReach ? hit - kLineReach : 0;
     size_t begin = text.rfind('\n', hit == 0 ? 0 : hit - 1);
@@ -162,7 +200,7 @@ int OnKeyword(unsigned int id, unsigned long long /*from*/, unsigned long long t
     begin = std::max(begin, lo);
     begin = std::max(begin, (*ctx->covered_until)[r]);
     size_t end;
-    if (ctx->impl->rules[r].multiline) {
+    if (ctx->impl->gates[r].multiline) {
       end = std::min(text.size(), hit + kMultilineReach);
     } else {
       end = text.find('\n', hit);
@@ -170,7 +208,7 @@ int OnKeyword(unsigned int id, unsigned long long /*from*/, unsigned long long t
       end = std::min(end, hit + kLineReach);
     }
     (*ctx->covered_until)[r] = end;
-    if (!ctx->windows->empty() && ctx->windows->back().rule == r && ctx->windows->back().end >= begin) {
+    if (!ctx->windows->empty() && ctx->windows->back().gate == r && ctx->windows->back().end >= begin) {
       ctx->windows->back().end = end;
     } else {
       ctx->windows->push_back({r, begin, end});
@@ -245,10 +283,38 @@ bool LooksLikeExample(const SecretRule& rule, std::string_view secret) {
 
 }  // namespace
 
+void SecretScanner::MatchRule(size_t r, std::string_view text, re2::StringPiece piece,
+                              std::vector<re2::StringPiece>* groups, std::vector<Finding>* out) const {
+  const SecretRule& rule = impl_->rules[r];
+  const RE2& re = *impl_->regexes[r];
+  const int ngroups = re.NumberOfCapturingGroups() + 1;
+  groups->resize(static_cast<size_t>(ngroups));
+  size_t pos = 0;
+  while (pos < piece.size() && re.Match(piece, pos, piece.size(), RE2::UNANCHORED, groups->data(), ngroups)) {
+    const re2::StringPiece whole = (*groups)[0];
+    const re2::StringPiece secret = (*groups)[static_cast<size_t>(rule.secret_group)];
+    pos = static_cast<size_t>(whole.data() - piece.data()) + std::max<size_t>(whole.size(), 1);
+    if (secret.data() == nullptr || secret.empty()) continue;
+    const std::string_view sv(secret.data(), secret.size());
+    if (rule.entropy > 0 && ShannonEntropy(sv) < rule.entropy) continue;
+    if (!rule.stopwords.empty() && Stopped(rule, NameAt(text, static_cast<size_t>(whole.data() - text.data())), sv)) {
+      continue;
+    }
+    const bool example = LooksLikeExample(rule, sv);
+    Finding& f = out->emplace_back();
+    f.rule = rule.id;
+    f.severity = example ? Severity::kLow : rule.severity;
+    f.byte_offset = static_cast<uint64_t>(secret.data() - text.data());
+    f.byte_length = secret.size();
+    f.message = fmt::format("{}{}: {}", rule.description, example ? " (documented example value)" : "",
+                            MaskSecret(sv));
+  }
+}
+
 Status SecretScanner::Scan(std::string_view text, SecretScratch& scratch, std::vector<Finding>* out) const {
   if (impl_->db == nullptr || text.empty()) return Status::Ok();
   const size_t first = out->size();
-  std::vector<size_t> covered(impl_->rules.size(), 0);
+  std::vector<size_t> covered(impl_->gates.size(), 0);
   std::vector<Window> windows;
   HitContext ctx{impl_.get(), text, &covered, &windows};
   // Vectorscan takes an unsigned length: scan huge buffers in slices that overlap
@@ -274,35 +340,21 @@ Status SecretScanner::Scan(std::string_view text, SecretScratch& scratch, std::v
   std::sort(windows.begin(), windows.end(),
             [](const Window& a, const Window& b) { return a.begin < b.begin; });
   std::vector<re2::StringPiece> groups;
+  std::vector<int> which;
+  std::vector<size_t> candidates;
   for (const Window& w : windows) {
-    const SecretRule& rule = impl_->rules[w.rule];
-    const RE2& re = *impl_->regexes[w.rule];
-    const int ngroups = re.NumberOfCapturingGroups() + 1;
-    groups.resize(static_cast<size_t>(ngroups));
     // The window is the regex's whole text, so '^' and '$' mean its line.
     const re2::StringPiece piece(text.data() + w.begin, w.end - w.begin);
-    size_t pos = 0;
-    while (pos < piece.size() &&
-           re.Match(piece, pos, piece.size(), RE2::UNANCHORED, groups.data(), ngroups)) {
-      const re2::StringPiece whole = groups[0];
-      const re2::StringPiece secret = groups[static_cast<size_t>(rule.secret_group)];
-      pos = static_cast<size_t>(whole.data() - piece.data()) + std::max<size_t>(whole.size(), 1);
-      if (secret.data() == nullptr || secret.empty()) continue;
-      const std::string_view sv(secret.data(), secret.size());
-      if (rule.entropy > 0 && ShannonEntropy(sv) < rule.entropy) continue;
-      if (!rule.stopwords.empty() &&
-          Stopped(rule, NameAt(text, static_cast<size_t>(whole.data() - text.data())), sv)) {
-        continue;
-      }
-      const bool example = LooksLikeExample(rule, sv);
-      Finding& f = out->emplace_back();
-      f.rule = rule.id;
-      f.severity = example ? Severity::kLow : rule.severity;
-      f.byte_offset = static_cast<uint64_t>(secret.data() - text.data());
-      f.byte_length = secret.size();
-      f.message = fmt::format("{}{}: {}", rule.description, example ? " (documented example value)" : "",
-                              MaskSecret(sv));
+    const Impl::Gate& gate = impl_->gates[w.gate];
+    candidates.clear();
+    if (gate.set) {
+      which.clear();
+      if (!gate.set->Match(piece, &which)) continue;
+      for (int k : which) candidates.push_back(gate.rules[static_cast<size_t>(k)]);
+    } else {
+      candidates.push_back(gate.rules[0]);
     }
+    for (size_t r : candidates) MatchRule(r, text, piece, &groups, out);
   }
   DropGenericOverlaps(out, first);
   return Status::Ok();

@@ -15,12 +15,18 @@
 #include "core/finding.h"
 #include "core/status.h"
 
+namespace re2 {
+class StringPiece;
+}
+
 namespace glassbox {
 
 struct SecretRule {
   std::string id;           // "secret/anthropic-api-key"
   std::string description;  // "Anthropic API key"
   Severity severity = Severity::kHigh;
+  // Literals gating the regex: one must occur near a match. All-lower-case
+  // keywords match in any case; one with an upper-case letter matches as written.
   std::vector<std::string> keywords;
   std::string regex;        // RE2 syntax
   int secret_group = 0;     // capture group with the secret; 0 = whole match
@@ -75,6 +81,9 @@ class SecretScanner {
 
  private:
   explicit SecretScanner(std::unique_ptr<Impl> impl);
+  // Runs rule r's regex over `piece` (a window of `text`), appending findings.
+  void MatchRule(size_t r, std::string_view text, re2::StringPiece piece, std::vector<re2::StringPiece>* groups,
+                 std::vector<Finding>* out) const;
   std::unique_ptr<Impl> impl_;
 };
 
