@@ -11,6 +11,17 @@
 
 namespace glassbox {
 
+// A stretch of text where a gate's keyword occurred: its rules run there.
+struct Window {
+  size_t gate;
+  size_t begin;
+  size_t end;
+};
+
+// Room for RE2's DFA cache: the generic rules' bounded repeats make many
+// states, and a cache that keeps filling up and resetting is slow.
+constexpr int64_t kRegexMemory = int64_t{64} << 20;
+
 struct SecretScanner::Impl {
   std::vector<SecretRule> rules;
   std::vector<std::unique_ptr<RE2>> regexes;
@@ -31,6 +42,12 @@ struct SecretScanner::Impl {
 
 struct SecretScratch::Impl {
   hs_scratch_t* scratch = nullptr;
+  // Reused between calls so a scan allocates only for what it finds.
+  std::vector<size_t> covered;
+  std::vector<Window> windows;
+  std::vector<re2::StringPiece> groups;
+  std::vector<int> which;
+  std::vector<size_t> candidates;
   ~Impl() {
     if (scratch != nullptr) hs_free_scratch(scratch);
   }
@@ -83,6 +100,7 @@ Result<std::shared_ptr<const SecretScanner>> SecretScanner::Compile(std::vector<
     const SecretRule& rule = rules[r];
     RE2::Options options;
     options.set_log_errors(false);
+    options.set_max_mem(kRegexMemory);
     options.set_dot_nl(rule.multiline);
     auto re = std::make_unique<RE2>(rule.regex, options);
     if (!re->ok()) {
@@ -129,6 +147,7 @@ Result<std::shared_ptr<const SecretScanner>> SecretScanner::Compile(std::vector<
     if (gate.rules.size() < 2) continue;
     RE2::Options options;
     options.set_log_errors(false);
+    options.set_max_mem(kRegexMemory);
     options.set_dot_nl(gate.multiline);
     gate.set = std::make_unique<RE2::Set>(options, RE2::UNANCHORED);
     for (size_t r : gate.rules) {
@@ -171,11 +190,6 @@ std::unique_ptr<SecretScratch> SecretScanner::NewScratch() const {
 
 namespace {
 
-struct Window {
-  size_t gate;
-  size_t begin;
-  size_t end;
-};
 
 struct HitContext {
   const SecretScanner::Impl* impl;
@@ -314,8 +328,11 @@ void SecretScanner::MatchRule(size_t r, std::string_view text, re2::StringPiece 
 Status SecretScanner::Scan(std::string_view text, SecretScratch& scratch, std::vector<Finding>* out) const {
   if (impl_->db == nullptr || text.empty()) return Status::Ok();
   const size_t first = out->size();
-  std::vector<size_t> covered(impl_->gates.size(), 0);
-  std::vector<Window> windows;
+  SecretScratch::Impl& sc = scratch.impl();
+  std::vector<size_t>& covered = sc.covered;
+  covered.assign(impl_->gates.size(), 0);
+  std::vector<Window>& windows = sc.windows;
+  windows.clear();
   HitContext ctx{impl_.get(), text, &covered, &windows};
   // Vectorscan takes an unsigned length: scan huge buffers in slices that overlap
   // by the longest keyword.
@@ -339,9 +356,9 @@ Status SecretScanner::Scan(std::string_view text, SecretScratch& scratch, std::v
   }
   std::sort(windows.begin(), windows.end(),
             [](const Window& a, const Window& b) { return a.begin < b.begin; });
-  std::vector<re2::StringPiece> groups;
-  std::vector<int> which;
-  std::vector<size_t> candidates;
+  std::vector<re2::StringPiece>& groups = sc.groups;
+  std::vector<int>& which = sc.which;
+  std::vector<size_t>& candidates = sc.candidates;
   for (const Window& w : windows) {
     // The window is the regex's whole text, so '^' and '$' mean its line.
     const re2::StringPiece piece(text.data() + w.begin, w.end - w.begin);

@@ -2,8 +2,8 @@
 
 #include <cstring>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
 #endif
 
 namespace glassbox::utf {
@@ -63,15 +63,53 @@ inline bool InterestingByte(const unsigned char* p, size_t i) {
 
 }  // namespace
 
-size_t NextInteresting(std::string_view text, size_t from) {
-  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
-  const size_t n = text.size();
-  size_t i = from;
-  // The block test reads p[i-2]; do the first bytes one at a time.
-  while (i < n && i < from + 2) {
-    if (InterestingByte(p, i)) return i;
-    ++i;
+namespace {
+
+using BlockScan = size_t (*)(const unsigned char* p, size_t i, size_t n);
+
+// Both block loops return the first interesting offset in [i, n - width] or
+// the offset where fewer than `width` bytes remain. They read p[i-2], so the
+// caller starts them at i >= 2.
+#if defined(__x86_64__)
+__attribute__((target("avx2"))) size_t ScanBlocksAvx2(const unsigned char* p, size_t i, size_t n) {
+  const __m256i k20 = _mm256_set1_epi8(0x20);
+  const __m256i k9 = _mm256_set1_epi8(9);
+  const __m256i k4 = _mm256_set1_epi8(4);
+  const __m256i k_vt = _mm256_set1_epi8(11);
+  const __m256i k_lf = _mm256_set1_epi8('\n');
+  const __m256i k_cr = _mm256_set1_epi8('\r');
+  const __m256i k_sp = _mm256_set1_epi8(' ');
+  const __m256i k_tab = _mm256_set1_epi8('\t');
+  while (i + 32 <= n) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i));
+    // Signed compare: bytes >= 0x80 are negative and count as "< 0x20" too.
+    const __m256i low = _mm256_cmpgt_epi8(k20, v);
+    if (_mm256_movemask_epi8(low) != 0) {
+      // TAB LF FF CR (9..13 without VT) are allowed by themselves.
+      const __m256i t = _mm256_sub_epi8(v, k9);
+      const __m256i allowed = _mm256_andnot_si256(_mm256_cmpeq_epi8(v, k_vt),
+                                                  _mm256_cmpeq_epi8(_mm256_min_epu8(t, k4), t));
+      const __m256i lf = _mm256_cmpeq_epi8(v, k_lf);
+      __m256i hit = _mm256_andnot_si256(allowed, low);
+      if (_mm256_movemask_epi8(lf) != 0) {
+        const __m256i p1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i - 1));
+        const __m256i p2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i - 2));
+        const __m256i ws1 = _mm256_or_si256(_mm256_cmpeq_epi8(p1, k_sp), _mm256_cmpeq_epi8(p1, k_tab));
+        const __m256i ws2 = _mm256_or_si256(_mm256_cmpeq_epi8(p2, k_sp), _mm256_cmpeq_epi8(p2, k_tab));
+        const __m256i trailing =
+            _mm256_and_si256(lf, _mm256_or_si256(ws1, _mm256_and_si256(_mm256_cmpeq_epi8(p1, k_cr), ws2)));
+        hit = _mm256_or_si256(hit, trailing);
+      }
+      const unsigned mask = static_cast<unsigned>(_mm256_movemask_epi8(hit));
+      if (mask != 0) return i + static_cast<size_t>(__builtin_ctz(mask));
+    }
+    i += 32;
   }
+  return i;
+}
+#endif
+
+size_t ScanBlocksSse2(const unsigned char* p, size_t i, size_t n) {
 #if defined(__SSE2__)
   const __m128i k20 = _mm_set1_epi8(0x20);
   const __m128i k_tab = _mm_set1_epi8('\t');
@@ -81,11 +119,8 @@ size_t NextInteresting(std::string_view text, size_t from) {
   const __m128i k_sp = _mm_set1_epi8(' ');
   while (i + 16 <= n) {
     const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
-    // Signed compare: bytes >= 0x80 are negative, so they count as "< 0x20"
-    // too; that is fine, they are interesting either way.
     const __m128i low = _mm_cmplt_epi8(v, k20);
-    int mask = _mm_movemask_epi8(low);
-    if (mask != 0) {
+    if (_mm_movemask_epi8(low) != 0) {
       const __m128i lf = _mm_cmpeq_epi8(v, k_lf);
       const __m128i allowed = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, k_tab), lf),
                                            _mm_or_si128(_mm_cmpeq_epi8(v, k_cr), _mm_cmpeq_epi8(v, k_ff)));
@@ -96,12 +131,46 @@ size_t NextInteresting(std::string_view text, size_t from) {
       const __m128i trailing =
           _mm_and_si128(lf, _mm_or_si128(ws1, _mm_and_si128(_mm_cmpeq_epi8(prev1, k_cr), ws2)));
       const __m128i hit = _mm_or_si128(_mm_andnot_si128(allowed, low), trailing);
-      mask = _mm_movemask_epi8(hit);
+      const int mask = _mm_movemask_epi8(hit);
       if (mask != 0) return i + static_cast<size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
     }
     i += 16;
   }
 #endif
+  (void)p;
+  (void)n;
+  return i;
+}
+
+BlockScan ChooseBlockScan() {
+#if defined(__x86_64__)
+  if (__builtin_cpu_supports("avx2")) return ScanBlocksAvx2;
+#endif
+  return ScanBlocksSse2;
+}
+
+}  // namespace
+
+size_t NextInteresting(std::string_view text, size_t from) {
+  static const BlockScan block_scan = ChooseBlockScan();  // chosen once for this CPU
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const size_t n = text.size();
+  size_t i = from;
+  // The block loops read p[i-2]; do the first bytes one at a time.
+  while (i < n && i < from + 2) {
+    if (InterestingByte(p, i)) return i;
+    ++i;
+  }
+  if (i < n) {
+    i = block_scan(p, i, n);
+    if (i + 16 <= n) {
+      // The AVX2 loop stopped on a hit, or fewer than 32 bytes remain: finish
+      // with the 16-byte loop, then byte by byte.
+      const size_t j = ScanBlocksSse2(p, i, n);
+      if (j < n && InterestingByte(p, j)) return j;
+      i = j;
+    }
+  }
   for (; i < n; ++i) {
     if (InterestingByte(p, i)) return i;
   }

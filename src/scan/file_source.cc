@@ -28,11 +28,12 @@ FileSource::FileSource(FileSource&& other) noexcept { *this = std::move(other); 
 FileSource& FileSource::operator=(FileSource&& other) noexcept {
   if (this == &other) return *this;
   Release();
-  const bool owned = other.map_ == nullptr;
+  const bool from_string = other.view_.data() == other.owned_.data() && !other.owned_.empty();
   owned_ = std::move(other.owned_);
+  buffer_ = std::move(other.buffer_);
   map_ = other.map_;
   map_len_ = other.map_len_;
-  view_ = owned ? std::string_view(owned_) : other.view_;
+  view_ = from_string ? std::string_view(owned_) : other.view_;
   other.map_ = nullptr;
   other.map_len_ = 0;
   other.view_ = {};
@@ -70,10 +71,10 @@ Result<FileSource> FileSource::Open(const std::string& path, uint64_t max_bytes)
       return src;
     }
   }
-  src.owned_.resize(size);
+  src.buffer_.reset(new char[size + 1]);
   size_t done = 0;
   while (done < size) {
-    const ssize_t n = read(f.fd, src.owned_.data() + done, size - done);
+    const ssize_t n = read(f.fd, src.buffer_.get() + done, size - done);
     if (n < 0) {
       if (errno == EINTR) continue;
       return Status::Error(fmt::format("{}: read failed: {}", path, std::strerror(errno)));
@@ -81,8 +82,7 @@ Result<FileSource> FileSource::Open(const std::string& path, uint64_t max_bytes)
     if (n == 0) break;  // the file shrank while we read it
     done += static_cast<size_t>(n);
   }
-  src.owned_.resize(done);
-  src.view_ = src.owned_;
+  src.view_ = std::string_view(src.buffer_.get(), done);
   return src;
 }
 

@@ -2,6 +2,7 @@
 // Bounded memory: a mapped file costs address space, not resident memory.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -27,7 +28,8 @@ class FileSource {
 
  private:
   void Release();
-  std::string owned_;
+  std::unique_ptr<char[]> buffer_;  // small files: read into memory, not zero-filled first
+  std::string owned_;               // stdin
   void* map_ = nullptr;
   size_t map_len_ = 0;
   std::string_view view_;

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -41,6 +42,27 @@ bool GlobMatch(std::string_view pattern, std::string_view path) {
 
 namespace {
 
+// True when `dir` or a parent holds ".git". Checked before libgit2 is asked,
+// because starting libgit2 costs milliseconds (it loads the TLS trust store).
+bool InsideGitWorkTree(const std::string& dir) {
+  char* real = realpath(dir.c_str(), nullptr);
+  if (real == nullptr) return false;
+  std::string path = real;
+  free(real);
+  while (true) {
+    struct stat st;
+    if (lstat((path + "/.git").c_str(), &st) == 0) return true;
+    const size_t slash = path.find_last_of('/');
+    if (slash == std::string::npos || path == "/") return false;
+    path = slash == 0 ? "/" : path.substr(0, slash);
+  }
+}
+
+struct LibGit2 {
+  LibGit2() { git_libgit2_init(); }
+  ~LibGit2() { git_libgit2_shutdown(); }
+};
+
 struct RepoCloser {
   void operator()(git_repository* r) const { git_repository_free(r); }
 };
@@ -56,7 +78,8 @@ class TreeWalker {
     while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
     repo_.reset();
     workdir_.clear();
-    if (options_.respect_gitignore) {
+    if (options_.respect_gitignore && InsideGitWorkTree(root_)) {
+      if (!libgit2_) libgit2_.emplace();
       git_repository* repo = nullptr;
       if (git_repository_open_ext(&repo, root_.c_str(), 0, nullptr) == 0) {
         repo_.reset(repo);
@@ -137,6 +160,7 @@ class TreeWalker {
   std::vector<std::string>* errors_;
   std::string root_;
   std::string real_root_;
+  std::optional<LibGit2> libgit2_;  // started on first use, before repo_ and shut down after it
   std::unique_ptr<git_repository, RepoCloser> repo_;
   std::string workdir_;
 };
@@ -145,7 +169,6 @@ class TreeWalker {
 
 std::vector<std::string> WalkEach(const std::vector<std::string>& inputs, const WalkOptions& options,
                                   const std::function<void(std::string)>& on_file) {
-  git_libgit2_init();
   std::vector<std::string> errors;
   TreeWalker walker(options, on_file, &errors);
   for (const std::string& input : inputs) {
@@ -162,7 +185,6 @@ std::vector<std::string> WalkEach(const std::vector<std::string>& inputs, const 
       errors.push_back(fmt::format("{}: not a regular file or directory", input));
     }
   }
-  git_libgit2_shutdown();
   return errors;
 }
 
