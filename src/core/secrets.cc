@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <mutex>
 
 namespace glassbox {
 
@@ -24,14 +25,46 @@ constexpr int64_t kRegexMemory = int64_t{64} << 20;
 
 struct SecretScanner::Impl {
   std::vector<SecretRule> rules;
-  std::vector<std::unique_ptr<RE2>> regexes;
+  // Regexes are compiled on first use: a scan pays only for the rules whose
+  // keywords occur (RE2 construction of every built-in rule costs ~40 ms).
+  struct LazyRegex {
+    std::once_flag once;
+    std::unique_ptr<RE2> re;
+  };
+  std::vector<std::unique_ptr<LazyRegex>> regexes;
   // Rules with the same keywords share a gate: one window per hit, and when
   // several rules share it, one RE2::Set pass tells which of them can match.
   struct Gate {
     std::vector<size_t> rules;
     bool multiline = false;
-    std::unique_ptr<RE2::Set> set;  // only when rules.size() > 1
+    std::unique_ptr<std::once_flag> set_once = std::make_unique<std::once_flag>();
+    std::unique_ptr<RE2::Set> set;  // only when rules.size() > 1; null if it failed to compile
   };
+
+  static RE2::Options OptionsFor(bool multiline) {
+    RE2::Options options;
+    options.set_log_errors(false);
+    options.set_max_mem(kRegexMemory);
+    options.set_dot_nl(multiline);
+    return options;
+  }
+  const RE2& Regex(size_t r) const {
+    LazyRegex& lazy = *regexes[r];
+    std::call_once(lazy.once, [&] { lazy.re = std::make_unique<RE2>(rules[r].regex, OptionsFor(rules[r].multiline)); });
+    return *lazy.re;
+  }
+  const RE2::Set* SetFor(size_t g) const {
+    Gate& gate = const_cast<Gate&>(gates[g]);
+    if (gate.rules.size() < 2) return nullptr;
+    std::call_once(*gate.set_once, [&] {
+      auto set = std::make_unique<RE2::Set>(OptionsFor(gate.multiline), RE2::UNANCHORED);
+      for (size_t r : gate.rules) {
+        if (set->Add(rules[r].regex, nullptr) < 0) return;
+      }
+      if (set->Compile()) gate.set = std::move(set);
+    });
+    return gate.set.get();
+  }
   std::vector<Gate> gates;
   std::vector<std::vector<size_t>> keyword_gates;  // literal id -> gate indexes
   hs_database_t* db = nullptr;
@@ -91,29 +124,18 @@ std::string MaskSecret(std::string_view secret) {
   return out;
 }
 
-Result<std::shared_ptr<const SecretScanner>> SecretScanner::Compile(std::vector<SecretRule> rules) {
+Result<std::shared_ptr<const SecretScanner>> SecretScanner::Compile(std::vector<SecretRule> rules,
+                                                                    CompileMode mode) {
   auto impl = std::make_unique<Impl>();
   std::vector<std::string> literals;
   std::vector<std::string> gate_keys;  // sorted keywords + multiline flag, per gate
   std::vector<unsigned> ids;
   for (size_t r = 0; r < rules.size(); ++r) {
     const SecretRule& rule = rules[r];
-    RE2::Options options;
-    options.set_log_errors(false);
-    options.set_max_mem(kRegexMemory);
-    options.set_dot_nl(rule.multiline);
-    auto re = std::make_unique<RE2>(rule.regex, options);
-    if (!re->ok()) {
-      return Status::Error(fmt::format("{}: rule {}: invalid regex: {}", rule.source, rule.id, re->error()));
-    }
-    if (rule.secret_group < 0 || rule.secret_group > re->NumberOfCapturingGroups()) {
-      return Status::Error(fmt::format("{}: rule {}: secret_group {} but the regex has {} groups", rule.source,
-                                       rule.id, rule.secret_group, re->NumberOfCapturingGroups()));
-    }
     if (rule.keywords.empty()) {
       return Status::Error(fmt::format("{}: rule {}: needs at least one keyword", rule.source, rule.id));
     }
-    impl->regexes.push_back(std::move(re));
+    impl->regexes.push_back(std::make_unique<Impl::LazyRegex>());
     std::vector<std::string> sorted_keywords = rule.keywords;
     std::sort(sorted_keywords.begin(), sorted_keywords.end());
     std::string gate_key = rule.multiline ? "M" : "L";
@@ -143,21 +165,6 @@ Result<std::shared_ptr<const SecretScanner>> SecretScanner::Compile(std::vector<
       if (std::find(owners.begin(), owners.end(), gate) == owners.end()) owners.push_back(gate);
     }
   }
-  for (Impl::Gate& gate : impl->gates) {
-    if (gate.rules.size() < 2) continue;
-    RE2::Options options;
-    options.set_log_errors(false);
-    options.set_max_mem(kRegexMemory);
-    options.set_dot_nl(gate.multiline);
-    gate.set = std::make_unique<RE2::Set>(options, RE2::UNANCHORED);
-    for (size_t r : gate.rules) {
-      std::string error;
-      if (gate.set->Add(rules[r].regex, &error) < 0) {
-        return Status::Error(fmt::format("{}: rule {}: invalid regex: {}", rules[r].source, rules[r].id, error));
-      }
-    }
-    if (!gate.set->Compile()) return Status::Error("secret rules: a regex set did not compile (out of memory)");
-  }
   if (!literals.empty()) {
     std::vector<const char*> ptrs;
     std::vector<size_t> lens;
@@ -179,6 +186,20 @@ Result<std::shared_ptr<const SecretScanner>> SecretScanner::Compile(std::vector<
     }
   }
   impl->rules = std::move(rules);
+  if (mode == CompileMode::kEager) {
+    for (size_t r = 0; r < impl->rules.size(); ++r) {
+      const SecretRule& rule = impl->rules[r];
+      const RE2& re = impl->Regex(r);
+      if (!re.ok()) {
+        return Status::Error(fmt::format("{}: rule {}: invalid regex: {}", rule.source, rule.id, re.error()));
+      }
+      if (rule.secret_group < 0 || rule.secret_group > re.NumberOfCapturingGroups()) {
+        return Status::Error(fmt::format("{}: rule {}: secret_group {} but the regex has {} groups", rule.source,
+                                         rule.id, rule.secret_group, re.NumberOfCapturingGroups()));
+      }
+    }
+    for (size_t g = 0; g < impl->gates.size(); ++g) impl->SetFor(g);
+  }
   return std::shared_ptr<const SecretScanner>(new SecretScanner(std::move(impl)));
 }
 
@@ -300,7 +321,8 @@ bool LooksLikeExample(const SecretRule& rule, std::string_view secret) {
 void SecretScanner::MatchRule(size_t r, std::string_view text, re2::StringPiece piece,
                               std::vector<re2::StringPiece>* groups, std::vector<Finding>* out) const {
   const SecretRule& rule = impl_->rules[r];
-  const RE2& re = *impl_->regexes[r];
+  const RE2& re = impl_->Regex(r);
+  if (!re.ok() || rule.secret_group > re.NumberOfCapturingGroups()) return;  // checked when compiled eagerly
   const int ngroups = re.NumberOfCapturingGroups() + 1;
   groups->resize(static_cast<size_t>(ngroups));
   size_t pos = 0;
@@ -364,9 +386,9 @@ Status SecretScanner::Scan(std::string_view text, SecretScratch& scratch, std::v
     const re2::StringPiece piece(text.data() + w.begin, w.end - w.begin);
     const Impl::Gate& gate = impl_->gates[w.gate];
     candidates.clear();
-    if (gate.set) {
+    if (const RE2::Set* set = impl_->SetFor(w.gate)) {
       which.clear();
-      if (!gate.set->Match(piece, &which)) continue;
+      if (!set->Match(piece, &which)) continue;
       for (int k : which) candidates.push_back(gate.rules[static_cast<size_t>(k)]);
     } else {
       candidates.push_back(gate.rules[0]);

@@ -65,7 +65,12 @@ class SecretScratch;
 
 class SecretScanner {
  public:
-  static Result<std::shared_ptr<const SecretScanner>> Compile(std::vector<SecretRule> rules);
+  // kEager compiles and checks every regex now (rules from users: errors are
+  // reported here). kLazy compiles each regex the first time its keywords
+  // occur (the built-in rules, which the tests check).
+  enum class CompileMode { kEager, kLazy };
+  static Result<std::shared_ptr<const SecretScanner>> Compile(std::vector<SecretRule> rules,
+                                                              CompileMode mode = CompileMode::kEager);
   ~SecretScanner();
 
   // Per-thread scratch space; not shareable between threads.

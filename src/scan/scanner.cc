@@ -41,11 +41,16 @@ Result<std::unique_ptr<Scanner>> Scanner::Create(ScanOptions options, std::vecto
     auto rules = BuiltinSecretRules();
     if (!rules.ok()) return rules.status();
     std::vector<SecretRule> all = std::move(rules.value());
+    if (!extra_rules.empty()) {
+      // Users' rules are checked now, so a bad regex is reported before the scan.
+      auto checked = SecretScanner::Compile(extra_rules, SecretScanner::CompileMode::kEager);
+      if (!checked.ok()) return checked.status();
+    }
     for (SecretRule& r : extra_rules) all.push_back(std::move(r));
     // Disabled rules never reach the engine.
     all.erase(std::remove_if(all.begin(), all.end(), [&](const SecretRule& r) { return !s->RuleEnabled(r.id); }),
               all.end());
-    auto compiled = SecretScanner::Compile(std::move(all));
+    auto compiled = SecretScanner::Compile(std::move(all), SecretScanner::CompileMode::kLazy);
     if (!compiled.ok()) return compiled.status();
     s->secrets_ = std::move(compiled.value());
   }
