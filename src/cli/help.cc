@@ -48,6 +48,8 @@ What it finds (rule families, --rules to choose):
   secret    API keys and tokens (Anthropic, OpenAI, Google, AWS, GitHub, GitLab, Slack,
             Stripe, Hugging Face, npm), private keys, JWTs, database URLs with passwords,
             high-entropy assignments. Secrets are always shown masked.
+  provenance  marks coding agents leave: Co-Authored-By trailers naming an agent, "Generated
+            with Claude Code"-style footers, aider commit messages, agent bot accounts
 Legitimate uses stay quiet: emoji ZWJ sequences, flag tag sequences, Arabic and Indic
 joiners, bidi controls around right-to-left text, typographic quotes and no-break spaces in prose.
 
@@ -56,7 +58,7 @@ Options:
   --fail-on SEVERITY         exit 1 when a finding is at or above it: info, low, medium,
                              high (default), critical, or none
   --min-severity SEVERITY    drop findings below it (default low: info is not reported)
-  --rules FAMILY,...         families to run: unicode,secret (default: all)
+  --rules FAMILY,...         families to run: unicode,secret,provenance (default: all)
   --disable RULE,...         turn off rules or families, e.g. unicode/invalid-encoding
   --exclude GLOB             skip paths matching GLOB (repeatable; ** crosses folders)
   --no-ignore                do not honour .gitignore

@@ -131,14 +131,16 @@ int RunScan(int argc, char** argv) {
   scan::ScanOptions options;
   options.min_severity = min_sev;
   if (!fl.rules.empty()) {
-    options.unicode = options.secrets = false;
+    options.unicode = options.secrets = options.provenance = false;
     for (const std::string& fam : SplitList(fl.rules)) {
       if (fam == "unicode") {
         options.unicode = true;
       } else if (fam == "secret" || fam == "secrets") {
         options.secrets = true;
+      } else if (fam == "provenance") {
+        options.provenance = true;
       } else {
-        return Fail(fmt::format("scan: --rules: unknown family '{}' (known: unicode, secret)", fam));
+        return Fail(fmt::format("scan: --rules: unknown family '{}' (known: unicode, secret, provenance)", fam));
       }
     }
   }

@@ -45,8 +45,10 @@ Result<std::vector<SecretRule>> ParseSecretRules(std::string_view toml_text, std
     SecretRule rule;
     rule.source = std::string(source_name);
     rule.id = (*t)["id"].value_or(std::string());
-    if (rule.id.rfind("secret/", 0) != 0 || rule.id.size() <= 7) {
-      return Status::Error(where + ": 'id' must look like \"secret/name\"");
+    const bool known_family = (rule.id.rfind("secret/", 0) == 0 && rule.id.size() > 7) ||
+                              (rule.id.rfind("provenance/", 0) == 0 && rule.id.size() > 11);
+    if (!known_family) {
+      return Status::Error(where + ": 'id' must look like \"secret/name\" or \"provenance/name\"");
     }
     where = fmt::format("{}: rule {}", source_name, rule.id);
     rule.description = (*t)["description"].value_or(std::string());

@@ -252,17 +252,20 @@ int OnKeyword(unsigned int id, unsigned long long /*from*/, unsigned long long t
   return 0;
 }
 
+bool IsSecretRule(std::string_view id) { return id.rfind("secret/", 0) == 0; }
+
 // A provider rule says more than a generic one: where a "secret/generic-*"
 // finding overlaps another rule's finding, only the specific one stays.
 void DropGenericOverlaps(std::vector<Finding>* out, size_t first) {
   auto is_generic = [](const Finding& f) { return f.rule.rfind("secret/generic", 0) == 0; };
+  auto is_secret = [](const Finding& f) { return IsSecretRule(f.rule); };
   std::vector<bool> drop(out->size(), false);
   for (size_t a = first; a < out->size(); ++a) {
     if (!is_generic((*out)[a])) continue;
     const Finding& g = (*out)[a];
     for (size_t b = first; b < out->size(); ++b) {
       const Finding& s = (*out)[b];
-      if (b == a || (is_generic(s) && !(b < a && s.byte_offset == g.byte_offset))) continue;
+      if (b == a || !is_secret(s) || (is_generic(s) && !(b < a && s.byte_offset == g.byte_offset))) continue;
       if (s.byte_offset < g.byte_offset + g.byte_length && g.byte_offset < s.byte_offset + s.byte_length) {
         drop[a] = true;
         break;
@@ -336,14 +339,20 @@ void SecretScanner::MatchRule(size_t r, std::string_view text, re2::StringPiece 
     if (!rule.stopwords.empty() && Stopped(rule, NameAt(text, static_cast<size_t>(whole.data() - text.data())), sv)) {
       continue;
     }
-    const bool example = LooksLikeExample(rule, sv);
     Finding& f = out->emplace_back();
     f.rule = rule.id;
-    f.severity = example ? Severity::kLow : rule.severity;
     f.byte_offset = static_cast<uint64_t>(secret.data() - text.data());
     f.byte_length = secret.size();
-    f.message = fmt::format("{}{}: {}", rule.description, example ? " (documented example value)" : "",
-                            MaskSecret(sv));
+    if (IsSecretRule(rule.id)) {
+      const bool example = LooksLikeExample(rule, sv);
+      f.severity = example ? Severity::kLow : rule.severity;
+      f.message = fmt::format("{}{}: {}", rule.description, example ? " (documented example value)" : "",
+                              MaskSecret(sv));
+    } else {
+      // Provenance and other non-secret patterns: the matched text is the evidence.
+      f.severity = rule.severity;
+      f.message = fmt::format("{}: \"{}\"", rule.description, sv.substr(0, 160));
+    }
   }
 }
 

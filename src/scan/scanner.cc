@@ -37,7 +37,7 @@ bool LooksBinary(std::string_view bytes) {
 
 Result<std::unique_ptr<Scanner>> Scanner::Create(ScanOptions options, std::vector<SecretRule> extra_rules) {
   std::unique_ptr<Scanner> s(new Scanner(std::move(options)));
-  if (s->options_.secrets) {
+  if (s->options_.secrets || s->options_.provenance) {
     auto rules = BuiltinSecretRules();
     if (!rules.ok()) return rules.status();
     std::vector<SecretRule> all = std::move(rules.value());
@@ -47,8 +47,13 @@ Result<std::unique_ptr<Scanner>> Scanner::Create(ScanOptions options, std::vecto
       if (!checked.ok()) return checked.status();
     }
     for (SecretRule& r : extra_rules) all.push_back(std::move(r));
-    // Disabled rules never reach the engine.
-    all.erase(std::remove_if(all.begin(), all.end(), [&](const SecretRule& r) { return !s->RuleEnabled(r.id); }),
+    // Disabled rules and families never reach the engine.
+    all.erase(std::remove_if(all.begin(), all.end(),
+                             [&](const SecretRule& r) {
+                               const bool family_on = r.id.rfind("provenance/", 0) == 0 ? s->options_.provenance
+                                                                                        : s->options_.secrets;
+                               return !family_on || !s->RuleEnabled(r.id);
+                             }),
               all.end());
     auto compiled = SecretScanner::Compile(std::move(all), SecretScanner::CompileMode::kLazy);
     if (!compiled.ok()) return compiled.status();
@@ -71,9 +76,12 @@ std::vector<RuleInfo> Scanner::RuleCatalog() const {
   }
   if (secrets_) {
     for (const SecretRule& r : secrets_->rules()) {
+      const bool secret = r.id.rfind("secret/", 0) == 0;
       rules.push_back({r.id, r.description,
-                       r.description + " found in text. Rotate the credential, then remove it from the file "
-                                       "and its history.",
+                       secret ? r.description + " found in text. Rotate the credential, then remove it from the "
+                                                "file and its history."
+                              : r.description + ": text marked as written by a coding agent. Keep it out of "
+                                                "training and evaluation data, or route it to review.",
                        r.severity});
     }
   }

@@ -22,6 +22,7 @@ namespace glassbox::scan {
 struct ScanOptions {
   bool unicode = true;  // rule families
   bool secrets = true;
+  bool provenance = true;
   std::vector<std::string> disabled_rules;  // rule ids or families turned off
   std::vector<std::string> excludes;        // globs on the path relative to the scan root, or on the name
   bool respect_gitignore = true;
