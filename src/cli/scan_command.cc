@@ -131,7 +131,7 @@ int RunScan(int argc, char** argv) {
   scan::ScanOptions options;
   options.min_severity = min_sev;
   if (!fl.rules.empty()) {
-    options.unicode = options.secrets = options.provenance = false;
+    options.unicode = options.secrets = options.provenance = options.agent_config = false;
     for (const std::string& fam : SplitList(fl.rules)) {
       if (fam == "unicode") {
         options.unicode = true;
@@ -139,8 +139,10 @@ int RunScan(int argc, char** argv) {
         options.secrets = true;
       } else if (fam == "provenance") {
         options.provenance = true;
+      } else if (fam == "agent-config") {
+        options.agent_config = true;
       } else {
-        return Fail(fmt::format("scan: --rules: unknown family '{}' (known: unicode, secret, provenance)", fam));
+        return Fail(fmt::format("scan: --rules: unknown family '{}' (known: unicode, secret, provenance, agent-config)", fam));
       }
     }
   }

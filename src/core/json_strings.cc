@@ -31,6 +31,47 @@ bool ReadHex4(std::string_view s, size_t i, uint32_t* out) {
 
 }  // namespace
 
+std::string StripJsonComments(std::string_view text) {
+  std::string out(text);
+  size_t i = 0;
+  const size_t n = out.size();
+  size_t last_comma = std::string::npos;  // a comma with only space or comments after it so far
+  while (i < n) {
+    const char c = out[i];
+    if (c == '"') {
+      last_comma = std::string::npos;
+      ++i;
+      while (i < n && out[i] != '"') i += out[i] == '\\' ? 2 : 1;
+      ++i;
+      continue;
+    }
+    if (c == '/' && i + 1 < n && out[i + 1] == '/') {
+      while (i < n && out[i] != '\n') out[i++] = ' ';
+      continue;
+    }
+    if (c == '/' && i + 1 < n && out[i + 1] == '*') {
+      out[i] = out[i + 1] = ' ';
+      i += 2;
+      while (i < n && !(out[i] == '*' && i + 1 < n && out[i + 1] == '/')) {
+        if (out[i] != '\n') out[i] = ' ';
+        ++i;
+      }
+      if (i < n) out[i] = out[i + 1] = ' ', i += 2;
+      continue;
+    }
+    if (c == ',') {
+      last_comma = i;
+    } else if ((c == '}' || c == ']') && last_comma != std::string::npos) {
+      out[last_comma] = ' ';
+      last_comma = std::string::npos;
+    } else if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
+      last_comma = std::string::npos;
+    }
+    ++i;
+  }
+  return out;
+}
+
 bool DecodeJsonString(std::string_view body, std::string* out) {
   out->clear();
   out->reserve(body.size());
@@ -144,7 +185,12 @@ class Walker {
     }
     if (c == '{') return Object(depth);
     if (c == '[') return Array(depth);
-    return Scalar();
+    const size_t begin = i_;
+    Status st = Scalar();
+    if (st.ok() && options_.visit_scalars) {
+      visit_(JsonStringVisit{path_, s_.substr(begin, i_ - begin), begin, false, false});
+    }
+    return st;
   }
   Status Object(size_t depth) {
     ++i_;

@@ -23,11 +23,13 @@ struct JsonStringVisit {
   std::string_view decoded;  // the string's value, UTF-8 (lone surrogates become U+FFFD)
   size_t raw_offset;         // offset of the opening quote in the document
   bool is_key;               // an object key rather than a value
+  bool is_string = true;     // false for true/false/null/numbers (with visit_scalars)
 };
 
 struct JsonWalkOptions {
   size_t max_depth = 512;
   bool visit_keys = true;
+  bool visit_scalars = false;  // also visit true, false, null and numbers (decoded = the token)
 };
 
 // Visits every string in `json`, which must be exactly one JSON value
@@ -36,6 +38,11 @@ struct JsonWalkOptions {
 // error stay visited.
 Status ForEachJsonString(std::string_view json, const std::function<void(const JsonStringVisit&)>& visit,
                          const JsonWalkOptions& options = {});
+
+// JSONC (VS Code, devcontainer.json, Claude and Gemini settings): returns
+// `text` with // and /* */ comments and trailing commas replaced by spaces,
+// so offsets and line numbers stay those of the original.
+std::string StripJsonComments(std::string_view text);
 
 // Decodes the body of a JSON string literal (between the quotes). Returns
 // false on a malformed escape or a raw control character.

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <vector>
 
 namespace glassbox {
@@ -70,6 +71,36 @@ TEST(JsonStrings, DepthIsBounded) {
   Walk(deep, &st);
   EXPECT_FALSE(st.ok());
   EXPECT_NE(st.message().find("nesting"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace glassbox
+
+namespace glassbox {
+namespace {
+
+TEST(JsonStrings, ScalarsAreVisitedWhenAsked) {
+  std::vector<std::string> seen;
+  JsonWalkOptions o;
+  o.visit_scalars = true;
+  o.visit_keys = false;
+  Status st = ForEachJsonString(R"({"a":true,"b":[1,null,"x"]})",
+                                [&](const JsonStringVisit& v) { seen.push_back(v.path + "=" + std::string(v.decoded)); }, o);
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(seen, (std::vector<std::string>{"$.a=true", "$.b[0]=1", "$.b[1]=null", "$.b[2]=x"}));
+}
+
+TEST(JsonStrings, JsoncCommentsAndTrailingCommasKeepOffsets) {
+  const std::string jsonc = "{\n  // hooks\n  \"a\": \"x//y\", /* c */\n  \"b\": [1, 2,],\n}\n";
+  const std::string plain = StripJsonComments(jsonc);
+  ASSERT_EQ(plain.size(), jsonc.size());
+  EXPECT_EQ(std::count(plain.begin(), plain.end(), '\n'), 5);
+  std::vector<std::string> values;
+  Status st = ForEachJsonString(plain, [&](const JsonStringVisit& v) {
+    if (!v.is_key) values.push_back(std::string(v.decoded));
+  });
+  ASSERT_TRUE(st.ok()) << st.message() << "\n" << plain;
+  EXPECT_EQ(values, (std::vector<std::string>{"x//y"}));
 }
 
 }  // namespace

@@ -98,7 +98,25 @@ void WriteText(const Report& report, const TextOptions& options, std::ostream& o
   for (const Finding& f : report.findings) {
     if (f.severity >= options.min_severity) shown.push_back(&f);
   }
-  for (const Finding* f : shown) {
+  // What opening the repository with an agent would do comes first, under
+  // its own heading; everything else follows.
+  std::stable_partition(shown.begin(), shown.end(),
+                        [](const Finding* f) { return f->rule.rfind("agent-config/", 0) == 0; });
+  const size_t agent_count = static_cast<size_t>(std::count_if(
+      shown.begin(), shown.end(), [](const Finding* f) { return f->rule.rfind("agent-config/", 0) == 0; }));
+  const char* bold = options.color ? "\033[1m" : "";
+  std::stable_sort(shown.begin(), shown.begin() + static_cast<ptrdiff_t>(agent_count),
+                   [](const Finding* a, const Finding* b) { return a->severity > b->severity; });
+  if (agent_count > 0) {
+    out << bold << "Opening this repository with an agent would:" << reset << "\n";
+    for (size_t k = 0; k < agent_count; ++k) {
+      out << fmt::format("  - {} ({}, {})\n", shown[k]->message, Location(*shown[k]), SeverityName(shown[k]->severity));
+    }
+    out << "\n";
+  }
+  for (size_t index = 0; index < shown.size(); ++index) {
+    const Finding* f = shown[index];
+    if (index == 0 && agent_count > 0) out << bold << "Details:" << reset << "\n\n";
     out << fmt::format("{}: {}{}{} {}\n", Location(*f), options.color ? Ansi(f->severity) : "",
                        Upper(SeverityName(f->severity)), reset, f->rule);
     out << "    " << f->message << "\n";

@@ -16,6 +16,7 @@
 #include "core/json_strings.h"
 #include "core/locate.h"
 #include "core/utf.h"
+#include "scan/agent_config.h"
 #include "scan/file_source.h"
 #include "scan/suppress.h"
 #include "scan/walker.h"
@@ -59,6 +60,17 @@ Result<std::unique_ptr<Scanner>> Scanner::Create(ScanOptions options, std::vecto
     if (!compiled.ok()) return compiled.status();
     s->secrets_ = std::move(compiled.value());
   }
+  if (s->options_.agent_config) {
+    auto rules = BuiltinAgentConfigRules();
+    if (!rules.ok()) return rules.status();
+    std::vector<AgentConfigRule> enabled;
+    for (AgentConfigRule& r : rules.value()) {
+      if (s->RuleEnabled(r.id)) enabled.push_back(std::move(r));
+    }
+    auto created = AgentConfigScanner::Create(std::move(enabled));
+    if (!created.ok()) return created.status();
+    s->agent_config_ = std::move(created.value());
+  }
   return s;
 }
 
@@ -73,6 +85,19 @@ std::vector<RuleInfo> Scanner::RuleCatalog() const {
   std::vector<RuleInfo> rules;
   if (options_.unicode) {
     for (const RuleInfo& r : UnicodeRuleInfos()) rules.push_back(r);
+  }
+  if (agent_config_) {
+    for (const AgentConfigRule& r : agent_config_->rules()) {
+      rules.push_back({r.id, r.description,
+                       r.description + ". Opening this repository with an agent would let the repository decide "
+                                       "this. Review the file before you open the repository with an agent.",
+                       r.severity});
+    }
+    rules.push_back({"agent-config/unparsable", "Agent settings file that is not valid JSON, TOML or YAML",
+                     "glassbox could not check this settings file; the agent may still read it.", Severity::kMedium});
+    rules.push_back({"agent-config/symlink-escape", "Symbolic link that points outside the repository",
+                     "An agent that reads the link reads the file it points to (for example ~/.ssh or ~/.aws).",
+                     Severity::kHigh});
   }
   if (secrets_) {
     for (const SecretRule& r : secrets_->rules()) {
@@ -91,7 +116,19 @@ std::vector<RuleInfo> Scanner::RuleCatalog() const {
 void Scanner::ScanText(std::string_view text, const std::string& path, TextKind kind, bool at_file_start,
                        ThreadState& ts, std::vector<Finding>* out) const {
   const size_t first = out->size();
-  if (options_.unicode) ts.detector.Scan(text, TextContext{kind, at_file_start}, out);
+  if (options_.unicode || agent_config_) {
+    ts.detector.Scan(text, TextContext{kind, at_file_start}, out);
+  }
+  if (agent_config_ && kind != TextKind::kData && agent_config_->Applies(path)) {
+    const std::vector<Finding> unicode(out->begin() + static_cast<ptrdiff_t>(first), out->end());
+    agent_config_->Scan(path, text, unicode, out);
+  }
+  if (!options_.unicode) {
+    // The detector ran for the agent-config rules only.
+    out->erase(std::remove_if(out->begin() + static_cast<ptrdiff_t>(first), out->end(),
+                              [](const Finding& f) { return f.rule.rfind("unicode/", 0) == 0; }),
+               out->end());
+  }
   if (secrets_) {
     Status st = secrets_->Scan(text, *ts.scratch, out);
     (void)st;  // only fails on an engine bug; the unicode results still stand
@@ -283,8 +320,23 @@ Report Scanner::ScanPaths(const std::vector<std::string>& inputs) const {
   };
   std::vector<std::thread> threads;
   for (unsigned t = 0; t < jobs; ++t) threads.emplace_back(worker);
+  WalkOptions walk_options{options_.excludes, options_.respect_gitignore, nullptr};
+  std::vector<Finding> link_findings;
+  if (agent_config_ && RuleEnabled("agent-config/symlink-escape")) {
+    walk_options.on_escaping_symlink = [&](const std::string& link, const std::string& target) {
+      Finding f;
+      f.rule = "agent-config/symlink-escape";
+      f.severity = Severity::kHigh;
+      f.path = link;
+      f.message = fmt::format("symbolic link points outside the repository, to {}: an agent that reads it reads "
+                              "that file",
+                              target);
+      f.fingerprint = Sha256Hex(f.rule + '\0' + link + '\0' + target, 32);
+      link_findings.push_back(std::move(f));
+    };
+  }
   std::vector<std::string> walk_errors =
-      WalkEach(paths, WalkOptions{options_.excludes, options_.respect_gitignore}, [&](std::string file) {
+      WalkEach(paths, walk_options, [&](std::string file) {
         {
           std::lock_guard<std::mutex> lock(queue_mu);
           queue.push_back(std::move(file));
@@ -298,6 +350,7 @@ Report Scanner::ScanPaths(const std::vector<std::string>& inputs) const {
   queue_cv.notify_all();
   for (std::thread& t : threads) t.join();
   for (std::string& e : walk_errors) report.errors.push_back(std::move(e));
+  for (Finding& f : link_findings) report.findings.push_back(std::move(f));
   std::stable_sort(report.findings.begin(), report.findings.end(), [](const Finding& a, const Finding& b) {
     return std::tie(a.path, a.byte_offset) < std::tie(b.path, b.byte_offset);
   });

@@ -19,10 +19,13 @@
 
 namespace glassbox::scan {
 
+class AgentConfigScanner;
+
 struct ScanOptions {
   bool unicode = true;  // rule families
   bool secrets = true;
   bool provenance = true;
+  bool agent_config = true;
   std::vector<std::string> disabled_rules;  // rule ids or families turned off
   std::vector<std::string> excludes;        // globs on the path relative to the scan root, or on the name
   bool respect_gitignore = true;
@@ -67,6 +70,7 @@ class Scanner {
 
   ScanOptions options_;
   std::shared_ptr<const SecretScanner> secrets_;
+  std::shared_ptr<const class AgentConfigScanner> agent_config_;
 };
 
 // True when `bytes` looks binary: a NUL in the first 8 KiB (after checking for

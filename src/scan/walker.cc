@@ -4,6 +4,7 @@
 #include <fnmatch.h>
 #include <git2.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -150,9 +151,39 @@ class TreeWalker {
       } else if (type == DT_REG) {
         if (Excluded(child_rel, name) || Ignored(child_real, false)) continue;
         on_file_(child);
+      } else if (type == DT_LNK) {
+        if (options_.on_escaping_symlink && !Excluded(child_rel, name)) CheckSymlink(child, child_real);
       }
-      // Symbolic links, sockets and devices are not followed or read.
+      // Symbolic links are never followed; sockets and devices are not read.
     }
+  }
+
+  // Reports a link whose target resolves outside the walked root.
+  void CheckSymlink(const std::string& path, const std::string& real_path) const {
+    char target[4096];
+    const ssize_t n = readlink(path.c_str(), target, sizeof target - 1);
+    if (n < 0) return;
+    target[n] = '\0';
+    char* resolved = realpath(real_path.c_str(), nullptr);
+    std::string where;
+    if (resolved != nullptr) {
+      where = resolved;
+      free(resolved);
+    } else {
+      // Dangling: judge the target lexically.
+      const std::string t = target;
+      if (!t.empty() && t[0] == '/') {
+        where = t;
+      } else {
+        where = real_path.substr(0, real_path.find_last_of('/') + 1) + t;
+        if (t.find("..") == std::string::npos) return;  // stays inside by construction
+      }
+    }
+    const std::string root = real_root_ == "/" ? "/" : real_root_ + "/";
+    if (where == real_root_ || where.rfind(root, 0) == 0) {
+      if (where.find("/../") == std::string::npos) return;
+    }
+    options_.on_escaping_symlink(path, target);
   }
 
   const WalkOptions& options_;

@@ -15,6 +15,9 @@ namespace glassbox::scan {
 struct WalkOptions {
   std::vector<std::string> excludes;
   bool respect_gitignore = true;
+  // Called for each symbolic link under a walked directory whose target lies
+  // outside that directory (or cannot be resolved): (link path, target).
+  std::function<void(const std::string&, const std::string&)> on_escaping_symlink;
 };
 
 struct WalkResult {

@@ -1,0 +1,521 @@
+#include "scan/agent_config.h"
+
+#include <fmt/format.h>
+#include <re2/re2.h>
+#include <toml++/toml.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <functional>
+#include <set>
+
+#include "core/json_strings.h"
+#include "core/secrets.h"
+#include "scan/walker.h"
+
+namespace glassbox::scan {
+
+namespace {
+
+// One key or scalar value of a parsed configuration file.
+struct Entry {
+  std::vector<std::string> segments;  // key path: {"mcpServers", "evil", "command"}
+  std::string value;                  // scalar value as text; empty for keys
+  bool is_key = false;
+  size_t offset = 0;                  // byte offset in the file
+};
+
+enum class Format { kJson, kToml, kYaml, kText };
+
+Format FormatOf(std::string_view path) {
+  auto ends = [&](std::string_view ext) {
+    return path.size() >= ext.size() && path.substr(path.size() - ext.size()) == ext;
+  };
+  if (ends(".json") || ends(".jsonc") || ends(".code-workspace")) return Format::kJson;
+  if (ends(".toml")) return Format::kToml;
+  if (ends(".yaml") || ends(".yml")) return Format::kYaml;
+  return Format::kText;
+}
+
+std::string_view FormatName(Format f) {
+  switch (f) {
+    case Format::kJson: return "JSON";
+    case Format::kToml: return "TOML";
+    case Format::kYaml: return "YAML";
+    case Format::kText: return "text";
+  }
+  return "text";
+}
+
+// Splits a path written by ForEachJsonString ("$.a[\"b.c\"][0]") into segments.
+std::vector<std::string> JsonPathSegments(std::string_view path) {
+  std::vector<std::string> out;
+  size_t i = path.empty() || path[0] != '$' ? 0 : 1;
+  while (i < path.size()) {
+    if (path[i] == '.') {
+      size_t j = i + 1;
+      while (j < path.size() && path[j] != '.' && path[j] != '[') ++j;
+      out.emplace_back(path.substr(i + 1, j - i - 1));
+      i = j;
+    } else if (path[i] == '[' && i + 1 < path.size() && path[i + 1] == '"') {
+      std::string seg;
+      size_t j = i + 2;
+      while (j < path.size() && path[j] != '"') {
+        if (path[j] == '\\' && j + 1 < path.size()) ++j;
+        seg += path[j++];
+      }
+      out.push_back(std::move(seg));
+      i = j + 2;  // past "]
+    } else if (path[i] == '[') {
+      const size_t j = path.find(']', i);
+      out.emplace_back(path.substr(i + 1, j - i - 1));
+      i = j == std::string_view::npos ? path.size() : j + 1;
+    } else {
+      ++i;
+    }
+  }
+  return out;
+}
+
+Status FlattenJson(std::string_view text, std::vector<Entry>* out) {
+  const std::string plain = StripJsonComments(text);
+  JsonWalkOptions options;
+  options.visit_scalars = true;
+  options.visit_keys = true;
+  return ForEachJsonString(
+      plain,
+      [&](const JsonStringVisit& v) {
+        Entry e;
+        e.segments = JsonPathSegments(v.path);
+        e.is_key = v.is_key;
+        if (!v.is_key) e.value = std::string(v.decoded);
+        e.offset = v.raw_offset;
+        out->push_back(std::move(e));
+      },
+      options);
+}
+
+class LineIndex {
+ public:
+  explicit LineIndex(std::string_view text) {
+    starts_.push_back(0);
+    for (size_t i = 0; i < text.size(); ++i) {
+      if (text[i] == '\n') starts_.push_back(i + 1);
+    }
+  }
+  // 1-based line and column to a byte offset.
+  size_t Offset(size_t line, size_t column) const {
+    if (line == 0 || line > starts_.size()) return 0;
+    return starts_[line - 1] + (column > 0 ? column - 1 : 0);
+  }
+
+ private:
+  std::vector<size_t> starts_;
+};
+
+void FlattenToml(const toml::node& node, std::vector<std::string>& path, const LineIndex& lines,
+                 std::vector<Entry>* out) {
+  const auto& src = node.source();
+  const size_t offset = lines.Offset(src.begin.line, src.begin.column);
+  if (const toml::table* t = node.as_table()) {
+    for (auto&& [k, v] : *t) {
+      path.emplace_back(k.str());
+      out->push_back({path, "", true, lines.Offset(k.source().begin.line, k.source().begin.column)});
+      FlattenToml(v, path, lines, out);
+      path.pop_back();
+    }
+  } else if (const toml::array* a = node.as_array()) {
+    for (size_t i = 0; i < a->size(); ++i) {
+      path.push_back(std::to_string(i));
+      FlattenToml((*a)[i], path, lines, out);
+      path.pop_back();
+    }
+  } else {
+    std::string value;
+    if (const auto* s = node.as_string()) {
+      value = s->get();
+    } else if (const auto* b = node.as_boolean()) {
+      value = b->get() ? "true" : "false";
+    } else if (const auto* i = node.as_integer()) {
+      value = std::to_string(i->get());
+    } else if (const auto* f = node.as_floating_point()) {
+      value = fmt::format("{}", f->get());
+    }
+    out->push_back({path, value, false, offset});
+  }
+}
+
+void FlattenYaml(const YAML::Node& node, std::vector<std::string>& path, const LineIndex& lines,
+                 std::vector<Entry>* out, int depth) {
+  if (depth > 256) return;
+  const YAML::Mark mark = node.Mark();
+  const size_t offset = mark.line >= 0 ? lines.Offset(static_cast<size_t>(mark.line) + 1,
+                                                      static_cast<size_t>(mark.column) + 1)
+                                       : 0;
+  if (node.IsMap()) {
+    for (const auto& kv : node) {
+      const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "?";
+      path.push_back(key);
+      const YAML::Mark km = kv.first.Mark();
+      out->push_back({path, "", true,
+                      km.line >= 0 ? lines.Offset(static_cast<size_t>(km.line) + 1, static_cast<size_t>(km.column) + 1)
+                                   : offset});
+      FlattenYaml(kv.second, path, lines, out, depth + 1);
+      path.pop_back();
+    }
+  } else if (node.IsSequence()) {
+    for (size_t i = 0; i < node.size(); ++i) {
+      path.push_back(std::to_string(i));
+      FlattenYaml(node[i], path, lines, out, depth + 1);
+      path.pop_back();
+    }
+  } else if (node.IsScalar()) {
+    out->push_back({path, node.Scalar(), false, offset});
+  }
+}
+
+// Parses a configuration file into entries. Library exceptions (toml++,
+// yaml-cpp) stop here and become a Status.
+Status Flatten(Format format, std::string_view text, std::vector<Entry>* out) {
+  if (format == Format::kJson) return FlattenJson(text, out);
+  const LineIndex lines(text);
+  std::vector<std::string> path;
+  if (format == Format::kToml) {
+    try {
+      toml::table root = toml::parse(text);
+      FlattenToml(root, path, lines, out);
+    } catch (const toml::parse_error& e) {
+      return Status::Error(fmt::format("line {}: {}", e.source().begin.line, e.description()));
+    }
+    return Status::Ok();
+  }
+  try {
+    for (const YAML::Node& doc : YAML::LoadAll(std::string(text))) FlattenYaml(doc, path, lines, out, 0);
+  } catch (const YAML::Exception& e) {
+    return Status::Error(e.what());
+  }
+  return Status::Ok();
+}
+
+bool PathMatchesAny(const std::vector<std::string>& globs, std::string_view path) {
+  if (path.rfind("./", 0) == 0) path.remove_prefix(2);
+  for (const std::string& g : globs) {
+    // A rule's glob names a path inside the repository; the scanned path may
+    // have the repository's own folder in front of it.
+    std::string_view p = path;
+    while (true) {
+      if (GlobMatch(g, p)) return true;
+      const size_t slash = p.find('/');
+      if (slash == std::string_view::npos) break;
+      p.remove_prefix(slash + 1);
+    }
+  }
+  return false;
+}
+
+std::string Fill(const std::string& message, std::string_view key, std::string_view value) {
+  std::string out;
+  for (size_t i = 0; i < message.size();) {
+    if (message.compare(i, 7, "{value}") == 0) {
+      std::string v(value.substr(0, 200));
+      if (value.size() > 200) v += "…";
+      out += v;
+      i += 7;
+    } else if (message.compare(i, 5, "{key}") == 0) {
+      out += key;
+      i += 5;
+    } else {
+      out += message[i++];
+    }
+  }
+  return out;
+}
+
+bool IsHiddenTextRule(std::string_view rule) {
+  return rule == "unicode/tag-characters" || rule == "unicode/variation-selectors" ||
+         rule == "unicode/invisible-characters" || rule == "unicode/bidi-control";
+}
+
+}  // namespace
+
+namespace {
+
+// Expands shell-style braces: "a{b,c/d}e" -> "abe", "ac/de". Nested braces
+// work; the number of results is capped.
+void ExpandBraces(const std::string& pattern, std::vector<std::string>* out) {
+  if (out->size() >= 512) return;
+  const size_t open = pattern.find('{');
+  if (open == std::string::npos) {
+    out->push_back(pattern);
+    return;
+  }
+  int depth = 0;
+  size_t close = std::string::npos;
+  std::vector<size_t> commas;
+  for (size_t i = open; i < pattern.size(); ++i) {
+    if (pattern[i] == '{') ++depth;
+    if (pattern[i] == '}' && --depth == 0) {
+      close = i;
+      break;
+    }
+    if (pattern[i] == ',' && depth == 1) commas.push_back(i);
+  }
+  if (close == std::string::npos) {
+    out->push_back(pattern);  // unbalanced: taken literally
+    return;
+  }
+  const std::string head = pattern.substr(0, open);
+  const std::string tail = pattern.substr(close + 1);
+  size_t start = open + 1;
+  commas.push_back(close);
+  for (size_t c : commas) {
+    ExpandBraces(head + pattern.substr(start, c - start) + tail, out);
+    start = c + 1;
+  }
+}
+
+bool SplitMatches(std::string_view pattern, const std::vector<std::string>& segments) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (start <= pattern.size()) {
+    const size_t slash = pattern.find('/', start);
+    const size_t end = slash == std::string_view::npos ? pattern.size() : slash;
+    parts.emplace_back(pattern.substr(start, end - start));
+    if (slash == std::string_view::npos) break;
+    start = slash + 1;
+  }
+  // Backtracking match with "**" spanning any number of segments.
+  std::function<bool(size_t, size_t)> match = [&](size_t pi, size_t si) -> bool {
+    if (pi == parts.size()) return si == segments.size();
+    if (parts[pi] == "**") {
+      for (size_t k = si; k <= segments.size(); ++k) {
+        if (match(pi + 1, k)) return true;
+      }
+      return false;
+    }
+    if (si == segments.size()) return false;
+    if (!GlobMatch(parts[pi], segments[si])) return false;
+    return match(pi + 1, si + 1);
+  };
+  return match(0, 0);
+}
+
+}  // namespace
+
+bool KeyPathMatches(std::string_view pattern, const std::vector<std::string>& segments) {
+  std::vector<std::string> expanded;
+  ExpandBraces(std::string(pattern), &expanded);
+  for (const std::string& p : expanded) {
+    if (SplitMatches(p, segments)) return true;
+  }
+  return false;
+}
+
+struct AgentConfigScanner::Impl {
+  std::vector<AgentConfigRule> rules;
+  std::vector<std::unique_ptr<RE2>> value_res;  // per rule; null when the rule has none
+  std::vector<std::unique_ptr<RE2>> line_res;
+  std::vector<std::string> all_files;           // union of the rules' globs
+};
+
+AgentConfigScanner::AgentConfigScanner(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+AgentConfigScanner::~AgentConfigScanner() = default;
+const std::vector<AgentConfigRule>& AgentConfigScanner::rules() const { return impl_->rules; }
+
+Result<std::shared_ptr<const AgentConfigScanner>> AgentConfigScanner::Create(std::vector<AgentConfigRule> rules) {
+  auto impl = std::make_unique<Impl>();
+  RE2::Options options;
+  options.set_log_errors(false);
+  for (const AgentConfigRule& r : rules) {
+    auto compile = [&](const std::string& pattern, const char* field) -> Result<std::unique_ptr<RE2>> {
+      if (pattern.empty()) return std::unique_ptr<RE2>();
+      auto re = std::make_unique<RE2>(pattern, options);
+      if (!re->ok()) {
+        return Status::Error(fmt::format("{}: rule {}: invalid '{}' regex: {}", r.source, r.id, field, re->error()));
+      }
+      return re;
+    };
+    auto v = compile(r.value, "value");
+    if (!v.ok()) return v.status();
+    auto l = compile(r.line, "line");
+    if (!l.ok()) return l.status();
+    impl->value_res.push_back(std::move(v.value()));
+    impl->line_res.push_back(std::move(l.value()));
+    for (const std::string& f : r.files) {
+      if (std::find(impl->all_files.begin(), impl->all_files.end(), f) == impl->all_files.end()) {
+        impl->all_files.push_back(f);
+      }
+    }
+  }
+  impl->rules = std::move(rules);
+  return std::shared_ptr<const AgentConfigScanner>(new AgentConfigScanner(std::move(impl)));
+}
+
+bool AgentConfigScanner::Applies(std::string_view path) const { return PathMatchesAny(impl_->all_files, path); }
+
+void AgentConfigScanner::Scan(std::string_view path, std::string_view text,
+                              const std::vector<Finding>& unicode_findings, std::vector<Finding>* out) const {
+  const Format format = FormatOf(path);
+  std::vector<Entry> entries;
+  bool parsed = false;
+  std::string parse_error;
+  for (size_t r = 0; r < impl_->rules.size(); ++r) {
+    const AgentConfigRule& rule = impl_->rules[r];
+    if (!PathMatchesAny(rule.files, path)) continue;
+    auto emit = [&](size_t offset, size_t length, std::string message) {
+      Finding& f = out->emplace_back();
+      f.rule = rule.id;
+      f.severity = rule.severity;
+      f.byte_offset = std::min(offset, text.size());
+      f.byte_length = std::min(length, text.size() - f.byte_offset);
+      f.message = std::move(message);
+    };
+    if (rule.hidden_text) {
+      for (const Finding& u : unicode_findings) {
+        if (!IsHiddenTextRule(u.rule) || u.severity < Severity::kLow) continue;
+        Finding& f = out->emplace_back();
+        f.rule = rule.id;
+        f.severity = rule.severity;
+        f.byte_offset = u.byte_offset;
+        f.byte_length = u.byte_length;
+        f.codepoints = u.codepoints;
+        f.decoded = u.decoded;
+        f.message = Fill(rule.message, u.rule, u.decoded);
+      }
+      continue;
+    }
+    if (!rule.line.empty()) {
+      const RE2& re = *impl_->line_res[r];
+      size_t start = 0;
+      while (start <= text.size()) {
+        size_t end = text.find('\n', start);
+        if (end == std::string_view::npos) end = text.size();
+        const std::string_view line = text.substr(start, end - start);
+        re2::StringPiece m;
+        if (re.Match(re2::StringPiece(line.data(), line.size()), 0, line.size(), RE2::UNANCHORED, &m, 1)) {
+          const size_t at = start + static_cast<size_t>(m.data() - line.data());
+          emit(at, m.size(), Fill(rule.message, "", std::string_view(m.data(), m.size())));
+        }
+        if (end == text.size()) break;
+        start = end + 1;
+      }
+      continue;
+    }
+    if (rule.key.empty() || format == Format::kText) continue;
+    if (!parsed) {
+      parsed = true;
+      Status st = Flatten(format, text, &entries);
+      if (!st.ok()) {
+        parse_error = st.message();
+        Finding& f = out->emplace_back();
+        f.rule = "agent-config/unparsable";
+        f.severity = Severity::kMedium;
+        f.message = fmt::format("agent settings file is not valid {} ({}); glassbox could not check it, and agents "
+                                "may read it anyway",
+                                FormatName(format), parse_error);
+      }
+    }
+    if (!parse_error.empty()) continue;
+    const RE2* value_re = impl_->value_res[r].get();
+    std::set<std::vector<std::string>> reported;
+    // Values first, so that a rule without a value pattern quotes the value.
+    for (int pass = 0; pass < 2; ++pass) {
+      for (const Entry& e : entries) {
+        if (e.is_key != (pass == 1)) continue;
+        if (reported.count(e.segments) != 0) continue;
+        if (!KeyPathMatches(rule.key, e.segments)) continue;
+        if (value_re != nullptr && (e.is_key || !RE2::PartialMatch(e.value, *value_re))) continue;
+        reported.insert(e.segments);
+        std::string key;
+        for (const std::string& s : e.segments) key += (key.empty() ? "" : ".") + s;
+        emit(e.offset, 1, Fill(rule.message, key, e.value));
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------- rule files
+
+namespace {
+
+Status ReadSamples(const toml::table& t, std::string_view key, std::vector<AgentConfigSample>* out,
+                   const std::string& where) {
+  const toml::array* arr = t[key].as_array();
+  if (arr == nullptr) return Status::Ok();
+  for (const toml::node& n : *arr) {
+    const toml::table* s = n.as_table();
+    if (s == nullptr) return Status::Error(fmt::format("{}: {} entries must be tables {{file, text}}", where, key));
+    AgentConfigSample sample{(*s)["file"].value_or(std::string()), (*s)["text"].value_or(std::string())};
+    if (sample.file.empty()) return Status::Error(fmt::format("{}: a {} sample has no file", where, key));
+    out->push_back(std::move(sample));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::vector<AgentConfigRule>> ParseAgentConfigRules(std::string_view toml_text, std::string_view source) {
+  toml::table root;
+  try {
+    root = toml::parse(toml_text, source);
+  } catch (const toml::parse_error& e) {
+    return Status::Error(fmt::format("{}:{}:{}: invalid TOML: {}", source, e.source().begin.line,
+                                     e.source().begin.column, e.description()));
+  }
+  std::vector<AgentConfigRule> rules;
+  const toml::array* list = root["rule"].as_array();
+  if (list == nullptr) return Status::Error(fmt::format("{}: no [[rule]] tables", source));
+  for (const toml::node& node : *list) {
+    const toml::table* t = node.as_table();
+    if (t == nullptr) return Status::Error(fmt::format("{}: a rule is not a table", source));
+    AgentConfigRule rule;
+    rule.source = std::string(source);
+    rule.id = (*t)["id"].value_or(std::string());
+    const std::string where = fmt::format("{}: rule {}", source, rule.id);
+    if (rule.id.rfind("agent-config/", 0) != 0) return Status::Error(where + ": id must start with agent-config/");
+    rule.description = (*t)["description"].value_or(std::string());
+    rule.message = (*t)["message"].value_or(rule.description);
+    const std::string sev = (*t)["severity"].value_or(std::string("high"));
+    if (!ParseSeverity(sev, &rule.severity)) return Status::Error(fmt::format("{}: unknown severity '{}'", where, sev));
+    if (const toml::array* files = (*t)["files"].as_array()) {
+      for (const toml::node& f : *files) {
+        if (const auto* s = f.as_string()) rule.files.push_back(s->get());
+      }
+    }
+    if (rule.files.empty()) return Status::Error(where + ": 'files' must list at least one glob");
+    rule.key = (*t)["key"].value_or(std::string());
+    rule.value = (*t)["value"].value_or(std::string());
+    rule.line = (*t)["line"].value_or(std::string());
+    rule.hidden_text = (*t)["hidden_text"].value_or(false);
+    const int kinds = (rule.key.empty() ? 0 : 1) + (rule.line.empty() ? 0 : 1) + (rule.hidden_text ? 1 : 0);
+    if (kinds != 1) return Status::Error(where + ": give exactly one of 'key', 'line' or 'hidden_text'");
+    if (!rule.value.empty() && rule.key.empty()) return Status::Error(where + ": 'value' needs 'key'");
+    Status st = ReadSamples(*t, "true_positives", &rule.true_positives, where);
+    if (!st.ok()) return st;
+    st = ReadSamples(*t, "false_positives", &rule.false_positives, where);
+    if (!st.ok()) return st;
+    rules.push_back(std::move(rule));
+  }
+  return rules;
+}
+
+}  // namespace glassbox::scan
+
+namespace glassbox {
+// Generated from rules/agent-config/*.toml (cmake/embed_files.cmake).
+const std::vector<EmbeddedFile>& EmbeddedAgentConfigRuleFiles();
+}  // namespace glassbox
+
+namespace glassbox::scan {
+
+Result<std::vector<AgentConfigRule>> BuiltinAgentConfigRules() {
+  std::vector<AgentConfigRule> all;
+  for (const EmbeddedFile& file : EmbeddedAgentConfigRuleFiles()) {
+    auto parsed = ParseAgentConfigRules(file.text, file.name);
+    if (!parsed.ok()) return parsed.status();
+    for (AgentConfigRule& r : parsed.value()) all.push_back(std::move(r));
+  }
+  return all;
+}
+
+}  // namespace glassbox::scan
