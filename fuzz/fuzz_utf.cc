@@ -69,7 +69,7 @@ bool RefInteresting(const unsigned char* p, size_t i) {
     }
     return p[k] == ' ' || p[k] == '\t';
   }
-  return b < 0x20 && b != '\t' && b != '\r' && b != '\f';
+  return (b < 0x20 && b != '\t' && b != '\r' && b != '\f') || b == 0x7F;
 }
 
 uint64_t Mix(uint64_t x) {

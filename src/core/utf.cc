@@ -58,7 +58,7 @@ inline bool InterestingByte(const unsigned char* p, size_t i) {
     }
     return b != '\t' && b != '\r' && b != '\f';
   }
-  return false;
+  return b == 0x7F;  // DEL
 }
 
 }  // namespace
@@ -80,10 +80,12 @@ __attribute__((target("avx2"))) size_t ScanBlocksAvx2(const unsigned char* p, si
   const __m256i k_cr = _mm256_set1_epi8('\r');
   const __m256i k_sp = _mm256_set1_epi8(' ');
   const __m256i k_tab = _mm256_set1_epi8('\t');
+  const __m256i k_del = _mm256_set1_epi8(0x7F);
   while (i + 32 <= n) {
     const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i));
-    // Signed compare: bytes >= 0x80 are negative and count as "< 0x20" too.
-    const __m256i low = _mm256_cmpgt_epi8(k20, v);
+    // Signed compare: bytes >= 0x80 are negative and count as "< 0x20" too;
+    // DEL is a control character as well.
+    const __m256i low = _mm256_or_si256(_mm256_cmpgt_epi8(k20, v), _mm256_cmpeq_epi8(v, k_del));
     if (_mm256_movemask_epi8(low) != 0) {
       // TAB LF FF CR (9..13 without VT) are allowed by themselves.
       const __m256i t = _mm256_sub_epi8(v, k9);
@@ -117,9 +119,10 @@ size_t ScanBlocksSse2(const unsigned char* p, size_t i, size_t n) {
   const __m128i k_cr = _mm_set1_epi8('\r');
   const __m128i k_ff = _mm_set1_epi8('\f');
   const __m128i k_sp = _mm_set1_epi8(' ');
+  const __m128i k_del = _mm_set1_epi8(0x7F);
   while (i + 16 <= n) {
     const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
-    const __m128i low = _mm_cmplt_epi8(v, k20);
+    const __m128i low = _mm_or_si128(_mm_cmplt_epi8(v, k20), _mm_cmpeq_epi8(v, k_del));
     if (_mm_movemask_epi8(low) != 0) {
       const __m128i lf = _mm_cmpeq_epi8(v, k_lf);
       const __m128i allowed = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, k_tab), lf),

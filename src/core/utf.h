@@ -80,7 +80,7 @@ void AppendUtf8(char32_t cp, std::string* out);
 
 // The hot-path skip: returns the offset of the first byte at or after `from`
 // that needs a closer look, or text.size() when there is none. A byte needs a
-// look when it is >= 0x80, a control byte other than TAB, LF, FF and CR, or a
+// look when it is >= 0x80, DEL, a control byte other than TAB, LF, FF and CR, or a
 // LF that ends a line with trailing space or tab (before an optional CR).
 // Uses SSE2 16-byte blocks: clean ASCII goes by at memory speed.
 size_t NextInteresting(std::string_view text, size_t from);

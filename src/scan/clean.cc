@@ -11,6 +11,24 @@ namespace glassbox::scan {
 
 namespace {
 
+// True when deleting the text between `left` and `right` would join an
+// incomplete UTF-8 sequence at the end of `left` with stray continuation
+// bytes at the start of `right` into a new character ("\xE2" U+200B "\x80\xAE"
+// would become U+202E). Found by fuzz_hidden_text.
+bool WouldGlue(std::string_view left, std::string_view right) {
+  if (left.empty() || right.empty() || (static_cast<unsigned char>(right[0]) & 0xC0) != 0x80) return false;
+  size_t k = left.size();
+  while (k > 0 && left.size() - k < 3 && (static_cast<unsigned char>(left[k - 1]) & 0xC0) == 0x80) --k;
+  if (k == 0) return false;
+  --k;
+  std::string joined(left.substr(k));
+  joined.append(right.substr(0, 3));
+  size_t len = 0;
+  return utf::DecodeOne(reinterpret_cast<const unsigned char*>(joined.data()), joined.size(), &len) !=
+             utf::kInvalidCodePoint &&
+         len > left.size() - k;
+}
+
 // One pass: applies every non-overlapping fix the detector proposes.
 size_t CleanOnce(std::string_view text, TextKind kind, std::string* out, CleanResult* result) {
   std::vector<Finding> findings;
@@ -28,7 +46,11 @@ size_t CleanOnce(std::string_view text, TextKind kind, std::string* out, CleanRe
   for (const auto& [fix, finding] : fixes) {
     if (fix.begin < pos || fix.end > text.size() || fix.end < fix.begin) continue;  // overlapping
     out->append(text.substr(pos, fix.begin - pos));
-    out->append(fix.replacement);
+    if (fix.replacement.empty() && WouldGlue(*out, text.substr(fix.end))) {
+      out->append("\xEF\xBF\xBD");  // U+FFFD keeps the invalid bytes apart
+    } else {
+      out->append(fix.replacement);
+    }
     pos = fix.end;
     ++applied;
     ++result->by_rule[finding->rule];

@@ -41,3 +41,19 @@ TEST(Clean, IsIdempotentAndTheResultScansClean) {
 
 }  // namespace
 }  // namespace glassbox::scan
+
+namespace glassbox::scan {
+namespace {
+
+// Regression (fuzz_hidden_text, clean-creates-rlo): deleting a ZWSP between an
+// incomplete lead byte and stray continuation bytes must not join them into
+// U+202E RIGHT-TO-LEFT OVERRIDE.
+TEST(Clean, RegressionDeletionDoesNotGlueInvalidBytesIntoANewCharacter) {
+  const std::string in = "\xe2\xe2\xe2\xe2\xe2\x80\x8b\x80\x8b\x80\x8b\x80\x8b\x80\xae";
+  const CleanResult once = CleanText(in, TextKind::kCode);
+  EXPECT_EQ(once.text.find("\xe2\x80\xae"), std::string::npos);
+  EXPECT_EQ(CleanText(once.text, TextKind::kCode).changes, 0u);
+}
+
+}  // namespace
+}  // namespace glassbox::scan
