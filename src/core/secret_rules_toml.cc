@@ -59,7 +59,9 @@ Result<std::vector<SecretRule>> ParseSecretRules(std::string_view toml_text, std
     if (!ParseSeverity(sev, &rule.severity)) {
       return Status::Error(fmt::format("{}: unknown severity '{}'", where, sev));
     }
-    rule.secret_group = static_cast<int>((*t)["secret_group"].value_or(int64_t{0}));
+    const int64_t group = (*t)["secret_group"].value_or(int64_t{0});
+    if (group < 0 || group > 64) return Status::Error(fmt::format("{}: secret_group {} is out of range", where, group));
+    rule.secret_group = static_cast<int>(group);
     rule.entropy = (*t)["entropy"].value_or(0.0);
     if (const auto* e = (*t)["entropy"].as_integer()) rule.entropy = static_cast<double>(e->get());
     rule.multiline = (*t)["multiline"].value_or(false);

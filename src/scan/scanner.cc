@@ -218,7 +218,11 @@ void Scanner::ScanBytes(std::string_view bytes, const std::string& path, ThreadS
     ScanText(t.utf8, path, kind, false, ts, out);
     for (size_t k = first; k < out->size(); ++k) {
       Finding& f = (*out)[k];
-      f.byte_offset = t.source_offset[std::min<size_t>(f.byte_offset, t.utf8.size())];
+      const size_t b = std::min<size_t>(f.byte_offset, t.utf8.size());
+      const size_t e = std::min<size_t>(f.byte_offset + f.byte_length, t.utf8.size());
+      f.byte_offset = t.source_offset[b];
+      f.byte_length = t.source_offset[e] - t.source_offset[b];
+      f.fixes.clear();  // fixes are in UTF-8 units; clean refuses UTF-16 anyway
     }
     if (t.invalid_units > 0) {
       Finding& f = out->emplace_back();
