@@ -13,6 +13,8 @@ inline constexpr int kExitError = 2;
 
 int RunScan(int argc, char** argv);
 int RunClean(int argc, char** argv);
+// 0 every row kept, 1 some rows rejected, 2 usage or runtime error.
+int RunFilter(int argc, char** argv);
 // Prints the help for `topic` ("" for the overview). Returns an exit code.
 int RunHelp(const std::string& topic);
 const char* Version();

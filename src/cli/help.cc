@@ -20,6 +20,7 @@ Usage: glassbox COMMAND [OPTIONS]
 Commands:
   scan     find hidden and look-alike Unicode and secrets in files, trees, stdin and data sets
   clean    remove or normalise the hidden characters scan reports
+  filter   pass clean JSONL rows through, set aside rows with hidden text or agent marks
   help     show help for a command: glassbox help scan
 
 Coming next: gate (gateway with audit log), probe (environment-dependence tests),
@@ -32,6 +33,7 @@ Examples:
   glassbox scan --format sarif . > glassbox.sarif
   git diff | glassbox scan -             scan a patch from stdin
   glassbox clean --in-place prompt.md    strip hidden characters from a file
+  glassbox filter --rejects bad.jsonl < train.jsonl > train.clean.jsonl
 
 glassbox --version prints the version.
 )";
@@ -48,6 +50,11 @@ What it finds (rule families, --rules to choose):
   secret    API keys and tokens (Anthropic, OpenAI, Google, AWS, GitHub, GitLab, Slack,
             Stripe, Hugging Face, npm), private keys, JWTs, database URLs with passwords,
             high-entropy assignments. Secrets are always shown masked.
+  agent-config  repository files that make an agent run commands or send its key elsewhere on
+            open: Claude Code hooks and apiKeyHelper, *_BASE_URL and proxy overrides, MCP servers
+            that start a shell or run @latest packages, VS Code folderOpen tasks, dev container
+            initializeCommand, .envrc exports, instruction files (AGENTS.md, CLAUDE.md, rules)
+            with hidden text or orders to fetch, upload or drop safety, links out of the repo
   provenance  marks coding agents leave: Co-Authored-By trailers naming an agent, "Generated
             with Claude Code"-style footers, aider commit messages, agent bot accounts
 Legitimate uses stay quiet: emoji ZWJ sequences, flag tag sequences, Arabic and Indic
@@ -58,13 +65,21 @@ Options:
   --fail-on SEVERITY         exit 1 when a finding is at or above it: info, low, medium,
                              high (default), critical, or none
   --min-severity SEVERITY    drop findings below it (default low: info is not reported)
-  --rules FAMILY,...         families to run: unicode,secret,provenance (default: all)
+  --rules FAMILY,...         families to run: unicode,secret,agent-config,provenance (default: all)
   --disable RULE,...         turn off rules or families, e.g. unicode/invalid-encoding
   --exclude GLOB             skip paths matching GLOB (repeatable; ** crosses folders)
   --no-ignore                do not honour .gitignore
   --data                     treat inputs as JSON/JSONL data sets (automatic for .jsonl,
                              .ndjson): strings are decoded, findings name row and JSON path
   --staged                   scan the content staged for commit (for pre-commit hooks)
+  --git [RANGE]              scan git history instead of the files: each commit's message,
+                             author, and the blobs it adds or changes (each blob once), so
+                             deleted secrets are found; findings name the commit. RANGE is
+                             A..B (in B, not in A) or one revision and its ancestors (default
+                             HEAD). A PATH, written before --git, is a folder in the repository
+  --since-state FILE         with --git: skip commits FILE records as scanned (and their
+                             ancestors), then write the new tips to FILE; a missing FILE scans
+                             everything. FILE holds one commit id per line, # for comments
   --baseline FILE            hide findings recorded in FILE
   --write-baseline FILE      record the current findings in FILE, then exit 0
   --config FILE              settings file (default: .glassbox.toml if present)
@@ -84,10 +99,14 @@ Suppression that survives edits:
 
 Examples:
   glassbox scan .
+  glassbox scan --rules agent-config .     before you open a cloned repository with an agent
   glassbox scan --format json src/ | jq '.findings[] | select(.severity=="critical")'
   glassbox scan --format sarif --fail-on medium . > glassbox.sarif
   glassbox scan --data train.jsonl
   glassbox scan --staged          (in .git/hooks/pre-commit, or via .pre-commit-hooks.yaml)
+  glassbox scan --git             every commit reachable from HEAD
+  glassbox scan --git origin/main..HEAD --format sarif     (the commits of a pull request)
+  glassbox scan --git --since-state .glassbox-history      (CI: only commits since the last run)
 )";
 
 constexpr const char* kClean = R"(glassbox clean — remove what scan reports as hidden
@@ -113,6 +132,57 @@ Examples:
   glassbox clean --check $(git ls-files '*.md')
 )";
 
+constexpr const char* kFilter = R"(glassbox filter — keep clean JSONL rows, set the others aside
+
+Usage: glassbox filter (--rejects FILE | --drop) [OPTIONS] [INPUT]     (no INPUT or -: stdin)
+
+For ML data pipelines. Reads JSONL and writes the rows to keep on stdout, byte for byte
+unchanged (CRLF, blank lines and a last row without a line end stay as they are). A row is
+rejected when a string in it, decoded from its JSON escapes (so "\udb40\udc49" counts), has a
+finding at or above --min-severity in the chosen rule families, when it is not valid JSON, or
+when it is longer than --max-row-bytes. Nothing malformed passes silently.
+
+Each rejected row becomes one line in the --rejects file:
+  {"row":12,"reasons":[{"rule":"unicode/tag-characters","severity":"critical",
+    "json_path":"$.messages[1].content","codepoints":["U+E0049",…],"decoded":"Ignore…",
+    "message":"…"}],"original":"<the row, as a JSON string>"}
+row is the line number in the input (blank lines counted). original is the row without its
+line end; invisible and bidi characters in it are written as \u escapes, so the file is safe
+to read, and a JSON reader gets the exact row back (jq -r .original). Invalid UTF-8 becomes
+U+FFFD and the record says "original_lossy":true. A row over the limit is not held in memory:
+its record has "original":null and "original_bytes". Rules the filter adds itself:
+  data/invalid-json    not one JSON value; the message is the parser's ("invalid JSON at byte 5…")
+  data/row-too-long    longer than --max-row-bytes
+
+Options:
+  --rejects FILE           write reject records to FILE (created or truncated)
+  --drop                   discard rejected rows instead (one of the two is required)
+  --rules FAMILY,...       unicode, provenance, secret, or all (default: unicode,provenance)
+                           unicode: hidden, invisible and look-alike characters, bidi controls
+                           provenance: agent marks ("Co-Authored-By: Claude", "Generated with
+                           Claude Code") that keep agent-written text out of training data
+                           secret: API keys and tokens (the record holds the row, key included)
+  --min-severity SEVERITY  info, low (default), medium, high or critical
+  --max-row-bytes N        longest row kept (default 64MiB; suffixes KiB, MiB, GiB)
+  --jobs N                 scanning threads (default: one per core); output order is kept
+  -q, --quiet              no summary line on stderr
+
+Exit codes: 0 every row kept, 1 some rows rejected, 2 usage or runtime error (stderr names
+the input). A summary goes to stderr: rows in, kept, rejected, and MB/s.
+
+Speed: reads in 4 MiB chunks and scans batches of rows in parallel; memory stays bounded
+(about --max-row-bytes plus a few chunks per thread) whatever the input size.
+
+Examples:
+  glassbox filter --rejects rejects.jsonl < train.jsonl > train.clean.jsonl
+  glassbox filter --drop -q train.jsonl | gzip > train.clean.jsonl.gz
+  zcat shard-*.jsonl.gz | glassbox filter --rules all --rejects rejects.jsonl > clean.jsonl
+  glassbox filter --rules unicode --min-severity high --drop data.jsonl > /dev/null \
+    || echo "data.jsonl has rows with hidden text"
+  jq -r '.reasons[].rule' rejects.jsonl | sort | uniq -c        (why rows were rejected)
+  jq -r .original rejects.jsonl > rejected-rows.jsonl           (the rejected rows, exactly)
+)";
+
 }  // namespace
 
 int RunHelp(const std::string& topic) {
@@ -122,8 +192,10 @@ int RunHelp(const std::string& topic) {
     std::cout << kScan;
   } else if (topic == "clean") {
     std::cout << kClean;
+  } else if (topic == "filter") {
+    std::cout << kFilter;
   } else {
-    return Fail("no help for '" + topic + "'; commands: scan, clean");
+    return Fail("no help for '" + topic + "'; commands: scan, clean, filter");
   }
   return kExitClean;
 }

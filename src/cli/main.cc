@@ -20,7 +20,8 @@ int main(int argc, char** argv) {
   if (cmd == "help" || cmd == "--help" || cmd == "-h") return RunHelp(argc > 2 ? argv[2] : "");
   if (cmd == "scan") return RunScan(argc - 1, argv + 1);
   if (cmd == "clean") return RunClean(argc - 1, argv + 1);
-  if (cmd == "gate" || cmd == "probe" || cmd == "audit" || cmd == "log" || cmd == "filter") {
+  if (cmd == "filter") return RunFilter(argc - 1, argv + 1);
+  if (cmd == "gate" || cmd == "probe" || cmd == "audit" || cmd == "log") {
     return Fail("'" + cmd + "' is not built yet in this version; see 'glassbox help'");
   }
   return Fail("unknown command '" + cmd + "'; see 'glassbox help'");

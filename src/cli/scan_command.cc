@@ -13,6 +13,7 @@
 #include "cli/commands.h"
 #include "core/report.h"
 #include "scan/config.h"
+#include "scan/history.h"
 #include "scan/scanner.h"
 #include "scan/staged.h"
 #include "scan/walker.h"
@@ -32,6 +33,8 @@ struct ScanFlags {
   bool no_ignore = false;
   bool data = false;
   bool staged = false;
+  std::string git_range;    // with --git: "" (HEAD), A..B, or one revision
+  std::string since_state;  // --since-state FILE
   std::string baseline;
   std::string write_baseline;
   std::string config;
@@ -76,15 +79,17 @@ int RunScan(int argc, char** argv) {
   app.add_option("--min-severity", fl.min_severity);
   app.add_option("--rules", fl.rules);
   app.add_option("--disable", fl.disable);
-  app.add_option("--exclude", fl.excludes);
+  app.add_option("--exclude", fl.excludes)->allow_extra_args(false);
   app.add_flag("--no-ignore", fl.no_ignore);
   app.add_flag("--data", fl.data);
   app.add_flag("--staged", fl.staged);
+  CLI::Option* git_opt = app.add_option("--git", fl.git_range)->expected(0, 1);
+  app.add_option("--since-state", fl.since_state);
   app.add_option("--baseline", fl.baseline);
   app.add_option("--write-baseline", fl.write_baseline);
   app.add_option("--config", fl.config);
   app.add_flag("--no-config", fl.no_config);
-  app.add_option("--secret-rules", fl.secret_rules);
+  app.add_option("--secret-rules", fl.secret_rules)->allow_extra_args(false);
   app.add_option("--jobs", fl.jobs)->check(CLI::Range(1u, 1024u));
   app.add_option("--max-size", fl.max_size);
   app.add_option("--color", fl.color)->check(CLI::IsMember({"auto", "always", "never"}));
@@ -95,6 +100,11 @@ int RunScan(int argc, char** argv) {
     return RunHelp("scan");
   } catch (const CLI::ParseError& e) {
     return Fail(fmt::format("scan: {}; see 'glassbox help scan'", e.what()));
+  }
+  const bool git = git_opt->count() > 0;
+  if (!fl.since_state.empty() && !git) return Fail("scan: --since-state needs --git; see 'glassbox help scan'");
+  if (git && (fl.staged || fl.paths.size() > 1)) {
+    return Fail("scan: --git takes one folder inside the repository (default .) and no --staged");
   }
 
   // Project settings first; flags override them.
@@ -195,6 +205,20 @@ int RunScan(int argc, char** argv) {
       scanner.value()->ScanBuffer(f.content, f.path, &report.findings, &report.stats);
     }
     report.stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  } else if (git) {
+    scan::HistoryOptions history{fl.paths.empty() ? "." : fl.paths[0], fl.git_range, fl.since_state, nullptr};
+    if (progress_tty) {
+      history.progress = [](uint64_t commits) { std::cerr << fmt::format("\rscanning history: {} commits", commits); };
+    }
+    auto done = scan::ScanHistory(*scanner.value(), history, &report);
+    if (!done.ok()) {
+      if (progress_tty) std::cerr << "\r\033[K";
+      return Fail(done.status().message());
+    }
+    for (const std::string& id : done->unknown_state_commits) {
+      std::cerr << fmt::format("glassbox: {}: commit {} is not in this repository; ignored\n", fl.since_state, id);
+    }
+    if (done->shallow) std::cerr << "glassbox: shallow clone: history older than the fetched commits was not scanned\n";
   } else {
     if (fl.paths.empty()) fl.paths.push_back(".");
     report = scanner.value()->ScanPaths(fl.paths);
