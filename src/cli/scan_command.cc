@@ -199,9 +199,7 @@ int RunScan(int argc, char** argv) {
     if (!staged.ok()) return Fail(staged.status().message());
     const auto started = std::chrono::steady_clock::now();
     for (const scan::StagedFile& f : staged.value()) {
-      const bool excluded = std::any_of(options.excludes.begin(), options.excludes.end(),
-                                        [&](const std::string& g) { return scan::GlobMatch(g, f.path); });
-      if (excluded) continue;
+      if (scan::PathExcluded(options.excludes, f.path)) continue;
       scanner.value()->ScanBuffer(f.content, f.path, &report.findings, &report.stats);
     }
     report.stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

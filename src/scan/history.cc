@@ -1,5 +1,7 @@
 #include "scan/history.h"
 
+#include "scan/internal/git.h"
+
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <git2.h>
@@ -25,28 +27,9 @@ namespace glassbox::scan {
 
 namespace {
 
-template <typename T, void (*Free)(T*)>
-struct GitPtr {
-  T* p = nullptr;
-  GitPtr() = default;
-  GitPtr(const GitPtr&) = delete;
-  GitPtr& operator=(const GitPtr&) = delete;
-  ~GitPtr() {
-    if (p != nullptr) Free(p);
-  }
-};
-
-std::string GitError() {
-  const git_error* e = git_error_last();
-  return e != nullptr && e->message != nullptr ? e->message : "unknown libgit2 error";
-}
-
-struct LibGit {
-  LibGit() { git_libgit2_init(); }
-  ~LibGit() { git_libgit2_shutdown(); }
-  LibGit(const LibGit&) = delete;
-  LibGit& operator=(const LibGit&) = delete;
-};
+using internal::GitError;
+using internal::GitPtr;
+using internal::LibGit;
 
 // Reading blobs is most of a history scan's cost, and libgit2 by default
 // re-hashes every object it reads (about 40% of that cost); git itself does
@@ -83,19 +66,6 @@ constexpr size_t kMaxBlobErrors = 100;   // listed; the rest are counted
 constexpr uint64_t kProgressEvery = 16;  // commits
 
 bool IsRegularFile(uint32_t mode) { return (mode & 0170000) == 0100000; }
-
-// As the walker does: the full path, the file name, or a folder prefix.
-bool Excluded(const std::vector<std::string>& globs, std::string_view path) {
-  const size_t slash = path.find_last_of('/');
-  const std::string_view name = slash == std::string_view::npos ? path : path.substr(slash + 1);
-  for (const std::string& g : globs) {
-    if (GlobMatch(g, path) || GlobMatch(g, name)) return true;
-    std::string_view gv = g;
-    if (!gv.empty() && gv.back() == '/') gv.remove_suffix(1);
-    if (path.size() > gv.size() && path.compare(0, gv.size(), gv) == 0 && path[gv.size()] == '/') return true;
-  }
-  return false;
-}
 
 Result<git_oid> PeelToCommit(git_object* obj, std::string_view rev) {
   GitPtr<git_object, git_object_free> commit;
@@ -476,7 +446,7 @@ class CommitSplitter {
         continue;
       }
       if (!IsRegularFile(d->new_file.mode)) continue;
-      if (Excluded(scanner_.options().excludes, d->new_file.path)) {
+      if (PathExcluded(scanner_.options().excludes, d->new_file.path)) {
         ++result->excluded;
         continue;
       }

@@ -3,29 +3,17 @@
 #include <fmt/format.h>
 #include <git2.h>
 
+#include "scan/internal/git.h"
+
 #include <memory>
 
 namespace glassbox::scan {
 
 namespace {
 
-template <typename T, void (*Free)(T*)>
-struct GitPtr {
-  T* p = nullptr;
-  ~GitPtr() {
-    if (p != nullptr) Free(p);
-  }
-};
-
-std::string GitError() {
-  const git_error* e = git_error_last();
-  return e != nullptr && e->message != nullptr ? e->message : "unknown libgit2 error";
-}
-
-struct LibGit {
-  LibGit() { git_libgit2_init(); }
-  ~LibGit() { git_libgit2_shutdown(); }
-};
+using internal::GitError;
+using internal::GitPtr;
+using internal::LibGit;
 
 }  // namespace
 

@@ -41,6 +41,20 @@ bool GlobMatch(std::string_view pattern, std::string_view path) {
   }
 }
 
+bool PathExcluded(const std::vector<std::string>& globs, std::string_view path) {
+  if (path.rfind("./", 0) == 0) path.remove_prefix(2);
+  const size_t slash = path.find_last_of('/');
+  const std::string_view name = slash == std::string_view::npos ? path : path.substr(slash + 1);
+  for (const std::string& g : globs) {
+    if (GlobMatch(g, path) || GlobMatch(g, name)) return true;
+    // A pattern naming a folder excludes everything below it.
+    std::string_view gv = g;
+    if (!gv.empty() && gv.back() == '/') gv.remove_suffix(1);
+    if (path.size() > gv.size() && path.compare(0, gv.size(), gv) == 0 && path[gv.size()] == '/') return true;
+  }
+  return false;
+}
+
 namespace {
 
 // True when `dir` or a parent holds ".git". Checked before libgit2 is asked,
@@ -102,15 +116,8 @@ class TreeWalker {
   }
 
  private:
-  bool Excluded(const std::string& rel, const std::string& name) const {
-    for (const std::string& g : options_.excludes) {
-      if (GlobMatch(g, rel) || GlobMatch(g, name)) return true;
-      // A pattern naming a directory excludes everything below it.
-      std::string_view gv = g;
-      if (!gv.empty() && gv.back() == '/') gv.remove_suffix(1);
-      if (rel.size() > gv.size() && rel.compare(0, gv.size(), gv) == 0 && rel[gv.size()] == '/') return true;
-    }
-    return false;
+  bool Excluded(const std::string& rel, const std::string& /*name*/) const {
+    return PathExcluded(options_.excludes, rel);
   }
   bool Ignored(const std::string& real_path, bool is_dir) const {
     if (!repo_ || workdir_.empty()) return false;

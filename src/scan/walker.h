@@ -33,6 +33,16 @@ WalkResult Walk(const std::vector<std::string>& inputs, const WalkOptions& optio
 std::vector<std::string> WalkEach(const std::vector<std::string>& inputs, const WalkOptions& options,
                                   const std::function<void(std::string)>& on_file);
 
+// True when an --exclude glob covers `path` (relative to the scan root): the
+// glob matches the path or the file name, or names a folder above it. The
+// walker, staged mode and history scans all decide with this.
+bool PathExcluded(const std::vector<std::string>& globs, std::string_view path);
+
+// True when an --exclude glob covers `path` (relative to the scan root): the
+// glob matches the path or the file name, or names a folder above it. The
+// walker, staged mode and history scans all decide with this.
+bool PathExcluded(const std::vector<std::string>& globs, std::string_view path);
+
 // fnmatch-style glob with "**" for any number of directories.
 bool GlobMatch(std::string_view pattern, std::string_view path);
 

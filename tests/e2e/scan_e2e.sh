@@ -91,7 +91,10 @@ printf 'clean\n' > a.txt && git add a.txt && git commit -qm init
 u 'staged \u202E\n' > a.txt && git add a.txt
 printf 'clean again\n' > a.txt
 expect_exit 1 "staged sees the staged blob" -- "$GB" scan --staged
-git reset -q a.txt
+mkdir -p sub && u 'x = "\u202E"\n' > sub/a.py && git add sub/a.py
+expect_exit 0 "staged honours --exclude on names like a directory scan" -- "$GB" scan --staged --exclude a.txt --exclude '*.py'
+expect_exit 0 "staged honours folder excludes" -- "$GB" scan --staged --exclude a.txt --exclude 'sub/'
+git reset -q a.txt sub/a.py
 u 'unstaged \u202E\n' > a.txt
 expect_exit 0 "staged ignores unstaged changes" -- "$GB" scan --staged
 cd ..
