@@ -11,7 +11,7 @@ debian_packages=(
   clang-14 libclang-rt-14-dev
   libicu-dev libvectorscan-dev libre2-dev
   libfmt-dev libspdlog-dev libcli11-dev libtomlplusplus-dev
-  libssl-dev libgit2-dev libsqlite3-dev libarchive-dev libyaml-cpp-dev
+  libssl-dev libgit2-dev libsqlite3-dev libarchive-dev libyaml-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   ripgrep hyperfine xxd
 )

@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 #include <re2/re2.h>
 #include <toml++/toml.h>
-#include <yaml-cpp/yaml.h>
+#include <yaml.h>
 
 #include <algorithm>
 #include <functional>
@@ -145,37 +145,99 @@ void FlattenToml(const toml::node& node, std::vector<std::string>& path, const L
   }
 }
 
-void FlattenYaml(const YAML::Node& node, std::vector<std::string>& path, const LineIndex& lines,
-                 std::vector<Entry>* out, int depth) {
-  if (depth > 256) return;
-  const YAML::Mark mark = node.Mark();
-  const size_t offset = mark.line >= 0 ? lines.Offset(static_cast<size_t>(mark.line) + 1,
-                                                      static_cast<size_t>(mark.column) + 1)
-                                       : 0;
-  if (node.IsMap()) {
-    for (const auto& kv : node) {
-      const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "?";
-      path.push_back(key);
-      const YAML::Mark km = kv.first.Mark();
-      out->push_back({path, "", true,
-                      km.line >= 0 ? lines.Offset(static_cast<size_t>(km.line) + 1, static_cast<size_t>(km.column) + 1)
-                                   : offset});
-      FlattenYaml(kv.second, path, lines, out, depth + 1);
-      path.pop_back();
+// YAML through libyaml's event parser (fuzzed widely, no recursion, no
+// alias expansion): mapping and sequence events become key paths.
+Status FlattenYaml(std::string_view text, const LineIndex& lines, std::vector<Entry>* out) {
+  yaml_parser_t parser;
+  if (yaml_parser_initialize(&parser) == 0) return Status::Error("cannot start the YAML parser");
+  yaml_parser_set_input_string(&parser, reinterpret_cast<const unsigned char*>(text.data()), text.size());
+  struct Frame {
+    bool mapping;
+    size_t index;     // sequences: the next item's index
+    bool expect_key;  // mappings: the next scalar is a key
+  };
+  std::vector<Frame> stack;
+  std::vector<std::string> path;
+  auto offset_of = [&](const yaml_mark_t& m) { return lines.Offset(m.line + 1, m.column + 1); };
+  auto begin_value = [&]() {
+    if (!stack.empty() && !stack.back().mapping) path.push_back(std::to_string(stack.back().index));
+  };
+  auto end_value = [&]() {
+    if (stack.empty()) return;
+    if (!path.empty()) path.pop_back();
+    if (stack.back().mapping) {
+      stack.back().expect_key = true;
+    } else {
+      ++stack.back().index;
     }
-  } else if (node.IsSequence()) {
-    for (size_t i = 0; i < node.size(); ++i) {
-      path.push_back(std::to_string(i));
-      FlattenYaml(node[i], path, lines, out, depth + 1);
-      path.pop_back();
+  };
+  Status status;
+  bool done = false;
+  while (!done) {
+    yaml_event_t event;
+    if (yaml_parser_parse(&parser, &event) == 0) {
+      status = Status::Error(fmt::format("line {}: {}", parser.problem_mark.line + 1,
+                                         parser.problem != nullptr ? parser.problem : "invalid YAML"));
+      break;
     }
-  } else if (node.IsScalar()) {
-    out->push_back({path, node.Scalar(), false, offset});
+    switch (event.type) {
+      case YAML_STREAM_END_EVENT:
+        done = true;
+        break;
+      case YAML_DOCUMENT_START_EVENT:
+        stack.clear();
+        path.clear();
+        break;
+      case YAML_MAPPING_START_EVENT:
+      case YAML_SEQUENCE_START_EVENT:
+        if (stack.size() >= 256) {
+          status = Status::Error(fmt::format("line {}: nested more than 256 levels", event.start_mark.line + 1));
+          done = true;
+          break;
+        }
+        if (!stack.empty() && stack.back().mapping && stack.back().expect_key) {
+          path.push_back("?");  // a complex key: its contents are not a key path
+          stack.back().expect_key = false;
+        } else {
+          begin_value();
+        }
+        stack.push_back({event.type == YAML_MAPPING_START_EVENT, 0, true});
+        break;
+      case YAML_MAPPING_END_EVENT:
+      case YAML_SEQUENCE_END_EVENT:
+        if (!stack.empty()) stack.pop_back();
+        end_value();
+        break;
+      case YAML_SCALAR_EVENT:
+      case YAML_ALIAS_EVENT: {
+        const std::string value =
+            event.type == YAML_SCALAR_EVENT
+                ? std::string(reinterpret_cast<const char*>(event.data.scalar.value), event.data.scalar.length)
+                : "*" + std::string(event.data.alias.anchor != nullptr
+                                        ? reinterpret_cast<const char*>(event.data.alias.anchor)
+                                        : "");
+        if (!stack.empty() && stack.back().mapping && stack.back().expect_key) {
+          path.push_back(value);
+          out->push_back({path, "", true, offset_of(event.start_mark)});
+          stack.back().expect_key = false;
+        } else {
+          begin_value();
+          out->push_back({path, value, false, offset_of(event.start_mark)});
+          end_value();
+        }
+        break;
+      }
+      default:
+        break;
+    }
+    yaml_event_delete(&event);
   }
+  yaml_parser_delete(&parser);
+  return status;
 }
 
-// Parses a configuration file into entries. Library exceptions (toml++,
-// yaml-cpp) stop here and become a Status.
+// Parses a configuration file into entries. toml++'s exceptions stop here
+// and become a Status.
 Status Flatten(Format format, std::string_view text, std::vector<Entry>* out) {
   if (format == Format::kJson) return FlattenJson(text, out);
   const LineIndex lines(text);
@@ -189,12 +251,7 @@ Status Flatten(Format format, std::string_view text, std::vector<Entry>* out) {
     }
     return Status::Ok();
   }
-  try {
-    for (const YAML::Node& doc : YAML::LoadAll(std::string(text))) FlattenYaml(doc, path, lines, out, 0);
-  } catch (const YAML::Exception& e) {
-    return Status::Error(e.what());
-  }
-  return Status::Ok();
+  return FlattenYaml(text, lines, out);
 }
 
 bool PathMatchesAny(const std::vector<std::string>& globs, std::string_view path) {

@@ -4,7 +4,8 @@
 // VS Code, Continue, Windsurf, Cline, Copilot, dev containers, .envrc).
 //
 // Rules are data (rules/agent-config/*.toml, built into the binary). Files
-// are parsed (JSON, JSONC, TOML, YAML) into key paths and values; nothing a
+// are parsed (JSON and JSONC with the core walker, TOML with toml++, YAML with
+// libyaml's event parser) into key paths and values; nothing a
 // file names is run or contacted. An AgentConfigScanner is immutable after
 // Create() and may be shared between threads.
 #pragma once
