@@ -373,6 +373,12 @@ struct AgentConfigScanner::Impl {
   std::vector<std::unique_ptr<RE2>> value_res;  // per rule; null when the rule has none
   std::vector<std::unique_ptr<RE2>> line_res;
   std::vector<std::string> all_files;           // union of the rules' globs
+  // A cheap first test for Applies(), which runs on every scanned file: the
+  // file name against the globs' last components, or a folder named in a
+  // "dir/**" glob. Only a file that passes is matched against all_files.
+  std::set<std::string, std::less<>> literal_names;
+  std::vector<std::string> wildcard_names;
+  std::vector<std::string> folder_prefixes;  // ".cursor/rules/"
 };
 
 AgentConfigScanner::AgentConfigScanner(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -404,11 +410,40 @@ Result<std::shared_ptr<const AgentConfigScanner>> AgentConfigScanner::Create(std
       }
     }
   }
+  for (const std::string& g : impl->all_files) {
+    const size_t star2 = g.find("**");
+    if (star2 != std::string::npos) {
+      impl->folder_prefixes.push_back(g.substr(0, star2));
+      continue;
+    }
+    const size_t slash = g.find_last_of('/');
+    const std::string name = slash == std::string::npos ? g : g.substr(slash + 1);
+    const std::string dir = slash == std::string::npos ? "" : g.substr(0, slash + 1);
+    if (name.find_first_of("*?[") == std::string::npos) {
+      impl->literal_names.insert(name);
+    } else if (!dir.empty() && dir.find_first_of("*?[") == std::string::npos) {
+      impl->folder_prefixes.push_back(dir);  // ".continue/models/*": the folder decides
+    } else {
+      impl->wildcard_names.push_back(name);
+    }
+  }
   impl->rules = std::move(rules);
   return std::shared_ptr<const AgentConfigScanner>(new AgentConfigScanner(std::move(impl)));
 }
 
-bool AgentConfigScanner::Applies(std::string_view path) const { return PathMatchesAny(impl_->all_files, path); }
+bool AgentConfigScanner::Applies(std::string_view path) const {
+  const size_t slash = path.find_last_of('/');
+  const std::string_view name = slash == std::string_view::npos ? path : path.substr(slash + 1);
+  bool candidate = impl_->literal_names.count(name) != 0;
+  for (size_t i = 0; !candidate && i < impl_->wildcard_names.size(); ++i) {
+    candidate = GlobMatch(impl_->wildcard_names[i], name);
+  }
+  for (size_t i = 0; !candidate && i < impl_->folder_prefixes.size(); ++i) {
+    const std::string& prefix = impl_->folder_prefixes[i];
+    candidate = path.rfind(prefix, 0) == 0 || path.find("/" + prefix) != std::string_view::npos;
+  }
+  return candidate && PathMatchesAny(impl_->all_files, path);
+}
 
 void AgentConfigScanner::Scan(std::string_view path, std::string_view text,
                               const std::vector<Finding>& unicode_findings, std::vector<Finding>* out) const {

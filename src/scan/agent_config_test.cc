@@ -88,6 +88,10 @@ TEST(AgentConfig, OnlyAgentFilesApply) {
   EXPECT_TRUE(scanner->Applies("AGENTS.md"));
   EXPECT_FALSE(scanner->Applies("src/main.c"));
   EXPECT_FALSE(scanner->Applies("docs/settings.json"));
+  EXPECT_TRUE(scanner->Applies("repo/.continue/models/fast.yaml"));
+  EXPECT_TRUE(scanner->Applies(".cursor/rules/style.mdc"));
+  EXPECT_FALSE(scanner->Applies("src/models/fast.yaml"));
+  EXPECT_FALSE(scanner->Applies("lib/rules/style.mdc"));
 }
 
 TEST(KeyPath, GlobsBracesAndDoubleStar) {
