@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <mutex>
 #include <set>
 
 #include "core/json_strings.h"
@@ -370,8 +371,26 @@ bool KeyPathMatches(std::string_view pattern, const std::vector<std::string>& se
 
 struct AgentConfigScanner::Impl {
   std::vector<AgentConfigRule> rules;
+  // Compiled on the first agent file a scan meets (most scans meet none).
+  std::once_flag compiled;
   std::vector<std::unique_ptr<RE2>> value_res;  // per rule; null when the rule has none
   std::vector<std::unique_ptr<RE2>> line_res;
+  // Compiles every rule's regexes; a rule whose regex fails gets none and
+  // never matches (Create checks them first unless told not to).
+  void Compile() {
+    std::call_once(compiled, [this] {
+      RE2::Options options;
+      options.set_log_errors(false);
+      for (const AgentConfigRule& r : rules) {
+        auto make = [&](const std::string& pattern) {
+          auto re = pattern.empty() ? nullptr : std::make_unique<RE2>(pattern, options);
+          return re && re->ok() ? std::move(re) : nullptr;
+        };
+        value_res.push_back(make(r.value));
+        line_res.push_back(make(r.line));
+      }
+    });
+  }
   std::vector<std::string> all_files;           // union of the rules' globs
   // A cheap first test for Applies(), which runs on every scanned file: the
   // file name against the globs' last components, or a folder named in a
@@ -385,25 +404,19 @@ AgentConfigScanner::AgentConfigScanner(std::unique_ptr<Impl> impl) : impl_(std::
 AgentConfigScanner::~AgentConfigScanner() = default;
 const std::vector<AgentConfigRule>& AgentConfigScanner::rules() const { return impl_->rules; }
 
-Result<std::shared_ptr<const AgentConfigScanner>> AgentConfigScanner::Create(std::vector<AgentConfigRule> rules) {
+Result<std::shared_ptr<const AgentConfigScanner>> AgentConfigScanner::Create(std::vector<AgentConfigRule> rules,
+                                                                            bool check_regexes) {
   auto impl = std::make_unique<Impl>();
   RE2::Options options;
   options.set_log_errors(false);
   for (const AgentConfigRule& r : rules) {
-    auto compile = [&](const std::string& pattern, const char* field) -> Result<std::unique_ptr<RE2>> {
-      if (pattern.empty()) return std::unique_ptr<RE2>();
-      auto re = std::make_unique<RE2>(pattern, options);
-      if (!re->ok()) {
-        return Status::Error(fmt::format("{}: rule {}: invalid '{}' regex: {}", r.source, r.id, field, re->error()));
+    for (const auto& [pattern, field] : {std::pair{&r.value, "value"}, std::pair{&r.line, "line"}}) {
+      if (!check_regexes || pattern->empty()) continue;
+      RE2 re(*pattern, options);
+      if (!re.ok()) {
+        return Status::Error(fmt::format("{}: rule {}: invalid '{}' regex: {}", r.source, r.id, field, re.error()));
       }
-      return re;
-    };
-    auto v = compile(r.value, "value");
-    if (!v.ok()) return v.status();
-    auto l = compile(r.line, "line");
-    if (!l.ok()) return l.status();
-    impl->value_res.push_back(std::move(v.value()));
-    impl->line_res.push_back(std::move(l.value()));
+    }
     for (const std::string& f : r.files) {
       if (std::find(impl->all_files.begin(), impl->all_files.end(), f) == impl->all_files.end()) {
         impl->all_files.push_back(f);
@@ -447,6 +460,7 @@ bool AgentConfigScanner::Applies(std::string_view path) const {
 
 void AgentConfigScanner::Scan(std::string_view path, std::string_view text,
                               const std::vector<Finding>& unicode_findings, std::vector<Finding>* out) const {
+  impl_->Compile();
   const Format format = FormatOf(path);
   std::vector<Entry> entries;
   bool parsed = false;
@@ -477,6 +491,7 @@ void AgentConfigScanner::Scan(std::string_view path, std::string_view text,
       continue;
     }
     if (!rule.line.empty()) {
+      if (!impl_->line_res[r]) continue;
       const RE2& re = *impl_->line_res[r];
       size_t start = 0;
       while (start <= text.size()) {
@@ -509,6 +524,7 @@ void AgentConfigScanner::Scan(std::string_view path, std::string_view text,
     }
     if (!parse_error.empty()) continue;
     const RE2* value_re = impl_->value_res[r].get();
+    if (value_re == nullptr && !rule.value.empty()) continue;  // failed to compile
     std::set<std::vector<std::string>> reported;
     // Values first, so that a rule without a value pattern quotes the value.
     for (int pass = 0; pass < 2; ++pass) {

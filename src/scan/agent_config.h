@@ -46,7 +46,10 @@ Result<std::vector<AgentConfigRule>> BuiltinAgentConfigRules();
 
 class AgentConfigScanner {
  public:
-  static Result<std::shared_ptr<const AgentConfigScanner>> Create(std::vector<AgentConfigRule> rules);
+  // check_regexes compiles every regex once now to report errors; the regexes
+  // used for scanning are compiled on the first agent file a scan meets.
+  static Result<std::shared_ptr<const AgentConfigScanner>> Create(std::vector<AgentConfigRule> rules,
+                                                                   bool check_regexes = true);
   ~AgentConfigScanner();
 
   // True when some rule looks at this path (a cheap test on the name).
