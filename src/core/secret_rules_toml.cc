@@ -65,6 +65,7 @@ Result<std::vector<SecretRule>> ParseSecretRules(std::string_view toml_text, std
     rule.entropy = (*t)["entropy"].value_or(0.0);
     if (const auto* e = (*t)["entropy"].as_integer()) rule.entropy = static_cast<double>(e->get());
     rule.multiline = (*t)["multiline"].value_or(false);
+    rule.prefilter = (*t)["prefilter"].value_or(std::string());
     for (auto [key, field] : {std::pair{"keywords", &rule.keywords}, std::pair{"examples", &rule.examples}, std::pair{"stopwords", &rule.stopwords},
                               std::pair{"true_positives", &rule.true_positives},
                               std::pair{"false_positives", &rule.false_positives}}) {

@@ -39,6 +39,8 @@ struct SecretScanner::Impl {
     bool multiline = false;
     std::unique_ptr<std::once_flag> set_once = std::make_unique<std::once_flag>();
     std::unique_ptr<RE2::Set> set;  // only when rules.size() > 1; null if it failed to compile
+    std::string prefilter;          // shared by every rule of the gate, or empty
+    std::unique_ptr<RE2> prefilter_re;  // compiled with the set
   };
 
   static RE2::Options OptionsFor(bool multiline) {
@@ -53,10 +55,16 @@ struct SecretScanner::Impl {
     std::call_once(lazy.once, [&] { lazy.re = std::make_unique<RE2>(rules[r].regex, OptionsFor(rules[r].multiline)); });
     return *lazy.re;
   }
+  // Compiles the gate's prefilter and (for two rules or more) its RE2::Set on
+  // first use; returns the set or null.
   const RE2::Set* SetFor(size_t g) const {
-    Gate& gate = const_cast<Gate&>(gates[g]);
-    if (gate.rules.size() < 2) return nullptr;
+    Gate& gate = const_cast<Gate&>(gates[g]);  // lazily filled, guarded by set_once
     std::call_once(*gate.set_once, [&] {
+      if (!gate.prefilter.empty()) {
+        auto re = std::make_unique<RE2>(gate.prefilter, OptionsFor(gate.multiline));
+        if (re->ok()) gate.prefilter_re = std::move(re);
+      }
+      if (gate.rules.size() < 2) return;
       auto set = std::make_unique<RE2::Set>(OptionsFor(gate.multiline), RE2::UNANCHORED);
       for (size_t r : gate.rules) {
         if (set->Add(rules[r].regex, nullptr) < 0) return;
@@ -146,7 +154,14 @@ Result<std::shared_ptr<const SecretScanner>> SecretScanner::Compile(std::vector<
       impl->gates.emplace_back();
       impl->gates.back().multiline = rule.multiline;
     }
-    impl->gates[gate].rules.push_back(r);
+    Impl::Gate& g = impl->gates[gate];
+    // A gate has a prefilter only when all its rules share the same one.
+    if (g.rules.empty()) {
+      g.prefilter = rule.prefilter;
+    } else if (g.prefilter != rule.prefilter) {
+      g.prefilter.clear();
+    }
+    g.rules.push_back(r);
     for (const std::string& kw : rule.keywords) {
       // A keyword with an upper-case letter ("AKIA", "SG.", "eyJ") is matched
       // as written; an all-lower-case one ("secret") in any case.
@@ -395,7 +410,9 @@ Status SecretScanner::Scan(std::string_view text, SecretScratch& scratch, std::v
     const re2::StringPiece piece(text.data() + w.begin, w.end - w.begin);
     const Impl::Gate& gate = impl_->gates[w.gate];
     candidates.clear();
-    if (const RE2::Set* set = impl_->SetFor(w.gate)) {
+    const RE2::Set* set = impl_->SetFor(w.gate);
+    if (gate.prefilter_re && !RE2::PartialMatch(piece, *gate.prefilter_re)) continue;
+    if (set != nullptr) {
       which.clear();
       if (!set->Match(piece, &which)) continue;
       for (int k : which) candidates.push_back(gate.rules[static_cast<size_t>(k)]);

@@ -32,6 +32,9 @@ struct SecretRule {
   int secret_group = 0;     // capture group with the secret; 0 = whole match
   double entropy = 0;       // minimum Shannon entropy (bits/char) of the secret
   bool multiline = false;   // the secret may span lines (PEM blocks)
+  // Optional cheap regex that must match somewhere in a window before the
+  // rule runs there (for rules whose keywords are common words).
+  std::string prefilter;
   std::vector<std::string> examples;  // documented example values, reported as low
   // Case-insensitive words that mark a match as no secret when they occur in
   // the secret or in the name it is assigned to ("NextToken", "example").
