@@ -12,6 +12,7 @@
 #include "cli/commands.h"
 #include "core/text_kind.h"
 #include "core/utf.h"
+#include "scan/atomic_file.h"
 #include "scan/clean.h"
 #include "scan/file_source.h"
 #include "scan/scanner.h"
@@ -50,38 +51,6 @@ std::string Summary(const scan::CleanResult& r) {
     s += fmt::format("{} × {}", n, what);
   }
   return s;
-}
-
-// Writes `data` next to `path` and renames it over `path`, keeping its mode.
-Status ReplaceAtomically(const std::string& path, std::string_view data) {
-  struct stat st;
-  if (stat(path.c_str(), &st) != 0) return Status::Error(fmt::format("{}: {}", path, std::strerror(errno)));
-  std::string tmpl = path + ".glassbox-XXXXXX";
-  const int fd = mkstemp(tmpl.data());
-  if (fd < 0) return Status::Error(fmt::format("{}: cannot create a temporary file: {}", path, std::strerror(errno)));
-  size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = write(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      close(fd);
-      unlink(tmpl.c_str());
-      return Status::Error(fmt::format("{}: write failed: {}", path, std::strerror(err)));
-    }
-    done += static_cast<size_t>(n);
-  }
-  fchmod(fd, st.st_mode & 07777);
-  if (fsync(fd) != 0 || close(fd) != 0) {
-    unlink(tmpl.c_str());
-    return Status::Error(fmt::format("{}: cannot flush: {}", path, std::strerror(errno)));
-  }
-  if (rename(tmpl.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    unlink(tmpl.c_str());
-    return Status::Error(fmt::format("{}: cannot replace: {}", path, std::strerror(err)));
-  }
-  return Status::Ok();
 }
 
 }  // namespace
@@ -153,7 +122,7 @@ int RunClean(int argc, char** argv) {
     if (check) continue;
     if (in_place) {
       if (result.changes == 0) continue;
-      Status st = ReplaceAtomically(path, result.text);
+      Status st = scan::WriteFileAtomically(path, result.text, 0644, /*keep_mode=*/true);
       if (!st.ok()) {
         any_error = true;
         Fail(st.message());

@@ -1,5 +1,6 @@
 #include "scan/history.h"
 
+#include "scan/atomic_file.h"
 #include "scan/internal/git.h"
 
 #include <fcntl.h>
@@ -545,35 +546,8 @@ Result<std::vector<std::string>> ReadHistoryState(const std::string& path, bool*
 Status WriteHistoryState(const std::string& path, const std::vector<std::string>& commit_ids) {
   std::string text = "# glassbox scan --git state: these commits and their ancestors have been scanned\n";
   for (const std::string& id : commit_ids) text += id + "\n";
-  std::string tmp = path + ".tmp.XXXXXX";
-  const int fd = mkostemp(tmp.data(), O_CLOEXEC);
-  if (fd < 0) {
-    return Status::Error(fmt::format("{}: cannot write the history state file: {}", path, std::strerror(errno)));
-  }
-  auto fail = [&](int err) {
-    close(fd);
-    unlink(tmp.c_str());
-    return Status::Error(fmt::format("{}: cannot write the history state file: {}", path, std::strerror(err)));
-  };
-  for (size_t done = 0; done < text.size();) {
-    const ssize_t put = write(fd, text.data() + done, text.size() - done);
-    if (put < 0) {
-      if (errno == EINTR) continue;
-      return fail(errno);
-    }
-    done += static_cast<size_t>(put);
-  }
-  if (fchmod(fd, 0644) != 0 || fsync(fd) != 0) return fail(errno);
-  if (close(fd) != 0) {
-    const int err = errno;
-    unlink(tmp.c_str());
-    return Status::Error(fmt::format("{}: cannot write the history state file: {}", path, std::strerror(err)));
-  }
-  if (rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    unlink(tmp.c_str());
-    return Status::Error(fmt::format("{}: cannot write the history state file: {}", path, std::strerror(err)));
-  }
+  Status st = WriteFileAtomically(path, text);
+  if (!st.ok()) return Status::Error("cannot write the history state file: " + st.message());
   return Status::Ok();
 }
 

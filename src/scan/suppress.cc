@@ -11,6 +11,7 @@
 
 #include "core/json_strings.h"
 #include "core/json_writer.h"
+#include "scan/atomic_file.h"
 
 namespace glassbox::scan {
 
@@ -92,29 +93,23 @@ Status Baseline::Write(const std::string& path, const std::vector<Finding>& find
   std::sort(sorted.begin(), sorted.end(), [](const Finding* a, const Finding* b) {
     return std::tie(a->path, a->rule, a->fingerprint) < std::tie(b->path, b->rule, b->fingerprint);
   });
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return Status::Error(fmt::format("{}: cannot write baseline: {}", path, std::strerror(errno)));
-    JsonWriter w(out, true);
-    w.BeginObject();
-    w.Field("tool", "glassbox-baseline");
-    w.FieldUint("version", 1);
-    w.Key("findings").BeginArray();
-    std::string last;
-    for (const Finding* f : sorted) {
-      if (f->fingerprint == last) continue;
-      last = f->fingerprint;
-      w.BeginObject().Field("fingerprint", f->fingerprint).Field("rule", f->rule).Field("path", f->path).EndObject();
-    }
-    w.EndArray();
-    w.EndObject();
-    out << "\n";
-    if (!out.flush()) return Status::Error(fmt::format("{}: write failed", tmp));
+  std::ostringstream out;
+  JsonWriter w(out, true);
+  w.BeginObject();
+  w.Field("tool", "glassbox-baseline");
+  w.FieldUint("version", 1);
+  w.Key("findings").BeginArray();
+  std::string last;
+  for (const Finding* f : sorted) {
+    if (f->fingerprint == last) continue;
+    last = f->fingerprint;
+    w.BeginObject().Field("fingerprint", f->fingerprint).Field("rule", f->rule).Field("path", f->path).EndObject();
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    return Status::Error(fmt::format("{}: cannot replace baseline: {}", path, std::strerror(errno)));
-  }
+  w.EndArray();
+  w.EndObject();
+  out << "\n";
+  Status st = WriteFileAtomically(path, out.str());
+  if (!st.ok()) return Status::Error("cannot write baseline: " + st.message());
   return Status::Ok();
 }
 
