@@ -27,6 +27,7 @@ demo: build
 	@bash scripts/demo.sh $(BUILD)/glassbox
 
 test: build
+	@bash scripts/bootstrap.sh --test
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 bench: build

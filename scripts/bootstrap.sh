@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what glassbox needs to build, test, fuzz and benchmark on Debian 12.
 # Idempotent: when everything is present it prints nothing and returns at once.
-# Usage: scripts/bootstrap.sh [--bench]   (--bench also installs the npm benchmark peers)
+# Usage: scripts/bootstrap.sh [--bench] [--test]
+#   --bench  also installs the npm benchmark peers (secretlint) into build/npm-tools
+#   --test   also installs the npm test tools (the SARIF validator) into build/npm-test-tools
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -31,8 +33,19 @@ if ((${#missing[@]})); then
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# npm tools used only by tests, pinned.
+if [[ " $* " == *" --test "* ]]; then
+  test_dir="$here/build/npm-test-tools"
+  if [[ ! -x $test_dir/node_modules/.bin/sarif-multitool ]]; then
+    echo "bootstrap: installing the SARIF validator into $test_dir" >&2
+    mkdir -p "$test_dir"
+    cp "$here/scripts/npm-test-tools.package.json" "$test_dir/package.json"
+    (cd "$test_dir" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+fi
+
 # npm tools used only by benchmarks (peers to compare against), pinned.
-if [[ ${1:-} == "--bench" ]]; then
+if [[ " $* " == *" --bench "* ]]; then
   npm_dir="$here/build/npm-tools"
   if [[ ! -x $npm_dir/node_modules/.bin/secretlint ]]; then
     echo "bootstrap: installing secretlint into $npm_dir" >&2

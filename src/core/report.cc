@@ -243,6 +243,22 @@ const char* SecuritySeverity(Severity s) {
   return "1.0";
 }
 
+// SARIF wants a rule's name to differ from its id: "unicode/tag-characters"
+// becomes "UnicodeTagCharacters".
+std::string DisplayName(std::string_view id) {
+  std::string out;
+  bool up = true;
+  for (char c : id) {
+    if (c == '/' || c == '-' || c == '_' || c == '.') {
+      up = true;
+      continue;
+    }
+    out.push_back(up ? static_cast<char>(std::toupper(static_cast<unsigned char>(c))) : c);
+    up = false;
+  }
+  return out;
+}
+
 // SARIF artifact URIs are relative references: percent-encode what a URI
 // may not hold.
 std::string UriFromPath(std::string_view path) {
@@ -289,7 +305,7 @@ void WriteSarif(const Report& report, const std::vector<RuleInfo>& rules, std::o
   auto write_rule = [&](const RuleInfo& r) {
     w.BeginObject();
     w.Field("id", r.id);
-    w.Field("name", r.id);
+    w.Field("name", DisplayName(r.id));
     w.Key("shortDescription").BeginObject().Field("text", r.summary).EndObject();
     w.Key("fullDescription").BeginObject().Field("text", r.help).EndObject();
     w.Key("help").BeginObject().Field("text", r.help).EndObject();
