@@ -357,7 +357,6 @@ size_t ScanState::HandleTags(size_t i) {
   }
   // Emoji tag sequence: U+1F3F4, tag letters or digits, U+E007F CANCEL TAG.
   const CodePoint base = Before(i);
-  const size_t count = decoded.size() + 1;
   bool flag_shape = base.cp == 0x1F3F4 && cps.size() >= 3 && cps.size() <= 7 && cps.back() == 0xE007F;
   if (flag_shape) {
     for (size_t k = 0; k + 1 < cps.size(); ++k) {
@@ -365,7 +364,6 @@ size_t ScanState::HandleTags(size_t i) {
       if (!((t >= 'a' && t <= 'z') || (t >= '0' && t <= '9'))) flag_shape = false;
     }
   }
-  (void)count;
   if (flag_shape) {
     if (decoded == "gbeng" || decoded == "gbsct" || decoded == "gbwls") return end;
     Finding& f = Emit("unicode/tag-characters", Severity::kLow, i, end,

@@ -170,10 +170,8 @@ void Scanner::ScanData(std::string_view text, const std::string& path, ThreadSta
     Status st = ForEachJsonString(line, [&](const JsonStringVisit& v) {
       if (v.decoded.empty()) return;
       local.clear();
-      const size_t before = local.size();
       ScanText(v.decoded, path, TextKind::kData, false, ts, &local);
-      for (size_t k = before; k < local.size(); ++k) {
-        Finding& f = local[k];
+      for (Finding& f : local) {
         f.row = row;
         f.json_path = v.is_key ? v.path + " (key)" : v.path;
         f.line = row;
