@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -49,7 +50,7 @@ void FileSource::Release() {
   view_ = {};
 }
 
-Result<FileSource> FileSource::Open(const std::string& path, uint64_t max_bytes) {
+Result<FileSource> FileSource::Open(const std::string& path, uint64_t max_bytes, ReadBuffer* reuse) {
   Fd f{open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY)};
   if (f.fd < 0) return Status::Error(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
   struct stat st;
@@ -71,10 +72,20 @@ Result<FileSource> FileSource::Open(const std::string& path, uint64_t max_bytes)
       return src;
     }
   }
-  src.buffer_.reset(new char[size + 1]);
+  char* into;
+  if (reuse != nullptr) {
+    if (reuse->capacity < size + 1) {
+      reuse->capacity = std::max<size_t>(size + 1, 64 * 1024);
+      reuse->data.reset(new char[reuse->capacity]);
+    }
+    into = reuse->data.get();
+  } else {
+    src.buffer_.reset(new char[size + 1]);
+    into = src.buffer_.get();
+  }
   size_t done = 0;
   while (done < size) {
-    const ssize_t n = read(f.fd, src.buffer_.get() + done, size - done);
+    const ssize_t n = read(f.fd, into + done, size - done);
     if (n < 0) {
       if (errno == EINTR) continue;
       return Status::Error(fmt::format("{}: read failed: {}", path, std::strerror(errno)));
@@ -82,7 +93,7 @@ Result<FileSource> FileSource::Open(const std::string& path, uint64_t max_bytes)
     if (n == 0) break;  // the file shrank while we read it
     done += static_cast<size_t>(n);
   }
-  src.view_ = std::string_view(src.buffer_.get(), done);
+  src.view_ = std::string_view(into, done);
   return src;
 }
 

@@ -10,6 +10,12 @@
 
 namespace glassbox::scan {
 
+// Memory a thread reuses for the small files it reads, one after another.
+struct ReadBuffer {
+  std::unique_ptr<char[]> data;
+  size_t capacity = 0;
+};
+
 class FileSource {
  public:
   FileSource() = default;
@@ -20,7 +26,9 @@ class FileSource {
   ~FileSource();
 
   // Opens `path`. Files larger than max_bytes fail with a message saying so.
-  static Result<FileSource> Open(const std::string& path, uint64_t max_bytes);
+  // With `reuse`, a small file is read into that buffer (valid until the next
+  // Open with the same buffer) instead of a fresh allocation.
+  static Result<FileSource> Open(const std::string& path, uint64_t max_bytes, ReadBuffer* reuse = nullptr);
   // Reads all of standard input (or any fd) into memory.
   static Result<FileSource> ReadAll(int fd, const std::string& name);
 

@@ -27,6 +27,7 @@ struct Scanner::ThreadState {
   std::unique_ptr<SecretScratch> scratch;
   HiddenTextDetector detector;
   std::vector<Finding> buffer;
+  ReadBuffer read_buffer;
 };
 
 bool LooksBinary(std::string_view bytes) {
@@ -280,9 +281,12 @@ Report Scanner::ScanPaths(const std::vector<std::string>& inputs) const {
   std::condition_variable queue_cv;
   std::deque<std::string> queue;
   bool walk_done = false;
+  size_t waiting = 0;  // workers blocked on queue_cv: only they need a wake-up call
   auto next_file = [&](std::string* out) -> bool {
     std::unique_lock<std::mutex> lock(queue_mu);
+    ++waiting;
     queue_cv.wait(lock, [&] { return !queue.empty() || walk_done; });
+    --waiting;
     if (queue.empty()) return false;
     *out = std::move(queue.front());
     queue.pop_front();
@@ -299,7 +303,7 @@ Report Scanner::ScanPaths(const std::vector<std::string>& inputs) const {
     std::vector<std::string> errors;
     std::string path;
     while (next_file(&path)) {
-      auto src = FileSource::Open(path, options_.max_file_bytes);
+      auto src = FileSource::Open(path, options_.max_file_bytes, &ts.read_buffer);
       if (!src.ok()) {
         if (src.status().message().find("size limit") != std::string::npos) {
           ++stats.too_large_skipped;
@@ -340,11 +344,13 @@ Report Scanner::ScanPaths(const std::vector<std::string>& inputs) const {
   }
   std::vector<std::string> walk_errors =
       WalkEach(paths, walk_options, [&](std::string file) {
+        bool wake;
         {
           std::lock_guard<std::mutex> lock(queue_mu);
           queue.push_back(std::move(file));
+          wake = waiting > 0;
         }
-        queue_cv.notify_one();
+        if (wake) queue_cv.notify_one();
       });
   {
     std::lock_guard<std::mutex> lock(queue_mu);
