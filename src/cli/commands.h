@@ -15,6 +15,8 @@ int RunScan(int argc, char** argv);
 int RunClean(int argc, char** argv);
 // 0 every row kept, 1 some rows rejected, 2 usage or runtime error.
 int RunFilter(int argc, char** argv);
+// `glassbox log`: 0 ok (verify: chain intact), 1 verify found a break, 2 error.
+int RunLog(int argc, char** argv);
 // Prints the help for `topic` ("" for the overview). Returns an exit code.
 int RunHelp(const std::string& topic);
 const char* Version();

@@ -21,6 +21,7 @@ Commands:
   scan     find hidden and look-alike Unicode and secrets in files, trees, stdin and data sets
   clean    remove or normalise the hidden characters scan reports
   filter   pass clean JSONL rows through, set aside rows with hidden text or agent marks
+  log      read and verify the hash-chained audit log of gate
   help     show help for a command: glassbox help scan
 
 Coming next: gate (gateway with audit log), probe (environment-dependence tests),
@@ -183,6 +184,36 @@ Examples:
   jq -r .original rejects.jsonl > rejected-rows.jsonl           (the rejected rows, exactly)
 )";
 
+constexpr const char* kLog = R"(glassbox log — read and verify the audit log that gate writes
+
+Usage: glassbox log ACTION --log PATH [--format text|json|jsonl]
+
+Actions:
+  list           one line per record: id, time, user, agent, request, model, status, latency, tokens
+  show ID        one record in full, bodies included (as logged: after policy, secrets masked)
+  search TEXT    records whose user, agent, upstream, model, method, path, findings or bodies contain TEXT
+  verify         recompute every record's hash and check the chain; prints "record N: reason" on a break
+  export         every record in full (default format jsonl, one JSON object per line)
+
+Options:
+  --log PATH     the audit log (an SQLite file made by glassbox gate)
+  --format F     text (default; jsonl for export), json (one array; verify: one object), jsonl
+
+Every record holds prev_hash (the previous record's hash; 64 zeros for the first) and
+record_hash, SHA-256 over a length-prefixed serialization of all its fields. verify finds
+edited fields, deleted rows and reordered rows. Retention deletes the oldest records and keeps
+the hash of the last one deleted as an anchor, so the rest still verifies.
+
+Exit codes: 0 ok (verify: chain intact), 1 verify found a break, 2 usage error, missing file,
+or a file that is not a glassbox audit log.
+
+Examples:
+  glassbox log verify --log ~/.glassbox/audit.db
+  glassbox log list --log audit.db
+  glassbox log search claude-sonnet --log audit.db --format json | jq length
+  glassbox log export --log audit.db > audit-2026-11.jsonl
+)";
+
 }  // namespace
 
 int RunHelp(const std::string& topic) {
@@ -194,8 +225,10 @@ int RunHelp(const std::string& topic) {
     std::cout << kClean;
   } else if (topic == "filter") {
     std::cout << kFilter;
+  } else if (topic == "log") {
+    std::cout << kLog;
   } else {
-    return Fail("no help for '" + topic + "'; commands: scan, clean, filter");
+    return Fail("no help for '" + topic + "'; commands: scan, clean, filter, log");
   }
   return kExitClean;
 }

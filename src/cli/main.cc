@@ -21,7 +21,8 @@ int main(int argc, char** argv) {
   if (cmd == "scan") return RunScan(argc - 1, argv + 1);
   if (cmd == "clean") return RunClean(argc - 1, argv + 1);
   if (cmd == "filter") return RunFilter(argc - 1, argv + 1);
-  if (cmd == "gate" || cmd == "probe" || cmd == "audit" || cmd == "log") {
+  if (cmd == "log") return RunLog(argc - 1, argv + 1);
+  if (cmd == "gate" || cmd == "probe" || cmd == "audit") {
     return Fail("'" + cmd + "' is not built yet in this version; see 'glassbox help'");
   }
   return Fail("unknown command '" + cmd + "'; see 'glassbox help'");

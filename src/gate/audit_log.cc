@@ -1,0 +1,461 @@
+// SQLite implementation of the hash-chained audit log (see audit_log.h).
+#include "gate/audit_log.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <charconv>
+#include <utility>
+
+#include "core/finding.h"
+#include "core/locate.h"
+#include "core/secrets.h"
+
+namespace glassbox::gate {
+namespace {
+
+constexpr std::string_view kFormat = "glassbox-audit-log 1";
+constexpr const char* kColumns =
+    "id, time, user, agent, upstream, model, method, path, status, latency_ms, input_tokens, "
+    "output_tokens, findings, request_body, response_body, request_sha256, response_sha256, prev_hash, "
+    "record_hash";
+
+void AddField(std::string_view value, std::string* out) {
+  out->push_back('s');
+  out->append(std::to_string(value.size()));
+  out->push_back(':');
+  out->append(value);
+}
+void AddOptional(const std::optional<std::string>& value, std::string* out) {
+  if (value) {
+    AddField(*value, out);
+  } else {
+    out->push_back('n');
+  }
+}
+
+// Owns a prepared statement.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const std::string& sql) { rc_ = sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt_, nullptr); }
+  ~Stmt() { sqlite3_finalize(stmt_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+  bool ok() const { return rc_ == SQLITE_OK; }
+  sqlite3_stmt* get() { return stmt_; }
+  void Text(int i, std::string_view v) {
+    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  }
+  void OptText(int i, const std::optional<std::string>& v) {
+    if (v) {
+      Text(i, *v);
+    } else {
+      sqlite3_bind_null(stmt_, i);
+    }
+  }
+  void Int(int i, int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
+  int Step() { return sqlite3_step(stmt_); }
+  std::string ColText(int i) {
+    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, i));
+    return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, i))) : std::string();
+  }
+  std::optional<std::string> ColOptText(int i) {
+    if (sqlite3_column_type(stmt_, i) == SQLITE_NULL) return std::nullopt;
+    return ColText(i);
+  }
+  int64_t ColInt(int i) { return sqlite3_column_int64(stmt_, i); }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+  int rc_ = SQLITE_ERROR;
+};
+
+AuditRecord ReadRecord(Stmt& s) {
+  AuditRecord r;
+  r.id = s.ColInt(0);
+  r.time = s.ColText(1);
+  r.user = s.ColText(2);
+  r.agent = s.ColText(3);
+  r.upstream = s.ColText(4);
+  r.model = s.ColText(5);
+  r.method = s.ColText(6);
+  r.path = s.ColText(7);
+  r.status = s.ColInt(8);
+  r.latency_ms = s.ColInt(9);
+  r.input_tokens = s.ColInt(10);
+  r.output_tokens = s.ColInt(11);
+  r.findings = s.ColText(12);
+  r.request_body = s.ColOptText(13);
+  r.response_body = s.ColOptText(14);
+  r.request_sha256 = s.ColText(15);
+  r.response_sha256 = s.ColText(16);
+  r.prev_hash = s.ColText(17);
+  r.record_hash = s.ColText(18);
+  return r;
+}
+
+}  // namespace
+
+bool IsRfc3339Utc(std::string_view t) {
+  constexpr std::string_view kShape = "dddd-dd-ddTdd:dd:dd";
+  if (t.size() < kShape.size() + 1 || t.back() != 'Z') return false;
+  for (size_t i = 0; i < kShape.size(); ++i) {
+    bool digit = t[i] >= '0' && t[i] <= '9';
+    if (kShape[i] == 'd' ? !digit : t[i] != kShape[i]) return false;
+  }
+  std::string_view frac = t.substr(kShape.size(), t.size() - kShape.size() - 1);
+  if (frac.empty()) return true;
+  if (frac.size() < 2 || frac[0] != '.') return false;
+  for (char c : frac.substr(1)) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+std::string CanonicalRecord(const AuditRecord& r) {
+  std::string out = "glassbox-audit-v1\n";
+  AddField(std::to_string(r.id), &out);
+  AddField(r.time, &out);
+  AddField(r.user, &out);
+  AddField(r.agent, &out);
+  AddField(r.upstream, &out);
+  AddField(r.model, &out);
+  AddField(r.method, &out);
+  AddField(r.path, &out);
+  AddField(std::to_string(r.status), &out);
+  AddField(std::to_string(r.latency_ms), &out);
+  AddField(std::to_string(r.input_tokens), &out);
+  AddField(std::to_string(r.output_tokens), &out);
+  AddField(r.findings, &out);
+  AddOptional(r.request_body, &out);
+  AddOptional(r.response_body, &out);
+  AddField(r.request_sha256, &out);
+  AddField(r.response_sha256, &out);
+  AddField(r.prev_hash, &out);
+  return out;
+}
+
+std::string ComputeRecordHash(const AuditRecord& r) { return Sha256Hex(CanonicalRecord(r)); }
+
+struct AuditLog::Impl {
+  sqlite3* db = nullptr;
+  std::string path;
+  std::shared_ptr<const SecretScanner> scanner;
+  std::unique_ptr<SecretScratch> scratch;
+
+  ~Impl() { sqlite3_close(db); }
+
+  Status Error(std::string_view what) const {
+    return Status::Error(path + ": " + std::string(what) + ": " + sqlite3_errmsg(db));
+  }
+  Status Exec(const char* sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string msg = path + ": " + (err ? err : "sqlite error");
+      sqlite3_free(err);
+      return Status::Error(msg);
+    }
+    return Status::Ok();
+  }
+  void Rollback() { (void)Exec("ROLLBACK"); }
+
+  // Replaces every secret the core rules find in `text` by its masked form.
+  Status Mask(std::string* text) {
+    if (!scanner || text->empty()) return Status::Ok();
+    std::vector<Finding> found;
+    if (Status s = scanner->Scan(*text, *scratch, &found); !s.ok()) return s;
+    std::sort(found.begin(), found.end(),
+              [](const Finding& a, const Finding& b) { return a.byte_offset > b.byte_offset; });
+    uint64_t limit = text->size();  // findings at or past it overlap one already masked
+    for (const Finding& f : found) {
+      if (f.byte_length == 0 || f.byte_offset + f.byte_length > limit) continue;
+      std::string masked = MaskSecret(std::string_view(*text).substr(f.byte_offset, f.byte_length));
+      text->replace(f.byte_offset, f.byte_length, masked);
+      limit = f.byte_offset;
+    }
+    return Status::Ok();
+  }
+
+  Result<std::optional<std::string>> Meta(const char* key) {
+    Stmt s(db, "SELECT value FROM meta WHERE key = ?1");
+    if (!s.ok()) return Error("reading meta");
+    s.Text(1, key);
+    int rc = s.Step();
+    if (rc == SQLITE_ROW) return std::optional<std::string>(s.ColText(0));
+    if (rc == SQLITE_DONE) return std::optional<std::string>();
+    return Error("reading meta");
+  }
+  Status SetMeta(const char* key, std::string_view value) {
+    Stmt s(db, "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)");
+    if (!s.ok()) return Error("writing meta");
+    s.Text(1, key);
+    s.Text(2, value);
+    return s.Step() == SQLITE_DONE ? Status::Ok() : Error("writing meta");
+  }
+  // The chain's starting point: (anchor id, anchor hash), or (0, zeros).
+  Result<std::pair<int64_t, std::string>> Anchor() {
+    auto id = Meta("anchor_id");
+    if (!id.ok()) return id.status();
+    auto hash = Meta("anchor_hash");
+    if (!hash.ok()) return hash.status();
+    if (!id->has_value() || !hash->has_value()) return std::pair<int64_t, std::string>(0, std::string(kZeroHash));
+    int64_t anchor_id = 0;
+    const std::string& text = **id;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), anchor_id);
+    if (ec != std::errc() || end != text.data() + text.size() || anchor_id < 0) {
+      return Status::Error(path + ": damaged retention anchor '" + text + "' in the meta table");
+    }
+    return std::pair<int64_t, std::string>(anchor_id, **hash);
+  }
+  Result<std::vector<AuditRecord>> Query(const std::string& where, std::string_view arg) {
+    Stmt s(db, std::string("SELECT ") + kColumns + " FROM records " + where + " ORDER BY id");
+    if (!s.ok()) return Error("reading records");
+    if (!arg.empty()) s.Text(1, arg);
+    std::vector<AuditRecord> out;
+    int rc;
+    while ((rc = s.Step()) == SQLITE_ROW) out.push_back(ReadRecord(s));
+    if (rc != SQLITE_DONE) return Error("reading records");
+    return out;
+  }
+};
+
+AuditLog::AuditLog(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+AuditLog::~AuditLog() = default;
+
+Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path, OpenMode mode) {
+  auto impl = std::make_unique<Impl>();
+  impl->path = path;
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX;
+  if (mode == OpenMode::kCreate) flags |= SQLITE_OPEN_CREATE;
+  if (sqlite3_open_v2(path.c_str(), &impl->db, flags, nullptr) != SQLITE_OK) {
+    return Status::Error(path + ": cannot open audit log: " +
+                         (impl->db ? sqlite3_errmsg(impl->db) : "out of memory"));
+  }
+  sqlite3_busy_timeout(impl->db, 30000);
+  if (mode == OpenMode::kExisting) {
+    Stmt s(impl->db, "SELECT value FROM meta WHERE key = 'format'");
+    if (!s.ok() || s.Step() != SQLITE_ROW || s.ColText(0) != kFormat) {
+      return Status::Error(path + ": not a glassbox audit log");
+    }
+  }
+  if (Status s = impl->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"); !s.ok()) return s;
+  if (mode == OpenMode::kCreate) {
+    if (Status s = impl->Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
+    Status s = impl->Exec(
+        "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        "CREATE TABLE IF NOT EXISTS records("
+        " id INTEGER PRIMARY KEY, time TEXT NOT NULL, user TEXT NOT NULL, agent TEXT NOT NULL,"
+        " upstream TEXT NOT NULL, model TEXT NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,"
+        " status INTEGER NOT NULL, latency_ms INTEGER NOT NULL, input_tokens INTEGER NOT NULL,"
+        " output_tokens INTEGER NOT NULL, findings TEXT NOT NULL, request_body TEXT, response_body TEXT,"
+        " request_sha256 TEXT NOT NULL, response_sha256 TEXT NOT NULL, prev_hash TEXT NOT NULL,"
+        " record_hash TEXT NOT NULL);");
+    if (s.ok()) {
+      auto format = impl->Meta("format");
+      if (!format.ok()) {
+        s = format.status();
+      } else if (!format->has_value()) {
+        s = impl->SetMeta("format", kFormat);
+      } else if (**format != kFormat) {
+        s = Status::Error(path + ": not a glassbox audit log");
+      }
+    }
+    if (!s.ok()) {
+      impl->Rollback();
+      return s;
+    }
+    if (Status c = impl->Exec("COMMIT"); !c.ok()) return c;
+  }
+  auto rules = BuiltinSecretRules();
+  if (!rules.ok()) return rules.status();
+  auto scanner = SecretScanner::Compile(std::move(rules).value(), SecretScanner::CompileMode::kLazy);
+  if (!scanner.ok()) return scanner.status();
+  impl->scanner = std::move(scanner).value();
+  impl->scratch = impl->scanner->NewScratch();
+  return std::unique_ptr<AuditLog>(new AuditLog(std::move(impl)));
+}
+
+Result<AuditRecord> AuditLog::Append(AuditRecord r) {
+  Impl& m = *impl_;
+  if (!IsRfc3339Utc(r.time)) {
+    return Status::Error(m.path + ": record time '" + r.time + "' is not RFC 3339 UTC (2026-11-23T12:00:00Z)");
+  }
+  for (std::string* field : {&r.path, &r.findings}) {
+    if (Status s = m.Mask(field); !s.ok()) return s;
+  }
+  for (std::optional<std::string>* body : {&r.request_body, &r.response_body}) {
+    if (*body) {
+      if (Status s = m.Mask(&**body); !s.ok()) return s;
+    }
+  }
+  if (Status s = m.Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
+  Status failed = Status::Ok();
+  {
+    Stmt last(m.db, "SELECT id, record_hash FROM records ORDER BY id DESC LIMIT 1");
+    int rc = last.ok() ? last.Step() : SQLITE_ERROR;
+    if (rc == SQLITE_ROW) {
+      r.id = last.ColInt(0) + 1;
+      r.prev_hash = last.ColText(1);
+    } else if (rc == SQLITE_DONE) {
+      auto anchor = m.Anchor();
+      if (anchor.ok()) {
+        r.id = anchor->first + 1;
+        r.prev_hash = anchor->second;
+      } else {
+        failed = anchor.status();
+      }
+    } else {
+      failed = m.Error("reading the last record");
+    }
+  }
+  if (failed.ok()) {
+    r.record_hash = ComputeRecordHash(r);
+    Stmt ins(m.db, std::string("INSERT INTO records(") + kColumns +
+                       ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)");
+    if (!ins.ok()) {
+      failed = m.Error("preparing insert");
+    } else {
+      ins.Int(1, r.id);
+      ins.Text(2, r.time);
+      ins.Text(3, r.user);
+      ins.Text(4, r.agent);
+      ins.Text(5, r.upstream);
+      ins.Text(6, r.model);
+      ins.Text(7, r.method);
+      ins.Text(8, r.path);
+      ins.Int(9, r.status);
+      ins.Int(10, r.latency_ms);
+      ins.Int(11, r.input_tokens);
+      ins.Int(12, r.output_tokens);
+      ins.Text(13, r.findings);
+      ins.OptText(14, r.request_body);
+      ins.OptText(15, r.response_body);
+      ins.Text(16, r.request_sha256);
+      ins.Text(17, r.response_sha256);
+      ins.Text(18, r.prev_hash);
+      ins.Text(19, r.record_hash);
+      if (ins.Step() != SQLITE_DONE) failed = m.Error("inserting record");
+    }
+  }
+  if (!failed.ok()) {
+    m.Rollback();
+    return failed;
+  }
+  if (Status s = m.Exec("COMMIT"); !s.ok()) {
+    m.Rollback();
+    return s;
+  }
+  return r;
+}
+
+Result<std::vector<AuditRecord>> AuditLog::List() { return impl_->Query("", ""); }
+
+Result<AuditRecord> AuditLog::Get(int64_t id) {
+  auto rows = impl_->Query("WHERE id = " + std::to_string(id), "");
+  if (!rows.ok()) return rows.status();
+  if (rows->empty()) return Status::Error(impl_->path + ": no record " + std::to_string(id));
+  return std::move(rows->front());
+}
+
+Result<std::vector<AuditRecord>> AuditLog::Search(std::string_view text) {
+  if (text.empty()) return List();
+  return impl_->Query(
+      "WHERE instr(user, ?1) OR instr(agent, ?1) OR instr(upstream, ?1) OR instr(model, ?1) OR instr(method, ?1)"
+      " OR instr(path, ?1) OR instr(findings, ?1) OR instr(coalesce(request_body, ''), ?1)"
+      " OR instr(coalesce(response_body, ''), ?1)",
+      text);
+}
+
+Result<VerifyResult> AuditLog::Verify() {
+  Impl& m = *impl_;
+  // One read transaction: a consistent snapshot even while others append.
+  if (Status s = m.Exec("BEGIN"); !s.ok()) return s;
+  auto anchor = m.Anchor();
+  auto rows = anchor.ok() ? m.Query("", "") : Result<std::vector<AuditRecord>>(anchor.status());
+  m.Rollback();
+  if (!rows.ok()) return rows.status();
+  VerifyResult v;
+  v.anchor_id = anchor->first;
+  int64_t want_id = anchor->first + 1;
+  std::string want_prev = anchor->second;
+  for (const AuditRecord& r : *rows) {
+    auto broken = [&](std::string reason) {
+      v.intact = false;
+      v.bad_id = r.id;
+      v.reason = std::move(reason);
+      return v;
+    };
+    if (r.id != want_id) {
+      if (r.id > want_id) {
+        return broken(want_id + 1 == r.id
+                          ? "record " + std::to_string(want_id) + " is missing (deleted row)"
+                          : "records " + std::to_string(want_id) + ".." + std::to_string(r.id - 1) +
+                                " are missing (deleted rows)");
+      }
+      return broken("id " + std::to_string(r.id) + " out of sequence, expected " + std::to_string(want_id));
+    }
+    if (ComputeRecordHash(r) != r.record_hash) {
+      return broken("record_hash does not match the record's fields (edited field)");
+    }
+    if (r.prev_hash != want_prev) {
+      return broken("prev_hash does not match the previous record's hash (deleted or reordered rows)");
+    }
+    want_prev = r.record_hash;
+    ++want_id;
+    ++v.records;
+  }
+  return v;
+}
+
+Result<int64_t> AuditLog::DeleteBefore(std::string_view cutoff) {
+  Impl& m = *impl_;
+  if (!IsRfc3339Utc(cutoff)) {
+    return Status::Error("retention cutoff '" + std::string(cutoff) + "' is not RFC 3339 UTC (2026-11-23T12:00:00Z)");
+  }
+  if (Status s = m.Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
+  Status failed = Status::Ok();
+  int64_t deleted = 0;
+  {
+    // The leading run: every record before the first one at or after cutoff.
+    Stmt first(m.db, "SELECT min(id) FROM records WHERE time >= ?1");
+    Stmt last(m.db, "SELECT max(id) FROM records");
+    if (!first.ok() || !last.ok()) {
+      failed = m.Error("reading records");
+    } else {
+      first.Text(1, cutoff);
+      int rc1 = first.Step();
+      int rc2 = last.Step();
+      if (rc1 != SQLITE_ROW || rc2 != SQLITE_ROW) {
+        failed = m.Error("reading records");
+      } else if (sqlite3_column_type(last.get(), 0) != SQLITE_NULL) {
+        int64_t end = sqlite3_column_type(first.get(), 0) == SQLITE_NULL ? last.ColInt(0) + 1 : first.ColInt(0);
+        Stmt anchor(m.db, "SELECT id, record_hash FROM records WHERE id < ?1 ORDER BY id DESC LIMIT 1");
+        anchor.Int(1, end);
+        if (anchor.ok() && anchor.Step() == SQLITE_ROW) {
+          int64_t anchor_id = anchor.ColInt(0);
+          std::string anchor_hash = anchor.ColText(1);
+          Stmt del(m.db, "DELETE FROM records WHERE id <= ?1");
+          del.Int(1, anchor_id);
+          if (!del.ok() || del.Step() != SQLITE_DONE) {
+            failed = m.Error("deleting records");
+          } else {
+            deleted = sqlite3_changes(m.db);
+            failed = m.SetMeta("anchor_id", std::to_string(anchor_id));
+            if (failed.ok()) failed = m.SetMeta("anchor_hash", anchor_hash);
+          }
+        }
+      }
+    }
+  }
+  if (!failed.ok()) {
+    m.Rollback();
+    return failed;
+  }
+  if (Status s = m.Exec("COMMIT"); !s.ok()) {
+    m.Rollback();
+    return s;
+  }
+  return deleted;
+}
+
+}  // namespace glassbox::gate

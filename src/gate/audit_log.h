@@ -1,0 +1,135 @@
+// The audit log of `glassbox gate`: an append-only, hash-chained record of
+// every exchange between an agent and an LLM API, stored in SQLite.
+//
+// Durability: WAL journal, synchronous=FULL, so a record whose Append()
+// returned survives kill -9 and power loss. Append() runs in one IMMEDIATE
+// transaction that reads the last record's hash and inserts the new row, so
+// two processes (or two AuditLog objects) appending at once still build one
+// unbroken chain. One AuditLog object belongs to one thread at a time; open
+// one per thread or process. SQLite types stay inside audit_log.cc.
+//
+// Hash chain: record_hash = SHA-256 (lower-case hex) of the canonical form
+// below; prev_hash is the record_hash of the record before it, and 64 zeros
+// for the very first record of a log.
+//
+// Canonical form (version 1), the input of SHA-256:
+//   "glassbox-audit-v1\n", then each field in this fixed order:
+//   id, time, user, agent, upstream, model, method, path, status, latency_ms,
+//   input_tokens, output_tokens, findings, request_body, response_body,
+//   request_sha256, response_sha256, prev_hash;
+//   each encoded as 's' <decimal byte length> ':' <bytes>, or as 'n' when the
+//   field is NULL (only request_body/response_body may be). Integers are
+//   written in decimal without leading zeros ("-5", "0", "200") and then
+//   encoded like strings. The length prefix makes the form unambiguous.
+//
+// Secrets: callers pass bodies already redacted by policy. As a last line of
+// defence Append() also runs core's built-in secret rules over path,
+// request_body, response_body and findings and replaces every match with
+// MaskSecret() of it before hashing and storing, so no secret the core rules
+// know reaches the log in clear. request_sha256/response_sha256 are the
+// caller's hashes of the original (unredacted) payloads.
+//
+// Retention: DeleteBefore(cutoff) deletes the oldest records (the leading run
+// of records whose time is earlier than cutoff) and stores an anchor in the
+// meta table: the id and record_hash of the last deleted record. Verify()
+// starts from the anchor instead of 64 zeros, so the remaining chain still
+// verifies; deleting rows by any other means breaks it.
+//
+// Not detected: removing the newest records (the tail) leaves a valid
+// shorter chain; an external copy of the last record_hash is needed for that.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+
+namespace glassbox::gate {
+
+struct AuditRecord {
+  int64_t id = 0;             // assigned by Append()
+  std::string time;           // RFC 3339 UTC, given by the caller
+  std::string user;
+  std::string agent;
+  std::string upstream;
+  std::string model;
+  std::string method;
+  std::string path;
+  int64_t status = 0;         // HTTP status sent to the client
+  int64_t latency_ms = 0;
+  int64_t input_tokens = 0;
+  int64_t output_tokens = 0;
+  std::string findings = "[]";  // JSON text
+  std::optional<std::string> request_body;   // as it left, after policy; nullopt when not logged
+  std::optional<std::string> response_body;  // as it arrived, after policy
+  std::string request_sha256;   // of the original payloads
+  std::string response_sha256;
+  std::string prev_hash;        // set by Append()
+  std::string record_hash;      // set by Append()
+};
+
+// True for "YYYY-MM-DDTHH:MM:SS[.fraction]Z", the only time form the log
+// stores (such strings sort as the times they name). Append() and
+// DeleteBefore() reject any other.
+bool IsRfc3339Utc(std::string_view t);
+
+// The canonical serialization (see above) of `r`, record_hash excluded.
+std::string CanonicalRecord(const AuditRecord& r);
+// SHA-256 hex of CanonicalRecord(r).
+std::string ComputeRecordHash(const AuditRecord& r);
+
+inline constexpr std::string_view kZeroHash =
+    "0000000000000000000000000000000000000000000000000000000000000000";
+
+struct VerifyResult {
+  bool intact = true;
+  int64_t bad_id = 0;     // the first bad record when !intact
+  std::string reason;     // "record_hash does not match the record's fields (edited field)", ...
+  int64_t records = 0;    // records checked
+  int64_t anchor_id = 0;  // id of the last record removed by retention, 0 if none
+};
+
+class AuditLog {
+ public:
+  enum class OpenMode {
+    kCreate,    // create the file and schema if missing
+    kExisting,  // fail if the file is missing or is not a glassbox audit log
+  };
+  static Result<std::unique_ptr<AuditLog>> Open(const std::string& path, OpenMode mode);
+  ~AuditLog();
+  AuditLog(const AuditLog&) = delete;
+  AuditLog& operator=(const AuditLog&) = delete;
+
+  // Masks secrets, links to the last record, hashes and inserts `record` in
+  // one IMMEDIATE transaction. Returns the record as stored (id, masked
+  // fields, prev_hash, record_hash). Nothing is stored on failure.
+  Result<AuditRecord> Append(AuditRecord record);
+
+  // All records in id order.
+  Result<std::vector<AuditRecord>> List();
+  // The record with `id`, or an error naming it.
+  Result<AuditRecord> Get(int64_t id);
+  // Records where any text field contains `text` (case-sensitive bytes).
+  Result<std::vector<AuditRecord>> Search(std::string_view text);
+
+  // Walks the chain from the anchor (or 64 zeros) and reports the first break:
+  // an edited field, a deleted row (id gap or broken prev link), reordered rows.
+  Result<VerifyResult> Verify();
+
+  // Deletes the leading records whose time sorts before `cutoff` (RFC 3339
+  // strings in UTC compare as times) and moves the anchor. Returns the number
+  // deleted.
+  Result<int64_t> DeleteBefore(std::string_view cutoff);
+
+  struct Impl;
+
+ private:
+  explicit AuditLog(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace glassbox::gate

@@ -1,0 +1,233 @@
+#include "gate/audit_log.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+#include <thread>
+
+namespace glassbox::gate {
+namespace {
+
+constexpr const char* kKey =
+    "sk-ant-api03-AM1P09_Z0XSSJMgb2cSMQUOVPPG4gGw2c9idUV-WwVTVw5zwpz26Pu0TejDL1bm8YMp8sNQYiE1aVwlslaRkAB145S6PzAA";
+
+class AuditLogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("glassbox-audit-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    path_ = (dir_ / "audit.db").string();
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::unique_ptr<AuditLog> OpenLog() {
+    auto log = AuditLog::Open(path_, AuditLog::OpenMode::kCreate);
+    EXPECT_TRUE(log.ok()) << log.status().message();
+    return std::move(log).value();
+  }
+  static AuditRecord Sample(int n) {
+    AuditRecord r;
+    r.time = "2026-11-2" + std::to_string(n % 10) + "T10:00:00Z";
+    r.user = "alice";
+    r.agent = "claude-code";
+    r.upstream = "https://api.anthropic.com";
+    r.model = "claude-test";
+    r.method = "POST";
+    r.path = "/v1/messages";
+    r.status = 200;
+    r.latency_ms = 100 + n;
+    r.input_tokens = 10;
+    r.output_tokens = 20;
+    r.request_body = "{\"n\":" + std::to_string(n) + "}";
+    r.response_body = std::nullopt;
+    r.request_sha256 = std::string(kZeroHash);
+    r.response_sha256 = std::string(kZeroHash);
+    return r;
+  }
+  void RawSql(const std::string& sql) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    char* err = nullptr;
+    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
+    sqlite3_free(err);
+    sqlite3_close(db);
+  }
+
+  std::filesystem::path dir_;
+  std::string path_;
+};
+
+TEST_F(AuditLogTest, AppendReopenVerify) {
+  {
+    auto log = OpenLog();
+    auto first = log->Append(Sample(1));
+    ASSERT_TRUE(first.ok()) << first.status().message();
+    EXPECT_EQ(first->id, 1);
+    EXPECT_EQ(first->prev_hash, kZeroHash);
+    EXPECT_EQ(first->record_hash, ComputeRecordHash(*first));
+    auto second = log->Append(Sample(2));
+    ASSERT_TRUE(second.ok());
+    EXPECT_EQ(second->prev_hash, first->record_hash);
+  }
+  auto log = AuditLog::Open(path_, AuditLog::OpenMode::kExisting);
+  ASSERT_TRUE(log.ok()) << log.status().message();
+  ASSERT_TRUE((*log)->Append(Sample(3)).ok());
+  auto v = (*log)->Verify();
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(v->intact) << v->reason;
+  EXPECT_EQ(v->records, 3);
+  auto got = (*log)->Get(2);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->request_body, "{\"n\":2}");
+  EXPECT_FALSE(got->response_body.has_value());
+  EXPECT_EQ((*log)->Search("\"n\":3")->size(), 1u);
+}
+
+TEST_F(AuditLogTest, RejectsTimesThatAreNotRfc3339Utc) {
+  EXPECT_TRUE(IsRfc3339Utc("2026-11-23T12:00:00Z"));
+  EXPECT_TRUE(IsRfc3339Utc("2026-11-23T12:00:00.123Z"));
+  EXPECT_FALSE(IsRfc3339Utc("2026-11-23T12:00:00+01:00"));
+  EXPECT_FALSE(IsRfc3339Utc("2026-11-23 12:00:00Z"));
+  EXPECT_FALSE(IsRfc3339Utc(""));
+  auto log = OpenLog();
+  AuditRecord r = Sample(1);
+  r.time = "yesterday";
+  EXPECT_FALSE(log->Append(r).ok());
+  EXPECT_FALSE(log->DeleteBefore("2026").ok());
+  EXPECT_EQ(log->List()->size(), 0u);
+}
+
+TEST_F(AuditLogTest, CanonicalFormIsLengthPrefixed) {
+  AuditRecord a = Sample(1);
+  AuditRecord b = a;
+  a.user = "ab";
+  a.agent = "c";
+  b.user = "a";
+  b.agent = "bc";
+  EXPECT_NE(ComputeRecordHash(a), ComputeRecordHash(b));
+  AuditRecord empty = Sample(1);
+  AuditRecord null = Sample(1);
+  empty.response_body = "";
+  EXPECT_NE(ComputeRecordHash(empty), ComputeRecordHash(null));
+}
+
+TEST_F(AuditLogTest, OpenExistingRejectsMissingAndForeignFiles) {
+  EXPECT_FALSE(AuditLog::Open(path_, AuditLog::OpenMode::kExisting).ok());
+  RawSql("CREATE TABLE other(x)");
+  auto log = AuditLog::Open(path_, AuditLog::OpenMode::kExisting);
+  ASSERT_FALSE(log.ok());
+  EXPECT_NE(log.status().message().find("not a glassbox audit log"), std::string::npos);
+}
+
+TEST_F(AuditLogTest, EditedFieldNamesTheRecord) {
+  {
+    auto log = OpenLog();
+    for (int i = 1; i <= 5; ++i) ASSERT_TRUE(log->Append(Sample(i)).ok());
+  }
+  RawSql("UPDATE records SET model = 'other' WHERE id = 3");
+  auto v = OpenLog()->Verify();
+  ASSERT_TRUE(v.ok());
+  EXPECT_FALSE(v->intact);
+  EXPECT_EQ(v->bad_id, 3);
+  EXPECT_NE(v->reason.find("edited field"), std::string::npos) << v->reason;
+}
+
+TEST_F(AuditLogTest, DeletedMiddleRowIsFound) {
+  {
+    auto log = OpenLog();
+    for (int i = 1; i <= 5; ++i) ASSERT_TRUE(log->Append(Sample(i)).ok());
+  }
+  RawSql("DELETE FROM records WHERE id = 3");
+  auto v = OpenLog()->Verify();
+  ASSERT_TRUE(v.ok());
+  EXPECT_FALSE(v->intact);
+  EXPECT_EQ(v->bad_id, 4);
+  EXPECT_NE(v->reason.find("deleted"), std::string::npos) << v->reason;
+}
+
+TEST_F(AuditLogTest, RenumberedRowsBreakTheChain) {
+  {
+    auto log = OpenLog();
+    for (int i = 1; i <= 5; ++i) ASSERT_TRUE(log->Append(Sample(i)).ok());
+  }
+  // Hide a deletion by renumbering: the hash covers the id.
+  RawSql("DELETE FROM records WHERE id = 3; UPDATE records SET id = id - 1 WHERE id > 3");
+  auto v = OpenLog()->Verify();
+  ASSERT_TRUE(v.ok());
+  EXPECT_FALSE(v->intact);
+  EXPECT_EQ(v->bad_id, 3);
+}
+
+TEST_F(AuditLogTest, ConcurrentAppendsFromTwoConnectionsKeepTheChain) {
+  OpenLog();
+  constexpr int kPerThread = 40;
+  auto worker = [&] {
+    auto log = AuditLog::Open(path_, AuditLog::OpenMode::kExisting);
+    ASSERT_TRUE(log.ok());
+    for (int i = 0; i < kPerThread; ++i) {
+      auto r = (*log)->Append(Sample(i));
+      ASSERT_TRUE(r.ok()) << r.status().message();
+    }
+  };
+  std::thread a(worker);
+  std::thread b(worker);
+  a.join();
+  b.join();
+  auto v = OpenLog()->Verify();
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(v->intact) << "record " << v->bad_id << ": " << v->reason;
+  EXPECT_EQ(v->records, 2 * kPerThread);
+}
+
+TEST_F(AuditLogTest, RetentionKeepsTheChainVerifiable) {
+  auto log = OpenLog();
+  for (int i = 1; i <= 6; ++i) ASSERT_TRUE(log->Append(Sample(i)).ok());
+  auto deleted = log->DeleteBefore("2026-11-24T00:00:00Z");
+  ASSERT_TRUE(deleted.ok()) << deleted.status().message();
+  EXPECT_EQ(*deleted, 3);
+  auto v = log->Verify();
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(v->intact) << v->reason;
+  EXPECT_EQ(v->anchor_id, 3);
+  EXPECT_EQ(v->records, 3);
+  // Delete everything, then append: ids and the chain go on from the anchor.
+  ASSERT_TRUE(log->DeleteBefore("2027-01-01T00:00:00Z").ok());
+  auto next = log->Append(Sample(7));
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(next->id, 7);
+  v = log->Verify();
+  EXPECT_TRUE(v->intact) << v->reason;
+  EXPECT_EQ(v->records, 1);
+  // Deleting the oldest remaining row by hand is still caught.
+  ASSERT_TRUE(log->Append(Sample(8)).ok());
+  RawSql("DELETE FROM records WHERE id = 7");
+  v = log->Verify();
+  EXPECT_FALSE(v->intact);
+  EXPECT_EQ(v->bad_id, 8);
+}
+
+TEST_F(AuditLogTest, SecretsAreMaskedBeforeHashingAndStoring) {
+  auto log = OpenLog();
+  AuditRecord r = Sample(1);
+  r.request_body = std::string("{\"system\":\"key ") + kKey + "\"}";
+  r.response_body = std::string("ANTHROPIC_API_KEY=") + kKey;
+  r.path = "/v1/messages";
+  auto stored = log->Append(r);
+  ASSERT_TRUE(stored.ok());
+  auto got = log->Get(stored->id);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->request_body->find(kKey), std::string::npos) << *got->request_body;
+  EXPECT_EQ(got->response_body->find(kKey), std::string::npos) << *got->response_body;
+  EXPECT_NE(got->request_body->find("sk-ant-"), std::string::npos);
+  EXPECT_EQ(log->Search(kKey)->size(), 0u);
+  EXPECT_TRUE(log->Verify()->intact);
+}
+
+}  // namespace
+}  // namespace glassbox::gate
