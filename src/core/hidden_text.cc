@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <string>
 
 #include "core/utf.h"
@@ -12,6 +13,7 @@ namespace glassbox {
 namespace {
 
 constexpr size_t kMaxStoredCodePoints = 256;
+constexpr size_t kMaxFindingsPerText = 10000;
 constexpr size_t kLineWindow = 2048;  // bytes of a line looked at around a character
 
 std::string Quoted(char ascii) { return ascii == '\'' ? "\"'\"" : fmt::format("'{}'", ascii); }
@@ -121,6 +123,7 @@ class ScanState {
   void RecordTrailing(size_t lf);
   void FinishTrailing();
   void FinishInvalid();
+  void FinishOverflow();
 
   const UnicodeData& data_;
   std::string_view text_;
@@ -135,6 +138,14 @@ class ScanState {
   uint64_t invalid_count_ = 0;
   size_t first_invalid_ = 0;
   std::vector<TrailingRun> trailing_;
+  struct Overflow {
+    uint64_t count = 0;
+    size_t first_offset = 0;
+    Severity worst = Severity::kInfo;
+  };
+  size_t emitted_ = 0;
+  std::map<std::string, Overflow> overflow_;
+  Finding scratch_;  // where findings past the cap are written and forgotten
   size_t trailing_mixed_ = 0;
 };
 
@@ -179,6 +190,19 @@ void ScanState::Run() {
   }
   FinishTrailing();
   FinishInvalid();
+  FinishOverflow();
+}
+
+void ScanState::FinishOverflow() {
+  for (const auto& [rule, o] : overflow_) {
+    Finding& f = out_->emplace_back();
+    f.rule = rule;
+    f.severity = o.worst;
+    f.byte_offset = o.first_offset;
+    f.byte_length = 0;
+    f.message = fmt::format("{} more findings of this rule in this text are not listed (the first {} are)",
+                            o.count, kMaxFindingsPerText);
+  }
 }
 
 const ScanState::LineInfo& ScanState::Line(size_t i) {
@@ -297,6 +321,16 @@ bool ScanState::InHostOrUrl(size_t i, size_t* token_begin, size_t* token_end, bo
 
 Finding& ScanState::Emit(std::string_view rule, Severity sev, size_t begin, size_t end,
                          std::string message) {
+  // Hostile text can hold millions of hidden characters: past a cap, findings
+  // are counted per rule, not stored, and summarised at the end.
+  if (emitted_ >= kMaxFindingsPerText) {
+    Overflow& o = overflow_[std::string(rule)];
+    if (o.count++ == 0) o.first_offset = begin;
+    o.worst = std::max(o.worst, sev);
+    scratch_ = Finding();
+    return scratch_;
+  }
+  ++emitted_;
   Finding& f = out_->emplace_back();
   f.rule = std::string(rule);
   f.severity = sev;

@@ -75,3 +75,18 @@ TEST(HiddenText, NulAndLoneControlsAreLow) {
 
 }  // namespace
 }  // namespace glassbox
+
+namespace glassbox {
+namespace {
+
+TEST(HiddenText, FindingsAreCappedOnHostileInput) {
+  std::string text;
+  for (int i = 0; i < 50000; ++i) text += "a\xE2\x80\x8B";  // 50,000 separate zero-width spaces
+  std::vector<Finding> out;
+  HiddenTextDetector().Scan(text, TextContext{TextKind::kCode, true}, &out);
+  ASSERT_EQ(out.size(), 10001u);
+  EXPECT_NE(out.back().message.find("40000 more findings"), std::string::npos) << out.back().message;
+}
+
+}  // namespace
+}  // namespace glassbox

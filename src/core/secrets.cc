@@ -22,6 +22,9 @@ struct Window {
 // Room for RE2's DFA cache: the generic rules' bounded repeats make many
 // states, and a cache that keeps filling up and resetting is slow.
 constexpr int64_t kRegexMemory = int64_t{64} << 20;
+// Findings one Scan call stores; the rest are counted (hostile input can hold
+// millions of key-shaped strings).
+constexpr size_t kMaxFindingsPerScan = 10000;
 
 struct SecretScanner::Impl {
   std::vector<SecretRule> rules;
@@ -89,6 +92,9 @@ struct SecretScratch::Impl {
   std::vector<re2::StringPiece> groups;
   std::vector<int> which;
   std::vector<size_t> candidates;
+  // Findings stored in this Scan call, and those past the cap, per rule.
+  size_t emitted = 0;
+  std::vector<std::pair<size_t, uint64_t>> overflow;  // rule index, count
   ~Impl() {
     if (scratch != nullptr) hs_free_scratch(scratch);
   }
@@ -337,7 +343,8 @@ bool LooksLikeExample(const SecretRule& rule, std::string_view secret) {
 }  // namespace
 
 void SecretScanner::MatchRule(size_t r, std::string_view text, re2::StringPiece piece,
-                              std::vector<re2::StringPiece>* groups, std::vector<Finding>* out) const {
+                              std::vector<re2::StringPiece>* groups, SecretScratch::Impl* scratch,
+                              std::vector<Finding>* out) const {
   const SecretRule& rule = impl_->rules[r];
   const RE2& re = impl_->Regex(r);
   if (!re.ok() || rule.secret_group > re.NumberOfCapturingGroups()) return;  // checked when compiled eagerly
@@ -354,6 +361,17 @@ void SecretScanner::MatchRule(size_t r, std::string_view text, re2::StringPiece 
     if (!rule.stopwords.empty() && Stopped(rule, NameAt(text, static_cast<size_t>(whole.data() - text.data())), sv)) {
       continue;
     }
+    if (scratch->emitted >= kMaxFindingsPerScan) {
+      auto it = std::find_if(scratch->overflow.begin(), scratch->overflow.end(),
+                             [&](const auto& o) { return o.first == r; });
+      if (it == scratch->overflow.end()) {
+        scratch->overflow.emplace_back(r, 1);
+      } else {
+        ++it->second;
+      }
+      continue;
+    }
+    ++scratch->emitted;
     Finding& f = out->emplace_back();
     f.rule = rule.id;
     f.byte_offset = static_cast<uint64_t>(secret.data() - text.data());
@@ -375,6 +393,8 @@ Status SecretScanner::Scan(std::string_view text, SecretScratch& scratch, std::v
   if (impl_->db == nullptr || text.empty()) return Status::Ok();
   const size_t first = out->size();
   SecretScratch::Impl& sc = scratch.impl();
+  sc.emitted = 0;
+  sc.overflow.clear();
   std::vector<size_t>& covered = sc.covered;
   covered.assign(impl_->gates.size(), 0);
   std::vector<Window>& windows = sc.windows;
@@ -419,7 +439,14 @@ Status SecretScanner::Scan(std::string_view text, SecretScratch& scratch, std::v
     } else {
       candidates.push_back(gate.rules[0]);
     }
-    for (size_t r : candidates) MatchRule(r, text, piece, &groups, out);
+    for (size_t r : candidates) MatchRule(r, text, piece, &groups, &sc, out);
+  }
+  for (const auto& [r, count] : sc.overflow) {
+    Finding& f = out->emplace_back();
+    f.rule = impl_->rules[r].id;
+    f.severity = impl_->rules[r].severity;
+    f.message = fmt::format("{} more matches of this rule in this text are not listed (the first {} are)", count,
+                            kMaxFindingsPerScan);
   }
   DropGenericOverlaps(out, first);
   return Status::Ok();

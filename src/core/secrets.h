@@ -64,7 +64,16 @@ std::string MaskSecret(std::string_view secret);
 // Shannon entropy in bits per byte.
 double ShannonEntropy(std::string_view s);
 
-class SecretScratch;
+class SecretScratch {
+ public:
+  ~SecretScratch();
+  struct Impl;
+  explicit SecretScratch(std::unique_ptr<Impl> impl);
+  Impl& impl() { return *impl_; }
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
 
 class SecretScanner {
  public:
@@ -91,19 +100,9 @@ class SecretScanner {
   explicit SecretScanner(std::unique_ptr<Impl> impl);
   // Runs rule r's regex over `piece` (a window of `text`), appending findings.
   void MatchRule(size_t r, std::string_view text, re2::StringPiece piece, std::vector<re2::StringPiece>* groups,
-                 std::vector<Finding>* out) const;
+                 SecretScratch::Impl* scratch, std::vector<Finding>* out) const;
   std::unique_ptr<Impl> impl_;
 };
 
-class SecretScratch {
- public:
-  ~SecretScratch();
-  struct Impl;
-  explicit SecretScratch(std::unique_ptr<Impl> impl);
-  Impl& impl() { return *impl_; }
-
- private:
-  std::unique_ptr<Impl> impl_;
-};
 
 }  // namespace glassbox

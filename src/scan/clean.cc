@@ -76,7 +76,9 @@ CleanResult CleanText(std::string_view text, TextKind kind) {
   std::string next;
   // A fix can reveal another (a joiner left between two emoji that no longer
   // belong together): repeat until nothing changes, a few times at most.
-  for (int pass = 0; pass < 4; ++pass) {
+  // The detector lists at most 10,000 findings per pass, so hostile text may
+  // need more passes; each pass is linear.
+  for (int pass = 0; pass < 256; ++pass) {
     const size_t applied = CleanOnce(current, kind, &next, &result);
     if (applied == 0) break;
     result.changes += applied;
