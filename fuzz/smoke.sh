@@ -12,7 +12,8 @@ set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 build=${1:?usage: fuzz/smoke.sh BUILD_DIR}
 seconds=${FUZZ_SECONDS:-20}
-targets=${FUZZ_TARGETS:-"fuzz_utf fuzz_hidden_text fuzz_json_strings fuzz_secret_rules fuzz_scan_buffer fuzz_agent_config fuzz_sse"}
+# Every target listed in fuzz/targets.txt (one per line), unless FUZZ_TARGETS names some.
+targets=${FUZZ_TARGETS:-$(grep -v '^#' "$here/targets.txt" | tr '\n' ' ')}
 
 # UBSan in the fuzz build is recoverable by default: make it fatal here so a
 # report counts as a crash.

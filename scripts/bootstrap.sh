@@ -15,6 +15,8 @@ debian_packages=(
   libfmt-dev libspdlog-dev libcli11-dev libtomlplusplus-dev
   libssl-dev libgit2-dev libsqlite3-dev libarchive-dev libyaml-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libboost1.81-dev libboost-json1.81-dev libtree-sitter-dev
+  iproute2 curl wrk chromium
   ripgrep hyperfine xxd
 )
 

@@ -17,6 +17,13 @@ int RunClean(int argc, char** argv);
 int RunFilter(int argc, char** argv);
 // `glassbox log`: 0 ok (verify: chain intact), 1 verify found a break, 2 error.
 int RunLog(int argc, char** argv);
+// gate, probe and audit live in <command>_command.cc with their help text.
+int RunGate(int argc, char** argv);
+int RunProbe(int argc, char** argv);
+int RunAudit(int argc, char** argv);
+const char* GateHelpText();
+const char* ProbeHelpText();
+const char* AuditHelpText();
 // Prints the help for `topic` ("" for the overview). Returns an exit code.
 int RunHelp(const std::string& topic);
 const char* Version();

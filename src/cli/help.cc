@@ -227,8 +227,14 @@ int RunHelp(const std::string& topic) {
     std::cout << kFilter;
   } else if (topic == "log") {
     std::cout << kLog;
+  } else if (topic == "gate") {
+    std::cout << GateHelpText();
+  } else if (topic == "probe") {
+    std::cout << ProbeHelpText();
+  } else if (topic == "audit") {
+    std::cout << AuditHelpText();
   } else {
-    return Fail("no help for '" + topic + "'; commands: scan, clean, filter, log");
+    return Fail("no help for '" + topic + "'; commands: scan, clean, filter, log, gate, probe, audit");
   }
   return kExitClean;
 }

@@ -22,8 +22,8 @@ int main(int argc, char** argv) {
   if (cmd == "clean") return RunClean(argc - 1, argv + 1);
   if (cmd == "filter") return RunFilter(argc - 1, argv + 1);
   if (cmd == "log") return RunLog(argc - 1, argv + 1);
-  if (cmd == "gate" || cmd == "probe" || cmd == "audit") {
-    return Fail("'" + cmd + "' is not built yet in this version; see 'glassbox help'");
-  }
+  if (cmd == "gate") return RunGate(argc - 1, argv + 1);
+  if (cmd == "probe") return RunProbe(argc - 1, argv + 1);
+  if (cmd == "audit") return RunAudit(argc - 1, argv + 1);
   return Fail("unknown command '" + cmd + "'; see 'glassbox help'");
 }
