@@ -56,3 +56,16 @@ if [[ " $* " == *" --bench "* ]]; then
     (cd "$npm_dir" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
   fi
 fi
+
+# The JavaScript grammar for `audit` (tree-sitter), from npm, always: the build compiles its
+# src/parser.c and src/scanner.c. 0.23.1's parser has LANGUAGE_VERSION 14, which Debian's
+# libtree-sitter 0.20.7 accepts (13–14). --ignore-scripts: no native binding is built.
+ts_js_version=0.23.1
+ts_js_dir="$here/.deps/tree-sitter-javascript"
+if [[ ! -f $ts_js_dir/node_modules/tree-sitter-javascript/src/parser.c ]] ||
+   ! grep -q "\"version\": \"$ts_js_version\"" "$ts_js_dir/node_modules/tree-sitter-javascript/package.json"; then
+  echo "bootstrap: installing tree-sitter-javascript $ts_js_version into $ts_js_dir" >&2
+  mkdir -p "$ts_js_dir"
+  (cd "$ts_js_dir" && npm install --ignore-scripts --no-audit --no-fund --no-save --omit=peer \
+     --loglevel=error --prefix "$ts_js_dir" "tree-sitter-javascript@$ts_js_version" >/dev/null)
+fi
