@@ -1,0 +1,96 @@
+// What one run of an agent inside the probe sandbox sent, as plain values, and
+// their JSONL form (the file the sandboxed cell runner writes and the parent
+// reads back, and what `probe --out DIR` keeps for later inspection).
+//
+// Thread-compatible value types; no I/O here. Used by cell_runner (producer)
+// and by the probe analysis (matrix, diff, classify, report) as consumer.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/status.h"
+
+namespace glassbox::probe {
+
+// One HTTP request the agent sent, as the capture server received it.
+struct CapturedRequest {
+  int seq = 0;             // order of arrival within the run, from 0
+  double t_ms = 0;         // milliseconds since the agent was started
+  std::string scheme;      // "http" or "https" (https = we terminated TLS)
+  std::string host;        // Host header as sent (may carry ":port"); else the SNI
+  std::string sni;         // TLS server name; "" for plain HTTP or a ClientHello without SNI
+  std::string dest_ip;     // address the agent connected to (the fake DNS answer or a
+                           // hard-coded IP); for proxied requests, the proxy's address
+  int dest_port = 0;       // port the agent connected to
+  bool via_proxy = false;  // sent through the HTTP proxy (absolute-form or CONNECT tunnel)
+  std::string method;      // "GET", "POST", ...
+  std::string target;      // request target as sent: "/v1/messages?x=1" or, through the
+                           // proxy in absolute form, "http://host/path"
+  std::vector<std::pair<std::string, std::string>> headers;  // in order, names as sent
+  std::string body;        // the body bytes after transfer decoding (chunked removed),
+                           // content encoding (gzip, br) left as sent
+  int response_status = 0; // what the capture server answered
+};
+
+// One name the agent looked up through the fake DNS.
+struct DnsQuery {
+  double t_ms = 0;
+  std::string name;       // lower case, no trailing dot
+  std::string type;       // "A", "AAAA", "HTTPS", "TYPE65", ...
+  std::string transport;  // "udp" or "tcp"
+};
+
+// A TLS connection we could not intercept (the client refused our certificate,
+// pinned its own, spoke something that is not TLS 1.2/1.3, ...). The server
+// name is still known from the ClientHello.
+struct TlsFailure {
+  double t_ms = 0;
+  std::string sni;      // "" when the ClientHello carried none
+  std::string dest_ip;
+  int dest_port = 0;
+  std::string reason;   // OpenSSL's reason, e.g. "tlsv1 alert unknown ca"
+};
+
+// Everything one run produced.
+struct RunCapture {
+  int exit_code = -1;      // the agent's exit status; 128+N when killed by signal N
+  bool timed_out = false;  // the run hit RunOptions::timeout_s and was killed
+  double wall_ms = 0;      // from spawning the agent to its exit
+  std::string stdout_tail; // last 64 KiB of the agent's stdout
+  std::string stderr_tail; // last 64 KiB of the agent's stderr
+  std::vector<CapturedRequest> requests;  // in seq order
+  std::vector<DnsQuery> dns;              // in arrival order
+  std::vector<TlsFailure> tls_failures;
+  std::vector<std::string> notes;         // sandbox remarks, e.g. "overlay /etc unavailable:
+                                          // /etc/localtime bind-mounted instead"
+};
+
+// JSONL form: one JSON object per line, each with "kind":
+//   {"kind":"request","seq":0,"t_ms":12.5,"scheme":"https","host":"api.anthropic.com",
+//    "sni":"api.anthropic.com","dest_ip":"198.18.0.1","dest_port":443,"via_proxy":false,
+//    "method":"POST","target":"/v1/messages","headers":[["content-type","application/json"]],
+//    "body":"{...}","response_status":200}
+//   {"kind":"dns","t_ms":1.0,"name":"api.anthropic.com","type":"A","transport":"udp"}
+//   {"kind":"tls_failure","t_ms":3.1,"sni":"x.example","dest_ip":"198.18.0.2",
+//    "dest_port":443,"reason":"..."}
+//   {"kind":"note","text":"..."}
+//   {"kind":"exit","exit_code":0,"timed_out":false,"wall_ms":830.2,
+//    "stdout_tail":"...","stderr_tail":"..."}
+// Bytes that are not valid UTF-8 (a binary body, an odd header value) are
+// written base64-encoded under "body_base64" / as a third element "base64" in
+// the header pair, so the round trip is byte-exact.
+std::string RequestToJsonLine(const CapturedRequest& request);  // no trailing newline
+std::string DnsQueryToJsonLine(const DnsQuery& query);
+std::string TlsFailureToJsonLine(const TlsFailure& failure);
+std::string CaptureToJsonl(const RunCapture& capture);  // every line, each ending in '\n'
+
+// Parses JSONL written by the functions above. `source_name` names the input in
+// errors ("capture.jsonl line 3: ..."). Unknown "kind"s and unknown fields are
+// ignored (forward compatibility); a line that is not JSON or lacks a required
+// field is an error. Requests are returned sorted by seq.
+Result<RunCapture> CaptureFromJsonl(std::string_view text, std::string_view source_name);
+
+}  // namespace glassbox::probe

@@ -1,0 +1,102 @@
+// Runs an agent command once inside the probe sandbox and returns everything
+// it sent. This is the one entry point the probe analysis needs:
+//
+//   auto ca = MitmCa::Generate("glassbox probe CA");          // once per probe
+//   CellSpec cell{.env = {{"TZ", "Asia/Tokyo"}}, .timezone = "Asia/Tokyo"};
+//   RunOptions run{.argv = {"node", "agent.js"}, .timeout_s = 30,
+//                  .work_dir = "/tmp/probe-x/cell3-run1", .ca = ca->get()};
+//   Result<RunCapture> capture = RunCell(cell, run);
+//
+// How: RunCell re-executes the glassbox binary as `glassbox __probe-cell
+// SPEC_FILE` (RunProbeCellMain below). That process, single-threaded until its
+// namespaces are set up, enters new user, network, UTS and mount namespaces,
+// brings up loopback with every IPv4/IPv6 address routed locally, overlays
+// /etc (resolv.conf → fake DNS, hosts, localtime, passwd/group, hostname,
+// nsswitch.conf), starts the fake DNS (UDP+TCP 127.0.0.1:53) and the capture
+// server (ports 80, 443, 8080, 8443, each plain or TLS, proxy-capable) on
+// threads, spawns the agent in a nested user namespace (it holds no
+// capability over the sandbox's own namespaces) with a clean environment,
+// waits for it with the timeout, kills its process group, writes
+// WORK_DIR/capture.jsonl and exits. RunCell waits and parses that file.
+// See docs/probe-sandbox.md for what the sandbox hides and what it cannot.
+//
+// Thread safety: RunCell may be called concurrently from several threads with
+// different work_dirs; each call spawns its own process (posix_spawn; the
+// caller is never forked).
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/status.h"
+#include "probe/capture.h"
+
+namespace glassbox::probe {
+
+class MitmCa;
+
+// The environment one cell presents to the agent.
+struct CellSpec {
+  // Environment variables the cell sets, in order; later entries win. The
+  // agent's environment holds only: PATH (the caller's), HOME and PWD (fresh
+  // directories), USER/LOGNAME (= username), the CA variables
+  // (NODE_EXTRA_CA_CERTS, SSL_CERT_FILE, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE,
+  // GIT_SSL_CAINFO), the proxy variables when use_proxy, then these. A cell may
+  // override any of them (e.g. PATH).
+  std::vector<std::pair<std::string, std::string>> env;
+  // IANA zone name for /etc/localtime (a symlink to /usr/share/zoneinfo/NAME,
+  // as on a real system, so readers of the link name see it). "" keeps the
+  // machine's. TZ is NOT implied: put it in env to set it.
+  std::string timezone;
+  // Host name inside the UTS namespace (and /etc/hostname). "" = "localhost".
+  std::string hostname;
+  // User name the agent runs as (uid 1000 in its own user namespace, with
+  // /etc/passwd and /etc/group entries and HOME=/home/NAME-like fresh dir).
+  // "" = the invoking user's name.
+  std::string username;
+  // When true, HTTP_PROXY/HTTPS_PROXY/http_proxy/https_proxy/ALL_PROXY point
+  // at the capture proxy (http://127.0.0.1:8080); requests through it are
+  // marked via_proxy. A proxy URL set in env with any host also works: its
+  // name resolves to the capture address and ports 80/443/8080/8443 proxy.
+  bool use_proxy = false;
+};
+
+struct RunOptions {
+  std::vector<std::string> argv;  // the agent command; argv[0] is searched in PATH
+  double timeout_s = 60;          // wall-clock limit; the process group is then killed
+  // Per-run scratch directory: created if missing, must be empty otherwise.
+  // Holds home/, work/ (the agent's cwd), capture.jsonl, agent stdout/stderr.
+  // The caller deletes it (or keeps it for --out).
+  std::string work_dir;
+  // The probe's CA (required). Its certificate is what the agent is told to
+  // trust; its key mints leaf certificates inside the cell.
+  const MitmCa* ca = nullptr;
+  // Path of an executable whose main dispatches `__probe-cell` to
+  // RunProbeCellMain; "" = this process's own executable (/proc/self/exe).
+  std::string glassbox_exe;
+  // Files or directories copied into the agent's working directory before it
+  // starts (e.g. the agent's script). Optional.
+  std::vector<std::string> copy_into_workdir;
+};
+
+// Runs argv once in a fresh sandbox configured by `cell`. Errors (no user
+// namespaces, cannot spawn, the cell runner failed) are a Status naming the
+// cause; an agent that fails or times out is NOT an error: see exit_code and
+// timed_out in the capture.
+Result<RunCapture> RunCell(const CellSpec& cell, const RunOptions& options);
+
+// Ok when this machine lets an unprivileged process create user, network,
+// mount and UTS namespaces; otherwise an error saying why and how to enable
+// them (kernel.unprivileged_userns_clone, user.max_user_namespaces, AppArmor's
+// kernel.apparmor_restrict_unprivileged_userns). Cheap; callable from any thread.
+Status CheckSandboxSupport();
+
+// Entry point of the hidden internal command `glassbox __probe-cell SPEC_FILE`.
+// argv[0] is "__probe-cell"... i.e. main passes (argc - 1, argv + 1). Returns
+// the process exit code: 0 when capture.jsonl was written (whatever the agent
+// did), 2 with a one-line reason on stderr otherwise. Must be called from a
+// single-threaded process (it unshares namespaces before starting threads).
+int RunProbeCellMain(int argc, char** argv);
+
+}  // namespace glassbox::probe
