@@ -1,0 +1,102 @@
+// UsageLedger: per-user token and money totals per UTC day and month, and the
+// budget check that refuses a request once a user's budget is spent. Time is
+// always passed in (never read from a clock here), so tests drive it.
+// Thread-safe: Check, Record and Seed may be called from any thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+#include "gate/config.h"
+#include "net/provider_events.h"
+
+namespace glassbox::gate {
+
+class AuditLog;
+
+using TimePoint = std::chrono::system_clock::time_point;
+
+// Price lookup: the first entry whose glob matches the model; a model given
+// as "models/gemini-2.5-pro" or with a date suffix is matched as written.
+std::optional<Price> FindPrice(const std::vector<PriceEntry>& prices, std::string_view model);
+
+// Cost in USD of `usage` at `price`. Anthropic reports cache tokens apart
+// from input_tokens; OpenAI and Gemini count cached tokens inside the input,
+// which `provider` decides.
+double UsageCostUsd(const Price& price, const net::Usage& usage, net::Provider provider);
+
+struct UsageTotals {
+  uint64_t day_tokens = 0;
+  uint64_t month_tokens = 0;
+  double day_usd = 0;
+  double month_usd = 0;
+  uint64_t unpriced_requests = 0;  // this month, models without a price (counted in tokens only)
+};
+
+struct BudgetDecision {
+  bool allowed = true;
+  // When refused: "daily_tokens", "monthly_tokens", "daily_usd" or "monthly_usd".
+  std::string budget;
+  // "user alice has used 120000 of 100000 daily tokens; the budget resets at
+  // 2026-11-24T00:00:00Z"
+  std::string message;
+  std::string resets_at;  // RFC 3339 UTC
+};
+
+class UsageLedger {
+ public:
+  // Budgets from config.users, prices from config.prices.
+  explicit UsageLedger(const GateConfig& config);
+
+  // Whether `user` may send another request at `now`: refused once any of
+  // their budgets is reached (spend >= limit). Users without budgets, and
+  // users not in the config (anonymous), are always allowed.
+  BudgetDecision Check(std::string_view user, TimePoint now) const;
+
+  // Adds one exchange's usage. Tokens counted: input + output + cache read +
+  // cache creation (Anthropic) as reported.
+  void Record(std::string_view user, std::string_view model, const net::Usage& usage,
+              net::Provider provider, TimePoint now);
+
+  // Adds a past exchange read from the audit log; `time` is RFC 3339 UTC.
+  // Ignored (with an error) when the time does not parse.
+  Status Seed(std::string_view user, std::string_view model, std::string_view time, uint64_t input_tokens,
+              uint64_t output_tokens);
+
+  // Seeds from every record of the current month in `log` (at `now`).
+  Status SeedFromLog(AuditLog& log, TimePoint now);
+
+  UsageTotals Totals(std::string_view user, TimePoint now) const;
+
+ private:
+  struct Bucket {
+    int64_t period = -1;  // days since epoch, or year*12+month
+    uint64_t tokens = 0;
+    double usd = 0;
+    uint64_t unpriced = 0;
+  };
+  struct UserState {
+    Bucket day;
+    Bucket month;
+  };
+  void AddLocked(const std::string& user, int64_t day, int64_t month, uint64_t tokens,
+                 std::optional<double> usd);
+
+  std::map<std::string, UserConfig, std::less<>> users_;
+  std::vector<PriceEntry> prices_;
+  mutable std::mutex mu_;
+  std::map<std::string, UserState, std::less<>> state_;
+};
+
+// RFC 3339 UTC text ("2026-11-23T13:45:00Z") of `t`, to the second.
+std::string FormatRfc3339(TimePoint t);
+// Parses "YYYY-MM-DDTHH:MM:SS[.frac]Z".
+std::optional<TimePoint> ParseRfc3339(std::string_view text);
+
+}  // namespace glassbox::gate
