@@ -1,0 +1,201 @@
+// Bun single-file executables (`bun build --compile`).
+//
+// Bun serialises its "standalone module graph" as
+//   [payload: strings and the module table][Offsets]["\n---- Bun! ----\n"]
+// and stores it either in a section (`.bun` in ELF and PE, `__BUN,__bun` in
+// Mach-O; the section starts with a u64 length) or, in older releases,
+// appended to the end of the executable. Offsets starts with
+// { u64 byte_count; u32 modules_off, modules_len; u32 entry_point_id; ... }
+// (24 bytes in older releases, 32 since exec-argv and flags were added), and
+// every string is a {u32 offset, u32 length} pointer into the payload. A
+// module table entry is k such pointers (name, contents, sourcemap, bytecode,
+// and more in newer releases) followed by u8 encoding, u8 loader, u8 module
+// format, u8 side. Both sizes vary between releases, so the reader finds
+// every trailer occurrence (the runtime itself contains the trailer string as
+// a constant), and accepts the first whose Offsets and table validate
+// completely for some entry size.
+#include <cstring>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "audit/internal/unpack_internal.h"
+#include "audit/object_file.h"
+
+namespace glassbox::audit::internal {
+namespace {
+
+constexpr std::string_view kTrailer = "\n---- Bun! ----\n";
+
+struct Pointer {
+  std::uint32_t offset = 0, length = 0;
+};
+
+struct Graph {
+  std::uint64_t payload_start = 0;  // file offset where string pointers start
+  std::uint64_t byte_count = 0;
+  std::uint32_t modules_off = 0, modules_len = 0, entry_point = 0;
+  std::uint32_t entry_size = 0;
+};
+
+// Bun's options.Loader, by value; the ones whose contents are text.
+const char* LoaderName(unsigned v) {
+  static constexpr const char* kNames[] = {"jsx",  "js",     "ts",     "tsx",    "css",
+                                           "file", "json",   "jsonc",  "toml",   "wasm",
+                                           "napi", "base64", "dataurl", "text",  "bunsh",
+                                           "sqlite", "sqlite_embedded", "html", "yaml"};
+  return v < std::size(kNames) ? kNames[v] : "unknown";
+}
+bool LoaderIsText(unsigned v) {
+  switch (v) {
+    case 5: case 9: case 10: case 15: case 16: return false;  // file, wasm, napi, sqlite*
+    default: return true;
+  }
+}
+
+bool InPayload(const Graph& g, Pointer p) { return std::uint64_t{p.offset} + p.length <= g.byte_count; }
+
+Pointer PointerAt(std::string_view file, std::uint64_t at) {
+  return {ReadU32(file, at).value_or(0), ReadU32(file, at + 4).value_or(0)};
+}
+
+bool PrintableName(std::string_view name) {
+  if (name.empty() || name.size() > 4096) return false;
+  for (unsigned char c : name) {
+    if (c < 0x20 || c == 0x7f) return false;
+  }
+  return true;
+}
+
+// Validates a module table of entries of `size` bytes.
+bool TableValid(std::string_view file, const Graph& g, std::uint32_t size) {
+  if (size < 28 || size % 8 != 4 || g.modules_len % size != 0) return false;
+  std::uint32_t count = g.modules_len / size;
+  if (count == 0 || g.entry_point >= count) return false;
+  std::uint32_t k = (size - 4) / 8;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    std::uint64_t at = g.payload_start + g.modules_off + std::uint64_t{i} * size;
+    for (std::uint32_t j = 0; j < k; ++j) {
+      if (!InPayload(g, PointerAt(file, at + 8 * j))) return false;
+    }
+    Pointer name = PointerAt(file, at);
+    if (!PrintableName(file.substr(g.payload_start + name.offset, name.length))) return false;
+    auto encoding = static_cast<unsigned char>(file[at + 8 * k]);
+    auto loader = static_cast<unsigned char>(file[at + 8 * k + 1]);
+    if (encoding > 2 || loader > 40) return false;
+  }
+  return true;
+}
+
+// Tries the graph whose trailer starts at `trailer_at`.
+std::optional<Graph> GraphAt(std::string_view file, std::uint64_t trailer_at) {
+  for (std::uint64_t offsets_size : {32u, 24u}) {
+    if (trailer_at < offsets_size) continue;
+    std::uint64_t o = trailer_at - offsets_size;
+    Graph g;
+    g.byte_count = ReadU64(file, o).value_or(~std::uint64_t{0});
+    g.modules_off = ReadU32(file, o + 8).value_or(0);
+    g.modules_len = ReadU32(file, o + 12).value_or(0);
+    g.entry_point = ReadU32(file, o + 16).value_or(0);
+    if (g.byte_count > o || g.byte_count > 0xffffffffu || g.modules_len == 0) continue;
+    if (std::uint64_t{g.modules_off} + g.modules_len > g.byte_count) continue;
+    g.payload_start = o - g.byte_count;
+    for (std::uint32_t size : {52u, 44u, 36u, 28u, 60u, 68u}) {
+      if (TableValid(file, g, size)) {
+        g.entry_size = size;
+        return g;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+void ReadGraph(std::string_view file, const Graph& g, Budget* budget, Unpacked* out) {
+  std::uint32_t count = g.modules_len / g.entry_size;
+  std::uint32_t k = (g.entry_size - 4) / 8;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    std::uint64_t at = g.payload_start + g.modules_off + std::uint64_t{i} * g.entry_size;
+    Pointer name = PointerAt(file, at), contents = PointerAt(file, at + 8);
+    Pointer sourcemap = PointerAt(file, at + 16);
+    Pointer bytecode = k >= 4 ? PointerAt(file, at + 24) : Pointer{};
+    auto encoding = static_cast<unsigned char>(file[at + 8 * k]);
+    auto loader = static_cast<unsigned char>(file[at + 8 * k + 1]);
+    std::string path(file.substr(g.payload_start + name.offset, name.length));
+    std::string_view stored = file.substr(g.payload_start + contents.offset, contents.length);
+    std::uint64_t offset = g.payload_start + contents.offset;
+    if (!LoaderIsText(loader)) {
+      out->notes.push_back(fmt::format("bun-sea: module {} '{}' is binary (loader {}, {} bytes at offset {}); "
+                                       "not read as text",
+                                       i, path, LoaderName(loader), stored.size(), offset));
+      continue;
+    }
+    if (stored.empty() && bytecode.length > 0) {
+      out->notes.push_back(fmt::format("bun-sea: module {} '{}' ships bytecode only ({} bytes); "
+                                       "its source is not in the file",
+                                       i, path, bytecode.length));
+      continue;
+    }
+    std::string enc;
+    if (GuessEncoding(stored) == "utf16le") {
+      enc = "utf16le";
+    } else if (encoding == 2) {
+      enc = "utf8";
+    } else if (encoding == 1) {
+      enc = "latin1";
+    } else {
+      enc = GuessEncoding(stored);  // "binary" with a text loader: look at the bytes
+    }
+    Module* m = nullptr;
+    if (!AddModule(path, stored, enc, offset, "bun-sea", budget, out, &m)) continue;
+    m->has_bytecode = bytecode.length > 0;
+    m->has_sourcemap = sourcemap.length > 0;
+    m->entry_point = i == g.entry_point;
+  }
+}
+
+}  // namespace
+
+bool ReadBunSea(std::string_view file, Budget* budget, Unpacked* out) {
+  // The section layout first: the section holds the whole serialisation.
+  std::optional<FileSpan> section = FindSection(file, "__BUN", "__bun");
+  if (!section) section = FindSection(file, "", ".bun");
+  if (section && section->size > kTrailer.size()) {
+    std::string_view body = file.substr(section->offset, section->size);
+    size_t t = body.rfind(kTrailer);
+    if (t != std::string_view::npos) {
+      if (auto g = GraphAt(file, section->offset + t)) {
+        out->layout = "section";
+        ReadGraph(file, *g, budget, out);
+        return true;
+      }
+    }
+  }
+  // Trailer layout (or a section the header walk could not find): every
+  // trailer occurrence, last first.
+  std::vector<std::uint64_t> hits;
+  const char* base = file.data();
+  size_t from = 0;
+  while (from < file.size() && hits.size() < 4096) {
+    const void* p = memmem(base + from, file.size() - from, kTrailer.data(), kTrailer.size());
+    if (p == nullptr) break;
+    std::uint64_t at = static_cast<const char*>(p) - base;
+    hits.push_back(at);
+    from = at + 1;
+  }
+  for (auto it = hits.rbegin(); it != hits.rend(); ++it) {
+    if (auto g = GraphAt(file, *it)) {
+      bool in_section = section && *it >= section->offset && *it < section->offset + section->size;
+      out->layout = in_section ? "section" : "trailer";
+      ReadGraph(file, *g, budget, out);
+      return true;
+    }
+  }
+  if (section) {
+    out->notes.push_back(fmt::format("bun-sea: a Bun section ({} bytes at offset {}) holds no module graph "
+                                     "audit can read",
+                                     section->size, section->offset));
+  }
+  return false;
+}
+
+}  // namespace glassbox::audit::internal

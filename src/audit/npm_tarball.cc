@@ -1,0 +1,158 @@
+// npm tarballs (`npm pack` output: gzip-compressed tar with a package/
+// prefix), read entry by entry into memory with libarchive: nothing is
+// extracted, so path traversal and link escapes cannot write anywhere; odd
+// paths and links are named in notes. Decompressed bytes are bounded (a gzip
+// bomb stops at UnpackLimits::max_total_bytes).
+#include <archive.h>
+#include <archive_entry.h>
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "audit/internal/unpack_internal.h"
+#include "audit/object_file.h"
+
+namespace glassbox::audit::internal {
+namespace {
+
+struct ArchiveCloser {
+  void operator()(archive* a) const { archive_read_free(a); }
+};
+
+bool IsModuleName(std::string_view name) {
+  for (std::string_view ext : {".js", ".mjs", ".cjs", ".jsx", ".json"}) {
+    if (name.size() >= ext.size() && name.substr(name.size() - ext.size()) == ext) return true;
+  }
+  return false;
+}
+
+bool UnsafePath(std::string_view p) {
+  if (p.empty() || p.front() == '/') return true;
+  size_t at = 0;
+  while (at <= p.size()) {
+    size_t end = p.find('/', at);
+    if (end == std::string_view::npos) end = p.size();
+    if (p.substr(at, end - at) == "..") return true;
+    at = end + 1;
+  }
+  return false;
+}
+
+// Reads up to `max` bytes of the current entry's data; false on a read error.
+bool ReadData(archive* a, std::uint64_t max, std::string* out, std::string* error) {
+  char buf[65536];
+  for (;;) {
+    la_ssize_t n = archive_read_data(a, buf, sizeof buf);
+    if (n == 0) return true;
+    if (n < 0) {
+      *error = archive_error_string(a) ? archive_error_string(a) : "read error";
+      return false;
+    }
+    if (out->size() + static_cast<std::uint64_t>(n) > max) {
+      *error = fmt::format("more than {} bytes", max);
+      return false;
+    }
+    out->append(buf, static_cast<size_t>(n));
+  }
+}
+
+}  // namespace
+
+bool ReadNpmTarball(std::string_view file, const std::string& name, Budget* budget, Unpacked* out) {
+  std::unique_ptr<archive, ArchiveCloser> a(archive_read_new());
+  archive_read_support_filter_gzip(a.get());
+  archive_read_support_filter_none(a.get());
+  archive_read_support_format_tar(a.get());
+  if (archive_read_open_memory(a.get(), file.data(), file.size()) != ARCHIVE_OK) return false;
+  const UnpackLimits& limits = budget->limits();
+  std::map<std::string, std::size_t> skipped_by_ext;
+  std::size_t entries = 0;
+  bool any_header = false;
+  for (;;) {
+    archive_entry* e = nullptr;
+    int r = archive_read_next_header(a.get(), &e);
+    if (r == ARCHIVE_EOF) break;
+    if (r < ARCHIVE_WARN) {
+      if (!any_header) return false;
+      out->notes.push_back(fmt::format("npm-tarball: {}: damaged after {} entries: {}", name, entries,
+                                       archive_error_string(a.get()) ? archive_error_string(a.get()) : "error"));
+      break;
+    }
+    any_header = true;
+    if (++entries > limits.max_entries) {
+      out->notes.push_back(fmt::format("limit: more than {} tarball entries; rest not read", limits.max_entries));
+      break;
+    }
+    std::int64_t unpacked_so_far = archive_filter_bytes(a.get(), -1);
+    if (unpacked_so_far > 0 && static_cast<std::uint64_t>(unpacked_so_far) > limits.max_total_bytes) {
+      out->notes.push_back(fmt::format("limit: more than {} bytes after decompression; rest of {} not read",
+                                       limits.max_total_bytes, name));
+      break;
+    }
+    const char* raw_path = archive_entry_pathname(e);
+    std::string path = raw_path ? raw_path : "";
+    if (UnsafePath(path)) {
+      out->notes.push_back(fmt::format("npm-tarball: entry with an unsafe path '{}'; not read", path));
+      continue;
+    }
+    auto type = archive_entry_filetype(e);
+    if (type == AE_IFDIR) continue;
+    if (type == AE_IFLNK || archive_entry_hardlink(e) != nullptr) {
+      const char* target = archive_entry_symlink(e) ? archive_entry_symlink(e) : archive_entry_hardlink(e);
+      out->notes.push_back(fmt::format("npm-tarball: link not followed: {} -> {}", path, target ? target : ""));
+      continue;
+    }
+    if (type != AE_IFREG) {
+      out->notes.push_back(fmt::format("npm-tarball: '{}' is not a regular file; not read", path));
+      continue;
+    }
+    std::uint64_t declared = archive_entry_size_is_set(e) ? static_cast<std::uint64_t>(archive_entry_size(e)) : 0;
+    out->target_bytes += declared;
+    if (!IsModuleName(path)) {
+      size_t slash = path.rfind('/');
+      std::string base = path.substr(slash == std::string::npos ? 0 : slash + 1);
+      size_t dot = base.rfind('.');
+      ++skipped_by_ext[dot == std::string::npos || dot == 0 ? "(none)" : base.substr(dot)];
+      char head[64];
+      la_ssize_t n = archive_read_data(a.get(), head, sizeof head);
+      if (n > 0 && DetectObjectFormat(std::string_view(head, static_cast<size_t>(n))) != ObjectFormat::kNone) {
+        out->notes.push_back(fmt::format("npm-tarball: native executable or library not analysed as "
+                                         "JavaScript: {} (audit it on its own)",
+                                         path));
+      }
+      continue;
+    }
+    if (declared > limits.max_entry_bytes) {
+      // Admit notes the refusal with the entry's size.
+      budget->Admit(declared, fmt::format("npm-tarball '{}'", path), out);
+      continue;
+    }
+    std::string data, error;
+    if (!ReadData(a.get(), limits.max_entry_bytes, &data, &error)) {
+      out->notes.push_back(fmt::format("npm-tarball: '{}' could not be read: {}", path, error));
+      continue;
+    }
+    if (!LooksLikeText(data)) {
+      out->notes.push_back(fmt::format("npm-tarball: '{}' is binary, not JavaScript; not read", path));
+      continue;
+    }
+    AddModule(path, data, GuessEncoding(data), 0, "npm-tarball", budget, out);
+  }
+  if (!any_header) return false;
+  if (!skipped_by_ext.empty()) {
+    std::string list;
+    std::size_t total = 0;
+    for (const auto& [ext, n] : skipped_by_ext) {
+      list += fmt::format("{}{} {}", list.empty() ? "" : ", ", ext, n);
+      total += n;
+    }
+    out->notes.push_back(fmt::format("npm-tarball: {} files that are not JavaScript or JSON were not read ({})",
+                                     total, list));
+  }
+  return true;
+}
+
+}  // namespace glassbox::audit::internal

@@ -1,0 +1,423 @@
+// Unpack(): maps the target, picks the reader by structure, and walks
+// directories. The readers live one per format in their own files; the
+// shared helpers (budget, text conversion) are here.
+#include "audit/unpack.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <system_error>
+
+#include <fmt/format.h>
+
+#include "audit/internal/unpack_internal.h"
+#include "audit/object_file.h"
+#include "core/utf.h"
+
+namespace glassbox::audit {
+namespace internal {
+
+bool Budget::Admit(std::uint64_t bytes, const std::string& what, Unpacked* out) {
+  if (entries_ >= limits_.max_entries) {
+    if (!noted_entries_) {
+      out->notes.push_back(fmt::format("limit: more than {} entries; stopped before {}",
+                                       limits_.max_entries, what));
+      noted_entries_ = true;
+    }
+    return false;
+  }
+  if (bytes > limits_.max_entry_bytes) {
+    out->notes.push_back(fmt::format("limit: {} is {} bytes, more than the {} allowed per entry; not read",
+                                     what, bytes, limits_.max_entry_bytes));
+    ++entries_;
+    return false;
+  }
+  if (bytes > limits_.max_total_bytes - std::min(total_bytes_, limits_.max_total_bytes)) {
+    if (!noted_total_) {
+      out->notes.push_back(fmt::format("limit: more than {} bytes of modules in total; stopped before {}",
+                                       limits_.max_total_bytes, what));
+      noted_total_ = true;
+    }
+    return false;
+  }
+  ++entries_;
+  total_bytes_ += bytes;
+  return true;
+}
+
+std::string ToUtf8(std::string_view bytes, std::string_view encoding, std::uint64_t* replaced) {
+  std::string out;
+  std::uint64_t bad = 0;
+  if (encoding == "utf16le") {
+    auto t = utf::Utf16ToUtf8(bytes, /*big_endian=*/false, /*skip_bom=*/0);
+    bad = t.invalid_units;
+    out = std::move(t.utf8);
+  } else if (encoding == "latin1") {
+    if (utf::IsAscii(bytes)) {
+      out.assign(bytes);
+    } else {
+      out.reserve(bytes.size() + bytes.size() / 8);
+      for (unsigned char c : bytes) utf::AppendUtf8(c, &out);
+    }
+  } else {
+    out.reserve(bytes.size());
+    const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+    size_t n = bytes.size(), i = 0;
+    while (i < n) {
+      size_t next = utf::NextInteresting(bytes, i);
+      // NextInteresting also stops on controls; copy everything up to the
+      // next non-ASCII byte in one go.
+      while (next < n && p[next] < 0x80) ++next;
+      out.append(bytes.data() + i, next - i);
+      i = next;
+      if (i >= n) break;
+      size_t len = 1;
+      int32_t cp = utf::DecodeOne(p + i, n - i, &len);
+      if (cp == utf::kInvalidCodePoint) {
+        utf::AppendUtf8(0xFFFD, &out);
+        ++bad;
+      } else {
+        out.append(bytes.data() + i, len);
+      }
+      i += len;
+    }
+  }
+  if (replaced) *replaced = bad;
+  return out;
+}
+
+std::string GuessEncoding(std::string_view bytes) {
+  size_t sample = std::min<size_t>(bytes.size(), 4096);
+  if (sample >= 4 && bytes.size() % 2 == 0) {
+    size_t odd_zero = 0, even_zero = 0;
+    for (size_t i = 0; i + 1 < sample; i += 2) {
+      even_zero += bytes[i] == '\0';
+      odd_zero += bytes[i + 1] == '\0';
+    }
+    if (odd_zero * 4 >= sample / 2 * 3 && even_zero * 8 < sample / 2) return "utf16le";
+  }
+  std::uint64_t bad = 0;
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  for (size_t i = 0; i < bytes.size();) {
+    if (p[i] < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len = 1;
+    if (utf::DecodeOne(p + i, bytes.size() - i, &len) == utf::kInvalidCodePoint) {
+      ++bad;
+      break;
+    }
+    i += len;
+  }
+  return bad == 0 ? "utf8" : "latin1";
+}
+
+bool LooksLikeText(std::string_view bytes) {
+  std::string_view head = bytes.substr(0, 8192);
+  if (head.empty()) return true;
+  if (head.find('\0') != std::string_view::npos) return GuessEncoding(bytes) == "utf16le";
+  size_t control = 0;
+  for (unsigned char c : head) control += (c < 0x20 && c != '\n' && c != '\r' && c != '\t' && c != '\f') || c == 0x7f;
+  return control * 100 < head.size();
+}
+
+bool AddModule(std::string path, std::string_view stored, std::string encoding, std::uint64_t offset,
+               std::string container, Budget* budget, Unpacked* out, Module** added) {
+  if (!budget->Admit(stored.size(), fmt::format("{} '{}'", container, path), out)) return false;
+  Module m;
+  std::uint64_t replaced = 0;
+  m.text = ToUtf8(stored, encoding, &replaced);
+  if (replaced > 0) {
+    out->notes.push_back(fmt::format("{} '{}': {} invalid {} sequences replaced by U+FFFD", container, path,
+                                     replaced, encoding));
+  }
+  m.path = std::move(path);
+  m.encoding = std::move(encoding);
+  m.offset = offset;
+  m.stored_bytes = stored.size();
+  m.container = std::move(container);
+  out->modules.push_back(std::move(m));
+  if (added) *added = &out->modules.back();
+  return true;
+}
+
+std::optional<std::uint32_t> ReadU32(std::string_view bytes, std::uint64_t at) {
+  if (at > bytes.size() || bytes.size() - at < 4) return std::nullopt;
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data() + at);
+  return std::uint32_t{p[0]} | std::uint32_t{p[1]} << 8 | std::uint32_t{p[2]} << 16 | std::uint32_t{p[3]} << 24;
+}
+
+std::optional<std::uint64_t> ReadU64(std::string_view bytes, std::uint64_t at) {
+  auto lo = ReadU32(bytes, at), hi = ReadU32(bytes, at + 4);
+  if (!lo || !hi) return std::nullopt;
+  return std::uint64_t{*lo} | std::uint64_t{*hi} << 32;
+}
+
+}  // namespace internal
+
+namespace {
+
+using internal::Budget;
+
+// Read-only view of a whole file: mapped (address space, not resident memory).
+class MappedFile {
+ public:
+  MappedFile() = default;
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  ~MappedFile() {
+    if (data_ != nullptr) munmap(data_, size_);
+  }
+
+  Status Open(const std::string& path, std::uint64_t max_bytes) {
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Status::Error(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+    struct stat st {};
+    if (fstat(fd, &st) != 0) {
+      int e = errno;
+      close(fd);
+      return Status::Error(fmt::format("{}: cannot stat: {}", path, std::strerror(e)));
+    }
+    if (!S_ISREG(st.st_mode)) {
+      close(fd);
+      return Status::Error(fmt::format("{}: not a regular file or directory", path));
+    }
+    if (static_cast<std::uint64_t>(st.st_size) > max_bytes) {
+      close(fd);
+      return Status::Error(fmt::format("{}: {} bytes, more than the {} bytes audit reads", path,
+                                       st.st_size, max_bytes));
+    }
+    size_ = static_cast<size_t>(st.st_size);
+    if (size_ > 0) {
+      void* m = mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+      if (m == MAP_FAILED) {
+        int e = errno;
+        close(fd);
+        size_ = 0;
+        return Status::Error(fmt::format("{}: cannot map: {}", path, std::strerror(e)));
+      }
+      data_ = m;
+      madvise(data_, size_, MADV_WILLNEED);
+    }
+    close(fd);
+    return Status::Ok();
+  }
+
+  std::string_view bytes() const { return {static_cast<const char*>(data_), size_}; }
+
+ private:
+  void* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+bool EndsWith(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+bool IsTarball(std::string_view bytes) {
+  if (bytes.size() >= 2 && static_cast<unsigned char>(bytes[0]) == 0x1f &&
+      static_cast<unsigned char>(bytes[1]) == 0x8b) {
+    return true;
+  }
+  return bytes.size() >= 263 && bytes.substr(257, 5) == "ustar";
+}
+
+// Executables: the container readers in turn, then native strings.
+Result<Unpacked> UnpackSingle(std::string_view bytes, const std::string& name, const UnpackLimits& limits) {
+  Unpacked out;
+  out.target_bytes = bytes.size();
+  Budget budget(limits);
+  if (IsTarball(bytes)) {
+    if (!internal::ReadNpmTarball(bytes, name, &budget, &out)) {
+      return Status::Error(fmt::format("{}: looks like a tarball but libarchive cannot read it", name));
+    }
+    out.kind = "npm-tarball";
+    return out;
+  }
+  if (EndsWith(name, ".tgz") || EndsWith(name, ".tar.gz")) {
+    return Status::Error(fmt::format("{}: named like a tarball but is neither gzip nor tar", name));
+  }
+  if (internal::ReadAsar(bytes, name, &budget, &out)) {
+    out.kind = "asar";
+    return out;
+  }
+  ObjectFormat format = DetectObjectFormat(bytes);
+  out.object_format = ObjectFormatName(format);
+  if (format != ObjectFormat::kNone || bytes.size() >= (1u << 20)) {
+    // Single-file executables, by structure; the first that recognises its
+    // container wins.
+    struct Reader {
+      const char* kind;
+      bool (*read)(std::string_view, Budget*, Unpacked*);
+    };
+    static constexpr Reader kReaders[] = {
+        {"bun-sea", internal::ReadBunSea},
+        {"node-sea", internal::ReadNodeSea},
+        {"pkg", internal::ReadPkgPayload},
+        {"deno", internal::ReadDenoPayload},
+    };
+    for (const Reader& r : kReaders) {
+      if (r.read(bytes, &budget, &out)) {
+        out.kind = r.kind;
+        if (out.modules.empty()) {
+          out.notes.push_back(fmt::format("{}: container found but no module could be read; "
+                                          "printable strings follow",
+                                          r.kind));
+          internal::ReadNativeStrings(bytes, limits, &out);
+        }
+        return out;
+      }
+    }
+  }
+  if (format == ObjectFormat::kNone && internal::LooksLikeText(bytes)) {
+    out.kind = "javascript";
+    internal::AddModule(name, bytes, internal::GuessEncoding(bytes), 0, "file", &budget, &out);
+    if (!out.modules.empty()) out.modules.back().entry_point = true;
+    return out;
+  }
+  out.kind = "native";
+  if (format == ObjectFormat::kNone) {
+    out.notes.push_back("not an executable, archive or text file known to audit; printable strings only");
+  } else {
+    out.notes.push_back(fmt::format("{} executable with no Bun, Node SEA, pkg or deno payload found; "
+                                    "printable strings only",
+                                    out.object_format));
+  }
+  internal::ReadNativeStrings(bytes, limits, &out);
+  return out;
+}
+
+bool IsModuleFile(std::string_view name) {
+  for (std::string_view ext : {".js", ".mjs", ".cjs", ".jsx", ".json"}) {
+    if (EndsWith(name, ext)) return true;
+  }
+  return false;
+}
+
+std::string Extension(const std::filesystem::path& p) {
+  std::string name = p.filename().string();
+  if (EndsWith(name, ".d.ts")) return ".d.ts";
+  std::string ext = p.extension().string();
+  return ext.empty() ? "(none)" : ext;
+}
+
+Result<Unpacked> UnpackDirectory(const std::string& root, const UnpackLimits& limits) {
+  namespace fs = std::filesystem;
+  Unpacked out;
+  out.kind = "directory";
+  Budget budget(limits);
+  std::map<std::string, std::size_t> skipped_by_ext;
+  std::vector<std::string> native_files;
+  std::error_code ec;
+  fs::recursive_directory_iterator it(root, fs::directory_options::none, ec), end;
+  if (ec) return Status::Error(fmt::format("{}: cannot read directory: {}", root, ec.message()));
+  std::size_t seen = 0;
+  for (; it != end; it.increment(ec)) {
+    if (ec) {
+      out.notes.push_back(fmt::format("directory: cannot read below {}: {}", root, ec.message()));
+      break;
+    }
+    const fs::directory_entry& entry = *it;
+    std::string path = entry.path().string();
+    if (++seen > limits.max_entries) {
+      out.notes.push_back(fmt::format("limit: more than {} directory entries; stopped at {}",
+                                      limits.max_entries, path));
+      break;
+    }
+    std::error_code sec;
+    auto status = entry.symlink_status(sec);
+    if (sec) {
+      out.notes.push_back(fmt::format("directory: {}: cannot stat: {}", path, sec.message()));
+      continue;
+    }
+    if (fs::is_symlink(status)) {
+      out.notes.push_back(fmt::format("directory: symlink not followed: {} -> {}", path,
+                                      fs::read_symlink(entry.path(), sec).string()));
+      continue;
+    }
+    if (fs::is_directory(status)) {
+      if (it.depth() + 1 >= limits.max_depth) {
+        out.notes.push_back(fmt::format("limit: directory deeper than {} levels not read: {}",
+                                        limits.max_depth, path));
+        it.disable_recursion_pending();
+      }
+      continue;
+    }
+    if (!fs::is_regular_file(status)) {
+      out.notes.push_back(fmt::format("directory: {} is not a regular file; not read", path));
+      continue;
+    }
+    std::uint64_t size = entry.file_size(sec);
+    out.target_bytes += size;
+    if (!IsModuleFile(path)) {
+      ++skipped_by_ext[Extension(entry.path())];
+      // Native code shipped inside a package (addons, vendored tools) is
+      // named, since it escapes the JavaScript analysis.
+      if (size >= 64) {
+        MappedFile f;
+        if (f.Open(path, limits.max_file_bytes).ok() && DetectObjectFormat(f.bytes()) != ObjectFormat::kNone) {
+          native_files.push_back(path);
+        }
+      }
+      continue;
+    }
+    MappedFile f;
+    if (Status s = f.Open(path, limits.max_file_bytes); !s.ok()) {
+      out.notes.push_back(fmt::format("directory: {}", s.message()));
+      continue;
+    }
+    std::string_view bytes = f.bytes();
+    std::string enc = internal::GuessEncoding(bytes);
+    if (!internal::LooksLikeText(bytes)) {
+      out.notes.push_back(fmt::format("directory: {} is binary, not JavaScript; not read", path));
+      continue;
+    }
+    internal::AddModule(path, bytes, enc, 0, "directory", &budget, &out);
+  }
+  if (!skipped_by_ext.empty()) {
+    std::string list;
+    std::size_t total = 0;
+    for (const auto& [ext, n] : skipped_by_ext) {
+      list += fmt::format("{}{} {}", list.empty() ? "" : ", ", ext, n);
+      total += n;
+    }
+    out.notes.push_back(fmt::format("directory: {} files that are not JavaScript or JSON were not read ({})",
+                                    total, list));
+  }
+  for (const std::string& p : native_files) {
+    out.notes.push_back(fmt::format("directory: native executable or library not analysed as JavaScript: {} "
+                                    "(audit it on its own)",
+                                    p));
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<Unpacked> UnpackBytes(std::string_view bytes, const std::string& name, const UnpackLimits& limits) {
+  if (bytes.size() > limits.max_file_bytes) {
+    return Status::Error(fmt::format("{}: {} bytes, more than the {} bytes audit reads", name, bytes.size(),
+                                     limits.max_file_bytes));
+  }
+  return UnpackSingle(bytes, name, limits);
+}
+
+Result<Unpacked> Unpack(const std::string& target, const UnpackLimits& limits) {
+  std::error_code ec;
+  auto status = std::filesystem::status(target, ec);
+  if (ec) return Status::Error(fmt::format("{}: {}", target, ec.message()));
+  if (std::filesystem::is_directory(status)) return UnpackDirectory(target, limits);
+  MappedFile file;
+  if (Status s = file.Open(target, limits.max_file_bytes); !s.ok()) return s;
+  return UnpackSingle(file.bytes(), target, limits);
+}
+
+}  // namespace glassbox::audit
