@@ -1,0 +1,291 @@
+#include "probe/classify.h"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+
+namespace glassbox::probe {
+namespace {
+
+// 2026-11-23T12:00:00Z: Berlin is UTC+1, New York UTC-5, Shanghai and Singapore UTC+8.
+constexpr int64_t kNow = 1795435200000;
+
+Matrix MakeMatrix(const std::vector<std::string>& vary) {
+  std::vector<Dimension> dims;
+  for (const auto& v : vary) {
+    auto d = ParseVary(v);
+    EXPECT_TRUE(d.ok()) << d.status().message();
+    dims.push_back(*d);
+  }
+  auto m = BuildMatrix(DefaultBaseline(), dims, false);
+  EXPECT_TRUE(m.ok());
+  return *m;
+}
+
+CapturedRequest Provider(const Cell& cell, const std::string& system) {
+  CapturedRequest r;
+  r.scheme = "https";
+  std::string base = cell.Get("ANTHROPIC_BASE_URL");
+  r.host = base.substr(base.find("://") + 3);
+  r.method = "POST";
+  r.target = "/v1/messages";
+  r.headers = {{"Host", r.host}, {"content-type", "application/json"}};
+  r.body = R"({"model":"m","system":[{"type":"text","text":")" + system + R"("}]})";
+  return r;
+}
+
+// Runs `make_body(cell, run)` for every cell and `runs` runs.
+std::vector<std::vector<RunCapture>> Capture(const Matrix& m, int runs,
+                                             const std::function<std::vector<CapturedRequest>(const Cell&, int)>& f) {
+  std::vector<std::vector<RunCapture>> out(m.cells.size());
+  for (size_t c = 0; c < m.cells.size(); ++c) {
+    for (int r = 0; r < runs; ++r) {
+      RunCapture run;
+      run.exit_code = 0;
+      run.requests = f(m.cells[c], r);
+      out[c].push_back(run);
+    }
+  }
+  return out;
+}
+
+const Difference* Find(const Analysis& a, const std::string& location_part) {
+  for (const auto& d : a.differences) {
+    if (d.location.find(location_part) != std::string::npos) return &d;
+  }
+  return nullptr;
+}
+
+HostFacts Facts() {
+  HostFacts f;
+  f.now_ms = kNow;
+  f.kernel_release = "6.1.0-42-amd64";
+  return f;
+}
+
+TEST(Classify, MarkerChosenByZoneNameIsCovert) {
+  Matrix m = MakeMatrix({"TZ=Asia/Shanghai,Asia/Singapore"});
+  auto runs = Capture(m, 2, [](const Cell& c, int) {
+    std::string apostrophe = c.Get("TZ") == "Asia/Shanghai" ? "\u02BC" : "'";
+    return std::vector<CapturedRequest>{Provider(c, "You" + apostrophe + "re a helpful agent.")};
+  });
+  Analysis a = Analyze(m, runs, Facts());
+  EXPECT_TRUE(a.environment_dependent);
+  const Difference* d = Find(a, "body .system[0].text");
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->cls, DiffClass::kCovertMarker);
+  EXPECT_EQ(d->variables, std::vector<std::string>{"TZ"});
+  ASSERT_EQ(d->differing_cells.size(), 1u);
+  EXPECT_EQ(m.cells[d->differing_cells[0]].label, "TZ=Asia/Shanghai");
+  ASSERT_FALSE(d->changes.empty());
+  EXPECT_EQ(d->changes[0].baseline_text, "'");
+  EXPECT_EQ(d->changes[0].cell_text, "\u02BC");
+  EXPECT_NE(std::find(d->codepoints.begin(), d->codepoints.end(), U'\u02BC'), d->codepoints.end());
+  EXPECT_TRUE(a.noise.empty());
+}
+
+TEST(Classify, InvisibleAndWhitespaceMarkersAreCovert) {
+  Matrix m = MakeMatrix({"@user=li.wei", "@hostname=wks-9"});
+  auto runs = Capture(m, 1, [](const Cell& c, int) {
+    std::string text = "Be brief.";
+    if (c.username == "li.wei") text = "Be\u200B brief.";
+    if (c.hostname == "wks-9") text = "Be  brief;";
+    return std::vector<CapturedRequest>{Provider(c, text)};
+  });
+  Analysis a = Analyze(m, runs, Facts());
+  const Difference* d = Find(a, "body .system[0].text");
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->cls, DiffClass::kCovertMarker);
+  EXPECT_EQ(d->variables, (std::vector<std::string>{"@hostname", "@user"}));
+}
+
+TEST(Classify, HostHeaderFollowingTheBaseUrlIsEcho) {
+  Matrix m = MakeMatrix({"ANTHROPIC_BASE_URL=https://llm-gw.example-corp.com"});
+  auto runs = Capture(m, 2, [](const Cell& c, int) { return std::vector<CapturedRequest>{Provider(c, "hi")}; });
+  Analysis a = Analyze(m, runs, Facts());
+  EXPECT_FALSE(a.environment_dependent);
+  const Difference* d = Find(a, "header host");
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->cls, DiffClass::kEcho);
+  EXPECT_EQ(Find(a, "body"), nullptr);  // the bodies align and match
+}
+
+TEST(Classify, EchoNextToAMarkerStillShowsTheMarker) {
+  Matrix m = MakeMatrix({"TZ=Asia/Shanghai"});
+  auto runs = Capture(m, 1, [](const Cell& c, int) {
+    std::string tz = c.Get("TZ");
+    std::string mark = tz == "UTC" ? "'" : "\u2019";
+    return std::vector<CapturedRequest>{Provider(c, "Zone " + tz + ". It" + mark + "s fine")};
+  });
+  const Difference* d = Find(Analyze(m, runs, Facts()), "system[0].text");
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->cls, DiffClass::kCovertMarker);
+}
+
+TEST(Classify, LocalDateIsClockButNotBetweenZonesOfOneOffset) {
+  Matrix m = MakeMatrix({"TZ=America/New_York,Asia/Shanghai,Asia/Singapore"});
+  auto runs = Capture(m, 2, [](const Cell& c, int) {
+    std::string tz = c.Get("TZ");
+    std::string date = tz == "America/New_York" ? "Sun Nov 22 2026 07:00" : tz == "UTC" ? "Mon Nov 23 2026 12:00"
+                                                                                        : "Mon Nov 23 2026 20:00";
+    return std::vector<CapturedRequest>{Provider(c, "Today is " + date + ".")};
+  });
+  Analysis a = Analyze(m, runs, Facts());
+  const Difference* d = Find(a, "system[0].text");
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->cls, DiffClass::kClock) << d->reason;
+  EXPECT_FALSE(a.environment_dependent);
+
+  // The same change between Shanghai and Singapore (both UTC+8) follows the name.
+  auto runs2 = Capture(m, 1, [](const Cell& c, int) {
+    std::string date = c.Get("TZ") == "Asia/Singapore" ? "20:01" : "20:00";
+    return std::vector<CapturedRequest>{Provider(c, "Time " + date)};
+  });
+  Matrix m2 = MakeMatrix({"TZ=Asia/Shanghai,Asia/Singapore"});
+  m2.cells[0].env["TZ"] = "Asia/Shanghai";  // baseline in UTC+8 too
+  m2.cells.erase(m2.cells.begin() + 1);
+  auto runs3 = Capture(m2, 1, [](const Cell& c, int) {
+    std::string date = c.Get("TZ") == "Asia/Singapore" ? "20:01" : "20:00";
+    return std::vector<CapturedRequest>{Provider(c, "Time " + date)};
+  });
+  Analysis a3 = Analyze(m2, runs3, Facts());
+  const Difference* d3 = Find(a3, "system[0].text");
+  ASSERT_NE(d3, nullptr);
+  EXPECT_EQ(d3->cls, DiffClass::kOtherDependence) << d3->reason;
+}
+
+TEST(Classify, LanguageChangeIsLocalisationAndOtherWordsAreDependence) {
+  Matrix m = MakeMatrix({"LANG+LC_ALL=de_DE.UTF-8", "@user=li.wei"});
+  auto runs = Capture(m, 1, [](const Cell& c, int) {
+    std::string text = c.Get("LANG").starts_with("de") ? "Antworte kurz." : "Answer briefly.";
+    if (c.username == "li.wei") text = "Answer briefly. Tier: B";
+    return std::vector<CapturedRequest>{Provider(c, text)};
+  });
+  Analysis a = Analyze(m, runs, Facts());
+  const Difference* d = Find(a, "system[0].text");
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->cls, DiffClass::kOtherDependence);  // worst over cells
+  EXPECT_TRUE(a.environment_dependent);
+
+  Matrix lang_only = MakeMatrix({"LANG+LC_ALL=de_DE.UTF-8"});
+  auto runs2 = Capture(lang_only, 1, [](const Cell& c, int) {
+    return std::vector<CapturedRequest>{Provider(c, c.Get("LANG").starts_with("de") ? "Antworte kurz." : "Answer briefly.")};
+  });
+  Analysis a2 = Analyze(lang_only, runs2, Facts());
+  const Difference* d2 = Find(a2, "system[0].text");
+  ASSERT_NE(d2, nullptr);
+  EXPECT_EQ(d2->cls, DiffClass::kLocalisation);
+  EXPECT_FALSE(a2.environment_dependent);
+}
+
+TEST(Classify, NoiseIsSeparatedAndMaskedFieldsStillCompared) {
+  Matrix m = MakeMatrix({"TZ=Asia/Shanghai"});
+  auto runs = Capture(m, 2, [](const Cell& c, int r) {
+    CapturedRequest t;
+    t.method = "POST";
+    t.host = "telemetry.example.net";
+    t.target = "/v1/events";
+    std::string id = r == 0 ? "3f2a9c1e-77b0-4b1e-9a55-1c2d3e4f5a6b" : "8c1d2e3f-1111-4222-8333-944455566677";
+    std::string mark = c.Get("TZ") == "UTC" ? "," : "\u201A";  // SINGLE LOW-9 QUOTATION MARK
+    t.body = R"({"event_id":")" + id + R"(","note":"run )" + std::to_string(1000 + r) + mark + R"( ok"})";
+    return std::vector<CapturedRequest>{t};
+  });
+  Analysis a = Analyze(m, runs, Facts());
+  ASSERT_EQ(a.noise.size(), 2u);
+  const Difference* note = Find(a, "body .note");
+  ASSERT_NE(note, nullptr);
+  EXPECT_TRUE(note->noise_masked);
+  EXPECT_EQ(note->cls, DiffClass::kCovertMarker);
+  EXPECT_EQ(Find(a, "event_id"), nullptr);
+}
+
+TEST(Classify, RequestSentOnlyUnderOneZoneIsDependence) {
+  Matrix m = MakeMatrix({"TZ=Asia/Shanghai"});
+  auto runs = Capture(m, 2, [](const Cell& c, int) {
+    std::vector<CapturedRequest> reqs{Provider(c, "x")};
+    if (c.Get("TZ") == "Asia/Shanghai") {
+      CapturedRequest extra;
+      extra.method = "GET";
+      extra.host = "cfg.example.cn";
+      extra.target = "/flags";
+      reqs.push_back(extra);
+    }
+    return reqs;
+  });
+  Analysis a = Analyze(m, runs, Facts());
+  const Difference* d = Find(a, "GET cfg.example.cn/flags");
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->field, "request");
+  EXPECT_EQ(d->cls, DiffClass::kOtherDependence);
+  EXPECT_TRUE(a.environment_dependent);
+}
+
+TEST(Classify, IdentityHostsDnsAndTls) {
+  Matrix m = MakeMatrix({"@hostname=wks-berlin-042", "TZ=Asia/Shanghai"});
+  auto runs = Capture(m, 1, [](const Cell& c, int) {
+    CapturedRequest t;
+    t.method = "POST";
+    t.host = "";
+    t.dest_ip = "203.0.113.7";
+    t.dest_port = 80;
+    t.target = "/t";
+    t.body = R"({"h":")" + c.hostname + R"(","u":")" + c.username + R"(","tz":")" + c.Get("TZ") +
+             R"(","k":"6.1.0-42-amd64","key":")" + c.Get("ANTHROPIC_API_KEY") + R"("})";
+    return std::vector<CapturedRequest>{Provider(c, "hi"), t};
+  });
+  runs[0][0].dns.push_back({0, "api.anthropic.com", "A", "udp"});
+  runs[0][0].tls_failures.push_back({0, "pinned.example.com", "198.18.0.1", 443, "unknown ca"});
+  Analysis a = Analyze(m, runs, Facts());
+  std::map<std::string, std::vector<std::string>> carries;
+  for (const auto& idf : a.identifying) carries[idf.location] = idf.carries;
+  EXPECT_EQ(carries["POST 203.0.113.7/t body .h"], std::vector<std::string>{"hostname"});
+  EXPECT_EQ(carries["POST 203.0.113.7/t body .u"], std::vector<std::string>{"user"});
+  EXPECT_EQ(carries["POST 203.0.113.7/t body .tz"], std::vector<std::string>{"timezone"});
+  EXPECT_EQ(carries["POST 203.0.113.7/t body .k"], std::vector<std::string>{"kernel"});
+  EXPECT_EQ(carries["POST 203.0.113.7/t body .key"], std::vector<std::string>{"api-key"});
+  // The provider request carries the key too, but that is where it belongs.
+  for (const auto& idf : a.identifying) EXPECT_EQ(idf.location.find("{ANTHROPIC"), std::string::npos);
+  bool ip_host = false;
+  for (const auto& h : a.hosts) {
+    if (h.host == "203.0.113.7") {
+      ip_host = true;
+      EXPECT_TRUE(h.ip_literal);
+      EXPECT_EQ(h.requests, 3);
+    }
+    if (h.host == "api.anthropic.com") {
+      EXPECT_TRUE(h.looked_up);
+    }
+  }
+  EXPECT_TRUE(ip_host);
+  ASSERT_EQ(a.dns.size(), 1u);
+  ASSERT_EQ(a.tls_failures.size(), 1u);
+  EXPECT_EQ(a.tls_failures[0].sni, "pinned.example.com");
+  // Host name and zone in telemetry are echoes of what varied.
+  const Difference* h = Find(a, "body .h");
+  ASSERT_NE(h, nullptr);
+  EXPECT_EQ(h->cls, DiffClass::kEcho);
+  EXPECT_FALSE(a.environment_dependent);
+}
+
+TEST(Classify, CleanAgentHasNoDifference) {
+  Matrix m = MakeMatrix({"TZ=Asia/Shanghai", "LANG=zh_CN.UTF-8"});
+  auto runs = Capture(m, 2, [](const Cell& c, int) { return std::vector<CapturedRequest>{Provider(c, "same")}; });
+  Analysis a = Analyze(m, runs, Facts());
+  EXPECT_FALSE(a.environment_dependent);
+  EXPECT_TRUE(a.differences.empty());
+}
+
+TEST(MaskGenerated, MasksIdsAndNumbersKeepsWords) {
+  EXPECT_EQ(MaskGenerated("req 1732 at 2026-11-23 id ab12cd34ef word"), "req 0 at 0-0-0 id \u27E6id\u27E7 word");
+  EXPECT_EQ(MaskGenerated("v2 ok"), "v2 ok");
+}
+
+TEST(ZoneOffset, KnownAndUnknownZones) {
+  EXPECT_EQ(ZoneOffsetMinutes("Asia/Shanghai", kNow), 480);
+  EXPECT_EQ(ZoneOffsetMinutes("Asia/Singapore", kNow), 480);
+  EXPECT_EQ(ZoneOffsetMinutes("America/New_York", kNow), -300);
+  EXPECT_FALSE(ZoneOffsetMinutes("Mars/Olympus", kNow).has_value());
+}
+
+}  // namespace
+}  // namespace glassbox::probe

@@ -1,0 +1,85 @@
+// Diffing what an agent sent across the runs and cells of a probe.
+//
+// Each captured request is reduced to comparable fields: its presence, the
+// query parameters, the headers (names lower-cased, hop-by-hop and
+// Content-Length left out because they follow from other fields), and the
+// body — a JSON body as the leaves of its tree with keys sorted
+// (".system[1].text"), any other body as one value. Requests are aligned
+// across runs and cells by method, host and path and by their order among
+// requests with the same method, host and path; a request to the host of a
+// base-URL variable is keyed by the variable ("{ANTHROPIC_BASE_URL}/v1/
+// messages") so it aligns however the cell sets that variable.
+//
+// Inside strings, DiffCodePoints finds the changed spans and hence the code
+// points that changed. Pure functions over values; thread-compatible.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "probe/capture.h"
+#include "probe/matrix.h"
+
+namespace glassbox::probe {
+
+// A request reduced to fields.
+struct RequestFields {
+  std::string key;       // alignment key: "POST {ANTHROPIC_BASE_URL}/v1/messages", "#2" for the 2nd
+  std::string location;  // for reports: "POST /v1/messages", "POST telemetry.example.com/v1/e"
+  std::string host;      // host name or IP literal, lower case, without port
+  // field name -> value. Field names: "request" (always "present"),
+  // "query NAME", "header NAME", "body .json.path" (a JSON body's leaves;
+  // empty objects and arrays are leaves "{}" and "[]"), "body" (any other
+  // body, as bytes).
+  std::map<std::string, std::string> fields;
+};
+
+// Reduces every request of one run. `cell` supplies the base-URL values
+// that key provider requests. Also adds a pseudo-request "process" with the
+// field "exit status" ("0", "timeout", "signal 9"...).
+std::vector<RequestFields> FlattenRun(const RunCapture& run, const Cell& cell);
+
+// One field of one aligned request, with its value in every run of every
+// cell (nullopt: the request or the field is absent there).
+struct AlignedField {
+  std::string key;       // request key
+  std::string location;  // request location (from the first run that has it)
+  std::string field;     // field name
+  std::vector<std::vector<std::optional<std::string>>> values;  // [cell][run]
+  std::vector<std::vector<bool>> request_present;               // [cell][run]
+};
+
+// Aligns the runs of every cell: runs[c] holds the captures of cell c.
+// Fields come out sorted by request key, then field name.
+std::vector<AlignedField> AlignRuns(const Matrix& matrix, const std::vector<std::vector<RunCapture>>& runs);
+
+// "POST /v1/messages body .system[1].text"; "POST /v1/messages" for the
+// field "request".
+std::string FieldLocation(const AlignedField& field);
+
+// A changed span between two code-point strings, as [begin, end) indices.
+struct ChangedSpan {
+  size_t a_begin = 0, a_end = 0;
+  size_t b_begin = 0, b_end = 0;
+};
+
+// Decodes UTF-8; an invalid byte B becomes the lone surrogate U+DC00+B so
+// that different invalid bytes stay different and the text round-trips.
+std::u32string DecodeForDiff(std::string_view text);
+std::string EncodeFromDiff(std::u32string_view text);
+
+// The changed spans turning `a` into `b`, in order (Myers' O(ND) diff over
+// code points, runs of adjacent edits merged). When more than `max_edits`
+// code points differ, returns one span from the first to the last
+// difference instead.
+std::vector<ChangedSpan> DiffCodePoints(std::u32string_view a, std::u32string_view b, size_t max_edits = 2000);
+
+// Widens each span to whole words (runs of letters and digits) on both
+// sides, merging spans that come to touch.
+std::vector<ChangedSpan> WidenToWords(std::u32string_view a, std::u32string_view b, std::vector<ChangedSpan> spans);
+
+}  // namespace glassbox::probe

@@ -1,0 +1,135 @@
+#include "probe/matrix.h"
+
+#include <gtest/gtest.h>
+
+namespace glassbox::probe {
+namespace {
+
+TEST(ParseVary, SingleVariable) {
+  auto dim = ParseVary("TZ=Asia/Shanghai,Asia/Singapore");
+  ASSERT_TRUE(dim.ok()) << dim.status().message();
+  EXPECT_EQ(dim->variables, std::vector<std::string>{"TZ"});
+  ASSERT_EQ(dim->values.size(), 2u);
+  EXPECT_EQ(dim->values[1].label, "Asia/Singapore");
+  EXPECT_EQ(dim->values[1].assign[0], (std::pair<std::string, std::string>{"TZ", "Asia/Singapore"}));
+}
+
+TEST(ParseVary, LinkedVariablesAndUnset) {
+  auto dim = ParseVary("LANG+LC_ALL=zh_CN.UTF-8,");
+  ASSERT_TRUE(dim.ok()) << dim.status().message();
+  ASSERT_EQ(dim->values.size(), 2u);
+  EXPECT_EQ(dim->values[0].assign.size(), 2u);
+  EXPECT_EQ(dim->values[1].label, "(unset)");
+}
+
+TEST(ParseVary, RejectsBadInput) {
+  for (const char* bad : {"TZ", "=x", "1TZ=a", "A B=c", "@hostname=a/b", "@localtime=../../etc/passwd", "@bogus=1"}) {
+    auto dim = ParseVary(bad);
+    EXPECT_FALSE(dim.ok()) << bad;
+    if (!dim.ok()) {
+      EXPECT_NE(dim.status().message().find("--vary"), std::string::npos) << bad;
+    }
+  }
+}
+
+TEST(BuildMatrix, OneAtATimeAroundBaseline) {
+  auto tz = ParseVary("TZ=Asia/Shanghai,UTC,Europe/Berlin");
+  auto host = ParseVary("@hostname=ci-7");
+  ASSERT_TRUE(tz.ok() && host.ok());
+  auto m = BuildMatrix(DefaultBaseline(), {*tz, *host}, false);
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  // UTC is the baseline's own value: no cell for it.
+  ASSERT_EQ(m->cells.size(), 4u);
+  EXPECT_EQ(m->cells[0].label, "baseline");
+  EXPECT_TRUE(m->cells[0].varied.empty());
+  EXPECT_EQ(m->cells[1].label, "TZ=Asia/Shanghai");
+  EXPECT_EQ(m->cells[1].varied.at("TZ"), "Asia/Shanghai");
+  EXPECT_EQ(m->cells[1].hostname, "devbox-7f3a");
+  EXPECT_EQ(m->cells[3].hostname, "ci-7");
+  EXPECT_EQ(m->cells[3].varied.at("@hostname"), "ci-7");
+  EXPECT_EQ(m->cells[3].Get("TZ"), "UTC");
+}
+
+TEST(BuildMatrix, CrossProduct) {
+  auto tz = ParseVary("TZ=Asia/Shanghai,Europe/Berlin");
+  auto lang = ParseVary("LANG=de_DE.UTF-8");
+  ASSERT_TRUE(tz.ok() && lang.ok());
+  auto m = BuildMatrix(DefaultBaseline(), {*tz, *lang}, true);
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->cells.size(), 6u);  // (1 + 2) * (1 + 1)
+  bool found = false;
+  for (const auto& c : m->cells) {
+    if (c.varied.size() == 2 && c.Get("TZ") == "Europe/Berlin" && c.Get("LANG") == "de_DE.UTF-8") found = true;
+  }
+  EXPECT_TRUE(found);
+  EXPECT_FALSE(BuildMatrix(DefaultBaseline(), {*tz, *lang}, true, 5).ok());
+}
+
+TEST(BuildMatrix, UnsetRemovesTheVariable) {
+  auto dim = ParseVary("ANTHROPIC_BASE_URL=");
+  ASSERT_TRUE(dim.ok());
+  auto m = BuildMatrix(DefaultBaseline(), {*dim}, false);
+  ASSERT_TRUE(m.ok());
+  ASSERT_EQ(m->cells.size(), 2u);
+  EXPECT_EQ(m->cells[1].env.count("ANTHROPIC_BASE_URL"), 0u);
+  EXPECT_EQ(m->cells[1].varied.at("ANTHROPIC_BASE_URL"), "");
+}
+
+TEST(DefaultDimensions, CoversTheIssueList) {
+  auto dims = DefaultDimensions({"node", "agent.js"});
+  auto m = BuildMatrix(DefaultBaseline(), dims, false);
+  ASSERT_TRUE(m.ok());
+  std::set<std::string> varied;
+  for (const auto& c : m->cells) {
+    for (const auto& [k, v] : c.varied) varied.insert(k + "=" + v);
+  }
+  for (const char* want : {"TZ=Asia/Shanghai", "TZ=Asia/Singapore", "TZ=Australia/Perth", "@localtime=Asia/Shanghai",
+                           "LANG=zh_CN.UTF-8", "LC_ALL=ja_JP.UTF-8", "ANTHROPIC_BASE_URL=https://openrouter.ai/api",
+                           "OPENAI_BASE_URL=https://llm-gw.example-corp.com/v1", "@hostname=wks-berlin-042",
+                           "@user=li.wei", "HTTPS_PROXY=http://proxy.example-corp.com:8080"}) {
+    EXPECT_TRUE(varied.count(want)) << want;
+  }
+}
+
+TEST(BaseUrlVariables, DetectsFromTheCommand) {
+  EXPECT_EQ(BaseUrlVariables({"/usr/bin/claude", "-p", "hi"}), std::vector<std::string>{"ANTHROPIC_BASE_URL"});
+  EXPECT_EQ(BaseUrlVariables({"npx", "@google/gemini-cli"}), std::vector<std::string>{"GOOGLE_GEMINI_BASE_URL"});
+  EXPECT_EQ(BaseUrlVariables({"node", "x.js"}).size(), 3u);
+}
+
+TEST(MatrixToml, ParsesBaselineVaryAndCross) {
+  auto m = ParseMatrixToml(R"(
+cross = false
+[baseline]
+"@hostname" = "ci-runner-1"
+TZ = "Europe/Berlin"
+[[vary]]
+variable = "TZ"
+values = ["Asia/Shanghai"]
+[[vary]]
+variables = ["LANG", "LC_ALL"]
+values = ["ja_JP.UTF-8"]
+)",
+                           "m.toml", DefaultBaseline());
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  ASSERT_EQ(m->cells.size(), 3u);
+  EXPECT_EQ(m->cells[0].hostname, "ci-runner-1");
+  EXPECT_EQ(m->cells[0].Get("TZ"), "Europe/Berlin");
+  EXPECT_EQ(m->cells[2].Get("LC_ALL"), "ja_JP.UTF-8");
+}
+
+TEST(MatrixToml, ErrorsNameTheFileAndReason) {
+  auto bad_syntax = ParseMatrixToml("[[vary]\nvariable=", "m.toml", DefaultBaseline());
+  ASSERT_FALSE(bad_syntax.ok());
+  EXPECT_NE(bad_syntax.status().message().find("m.toml:"), std::string::npos);
+  auto no_values = ParseMatrixToml("[[vary]]\nvariable = \"TZ\"\n", "m.toml", DefaultBaseline());
+  ASSERT_FALSE(no_values.ok());
+  EXPECT_NE(no_values.status().message().find("values"), std::string::npos);
+  auto unknown = ParseMatrixToml("colour = 1\n", "m.toml", DefaultBaseline());
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.status().message().find("colour"), std::string::npos);
+  EXPECT_FALSE(LoadMatrixFile("/nonexistent/m.toml", DefaultBaseline()).ok());
+}
+
+}  // namespace
+}  // namespace glassbox::probe
