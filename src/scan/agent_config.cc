@@ -6,6 +6,7 @@
 #include <yaml.h>
 
 #include <algorithm>
+#include <array>
 #include <functional>
 #include <mutex>
 #include <set>
@@ -398,6 +399,8 @@ struct AgentConfigScanner::Impl {
   std::set<std::string, std::less<>> literal_names;
   std::vector<std::string> wildcard_names;
   std::vector<std::string> folder_prefixes;  // ".cursor/rules/"
+  std::array<bool, 256> prefix_first_bytes{};  // first bytes of folder_prefixes
+  bool empty_folder_prefix = false;            // a "**/x" glob: every path is a candidate
 };
 
 AgentConfigScanner::AgentConfigScanner(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -440,6 +443,13 @@ Result<std::shared_ptr<const AgentConfigScanner>> AgentConfigScanner::Create(std
       impl->wildcard_names.push_back(name);
     }
   }
+  for (const std::string& prefix : impl->folder_prefixes) {
+    if (prefix.empty()) {
+      impl->empty_folder_prefix = true;
+    } else {
+      impl->prefix_first_bytes[static_cast<unsigned char>(prefix[0])] = true;
+    }
+  }
   impl->rules = std::move(rules);
   return std::shared_ptr<const AgentConfigScanner>(new AgentConfigScanner(std::move(impl)));
 }
@@ -451,9 +461,23 @@ bool AgentConfigScanner::Applies(std::string_view path) const {
   for (size_t i = 0; !candidate && i < impl_->wildcard_names.size(); ++i) {
     candidate = GlobMatch(impl_->wildcard_names[i], name);
   }
-  for (size_t i = 0; !candidate && i < impl_->folder_prefixes.size(); ++i) {
-    const std::string& prefix = impl_->folder_prefixes[i];
-    candidate = path.rfind(prefix, 0) == 0 || path.find("/" + prefix) != std::string_view::npos;
+  // A folder prefix counts at the start of any path component. Components
+  // whose first byte starts no prefix (almost all of them: the prefixes are
+  // dot-folders) cost one table lookup.
+  for (size_t pos = 0; !candidate && !impl_->folder_prefixes.empty();) {
+    if (impl_->prefix_first_bytes[static_cast<unsigned char>(pos < path.size() ? path[pos] : '\0')] ||
+        impl_->empty_folder_prefix) {
+      const std::string_view component = path.substr(pos);
+      for (const std::string& prefix : impl_->folder_prefixes) {
+        if (component.substr(0, prefix.size()) == prefix) {
+          candidate = true;
+          break;
+        }
+      }
+    }
+    const size_t next = path.find('/', pos);
+    if (next == std::string_view::npos) break;
+    pos = next + 1;
   }
   return candidate && PathMatchesAny(impl_->all_files, path);
 }
