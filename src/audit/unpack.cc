@@ -251,9 +251,10 @@ Result<Unpacked> UnpackSingle(std::string_view bytes, const std::string& name, c
   }
   ObjectFormat format = DetectObjectFormat(bytes);
   out.object_format = ObjectFormatName(format);
-  if (format != ObjectFormat::kNone || bytes.size() >= (1u << 20)) {
-    // Single-file executables, by structure; the first that recognises its
-    // container wins.
+  {
+    // Single-file executables, by structure (validated tables, not bare
+    // markers, so a text file is not mistaken for one); the first reader
+    // that recognises its container wins.
     struct Reader {
       const char* kind;
       bool (*read)(std::string_view, Budget*, Unpacked*);
