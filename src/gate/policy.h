@@ -51,6 +51,7 @@ struct Route {
   bool streaming = false;  // a stream is expected (Gemini streamGenerateContent; "stream": true bodies)
   bool has_body_policy = false;  // a JSON body the outbound policy understands
   bool log_payloads = true;  // false when the route is in unlogged_routes
+  std::string query_key;     // Gemini's ?key= value (a credential: never log it)
 };
 
 struct RouteDecision {
@@ -96,14 +97,19 @@ class Policy {
   // "?query"). Known API paths route to their upstream; "/NAME/..." routes to
   // custom upstream NAME; unknown paths are refused (404 in a best-guess
   // provider format) unless unknown_paths = "pass", in which case they go to
-  // the upstream guessed from the path (OpenAI when nothing fits). A
-  // disabled upstream is refused with 403.
-  RouteDecision ClassifyRoute(std::string_view method, std::string_view target) const;
+  // the upstream guessed from the path and headers (OpenAI when nothing
+  // fits). A disabled upstream is refused with 403. `headers` settle the one
+  // shared path, GET /v1/models (Anthropic when anthropic-version or
+  // x-api-key is present, else OpenAI). When [users] is configured, a Gemini
+  // "key" query parameter is removed from upstream_target (the credential
+  // goes in a header instead, see CheckAndRewriteHeaders).
+  RouteDecision ClassifyRoute(std::string_view method, std::string_view target,
+                              const HeaderList& headers = {}) const;
 
   // Rejects CR, LF or NUL in any header name or value (400); authenticates
   // the user when [users] is configured (key from "x-glassbox-key", else the
   // provider credential: x-api-key, Authorization: Bearer, x-goog-api-key,
-  // or `query_key` = Gemini's ?key=) and answers 401 on a missing or unknown
+  // or Gemini's ?key= (route.query_key, or `query_key` when given)) and answers 401 on a missing or unknown
   // key; swaps the credential for the upstream's api_key (or drops a gate
   // key); removes hop-by-hop headers, Host, Content-Length and
   // x-glassbox-key; sets Accept-Encoding: identity (the gate must read the
@@ -122,7 +128,10 @@ class Policy {
   // changed.
   OutboundResult ApplyOutbound(const Route& route, std::string_view body) const;
 
-  // The response to a non-streamed request (see inbound.h).
+  // The response to a request, chosen by the response's Content-Type:
+  // text/event-stream goes through NewInboundStream, anything else (JSON,
+  // Gemini's JSON-array stream without alt=sse, error bodies) through
+  // InboundJson once complete. See inbound.h.
   InboundResult InboundJson(const Route& route, std::string_view body) const;
   // A filter for one streamed (SSE) response (see inbound.h).
   std::unique_ptr<InboundStream> NewInboundStream(const Route& route) const;

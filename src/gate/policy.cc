@@ -1,0 +1,657 @@
+#include "gate/policy.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <mutex>
+
+#include "core/json_strings.h"
+#include "core/secrets.h"
+#include "gate/text_policy.h"
+
+namespace glassbox::gate {
+
+namespace {
+
+using net::Provider;
+
+bool IEquals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+bool IStartsWith(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && IEquals(s.substr(0, prefix.size()), prefix);
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  return out;
+}
+
+// Rule ids whose match makes a request refused under refuse_private_keys.
+bool IsPrivateKeyRule(std::string_view rule) { return rule.find("private-key") != std::string_view::npos; }
+
+// Hop-by-hop headers (RFC 9110 7.6.1) and those the transport sets itself.
+bool DroppedHeader(std::string_view name) {
+  for (std::string_view h : {"connection", "keep-alive", "proxy-connection", "proxy-authenticate",
+                             "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade", "host",
+                             "content-length", "accept-encoding", "x-glassbox-key"}) {
+    if (IEquals(name, h)) return true;
+  }
+  return false;
+}
+
+bool HeaderRuleMatches(const HeaderRule& rule, std::string_view name) {
+  if (rule.name.ends_with("*")) return IStartsWith(name, std::string_view(rule.name).substr(0, rule.name.size() - 1));
+  return IEquals(rule.name, name);
+}
+
+// Splits "name:action" off a Gemini path segment "models/M:generateContent".
+struct GeminiPath {
+  std::string model;
+  std::string method;
+};
+
+std::optional<GeminiPath> ParseGeminiPath(std::string_view path) {
+  for (std::string_view prefix : {"/v1beta/models/", "/v1/models/", "/v1alpha/models/"}) {
+    if (!path.starts_with(prefix)) continue;
+    std::string_view rest = path.substr(prefix.size());
+    const size_t colon = rest.rfind(':');
+    if (colon == std::string_view::npos || colon == 0) return std::nullopt;
+    return GeminiPath{std::string(rest.substr(0, colon)), std::string(rest.substr(colon + 1))};
+  }
+  return std::nullopt;
+}
+
+// Value of query parameter `name` (not percent-decoded; keys are URL-safe).
+std::string QueryParam(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    const size_t eq = pair.find('=');
+    if (pair.substr(0, eq) == name) return eq == std::string_view::npos ? "" : std::string(pair.substr(eq + 1));
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return "";
+}
+
+std::string WithoutQueryParam(std::string_view query, std::string_view name) {
+  std::string out;
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    if (pair.substr(0, pair.find('=')) != name) {
+      if (!out.empty()) out.push_back('&');
+      out.append(pair);
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return out;
+}
+
+Route NamedRoute(Provider protocol, std::string_view name) {
+  Route r;
+  r.protocol = protocol;
+  r.name = std::string(name);
+  return r;
+}
+
+bool HasAnthropicHeaders(const HeaderList& headers) {
+  return FindHeader(headers, "anthropic-version") != nullptr || FindHeader(headers, "x-api-key") != nullptr;
+}
+
+// Scratch spaces for the secret engine, one per concurrent caller.
+class ScratchPool {
+ public:
+  void set_scanner(const SecretScanner* scanner) { scanner_ = scanner; }
+  std::unique_ptr<SecretScratch> Take() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!free_.empty()) {
+        auto s = std::move(free_.back());
+        free_.pop_back();
+        return s;
+      }
+    }
+    return scanner_->NewScratch();
+  }
+  void Give(std::unique_ptr<SecretScratch> s) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (free_.size() < 64) free_.push_back(std::move(s));
+  }
+
+ private:
+  const SecretScanner* scanner_ = nullptr;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<SecretScratch>> free_;
+};
+
+}  // namespace
+
+struct Policy::Impl {
+  GateConfig config;
+  std::shared_ptr<const SecretScanner> secrets;
+  mutable ScratchPool scratch;
+
+  explicit Impl(GateConfig c) : config(std::move(c)) {}
+
+  const UpstreamConfig* Upstream(std::string_view name) const { return FindUpstream(config, name); }
+
+  std::string BuiltinUpstream(Provider p) const {
+    switch (p) {
+      case Provider::kAnthropic: return "anthropic";
+      case Provider::kGemini: return "gemini";
+      default: return "openai";
+    }
+  }
+
+  // Custom upstream whose route_models claim `model` for `protocol`.
+  const UpstreamConfig* RoutedByModel(Provider protocol, std::string_view model) const {
+    if (model.empty()) return nullptr;
+    for (const UpstreamConfig& u : config.upstreams) {
+      if (u.protocol != protocol) continue;
+      for (const std::string& g : u.route_models) {
+        if (GlobMatch(g, model)) return &u;
+      }
+    }
+    return nullptr;
+  }
+
+  bool Unlogged(std::string_view route, std::string_view path) const {
+    for (const std::string& r : config.unlogged_routes) {
+      if (r == route || (r.starts_with("/") && GlobMatch(r, path))) return true;
+    }
+    return false;
+  }
+};
+
+Policy::Policy(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Policy::~Policy() = default;
+
+const GateConfig& Policy::config() const { return impl_->config; }
+
+Result<std::shared_ptr<const Policy>> Policy::Create(GateConfig config) {
+  for (const char* name : {"anthropic", "openai", "gemini"}) {
+    if (FindUpstream(config, name) == nullptr) {
+      return Status::Error(fmt::format("gate config: the built-in upstream \"{}\" is missing", name));
+    }
+  }
+  for (const UserConfig& u : config.users) {
+    if (u.key_sha256.size() != 64) return Status::Error(fmt::format("gate config: user {} has no key", u.name));
+  }
+  auto impl = std::make_unique<Impl>(std::move(config));
+  Result<std::vector<SecretRule>> rules = BuiltinSecretRules();
+  if (!rules.ok()) return rules.status();
+  std::vector<SecretRule> secret_rules;
+  for (SecretRule& r : rules.value()) {
+    if (r.id.starts_with("secret/")) secret_rules.push_back(std::move(r));
+  }
+  auto compiled = SecretScanner::Compile(std::move(secret_rules), SecretScanner::CompileMode::kLazy);
+  if (!compiled.ok()) return compiled.status();
+  impl->secrets = std::move(compiled.value());
+  impl->scratch.set_scanner(impl->secrets.get());
+  return std::shared_ptr<const Policy>(new Policy(std::move(impl)));
+}
+
+RouteDecision Policy::ClassifyRoute(std::string_view method, std::string_view target,
+                                    const HeaderList& headers) const {
+  const GateConfig& config = impl_->config;
+  RouteDecision d;
+  Route& r = d.route;
+  const size_t q = target.find('?');
+  std::string_view path = target.substr(0, q);
+  std::string_view query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
+
+  // "/NAME/..." addresses a custom upstream directly.
+  const UpstreamConfig* forced = nullptr;
+  if (path.size() > 1) {
+    const size_t slash = path.find('/', 1);
+    if (slash != std::string_view::npos) {
+      const UpstreamConfig* u = impl_->Upstream(path.substr(1, slash - 1));
+      if (u != nullptr && u->name != "anthropic" && u->name != "openai" && u->name != "gemini") {
+        forced = u;
+        path = path.substr(slash);
+      }
+    }
+  }
+
+  const bool post = method == "POST";
+  const bool get = method == "GET";
+  r.name = "unknown";
+  if (post && path == "/v1/messages") {
+    r = NamedRoute(Provider::kAnthropic, "anthropic.messages");
+    r.has_body_policy = true;
+  } else if (post && path == "/v1/messages/count_tokens") {
+    r = NamedRoute(Provider::kAnthropic, "anthropic.count_tokens");
+    r.has_body_policy = true;
+  } else if (get && (path == "/v1/models" || path.starts_with("/v1/models/")) &&
+             path.find(':') == std::string_view::npos) {
+    const bool anthropic = forced != nullptr ? forced->protocol == Provider::kAnthropic : HasAnthropicHeaders(headers);
+    r = anthropic ? NamedRoute(Provider::kAnthropic, "anthropic.models") : NamedRoute(Provider::kOpenAi, "openai.models");
+  } else if (post && path == "/v1/chat/completions") {
+    r = NamedRoute(Provider::kOpenAi, "openai.chat_completions");
+    r.has_body_policy = true;
+  } else if (post && path == "/v1/responses") {
+    r = NamedRoute(Provider::kOpenAi, "openai.responses");
+    r.has_body_policy = true;
+  } else if (post && path == "/v1/embeddings") {
+    r = NamedRoute(Provider::kOpenAi, "openai.embeddings");
+    r.has_body_policy = true;
+  } else if (get && (path == "/v1beta/models" || path.starts_with("/v1beta/models/")) &&
+             path.find(':') == std::string_view::npos) {
+    r = NamedRoute(Provider::kGemini, "gemini.models");
+  } else if (std::optional<GeminiPath> g = post ? ParseGeminiPath(path) : std::nullopt) {
+    if (g->method == "generateContent") {
+      r = NamedRoute(Provider::kGemini, "gemini.generate_content");
+    } else if (g->method == "streamGenerateContent") {
+      r = NamedRoute(Provider::kGemini, "gemini.stream_generate_content");
+      r.streaming = true;
+    } else if (g->method == "countTokens") {
+      r = NamedRoute(Provider::kGemini, "gemini.count_tokens");
+    }
+    if (r.name != "unknown") {
+      r.model = g->model;
+      r.has_body_policy = true;
+    }
+  }
+  if (r.name.empty()) r.name = "unknown";
+
+  if (r.name == "unknown") {
+    // Best guess of the format, for the error and for pass-through.
+    if (forced != nullptr) {
+      r.protocol = forced->protocol;
+    } else if (path.starts_with("/v1beta") || path.find(":generateContent") != std::string_view::npos) {
+      r.protocol = Provider::kGemini;
+    } else if (HasAnthropicHeaders(headers)) {
+      r.protocol = Provider::kAnthropic;
+    } else {
+      r.protocol = Provider::kOpenAi;
+    }
+    if (config.unknown_paths == UnknownPaths::kRefuse) {
+      d.refusal = MakeRefusal(r.protocol, ErrorKind::kNotFound, "unknown-path",
+                              fmt::format("{} {} is not an API path the gate knows; set unknown_paths = \"pass\" "
+                                          "in gate.toml to forward such requests",
+                                          method, path));
+      return d;
+    }
+  } else if (forced != nullptr && forced->protocol != r.protocol) {
+    d.refusal = MakeRefusal(r.protocol, ErrorKind::kNotFound, "wrong-protocol",
+                            fmt::format("upstream {} speaks the {} protocol, not {}", forced->name,
+                                        net::ProviderName(forced->protocol), net::ProviderName(r.protocol)));
+    return d;
+  }
+
+  const UpstreamConfig* upstream = forced;
+  if (upstream == nullptr && !r.model.empty()) upstream = impl_->RoutedByModel(r.protocol, r.model);
+  if (upstream == nullptr) upstream = impl_->Upstream(impl_->BuiltinUpstream(r.protocol));
+  r.upstream = upstream->name;
+  if (!upstream->enabled) {
+    d.refusal = MakeRefusal(r.protocol, ErrorKind::kPermission, "upstream-not-allowed",
+                            fmt::format("upstream {} is disabled in the gate's configuration", upstream->name));
+    return d;
+  }
+  if (r.protocol == Provider::kGemini) {
+    r.query_key = QueryParam(query, "key");
+    if (QueryParam(query, "alt") == "sse") r.streaming = true;
+  }
+  std::string out_query(query);
+  if (!config.users.empty() && !r.query_key.empty()) out_query = WithoutQueryParam(query, "key");
+  r.upstream_target = upstream->url.path + std::string(path);
+  if (!out_query.empty()) r.upstream_target += "?" + out_query;
+  r.log_payloads = !impl_->Unlogged(r.name, path);
+  if (r.has_body_policy && !r.model.empty()) {
+    for (const std::string& g : upstream->allowed_models) {
+      if (GlobMatch(g, r.model)) return d;
+    }
+    if (!upstream->allowed_models.empty()) {
+      d.refusal = MakeRefusal(r.protocol, ErrorKind::kPermission, "model-not-allowed",
+                              fmt::format("model {} is not allowed on upstream {}", r.model, upstream->name));
+    }
+  }
+  return d;
+}
+
+HeaderDecision Policy::CheckAndRewriteHeaders(const Route& route, const HeaderList& headers,
+                                              std::string_view query_key) const {
+  const GateConfig& config = impl_->config;
+  HeaderDecision d;
+  d.agent = IdentifyAgent(headers);
+  for (const auto& [name, value] : headers) {
+    if (HasHeaderInjection(name) || HasHeaderInjection(value)) {
+      d.refusal = MakeRefusal(route.protocol, ErrorKind::kInvalidRequest, "header-injection",
+                              fmt::format("header {} contains CR, LF or NUL", HasHeaderInjection(name) ? "name" : name));
+      return d;
+    }
+  }
+  const UpstreamConfig* upstream = impl_->Upstream(route.upstream);
+  d.user = "anonymous";
+  const bool authenticate = !config.users.empty();
+  if (authenticate) {
+    std::string key;
+    if (const std::string* k = FindHeader(headers, "x-glassbox-key")) {
+      key = *k;
+    } else if (const std::string* a = FindHeader(headers, "x-api-key")) {
+      key = *a;
+    } else if (const std::string* b = FindHeader(headers, "authorization"); b != nullptr && IStartsWith(*b, "bearer ")) {
+      key = b->substr(7);
+    } else if (const std::string* g = FindHeader(headers, "x-goog-api-key")) {
+      key = *g;
+    } else if (!query_key.empty()) {
+      key = std::string(query_key);
+    } else {
+      key = route.query_key;
+    }
+    while (!key.empty() && key.back() == ' ') key.pop_back();
+    if (key.empty()) {
+      d.refusal = MakeRefusal(route.protocol, ErrorKind::kAuthentication, "no-key",
+                              "this gate requires a user key: send it in x-glassbox-key or as the API key");
+      return d;
+    }
+    const std::string hash = Sha256Hex(key);
+    const UserConfig* user = nullptr;
+    for (const UserConfig& u : config.users) {
+      if (u.key_sha256 == hash) user = &u;
+    }
+    if (user == nullptr) {
+      d.refusal = MakeRefusal(route.protocol, ErrorKind::kAuthentication, "unknown-key",
+                              "the key sent is not a user key of this gate");
+      return d;
+    }
+    d.user = user->name;
+    d.log_payloads = user->log_payloads;
+  }
+  const bool swap_credential = upstream != nullptr && (!upstream->api_key.empty() || authenticate);
+  for (const auto& [name, value] : headers) {
+    if (DroppedHeader(name)) continue;
+    if (swap_credential && (IEquals(name, "x-api-key") || IEquals(name, "authorization") ||
+                            IEquals(name, "x-goog-api-key"))) {
+      continue;
+    }
+    bool removed = false;
+    std::string new_value = value;
+    if (upstream != nullptr) {
+      for (const HeaderRule& rule : upstream->header_rules) {
+        if (!HeaderRuleMatches(rule, name)) continue;
+        if (rule.action == HeaderRule::Action::kRemove) {
+          removed = true;
+          break;
+        }
+        new_value = rule.value;
+      }
+    }
+    if (removed || new_value != value) d.rewritten.push_back(Lower(name));
+    if (!removed) d.headers.emplace_back(name, std::move(new_value));
+  }
+  if (swap_credential && !upstream->api_key.empty()) {
+    switch (upstream->protocol) {
+      case Provider::kAnthropic: d.headers.emplace_back("x-api-key", upstream->api_key); break;
+      case Provider::kGemini: d.headers.emplace_back("x-goog-api-key", upstream->api_key); break;
+      default: d.headers.emplace_back("authorization", "Bearer " + upstream->api_key); break;
+    }
+  }
+  // The gate reads every response: ask for it uncompressed.
+  d.headers.emplace_back("accept-encoding", "identity");
+  return d;
+}
+
+OutboundResult Policy::ApplyOutbound(const Route& route, std::string_view body) const {
+  const GateConfig& config = impl_->config;
+  const PolicySwitches& sw = config.policy;
+  OutboundResult r;
+  r.original_sha256 = Sha256Hex(body);
+  r.model = route.model;
+  r.streaming = route.streaming;
+  r.upstream = route.upstream;
+  r.upstream_target = route.upstream_target;
+  auto refuse = [&](ErrorKind kind, std::string_view code, std::string message) {
+    r.refusal = MakeRefusal(route.protocol, kind, code, message);
+    r.body.clear();
+    r.changed = false;
+    return r;
+  };
+  if (body.size() > config.max_body_bytes) {
+    return refuse(ErrorKind::kTooLarge, "body-too-large",
+                  fmt::format("the request body has {} bytes, more than the gate's limit of {} (max_body_bytes)",
+                              body.size(), config.max_body_bytes));
+  }
+  if (!route.has_body_policy || body.empty()) {
+    r.body = std::string(body);
+    return r;
+  }
+  if (!IsValidUtf8(body)) {
+    return refuse(ErrorKind::kInvalidRequest, "invalid-utf8", "the request body is not valid UTF-8");
+  }
+  // One pass for the model and stream flag, and to validate the JSON.
+  {
+    JsonWalkOptions options;
+    options.visit_keys = false;
+    options.visit_scalars = true;
+    std::string model;
+    bool stream = false;
+    const Status st = ForEachJsonString(
+        body,
+        [&](const JsonStringVisit& v) {
+          if (v.path == "$.model" && v.is_string) model = std::string(v.decoded);
+          if (v.path == "$.stream" && !v.is_string && v.decoded == "true") stream = true;
+        },
+        options);
+    if (!st.ok()) {
+      return refuse(ErrorKind::kInvalidRequest, "malformed-json",
+                    fmt::format("the request body is not valid JSON: {}", st.message()));
+    }
+    if (route.protocol != Provider::kGemini) {
+      r.model = model;
+      r.streaming = stream;
+    }
+  }
+  // Model routing and the allow-list, now that the body named the model.
+  const UpstreamConfig* upstream = impl_->Upstream(route.upstream);
+  if (route.protocol != Provider::kGemini && !r.model.empty()) {
+    const UpstreamConfig* routed = impl_->RoutedByModel(route.protocol, r.model);
+    const bool builtin = route.upstream == "anthropic" || route.upstream == "openai" || route.upstream == "gemini";
+    if (routed != nullptr && builtin && routed->name != route.upstream) {
+      const std::string& old_prefix = upstream->url.path;
+      std::string rest = r.upstream_target.substr(std::min(old_prefix.size(), r.upstream_target.size()));
+      upstream = routed;
+      r.upstream = routed->name;
+      r.upstream_target = routed->url.path + rest;
+      if (!routed->enabled) {
+        return refuse(ErrorKind::kPermission, "upstream-not-allowed",
+                      fmt::format("upstream {} is disabled in the gate's configuration", routed->name));
+      }
+    }
+  }
+  if (upstream != nullptr && !upstream->allowed_models.empty()) {
+    bool allowed = false;
+    for (const std::string& g : upstream->allowed_models) allowed = allowed || GlobMatch(g, r.model);
+    if (!allowed) {
+      return refuse(ErrorKind::kPermission, "model-not-allowed",
+                    r.model.empty() ? fmt::format("the request names no model; upstream {} allows only listed models",
+                                                  upstream->name)
+                                    : fmt::format("model {} is not allowed on upstream {}", r.model, upstream->name));
+    }
+  }
+
+  const bool scan_secrets = sw.redact_secrets || sw.refuse_private_keys;
+  const bool strip = sw.strip_hidden_outbound && MayHoldHiddenText(body);
+  if (!scan_secrets && !strip) {
+    r.body = std::string(body);
+    return r;
+  }
+  std::unique_ptr<SecretScratch> scratch = impl_->scratch.Take();
+  bool check_secrets = false;
+  if (scan_secrets) {
+    // The whole body first: most requests hold no secret, and then the
+    // per-string pass is skipped unless escapes could hide one.
+    std::vector<Finding> raw;
+    (void)impl_->secrets->Scan(body, *scratch, &raw);
+    bool any = false;
+    for (const Finding& f : raw) any = any || f.severity >= Severity::kMedium;
+    check_secrets = any || body.find("\\u") != std::string_view::npos;
+  }
+  std::string private_key_rule;
+  std::string private_key_path;
+
+  // Returns the new text of one decoded string, or nullopt when unchanged.
+  std::function<std::optional<std::string>(std::string_view, const std::string&, int)> edit_string;
+  edit_string = [&](std::string_view text, const std::string& path, int depth) -> std::optional<std::string> {
+    // JSON inside a string (OpenAI tool arguments, tool results): edit the
+    // inner strings and keep the rest of the inner document as it was.
+    if (depth < 3 && LooksLikeJson(text)) {
+      std::string inner;
+      bool changed = false;
+      const Status st = EditJsonStrings(
+          text,
+          [&](std::string_view s, const std::string& inner_path) {
+            return edit_string(s, path + "<json>" + inner_path.substr(1), depth + 1);
+          },
+          &inner, &changed, 64);
+      if (st.ok()) {
+        if (!changed) return std::nullopt;
+        return inner;
+      }
+    }
+    std::optional<std::string> current;
+    if (strip) current = StripHiddenText(text, path, &r.findings);
+    if (!check_secrets) return current;
+    std::string_view view = current ? std::string_view(*current) : text;
+    std::vector<Finding> found;
+    (void)impl_->secrets->Scan(view, *scratch, &found);
+    std::sort(found.begin(), found.end(),
+              [](const Finding& a, const Finding& b) { return a.byte_offset < b.byte_offset; });
+    std::string out;
+    uint64_t pos = 0;
+    bool redacted = false;
+    for (Finding& f : found) {
+      if (f.severity < Severity::kMedium) continue;  // documented example values
+      if (sw.refuse_private_keys && IsPrivateKeyRule(f.rule) && private_key_rule.empty()) {
+        private_key_rule = f.rule;
+        private_key_path = path;
+      }
+      f.json_path = path;
+      f.snippet.clear();
+      f.fixes.clear();
+      if (sw.redact_secrets && f.byte_offset >= pos && f.byte_offset + f.byte_length <= view.size()) {
+        out.append(view.substr(pos, f.byte_offset - pos));
+        out.append("[REDACTED " + f.rule + "]");
+        pos = f.byte_offset + f.byte_length;
+        redacted = true;
+      }
+      r.findings.push_back(std::move(f));
+    }
+    if (!redacted) return current;
+    out.append(view.substr(pos));
+    return out;
+  };
+  std::string edited;
+  bool changed = false;
+  const Status st = EditJsonStrings(
+      body, [&](std::string_view s, const std::string& path) { return edit_string(s, path, 0); }, &edited, &changed);
+  impl_->scratch.Give(std::move(scratch));
+  if (!st.ok()) {
+    return refuse(ErrorKind::kInvalidRequest, "malformed-json",
+                  fmt::format("the request body is not valid JSON: {}", st.message()));
+  }
+  if (!private_key_rule.empty()) {
+    std::vector<Finding> findings = std::move(r.findings);
+    refuse(ErrorKind::kPermission, "private-key",
+           fmt::format("the request carries a private key ({} at {}); the gate does not let private keys leave",
+                       private_key_rule, private_key_path));
+    r.findings = std::move(findings);
+    return r;
+  }
+  if (changed) {
+    r.body = std::move(edited);
+    r.changed = true;
+  } else {
+    r.body = std::string(body);
+  }
+  return r;
+}
+
+InboundResult Policy::InboundJson(const Route& route, std::string_view body) const {
+  InboundOptions options;
+  options.provider = route.protocol;
+  options.strip_hidden = impl_->config.policy.strip_hidden_inbound;
+  return gate::InboundJson(body, options);
+}
+
+std::unique_ptr<InboundStream> Policy::NewInboundStream(const Route& route) const {
+  InboundOptions options;
+  options.provider = route.protocol;
+  options.strip_hidden = impl_->config.policy.strip_hidden_inbound;
+  return std::make_unique<InboundStream>(options);
+}
+
+bool HasHeaderInjection(std::string_view s) { return s.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos; }
+
+const std::string* FindHeader(const HeaderList& headers, std::string_view name) {
+  for (const auto& [n, v] : headers) {
+    if (IEquals(n, name)) return &v;
+  }
+  return nullptr;
+}
+
+namespace {
+
+// "name/1.2.3 (rest)" → {"name", "1.2.3"} from the first product token.
+std::pair<std::string, std::string> FirstProduct(std::string_view ua) {
+  const size_t space = ua.find(' ');
+  std::string_view token = ua.substr(0, space);
+  const size_t slash = token.find('/');
+  if (slash == std::string_view::npos) return {std::string(token), ""};
+  return {std::string(token.substr(0, slash)), std::string(token.substr(slash + 1))};
+}
+
+std::string Join(std::string_view name, std::string_view version) {
+  return version.empty() ? std::string(name) : fmt::format("{}/{}", name, version);
+}
+
+// Keeps an agent name printable and short: it goes into the log as is.
+std::string Sanitize(std::string s) {
+  for (char& c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x21 || u > 0x7e) c = '_';
+  }
+  if (s.size() > 64) s.resize(64);
+  return s;
+}
+
+}  // namespace
+
+std::string IdentifyAgent(const HeaderList& headers) {
+  const std::string* ua = FindHeader(headers, "user-agent");
+  const auto [product, version] = ua != nullptr ? FirstProduct(*ua) : std::pair<std::string, std::string>{};
+  const std::string lower = Lower(product);
+  if (lower == "claude-cli" || lower == "claude-code") return Sanitize(Join("claude-code", version));
+  if (lower.starts_with("codex")) return Sanitize(Join("codex", version));
+  if (const std::string* o = FindHeader(headers, "originator"); o != nullptr && Lower(*o).starts_with("codex")) {
+    return Sanitize(Join("codex", version));
+  }
+  if (lower == "geminicli" || lower == "gemini-cli") return Sanitize(Join("gemini-cli", version));
+  if (lower == "qwencode" || lower == "qwen-code") return Sanitize(Join("qwen-code", version));
+  if (lower == "copilot" || lower == "github-copilot-cli") return Sanitize(Join("copilot-cli", version));
+  // SDKs: "Anthropic/Python 0.40.0", "OpenAI/JS 4.67.0", with x-stainless-* detail.
+  if (ua != nullptr && (lower == "anthropic" || lower == "openai")) {
+    const size_t space = ua->find(' ');
+    std::string sdk_version = space == std::string::npos ? "" : ua->substr(space + 1);
+    sdk_version = sdk_version.substr(0, sdk_version.find(' '));
+    return Sanitize(Join(fmt::format("{}-{}", lower, Lower(version)), sdk_version));
+  }
+  if (const std::string* lang = FindHeader(headers, "x-stainless-lang")) {
+    const std::string* pv = FindHeader(headers, "x-stainless-package-version");
+    return Sanitize(Join(fmt::format("stainless-{}", Lower(*lang)), pv != nullptr ? *pv : ""));
+  }
+  if (const std::string* client = FindHeader(headers, "x-goog-api-client")) {
+    return Sanitize(FirstProduct(*client).first.empty() ? "google-client" : Join(FirstProduct(*client).first, FirstProduct(*client).second));
+  }
+  if (!product.empty()) return Sanitize(Join(product, version));
+  return "unknown";
+}
+
+}  // namespace glassbox::gate

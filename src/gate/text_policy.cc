@@ -1,0 +1,141 @@
+#include "gate/text_policy.h"
+
+#include <algorithm>
+
+#include "core/hidden_text.h"
+#include "core/json_strings.h"
+#include "core/json_writer.h"
+#include "core/utf.h"
+
+namespace glassbox::gate {
+
+namespace {
+
+// Findings whose fixes the gate applies: hidden content. Look-alike
+// punctuation, unusual spaces and control characters (ANSI colours in tool
+// output) are left as sent.
+bool StrippedRule(std::string_view rule) {
+  return rule == "unicode/tag-characters" || rule == "unicode/invisible-characters" ||
+         rule == "unicode/bidi-control" || rule == "unicode/variation-selectors";
+}
+
+// End of the string literal whose opening quote is at `open`.
+size_t LiteralEnd(std::string_view json, size_t open) {
+  for (size_t i = open + 1; i < json.size(); ++i) {
+    if (json[i] == '\\') {
+      ++i;
+    } else if (json[i] == '"') {
+      return i + 1;
+    }
+  }
+  return json.size();
+}
+
+}  // namespace
+
+bool MayHoldHiddenText(std::string_view raw_json) {
+  if (raw_json.find("\\u") != std::string_view::npos) return true;
+  return !utf::IsAscii(raw_json);
+}
+
+bool IsValidUtf8(std::string_view text) {
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  for (size_t i = 0; i < text.size();) {
+    if (p[i] < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len = 0;
+    if (utf::DecodeOne(p + i, text.size() - i, &len) == utf::kInvalidCodePoint) return false;
+    i += len;
+  }
+  return true;
+}
+
+std::optional<std::string> StripHiddenText(std::string_view text, const std::string& path,
+                                           std::vector<Finding>* findings) {
+  if (utf::IsAscii(text)) return std::nullopt;
+  static const HiddenTextDetector detector;
+  std::vector<Finding> found;
+  detector.Scan(text, TextContext{TextKind::kProse, false}, &found);
+  struct Cut {
+    uint64_t begin, end;
+    size_t finding;
+  };
+  std::vector<Cut> cuts;
+  for (size_t i = 0; i < found.size(); ++i) {
+    if (!StrippedRule(found[i].rule)) continue;
+    for (const Fix& fix : found[i].fixes) {
+      if (fix.replacement.empty() && fix.begin < fix.end && fix.end <= text.size()) {
+        cuts.push_back({fix.begin, fix.end, i});
+      }
+    }
+  }
+  if (cuts.empty()) return std::nullopt;
+  std::sort(cuts.begin(), cuts.end(), [](const Cut& a, const Cut& b) { return a.begin < b.begin; });
+  std::string out;
+  out.reserve(text.size());
+  uint64_t pos = 0;
+  std::vector<bool> reported(found.size(), false);
+  for (const Cut& c : cuts) {
+    if (c.begin < pos) continue;  // overlapping fixes: the first wins
+    out.append(text.substr(pos, c.begin - pos));
+    pos = c.end;
+    if (!reported[c.finding]) {
+      reported[c.finding] = true;
+      Finding f = std::move(found[c.finding]);
+      f.json_path = path;
+      f.fixes.clear();
+      findings->push_back(std::move(f));
+    }
+  }
+  out.append(text.substr(pos));
+  // Removing a character between the halves of a broken sequence cannot glue
+  // them into a new one here: the strings are valid UTF-8 (checked or
+  // decoded by the JSON walker), so every cut lies on code point boundaries.
+  return out;
+}
+
+Status EditJsonStrings(std::string_view json, const StringEdit& edit, std::string* out, bool* changed,
+                       size_t max_depth) {
+  struct Edit {
+    size_t begin, end;
+    std::string literal;
+  };
+  std::vector<Edit> edits;
+  JsonWalkOptions options;
+  options.visit_keys = false;
+  options.max_depth = max_depth;
+  const Status st = ForEachJsonString(
+      json,
+      [&](const JsonStringVisit& v) {
+        if (v.is_key || !v.is_string) return;
+        std::optional<std::string> replacement = edit(v.decoded, v.path);
+        if (!replacement) return;
+        Edit e{v.raw_offset, LiteralEnd(json, v.raw_offset), {}};
+        JsonWriter::Escape(*replacement, &e.literal);
+        edits.push_back(std::move(e));
+      },
+      options);
+  out->clear();
+  *changed = false;
+  if (!st.ok()) return st;
+  if (edits.empty()) return Status::Ok();
+  size_t pos = 0;
+  out->reserve(json.size());
+  for (const Edit& e : edits) {
+    out->append(json.substr(pos, e.begin - pos));
+    out->append(e.literal);
+    pos = e.end;
+  }
+  out->append(json.substr(pos));
+  *changed = true;
+  return Status::Ok();
+}
+
+bool LooksLikeJson(std::string_view text) {
+  const size_t i = text.find_first_not_of(" \t\r\n");
+  return i != std::string_view::npos && (text[i] == '{' || text[i] == '[');
+}
+
+}  // namespace glassbox::gate

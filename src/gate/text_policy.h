@@ -1,0 +1,51 @@
+// The string-level pieces of the gate's policy, shared by the outbound
+// (policy.cc) and inbound (inbound.cc) filters: stripping hidden characters
+// from one decoded string, and rewriting chosen string values of a JSON
+// document in place, byte for byte elsewhere. Pure functions; thread-safe.
+// Internal to the gate component.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/finding.h"
+#include "core/status.h"
+
+namespace glassbox::gate {
+
+// Removes the hidden characters the detector flags and proposes to delete —
+// tag characters, invisible characters, bidi controls, variation selectors
+// used to hide data — and keeps their legitimate uses (emoji ZWJ sequences,
+// keycaps, flags, joiners inside Arabic and Indic words). Returns nullopt
+// when nothing was removed; otherwise the new text, and appends one finding
+// per removal (byte offsets into `text`, json_path = `path`).
+std::optional<std::string> StripHiddenText(std::string_view text, const std::string& path,
+                                           std::vector<Finding>* findings);
+
+// Cheap test: false means StripHiddenText would find nothing (no non-ASCII
+// byte and no \u escape in the raw JSON).
+bool MayHoldHiddenText(std::string_view raw_json);
+
+// True when `text` is valid UTF-8 (no overlong forms, surrogates or bytes
+// beyond U+10FFFF).
+bool IsValidUtf8(std::string_view text);
+
+// Called for each string value (keys excluded) with its decoded text and JSON
+// path; returns the replacement text, or nullopt to keep the string.
+using StringEdit = std::function<std::optional<std::string>(std::string_view decoded, const std::string& path)>;
+
+// Copies `json` to *out, replacing the literal of every string value for
+// which `edit` returns a value by the JSON encoding of that value; every
+// other byte is kept. *changed says whether any string was replaced (when
+// false, *out is left empty). Malformed JSON is an error naming the offset.
+Status EditJsonStrings(std::string_view json, const StringEdit& edit, std::string* out, bool* changed,
+                       size_t max_depth = 256);
+
+// True when `text`, trimmed, starts with '{' or '[' (a candidate for JSON
+// held inside a string, as OpenAI tool-call arguments are).
+bool LooksLikeJson(std::string_view text);
+
+}  // namespace glassbox::gate

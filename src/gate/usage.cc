@@ -1,0 +1,198 @@
+#include "gate/usage.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+
+#include "gate/audit_log.h"
+
+namespace glassbox::gate {
+
+namespace {
+
+using std::chrono::days;
+using std::chrono::sys_days;
+
+struct Periods {
+  int64_t day;    // days since 1970-01-01 (UTC)
+  int64_t month;  // year * 12 + (month - 1)
+};
+
+Periods PeriodsOf(TimePoint t) {
+  const sys_days d = std::chrono::floor<days>(t);
+  const std::chrono::year_month_day ymd(d);
+  return {d.time_since_epoch().count(),
+          static_cast<int64_t>(static_cast<int>(ymd.year())) * 12 + static_cast<unsigned>(ymd.month()) - 1};
+}
+
+std::string DayStart(int64_t day) { return FormatRfc3339(TimePoint(sys_days(days(day)))); }
+
+std::string MonthStart(int64_t month) {
+  const std::chrono::year_month_day ymd(std::chrono::year(static_cast<int>(month / 12)),
+                                        std::chrono::month(static_cast<unsigned>(month % 12) + 1),
+                                        std::chrono::day(1));
+  return FormatRfc3339(TimePoint(sys_days(ymd)));
+}
+
+uint64_t TokensOf(const net::Usage& u) {
+  uint64_t n = u.input_tokens.value_or(0) + u.output_tokens.value_or(0);
+  if (n == 0 && u.total_tokens) n = *u.total_tokens;
+  return n + u.cache_read_tokens.value_or(0) + u.cache_creation_tokens.value_or(0);
+}
+
+}  // namespace
+
+std::string FormatRfc3339(TimePoint t) {
+  const auto secs = std::chrono::floor<std::chrono::seconds>(t);
+  const sys_days d = std::chrono::floor<days>(secs);
+  const std::chrono::year_month_day ymd(d);
+  const std::chrono::hh_mm_ss hms(secs - d);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", static_cast<int>(ymd.year()),
+                     static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()), hms.hours().count(),
+                     hms.minutes().count(), hms.seconds().count());
+}
+
+std::optional<TimePoint> ParseRfc3339(std::string_view text) {
+  if (!IsRfc3339Utc(text)) return std::nullopt;
+  auto num = [&](size_t pos, size_t len) {
+    int v = 0;
+    std::from_chars(text.data() + pos, text.data() + pos + len, v);
+    return v;
+  };
+  const std::chrono::year_month_day ymd(std::chrono::year(num(0, 4)), std::chrono::month(num(5, 2)),
+                                        std::chrono::day(num(8, 2)));
+  if (!ymd.ok()) return std::nullopt;
+  const int h = num(11, 2), m = num(14, 2), s = num(17, 2);
+  if (h > 23 || m > 59 || s > 60) return std::nullopt;
+  return TimePoint(sys_days(ymd)) + std::chrono::hours(h) + std::chrono::minutes(m) + std::chrono::seconds(s);
+}
+
+std::optional<Price> FindPrice(const std::vector<PriceEntry>& prices, std::string_view model) {
+  if (model.starts_with("models/")) model.remove_prefix(7);  // Gemini resource names
+  for (const PriceEntry& e : prices) {
+    if (GlobMatch(e.model, model)) return e.price;
+  }
+  return std::nullopt;
+}
+
+double UsageCostUsd(const Price& price, const net::Usage& usage, net::Provider provider) {
+  const double cache_read = static_cast<double>(usage.cache_read_tokens.value_or(0));
+  const double cache_write = static_cast<double>(usage.cache_creation_tokens.value_or(0));
+  double input = static_cast<double>(usage.input_tokens.value_or(0));
+  // OpenAI and Gemini count cached tokens inside the prompt; Anthropic apart.
+  if (provider != net::Provider::kAnthropic) input = std::max(0.0, input - cache_read);
+  const double output = static_cast<double>(usage.output_tokens.value_or(0));
+  return (input * price.input + output * price.output + cache_read * price.cache_read.value_or(price.input) +
+          cache_write * price.cache_write.value_or(price.input)) /
+         1e6;
+}
+
+UsageLedger::UsageLedger(const GateConfig& config) : prices_(config.prices) {
+  for (const UserConfig& u : config.users) users_.emplace(u.name, u);
+}
+
+void UsageLedger::AddLocked(const std::string& user, int64_t day, int64_t month, uint64_t tokens,
+                            std::optional<double> usd) {
+  UserState& s = state_[user];
+  // Records may arrive out of order (seeding): only the current or a newer
+  // period counts; a newer one starts afresh.
+  for (auto [bucket, period] : {std::pair{&s.day, day}, std::pair{&s.month, month}}) {
+    if (period < bucket->period) continue;
+    if (period > bucket->period) *bucket = Bucket{period, 0, 0, 0};
+    bucket->tokens += tokens;
+    if (usd) {
+      bucket->usd += *usd;
+    } else {
+      ++bucket->unpriced;
+    }
+  }
+}
+
+void UsageLedger::Record(std::string_view user, std::string_view model, const net::Usage& usage,
+                         net::Provider provider, TimePoint now) {
+  const Periods p = PeriodsOf(now);
+  std::optional<double> usd;
+  if (std::optional<Price> price = FindPrice(prices_, model)) usd = UsageCostUsd(*price, usage, provider);
+  std::lock_guard<std::mutex> lock(mu_);
+  AddLocked(std::string(user), p.day, p.month, TokensOf(usage), usd);
+}
+
+Status UsageLedger::Seed(std::string_view user, std::string_view model, std::string_view time, uint64_t input_tokens,
+                         uint64_t output_tokens) {
+  std::optional<TimePoint> t = ParseRfc3339(time);
+  if (!t) return Status::Error(fmt::format("usage seed: \"{}\" is not an RFC 3339 UTC time", time));
+  net::Usage usage;
+  usage.input_tokens = input_tokens;
+  usage.output_tokens = output_tokens;
+  // The log keeps input and output only; cache tokens, if any, were counted
+  // in input_tokens by the gateway, at the input price.
+  Record(user, model, usage, net::Provider::kAnthropic, *t);
+  return Status::Ok();
+}
+
+Status UsageLedger::SeedFromLog(AuditLog& log, TimePoint now) {
+  const Periods p = PeriodsOf(now);
+  const std::string since = MonthStart(p.month);
+  Result<std::vector<AuditRecord>> records = log.List();
+  if (!records.ok()) return records.status();
+  for (const AuditRecord& r : *records) {
+    if (r.time < since || (r.input_tokens <= 0 && r.output_tokens <= 0)) continue;
+    if (Status st = Seed(r.user, r.model, r.time, static_cast<uint64_t>(std::max<int64_t>(0, r.input_tokens)),
+                         static_cast<uint64_t>(std::max<int64_t>(0, r.output_tokens)));
+        !st.ok()) {
+      return Status::Error(fmt::format("audit log record {}: {}", r.id, st.message()));
+    }
+  }
+  return Status::Ok();
+}
+
+UsageTotals UsageLedger::Totals(std::string_view user, TimePoint now) const {
+  const Periods p = PeriodsOf(now);
+  UsageTotals t;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = state_.find(user);
+  if (it == state_.end()) return t;
+  if (it->second.day.period == p.day) {
+    t.day_tokens = it->second.day.tokens;
+    t.day_usd = it->second.day.usd;
+  }
+  if (it->second.month.period == p.month) {
+    t.month_tokens = it->second.month.tokens;
+    t.month_usd = it->second.month.usd;
+    t.unpriced_requests = it->second.month.unpriced;
+  }
+  return t;
+}
+
+BudgetDecision UsageLedger::Check(std::string_view user, TimePoint now) const {
+  BudgetDecision d;
+  auto u = users_.find(user);
+  if (u == users_.end()) return d;
+  const UserConfig& cfg = u->second;
+  const UsageTotals t = Totals(user, now);
+  const Periods p = PeriodsOf(now);
+  const std::string day_reset = DayStart(p.day + 1);
+  const std::string month_reset = MonthStart(p.month + 1);
+  auto refuse = [&](std::string_view budget, std::string used, std::string limit, std::string_view unit,
+                    const std::string& reset) {
+    d.allowed = false;
+    d.budget = std::string(budget);
+    d.resets_at = reset;
+    d.message = fmt::format("user {} has used {} of the {} budget of {} {}; it resets at {}", user, used, budget, limit,
+                            unit, reset);
+  };
+  if (cfg.daily_tokens && t.day_tokens >= *cfg.daily_tokens) {
+    refuse("daily_tokens", std::to_string(t.day_tokens), std::to_string(*cfg.daily_tokens), "tokens", day_reset);
+  } else if (cfg.daily_usd && t.day_usd >= *cfg.daily_usd) {
+    refuse("daily_usd", fmt::format("${:.4f}", t.day_usd), fmt::format("${:.2f}", *cfg.daily_usd), "USD", day_reset);
+  } else if (cfg.monthly_tokens && t.month_tokens >= *cfg.monthly_tokens) {
+    refuse("monthly_tokens", std::to_string(t.month_tokens), std::to_string(*cfg.monthly_tokens), "tokens",
+           month_reset);
+  } else if (cfg.monthly_usd && t.month_usd >= *cfg.monthly_usd) {
+    refuse("monthly_usd", fmt::format("${:.4f}", t.month_usd), fmt::format("${:.2f}", *cfg.monthly_usd), "USD",
+           month_reset);
+  }
+  return d;
+}
+
+}  // namespace glassbox::gate

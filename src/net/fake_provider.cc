@@ -1,0 +1,806 @@
+#include "net/fake_provider.h"
+
+#include <fmt/format.h>
+
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <cctype>
+
+namespace glassbox::net {
+
+namespace json = boost::json;
+
+namespace {
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+constexpr int64_t kCreated = 1767225600;  // 2026-01-01T00:00:00Z: fixed, so replies are reproducible
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  return out;
+}
+
+const std::string* Header(const Headers& headers, std::string_view name) {
+  for (const auto& [n, v] : headers) {
+    if (Lower(n) == name) return &v;
+  }
+  return nullptr;
+}
+
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string PercentDecode(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && HexDigit(s[i + 1]) >= 0 && HexDigit(s[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(HexDigit(s[i + 1]) * 16 + HexDigit(s[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+std::string QueryParam(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    const size_t eq = pair.find('=');
+    if (pair.substr(0, eq) == name) return eq == std::string_view::npos ? "" : std::string(pair.substr(eq + 1));
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return "";
+}
+
+uint64_t TokenEstimate(std::string_view text) { return std::max<uint64_t>(1, (text.size() + 3) / 4); }
+
+// Splits `text` into `n` pieces on UTF-8 boundaries (fewer when short).
+std::vector<std::string> SplitText(std::string_view text, size_t n) {
+  std::vector<std::string> pieces;
+  n = std::max<size_t>(1, n);
+  const size_t step = std::max<size_t>(1, (text.size() + n - 1) / n);
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = std::min(text.size(), pos + step);
+    while (end < text.size() && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) ++end;
+    pieces.emplace_back(text.substr(pos, end - pos));
+    pos = end;
+  }
+  if (pieces.empty()) pieces.emplace_back();
+  return pieces;
+}
+
+const json::value* Member(const json::value* v, std::string_view key) {
+  if (v == nullptr || !v->is_object()) return nullptr;
+  return v->as_object().if_contains(key);
+}
+
+std::string StringMember(const json::value* v, std::string_view key) {
+  const json::value* m = Member(v, key);
+  return m != nullptr && m->is_string() ? std::string(m->as_string()) : std::string();
+}
+
+// The smallest value that satisfies a JSON Schema (the subset providers use
+// for structured output: type, properties, required, items, minItems, enum,
+// const, anyOf/oneOf/allOf, $ref to $defs, string formats and minLength,
+// numeric minimum/maximum). Gemini writes types in upper case.
+json::value MinimalValue(const json::value& schema, const json::value& root, int depth) {
+  if (depth > 32 || !schema.is_object()) return nullptr;
+  const json::object& s = schema.as_object();
+  if (const json::value* c = s.if_contains("const")) return *c;
+  if (const json::value* e = s.if_contains("enum"); e != nullptr && e->is_array() && !e->as_array().empty()) {
+    return e->as_array()[0];
+  }
+  if (const json::value* ref = s.if_contains("$ref"); ref != nullptr && ref->is_string()) {
+    std::string_view r = ref->as_string();
+    const json::value* target = &root;
+    if (r.starts_with("#/")) {
+      r.remove_prefix(2);
+      while (target != nullptr && !r.empty()) {
+        const size_t slash = r.find('/');
+        target = Member(target, r.substr(0, slash));
+        r = slash == std::string_view::npos ? std::string_view() : r.substr(slash + 1);
+      }
+      if (target != nullptr) return MinimalValue(*target, root, depth + 1);
+    }
+    return nullptr;
+  }
+  for (const char* key : {"anyOf", "oneOf", "allOf"}) {
+    if (const json::value* list = s.if_contains(key); list != nullptr && list->is_array()) {
+      for (const json::value& option : list->as_array()) {
+        if (StringMember(&option, "type") != "null") return MinimalValue(option, root, depth + 1);
+      }
+    }
+  }
+  std::string type;
+  if (const json::value* t = s.if_contains("type")) {
+    if (t->is_string()) {
+      type = Lower(t->as_string());
+    } else if (t->is_array()) {
+      for (const json::value& e : t->as_array()) {
+        if (e.is_string() && Lower(e.as_string()) != "null") {
+          type = Lower(e.as_string());
+          break;
+        }
+      }
+      if (type.empty()) type = "null";
+    }
+  }
+  if (type.empty()) type = s.contains("properties") ? "object" : s.contains("items") ? "array" : "null";
+  if (type == "object") {
+    json::object out;
+    const json::value* props = s.if_contains("properties");
+    if (const json::value* req = s.if_contains("required"); req != nullptr && req->is_array()) {
+      for (const json::value& name : req->as_array()) {
+        if (!name.is_string()) continue;
+        const json::value* p = Member(props, name.as_string());
+        out[name.as_string()] = p != nullptr ? MinimalValue(*p, root, depth + 1) : json::value(nullptr);
+      }
+    }
+    return out;
+  }
+  if (type == "array") {
+    json::array out;
+    int64_t n = 0;
+    if (const json::value* m = s.if_contains("minItems"); m != nullptr && m->is_int64()) n = m->as_int64();
+    n = std::clamp<int64_t>(n, 0, 100);
+    const json::value* items = s.if_contains("items");
+    for (int64_t i = 0; i < n; ++i) out.push_back(items != nullptr ? MinimalValue(*items, root, depth + 1) : nullptr);
+    return out;
+  }
+  if (type == "string") {
+    const std::string format = StringMember(&schema, "format");
+    if (format == "date-time") return "1970-01-01T00:00:00Z";
+    if (format == "date") return "1970-01-01";
+    if (format == "time") return "00:00:00Z";
+    if (format == "email") return "a@example.com";
+    if (format == "uri" || format == "url") return "https://example.com";
+    if (format == "uuid") return "00000000-0000-0000-0000-000000000000";
+    int64_t n = 0;
+    if (const json::value* m = s.if_contains("minLength"); m != nullptr && m->is_int64()) n = m->as_int64();
+    return json::string(static_cast<size_t>(std::clamp<int64_t>(n, 0, 10000)), 'a');
+  }
+  if (type == "integer" || type == "number") {
+    double v = 0;
+    const json::value* min = s.if_contains("minimum");
+    const json::value* xmin = s.if_contains("exclusiveMinimum");
+    const json::value* max = s.if_contains("maximum");
+    if (min != nullptr && min->is_number() && min->to_number<double>() > v) v = min->to_number<double>();
+    if (xmin != nullptr && xmin->is_number() && xmin->to_number<double>() >= v) v = xmin->to_number<double>() + 1;
+    if (max != nullptr && max->is_number() && max->to_number<double>() < v) v = max->to_number<double>();
+    if (type == "integer") return static_cast<int64_t>(v);
+    return v;
+  }
+  if (type == "boolean") return false;
+  return nullptr;
+}
+
+json::value Minimal(const json::value& schema) { return MinimalValue(schema, schema, 0); }
+
+std::string Sse(std::string_view event, const json::value& data) {
+  std::string out;
+  if (!event.empty()) out = fmt::format("event: {}\n", event);
+  out += "data: " + json::serialize(data) + "\n\n";
+  return out;
+}
+
+struct Reply {
+  std::string text;
+  // A forced tool call, when the request asks for one.
+  std::string tool_name;
+  json::value tool_input;  // an object
+  bool has_tool = false;
+};
+
+// Structured-output and forced-tool requests, per protocol.
+void AnthropicShape(const json::value& req, Reply* reply) {
+  const json::value* choice = Member(&req, "tool_choice");
+  const std::string type = StringMember(choice, "type");
+  if (type != "tool" && type != "any") return;
+  const std::string wanted = StringMember(choice, "name");
+  const json::value* tools = Member(&req, "tools");
+  if (tools == nullptr || !tools->is_array()) return;
+  for (const json::value& tool : tools->as_array()) {
+    const std::string name = StringMember(&tool, "name");
+    if (type == "tool" && name != wanted) continue;
+    reply->has_tool = true;
+    reply->tool_name = name;
+    const json::value* schema = Member(&tool, "input_schema");
+    reply->tool_input = schema != nullptr ? Minimal(*schema) : json::object();
+    if (!reply->tool_input.is_object()) reply->tool_input = json::object();
+    return;
+  }
+}
+
+void OpenAiChatShape(const json::value& req, Reply* reply) {
+  const json::value* format = Member(&req, "response_format");
+  const std::string ftype = StringMember(format, "type");
+  if (ftype == "json_schema") {
+    const json::value* schema = Member(Member(format, "json_schema"), "schema");
+    reply->text = json::serialize(schema != nullptr ? Minimal(*schema) : json::value(json::object()));
+  } else if (ftype == "json_object") {
+    reply->text = "{}";
+  }
+  const json::value* choice = Member(&req, "tool_choice");
+  std::string wanted;
+  if (choice != nullptr && choice->is_string() && choice->as_string() == "required") {
+    wanted = "*";
+  } else {
+    wanted = StringMember(Member(choice, "function"), "name");
+  }
+  if (wanted.empty()) return;
+  const json::value* tools = Member(&req, "tools");
+  if (tools == nullptr || !tools->is_array()) return;
+  for (const json::value& tool : tools->as_array()) {
+    const json::value* fn = Member(&tool, "function");
+    const std::string name = StringMember(fn, "name");
+    if (wanted != "*" && name != wanted) continue;
+    reply->has_tool = true;
+    reply->tool_name = name;
+    const json::value* schema = Member(fn, "parameters");
+    reply->tool_input = schema != nullptr ? Minimal(*schema) : json::object();
+    return;
+  }
+}
+
+void ResponsesShape(const json::value& req, Reply* reply) {
+  const json::value* format = Member(Member(&req, "text"), "format");
+  if (StringMember(format, "type") == "json_schema") {
+    const json::value* schema = Member(format, "schema");
+    reply->text = json::serialize(schema != nullptr ? Minimal(*schema) : json::value(json::object()));
+  } else if (StringMember(format, "type") == "json_object") {
+    reply->text = "{}";
+  }
+  const json::value* choice = Member(&req, "tool_choice");
+  std::string wanted;
+  if (choice != nullptr && choice->is_string() && choice->as_string() == "required") {
+    wanted = "*";
+  } else if (StringMember(choice, "type") == "function") {
+    wanted = StringMember(choice, "name");
+  }
+  if (wanted.empty()) return;
+  const json::value* tools = Member(&req, "tools");
+  if (tools == nullptr || !tools->is_array()) return;
+  for (const json::value& tool : tools->as_array()) {
+    const std::string name = StringMember(&tool, "name");
+    if (StringMember(&tool, "type") != "function" || (wanted != "*" && name != wanted)) continue;
+    reply->has_tool = true;
+    reply->tool_name = name;
+    const json::value* schema = Member(&tool, "parameters");
+    reply->tool_input = schema != nullptr ? Minimal(*schema) : json::object();
+    return;
+  }
+}
+
+void GeminiShape(const json::value& req, Reply* reply) {
+  const json::value* config = Member(&req, "generationConfig");
+  const json::value* schema = Member(config, "responseSchema");
+  if (schema == nullptr) schema = Member(config, "responseJsonSchema");
+  if (schema != nullptr) {
+    reply->text = json::serialize(Minimal(*schema));
+  } else if (StringMember(config, "responseMimeType") == "application/json") {
+    reply->text = "{}";
+  }
+  const json::value* fcc = Member(Member(&req, "toolConfig"), "functionCallingConfig");
+  if (StringMember(fcc, "mode") != "ANY") return;
+  std::string wanted;
+  if (const json::value* allowed = Member(fcc, "allowedFunctionNames");
+      allowed != nullptr && allowed->is_array() && !allowed->as_array().empty() && allowed->as_array()[0].is_string()) {
+    wanted = allowed->as_array()[0].as_string();
+  }
+  const json::value* tools = Member(&req, "tools");
+  if (tools == nullptr || !tools->is_array()) return;
+  for (const json::value& tool : tools->as_array()) {
+    const json::value* decls = Member(&tool, "functionDeclarations");
+    if (decls == nullptr || !decls->is_array()) continue;
+    for (const json::value& d : decls->as_array()) {
+      const std::string name = StringMember(&d, "name");
+      if (!wanted.empty() && name != wanted) continue;
+      reply->has_tool = true;
+      reply->tool_name = name;
+      const json::value* params = Member(&d, "parameters");
+      if (params == nullptr) params = Member(&d, "parametersJsonSchema");
+      reply->tool_input = params != nullptr ? Minimal(*params) : json::object();
+      return;
+    }
+  }
+}
+
+class Planner {
+ public:
+  Planner(const FakeProviderOptions& options, ResponsePlan* plan) : options_(options), plan_(plan) {}
+
+  void Json(int status, const json::value& body) {
+    plan_->status = status;
+    plan_->headers.emplace_back("content-type", "application/json");
+    plan_->chunks.push_back({json::serialize(body), 0});
+  }
+  void SseHeaders() {
+    plan_->status = 200;
+    plan_->streaming = true;
+    plan_->headers.emplace_back("content-type", "text/event-stream");
+    plan_->headers.emplace_back("cache-control", "no-cache");
+  }
+  void Event(std::string bytes) { plan_->chunks.push_back({std::move(bytes), 0}); }
+
+  void AnthropicMessages(const json::value& req, const Reply& reply, uint64_t in_tokens, bool stream) {
+    const std::string model = StringMember(&req, "model").empty() ? "claude-fake" : StringMember(&req, "model");
+    const uint64_t out_tokens = reply.has_tool ? TokenEstimate(json::serialize(reply.tool_input))
+                                               : TokenEstimate(reply.text);
+    json::object block;
+    if (reply.has_tool) {
+      block = {{"type", "tool_use"}, {"id", "toolu_fake01"}, {"name", reply.tool_name}, {"input", reply.tool_input}};
+    } else {
+      block = {{"type", "text"}, {"text", reply.text}};
+    }
+    const char* stop = reply.has_tool ? "tool_use" : "end_turn";
+    if (!stream) {
+      Json(200, json::object{{"id", "msg_fake01"},
+                             {"type", "message"},
+                             {"role", "assistant"},
+                             {"model", model},
+                             {"content", json::array{block}},
+                             {"stop_reason", stop},
+                             {"stop_sequence", nullptr},
+                             {"usage", {{"input_tokens", in_tokens},
+                                        {"cache_creation_input_tokens", 0},
+                                        {"cache_read_input_tokens", 0},
+                                        {"output_tokens", out_tokens}}}});
+      return;
+    }
+    SseHeaders();
+    plan_->headers.emplace_back("request-id", "req_fake01");
+    Event(Sse("message_start",
+              {{"type", "message_start"},
+               {"message",
+                {{"id", "msg_fake01"},
+                 {"type", "message"},
+                 {"role", "assistant"},
+                 {"model", model},
+                 {"content", json::array()},
+                 {"stop_reason", nullptr},
+                 {"stop_sequence", nullptr},
+                 {"usage", {{"input_tokens", in_tokens},
+                            {"cache_creation_input_tokens", 0},
+                            {"cache_read_input_tokens", 0},
+                            {"output_tokens", 1}}}}}}));
+    json::object start_block = block;
+    if (reply.has_tool) {
+      start_block["input"] = json::object();
+    } else {
+      start_block["text"] = "";
+    }
+    Event(Sse("content_block_start", {{"type", "content_block_start"}, {"index", 0}, {"content_block", start_block}}));
+    Event(Sse("ping", {{"type", "ping"}}));
+    const std::string content = reply.has_tool ? json::serialize(reply.tool_input) : reply.text;
+    for (const std::string& piece : SplitText(content, options_.stream_pieces)) {
+      json::object delta = reply.has_tool ? json::object{{"type", "input_json_delta"}, {"partial_json", piece}}
+                                          : json::object{{"type", "text_delta"}, {"text", piece}};
+      Event(Sse("content_block_delta", {{"type", "content_block_delta"}, {"index", 0}, {"delta", delta}}));
+    }
+    Event(Sse("content_block_stop", {{"type", "content_block_stop"}, {"index", 0}}));
+    Event(Sse("message_delta", {{"type", "message_delta"},
+                                {"delta", {{"stop_reason", stop}, {"stop_sequence", nullptr}}},
+                                {"usage", {{"output_tokens", out_tokens}}}}));
+    Event(Sse("message_stop", {{"type", "message_stop"}}));
+  }
+
+  void OpenAiChat(const json::value& req, const Reply& reply, uint64_t in_tokens, bool stream) {
+    const std::string model = StringMember(&req, "model").empty() ? "gpt-fake" : StringMember(&req, "model");
+    const std::string args = reply.has_tool ? json::serialize(reply.tool_input) : "";
+    const uint64_t out_tokens = TokenEstimate(reply.has_tool ? args : reply.text);
+    const char* finish = reply.has_tool ? "tool_calls" : "stop";
+    json::object usage{{"prompt_tokens", in_tokens},
+                       {"completion_tokens", out_tokens},
+                       {"total_tokens", in_tokens + out_tokens}};
+    if (!stream) {
+      json::object message{{"role", "assistant"}, {"content", nullptr}, {"refusal", nullptr}};
+      if (reply.has_tool) {
+        message["tool_calls"] = json::array{{{"id", "call_fake01"},
+                                             {"type", "function"},
+                                             {"function", {{"name", reply.tool_name}, {"arguments", args}}}}};
+      } else {
+        message["content"] = reply.text;
+      }
+      Json(200, json::object{{"id", "chatcmpl-fake01"},
+                             {"object", "chat.completion"},
+                             {"created", kCreated},
+                             {"model", model},
+                             {"choices", json::array{{{"index", 0},
+                                                      {"message", message},
+                                                      {"logprobs", nullptr},
+                                                      {"finish_reason", finish}}}},
+                             {"usage", usage}});
+      return;
+    }
+    SseHeaders();
+    auto chunk = [&](json::value delta, json::value finish_reason) {
+      return json::object{{"id", "chatcmpl-fake01"},
+                          {"object", "chat.completion.chunk"},
+                          {"created", kCreated},
+                          {"model", model},
+                          {"choices", json::array{{{"index", 0},
+                                                   {"delta", std::move(delta)},
+                                                   {"logprobs", nullptr},
+                                                   {"finish_reason", std::move(finish_reason)}}}}};
+    };
+    if (reply.has_tool) {
+      Event(Sse("", chunk(json::object{{"role", "assistant"},
+                                       {"content", nullptr},
+                                       {"tool_calls", json::array{{{"index", 0},
+                                                                   {"id", "call_fake01"},
+                                                                   {"type", "function"},
+                                                                   {"function", {{"name", reply.tool_name},
+                                                                                 {"arguments", ""}}}}}}},
+                          nullptr)));
+      for (const std::string& piece : SplitText(args, options_.stream_pieces)) {
+        Event(Sse("", chunk(json::object{{"tool_calls", json::array{{{"index", 0},
+                                                                      {"function", {{"arguments", piece}}}}}}},
+                            nullptr)));
+      }
+    } else {
+      Event(Sse("", chunk(json::object{{"role", "assistant"}, {"content", ""}, {"refusal", nullptr}}, nullptr)));
+      for (const std::string& piece : SplitText(reply.text, options_.stream_pieces)) {
+        Event(Sse("", chunk(json::object{{"content", piece}}, nullptr)));
+      }
+    }
+    Event(Sse("", chunk(json::object(), finish)));
+    if (Member(Member(&req, "stream_options"), "include_usage") != nullptr &&
+        Member(Member(&req, "stream_options"), "include_usage")->is_bool() &&
+        Member(Member(&req, "stream_options"), "include_usage")->as_bool()) {
+      Event(Sse("", json::object{{"id", "chatcmpl-fake01"},
+                                 {"object", "chat.completion.chunk"},
+                                 {"created", kCreated},
+                                 {"model", model},
+                                 {"choices", json::array()},
+                                 {"usage", usage}}));
+    }
+    Event("data: [DONE]\n\n");
+  }
+
+  void OpenAiResponses(const json::value& req, const Reply& reply, uint64_t in_tokens, bool stream) {
+    const std::string model = StringMember(&req, "model").empty() ? "gpt-fake" : StringMember(&req, "model");
+    const std::string args = reply.has_tool ? json::serialize(reply.tool_input) : "";
+    const uint64_t out_tokens = TokenEstimate(reply.has_tool ? args : reply.text);
+    json::object item;
+    if (reply.has_tool) {
+      item = {{"type", "function_call"}, {"id", "fc_fake01"},      {"call_id", "call_fake01"},
+              {"name", reply.tool_name}, {"arguments", args},      {"status", "completed"}};
+    } else {
+      item = {{"type", "message"},
+              {"id", "msg_fake01"},
+              {"status", "completed"},
+              {"role", "assistant"},
+              {"content", json::array{{{"type", "output_text"}, {"text", reply.text}, {"annotations", json::array()}}}}};
+    }
+    auto response = [&](std::string_view status, bool done) {
+      json::object r{{"id", "resp_fake01"},
+                     {"object", "response"},
+                     {"created_at", kCreated},
+                     {"status", status},
+                     {"model", model},
+                     {"output", done ? json::array{item} : json::array()},
+                     {"usage", nullptr}};
+      if (done) {
+        r["usage"] = {{"input_tokens", in_tokens},
+                      {"input_tokens_details", {{"cached_tokens", 0}}},
+                      {"output_tokens", out_tokens},
+                      {"output_tokens_details", {{"reasoning_tokens", 0}}},
+                      {"total_tokens", in_tokens + out_tokens}};
+      }
+      return r;
+    };
+    if (!stream) {
+      Json(200, response("completed", true));
+      return;
+    }
+    SseHeaders();
+    int seq = 0;
+    auto event = [&](std::string_view type, json::object data) {
+      data["type"] = type;
+      data["sequence_number"] = seq++;
+      Event(Sse(type, data));
+    };
+    event("response.created", {{"response", response("in_progress", false)}});
+    event("response.in_progress", {{"response", response("in_progress", false)}});
+    json::object added = item;
+    if (reply.has_tool) {
+      added["arguments"] = "";
+      added["status"] = "in_progress";
+      event("response.output_item.added", {{"output_index", 0}, {"item", added}});
+      for (const std::string& piece : SplitText(args, options_.stream_pieces)) {
+        event("response.function_call_arguments.delta", {{"item_id", "fc_fake01"}, {"output_index", 0}, {"delta", piece}});
+      }
+      event("response.function_call_arguments.done", {{"item_id", "fc_fake01"}, {"output_index", 0}, {"arguments", args}});
+    } else {
+      added["content"] = json::array();
+      added["status"] = "in_progress";
+      event("response.output_item.added", {{"output_index", 0}, {"item", added}});
+      json::object part{{"type", "output_text"}, {"text", ""}, {"annotations", json::array()}};
+      event("response.content_part.added",
+            {{"item_id", "msg_fake01"}, {"output_index", 0}, {"content_index", 0}, {"part", part}});
+      for (const std::string& piece : SplitText(reply.text, options_.stream_pieces)) {
+        event("response.output_text.delta",
+              {{"item_id", "msg_fake01"}, {"output_index", 0}, {"content_index", 0}, {"delta", piece}});
+      }
+      event("response.output_text.done",
+            {{"item_id", "msg_fake01"}, {"output_index", 0}, {"content_index", 0}, {"text", reply.text}});
+      part["text"] = reply.text;
+      event("response.content_part.done",
+            {{"item_id", "msg_fake01"}, {"output_index", 0}, {"content_index", 0}, {"part", part}});
+    }
+    event("response.output_item.done", {{"output_index", 0}, {"item", item}});
+    event("response.completed", {{"response", response("completed", true)}});
+  }
+
+  json::object GeminiChunk(const std::string& model, const json::value& part, bool last, uint64_t in_tokens,
+                           uint64_t out_tokens) {
+    json::object candidate{{"content", {{"parts", json::array{part}}, {"role", "model"}}}, {"index", 0}};
+    if (last) candidate["finishReason"] = "STOP";
+    json::object chunk{{"candidates", json::array{candidate}}, {"modelVersion", model}};
+    json::object usage{{"promptTokenCount", in_tokens}};
+    if (last) {
+      usage["candidatesTokenCount"] = out_tokens;
+      usage["totalTokenCount"] = in_tokens + out_tokens;
+    } else {
+      usage["totalTokenCount"] = in_tokens;
+    }
+    chunk["usageMetadata"] = usage;
+    return chunk;
+  }
+
+  void Gemini(const std::string& model, const Reply& reply, uint64_t in_tokens, bool stream, bool sse) {
+    const uint64_t out_tokens = TokenEstimate(reply.has_tool ? json::serialize(reply.tool_input) : reply.text);
+    std::vector<json::value> parts;
+    if (reply.has_tool) {
+      parts.push_back(json::object{{"functionCall", {{"name", reply.tool_name}, {"args", reply.tool_input}}}});
+    } else if (stream) {
+      for (const std::string& piece : SplitText(reply.text, options_.stream_pieces)) {
+        parts.push_back(json::object{{"text", piece}});
+      }
+    } else {
+      parts.push_back(json::object{{"text", reply.text}});
+    }
+    if (!stream) {
+      Json(200, GeminiChunk(model, parts[0], true, in_tokens, out_tokens));
+      return;
+    }
+    if (sse) {
+      SseHeaders();
+      for (size_t i = 0; i < parts.size(); ++i) {
+        // Gemini ends its events with CRLF CRLF.
+        Event("data: " + json::serialize(GeminiChunk(model, parts[i], i + 1 == parts.size(), in_tokens, out_tokens)) +
+              "\r\n\r\n");
+      }
+      return;
+    }
+    // Without alt=sse: one JSON array, sent element by element.
+    plan_->status = 200;
+    plan_->streaming = true;
+    plan_->headers.emplace_back("content-type", "application/json; charset=UTF-8");
+    for (size_t i = 0; i < parts.size(); ++i) {
+      std::string bytes = i == 0 ? "[" : ",\r\n";
+      bytes += json::serialize(GeminiChunk(model, parts[i], i + 1 == parts.size(), in_tokens, out_tokens));
+      if (i + 1 == parts.size()) bytes += "]";
+      Event(std::move(bytes));
+    }
+  }
+
+ private:
+  const FakeProviderOptions& options_;
+  ResponsePlan* plan_;
+};
+
+json::value ErrorBody(std::string_view protocol, int status, std::string_view message) {
+  if (protocol == "anthropic") {
+    return json::object{{"type", "error"},
+                        {"error", {{"type", status == 429 ? "rate_limit_error"
+                                            : status >= 500 ? "api_error"
+                                                            : "invalid_request_error"},
+                                   {"message", message}}}};
+  }
+  if (protocol == "gemini") {
+    return json::object{{"error", {{"code", status},
+                                   {"message", message},
+                                   {"status", status == 429 ? "RESOURCE_EXHAUSTED"
+                                              : status >= 500 ? "INTERNAL"
+                                                              : "INVALID_ARGUMENT"}}}};
+  }
+  return json::object{{"error", {{"message", message},
+                                 {"type", status == 429 ? "rate_limit_exceeded"
+                                          : status >= 500 ? "server_error"
+                                                          : "invalid_request_error"},
+                                 {"param", nullptr},
+                                 {"code", nullptr}}}};
+}
+
+void ApplyFault(std::string_view fault, const FakeProviderOptions& options, ResponsePlan* plan) {
+  if (fault == "slow") {
+    plan->fault = FakeFault::kSlow;
+    for (FakeChunk& c : plan->chunks) c.delay_ms = options.slow_delay_ms;
+    return;
+  }
+  if (fault != "reset-mid-stream" && fault != "truncated") return;
+  // A single JSON body is split in two so that there is a middle to fail in.
+  if (plan->chunks.size() == 1) {
+    std::string body = std::move(plan->chunks[0].bytes);
+    plan->chunks.clear();
+    const size_t half = body.size() / 2;
+    plan->chunks.push_back({body.substr(0, half), 0});
+    plan->chunks.push_back({body.substr(half), 0});
+  }
+  const size_t mid = std::max<size_t>(1, plan->chunks.size() / 2);
+  if (fault == "reset-mid-stream") {
+    plan->fault = FakeFault::kResetAfterChunk;
+    plan->reset_after_chunk = mid;
+    return;
+  }
+  plan->fault = FakeFault::kTruncate;
+  std::string& cut = plan->chunks[std::min(mid, plan->chunks.size() - 1)].bytes;
+  cut.resize(cut.size() / 2);
+  plan->chunks.resize(std::min(mid + 1, plan->chunks.size()));
+}
+
+}  // namespace
+
+std::string ResponsePlan::Body() const {
+  std::string out;
+  for (const FakeChunk& c : chunks) out += c.bytes;
+  return out;
+}
+
+FakeProvider::FakeProvider(FakeProviderOptions options) : options_(std::move(options)) {}
+
+ResponsePlan FakeProvider::Plan(std::string_view method, std::string_view target, const Headers& headers,
+                                std::string_view body) const {
+  ResponsePlan plan;
+  plan.received_body = std::string(body);
+  const size_t q = target.find('?');
+  const std::string_view path = target.substr(0, q);
+  const std::string_view query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
+  Planner planner(options_, &plan);
+
+  // Which API this is.
+  std::string route = "other";
+  std::string protocol;
+  std::string gemini_model, gemini_method;
+  const bool post = method == "POST";
+  if (post && path == "/v1/messages") {
+    route = "anthropic.messages";
+  } else if (post && path == "/v1/messages/count_tokens") {
+    route = "anthropic.count_tokens";
+  } else if (method == "GET" && path == "/v1/models") {
+    route = Header(headers, "anthropic-version") != nullptr ? "anthropic.models" : "openai.models";
+  } else if (post && path == "/v1/chat/completions") {
+    route = "openai.chat_completions";
+  } else if (post && path == "/v1/responses") {
+    route = "openai.responses";
+  } else if (post && path == "/v1/embeddings") {
+    route = "openai.embeddings";
+  } else if (method == "GET" && path == "/v1beta/models") {
+    route = "gemini.models";
+  } else if (post && (path.starts_with("/v1beta/models/") || path.starts_with("/v1/models/"))) {
+    std::string_view rest = path.substr(path.find("/models/") + 8);
+    const size_t colon = rest.rfind(':');
+    if (colon != std::string_view::npos) {
+      gemini_model = std::string(rest.substr(0, colon));
+      gemini_method = std::string(rest.substr(colon + 1));
+      if (gemini_method == "generateContent") route = "gemini.generate_content";
+      if (gemini_method == "streamGenerateContent") route = "gemini.stream_generate_content";
+      if (gemini_method == "countTokens") route = "gemini.count_tokens";
+    }
+  }
+  plan.route = route;
+  protocol = route.substr(0, route.find('.'));
+
+  if (route == "other") {
+    if (method == "OPTIONS") {
+      plan.status = 204;
+    } else {
+      planner.Json(200, json::object());
+    }
+    return plan;
+  }
+
+  const std::string* fault_header = Header(headers, "x-fake-fault");
+  const std::string fault = fault_header != nullptr ? Lower(*fault_header) : "";
+  if (fault == "500" || fault == "429" || fault == "503") {
+    const int status = std::stoi(fault);
+    planner.Json(status, ErrorBody(protocol, status, fmt::format("fake provider: injected fault {}", status)));
+    return plan;
+  }
+
+  json::value req;
+  if (post) {
+    boost::system::error_code ec;
+    json::parse_options po;
+    po.max_depth = 256;
+    req = json::parse(json::string_view(body.data(), body.size()), ec, {}, po);
+    if (ec) {
+      planner.Json(400, ErrorBody(protocol, 400, fmt::format("fake provider: the body is not JSON: {}", ec.message())));
+      return plan;
+    }
+  }
+
+  Reply reply;
+  reply.text = options_.reply_text;
+  if (const std::string* r = Header(headers, "x-fake-reply")) reply.text = PercentDecode(*r);
+  if (const std::string* e = Header(headers, "x-fake-echo"); e != nullptr && *e == "1") reply.text = std::string(body);
+  const uint64_t in_tokens = TokenEstimate(body);
+  const json::value* stream_flag = Member(&req, "stream");
+  const bool stream = stream_flag != nullptr && stream_flag->is_bool() && stream_flag->as_bool();
+
+  if (route == "anthropic.messages") {
+    AnthropicShape(req, &reply);
+    planner.AnthropicMessages(req, reply, in_tokens, stream);
+  } else if (route == "anthropic.count_tokens") {
+    planner.Json(200, json::object{{"input_tokens", in_tokens}});
+  } else if (route == "anthropic.models") {
+    json::array data;
+    for (const char* id : {"claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1"}) {
+      data.push_back(
+          json::object{{"type", "model"}, {"id", id}, {"display_name", id}, {"created_at", "2026-01-01T00:00:00Z"}});
+    }
+    planner.Json(200, json::object{{"data", data},
+                                   {"has_more", false},
+                                   {"first_id", "claude-sonnet-4-5"},
+                                   {"last_id", "claude-opus-4-1"}});
+  } else if (route == "openai.models") {
+    json::array data;
+    for (const char* id : {"gpt-5", "gpt-5-mini", "gpt-4o", "text-embedding-3-small"}) {
+      data.push_back(json::object{{"id", id}, {"object", "model"}, {"created", kCreated}, {"owned_by", "openai"}});
+    }
+    planner.Json(200, json::object{{"object", "list"}, {"data", data}});
+  } else if (route == "openai.chat_completions") {
+    OpenAiChatShape(req, &reply);
+    planner.OpenAiChat(req, reply, in_tokens, stream);
+  } else if (route == "openai.responses") {
+    ResponsesShape(req, &reply);
+    planner.OpenAiResponses(req, reply, in_tokens, stream);
+  } else if (route == "openai.embeddings") {
+    size_t inputs = 1;
+    if (const json::value* input = Member(&req, "input"); input != nullptr && input->is_array()) {
+      inputs = std::max<size_t>(1, input->as_array().size());
+    }
+    json::array data;
+    for (size_t i = 0; i < inputs; ++i) {
+      data.push_back(json::object{{"object", "embedding"},
+                                  {"index", i},
+                                  {"embedding", json::array{0.0, 0.125, -0.25, 0.5, 0.0, 0.0, 0.0, 0.0}}});
+    }
+    const std::string model = StringMember(&req, "model").empty() ? "text-embedding-fake" : StringMember(&req, "model");
+    planner.Json(200, json::object{{"object", "list"},
+                                   {"data", data},
+                                   {"model", model},
+                                   {"usage", {{"prompt_tokens", in_tokens}, {"total_tokens", in_tokens}}}});
+  } else if (route == "gemini.models") {
+    json::array models;
+    for (const char* id : {"gemini-2.5-pro", "gemini-2.5-flash"}) {
+      models.push_back(json::object{{"name", fmt::format("models/{}", id)},
+                                    {"displayName", id},
+                                    {"supportedGenerationMethods",
+                                     json::array{"generateContent", "streamGenerateContent", "countTokens"}}});
+    }
+    planner.Json(200, json::object{{"models", models}});
+  } else if (route == "gemini.count_tokens") {
+    planner.Json(200, json::object{{"totalTokens", in_tokens}});
+  } else {
+    GeminiShape(req, &reply);
+    planner.Gemini(gemini_model, reply, in_tokens, route == "gemini.stream_generate_content",
+                   QueryParam(query, "alt") == "sse");
+  }
+  ApplyFault(fault, options_, &plan);
+  return plan;
+}
+
+}  // namespace glassbox::net
