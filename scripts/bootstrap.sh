@@ -44,6 +44,17 @@ if [[ " $* " == *" --test "* ]]; then
     cp "$here/scripts/npm-test-tools.package.json" "$test_dir/package.json"
     (cd "$test_dir" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
   fi
+  # Bun runtimes for macOS and Windows (same pinned version), so that the
+  # audit fixtures include real Mach-O and PE single-file executables.
+  cross="$test_dir/bun-cross"
+  if [[ ! -f $cross/darwin-aarch64/package/bin/bun || ! -f $cross/windows-x64/package/bin/bun.exe ]]; then
+    echo "bootstrap: fetching the macOS and Windows Bun runtimes into $cross" >&2
+    mkdir -p "$cross"
+    for p in darwin-aarch64 windows-x64; do
+      (cd "$cross" && rm -rf "$p" && mkdir "$p" && npm pack --silent "@oven/bun-$p@1.4.5" >/dev/null &&
+        tar -xzf "oven-bun-$p-1.4.5.tgz" -C "$p" && rm "oven-bun-$p-1.4.5.tgz")
+    done
+  fi
 fi
 
 # npm tools used only by benchmarks (peers to compare against), pinned.
