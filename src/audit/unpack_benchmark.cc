@@ -1,0 +1,47 @@
+// audit_unpack_bench TARGET...: times Unpack() on each target (best of 3
+// runs) and prints one JSON line per target with what was found, for
+// bench/audit_bench.sh. Not a test: it asserts nothing and is not run by
+// ctest.
+#include <chrono>
+#include <cstdio>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "audit/unpack.h"
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: %s TARGET...\n", argv[0]);
+    return 2;
+  }
+  int status = 0;
+  for (int i = 1; i < argc; ++i) {
+    double best = 1e30;
+    glassbox::audit::Unpacked last;
+    bool ok = true;
+    for (int run = 0; run < 3 && ok; ++run) {
+      auto t0 = std::chrono::steady_clock::now();
+      auto r = glassbox::audit::Unpack(argv[i]);
+      double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (!r.ok()) {
+        std::fprintf(stderr, "%s\n", r.status().message().c_str());
+        ok = false;
+        status = 2;
+        break;
+      }
+      best = std::min(best, s);
+      last = std::move(r).value();
+    }
+    if (!ok) continue;
+    std::uint64_t text = 0;
+    for (const auto& m : last.modules) text += m.text.size();
+    std::printf("%s\n", fmt::format("{{\"target\":\"{}\",\"kind\":\"{}\",\"layout\":\"{}\",\"target_bytes\":{},"
+                                    "\"modules\":{},\"module_text_bytes\":{},\"strings\":{},\"notes\":{},"
+                                    "\"seconds\":{:.4f}}}",
+                                    argv[i], last.kind, last.layout, last.target_bytes, last.modules.size(), text,
+                                    last.strings.size(), last.notes.size(), best)
+                            .c_str());
+  }
+  return status;
+}
