@@ -73,8 +73,10 @@ struct Unpacked {
   // For executables: the object format, "elf", "mach-o", "pe" or "" when
   // not an executable.
   std::string object_format;
-  // For Bun: "section" (.bun / __BUN,__bun) or "trailer" (payload appended
-  // to the file); empty otherwise.
+  // Where the payload was found. Bun: "section" (.bun / __BUN,__bun) or
+  // "trailer" (appended to the file). Node SEA: "resource" (ELF note or
+  // Mach-O section) or "magic" (found by its header, e.g. in a PE resource).
+  // pkg: "payload". deno: "trailer" or "section". Empty otherwise.
   std::string layout;
   std::vector<Module> modules;
   // Only for kind == "native": printable ASCII and UTF-16LE runs of at
