@@ -228,6 +228,13 @@ Result<std::shared_ptr<MitmCa::Minted>> MitmCa::MintLocked(const std::string& na
   leaf->server_name = name;
   leaf->cert_pem = *pem;
   leaf->chain_pem = *pem + cert_pem_;
+  BioPtr key_bio(BIO_new(BIO_s_mem()));
+  if (!key_bio || PEM_write_bio_PrivateKey(key_bio.get(), leaf_key_, nullptr, nullptr, 0,
+                                           nullptr, nullptr) != 1) {
+    SSL_CTX_free(ctx);
+    return Status::Error(OpenSslError("cannot write the leaf key"));
+  }
+  leaf->key_pem = BioText(key_bio.get());
   auto minted = std::make_shared<Minted>();
   minted->leaf = std::move(leaf);
   minted->ctx = ctx;

@@ -28,6 +28,7 @@ struct LeafCert {
   std::string server_name;  // as requested (lower-cased)
   std::string cert_pem;     // the leaf alone
   std::string chain_pem;    // leaf followed by the CA certificate
+  std::string key_pem;      // the leaf's private key (shared by every leaf of this CA)
 };
 
 class MitmCa {

@@ -1,0 +1,81 @@
+// The probe sandbox's capture server: every HTTP(S) request the agent sends,
+// directly, to a hard-coded address or through a proxy, lands here; it is
+// recorded as a CapturedRequest and answered as the providers would
+// (net::FakeProvider: Anthropic, OpenAI, Gemini; every other host a harmless
+// 200 "{}" / 204).
+//
+// Listeners: one per port (default 80, 443, 8080, 8443), bound to "::"
+// (dual-stack) or, without IPv6, "0.0.0.0". Each sniffs TLS by the first
+// byte, terminates it with a leaf the MitmCa mints for the SNI, and accepts
+// origin-form, absolute-form (proxy) and CONNECT (proxy tunnel) requests. A
+// TLS handshake the client aborts (it refused our certificate) is recorded as
+// a TlsFailure with its SNI.
+//
+// Inside the sandbox every address is local, and the kernel picks the
+// destination address as the source of such a connection: the peer address
+// the server sees IS the address the agent connected to (dest_ip).
+//
+// Thread-safe: requests are recorded from the event loop's threads; Take*()
+// may be called from any thread (normally after the agent exited).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "probe/capture.h"
+
+namespace glassbox::net {
+class EventLoop;
+class HttpServer;
+class FakeProvider;
+}  // namespace glassbox::net
+
+namespace glassbox::probe {
+
+class MitmCa;
+
+struct CaptureServerOptions {
+  const MitmCa* ca = nullptr;            // required; must outlive the server
+  std::vector<int> ports = {80, 443, 8080, 8443};
+  std::string listen_host;               // "" = "::" falling back to "0.0.0.0"
+  // Time origin of t_ms (the agent's start); set later with set_epoch().
+  std::chrono::steady_clock::time_point epoch = std::chrono::steady_clock::now();
+};
+
+class CaptureServer {
+ public:
+  static Result<std::unique_ptr<CaptureServer>> Start(net::EventLoop& loop,
+                                                      CaptureServerOptions options);
+  ~CaptureServer();
+  CaptureServer(const CaptureServer&) = delete;
+  CaptureServer& operator=(const CaptureServer&) = delete;
+
+  // The actual port of each listener, in the order of options.ports (port 0
+  // picks a free one: for tests outside the sandbox).
+  const std::vector<int>& ports() const { return ports_; }
+  void set_epoch(std::chrono::steady_clock::time_point epoch);
+  // Stops accepting; requests already being read are still recorded.
+  void StopAccepting();
+
+  std::vector<CapturedRequest> TakeRequests();
+  std::vector<TlsFailure> TakeTlsFailures();
+
+  struct State;  // shared with the handlers (outlives the server if they run late)
+
+ private:
+  CaptureServer() = default;
+  std::shared_ptr<State> state_;
+  std::vector<std::unique_ptr<net::HttpServer>> servers_;
+  std::vector<int> ports_;
+};
+
+// "203.0.113.7" from "203.0.113.7:5123", "[::ffff:203.0.113.7]:80" or
+// "[2001:db8::1]:443"; the port into *port when given.
+std::string SplitPeerAddress(const std::string& peer, int* port);
+
+}  // namespace glassbox::probe

@@ -1,0 +1,435 @@
+#include "probe/cell_runner.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include "net/event_loop.h"
+#include "probe/capture_server.h"
+#include "probe/fake_dns.h"
+#include "probe/mitm_ca.h"
+#include "probe/sandbox.h"
+
+extern char** environ;
+
+namespace glassbox::probe {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+namespace {
+
+constexpr size_t kTailBytes = 64 * 1024;
+constexpr int kProxyPort = 8080;
+// How long RunCell waits for the cell runner beyond the agent's own timeout
+// (namespace set-up, listeners, writing the capture).
+constexpr double kRunnerGraceSeconds = 20;
+
+std::string Errno(int err) { return std::strerror(err); }
+
+Result<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::Error(fmt::format("cannot read {}: {}", path, Errno(errno)));
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+std::string Tail(const std::string& path, size_t max) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) return "";
+  std::streamoff size = in.tellg();
+  std::streamoff start = size > static_cast<std::streamoff>(max) ? size - static_cast<std::streamoff>(max) : 0;
+  in.seekg(start);
+  std::string out(static_cast<size_t>(size - start), '\0');
+  in.read(out.data(), static_cast<std::streamsize>(out.size()));
+  return out;
+}
+
+Status WriteFileAtomically(const std::string& path, const std::string& content, mode_t mode) {
+  std::string tmp = path + ".tmp";
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) return Status::Error(fmt::format("cannot write {}: {}", tmp, Errno(errno)));
+  size_t done = 0;
+  while (done < content.size()) {
+    ssize_t n = write(fd, content.data() + done, content.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      close(fd);
+      return Status::Error(fmt::format("cannot write {}: {}", tmp, Errno(err)));
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (close(fd) != 0 || rename(tmp.c_str(), path.c_str()) != 0) {
+    return Status::Error(fmt::format("cannot write {}: {}", path, Errno(errno)));
+  }
+  return Status::Ok();
+}
+
+std::string CurrentUserName() {
+  struct passwd pw{};
+  struct passwd* found = nullptr;
+  char buf[4096];
+  if (getpwuid_r(getuid(), &pw, buf, sizeof buf, &found) == 0 && found != nullptr) {
+    return found->pw_name;
+  }
+  return "user";
+}
+
+// The spec file RunCell writes and the cell runner reads (then deletes: it
+// holds the CA key).
+struct CellFile {
+  CellSpec cell;
+  std::vector<std::string> argv;
+  double timeout_s = 60;
+  std::string work_dir;
+  std::string path;  // PATH for the agent
+  std::string ca_cert_pem;
+  std::string ca_key_pem;
+};
+
+std::string CellFileToJson(const CellFile& f) {
+  json::object obj;
+  json::array env;
+  for (const auto& [name, value] : f.cell.env) env.push_back(json::array{json::string(name), json::string(value)});
+  obj["env"] = std::move(env);
+  obj["timezone"] = f.cell.timezone;
+  obj["hostname"] = f.cell.hostname;
+  obj["username"] = f.cell.username;
+  obj["use_proxy"] = f.cell.use_proxy;
+  json::array argv;
+  for (const std::string& a : f.argv) argv.emplace_back(a);
+  obj["argv"] = std::move(argv);
+  obj["timeout_s"] = f.timeout_s;
+  obj["work_dir"] = f.work_dir;
+  obj["path"] = f.path;
+  obj["ca_cert_pem"] = f.ca_cert_pem;
+  obj["ca_key_pem"] = f.ca_key_pem;
+  return json::serialize(obj);
+}
+
+Result<CellFile> CellFileFromJson(const std::string& text, const std::string& name) {
+  boost::system::error_code ec;
+  json::value value = json::parse(text, ec);
+  if (ec || !value.is_object()) return Status::Error(fmt::format("{}: not a JSON object", name));
+  const json::object& obj = value.get_object();
+  CellFile f;
+  std::string error;
+  auto str = [&](const char* key) -> std::string {
+    const json::value* v = obj.if_contains(key);
+    if (v == nullptr || !v->is_string()) {
+      if (error.empty()) error = fmt::format("\"{}\" missing or not a string", key);
+      return {};
+    }
+    return std::string(v->get_string());
+  };
+  f.cell.timezone = str("timezone");
+  f.cell.hostname = str("hostname");
+  f.cell.username = str("username");
+  f.work_dir = str("work_dir");
+  f.path = str("path");
+  f.ca_cert_pem = str("ca_cert_pem");
+  f.ca_key_pem = str("ca_key_pem");
+  const json::value* proxy = obj.if_contains("use_proxy");
+  f.cell.use_proxy = proxy != nullptr && proxy->is_bool() && proxy->get_bool();
+  const json::value* timeout = obj.if_contains("timeout_s");
+  if (timeout != nullptr && timeout->is_number()) f.timeout_s = timeout->to_number<double>();
+  const json::value* env = obj.if_contains("env");
+  if (env != nullptr && env->is_array()) {
+    for (const json::value& pair : env->get_array()) {
+      const json::array* p = pair.if_array();
+      if (p == nullptr || p->size() != 2 || !(*p)[0].is_string() || !(*p)[1].is_string()) {
+        error = "\"env\" entries must be [name, value] strings";
+        break;
+      }
+      f.cell.env.emplace_back(std::string((*p)[0].get_string()), std::string((*p)[1].get_string()));
+    }
+  }
+  const json::value* argv = obj.if_contains("argv");
+  if (argv != nullptr && argv->is_array()) {
+    for (const json::value& a : argv->get_array()) {
+      if (!a.is_string()) {
+        error = "\"argv\" entries must be strings";
+        break;
+      }
+      f.argv.emplace_back(a.get_string());
+    }
+  }
+  if (f.argv.empty() && error.empty()) error = "\"argv\" is empty";
+  if (!error.empty()) return Status::Error(fmt::format("{}: {}", name, error));
+  return f;
+}
+
+// Sets name=value, replacing an earlier value and keeping the first position.
+void SetEnv(std::vector<std::pair<std::string, std::string>>* env, const std::string& name,
+            const std::string& value) {
+  for (auto& [n, v] : *env) {
+    if (n == name) {
+      v = value;
+      return;
+    }
+  }
+  env->emplace_back(name, value);
+}
+
+std::vector<std::pair<std::string, std::string>> AgentEnvironment(const CellFile& f,
+                                                                   const SandboxLayout& layout,
+                                                                   const std::string& ca_file) {
+  std::vector<std::pair<std::string, std::string>> env;
+  SetEnv(&env, "PATH", f.path);
+  SetEnv(&env, "HOME", layout.home_dir);
+  SetEnv(&env, "PWD", layout.work_dir);
+  SetEnv(&env, "TMPDIR", layout.tmp_dir);
+  SetEnv(&env, "USER", f.cell.username);
+  SetEnv(&env, "LOGNAME", f.cell.username);
+  for (const char* name : {"NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE",
+                           "CURL_CA_BUNDLE", "GIT_SSL_CAINFO"}) {
+    SetEnv(&env, name, ca_file);
+  }
+  if (f.cell.use_proxy) {
+    std::string proxy = fmt::format("http://127.0.0.1:{}", kProxyPort);
+    for (const char* name : {"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy",
+                             "all_proxy"}) {
+      SetEnv(&env, name, proxy);
+    }
+  }
+  for (const auto& [name, value] : f.cell.env) SetEnv(&env, name, value);
+  return env;
+}
+
+// The cell runner's work once the spec is read; errors end the runner.
+Status RunInsideSandbox(const CellFile& f) {
+  SandboxSpec spec{f.work_dir, f.cell.hostname, f.cell.username, f.cell.timezone};
+  Result<SandboxLayout> layout = EnterSandbox(spec);
+  if (!layout.ok()) return layout.status();
+  Result<std::unique_ptr<MitmCa>> ca = MitmCa::FromPem(f.ca_cert_pem, f.ca_key_pem);
+  if (!ca.ok()) return ca.status();
+  std::string ca_file = f.work_dir + "/ca.pem";
+  Status wrote = WriteFileAtomically(ca_file, f.ca_cert_pem, 0644);
+  if (!wrote.ok()) return wrote;
+
+  RunCapture capture;
+  capture.notes = layout->notes;
+  auto epoch = std::chrono::steady_clock::now();
+  std::mutex dns_mutex;
+  std::vector<DnsQuery> dns;
+  {
+    net::EventLoop loop(2);
+    FakeDnsZone zone;
+    Result<std::unique_ptr<FakeDnsServer>> dns_server = FakeDnsServer::Start(
+        "127.0.0.1", 53, &zone, [&](const DnsQuestion& q, std::string_view transport) {
+          double t = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
+                                                                epoch).count();
+          std::lock_guard<std::mutex> lock(dns_mutex);
+          dns.push_back({t, q.name, DnsTypeName(q.qtype), std::string(transport)});
+        });
+    if (!dns_server.ok()) return dns_server.status();
+    CaptureServerOptions capture_options;
+    capture_options.ca = ca->get();
+    Result<std::unique_ptr<CaptureServer>> server = CaptureServer::Start(loop, capture_options);
+    if (!server.ok()) return server.status();
+
+    AgentLaunch launch;
+    launch.argv = f.argv;
+    launch.env = AgentEnvironment(f, *layout, ca_file);
+    launch.cwd = layout->work_dir;
+    launch.stdout_path = f.work_dir + "/agent.stdout";
+    launch.stderr_path = f.work_dir + "/agent.stderr";
+    epoch = std::chrono::steady_clock::now();
+    (*server)->set_epoch(epoch);
+    Result<pid_t> pid = SpawnAgent(launch);
+    if (!pid.ok()) return pid.status();
+    AgentExit exit = WaitForAgent(*pid, f.timeout_s);
+    capture.wall_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - epoch).count();
+    capture.exit_code = exit.exit_code;
+    capture.timed_out = exit.timed_out;
+    (*server)->StopAccepting();
+    (*dns_server)->Stop();
+    capture.requests = (*server)->TakeRequests();
+    capture.tls_failures = (*server)->TakeTlsFailures();
+    server->reset();
+    loop.Stop();
+  }
+  capture.dns = std::move(dns);
+  capture.stdout_tail = Tail(f.work_dir + "/agent.stdout", kTailBytes);
+  capture.stderr_tail = Tail(f.work_dir + "/agent.stderr", kTailBytes);
+  return WriteFileAtomically(f.work_dir + "/capture.jsonl", CaptureToJsonl(capture), 0600);
+}
+
+// Waits for `pid` up to `timeout_s`; kills it after. Returns the wait status,
+// or -1 when it had to be killed.
+int WaitWithDeadline(pid_t pid, double timeout_s) {
+  auto deadline = std::chrono::steady_clock::now() +
+                  std::chrono::microseconds(static_cast<int64_t>(timeout_s * 1e6));
+  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  int status = 0;
+  while (true) {
+    pid_t got = waitpid(pid, &status, WNOHANG);
+    if (got == pid) break;
+    if (got < 0 && errno != EINTR) {
+      status = -1;
+      break;
+    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      status = -1;
+      break;
+    }
+    if (pidfd >= 0) {
+      pollfd p{pidfd, POLLIN, 0};
+      poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count() + 1, 1000)));
+    } else {
+      usleep(2000);
+    }
+  }
+  if (pidfd >= 0) close(pidfd);
+  return status;
+}
+
+std::string LastLine(const std::string& text) {
+  std::string t = text;
+  while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
+  size_t nl = t.rfind('\n');
+  return nl == std::string::npos ? t : t.substr(nl + 1);
+}
+
+}  // namespace
+
+Result<RunCapture> RunCell(const CellSpec& cell, const RunOptions& options) {
+  if (options.argv.empty()) return Status::Error("probe cell: the agent command is empty");
+  if (options.ca == nullptr) return Status::Error("probe cell: no interception CA given");
+  if (options.work_dir.empty()) return Status::Error("probe cell: no work directory given");
+  if (!(options.timeout_s > 0)) return Status::Error("probe cell: the timeout must be positive");
+
+  std::error_code ec;
+  fs::path work = fs::absolute(options.work_dir, ec);
+  if (ec) return Status::Error(fmt::format("probe cell work directory '{}': {}", options.work_dir, ec.message()));
+  fs::create_directories(work, ec);
+  if (ec) return Status::Error(fmt::format("cannot create probe cell work directory '{}': {}", work.string(), ec.message()));
+  if (!fs::is_empty(work, ec)) {
+    return Status::Error(fmt::format("probe cell work directory '{}' is not empty", work.string()));
+  }
+
+  CellFile f;
+  f.cell = cell;
+  if (f.cell.username.empty()) f.cell.username = CurrentUserName();
+  f.argv = options.argv;
+  f.timeout_s = options.timeout_s;
+  f.work_dir = work.string();
+  const char* path = getenv("PATH");  // the caller's PATH: the agent must find its interpreter
+  f.path = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
+  f.ca_cert_pem = options.ca->cert_pem();
+  f.ca_key_pem = options.ca->key_pem();
+  Status valid = ValidateSandboxSpec({f.work_dir, f.cell.hostname, f.cell.username, f.cell.timezone});
+  if (!valid.ok()) return valid;
+  // Look the command up now, with the agent's PATH, for a clear early error.
+  std::string agent_path = f.path;
+  for (const auto& [name, value] : f.cell.env) {
+    if (name == "PATH") agent_path = value;
+  }
+  if (f.argv[0].find('/') == std::string::npos || f.argv[0].front() == '/') {
+    Result<std::string> exe = FindExecutable(f.argv[0], agent_path);
+    if (!exe.ok()) return exe.status();
+  }
+
+  fs::path agent_work = work / "work";
+  fs::create_directories(agent_work, ec);
+  if (ec) return Status::Error(fmt::format("cannot create {}: {}", agent_work.string(), ec.message()));
+  for (const std::string& item : options.copy_into_workdir) {
+    fs::path source(item);
+    fs::copy(source, agent_work / source.filename(),
+             fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
+    if (ec) return Status::Error(fmt::format("cannot copy '{}' into the cell: {}", item, ec.message()));
+  }
+
+  std::string spec_path = (work / "cell.json").string();
+  Status wrote = WriteFileAtomically(spec_path, CellFileToJson(f), 0600);
+  if (!wrote.ok()) return wrote;
+
+  std::string exe = options.glassbox_exe;
+  if (exe.empty()) {
+    exe = fs::read_symlink("/proc/self/exe", ec).string();
+    if (ec) return Status::Error(fmt::format("cannot find the glassbox executable: {}", ec.message()));
+  }
+  std::string log_path = (work / "runner.log").string();
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  std::string arg0 = "glassbox";
+  std::string arg1 = "__probe-cell";
+  char* argv[] = {arg0.data(), arg1.data(), spec_path.data(), nullptr};
+  pid_t pid = 0;
+  int rc = posix_spawn(&pid, exe.c_str(), &actions, nullptr, argv, environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) return Status::Error(fmt::format("cannot start the cell runner '{}': {}", exe, Errno(rc)));
+
+  int status = WaitWithDeadline(pid, options.timeout_s + kRunnerGraceSeconds);
+  unlink(spec_path.c_str());  // normally already gone: it holds the CA key
+  Result<std::string> log = ReadFile(log_path);
+  std::string reason = log.ok() ? LastLine(*log) : "";
+  if (status == -1) {
+    return Status::Error(fmt::format("probe cell runner did not finish within {:.0f} s; killed",
+                                     options.timeout_s + kRunnerGraceSeconds));
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return Status::Error(reason.empty()
+                             ? fmt::format("probe cell runner failed (status {})", status)
+                             : reason);
+  }
+  std::string capture_path = (work / "capture.jsonl").string();
+  Result<std::string> text = ReadFile(capture_path);
+  if (!text.ok()) return text.status();
+  return CaptureFromJsonl(*text, capture_path);
+}
+
+int RunProbeCellMain(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "glassbox: __probe-cell is internal: usage __probe-cell SPEC_FILE\n");
+    return 2;
+  }
+  std::string spec_path = argv[1];
+  Result<std::string> text = ReadFile(spec_path);
+  unlink(spec_path.c_str());
+  if (!text.ok()) {
+    std::fprintf(stderr, "glassbox: probe cell: %s\n", text.status().message().c_str());
+    return 2;
+  }
+  Result<CellFile> f = CellFileFromJson(*text, spec_path);
+  if (!f.ok()) {
+    std::fprintf(stderr, "glassbox: probe cell: %s\n", f.status().message().c_str());
+    return 2;
+  }
+  Status done = RunInsideSandbox(*f);
+  if (!done.ok()) {
+    std::fprintf(stderr, "glassbox: probe cell: %s\n", done.message().c_str());
+    return 2;
+  }
+  return 0;
+}
+
+}  // namespace glassbox::probe

@@ -1,0 +1,228 @@
+// Runs real cells in the sandbox (curl, node, coreutils). Skipped, with the
+// reason, where unprivileged user namespaces are unavailable.
+#include "probe/cell_runner.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <set>
+
+#include <gtest/gtest.h>
+
+#include "probe/mitm_ca.h"
+#include "probe/sandbox.h"
+
+namespace glassbox::probe {
+namespace {
+
+namespace fs = std::filesystem;
+
+class CellRunnerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto ca = MitmCa::Generate("cell runner test CA");
+    ASSERT_TRUE(ca.ok()) << ca.status().message();
+    ca_ = std::move(*ca).release();
+  }
+  static void TearDownTestSuite() {
+    delete ca_;
+    ca_ = nullptr;
+  }
+  void SetUp() override {
+    Status support = CheckSandboxSupport();
+    if (!support.ok()) GTEST_SKIP() << support.message();
+    char tmpl[] = "/tmp/glassbox-cell-test.XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    root_ = tmpl;
+  }
+  void TearDown() override {
+    if (!root_.empty()) fs::remove_all(root_);
+  }
+  RunOptions Options(std::vector<std::string> argv, double timeout_s = 20) {
+    RunOptions o;
+    o.argv = std::move(argv);
+    o.timeout_s = timeout_s;
+    o.work_dir = root_ + "/run" + std::to_string(runs_++);
+    o.ca = ca_;
+    o.glassbox_exe = PROBE_CELL_HOST;
+    return o;
+  }
+  static std::vector<std::string> Shell(const std::string& script) { return {"sh", "-c", script}; }
+
+  static MitmCa* ca_;
+  std::string root_;
+  int runs_ = 0;
+};
+
+MitmCa* CellRunnerTest::ca_ = nullptr;
+
+const CapturedRequest* FindRequest(const RunCapture& c, const std::string& host) {
+  for (const CapturedRequest& r : c.requests) {
+    if (r.host == host) return &r;
+  }
+  return nullptr;
+}
+
+TEST_F(CellRunnerTest, CurlDirectHardCodedIpAndProxyAreCaptured) {
+  CellSpec cell;
+  std::string script =
+      "curl -sS -m 5 https://api.anthropic.com/v1/messages -H 'content-type: application/json' "
+      "-d '{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}' "
+      "&& echo && curl -sS -m 5 http://203.0.113.7/x && echo "
+      "&& curl -sS -m 5 --proxy http://127.0.0.1:8080 http://proxied.example/p && echo "
+      "&& curl -sS -m 5 --proxy http://127.0.0.1:8080 https://tunnel.example/q && echo "
+      "&& cat /proc/net/dev";
+  auto start = std::chrono::steady_clock::now();
+  Result<RunCapture> c = RunCell(cell, Options(Shell(script)));
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->exit_code, 0) << c->stderr_tail;
+  EXPECT_FALSE(c->timed_out);
+  EXPECT_LT(seconds, 5.0);
+
+  const CapturedRequest* anthropic = FindRequest(*c, "api.anthropic.com");
+  ASSERT_NE(anthropic, nullptr) << c->stderr_tail;
+  EXPECT_EQ(anthropic->scheme, "https");
+  EXPECT_EQ(anthropic->sni, "api.anthropic.com");
+  EXPECT_EQ(anthropic->method, "POST");
+  EXPECT_EQ(anthropic->target, "/v1/messages");
+  EXPECT_EQ(anthropic->dest_port, 443);
+  EXPECT_EQ(anthropic->dest_ip.rfind("198.18.", 0), 0u) << anthropic->dest_ip;
+  EXPECT_FALSE(anthropic->via_proxy);
+  EXPECT_NE(anthropic->body.find("\"max_tokens\":5"), std::string::npos);
+  EXPECT_NE(c->stdout_tail.find("\"type\":\"message\""), std::string::npos) << c->stdout_tail;
+
+  const CapturedRequest* ip = FindRequest(*c, "203.0.113.7");
+  ASSERT_NE(ip, nullptr);
+  EXPECT_EQ(ip->dest_ip, "203.0.113.7");
+  EXPECT_EQ(ip->dest_port, 80);
+  EXPECT_EQ(ip->scheme, "http");
+  EXPECT_EQ(ip->target, "/x");
+
+  const CapturedRequest* proxied = FindRequest(*c, "proxied.example");
+  ASSERT_NE(proxied, nullptr);
+  EXPECT_TRUE(proxied->via_proxy);
+  EXPECT_EQ(proxied->target, "http://proxied.example/p");
+  EXPECT_EQ(proxied->dest_port, 8080);
+
+  const CapturedRequest* tunnelled = FindRequest(*c, "tunnel.example");
+  ASSERT_NE(tunnelled, nullptr);
+  EXPECT_TRUE(tunnelled->via_proxy);
+  EXPECT_EQ(tunnelled->scheme, "https");
+  EXPECT_EQ(tunnelled->sni, "tunnel.example");
+
+  // curl resolved the names through the fake DNS; nothing else was asked.
+  std::set<std::string> names;
+  for (const DnsQuery& q : c->dns) names.insert(q.name);
+  EXPECT_TRUE(names.count("api.anthropic.com")) << c->stderr_tail;
+  EXPECT_FALSE(names.count("proxied.example"));  // the proxy resolves, not curl
+  // The only network interface is loopback.
+  std::string dev = c->stdout_tail.substr(c->stdout_tail.find("Inter-"));
+  size_t interfaces = 0;
+  for (size_t at = dev.find(':'); at != std::string::npos; at = dev.find(':', at + 1)) ++interfaces;
+  EXPECT_EQ(interfaces, 1u) << dev;  // one "name:" per interface
+  EXPECT_NE(dev.find("lo:"), std::string::npos);
+}
+
+TEST_F(CellRunnerTest, TimezoneHostNameUserAndCleanEnvironment) {
+  CellSpec cell;
+  cell.timezone = "Asia/Tokyo";
+  cell.hostname = "build-box-7";
+  cell.username = "alice";
+  cell.env = {{"LANG", "de_DE.UTF-8"}, {"OPENAI_BASE_URL", "https://relay.example/v1"}};
+  Result<RunCapture> c = RunCell(
+      cell, Options(Shell("date +%Z; hostname; id -un; id -u; readlink /etc/localtime; "
+                          "echo HOME=$HOME; pwd; env | cut -d= -f1 | sort | tr '\\n' ' '")));
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->exit_code, 0) << c->stderr_tail;
+  std::string out = c->stdout_tail;
+  EXPECT_EQ(out.rfind("JST\nbuild-box-7\nalice\n1000\n/usr/share/zoneinfo/Asia/Tokyo\n", 0), 0u)
+      << out;
+  EXPECT_NE(out.find("HOME=/home/alice\n"), std::string::npos) << out;
+  // Only what the sandbox and the cell set (sh adds PWD, SHLVL, _ and OLDPWD of its own).
+  std::string env_line = out.substr(out.rfind('\n', out.size() - 2) + 1);
+  std::set<std::string> allowed = {"CURL_CA_BUNDLE", "GIT_SSL_CAINFO", "HOME", "LANG", "LOGNAME",
+                                   "NODE_EXTRA_CA_CERTS", "OPENAI_BASE_URL", "PATH", "PWD",
+                                   "REQUESTS_CA_BUNDLE", "SHLVL", "SSL_CERT_FILE", "TMPDIR",
+                                   "USER", "_", "OLDPWD"};
+  size_t start = 0;
+  size_t count = 0;
+  while (start < env_line.size()) {
+    size_t space = env_line.find(' ', start);
+    if (space == std::string::npos) space = env_line.size();
+    std::string name = env_line.substr(start, space - start);
+    if (!name.empty() && name != "\n") {
+      EXPECT_TRUE(allowed.count(name)) << "unexpected variable " << name;
+      ++count;
+    }
+    start = space + 1;
+  }
+  EXPECT_GE(count, 12u) << env_line;
+}
+
+TEST_F(CellRunnerTest, NodeFetchThroughTheInterceptionCa) {
+  CellSpec cell;
+  cell.username = "bob";
+  Result<RunCapture> c = RunCell(
+      cell, Options({"node", "-e",
+                     "fetch('https://api.openai.com/v1/models',{headers:{'x-probe':'1'}})"
+                     ".then(r=>r.text()).then(t=>console.log('ok',t.length))"
+                     ".catch(e=>{console.error(e);process.exit(3)})"}));
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->exit_code, 0) << c->stderr_tail;
+  const CapturedRequest* r = FindRequest(*c, "api.openai.com");
+  ASSERT_NE(r, nullptr) << c->stderr_tail;
+  EXPECT_EQ(r->sni, "api.openai.com");
+  EXPECT_EQ(r->target, "/v1/models");
+  bool header = false;
+  for (const auto& [name, value] : r->headers) header |= name == "x-probe" && value == "1";
+  EXPECT_TRUE(header);
+  EXPECT_EQ(c->stdout_tail.rfind("ok ", 0), 0u) << c->stdout_tail;
+}
+
+TEST_F(CellRunnerTest, RefusedCertificateIsReportedWithTheServerName) {
+  // Without the CA variables curl trusts only the system store: it refuses us.
+  CellSpec cell;
+  cell.env = {{"CURL_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt"},
+              {"SSL_CERT_FILE", "/etc/ssl/certs/ca-certificates.crt"}};
+  Result<RunCapture> c = RunCell(cell, Options(Shell("curl -sS -m 5 https://pinned.example/ ; true")));
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  ASSERT_EQ(c->tls_failures.size(), 1u) << c->stderr_tail;
+  EXPECT_EQ(c->tls_failures[0].sni, "pinned.example");
+  EXPECT_EQ(c->tls_failures[0].dest_port, 443);
+  EXPECT_TRUE(c->requests.empty());
+}
+
+TEST_F(CellRunnerTest, TimeoutKillsTheProcessGroup) {
+  auto start = std::chrono::steady_clock::now();
+  Result<RunCapture> c = RunCell(CellSpec{}, Options(Shell("sleep 30 & sleep 30"), 0.5));
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_TRUE(c->timed_out);
+  EXPECT_EQ(c->exit_code, 128 + 9);
+  EXPECT_LT(seconds, 3.0);
+}
+
+TEST_F(CellRunnerTest, BadInputIsAClearError) {
+  Result<RunCapture> c = RunCell(CellSpec{}, Options({"no-such-agent-command-xyz"}));
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("'no-such-agent-command-xyz' is not found"), std::string::npos)
+      << c.status().message();
+  CellSpec bad_zone;
+  bad_zone.timezone = "Mars/Olympus";
+  c = RunCell(bad_zone, Options({"true"}));
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("Mars/Olympus"), std::string::npos);
+  CellSpec bad_user;
+  bad_user.username = "Robert'); DROP";
+  c = RunCell(bad_user, Options({"true"}));
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("user name"), std::string::npos);
+  RunOptions no_ca = Options({"true"});
+  no_ca.ca = nullptr;
+  EXPECT_FALSE(RunCell(CellSpec{}, no_ca).ok());
+}
+
+}  // namespace
+}  // namespace glassbox::probe

@@ -1,0 +1,557 @@
+#include "probe/sandbox.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+extern char** environ;
+
+namespace glassbox::probe {
+
+namespace {
+
+std::string Errno(int err) { return std::strerror(err); }
+
+Status WriteFile(const std::string& path, std::string_view content, mode_t mode = 0644) {
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) return Status::Error(fmt::format("cannot write {}: {}", path, Errno(errno)));
+  size_t done = 0;
+  while (done < content.size()) {
+    ssize_t n = write(fd, content.data() + done, content.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      close(fd);
+      return Status::Error(fmt::format("cannot write {}: {}", path, Errno(err)));
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (close(fd) != 0) return Status::Error(fmt::format("cannot write {}: {}", path, Errno(errno)));
+  return Status::Ok();
+}
+
+std::string ReadSmallFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+Status MakeDir(const std::string& path) {
+  if (mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
+    return Status::Error(fmt::format("cannot create {}: {}", path, Errno(errno)));
+  }
+  return Status::Ok();
+}
+
+bool IsDirectory(const std::string& path) {
+  struct stat st{};
+  return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool Exists(const std::string& path) {
+  struct stat st{};
+  return lstat(path.c_str(), &st) == 0;
+}
+
+// Runs a helper (ip) with an argv vector and waits; error names the command.
+Status RunHelper(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  pid_t pid = 0;
+  int rc = posix_spawn(&pid, argv[0].c_str(), &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  std::string shown;
+  for (const std::string& a : argv) shown += (shown.empty() ? "" : " ") + a;
+  if (rc != 0) return Status::Error(fmt::format("cannot run '{}': {}", shown, Errno(rc)));
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return Status::Error(fmt::format("'{}': {}", shown, Errno(errno)));
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return Status::Error(fmt::format("'{}' failed (status {})", shown, status));
+  }
+  return Status::Ok();
+}
+
+Result<std::string> FindIp() {
+  for (const char* path : {"/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"}) {
+    if (access(path, X_OK) == 0) return std::string(path);
+  }
+  return Status::Error("the 'ip' command (iproute2) is not installed; the probe sandbox needs it "
+                       "to route every address to loopback");
+}
+
+// /etc/passwd or /etc/group with any entry for `name` or id kAgentUid
+// replaced by the agent's entry.
+std::string WithEntry(const std::string& original, const std::string& name,
+                      const std::string& entry) {
+  std::string out;
+  std::istringstream in(original);
+  std::string line;
+  std::string id = std::to_string(kAgentUid);
+  while (std::getline(in, line)) {
+    std::vector<std::string> fields;
+    size_t start = 0;
+    while (true) {
+      size_t colon = line.find(':', start);
+      fields.push_back(line.substr(start, colon == std::string::npos ? std::string::npos
+                                                                     : colon - start));
+      if (colon == std::string::npos) break;
+      start = colon + 1;
+    }
+    if (!fields.empty() && fields[0] == name) continue;
+    if (fields.size() > 2 && fields[2] == id) continue;
+    out += line + "\n";
+  }
+  return out + entry + "\n";
+}
+
+bool IsValidZoneName(const std::string& zone) {
+  if (zone.empty() || zone.size() > 128 || zone.front() == '/') return false;
+  for (char c : zone) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '/' && c != '_' && c != '-' &&
+        c != '+') {
+      return false;
+    }
+  }
+  return zone.find("//") == std::string::npos;
+}
+
+bool IsValidHostname(const std::string& name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.' && c != '_') {
+      return false;
+    }
+  }
+  return name.front() != '-' && name.front() != '.';
+}
+
+bool IsValidUsername(const std::string& name) {
+  if (name.empty() || name.size() > 32) return false;
+  if (!(std::islower(static_cast<unsigned char>(name[0])) || name[0] == '_')) return false;
+  for (char c : name) {
+    if (!std::islower(static_cast<unsigned char>(c)) && !std::isdigit(static_cast<unsigned char>(c)) &&
+        c != '_' && c != '-' && c != '.') {
+      return false;
+    }
+  }
+  return true;
+}
+
+Status BringUpNetwork(std::vector<std::string>* notes) {
+  Result<std::string> ip = FindIp();
+  if (!ip.ok()) return ip.status();
+  Status up = RunHelper({*ip, "link", "set", "lo", "up"});
+  if (!up.ok()) return up;
+  // Every IPv4 address is local: connections to any hard-coded address land
+  // on the capture listeners bound to 0.0.0.0.
+  Status v4 = RunHelper({*ip, "route", "add", "local", "0.0.0.0/0", "dev", "lo"});
+  if (!v4.ok()) return v4;
+  Status v6 = RunHelper({*ip, "-6", "route", "add", "local", "::/0", "dev", "lo"});
+  if (!v6.ok()) {
+    notes->push_back("IPv6 is unavailable in the sandbox; IPv6 connections fail instead of "
+                     "being captured (" + v6.message() + ")");
+  }
+  return Status::Ok();
+}
+
+// The files the sandbox's /etc holds in place of the machine's.
+struct EtcFiles {
+  std::vector<std::pair<std::string, std::string>> files;  // name, content
+  std::string zone;  // "" = leave localtime alone
+};
+
+EtcFiles MakeEtcFiles(const SandboxSpec& spec, const std::string& hostname,
+                      const std::string& home) {
+  EtcFiles etc;
+  etc.files.emplace_back("resolv.conf", "# glassbox probe sandbox: the fake DNS\nnameserver 127.0.0.1\n");
+  etc.files.emplace_back("hosts", fmt::format("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost "
+                                              "ip6-loopback\n127.0.1.1\t{}\n", hostname));
+  etc.files.emplace_back("hostname", hostname + "\n");
+  // Name services from files only: no NSS module may reach a resolver daemon
+  // (systemd-resolved, nscd) through a Unix socket outside the network namespace.
+  etc.files.emplace_back("nsswitch.conf",
+                         "passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n"
+                         "networks: files\nprotocols: files\nservices: files\nethers: files\n"
+                         "rpc: files\nnetgroup: files\n");
+  etc.files.emplace_back(
+      "passwd", WithEntry(ReadSmallFile("/etc/passwd"), spec.username,
+                          fmt::format("{0}:x:{1}:{1}:{0}:{2}:/bin/sh", spec.username, kAgentUid, home)));
+  etc.files.emplace_back("group", WithEntry(ReadSmallFile("/etc/group"), spec.username,
+                                            fmt::format("{}:x:{}:", spec.username, kAgentUid)));
+  if (!spec.timezone.empty()) {
+    etc.zone = spec.timezone;
+    etc.files.emplace_back("timezone", spec.timezone + "\n");
+  }
+  return etc;
+}
+
+Status MountEtc(const SandboxSpec& spec, const EtcFiles& etc, std::vector<std::string>* notes) {
+  std::string upper = spec.work_dir + "/etc-upper";
+  std::string work = spec.work_dir + "/etc-work";
+  for (const std::string& dir : {upper, work}) {
+    Status made = MakeDir(dir);
+    if (!made.ok()) return made;
+  }
+  for (const auto& [name, content] : etc.files) {
+    Status written = WriteFile(upper + "/" + name, content);
+    if (!written.ok()) return written;
+  }
+  std::string zone_file = "/usr/share/zoneinfo/" + etc.zone;
+  if (!etc.zone.empty() && symlink(zone_file.c_str(), (upper + "/localtime").c_str()) != 0) {
+    return Status::Error(fmt::format("cannot create the localtime link: {}", Errno(errno)));
+  }
+  std::string options = fmt::format("lowerdir=/etc,upperdir={},workdir={}", upper, work);
+  if (mount("overlay", "/etc", "overlay", 0, options.c_str()) == 0) return Status::Ok();
+  int overlay_errno = errno;
+  // Without overlayfs: bind each file over the machine's. /etc/localtime is
+  // usually a symlink, so the bind lands on the zone file it points to (the
+  // link name then still shows the machine's zone).
+  notes->push_back(fmt::format("overlayfs over /etc failed ({}); files bind-mounted instead",
+                               Errno(overlay_errno)));
+  for (const auto& [name, content] : etc.files) {
+    std::string target = "/etc/" + name;
+    if (!Exists(target)) continue;
+    std::string source = upper + "/" + name;
+    if (mount(source.c_str(), target.c_str(), nullptr, MS_BIND, nullptr) != 0) {
+      return Status::Error(fmt::format("cannot bind-mount {} over {}: {}", source, target,
+                                       Errno(errno)));
+    }
+  }
+  if (!etc.zone.empty() && Exists("/etc/localtime")) {
+    if (mount(zone_file.c_str(), "/etc/localtime", nullptr, MS_BIND, nullptr) != 0) {
+      return Status::Error(fmt::format("cannot bind-mount {} over /etc/localtime: {}", zone_file,
+                                       Errno(errno)));
+    }
+    notes->push_back("/etc/localtime bind-mounted: its link target still names the machine's zone");
+  }
+  return Status::Ok();
+}
+
+// A fresh /home/NAME over an overlay of /home (the machine's homes stay
+// readable, as they are to any process of this user); else HOME is
+// WORK_DIR/home with a note.
+std::string MountHome(const SandboxSpec& spec, std::vector<std::string>* notes) {
+  std::string own = spec.work_dir + "/home";
+  if (!IsDirectory("/home")) {
+    notes->push_back("no /home on this machine: HOME is " + own);
+    return own;
+  }
+  std::string upper = spec.work_dir + "/home-upper";
+  std::string work = spec.work_dir + "/home-work";
+  if (!MakeDir(upper).ok() || !MakeDir(work).ok()) return own;
+  std::string options = fmt::format("lowerdir=/home,upperdir={},workdir={}", upper, work);
+  std::string home = "/home/" + spec.username;
+  if (mount("overlay", "/home", "overlay", 0, options.c_str()) != 0 ||
+      !MakeDir(home).ok() ||
+      mount(own.c_str(), home.c_str(), nullptr, MS_BIND, nullptr) != 0) {
+    notes->push_back(fmt::format("cannot make /home/{} ({}): HOME is {}", spec.username,
+                                 Errno(errno), own));
+    return own;
+  }
+  return home;
+}
+
+std::string NamespaceHint() {
+  std::string hint;
+  std::string clone = ReadSmallFile("/proc/sys/kernel/unprivileged_userns_clone");
+  if (!clone.empty() && clone[0] == '0') {
+    hint += " kernel.unprivileged_userns_clone is 0: enable it with "
+            "'sysctl -w kernel.unprivileged_userns_clone=1'.";
+  }
+  std::string max = ReadSmallFile("/proc/sys/user/max_user_namespaces");
+  if (!max.empty() && max[0] == '0') {
+    hint += " user.max_user_namespaces is 0: raise it with "
+            "'sysctl -w user.max_user_namespaces=10000'.";
+  }
+  std::string apparmor = ReadSmallFile("/proc/sys/kernel/apparmor_restrict_unprivileged_userns");
+  if (!apparmor.empty() && apparmor[0] == '1') {
+    hint += " AppArmor restricts unprivileged user namespaces "
+            "(kernel.apparmor_restrict_unprivileged_userns=1): set it to 0 or give glassbox an "
+            "AppArmor profile that allows 'userns'.";
+  }
+  if (hint.empty()) {
+    hint = " Inside a container, run it with user namespaces allowed (e.g. Docker "
+           "--security-opt seccomp=unconfined, or a rootless runtime that permits nesting).";
+  }
+  return hint;
+}
+
+}  // namespace
+
+Status ValidateSandboxSpec(const SandboxSpec& spec) {
+  if (spec.work_dir.empty() || spec.work_dir.front() != '/') {
+    return Status::Error(fmt::format("sandbox work directory '{}' is not an absolute path",
+                                     spec.work_dir));
+  }
+  if (!spec.hostname.empty() && !IsValidHostname(spec.hostname)) {
+    return Status::Error(fmt::format("cell host name '{}' is not a valid host name", spec.hostname));
+  }
+  if (!IsValidUsername(spec.username)) {
+    return Status::Error(fmt::format(
+        "cell user name '{}' is not a valid user name (lower-case letters, digits, '_', '-', "
+        "'.', at most 32, starting with a letter or '_')", spec.username));
+  }
+  if (!spec.timezone.empty()) {
+    struct stat st{};
+    if (!IsValidZoneName(spec.timezone) || spec.timezone.find("..") != std::string::npos ||
+        stat(("/usr/share/zoneinfo/" + spec.timezone).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+      return Status::Error(fmt::format(
+          "cell timezone '{}' is not a zone in /usr/share/zoneinfo", spec.timezone));
+    }
+  }
+  return Status::Ok();
+}
+
+Result<SandboxLayout> EnterSandbox(const SandboxSpec& spec) {
+  Status valid = ValidateSandboxSpec(spec);
+  if (!valid.ok()) return valid;
+  uid_t uid = getuid();
+  gid_t gid = getgid();
+  if (unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWNS) != 0) {
+    return Status::Error(fmt::format("cannot create the sandbox's namespaces: {}.{}",
+                                     Errno(errno), NamespaceHint()));
+  }
+  Status setgroups = WriteFile("/proc/self/setgroups", "deny");
+  if (!setgroups.ok() && errno != ENOENT) return setgroups;
+  Status uid_map = WriteFile("/proc/self/uid_map", fmt::format("0 {} 1\n", uid));
+  if (!uid_map.ok()) return uid_map;
+  Status gid_map = WriteFile("/proc/self/gid_map", fmt::format("0 {} 1\n", gid));
+  if (!gid_map.ok()) return gid_map;
+
+  SandboxLayout layout;
+  std::string hostname = spec.hostname.empty() ? "localhost" : spec.hostname;
+  if (sethostname(hostname.data(), hostname.size()) != 0) {
+    return Status::Error(fmt::format("cannot set the sandbox host name: {}.{}", Errno(errno),
+                                     NamespaceHint()));
+  }
+  if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+    return Status::Error(fmt::format("cannot make the sandbox's mounts private: {}", Errno(errno)));
+  }
+  Status net = BringUpNetwork(&layout.notes);
+  if (!net.ok()) return net;
+
+  layout.work_dir = spec.work_dir + "/work";
+  layout.tmp_dir = spec.work_dir + "/tmp";
+  for (const std::string& dir : {spec.work_dir + "/home", layout.work_dir, layout.tmp_dir}) {
+    Status made = MakeDir(dir);
+    if (!made.ok()) return made;
+  }
+  layout.home_dir = MountHome(spec, &layout.notes);
+  Status etc = MountEtc(spec, MakeEtcFiles(spec, hostname, layout.home_dir), &layout.notes);
+  if (!etc.ok()) return etc;
+  return layout;
+}
+
+Result<std::string> FindExecutable(const std::string& program, const std::string& path) {
+  auto usable = [](const std::string& file) {
+    struct stat st{};
+    return stat(file.c_str(), &st) == 0 && S_ISREG(st.st_mode) && access(file.c_str(), X_OK) == 0;
+  };
+  if (program.empty()) return Status::Error("the agent command is empty");
+  if (program.find('/') != std::string::npos) {
+    if (usable(program)) return program;
+    return Status::Error(fmt::format("agent command '{}' is not an executable file", program));
+  }
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t colon = path.find(':', start);
+    if (colon == std::string::npos) colon = path.size();
+    std::string dir = path.substr(start, colon - start);
+    if (dir.empty()) dir = ".";
+    std::string candidate = dir + "/" + program;
+    if (usable(candidate)) return candidate;
+    start = colon + 1;
+  }
+  return Status::Error(fmt::format("agent command '{}' is not found in PATH ({})", program, path));
+}
+
+Result<pid_t> SpawnAgent(const AgentLaunch& launch) {
+  if (launch.argv.empty()) return Status::Error("the agent command is empty");
+  std::string path_var;
+  for (const auto& [name, value] : launch.env) {
+    if (name == "PATH") path_var = value;
+  }
+  Result<std::string> exe = FindExecutable(launch.argv[0], path_var);
+  if (!exe.ok()) return exe.status();
+
+  // Everything the child needs, prepared before fork: after it, the child
+  // may only make async-signal-safe calls.
+  std::vector<std::string> env_strings;
+  for (const auto& [name, value] : launch.env) env_strings.push_back(name + "=" + value);
+  std::vector<char*> argv;
+  for (const std::string& a : launch.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (std::string& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  const std::string map = fmt::format("{} 0 1\n", kAgentUid);
+
+  int out_fd = open(launch.stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  int err_fd = open(launch.stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  int report[2] = {-1, -1};
+  auto close_all = [&] {
+    for (int fd : {out_fd, err_fd, null_fd, report[0], report[1]}) {
+      if (fd >= 0) close(fd);
+    }
+  };
+  if (out_fd < 0 || err_fd < 0 || null_fd < 0 || pipe2(report, O_CLOEXEC) != 0) {
+    int err = errno;
+    close_all();
+    return Status::Error(fmt::format("cannot prepare the agent's output files in {}: {}",
+                                     launch.stdout_path, Errno(err)));
+  }
+
+  pid_t pid = fork();
+  if (pid < 0) {
+    int err = errno;
+    close_all();
+    return Status::Error(fmt::format("cannot fork the agent: {}", Errno(err)));
+  }
+  if (pid == 0) {
+    // Child: system calls only. On failure report {stage, errno} and exit.
+    auto die = [&](int stage) {
+      int msg[2] = {stage, errno};
+      [[maybe_unused]] ssize_t n = write(report[1], msg, sizeof msg);
+      _exit(127);
+    };
+    auto write_file = [](const char* file, const char* text, size_t len) {
+      int fd = open(file, O_WRONLY | O_CLOEXEC);
+      if (fd < 0) return false;
+      bool ok = write(fd, text, len) == static_cast<ssize_t>(len);
+      close(fd);
+      return ok;
+    };
+    sigset_t all;
+    sigemptyset(&all);
+    sigprocmask(SIG_SETMASK, &all, nullptr);
+    struct sigaction dfl{};
+    dfl.sa_handler = SIG_DFL;
+    for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGCHLD}) sigaction(sig, &dfl, nullptr);
+    if (setsid() < 0) die(1);
+    if (unshare(CLONE_NEWUSER) != 0) die(2);
+    write_file("/proc/self/setgroups", "deny", 4);
+    if (!write_file("/proc/self/uid_map", map.data(), map.size())) die(3);
+    if (!write_file("/proc/self/gid_map", map.data(), map.size())) die(4);
+    if (dup2(null_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0) die(5);
+    if (chdir(launch.cwd.c_str()) != 0) die(6);
+    execve(exe->c_str(), argv.data(), envp.data());
+    die(7);
+  }
+  close(report[1]);
+  report[1] = -1;
+  int msg[2] = {0, 0};
+  ssize_t n;
+  do {
+    n = read(report[0], msg, sizeof msg);
+  } while (n < 0 && errno == EINTR);
+  close_all();
+  if (n == static_cast<ssize_t>(sizeof msg)) {
+    waitpid(pid, nullptr, 0);
+    static const char* const kStages[] = {"",
+                                          "setsid",
+                                          "create its user namespace",
+                                          "map its uid",
+                                          "map its gid",
+                                          "redirect its output",
+                                          "enter its working directory",
+                                          "execute"};
+    int stage = msg[0] >= 1 && msg[0] <= 7 ? msg[0] : 7;
+    return Status::Error(fmt::format("cannot start agent '{}': {} failed: {}", *exe,
+                                     kStages[stage], Errno(msg[1])));
+  }
+  return pid;
+}
+
+AgentExit WaitForAgent(pid_t pid, double timeout_s) {
+  AgentExit result;
+  auto deadline = std::chrono::steady_clock::now() +
+                  std::chrono::microseconds(static_cast<int64_t>(timeout_s * 1e6));
+  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  int status = 0;
+  bool reaped = false;
+  while (!reaped) {
+    pid_t got = waitpid(pid, &status, WNOHANG);
+    if (got == pid) {
+      reaped = true;
+      break;
+    }
+    if (got < 0 && errno != EINTR) break;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      result.timed_out = true;
+      kill(-pid, SIGKILL);
+      kill(pid, SIGKILL);
+      if (waitpid(pid, &status, 0) == pid) reaped = true;
+      break;
+    }
+    if (pidfd >= 0) {
+      pollfd p{pidfd, POLLIN, 0};
+      poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count() + 1, 1000)));
+    } else {
+      usleep(2000);
+    }
+  }
+  if (pidfd >= 0) close(pidfd);
+  kill(-pid, SIGKILL);  // whatever the agent left running in its group
+  if (reaped) {
+    if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) result.exit_code = 128 + WTERMSIG(status);
+  }
+  return result;
+}
+
+Status CheckSandboxSupport() {
+  // A child tries what EnterSandbox does first; the caller stays untouched.
+  const std::string uid_map = fmt::format("0 {} 1\n", getuid());
+  pid_t pid = fork();
+  if (pid < 0) return Status::Error(fmt::format("cannot fork: {}", Errno(errno)));
+  if (pid == 0) {
+    if (unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWNS) != 0) _exit(10);
+    int fd = open("/proc/self/uid_map", O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, uid_map.data(), uid_map.size()) != static_cast<ssize_t>(uid_map.size())) {
+      _exit(11);
+    }
+    close(fd);
+    if (sethostname("glassbox-check", 14) != 0) _exit(12);
+    _exit(0);
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return Status::Error(fmt::format("waitpid: {}", Errno(errno)));
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return Status::Ok();
+  std::string what = "cannot create user, network, mount and UTS namespaces";
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 11) what = "cannot map the user id in a new user namespace";
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 12) {
+    what = "a new user namespace grants no capabilities";
+  }
+  return Status::Error(fmt::format(
+      "the probe sandbox is unavailable on this machine: {} without privileges "
+      "(glassbox probe needs unprivileged user namespaces).{}", what, NamespaceHint()));
+}
+
+}  // namespace glassbox::probe
