@@ -5,6 +5,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "probe/cell_runner.h"
 
 int main(int argc, char** argv) {
   using namespace glassbox::cli;
@@ -13,6 +14,9 @@ int main(int argc, char** argv) {
     return kExitError;
   }
   const std::string cmd = argv[1];
+  // Internal: one sandboxed probe cell, re-executed by `glassbox probe` (see
+  // probe/cell_runner.h). Dispatched first, while the process is single-threaded.
+  if (cmd == "__probe-cell") return glassbox::probe::RunProbeCellMain(argc - 1, argv + 1);
   if (cmd == "--version" || cmd == "-V" || cmd == "version") {
     std::cout << "glassbox " << Version() << "\n";
     return kExitClean;
