@@ -499,7 +499,16 @@ Analysis Analyze(const Matrix& matrix, const std::vector<std::vector<RunCapture>
         for (char32_t cp : a_span) codepoints.insert(cp);
         for (char32_t cp : b_span) codepoints.insert(cp);
         if (shown++ < 4) {
-          diff.changes.push_back({cell.label, EncodeFromDiff(a_span), EncodeFromDiff(b_span), s.b_begin});
+          CodepointChange change{cell.label, EncodeFromDiff(a_span), EncodeFromDiff(b_span), s.b_begin};
+          auto context = [](const std::u32string& text, size_t begin, size_t end, std::string* before,
+                            std::string* after) {
+            size_t from = begin > 40 ? begin - 40 : 0;
+            *before = EncodeFromDiff(std::u32string_view(text).substr(from, begin - from));
+            *after = EncodeFromDiff(std::u32string_view(text).substr(end, 40));
+          };
+          context(verdict.a, s.a_begin, s.a_end, &change.baseline_before, &change.baseline_after);
+          context(verdict.b, s.b_begin, s.b_end, &change.cell_before, &change.cell_after);
+          diff.changes.push_back(std::move(change));
         }
       }
     }

@@ -53,6 +53,10 @@ struct CodepointChange {
   std::string baseline_text;   // the span's text in the baseline ("'")
   std::string cell_text;       // and in the cell ("\u02BC")
   size_t offset = 0;           // code point offset of the span in the cell's value
+  // Up to 40 code points of context before and after the span, on each side
+  // (the cell's side after its varied values were replaced by the baseline's).
+  std::string baseline_before, baseline_after;
+  std::string cell_before, cell_after;
 };
 
 struct Difference {

@@ -114,7 +114,7 @@ TEST(Classify, EchoNextToAMarkerStillShowsTheMarker) {
   Matrix m = MakeMatrix({"TZ=Asia/Shanghai"});
   auto runs = Capture(m, 1, [](const Cell& c, int) {
     std::string tz = c.Get("TZ");
-    std::string mark = tz == "UTC" ? "'" : "\u2019";
+    std::string mark = tz.empty() ? "'" : "\u2019";
     return std::vector<CapturedRequest>{Provider(c, "Zone " + tz + ". It" + mark + "s fine")};
   });
   const Difference* d = Find(Analyze(m, runs, Facts()), "system[0].text");
@@ -126,7 +126,7 @@ TEST(Classify, LocalDateIsClockButNotBetweenZonesOfOneOffset) {
   Matrix m = MakeMatrix({"TZ=America/New_York,Asia/Shanghai,Asia/Singapore"});
   auto runs = Capture(m, 2, [](const Cell& c, int) {
     std::string tz = c.Get("TZ");
-    std::string date = tz == "America/New_York" ? "Sun Nov 22 2026 07:00" : tz == "UTC" ? "Mon Nov 23 2026 12:00"
+    std::string date = tz == "America/New_York" ? "Sun Nov 22 2026 07:00" : tz.empty() ? "Mon Nov 23 2026 12:00"
                                                                                         : "Mon Nov 23 2026 20:00";
     return std::vector<CapturedRequest>{Provider(c, "Today is " + date + ".")};
   });
@@ -186,7 +186,7 @@ TEST(Classify, NoiseIsSeparatedAndMaskedFieldsStillCompared) {
     t.host = "telemetry.example.net";
     t.target = "/v1/events";
     std::string id = r == 0 ? "3f2a9c1e-77b0-4b1e-9a55-1c2d3e4f5a6b" : "8c1d2e3f-1111-4222-8333-944455566677";
-    std::string mark = c.Get("TZ") == "UTC" ? "," : "\u201A";  // SINGLE LOW-9 QUOTATION MARK
+    std::string mark = c.Get("TZ").empty() ? "," : "\u201A";  // SINGLE LOW-9 QUOTATION MARK
     t.body = R"({"event_id":")" + id + R"(","note":"run )" + std::to_string(1000 + r) + mark + R"( ok"})";
     return std::vector<CapturedRequest>{t};
   });

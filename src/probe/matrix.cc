@@ -108,7 +108,6 @@ bool IsValidVariable(std::string_view name) {
 Baseline DefaultBaseline() {
   Baseline b;
   b.env = {
-      {"TZ", "UTC"},
       {"LANG", "en_US.UTF-8"},
       {"ANTHROPIC_BASE_URL", "https://api.anthropic.com"},
       {"OPENAI_BASE_URL", "https://api.openai.com/v1"},

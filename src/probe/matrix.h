@@ -66,9 +66,10 @@ struct Matrix {
   bool cross_product = false;
 };
 
-// The baseline every matrix starts from: TZ=UTC, LANG=en_US.UTF-8,
-// the official provider base URLs, /etc/localtime UTC, host name
-// "devbox-7f3a", user "alex".
+// The baseline every matrix starts from: TZ unset (so the zone comes from
+// /etc/localtime, UTC, as on most machines), LANG=en_US.UTF-8, the official
+// provider base URLs, placeholder API keys, host name "devbox-7f3a", user
+// "alex".
 struct Baseline {
   std::map<std::string, std::string> env;
   std::string timezone = "UTC";

@@ -1,0 +1,512 @@
+#include "probe/report.h"
+
+#include <fmt/format.h>
+
+#include <map>
+
+#include "core/json_writer.h"
+#include "core/unicode.h"
+#include "probe/diff.h"
+
+namespace glassbox::probe {
+namespace {
+
+constexpr size_t kShownCells = 3;
+
+std::string CutVisible(std::string_view text, size_t max_cp, bool from_end) {
+  std::u32string cps = DecodeForDiff(text);
+  if (cps.size() <= max_cp) return std::string(text);
+  if (from_end) return "…" + EncodeFromDiff(std::u32string_view(cps).substr(cps.size() - max_cp));
+  return EncodeFromDiff(std::u32string_view(cps).substr(0, max_cp)) + "…";
+}
+
+std::string ValueOrAbsent(const std::optional<std::string>& v) { return v ? *v : std::string("(absent)"); }
+
+// A value as shown in by_cell: whole when short, else the part around the
+// first change.
+std::string CellExcerpt(const std::optional<std::string>& value, const Difference& d, size_t cell_index,
+                        const std::string& label) {
+  if (!value) return "(absent)";
+  if (value->size() <= 300) return *value;
+  for (const auto& c : d.changes) {
+    if (c.cell == label) return "…" + c.cell_before + c.cell_text + c.cell_after + "…";
+  }
+  if (!d.changes.empty() && cell_index == 0) {
+    const auto& c = d.changes.front();
+    return "…" + c.baseline_before + c.baseline_text + c.baseline_after + "…";
+  }
+  return CutVisible(*value, 200, false);
+}
+
+size_t CountClass(const Analysis& a, DiffClass c) {
+  size_t n = 0;
+  for (const auto& d : a.differences) n += d.cls == c;
+  return n;
+}
+
+std::string Plural(size_t n, const char* one, const char* many) { return fmt::format("{} {}", n, n == 1 ? one : many); }
+
+std::string ClassSummary(const Analysis& a) {
+  std::vector<std::string> parts;
+  if (size_t n = CountClass(a, DiffClass::kCovertMarker)) parts.push_back(Plural(n, "covert marker", "covert markers"));
+  if (size_t n = CountClass(a, DiffClass::kOtherDependence)) {
+    parts.push_back(Plural(n, "other dependence", "other dependences"));
+  }
+  if (size_t n = CountClass(a, DiffClass::kLocalisation)) parts.push_back(Plural(n, "localisation", "localisations"));
+  if (size_t n = CountClass(a, DiffClass::kClock)) parts.push_back(Plural(n, "clock difference", "clock differences"));
+  if (size_t n = CountClass(a, DiffClass::kEcho)) parts.push_back(Plural(n, "echo", "echoes"));
+  std::string s;
+  for (const auto& p : parts) s += (s.empty() ? "" : ", ") + p;
+  return s.empty() ? "no difference between cells" : s;
+}
+
+std::string Join(const std::vector<std::string>& items, std::string_view sep) {
+  std::string s;
+  for (const auto& i : items) s += (s.empty() ? "" : std::string(sep)) + i;
+  return s;
+}
+
+std::string HtmlEscape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out.push_back(c);
+    }
+  }
+  return out;
+}
+
+// Escaped HTML of `text` where every code point that is not printable ASCII
+// is shown as a highlighted code point badge.
+std::string HtmlVisible(std::string_view text, bool highlight_all) {
+  std::string out;
+  for (char32_t cp : DecodeForDiff(text)) {
+    bool plain = cp >= 0x20 && cp < 0x7F;
+    if (plain && !highlight_all) {
+      out += HtmlEscape(std::string(1, static_cast<char>(cp)));
+    } else if (plain) {
+      out += "<span class=ch>" + HtmlEscape(std::string(1, static_cast<char>(cp))) + "</span>";
+    } else {
+      std::string name = cp >= 0xDC80 && cp <= 0xDCFF ? fmt::format("invalid byte 0x{:02X}", cp - 0xDC00)
+                                                       : UnicodeData::Name(cp);
+      out += fmt::format("<span class=cp title=\"{}\">{}</span>", HtmlEscape(name), HtmlEscape(CodepointId(cp)));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string CodepointId(char32_t cp) { return fmt::format("U+{:04X}", static_cast<uint32_t>(cp)); }
+
+std::string VisibleText(std::string_view text) {
+  std::string out;
+  for (char32_t cp : DecodeForDiff(text)) {
+    if (cp == '\\') {
+      out += "\\\\";
+    } else if (cp >= 0x20 && cp < 0x7F) {
+      out.push_back(static_cast<char>(cp));
+    } else if (cp == '\n') {
+      out += "\\n";
+    } else if (cp >= 0xDC80 && cp <= 0xDCFF) {
+      out += fmt::format("\\x{:02X}", cp - 0xDC00);
+    } else if (cp > 0xFFFF) {
+      out += fmt::format("\\U{:08X}", static_cast<uint32_t>(cp));
+    } else {
+      out += fmt::format("\\u{:04X}", static_cast<uint32_t>(cp));
+    }
+  }
+  return out;
+}
+
+std::string NamedCodepoints(std::string_view text) {
+  if (text.empty()) return "(nothing)";
+  std::string out;
+  for (char32_t cp : DecodeForDiff(text)) {
+    if (cp < 0x80 && std::isalnum(static_cast<int>(cp))) {
+      out.push_back(static_cast<char>(cp));
+    } else if (cp >= 0xDC80 && cp <= 0xDCFF) {
+      out += fmt::format("\u27E6byte 0x{:02X}\u27E7", cp - 0xDC00);
+    } else {
+      out += fmt::format("\u27E6{} {}\u27E7", CodepointId(cp), UnicodeData::Name(cp));
+    }
+  }
+  return out;
+}
+
+void WriteJsonReport(const ReportInput& in, std::ostream& out) {
+  const auto& cells = in.matrix.cells;
+  const auto& a = in.analysis;
+  JsonWriter w(out, true);
+  w.BeginObject();
+  w.Field("tool", "glassbox");
+  w.Field("version", in.version);
+  w.Key("command").BeginArray();
+  for (const auto& arg : in.command) w.String(arg);
+  w.EndArray();
+  w.Field("verdict", a.environment_dependent ? "environment-dependent" : "no-environment-dependence");
+  w.Field("summary", ClassSummary(a));
+  w.Key("cells").BeginArray();
+  for (size_t c = 0; c < cells.size(); ++c) {
+    const Cell& cell = cells[c];
+    w.BeginObject();
+    w.Field("label", cell.label);
+    w.Key("env").BeginObject();
+    for (const auto& [k, v] : cell.env) w.Field(k, v);
+    w.EndObject();
+    w.Field("localtime", cell.timezone);
+    w.Field("hostname", cell.hostname);
+    w.Field("user", cell.username);
+    w.Key("varied").BeginObject();
+    for (const auto& [k, v] : cell.varied) w.Field(k, v);
+    w.EndObject();
+    w.Key("runs").Int(c < in.runs_per_cell.size() ? in.runs_per_cell[c] : 0);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("differences").BeginArray();
+  for (const auto& d : a.differences) {
+    w.BeginObject();
+    w.Field("location", d.location);
+    w.Field("class", DiffClassName(d.cls));
+    w.Field("reason", d.reason);
+    w.Key("variables").BeginArray();
+    for (const auto& v : d.variables) w.String(v);
+    w.EndArray();
+    w.Key("differing_cells").BeginArray();
+    for (size_t c : d.differing_cells) w.String(cells[c].label);
+    w.EndArray();
+    w.Key("by_cell").BeginObject();
+    for (size_t c = 0; c < d.by_cell.size() && c < cells.size(); ++c) {
+      w.Key(cells[c].label);
+      if (d.by_cell[c]) {
+        w.String(CellExcerpt(d.by_cell[c], d, c, cells[c].label));
+      } else {
+        w.Null();
+      }
+    }
+    w.EndObject();
+    w.Key("codepoints").BeginArray();
+    for (char32_t cp : d.codepoints) {
+      if (cp >= 0x20 && cp < 0x7F && std::isalnum(static_cast<int>(cp))) continue;
+      w.String(CodepointId(cp));
+    }
+    w.EndArray();
+    w.Key("changes").BeginArray();
+    for (const auto& ch : d.changes) {
+      w.BeginObject();
+      w.Field("cell", ch.cell);
+      w.Field("baseline", ch.baseline_text);
+      w.Field("value", ch.cell_text);
+      w.Field("baseline_named", NamedCodepoints(ch.baseline_text));
+      w.Field("value_named", NamedCodepoints(ch.cell_text));
+      w.Key("offset").Uint(ch.offset);
+      w.EndObject();
+    }
+    w.EndArray();
+    std::string excerpt;
+    if (!d.changes.empty()) {
+      const auto& ch = d.changes.front();
+      excerpt = VisibleText(ch.cell_before + ch.cell_text + ch.cell_after);
+    } else if (!d.differing_cells.empty()) {
+      excerpt = VisibleText(CutVisible(ValueOrAbsent(d.by_cell[d.differing_cells.front()]), 120, false));
+    }
+    w.Field("excerpt", excerpt);
+    w.Key("noise_masked").Bool(d.noise_masked);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("noise").BeginArray();
+  for (const auto& n : a.noise) {
+    w.BeginObject();
+    w.Field("location", n.location);
+    w.Key("cells").BeginArray();
+    for (const auto& c : n.cells) w.String(c);
+    w.EndArray();
+    w.Key("examples").BeginArray();
+    for (const auto& e : n.examples) w.String(e);
+    w.EndArray();
+    w.Key("masked").Bool(n.masked);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("hosts").BeginArray();
+  for (const auto& h : a.hosts) {
+    w.BeginObject();
+    w.Field("host", h.host);
+    w.Key("requests").Int(h.requests);
+    w.Key("ip_literal").Bool(h.ip_literal);
+    w.Key("looked_up").Bool(h.looked_up);
+    w.Key("via_proxy").Bool(h.via_proxy);
+    w.Key("dest_ips").BeginArray();
+    for (const auto& ip : h.dest_ips) w.String(ip);
+    w.EndArray();
+    w.Key("ports").BeginArray();
+    for (int p : h.ports) w.Int(p);
+    w.EndArray();
+    w.Key("by_cell").BeginObject();
+    for (const auto& [label, n] : h.by_cell) w.Key(label).Int(n);
+    w.EndObject();
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("dns").BeginArray();
+  for (const auto& d : a.dns) {
+    w.BeginObject();
+    w.Field("name", d.name);
+    w.Key("by_cell").BeginObject();
+    for (const auto& [label, n] : d.by_cell) w.Key(label).Int(n);
+    w.EndObject();
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("tls_failures").BeginArray();
+  for (const auto& f : a.tls_failures) {
+    w.BeginObject();
+    w.Field("cell", f.cell);
+    w.Field("sni", f.sni);
+    w.Field("dest", f.dest);
+    w.Field("reason", f.reason);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("identifying_headers").BeginArray();
+  for (const auto& idf : a.identifying) {
+    w.BeginObject();
+    w.Field("location", idf.location);
+    w.Field("host", idf.host);
+    w.Key("carries").BeginArray();
+    for (const auto& c : idf.carries) w.String(c);
+    w.EndArray();
+    w.Key("cells").BeginArray();
+    for (const auto& c : idf.cells) w.String(c);
+    w.EndArray();
+    w.Field("example", idf.example);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("notes").BeginArray();
+  for (const auto& n : a.notes) w.String(n);
+  w.EndArray();
+  w.Key("stats").BeginObject();
+  w.Key("cells").Uint(cells.size());
+  int total_runs = 0;
+  for (int r : in.runs_per_cell) total_runs += r;
+  w.Key("runs").Int(total_runs);
+  w.Key("seconds").Double(in.seconds);
+  w.EndObject();
+  w.EndObject();
+  out << "\n";
+}
+
+void WriteTextReport(const ReportInput& in, std::ostream& out) {
+  const auto& cells = in.matrix.cells;
+  const auto& a = in.analysis;
+  int total_runs = 0;
+  for (int r : in.runs_per_cell) total_runs += r;
+  out << fmt::format("glassbox probe: {}\n  {} ({} cells, {} runs, {:.1f} s)\n",
+                     a.environment_dependent ? "ENVIRONMENT-DEPENDENT: what the agent sends changes with the environment"
+                                             : "no environment dependence found",
+                     ClassSummary(a), cells.size(), total_runs, in.seconds);
+  if (!a.differences.empty()) out << "\nDifferences, worst first:\n";
+  for (const auto& d : a.differences) {
+    out << fmt::format("\n[{}] {}\n", DiffClassName(d.cls), VisibleText(d.location));
+    out << fmt::format("  follows {}: {}{}\n", d.variables.empty() ? "(nothing)" : Join(d.variables, ", "), d.reason,
+                       d.noise_masked ? " (generated ids and numbers masked)" : "");
+    if (!d.changes.empty()) {
+      std::string last_cell;
+      size_t shown_cells = 0;
+      for (const auto& ch : d.changes) {
+        if (ch.cell != last_cell) {
+          if (++shown_cells > kShownCells) break;
+          out << fmt::format("  in {}:\n", ch.cell);
+          last_cell = ch.cell;
+        }
+        out << fmt::format("    baseline: {}\n", VisibleText(CutVisible(ch.baseline_before, 30, true) + ch.baseline_text +
+                                                              CutVisible(ch.baseline_after, 30, false)));
+        out << fmt::format("    cell    : {}\n", VisibleText(CutVisible(ch.cell_before, 30, true) + ch.cell_text +
+                                                              CutVisible(ch.cell_after, 30, false)));
+        out << fmt::format("    changed : {} -> {}\n", NamedCodepoints(ch.baseline_text), NamedCodepoints(ch.cell_text));
+      }
+    } else {
+      out << fmt::format("    {:<24} {}\n", cells[0].label,
+                         VisibleText(CutVisible(ValueOrAbsent(d.by_cell[0]), 100, false)));
+      size_t shown = 0;
+      for (size_t c : d.differing_cells) {
+        if (++shown > kShownCells) break;
+        out << fmt::format("    {:<24} {}\n", cells[c].label, VisibleText(CutVisible(ValueOrAbsent(d.by_cell[c]), 100, false)));
+      }
+    }
+    if (d.differing_cells.size() > kShownCells) {
+      out << fmt::format("  … differs in {} cells in all\n", d.differing_cells.size());
+    }
+  }
+  if (!a.identifying.empty()) {
+    out << "\nIdentity the agent sent:\n";
+    for (const auto& idf : a.identifying) {
+      out << fmt::format("  {} carries {} (in {})\n    e.g. {}\n", VisibleText(idf.location), Join(idf.carries, ", "),
+                         Plural(idf.cells.size(), "cell", "cells"), VisibleText(CutVisible(idf.example, 100, false)));
+    }
+  }
+  out << "\nHosts contacted:\n";
+  if (a.hosts.empty()) out << "  (none)\n";
+  for (const auto& h : a.hosts) {
+    std::vector<std::string> ports;
+    for (int p : h.ports) ports.push_back(std::to_string(p));
+    out << fmt::format("  {:<36} {:>5} requests in {:>2} cells  port {}{}{}\n", h.host, h.requests, h.by_cell.size(),
+                       Join(ports, ","), h.ip_literal ? "  HARD-CODED IP" : "", h.via_proxy ? "  via proxy" : "");
+  }
+  if (!a.tls_failures.empty()) {
+    out << "\nTLS connections not intercepted (the agent refused the probe's certificate):\n";
+    for (const auto& f : a.tls_failures) {
+      out << fmt::format("  {} ({}) in {}: {}\n", f.sni.empty() ? "(no SNI)" : f.sni, f.dest, f.cell, f.reason);
+    }
+  }
+  if (!a.noise.empty()) {
+    out << fmt::format("\nNoise (differs between runs of one cell): {}\n", Plural(a.noise.size(), "field", "fields"));
+    size_t shown = 0;
+    for (const auto& n : a.noise) {
+      if (++shown > 8) {
+        out << fmt::format("  … {} more (see --format json)\n", a.noise.size() - 8);
+        break;
+      }
+      out << fmt::format("  {}{}\n", VisibleText(n.location), n.masked ? " (rest of the field still compared)" : "");
+    }
+  }
+  for (const auto& note : a.notes) out << fmt::format("\nnote: {}\n", note);
+}
+
+void WriteHtmlReport(const ReportInput& in, std::ostream& out) {
+  const auto& cells = in.matrix.cells;
+  const auto& a = in.analysis;
+  out << "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>"
+         "<meta name=viewport content=\"width=device-width\">"
+         "<title>glassbox probe report</title><style>\n"
+         "body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#1a1a1a;max-width:1200px}"
+         "h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ccc}"
+         ".verdict{padding:10px 14px;border-radius:6px;font-weight:600}"
+         ".bad{background:#fde2e1;border:1px solid #d33}.good{background:#e3f6e5;border:1px solid #2a2}"
+         "table{border-collapse:collapse;width:100%;margin:6px 0}td,th{border:1px solid #ddd;padding:4px 6px;"
+         "vertical-align:top;text-align:left}th{background:#f4f4f4}code,.v{font-family:ui-monospace,monospace;"
+         "white-space:pre-wrap;word-break:break-all}"
+         ".diff{border:1px solid #ccc;border-radius:6px;padding:8px 12px;margin:12px 0}"
+         ".cls{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;color:#fff}"
+         ".covert-marker{background:#b00020}.other-dependence{background:#d2691e}.localisation{background:#3a6ea5}"
+         ".clock{background:#6b7b8c}.echo{background:#8a8a8a}"
+         "mark{background:#ffe066}.cp{background:#b00020;color:#fff;border-radius:3px;padding:0 3px;margin:0 1px;"
+         "font-size:12px}.ch{outline:1px solid #b00020}"
+         "</style></head><body>\n";
+  out << "<h1>glassbox probe report</h1>\n";
+  out << fmt::format("<p>Command: <code>{}</code></p>\n", HtmlEscape(Join(in.command, " ")));
+  out << fmt::format("<p class=\"verdict {}\">{}: {}</p>\n", a.environment_dependent ? "bad" : "good",
+                     a.environment_dependent ? "Environment-dependent" : "No environment dependence found",
+                     HtmlEscape(ClassSummary(a)));
+  int total_runs = 0;
+  for (int r : in.runs_per_cell) total_runs += r;
+  out << fmt::format("<p>{} cells, {} runs, {:.1f} s. glassbox {}.</p>\n", cells.size(), total_runs, in.seconds,
+                     HtmlEscape(in.version));
+
+  out << "<h2>Differences, worst first</h2>\n";
+  if (a.differences.empty()) out << "<p>None: every cell sent the same thing (apart from noise).</p>\n";
+  for (const auto& d : a.differences) {
+    out << fmt::format("<div class=diff><span class=\"cls {0}\">{0}</span> <code>{1}</code>", DiffClassName(d.cls),
+                       HtmlEscape(d.location));
+    out << fmt::format("<p>Follows <b>{}</b>: {}{}</p>\n", HtmlEscape(Join(d.variables, ", ")), HtmlEscape(d.reason),
+                       d.noise_masked ? " (generated ids and numbers masked)" : "");
+    if (!d.changes.empty()) {
+      out << "<table><tr><th>cell</th><th>baseline</th><th>this cell</th><th>code points</th></tr>\n";
+      for (const auto& ch : d.changes) {
+        out << fmt::format(
+            "<tr><td>{}</td><td class=v>{}<mark>{}</mark>{}</td><td class=v>{}<mark>{}</mark>{}</td>"
+            "<td>{} &rarr; {}</td></tr>\n",
+            HtmlEscape(ch.cell), HtmlVisible(ch.baseline_before, false), HtmlVisible(ch.baseline_text, true),
+            HtmlVisible(ch.baseline_after, false), HtmlVisible(ch.cell_before, false), HtmlVisible(ch.cell_text, true),
+            HtmlVisible(ch.cell_after, false), HtmlEscape(NamedCodepoints(ch.baseline_text)),
+            HtmlEscape(NamedCodepoints(ch.cell_text)));
+      }
+      out << "</table>\n";
+    } else {
+      out << "<table><tr><th>cell</th><th>value</th></tr>\n";
+      out << fmt::format("<tr><td>{}</td><td class=v>{}</td></tr>\n", HtmlEscape(cells[0].label),
+                         HtmlVisible(CutVisible(ValueOrAbsent(d.by_cell[0]), 300, false), false));
+      for (size_t c : d.differing_cells) {
+        out << fmt::format("<tr><td>{}</td><td class=v>{}</td></tr>\n", HtmlEscape(cells[c].label),
+                           HtmlVisible(CutVisible(ValueOrAbsent(d.by_cell[c]), 300, false), false));
+      }
+      out << "</table>\n";
+    }
+    out << "</div>\n";
+  }
+
+  out << "<h2>Identity the agent sent</h2>\n";
+  if (a.identifying.empty()) {
+    out << "<p>No field carried the host name, user, zone, locale, kernel, machine id, proxy or prompt.</p>\n";
+  } else {
+    out << "<table><tr><th>field</th><th>carries</th><th>cells</th><th>example</th></tr>\n";
+    for (const auto& idf : a.identifying) {
+      out << fmt::format("<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td class=v>{}</td></tr>\n",
+                         HtmlEscape(idf.location), HtmlEscape(Join(idf.carries, ", ")), idf.cells.size(),
+                         HtmlVisible(CutVisible(idf.example, 160, false), false));
+    }
+    out << "</table>\n";
+  }
+
+  out << "<h2>Hosts contacted</h2>\n<table><tr><th>host</th><th>requests</th><th>cells</th><th>ports</th>"
+         "<th>how</th></tr>\n";
+  for (const auto& h : a.hosts) {
+    std::vector<std::string> ports;
+    for (int p : h.ports) ports.push_back(std::to_string(p));
+    std::string how = h.ip_literal ? "hard-coded IP" : h.looked_up ? "DNS name" : "name (no lookup seen)";
+    if (h.via_proxy) how += ", via proxy";
+    out << fmt::format("<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                       HtmlEscape(h.host), h.requests, h.by_cell.size(), HtmlEscape(Join(ports, ", ")), HtmlEscape(how));
+  }
+  out << "</table>\n";
+  if (!a.tls_failures.empty()) {
+    out << "<h2>TLS not intercepted</h2>\n<table><tr><th>SNI</th><th>destination</th><th>cell</th><th>reason</th></tr>\n";
+    for (const auto& f : a.tls_failures) {
+      out << fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n", HtmlEscape(f.sni),
+                         HtmlEscape(f.dest), HtmlEscape(f.cell), HtmlEscape(f.reason));
+    }
+    out << "</table>\n";
+  }
+
+  out << "<h2>Matrix</h2>\n<table><tr><th>cell</th><th>varied</th><th>runs</th></tr>\n";
+  for (size_t c = 0; c < cells.size(); ++c) {
+    std::vector<std::string> varied;
+    for (const auto& [k, v] : cells[c].varied) varied.push_back(k + "=" + (v.empty() ? "(unset)" : v));
+    out << fmt::format("<tr><td>{}</td><td><code>{}</code></td><td>{}</td></tr>\n", HtmlEscape(cells[c].label),
+                       HtmlEscape(varied.empty() ? "(baseline)" : Join(varied, " ")),
+                       c < in.runs_per_cell.size() ? in.runs_per_cell[c] : 0);
+  }
+  out << "</table>\n";
+  {
+    std::vector<std::string> base;
+    for (const auto& [k, v] : cells[0].env) base.push_back(k + "=" + v);
+    base.push_back("/etc/localtime=" + cells[0].timezone);
+    base.push_back("hostname=" + cells[0].hostname);
+    base.push_back("user=" + cells[0].username);
+    out << fmt::format("<p>Baseline: <code>{}</code></p>\n", HtmlEscape(Join(base, " ")));
+  }
+
+  out << fmt::format("<h2>Noise ({} fields differ between runs of one cell)</h2>\n<ul>\n", a.noise.size());
+  for (const auto& n : a.noise) {
+    out << fmt::format("<li><code>{}</code>{}</li>\n", HtmlEscape(n.location),
+                       n.masked ? " (rest of the field still compared)" : "");
+  }
+  out << "</ul>\n";
+  if (!a.notes.empty()) {
+    out << "<h2>Notes</h2>\n<ul>\n";
+    for (const auto& n : a.notes) out << fmt::format("<li>{}</li>\n", HtmlEscape(n));
+    out << "</ul>\n";
+  }
+  out << "</body></html>\n";
+}
+
+}  // namespace glassbox::probe

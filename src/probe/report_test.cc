@@ -1,0 +1,108 @@
+#include "probe/report.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <sstream>
+
+namespace glassbox::probe {
+namespace {
+
+struct Fixture {
+  Matrix matrix;
+  Analysis analysis;
+};
+
+// A two-cell probe where the Shanghai cell swaps an apostrophe and a
+// telemetry request carries the host name and an HTML-looking value.
+Fixture Make() {
+  Fixture f;
+  auto dim = ParseVary("TZ=Asia/Shanghai");
+  EXPECT_TRUE(dim.ok());
+  f.matrix = *BuildMatrix(DefaultBaseline(), {*dim}, false);
+  std::vector<std::vector<RunCapture>> runs(2);
+  for (size_t c = 0; c < 2; ++c) {
+    for (int r = 0; r < 2; ++r) {
+      RunCapture run;
+      run.exit_code = 0;
+      CapturedRequest p;
+      p.method = "POST";
+      p.host = "api.anthropic.com";
+      p.target = "/v1/messages";
+      p.body = std::string(R"({"system":[{"text":"x"},{"text":"You)") + (c == 1 ? "\u02BC" : "'") + R"(re <b>kind</b>"}]})";
+      CapturedRequest t;
+      t.method = "POST";
+      t.host = "t.example.net";
+      t.target = "/e";
+      t.body = R"({"host":")" + f.matrix.cells[c].hostname + R"(","n":)" + std::to_string(r) + "}";
+      run.requests = {p, t};
+      runs[c].push_back(run);
+    }
+  }
+  HostFacts facts;
+  facts.now_ms = 1795435200000;
+  f.analysis = Analyze(f.matrix, runs, facts);
+  return f;
+}
+
+TEST(Report, JsonFollowsTheContract) {
+  Fixture f = Make();
+  std::ostringstream out;
+  WriteJsonReport({f.matrix, f.analysis, {2, 2}, {"node", "a.js"}, "0.1.0", 1.5}, out);
+  boost::system::error_code ec;
+  auto doc = boost::json::parse(out.str(), ec);
+  ASSERT_FALSE(ec) << out.str();
+  const auto& o = doc.as_object();
+  EXPECT_EQ(o.at("verdict").as_string(), "environment-dependent");
+  ASSERT_EQ(o.at("cells").as_array().size(), 2u);
+  EXPECT_EQ(o.at("cells").as_array()[1].at("env").at("TZ").as_string(), "Asia/Shanghai");
+  EXPECT_EQ(o.at("cells").as_array()[1].at("runs").as_int64(), 2);
+  const auto& d = o.at("differences").as_array().at(0).as_object();
+  EXPECT_EQ(d.at("class").as_string(), "covert-marker");
+  EXPECT_EQ(d.at("location").as_string(), "POST {ANTHROPIC_BASE_URL}/v1/messages body .system[1].text");
+  EXPECT_EQ(d.at("variables").as_array().at(0).as_string(), "TZ");
+  EXPECT_EQ(d.at("codepoints").as_array().size(), 2u);  // U+0027 and U+02BC
+  EXPECT_EQ(d.at("by_cell").at("TZ=Asia/Shanghai").as_string(), "You\u02BCre <b>kind</b>");
+  EXPECT_NE(std::string(d.at("excerpt").as_string()).find("\\u02BC"), std::string::npos);
+  EXPECT_EQ(o.at("noise").as_array().size(), 1u);
+  EXPECT_FALSE(o.at("hosts").as_array().empty());
+  const auto& idf = o.at("identifying_headers").as_array().at(0);
+  EXPECT_EQ(idf.at("carries").as_array().at(0).as_string(), "hostname");
+}
+
+TEST(Report, TextStartsWithTheVerdictAndNamesCodepoints) {
+  Fixture f = Make();
+  std::ostringstream out;
+  WriteTextReport({f.matrix, f.analysis, {2, 2}, {"node", "a.js"}, "0.1.0", 1.5}, out);
+  std::string text = out.str();
+  EXPECT_EQ(text.rfind("glassbox probe: ENVIRONMENT-DEPENDENT", 0), 0u) << text;
+  EXPECT_NE(text.find("You\\u02BCre"), std::string::npos) << text;
+  EXPECT_NE(text.find("\u27E6U+02BC MODIFIER LETTER APOSTROPHE\u27E7"), std::string::npos) << text;
+  EXPECT_NE(text.find("[covert-marker]"), std::string::npos);
+  EXPECT_NE(text.find("t.example.net"), std::string::npos);
+}
+
+TEST(Report, HtmlIsSelfContainedAndEscaped) {
+  Fixture f = Make();
+  std::ostringstream out;
+  WriteHtmlReport({f.matrix, f.analysis, {2, 2}, {"node", "<a.js>"}, "0.1.0", 1.5}, out);
+  std::string html = out.str();
+  EXPECT_EQ(html.find("<b>kind"), std::string::npos);
+  EXPECT_NE(html.find("&lt;b&gt;kind"), std::string::npos);
+  EXPECT_NE(html.find("&lt;a.js&gt;"), std::string::npos);
+  for (const char* external : {"src=", "href=", "@import", "url(", "<script"}) {
+    EXPECT_EQ(html.find(external), std::string::npos) << external;
+  }
+  EXPECT_NE(html.find("U+02BC"), std::string::npos);
+  EXPECT_NE(html.find("Environment-dependent"), std::string::npos);
+}
+
+TEST(Report, VisibleTextAndNames) {
+  EXPECT_EQ(VisibleText("a\u200Bb\\c\n\U0001F600"), "a\\u200Bb\\\\c\\n\\U0001F600");
+  EXPECT_EQ(VisibleText(std::string("\xff", 1)), "\\xFF");
+  EXPECT_EQ(NamedCodepoints("\u2019"), "\u27E6U+2019 RIGHT SINGLE QUOTATION MARK\u27E7");
+  EXPECT_EQ(NamedCodepoints(""), "(nothing)");
+}
+
+}  // namespace
+}  // namespace glassbox::probe
