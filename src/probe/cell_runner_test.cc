@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <set>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -202,6 +203,35 @@ TEST_F(CellRunnerTest, TimeoutKillsTheProcessGroup) {
   EXPECT_TRUE(c->timed_out);
   EXPECT_EQ(c->exit_code, 128 + 9);
   EXPECT_LT(seconds, 3.0);
+}
+
+TEST_F(CellRunnerTest, ParallelCellsAreIsolatedFromEachOther) {
+  constexpr int kCells = 4;
+  std::vector<RunOptions> options;
+  for (int i = 0; i < kCells; ++i) {
+    options.push_back(Options(Shell(
+        "curl -sS -m 5 http://cell$(hostname | tr -dc 0-9).example/ -o /dev/null; hostname")));
+  }
+  std::vector<Result<RunCapture>> results(kCells, Status::Error("not run"));
+  std::vector<std::thread> threads;
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < kCells; ++i) {
+    threads.emplace_back([&, i] {
+      CellSpec cell;
+      cell.hostname = "host" + std::to_string(i);
+      results[i] = RunCell(cell, options[i]);
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  for (int i = 0; i < kCells; ++i) {
+    ASSERT_TRUE(results[i].ok()) << results[i].status().message();
+    const RunCapture& c = *results[i];
+    EXPECT_EQ(c.stdout_tail, "host" + std::to_string(i) + "\n");
+    ASSERT_EQ(c.requests.size(), 1u) << c.stderr_tail;
+    EXPECT_EQ(c.requests[0].host, "cell" + std::to_string(i) + ".example");
+  }
+  EXPECT_LT(seconds, 5.0);
 }
 
 TEST_F(CellRunnerTest, BadInputIsAClearError) {
