@@ -426,63 +426,8 @@ OutboundResult Policy::ApplyOutbound(const Route& route, std::string_view body) 
   if (!IsValidUtf8(body)) {
     return refuse(ErrorKind::kInvalidRequest, "invalid-utf8", "the request body is not valid UTF-8");
   }
-  // One pass for the model and stream flag, and to validate the JSON.
-  {
-    JsonWalkOptions options;
-    options.visit_keys = false;
-    options.visit_scalars = true;
-    std::string model;
-    bool stream = false;
-    const Status st = ForEachJsonString(
-        body,
-        [&](const JsonStringVisit& v) {
-          if (v.path == "$.model" && v.is_string) model = std::string(v.decoded);
-          if (v.path == "$.stream" && !v.is_string && v.decoded == "true") stream = true;
-        },
-        options);
-    if (!st.ok()) {
-      return refuse(ErrorKind::kInvalidRequest, "malformed-json",
-                    fmt::format("the request body is not valid JSON: {}", st.message()));
-    }
-    if (route.protocol != Provider::kGemini) {
-      r.model = model;
-      r.streaming = stream;
-    }
-  }
-  // Model routing and the allow-list, now that the body named the model.
-  const UpstreamConfig* upstream = impl_->Upstream(route.upstream);
-  if (route.protocol != Provider::kGemini && !r.model.empty()) {
-    const UpstreamConfig* routed = impl_->RoutedByModel(route.protocol, r.model);
-    const bool builtin = route.upstream == "anthropic" || route.upstream == "openai" || route.upstream == "gemini";
-    if (routed != nullptr && builtin && routed->name != route.upstream) {
-      const std::string& old_prefix = upstream->url.path;
-      std::string rest = r.upstream_target.substr(std::min(old_prefix.size(), r.upstream_target.size()));
-      upstream = routed;
-      r.upstream = routed->name;
-      r.upstream_target = routed->url.path + rest;
-      if (!routed->enabled) {
-        return refuse(ErrorKind::kPermission, "upstream-not-allowed",
-                      fmt::format("upstream {} is disabled in the gate's configuration", routed->name));
-      }
-    }
-  }
-  if (upstream != nullptr && !upstream->allowed_models.empty()) {
-    bool allowed = false;
-    for (const std::string& g : upstream->allowed_models) allowed = allowed || GlobMatch(g, r.model);
-    if (!allowed) {
-      return refuse(ErrorKind::kPermission, "model-not-allowed",
-                    r.model.empty() ? fmt::format("the request names no model; upstream {} allows only listed models",
-                                                  upstream->name)
-                                    : fmt::format("model {} is not allowed on upstream {}", r.model, upstream->name));
-    }
-  }
-
   const bool scan_secrets = sw.redact_secrets || sw.refuse_private_keys;
   const bool strip = sw.strip_hidden_outbound && MayHoldHiddenText(body);
-  if (!scan_secrets && !strip) {
-    r.body = std::string(body);
-    return r;
-  }
   std::unique_ptr<SecretScratch> scratch = impl_->scratch.Take();
   bool check_secrets = false;
   if (scan_secrets) {
@@ -548,15 +493,60 @@ OutboundResult Policy::ApplyOutbound(const Route& route, std::string_view body) 
     out.append(view.substr(pos));
     return out;
   };
+  // One pass validates the JSON, reads the model and stream flag, and
+  // edits the strings that need it.
+  std::string model;
+  bool stream = false;
+  const ValueObserver observe = [&](const std::string& path, std::string_view decoded, bool is_string) {
+    if (path.size() == 7 && path == "$.model" && is_string) model = std::string(decoded);
+    if (path.size() == 8 && path == "$.stream" && !is_string && decoded == "true") stream = true;
+  };
   std::string edited;
   bool changed = false;
   const Status st = EditJsonStrings(
-      body, [&](std::string_view s, const std::string& path) { return edit_string(s, path, 0); }, &edited, &changed);
+      body,
+      [&](std::string_view s, const std::string& path) -> std::optional<std::string> {
+        if (!strip && !check_secrets) return std::nullopt;
+        return edit_string(s, path, 0);
+      },
+      &edited, &changed, 256, &observe);
   impl_->scratch.Give(std::move(scratch));
   if (!st.ok()) {
     return refuse(ErrorKind::kInvalidRequest, "malformed-json",
                   fmt::format("the request body is not valid JSON: {}", st.message()));
   }
+  if (route.protocol != Provider::kGemini) {
+    r.model = model;
+    r.streaming = stream;
+  }
+  // Model routing and the allow-list, now that the body named the model.
+  const UpstreamConfig* upstream = impl_->Upstream(route.upstream);
+  if (route.protocol != Provider::kGemini && !r.model.empty()) {
+    const UpstreamConfig* routed = impl_->RoutedByModel(route.protocol, r.model);
+    const bool builtin = route.upstream == "anthropic" || route.upstream == "openai" || route.upstream == "gemini";
+    if (routed != nullptr && builtin && routed->name != route.upstream) {
+      const std::string& old_prefix = upstream->url.path;
+      std::string rest = r.upstream_target.substr(std::min(old_prefix.size(), r.upstream_target.size()));
+      upstream = routed;
+      r.upstream = routed->name;
+      r.upstream_target = routed->url.path + rest;
+      if (!routed->enabled) {
+        return refuse(ErrorKind::kPermission, "upstream-not-allowed",
+                      fmt::format("upstream {} is disabled in the gate's configuration", routed->name));
+      }
+    }
+  }
+  if (upstream != nullptr && !upstream->allowed_models.empty()) {
+    bool allowed = false;
+    for (const std::string& g : upstream->allowed_models) allowed = allowed || GlobMatch(g, r.model);
+    if (!allowed) {
+      return refuse(ErrorKind::kPermission, "model-not-allowed",
+                    r.model.empty() ? fmt::format("the request names no model; upstream {} allows only listed models",
+                                                  upstream->name)
+                                    : fmt::format("model {} is not allowed on upstream {}", r.model, upstream->name));
+    }
+  }
+
   if (!private_key_rule.empty()) {
     std::vector<Finding> findings = std::move(r.findings);
     refuse(ErrorKind::kPermission, "private-key",

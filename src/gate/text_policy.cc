@@ -1,6 +1,7 @@
 #include "gate/text_policy.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "core/hidden_text.h"
 #include "core/json_strings.h"
@@ -41,6 +42,15 @@ bool MayHoldHiddenText(std::string_view raw_json) {
 bool IsValidUtf8(std::string_view text) {
   const auto* p = reinterpret_cast<const unsigned char*>(text.data());
   for (size_t i = 0; i < text.size();) {
+    // Eight ASCII bytes at a time.
+    if (i + 8 <= text.size()) {
+      uint64_t word;
+      std::memcpy(&word, p + i, 8);
+      if ((word & 0x8080808080808080ULL) == 0) {
+        i += 8;
+        continue;
+      }
+    }
     if (p[i] < 0x80) {
       ++i;
       continue;
@@ -97,7 +107,7 @@ std::optional<std::string> StripHiddenText(std::string_view text, const std::str
 }
 
 Status EditJsonStrings(std::string_view json, const StringEdit& edit, std::string* out, bool* changed,
-                       size_t max_depth) {
+                       size_t max_depth, const ValueObserver* observe) {
   struct Edit {
     size_t begin, end;
     std::string literal;
@@ -106,10 +116,13 @@ Status EditJsonStrings(std::string_view json, const StringEdit& edit, std::strin
   JsonWalkOptions options;
   options.visit_keys = false;
   options.max_depth = max_depth;
+  options.visit_scalars = observe != nullptr;
   const Status st = ForEachJsonString(
       json,
       [&](const JsonStringVisit& v) {
-        if (v.is_key || !v.is_string) return;
+        if (v.is_key) return;
+        if (observe != nullptr) (*observe)(v.path, v.decoded, v.is_string);
+        if (!v.is_string) return;
         std::optional<std::string> replacement = edit(v.decoded, v.path);
         if (!replacement) return;
         Edit e{v.raw_offset, LiteralEnd(json, v.raw_offset), {}};

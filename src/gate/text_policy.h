@@ -37,12 +37,17 @@ bool IsValidUtf8(std::string_view text);
 // path; returns the replacement text, or nullopt to keep the string.
 using StringEdit = std::function<std::optional<std::string>(std::string_view decoded, const std::string& path)>;
 
+// Sees every value before `edit` does: strings and also true, false, null
+// and numbers (is_string = false, decoded = the token).
+using ValueObserver = std::function<void(const std::string& path, std::string_view decoded, bool is_string)>;
+
 // Copies `json` to *out, replacing the literal of every string value for
 // which `edit` returns a value by the JSON encoding of that value; every
 // other byte is kept. *changed says whether any string was replaced (when
 // false, *out is left empty). Malformed JSON is an error naming the offset.
+// One pass; `observe`, when given, is called for every value first.
 Status EditJsonStrings(std::string_view json, const StringEdit& edit, std::string* out, bool* changed,
-                       size_t max_depth = 256);
+                       size_t max_depth = 256, const ValueObserver* observe = nullptr);
 
 // True when `text`, trimmed, starts with '{' or '[' (a candidate for JSON
 // held inside a string, as OpenAI tool-call arguments are).
