@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <set>
 #include <thread>
@@ -203,6 +204,34 @@ TEST_F(CellRunnerTest, TimeoutKillsTheProcessGroup) {
   EXPECT_TRUE(c->timed_out);
   EXPECT_EQ(c->exit_code, 128 + 9);
   EXPECT_LT(seconds, 3.0);
+}
+
+// Counts live processes whose command line contains `marker`.
+int CountProcesses(const std::string& marker) {
+  int count = 0;
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    FILE* f = std::fopen((entry.path() / "cmdline").c_str(), "rb");
+    if (f == nullptr) continue;
+    char buf[512];
+    size_t n = std::fread(buf, 1, sizeof buf, f);
+    std::fclose(f);
+    std::string cmdline(buf, n);
+    for (char& c : cmdline) c = c == '\0' ? ' ' : c;
+    if (cmdline.find(marker) != std::string::npos) ++count;
+  }
+  return count;
+}
+
+TEST_F(CellRunnerTest, DetachedProcessesDoNotOutliveTheRun) {
+  // setsid leaves the agent's process group; the PID namespace still ends it.
+  std::string marker = "31.4159" + std::to_string(getpid());
+  Result<RunCapture> c = RunCell(CellSpec{}, Options(Shell("setsid sleep " + marker +
+                                                           " >/dev/null 2>&1 & echo started")));
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->stdout_tail, "started\n");
+  EXPECT_EQ(CountProcesses("sleep " + marker), 0);
 }
 
 TEST_F(CellRunnerTest, ParallelCellsAreIsolatedFromEachOther) {

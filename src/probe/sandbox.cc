@@ -451,6 +451,22 @@ Result<pid_t> SpawnAgent(const AgentLaunch& launch) {
     dfl.sa_handler = SIG_DFL;
     for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGCHLD}) sigaction(sig, &dfl, nullptr);
     if (setsid() < 0) die(1);
+    // The agent becomes PID 1 of a new PID namespace: when it ends, the kernel
+    // kills whatever it left running, even outside its process group. This
+    // process stays behind to wait for it and pass on how it ended. (Without
+    // PID namespaces the agent runs directly; its process group is still killed.)
+    if (unshare(CLONE_NEWPID) == 0) {
+      pid_t init = fork();
+      if (init < 0) die(8);
+      if (init > 0) {
+        close(report[1]);
+        int status = 0;
+        while (waitpid(init, &status, 0) < 0) {
+          if (errno != EINTR) _exit(127);
+        }
+        _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+      }
+    }
     if (unshare(CLONE_NEWUSER) != 0) die(2);
     write_file("/proc/self/setgroups", "deny", 4);
     if (!write_file("/proc/self/uid_map", map.data(), map.size())) die(3);
@@ -477,8 +493,9 @@ Result<pid_t> SpawnAgent(const AgentLaunch& launch) {
                                           "map its gid",
                                           "redirect its output",
                                           "enter its working directory",
-                                          "execute"};
-    int stage = msg[0] >= 1 && msg[0] <= 7 ? msg[0] : 7;
+                                          "execute",
+                                          "fork into its PID namespace"};
+    int stage = msg[0] >= 1 && msg[0] <= 8 ? msg[0] : 7;
     return Status::Error(fmt::format("cannot start agent '{}': {} failed: {}", *exe,
                                      kStages[stage], Errno(msg[1])));
   }

@@ -61,7 +61,9 @@ struct AgentLaunch {
 };
 
 // Forks and execs the agent: new session (so its process group can be
-// killed), stdin /dev/null, a nested user namespace where it is uid/gid
+// killed), PID 1 of a new PID namespace (so nothing it starts outlives it;
+// the returned pid is then a small waiter process that exits as the agent
+// does), stdin /dev/null, a nested user namespace where it is uid/gid
 // kAgentUid with no capability over the sandbox's namespaces. Safe to call
 // from a multi-threaded process: the child only makes system calls prepared
 // before the fork. Returns the pid, or an error naming the command (not
