@@ -366,6 +366,20 @@ Result<std::vector<AuditRecord>> AuditLog::Search(std::string_view text) {
       text);
 }
 
+Result<std::vector<AuditLog::UsageRow>> AuditLog::UsageSince(std::string_view since) {
+  Stmt s(impl_->db,
+         "SELECT time, user, model, input_tokens, output_tokens FROM records WHERE time >= ?1 ORDER BY id");
+  if (!s.ok()) return impl_->Error("reading usage");
+  s.Text(1, since);
+  std::vector<UsageRow> out;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) {
+    out.push_back(UsageRow{s.ColText(0), s.ColText(1), s.ColText(2), s.ColInt(3), s.ColInt(4)});
+  }
+  if (rc != SQLITE_DONE) return impl_->Error("reading usage");
+  return out;
+}
+
 Result<VerifyResult> AuditLog::Verify() {
   Impl& m = *impl_;
   // One read transaction: a consistent snapshot even while others append.

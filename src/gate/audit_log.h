@@ -116,6 +116,18 @@ class AuditLog {
   // Records where any text field contains `text` (case-sensitive bytes).
   Result<std::vector<AuditRecord>> Search(std::string_view text);
 
+  // The usage columns of every record whose time sorts at or after `since`
+  // (RFC 3339 UTC), in id order, without reading bodies: what the gate's
+  // usage ledger is seeded from at start-up.
+  struct UsageRow {
+    std::string time;
+    std::string user;
+    std::string model;
+    int64_t input_tokens = 0;
+    int64_t output_tokens = 0;
+  };
+  Result<std::vector<UsageRow>> UsageSince(std::string_view since);
+
   // Walks the chain from the anchor (or 64 zeros) and reports the first break:
   // an edited field, a deleted row (id gap or broken prev link), reordered rows.
   Result<VerifyResult> Verify();

@@ -133,14 +133,14 @@ Status UsageLedger::Seed(std::string_view user, std::string_view model, std::str
 Status UsageLedger::SeedFromLog(AuditLog& log, TimePoint now) {
   const Periods p = PeriodsOf(now);
   const std::string since = MonthStart(p.month);
-  Result<std::vector<AuditRecord>> records = log.List();
-  if (!records.ok()) return records.status();
-  for (const AuditRecord& r : *records) {
-    if (r.time < since || (r.input_tokens <= 0 && r.output_tokens <= 0)) continue;
+  Result<std::vector<AuditLog::UsageRow>> rows = log.UsageSince(since);
+  if (!rows.ok()) return rows.status();
+  for (const AuditLog::UsageRow& r : *rows) {
+    if (r.input_tokens <= 0 && r.output_tokens <= 0) continue;
     if (Status st = Seed(r.user, r.model, r.time, static_cast<uint64_t>(std::max<int64_t>(0, r.input_tokens)),
                          static_cast<uint64_t>(std::max<int64_t>(0, r.output_tokens)));
         !st.ok()) {
-      return Status::Error(fmt::format("audit log record {}: {}", r.id, st.message()));
+      return Status::Error(fmt::format("audit log record at {}: {}", r.time, st.message()));
     }
   }
   return Status::Ok();
