@@ -327,12 +327,6 @@ Result<RunCapture> RunCell(const CellSpec& cell, const RunOptions& options) {
   std::error_code ec;
   fs::path work = fs::absolute(options.work_dir, ec);
   if (ec) return Status::Error(fmt::format("probe cell work directory '{}': {}", options.work_dir, ec.message()));
-  fs::create_directories(work, ec);
-  if (ec) return Status::Error(fmt::format("cannot create probe cell work directory '{}': {}", work.string(), ec.message()));
-  if (!fs::is_empty(work, ec)) {
-    return Status::Error(fmt::format("probe cell work directory '{}' is not empty", work.string()));
-  }
-
   CellFile f;
   f.cell = cell;
   if (f.cell.username.empty()) f.cell.username = CurrentUserName();
@@ -345,6 +339,12 @@ Result<RunCapture> RunCell(const CellSpec& cell, const RunOptions& options) {
   f.ca_key_pem = options.ca->key_pem();
   Status valid = ValidateSandboxSpec({f.work_dir, f.cell.hostname, f.cell.username, f.cell.timezone});
   if (!valid.ok()) return valid;
+  fs::create_directories(work, ec);
+  if (ec) return Status::Error(fmt::format("cannot create probe cell work directory '{}': {}", work.string(), ec.message()));
+  if (!fs::is_empty(work, ec)) {
+    return Status::Error(fmt::format("probe cell work directory '{}' is not empty", work.string()));
+  }
+
   // Look the command up now, with the agent's PATH, for a clear early error.
   std::string agent_path = f.path;
   for (const auto& [name, value] : f.cell.env) {

@@ -278,6 +278,11 @@ TEST_F(CellRunnerTest, BadInputIsAClearError) {
   c = RunCell(bad_user, Options({"true"}));
   ASSERT_FALSE(c.ok());
   EXPECT_NE(c.status().message().find("user name"), std::string::npos);
+  RunOptions comma = Options({"true"});
+  comma.work_dir = root_ + "/a,b";
+  c = RunCell(CellSpec{}, comma);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("overlayfs"), std::string::npos) << c.status().message();
   RunOptions no_ca = Options({"true"});
   no_ca.ca = nullptr;
   EXPECT_FALSE(RunCell(CellSpec{}, no_ca).ok());

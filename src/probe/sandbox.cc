@@ -305,6 +305,12 @@ Status ValidateSandboxSpec(const SandboxSpec& spec) {
     return Status::Error(fmt::format("sandbox work directory '{}' is not an absolute path",
                                      spec.work_dir));
   }
+  // overlayfs takes its directories in a comma- and colon-separated option string.
+  if (spec.work_dir.find_first_of(",:\\\n") != std::string::npos) {
+    return Status::Error(fmt::format("sandbox work directory '{}' contains ',', ':', '\\' or a "
+                                     "line break, which overlayfs options cannot carry",
+                                     spec.work_dir));
+  }
   if (!spec.hostname.empty() && !IsValidHostname(spec.hostname)) {
     return Status::Error(fmt::format("cell host name '{}' is not a valid host name", spec.hostname));
   }
