@@ -53,6 +53,12 @@ bool LoaderIsText(unsigned v) {
   }
 }
 
+// zstd or gzip magic.
+bool IsCompressed(std::string_view b) {
+  return (b.size() >= 4 && b.substr(0, 4) == std::string_view("\x28\xb5\x2f\xfd", 4)) ||
+         (b.size() >= 3 && b.substr(0, 3) == std::string_view("\x1f\x8b\x08", 3));
+}
+
 bool InPayload(const Graph& g, Pointer p) { return std::uint64_t{p.offset} + p.length <= g.byte_count; }
 
 Pointer PointerAt(std::string_view file, std::uint64_t at) {
@@ -124,6 +130,26 @@ void ReadGraph(std::string_view file, const Graph& g, Budget* budget, Unpacked* 
     std::string_view stored = file.substr(g.payload_start + contents.offset, contents.length);
     std::uint64_t offset = g.payload_start + contents.offset;
     if (!LoaderIsText(loader)) {
+      // Assets embedded as files are often text (scripts, prompts, skills),
+      // sometimes compressed by the packager: read those, name the rest.
+      if (LoaderName(loader) == std::string_view("file") && IsCompressed(stored)) {
+        std::string error;
+        auto plain = Decompress(stored, budget->limits().max_entry_bytes, &error);
+        if (plain && LooksLikeText(*plain)) {
+          Module* m = nullptr;
+          if (AddModule(path, *plain, GuessEncoding(*plain), offset, "bun-sea", budget, out, &m)) {
+            m->stored_bytes = stored.size();  // the compressed bytes in the file
+          }
+          continue;
+        }
+        out->notes.push_back(fmt::format("bun-sea: module {} '{}' is compressed and could not be read: {}", i,
+                                         path, plain ? "not text" : error));
+        continue;
+      }
+      if (LoaderName(loader) == std::string_view("file") && LooksLikeText(stored)) {
+        AddModule(path, stored, GuessEncoding(stored), offset, "bun-sea", budget, out);
+        continue;
+      }
       out->notes.push_back(fmt::format("bun-sea: module {} '{}' is binary (loader {}, {} bytes at offset {}); "
                                        "not read as text",
                                        i, path, LoaderName(loader), stored.size(), offset));

@@ -6,8 +6,10 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <fmt/format.h>
@@ -61,6 +63,26 @@ bool ReadData(archive* a, std::uint64_t max, std::string* out, std::string* erro
 
 }  // namespace
 
+std::optional<std::string> Decompress(std::string_view bytes, std::uint64_t max_bytes, std::string* error) {
+  std::unique_ptr<archive, ArchiveCloser> a(archive_read_new());
+  archive_read_support_filter_gzip(a.get());
+  archive_read_support_filter_zstd(a.get());
+  archive_read_support_format_raw(a.get());
+  archive_entry* e = nullptr;
+  if (archive_read_open_memory(a.get(), bytes.data(), bytes.size()) != ARCHIVE_OK ||
+      archive_read_next_header(a.get(), &e) != ARCHIVE_OK) {
+    *error = archive_error_string(a.get()) ? archive_error_string(a.get()) : "not gzip or zstd";
+    return std::nullopt;
+  }
+  if (archive_filter_code(a.get(), 0) == ARCHIVE_FILTER_NONE) {
+    *error = "not gzip or zstd";
+    return std::nullopt;
+  }
+  std::string out;
+  if (!ReadData(a.get(), max_bytes, &out, error)) return std::nullopt;
+  return out;
+}
+
 bool ReadNpmTarball(std::string_view file, const std::string& name, Budget* budget, Unpacked* out) {
   std::unique_ptr<archive, ArchiveCloser> a(archive_read_new());
   archive_read_support_filter_gzip(a.get());
@@ -110,7 +132,6 @@ bool ReadNpmTarball(std::string_view file, const std::string& name, Budget* budg
       continue;
     }
     std::uint64_t declared = archive_entry_size_is_set(e) ? static_cast<std::uint64_t>(archive_entry_size(e)) : 0;
-    out->target_bytes += declared;
     if (!IsModuleName(path)) {
       size_t slash = path.rfind('/');
       std::string base = path.substr(slash == std::string::npos ? 0 : slash + 1);
@@ -119,9 +140,22 @@ bool ReadNpmTarball(std::string_view file, const std::string& name, Budget* budg
       char head[64];
       la_ssize_t n = archive_read_data(a.get(), head, sizeof head);
       if (n > 0 && DetectObjectFormat(std::string_view(head, static_cast<size_t>(n))) != ObjectFormat::kNone) {
-        out->notes.push_back(fmt::format("npm-tarball: native executable or library not analysed as "
-                                         "JavaScript: {} (audit it on its own)",
-                                         path));
+        // A native executable (the agent's own Bun or SEA build, an addon, a
+        // vendored tool): read it whole, within the entry limit, and look
+        // for an embedded payload.
+        // Bounded like a target file: an agent's own build is often larger
+        // than any module.
+        std::string exe(head, static_cast<size_t>(n)), error;
+        exe.reserve(std::min(declared, limits.max_file_bytes));
+        if (declared > limits.max_file_bytes) {
+          out->notes.push_back(fmt::format("limit: npm-tarball '{}' is {} bytes, more than the {} bytes audit "
+                                           "reads; not read",
+                                           path, declared, limits.max_file_bytes));
+        } else if (!ReadData(a.get(), limits.max_file_bytes, &exe, &error)) {
+          out->notes.push_back(fmt::format("npm-tarball: '{}' could not be read: {}", path, error));
+        } else {
+          ReadNestedExecutable(exe, path, "npm-tarball", budget, out);
+        }
       }
       continue;
     }

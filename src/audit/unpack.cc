@@ -161,6 +161,46 @@ std::optional<std::uint64_t> ReadU64(std::string_view bytes, std::uint64_t at) {
   return std::uint64_t{*lo} | std::uint64_t{*hi} << 32;
 }
 
+const char* ReadExecutablePayload(std::string_view bytes, Budget* budget, Unpacked* out) {
+  // By structure (validated tables, not bare markers, so that a text file or
+  // a runtime holding the marker strings is not mistaken for a container);
+  // the first reader that recognises its container wins.
+  struct Reader {
+    const char* kind;
+    bool (*read)(std::string_view, Budget*, Unpacked*);
+  };
+  static constexpr Reader kReaders[] = {
+      {"bun-sea", ReadBunSea},
+      {"node-sea", ReadNodeSea},
+      {"pkg", ReadPkgPayload},
+      {"deno", ReadDenoPayload},
+  };
+  for (const Reader& r : kReaders) {
+    if (r.read(bytes, budget, out)) return r.kind;
+  }
+  return nullptr;
+}
+
+void ReadNestedExecutable(std::string_view bytes, const std::string& path, const std::string& container,
+                          Budget* budget, Unpacked* out) {
+  Unpacked inner;
+  const char* kind = ReadExecutablePayload(bytes, budget, &inner);
+  for (std::string& n : inner.notes) out->notes.push_back(fmt::format("{}: {}", path, n));
+  if (kind == nullptr || inner.modules.empty()) {
+    out->notes.push_back(fmt::format("{}: native executable or library not analysed as JavaScript: {} "
+                                     "(audit it on its own for its printable strings)",
+                                     container, path));
+    return;
+  }
+  out->notes.push_back(fmt::format("{}: {} is a {} executable ({} layout); its {} modules are listed as "
+                                   "'{}!MODULE', with offsets inside that file",
+                                   container, path, kind, inner.layout, inner.modules.size(), path));
+  for (Module& m : inner.modules) {
+    m.path = path + "!" + m.path;
+    out->modules.push_back(std::move(m));
+  }
+}
+
 }  // namespace internal
 
 namespace {
@@ -251,32 +291,14 @@ Result<Unpacked> UnpackSingle(std::string_view bytes, const std::string& name, c
   }
   ObjectFormat format = DetectObjectFormat(bytes);
   out.object_format = ObjectFormatName(format);
-  {
-    // Single-file executables, by structure (validated tables, not bare
-    // markers, so a text file is not mistaken for one); the first reader
-    // that recognises its container wins.
-    struct Reader {
-      const char* kind;
-      bool (*read)(std::string_view, Budget*, Unpacked*);
-    };
-    static constexpr Reader kReaders[] = {
-        {"bun-sea", internal::ReadBunSea},
-        {"node-sea", internal::ReadNodeSea},
-        {"pkg", internal::ReadPkgPayload},
-        {"deno", internal::ReadDenoPayload},
-    };
-    for (const Reader& r : kReaders) {
-      if (r.read(bytes, &budget, &out)) {
-        out.kind = r.kind;
-        if (out.modules.empty()) {
-          out.notes.push_back(fmt::format("{}: container found but no module could be read; "
-                                          "printable strings follow",
-                                          r.kind));
-          internal::ReadNativeStrings(bytes, limits, &out);
-        }
-        return out;
-      }
+  if (const char* kind = internal::ReadExecutablePayload(bytes, &budget, &out)) {
+    out.kind = kind;
+    if (out.modules.empty()) {
+      out.notes.push_back(fmt::format("{}: container found but no module could be read; printable strings follow",
+                                      kind));
+      internal::ReadNativeStrings(bytes, limits, &out);
     }
+    return out;
   }
   if (format == ObjectFormat::kNone && internal::LooksLikeText(bytes)) {
     out.kind = "javascript";
@@ -316,7 +338,6 @@ Result<Unpacked> UnpackDirectory(const std::string& root, const UnpackLimits& li
   out.kind = "directory";
   Budget budget(limits);
   std::map<std::string, std::size_t> skipped_by_ext;
-  std::vector<std::string> native_files;
   std::error_code ec;
   fs::recursive_directory_iterator it(root, fs::directory_options::none, ec), end;
   if (ec) return Status::Error(fmt::format("{}: cannot read directory: {}", root, ec.message()));
@@ -360,12 +381,13 @@ Result<Unpacked> UnpackDirectory(const std::string& root, const UnpackLimits& li
     out.target_bytes += size;
     if (!IsModuleFile(path)) {
       ++skipped_by_ext[Extension(entry.path())];
-      // Native code shipped inside a package (addons, vendored tools) is
-      // named, since it escapes the JavaScript analysis.
+      // Native code shipped inside a package (a Bun or SEA build of the
+      // agent, addons, vendored tools): its embedded modules are read; other
+      // native files are named, since they escape the JavaScript analysis.
       if (size >= 64) {
         MappedFile f;
         if (f.Open(path, limits.max_file_bytes).ok() && DetectObjectFormat(f.bytes()) != ObjectFormat::kNone) {
-          native_files.push_back(path);
+          internal::ReadNestedExecutable(f.bytes(), path, "directory", &budget, &out);
         }
       }
       continue;
@@ -392,11 +414,6 @@ Result<Unpacked> UnpackDirectory(const std::string& root, const UnpackLimits& li
     }
     out.notes.push_back(fmt::format("directory: {} files that are not JavaScript or JSON were not read ({})",
                                     total, list));
-  }
-  for (const std::string& p : native_files) {
-    out.notes.push_back(fmt::format("directory: native executable or library not analysed as JavaScript: {} "
-                                    "(audit it on its own)",
-                                    p));
   }
   return out;
 }

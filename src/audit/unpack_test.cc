@@ -414,6 +414,31 @@ TEST(BunSea, SectionLayoutInElfMachOAndPe) {
   }
 }
 
+TEST(BunSea, FileAssetsThatAreTextOrCompressedTextAreRead) {
+  // zstd of "# SKILL\nUse the tool.\n" (zstd -19), and a binary asset.
+  const unsigned char kZstd[] = {0x28, 0xb5, 0x2f, 0xfd, 0x04, 0x68, 0xb1, 0x00, 0x00, 0x23, 0x20, 0x53,
+                                 0x4b, 0x49, 0x4c, 0x4c, 0x0a, 0x55, 0x73, 0x65, 0x20, 0x74, 0x68, 0x65,
+                                 0x20, 0x74, 0x6f, 0x6f, 0x6c, 0x2e, 0x0a, 0xe1, 0x27, 0x7d, 0xfe};
+  std::vector<BunModule> modules = {
+      {"/$bunfs/root/cli.js", "run()", "", "", 2, 1},
+      {"/$bunfs/root/SKILL.md.zst", std::string(reinterpret_cast<const char*>(kZstd), sizeof kZstd), "", "", 0, 5},
+      {"/$bunfs/root/prompt.md", "You are a helpful agent.\n", "", "", 0, 5},
+      {"/$bunfs/root/bad.zst", std::string("\x28\xb5\x2f\xfd garbage", 12), "", "", 0, 5},
+      {"/$bunfs/root/icon.png", std::string("\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16), "", "", 0, 5},
+  };
+  std::string file = RuntimeNoise() + BunGraph(modules, 0, 6, 32);
+  auto u = UnpackBytes(file, "agent");
+  ASSERT_TRUE(u.ok());
+  ASSERT_EQ(u->kind, "bun-sea");
+  const Module* skill = Find(*u, "/$bunfs/root/SKILL.md.zst");
+  ASSERT_NE(skill, nullptr) << ::testing::PrintToString(u->notes);
+  EXPECT_EQ(skill->text, "# SKILL\nUse the tool.\n");
+  EXPECT_EQ(skill->stored_bytes, sizeof kZstd);
+  ASSERT_NE(Find(*u, "/$bunfs/root/prompt.md"), nullptr);
+  EXPECT_TRUE(NoteContains(*u, "'/$bunfs/root/bad.zst' is compressed and could not be read"));
+  EXPECT_TRUE(NoteContains(*u, "'/$bunfs/root/icon.png' is binary (loader file"));
+}
+
 TEST(BunSea, DamagedGraphFallsBackToStringsWithANote) {
   std::string graph = BunGraph(SampleBunModules(), 0, 6, 32);
   // Point the module table past the payload.
@@ -607,6 +632,25 @@ TEST(NpmTarball, ReadsModulesAndNamesWhatItSkips) {
   EXPECT_TRUE(NoteContains(*u, ".md 1"));
 }
 
+TEST(NpmTarball, BunExecutableInsideIsOpened) {
+  // Agents published as per-platform packages ship their Bun build inside
+  // the tarball (package/bin/agent).
+  std::string graph = BunGraph(SampleBunModules(), 0, 6, 32);
+  std::string section;
+  Put64(&section, graph.size());
+  section += graph;
+  std::string tgz = Tarball({{"package/package.json", "{}", ""},
+                             {"package/bin/agent", Elf({{".text", RuntimeNoise()}, {".bun", section}}), ""}});
+  auto u = UnpackBytes(tgz, "agent-linux-x64.tgz");
+  ASSERT_TRUE(u.ok());
+  EXPECT_EQ(u->kind, "npm-tarball");
+  const Module* cli = Find(*u, "package/bin/agent!/$bunfs/root/cli.js");
+  ASSERT_NE(cli, nullptr) << ::testing::PrintToString(u->notes);
+  EXPECT_EQ(cli->container, "bun-sea");
+  EXPECT_EQ(cli->text, "console.log(process.env.TZ);\n");
+  EXPECT_TRUE(NoteContains(*u, "package/bin/agent is a bun-sea executable (section layout)"));
+}
+
 TEST(NpmTarball, EntryLimitAndCorruptTarball) {
   std::string tgz = Tarball({{"package/a.js", std::string(2000, 'a'), ""}, {"package/b.js", "b", ""}});
   UnpackLimits limits;
@@ -694,11 +738,17 @@ TEST(Directory, NodeModulesTree) {
   d.Write("node_modules/dep/logo.png", std::string("\x89PNG\0\0", 6));
   d.Write("node_modules/dep/bin/tool.js", std::string("\0\0\0binary", 9));
   std::filesystem::create_symlink("/etc", d.path() + "/node_modules/escape");
+  d.Write("node_modules/agent-linux-x64/agent",
+          Elf({{".text", RuntimeNoise()}}) + BunGraph(SampleBunModules(), 0, 6, 32));
+  std::string elf = Elf({{".text", "rg"}});
+  d.Write("node_modules/agent-linux-x64/rg", elf);
   auto u = Unpack(d.path());
   ASSERT_TRUE(u.ok());
   EXPECT_EQ(u->kind, "directory");
-  EXPECT_EQ(u->modules.size(), 3u) << ::testing::PrintToString(u->notes);
+  EXPECT_EQ(u->modules.size(), 6u) << ::testing::PrintToString(u->notes);
   EXPECT_NE(Find(*u, d.path() + "/node_modules/dep/index.cjs"), nullptr);
+  EXPECT_NE(Find(*u, d.path() + "/node_modules/agent-linux-x64/agent!/$bunfs/root/latin.js"), nullptr);
+  EXPECT_TRUE(NoteContains(*u, "not analysed as JavaScript: " + d.path() + "/node_modules/agent-linux-x64/rg"));
   EXPECT_TRUE(NoteContains(*u, "symlink not followed: " + d.path() + "/node_modules/escape -> /etc"));
   EXPECT_TRUE(NoteContains(*u, "tool.js is binary"));
   EXPECT_TRUE(NoteContains(*u, ".png 1"));

@@ -66,9 +66,21 @@ bool ReadNodeSea(std::string_view file, Budget* budget, Unpacked* out);     // n
 bool ReadPkgPayload(std::string_view file, Budget* budget, Unpacked* out);  // pkg_payload.cc
 bool ReadDenoPayload(std::string_view file, Budget* budget, Unpacked* out); // deno_payload.cc
 bool ReadAsar(std::string_view file, const std::string& name, Budget* budget, Unpacked* out);  // asar.cc
+// unpack.cc: the four readers above in turn; returns the kind ("bun-sea",
+// ...) of the first that recognises its container, or nullptr.
+const char* ReadExecutablePayload(std::string_view bytes, Budget* budget, Unpacked* out);
+// unpack.cc: an executable found inside a tarball or directory at `path`:
+// its modules are appended with paths "PATH!MODULE" (offsets inside that
+// executable) and a note; without a known payload, a note names it.
+void ReadNestedExecutable(std::string_view bytes, const std::string& path, const std::string& container,
+                          Budget* budget, Unpacked* out);
 // npm_tarball.cc: gzip/plain tar read in memory with libarchive. Returns
 // false when libarchive does not recognise an archive.
 bool ReadNpmTarball(std::string_view file, const std::string& name, Budget* budget, Unpacked* out);
+// npm_tarball.cc: a gzip or zstd stream (an asset compressed by the
+// packager), decompressed in memory up to max_bytes. nullopt with *error
+// when the bytes are neither, are damaged, or exceed max_bytes.
+std::optional<std::string> Decompress(std::string_view bytes, std::uint64_t max_bytes, std::string* error);
 // native_strings.cc: printable ASCII and UTF-16LE runs.
 void ReadNativeStrings(std::string_view file, const UnpackLimits& limits, Unpacked* out);
 
