@@ -380,6 +380,17 @@ Result<std::vector<AuditLog::UsageRow>> AuditLog::UsageSince(std::string_view si
   return out;
 }
 
+Result<std::optional<std::string>> AuditLog::TimeOfNewest(int64_t n) {
+  if (n < 1) return Status::Error("TimeOfNewest: n must be at least 1");
+  Stmt s(impl_->db, "SELECT time FROM records ORDER BY id DESC LIMIT 1 OFFSET ?1");
+  if (!s.ok()) return impl_->Error("reading records");
+  s.Int(1, n - 1);
+  const int rc = s.Step();
+  if (rc == SQLITE_DONE) return std::optional<std::string>();
+  if (rc != SQLITE_ROW) return impl_->Error("reading records");
+  return std::optional<std::string>(s.ColText(0));
+}
+
 Result<VerifyResult> AuditLog::Verify() {
   Impl& m = *impl_;
   // One read transaction: a consistent snapshot even while others append.

@@ -128,6 +128,10 @@ class AuditLog {
   };
   Result<std::vector<UsageRow>> UsageSince(std::string_view since);
 
+  // The time of the n-th newest record (n >= 1), or nullopt when the log
+  // holds fewer than n records: the cutoff that keeps the newest n.
+  Result<std::optional<std::string>> TimeOfNewest(int64_t n);
+
   // Walks the chain from the anchor (or 64 zeros) and reports the first break:
   // an edited field, a deleted row (id gap or broken prev link), reordered rows.
   Result<VerifyResult> Verify();

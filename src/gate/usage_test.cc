@@ -1,11 +1,13 @@
 #include "gate/usage.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <thread>
 
 #include "gate/audit_log.h"
+#include "gate/retention.h"
 
 namespace glassbox::gate {
 namespace {
@@ -147,6 +149,48 @@ TEST(UsageLedger, SeedsFromTheAuditLog) {
   }
   std::remove(path.c_str());
   EXPECT_FALSE(UsageLedger(DefaultGateConfig()).Seed("a", "m", "yesterday", 1, 1).ok());
+}
+
+TEST(Retention, DaysAndRecordsKeepTheChainVerifiable) {
+  const std::string path = ::testing::TempDir() + "/retention_test.db";
+  std::remove(path.c_str());
+  auto log = AuditLog::Open(path, AuditLog::OpenMode::kCreate);
+  ASSERT_TRUE(log.ok()) << log.status().message();
+  for (int day = 1; day <= 10; ++day) {
+    AuditRecord r;
+    r.time = fmt::format("2026-11-{:02}T12:00:00Z", day);
+    r.user = "u";
+    r.method = "POST";
+    r.path = "/v1/messages";
+    ASSERT_TRUE((*log)->Append(r).ok());
+  }
+  const TimePoint now = At("2026-11-10T13:00:00Z");
+  // Nothing configured: nothing deleted.
+  Result<int64_t> n = ApplyRetention(RetentionConfig{}, **log, now);
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 0);
+  // Keep 7 days: records of Nov 1..3 go.
+  RetentionConfig days;
+  days.days = 7;
+  n = ApplyRetention(days, **log, now);
+  ASSERT_TRUE(n.ok()) << n.status().message();
+  EXPECT_EQ(*n, 3);
+  // Keep 4 records: 3 more go; the stricter limit wins.
+  RetentionConfig both = days;
+  both.records = 4;
+  Result<std::optional<std::string>> cutoff = RetentionCutoff(both, **log, now);
+  ASSERT_TRUE(cutoff.ok());
+  EXPECT_EQ(**cutoff, "2026-11-07T12:00:00Z");
+  n = ApplyRetention(both, **log, now);
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 3);
+  Result<std::vector<AuditRecord>> left = (*log)->List();
+  ASSERT_TRUE(left.ok());
+  EXPECT_EQ(left->size(), 4u);
+  Result<VerifyResult> v = (*log)->Verify();
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(v->intact) << v->reason;
+  std::remove(path.c_str());
 }
 
 }  // namespace

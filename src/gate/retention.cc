@@ -1,0 +1,26 @@
+#include "gate/retention.h"
+
+#include "gate/audit_log.h"
+
+namespace glassbox::gate {
+
+Result<std::optional<std::string>> RetentionCutoff(const RetentionConfig& retention, AuditLog& log, TimePoint now) {
+  std::optional<std::string> cutoff;
+  if (retention.days) cutoff = FormatRfc3339(now - std::chrono::hours(24) * static_cast<int>(*retention.days));
+  if (retention.records) {
+    Result<std::optional<std::string>> newest = log.TimeOfNewest(static_cast<int64_t>(*retention.records));
+    if (!newest.ok()) return newest.status();
+    // RFC 3339 UTC strings compare as the times they name.
+    if (*newest && (!cutoff || **newest > *cutoff)) cutoff = **newest;
+  }
+  return cutoff;
+}
+
+Result<int64_t> ApplyRetention(const RetentionConfig& retention, AuditLog& log, TimePoint now) {
+  Result<std::optional<std::string>> cutoff = RetentionCutoff(retention, log, now);
+  if (!cutoff.ok()) return cutoff.status();
+  if (!*cutoff) return int64_t{0};
+  return log.DeleteBefore(**cutoff);
+}
+
+}  // namespace glassbox::gate
