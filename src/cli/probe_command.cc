@@ -1,12 +1,312 @@
-// `glassbox probe`: flag parsing and output only; the work is in src/probe/.
+// `glassbox probe`: flags → Matrix and ProbeOptions → RunMatrix over the
+// sandbox → Analyze → report. Exit codes: 0 no environment dependence,
+// 1 dependence found, 2 usage or runtime error.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <stdlib.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
 #include "cli/commands.h"
+#include "probe/cell_runner.h"
+#include "probe/classify.h"
+#include "probe/matrix.h"
+#include "probe/mitm_ca.h"
+#include "probe/probe.h"
+#include "probe/report.h"
 
 namespace glassbox::cli {
 
-const char* ProbeHelpText() { return "glassbox probe: not built yet in this version.\n"; }
+namespace {
 
-int RunProbe(int /*argc*/, char** /*argv*/) {
-  return Fail("'probe' is not built yet in this version; see 'glassbox help'");
+namespace fs = std::filesystem;
+
+struct ProbeFlags {
+  std::vector<std::string> vary;
+  std::string matrix_file;
+  bool cross = false;
+  int runs = 2;
+  int jobs = 0;
+  double timeout_s = 60;
+  std::string format = "text";
+  std::string out_dir;
+  bool check_sandbox = false;
+  bool list_cells = false;
+};
+
+std::string ReadSmallFile(const char* path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+// Facts the agent could send about this machine, to recognise them.
+probe::HostFacts GatherHostFacts(const std::vector<std::string>& command) {
+  probe::HostFacts facts;
+  struct utsname u;
+  if (uname(&u) == 0) facts.kernel_release = u.release;
+  facts.machine_id = ReadSmallFile("/etc/machine-id");
+  for (size_t i = 1; i < command.size(); ++i) {
+    const std::string& arg = command[i];
+    std::error_code ec;
+    if (arg.size() >= 8 && arg.find(' ') != std::string::npos && !fs::exists(arg, ec)) {
+      facts.prompt_texts.push_back(arg);
+    }
+  }
+  facts.now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count();
+  return facts;
+}
+
+// The agent starts in a fresh working directory: arguments naming files
+// that exist here are made absolute so that `node agent.js` still works.
+std::vector<std::string> AbsoluteFileArguments(std::vector<std::string> command) {
+  for (size_t i = 1; i < command.size(); ++i) {
+    std::error_code ec;
+    if (!command[i].empty() && command[i][0] != '-' && command[i][0] != '/' && fs::is_regular_file(command[i], ec)) {
+      command[i] = fs::absolute(command[i], ec).lexically_normal().string();
+    }
+  }
+  return command;
+}
+
+Status WriteFile(const fs::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  if (!out) return Status::Error(fmt::format("{}: cannot write", path.string()));
+  return Status::Ok();
+}
+
+std::string RenderReport(const std::string& format, const probe::ReportInput& input) {
+  std::ostringstream out;
+  if (format == "json") {
+    probe::WriteJsonReport(input, out);
+  } else if (format == "html") {
+    probe::WriteHtmlReport(input, out);
+  } else {
+    probe::WriteTextReport(input, out);
+  }
+  return out.str();
+}
+
+}  // namespace
+
+const char* ProbeHelpText() {
+  return R"(glassbox probe: does this agent behave differently depending on where or who I am?
+
+  glassbox probe [--vary VAR=v1,v2,...]... [--matrix FILE] [--runs N] [--jobs N]
+                 [--timeout S] [--format text|json|html] [--out DIR] -- CMD ARGS...
+
+Runs CMD many times, each time in an isolated sandbox (its own network with
+nothing outside the machine, a fake DNS, TLS interception with a CA made for
+this probe, a fake Anthropic/OpenAI/Gemini provider, a fresh HOME and a clean
+environment), changing one thing about the environment at a time. Then it
+compares what the agent sent, request by request and field by field, and
+reports every byte that depends on the environment.
+
+Examples:
+  # The default matrix: time zones (incl. Asia/Shanghai vs Asia/Singapore,
+  # same offset, different name), /etc/localtime, LANG/LC_ALL, the base URL
+  # (official, relay, company and foreign hosts), a proxy, host and user name.
+  glassbox probe -- claude -p "say hi"
+
+  # Only what you care about, small and fast:
+  glassbox probe --vary TZ=Asia/Shanghai,Asia/Singapore --runs 2 -- node agent.js
+
+  # Several settings moving together, an unset value, the system zone:
+  glassbox probe --vary LANG+LC_ALL=zh_CN.UTF-8,de_DE.UTF-8 \
+                 --vary HTTPS_PROXY=,http://proxy.example-corp.com:8080 \
+                 --vary @localtime=Asia/Shanghai -- ./agent.sh
+
+  # A URL with any host works: the sandbox's DNS sends it to the capture server.
+  glassbox probe --vary ANTHROPIC_BASE_URL=https://llm-gw.example-corp.com -- node agent.js
+
+  # Keep every captured request and an HTML page for a ticket:
+  glassbox probe --format html --out probe-out -- node agent.js > report.html
+
+Options:
+  --vary VAR=v1,v2     vary VAR over these values, ONE dimension at a time around
+                       the baseline (not the cross product). VAR1+VAR2=... sets
+                       both to each value. An empty value unsets the variable.
+                       Pseudo-variables: @localtime (zone behind /etc/localtime),
+                       @hostname, @user. Repeatable. Without --vary or --matrix,
+                       the default matrix above is used.
+  --matrix FILE        a TOML matrix: [baseline] overrides, [[vary]] tables with
+                       variable = "TZ" (or variables = [..]) and values = [..];
+                       cross = true runs the full cross product.
+  --cross              with --vary: run the full cross product instead.
+  --runs N             runs per cell, to tell noise (ids, timestamps) from
+                       dependence (default 2).
+  --jobs N             cells run in parallel (default: number of cores).
+  --timeout S          seconds per run before the agent is killed (default 60).
+  --format F           text (default), json, html.
+  --out DIR            write DIR/captures/NN-CELL/run-K.jsonl (every request, DNS
+                       query and TLS failure), DIR/matrix.txt and DIR/report.FORMAT.
+  --list-cells         print the matrix and exit.
+  --check-sandbox      say whether this machine can run the sandbox and exit.
+
+Baseline: TZ=UTC, LANG=en_US.UTF-8, official provider base URLs, placeholder
+API keys, /etc/localtime UTC, host devbox-7f3a, user alex, PATH as yours.
+Arguments naming existing files are made absolute (the agent runs in a fresh
+directory).
+
+Reading the report: the verdict comes first. Each difference names the request
+and field ("POST {ANTHROPIC_BASE_URL}/v1/messages body .system[1].text"), the
+variables it follows, the value in each cell and the changed code points by
+name. Classes, worst first: covert-marker (same text to a reader, different
+code points or separators: look-alikes, invisible characters, white space),
+other-dependence, localisation (visible text follows LANG), clock (local date
+or time in another zone), echo (the varied value itself, e.g. the Host header).
+Noise (differs between runs of one cell) is listed apart. Also: every host and
+hard-coded IP contacted, and the fields that carry your host name, user, zone,
+locale, kernel, machine id, proxy or prompt.
+
+What it cannot prove: an agent that detects the sandbox (no real network,
+fresh HOME, fake certificates) may behave well only here; behaviour keyed to
+your real network location (egress IP, real DNS, latency) is not varied.
+
+Needs unprivileged user namespaces (no root). Exit codes: 0 no environment
+dependence, 1 environment-dependent (covert marker or other dependence),
+2 usage or runtime error.
+)";
+}
+
+int RunProbe(int argc, char** argv) {
+  // Everything after the first "--" is the agent command.
+  std::vector<std::string> command;
+  int flag_argc = argc;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "--") {
+      flag_argc = i;
+      for (int j = i + 1; j < argc; ++j) command.emplace_back(argv[j]);
+      break;
+    }
+  }
+  ProbeFlags fl;
+  CLI::App app{"does this agent behave differently depending on where or who I am?", "glassbox probe"};
+  app.set_help_flag("-h,--help", "show help");
+  app.add_option("--vary", fl.vary);
+  app.add_option("--matrix", fl.matrix_file);
+  app.add_flag("--cross", fl.cross);
+  app.add_option("--runs", fl.runs)->check(CLI::Range(1, 50));
+  app.add_option("--jobs", fl.jobs)->check(CLI::Range(1, 256));
+  app.add_option("--timeout", fl.timeout_s)->check(CLI::Range(0.1, 3600.0));
+  app.add_option("--format", fl.format)->check(CLI::IsMember({"text", "json", "html"}));
+  app.add_option("--out", fl.out_dir);
+  app.add_flag("--check-sandbox", fl.check_sandbox);
+  app.add_flag("--list-cells", fl.list_cells);
+  try {
+    app.parse(flag_argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::cout << ProbeHelpText();
+    return kExitClean;
+  } catch (const CLI::ParseError& e) {
+    return Fail(fmt::format("probe: {}; see 'glassbox help probe'", e.what()));
+  }
+
+  if (fl.check_sandbox) {
+    Status s = probe::CheckSandboxSupport();
+    if (!s.ok()) return Fail(fmt::format("probe: the sandbox cannot run here: {}", s.message()));
+    std::cout << "probe: sandbox supported (unprivileged user, network, mount and UTS namespaces)\n";
+    return kExitClean;
+  }
+  if (command.empty() && !fl.list_cells) {
+    return Fail("probe: no command to run; put it after '--', e.g. glassbox probe -- node agent.js");
+  }
+  if (!fl.matrix_file.empty() && !fl.vary.empty()) return Fail("probe: use --vary or --matrix, not both");
+
+  // Flags → matrix.
+  Result<probe::Matrix> matrix = Status::Error("unset");
+  const probe::Baseline baseline = probe::DefaultBaseline();
+  if (!fl.matrix_file.empty()) {
+    matrix = probe::LoadMatrixFile(fl.matrix_file, baseline);
+  } else {
+    std::vector<probe::Dimension> dims;
+    for (const auto& v : fl.vary) {
+      auto dim = probe::ParseVary(v);
+      if (!dim.ok()) return Fail(fmt::format("probe: {}", dim.status().message()));
+      dims.push_back(std::move(dim).value());
+    }
+    if (dims.empty()) dims = probe::DefaultDimensions(command);
+    matrix = probe::BuildMatrix(baseline, std::move(dims), fl.cross);
+  }
+  if (!matrix.ok()) return Fail(fmt::format("probe: {}", matrix.status().message()));
+  if (matrix->cells.size() < 2) return Fail("probe: the matrix has no cell besides the baseline");
+  if (fl.list_cells) {
+    for (const auto& cell : matrix->cells) {
+      std::string varied;
+      for (const auto& [k, v] : cell.varied) varied += fmt::format(" {}={}", k, v.empty() ? "(unset)" : v);
+      std::cout << fmt::format("{}{}\n", cell.label, varied.empty() ? "" : "   ->" + varied);
+    }
+    return kExitClean;
+  }
+
+  if (Status s = probe::CheckSandboxSupport(); !s.ok()) {
+    return Fail(fmt::format("probe: the sandbox cannot run here: {}", s.message()));
+  }
+  auto ca = probe::MitmCa::Generate("glassbox probe CA");
+  if (!ca.ok()) return Fail(fmt::format("probe: cannot make the interception CA: {}", ca.status().message()));
+
+  probe::ProbeOptions options;
+  options.argv = AbsoluteFileArguments(command);
+  options.runs = fl.runs;
+  unsigned cores = std::thread::hardware_concurrency();
+  options.jobs = fl.jobs > 0 ? fl.jobs : static_cast<int>(cores == 0 ? 1 : cores);
+  options.timeout_s = fl.timeout_s;
+  std::string root = (fs::temp_directory_path() / "glassbox-probe-XXXXXX").string();
+  if (mkdtemp(root.data()) == nullptr) return Fail(fmt::format("probe: cannot create a work directory in {}", root));
+  options.work_root = root;
+
+  const probe::MitmCa* ca_ptr = ca->get();
+  probe::CellRunner runner = [&options, ca_ptr](const probe::Cell& cell, const std::string& work_dir) {
+    probe::RunOptions run;
+    run.argv = options.argv;
+    run.timeout_s = options.timeout_s;
+    run.work_dir = work_dir;
+    run.ca = ca_ptr;
+    run.glassbox_exe = options.glassbox_exe;
+    run.copy_into_workdir = options.copy_into_workdir;
+    return probe::RunCell(probe::ToCellSpec(cell), run);
+  };
+  auto result = probe::RunMatrix(*matrix, options, runner);
+  std::error_code ec;
+  fs::remove_all(root, ec);
+  if (!result.ok()) return Fail(fmt::format("probe: {}", result.status().message()));
+
+  probe::Analysis analysis = probe::Analyze(*matrix, result->runs, GatherHostFacts(command));
+  std::vector<int> runs_per_cell;
+  for (const auto& r : result->runs) runs_per_cell.push_back(static_cast<int>(r.size()));
+  probe::ReportInput input{*matrix, analysis, runs_per_cell, command, Version(), result->seconds};
+  std::string report = RenderReport(fl.format, input);
+
+  if (!fl.out_dir.empty()) {
+    if (Status s = probe::WriteCaptures(fl.out_dir, *matrix, *result); !s.ok()) {
+      return Fail(fmt::format("probe: {}", s.message()));
+    }
+    std::string ext = fl.format == "text" ? "txt" : fl.format;
+    if (Status s = WriteFile(fs::path(fl.out_dir) / ("report." + ext), report); !s.ok()) {
+      return Fail(fmt::format("probe: {}", s.message()));
+    }
+    if (fl.format != "json") {
+      std::ostringstream json;
+      probe::WriteJsonReport(input, json);
+      if (Status s = WriteFile(fs::path(fl.out_dir) / "report.json", json.str()); !s.ok()) {
+        return Fail(fmt::format("probe: {}", s.message()));
+      }
+    }
+  }
+  std::cout << report;
+  std::cout.flush();
+  return analysis.environment_dependent ? kExitFindings : kExitClean;
 }
 
 }  // namespace glassbox::cli
