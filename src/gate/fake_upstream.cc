@@ -1,0 +1,144 @@
+// Test-only: the fake LLM upstream for the gate's end-to-end tests and
+// benchmark. Hosts net::FakeProvider on 127.0.0.1 (port 0 by default) with
+// net::HttpServer, plays each ResponsePlan (chunk delays, reset mid-stream,
+// truncated chunks, 500s), and records what it received as JSON lines so
+// tests can check what left the gate.
+//
+// usage: gate_fake_upstream [--port N] [--record FILE] [--threads N]
+// Prints "port N" on stdout once listening; stops on SIGTERM/SIGINT.
+// Record lines: {"method":..,"target":..,"headers":{..},"body":..}
+// and {"event":"client_gone","target":..} when a client disconnects mid-answer.
+#include <signal.h>
+
+#include <cstdio>
+#include <iostream>
+#include <mutex>
+#include <sstream>
+#include <string>
+
+#include "core/json_writer.h"
+#include "net/event_loop.h"
+#include "net/fake_provider.h"
+#include "net/http_server.h"
+
+namespace {
+
+using namespace glassbox;
+
+class Recorder {
+ public:
+  explicit Recorder(const std::string& path) {
+    if (!path.empty()) file_ = std::fopen(path.c_str(), "ab");
+  }
+  ~Recorder() {
+    if (file_) std::fclose(file_);
+  }
+  bool ok(const std::string& path) const { return path.empty() || file_ != nullptr; }
+  void Line(const std::string& line) {
+    if (!file_) return;
+    std::lock_guard lock(mu_);
+    std::fwrite(line.data(), 1, line.size(), file_);
+    std::fputc('\n', file_);
+    std::fflush(file_);
+  }
+
+ private:
+  std::FILE* file_ = nullptr;
+  std::mutex mu_;
+};
+
+// Plays `plan` from chunk `i` on, honouring delays and faults.
+void PlayStream(net::EventLoop& loop, std::shared_ptr<net::ResponseWriter> w,
+                std::shared_ptr<net::ResponsePlan> plan, size_t i) {
+  if (w->client_gone()) return;
+  if (plan->fault == net::FakeFault::kResetAfterChunk && i >= plan->reset_after_chunk) return w->Abort();
+  if (i >= plan->chunks.size()) {
+    if (plan->fault == net::FakeFault::kTruncate) return w->Abort();
+    return w->Finish();
+  }
+  auto send = [&loop, w, plan, i] {
+    w->Write(plan->chunks[i].bytes);
+    PlayStream(loop, w, plan, i + 1);
+  };
+  if (plan->chunks[i].delay_ms > 0) {
+    loop.PostAfter(std::chrono::milliseconds(plan->chunks[i].delay_ms), send);
+  } else {
+    send();
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int port = 0, threads = 1;
+  std::string record;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string a = argv[i];
+    if (a == "--port") port = std::atoi(argv[i + 1]);
+    else if (a == "--record") record = argv[i + 1];
+    else if (a == "--threads") threads = std::atoi(argv[i + 1]);
+    else {
+      std::cerr << "gate_fake_upstream: unknown flag " << a << "\n";
+      return 2;
+    }
+  }
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  Recorder recorder(record);
+  if (!recorder.ok(record)) {
+    std::cerr << "gate_fake_upstream: cannot open " << record << "\n";
+    return 2;
+  }
+  net::FakeProvider provider;
+  net::EventLoop loop(threads);
+  net::ServerOptions options;
+  options.port = static_cast<uint16_t>(port);
+  auto server = net::HttpServer::Start(
+      loop, options, [&](net::HttpRequest req, std::shared_ptr<net::ResponseWriter> w) {
+        std::vector<std::pair<std::string, std::string>> headers;
+        for (const auto& f : req.headers.fields()) headers.emplace_back(f.name, f.value);
+        std::string target = req.path + (req.query.empty() ? "" : "?" + req.query);
+        {
+          std::ostringstream line;
+          JsonWriter j(line);
+          j.BeginObject().Field("method", req.method).Field("target", target);
+          j.Key("headers").BeginObject();
+          for (const auto& [name, value] : headers) j.Field(name, value);
+          j.EndObject().Field("body", req.body).EndObject();
+          recorder.Line(line.str());
+        }
+        w->OnClientGone([&recorder, target] {
+          std::ostringstream line;
+          JsonWriter j(line);
+          j.BeginObject().Field("event", "client_gone").Field("target", target).EndObject();
+          recorder.Line(line.str());
+        });
+        auto plan = std::make_shared<net::ResponsePlan>(provider.Plan(req.method, target, headers, req.body));
+        net::Headers out;
+        for (const auto& [name, value] : plan->headers) out.Add(name, value);
+        if (plan->streaming || plan->fault != net::FakeFault::kNone) {
+          w->StartStream(plan->status, out);
+          return PlayStream(loop, w, plan, 0);
+        }
+        net::HttpResponse r;
+        r.status = plan->status;
+        r.headers = std::move(out);
+        r.body = plan->Body();
+        w->Respond(std::move(r));
+      });
+  if (!server.ok()) {
+    std::cerr << "gate_fake_upstream: " << server.status().message() << "\n";
+    return 2;
+  }
+  std::cout << "port " << (*server)->port() << std::endl;
+  int sig = 0;
+  sigwait(&stop, &sig);
+  (*server)->StopAccepting();
+  loop.Stop();
+  return 0;
+}

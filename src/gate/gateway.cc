@@ -1,0 +1,618 @@
+// The gateway's transport glue: HttpServer in, Policy around, HttpClient out,
+// audit log last. See gateway.h for the contract.
+#include "gate/gateway.h"
+
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "core/json_writer.h"
+#include "gate/audit_log.h"
+#include "gate/policy.h"
+#include "gate/provider_errors.h"
+#include "gate/usage.h"
+#include "net/event_loop.h"
+#include "net/http_client.h"
+#include "net/http_server.h"
+
+namespace glassbox::gate {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Appends records on its own thread, in arrival order, so no I/O thread ever
+// waits for SQLite's fsync. `done` runs on the log thread after the commit.
+class LogWriter {
+ public:
+  static Result<std::unique_ptr<LogWriter>> Open(const std::string& path) {
+    auto log = AuditLog::Open(path, AuditLog::OpenMode::kCreate);
+    if (!log.ok()) return log.status();
+    auto writer = std::unique_ptr<LogWriter>(new LogWriter(std::move(log.value())));
+    writer->thread_ = std::thread([w = writer.get()] { w->Run(); });
+    return writer;
+  }
+  ~LogWriter() { Stop(); }
+
+  void Append(AuditRecord record, std::function<void(Status)> done) {
+    {
+      std::lock_guard lock(mu_);
+      if (!stopping_) {
+        queue_.emplace_back(std::move(record), std::move(done));
+        cv_.notify_one();
+        return;
+      }
+    }
+    done(Status::Error("the audit log is closed"));
+  }
+
+  // Drains the queue and joins the thread.
+  void Stop() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+      cv_.notify_one();
+    }
+    if (thread_.joinable()) thread_.join();
+  }
+
+  AuditLog& log() { return *log_; }
+
+ private:
+  explicit LogWriter(std::unique_ptr<AuditLog> log) : log_(std::move(log)) {}
+
+  void Run() {
+    for (;;) {
+      std::pair<AuditRecord, std::function<void(Status)>> item;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty()) return;
+        item = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      Result<AuditRecord> stored = log_->Append(std::move(item.first));
+      item.second(stored.ok() ? Status::Ok() : stored.status());
+    }
+  }
+
+  std::unique_ptr<AuditLog> log_;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::pair<AuditRecord, std::function<void(Status)>>> queue_;
+  bool stopping_ = false;
+};
+
+// Counters behind /_glassbox/metrics.
+class Metrics {
+ public:
+  static constexpr std::array<double, 12> kBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                      0.1,   0.25,   0.5,   1,    2.5,   10};
+
+  void Request(const std::string& route, int status) {
+    std::lock_guard lock(mu_);
+    ++requests_[{route, status}];
+  }
+  void Refusal(const std::string& code) {
+    std::lock_guard lock(mu_);
+    ++refusals_[code];
+  }
+  void Findings(const std::vector<Finding>& findings) {
+    if (findings.empty()) return;
+    std::lock_guard lock(mu_);
+    for (const Finding& f : findings) ++findings_[f.rule];
+  }
+  void UpstreamLatency(double seconds) {
+    std::lock_guard lock(mu_);
+    for (size_t i = 0; i < kBuckets.size(); ++i) {
+      if (seconds <= kBuckets[i]) ++latency_buckets_[i];
+    }
+    latency_sum_ += seconds;
+    ++latency_count_;
+  }
+  std::atomic<uint64_t> bytes_from_clients{0}, bytes_to_clients{0}, bytes_from_upstreams{0};
+  std::atomic<uint64_t> upstream_errors{0}, log_errors{0}, cancelled{0};
+
+  std::string Text(const net::ServerStats& server) const {
+    std::string out;
+    std::lock_guard lock(mu_);
+    out += "# HELP glassbox_gate_requests_total Requests answered, by route and HTTP status.\n";
+    out += "# TYPE glassbox_gate_requests_total counter\n";
+    for (const auto& [key, n] : requests_) {
+      out += fmt::format("glassbox_gate_requests_total{{route=\"{}\",status=\"{}\"}} {}\n", key.first, key.second, n);
+    }
+    out += "# HELP glassbox_gate_refusals_total Requests refused by policy, by reason.\n";
+    out += "# TYPE glassbox_gate_refusals_total counter\n";
+    for (const auto& [code, n] : refusals_) {
+      out += fmt::format("glassbox_gate_refusals_total{{code=\"{}\"}} {}\n", code, n);
+    }
+    out += "# HELP glassbox_gate_findings_total Findings in requests and responses, by rule.\n";
+    out += "# TYPE glassbox_gate_findings_total counter\n";
+    for (const auto& [rule, n] : findings_) {
+      out += fmt::format("glassbox_gate_findings_total{{rule=\"{}\"}} {}\n", rule, n);
+    }
+    out += "# HELP glassbox_gate_upstream_latency_seconds Time from forwarding a request to the upstream's response head.\n";
+    out += "# TYPE glassbox_gate_upstream_latency_seconds histogram\n";
+    for (size_t i = 0; i < kBuckets.size(); ++i) {
+      out += fmt::format("glassbox_gate_upstream_latency_seconds_bucket{{le=\"{}\"}} {}\n", kBuckets[i],
+                         latency_buckets_[i]);
+    }
+    out += fmt::format("glassbox_gate_upstream_latency_seconds_bucket{{le=\"+Inf\"}} {}\n", latency_count_);
+    out += fmt::format("glassbox_gate_upstream_latency_seconds_sum {}\n", latency_sum_);
+    out += fmt::format("glassbox_gate_upstream_latency_seconds_count {}\n", latency_count_);
+    auto counter = [&](const char* name, const char* help, uint64_t v) {
+      out += fmt::format("# HELP {} {}\n# TYPE {} counter\n{} {}\n", name, help, name, name, v);
+    };
+    counter("glassbox_gate_client_bytes_received_total", "Request bytes received from clients.",
+            bytes_from_clients.load());
+    counter("glassbox_gate_client_bytes_sent_total", "Response body bytes sent to clients.", bytes_to_clients.load());
+    counter("glassbox_gate_upstream_bytes_received_total", "Response body bytes received from upstreams.",
+            bytes_from_upstreams.load());
+    counter("glassbox_gate_upstream_errors_total", "Upstream connections or responses that failed.",
+            upstream_errors.load());
+    counter("glassbox_gate_cancelled_total", "Exchanges cancelled because the client went away.", cancelled.load());
+    counter("glassbox_gate_log_errors_total", "Audit log appends that failed.", log_errors.load());
+    out += fmt::format(
+        "# HELP glassbox_gate_active_connections Open client connections.\n"
+        "# TYPE glassbox_gate_active_connections gauge\nglassbox_gate_active_connections {}\n",
+        server.connections_active);
+    counter("glassbox_gate_connections_total", "Client connections accepted.", server.connections_accepted);
+    return out;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::pair<std::string, int>, uint64_t> requests_;
+  std::map<std::string, uint64_t> refusals_;
+  std::map<std::string, uint64_t> findings_;
+  std::array<uint64_t, kBuckets.size()> latency_buckets_{};
+  double latency_sum_ = 0;
+  uint64_t latency_count_ = 0;
+};
+
+std::string FindingsJson(const std::vector<Finding>& findings) {
+  std::ostringstream out;
+  JsonWriter w(out);
+  w.BeginArray();
+  for (const Finding& f : findings) {
+    w.BeginObject();
+    w.Field("rule", f.rule);
+    w.Field("severity", SeverityName(f.severity));
+    if (!f.json_path.empty()) w.Field("json_path", f.json_path);
+    if (!f.message.empty()) w.Field("message", f.message);
+    if (!f.codepoints.empty()) {
+      w.Key("codepoints").BeginArray();
+      for (char32_t c : f.codepoints) w.String(fmt::format("U+{:04X}", static_cast<uint32_t>(c)));
+      w.EndArray();
+    }
+    if (!f.decoded.empty()) w.Field("decoded", f.decoded);
+    w.EndObject();
+  }
+  w.EndArray();
+  return out.str();
+}
+
+Finding GateFinding(std::string rule, std::string message, Severity severity = Severity::kMedium) {
+  Finding f;
+  f.rule = std::move(rule);
+  f.message = std::move(message);
+  f.severity = severity;
+  return f;
+}
+
+bool IsHopByHopResponseHeader(std::string_view name) {
+  for (std::string_view h : {"Connection", "Keep-Alive", "Transfer-Encoding", "Content-Length", "TE", "Trailer",
+                             "Upgrade", "Proxy-Connection", "Proxy-Authenticate"}) {
+    if (net::EqualsIgnoreCase(name, h)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+struct Gateway::Impl {
+  GatewayOptions options;
+  std::shared_ptr<const Policy> policy;
+  std::unique_ptr<UsageLedger> ledger;
+  std::unique_ptr<LogWriter> log;
+  std::unique_ptr<net::EventLoop> loop;
+  std::unique_ptr<net::HttpServer> server;
+  std::unique_ptr<net::HttpClient> client;
+  Metrics metrics;
+  std::atomic<bool> stopped{false};
+
+  std::chrono::system_clock::time_point Now() const {
+    return options.clock ? options.clock() : std::chrono::system_clock::now();
+  }
+  void Handle(net::HttpRequest request, std::shared_ptr<net::ResponseWriter> writer);
+};
+
+namespace {
+
+// One exchange between a client and an upstream. Created by Handle(); the
+// client callbacks, the client-gone callback and the log completion keep it
+// alive. Upstream callbacks run on one I/O thread, in order; the log
+// completion runs on the log thread after them.
+struct Exchange : std::enable_shared_from_this<Exchange> {
+  Gateway::Impl* gw = nullptr;
+  std::shared_ptr<net::ResponseWriter> writer;
+  Clock::time_point start;
+  std::chrono::system_clock::time_point wall_start;
+  std::string method, path;
+  Route route;
+  std::string user = "anonymous", agent = "unknown", upstream, model;
+  bool log_payloads = true;
+  std::optional<std::string> logged_request;
+  std::string request_sha256;
+  std::vector<Finding> findings;
+
+  // Response side.
+  bool head_seen = false, streaming = false;
+  int status = 0;
+  double upstream_latency_ms = 0;
+  net::Headers response_headers;
+  std::unique_ptr<InboundStream> inbound;
+  std::string response_buffer;  // non-streamed body, or the forwarded stream for the log
+  std::shared_ptr<net::RequestHandle> upstream_request;
+  std::atomic<bool> client_gone{false};
+
+  AuditRecord BaseRecord() const {
+    AuditRecord r;
+    r.time = FormatRfc3339(wall_start);
+    r.user = user;
+    r.agent = agent;
+    r.upstream = upstream;
+    r.model = model;
+    r.method = method;
+    r.path = path;
+    r.latency_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+    r.request_body = logged_request;
+    r.request_sha256 = request_sha256;
+    return r;
+  }
+
+  // Logs and then answers with `refusal` in the provider's format.
+  void Refuse(const Refusal& refusal) {
+    gw->metrics.Refusal(refusal.code);
+    findings.push_back(GateFinding("gate/refused-" + refusal.code, refusal.message, Severity::kInfo));
+    AuditRecord r = BaseRecord();
+    r.status = refusal.status;
+    r.findings = FindingsJson(findings);
+    r.response_body = refusal.body;
+    r.response_sha256 = Sha256Hex(refusal.body);
+    net::HttpResponse response;
+    response.status = refusal.status;
+    response.headers.Add("Content-Type", "application/json");
+    response.body = refusal.body;
+    Commit(std::move(r), [self = shared_from_this(), response = std::move(response)](Status st) mutable {
+      if (!st.ok()) {
+        response.status = 500;
+      }
+      self->gw->metrics.Request(self->route.name, response.status);
+      self->gw->metrics.bytes_to_clients.fetch_add(response.body.size());
+      self->writer->Respond(std::move(response));
+    });
+  }
+
+  // Appends `record`; `then` runs after the commit (or the failure).
+  void Commit(AuditRecord record, std::function<void(Status)> then) {
+    gw->log->Append(std::move(record), [gw = gw, then = std::move(then)](Status st) {
+      if (!st.ok()) gw->metrics.log_errors.fetch_add(1);
+      then(std::move(st));
+    });
+  }
+
+  void OnHead(const net::ResponseHead& head) {
+    head_seen = true;
+    status = head.status;
+    upstream_latency_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    gw->metrics.UpstreamLatency(upstream_latency_ms / 1000.0);
+    for (const net::HeaderField& f : head.headers.fields()) {
+      if (!IsHopByHopResponseHeader(f.name)) response_headers.Add(f.name, f.value);
+    }
+    auto type = head.headers.Get("Content-Type");
+    streaming = type && type->find("text/event-stream") != std::string_view::npos;
+    if (streaming) {
+      inbound = gw->policy->NewInboundStream(route);
+      writer->StartStream(status, response_headers);
+    }
+  }
+
+  void OnBody(std::string_view bytes) {
+    gw->metrics.bytes_from_upstreams.fetch_add(bytes.size());
+    if (!streaming) {
+      response_buffer.append(bytes);
+      return;
+    }
+    std::string out = inbound->Feed(bytes);
+    if (out.empty()) return;
+    if (log_payloads) response_buffer.append(out);
+    gw->metrics.bytes_to_clients.fetch_add(out.size());
+    writer->Write(std::move(out));
+  }
+
+  void OnComplete(Status upstream_status) {
+    auto self = shared_from_this();
+    if (client_gone.load()) {
+      // Nobody to answer: record what happened and stop.
+      gw->metrics.cancelled.fetch_add(1);
+      if (streaming) {
+        std::string rest = inbound->Finish();
+        if (log_payloads) response_buffer.append(rest);
+        findings.insert(findings.end(), inbound->findings().begin(), inbound->findings().end());
+      }
+      findings.push_back(GateFinding("gate/client-gone", "the client disconnected before the response ended; the "
+                                                         "upstream request was cancelled", Severity::kInfo));
+      AuditRecord r = BaseRecord();
+      r.status = 499;
+      r.findings = FindingsJson(findings);
+      if (log_payloads) r.response_body = response_buffer;
+      if (inbound) r.response_sha256 = inbound->original_sha256();
+      gw->metrics.Request(route.name, 499);
+      Commit(std::move(r), [self](Status) {});
+      return;
+    }
+    if (!upstream_status.ok()) gw->metrics.upstream_errors.fetch_add(1);
+    if (!upstream_status.ok() && !streaming) {
+      // Nothing sent yet: answer 502 in the provider's format.
+      Refusal refusal = MakeRefusal(route.protocol, ErrorKind::kUpstream, "upstream-error",
+                                    "glassbox gate: " + upstream_status.message());
+      if (head_seen) findings.push_back(GateFinding("gate/upstream-truncated", upstream_status.message()));
+      return Refuse(refusal);
+    }
+    if (streaming) return FinishStream(std::move(upstream_status));
+    FinishJson();
+  }
+
+  void FinishStream(Status upstream_status) {
+    std::string rest = inbound->Finish();
+    if (!rest.empty()) {
+      if (log_payloads) response_buffer.append(rest);
+      gw->metrics.bytes_to_clients.fetch_add(rest.size());
+      writer->Write(std::move(rest));
+    }
+    findings.insert(findings.end(), inbound->findings().begin(), inbound->findings().end());
+    if (!upstream_status.ok()) {
+      findings.push_back(GateFinding("gate/upstream-truncated",
+                                     "the upstream stream broke off: " + upstream_status.message()));
+    } else if (!inbound->complete()) {
+      findings.push_back(GateFinding("gate/stream-incomplete", "the stream ended without its final event",
+                                     Severity::kLow));
+    }
+    gw->metrics.Findings(findings);
+    const net::Usage& usage = inbound->usage();
+    RecordUsage(usage);
+    AuditRecord r = BaseRecord();
+    r.status = status;
+    r.input_tokens = static_cast<int64_t>(usage.input_tokens.value_or(0));
+    r.output_tokens = static_cast<int64_t>(usage.output_tokens.value_or(0));
+    r.findings = FindingsJson(findings);
+    if (log_payloads) r.response_body = std::move(response_buffer);
+    r.response_sha256 = inbound->original_sha256();
+    bool ok = upstream_status.ok();
+    gw->metrics.Request(route.name, status);
+    auto self = shared_from_this();
+    Commit(std::move(r), [self, ok](Status st) {
+      // The final chunk terminator goes out only once the record is stored;
+      // a broken upstream stream (or a failed commit) is passed on as a
+      // broken stream, never as a complete one.
+      if (ok && st.ok()) {
+        self->writer->Finish();
+      } else {
+        self->writer->Abort();
+      }
+    });
+  }
+
+  void FinishJson() {
+    InboundResult in = gw->policy->InboundJson(route, response_buffer);
+    findings.insert(findings.end(), in.findings.begin(), in.findings.end());
+    gw->metrics.Findings(findings);
+    RecordUsage(in.usage);
+    AuditRecord r = BaseRecord();
+    r.status = status;
+    r.input_tokens = static_cast<int64_t>(in.usage.input_tokens.value_or(0));
+    r.output_tokens = static_cast<int64_t>(in.usage.output_tokens.value_or(0));
+    r.findings = FindingsJson(findings);
+    if (log_payloads) r.response_body = in.body;
+    r.response_sha256 = in.original_sha256;
+    net::HttpResponse response;
+    response.status = status;
+    response.headers = std::move(response_headers);
+    response.body = std::move(in.body);
+    auto self = shared_from_this();
+    Commit(std::move(r), [self, response = std::move(response)](Status st) mutable {
+      if (!st.ok()) {
+        Refusal failed = MakeRefusal(self->route.protocol, ErrorKind::kInternal, "log-failed",
+                                     "glassbox gate: the audit log could not record this exchange: " + st.message());
+        response.status = failed.status;
+        response.headers = net::Headers{{"Content-Type", "application/json"}};
+        response.body = failed.body;
+      }
+      self->gw->metrics.Request(self->route.name, response.status);
+      self->gw->metrics.bytes_to_clients.fetch_add(response.body.size());
+      self->writer->Respond(std::move(response));
+    });
+  }
+
+  void RecordUsage(const net::Usage& usage) {
+    if (!usage.any()) return;
+    gw->ledger->Record(user, model, usage, route.protocol, gw->Now());
+  }
+};
+
+net::HttpResponse JsonResponse(int status, std::string body) {
+  net::HttpResponse r;
+  r.status = status;
+  r.headers.Add("Content-Type", "application/json");
+  r.body = std::move(body);
+  return r;
+}
+
+}  // namespace
+
+void Gateway::Impl::Handle(net::HttpRequest request, std::shared_ptr<net::ResponseWriter> writer) {
+  metrics.bytes_from_clients.fetch_add(request.body.size());
+  if (request.path == "/_glassbox/health") {
+    return writer->Respond(JsonResponse(200, "{\"status\":\"ok\"}"));
+  }
+  if (request.path == "/_glassbox/metrics") {
+    net::HttpResponse r;
+    r.headers.Add("Content-Type", "text/plain; version=0.0.4");
+    r.body = metrics.Text(server->stats());
+    return writer->Respond(std::move(r));
+  }
+
+  auto ex = std::make_shared<Exchange>();
+  ex->gw = this;
+  ex->writer = writer;
+  ex->start = Clock::now();
+  ex->wall_start = Now();
+  ex->method = request.method;
+  ex->path = request.path;
+  ex->request_sha256 = Sha256Hex(request.body);
+
+  HeaderList headers;
+  headers.reserve(request.headers.size());
+  for (const net::HeaderField& f : request.headers.fields()) headers.emplace_back(f.name, f.value);
+
+  // Absolute-form targets (a client using the gate as a forward proxy) are
+  // routed by their path like any other.
+  std::string target = request.path + (request.query.empty() ? "" : "?" + request.query);
+  RouteDecision decision = policy->ClassifyRoute(request.method, target, headers);
+  ex->route = decision.route;
+  ex->upstream = decision.route.upstream;
+  ex->model = decision.route.model;
+  ex->log_payloads = decision.route.log_payloads;
+  if (decision.refusal) return ex->Refuse(*decision.refusal);
+
+  HeaderDecision hd = policy->CheckAndRewriteHeaders(ex->route, headers);
+  ex->agent = hd.agent.empty() ? "unknown" : hd.agent;
+  if (!hd.user.empty()) ex->user = hd.user;
+  ex->log_payloads = ex->log_payloads && hd.log_payloads;
+  if (hd.refusal) return ex->Refuse(*hd.refusal);
+
+  BudgetDecision budget = ledger->Check(ex->user, Now());
+  if (!budget.allowed) {
+    return ex->Refuse(MakeRefusal(ex->route.protocol, ErrorKind::kRateLimit, "budget", budget.message));
+  }
+
+  OutboundResult out = policy->ApplyOutbound(ex->route, request.body);
+  ex->findings = out.findings;
+  if (!out.model.empty()) ex->model = out.model;
+  if (!out.upstream.empty()) ex->upstream = out.upstream;
+  if (out.refusal) return ex->Refuse(*out.refusal);
+  metrics.Findings(out.findings);
+  if (ex->log_payloads) ex->logged_request = out.body;
+
+  const UpstreamConfig* upstream = FindUpstream(policy->config(), ex->upstream);
+  if (upstream == nullptr) {
+    return ex->Refuse(MakeRefusal(ex->route.protocol, ErrorKind::kInternal, "no-upstream",
+                                  "glassbox gate: no upstream called '" + ex->upstream + "' is configured"));
+  }
+  net::Url url;
+  url.scheme = upstream->url.scheme;
+  url.host = upstream->url.host;
+  url.port = upstream->url.port;  // the path prefix is already in upstream_target
+
+  net::ClientRequest upstream_request;
+  upstream_request.method = request.method;
+  upstream_request.target = out.upstream_target.empty() ? ex->route.upstream_target : out.upstream_target;
+  for (auto& [name, value] : hd.headers) upstream_request.headers.Add(std::move(name), std::move(value));
+  upstream_request.body = std::move(out.body);
+
+  net::ClientCallbacks callbacks;
+  callbacks.on_headers = [ex](const net::ResponseHead& head) { ex->OnHead(head); };
+  callbacks.on_body = [ex](std::string_view bytes) { ex->OnBody(bytes); };
+  callbacks.on_complete = [ex](Status st) { ex->OnComplete(std::move(st)); };
+  ex->upstream_request = client->Send(url, std::move(upstream_request), std::move(callbacks));
+  writer->OnClientGone([weak = std::weak_ptr<Exchange>(ex)] {
+    if (auto e = weak.lock()) {
+      e->client_gone.store(true);
+      if (e->upstream_request) e->upstream_request->Cancel();
+    }
+  });
+}
+
+Gateway::Gateway(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Gateway::~Gateway() { Stop(); }
+
+Result<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = std::move(options);
+  const GateConfig& config = impl->options.config;
+
+  std::string host = config.listen;
+  uint16_t port = 0;
+  size_t colon = host.rfind(':');
+  if (colon == std::string::npos) return Status::Error("listen address '" + config.listen + "': expected HOST:PORT");
+  try {
+    int p = std::stoi(host.substr(colon + 1));
+    if (p < 0 || p > 65535) throw std::out_of_range("port");
+    port = static_cast<uint16_t>(p);
+  } catch (const std::exception&) {
+    return Status::Error("listen address '" + config.listen + "': the port must be a number from 0 to 65535");
+  }
+  host = host.substr(0, colon);
+
+  auto policy = Policy::Create(config);
+  if (!policy.ok()) return policy.status();
+  impl->policy = std::move(policy.value());
+  impl->ledger = std::make_unique<UsageLedger>(impl->policy->config());
+
+  auto log = LogWriter::Open(impl->options.log_path);
+  if (!log.ok()) return Status::Error("audit log '" + impl->options.log_path + "': " + log.status().message());
+  impl->log = std::move(log.value());
+  // Budgets survive restarts: this month's usage is read back from the log.
+  Status seeded = impl->ledger->SeedFromLog(impl->log->log(), impl->Now());
+  (void)seeded;  // a record with an unreadable time is skipped; the rest still count
+
+  impl->loop = std::make_unique<net::EventLoop>(std::max(1, impl->options.io_threads));
+  net::ClientOptions client_options;
+  client_options.connect_timeout = impl->options.upstream_connect_timeout;
+  client_options.read_timeout = impl->options.upstream_read_timeout;
+  client_options.tls = impl->options.upstream_tls;
+  auto client = net::HttpClient::Create(*impl->loop, client_options);
+  if (!client.ok()) return client.status();
+  impl->client = std::move(client.value());
+
+  net::ServerOptions server_options;
+  server_options.listen_host = host;
+  server_options.port = port;
+  // Bodies up to twice the policy's limit reach the policy, which refuses
+  // them in the provider's format and logs them; beyond that the server
+  // answers 413 itself without reading them.
+  server_options.max_body_bytes = config.max_body_bytes * 2 + (64u << 10);
+  server_options.tls = impl->options.listener_tls;
+  Impl* raw = impl.get();
+  auto server = net::HttpServer::Start(*impl->loop, server_options,
+                                       [raw](net::HttpRequest request, std::shared_ptr<net::ResponseWriter> writer) {
+                                         raw->Handle(std::move(request), std::move(writer));
+                                       });
+  if (!server.ok()) return server.status();
+  impl->server = std::move(server.value());
+  return std::unique_ptr<Gateway>(new Gateway(std::move(impl)));
+}
+
+uint16_t Gateway::port() const { return impl_->server->port(); }
+
+std::string Gateway::MetricsText() const { return impl_->metrics.Text(impl_->server->stats()); }
+
+void Gateway::Stop() {
+  if (!impl_ || impl_->stopped.exchange(true)) return;
+  if (impl_->server) impl_->server->StopAccepting();
+  if (impl_->loop) impl_->loop->Stop();
+  if (impl_->log) impl_->log->Stop();
+  impl_->server.reset();
+  impl_->client.reset();
+}
+
+}  // namespace glassbox::gate

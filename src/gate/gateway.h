@@ -1,0 +1,66 @@
+// Gateway: `glassbox gate` at run time. Listens for agents' API requests,
+// applies the Policy (gate/policy.h) outbound, forwards to the upstream with
+// pooled keep-alive connections, filters the response back (streams forwarded
+// as events arrive), meters usage against budgets, and appends one record per
+// exchange to the audit log before the client's response is finished (for
+// streams: before the final chunk terminator).
+//
+// Threads: `io_threads` I/O threads run the HTTP server and client; one log
+// thread owns the AuditLog and appends records in order. Handlers never
+// block on SQLite: they hand the record to the log thread and finish the
+// response when it reports the commit.
+//
+// Endpoints of its own: GET /_glassbox/health (JSON), GET /_glassbox/metrics
+// (Prometheus text format).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/status.h"
+#include "gate/config.h"
+#include "net/tls.h"
+
+namespace glassbox::gate {
+
+struct GatewayOptions {
+  GateConfig config;
+  std::string log_path;  // the SQLite audit log; created when missing
+  int io_threads = 2;
+  // Serve TLS on the listener (cert and key given to `glassbox gate`).
+  std::shared_ptr<net::TlsContext> listener_tls;
+  // Trust for https upstreams; nullptr = the system trust store.
+  std::shared_ptr<net::TlsContext> upstream_tls;
+  std::chrono::milliseconds upstream_connect_timeout{10'000};
+  std::chrono::milliseconds upstream_read_timeout{300'000};
+  // The wall clock (tests pass their own).
+  std::function<std::chrono::system_clock::time_point()> clock;
+};
+
+class Gateway {
+ public:
+  // Opens the log, builds the policy, binds the listener. Errors name the
+  // listen address, log path or config problem.
+  static Result<std::unique_ptr<Gateway>> Start(GatewayOptions options);
+  ~Gateway();  // Stop()
+  Gateway(const Gateway&) = delete;
+  Gateway& operator=(const Gateway&) = delete;
+
+  uint16_t port() const;
+  // The Prometheus text served at /_glassbox/metrics.
+  std::string MetricsText() const;
+  // Stops accepting, stops the I/O threads, drains the log queue. Must not
+  // be called from an I/O thread. Idempotent.
+  void Stop();
+
+  struct Impl;
+
+ private:
+  explicit Gateway(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace glassbox::gate

@@ -1,0 +1,197 @@
+// Gateway in process: a FakeProvider upstream on 127.0.0.1:0, the gateway in
+// front of it, the net client as the agent. Checks what reached the upstream,
+// what came back, and what the audit log holds.
+#include "gate/gateway.h"
+
+#include <unistd.h>
+
+#include <future>
+#include <mutex>
+
+#include <gtest/gtest.h>
+
+#include "gate/audit_log.h"
+#include "net/event_loop.h"
+#include "net/fake_provider.h"
+#include "net/http_client.h"
+#include "net/http_server.h"
+
+namespace glassbox::gate {
+namespace {
+
+using namespace std::chrono_literals;
+
+class GatewayTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    log_path_ = ::testing::TempDir() + "/gateway_test_" + std::to_string(getpid()) + "_" +
+                ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".db";
+    std::remove(log_path_.c_str());
+    auto upstream = net::HttpServer::Start(
+        loop_, {}, [this](net::HttpRequest req, std::shared_ptr<net::ResponseWriter> w) {
+          std::vector<std::pair<std::string, std::string>> headers;
+          for (const auto& f : req.headers.fields()) headers.emplace_back(f.name, f.value);
+          std::string target = req.path + (req.query.empty() ? "" : "?" + req.query);
+          {
+            std::lock_guard lock(mu_);
+            received_.push_back(req.body);
+          }
+          net::ResponsePlan plan = provider_.Plan(req.method, target, headers, req.body);
+          net::Headers out;
+          for (const auto& [n, v] : plan.headers) out.Add(n, v);
+          if (plan.streaming) {
+            w->StartStream(plan.status, out);
+            for (const auto& c : plan.chunks) w->Write(c.bytes);
+            w->Finish();
+            return;
+          }
+          net::HttpResponse r;
+          r.status = plan.status;
+          r.headers = out;
+          r.body = plan.Body();
+          w->Respond(std::move(r));
+        });
+    ASSERT_TRUE(upstream.ok());
+    upstream_ = std::move(upstream.value());
+    std::string base = "http://127.0.0.1:" + std::to_string(upstream_->port());
+
+    GatewayOptions options;
+    options.config = DefaultGateConfig();
+    options.config.listen = "127.0.0.1:0";
+    for (const char* name : {"anthropic", "openai", "gemini"}) {
+      ASSERT_TRUE(ApplyUpstreamFlag(&options.config, std::string(name) + "=" + base).ok());
+    }
+    options.log_path = log_path_;
+    options.io_threads = 1;
+    auto gw = Gateway::Start(std::move(options));
+    ASSERT_TRUE(gw.ok()) << gw.status().message();
+    gateway_ = std::move(gw.value());
+    auto client = net::HttpClient::Create(loop_);
+    ASSERT_TRUE(client.ok());
+    client_ = std::move(client.value());
+  }
+  void TearDown() override {
+    gateway_.reset();
+    client_.reset();
+    upstream_.reset();
+    loop_.Stop();
+    std::remove(log_path_.c_str());
+  }
+
+  struct Reply {
+    int status = 0;
+    std::string body;
+    size_t pieces = 0;
+    Status status_of_transfer;
+  };
+  Reply Send(std::string method, std::string target, std::string body, net::Headers headers = {}) {
+    net::Url url;
+    std::string error;
+    EXPECT_TRUE(net::ParseUrl("http://127.0.0.1:" + std::to_string(gateway_->port()), &url, &error));
+    auto reply = std::make_shared<Reply>();
+    auto done = std::make_shared<std::promise<void>>();
+    net::ClientRequest req;
+    req.method = std::move(method);
+    req.target = std::move(target);
+    req.body = std::move(body);
+    req.headers = std::move(headers);
+    req.headers.Add("Content-Type", "application/json");
+    net::ClientCallbacks cb;
+    cb.on_headers = [reply](const net::ResponseHead& h) { reply->status = h.status; };
+    cb.on_body = [reply](std::string_view b) {
+      reply->body.append(b);
+      ++reply->pieces;
+    };
+    cb.on_complete = [reply, done](Status st) {
+      reply->status_of_transfer = std::move(st);
+      done->set_value();
+    };
+    client_->Send(url, std::move(req), std::move(cb));
+    EXPECT_EQ(done->get_future().wait_for(10s), std::future_status::ready);
+    return *reply;
+  }
+  std::vector<std::string> Received() {
+    std::lock_guard lock(mu_);
+    return received_;
+  }
+
+  net::EventLoop loop_{1};
+  net::FakeProvider provider_;
+  std::mutex mu_;
+  std::vector<std::string> received_;
+  std::unique_ptr<net::HttpServer> upstream_;
+  std::unique_ptr<Gateway> gateway_;
+  std::unique_ptr<net::HttpClient> client_;
+  std::string log_path_;
+};
+
+constexpr const char* kSecretBody =
+    R"({"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":"key AKIAIOSFODNN7EXAMPLF and ghp_0123456789abcdefghijklmnopqrstuvwxyzAB"}]})";
+
+TEST_F(GatewayTest, RedactsSecretsBeforeTheyLeaveAndLogsTheExchange) {
+  Reply r = Send("POST", "/v1/messages", kSecretBody, {{"anthropic-version", "2023-06-01"}});
+  ASSERT_TRUE(r.status_of_transfer.ok()) << r.status_of_transfer.message();
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find("\"content\""), std::string::npos);
+  auto received = Received();
+  ASSERT_EQ(received.size(), 1u);
+  EXPECT_EQ(received[0].find("ghp_0123456789abcdefghijklmnopqrstuvwxyzAB"), std::string::npos) << received[0];
+  EXPECT_NE(received[0].find("REDACTED"), std::string::npos) << received[0];
+
+  auto log = AuditLog::Open(log_path_, AuditLog::OpenMode::kExisting);
+  ASSERT_TRUE(log.ok());
+  auto records = (*log)->List();
+  ASSERT_TRUE(records.ok());
+  ASSERT_EQ(records->size(), 1u);
+  const AuditRecord& rec = records->front();
+  EXPECT_EQ(rec.status, 200);
+  EXPECT_EQ(rec.upstream, "anthropic");
+  EXPECT_EQ(rec.model, "claude-sonnet-4-5");
+  EXPECT_GT(rec.output_tokens, 0);
+  EXPECT_NE(rec.findings.find("secret/"), std::string::npos);
+  auto verify = (*log)->Verify();
+  ASSERT_TRUE(verify.ok());
+  EXPECT_TRUE(verify->intact);
+}
+
+TEST_F(GatewayTest, StreamsAreForwardedAndRecorded) {
+  Reply r = Send("POST", "/v1/chat/completions",
+                 R"({"model":"gpt-5","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]})");
+  ASSERT_TRUE(r.status_of_transfer.ok()) << r.status_of_transfer.message();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("data: [DONE]"), std::string::npos) << r.body;
+  auto log = AuditLog::Open(log_path_, AuditLog::OpenMode::kExisting);
+  ASSERT_TRUE(log.ok());
+  auto records = (*log)->List();
+  ASSERT_TRUE(records.ok());
+  ASSERT_EQ(records->size(), 1u);
+  EXPECT_EQ(records->front().path, "/v1/chat/completions");
+  ASSERT_TRUE(records->front().response_body.has_value());
+  EXPECT_NE(records->front().response_body->find("[DONE]"), std::string::npos);
+}
+
+TEST_F(GatewayTest, RefusalsUseTheProviderFormatAndAreLogged) {
+  Reply unknown = Send("GET", "/v2/whatever", "");
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_NE(unknown.body.find("\"error\""), std::string::npos);
+  Reply key = Send("POST", "/v1/messages",
+                   R"({"model":"claude-sonnet-4-5","max_tokens":5,"messages":[{"role":"user","content":"-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\n-----END RSA PRIVATE KEY-----"}]})",
+                   {{"anthropic-version", "2023-06-01"}});
+  EXPECT_EQ(key.status, 403) << key.body;
+  EXPECT_NE(key.body.find("\"type\":\"error\""), std::string::npos) << key.body;
+  Reply bad = Send("POST", "/v1/messages", "{not json", {{"anthropic-version", "2023-06-01"}});
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_TRUE(Received().empty());  // nothing left the gate
+  auto log = AuditLog::Open(log_path_, AuditLog::OpenMode::kExisting);
+  ASSERT_TRUE(log.ok());
+  auto records = (*log)->List();
+  ASSERT_TRUE(records.ok());
+  EXPECT_EQ(records->size(), 3u);
+  std::string metrics = gateway_->MetricsText();
+  EXPECT_NE(metrics.find("glassbox_gate_refusals_total"), std::string::npos);
+  EXPECT_NE(metrics.find("glassbox_gate_requests_total{route=\"unknown\",status=\"404\"} 1"), std::string::npos)
+      << metrics;
+}
+
+}  // namespace
+}  // namespace glassbox::gate
