@@ -102,7 +102,7 @@ if [[ ${BENCH_AUDIT_OFFLINE:-0} != 1 ]]; then
   # pack NAME@VERSION: prints the tarball's path (cached by npm's own name).
   pack() {
     local name
-    name=$(echo "$1" | sed -e 's/^@//' -e 's|/|-|' -e 's/@npm:.*//')
+    name=$(echo "$1" | sed -e 's/^@//' -e 's|/|-|' -e 's/@/-/')
     local cached
     cached=$(ls "$work/packages/$name"*.tgz 2>/dev/null | head -1 || true)
     if [[ -z $cached ]]; then
@@ -122,7 +122,7 @@ if [[ ${BENCH_AUDIT_OFFLINE:-0} != 1 ]]; then
       # Agents that ship a native executable per platform: the linux-x64 one,
       # unpacked from its tarball so that audit opens the executable itself.
       platform=$(npm view "$p@$v" optionalDependencies --json 2>/dev/null |
-        python3 -c 'import json,sys; d=json.loads(sys.stdin.read() or "{}"); print(next((v[4:] if v.startswith("npm:") else k+"@"+v for k,v in d.items() if k.endswith("linux-x64")), ""))' ||
+        python3 -c 'import json,sys; d=json.loads(sys.stdin.read().strip() or "{}"); print(next((v[4:] if v.startswith("npm:") else k+"@"+v for k,v in d.items() if k.endswith("linux-x64")), ""))' ||
         true)
       [[ -z $platform ]] && continue
       ptgz=$(pack "$platform") || { echo "audit_bench: npm pack $platform failed; skipped" >&2; continue; }
@@ -165,9 +165,9 @@ printf '| target | MB | kind | modules | unpack s | audit s | peer | peer s |\n|
 for t in "${targets[@]}"; do
   mb=$(echo "$(stat -c %s "$t") / 1000000" | bc -l)
   line=$("$unpack_bench" "$t" 2>/dev/null | tail -1 || true)
-  kind=$(echo "$line" | python3 -c 'import json,sys; d=json.loads(sys.stdin.read() or "{}"); print(d.get("kind","error"))')
-  modules=$(echo "$line" | python3 -c 'import json,sys; d=json.loads(sys.stdin.read() or "{}"); print(d.get("modules",0))')
-  unpack_s=$(echo "$line" | python3 -c 'import json,sys; d=json.loads(sys.stdin.read() or "{}"); print("%.3f" % d.get("seconds",0))')
+  kind=$(echo "$line" | python3 -c 'import json,sys; d=json.loads(sys.stdin.read().strip() or "{}"); print(d.get("kind","error"))')
+  modules=$(echo "$line" | python3 -c 'import json,sys; d=json.loads(sys.stdin.read().strip() or "{}"); print(d.get("modules",0))')
+  unpack_s=$(echo "$line" | python3 -c 'import json,sys; d=json.loads(sys.stdin.read().strip() or "{}"); print("%.3f" % d.get("seconds",0))')
   audit_s=-
   if [[ $audit_supported == 1 ]]; then audit_s=$(best_of "$glassbox" audit --format json "$t"); fi
   case $t in *.tgz) pname="tar -xzf" ;; *.js) pname="cat" ;; *) pname="strings -n 6" ;; esac

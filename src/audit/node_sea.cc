@@ -139,12 +139,21 @@ bool ReadNodeSea(std::string_view file, Budget* budget, Unpacked* out) {
   }
   // PE resources and unknown layouts: every occurrence of the magic. The
   // Node runtime's own code may contain the constant, so validation decides.
-  const char magic[4] = {'\x20', '\xda', '\x43', '\x01'};
-  size_t from = 0;
+  // ELF and Mach-O builds keep the blob where the headers lead (above).
+  ObjectFormat format = DetectObjectFormat(file);
+  if (format == ObjectFormat::kElf || format == ObjectFormat::kMachO) return false;
+  // memmem is fastest with a rare first byte: search the magic's last three
+  // bytes (0xda 0x43 0x01) and check the space (0x20) before them.
+  const char tail[3] = {'\xda', '\x43', '\x01'};
+  size_t from = 1;
   for (int tries = 0; tries < 100000 && from < file.size(); ++tries) {
-    const void* p = memmem(file.data() + from, file.size() - from, magic, sizeof magic);
+    const void* p = memmem(file.data() + from, file.size() - from, tail, sizeof tail);
     if (p == nullptr) break;
-    std::uint64_t at = static_cast<const char*>(p) - file.data();
+    std::uint64_t at = static_cast<const char*>(p) - file.data() - 1;
+    if (file[at] != '\x20') {
+      from = at + 2;
+      continue;
+    }
     if (auto b = ParseBlob(file, at, file.size())) {
       // A blob found this way has no declared size: require a code path or
       // a main script that reads as text, so that a stray constant is not
@@ -155,7 +164,7 @@ bool ReadNodeSea(std::string_view file, Budget* budget, Unpacked* out) {
         return true;
       }
     }
-    from = at + 1;
+    from = at + 2;
   }
   return false;
 }

@@ -95,6 +95,7 @@ std::optional<std::pair<std::uint64_t, std::uint64_t>> Store(const json::object&
 
 bool ReadPkgPayload(std::string_view file, Budget* budget, Unpacked* out) {
   auto payload_pos = Placeholder(file, "PAYLOAD_POSITION");
+  if (!payload_pos) return false;  // one scan of a file that is not pkg's
   auto payload_size = Placeholder(file, "PAYLOAD_SIZE");
   auto prelude_pos = Placeholder(file, "PRELUDE_POSITION");
   auto prelude_size = Placeholder(file, "PRELUDE_SIZE");

@@ -52,6 +52,35 @@ bool Budget::Admit(std::uint64_t bytes, const std::string& what, Unpacked* out) 
   return true;
 }
 
+namespace {
+
+// True when `bytes` is valid UTF-8. ASCII goes by eight bytes at a time.
+bool IsValidUtf8(std::string_view bytes) {
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  const size_t n = bytes.size();
+  size_t i = 0;
+  while (i < n) {
+    while (i + 8 <= n) {
+      std::uint64_t w;
+      std::memcpy(&w, p + i, 8);
+      if ((w & 0x8080808080808080ull) != 0) break;
+      i += 8;
+    }
+    while (i < n && p[i] < 0x80) {
+      ++i;
+      if ((i & 7) == 0) break;
+    }
+    if (i >= n) break;
+    if (p[i] < 0x80) continue;
+    size_t len = 1;
+    if (utf::DecodeOne(p + i, n - i, &len) == utf::kInvalidCodePoint) return false;
+    i += len;
+  }
+  return true;
+}
+
+}  // namespace
+
 std::string ToUtf8(std::string_view bytes, std::string_view encoding, std::uint64_t* replaced) {
   std::string out;
   std::uint64_t bad = 0;
@@ -66,6 +95,8 @@ std::string ToUtf8(std::string_view bytes, std::string_view encoding, std::uint6
       out.reserve(bytes.size() + bytes.size() / 8);
       for (unsigned char c : bytes) utf::AppendUtf8(c, &out);
     }
+  } else if (IsValidUtf8(bytes)) {
+    out.assign(bytes);
   } else {
     out.reserve(bytes.size());
     const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
@@ -103,21 +134,7 @@ std::string GuessEncoding(std::string_view bytes) {
     }
     if (odd_zero * 4 >= sample / 2 * 3 && even_zero * 8 < sample / 2) return "utf16le";
   }
-  std::uint64_t bad = 0;
-  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
-  for (size_t i = 0; i < bytes.size();) {
-    if (p[i] < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t len = 1;
-    if (utf::DecodeOne(p + i, bytes.size() - i, &len) == utf::kInvalidCodePoint) {
-      ++bad;
-      break;
-    }
-    i += len;
-  }
-  return bad == 0 ? "utf8" : "latin1";
+  return IsValidUtf8(bytes) ? "utf8" : "latin1";
 }
 
 bool LooksLikeText(std::string_view bytes) {

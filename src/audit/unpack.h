@@ -107,7 +107,7 @@ struct UnpackLimits {
   int max_depth = 64;
   // Native strings: minimum run length in characters, and most runs kept.
   std::size_t min_string_length = 6;
-  std::size_t max_strings = 500000;
+  std::size_t max_strings = 2000000;
 };
 
 // Reads `target` (a path) and returns what it holds. Errors (Status) only for

@@ -702,6 +702,63 @@ TEST(NativeStrings, AsciiAndUtf16WithOffsets) {
   EXPECT_FALSE(shorty);  // 5 characters: below the minimum of 6
 }
 
+// The reference: strings(1)-style byte loops, no skipping.
+std::vector<NativeString> NaiveStrings(std::string_view f, size_t min_len) {
+  auto printable = [](unsigned char c) { return (c >= 0x20 && c < 0x7f) || c == '\t'; };
+  std::vector<NativeString> out;
+  for (size_t i = 0; i < f.size();) {
+    size_t start = i;
+    while (i < f.size() && printable(f[i]) && i - start < 4096) ++i;
+    if (i - start >= min_len) out.push_back({start, std::string(f.substr(start, i - start)), "ascii"});
+    if (i == start) ++i;
+  }
+  for (size_t align = 0; align < 2; ++align) {
+    for (size_t i = align; i + 1 < f.size();) {
+      size_t start = i;
+      std::string t;
+      while (i + 1 < f.size() && f[i + 1] == 0 && printable(f[i]) && t.size() < 4096) {
+        t.push_back(f[i]);
+        i += 2;
+      }
+      if (t.size() >= min_len) out.push_back({start, t, "utf16le"});
+      if (i == start) i += 2;
+    }
+  }
+  std::stable_sort(out.begin(), out.end(), [](const NativeString& a, const NativeString& b) { return a.offset < b.offset; });
+  return out;
+}
+
+TEST(NativeStrings, SimdSkipsMatchAPlainScan) {
+  // Random binary with printable and UTF-16LE runs of every length around
+  // the minimum, at every alignment.
+  std::uint32_t seed = 12345;
+  auto next = [&seed] { return seed = seed * 1103515245u + 12345u; };
+  std::string f = Elf({{".text", "x"}});
+  for (int k = 0; k < 4000; ++k) {
+    int kind = next() >> 16 & 3;
+    size_t len = (next() >> 16) % 12;
+    if (kind == 0) {
+      for (size_t j = 0; j < len; ++j) f.push_back(static_cast<char>('a' + j % 26));
+    } else if (kind == 1) {
+      for (size_t j = 0; j < len; ++j) f += std::string{static_cast<char>('A' + j % 26), '\0'};
+    } else {
+      for (size_t j = 0; j < len; ++j) f.push_back(static_cast<char>(next() >> 16));
+    }
+  }
+  for (size_t min_len : {1u, 4u, 6u, 9u, 17u}) {
+    UnpackLimits limits;
+    limits.min_string_length = min_len;
+    auto u = UnpackBytes(f, "random", limits);
+    ASSERT_TRUE(u.ok());
+    auto want = NaiveStrings(f, min_len);
+    ASSERT_EQ(u->strings.size(), want.size()) << min_len;
+    for (size_t i = 0; i < want.size(); ++i) {
+      EXPECT_EQ(u->strings[i].offset, want[i].offset) << min_len << " " << i;
+      EXPECT_EQ(u->strings[i].text, want[i].text) << min_len << " " << i;
+    }
+  }
+}
+
 TEST(NativeStrings, CountIsBounded) {
   std::string file = Elf({{".rodata", ""}});
   for (int i = 0; i < 1000; ++i) file += std::string("string") + std::to_string(i) + '\0';
