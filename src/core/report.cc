@@ -196,7 +196,9 @@ void WriteFindingJson(const Finding& f, JsonWriter& w) {
 
 }  // namespace
 
-void WriteJson(const Report& report, std::ostream& out) {
+void WriteJson(const Report& report, std::ostream& out) { WriteJson(report, out, nullptr); }
+
+void WriteJson(const Report& report, std::ostream& out, const std::function<void(JsonWriter&)>& extra) {
   JsonWriter w(out);
   w.BeginObject();
   w.Field("tool", "glassbox");
@@ -217,6 +219,7 @@ void WriteJson(const Report& report, std::ostream& out) {
   w.FieldUint("suppressed", st.suppressed);
   w.FieldUint("rows", st.rows);
   w.EndObject();
+  if (extra) extra(w);
   w.EndObject();
   out << "\n";
 }

@@ -2,6 +2,7 @@
 // 2.1.0 for CI. They write to the stream they are handed and do no other I/O.
 #pragma once
 
+#include <functional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -45,6 +46,10 @@ struct TextOptions {
 
 void WriteText(const Report& report, const TextOptions& options, std::ostream& out);
 void WriteJson(const Report& report, std::ostream& out);
+class JsonWriter;
+// WriteJson, then `extra` adds top-level fields before the object closes
+// (audit's "decoded_strings" and "endpoints").
+void WriteJson(const Report& report, std::ostream& out, const std::function<void(JsonWriter&)>& extra);
 void WriteSarif(const Report& report, const std::vector<RuleInfo>& rules, std::ostream& out);
 
 }  // namespace glassbox

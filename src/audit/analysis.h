@@ -1,0 +1,114 @@
+// Analyzer: the static analysis of one JavaScript module (see docs/audit.md).
+// It parses the module once with tree-sitter and reports, as Findings in the
+// families env-probe, obfuscation, endpoint, remote-config and unicode:
+//   - environment probes (time zone, locale, host and user names, network
+//     interfaces, machine ids, proxy and base-URL variables), each info;
+//   - strings decoded natively (base64, hex, char codes, XOR with keys found
+//     in the code, rotated string arrays) that read as text, and the lists
+//     they and plain literals form (domains, time zones);
+//   - endpoints (URLs and host names) and telemetry / error-reporting /
+//     feature-flag / remote-config SDKs;
+//   - look-alike and invisible characters hidden behind escapes or built by
+//     code, high when near prompt text, plus the core hidden-text detector
+//     on the raw text;
+//   - correlations: a probed value compared with a list or constant that
+//     picks an output string or branch, one high finding naming all three.
+// An Analyzer is immutable after Create() and may be shared by threads.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "audit/audit_rules.h"
+#include "core/finding.h"
+#include "core/report.h"
+#include "core/status.h"
+
+namespace glassbox::audit {
+
+struct Position {
+  uint64_t byte_offset = 0;
+  uint64_t line = 0;    // 1-based
+  uint64_t column = 0;  // 1-based, in code points
+};
+
+struct DecodedString {
+  std::string encoding;  // "base64+xor(0x5b)", "charcodes", "string-array(rotate 3)"
+  std::string text;
+  std::string shape;     // "domain", "timezone", "url", "email", "path", "text"
+  Position position;
+  std::string list;      // "line:column" of the list it belongs to, or ""
+};
+
+struct EndpointRef {
+  std::string url;       // a URL, or a bare host name
+  std::string host;
+  Position position;
+  bool hidden = false;   // found only in a decoded string
+};
+
+struct SdkHit {
+  std::string name;      // "Sentry"
+  std::string category;  // "error-reporting"
+  std::string marker;    // what matched
+  Position position;
+};
+
+// A probe compared with a list or constant that picks an output: the
+// summary that `--diff` compares between versions.
+struct Correlation {
+  std::string probe;    // "timezone"
+  std::string against;  // "list of 4 time zones: Asia/Shanghai, …" or "\"corp.example\""
+  std::string output;   // "\"Use ʼ apostrophes\"" or "branch"
+  Position position;
+};
+
+struct ModuleAnalysis {
+  // Line, column and snippet are set; path is left to the caller.
+  std::vector<Finding> findings;
+  std::vector<DecodedString> decoded;
+  std::vector<EndpointRef> endpoints;
+  std::vector<SdkHit> sdks;
+  std::vector<Correlation> correlations;
+  std::vector<std::string> probes;  // distinct probe kinds read ("timezone", …)
+  bool has_syntax_errors = false;
+};
+
+// Bounds per module, so hostile input gives bounded output.
+struct AnalysisLimits {
+  size_t max_decoded = 5000;
+  size_t max_endpoints = 5000;
+  size_t max_findings_per_rule = 1000;
+};
+
+class Analyzer {
+ public:
+  static Result<std::unique_ptr<Analyzer>> Create();  // the built-in rules
+  static Result<std::unique_ptr<Analyzer>> Create(AuditRules rules);
+  ~Analyzer();
+
+  // Analyses one module of UTF-8 JavaScript. Never fails: what does not
+  // parse is skipped (has_syntax_errors says so).
+  ModuleAnalysis Analyze(std::string_view js, const AnalysisLimits& limits = {}) const;
+
+  // For native binaries with no JavaScript: endpoints, SDK markers and string
+  // probes among printable strings. `offsets` are the strings' file offsets.
+  ModuleAnalysis AnalyzeStrings(const std::vector<std::string_view>& strings, const std::vector<uint64_t>& offsets,
+                                const AnalysisLimits& limits = {}) const;
+
+  const AuditRules& rules() const { return rules_; }
+
+  // Every rule id the analysis can report, for SARIF and `glassbox help`.
+  static const std::vector<RuleInfo>& RuleInfos();
+
+ private:
+  explicit Analyzer(AuditRules rules);
+  AuditRules rules_;
+  struct SdkDatabase;
+  std::unique_ptr<SdkDatabase> sdk_db_;
+};
+
+}  // namespace glassbox::audit

