@@ -4,7 +4,7 @@
 // (net::FakeProvider: Anthropic, OpenAI, Gemini; every other host a harmless
 // 200 "{}" / 204).
 //
-// Listeners: one per port (default 80, 443, 8080, 8443), bound to "::"
+// Listeners: one per port (default 80, 443, 3128, 8080, 8443), bound to "::"
 // (dual-stack) or, without IPv6, "0.0.0.0". Each sniffs TLS by the first
 // byte, terminates it with a leaf the MitmCa mints for the SNI, and accepts
 // origin-form, absolute-form (proxy) and CONNECT (proxy tunnel) requests. A
@@ -41,7 +41,7 @@ class MitmCa;
 
 struct CaptureServerOptions {
   const MitmCa* ca = nullptr;            // required; must outlive the server
-  std::vector<int> ports = {80, 443, 8080, 8443};
+  std::vector<int> ports = {80, 443, 3128, 8080, 8443};
   std::string listen_host;               // "" = "::" falling back to "0.0.0.0"
   // Time origin of t_ms (the agent's start); set later with set_epoch().
   std::chrono::steady_clock::time_point epoch = std::chrono::steady_clock::now();

@@ -13,7 +13,7 @@
 // brings up loopback with every IPv4/IPv6 address routed locally, overlays
 // /etc (resolv.conf → fake DNS, hosts, localtime, passwd/group, hostname,
 // nsswitch.conf), starts the fake DNS (UDP+TCP 127.0.0.1:53) and the capture
-// server (ports 80, 443, 8080, 8443, each plain or TLS, proxy-capable) on
+// server (ports 80, 443, 3128, 8080, 8443, each plain or TLS, proxy-capable) on
 // threads, spawns the agent in a nested user namespace (it holds no
 // capability over the sandbox's own namespaces) with a clean environment,
 // waits for it with the timeout, kills its process group, writes
@@ -58,7 +58,7 @@ struct CellSpec {
   // When true, HTTP_PROXY/HTTPS_PROXY/http_proxy/https_proxy/ALL_PROXY point
   // at the capture proxy (http://127.0.0.1:8080); requests through it are
   // marked via_proxy. A proxy URL set in env with any host also works: its
-  // name resolves to the capture address and ports 80/443/8080/8443 proxy.
+  // name resolves to the capture address and ports 80/443/3128/8080/8443 proxy.
   bool use_proxy = false;
 };
 

@@ -73,7 +73,7 @@ TEST_F(CellRunnerTest, CurlDirectHardCodedIpAndProxyAreCaptured) {
       "-d '{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}' "
       "&& echo && curl -sS -m 5 http://203.0.113.7/x && echo "
       "&& curl -sS -m 5 --proxy http://127.0.0.1:8080 http://proxied.example/p && echo "
-      "&& curl -sS -m 5 --proxy http://127.0.0.1:8080 https://tunnel.example/q && echo "
+      "&& curl -sS -m 5 --proxy http://corp-proxy.example:3128 https://tunnel.example/q && echo "
       "&& cat /proc/net/dev";
   auto start = std::chrono::steady_clock::now();
   Result<RunCapture> c = RunCell(cell, Options(Shell(script)));
@@ -113,6 +113,7 @@ TEST_F(CellRunnerTest, CurlDirectHardCodedIpAndProxyAreCaptured) {
   EXPECT_TRUE(tunnelled->via_proxy);
   EXPECT_EQ(tunnelled->scheme, "https");
   EXPECT_EQ(tunnelled->sni, "tunnel.example");
+  EXPECT_EQ(tunnelled->dest_port, 3128);
 
   // curl resolved the names through the fake DNS; nothing else was asked.
   std::set<std::string> names;
