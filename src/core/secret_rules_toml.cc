@@ -79,6 +79,9 @@ Result<std::vector<SecretRule>> ParseSecretRules(std::string_view toml_text, std
 }
 
 Result<std::vector<SecretRule>> BuiltinSecretRules() {
+  // The build-time form, when this binary has one (glassbox_rulegen does not).
+  const PrecompiledRules& pre = BuiltinPrecompiledRules();
+  if (!pre.rules.empty()) return DecodeSecretRules(pre.rules);
   std::vector<SecretRule> all;
   for (const EmbeddedFile& file : EmbeddedSecretRuleFiles()) {
     auto parsed = ParseSecretRules(file.text, file.name);

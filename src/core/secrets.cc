@@ -7,8 +7,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
+
+#include "core/utf.h"
 
 namespace glassbox {
 
@@ -44,6 +47,9 @@ struct SecretScanner::Impl {
     std::unique_ptr<RE2::Set> set;  // only when rules.size() > 1; null if it failed to compile
     std::string prefilter;          // shared by every rule of the gate, or empty
     std::unique_ptr<RE2> prefilter_re;  // compiled with the set
+    // Index into the scratch's prefilter_ends when the prefilter is also in
+    // the Vectorscan database (see HsPrefilterUsable), else -1.
+    int hs_prefilter = -1;
   };
 
   static RE2::Options OptionsFor(bool multiline) {
@@ -78,7 +84,12 @@ struct SecretScanner::Impl {
   }
   std::vector<Gate> gates;
   std::vector<std::vector<size_t>> keyword_gates;  // literal id -> gate indexes
+  // Pattern ids from keyword_gates.size() on are gate prefilters: id - that
+  // size indexes hs_prefilter_gates.
+  std::vector<size_t> hs_prefilter_gates;
   hs_database_t* db = nullptr;
+  std::string db_key;        // DatabaseKey() of db
+  bool precompiled = false;  // db came from BuiltinPrecompiledRules()
   ~Impl() {
     if (db != nullptr) hs_free_database(db);
   }
@@ -92,6 +103,8 @@ struct SecretScratch::Impl {
   std::vector<re2::StringPiece> groups;
   std::vector<int> which;
   std::vector<size_t> candidates;
+  // Per Vectorscan prefilter: end offsets of its matches in the text.
+  std::vector<std::vector<size_t>> prefilter_ends;
   // Findings stored in this Scan call, and those past the cap, per rule.
   size_t emitted = 0;
   std::vector<std::pair<size_t, uint64_t>> overflow;  // rule index, count
@@ -106,6 +119,20 @@ SecretScanner::SecretScanner(std::unique_ptr<Impl> impl) : impl_(std::move(impl)
 SecretScanner::~SecretScanner() = default;
 
 const std::vector<SecretRule>& SecretScanner::rules() const { return impl_->rules; }
+const std::string& SecretScanner::database_key() const { return impl_->db_key; }
+bool SecretScanner::used_precompiled_database() const { return impl_->precompiled; }
+
+Result<std::string> SecretScanner::SerializeDatabase() const {
+  if (impl_->db == nullptr) return Status::Error("secret rules: no keyword database to serialize");
+  char* bytes = nullptr;
+  size_t length = 0;
+  if (hs_serialize_database(impl_->db, &bytes, &length) != HS_SUCCESS) {
+    return Status::Error("secret rules: the keyword database did not serialize");
+  }
+  std::string out(bytes, length);
+  std::free(bytes);
+  return out;
+}
 
 double ShannonEntropy(std::string_view s) {
   if (s.empty()) return 0;
@@ -138,12 +165,86 @@ std::string MaskSecret(std::string_view secret) {
   return out;
 }
 
+namespace {
+
+// A gate's prefilter also goes into the Vectorscan database when Vectorscan
+// can only over-approximate RE2 on it: then a window with no Vectorscan match
+// ending inside it cannot hold an RE2 match either, and RE2 runs only on the
+// windows left. That holds for a window of ASCII text (bytes are characters,
+// and RE2's Unicode case folding has nothing to fold) and a pattern without
+// anchors or word boundaries (the window's edges are not the text's). The
+// textual test is conservative: any '^' or '$', even inside a class, rules the
+// pattern out.
+bool HsPrefilterUsable(std::string_view pattern) {
+  if (pattern.empty() || pattern.find_first_of("^$") != std::string_view::npos) return false;
+  for (size_t i = 0; i + 1 < pattern.size(); ++i) {
+    if (pattern[i] != '\\') continue;
+    const char c = pattern[i + 1];
+    if (c == 'b' || c == 'B' || c == 'A' || c == 'z' || c == 'Z' || c == 'G') return false;
+    ++i;  // skip the escaped character
+  }
+  hs_expr_info_t* info = nullptr;
+  hs_compile_error_t* err = nullptr;
+  if (hs_expression_info(std::string(pattern).c_str(), 0, &info, &err) != HS_SUCCESS) {
+    hs_free_compile_error(err);
+    return false;
+  }
+  // An empty match would need HS_FLAG_ALLOWEMPTY and says nothing anyway.
+  const bool usable = info->min_width > 0 && info->unordered_matches == 0;
+  std::free(info);
+  return usable;
+}
+
+// What a keyword database is compiled from: literals (a trailing '\x01'
+// marks one matched as written), then Vectorscan prefilters with their flags.
+std::string DatabaseKey(const std::vector<std::string>& literals, const std::vector<std::string>& patterns,
+                        const std::vector<unsigned>& flags) {
+  std::string key = fmt::format("glassbox-keywords v1 hs {}\n", hs_version());
+  for (const std::string& l : literals) key += fmt::format("L{}:{}\n", l.size(), l);
+  for (size_t k = 0; k < patterns.size(); ++k) key += fmt::format("P{}:{}:{}\n", flags[k], patterns[k].size(), patterns[k]);
+  return key;
+}
+
+// A serialized database, or null when it does not load or does not run on
+// this CPU (it was built for the build machine's).
+hs_database_t* LoadDatabase(std::string_view bytes) {
+  hs_database_t* db = nullptr;
+  if (hs_deserialize_database(bytes.data(), bytes.size(), &db) != HS_SUCCESS) return nullptr;
+  hs_scratch_t* scratch = nullptr;
+  const bool runs = hs_alloc_scratch(db, &scratch) == HS_SUCCESS &&
+                    hs_scan(db, "x", 1, 0, scratch, [](unsigned, unsigned long long, unsigned long long, unsigned,
+                                                       void*) { return 0; }, nullptr) == HS_SUCCESS;
+  if (scratch != nullptr) hs_free_scratch(scratch);
+  if (!runs) {
+    hs_free_database(db);
+    return nullptr;
+  }
+  return db;
+}
+
+// A literal as a Vectorscan regex: every byte escaped.
+std::string EscapeLiteral(std::string_view literal) {
+  std::string out;
+  for (unsigned char c : literal) out += fmt::format("\\x{:02x}", c);
+  return out;
+}
+
+}  // namespace
+
 Result<std::shared_ptr<const SecretScanner>> SecretScanner::Compile(std::vector<SecretRule> rules,
                                                                     CompileMode mode) {
+  return CompileImpl(std::move(rules), mode, /*hs_prefilters=*/false);
+}
+
+Result<std::shared_ptr<const SecretScanner>> SecretScanner::CompileForPrecompiling(std::vector<SecretRule> rules) {
+  return CompileImpl(std::move(rules), CompileMode::kLazy, /*hs_prefilters=*/true);
+}
+
+Result<std::shared_ptr<const SecretScanner>> SecretScanner::CompileImpl(std::vector<SecretRule> rules,
+                                                                        CompileMode mode, bool hs_prefilters) {
   auto impl = std::make_unique<Impl>();
   std::vector<std::string> literals;
   std::vector<std::string> gate_keys;  // sorted keywords + multiline flag, per gate
-  std::vector<unsigned> ids;
   for (size_t r = 0; r < rules.size(); ++r) {
     const SecretRule& rule = rules[r];
     if (rule.keywords.empty()) {
@@ -186,10 +287,81 @@ Result<std::shared_ptr<const SecretScanner>> SecretScanner::Compile(std::vector<
       if (std::find(owners.begin(), owners.end(), gate) == owners.end()) owners.push_back(gate);
     }
   }
-  if (!literals.empty()) {
+  // Prefilters that Vectorscan can check in the same pass as the keywords.
+  std::vector<std::string> hs_patterns;
+  std::vector<unsigned> hs_flags;
+  for (size_t g = 0; g < impl->gates.size(); ++g) {
+    Impl::Gate& gate = impl->gates[g];
+    if (!HsPrefilterUsable(gate.prefilter)) continue;
+    gate.hs_prefilter = static_cast<int>(impl->hs_prefilter_gates.size());
+    impl->hs_prefilter_gates.push_back(g);
+    hs_patterns.push_back(gate.prefilter);
+    hs_flags.push_back(gate.multiline ? HS_FLAG_DOTALL : 0u);
+  }
+  const std::string combined_key = DatabaseKey(literals, hs_patterns, hs_flags);
+  const std::string literal_key = DatabaseKey(literals, {}, {});
+  auto drop_hs_prefilters = [&] {
+    for (Impl::Gate& gate : impl->gates) gate.hs_prefilter = -1;
+    impl->hs_prefilter_gates.clear();
+    hs_patterns.clear();
+    hs_flags.clear();
+  };
+  // The database built into the binary, when it was made for these rules.
+  const PrecompiledRules& pre = BuiltinPrecompiledRules();
+  if (!literals.empty() && !pre.database.empty() && (pre.db_key == combined_key || pre.db_key == literal_key)) {
+    impl->db = LoadDatabase(pre.database);
+    if (impl->db != nullptr) {
+      impl->precompiled = true;
+      if (pre.db_key != combined_key) drop_hs_prefilters();
+    }
+  }
+  // Compiling the prefilters into the database costs far more than it saves
+  // in one run: only the build-time database has them.
+  if (impl->db == nullptr && !hs_prefilters) drop_hs_prefilters();
+  if (impl->db == nullptr && !hs_patterns.empty()) {
+    std::vector<std::string> patterns;
+    std::vector<unsigned> flags;
+    for (size_t k = 0; k < literals.size(); ++k) {
+      const bool exact = literals[k].back() == '\x01';
+      patterns.push_back(EscapeLiteral(exact ? std::string_view(literals[k]).substr(0, literals[k].size() - 1)
+                                             : std::string_view(literals[k])));
+      flags.push_back(exact ? 0u : HS_FLAG_CASELESS);
+    }
+    for (size_t k = 0; k < hs_patterns.size(); ++k) {
+      patterns.push_back(hs_patterns[k]);
+      flags.push_back(hs_flags[k]);
+    }
+    std::vector<const char*> ptrs;
+    std::vector<unsigned> ids;
+    for (size_t k = 0; k < patterns.size(); ++k) {
+      ptrs.push_back(patterns[k].c_str());
+      ids.push_back(static_cast<unsigned>(k));
+    }
+    // This database is built once and shipped in the binary: it asks for no
+    // CPU feature beyond AVX2, so that any x86-64 machine from the last decade
+    // (and valgrind) can load it; others compile their own.
+    hs_platform_info_t platform;
+    hs_platform_info_t* target = nullptr;
+    if (hs_populate_platform(&platform) == HS_SUCCESS) {
+      platform.tune = HS_TUNE_FAMILY_GENERIC;
+      platform.cpu_features &= HS_CPU_FEATURES_AVX2;
+      target = &platform;
+    }
+    hs_compile_error_t* err = nullptr;
+    if (hs_compile_multi(ptrs.data(), flags.data(), ids.data(), static_cast<unsigned>(ptrs.size()), HS_MODE_BLOCK,
+                         target, &impl->db, &err) != HS_SUCCESS) {
+      // Keep going with the keywords alone; RE2 checks every prefilter.
+      hs_free_compile_error(err);
+      impl->db = nullptr;
+      drop_hs_prefilters();
+    }
+  }
+  if (impl->db == nullptr && !literals.empty()) {
+    drop_hs_prefilters();
     std::vector<const char*> ptrs;
     std::vector<size_t> lens;
     std::vector<unsigned> flags;
+    std::vector<unsigned> ids;
     for (size_t k = 0; k < literals.size(); ++k) {
       const bool exact = literals[k].back() == '\x01';
       flags.push_back(exact ? 0u : HS_FLAG_CASELESS);
@@ -206,6 +378,7 @@ Result<std::shared_ptr<const SecretScanner>> SecretScanner::Compile(std::vector<
       return Status::Error("secret rules: keyword database did not compile: " + msg);
     }
   }
+  impl->db_key = hs_patterns.empty() ? literal_key : combined_key;
   impl->rules = std::move(rules);
   if (mode == CompileMode::kEager) {
     for (size_t r = 0; r < impl->rules.size(); ++r) {
@@ -238,6 +411,7 @@ struct HitContext {
   std::string_view text;
   std::vector<size_t>* covered_until;  // per gate: windows already cover text before this offset
   std::vector<Window>* windows;
+  std::vector<std::vector<size_t>>* prefilter_ends;
 };
 
 constexpr size_t kLineReach = 4096;
@@ -247,13 +421,17 @@ int OnKeyword(unsigned int id, unsigned long long /*from*/, unsigned long long t
               void* ctx_ptr) {
   auto* ctx = static_cast<HitContext*>(ctx_ptr);
   const size_t hit = static_cast<size_t>(to);
+  if (id >= ctx->impl->keyword_gates.size()) {
+    (*ctx->prefilter_ends)[id - ctx->impl->keyword_gates.size()].push_back(hit);
+    return 0;
+  }
   const std::string_view text = ctx->text;
   for (size_t r : ctx->impl->keyword_gates[id]) {
     if (hit <= (*ctx->covered_until)[r]) continue;
     const size_t lo = hit > kLineReach ? hit - kLineReach : 0;
-    size_t begin = text.rfind('\n', hit == 0 ? 0 : hit - 1);
-    begin = begin == std::string_view::npos ? 0 : begin + 1;
-    begin = std::max(begin, lo);
+    // The line start, looked for no further back than `lo`.
+    const void* nl = hit > lo ? memrchr(text.data() + lo, '\n', hit - lo) : nullptr;
+    size_t begin = nl != nullptr ? static_cast<size_t>(static_cast<const char*>(nl) - text.data()) + 1 : lo;
     begin = std::max(begin, (*ctx->covered_until)[r]);
     size_t end;
     if (ctx->impl->gates[r].multiline) {
@@ -399,7 +577,9 @@ Status SecretScanner::Scan(std::string_view text, SecretScratch& scratch, std::v
   covered.assign(impl_->gates.size(), 0);
   std::vector<Window>& windows = sc.windows;
   windows.clear();
-  HitContext ctx{impl_.get(), text, &covered, &windows};
+  sc.prefilter_ends.resize(impl_->hs_prefilter_gates.size());
+  for (std::vector<size_t>& ends : sc.prefilter_ends) ends.clear();
+  HitContext ctx{impl_.get(), text, &covered, &windows, &sc.prefilter_ends};
   // Vectorscan takes an unsigned length: scan huge buffers in slices that overlap
   // by the longest keyword.
   constexpr size_t kSlice = size_t{1} << 30;
@@ -422,6 +602,12 @@ Status SecretScanner::Scan(std::string_view text, SecretScratch& scratch, std::v
   }
   std::sort(windows.begin(), windows.end(),
             [](const Window& a, const Window& b) { return a.begin < b.begin; });
+  for (std::vector<size_t>& ends : sc.prefilter_ends) {
+    if (!std::is_sorted(ends.begin(), ends.end())) std::sort(ends.begin(), ends.end());
+  }
+  // Matches that cross a slice boundary may be missed: trust Vectorscan's
+  // prefilter only when the text was one slice.
+  const bool hs_prefilter_complete = text.size() <= kSlice;
   std::vector<re2::StringPiece>& groups = sc.groups;
   std::vector<int>& which = sc.which;
   std::vector<size_t>& candidates = sc.candidates;
@@ -431,6 +617,13 @@ Status SecretScanner::Scan(std::string_view text, SecretScratch& scratch, std::v
     const Impl::Gate& gate = impl_->gates[w.gate];
     candidates.clear();
     const RE2::Set* set = impl_->SetFor(w.gate);
+    if (gate.hs_prefilter >= 0 && hs_prefilter_complete) {
+      // No Vectorscan prefilter match ends inside the window: RE2 would find
+      // none either, unless the window holds non-ASCII text.
+      const std::vector<size_t>& ends = sc.prefilter_ends[static_cast<size_t>(gate.hs_prefilter)];
+      const auto it = std::upper_bound(ends.begin(), ends.end(), w.begin);
+      if ((it == ends.end() || *it > w.end) && utf::IsAscii(std::string_view(piece.data(), piece.size()))) continue;
+    }
     if (gate.prefilter_re && !RE2::PartialMatch(piece, *gate.prefilter_re)) continue;
     if (set != nullptr) {
       which.clear();

@@ -87,6 +87,100 @@ TEST(SecretRules, BadRuleFilesGetClearErrors) {
   ASSERT_FALSE(r3.ok());
 }
 
+// The build-time form of the rules is the rule files, field for field.
+TEST(PrecompiledRules, DecodeToTheRuleFiles) {
+  std::vector<SecretRule> parsed;
+  for (const EmbeddedFile& file : EmbeddedSecretRuleFiles()) {
+    auto rules = ParseSecretRules(file.text, file.name);
+    ASSERT_TRUE(rules.ok()) << rules.status().message();
+    for (SecretRule& r : rules.value()) parsed.push_back(std::move(r));
+  }
+  auto builtin = BuiltinSecretRules();
+  ASSERT_TRUE(builtin.ok()) << builtin.status().message();
+  ASSERT_EQ(builtin->size(), parsed.size());
+  EXPECT_EQ(EncodeSecretRules(builtin.value()), EncodeSecretRules(parsed));
+  EXPECT_FALSE(BuiltinPrecompiledRules().rules.empty());
+}
+
+TEST(PrecompiledRules, DatabaseLoadsForTheBuiltinRulesOnly) {
+  auto scanner = Builtin();
+  EXPECT_TRUE(scanner->used_precompiled_database());
+  EXPECT_EQ(scanner->database_key(), BuiltinPrecompiledRules().db_key);
+  // Any other rule set compiles its own database.
+  auto rules = BuiltinSecretRules();
+  ASSERT_TRUE(rules.ok());
+  rules->pop_back();
+  auto fewer = SecretScanner::Compile(std::move(rules.value()), SecretScanner::CompileMode::kLazy);
+  ASSERT_TRUE(fewer.ok()) << fewer.status().message();
+  EXPECT_FALSE(fewer.value()->used_precompiled_database());
+  EXPECT_NE(fewer.value()->database_key(), scanner->database_key());
+}
+
+TEST(PrecompiledRules, DamagedEncodingIsAnErrorAtEveryLength) {
+  auto rules = BuiltinSecretRules();
+  ASSERT_TRUE(rules.ok());
+  rules->resize(3);
+  const std::string bytes = EncodeSecretRules(rules.value());
+  auto back = DecodeSecretRules(bytes);
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(EncodeSecretRules(back.value()), bytes);
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    auto cut = DecodeSecretRules(std::string_view(bytes).substr(0, n));
+    EXPECT_FALSE(cut.ok()) << "decoded a prefix of " << n << " bytes";
+  }
+  EXPECT_FALSE(DecodeSecretRules(bytes + "x").ok());
+  std::string huge_count = bytes;
+  huge_count[8] = '\xff';  // the rule count's low byte
+  huge_count[11] = '\x7f';
+  EXPECT_FALSE(DecodeSecretRules(huge_count).ok());
+}
+
+// Prefilters that Vectorscan also checks only skip windows where RE2 could
+// not match: findings equal those of the same rules with every prefilter
+// left to RE2 alone (an optional "(?:^)?" keeps the meaning and rules Vectorscan
+// out), on generated lines full of near misses, non-ASCII look-alikes included.
+TEST(PrecompiledRules, VectorscanPrefiltersChangeNoFinding) {
+  auto scanner = Builtin();
+  auto rules = BuiltinSecretRules();
+  ASSERT_TRUE(rules.ok());
+  size_t with_prefilter = 0;
+  for (SecretRule& r : rules.value()) {
+    if (r.prefilter.empty()) continue;
+    r.prefilter = "(?:^)?" + r.prefilter;
+    ++with_prefilter;
+  }
+  ASSERT_GT(with_prefilter, 0u);
+  auto plain = SecretScanner::Compile(std::move(rules.value()), SecretScanner::CompileMode::kLazy);
+  ASSERT_TRUE(plain.ok()) << plain.status().message();
+  const std::vector<std::string> pieces = {
+      "secret", "Token", "PASSWORD", "api_key", "auth", "pwd", "_", "-", ".", "=", ":", ":=", " ", "\t", "\"",
+      "'", "`", "]", "x", "Q", "7", "42", "a1B2c3D4e5F6g7H8", "0123456789abcdef0123456789abcdef", "\xc5\xbf",
+      "\xe2\x80\x8b", "\n", "\r\n", "/", "+", "~"};
+  uint64_t state = 0x9E3779B97F4A7C15ull;
+  auto next = [&] {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state;
+  };
+  size_t nonempty = 0;
+  for (int doc = 0; doc < 3000; ++doc) {
+    std::string text;
+    const size_t n = 4 + next() % 40;
+    for (size_t k = 0; k < n; ++k) text += pieces[next() % pieces.size()];
+    auto a = Scan(*scanner, text);
+    auto b = Scan(*plain.value(), text);
+    ASSERT_EQ(a.size(), b.size()) << text;
+    for (size_t k = 0; k < a.size(); ++k) {
+      EXPECT_EQ(a[k].rule, b[k].rule) << text;
+      EXPECT_EQ(a[k].byte_offset, b[k].byte_offset) << text;
+      EXPECT_EQ(a[k].byte_length, b[k].byte_length) << text;
+    }
+    nonempty += a.empty() ? 0 : 1;
+  }
+  EXPECT_GT(nonempty, 100u);  // the generator does reach the rules
+}
+
 TEST(Mask, ShowsOnlyTheEnds) {
   const std::string m = MaskSecret("sk-ant-api03-abcdefghijklmnopqrstuvwxyz0123456789");
   EXPECT_EQ(m.find("mnopqrstuv"), std::string::npos) << m;
