@@ -1,5 +1,6 @@
-// Fuzzes the audit native_strings reader (printable ASCII and UTF-16LE strings) on arbitrary bytes: it must
-// not crash, read out of range or exceed its limits; see fuzz_unpack_check.h.
+// Fuzzes the audit native_strings reader (printable ASCII and UTF-16LE strings)
+// on arbitrary bytes: it must not crash, read out of range or exceed its
+// limits; see fuzz_unpack_check.h.
 #include <cstddef>
 #include <cstdint>
 

@@ -1,5 +1,6 @@
-// Fuzzes the audit node_sea reader (Node.js SEA blobs in ELF notes, Mach-O sections or found by magic) on arbitrary bytes: it must
-// not crash, read out of range or exceed its limits; see fuzz_unpack_check.h.
+// Fuzzes the audit node_sea reader (Node.js SEA blobs in ELF notes, Mach-O
+// sections or found by magic) on arbitrary bytes: it must not crash, read out
+// of range or exceed its limits; see fuzz_unpack_check.h.
 #include <cstddef>
 #include <cstdint>
 

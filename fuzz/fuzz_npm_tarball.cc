@@ -1,5 +1,6 @@
-// Fuzzes the audit npm_tarball reader (npm tarballs through libarchive, in memory) on arbitrary bytes: it must
-// not crash, read out of range or exceed its limits; see fuzz_unpack_check.h.
+// Fuzzes the audit npm_tarball reader (npm tarballs through libarchive, in
+// memory) on arbitrary bytes: it must not crash, read out of range or exceed
+// its limits; see fuzz_unpack_check.h.
 #include <cstddef>
 #include <cstdint>
 

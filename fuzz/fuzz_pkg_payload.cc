@@ -1,5 +1,6 @@
-// Fuzzes the audit pkg_payload reader (vercel pkg placeholders, prelude and virtual file system) on arbitrary bytes: it must
-// not crash, read out of range or exceed its limits; see fuzz_unpack_check.h.
+// Fuzzes the audit pkg_payload reader (vercel pkg placeholders, prelude and
+// virtual file system) on arbitrary bytes: it must not crash, read out of range
+// or exceed its limits; see fuzz_unpack_check.h.
 #include <cstddef>
 #include <cstdint>
 
