@@ -139,7 +139,7 @@ bool ReadNpmTarball(std::string_view file, const std::string& name, Budget* budg
       ++skipped_by_ext[dot == std::string::npos || dot == 0 ? "(none)" : base.substr(dot)];
       char head[64];
       la_ssize_t n = archive_read_data(a.get(), head, sizeof head);
-      if (n > 0 && DetectObjectFormat(std::string_view(head, static_cast<size_t>(n))) != ObjectFormat::kNone) {
+      if (n > 0 && MayBeObjectFile(std::string_view(head, static_cast<size_t>(n)))) {
         // A native executable (the agent's own Bun or SEA build, an addon, a
         // vendored tool): read it whole, within the entry limit, and look
         // for an embedded payload.

@@ -243,6 +243,12 @@ ObjectFormat DetectObjectFormat(std::string_view file) {
   return ObjectFormat::kNone;
 }
 
+bool MayBeObjectFile(std::string_view head) {
+  if (head.size() >= 2 && head[0] == 'M' && head[1] == 'Z') return true;
+  return DetectObjectFormat(head) != ObjectFormat::kNone ||
+         (head.size() >= 4 && std::memcmp(head.data(), "\x7f" "ELF", 4) == 0);
+}
+
 std::optional<FileSpan> FindSection(std::string_view file, std::string_view segment,
                                     std::string_view section) {
   switch (DetectObjectFormat(file)) {

@@ -21,6 +21,11 @@ const char* ObjectFormatName(ObjectFormat format);
 // (64-bit thin, or a fat/universal file), PE (MZ with a valid PE header).
 ObjectFormat DetectObjectFormat(std::string_view file);
 
+// A cheap test on the first bytes of a file (64 are enough): true when they
+// start like an ELF, Mach-O or PE ("MZ") file. DetectObjectFormat on the
+// whole file confirms.
+bool MayBeObjectFile(std::string_view head);
+
 // A byte range of the file.
 struct FileSpan {
   std::uint64_t offset = 0;

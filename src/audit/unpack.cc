@@ -335,6 +335,16 @@ Result<Unpacked> UnpackSingle(std::string_view bytes, const std::string& name, c
   return out;
 }
 
+// Reads the first bytes only: most files of a package are not executables.
+bool HeadIsObjectFile(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char head[64];
+  ssize_t n = pread(fd, head, sizeof head, 0);
+  close(fd);
+  return n > 0 && MayBeObjectFile(std::string_view(head, static_cast<size_t>(n)));
+}
+
 bool IsModuleFile(std::string_view name) {
   for (std::string_view ext : {".js", ".mjs", ".cjs", ".jsx", ".json"}) {
     if (EndsWith(name, ext)) return true;
@@ -401,9 +411,9 @@ Result<Unpacked> UnpackDirectory(const std::string& root, const UnpackLimits& li
       // Native code shipped inside a package (a Bun or SEA build of the
       // agent, addons, vendored tools): its embedded modules are read; other
       // native files are named, since they escape the JavaScript analysis.
-      if (size >= 64) {
+      if (size >= 64 && HeadIsObjectFile(path)) {
         MappedFile f;
-        if (f.Open(path, limits.max_file_bytes).ok() && DetectObjectFormat(f.bytes()) != ObjectFormat::kNone) {
+        if (f.Open(path, limits.max_file_bytes).ok()) {
           internal::ReadNestedExecutable(f.bytes(), path, "directory", &budget, &out);
         }
       }

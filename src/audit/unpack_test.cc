@@ -640,7 +640,8 @@ TEST(NpmTarball, BunExecutableInsideIsOpened) {
   Put64(&section, graph.size());
   section += graph;
   std::string tgz = Tarball({{"package/package.json", "{}", ""},
-                             {"package/bin/agent", Elf({{".text", RuntimeNoise()}, {".bun", section}}), ""}});
+                             {"package/bin/agent", Elf({{".text", RuntimeNoise()}, {".bun", section}}), ""},
+                             {"package/bin/agent.exe", Pe(".bun", section), ""}});
   auto u = UnpackBytes(tgz, "agent-linux-x64.tgz");
   ASSERT_TRUE(u.ok());
   EXPECT_EQ(u->kind, "npm-tarball");
@@ -649,6 +650,8 @@ TEST(NpmTarball, BunExecutableInsideIsOpened) {
   EXPECT_EQ(cli->container, "bun-sea");
   EXPECT_EQ(cli->text, "console.log(process.env.TZ);\n");
   EXPECT_TRUE(NoteContains(*u, "package/bin/agent is a bun-sea executable (section layout)"));
+  // PE: the header that says "PE" lies beyond the first bytes read.
+  EXPECT_NE(Find(*u, "package/bin/agent.exe!/$bunfs/root/latin.js"), nullptr);
 }
 
 TEST(NpmTarball, EntryLimitAndCorruptTarball) {
