@@ -187,6 +187,17 @@ std::string TlsFailureToJsonLine(const TlsFailure& f) {
   return Line(obj);
 }
 
+std::string ConnectionToJsonLine(const ConnectionAttempt& c) {
+  json::object obj;
+  obj["kind"] = "connection";
+  obj["t_ms"] = c.t_ms;
+  obj["protocol"] = c.protocol;
+  obj["dest_ip"] = c.dest_ip;
+  obj["dest_port"] = c.dest_port;
+  obj["served"] = c.served;
+  return Line(obj);
+}
+
 std::string CaptureToJsonl(const RunCapture& capture) {
   std::string out;
   for (const std::string& note : capture.notes) {
@@ -197,6 +208,7 @@ std::string CaptureToJsonl(const RunCapture& capture) {
   }
   for (const DnsQuery& q : capture.dns) out += DnsQueryToJsonLine(q) + "\n";
   for (const TlsFailure& f : capture.tls_failures) out += TlsFailureToJsonLine(f) + "\n";
+  for (const ConnectionAttempt& c : capture.connections) out += ConnectionToJsonLine(c) + "\n";
   for (const CapturedRequest& r : capture.requests) out += RequestToJsonLine(r) + "\n";
   json::object exit;
   exit["kind"] = "exit";
@@ -288,6 +300,14 @@ Result<RunCapture> CaptureFromJsonl(std::string_view text, std::string_view sour
       f.dest_port = in.Int("dest_port", false);
       f.reason = in.Bytes("reason");
       capture.tls_failures.push_back(std::move(f));
+    } else if (kind == "connection") {
+      ConnectionAttempt c;
+      c.t_ms = in.Num("t_ms", false);
+      c.protocol = in.Str("protocol");
+      c.dest_ip = in.Str("dest_ip");
+      c.dest_port = in.Int("dest_port");
+      c.served = in.Bool("served");
+      capture.connections.push_back(std::move(c));
     } else if (kind == "note") {
       capture.notes.push_back(in.Bytes("text"));
     } else if (kind == "exit") {

@@ -54,6 +54,20 @@ struct TlsFailure {
   std::string reason;   // OpenSSL's reason, e.g. "tlsv1 alert unknown ca"
 };
 
+// Where the agent tried to go, seen on the sandbox's loopback whatever listened
+// there: every TCP connection it opened (its SYN) and the first datagram of
+// every UDP flow, except its queries to the fake DNS (those are DnsQuery).
+// This is the complete list, including what the capture server cannot read:
+// ports it does not serve, QUIC and other UDP, HTTPS to an IP address that
+// refused our certificate after the handshake.
+struct ConnectionAttempt {
+  double t_ms = 0;
+  std::string protocol;  // "tcp" or "udp"
+  std::string dest_ip;   // exact, IPv4 or IPv6
+  int dest_port = 0;
+  bool served = false;   // a capture listener was on that TCP port
+};
+
 // Everything one run produced.
 struct RunCapture {
   int exit_code = -1;      // the agent's exit status; 128+N when killed by signal N
@@ -64,6 +78,7 @@ struct RunCapture {
   std::vector<CapturedRequest> requests;  // in seq order
   std::vector<DnsQuery> dns;              // in arrival order
   std::vector<TlsFailure> tls_failures;
+  std::vector<ConnectionAttempt> connections;  // in time order
   std::vector<std::string> notes;         // sandbox remarks, e.g. "overlay /etc unavailable:
                                           // /etc/localtime bind-mounted instead"
 };
@@ -76,6 +91,8 @@ struct RunCapture {
 //   {"kind":"dns","t_ms":1.0,"name":"api.anthropic.com","type":"A","transport":"udp"}
 //   {"kind":"tls_failure","t_ms":3.1,"sni":"x.example","dest_ip":"198.18.0.2",
 //    "dest_port":443,"reason":"..."}
+//   {"kind":"connection","t_ms":2.0,"protocol":"tcp","dest_ip":"203.0.113.7",
+//    "dest_port":9000,"served":false}
 //   {"kind":"note","text":"..."}
 //   {"kind":"exit","exit_code":0,"timed_out":false,"wall_ms":830.2,
 //    "stdout_tail":"...","stderr_tail":"..."}
@@ -85,6 +102,7 @@ struct RunCapture {
 std::string RequestToJsonLine(const CapturedRequest& request);  // no trailing newline
 std::string DnsQueryToJsonLine(const DnsQuery& query);
 std::string TlsFailureToJsonLine(const TlsFailure& failure);
+std::string ConnectionToJsonLine(const ConnectionAttempt& connection);
 std::string CaptureToJsonl(const RunCapture& capture);  // every line, each ending in '\n'
 
 // Parses JSONL written by the functions above. `source_name` names the input in

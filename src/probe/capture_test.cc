@@ -15,6 +15,8 @@ RunCapture Sample() {
   c.notes = {"overlay unavailable"};
   c.dns = {{1.5, "api.anthropic.com", "A", "udp"}, {1.6, "api.anthropic.com", "AAAA", "udp"}};
   c.tls_failures = {{4.0, "pinned.example", "198.18.0.2", 443, "tlsv1 alert unknown ca"}};
+  c.connections = {{3.5, "tcp", "203.0.113.7", 9000, false}, {3.7, "udp", "2001:db8::5", 443, false},
+                   {3.9, "tcp", "198.18.0.1", 443, true}};
   CapturedRequest second;
   second.seq = 1;
   second.scheme = "http";
@@ -63,6 +65,12 @@ TEST(CaptureJsonl, RoundTripIsByteExact) {
   ASSERT_EQ(out->tls_failures.size(), 1u);
   EXPECT_EQ(out->tls_failures[0].sni, "pinned.example");
   EXPECT_EQ(out->tls_failures[0].dest_port, 443);
+  ASSERT_EQ(out->connections.size(), 3u);
+  EXPECT_EQ(out->connections[0].dest_port, 9000);
+  EXPECT_EQ(out->connections[1].protocol, "udp");
+  EXPECT_EQ(out->connections[1].dest_ip, "2001:db8::5");
+  EXPECT_TRUE(out->connections[2].served);
+  EXPECT_FALSE(out->connections[0].served);
   ASSERT_EQ(out->requests.size(), 2u);
   const CapturedRequest& r = out->requests[0];
   EXPECT_EQ(r.seq, 0);

@@ -247,6 +247,11 @@ Status RunInsideSandbox(const CellFile& f) {
     capture_options.ca = ca->get();
     Result<std::unique_ptr<CaptureServer>> server = CaptureServer::Start(loop, capture_options);
     if (!server.ok()) return server.status();
+    Result<std::unique_ptr<ConnectionLog>> connections = ConnectionLog::Start((*server)->ports());
+    if (!connections.ok()) {
+      capture.notes.push_back("connection attempts are not recorded: " +
+                              connections.status().message());
+    }
 
     AgentLaunch launch;
     launch.argv = f.argv;
@@ -256,6 +261,7 @@ Status RunInsideSandbox(const CellFile& f) {
     launch.stderr_path = f.work_dir + "/agent.stderr";
     epoch = std::chrono::steady_clock::now();
     (*server)->set_epoch(epoch);
+    if (connections.ok()) (*connections)->set_epoch(epoch);
     Result<pid_t> pid = SpawnAgent(launch);
     if (!pid.ok()) return pid.status();
     AgentExit exit = WaitForAgent(*pid, f.timeout_s);
@@ -265,6 +271,7 @@ Status RunInsideSandbox(const CellFile& f) {
     capture.timed_out = exit.timed_out;
     (*server)->StopAccepting();
     (*dns_server)->Stop();
+    if (connections.ok()) capture.connections = (*connections)->Stop();
     capture.requests = (*server)->TakeRequests();
     capture.tls_failures = (*server)->TakeTlsFailures();
     server->reset();

@@ -74,7 +74,8 @@ TEST_F(CellRunnerTest, CurlDirectHardCodedIpAndProxyAreCaptured) {
       "&& echo && curl -sS -m 5 http://203.0.113.7/x && echo "
       "&& curl -sS -m 5 --proxy http://127.0.0.1:8080 http://proxied.example/p && echo "
       "&& curl -sS -m 5 --proxy http://corp-proxy.example:3128 https://tunnel.example/q && echo "
-      "&& cat /proc/net/dev";
+      "&& cat /proc/net/dev && { curl -sS -m 2 http://203.0.113.7:9000/ 2>/dev/null; "
+      "curl -sS -m 2 https://203.0.113.8/ 2>/dev/null; true; }";
   auto start = std::chrono::steady_clock::now();
   Result<RunCapture> c = RunCell(cell, Options(Shell(script)));
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -120,8 +121,28 @@ TEST_F(CellRunnerTest, CurlDirectHardCodedIpAndProxyAreCaptured) {
   for (const DnsQuery& q : c->dns) names.insert(q.name);
   EXPECT_TRUE(names.count("api.anthropic.com")) << c->stderr_tail;
   EXPECT_FALSE(names.count("proxied.example"));  // the proxy resolves, not curl
+  // Every connection attempt is listed, served or not: the refused port 9000
+  // and the HTTPS-to-an-IP connection that refused our certificate after its
+  // handshake (no request, no TLS failure on the server's side) included.
+  auto attempted = [&c](const std::string& address, int port, bool served) {
+    for (const ConnectionAttempt& a : c->connections) {
+      if (a.protocol == "tcp" && a.dest_ip == address && a.dest_port == port && a.served == served) {
+        return true;
+      }
+    }
+    return false;
+  };
+  EXPECT_TRUE(attempted("203.0.113.7", 80, true));
+  EXPECT_TRUE(attempted("203.0.113.7", 9000, false));
+  EXPECT_TRUE(attempted("203.0.113.8", 443, true));
+  EXPECT_TRUE(attempted("127.0.0.1", 8080, true));
+  EXPECT_TRUE(attempted(anthropic->dest_ip, 443, true));
+  for (const ConnectionAttempt& a : c->connections) {
+    EXPECT_FALSE(a.dest_port == 53 && a.dest_ip == "127.0.0.1") << "DNS is listed separately";
+  }
   // The only network interface is loopback.
   std::string dev = c->stdout_tail.substr(c->stdout_tail.find("Inter-"));
+  dev = dev.substr(0, dev.find("\n", dev.find("lo:")) + 1);
   size_t interfaces = 0;
   for (size_t at = dev.find(':'); at != std::string::npos; at = dev.find(':', at + 1)) ++interfaces;
   EXPECT_EQ(interfaces, 1u) << dev;  // one "name:" per interface

@@ -1,6 +1,11 @@
 #include "probe/sandbox.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <sys/socket.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -11,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -545,6 +551,132 @@ AgentExit WaitForAgent(pid_t pid, double timeout_s) {
     if (WIFSIGNALED(status)) result.exit_code = 128 + WTERMSIG(status);
   }
   return result;
+}
+
+bool ParseIpPacket(std::string_view packet, PacketDestination* out) {
+  const auto* p = reinterpret_cast<const unsigned char*>(packet.data());
+  size_t n = packet.size();
+  if (n < 1) return false;
+  int protocol = 0;
+  size_t l4 = 0;
+  char text[INET6_ADDRSTRLEN] = {0};
+  if ((p[0] >> 4) == 4) {
+    size_t header = static_cast<size_t>(p[0] & 0x0f) * 4;
+    if (header < 20 || n < header) return false;
+    uint16_t fragment = static_cast<uint16_t>(((p[6] & 0x1f) << 8) | p[7]);
+    if (fragment != 0) return false;  // only the first fragment has the ports
+    protocol = p[9];
+    if (inet_ntop(AF_INET, p + 16, text, sizeof text) == nullptr) return false;
+    l4 = header;
+  } else if ((p[0] >> 4) == 6) {
+    if (n < 40) return false;
+    protocol = p[6];
+    if (inet_ntop(AF_INET6, p + 24, text, sizeof text) == nullptr) return false;
+    l4 = 40;
+  } else {
+    return false;
+  }
+  *out = PacketDestination{};
+  if (protocol == 6) {
+    if (n < l4 + 14) return false;
+    uint8_t flags = p[l4 + 13];
+    out->tcp_syn = (flags & 0x02) != 0 && (flags & 0x10) == 0;
+  } else if (protocol == 17) {
+    if (n < l4 + 8) return false;
+    out->udp = true;
+  } else {
+    return false;
+  }
+  out->src_port = (p[l4] << 8) | p[l4 + 1];
+  out->dest_port = (p[l4 + 2] << 8) | p[l4 + 3];
+  out->dest_ip = text;
+  return true;
+}
+
+Result<std::unique_ptr<ConnectionLog>> ConnectionLog::Start(std::vector<int> served_tcp_ports) {
+  std::unique_ptr<ConnectionLog> log(new ConnectionLog());
+  log->served_ = std::move(served_tcp_ports);
+  log->fd_ = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, htons(ETH_P_ALL));
+  if (log->fd_ < 0) {
+    return Status::Error(fmt::format("cannot open a packet socket in the sandbox: {}", Errno(errno)));
+  }
+  sockaddr_ll sll{};
+  sll.sll_family = AF_PACKET;
+  sll.sll_protocol = htons(ETH_P_ALL);
+  sll.sll_ifindex = static_cast<int>(if_nametoindex("lo"));
+  if (sll.sll_ifindex == 0 ||
+      bind(log->fd_, reinterpret_cast<sockaddr*>(&sll), sizeof sll) != 0) {
+    return Status::Error(fmt::format("cannot watch the sandbox's loopback: {}", Errno(errno)));
+  }
+  if (pipe2(log->wake_, O_CLOEXEC | O_NONBLOCK) != 0) {
+    return Status::Error(fmt::format("pipe: {}", Errno(errno)));
+  }
+  log->thread_ = std::thread([l = log.get()] { l->Run(); });
+  return log;
+}
+
+ConnectionLog::~ConnectionLog() {
+  Stop();
+  for (int fd : {fd_, wake_[0], wake_[1]}) {
+    if (fd >= 0) close(fd);
+  }
+}
+
+void ConnectionLog::set_epoch(std::chrono::steady_clock::time_point epoch) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  epoch_ = epoch;
+}
+
+void ConnectionLog::Drain() {
+  unsigned char buf[128];  // headers are enough; the rest is truncated away
+  while (true) {
+    sockaddr_ll from{};
+    socklen_t from_len = sizeof from;
+    ssize_t n = recvfrom(fd_, buf, sizeof buf, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from),
+                         &from_len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    // Loopback shows each packet twice: leaving, then arriving. Count it once.
+    if (from.sll_pkttype != PACKET_OUTGOING) continue;
+    size_t len = std::min(static_cast<size_t>(n), sizeof buf);
+    PacketDestination d;
+    if (!ParseIpPacket(std::string_view(reinterpret_cast<char*>(buf), len), &d)) continue;
+    bool dns = d.dest_port == 53 && (d.dest_ip == "127.0.0.1");
+    if (dns || (d.udp && d.src_port == 53)) continue;
+    if (!d.tcp_syn && !d.udp) continue;
+    if (d.udp && !udp_flows_.emplace(d.dest_ip, d.dest_port, d.src_port).second) continue;
+    ConnectionAttempt attempt;
+    attempt.protocol = d.udp ? "udp" : "tcp";
+    attempt.dest_ip = d.dest_ip;
+    attempt.dest_port = d.dest_port;
+    attempt.served = !d.udp && std::find(served_.begin(), served_.end(), d.dest_port) != served_.end();
+    std::lock_guard<std::mutex> lock(mutex_);
+    attempt.t_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - epoch_).count();
+    attempts_.push_back(std::move(attempt));
+  }
+}
+
+void ConnectionLog::Run() {
+  while (!stopping_.load()) {
+    pollfd fds[2] = {{fd_, POLLIN, 0}, {wake_[0], POLLIN, 0}};
+    if (poll(fds, 2, -1) < 0 && errno != EINTR) break;
+    Drain();
+    if (fds[1].revents != 0) break;
+  }
+  Drain();
+}
+
+std::vector<ConnectionAttempt> ConnectionLog::Stop() {
+  if (!stopping_.exchange(true) && wake_[1] >= 0) {
+    char byte = 0;
+    [[maybe_unused]] ssize_t n = write(wake_[1], &byte, 1);
+  }
+  if (thread_.joinable()) thread_.join();
+  std::lock_guard<std::mutex> lock(mutex_);
+  return std::move(attempts_);
 }
 
 Status CheckSandboxSupport() {

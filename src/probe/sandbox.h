@@ -13,11 +13,20 @@
 
 #include <sys/types.h>
 
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <set>
 #include <string>
+#include <string_view>
+#include <thread>
+#include <tuple>
 #include <utility>
 #include <vector>
 
 #include "core/status.h"
+#include "probe/capture.h"
 
 namespace glassbox::probe {
 
@@ -82,6 +91,53 @@ AgentExit WaitForAgent(pid_t pid, double timeout_s);
 
 // See cell_runner.h.
 Status CheckSandboxSupport();
+
+// The destination of one IP packet, as ConnectionLog needs it.
+struct PacketDestination {
+  bool tcp_syn = false;  // TCP with SYN set and ACK clear: a new connection
+  bool udp = false;
+  std::string dest_ip;
+  int dest_port = 0;
+  int src_port = 0;
+};
+
+// Parses an IPv4 or IPv6 packet, network header first (as an AF_PACKET
+// SOCK_DGRAM socket delivers it). False for other protocols, truncated
+// headers, later fragments, IPv6 extension headers. Pure; never trusts
+// lengths in the packet (fuzzed by fuzz/fuzz_probe_packet.cc).
+bool ParseIpPacket(std::string_view packet, PacketDestination* out);
+
+// Records where the agent tried to go by watching the sandbox's loopback
+// with a packet socket: every outgoing TCP SYN, the first datagram of every
+// UDP flow, except DNS to the fake resolver (127.0.0.1:53). Works only inside
+// the sandbox's network namespace (needs CAP_NET_RAW there). One thread.
+class ConnectionLog {
+ public:
+  // `served_tcp_ports`: the capture listeners' ports (marks `served`).
+  static Result<std::unique_ptr<ConnectionLog>> Start(std::vector<int> served_tcp_ports);
+  ~ConnectionLog();
+  ConnectionLog(const ConnectionLog&) = delete;
+  ConnectionLog& operator=(const ConnectionLog&) = delete;
+
+  void set_epoch(std::chrono::steady_clock::time_point epoch);
+  // Reads what is still queued, stops the thread, returns the attempts in order.
+  std::vector<ConnectionAttempt> Stop();
+
+ private:
+  ConnectionLog() = default;
+  void Run();
+  void Drain();
+
+  int fd_ = -1;
+  int wake_[2] = {-1, -1};
+  std::vector<int> served_;
+  std::mutex mutex_;  // guards epoch_ and attempts_
+  std::chrono::steady_clock::time_point epoch_ = std::chrono::steady_clock::now();
+  std::vector<ConnectionAttempt> attempts_;
+  std::set<std::tuple<std::string, int, int>> udp_flows_;  // thread-only
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
 
 // Finds `program` in the colon-separated `path` (or uses it as is when it
 // contains a '/'). Error when not found or not executable.

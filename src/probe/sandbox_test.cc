@@ -1,0 +1,92 @@
+#include "probe/sandbox.h"
+
+#include <gtest/gtest.h>
+
+namespace glassbox::probe {
+namespace {
+
+std::string Ipv4Packet(uint8_t protocol, const uint8_t dest[4], uint16_t src_port,
+                       uint16_t dest_port, uint8_t tcp_flags, uint16_t fragment = 0) {
+  std::string p(20, '\0');
+  p[0] = 0x45;
+  p[6] = static_cast<char>(fragment >> 8);
+  p[7] = static_cast<char>(fragment & 0xff);
+  p[9] = static_cast<char>(protocol);
+  for (int i = 0; i < 4; ++i) p[16 + i] = static_cast<char>(dest[i]);
+  std::string l4(protocol == 6 ? 20 : 8, '\0');
+  l4[0] = static_cast<char>(src_port >> 8);
+  l4[1] = static_cast<char>(src_port & 0xff);
+  l4[2] = static_cast<char>(dest_port >> 8);
+  l4[3] = static_cast<char>(dest_port & 0xff);
+  if (protocol == 6) l4[13] = static_cast<char>(tcp_flags);
+  return p + l4;
+}
+
+TEST(ParseIpPacket, Ipv4TcpSynAndNotTheRest) {
+  const uint8_t dest[4] = {203, 0, 113, 7};
+  PacketDestination d;
+  ASSERT_TRUE(ParseIpPacket(Ipv4Packet(6, dest, 40000, 9000, 0x02), &d));
+  EXPECT_TRUE(d.tcp_syn);
+  EXPECT_FALSE(d.udp);
+  EXPECT_EQ(d.dest_ip, "203.0.113.7");
+  EXPECT_EQ(d.dest_port, 9000);
+  EXPECT_EQ(d.src_port, 40000);
+  ASSERT_TRUE(ParseIpPacket(Ipv4Packet(6, dest, 40000, 9000, 0x12), &d));  // SYN-ACK
+  EXPECT_FALSE(d.tcp_syn);
+  ASSERT_TRUE(ParseIpPacket(Ipv4Packet(17, dest, 5000, 443, 0), &d));
+  EXPECT_TRUE(d.udp);
+  EXPECT_EQ(d.dest_port, 443);
+  // A later fragment carries no ports; a cut header is refused; ICMP is not ours.
+  EXPECT_FALSE(ParseIpPacket(Ipv4Packet(17, dest, 5000, 443, 0, 0x0010), &d));
+  EXPECT_FALSE(ParseIpPacket(Ipv4Packet(6, dest, 1, 2, 0x02).substr(0, 30), &d));
+  EXPECT_FALSE(ParseIpPacket(Ipv4Packet(1, dest, 1, 2, 0), &d));
+  EXPECT_FALSE(ParseIpPacket("", &d));
+  std::string bad_ihl = Ipv4Packet(6, dest, 1, 2, 0x02);
+  bad_ihl[0] = 0x4f;  // a 60-byte header in a 40-byte packet
+  EXPECT_FALSE(ParseIpPacket(bad_ihl, &d));
+}
+
+TEST(ParseIpPacket, Ipv6Udp) {
+  std::string p(40, '\0');
+  p[0] = 0x60;
+  p[6] = 17;
+  const uint8_t dest[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5};
+  for (int i = 0; i < 16; ++i) p[24 + i] = static_cast<char>(dest[i]);
+  std::string udp = std::string("\x13\x88\x01\xbb", 4) + std::string(4, '\0');
+  PacketDestination d;
+  ASSERT_TRUE(ParseIpPacket(p + udp, &d));
+  EXPECT_TRUE(d.udp);
+  EXPECT_EQ(d.dest_ip, "2001:db8::5");
+  EXPECT_EQ(d.dest_port, 443);
+  EXPECT_EQ(d.src_port, 5000);
+  EXPECT_FALSE(ParseIpPacket(p + udp.substr(0, 4), &d));
+}
+
+TEST(ValidateSandboxSpec, NamesTheBadField) {
+  SandboxSpec ok{"/tmp/x", "wks-berlin-042", "li.wei", "Asia/Shanghai"};
+  EXPECT_TRUE(ValidateSandboxSpec(ok).ok());
+  SandboxSpec relative = ok;
+  relative.work_dir = "tmp/x";
+  EXPECT_NE(ValidateSandboxSpec(relative).message().find("absolute"), std::string::npos);
+  SandboxSpec zone = ok;
+  zone.timezone = "../../etc/passwd";
+  EXPECT_NE(ValidateSandboxSpec(zone).message().find("timezone"), std::string::npos);
+  SandboxSpec host = ok;
+  host.hostname = "bad host";
+  EXPECT_NE(ValidateSandboxSpec(host).message().find("host name"), std::string::npos);
+  SandboxSpec user = ok;
+  user.username = "Root";
+  EXPECT_NE(ValidateSandboxSpec(user).message().find("user name"), std::string::npos);
+}
+
+TEST(FindExecutable, SearchesPathInOrder) {
+  Result<std::string> sh = FindExecutable("sh", "/nonexistent:/bin:/usr/bin");
+  ASSERT_TRUE(sh.ok()) << sh.status().message();
+  EXPECT_EQ(*sh, "/bin/sh");
+  EXPECT_FALSE(FindExecutable("no-such-program-xyz", "/bin:/usr/bin").ok());
+  EXPECT_FALSE(FindExecutable("/etc/passwd", "").ok());  // not executable
+  EXPECT_FALSE(FindExecutable("", "/bin").ok());
+}
+
+}  // namespace
+}  // namespace glassbox::probe
