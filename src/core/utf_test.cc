@@ -87,6 +87,27 @@ TEST(Utf8, NextInterestingMatchesReference) {
   }
 }
 
+// Long texts, every byte value, and hits on both sides of the 16-, 32- and
+// 64-byte block edges of the SIMD loops.
+TEST(Utf8, NextInterestingMatchesReferenceOnLongTexts) {
+  std::mt19937 rng(7);
+  const std::string blanks = " \t\r\n\v\f";
+  for (int round = 0; round < 3000; ++round) {
+    std::string s(rng() % 700, 'q');
+    const int density = 1 + static_cast<int>(rng() % 20);
+    for (char& c : s) {
+      const int roll = static_cast<int>(rng() % 1000);
+      if (roll < density) {
+        c = static_cast<char>(rng() % 256);
+      } else if (roll < density * 8) {
+        c = blanks[rng() % blanks.size()];
+      }
+    }
+    const size_t from = s.empty() ? 0 : rng() % (s.size() + 1);
+    EXPECT_EQ(NextInteresting(s, from), ReferenceNext(s, from)) << "round " << round;
+  }
+}
+
 TEST(Utf8, NextInterestingSkipsCleanAscii) {
   const std::string s(1000, 'x');
   EXPECT_EQ(NextInteresting(s, 0), s.size());
