@@ -4,12 +4,14 @@
 #include <fcntl.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <sys/socket.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -25,7 +27,6 @@
 
 #include <fmt/format.h>
 
-extern char** environ;
 
 namespace glassbox::probe {
 
@@ -75,36 +76,79 @@ bool Exists(const std::string& path) {
   return lstat(path.c_str(), &st) == 0;
 }
 
-// Runs a helper (ip) with an argv vector and waits; error names the command.
-Status RunHelper(const std::vector<std::string>& argv) {
-  std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  pid_t pid = 0;
-  int rc = posix_spawn(&pid, argv[0].c_str(), &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  std::string shown;
-  for (const std::string& a : argv) shown += (shown.empty() ? "" : " ") + a;
-  if (rc != 0) return Status::Error(fmt::format("cannot run '{}': {}", shown, Errno(rc)));
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) return Status::Error(fmt::format("'{}': {}", shown, Errno(errno)));
+// Sets IFF_UP on the loopback interface of the current network namespace.
+Status BringUpLoopback() {
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Status::Error(fmt::format("socket: {}", Errno(errno)));
+  ifreq req{};
+  std::strncpy(req.ifr_name, "lo", IFNAMSIZ - 1);
+  bool ok = ioctl(fd, SIOCGIFFLAGS, &req) == 0;
+  if (ok) {
+    req.ifr_flags = static_cast<short>(req.ifr_flags | IFF_UP);
+    ok = ioctl(fd, SIOCSIFFLAGS, &req) == 0;
   }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    return Status::Error(fmt::format("'{}' failed (status {})", shown, status));
-  }
+  int err = errno;
+  close(fd);
+  if (!ok) return Status::Error(fmt::format("cannot bring up loopback: {}", Errno(err)));
   return Status::Ok();
 }
 
-Result<std::string> FindIp() {
-  for (const char* path : {"/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"}) {
-    if (access(path, X_OK) == 0) return std::string(path);
+// Adds a route of type "local" for the whole address family on loopback
+// (what `ip route add local 0.0.0.0/0 dev lo` does), through rtnetlink.
+Status AddLocalDefaultRoute(int family) {
+  int ifindex = static_cast<int>(if_nametoindex("lo"));
+  if (ifindex == 0) return Status::Error("no loopback interface");
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (fd < 0) return Status::Error(fmt::format("netlink socket: {}", Errno(errno)));
+  struct {
+    nlmsghdr header;
+    rtmsg route;
+    char attributes[64];
+  } request{};
+  request.header.nlmsg_len = NLMSG_LENGTH(sizeof(rtmsg));
+  request.header.nlmsg_type = RTM_NEWROUTE;
+  request.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK;
+  request.header.nlmsg_seq = 1;
+  request.route.rtm_family = static_cast<unsigned char>(family);
+  request.route.rtm_dst_len = 0;
+  request.route.rtm_table = RT_TABLE_LOCAL;
+  request.route.rtm_protocol = RTPROT_BOOT;
+  request.route.rtm_scope = RT_SCOPE_HOST;
+  request.route.rtm_type = RTN_LOCAL;
+  auto* attribute = reinterpret_cast<rtattr*>(reinterpret_cast<char*>(&request) +
+                                              NLMSG_ALIGN(request.header.nlmsg_len));
+  attribute->rta_type = RTA_OIF;
+  attribute->rta_len = RTA_LENGTH(sizeof(int));
+  std::memcpy(RTA_DATA(attribute), &ifindex, sizeof(int));
+  request.header.nlmsg_len = NLMSG_ALIGN(request.header.nlmsg_len) + RTA_ALIGN(attribute->rta_len);
+
+  sockaddr_nl kernel{};
+  kernel.nl_family = AF_NETLINK;
+  int err = 0;
+  if (sendto(fd, &request, request.header.nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel),
+             sizeof kernel) < 0) {
+    err = errno;
+  } else {
+    // The acknowledgement: an NLMSG_ERROR whose error is 0 on success.
+    alignas(nlmsghdr) char reply[1024];
+    ssize_t n = recv(fd, reply, sizeof reply, 0);
+    if (n < 0) {
+      err = errno;
+    } else {
+      auto* header = reinterpret_cast<nlmsghdr*>(reply);
+      if (!NLMSG_OK(header, static_cast<unsigned>(n)) || header->nlmsg_type != NLMSG_ERROR) {
+        err = EPROTO;
+      } else {
+        err = -static_cast<nlmsgerr*>(NLMSG_DATA(header))->error;
+      }
+    }
   }
-  return Status::Error("the 'ip' command (iproute2) is not installed; the probe sandbox needs it "
-                       "to route every address to loopback");
+  close(fd);
+  if (err != 0) {
+    return Status::Error(fmt::format("cannot route every {} address to loopback: {}",
+                                     family == AF_INET ? "IPv4" : "IPv6", Errno(err)));
+  }
+  return Status::Ok();
 }
 
 // /etc/passwd or /etc/group with any entry for `name` or id kAgentUid
@@ -166,15 +210,13 @@ bool IsValidUsername(const std::string& name) {
 }
 
 Status BringUpNetwork(std::vector<std::string>* notes) {
-  Result<std::string> ip = FindIp();
-  if (!ip.ok()) return ip.status();
-  Status up = RunHelper({*ip, "link", "set", "lo", "up"});
+  Status up = BringUpLoopback();
   if (!up.ok()) return up;
-  // Every IPv4 address is local: connections to any hard-coded address land
-  // on the capture listeners bound to 0.0.0.0.
-  Status v4 = RunHelper({*ip, "route", "add", "local", "0.0.0.0/0", "dev", "lo"});
+  // Every address is local: connections to any hard-coded address land on the
+  // capture listeners bound to the wildcard address.
+  Status v4 = AddLocalDefaultRoute(AF_INET);
   if (!v4.ok()) return v4;
-  Status v6 = RunHelper({*ip, "-6", "route", "add", "local", "::/0", "dev", "lo"});
+  Status v6 = AddLocalDefaultRoute(AF_INET6);
   if (!v6.ok()) {
     notes->push_back("IPv6 is unavailable in the sandbox; IPv6 connections fail instead of "
                      "being captured (" + v6.message() + ")");
