@@ -419,9 +419,12 @@ OutboundResult Policy::ApplyOutbound(const Route& route, std::string_view body) 
                   fmt::format("the request body has {} bytes, more than the gate's limit of {} (max_body_bytes)",
                               body.size(), config.max_body_bytes));
   }
-  if (!route.has_body_policy || body.empty()) {
+  if (!route.has_body_policy) {
     r.body = std::string(body);
     return r;
+  }
+  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
+    return refuse(ErrorKind::kInvalidRequest, "malformed-json", "the request body is empty; this API expects JSON");
   }
   if (!IsValidUtf8(body)) {
     return refuse(ErrorKind::kInvalidRequest, "invalid-utf8", "the request body is not valid UTF-8");

@@ -287,6 +287,11 @@ TEST(PolicyOutbound, BadBodiesGetProviderFormat400) {
   EXPECT_EQ(o.refusal->code, "malformed-json");
   EXPECT_EQ(json::parse(o.refusal->body).at("error").at("type").as_string(), "invalid_request_error");
 
+  // Regression (fuzz_gate_policy): an empty body was forwarded as it was.
+  o = p->ApplyOutbound(anthropic, "");
+  ASSERT_TRUE(o.refusal.has_value());
+  EXPECT_EQ(o.refusal->code, "malformed-json");
+
   const Route gemini = RouteFor(*p, "POST", "/v1beta/models/gemini-2.5-pro:generateContent");
   o = p->ApplyOutbound(gemini, "{\"contents\":\"\xC3\x28\"}");
   ASSERT_TRUE(o.refusal.has_value());
