@@ -70,8 +70,10 @@ probe::HostFacts GatherHostFacts(const std::vector<std::string>& command) {
 // The agent starts in a fresh working directory: arguments naming files
 // that exist here are made absolute so that `node agent.js` still works.
 std::vector<std::string> AbsoluteFileArguments(std::vector<std::string> command) {
-  for (size_t i = 1; i < command.size(); ++i) {
+  for (size_t i = 0; i < command.size(); ++i) {
     std::error_code ec;
+    // The program itself only when it is a path ("./agent.sh"); "node" stays a PATH lookup.
+    if (i == 0 && command[i].find('/') == std::string::npos) continue;
     if (!command[i].empty() && command[i][0] != '-' && command[i][0] != '/' && fs::is_regular_file(command[i], ec)) {
       command[i] = fs::absolute(command[i], ec).lexically_normal().string();
     }
@@ -245,7 +247,7 @@ int RunProbe(int argc, char** argv) {
     for (const auto& cell : matrix->cells) {
       std::string varied;
       for (const auto& [k, v] : cell.varied) varied += fmt::format(" {}={}", k, v.empty() ? "(unset)" : v);
-      std::cout << fmt::format("{}{}\n", cell.label, varied.empty() ? "" : "   ->" + varied);
+      std::cout << fmt::format("{}{}\n", cell.label, cell.varied.size() > 1 ? "   ->" + varied : "");
     }
     return kExitClean;
   }

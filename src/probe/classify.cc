@@ -492,8 +492,16 @@ Analysis Analyze(const Matrix& matrix, const std::vector<std::vector<RunCapture>
         worst_set = true;
       }
       if (verdict.cls == DiffClass::kEcho) continue;
+      // Code-point spans explain a covert marker; visible rewording reads
+      // better as one span of whole words.
+      std::vector<ChangedSpan> spans = verdict.spans;
+      if (verdict.cls != DiffClass::kCovertMarker && !spans.empty()) {
+        spans = WidenToWords(verdict.a, verdict.b, spans);
+        ChangedSpan merged{spans.front().a_begin, spans.back().a_end, spans.front().b_begin, spans.back().b_end};
+        spans = {merged};
+      }
       int shown = 0;
-      for (const auto& s : verdict.spans) {
+      for (const auto& s : spans) {
         std::u32string_view a_span = std::u32string_view(verdict.a).substr(s.a_begin, s.a_end - s.a_begin);
         std::u32string_view b_span = std::u32string_view(verdict.b).substr(s.b_begin, s.b_end - s.b_begin);
         for (char32_t cp : a_span) codepoints.insert(cp);

@@ -16,8 +16,8 @@ constexpr size_t kShownCells = 3;
 std::string CutVisible(std::string_view text, size_t max_cp, bool from_end) {
   std::u32string cps = DecodeForDiff(text);
   if (cps.size() <= max_cp) return std::string(text);
-  if (from_end) return "…" + EncodeFromDiff(std::u32string_view(cps).substr(cps.size() - max_cp));
-  return EncodeFromDiff(std::u32string_view(cps).substr(0, max_cp)) + "…";
+  if (from_end) return "..." + EncodeFromDiff(std::u32string_view(cps).substr(cps.size() - max_cp));
+  return EncodeFromDiff(std::u32string_view(cps).substr(0, max_cp)) + "...";
 }
 
 std::string ValueOrAbsent(const std::optional<std::string>& v) { return v ? *v : std::string("(absent)"); }
@@ -29,11 +29,11 @@ std::string CellExcerpt(const std::optional<std::string>& value, const Differenc
   if (!value) return "(absent)";
   if (value->size() <= 300) return *value;
   for (const auto& c : d.changes) {
-    if (c.cell == label) return "…" + c.cell_before + c.cell_text + c.cell_after + "…";
+    if (c.cell == label) return "..." + c.cell_before + c.cell_text + c.cell_after + "...";
   }
   if (!d.changes.empty() && cell_index == 0) {
     const auto& c = d.changes.front();
-    return "…" + c.baseline_before + c.baseline_text + c.baseline_after + "…";
+    return "..." + c.baseline_before + c.baseline_text + c.baseline_after + "...";
   }
   return CutVisible(*value, 200, false);
 }
@@ -332,7 +332,9 @@ void WriteTextReport(const ReportInput& in, std::ostream& out) {
                                                               CutVisible(ch.baseline_after, 30, false)));
         out << fmt::format("    cell    : {}\n", VisibleText(CutVisible(ch.cell_before, 30, true) + ch.cell_text +
                                                               CutVisible(ch.cell_after, 30, false)));
-        out << fmt::format("    changed : {} -> {}\n", NamedCodepoints(ch.baseline_text), NamedCodepoints(ch.cell_text));
+        if (d.cls == DiffClass::kCovertMarker || (ch.baseline_text.size() <= 8 && ch.cell_text.size() <= 8)) {
+          out << fmt::format("    changed : {} -> {}\n", NamedCodepoints(ch.baseline_text), NamedCodepoints(ch.cell_text));
+        }
       }
     } else {
       out << fmt::format("    {:<24} {}\n", cells[0].label,
@@ -359,7 +361,8 @@ void WriteTextReport(const ReportInput& in, std::ostream& out) {
   for (const auto& h : a.hosts) {
     std::vector<std::string> ports;
     for (int p : h.ports) ports.push_back(std::to_string(p));
-    out << fmt::format("  {:<36} {:>5} requests in {:>2} cells  port {}{}{}\n", h.host, h.requests, h.by_cell.size(),
+    out << fmt::format("  {:<36} {:>5} in {:<9} port {}{}{}\n", h.host, Plural(h.requests, "request", "requests"),
+                       Plural(h.by_cell.size(), "cell", "cells"),
                        Join(ports, ","), h.ip_literal ? "  HARD-CODED IP" : "", h.via_proxy ? "  via proxy" : "");
   }
   if (!a.tls_failures.empty()) {
@@ -376,7 +379,7 @@ void WriteTextReport(const ReportInput& in, std::ostream& out) {
         out << fmt::format("  … {} more (see --format json)\n", a.noise.size() - 8);
         break;
       }
-      out << fmt::format("  {}{}\n", VisibleText(n.location), n.masked ? " (rest of the field still compared)" : "");
+      out << fmt::format("  {}{}\n", VisibleText(n.location), n.masked ? " (ids and numbers masked, the rest compared across cells)" : "");
     }
   }
   for (const auto& note : a.notes) out << fmt::format("\nnote: {}\n", note);
@@ -498,7 +501,7 @@ void WriteHtmlReport(const ReportInput& in, std::ostream& out) {
   out << fmt::format("<h2>Noise ({} fields differ between runs of one cell)</h2>\n<ul>\n", a.noise.size());
   for (const auto& n : a.noise) {
     out << fmt::format("<li><code>{}</code>{}</li>\n", HtmlEscape(n.location),
-                       n.masked ? " (rest of the field still compared)" : "");
+                       n.masked ? " (ids and numbers masked, the rest compared across cells)" : "");
   }
   out << "</ul>\n";
   if (!a.notes.empty()) {
