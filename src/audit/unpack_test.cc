@@ -575,7 +575,43 @@ TEST(Deno, TrailerLayout) {
   ASSERT_EQ(bare->kind, "deno");
   ASSERT_EQ(bare->modules.size(), 1u);
   EXPECT_NE(bare->modules[0].text.find("Deno.hostname()"), std::string::npos);
-  EXPECT_TRUE(NoteContains(*bare, "module names are not parsed"));
+  EXPECT_TRUE(NoteContains(*bare, "no file table found"));
+}
+
+TEST(Deno, Deno2NoteWithFileTable) {
+  std::string data = "export const x = 1;\nimport {x} from './lib/util.ts';\nconsole.log(x)\n";
+  std::string vfs =
+      "[{\"Dir\":{\"n\":\"lib\",\"e\":[{\"File\":{\"n\":\"util.ts\",\"o\":[0,20]}}]}},"
+      "{\"File\":{\"n\":\"main.ts\",\"o\":[20,48],\"m\":[20,48],\"s\":[0,1]}},"
+      "{\"File\":{\"n\":\"bad.ts\",\"o\":[60,999]}}]";
+  std::string meta = "{\"argv\":[],\"permissions\":{\"allow_env\":[\"TZ\"]}}";
+  std::string desc;
+  Put16(&desc, 8);
+  desc += "d3n0l4nd";
+  desc += "d3n0l4nd";
+  Put64(&desc, meta.size());
+  desc += meta;
+  Put64(&desc, 0);
+  Put64(&desc, 0);
+  Put32(&desc, 0);
+  Put64(&desc, vfs.size());
+  desc += vfs;
+  Put64(&desc, data.size());
+  desc += data;
+  desc += "d3n0l4nd";
+  std::string file = Elf({{".text", RuntimeNoise() + "d3n0l4nd"}, {".note.sui", ElfNote("SUI", desc)}});
+  auto u = UnpackBytes(file, "deno-app");
+  ASSERT_TRUE(u.ok());
+  ASSERT_EQ(u->kind, "deno");
+  EXPECT_EQ(u->layout, "note");
+  const Module* util = Find(*u, "deno:/lib/util.ts");
+  ASSERT_NE(util, nullptr) << ::testing::PrintToString(u->notes);
+  EXPECT_EQ(util->text, "export const x = 1;\n");
+  const Module* main = Find(*u, "deno:/main.ts (transpiled)");
+  ASSERT_NE(main, nullptr);
+  EXPECT_TRUE(main->has_sourcemap);
+  EXPECT_NE(Find(*u, "deno:metadata.json"), nullptr);
+  EXPECT_TRUE(NoteContains(*u, "'deno:/bad.ts' has a range outside the embedded data"));
 }
 
 // --- asar ------------------------------------------------------------------
