@@ -397,6 +397,14 @@ Result<RunCapture> RunCell(const CellSpec& cell, const RunOptions& options) {
 
   int status = WaitWithDeadline(pid, options.timeout_s + kRunnerGraceSeconds);
   unlink(spec_path.c_str());  // normally already gone: it holds the CA key
+  // overlayfs leaves its scratch directories' "work" subdirectory with mode
+  // 000; without this an unprivileged caller could not delete WORK_DIR.
+  for (const char* scratch : {"etc-work", "home-work"}) {
+    fs::path dir = work / scratch;
+    std::error_code ignored;
+    fs::permissions(dir / "work", fs::perms::owner_all, fs::perm_options::add, ignored);
+    fs::remove_all(dir, ignored);
+  }
   Result<std::string> log = ReadFile(log_path);
   std::string reason = log.ok() ? LastLine(*log) : "";
   if (status == -1) {

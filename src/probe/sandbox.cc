@@ -311,8 +311,10 @@ std::string MountHome(const SandboxSpec& spec, std::vector<std::string>* notes) 
   if (!MakeDir(upper).ok() || !MakeDir(work).ok()) return own;
   std::string options = fmt::format("lowerdir=/home,upperdir={},workdir={}", upper, work);
   std::string home = "/home/" + spec.username;
-  if (mount("overlay", "/home", "overlay", 0, options.c_str()) != 0 ||
-      !MakeDir(home).ok() ||
+  // Made in the upper layer before mounting: an unprivileged caller may not
+  // write into the machine's /home (owned by a uid its namespace does not map).
+  if (!MakeDir(upper + "/" + spec.username).ok() ||
+      mount("overlay", "/home", "overlay", 0, options.c_str()) != 0 ||
       mount(own.c_str(), home.c_str(), nullptr, MS_BIND, nullptr) != 0) {
     notes->push_back(fmt::format("cannot make /home/{} ({}): HOME is {}", spec.username,
                                  Errno(errno), own));
