@@ -38,8 +38,9 @@ fi
 # npm tools used only by tests, pinned.
 if [[ " $* " == *" --test "* ]]; then
   test_dir="$here/build/npm-test-tools"
-  if [[ ! -x $test_dir/node_modules/.bin/sarif-multitool || ! -x $test_dir/node_modules/.bin/bun ]]; then
-    echo "bootstrap: installing the SARIF validator, bun, postject and asar into $test_dir" >&2
+  if [[ ! -x $test_dir/node_modules/.bin/sarif-multitool || ! -x $test_dir/node_modules/.bin/bun ||
+        ! -x $test_dir/node_modules/.bin/deno ]]; then
+    echo "bootstrap: installing the SARIF validator, bun, postject, asar and deno into $test_dir" >&2
     mkdir -p "$test_dir"
     cp "$here/scripts/npm-test-tools.package.json" "$test_dir/package.json"
     (cd "$test_dir" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
