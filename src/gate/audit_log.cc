@@ -275,8 +275,12 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path, OpenMo
   return std::unique_ptr<AuditLog>(new AuditLog(std::move(impl)));
 }
 
-Result<AuditRecord> AuditLog::Append(AuditRecord r) {
-  Impl& m = *impl_;
+// Masks and validates `r` for storage (no database access).
+static Status PrepareRecord(AuditLog::Impl& m, AuditRecord& r);
+// Links `r` to the last record and inserts it; the caller holds a transaction.
+static Status InsertInTransaction(AuditLog::Impl& m, AuditRecord& r);
+
+static Status PrepareRecord(AuditLog::Impl& m, AuditRecord& r) {
   if (!IsRfc3339Utc(r.time)) {
     return Status::Error(m.path + ": record time '" + r.time + "' is not RFC 3339 UTC (2026-11-23T12:00:00Z)");
   }
@@ -288,7 +292,10 @@ Result<AuditRecord> AuditLog::Append(AuditRecord r) {
       if (Status s = m.Mask(&**body); !s.ok()) return s;
     }
   }
-  if (Status s = m.Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
+  return Status::Ok();
+}
+
+static Status InsertInTransaction(AuditLog::Impl& m, AuditRecord& r) {
   Status failed = Status::Ok();
   {
     Stmt last(m.db, "SELECT id, record_hash FROM records ORDER BY id DESC LIMIT 1");
@@ -308,44 +315,57 @@ Result<AuditRecord> AuditLog::Append(AuditRecord r) {
       failed = m.Error("reading the last record");
     }
   }
-  if (failed.ok()) {
-    r.record_hash = ComputeRecordHash(r);
-    Stmt ins(m.db, std::string("INSERT INTO records(") + kColumns +
-                       ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)");
-    if (!ins.ok()) {
-      failed = m.Error("preparing insert");
-    } else {
-      ins.Int(1, r.id);
-      ins.Text(2, r.time);
-      ins.Text(3, r.user);
-      ins.Text(4, r.agent);
-      ins.Text(5, r.upstream);
-      ins.Text(6, r.model);
-      ins.Text(7, r.method);
-      ins.Text(8, r.path);
-      ins.Int(9, r.status);
-      ins.Int(10, r.latency_ms);
-      ins.Int(11, r.input_tokens);
-      ins.Int(12, r.output_tokens);
-      ins.Text(13, r.findings);
-      ins.OptText(14, r.request_body);
-      ins.OptText(15, r.response_body);
-      ins.Text(16, r.request_sha256);
-      ins.Text(17, r.response_sha256);
-      ins.Text(18, r.prev_hash);
-      ins.Text(19, r.record_hash);
-      if (ins.Step() != SQLITE_DONE) failed = m.Error("inserting record");
-    }
+  if (!failed.ok()) return failed;
+  r.record_hash = ComputeRecordHash(r);
+  Stmt ins(m.db, std::string("INSERT INTO records(") + kColumns +
+                     ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)");
+  if (!ins.ok()) return m.Error("preparing insert");
+  ins.Int(1, r.id);
+  ins.Text(2, r.time);
+  ins.Text(3, r.user);
+  ins.Text(4, r.agent);
+  ins.Text(5, r.upstream);
+  ins.Text(6, r.model);
+  ins.Text(7, r.method);
+  ins.Text(8, r.path);
+  ins.Int(9, r.status);
+  ins.Int(10, r.latency_ms);
+  ins.Int(11, r.input_tokens);
+  ins.Int(12, r.output_tokens);
+  ins.Text(13, r.findings);
+  ins.OptText(14, r.request_body);
+  ins.OptText(15, r.response_body);
+  ins.Text(16, r.request_sha256);
+  ins.Text(17, r.response_sha256);
+  ins.Text(18, r.prev_hash);
+  ins.Text(19, r.record_hash);
+  if (ins.Step() != SQLITE_DONE) return m.Error("inserting record");
+  return Status::Ok();
+}
+
+Result<AuditRecord> AuditLog::Append(AuditRecord r) {
+  auto stored = AppendBatch({std::move(r)});
+  if (!stored.ok()) return stored.status();
+  return std::move(stored->front());
+}
+
+Result<std::vector<AuditRecord>> AuditLog::AppendBatch(std::vector<AuditRecord> records) {
+  Impl& m = *impl_;
+  for (AuditRecord& r : records) {
+    if (Status s = PrepareRecord(m, r); !s.ok()) return s;
   }
-  if (!failed.ok()) {
-    m.Rollback();
-    return failed;
+  if (Status s = m.Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
+  for (AuditRecord& r : records) {
+    if (Status s = InsertInTransaction(m, r); !s.ok()) {
+      m.Rollback();
+      return s;
+    }
   }
   if (Status s = m.Exec("COMMIT"); !s.ok()) {
     m.Rollback();
     return s;
   }
-  return r;
+  return records;
 }
 
 Result<std::vector<AuditRecord>> AuditLog::List() { return impl_->Query("", ""); }

@@ -108,6 +108,9 @@ class AuditLog {
   // one IMMEDIATE transaction. Returns the record as stored (id, masked
   // fields, prev_hash, record_hash). Nothing is stored on failure.
   Result<AuditRecord> Append(AuditRecord record);
+  // Appends `records` in order in one transaction (one fsync: group commit
+  // for a busy gateway). All are stored or none; returns them as stored.
+  Result<std::vector<AuditRecord>> AppendBatch(std::vector<AuditRecord> records);
 
   // All records in id order.
   Result<std::vector<AuditRecord>> List();

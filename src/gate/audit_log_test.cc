@@ -89,6 +89,24 @@ TEST_F(AuditLogTest, AppendReopenVerify) {
   EXPECT_EQ((*log)->Search("\"n\":3")->size(), 1u);
 }
 
+TEST_F(AuditLogTest, AppendBatchChainsInOrderAndIsAllOrNothing) {
+  auto log = OpenLog();
+  ASSERT_TRUE(log->Append(Sample(1)).ok());
+  auto batch = log->AppendBatch({Sample(2), Sample(3), Sample(4)});
+  ASSERT_TRUE(batch.ok()) << batch.status().message();
+  ASSERT_EQ(batch->size(), 3u);
+  EXPECT_EQ((*batch)[0].id, 2);
+  EXPECT_EQ((*batch)[2].id, 4);
+  EXPECT_EQ((*batch)[2].prev_hash, (*batch)[1].record_hash);
+  AuditRecord bad = Sample(6);
+  bad.time = "yesterday";
+  EXPECT_FALSE(log->AppendBatch({Sample(5), bad}).ok());
+  auto v = log->Verify();
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(v->intact) << v->reason;
+  EXPECT_EQ(v->records, 4);  // the failed batch stored nothing
+}
+
 TEST_F(AuditLogTest, RejectsTimesThatAreNotRfc3339Utc) {
   EXPECT_TRUE(IsRfc3339Utc("2026-11-23T12:00:00Z"));
   EXPECT_TRUE(IsRfc3339Utc("2026-11-23T12:00:00.123Z"));

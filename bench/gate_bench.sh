@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Benchmark of `glassbox gate` against talking to the same fake upstream
+# directly, in one run, on 127.0.0.1:
+#   - latency of 100 KB Anthropic requests (p50/p99, keep-alive, one at a time)
+#   - time to first byte of OpenAI streams
+#   - small requests per second with wrk (16 connections)
+#   - the gate's peak resident memory (VmHWM)
+# usage: bench/gate_bench.sh [BUILD_DIR]   (needs glassbox, gate_fake_upstream, gate_latency, wrk)
+set -euo pipefail
+BUILD=$(cd "${1:-build}" && pwd)
+N=${N:-1000}
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/glassbox-gate-bench.XXXXXX")
+PIDS=()
+trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"' EXIT
+cd "$WORK"
+wait_line() { for _ in $(seq 200); do grep -m1 "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done; return 1; }
+
+"$BUILD/src/gate/gate_fake_upstream" --threads 1 > fake.out &
+PIDS+=($!)
+UP=$(wait_line fake.out '^port ' | cut -d' ' -f2)
+U=http://127.0.0.1:$UP
+"$BUILD/glassbox" gate --listen 127.0.0.1:0 --threads 2 --upstream anthropic=$U --upstream openai=$U \
+  --upstream gemini=$U --log "$WORK/audit.db" > gate.out &
+GATE_PID=$!
+PIDS+=($GATE_PID)
+G=$(wait_line gate.out 'listening on' | sed -E 's/.*listening on (http:\/\/[^ ]+).*/\1/')
+
+# A 100 KB prompt of ordinary prose.
+python3 - <<'PY'
+import json
+words = "the quick brown fox jumps over the lazy dog while a compiler builds the code again".split()
+text = " ".join(words[i % len(words)] for i in range(20000))[:100_000]
+json.dump({"model": "claude-sonnet-4-5", "max_tokens": 64,
+           "messages": [{"role": "user", "content": text}]}, open("big.json", "w"))
+json.dump({"model": "gpt-5", "stream": True, "messages": [{"role": "user", "content": "hi"}]}, open("stream.json", "w"))
+json.dump({"model": "claude-sonnet-4-5", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]},
+          open("small.json", "w"))
+PY
+AV=anthropic-version:2023-06-01
+lat() { "$BUILD/src/gate/gate_latency" "$@"; }
+field() { sed -E "s/.*$1=([0-9.]+).*/\1/" <<< "$2"; }
+
+echo "== 100 KB requests, $N sequential, keep-alive"
+direct=$(lat "$U" /v1/messages big.json "$N" "$AV")
+gated=$(lat "$G" /v1/messages big.json "$N" "$AV")
+echo "direct: $direct"
+echo "gate:   $gated"
+awk -v d50="$(field p50_ms "$direct")" -v g50="$(field p50_ms "$gated")" \
+    -v d99="$(field p99_ms "$direct")" -v g99="$(field p99_ms "$gated")" \
+    'BEGIN { printf "added by the gate: p50 %.3f ms, p99 %.3f ms\n", g50 - d50, g99 - d99 }'
+
+echo "== time to first byte of streams, $N sequential"
+direct=$(lat "$U" /v1/chat/completions stream.json "$N")
+gated=$(lat "$G" /v1/chat/completions stream.json "$N")
+echo "direct: $direct"
+echo "gate:   $gated"
+awk -v d="$(field ttfb_p50_ms "$direct")" -v g="$(field ttfb_p50_ms "$gated")" \
+    -v d99="$(field ttfb_p99_ms "$direct")" -v g99="$(field ttfb_p99_ms "$gated")" \
+    'BEGIN { printf "added to time to first byte: p50 %.3f ms, p99 %.3f ms\n", g - d, g99 - d99 }'
+
+echo "== small requests per second (wrk, 2 threads, 16 connections, 5 s)"
+cat > post.lua <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["anthropic-version"] = "2023-06-01"
+wrk.body = [[$(cat small.json)]]
+LUA
+for target in "direct $U" "gate $G"; do
+  set -- $target
+  rps=$(wrk -t2 -c16 -d5s -s post.lua "$2/v1/messages" | awk '/Requests\/sec/ {print $2}')
+  echo "$1: $rps requests/s"
+done
+echo "== gate resident memory"
+grep -E 'VmHWM|VmRSS' /proc/$GATE_PID/status
+echo "records in the log: $("$BUILD/glassbox" log list --log "$WORK/audit.db" --format jsonl | wc -l)"
