@@ -31,6 +31,14 @@ bool IsModuleName(std::string_view name) {
   return false;
 }
 
+// "#!" and a first line that names node, bun or deno.
+bool IsNodeShebang(std::string_view head) {
+  if (head.size() < 2 || head[0] != '#' || head[1] != '!') return false;
+  std::string_view line = head.substr(0, head.find('\n'));
+  return line.find("node") != std::string_view::npos || line.find("bun") != std::string_view::npos ||
+         line.find("deno") != std::string_view::npos;
+}
+
 bool UnsafePath(std::string_view p) {
   if (p.empty() || p.front() == '/') return true;
   size_t at = 0;
@@ -136,9 +144,21 @@ bool ReadNpmTarball(std::string_view file, const std::string& name, Budget* budg
       size_t slash = path.rfind('/');
       std::string base = path.substr(slash == std::string::npos ? 0 : slash + 1);
       size_t dot = base.rfind('.');
-      ++skipped_by_ext[dot == std::string::npos || dot == 0 ? "(none)" : base.substr(dot)];
       char head[64];
       la_ssize_t n = archive_read_data(a.get(), head, sizeof head);
+      if (dot == std::string::npos && n > 2 && IsNodeShebang(std::string_view(head, static_cast<size_t>(n)))) {
+        // bin/agent with "#!/usr/bin/env node": JavaScript without an extension.
+        std::string data(head, static_cast<size_t>(n)), error;
+        if (declared > limits.max_entry_bytes) {
+          budget->Admit(declared, fmt::format("npm-tarball '{}'", path), out);
+        } else if (!ReadData(a.get(), limits.max_entry_bytes, &data, &error)) {
+          out->notes.push_back(fmt::format("npm-tarball: '{}' could not be read: {}", path, error));
+        } else {
+          AddModule(path, data, GuessEncoding(data), 0, "npm-tarball", budget, out);
+        }
+        continue;
+      }
+      ++skipped_by_ext[dot == std::string::npos || dot == 0 ? "(none)" : base.substr(dot)];
       if (n > 0 && MayBeObjectFile(std::string_view(head, static_cast<size_t>(n)))) {
         // A native executable (the agent's own Bun or SEA build, an addon, a
         // vendored tool): read it whole, within the entry limit, and look

@@ -335,6 +335,23 @@ Result<Unpacked> UnpackSingle(std::string_view bytes, const std::string& name, c
   return out;
 }
 
+// An extension-less script run by node (bin/agent with "#!/usr/bin/env node").
+bool IsNodeScript(const std::string& path) {
+  std::string_view name(path);
+  size_t slash = name.rfind('/');
+  if (name.substr(slash == std::string_view::npos ? 0 : slash + 1).find('.') != std::string_view::npos) return false;
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char head[128];
+  ssize_t n = pread(fd, head, sizeof head, 0);
+  close(fd);
+  if (n < 2 || head[0] != '#' || head[1] != '!') return false;
+  std::string_view line(head, static_cast<size_t>(n));
+  line = line.substr(0, line.find('\n'));
+  return line.find("node") != std::string_view::npos || line.find("bun") != std::string_view::npos ||
+         line.find("deno") != std::string_view::npos;
+}
+
 // Reads the first bytes only: most files of a package are not executables.
 bool HeadIsObjectFile(const std::string& path) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -368,7 +385,8 @@ Result<Unpacked> UnpackDirectory(const std::string& root, const UnpackLimits& li
   std::error_code ec;
   fs::recursive_directory_iterator it(root, fs::directory_options::none, ec), end;
   if (ec) return Status::Error(fmt::format("{}: cannot read directory: {}", root, ec.message()));
-  std::size_t seen = 0;
+  std::size_t seen = 0, links_inside = 0;
+  const fs::path root_path = fs::path(root).lexically_normal();
   for (; it != end; it.increment(ec)) {
     if (ec) {
       out.notes.push_back(fmt::format("directory: cannot read below {}: {}", root, ec.message()));
@@ -388,8 +406,17 @@ Result<Unpacked> UnpackDirectory(const std::string& root, const UnpackLimits& li
       continue;
     }
     if (fs::is_symlink(status)) {
-      out.notes.push_back(fmt::format("directory: symlink not followed: {} -> {}", path,
-                                      fs::read_symlink(entry.path(), sec).string()));
+      // Links within the tree (node_modules/.bin) lead to files read in their
+      // own place: counted. Links out of the tree are named.
+      fs::path target = fs::read_symlink(entry.path(), sec);
+      fs::path resolved = (entry.path().parent_path() / target).lexically_normal();
+      auto rel = resolved.lexically_relative(root_path);
+      if (!sec && !rel.empty() && *rel.begin() != "..") {
+        ++links_inside;
+      } else {
+        out.notes.push_back(fmt::format("directory: symlink out of the tree not followed: {} -> {}", path,
+                                        target.string()));
+      }
       continue;
     }
     if (fs::is_directory(status)) {
@@ -406,7 +433,7 @@ Result<Unpacked> UnpackDirectory(const std::string& root, const UnpackLimits& li
     }
     std::uint64_t size = entry.file_size(sec);
     out.target_bytes += size;
-    if (!IsModuleFile(path)) {
+    if (!IsModuleFile(path) && !IsNodeScript(path)) {
       ++skipped_by_ext[Extension(entry.path())];
       // Native code shipped inside a package (a Bun or SEA build of the
       // agent, addons, vendored tools): its embedded modules are read; other
@@ -441,6 +468,11 @@ Result<Unpacked> UnpackDirectory(const std::string& root, const UnpackLimits& li
     }
     out.notes.push_back(fmt::format("directory: {} files that are not JavaScript or JSON were not read ({})",
                                     total, list));
+  }
+  if (links_inside > 0) {
+    out.notes.push_back(fmt::format("directory: {} symlinks within the tree not followed (their targets are "
+                                    "read in place)",
+                                    links_inside));
   }
   return out;
 }

@@ -652,13 +652,15 @@ TEST(NpmTarball, ReadsModulesAndNamesWhatItSkips) {
   std::string tgz = Tarball({{"package/package.json", "{\"name\":\"agent\"}", ""},
                              {"package/dist/cli.mjs", "import os from 'os'; os.hostname();\n", ""},
                              {"package/README.md", "# agent", ""},
+                             {"package/bin/agent", "#!/usr/bin/env node\nimport('../dist/cli.mjs')\n", ""},
                              {"package/vendor/rg", elf, ""},
                              {"package/evil.js", "", "../../../../etc/passwd"},
                              {"../escape.js", "bad()", ""}});
   auto u = UnpackBytes(tgz, "agent-1.0.0.tgz");
   ASSERT_TRUE(u.ok()) << u.status().message();
   ASSERT_EQ(u->kind, "npm-tarball");
-  ASSERT_EQ(u->modules.size(), 2u) << ::testing::PrintToString(u->notes);
+  ASSERT_EQ(u->modules.size(), 3u) << ::testing::PrintToString(u->notes);
+  EXPECT_NE(Find(*u, "package/bin/agent"), nullptr);
   const Module* cli = Find(*u, "package/dist/cli.mjs");
   ASSERT_NE(cli, nullptr);
   EXPECT_EQ(cli->text, "import os from 'os'; os.hostname();\n");
@@ -834,6 +836,10 @@ TEST(Directory, NodeModulesTree) {
   d.Write("node_modules/dep/logo.png", std::string("\x89PNG\0\0", 6));
   d.Write("node_modules/dep/bin/tool.js", std::string("\0\0\0binary", 9));
   std::filesystem::create_symlink("/etc", d.path() + "/node_modules/escape");
+  std::filesystem::create_directories(d.path() + "/node_modules/.bin");
+  std::filesystem::create_symlink("../dep/index.cjs", d.path() + "/node_modules/.bin/dep");
+  d.Write("bin/agent", "#!/usr/bin/env node\nrequire('../cli.js')\n");
+  d.Write("bin/helper", "#!/bin/sh\nexec true\n");
   d.Write("node_modules/agent-linux-x64/agent",
           Elf({{".text", RuntimeNoise()}}) + BunGraph(SampleBunModules(), 0, 6, 32));
   std::string elf = Elf({{".text", "rg"}});
@@ -841,11 +847,15 @@ TEST(Directory, NodeModulesTree) {
   auto u = Unpack(d.path());
   ASSERT_TRUE(u.ok());
   EXPECT_EQ(u->kind, "directory");
-  EXPECT_EQ(u->modules.size(), 6u) << ::testing::PrintToString(u->notes);
+  EXPECT_EQ(u->modules.size(), 7u) << ::testing::PrintToString(u->notes);
   EXPECT_NE(Find(*u, d.path() + "/node_modules/dep/index.cjs"), nullptr);
   EXPECT_NE(Find(*u, d.path() + "/node_modules/agent-linux-x64/agent!/$bunfs/root/latin.js"), nullptr);
   EXPECT_TRUE(NoteContains(*u, "not analysed as JavaScript: " + d.path() + "/node_modules/agent-linux-x64/rg"));
-  EXPECT_TRUE(NoteContains(*u, "symlink not followed: " + d.path() + "/node_modules/escape -> /etc"));
+  EXPECT_TRUE(NoteContains(*u, "symlink out of the tree not followed: " + d.path() + "/node_modules/escape -> /etc"));
+  EXPECT_TRUE(NoteContains(*u, "1 symlinks within the tree not followed"));
+  const Module* bin = Find(*u, d.path() + "/bin/agent");
+  ASSERT_NE(bin, nullptr);
+  EXPECT_EQ(bin->text, "#!/usr/bin/env node\nrequire('../cli.js')\n");
   EXPECT_TRUE(NoteContains(*u, "tool.js is binary"));
   EXPECT_TRUE(NoteContains(*u, ".png 1"));
 }
