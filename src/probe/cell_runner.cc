@@ -5,6 +5,7 @@
 #include <pwd.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -427,6 +428,9 @@ int RunProbeCellMain(int argc, char** argv) {
     std::fprintf(stderr, "glassbox: __probe-cell is internal: usage __probe-cell SPEC_FILE\n");
     return 2;
   }
+  // Ends with the process that started it (RunCell's thread), so an
+  // interrupted probe leaves no cell behind; the agent follows (sandbox.cc).
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
   std::string spec_path = argv[1];
   Result<std::string> text = ReadFile(spec_path);
   unlink(spec_path.c_str());

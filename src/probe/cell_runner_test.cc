@@ -2,11 +2,14 @@
 // reason, where unprivileged user namespaces are unavailable.
 #include "probe/cell_runner.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <set>
 #include <thread>
 
@@ -254,6 +257,59 @@ TEST_F(CellRunnerTest, DetachedProcessesDoNotOutliveTheRun) {
   ASSERT_TRUE(c.ok()) << c.status().message();
   EXPECT_EQ(c->stdout_tail, "started\n");
   EXPECT_EQ(CountProcesses("sleep " + marker), 0);
+}
+
+// Pids of live processes whose command line contains `marker`.
+std::vector<pid_t> FindProcesses(const std::string& marker) {
+  std::vector<pid_t> pids;
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    FILE* f = std::fopen((entry.path() / "cmdline").c_str(), "rb");
+    if (f == nullptr) continue;
+    char buf[1024];
+    size_t n = std::fread(buf, 1, sizeof buf, f);
+    std::fclose(f);
+    std::string cmdline(buf, n);
+    for (char& c : cmdline) c = c == '\0' ? ' ' : c;
+    if (cmdline.find(marker) != std::string::npos) pids.push_back(std::stoi(name));
+  }
+  return pids;
+}
+
+TEST_F(CellRunnerTest, KillingTheCellRunnerEndsTheAgent) {
+  std::string marker = "27.1828" + std::to_string(getpid());
+  RunOptions options = Options(Shell("sleep " + marker), 20);
+  std::string work_dir = options.work_dir;
+  Result<RunCapture> c = Status::Error("not run");
+  std::thread run([&] { c = RunCell(CellSpec{}, options); });
+  std::vector<pid_t> runner;
+  for (int i = 0; i < 200 && (runner.empty() || CountProcesses("sleep " + marker) == 0); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    // The runner is our child; its fork that waits for the agent shares its command line.
+    runner.clear();
+    for (pid_t pid : FindProcesses("__probe-cell " + work_dir)) {
+      std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+      std::string line;
+      std::getline(stat, line);
+      std::istringstream fields(line.substr(line.rfind(')') + 2));
+      char state = 0;
+      pid_t parent = 0;
+      fields >> state >> parent;
+      if (parent == getpid()) runner.push_back(pid);
+    }
+  }
+  ASSERT_EQ(runner.size(), 1u);
+  ASSERT_GE(CountProcesses("sleep " + marker), 1);  // sh -c and sleep
+  kill(runner[0], SIGKILL);  // as an interrupted probe would
+  run.join();
+  EXPECT_FALSE(c.ok());
+  int left = 1;
+  for (int i = 0; i < 100 && left != 0; ++i) {
+    left = CountProcesses("sleep " + marker);
+    if (left != 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(left, 0);
 }
 
 TEST_F(CellRunnerTest, ParallelCellsAreIsolatedFromEachOther) {

@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -480,6 +481,7 @@ Result<pid_t> SpawnAgent(const AgentLaunch& launch) {
                                      launch.stdout_path, Errno(err)));
   }
 
+  const pid_t runner = getpid();
   pid_t pid = fork();
   if (pid < 0) {
     int err = errno;
@@ -506,6 +508,10 @@ Result<pid_t> SpawnAgent(const AgentLaunch& launch) {
     struct sigaction dfl{};
     dfl.sa_handler = SIG_DFL;
     for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGCHLD}) sigaction(sig, &dfl, nullptr);
+    // If the cell runner dies (Ctrl-C, killed), so does everything below it:
+    // this process, then the agent, then its whole PID namespace.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != runner) _exit(127);
     if (setsid() < 0) die(1);
     // The agent becomes PID 1 of a new PID namespace: when it ends, the kernel
     // kills whatever it left running, even outside its process group. This
@@ -527,6 +533,7 @@ Result<pid_t> SpawnAgent(const AgentLaunch& launch) {
     write_file("/proc/self/setgroups", "deny", 4);
     if (!write_file("/proc/self/uid_map", map.data(), map.size())) die(3);
     if (!write_file("/proc/self/gid_map", map.data(), map.size())) die(4);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);  // after the credential changes, which clear it
     if (dup2(null_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0) die(5);
     if (chdir(launch.cwd.c_str()) != 0) die(6);
     execve(exe->c_str(), argv.data(), envp.data());
