@@ -185,6 +185,7 @@ bool ReadNpmTarball(std::string_view file, const std::string& name, Budget* budg
       continue;
     }
     std::string data, error;
+    data.reserve(declared);
     if (!ReadData(a.get(), limits.max_entry_bytes, &data, &error)) {
       out->notes.push_back(fmt::format("npm-tarball: '{}' could not be read: {}", path, error));
       continue;
@@ -193,7 +194,7 @@ bool ReadNpmTarball(std::string_view file, const std::string& name, Budget* budg
       out->notes.push_back(fmt::format("npm-tarball: '{}' is binary, not JavaScript; not read", path));
       continue;
     }
-    AddModule(path, data, GuessEncoding(data), 0, "npm-tarball", budget, out);
+    AddOwnedModule(path, std::move(data), 0, "npm-tarball", budget, out);
   }
   if (!any_header) return false;
   if (!skipped_by_ext.empty()) {

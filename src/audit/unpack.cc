@@ -166,6 +166,22 @@ bool AddModule(std::string path, std::string_view stored, std::string encoding, 
   return true;
 }
 
+bool AddOwnedModule(std::string path, std::string&& stored, std::uint64_t offset, std::string container,
+                    Budget* budget, Unpacked* out) {
+  std::string encoding = GuessEncoding(stored);
+  if (encoding != "utf8") return AddModule(std::move(path), stored, encoding, offset, std::move(container), budget, out);
+  if (!budget->Admit(stored.size(), fmt::format("{} '{}'", container, path), out)) return false;
+  Module m;
+  m.stored_bytes = stored.size();
+  m.text = std::move(stored);
+  m.path = std::move(path);
+  m.encoding = std::move(encoding);
+  m.offset = offset;
+  m.container = std::move(container);
+  out->modules.push_back(std::move(m));
+  return true;
+}
+
 std::optional<std::uint32_t> ReadU32(std::string_view bytes, std::uint64_t at) {
   if (at > bytes.size() || bytes.size() - at < 4) return std::nullopt;
   const auto* p = reinterpret_cast<const unsigned char*>(bytes.data() + at);

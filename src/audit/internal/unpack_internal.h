@@ -56,6 +56,11 @@ bool LooksLikeText(std::string_view bytes);
 bool AddModule(std::string path, std::string_view stored, std::string encoding, std::uint64_t offset,
                std::string container, Budget* budget, Unpacked* out, Module** added = nullptr);
 
+// Same for bytes the caller owns (an archive entry read into memory): valid
+// UTF-8 is moved into the module instead of copied.
+bool AddOwnedModule(std::string path, std::string&& stored, std::uint64_t offset, std::string container,
+                    Budget* budget, Unpacked* out);
+
 // Little-endian reads with bounds: nullopt when [at, at+size) is outside.
 std::optional<std::uint32_t> ReadU32(std::string_view bytes, std::uint64_t at);
 std::optional<std::uint64_t> ReadU64(std::string_view bytes, std::uint64_t at);
