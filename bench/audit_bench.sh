@@ -41,6 +41,8 @@ work="$here/build/bench-audit"
 mkdir -p "$work/src" "$work/packages"
 
 # ------------------------------------------------------------ fixtures
+# Until the table, anything the tools print goes to stderr.
+exec 3>&1 1>&2
 if [[ ! -s $work/src/bundle.js ]]; then
   python3 - "$work/src/bundle.js" <<'PY'
 import base64, random, sys
@@ -103,9 +105,8 @@ if [[ ${BENCH_AUDIT_OFFLINE:-0} != 1 ]]; then
   pack() {
     local name
     name=$(echo "$1" | sed -e 's/^@//' -e 's|/|-|' -e 's/@/-/')
-    local cached
-    cached=$(ls "$work/packages/$name"*.tgz 2>/dev/null | head -1 || true)
-    if [[ -z $cached ]]; then
+    local cached="$work/packages/$name.tgz"
+    if [[ ! -s $cached ]]; then
       cached=$(cd "$work/packages" && npm pack --silent "$1" 2>/dev/null | tail -1)
       [[ -n $cached ]] && cached="$work/packages/$cached"
     fi
@@ -119,13 +120,15 @@ if [[ ${BENCH_AUDIT_OFFLINE:-0} != 1 ]]; then
     for v in $versions; do
       file=$(pack "$p@$v") || { echo "audit_bench: npm pack $p@$v failed; skipped" >&2; continue; }
       targets+=("$file")
-      # Agents that ship a native executable per platform: the linux-x64 one,
-      # unpacked from its tarball so that audit opens the executable itself.
+      # Agents that ship their own executable per platform (a dependency
+      # named like the agent, ending in linux-x64): that tarball, and the
+      # executable unpacked from it so that audit opens it directly too.
       platform=$(npm view "$p@$v" optionalDependencies --json 2>/dev/null |
-        python3 -c 'import json,sys; d=json.loads(sys.stdin.read().strip() or "{}"); print(next((v[4:] if v.startswith("npm:") else k+"@"+v for k,v in d.items() if k.endswith("linux-x64")), ""))' ||
+        P="$p" python3 -c 'import json,os,sys; d=json.loads(sys.stdin.read().strip() or "{}"); p=os.environ["P"]; print(next((v[4:] if v.startswith("npm:") else k+"@"+v for k,v in d.items() if k.startswith(p) and k.endswith("linux-x64")), ""))' ||
         true)
       [[ -z $platform ]] && continue
       ptgz=$(pack "$platform") || { echo "audit_bench: npm pack $platform failed; skipped" >&2; continue; }
+      targets+=("$ptgz")
       pdir="${ptgz%.tgz}"
       if [[ ! -d $pdir ]]; then mkdir -p "$pdir" && tar -xzf "$ptgz" -C "$pdir"; fi
       # The largest file in the platform package is the executable.
@@ -161,6 +164,7 @@ if [[ $probe_err == *"not built yet"* ]]; then
   echo "audit_bench: this glassbox has no 'audit' yet; timing the unpacking only" >&2
 fi
 
+exec 1>&3 3>&-
 printf '| target | MB | kind | modules | unpack s | audit s | peer | peer s |\n|---|---:|---|---:|---:|---:|---|---:|\n'
 for t in "${targets[@]}"; do
   mb=$(echo "$(stat -c %s "$t") / 1000000" | bc -l)
