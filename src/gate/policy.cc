@@ -598,7 +598,9 @@ std::pair<std::string, std::string> FirstProduct(std::string_view ua) {
   std::string_view token = ua.substr(0, space);
   const size_t slash = token.find('/');
   if (slash == std::string_view::npos) return {std::string(token), ""};
-  return {std::string(token.substr(0, slash)), std::string(token.substr(slash + 1))};
+  // "GeminiCLI-tui/0.61.0/gemini-2.5-flash": the version ends at the next '/'.
+  std::string_view version = token.substr(slash + 1);
+  return {std::string(token.substr(0, slash)), std::string(version.substr(0, version.find('/')))};
 }
 
 std::string Join(std::string_view name, std::string_view version) {
@@ -626,7 +628,7 @@ std::string IdentifyAgent(const HeaderList& headers) {
   if (const std::string* o = FindHeader(headers, "originator"); o != nullptr && Lower(*o).starts_with("codex")) {
     return Sanitize(Join("codex", version));
   }
-  if (lower == "geminicli" || lower == "gemini-cli") return Sanitize(Join("gemini-cli", version));
+  if (lower.starts_with("geminicli") || lower == "gemini-cli") return Sanitize(Join("gemini-cli", version));
   if (lower == "qwencode" || lower == "qwen-code") return Sanitize(Join("qwen-code", version));
   if (lower == "copilot" || lower == "github-copilot-cli") return Sanitize(Join("copilot-cli", version));
   // SDKs: "Anthropic/Python 0.40.0", "OpenAI/JS 4.67.0", with x-stainless-* detail.

@@ -427,6 +427,13 @@ TEST(PolicyHeaders, IdentifyAgent) {
   EXPECT_EQ(IdentifyAgent({{"user-agent", "claude-cli/2.0.1 (external, cli)"}}), "claude-code/2.0.1");
   EXPECT_EQ(IdentifyAgent({{"User-Agent", "codex_cli_rs/0.46.0 (Mac OS 15.0; arm64) iTerm.app"}}), "codex/0.46.0");
   EXPECT_EQ(IdentifyAgent({{"User-Agent", "GeminiCLI/0.9.0 (linux; x64)"}}), "gemini-cli/0.9.0");
+  // As sent by the real CLIs against the fake provider (Claude Code 2.1, Codex 0.169, Gemini CLI 0.61).
+  EXPECT_EQ(IdentifyAgent({{"User-Agent", "claude-cli/2.1.197 (external, sdk-cli)"}}), "claude-code/2.1.197");
+  EXPECT_EQ(IdentifyAgent({{"user-agent", "codex_exec/0.169.0 (Debian 12.0.0; x86_64) xterm (codex_exec; 0.169.0)"},
+                           {"originator", "codex_exec"}}),
+            "codex/0.169.0");
+  EXPECT_EQ(IdentifyAgent({{"User-Agent", "GeminiCLI-tui/0.61.0/gemini-2.5-flash (linux; x64; terminal)"}}),
+            "gemini-cli/0.61.0");
   EXPECT_EQ(IdentifyAgent({{"User-Agent", "Anthropic/Python 0.40.0"}}), "anthropic-python/0.40.0");
   EXPECT_EQ(IdentifyAgent({{"User-Agent", "OpenAI/JS 4.67.0"}}), "openai-js/4.67.0");
   EXPECT_EQ(IdentifyAgent({{"User-Agent", "curl/8.5.0"}}), "curl/8.5.0");
