@@ -144,6 +144,7 @@ std::string RequestToJsonLine(const CapturedRequest& r) {
   PutBytes(obj, "sni", r.sni);
   obj["dest_ip"] = r.dest_ip;
   obj["dest_port"] = r.dest_port;
+  obj["client_port"] = r.client_port;
   obj["via_proxy"] = r.via_proxy;
   PutBytes(obj, "method", r.method);
   PutBytes(obj, "target", r.target);
@@ -194,6 +195,7 @@ std::string ConnectionToJsonLine(const ConnectionAttempt& c) {
   obj["protocol"] = c.protocol;
   obj["dest_ip"] = c.dest_ip;
   obj["dest_port"] = c.dest_port;
+  obj["src_port"] = c.src_port;
   obj["served"] = c.served;
   return Line(obj);
 }
@@ -254,6 +256,7 @@ Result<RunCapture> CaptureFromJsonl(std::string_view text, std::string_view sour
       r.sni = in.Bytes("sni");
       r.dest_ip = in.Str("dest_ip");
       r.dest_port = in.Int("dest_port");
+      r.client_port = in.Int("client_port", false);
       r.via_proxy = in.Bool("via_proxy");
       r.method = in.Bytes("method");
       r.target = in.Bytes("target");
@@ -306,6 +309,7 @@ Result<RunCapture> CaptureFromJsonl(std::string_view text, std::string_view sour
       c.protocol = in.Str("protocol");
       c.dest_ip = in.Str("dest_ip");
       c.dest_port = in.Int("dest_port");
+      c.src_port = in.Int("src_port", false);
       c.served = in.Bool("served");
       capture.connections.push_back(std::move(c));
     } else if (kind == "note") {

@@ -25,6 +25,7 @@ struct CapturedRequest {
   std::string dest_ip;     // address the agent connected to (the fake DNS answer or a
                            // hard-coded IP); for proxied requests, the proxy's address
   int dest_port = 0;       // port the agent connected to
+  int client_port = 0;     // the agent's source port: ties the request to its ConnectionAttempt
   bool via_proxy = false;  // sent through the HTTP proxy (absolute-form or CONNECT tunnel)
   std::string method;      // "GET", "POST", ...
   std::string target;      // request target as sent: "/v1/messages?x=1" or, through the
@@ -65,6 +66,7 @@ struct ConnectionAttempt {
   std::string protocol;  // "tcp" or "udp"
   std::string dest_ip;   // exact, IPv4 or IPv6
   int dest_port = 0;
+  int src_port = 0;      // the agent's source port
   bool served = false;   // a capture listener was on that TCP port
 };
 
@@ -85,14 +87,15 @@ struct RunCapture {
 
 // JSONL form: one JSON object per line, each with "kind":
 //   {"kind":"request","seq":0,"t_ms":12.5,"scheme":"https","host":"api.anthropic.com",
-//    "sni":"api.anthropic.com","dest_ip":"198.18.0.1","dest_port":443,"via_proxy":false,
+//    "sni":"api.anthropic.com","dest_ip":"198.18.0.1","dest_port":443,"client_port":41230,
+//    "via_proxy":false,
 //    "method":"POST","target":"/v1/messages","headers":[["content-type","application/json"]],
 //    "body":"{...}","response_status":200}
 //   {"kind":"dns","t_ms":1.0,"name":"api.anthropic.com","type":"A","transport":"udp"}
 //   {"kind":"tls_failure","t_ms":3.1,"sni":"x.example","dest_ip":"198.18.0.2",
 //    "dest_port":443,"reason":"..."}
 //   {"kind":"connection","t_ms":2.0,"protocol":"tcp","dest_ip":"203.0.113.7",
-//    "dest_port":9000,"served":false}
+//    "dest_port":9000,"src_port":41234,"served":false}
 //   {"kind":"note","text":"..."}
 //   {"kind":"exit","exit_code":0,"timed_out":false,"wall_ms":830.2,
 //    "stdout_tail":"...","stderr_tail":"..."}

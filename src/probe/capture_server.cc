@@ -41,7 +41,7 @@ void Handle(const std::shared_ptr<CaptureServer::State>& state, net::HttpRequest
   r.scheme = request.connection.tls ? "https" : "http";
   r.sni = request.connection.sni;
   r.host = !request.host.empty() ? request.host : request.connection.sni;
-  r.dest_ip = SplitPeerAddress(request.connection.peer, nullptr);
+  r.dest_ip = SplitPeerAddress(request.connection.peer, &r.client_port);
   r.dest_port = request.connection.local_port;
   r.via_proxy = request.absolute_form || !request.connection.tunnel_authority.empty() ||
                 request.method == "CONNECT";

@@ -15,8 +15,9 @@ RunCapture Sample() {
   c.notes = {"overlay unavailable"};
   c.dns = {{1.5, "api.anthropic.com", "A", "udp"}, {1.6, "api.anthropic.com", "AAAA", "udp"}};
   c.tls_failures = {{4.0, "pinned.example", "198.18.0.2", 443, "tlsv1 alert unknown ca"}};
-  c.connections = {{3.5, "tcp", "203.0.113.7", 9000, false}, {3.7, "udp", "2001:db8::5", 443, false},
-                   {3.9, "tcp", "198.18.0.1", 443, true}};
+  c.connections = {{3.5, "tcp", "203.0.113.7", 9000, 40001, false},
+                   {3.7, "udp", "2001:db8::5", 443, 40002, false},
+                   {3.9, "tcp", "198.18.0.1", 443, 40003, true}};
   CapturedRequest second;
   second.seq = 1;
   second.scheme = "http";
@@ -34,6 +35,7 @@ RunCapture Sample() {
   first.sni = "api.anthropic.com";
   first.dest_ip = "198.18.0.1";
   first.dest_port = 443;
+  first.client_port = 40003;
   first.via_proxy = true;
   first.method = "POST";
   first.target = "/v1/messages";
@@ -70,6 +72,8 @@ TEST(CaptureJsonl, RoundTripIsByteExact) {
   EXPECT_EQ(out->connections[1].protocol, "udp");
   EXPECT_EQ(out->connections[1].dest_ip, "2001:db8::5");
   EXPECT_TRUE(out->connections[2].served);
+  EXPECT_EQ(out->connections[2].src_port, 40003);
+  EXPECT_EQ(out->requests[0].client_port, 40003);
   EXPECT_FALSE(out->connections[0].served);
   ASSERT_EQ(out->requests.size(), 2u);
   const CapturedRequest& r = out->requests[0];

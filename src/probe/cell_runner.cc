@@ -217,6 +217,24 @@ std::vector<std::pair<std::string, std::string>> AgentEnvironment(const CellFile
   return env;
 }
 
+// The capture server knows a connection by its peer address, which inside
+// the sandbox equals the destination for IPv4 but is ::1 for IPv6. The
+// connection log saw the real destination: take it from the latest TCP
+// connection made from the request's source port.
+void TakeDestinationsFromConnections(RunCapture* capture) {
+  for (CapturedRequest& r : capture->requests) {
+    if (r.client_port == 0) continue;
+    const ConnectionAttempt* match = nullptr;
+    for (const ConnectionAttempt& c : capture->connections) {
+      if (c.protocol == "tcp" && c.src_port == r.client_port && c.dest_port == r.dest_port &&
+          c.t_ms <= r.t_ms) {
+        match = &c;
+      }
+    }
+    if (match != nullptr) r.dest_ip = match->dest_ip;
+  }
+}
+
 // The cell runner's work once the spec is read; errors end the runner.
 Status RunInsideSandbox(const CellFile& f) {
   SandboxSpec spec{f.work_dir, f.cell.hostname, f.cell.username, f.cell.timezone};
@@ -279,6 +297,7 @@ Status RunInsideSandbox(const CellFile& f) {
     loop.Stop();
   }
   capture.dns = std::move(dns);
+  TakeDestinationsFromConnections(&capture);
   capture.stdout_tail = Tail(f.work_dir + "/agent.stdout", kTailBytes);
   capture.stderr_tail = Tail(f.work_dir + "/agent.stderr", kTailBytes);
   return WriteFileAtomically(f.work_dir + "/capture.jsonl", CaptureToJsonl(capture), 0600);

@@ -77,6 +77,7 @@ TEST_F(CellRunnerTest, CurlDirectHardCodedIpAndProxyAreCaptured) {
       "&& echo && curl -sS -m 5 http://203.0.113.7/x && echo "
       "&& curl -sS -m 5 --proxy http://127.0.0.1:8080 http://proxied.example/p && echo "
       "&& curl -sS -m 5 --proxy http://corp-proxy.example:3128 https://tunnel.example/q && echo "
+      "&& curl -sS -m 5 'http://[2001:db8::7]/v6' && echo "
       "&& cat /proc/net/dev && { curl -sS -m 2 http://203.0.113.7:9000/ 2>/dev/null; "
       "curl -sS -m 2 https://203.0.113.8/ 2>/dev/null; true; }";
   auto start = std::chrono::steady_clock::now();
@@ -105,6 +106,12 @@ TEST_F(CellRunnerTest, CurlDirectHardCodedIpAndProxyAreCaptured) {
   EXPECT_EQ(ip->dest_port, 80);
   EXPECT_EQ(ip->scheme, "http");
   EXPECT_EQ(ip->target, "/x");
+
+  // IPv6: the destination comes from the connection log (the peer is ::1).
+  const CapturedRequest* v6 = FindRequest(*c, "[2001:db8::7]");
+  ASSERT_NE(v6, nullptr);
+  EXPECT_EQ(v6->dest_ip, "2001:db8::7");
+  EXPECT_NE(v6->client_port, 0);
 
   const CapturedRequest* proxied = FindRequest(*c, "proxied.example");
   ASSERT_NE(proxied, nullptr);

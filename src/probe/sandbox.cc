@@ -702,6 +702,7 @@ void ConnectionLog::Drain() {
     attempt.protocol = d.udp ? "udp" : "tcp";
     attempt.dest_ip = d.dest_ip;
     attempt.dest_port = d.dest_port;
+    attempt.src_port = d.src_port;
     attempt.served = !d.udp && std::find(served_.begin(), served_.end(), d.dest_port) != served_.end();
     std::lock_guard<std::mutex> lock(mutex_);
     attempt.t_ms =
