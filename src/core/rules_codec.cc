@@ -4,7 +4,8 @@
 // Layout: the magic "GBRULES1", a u32 rule count, then per rule its fields in
 // declaration order. A string is a u32 length and its bytes, a list a u32
 // count and its strings, an integer a u32, a double its 8 IEEE-754 bytes.
-// Integers are little-endian.
+// Integers are little-endian. Decoding accepts exactly what encoding makes, so
+// a decoded list encodes back to the same bytes.
 #include <fmt/format.h>
 
 #include <cstring>
@@ -134,7 +135,11 @@ Result<std::vector<SecretRule>> DecodeSecretRules(std::string_view bytes) {
     }
     r.secret_group = static_cast<int>(group);
     r.entropy = in.Double("entropy");
-    r.multiline = in.U32("multiline") != 0;
+    const uint32_t multiline = in.U32("multiline");
+    if (in.ok() && multiline > 1) {
+      return Status::Error(fmt::format("encoded secret rules: rule #{} has multiline {}", i + 1, multiline));
+    }
+    r.multiline = multiline == 1;
     r.prefilter = in.String("prefilter");
     r.examples = in.List("examples");
     r.stopwords = in.List("stopwords");
