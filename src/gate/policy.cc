@@ -300,7 +300,11 @@ RouteDecision Policy::ClassifyRoute(std::string_view method, std::string_view ta
     if (QueryParam(query, "alt") == "sse") r.streaming = true;
   }
   std::string out_query(query);
-  if (!config.users.empty() && !r.query_key.empty()) out_query = WithoutQueryParam(query, "key");
+  // A ?key= that is the user's gate key must not reach Google; one sent
+  // beside an x-glassbox-key is the user's own and stays.
+  if (!config.users.empty() && !r.query_key.empty() && FindHeader(headers, "x-glassbox-key") == nullptr) {
+    out_query = WithoutQueryParam(query, "key");
+  }
   r.upstream_target = upstream->url.path + std::string(path);
   if (!out_query.empty()) r.upstream_target += "?" + out_query;
   r.log_payloads = !impl_->Unlogged(r.name, path);
@@ -331,10 +335,15 @@ HeaderDecision Policy::CheckAndRewriteHeaders(const Route& route, const HeaderLi
   const UpstreamConfig* upstream = impl_->Upstream(route.upstream);
   d.user = "anonymous";
   const bool authenticate = !config.users.empty();
+  // True when the gate key arrived as the provider credential, which must
+  // then not reach the provider.
+  bool key_in_credential = false;
   if (authenticate) {
     std::string key;
+    key_in_credential = true;
     if (const std::string* k = FindHeader(headers, "x-glassbox-key")) {
       key = *k;
+      key_in_credential = false;
     } else if (const std::string* a = FindHeader(headers, "x-api-key")) {
       key = *a;
     } else if (const std::string* b = FindHeader(headers, "authorization"); b != nullptr && IStartsWith(*b, "bearer ")) {
@@ -365,7 +374,10 @@ HeaderDecision Policy::CheckAndRewriteHeaders(const Route& route, const HeaderLi
     d.user = user->name;
     d.log_payloads = user->log_payloads;
   }
-  const bool swap_credential = upstream != nullptr && (!upstream->api_key.empty() || authenticate);
+  // The client's credential is replaced when the upstream has its own key,
+  // and dropped when it was the gate key; a provider key sent beside an
+  // x-glassbox-key passes.
+  const bool swap_credential = upstream != nullptr && (!upstream->api_key.empty() || key_in_credential);
   for (const auto& [name, value] : headers) {
     if (DroppedHeader(name)) continue;
     if (swap_credential && (IEquals(name, "x-api-key") || IEquals(name, "authorization") ||

@@ -100,9 +100,9 @@ class Policy {
   // the upstream guessed from the path and headers (OpenAI when nothing
   // fits). A disabled upstream is refused with 403. `headers` settle the one
   // shared path, GET /v1/models (Anthropic when anthropic-version or
-  // x-api-key is present, else OpenAI). When [users] is configured, a Gemini
-  // "key" query parameter is removed from upstream_target (the credential
-  // goes in a header instead, see CheckAndRewriteHeaders).
+  // x-api-key is present, else OpenAI). When [users] is configured and no
+  // x-glassbox-key header is sent, a Gemini "key" query parameter is the
+  // gate key and is removed from upstream_target (see CheckAndRewriteHeaders).
   RouteDecision ClassifyRoute(std::string_view method, std::string_view target,
                               const HeaderList& headers = {}) const;
 
@@ -110,8 +110,9 @@ class Policy {
   // the user when [users] is configured (key from "x-glassbox-key", else the
   // provider credential: x-api-key, Authorization: Bearer, x-goog-api-key,
   // or Gemini's ?key= (route.query_key, or `query_key` when given)) and answers 401 on a missing or unknown
-  // key; swaps the credential for the upstream's api_key (or drops a gate
-  // key); removes hop-by-hop headers, Host, Content-Length and
+  // key; replaces the client's credential by the upstream's api_key when
+  // one is configured, drops it when it was the gate key itself, and
+  // forwards it when the gate key came in x-glassbox-key; removes hop-by-hop headers, Host, Content-Length and
   // x-glassbox-key; sets Accept-Encoding: identity (the gate must read the
   // response); applies the upstream's header rules.
   HeaderDecision CheckAndRewriteHeaders(const Route& route, const HeaderList& headers,

@@ -406,6 +406,19 @@ log_payloads = false
   EXPECT_FALSE(d.refusal.has_value());
   EXPECT_EQ(FindHeader(d.headers, "x-glassbox-key"), nullptr);
 
+  // Without an upstream key: a provider key sent beside x-glassbox-key is
+  // the user's own and passes; a gate key sent as the credential is dropped.
+  auto own_keys = MakePolicy(ConfigFrom("[users.bob]\nkey = \"bob-gate-key-0123456789\"\n"));
+  const Route ar = RouteFor(*own_keys, "POST", "/v1/messages");
+  d = own_keys->CheckAndRewriteHeaders(ar, {{"x-glassbox-key", "bob-gate-key-0123456789"}, {"x-api-key", "sk-ant-bob"}});
+  ASSERT_FALSE(d.refusal.has_value());
+  EXPECT_EQ(d.user, "bob");
+  ASSERT_NE(FindHeader(d.headers, "x-api-key"), nullptr);
+  EXPECT_EQ(*FindHeader(d.headers, "x-api-key"), "sk-ant-bob");
+  d = own_keys->CheckAndRewriteHeaders(ar, {{"x-api-key", "bob-gate-key-0123456789"}});
+  ASSERT_FALSE(d.refusal.has_value());
+  EXPECT_EQ(FindHeader(d.headers, "x-api-key"), nullptr);
+
   d = p->CheckAndRewriteHeaders(r, {{"Authorization", "Bearer wrong-key"}});
   ASSERT_TRUE(d.refusal.has_value());
   EXPECT_EQ(d.refusal->status, 401);
@@ -421,6 +434,9 @@ log_payloads = false
   d = p->CheckAndRewriteHeaders(g.route, {});
   EXPECT_FALSE(d.refusal.has_value());
   EXPECT_EQ(d.user, "alice");
+  g = p->ClassifyRoute("POST", "/v1beta/models/gemini-2.5-pro:generateContent?key=own-google-key",
+                       {{"x-glassbox-key", "alice-gate-key-0123456789"}});
+  EXPECT_EQ(g.route.upstream_target, "/v1beta/models/gemini-2.5-pro:generateContent?key=own-google-key");
 }
 
 TEST(PolicyHeaders, IdentifyAgent) {
