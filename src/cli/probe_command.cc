@@ -162,7 +162,7 @@ Arguments naming existing files are made absolute (the agent runs in a fresh
 directory).
 
 Reading the report: the verdict comes first. Each difference names the request
-and field ("POST {ANTHROPIC_BASE_URL}/v1/messages body .system[1].text"), the
+and field ("POST /v1/messages body .system[1].text"), the
 variables it follows, the value in each cell and the changed code points by
 name. Classes, worst first: covert-marker (same text to a reader, different
 code points or separators: look-alikes, invisible characters, white space),

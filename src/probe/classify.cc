@@ -580,7 +580,7 @@ Analysis Analyze(const Matrix& matrix, const std::vector<std::vector<RunCapture>
         h.via_proxy = h.via_proxy || req.via_proxy;
         h.looked_up = h.looked_up || looked_up.count(rf.host) > 0;
         if (r != 0) continue;  // identity: first run of each cell is enough
-        bool provider = rf.key.find(" {") != std::string::npos;
+        bool provider = rf.to_base_url;
         for (const auto& [name, value] : rf.fields) {
           if (name == "request" || name == "header host") continue;
           auto carries = Carriers(value, base, cell, facts, provider);

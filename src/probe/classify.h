@@ -60,7 +60,7 @@ struct CodepointChange {
 };
 
 struct Difference {
-  std::string location;  // "POST {ANTHROPIC_BASE_URL}/v1/messages body .system[1].text"
+  std::string location;  // "POST /v1/messages body .system[1].text"
   std::string request_key;
   std::string field;
   DiffClass cls = DiffClass::kOtherDependence;

@@ -137,6 +137,9 @@ void FlattenJson(const boost::json::value& v, std::string& path, std::map<std::s
   }
 }
 
+// The path prefix of a provider's official base URL.
+std::string CanonicalBasePath(std::string_view variable) { return variable == "OPENAI_BASE_URL" ? "/v1" : ""; }
+
 bool IsHopByHop(std::string_view lower_name) {
   static const std::set<std::string_view> kSkip = {"connection", "proxy-connection", "keep-alive", "te",
                                                    "transfer-encoding", "upgrade", "trailer", "content-length"};
@@ -161,6 +164,11 @@ std::vector<RequestFields> FlattenRun(const RunCapture& run, const Cell& cell) {
     if (!IsBaseUrlVariable(var)) continue;
     if (auto url = ParseHttpUrl(value)) bases.push_back({var, url->host, url->path});
   }
+  // The official hosts count as provider hosts even when a cell unsets or
+  // moves the variable (the agent then falls back to them).
+  bases.push_back({"ANTHROPIC_BASE_URL", "api.anthropic.com", ""});
+  bases.push_back({"OPENAI_BASE_URL", "api.openai.com", "/v1"});
+  bases.push_back({"GOOGLE_GEMINI_BASE_URL", "generativelanguage.googleapis.com", ""});
 
   std::vector<RequestFields> out;
   std::map<std::string, int> occurrences;
@@ -191,8 +199,14 @@ std::vector<RequestFields> FlattenRun(const RunCapture& run, const Cell& cell) {
         best = &base;
       }
     }
-    std::string key_path = best ? fmt::format("{{{}}}{}", best->variable, path.substr(best->path.size()))
+    // A provider request is keyed by its path as the official API spells
+    // it: the cell's base path is replaced by the official one, so
+    // https://openrouter.ai/api/v1/messages and https://api.anthropic.com/v1/
+    // messages align, whichever base-URL variable the host matched.
+    rf.to_base_url = best != nullptr;
+    std::string key_path = best ? CanonicalBasePath(best->variable) + path.substr(best->path.size())
                                 : fmt::format("{}{}", host, path);
+    if (key_path.empty()) key_path = "/";
     std::string base_key = fmt::format("{} {}", req.method, key_path);
     int n = ++occurrences[base_key];
     rf.key = n == 1 ? base_key : fmt::format("{} #{}", base_key, n);

@@ -7,8 +7,8 @@
 // (".system[1].text"), any other body as one value. Requests are aligned
 // across runs and cells by method, host and path and by their order among
 // requests with the same method, host and path; a request to the host of a
-// base-URL variable is keyed by the variable ("{ANTHROPIC_BASE_URL}/v1/
-// messages") so it aligns however the cell sets that variable.
+// base-URL variable is keyed by its path under the official base URL
+// ("POST /v1/messages"), so it aligns however the cell sets the variable.
 //
 // Inside strings, DiffCodePoints finds the changed spans and hence the code
 // points that changed. Pure functions over values; thread-compatible.
@@ -28,9 +28,13 @@ namespace glassbox::probe {
 
 // A request reduced to fields.
 struct RequestFields {
-  std::string key;       // alignment key: "POST {ANTHROPIC_BASE_URL}/v1/messages", "#2" for the 2nd
-  std::string location;  // for reports: "POST /v1/messages", "POST telemetry.example.com/v1/e"
+  // Alignment key: "POST /v1/messages" for a provider request (to the host
+  // of a base-URL variable or an official API host), "POST host/path"
+  // otherwise; " #2" for the second such request of a run.
+  std::string key;
+  std::string location;  // for reports; the key
   std::string host;      // host name or IP literal, lower case, without port
+  bool to_base_url = false;  // a provider request
   // field name -> value. Field names: "request" (always "present"),
   // "query NAME", "header NAME", "body .json.path" (a JSON body's leaves;
   // empty objects and arrays are leaves "{}" and "[]"), "body" (any other

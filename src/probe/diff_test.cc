@@ -32,7 +32,7 @@ TEST(FlattenRun, JsonLeavesWithSortedKeysAndBaseUrlKeys) {
   Cell cell = CellWith({{"ANTHROPIC_BASE_URL", "https://openrouter.ai/api"}});
   auto flat = FlattenRun(run, cell);
   ASSERT_EQ(flat.size(), 4u);  // three requests and the process
-  EXPECT_EQ(flat[0].key, "POST {ANTHROPIC_BASE_URL}/v1/messages");
+  EXPECT_EQ(flat[0].key, "POST /v1/messages");
   EXPECT_EQ(flat[0].host, "openrouter.ai");
   EXPECT_EQ(flat[0].fields.at("body .system[1].text"), "b c");
   EXPECT_EQ(flat[0].fields.at("body .n"), "1");
@@ -79,7 +79,28 @@ TEST(AlignRuns, AlignsAcrossCellsWhoseBaseUrlDiffers) {
   EXPECT_EQ(x->values[1][0], "2");
   EXPECT_FALSE(y->values[0][0].has_value());
   EXPECT_TRUE(y->request_present[0][0]);
-  EXPECT_EQ(FieldLocation(*x), "POST {ANTHROPIC_BASE_URL}/v1/messages body .x");
+  EXPECT_EQ(FieldLocation(*x), "POST /v1/messages body .x");
+}
+
+TEST(AlignRuns, ProviderPathsAlignWhenEveryBaseUrlSharesARelayHost) {
+  Matrix m;
+  m.cells.push_back(CellWith({{"ANTHROPIC_BASE_URL", "https://api.anthropic.com"},
+                              {"OPENAI_BASE_URL", "https://api.openai.com/v1"}}));
+  m.cells.push_back(CellWith({{"ANTHROPIC_BASE_URL", "https://openrouter.ai/api"},
+                              {"OPENAI_BASE_URL", "https://openrouter.ai/api/v1"}}));
+  m.cells.push_back(CellWith({}));  // variables unset: the agent's defaults
+  RunCapture a, b, c;
+  a.requests.push_back(Post("api.anthropic.com", "/v1/messages", "{}"));
+  a.requests.push_back(Post("api.openai.com", "/v1/chat/completions", "{}"));
+  b.requests.push_back(Post("openrouter.ai", "/api/v1/messages", "{}"));
+  b.requests.push_back(Post("openrouter.ai", "/api/v1/chat/completions", "{}"));
+  c.requests.push_back(Post("api.anthropic.com", "/v1/messages", "{}"));
+  c.requests.push_back(Post("api.openai.com", "/v1/chat/completions", "{}"));
+  for (const auto& f : AlignRuns(m, {{a}, {b}, {c}})) {
+    if (f.field != "request" || f.key == "process") continue;
+    EXPECT_TRUE(f.values[0][0] && f.values[1][0] && f.values[2][0]) << f.key;
+    EXPECT_TRUE(f.key == "POST /v1/messages" || f.key == "POST /v1/chat/completions") << f.key;
+  }
 }
 
 TEST(DiffCodePoints, FindsEachChangedSpan) {

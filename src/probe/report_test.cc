@@ -59,7 +59,7 @@ TEST(Report, JsonFollowsTheContract) {
   EXPECT_EQ(o.at("cells").as_array()[1].at("runs").as_int64(), 2);
   const auto& d = o.at("differences").as_array().at(0).as_object();
   EXPECT_EQ(d.at("class").as_string(), "covert-marker");
-  EXPECT_EQ(d.at("location").as_string(), "POST {ANTHROPIC_BASE_URL}/v1/messages body .system[1].text");
+  EXPECT_EQ(d.at("location").as_string(), "POST /v1/messages body .system[1].text");
   EXPECT_EQ(d.at("variables").as_array().at(0).as_string(), "TZ");
   EXPECT_EQ(d.at("codepoints").as_array().size(), 2u);  // U+0027 and U+02BC
   EXPECT_EQ(d.at("by_cell").at("TZ=Asia/Shanghai").as_string(), "You\u02BCre <b>kind</b>");
