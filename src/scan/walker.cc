@@ -136,28 +136,34 @@ class TreeWalker {
     }
     std::vector<std::pair<std::string, unsigned char>> entries;
     while (dirent* e = readdir(d)) {
-      const std::string name = e->d_name;
-      if (name == "." || name == "..") continue;
-      entries.emplace_back(name, e->d_type);
+      const char* n = e->d_name;
+      if (n[0] == '.' && (n[1] == '\0' || (n[1] == '.' && n[2] == '\0'))) continue;
+      entries.emplace_back(n, e->d_type);
     }
     closedir(d);
     std::sort(entries.begin(), entries.end());
+    // The real and the relative path are built only when something reads them:
+    // most entries are plain files with no --exclude and no .gitignore to test.
+    const bool excludes = !options_.excludes.empty();
+    const bool ignores = repo_ != nullptr && !workdir_.empty();
     for (auto& [name, type] : entries) {
-      const std::string child = path == "/" ? "/" + name : path == "." ? name : path + "/" + name;
-      const std::string child_real = real == "/" ? "/" + name : real + "/" + name;
-      const std::string child_rel = rel.empty() ? name : rel + "/" + name;
+      std::string child = path == "/" ? "/" + name : path == "." ? name : path + "/" + name;
       if (type == DT_UNKNOWN) {
         struct stat st;
         if (lstat(child.c_str(), &st) != 0) continue;
         type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : S_ISLNK(st.st_mode) ? DT_LNK : DT_UNKNOWN;
       }
+      const bool need_rel = excludes || type == DT_DIR;
+      const bool need_real = ignores || type != DT_REG;
+      const std::string child_real = need_real ? (real == "/" ? "/" + name : real + "/" + name) : std::string();
+      const std::string child_rel = need_rel ? (rel.empty() ? name : rel + "/" + name) : std::string();
       if (type == DT_DIR) {
         if (name == ".git") continue;
         if (Excluded(child_rel, name) || Ignored(child_real, true)) continue;
         Dir(child, child_real, child_rel);
       } else if (type == DT_REG) {
         if (Excluded(child_rel, name) || Ignored(child_real, false)) continue;
-        on_file_(child);
+        on_file_(std::move(child));
       } else if (type == DT_LNK) {
         if (options_.on_escaping_symlink && !Excluded(child_rel, name)) CheckSymlink(child, child_real);
       }
