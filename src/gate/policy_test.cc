@@ -261,6 +261,20 @@ TEST(PolicyOutbound, LegitimateUsesOfInvisibleCharactersAreKept) {
   }
 }
 
+TEST(PolicyOutbound, ThousandsOfHiddenCharactersAreAllStripped) {
+  // More separate invisible characters than the detector lists per text.
+  auto p = MakePolicy();
+  std::string text;
+  for (int i = 0; i < 15000; ++i) text += "a\xE2\x80\x8B";
+  const std::string body = json::serialize(
+      json::object{{"model", "gpt-5"}, {"messages", json::array{{{"role", "user"}, {"content", text}}}}});
+  OutboundResult o = p->ApplyOutbound(RouteFor(*p, "POST", "/v1/chat/completions"), body);
+  ASSERT_FALSE(o.refusal.has_value());
+  ASSERT_TRUE(o.changed);
+  EXPECT_EQ(json::parse(o.body).at("messages").at(0).at("content").as_string(), std::string(15000, 'a'));
+  EXPECT_LE(o.findings.size(), 10001u) << "findings stay bounded";
+}
+
 TEST(PolicyOutbound, CleanBodiesPassUnchanged) {
   auto p = MakePolicy();
   const Route r = RouteFor(*p, "POST", "/v1beta/models/gemini-2.5-pro:generateContent");

@@ -62,9 +62,12 @@ bool IsValidUtf8(std::string_view text) {
   return true;
 }
 
-std::optional<std::string> StripHiddenText(std::string_view text, const std::string& path,
-                                           std::vector<Finding>* findings) {
-  if (utf::IsAscii(text)) return std::nullopt;
+namespace {
+
+// One detector pass: applies the fixes of the stripped rules. Findings go to
+// *findings when it is not null.
+std::optional<std::string> StripOnce(std::string_view text, const std::string& path,
+                                     std::vector<Finding>* findings) {
   static const HiddenTextDetector detector;
   std::vector<Finding> found;
   detector.Scan(text, TextContext{TextKind::kProse, false}, &found);
@@ -91,7 +94,7 @@ std::optional<std::string> StripHiddenText(std::string_view text, const std::str
     if (c.begin < pos) continue;  // overlapping fixes: the first wins
     out.append(text.substr(pos, c.begin - pos));
     pos = c.end;
-    if (!reported[c.finding]) {
+    if (findings != nullptr && !reported[c.finding]) {
       reported[c.finding] = true;
       Finding f = std::move(found[c.finding]);
       f.json_path = path;
@@ -104,6 +107,23 @@ std::optional<std::string> StripHiddenText(std::string_view text, const std::str
   // them into a new one here: the strings are valid UTF-8 (checked or
   // decoded by the JSON walker), so every cut lies on code point boundaries.
   return out;
+}
+
+}  // namespace
+
+std::optional<std::string> StripHiddenText(std::string_view text, const std::string& path,
+                                           std::vector<Finding>* findings) {
+  if (utf::IsAscii(text)) return std::nullopt;
+  std::optional<std::string> current = StripOnce(text, path, findings);
+  // The detector lists at most 10,000 findings per text (and one summary of
+  // the rest), and a removal can leave a joiner that no longer joins
+  // anything: repeat until nothing changes. Only the first pass reports.
+  for (int pass = 0; current && pass < 64; ++pass) {
+    std::optional<std::string> next = StripOnce(*current, path, nullptr);
+    if (!next) break;
+    current = std::move(next);
+  }
+  return current;
 }
 
 Status EditJsonStrings(std::string_view json, const StringEdit& edit, std::string* out, bool* changed,
