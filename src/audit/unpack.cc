@@ -220,9 +220,20 @@ void ReadNestedExecutable(std::string_view bytes, const std::string& path, const
   const char* kind = ReadExecutablePayload(bytes, budget, &inner);
   for (std::string& n : inner.notes) out->notes.push_back(fmt::format("{}: {}", path, n));
   if (kind == nullptr || inner.modules.empty()) {
+    // A vendored tool or addon: its printable strings, within what is left
+    // of the target's string limit.
+    UnpackLimits limits = budget->limits();
+    limits.max_strings -= std::min(limits.max_strings, out->strings.size());
+    Unpacked strings;
+    ReadNativeStrings(bytes, limits, &strings);
+    for (NativeString& s : strings.strings) {
+      s.path = path;
+      out->strings.push_back(std::move(s));
+    }
     out->notes.push_back(fmt::format("{}: native executable or library not analysed as JavaScript: {} "
-                                     "(audit it on its own for its printable strings)",
-                                     container, path));
+                                     "({} printable strings listed)",
+                                     container, path, strings.strings.size()));
+    for (std::string& n : strings.notes) out->notes.push_back(fmt::format("{}: {}", path, n));
     return;
   }
   out->notes.push_back(fmt::format("{}: {} is a {} executable ({} layout); its {} modules are listed as "

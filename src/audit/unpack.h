@@ -59,9 +59,12 @@ struct Module {
 
 // A printable run found in a native binary that holds no known container.
 struct NativeString {
-  std::uint64_t offset = 0;  // byte offset in the target file
+  std::uint64_t offset = 0;  // byte offset in the file named by `path`
   std::string text;          // UTF-8
   std::string encoding;      // "ascii" or "utf16le"
+  // Empty for the target itself; for an executable inside a tarball or
+  // folder, its path there (as in Module::path before the "!").
+  std::string path;
 };
 
 struct Unpacked {
@@ -79,8 +82,10 @@ struct Unpacked {
   // pkg: "payload". deno: "trailer" or "section". Empty otherwise.
   std::string layout;
   std::vector<Module> modules;
-  // Only for kind == "native": printable ASCII and UTF-16LE runs of at
-  // least UnpackLimits::min_string_length characters, in file order.
+  // Printable ASCII and UTF-16LE runs of at least
+  // UnpackLimits::min_string_length characters, in file order: of the target
+  // when kind == "native", and of every executable inside a tarball or folder
+  // that holds no known payload (vendored tools, addons; `path` says which).
   std::vector<NativeString> strings;
   // Human-readable sentences, one per thing that could not be read or was
   // cut short by a limit ("bun-sea: module 12 '/$bunfs/root/x.node' is

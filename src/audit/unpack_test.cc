@@ -648,7 +648,7 @@ TEST(Asar, BrokenIndexIsNoted) {
 // --- npm tarballs ----------------------------------------------------------
 
 TEST(NpmTarball, ReadsModulesAndNamesWhatItSkips) {
-  std::string elf = Elf({{".text", "rg"}});
+  std::string elf = Elf({{".rodata", "https://api.vendor.example/v1"}});
   std::string tgz = Tarball({{"package/package.json", "{\"name\":\"agent\"}", ""},
                              {"package/dist/cli.mjs", "import os from 'os'; os.hostname();\n", ""},
                              {"package/README.md", "# agent", ""},
@@ -667,6 +667,9 @@ TEST(NpmTarball, ReadsModulesAndNamesWhatItSkips) {
   EXPECT_TRUE(NoteContains(*u, "link not followed: package/evil.js"));
   EXPECT_TRUE(NoteContains(*u, "unsafe path '../escape.js'"));
   EXPECT_TRUE(NoteContains(*u, "native executable or library not analysed as JavaScript: package/vendor/rg"));
+  bool rg_string = false;
+  for (const NativeString& s : u->strings) rg_string |= s.path == "package/vendor/rg" && s.text == "https://api.vendor.example/v1";
+  EXPECT_TRUE(rg_string);
   EXPECT_TRUE(NoteContains(*u, ".md 1"));
 }
 
