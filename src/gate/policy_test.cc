@@ -4,6 +4,8 @@
 
 #include <boost/json.hpp>
 
+#include <thread>
+
 #include "core/secrets.h"
 
 namespace glassbox::gate {
@@ -273,6 +275,27 @@ TEST(PolicyOutbound, ThousandsOfHiddenCharactersAreAllStripped) {
   ASSERT_TRUE(o.changed);
   EXPECT_EQ(json::parse(o.body).at("messages").at(0).at("content").as_string(), std::string(15000, 'a'));
   EXPECT_LE(o.findings.size(), 10001u) << "findings stay bounded";
+}
+
+TEST(PolicyOutbound, OnePolicyServesManyThreads) {
+  auto p = MakePolicy();
+  const Route r = RouteFor(*p, "POST", "/v1/messages");
+  const std::string body = std::string(R"({"model":"m","messages":[{"role":"user","content":"k=)") + kGithubToken +
+                           R"( )" + Tags("x") + R"("}]})";
+  std::vector<std::thread> threads;
+  std::vector<int> ok(4, 0);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 200; ++i) {
+        OutboundResult o = p->ApplyOutbound(r, body);
+        if (!o.refusal && o.body == R"({"model":"m","messages":[{"role":"user","content":"k=[REDACTED secret/github-pat] "}]})") {
+          ++ok[static_cast<size_t>(t)];
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(ok, std::vector<int>(4, 200));
 }
 
 TEST(PolicyOutbound, CleanBodiesPassUnchanged) {
