@@ -239,6 +239,10 @@ RouteDecision Policy::ClassifyRoute(std::string_view method, std::string_view ta
   } else if (post && path == "/v1/responses") {
     r = NamedRoute(Provider::kOpenAi, "openai.responses");
     r.has_body_policy = true;
+  } else if (post && path == "/v1/responses/compact") {
+    // Codex's remote compaction: a Responses-shaped body.
+    r = NamedRoute(Provider::kOpenAi, "openai.responses_compact");
+    r.has_body_policy = true;
   } else if (post && path == "/v1/embeddings") {
     r = NamedRoute(Provider::kOpenAi, "openai.embeddings");
     r.has_body_policy = true;
@@ -253,6 +257,8 @@ RouteDecision Policy::ClassifyRoute(std::string_view method, std::string_view ta
       r.streaming = true;
     } else if (g->method == "countTokens") {
       r = NamedRoute(Provider::kGemini, "gemini.count_tokens");
+    } else if (g->method == "embedContent" || g->method == "batchEmbedContents") {
+      r = NamedRoute(Provider::kGemini, "gemini.embed_content");
     }
     if (r.name != "unknown") {
       r.model = g->model;

@@ -39,9 +39,11 @@ using HeaderList = std::vector<std::pair<std::string, std::string>>;
 struct Route {
   net::Provider protocol = net::Provider::kUnknown;  // wire format (for unknown paths: a guess, for errors)
   // "anthropic.messages", "anthropic.count_tokens", "anthropic.models",
-  // "openai.chat_completions", "openai.responses", "openai.models",
-  // "openai.embeddings", "gemini.generate_content", "gemini.stream_generate_content",
-  // "gemini.count_tokens", "gemini.models"; "unknown" for anything else.
+  // "openai.chat_completions", "openai.responses", "openai.responses_compact",
+  // "openai.models", "openai.embeddings", "gemini.generate_content",
+  // "gemini.stream_generate_content", "gemini.count_tokens",
+  // "gemini.embed_content" (embedContent and batchEmbedContents),
+  // "gemini.models"; "unknown" for anything else.
   std::string name;
   std::string upstream;  // configured upstream name; "" when refused
   // Request target to send upstream: the upstream URL's path prefix, then the

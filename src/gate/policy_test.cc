@@ -78,6 +78,9 @@ TEST(PolicyRoutes, KnownPaths) {
       {"POST", "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse", "gemini.stream_generate_content",
        "gemini", true},
       {"POST", "/v1beta/models/gemini-2.5-flash:countTokens", "gemini.count_tokens", "gemini", false},
+      {"POST", "/v1beta/models/gemini-embedding-001:embedContent", "gemini.embed_content", "gemini", false},
+      {"POST", "/v1beta/models/gemini-embedding-001:batchEmbedContents", "gemini.embed_content", "gemini", false},
+      {"POST", "/v1/responses/compact", "openai.responses_compact", "openai", false},
   };
   for (const Case& c : cases) {
     const Route r = RouteFor(*p, c.method, c.target);

@@ -698,6 +698,7 @@ ResponsePlan FakeProvider::Plan(std::string_view method, std::string_view target
       if (gemini_method == "generateContent") route = "gemini.generate_content";
       if (gemini_method == "streamGenerateContent") route = "gemini.stream_generate_content";
       if (gemini_method == "countTokens") route = "gemini.count_tokens";
+      if (gemini_method == "embedContent" || gemini_method == "batchEmbedContents") route = "gemini.embed_content";
     }
   }
   plan.route = route;
@@ -794,6 +795,19 @@ ResponsePlan FakeProvider::Plan(std::string_view method, std::string_view target
     planner.Json(200, json::object{{"models", models}});
   } else if (route == "gemini.count_tokens") {
     planner.Json(200, json::object{{"totalTokens", in_tokens}});
+  } else if (route == "gemini.embed_content") {
+    const json::array values{0.0, 0.125, -0.25, 0.5, 0.0, 0.0, 0.0, 0.0};
+    if (gemini_method == "embedContent") {
+      planner.Json(200, json::object{{"embedding", {{"values", values}}}});
+    } else {
+      size_t n = 1;
+      if (const json::value* reqs = Member(&req, "requests"); reqs != nullptr && reqs->is_array()) {
+        n = std::max<size_t>(1, reqs->as_array().size());
+      }
+      json::array embeddings;
+      for (size_t i = 0; i < n; ++i) embeddings.push_back(json::object{{"values", values}});
+      planner.Json(200, json::object{{"embeddings", embeddings}});
+    }
   } else {
     GeminiShape(req, &reply);
     planner.Gemini(gemini_model, reply, in_tokens, route == "gemini.stream_generate_content",

@@ -12,7 +12,8 @@
 //              POST /v1/embeddings, GET /v1/models
 //   Gemini     POST /v1beta/models/M:generateContent,
 //              :streamGenerateContent (SSE with alt=sse, else a JSON array),
-//              :countTokens, GET /v1beta/models
+//              :countTokens, :embedContent, :batchEmbedContents,
+//              GET /v1beta/models
 //   anything else: HEAD/GET/POST → 200 "{}", OPTIONS → 204.
 // When the request asks for structured output (OpenAI response_format
 // json_schema, Responses text.format json_schema, Gemini

@@ -205,6 +205,12 @@ TEST(FakeProvider, ListsCountsAndEmbeddings) {
   EXPECT_GT(v.at("input_tokens").as_int64(), 0);
   v = json::parse(kFake.Plan("POST", "/v1beta/models/gemini-2.5-pro:countTokens", {}, R"({"contents":[]})").Body());
   EXPECT_GT(v.at("totalTokens").as_int64(), 0);
+  v = json::parse(kFake.Plan("POST", "/v1beta/models/gemini-embedding-001:batchEmbedContents", {},
+                             R"({"requests":[{},{},{}]})")
+                      .Body());
+  EXPECT_EQ(v.at("embeddings").as_array().size(), 3u);
+  v = json::parse(kFake.Plan("POST", "/v1beta/models/gemini-embedding-001:embedContent", {}, "{}").Body());
+  EXPECT_EQ(v.at("embedding").at("values").as_array().size(), 8u);
   v = json::parse(kFake.Plan("POST", "/v1/embeddings", {}, R"({"model":"text-embedding-3-small","input":["a","b"]})")
                       .Body());
   EXPECT_EQ(v.at("data").as_array().size(), 2u);
