@@ -139,16 +139,16 @@ if [[ ${BENCH_AUDIT_OFFLINE:-0} != 1 ]]; then
 fi
 
 # ------------------------------------------------------------- timing
-best_of() {  # best wall seconds of $runs runs of "$@" (output discarded)
-  local best="" t0 t1 s
+best_of() {  # "WALL CPU": best wall and best user+sys seconds of $runs runs of "$@"
+  local best="" best_cpu="" out real user sys cpu
   for ((i = 0; i < runs; i++)); do
-    t0=$(date +%s.%N)
-    "$@" >/dev/null 2>&1 || true
-    t1=$(date +%s.%N)
-    s=$(echo "$t1 - $t0" | bc -l)
-    if [[ -z $best ]] || (($(echo "$s < $best" | bc -l))); then best=$s; fi
+    out=$( { TIMEFORMAT='%R %U %S'; time "$@" >/dev/null 2>&1; } 2>&1 | tail -1) || true
+    read -r real user sys <<<"$out"
+    cpu=$(echo "$user + $sys" | bc -l)
+    if [[ -z $best ]] || (($(echo "$real < $best" | bc -l))); then best=$real; fi
+    if [[ -z $best_cpu ]] || (($(echo "$cpu < $best_cpu" | bc -l))); then best_cpu=$cpu; fi
   done
-  printf '%.3f' "$best"
+  printf '%.3f %.3f' "$best" "$best_cpu"
 }
 peer() {  # what a user would run by hand on this target
   case $1 in
@@ -165,17 +165,19 @@ if [[ $probe_err == *"not built yet"* ]]; then
 fi
 
 exec 1>&3 3>&-
-printf '| target | MB | kind | modules | unpack s | audit s | peer | peer s |\n|---|---:|---|---:|---:|---:|---|---:|\n'
+printf '| target | MB | kind | modules | unpack s (cpu) | audit s (cpu) | peer | peer s (cpu) |\n'
+printf '|---|---:|---|---:|---:|---:|---|---:|\n'
+field() { python3 -c 'import json,sys; d=json.loads(sys.argv[1].strip() or "{}"); v=d.get(sys.argv[2],"error"); print("%.3f" % v if isinstance(v,float) else v)' "$1" "$2"; }
 for t in "${targets[@]}"; do
   mb=$(echo "$(stat -c %s "$t") / 1000000" | bc -l)
   line=$("$unpack_bench" "$t" 2>/dev/null | tail -1 || true)
-  kind=$(echo "$line" | python3 -c 'import json,sys; d=json.loads(sys.stdin.read().strip() or "{}"); print(d.get("kind","error"))')
-  modules=$(echo "$line" | python3 -c 'import json,sys; d=json.loads(sys.stdin.read().strip() or "{}"); print(d.get("modules",0))')
-  unpack_s=$(echo "$line" | python3 -c 'import json,sys; d=json.loads(sys.stdin.read().strip() or "{}"); print("%.3f" % d.get("seconds",0))')
-  audit_s=-
-  if [[ $audit_supported == 1 ]]; then audit_s=$(best_of "$glassbox" audit --format json "$t"); fi
+  audit=-
+  if [[ $audit_supported == 1 ]]; then
+    read -r w c <<<"$(best_of "$glassbox" audit --format json "$t")"
+    audit="$w ($c)"
+  fi
   case $t in *.tgz) pname="tar -xzf" ;; *.js) pname="cat" ;; *) pname="strings -n 6" ;; esac
-  peer_s=$(best_of peer "$t")
-  printf '| %s | %.1f | %s | %s | %s | %s | %s | %s |\n' "$(basename "$t")" "$mb" "$kind" "$modules" "$unpack_s" \
-    "$audit_s" "$pname" "$peer_s"
+  read -r pw pc <<<"$(best_of peer "$t")"
+  printf '| %s | %.1f | %s | %s | %s (%s) | %s | %s | %s (%s) |\n' "$(basename "$t")" "$mb" "$(field "$line" kind)" \
+    "$(field "$line" modules)" "$(field "$line" seconds)" "$(field "$line" cpu_seconds)" "$audit" "$pname" "$pw" "$pc"
 done
