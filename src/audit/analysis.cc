@@ -481,6 +481,19 @@ class ModuleRun {
     return out;
   }
 
+  // A list worth comparing a probe with: most items are domains, time zones,
+  // URLs or addresses, or the items were hidden by an encoding.
+  std::string TellingList(const internal::StringArrayFact& a) const {
+    if (a.count > 5000) return {};
+    const auto items = ListItems(a);
+    std::string d = DescribeList(items, false);
+    if (!d.empty()) return d;
+    for (uint32_t i = 0; i < a.count; ++i) {
+      if (decoded_at_.count(facts_.strings[a.first_string + i].range.begin)) return "hidden " + DescribeList(items, true);
+    }
+    return {};
+  }
+
   void Lists() {
     size_t reported = 0;
     for (const internal::StringArrayFact& a : facts_.string_arrays) {
@@ -581,7 +594,7 @@ class ModuleRun {
     if (prompt_offsets_.empty() && !prompt_scanned_) {
       prompt_scanned_ = true;
       for (const StringFact& p : facts_.strings) {
-        if (p.value.size() < 20) continue;
+        if (p.value.size() < 60) continue;
         for (const std::string& marker : rules_.prompt_markers) {
           if (p.value.find(marker) != std::string::npos) {
             prompt_offsets_.push_back(p.range.begin);
@@ -592,9 +605,10 @@ class ModuleRun {
       }
       std::sort(prompt_offsets_.begin(), prompt_offsets_.end());
     }
-    if (s.func != kNone && prompt_funcs_.count(s.func)) return true;
-    auto it = std::lower_bound(prompt_offsets_.begin(), prompt_offsets_.end(), s.range.begin > 2048 ? s.range.begin - 2048 : 0);
-    return it != prompt_offsets_.end() && *it <= s.range.begin + 2048;
+    if (s.func != kNone) return prompt_funcs_.count(s.func) > 0;
+    // At module level: a prompt literal within 512 bytes.
+    auto it = std::lower_bound(prompt_offsets_.begin(), prompt_offsets_.end(), s.range.begin > 512 ? s.range.begin - 512 : 0);
+    return it != prompt_offsets_.end() && *it <= s.range.begin + 512;
   }
 
   void CodeBuiltUnicode() {
@@ -696,7 +710,12 @@ class ModuleRun {
       auto t = tainted_.find(name);
       if (t == tainted_.end()) return true;
       for (const auto& [decl_func, probe, is_function] : t->second) {
-        if ((is_function && called) || (!is_function && Visible(func, decl_func))) {
+        // Minified code reuses short names in every scope: a name declared at
+        // module level, or a function name, counts only when it is long
+        // enough to be the same variable wherever it appears.
+        const bool distinctive = name.size() >= 4;
+        if ((is_function && called && distinctive) ||
+            (!is_function && Visible(func, decl_func) && (decl_func != kNone || distinctive))) {
           found = probe;
           return false;
         }
@@ -731,22 +750,51 @@ class ModuleRun {
 
   // Describes the list or constant side of a comparison, "" when it is
   // neither.
-  std::string ListOrConstant(Range r, int depth = 0, std::string_view code_override = {}) const {
+  std::string ListOrConstant(Range r, uint32_t func, bool timezone_probe, int depth = 0,
+                             std::string_view code_override = {}) const {
     if (r.end - r.begin > 100000 || depth > 2) return {};
     const std::string_view code = code_override.empty() ? text_.substr(r.begin, r.end - r.begin) : code_override;
     if (auto it = string_at_.find(r.begin); code_override.empty() && it != string_at_.end()) {
       const StringFact& s = facts_.strings[it->second];
+      if (s.origin == StringOrigin::kTemplate) return {};
       if (s.range.end >= r.end - 1) {
         if (auto d = decoded_at_.find(s.range.begin); d != decoded_at_.end()) {
           return "hidden constant " + Quote(out_.decoded[d->second].text) + " (" + out_.decoded[d->second].encoding + ")";
         }
+        // Type names, error codes and punctuation are compared everywhere;
+        // a host, URL, address or time zone is what tells users apart.
+        const TextShape shape = ClassifyText(s.value, rules_.shapes);
+        if (shape != TextShape::kDomain && shape != TextShape::kTimezone && shape != TextShape::kUrl &&
+            shape != TextShape::kEmail) {
+          return {};
+        }
         return "constant " + Quote(s.value);
       }
     }
-    if (IsNumberLiteral(code)) return "constant " + std::string(code);
+    if (IsNumberLiteral(code)) {
+      // Only a UTC offset in minutes (getTimezoneOffset() === -480) is telling.
+      const auto minutes = std::strtol(std::string(code).c_str(), nullptr, 10);
+      if (!timezone_probe || minutes == 0 || minutes % 15 != 0 || minutes < -840 || minutes > 840) return {};
+      return "constant " + std::string(code);
+    }
+    // [d(0x1a1), d(0x1a6)]: an array literal of strings read from a
+    // rotated string array.
+    if (code_override.empty() && code.size() > 2 && code.front() == '[') {
+      std::vector<std::pair<std::string, TextShape>> items;
+      auto it = std::lower_bound(strings_sorted_.begin(), strings_sorted_.end(), r.begin,
+                                 [&](uint32_t i, uint32_t b) { return facts_.strings[i].range.begin < b; });
+      for (; it != strings_sorted_.end() && facts_.strings[*it].range.begin < r.end && items.size() < 5000; ++it) {
+        const StringFact& s = facts_.strings[*it];
+        if (s.origin == StringOrigin::kStringArray) items.emplace_back(s.value, ClassifyText(s.value, rules_.shapes));
+      }
+      if (!items.empty()) {
+        std::string d = DescribeList(items, false);
+        if (!d.empty()) return "hidden " + d;
+      }
+    }
     for (const internal::StringArrayFact& a : facts_.string_arrays) {
       if (code_override.empty() && r.Contains(a.range)) {
-        std::string d = DescribeList(ListItems(a), true);
+        std::string d = TellingList(a);
         if (!d.empty()) return d;
       }
     }
@@ -758,8 +806,13 @@ class ModuleRun {
       if (auto it = decls_by_name_.find(name); it != decls_by_name_.end()) {
         for (uint32_t index : it->second) {
           const internal::DeclFact& d = facts_.decls[index];
-          std::string inner = ListOrConstant(d.value, depth + 1);
-          if (!inner.empty()) return inner + " (" + std::string(name) + ")";
+          if (!Visible(func, d.func)) continue;
+          std::string inner = ListOrConstant(d.value, d.func, timezone_probe, depth + 1);
+          if (inner.empty()) continue;
+          // A short module-level name is only trusted for a list, which is
+          // telling on its own; a lone constant could be any shadowed name.
+          if (d.func == kNone && name.size() < 4 && inner.find("list of") == std::string::npos) continue;
+          return inner + " (" + std::string(name) + ")";
         }
       }
       // `LIST.map(decode)`, `new Set(LIST)`: the list is the first name.
@@ -771,13 +824,13 @@ class ModuleRun {
           return false;
         });
         if (!first.empty() && first != name) {
-          std::string inner = ListOrConstant(Range{0, 0}, depth + 1, first);
+          std::string inner = ListOrConstant(Range{0, 0}, func, timezone_probe, depth + 1, first);
           if (!inner.empty()) return inner;
         }
       }
       for (const internal::StringArrayFact& a : facts_.string_arrays) {
-        if (!a.bound_name.empty() && a.bound_name == name) {
-          std::string d = DescribeList(ListItems(a), true);
+        if (!a.bound_name.empty() && a.bound_name == name && Visible(func, a.func)) {
+          std::string d = TellingList(a);
           if (!d.empty()) return d;
         }
       }
@@ -853,7 +906,8 @@ class ModuleRun {
         other = c.value;
       }
       if (probe == kNone) continue;
-      const std::string against = ListOrConstant(other);
+      const bool timezone_probe = rules_.probes[facts_.probes[probe].rule].name == "timezone";
+      const std::string against = ListOrConstant(other, c.func, timezone_probe);
       if (against.empty()) continue;
       const uint32_t branch = BranchOf(c);
       const internal::ProbeFact& p = facts_.probes[probe];

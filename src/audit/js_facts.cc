@@ -349,6 +349,16 @@ class Walker {
   };
   std::vector<TSNode> rotation_calls;
   std::vector<NumberCall> number_calls;
+  struct BracketCall {
+    Range subscript;
+    Range object;
+    uint32_t index_begin;  // the call inside the brackets
+    Range call;            // when the subscript is called: the whole call
+    Range arg0;            // and its first argument
+    uint32_t func;
+    uint32_t condition;
+  };
+  std::vector<BracketCall> bracket_calls;
 
  private:
   struct Frame {
@@ -387,7 +397,7 @@ class Walker {
       case Kind::kTemplateString: OnTemplate(node); break;
       case Kind::kArray: OnArray(node); break;
       case Kind::kMember: OnMember(node, field); break;
-      case Kind::kSubscript: OnSubscript(node); break;
+      case Kind::kSubscript: OnSubscript(node, field); break;
       case Kind::kCall: OnCall(node); break;
       case Kind::kBinary: OnBinary(node); break;
       case Kind::kDeclarator:
@@ -557,10 +567,26 @@ class Walker {
     }
   }
 
-  void OnSubscript(TSNode node) {
+  void OnSubscript(TSNode node, TSFieldId field) {
     TSNode object = ts_node_child_by_field_id(node, g_.object);
     TSNode index = ts_node_child_by_field_id(node, g_.index);
-    if (ts_node_is_null(object) || ts_node_is_null(index) || KindOf(index) != Kind::kString) return;
+    if (ts_node_is_null(object) || ts_node_is_null(index)) return;
+    if (KindOf(index) == Kind::kCall) {
+      // obj[_0x3e(0x1a4)]: a property named by a string-array read, resolved
+      // after the walk.
+      TSNode fn = ts_node_child_by_field_id(index, g_.function);
+      if (ts_node_is_null(fn) || KindOf(fn) != Kind::kIdentifier) return;
+      BracketCall b{RangeOf(node), RangeOf(object), ts_node_start_byte(index), {}, {}, func_, condition_};
+      const Frame* parent = Parent();
+      if (parent != nullptr && parent->kind == Kind::kCall && field == g_.function) {
+        b.call = RangeOf(parent->node);
+        TSNode args = ts_node_child_by_field_id(parent->node, g_.arguments);
+        if (!ts_node_is_null(args) && ts_node_named_child_count(args) > 0) b.arg0 = RangeOf(ts_node_named_child(args, 0));
+      }
+      bracket_calls.push_back(b);
+      return;
+    }
+    if (KindOf(index) != Kind::kString) return;
     if (!IsEnvObject(Text(object))) return;
     std::string_view raw = Text(index);
     if (raw.size() < 2) return;
@@ -744,11 +770,12 @@ class Walker {
 // rotation. The checksum is evaluated natively for each rotation; no code runs.
 class StringArrayResolver {
  public:
-  StringArrayResolver(std::string_view text, JsFacts* facts, const Walker& walker)
-      : text_(text), g_(Grammar::Get()), facts_(*facts), walker_(walker) {}
+  StringArrayResolver(std::string_view text, const AuditRules& rules, JsFacts* facts, const Walker& walker)
+      : text_(text), rules_(rules), g_(Grammar::Get()), facts_(*facts), walker_(walker) {}
 
   void Run() {
     for (TSNode call : walker_.rotation_calls) Resolve(call);
+    if (!facts_.resolved_arrays.empty()) ResolveBrackets();
   }
 
  private:
@@ -922,11 +949,65 @@ class StringArrayResolver {
     facts_.resolved_arrays.push_back(JsFacts::ResolvedArray{array_->range.begin, rotation_, n, calls});
   }
 
+  // Property accesses and calls through resolved names, obj[d(0x1a4)]():
+  // probes and comparisons as if written obj.resolvedOptions().
+  void ResolveBrackets() {
+    std::unordered_map<uint32_t, const std::string*> resolved;
+    for (const StringFact& s : facts_.strings) {
+      if (s.origin == StringOrigin::kStringArray) resolved[s.range.begin] = &s.value;
+    }
+    auto normalized = [&](Range r) {
+      std::string out;
+      uint32_t pos = r.begin;
+      for (uint32_t i = r.begin; i < r.end; ++i) {
+        if (text_[i] != '[' || i + 1 >= r.end) continue;
+        auto it = resolved.find(i + 1);
+        if (it == resolved.end()) continue;
+        const size_t close = text_.find(']', i + 1);
+        if (close == std::string_view::npos || close >= r.end) continue;
+        out.append(text_.substr(pos, i - pos));
+        out += "." + *it->second;
+        pos = static_cast<uint32_t>(close + 1);
+        i = static_cast<uint32_t>(close);
+      }
+      out.append(text_.substr(pos, r.end - pos));
+      return out;
+    };
+    for (const Walker::BracketCall& b : walker_.bracket_calls) {
+      auto it = resolved.find(b.index_begin);
+      if (it == resolved.end()) continue;
+      const std::string& name = *it->second;
+      const std::string object = normalized(b.object);
+      if (!b.call.Empty()) {
+        for (uint32_t i = 0; i < rules_.probes.size(); ++i) {
+          if (rules_.probes[i].call == name) facts_.probes.push_back(ProbeFact{b.call, i, b.func, object + "." + name + "()"});
+        }
+        if (!b.arg0.Empty()) {
+          if (name == "includes" || name == "indexOf" || name == "lastIndexOf" || name == "has") {
+            facts_.compares.push_back(CompareFact{b.call, CompareKind::kMembership, b.arg0, b.object, b.func, b.condition});
+          } else if (name == "endsWith" || name == "startsWith" || name == "match") {
+            facts_.compares.push_back(CompareFact{b.call, CompareKind::kAffix, b.object, b.arg0, b.func, b.condition});
+          } else if (name == "some" || name == "find" || name == "every" || name == "filter") {
+            facts_.compares.push_back(CompareFact{b.call, CompareKind::kPredicate, b.arg0, b.object, b.func, b.condition});
+          }
+        }
+        continue;
+      }
+      for (uint32_t i = 0; i < rules_.probes.size(); ++i) {
+        const ProbeRule& r = rules_.probes[i];
+        if (r.property != name) continue;
+        if (r.object_regex && !re2::RE2::PartialMatch(object, *r.object_regex)) continue;
+        facts_.probes.push_back(ProbeFact{b.subscript, i, b.func, object + "." + name});
+      }
+    }
+  }
+
   std::string fmt_encoding() const {
     return (base64_ ? "string-array+base64(rotate " : "string-array(rotate ") + std::to_string(rotation_) + ")";
   }
 
   std::string_view text_;
+  const AuditRules& rules_;
   const Grammar& g_;
   JsFacts& facts_;
   const Walker& walker_;
@@ -960,7 +1041,7 @@ JsFacts GatherFacts(std::string_view text, const AuditRules& rules) {
   facts.has_syntax_errors = ts_node_has_error(root);
   Walker walker(text, rules, &facts);
   walker.Run(root);
-  StringArrayResolver(text, &facts, walker).Run();
+  StringArrayResolver(text, rules, &facts, walker).Run();
   auto by_begin = [](const auto& a, const auto& b) { return a.range.begin < b.range.begin; };
   std::stable_sort(facts.probes.begin(), facts.probes.end(), by_begin);
   return facts;
