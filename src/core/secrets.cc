@@ -616,14 +616,15 @@ Status SecretScanner::Scan(std::string_view text, SecretScratch& scratch, std::v
     const re2::StringPiece piece(text.data() + w.begin, w.end - w.begin);
     const Impl::Gate& gate = impl_->gates[w.gate];
     candidates.clear();
-    const RE2::Set* set = impl_->SetFor(w.gate);
     if (gate.hs_prefilter >= 0 && hs_prefilter_complete) {
       // No Vectorscan prefilter match ends inside the window: RE2 would find
-      // none either, unless the window holds non-ASCII text.
+      // none either, unless the window holds non-ASCII text. (Checked before
+      // SetFor(), so that a gate whose windows all end here compiles no RE2.)
       const std::vector<size_t>& ends = sc.prefilter_ends[static_cast<size_t>(gate.hs_prefilter)];
       const auto it = std::upper_bound(ends.begin(), ends.end(), w.begin);
       if ((it == ends.end() || *it > w.end) && utf::IsAscii(std::string_view(piece.data(), piece.size()))) continue;
     }
+    const RE2::Set* set = impl_->SetFor(w.gate);
     if (gate.prefilter_re && !RE2::PartialMatch(piece, *gate.prefilter_re)) continue;
     if (set != nullptr) {
       which.clear();
