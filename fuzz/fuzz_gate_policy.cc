@@ -9,7 +9,8 @@
 //             with stripping off it must forward the input byte for byte;
 //             usage and completeness must not depend on the split.
 //   json:     InboundJson returns valid UTF-8 when the input was, and the
-//             input itself when unchanged.
+//             input itself when unchanged; and the strip prefilter
+//             (MayHoldStrippable) skips no text the detector would change.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -17,10 +18,12 @@
 #include <string_view>
 #include <vector>
 
+#include "core/hidden_text.h"
 #include "core/json_strings.h"
 #include "fuzz_check.h"
 #include "gate/inbound.h"
 #include "gate/policy.h"
+#include "gate/text_policy.h"
 
 namespace {
 
@@ -120,6 +123,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
 
+  // The strip prefilter may only skip texts in which the detector proposes
+  // no removal of the kinds the gate strips.
+  if (glassbox::fuzz::IsValidUtf8(rest) && !glassbox::gate::MayHoldStrippable(rest)) {
+    std::vector<glassbox::Finding> found;
+    glassbox::HiddenTextDetector().Scan(rest, glassbox::TextContext{glassbox::TextKind::kProse, false}, &found);
+    for (const auto& f : found) {
+      const bool stripped = f.rule == "unicode/tag-characters" || f.rule == "unicode/invisible-characters" ||
+                            f.rule == "unicode/bidi-control" || f.rule == "unicode/variation-selectors";
+      FUZZ_CHECK(!stripped || f.fixes.empty(), "prefilter skipped a text with a %s fix", f.rule.c_str());
+    }
+  }
   auto r = glassbox::gate::InboundJson(rest, InboundOptions{provider, true});
   if (!r.changed) FUZZ_CHECK(r.body == rest, "unchanged body differs");
   if (glassbox::fuzz::IsValidUtf8(rest) && r.checked) {

@@ -458,7 +458,7 @@ OutboundResult Policy::ApplyOutbound(const Route& route, std::string_view body) 
     (void)impl_->secrets->Scan(body, *scratch, &raw);
     bool any = false;
     for (const Finding& f : raw) any = any || f.severity >= Severity::kMedium;
-    check_secrets = any || body.find("\\u") != std::string_view::npos;
+    check_secrets = any || HasUnicodeEscape(body);
   }
   std::string private_key_rule;
   std::string private_key_path;

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "core/secrets.h"
+#include "gate/text_policy.h"
 
 namespace glassbox::gate {
 namespace {
@@ -54,6 +55,21 @@ Route RouteFor(const Policy& p, std::string_view method, std::string_view target
   RouteDecision d = p.ClassifyRoute(method, target, headers);
   EXPECT_FALSE(d.refusal.has_value()) << target << ": " << (d.refusal ? d.refusal->body : "");
   return d.route;
+}
+
+TEST(TextPolicy, UnicodeEscapeScan) {
+  EXPECT_FALSE(HasUnicodeEscape(""));
+  EXPECT_FALSE(HasUnicodeEscape(R"({"a":"line\nbreak \"quoted\" C:\\users"})"));
+  EXPECT_TRUE(HasUnicodeEscape(R"({"a":"\u200b"})"));
+  EXPECT_FALSE(HasUnicodeEscape(R"("\\u200b")")) << "an escaped backslash, then u";
+  // Every alignment of escapes around the 8-byte words.
+  for (size_t pad = 0; pad < 17; ++pad) {
+    const std::string lead(pad, 'x');
+    EXPECT_TRUE(HasUnicodeEscape(lead + R"(\\\u0041)")) << pad;
+    EXPECT_FALSE(HasUnicodeEscape(lead + R"(\\u0041)")) << pad;
+    EXPECT_TRUE(HasUnicodeEscape(lead + R"(\n\u)")) << pad;
+    EXPECT_FALSE(HasUnicodeEscape(lead + R"(\n\\u)")) << pad;
+  }
 }
 
 TEST(PolicyRoutes, KnownPaths) {

@@ -6,6 +6,7 @@
 #include "core/hidden_text.h"
 #include "core/json_strings.h"
 #include "core/json_writer.h"
+#include "core/unicode.h"
 #include "core/utf.h"
 
 namespace glassbox::gate {
@@ -34,8 +35,47 @@ size_t LiteralEnd(std::string_view json, size_t open) {
 
 }  // namespace
 
+bool HasUnicodeEscape(std::string_view raw_json) {
+  // Eight bytes at a time: words without a backslash are skipped whole. The
+  // character after a backslash is never taken for the start of an escape,
+  // so "\\\\u" (an escaped backslash, then u) is no \u escape.
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr uint64_t kHigh = 0x8080808080808080ULL;
+  constexpr uint64_t kBackslashes = 0x5C5C5C5C5C5C5C5CULL;
+  const char* p = raw_json.data();
+  const size_t n = raw_json.size();
+  size_t i = 0;
+  while (i + 8 <= n) {
+    uint64_t word;
+    std::memcpy(&word, p + i, 8);
+    const uint64_t x = word ^ kBackslashes;
+    if (((x - kOnes) & ~x & kHigh) == 0) {
+      i += 8;
+      continue;
+    }
+    const size_t end = i + 8;
+    while (i < end) {
+      if (p[i] != '\\') {
+        ++i;
+        continue;
+      }
+      if (i + 1 < n && p[i + 1] == 'u') return true;
+      i += 2;  // may step into the next word: it is then read from there
+    }
+  }
+  while (i < n) {
+    if (p[i] != '\\') {
+      ++i;
+      continue;
+    }
+    if (i + 1 < n && p[i + 1] == 'u') return true;
+    i += 2;
+  }
+  return false;
+}
+
 bool MayHoldHiddenText(std::string_view raw_json) {
-  if (raw_json.find("\\u") != std::string_view::npos) return true;
+  if (HasUnicodeEscape(raw_json)) return true;
   return !utf::IsAscii(raw_json);
 }
 
@@ -111,9 +151,38 @@ std::optional<std::string> StripOnce(std::string_view text, const std::string& p
 
 }  // namespace
 
+bool MayHoldStrippable(std::string_view text) {
+  const UnicodeData& data = UnicodeData::Get();
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  for (size_t i = utf::NextInteresting(text, 0); i < text.size(); i = utf::NextInteresting(text, i)) {
+    if (p[i] < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len = 0;
+    const int32_t cp = utf::DecodeOne(p + i, text.size() - i, &len);
+    i += len == 0 ? 1 : len;
+    if (cp < 0) return true;  // let the detector judge broken text
+    switch (data.Classify(static_cast<char32_t>(cp))) {
+      case CharClass::kTag:
+      case CharClass::kVariationSelector:
+      case CharClass::kInvisible:
+      case CharClass::kSoftHyphen:
+      case CharClass::kByteOrderMark:
+      case CharClass::kHangulFiller:
+      case CharClass::kBidiControl:
+      case CharClass::kBidiMark:
+        return true;
+      default:
+        break;
+    }
+  }
+  return false;
+}
+
 std::optional<std::string> StripHiddenText(std::string_view text, const std::string& path,
                                            std::vector<Finding>* findings) {
-  if (utf::IsAscii(text)) return std::nullopt;
+  if (utf::IsAscii(text) || !MayHoldStrippable(text)) return std::nullopt;
   std::optional<std::string> current = StripOnce(text, path, findings);
   // The detector lists at most 10,000 findings per text (and one summary of
   // the rest), and a removal can leave a joiner that no longer joins

@@ -29,6 +29,17 @@ std::optional<std::string> StripHiddenText(std::string_view text, const std::str
 // byte and no \u escape in the raw JSON).
 bool MayHoldHiddenText(std::string_view raw_json);
 
+// True when raw JSON text holds a \u escape (an escaped backslash followed
+// by u is none). Faster than find() on text full of other escapes.
+bool HasUnicodeEscape(std::string_view raw_json);
+
+// Cheap test on decoded text: false when no code point is of a class that
+// StripHiddenText removes (tag, variation selector, invisible, bidi control
+// or mark, soft hyphen, BOM, Hangul filler), so the detector need not run.
+// fuzz_gate_policy checks that StripHiddenText never changes text for which
+// this is false.
+bool MayHoldStrippable(std::string_view text);
+
 // True when `text` is valid UTF-8 (no overlong forms, surrogates or bytes
 // beyond U+10FFFF).
 bool IsValidUtf8(std::string_view text);
