@@ -8,12 +8,12 @@
 // "unpacked": bool, ...}) or a link ({"link": "target"}). Unpacked files live
 // beside the archive in NAME.asar.unpacked/ and are named in a note; links
 // are named and never followed.
+#include <fmt/format.h>
+
 #include <boost/json.hpp>
 #include <charconv>
 #include <map>
 #include <string>
-
-#include <fmt/format.h>
 
 #include "audit/internal/unpack_internal.h"
 #include "audit/object_file.h"
@@ -49,8 +49,8 @@ struct Walker {
     for (const auto& [key, value] : files) {
       if (++visited > budget->limits().max_entries) {
         if (visited == budget->limits().max_entries + 1) {
-          out->notes.push_back(fmt::format("limit: asar index has more than {} entries; rest not read",
-                                           budget->limits().max_entries));
+          out->notes.push_back(
+              fmt::format("limit: asar index has more than {} entries; rest not read", budget->limits().max_entries));
         }
         return;
       }
@@ -141,8 +141,7 @@ bool ReadAsar(std::string_view file, const std::string& name, Budget* budget, Un
   auto json_length = ReadU32(file, 12);
   if (four != 4u || !header_size || !payload_size || !json_length) return false;
   if (*header_size > file.size() - 8 || *payload_size > *header_size - std::min<std::uint32_t>(*header_size, 4) ||
-      *json_length > *payload_size - std::min<std::uint32_t>(*payload_size, 4) || *json_length < 2 ||
-      file[16] != '{') {
+      *json_length > *payload_size - std::min<std::uint32_t>(*payload_size, 4) || *json_length < 2 || file[16] != '{') {
     return false;
   }
   std::string_view text = file.substr(16, *json_length);
@@ -170,9 +169,10 @@ bool ReadAsar(std::string_view file, const std::string& name, Budget* budget, Un
     std::string list;
     for (size_t i = 0; i < w.unpacked.size() && i < 20; ++i) list += (i ? ", " : "") + w.unpacked[i];
     if (w.unpacked.size() > 20) list += fmt::format(", and {} more", w.unpacked.size() - 20);
-    out->notes.push_back(fmt::format("asar: {} files are stored outside the archive in {}.unpacked/ and were "
-                                     "not read (audit that folder too): {}",
-                                     w.unpacked.size(), name, list));
+    out->notes.push_back(
+        fmt::format("asar: {} files are stored outside the archive in {}.unpacked/ and were "
+                    "not read (audit that folder too): {}",
+                    w.unpacked.size(), name, list));
   }
   return true;
 }

@@ -14,10 +14,10 @@
 // every trailer occurrence (the runtime itself contains the trailer string as
 // a constant), and accepts the first whose Offsets and table validate
 // completely for some entry size.
+#include <fmt/format.h>
+
 #include <cstring>
 #include <string>
-
-#include <fmt/format.h>
 
 #include "audit/internal/unpack_internal.h"
 #include "audit/object_file.h"
@@ -40,16 +40,22 @@ struct Graph {
 
 // Bun's options.Loader, by value; the ones whose contents are text.
 const char* LoaderName(unsigned v) {
-  static constexpr const char* kNames[] = {"jsx",  "js",     "ts",     "tsx",    "css",
-                                           "file", "json",   "jsonc",  "toml",   "wasm",
-                                           "napi", "base64", "dataurl", "text",  "bunsh",
-                                           "sqlite", "sqlite_embedded", "html", "yaml"};
+  static constexpr const char* kNames[] = {
+      "jsx",  "js",   "ts",     "tsx",     "css",  "file",  "json",   "jsonc",           "toml",
+      "wasm", "napi", "base64", "dataurl", "text", "bunsh", "sqlite", "sqlite_embedded", "html",
+      "yaml"};
   return v < std::size(kNames) ? kNames[v] : "unknown";
 }
 bool LoaderIsText(unsigned v) {
   switch (v) {
-    case 5: case 9: case 10: case 15: case 16: return false;  // file, wasm, napi, sqlite*
-    default: return true;
+    case 5:
+    case 9:
+    case 10:
+    case 15:
+    case 16:
+      return false;  // file, wasm, napi, sqlite*
+    default:
+      return true;
   }
 }
 
@@ -142,23 +148,25 @@ void ReadGraph(std::string_view file, const Graph& g, Budget* budget, Unpacked* 
           }
           continue;
         }
-        out->notes.push_back(fmt::format("bun-sea: module {} '{}' is compressed and could not be read: {}", i,
-                                         path, plain ? "not text" : error));
+        out->notes.push_back(fmt::format("bun-sea: module {} '{}' is compressed and could not be read: {}", i, path,
+                                         plain ? "not text" : error));
         continue;
       }
       if (LoaderName(loader) == std::string_view("file") && LooksLikeText(stored)) {
         AddModule(path, stored, GuessEncoding(stored), offset, "bun-sea", budget, out);
         continue;
       }
-      out->notes.push_back(fmt::format("bun-sea: module {} '{}' is binary (loader {}, {} bytes at offset {}); "
-                                       "not read as text",
-                                       i, path, LoaderName(loader), stored.size(), offset));
+      out->notes.push_back(
+          fmt::format("bun-sea: module {} '{}' is binary (loader {}, {} bytes at offset {}); "
+                      "not read as text",
+                      i, path, LoaderName(loader), stored.size(), offset));
       continue;
     }
     if (stored.empty() && bytecode.length > 0) {
-      out->notes.push_back(fmt::format("bun-sea: module {} '{}' ships bytecode only ({} bytes); "
-                                       "its source is not in the file",
-                                       i, path, bytecode.length));
+      out->notes.push_back(
+          fmt::format("bun-sea: module {} '{}' ships bytecode only ({} bytes); "
+                      "its source is not in the file",
+                      i, path, bytecode.length));
       continue;
     }
     std::string enc;
@@ -217,9 +225,10 @@ bool ReadBunSea(std::string_view file, Budget* budget, Unpacked* out) {
     }
   }
   if (section) {
-    out->notes.push_back(fmt::format("bun-sea: a Bun section ({} bytes at offset {}) holds no module graph "
-                                     "audit can read",
-                                     section->size, section->offset));
+    out->notes.push_back(
+        fmt::format("bun-sea: a Bun section ({} bytes at offset {}) holds no module graph "
+                    "audit can read",
+                    section->size, section->offset));
   }
   return false;
 }

@@ -18,11 +18,11 @@
 // kMinRun bytes becomes a module named "deno:<offset>", and a note says so.
 // The runtime itself contains the magic string, so a bare magic without one
 // of the layouts above is not taken for a payload.
+#include <fmt/format.h>
+
 #include <boost/json.hpp>
 #include <cstring>
 #include <string>
-
-#include <fmt/format.h>
 
 #include "audit/internal/unpack_internal.h"
 #include "audit/object_file.h"
@@ -61,9 +61,10 @@ void ReadTextRuns(std::string_view file, std::uint64_t begin, std::uint64_t end,
     if (!AddModule(fmt::format("deno:{}", start), run, GuessEncoding(run), start, "deno", budget, out)) break;
     ++runs;
   }
-  out->notes.push_back(fmt::format("deno: no file table found; {} text runs of at least {} bytes between offsets "
-                                   "{} and {} are returned as modules without names",
-                                   runs, kMinRun, begin, end));
+  out->notes.push_back(
+      fmt::format("deno: no file table found; {} text runs of at least {} bytes between offsets "
+                  "{} and {} are returned as modules without names",
+                  runs, kMinRun, begin, end));
 }
 
 std::optional<std::pair<std::uint64_t, std::uint64_t>> Range(const json::object& o, const char* key) {
@@ -186,8 +187,7 @@ bool ReadDenoPayload(std::string_view file, Budget* budget, Unpacked* out) {
   for (const FileSpan& note : FindElfNotes(file, "SUI")) {
     auto name_len = ReadU32(file, note.offset).value_or(0) & 0xffff;
     std::uint64_t payload = note.offset + 2 + name_len;
-    if (name_len != kMarker.size() || note.size < 2 + name_len ||
-        file.substr(note.offset + 2, name_len) != kMarker) {
+    if (name_len != kMarker.size() || note.size < 2 + name_len || file.substr(note.offset + 2, name_len) != kMarker) {
       continue;
     }
     if (ReadPayload(file, payload, note.offset + note.size, budget, out)) {

@@ -4,13 +4,12 @@
 // range. One table-driven pass per encoding; bounded count, and a run longer
 // than kMaxRun is cut into pieces.
 #include <emmintrin.h>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <array>
 #include <cstring>
 #include <string>
-
-#include <fmt/format.h>
 
 #include "audit/internal/unpack_internal.h"
 
@@ -118,11 +117,10 @@ void ReadNativeStrings(std::string_view file, const UnpackLimits& limits, Unpack
   std::inplace_merge(found.begin(), found.begin() + static_cast<std::ptrdiff_t>(ends[0]),
                      found.begin() + static_cast<std::ptrdiff_t>(ends[1]), by_offset);
   if (cut) {
-    out->notes.push_back(fmt::format("limit: more than {} printable strings; the rest of the file was not listed",
-                                     limits.max_strings));
+    out->notes.push_back(
+        fmt::format("limit: more than {} printable strings; the rest of the file was not listed", limits.max_strings));
   }
-  out->strings.insert(out->strings.end(), std::make_move_iterator(found.begin()),
-                      std::make_move_iterator(found.end()));
+  out->strings.insert(out->strings.end(), std::make_move_iterator(found.begin()), std::make_move_iterator(found.end()));
 }
 
 }  // namespace glassbox::audit::internal

@@ -11,10 +11,10 @@
 // The reader looks in the note/section first; otherwise (PE resources, or a
 // header it cannot walk) it tries every occurrence of the magic and keeps
 // the first blob whose lengths all fit.
+#include <fmt/format.h>
+
 #include <cstring>
 #include <string>
-
-#include <fmt/format.h>
 
 #include "audit/internal/unpack_internal.h"
 #include "audit/object_file.h"
@@ -98,13 +98,13 @@ std::optional<Blob> ParseBlob(std::string_view file, std::uint64_t start, std::u
 void ReadBlob(const Blob& b, Budget* budget, Unpacked* out) {
   std::string main_path = b.code_path.empty() ? "NODE_SEA_BLOB:main" : b.code_path;
   if (b.flags & kSnapshot) {
-    out->notes.push_back(fmt::format("node-sea: the main script is a V8 startup snapshot ({} bytes at offset "
-                                     "{}), not source; not read",
-                                     b.main.bytes.size(), b.main.offset));
+    out->notes.push_back(
+        fmt::format("node-sea: the main script is a V8 startup snapshot ({} bytes at offset "
+                    "{}), not source; not read",
+                    b.main.bytes.size(), b.main.offset));
   } else {
     Module* m = nullptr;
-    if (AddModule(main_path, b.main.bytes, GuessEncoding(b.main.bytes), b.main.offset, "node-sea", budget, out,
-                  &m)) {
+    if (AddModule(main_path, b.main.bytes, GuessEncoding(b.main.bytes), b.main.offset, "node-sea", budget, out, &m)) {
       m->entry_point = true;
       m->has_bytecode = (b.flags & kCodeCache) != 0;
     }
@@ -133,9 +133,10 @@ bool ReadNodeSea(std::string_view file, Budget* budget, Unpacked* out) {
     }
   }
   if (!spans.empty()) {
-    out->notes.push_back(fmt::format("node-sea: a NODE_SEA_BLOB resource ({} bytes at offset {}) is not a "
-                                     "blob audit can read",
-                                     spans[0].size, spans[0].offset));
+    out->notes.push_back(
+        fmt::format("node-sea: a NODE_SEA_BLOB resource ({} bytes at offset {}) is not a "
+                    "blob audit can read",
+                    spans[0].size, spans[0].offset));
   }
   // PE resources and unknown layouts: every occurrence of the magic. The
   // Node runtime's own code may contain the constant, so validation decides.

@@ -5,14 +5,13 @@
 // bomb stops at UnpackLimits::max_total_bytes).
 #include <archive.h>
 #include <archive_entry.h>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
-
-#include <fmt/format.h>
 
 #include "audit/internal/unpack_internal.h"
 #include "audit/object_file.h"
@@ -168,9 +167,10 @@ bool ReadNpmTarball(std::string_view file, const std::string& name, Budget* budg
         std::string exe(head, static_cast<size_t>(n)), error;
         exe.reserve(std::min(declared, limits.max_file_bytes));
         if (declared > limits.max_file_bytes) {
-          out->notes.push_back(fmt::format("limit: npm-tarball '{}' is {} bytes, more than the {} bytes audit "
-                                           "reads; not read",
-                                           path, declared, limits.max_file_bytes));
+          out->notes.push_back(
+              fmt::format("limit: npm-tarball '{}' is {} bytes, more than the {} bytes audit "
+                          "reads; not read",
+                          path, declared, limits.max_file_bytes));
         } else if (!ReadData(a.get(), limits.max_file_bytes, &exe, &error)) {
           out->notes.push_back(fmt::format("npm-tarball: '{}' could not be read: {}", path, error));
         } else {
@@ -204,8 +204,8 @@ bool ReadNpmTarball(std::string_view file, const std::string& name, Budget* budg
       list += fmt::format("{}{} {}", list.empty() ? "" : ", ", ext, n);
       total += n;
     }
-    out->notes.push_back(fmt::format("npm-tarball: {} files that are not JavaScript or JSON were not read ({})",
-                                     total, list));
+    out->notes.push_back(
+        fmt::format("npm-tarball: {} files that are not JavaScript or JSON were not read ({})", total, list));
   }
   return true;
 }

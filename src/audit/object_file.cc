@@ -48,7 +48,11 @@ struct ElfHeader {
 };
 
 std::optional<ElfHeader> ReadElfHeader(std::string_view file) {
-  if (file.size() < 52 || std::memcmp(file.data(), "\x7f" "ELF", 4) != 0) return std::nullopt;
+  if (file.size() < 52 || std::memcmp(file.data(),
+                                      "\x7f"
+                                      "ELF",
+                                      4) != 0)
+    return std::nullopt;
   ElfHeader h;
   h.is64 = file[4] == 2;
   h.big_endian = file[5] == 2;
@@ -115,8 +119,8 @@ std::optional<FileSpan> FindElfSection(std::string_view file, std::string_view n
 
 // Walks the notes in [offset, offset+size) and appends the descriptors named
 // `name`.
-void WalkElfNotes(std::string_view file, bool be, std::uint64_t offset, std::uint64_t size,
-                  std::string_view name, std::vector<FileSpan>* out) {
+void WalkElfNotes(std::string_view file, bool be, std::uint64_t offset, std::uint64_t size, std::string_view name,
+                  std::vector<FileSpan>* out) {
   if (!InRange(file, offset, size)) return;
   std::uint64_t at = offset, end = offset + size;
   for (int n = 0; n < 100000 && at + 12 <= end; ++n) {
@@ -130,8 +134,7 @@ void WalkElfNotes(std::string_view file, bool be, std::uint64_t offset, std::uin
     if (!got.empty() && got.back() == '\0') got.remove_suffix(1);
     if (got == name) {
       FileSpan span{desc_at, descsz};
-      bool seen = std::any_of(out->begin(), out->end(),
-                              [&](const FileSpan& s) { return s.offset == span.offset; });
+      bool seen = std::any_of(out->begin(), out->end(), [&](const FileSpan& s) { return s.offset == span.offset; });
       if (!seen) out->push_back(span);
     }
     at = next;
@@ -140,8 +143,8 @@ void WalkElfNotes(std::string_view file, bool be, std::uint64_t offset, std::uin
 
 // --- Mach-O ----------------------------------------------------------------
 
-std::optional<FileSpan> FindMachOSectionThin(std::string_view file, std::uint64_t base,
-                                             std::string_view segment, std::string_view section) {
+std::optional<FileSpan> FindMachOSectionThin(std::string_view file, std::uint64_t base, std::string_view segment,
+                                             std::string_view section) {
   std::string_view slice = file.substr(std::min<std::uint64_t>(base, file.size()));
   auto magic = Read<std::uint32_t>(slice, 0);
   if (!magic || *magic != 0xfeedfacf) return std::nullopt;  // 64-bit little-endian only
@@ -171,8 +174,7 @@ std::optional<FileSpan> FindMachOSectionThin(std::string_view file, std::uint64_
   return std::nullopt;
 }
 
-std::optional<FileSpan> FindMachOSection(std::string_view file, std::string_view segment,
-                                         std::string_view section) {
+std::optional<FileSpan> FindMachOSection(std::string_view file, std::string_view segment, std::string_view section) {
   auto magic = Read<std::uint32_t>(file, 0, /*big_endian=*/true);
   if (magic && *magic == 0xcafebabe) {
     auto count = Read<std::uint32_t>(file, 4, true);
@@ -222,16 +224,24 @@ std::optional<FileSpan> FindPeSection(std::string_view file, std::string_view na
 
 const char* ObjectFormatName(ObjectFormat format) {
   switch (format) {
-    case ObjectFormat::kElf: return "elf";
-    case ObjectFormat::kMachO: return "mach-o";
-    case ObjectFormat::kPe: return "pe";
-    case ObjectFormat::kNone: break;
+    case ObjectFormat::kElf:
+      return "elf";
+    case ObjectFormat::kMachO:
+      return "mach-o";
+    case ObjectFormat::kPe:
+      return "pe";
+    case ObjectFormat::kNone:
+      break;
   }
   return "";
 }
 
 ObjectFormat DetectObjectFormat(std::string_view file) {
-  if (file.size() >= 52 && std::memcmp(file.data(), "\x7f" "ELF", 4) == 0) return ObjectFormat::kElf;
+  if (file.size() >= 52 && std::memcmp(file.data(),
+                                       "\x7f"
+                                       "ELF",
+                                       4) == 0)
+    return ObjectFormat::kElf;
   auto le = Read<std::uint32_t>(file, 0);
   if (le && (*le == 0xfeedfacf || *le == 0xfeedface)) return ObjectFormat::kMachO;
   auto be = Read<std::uint32_t>(file, 0, true);
@@ -245,17 +255,22 @@ ObjectFormat DetectObjectFormat(std::string_view file) {
 
 bool MayBeObjectFile(std::string_view head) {
   if (head.size() >= 2 && head[0] == 'M' && head[1] == 'Z') return true;
-  return DetectObjectFormat(head) != ObjectFormat::kNone ||
-         (head.size() >= 4 && std::memcmp(head.data(), "\x7f" "ELF", 4) == 0);
+  return DetectObjectFormat(head) != ObjectFormat::kNone || (head.size() >= 4 && std::memcmp(head.data(),
+                                                                                             "\x7f"
+                                                                                             "ELF",
+                                                                                             4) == 0);
 }
 
-std::optional<FileSpan> FindSection(std::string_view file, std::string_view segment,
-                                    std::string_view section) {
+std::optional<FileSpan> FindSection(std::string_view file, std::string_view segment, std::string_view section) {
   switch (DetectObjectFormat(file)) {
-    case ObjectFormat::kElf: return FindElfSection(file, section);
-    case ObjectFormat::kMachO: return FindMachOSection(file, segment, section);
-    case ObjectFormat::kPe: return FindPeSection(file, section);
-    case ObjectFormat::kNone: break;
+    case ObjectFormat::kElf:
+      return FindElfSection(file, section);
+    case ObjectFormat::kMachO:
+      return FindMachOSection(file, segment, section);
+    case ObjectFormat::kPe:
+      return FindPeSection(file, section);
+    case ObjectFormat::kNone:
+      break;
   }
   return std::nullopt;
 }
@@ -271,10 +286,8 @@ std::vector<FileSpan> FindElfNotes(std::string_view file, std::string_view name)
       std::uint64_t at = h->phoff + std::uint64_t{i} * h->phentsize;
       if (!InRange(file, at, h->phentsize)) break;
       if (*Read<std::uint32_t>(file, at, be) != 4 /*PT_NOTE*/) continue;
-      std::uint64_t offset = h->is64 ? *Read<std::uint64_t>(file, at + 8, be)
-                                     : *Read<std::uint32_t>(file, at + 4, be);
-      std::uint64_t size = h->is64 ? *Read<std::uint64_t>(file, at + 32, be)
-                                   : *Read<std::uint32_t>(file, at + 16, be);
+      std::uint64_t offset = h->is64 ? *Read<std::uint64_t>(file, at + 8, be) : *Read<std::uint32_t>(file, at + 4, be);
+      std::uint64_t size = h->is64 ? *Read<std::uint64_t>(file, at + 32, be) : *Read<std::uint32_t>(file, at + 16, be);
       WalkElfNotes(file, be, offset, size, name, &out);
     }
   }

@@ -11,13 +11,13 @@
 // placeholders by their assignment text, checks every range against the
 // file, and reads the sources; bytecode-only files and compressed payloads
 // are named in notes.
+#include <fmt/format.h>
+
 #include <boost/json.hpp>
 #include <charconv>
 #include <cstring>
 #include <map>
 #include <string>
-
-#include <fmt/format.h>
 
 #include "audit/internal/unpack_internal.h"
 
@@ -115,15 +115,16 @@ bool ReadPkgPayload(std::string_view file, Budget* budget, Unpacked* out) {
   boost::system::error_code ec;
   json::value vfs = json::parse(tail->vfs, ec);
   if (ec || !vfs.is_object()) {
-    out->notes.push_back(fmt::format("pkg: the virtual file system table cannot be parsed: {}",
-                                     ec ? ec.message() : "not an object"));
+    out->notes.push_back(
+        fmt::format("pkg: the virtual file system table cannot be parsed: {}", ec ? ec.message() : "not an object"));
     return true;
   }
   std::string compress(tail->compress);
   if (compress != "0" && !compress.empty()) {
-    out->notes.push_back(fmt::format("pkg: the payload is compressed (mode {}: 1 gzip, 2 brotli); its files "
-                                     "were not read",
-                                     compress));
+    out->notes.push_back(
+        fmt::format("pkg: the payload is compressed (mode {}: 1 gzip, 2 brotli); its files "
+                    "were not read",
+                    compress));
     return true;
   }
   std::string entry;
@@ -180,8 +181,8 @@ bool ReadPkgPayload(std::string_view file, Budget* budget, Unpacked* out) {
     }
   }
   if (bytecode_only > 0) {
-    out->notes.push_back(fmt::format("pkg: {} files are stored as V8 bytecode only (no source); not read",
-                                     bytecode_only));
+    out->notes.push_back(
+        fmt::format("pkg: {} files are stored as V8 bytecode only (no source); not read", bytecode_only));
   }
   return true;
 }

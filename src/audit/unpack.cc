@@ -4,6 +4,7 @@
 #include "audit/unpack.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,8 +16,6 @@
 #include <map>
 #include <system_error>
 
-#include <fmt/format.h>
-
 #include "audit/internal/unpack_internal.h"
 #include "audit/object_file.h"
 #include "core/utf.h"
@@ -27,15 +26,14 @@ namespace internal {
 bool Budget::Admit(std::uint64_t bytes, const std::string& what, Unpacked* out) {
   if (entries_ >= limits_.max_entries) {
     if (!noted_entries_) {
-      out->notes.push_back(fmt::format("limit: more than {} entries; stopped before {}",
-                                       limits_.max_entries, what));
+      out->notes.push_back(fmt::format("limit: more than {} entries; stopped before {}", limits_.max_entries, what));
       noted_entries_ = true;
     }
     return false;
   }
   if (bytes > limits_.max_entry_bytes) {
-    out->notes.push_back(fmt::format("limit: {} is {} bytes, more than the {} allowed per entry; not read",
-                                     what, bytes, limits_.max_entry_bytes));
+    out->notes.push_back(fmt::format("limit: {} is {} bytes, more than the {} allowed per entry; not read", what, bytes,
+                                     limits_.max_entry_bytes));
     ++entries_;
     return false;
   }
@@ -153,8 +151,8 @@ bool AddModule(std::string path, std::string_view stored, std::string encoding, 
   std::uint64_t replaced = 0;
   m.text = ToUtf8(stored, encoding, &replaced);
   if (replaced > 0) {
-    out->notes.push_back(fmt::format("{} '{}': {} invalid {} sequences replaced by U+FFFD", container, path,
-                                     replaced, encoding));
+    out->notes.push_back(
+        fmt::format("{} '{}': {} invalid {} sequences replaced by U+FFFD", container, path, replaced, encoding));
   }
   m.path = std::move(path);
   m.encoding = std::move(encoding);
@@ -166,10 +164,11 @@ bool AddModule(std::string path, std::string_view stored, std::string encoding, 
   return true;
 }
 
-bool AddOwnedModule(std::string path, std::string&& stored, std::uint64_t offset, std::string container,
-                    Budget* budget, Unpacked* out) {
+bool AddOwnedModule(std::string path, std::string&& stored, std::uint64_t offset, std::string container, Budget* budget,
+                    Unpacked* out) {
   std::string encoding = GuessEncoding(stored);
-  if (encoding != "utf8") return AddModule(std::move(path), stored, encoding, offset, std::move(container), budget, out);
+  if (encoding != "utf8")
+    return AddModule(std::move(path), stored, encoding, offset, std::move(container), budget, out);
   if (!budget->Admit(stored.size(), fmt::format("{} '{}'", container, path), out)) return false;
   Module m;
   m.stored_bytes = stored.size();
@@ -214,8 +213,8 @@ const char* ReadExecutablePayload(std::string_view bytes, Budget* budget, Unpack
   return nullptr;
 }
 
-void ReadNestedExecutable(std::string_view bytes, const std::string& path, const std::string& container,
-                          Budget* budget, Unpacked* out) {
+void ReadNestedExecutable(std::string_view bytes, const std::string& path, const std::string& container, Budget* budget,
+                          Unpacked* out) {
   Unpacked inner;
   const char* kind = ReadExecutablePayload(bytes, budget, &inner);
   for (std::string& n : inner.notes) out->notes.push_back(fmt::format("{}: {}", path, n));
@@ -230,15 +229,17 @@ void ReadNestedExecutable(std::string_view bytes, const std::string& path, const
       s.path = path;
       out->strings.push_back(std::move(s));
     }
-    out->notes.push_back(fmt::format("{}: native executable or library not analysed as JavaScript: {} "
-                                     "({} printable strings listed)",
-                                     container, path, strings.strings.size()));
+    out->notes.push_back(
+        fmt::format("{}: native executable or library not analysed as JavaScript: {} "
+                    "({} printable strings listed)",
+                    container, path, strings.strings.size()));
     for (std::string& n : strings.notes) out->notes.push_back(fmt::format("{}: {}", path, n));
     return;
   }
-  out->notes.push_back(fmt::format("{}: {} is a {} executable ({} layout); its {} modules are listed as "
-                                   "'{}!MODULE', with offsets inside that file",
-                                   container, path, kind, inner.layout, inner.modules.size(), path));
+  out->notes.push_back(
+      fmt::format("{}: {} is a {} executable ({} layout); its {} modules are listed as "
+                  "'{}!MODULE', with offsets inside that file",
+                  container, path, kind, inner.layout, inner.modules.size(), path));
   for (Module& m : inner.modules) {
     m.path = path + "!" + m.path;
     out->modules.push_back(std::move(m));
@@ -276,8 +277,8 @@ class MappedFile {
     }
     if (static_cast<std::uint64_t>(st.st_size) > max_bytes) {
       close(fd);
-      return Status::Error(fmt::format("{}: {} bytes, more than the {} bytes audit reads", path,
-                                       st.st_size, max_bytes));
+      return Status::Error(
+          fmt::format("{}: {} bytes, more than the {} bytes audit reads", path, st.st_size, max_bytes));
     }
     size_ = static_cast<size_t>(st.st_size);
     if (size_ > 0) {
@@ -338,8 +339,8 @@ Result<Unpacked> UnpackSingle(std::string_view bytes, const std::string& name, c
   if (const char* kind = internal::ReadExecutablePayload(bytes, &budget, &out)) {
     out.kind = kind;
     if (out.modules.empty()) {
-      out.notes.push_back(fmt::format("{}: container found but no module could be read; printable strings follow",
-                                      kind));
+      out.notes.push_back(
+          fmt::format("{}: container found but no module could be read; printable strings follow", kind));
       internal::ReadNativeStrings(bytes, limits, &out);
     }
     return out;
@@ -354,9 +355,10 @@ Result<Unpacked> UnpackSingle(std::string_view bytes, const std::string& name, c
   if (format == ObjectFormat::kNone) {
     out.notes.push_back("not an executable, archive or text file known to audit; printable strings only");
   } else {
-    out.notes.push_back(fmt::format("{} executable with no Bun, Node SEA, pkg or deno payload found; "
-                                    "printable strings only",
-                                    out.object_format));
+    out.notes.push_back(
+        fmt::format("{} executable with no Bun, Node SEA, pkg or deno payload found; "
+                    "printable strings only",
+                    out.object_format));
   }
   internal::ReadNativeStrings(bytes, limits, &out);
   return out;
@@ -422,8 +424,8 @@ Result<Unpacked> UnpackDirectory(const std::string& root, const UnpackLimits& li
     const fs::directory_entry& entry = *it;
     std::string path = entry.path().string();
     if (++seen > limits.max_entries) {
-      out.notes.push_back(fmt::format("limit: more than {} directory entries; stopped at {}",
-                                      limits.max_entries, path));
+      out.notes.push_back(
+          fmt::format("limit: more than {} directory entries; stopped at {}", limits.max_entries, path));
       break;
     }
     std::error_code sec;
@@ -441,15 +443,14 @@ Result<Unpacked> UnpackDirectory(const std::string& root, const UnpackLimits& li
       if (!sec && !rel.empty() && *rel.begin() != "..") {
         ++links_inside;
       } else {
-        out.notes.push_back(fmt::format("directory: symlink out of the tree not followed: {} -> {}", path,
-                                        target.string()));
+        out.notes.push_back(
+            fmt::format("directory: symlink out of the tree not followed: {} -> {}", path, target.string()));
       }
       continue;
     }
     if (fs::is_directory(status)) {
       if (it.depth() + 1 >= limits.max_depth) {
-        out.notes.push_back(fmt::format("limit: directory deeper than {} levels not read: {}",
-                                        limits.max_depth, path));
+        out.notes.push_back(fmt::format("limit: directory deeper than {} levels not read: {}", limits.max_depth, path));
         it.disable_recursion_pending();
       }
       continue;
@@ -493,13 +494,14 @@ Result<Unpacked> UnpackDirectory(const std::string& root, const UnpackLimits& li
       list += fmt::format("{}{} {}", list.empty() ? "" : ", ", ext, n);
       total += n;
     }
-    out.notes.push_back(fmt::format("directory: {} files that are not JavaScript or JSON were not read ({})",
-                                    total, list));
+    out.notes.push_back(
+        fmt::format("directory: {} files that are not JavaScript or JSON were not read ({})", total, list));
   }
   if (links_inside > 0) {
-    out.notes.push_back(fmt::format("directory: {} symlinks within the tree not followed (their targets are "
-                                    "read in place)",
-                                    links_inside));
+    out.notes.push_back(
+        fmt::format("directory: {} symlinks within the tree not followed (their targets are "
+                    "read in place)",
+                    links_inside));
   }
   return out;
 }
@@ -508,8 +510,8 @@ Result<Unpacked> UnpackDirectory(const std::string& root, const UnpackLimits& li
 
 Result<Unpacked> UnpackBytes(std::string_view bytes, const std::string& name, const UnpackLimits& limits) {
   if (bytes.size() > limits.max_file_bytes) {
-    return Status::Error(fmt::format("{}: {} bytes, more than the {} bytes audit reads", name, bytes.size(),
-                                     limits.max_file_bytes));
+    return Status::Error(
+        fmt::format("{}: {} bytes, more than the {} bytes audit reads", name, bytes.size(), limits.max_file_bytes));
   }
   return UnpackSingle(bytes, name, limits);
 }

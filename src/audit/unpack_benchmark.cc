@@ -3,13 +3,12 @@
 // figure) and prints one JSON line per target with what was found, for
 // bench/audit_bench.sh. Not a test: it asserts nothing and is not run by
 // ctest.
+#include <fmt/format.h>
 #include <sys/resource.h>
 
 #include <chrono>
 #include <cstdio>
 #include <string>
-
-#include <fmt/format.h>
 
 #include "audit/unpack.h"
 

@@ -154,7 +154,9 @@ std::string Elf(const std::vector<std::pair<std::string, std::string>>& sections
   Put64(&sh, 1);
   Put64(&sh, 0);
   body += sh;
-  std::string h = "\x7f" "ELF";
+  std::string h =
+      "\x7f"
+      "ELF";
   h += '\2';  // 64-bit
   h += '\1';  // little-endian
   h += '\1';
@@ -343,7 +345,13 @@ std::vector<BunModule> SampleBunModules() {
   BunModule a{"/$bunfs/root/cli.js", "console.log(process.env.TZ);\n", "{\"version\":3}", "", 2, 1};
   BunModule b{"/$bunfs/root/latin.js", std::string("var s = \"caf\xe9\";\n"), "", "BYTECODE", 1, 1};
   BunModule c{"/$bunfs/root/wide.js", std::string("v\0a\0r\0 \0x\0 \0=\0 \0\x19\x20;\0", 20), "", "", 0, 1};
-  BunModule d{"/$bunfs/root/addon.node", "\x7f" "ELF binary", "", "", 0, 10};
+  BunModule d{"/$bunfs/root/addon.node",
+              "\x7f"
+              "ELF binary",
+              "",
+              "",
+              0,
+              10};
   return {a, b, c, d};
 }
 
@@ -520,16 +528,22 @@ TEST(NodeSea, SnapshotIsNotedNotRead) {
 // --- pkg, deno --------------------------------------------------------------
 
 TEST(Pkg, PayloadFromPlaceholders) {
-  std::string payload = "BYTECODE.." "module.exports = process.env.HTTPS_PROXY;\n" "{\"a\":1}";
+  std::string payload =
+      "BYTECODE.."
+      "module.exports = process.env.HTTPS_PROXY;\n"
+      "{\"a\":1}";
   std::string vfs =
       "{\"/snapshot/app/index.js\":{\"0\":[0,10],\"1\":[10,42],\"3\":[0,0]},"
       "\"/snapshot/app/data.json\":{\"1\":[52,7]},\"/snapshot/app/only.js\":{\"0\":[0,10]},"
       "\"/snapshot/app\":{\"2\":[0,0]}}";
-  std::string prelude = "return (function (REQUIRE_COMMON, VIRTUAL_FILESYSTEM) { ... })(function (exports) {\n"
-                        "stuff\n},\n" + vfs + "\n,\n\"/snapshot/app/index.js\"\n,\n{}\n,\n{}\n,\n0\n);";
+  std::string prelude =
+      "return (function (REQUIRE_COMMON, VIRTUAL_FILESYSTEM) { ... })(function (exports) {\n"
+      "stuff\n},\n" +
+      vfs + "\n,\n\"/snapshot/app/index.js\"\n,\n{}\n,\n{}\n,\n0\n);";
   std::string head = RuntimeNoise();
-  std::string file = head + "var PAYLOAD_POSITION = 'AAAAAAAAAA' | 0;var PAYLOAD_SIZE = 'BBBBBBBBBB' | 0;"
-                            "var PRELUDE_POSITION = 'CCCCCCCCCC' | 0;var PRELUDE_SIZE = 'DDDDDDDDDD' | 0;";
+  std::string file = head +
+                     "var PAYLOAD_POSITION = 'AAAAAAAAAA' | 0;var PAYLOAD_SIZE = 'BBBBBBBBBB' | 0;"
+                     "var PRELUDE_POSITION = 'CCCCCCCCCC' | 0;var PRELUDE_SIZE = 'DDDDDDDDDD' | 0;";
   size_t payload_pos = file.size();
   file += payload;
   size_t prelude_pos = file.size();
@@ -668,7 +682,8 @@ TEST(NpmTarball, ReadsModulesAndNamesWhatItSkips) {
   EXPECT_TRUE(NoteContains(*u, "unsafe path '../escape.js'"));
   EXPECT_TRUE(NoteContains(*u, "native executable or library not analysed as JavaScript: package/vendor/rg"));
   bool rg_string = false;
-  for (const NativeString& s : u->strings) rg_string |= s.path == "package/vendor/rg" && s.text == "https://api.vendor.example/v1";
+  for (const NativeString& s : u->strings)
+    rg_string |= s.path == "package/vendor/rg" && s.text == "https://api.vendor.example/v1";
   EXPECT_TRUE(rg_string);
   EXPECT_TRUE(NoteContains(*u, ".md 1"));
 }
@@ -768,7 +783,8 @@ std::vector<NativeString> NaiveStrings(std::string_view f, size_t min_len) {
       if (i == start) i += 2;
     }
   }
-  std::stable_sort(out.begin(), out.end(), [](const NativeString& a, const NativeString& b) { return a.offset < b.offset; });
+  std::stable_sort(out.begin(), out.end(),
+                   [](const NativeString& a, const NativeString& b) { return a.offset < b.offset; });
   return out;
 }
 
@@ -921,8 +937,8 @@ TEST(RealFixtures, BunAndNodeSeaExecutables) {
         if (found) break;
       }
     }
-    EXPECT_TRUE(found) << "no module ending in " << module << " containing " << needle << "; notes: "
-                       << ::testing::PrintToString(u->notes);
+    EXPECT_TRUE(found) << "no module ending in " << module << " containing " << needle
+                       << "; notes: " << ::testing::PrintToString(u->notes);
     ++checked;
   }
   EXPECT_GT(checked, 0);
