@@ -174,6 +174,7 @@ std::string DnsQueryToJsonLine(const DnsQuery& q) {
   PutBytes(obj, "name", q.name);
   obj["type"] = q.type;
   obj["transport"] = q.transport;
+  obj["server"] = q.server;
   return Line(obj);
 }
 
@@ -294,6 +295,7 @@ Result<RunCapture> CaptureFromJsonl(std::string_view text, std::string_view sour
       q.name = in.Bytes("name");
       q.type = in.Str("type");
       q.transport = in.Str("transport", false);
+      q.server = in.Str("server", false);
       capture.dns.push_back(std::move(q));
     } else if (kind == "tls_failure") {
       TlsFailure f;

@@ -42,6 +42,8 @@ struct DnsQuery {
   std::string name;       // lower case, no trailing dot
   std::string type;       // "A", "AAAA", "HTTPS", "TYPE65", ...
   std::string transport;  // "udp" or "tcp"
+  std::string server;     // the resolver address it was sent to: "127.0.0.1" from
+                          // /etc/resolv.conf, anything else was hard-coded by the agent
 };
 
 // A TLS connection we could not intercept (the client refused our certificate,
@@ -57,7 +59,8 @@ struct TlsFailure {
 
 // Where the agent tried to go, seen on the sandbox's loopback whatever listened
 // there: every TCP connection it opened (its SYN) and the first datagram of
-// every UDP flow, except its queries to the fake DNS (those are DnsQuery).
+// every UDP flow, except DNS (port 53, answered by the fake DNS at any address:
+// those are DnsQuery).
 // This is the complete list, including what the capture server cannot read:
 // ports it does not serve, QUIC and other UDP, HTTPS to an IP address that
 // refused our certificate after the handshake.
@@ -91,7 +94,8 @@ struct RunCapture {
 //    "via_proxy":false,
 //    "method":"POST","target":"/v1/messages","headers":[["content-type","application/json"]],
 //    "body":"{...}","response_status":200}
-//   {"kind":"dns","t_ms":1.0,"name":"api.anthropic.com","type":"A","transport":"udp"}
+//   {"kind":"dns","t_ms":1.0,"name":"api.anthropic.com","type":"A","transport":"udp",
+//    "server":"127.0.0.1"}
 //   {"kind":"tls_failure","t_ms":3.1,"sni":"x.example","dest_ip":"198.18.0.2",
 //    "dest_port":443,"reason":"..."}
 //   {"kind":"connection","t_ms":2.0,"protocol":"tcp","dest_ip":"203.0.113.7",

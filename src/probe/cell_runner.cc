@@ -255,11 +255,12 @@ Status RunInsideSandbox(const CellFile& f) {
     net::EventLoop loop(2);
     FakeDnsZone zone;
     Result<std::unique_ptr<FakeDnsServer>> dns_server = FakeDnsServer::Start(
-        "127.0.0.1", 53, &zone, [&](const DnsQuestion& q, std::string_view transport) {
+        "0.0.0.0", 53, &zone,
+        [&](const DnsQuestion& q, std::string_view transport, const std::string& server) {
           double t = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
                                                                 epoch).count();
           std::lock_guard<std::mutex> lock(dns_mutex);
-          dns.push_back({t, q.name, DnsTypeName(q.qtype), std::string(transport)});
+          dns.push_back({t, q.name, DnsTypeName(q.qtype), std::string(transport), server});
         });
     if (!dns_server.ok()) return dns_server.status();
     CaptureServerOptions capture_options;

@@ -130,6 +130,7 @@ TEST_F(CellRunnerTest, CurlDirectHardCodedIpAndProxyAreCaptured) {
   std::set<std::string> names;
   for (const DnsQuery& q : c->dns) names.insert(q.name);
   EXPECT_TRUE(names.count("api.anthropic.com")) << c->stderr_tail;
+  for (const DnsQuery& q : c->dns) EXPECT_EQ(q.server, "127.0.0.1");
   EXPECT_FALSE(names.count("proxied.example"));  // the proxy resolves, not curl
   // Every connection attempt is listed, served or not: the refused port 9000
   // and the HTTPS-to-an-IP connection that refused our certificate after its
@@ -213,6 +214,21 @@ TEST_F(CellRunnerTest, NodeFetchThroughTheInterceptionCa) {
   for (const auto& [name, value] : r->headers) header |= name == "x-probe" && value == "1";
   EXPECT_TRUE(header);
   EXPECT_EQ(c->stdout_tail.rfind("ok ", 0), 0u) << c->stdout_tail;
+}
+
+TEST_F(CellRunnerTest, HardCodedResolverIsAnsweredAndRecorded) {
+  Result<RunCapture> c = RunCell(
+      CellSpec{}, Options({"node", "-e",
+                           "const r=new (require('dns').promises.Resolver)();r.setServers(['8.8.8.8']);"
+                           "r.resolve4('beacon.example').then(a=>console.log(a.join(',')))"
+                           ".catch(e=>{console.error(e);process.exit(3)})"}));
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->exit_code, 0) << c->stderr_tail;
+  EXPECT_EQ(c->stdout_tail.rfind("198.18.", 0), 0u) << c->stdout_tail;
+  bool seen = false;
+  for (const DnsQuery& q : c->dns) seen |= q.name == "beacon.example" && q.server == "8.8.8.8";
+  EXPECT_TRUE(seen);
+  for (const ConnectionAttempt& a : c->connections) EXPECT_NE(a.dest_port, 53);
 }
 
 TEST_F(CellRunnerTest, RefusedCertificateIsReportedWithTheServerName) {

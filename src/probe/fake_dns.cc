@@ -181,7 +181,9 @@ Result<std::unique_ptr<FakeDnsServer>> FakeDnsServer::Start(const std::string& a
   getsockname(server->tcp_fd_, reinterpret_cast<sockaddr*>(&sa), &len);
   server->port_ = ntohs(sa.sin_port);
   server->udp_fd_ = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (server->udp_fd_ < 0 || bind(server->udp_fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+  if (server->udp_fd_ < 0 ||
+      setsockopt(server->udp_fd_, IPPROTO_IP, IP_PKTINFO, &one, sizeof one) != 0 ||
+      bind(server->udp_fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
     return Status::Error(
         Errno(fmt::format("fake DNS: cannot bind UDP {}:{}", address, server->port_)));
   }
@@ -208,10 +210,11 @@ void FakeDnsServer::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-std::string FakeDnsServer::Answer(std::string_view packet, std::string_view transport) {
+std::string FakeDnsServer::Answer(std::string_view packet, std::string_view transport,
+                                  const std::string& server) {
   Result<DnsQuestion> question = ParseDnsQuery(packet);
   if (!question.ok()) return BuildDnsFormatError(packet);
-  if (on_query_) on_query_(*question, transport);
+  if (on_query_) on_query_(*question, transport, server);
   uint8_t ipv4[4];
   const uint8_t* answer = nullptr;
   if (question->qtype == kTypeA && question->qclass == kClassIn && !question->name.empty()) {
@@ -225,6 +228,7 @@ void FakeDnsServer::Serve() {
   struct Connection {
     int fd;
     std::string buffer;
+    std::string server;  // the address the client connected to
   };
   std::vector<Connection> connections;
   std::vector<char> datagram(65536);
@@ -238,16 +242,52 @@ void FakeDnsServer::Serve() {
     if (fds[0].revents != 0) break;
     if (fds[1].revents & POLLIN) {
       while (true) {
-        sockaddr_storage peer{};
-        socklen_t peer_len = sizeof peer;
-        ssize_t n = recvfrom(udp_fd_, datagram.data(), datagram.size(), 0,
-                             reinterpret_cast<sockaddr*>(&peer), &peer_len);
+        // recvmsg with IP_PKTINFO: which address the query went to, so the
+        // reply leaves from it (a client checks where its answer comes from).
+        sockaddr_in peer{};
+        iovec iov{datagram.data(), datagram.size()};
+        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in_pktinfo))];
+        msghdr msg{};
+        msg.msg_name = &peer;
+        msg.msg_namelen = sizeof peer;
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control;
+        msg.msg_controllen = sizeof control;
+        ssize_t n = recvmsg(udp_fd_, &msg, 0);
         if (n < 0) break;
-        std::string reply = Answer(std::string_view(datagram.data(), static_cast<size_t>(n)), "udp");
-        if (!reply.empty()) {
-          sendto(udp_fd_, reply.data(), reply.size(), 0, reinterpret_cast<sockaddr*>(&peer),
-                 peer_len);
+        in_pktinfo info{};
+        bool have_info = false;
+        for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+          if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+            std::memcpy(&info, CMSG_DATA(c), sizeof info);
+            have_info = true;
+          }
         }
+        char server[INET_ADDRSTRLEN] = "";
+        if (have_info) inet_ntop(AF_INET, &info.ipi_addr, server, sizeof server);
+        std::string reply = Answer(std::string_view(datagram.data(), static_cast<size_t>(n)),
+                                   "udp", server);
+        if (reply.empty()) continue;
+        iovec out_iov{reply.data(), reply.size()};
+        msghdr out{};
+        out.msg_name = &peer;
+        out.msg_namelen = sizeof peer;
+        out.msg_iov = &out_iov;
+        out.msg_iovlen = 1;
+        alignas(cmsghdr) char out_control[CMSG_SPACE(sizeof(in_pktinfo))] = {};
+        if (have_info) {
+          out.msg_control = out_control;
+          out.msg_controllen = sizeof out_control;
+          cmsghdr* c = CMSG_FIRSTHDR(&out);
+          c->cmsg_level = IPPROTO_IP;
+          c->cmsg_type = IP_PKTINFO;
+          c->cmsg_len = CMSG_LEN(sizeof(in_pktinfo));
+          in_pktinfo source{};
+          source.ipi_spec_dst = info.ipi_addr;
+          std::memcpy(CMSG_DATA(c), &source, sizeof source);
+        }
+        sendmsg(udp_fd_, &out, 0);
       }
     }
     if (fds[2].revents & POLLIN) {
@@ -258,7 +298,13 @@ void FakeDnsServer::Serve() {
           close(fd);
           continue;
         }
-        connections.push_back({fd, {}});
+        sockaddr_in local{};
+        socklen_t local_len = sizeof local;
+        char server[INET_ADDRSTRLEN] = "";
+        if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len) == 0) {
+          inet_ntop(AF_INET, &local.sin_addr, server, sizeof server);
+        }
+        connections.push_back({fd, {}, server});
       }
     }
     // Read what each TCP client sent; answer every complete length-prefixed message.
@@ -277,7 +323,7 @@ void FakeDnsServer::Serve() {
       while (c.buffer.size() >= 2) {
         size_t len = Read16(c.buffer, 0);
         if (c.buffer.size() < 2 + len) break;
-        std::string reply = Answer(std::string_view(c.buffer).substr(2, len), "tcp");
+        std::string reply = Answer(std::string_view(c.buffer).substr(2, len), "tcp", c.server);
         c.buffer.erase(0, 2 + len);
         if (reply.empty()) continue;
         std::string framed;

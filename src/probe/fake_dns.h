@@ -72,10 +72,15 @@ class FakeDnsZone {
 class FakeDnsServer {
  public:
   // Called on the server thread for every parsed query, before answering.
-  using QueryCallback = std::function<void(const DnsQuestion&, std::string_view transport)>;
+  // `server` is the address the client sent it to ("127.0.0.1", or "8.8.8.8"
+  // for a resolver hard-coded in the agent when bound to 0.0.0.0).
+  using QueryCallback = std::function<void(const DnsQuestion&, std::string_view transport,
+                                           const std::string& server)>;
 
   // Binds UDP and TCP on address:port (port 0 picks one; the same number is
-  // used for both) and starts serving on a thread. Error names the address.
+  // used for both) and starts serving on a thread. Bound to 0.0.0.0 inside
+  // the sandbox, it answers queries sent to any address, replying from the
+  // address each query went to (IP_PKTINFO). Error names the address.
   static Result<std::unique_ptr<FakeDnsServer>> Start(const std::string& address, int port,
                                                       FakeDnsZone* zone,
                                                       QueryCallback on_query);
@@ -89,7 +94,8 @@ class FakeDnsServer {
  private:
   FakeDnsServer() = default;
   void Serve();
-  std::string Answer(std::string_view packet, std::string_view transport);
+  std::string Answer(std::string_view packet, std::string_view transport,
+                     const std::string& server);
 
   int udp_fd_ = -1;
   int tcp_fd_ = -1;

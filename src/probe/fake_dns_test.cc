@@ -130,15 +130,18 @@ TEST(FakeDnsZone, DistinctStableAddressesPerName) {
 struct Seen {
   std::mutex mutex;
   std::vector<std::pair<std::string, std::string>> queries;  // name, transport
+  std::vector<std::string> servers;
 };
 
 TEST(FakeDnsServer, AnswersOverUdpAndTcpAndRecords) {
   FakeDnsZone zone;
   Seen seen;
   auto server = FakeDnsServer::Start("127.0.0.1", 0, &zone,
-                                     [&seen](const DnsQuestion& q, std::string_view transport) {
+                                     [&seen](const DnsQuestion& q, std::string_view transport,
+                                             const std::string& address) {
                                        std::lock_guard<std::mutex> lock(seen.mutex);
                                        seen.queries.emplace_back(q.name, std::string(transport));
+                                       seen.servers.push_back(address);
                                      });
   ASSERT_TRUE(server.ok()) << server.status().message();
   sockaddr_in sa{};
@@ -194,6 +197,7 @@ TEST(FakeDnsServer, AnswersOverUdpAndTcpAndRecords) {
   ASSERT_EQ(seen.queries.size(), 2u);
   EXPECT_EQ(seen.queries[0], (std::pair<std::string, std::string>{"telemetry.example", "udp"}));
   EXPECT_EQ(seen.queries[1], (std::pair<std::string, std::string>{"other.example", "tcp"}));
+  EXPECT_EQ(seen.servers, (std::vector<std::string>{"127.0.0.1", "127.0.0.1"}));
 }
 
 }  // namespace

@@ -694,8 +694,8 @@ void ConnectionLog::Drain() {
     size_t len = std::min(static_cast<size_t>(n), sizeof buf);
     PacketDestination d;
     if (!ParseIpPacket(std::string_view(reinterpret_cast<char*>(buf), len), &d)) continue;
-    bool dns = d.dest_port == 53 && (d.dest_ip == "127.0.0.1");
-    if (dns || (d.udp && d.src_port == 53)) continue;
+    // DNS is answered at every address and recorded as DnsQuery.
+    if (d.dest_port == 53 || (d.udp && d.src_port == 53)) continue;
     if (!d.tcp_syn && !d.udp) continue;
     if (d.udp && !udp_flows_.emplace(d.dest_ip, d.dest_port, d.src_port).second) continue;
     ConnectionAttempt attempt;

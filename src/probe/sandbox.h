@@ -109,7 +109,7 @@ bool ParseIpPacket(std::string_view packet, PacketDestination* out);
 
 // Records where the agent tried to go by watching the sandbox's loopback
 // with a packet socket: every outgoing TCP SYN, the first datagram of every
-// UDP flow, except DNS to the fake resolver (127.0.0.1:53). Works only inside
+// UDP flow, except DNS (port 53: the fake DNS answers it at every address). Works only inside
 // the sandbox's network namespace (needs CAP_NET_RAW there). One thread.
 class ConnectionLog {
  public:
