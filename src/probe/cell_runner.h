@@ -12,7 +12,7 @@
 // namespaces are set up, enters new user, network, UTS and mount namespaces,
 // brings up loopback with every IPv4/IPv6 address routed locally, overlays
 // /etc (resolv.conf → fake DNS, hosts, localtime, passwd/group, hostname,
-// nsswitch.conf), starts the fake DNS (UDP+TCP 127.0.0.1:53) and the capture
+// nsswitch.conf), starts the fake DNS (UDP+TCP port 53, every address) and the capture
 // server (ports 80, 443, 3128, 8080, 8443, each plain or TLS, proxy-capable) on
 // threads, spawns the agent in a nested user namespace (it holds no
 // capability over the sandbox's own namespaces) with a clean environment,

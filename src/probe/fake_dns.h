@@ -8,7 +8,7 @@
 //    address in 198.18.0.0/15 (RFC 2544 benchmarking range, never routed on
 //    the Internet) so a connection can be traced back to the name even when
 //    the client sends no SNI or Host. Thread-safe.
-//  - FakeDnsServer: UDP and TCP on one address/port (127.0.0.1:53 inside the
+//  - FakeDnsServer: UDP and TCP on one address/port (0.0.0.0:53 inside the
 //    sandbox), served by one thread; every query goes to a callback.
 #pragma once
 
