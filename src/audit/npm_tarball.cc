@@ -115,7 +115,7 @@ bool ReadNpmTarball(std::string_view file, const std::string& name, Budget* budg
       out->notes.push_back(fmt::format("limit: more than {} tarball entries; rest not read", limits.max_entries));
       break;
     }
-    std::int64_t unpacked_so_far = archive_filter_bytes(a.get(), -1);
+    std::int64_t unpacked_so_far = archive_filter_bytes(a.get(), 0);
     if (unpacked_so_far > 0 && static_cast<std::uint64_t>(unpacked_so_far) > limits.max_total_bytes) {
       out->notes.push_back(fmt::format("limit: more than {} bytes after decompression; rest of {} not read",
                                        limits.max_total_bytes, name));

@@ -6,6 +6,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -447,6 +448,26 @@ TEST(BunSea, FileAssetsThatAreTextOrCompressedTextAreRead) {
   EXPECT_TRUE(NoteContains(*u, "'/$bunfs/root/icon.png' is binary (loader file"));
 }
 
+TEST(BunSea, FatMachOSlice) {
+  std::string graph = BunGraph(SampleBunModules(), 0, 6, 32);
+  std::string section;
+  Put64(&section, graph.size());
+  section += graph;
+  std::string slice = MachO("__BUN", "__bun", section);
+  // fat_header and one fat_arch, big-endian; the slice at offset 4096.
+  std::string fat;
+  for (std::uint32_t v : {0xcafebabeu, 1u, 0x0100000cu, 0u, 4096u, static_cast<std::uint32_t>(slice.size()), 12u}) {
+    for (int i = 3; i >= 0; --i) fat.push_back(static_cast<char>(v >> (8 * i)));
+  }
+  fat.resize(4096, '\0');
+  fat += slice;
+  auto u = UnpackBytes(fat, "agent-universal");
+  ASSERT_TRUE(u.ok());
+  EXPECT_EQ(u->object_format, "mach-o");
+  EXPECT_EQ(u->layout, "section");
+  ExpectSampleBun(*u);
+}
+
 TEST(BunSea, DamagedGraphFallsBackToStringsWithANote) {
   std::string graph = BunGraph(SampleBunModules(), 0, 6, 32);
   // Point the module table past the payload.
@@ -708,6 +729,19 @@ TEST(NpmTarball, BunExecutableInsideIsOpened) {
   EXPECT_TRUE(NoteContains(*u, "package/bin/agent is a bun-sea executable (section layout)"));
   // PE: the header that says "PE" lies beyond the first bytes read.
   EXPECT_NE(Find(*u, "package/bin/agent.exe!/$bunfs/root/latin.js"), nullptr);
+}
+
+TEST(NpmTarball, DecompressedBytesAreBounded) {
+  // Highly compressible entries: a few KB of gzip for MBs of tar.
+  std::vector<TarEntry> entries;
+  for (int i = 0; i < 8; ++i) entries.push_back({fmt::format("package/big{}.bin", i), std::string(1 << 20, 'x'), ""});
+  std::string tgz = Tarball(entries);
+  ASSERT_LT(tgz.size(), 100000u);
+  UnpackLimits limits;
+  limits.max_total_bytes = 3 << 20;
+  auto u = UnpackBytes(tgz, "bomb.tgz", limits);
+  ASSERT_TRUE(u.ok());
+  EXPECT_TRUE(NoteContains(*u, "bytes after decompression; rest of bomb.tgz not read"));
 }
 
 TEST(NpmTarball, EntryLimitAndCorruptTarball) {
