@@ -19,6 +19,9 @@
 namespace glassbox::audit::internal {
 namespace {
 
+// Largest up-front allocation made from a header's declared size.
+constexpr std::uint64_t kMaxReserve = std::uint64_t{64} << 20;
+
 struct ArchiveCloser {
   void operator()(archive* a) const { archive_read_free(a); }
 };
@@ -162,16 +165,19 @@ bool ReadNpmTarball(std::string_view file, const std::string& name, Budget* budg
         // A native executable (the agent's own Bun or SEA build, an addon, a
         // vendored tool): read it whole, within the entry limit, and look
         // for an embedded payload.
-        // Bounded like a target file: an agent's own build is often larger
-        // than any module.
+        // Bounded by both the file and the decompressed-total limits (an
+        // agent's own build is often larger than any module); the header's
+        // size is only a hint (it may lie), so memory grows with the bytes
+        // actually read.
+        const std::uint64_t max_exe = std::min(limits.max_file_bytes, limits.max_total_bytes);
         std::string exe(head, static_cast<size_t>(n)), error;
-        exe.reserve(std::min(declared, limits.max_file_bytes));
-        if (declared > limits.max_file_bytes) {
+        exe.reserve(std::min({declared, max_exe, kMaxReserve}));
+        if (declared > max_exe) {
           out->notes.push_back(
-              fmt::format("limit: npm-tarball '{}' is {} bytes, more than the {} bytes audit "
-                          "reads; not read",
-                          path, declared, limits.max_file_bytes));
-        } else if (!ReadData(a.get(), limits.max_file_bytes, &exe, &error)) {
+              fmt::format("limit: npm-tarball '{}' is {} bytes, more than the {} bytes audit reads; "
+                          "not read",
+                          path, declared, max_exe));
+        } else if (!ReadData(a.get(), max_exe, &exe, &error)) {
           out->notes.push_back(fmt::format("npm-tarball: '{}' could not be read: {}", path, error));
         } else {
           ReadNestedExecutable(exe, path, "npm-tarball", budget, out);
@@ -185,7 +191,7 @@ bool ReadNpmTarball(std::string_view file, const std::string& name, Budget* budg
       continue;
     }
     std::string data, error;
-    data.reserve(declared);
+    data.reserve(std::min(declared, kMaxReserve));
     if (!ReadData(a.get(), limits.max_entry_bytes, &data, &error)) {
       out->notes.push_back(fmt::format("npm-tarball: '{}' could not be read: {}", path, error));
       continue;
