@@ -114,9 +114,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(whole.out == split.out, "output depends on the split (%zu vs %zu bytes)", whole.out.size(),
                split.out.size());
     FUZZ_CHECK(whole.complete == split.complete, "completeness depends on the split");
-    FUZZ_CHECK(whole.usage.input_tokens == split.usage.input_tokens &&
-                   whole.usage.output_tokens == split.usage.output_tokens,
-               "usage depends on the split");
+    FUZZ_CHECK(
+        whole.usage.input_tokens == split.usage.input_tokens && whole.usage.output_tokens == split.usage.output_tokens,
+        "usage depends on the split");
     if (mode == 2) FUZZ_CHECK(whole.out == stream, "with stripping off the stream must pass unchanged");
     if (whole.out == stream) return 0;
     FUZZ_CHECK(whole.unchecked <= stream.size(), "more unchecked bytes than input");

@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 #include <openssl/evp.h>
-
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -56,8 +55,7 @@ Status CheckKeys(const Ctx& ctx, const toml::table& table, std::string_view wher
   return Status::Ok();
 }
 
-Status GetString(const Ctx& ctx, const toml::table& t, std::string_view where, std::string_view key,
-                 std::string* out) {
+Status GetString(const Ctx& ctx, const toml::table& t, std::string_view where, std::string_view key, std::string* out) {
   const toml::node* n = t.get(key);
   if (n == nullptr) return Status::Ok();
   const auto* s = n->as_string();
@@ -138,10 +136,14 @@ bool ValidHeaderName(std::string_view name) {
 }
 
 bool ParseProtocol(std::string_view s, net::Provider* out) {
-  if (s == "anthropic") *out = net::Provider::kAnthropic;
-  else if (s == "openai") *out = net::Provider::kOpenAi;
-  else if (s == "gemini") *out = net::Provider::kGemini;
-  else return false;
+  if (s == "anthropic")
+    *out = net::Provider::kAnthropic;
+  else if (s == "openai")
+    *out = net::Provider::kOpenAi;
+  else if (s == "gemini")
+    *out = net::Provider::kGemini;
+  else
+    return false;
   return true;
 }
 
@@ -168,7 +170,8 @@ Status ParseHeaderRules(const Ctx& ctx, const toml::node& node, const std::strin
     if (Status st = GetString(ctx, *t, name, "name", &rule.name); !st.ok()) return st;
     if (Status st = GetString(ctx, *t, name, "action", &action); !st.ok()) return st;
     if (!ValidHeaderName(rule.name)) {
-      return ctx.Error(e, name + ".name", fmt::format("\"{}\" is not a header name (a trailing * is allowed)", rule.name));
+      return ctx.Error(e, name + ".name",
+                       fmt::format("\"{}\" is not a header name (a trailing * is allowed)", rule.name));
     }
     rule.name = Lower(rule.name);
     if (action == "remove") {
@@ -193,11 +196,12 @@ Status ParseUpstream(const Ctx& ctx, std::string_view name, const toml::node& no
   const toml::table* t = node.as_table();
   if (t == nullptr) return ctx.Error(node, where, "expected a table");
   if (!ValidName(name) || name == "v1" || name == "v1beta" || name == "_glassbox") {
-    return ctx.Error(node, where, "an upstream name is letters, digits, '-', '_' or '.' and not v1, v1beta or _glassbox");
+    return ctx.Error(node, where,
+                     "an upstream name is letters, digits, '-', '_' or '.' and not v1, v1beta or _glassbox");
   }
-  if (Status st = CheckKeys(ctx, *t, where,
-                            {"url", "protocol", "enabled", "allowed_models", "route_models", "headers", "api_key",
-                             "api_key_env"});
+  if (Status st = CheckKeys(
+          ctx, *t, where,
+          {"url", "protocol", "enabled", "allowed_models", "route_models", "headers", "api_key", "api_key_env"});
       !st.ok()) {
     return st;
   }
@@ -241,7 +245,8 @@ Status ParseUpstream(const Ctx& ctx, std::string_view name, const toml::node& no
   if (const toml::node* e = t->get("api_key_env")) {
     const auto* s = e->as_string();
     if (s == nullptr || s->get().empty()) return ctx.Error(*e, where + ".api_key_env", "expected a variable name");
-    if (t->get("api_key") != nullptr) return ctx.Error(*e, where + ".api_key_env", "give api_key or api_key_env, not both");
+    if (t->get("api_key") != nullptr)
+      return ctx.Error(*e, where + ".api_key_env", "give api_key or api_key_env, not both");
     std::optional<std::string> value;
     if (ctx.env != nullptr && *ctx.env) value = (*ctx.env)(s->get());
     if (!value || value->empty()) {
@@ -268,9 +273,9 @@ Status ParseUser(const Ctx& ctx, std::string_view name, const toml::node& node, 
   if (!ValidName(name) || name == "anonymous") {
     return ctx.Error(node, where, "a user name is letters, digits, '-', '_' or '.' and not \"anonymous\"");
   }
-  if (Status st = CheckKeys(ctx, *t, where,
-                            {"key", "key_sha256", "daily_tokens", "monthly_tokens", "daily_usd", "monthly_usd",
-                             "log_payloads"});
+  if (Status st = CheckKeys(
+          ctx, *t, where,
+          {"key", "key_sha256", "daily_tokens", "monthly_tokens", "daily_usd", "monthly_usd", "log_payloads"});
       !st.ok()) {
     return st;
   }
@@ -321,7 +326,8 @@ Status ParsePrices(const Ctx& ctx, const toml::node& node, std::vector<PriceEntr
     if (!input || !output) return ctx.Error(value, where, "needs both input and output (USD per million tokens)");
     e.price.input = *input;
     e.price.output = *output;
-    if (Status st = GetNumber(ctx, p->get("cache_read"), where + ".cache_read", &e.price.cache_read); !st.ok()) return st;
+    if (Status st = GetNumber(ctx, p->get("cache_read"), where + ".cache_read", &e.price.cache_read); !st.ok())
+      return st;
     if (Status st = GetNumber(ctx, p->get("cache_write"), where + ".cache_write", &e.price.cache_write); !st.ok()) {
       return st;
     }
@@ -337,8 +343,8 @@ Result<toml::table> ParseToml(std::string_view text, std::string_view source) {
     return toml::parse(text, std::string(source));
   } catch (const toml::parse_error& e) {
     // toml++ reports errors as exceptions; they stop here.
-    return Status::Error(fmt::format("{}:{}:{}: {}", source, e.source().begin.line, e.source().begin.column,
-                                     e.description()));
+    return Status::Error(
+        fmt::format("{}:{}:{}: {}", source, e.source().begin.line, e.source().begin.column, e.description()));
   }
 }
 
@@ -395,9 +401,7 @@ bool GlobMatch(std::string_view pattern, std::string_view text) {
 }
 
 Result<UpstreamUrl> ParseUpstreamUrl(std::string_view url) {
-  auto fail = [&](std::string_view why) {
-    return Status::Error(fmt::format("upstream URL \"{}\": {}", url, why));
-  };
+  auto fail = [&](std::string_view why) { return Status::Error(fmt::format("upstream URL \"{}\": {}", url, why)); };
   UpstreamUrl out;
   std::string_view rest;
   if (url.starts_with("https://")) {
@@ -477,8 +481,7 @@ Result<GateConfig> ParseGateConfig(std::string_view toml_text, std::string_view 
   const Ctx ctx{source_name, &env};
   GateConfig config = DefaultGateConfig();
   config.source = std::string(source_name);
-  if (Status st = CheckKeys(ctx, root, "", {"gate", "policy", "retention", "upstreams", "users", "prices"});
-      !st.ok()) {
+  if (Status st = CheckKeys(ctx, root, "", {"gate", "policy", "retention", "upstreams", "users", "prices"}); !st.ok()) {
     return st;
   }
   if (const toml::node* g = root.get("gate")) {
@@ -514,16 +517,17 @@ Result<GateConfig> ParseGateConfig(std::string_view toml_text, std::string_view 
   if (const toml::node* p = root.get("policy")) {
     const toml::table* t = p->as_table();
     if (t == nullptr) return ctx.Error(*p, "policy", "expected a table");
-    if (Status st = CheckKeys(ctx, *t, "policy",
-                              {"redact_secrets", "strip_hidden_outbound", "refuse_private_keys", "strip_hidden_inbound"});
+    if (Status st =
+            CheckKeys(ctx, *t, "policy",
+                      {"redact_secrets", "strip_hidden_outbound", "refuse_private_keys", "strip_hidden_inbound"});
         !st.ok()) {
       return st;
     }
     PolicySwitches& s = config.policy;
-    for (auto [key, field] : {std::pair{"redact_secrets", &s.redact_secrets},
-                              std::pair{"strip_hidden_outbound", &s.strip_hidden_outbound},
-                              std::pair{"refuse_private_keys", &s.refuse_private_keys},
-                              std::pair{"strip_hidden_inbound", &s.strip_hidden_inbound}}) {
+    for (auto [key, field] :
+         {std::pair{"redact_secrets", &s.redact_secrets}, std::pair{"strip_hidden_outbound", &s.strip_hidden_outbound},
+          std::pair{"refuse_private_keys", &s.refuse_private_keys},
+          std::pair{"strip_hidden_inbound", &s.strip_hidden_inbound}}) {
       if (Status st = GetBool(ctx, *t, "policy", key, field); !st.ok()) return st;
     }
   }
@@ -578,8 +582,8 @@ Result<GateConfig> LoadGateConfig(const std::string& path, const EnvLookup& env)
 Status ApplyUpstreamFlag(GateConfig* config, std::string_view spec) {
   const size_t eq = spec.find('=');
   if (eq == std::string_view::npos || eq == 0) {
-    return Status::Error(fmt::format("--upstream \"{}\": expected NAME=URL, like anthropic=https://api.anthropic.com",
-                                     spec));
+    return Status::Error(
+        fmt::format("--upstream \"{}\": expected NAME=URL, like anthropic=https://api.anthropic.com", spec));
   }
   const std::string_view name = spec.substr(0, eq);
   if (!ValidName(name) || name == "v1" || name == "v1beta" || name == "_glassbox") {

@@ -96,10 +96,10 @@ struct RetentionConfig {
 
 // Policy switches; all on by default.
 struct PolicySwitches {
-  bool redact_secrets = true;          // replace secrets in request bodies by a placeholder
-  bool strip_hidden_outbound = true;   // strip hidden characters from request string values
-  bool refuse_private_keys = true;     // refuse requests that carry a private key
-  bool strip_hidden_inbound = true;    // strip hidden characters from response text and tool calls
+  bool redact_secrets = true;         // replace secrets in request bodies by a placeholder
+  bool strip_hidden_outbound = true;  // strip hidden characters from request string values
+  bool refuse_private_keys = true;    // refuse requests that carry a private key
+  bool strip_hidden_inbound = true;   // strip hidden characters from response text and tool calls
 };
 
 enum class UnknownPaths { kRefuse, kPass };
@@ -139,8 +139,7 @@ GateConfig DefaultGateConfig();
 Result<GateConfig> LoadGateConfig(const std::string& path, const EnvLookup& env = {});
 
 // The same from text; `source_name` stands for the file in messages.
-Result<GateConfig> ParseGateConfig(std::string_view toml_text, std::string_view source_name,
-                                   const EnvLookup& env = {});
+Result<GateConfig> ParseGateConfig(std::string_view toml_text, std::string_view source_name, const EnvLookup& env = {});
 
 // Applies a `--upstream NAME=URL` flag: sets the URL of a built-in or
 // existing upstream, or adds a custom OpenAI-compatible one.

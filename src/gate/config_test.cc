@@ -181,8 +181,8 @@ TEST(GateConfig, UpstreamUrls) {
   ASSERT_TRUE(v6.ok());
   EXPECT_EQ(v6->host, "::1");
   EXPECT_EQ(v6->text, "http://[::1]:11434");
-  for (const char* bad : {"api.openai.com", "https://", "https://h:0", "https://h:99999", "https://h:x",
-                          "https://u@h", "https://h/a?b", "https://h /", "http://[::1"}) {
+  for (const char* bad : {"api.openai.com", "https://", "https://h:0", "https://h:99999", "https://h:x", "https://u@h",
+                          "https://h/a?b", "https://h /", "http://[::1"}) {
     EXPECT_FALSE(ParseUpstreamUrl(bad).ok()) << bad;
   }
 }

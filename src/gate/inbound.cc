@@ -46,19 +46,28 @@ void ReadUsage(std::string_view raw_path, std::string_view value, Usage* usage) 
   for (std::string_view prefix : {"$.usage.", "$.message.usage.", "$.response.usage."}) {
     if (!path.starts_with(prefix)) continue;
     const std::string_view key = path.substr(prefix.size());
-    if (key == "input_tokens" || key == "prompt_tokens") field = &usage->input_tokens;
-    else if (key == "output_tokens" || key == "completion_tokens") field = &usage->output_tokens;
-    else if (key == "total_tokens") field = &usage->total_tokens;
+    if (key == "input_tokens" || key == "prompt_tokens")
+      field = &usage->input_tokens;
+    else if (key == "output_tokens" || key == "completion_tokens")
+      field = &usage->output_tokens;
+    else if (key == "total_tokens")
+      field = &usage->total_tokens;
     else if (key == "cache_read_input_tokens" || key == "prompt_tokens_details.cached_tokens" ||
-             key == "input_tokens_details.cached_tokens") field = &usage->cache_read_tokens;
-    else if (key == "cache_creation_input_tokens") field = &usage->cache_creation_tokens;
+             key == "input_tokens_details.cached_tokens")
+      field = &usage->cache_read_tokens;
+    else if (key == "cache_creation_input_tokens")
+      field = &usage->cache_creation_tokens;
   }
   if (path.starts_with("$.usageMetadata.")) {
     const std::string_view key = path.substr(16);
-    if (key == "promptTokenCount") field = &usage->input_tokens;
-    else if (key == "candidatesTokenCount") field = &usage->output_tokens;
-    else if (key == "totalTokenCount") field = &usage->total_tokens;
-    else if (key == "cachedContentTokenCount") field = &usage->cache_read_tokens;
+    if (key == "promptTokenCount")
+      field = &usage->input_tokens;
+    else if (key == "candidatesTokenCount")
+      field = &usage->output_tokens;
+    else if (key == "totalTokenCount")
+      field = &usage->total_tokens;
+    else if (key == "cachedContentTokenCount")
+      field = &usage->cache_read_tokens;
   }
   if (field != nullptr) {
     if (auto n = ParseCount(value)) *field = n;
@@ -93,8 +102,7 @@ Status StripJson(std::string_view json, const std::string& path_prefix, std::vec
     return StripHiddenText(text, path, findings);
   };
   return EditJsonStrings(
-      json, [&](std::string_view s, const std::string& path) { return edit(s, path_prefix + path, 0); }, out,
-      changed);
+      json, [&](std::string_view s, const std::string& path) { return edit(s, path_prefix + path, 0); }, out, changed);
 }
 
 Finding GateFinding(std::string_view rule, Severity severity, std::string message) {
@@ -139,10 +147,10 @@ InboundResult InboundJson(std::string_view body, const InboundOptions& options) 
   if (!st.ok() || !IsValidUtf8(body)) {
     r.body = std::string(body);
     r.checked = false;
-    r.findings.push_back(GateFinding(
-        "gate/unchecked-response", Severity::kMedium,
-        fmt::format("the {} response body is not valid JSON in UTF-8 and was forwarded unchecked{}",
-                    net::ProviderName(options.provider), st.ok() ? "" : ": " + st.message())));
+    r.findings.push_back(
+        GateFinding("gate/unchecked-response", Severity::kMedium,
+                    fmt::format("the {} response body is not valid JSON in UTF-8 and was forwarded unchecked{}",
+                                net::ProviderName(options.provider), st.ok() ? "" : ": " + st.message())));
     return r;
   }
   if (options.strip_hidden && MayHoldHiddenText(body)) {
@@ -265,7 +273,11 @@ struct InboundStream::Impl {
       walk.visit_scalars = true;
       Usage u;
       (void)ForEachJsonString(
-          block.data, [&](const JsonStringVisit& v) { if (!v.is_string) ReadUsage(v.path, v.decoded, &u); }, walk);
+          block.data,
+          [&](const JsonStringVisit& v) {
+            if (!v.is_string) ReadUsage(v.path, v.decoded, &u);
+          },
+          walk);
       MergeUsage(u, &usage);
     }
     if (!MayHoldHiddenText(block.data)) {
@@ -368,9 +380,9 @@ std::string InboundStream::Finish() {
     (void)st;
   }
   if (s.tag_events > 1) {
-    Finding f = GateFinding("unicode/tag-characters", Severity::kHigh,
-                            fmt::format("tag characters spread over {} stream events spell \"{}\"", s.tag_events,
-                                        s.tag_decoded));
+    Finding f = GateFinding(
+        "unicode/tag-characters", Severity::kHigh,
+        fmt::format("tag characters spread over {} stream events spell \"{}\"", s.tag_events, s.tag_decoded));
     f.decoded = s.tag_decoded;
     s.findings.push_back(std::move(f));
   }

@@ -36,9 +36,9 @@ bool IsPrivateKeyRule(std::string_view rule) { return rule.find("private-key") !
 
 // Hop-by-hop headers (RFC 9110 7.6.1) and those the transport sets itself.
 bool DroppedHeader(std::string_view name) {
-  for (std::string_view h : {"connection", "keep-alive", "proxy-connection", "proxy-authenticate",
-                             "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade", "host",
-                             "content-length", "accept-encoding", "x-glassbox-key"}) {
+  for (std::string_view h :
+       {"connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization", "te", "trailer",
+        "transfer-encoding", "upgrade", "host", "content-length", "accept-encoding", "x-glassbox-key"}) {
     if (IEquals(name, h)) return true;
   }
   return false;
@@ -144,9 +144,12 @@ struct Policy::Impl {
 
   std::string BuiltinUpstream(Provider p) const {
     switch (p) {
-      case Provider::kAnthropic: return "anthropic";
-      case Provider::kGemini: return "gemini";
-      default: return "openai";
+      case Provider::kAnthropic:
+        return "anthropic";
+      case Provider::kGemini:
+        return "gemini";
+      default:
+        return "openai";
     }
   }
 
@@ -198,8 +201,7 @@ Result<std::shared_ptr<const Policy>> Policy::Create(GateConfig config) {
   return std::shared_ptr<const Policy>(new Policy(std::move(impl)));
 }
 
-RouteDecision Policy::ClassifyRoute(std::string_view method, std::string_view target,
-                                    const HeaderList& headers) const {
+RouteDecision Policy::ClassifyRoute(std::string_view method, std::string_view target, const HeaderList& headers) const {
   const GateConfig& config = impl_->config;
   RouteDecision d;
   Route& r = d.route;
@@ -232,7 +234,8 @@ RouteDecision Policy::ClassifyRoute(std::string_view method, std::string_view ta
   } else if (get && (path == "/v1/models" || path.starts_with("/v1/models/")) &&
              path.find(':') == std::string_view::npos) {
     const bool anthropic = forced != nullptr ? forced->protocol == Provider::kAnthropic : HasAnthropicHeaders(headers);
-    r = anthropic ? NamedRoute(Provider::kAnthropic, "anthropic.models") : NamedRoute(Provider::kOpenAi, "openai.models");
+    r = anthropic ? NamedRoute(Provider::kAnthropic, "anthropic.models")
+                  : NamedRoute(Provider::kOpenAi, "openai.models");
   } else if (post && path == "/v1/chat/completions") {
     r = NamedRoute(Provider::kOpenAi, "openai.chat_completions");
     r.has_body_policy = true;
@@ -333,8 +336,9 @@ HeaderDecision Policy::CheckAndRewriteHeaders(const Route& route, const HeaderLi
   d.agent = IdentifyAgent(headers);
   for (const auto& [name, value] : headers) {
     if (HasHeaderInjection(name) || HasHeaderInjection(value)) {
-      d.refusal = MakeRefusal(route.protocol, ErrorKind::kInvalidRequest, "header-injection",
-                              fmt::format("header {} contains CR, LF or NUL", HasHeaderInjection(name) ? "name" : name));
+      d.refusal =
+          MakeRefusal(route.protocol, ErrorKind::kInvalidRequest, "header-injection",
+                      fmt::format("header {} contains CR, LF or NUL", HasHeaderInjection(name) ? "name" : name));
       return d;
     }
   }
@@ -352,7 +356,8 @@ HeaderDecision Policy::CheckAndRewriteHeaders(const Route& route, const HeaderLi
       key_in_credential = false;
     } else if (const std::string* a = FindHeader(headers, "x-api-key")) {
       key = *a;
-    } else if (const std::string* b = FindHeader(headers, "authorization"); b != nullptr && IStartsWith(*b, "bearer ")) {
+    } else if (const std::string* b = FindHeader(headers, "authorization");
+               b != nullptr && IStartsWith(*b, "bearer ")) {
       key = b->substr(7);
     } else if (const std::string* g = FindHeader(headers, "x-goog-api-key")) {
       key = *g;
@@ -386,8 +391,8 @@ HeaderDecision Policy::CheckAndRewriteHeaders(const Route& route, const HeaderLi
   const bool swap_credential = upstream != nullptr && (!upstream->api_key.empty() || key_in_credential);
   for (const auto& [name, value] : headers) {
     if (DroppedHeader(name)) continue;
-    if (swap_credential && (IEquals(name, "x-api-key") || IEquals(name, "authorization") ||
-                            IEquals(name, "x-goog-api-key"))) {
+    if (swap_credential &&
+        (IEquals(name, "x-api-key") || IEquals(name, "authorization") || IEquals(name, "x-goog-api-key"))) {
       continue;
     }
     bool removed = false;
@@ -407,9 +412,15 @@ HeaderDecision Policy::CheckAndRewriteHeaders(const Route& route, const HeaderLi
   }
   if (swap_credential && !upstream->api_key.empty()) {
     switch (upstream->protocol) {
-      case Provider::kAnthropic: d.headers.emplace_back("x-api-key", upstream->api_key); break;
-      case Provider::kGemini: d.headers.emplace_back("x-goog-api-key", upstream->api_key); break;
-      default: d.headers.emplace_back("authorization", "Bearer " + upstream->api_key); break;
+      case Provider::kAnthropic:
+        d.headers.emplace_back("x-api-key", upstream->api_key);
+        break;
+      case Provider::kGemini:
+        d.headers.emplace_back("x-goog-api-key", upstream->api_key);
+        break;
+      default:
+        d.headers.emplace_back("authorization", "Bearer " + upstream->api_key);
+        break;
     }
   }
   // The gate reads every response: ask for it uncompressed.
@@ -599,7 +610,9 @@ std::unique_ptr<InboundStream> Policy::NewInboundStream(const Route& route) cons
   return std::make_unique<InboundStream>(options);
 }
 
-bool HasHeaderInjection(std::string_view s) { return s.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos; }
+bool HasHeaderInjection(std::string_view s) {
+  return s.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
+}
 
 const std::string* FindHeader(const HeaderList& headers, std::string_view name) {
   for (const auto& [n, v] : headers) {
@@ -661,7 +674,9 @@ std::string IdentifyAgent(const HeaderList& headers) {
     return Sanitize(Join(fmt::format("stainless-{}", Lower(*lang)), pv != nullptr ? *pv : ""));
   }
   if (const std::string* client = FindHeader(headers, "x-goog-api-client")) {
-    return Sanitize(FirstProduct(*client).first.empty() ? "google-client" : Join(FirstProduct(*client).first, FirstProduct(*client).second));
+    return Sanitize(FirstProduct(*client).first.empty()
+                        ? "google-client"
+                        : Join(FirstProduct(*client).first, FirstProduct(*client).second));
   }
   if (!product.empty()) return Sanitize(Join(product, version));
   return "unknown";

@@ -49,11 +49,11 @@ struct Route {
   // Request target to send upstream: the upstream URL's path prefix, then the
   // path (without a "/NAME/" custom-upstream prefix) and the query.
   std::string upstream_target;
-  std::string model;     // from the path (Gemini); ApplyOutbound fills it from the body for others
-  bool streaming = false;  // a stream is expected (Gemini streamGenerateContent; "stream": true bodies)
+  std::string model;             // from the path (Gemini); ApplyOutbound fills it from the body for others
+  bool streaming = false;        // a stream is expected (Gemini streamGenerateContent; "stream": true bodies)
   bool has_body_policy = false;  // a JSON body the outbound policy understands
-  bool log_payloads = true;  // false when the route is in unlogged_routes
-  std::string query_key;     // Gemini's ?key= value (a credential: never log it)
+  bool log_payloads = true;      // false when the route is in unlogged_routes
+  std::string query_key;         // Gemini's ?key= value (a credential: never log it)
 };
 
 struct RouteDecision {
@@ -63,10 +63,10 @@ struct RouteDecision {
 
 // Result of the header step.
 struct HeaderDecision {
-  HeaderList headers;  // to send upstream (hop-by-hop, Host, Content-Length removed)
-  std::string user;    // authenticated user, "anonymous" without [users]
-  bool log_payloads = true;  // the user's log_payloads setting
-  std::string agent;   // IdentifyAgent(headers) of the client's headers
+  HeaderList headers;                  // to send upstream (hop-by-hop, Host, Content-Length removed)
+  std::string user;                    // authenticated user, "anonymous" without [users]
+  bool log_payloads = true;            // the user's log_payloads setting
+  std::string agent;                   // IdentifyAgent(headers) of the client's headers
   std::vector<std::string> rewritten;  // names of headers removed or replaced by rules, for the log
   std::optional<Refusal> refusal;
 };
@@ -76,13 +76,13 @@ struct OutboundResult {
   std::optional<Refusal> refusal;  // set: do not forward
   std::string body;                // the body to forward (== the original when !changed)
   bool changed = false;
-  std::string original_sha256;     // of the body as received (hex)
+  std::string original_sha256;  // of the body as received (hex)
   // Secrets (rule "secret/...", message and decoded masked, json_path set)
   // and hidden characters ("unicode/...", json_path set) found in the body.
   std::vector<Finding> findings;
-  std::string model;       // the model asked for ("" when the body names none)
-  bool streaming = false;  // the client asked for a stream
-  std::string upstream;    // final upstream (route_models of a custom upstream may move it)
+  std::string model;            // the model asked for ("" when the body names none)
+  bool streaming = false;       // the client asked for a stream
+  std::string upstream;         // final upstream (route_models of a custom upstream may move it)
   std::string upstream_target;  // may change with upstream
 };
 
@@ -105,8 +105,7 @@ class Policy {
   // x-api-key is present, else OpenAI). When [users] is configured and no
   // x-glassbox-key header is sent, a Gemini "key" query parameter is the
   // gate key and is removed from upstream_target (see CheckAndRewriteHeaders).
-  RouteDecision ClassifyRoute(std::string_view method, std::string_view target,
-                              const HeaderList& headers = {}) const;
+  RouteDecision ClassifyRoute(std::string_view method, std::string_view target, const HeaderList& headers = {}) const;
 
   // Rejects CR, LF or NUL in any header name or value (400); authenticates
   // the user when [users] is configured (key from "x-glassbox-key", else the

@@ -4,13 +4,12 @@
 // case: p50 and p99 in microseconds, and MB/s at p50.
 //   build-policy/src/gate/gate_policy_benchmark [iterations]
 #include <algorithm>
+#include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
-
-#include <boost/json.hpp>
 
 #include "gate/inbound.h"
 #include "gate/policy.h"
@@ -42,13 +41,14 @@ std::string Request(size_t size) {
   json::array messages;
   std::string body;
   for (int i = 0; body.size() < size; ++i) {
-    messages.push_back(json::object{
-        {"role", "user"},
-        {"content", json::array{{{"type", "tool_result"},
-                                 {"tool_use_id", "toolu_" + std::to_string(i)},
-                                 {"content", "int main(int argc, char** argv) {\n  for (int i = 0; i < argc; ++i) "
-                                             "printf(\"%s\\n\", argv[i]);\n  return 0;\n}\n// Résumé: the quick "
-                                             "brown fox — naïve café.\n"}}}}});
+    messages.push_back(
+        json::object{{"role", "user"},
+                     {"content", json::array{{{"type", "tool_result"},
+                                              {"tool_use_id", "toolu_" + std::to_string(i)},
+                                              {"content",
+                                               "int main(int argc, char** argv) {\n  for (int i = 0; i < argc; ++i) "
+                                               "printf(\"%s\\n\", argv[i]);\n  return 0;\n}\n// Résumé: the quick "
+                                               "brown fox — naïve café.\n"}}}}});
     body = json::serialize(json::object{{"model", "claude-sonnet-4-5"},
                                         {"max_tokens", 4096},
                                         {"stream", true},

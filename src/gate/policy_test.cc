@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
-
 #include <thread>
 
 #include "core/secrets.h"
@@ -188,12 +187,13 @@ allowed_models = ["claude-sonnet-4*"]
 TEST(PolicyOutbound, SecretInToolResultIsRedacted) {
   auto p = MakePolicy();
   const Route r = RouteFor(*p, "POST", "/v1/messages");
-  const std::string body = std::string(R"({"model":"claude-sonnet-4-5","max_tokens":1024,"stream":true,)") +
-                           R"("system":[{"type":"text","text":"You are Claude Code."}],)" +
-                           R"("messages":[{"role":"user","content":"read .env"},)" +
-                           R"({"role":"assistant","content":[{"type":"tool_use","id":"toolu_1","name":"Read","input":{"file_path":".env"}}]},)" +
-                           R"({"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":"ANTHROPIC_API_KEY=)" +
-                           kAnthropicKey + R"(\nDEBUG=1\n"}]}]})";
+  const std::string body =
+      std::string(R"({"model":"claude-sonnet-4-5","max_tokens":1024,"stream":true,)") +
+      R"("system":[{"type":"text","text":"You are Claude Code."}],)" +
+      R"("messages":[{"role":"user","content":"read .env"},)" +
+      R"({"role":"assistant","content":[{"type":"tool_use","id":"toolu_1","name":"Read","input":{"file_path":".env"}}]},)" +
+      R"({"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":"ANTHROPIC_API_KEY=)" +
+      kAnthropicKey + R"(\nDEBUG=1\n"}]}]})";
   OutboundResult o = p->ApplyOutbound(r, body);
   ASSERT_FALSE(o.refusal.has_value()) << o.refusal->body;
   EXPECT_TRUE(o.changed);
@@ -217,11 +217,12 @@ TEST(PolicyOutbound, SecretInsideOpenAiToolArgumentsKeepsTheJsonValid) {
   auto p = MakePolicy();
   const Route r = RouteFor(*p, "POST", "/v1/chat/completions");
   json::object args{{"command", std::string("git push https://") + kGithubToken + "@github.com/acme/x.git"}};
-  json::object msg{{"role", "assistant"},
-                   {"content", nullptr},
-                   {"tool_calls", json::array{{{"id", "call_1"},
-                                               {"type", "function"},
-                                               {"function", {{"name", "shell"}, {"arguments", json::serialize(args)}}}}}}};
+  json::object msg{
+      {"role", "assistant"},
+      {"content", nullptr},
+      {"tool_calls", json::array{{{"id", "call_1"},
+                                  {"type", "function"},
+                                  {"function", {{"name", "shell"}, {"arguments", json::serialize(args)}}}}}}};
   const std::string body = json::serialize(json::object{{"model", "gpt-5"}, {"messages", json::array{msg}}});
   OutboundResult o = p->ApplyOutbound(r, body);
   ASSERT_FALSE(o.refusal.has_value());
@@ -230,8 +231,7 @@ TEST(PolicyOutbound, SecretInsideOpenAiToolArgumentsKeepsTheJsonValid) {
   const std::string arguments(
       sent.at("messages").at(0).at("tool_calls").at(0).at("function").at("arguments").as_string());
   json::value inner = json::parse(arguments);  // still JSON
-  EXPECT_EQ(inner.at("command").as_string(),
-            "git push https://[REDACTED secret/github-pat]@github.com/acme/x.git");
+  EXPECT_EQ(inner.at("command").as_string(), "git push https://[REDACTED secret/github-pat]@github.com/acme/x.git");
   ASSERT_FALSE(o.findings.empty());
   EXPECT_EQ(o.findings[0].json_path, "$.messages[0].tool_calls[0].function.arguments<json>.command");
 }
@@ -307,7 +307,8 @@ TEST(PolicyOutbound, OnePolicyServesManyThreads) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 200; ++i) {
         OutboundResult o = p->ApplyOutbound(r, body);
-        if (!o.refusal && o.body == R"({"model":"m","messages":[{"role":"user","content":"k=[REDACTED secret/github-pat] "}]})") {
+        if (!o.refusal &&
+            o.body == R"({"model":"m","messages":[{"role":"user","content":"k=[REDACTED secret/github-pat] "}]})") {
           ++ok[static_cast<size_t>(t)];
         }
       }
@@ -466,7 +467,8 @@ log_payloads = false
   // the user's own and passes; a gate key sent as the credential is dropped.
   auto own_keys = MakePolicy(ConfigFrom("[users.bob]\nkey = \"bob-gate-key-0123456789\"\n"));
   const Route ar = RouteFor(*own_keys, "POST", "/v1/messages");
-  d = own_keys->CheckAndRewriteHeaders(ar, {{"x-glassbox-key", "bob-gate-key-0123456789"}, {"x-api-key", "sk-ant-bob"}});
+  d = own_keys->CheckAndRewriteHeaders(ar,
+                                       {{"x-glassbox-key", "bob-gate-key-0123456789"}, {"x-api-key", "sk-ant-bob"}});
   ASSERT_FALSE(d.refusal.has_value());
   EXPECT_EQ(d.user, "bob");
   ASSERT_NE(FindHeader(d.headers, "x-api-key"), nullptr);
@@ -484,7 +486,8 @@ log_payloads = false
   EXPECT_EQ(d.refusal->code, "no-key");
 
   // Gemini's ?key= authenticates and is taken off the upstream target.
-  RouteDecision g = p->ClassifyRoute("POST", "/v1beta/models/gemini-2.5-pro:generateContent?key=alice-gate-key-0123456789&alt=sse");
+  RouteDecision g =
+      p->ClassifyRoute("POST", "/v1beta/models/gemini-2.5-pro:generateContent?key=alice-gate-key-0123456789&alt=sse");
   ASSERT_FALSE(g.refusal.has_value());
   EXPECT_EQ(g.route.upstream_target, "/v1beta/models/gemini-2.5-pro:generateContent?alt=sse");
   d = p->CheckAndRewriteHeaders(g.route, {});

@@ -17,8 +17,8 @@ namespace {
 // punctuation, unusual spaces and control characters (ANSI colours in tool
 // output) are left as sent.
 bool StrippedRule(std::string_view rule) {
-  return rule == "unicode/tag-characters" || rule == "unicode/invisible-characters" ||
-         rule == "unicode/bidi-control" || rule == "unicode/variation-selectors";
+  return rule == "unicode/tag-characters" || rule == "unicode/invisible-characters" || rule == "unicode/bidi-control" ||
+         rule == "unicode/variation-selectors";
 }
 
 // End of the string literal whose opening quote is at `open`.
@@ -106,8 +106,7 @@ namespace {
 
 // One detector pass: applies the fixes of the stripped rules. Findings go to
 // *findings when it is not null.
-std::optional<std::string> StripOnce(std::string_view text, const std::string& path,
-                                     std::vector<Finding>* findings) {
+std::optional<std::string> StripOnce(std::string_view text, const std::string& path, std::vector<Finding>* findings) {
   static const HiddenTextDetector detector;
   std::vector<Finding> found;
   detector.Scan(text, TextContext{TextKind::kProse, false}, &found);
@@ -195,8 +194,8 @@ std::optional<std::string> StripHiddenText(std::string_view text, const std::str
   return current;
 }
 
-Status EditJsonStrings(std::string_view json, const StringEdit& edit, std::string* out, bool* changed,
-                       size_t max_depth, const ValueObserver* observe) {
+Status EditJsonStrings(std::string_view json, const StringEdit& edit, std::string* out, bool* changed, size_t max_depth,
+                       const ValueObserver* observe) {
   struct Edit {
     size_t begin, end;
     std::string literal;

@@ -29,8 +29,7 @@ std::string DayStart(int64_t day) { return FormatRfc3339(TimePoint(sys_days(days
 
 std::string MonthStart(int64_t month) {
   const std::chrono::year_month_day ymd(std::chrono::year(static_cast<int>(month / 12)),
-                                        std::chrono::month(static_cast<unsigned>(month % 12) + 1),
-                                        std::chrono::day(1));
+                                        std::chrono::month(static_cast<unsigned>(month % 12) + 1), std::chrono::day(1));
   return FormatRfc3339(TimePoint(sys_days(ymd)));
 }
 
@@ -108,8 +107,8 @@ void UsageLedger::AddLocked(const std::string& user, int64_t day, int64_t month,
   }
 }
 
-void UsageLedger::Record(std::string_view user, std::string_view model, const net::Usage& usage,
-                         net::Provider provider, TimePoint now) {
+void UsageLedger::Record(std::string_view user, std::string_view model, const net::Usage& usage, net::Provider provider,
+                         TimePoint now) {
   const Periods p = PeriodsOf(now);
   std::optional<double> usd;
   if (std::optional<Price> price = FindPrice(prices_, model)) usd = UsageCostUsd(*price, usage, provider);

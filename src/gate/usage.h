@@ -61,8 +61,8 @@ class UsageLedger {
 
   // Adds one exchange's usage. Tokens counted: input + output + cache read +
   // cache creation (Anthropic) as reported.
-  void Record(std::string_view user, std::string_view model, const net::Usage& usage,
-              net::Provider provider, TimePoint now);
+  void Record(std::string_view user, std::string_view model, const net::Usage& usage, net::Provider provider,
+              TimePoint now);
 
   // Adds a past exchange read from the audit log; `time` is RFC 3339 UTC.
   // Ignored (with an error) when the time does not parse.
@@ -85,8 +85,7 @@ class UsageLedger {
     Bucket day;
     Bucket month;
   };
-  void AddLocked(const std::string& user, int64_t day, int64_t month, uint64_t tokens,
-                 std::optional<double> usd);
+  void AddLocked(const std::string& user, int64_t day, int64_t month, uint64_t tokens, std::optional<double> usd);
 
   std::map<std::string, UserConfig, std::less<>> users_;
   std::vector<PriceEntry> prices_;

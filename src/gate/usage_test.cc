@@ -125,9 +125,9 @@ TEST(UsageLedger, SeedsFromTheAuditLog) {
   {
     auto log = AuditLog::Open(path, AuditLog::OpenMode::kCreate);
     ASSERT_TRUE(log.ok()) << log.status().message();
-    for (const auto& [time, in, out] : {std::tuple{"2026-10-31T23:00:00Z", 5000, 5000},  // last month: ignored
-                                        std::tuple{"2026-11-02T08:00:00Z", 300, 200},
-                                        std::tuple{"2026-11-23T08:00:00Z", 100, 50}}) {
+    for (const auto& [time, in, out] :
+         {std::tuple{"2026-10-31T23:00:00Z", 5000, 5000},  // last month: ignored
+          std::tuple{"2026-11-02T08:00:00Z", 300, 200}, std::tuple{"2026-11-23T08:00:00Z", 100, 50}}) {
       AuditRecord r;
       r.time = time;
       r.user = "alice";

@@ -2,9 +2,8 @@
 
 #include <fmt/format.h>
 
-#include <boost/json.hpp>
-
 #include <algorithm>
+#include <boost/json.hpp>
 #include <cctype>
 
 namespace glassbox::net {
@@ -335,8 +334,8 @@ class Planner {
 
   void AnthropicMessages(const json::value& req, const Reply& reply, uint64_t in_tokens, bool stream) {
     const std::string model = StringMember(&req, "model").empty() ? "claude-fake" : StringMember(&req, "model");
-    const uint64_t out_tokens = reply.has_tool ? TokenEstimate(json::serialize(reply.tool_input))
-                                               : TokenEstimate(reply.text);
+    const uint64_t out_tokens =
+        reply.has_tool ? TokenEstimate(json::serialize(reply.tool_input)) : TokenEstimate(reply.text);
     json::object block;
     if (reply.has_tool) {
       block = {{"type", "tool_use"}, {"id", "toolu_fake01"}, {"name", reply.tool_name}, {"input", reply.tool_input}};
@@ -352,28 +351,29 @@ class Planner {
                              {"content", json::array{block}},
                              {"stop_reason", stop},
                              {"stop_sequence", nullptr},
-                             {"usage", {{"input_tokens", in_tokens},
-                                        {"cache_creation_input_tokens", 0},
-                                        {"cache_read_input_tokens", 0},
-                                        {"output_tokens", out_tokens}}}});
+                             {"usage",
+                              {{"input_tokens", in_tokens},
+                               {"cache_creation_input_tokens", 0},
+                               {"cache_read_input_tokens", 0},
+                               {"output_tokens", out_tokens}}}});
       return;
     }
     SseHeaders();
     plan_->headers.emplace_back("request-id", "req_fake01");
-    Event(Sse("message_start",
-              {{"type", "message_start"},
-               {"message",
-                {{"id", "msg_fake01"},
-                 {"type", "message"},
-                 {"role", "assistant"},
-                 {"model", model},
-                 {"content", json::array()},
-                 {"stop_reason", nullptr},
-                 {"stop_sequence", nullptr},
-                 {"usage", {{"input_tokens", in_tokens},
-                            {"cache_creation_input_tokens", 0},
-                            {"cache_read_input_tokens", 0},
-                            {"output_tokens", 1}}}}}}));
+    Event(Sse("message_start", {{"type", "message_start"},
+                                {"message",
+                                 {{"id", "msg_fake01"},
+                                  {"type", "message"},
+                                  {"role", "assistant"},
+                                  {"model", model},
+                                  {"content", json::array()},
+                                  {"stop_reason", nullptr},
+                                  {"stop_sequence", nullptr},
+                                  {"usage",
+                                   {{"input_tokens", in_tokens},
+                                    {"cache_creation_input_tokens", 0},
+                                    {"cache_read_input_tokens", 0},
+                                    {"output_tokens", 1}}}}}}));
     json::object start_block = block;
     if (reply.has_tool) {
       start_block["input"] = json::object();
@@ -400,9 +400,8 @@ class Planner {
     const std::string args = reply.has_tool ? json::serialize(reply.tool_input) : "";
     const uint64_t out_tokens = TokenEstimate(reply.has_tool ? args : reply.text);
     const char* finish = reply.has_tool ? "tool_calls" : "stop";
-    json::object usage{{"prompt_tokens", in_tokens},
-                       {"completion_tokens", out_tokens},
-                       {"total_tokens", in_tokens + out_tokens}};
+    json::object usage{
+        {"prompt_tokens", in_tokens}, {"completion_tokens", out_tokens}, {"total_tokens", in_tokens + out_tokens}};
     if (!stream) {
       json::object message{{"role", "assistant"}, {"content", nullptr}, {"refusal", nullptr}};
       if (reply.has_tool) {
@@ -412,15 +411,15 @@ class Planner {
       } else {
         message["content"] = reply.text;
       }
-      Json(200, json::object{{"id", "chatcmpl-fake01"},
-                             {"object", "chat.completion"},
-                             {"created", kCreated},
-                             {"model", model},
-                             {"choices", json::array{{{"index", 0},
-                                                      {"message", message},
-                                                      {"logprobs", nullptr},
-                                                      {"finish_reason", finish}}}},
-                             {"usage", usage}});
+      Json(200,
+           json::object{
+               {"id", "chatcmpl-fake01"},
+               {"object", "chat.completion"},
+               {"created", kCreated},
+               {"model", model},
+               {"choices",
+                json::array{{{"index", 0}, {"message", message}, {"logprobs", nullptr}, {"finish_reason", finish}}}},
+               {"usage", usage}});
       return;
     }
     SseHeaders();
@@ -437,16 +436,16 @@ class Planner {
     if (reply.has_tool) {
       Event(Sse("", chunk(json::object{{"role", "assistant"},
                                        {"content", nullptr},
-                                       {"tool_calls", json::array{{{"index", 0},
-                                                                   {"id", "call_fake01"},
-                                                                   {"type", "function"},
-                                                                   {"function", {{"name", reply.tool_name},
-                                                                                 {"arguments", ""}}}}}}},
+                                       {"tool_calls",
+                                        json::array{{{"index", 0},
+                                                     {"id", "call_fake01"},
+                                                     {"type", "function"},
+                                                     {"function", {{"name", reply.tool_name}, {"arguments", ""}}}}}}},
                           nullptr)));
       for (const std::string& piece : SplitText(args, options_.stream_pieces)) {
-        Event(Sse("", chunk(json::object{{"tool_calls", json::array{{{"index", 0},
-                                                                      {"function", {{"arguments", piece}}}}}}},
-                            nullptr)));
+        Event(Sse("",
+                  chunk(json::object{{"tool_calls", json::array{{{"index", 0}, {"function", {{"arguments", piece}}}}}}},
+                        nullptr)));
       }
     } else {
       Event(Sse("", chunk(json::object{{"role", "assistant"}, {"content", ""}, {"refusal", nullptr}}, nullptr)));
@@ -474,22 +473,20 @@ class Planner {
     const uint64_t out_tokens = TokenEstimate(reply.has_tool ? args : reply.text);
     json::object item;
     if (reply.has_tool) {
-      item = {{"type", "function_call"}, {"id", "fc_fake01"},      {"call_id", "call_fake01"},
-              {"name", reply.tool_name}, {"arguments", args},      {"status", "completed"}};
+      item = {{"type", "function_call"}, {"id", "fc_fake01"}, {"call_id", "call_fake01"},
+              {"name", reply.tool_name}, {"arguments", args}, {"status", "completed"}};
     } else {
-      item = {{"type", "message"},
-              {"id", "msg_fake01"},
-              {"status", "completed"},
-              {"role", "assistant"},
-              {"content", json::array{{{"type", "output_text"}, {"text", reply.text}, {"annotations", json::array()}}}}};
+      item = {
+          {"type", "message"},
+          {"id", "msg_fake01"},
+          {"status", "completed"},
+          {"role", "assistant"},
+          {"content", json::array{{{"type", "output_text"}, {"text", reply.text}, {"annotations", json::array()}}}}};
     }
     auto response = [&](std::string_view status, bool done) {
-      json::object r{{"id", "resp_fake01"},
-                     {"object", "response"},
-                     {"created_at", kCreated},
-                     {"status", status},
-                     {"model", model},
-                     {"output", done ? json::array{item} : json::array()},
+      json::object r{{"id", "resp_fake01"},    {"object", "response"},
+                     {"created_at", kCreated}, {"status", status},
+                     {"model", model},         {"output", done ? json::array{item} : json::array()},
                      {"usage", nullptr}};
       if (done) {
         r["usage"] = {{"input_tokens", in_tokens},
@@ -519,9 +516,11 @@ class Planner {
       added["status"] = "in_progress";
       event("response.output_item.added", {{"output_index", 0}, {"item", added}});
       for (const std::string& piece : SplitText(args, options_.stream_pieces)) {
-        event("response.function_call_arguments.delta", {{"item_id", "fc_fake01"}, {"output_index", 0}, {"delta", piece}});
+        event("response.function_call_arguments.delta",
+              {{"item_id", "fc_fake01"}, {"output_index", 0}, {"delta", piece}});
       }
-      event("response.function_call_arguments.done", {{"item_id", "fc_fake01"}, {"output_index", 0}, {"arguments", args}});
+      event("response.function_call_arguments.done",
+            {{"item_id", "fc_fake01"}, {"output_index", 0}, {"arguments", args}});
     } else {
       added["content"] = json::array();
       added["status"] = "in_progress";
@@ -604,24 +603,27 @@ class Planner {
 json::value ErrorBody(std::string_view protocol, int status, std::string_view message) {
   if (protocol == "anthropic") {
     return json::object{{"type", "error"},
-                        {"error", {{"type", status == 429 ? "rate_limit_error"
-                                            : status >= 500 ? "api_error"
-                                                            : "invalid_request_error"},
-                                   {"message", message}}}};
+                        {"error",
+                         {{"type", status == 429   ? "rate_limit_error"
+                                   : status >= 500 ? "api_error"
+                                                   : "invalid_request_error"},
+                          {"message", message}}}};
   }
   if (protocol == "gemini") {
-    return json::object{{"error", {{"code", status},
-                                   {"message", message},
-                                   {"status", status == 429 ? "RESOURCE_EXHAUSTED"
-                                              : status >= 500 ? "INTERNAL"
-                                                              : "INVALID_ARGUMENT"}}}};
+    return json::object{{"error",
+                         {{"code", status},
+                          {"message", message},
+                          {"status", status == 429   ? "RESOURCE_EXHAUSTED"
+                                     : status >= 500 ? "INTERNAL"
+                                                     : "INVALID_ARGUMENT"}}}};
   }
-  return json::object{{"error", {{"message", message},
-                                 {"type", status == 429 ? "rate_limit_exceeded"
-                                          : status >= 500 ? "server_error"
-                                                          : "invalid_request_error"},
-                                 {"param", nullptr},
-                                 {"code", nullptr}}}};
+  return json::object{{"error",
+                       {{"message", message},
+                        {"type", status == 429   ? "rate_limit_exceeded"
+                                 : status >= 500 ? "server_error"
+                                                 : "invalid_request_error"},
+                        {"param", nullptr},
+                        {"code", nullptr}}}};
 }
 
 void ApplyFault(std::string_view fault, const FakeProviderOptions& options, ResponsePlan* plan) {
@@ -752,10 +754,10 @@ ResponsePlan FakeProvider::Plan(std::string_view method, std::string_view target
       data.push_back(
           json::object{{"type", "model"}, {"id", id}, {"display_name", id}, {"created_at", "2026-01-01T00:00:00Z"}});
     }
-    planner.Json(200, json::object{{"data", data},
-                                   {"has_more", false},
-                                   {"first_id", "claude-sonnet-4-5"},
-                                   {"last_id", "claude-opus-4-1"}});
+    planner.Json(
+        200,
+        json::object{
+            {"data", data}, {"has_more", false}, {"first_id", "claude-sonnet-4-5"}, {"last_id", "claude-opus-4-1"}});
   } else if (route == "openai.models") {
     json::array data;
     for (const char* id : {"gpt-5", "gpt-5-mini", "gpt-4o", "text-embedding-3-small"}) {
@@ -787,10 +789,10 @@ ResponsePlan FakeProvider::Plan(std::string_view method, std::string_view target
   } else if (route == "gemini.models") {
     json::array models;
     for (const char* id : {"gemini-2.5-pro", "gemini-2.5-flash"}) {
-      models.push_back(json::object{{"name", fmt::format("models/{}", id)},
-                                    {"displayName", id},
-                                    {"supportedGenerationMethods",
-                                     json::array{"generateContent", "streamGenerateContent", "countTokens"}}});
+      models.push_back(json::object{
+          {"name", fmt::format("models/{}", id)},
+          {"displayName", id},
+          {"supportedGenerationMethods", json::array{"generateContent", "streamGenerateContent", "countTokens"}}});
     }
     planner.Json(200, json::object{{"models", models}});
   } else if (route == "gemini.count_tokens") {

@@ -58,12 +58,12 @@ enum class FakeFault {
 struct ResponsePlan {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;  // Content-Type etc.; no Content-Length
-  std::vector<FakeChunk> chunks;  // the body, in order
-  bool streaming = false;         // SSE: send chunks as they come (chunked encoding)
+  std::vector<FakeChunk> chunks;                             // the body, in order
+  bool streaming = false;                                    // SSE: send chunks as they come (chunked encoding)
   FakeFault fault = FakeFault::kNone;
-  size_t reset_after_chunk = 0;   // for kResetAfterChunk
-  std::string route;              // what it answered as: "anthropic.messages", ..., "other"
-  std::string received_body;      // the request body as received
+  size_t reset_after_chunk = 0;  // for kResetAfterChunk
+  std::string route;             // what it answered as: "anthropic.messages", ..., "other"
+  std::string received_body;     // the request body as received
   // The whole body concatenated (convenience for tests and non-streaming servers).
   std::string Body() const;
 };
@@ -82,8 +82,7 @@ class FakeProvider {
   // `target` is the origin-form request target (path and query); header
   // names are compared case-insensitively.
   ResponsePlan Plan(std::string_view method, std::string_view target,
-                    const std::vector<std::pair<std::string, std::string>>& headers,
-                    std::string_view body) const;
+                    const std::vector<std::pair<std::string, std::string>>& headers, std::string_view body) const;
 
  private:
   FakeProviderOptions options_;

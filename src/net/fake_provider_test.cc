@@ -57,8 +57,9 @@ constexpr char kReply[] = "Hello from the glassbox fake provider.";
 
 TEST(FakeProvider, AnthropicJsonAndStream) {
   const Headers h = {{"anthropic-version", "2023-06-01"}};
-  ResponsePlan plan = kFake.Plan("POST", "/v1/messages", h,
-                                 R"({"model":"claude-sonnet-4-5","max_tokens":64,"messages":[{"role":"user","content":"hi"}]})");
+  ResponsePlan plan =
+      kFake.Plan("POST", "/v1/messages", h,
+                 R"({"model":"claude-sonnet-4-5","max_tokens":64,"messages":[{"role":"user","content":"hi"}]})");
   EXPECT_EQ(plan.status, 200);
   EXPECT_EQ(plan.route, "anthropic.messages");
   EXPECT_FALSE(plan.streaming);
@@ -138,8 +139,7 @@ TEST(FakeProvider, OpenAiForcedFunctionAndResponses) {
       "properties":{"cmd":{"type":"string"}}}}}],"tool_choice":"required"})");
   json::value v = json::parse(plan.Body());
   EXPECT_EQ(v.at("choices").at(0).at("finish_reason"), "tool_calls");
-  EXPECT_EQ(v.at("choices").at(0).at("message").at("tool_calls").at(0).at("function").at("arguments"),
-            R"({"cmd":""})");
+  EXPECT_EQ(v.at("choices").at(0).at("message").at("tool_calls").at(0).at("function").at("arguments"), R"({"cmd":""})");
 
   plan = kFake.Plan("POST", "/v1/responses", {}, R"({"model":"gpt-5-codex","input":"hi"})");
   v = json::parse(plan.Body());
@@ -205,14 +205,14 @@ TEST(FakeProvider, ListsCountsAndEmbeddings) {
   EXPECT_GT(v.at("input_tokens").as_int64(), 0);
   v = json::parse(kFake.Plan("POST", "/v1beta/models/gemini-2.5-pro:countTokens", {}, R"({"contents":[]})").Body());
   EXPECT_GT(v.at("totalTokens").as_int64(), 0);
-  v = json::parse(kFake.Plan("POST", "/v1beta/models/gemini-embedding-001:batchEmbedContents", {},
-                             R"({"requests":[{},{},{}]})")
-                      .Body());
+  v = json::parse(
+      kFake.Plan("POST", "/v1beta/models/gemini-embedding-001:batchEmbedContents", {}, R"({"requests":[{},{},{}]})")
+          .Body());
   EXPECT_EQ(v.at("embeddings").as_array().size(), 3u);
   v = json::parse(kFake.Plan("POST", "/v1beta/models/gemini-embedding-001:embedContent", {}, "{}").Body());
   EXPECT_EQ(v.at("embedding").at("values").as_array().size(), 8u);
-  v = json::parse(kFake.Plan("POST", "/v1/embeddings", {}, R"({"model":"text-embedding-3-small","input":["a","b"]})")
-                      .Body());
+  v = json::parse(
+      kFake.Plan("POST", "/v1/embeddings", {}, R"({"model":"text-embedding-3-small","input":["a","b"]})").Body());
   EXPECT_EQ(v.at("data").as_array().size(), 2u);
 }
 
@@ -246,10 +246,9 @@ TEST(FakeProvider, FaultsEchoAndReplyText) {
   EXPECT_EQ(plan.fault, FakeFault::kSlow);
   for (const FakeChunk& c : plan.chunks) EXPECT_EQ(c.delay_ms, 200);
 
-  plan = kFake.Plan("POST", "/v1/chat/completions", {{"x-fake-reply", "caf%C3%A9 %F3%A0%81%81!"}},
-                    R"({"messages":[]})");
-  EXPECT_EQ(json::parse(plan.Body()).at("choices").at(0).at("message").at("content"),
-            "caf\xC3\xA9 \xF3\xA0\x81\x81!");
+  plan =
+      kFake.Plan("POST", "/v1/chat/completions", {{"x-fake-reply", "caf%C3%A9 %F3%A0%81%81!"}}, R"({"messages":[]})");
+  EXPECT_EQ(json::parse(plan.Body()).at("choices").at(0).at("message").at("content"), "caf\xC3\xA9 \xF3\xA0\x81\x81!");
   plan = kFake.Plan("POST", "/v1/chat/completions", {{"x-fake-echo", "1"}}, R"({"messages":[1]})");
   EXPECT_EQ(json::parse(plan.Body()).at("choices").at(0).at("message").at("content"), R"({"messages":[1]})");
   EXPECT_EQ(plan.received_body, R"({"messages":[1]})");
