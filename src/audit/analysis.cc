@@ -306,6 +306,7 @@ class ModuleRun {
   void Run(JsFacts facts, hs_database_t* sdk_db, const std::vector<std::pair<uint32_t, uint32_t>>& sdk_ids) {
     facts_ = std::move(facts);
     out_.has_syntax_errors = facts_.has_syntax_errors;
+    out_.not_parsed = facts_.not_parsed;
     Probes();
     CollectKeys();
     Decode();

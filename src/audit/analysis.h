@@ -75,6 +75,7 @@ struct ModuleAnalysis {
   std::vector<Correlation> correlations;
   std::vector<std::string> probes;  // distinct probe kinds read ("timezone", …)
   bool has_syntax_errors = false;
+  std::string not_parsed;  // why the module could not be parsed, or ""
 };
 
 // Bounds per module, so hostile input gives bounded output.

@@ -133,6 +133,7 @@ struct JsFacts {
   };
   std::vector<ResolvedArray> resolved_arrays;
   bool has_syntax_errors = false;
+  std::string not_parsed;  // why the module was not parsed at all, or ""
   uint64_t nodes = 0;
 };
 

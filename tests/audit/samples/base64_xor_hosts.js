@@ -1,3 +1,8 @@
+// expect: env-probe/environment-dependent-output
+// expect: env-probe/base-url-env
+// expect-decoded: base64+xor(0x5b) | acme.corp.com
+// expect-decoded: base64+xor(0x5b) | relay-hub.net
+// expect-endpoint: megacorp.io
 // Proxy host compared with base64+XOR hidden company domains.
 const os = require("os");
 function unmask(s) {

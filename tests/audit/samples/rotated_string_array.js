@@ -1,3 +1,6 @@
+// expect: env-probe/environment-dependent-output
+// expect: obfuscation/string-array
+// expect-decoded: string-array(rotate 5) | Asia/Urumqi
 // javascript-obfuscator style: a rotated string array behind a decoder with an
 // index offset, and the self-checking rotation loop. Runs under node; glassbox
 // resolves the rotation (5) without running it.

@@ -1,0 +1,210 @@
+// The analysis on the samples in tests/audit/samples: each sample states what
+// must and must not be found in `// expect…` lines (behaviour as data, one
+// runner), plus targeted tests of correlation, bounds and hostile input.
+#include "audit/analysis.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "audit/audit.h"
+#include "audit/audit_diff.h"
+#include "audit/audit_report.h"
+
+namespace glassbox::audit {
+namespace {
+
+const Analyzer& TheAnalyzer() {
+  static const Analyzer* analyzer = [] {
+    auto a = Analyzer::Create();
+    EXPECT_TRUE(a.ok()) << a.status().message();
+    return a.ok() ? a->release() : nullptr;
+  }();
+  return *analyzer;
+}
+
+std::string ReadFile(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+bool HasRule(const ModuleAnalysis& a, const std::string& rule) {
+  return std::any_of(a.findings.begin(), a.findings.end(), [&](const Finding& f) { return f.rule == rule; });
+}
+
+TEST(AuditSamples, EverySampleMeetsItsExpectations) {
+  const std::filesystem::path dir = std::filesystem::path(GLASSBOX_SOURCE_DIR) / "tests/audit/samples";
+  size_t samples = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() != ".js") continue;
+    ++samples;
+    const std::string name = entry.path().filename().string();
+    const std::string text = ReadFile(entry.path());
+    const ModuleAnalysis a = TheAnalyzer().Analyze(text);
+    size_t expectations = 0;
+    std::istringstream lines(text);
+    std::string line;
+    static const std::regex kExpect(R"(^// (expect|expect-not|expect-decoded|expect-endpoint): (.+)$)");
+    while (std::getline(lines, line)) {
+      std::smatch m;
+      if (!std::regex_match(line, m, kExpect)) continue;
+      ++expectations;
+      const std::string kind = m[1], arg = m[2];
+      if (kind == "expect") {
+        EXPECT_TRUE(HasRule(a, arg)) << name << ": no " << arg;
+      } else if (kind == "expect-not") {
+        for (const Finding& f : a.findings) EXPECT_NE(f.rule, arg) << name << ": unwanted " << f.message;
+      } else if (kind == "expect-decoded") {
+        const size_t bar = arg.find(" | ");
+        ASSERT_NE(bar, std::string::npos) << name << ": " << line;
+        const std::string encoding = arg.substr(0, bar), want = arg.substr(bar + 3);
+        EXPECT_TRUE(std::any_of(a.decoded.begin(), a.decoded.end(), [&](const DecodedString& d) {
+          return d.encoding == encoding && d.text == want;
+        })) << name << ": " << want << " not decoded as " << encoding;
+      } else {
+        EXPECT_TRUE(std::any_of(a.endpoints.begin(), a.endpoints.end(),
+                                [&](const EndpointRef& e) { return e.host == arg; }))
+            << name << ": no endpoint " << arg;
+      }
+    }
+    EXPECT_GT(expectations, 0u) << name << " states no expectations";
+  }
+  EXPECT_GE(samples, 10u);
+}
+
+TEST(AuditCorrelation, OneHighFindingNamesProbeListAndOutput) {
+  const std::string js = R"(const os = require("os");
+const RELAYS = ["relay-one.example.com", "relay-two.example.net", "relay-three.example.org"];
+function pick() {
+  const h = os.hostname();
+  if (RELAYS.some((r) => h.endsWith(r))) {
+    return "mode: relay";
+  }
+  return "mode: direct";
+}
+)";
+  const ModuleAnalysis a = TheAnalyzer().Analyze(js);
+  std::vector<const Finding*> high;
+  for (const Finding& f : a.findings) {
+    if (f.rule == "env-probe/environment-dependent-output") high.push_back(&f);
+  }
+  ASSERT_EQ(high.size(), 1u);
+  EXPECT_EQ(high[0]->severity, Severity::kHigh);
+  EXPECT_EQ(high[0]->line, 5u);
+  EXPECT_NE(high[0]->message.find("at 4:13"), std::string::npos) << high[0]->message;  // the probe
+  EXPECT_NE(high[0]->message.find("list of 3 domains"), std::string::npos) << high[0]->message;
+  EXPECT_NE(high[0]->message.find("\"mode: relay\" at 6:12"), std::string::npos) << high[0]->message;
+  ASSERT_EQ(a.correlations.size(), 1u);
+  EXPECT_EQ(a.correlations[0].probe, "hostname");
+  // The probe alone stays informational.
+  for (const Finding& f : a.findings) {
+    if (f.rule == "env-probe/hostname") {
+      EXPECT_EQ(f.severity, Severity::kInfo);
+    }
+  }
+}
+
+TEST(AuditCorrelation, ProbeWithoutListOrOutputIsQuiet) {
+  const ModuleAnalysis a = TheAnalyzer().Analyze(
+      "function log(){ const tz = Intl.DateTimeFormat().resolvedOptions().timeZone; console.log(tz); }\n");
+  EXPECT_TRUE(HasRule(a, "env-probe/timezone"));
+  EXPECT_FALSE(HasRule(a, "env-probe/environment-dependent-output"));
+  EXPECT_TRUE(a.correlations.empty());
+}
+
+TEST(AuditHostileInput, SyntaxErrorsAndDeepNestingDoNotCrash) {
+  ModuleAnalysis a = TheAnalyzer().Analyze("function ( { [ \"unterminated");
+  EXPECT_TRUE(a.has_syntax_errors);
+  // Regression: libtree-sitter corrupted its heap freeing a tree nested
+  // 65,536 deep.
+  std::string deep(200000, '[');
+  a = TheAnalyzer().Analyze(deep);
+  EXPECT_FALSE(a.not_parsed.empty());
+  a = TheAnalyzer().Analyze(std::string(5000, '[') + std::string(5000, ']'));
+  EXPECT_TRUE(a.not_parsed.empty());
+  std::string parens = std::string(100000, '(') + "1" + std::string(100000, ')');
+  a = TheAnalyzer().Analyze(parens);
+  a = TheAnalyzer().Analyze("");
+  EXPECT_TRUE(a.findings.empty());
+  a = TheAnalyzer().Analyze(std::string("\"\xff\xfe\x80\" + 'a\\u{110000}\\uD800'"));
+  SUCCEED();
+}
+
+TEST(AuditHostileInput, OutputIsBounded) {
+  std::string js;
+  for (int i = 0; i < 3000; ++i) js += "process.env.TZ_" + std::to_string(i) + "_BASE_URL;\n";
+  AnalysisLimits limits;
+  limits.max_findings_per_rule = 50;
+  const ModuleAnalysis a = TheAnalyzer().Analyze(js, limits);
+  size_t n = 0;
+  for (const Finding& f : a.findings) n += f.rule == "env-probe/base-url-env";
+  EXPECT_EQ(n, 50u);
+}
+
+Unpacked OneModule(const std::string& path, const std::string& text) {
+  Unpacked u;
+  u.kind = "javascript";
+  Module m;
+  m.path = path;
+  m.text = text;
+  m.encoding = "utf8";
+  m.container = "file";
+  u.modules.push_back(m);
+  return u;
+}
+
+TEST(AuditDiffTest, ReportsWhatAppearedAndDisappeared) {
+  const std::string v1 = "fetch('https://api.example.com/v1');\n";
+  const std::string v2 = std::string("fetch('https://api.example.com/v1');\nconst os=require('os');\n") +
+                         "const L=['a.corp.example.com','b.corp.example.com','c.corp.example.com'];\n" +
+                         "function f(){ const h=os.hostname(); return L.includes(h) ? 'x-mode: b' : 'x-mode: a'; }\n" +
+                         "require('@sentry/node');\n";
+  const AuditResult old_result = AuditUnpacked("v1.js", OneModule("v1.js", v1), TheAnalyzer());
+  const AuditResult new_result = AuditUnpacked("v2.js", OneModule("v2.js", v2), TheAnalyzer());
+  const AuditDiff diff = DiffAudits(old_result, new_result);
+  auto added = [&](const std::string& category, const std::string& needle) {
+    return std::any_of(diff.added.begin(), diff.added.end(), [&](const DiffItem& i) {
+      return i.category == category && i.text.find(needle) != std::string::npos;
+    });
+  };
+  EXPECT_TRUE(added("probe", "hostname"));
+  EXPECT_TRUE(added("correlation", "hostname compared with a list of 3 domains"));
+  EXPECT_TRUE(added("sdk", "Sentry"));
+  EXPECT_TRUE(added("host", "a.corp.example.com"));
+  EXPECT_TRUE(diff.removed.empty());
+  EXPECT_TRUE(std::any_of(diff.new_findings.begin(), diff.new_findings.end(), [](const Finding& f) {
+    return f.rule == "env-probe/environment-dependent-output";
+  }));
+  // Reversed, the same items disappear and nothing is new.
+  const AuditDiff back = DiffAudits(new_result, old_result);
+  EXPECT_EQ(back.removed.size(), diff.added.size());
+  EXPECT_TRUE(back.new_findings.empty());
+  std::ostringstream text;
+  WriteDiffText(diff, false, text);
+  EXPECT_NE(text.str().find("+ a.corp.example.com"), std::string::npos) << text.str();
+}
+
+TEST(AuditReportTest, JsonCarriesDecodedStringsAndEndpoints) {
+  const std::string js = "const h = atob('YW50aHJvcGljLmNvbQ=='); fetch('https://api.example.com/v1');\n";
+  const AuditResult r = AuditUnpacked("m.js", OneModule("m.js", js), TheAnalyzer());
+  std::ostringstream out;
+  WriteAuditJson(r, "test", out);
+  const std::string json = out.str();
+  EXPECT_NE(json.find(R"("decoded_strings":[{"encoding":"base64","text":"anthropic.com","shape":"domain","location":"m.js:1:16")"),
+            std::string::npos)
+      << json;
+  EXPECT_NE(json.find(R"("endpoints":[)"), std::string::npos);
+  EXPECT_NE(json.find(R"("url":"https://api.example.com/v1")"), std::string::npos) << json;
+  std::ostringstream sarif;
+  WriteAuditSarif(r, "test", sarif);
+  EXPECT_NE(sarif.str().find(R"("ruleId":"obfuscation/decoded-string")"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace glassbox::audit
