@@ -660,7 +660,7 @@ std::string IdentifyAgent(const HeaderList& headers) {
     return Sanitize(Join("codex", version));
   }
   if (lower.starts_with("geminicli") || lower == "gemini-cli") return Sanitize(Join("gemini-cli", version));
-  if (lower == "qwencode" || lower == "qwen-code") return Sanitize(Join("qwen-code", version));
+  if (lower.starts_with("qwencode") || lower == "qwen-code") return Sanitize(Join("qwen-code", version));
   if (lower == "copilot" || lower == "github-copilot-cli") return Sanitize(Join("copilot-cli", version));
   // SDKs: "Anthropic/Python 0.40.0", "OpenAI/JS 4.67.0", with x-stainless-* detail.
   if (ua != nullptr && (lower == "anthropic" || lower == "openai")) {

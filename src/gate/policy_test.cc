@@ -511,6 +511,7 @@ TEST(PolicyHeaders, IdentifyAgent) {
             "gemini-cli/0.61.0");
   EXPECT_EQ(IdentifyAgent({{"User-Agent", "Anthropic/Python 0.40.0"}}), "anthropic-python/0.40.0");
   EXPECT_EQ(IdentifyAgent({{"User-Agent", "OpenAI/JS 4.67.0"}}), "openai-js/4.67.0");
+  EXPECT_EQ(IdentifyAgent({{"User-Agent", "QwenCode/0.0.14 (linux; x64)"}}), "qwen-code/0.0.14");
   EXPECT_EQ(IdentifyAgent({{"User-Agent", "curl/8.5.0"}}), "curl/8.5.0");
   EXPECT_EQ(IdentifyAgent({}), "unknown");
 }
