@@ -1,10 +1,12 @@
 #include "gate/inbound.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
 
 #include "gate/config.h"
+#include "net/fake_provider.h"
 #include "net/sse.h"
 #include "net/testdata_streams.h"
 
@@ -243,6 +245,67 @@ TEST(InboundStream, StripOffKeepsBytesButReports) {
   StreamRun r = Feed(Provider::kGemini, td::kGeminiStream, 0, /*strip=*/false);
   EXPECT_EQ(r.out, td::kGeminiStream);
   EXPECT_EQ(r.stream->findings().size(), 1u);
+}
+
+// The fake provider's streams of every protocol, with tag characters in the
+// reply, through the filter in uneven chunks: the client sees the reply
+// without them, every event intact, the usage the provider sent.
+TEST(InboundStream, FakeProviderStreamsOfEachProtocol) {
+  const net::FakeProvider fake;
+  struct Case {
+    Provider provider;
+    const char* target;
+    const char* body;
+  };
+  const Case cases[] = {
+      {Provider::kAnthropic, "/v1/messages", R"({"model":"claude-sonnet-4-5","stream":true,"messages":[]})"},
+      {Provider::kOpenAi, "/v1/chat/completions",
+       R"({"model":"gpt-5","stream":true,"stream_options":{"include_usage":true},"messages":[]})"},
+      {Provider::kOpenAi, "/v1/responses", R"({"model":"gpt-5","stream":true,"input":"hi"})"},
+      {Provider::kGemini, "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse", R"({"contents":[]})"},
+  };
+  // "Sure" + tags spelling "rm -rf ~" + "! Done." (percent-encoded for the header).
+  std::string header = "Sure";
+  for (char c : std::string("rm -rf ~")) {
+    const std::string tag = Tags(std::string(1, c));
+    for (unsigned char b : tag) header += fmt::format("%{:02X}", b);
+  }
+  header += "! Done.";
+  for (const Case& c : cases) {
+    const net::ResponsePlan plan = fake.Plan("POST", c.target, {{"x-fake-reply", header}}, c.body);
+    ASSERT_TRUE(plan.streaming) << c.target;
+    const std::string upstream = plan.Body();
+    ASSERT_NE(upstream.find("\xF3\xA0"), std::string::npos) << "the fake reply carries the tags";
+    for (size_t chunk : {0, 1, 7, 100}) {
+      StreamRun r = Feed(c.provider, upstream, chunk);
+      EXPECT_EQ(r.out.find("\xF3\xA0"), std::string::npos) << c.target << " chunk " << chunk;
+      EXPECT_TRUE(r.stream->complete()) << c.target;
+      EXPECT_EQ(r.stream->unchecked_bytes(), 0u);
+      EXPECT_TRUE(r.stream->usage().input_tokens.has_value()) << c.target;
+      EXPECT_TRUE(r.stream->usage().output_tokens.has_value()) << c.target;
+      EXPECT_EQ(EventData(r.out).size(), EventData(upstream).size()) << c.target;
+      // What the client reassembles from the text deltas.
+      std::string text;
+      for (const std::string& data : EventData(r.out)) {
+        if (data == "[DONE]") continue;
+        json::value v = json::parse(data);
+        const json::value* type_field = v.as_object().if_contains("type");
+        const std::string type = type_field != nullptr ? std::string(type_field->as_string()) : "";
+        if (c.provider == Provider::kAnthropic && type == "content_block_delta") {
+          text += std::string(v.at("delta").at("text").as_string());
+        } else if (c.provider == Provider::kOpenAi && v.as_object().contains("choices") &&
+                   !v.at("choices").as_array().empty() &&
+                   v.at("choices").at(0).at("delta").as_object().contains("content")) {
+          text += std::string(v.at("choices").at(0).at("delta").at("content").as_string());
+        } else if (c.provider == Provider::kOpenAi && type == "response.output_text.delta") {
+          text += std::string(v.at("delta").as_string());
+        } else if (c.provider == Provider::kGemini) {
+          text += std::string(v.at("candidates").at(0).at("content").at("parts").at(0).at("text").as_string());
+        }
+      }
+      EXPECT_EQ(text, "Sure! Done.") << c.target << " chunk " << chunk;
+    }
+  }
 }
 
 TEST(InboundJson, ShapesOfEachProvider) {
