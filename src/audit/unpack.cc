@@ -523,7 +523,23 @@ Result<Unpacked> Unpack(const std::string& target, const UnpackLimits& limits) {
   if (std::filesystem::is_directory(status)) return UnpackDirectory(target, limits);
   MappedFile file;
   if (Status s = file.Open(target, limits.max_file_bytes); !s.ok()) return s;
-  return UnpackSingle(file.bytes(), target, limits);
+  Result<Unpacked> result = UnpackSingle(file.bytes(), target, limits);
+  // Electron keeps some files of an archive (native modules, executables)
+  // in NAME.asar.unpacked/ beside it: read that folder too when present.
+  std::string unpacked_dir = target + ".unpacked";
+  if (result.ok() && result->kind == "asar" && std::filesystem::is_directory(unpacked_dir, ec)) {
+    Result<Unpacked> extra = UnpackDirectory(unpacked_dir, limits);
+    if (!extra.ok()) {
+      result->notes.push_back(fmt::format("asar: {}", extra.status().message()));
+    } else {
+      for (Module& m : extra->modules) result->modules.push_back(std::move(m));
+      for (NativeString& s : extra->strings) result->strings.push_back(std::move(s));
+      for (std::string& n : extra->notes) result->notes.push_back(std::move(n));
+      result->target_bytes += extra->target_bytes;
+      result->notes.push_back(fmt::format("asar: {} was read too", unpacked_dir));
+    }
+  }
+  return result;
 }
 
 }  // namespace glassbox::audit

@@ -340,6 +340,23 @@ std::string RuntimeNoise() {
   return s;
 }
 
+class TempDir {
+ public:
+  TempDir() {
+    std::string t = (std::filesystem::temp_directory_path() / "glassbox-unpack.XXXXXX").string();
+    path_ = mkdtemp(t.data());
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  const std::string& path() const { return path_; }
+  void Write(const std::string& rel, const std::string& contents) const {
+    std::filesystem::create_directories(std::filesystem::path(path_ + "/" + rel).parent_path());
+    std::ofstream(path_ + "/" + rel, std::ios::binary) << contents;
+  }
+
+ private:
+  std::string path_;
+};
+
 // --- Bun -------------------------------------------------------------------
 
 std::vector<BunModule> SampleBunModules() {
@@ -671,6 +688,19 @@ TEST(Asar, FilesLinksAndUnpacked) {
   EXPECT_TRUE(NoteContains(*u, "app.asar.unpacked/"));
 }
 
+TEST(Asar, UnpackedFolderBesideTheArchiveIsRead) {
+  TempDir d;
+  d.Write("app.asar", Asar({{"main.js", "require('./native/addon.node')\n"}},
+                           ",\"native\":{\"files\":{\"helper.js\":{\"size\":10,\"unpacked\":true}}}"));
+  d.Write("app.asar.unpacked/native/helper.js", "fetch(url)");
+  auto u = Unpack(d.path() + "/app.asar");
+  ASSERT_TRUE(u.ok());
+  EXPECT_EQ(u->kind, "asar");
+  EXPECT_NE(Find(*u, "main.js"), nullptr);
+  EXPECT_NE(Find(*u, d.path() + "/app.asar.unpacked/native/helper.js"), nullptr) << ::testing::PrintToString(u->notes);
+  EXPECT_TRUE(NoteContains(*u, "app.asar.unpacked was read too"));
+}
+
 TEST(Asar, BrokenIndexIsNoted) {
   std::string file = Asar({{"a.js", "x"}});
   file[17] = '#';  // corrupt the JSON
@@ -863,23 +893,6 @@ TEST(NativeStrings, CountIsBounded) {
   EXPECT_EQ(u->strings.size(), 100u);
   EXPECT_TRUE(NoteContains(*u, "more than 100 printable strings"));
 }
-
-class TempDir {
- public:
-  TempDir() {
-    std::string t = (std::filesystem::temp_directory_path() / "glassbox-unpack.XXXXXX").string();
-    path_ = mkdtemp(t.data());
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-  void Write(const std::string& rel, const std::string& contents) const {
-    std::filesystem::create_directories(std::filesystem::path(path_ + "/" + rel).parent_path());
-    std::ofstream(path_ + "/" + rel, std::ios::binary) << contents;
-  }
-
- private:
-  std::string path_;
-};
 
 TEST(Directory, NodeModulesTree) {
   TempDir d;
