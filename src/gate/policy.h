@@ -107,13 +107,14 @@ class Policy {
   // gate key and is removed from upstream_target (see CheckAndRewriteHeaders).
   RouteDecision ClassifyRoute(std::string_view method, std::string_view target, const HeaderList& headers = {}) const;
 
-  // Rejects CR, LF or NUL in any header name or value (400); authenticates
-  // the user when [users] is configured (key from "x-glassbox-key", else the
+  // Rejects CR, LF or NUL in any header name or value (400). When [users]
+  // is configured, authenticates the user (key from x-glassbox-key, else the
   // provider credential: x-api-key, Authorization: Bearer, x-goog-api-key,
-  // or Gemini's ?key= (route.query_key, or `query_key` when given)) and answers 401 on a missing or unknown
-  // key; replaces the client's credential by the upstream's api_key when
-  // one is configured, drops it when it was the gate key itself, and
-  // forwards it when the gate key came in x-glassbox-key; removes hop-by-hop headers, Host, Content-Length and
+  // or Gemini's ?key= — route.query_key, or `query_key` when given) and
+  // answers 401 on a missing or unknown key. The client's credential is
+  // replaced by the upstream's api_key when one is configured, dropped when
+  // it was the gate key itself, and forwarded when the gate key came in
+  // x-glassbox-key. Removes hop-by-hop headers, Host, Content-Length and
   // x-glassbox-key; sets Accept-Encoding: identity (the gate must read the
   // response); applies the upstream's header rules.
   HeaderDecision CheckAndRewriteHeaders(const Route& route, const HeaderList& headers,
@@ -122,7 +123,7 @@ class Policy {
   // Applies the outbound policy to a request body. Bodies of routes without
   // a body policy (GET /v1/models, unknown paths) pass unchanged (only the
   // size limit and the hash apply). Refuses: body over max_body_bytes (413),
-  // malformed JSON or invalid UTF-8 (400), a private key when
+  // an empty body, malformed JSON or invalid UTF-8 (400), a private key when
   // refuse_private_keys (403), a model not allowed by the upstream (403).
   // Otherwise replaces each secret in any string value (tool arguments that
   // hold JSON included) by "[REDACTED secret/rule-id]" and strips hidden
