@@ -170,8 +170,8 @@ bool ReadAsar(std::string_view file, const std::string& name, Budget* budget, Un
     for (size_t i = 0; i < w.unpacked.size() && i < 20; ++i) list += (i ? ", " : "") + w.unpacked[i];
     if (w.unpacked.size() > 20) list += fmt::format(", and {} more", w.unpacked.size() - 20);
     out->notes.push_back(
-        fmt::format("asar: {} files are stored outside the archive in {}.unpacked/ and were "
-                    "not read (audit that folder too): {}",
+        fmt::format("asar: {} files are stored outside the archive, in {}.unpacked/ (read when that folder is "
+                    "beside the archive): {}",
                     w.unpacked.size(), name, list));
   }
   return true;

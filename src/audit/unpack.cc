@@ -527,7 +527,12 @@ Result<Unpacked> Unpack(const std::string& target, const UnpackLimits& limits) {
   // Electron keeps some files of an archive (native modules, executables)
   // in NAME.asar.unpacked/ beside it: read that folder too when present.
   std::string unpacked_dir = target + ".unpacked";
-  if (result.ok() && result->kind == "asar" && std::filesystem::is_directory(unpacked_dir, ec)) {
+  if (result.ok() && result->kind == "asar" && !std::filesystem::is_directory(unpacked_dir, ec)) {
+    bool wanted = std::any_of(result->notes.begin(), result->notes.end(), [](const std::string& n) {
+      return n.find(".unpacked/ (read when") != std::string::npos;
+    });
+    if (wanted) result->notes.push_back(fmt::format("asar: {} is missing; those files were not read", unpacked_dir));
+  } else if (result.ok() && result->kind == "asar") {
     Result<Unpacked> extra = UnpackDirectory(unpacked_dir, limits);
     if (!extra.ok()) {
       result->notes.push_back(fmt::format("asar: {}", extra.status().message()));
