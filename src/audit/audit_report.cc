@@ -185,7 +185,14 @@ void WriteAuditJson(const AuditResult& result, std::string_view version, std::os
 }
 
 void WriteAuditSarif(const AuditResult& result, std::string_view version, std::ostream& out) {
-  WriteSarif(ToReport(result, version), AuditRuleInfos(), out);
+  Report report = ToReport(result, version);
+  // SARIF artifact URIs are relative to %SRCROOT%: "/$bunfs/root/cli.js"
+  // and absolute targets lose their leading slashes.
+  for (Finding& f : report.findings) {
+    const size_t start = f.path.find_first_not_of('/');
+    f.path = start == std::string::npos ? "-" : f.path.substr(start);
+  }
+  WriteSarif(report, AuditRuleInfos(), out);
 }
 
 }  // namespace glassbox::audit
