@@ -237,6 +237,7 @@ struct Gateway::Impl {
     return options.clock ? options.clock() : std::chrono::system_clock::now();
   }
   void Handle(net::HttpRequest request, std::shared_ptr<net::ResponseWriter> writer);
+  void HandleRejected(const net::RejectedRequest& rejected, std::shared_ptr<net::ResponseWriter> writer);
 };
 
 namespace {
@@ -546,6 +547,33 @@ void Gateway::Impl::Handle(net::HttpRequest request, std::shared_ptr<net::Respon
   });
 }
 
+// Requests the HTTP layer refused (unparsable, head or body too large):
+// answered in the provider's format guessed from the path, and logged.
+void Gateway::Impl::HandleRejected(const net::RejectedRequest& rejected,
+                                   std::shared_ptr<net::ResponseWriter> writer) {
+  auto ex = std::make_shared<Exchange>();
+  ex->gw = this;
+  ex->writer = std::move(writer);
+  ex->start = Clock::now();
+  ex->wall_start = Now();
+  ex->method = rejected.method.empty() ? "-" : rejected.method.substr(0, 32);
+  std::string path = rejected.target.substr(0, rejected.target.find('?')).substr(0, 256);
+  ex->path = path.empty() ? "-" : path;
+  ex->logged_request = std::nullopt;
+  HeaderList headers;
+  for (const net::HeaderField& f : rejected.headers.fields()) headers.emplace_back(f.name, f.value);
+  RouteDecision decision = policy->ClassifyRoute(rejected.method, path.empty() ? "/" : path, headers);
+  ex->route = decision.route;
+  ex->upstream = decision.route.upstream;
+  ex->agent = IdentifyAgent(headers);
+  metrics.Findings({GateFinding("gate/bad-http", rejected.reason)});
+  ErrorKind kind = rejected.status == 413 ? ErrorKind::kTooLarge : ErrorKind::kInvalidRequest;
+  Refusal refusal = MakeRefusal(ex->route.protocol, kind, rejected.status == 413 ? "body-too-large" : "bad-http",
+                                "glassbox gate: " + rejected.reason);
+  refusal.status = rejected.status;
+  ex->Refuse(refusal);
+}
+
 Gateway::Gateway(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Gateway::~Gateway() { Stop(); }
@@ -598,6 +626,10 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options) {
   server_options.max_body_bytes = config.max_body_bytes * 2 + (64u << 10);
   server_options.tls = impl->options.listener_tls;
   Impl* raw = impl.get();
+  server_options.on_reject = [raw](const net::RejectedRequest& rejected,
+                                   std::shared_ptr<net::ResponseWriter> writer) {
+    raw->HandleRejected(rejected, std::move(writer));
+  };
   auto server = net::HttpServer::Start(*impl->loop, server_options,
                                        [raw](net::HttpRequest request, std::shared_ptr<net::ResponseWriter> writer) {
                                          raw->Handle(std::move(request), std::move(writer));

@@ -162,7 +162,9 @@ struct WriterOp {
 
 class WriterImpl : public ResponseWriter, public std::enable_shared_from_this<WriterImpl> {
  public:
-  WriterImpl(std::weak_ptr<SessionBase> session, asio::any_io_executor ex)
+  // Holds the session alive until the answer is done or the client is gone,
+  // so a handler may answer later even when no socket operation is pending.
+  WriterImpl(std::shared_ptr<SessionBase> session, asio::any_io_executor ex)
       : session_(std::move(session)), ex_(std::move(ex)) {}
 
   void Respond(HttpResponse response) override {
@@ -206,11 +208,13 @@ class WriterImpl : public ResponseWriter, public std::enable_shared_from_this<Wr
   // Session side.
   void MarkGone() {
     std::vector<std::function<void()>> callbacks;
+    std::shared_ptr<SessionBase> released;  // dropped after the lock
     {
       std::lock_guard lock(mu_);
       if (gone_ || done_) return;
       gone_ = true;
       callbacks.swap(gone_callbacks_);
+      released = std::move(session_);
     }
     for (auto& cb : callbacks) {
       try {
@@ -220,16 +224,18 @@ class WriterImpl : public ResponseWriter, public std::enable_shared_from_this<Wr
     }
   }
   void MarkDone() {
+    std::shared_ptr<SessionBase> released;  // dropped after the lock
     std::lock_guard lock(mu_);
     done_ = true;
     gone_callbacks_.clear();
+    released = std::move(session_);
   }
   void Written(size_t n) { pending_.fetch_sub(std::min(n, pending_.load())); }
 
  private:
   void Post(WriterOp op);
 
-  std::weak_ptr<SessionBase> session_;
+  std::shared_ptr<SessionBase> session_;  // guarded by mu_; null once done or gone
   asio::any_io_executor ex_;
   mutable std::mutex mu_;
   bool gone_ = false;
@@ -245,7 +251,11 @@ class SessionBase : public std::enable_shared_from_this<SessionBase> {
 };
 
 void WriterImpl::Post(WriterOp op) {
-  std::shared_ptr<SessionBase> session = session_.lock();
+  std::shared_ptr<SessionBase> session;
+  {
+    std::lock_guard lock(mu_);
+    session = session_;
+  }
   if (!session) return;
   asio::dispatch(ex_, [session, self = shared_from_this(), op = std::move(op)]() mutable {
     session->Apply(self.get(), std::move(op));
@@ -363,7 +373,7 @@ class Session : public SessionBase {
   }
 
  private:
-  enum class State { kReadingHead, kReadingBody, kHandling, kAwaitNext, kClosed };
+  enum class State { kReadingHead, kReadingBody, kHandling, kAwaitNext, kDraining, kClosed };
 
   std::shared_ptr<Session> Self() {
     return std::static_pointer_cast<Session>(shared_from_this());
@@ -419,11 +429,37 @@ class Session : public SessionBase {
   }
 
   // Answers a request the server itself refuses, then closes.
-  void Reject(int status, const std::string& reason) {
+  void Reject(int status, const std::string& reason, const HttpRequest* partial = nullptr) {
     core_->rejected.fetch_add(1);
     state_ = State::kHandling;
     keep_alive_ = false;
-    writer_ = std::make_shared<WriterImpl>(weak_from_this(), stream_.get_executor());
+    started_ = streaming_ = finished_ = chunked_ = tunnel_ = false;
+    Lowest().expires_never();
+    writer_ = std::make_shared<WriterImpl>(shared_from_this(), stream_.get_executor());
+    if (core_->options.on_reject) {
+      RejectedRequest rejected;
+      rejected.status = status;
+      rejected.reason = reason;
+      rejected.connection = info_;
+      if (partial != nullptr) {
+        rejected.method = partial->method;
+        rejected.target = partial->target;
+        rejected.headers = partial->headers;
+      } else if (parser_) {
+        const auto& msg = parser_->get();
+        rejected.method = std::string(msg.method_string());
+        rejected.target = std::string(msg.target());
+        for (const auto& field : msg) {
+          rejected.headers.Add(std::string(field.name_string()), std::string(field.value()));
+        }
+      }
+      std::shared_ptr<WriterImpl> writer = writer_;
+      try {
+        core_->options.on_reject(rejected, writer);
+        return;
+      } catch (...) {
+      }
+    }
     HttpResponse response;
     response.status = status;
     response.headers.Add("Content-Type", "application/json");
@@ -439,7 +475,7 @@ class Session : public SessionBase {
     bool keep_alive = parser_->get().keep_alive();
     Status st = ToHttpRequest(parser_->release(), &request);
     parser_.reset();
-    if (!st.ok()) return Reject(400, st.message());
+    if (!st.ok()) return Reject(400, st.message(), &request);
     keep_alive_ = keep_alive;
     head_request_ = request.method == "HEAD";
     is_connect_ = request.method == "CONNECT";
@@ -447,7 +483,7 @@ class Session : public SessionBase {
     started_ = streaming_ = finished_ = chunked_ = tunnel_ = false;
     state_ = State::kHandling;
     Lowest().expires_never();
-    writer_ = std::make_shared<WriterImpl>(weak_from_this(), stream_.get_executor());
+    writer_ = std::make_shared<WriterImpl>(shared_from_this(), stream_.get_executor());
     core_->requests.fetch_add(1);
     // With pipelined bytes already buffered the next request is read right
     // after this answer; the watch read is only for an otherwise idle socket.
@@ -483,6 +519,7 @@ class Session : public SessionBase {
     }
     buffer_.commit(n);
     if (state_ == State::kAwaitNext) return ReadRequest();
+    if (state_ == State::kDraining) return Drain();
   }
 
   void Queue(std::string bytes, size_t payload = 0) {
@@ -546,14 +583,29 @@ class Session : public SessionBase {
   void Shutdown() {
     if (closed_) return;
     if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+      // Lingering close: closing with unread request bytes in the socket
+      // sends a RST that can destroy the response before the client reads
+      // it, so stop sending, drain what the client still sends, then close.
       error_code ignored;
       stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-      Close();
+      state_ = State::kDraining;
+      Lowest().expires_after(std::chrono::seconds(2));
+      if (watching_) return;  // OnWatch continues the drain  // the pending watch read ends in Close()
+      Drain();
     } else {
       Lowest().expires_after(std::chrono::seconds(2));
       auto self = Self();
       stream_.async_shutdown([self](const error_code&) { self->Close(); });
     }
+  }
+
+  void Drain() {
+    buffer_.clear();
+    auto self = Self();
+    stream_.async_read_some(buffer_.prepare(4096), [self](const error_code& ec, size_t) {
+      if (ec || self->closed_) return self->Close();
+      self->Drain();
+    });
   }
 
   void Close() {

@@ -88,6 +88,17 @@ struct TlsFailure {
   std::string reason;
 };
 
+// A request the server refuses itself (unparsable, head or body too large),
+// as far as it was read.
+struct RejectedRequest {
+  int status = 400;            // 400, 413 or 431
+  std::string reason;          // "the request body is larger than the server accepts"
+  std::string method;          // "" when the request line was not read
+  std::string target;
+  Headers headers;             // the fields read before the error
+  ConnectionInfo connection;
+};
+
 struct ServerOptions {
   std::string listen_host = "127.0.0.1";
   uint16_t port = 0;  // 0 = any free port; see HttpServer::port()
@@ -106,6 +117,10 @@ struct ServerOptions {
   std::function<void*(std::string_view sni)> select_certificate;
   // Told about each failed TLS handshake. Called on I/O threads.
   std::function<void(const TlsFailure&)> on_tls_failure;
+  // Answers requests the server refuses itself (e.g. in a provider's error
+  // format, after logging them). Must answer through the writer with
+  // Respond(); the connection closes afterwards. Unset: a JSON error body.
+  std::function<void(const RejectedRequest&, std::shared_ptr<ResponseWriter>)> on_reject;
 };
 
 struct ServerStats {

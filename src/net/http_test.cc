@@ -276,6 +276,26 @@ TEST_F(ServerTest, OversizedAndMalformedRequestsGetClearAnswers) {
   EXPECT_EQ(server_->stats().rejected_requests, 3u);
 }
 
+TEST_F(ServerTest, RejectHandlerMayAnswerLater) {
+  ServerOptions opt;
+  opt.max_body_bytes = 4;
+  opt.on_reject = [this](const RejectedRequest& rejected, std::shared_ptr<ResponseWriter> w) {
+    std::string body = std::to_string(rejected.status) + " " + rejected.method + " " + rejected.target;
+    loop_.PostAfter(50ms, [w, body] {
+      HttpResponse r;
+      r.status = 413;
+      r.body = body;
+      w->Respond(std::move(r));
+    });
+  };
+  StartServer([](HttpRequest, std::shared_ptr<ResponseWriter> w) { w->Respond(HttpResponse{}); }, opt);
+  RawClient raw(server_->port());
+  raw.Send("POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n");
+  std::string out = raw.ReadAll();
+  EXPECT_EQ(out.substr(0, 12), "HTTP/1.1 413") << out;
+  EXPECT_NE(out.find("413 POST /v1/messages"), std::string::npos) << out;
+}
+
 TEST_F(ServerTest, PipelinedRequestsAndExpectContinue) {
   StartServer([](HttpRequest req, std::shared_ptr<ResponseWriter> w) {
     HttpResponse r;

@@ -9,6 +9,7 @@ cd "$WORK"
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
+[[ -n ${KEEP:-} ]] && trap "cp -r $WORK /tmp/keep-e2e; cleanup" EXIT
 
 # wait_line FILE PATTERN: the first line of FILE matching PATTERN (5 s at most).
 wait_line() {
@@ -150,10 +151,27 @@ expect_exit 0 "log verify" -- "$GB" log verify --log audit.db
 "$GB" log list --log audit.db --format json > records.json
 jq -e 'length >= 16 and ([.[] | select(.status == 413)] | length == 1)' records.json >/dev/null && ok || bad "records logged: $(jq length records.json)"
 jq -e '[.[] | select(.status == 403)] | length >= 2' records.json >/dev/null && ok || bad "refusals logged"
+jq -e '[.[] | select(.status == 400)] | length >= 3' records.json >/dev/null && ok || bad "bad input logged (JSON, UTF-8, header injection)"
 jq -e '[.[] | select(.status == 499)] | length >= 1' records.json >/dev/null && ok || bad "cancelled exchange logged"
 jq -e '[.[] | select(.user == "alice")] | length >= 5' records.json >/dev/null && ok || bad "user recorded"
 grep -q 'ghp_0123456789abcdefghijklmnopqrstuvwxyzAB' audit.db* && bad "secret in the log in clear" || ok
 grep -q 'alice-key-0123456789abcdef' audit.db* && bad "gate key in the log" || ok
+
+# 12. TLS on the listener.
+if openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout key.pem -out cert.pem -days 1 \
+     -subj /CN=localhost -addext subjectAltName=IP:127.0.0.1 2>/dev/null; then
+  "$GB" gate --listen 127.0.0.1:0 --upstream anthropic=$U --log tls.db --tls-cert cert.pem --tls-key key.pem \
+    > tls.out 2>tls.err &
+  PIDS+=($!)
+  T=$(wait_line tls.out 'listening on' | sed -E 's/.*listening on (https:\/\/[^ ]+).*/\1/')
+  status=$(curl -s -o resp -w '%{http_code}' --cacert cert.pem -H "anthropic-version: 2023-06-01" \
+    --data-binary '{"model":"claude-sonnet-4-5","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}' "$T/v1/messages")
+  [[ $status == 200 ]] && ok || bad "TLS listener: $status $(cat tls.err)"
+  expect_exit 2 "TLS key that does not exist" -- "$GB" gate --listen 127.0.0.1:0 --log x.db --tls-cert cert.pem --tls-key nope.pem
+  grep -q 'nope.pem' err && ok || bad "missing key file named: $(cat err)"
+fi
+expect_exit 2 "bad upstream URL" -- "$GB" gate --upstream anthropic=ftp://x --log x.db
+expect_exit 2 "bad listen address" -- "$GB" gate --listen nowhere --log x.db
 
 kill -TERM $GATE_PID
 wait $GATE_PID 2>/dev/null
