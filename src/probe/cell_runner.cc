@@ -361,8 +361,11 @@ Result<RunCapture> RunCell(const CellSpec& cell, const RunOptions& options) {
   f.argv = options.argv;
   f.timeout_s = options.timeout_s;
   f.work_dir = work.string();
-  const char* path = getenv("PATH");  // the caller's PATH: the agent must find its interpreter
-  f.path = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
+  f.path = options.path;
+  if (f.path.empty()) {
+    const char* path = getenv("PATH");  // the caller's: the agent must find its interpreter
+    f.path = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
+  }
   f.ca_cert_pem = options.ca->cert_pem();
   f.ca_key_pem = options.ca->key_pem();
   Status valid = ValidateSandboxSpec({f.work_dir, f.cell.hostname, f.cell.username, f.cell.timezone});

@@ -75,6 +75,8 @@ struct RunOptions {
   // Path of an executable whose main dispatches `__probe-cell` to
   // RunProbeCellMain; "" = this process's own executable (/proc/self/exe).
   std::string glassbox_exe;
+  // PATH the agent gets (unless the cell sets PATH); "" = this process's PATH.
+  std::string path;
   // Files or directories copied into the agent's working directory before it
   // starts (e.g. the agent's script). Optional.
   std::vector<std::string> copy_into_workdir;

@@ -379,6 +379,12 @@ TEST_F(CellRunnerTest, BadInputIsAClearError) {
   c = RunCell(bad_user, Options({"true"}));
   ASSERT_FALSE(c.ok());
   EXPECT_NE(c.status().message().find("user name"), std::string::npos);
+  RunOptions no_path = Options({"sh", "-c", "true"});
+  no_path.path = "/nonexistent";
+  c = RunCell(CellSpec{}, no_path);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("'sh' is not found in PATH (/nonexistent)"), std::string::npos)
+      << c.status().message();
   RunOptions comma = Options({"true"});
   comma.work_dir = root_ + "/a,b";
   c = RunCell(CellSpec{}, comma);
