@@ -9,7 +9,6 @@ cd "$WORK"
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
-[[ -n ${KEEP:-} ]] && trap "cp -r $WORK /tmp/keep-e2e; cleanup" EXIT
 
 # wait_line FILE PATTERN: the first line of FILE matching PATTERN (5 s at most).
 wait_line() {
