@@ -79,12 +79,17 @@ bool PrintableName(std::string_view name) {
   return true;
 }
 
+// An entry of `size` bytes is k {offset, length} pointers, then at least two
+// enum bytes (encoding, loader), then padding: 28 and 32 bytes hold 3
+// pointers (Bun 1.0/1.1 pad to 8), 36 and 40 hold 4, 52 holds 6.
+std::uint32_t PointerCount(std::uint32_t size) { return (size - 2) / 8; }
+
 // Validates a module table of entries of `size` bytes.
 bool TableValid(std::string_view file, const Graph& g, std::uint32_t size) {
-  if (size < 28 || size % 8 != 4 || g.modules_len % size != 0) return false;
+  if (size < 28 || size % 4 != 0 || g.modules_len % size != 0) return false;
   std::uint32_t count = g.modules_len / size;
   if (count == 0 || g.entry_point >= count) return false;
-  std::uint32_t k = (size - 4) / 8;
+  std::uint32_t k = PointerCount(size);
   for (std::uint32_t i = 0; i < count; ++i) {
     std::uint64_t at = g.payload_start + g.modules_off + std::uint64_t{i} * size;
     for (std::uint32_t j = 0; j < k; ++j) {
@@ -112,7 +117,7 @@ std::optional<Graph> GraphAt(std::string_view file, std::uint64_t trailer_at) {
     if (g.byte_count > o || g.byte_count > 0xffffffffu || g.modules_len == 0) continue;
     if (std::uint64_t{g.modules_off} + g.modules_len > g.byte_count) continue;
     g.payload_start = o - g.byte_count;
-    for (std::uint32_t size : {52u, 44u, 36u, 28u, 60u, 68u}) {
+    for (std::uint32_t size : {52u, 44u, 36u, 28u, 32u, 40u, 48u, 60u, 68u}) {
       if (TableValid(file, g, size)) {
         g.entry_size = size;
         return g;
@@ -124,7 +129,7 @@ std::optional<Graph> GraphAt(std::string_view file, std::uint64_t trailer_at) {
 
 void ReadGraph(std::string_view file, const Graph& g, Budget* budget, Unpacked* out) {
   std::uint32_t count = g.modules_len / g.entry_size;
-  std::uint32_t k = (g.entry_size - 4) / 8;
+  std::uint32_t k = PointerCount(g.entry_size);
   for (std::uint32_t i = 0; i < count; ++i) {
     std::uint64_t at = g.payload_start + g.modules_off + std::uint64_t{i} * g.entry_size;
     Pointer name = PointerAt(file, at), contents = PointerAt(file, at + 8);

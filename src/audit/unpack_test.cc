@@ -54,7 +54,8 @@ struct BunModule {
 // Serialises a Bun module graph: payload, Offsets, trailer. `pointers` is the
 // number of string pointers per table entry (6 in current releases, 4 or 3
 // in older ones) and `offsets_size` 32 (current) or 24 (older).
-std::string BunGraph(const std::vector<BunModule>& modules, std::uint32_t entry, int pointers, int offsets_size) {
+std::string BunGraph(const std::vector<BunModule>& modules, std::uint32_t entry, int pointers, int offsets_size,
+                     int enum_bytes = 4) {
   std::string payload;
   std::vector<std::vector<std::pair<std::uint32_t, std::uint32_t>>> ptrs;
   for (const BunModule& m : modules) {
@@ -76,7 +77,7 @@ std::string BunGraph(const std::vector<BunModule>& modules, std::uint32_t entry,
     payload.push_back(static_cast<char>(modules[i].encoding));
     payload.push_back(static_cast<char>(modules[i].loader));
     payload.push_back('\1');
-    payload.push_back('\0');
+    payload.append(static_cast<size_t>(enum_bytes - 3), '\0');
   }
   std::uint32_t modules_len = static_cast<std::uint32_t>(payload.size()) - modules_off;
   std::string out = payload;
@@ -406,10 +407,12 @@ TEST(BunSea, TrailerLayoutCurrentTable) {
 }
 
 TEST(BunSea, TrailerLayoutOlderTableAndOffsets) {
-  for (int pointers : {4, 3}) {
+  // 4 pointers (36-byte entries), 3 pointers (28), and 3 pointers padded to
+  // 32 bytes as Bun 1.1.0 writes them.
+  for (auto [pointers, enum_bytes] : {std::pair{4, 4}, std::pair{3, 4}, std::pair{3, 8}}) {
     auto modules = SampleBunModules();
     if (pointers == 3) modules[1].bytecode.clear();
-    std::string file = RuntimeNoise() + BunGraph(modules, 0, pointers, 24);
+    std::string file = RuntimeNoise() + BunGraph(modules, 0, pointers, 24, enum_bytes);
     Put64(&file, file.size() + 8);  // older releases end with the total size
     auto u = UnpackBytes(file, "agent");
     ASSERT_TRUE(u.ok());
