@@ -46,14 +46,18 @@ if [[ " $* " == *" --test "* ]]; then
     (cd "$test_dir" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
   fi
   # Bun runtimes for macOS and Windows (same pinned version), so that the
-  # audit fixtures include real Mach-O and PE single-file executables.
+  # audit fixtures include real Mach-O and PE single-file executables, and
+  # Bun 1.1.0 for Linux, whose executables use the older trailer layout.
   cross="$test_dir/bun-cross"
-  if [[ ! -f $cross/darwin-aarch64/package/bin/bun || ! -f $cross/windows-x64/package/bin/bun.exe ]]; then
-    echo "bootstrap: fetching the macOS and Windows Bun runtimes into $cross" >&2
+  if [[ ! -f $cross/darwin-aarch64/package/bin/bun || ! -f $cross/windows-x64/package/bin/bun.exe ||
+        ! -f $cross/linux-x64-1.1.0/package/bin/bun ]]; then
+    echo "bootstrap: fetching the macOS and Windows Bun runtimes and Bun 1.1.0 into $cross" >&2
     mkdir -p "$cross"
-    for p in darwin-aarch64 windows-x64; do
-      (cd "$cross" && rm -rf "$p" && mkdir "$p" && npm pack --silent "@oven/bun-$p@1.4.5" >/dev/null &&
-        tar -xzf "oven-bun-$p-1.4.5.tgz" -C "$p" && rm "oven-bun-$p-1.4.5.tgz")
+    for p in darwin-aarch64@1.4.5 windows-x64@1.4.5 linux-x64@1.1.0; do
+      dir=${p%@1.4.5}
+      dir=${dir/@/-}
+      (cd "$cross" && rm -rf "$dir" && mkdir "$dir" && npm pack --silent "@oven/bun-$p" >/dev/null &&
+        tar -xzf "oven-bun-${p/@/-}.tgz" -C "$dir" && rm "oven-bun-${p/@/-}.tgz")
     done
   fi
 fi
