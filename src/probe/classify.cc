@@ -573,6 +573,10 @@ Analysis Analyze(const Matrix& matrix, const std::vector<std::vector<RunCapture>
         auto& h = hosts[rf.host];
         h.host = rf.host;
         h.ip_literal = IsIpLiteral(rf.host);
+        if (rf.is_tunnel) {  // the tunnel's requests are counted themselves
+          h.via_proxy = true;
+          continue;
+        }
         ++h.requests;
         ++h.by_cell[cell.label];
         if (!req.dest_ip.empty()) h.dest_ips.insert(req.dest_ip);

@@ -174,6 +174,13 @@ std::vector<RequestFields> FlattenRun(const RunCapture& run, const Cell& cell) {
   std::map<std::string, int> occurrences;
   for (const auto& req : run.requests) {
     RequestFields rf;
+    if (Lower(req.method) == "connect") {
+      rf.is_tunnel = true;
+      rf.host = HostWithoutPort(req.target);
+      rf.key = rf.location = fmt::format("CONNECT {}", req.target);
+      out.push_back(std::move(rf));
+      continue;
+    }
     std::string_view target = req.target;
     std::string host = HostWithoutPort(req.host.empty() ? req.sni : req.host);
     std::string path_and_query(target);
@@ -276,6 +283,7 @@ std::vector<AlignedField> AlignRuns(const Matrix& matrix, const std::vector<std:
     for (const auto& run : runs[c]) {
       std::map<std::string, RequestFields> by_key;
       for (auto& rf : FlattenRun(run, matrix.cells[c])) {
+        if (rf.is_tunnel) continue;
         for (const auto& [field, value] : rf.fields) locations.emplace(std::make_pair(rf.key, field), rf.location);
         std::string key = rf.key;
         by_key.emplace(std::move(key), std::move(rf));

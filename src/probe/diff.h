@@ -35,6 +35,9 @@ struct RequestFields {
   std::string location;  // for reports; the key
   std::string host;      // host name or IP literal, lower case, without port
   bool to_base_url = false;  // a provider request
+  // A proxy CONNECT: it opens a tunnel whose requests are captured on their
+  // own, so it is counted in the host inventory but not compared.
+  bool is_tunnel = false;
   // field name -> value. Field names: "request" (always "present"),
   // "query NAME", "header NAME", "body .json.path" (a JSON body's leaves;
   // empty objects and arrays are leaves "{}" and "[]"), "body" (any other

@@ -60,6 +60,21 @@ TEST(FlattenRun, AbsoluteFormTargetsAndHardCodedIps) {
   EXPECT_EQ(flat[0].fields.at("query id"), "A/");
 }
 
+TEST(FlattenRun, ProxyConnectIsATunnelNotARequest) {
+  RunCapture run;
+  CapturedRequest c;
+  c.method = "CONNECT";
+  c.host = "api.anthropic.com:443";
+  c.target = "api.anthropic.com:443";
+  run.requests.push_back(c);
+  auto flat = FlattenRun(run, CellWith({}));
+  EXPECT_TRUE(flat[0].is_tunnel);
+  EXPECT_EQ(flat[0].host, "api.anthropic.com");
+  Matrix m;
+  m.cells.push_back(CellWith({}));
+  for (const auto& f : AlignRuns(m, {{run}})) EXPECT_EQ(f.key, "process");
+}
+
 TEST(AlignRuns, AlignsAcrossCellsWhoseBaseUrlDiffers) {
   Matrix m;
   m.cells.push_back(CellWith({{"ANTHROPIC_BASE_URL", "https://api.anthropic.com"}}));
