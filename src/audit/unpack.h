@@ -79,7 +79,8 @@ struct Unpacked {
   // Where the payload was found. Bun: "section" (.bun / __BUN,__bun) or
   // "trailer" (appended to the file). Node SEA: "resource" (ELF note or
   // Mach-O section) or "magic" (found by its header, e.g. in a PE resource).
-  // pkg: "payload". deno: "trailer" or "section". Empty otherwise.
+  // pkg: "payload". deno: "note" (ELF), "section" or "trailer" (Deno 1).
+  // Empty otherwise.
   std::string layout;
   std::vector<Module> modules;
   // Printable ASCII and UTF-16LE runs of at least
