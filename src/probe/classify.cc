@@ -285,6 +285,24 @@ bool IsIpLiteral(const std::string& host) {
   return std::all_of(host.begin(), host.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)) || c == '.'; });
 }
 
+// "body .events[12].env.kernel" -> "body .events[*].env.kernel": one
+// identity entry per field, however many elements carry it.
+std::string CollapseIndices(std::string_view path) {
+  std::string out;
+  for (size_t i = 0; i < path.size(); ++i) {
+    if (path[i] == '[' && i + 1 < path.size() && std::isdigit(static_cast<unsigned char>(path[i + 1]))) {
+      size_t close = path.find(']', i);
+      if (close != std::string_view::npos) {
+        out += "[*]";
+        i = close;
+        continue;
+      }
+    }
+    out.push_back(path[i]);
+  }
+  return out;
+}
+
 std::vector<std::string> Carriers(const std::string& value, const Cell& base, const Cell& cell,
                                   const HostFacts& facts, bool provider_request) {
   std::vector<std::string> carries;
@@ -362,9 +380,10 @@ std::string MaskGenerated(std::string_view value) {
   std::string out;
   out.reserve(value.size());
   size_t i = 0;
+  // '+' and '/' belong to base64; trailing '=' padding is absorbed below.
   auto is_token_char = [](char c) {
     auto u = static_cast<unsigned char>(c);
-    return std::isalnum(u) || u == '_' || u == '-';
+    return std::isalnum(u) || u == '_' || u == '-' || u == '+' || u == '/';
   };
   while (i < value.size()) {
     if (!is_token_char(value[i])) {
@@ -393,6 +412,7 @@ std::string MaskGenerated(std::string_view value) {
       }
     } else if (digit && token.size() >= 6) {
       out += "\u27E6id\u27E7";
+      while (j < value.size() && value[j] == '=') ++j;  // base64 padding varies with the length
     } else {
       out.append(token);
     }
@@ -407,8 +427,55 @@ Analysis Analyze(const Matrix& matrix, const std::vector<std::vector<RunCapture>
   if (cells == 0) return analysis;
   const Cell& base = matrix.cells[0];
 
-  for (auto& field : AlignRuns(matrix, runs)) {
+  std::vector<AlignedField> aligned = AlignRuns(matrix, runs);
+  // Arrays whose length changes between runs of one cell (telemetry batches
+  // filled by timers): their elements do not align, so every field under
+  // them is noise. Keyed by request key; the value is "body .events".
+  std::map<std::string, std::set<std::string>> unstable_arrays;
+  for (const auto& field : aligned) {
+    size_t bracket = field.field.find('[');
+    if (bracket == std::string::npos || bracket + 1 >= field.field.size() ||
+        !std::isdigit(static_cast<unsigned char>(field.field[bracket + 1]))) {
+      continue;
+    }
+    for (size_t c = 0; c < cells; ++c) {
+      bool present = false, absent = false;
+      for (size_t r = 0; r < field.values[c].size(); ++r) {
+        if (!field.request_present[c][r]) continue;
+        (field.values[c][r] ? present : absent) = true;
+      }
+      if (present && absent) {
+        unstable_arrays[field.key].insert(field.field.substr(0, bracket));
+        break;
+      }
+    }
+  }
+  auto under_unstable_array = [&unstable_arrays](const AlignedField& field) -> const std::string* {
+    auto it = unstable_arrays.find(field.key);
+    if (it == unstable_arrays.end()) return nullptr;
+    for (const auto& prefix : it->second) {
+      if (field.field.size() > prefix.size() && field.field.compare(0, prefix.size(), prefix) == 0 &&
+          field.field[prefix.size()] == '[') {
+        return &prefix;
+      }
+    }
+    return nullptr;
+  };
+  std::set<std::string> reported_arrays;
+
+  for (auto& field : aligned) {
     const bool is_presence = field.field == "request";
+    if (const std::string* prefix = under_unstable_array(field)) {
+      std::string location = fmt::format("{} {}[*]", field.location, *prefix);
+      if (reported_arrays.insert(location).second) {
+        NoiseField noise;
+        noise.location = location;
+        noise.examples.push_back("the array's length changes between runs: its elements are not compared");
+        for (size_t c = 0; c < cells; ++c) noise.cells.push_back(matrix.cells[c].label);
+        analysis.noise.push_back(std::move(noise));
+      }
+      continue;
+    }
     // Values per cell and run, with absent requests skipped for fields.
     auto run_values = [&](size_t c, bool masked) {
       std::vector<std::optional<std::string>> vals;
@@ -589,7 +656,7 @@ Analysis Analyze(const Matrix& matrix, const std::vector<std::vector<RunCapture>
           if (name == "request" || name == "header host") continue;
           auto carries = Carriers(value, base, cell, facts, provider);
           if (carries.empty()) continue;
-          std::string location = rf.location + " " + name;
+          std::string location = rf.location + " " + CollapseIndices(name);
           auto& idf = identity[location];
           if (idf.location.empty()) {
             idf.location = location;
@@ -611,6 +678,11 @@ Analysis Analyze(const Matrix& matrix, const std::vector<std::vector<RunCapture>
   for (auto& [loc, idf] : identity) analysis.identifying.push_back(std::move(idf));
   if (silent_runs == total_runs && total_runs > 0) {
     analysis.notes.push_back("the agent sent no request in any run: check that it ran (see the exit status and stderr)");
+  }
+  bool single_run = true;
+  for (size_t c = 0; c < cells; ++c) single_run = single_run && runs[c].size() < 2;
+  if (single_run) {
+    analysis.notes.push_back("one run per cell: random ids and timestamps cannot be told from dependence; use --runs 2 or more");
   }
   if (timeouts > 0) analysis.notes.push_back(fmt::format("{} of {} runs timed out", timeouts, total_runs));
   return analysis;

@@ -275,7 +275,38 @@ TEST(Classify, CleanAgentHasNoDifference) {
   EXPECT_TRUE(a.differences.empty());
 }
 
+TEST(Classify, TelemetryBatchesOfVaryingLengthAreNoise) {
+  Matrix m = MakeMatrix({"TZ=Asia/Shanghai"});
+  auto runs = Capture(m, 2, [](const Cell& c, int r) {
+    CapturedRequest t;
+    t.method = "POST";
+    t.host = "events.example.net";
+    t.target = "/batch";
+    // The batch holds 2 or 3 events in an order set by timers, in every cell.
+    std::string a = R"({"name":"start","kernel":"6.1.0-42-amd64"})", b = R"({"name":"api_ok"})";
+    bool three = (r == 1) != c.Get("TZ").empty();
+    t.body = three ? "{\"events\":[" + b + "," + a + "," + b + "]}" : "{\"events\":[" + a + "," + b + "]}";
+    return std::vector<CapturedRequest>{t};
+  });
+  Analysis a = Analyze(m, runs, Facts());
+  EXPECT_TRUE(a.differences.empty()) << a.differences[0].location;
+  bool array_noise = false;
+  for (const auto& n : a.noise) array_noise = array_noise || n.location == "POST events.example.net/batch body .events[*]";
+  EXPECT_TRUE(array_noise);
+  ASSERT_EQ(a.identifying.size(), 1u);
+  EXPECT_EQ(a.identifying[0].location, "POST events.example.net/batch body .events[*].kernel");
+}
+
+TEST(Classify, OneRunPerCellIsNoted) {
+  Matrix m = MakeMatrix({"TZ=Asia/Shanghai"});
+  auto runs = Capture(m, 1, [](const Cell& c, int) { return std::vector<CapturedRequest>{Provider(c, "x")}; });
+  Analysis a = Analyze(m, runs, Facts());
+  ASSERT_FALSE(a.notes.empty());
+  EXPECT_NE(a.notes[0].find("--runs 2"), std::string::npos);
+}
+
 TEST(MaskGenerated, MasksIdsAndNumbersKeepsWords) {
+  EXPECT_EQ(MaskGenerated("eyJ1cHRpbWUiOjEuMzE2MD+/Q== x"), MaskGenerated("eyJ1cHRpbWUiOjEuMzUxMTQ5OTQ0LCJy= x"));
   EXPECT_EQ(MaskGenerated("req 1732 at 2026-11-23 id ab12cd34ef word"), "req 0 at 0-0-0 id \u27E6id\u27E7 word");
   EXPECT_EQ(MaskGenerated("v2 ok"), "v2 ok");
 }
