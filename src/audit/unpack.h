@@ -29,7 +29,9 @@ struct Module {
   // Module name or path inside the container ("/$bunfs/root/cli.js",
   // "package/dist/index.js", "/snapshot/app/main.js"); for a plain file or a
   // directory entry, the path as given on the command line joined with the
-  // relative path.
+  // relative path. A module of an executable found inside a tarball or
+  // folder is "EXECUTABLE-PATH!MODULE-PATH" (its offset is then inside that
+  // executable).
   std::string path;
   // The module's source, always valid UTF-8: converted from latin1 or
   // UTF-16LE when stored that way; invalid UTF-8 bytes are replaced by U+FFFD
