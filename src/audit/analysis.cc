@@ -647,11 +647,20 @@ class ModuleRun {
       }
       // An escaped typographic quote inside prose is how ASCII-only bundlers
       // write prose; a look-alike standing alone or built by code is not.
-      const bool standalone = s.origin == StringOrigin::kFromCharCode || count <= 2;
+      // An escaped typographic quote inside prose is how ASCII-only bundlers
+      // write prose, and a look-alike letter escaped alone is usually an icon
+      // (U+2139); a look-alike built by code, escaped on its own, or placed
+      // in prompt text is not.
+      const bool built = s.origin == StringOrigin::kFromCharCode;
       bool strong_lookalike = false;
       for (char32_t c : lookalike) strong_lookalike |= data.Classify(c) != CharClass::kTypographicPunct;
+      if (!built) {
+        lookalike.erase(std::remove_if(lookalike.begin(), lookalike.end(),
+                                       [&](char32_t c) { return data.Classify(c) == CharClass::kLookalikeLetter; }),
+                        lookalike.end());
+      }
       if (hidden.empty() && lookalike.empty()) continue;
-      if (hidden.empty() && !standalone && !strong_lookalike) continue;
+      if (hidden.empty() && !built && count != 1 && !(strong_lookalike && NearPrompt(s))) continue;
       // Whitespace and character-class tables ("\t\n\xa0\u1680\u2000…\ufeff")
       // list many such code points on purpose.
       std::vector<char32_t> distinct = hidden;

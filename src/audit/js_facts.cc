@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <thread>
 #include <optional>
 #include <unordered_map>
 #include <unordered_set>
@@ -1045,6 +1046,175 @@ size_t MaxNesting(std::string_view text) {
 
 }  // namespace
 
+namespace {
+
+// Where a second parser may start: the first top-level `var`, `function`,
+// `class`, `let` or `const` statement after the middle. 0 when the text is
+// small or there is none.
+uint32_t SplitPoint(std::string_view text) {
+  if (text.size() < (size_t{2} << 20)) return 0;
+  // A light lexer: strings, comments, template literals (with ${…} nesting)
+  // and regular expressions are skipped so that bracket depth is right. A
+  // wrong guess costs only time: the halves then fail to parse cleanly.
+  const size_t n = text.size();
+  const size_t mid = n / 2;
+  std::vector<int> templates;  // depth at which each open ${ … } started
+  int depth = 0;
+  char prev = ';';  // last significant character
+  for (size_t i = 0; i < n; ++i) {
+    const char c = text[i];
+    switch (c) {
+      case ' ': case '\t': case '\n': case '\r': continue;
+      case '"': case '\'': {
+        for (++i; i < n && text[i] != c && text[i] != '\n'; ++i) {
+          if (text[i] == '\\') ++i;
+        }
+        prev = 'a';
+        continue;
+      }
+      case '`': {
+      template_body:
+        for (++i; i < n && text[i] != '`'; ++i) {
+          if (text[i] == '\\') {
+            ++i;
+          } else if (text[i] == '$' && i + 1 < n && text[i + 1] == '{') {
+            templates.push_back(depth);
+            ++depth;
+            ++i;
+            break;
+          }
+        }
+        prev = 'a';
+        continue;
+      }
+      case '/': {
+        if (i + 1 < n && text[i + 1] == '/') {
+          while (i < n && text[i] != '\n') ++i;
+          continue;
+        }
+        if (i + 1 < n && text[i + 1] == '*') {
+          const size_t end = text.find("*/", i + 2);
+          if (end == std::string_view::npos) return 0;
+          i = end + 1;
+          continue;
+        }
+        if (std::string_view("(,=:[!&|?{};+-*%<>~^").find(prev) != std::string_view::npos) {
+          bool in_class = false;
+          for (++i; i < n && text[i] != '\n'; ++i) {
+            if (text[i] == '\\') {
+              ++i;
+            } else if (text[i] == '[') {
+              in_class = true;
+            } else if (text[i] == ']') {
+              in_class = false;
+            } else if (text[i] == '/' && !in_class) {
+              break;
+            }
+          }
+          prev = 'a';
+          continue;
+        }
+        prev = c;
+        continue;
+      }
+      case '(': case '[': case '{': ++depth; break;
+      case ')': case ']': --depth; break;
+      case '}':
+        --depth;
+        if (!templates.empty() && templates.back() == depth) {
+          templates.pop_back();
+          goto template_body;
+        }
+        break;
+      default: break;
+    }
+    if (depth < 0) return 0;
+    if (i > mid && depth == 0 && templates.empty() && (prev == ';' || prev == '}')) {
+      for (std::string_view start : {"var ", "function ", "class ", "let ", "const "}) {
+        if (text.compare(i, start.size(), start) == 0) return i > n * 9 / 10 ? 0 : static_cast<uint32_t>(i);
+      }
+    }
+    prev = c;
+  }
+  return 0;
+}
+
+std::unique_ptr<TSTree, TreeDeleter> ParseRange(std::string_view text, uint32_t begin, uint32_t end) {
+  std::unique_ptr<TSParser, ParserDeleter> parser(ts_parser_new());
+  if (!ts_parser_set_language(parser.get(), Grammar::Get().language)) return nullptr;
+  if (begin != 0 || end != text.size()) {
+    const TSRange range{TSPoint{0, 0}, TSPoint{UINT32_MAX, UINT32_MAX}, begin, end};
+    if (!ts_parser_set_included_ranges(parser.get(), &range, 1)) return nullptr;
+  }
+  return std::unique_ptr<TSTree, TreeDeleter>(
+      ts_parser_parse_string(parser.get(), nullptr, text.data(), static_cast<uint32_t>(text.size())));
+}
+
+// Appends the facts of a later part of the module, renumbering indices.
+void AppendFacts(JsFacts&& b, Walker&& wb, JsFacts* a, Walker* wa) {
+  const uint32_t f0 = static_cast<uint32_t>(a->functions.size());
+  const uint32_t s0 = static_cast<uint32_t>(a->strings.size());
+  const uint32_t b0 = static_cast<uint32_t>(a->branches.size());
+  auto fn = [&](uint32_t x) { return x == kNone ? kNone : x + f0; };
+  auto br = [&](uint32_t x) { return x == kNone ? kNone : x + b0; };
+  for (FunctionFact& x : b.functions) {
+    x.parent = fn(x.parent);
+    a->functions.push_back(std::move(x));
+  }
+  for (StringFact& x : b.strings) {
+    x.func = fn(x.func);
+    a->strings.push_back(std::move(x));
+  }
+  for (StringArrayFact& x : b.string_arrays) {
+    x.func = fn(x.func);
+    x.first_string += s0;
+    a->string_arrays.push_back(std::move(x));
+  }
+  for (NumberArrayFact& x : b.number_arrays) {
+    x.func = fn(x.func);
+    a->number_arrays.push_back(std::move(x));
+  }
+  for (ProbeFact& x : b.probes) {
+    x.func = fn(x.func);
+    a->probes.push_back(std::move(x));
+  }
+  for (CompareFact& x : b.compares) {
+    x.func = fn(x.func);
+    x.condition_of = br(x.condition_of);
+    a->compares.push_back(x);
+  }
+  for (BranchFact& x : b.branches) {
+    x.func = fn(x.func);
+    a->branches.push_back(x);
+  }
+  for (DeclFact& x : b.decls) {
+    x.func = fn(x.func);
+    a->decls.push_back(std::move(x));
+  }
+  for (ReturnFact& x : b.returns) {
+    x.func = fn(x.func);
+    a->returns.push_back(x);
+  }
+  for (XorFact& x : b.xors) {
+    x.func = fn(x.func);
+    a->xors.push_back(x);
+  }
+  a->has_syntax_errors |= b.has_syntax_errors;
+  a->nodes += b.nodes;
+  wa->rotation_calls.insert(wa->rotation_calls.end(), wb.rotation_calls.begin(), wb.rotation_calls.end());
+  for (Walker::NumberCall& c : wb.number_calls) {
+    c.func = fn(c.func);
+    wa->number_calls.push_back(c);
+  }
+  for (Walker::BracketCall& c : wb.bracket_calls) {
+    c.func = fn(c.func);
+    c.condition = br(c.condition);
+    wa->bracket_calls.push_back(c);
+  }
+}
+
+}  // namespace
+
 JsFacts GatherFacts(std::string_view text, const AuditRules& rules) {
   JsFacts facts;
   if (text.size() > UINT32_MAX - 1) {
@@ -1057,11 +1227,44 @@ JsFacts GatherFacts(std::string_view text, const AuditRules& rules) {
     facts.not_parsed = fmt::format("brackets nest deeper than {} levels", kMaxNesting);
     return facts;
   }
-  const Grammar& g = Grammar::Get();
-  std::unique_ptr<TSParser, ParserDeleter> parser(ts_parser_new());
-  if (!ts_parser_set_language(parser.get(), g.language)) return facts;
-  std::unique_ptr<TSTree, TreeDeleter> tree(
-      ts_parser_parse_string(parser.get(), nullptr, text.data(), static_cast<uint32_t>(text.size())));
+  const uint32_t size = static_cast<uint32_t>(text.size());
+  // A large bundle is parsed and walked as two halves on two threads, split
+  // between top-level statements; if either half does not parse cleanly the
+  // split was wrong and the whole is parsed at once.
+  const uint32_t split = SplitPoint(text);
+  if (split != 0) {
+    JsFacts second;
+    std::unique_ptr<TSTree, TreeDeleter> tree_b;
+    std::optional<Walker> walker_b;
+    std::thread worker([&] {
+      tree_b = ParseRange(text, split, size);
+      if (tree_b && !ts_node_has_error(ts_tree_root_node(tree_b.get()))) {
+        walker_b.emplace(text, rules, &second);
+        walker_b->Run(ts_tree_root_node(tree_b.get()));
+      }
+    });
+    std::unique_ptr<TSTree, TreeDeleter> tree_a = ParseRange(text, 0, split);
+    const bool a_ok = tree_a && !ts_node_has_error(ts_tree_root_node(tree_a.get()));
+    std::optional<Walker> walker_a;
+    if (a_ok) {
+      walker_a.emplace(text, rules, &facts);
+      walker_a->Run(ts_tree_root_node(tree_a.get()));
+    }
+    worker.join();
+    if (a_ok && walker_b) {
+      AppendFacts(std::move(second), std::move(*walker_b), &facts, &*walker_a);
+      StringArrayResolver(text, rules, &facts, *walker_a).Run();
+      auto by_begin = [](const auto& x, const auto& y) { return x.range.begin < y.range.begin; };
+      std::stable_sort(facts.probes.begin(), facts.probes.end(), by_begin);
+      // The trees are freed on two threads too.
+      std::thread free_b([&] { tree_b.reset(); });
+      tree_a.reset();
+      free_b.join();
+      return facts;
+    }
+    facts = JsFacts();
+  }
+  std::unique_ptr<TSTree, TreeDeleter> tree = ParseRange(text, 0, size);
   if (!tree) return facts;
   TSNode root = ts_tree_root_node(tree.get());
   facts.has_syntax_errors = ts_node_has_error(root);

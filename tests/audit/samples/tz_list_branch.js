@@ -7,7 +7,7 @@ const REGIONS = ["Asia/Shanghai", "Asia/Urumqi", "Asia/Hong_Kong", "Asia/Macau"]
 function buildPrompt(base) {
   const tz = Intl.DateTimeFormat().resolvedOptions().timeZone;
   if (REGIONS.includes(tz)) {
-    return base + "Use \u02BC for apostrophes.";
+    return base + "You are a coding assistant. Always use \u02BC for apostrophes in your answers.";
   }
   return base;
 }
