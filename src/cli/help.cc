@@ -21,11 +21,11 @@ Commands:
   scan     find hidden and look-alike Unicode and secrets in files, trees, stdin and data sets
   clean    remove or normalise the hidden characters scan reports
   filter   pass clean JSONL rows through, set aside rows with hidden text or agent marks
+  gate     gateway between agents and LLM APIs: redaction, policy, budgets, audit log
   log      read and verify the hash-chained audit log of gate
+  probe    run an agent under an environment matrix and show what it sends differently
+  audit    static audit of an agent package or executable: probes, decoded strings, endpoints
   help     show help for a command: glassbox help scan
-
-Coming next: gate (gateway with audit log), probe (environment-dependence tests),
-audit (static audit of agent packages).
 
 Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage or runtime error.
 
@@ -35,6 +35,9 @@ Examples:
   git diff | glassbox scan -             scan a patch from stdin
   glassbox clean --in-place prompt.md    strip hidden characters from a file
   glassbox filter --rejects bad.jsonl < train.jsonl > train.clean.jsonl
+  glassbox gate --log audit.db           then ANTHROPIC_BASE_URL=http://127.0.0.1:8787 claude
+  glassbox probe -- node agent.js        does the agent change what it sends with TZ, LANG, host?
+  glassbox audit agent-1.2.3.tgz --diff agent-1.2.2.tgz
 
 glassbox --version prints the version.
 )";
