@@ -1098,7 +1098,22 @@ uint32_t SplitPoint(std::string_view text) {
           i = end + 1;
           continue;
         }
-        if (std::string_view("(,=:[!&|?{};+-*%<>~^").find(prev) != std::string_view::npos) {
+        bool after_keyword = false;
+        if (std::isalpha(static_cast<unsigned char>(prev))) {
+          size_t w = i;
+          while (w > 0 && std::isspace(static_cast<unsigned char>(text[w - 1]))) --w;
+          size_t b = w;
+          while (b > 0 && (std::isalnum(static_cast<unsigned char>(text[b - 1])) || text[b - 1] == '_' ||
+                           text[b - 1] == '$')) {
+            --b;
+          }
+          const std::string_view word = text.substr(b, w - b);
+          for (std::string_view k : {"return", "typeof", "case", "do", "else", "in", "of", "void", "yield", "await",
+                                     "delete", "throw", "new", "instanceof"}) {
+            after_keyword |= word == k;
+          }
+        }
+        if (after_keyword || std::string_view("(,=:[!&|?{};+-*%<>~^").find(prev) != std::string_view::npos) {
           bool in_class = false;
           for (++i; i < n && text[i] != '\n'; ++i) {
             if (text[i] == '\\') {
