@@ -12,6 +12,7 @@ namespace glassbox::probe {
 namespace {
 
 constexpr size_t kShownCells = 3;
+constexpr size_t kShownPerClass = 25;
 
 std::string CutVisible(std::string_view text, size_t max_cp, bool from_end) {
   std::u32string cps = DecodeForDiff(text);
@@ -315,7 +316,16 @@ void WriteTextReport(const ReportInput& in, std::ostream& out) {
                                              : "no environment dependence found",
                      ClassSummary(a), cells.size(), total_runs, in.seconds);
   if (!a.differences.empty()) out << "\nDifferences, worst first:\n";
+  std::map<DiffClass, size_t> shown_per_class;
   for (const auto& d : a.differences) {
+    // A real agent can differ in hundreds of fields (a different tool set
+    // behind a relay): the first ones of each class, then a count.
+    size_t n = ++shown_per_class[d.cls];
+    if (n == kShownPerClass + 1) {
+      out << fmt::format("\n… {} more {} differences (see --format json)\n", CountClass(a, d.cls) - kShownPerClass,
+                         DiffClassName(d.cls));
+    }
+    if (n > kShownPerClass) continue;
     out << fmt::format("\n[{}] {}\n", DiffClassName(d.cls), VisibleText(d.location));
     out << fmt::format("  follows {}: {}{}\n", d.variables.empty() ? "(nothing)" : Join(d.variables, ", "), d.reason,
                        d.noise_masked ? " (generated ids and numbers masked)" : "");
@@ -417,7 +427,14 @@ void WriteHtmlReport(const ReportInput& in, std::ostream& out) {
 
   out << "<h2>Differences, worst first</h2>\n";
   if (a.differences.empty()) out << "<p>None: every cell sent the same thing (apart from noise).</p>\n";
+  std::map<DiffClass, size_t> shown_per_class;
   for (const auto& d : a.differences) {
+    size_t n = ++shown_per_class[d.cls];
+    if (n == 4 * kShownPerClass + 1) {
+      out << fmt::format("<p>… {} more {} differences (see the JSON report).</p>\n",
+                         CountClass(a, d.cls) - 4 * kShownPerClass, DiffClassName(d.cls));
+    }
+    if (n > 4 * kShownPerClass) continue;
     out << fmt::format("<div class=diff><span class=\"cls {0}\">{0}</span> <code>{1}</code>", DiffClassName(d.cls),
                        HtmlEscape(d.location));
     out << fmt::format("<p>Follows <b>{}</b>: {}{}</p>\n", HtmlEscape(Join(d.variables, ", ")), HtmlEscape(d.reason),
