@@ -17,6 +17,7 @@
 #include "gate/audit_log.h"
 #include "gate/policy.h"
 #include "gate/provider_errors.h"
+#include "gate/retention.h"
 #include "gate/usage.h"
 #include "net/event_loop.h"
 #include "net/http_client.h"
@@ -29,6 +30,8 @@ using Clock = std::chrono::steady_clock;
 
 // Appends records on its own thread, in arrival order, so no I/O thread ever
 // waits for SQLite's fsync. `done` runs on the log thread after the commit.
+// Maintenance (retention) also runs on that thread, between batches, so the
+// log's connection is only ever used by one thread once the gateway serves.
 class LogWriter {
  public:
   static Result<std::unique_ptr<LogWriter>> Open(const std::string& path) {
@@ -64,6 +67,16 @@ class LogWriter {
 
   AuditLog& log() { return *log_; }
 
+  // Runs `task` on the log thread every `interval` (first after one interval).
+  // Call before the gateway serves.
+  void SetMaintenance(std::chrono::milliseconds interval, std::function<void(AuditLog&)> task) {
+    std::lock_guard lock(mu_);
+    maintenance_interval_ = interval;
+    maintenance_ = std::move(task);
+    next_maintenance_ = Clock::now() + interval;
+    cv_.notify_one();
+  }
+
  private:
   explicit LogWriter(std::unique_ptr<AuditLog> log) : log_(std::move(log)) {}
 
@@ -72,12 +85,24 @@ class LogWriter {
   void Run() {
     for (;;) {
       std::deque<std::pair<AuditRecord, std::function<void(Status)>>> batch;
+      std::function<void(AuditLog&)> maintenance;
       {
         std::unique_lock lock(mu_);
-        cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-        if (queue_.empty()) return;
+        auto ready = [&] { return stopping_ || !queue_.empty() || (maintenance_ && Clock::now() >= next_maintenance_); };
+        if (maintenance_) {
+          cv_.wait_until(lock, next_maintenance_, ready);
+        } else {
+          cv_.wait(lock, ready);
+        }
+        if (maintenance_ && !stopping_ && Clock::now() >= next_maintenance_) {
+          maintenance = maintenance_;
+          next_maintenance_ = Clock::now() + maintenance_interval_;
+        }
+        if (queue_.empty() && stopping_) return;
         batch.swap(queue_);
       }
+      if (maintenance) maintenance(*log_);
+      if (batch.empty()) continue;
       std::vector<AuditRecord> records;
       records.reserve(batch.size());
       for (auto& item : batch) records.push_back(std::move(item.first));
@@ -93,6 +118,9 @@ class LogWriter {
   std::condition_variable cv_;
   std::deque<std::pair<AuditRecord, std::function<void(Status)>>> queue_;
   bool stopping_ = false;
+  std::function<void(AuditLog&)> maintenance_;
+  std::chrono::milliseconds maintenance_interval_{0};
+  Clock::time_point next_maintenance_{};
 };
 
 // Counters behind /_glassbox/metrics.
@@ -466,6 +494,13 @@ net::HttpResponse JsonResponse(int status, std::string body) {
 
 void Gateway::Impl::Handle(net::HttpRequest request, std::shared_ptr<net::ResponseWriter> writer) {
   metrics.bytes_from_clients.fetch_add(request.body.size());
+  // Some agents (Claude Code) send HEAD / at start-up to see that the base URL
+  // answers: a liveness check, not an exchange with a provider, so not logged.
+  if (request.method == "HEAD" && request.path == "/") {
+    net::HttpResponse r;
+    r.headers.Add("Content-Type", "application/json");
+    return writer->Respond(std::move(r));
+  }
   if (request.path == "/_glassbox/health") {
     return writer->Respond(JsonResponse(200, "{\"status\":\"ok\"}"));
   }
@@ -607,6 +642,18 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options) {
   // Budgets survive restarts: this month's usage is read back from the log.
   Status seeded = impl->ledger->SeedFromLog(impl->log->log(), impl->Now());
   (void)seeded;  // a record with an unreadable time is skipped; the rest still count
+  // [retention]: applied now, then hourly on the log thread.
+  Result<int64_t> trimmed = ApplyRetention(impl->policy->config().retention, impl->log->log(), impl->Now());
+  if (!trimmed.ok()) {
+    return Status::Error("audit log '" + impl->options.log_path + "': retention: " + trimmed.status().message());
+  }
+  {
+    Impl* self = impl.get();
+    impl->log->SetMaintenance(std::chrono::hours(1), [self](AuditLog& audit_log) {
+      // A failure here leaves the records in place; the next hour retries.
+      (void)ApplyRetention(self->policy->config().retention, audit_log, self->Now());
+    });
+  }
 
   impl->loop = std::make_unique<net::EventLoop>(std::max(1, impl->options.io_threads));
   net::ClientOptions client_options;

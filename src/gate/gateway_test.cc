@@ -193,5 +193,55 @@ TEST_F(GatewayTest, RefusalsUseTheProviderFormatAndAreLogged) {
       << metrics;
 }
 
+TEST_F(GatewayTest, HeadSlashIsALivenessCheckAndNotLogged) {
+  Reply head = Send("HEAD", "/", "");
+  EXPECT_EQ(head.status, 200);
+  EXPECT_TRUE(Received().empty());
+  auto log = AuditLog::Open(log_path_, AuditLog::OpenMode::kExisting);
+  ASSERT_TRUE(log.ok());
+  auto records = (*log)->List();
+  ASSERT_TRUE(records.ok());
+  EXPECT_TRUE(records->empty());
+}
+
+TEST_F(GatewayTest, RetentionIsAppliedAtStartUpAndTheChainStillVerifies) {
+  const std::string path = log_path_ + ".retention.db";
+  std::remove(path.c_str());
+  {
+    auto log = AuditLog::Open(path, AuditLog::OpenMode::kCreate);
+    ASSERT_TRUE(log.ok());
+    for (const char* time : {"2020-01-01T00:00:00Z", "2020-01-02T00:00:00Z", "2020-01-03T00:00:00Z"}) {
+      AuditRecord r;
+      r.time = time;
+      r.user = "alice";
+      r.method = "POST";
+      r.path = "/v1/messages";
+      r.status = 200;
+      ASSERT_TRUE((*log)->Append(std::move(r)).ok());
+    }
+  }
+  GatewayOptions options;
+  options.config = DefaultGateConfig();
+  options.config.listen = "127.0.0.1:0";
+  options.config.retention.records = 1;
+  options.log_path = path;
+  options.io_threads = 1;
+  auto gw = Gateway::Start(std::move(options));
+  ASSERT_TRUE(gw.ok()) << gw.status().message();
+  gw.value().reset();
+
+  auto log = AuditLog::Open(path, AuditLog::OpenMode::kExisting);
+  ASSERT_TRUE(log.ok());
+  auto records = (*log)->List();
+  ASSERT_TRUE(records.ok());
+  ASSERT_EQ(records->size(), 1u);
+  EXPECT_EQ((*records)[0].time, "2020-01-03T00:00:00Z");
+  auto verified = (*log)->Verify();
+  ASSERT_TRUE(verified.ok());
+  EXPECT_TRUE(verified->intact) << verified->reason;
+  EXPECT_GT(verified->anchor_id, 0);
+  std::remove(path.c_str());
+}
+
 }  // namespace
 }  // namespace glassbox::gate
