@@ -606,6 +606,7 @@ Analysis Analyze(const Matrix& matrix, const std::vector<std::vector<RunCapture>
   std::map<std::string, HostEntry> hosts;
   std::map<std::string, DnsEntry> dns;
   std::map<std::string, IdentityField> identity;
+  std::map<std::string, UnservedConnection> unserved;
   std::set<std::tuple<std::string, std::string, std::string, std::string>> tls_seen;
   size_t silent_runs = 0, timeouts = 0, total_runs = 0;
   for (size_t c = 0; c < cells; ++c) {
@@ -620,6 +621,23 @@ Analysis Analyze(const Matrix& matrix, const std::vector<std::vector<RunCapture>
         looked_up.insert(q.name);
         auto& entry = dns[q.name];
         entry.name = q.name;
+        ++entry.by_cell[cell.label];
+      }
+      for (const auto& q : run.dns) {
+        if (!q.server.empty() && q.server != "127.0.0.1" && q.server != "::1" &&
+            std::find(analysis.foreign_resolvers.begin(), analysis.foreign_resolvers.end(), q.server) ==
+                analysis.foreign_resolvers.end()) {
+          analysis.foreign_resolvers.push_back(q.server);
+        }
+      }
+      for (const auto& conn : run.connections) {
+        if (conn.served) continue;
+        std::string dest = conn.dest_ip.find(':') != std::string::npos
+                               ? fmt::format("[{}]:{}", conn.dest_ip, conn.dest_port)
+                               : fmt::format("{}:{}", conn.dest_ip, conn.dest_port);
+        auto& entry = unserved[conn.protocol + " " + dest];
+        entry.protocol = conn.protocol;
+        entry.dest = dest;
         ++entry.by_cell[cell.label];
       }
       for (const auto& f : run.tls_failures) {
@@ -676,6 +694,7 @@ Analysis Analyze(const Matrix& matrix, const std::vector<std::vector<RunCapture>
                    [](const HostEntry& x, const HostEntry& y) { return x.requests > y.requests; });
   for (auto& [name, d] : dns) analysis.dns.push_back(std::move(d));
   for (auto& [loc, idf] : identity) analysis.identifying.push_back(std::move(idf));
+  for (auto& [key, conn] : unserved) analysis.unserved.push_back(std::move(conn));
   if (silent_runs == total_runs && total_runs > 0) {
     analysis.notes.push_back("the agent sent no request in any run: check that it ran (see the exit status and stderr)");
   }

@@ -96,6 +96,14 @@ struct DnsEntry {
   std::map<std::string, int> by_cell;
 };
 
+// Connections the capture server could not read: UDP flows (QUIC, a
+// hard-coded DNS resolver, raw protocols) and TCP ports it does not serve.
+struct UnservedConnection {
+  std::string protocol;  // "tcp" or "udp"
+  std::string dest;      // "203.0.113.9:9000", "[2001:db8::1]:443"
+  std::map<std::string, int> by_cell;
+};
+
 struct TlsFailureEntry {
   std::string cell;
   std::string sni;
@@ -128,6 +136,8 @@ struct Analysis {
   std::vector<HostEntry> hosts;
   std::vector<DnsEntry> dns;
   std::vector<TlsFailureEntry> tls_failures;
+  std::vector<UnservedConnection> unserved;
+  std::vector<std::string> foreign_resolvers;  // DNS servers the agent queried other than the sandbox's
   std::vector<IdentityField> identifying;
   std::vector<std::string> notes;  // timeouts, silent agents, sandbox notes
 };

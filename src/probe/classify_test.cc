@@ -233,7 +233,10 @@ TEST(Classify, IdentityHostsDnsAndTls) {
              R"(","k":"6.1.0-42-amd64","key":")" + c.Get("ANTHROPIC_API_KEY") + R"("})";
     return std::vector<CapturedRequest>{Provider(c, "hi"), t};
   });
-  runs[0][0].dns.push_back({0, "api.anthropic.com", "A", "udp"});
+  runs[0][0].dns.push_back({0, "api.anthropic.com", "A", "udp", "127.0.0.1"});
+  runs[1][0].dns.push_back({0, "x.example", "A", "udp", "8.8.8.8"});
+  runs[1][0].connections.push_back({0, "udp", "203.0.113.9", 443, 50000, false});
+  runs[1][0].connections.push_back({0, "tcp", "203.0.113.7", 80, 50001, true});
   runs[0][0].tls_failures.push_back({0, "pinned.example.com", "198.18.0.1", 443, "unknown ca"});
   Analysis a = Analyze(m, runs, Facts());
   std::map<std::string, std::vector<std::string>> carries;
@@ -257,7 +260,11 @@ TEST(Classify, IdentityHostsDnsAndTls) {
     }
   }
   EXPECT_TRUE(ip_host);
-  ASSERT_EQ(a.dns.size(), 1u);
+  ASSERT_EQ(a.dns.size(), 2u);
+  EXPECT_EQ(a.foreign_resolvers, std::vector<std::string>{"8.8.8.8"});
+  ASSERT_EQ(a.unserved.size(), 1u);
+  EXPECT_EQ(a.unserved[0].dest, "203.0.113.9:443");
+  EXPECT_EQ(a.unserved[0].protocol, "udp");
   ASSERT_EQ(a.tls_failures.size(), 1u);
   EXPECT_EQ(a.tls_failures[0].sni, "pinned.example.com");
   // Host name and zone in telemetry are echoes of what varied.

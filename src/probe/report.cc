@@ -277,6 +277,20 @@ void WriteJsonReport(const ReportInput& in, std::ostream& out) {
     w.EndObject();
   }
   w.EndArray();
+  w.Key("unserved_connections").BeginArray();
+  for (const auto& c : a.unserved) {
+    w.BeginObject();
+    w.Field("protocol", c.protocol);
+    w.Field("dest", c.dest);
+    w.Key("by_cell").BeginObject();
+    for (const auto& [label, n] : c.by_cell) w.Key(label).Int(n);
+    w.EndObject();
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("foreign_resolvers").BeginArray();
+  for (const auto& r : a.foreign_resolvers) w.String(r);
+  w.EndArray();
   w.Key("identifying_headers").BeginArray();
   for (const auto& idf : a.identifying) {
     w.BeginObject();
@@ -374,6 +388,15 @@ void WriteTextReport(const ReportInput& in, std::ostream& out) {
     out << fmt::format("  {:<36} {:>5} in {:<9} port {}{}{}\n", h.host, Plural(h.requests, "request", "requests"),
                        Plural(h.by_cell.size(), "cell", "cells"),
                        Join(ports, ","), h.ip_literal ? "  HARD-CODED IP" : "", h.via_proxy ? "  via proxy" : "");
+  }
+  if (!a.unserved.empty()) {
+    out << "\nConnections the capture server could not read (UDP, QUIC, other ports):\n";
+    for (const auto& c : a.unserved) {
+      out << fmt::format("  {} {} in {}\n", c.protocol, c.dest, Plural(c.by_cell.size(), "cell", "cells"));
+    }
+  }
+  if (!a.foreign_resolvers.empty()) {
+    out << fmt::format("\nDNS queries sent to hard-coded resolvers: {}\n", Join(a.foreign_resolvers, ", "));
   }
   if (!a.tls_failures.empty()) {
     out << "\nTLS connections not intercepted (the agent refused the probe's certificate):\n";
@@ -497,6 +520,18 @@ void WriteHtmlReport(const ReportInput& in, std::ostream& out) {
     out << "</table>\n";
   }
 
+  if (!a.unserved.empty() || !a.foreign_resolvers.empty()) {
+    out << "<h2>Connections not read</h2>\n<table><tr><th>protocol</th><th>destination</th><th>cells</th></tr>\n";
+    for (const auto& c : a.unserved) {
+      out << fmt::format("<tr><td>{}</td><td><code>{}</code></td><td>{}</td></tr>\n", HtmlEscape(c.protocol),
+                         HtmlEscape(c.dest), c.by_cell.size());
+    }
+    for (const auto& r : a.foreign_resolvers) {
+      out << fmt::format("<tr><td>dns</td><td><code>{}</code> (hard-coded resolver)</td><td></td></tr>\n",
+                         HtmlEscape(r));
+    }
+    out << "</table>\n";
+  }
   out << "<h2>Matrix</h2>\n<table><tr><th>cell</th><th>varied</th><th>runs</th></tr>\n";
   for (size_t c = 0; c < cells.size(); ++c) {
     std::vector<std::string> varied;
