@@ -352,10 +352,10 @@ void WriteTextReport(const ReportInput& in, std::ostream& out) {
           out << fmt::format("  in {}:\n", ch.cell);
           last_cell = ch.cell;
         }
-        out << fmt::format("    baseline: {}\n", VisibleText(CutVisible(ch.baseline_before, 30, true) + ch.baseline_text +
-                                                              CutVisible(ch.baseline_after, 30, false)));
-        out << fmt::format("    cell    : {}\n", VisibleText(CutVisible(ch.cell_before, 30, true) + ch.cell_text +
-                                                              CutVisible(ch.cell_after, 30, false)));
+        out << fmt::format("    baseline: {}\n", VisibleText(CutVisible(ch.baseline_before, 40, true) + ch.baseline_text +
+                                                              CutVisible(ch.baseline_after, 40, false)));
+        out << fmt::format("    cell    : {}\n", VisibleText(CutVisible(ch.cell_before, 40, true) + ch.cell_text +
+                                                              CutVisible(ch.cell_after, 40, false)));
         if (d.cls == DiffClass::kCovertMarker || (ch.baseline_text.size() <= 8 && ch.cell_text.size() <= 8)) {
           out << fmt::format("    changed : {} -> {}\n", NamedCodepoints(ch.baseline_text), NamedCodepoints(ch.cell_text));
         }
