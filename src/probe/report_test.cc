@@ -97,6 +97,23 @@ TEST(Report, HtmlIsSelfContainedAndEscaped) {
   EXPECT_NE(html.find("Environment-dependent"), std::string::npos);
 }
 
+TEST(Report, TextCapsEachClassAndCountsTheRest) {
+  Fixture f = Make();
+  Difference echo;
+  echo.cls = DiffClass::kEcho;
+  echo.location = "POST /v1/messages header x-n";
+  echo.by_cell = {std::string("a"), std::string("b")};
+  echo.differing_cells = {1};
+  for (int i = 0; i < 30; ++i) f.analysis.differences.push_back(echo);
+  std::ostringstream out;
+  WriteTextReport({f.matrix, f.analysis, {2, 2}, {"node", "a.js"}, "0.1.0", 1.5}, out);
+  std::string text = out.str();
+  size_t shown = 0;
+  for (size_t pos = 0; (pos = text.find("[echo] POST /v1/messages header x-n", pos)) != std::string::npos; ++pos) ++shown;
+  EXPECT_EQ(shown, 25u);
+  EXPECT_NE(text.find("5 more echo differences"), std::string::npos) << text;
+}
+
 TEST(Report, VisibleTextAndNames) {
   EXPECT_EQ(VisibleText("a\u200Bb\\c\n\U0001F600"), "a\\u200Bb\\\\c\\n\\U0001F600");
   EXPECT_EQ(VisibleText(std::string("\xff", 1)), "\\xFF");

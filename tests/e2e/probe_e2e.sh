@@ -12,8 +12,8 @@ if ! "$GB" probe --check-sandbox >/dev/null 2>"$WORK/sandbox.err"; then
   echo "SKIP: the probe sandbox cannot run here (unprivileged user namespaces needed): $(cat "$WORK/sandbox.err")"
   exit 77
 fi
-if ! command -v node >/dev/null || ! command -v curl >/dev/null; then
-  echo "SKIP: the sample agents need node and curl"
+if ! command -v node >/dev/null || ! command -v curl >/dev/null || ! command -v jq >/dev/null; then
+  echo "SKIP: the sample agents need node and curl, the checks jq"
   exit 77
 fi
 P=("$GB" probe --runs 2 --jobs 2 --timeout 30 --format json)
