@@ -1,8 +1,13 @@
 # glassbox: the README's two commands, and a few more.
-#   make demo        install what is missing, build, scan the bundled example repository
+#   make demo        install what is missing, build, scan the bundled example repository,
+#                    probe a bundled sample agent, audit a bundled obfuscated sample
 #   make test        install, build, run every test (CTest: unit, corpus, end-to-end)
 #   make build       build/glassbox
-#   make bench       throughput against ripgrep and secretlint (bench/)
+#   make bench       every benchmark below, each against the tool a user would pick instead
+#   make bench-scan  scan throughput against ripgrep and secretlint
+#   make bench-gate  latency, requests/s and memory of gate against a direct connection
+#   make bench-probe wall time of the default probe matrix, --jobs 1 vs 2
+#   make bench-audit audit of a 12 MB bundle, a 250 MB executable and real agent packages
 #   make fuzz-smoke  run each libFuzzer target briefly
 #   make asan        the tests under AddressSanitizer and UndefinedBehaviorSanitizer
 
@@ -10,7 +15,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all bootstrap build demo test bench fuzz fuzz-smoke asan clean
+.PHONY: all bootstrap build demo test bench bench-scan bench-gate bench-probe bench-audit fuzz fuzz-smoke asan clean
 
 all: build
 
@@ -25,14 +30,29 @@ build: bootstrap $(BUILD)/build.ninja
 
 demo: build
 	@bash scripts/demo.sh $(BUILD)/glassbox
+	@bash examples/probe-demo.sh $(BUILD)/glassbox
 
 test: build
 	@bash scripts/bootstrap.sh --test
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-bench: build
+bench: bench-scan bench-gate bench-probe bench-audit
+
+bench-scan: build
 	@bash scripts/bootstrap.sh --bench
 	@bash bench/scan_bench.sh $(BUILD)/glassbox
+
+bench-gate: build
+	cmake --build $(BUILD) -j $(JOBS) --target gate_fake_upstream gate_latency
+	@bash bench/gate_bench.sh $(BUILD)
+
+bench-probe: build
+	@bash bench/probe_bench.sh $(BUILD)/glassbox
+
+bench-audit: build
+	@bash scripts/bootstrap.sh --test
+	cmake --build $(BUILD) -j $(JOBS) --target audit_unpack_bench
+	@bash bench/audit_bench.sh $(BUILD)/glassbox
 
 asan: bootstrap
 	cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DGLASSBOX_SANITIZE=ON

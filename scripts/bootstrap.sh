@@ -16,7 +16,7 @@ debian_packages=(
   libssl-dev libgit2-dev libsqlite3-dev libarchive-dev libyaml-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libboost1.81-dev libboost-json1.81-dev libtree-sitter-dev
-  iproute2 curl wrk chromium
+  iproute2 curl wrk chromium python3
   ripgrep hyperfine xxd
 )
 

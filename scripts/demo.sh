@@ -21,3 +21,10 @@ echo "== the same scan as JSON, counted by rule"
 echo
 echo "== glassbox clean --check AGENTS.md src/auth.js"
 (cd "$demo" && "$here/$gb" clean --check AGENTS.md src/auth.js || true)
+
+echo
+echo "== glassbox audit tests/audit/samples/base64_xor_hosts.js"
+echo "   (a sample that hides a domain list with base64+xor and changes its output on a match)"
+echo
+"$here/$gb" audit "$here/tests/audit/samples/base64_xor_hosts.js" || true
+echo
