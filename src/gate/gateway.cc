@@ -518,7 +518,12 @@ void Gateway::Impl::Handle(net::HttpRequest request, std::shared_ptr<net::Respon
   ex->wall_start = Now();
   ex->method = request.method;
   ex->path = request.path;
-  ex->request_sha256 = Sha256Hex(request.body);
+  // The original body's SHA-256 comes from ApplyOutbound, which hashes it
+  // anyway; refusals before it hash it here (one hash per request either way).
+  auto refuse_early = [&](const Refusal& refusal) {
+    ex->request_sha256 = Sha256Hex(request.body);
+    ex->Refuse(refusal);
+  };
 
   HeaderList headers;
   headers.reserve(request.headers.size());
@@ -532,20 +537,21 @@ void Gateway::Impl::Handle(net::HttpRequest request, std::shared_ptr<net::Respon
   ex->upstream = decision.route.upstream;
   ex->model = decision.route.model;
   ex->log_payloads = decision.route.log_payloads;
-  if (decision.refusal) return ex->Refuse(*decision.refusal);
+  if (decision.refusal) return refuse_early(*decision.refusal);
 
   HeaderDecision hd = policy->CheckAndRewriteHeaders(ex->route, headers);
   ex->agent = hd.agent.empty() ? "unknown" : hd.agent;
   if (!hd.user.empty()) ex->user = hd.user;
   ex->log_payloads = ex->log_payloads && hd.log_payloads;
-  if (hd.refusal) return ex->Refuse(*hd.refusal);
+  if (hd.refusal) return refuse_early(*hd.refusal);
 
   BudgetDecision budget = ledger->Check(ex->user, Now());
   if (!budget.allowed) {
-    return ex->Refuse(MakeRefusal(ex->route.protocol, ErrorKind::kRateLimit, "budget", budget.message));
+    return refuse_early(MakeRefusal(ex->route.protocol, ErrorKind::kRateLimit, "budget", budget.message));
   }
 
   OutboundResult out = policy->ApplyOutbound(ex->route, request.body);
+  ex->request_sha256 = std::move(out.original_sha256);
   ex->findings = out.findings;
   if (!out.model.empty()) ex->model = out.model;
   if (!out.upstream.empty()) ex->upstream = out.upstream;

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "gate/audit_log.h"
+#include "gate/config.h"
 #include "net/event_loop.h"
 #include "net/fake_provider.h"
 #include "net/http_client.h"
@@ -149,6 +150,9 @@ TEST_F(GatewayTest, RedactsSecretsBeforeTheyLeaveAndLogsTheExchange) {
   EXPECT_EQ(rec.model, "claude-sonnet-4-5");
   EXPECT_GT(rec.output_tokens, 0);
   EXPECT_NE(rec.findings.find("secret/"), std::string::npos);
+  // The hash of the body as the agent sent it, before redaction.
+  EXPECT_EQ(rec.request_sha256, Sha256Hex(kSecretBody));
+  EXPECT_NE(rec.request_body.value_or("").find("REDACTED"), std::string::npos);
   auto verify = (*log)->Verify();
   ASSERT_TRUE(verify.ok());
   EXPECT_TRUE(verify->intact);
@@ -187,6 +191,7 @@ TEST_F(GatewayTest, RefusalsUseTheProviderFormatAndAreLogged) {
   auto records = (*log)->List();
   ASSERT_TRUE(records.ok());
   EXPECT_EQ(records->size(), 3u);
+  EXPECT_EQ((*records)[0].request_sha256, Sha256Hex(""));  // GET with no body, refused before the policy
   std::string metrics = gateway_->MetricsText();
   EXPECT_NE(metrics.find("glassbox_gate_refusals_total"), std::string::npos);
   EXPECT_NE(metrics.find("glassbox_gate_requests_total{route=\"unknown\",status=\"404\"} 1"), std::string::npos)
