@@ -397,7 +397,7 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
     if (!upstream_status.ok() && !streaming) {
       // Nothing sent yet: answer 502 in the provider's format.
       Refusal refusal = MakeRefusal(route.protocol, ErrorKind::kUpstream, "upstream-error",
-                                    "glassbox gate: " + upstream_status.message());
+                                    upstream_status.message());
       if (head_seen) findings.push_back(GateFinding("gate/upstream-truncated", upstream_status.message()));
       return Refuse(refusal);
     }
@@ -465,7 +465,7 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
     Commit(std::move(r), [self, response = std::move(response)](Status st) mutable {
       if (!st.ok()) {
         Refusal failed = MakeRefusal(self->route.protocol, ErrorKind::kInternal, "log-failed",
-                                     "glassbox gate: the audit log could not record this exchange: " + st.message());
+                                     "the audit log could not record this exchange: " + st.message());
         response.status = failed.status;
         response.headers = net::Headers{{"Content-Type", "application/json"}};
         response.body = failed.body;
@@ -562,7 +562,7 @@ void Gateway::Impl::Handle(net::HttpRequest request, std::shared_ptr<net::Respon
   const UpstreamConfig* upstream = FindUpstream(policy->config(), ex->upstream);
   if (upstream == nullptr) {
     return ex->Refuse(MakeRefusal(ex->route.protocol, ErrorKind::kInternal, "no-upstream",
-                                  "glassbox gate: no upstream called '" + ex->upstream + "' is configured"));
+                                  "no upstream called '" + ex->upstream + "' is configured"));
   }
   net::Url url;
   url.scheme = upstream->url.scheme;
@@ -610,7 +610,7 @@ void Gateway::Impl::HandleRejected(const net::RejectedRequest& rejected,
   metrics.Findings({GateFinding("gate/bad-http", rejected.reason)});
   ErrorKind kind = rejected.status == 413 ? ErrorKind::kTooLarge : ErrorKind::kInvalidRequest;
   Refusal refusal = MakeRefusal(ex->route.protocol, kind, rejected.status == 413 ? "body-too-large" : "bad-http",
-                                "glassbox gate: " + rejected.reason);
+                                rejected.reason);
   refusal.status = rejected.status;
   ex->Refuse(refusal);
 }

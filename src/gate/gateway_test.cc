@@ -209,6 +209,24 @@ TEST_F(GatewayTest, HeadSlashIsALivenessCheckAndNotLogged) {
   EXPECT_TRUE(records->empty());
 }
 
+TEST_F(GatewayTest, UnreachableUpstreamIsA502InTheProviderFormatWithOnePrefix) {
+  gateway_.reset();
+  GatewayOptions options;
+  options.config = DefaultGateConfig();
+  options.config.listen = "127.0.0.1:0";
+  ASSERT_TRUE(ApplyUpstreamFlag(&options.config, "anthropic=http://127.0.0.1:1").ok());
+  options.log_path = log_path_;
+  options.io_threads = 1;
+  auto gw = Gateway::Start(std::move(options));
+  ASSERT_TRUE(gw.ok()) << gw.status().message();
+  gateway_ = std::move(gw.value());
+  Reply r = Send("POST", "/v1/messages", kSecretBody, {{"anthropic-version", "2023-06-01"}});
+  EXPECT_EQ(r.status, 502) << r.body;
+  EXPECT_NE(r.body.find("\"type\":\"error\""), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("glassbox gate: "), std::string::npos) << r.body;
+  EXPECT_EQ(r.body.find("glassbox gate: glassbox gate"), std::string::npos) << r.body;
+}
+
 TEST_F(GatewayTest, RetentionIsAppliedAtStartUpAndTheChainStillVerifies) {
   const std::string path = log_path_ + ".retention.db";
   std::remove(path.c_str());
