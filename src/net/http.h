@@ -57,6 +57,7 @@ class Headers {
 // Where a request came from, filled by the server for every request.
 struct ConnectionInfo {
   std::string peer;          // "127.0.0.1:53422"
+  std::string local;         // "203.0.113.7:443": the address the client connected to
   uint16_t local_port = 0;   // the listener's port (the tunnel's for CONNECT)
   bool tls = false;          // the request arrived over TLS (possibly inside CONNECT)
   std::string sni;           // the TLS server name the client asked for, "" if none

@@ -281,6 +281,15 @@ class Session : public SessionBase {
   void Handshake() {
     if constexpr (!std::is_same_v<Stream, beast::tcp_stream>) {
       Lowest().expires_after(core_->options.read_timeout);
+      if (core_->options.select_certificate_without_sni) {
+        void* ctx = nullptr;
+        try {
+          ctx = core_->options.select_certificate_without_sni(info_);
+        } catch (...) {
+          ctx = nullptr;  // keep the listener's certificate
+        }
+        if (ctx != nullptr) SSL_set_SSL_CTX(stream_.native_handle(), static_cast<SSL_CTX*>(ctx));
+      }
       auto self = Self();
       stream_.async_handshake(ssl::stream_base::server, buffer_.data(),
                               [self](const error_code& ec, size_t used) { self->OnHandshake(ec, used); });
@@ -694,6 +703,7 @@ void HttpServer::Core::Accept() {
       self->accepted.fetch_add(1);
       ConnectionInfo info;
       info.peer = Endpoint(socket, true);
+      info.local = Endpoint(socket, false);
       info.local_port = self->port;
       info.connection_id = self->next_id.fetch_add(1);
       // Continue on the socket's own thread.

@@ -115,6 +115,11 @@ struct ServerOptions {
   // (as void*) that outlives the handshake, or nullptr to keep `tls`.
   // Called on I/O threads, concurrently; must not throw.
   std::function<void*(std::string_view sni)> select_certificate;
+  // Chooses the certificate before the handshake from the connection alone
+  // (its local address, the CONNECT authority), for clients that send no SNI,
+  // e.g. https://203.0.113.7/. Same contract as select_certificate; an SNI the
+  // client does send still goes to select_certificate.
+  std::function<void*(const ConnectionInfo&)> select_certificate_without_sni;
   // Told about each failed TLS handshake. Called on I/O threads.
   std::function<void(const TlsFailure&)> on_tls_failure;
   // Answers requests the server refuses itself (e.g. in a provider's error

@@ -169,6 +169,15 @@ Result<std::unique_ptr<CaptureServer>> CaptureServer::Start(net::EventLoop& loop
         Result<ssl_ctx_st*> ctx = ca->ServerContext(sni);
         return ctx.ok() ? static_cast<void*>(*ctx) : nullptr;
       };
+      // Clients with no SNI (https://203.0.113.7/) get a leaf for the address
+      // they dialled (or the CONNECT authority's host), with an IP SAN.
+      server_options.select_certificate_without_sni = [ca](const net::ConnectionInfo& info) -> void* {
+        const std::string address =
+            SplitPeerAddress(info.tunnel_authority.empty() ? info.local : info.tunnel_authority, nullptr);
+        if (address.empty()) return nullptr;
+        Result<ssl_ctx_st*> ctx = ca->ServerContext(address);
+        return ctx.ok() ? static_cast<void*>(*ctx) : nullptr;
+      };
       std::weak_ptr<State> weak = state;
       server_options.on_tls_failure = [weak](const net::TlsFailure& f) {
         std::shared_ptr<State> s = weak.lock();

@@ -107,6 +107,15 @@ TEST_F(CellRunnerTest, CurlDirectHardCodedIpAndProxyAreCaptured) {
   EXPECT_EQ(ip->scheme, "http");
   EXPECT_EQ(ip->target, "/x");
 
+  // HTTPS to a bare IP (no SNI): the leaf is chosen by the dialled address
+  // (an IP SAN), so curl accepts it and the request is read.
+  const CapturedRequest* ip_tls = FindRequest(*c, "203.0.113.8");
+  ASSERT_NE(ip_tls, nullptr) << c->stderr_tail;
+  EXPECT_EQ(ip_tls->scheme, "https");
+  EXPECT_EQ(ip_tls->dest_ip, "203.0.113.8");
+  EXPECT_EQ(ip_tls->dest_port, 443);
+  EXPECT_TRUE(ip_tls->sni.empty());
+
   // IPv6: the destination comes from the connection log (the peer is ::1).
   const CapturedRequest* v6 = FindRequest(*c, "[2001:db8::7]");
   ASSERT_NE(v6, nullptr);
@@ -133,8 +142,7 @@ TEST_F(CellRunnerTest, CurlDirectHardCodedIpAndProxyAreCaptured) {
   for (const DnsQuery& q : c->dns) EXPECT_EQ(q.server, "127.0.0.1");
   EXPECT_FALSE(names.count("proxied.example"));  // the proxy resolves, not curl
   // Every connection attempt is listed, served or not: the refused port 9000
-  // and the HTTPS-to-an-IP connection that refused our certificate after its
-  // handshake (no request, no TLS failure on the server's side) included.
+  // included.
   auto attempted = [&c](const std::string& address, int port, bool served) {
     for (const ConnectionAttempt& a : c->connections) {
       if (a.protocol == "tcp" && a.dest_ip == address && a.dest_port == port && a.served == served) {
