@@ -11,20 +11,10 @@
 #include <cstdio>
 #include <string>
 
+#include "core/codegen.h"
 #include "core/secrets.h"
 
 namespace {
-
-// The bytes as a C++ array initializer, 24 per line.
-std::string ByteArray(std::string_view bytes) {
-  std::string out;
-  out.reserve(bytes.size() * 5);
-  for (size_t i = 0; i < bytes.size(); ++i) {
-    out += fmt::format("{}{}", static_cast<unsigned>(static_cast<unsigned char>(bytes[i])),
-                       i + 1 == bytes.size() ? "" : (i % 24 == 23 ? ",\n" : ","));
-  }
-  return out;
-}
 
 int Fail(const std::string& message) {
   std::fprintf(stderr, "glassbox_rulegen: %s\n", message.c_str());
@@ -64,12 +54,8 @@ int main(int argc, char** argv) {
       "  return kPrecompiled;\n"
       "}}\n\n"
       "}}  // namespace glassbox\n",
-      ByteArray(encoded), ByteArray(key), ByteArray(db.value()));
-  const std::string tmp = std::string(argv[1]) + ".tmp";
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (f == nullptr) return Fail(fmt::format("{}: cannot write", tmp));
-  const bool written = std::fwrite(out.data(), 1, out.size(), f) == out.size();
-  if (std::fclose(f) != 0 || !written) return Fail(fmt::format("{}: write failed", tmp));
-  if (std::rename(tmp.c_str(), argv[1]) != 0) return Fail(fmt::format("{}: cannot rename to {}", tmp, argv[1]));
+      glassbox::CppByteArray(encoded), glassbox::CppByteArray(key), glassbox::CppByteArray(db.value()));
+  const glassbox::Status written = glassbox::WriteFileAtomically(argv[1], out);
+  if (!written.ok()) return Fail(written.message());
   return 0;
 }

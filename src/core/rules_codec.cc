@@ -8,8 +8,7 @@
 // a decoded list encodes back to the same bytes.
 #include <fmt/format.h>
 
-#include <cstring>
-
+#include "core/byte_codec.h"
 #include "core/secrets.h"
 
 namespace glassbox {
@@ -17,105 +16,33 @@ namespace {
 
 constexpr std::string_view kMagic = "GBRULES1";
 
-void PutU32(std::string* out, uint32_t v) {
-  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
-}
-void PutString(std::string* out, std::string_view s) {
-  PutU32(out, static_cast<uint32_t>(s.size()));
-  out->append(s);
-}
-void PutList(std::string* out, const std::vector<std::string>& list) {
-  PutU32(out, static_cast<uint32_t>(list.size()));
-  for (const std::string& s : list) PutString(out, s);
-}
-
-// Reads fields from the front of `rest`; the first failure sticks in `error`.
-class Reader {
- public:
-  explicit Reader(std::string_view bytes) : rest_(bytes) {}
-  bool ok() const { return error_.empty(); }
-  const std::string& error() const { return error_; }
-  size_t remaining() const { return rest_.size(); }
-
-  bool Take(size_t n, std::string_view what, std::string_view* out) {
-    if (!ok()) return false;
-    if (rest_.size() < n) {
-      error_ = fmt::format("{} needs {} bytes but {} are left", what, n, rest_.size());
-      return false;
-    }
-    *out = rest_.substr(0, n);
-    rest_.remove_prefix(n);
-    return true;
-  }
-  uint32_t U32(std::string_view what) {
-    std::string_view b;
-    if (!Take(4, what, &b)) return 0;
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(b[static_cast<size_t>(i)]);
-    return v;
-  }
-  std::string String(std::string_view what) {
-    const uint32_t n = U32(what);
-    std::string_view b;
-    if (!Take(n, what, &b)) return {};
-    return std::string(b);
-  }
-  std::vector<std::string> List(std::string_view what) {
-    const uint32_t n = U32(what);
-    std::vector<std::string> out;
-    // Every entry takes at least 4 bytes: a damaged count cannot make us reserve much.
-    if (!ok() || n > rest_.size() / 4) {
-      if (ok()) error_ = fmt::format("{} claims {} entries in {} bytes", what, n, rest_.size());
-      return out;
-    }
-    out.reserve(n);
-    for (uint32_t i = 0; i < n && ok(); ++i) out.push_back(String(what));
-    return out;
-  }
-  double Double(std::string_view what) {
-    std::string_view b;
-    if (!Take(8, what, &b)) return 0;
-    double d;
-    std::memcpy(&d, b.data(), 8);
-    return d;
-  }
-
- private:
-  std::string_view rest_;
-  std::string error_;
-};
-
 }  // namespace
 
 std::string EncodeSecretRules(const std::vector<SecretRule>& rules) {
-  std::string out(kMagic);
-  PutU32(&out, static_cast<uint32_t>(rules.size()));
+  ByteWriter out(kMagic);
+  out.U32(static_cast<uint32_t>(rules.size()));
   for (const SecretRule& r : rules) {
-    PutString(&out, r.id);
-    PutString(&out, r.description);
-    PutU32(&out, static_cast<uint32_t>(r.severity));
-    PutList(&out, r.keywords);
-    PutString(&out, r.regex);
-    PutU32(&out, static_cast<uint32_t>(r.secret_group));
-    char d[8];
-    std::memcpy(d, &r.entropy, 8);
-    out.append(d, 8);
-    PutU32(&out, r.multiline ? 1 : 0);
-    PutString(&out, r.prefilter);
-    PutList(&out, r.examples);
-    PutList(&out, r.stopwords);
-    PutList(&out, r.true_positives);
-    PutList(&out, r.false_positives);
-    PutString(&out, r.source);
+    out.String(r.id);
+    out.String(r.description);
+    out.U32(static_cast<uint32_t>(r.severity));
+    out.List(r.keywords);
+    out.String(r.regex);
+    out.U32(static_cast<uint32_t>(r.secret_group));
+    out.Double(r.entropy);
+    out.U32(r.multiline ? 1 : 0);
+    out.String(r.prefilter);
+    out.List(r.examples);
+    out.List(r.stopwords);
+    out.List(r.true_positives);
+    out.List(r.false_positives);
+    out.String(r.source);
   }
-  return out;
+  return out.bytes();
 }
 
 Result<std::vector<SecretRule>> DecodeSecretRules(std::string_view bytes) {
-  if (bytes.substr(0, kMagic.size()) != kMagic) {
-    return Status::Error("encoded secret rules: the data does not start with \"GBRULES1\"");
-  }
-  Reader in(bytes.substr(kMagic.size()));
+  ByteReader in(bytes, kMagic);
+  if (!in.ok()) return Status::Error("encoded secret rules: " + in.error());
   const uint32_t count = in.U32("rule count");
   std::vector<SecretRule> rules;
   for (uint32_t i = 0; i < count && in.ok(); ++i) {

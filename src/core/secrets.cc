@@ -195,13 +195,18 @@ bool HsPrefilterUsable(std::string_view pattern) {
   return usable;
 }
 
+// One prefilter's line in a database key.
+std::string DatabaseKeyEntry(std::string_view pattern, unsigned flags) {
+  return fmt::format("P{}:{}:{}\n", flags, pattern.size(), pattern);
+}
+
 // What a keyword database is compiled from: literals (a trailing '\x01'
 // marks one matched as written), then Vectorscan prefilters with their flags.
 std::string DatabaseKey(const std::vector<std::string>& literals, const std::vector<std::string>& patterns,
                         const std::vector<unsigned>& flags) {
   std::string key = fmt::format("glassbox-keywords v1 hs {}\n", hs_version());
   for (const std::string& l : literals) key += fmt::format("L{}:{}\n", l.size(), l);
-  for (size_t k = 0; k < patterns.size(); ++k) key += fmt::format("P{}:{}:{}\n", flags[k], patterns[k].size(), patterns[k]);
+  for (size_t k = 0; k < patterns.size(); ++k) key += DatabaseKeyEntry(patterns[k], flags[k]);
   return key;
 }
 
@@ -290,13 +295,21 @@ Result<std::shared_ptr<const SecretScanner>> SecretScanner::CompileImpl(std::vec
   // Prefilters that Vectorscan can check in the same pass as the keywords.
   std::vector<std::string> hs_patterns;
   std::vector<unsigned> hs_flags;
+  // Asking Vectorscan whether a prefilter is usable costs more than the rest
+  // of start-up: at run time a prefilter is used only when the build-time
+  // database has it, and that database was built from patterns that passed.
+  const PrecompiledRules& pre = BuiltinPrecompiledRules();
   for (size_t g = 0; g < impl->gates.size(); ++g) {
     Impl::Gate& gate = impl->gates[g];
-    if (!HsPrefilterUsable(gate.prefilter)) continue;
+    const unsigned flags = gate.multiline ? HS_FLAG_DOTALL : 0u;
+    const bool usable = hs_prefilters ? HsPrefilterUsable(gate.prefilter)
+                                      : !gate.prefilter.empty() &&
+                                            pre.db_key.find("\n" + DatabaseKeyEntry(gate.prefilter, flags)) != std::string::npos;
+    if (!usable) continue;
     gate.hs_prefilter = static_cast<int>(impl->hs_prefilter_gates.size());
     impl->hs_prefilter_gates.push_back(g);
     hs_patterns.push_back(gate.prefilter);
-    hs_flags.push_back(gate.multiline ? HS_FLAG_DOTALL : 0u);
+    hs_flags.push_back(flags);
   }
   const std::string combined_key = DatabaseKey(literals, hs_patterns, hs_flags);
   const std::string literal_key = DatabaseKey(literals, {}, {});
@@ -307,7 +320,6 @@ Result<std::shared_ptr<const SecretScanner>> SecretScanner::CompileImpl(std::vec
     hs_flags.clear();
   };
   // The database built into the binary, when it was made for these rules.
-  const PrecompiledRules& pre = BuiltinPrecompiledRules();
   if (!literals.empty() && !pre.database.empty() && (pre.db_key == combined_key || pre.db_key == literal_key)) {
     impl->db = LoadDatabase(pre.database);
     if (impl->db != nullptr) {

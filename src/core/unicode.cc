@@ -6,6 +6,9 @@
 #include <unicode/ustring.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <new>
 
 namespace glassbox {
 
@@ -13,11 +16,22 @@ static_assert(kScriptGreek == USCRIPT_GREEK && kScriptHangul == USCRIPT_HANGUL &
               kScriptLatin == USCRIPT_LATIN && kScriptMongolian == USCRIPT_MONGOLIAN);
 
 struct UnicodeData::SpoofHolder {
-  USpoofChecker* checker = nullptr;
+  std::once_flag once;
+  USpoofChecker* checker = nullptr;  // null when ICU could not open one
+  USpoofChecker* Get() {
+    std::call_once(once, [this] {
+      UErrorCode status = U_ZERO_ERROR;
+      checker = uspoof_open(&status);
+      if (U_FAILURE(status)) checker = nullptr;
+    });
+    return checker;
+  }
   ~SpoofHolder() {
     if (checker != nullptr) uspoof_close(checker);
   }
 };
+
+void UnicodeData::FreeDeleter::operator()(uint16_t* p) const { std::free(p); }
 
 const UnicodeData& UnicodeData::Get() {
   static const UnicodeData* instance = new UnicodeData();  // never destroyed: safe at exit
@@ -26,10 +40,8 @@ const UnicodeData& UnicodeData::Get() {
 
 UnicodeData::UnicodeData()
     : spoof_(std::make_unique<SpoofHolder>()),
-      table_(std::make_unique<std::atomic<uint16_t>[]>(0x110000)) {
-  UErrorCode status = U_ZERO_ERROR;
-  spoof_->checker = uspoof_open(&status);
-  if (U_FAILURE(status)) spoof_->checker = nullptr;
+      table_(static_cast<uint16_t*>(std::calloc(0x110000, sizeof(uint16_t)))) {
+  if (table_ == nullptr) throw std::bad_alloc();
 }
 
 namespace {
@@ -82,17 +94,18 @@ uint16_t UnicodeData::Compute(char32_t cp) const {
   if (type == U_SPACE_SEPARATOR || type == U_LINE_SEPARATOR || type == U_PARAGRAPH_SEPARATOR) {
     return pack(CharClass::kUnusualSpace);
   }
-  if (type == U_UNASSIGNED || type == U_PRIVATE_USE_CHAR || type == U_SURROGATE ||
-      spoof_->checker == nullptr) {
+  if (type == U_UNASSIGNED || type == U_PRIVATE_USE_CHAR || type == U_SURROGATE) {
     return pack(CharClass::kOrdinary);
   }
+  USpoofChecker* checker = spoof_->Get();
+  if (checker == nullptr) return pack(CharClass::kOrdinary);
   // UTS #39 skeleton: is this code point confusable with one ASCII character?
   UChar in[2];
   int32_t in_len = 0;
   U16_APPEND_UNSAFE(in, in_len, c);
   UChar skel[8];
   UErrorCode status = U_ZERO_ERROR;
-  const int32_t n = uspoof_getSkeleton(spoof_->checker, 0, in, in_len, skel, 8, &status);
+  const int32_t n = uspoof_getSkeleton(checker, 0, in, in_len, skel, 8, &status);
   // Double-quote look-alikes have the skeleton "''".
   const bool double_quote = n == 2 && skel[0] == 0x27 && skel[1] == 0x27;
   if (U_FAILURE(status) || (n != 1 && !double_quote) || skel[0] >= 0x7F || skel[0] < 0x21) {

@@ -70,18 +70,24 @@ class UnicodeData {
   UnicodeData();
   uint16_t Entry(char32_t cp) const {
     if (cp > 0x10FFFF) return 0x8000;
-    uint16_t e = table_[cp].load(std::memory_order_relaxed);
+    std::atomic_ref<uint16_t> slot(table_.get()[cp]);
+    uint16_t e = slot.load(std::memory_order_relaxed);
     if (e & 0x8000) return e;
     e = Compute(cp);
-    table_[cp].store(e, std::memory_order_relaxed);
+    slot.store(e, std::memory_order_relaxed);
     return e;
   }
   uint16_t Compute(char32_t cp) const;
 
-  struct SpoofHolder;
+  struct SpoofHolder;  // the UTS #39 checker, opened on the first non-ASCII code point
   std::unique_ptr<SpoofHolder> spoof_;
   // bit 15: computed; bits 5..11: ASCII lookalike; bits 0..4: CharClass.
-  std::unique_ptr<std::atomic<uint16_t>[]> table_;
+  // One entry per code point (2.2 MB), from calloc: the pages stay untouched,
+  // and cost nothing at start-up, until a text uses their code points.
+  struct FreeDeleter {
+    void operator()(uint16_t* p) const;
+  };
+  std::unique_ptr<uint16_t[], FreeDeleter> table_;
 };
 
 }  // namespace glassbox

@@ -566,88 +566,13 @@ void AgentConfigScanner::Scan(std::string_view path, std::string_view text,
   }
 }
 
-// ---------------------------------------------------------------- rule files
+// ---------------------------------------------------------------- built-in rules
 
-namespace {
-
-Status ReadSamples(const toml::table& t, std::string_view key, std::vector<AgentConfigSample>* out,
-                   const std::string& where) {
-  const toml::array* arr = t[key].as_array();
-  if (arr == nullptr) return Status::Ok();
-  for (const toml::node& n : *arr) {
-    const toml::table* s = n.as_table();
-    if (s == nullptr) return Status::Error(fmt::format("{}: {} entries must be tables {{file, text}}", where, key));
-    AgentConfigSample sample{(*s)["file"].value_or(std::string()), (*s)["text"].value_or(std::string())};
-    if (sample.file.empty()) return Status::Error(fmt::format("{}: a {} sample has no file", where, key));
-    out->push_back(std::move(sample));
-  }
-  return Status::Ok();
-}
-
-}  // namespace
-
-Result<std::vector<AgentConfigRule>> ParseAgentConfigRules(std::string_view toml_text, std::string_view source) {
-  toml::table root;
-  try {
-    root = toml::parse(toml_text, source);
-  } catch (const toml::parse_error& e) {
-    return Status::Error(fmt::format("{}:{}:{}: invalid TOML: {}", source, e.source().begin.line,
-                                     e.source().begin.column, e.description()));
-  }
-  std::vector<AgentConfigRule> rules;
-  const toml::array* list = root["rule"].as_array();
-  if (list == nullptr) return Status::Error(fmt::format("{}: no [[rule]] tables", source));
-  for (const toml::node& node : *list) {
-    const toml::table* t = node.as_table();
-    if (t == nullptr) return Status::Error(fmt::format("{}: a rule is not a table", source));
-    AgentConfigRule rule;
-    rule.source = std::string(source);
-    rule.id = (*t)["id"].value_or(std::string());
-    const std::string where = fmt::format("{}: rule {}", source, rule.id);
-    if (rule.id.rfind("agent-config/", 0) != 0) return Status::Error(where + ": id must start with agent-config/");
-    rule.description = (*t)["description"].value_or(std::string());
-    rule.message = (*t)["message"].value_or(rule.description);
-    const std::string sev = (*t)["severity"].value_or(std::string("high"));
-    if (!ParseSeverity(sev, &rule.severity)) return Status::Error(fmt::format("{}: unknown severity '{}'", where, sev));
-    if (const toml::array* files = (*t)["files"].as_array()) {
-      for (const toml::node& f : *files) {
-        if (const auto* s = f.as_string()) rule.files.push_back(s->get());
-      }
-    }
-    if (rule.files.empty()) return Status::Error(where + ": 'files' must list at least one glob");
-    rule.key = (*t)["key"].value_or(std::string());
-    rule.value = (*t)["value"].value_or(std::string());
-    rule.line = (*t)["line"].value_or(std::string());
-    rule.hidden_text = (*t)["hidden_text"].value_or(false);
-    const int kinds = (rule.key.empty() ? 0 : 1) + (rule.line.empty() ? 0 : 1) + (rule.hidden_text ? 1 : 0);
-    if (kinds != 1) return Status::Error(where + ": give exactly one of 'key', 'line' or 'hidden_text'");
-    if (!rule.value.empty() && rule.key.empty()) return Status::Error(where + ": 'value' needs 'key'");
-    Status st = ReadSamples(*t, "true_positives", &rule.true_positives, where);
-    if (!st.ok()) return st;
-    st = ReadSamples(*t, "false_positives", &rule.false_positives, where);
-    if (!st.ok()) return st;
-    rules.push_back(std::move(rule));
-  }
-  return rules;
-}
-
-}  // namespace glassbox::scan
-
-namespace glassbox {
-// Generated from rules/agent-config/*.toml (cmake/embed_files.cmake).
-const std::vector<EmbeddedFile>& EmbeddedAgentConfigRuleFiles();
-}  // namespace glassbox
-
-namespace glassbox::scan {
+// Generated at build time by glassbox_agent_rulegen (agent_rulegen.cc).
+std::string_view PrecompiledAgentConfigRules();
 
 Result<std::vector<AgentConfigRule>> BuiltinAgentConfigRules() {
-  std::vector<AgentConfigRule> all;
-  for (const EmbeddedFile& file : EmbeddedAgentConfigRuleFiles()) {
-    auto parsed = ParseAgentConfigRules(file.text, file.name);
-    if (!parsed.ok()) return parsed.status();
-    for (AgentConfigRule& r : parsed.value()) all.push_back(std::move(r));
-  }
-  return all;
+  return DecodeAgentConfigRules(PrecompiledAgentConfigRules());
 }
 
 }  // namespace glassbox::scan

@@ -42,7 +42,14 @@ struct AgentConfigRule {
 };
 
 Result<std::vector<AgentConfigRule>> ParseAgentConfigRules(std::string_view toml_text, std::string_view source);
+// The built-in rules (rules/agent-config/*.toml), decoded from the form that
+// glassbox_agent_rulegen built into the binary.
 Result<std::vector<AgentConfigRule>> BuiltinAgentConfigRules();
+// The same rules parsed from the embedded TOML files (what the generator does).
+Result<std::vector<AgentConfigRule>> ParseEmbeddedAgentConfigRules();
+// The binary form of a rule list; decoding accepts exactly what encoding makes.
+std::string EncodeAgentConfigRules(const std::vector<AgentConfigRule>& rules);
+Result<std::vector<AgentConfigRule>> DecodeAgentConfigRules(std::string_view bytes);
 
 class AgentConfigScanner {
  public:

@@ -104,5 +104,40 @@ TEST(KeyPath, GlobsBracesAndDoubleStar) {
                              {"terminal.integrated.env.linux", "NODE_OPTIONS"}));
 }
 
+// The rules built into the binary are exactly the rule files: the generator
+// ran on the current files, and nothing was lost in the binary form.
+TEST(AgentConfigRules, BuiltInFormEqualsTheRuleFiles) {
+  auto parsed = ParseEmbeddedAgentConfigRules();
+  ASSERT_TRUE(parsed.ok()) << parsed.status().message();
+  auto built_in = BuiltinAgentConfigRules();
+  ASSERT_TRUE(built_in.ok()) << built_in.status().message();
+  ASSERT_FALSE(parsed->empty());
+  EXPECT_EQ(EncodeAgentConfigRules(built_in.value()), EncodeAgentConfigRules(parsed.value()));
+  size_t samples = 0;
+  for (const AgentConfigRule& r : built_in.value()) samples += r.true_positives.size() + r.false_positives.size();
+  EXPECT_GT(samples, built_in->size());  // the samples travel too: the tests above use them
+}
+
+TEST(AgentConfigRules, DamagedBinaryFormIsRefusedNotMisread) {
+  auto parsed = ParseEmbeddedAgentConfigRules();
+  ASSERT_TRUE(parsed.ok()) << parsed.status().message();
+  parsed->resize(2);
+  const std::string bytes = EncodeAgentConfigRules(parsed.value());
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    auto cut = DecodeAgentConfigRules(std::string_view(bytes).substr(0, n));
+    EXPECT_FALSE(cut.ok()) << "decoded a prefix of " << n << " bytes";
+  }
+  EXPECT_FALSE(DecodeAgentConfigRules(bytes + "x").ok());
+  std::string wrong_magic = bytes;
+  wrong_magic[0] = 'X';
+  auto refused = DecodeAgentConfigRules(wrong_magic);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("GBAGENT1"), std::string::npos) << refused.status().message();
+  std::string huge_count = bytes;
+  huge_count[8] = '\xff';  // the rule count's low byte
+  huge_count[11] = '\x7f';
+  EXPECT_FALSE(DecodeAgentConfigRules(huge_count).ok());
+}
+
 }  // namespace
 }  // namespace glassbox::scan
