@@ -16,6 +16,9 @@ debian_packages=(
   libssl-dev libgit2-dev libsqlite3-dev libarchive-dev libyaml-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libboost1.81-dev libboost-json1.81-dev libtree-sitter-dev
+  # static archives of those libraries' own dependencies (cmake/static_deps.cmake)
+  libmbedtls-dev libhttp-parser-dev libssh2-1-dev libpcre2-dev zlib1g-dev libgpg-error-dev
+  nettle-dev liblzma-dev libbz2-dev libxml2-dev libboost-container1.81-dev
   iproute2 curl wrk chromium python3
   ripgrep hyperfine xxd
 )
