@@ -15,6 +15,7 @@
 
 #include "audit/js_facts.h"
 #include "core/hidden_text.h"
+#include "core/json_strings.h"
 #include "core/locate.h"
 #include "core/unicode.h"
 #include "core/utf.h"
@@ -74,6 +75,21 @@ Result<std::unique_ptr<Analyzer>> Analyzer::Create(AuditRules rules) {
   }
   analyzer->sdk_db_ = std::move(db);
   return analyzer;
+}
+
+ModuleLanguage LanguageOfPath(std::string_view path) {
+  const size_t slash = path.find_last_of("/!\\");
+  const std::string_view base = slash == std::string_view::npos ? path : path.substr(slash + 1);
+  const size_t dot = base.rfind('.');
+  if (dot == std::string_view::npos || dot == 0) return ModuleLanguage::kJavaScript;
+  std::string ext(base.substr(dot + 1));
+  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (std::string_view js : {"js", "mjs", "cjs", "jsx", "ts", "tsx", "mts", "cts"}) {
+    if (ext == js) return ModuleLanguage::kJavaScript;
+  }
+  if (ext == "json") return ModuleLanguage::kJson;
+  if (ext == "map") return ModuleLanguage::kSourceMap;
+  return ModuleLanguage::kText;
 }
 
 const std::vector<RuleInfo>& Analyzer::RuleInfos() {
@@ -140,10 +156,10 @@ class Locator {
       line_starts_.push_back(static_cast<uint64_t>(p - text.data()) + 1);
     }
     uint64_t count = 0;
+    block_cps_.reserve(text.size() / kBlock + 1);
     for (size_t block = 0; block * kBlock < text.size(); ++block) {
       block_cps_.push_back(count);
-      const size_t end = std::min(text.size(), (block + 1) * kBlock);
-      for (size_t i = block * kBlock; i < end; ++i) count += (static_cast<unsigned char>(text[i]) & 0xC0) != 0x80;
+      count += CountCodePoints(block * kBlock, std::min(text.size(), (block + 1) * kBlock));
     }
   }
 
@@ -152,7 +168,11 @@ class Locator {
     const auto it = std::upper_bound(line_starts_.begin(), line_starts_.end(), offset);
     const uint64_t line = static_cast<uint64_t>(it - line_starts_.begin());
     const uint64_t start = *(it - 1);
-    return Position{offset, line, CodePointsBefore(offset) - CodePointsBefore(start) + 1};
+    // Short distances (ordinary lines) are counted directly; long minified
+    // lines go through the per-block counts.
+    const uint64_t column = offset - start <= kBlock ? CountCodePoints(start, offset)
+                                                     : CodePointsBefore(offset) - CodePointsBefore(start);
+    return Position{offset, line, column + 1};
   }
 
   std::string Label(uint64_t offset) const {
@@ -180,12 +200,26 @@ class Locator {
   }
 
  private:
-  static constexpr size_t kBlock = 4096;
+  static constexpr size_t kBlock = 512;
+  // Code points in [begin, end): bytes that are not UTF-8 continuation bytes,
+  // eight at a time.
+  uint64_t CountCodePoints(uint64_t begin, uint64_t end) const {
+    uint64_t count = 0;
+    uint64_t i = begin;
+    for (; i + 8 <= end; i += 8) {
+      uint64_t w;
+      std::memcpy(&w, text_.data() + i, 8);
+      // A continuation byte is 10xxxxxx: bit 7 set and bit 6 clear.
+      const uint64_t continuation = w & ~(w << 1) & 0x8080808080808080ull;
+      count += 8 - static_cast<uint64_t>(__builtin_popcountll(continuation));
+    }
+    for (; i < end; ++i) count += (static_cast<unsigned char>(text_[i]) & 0xC0) != 0x80;
+    return count;
+  }
   uint64_t CodePointsBefore(uint64_t offset) const {
     const size_t block = offset / kBlock;
-    uint64_t count = block < block_cps_.size() ? block_cps_[block] : 0;
-    for (size_t i = block * kBlock; i < offset; ++i) count += (static_cast<unsigned char>(text_[i]) & 0xC0) != 0x80;
-    return count;
+    const uint64_t count = block < block_cps_.size() ? block_cps_[block] : 0;
+    return count + CountCodePoints(std::min<uint64_t>(block * kBlock, offset), offset);
   }
   std::string_view text_;
   std::vector<uint64_t> line_starts_;
@@ -311,11 +345,33 @@ class ModuleRun {
     CollectKeys();
     Decode();
     Lists();
+    // A module that could not be parsed at all still gets its URLs.
+    if (!facts_.not_parsed.empty()) TextEndpoints();
     Endpoints();
     Sdks(sdk_db, sdk_ids);
     CodeBuiltUnicode();
-    RawUnicode();
+    RawUnicode(TextKind::kCode);
     Correlate();
+  }
+
+  // An asset that is not JavaScript: URLs and hosts (in JSON, those of every
+  // string value, bare host names included) and hidden or look-alike
+  // characters in the raw text. Linear in the size of the text.
+  void RunAsset(bool json, TextKind kind) {
+    bool walked = false;
+    if (json) {
+      const Status status = ForEachJsonString(text_, [&](const JsonStringVisit& v) {
+        if (v.is_key || v.decoded.size() > 100000) return;
+        ForEachEndpoint(v.decoded, rules_.shapes, [&](std::string_view url, std::string_view host, size_t) {
+          AddEndpoint(url, host, static_cast<uint32_t>(v.raw_offset), false);
+        });
+      });
+      walked = status.ok();
+    }
+    // Not JSON, or JSON that does not parse: URLs found in the raw text.
+    if (!walked) TextEndpoints();
+    HostFindings();
+    RawUnicode(kind);
   }
 
  private:
@@ -394,27 +450,31 @@ class ModuleRun {
     }
     for (uint32_t i = 0; i < facts_.strings.size(); ++i) {
       const StringFact& s = facts_.strings[i];
-      const auto list_it = item_of.find(i);
-      const std::string list = list_it == item_of.end() ? "" : locator_.Label(list_it->second);
+      // The label of the list the string belongs to, computed only for a
+      // string that is kept.
+      auto list = [&] {
+        const auto it = item_of.find(i);
+        return it == item_of.end() ? std::string() : locator_.Label(it->second);
+      };
       if (s.origin == StringOrigin::kFromCharCode) {
         const TextShape shape = ClassifyText(s.value, rules_.shapes);
         if (shape != TextShape::kNone && s.value.size() >= 3) {
-          AddDecoded(s.range, Decoding{"fromCharCode", s.value, shape}, list);
+          AddDecoded(s.range, Decoding{"fromCharCode", s.value, shape}, list());
         }
         continue;
       }
       if (s.origin == StringOrigin::kStringArray) {
         if (auto d = DecodeStringLiteral(s.value, keys_, rules_.shapes); d && LooksEncoded(s.value)) {
           d->encoding = s.encoding + "+" + d->encoding;
-          AddDecoded(s.range, std::move(*d), list);
+          AddDecoded(s.range, std::move(*d), list());
           continue;
         }
         const TextShape shape = ClassifyText(s.value, rules_.shapes);
-        if (shape != TextShape::kNone) AddDecoded(s.range, Decoding{s.encoding, s.value, shape}, list);
+        if (shape != TextShape::kNone) AddDecoded(s.range, Decoding{s.encoding, s.value, shape}, list());
         continue;
       }
       if (s.origin == StringOrigin::kTemplate || !LooksEncoded(s.value)) continue;
-      if (auto d = DecodeStringLiteral(s.value, keys_, rules_.shapes)) AddDecoded(s.range, std::move(*d), list);
+      if (auto d = DecodeStringLiteral(s.value, keys_, rules_.shapes)) AddDecoded(s.range, std::move(*d), list());
     }
     for (const internal::NumberArrayFact& a : facts_.number_arrays) {
       if (auto d = DecodeCharCodes(a.values, keys_, rules_.shapes)) {
@@ -535,6 +595,14 @@ class ModuleRun {
     out_.endpoints.push_back(EndpointRef{std::string(url), std::string(host), locator_.At(offset), hidden});
   }
 
+  // URLs anywhere in the raw text (no bare host names: those need string
+  // boundaries), each located where it starts.
+  void TextEndpoints() {
+    ForEachEndpoint(text_, rules_.shapes, [&](std::string_view url, std::string_view host, size_t at) {
+      AddEndpoint(url, host, static_cast<uint32_t>(at), false);
+    });
+  }
+
   void Endpoints() {
     for (const StringFact& s : facts_.strings) {
       if (s.value.size() > 100000) continue;
@@ -547,6 +615,11 @@ class ModuleRun {
         AddEndpoint(url, host, static_cast<uint32_t>(d.position.byte_offset), true);
       });
     }
+    HostFindings();
+  }
+
+  // One endpoint/host finding per distinct host.
+  void HostFindings() {
     std::map<std::string, std::pair<const EndpointRef*, size_t>> hosts;
     for (const EndpointRef& e : out_.endpoints) {
       auto& entry = hosts[e.host];
@@ -682,10 +755,10 @@ class ModuleRun {
     }
   }
 
-  void RawUnicode() {
+  void RawUnicode(TextKind kind) {
     HiddenTextDetector detector;
     std::vector<Finding> raw;
-    detector.Scan(text_, TextContext{TextKind::kCode, true}, &raw);
+    detector.Scan(text_, TextContext{kind, true}, &raw);
     for (Finding& f : raw) {
       size_t& count = per_rule_[f.rule];
       if (++count > limits_.max_findings_per_rule) continue;
@@ -716,6 +789,7 @@ class ModuleRun {
                                [](const internal::ProbeFact& p, uint32_t b) { return p.range.begin < b; });
     if (it != probes.end() && it->range.begin < r.end) return static_cast<uint32_t>(it - probes.begin());
     uint32_t found = kNone;
+    if (tainted_.empty()) return found;
     ForEachIdentifier(text_.substr(r.begin, r.end - r.begin), [&](std::string_view name, bool called) {
       auto t = tainted_.find(name);
       if (t == tainted_.end()) return true;
@@ -967,6 +1041,16 @@ ModuleAnalysis Analyzer::Analyze(std::string_view js, const AnalysisLimits& limi
   ModuleRun run(js, rules_, limits, &out);
   run.Run(internal::GatherFacts(js, rules_), sdk_db_ ? sdk_db_->db : nullptr,
           sdk_db_ ? sdk_db_->ids : std::vector<std::pair<uint32_t, uint32_t>>{});
+  std::stable_sort(out.findings.begin(), out.findings.end(),
+                   [](const Finding& a, const Finding& b) { return a.byte_offset < b.byte_offset; });
+  return out;
+}
+
+ModuleAnalysis Analyzer::AnalyzeAsset(std::string_view text, std::string_view path,
+                                      const AnalysisLimits& limits) const {
+  ModuleAnalysis out;
+  ModuleRun run(text, rules_, limits, &out);
+  run.RunAsset(IsJsonAsset(path), TextKindForPath(path));
   std::stable_sort(out.findings.begin(), out.findings.end(),
                    [](const Finding& a, const Finding& b) { return a.byte_offset < b.byte_offset; });
   return out;

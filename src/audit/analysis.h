@@ -85,6 +85,16 @@ struct AnalysisLimits {
   size_t max_findings_per_rule = 1000;
 };
 
+// How the audit reads a module, decided by its file name (the part after the
+// last '/' or '!'): JavaScript (.js, .mjs, .cjs, .jsx, .ts, .tsx, .mts, .cts,
+// or no extension: scripts and entry points) is parsed; JSON and every other
+// text asset (.txt, .md, .html, .css, .svg, .sh, …) gets the asset checks of
+// Analyzer::AnalyzeAsset and is never parsed as code; source maps are
+// skipped, since they repeat the sources they map.
+enum class ModuleLanguage : uint8_t { kJavaScript, kJson, kText, kSourceMap };
+ModuleLanguage LanguageOfPath(std::string_view path);
+inline bool IsJsonAsset(std::string_view path) { return LanguageOfPath(path) == ModuleLanguage::kJson; }
+
 class Analyzer {
  public:
   static Result<std::unique_ptr<Analyzer>> Create();  // the built-in rules
@@ -94,6 +104,12 @@ class Analyzer {
   // Analyses one module of UTF-8 JavaScript. Never fails: what does not
   // parse is skipped (has_syntax_errors says so).
   ModuleAnalysis Analyze(std::string_view js, const AnalysisLimits& limits = {}) const;
+
+  // An asset that is not JavaScript (see LanguageOfPath; `path` picks JSON
+  // and the text kind): endpoints (for JSON, in every string value, bare
+  // host names included; otherwise URLs in the raw text) and the core
+  // hidden-text detector on the raw text. Linear time; never parses code.
+  ModuleAnalysis AnalyzeAsset(std::string_view text, std::string_view path, const AnalysisLimits& limits = {}) const;
 
   // For native binaries with no JavaScript: endpoints, SDK markers and string
   // probes among printable strings. `offsets` are the strings' file offsets.

@@ -58,8 +58,9 @@ AuditResult AuditUnpacked(const std::string& target, const Unpacked& unpacked, c
   out.target_bytes = unpacked.target_bytes;
   std::vector<const Module*> js;
   for (const Module& m : unpacked.modules) {
-    // JSON (package.json, source maps) is data, not code.
-    if (!m.path.ends_with(".json") && !m.path.ends_with(".map")) js.push_back(&m);
+    // Source maps repeat the sources; everything else is analysed, as code
+    // or as an asset (LanguageOfPath).
+    if (LanguageOfPath(m.path) != ModuleLanguage::kSourceMap) js.push_back(&m);
     if (m.has_bytecode) {
       out.notes.push_back(m.path + ": bytecode ships next to this source; the source shown may not be what runs");
     }
@@ -69,7 +70,11 @@ AuditResult AuditUnpacked(const std::string& target, const Unpacked& unpacked, c
   std::vector<ModuleAnalysis> results(js.size());
   std::atomic<size_t> next{0};
   auto work = [&] {
-    for (size_t i; (i = next.fetch_add(1)) < js.size();) results[i] = analyzer.Analyze(js[i]->text, options.analysis);
+    for (size_t i; (i = next.fetch_add(1)) < js.size();) {
+      results[i] = LanguageOfPath(js[i]->path) == ModuleLanguage::kJavaScript
+                       ? analyzer.Analyze(js[i]->text, options.analysis)
+                       : analyzer.AnalyzeAsset(js[i]->text, js[i]->path, options.analysis);
+    }
   };
   unsigned threads = options.threads > 0 ? static_cast<unsigned>(options.threads)
                                          : std::min(8u, std::max(1u, std::thread::hardware_concurrency()));

@@ -52,7 +52,7 @@ struct AuditResult {
   std::vector<LocatedCorrelation> correlations;
   std::vector<std::string> probes;  // distinct probe kinds, sorted
   uint64_t modules = 0;
-  uint64_t bytes = 0;  // JavaScript bytes analysed
+  uint64_t bytes = 0;  // bytes analysed: JavaScript, text assets and native strings
   uint64_t target_bytes = 0;
   double seconds = 0;
 };
