@@ -13,13 +13,15 @@
 namespace glassbox {
 
 std::string Sha256Hex(std::string_view data, size_t hex_chars) {
+  // Fetched once: OpenSSL 3 looks the algorithm up in its providers on every
+  // call that passes EVP_sha256(), which cost more than hashing a finding.
+  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
-  std::string hex;
-  hex.reserve(len * 2);
-  for (unsigned int i = 0; i < len; ++i) hex += fmt::format("{:02x}", digest[i]);
-  hex.resize(std::min(hex.size(), hex_chars));
+  EVP_Digest(data.data(), data.size(), digest, &len, sha256 != nullptr ? sha256 : EVP_sha256(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex(std::min<size_t>(len * 2, hex_chars), '\0');
+  for (size_t i = 0; i < hex.size(); ++i) hex[i] = kHex[(digest[i / 2] >> (i % 2 == 0 ? 4 : 0)) & 0xF];
   return hex;
 }
 

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "core/json_strings.h"
+#include "core/locate.h"
 
 namespace glassbox {
 namespace {
@@ -76,6 +77,19 @@ TEST(Report, TextShowsLocationCodePointsAndDecodedText) {
   EXPECT_NE(s.find("U+E0049 TAG LATIN CAPITAL LETTER I"), std::string::npos) << s;
   EXPECT_NE(s.find("decoded: \"I\\\"gnore\""), std::string::npos) << s;
   EXPECT_NE(s.find("1 finding (1 critical) in 2 files"), std::string::npos) << s;
+}
+
+}  // namespace
+}  // namespace glassbox
+
+namespace glassbox {
+namespace {
+
+// Fingerprints and baselines are SHA-256 in lower-case hex (FIPS 180-2 test vector).
+TEST(Sha256Hex, KnownVectorAndTruncation) {
+  EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(Sha256Hex("abc", 32), "ba7816bf8f01cfea414140de5dae2223");
+  EXPECT_EQ(Sha256Hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
 
 }  // namespace
