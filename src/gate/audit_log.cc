@@ -1,6 +1,7 @@
 // SQLite implementation of the hash-chained audit log (see audit_log.h).
 #include "gate/audit_log.h"
 
+#include <openssl/evp.h>
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -37,7 +38,9 @@ void AddOptional(const std::optional<std::string>& value, std::string* out) {
 // Owns a prepared statement.
 class Stmt {
  public:
-  Stmt(sqlite3* db, const std::string& sql) { rc_ = sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt_, nullptr); }
+  Stmt(sqlite3* db, const std::string& sql, unsigned prepare_flags = 0) {
+    rc_ = sqlite3_prepare_v3(db, sql.c_str(), -1, prepare_flags, &stmt_, nullptr);
+  }
   ~Stmt() { sqlite3_finalize(stmt_); }
   Stmt(const Stmt&) = delete;
   Stmt& operator=(const Stmt&) = delete;
@@ -45,6 +48,23 @@ class Stmt {
   sqlite3_stmt* get() { return stmt_; }
   void Text(int i, std::string_view v) {
     sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  }
+  // Binds without copying: `v` must stay unchanged until the statement is
+  // reset (or stepped to completion and reset).
+  void StaticText(int i, std::string_view v) {
+    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+  }
+  void OptStaticText(int i, const std::optional<std::string>& v) {
+    if (v) {
+      StaticText(i, *v);
+    } else {
+      sqlite3_bind_null(stmt_, i);
+    }
+  }
+  // Ready for the next use; drops the bindings.
+  void Reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
   }
   void OptText(int i, const std::optional<std::string>& v) {
     if (v) {
@@ -135,15 +155,121 @@ std::string CanonicalRecord(const AuditRecord& r) {
   return out;
 }
 
-std::string ComputeRecordHash(const AuditRecord& r) { return Sha256Hex(CanonicalRecord(r)); }
+namespace {
+
+// Feeds the canonical form to SHA-256 field by field, so a 100 KB body is
+// hashed where it lies instead of being copied into one string first. Must
+// produce exactly the bytes of CanonicalRecord() (audit_log_test checks).
+class CanonicalHasher {
+ public:
+  CanonicalHasher() : ctx_(EVP_MD_CTX_new()) {
+    ok_ = ctx_ != nullptr && EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr) == 1;
+    Raw("glassbox-audit-v1\n");
+  }
+  ~CanonicalHasher() { EVP_MD_CTX_free(ctx_); }
+  CanonicalHasher(const CanonicalHasher&) = delete;
+  CanonicalHasher& operator=(const CanonicalHasher&) = delete;
+
+  void Field(std::string_view value) {
+    char head[32];
+    head[0] = 's';
+    auto [end, ec] = std::to_chars(head + 1, head + sizeof(head) - 1, value.size());
+    *end++ = ':';
+    Raw(std::string_view(head, static_cast<size_t>(end - head)));
+    Raw(value);
+  }
+  void Int(int64_t v) {
+    char digits[24];
+    auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), v);
+    Field(std::string_view(digits, static_cast<size_t>(end - digits)));
+  }
+  void Optional(const std::optional<std::string>& value) {
+    if (value) {
+      Field(*value);
+    } else {
+      Raw("n");
+    }
+  }
+  // Lower-case hex digest; falls back to hashing the built string if
+  // OpenSSL's streaming interface failed (it does not on SHA-256).
+  std::string Hex(const AuditRecord& r) {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (!ok_ || EVP_DigestFinal_ex(ctx_, digest, &len) != 1) return Sha256Hex(CanonicalRecord(r));
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out(len * 2, '0');
+    for (unsigned int i = 0; i < len; ++i) {
+      out[2 * i] = kHex[digest[i] >> 4];
+      out[2 * i + 1] = kHex[digest[i] & 15];
+    }
+    return out;
+  }
+
+ private:
+  void Raw(std::string_view bytes) {
+    if (ok_ && !bytes.empty()) ok_ = EVP_DigestUpdate(ctx_, bytes.data(), bytes.size()) == 1;
+  }
+  EVP_MD_CTX* ctx_;
+  bool ok_ = false;
+};
+
+}  // namespace
+
+std::string ComputeRecordHash(const AuditRecord& r) {
+  CanonicalHasher h;
+  h.Int(r.id);
+  h.Field(r.time);
+  h.Field(r.user);
+  h.Field(r.agent);
+  h.Field(r.upstream);
+  h.Field(r.model);
+  h.Field(r.method);
+  h.Field(r.path);
+  h.Int(r.status);
+  h.Int(r.latency_ms);
+  h.Int(r.input_tokens);
+  h.Int(r.output_tokens);
+  h.Field(r.findings);
+  h.Optional(r.request_body);
+  h.Optional(r.response_body);
+  h.Field(r.request_sha256);
+  h.Field(r.response_sha256);
+  h.Field(r.prev_hash);
+  return h.Hex(r);
+}
+
+Result<std::vector<SecretRule>> SecretMaskRules() {
+  Result<std::vector<SecretRule>> rules = BuiltinSecretRules();
+  if (!rules.ok()) return rules.status();
+  std::vector<SecretRule> secrets;
+  for (SecretRule& r : rules.value()) {
+    if (r.id.starts_with("secret/")) secrets.push_back(std::move(r));
+  }
+  return secrets;
+}
+
+const char* LogDurabilityName(LogDurability d) { return d == LogDurability::kFull ? "full" : "normal"; }
+
+Result<LogDurability> ParseLogDurability(std::string_view text) {
+  if (text == "normal") return LogDurability::kNormal;
+  if (text == "full") return LogDurability::kFull;
+  return Status::Error("log durability '" + std::string(text) + "': expected \"normal\" or \"full\"");
+}
 
 struct AuditLog::Impl {
   sqlite3* db = nullptr;
   std::string path;
   std::shared_ptr<const SecretScanner> scanner;
   std::unique_ptr<SecretScratch> scratch;
+  // Prepared once (first append) and reused: preparing costs more than the
+  // statement itself does.
+  std::unique_ptr<Stmt> last_record, insert_record;
 
-  ~Impl() { sqlite3_close(db); }
+  ~Impl() {
+    last_record.reset();
+    insert_record.reset();
+    sqlite3_close(db);
+  }
 
   Status Error(std::string_view what) const {
     return Status::Error(path + ": " + std::string(what) + ": " + sqlite3_errmsg(db));
@@ -223,6 +349,10 @@ AuditLog::AuditLog(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 AuditLog::~AuditLog() = default;
 
 Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path, OpenMode mode) {
+  return Open(path, mode, Options{});
+}
+
+Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path, OpenMode mode, Options options) {
   auto impl = std::make_unique<Impl>();
   impl->path = path;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX;
@@ -238,7 +368,11 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path, OpenMo
       return Status::Error(path + ": not a glassbox audit log");
     }
   }
-  if (Status s = impl->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"); !s.ok()) return s;
+  if (Status s = impl->Exec(options.durability == LogDurability::kFull ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                                                                         : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
+      !s.ok()) {
+    return s;
+  }
   if (mode == OpenMode::kCreate) {
     if (Status s = impl->Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
     Status s = impl->Exec(
@@ -266,7 +400,7 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path, OpenMo
     }
     if (Status c = impl->Exec("COMMIT"); !c.ok()) return c;
   }
-  auto rules = BuiltinSecretRules();
+  auto rules = SecretMaskRules();
   if (!rules.ok()) return rules.status();
   auto scanner = SecretScanner::Compile(std::move(rules).value(), SecretScanner::CompileMode::kLazy);
   if (!scanner.ok()) return scanner.status();
@@ -287,19 +421,35 @@ static Status PrepareRecord(AuditLog::Impl& m, AuditRecord& r) {
   for (std::string* field : {&r.path, &r.findings}) {
     if (Status s = m.Mask(field); !s.ok()) return s;
   }
-  for (std::optional<std::string>* body : {&r.request_body, &r.response_body}) {
-    if (*body) {
-      if (Status s = m.Mask(&**body); !s.ok()) return s;
-    }
+  if (r.request_body && !r.request_body_screened) {
+    if (Status s = m.Mask(&*r.request_body); !s.ok()) return s;
+  }
+  if (r.response_body) {
+    if (Status s = m.Mask(&*r.response_body); !s.ok()) return s;
   }
   return Status::Ok();
 }
 
 static Status InsertInTransaction(AuditLog::Impl& m, AuditRecord& r) {
+  if (!m.last_record) {
+    m.last_record = std::make_unique<Stmt>(m.db, "SELECT id, record_hash FROM records ORDER BY id DESC LIMIT 1",
+                                           SQLITE_PREPARE_PERSISTENT);
+    m.insert_record = std::make_unique<Stmt>(
+        m.db,
+        std::string("INSERT INTO records(") + kColumns +
+            ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)",
+        SQLITE_PREPARE_PERSISTENT);
+  }
+  if (!m.last_record->ok() || !m.insert_record->ok()) {
+    Status failed = m.Error("preparing insert");
+    m.last_record.reset();
+    m.insert_record.reset();
+    return failed;
+  }
   Status failed = Status::Ok();
   {
-    Stmt last(m.db, "SELECT id, record_hash FROM records ORDER BY id DESC LIMIT 1");
-    int rc = last.ok() ? last.Step() : SQLITE_ERROR;
+    Stmt& last = *m.last_record;
+    int rc = last.Step();
     if (rc == SQLITE_ROW) {
       r.id = last.ColInt(0) + 1;
       r.prev_hash = last.ColText(1);
@@ -314,33 +464,35 @@ static Status InsertInTransaction(AuditLog::Impl& m, AuditRecord& r) {
     } else {
       failed = m.Error("reading the last record");
     }
+    last.Reset();
   }
   if (!failed.ok()) return failed;
   r.record_hash = ComputeRecordHash(r);
-  Stmt ins(m.db, std::string("INSERT INTO records(") + kColumns +
-                     ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)");
-  if (!ins.ok()) return m.Error("preparing insert");
+  // Bound without copies: `r` outlives the step, and Reset() unbinds.
+  Stmt& ins = *m.insert_record;
   ins.Int(1, r.id);
-  ins.Text(2, r.time);
-  ins.Text(3, r.user);
-  ins.Text(4, r.agent);
-  ins.Text(5, r.upstream);
-  ins.Text(6, r.model);
-  ins.Text(7, r.method);
-  ins.Text(8, r.path);
+  ins.StaticText(2, r.time);
+  ins.StaticText(3, r.user);
+  ins.StaticText(4, r.agent);
+  ins.StaticText(5, r.upstream);
+  ins.StaticText(6, r.model);
+  ins.StaticText(7, r.method);
+  ins.StaticText(8, r.path);
   ins.Int(9, r.status);
   ins.Int(10, r.latency_ms);
   ins.Int(11, r.input_tokens);
   ins.Int(12, r.output_tokens);
-  ins.Text(13, r.findings);
-  ins.OptText(14, r.request_body);
-  ins.OptText(15, r.response_body);
-  ins.Text(16, r.request_sha256);
-  ins.Text(17, r.response_sha256);
-  ins.Text(18, r.prev_hash);
-  ins.Text(19, r.record_hash);
-  if (ins.Step() != SQLITE_DONE) return m.Error("inserting record");
-  return Status::Ok();
+  ins.StaticText(13, r.findings);
+  ins.OptStaticText(14, r.request_body);
+  ins.OptStaticText(15, r.response_body);
+  ins.StaticText(16, r.request_sha256);
+  ins.StaticText(17, r.response_sha256);
+  ins.StaticText(18, r.prev_hash);
+  ins.StaticText(19, r.record_hash);
+  const int rc = ins.Step();
+  if (rc != SQLITE_DONE) failed = m.Error("inserting record");
+  ins.Reset();
+  return failed;
 }
 
 Result<AuditRecord> AuditLog::Append(AuditRecord r) {

@@ -1,8 +1,12 @@
 // The audit log of `glassbox gate`: an append-only, hash-chained record of
 // every exchange between an agent and an LLM API, stored in SQLite.
 //
-// Durability: WAL journal, synchronous=FULL, so a record whose Append()
-// returned survives kill -9 and power loss. Append() runs in one IMMEDIATE
+// Durability (Options::durability): WAL journal. With LogDurability::kFull
+// (synchronous=FULL) a record whose Append() returned survives kill -9 and
+// power loss. With kNormal (synchronous=NORMAL) it survives kill -9 and any
+// other crash of the process (the commit is in the WAL file, in the OS's
+// page cache), but an OS crash or power loss may drop the last commits —
+// whole transactions only, so the chain never breaks. Append() runs in one IMMEDIATE
 // transaction that reads the last record's hash and inserts the new row, so
 // two processes (or two AuditLog objects) appending at once still build one
 // unbroken chain. One AuditLog object belongs to one thread at a time; open
@@ -23,7 +27,8 @@
 //   encoded like strings. The length prefix makes the form unambiguous.
 //
 // Secrets: callers pass bodies already redacted by policy. As a last line of
-// defence Append() also runs core's built-in secret rules over path,
+// defence Append() also runs core's built-in secret rules (SecretMaskRules())
+// over path,
 // request_body, response_body and findings and replaces every match with
 // MaskSecret() of it before hashing and storing, so no secret the core rules
 // know reaches the log in clear. request_sha256/response_sha256 are the
@@ -46,9 +51,33 @@
 #include <string_view>
 #include <vector>
 
+#include "core/secrets.h"
 #include "core/status.h"
 
 namespace glassbox::gate {
+
+// How hard the audit log pushes each group commit to the disk.
+enum class LogDurability {
+  // SQLite WAL with synchronous=NORMAL (the default): a committed record
+  // survives a crash of the gate process (kill -9, OOM kill); an OS crash or
+  // power loss can drop the last commits, never a part of one, so the hash
+  // chain stays whole.
+  kNormal,
+  // synchronous=FULL: every group commit is fsynced before the client's
+  // response finishes, so records also survive an OS crash or power loss.
+  kFull,
+};
+
+// "normal" / "full", for messages.
+const char* LogDurabilityName(LogDurability d);
+// Parses "normal" or "full"; an error names the accepted values.
+Result<LogDurability> ParseLogDurability(std::string_view text);
+
+// The rules Append() masks with: core's built-in rules whose id starts with
+// "secret/" (the provenance rules that share the engine are not secrets).
+// The gate's policy scans outbound bodies with the same set, which is what
+// lets it vouch for a body (AuditRecord::request_body_screened).
+Result<std::vector<SecretRule>> SecretMaskRules();
 
 struct AuditRecord {
   int64_t id = 0;             // assigned by Append()
@@ -70,6 +99,13 @@ struct AuditRecord {
   std::string response_sha256;
   std::string prev_hash;        // set by Append()
   std::string record_hash;      // set by Append()
+
+  // Not stored. True when the caller has already run SecretMaskRules() over
+  // *request_body exactly as given and they found nothing: Append() then
+  // skips masking it, since that scan would find nothing either. The gate's
+  // policy scans every request body it forwards, so the log need not scan a
+  // 100 KB prompt twice. Leave false whenever in doubt.
+  bool request_body_screened = false;
 };
 
 // True for "YYYY-MM-DDTHH:MM:SS[.fraction]Z", the only time form the log
@@ -79,7 +115,7 @@ bool IsRfc3339Utc(std::string_view t);
 
 // The canonical serialization (see above) of `r`, record_hash excluded.
 std::string CanonicalRecord(const AuditRecord& r);
-// SHA-256 hex of CanonicalRecord(r).
+// SHA-256 hex of CanonicalRecord(r) (computed without building the string).
 std::string ComputeRecordHash(const AuditRecord& r);
 
 inline constexpr std::string_view kZeroHash =
@@ -99,7 +135,13 @@ class AuditLog {
     kCreate,    // create the file and schema if missing
     kExisting,  // fail if the file is missing or is not a glassbox audit log
   };
+  struct Options {
+    // kFull unless the caller chooses: `glassbox gate` passes its [log]
+    // durability (default kNormal), everything else keeps the strictest.
+    LogDurability durability = LogDurability::kFull;
+  };
   static Result<std::unique_ptr<AuditLog>> Open(const std::string& path, OpenMode mode);
+  static Result<std::unique_ptr<AuditLog>> Open(const std::string& path, OpenMode mode, Options options);
   ~AuditLog();
   AuditLog(const AuditLog&) = delete;
   AuditLog& operator=(const AuditLog&) = delete;

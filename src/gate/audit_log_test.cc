@@ -1,5 +1,7 @@
 #include "gate/audit_log.h"
 
+#include "core/locate.h"
+
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <unistd.h>
@@ -133,6 +135,65 @@ TEST_F(AuditLogTest, CanonicalFormIsLengthPrefixed) {
   AuditRecord null = Sample(1);
   empty.response_body = "";
   EXPECT_NE(ComputeRecordHash(empty), ComputeRecordHash(null));
+}
+
+// ComputeRecordHash streams the fields into SHA-256; it must hash exactly
+// the documented canonical bytes.
+TEST_F(AuditLogTest, RecordHashIsTheHashOfTheCanonicalForm) {
+  AuditRecord r = Sample(3);
+  r.id = 42;
+  r.status = -5;
+  r.request_body = std::string(100000, 'x') + "\xC3\xA9";
+  r.response_body = "";
+  r.prev_hash = std::string(kZeroHash);
+  EXPECT_EQ(ComputeRecordHash(r), Sha256Hex(CanonicalRecord(r)));
+  r.request_body = std::nullopt;
+  r.response_body = "{}";
+  EXPECT_EQ(ComputeRecordHash(r), Sha256Hex(CanonicalRecord(r)));
+  EXPECT_EQ(CanonicalRecord(r).rfind("glassbox-audit-v1\ns2:42s", 0), 0u) << CanonicalRecord(r);
+}
+
+// Both durability levels store WAL-mode logs that verify; "normal" sets
+// synchronous=NORMAL on the writer's connection, "full" synchronous=FULL.
+TEST_F(AuditLogTest, DurabilityLevels) {
+  for (LogDurability d : {LogDurability::kNormal, LogDurability::kFull}) {
+    std::filesystem::remove(path_);
+    std::filesystem::remove(path_ + "-wal");
+    std::filesystem::remove(path_ + "-shm");
+    AuditLog::Options options;
+    options.durability = d;
+    auto log = AuditLog::Open(path_, AuditLog::OpenMode::kCreate, options);
+    ASSERT_TRUE(log.ok()) << log.status().message();
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE((*log)->Append(Sample(i)).ok());
+    EXPECT_TRUE((*log)->Verify()->intact);
+    EXPECT_EQ((*log)->List()->size(), 3u);
+    EXPECT_TRUE(std::filesystem::exists(path_ + "-wal")) << LogDurabilityName(d);
+  }
+}
+
+// A request body the caller marks as screened (the gate's policy scanned it
+// with the same rules and found nothing) is stored without a second scan;
+// the response body, path and findings are still masked. Unmarked bodies
+// are masked as before.
+TEST_F(AuditLogTest, ScreenedRequestBodySkipsOnlyTheRequestScan) {
+  auto log = OpenLog();
+  AuditRecord r = Sample(1);
+  r.request_body = "{\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}]}";
+  r.request_body_screened = true;
+  r.response_body = std::string("ANTHROPIC_API_KEY=") + kKey;
+  r.findings = std::string("[{\"message\":\"") + kKey + "\"}]";
+  auto stored = log->Append(r);
+  ASSERT_TRUE(stored.ok()) << stored.status().message();
+  EXPECT_EQ(*stored->request_body, *r.request_body);
+  EXPECT_EQ(stored->response_body->find(kKey), std::string::npos);
+  EXPECT_EQ(stored->findings.find(kKey), std::string::npos);
+  AuditRecord unmarked = Sample(2);
+  unmarked.request_body = std::string("{\"system\":\"key ") + kKey + "\"}";
+  auto masked = log->Append(unmarked);
+  ASSERT_TRUE(masked.ok());
+  EXPECT_EQ(masked->request_body->find(kKey), std::string::npos) << *masked->request_body;
+  EXPECT_EQ(log->Search(kKey)->size(), 0u);
+  EXPECT_TRUE(log->Verify()->intact);
 }
 
 TEST_F(AuditLogTest, OpenExistingRejectsMissingAndForeignFiles) {

@@ -481,7 +481,7 @@ Result<GateConfig> ParseGateConfig(std::string_view toml_text, std::string_view 
   const Ctx ctx{source_name, &env};
   GateConfig config = DefaultGateConfig();
   config.source = std::string(source_name);
-  if (Status st = CheckKeys(ctx, root, "", {"gate", "policy", "retention", "upstreams", "users", "prices"}); !st.ok()) {
+  if (Status st = CheckKeys(ctx, root, "", {"gate", "policy", "retention", "log", "upstreams", "users", "prices"}); !st.ok()) {
     return st;
   }
   if (const toml::node* g = root.get("gate")) {
@@ -545,6 +545,16 @@ Result<GateConfig> ParseGateConfig(std::string_view toml_text, std::string_view 
     if (config.retention.records && *config.retention.records == 0) {
       return ctx.Error(*t->get("records"), "retention.records", "expected at least 1");
     }
+  }
+  if (const toml::node* l = root.get("log")) {
+    const toml::table* t = l->as_table();
+    if (t == nullptr) return ctx.Error(*l, "log", "expected a table");
+    if (Status st = CheckKeys(ctx, *t, "log", {"durability"}); !st.ok()) return st;
+    std::string durability = LogDurabilityName(config.log.durability);
+    if (Status st = GetString(ctx, *t, "log", "durability", &durability); !st.ok()) return st;
+    Result<LogDurability> parsed_durability = ParseLogDurability(durability);
+    if (!parsed_durability.ok()) return ctx.Error(*t->get("durability"), "log.durability", "expected \"normal\" or \"full\"");
+    config.log.durability = *parsed_durability;
   }
   if (const toml::node* u = root.get("upstreams")) {
     const toml::table* t = u->as_table();

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "gate/audit_log.h"
 #include "net/provider_events.h"
 
 namespace glassbox::gate {
@@ -94,6 +95,11 @@ struct RetentionConfig {
   std::optional<uint64_t> records;  // keep at most this many records
 };
 
+// [log]
+struct LogConfig {  // LogDurability: see audit_log.h
+  LogDurability durability = LogDurability::kNormal;
+};
+
 // Policy switches; all on by default.
 struct PolicySwitches {
   bool redact_secrets = true;         // replace secrets in request bodies by a placeholder
@@ -121,6 +127,7 @@ struct GateConfig {
   // (rules/gate/prices.toml).
   std::vector<PriceEntry> prices;
   RetentionConfig retention;
+  LogConfig log;
   PolicySwitches policy;
   std::string source;  // the file it was loaded from; "" for the defaults
 };

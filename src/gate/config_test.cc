@@ -160,6 +160,8 @@ TEST(GateConfig, ErrorsNameFileLineAndKey) {
       {"[gate\n", "gate.toml:1:"},
       {"[policy]\nredact_secrets = \"yes\"\n", "gate.toml:2: policy.redact_secrets: expected true or false"},
       {"[upstreams.anthropic]\nprotocol = \"openai\"\n", "a built-in upstream speaks its own protocol"},
+      {"[log]\ndurability = \"sometimes\"\n", "gate.toml:2: log.durability: expected \"normal\" or \"full\""},
+      {"[log]\nsync = \"full\"\n", "gate.toml:2: log.sync: unknown key"},
   };
   for (const Case& c : cases) {
     Result<GateConfig> r = ParseGateConfig(c.toml, "gate.toml", Env());
@@ -167,6 +169,23 @@ TEST(GateConfig, ErrorsNameFileLineAndKey) {
     EXPECT_NE(r.status().message().find(c.expect), std::string::npos)
         << "got: " << r.status().message() << "\nwanted: " << c.expect;
   }
+}
+
+// [log] durability: "normal" by default (survives a process crash), "full"
+// fsyncs every group commit.
+TEST(GateConfig, LogDurability) {
+  EXPECT_EQ(DefaultGateConfig().log.durability, LogDurability::kNormal);
+  Result<GateConfig> full = ParseGateConfig("[log]\ndurability = \"full\"\n", "gate.toml", Env());
+  ASSERT_TRUE(full.ok()) << full.status().message();
+  EXPECT_EQ(full->log.durability, LogDurability::kFull);
+  Result<GateConfig> normal = ParseGateConfig("[log]\ndurability = \"normal\"\n", "gate.toml", Env());
+  ASSERT_TRUE(normal.ok()) << normal.status().message();
+  EXPECT_EQ(normal->log.durability, LogDurability::kNormal);
+  EXPECT_EQ(ParseLogDurability("full").value(), LogDurability::kFull);
+  Result<LogDurability> bad = ParseLogDurability("fsync");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("'fsync'"), std::string::npos) << bad.status().message();
+  EXPECT_STREQ(LogDurabilityName(LogDurability::kFull), "full");
 }
 
 TEST(GateConfig, UpstreamUrls) {

@@ -34,8 +34,10 @@ using Clock = std::chrono::steady_clock;
 // log's connection is only ever used by one thread once the gateway serves.
 class LogWriter {
  public:
-  static Result<std::unique_ptr<LogWriter>> Open(const std::string& path) {
-    auto log = AuditLog::Open(path, AuditLog::OpenMode::kCreate);
+  static Result<std::unique_ptr<LogWriter>> Open(const std::string& path, LogDurability durability) {
+    AuditLog::Options options;
+    options.durability = durability;
+    auto log = AuditLog::Open(path, AuditLog::OpenMode::kCreate, options);
     if (!log.ok()) return log.status();
     auto writer = std::unique_ptr<LogWriter>(new LogWriter(std::move(log.value())));
     writer->thread_ = std::thread([w = writer.get()] { w->Run(); });
@@ -284,6 +286,7 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
   std::string user = "anonymous", agent = "unknown", upstream, model;
   bool log_payloads = true;
   std::optional<std::string> logged_request;
+  bool logged_request_screened = false;  // see AuditRecord::request_body_screened
   std::string request_sha256;
   std::vector<Finding> findings;
 
@@ -297,7 +300,9 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
   std::shared_ptr<net::RequestHandle> upstream_request;
   std::atomic<bool> client_gone{false};
 
-  AuditRecord BaseRecord() const {
+  // Called once per exchange, by the path that ends it: it moves the logged
+  // request body into the record.
+  AuditRecord BaseRecord() {
     AuditRecord r;
     r.time = FormatRfc3339(wall_start);
     r.user = user;
@@ -307,7 +312,9 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
     r.method = method;
     r.path = path;
     r.latency_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
-    r.request_body = logged_request;
+    r.request_body = std::move(logged_request);
+    logged_request.reset();
+    r.request_body_screened = logged_request_screened;
     r.request_sha256 = request_sha256;
     return r;
   }
@@ -557,7 +564,18 @@ void Gateway::Impl::Handle(net::HttpRequest request, std::shared_ptr<net::Respon
   if (!out.upstream.empty()) ex->upstream = out.upstream;
   if (out.refusal) return ex->Refuse(*out.refusal);
   metrics.Findings(out.findings);
-  if (ex->log_payloads) ex->logged_request = out.body;
+  // The bytes to forward: the client's own when policy changed nothing (so
+  // the original goes out untouched), else the policy's edit. The log keeps
+  // the same bytes; one copy between them at most.
+  std::string forward_body;
+  if (!out.changed) {
+    forward_body = std::move(request.body);
+    if (ex->log_payloads) ex->logged_request = std::move(out.body);  // equal to forward_body
+  } else {
+    forward_body = std::move(out.body);
+    if (ex->log_payloads) ex->logged_request = forward_body;
+  }
+  if (ex->log_payloads) ex->logged_request_screened = out.secret_free;
 
   const UpstreamConfig* upstream = FindUpstream(policy->config(), ex->upstream);
   if (upstream == nullptr) {
@@ -573,7 +591,7 @@ void Gateway::Impl::Handle(net::HttpRequest request, std::shared_ptr<net::Respon
   upstream_request.method = request.method;
   upstream_request.target = out.upstream_target.empty() ? ex->route.upstream_target : out.upstream_target;
   for (auto& [name, value] : hd.headers) upstream_request.headers.Add(std::move(name), std::move(value));
-  upstream_request.body = std::move(out.body);
+  upstream_request.body = std::move(forward_body);
 
   net::ClientCallbacks callbacks;
   callbacks.on_headers = [ex](const net::ResponseHead& head) { ex->OnHead(head); };
@@ -642,7 +660,7 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options) {
   impl->policy = std::move(policy.value());
   impl->ledger = std::make_unique<UsageLedger>(impl->policy->config());
 
-  auto log = LogWriter::Open(impl->options.log_path);
+  auto log = LogWriter::Open(impl->options.log_path, config.log.durability);
   if (!log.ok()) return Status::Error("audit log '" + impl->options.log_path + "': " + log.status().message());
   impl->log = std::move(log.value());
   // Budgets survive restarts: this month's usage is read back from the log.

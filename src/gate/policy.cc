@@ -7,6 +7,8 @@
 
 #include "core/json_strings.h"
 #include "core/secrets.h"
+#include "core/utf.h"
+#include "gate/audit_log.h"
 #include "gate/text_policy.h"
 
 namespace glassbox::gate {
@@ -188,13 +190,11 @@ Result<std::shared_ptr<const Policy>> Policy::Create(GateConfig config) {
     if (u.key_sha256.size() != 64) return Status::Error(fmt::format("gate config: user {} has no key", u.name));
   }
   auto impl = std::make_unique<Impl>(std::move(config));
-  Result<std::vector<SecretRule>> rules = BuiltinSecretRules();
+  // The audit log's masking rules: what the policy finds nothing of, the log
+  // would find nothing of either (OutboundResult::secret_free).
+  Result<std::vector<SecretRule>> rules = SecretMaskRules();
   if (!rules.ok()) return rules.status();
-  std::vector<SecretRule> secret_rules;
-  for (SecretRule& r : rules.value()) {
-    if (r.id.starts_with("secret/")) secret_rules.push_back(std::move(r));
-  }
-  auto compiled = SecretScanner::Compile(std::move(secret_rules), SecretScanner::CompileMode::kLazy);
+  auto compiled = SecretScanner::Compile(std::move(rules).value(), SecretScanner::CompileMode::kLazy);
   if (!compiled.ok()) return compiled.status();
   impl->secrets = std::move(compiled.value());
   impl->scratch.set_scanner(impl->secrets.get());
@@ -459,17 +459,21 @@ OutboundResult Policy::ApplyOutbound(const Route& route, std::string_view body) 
     return refuse(ErrorKind::kInvalidRequest, "invalid-utf8", "the request body is not valid UTF-8");
   }
   const bool scan_secrets = sw.redact_secrets || sw.refuse_private_keys;
-  const bool strip = sw.strip_hidden_outbound && MayHoldHiddenText(body);
+  // MayHoldHiddenText(body), with the \u test shared with the secret check.
+  const bool unicode_escape = HasUnicodeEscape(body);
+  const bool strip = sw.strip_hidden_outbound && (unicode_escape || !utf::IsAscii(body));
   std::unique_ptr<SecretScratch> scratch = impl_->scratch.Take();
   bool check_secrets = false;
+  bool raw_clean = false;  // the whole-body scan ran and found nothing at all
   if (scan_secrets) {
     // The whole body first: most requests hold no secret, and then the
     // per-string pass is skipped unless escapes could hide one.
     std::vector<Finding> raw;
-    (void)impl_->secrets->Scan(body, *scratch, &raw);
-    bool any = false;
+    const Status scanned = impl_->secrets->Scan(body, *scratch, &raw);
+    bool any = !scanned.ok();  // a failed scan: check string by string
     for (const Finding& f : raw) any = any || f.severity >= Severity::kMedium;
-    check_secrets = any || HasUnicodeEscape(body);
+    check_secrets = any || unicode_escape;
+    raw_clean = scanned.ok() && raw.empty();
   }
   std::string private_key_rule;
   std::string private_key_path;
@@ -592,6 +596,7 @@ OutboundResult Policy::ApplyOutbound(const Route& route, std::string_view body) 
     r.changed = true;
   } else {
     r.body = std::string(body);
+    r.secret_free = raw_clean;
   }
   return r;
 }

@@ -76,6 +76,11 @@ struct OutboundResult {
   std::optional<Refusal> refusal;  // set: do not forward
   std::string body;                // the body to forward (== the original when !changed)
   bool changed = false;
+  // True when the policy ran its secret rules (all of core's built-in rules)
+  // over the whole of `body` and they found nothing, not even a documented
+  // example value; then `body` is the original. The gateway passes this on
+  // as AuditRecord::request_body_screened so the log does not scan it again.
+  bool secret_free = false;
   std::string original_sha256;  // of the body as received (hex)
   // Secrets (rule "secret/...", message and decoded masked, json_path set)
   // and hidden characters ("unicode/...", json_path set) found in the body.

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "core/secrets.h"
+#include "gate/audit_log.h"
 #include "gate/text_policy.h"
 
 namespace glassbox::gate {
@@ -69,6 +70,60 @@ TEST(TextPolicy, UnicodeEscapeScan) {
     EXPECT_TRUE(HasUnicodeEscape(lead + R"(\n\u)")) << pad;
     EXPECT_FALSE(HasUnicodeEscape(lead + R"(\n\\u)")) << pad;
   }
+}
+
+// The SSE2 block scans agree with byte-at-a-time references on random
+// bodies full of backslashes, 'u's and multi-byte sequences at every
+// alignment.
+TEST(TextPolicy, BlockScansAgreeWithReferences) {
+  auto has_escape_reference = [](std::string_view s) {
+    for (size_t i = 0; i < s.size(); ++i) {
+      if (s[i] != '\\') continue;
+      if (i + 1 < s.size() && s[i + 1] == 'u') return true;
+      ++i;
+    }
+    return false;
+  };
+  auto valid_utf8_reference = [](std::string_view s) {
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    for (size_t i = 0; i < s.size();) {
+      const unsigned char c = p[i];
+      size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+      if (len == 0 || i + len > s.size()) return false;
+      uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
+      for (size_t k = 1; k < len; ++k) {
+        if ((p[i + k] & 0xC0) != 0x80) return false;
+        cp = (cp << 6) | (p[i + k] & 0x3F);
+      }
+      const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
+      if (cp < min[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+      i += len;
+    }
+    return true;
+  };
+  const std::string pieces[] = {"\\", "u", "a", "\\u", "\\\\", "\xC3\xA9", "\xE2\x80\x8B", "\xF0\x9F\x91\x8B",
+                                "\xC3", "\x80", "\xED\xA0\x80", "\xC0\xAF", std::string(20, 'x')};
+  uint64_t state = 0x9E3779B97F4A7C15ULL;
+  auto next = [&] {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state;
+  };
+  int escapes = 0, valid = 0;
+  for (int round = 0; round < 20000; ++round) {
+    std::string s(next() % 40, 'q');
+    const int n = static_cast<int>(next() % 6);
+    for (int k = 0; k < n; ++k) s += pieces[next() % std::size(pieces)];
+    s += std::string(next() % 20, 'z');
+    ASSERT_EQ(HasUnicodeEscape(s), has_escape_reference(s)) << s;
+    ASSERT_EQ(IsValidUtf8(s), valid_utf8_reference(s)) << s;
+    escapes += has_escape_reference(s);
+    valid += valid_utf8_reference(s);
+  }
+  EXPECT_GT(escapes, 1000);
+  EXPECT_GT(valid, 1000);
+  EXPECT_LT(valid, 19000);
 }
 
 TEST(PolicyRoutes, KnownPaths) {
@@ -330,6 +385,63 @@ TEST(PolicyOutbound, CleanBodiesPassUnchanged) {
   EXPECT_EQ(o.body, body);
   EXPECT_TRUE(o.findings.empty());
   EXPECT_EQ(o.model, "gemini-2.5-pro");
+}
+
+// OutboundResult::secret_free lets the audit log skip its second scan of
+// the request body, so it may be true only when the log's own rules would
+// find nothing in the forwarded body.
+TEST(PolicyOutbound, SecretFreeOnlyWhenTheLogsRulesFindNothing) {
+  // The log's own rules (SecretMaskRules, also what the policy compiles).
+  Result<std::vector<SecretRule>> rules = SecretMaskRules();
+  ASSERT_TRUE(rules.ok());
+  ASSERT_GT(rules->size(), 10u);
+  for (const SecretRule& rule : *rules) EXPECT_TRUE(rule.id.starts_with("secret/")) << rule.id;
+  Result<std::shared_ptr<const SecretScanner>> log_rules =
+      SecretScanner::Compile(std::move(rules).value(), SecretScanner::CompileMode::kLazy);
+  ASSERT_TRUE(log_rules.ok());
+  std::unique_ptr<SecretScratch> scratch = (*log_rules)->NewScratch();
+  auto log_finds = [&](std::string_view text) {
+    std::vector<Finding> found;
+    EXPECT_TRUE((*log_rules)->Scan(text, *scratch, &found).ok());
+    return found.size();
+  };
+
+  auto p = MakePolicy();
+  const Route r = RouteFor(*p, "POST", "/v1/messages");
+  auto body_with = [](std::string_view content) {
+    return std::string(R"({"model":"claude-sonnet-4-5","max_tokens":16,"messages":[{"role":"user","content":")") +
+           std::string(content) + R"("}]})";
+  };
+  // Clean prose: forwarded unchanged, and nothing for the log to find.
+  OutboundResult clean = p->ApplyOutbound(r, body_with("please refactor the parser " + std::string(5000, 'x')));
+  EXPECT_FALSE(clean.changed);
+  EXPECT_TRUE(clean.secret_free);
+  EXPECT_EQ(log_finds(clean.body), 0u);
+  // A secret: redacted, so the body changed; the log scans it again.
+  OutboundResult secret = p->ApplyOutbound(r, body_with(std::string("key ") + kGithubToken));
+  EXPECT_TRUE(secret.changed);
+  EXPECT_FALSE(secret.secret_free);
+  // A documented example key is forwarded as is (low severity) but is still
+  // a finding of the log's rules: the log must mask it, so not secret-free.
+  OutboundResult example = p->ApplyOutbound(r, body_with("aws_access_key_id = AKIAIOSFODNN7EXAMPLE"));
+  EXPECT_FALSE(example.changed);
+  EXPECT_GT(log_finds(example.body), 0u);
+  EXPECT_FALSE(example.secret_free);
+  // The slow path still works behind the fast one: a key whose first letter
+  // is a JSON \u escape hides from the whole-body scan, is caught by the
+  // per-string pass on the decoded text, and is redacted.
+  std::string escaped_key = std::string("\\u0067") + (kGithubToken + 1);
+  OutboundResult escaped = p->ApplyOutbound(r, body_with("key " + escaped_key));
+  EXPECT_EQ(log_finds(body_with("key " + escaped_key)), 0u) << "the raw scan cannot see it";
+  EXPECT_TRUE(escaped.changed);
+  EXPECT_FALSE(escaped.secret_free);
+  EXPECT_NE(escaped.body.find("[REDACTED secret/"), std::string::npos) << escaped.body;
+  EXPECT_EQ(escaped.body.find(kGithubToken + 1), std::string::npos) << escaped.body;
+  // Secret scanning switched off: nothing was scanned, so nothing is claimed.
+  auto off = MakePolicy(ConfigFrom("[policy]\nredact_secrets = false\nrefuse_private_keys = false\n"));
+  OutboundResult unscanned = off->ApplyOutbound(RouteFor(*off, "POST", "/v1/messages"), body_with("hello"));
+  EXPECT_FALSE(unscanned.changed);
+  EXPECT_FALSE(unscanned.secret_free);
 }
 
 TEST(PolicyOutbound, PrivateKeyIsRefusedInTheProvidersFormat) {
