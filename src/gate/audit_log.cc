@@ -238,15 +238,7 @@ std::string ComputeRecordHash(const AuditRecord& r) {
   return h.Hex(r);
 }
 
-Result<std::vector<SecretRule>> SecretMaskRules() {
-  Result<std::vector<SecretRule>> rules = BuiltinSecretRules();
-  if (!rules.ok()) return rules.status();
-  std::vector<SecretRule> secrets;
-  for (SecretRule& r : rules.value()) {
-    if (r.id.starts_with("secret/")) secrets.push_back(std::move(r));
-  }
-  return secrets;
-}
+bool IsMaskedRule(std::string_view rule_id) { return rule_id.starts_with("secret/"); }
 
 const char* LogDurabilityName(LogDurability d) { return d == LogDurability::kFull ? "full" : "normal"; }
 
@@ -294,7 +286,7 @@ struct AuditLog::Impl {
               [](const Finding& a, const Finding& b) { return a.byte_offset > b.byte_offset; });
     uint64_t limit = text->size();  // findings at or past it overlap one already masked
     for (const Finding& f : found) {
-      if (f.byte_length == 0 || f.byte_offset + f.byte_length > limit) continue;
+      if (!IsMaskedRule(f.rule) || f.byte_length == 0 || f.byte_offset + f.byte_length > limit) continue;
       std::string masked = MaskSecret(std::string_view(*text).substr(f.byte_offset, f.byte_length));
       text->replace(f.byte_offset, f.byte_length, masked);
       limit = f.byte_offset;
@@ -400,7 +392,9 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path, OpenMo
     }
     if (Status c = impl->Exec("COMMIT"); !c.ok()) return c;
   }
-  auto rules = SecretMaskRules();
+  // All built-in rules: the set the build-time database was made for, so
+  // opening compiles nothing; Mask() keeps only IsMaskedRule() findings.
+  auto rules = BuiltinSecretRules();
   if (!rules.ok()) return rules.status();
   auto scanner = SecretScanner::Compile(std::move(rules).value(), SecretScanner::CompileMode::kLazy);
   if (!scanner.ok()) return scanner.status();

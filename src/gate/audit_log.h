@@ -27,7 +27,7 @@
 //   encoded like strings. The length prefix makes the form unambiguous.
 //
 // Secrets: callers pass bodies already redacted by policy. As a last line of
-// defence Append() also runs core's built-in secret rules (SecretMaskRules())
+// defence Append() also runs core's built-in secret rules (IsMaskedRule)
 // over path,
 // request_body, response_body and findings and replaces every match with
 // MaskSecret() of it before hashing and storing, so no secret the core rules
@@ -51,7 +51,6 @@
 #include <string_view>
 #include <vector>
 
-#include "core/secrets.h"
 #include "core/status.h"
 
 namespace glassbox::gate {
@@ -73,11 +72,12 @@ const char* LogDurabilityName(LogDurability d);
 // Parses "normal" or "full"; an error names the accepted values.
 Result<LogDurability> ParseLogDurability(std::string_view text);
 
-// The rules Append() masks with: core's built-in rules whose id starts with
-// "secret/" (the provenance rules that share the engine are not secrets).
-// The gate's policy scans outbound bodies with the same set, which is what
-// lets it vouch for a body (AuditRecord::request_body_screened).
-Result<std::vector<SecretRule>> SecretMaskRules();
+// Which findings of core's built-in rules (BuiltinSecretRules()) Append()
+// masks: those of "secret/..." rules. The provenance rules that share the
+// engine are not secrets and are left as they are. The gate's policy scans
+// outbound bodies with the same rules and this same test, which is what lets
+// it vouch for a body (AuditRecord::request_body_screened).
+bool IsMaskedRule(std::string_view rule_id);
 
 struct AuditRecord {
   int64_t id = 0;             // assigned by Append()
@@ -100,7 +100,7 @@ struct AuditRecord {
   std::string prev_hash;        // set by Append()
   std::string record_hash;      // set by Append()
 
-  // Not stored. True when the caller has already run SecretMaskRules() over
+  // Not stored. True when the caller has already run BuiltinSecretRules() over
   // *request_body exactly as given and they found nothing: Append() then
   // skips masking it, since that scan would find nothing either. The gate's
   // policy scans every request body it forwards, so the log need not scan a

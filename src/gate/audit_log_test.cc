@@ -196,6 +196,21 @@ TEST_F(AuditLogTest, ScreenedRequestBodySkipsOnlyTheRequestScan) {
   EXPECT_TRUE(log->Verify()->intact);
 }
 
+// Provenance markers share the rule engine but are no secrets: stored as
+// they are, while a secret beside them is masked.
+TEST_F(AuditLogTest, ProvenanceMarkersAreNotMasked) {
+  EXPECT_TRUE(IsMaskedRule("secret/anthropic-api-key"));
+  EXPECT_FALSE(IsMaskedRule("provenance/co-authored-by-agent"));
+  auto log = OpenLog();
+  AuditRecord r = Sample(1);
+  const std::string marker = "Fix parser\n\nCo-Authored-By: Claude <noreply@anthropic.com>\n";
+  r.response_body = marker + "ANTHROPIC_API_KEY=" + kKey;
+  auto stored = log->Append(r);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->response_body->rfind(marker, 0), 0u) << *stored->response_body;
+  EXPECT_EQ(stored->response_body->find(kKey), std::string::npos);
+}
+
 TEST_F(AuditLogTest, OpenExistingRejectsMissingAndForeignFiles) {
   EXPECT_FALSE(AuditLog::Open(path_, AuditLog::OpenMode::kExisting).ok());
   RawSql("CREATE TABLE other(x)");

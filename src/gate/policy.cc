@@ -190,9 +190,11 @@ Result<std::shared_ptr<const Policy>> Policy::Create(GateConfig config) {
     if (u.key_sha256.size() != 64) return Status::Error(fmt::format("gate config: user {} has no key", u.name));
   }
   auto impl = std::make_unique<Impl>(std::move(config));
-  // The audit log's masking rules: what the policy finds nothing of, the log
-  // would find nothing of either (OutboundResult::secret_free).
-  Result<std::vector<SecretRule>> rules = SecretMaskRules();
+  // The audit log's rules, all of them (the build-time database is made for
+  // this set, so nothing is compiled here); only IsMaskedRule() findings
+  // count, as in the log. What the policy finds none of, the log finds none
+  // of either (OutboundResult::secret_free).
+  Result<std::vector<SecretRule>> rules = BuiltinSecretRules();
   if (!rules.ok()) return rules.status();
   auto compiled = SecretScanner::Compile(std::move(rules).value(), SecretScanner::CompileMode::kLazy);
   if (!compiled.ok()) return compiled.status();
@@ -471,9 +473,13 @@ OutboundResult Policy::ApplyOutbound(const Route& route, std::string_view body) 
     std::vector<Finding> raw;
     const Status scanned = impl_->secrets->Scan(body, *scratch, &raw);
     bool any = !scanned.ok();  // a failed scan: check string by string
-    for (const Finding& f : raw) any = any || f.severity >= Severity::kMedium;
+    raw_clean = scanned.ok();
+    for (const Finding& f : raw) {
+      if (!IsMaskedRule(f.rule)) continue;  // provenance text, not a secret
+      any = any || f.severity >= Severity::kMedium;
+      raw_clean = false;
+    }
     check_secrets = any || unicode_escape;
-    raw_clean = scanned.ok() && raw.empty();
   }
   std::string private_key_rule;
   std::string private_key_path;
@@ -509,6 +515,7 @@ OutboundResult Policy::ApplyOutbound(const Route& route, std::string_view body) 
     uint64_t pos = 0;
     bool redacted = false;
     for (Finding& f : found) {
+      if (!IsMaskedRule(f.rule)) continue;           // provenance text, not a secret
       if (f.severity < Severity::kMedium) continue;  // documented example values
       if (sw.refuse_private_keys && IsPrivateKeyRule(f.rule) && private_key_rule.empty()) {
         private_key_rule = f.rule;
