@@ -28,6 +28,15 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// The SHA-256 of a request body as the client sent it, computed on the log
+// thread while the upstream answers, instead of on the I/O thread before
+// forwarding. The I/O thread fills `original` and hands the object to
+// LogWriter::Prepare(); from then on only the log thread touches it.
+struct RequestDigest {
+  std::string original;
+  std::string hex;
+};
+
 // Appends records on its own thread, in arrival order, so no I/O thread ever
 // waits for SQLite's fsync. `done` runs on the log thread after the commit.
 // Maintenance (retention) also runs on that thread, between batches, so the
@@ -45,16 +54,26 @@ class LogWriter {
   }
   ~LogWriter() { Stop(); }
 
-  void Append(AuditRecord record, std::function<void(Status)> done) {
+  // `digest`, when given, must have gone through Prepare() first; its hash
+  // becomes the record's request_sha256.
+  void Append(AuditRecord record, std::function<void(Status)> done, std::shared_ptr<RequestDigest> digest = nullptr) {
     {
       std::lock_guard lock(mu_);
       if (!stopping_) {
-        queue_.emplace_back(std::move(record), std::move(done));
+        queue_.push_back(Item{std::move(record), std::move(done), std::move(digest), false});
         cv_.notify_one();
         return;
       }
     }
     done(Status::Error("the audit log is closed"));
+  }
+
+  // Hashes digest->original on the log thread, ahead of the record that
+  // will use it (the queue is processed in order).
+  void Prepare(std::shared_ptr<RequestDigest> digest) {
+    std::lock_guard lock(mu_);
+    queue_.push_back(Item{AuditRecord{}, nullptr, std::move(digest), true});
+    cv_.notify_one();
   }
 
   // Drains the queue and joins the thread.
@@ -84,9 +103,22 @@ class LogWriter {
 
   // Group commit: everything queued while the last transaction was syncing
   // goes into the next one, so a busy gateway pays one fsync per batch.
+  struct Item {
+    AuditRecord record;
+    std::function<void(Status)> done;
+    std::shared_ptr<RequestDigest> digest;
+    bool prepare_only = false;  // a Prepare(): hash, no record
+  };
+
+  static void Hash(RequestDigest& d) {
+    if (!d.hex.empty()) return;
+    d.hex = Sha256Hex(d.original);
+    std::string().swap(d.original);
+  }
+
   void Run() {
     for (;;) {
-      std::deque<std::pair<AuditRecord, std::function<void(Status)>>> batch;
+      std::deque<Item> batch;
       std::function<void(AuditLog&)> maintenance;
       {
         std::unique_lock lock(mu_);
@@ -104,13 +136,27 @@ class LogWriter {
         batch.swap(queue_);
       }
       if (maintenance) maintenance(*log_);
-      if (batch.empty()) continue;
+      // Digests first (a Prepare() always precedes its record), then the
+      // records in one transaction.
+      for (Item& item : batch) {
+        if (item.prepare_only) Hash(*item.digest);
+      }
       std::vector<AuditRecord> records;
       records.reserve(batch.size());
-      for (auto& item : batch) records.push_back(std::move(item.first));
+      for (Item& item : batch) {
+        if (item.prepare_only) continue;
+        if (item.digest) {
+          Hash(*item.digest);
+          item.record.request_sha256 = item.digest->hex;
+        }
+        records.push_back(std::move(item.record));
+      }
+      if (records.empty()) continue;
       auto stored = log_->AppendBatch(std::move(records));
       Status st = stored.ok() ? Status::Ok() : stored.status();
-      for (auto& item : batch) item.second(st);
+      for (Item& item : batch) {
+        if (!item.prepare_only) item.done(st);
+      }
     }
   }
 
@@ -118,7 +164,7 @@ class LogWriter {
   std::thread thread_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::pair<AuditRecord, std::function<void(Status)>>> queue_;
+  std::deque<Item> queue_;
   bool stopping_ = false;
   std::function<void(AuditLog&)> maintenance_;
   std::chrono::milliseconds maintenance_interval_{0};
@@ -288,6 +334,9 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
   std::optional<std::string> logged_request;
   bool logged_request_screened = false;  // see AuditRecord::request_body_screened
   std::string request_sha256;
+  // Set once the request is forwarded: request_sha256 is then computed on
+  // the log thread (RequestDigest).
+  std::shared_ptr<RequestDigest> request_digest;
   std::vector<Finding> findings;
 
   // Response side.
@@ -344,10 +393,13 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
 
   // Appends `record`; `then` runs after the commit (or the failure).
   void Commit(AuditRecord record, std::function<void(Status)> then) {
-    gw->log->Append(std::move(record), [gw = gw, then = std::move(then)](Status st) {
-      if (!st.ok()) gw->metrics.log_errors.fetch_add(1);
-      then(std::move(st));
-    });
+    gw->log->Append(
+        std::move(record),
+        [gw = gw, then = std::move(then)](Status st) {
+          if (!st.ok()) gw->metrics.log_errors.fetch_add(1);
+          then(std::move(st));
+        },
+        request_digest);
   }
 
   void OnHead(const net::ResponseHead& head) {
@@ -557,7 +609,8 @@ void Gateway::Impl::Handle(net::HttpRequest request, std::shared_ptr<net::Respon
     return refuse_early(MakeRefusal(ex->route.protocol, ErrorKind::kRateLimit, "budget", budget.message));
   }
 
-  OutboundResult out = policy->ApplyOutbound(ex->route, request.body);
+  // The original's hash is left to the log thread (below) unless refused.
+  OutboundResult out = policy->ApplyOutbound(ex->route, request.body, /*hash_original=*/false);
   ex->request_sha256 = std::move(out.original_sha256);
   ex->findings = out.findings;
   if (!out.model.empty()) ex->model = out.model;
@@ -567,21 +620,26 @@ void Gateway::Impl::Handle(net::HttpRequest request, std::shared_ptr<net::Respon
   // The bytes to forward: the client's own when policy changed nothing (so
   // the original goes out untouched), else the policy's edit. The log keeps
   // the same bytes; one copy between them at most.
+  const UpstreamConfig* upstream = FindUpstream(policy->config(), ex->upstream);
+  if (upstream == nullptr) {
+    ex->request_sha256 = Sha256Hex(request.body);
+    if (ex->log_payloads) ex->logged_request = std::move(out.body);
+    return ex->Refuse(MakeRefusal(ex->route.protocol, ErrorKind::kInternal, "no-upstream",
+                                  "no upstream called '" + ex->upstream + "' is configured"));
+  }
+  auto digest = std::make_shared<RequestDigest>();
   std::string forward_body;
   if (!out.changed) {
+    digest->original = request.body;
     forward_body = std::move(request.body);
     if (ex->log_payloads) ex->logged_request = std::move(out.body);  // equal to forward_body
   } else {
+    digest->original = std::move(request.body);
     forward_body = std::move(out.body);
     if (ex->log_payloads) ex->logged_request = forward_body;
   }
   if (ex->log_payloads) ex->logged_request_screened = out.secret_free;
-
-  const UpstreamConfig* upstream = FindUpstream(policy->config(), ex->upstream);
-  if (upstream == nullptr) {
-    return ex->Refuse(MakeRefusal(ex->route.protocol, ErrorKind::kInternal, "no-upstream",
-                                  "no upstream called '" + ex->upstream + "' is configured"));
-  }
+  ex->request_digest = digest;
   net::Url url;
   url.scheme = upstream->url.scheme;
   url.host = upstream->url.host;
@@ -598,6 +656,9 @@ void Gateway::Impl::Handle(net::HttpRequest request, std::shared_ptr<net::Respon
   callbacks.on_body = [ex](std::string_view bytes) { ex->OnBody(bytes); };
   callbacks.on_complete = [ex](Status st) { ex->OnComplete(std::move(st)); };
   ex->upstream_request = client->Send(url, std::move(upstream_request), std::move(callbacks));
+  // Hashed while the upstream works (if the exchange ends first, the log
+  // thread hashes it before appending the record).
+  log->Prepare(std::move(digest));
   writer->OnClientGone([weak = std::weak_ptr<Exchange>(ex)] {
     if (auto e = weak.lock()) {
       e->client_gone.store(true);

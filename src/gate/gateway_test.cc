@@ -129,6 +129,33 @@ class GatewayTest : public ::testing::Test {
 constexpr const char* kSecretBody =
     R"({"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":"key AKIAIOSFODNN7EXAMPLF and ghp_0123456789abcdefghijklmnopqrstuvwxyzAB"}]})";
 
+// A clean request is forwarded byte for byte, logged as it left, with the
+// hash of those bytes (computed on the log thread while the upstream
+// answered), over several requests on one connection.
+TEST_F(GatewayTest, CleanBodiesAreForwardedUnchangedAndHashedOnce) {
+  std::vector<std::string> bodies;
+  for (int i = 0; i < 5; ++i) {
+    bodies.push_back(R"({"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":"tell me )" +
+                     std::string(static_cast<size_t>(1000 * (i + 1)), static_cast<char>('a' + i)) + R"("}]})");
+    Reply r = Send("POST", "/v1/messages", bodies.back(), {{"anthropic-version", "2023-06-01"}});
+    ASSERT_TRUE(r.status_of_transfer.ok()) << r.status_of_transfer.message();
+    EXPECT_EQ(r.status, 200) << r.body;
+  }
+  auto received = Received();
+  ASSERT_EQ(received.size(), bodies.size());
+  auto log = AuditLog::Open(log_path_, AuditLog::OpenMode::kExisting);
+  ASSERT_TRUE(log.ok());
+  auto records = (*log)->List();
+  ASSERT_TRUE(records.ok());
+  ASSERT_EQ(records->size(), bodies.size());
+  for (size_t i = 0; i < bodies.size(); ++i) {
+    EXPECT_EQ(received[i], bodies[i]);
+    EXPECT_EQ((*records)[i].request_body.value_or(""), bodies[i]);
+    EXPECT_EQ((*records)[i].request_sha256, Sha256Hex(bodies[i])) << i;
+  }
+  EXPECT_TRUE((*log)->Verify()->intact);
+}
+
 TEST_F(GatewayTest, RedactsSecretsBeforeTheyLeaveAndLogsTheExchange) {
   Reply r = Send("POST", "/v1/messages", kSecretBody, {{"anthropic-version", "2023-06-01"}});
   ASSERT_TRUE(r.status_of_transfer.ok()) << r.status_of_transfer.message();

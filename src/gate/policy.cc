@@ -430,16 +430,17 @@ HeaderDecision Policy::CheckAndRewriteHeaders(const Route& route, const HeaderLi
   return d;
 }
 
-OutboundResult Policy::ApplyOutbound(const Route& route, std::string_view body) const {
+OutboundResult Policy::ApplyOutbound(const Route& route, std::string_view body, bool hash_original) const {
   const GateConfig& config = impl_->config;
   const PolicySwitches& sw = config.policy;
   OutboundResult r;
-  r.original_sha256 = Sha256Hex(body);
+  if (hash_original) r.original_sha256 = Sha256Hex(body);
   r.model = route.model;
   r.streaming = route.streaming;
   r.upstream = route.upstream;
   r.upstream_target = route.upstream_target;
   auto refuse = [&](ErrorKind kind, std::string_view code, std::string message) {
+    if (r.original_sha256.empty()) r.original_sha256 = Sha256Hex(body);
     r.refusal = MakeRefusal(route.protocol, kind, code, message);
     r.body.clear();
     r.changed = false;

@@ -81,7 +81,7 @@ struct OutboundResult {
   // example value; then `body` is the original. The gateway passes this on
   // as AuditRecord::request_body_screened so the log does not scan it again.
   bool secret_free = false;
-  std::string original_sha256;  // of the body as received (hex)
+  std::string original_sha256;  // of the body as received (hex); see ApplyOutbound's hash_original
   // Secrets (rule "secret/...", message and decoded masked, json_path set)
   // and hidden characters ("unicode/...", json_path set) found in the body.
   std::vector<Finding> findings;
@@ -134,7 +134,10 @@ class Policy {
   // hold JSON included) by "[REDACTED secret/rule-id]" and strips hidden
   // characters (legitimate uses kept), re-serialising only when something
   // changed.
-  OutboundResult ApplyOutbound(const Route& route, std::string_view body) const;
+  // With `hash_original` false, original_sha256 is left empty unless the
+  // request is refused (the gateway hashes forwarded bodies on its log
+  // thread while the upstream answers).
+  OutboundResult ApplyOutbound(const Route& route, std::string_view body, bool hash_original = true) const;
 
   // The response to a request, chosen by the response's Content-Type:
   // text/event-stream goes through NewInboundStream, anything else (JSON,
