@@ -355,9 +355,10 @@ class ModuleRun {
   }
 
   // An asset that is not JavaScript: URLs and hosts (in JSON, those of every
-  // string value, bare host names included) and hidden or look-alike
-  // characters in the raw text. Linear in the size of the text.
-  void RunAsset(bool json, TextKind kind) {
+  // string value, bare host names included), SDK markers, and hidden or
+  // look-alike characters in the raw text. Linear in the size of the text.
+  void RunAsset(bool json, TextKind kind, hs_database_t* sdk_db,
+                const std::vector<std::pair<uint32_t, uint32_t>>& sdk_ids) {
     bool walked = false;
     if (json) {
       const Status status = ForEachJsonString(text_, [&](const JsonStringVisit& v) {
@@ -371,6 +372,8 @@ class ModuleRun {
     // Not JSON, or JSON that does not parse: URLs found in the raw text.
     if (!walked) TextEndpoints();
     HostFindings();
+    // SDK markers are literals: one Vectorscan pass over the raw text.
+    Sdks(sdk_db, sdk_ids);
     RawUnicode(kind);
   }
 
@@ -1050,7 +1053,8 @@ ModuleAnalysis Analyzer::AnalyzeAsset(std::string_view text, std::string_view pa
                                       const AnalysisLimits& limits) const {
   ModuleAnalysis out;
   ModuleRun run(text, rules_, limits, &out);
-  run.RunAsset(IsJsonAsset(path), TextKindForPath(path));
+  run.RunAsset(IsJsonAsset(path), TextKindForPath(path), sdk_db_ ? sdk_db_->db : nullptr,
+               sdk_db_ ? sdk_db_->ids : std::vector<std::pair<uint32_t, uint32_t>>{});
   std::stable_sort(out.findings.begin(), out.findings.end(),
                    [](const Finding& a, const Finding& b) { return a.byte_offset < b.byte_offset; });
   return out;

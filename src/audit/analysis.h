@@ -107,8 +107,9 @@ class Analyzer {
 
   // An asset that is not JavaScript (see LanguageOfPath; `path` picks JSON
   // and the text kind): endpoints (for JSON, in every string value, bare
-  // host names included; otherwise URLs in the raw text) and the core
-  // hidden-text detector on the raw text. Linear time; never parses code.
+  // host names included; otherwise URLs in the raw text), SDK markers and
+  // the core hidden-text detector on the raw text. Linear time; never
+  // parses code.
   ModuleAnalysis AnalyzeAsset(std::string_view text, std::string_view path, const AnalysisLimits& limits = {}) const;
 
   // For native binaries with no JavaScript: endpoints, SDK markers and string

@@ -5,6 +5,7 @@
 #include <tree_sitter/api.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -1029,6 +1030,8 @@ struct TreeDeleter {
 };
 
 constexpr size_t kMaxNesting = 10000;
+// Bytes of module text per parse when a large module is parsed in pieces.
+constexpr size_t kPiece = size_t{1} << 20;
 
 // Deepest bracket nesting, counted roughly (brackets inside strings count
 // too; legitimate code stays far below the limit either way).
@@ -1048,16 +1051,18 @@ size_t MaxNesting(std::string_view text) {
 
 namespace {
 
-// Where a second parser may start: the first top-level `var`, `function`,
-// `class`, `let` or `const` statement after the middle. 0 when the text is
-// small or there is none.
-uint32_t SplitPoint(std::string_view text) {
-  if (text.size() < (size_t{2} << 20)) return 0;
+// Where further parsers may start: top-level `var`, `function`, `class`,
+// `let` or `const` statements about `piece` bytes apart (none closer than
+// half a piece to the end). Empty when the text is smaller than two pieces,
+// when the light lexer loses track, or when there is no such statement.
+std::vector<uint32_t> SplitPoints(std::string_view text, size_t piece) {
+  std::vector<uint32_t> points;
+  if (text.size() < 2 * piece) return points;
   // A light lexer: strings, comments, template literals (with ${…} nesting)
   // and regular expressions are skipped so that bracket depth is right. A
   // wrong guess costs only time: the halves then fail to parse cleanly.
   const size_t n = text.size();
-  const size_t mid = n / 2;
+  size_t next = piece;
   std::vector<int> templates;  // depth at which each open ${ … } started
   int depth = 0;
   char prev = ';';  // last significant character
@@ -1094,7 +1099,7 @@ uint32_t SplitPoint(std::string_view text) {
         }
         if (i + 1 < n && text[i + 1] == '*') {
           const size_t end = text.find("*/", i + 2);
-          if (end == std::string_view::npos) return 0;
+          if (end == std::string_view::npos) return {};
           i = end + 1;
           continue;
         }
@@ -1143,15 +1148,50 @@ uint32_t SplitPoint(std::string_view text) {
         break;
       default: break;
     }
-    if (depth < 0) return 0;
-    if (i > mid && depth == 0 && templates.empty() && (prev == ';' || prev == '}')) {
+    if (depth < 0) return {};
+    if (i >= next && depth == 0 && templates.empty() && (prev == ';' || prev == '}')) {
       for (std::string_view start : {"var ", "function ", "class ", "let ", "const "}) {
-        if (text.compare(i, start.size(), start) == 0) return i > n * 9 / 10 ? 0 : static_cast<uint32_t>(i);
+        if (text.compare(i, start.size(), start) != 0) continue;
+        if (n - i < piece / 2) return points;
+        points.push_back(static_cast<uint32_t>(i));
+        next = i + piece;
+        break;
       }
     }
     prev = c;
   }
-  return 0;
+  return points;
+}
+
+// Whether the parse of one piece of a split module shows that the split was
+// right. Syntax the grammar does not know (`using` declarations, …) leaves
+// errors inside top-level statements, as it would in a parse of the whole;
+// a split inside a string, template or block instead leaves an error among
+// the top-level statements or a missing token at the piece's start or end.
+bool SplitLooksRight(TSNode root) {
+  if (!ts_node_has_error(root)) return true;
+  const uint32_t n = ts_node_child_count(root);
+  if (n == 0) return false;
+  TSTreeCursor cursor = ts_tree_cursor_new(root);
+  bool clean = true;
+  for (bool more = ts_tree_cursor_goto_first_child(&cursor); more && clean;
+       more = ts_tree_cursor_goto_next_sibling(&cursor)) {
+    TSNode child = ts_tree_cursor_current_node(&cursor);
+    clean = !ts_node_is_missing(child) && std::strcmp(ts_node_type(child), "ERROR") != 0;
+  }
+  ts_tree_cursor_delete(&cursor);
+  if (!clean) return false;
+  // The first statement's left edge and the last statement's right edge.
+  for (const bool last : {false, true}) {
+    TSNode n2 = ts_node_child(root, last ? n - 1 : 0);
+    for (int depth = 0; depth < 10000 && !ts_node_is_null(n2); ++depth) {
+      if (ts_node_is_missing(n2) || std::strcmp(ts_node_type(n2), "ERROR") == 0) return false;
+      const uint32_t c = ts_node_child_count(n2);
+      if (c == 0) break;
+      n2 = ts_node_child(n2, last ? c - 1 : 0);
+    }
+  }
+  return true;
 }
 
 std::unique_ptr<TSTree, TreeDeleter> ParseRange(std::string_view text, uint32_t begin, uint32_t end) {
@@ -1243,41 +1283,55 @@ JsFacts GatherFacts(std::string_view text, const AuditRules& rules) {
     return facts;
   }
   const uint32_t size = static_cast<uint32_t>(text.size());
-  // A large bundle is parsed and walked as two halves on two threads, split
-  // between top-level statements; if either half does not parse cleanly the
-  // split was wrong and the whole is parsed at once.
-  const uint32_t split = SplitPoint(text);
-  if (split != 0) {
-    JsFacts second;
-    std::unique_ptr<TSTree, TreeDeleter> tree_b;
-    std::optional<Walker> walker_b;
-    std::thread worker([&] {
-      tree_b = ParseRange(text, split, size);
-      if (tree_b && !ts_node_has_error(ts_tree_root_node(tree_b.get()))) {
-        walker_b.emplace(text, rules, &second);
-        walker_b->Run(ts_tree_root_node(tree_b.get()));
-      }
-    });
-    std::unique_ptr<TSTree, TreeDeleter> tree_a = ParseRange(text, 0, split);
-    const bool a_ok = tree_a && !ts_node_has_error(ts_tree_root_node(tree_a.get()));
-    std::optional<Walker> walker_a;
-    if (a_ok) {
-      walker_a.emplace(text, rules, &facts);
-      walker_a->Run(ts_tree_root_node(tree_a.get()));
+  // A large bundle is parsed and walked in pieces of about kPiece bytes,
+  // split between top-level statements, on two threads; each piece's tree is
+  // freed as soon as it is walked (unless the string-array resolver needs
+  // it), so tree memory stays bounded by the piece size, not the module
+  // size. If any piece does not parse cleanly the split was wrong and the
+  // whole is parsed at once.
+  const std::vector<uint32_t> points = SplitPoints(text, kPiece);
+  if (!points.empty()) {
+    struct Piece {
+      uint32_t begin = 0, end = 0;
+      JsFacts facts;
+      std::unique_ptr<TSTree, TreeDeleter> tree;  // kept only when it has rotation calls
+      std::optional<Walker> walker;
+    };
+    std::vector<Piece> pieces(points.size() + 1);
+    for (size_t k = 0; k < pieces.size(); ++k) {
+      pieces[k].begin = k == 0 ? 0 : points[k - 1];
+      pieces[k].end = k == points.size() ? size : points[k];
     }
+    std::atomic<size_t> next{0};
+    std::atomic<bool> failed{false};
+    auto work = [&] {
+      for (size_t k; !failed.load() && (k = next.fetch_add(1)) < pieces.size();) {
+        Piece& p = pieces[k];
+        std::unique_ptr<TSTree, TreeDeleter> tree = ParseRange(text, p.begin, p.end);
+        if (!tree || !SplitLooksRight(ts_tree_root_node(tree.get()))) {
+          failed = true;
+          return;
+        }
+        p.facts.has_syntax_errors = ts_node_has_error(ts_tree_root_node(tree.get()));
+        p.walker.emplace(text, rules, &p.facts);
+        p.walker->Run(ts_tree_root_node(tree.get()));
+        if (!p.walker->rotation_calls.empty()) p.tree = std::move(tree);
+      }
+    };
+    std::thread worker(work);
+    work();
     worker.join();
-    if (a_ok && walker_b) {
-      AppendFacts(std::move(second), std::move(*walker_b), &facts, &*walker_a);
-      StringArrayResolver(text, rules, &facts, *walker_a).Run();
+    if (!failed.load()) {
+      Piece& first = pieces.front();
+      for (size_t k = 1; k < pieces.size(); ++k) {
+        AppendFacts(std::move(pieces[k].facts), std::move(*pieces[k].walker), &first.facts, &*first.walker);
+      }
+      StringArrayResolver(text, rules, &first.facts, *first.walker).Run();
       auto by_begin = [](const auto& x, const auto& y) { return x.range.begin < y.range.begin; };
-      std::stable_sort(facts.probes.begin(), facts.probes.end(), by_begin);
-      // The trees are freed on two threads too.
-      std::thread free_b([&] { tree_b.reset(); });
-      tree_a.reset();
-      free_b.join();
+      std::stable_sort(first.facts.probes.begin(), first.facts.probes.end(), by_begin);
+      facts = std::move(first.facts);
       return facts;
     }
-    facts = JsFacts();
   }
   std::unique_ptr<TSTree, TreeDeleter> tree = ParseRange(text, 0, size);
   if (!tree) return facts;
