@@ -365,6 +365,9 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path, OpenMo
       !s.ok()) {
     return s;
   }
+  if (!options.auto_checkpoint) {
+    if (Status s = impl->Exec("PRAGMA wal_autocheckpoint=0;"); !s.ok()) return s;
+  }
   if (mode == OpenMode::kCreate) {
     if (Status s = impl->Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
     Status s = impl->Exec(
@@ -512,6 +515,14 @@ Result<std::vector<AuditRecord>> AuditLog::AppendBatch(std::vector<AuditRecord> 
     return s;
   }
   return records;
+}
+
+Result<int64_t> AuditLog::Checkpoint() {
+  int log_frames = 0;
+  int done = 0;
+  const int rc = sqlite3_wal_checkpoint_v2(impl_->db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &done);
+  if (rc != SQLITE_OK && rc != SQLITE_BUSY) return impl_->Error("checkpoint");
+  return static_cast<int64_t>(done);
 }
 
 Result<std::vector<AuditRecord>> AuditLog::List() { return impl_->Query("", ""); }

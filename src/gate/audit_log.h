@@ -139,6 +139,12 @@ class AuditLog {
     // kFull unless the caller chooses: `glassbox gate` passes its [log]
     // durability (default kNormal), everything else keeps the strictest.
     LogDurability durability = LogDurability::kFull;
+    // True: SQLite checkpoints the WAL into the database itself, inside a
+    // commit every ~1000 pages (4 MB), and that commit waits for the copy
+    // (and its fsync). False: this connection never checkpoints; the owner
+    // calls Checkpoint() from another connection (another AuditLog on
+    // another thread), so appends never wait for one.
+    bool auto_checkpoint = true;
   };
   static Result<std::unique_ptr<AuditLog>> Open(const std::string& path, OpenMode mode);
   static Result<std::unique_ptr<AuditLog>> Open(const std::string& path, OpenMode mode, Options options);
@@ -153,6 +159,11 @@ class AuditLog {
   // Appends `records` in order in one transaction (one fsync: group commit
   // for a busy gateway). All are stored or none; returns them as stored.
   Result<std::vector<AuditRecord>> AppendBatch(std::vector<AuditRecord> records);
+
+  // A PASSIVE checkpoint: copies what it can of the WAL into the database
+  // without blocking appends on other connections (and without waiting for
+  // them). Returns the number of WAL frames now in the database.
+  Result<int64_t> Checkpoint();
 
   // All records in id order.
   Result<std::vector<AuditRecord>> List();

@@ -171,6 +171,34 @@ TEST_F(AuditLogTest, DurabilityLevels) {
   }
 }
 
+// With auto_checkpoint off the writer never copies the WAL into the
+// database; a second connection's Checkpoint() does, while the writer keeps
+// appending, and the chain stays whole.
+TEST_F(AuditLogTest, CheckpointsFromASecondConnection) {
+  AuditLog::Options options;
+  options.durability = LogDurability::kNormal;
+  options.auto_checkpoint = false;
+  auto writer = AuditLog::Open(path_, AuditLog::OpenMode::kCreate, options);
+  ASSERT_TRUE(writer.ok()) << writer.status().message();
+  auto checkpointer = AuditLog::Open(path_, AuditLog::OpenMode::kExisting, options);
+  ASSERT_TRUE(checkpointer.ok()) << checkpointer.status().message();
+  const auto db_size = [&] { return std::filesystem::file_size(path_); };
+  const uintmax_t before = db_size();
+  for (int i = 0; i < 40; ++i) {
+    AuditRecord r = Sample(i);
+    r.request_body = std::string(20000, static_cast<char>('a' + i % 26));
+    ASSERT_TRUE((*writer)->Append(r).ok());
+  }
+  EXPECT_EQ(db_size(), before) << "nothing is copied without a checkpoint";
+  Result<int64_t> frames = (*checkpointer)->Checkpoint();
+  ASSERT_TRUE(frames.ok()) << frames.status().message();
+  EXPECT_GT(*frames, 100);
+  EXPECT_GT(db_size(), before + 40 * 20000);
+  ASSERT_TRUE((*writer)->Append(Sample(41)).ok());
+  EXPECT_EQ((*checkpointer)->List()->size(), 41u);
+  EXPECT_TRUE((*checkpointer)->Verify()->intact);
+}
+
 // A request body the caller marks as screened (the gate's policy scanned it
 // with the same rules and found nothing) is stored without a second scan;
 // the response body, path and findings are still masked. Unmarked bodies

@@ -46,10 +46,17 @@ class LogWriter {
   static Result<std::unique_ptr<LogWriter>> Open(const std::string& path, LogDurability durability) {
     AuditLog::Options options;
     options.durability = durability;
+    // Checkpoints run on their own thread and connection (below), so no
+    // commit ever waits for the WAL to be copied into the database.
+    options.auto_checkpoint = false;
     auto log = AuditLog::Open(path, AuditLog::OpenMode::kCreate, options);
     if (!log.ok()) return log.status();
+    auto checkpointer = AuditLog::Open(path, AuditLog::OpenMode::kExisting, options);
+    if (!checkpointer.ok()) return checkpointer.status();
     auto writer = std::unique_ptr<LogWriter>(new LogWriter(std::move(log.value())));
+    writer->checkpointer_ = std::move(checkpointer.value());
     writer->thread_ = std::thread([w = writer.get()] { w->Run(); });
+    writer->checkpoint_thread_ = std::thread([w = writer.get()] { w->RunCheckpoints(); });
     return writer;
   }
   ~LogWriter() { Stop(); }
@@ -76,7 +83,7 @@ class LogWriter {
     cv_.notify_one();
   }
 
-  // Drains the queue and joins the thread.
+  // Drains the queue and joins the threads (a last checkpoint included).
   void Stop() {
     {
       std::lock_guard lock(mu_);
@@ -84,6 +91,12 @@ class LogWriter {
       cv_.notify_one();
     }
     if (thread_.joinable()) thread_.join();
+    {
+      std::lock_guard lock(checkpoint_mu_);
+      checkpoint_stopping_ = true;
+      checkpoint_cv_.notify_one();
+    }
+    if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
   }
 
   AuditLog& log() { return *log_; }
@@ -154,14 +167,45 @@ class LogWriter {
       if (records.empty()) continue;
       auto stored = log_->AppendBatch(std::move(records));
       Status st = stored.ok() ? Status::Ok() : stored.status();
+      {
+        std::lock_guard lock(checkpoint_mu_);
+        wal_dirty_ = true;
+        checkpoint_cv_.notify_one();
+      }
       for (Item& item : batch) {
         if (!item.prepare_only) item.done(st);
       }
     }
   }
 
+  // Copies the WAL into the database at most every kCheckpointInterval
+  // while records arrive (a PASSIVE checkpoint never blocks the writer), and
+  // once more at the end.
+  void RunCheckpoints() {
+    constexpr auto kCheckpointInterval = std::chrono::milliseconds(200);
+    std::unique_lock lock(checkpoint_mu_);
+    for (;;) {
+      checkpoint_cv_.wait(lock, [&] { return checkpoint_stopping_ || wal_dirty_; });
+      const bool last = checkpoint_stopping_;
+      wal_dirty_ = false;
+      lock.unlock();
+      // A failed checkpoint leaves the records in the WAL, where they are
+      // as durable; the next one retries.
+      (void)checkpointer_->Checkpoint();
+      lock.lock();
+      if (last) return;
+      checkpoint_cv_.wait_for(lock, kCheckpointInterval, [&] { return checkpoint_stopping_; });
+    }
+  }
+
   std::unique_ptr<AuditLog> log_;
+  std::unique_ptr<AuditLog> checkpointer_;
   std::thread thread_;
+  std::thread checkpoint_thread_;
+  std::mutex checkpoint_mu_;
+  std::condition_variable checkpoint_cv_;
+  bool wal_dirty_ = false;
+  bool checkpoint_stopping_ = false;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Item> queue_;
