@@ -4,6 +4,8 @@
 // paths and links are named in notes. Decompressed bytes are bounded (a gzip
 // bomb stops at UnpackLimits::max_total_bytes).
 #include <archive.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <archive_entry.h>
 #include <fmt/format.h>
 
@@ -53,10 +55,53 @@ bool UnsafePath(std::string_view p) {
   return false;
 }
 
+// Gives back the pages of a mapped tarball that libarchive has consumed, so
+// that a large tarball does not stay resident while it is decompressed. Only
+// for a read-only file mapping (dropped pages are read from the file again
+// if touched); inactive (a no-op) for bytes the caller owns.
+class ConsumedPages {
+ public:
+  ConsumedPages(archive* a, std::string_view bytes, bool file_mapping)
+      : a_(a), base_(file_mapping ? bytes.data() : nullptr), size_(bytes.size()) {}
+
+  void Release() {
+    if (base_ == nullptr || ++calls_ % 64 != 0) return;
+    const la_int64_t consumed = archive_filter_bytes(a_, -1);
+    if (consumed <= 0) return;
+    // Keep the last read blocks: the decompressor may still be reading them.
+    const std::uint64_t keep = kReadSize * 2;
+    const std::uint64_t upto = std::min<std::uint64_t>(static_cast<std::uint64_t>(consumed), size_);
+    if (upto <= keep) return;
+    const auto page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
+    const auto base = reinterpret_cast<std::uintptr_t>(base_);
+    const std::uintptr_t begin = (base + released_ + page - 1) & ~(page - 1);
+    const std::uintptr_t end = (base + upto - keep) & ~(page - 1);
+    if (end <= begin || end - begin < (std::uintptr_t{8} << 20)) return;
+    madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+    released_ = end - base;
+  }
+
+  static constexpr size_t kReadSize = size_t{1} << 20;  // bytes libarchive is handed per read
+
+ private:
+  archive* a_;
+  const char* base_;
+  std::uint64_t size_;
+  std::uint64_t released_ = 0;
+  std::uint64_t calls_ = 0;
+};
+
 // Reads up to `max` bytes of the current entry's data; false on a read error.
-bool ReadData(archive* a, std::uint64_t max, std::string* out, std::string* error) {
+// `declared`: the size the entry's header gives; once the data read fills
+// the buffer, the buffer grows to it in one step instead of doubling (which
+// would hold the old and the new buffer, up to three times the entry, at
+// once). A header that lies costs untouched address space only, and only
+// after real data filled what was reserved before.
+bool ReadData(archive* a, std::uint64_t max, std::string* out, std::string* error, ConsumedPages* pages = nullptr,
+              std::uint64_t declared = 0) {
   char buf[65536];
   for (;;) {
+    if (pages != nullptr) pages->Release();
     la_ssize_t n = archive_read_data(a, buf, sizeof buf);
     if (n == 0) return true;
     if (n < 0) {
@@ -66,6 +111,9 @@ bool ReadData(archive* a, std::uint64_t max, std::string* out, std::string* erro
     if (out->size() + static_cast<std::uint64_t>(n) > max) {
       *error = fmt::format("more than {} bytes", max);
       return false;
+    }
+    if (out->size() + static_cast<size_t>(n) > out->capacity() && declared > out->capacity()) {
+      out->reserve(static_cast<size_t>(std::min(declared, max)));
     }
     out->append(buf, static_cast<size_t>(n));
   }
@@ -93,17 +141,23 @@ std::optional<std::string> Decompress(std::string_view bytes, std::uint64_t max_
   return out;
 }
 
-bool ReadNpmTarball(std::string_view file, const std::string& name, Budget* budget, Unpacked* out) {
+bool ReadNpmTarball(std::string_view file, const std::string& name, Budget* budget, Unpacked* out,
+                    bool file_mapping) {
   std::unique_ptr<archive, ArchiveCloser> a(archive_read_new());
   archive_read_support_filter_gzip(a.get());
   archive_read_support_filter_none(a.get());
   archive_read_support_format_tar(a.get());
-  if (archive_read_open_memory(a.get(), file.data(), file.size()) != ARCHIVE_OK) return false;
+  if (archive_read_open_memory2(a.get(), const_cast<char*>(file.data()), file.size(), ConsumedPages::kReadSize) !=
+      ARCHIVE_OK) {
+    return false;
+  }
+  ConsumedPages pages(a.get(), file, file_mapping);
   const UnpackLimits& limits = budget->limits();
   std::map<std::string, std::size_t> skipped_by_ext;
   std::size_t entries = 0;
   bool any_header = false;
   for (;;) {
+    pages.Release();
     archive_entry* e = nullptr;
     int r = archive_read_next_header(a.get(), &e);
     if (r == ARCHIVE_EOF) break;
@@ -153,7 +207,7 @@ bool ReadNpmTarball(std::string_view file, const std::string& name, Budget* budg
         std::string data(head, static_cast<size_t>(n)), error;
         if (declared > limits.max_entry_bytes) {
           budget->Admit(declared, fmt::format("npm-tarball '{}'", path), out);
-        } else if (!ReadData(a.get(), limits.max_entry_bytes, &data, &error)) {
+        } else if (!ReadData(a.get(), limits.max_entry_bytes, &data, &error, &pages, declared)) {
           out->notes.push_back(fmt::format("npm-tarball: '{}' could not be read: {}", path, error));
         } else {
           AddModule(path, data, GuessEncoding(data), 0, "npm-tarball", budget, out);
@@ -177,7 +231,7 @@ bool ReadNpmTarball(std::string_view file, const std::string& name, Budget* budg
               fmt::format("limit: npm-tarball '{}' is {} bytes, more than the {} bytes audit reads; "
                           "not read",
                           path, declared, max_exe));
-        } else if (!ReadData(a.get(), max_exe, &exe, &error)) {
+        } else if (!ReadData(a.get(), max_exe, &exe, &error, &pages, declared)) {
           out->notes.push_back(fmt::format("npm-tarball: '{}' could not be read: {}", path, error));
         } else {
           ReadNestedExecutable(exe, path, "npm-tarball", budget, out);
@@ -192,7 +246,7 @@ bool ReadNpmTarball(std::string_view file, const std::string& name, Budget* budg
     }
     std::string data, error;
     data.reserve(std::min(declared, kMaxReserve));
-    if (!ReadData(a.get(), limits.max_entry_bytes, &data, &error)) {
+    if (!ReadData(a.get(), limits.max_entry_bytes, &data, &error, &pages, declared)) {
       out->notes.push_back(fmt::format("npm-tarball: '{}' could not be read: {}", path, error));
       continue;
     }

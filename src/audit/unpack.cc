@@ -316,12 +316,14 @@ bool IsTarball(std::string_view bytes) {
 }
 
 // Executables: the container readers in turn, then native strings.
-Result<Unpacked> UnpackSingle(std::string_view bytes, const std::string& name, const UnpackLimits& limits) {
+// `file_mapping`: `bytes` is a MappedFile's view (see ReadNpmTarball).
+Result<Unpacked> UnpackSingle(std::string_view bytes, const std::string& name, const UnpackLimits& limits,
+                              bool file_mapping) {
   Unpacked out;
   out.target_bytes = bytes.size();
   Budget budget(limits);
   if (IsTarball(bytes)) {
-    if (!internal::ReadNpmTarball(bytes, name, &budget, &out)) {
+    if (!internal::ReadNpmTarball(bytes, name, &budget, &out, file_mapping)) {
       return Status::Error(fmt::format("{}: looks like a tarball but libarchive cannot read it", name));
     }
     out.kind = "npm-tarball";
@@ -513,7 +515,7 @@ Result<Unpacked> UnpackBytes(std::string_view bytes, const std::string& name, co
     return Status::Error(
         fmt::format("{}: {} bytes, more than the {} bytes audit reads", name, bytes.size(), limits.max_file_bytes));
   }
-  return UnpackSingle(bytes, name, limits);
+  return UnpackSingle(bytes, name, limits, /*file_mapping=*/false);
 }
 
 Result<Unpacked> Unpack(const std::string& target, const UnpackLimits& limits) {
@@ -523,7 +525,7 @@ Result<Unpacked> Unpack(const std::string& target, const UnpackLimits& limits) {
   if (std::filesystem::is_directory(status)) return UnpackDirectory(target, limits);
   MappedFile file;
   if (Status s = file.Open(target, limits.max_file_bytes); !s.ok()) return s;
-  Result<Unpacked> result = UnpackSingle(file.bytes(), target, limits);
+  Result<Unpacked> result = UnpackSingle(file.bytes(), target, limits, /*file_mapping=*/true);
   // Electron keeps some files of an archive (native modules, executables)
   // in NAME.asar.unpacked/ beside it: read that folder too when present.
   std::string unpacked_dir = target + ".unpacked";

@@ -81,7 +81,11 @@ void ReadNestedExecutable(std::string_view bytes, const std::string& path, const
                           Unpacked* out);
 // npm_tarball.cc: gzip/plain tar read in memory with libarchive. Returns
 // false when libarchive does not recognise an archive.
-bool ReadNpmTarball(std::string_view file, const std::string& name, Budget* budget, Unpacked* out);
+// `file_mapping`: `file` is a read-only mapping of the tarball on disk, whose
+// pages may be given back (madvise) once decompressed; false for bytes the
+// caller owns, which are never touched.
+bool ReadNpmTarball(std::string_view file, const std::string& name, Budget* budget, Unpacked* out,
+                    bool file_mapping = false);
 // npm_tarball.cc: a gzip or zstd stream (an asset compressed by the
 // packager), decompressed in memory up to max_bytes. nullopt with *error
 // when the bytes are neither, are damaged, or exceed max_bytes.
