@@ -21,20 +21,6 @@ constexpr const char* kColumns =
     "output_tokens, findings, request_body, response_body, request_sha256, response_sha256, prev_hash, "
     "record_hash";
 
-void AddField(std::string_view value, std::string* out) {
-  out->push_back('s');
-  out->append(std::to_string(value.size()));
-  out->push_back(':');
-  out->append(value);
-}
-void AddOptional(const std::optional<std::string>& value, std::string* out) {
-  if (value) {
-    AddField(*value, out);
-  } else {
-    out->push_back('n');
-  }
-}
-
 // Owns a prepared statement.
 class Stmt {
  public:
@@ -132,111 +118,96 @@ bool IsRfc3339Utc(std::string_view t) {
   return true;
 }
 
-std::string CanonicalRecord(const AuditRecord& r) {
-  std::string out = "glassbox-audit-v1\n";
-  AddField(std::to_string(r.id), &out);
-  AddField(r.time, &out);
-  AddField(r.user, &out);
-  AddField(r.agent, &out);
-  AddField(r.upstream, &out);
-  AddField(r.model, &out);
-  AddField(r.method, &out);
-  AddField(r.path, &out);
-  AddField(std::to_string(r.status), &out);
-  AddField(std::to_string(r.latency_ms), &out);
-  AddField(std::to_string(r.input_tokens), &out);
-  AddField(std::to_string(r.output_tokens), &out);
-  AddField(r.findings, &out);
-  AddOptional(r.request_body, &out);
-  AddOptional(r.response_body, &out);
-  AddField(r.request_sha256, &out);
-  AddField(r.response_sha256, &out);
-  AddField(r.prev_hash, &out);
+namespace {
+
+// Lower-case hex of a digest.
+std::string HexOf(const unsigned char* digest, unsigned int len) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(len * 2, '0');
+  for (unsigned int i = 0; i < len; ++i) {
+    out[2 * i] = kHex[digest[i] >> 4];
+    out[2 * i + 1] = kHex[digest[i] & 15];
+  }
   return out;
 }
 
-namespace {
-
-// Feeds the canonical form to SHA-256 field by field, so a 100 KB body is
-// hashed where it lies instead of being copied into one string first. Must
-// produce exactly the bytes of CanonicalRecord() (audit_log_test checks).
-class CanonicalHasher {
- public:
-  CanonicalHasher() : ctx_(EVP_MD_CTX_new()) {
-    ok_ = ctx_ != nullptr && EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr) == 1;
-    Raw("glassbox-audit-v1\n");
-  }
-  ~CanonicalHasher() { EVP_MD_CTX_free(ctx_); }
-  CanonicalHasher(const CanonicalHasher&) = delete;
-  CanonicalHasher& operator=(const CanonicalHasher&) = delete;
-
-  void Field(std::string_view value) {
+// Writes the canonical form (either version) to a sink: a string for
+// CanonicalRecord(), SHA-256 for the record hash. `request_digest`, when not
+// empty, is the version-2 digest of the request body, already known.
+template <class Sink>
+void WriteCanonical(const AuditRecord& r, RecordForm form, std::string_view request_digest, Sink& sink) {
+  auto field = [&](std::string_view value) {
     char head[32];
     head[0] = 's';
     auto [end, ec] = std::to_chars(head + 1, head + sizeof(head) - 1, value.size());
     *end++ = ':';
-    Raw(std::string_view(head, static_cast<size_t>(end - head)));
-    Raw(value);
-  }
-  void Int(int64_t v) {
+    sink(std::string_view(head, static_cast<size_t>(end - head)));
+    sink(value);
+  };
+  auto integer = [&](int64_t v) {
     char digits[24];
     auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), v);
-    Field(std::string_view(digits, static_cast<size_t>(end - digits)));
-  }
-  void Optional(const std::optional<std::string>& value) {
-    if (value) {
-      Field(*value);
+    field(std::string_view(digits, static_cast<size_t>(end - digits)));
+  };
+  auto body = [&](const std::optional<std::string>& value, std::string_view known_digest) {
+    if (!value) {
+      sink("n");
+    } else if (form == RecordForm::kV1) {
+      field(*value);
     } else {
-      Raw("n");
+      sink("h");
+      sink(known_digest.empty() ? std::string_view(Sha256Hex(*value)) : known_digest);
     }
-  }
-  // Lower-case hex digest; falls back to hashing the built string if
-  // OpenSSL's streaming interface failed (it does not on SHA-256).
-  std::string Hex(const AuditRecord& r) {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    if (!ok_ || EVP_DigestFinal_ex(ctx_, digest, &len) != 1) return Sha256Hex(CanonicalRecord(r));
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out(len * 2, '0');
-    for (unsigned int i = 0; i < len; ++i) {
-      out[2 * i] = kHex[digest[i] >> 4];
-      out[2 * i + 1] = kHex[digest[i] & 15];
-    }
-    return out;
-  }
+  };
+  sink(form == RecordForm::kV1 ? std::string_view("glassbox-audit-v1\n") : std::string_view("glassbox-audit-v2\n"));
+  integer(r.id);
+  field(r.time);
+  field(r.user);
+  field(r.agent);
+  field(r.upstream);
+  field(r.model);
+  field(r.method);
+  field(r.path);
+  integer(r.status);
+  integer(r.latency_ms);
+  integer(r.input_tokens);
+  integer(r.output_tokens);
+  field(r.findings);
+  body(r.request_body, request_digest);
+  body(r.response_body, {});
+  field(r.request_sha256);
+  field(r.response_sha256);
+  field(r.prev_hash);
+}
 
- private:
-  void Raw(std::string_view bytes) {
-    if (ok_ && !bytes.empty()) ok_ = EVP_DigestUpdate(ctx_, bytes.data(), bytes.size()) == 1;
-  }
-  EVP_MD_CTX* ctx_;
-  bool ok_ = false;
-};
+// The record hash, fed to SHA-256 piece by piece (a 100 KB body is hashed
+// where it lies, never copied into one string first).
+std::string RecordHash(const AuditRecord& r, RecordForm form, std::string_view request_digest) {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  bool ok = ctx != nullptr && EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) == 1;
+  auto sink = [&](std::string_view bytes) {
+    if (ok && !bytes.empty()) ok = EVP_DigestUpdate(ctx, bytes.data(), bytes.size()) == 1;
+  };
+  WriteCanonical(r, form, request_digest, sink);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  ok = ok && EVP_DigestFinal_ex(ctx, digest, &len) == 1;
+  EVP_MD_CTX_free(ctx);
+  // OpenSSL's streaming SHA-256 does not fail; if it ever did, hash the
+  // built string instead.
+  return ok ? HexOf(digest, len) : Sha256Hex(CanonicalRecord(r, form));
+}
 
 }  // namespace
 
-std::string ComputeRecordHash(const AuditRecord& r) {
-  CanonicalHasher h;
-  h.Int(r.id);
-  h.Field(r.time);
-  h.Field(r.user);
-  h.Field(r.agent);
-  h.Field(r.upstream);
-  h.Field(r.model);
-  h.Field(r.method);
-  h.Field(r.path);
-  h.Int(r.status);
-  h.Int(r.latency_ms);
-  h.Int(r.input_tokens);
-  h.Int(r.output_tokens);
-  h.Field(r.findings);
-  h.Optional(r.request_body);
-  h.Optional(r.response_body);
-  h.Field(r.request_sha256);
-  h.Field(r.response_sha256);
-  h.Field(r.prev_hash);
-  return h.Hex(r);
+std::string CanonicalRecord(const AuditRecord& r, RecordForm form) {
+  std::string out;
+  auto sink = [&](std::string_view bytes) { out.append(bytes); };
+  WriteCanonical(r, form, {}, sink);
+  return out;
 }
+
+std::string ComputeRecordHash(const AuditRecord& r, RecordForm form) { return RecordHash(r, form, {}); }
 
 bool IsMaskedRule(std::string_view rule_id) { return rule_id.starts_with("secret/"); }
 
@@ -256,6 +227,23 @@ struct AuditLog::Impl {
   // Prepared once (first append) and reused: preparing costs more than the
   // statement itself does.
   std::unique_ptr<Stmt> last_record, insert_record;
+  // Records from this id on use canonical form version 2; 0: none do.
+  int64_t v2_from = 0;
+
+  RecordForm FormOf(int64_t id) const { return v2_from > 0 && id >= v2_from ? RecordForm::kV2 : RecordForm::kV1; }
+  // Reads "v2_from" from the meta table (0 when absent).
+  Result<int64_t> ReadV2From() {
+    auto text = Meta("v2_from");
+    if (!text.ok()) return text.status();
+    if (!text->has_value()) return int64_t{0};
+    int64_t id = 0;
+    const std::string& t = **text;
+    auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), id);
+    if (ec != std::errc() || end != t.data() + t.size() || id < 1) {
+      return Status::Error(path + ": damaged v2_from '" + t + "' in the meta table");
+    }
+    return id;
+  }
 
   ~Impl() {
     last_record.reset();
@@ -389,6 +377,22 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path, OpenMo
         s = Status::Error(path + ": not a glassbox audit log");
       }
     }
+    if (s.ok()) {
+      // Canonical form version 2 from the next record on (see audit_log.h).
+      auto v2 = impl->Meta("v2_from");
+      if (!v2.ok()) {
+        s = v2.status();
+      } else if (!v2->has_value()) {
+        Stmt last(impl->db, "SELECT max(id) FROM records");
+        auto anchor = impl->Anchor();
+        if (!last.ok() || last.Step() != SQLITE_ROW || !anchor.ok()) {
+          s = anchor.ok() ? impl->Error("reading records") : anchor.status();
+        } else {
+          const int64_t last_id = std::max(last.ColInt(0), anchor->first);
+          s = impl->SetMeta("v2_from", std::to_string(last_id + 1));
+        }
+      }
+    }
     if (!s.ok()) {
       impl->Rollback();
       return s;
@@ -397,6 +401,11 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path, OpenMo
   }
   // All built-in rules: the set the build-time database was made for, so
   // opening compiles nothing; Mask() keeps only IsMaskedRule() findings.
+  if (auto v2 = impl->ReadV2From(); v2.ok()) {
+    impl->v2_from = *v2;
+  } else {
+    return v2.status();
+  }
   auto rules = BuiltinSecretRules();
   if (!rules.ok()) return rules.status();
   auto scanner = SecretScanner::Compile(std::move(rules).value(), SecretScanner::CompileMode::kLazy);
@@ -464,7 +473,11 @@ static Status InsertInTransaction(AuditLog::Impl& m, AuditRecord& r) {
     last.Reset();
   }
   if (!failed.ok()) return failed;
-  r.record_hash = ComputeRecordHash(r);
+  // The caller's digest of the request body is used only when the body is
+  // stored exactly as given (screened: not masked).
+  const std::string_view request_digest =
+      r.request_body && r.request_body_screened ? std::string_view(r.request_body_sha256) : std::string_view();
+  r.record_hash = RecordHash(r, m.FormOf(r.id), request_digest);
   // Bound without copies: `r` outlives the step, and Reset() unbinds.
   Stmt& ins = *m.insert_record;
   ins.Int(1, r.id);
@@ -573,9 +586,11 @@ Result<VerifyResult> AuditLog::Verify() {
   // One read transaction: a consistent snapshot even while others append.
   if (Status s = m.Exec("BEGIN"); !s.ok()) return s;
   auto anchor = m.Anchor();
-  auto rows = anchor.ok() ? m.Query("", "") : Result<std::vector<AuditRecord>>(anchor.status());
+  auto v2_from = anchor.ok() ? m.ReadV2From() : Result<int64_t>(anchor.status());
+  auto rows = v2_from.ok() ? m.Query("", "") : Result<std::vector<AuditRecord>>(v2_from.status());
   m.Rollback();
   if (!rows.ok()) return rows.status();
+  const int64_t v2_start = *v2_from;
   VerifyResult v;
   v.anchor_id = anchor->first;
   int64_t want_id = anchor->first + 1;
@@ -596,7 +611,8 @@ Result<VerifyResult> AuditLog::Verify() {
       }
       return broken("id " + std::to_string(r.id) + " out of sequence, expected " + std::to_string(want_id));
     }
-    if (ComputeRecordHash(r) != r.record_hash) {
+    const RecordForm form = v2_start > 0 && r.id >= v2_start ? RecordForm::kV2 : RecordForm::kV1;
+    if (ComputeRecordHash(r, form) != r.record_hash) {
       return broken("record_hash does not match the record's fields (edited field)");
     }
     if (r.prev_hash != want_prev) {

@@ -16,7 +16,7 @@
 // below; prev_hash is the record_hash of the record before it, and 64 zeros
 // for the very first record of a log.
 //
-// Canonical form (version 1), the input of SHA-256:
+// Canonical form, the input of SHA-256. Version 1:
 //   "glassbox-audit-v1\n", then each field in this fixed order:
 //   id, time, user, agent, upstream, model, method, path, status, latency_ms,
 //   input_tokens, output_tokens, findings, request_body, response_body,
@@ -25,6 +25,18 @@
 //   field is NULL (only request_body/response_body may be). Integers are
 //   written in decimal without leading zeros ("-5", "0", "200") and then
 //   encoded like strings. The length prefix makes the form unambiguous.
+// Version 2 is the same with "glassbox-audit-v2\n" first and each non-NULL
+//   body encoded as 'h' followed by the 64 lower-case hex digits of the
+//   SHA-256 of the body's bytes (fixed length, so still unambiguous). An
+//   edited body changes its digest and so the record hash, as in version 1;
+//   but the digest of a body can be computed before the record is complete
+//   (the gate hashes the request while the upstream answers), so the commit
+//   hashes about a kilobyte instead of the bodies again.
+// Which version a record uses follows from its id: records from the id in
+// the meta table's "v2_from" on use version 2, older ones version 1. A log
+// created by this code has v2_from = 1; an older log gets v2_from = the next
+// id when a writer (OpenMode::kCreate) first opens it, so its chain
+// continues unbroken. Without v2_from every record is version 1.
 //
 // Secrets: callers pass bodies already redacted by policy. As a last line of
 // defence Append() also runs core's built-in secret rules (IsMaskedRule)
@@ -106,6 +118,11 @@ struct AuditRecord {
   // policy scans every request body it forwards, so the log need not scan a
   // 100 KB prompt twice. Leave false whenever in doubt.
   bool request_body_screened = false;
+  // Not stored. With request_body_screened: the SHA-256 (hex) of
+  // *request_body as given, when the caller already has it; a version-2
+  // record then uses it instead of hashing the body again. Ignored when
+  // empty or when the body is not screened (masking may change it).
+  std::string request_body_sha256;
 };
 
 // True for "YYYY-MM-DDTHH:MM:SS[.fraction]Z", the only time form the log
@@ -113,10 +130,12 @@ struct AuditRecord {
 // DeleteBefore() reject any other.
 bool IsRfc3339Utc(std::string_view t);
 
+enum class RecordForm { kV1 = 1, kV2 = 2 };
+
 // The canonical serialization (see above) of `r`, record_hash excluded.
-std::string CanonicalRecord(const AuditRecord& r);
-// SHA-256 hex of CanonicalRecord(r) (computed without building the string).
-std::string ComputeRecordHash(const AuditRecord& r);
+std::string CanonicalRecord(const AuditRecord& r, RecordForm form);
+// SHA-256 hex of CanonicalRecord(r, form) (computed without building the string).
+std::string ComputeRecordHash(const AuditRecord& r, RecordForm form);
 
 inline constexpr std::string_view kZeroHash =
     "0000000000000000000000000000000000000000000000000000000000000000";

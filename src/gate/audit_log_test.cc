@@ -72,7 +72,7 @@ TEST_F(AuditLogTest, AppendReopenVerify) {
     ASSERT_TRUE(first.ok()) << first.status().message();
     EXPECT_EQ(first->id, 1);
     EXPECT_EQ(first->prev_hash, kZeroHash);
-    EXPECT_EQ(first->record_hash, ComputeRecordHash(*first));
+    EXPECT_EQ(first->record_hash, ComputeRecordHash(*first, RecordForm::kV2));  // a new log is version 2
     auto second = log->Append(Sample(2));
     ASSERT_TRUE(second.ok());
     EXPECT_EQ(second->prev_hash, first->record_hash);
@@ -130,15 +130,18 @@ TEST_F(AuditLogTest, CanonicalFormIsLengthPrefixed) {
   a.agent = "c";
   b.user = "a";
   b.agent = "bc";
-  EXPECT_NE(ComputeRecordHash(a), ComputeRecordHash(b));
   AuditRecord empty = Sample(1);
   AuditRecord null = Sample(1);
   empty.response_body = "";
-  EXPECT_NE(ComputeRecordHash(empty), ComputeRecordHash(null));
+  for (RecordForm form : {RecordForm::kV1, RecordForm::kV2}) {
+    EXPECT_NE(ComputeRecordHash(a, form), ComputeRecordHash(b, form));
+    EXPECT_NE(ComputeRecordHash(empty, form), ComputeRecordHash(null, form));
+  }
+  EXPECT_NE(ComputeRecordHash(a, RecordForm::kV1), ComputeRecordHash(a, RecordForm::kV2));
 }
 
 // ComputeRecordHash streams the fields into SHA-256; it must hash exactly
-// the documented canonical bytes.
+// the documented canonical bytes of either version.
 TEST_F(AuditLogTest, RecordHashIsTheHashOfTheCanonicalForm) {
   AuditRecord r = Sample(3);
   r.id = 42;
@@ -146,11 +149,82 @@ TEST_F(AuditLogTest, RecordHashIsTheHashOfTheCanonicalForm) {
   r.request_body = std::string(100000, 'x') + "\xC3\xA9";
   r.response_body = "";
   r.prev_hash = std::string(kZeroHash);
-  EXPECT_EQ(ComputeRecordHash(r), Sha256Hex(CanonicalRecord(r)));
+  for (RecordForm form : {RecordForm::kV1, RecordForm::kV2}) {
+    EXPECT_EQ(ComputeRecordHash(r, form), Sha256Hex(CanonicalRecord(r, form)));
+  }
+  EXPECT_EQ(CanonicalRecord(r, RecordForm::kV1).rfind("glassbox-audit-v1\ns2:42s", 0), 0u);
+  // Version 2: bodies by their SHA-256.
+  const std::string v2 = CanonicalRecord(r, RecordForm::kV2);
+  EXPECT_EQ(v2.rfind("glassbox-audit-v2\ns2:42s", 0), 0u) << v2;
+  EXPECT_NE(v2.find("h" + Sha256Hex(*r.request_body) + "h" + Sha256Hex("") + "s64:"), std::string::npos) << v2;
+  EXPECT_LT(v2.size(), 1000u);
   r.request_body = std::nullopt;
   r.response_body = "{}";
-  EXPECT_EQ(ComputeRecordHash(r), Sha256Hex(CanonicalRecord(r)));
-  EXPECT_EQ(CanonicalRecord(r).rfind("glassbox-audit-v1\ns2:42s", 0), 0u) << CanonicalRecord(r);
+  for (RecordForm form : {RecordForm::kV1, RecordForm::kV2}) {
+    EXPECT_EQ(ComputeRecordHash(r, form), Sha256Hex(CanonicalRecord(r, form)));
+  }
+}
+
+// A log written before version 2 keeps its version-1 records; the first
+// writer that opens it continues with version 2 from the next id, and the
+// chain verifies across the switch. Edited bodies are caught in both.
+TEST_F(AuditLogTest, OlderLogsSwitchToVersion2AtTheNextRecord) {
+  OpenLog();
+  RawSql("DELETE FROM meta WHERE key = 'v2_from'");  // as a log from before version 2
+  {
+    auto old_writer = AuditLog::Open(path_, AuditLog::OpenMode::kExisting);
+    ASSERT_TRUE(old_writer.ok());
+    for (int i = 1; i <= 3; ++i) {
+      auto stored = (*old_writer)->Append(Sample(i));
+      ASSERT_TRUE(stored.ok());
+      EXPECT_EQ(stored->record_hash, ComputeRecordHash(*stored, RecordForm::kV1));
+    }
+  }
+  auto log = OpenLog();  // a writer: version 2 from id 4
+  for (int i = 4; i <= 6; ++i) {
+    AuditRecord r = Sample(i);
+    r.response_body = "{\"answer\":" + std::to_string(i) + "}";
+    auto stored = log->Append(r);
+    ASSERT_TRUE(stored.ok());
+    EXPECT_EQ(stored->record_hash, ComputeRecordHash(*stored, RecordForm::kV2));
+  }
+  auto v = log->Verify();
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(v->intact) << v->reason;
+  EXPECT_EQ(v->records, 6);
+  RawSql("UPDATE records SET response_body = '{\"answer\":0}' WHERE id = 5");
+  v = log->Verify();
+  EXPECT_FALSE(v->intact);
+  EXPECT_EQ(v->bad_id, 5);
+  RawSql("UPDATE records SET response_body = '{\"answer\":5}' WHERE id = 5");
+  EXPECT_TRUE(log->Verify()->intact);
+  RawSql("UPDATE records SET request_body = '{\"n\":0}' WHERE id = 2");
+  v = log->Verify();
+  EXPECT_FALSE(v->intact);
+  EXPECT_EQ(v->bad_id, 2);
+}
+
+// The caller's digest of a screened request body is what the version-2 hash
+// uses; a digest that does not match the body shows up in Verify().
+TEST_F(AuditLogTest, CallersRequestDigestIsUsedOnlyForScreenedBodies) {
+  auto log = OpenLog();
+  AuditRecord r = Sample(1);
+  r.request_body = "{\"content\":\"hello\"}";
+  r.request_body_screened = true;
+  r.request_body_sha256 = Sha256Hex(*r.request_body);
+  ASSERT_TRUE(log->Append(r).ok());
+  AuditRecord unscreened = Sample(2);
+  unscreened.request_body = std::string("{\"key\":\"") + kKey + "\"}";
+  unscreened.request_body_sha256 = Sha256Hex("not this");  // ignored: the body is masked
+  ASSERT_TRUE(log->Append(unscreened).ok());
+  EXPECT_TRUE(log->Verify()->intact);
+  AuditRecord wrong = Sample(3);
+  wrong.request_body_screened = true;
+  wrong.request_body_sha256 = Sha256Hex("something else");
+  ASSERT_TRUE(log->Append(wrong).ok());
+  auto v = log->Verify();
+  EXPECT_FALSE(v->intact);
+  EXPECT_EQ(v->bad_id, 3);
 }
 
 // Both durability levels store WAL-mode logs that verify; "normal" sets

@@ -34,6 +34,9 @@ using Clock = std::chrono::steady_clock;
 // LogWriter::Prepare(); from then on only the log thread touches it.
 struct RequestDigest {
   std::string original;
+  // The logged request body is these same bytes (policy changed nothing):
+  // the digest is then also the log's digest of the stored body.
+  bool logged_is_original = false;
   std::string hex;
 };
 
@@ -161,6 +164,7 @@ class LogWriter {
         if (item.digest) {
           Hash(*item.digest);
           item.record.request_sha256 = item.digest->hex;
+          if (item.digest->logged_is_original) item.record.request_body_sha256 = item.digest->hex;
         }
         records.push_back(std::move(item.record));
       }
@@ -675,6 +679,7 @@ void Gateway::Impl::Handle(net::HttpRequest request, std::shared_ptr<net::Respon
   std::string forward_body;
   if (!out.changed) {
     digest->original = request.body;
+    digest->logged_is_original = ex->log_payloads;
     forward_body = std::move(request.body);
     if (ex->log_payloads) ex->logged_request = std::move(out.body);  // equal to forward_body
   } else {
