@@ -83,6 +83,24 @@ TEST(TextAsset, GetsUrlsSdkMarkersAndHiddenCharactersButIsNotParsedAsCode) {
   EXPECT_EQ(r.endpoints.front().location, "/$bunfs/root/prompt.txt:3:11");
 }
 
+TEST(DuplicateModules, AnalysedOnceReportedUnderEveryPath) {
+  Unpacked u;
+  u.kind = "directory";
+  const std::string js = "fetch(\"https://dup.hidden-example.com/v1\");\n";
+  u.modules.push_back(MakeModule("a/node_modules/x/index.js", js));
+  u.modules.push_back(MakeModule("b/node_modules/x/index.js", js));
+  u.modules.push_back(MakeModule("c/notes.txt", js));  // same text, read as an asset
+  const AuditResult r = AuditUnpacked("t", u, TheAnalyzer());
+  for (const char* path : {"a/node_modules/x/index.js", "b/node_modules/x/index.js", "c/notes.txt"}) {
+    EXPECT_TRUE(std::any_of(r.endpoints.begin(), r.endpoints.end(),
+                            [&](const LocatedEndpoint& e) { return e.location.rfind(std::string(path) + ":1:", 0) == 0; }))
+        << path;
+    EXPECT_TRUE(std::any_of(r.findings.begin(), r.findings.end(),
+                            [&](const Finding& f) { return f.path == path && f.rule == "endpoint/host"; }))
+        << path;
+  }
+}
+
 TEST(TextAsset, JsonStringsGiveBareHostsAndBrokenJsonStillGivesUrls) {
   const ModuleAnalysis json = TheAnalyzer().AnalyzeAsset(
       R"({"telemetry": {"host": "events.hidden-example.com", "url": "https://api.hidden-example.com/v1"}})",

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <set>
 #include <thread>
+#include <unordered_map>
 
 namespace glassbox::audit {
 namespace {
@@ -67,10 +68,29 @@ AuditResult AuditUnpacked(const std::string& target, const Unpacked& unpacked, c
   }
   // Largest first, so two threads finish together.
   std::stable_sort(js.begin(), js.end(), [](const Module* a, const Module* b) { return a->text.size() > b->text.size(); });
+  // Bundlers and node_modules trees ship the same file under several names:
+  // a module whose text and language equal an earlier one's is analysed once
+  // and its results copied (same_as[i] is that earlier index, or i).
+  std::vector<size_t> same_as(js.size());
+  {
+    std::unordered_map<std::string_view, std::vector<size_t>> by_text;
+    for (size_t i = 0; i < js.size(); ++i) {
+      same_as[i] = i;
+      auto& seen = by_text[js[i]->text];
+      for (size_t j : seen) {
+        if (LanguageOfPath(js[j]->path) == LanguageOfPath(js[i]->path)) {
+          same_as[i] = j;
+          break;
+        }
+      }
+      if (same_as[i] == i) seen.push_back(i);
+    }
+  }
   std::vector<ModuleAnalysis> results(js.size());
   std::atomic<size_t> next{0};
   auto work = [&] {
     for (size_t i; (i = next.fetch_add(1)) < js.size();) {
+      if (same_as[i] != i) continue;
       results[i] = LanguageOfPath(js[i]->path) == ModuleLanguage::kJavaScript
                        ? analyzer.Analyze(js[i]->text, options.analysis)
                        : analyzer.AnalyzeAsset(js[i]->text, js[i]->path, options.analysis);
@@ -84,9 +104,12 @@ AuditResult AuditUnpacked(const std::string& target, const Unpacked& unpacked, c
   work();
   for (std::thread& t : pool) t.join();
   std::set<std::string> probes;
+  std::vector<bool> copied(js.size(), false);  // results[i] is needed again by a later duplicate
+  for (size_t i = 0; i < js.size(); ++i) copied[same_as[i]] = copied[same_as[i]] || same_as[i] != i;
   for (size_t i = 0; i < js.size(); ++i) {
     out.bytes += js[i]->text.size();
-    Merge(js[i]->path, std::move(results[i]), &out, &probes);
+    const size_t from = same_as[i];
+    Merge(js[i]->path, copied[from] ? ModuleAnalysis(results[from]) : std::move(results[from]), &out, &probes);
   }
   out.modules = js.size();
   if (!unpacked.strings.empty()) {

@@ -325,7 +325,7 @@ class Walker {
     Enter(ts_tree_cursor_current_node(&cursor), 0);
     for (;;) {
       if (ts_tree_cursor_goto_first_child(&cursor)) {
-        Enter(ts_tree_cursor_current_node(&cursor), ts_tree_cursor_current_field_id(&cursor));
+        Enter(ts_tree_cursor_current_node(&cursor), FieldIfNeeded(&cursor));
         continue;
       }
       Leave();
@@ -338,7 +338,7 @@ class Walker {
         Leave();
       }
       if (done) break;
-      Enter(ts_tree_cursor_current_node(&cursor), ts_tree_cursor_current_field_id(&cursor));
+      Enter(ts_tree_cursor_current_node(&cursor), FieldIfNeeded(&cursor));
     }
     ts_tree_cursor_delete(&cursor);
   }
@@ -382,6 +382,18 @@ class Walker {
     return s < g_.kinds.size() ? g_.kinds[s] : Kind::kOther;
   }
   const Frame* Parent() const { return frames_.size() >= 2 ? &frames_[frames_.size() - 2] : nullptr; }
+
+  // The field of the cursor's node in its parent, looked up only under the
+  // parents whose fields Enter reads (if, ternary, switch, binary, call);
+  // 0 elsewhere.
+  TSFieldId FieldIfNeeded(const TSTreeCursor* cursor) const {
+    if (frames_.empty()) return 0;
+    const Kind pk = frames_.back().kind;
+    if (pk != Kind::kIf && pk != Kind::kTernary && pk != Kind::kSwitch && pk != Kind::kBinary && pk != Kind::kCall) {
+      return 0;
+    }
+    return ts_tree_cursor_current_field_id(cursor);
+  }
 
   void Enter(TSNode node, TSFieldId field) {
     ++facts_.nodes;
