@@ -1,5 +1,6 @@
 // Fuzzes the audit's JavaScript analysis (tree-sitter parse, fact walk,
-// rotated-string-array resolution, decoding, correlation) on arbitrary bytes:
+// rotated-string-array resolution, decoding, correlation) and its asset
+// checks (text and JSON) on arbitrary bytes:
 // it must not crash, hang or read out of range, and every finding must point
 // inside the input.
 #include <cstddef>
@@ -22,6 +23,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   for (const glassbox::audit::DecodedString& d : out.decoded) {
     if (d.position.byte_offset > size) std::abort();
+  }
+  // The same bytes as a text asset and as a JSON asset (never parsed as code).
+  for (const char* path : {"asset.txt", "asset.json"}) {
+    const glassbox::audit::ModuleAnalysis asset = analyzer->AnalyzeAsset(input, path);
+    for (const glassbox::Finding& f : asset.findings) {
+      if (f.byte_offset > size || f.line == 0) std::abort();
+    }
+    for (const glassbox::audit::EndpointRef& e : asset.endpoints) {
+      if (e.position.byte_offset > size) std::abort();
+    }
   }
   return 0;
 }
