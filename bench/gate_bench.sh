@@ -6,12 +6,22 @@
 #   - small requests per second with wrk (16 connections)
 #   - the gate's peak resident memory (VmHWM)
 # usage: bench/gate_bench.sh [BUILD_DIR]   (needs glassbox, gate_fake_upstream, gate_latency, wrk)
+#   N=1000             requests per latency run
+#   DURABILITY=normal  the log's [log] durability: normal (default) or full
+#   LOG_DIR=DIR        where the audit log goes (default: a fresh folder under
+#                      $TMPDIR, i.e. the disk; LOG_DIR=/dev/shm puts it on tmpfs)
+#   CALLGRIND=200      also count the gate's instructions per 100 KB request
+#                      (valgrind; steady on a busy machine where times are not):
+#                      (run with 200+20 requests - run with none) / 220
 set -euo pipefail
 BUILD=$(cd "${1:-build}" && pwd)
 N=${N:-1000}
+DURABILITY=${DURABILITY:-normal}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/glassbox-gate-bench.XXXXXX")
+LOGDIR=$WORK
+if [[ -n "${LOG_DIR:-}" ]]; then LOGDIR=$(mktemp -d "$LOG_DIR/glassbox-gate-bench-log.XXXXXX"); fi
 PIDS=()
-trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"' EXIT
+trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK" "$LOGDIR"' EXIT
 cd "$WORK"
 wait_line() { for _ in $(seq 200); do grep -m1 "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done; return 1; }
 
@@ -19,8 +29,10 @@ wait_line() { for _ in $(seq 200); do grep -m1 "$2" "$1" 2>/dev/null && return 0
 PIDS+=($!)
 UP=$(wait_line fake.out '^port ' | cut -d' ' -f2)
 U=http://127.0.0.1:$UP
+printf '[log]\ndurability = "%s"\n' "$DURABILITY" > gate.toml
+echo "log: $LOGDIR/audit.db ($(df --output=fstype "$LOGDIR" | tail -1)), durability $DURABILITY"
 "$BUILD/glassbox" gate --listen 127.0.0.1:0 --threads 2 --upstream anthropic=$U --upstream openai=$U \
-  --upstream gemini=$U --log "$WORK/audit.db" > gate.out &
+  --upstream gemini=$U --log "$LOGDIR/audit.db" --config gate.toml > gate.out &
 GATE_PID=$!
 PIDS+=($GATE_PID)
 G=$(wait_line gate.out 'listening on' | sed -E 's/.*listening on (http:\/\/[^ ]+).*/\1/')
@@ -72,4 +84,23 @@ for target in "direct $U" "gate $G"; do
 done
 echo "== gate resident memory"
 grep -E 'VmHWM|VmRSS' /proc/$GATE_PID/status
-echo "records in the log: $("$BUILD/glassbox" log list --log "$WORK/audit.db" --format jsonl | wc -l)"
+echo "records in the log: $("$BUILD/glassbox" log list --log "$LOGDIR/audit.db" --format jsonl | wc -l)"
+
+if [[ -n "${CALLGRIND:-}" ]]; then
+  echo "== instructions per 100 KB request (callgrind, $CALLGRIND + warm-up)"
+  count() {  # count N: total instructions of a gate that served N (+N/10) requests
+    rm -f "$LOGDIR"/cg.db*
+    valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.$1" "$BUILD/glassbox" gate --listen 127.0.0.1:0 \
+      --upstream anthropic=$U --log "$LOGDIR/cg.db" --config gate.toml > "cg.$1.out" 2>/dev/null &
+    local pid=$!
+    local g
+    g=$(wait_line "cg.$1.out" 'listening on' | sed -E 's/.*listening on (http:\/\/[^ ]+).*/\1/')
+    lat "$g" /v1/messages big.json "$1" "$AV" > /dev/null
+    kill -INT "$pid"
+    wait "$pid" || true
+    grep -m1 '^summary' "$WORK/cg.$1" | cut -d' ' -f2
+  }
+  with=$(count "$CALLGRIND")
+  without=$(count 0)
+  echo "instructions per request: $(( (with - without) / (CALLGRIND + CALLGRIND / 10) )) (start-up and shut-down: $without)"
+fi
