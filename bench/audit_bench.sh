@@ -139,16 +139,26 @@ if [[ ${BENCH_AUDIT_OFFLINE:-0} != 1 ]]; then
 fi
 
 # ------------------------------------------------------------- timing
-best_of() {  # "WALL CPU": best wall and best user+sys seconds of $runs runs of "$@"
-  local best="" best_cpu="" out real user sys cpu
+# "WALL CPU RSS": best wall and best user+sys seconds of $runs runs of "$@",
+# and the lowest peak resident memory in MB (- without /usr/bin/time).
+best_of() {
+  local best="" best_cpu="" best_rss="" out real user sys rss cpu tf
+  tf=$(mktemp)
   for ((i = 0; i < runs; i++)); do
-    out=$( { TIMEFORMAT='%R %U %S'; time "$@" >/dev/null 2>&1; } 2>&1 | tail -1) || true
-    read -r real user sys <<<"$out"
+    if [[ -x /usr/bin/time && $(type -t "$1") == file ]]; then
+      /usr/bin/time -f '%e %U %S %M' -o "$tf" "$@" >/dev/null 2>&1 || true
+      out=$(tail -1 "$tf")
+    else
+      out="$( { TIMEFORMAT='%R %U %S'; time "$@" >/dev/null 2>&1; } 2>&1 | tail -1) -" || true
+    fi
+    read -r real user sys rss <<<"$out"
     cpu=$(echo "$user + $sys" | bc -l)
     if [[ -z $best ]] || (($(echo "$real < $best" | bc -l))); then best=$real; fi
     if [[ -z $best_cpu ]] || (($(echo "$cpu < $best_cpu" | bc -l))); then best_cpu=$cpu; fi
+    if [[ $rss != - ]] && { [[ -z $best_rss ]] || ((rss < best_rss)); }; then best_rss=$rss; fi
   done
-  printf '%.3f %.3f' "$best" "$best_cpu"
+  rm -f "$tf"
+  printf '%.3f %.3f %s' "$best" "$best_cpu" "$([[ -n $best_rss ]] && echo $((best_rss / 1024)) || echo -)"
 }
 peer() {  # what a user would run by hand on this target
   case $1 in
@@ -165,19 +175,19 @@ if [[ $probe_err == *"not built yet"* ]]; then
 fi
 
 exec 1>&3 3>&-
-printf '| target | MB | kind | modules | unpack s (cpu) | audit s (cpu) | peer | peer s (cpu) |\n'
-printf '|---|---:|---|---:|---:|---:|---|---:|\n'
+printf '| target | MB | kind | modules | unpack s (cpu) | audit s (cpu) | audit peak MB | peer | peer s (cpu) |\n'
+printf '|---|---:|---|---:|---:|---:|---:|---|---:|\n'
 field() { python3 -c 'import json,sys; d=json.loads(sys.argv[1].strip() or "{}"); v=d.get(sys.argv[2],"error"); print("%.3f" % v if isinstance(v,float) else v)' "$1" "$2"; }
 for t in "${targets[@]}"; do
   mb=$(echo "$(stat -c %s "$t") / 1000000" | bc -l)
   line=$("$unpack_bench" "$t" 2>/dev/null | tail -1 || true)
-  audit=-
+  audit=- rss=-
   if [[ $audit_supported == 1 ]]; then
-    read -r w c <<<"$(best_of "$glassbox" audit --format json "$t")"
+    read -r w c rss <<<"$(best_of "$glassbox" audit --format json "$t")"
     audit="$w ($c)"
   fi
   case $t in *.tgz) pname="tar -xzf" ;; *.js) pname="cat" ;; *) pname="strings -n 6" ;; esac
-  read -r pw pc <<<"$(best_of peer "$t")"
-  printf '| %s | %.1f | %s | %s | %s (%s) | %s | %s | %s (%s) |\n' "$(basename "$t")" "$mb" "$(field "$line" kind)" \
-    "$(field "$line" modules)" "$(field "$line" seconds)" "$(field "$line" cpu_seconds)" "$audit" "$pname" "$pw" "$pc"
+  read -r pw pc _ <<<"$(best_of peer "$t")"
+  printf '| %s | %.1f | %s | %s | %s (%s) | %s | %s | %s | %s (%s) |\n' "$(basename "$t")" "$mb" "$(field "$line" kind)" \
+    "$(field "$line" modules)" "$(field "$line" seconds)" "$(field "$line" cpu_seconds)" "$audit" "$rss" "$pname" "$pw" "$pc"
 done

@@ -1,6 +1,7 @@
 #include "audit/audit.h"
 
 #include <fmt/format.h>
+#include <malloc.h>
 
 #include <algorithm>
 #include <atomic>
@@ -94,6 +95,9 @@ AuditResult AuditUnpacked(const std::string& target, const Unpacked& unpacked, c
       results[i] = LanguageOfPath(js[i]->path) == ModuleLanguage::kJavaScript
                        ? analyzer.Analyze(js[i]->text, options.analysis)
                        : analyzer.AnalyzeAsset(js[i]->text, js[i]->path, options.analysis);
+      // The syntax trees of a large module are freed by now; give the pages
+      // back so that they do not add up across threads' malloc arenas.
+      if (js[i]->text.size() >= (size_t{1} << 20)) malloc_trim(0);
     }
   };
   unsigned threads = options.threads > 0 ? static_cast<unsigned>(options.threads)

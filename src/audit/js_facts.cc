@@ -1043,7 +1043,7 @@ struct TreeDeleter {
 
 constexpr size_t kMaxNesting = 10000;
 // Bytes of module text per parse when a large module is parsed in pieces.
-constexpr size_t kPiece = size_t{1} << 20;
+constexpr size_t kPiece = size_t{512} << 10;
 
 // Deepest bracket nesting, counted roughly (brackets inside strings count
 // too; legitimate code stays far below the limit either way).
