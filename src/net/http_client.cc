@@ -3,6 +3,9 @@
 #include "net/http_client.h"
 
 #include <openssl/ssl.h>
+#include <sys/socket.h>
+
+#include <cerrno>
 
 #include <array>
 #include <atomic>
@@ -45,6 +48,16 @@ struct Conn {
 
   beast::tcp_stream& Lowest() { return tls ? beast::get_lowest_layer(*tls) : *tcp; }
   bool IsOpen() { return Lowest().socket().is_open(); }
+  // An idle keep-alive connection has nothing to read. Anything readable —
+  // the peer's FIN or reset, a TLS close_notify, stray bytes — means it
+  // must not carry another request. Only for connections with no operation
+  // pending (idle in the pool).
+  bool StillIdle() {
+    if (!IsOpen()) return false;
+    char byte;
+    const ssize_t n = ::recv(Lowest().socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+  }
   void Close() {
     error_code ignored;
     Lowest().socket().close(ignored);
@@ -83,7 +96,7 @@ struct HttpClient::Impl : std::enable_shared_from_this<HttpClient::Impl> {
     while (!it->second.empty()) {
       std::unique_ptr<Conn> c = std::move(it->second.back());
       it->second.pop_back();
-      if (c->IsOpen()) return c;
+      if (c->StillIdle()) return c;  // else closed by its destructor
     }
     return nullptr;
   }
@@ -113,6 +126,8 @@ class Exchange : public RequestHandle, public std::enable_shared_from_this<Excha
     }
     req_.set(bhttp::field::host, url_.HostHeader());
     head_only_ = request.method == "HEAD";
+    idempotent_ = request.method == "GET" || request.method == "HEAD" || request.method == "OPTIONS" ||
+                  request.method == "PUT" || request.method == "DELETE" || request.method == "TRACE";
     bool has_body = !request.body.empty() || request.method == "POST" || request.method == "PUT" ||
                     request.method == "PATCH";
     req_.body() = std::move(request.body);
@@ -196,10 +211,16 @@ class Exchange : public RequestHandle, public std::enable_shared_from_this<Excha
     });
   }
 
-  // A failure before any response byte on a pooled connection: the server
-  // probably closed it while idle; try once more on a new connection.
-  bool MaybeRetry() {
+  // A failure before any response byte on a pooled connection (the server
+  // closed it while idle, just as it was taken): try once more on a new
+  // connection — but only when the server cannot have acted on the request:
+  // nothing of it was written, or the method is idempotent (RFC 9110
+  // 9.2.2). A POST that may have reached the server is never sent twice;
+  // its failure goes to the caller. (Connections seen closed while idle
+  // are dropped before writing: Conn::StillIdle.)
+  bool MaybeRetry(bool request_may_have_arrived) {
     if (!reused_ || got_bytes_ || cancelled_) return false;
+    if (request_may_have_arrived && !idempotent_) return false;
     reused_ = false;
     conn_.reset();
     Connect();
@@ -211,9 +232,9 @@ class Exchange : public RequestHandle, public std::enable_shared_from_this<Excha
     conn_->Lowest().expires_after(client_->options.read_timeout);
     auto self = shared_from_this();
     WithStream([&](auto& stream) {
-      bhttp::async_write(stream, req_, [self](const error_code& ec, size_t) {
+      bhttp::async_write(stream, req_, [self](const error_code& ec, size_t written) {
         if (ec) {
-          if (self->MaybeRetry()) return;
+          if (self->MaybeRetry(/*request_may_have_arrived=*/written > 0)) return;
           return self->Complete(self->Error("sending the request", ec));
         }
         self->ReadHead();
@@ -230,7 +251,8 @@ class Exchange : public RequestHandle, public std::enable_shared_from_this<Excha
     WithStream([&](auto& stream) {
       bhttp::async_read_header(stream, conn_->buffer, *parser_, [self](const error_code& ec, size_t) {
         if (ec) {
-          if (self->MaybeRetry()) return;
+          // The whole request was written: only an idempotent one is retried.
+          if (self->MaybeRetry(/*request_may_have_arrived=*/true)) return;
           return self->Complete(self->Error("reading the response head", ec));
         }
         self->OnHead();
@@ -300,7 +322,7 @@ class Exchange : public RequestHandle, public std::enable_shared_from_this<Excha
   bhttp::request<bhttp::string_body> req_;
   std::optional<bhttp::response_parser<bhttp::buffer_body>> parser_;
   std::array<char, 16384> buf_;
-  bool head_only_ = false, got_bytes_ = false, done_ = false, cancelled_ = false;
+  bool head_only_ = false, idempotent_ = false, got_bytes_ = false, done_ = false, cancelled_ = false;
 };
 
 }  // namespace

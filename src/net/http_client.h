@@ -5,9 +5,14 @@
 // Callbacks run on an I/O thread of the EventLoop (the caller's own, when
 // Send is called from one), in this order: on_headers once, on_body zero or
 // more times with the body bytes as they arrive (de-chunked), on_complete
-// exactly once (Ok, or an error naming the origin and the reason). A failure
-// before any response byte on a reused pooled connection is retried once on
-// a fresh connection. Callbacks must not throw. Thread-safe.
+// exactly once (Ok, or an error naming the origin and the reason). A pooled
+// connection that the server closed while it sat idle is dropped before any
+// request is written to it. A failure before any response byte on a reused
+// pooled connection is retried once on a fresh connection only if the
+// server cannot have acted on the request: no byte of it was written, or
+// the method is idempotent (GET, HEAD, OPTIONS, PUT, DELETE, TRACE). A POST
+// that may have reached the server is never sent twice. Callbacks must not
+// throw. Thread-safe.
 #pragma once
 
 #include <chrono>

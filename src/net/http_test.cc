@@ -68,6 +68,83 @@ class RawClient {
   bool connected_ = false;
 };
 
+// A blocking scripted HTTP/1.1 server on 127.0.0.1:0 for the client's
+// connection handling: the n-th request it reads (over all connections, one
+// connection at a time) gets plan[n]: an answer with keep-alive, an answer
+// and then a close, or a close without an answer.
+class ScriptedServer {
+ public:
+  enum class Action { kAnswer, kAnswerThenClose, kCloseSilently };
+  explicit ScriptedServer(std::vector<Action> plan) : plan_(std::move(plan)) {
+    listen_fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    listen(listen_fd_, 8);
+    socklen_t len = sizeof addr;
+    getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~ScriptedServer() {
+    shutdown(listen_fd_, SHUT_RDWR);
+    close(listen_fd_);
+    thread_.join();
+  }
+  uint16_t port() const { return port_; }
+  int requests() const { return requests_.load(); }
+  int connections() const { return connections_.load(); }
+
+ private:
+  void Run() {
+    for (;;) {
+      const int fd = accept(listen_fd_, nullptr, nullptr);
+      if (fd < 0) return;
+      ++connections_;
+      timeval tv{5, 0};
+      setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+      Serve(fd);
+      close(fd);
+    }
+  }
+  // Serves requests on one connection until the plan says close (or EOF).
+  void Serve(int fd) {
+    std::string in;
+    char buf[4096];
+    for (;;) {
+      size_t head_end;
+      while ((head_end = in.find("\r\n\r\n")) == std::string::npos) {
+        const ssize_t n = recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) return;
+        in.append(buf, static_cast<size_t>(n));
+      }
+      size_t length = 0;
+      const size_t cl = in.find("Content-Length: ");
+      if (cl != std::string::npos && cl < head_end) length = std::stoul(in.substr(cl + 16));
+      while (in.size() < head_end + 4 + length) {
+        const ssize_t n = recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) return;
+        in.append(buf, static_cast<size_t>(n));
+      }
+      in.erase(0, head_end + 4 + length);
+      const int n = requests_++;
+      const Action action = n < static_cast<int>(plan_.size()) ? plan_[static_cast<size_t>(n)] : Action::kAnswer;
+      if (action == Action::kCloseSilently) return;
+      const std::string body = "answer " + std::to_string(n);
+      const std::string response = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+      ::send(fd, response.data(), response.size(), MSG_NOSIGNAL);
+      if (action == Action::kAnswerThenClose) return;
+    }
+  }
+
+  std::vector<Action> plan_;
+  int listen_fd_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<int> requests_{0}, connections_{0};
+  std::thread thread_;
+};
+
 struct Collected {
   std::promise<void> done;
   ResponseHead head;
@@ -351,6 +428,85 @@ TEST_F(ServerTest, ClientGoneIsReportedAndCancelClosesUpstream) {
   EXPECT_FALSE(c->status.ok());
   EXPECT_NE(c->status.message().find("cancelled"), std::string::npos);
   EXPECT_EQ(gone.get_future().wait_for(5s), std::future_status::ready);
+}
+
+// Regression (issue 4, last note): a POST on a pooled connection that the
+// server read and then closed without answering may have been acted on; it
+// must fail, not be sent a second time on a new connection.
+TEST(ClientPool, PostThatMayHaveArrivedIsNotSentTwice) {
+  using Action = ScriptedServer::Action;
+  ScriptedServer server({Action::kAnswer, Action::kCloseSilently});
+  EventLoop loop(1);
+  auto client = HttpClient::Create(loop);
+  ASSERT_TRUE(client.ok());
+  auto post = [&] {
+    ClientRequest req;
+    req.method = "POST";
+    req.target = "/v1/messages";
+    req.body = "{\"messages\":[]}";
+    auto c = std::make_shared<Collected>();
+    (*client)->Send(Local(server.port()), std::move(req), Collect(c));
+    EXPECT_EQ(c->done.get_future().wait_for(10s), std::future_status::ready);
+    return c;
+  };
+  auto first = post();
+  ASSERT_TRUE(first->status.ok()) << first->status.message();
+  auto second = post();  // on the pooled connection; the server reads it and hangs up
+  EXPECT_FALSE(second->status.ok());
+  EXPECT_EQ(server.requests(), 2) << "the POST was sent twice";
+  EXPECT_EQ(server.connections(), 1);
+  loop.Stop();
+}
+
+// A pooled connection the server closed while it was idle is noticed before
+// writing: the next POST goes out once, on a new connection, and succeeds.
+TEST(ClientPool, IdleClosedConnectionIsReplacedBeforeWriting) {
+  using Action = ScriptedServer::Action;
+  ScriptedServer server({Action::kAnswerThenClose, Action::kAnswer});
+  EventLoop loop(1);
+  auto client = HttpClient::Create(loop);
+  ASSERT_TRUE(client.ok());
+  for (int i = 0; i < 2; ++i) {
+    ClientRequest req;
+    req.method = "POST";
+    req.target = "/v1/messages";
+    req.body = "{}";
+    auto c = std::make_shared<Collected>();
+    (*client)->Send(Local(server.port()), std::move(req), Collect(c));
+    ASSERT_EQ(c->done.get_future().wait_for(10s), std::future_status::ready);
+    ASSERT_TRUE(c->status.ok()) << i << ": " << c->status.message();
+    EXPECT_EQ(c->body, "answer " + std::to_string(i));
+    // Let the server's FIN arrive before the next request takes the connection.
+    if (i == 0) std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(server.requests(), 2);
+  EXPECT_EQ(server.connections(), 2);
+  EXPECT_EQ((*client)->stats().connections_reused, 0u);
+  loop.Stop();
+}
+
+// An idempotent GET that failed the same way is retried once on a new
+// connection (RFC 9110 9.2.2).
+TEST(ClientPool, IdempotentRequestIsRetriedOnce) {
+  using Action = ScriptedServer::Action;
+  ScriptedServer server({Action::kAnswer, Action::kCloseSilently, Action::kAnswer});
+  EventLoop loop(1);
+  auto client = HttpClient::Create(loop);
+  ASSERT_TRUE(client.ok());
+  std::shared_ptr<Collected> last;
+  for (int i = 0; i < 2; ++i) {
+    ClientRequest req;
+    req.method = "GET";
+    req.target = "/v1/models";
+    last = std::make_shared<Collected>();
+    (*client)->Send(Local(server.port()), std::move(req), Collect(last));
+    ASSERT_EQ(last->done.get_future().wait_for(10s), std::future_status::ready);
+    ASSERT_TRUE(last->status.ok()) << i << ": " << last->status.message();
+  }
+  EXPECT_EQ(last->body, "answer 2");
+  EXPECT_EQ(server.requests(), 3);
+  EXPECT_EQ(server.connections(), 2);
+  loop.Stop();
 }
 
 TEST_F(ServerTest, ConnectErrorsNameTheOrigin) {
