@@ -290,8 +290,8 @@ struct TarEntry {
   std::string path, contents, symlink;
 };
 
-std::string Tarball(const std::vector<TarEntry>& entries) {
-  std::vector<char> buf(1 << 20);
+std::string Tarball(const std::vector<TarEntry>& entries, size_t capacity = 1 << 20) {
+  std::vector<char> buf(capacity);
   size_t used = 0;
   archive* a = archive_write_new();
   archive_write_add_filter_gzip(a);
@@ -775,6 +775,47 @@ TEST(NpmTarball, DecompressedBytesAreBounded) {
   auto u = UnpackBytes(tgz, "bomb.tgz", limits);
   ASSERT_TRUE(u.ok());
   EXPECT_TRUE(NoteContains(*u, "bytes after decompression; rest of bomb.tgz not read"));
+}
+
+TEST(NpmTarball, LargeTarballOnDiskReadWhileItsPagesAreGivenBack) {
+  // More than 8 MB of gzip: Unpack(path) gives back the mapped pages already
+  // decompressed; modules before, between and after the incompressible
+  // entries, and the modules of an executable entry, must read back exactly.
+  std::string noise(7 << 20, '\0');
+  std::uint64_t x = 88172645463325252ull;
+  for (char& c : noise) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    c = static_cast<char>(x);
+  }
+  std::string graph = BunGraph(SampleBunModules(), 0, 6, 32);
+  std::string section;
+  Put64(&section, graph.size());
+  section += graph;
+  const std::string exe = Elf({{".text", noise + RuntimeNoise()}, {".bun", section}});
+  const std::string tgz = Tarball({{"package/first.js", "var first = 'https://first.example.com';\n", ""},
+                                   {"package/noise1.bin", noise, ""},
+                                   {"package/middle.js", "var middle = 2;\n", ""},
+                                   {"package/bin/agent", exe, ""},
+                                   {"package/last.js", "var last = 3;\n", ""}},
+                                  32 << 20);
+  ASSERT_GT(tgz.size(), size_t{12} << 20);
+  TempDir d;
+  const std::string path = d.path() + "/agent-1.0.0.tgz";
+  std::ofstream(path, std::ios::binary) << tgz;
+  auto u = Unpack(path);
+  ASSERT_TRUE(u.ok()) << u.status().message();
+  ASSERT_EQ(u->kind, "npm-tarball");
+  ASSERT_NE(Find(*u, "package/first.js"), nullptr) << ::testing::PrintToString(u->notes);
+  EXPECT_EQ(Find(*u, "package/first.js")->text, "var first = 'https://first.example.com';\n");
+  ASSERT_NE(Find(*u, "package/middle.js"), nullptr);
+  EXPECT_EQ(Find(*u, "package/middle.js")->text, "var middle = 2;\n");
+  ASSERT_NE(Find(*u, "package/last.js"), nullptr);
+  EXPECT_EQ(Find(*u, "package/last.js")->text, "var last = 3;\n");
+  const Module* cli = Find(*u, "package/bin/agent!/$bunfs/root/cli.js");
+  ASSERT_NE(cli, nullptr) << ::testing::PrintToString(u->notes);
+  EXPECT_EQ(cli->text, "console.log(process.env.TZ);\n");
 }
 
 TEST(NpmTarball, EntryLimitAndCorruptTarball) {
