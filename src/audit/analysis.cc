@@ -8,6 +8,7 @@
 #include <tuple>
 
 #include <algorithm>
+#include <array>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -794,6 +795,7 @@ class ModuleRun {
     uint32_t found = kNone;
     if (tainted_.empty()) return found;
     ForEachIdentifier(text_.substr(r.begin, r.end - r.begin), [&](std::string_view name, bool called) {
+      if (!MayBeTainted(name)) return true;
       auto t = tainted_.find(name);
       if (t == tainted_.end()) return true;
       for (const auto& [decl_func, probe, is_function] : t->second) {
@@ -812,21 +814,45 @@ class ModuleRun {
     return found;
   }
 
+  // A cheap filter before the hash lookup in tainted_: the first bytes and
+  // the lengths (capped at 63) of the names in it.
+  void NoteTainted(std::string_view name) {
+    if (name.empty()) return;
+    tainted_first_[static_cast<unsigned char>(name.front())] = true;
+    tainted_lengths_ |= uint64_t{1} << std::min<size_t>(name.size(), 63);
+  }
+  bool MayBeTainted(std::string_view name) const {
+    return !name.empty() && tainted_first_[static_cast<unsigned char>(name.front())] &&
+           ((tainted_lengths_ >> std::min<size_t>(name.size(), 63)) & 1) != 0;
+  }
+
   void Taint() {
+    // A declaration or return found to read a probe in the first round
+    // cannot add anything in the second: its entry is there already.
+    std::vector<bool> decl_done(facts_.decls.size()), return_done(facts_.returns.size());
     for (int round = 0; round < 2; ++round) {
-      for (const internal::DeclFact& d : facts_.decls) {
-        if (d.value.end - d.value.begin > 4000) continue;
+      for (size_t i = 0; i < facts_.decls.size(); ++i) {
+        const internal::DeclFact& d = facts_.decls[i];
+        if (decl_done[i] || d.value.end - d.value.begin > 4000) continue;
         const uint32_t probe = ProbeIn(d.value, d.func);
         if (probe == kNone) continue;
+        decl_done[i] = true;
+        NoteTainted(d.name);
         auto& entries = tainted_[d.name];
         bool present = false;
         for (const auto& e : entries) present |= std::get<0>(e) == d.func && !std::get<2>(e);
         if (!present) entries.emplace_back(d.func, probe, false);
       }
-      for (const internal::ReturnFact& r : facts_.returns) {
-        if (r.func == kNone || facts_.functions[r.func].name.empty() || r.range.end - r.range.begin > 4000) continue;
+      for (size_t i = 0; i < facts_.returns.size(); ++i) {
+        const internal::ReturnFact& r = facts_.returns[i];
+        if (return_done[i] || r.func == kNone || facts_.functions[r.func].name.empty() ||
+            r.range.end - r.range.begin > 4000) {
+          continue;
+        }
         const uint32_t probe = ProbeIn(r.range, r.func);
         if (probe == kNone) continue;
+        return_done[i] = true;
+        NoteTainted(facts_.functions[r.func].name);
         auto& entries = tainted_[facts_.functions[r.func].name];
         bool present = false;
         for (const auto& e : entries) present |= std::get<2>(e);
@@ -879,9 +905,17 @@ class ModuleRun {
         if (!d.empty()) return "hidden " + d;
       }
     }
-    for (const internal::StringArrayFact& a : facts_.string_arrays) {
-      if (code_override.empty() && r.Contains(a.range)) {
-        std::string d = TellingList(a);
+    if (code_override.empty()) {
+      // The arrays inside r, in their order in facts_.string_arrays.
+      std::vector<uint32_t> inside;
+      for (auto it = std::lower_bound(arrays_by_begin_.begin(), arrays_by_begin_.end(), r.begin,
+                                      [&](uint32_t i, uint32_t b) { return facts_.string_arrays[i].range.begin < b; });
+           it != arrays_by_begin_.end() && facts_.string_arrays[*it].range.begin < r.end; ++it) {
+        if (r.Contains(facts_.string_arrays[*it].range)) inside.push_back(*it);
+      }
+      std::sort(inside.begin(), inside.end());
+      for (uint32_t i : inside) {
+        std::string d = TellingList(facts_.string_arrays[i]);
         if (!d.empty()) return d;
       }
     }
@@ -915,8 +949,10 @@ class ModuleRun {
           if (!inner.empty()) return inner;
         }
       }
-      for (const internal::StringArrayFact& a : facts_.string_arrays) {
-        if (!a.bound_name.empty() && a.bound_name == name && Visible(func, a.func)) {
+      if (auto it = arrays_by_name_.find(name); it != arrays_by_name_.end()) {
+        for (uint32_t i : it->second) {
+          const internal::StringArrayFact& a = facts_.string_arrays[i];
+          if (!Visible(func, a.func)) continue;
           std::string d = TellingList(a);
           if (!d.empty()) return d;
         }
@@ -983,6 +1019,13 @@ class ModuleRun {
     std::sort(strings_sorted_.begin(), strings_sorted_.end(),
               [&](uint32_t a, uint32_t b) { return facts_.strings[a].range.begin < facts_.strings[b].range.begin; });
     for (uint32_t i = 0; i < facts_.decls.size(); ++i) decls_by_name_[facts_.decls[i].name].push_back(i);
+    for (uint32_t i = 0; i < facts_.string_arrays.size(); ++i) {
+      arrays_by_begin_.push_back(i);
+      if (!facts_.string_arrays[i].bound_name.empty()) arrays_by_name_[facts_.string_arrays[i].bound_name].push_back(i);
+    }
+    std::stable_sort(arrays_by_begin_.begin(), arrays_by_begin_.end(), [&](uint32_t a, uint32_t b) {
+      return facts_.string_arrays[a].range.begin < facts_.string_arrays[b].range.begin;
+    });
     Taint();
     std::set<std::tuple<uint32_t, std::string, uint32_t>> reported;
     for (const CompareFact& c : facts_.compares) {
@@ -1033,8 +1076,12 @@ class ModuleRun {
   std::unordered_map<uint32_t, uint32_t> string_at_;
   std::vector<uint32_t> strings_sorted_;
   std::unordered_map<std::string_view, std::vector<uint32_t>> decls_by_name_;
+  std::vector<uint32_t> arrays_by_begin_;  // string_arrays indices by range.begin
+  std::unordered_map<std::string_view, std::vector<uint32_t>> arrays_by_name_;  // by bound_name, in index order
   // name → (declaring function, probe index, is a function name)
   std::unordered_map<std::string_view, std::vector<std::tuple<uint32_t, uint32_t, bool>>> tainted_;
+  std::array<bool, 256> tainted_first_{};
+  uint64_t tainted_lengths_ = 0;
 };
 
 }  // namespace
