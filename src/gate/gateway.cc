@@ -34,8 +34,10 @@ using Clock = std::chrono::steady_clock;
 // LogWriter::Prepare(); from then on only the log thread touches it.
 struct RequestDigest {
   std::string original;
-  // The logged request body is these same bytes (policy changed nothing):
-  // the digest is then also the log's digest of the stored body.
+  // The request body to log is `original` itself (policy changed nothing
+  // and payloads are logged): the log thread moves it into the record, and
+  // the digest is also the log's digest of the stored body. The exchange's
+  // own logged_request then stays empty.
   bool logged_is_original = false;
   std::string hex;
 };
@@ -129,7 +131,7 @@ class LogWriter {
   static void Hash(RequestDigest& d) {
     if (!d.hex.empty()) return;
     d.hex = Sha256Hex(d.original);
-    std::string().swap(d.original);
+    if (!d.logged_is_original) std::string().swap(d.original);  // no longer needed
   }
 
   void Run() {
@@ -164,7 +166,10 @@ class LogWriter {
         if (item.digest) {
           Hash(*item.digest);
           item.record.request_sha256 = item.digest->hex;
-          if (item.digest->logged_is_original) item.record.request_body_sha256 = item.digest->hex;
+          if (item.digest->logged_is_original) {
+            item.record.request_body = std::move(item.digest->original);
+            item.record.request_body_sha256 = item.digest->hex;
+          }
         }
         records.push_back(std::move(item.record));
       }
@@ -678,10 +683,11 @@ void Gateway::Impl::Handle(net::HttpRequest request, std::shared_ptr<net::Respon
   auto digest = std::make_shared<RequestDigest>();
   std::string forward_body;
   if (!out.changed) {
-    digest->original = request.body;
+    // out.body is the policy's copy of the same bytes: hashed, then logged,
+    // by the log thread (RequestDigest::logged_is_original).
+    digest->original = std::move(out.body);
     digest->logged_is_original = ex->log_payloads;
     forward_body = std::move(request.body);
-    if (ex->log_payloads) ex->logged_request = std::move(out.body);  // equal to forward_body
   } else {
     digest->original = std::move(request.body);
     forward_body = std::move(out.body);

@@ -62,6 +62,9 @@ class GatewayTest : public ::testing::Test {
     for (const char* name : {"anthropic", "openai", "gemini"}) {
       ASSERT_TRUE(ApplyUpstreamFlag(&options.config, std::string(name) + "=" + base).ok());
     }
+    // Payloads of this route are not logged (CleanBodiesAreForwarded... tests
+    // the logged case on anthropic.messages).
+    options.config.unlogged_routes.push_back("openai.embeddings");
     options.log_path = log_path_;
     options.io_threads = 1;
     auto gw = Gateway::Start(std::move(options));
@@ -153,6 +156,27 @@ TEST_F(GatewayTest, CleanBodiesAreForwardedUnchangedAndHashedOnce) {
     EXPECT_EQ((*records)[i].request_body.value_or(""), bodies[i]);
     EXPECT_EQ((*records)[i].request_sha256, Sha256Hex(bodies[i])) << i;
   }
+  EXPECT_TRUE((*log)->Verify()->intact);
+}
+
+// An unlogged route: the record keeps the hash of the request, never its
+// bytes, and the bytes still reach the upstream unchanged.
+TEST_F(GatewayTest, UnloggedRouteKeepsTheHashButNotTheBody) {
+  const std::string body = R"({"model":"text-embedding-3-small","input":"private notes )" + std::string(3000, 'n') + R"("})";
+  Reply r = Send("POST", "/v1/embeddings", body, {{"Authorization", "Bearer sk-test"}});
+  ASSERT_TRUE(r.status_of_transfer.ok()) << r.status_of_transfer.message();
+  EXPECT_EQ(r.status, 200) << r.body;
+  auto received = Received();
+  ASSERT_EQ(received.size(), 1u);
+  EXPECT_EQ(received[0], body);
+  auto log = AuditLog::Open(log_path_, AuditLog::OpenMode::kExisting);
+  ASSERT_TRUE(log.ok());
+  auto records = (*log)->List();
+  ASSERT_TRUE(records.ok());
+  ASSERT_EQ(records->size(), 1u);
+  EXPECT_FALSE((*records)[0].request_body.has_value());
+  EXPECT_FALSE((*records)[0].response_body.has_value());
+  EXPECT_EQ((*records)[0].request_sha256, Sha256Hex(body));
   EXPECT_TRUE((*log)->Verify()->intact);
 }
 
