@@ -3,7 +3,9 @@
 # requests, each with a unique marker) through `glassbox gate` while the gate
 # is killed with SIGKILL at random moments four times and restarted. Then the
 # log's hash chain must verify, and every exchange a client saw complete must
-# be in the log.
+# be in the log. The gate runs with the default [log] durability ("normal":
+# no fsync per commit), the setting whose promise is exactly this: a crash
+# of the gate process loses no completed exchange.
 FAKE=${2:?usage: $0 path/to/glassbox path/to/gate_fake_upstream}
 FAKE=$(cd "$(dirname "$FAKE")" && pwd)/$(basename "$FAKE")
 source "$(dirname "$0")/lib.sh"
