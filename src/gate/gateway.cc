@@ -73,18 +73,21 @@ class LogWriter {
       std::lock_guard lock(mu_);
       if (!stopping_) {
         queue_.push_back(Item{std::move(record), std::move(done), std::move(digest), false});
-        cv_.notify_one();
-        return;
+        done = nullptr;
       }
     }
+    // Notified after unlocking, so the log thread does not wake into a held mutex.
+    if (done == nullptr) return cv_.notify_one();
     done(Status::Error("the audit log is closed"));
   }
 
   // Hashes digest->original on the log thread, ahead of the record that
   // will use it (the queue is processed in order).
   void Prepare(std::shared_ptr<RequestDigest> digest) {
-    std::lock_guard lock(mu_);
-    queue_.push_back(Item{AuditRecord{}, nullptr, std::move(digest), true});
+    {
+      std::lock_guard lock(mu_);
+      queue_.push_back(Item{AuditRecord{}, nullptr, std::move(digest), true});
+    }
     cv_.notify_one();
   }
 
