@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <thread>
 #include <optional>
 #include <unordered_map>
@@ -58,6 +59,116 @@ bool IsFunction(Kind k) {
   return k == Kind::kFunctionDecl || k == Kind::kFunctionExpr || k == Kind::kArrow || k == Kind::kMethod;
 }
 
+// Tree-sitter's memory. While a thread has a TreeArena active, tree-sitter
+// allocates from it by bumping a pointer and its frees are no-ops; the parser,
+// the tree and the cursors over it are given back at once when the arena is
+// destroyed, instead of node by node. Outside an arena, tree-sitter's blocks
+// come from malloc. A 16-byte header on every block says which, so a block
+// may be freed on any thread. Installed once, before the first parser
+// (Grammar::Get()).
+class TreeArena {
+ public:
+  TreeArena() = default;
+  TreeArena(const TreeArena&) = delete;
+  TreeArena& operator=(const TreeArena&) = delete;
+
+  // 16-byte aligned, `n` rounded up to 16; never null (aborts, as
+  // tree-sitter's own allocator does, when memory runs out).
+  void* Allocate(size_t n) {
+    if (n > left_) {
+      const size_t size = n > kBlock / 4 ? n : kBlock;
+      blocks_.emplace_back(new (std::nothrow) char[size]);
+      if (blocks_.back() == nullptr) std::abort();
+      next_ = blocks_.back().get();
+      left_ = size;
+      if (n > kBlock / 4) {  // a large block of its own; the current one stays
+        char* own = next_;
+        next_ = nullptr;
+        left_ = 0;
+        return own;
+      }
+    }
+    char* out = next_;
+    next_ += n;
+    left_ -= n;
+    return out;
+  }
+
+ private:
+  static constexpr size_t kBlock = size_t{1} << 20;
+  std::vector<std::unique_ptr<char[]>> blocks_;
+  char* next_ = nullptr;
+  size_t left_ = 0;
+};
+
+thread_local TreeArena* t_tree_arena = nullptr;
+
+// Makes `arena` the calling thread's tree-sitter arena for its lifetime.
+class TreeArenaScope {
+ public:
+  explicit TreeArenaScope(TreeArena* arena) : previous_(t_tree_arena) { t_tree_arena = arena; }
+  ~TreeArenaScope() { t_tree_arena = previous_; }
+  TreeArenaScope(const TreeArenaScope&) = delete;
+  TreeArenaScope& operator=(const TreeArenaScope&) = delete;
+
+ private:
+  TreeArena* previous_;
+};
+
+struct BlockHeader {
+  uint64_t magic;
+  uint64_t size;  // bytes the caller asked for
+};
+static_assert(sizeof(BlockHeader) == 16);
+constexpr uint64_t kHeapBlock = 0x676c617373686561ull;   // from malloc
+constexpr uint64_t kArenaBlock = 0x676c617373617265ull;  // from a TreeArena
+
+void* TsMalloc(size_t n) {
+  if (n > SIZE_MAX / 2) std::abort();
+  BlockHeader* h;
+  if (t_tree_arena != nullptr) {
+    h = static_cast<BlockHeader*>(t_tree_arena->Allocate(sizeof(BlockHeader) + ((n + 15) & ~size_t{15})));
+    h->magic = kArenaBlock;
+  } else {
+    h = static_cast<BlockHeader*>(std::malloc(sizeof(BlockHeader) + n));
+    if (h == nullptr) std::abort();
+    h->magic = kHeapBlock;
+  }
+  h->size = n;
+  return h + 1;
+}
+
+void TsFree(void* p) {
+  if (p == nullptr) return;
+  BlockHeader* h = static_cast<BlockHeader*>(p) - 1;
+  if (h->magic != kHeapBlock) return;  // an arena's block: given back with the arena
+  h->magic = 0;
+  std::free(h);
+}
+
+void* TsCalloc(size_t count, size_t size) {
+  if (size != 0 && count > SIZE_MAX / 2 / size) std::abort();
+  void* p = TsMalloc(count * size);
+  std::memset(p, 0, count * size);
+  return p;
+}
+
+void* TsRealloc(void* p, size_t n) {
+  if (p == nullptr) return TsMalloc(n);
+  BlockHeader* h = static_cast<BlockHeader*>(p) - 1;
+  if (h->magic == kHeapBlock && t_tree_arena == nullptr) {
+    if (n > SIZE_MAX / 2) std::abort();
+    h = static_cast<BlockHeader*>(std::realloc(h, sizeof(BlockHeader) + n));
+    if (h == nullptr) std::abort();
+    h->size = n;
+    return h + 1;
+  }
+  void* out = TsMalloc(n);
+  std::memcpy(out, p, std::min<size_t>(h->size, n));
+  TsFree(p);
+  return out;
+}
+
 // The grammar's symbols and fields, resolved once per process. Several
 // symbols can share a name (aliases); each maps to the same Kind.
 struct Grammar {
@@ -73,6 +184,7 @@ struct Grammar {
 
  private:
   Grammar() : language(tree_sitter_javascript()) {
+    ts_set_allocator(TsMalloc, TsCalloc, TsRealloc, TsFree);
     static const std::pair<const char*, Kind> kNames[] = {
         {"string", Kind::kString},
         {"template_string", Kind::kTemplateString},
@@ -1037,9 +1149,6 @@ class StringArrayResolver {
 struct ParserDeleter {
   void operator()(TSParser* p) const { ts_parser_delete(p); }
 };
-struct TreeDeleter {
-  void operator()(TSTree* t) const { ts_tree_delete(t); }
-};
 
 constexpr size_t kMaxNesting = 10000;
 // Bytes of module text per parse when a large module is parsed in pieces.
@@ -1206,15 +1315,18 @@ bool SplitLooksRight(TSNode root) {
   return true;
 }
 
-std::unique_ptr<TSTree, TreeDeleter> ParseRange(std::string_view text, uint32_t begin, uint32_t end) {
+// Parses text[begin, end) into `arena`, which owns the tree (never passed to
+// ts_tree_delete): the tree lives as long as the arena.
+TSTree* ParseRange(std::string_view text, uint32_t begin, uint32_t end, TreeArena* arena) {
+  const TSLanguage* language = Grammar::Get().language;  // installs the allocator first
+  TreeArenaScope scope(arena);
   std::unique_ptr<TSParser, ParserDeleter> parser(ts_parser_new());
-  if (!ts_parser_set_language(parser.get(), Grammar::Get().language)) return nullptr;
+  if (!ts_parser_set_language(parser.get(), language)) return nullptr;
   if (begin != 0 || end != text.size()) {
     const TSRange range{TSPoint{0, 0}, TSPoint{UINT32_MAX, UINT32_MAX}, begin, end};
     if (!ts_parser_set_included_ranges(parser.get(), &range, 1)) return nullptr;
   }
-  return std::unique_ptr<TSTree, TreeDeleter>(
-      ts_parser_parse_string(parser.get(), nullptr, text.data(), static_cast<uint32_t>(text.size())));
+  return ts_parser_parse_string(parser.get(), nullptr, text.data(), static_cast<uint32_t>(text.size()));
 }
 
 // Appends the facts of a later part of the module, renumbering indices.
@@ -1306,7 +1418,7 @@ JsFacts GatherFacts(std::string_view text, const AuditRules& rules) {
     struct Piece {
       uint32_t begin = 0, end = 0;
       JsFacts facts;
-      std::unique_ptr<TSTree, TreeDeleter> tree;  // kept only when it has rotation calls
+      std::unique_ptr<TreeArena> tree;  // the parse, kept only when it has rotation calls
       std::optional<Walker> walker;
     };
     std::vector<Piece> pieces(points.size() + 1);
@@ -1319,15 +1431,17 @@ JsFacts GatherFacts(std::string_view text, const AuditRules& rules) {
     auto work = [&] {
       for (size_t k; !failed.load() && (k = next.fetch_add(1)) < pieces.size();) {
         Piece& p = pieces[k];
-        std::unique_ptr<TSTree, TreeDeleter> tree = ParseRange(text, p.begin, p.end);
-        if (!tree || !SplitLooksRight(ts_tree_root_node(tree.get()))) {
+        auto arena = std::make_unique<TreeArena>();
+        TSTree* tree = ParseRange(text, p.begin, p.end, arena.get());
+        TreeArenaScope scope(arena.get());  // the cursors below
+        if (tree == nullptr || !SplitLooksRight(ts_tree_root_node(tree))) {
           failed = true;
           return;
         }
-        p.facts.has_syntax_errors = ts_node_has_error(ts_tree_root_node(tree.get()));
+        p.facts.has_syntax_errors = ts_node_has_error(ts_tree_root_node(tree));
         p.walker.emplace(text, rules, &p.facts);
-        p.walker->Run(ts_tree_root_node(tree.get()));
-        if (!p.walker->rotation_calls.empty()) p.tree = std::move(tree);
+        p.walker->Run(ts_tree_root_node(tree));
+        if (!p.walker->rotation_calls.empty()) p.tree = std::move(arena);
       }
     };
     std::thread worker(work);
@@ -1345,9 +1459,11 @@ JsFacts GatherFacts(std::string_view text, const AuditRules& rules) {
       return facts;
     }
   }
-  std::unique_ptr<TSTree, TreeDeleter> tree = ParseRange(text, 0, size);
-  if (!tree) return facts;
-  TSNode root = ts_tree_root_node(tree.get());
+  TreeArena arena;
+  TSTree* tree = ParseRange(text, 0, size, &arena);
+  if (tree == nullptr) return facts;
+  TreeArenaScope scope(&arena);  // the cursors below
+  TSNode root = ts_tree_root_node(tree);
   facts.has_syntax_errors = ts_node_has_error(root);
   Walker walker(text, rules, &facts);
   walker.Run(root);
