@@ -21,6 +21,11 @@ constexpr const char* kColumns =
     "output_tokens, findings, request_body, response_body, request_sha256, response_sha256, prev_hash, "
     "record_hash";
 
+// The request body as read: stored in the row, or stored ahead in `bodies`
+// and named by request_body_ref (logs that have that column).
+constexpr const char* kRequestBodyByRef =
+    "coalesce(request_body, (SELECT data FROM bodies WHERE bodies.id = records.request_body_ref))";
+
 // Owns a prepared statement.
 class Stmt {
  public:
@@ -135,7 +140,8 @@ std::string HexOf(const unsigned char* digest, unsigned int len) {
 // CanonicalRecord(), SHA-256 for the record hash. `request_digest`, when not
 // empty, is the version-2 digest of the request body, already known.
 template <class Sink>
-void WriteCanonical(const AuditRecord& r, RecordForm form, std::string_view request_digest, Sink& sink) {
+void WriteCanonical(const AuditRecord& r, RecordForm form, std::string_view request_digest, bool request_by_ref,
+                    Sink& sink) {
   auto field = [&](std::string_view value) {
     char head[32];
     head[0] = 's';
@@ -149,8 +155,11 @@ void WriteCanonical(const AuditRecord& r, RecordForm form, std::string_view requ
     auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), v);
     field(std::string_view(digits, static_cast<size_t>(end - digits)));
   };
-  auto body = [&](const std::optional<std::string>& value, std::string_view known_digest) {
-    if (!value) {
+  auto body = [&](const std::optional<std::string>& value, std::string_view known_digest, bool by_ref) {
+    if (by_ref) {  // stored ahead (version 2 only): known by its digest
+      sink("h");
+      sink(known_digest);
+    } else if (!value) {
       sink("n");
     } else if (form == RecordForm::kV1) {
       field(*value);
@@ -173,8 +182,8 @@ void WriteCanonical(const AuditRecord& r, RecordForm form, std::string_view requ
   integer(r.input_tokens);
   integer(r.output_tokens);
   field(r.findings);
-  body(r.request_body, request_digest);
-  body(r.response_body, {});
+  body(r.request_body, request_digest, request_by_ref);
+  body(r.response_body, {}, false);
   field(r.request_sha256);
   field(r.response_sha256);
   field(r.prev_hash);
@@ -182,13 +191,14 @@ void WriteCanonical(const AuditRecord& r, RecordForm form, std::string_view requ
 
 // The record hash, fed to SHA-256 piece by piece (a 100 KB body is hashed
 // where it lies, never copied into one string first).
-std::string RecordHash(const AuditRecord& r, RecordForm form, std::string_view request_digest) {
+std::string RecordHash(const AuditRecord& r, RecordForm form, std::string_view request_digest,
+                       bool request_by_ref = false) {
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   bool ok = ctx != nullptr && EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) == 1;
   auto sink = [&](std::string_view bytes) {
     if (ok && !bytes.empty()) ok = EVP_DigestUpdate(ctx, bytes.data(), bytes.size()) == 1;
   };
-  WriteCanonical(r, form, request_digest, sink);
+  WriteCanonical(r, form, request_digest, request_by_ref, sink);
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   ok = ok && EVP_DigestFinal_ex(ctx, digest, &len) == 1;
@@ -203,7 +213,7 @@ std::string RecordHash(const AuditRecord& r, RecordForm form, std::string_view r
 std::string CanonicalRecord(const AuditRecord& r, RecordForm form) {
   std::string out;
   auto sink = [&](std::string_view bytes) { out.append(bytes); };
-  WriteCanonical(r, form, {}, sink);
+  WriteCanonical(r, form, {}, false, sink);
   return out;
 }
 
@@ -229,6 +239,17 @@ struct AuditLog::Impl {
   std::unique_ptr<Stmt> last_record, insert_record;
   // Records from this id on use canonical form version 2; 0: none do.
   int64_t v2_from = 0;
+  // The log has the bodies table and records.request_body_ref (made by this
+  // code's writers; older logs get them when a writer opens them).
+  bool has_body_refs = false;
+
+  std::string RequestBodyExpr() const { return has_body_refs ? kRequestBodyByRef : "request_body"; }
+  // kColumns for SELECT, with the request body read through its reference.
+  std::string SelectColumns() const {
+    std::string cols = kColumns;
+    if (has_body_refs) cols.replace(cols.find("request_body,"), 12, RequestBodyExpr());
+    return cols;
+  }
 
   RecordForm FormOf(int64_t id) const { return v2_from > 0 && id >= v2_from ? RecordForm::kV2 : RecordForm::kV1; }
   // Reads "v2_from" from the meta table (0 when absent).
@@ -314,7 +335,7 @@ struct AuditLog::Impl {
     return std::pair<int64_t, std::string>(anchor_id, **hash);
   }
   Result<std::vector<AuditRecord>> Query(const std::string& where, std::string_view arg) {
-    Stmt s(db, std::string("SELECT ") + kColumns + " FROM records " + where + " ORDER BY id");
+    Stmt s(db, "SELECT " + SelectColumns() + " FROM records " + where + " ORDER BY id");
     if (!s.ok()) return Error("reading records");
     if (!arg.empty()) s.Text(1, arg);
     std::vector<AuditRecord> out;
@@ -378,6 +399,14 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path, OpenMo
       }
     }
     if (s.ok()) {
+      // Request bodies stored ahead of their records (StoreRequestBody).
+      s = impl->Exec("CREATE TABLE IF NOT EXISTS bodies(id INTEGER PRIMARY KEY, created INTEGER NOT NULL, data TEXT NOT NULL)");
+      if (s.ok()) {
+        Stmt probe(impl->db, "SELECT request_body_ref FROM records LIMIT 0");
+        if (!probe.ok()) s = impl->Exec("ALTER TABLE records ADD COLUMN request_body_ref INTEGER");
+      }
+    }
+    if (s.ok()) {
       // Canonical form version 2 from the next record on (see audit_log.h).
       auto v2 = impl->Meta("v2_from");
       if (!v2.ok()) {
@@ -401,6 +430,18 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path, OpenMo
   }
   // All built-in rules: the set the build-time database was made for, so
   // opening compiles nothing; Mask() keeps only IsMaskedRule() findings.
+  {
+    Stmt probe(impl->db, "SELECT request_body_ref FROM records LIMIT 0");
+    Stmt bodies(impl->db, "SELECT id FROM bodies LIMIT 0");
+    impl->has_body_refs = probe.ok() && bodies.ok();
+  }
+  if (mode == OpenMode::kCreate && impl->has_body_refs) {
+    // Bodies whose record never came (the gate stopped in between), once
+    // they are an hour old. A failure leaves them for the next writer.
+    (void)impl->Exec(
+        "DELETE FROM bodies WHERE created < CAST(strftime('%s','now') AS INTEGER) - 3600"
+        " AND id NOT IN (SELECT request_body_ref FROM records WHERE request_body_ref IS NOT NULL)");
+  }
   if (auto v2 = impl->ReadV2From(); v2.ok()) {
     impl->v2_from = *v2;
   } else {
@@ -442,8 +483,11 @@ static Status InsertInTransaction(AuditLog::Impl& m, AuditRecord& r) {
                                            SQLITE_PREPARE_PERSISTENT);
     m.insert_record = std::make_unique<Stmt>(
         m.db,
-        std::string("INSERT INTO records(") + kColumns +
-            ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)",
+        m.has_body_refs ? std::string("INSERT INTO records(") + kColumns +
+                              ", request_body_ref) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,"
+                              "?19,?20)"
+                        : std::string("INSERT INTO records(") + kColumns +
+                              ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)",
         SQLITE_PREPARE_PERSISTENT);
   }
   if (!m.last_record->ok() || !m.insert_record->ok()) {
@@ -473,11 +517,18 @@ static Status InsertInTransaction(AuditLog::Impl& m, AuditRecord& r) {
     last.Reset();
   }
   if (!failed.ok()) return failed;
+  const RecordForm form = m.FormOf(r.id);
+  if (r.request_body_ref != 0 &&
+      (form != RecordForm::kV2 || !m.has_body_refs || r.request_body || r.request_body_sha256.size() != 64)) {
+    return Status::Error(m.path + ": a record naming a stored body needs canonical form 2, no inline body and the "
+                                  "body's SHA-256");
+  }
   // The caller's digest of the request body is used only when the body is
-  // stored exactly as given (screened: not masked).
+  // stored exactly as given (screened: not masked), or stored ahead.
   const std::string_view request_digest =
-      r.request_body && r.request_body_screened ? std::string_view(r.request_body_sha256) : std::string_view();
-  r.record_hash = RecordHash(r, m.FormOf(r.id), request_digest);
+      (r.request_body && r.request_body_screened) || r.request_body_ref != 0 ? std::string_view(r.request_body_sha256)
+                                                                             : std::string_view();
+  r.record_hash = RecordHash(r, form, request_digest, r.request_body_ref != 0);
   // Bound without copies: `r` outlives the step, and Reset() unbinds.
   Stmt& ins = *m.insert_record;
   ins.Int(1, r.id);
@@ -499,10 +550,51 @@ static Status InsertInTransaction(AuditLog::Impl& m, AuditRecord& r) {
   ins.StaticText(17, r.response_sha256);
   ins.StaticText(18, r.prev_hash);
   ins.StaticText(19, r.record_hash);
+  if (m.has_body_refs) {
+    if (r.request_body_ref != 0) {
+      ins.Int(20, r.request_body_ref);
+    } else {
+      sqlite3_bind_null(ins.get(), 20);
+    }
+  }
   const int rc = ins.Step();
   if (rc != SQLITE_DONE) failed = m.Error("inserting record");
   ins.Reset();
   return failed;
+}
+
+Result<AuditLog::StoredBody> AuditLog::StoreRequestBody(std::string_view body, bool screened, std::string sha256) {
+  Impl& m = *impl_;
+  if (!m.has_body_refs) return Status::Error(m.path + ": this log has no table for bodies stored ahead");
+  std::string masked;
+  if (!screened) {
+    masked = std::string(body);
+    if (Status s = m.Mask(&masked); !s.ok()) return s;
+    body = masked;
+  }
+  StoredBody stored;
+  stored.sha256 = screened && sha256.size() == 64 ? std::move(sha256) : Sha256Hex(body);
+  if (Status s = m.Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
+  Stmt ins(m.db, "INSERT INTO bodies(created, data) VALUES (CAST(strftime('%s','now') AS INTEGER), ?1)");
+  if (!ins.ok()) {
+    Status failed = m.Error("storing a request body");
+    m.Rollback();
+    return failed;
+  }
+  ins.StaticText(1, body);
+  if (ins.Step() != SQLITE_DONE) {
+    Status failed = m.Error("storing a request body");
+    ins.Reset();
+    m.Rollback();
+    return failed;
+  }
+  ins.Reset();
+  stored.id = sqlite3_last_insert_rowid(m.db);
+  if (Status s = m.Exec("COMMIT"); !s.ok()) {
+    m.Rollback();
+    return s;
+  }
+  return stored;
 }
 
 Result<AuditRecord> AuditLog::Append(AuditRecord r) {
@@ -551,8 +643,10 @@ Result<std::vector<AuditRecord>> AuditLog::Search(std::string_view text) {
   if (text.empty()) return List();
   return impl_->Query(
       "WHERE instr(user, ?1) OR instr(agent, ?1) OR instr(upstream, ?1) OR instr(model, ?1) OR instr(method, ?1)"
-      " OR instr(path, ?1) OR instr(findings, ?1) OR instr(coalesce(request_body, ''), ?1)"
-      " OR instr(coalesce(response_body, ''), ?1)",
+      " OR instr(path, ?1) OR instr(findings, ?1) OR instr(coalesce(" +
+          impl_->RequestBodyExpr() +
+          ", ''), ?1)"
+          " OR instr(coalesce(response_body, ''), ?1)",
       text);
 }
 
@@ -652,9 +746,18 @@ Result<int64_t> AuditLog::DeleteBefore(std::string_view cutoff) {
         if (anchor.ok() && anchor.Step() == SQLITE_ROW) {
           int64_t anchor_id = anchor.ColInt(0);
           std::string anchor_hash = anchor.ColText(1);
+          if (m.has_body_refs) {
+            Stmt del_bodies(m.db,
+                            "DELETE FROM bodies WHERE id IN (SELECT request_body_ref FROM records WHERE id <= ?1"
+                            " AND request_body_ref IS NOT NULL)");
+            del_bodies.Int(1, anchor_id);
+            if (!del_bodies.ok() || del_bodies.Step() != SQLITE_DONE) failed = m.Error("deleting bodies");
+          }
           Stmt del(m.db, "DELETE FROM records WHERE id <= ?1");
           del.Int(1, anchor_id);
-          if (!del.ok() || del.Step() != SQLITE_DONE) {
+          if (!failed.ok()) {
+            // reported below
+          } else if (!del.ok() || del.Step() != SQLITE_DONE) {
             failed = m.Error("deleting records");
           } else {
             deleted = sqlite3_changes(m.db);

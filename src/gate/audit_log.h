@@ -118,6 +118,12 @@ struct AuditRecord {
   // policy scans every request body it forwards, so the log need not scan a
   // 100 KB prompt twice. Leave false whenever in doubt.
   bool request_body_screened = false;
+  // Stored (column request_body_ref). Nonzero: the request body was stored
+  // ahead with AuditLog::StoreRequestBody(), which returned this id and the
+  // digest to put in request_body_sha256; request_body must then be
+  // nullopt. Reading the record shows that body as request_body. Version-2
+  // records only.
+  int64_t request_body_ref = 0;
   // Not stored. With request_body_screened: the SHA-256 (hex) of
   // *request_body as given, when the caller already has it; a version-2
   // record then uses it instead of hashing the body again. Ignored when
@@ -183,6 +189,21 @@ class AuditLog {
   // without blocking appends on other connections (and without waiting for
   // them). Returns the number of WAL frames now in the database.
   Result<int64_t> Checkpoint();
+
+  // Stores a request body ahead of its record, in its own transaction: the
+  // gate does this while the upstream answers, so the record's commit writes
+  // a small row. Masks the body first unless `screened` (see
+  // AuditRecord::request_body_screened); `sha256` is the caller's digest of
+  // `body` as given, used when screened (else computed after masking).
+  // Returns the id to put in AuditRecord::request_body_ref and the body's
+  // digest. A stored body that no record names an hour later is deleted when
+  // a writer next opens the log; retention deletes the bodies of the records
+  // it deletes. Verify() covers stored bodies through their records' hashes.
+  struct StoredBody {
+    int64_t id = 0;
+    std::string sha256;
+  };
+  Result<StoredBody> StoreRequestBody(std::string_view body, bool screened, std::string sha256);
 
   // All records in id order.
   Result<std::vector<AuditRecord>> List();

@@ -313,6 +313,105 @@ TEST_F(AuditLogTest, ProvenanceMarkersAreNotMasked) {
   EXPECT_EQ(stored->response_body->find(kKey), std::string::npos);
 }
 
+// Bodies stored ahead of their records read back as the records' request
+// bodies, are covered by Verify() (edited or deleted bodies name the
+// record), are masked unless screened, go with their records under
+// retention, and are deleted when no record names them an hour later.
+TEST_F(AuditLogTest, RequestBodiesStoredAheadOfTheirRecords) {
+  auto log = OpenLog();
+  const std::string big = "{\"content\":\"" + std::string(50000, 'p') + " needle\"}";
+  auto stored = log->StoreRequestBody(big, /*screened=*/true, Sha256Hex(big));
+  ASSERT_TRUE(stored.ok()) << stored.status().message();
+  EXPECT_EQ(stored->sha256, Sha256Hex(big));
+  AuditRecord r = Sample(1);
+  r.request_body = std::nullopt;
+  r.request_body_ref = stored->id;
+  r.request_body_sha256 = stored->sha256;
+  ASSERT_TRUE(log->Append(r).ok());
+  // Not screened: masked before it is stored.
+  const std::string with_key = std::string("{\"system\":\"") + kKey + "\"}";
+  auto masked = log->StoreRequestBody(with_key, /*screened=*/false, "");
+  ASSERT_TRUE(masked.ok());
+  AuditRecord r2 = Sample(2);
+  r2.request_body = std::nullopt;
+  r2.request_body_ref = masked->id;
+  r2.request_body_sha256 = masked->sha256;
+  ASSERT_TRUE(log->Append(r2).ok());
+  ASSERT_TRUE(log->Append(Sample(3)).ok());  // an inline body beside them
+
+  auto list = log->List();
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 3u);
+  EXPECT_EQ((*list)[0].request_body.value_or(""), big);
+  EXPECT_EQ((*list)[1].request_body.value_or("").find(kKey), std::string::npos);
+  EXPECT_NE((*list)[1].request_body.value_or("").find("sk-ant-"), std::string::npos);
+  EXPECT_EQ((*list)[2].request_body.value_or(""), "{\"n\":3}");
+  EXPECT_EQ(log->Search("needle")->size(), 1u);
+  EXPECT_EQ(log->Search(kKey)->size(), 0u);
+  auto v = log->Verify();
+  EXPECT_TRUE(v->intact) << v->reason;
+
+  // A record naming a stored body must not carry one inline too.
+  AuditRecord both = Sample(4);
+  both.request_body_ref = stored->id;
+  both.request_body_sha256 = stored->sha256;
+  EXPECT_FALSE(log->Append(both).ok());
+
+  RawSql("UPDATE bodies SET data = 'edited' WHERE id = " + std::to_string(stored->id));
+  v = log->Verify();
+  EXPECT_FALSE(v->intact);
+  EXPECT_EQ(v->bad_id, 1);
+  RawSql("UPDATE bodies SET data = '" + big + "' WHERE id = " + std::to_string(stored->id));
+  EXPECT_TRUE(log->Verify()->intact);
+  RawSql("DELETE FROM bodies WHERE id = " + std::to_string(masked->id));
+  v = log->Verify();
+  EXPECT_FALSE(v->intact);
+  EXPECT_EQ(v->bad_id, 2);
+}
+
+TEST_F(AuditLogTest, StoredBodiesFollowRetentionAndOrphansExpire) {
+  auto count_bodies = [&] {
+    sqlite3* db = nullptr;
+    sqlite3_open(path_.c_str(), &db);
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(db, "SELECT count(*) FROM bodies", -1, &st, nullptr);
+    sqlite3_step(st);
+    const int n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+  };
+  {
+    auto log = OpenLog();
+    for (int i = 1; i <= 3; ++i) {
+      const std::string body = "{\"turn\":" + std::to_string(i) + "}";
+      auto stored = log->StoreRequestBody(body, true, Sha256Hex(body));
+      ASSERT_TRUE(stored.ok());
+      AuditRecord r = Sample(i);
+      r.request_body = std::nullopt;
+      r.request_body_ref = stored->id;
+      r.request_body_sha256 = stored->sha256;
+      ASSERT_TRUE(log->Append(r).ok());
+    }
+    ASSERT_TRUE(log->StoreRequestBody("{\"orphan\":1}", true, "").ok());  // its record never came
+    EXPECT_EQ(count_bodies(), 4);
+    auto deleted = log->DeleteBefore("2026-11-23T00:00:00Z");  // records 1 and 2 (times 21, 22)
+    ASSERT_TRUE(deleted.ok());
+    EXPECT_EQ(*deleted, 2);
+    EXPECT_EQ(count_bodies(), 2);
+    EXPECT_TRUE(log->Verify()->intact);
+  }
+  OpenLog();  // a young orphan is kept: its record may still be on its way
+  EXPECT_EQ(count_bodies(), 2);
+  RawSql("UPDATE bodies SET created = created - 7200");
+  auto log = OpenLog();
+  EXPECT_EQ(count_bodies(), 1) << "only the orphan goes";
+  auto list = log->List();
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ(list->front().request_body.value_or(""), "{\"turn\":3}");
+  EXPECT_TRUE(log->Verify()->intact);
+}
+
 TEST_F(AuditLogTest, OpenExistingRejectsMissingAndForeignFiles) {
   EXPECT_FALSE(AuditLog::Open(path_, AuditLog::OpenMode::kExisting).ok());
   RawSql("CREATE TABLE other(x)");

@@ -39,7 +39,13 @@ struct RequestDigest {
   // the digest is also the log's digest of the stored body. The exchange's
   // own logged_request then stays empty.
   bool logged_is_original = false;
+  bool screened = false;  // AuditRecord::request_body_screened for `original`
   std::string hex;
+  // Set on the log thread when `original` was stored ahead of the record
+  // (AuditLog::StoreRequestBody): the record then only names it.
+  int64_t body_ref = 0;
+  std::string body_sha256;
+  bool consumed = false;  // its record has been built
 };
 
 // Appends records on its own thread, in arrival order, so no I/O thread ever
@@ -137,6 +143,24 @@ class LogWriter {
     if (!d.logged_is_original) std::string().swap(d.original);  // no longer needed
   }
 
+  // Request bodies at least this large are stored ahead of their records
+  // while the upstream answers, so the commit the client waits for writes a
+  // small row; smaller ones go inline (one transaction fewer).
+  static constexpr size_t kStoreAheadBytes = 16 << 10;
+
+  // A Prepare(): the digest, and a large logged body stored ahead. On a
+  // failure to store, the body stays for the record to carry inline.
+  void PrepareDigest(RequestDigest& d) {
+    if (d.consumed) return;  // the record came first (a very fast upstream)
+    Hash(d);
+    if (!d.logged_is_original || d.body_ref != 0 || d.original.size() < kStoreAheadBytes) return;
+    auto stored = log_->StoreRequestBody(d.original, d.screened, d.hex);
+    if (!stored.ok()) return;
+    d.body_ref = stored->id;
+    d.body_sha256 = std::move(stored->sha256);
+    std::string().swap(d.original);
+  }
+
   void Run() {
     for (;;) {
       std::deque<Item> batch;
@@ -160,19 +184,25 @@ class LogWriter {
       // Digests first (a Prepare() always precedes its record), then the
       // records in one transaction.
       for (Item& item : batch) {
-        if (item.prepare_only) Hash(*item.digest);
+        if (item.prepare_only) PrepareDigest(*item.digest);
       }
       std::vector<AuditRecord> records;
       records.reserve(batch.size());
       for (Item& item : batch) {
         if (item.prepare_only) continue;
         if (item.digest) {
-          Hash(*item.digest);
-          item.record.request_sha256 = item.digest->hex;
-          if (item.digest->logged_is_original) {
-            item.record.request_body = std::move(item.digest->original);
-            item.record.request_body_sha256 = item.digest->hex;
+          RequestDigest& d = *item.digest;
+          Hash(d);
+          item.record.request_sha256 = d.hex;
+          if (d.logged_is_original && d.body_ref != 0) {
+            item.record.request_body = std::nullopt;
+            item.record.request_body_ref = d.body_ref;
+            item.record.request_body_sha256 = d.body_sha256;
+          } else if (d.logged_is_original) {
+            item.record.request_body = std::move(d.original);
+            item.record.request_body_sha256 = d.hex;
           }
+          d.consumed = true;
         }
         records.push_back(std::move(item.record));
       }
@@ -690,6 +720,7 @@ void Gateway::Impl::Handle(net::HttpRequest request, std::shared_ptr<net::Respon
     // by the log thread (RequestDigest::logged_is_original).
     digest->original = std::move(out.body);
     digest->logged_is_original = ex->log_payloads;
+    digest->screened = out.secret_free;
     forward_body = std::move(request.body);
   } else {
     digest->original = std::move(request.body);
@@ -713,10 +744,11 @@ void Gateway::Impl::Handle(net::HttpRequest request, std::shared_ptr<net::Respon
   callbacks.on_headers = [ex](const net::ResponseHead& head) { ex->OnHead(head); };
   callbacks.on_body = [ex](std::string_view bytes) { ex->OnBody(bytes); };
   callbacks.on_complete = [ex](Status st) { ex->OnComplete(std::move(st)); };
-  ex->upstream_request = client->Send(url, std::move(upstream_request), std::move(callbacks));
-  // Hashed while the upstream works (if the exchange ends first, the log
-  // thread hashes it before appending the record).
+  // Hashed (and a large body stored) on the log thread while the upstream
+  // works; queued before the request goes out, so it always precedes the
+  // exchange's record in the log queue.
   log->Prepare(std::move(digest));
+  ex->upstream_request = client->Send(url, std::move(upstream_request), std::move(callbacks));
   writer->OnClientGone([weak = std::weak_ptr<Exchange>(ex)] {
     if (auto e = weak.lock()) {
       e->client_gone.store(true);

@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include "gate/audit_log.h"
 #include "gate/config.h"
@@ -161,6 +162,40 @@ TEST_F(GatewayTest, CleanBodiesAreForwardedUnchangedAndHashedOnce) {
 
 // An unlogged route: the record keeps the hash of the request, never its
 // bytes, and the bytes still reach the upstream unchanged.
+// A large request body is stored ahead of its record while the upstream
+// answers (the commit then writes a small row); it reads back, hashes and
+// verifies exactly like an inline one.
+TEST_F(GatewayTest, LargeBodiesAreStoredAheadAndReadBackWhole) {
+  const std::string body = R"({"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":"summarise )" +
+                           std::string(100000, 'w') + R"("}]})";
+  Reply r = Send("POST", "/v1/messages", body, {{"anthropic-version", "2023-06-01"}});
+  ASSERT_TRUE(r.status_of_transfer.ok()) << r.status_of_transfer.message();
+  EXPECT_EQ(r.status, 200) << r.body;
+  auto received = Received();
+  ASSERT_EQ(received.size(), 1u);
+  EXPECT_EQ(received[0], body);
+  auto log = AuditLog::Open(log_path_, AuditLog::OpenMode::kExisting);
+  ASSERT_TRUE(log.ok());
+  auto records = (*log)->List();
+  ASSERT_TRUE(records.ok());
+  ASSERT_EQ(records->size(), 1u);
+  EXPECT_EQ((*records)[0].request_body.value_or(""), body);
+  EXPECT_EQ((*records)[0].request_sha256, Sha256Hex(body));
+  EXPECT_TRUE((*log)->Verify()->intact);
+  // It went the store-ahead way: the row names a stored body.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(log_path_.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT request_body IS NULL, length(b.data) FROM records r JOIN bodies b ON b.id = r.request_body_ref",
+                               -1, &st, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(st, 0), 1);
+  EXPECT_EQ(static_cast<size_t>(sqlite3_column_int(st, 1)), body.size());
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
 TEST_F(GatewayTest, UnloggedRouteKeepsTheHashButNotTheBody) {
   const std::string body = R"({"model":"text-embedding-3-small","input":"private notes )" + std::string(3000, 'n') + R"("})";
   Reply r = Send("POST", "/v1/embeddings", body, {{"Authorization", "Bearer sk-test"}});
