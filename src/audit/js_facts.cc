@@ -68,15 +68,32 @@ bool IsFunction(Kind k) {
 // (Grammar::Get()).
 class TreeArena {
  public:
-  TreeArena() = default;
+  // At most `cap` bytes come from the arena; past that (error recovery on
+  // text that is not code churns memory), blocks come from malloc again and
+  // are freed one by one.
+  explicit TreeArena(size_t cap) : cap_(cap) {}
   TreeArena(const TreeArena&) = delete;
   TreeArena& operator=(const TreeArena&) = delete;
+  // A tree that outgrew the arena holds blocks from malloc too: those are
+  // freed through ts_tree_delete (whose frees of arena blocks are no-ops).
+  ~TreeArena() {
+    if (tree_ != nullptr && overflowed_) ts_tree_delete(tree_);
+  }
+  void set_tree(TSTree* tree) { tree_ = tree; }
 
-  // 16-byte aligned, `n` rounded up to 16; never null (aborts, as
-  // tree-sitter's own allocator does, when memory runs out).
+  // The arena's budget for a parse of `bytes` bytes of text.
+  static size_t CapFor(size_t bytes) { return (size_t{64} << 20) + 48 * bytes; }
+
+  // 16-byte aligned (`n` is a multiple of 16); null when the cap is reached;
+  // aborts, as tree-sitter's own allocator does, when memory runs out.
   void* Allocate(size_t n) {
     if (n > left_) {
       const size_t size = n > kBlock / 4 ? n : kBlock;
+      if (used_ + size > cap_) {
+        overflowed_ = true;
+        return nullptr;
+      }
+      used_ += size;
       blocks_.emplace_back(new (std::nothrow) char[size]);
       if (blocks_.back() == nullptr) std::abort();
       next_ = blocks_.back().get();
@@ -96,6 +113,10 @@ class TreeArena {
 
  private:
   static constexpr size_t kBlock = size_t{1} << 20;
+  size_t cap_;
+  size_t used_ = 0;
+  bool overflowed_ = false;
+  TSTree* tree_ = nullptr;
   std::vector<std::unique_ptr<char[]>> blocks_;
   char* next_ = nullptr;
   size_t left_ = 0;
@@ -125,11 +146,12 @@ constexpr uint64_t kArenaBlock = 0x676c617373617265ull;  // from a TreeArena
 
 void* TsMalloc(size_t n) {
   if (n > SIZE_MAX / 2) std::abort();
-  BlockHeader* h;
+  BlockHeader* h = nullptr;
   if (t_tree_arena != nullptr) {
     h = static_cast<BlockHeader*>(t_tree_arena->Allocate(sizeof(BlockHeader) + ((n + 15) & ~size_t{15})));
-    h->magic = kArenaBlock;
-  } else {
+    if (h != nullptr) h->magic = kArenaBlock;
+  }
+  if (h == nullptr) {
     h = static_cast<BlockHeader*>(std::malloc(sizeof(BlockHeader) + n));
     if (h == nullptr) std::abort();
     h->magic = kHeapBlock;
@@ -1326,7 +1348,9 @@ TSTree* ParseRange(std::string_view text, uint32_t begin, uint32_t end, TreeAren
     const TSRange range{TSPoint{0, 0}, TSPoint{UINT32_MAX, UINT32_MAX}, begin, end};
     if (!ts_parser_set_included_ranges(parser.get(), &range, 1)) return nullptr;
   }
-  return ts_parser_parse_string(parser.get(), nullptr, text.data(), static_cast<uint32_t>(text.size()));
+  TSTree* tree = ts_parser_parse_string(parser.get(), nullptr, text.data(), static_cast<uint32_t>(text.size()));
+  arena->set_tree(tree);
+  return tree;
 }
 
 // Appends the facts of a later part of the module, renumbering indices.
@@ -1431,7 +1455,7 @@ JsFacts GatherFacts(std::string_view text, const AuditRules& rules) {
     auto work = [&] {
       for (size_t k; !failed.load() && (k = next.fetch_add(1)) < pieces.size();) {
         Piece& p = pieces[k];
-        auto arena = std::make_unique<TreeArena>();
+        auto arena = std::make_unique<TreeArena>(TreeArena::CapFor(p.end - p.begin));
         TSTree* tree = ParseRange(text, p.begin, p.end, arena.get());
         TreeArenaScope scope(arena.get());  // the cursors below
         if (tree == nullptr || !SplitLooksRight(ts_tree_root_node(tree))) {
@@ -1459,7 +1483,7 @@ JsFacts GatherFacts(std::string_view text, const AuditRules& rules) {
       return facts;
     }
   }
-  TreeArena arena;
+  TreeArena arena(TreeArena::CapFor(size));
   TSTree* tree = ParseRange(text, 0, size, &arena);
   if (tree == nullptr) return facts;
   TreeArenaScope scope(&arena);  // the cursors below
