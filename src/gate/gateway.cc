@@ -65,6 +65,9 @@ class LogWriter {
     auto checkpointer = AuditLog::Open(path, AuditLog::OpenMode::kExisting, options);
     if (!checkpointer.ok()) return checkpointer.status();
     auto writer = std::unique_ptr<LogWriter>(new LogWriter(std::move(log.value())));
+    // With an fsync per commit, storing a body ahead would cost a second
+    // fsync per request; the body then goes inline with its record.
+    writer->store_ahead_ = durability == LogDurability::kNormal;
     writer->checkpointer_ = std::move(checkpointer.value());
     writer->thread_ = std::thread([w = writer.get()] { w->Run(); });
     writer->checkpoint_thread_ = std::thread([w = writer.get()] { w->RunCheckpoints(); });
@@ -153,7 +156,7 @@ class LogWriter {
   void PrepareDigest(RequestDigest& d) {
     if (d.consumed) return;  // the record came first (a very fast upstream)
     Hash(d);
-    if (!d.logged_is_original || d.body_ref != 0 || d.original.size() < kStoreAheadBytes) return;
+    if (!store_ahead_ || !d.logged_is_original || d.body_ref != 0 || d.original.size() < kStoreAheadBytes) return;
     auto stored = log_->StoreRequestBody(d.original, d.screened, d.hex);
     if (!stored.ok()) return;
     d.body_ref = stored->id;
@@ -241,6 +244,7 @@ class LogWriter {
   }
 
   std::unique_ptr<AuditLog> log_;
+  bool store_ahead_ = true;  // see PrepareDigest
   std::unique_ptr<AuditLog> checkpointer_;
   std::thread thread_;
   std::thread checkpoint_thread_;
