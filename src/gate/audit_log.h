@@ -6,8 +6,9 @@
 // power loss. With kNormal (synchronous=NORMAL) it survives kill -9 and any
 // other crash of the process (the commit is in the WAL file, in the OS's
 // page cache), but an OS crash or power loss may drop the last commits —
-// whole transactions only, so the chain never breaks. Append() runs in one IMMEDIATE
-// transaction that reads the last record's hash and inserts the new row, so
+// whole transactions only, so the chain never breaks. Append() runs in one
+// IMMEDIATE transaction that reads the last record's hash and inserts the
+// new row, so
 // two processes (or two AuditLog objects) appending at once still build one
 // unbroken chain. One AuditLog object belongs to one thread at a time; open
 // one per thread or process. SQLite types stay inside audit_log.cc.
@@ -40,11 +41,15 @@
 //
 // Secrets: callers pass bodies already redacted by policy. As a last line of
 // defence Append() also runs core's built-in secret rules (IsMaskedRule)
-// over path,
-// request_body, response_body and findings and replaces every match with
-// MaskSecret() of it before hashing and storing, so no secret the core rules
-// know reaches the log in clear. request_sha256/response_sha256 are the
-// caller's hashes of the original (unredacted) payloads.
+// over path, request_body (unless the caller vouches for it:
+// request_body_screened), response_body and findings and replaces every
+// match with MaskSecret() of it before hashing and storing, so no secret the
+// core rules know reaches the log in clear. request_sha256/response_sha256
+// are the caller's hashes of the original (unredacted) payloads.
+//
+// Storage: one row per record in `records`; a large request body may be
+// stored ahead in `bodies` (StoreRequestBody) and named by the record's
+// request_body_ref; readers see it as the record's request_body.
 //
 // Retention: DeleteBefore(cutoff) deletes the oldest records (the leading run
 // of records whose time is earlier than cutoff) and stores an anchor in the
