@@ -622,12 +622,14 @@ Result<std::vector<AuditRecord>> AuditLog::AppendBatch(std::vector<AuditRecord> 
   return records;
 }
 
-Result<int64_t> AuditLog::Checkpoint() {
+Result<AuditLog::CheckpointResult> AuditLog::Checkpoint(CheckpointMode mode) {
   int log_frames = 0;
   int done = 0;
-  const int rc = sqlite3_wal_checkpoint_v2(impl_->db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &done);
+  const int rc = sqlite3_wal_checkpoint_v2(
+      impl_->db, nullptr, mode == CheckpointMode::kRestart ? SQLITE_CHECKPOINT_RESTART : SQLITE_CHECKPOINT_PASSIVE,
+      &log_frames, &done);
   if (rc != SQLITE_OK && rc != SQLITE_BUSY) return impl_->Error("checkpoint");
-  return static_cast<int64_t>(done);
+  return CheckpointResult{log_frames, done};
 }
 
 Result<std::vector<AuditRecord>> AuditLog::List() { return impl_->Query("", ""); }

@@ -190,10 +190,19 @@ class AuditLog {
   // for a busy gateway). All are stored or none; returns them as stored.
   Result<std::vector<AuditRecord>> AppendBatch(std::vector<AuditRecord> records);
 
-  // A PASSIVE checkpoint: copies what it can of the WAL into the database
-  // without blocking appends on other connections (and without waiting for
-  // them). Returns the number of WAL frames now in the database.
-  Result<int64_t> Checkpoint();
+  // Copies the WAL into the database. kPassive copies what it can without
+  // blocking appends on other connections (and without waiting for them).
+  // The WAL file is reused from its start by the next append that finds it
+  // fully copied; a writer that never pauses may keep it from that, and
+  // kRestart then waits for the current append and readers to finish, copies
+  // everything and makes the next append start the WAL over (appends on
+  // other connections wait meanwhile): the bound on the WAL's size.
+  enum class CheckpointMode { kPassive, kRestart };
+  struct CheckpointResult {
+    int64_t wal_frames = 0;     // frames in the WAL
+    int64_t copied_frames = 0;  // of them, in the database now
+  };
+  Result<CheckpointResult> Checkpoint(CheckpointMode mode = CheckpointMode::kPassive);
 
   // Stores a request body ahead of its record, in its own transaction: the
   // gate does this while the upstream answers, so the record's commit writes

@@ -223,11 +223,15 @@ class LogWriter {
     }
   }
 
-  // Copies the WAL into the database at most every kCheckpointInterval
-  // while records arrive (a PASSIVE checkpoint never blocks the writer), and
-  // once more at the end.
+  // Copies the WAL into the database when records arrived, at most every
+  // kCheckpointPause (a PASSIVE checkpoint never blocks the writer), so the
+  // copy keeps up and the writer can start the WAL over; once more at the
+  // end. Only if the WAL still grows
+  // past kRestartFrames (a writer that never pauses) does a RESTART
+  // checkpoint make appends wait for it, to bound the file.
   void RunCheckpoints() {
-    constexpr auto kCheckpointInterval = std::chrono::milliseconds(200);
+    constexpr int64_t kRestartFrames = 16384;  // 64 MB of 4 KB pages
+    constexpr auto kCheckpointPause = std::chrono::milliseconds(20);
     std::unique_lock lock(checkpoint_mu_);
     for (;;) {
       checkpoint_cv_.wait(lock, [&] { return checkpoint_stopping_ || wal_dirty_; });
@@ -236,10 +240,15 @@ class LogWriter {
       lock.unlock();
       // A failed checkpoint leaves the records in the WAL, where they are
       // as durable; the next one retries.
-      (void)checkpointer_->Checkpoint();
+      auto done = checkpointer_->Checkpoint();
+      if (done.ok() && done->wal_frames > kRestartFrames) {
+        (void)checkpointer_->Checkpoint(AuditLog::CheckpointMode::kRestart);
+      }
       lock.lock();
       if (last) return;
-      checkpoint_cv_.wait_for(lock, kCheckpointInterval, [&] { return checkpoint_stopping_; });
+      // Batches a few records per checkpoint (each ends with an fsync of
+      // the database) while staying short enough to finish between appends.
+      checkpoint_cv_.wait_for(lock, kCheckpointPause, [&] { return checkpoint_stopping_; });
     }
   }
 
