@@ -40,6 +40,9 @@ start_gate() {
 start_gate 127.0.0.1:0
 echo "$PORT" > port
 
+# JSON requests carry 20 KB of padding: bodies of 16 KB and more are stored
+# ahead of their records (docs/gate.md), and that path must survive kill -9 too.
+PAD=$(head -c 20000 /dev/zero | tr '\0' 'p')
 # client NAME COUNT: sends COUNT requests; records the marker of each one it saw complete.
 client() {
   local name=$1 count=$2 i marker port
@@ -52,7 +55,7 @@ client() {
         "http://127.0.0.1:$port/v1/chat/completions") && [[ $out == *'data: [DONE]'* ]] && echo "$marker" >> "done-$name"
     else
       out=$(curl -s --max-time 5 -w '\n%{http_code}' -H 'content-type: application/json' -H 'anthropic-version: 2023-06-01' \
-        --data-binary "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":\"$marker\"}]}" \
+        --data-binary "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":\"$marker $PAD\"}]}" \
         "http://127.0.0.1:$port/v1/messages") && [[ $out == *$'\n200' && $out == *'"type":"message"'* ]] &&
         echo "$marker" >> "done-$name"
     fi
