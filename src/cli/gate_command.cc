@@ -67,7 +67,7 @@ own error format, forwards the rest (streams pass through as they arrive),
 cleans what comes back, and records every exchange in a hash-chained audit
 log before the agent sees the end of the response.
 
-usage: glassbox gate [--listen HOST:PORT] [--upstream NAME=URL]... [--log PATH]
+usage: glassbox gate [--listen HOST:PORT] [--upstream NAME=URL]... [--log PATH] [--log-durability D]
                      [--config gate.toml] [--tls-cert FILE --tls-key FILE]
 
   --listen HOST:PORT     where agents connect (default 127.0.0.1:8787; port 0 picks one)
@@ -75,6 +75,8 @@ usage: glassbox gate [--listen HOST:PORT] [--upstream NAME=URL]... [--log PATH]
                          name for an OpenAI-compatible server (vLLM, Ollama, llama.cpp)
   --log PATH             the audit log (default $XDG_DATA_HOME/glassbox/audit.db,
                          else ~/.local/share/glassbox/audit.db)
+  --log-durability D     normal (default: a crash of the gate loses no finished exchange)
+                         or full (also an OS crash or power loss; one fsync per commit)
   --config FILE          gate.toml: users and budgets, allowed models, header rules,
                          prices, retention, policy switches (docs/gate.md)
   --tls-cert/--tls-key   serve HTTPS on the listener with this PEM certificate and key
@@ -96,7 +98,7 @@ Stops on Ctrl-C or SIGTERM. Exit codes: 0 after a clean stop, 2 on errors.
 }
 
 int RunGate(int argc, char** argv) {
-  std::string listen, log_path, config_path, tls_cert, tls_key, upstream_ca;
+  std::string listen, log_path, log_durability, config_path, tls_cert, tls_key, upstream_ca;
   std::vector<std::string> upstreams;
   int threads = 2;
   CLI::App app{"gateway between agents and LLM APIs", "glassbox gate"};
@@ -104,6 +106,7 @@ int RunGate(int argc, char** argv) {
   app.add_option("--listen", listen);
   app.add_option("--upstream", upstreams)->allow_extra_args(false);
   app.add_option("--log", log_path);
+  app.add_option("--log-durability", log_durability);
   app.add_option("--config", config_path);
   app.add_option("--tls-cert", tls_cert);
   app.add_option("--tls-key", tls_key);
@@ -130,6 +133,11 @@ int RunGate(int argc, char** argv) {
   for (const std::string& spec : upstreams) {
     Status st = gate::ApplyUpstreamFlag(&config, spec);
     if (!st.ok()) return Fail("gate: --upstream " + spec + ": " + st.message());
+  }
+  if (!log_durability.empty()) {
+    auto durability = gate::ParseLogDurability(log_durability);
+    if (!durability.ok()) return Fail("gate: --log-durability: " + durability.status().message());
+    config.log.durability = *durability;
   }
 
   gate::GatewayOptions options;

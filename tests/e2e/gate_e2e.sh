@@ -171,6 +171,16 @@ if openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout 
 fi
 expect_exit 2 "bad upstream URL" -- "$GB" gate --upstream anthropic=ftp://x --log x.db
 expect_exit 2 "bad listen address" -- "$GB" gate --listen nowhere --log x.db
+expect_exit 2 "bad log durability" -- "$GB" gate --log-durability sometimes --log x.db
+grep -q 'expected "normal" or "full"' err && ok || bad "bad durability not explained: $(cat err)"
+# --log-durability full: one fsync per commit; the log verifies the same way
+"$GB" gate --listen 127.0.0.1:0 --upstream anthropic=$U --log full.db --log-durability full > full.out 2>full.err &
+PIDS+=($!)
+F=$(wait_line full.out 'listening on' | sed -E 's/.*listening on (http:\/\/[^ ]+).*/\1/') || bad "gate with durability full did not start: $(cat full.err)"
+status=$(curl -s -o resp -w '%{http_code}' -H "anthropic-version: 2023-06-01" \
+  --data-binary '{"model":"claude-sonnet-4-5","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}' "$F/v1/messages")
+[[ $status == 200 ]] && ok || bad "durability full: $status $(cat full.err)"
+expect_exit 0 "log verify, durability full" -- "$GB" log verify --log full.db
 
 kill -TERM $GATE_PID
 wait $GATE_PID 2>/dev/null
