@@ -87,23 +87,11 @@ class TreeArena {
   // 16-byte aligned (`n` is a multiple of 16); null when the cap is reached;
   // aborts, as tree-sitter's own allocator does, when memory runs out.
   void* Allocate(size_t n) {
+    if (n > kBlock / 4) return NewBlock(n);  // a block of its own; the current one stays in use
     if (n > left_) {
-      const size_t size = n > kBlock / 4 ? n : kBlock;
-      if (used_ + size > cap_) {
-        overflowed_ = true;
-        return nullptr;
-      }
-      used_ += size;
-      blocks_.emplace_back(new (std::nothrow) char[size]);
-      if (blocks_.back() == nullptr) std::abort();
-      next_ = blocks_.back().get();
-      left_ = size;
-      if (n > kBlock / 4) {  // a large block of its own; the current one stays
-        char* own = next_;
-        next_ = nullptr;
-        left_ = 0;
-        return own;
-      }
+      next_ = NewBlock(kBlock);
+      left_ = next_ == nullptr ? 0 : kBlock;
+      if (next_ == nullptr) return nullptr;
     }
     char* out = next_;
     next_ += n;
@@ -112,6 +100,17 @@ class TreeArena {
   }
 
  private:
+  char* NewBlock(size_t size) {
+    if (used_ + size > cap_) {
+      overflowed_ = true;
+      return nullptr;
+    }
+    used_ += size;
+    blocks_.emplace_back(new (std::nothrow) char[size]);
+    if (blocks_.back() == nullptr) std::abort();
+    return blocks_.back().get();
+  }
+
   static constexpr size_t kBlock = size_t{1} << 20;
   size_t cap_;
   size_t used_ = 0;
