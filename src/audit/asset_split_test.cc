@@ -10,6 +10,7 @@
 
 #include "audit/analysis.h"
 #include "audit/audit.h"
+#include "audit/js_facts.h"
 
 namespace glassbox::audit {
 namespace {
@@ -133,6 +134,26 @@ std::string Filler(size_t bytes) {
            "return [a, b, s, \"word" + std::to_string(n % 97) + "\"].join(\",\"); }\n";
   }
   return out;
+}
+
+// Input built to stall tree-sitter's error recovery (random punctuation took
+// 25 s for 3 MB): past its budget the parse gives up, the module says why,
+// and nothing else is lost; real code of the same size parses well inside it.
+TEST(ParseBudget, HostileInputGivesUpWithAReasonCodeDoesNot) {
+  std::string noise;
+  uint32_t x = 12345;
+  const std::string_view punct = "{}[]()<>;:,.?!=+-*/%&|^~'\"`\\#@$ab1 \n";
+  while (noise.size() < 300000) {
+    x = x * 1103515245u + 12345u;
+    noise += punct[(x >> 16) % punct.size()];
+  }
+  const internal::JsFacts stalled = internal::GatherFacts(noise, TheAnalyzer().rules(), /*parse_budget_micros=*/1000);
+  EXPECT_NE(stalled.not_parsed.find("gave up"), std::string::npos) << stalled.not_parsed;
+  EXPECT_TRUE(stalled.strings.empty());
+  const internal::JsFacts code = internal::GatherFacts(Filler(300000), TheAnalyzer().rules());
+  EXPECT_TRUE(code.not_parsed.empty()) << code.not_parsed;
+  EXPECT_FALSE(code.strings.empty());
+  EXPECT_EQ(internal::DefaultParseBudgetMicros(3'000'000), 5'000'000u);
 }
 
 const char kProbe[] =

@@ -1337,12 +1337,15 @@ bool SplitLooksRight(TSNode root) {
 }
 
 // Parses text[begin, end) into `arena`, which owns the tree (never passed to
-// ts_tree_delete): the tree lives as long as the arena.
-TSTree* ParseRange(std::string_view text, uint32_t begin, uint32_t end, TreeArena* arena) {
+// ts_tree_delete): the tree lives as long as the arena. Null when the parse
+// took longer than budget_micros (tree-sitter gives up) or the grammar does
+// not load.
+TSTree* ParseRange(std::string_view text, uint32_t begin, uint32_t end, TreeArena* arena, uint64_t budget_micros) {
   const TSLanguage* language = Grammar::Get().language;  // installs the allocator first
   TreeArenaScope scope(arena);
   std::unique_ptr<TSParser, ParserDeleter> parser(ts_parser_new());
   if (!ts_parser_set_language(parser.get(), language)) return nullptr;
+  ts_parser_set_timeout_micros(parser.get(), budget_micros);
   if (begin != 0 || end != text.size()) {
     const TSRange range{TSPoint{0, 0}, TSPoint{UINT32_MAX, UINT32_MAX}, begin, end};
     if (!ts_parser_set_included_ranges(parser.get(), &range, 1)) return nullptr;
@@ -1417,8 +1420,15 @@ void AppendFacts(JsFacts&& b, Walker&& wb, JsFacts* a, Walker* wa) {
 
 }  // namespace
 
-JsFacts GatherFacts(std::string_view text, const AuditRules& rules) {
+uint64_t DefaultParseBudgetMicros(size_t bytes) { return 2'000'000 + static_cast<uint64_t>(bytes); }
+
+JsFacts GatherFacts(std::string_view text, const AuditRules& rules, uint64_t parse_budget_micros) {
   JsFacts facts;
+  if (parse_budget_micros == 0) parse_budget_micros = DefaultParseBudgetMicros(text.size());
+  auto gave_up = [&] {
+    return fmt::format("the parser gave up after {:.1f} s (text that is not JavaScript, or built to stall a parser)",
+                       static_cast<double>(parse_budget_micros) / 1e6);
+  };
   if (text.size() > UINT32_MAX - 1) {
     facts.not_parsed = "larger than 4 GiB";
     return facts;
@@ -1451,13 +1461,15 @@ JsFacts GatherFacts(std::string_view text, const AuditRules& rules) {
     }
     std::atomic<size_t> next{0};
     std::atomic<bool> failed{false};
+    std::atomic<bool> timed_out{false};  // a piece gave up: parsing the whole would too
     auto work = [&] {
       for (size_t k; !failed.load() && (k = next.fetch_add(1)) < pieces.size();) {
         Piece& p = pieces[k];
         auto arena = std::make_unique<TreeArena>(TreeArena::CapFor(p.end - p.begin));
-        TSTree* tree = ParseRange(text, p.begin, p.end, arena.get());
+        TSTree* tree = ParseRange(text, p.begin, p.end, arena.get(), parse_budget_micros);
         TreeArenaScope scope(arena.get());  // the cursors below
         if (tree == nullptr || !SplitLooksRight(ts_tree_root_node(tree))) {
+          if (tree == nullptr) timed_out = true;
           failed = true;
           return;
         }
@@ -1470,6 +1482,10 @@ JsFacts GatherFacts(std::string_view text, const AuditRules& rules) {
     std::thread worker(work);
     work();
     worker.join();
+    if (timed_out.load()) {
+      facts.not_parsed = gave_up();
+      return facts;
+    }
     if (!failed.load()) {
       Piece& first = pieces.front();
       for (size_t k = 1; k < pieces.size(); ++k) {
@@ -1483,8 +1499,11 @@ JsFacts GatherFacts(std::string_view text, const AuditRules& rules) {
     }
   }
   TreeArena arena(TreeArena::CapFor(size));
-  TSTree* tree = ParseRange(text, 0, size, &arena);
-  if (tree == nullptr) return facts;
+  TSTree* tree = ParseRange(text, 0, size, &arena, parse_budget_micros);
+  if (tree == nullptr) {
+    facts.not_parsed = gave_up();
+    return facts;
+  }
   TreeArenaScope scope(&arena);  // the cursors below
   TSNode root = ts_tree_root_node(tree);
   facts.has_syntax_errors = ts_node_has_error(root);

@@ -137,8 +137,16 @@ struct JsFacts {
   uint64_t nodes = 0;
 };
 
+// tree-sitter's error recovery can take minutes on large input that is not
+// JavaScript (3 MB of random punctuation: 25 s); each parse gets this much
+// wall time, 2 s plus 1 s per MB (real bundles parse at 5 MB/s or more), after
+// which the module is reported as not parsed and gets the text checks only.
+uint64_t DefaultParseBudgetMicros(size_t bytes);
+
 // Parses `text` (UTF-8 JavaScript) once and gathers the facts. Never fails:
-// syntax errors leave error nodes that are skipped (has_syntax_errors says so).
-JsFacts GatherFacts(std::string_view text, const AuditRules& rules);
+// syntax errors leave error nodes that are skipped (has_syntax_errors says so);
+// a parse over its budget (0: DefaultParseBudgetMicros(text.size())) leaves
+// no facts and not_parsed says why.
+JsFacts GatherFacts(std::string_view text, const AuditRules& rules, uint64_t parse_budget_micros = 0);
 
 }  // namespace glassbox::audit::internal
