@@ -6,6 +6,10 @@
 
 #include "core/utf.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace glassbox {
 
 namespace {
@@ -27,6 +31,33 @@ bool ReadHex4(std::string_view s, size_t i, uint32_t* out) {
   }
   *out = v;
   return true;
+}
+
+// Returns the offset in `s`, from `i`, of the first byte that ends a plain
+// run inside a string literal: '"', '\\' or a control character (< 0x20);
+// s.size() when there is none. 16 bytes at a time with SSE2.
+size_t StringStop(std::string_view s, size_t i) {
+  const char* p = s.data();
+  const size_t n = s.size();
+#if defined(__SSE2__)
+  const __m128i quote = _mm_set1_epi8('"');
+  const __m128i backslash = _mm_set1_epi8('\\');
+  const __m128i control_max = _mm_set1_epi8(0x1F);
+  while (i + 16 <= n) {
+    const __m128i block = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    const __m128i stop = _mm_or_si128(
+        _mm_or_si128(_mm_cmpeq_epi8(block, quote), _mm_cmpeq_epi8(block, backslash)),
+        _mm_cmpeq_epi8(_mm_max_epu8(block, control_max), control_max));  // unsigned byte <= 0x1F
+    const int mask = _mm_movemask_epi8(stop);
+    if (mask != 0) return i + static_cast<size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
+    i += 16;
+  }
+#endif
+  for (; i < n; ++i) {
+    const unsigned char c = static_cast<unsigned char>(p[i]);
+    if (c == '"' || c == '\\' || c < 0x20) return i;
+  }
+  return n;
 }
 
 }  // namespace
@@ -149,11 +180,24 @@ class Walker {
   void SkipWs() {
     while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r')) ++i_;
   }
-  // Reads a string literal at i_ (on the quote) into decoded_.
+  // Reads a string literal at i_ (on the quote); its value is left in
+  // value_. A literal without escapes (the common case) is not copied:
+  // value_ views the document. Only one with a backslash is decoded into
+  // decoded_.
   Status String(size_t* begin) {
     *begin = i_;
     ++i_;
     const size_t body = i_;
+    const size_t stop = StringStop(s_, i_);
+    if (stop < s_.size() && s_[stop] == '"') {
+      value_ = s_.substr(body, stop - body);
+      i_ = stop + 1;
+      return Status::Ok();
+    }
+    if (stop < s_.size() && s_[stop] != '\\') {  // a raw control character
+      i_ = body;
+      return Error("a valid string (bad escape or raw control character)");
+    }
     while (true) {
       const char* q = static_cast<const char*>(std::memchr(s_.data() + i_, '"', s_.size() - i_));
       if (q == nullptr) {
@@ -170,6 +214,7 @@ class Walker {
       i_ = body;
       return Error("a valid string (bad escape or raw control character)");
     }
+    value_ = decoded_;
     return Status::Ok();
   }
   Status Value(size_t depth) {
@@ -180,7 +225,7 @@ class Walker {
       size_t begin = 0;
       Status st = String(&begin);
       if (!st.ok()) return st;
-      visit_(JsonStringVisit{path_, decoded_, begin, false});
+      visit_(JsonStringVisit{path_, value_, begin, false});
       return Status::Ok();
     }
     if (c == '{') return Object(depth);
@@ -206,8 +251,8 @@ class Walker {
       size_t begin = 0;
       Status st = String(&begin);
       if (!st.ok()) return st;
-      AppendKey(decoded_);
-      if (options_.visit_keys) visit_(JsonStringVisit{path_, decoded_, begin, true});
+      AppendKey(value_);
+      if (options_.visit_keys) visit_(JsonStringVisit{path_, value_, begin, true});
       SkipWs();
       if (i_ >= s_.size() || s_[i_] != ':') return Error("':' after an object key");
       ++i_;
@@ -318,7 +363,8 @@ class Walker {
   JsonWalkOptions options_;
   size_t i_ = 0;
   std::string path_;
-  std::string decoded_;
+  std::string decoded_;     // the last string with escapes, decoded
+  std::string_view value_;  // the last string's value: into s_ or decoded_
 };
 
 }  // namespace

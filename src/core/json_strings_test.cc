@@ -65,6 +65,55 @@ TEST(JsonStrings, MalformedInputIsAnErrorWithOffset) {
   }
 }
 
+// Strings without escapes are handed over as views of the document (no
+// copy) and strings with escapes are decoded: check both at every position
+// relative to the 16-byte blocks of the scan, with an escape, a quote, a
+// control character or a high byte landing in each lane.
+TEST(JsonStrings, PlainAndEscapedStringsAtEveryBlockOffset) {
+  for (size_t pad = 0; pad < 40; ++pad) {
+    const std::string lead(pad, 'a');
+    {
+      const std::string doc = "[\"" + lead + "\", \"" + lead + "\xC3\xA9\x7F z\"]";
+      std::vector<std::string_view> views;
+      Status st = ForEachJsonString(doc, [&](const JsonStringVisit& v) { views.push_back(v.decoded); });
+      ASSERT_TRUE(st.ok()) << pad << " " << st.message();
+      ASSERT_EQ(views.size(), 2u);
+      EXPECT_EQ(views[0], lead);
+      EXPECT_EQ(views[1], lead + "\xC3\xA9\x7F z");
+      EXPECT_EQ(views[0].data(), doc.data() + 2) << "a plain string views the document";
+    }
+    {
+      auto seen = Walk("[\"" + lead + "\\u0041\\\"\\\\\", \"" + lead + "\\\\\"]");
+      ASSERT_EQ(seen.size(), 2u) << pad;
+      EXPECT_EQ(seen[0].value, lead + "A\"\\");
+      EXPECT_EQ(seen[1].value, lead + "\\");
+    }
+    for (char control : {'\n', '\t', '\x01', '\x1F'}) {
+      Status st;
+      auto seen = Walk("[\"ok\", \"" + lead + control + "x\"]", &st);
+      EXPECT_FALSE(st.ok()) << pad << " control " << int(control);
+      EXPECT_EQ(seen.size(), 1u);
+      EXPECT_NE(st.message().find("raw control character"), std::string::npos) << st.message();
+      Walk("[\"" + lead + "\\n" + control + "\"]", &st);
+      EXPECT_FALSE(st.ok()) << "after an escape, pad " << pad;
+    }
+    Status st;
+    Walk("[\"" + lead, &st);
+    EXPECT_FALSE(st.ok()) << "unterminated, pad " << pad;
+  }
+}
+
+// Keys are views too, and the path built from them stays right.
+TEST(JsonStrings, PlainKeysBuildPaths) {
+  auto seen = Walk(R"({"a":{"b c":["x",{"d\u0065":"y"}]}})");
+  ASSERT_EQ(seen.size(), 5u);  // a, "b c", "x", "de", "y"
+  EXPECT_EQ(seen[2].path, "$.a[\"b c\"][0]");
+  EXPECT_TRUE(seen[3].key);
+  EXPECT_EQ(seen[3].value, "de");
+  EXPECT_EQ(seen[4].path, "$.a[\"b c\"][1].de");
+  EXPECT_EQ(seen[4].value, "y");
+}
+
 TEST(JsonStrings, DepthIsBounded) {
   const std::string deep(100000, '[');
   Status st;
