@@ -10,7 +10,10 @@
 // every string is a {u32 offset, u32 length} pointer into the payload. A
 // module table entry is k such pointers (name, contents, sourcemap, bytecode,
 // and more in newer releases) followed by u8 encoding, u8 loader, u8 module
-// format, u8 side. Both sizes vary between releases, so the reader finds
+// format, u8 side. Bun 1.0 and 1.1.0 wrote 32-byte entries of three pointers
+// and the loader alone, then seven bytes of padding that are not zeroed (they
+// hold whatever the writer's memory held). Both sizes vary between releases,
+// so the reader finds
 // every trailer occurrence (the runtime itself contains the trailer string as
 // a constant), and accepts the first whose Offsets and table validate
 // completely for some entry size.
@@ -36,7 +39,11 @@ struct Graph {
   std::uint64_t byte_count = 0;
   std::uint32_t modules_off = 0, modules_len = 0, entry_point = 0;
   std::uint32_t entry_size = 0;
+  bool loader_only = false;  // Bun 1.0/1.1.0 entries: no encoding byte
 };
+
+// Bun 1.0/1.1.0: three pointers, the loader, seven bytes of padding.
+constexpr std::uint32_t kLoaderOnlyEntry = 32;
 
 // Bun's options.Loader, by value; the ones whose contents are text.
 const char* LoaderName(unsigned v) {
@@ -84,9 +91,11 @@ bool PrintableName(std::string_view name) {
 // pointers (Bun 1.0/1.1 pad to 8), 36 and 40 hold 4, 52 holds 6.
 std::uint32_t PointerCount(std::uint32_t size) { return (size - 2) / 8; }
 
-// Validates a module table of entries of `size` bytes.
+// Validates a module table of entries of `size` bytes (with
+// g.loader_only, of the Bun 1.0/1.1.0 form).
 bool TableValid(std::string_view file, const Graph& g, std::uint32_t size) {
   if (size < 28 || size % 4 != 0 || g.modules_len % size != 0) return false;
+  if (g.loader_only && size != kLoaderOnlyEntry) return false;
   std::uint32_t count = g.modules_len / size;
   if (count == 0 || g.entry_point >= count) return false;
   std::uint32_t k = PointerCount(size);
@@ -97,6 +106,10 @@ bool TableValid(std::string_view file, const Graph& g, std::uint32_t size) {
     }
     Pointer name = PointerAt(file, at);
     if (!PrintableName(file.substr(g.payload_start + name.offset, name.length))) return false;
+    if (g.loader_only) {
+      if (static_cast<unsigned char>(file[at + 8 * k]) > 40) return false;
+      continue;
+    }
     auto encoding = static_cast<unsigned char>(file[at + 8 * k]);
     auto loader = static_cast<unsigned char>(file[at + 8 * k + 1]);
     if (encoding > 2 || loader > 40) return false;
@@ -117,6 +130,16 @@ std::optional<Graph> GraphAt(std::string_view file, std::uint64_t trailer_at) {
     if (g.byte_count > o || g.byte_count > 0xffffffffu || g.modules_len == 0) continue;
     if (std::uint64_t{g.modules_off} + g.modules_len > g.byte_count) continue;
     g.payload_start = o - g.byte_count;
+    // 32-byte entries with three pointers are Bun 1.0/1.1.0's (a later
+    // release with an encoding byte would need 26 bytes, aligned to 28).
+    if (offsets_size == 24) {
+      g.loader_only = true;
+      if (TableValid(file, g, kLoaderOnlyEntry)) {
+        g.entry_size = kLoaderOnlyEntry;
+        return g;
+      }
+      g.loader_only = false;
+    }
     for (std::uint32_t size : {52u, 44u, 36u, 28u, 32u, 40u, 48u, 60u, 68u}) {
       if (TableValid(file, g, size)) {
         g.entry_size = size;
@@ -135,15 +158,22 @@ void ReadGraph(std::string_view file, const Graph& g, Budget* budget, Unpacked* 
     Pointer name = PointerAt(file, at), contents = PointerAt(file, at + 8);
     Pointer sourcemap = PointerAt(file, at + 16);
     Pointer bytecode = k >= 4 ? PointerAt(file, at + 24) : Pointer{};
-    auto encoding = static_cast<unsigned char>(file[at + 8 * k]);
-    auto loader = static_cast<unsigned char>(file[at + 8 * k + 1]);
+    // Bun 1.0/1.1.0 wrote no encoding (the bytes decide) and numbered its
+    // loaders like today's only up to json (6); later ones are judged by
+    // their bytes.
+    const unsigned char kNoEncoding = 0xff;
+    auto encoding = g.loader_only ? kNoEncoding : static_cast<unsigned char>(file[at + 8 * k]);
+    auto loader = static_cast<unsigned char>(file[at + 8 * k + (g.loader_only ? 0 : 1)]);
+    const bool old_loader = g.loader_only && loader > 6;  // read like a file asset: text if it looks like text
+    const std::string_view loader_name = old_loader ? std::string_view("unknown") : LoaderName(loader);
+    const bool file_like = old_loader || loader_name == "file";
     std::string path(file.substr(g.payload_start + name.offset, name.length));
     std::string_view stored = file.substr(g.payload_start + contents.offset, contents.length);
     std::uint64_t offset = g.payload_start + contents.offset;
-    if (!LoaderIsText(loader)) {
+    if (old_loader || !LoaderIsText(loader)) {
       // Assets embedded as files are often text (scripts, prompts, skills),
       // sometimes compressed by the packager: read those, name the rest.
-      if (LoaderName(loader) == std::string_view("file") && IsCompressed(stored)) {
+      if (file_like && IsCompressed(stored)) {
         std::string error;
         auto plain = Decompress(stored, budget->limits().max_entry_bytes, &error);
         if (plain && LooksLikeText(*plain)) {
@@ -157,14 +187,14 @@ void ReadGraph(std::string_view file, const Graph& g, Budget* budget, Unpacked* 
                                          plain ? "not text" : error));
         continue;
       }
-      if (LoaderName(loader) == std::string_view("file") && LooksLikeText(stored)) {
+      if (file_like && LooksLikeText(stored)) {
         AddModule(path, stored, GuessEncoding(stored), offset, "bun-sea", budget, out);
         continue;
       }
       out->notes.push_back(
           fmt::format("bun-sea: module {} '{}' is binary (loader {}, {} bytes at offset {}); "
                       "not read as text",
-                      i, path, LoaderName(loader), stored.size(), offset));
+                      i, path, loader_name, stored.size(), offset));
       continue;
     }
     if (stored.empty() && bytecode.length > 0) {

@@ -54,8 +54,11 @@ struct BunModule {
 // Serialises a Bun module graph: payload, Offsets, trailer. `pointers` is the
 // number of string pointers per table entry (6 in current releases, 4 or 3
 // in older ones) and `offsets_size` 32 (current) or 24 (older).
+// loader_only writes Bun 1.0/1.1.0's 32-byte entries: three pointers, the
+// loader, and seven bytes of padding that Bun does not zero (filled with junk
+// here, as in a real Bun 1.1.0 build of a large bundle).
 std::string BunGraph(const std::vector<BunModule>& modules, std::uint32_t entry, int pointers, int offsets_size,
-                     int enum_bytes = 4) {
+                     int enum_bytes = 4, bool loader_only = false) {
   std::string payload;
   std::vector<std::vector<std::pair<std::uint32_t, std::uint32_t>>> ptrs;
   for (const BunModule& m : modules) {
@@ -73,6 +76,11 @@ std::string BunGraph(const std::vector<BunModule>& modules, std::uint32_t entry,
       auto p = j < 4 ? ptrs[i][j] : std::make_pair(0u, 0u);
       Put32(&payload, p.first);
       Put32(&payload, p.second);
+    }
+    if (loader_only) {
+      payload.push_back(static_cast<char>(modules[i].loader));
+      payload += "cli.js\xff";
+      continue;
     }
     payload.push_back(static_cast<char>(modules[i].encoding));
     payload.push_back(static_cast<char>(modules[i].loader));
@@ -407,18 +415,25 @@ TEST(BunSea, TrailerLayoutCurrentTable) {
 }
 
 TEST(BunSea, TrailerLayoutOlderTableAndOffsets) {
-  // 4 pointers (36-byte entries), 3 pointers (28), and 3 pointers padded to
-  // 32 bytes as Bun 1.1.0 writes them.
+  // 4 pointers (36-byte entries), 3 pointers with encoding and loader (28),
+  // and Bun 1.0/1.1.0's 32-byte entries: 3 pointers, the loader alone, junk.
   for (auto [pointers, enum_bytes] : {std::pair{4, 4}, std::pair{3, 4}, std::pair{3, 8}}) {
     auto modules = SampleBunModules();
     if (pointers == 3) modules[1].bytecode.clear();
-    std::string file = RuntimeNoise() + BunGraph(modules, 0, pointers, 24, enum_bytes);
+    const bool loader_only = enum_bytes == 8;
+    std::string file = RuntimeNoise() + BunGraph(modules, 0, pointers, 24, enum_bytes, loader_only);
     Put64(&file, file.size() + 8);  // older releases end with the total size
     auto u = UnpackBytes(file, "agent");
     ASSERT_TRUE(u.ok());
     ASSERT_EQ(u->kind, "bun-sea") << pointers;
     EXPECT_EQ(u->modules.size(), 3u);
     EXPECT_NE(Find(*u, "/$bunfs/root/latin.js"), nullptr);
+    if (loader_only) {
+      // No encoding byte: the bytes decide (UTF-8 here), not the junk after the loader.
+      const Module* cli = Find(*u, "/$bunfs/root/cli.js");
+      ASSERT_NE(cli, nullptr);
+      EXPECT_EQ(cli->encoding, "utf8");
+    }
   }
 }
 
