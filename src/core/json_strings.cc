@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
 #include <cstring>
 
 #include "core/utf.h"
@@ -191,6 +192,7 @@ class Walker {
     const size_t stop = StringStop(s_, i_);
     if (stop < s_.size() && s_[stop] == '"') {
       value_ = s_.substr(body, stop - body);
+      escaped_ = false;
       i_ = stop + 1;
       return Status::Ok();
     }
@@ -215,6 +217,7 @@ class Walker {
       return Error("a valid string (bad escape or raw control character)");
     }
     value_ = decoded_;
+    escaped_ = true;
     return Status::Ok();
   }
   Status Value(size_t depth) {
@@ -225,7 +228,7 @@ class Walker {
       size_t begin = 0;
       Status st = String(&begin);
       if (!st.ok()) return st;
-      visit_(JsonStringVisit{path_, value_, begin, false});
+      visit_(JsonStringVisit{path_, value_, begin, false, true, escaped_});
       return Status::Ok();
     }
     if (c == '{') return Object(depth);
@@ -252,7 +255,7 @@ class Walker {
       Status st = String(&begin);
       if (!st.ok()) return st;
       AppendKey(value_);
-      if (options_.visit_keys) visit_(JsonStringVisit{path_, value_, begin, true});
+      if (options_.visit_keys) visit_(JsonStringVisit{path_, value_, begin, true, true, escaped_});
       SkipWs();
       if (i_ >= s_.size() || s_[i_] != ':') return Error("':' after an object key");
       ++i_;
@@ -282,7 +285,11 @@ class Walker {
     const size_t base = path_.size();
     for (size_t index = 0;; ++index) {
       path_.resize(base);
-      path_ += fmt::format("[{}]", index);
+      char digits[24];
+      const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, index);
+      path_ += '[';
+      path_.append(digits, ec == std::errc() ? end : digits);
+      path_ += ']';
       SkipWs();
       Status st = Value(depth + 1);
       if (!st.ok()) return st;
@@ -365,6 +372,7 @@ class Walker {
   std::string path_;
   std::string decoded_;     // the last string with escapes, decoded
   std::string_view value_;  // the last string's value: into s_ or decoded_
+  bool escaped_ = false;    // the last string had escapes (value_ is decoded_)
 };
 
 }  // namespace

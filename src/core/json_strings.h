@@ -24,6 +24,7 @@ struct JsonStringVisit {
   size_t raw_offset;         // offset of the opening quote in the document
   bool is_key;               // an object key rather than a value
   bool is_string = true;     // false for true/false/null/numbers (with visit_scalars)
+  bool escaped = false;      // the literal held a backslash escape: `decoded` differs from its raw bytes
 };
 
 struct JsonWalkOptions {

@@ -95,14 +95,17 @@ Status StripJson(std::string_view json, const std::string& path_prefix, std::vec
       bool inner_changed = false;
       const Status st = EditJsonStrings(
           text,
-          [&](std::string_view s, const std::string& p) { return edit(s, path + "<json>" + p.substr(1), depth + 1); },
+          [&](std::string_view s, const std::string& p, bool) {
+            return edit(s, path + "<json>" + p.substr(1), depth + 1);
+          },
           &inner, &inner_changed, 64);
       if (st.ok()) return inner_changed ? std::optional<std::string>(std::move(inner)) : std::nullopt;
     }
     return StripHiddenText(text, path, findings);
   };
   return EditJsonStrings(
-      json, [&](std::string_view s, const std::string& path) { return edit(s, path_prefix + path, 0); }, out, changed);
+      json, [&](std::string_view s, const std::string& path, bool) { return edit(s, path_prefix + path, 0); }, out,
+      changed);
 }
 
 Finding GateFinding(std::string_view rule, Severity severity, std::string message) {

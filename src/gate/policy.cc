@@ -480,14 +480,21 @@ OutboundResult Policy::ApplyOutbound(const Route& route, std::string_view body, 
       any = any || f.severity >= Severity::kMedium;
       raw_clean = false;
     }
-    check_secrets = any || unicode_escape;
+    check_secrets = any;
   }
+  // A string whose literal holds any escape is checked on its decoded text
+  // even when the whole-body scan found nothing: "\/" in a URL, "\"" and
+  // "\n" around a key in quoted code, can each hide a match from the raw
+  // bytes. Strings without escapes were covered by the whole-body scan.
+  const bool check_escaped = scan_secrets;
   std::string private_key_rule;
   std::string private_key_path;
 
-  // Returns the new text of one decoded string, or nullopt when unchanged.
-  std::function<std::optional<std::string>(std::string_view, const std::string&, int)> edit_string;
-  edit_string = [&](std::string_view text, const std::string& path, int depth) -> std::optional<std::string> {
+  // Returns the new text of one decoded string, or nullopt when unchanged;
+  // `check` says whether to scan it for secrets.
+  std::function<std::optional<std::string>(std::string_view, const std::string&, int, bool)> edit_string;
+  edit_string = [&](std::string_view text, const std::string& path, int depth,
+                    bool check) -> std::optional<std::string> {
     // JSON inside a string (OpenAI tool arguments, tool results): edit the
     // inner strings and keep the rest of the inner document as it was.
     if (depth < 3 && LooksLikeJson(text)) {
@@ -495,8 +502,8 @@ OutboundResult Policy::ApplyOutbound(const Route& route, std::string_view body, 
       bool changed = false;
       const Status st = EditJsonStrings(
           text,
-          [&](std::string_view s, const std::string& inner_path) {
-            return edit_string(s, path + "<json>" + inner_path.substr(1), depth + 1);
+          [&](std::string_view s, const std::string& inner_path, bool) {
+            return edit_string(s, path + "<json>" + inner_path.substr(1), depth + 1, check);
           },
           &inner, &changed, 64);
       if (st.ok()) {
@@ -506,7 +513,7 @@ OutboundResult Policy::ApplyOutbound(const Route& route, std::string_view body, 
     }
     std::optional<std::string> current;
     if (strip) current = StripHiddenText(text, path, &r.findings);
-    if (!check_secrets) return current;
+    if (!check) return current;
     std::string_view view = current ? std::string_view(*current) : text;
     std::vector<Finding> found;
     (void)impl_->secrets->Scan(view, *scratch, &found);
@@ -549,9 +556,10 @@ OutboundResult Policy::ApplyOutbound(const Route& route, std::string_view body, 
   bool changed = false;
   const Status st = EditJsonStrings(
       body,
-      [&](std::string_view s, const std::string& path) -> std::optional<std::string> {
-        if (!strip && !check_secrets) return std::nullopt;
-        return edit_string(s, path, 0);
+      [&](std::string_view s, const std::string& path, bool escaped) -> std::optional<std::string> {
+        const bool check = check_secrets || (check_escaped && escaped);
+        if (!strip && !check) return std::nullopt;
+        return edit_string(s, path, 0, check);
       },
       &edited, &changed, 256, &observe);
   impl_->scratch.Give(std::move(scratch));

@@ -435,6 +435,30 @@ TEST(PolicyOutbound, SecretFreeOnlyWhenTheLogsRulesFindNothing) {
   EXPECT_FALSE(escaped.secret_free);
   EXPECT_NE(escaped.body.find("[REDACTED secret/"), std::string::npos) << escaped.body;
   EXPECT_EQ(escaped.body.find(kGithubToken + 1), std::string::npos) << escaped.body;
+  // Any escape inside a key is decoded before the check: a \u escape in the
+  // middle of an Anthropic key, and "\/" in a database URL (PHP's
+  // json_encode writes every slash so) with no \u anywhere in the body.
+  const std::string anthropic_escaped = std::string(kAnthropicKey).replace(13, 1, "\\u0041");
+  ASSERT_EQ(kAnthropicKey[13], 'A');
+  OutboundResult ant = p->ApplyOutbound(r, body_with("key " + anthropic_escaped));
+  EXPECT_EQ(log_finds(body_with("key " + anthropic_escaped)), 0) << "the raw scan cannot see it";
+  EXPECT_TRUE(ant.changed);
+  EXPECT_NE(ant.body.find("[REDACTED secret/anthropic"), std::string::npos) << ant.body;
+  EXPECT_EQ(ant.body.find(kAnthropicKey + 14), std::string::npos) << ant.body;
+  const std::string url = "DATABASE_URL=postgres:\\/\\/app_user:WlSI7QcfApcLv7nLeR2c@db.internal.example.com:5432\\/app";
+  ASSERT_FALSE(HasUnicodeEscape(body_with(url)));
+  EXPECT_EQ(log_finds(body_with(url)), 0) << "the raw scan cannot see it";
+  OutboundResult db = p->ApplyOutbound(r, body_with(url));
+  EXPECT_TRUE(db.changed);
+  EXPECT_FALSE(db.secret_free);
+  EXPECT_EQ(db.body.find("WlSI7QcfApcLv7nLeR2c"), std::string::npos) << db.body;
+  // The same URL written plainly is caught by the whole-body scan alone.
+  EXPECT_GT(log_finds(body_with("DATABASE_URL=postgres://app_user:WlSI7QcfApcLv7nLeR2c@db.internal.example.com/app")), 0);
+  // An escaped string elsewhere does not make the clean strings change.
+  OutboundResult mixed = p->ApplyOutbound(
+      r, R"({"model":"claude-sonnet-4-5","system":"line\none \"quoted\"","messages":[{"role":"user","content":"plain"}]})");
+  EXPECT_FALSE(mixed.changed);
+  EXPECT_TRUE(mixed.secret_free);
   // Provenance markers are not secrets: forwarded and logged as they are.
   OutboundResult marker = p->ApplyOutbound(r, body_with("Co-Authored-By: Claude <noreply@anthropic.com>"));
   EXPECT_FALSE(marker.changed);

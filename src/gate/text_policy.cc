@@ -234,7 +234,7 @@ Status EditJsonStrings(std::string_view json, const StringEdit& edit, std::strin
         if (v.is_key) return;
         if (observe != nullptr) (*observe)(v.path, v.decoded, v.is_string);
         if (!v.is_string) return;
-        std::optional<std::string> replacement = edit(v.decoded, v.path);
+        std::optional<std::string> replacement = edit(v.decoded, v.path, v.escaped);
         if (!replacement) return;
         Edit e{v.raw_offset, LiteralEnd(json, v.raw_offset), {}};
         JsonWriter::Escape(*replacement, &e.literal);

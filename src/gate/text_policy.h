@@ -44,9 +44,12 @@ bool MayHoldStrippable(std::string_view text);
 // beyond U+10FFFF).
 bool IsValidUtf8(std::string_view text);
 
-// Called for each string value (keys excluded) with its decoded text and JSON
-// path; returns the replacement text, or nullopt to keep the string.
-using StringEdit = std::function<std::optional<std::string>(std::string_view decoded, const std::string& path)>;
+// Called for each string value (keys excluded) with its decoded text, JSON
+// path, and whether its literal held a backslash escape (then a scan of the
+// raw JSON bytes may have missed what the decoded text shows); returns the
+// replacement text, or nullopt to keep the string.
+using StringEdit =
+    std::function<std::optional<std::string>(std::string_view decoded, const std::string& path, bool escaped)>;
 
 // Sees every value before `edit` does: strings and also true, false, null
 // and numbers (is_string = false, decoded = the token).
