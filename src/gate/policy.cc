@@ -513,7 +513,9 @@ OutboundResult Policy::ApplyOutbound(const Route& route, std::string_view body, 
     }
     std::optional<std::string> current;
     if (strip) current = StripHiddenText(text, path, &r.findings);
-    if (!check) return current;
+    // A stripped string is checked too: removing a hidden character can
+    // join the two halves of a key the whole-body scan saw apart.
+    if (!check && !current) return current;
     std::string_view view = current ? std::string_view(*current) : text;
     std::vector<Finding> found;
     (void)impl_->secrets->Scan(view, *scratch, &found);

@@ -452,6 +452,14 @@ TEST(PolicyOutbound, SecretFreeOnlyWhenTheLogsRulesFindNothing) {
   EXPECT_TRUE(db.changed);
   EXPECT_FALSE(db.secret_free);
   EXPECT_EQ(db.body.find("WlSI7QcfApcLv7nLeR2c"), std::string::npos) << db.body;
+  // A zero-width space written raw (no escape) inside a key: the whole-body
+  // scan sees two halves, stripping joins them, and the joined key is caught.
+  const std::string split_key = std::string(kAnthropicKey).insert(40, "\xE2\x80\x8B");
+  EXPECT_EQ(log_finds(body_with("key " + split_key)), 0) << "the raw scan cannot see it";
+  OutboundResult joined = p->ApplyOutbound(r, body_with("key " + split_key));
+  EXPECT_TRUE(joined.changed);
+  EXPECT_NE(joined.body.find("[REDACTED secret/anthropic"), std::string::npos) << joined.body;
+  EXPECT_EQ(joined.body.find(kAnthropicKey + 41), std::string::npos) << joined.body;
   // The same URL written plainly is caught by the whole-body scan alone.
   EXPECT_GT(log_finds(body_with("DATABASE_URL=postgres://app_user:WlSI7QcfApcLv7nLeR2c@db.internal.example.com/app")), 0);
   // An escaped string elsewhere does not make the clean strings change.
