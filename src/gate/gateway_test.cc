@@ -7,6 +7,7 @@
 
 #include <future>
 #include <mutex>
+#include <set>
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -194,6 +195,56 @@ TEST_F(GatewayTest, LargeBodiesAreStoredAheadAndReadBackWhole) {
   EXPECT_EQ(static_cast<size_t>(sqlite3_column_int(st, 1)), body.size());
   sqlite3_finalize(st);
   sqlite3_close(db);
+}
+
+// Records are committed by the thread that finishes an exchange when the log
+// is idle and by the log thread when it is busy: under concurrent requests of
+// both sizes, both ways mix, and every exchange is recorded whole, once, in
+// an intact chain, before its client saw the response.
+TEST_F(GatewayTest, ConcurrentExchangesAreAllRecordedInOneIntactChain) {
+  net::Url url;
+  std::string error;
+  ASSERT_TRUE(net::ParseUrl("http://127.0.0.1:" + std::to_string(gateway_->port()), &url, &error));
+  constexpr int kRequests = 40;
+  std::vector<std::string> bodies;
+  std::vector<std::future<int>> statuses;
+  for (int i = 0; i < kRequests; ++i) {
+    bodies.push_back(R"({"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":"n)" +
+                     std::to_string(i) + " " + std::string(i % 3 == 0 ? 40000 : 10, 'w') + R"("}]})");
+  }
+  for (int i = 0; i < kRequests; ++i) {
+    auto done = std::make_shared<std::promise<int>>();
+    statuses.push_back(done->get_future());
+    auto status = std::make_shared<int>(0);
+    net::ClientRequest req;
+    req.method = "POST";
+    req.target = "/v1/messages";
+    req.body = bodies[static_cast<size_t>(i)];
+    req.headers.Add("Content-Type", "application/json");
+    req.headers.Add("anthropic-version", "2023-06-01");
+    net::ClientCallbacks cb;
+    cb.on_headers = [status](const net::ResponseHead& h) { *status = h.status; };
+    cb.on_complete = [status, done](Status st) { done->set_value(st.ok() ? *status : -1); };
+    client_->Send(url, std::move(req), std::move(cb));
+  }
+  for (auto& f : statuses) {
+    ASSERT_EQ(f.wait_for(20s), std::future_status::ready);
+    EXPECT_EQ(f.get(), 200);
+  }
+  auto log = AuditLog::Open(log_path_, AuditLog::OpenMode::kExisting);
+  ASSERT_TRUE(log.ok());
+  auto records = (*log)->List();
+  ASSERT_TRUE(records.ok());
+  ASSERT_EQ(records->size(), static_cast<size_t>(kRequests));
+  std::set<std::string> want, got;
+  for (const std::string& b : bodies) want.insert(b);
+  for (const AuditRecord& r : *records) {
+    ASSERT_TRUE(r.request_body.has_value());
+    EXPECT_EQ(r.request_sha256, Sha256Hex(*r.request_body));
+    got.insert(*r.request_body);
+  }
+  EXPECT_EQ(got, want);
+  EXPECT_TRUE((*log)->Verify()->intact);
 }
 
 TEST_F(GatewayTest, UnloggedRouteKeepsTheHashButNotTheBody) {
