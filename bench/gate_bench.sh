@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Benchmark of `glassbox gate` against talking to the same fake upstream
 # directly, in one run, on 127.0.0.1:
-#   - latency of 100 KB Anthropic requests (p50/p99, keep-alive, one at a time)
+#   - latency of 100 KB Anthropic requests (p50/p99, keep-alive, one at a time),
+#     also through a bare byte relay (gate_relay: no HTTP, no policy, no log),
+#     the floor any proxy pays for the second loopback hop
 #   - time to first byte of OpenAI streams
 #   - small requests per second with wrk (16 connections)
 #   - the gate's peak resident memory (VmHWM)
-# usage: bench/gate_bench.sh [BUILD_DIR]   (needs glassbox, gate_fake_upstream, gate_latency, wrk)
+# usage: bench/gate_bench.sh [BUILD_DIR]   (needs glassbox, gate_fake_upstream, gate_latency, gate_relay, wrk)
 #   N=1000             requests per latency run
 #   DURABILITY=normal  the log's [log] durability: normal (default) or full
 #   LOG_DIR=DIR        where the audit log goes (default: a fresh folder under
@@ -29,6 +31,9 @@ wait_line() { for _ in $(seq 200); do grep -m1 "$2" "$1" 2>/dev/null && return 0
 PIDS+=($!)
 UP=$(wait_line fake.out '^port ' | cut -d' ' -f2)
 U=http://127.0.0.1:$UP
+"$BUILD/src/gate/gate_relay" "$UP" > relay.out &
+PIDS+=($!)
+R=http://127.0.0.1:$(wait_line relay.out '^port ' | cut -d' ' -f2)
 printf '[log]\ndurability = "%s"\n' "$DURABILITY" > gate.toml
 echo "log: $LOGDIR/audit.db ($(df --output=fstype "$LOGDIR" | tail -1)), durability $DURABILITY"
 "$BUILD/glassbox" gate --listen 127.0.0.1:0 --threads 2 --upstream anthropic=$U --upstream openai=$U \
@@ -55,11 +60,16 @@ field() { sed -E "s/.*$1=([0-9.]+).*/\1/" <<< "$2"; }
 echo "== 100 KB requests, $N sequential, keep-alive"
 direct=$(lat "$U" /v1/messages big.json "$N" "$AV")
 gated=$(lat "$G" /v1/messages big.json "$N" "$AV")
+relayed=$(lat "$R" /v1/messages big.json "$N" "$AV")
 echo "direct: $direct"
 echo "gate:   $gated"
+echo "relay:  $relayed"
 awk -v d50="$(field p50_ms "$direct")" -v g50="$(field p50_ms "$gated")" \
     -v d99="$(field p99_ms "$direct")" -v g99="$(field p99_ms "$gated")" \
-    'BEGIN { printf "added by the gate: p50 %.3f ms, p99 %.3f ms\n", g50 - d50, g99 - d99 }'
+    -v r50="$(field p50_ms "$relayed")" -v r99="$(field p99_ms "$relayed")" \
+    'BEGIN { printf "added by the gate: p50 %.3f ms, p99 %.3f ms\n", g50 - d50, g99 - d99;
+             printf "added by a bare relay (the second hop alone): p50 %.3f ms, p99 %.3f ms\n", r50 - d50, r99 - d99;
+             printf "the gate beyond the relay: p50 %.3f ms\n", g50 - r50 }'
 
 echo "== time to first byte of streams, $N sequential"
 direct=$(lat "$U" /v1/chat/completions stream.json "$N")
