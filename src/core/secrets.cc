@@ -46,7 +46,8 @@ struct SecretScanner::Impl {
     std::unique_ptr<std::once_flag> set_once = std::make_unique<std::once_flag>();
     std::unique_ptr<RE2::Set> set;  // only when rules.size() > 1; null if it failed to compile
     std::string prefilter;          // shared by every rule of the gate, or empty
-    std::unique_ptr<RE2> prefilter_re;  // compiled with the set
+    std::unique_ptr<std::once_flag> prefilter_once = std::make_unique<std::once_flag>();
+    std::unique_ptr<RE2> prefilter_re;  // compiled on first use (PrefilterFor)
     // Index into the scratch's prefilter_ends when the prefilter is also in
     // the Vectorscan database (see HsPrefilterUsable), else -1.
     int hs_prefilter = -1;
@@ -72,10 +73,6 @@ struct SecretScanner::Impl {
   const RE2::Set* SetFor(size_t g) const {
     Gate& gate = const_cast<Gate&>(gates[g]);  // lazily filled, guarded by set_once
     std::call_once(*gate.set_once, [&] {
-      if (!gate.prefilter.empty()) {
-        auto re = std::make_unique<RE2>(gate.prefilter, OptionsFor(gate.multiline));
-        if (re->ok()) gate.prefilter_re = std::move(re);
-      }
       if (gate.rules.size() < 2 || gate.hs_prefilter >= 0) return;
       auto set = std::make_unique<RE2::Set>(OptionsFor(gate.multiline), RE2::UNANCHORED);
       for (size_t r : gate.rules) {
@@ -84,6 +81,17 @@ struct SecretScanner::Impl {
       if (set->Compile()) gate.set = std::move(set);
     });
     return gate.set.get();
+  }
+  // The gate's prefilter as an RE2, compiled on first use; null when the gate
+  // has none (or it does not compile: the rules alone then decide).
+  const RE2* PrefilterFor(size_t g) const {
+    Gate& gate = const_cast<Gate&>(gates[g]);  // lazily filled, guarded by prefilter_once
+    std::call_once(*gate.prefilter_once, [&] {
+      if (gate.prefilter.empty()) return;
+      auto re = std::make_unique<RE2>(gate.prefilter, OptionsFor(gate.multiline));
+      if (re->ok()) gate.prefilter_re = std::move(re);
+    });
+    return gate.prefilter_re.get();
   }
   std::vector<Gate> gates;
   std::vector<std::vector<size_t>> keyword_gates;  // literal id -> gate indexes
@@ -407,7 +415,10 @@ Result<std::shared_ptr<const SecretScanner>> SecretScanner::CompileImpl(std::vec
                                          rule.id, rule.secret_group, re.NumberOfCapturingGroups()));
       }
     }
-    for (size_t g = 0; g < impl->gates.size(); ++g) impl->SetFor(g);
+    for (size_t g = 0; g < impl->gates.size(); ++g) {
+      impl->SetFor(g);
+      impl->PrefilterFor(g);
+    }
   }
   return std::shared_ptr<const SecretScanner>(new SecretScanner(std::move(impl)));
 }
@@ -631,16 +642,26 @@ Status SecretScanner::Scan(std::string_view text, SecretScratch& scratch, std::v
     const re2::StringPiece piece(text.data() + w.begin, w.end - w.begin);
     const Impl::Gate& gate = impl_->gates[w.gate];
     candidates.clear();
+    // The prefilter is only a shortcut: the rules' own regexes decide, so
+    // skipping it never changes a finding.
+    bool check_prefilter = !gate.prefilter.empty();
     if (gate.hs_prefilter >= 0 && hs_prefilter_complete) {
       // No Vectorscan prefilter match ends inside the window: RE2 would find
       // none either, unless the window holds non-ASCII text. (Checked before
-      // SetFor(), so that a gate whose windows all end here compiles no RE2.)
+      // anything is compiled, so that a gate whose windows all end here
+      // compiles no RE2.) When one does end inside, RE2 need not check the
+      // prefilter again.
       const std::vector<size_t>& ends = sc.prefilter_ends[static_cast<size_t>(gate.hs_prefilter)];
       const auto it = std::upper_bound(ends.begin(), ends.end(), w.begin);
-      if ((it == ends.end() || *it > w.end) && utf::IsAscii(std::string_view(piece.data(), piece.size()))) continue;
+      const bool hs_hit = it != ends.end() && *it <= w.end;
+      if (!hs_hit && utf::IsAscii(std::string_view(piece.data(), piece.size()))) continue;
+      check_prefilter = check_prefilter && !hs_hit;
+    }
+    if (check_prefilter) {
+      const RE2* prefilter = impl_->PrefilterFor(w.gate);
+      if (prefilter != nullptr && !RE2::PartialMatch(piece, *prefilter)) continue;
     }
     const RE2::Set* set = impl_->SetFor(w.gate);
-    if (gate.prefilter_re && !RE2::PartialMatch(piece, *gate.prefilter_re)) continue;
     if (set != nullptr) {
       which.clear();
       if (!set->Match(piece, &which)) continue;
