@@ -12,20 +12,12 @@
 #include <sstream>
 
 #include "audit/audit.h"
+#include "audit/test_analyzer.h"
 #include "audit/audit_diff.h"
 #include "audit/audit_report.h"
 
 namespace glassbox::audit {
 namespace {
-
-const Analyzer& TheAnalyzer() {
-  static const Analyzer* analyzer = [] {
-    auto a = Analyzer::Create();
-    EXPECT_TRUE(a.ok()) << a.status().message();
-    return a.ok() ? a->release() : nullptr;
-  }();
-  return *analyzer;
-}
 
 std::string ReadFile(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);

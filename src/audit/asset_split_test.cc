@@ -10,19 +10,11 @@
 
 #include "audit/analysis.h"
 #include "audit/audit.h"
+#include "audit/test_analyzer.h"
 #include "audit/js_facts.h"
 
 namespace glassbox::audit {
 namespace {
-
-const Analyzer& TheAnalyzer() {
-  static const Analyzer* analyzer = [] {
-    auto a = Analyzer::Create();
-    EXPECT_TRUE(a.ok()) << a.status().message();
-    return a.ok() ? a->release() : nullptr;
-  }();
-  return *analyzer;
-}
 
 bool HasRule(const std::vector<Finding>& findings, const std::string& rule) {
   return std::any_of(findings.begin(), findings.end(), [&](const Finding& f) { return f.rule == rule; });
