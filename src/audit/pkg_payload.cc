@@ -9,14 +9,17 @@
 // (bytecode), "1" source content, "2" directory links, "3" stat, each
 // [offset, length] relative to PAYLOAD_POSITION. The reader finds the
 // placeholders by their assignment text, checks every range against the
-// file, and reads the sources; bytecode-only files and compressed payloads
-// are named in notes.
+// file, and reads the sources; bytecode-only files are named in a note.
+// With `pkg --compress`, every stored file is its own stream: mode 1 gzip,
+// mode 2 brotli, each decompressed in memory up to the entry limit.
+#include <brotli/decode.h>
 #include <fmt/format.h>
 
 #include <boost/json.hpp>
 #include <charconv>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <string>
 
 #include "audit/internal/unpack_internal.h"
@@ -25,6 +28,50 @@ namespace glassbox::audit::internal {
 namespace {
 
 namespace json = boost::json;
+
+// One brotli stream, decompressed up to max_bytes; nullopt with *error when it
+// is damaged, truncated, followed by other bytes, or larger.
+std::optional<std::string> BrotliDecompress(std::string_view in, std::uint64_t max_bytes, std::string* error) {
+  std::unique_ptr<BrotliDecoderState, decltype(&BrotliDecoderDestroyInstance)> state(
+      BrotliDecoderCreateInstance(nullptr, nullptr, nullptr), BrotliDecoderDestroyInstance);
+  if (!state) {
+    *error = "brotli: out of memory";
+    return std::nullopt;
+  }
+  std::string out;
+  size_t avail_in = in.size();
+  const auto* next_in = reinterpret_cast<const std::uint8_t*>(in.data());
+  std::uint8_t buf[1 << 16];
+  while (true) {
+    size_t avail_out = sizeof buf;
+    std::uint8_t* next_out = buf;
+    const BrotliDecoderResult r =
+        BrotliDecoderDecompressStream(state.get(), &avail_in, &next_in, &avail_out, &next_out, nullptr);
+    const size_t produced = sizeof buf - avail_out;
+    if (out.size() + produced > max_bytes) {
+      *error = fmt::format("decompresses to more than {} bytes", max_bytes);
+      return std::nullopt;
+    }
+    out.append(reinterpret_cast<const char*>(buf), produced);
+    switch (r) {
+      case BROTLI_DECODER_RESULT_SUCCESS:
+        if (avail_in != 0) {
+          *error = fmt::format("{} bytes follow the brotli stream", avail_in);
+          return std::nullopt;
+        }
+        return out;
+      case BROTLI_DECODER_RESULT_NEEDS_MORE_OUTPUT:
+        continue;
+      case BROTLI_DECODER_RESULT_NEEDS_MORE_INPUT:
+        *error = "the brotli stream is truncated";
+        return std::nullopt;
+      case BROTLI_DECODER_RESULT_ERROR:
+      default:
+        *error = std::string("brotli: ") + BrotliDecoderErrorString(BrotliDecoderGetErrorCode(state.get()));
+        return std::nullopt;
+    }
+  }
+}
 
 // Finds `NAME = '<digits><spaces>'` and returns the number.
 std::optional<std::uint64_t> Placeholder(std::string_view file, std::string_view name) {
@@ -119,14 +166,16 @@ bool ReadPkgPayload(std::string_view file, Budget* budget, Unpacked* out) {
         fmt::format("pkg: the virtual file system table cannot be parsed: {}", ec ? ec.message() : "not an object"));
     return true;
   }
-  std::string compress(tail->compress);
-  if (compress != "0" && !compress.empty()) {
+  // pkg's compression: 0 (or absent) none, 1 gzip, 2 brotli.
+  const std::string compress(tail->compress);
+  if (compress != "0" && compress != "1" && compress != "2" && !compress.empty()) {
     out->notes.push_back(
-        fmt::format("pkg: the payload is compressed (mode {}: 1 gzip, 2 brotli); its files "
+        fmt::format("pkg: the payload uses compression mode '{}' (known: 0 none, 1 gzip, 2 brotli); its files "
                     "were not read",
-                    compress));
+                    compress.substr(0, 40)));
     return true;
   }
+  const bool gzip = compress == "1", brotli = compress == "2";
   std::string entry;
   if (json::value e = json::parse(tail->entrypoint, ec); !ec && e.is_string()) entry = std::string(e.as_string());
   // The dictionary maps path segments to short keys when paths are
@@ -170,12 +219,26 @@ bool ReadPkgPayload(std::string_view file, Budget* budget, Unpacked* out) {
       continue;  // directories and stat-only entries hold no source
     }
     std::string_view bytes = file.substr(*payload_pos + content->first, content->second);
+    std::string plain;  // the decompressed file, when the payload is compressed
+    if (gzip || brotli) {
+      std::string error;
+      const std::uint64_t max = budget->limits().max_entry_bytes;
+      auto decompressed = gzip ? Decompress(bytes, max, &error) : BrotliDecompress(bytes, max, &error);
+      if (!decompressed) {
+        out->notes.push_back(fmt::format("pkg: '{}' ({} compressed bytes) could not be decompressed: {}", path,
+                                         bytes.size(), error));
+        continue;
+      }
+      plain = std::move(*decompressed);
+      bytes = plain;
+    }
     if (!LooksLikeText(bytes)) {
       out->notes.push_back(fmt::format("pkg: '{}' is binary ({} bytes); not read", path, bytes.size()));
       continue;
     }
     Module* m = nullptr;
     if (AddModule(path, bytes, GuessEncoding(bytes), *payload_pos + content->first, "pkg", budget, out, &m)) {
+      if (gzip || brotli) m->stored_bytes = content->second;  // the compressed bytes in the file
       m->has_bytecode = blob.has_value();
       m->entry_point = !entry.empty() && (path == entry || key == entry);
     }

