@@ -482,6 +482,7 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
   std::string response_buffer;  // non-streamed body, or the forwarded stream for the log
   std::shared_ptr<net::RequestHandle> upstream_request;
   std::atomic<bool> client_gone{false};
+  bool client_too_slow = false;  // ended because the client stopped reading (OnBody)
 
   // Called once per exchange, by the path that ends it: it moves the logged
   // request body into the record.
@@ -563,6 +564,21 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
     if (log_payloads) response_buffer.append(out);
     gw->metrics.bytes_to_clients.fetch_add(out.size());
     writer->Write(std::move(out));
+    const size_t backlog = writer->pending_bytes();
+    if (backlog > gw->options.max_client_backlog_bytes && !client_too_slow) {
+      // The client stopped reading: end the exchange rather than hold the
+      // rest of the stream in memory (recorded in OnComplete).
+      client_too_slow = true;
+      findings.push_back(GateFinding(
+          "gate/client-too-slow",
+          fmt::format("the client stopped reading: {} bytes of the stream were waiting for it (limit {}); the "
+                      "connection was closed and the upstream request cancelled",
+                      backlog, gw->options.max_client_backlog_bytes),
+          Severity::kLow));
+      client_gone.store(true);
+      writer->Abort();
+      if (upstream_request) upstream_request->Cancel();
+    }
   }
 
   void OnComplete(Status upstream_status) {
@@ -575,8 +591,10 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
         if (log_payloads) response_buffer.append(rest);
         findings.insert(findings.end(), inbound->findings().begin(), inbound->findings().end());
       }
-      findings.push_back(GateFinding("gate/client-gone", "the client disconnected before the response ended; the "
-                                                         "upstream request was cancelled", Severity::kInfo));
+      if (!client_too_slow) {
+        findings.push_back(GateFinding("gate/client-gone", "the client disconnected before the response ended; the "
+                                                           "upstream request was cancelled", Severity::kInfo));
+      }
       AuditRecord r = BaseRecord();
       r.status = 499;
       r.findings = FindingsJson(findings);

@@ -36,6 +36,11 @@ struct GatewayOptions {
   std::shared_ptr<net::TlsContext> upstream_tls;
   std::chrono::milliseconds upstream_connect_timeout{10'000};
   std::chrono::milliseconds upstream_read_timeout{300'000};
+  // A streamed answer waiting for a client that does not read it is held in
+  // memory up to this many bytes; past it the exchange is ended (upstream
+  // cancelled, connection closed, recorded as gate/client-too-slow), so a
+  // stalled or hostile client cannot make the gate buffer without bound.
+  size_t max_client_backlog_bytes = size_t{32} << 20;
   // The wall clock (tests pass their own).
   std::function<std::chrono::system_clock::time_point()> clock;
 };

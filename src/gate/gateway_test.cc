@@ -3,11 +3,16 @@
 // what came back, and what the audit log holds.
 #include "gate/gateway.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <functional>
 #include <future>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -32,6 +37,7 @@ class GatewayTest : public ::testing::Test {
     std::remove(log_path_.c_str());
     auto upstream = net::HttpServer::Start(
         loop_, {}, [this](net::HttpRequest req, std::shared_ptr<net::ResponseWriter> w) {
+          if (upstream_override_ && upstream_override_(req, w)) return;
           std::vector<std::pair<std::string, std::string>> headers;
           for (const auto& f : req.headers.fields()) headers.emplace_back(f.name, f.value);
           std::string target = req.path + (req.query.empty() ? "" : "?" + req.query);
@@ -69,6 +75,7 @@ class GatewayTest : public ::testing::Test {
     options.config.unlogged_routes.push_back("openai.embeddings");
     options.log_path = log_path_;
     options.io_threads = 1;
+    options.max_client_backlog_bytes = size_t{4} << 20;  // AClientThatStopsReading...
     auto gw = Gateway::Start(std::move(options));
     ASSERT_TRUE(gw.ok()) << gw.status().message();
     gateway_ = std::move(gw.value());
@@ -116,6 +123,9 @@ class GatewayTest : public ::testing::Test {
     EXPECT_EQ(done->get_future().wait_for(10s), std::future_status::ready);
     return *reply;
   }
+  // When set and returning true, answers in place of the fake provider.
+  std::function<bool(const net::HttpRequest&, std::shared_ptr<net::ResponseWriter>)> upstream_override_;
+
   std::vector<std::string> Received() {
     std::lock_guard lock(mu_);
     return received_;
@@ -401,6 +411,60 @@ TEST_F(GatewayTest, RetentionIsAppliedAtStartUpAndTheChainStillVerifies) {
   EXPECT_TRUE(verified->intact) << verified->reason;
   EXPECT_GT(verified->anchor_id, 0);
   std::remove(path.c_str());
+}
+
+
+// A client that sends a streaming request and then never reads: the gate
+// holds at most max_client_backlog_bytes (4 MB here) of the 48 MB stream,
+// then closes the connection, cancels the upstream request and records the
+// exchange, and keeps serving others.
+TEST_F(GatewayTest, AClientThatStopsReadingIsCutOffNotBufferedWithoutBound) {
+  upstream_override_ = [](const net::HttpRequest&, std::shared_ptr<net::ResponseWriter> w) {
+    net::Headers h;
+    h.Add("Content-Type", "text/event-stream");
+    w->StartStream(200, h);
+    const std::string event =
+        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":"
+        "\"text_delta\",\"text\":\"" +
+        std::string(64 * 1024, 'x') + "\"}}\n\n";
+    for (int i = 0; i < 768; ++i) w->Write(event);  // about 48 MB
+    w->Finish();
+    return true;
+  };
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  const int small = 4096;
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(gateway_->port());
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const std::string body = R"({"model":"claude-sonnet-4-5","max_tokens":10,"stream":true,"messages":[{"role":"user","content":"hi"}]})";
+  const std::string request = "POST /v1/messages HTTP/1.1\r\nHost: gate\r\nContent-Type: application/json\r\n"
+                              "anthropic-version: 2023-06-01\r\nContent-Length: " +
+                              std::to_string(body.size()) + "\r\n\r\n" + body;
+  ASSERT_EQ(write(fd, request.data(), request.size()), static_cast<ssize_t>(request.size()));
+  // Never read: wait for the record of the exchange.
+  std::vector<AuditRecord> records;
+  for (int i = 0; i < 200 && records.empty(); ++i) {
+    std::this_thread::sleep_for(50ms);
+    auto log = AuditLog::Open(log_path_, AuditLog::OpenMode::kExisting);
+    if (!log.ok()) continue;
+    auto listed = (*log)->List();
+    if (listed.ok()) records = std::move(listed.value());
+  }
+  close(fd);
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].status, 499);
+  EXPECT_NE(records[0].findings.find("gate/client-too-slow"), std::string::npos) << records[0].findings;
+  EXPECT_EQ(records[0].findings.find("gate/client-gone"), std::string::npos) << records[0].findings;
+  // The gate keeps serving.
+  upstream_override_ = nullptr;
+  Reply r = Send("POST", "/v1/messages",
+                 R"({"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":"hi"}]})",
+                 {{"anthropic-version", "2023-06-01"}});
+  EXPECT_EQ(r.status, 200) << r.body;
 }
 
 }  // namespace
