@@ -39,12 +39,15 @@ struct SecretScanner::Impl {
   };
   std::vector<std::unique_ptr<LazyRegex>> regexes;
   // Rules with the same keywords share a gate: one window per hit, and when
-  // several rules share it, one RE2::Set pass tells which of them can match.
+  // several rules share it, one RE2::Set pass (or, for a gate with a
+  // Vectorscan prefilter, each rule) tells which of them match.
   struct Gate {
     std::vector<size_t> rules;
     bool multiline = false;
     std::unique_ptr<std::once_flag> set_once = std::make_unique<std::once_flag>();
-    std::unique_ptr<RE2::Set> set;  // only when rules.size() > 1; null if it failed to compile
+    // Only when rules.size() > 1 and Vectorscan checks no prefilter (SetFor);
+    // null also if it failed to compile: then every rule of the gate is tried.
+    std::unique_ptr<RE2::Set> set;
     std::string prefilter;          // shared by every rule of the gate, or empty
     std::unique_ptr<std::once_flag> prefilter_once = std::make_unique<std::once_flag>();
     std::unique_ptr<RE2> prefilter_re;  // compiled on first use (PrefilterFor)
