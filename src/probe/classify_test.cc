@@ -117,7 +117,8 @@ TEST(Classify, EchoNextToAMarkerStillShowsTheMarker) {
     std::string mark = tz.empty() ? "'" : "\u2019";
     return std::vector<CapturedRequest>{Provider(c, "Zone " + tz + ". It" + mark + "s fine")};
   });
-  const Difference* d = Find(Analyze(m, runs, Facts()), "system[0].text");
+  const Analysis a = Analyze(m, runs, Facts());  // kept: d points into it
+  const Difference* d = Find(a, "system[0].text");
   ASSERT_NE(d, nullptr);
   EXPECT_EQ(d->cls, DiffClass::kCovertMarker);
 }
