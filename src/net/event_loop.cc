@@ -22,7 +22,7 @@ asio::io_context& EventLoop::Impl::Pick() {
 EventLoop::EventLoop(int threads) : impl_(std::make_unique<Impl>()) {
   if (threads < 1) threads = 1;
   for (int i = 0; i < threads; ++i) {
-    impl_->contexts.push_back(std::make_unique<asio::io_context>(1));
+    impl_->contexts.push_back(std::make_unique<LoopContext>(1));
     impl_->guards.push_back(asio::make_work_guard(*impl_->contexts.back()));
   }
   for (int i = 0; i < threads; ++i) {

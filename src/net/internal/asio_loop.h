@@ -13,8 +13,25 @@
 
 namespace glassbox::net {
 
+// An io_context whose pending handlers can be destroyed (shutdown) before
+// any context of the loop is destroyed: a handler on one context may own an
+// object whose socket belongs to another (a session keeps its server's
+// acceptor alive), and destroying that socket after its context is gone is a
+// use-after-free (ASan found it in the tests' teardown).
+class LoopContext : public boost::asio::io_context {
+ public:
+  using boost::asio::io_context::io_context;
+  void DestroyPendingHandlers() { shutdown(); }
+};
+
 struct EventLoop::Impl {
-  std::vector<std::unique_ptr<boost::asio::io_context>> contexts;
+  // Threads joined by EventLoop::Stop() first; then every context's pending
+  // handlers are destroyed while all contexts still exist.
+  ~Impl() {
+    guards.clear();
+    for (auto& c : contexts) c->DestroyPendingHandlers();
+  }
+  std::vector<std::unique_ptr<LoopContext>> contexts;
   std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guards;
   std::vector<std::thread> threads;
   std::atomic<size_t> next{0};
