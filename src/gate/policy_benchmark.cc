@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,21 @@ std::string Request(size_t size) {
   return body;
 }
 
+// The body bench/gate_bench.sh sends: one 100 KB user turn of ASCII prose.
+std::string Prose() {
+  static const char* kWords[] = {"the", "quick", "brown", "fox", "jumps", "over", "the", "lazy", "dog", "while",
+                                 "a", "compiler", "builds", "the", "code", "again"};
+  std::string text;
+  for (size_t i = 0; text.size() < 100000; ++i) {
+    if (i > 0) text += ' ';
+    text += kWords[i % std::size(kWords)];
+  }
+  text.resize(100000);
+  return json::serialize(json::object{{"model", "claude-sonnet-4-5"},
+                                      {"max_tokens", 64},
+                                      {"messages", json::array{json::object{{"role", "user"}, {"content", text}}}}});
+}
+
 std::string Stream(int deltas) {
   std::string s =
       "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":25,"
@@ -93,6 +109,11 @@ int main(int argc, char** argv) {
            if (out.empty()) std::abort();
          });
   }
+  const std::string prose = Prose();
+  Time("ApplyOutbound 100 KB of prose (gate_bench)", prose.size(), iterations, [&] {
+    auto r = policy.ApplyOutbound(route, prose);
+    if (r.refusal || r.changed) std::abort();
+  });
   const std::string stream = Stream(500);
   Time("InboundStream 500 deltas, 1 KB chunks", stream.size(), iterations / 3 + 1, [&] {
     glassbox::gate::InboundStream s({glassbox::net::Provider::kAnthropic, true});

@@ -12,11 +12,16 @@ namespace {
 thread_local asio::io_context* current_context = nullptr;
 }  // namespace
 
-asio::io_context& EventLoop::Impl::Pick() {
+asio::io_context* EventLoop::Impl::Current() {
   for (auto& c : contexts) {
-    if (c.get() == current_context) return *c;
+    if (c.get() == current_context) return c.get();
   }
-  return Next();
+  return nullptr;
+}
+
+asio::io_context& EventLoop::Impl::Pick() {
+  asio::io_context* here = Current();
+  return here != nullptr ? *here : Next();
 }
 
 EventLoop::EventLoop(int threads) : impl_(std::make_unique<Impl>()) {

@@ -296,8 +296,22 @@ class Session : public SessionBase {
     }
   }
 
+  // Beast reads at most max(512, the buffer's free room) bytes per call, and
+  // the parser empties the buffer after each: left at its first 512 bytes, a
+  // buffer takes 200 reads (each with its timer re-armed) for a 100 KB body.
+  // Room is made before each read: kHeadRoom for a head, up to kBodyRoom for
+  // a body, given back between requests so an idle connection holds little.
+  static constexpr size_t kHeadRoom = 4096;
+  static constexpr size_t kBodyRoom = 65536;
+
+  void MakeRoom(size_t room) {
+    if (buffer_.capacity() - buffer_.size() < room) buffer_.reserve(buffer_.size() + room);
+  }
+
   void ReadRequest() {
     state_ = State::kReadingHead;
+    if (buffer_.size() == 0 && buffer_.capacity() > kHeadRoom) buffer_.shrink_to_fit();
+    MakeRoom(kHeadRoom);
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(std::min<size_t>(core_->options.max_header_bytes, UINT32_MAX)));
     parser_->body_limit(core_->options.max_body_bytes);
@@ -426,6 +440,8 @@ class Session : public SessionBase {
 
   void ReadBody() {
     state_ = State::kReadingBody;
+    const boost::optional<uint64_t> length = parser_->content_length_remaining();
+    MakeRoom(length ? static_cast<size_t>(std::min<uint64_t>(*length, kBodyRoom)) : kBodyRoom);
     Lowest().expires_after(core_->options.read_timeout);
     auto self = Self();
     bhttp::async_read(stream_, buffer_, *parser_, [self](const error_code& ec, size_t) { self->OnBody(ec); });

@@ -321,6 +321,71 @@ TEST_F(ServerTest, FullResponseAndKeepAliveReuse) {
   EXPECT_EQ(server_->stats().requests, 2u);
 }
 
+// A large body arrives whole, whatever the reads' sizes (the server makes
+// room for up to 64 KB per read; the client for its 16 KB body buffer).
+TEST_F(ServerTest, LargeBodiesArriveWholeBothWays) {
+  StartServer([](HttpRequest req, std::shared_ptr<ResponseWriter> w) {
+    HttpResponse r;
+    r.body = req.body + req.body;
+    w->Respond(std::move(r));
+  });
+  std::string big;
+  for (size_t i = 0; big.size() < 300000; ++i) big += std::to_string(i) + ',';
+  for (int round = 0; round < 3; ++round) {  // keep-alive: the buffers shrink and grow again
+    ClientRequest req;
+    req.method = "POST";
+    req.target = "/echo";
+    req.body = round == 1 ? std::string("small") : big;
+    auto a = Fetch(Local(server_->port()), req);
+    ASSERT_TRUE(a->status.ok()) << a->status.message();
+    EXPECT_TRUE(a->body == req.body + req.body) << "round " << round << ": " << a->body.size() << " bytes";
+  }
+  EXPECT_EQ(client_->stats().connections_opened, 1u);
+}
+
+// A pooled connection serves its next request on the thread that sends it
+// (moved there when it was idle on the other), so the exchange's callbacks
+// run on the caller's thread instead of hopping between threads.
+TEST_F(ServerTest, PooledConnectionFollowsTheSendingThread) {
+  StartServer([](HttpRequest, std::shared_ptr<ResponseWriter> w) {
+    HttpResponse r;
+    r.body = "ok";
+    w->Respond(std::move(r));
+  });
+  const Url url = Local(server_->port());
+  auto send_from_loop = [&](std::thread::id* sender, std::thread::id* completer) {
+    std::promise<void> done;
+    loop_.Post([&] {
+      *sender = std::this_thread::get_id();
+      ClientCallbacks cb;
+      cb.on_complete = [&, completer](Status s) {
+        EXPECT_TRUE(s.ok()) << s.message();
+        *completer = std::this_thread::get_id();
+        done.set_value();
+      };
+      client_->Send(url, ClientRequest{}, std::move(cb));
+    });
+    ASSERT_EQ(done.get_future().wait_for(10s), std::future_status::ready);
+  };
+  std::thread::id first_sender, first_completer;
+  send_from_loop(&first_sender, &first_completer);
+  EXPECT_EQ(first_sender, first_completer);
+  // Post() takes the loop's threads in turn: the next send comes from the other.
+  std::thread::id sender, completer;
+  for (int i = 0; i < 4 && sender == std::thread::id(); ++i) {
+    std::thread::id s, c;
+    send_from_loop(&s, &c);
+    if (s != first_sender) {
+      sender = s;
+      completer = c;
+    }
+  }
+  ASSERT_NE(sender, std::thread::id()) << "no send came from the loop's second thread";
+  EXPECT_EQ(completer, sender);
+  EXPECT_EQ(client_->stats().connections_opened, 1u);
+  EXPECT_EQ(server_->stats().requests, client_->stats().connections_reused + 1);
+}
+
 TEST_F(ServerTest, StreamsPiecesAsTheyAreWritten) {
   StartServer([this](HttpRequest, std::shared_ptr<ResponseWriter> w) {
     Headers h{{"Content-Type", "text/event-stream"}};

@@ -41,6 +41,8 @@ struct EventLoop::Impl {
   // else the next one in round-robin order. Keeping a request's upstream
   // work on the thread that serves its client avoids cross-thread hops.
   boost::asio::io_context& Pick();
+  // The calling thread's context when it is one of this loop's threads, else null.
+  boost::asio::io_context* Current();
   boost::asio::io_context& Next() { return *contexts[next.fetch_add(1) % contexts.size()]; }
 };
 
