@@ -114,6 +114,10 @@ std::string Endpoint(const tcp::socket& s, bool remote) {
 
 }  // namespace
 
+namespace {
+class WriterImpl;
+}  // namespace
+
 struct HttpServer::Core : std::enable_shared_from_this<HttpServer::Core> {
   Core(EventLoop::Impl& l, ServerOptions o, Handler h)
       : loop(l), options(std::move(o)), handler(std::move(h)), acceptor(*l.contexts[0]) {}
@@ -131,6 +135,15 @@ struct HttpServer::Core : std::enable_shared_from_this<HttpServer::Core> {
     return bare_tls.get();
   }
   void Accept();
+
+  // Every exchange's writer, so that a loop torn down mid-exchange can break
+  // the writer <-> session cycle that an answer would have broken (LSan
+  // reported those sessions as leaks).
+  void Track(const std::shared_ptr<WriterImpl>& writer);
+  void ReleaseWriters();
+  std::mutex writers_mu;
+  std::vector<std::weak_ptr<WriterImpl>> writers;  // guarded by writers_mu
+  size_t prune_at = 64;                           // guarded by writers_mu
 };
 
 namespace {
@@ -231,6 +244,12 @@ class WriterImpl : public ResponseWriter, public std::enable_shared_from_this<Wr
     released = std::move(session_);
   }
   void Written(size_t n) { pending_.fetch_sub(std::min(n, pending_.load())); }
+  // Loop teardown: lets go of the session (see Core::Track).
+  void DropSession() {
+    std::shared_ptr<SessionBase> released;  // dropped after the lock
+    std::lock_guard lock(mu_);
+    released = std::move(session_);
+  }
 
  private:
   void Post(WriterOp op);
@@ -249,6 +268,30 @@ class SessionBase : public std::enable_shared_from_this<SessionBase> {
   virtual ~SessionBase() = default;
   virtual void Apply(WriterImpl* writer, WriterOp op) = 0;
 };
+
+}  // namespace
+
+void HttpServer::Core::Track(const std::shared_ptr<WriterImpl>& writer) {
+  std::lock_guard lock(writers_mu);
+  if (writers.size() >= prune_at) {
+    std::erase_if(writers, [](const std::weak_ptr<WriterImpl>& w) { return w.expired(); });
+    prune_at = std::max<size_t>(64, writers.size() * 2);
+  }
+  writers.push_back(writer);
+}
+
+void HttpServer::Core::ReleaseWriters() {
+  std::vector<std::weak_ptr<WriterImpl>> all;
+  {
+    std::lock_guard lock(writers_mu);
+    all.swap(writers);
+  }
+  for (auto& w : all) {
+    if (auto writer = w.lock()) writer->DropSession();
+  }
+}
+
+namespace {
 
 void WriterImpl::Post(WriterOp op) {
   std::shared_ptr<SessionBase> session;
@@ -461,6 +504,7 @@ class Session : public SessionBase {
     started_ = streaming_ = finished_ = chunked_ = tunnel_ = false;
     Lowest().expires_never();
     writer_ = std::make_shared<WriterImpl>(shared_from_this(), stream_.get_executor());
+    core_->Track(writer_);
     if (core_->options.on_reject) {
       RejectedRequest rejected;
       rejected.status = status;
@@ -509,6 +553,7 @@ class Session : public SessionBase {
     state_ = State::kHandling;
     Lowest().expires_never();
     writer_ = std::make_shared<WriterImpl>(shared_from_this(), stream_.get_executor());
+    core_->Track(writer_);
     core_->requests.fetch_add(1);
     // With pipelined bytes already buffered the next request is read right
     // after this answer; the watch read is only for an otherwise idle socket.
@@ -763,6 +808,9 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(EventLoop& loop, ServerOpt
   if (ec) return Status::Error("cannot listen on " + where + ": " + ec.message());
   core->port = core->acceptor.local_endpoint(ec).port();
   asio::post(core->acceptor.get_executor(), [core] { core->Accept(); });
+  loop.impl().AddTeardown([weak = std::weak_ptr<Core>(core)] {
+    if (auto c = weak.lock()) c->ReleaseWriters();
+  });
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(core)));
 }
 

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
+#include <mutex>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -30,7 +32,22 @@ struct EventLoop::Impl {
   ~Impl() {
     guards.clear();
     for (auto& c : contexts) c->DestroyPendingHandlers();
+    std::vector<std::function<void()>> hooks;
+    {
+      std::lock_guard lock(teardown_mu);
+      hooks.swap(teardown);
+    }
+    for (auto& hook : hooks) hook();
   }
+  // `hook` runs once the loop is torn down, after every pending handler is
+  // destroyed: it releases what only a running loop would have (a server's
+  // sessions still waiting for their handlers' answers hold themselves).
+  void AddTeardown(std::function<void()> hook) {
+    std::lock_guard lock(teardown_mu);
+    teardown.push_back(std::move(hook));
+  }
+  std::mutex teardown_mu;
+  std::vector<std::function<void()>> teardown;
   std::vector<std::unique_ptr<LoopContext>> contexts;
   std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guards;
   std::vector<std::thread> threads;
