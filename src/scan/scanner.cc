@@ -276,13 +276,17 @@ Report Scanner::ScanPaths(const std::vector<std::string>& inputs) const {
       for (Finding& f : report.findings) f.path = "-";
     }
   }
-  // The walk feeds a queue that the workers drain while it goes on.
+  // The walk feeds a queue that the workers drain while it goes on. Files go
+  // in batches of kBatch: handed over one by one, each file cost a futex
+  // wake-up and wait (5,400 of them for 2,446 files, a sixth of a short
+  // scan's time).
+  constexpr size_t kBatch = 8;
   std::mutex queue_mu;
   std::condition_variable queue_cv;
-  std::deque<std::string> queue;
+  std::deque<std::vector<std::string>> queue;
   bool walk_done = false;
   size_t waiting = 0;  // workers blocked on queue_cv: only they need a wake-up call
-  auto next_file = [&](std::string* out) -> bool {
+  auto next_batch = [&](std::vector<std::string>* out) -> bool {
     std::unique_lock<std::mutex> lock(queue_mu);
     ++waiting;
     queue_cv.wait(lock, [&] { return !queue.empty() || walk_done; });
@@ -301,20 +305,22 @@ Report Scanner::ScanPaths(const std::vector<std::string>& inputs) const {
     std::vector<Finding> found;
     ReportStats stats;
     std::vector<std::string> errors;
-    std::string path;
-    while (next_file(&path)) {
-      auto src = FileSource::Open(path, options_.max_file_bytes, &ts.read_buffer);
-      if (!src.ok()) {
-        if (src.status().message().find("size limit") != std::string::npos) {
-          ++stats.too_large_skipped;
+    std::vector<std::string> batch;
+    while (next_batch(&batch)) {
+      for (const std::string& path : batch) {
+        auto src = FileSource::Open(path, options_.max_file_bytes, &ts.read_buffer);
+        if (!src.ok()) {
+          if (src.status().message().find("size limit") != std::string::npos) {
+            ++stats.too_large_skipped;
+          }
+          errors.push_back(src.status().message());
+          continue;
         }
-        errors.push_back(src.status().message());
-        continue;
+        ScanBytes(src->bytes(), path, ts, &found, &stats);
+        const uint64_t f = done_files.fetch_add(1, std::memory_order_relaxed) + 1;
+        const uint64_t b = done_bytes.fetch_add(src->bytes().size(), std::memory_order_relaxed) + src->bytes().size();
+        if (options_.progress && (f % 256) == 0) options_.progress(f, b);
       }
-      ScanBytes(src->bytes(), path, ts, &found, &stats);
-      const uint64_t f = done_files.fetch_add(1, std::memory_order_relaxed) + 1;
-      const uint64_t b = done_bytes.fetch_add(src->bytes().size(), std::memory_order_relaxed) + src->bytes().size();
-      if (options_.progress && (f % 256) == 0) options_.progress(f, b);
     }
     std::lock_guard<std::mutex> lock(mu);
     for (Finding& f : found) report.findings.push_back(std::move(f));
@@ -342,16 +348,22 @@ Report Scanner::ScanPaths(const std::vector<std::string>& inputs) const {
       link_findings.push_back(std::move(f));
     };
   }
-  std::vector<std::string> walk_errors =
-      WalkEach(paths, walk_options, [&](std::string file) {
-        bool wake;
-        {
-          std::lock_guard<std::mutex> lock(queue_mu);
-          queue.push_back(std::move(file));
-          wake = waiting > 0;
-        }
-        if (wake) queue_cv.notify_one();
-      });
+  std::vector<std::string> pending;
+  auto hand_over = [&] {
+    bool wake;
+    {
+      std::lock_guard<std::mutex> lock(queue_mu);
+      queue.push_back(std::move(pending));
+      wake = waiting > 0;
+    }
+    pending = {};
+    if (wake) queue_cv.notify_one();
+  };
+  std::vector<std::string> walk_errors = WalkEach(paths, walk_options, [&](std::string file) {
+    pending.push_back(std::move(file));
+    if (pending.size() >= kBatch) hand_over();
+  });
+  if (!pending.empty()) hand_over();
   {
     std::lock_guard<std::mutex> lock(queue_mu);
     walk_done = true;
