@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "core/finding.h"
+#include "gate/body_store.h"
 #include "core/locate.h"
 #include "core/secrets.h"
 
@@ -21,10 +22,18 @@ constexpr const char* kColumns =
     "output_tokens, findings, request_body, response_body, request_sha256, response_sha256, prev_hash, "
     "record_hash";
 
-// The request body as read: stored in the row, or stored ahead in `bodies`
-// and named by request_body_ref (logs that have that column).
+// The request body as read: stored in the row, or stored ahead and named by
+// request_body_at (in the body store, read by the SQL function
+// glassbox_body) or, in logs written before the body store, by
+// request_body_ref (a row of the `bodies` table).
 constexpr const char* kRequestBodyByRef =
     "coalesce(request_body, (SELECT data FROM bodies WHERE bodies.id = records.request_body_ref))";
+constexpr const char* kRequestBodyByRefOrAt =
+    "coalesce(request_body, glassbox_body(request_body_at),"
+    " (SELECT data FROM bodies WHERE bodies.id = records.request_body_ref))";
+// A segment of the body store is deleted once no record names a body in it
+// and it is this old: a body stored ahead waits for its record no longer.
+constexpr int64_t kOrphanBodySeconds = 3600;
 
 // Owns a prepared statement.
 class Stmt {
@@ -102,6 +111,7 @@ AuditRecord ReadRecord(Stmt& s) {
   r.response_sha256 = s.ColText(16);
   r.prev_hash = s.ColText(17);
   r.record_hash = s.ColText(18);
+  if (sqlite3_column_count(s.get()) > 19) r.request_body_at = s.ColInt(19);
   return r;
 }
 
@@ -242,13 +252,33 @@ struct AuditLog::Impl {
   // The log has the bodies table and records.request_body_ref (made by this
   // code's writers; older logs get them when a writer opens them).
   bool has_body_refs = false;
+  // The log has records.request_body_at: bodies in the body store.
+  bool has_body_files = false;
+  LogDurability durability = LogDurability::kFull;
+  std::unique_ptr<BodyStore> body_store;
 
-  std::string RequestBodyExpr() const { return has_body_refs ? kRequestBodyByRef : "request_body"; }
-  // kColumns for SELECT, with the request body read through its reference.
+  std::string RequestBodyExpr() const {
+    if (has_body_files) return kRequestBodyByRefOrAt;
+    return has_body_refs ? kRequestBodyByRef : "request_body";
+  }
+  // kColumns for SELECT, with the request body read through its reference,
+  // and request_body_at last when the log has it.
   std::string SelectColumns() const {
     std::string cols = kColumns;
-    if (has_body_refs) cols.replace(cols.find("request_body,"), 12, RequestBodyExpr());
+    if (has_body_refs || has_body_files) cols.replace(cols.find("request_body,"), 12, RequestBodyExpr());
+    if (has_body_files) cols += ", request_body_at";
     return cols;
+  }
+  // Deletes the body store's segments that no record needs any more.
+  Status PruneBodies() {
+    if (!has_body_files) return Status::Ok();
+    Stmt s(db, "SELECT min(request_body_at) FROM records WHERE request_body_at IS NOT NULL");
+    if (!s.ok() || s.Step() != SQLITE_ROW) return Error("reading body locations");
+    const uint64_t first_needed = sqlite3_column_type(s.get(), 0) == SQLITE_NULL
+                                      ? UINT64_MAX
+                                      : BodyStore::SegmentOf(s.ColInt(0));
+    auto deleted = body_store->DeleteSegmentsBefore(first_needed, kOrphanBodySeconds);
+    return deleted.ok() ? Status::Ok() : deleted.status();
   }
 
   RecordForm FormOf(int64_t id) const { return v2_from > 0 && id >= v2_from ? RecordForm::kV2 : RecordForm::kV1; }
@@ -353,9 +383,26 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path, OpenMo
   return Open(path, mode, Options{});
 }
 
+namespace {
+
+// glassbox_body(at): the body the store holds at `at`, or NULL.
+void SqlBody(sqlite3_context* ctx, int /*argc*/, sqlite3_value** argv) {
+  if (sqlite3_value_type(argv[0]) == SQLITE_NULL) return sqlite3_result_null(ctx);
+  auto* store = static_cast<BodyStore*>(sqlite3_user_data(ctx));
+  auto body = store->Read(sqlite3_value_int64(argv[0]));
+  if (!body.ok()) return sqlite3_result_error(ctx, body.status().message().c_str(), -1);
+  if (!body->has_value()) return sqlite3_result_null(ctx);
+  const std::string& text = **body;
+  sqlite3_result_text64(ctx, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+}
+
+}  // namespace
+
 Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path, OpenMode mode, Options options) {
   auto impl = std::make_unique<Impl>();
   impl->path = path;
+  impl->durability = options.durability;
+  impl->body_store = std::make_unique<BodyStore>(path + "-bodies", options.body_segment_bytes);
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX;
   if (mode == OpenMode::kCreate) flags |= SQLITE_OPEN_CREATE;
   if (sqlite3_open_v2(path.c_str(), &impl->db, flags, nullptr) != SQLITE_OK) {
@@ -363,6 +410,11 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path, OpenMo
                          (impl->db ? sqlite3_errmsg(impl->db) : "out of memory"));
   }
   sqlite3_busy_timeout(impl->db, 30000);
+  // Direct use only (not from triggers or views a log file could carry).
+  if (sqlite3_create_function_v2(impl->db, "glassbox_body", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY,
+                                 impl->body_store.get(), SqlBody, nullptr, nullptr, nullptr) != SQLITE_OK) {
+    return impl->Error("registering glassbox_body");
+  }
   if (mode == OpenMode::kExisting) {
     Stmt s(impl->db, "SELECT value FROM meta WHERE key = 'format'");
     if (!s.ok() || s.Step() != SQLITE_ROW || s.ColText(0) != kFormat) {
@@ -405,6 +457,11 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path, OpenMo
         Stmt probe(impl->db, "SELECT request_body_ref FROM records LIMIT 0");
         if (!probe.ok()) s = impl->Exec("ALTER TABLE records ADD COLUMN request_body_ref INTEGER");
       }
+      if (s.ok()) {
+        // Bodies stored ahead in the body store (StoreRequestBody).
+        Stmt probe(impl->db, "SELECT request_body_at FROM records LIMIT 0");
+        if (!probe.ok()) s = impl->Exec("ALTER TABLE records ADD COLUMN request_body_at INTEGER");
+      }
     }
     if (s.ok()) {
       // Canonical form version 2 from the next record on (see audit_log.h).
@@ -434,6 +491,8 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path, OpenMo
     Stmt probe(impl->db, "SELECT request_body_ref FROM records LIMIT 0");
     Stmt bodies(impl->db, "SELECT id FROM bodies LIMIT 0");
     impl->has_body_refs = probe.ok() && bodies.ok();
+    Stmt at(impl->db, "SELECT request_body_at FROM records LIMIT 0");
+    impl->has_body_files = at.ok();
   }
   if (mode == OpenMode::kCreate && impl->has_body_refs) {
     // Bodies whose record never came (the gate stopped in between), once
@@ -442,6 +501,7 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path, OpenMo
         "DELETE FROM bodies WHERE created < CAST(strftime('%s','now') AS INTEGER) - 3600"
         " AND id NOT IN (SELECT request_body_ref FROM records WHERE request_body_ref IS NOT NULL)");
   }
+  if (mode == OpenMode::kCreate) (void)impl->PruneBodies();  // a failure leaves them for the next writer
   if (auto v2 = impl->ReadV2From(); v2.ok()) {
     impl->v2_from = *v2;
   } else {
@@ -483,11 +543,11 @@ static Status InsertInTransaction(AuditLog::Impl& m, AuditRecord& r) {
                                            SQLITE_PREPARE_PERSISTENT);
     m.insert_record = std::make_unique<Stmt>(
         m.db,
-        m.has_body_refs ? std::string("INSERT INTO records(") + kColumns +
-                              ", request_body_ref) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,"
-                              "?19,?20)"
-                        : std::string("INSERT INTO records(") + kColumns +
-                              ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)",
+        m.has_body_files ? std::string("INSERT INTO records(") + kColumns +
+                               ", request_body_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,"
+                               "?18,?19,?20)"
+                         : std::string("INSERT INTO records(") + kColumns +
+                               ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)",
         SQLITE_PREPARE_PERSISTENT);
   }
   if (!m.last_record->ok() || !m.insert_record->ok()) {
@@ -518,17 +578,17 @@ static Status InsertInTransaction(AuditLog::Impl& m, AuditRecord& r) {
   }
   if (!failed.ok()) return failed;
   const RecordForm form = m.FormOf(r.id);
-  if (r.request_body_ref != 0 &&
-      (form != RecordForm::kV2 || !m.has_body_refs || r.request_body || r.request_body_sha256.size() != 64)) {
+  if (r.request_body_at != 0 &&
+      (form != RecordForm::kV2 || !m.has_body_files || r.request_body || r.request_body_sha256.size() != 64)) {
     return Status::Error(m.path + ": a record naming a stored body needs canonical form 2, no inline body and the "
                                   "body's SHA-256");
   }
   // The caller's digest of the request body is used only when the body is
   // stored exactly as given (screened: not masked), or stored ahead.
   const std::string_view request_digest =
-      (r.request_body && r.request_body_screened) || r.request_body_ref != 0 ? std::string_view(r.request_body_sha256)
-                                                                             : std::string_view();
-  r.record_hash = RecordHash(r, form, request_digest, r.request_body_ref != 0);
+      (r.request_body && r.request_body_screened) || r.request_body_at != 0 ? std::string_view(r.request_body_sha256)
+                                                                            : std::string_view();
+  r.record_hash = RecordHash(r, form, request_digest, r.request_body_at != 0);
   // Bound without copies: `r` outlives the step, and Reset() unbinds.
   Stmt& ins = *m.insert_record;
   ins.Int(1, r.id);
@@ -550,9 +610,9 @@ static Status InsertInTransaction(AuditLog::Impl& m, AuditRecord& r) {
   ins.StaticText(17, r.response_sha256);
   ins.StaticText(18, r.prev_hash);
   ins.StaticText(19, r.record_hash);
-  if (m.has_body_refs) {
-    if (r.request_body_ref != 0) {
-      ins.Int(20, r.request_body_ref);
+  if (m.has_body_files) {
+    if (r.request_body_at != 0) {
+      ins.Int(20, r.request_body_at);
     } else {
       sqlite3_bind_null(ins.get(), 20);
     }
@@ -565,7 +625,7 @@ static Status InsertInTransaction(AuditLog::Impl& m, AuditRecord& r) {
 
 Result<AuditLog::StoredBody> AuditLog::StoreRequestBody(std::string_view body, bool screened, std::string sha256) {
   Impl& m = *impl_;
-  if (!m.has_body_refs) return Status::Error(m.path + ": this log has no table for bodies stored ahead");
+  if (!m.has_body_files) return Status::Error(m.path + ": this log has no column for bodies stored ahead");
   std::string masked;
   if (!screened) {
     masked = std::string(body);
@@ -574,28 +634,13 @@ Result<AuditLog::StoredBody> AuditLog::StoreRequestBody(std::string_view body, b
   }
   StoredBody stored;
   stored.sha256 = screened && sha256.size() == 64 ? std::move(sha256) : Sha256Hex(body);
-  if (Status s = m.Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
-  Stmt ins(m.db, "INSERT INTO bodies(created, data) VALUES (CAST(strftime('%s','now') AS INTEGER), ?1)");
-  if (!ins.ok()) {
-    Status failed = m.Error("storing a request body");
-    m.Rollback();
-    return failed;
-  }
-  ins.StaticText(1, body);
-  if (ins.Step() != SQLITE_DONE) {
-    Status failed = m.Error("storing a request body");
-    ins.Reset();
-    m.Rollback();
-    return failed;
-  }
-  ins.Reset();
-  stored.id = sqlite3_last_insert_rowid(m.db);
-  if (Status s = m.Exec("COMMIT"); !s.ok()) {
-    m.Rollback();
-    return s;
-  }
+  auto at = m.body_store->Append(body, /*sync=*/m.durability == LogDurability::kFull);
+  if (!at.ok()) return at.status();
+  stored.at = *at;
   return stored;
 }
+
+Status AuditLog::SyncBodies() { return impl_->body_store->Sync(); }
 
 Result<AuditRecord> AuditLog::Append(AuditRecord r) {
   auto stored = AppendBatch({std::move(r)});
@@ -709,6 +754,10 @@ Result<VerifyResult> AuditLog::Verify() {
     }
     const RecordForm form = v2_start > 0 && r.id >= v2_start ? RecordForm::kV2 : RecordForm::kV1;
     if (ComputeRecordHash(r, form) != r.record_hash) {
+      if (r.request_body_at != 0 && !r.request_body) {
+        return broken("its request body is missing from " + m.body_store->SegmentPath(BodyStore::SegmentOf(r.request_body_at)) +
+                      " (deleted, or lost in a power failure before it reached the disk)");
+      }
       return broken("record_hash does not match the record's fields (edited field)");
     }
     if (r.prev_hash != want_prev) {
@@ -778,6 +827,7 @@ Result<int64_t> AuditLog::DeleteBefore(std::string_view cutoff) {
     m.Rollback();
     return s;
   }
+  if (Status s = m.PruneBodies(); !s.ok()) return s;
   return deleted;
 }
 

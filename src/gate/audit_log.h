@@ -123,12 +123,13 @@ struct AuditRecord {
   // policy scans every request body it forwards, so the log need not scan a
   // 100 KB prompt twice. Leave false whenever in doubt.
   bool request_body_screened = false;
-  // Stored (column request_body_ref). Nonzero: the request body was stored
-  // ahead with AuditLog::StoreRequestBody(), which returned this id and the
-  // digest to put in request_body_sha256; request_body must then be
-  // nullopt. Reading the record shows that body as request_body. Version-2
+  // Stored (column request_body_at). Nonzero: the request body was stored
+  // ahead with AuditLog::StoreRequestBody(), which returned this location
+  // and the digest to put in request_body_sha256; request_body must then be
+  // nullopt. Reading the record shows that body as request_body (nullopt
+  // when the body store no longer holds it; Verify() names that). Version-2
   // records only.
-  int64_t request_body_ref = 0;
+  int64_t request_body_at = 0;
   // Not stored. With request_body_screened: the SHA-256 (hex) of
   // *request_body as given, when the caller already has it; a version-2
   // record then uses it instead of hashing the body again. Ignored when
@@ -175,6 +176,9 @@ class AuditLog {
     // calls Checkpoint() from another connection (another AuditLog on
     // another thread), so appends never wait for one.
     bool auto_checkpoint = true;
+    // Size at which the body store starts a new segment file (tests make it
+    // small to see segments come and go).
+    uint64_t body_segment_bytes = uint64_t{64} << 20;
   };
   static Result<std::unique_ptr<AuditLog>> Open(const std::string& path, OpenMode mode);
   static Result<std::unique_ptr<AuditLog>> Open(const std::string& path, OpenMode mode, Options options);
@@ -204,20 +208,33 @@ class AuditLog {
   };
   Result<CheckpointResult> Checkpoint(CheckpointMode mode = CheckpointMode::kPassive);
 
-  // Stores a request body ahead of its record, in its own transaction: the
-  // gate does this while the upstream answers, so the record's commit writes
-  // a small row. Masks the body first unless `screened` (see
-  // AuditRecord::request_body_screened); `sha256` is the caller's digest of
-  // `body` as given, used when screened (else computed after masking).
-  // Returns the id to put in AuditRecord::request_body_ref and the body's
-  // digest. A stored body that no record names an hour later is deleted when
-  // a writer next opens the log; retention deletes the bodies of the records
-  // it deletes. Verify() covers stored bodies through their records' hashes.
+  // Stores a request body ahead of its record: the gate does this while the
+  // upstream answers, so the record's commit writes a small row. Masks the
+  // body first unless `screened` (see AuditRecord::request_body_screened);
+  // `sha256` is the caller's digest of `body` as given, used when screened
+  // (else computed after masking). Returns the location to put in
+  // AuditRecord::request_body_at and the body's digest.
+  //
+  // The body goes to the body store beside the database, PATH-bodies/: one
+  // append to a segment file (NNNNNNNN.seg, a new one every
+  // Options::body_segment_bytes), never into the database, so SQLite's WAL
+  // checkpoints do not copy it a second time (that copy was the gate's p99
+  // latency). One writer at a time holds the store (a lock file); another
+  // gets an error here and stores its bodies inline. With durability kFull
+  // each body is synced before this returns; with kNormal, SyncBodies()
+  // syncs them (the gate does, before each checkpoint makes records
+  // durable). Retention deletes a segment once no record names a body in it
+  // and it is an hour old (a body whose record never came goes with it);
+  // the newest segment is kept. Verify() covers stored bodies through their
+  // records' hashes.
   struct StoredBody {
-    int64_t id = 0;
+    int64_t at = 0;
     std::string sha256;
   };
   Result<StoredBody> StoreRequestBody(std::string_view body, bool screened, std::string sha256);
+  // Syncs the body store's unsynced appends to disk. Safe to call from
+  // another thread while this log appends (it touches only the store).
+  Status SyncBodies();
 
   // All records in id order.
   Result<std::vector<AuditRecord>> List();

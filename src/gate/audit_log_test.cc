@@ -1,12 +1,17 @@
 #include "gate/audit_log.h"
 
 #include "core/locate.h"
+#include "gate/body_store.h"
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <thread>
 
@@ -319,9 +324,9 @@ TEST_F(AuditLogTest, ProvenanceMarkersAreNotMasked) {
 }
 
 // Bodies stored ahead of their records read back as the records' request
-// bodies, are covered by Verify() (edited or deleted bodies name the
-// record), are masked unless screened, go with their records under
-// retention, and are deleted when no record names them an hour later.
+// bodies, are covered by Verify() (edited or missing bodies name the
+// record), and are masked unless screened. They live in the body store
+// beside the database, not in it.
 TEST_F(AuditLogTest, RequestBodiesStoredAheadOfTheirRecords) {
   auto log = OpenLog();
   const std::string big = "{\"content\":\"" + std::string(50000, 'p') + " needle\"}";
@@ -330,7 +335,7 @@ TEST_F(AuditLogTest, RequestBodiesStoredAheadOfTheirRecords) {
   EXPECT_EQ(stored->sha256, Sha256Hex(big));
   AuditRecord r = Sample(1);
   r.request_body = std::nullopt;
-  r.request_body_ref = stored->id;
+  r.request_body_at = stored->at;
   r.request_body_sha256 = stored->sha256;
   ASSERT_TRUE(log->Append(r).ok());
   // Not screened: masked before it is stored.
@@ -339,7 +344,7 @@ TEST_F(AuditLogTest, RequestBodiesStoredAheadOfTheirRecords) {
   ASSERT_TRUE(masked.ok());
   AuditRecord r2 = Sample(2);
   r2.request_body = std::nullopt;
-  r2.request_body_ref = masked->id;
+  r2.request_body_at = masked->at;
   r2.request_body_sha256 = masked->sha256;
   ASSERT_TRUE(log->Append(r2).ok());
   ASSERT_TRUE(log->Append(Sample(3)).ok());  // an inline body beside them
@@ -356,65 +361,138 @@ TEST_F(AuditLogTest, RequestBodiesStoredAheadOfTheirRecords) {
   auto v = log->Verify();
   EXPECT_TRUE(v->intact) << v->reason;
 
+  // Not in the database: its file holds no copy of the body.
+  std::ifstream db_file(path_, std::ios::binary);
+  const std::string db_bytes((std::istreambuf_iterator<char>(db_file)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(db_bytes.find("pppppppp needle"), std::string::npos);
+  const std::string segment = path_ + "-bodies/00000001.seg";
+  ASSERT_TRUE(std::filesystem::exists(segment));
+
   // A record naming a stored body must not carry one inline too.
   AuditRecord both = Sample(4);
-  both.request_body_ref = stored->id;
+  both.request_body_at = stored->at;
   both.request_body_sha256 = stored->sha256;
   EXPECT_FALSE(log->Append(both).ok());
 
-  RawSql("UPDATE bodies SET data = 'edited' WHERE id = " + std::to_string(stored->id));
+  // An edited body breaks its record; put back, the chain is whole again.
+  auto patch = [&](uint64_t offset, std::string_view bytes) {
+    std::fstream f(segment, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(offset));
+    f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  };
+  const uint64_t first = static_cast<uint64_t>(stored->at) & ((uint64_t{1} << BodyStore::kOffsetBits) - 1);
+  patch(first + BodyStore::kHeaderBytes + 20, "X");
   v = log->Verify();
   EXPECT_FALSE(v->intact);
   EXPECT_EQ(v->bad_id, 1);
-  RawSql("UPDATE bodies SET data = '" + big + "' WHERE id = " + std::to_string(stored->id));
+  patch(first + BodyStore::kHeaderBytes + 20, "p");
   EXPECT_TRUE(log->Verify()->intact);
-  RawSql("DELETE FROM bodies WHERE id = " + std::to_string(masked->id));
+  // A body cut off the end of its segment is named as missing.
+  const uint64_t second = static_cast<uint64_t>(masked->at) & ((uint64_t{1} << BodyStore::kOffsetBits) - 1);
+  std::filesystem::resize_file(segment, second + 10);
   v = log->Verify();
   EXPECT_FALSE(v->intact);
   EXPECT_EQ(v->bad_id, 2);
+  EXPECT_NE(v->reason.find("missing from"), std::string::npos) << v->reason;
+  list = log->List();
+  EXPECT_FALSE((*list)[1].request_body.has_value());
 }
 
+// Segments go once no record names a body in them and they are an hour old
+// (a body whose record never came goes with its segment); the newest stays.
+// A second writer cannot append to a store another holds.
 TEST_F(AuditLogTest, StoredBodiesFollowRetentionAndOrphansExpire) {
-  auto count_bodies = [&] {
-    sqlite3* db = nullptr;
-    sqlite3_open(path_.c_str(), &db);
-    sqlite3_stmt* st = nullptr;
-    sqlite3_prepare_v2(db, "SELECT count(*) FROM bodies", -1, &st, nullptr);
-    sqlite3_step(st);
-    const int n = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return n;
+  AuditLog::Options options;
+  options.body_segment_bytes = 64;  // one body per segment
+  auto open = [&] {
+    auto log = AuditLog::Open(path_, AuditLog::OpenMode::kCreate, options);
+    EXPECT_TRUE(log.ok()) << log.status().message();
+    return std::move(log).value();
+  };
+  const std::string dir = path_ + "-bodies";
+  auto segments = [&] {
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(dir)) {
+      if (e.path().extension() == ".seg") names.push_back(e.path().filename().string());
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+  };
+  auto age_all = [&] {
+    for (const auto& e : std::filesystem::directory_iterator(dir)) {
+      std::filesystem::last_write_time(e.path(), std::filesystem::last_write_time(e.path()) - std::chrono::hours(2));
+    }
   };
   {
-    auto log = OpenLog();
+    auto log = open();
     for (int i = 1; i <= 3; ++i) {
-      const std::string body = "{\"turn\":" + std::to_string(i) + "}";
+      const std::string body = "{\"turn\":" + std::to_string(i) + ",\"pad\":\"" + std::string(60, 'x') + "\"}";
       auto stored = log->StoreRequestBody(body, true, Sha256Hex(body));
       ASSERT_TRUE(stored.ok());
+      EXPECT_EQ(BodyStore::SegmentOf(stored->at), static_cast<uint64_t>(i));
       AuditRecord r = Sample(i);
       r.request_body = std::nullopt;
-      r.request_body_ref = stored->id;
+      r.request_body_at = stored->at;
       r.request_body_sha256 = stored->sha256;
       ASSERT_TRUE(log->Append(r).ok());
     }
-    ASSERT_TRUE(log->StoreRequestBody("{\"orphan\":1}", true, "").ok());  // its record never came
-    EXPECT_EQ(count_bodies(), 4);
+    ASSERT_TRUE(log->StoreRequestBody(std::string(100, 'o'), true, "").ok());  // its record never came
+    EXPECT_EQ(segments().size(), 4u);
+    // Another writer on the same log stores nothing ahead (the gate then
+    // keeps the body inline).
+    auto other = open();
+    auto refused = other->StoreRequestBody("{}", true, "");
+    ASSERT_FALSE(refused.ok());
+    EXPECT_NE(refused.status().message().find("another gate"), std::string::npos) << refused.status().message();
+    ASSERT_TRUE(log->SyncBodies().ok());
+
     auto deleted = log->DeleteBefore("2026-11-23T00:00:00Z");  // records 1 and 2 (times 21, 22)
     ASSERT_TRUE(deleted.ok());
     EXPECT_EQ(*deleted, 2);
-    EXPECT_EQ(count_bodies(), 2);
+    EXPECT_EQ(segments().size(), 4u) << "young segments stay: a record may still be on its way";
+    age_all();
+    ASSERT_TRUE(log->DeleteBefore("2026-11-23T00:00:00Z").ok());
+    EXPECT_EQ(segments(), (std::vector<std::string>{"00000003.seg", "00000004.seg"}));
     EXPECT_TRUE(log->Verify()->intact);
   }
-  OpenLog();  // a young orphan is kept: its record may still be on its way
-  EXPECT_EQ(count_bodies(), 2);
-  RawSql("UPDATE bodies SET created = created - 7200");
-  auto log = OpenLog();
-  EXPECT_EQ(count_bodies(), 1) << "only the orphan goes";
+  // Once record 3 goes too, its segment follows; the newest (the orphan's)
+  // stays for the next body.
+  {
+    auto log = open();
+    ASSERT_TRUE(log->DeleteBefore("2026-11-24T00:00:00Z").ok());
+    age_all();
+  }
+  auto log = open();  // a writer opening the log prunes too
+  EXPECT_EQ(segments(), (std::vector<std::string>{"00000004.seg"}));
+  auto stored = log->StoreRequestBody("{\"after\":1}", true, "");
+  ASSERT_TRUE(stored.ok()) << stored.status().message();
+  EXPECT_EQ(BodyStore::SegmentOf(stored->at), 5u) << "the 100-byte orphan filled segment 4";
+}
+
+// Logs written before the body store kept stored bodies in a `bodies` table
+// named by request_body_ref: they still read and verify.
+TEST_F(AuditLogTest, BodiesInTheOlderBodiesTableStillRead) {
+  {
+    auto log = OpenLog();
+    ASSERT_TRUE(log->Append(Sample(1)).ok());
+  }
+  const std::string body = "{\"old\":\"stored ahead in the table\"}";
+  RawSql("INSERT INTO bodies(id, created, data) VALUES (7, 0, '" + body + "')");
+  // Record 1 as such a writer made it: body by reference, hashed as version 2.
+  AuditRecord r = Sample(1);
+  r.id = 1;
+  r.request_body = body;
+  r.prev_hash = std::string(kZeroHash);
+  RawSql("UPDATE records SET request_body = NULL, request_body_ref = 7, record_hash = '" +
+         ComputeRecordHash(r, RecordForm::kV2) + "' WHERE id = 1");
+  RawSql("UPDATE meta SET value = '1' WHERE key = 'v2_from'");
+  auto log = OpenLog();  // a writer now: the body has its record, so it is no orphan
   auto list = log->List();
+  ASSERT_TRUE(list.ok());
   ASSERT_EQ(list->size(), 1u);
-  EXPECT_EQ(list->front().request_body.value_or(""), "{\"turn\":3}");
-  EXPECT_TRUE(log->Verify()->intact);
+  EXPECT_EQ(list->front().request_body.value_or(""), body);
+  auto v = log->Verify();
+  EXPECT_TRUE(v->intact) << v->reason;
 }
 
 TEST_F(AuditLogTest, OpenExistingRejectsMissingAndForeignFiles) {

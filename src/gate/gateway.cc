@@ -43,7 +43,7 @@ struct RequestDigest {
   std::string hex;
   // Set on the log thread when `original` was stored ahead of the record
   // (AuditLog::StoreRequestBody): the record then only names it.
-  int64_t body_ref = 0;
+  int64_t body_at = 0;
   std::string body_sha256;
   bool consumed = false;  // its record has been built
 };
@@ -174,10 +174,10 @@ class LogWriter {
   void PrepareDigest(RequestDigest& d) {
     if (d.consumed) return;  // the record came first (a very fast upstream)
     Hash(d);
-    if (!store_ahead_ || !d.logged_is_original || d.body_ref != 0 || d.original.size() < kStoreAheadBytes) return;
+    if (!store_ahead_ || !d.logged_is_original || d.body_at != 0 || d.original.size() < kStoreAheadBytes) return;
     auto stored = log_->StoreRequestBody(d.original, d.screened, d.hex);
     if (!stored.ok()) return;
-    d.body_ref = stored->id;
+    d.body_at = stored->at;
     d.body_sha256 = std::move(stored->sha256);
     std::string().swap(d.original);
   }
@@ -228,9 +228,9 @@ class LogWriter {
           RequestDigest& d = *item.digest;
           Hash(d);
           item.record.request_sha256 = d.hex;
-          if (d.logged_is_original && d.body_ref != 0) {
+          if (d.logged_is_original && d.body_at != 0) {
             item.record.request_body = std::nullopt;
-            item.record.request_body_ref = d.body_ref;
+            item.record.request_body_at = d.body_at;
             item.record.request_body_sha256 = d.body_sha256;
           } else if (d.logged_is_original) {
             item.record.request_body = std::move(d.original);
@@ -272,6 +272,9 @@ class LogWriter {
       lock.unlock();
       // A failed checkpoint leaves the records in the WAL, where they are
       // as durable; the next one retries.
+      // Bodies stored ahead reach the disk before the records naming them
+      // are made durable by the checkpoint (the WAL is synced in it).
+      (void)log_->SyncBodies();
       auto done = checkpointer_->Checkpoint();
       if (done.ok() && done->wal_frames > kRestartFrames) {
         (void)checkpointer_->Checkpoint(AuditLog::CheckpointMode::kRestart);
