@@ -244,11 +244,16 @@ class LogWriter {
       auto stored = log_->AppendBatch(std::move(records));
       Status st = stored.ok() ? Status::Ok() : stored.status();
       log_lock.unlock();
+      bool wake;
       {
         std::lock_guard lock(checkpoint_mu_);
+        // Only a checkpoint thread waiting for records needs waking: during
+        // its pause between checkpoints a wake-up would only put it back to
+        // sleep (one futex call and context switch per request).
+        wake = !wal_dirty_ && checkpoint_waiting_;
         wal_dirty_ = true;
-        checkpoint_cv_.notify_one();
       }
+      if (wake) checkpoint_cv_.notify_one();
       for (Item& item : batch) {
         if (!item.prepare_only) item.done(st);
       }
@@ -266,7 +271,9 @@ class LogWriter {
     constexpr auto kCheckpointPause = std::chrono::milliseconds(20);
     std::unique_lock lock(checkpoint_mu_);
     for (;;) {
+      checkpoint_waiting_ = true;
       checkpoint_cv_.wait(lock, [&] { return checkpoint_stopping_ || wal_dirty_; });
+      checkpoint_waiting_ = false;
       const bool last = checkpoint_stopping_;
       wal_dirty_ = false;
       lock.unlock();
@@ -297,6 +304,7 @@ class LogWriter {
   std::mutex checkpoint_mu_;
   std::condition_variable checkpoint_cv_;
   bool wal_dirty_ = false;
+  bool checkpoint_waiting_ = false;  // RunCheckpoints waits for wal_dirty_
   bool checkpoint_stopping_ = false;
   std::mutex mu_;
   std::condition_variable cv_;
