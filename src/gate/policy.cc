@@ -458,13 +458,15 @@ OutboundResult Policy::ApplyOutbound(const Route& route, std::string_view body, 
   if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
     return refuse(ErrorKind::kInvalidRequest, "malformed-json", "the request body is empty; this API expects JSON");
   }
-  if (!IsValidUtf8(body)) {
+  // ASCII is valid UTF-8: the full check only for bodies with other bytes.
+  const bool ascii = utf::IsAscii(body);
+  if (!ascii && !IsValidUtf8(body)) {
     return refuse(ErrorKind::kInvalidRequest, "invalid-utf8", "the request body is not valid UTF-8");
   }
   const bool scan_secrets = sw.redact_secrets || sw.refuse_private_keys;
   // MayHoldHiddenText(body), with the \u test shared with the secret check.
   const bool unicode_escape = HasUnicodeEscape(body);
-  const bool strip = sw.strip_hidden_outbound && (unicode_escape || !utf::IsAscii(body));
+  const bool strip = sw.strip_hidden_outbound && (unicode_escape || !ascii);
   std::unique_ptr<SecretScratch> scratch = impl_->scratch.Take();
   bool check_secrets = false;
   bool raw_clean = false;  // the whole-body scan ran and found nothing at all
