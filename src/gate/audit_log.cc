@@ -247,6 +247,7 @@ struct AuditLog::Impl {
   // Prepared once (first append) and reused: preparing costs more than the
   // statement itself does.
   std::unique_ptr<Stmt> last_record, insert_record;
+  std::unique_ptr<Stmt> begin_immediate, commit;  // AppendBatch's, likewise
   // Records from this id on use canonical form version 2; 0: none do.
   int64_t v2_from = 0;
   // The log has the bodies table and records.request_body_ref (made by this
@@ -299,6 +300,8 @@ struct AuditLog::Impl {
   ~Impl() {
     last_record.reset();
     insert_record.reset();
+    begin_immediate.reset();
+    commit.reset();
     sqlite3_close(db);
   }
 
@@ -315,6 +318,20 @@ struct AuditLog::Impl {
     return Status::Ok();
   }
   void Rollback() { (void)Exec("ROLLBACK"); }
+  // Runs `sql` (no result rows) through a statement prepared once into
+  // `stmt`: sqlite3_exec would parse it again at every call.
+  Status Run(std::unique_ptr<Stmt>& stmt, const char* sql) {
+    if (!stmt) stmt = std::make_unique<Stmt>(db, sql, SQLITE_PREPARE_PERSISTENT);
+    if (!stmt->ok()) {
+      Status failed = Error(sql);
+      stmt.reset();
+      return failed;
+    }
+    const int rc = stmt->Step();
+    Status result = rc == SQLITE_DONE ? Status::Ok() : Error(sql);
+    sqlite3_reset(stmt->get());
+    return result;
+  }
 
   // Replaces every secret the core rules find in `text` by its masked form.
   Status Mask(std::string* text) {
@@ -653,14 +670,14 @@ Result<std::vector<AuditRecord>> AuditLog::AppendBatch(std::vector<AuditRecord> 
   for (AuditRecord& r : records) {
     if (Status s = PrepareRecord(m, r); !s.ok()) return s;
   }
-  if (Status s = m.Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
+  if (Status s = m.Run(m.begin_immediate, "BEGIN IMMEDIATE"); !s.ok()) return s;
   for (AuditRecord& r : records) {
     if (Status s = InsertInTransaction(m, r); !s.ok()) {
       m.Rollback();
       return s;
     }
   }
-  if (Status s = m.Exec("COMMIT"); !s.ok()) {
+  if (Status s = m.Run(m.commit, "COMMIT"); !s.ok()) {
     m.Rollback();
     return s;
   }
