@@ -5,6 +5,7 @@
 #include <array>
 #include <atomic>
 #include <condition_variable>
+#include <cstdio>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -136,6 +137,10 @@ class LogWriter {
 
   AuditLog& log() { return *log_; }
 
+  // Called on the log thread when a body could not be stored ahead (it then
+  // goes into its record). Call before the gateway serves.
+  void OnStoreFailure(std::function<void(const Status&)> callback) { on_store_failure_ = std::move(callback); }
+
   // Runs `task` on the log thread every `interval` (first after one interval).
   // Call before the gateway serves.
   void SetMaintenance(std::chrono::milliseconds interval, std::function<void(AuditLog&)> task) {
@@ -176,7 +181,10 @@ class LogWriter {
     Hash(d);
     if (!store_ahead_ || !d.logged_is_original || d.body_at != 0 || d.original.size() < kStoreAheadBytes) return;
     auto stored = log_->StoreRequestBody(d.original, d.screened, d.hex);
-    if (!stored.ok()) return;
+    if (!stored.ok()) {
+      if (on_store_failure_) on_store_failure_(stored.status());
+      return;
+    }
     d.body_at = stored->at;
     d.body_sha256 = std::move(stored->sha256);
     std::string().swap(d.original);
@@ -297,6 +305,7 @@ class LogWriter {
   std::unique_ptr<AuditLog> log_;
   std::mutex log_mu_;  // held while log_ is used (after mu_ when both are taken)
   bool store_ahead_ = true;  // see PrepareDigest
+  std::function<void(const Status&)> on_store_failure_;
   bool commit_inline_ = false;  // see the class comment
   std::unique_ptr<AuditLog> checkpointer_;
   std::thread thread_;
@@ -344,7 +353,7 @@ class Metrics {
     ++latency_count_;
   }
   std::atomic<uint64_t> bytes_from_clients{0}, bytes_to_clients{0}, bytes_from_upstreams{0};
-  std::atomic<uint64_t> upstream_errors{0}, log_errors{0}, cancelled{0};
+  std::atomic<uint64_t> upstream_errors{0}, log_errors{0}, cancelled{0}, bodies_kept_inline{0};
 
   std::string Text(const net::ServerStats& server) const {
     std::string out;
@@ -385,6 +394,9 @@ class Metrics {
             upstream_errors.load());
     counter("glassbox_gate_cancelled_total", "Exchanges cancelled because the client went away.", cancelled.load());
     counter("glassbox_gate_log_errors_total", "Audit log appends that failed.", log_errors.load());
+    counter("glassbox_gate_log_bodies_kept_inline_total",
+            "Large request bodies kept in their records because the body store refused them.",
+            bodies_kept_inline.load());
     out += fmt::format(
         "# HELP glassbox_gate_active_connections Open client connections.\n"
         "# TYPE glassbox_gate_active_connections gauge\nglassbox_gate_active_connections {}\n",
@@ -891,6 +903,16 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options) {
   auto log = LogWriter::Open(impl->options.log_path, config.log.durability);
   if (!log.ok()) return Status::Error("audit log '" + impl->options.log_path + "': " + log.status().message());
   impl->log = std::move(log.value());
+  {
+    Impl* self = impl.get();
+    impl->log->OnStoreFailure([self, warned = false](const Status& st) mutable {
+      self->metrics.bodies_kept_inline.fetch_add(1);
+      if (warned) return;
+      warned = true;  // once: the cause (another gate on this log) usually lasts
+      std::fprintf(stderr, "glassbox gate: warning: %s; large request bodies go into their records instead (slower)\n",
+                   st.message().c_str());
+    });
+  }
   // Budgets survive restarts: this month's usage is read back from the log.
   Status seeded = impl->ledger->SeedFromLog(impl->log->log(), impl->Now());
   (void)seeded;  // a record with an unreadable time is skipped; the rest still count

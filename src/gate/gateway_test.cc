@@ -91,6 +91,7 @@ class GatewayTest : public ::testing::Test {
     upstream_.reset();
     loop_.Stop();
     std::remove(log_path_.c_str());
+    std::filesystem::remove_all(log_path_ + "-bodies");
   }
 
   struct Reply {
@@ -209,6 +210,28 @@ TEST_F(GatewayTest, LargeBodiesAreStoredAheadAndReadBackWhole) {
   sqlite3_close(db);
   EXPECT_EQ(BodyStore::SegmentOf(at), 1u);
   EXPECT_GE(std::filesystem::file_size(log_path_ + "-bodies/00000001.seg"), body.size());
+}
+
+// A second writer holding the log's body store (another gate on the same
+// log) does not stop the gate: a large body then goes into its record, the
+// metrics count it, and the chain stays whole.
+TEST_F(GatewayTest, ABodyStoreHeldElsewhereKeepsBodiesInline) {
+  auto other = AuditLog::Open(log_path_, AuditLog::OpenMode::kExisting);
+  ASSERT_TRUE(other.ok());
+  // The gate has stored nothing yet, so this writer takes the store's lock.
+  ASSERT_TRUE((*other)->StoreRequestBody("{}", /*screened=*/true, "").ok());
+  const std::string body = R"({"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":"held )" +
+                           std::string(40000, 'h') + R"("}]})";
+  Reply r = Send("POST", "/v1/messages", body, {{"anthropic-version", "2023-06-01"}});
+  ASSERT_TRUE(r.status_of_transfer.ok()) << r.status_of_transfer.message();
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(gateway_->MetricsText().find("glassbox_gate_log_bodies_kept_inline_total 1"), std::string::npos);
+  auto records = (*other)->List();
+  ASSERT_TRUE(records.ok());
+  ASSERT_EQ(records->size(), 1u);
+  EXPECT_EQ((*records)[0].request_body.value_or(""), body);
+  EXPECT_EQ((*records)[0].request_body_at, 0);
+  EXPECT_TRUE((*other)->Verify()->intact);
 }
 
 // Records are committed by the thread that finishes an exchange when the log
