@@ -82,8 +82,16 @@ void AppendUtf8(char32_t cp, std::string* out);
 // that needs a closer look, or text.size() when there is none. A byte needs a
 // look when it is >= 0x80, DEL, a control byte other than TAB, LF, FF and CR, or a
 // LF that ends a line with trailing space or tab (before an optional CR).
-// Uses SSE2 16-byte blocks: clean ASCII goes by at memory speed.
+// Uses 64-byte AVX-512 blocks where the CPU has them, else 32-byte AVX2 or
+// 16-byte SSE2 blocks: clean ASCII goes by at memory speed.
 size_t NextInteresting(std::string_view text, size_t from);
+
+namespace internal {
+// The block loops NextInteresting() can use; tests run each the CPU has.
+enum class ScanLevel { kSse2, kAvx2, kAvx512 };
+bool CpuSupports(ScanLevel level);
+size_t NextInterestingAt(ScanLevel level, std::string_view text, size_t from);
+}  // namespace internal
 
 // True when no byte is >= 0x80.
 bool IsAscii(std::string_view text);

@@ -87,6 +87,31 @@ TEST(Utf8, NextInterestingMatchesReference) {
   }
 }
 
+// Every block loop this CPU can run (SSE2, AVX2, AVX-512), not only the one
+// NextInteresting() picks, gives the reference answer.
+TEST(Utf8, EveryBlockLoopMatchesReference) {
+  std::mt19937 rng(11);
+  const std::string blanks = " \t\r\n\v\f";
+  for (auto level : {internal::ScanLevel::kSse2, internal::ScanLevel::kAvx2, internal::ScanLevel::kAvx512}) {
+    if (!internal::CpuSupports(level)) continue;
+    for (int round = 0; round < 3000; ++round) {
+      std::string s(rng() % 700, 'q');
+      const int density = 1 + static_cast<int>(rng() % 20);
+      for (char& c : s) {
+        const int roll = static_cast<int>(rng() % 1000);
+        if (roll < density) {
+          c = static_cast<char>(rng() % 256);
+        } else if (roll < density * 8) {
+          c = blanks[rng() % blanks.size()];
+        }
+      }
+      const size_t from = s.empty() ? 0 : rng() % (s.size() + 1);
+      EXPECT_EQ(internal::NextInterestingAt(level, s, from), ReferenceNext(s, from))
+          << "level " << static_cast<int>(level) << " round " << round;
+    }
+  }
+}
+
 // Long texts, every byte value, and hits on both sides of the 16-, 32- and
 // 64-byte block edges of the SIMD loops.
 TEST(Utf8, NextInterestingMatchesReferenceOnLongTexts) {
