@@ -87,24 +87,32 @@ TEST(Utf8, NextInterestingMatchesReference) {
   }
 }
 
+// Up to 700 bytes: mostly 'q', then blanks (CR, LF, TAB, ...) and bytes of
+// every value at a random density, so hits fall on both sides of the 16-,
+// 32- and 64-byte block edges of the SIMD loops.
+std::string RandomLongText(std::mt19937& rng) {
+  const std::string blanks = " \t\r\n\v\f";
+  std::string s(rng() % 700, 'q');
+  const int density = 1 + static_cast<int>(rng() % 20);
+  for (char& c : s) {
+    const int roll = static_cast<int>(rng() % 1000);
+    if (roll < density) {
+      c = static_cast<char>(rng() % 256);
+    } else if (roll < density * 8) {
+      c = blanks[rng() % blanks.size()];
+    }
+  }
+  return s;
+}
+
 // Every block loop this CPU can run (SSE2, AVX2, AVX-512), not only the one
 // NextInteresting() picks, gives the reference answer.
 TEST(Utf8, EveryBlockLoopMatchesReference) {
   std::mt19937 rng(11);
-  const std::string blanks = " \t\r\n\v\f";
   for (auto level : {internal::ScanLevel::kSse2, internal::ScanLevel::kAvx2, internal::ScanLevel::kAvx512}) {
     if (!internal::CpuSupports(level)) continue;
     for (int round = 0; round < 3000; ++round) {
-      std::string s(rng() % 700, 'q');
-      const int density = 1 + static_cast<int>(rng() % 20);
-      for (char& c : s) {
-        const int roll = static_cast<int>(rng() % 1000);
-        if (roll < density) {
-          c = static_cast<char>(rng() % 256);
-        } else if (roll < density * 8) {
-          c = blanks[rng() % blanks.size()];
-        }
-      }
+      const std::string s = RandomLongText(rng);
       const size_t from = s.empty() ? 0 : rng() % (s.size() + 1);
       EXPECT_EQ(internal::NextInterestingAt(level, s, from), ReferenceNext(s, from))
           << "level " << static_cast<int>(level) << " round " << round;
@@ -112,22 +120,11 @@ TEST(Utf8, EveryBlockLoopMatchesReference) {
   }
 }
 
-// Long texts, every byte value, and hits on both sides of the 16-, 32- and
-// 64-byte block edges of the SIMD loops.
+// Long texts, every byte value, through the loop NextInteresting() picks.
 TEST(Utf8, NextInterestingMatchesReferenceOnLongTexts) {
   std::mt19937 rng(7);
-  const std::string blanks = " \t\r\n\v\f";
   for (int round = 0; round < 3000; ++round) {
-    std::string s(rng() % 700, 'q');
-    const int density = 1 + static_cast<int>(rng() % 20);
-    for (char& c : s) {
-      const int roll = static_cast<int>(rng() % 1000);
-      if (roll < density) {
-        c = static_cast<char>(rng() % 256);
-      } else if (roll < density * 8) {
-        c = blanks[rng() % blanks.size()];
-      }
-    }
+    const std::string s = RandomLongText(rng);
     const size_t from = s.empty() ? 0 : rng() % (s.size() + 1);
     EXPECT_EQ(NextInteresting(s, from), ReferenceNext(s, from)) << "round " << round;
   }
