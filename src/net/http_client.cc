@@ -47,6 +47,10 @@ struct Conn {
   beast::flat_buffer buffer;
 
   beast::tcp_stream& Lowest() { return tls ? beast::get_lowest_layer(*tls) : *tcp; }
+  // The I/O context (thread) the connection's operations run on.
+  const asio::execution_context* Context() {
+    return &asio::query(Lowest().get_executor(), asio::execution::context);
+  }
   bool IsOpen() { return Lowest().socket().is_open(); }
   // An idle keep-alive connection has nothing to read. Anything readable —
   // the peer's FIN or reset, a TLS close_notify, stray bytes — means it
@@ -103,7 +107,7 @@ struct HttpClient::Impl : std::enable_shared_from_this<HttpClient::Impl> {
         list.erase(list.begin() + static_cast<std::ptrdiff_t>(i));
         continue;
       }
-      if (here == nullptr || &asio::query(list[i]->Lowest().get_executor(), asio::execution::context) == here) {
+      if (here == nullptr || list[i]->Context() == here) {
         std::unique_ptr<Conn> c = std::move(list[i]);
         list.erase(list.begin() + static_cast<std::ptrdiff_t>(i));
         return c;
@@ -362,8 +366,7 @@ Result<std::unique_ptr<HttpClient>> HttpClient::Create(EventLoop& loop, ClientOp
 std::shared_ptr<RequestHandle> HttpClient::Send(const Url& origin, ClientRequest request, ClientCallbacks callbacks) {
   asio::io_context* here = impl_->loop.Current();
   std::unique_ptr<Conn> conn = impl_->TakeIdle(origin.Origin(), here);
-  if (conn && here != nullptr && !conn->tls &&
-      &asio::query(conn->Lowest().get_executor(), asio::execution::context) != here) {
+  if (conn && here != nullptr && !conn->tls && conn->Context() != here) {
     // A plain connection idle on another thread moves to this one: its socket
     // (no operation pending) is re-registered with this thread's context.
     // A TLS stream cannot move, so it keeps its thread.
