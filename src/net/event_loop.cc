@@ -53,6 +53,8 @@ int EventLoop::threads() const { return static_cast<int>(impl_->contexts.size())
 
 void EventLoop::Post(std::function<void()> fn) { asio::post(impl_->Next(), std::move(fn)); }
 
+void EventLoop::PostHere(std::function<void()> fn) { asio::post(impl_->Pick(), std::move(fn)); }
+
 void EventLoop::PostAfter(std::chrono::milliseconds delay, std::function<void()> fn) {
   auto& ctx = impl_->Next();
   auto timer = std::make_shared<asio::steady_timer>(ctx, delay);

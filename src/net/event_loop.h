@@ -27,6 +27,9 @@ class EventLoop {
   int threads() const;
   // Runs `fn` on an I/O thread as soon as possible.
   void Post(std::function<void()> fn);
+  // Runs `fn` on the calling thread's loop, after what is already queued
+  // there, when called from one of this loop's threads; else as Post().
+  void PostHere(std::function<void()> fn);
   // Runs `fn` on an I/O thread after `delay`.
   void PostAfter(std::chrono::milliseconds delay, std::function<void()> fn);
   // Stops the threads (pending handlers are dropped) and joins them. Idempotent.
