@@ -392,11 +392,19 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
         charged.input_tokens = input_estimate;
         estimated = fmt::format("input {} tokens (from {} request bytes)", input_estimate, input_estimate * 4);
       }
-      if (!charged.output_tokens && !charged.total_tokens && inbound) {
+      if (inbound) {
+        // A stream cut before its final event reports at most a placeholder
+        // (Anthropic's message_start says output_tokens: 1): the text that
+        // went out counts, whichever is more.
         const uint64_t text = inbound->output_text_bytes();
-        charged.output_tokens = (text + 3) / 4;
-        estimated += fmt::format("{}output {} tokens (from {} bytes of model output)", estimated.empty() ? "" : ", ",
-                                 *charged.output_tokens, text);
+        const uint64_t from_text = (text + 3) / 4;
+        const bool none = !charged.output_tokens && !charged.total_tokens;
+        const bool cut = !inbound->complete() && from_text > charged.output_tokens.value_or(0);
+        if (none || cut) {
+          charged.output_tokens = from_text;
+          estimated += fmt::format("{}output {} tokens (from {} bytes of model output{})", estimated.empty() ? "" : ", ",
+                                   from_text, text, cut ? ", the stream was cut" : "");
+        }
       }
     } else if (forwarded && !charged.any()) {
       // Sent, but no answer came: the upstream may still have read it.
