@@ -85,6 +85,11 @@ usage: glassbox gate [--listen HOST:PORT] [--upstream NAME=URL]... [--log PATH] 
   --upstream-ca FILE     trust these PEM CA certificates for https upstreams instead
                          of the system trust store (self-hosted servers)
   --threads N            I/O threads (default 2)
+  --checkpoint-key FILE  sign the log's head with this Ed25519 key (PEM; make one with
+                         openssl genpkey -algorithm ed25519 -out key.pem) and append the
+                         signed checkpoints to --checkpoints FILE (default LOG.checkpoints)
+                         every --checkpoint-every N records (1000) or --checkpoint-seconds S
+                         (60); check with: glassbox log verify --checkpoints FILE --public-key PUB
   --drain-seconds S      on SIGTERM/Ctrl-C, let exchanges in flight finish for up to S
                          seconds (default 30); those still running are then cut and logged
   --connect-timeout S    to connect to an upstream (default 10)
@@ -142,7 +147,9 @@ Result<gate::GateConfig> BuildConfig(const ConfigFlags& flags) {
 }  // namespace
 
 int RunGate(int argc, char** argv) {
-  std::string log_path, tls_cert, tls_key, upstream_ca;
+  std::string log_path, tls_cert, tls_key, upstream_ca, checkpoint_key, checkpoint_file;
+  int64_t checkpoint_every = 1000;
+  double checkpoint_seconds = 60;
   ConfigFlags flags;
   int threads = 2;
   double drain_seconds = 30, connect_timeout = 10, upstream_timeout = 300, client_timeout = 60, idle_timeout = 60;
@@ -153,6 +160,10 @@ int RunGate(int argc, char** argv) {
   app.add_option("--log", log_path);
   app.add_option("--log-durability", flags.log_durability);
   app.add_option("--config", flags.config_path);
+  app.add_option("--checkpoint-key", checkpoint_key);
+  app.add_option("--checkpoints", checkpoint_file);
+  app.add_option("--checkpoint-every", checkpoint_every)->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
+  app.add_option("--checkpoint-seconds", checkpoint_seconds)->check(CLI::Range(0.1, 86400.0));
   app.add_option("--drain-seconds", drain_seconds)->check(CLI::Range(0.0, 86400.0));
   app.add_option("--connect-timeout", connect_timeout)->check(CLI::Range(0.1, 3600.0));
   app.add_option("--upstream-timeout", upstream_timeout)->check(CLI::Range(0.1, 86400.0));
@@ -181,6 +192,10 @@ int RunGate(int argc, char** argv) {
   options.client_read_timeout = seconds(client_timeout);
   options.client_idle_timeout = seconds(idle_timeout);
   options.reload_config = [flags] { return BuildConfig(flags); };
+  options.checkpoint_key_path = checkpoint_key;
+  options.checkpoint_path = checkpoint_file;
+  options.checkpoint_every_records = checkpoint_every;
+  options.checkpoint_every = seconds(checkpoint_seconds);
   auto notice_mu = std::make_shared<std::mutex>();
   options.on_notice = [notice_mu](const std::string& message) {
     std::lock_guard lock(*notice_mu);

@@ -712,6 +712,21 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options) {
       self->Notice(st.message() + "; large request bodies go into their records instead (slower)");
     });
   }
+  if (!impl->options.checkpoint_key_path.empty()) {
+    auto signer = CheckpointSigner::Load(impl->options.checkpoint_key_path);
+    if (!signer.ok()) return signer.status();
+    CheckpointOptions checkpoints;
+    checkpoints.signer = std::move(signer.value());
+    checkpoints.path = impl->options.checkpoint_path.empty() ? impl->options.log_path + ".checkpoints"
+                                                             : impl->options.checkpoint_path;
+    checkpoints.every_records = std::max<int64_t>(1, impl->options.checkpoint_every_records);
+    checkpoints.every = impl->options.checkpoint_every;
+    checkpoints.sync = config.log.durability == LogDurability::kFull;
+    Impl* self = impl.get();
+    checkpoints.now = [self] { return FormatRfc3339(self->Now()); };
+    checkpoints.on_failure = [self](const Status& st) { self->Notice("checkpoint not written: " + st.message()); };
+    impl->log->SetCheckpoints(std::move(checkpoints));
+  }
   // Budgets survive restarts: this month's usage is read back from the log.
   Status seeded = impl->ledger->SeedFromLog(impl->log->log(), impl->Now());
   (void)seeded;  // a record with an unreadable time is skipped; the rest still count

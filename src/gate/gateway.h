@@ -49,6 +49,14 @@ struct GatewayOptions {
   // Told what the operator should know while the gate runs (a warning, a
   // reload refused and why); called from any thread. The CLI prints it.
   std::function<void(const std::string& message)> on_notice;
+  // Signed checkpoints of the log's head (checkpoint.h): an Ed25519 private
+  // key in PEM turns them on; they go to checkpoint_path (default: the log's
+  // path + ".checkpoints") every checkpoint_every_records records or
+  // checkpoint_every, after retention and at stop.
+  std::string checkpoint_key_path;
+  std::string checkpoint_path;
+  int64_t checkpoint_every_records = 1000;
+  std::chrono::milliseconds checkpoint_every{60'000};
   // Loads the configuration anew for Reload() (SIGHUP, POST
   // /_glassbox/reload from loopback): the CLI reads gate.toml and applies
   // its flags again. Unset: reloading is refused.

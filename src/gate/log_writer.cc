@@ -105,6 +105,47 @@ class LogWriterImpl {
   // goes into its record). Call before the gateway serves.
   void OnStoreFailure(std::function<void(const Status&)> callback) { on_store_failure_ = std::move(callback); }
 
+  void SetCheckpoints(CheckpointOptions options) {
+    const auto every = options.every;
+    {
+      std::lock_guard log_lock(log_mu_);
+      checkpoints_ = std::move(options);
+      last_checkpoint_ = Clock::now();
+    }
+    std::lock_guard lock(mu_);
+    checkpoint_interval_ = every;
+    cv_.notify_one();
+  }
+
+  // Signs the head and appends it to the checkpoint file when due (or
+  // `force` and anything changed since the last one). With log_mu_ held.
+  void MaybeCheckpoint(bool force) {
+    if (!checkpoints_.signer) return;
+    const bool due = records_since_checkpoint_ >= checkpoints_.every_records ||
+                     (records_since_checkpoint_ > 0 && Clock::now() - last_checkpoint_ >= checkpoints_.every);
+    if (!due && !(force && (records_since_checkpoint_ > 0 || !wrote_checkpoint_))) return;
+    auto head = log_->ReadHead();
+    Status st = head.ok() ? Status::Ok() : head.status();
+    Checkpoint c;
+    if (st.ok()) {
+      c.last_id = head->last_id;
+      c.head_hash = head->head_hash;
+      c.anchor_id = head->anchor_id;
+      c.anchor_hash = head->anchor_hash;
+      c.time = checkpoints_.now();
+      st = checkpoints_.signer->Sign(c);
+    }
+    if (st.ok()) st = AppendCheckpoint(checkpoints_.path, c, checkpoints_.sync);
+    last_checkpoint_ = Clock::now();
+    if (!st.ok()) {
+      // Retried at the next commit; the operator is told each time.
+      if (checkpoints_.on_failure) checkpoints_.on_failure(st);
+      return;
+    }
+    records_since_checkpoint_ = 0;
+    wrote_checkpoint_ = true;
+  }
+
   // Runs `task` on the log thread every `interval` (first after one interval).
   // Call before the gateway serves.
   void SetMaintenance(std::chrono::milliseconds interval, std::function<void(AuditLog&)> task) {
@@ -161,8 +202,12 @@ class LogWriterImpl {
       {
         std::unique_lock lock(mu_);
         auto ready = [&] { return stopping_ || !queue_.empty() || (maintenance_ && Clock::now() >= next_maintenance_); };
-        if (maintenance_) {
-          cv_.wait_until(lock, next_maintenance_, ready);
+        // With checkpoints on, wake at least every checkpoint interval so a
+        // quiet log still gets its head signed S seconds after its last record.
+        Clock::time_point until = maintenance_ ? next_maintenance_ : Clock::time_point::max();
+        if (checkpoint_interval_.count() > 0) until = std::min(until, Clock::now() + checkpoint_interval_);
+        if (until != Clock::time_point::max()) {
+          cv_.wait_until(lock, until, ready);
         } else {
           cv_.wait(lock, ready);
         }
@@ -170,14 +215,27 @@ class LogWriterImpl {
           maintenance = maintenance_;
           next_maintenance_ = Clock::now() + maintenance_interval_;
         }
-        if (queue_.empty() && stopping_) return;
+        if (queue_.empty() && stopping_) {
+          lock.unlock();
+          std::unique_lock log_lock(log_mu_);
+          MaybeCheckpoint(/*force=*/true);  // the head at stop
+          return;
+        }
         batch.swap(queue_);
         batch_in_progress_ = true;
       }
       {
         std::unique_lock log_lock(log_mu_);
-        if (maintenance) maintenance(*log_);
-        CommitBatch(batch, log_lock);
+        if (maintenance) {
+          maintenance(*log_);
+          // Retention may have moved the anchor: sign the new one at once.
+          MaybeCheckpoint(/*force=*/true);
+        }
+        if (batch.empty()) {
+          MaybeCheckpoint(false);  // the S-seconds timer with no commit since
+        } else {
+          CommitBatch(batch, log_lock);
+        }
       }
       std::lock_guard lock(mu_);
       batch_in_progress_ = false;
@@ -215,6 +273,10 @@ class LogWriterImpl {
       if (records.empty()) return;
       auto stored = log_->AppendBatch(std::move(records));
       Status st = stored.ok() ? Status::Ok() : stored.status();
+      if (stored.ok()) {
+        records_since_checkpoint_ += static_cast<int64_t>(stored->size());
+        MaybeCheckpoint(false);
+      }
       log_lock.unlock();
       bool wake;
       {
@@ -285,6 +347,11 @@ class LogWriterImpl {
   bool batch_in_progress_ = false;  // the log thread took a batch and has not finished it
   bool stopping_ = false;
   std::function<void(AuditLog&)> maintenance_;
+  CheckpointOptions checkpoints_;                      // guarded by log_mu_
+  int64_t records_since_checkpoint_ = 0;               // guarded by log_mu_
+  bool wrote_checkpoint_ = false;                      // guarded by log_mu_
+  Clock::time_point last_checkpoint_{};                // guarded by log_mu_
+  std::chrono::milliseconds checkpoint_interval_{0};  // guarded by mu_
   std::chrono::milliseconds maintenance_interval_{0};
   Clock::time_point next_maintenance_{};
 };
@@ -308,6 +375,8 @@ AuditLog& LogWriter::log() { return impl_->log(); }
 void LogWriter::OnStoreFailure(std::function<void(const Status&)> callback) {
   impl_->OnStoreFailure(std::move(callback));
 }
+void LogWriter::SetCheckpoints(CheckpointOptions options) { impl_->SetCheckpoints(std::move(options)); }
+
 void LogWriter::SetMaintenance(std::chrono::milliseconds interval, std::function<void(AuditLog&)> task) {
   impl_->SetMaintenance(interval, std::move(task));
 }

@@ -14,6 +14,7 @@
 
 #include "core/status.h"
 #include "gate/audit_log.h"
+#include "gate/checkpoint.h"
 #include "gate/config.h"
 
 namespace glassbox::gate {
@@ -49,6 +50,19 @@ struct RequestDigest {
 // thread and the hand-off back are saved, and the commit is still complete
 // before `done` runs. The log's connection is used by one thread at a time
 // (log_mu_).
+// Signed checkpoints of the log's head (checkpoint.h): written every
+// `every_records` records or `every` (when records came since the last),
+// right after each maintenance (retention) run, and at Stop().
+struct CheckpointOptions {
+  std::shared_ptr<const CheckpointSigner> signer;  // nullptr: no checkpoints
+  std::string path;                                // the checkpoint file
+  int64_t every_records = 1000;
+  std::chrono::milliseconds every{60'000};
+  bool sync = false;  // fdatasync each line (durability full)
+  std::function<std::string()> now;                // RFC 3339 UTC time for the line
+  std::function<void(const Status&)> on_failure;   // told on the log thread
+};
+
 class LogWriterImpl;
 class LogWriter {
  public:
@@ -69,6 +83,8 @@ class LogWriter {
   // Called on the log thread when a body could not be stored ahead (it then
   // goes into its record). Call before the gateway serves.
   void OnStoreFailure(std::function<void(const Status&)> callback);
+  // Turns on signed checkpoints. Call before the gateway serves.
+  void SetCheckpoints(CheckpointOptions options);
   // Runs `task` on the log thread every `interval` (first after one
   // interval). Call before the gateway serves.
   void SetMaintenance(std::chrono::milliseconds interval, std::function<void(AuditLog&)> task);
