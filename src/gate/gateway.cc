@@ -17,6 +17,7 @@
 
 #include "core/json_writer.h"
 #include "gate/audit_log.h"
+#include "gate/content_encoding.h"
 #include "gate/log_writer.h"
 #include "gate/metrics.h"
 #include "gate/policy.h"
@@ -485,8 +486,22 @@ void Gateway::Impl::Handle(net::HttpRequest request, std::shared_ptr<net::Respon
   ex->agent = hd.agent.empty() ? "unknown" : hd.agent;
   if (!hd.user.empty()) ex->user = hd.user;
   ex->log_payloads = ex->log_payloads && hd.log_payloads;
+  ex->findings = std::move(hd.findings);
   if (hd.refusal) return refuse_early(*hd.refusal);
 
+  // A compressed body is decoded here, so the policy reads what the model
+  // will read; it is forwarded decoded (Content-Encoding is not passed on).
+  if (auto encoding = request.headers.Get("Content-Encoding"); encoding && !encoding->empty()) {
+    DecodedBody decoded = DecodeContentEncoding(*encoding, request.body, policy->config().max_body_bytes);
+    if (decoded.outcome != DecodedBody::Outcome::kDecoded) {
+      const bool too_large = decoded.outcome == DecodedBody::Outcome::kTooLarge;
+      Refusal refusal = MakeRefusal(ex->route.protocol, too_large ? ErrorKind::kTooLarge : ErrorKind::kInvalidRequest,
+                                    too_large ? "body-too-large" : "content-encoding", decoded.reason);
+      if (decoded.outcome == DecodedBody::Outcome::kUnsupported) refusal.status = 415;
+      return refuse_early(refusal);
+    }
+    request.body = std::move(decoded.body);
+  }
   auto refuse_budget = [&](const BudgetDecision& budget) {
     Refusal refusal = MakeRefusal(ex->route.protocol, ErrorKind::kRateLimit, "budget", budget.message);
     refusal.retry_after_seconds = budget.retry_after_seconds;
@@ -501,7 +516,7 @@ void Gateway::Impl::Handle(net::HttpRequest request, std::shared_ptr<net::Respon
   // The original's hash is left to the log thread (below) unless refused.
   OutboundResult out = policy->ApplyOutbound(ex->route, request.body, /*hash_original=*/false);
   ex->request_sha256 = std::move(out.original_sha256);
-  ex->findings = out.findings;
+  ex->findings.insert(ex->findings.end(), out.findings.begin(), out.findings.end());
   if (!out.model.empty()) ex->model = out.model;
   if (!out.upstream.empty()) ex->upstream = out.upstream;
   if (out.refusal) return ex->Refuse(*out.refusal);
@@ -520,7 +535,7 @@ void Gateway::Impl::Handle(net::HttpRequest request, std::shared_ptr<net::Respon
     }
   }
   ex->gate_requested_usage = out.gate_requested_usage;
-  metrics.Findings(out.findings);
+  metrics.Findings(ex->findings);
   // The bytes to forward: the client's own when policy changed nothing (so
   // the original goes out untouched), else the policy's edit. The log keeps
   // the same bytes; one copy between them at most.

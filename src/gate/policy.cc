@@ -1,6 +1,7 @@
 #include "gate/policy.h"
 
 #include <fmt/format.h>
+#include <openssl/evp.h>
 
 #include <algorithm>
 #include <charconv>
@@ -44,7 +45,9 @@ bool DroppedHeader(std::string_view name) {
         "transfer-encoding", "upgrade", "host", "content-length", "accept-encoding", "x-glassbox-key",
         // The gate answers the client's expectation itself (the HTTP server
         // sends 100 Continue) and forwards a complete body.
-        "expect"}) {
+        "expect",
+        // The gateway decodes a compressed request body and forwards it decoded.
+        "content-encoding"}) {
     if (IEquals(name, h)) return true;
   }
   return false;
@@ -345,6 +348,68 @@ RouteDecision Policy::ClassifyRoute(std::string_view method, std::string_view ta
   return d;
 }
 
+namespace {
+
+// Headers that carry the provider credential: forwarded as they are (or
+// swapped), never redacted.
+bool IsCredentialHeader(std::string_view name) {
+  return IEquals(name, "authorization") || IEquals(name, "x-api-key") || IEquals(name, "x-goog-api-key") ||
+         IEquals(name, "api-key") || IEquals(name, "proxy-authorization");
+}
+
+// Secrets in the other headers (x-github-token: ghp_..., a key in a
+// custom header an agent adds) are redacted before they leave. One scan of
+// all values together; only when it finds something is each value scanned
+// on its own. A failed scan refuses the request (fail closed, as for the body).
+void RedactHeaderSecrets(const Policy::Impl& impl, Provider protocol, HeaderDecision* d) {
+  std::string joined;
+  for (const auto& [name, value] : d->headers) {
+    if (IsCredentialHeader(name)) continue;
+    joined.append(value);
+    joined.push_back('\n');
+  }
+  if (joined.size() < 8) return;
+  std::unique_ptr<SecretScratch> scratch = impl.scratch.Take();
+  std::vector<Finding> all;
+  Status st = impl.ScanSecrets(joined, *scratch, &all);
+  const bool any = std::any_of(all.begin(), all.end(), [](const Finding& f) {
+    return IsMaskedRule(f.rule) && f.severity >= Severity::kMedium;
+  });
+  for (auto& [name, value] : d->headers) {
+    if (!st.ok() || !any) break;
+    if (IsCredentialHeader(name)) continue;
+    std::vector<Finding> found;
+    st = impl.ScanSecrets(value, *scratch, &found);
+    if (!st.ok()) break;
+    std::sort(found.begin(), found.end(),
+              [](const Finding& a, const Finding& b) { return a.byte_offset < b.byte_offset; });
+    std::string out;
+    uint64_t pos = 0;
+    for (Finding& f : found) {
+      if (!IsMaskedRule(f.rule) || f.severity < Severity::kMedium) continue;
+      if (f.byte_offset < pos || f.byte_offset + f.byte_length > value.size()) continue;
+      out.append(value, pos, f.byte_offset - pos);
+      out.append("[REDACTED " + f.rule + "]");
+      pos = f.byte_offset + f.byte_length;
+      f.json_path = "header " + Lower(name);
+      f.snippet.clear();
+      f.fixes.clear();
+      d->findings.push_back(std::move(f));
+    }
+    if (pos == 0) continue;
+    out.append(value, pos, std::string::npos);
+    value = std::move(out);
+  }
+  impl.scratch.Give(std::move(scratch));
+  if (!st.ok()) {
+    d->refusal = MakeRefusal(protocol, ErrorKind::kInternal, "scan-failed",
+                             "the gate could not check this request's headers for secrets, so it was not forwarded: " +
+                                 st.message());
+  }
+}
+
+}  // namespace
+
 HeaderDecision Policy::CheckAndRewriteHeaders(const Route& route, const HeaderList& headers,
                                               std::string_view query_key) const {
   const GateConfig& config = impl_->config;
@@ -439,12 +504,63 @@ HeaderDecision Policy::CheckAndRewriteHeaders(const Route& route, const HeaderLi
         break;
     }
   }
+  if (config.policy.redact_secrets) RedactHeaderSecrets(*impl_, route.protocol, &d);
   // The gate reads every response: ask for it uncompressed.
   d.headers.emplace_back("accept-encoding", "identity");
   return d;
 }
 
 namespace {
+
+// Paths of base64 payloads in document and file blocks: Anthropic
+// content[].source.data (document, image), OpenAI file_data (a data URL),
+// Gemini inlineData.data / inline_data.data.
+bool IsBase64DocumentPath(std::string_view path) {
+  return path.ends_with(".source.data") || path.ends_with(".file_data") || path.ends_with("inlineData.data") ||
+         path.ends_with("inline_data.data");
+}
+
+// The text a base64 payload holds (after an optional "data:...;base64,"
+// prefix, returned in *prefix), or nullopt when it is not base64 of UTF-8
+// text (images, PDFs: their bytes are not scanned).
+std::optional<std::string> DecodeBase64Text(std::string_view s, std::string* prefix) {
+  prefix->clear();
+  if (s.starts_with("data:")) {
+    const size_t comma = s.find(',');
+    if (comma == std::string_view::npos || s.substr(0, comma).find(";base64") == std::string_view::npos) {
+      return std::nullopt;
+    }
+    *prefix = std::string(s.substr(0, comma + 1));
+    s.remove_prefix(comma + 1);
+  }
+  std::string compact;
+  compact.reserve(s.size());
+  for (char c : s) {
+    if (c == '\n' || c == '\r' || c == ' ') continue;
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+                    c == '/' || c == '=';
+    if (!ok) return std::nullopt;
+    compact.push_back(c);
+  }
+  if (compact.size() < 16 || compact.size() % 4 != 0) return std::nullopt;
+  std::string out(compact.size() / 4 * 3, '\0');
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(compact.data()), static_cast<int>(compact.size()));
+  if (n < 0) return std::nullopt;
+  size_t len = static_cast<size_t>(n);
+  for (size_t i = compact.size(); i > 0 && compact[i - 1] == '='; --i) --len;  // padding decodes to zero bytes
+  out.resize(len);
+  if (out.find('\0') != std::string::npos || !IsValidUtf8(out)) return std::nullopt;
+  return out;
+}
+
+std::string EncodeBase64(std::string_view bytes) {
+  std::string out((bytes.size() + 2) / 3 * 4 + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
 
 // Edits the string values of one request body on their way out: strips
 // hidden characters and redacts secrets, string by string, descending into
@@ -454,8 +570,11 @@ namespace {
 // request, since a string that could not be checked may carry a secret.
 class OutboundEditor {
  public:
-  OutboundEditor(const Policy::Impl& policy, SecretScratch& scratch, bool strip, std::vector<Finding>* findings)
-      : policy_(policy), scratch_(scratch), strip_(strip), findings_(findings) {}
+  // `scan_documents`: base64 text documents (IsBase64DocumentPath) are
+  // decoded and scanned for secrets, whatever `check` says.
+  OutboundEditor(const Policy::Impl& policy, SecretScratch& scratch, bool strip, bool scan_documents,
+                 std::vector<Finding>* findings)
+      : policy_(policy), scratch_(scratch), strip_(strip), scan_documents_(scan_documents), findings_(findings) {}
 
   // Sets *replacement to the new text of the decoded string `text` at JSON
   // path `path`, or leaves it unset when nothing changes. `check` says
@@ -476,6 +595,18 @@ class OutboundEditor {
   Status ScanAt(std::string_view text, const std::string& path, int depth, bool check,
                 std::optional<std::string>* replacement) {
     replacement->reset();
+    if (scan_documents_ && depth == 0 && IsBase64DocumentPath(path)) {
+      // The whole-body scan cannot see into base64: a text document's
+      // secrets are found on its decoded text and redacted there.
+      std::string prefix;
+      if (std::optional<std::string> doc = DecodeBase64Text(text, &prefix)) {
+        std::string redacted;
+        bool any = false;
+        if (Status st = Redact(*doc, path + "<base64>", &redacted, &any); !st.ok()) return st;
+        if (any) *replacement = prefix + EncodeBase64(redacted);
+        return Status::Ok();
+      }
+    }
     if (depth < kMaxInnerJsonDepth && LooksLikeJson(text)) {
       // JSON inside a string: edit the inner strings and keep the rest of
       // the inner document as it was. Not JSON after all: a plain string.
@@ -554,6 +685,7 @@ class OutboundEditor {
   const Policy::Impl& policy_;
   SecretScratch& scratch_;
   const bool strip_;
+  const bool scan_documents_;
   std::vector<Finding>* findings_;
   std::string private_key_rule_;
   std::string private_key_path_;
@@ -620,7 +752,7 @@ OutboundResult Policy::ApplyOutbound(const Route& route, std::string_view body, 
   // "\n" around a key in quoted code, can each hide a match from the raw
   // bytes. Strings without escapes were covered by the whole-body scan.
   const bool check_escaped = scan_secrets;
-  OutboundEditor editor(*impl_, *scratch, strip, &r.findings);
+  OutboundEditor editor(*impl_, *scratch, strip, scan_secrets, &r.findings);
   Status scan_error = Status::Ok();
 
   // One pass validates the JSON, reads the model and stream flag, and
@@ -652,7 +784,8 @@ OutboundResult Policy::ApplyOutbound(const Route& route, std::string_view body, 
       [&](std::string_view s, const std::string& path, bool escaped) -> std::optional<std::string> {
         const bool check = check_secrets || (check_escaped && escaped);
         std::optional<std::string> replacement;
-        if ((!strip && !check) || !scan_error.ok()) return replacement;
+        const bool document = scan_secrets && s.size() >= 16 && IsBase64DocumentPath(path);
+        if ((!strip && !check && !document) || !scan_error.ok()) return replacement;
         scan_error = editor.Scan(s, path, check, &replacement);
         return replacement;
       },

@@ -69,6 +69,10 @@ struct HeaderDecision {
   bool log_payloads = true;            // the user's log_payloads setting
   std::string agent;                   // IdentifyAgent(headers) of the client's headers
   std::vector<std::string> rewritten;  // names of headers removed or replaced by rules, for the log
+  // Secrets found in forwarded header values other than the provider
+  // credential (x-api-key, authorization, x-goog-api-key, api-key): each is
+  // replaced by "[REDACTED rule]" in `headers`; json_path "header NAME".
+  std::vector<Finding> findings;
   std::optional<Refusal> refusal;
 };
 

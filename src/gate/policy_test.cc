@@ -833,3 +833,77 @@ TEST(PolicyHiddenKeys, RegressionIssue17_FormatCharactersInsideLatinWordsAreStri
 
 }  // namespace
 }  // namespace glassbox::gate
+
+namespace glassbox::gate {
+namespace {
+
+std::string B64(std::string_view s) {
+  static const char* k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < s.size(); i += 3) {
+    const uint32_t v = (uint32_t(uint8_t(s[i])) << 16) | (uint32_t(uint8_t(s[i + 1])) << 8) | uint8_t(s[i + 2]);
+    for (int k2 = 18; k2 >= 0; k2 -= 6) out += k[(v >> k2) & 63];
+  }
+  if (i + 1 == s.size()) {
+    const uint32_t v = uint32_t(uint8_t(s[i])) << 16;
+    out += k[(v >> 18) & 63];
+    out += k[(v >> 12) & 63];
+    out += "==";
+  } else if (i + 2 == s.size()) {
+    const uint32_t v = (uint32_t(uint8_t(s[i])) << 16) | (uint32_t(uint8_t(s[i + 1])) << 8);
+    out += k[(v >> 18) & 63];
+    out += k[(v >> 12) & 63];
+    out += k[(v >> 6) & 63];
+    out += '=';
+  }
+  return out;
+}
+
+// Issue 17: secrets in base64 document blocks were forwarded unmasked (the
+// whole-body scan cannot see into base64).
+TEST(PolicyDocuments, RegressionIssue17_SecretsInBase64TextDocumentsAreRedacted) {
+  auto policy = MakePolicy();
+  const std::string doc = std::string("deploy notes\ntoken: ") + kGithubToken + "\nend\n";
+  for (const std::string& route_body :
+       {std::string(R"({"model":"claude-sonnet-4-5","messages":[{"role":"user","content":[{"type":"document","source":{"type":"base64","media_type":"text/plain","data":")") +
+            B64(doc) + "\"}}]}]}",
+        std::string(R"({"model":"gpt-4o","messages":[{"role":"user","content":[{"type":"file","file":{"filename":"n.txt","file_data":"data:text/plain;base64,)") +
+            B64(doc) + "\"}}]}]}"}) {
+    const bool anthropic = route_body.find("claude") != std::string::npos;
+    OutboundResult o =
+        policy->ApplyOutbound(RouteFor(*policy, "POST", anthropic ? "/v1/messages" : "/v1/chat/completions"), route_body);
+    ASSERT_FALSE(o.refusal.has_value()) << o.refusal->message;
+    EXPECT_TRUE(o.changed);
+    EXPECT_EQ(o.body.find(B64(doc)), std::string::npos) << "the document left unredacted";
+    const std::string redacted = std::string("deploy notes\ntoken: [REDACTED secret/github-pat]\nend\n");
+    EXPECT_TRUE(HasRuleAt(o.findings, "secret/github-pat", "<base64>")) << o.body;
+    EXPECT_NE(o.body.find(anthropic ? "\"data\":\"" : "base64,"), std::string::npos);
+  }
+  // Images (binary) pass unchanged.
+  const std::string png = std::string("\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16) + std::string(40, '\x01');
+  const std::string image = R"({"model":"claude-sonnet-4-5","messages":[{"role":"user","content":[{"type":"image","source":{"type":"base64","media_type":"image/png","data":")" +
+                            B64(png) + "\"}}]}]}";
+  OutboundResult i = policy->ApplyOutbound(RouteFor(*policy, "POST", "/v1/messages"), image);
+  EXPECT_FALSE(i.changed);
+}
+
+// Issue 17: secrets in custom headers were forwarded unmasked.
+TEST(PolicyHeaders, RegressionIssue17_SecretsInCustomHeadersAreRedacted) {
+  auto policy = MakePolicy();
+  const Route route = RouteFor(*policy, "POST", "/v1/messages");
+  HeaderDecision d = policy->CheckAndRewriteHeaders(
+      route, {{"x-api-key", "sk-ant-client-key"}, {"x-github-token", kGithubToken}, {"x-trace", "abc123"}});
+  ASSERT_FALSE(d.refusal.has_value());
+  const std::string* token = FindHeader(d.headers, "x-github-token");
+  ASSERT_NE(token, nullptr);
+  EXPECT_EQ(token->find("ghp_"), std::string::npos) << *token;
+  EXPECT_NE(token->find("[REDACTED"), std::string::npos);
+  EXPECT_EQ(*FindHeader(d.headers, "x-trace"), "abc123");
+  EXPECT_EQ(*FindHeader(d.headers, "x-api-key"), "sk-ant-client-key") << "the credential is the client's to send";
+  ASSERT_EQ(d.findings.size(), 1u);
+  EXPECT_EQ(d.findings[0].json_path, "header x-github-token");
+}
+
+}  // namespace
+}  // namespace glassbox::gate

@@ -163,6 +163,30 @@ text=$(jq -r '.content[0].text' back.out)
 [[ $text == "water "* ]] && ok || bad "inbound in-word joiner stripped: $(printf %q "$text")"
 [[ $text == *$'\xdb\x8c\xe2\x80\x8c\xd8\xae'* ]] && ok || bad "Persian ZWNJ kept: $(printf %q "$text")"
 
+# --- 6. compressed bodies, secrets in headers and base64 documents ----------
+SMALL='{"model":"claude-sonnet-4-5","max_tokens":5,"messages":[{"role":"user","content":"compressed hello"}]}'
+printf '%s' "$SMALL" | python3 -c 'import gzip,sys; sys.stdout.buffer.write(gzip.compress(sys.stdin.buffer.read()))' > small.gz
+status=$(curl -s -m 10 -o resp -w '%{http_code}' -H "$(key alice)" "${A[@]}" -H 'Content-Encoding: gzip' \
+  --data-binary @small.gz "$G/v1/messages")
+[[ $status == 200 ]] && ok || bad "gzip body: $status $(cat resp) (was: 400 not valid UTF-8)"
+[[ $(tail -n1 up.jsonl | jq -r .body) == "$SMALL" ]] && ok || bad "the gzip body leaves decoded"
+tail -n1 up.jsonl | jq -r '.headers | keys | join(",")' | grep -qi 'content-encoding' && bad "Content-Encoding forwarded with a decoded body" || ok
+status=$(curl -s -m 10 -o resp -w '%{http_code}' -H "$(key alice)" "${A[@]}" -H 'Content-Encoding: br' \
+  --data-binary @small.gz "$G/v1/messages")
+[[ $status == 415 ]] && grep -q 'Content-Encoding' resp && ok || bad "unknown encoding: $status $(cat resp)"
+status=$(curl -s -m 10 -o resp -w '%{http_code}' -H "$(key alice)" "${A[@]}" -H 'Content-Encoding: gzip' \
+  --data-binary "not gzip" "$G/v1/messages")
+[[ $status == 400 ]] && grep -q 'not valid gzip' resp && ok || bad "corrupt gzip: $status $(cat resp)"
+GH=ghp_0123456789abcdefghijklmnopqrstuvwxyzAB
+curl -s -m 10 -o resp -H "$(key alice)" "${A[@]}" -H "x-github-token: $GH" --data-binary "$SMALL" "$G/v1/messages"
+grep -q "$GH" up.jsonl && bad "a secret in a custom header reached the upstream" || ok
+tail -n1 up.jsonl | jq -r '.headers["x-github-token"] // .headers["X-Github-Token"] // ""' | grep -q REDACTED && ok ||
+  bad "the header arrives redacted: $(tail -n1 up.jsonl | jq -c .headers)"
+DOC=$(printf 'notes\ntoken: %s\n' "$GH" | base64 -w0)
+curl -s -m 10 -o resp -H "$(key alice)" "${A[@]}" --data-binary "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"document\",\"source\":{\"type\":\"base64\",\"media_type\":\"text/plain\",\"data\":\"$DOC\"}},{\"type\":\"text\",\"text\":\"summarise\"}]}]}" "$G/v1/messages"
+sent=$(tail -n1 up.jsonl | jq -r '.body' | jq -r '.messages[0].content[0].source.data' | base64 -d)
+[[ $sent == *'[REDACTED secret/github-pat]'* && $sent != *$GH* ]] && ok || bad "base64 document redacted: $(printf %q "$sent")"
+
 # --- 3. reload under load, then drain ---------------------------------------
 load_loop() {  # sequential requests for about 3 s; prints one status per line
   local end=$((SECONDS + 3))
@@ -234,5 +258,16 @@ grep -q 'message_stop' cut.out && bad "a stream cut at the deadline looks comple
 records | tail -n1 | jq -r .findings | grep -q 'gate/drain-deadline' && ok || bad "the cut stream is logged with gate/drain-deadline"
 grep -q '1 cut at the deadline' gate2.err && ok || bad "drain report: $(tail -2 gate2.err)"
 expect_exit 0 "log verify after a cut" -- "$GB" log verify --log audit.db
+
+# Configurable timeouts: an upstream silent for longer than --upstream-timeout
+# between two pieces of a stream is cut, and the exchange logged as truncated.
+start_gate gate3 --upstream-timeout 0.1
+curl -s -m 20 -o slow.out -H "$(key alice)" "${A[@]}" -H 'x-fake-fault: slow' \
+  --data-binary '{"model":"claude-sonnet-4-5","max_tokens":20,"stream":true,"messages":[{"role":"user","content":"hi"}]}' \
+  "$G/v1/messages"
+sleep 0.2
+records | tail -n1 | jq -r .findings | grep -q 'timed out' && ok || bad "--upstream-timeout cuts a silent upstream: $(records | tail -n1 | jq -r .findings)"
+kill -TERM $GATE_PID
+wait $GATE_PID
 
 finish
