@@ -79,6 +79,16 @@ bool IsHopByHopResponseHeader(std::string_view name) {
 
 struct Gateway::Impl {
   GatewayOptions options;
+  // Declared before the loop: exchanges that the loop's teardown frees use
+  // them in their destructors.
+  // Exchanges alive (Handle/HandleRejected to the end of their record), and
+  // the upstream requests of those forwarded, for Drain() to cancel.
+  std::atomic<uint64_t> exchanges_alive{0};
+  std::atomic<bool> drain_deadline_passed{false};
+  std::mutex live_mu;
+  uint64_t next_live_id = 1;                                                 // guarded by live_mu
+  std::map<uint64_t, std::weak_ptr<net::RequestHandle>> live_upstream;       // guarded by live_mu
+  std::mutex reload_mu;  // one reload at a time
   // Replaced whole by a reload; each exchange keeps the one it started with.
   mutable std::mutex policy_mu;
   std::shared_ptr<const Policy> current_policy;  // guarded by policy_mu
@@ -90,14 +100,6 @@ struct Gateway::Impl {
   Metrics metrics;
   std::atomic<bool> stopped{false};
 
-  // Exchanges alive (Handle/HandleRejected to the end of their record), and
-  // the upstream requests of those forwarded, for Drain() to cancel.
-  std::atomic<uint64_t> exchanges_alive{0};
-  std::atomic<bool> drain_deadline_passed{false};
-  std::mutex live_mu;
-  uint64_t next_live_id = 1;                                                 // guarded by live_mu
-  std::map<uint64_t, std::weak_ptr<net::RequestHandle>> live_upstream;       // guarded by live_mu
-  std::mutex reload_mu;  // one reload at a time
 
   std::chrono::system_clock::time_point Now() const {
     return options.clock ? options.clock() : std::chrono::system_clock::now();
