@@ -114,6 +114,7 @@ class LogWriterImpl {
     }
     std::lock_guard lock(mu_);
     checkpoint_interval_ = every;
+    reconfigured_ = true;
     cv_.notify_one();
   }
 
@@ -153,6 +154,7 @@ class LogWriterImpl {
     maintenance_interval_ = interval;
     maintenance_ = std::move(task);
     next_maintenance_ = Clock::now() + interval;
+    reconfigured_ = true;
     cv_.notify_one();
   }
 
@@ -201,7 +203,9 @@ class LogWriterImpl {
       std::function<void(AuditLog&)> maintenance;
       {
         std::unique_lock lock(mu_);
-        auto ready = [&] { return stopping_ || !queue_.empty() || (maintenance_ && Clock::now() >= next_maintenance_); };
+        auto ready = [&] {
+          return stopping_ || reconfigured_ || !queue_.empty() || (maintenance_ && Clock::now() >= next_maintenance_);
+        };
         // With checkpoints on, wake at least every checkpoint interval so a
         // quiet log still gets its head signed S seconds after its last record.
         Clock::time_point until = maintenance_ ? next_maintenance_ : Clock::time_point::max();
@@ -211,6 +215,7 @@ class LogWriterImpl {
         } else {
           cv_.wait(lock, ready);
         }
+        reconfigured_ = false;  // a timer changed: the next wait uses it
         if (maintenance_ && !stopping_ && Clock::now() >= next_maintenance_) {
           maintenance = maintenance_;
           next_maintenance_ = Clock::now() + maintenance_interval_;
@@ -352,6 +357,7 @@ class LogWriterImpl {
   bool wrote_checkpoint_ = false;                      // guarded by log_mu_
   Clock::time_point last_checkpoint_{};                // guarded by log_mu_
   std::chrono::milliseconds checkpoint_interval_{0};  // guarded by mu_
+  bool reconfigured_ = false;  // guarded by mu_: a timer was set while the log thread waited
   std::chrono::milliseconds maintenance_interval_{0};
   Clock::time_point next_maintenance_{};
 };
