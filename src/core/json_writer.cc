@@ -8,16 +8,46 @@
 
 namespace glassbox {
 
-void JsonWriter::Escape(std::string_view value, std::string* out) {
+namespace {
+
+void AppendUnitEscape(uint32_t unit, std::string* out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  const char esc[6] = {'\\', 'u', kHex[(unit >> 12) & 15], kHex[(unit >> 8) & 15], kHex[(unit >> 4) & 15],
+                       kHex[unit & 15]};
+  out->append(esc, 6);
+}
+
+bool PlainAscii(unsigned char c) { return c >= 0x20 && c < 0x7F && c != '"' && c != '\\'; }
+
+}  // namespace
+
+bool JsonWriter::Escape(std::string_view value, std::string* out, EscapePredicate escape) {
+  bool exact = true;
   out->push_back('"');
   const auto* p = reinterpret_cast<const unsigned char*>(value.data());
   for (size_t i = 0; i < value.size();) {
     const unsigned char c = p[i];
+    if (PlainAscii(c)) {  // runs of plain ASCII go in one append
+      size_t j = i + 1;
+      while (j < value.size() && PlainAscii(p[j])) ++j;
+      out->append(value.substr(i, j - i));
+      i = j;
+      continue;
+    }
     if (c >= 0x80) {
       size_t len = 0;
       const int32_t cp = utf::DecodeOne(p + i, value.size() - i, &len);
       if (cp == utf::kInvalidCodePoint) {
+        exact = false;
         out->append("\\ufffd");
+      } else if (escape != nullptr && escape(static_cast<uint32_t>(cp))) {
+        if (cp >= 0x10000) {
+          const uint32_t v = static_cast<uint32_t>(cp) - 0x10000;
+          AppendUnitEscape(0xD800 + (v >> 10), out);
+          AppendUnitEscape(0xDC00 + (v & 0x3FF), out);
+        } else {
+          AppendUnitEscape(static_cast<uint32_t>(cp), out);
+        }
       } else {
         out->append(value.substr(i, len));
       }
@@ -32,16 +62,12 @@ void JsonWriter::Escape(std::string_view value, std::string* out) {
       case '\t': out->append("\\t"); break;
       case '\b': out->append("\\b"); break;
       case '\f': out->append("\\f"); break;
-      default:
-        if (c < 0x20 || c == 0x7F) {
-          out->append(fmt::format("\\u{:04x}", c));
-        } else {
-          out->push_back(static_cast<char>(c));
-        }
+      default: AppendUnitEscape(c, out);  // other C0 controls and DEL
     }
     ++i;
   }
   out->push_back('"');
+  return exact;
 }
 
 void JsonWriter::Newline() {

@@ -30,8 +30,13 @@ class JsonWriter {
   JsonWriter& Field(std::string_view key, const char* value) { return Key(key).String(value); }
   JsonWriter& FieldUint(std::string_view key, uint64_t value) { return Key(key).Uint(value); }
 
-  // Appends the JSON string literal for `value` (with quotes) to *out.
-  static void Escape(std::string_view value, std::string* out);
+  // Appends the JSON string literal for `value` (with quotes) to *out. Each
+  // invalid UTF-8 sequence is written as U+FFFD; the return value is false
+  // when there was one (the literal is then not the exact input). Code points
+  // for which `escape` returns true are written as \u escapes (surrogate
+  // pairs past U+FFFF), so hidden characters stay visible in the output.
+  using EscapePredicate = bool (*)(uint32_t code_point);
+  static bool Escape(std::string_view value, std::string* out, EscapePredicate escape = nullptr);
 
  private:
   void Separate();

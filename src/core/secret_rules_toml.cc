@@ -5,25 +5,9 @@
 #include <toml++/toml.h>
 
 #include "core/secrets.h"
+#include "core/toml_strings.h"
 
 namespace glassbox {
-namespace {
-
-Status ReadStrings(const toml::table& t, std::string_view key, std::vector<std::string>* out,
-                   const std::string& where) {
-  const toml::node* node = t.get(key);
-  if (node == nullptr) return Status::Ok();
-  const toml::array* arr = node->as_array();
-  if (arr == nullptr) return Status::Error(fmt::format("{}: '{}' must be an array of strings", where, key));
-  for (const toml::node& item : *arr) {
-    const auto* s = item.as_string();
-    if (s == nullptr) return Status::Error(fmt::format("{}: '{}' must hold only strings", where, key));
-    out->push_back(s->get());
-  }
-  return Status::Ok();
-}
-
-}  // namespace
 
 Result<std::vector<SecretRule>> ParseSecretRules(std::string_view toml_text, std::string_view source_name) {
   toml::table root;
@@ -69,7 +53,7 @@ Result<std::vector<SecretRule>> ParseSecretRules(std::string_view toml_text, std
     for (auto [key, field] : {std::pair{"keywords", &rule.keywords}, std::pair{"examples", &rule.examples}, std::pair{"stopwords", &rule.stopwords},
                               std::pair{"true_positives", &rule.true_positives},
                               std::pair{"false_positives", &rule.false_positives}}) {
-      Status s = ReadStrings(*t, key, field, where);
+      Status s = ReadTomlStrings(t->get(key), key, where, field);
       if (!s.ok()) return s;
     }
     if (rule.keywords.empty()) return Status::Error(where + ": 'keywords' must list at least one literal");

@@ -31,6 +31,30 @@ enum class CharClass : uint8_t {
   kLookalikeLetter,    // non-ASCII letter or digit whose skeleton is one ASCII letter or digit
 };
 
+// The classes a reader cannot see at all (a renderer draws nothing for them):
+// what the gate strips, the probe calls hidden and audit counts as hidden.
+constexpr bool IsHiddenClass(CharClass c) {
+  switch (c) {
+    case CharClass::kTag:
+    case CharClass::kVariationSelector:
+    case CharClass::kInvisible:
+    case CharClass::kSoftHyphen:
+    case CharClass::kByteOrderMark:
+    case CharClass::kHangulFiller:
+    case CharClass::kBidiControl:
+    case CharClass::kBidiMark:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// The classes drawn like another, usually ASCII, character.
+constexpr bool IsLookalikeClass(CharClass c) {
+  return c == CharClass::kLookalikePunct || c == CharClass::kTypographicPunct ||
+         c == CharClass::kLookalikeLetter;
+}
+
 // Script codes the context rules name (values of ICU's UScriptCode; checked
 // against ICU in unicode.cc so ICU headers stay out of this header).
 inline constexpr int kScriptGreek = 14;

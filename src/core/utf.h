@@ -96,6 +96,10 @@ size_t NextInterestingAt(ScanLevel level, std::string_view text, size_t from);
 // True when no byte is >= 0x80.
 bool IsAscii(std::string_view text);
 
+// True when `text` is well-formed UTF-8 (no overlongs, surrogates or code
+// points past U+10FFFF). ASCII runs are checked a block at a time.
+bool IsValidUtf8(std::string_view text);
+
 enum class Encoding { kUtf8, kUtf8Bom, kUtf16Le, kUtf16Be };
 
 // Looks at a leading byte order mark only; no BOM means UTF-8.

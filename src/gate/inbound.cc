@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 
 #include "core/json_strings.h"
+#include "core/utf.h"
 #include "gate/config.h"
 #include "gate/text_policy.h"
 
@@ -171,7 +172,7 @@ InboundResult InboundJson(std::string_view body, const InboundOptions& options) 
         if (!v.is_string) ReadUsage(v.path, v.decoded, &r.usage);
       },
       walk);
-  if (!st.ok() || !IsValidUtf8(body)) {
+  if (!st.ok() || !utf::IsValidUtf8(body)) {
     r.body = std::string(body);
     r.checked = false;
     r.findings.push_back(

@@ -1,7 +1,6 @@
 #include "gate/policy.h"
 
 #include <fmt/format.h>
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <charconv>
@@ -9,6 +8,8 @@
 
 #include "core/json_strings.h"
 #include "core/secrets.h"
+#include "core/base64.h"
+#include "core/query_string.h"
 #include "core/utf.h"
 #include "gate/audit_log.h"
 #include "gate/text_policy.h"
@@ -73,34 +74,6 @@ std::optional<GeminiPath> ParseGeminiPath(std::string_view path) {
     return GeminiPath{std::string(rest.substr(0, colon)), std::string(rest.substr(colon + 1))};
   }
   return std::nullopt;
-}
-
-// Value of query parameter `name` (not percent-decoded; keys are URL-safe).
-std::string QueryParam(std::string_view query, std::string_view name) {
-  while (!query.empty()) {
-    const size_t amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    const size_t eq = pair.find('=');
-    if (pair.substr(0, eq) == name) return eq == std::string_view::npos ? "" : std::string(pair.substr(eq + 1));
-    if (amp == std::string_view::npos) break;
-    query.remove_prefix(amp + 1);
-  }
-  return "";
-}
-
-std::string WithoutQueryParam(std::string_view query, std::string_view name) {
-  std::string out;
-  while (!query.empty()) {
-    const size_t amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    if (pair.substr(0, pair.find('=')) != name) {
-      if (!out.empty()) out.push_back('&');
-      out.append(pair);
-    }
-    if (amp == std::string_view::npos) break;
-    query.remove_prefix(amp + 1);
-  }
-  return out;
 }
 
 Route NamedRoute(Provider protocol, std::string_view name) {
@@ -543,22 +516,8 @@ std::optional<std::string> DecodeBase64Text(std::string_view s, std::string* pre
     compact.push_back(c);
   }
   if (compact.size() < 16 || compact.size() % 4 != 0) return std::nullopt;
-  std::string out(compact.size() / 4 * 3, '\0');
-  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(compact.data()), static_cast<int>(compact.size()));
-  if (n < 0) return std::nullopt;
-  size_t len = static_cast<size_t>(n);
-  for (size_t i = compact.size(); i > 0 && compact[i - 1] == '='; --i) --len;  // padding decodes to zero bytes
-  out.resize(len);
-  if (out.find('\0') != std::string::npos || !IsValidUtf8(out)) return std::nullopt;
-  return out;
-}
-
-std::string EncodeBase64(std::string_view bytes) {
-  std::string out((bytes.size() + 2) / 3 * 4 + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
-  out.resize(static_cast<size_t>(n));
+  std::optional<std::string> out = Base64Decode(compact);
+  if (!out || out->find('\0') != std::string::npos || !utf::IsValidUtf8(*out)) return std::nullopt;
   return out;
 }
 
@@ -603,7 +562,7 @@ class OutboundEditor {
         std::string redacted;
         bool any = false;
         if (Status st = Redact(*doc, path + "<base64>", &redacted, &any); !st.ok()) return st;
-        if (any) *replacement = prefix + EncodeBase64(redacted);
+        if (any) *replacement = prefix + Base64Encode(redacted);
         return Status::Ok();
       }
     }
@@ -723,7 +682,7 @@ OutboundResult Policy::ApplyOutbound(const Route& route, std::string_view body, 
   }
   // ASCII is valid UTF-8: the full check only for bodies with other bytes.
   const bool ascii = utf::IsAscii(body);
-  if (!ascii && !IsValidUtf8(body)) {
+  if (!ascii && !utf::IsValidUtf8(body)) {
     return refuse(ErrorKind::kInvalidRequest, "invalid-utf8", "the request body is not valid UTF-8");
   }
   const bool scan_secrets = sw.redact_secrets || sw.refuse_private_keys;

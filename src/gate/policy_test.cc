@@ -7,6 +7,7 @@
 
 #include "core/json_writer.h"
 #include "core/secrets.h"
+#include "core/utf.h"
 #include "gate/audit_log.h"
 #include "gate/text_policy.h"
 
@@ -118,7 +119,7 @@ TEST(TextPolicy, BlockScansAgreeWithReferences) {
     for (int k = 0; k < n; ++k) s += pieces[next() % std::size(pieces)];
     s += std::string(next() % 20, 'z');
     ASSERT_EQ(HasUnicodeEscape(s), has_escape_reference(s)) << s;
-    ASSERT_EQ(IsValidUtf8(s), valid_utf8_reference(s)) << s;
+    ASSERT_EQ(utf::IsValidUtf8(s), valid_utf8_reference(s)) << s;
     escapes += has_escape_reference(s);
     valid += valid_utf8_reference(s);
   }

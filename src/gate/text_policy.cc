@@ -94,37 +94,6 @@ bool MayHoldHiddenText(std::string_view raw_json) {
   return !utf::IsAscii(raw_json);
 }
 
-bool IsValidUtf8(std::string_view text) {
-  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
-  const size_t n = text.size();
-  for (size_t i = 0; i < n;) {
-    // ASCII runs a block at a time.
-#if defined(__SSE2__)
-    if (i + 16 <= n &&
-        _mm_movemask_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i))) == 0) {
-      i += 16;
-      continue;
-    }
-#endif
-    if (i + 8 <= n) {
-      uint64_t word;
-      std::memcpy(&word, p + i, 8);
-      if ((word & 0x8080808080808080ULL) == 0) {
-        i += 8;
-        continue;
-      }
-    }
-    if (p[i] < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t len = 0;
-    if (utf::DecodeOne(p + i, n - i, &len) == utf::kInvalidCodePoint) return false;
-    i += len;
-  }
-  return true;
-}
-
 namespace {
 
 // The invisible format characters that prose uses for typesetting (ZWNJ,

@@ -49,10 +49,6 @@ bool HasUnicodeEscape(std::string_view raw_json);
 // this is false.
 bool MayHoldStrippable(std::string_view text);
 
-// True when `text` is valid UTF-8 (no overlong forms, surrogates or bytes
-// beyond U+10FFFF).
-bool IsValidUtf8(std::string_view text);
-
 // Called for each string value (keys excluded) with its decoded text, JSON
 // path, and whether its literal held a backslash escape (then a scan of the
 // raw JSON bytes may have missed what the decoded text shows); returns the

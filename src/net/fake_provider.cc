@@ -6,6 +6,8 @@
 #include <boost/json.hpp>
 #include <cctype>
 
+#include "core/query_string.h"
+
 namespace glassbox::net {
 
 namespace json = boost::json;
@@ -47,18 +49,6 @@ std::string PercentDecode(std::string_view s) {
     }
   }
   return out;
-}
-
-std::string QueryParam(std::string_view query, std::string_view name) {
-  while (!query.empty()) {
-    const size_t amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    const size_t eq = pair.find('=');
-    if (pair.substr(0, eq) == name) return eq == std::string_view::npos ? "" : std::string(pair.substr(eq + 1));
-    if (amp == std::string_view::npos) break;
-    query.remove_prefix(amp + 1);
-  }
-  return "";
 }
 
 uint64_t TokenEstimate(std::string_view text) { return std::max<uint64_t>(1, (text.size() + 3) / 4); }

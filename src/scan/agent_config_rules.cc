@@ -6,6 +6,7 @@
 
 #include "core/byte_codec.h"
 #include "core/secrets.h"
+#include "core/toml_strings.h"
 #include "scan/agent_config.h"
 
 namespace glassbox {
@@ -56,11 +57,7 @@ Result<std::vector<AgentConfigRule>> ParseAgentConfigRules(std::string_view toml
     rule.message = (*t)["message"].value_or(rule.description);
     const std::string sev = (*t)["severity"].value_or(std::string("high"));
     if (!ParseSeverity(sev, &rule.severity)) return Status::Error(fmt::format("{}: unknown severity '{}'", where, sev));
-    if (const toml::array* files = (*t)["files"].as_array()) {
-      for (const toml::node& f : *files) {
-        if (const auto* s = f.as_string()) rule.files.push_back(s->get());
-      }
-    }
+    if (Status st = ReadTomlStrings(t->get("files"), "files", where, &rule.files); !st.ok()) return st;
     if (rule.files.empty()) return Status::Error(where + ": 'files' must list at least one glob");
     rule.key = (*t)["key"].value_or(std::string());
     rule.value = (*t)["value"].value_or(std::string());

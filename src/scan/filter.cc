@@ -89,59 +89,6 @@ bool EscapeInOriginal(uint32_t cp) {
   return cp >= 0xE0000 && cp <= 0xE0FFF;  // tag characters, variation selectors supplement
 }
 
-void AppendUnitEscape(uint32_t unit, std::string* out) { fmt::format_to(std::back_inserter(*out), "\\u{:04x}", unit); }
-
-// Appends `text` as a JSON string literal. Returns false when it was not
-// valid UTF-8 (each invalid sequence written as U+FFFD).
-bool AppendOriginal(std::string_view text, std::string* out) {
-  bool exact = true;
-  out->push_back('"');
-  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
-  size_t i = 0;
-  while (i < text.size()) {
-    const unsigned char c = p[i];
-    if (c >= 0x20 && c < 0x7F && c != '"' && c != '\\') {
-      // Runs of plain ASCII go in one append.
-      size_t j = i + 1;
-      while (j < text.size() && p[j] >= 0x20 && p[j] < 0x7F && p[j] != '"' && p[j] != '\\') ++j;
-      out->append(text.substr(i, j - i));
-      i = j;
-      continue;
-    }
-    if (c < 0x80) {
-      switch (c) {
-        case '"': out->append("\\\""); break;
-        case '\\': out->append("\\\\"); break;
-        case '\n': out->append("\\n"); break;
-        case '\r': out->append("\\r"); break;
-        case '\t': out->append("\\t"); break;
-        default: AppendUnitEscape(c, out);
-      }
-      ++i;
-      continue;
-    }
-    size_t len = 0;
-    const int32_t cp = utf::DecodeOne(p + i, text.size() - i, &len);
-    if (cp == utf::kInvalidCodePoint) {
-      exact = false;
-      out->append("\\ufffd");
-    } else if (EscapeInOriginal(static_cast<uint32_t>(cp))) {
-      if (cp >= 0x10000) {
-        const uint32_t v = static_cast<uint32_t>(cp) - 0x10000;
-        AppendUnitEscape(0xD800 + (v >> 10), out);
-        AppendUnitEscape(0xDC00 + (v & 0x3FF), out);
-      } else {
-        AppendUnitEscape(static_cast<uint32_t>(cp), out);
-      }
-    } else {
-      out->append(text.substr(i, len));
-    }
-    i += len;
-  }
-  out->push_back('"');
-  return exact;
-}
-
 // One reason in a reject record.
 void AppendReason(std::string_view rule, Severity severity, std::string_view json_path,
                   const std::vector<char32_t>& codepoints, std::string_view decoded, std::string_view message,
@@ -386,7 +333,7 @@ void Filter::ScanBatch(Batch& b) const {
     std::string_view original = row;
     if (r.next > r.end && !original.empty() && original.back() == '\r') original.remove_suffix(1);
     b.records.append(",\"original\":");
-    if (!AppendOriginal(original, &b.records)) b.records.append(",\"original_lossy\":true");
+    if (!JsonWriter::Escape(original, &b.records, &EscapeInOriginal)) b.records.append(",\"original_lossy\":true");
     b.records.append("}\n");
   }
 }
