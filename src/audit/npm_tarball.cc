@@ -157,6 +157,7 @@ bool ReadNpmTarball(std::string_view file, const std::string& name, Budget* budg
   std::size_t entries = 0;
   bool any_header = false;
   for (;;) {
+    if (budget->OutOfTime("npm-tarball", out)) break;
     pages.Release();
     archive_entry* e = nullptr;
     int r = archive_read_next_header(a.get(), &e);
@@ -251,8 +252,12 @@ bool ReadNpmTarball(std::string_view file, const std::string& name, Budget* budg
       continue;
     }
     if (!LooksLikeText(data)) {
-      out->notes.push_back(fmt::format("npm-tarball: '{}' is binary, not JavaScript; not read", path));
-      continue;
+      if (!RuntimeLoads(path)) {
+        out->notes.push_back(fmt::format("npm-tarball: '{}' is binary, not JavaScript; not read", path));
+        continue;
+      }
+      out->notes.push_back(
+          fmt::format("npm-tarball: '{}' holds NUL or control bytes; read as JavaScript all the same", path));
     }
     AddOwnedModule(path, std::move(data), 0, "npm-tarball", budget, out);
   }

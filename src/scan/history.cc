@@ -299,7 +299,7 @@ class ScanPool {
       for (TaskOutput& o : w.outputs) outputs.push_back(std::move(o));
       report->stats.files += w.stats.files;
       report->stats.bytes += w.stats.bytes;
-      report->stats.binary_skipped += w.stats.binary_skipped;
+      report->stats.binary_files += w.stats.binary_files;
       report->stats.too_large_skipped += w.stats.too_large_skipped;
       report->stats.rows += w.stats.rows;
     }

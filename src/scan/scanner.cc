@@ -9,6 +9,7 @@
 #include <cstring>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -17,6 +18,7 @@
 #include "core/locate.h"
 #include "core/utf.h"
 #include "scan/agent_config.h"
+#include "scan/content.h"
 #include "scan/file_source.h"
 #include "scan/suppress.h"
 #include "scan/walker.h"
@@ -28,14 +30,8 @@ struct Scanner::ThreadState {
   HiddenTextDetector detector;
   std::vector<Finding> buffer;
   ReadBuffer read_buffer;
+  std::string strings;  // a binary window after the strings pass
 };
-
-bool LooksBinary(std::string_view bytes) {
-  const utf::Encoding enc = utf::DetectEncoding(bytes);
-  if (enc == utf::Encoding::kUtf16Le || enc == utf::Encoding::kUtf16Be) return false;
-  const size_t n = std::min<size_t>(bytes.size(), 8192);
-  return std::memchr(bytes.data(), 0, n) != nullptr;
-}
 
 Result<std::unique_ptr<Scanner>> Scanner::Create(ScanOptions options, std::vector<SecretRule> extra_rules) {
   std::unique_ptr<Scanner> s(new Scanner(std::move(options)));
@@ -144,9 +140,10 @@ void Scanner::ScanText(std::string_view text, const std::string& path, TextKind 
   std::vector<Finding> mine(std::make_move_iterator(out->begin() + static_cast<ptrdiff_t>(first)),
                             std::make_move_iterator(out->end()));
   out->resize(first);
-  LocateFindings(text, path, &mine);
+  LocateFindings(text, path, &mine);  // sorts them by offset
+  InlineSuppressor suppressor(text);
   for (Finding& f : mine) {
-    if (options_.inline_suppression && InlineSuppressed(text, f)) continue;
+    if (options_.inline_suppression && suppressor.Suppressed(f)) continue;
     out->push_back(std::move(f));
   }
 }
@@ -206,53 +203,188 @@ void Scanner::ScanData(std::string_view text, const std::string& path, ThreadSta
   }
 }
 
-void Scanner::ScanBytes(std::string_view bytes, const std::string& path, ThreadState& ts, std::vector<Finding>* out,
-                        ReportStats* stats) const {
-  stats->files += 1;
-  stats->bytes += bytes.size();
-  const TextKind kind = TextKindForPath(path);
-  const utf::Encoding enc = utf::DetectEncoding(bytes);
-  if (enc == utf::Encoding::kUtf16Le || enc == utf::Encoding::kUtf16Be) {
-    const utf::Transcoded t = utf::Utf16ToUtf8(bytes, enc == utf::Encoding::kUtf16Be, 2);
+namespace {
+
+// Keeps at most kMaxFindingsPerRule findings of each rule for one input: the
+// most severe, the earliest among equals. What is left out is counted and
+// said in a note, never dropped silently.
+constexpr size_t kMaxFindingsPerRule = 10000;
+
+class FindingCap {
+ public:
+  void Add(Finding f) {
+    PerRule& r = rules_[f.rule];
+    const auto sev = static_cast<size_t>(f.severity);
+    if (r.kept < kMaxFindingsPerRule) {
+      r.by_severity[sev].push_back(std::move(f));
+      ++r.kept;
+      return;
+    }
+    ++r.dropped;
+    size_t lowest = 0;
+    while (lowest < kSeverities && r.by_severity[lowest].empty()) ++lowest;
+    if (lowest >= sev) return;  // no less severe finding to give way
+    r.by_severity[lowest].pop_back();  // the latest of the least severe
+    r.by_severity[sev].push_back(std::move(f));
+  }
+  // Moves the kept findings to *out (by offset) and notes what was left out.
+  void Flush(const std::string& path, std::vector<Finding>* out, std::vector<std::string>* notes) {
     const size_t first = out->size();
-    ScanText(t.utf8, path, kind, false, ts, out);
-    for (size_t k = first; k < out->size(); ++k) {
-      Finding& f = (*out)[k];
-      const size_t b = std::min<size_t>(f.byte_offset, t.utf8.size());
-      const size_t e = std::min<size_t>(f.byte_offset + f.byte_length, t.utf8.size());
-      f.byte_offset = t.source_offset[b];
-      f.byte_length = t.source_offset[e] - t.source_offset[b];
-      f.fixes.clear();  // fixes are in UTF-8 units; clean refuses UTF-16 anyway
+    for (auto& [rule, r] : rules_) {
+      for (auto& bucket : r.by_severity) {
+        for (Finding& f : bucket) out->push_back(std::move(f));
+      }
+      if (r.dropped > 0 && notes != nullptr) {
+        notes->push_back(fmt::format("{}: {} more {} findings not listed (limit {} per rule and input; the most "
+                                     "severe are kept)",
+                                     path, r.dropped, rule, kMaxFindingsPerRule));
+      }
     }
-    if (t.invalid_units > 0) {
-      Finding& f = out->emplace_back();
-      f.rule = "unicode/invalid-encoding";
-      f.severity = Severity::kLow;
-      f.path = path;
-      f.byte_offset = t.first_invalid_offset;
-      f.message = fmt::format("{} invalid UTF-16 code units (first at byte {})", t.invalid_units,
-                              t.first_invalid_offset);
+    std::stable_sort(out->begin() + static_cast<ptrdiff_t>(first), out->end(),
+                     [](const Finding& a, const Finding& b) { return a.byte_offset < b.byte_offset; });
+    rules_.clear();
+  }
+
+ private:
+  static constexpr size_t kSeverities = 5;
+  struct PerRule {
+    std::vector<Finding> by_severity[kSeverities];
+    size_t kept = 0;
+    uint64_t dropped = 0;
+  };
+  std::map<std::string, PerRule> rules_;
+};
+
+// Counts what a window's first `cut` bytes add to the line and column of the
+// next window's start.
+struct LinePosition {
+  uint64_t lines_before = 0;  // newlines before the window
+  uint64_t column_base = 0;   // code points between the last newline and the window
+  void Advance(std::string_view consumed) {
+    const void* nl = memrchr(consumed.data(), '\n', consumed.size());
+    std::string_view tail = consumed;
+    if (nl != nullptr) {
+      lines_before += static_cast<uint64_t>(std::count(consumed.begin(), consumed.end(), '\n'));
+      tail = consumed.substr(static_cast<size_t>(static_cast<const char*>(nl) - consumed.data()) + 1);
+      column_base = 0;
     }
-    return;
+    for (char c : tail) column_base += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
   }
-  if (LooksBinary(bytes)) {
-    stats->files -= 1;
-    stats->bytes -= bytes.size();
-    stats->binary_skipped += 1;
-    return;
+};
+
+}  // namespace
+
+void Scanner::ScanWindows(WindowReader& reader, const std::string& path, ThreadState& ts,
+                          std::vector<Finding>* out, ReportStats* stats, std::vector<std::string>* notes) const {
+  stats->files += 1;
+  const TextKind kind = TextKindForPath(path);
+  const ContentKind content = ClassifyContent(path, reader.Window());
+  if (content == ContentKind::kBinary) stats->binary_files += 1;
+  const bool utf16 = content == ContentKind::kUtf16Le || content == ContentKind::kUtf16Be;
+  FindingCap cap;
+  LinePosition pos;
+  uint64_t invalid_utf16 = 0, first_invalid_utf16 = 0;
+  std::vector<Finding> local;
+  for (bool first = true;; first = false) {
+    const std::string_view window = reader.Window();
+    const bool last = reader.AtEnd();
+    const size_t cut = last ? window.size() : WindowCut(window, content);
+    const uint64_t base = reader.base();
+    stats->bytes += cut;
+    local.clear();
+    if (utf16) {
+      const bool bom = first && utf::DetectEncoding(window) != utf::Encoding::kUtf8;
+      const utf::Transcoded t = utf::Utf16ToUtf8(window.substr(0, last ? window.size() : window.size() & ~size_t{1}),
+                                                 content == ContentKind::kUtf16Be, bom ? 2 : 0);
+      ScanText(t.utf8, path, kind, false, ts, &local);
+      // The UTF-8 offset of the cut: where the next window's text starts.
+      const size_t text_cut = static_cast<size_t>(
+          std::lower_bound(t.source_offset.begin(), t.source_offset.end(), static_cast<uint64_t>(cut)) -
+          t.source_offset.begin());
+      for (Finding& f : local) {
+        const size_t b = std::min<size_t>(f.byte_offset, t.utf8.size());
+        const size_t e = std::min<size_t>(f.byte_offset + f.byte_length, t.utf8.size());
+        if (!last && b >= text_cut) continue;
+        f.byte_offset = base + t.source_offset[b];
+        f.byte_length = t.source_offset[e] - t.source_offset[b];
+        f.fixes.clear();  // fixes are in UTF-8 units; clean refuses UTF-16 anyway
+        if (f.line == 1) f.column += pos.column_base;
+        f.line += pos.lines_before;
+        cap.Add(std::move(f));
+      }
+      if (t.invalid_units > 0 && (last || t.first_invalid_offset < cut)) {
+        if (invalid_utf16 == 0) first_invalid_utf16 = base + t.first_invalid_offset;
+        invalid_utf16 += t.invalid_units;
+      }
+      pos.Advance(std::string_view(t.utf8).substr(0, std::min(text_cut, t.utf8.size())));
+    } else {
+      std::string_view text = window;
+      if (content == ContentKind::kBinary) {
+        StringsPass(window, !last, &ts.strings);
+        text = ts.strings;
+      }
+      ScanText(text, path, kind, first, ts, &local);
+      for (Finding& f : local) {
+        if (!last && f.byte_offset >= cut) continue;  // the next window sees it whole
+        f.byte_offset += base;
+        if (content == ContentKind::kBinary) {
+          // Lines mean nothing in a binary: the offset says where.
+          f.line = 0;
+          f.column = 0;
+          f.message += fmt::format(" (in a string of a binary file, at byte {})", f.byte_offset);
+          f.fixes.clear();
+        } else {
+          if (f.line == 1) f.column += pos.column_base;
+          f.line += pos.lines_before;
+        }
+        cap.Add(std::move(f));
+      }
+      if (content != ContentKind::kBinary) pos.Advance(window.substr(0, cut));
+    }
+    if (last) break;
+    Status st = reader.Advance(cut);
+    if (!st.ok()) {
+      if (notes != nullptr) notes->push_back(st.message());
+      break;
+    }
   }
-  if (options_.data_mode || kind == TextKind::kData) {
-    ScanData(bytes, path, ts, out, stats);
-    return;
+  if (invalid_utf16 > 0) {
+    Finding f;
+    f.rule = "unicode/invalid-encoding";
+    f.severity = Severity::kLow;
+    f.path = path;
+    f.byte_offset = first_invalid_utf16;
+    f.message = fmt::format("{} invalid UTF-16 code units (first at byte {})", invalid_utf16, first_invalid_utf16);
+    cap.Add(std::move(f));
   }
-  ScanText(bytes, path, kind, true, ts, out);
+  cap.Flush(path, out, notes);
+}
+
+void Scanner::ScanBytes(std::string_view bytes, const std::string& path, ThreadState& ts, std::vector<Finding>* out,
+                        ReportStats* stats, std::vector<std::string>* notes) const {
+  if (options_.data_mode || TextKindForPath(path) == TextKind::kData) {
+    const ContentKind content = ClassifyContent(path, bytes);
+    if (content == ContentKind::kUtf8Text) {
+      stats->files += 1;
+      stats->bytes += bytes.size();
+      FindingCap cap;
+      std::vector<Finding> found;
+      ScanData(bytes, path, ts, &found, stats);
+      for (Finding& f : found) cap.Add(std::move(f));
+      cap.Flush(path, out, notes);
+      return;
+    }
+    // A UTF-16 or binary "data set" is scanned as such, not row by row.
+  }
+  auto reader = MemoryWindows(bytes);
+  ScanWindows(*reader, path, ts, out, stats, notes);
 }
 
 void Scanner::ScanBuffer(std::string_view bytes, const std::string& path, std::vector<Finding>* out,
-                         ReportStats* stats) const {
+                         ReportStats* stats, std::vector<std::string>* notes) const {
   ThreadState ts;
   if (secrets_) ts.scratch = secrets_->NewScratch();
-  ScanBytes(bytes, path, ts, out, stats);
+  ScanBytes(bytes, path, ts, out, stats, notes);
 }
 
 Report Scanner::ScanPaths(const std::vector<std::string>& inputs) const {
@@ -268,13 +400,27 @@ Report Scanner::ScanPaths(const std::vector<std::string>& inputs) const {
     }
   }
   if (read_stdin) {
-    auto src = FileSource::ReadAll(STDIN_FILENO, "<stdin>");
-    if (!src.ok()) {
-      report.errors.push_back(src.status().message());
+    if (options_.data_mode) {
+      // A data set on stdin is read whole (see docs/limits.md).
+      auto src = FileSource::ReadAll(STDIN_FILENO, "<stdin>");
+      if (!src.ok()) {
+        report.errors.push_back(src.status().message());
+      } else {
+        ScanBuffer(src->bytes(), "-.jsonl", &report.findings, &report.stats, &report.notes);
+      }
     } else {
-      ScanBuffer(src->bytes(), options_.data_mode ? "-.jsonl" : "-", &report.findings, &report.stats);
-      for (Finding& f : report.findings) f.path = "-";
+      // Anything else is read in fixed windows: `yes | glassbox scan -` runs
+      // in bounded memory.
+      auto reader = FdWindows(STDIN_FILENO, "<stdin>");
+      if (!reader.ok()) {
+        report.errors.push_back(reader.status().message());
+      } else {
+        ThreadState ts;
+        if (secrets_) ts.scratch = secrets_->NewScratch();
+        ScanWindows(*reader.value(), "-", ts, &report.findings, &report.stats, &report.notes);
+      }
     }
+    for (Finding& f : report.findings) f.path = "-";
   }
   // The walk feeds a queue that the workers drain while it goes on. Files go
   // in batches of kBatch: handed over one by one, each file cost a futex
@@ -305,29 +451,51 @@ Report Scanner::ScanPaths(const std::vector<std::string>& inputs) const {
     std::vector<Finding> found;
     ReportStats stats;
     std::vector<std::string> errors;
+    std::vector<std::string> notes;
     std::vector<std::string> batch;
     while (next_batch(&batch)) {
       for (const std::string& path : batch) {
-        auto src = FileSource::Open(path, options_.max_file_bytes, &ts.read_buffer);
-        if (!src.ok()) {
-          if (src.status().message().find("size limit") != std::string::npos) {
+        uint64_t size = 0;
+        auto fd = FileSource::OpenRegular(path, options_.max_file_bytes, &size);
+        if (!fd.ok()) {
+          if (fd.status().message().find("size limit") != std::string::npos) {
             ++stats.too_large_skipped;
           }
-          errors.push_back(src.status().message());
+          errors.push_back(fd.status().message());
           continue;
         }
-        ScanBytes(src->bytes(), path, ts, &found, &stats);
+        const bool data = options_.data_mode || TextKindForPath(path) == TextKind::kData;
+        if (size > kWindowBytes + kOverlapBytes && !data) {
+          // Large files are read in windows, not mapped whole: memory stays
+          // bounded and a 2 GB line costs no more than 2 GB of short ones.
+          auto reader = FdWindows(fd.value(), path);
+          if (!reader.ok()) {
+            errors.push_back(reader.status().message());
+          } else {
+            ScanWindows(*reader.value(), path, ts, &found, &stats, &notes);
+          }
+          close(fd.value());
+        } else {
+          close(fd.value());
+          auto src = FileSource::Open(path, options_.max_file_bytes, &ts.read_buffer);
+          if (!src.ok()) {
+            errors.push_back(src.status().message());
+            continue;
+          }
+          ScanBytes(src->bytes(), path, ts, &found, &stats, &notes);
+        }
         const uint64_t f = done_files.fetch_add(1, std::memory_order_relaxed) + 1;
-        const uint64_t b = done_bytes.fetch_add(src->bytes().size(), std::memory_order_relaxed) + src->bytes().size();
+        const uint64_t b = done_bytes.fetch_add(size, std::memory_order_relaxed) + size;
         if (options_.progress && (f % 256) == 0) options_.progress(f, b);
       }
     }
     std::lock_guard<std::mutex> lock(mu);
     for (Finding& f : found) report.findings.push_back(std::move(f));
     for (std::string& e : errors) report.errors.push_back(std::move(e));
+    for (std::string& n : notes) report.notes.push_back(std::move(n));
     report.stats.files += stats.files;
     report.stats.bytes += stats.bytes;
-    report.stats.binary_skipped += stats.binary_skipped;
+    report.stats.binary_files += stats.binary_files;
     report.stats.too_large_skipped += stats.too_large_skipped;
     report.stats.rows += stats.rows;
   };
@@ -376,6 +544,7 @@ Report Scanner::ScanPaths(const std::vector<std::string>& inputs) const {
     return std::tie(a.path, a.byte_offset) < std::tie(b.path, b.byte_offset);
   });
   std::sort(report.errors.begin(), report.errors.end());
+  std::sort(report.notes.begin(), report.notes.end());
   report.stats.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return report;

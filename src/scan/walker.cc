@@ -226,7 +226,12 @@ std::vector<std::string> WalkEach(const std::vector<std::string>& inputs, const 
     } else if (S_ISREG(st.st_mode)) {
       on_file(input);
     } else {
-      errors.push_back(fmt::format("{}: not a regular file or directory", input));
+      // Named, never opened: a FIFO or a device could block the scan.
+      const char* what = S_ISFIFO(st.st_mode)                         ? "a FIFO"
+                         : S_ISSOCK(st.st_mode)                       ? "a socket"
+                         : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
+                                                                      : "not a regular file or directory";
+      errors.push_back(fmt::format("{}: {}, not read (only regular files and directories are)", input, what));
     }
   }
   return errors;
