@@ -137,6 +137,12 @@ void Scanner::ScanText(std::string_view text, const std::string& path, TextKind 
   });
   out->erase(keep_end, out->end());
   if (out->size() == first) return;
+  if (!options_.locate) {
+    for (size_t k = first; k < out->size(); ++k) {
+      if ((*out)[k].path.empty()) (*out)[k].path = path;
+    }
+    return;
+  }
   std::vector<Finding> mine(std::make_move_iterator(out->begin() + static_cast<ptrdiff_t>(first)),
                             std::make_move_iterator(out->end()));
   out->resize(first);
@@ -154,6 +160,7 @@ void Scanner::ScanData(std::string_view text, const std::string& path, ThreadSta
   size_t row_start = 0;
   uint64_t row = 0;
   std::vector<Finding> local;
+  const size_t row_cap = options_.max_findings_per_row;
   while (row_start < text.size()) {
     size_t row_end = text.find('\n', row_start);
     if (row_end == std::string_view::npos) row_end = text.size();
@@ -165,6 +172,28 @@ void Scanner::ScanData(std::string_view text, const std::string& path, ThreadSta
     while (ws < line.size() && (line[ws] == ' ' || line[ws] == '\t' || line[ws] == '\r')) ++ws;
     if (ws == line.size()) continue;
     ++stats->rows;
+    const size_t row_first = out->size();
+    // A row with thousands of findings keeps its most severe row_cap: the
+    // filter needs a row's reasons, not all of them.
+    auto trim_row = [&] {
+      // Keeps, in their order, every finding above the severity where the
+      // cap falls and the first of that severity: one pass, no sort.
+      size_t by_severity[5] = {};
+      for (size_t k = row_first; k < out->size(); ++k) ++by_severity[static_cast<size_t>((*out)[k].severity)];
+      int cut = 4;
+      size_t above = 0;
+      while (cut > 0 && above + by_severity[cut] < row_cap) above += by_severity[cut--];
+      size_t room_at_cut = row_cap - above;
+      size_t w = row_first;
+      for (size_t k = row_first; k < out->size(); ++k) {
+        const int sev = static_cast<int>((*out)[k].severity);
+        if (sev < cut || (sev == cut && room_at_cut == 0)) continue;
+        if (sev == cut) --room_at_cut;
+        if (w != k) (*out)[w] = std::move((*out)[k]);
+        ++w;
+      }
+      out->resize(w);
+    };
     Status st = ForEachJsonString(line, [&](const JsonStringVisit& v) {
       if (v.decoded.empty()) return;
       local.clear();
@@ -174,9 +203,10 @@ void Scanner::ScanData(std::string_view text, const std::string& path, ThreadSta
         f.json_path = v.is_key ? v.path + " (key)" : v.path;
         f.line = row;
         f.byte_offset += offset + v.raw_offset;  // approximate: the decoded offset past the string's start
-        f.fingerprint = Sha256Hex(f.fingerprint + f.json_path, 32);
+        if (options_.locate) f.fingerprint = Sha256Hex(f.fingerprint + f.json_path, 32);
         out->push_back(std::move(f));
       }
+      if (row_cap > 0 && out->size() - row_first > 2 * row_cap) trim_row();
     });
     if (!st.ok()) {
       // Report the malformed row, then still scan its raw text: a broken row
@@ -200,6 +230,7 @@ void Scanner::ScanData(std::string_view text, const std::string& path, ThreadSta
         out->push_back(std::move(g));
       }
     }
+    if (row_cap > 0 && out->size() - row_first > row_cap) trim_row();
   }
 }
 
@@ -208,14 +239,13 @@ namespace {
 // Keeps at most kMaxFindingsPerRule findings of each rule for one input: the
 // most severe, the earliest among equals. What is left out is counted and
 // said in a note, never dropped silently.
-constexpr size_t kMaxFindingsPerRule = 10000;
-
 class FindingCap {
  public:
+  explicit FindingCap(size_t per_rule) : per_rule_(per_rule) {}
   void Add(Finding f) {
     PerRule& r = rules_[f.rule];
     const auto sev = static_cast<size_t>(f.severity);
-    if (r.kept < kMaxFindingsPerRule) {
+    if (per_rule_ == 0 || r.kept < per_rule_) {
       r.by_severity[sev].push_back(std::move(f));
       ++r.kept;
       return;
@@ -237,7 +267,7 @@ class FindingCap {
       if (r.dropped > 0 && notes != nullptr) {
         notes->push_back(fmt::format("{}: {} more {} findings not listed (limit {} per rule and input; the most "
                                      "severe are kept)",
-                                     path, r.dropped, rule, kMaxFindingsPerRule));
+                                     path, r.dropped, rule, per_rule_));
       }
     }
     std::stable_sort(out->begin() + static_cast<ptrdiff_t>(first), out->end(),
@@ -247,6 +277,7 @@ class FindingCap {
 
  private:
   static constexpr size_t kSeverities = 5;
+  size_t per_rule_;
   struct PerRule {
     std::vector<Finding> by_severity[kSeverities];
     size_t kept = 0;
@@ -281,7 +312,7 @@ void Scanner::ScanWindows(WindowReader& reader, const std::string& path, ThreadS
   const ContentKind content = ClassifyContent(path, reader.Window());
   if (content == ContentKind::kBinary) stats->binary_files += 1;
   const bool utf16 = content == ContentKind::kUtf16Le || content == ContentKind::kUtf16Be;
-  FindingCap cap;
+  FindingCap cap(options_.max_findings_per_rule);
   LinePosition pos;
   uint64_t invalid_utf16 = 0, first_invalid_utf16 = 0;
   std::vector<Finding> local;
@@ -367,7 +398,11 @@ void Scanner::ScanBytes(std::string_view bytes, const std::string& path, ThreadS
     if (content == ContentKind::kUtf8Text) {
       stats->files += 1;
       stats->bytes += bytes.size();
-      FindingCap cap;
+      if (options_.max_findings_per_rule == 0) {
+        ScanData(bytes, path, ts, out, stats);
+        return;
+      }
+      FindingCap cap(options_.max_findings_per_rule);
       std::vector<Finding> found;
       ScanData(bytes, path, ts, &found, stats);
       for (Finding& f : found) cap.Add(std::move(f));

@@ -35,6 +35,13 @@ struct ScanOptions {
   unsigned jobs = 0;        // 0: one per core
   Severity min_severity = Severity::kInfo;  // findings below are dropped
   bool inline_suppression = true;  // honour "glassbox:ignore" comments
+  // Findings kept per rule and input: the most severe, the rest counted in a
+  // note. 0: no cap (the filter, which decides row by row).
+  size_t max_findings_per_rule = 10000;
+  // Data sets: findings kept per row (the most severe); 0: no cap.
+  size_t max_findings_per_row = 0;
+  // Fill line, column, snippet and fingerprint (the filter needs none of them).
+  bool locate = true;
   // Called from worker threads now and then with files and bytes done so far.
   std::function<void(uint64_t files, uint64_t bytes)> progress;
 };
