@@ -551,6 +551,10 @@ Report Scanner::ScanPaths(const std::vector<std::string>& inputs) const {
       link_findings.push_back(std::move(f));
     };
   }
+  std::vector<std::string> special_notes;
+  walk_options.on_special_file = [&](const std::string& path, const char* what) {
+    special_notes.push_back(fmt::format("{}: {}, not read (only regular files are)", path, what));
+  };
   std::vector<std::string> pending;
   auto hand_over = [&] {
     bool wake;
@@ -574,6 +578,7 @@ Report Scanner::ScanPaths(const std::vector<std::string>& inputs) const {
   queue_cv.notify_all();
   for (std::thread& t : threads) t.join();
   for (std::string& e : walk_errors) report.errors.push_back(std::move(e));
+  for (std::string& n : special_notes) report.notes.push_back(std::move(n));
   for (Finding& f : link_findings) report.findings.push_back(std::move(f));
   std::stable_sort(report.findings.begin(), report.findings.end(), [](const Finding& a, const Finding& b) {
     return std::tie(a.path, a.byte_offset) < std::tie(b.path, b.byte_offset);

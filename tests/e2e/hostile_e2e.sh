@@ -87,6 +87,9 @@ expect_exit 2 "a FIFO is refused, not waited on" -- timeout 10 "$GB" clean --in-
 grep -q FIFO err && ok || bad "the refusal names the FIFO: $(cat err)"
 expect_exit 2 "a FIFO is refused by clean to stdout too" -- timeout 10 "$GB" clean fifo.md
 expect_exit 2 "a FIFO is refused by scan" -- timeout 10 "$GB" scan fifo.md
+mkdir special && mkfifo special/pipe && u 'ok\n' > special/a.md
+expect_exit 0 "a FIFO inside a folder is passed over, not waited on" -- timeout 10 "$GB" scan special
+grep -q 'note: .*special/pipe: a FIFO, not read' out && ok || bad "the FIFO is named in a note: $(cat out)"
 
 u 'a\u200Bb\n' > ro.md
 chmod 0444 ro.md
