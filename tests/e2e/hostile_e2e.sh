@@ -58,6 +58,26 @@ b = [f for f in d["findings"] if f["rule"] == "unicode/bidi-control"]
 assert len(b) == 1 and b[0]["line"] == 2 and b[0]["byte_offset"] == 20000000 + 10 and b[0]["path"] == "-", b
 EOF
 
+# Clean in windows: hidden characters on both sides of every window end of a 20 MB line (and
+# in a file of short lines) are removed, nothing else changes.
+python3 - <<'EOF2'
+W = 8 << 20
+for name, sep in (("wide", b"a"), ("lines", b"\n")):
+    clean = bytearray(sep * (20 << 20))
+    dirty = bytearray()
+    last = 0
+    for at in sorted({5, W - 3, W - 1, W, W + 2, 2 * W - 2, 2 * W + 1, (20 << 20) - 1}):
+        dirty += clean[last:at] + "\u200b".encode()
+        last = at
+    dirty += clean[last:]
+    open(f"{name}.dirty", "wb").write(dirty)
+    open(f"{name}.clean", "wb").write(clean)
+EOF2
+for n in wide lines; do
+  "$GB" clean --kind code < $n.dirty > $n.out 2> $n.err
+  cmp -s $n.out $n.clean && ok || bad "clean in windows ($n): output differs: $(cat $n.err)"
+done
+
 # --- filter on invalid rows --------------------------------------------------------
 python3 -c "
 import sys
