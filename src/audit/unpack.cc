@@ -287,6 +287,10 @@ const char* ReadExecutablePayload(std::string_view bytes, Budget* budget, Unpack
 void ReadNestedExecutable(std::string_view bytes, const std::string& path, const std::string& container, Budget* budget,
                           Unpacked* out) {
   Unpacked inner;
+  if (std::string damage = ObjectDamage(bytes); !damage.empty()) {
+    out->notes.push_back(fmt::format("{}: {}: damaged {} file: {}; read as far as it goes", container, path,
+                                     ObjectFormatName(DetectObjectFormat(bytes)), damage));
+  }
   const char* kind = ReadExecutablePayload(bytes, budget, &inner);
   for (std::string& n : inner.notes) out->notes.push_back(fmt::format("{}: {}", path, n));
   if (kind == nullptr || inner.modules.empty()) {

@@ -57,8 +57,8 @@ std::string Summary(const scan::CleanResult& r) {
 
 // Why an in-place clean of `path` must not go ahead, or "" when it may.
 // *target is the file to rewrite (the link's target with --follow-symlinks).
-std::string RefuseInPlace(const std::string& path, bool follow_symlinks, std::string* target) {
-  struct stat st;
+std::string RefuseInPlace(const std::string& path, bool follow_symlinks, std::string* target, struct stat* checked) {
+  struct stat& st = *checked;
   if (lstat(path.c_str(), &st) != 0) return fmt::format("{}: cannot stat: {}", path, std::strerror(errno));
   *target = path;
   if (S_ISLNK(st.st_mode)) {
@@ -93,7 +93,7 @@ std::string RefuseInPlace(const std::string& path, bool follow_symlinks, std::st
 
 // Cleans `path` in place as described in scan/atomic_file.h. Returns the
 // error, or Ok with *result filled (changes == 0: the file was not touched).
-Status CleanInPlace(const std::string& path, TextKind kind, scan::CleanResult* result) {
+Status CleanInPlace(const std::string& path, const struct stat& checked, TextKind kind, scan::CleanResult* result) {
   uint64_t size = 0;
   auto fd = scan::FileSource::OpenRegular(path, uint64_t{1} << 62, &size);
   if (!fd.ok()) return fd.status();
@@ -103,6 +103,11 @@ Status CleanInPlace(const std::string& path, TextKind kind, scan::CleanResult* r
   } closer{fd.value()};
   struct stat before;
   if (fstat(fd.value(), &before) != 0) return Status::Error(fmt::format("{}: cannot stat: {}", path, std::strerror(errno)));
+  // The file opened must be the one checked: a link or FIFO swapped in
+  // between is not cleaned.
+  if (before.st_dev != checked.st_dev || before.st_ino != checked.st_ino) {
+    return Status::Error(fmt::format("{}: replaced while it was being checked; not cleaned", path));
+  }
   auto reader = scan::FdWindows(fd.value(), path);
   if (!reader.ok()) return reader.status();
   const scan::ContentKind content = scan::ClassifyContent(path, reader.value()->Window());
@@ -169,12 +174,13 @@ int RunClean(int argc, char** argv) {
         continue;
       }
       std::string target;
-      const std::string refused = RefuseInPlace(path, follow_symlinks, &target);
+      struct stat checked;
+      const std::string refused = RefuseInPlace(path, follow_symlinks, &target, &checked);
       if (!refused.empty()) {
         report_error(refused);
         continue;
       }
-      Status st = CleanInPlace(target, kind, &result);
+      Status st = CleanInPlace(target, checked, kind, &result);
       if (!st.ok()) {
         report_error(st.message());
         continue;
