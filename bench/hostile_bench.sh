@@ -11,10 +11,12 @@
 #   yes-2G-stdin      `yes | head -c 2G | glassbox scan -` (stdin read in windows)
 #   yes-2G-clean      `yes | head -c 2G | glassbox clean` to /dev/null
 #   bidi-1M           one million U+202E in 3 MB
+#   filter-invalid    `glassbox filter` on rows of invalid UTF-8 and raw control bytes (every row
+#                     rejected, reject records to /dev/null), HOSTILE_FILTER_MB of them
 #
 # Environment (optional): HOSTILE_MB=100 size of the one-line file, HOSTILE_STDIN=2G size given
-# to head -c. Work files go to build/bench-work (removed at the end). Peak RSS comes from GNU
-# time (/usr/bin/time -f %M). glassbox exits 1 on findings; that is not a failure here.
+# to head -c, HOSTILE_FILTER_MB=400 size of the invalid rows. Work files go to build/bench-work
+# (removed at the end). Peak RSS comes from GNU time (/usr/bin/time -f %M). glassbox exits 1 on findings; that is not a failure here.
 set -euo pipefail
 export LC_ALL=C
 if [[ $# -ne 1 || $1 == -h || $1 == --help ]]; then
@@ -30,10 +32,11 @@ mkdir -p "$work"
 trap 'rm -rf "$work"' EXIT
 mb=${HOSTILE_MB:-100}
 stdin_size=${HOSTILE_STDIN:-2G}
+filter_mb=${HOSTILE_FILTER_MB:-400}
 
-python3 - "$work" "$mb" <<'PY'
+python3 - "$work" "$mb" "$filter_mb" <<'PY'
 import sys
-work, mb = sys.argv[1], int(sys.argv[2])
+work, mb, filter_mb = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 chunk = (b"x" * 4000 + b"\xff" + "\u200b".encode() + b"y" * 90)
 n = mb * 1000 * 1000 // len(chunk)
 with open(f"{work}/one-line.txt", "wb") as f:
@@ -43,6 +46,10 @@ with open(f"{work}/short-lines.txt", "wb") as f:
     f.write(b"\n".join(data[i:i + 79] for i in range(0, len(data), 79)))
 with open(f"{work}/bidi.txt", "wb") as f:
     f.write("\u202e".encode() * 1000000)
+row = b'{"t": "' + b"\xff\x01" * 2000 + b'"}\n'
+with open(f"{work}/invalid.jsonl", "wb") as f:
+    for _ in range(filter_mb * 1000 * 1000 // len(row)):
+        f.write(row)
 PY
 
 row() {  # row NAME COMMAND...: prints name, wall seconds, peak RSS
@@ -58,3 +65,4 @@ row "short-lines-${mb}MB" "$glassbox" scan --format json "$work/short-lines.txt"
 row "yes-${stdin_size}-stdin" bash -c "yes | head -c $stdin_size | '$glassbox' scan --format json -"
 row "yes-${stdin_size}-clean" bash -c "yes | head -c $stdin_size | '$glassbox' clean"
 row "bidi-1M" "$glassbox" scan --format json "$work/bidi.txt"
+row "filter-invalid-${filter_mb}MB" bash -c "'$glassbox' filter --rejects /dev/null < '$work/invalid.jsonl'"

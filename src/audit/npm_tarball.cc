@@ -157,7 +157,6 @@ bool ReadNpmTarball(std::string_view file, const std::string& name, Budget* budg
   std::size_t entries = 0;
   bool any_header = false;
   for (;;) {
-    if (budget->OutOfTime("npm-tarball", out)) break;
     pages.Release();
     archive_entry* e = nullptr;
     int r = archive_read_next_header(a.get(), &e);
@@ -168,7 +167,8 @@ bool ReadNpmTarball(std::string_view file, const std::string& name, Budget* budg
                                        archive_error_string(a.get()) ? archive_error_string(a.get()) : "error"));
       break;
     }
-    any_header = true;
+    any_header = true;  // a tarball, so the budget is checked after the first header only
+    if (budget->OutOfTime("npm-tarball", out)) break;
     if (++entries > limits.max_entries) {
       out->notes.push_back(fmt::format("limit: more than {} tarball entries; rest not read", limits.max_entries));
       break;

@@ -217,6 +217,8 @@ bool LooksLikeText(std::string_view bytes) {
 
 bool AddModule(std::string path, std::string_view stored, std::string encoding, std::uint64_t offset,
                std::string container, Budget* budget, Unpacked* out, Module** added) {
+  // Every reader adds its modules here, so every reader keeps to the time budget.
+  if (budget->OutOfTime(container, out)) return false;
   if (!budget->Admit(stored.size(), fmt::format("{} '{}'", container, path), out)) return false;
   Module m;
   std::uint64_t replaced = 0;
@@ -240,6 +242,7 @@ bool AddOwnedModule(std::string path, std::string&& stored, std::uint64_t offset
   std::string encoding = GuessEncoding(stored);
   if (encoding != "utf8")
     return AddModule(std::move(path), stored, encoding, offset, std::move(container), budget, out);
+  if (budget->OutOfTime(container, out)) return false;
   if (!budget->Admit(stored.size(), fmt::format("{} '{}'", container, path), out)) return false;
   Module m;
   m.stored_bytes = stored.size();

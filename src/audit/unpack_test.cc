@@ -818,6 +818,20 @@ TEST(Hostile, ManyBadAsarEntriesGiveBoundedNotes) {
   EXPECT_TRUE(NoteContains(*u, "2980 more notes like"));
 }
 
+// 300,000 bad entries gave 200,001 notes: the walk stops at the entry limit
+// with a note, and the notes of one shape are capped.
+TEST(Hostile, ThreeHundredThousandBadAsarEntriesGiveBoundedNotes) {
+  std::string extra;
+  extra.reserve(300000 * 16);
+  for (int i = 0; i < 300000; ++i) extra += ",\"b" + std::to_string(i) + "\":{\"size\":1}";
+  auto u = UnpackBytes(Asar({{"a.js", "x"}}, extra), "app.asar");
+  ASSERT_TRUE(u.ok());
+  EXPECT_EQ(u->kind, "asar");
+  EXPECT_LE(u->notes.size(), 30u) << ::testing::PrintToString(u->notes);
+  EXPECT_TRUE(NoteContains(*u, "asar index has more than 200000 entries")) << ::testing::PrintToString(u->notes);
+  EXPECT_TRUE(NoteContains(*u, "more notes like")) << ::testing::PrintToString(u->notes);
+}
+
 TEST(Hostile, DamagedElfIsNoted) {
   std::string elf = Elf({{".text", "code"}, {".rodata", "strings here"}});
   elf.resize(elf.size() - 40);  // cut into the section header table
@@ -845,6 +859,45 @@ TEST(Hostile, ContainerReadersStopAtTheTimeBudget) {
   auto whole = UnpackBytes(file, "agent");
   ASSERT_TRUE(whole.ok());
   EXPECT_EQ(whole->modules.size(), many.size());
+}
+
+// Every container reader keeps to the budget: with 0 s each stops before its
+// first module, with a note.
+TEST(Hostile, EveryContainerReaderNotesTheTimeBudget) {
+  UnpackLimits limits;
+  limits.max_seconds = 0;
+  const std::string js = "fetch('https://collect.example/x');\n";
+  struct Case {
+    std::string reader, name, file;
+  };
+  std::string deno = RuntimeNoise();
+  {
+    const std::uint64_t eszip = deno.size();
+    deno += "ESZIP2.3\x01\x02file:///app/main.ts\x03" + js + js + js;
+    const std::uint64_t metadata = deno.size();
+    deno += "{\"argv\":[]}d3n0l4nd";
+    PutBe64(&deno, eszip);
+    PutBe64(&deno, metadata);
+  }
+  const std::vector<Case> cases = {
+      {"asar", "app.asar", Asar({{"main.js", js}, {"b.js", js}})},
+      {"npm-tarball", "a.tgz", Tarball({{"package/index.js", js, ""}, {"package/b.js", js, ""}})},
+      {"node-sea", "sea", Elf({{".text", RuntimeNoise()}, {".note.sea", ElfNote("NODE_SEA_BLOB", SeaBlob("m.js", js))}})},
+      {"pkg", "pkg-app", PkgFile(js, "{\"/snapshot/app/index.js\":{\"1\":[0," + std::to_string(js.size()) + "]}}", "0")},
+      {"deno", "deno-app", deno},
+  };
+  for (const Case& c : cases) {
+    auto whole = UnpackBytes(c.file, c.name);
+    ASSERT_TRUE(whole.ok()) << c.reader;
+    ASSERT_FALSE(whole->modules.empty()) << c.reader << ": " << ::testing::PrintToString(whole->notes);
+    EXPECT_FALSE(NoteContains(*whole, "time budget")) << c.reader;
+    auto u = UnpackBytes(c.file, c.name, limits);
+    ASSERT_TRUE(u.ok()) << c.reader;
+    // The readers share one budget: the note names the reader that found it used up (the first
+    // tried); the others stop too, so fewer modules come back.
+    EXPECT_TRUE(NoteContains(*u, ": the time budget of 0 s")) << c.reader << ": " << ::testing::PrintToString(u->notes);
+    EXPECT_LT(u->modules.size(), whole->modules.size()) << c.reader;
+  }
 }
 
 TEST(Hostile, RealBunTrailerAfterManyDecoysIsFound) {
