@@ -29,6 +29,12 @@ expect_exit 1 "scan of an odd file name" -- "$GB" scan --color never names
 grep -q $'\033' out && bad "ESC reaches the terminal" || ok
 grep -q $'\a' out && bad "BEL reaches the terminal" || ok
 grep -q 'evil\\e\[2J\\x07\\nname.txt' out && ok || bad "the name is shown escaped: $(head -3 out)"
+# Snippets too: an OSC title sequence, BEL, CR and a bidi control in the text itself.
+mkdir snippets && printf 'hello \033]0;pwned\007 world \xe2\x80\xae x\r\nsecond\n' > snippets/a.md
+expect_exit 1 "scan of a file with escapes in its text" -- "$GB" scan --color never snippets
+grep -q $'\033\|\a\|\r' out && bad "a control character in a snippet reaches the terminal" || ok
+grep -q $'\xe2\x80\xae' out && bad "a bidi control in a snippet reaches the terminal" || ok
+grep -q 'unicode/control-characters' out && grep -q ']0;pwned' out && ok || bad "the snippet is shown, escaped: $(head -5 out)"
 
 # --- bounded memory on stdin and on one huge line ---------------------------------
 rss=$(peak_kb bash -c "yes | head -c 64M | '$GB' scan -")
