@@ -52,14 +52,15 @@ with open(f"{work}/invalid.jsonl", "wb") as f:
         f.write(row)
 PY
 
-row() {  # row NAME COMMAND...: prints name, wall seconds, peak RSS
+row() {  # row NAME COMMAND...: prints name, wall seconds, CPU seconds (user + system), peak RSS
   local name=$1
   shift
-  /usr/bin/time -f '%e %M' -o "$work/t" "$@" > /dev/null 2> "$work/err" || true
-  read -r secs kb < <(tail -n 1 "$work/t")
-  printf '%-20s %8.2f s %10.1f MB peak RSS\n' "$name" "$secs" "$(echo "$kb / 1024" | bc -l)"
+  /usr/bin/time -f '%e %U %S %M' -o "$work/t" "$@" > /dev/null 2> "$work/err" || true
+  read -r secs user sys kb < <(tail -n 1 "$work/t")
+  printf '%-22s %8.2f s wall %8.2f s CPU %8.1f MB peak RSS\n' "$name" "$secs" "$(echo "$user + $sys" | bc -l)" \
+    "$(echo "$kb / 1024" | bc -l)"
 }
-echo "glassbox hostile inputs ($(nproc) cores)"
+echo "glassbox hostile inputs ($(nproc) cores, load average $(cut -d" " -f1-3 /proc/loadavg))"
 row "one-line-${mb}MB" "$glassbox" scan --format json "$work/one-line.txt"
 row "short-lines-${mb}MB" "$glassbox" scan --format json "$work/short-lines.txt"
 row "yes-${stdin_size}-stdin" bash -c "yes | head -c $stdin_size | '$glassbox' scan --format json -"
