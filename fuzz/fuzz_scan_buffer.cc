@@ -11,6 +11,7 @@
 
 #include "core/utf.h"
 #include "fuzz_check.h"
+#include "scan/content.h"
 #include "scan/scanner.h"
 
 namespace {
@@ -43,8 +44,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   glassbox::ReportStats stats;
   TheScanner().ScanBuffer(bytes, path, &findings, &stats);
 
-  const glassbox::utf::Encoding enc = glassbox::utf::DetectEncoding(bytes);
-  const bool utf16 = enc == glassbox::utf::Encoding::kUtf16Le || enc == glassbox::utf::Encoding::kUtf16Be;
+  // UTF-16 by byte order mark or by its NUL lane (scan/content.h).
+  const glassbox::scan::ContentKind kind = glassbox::scan::ClassifyContent(path, bytes);
+  const bool utf16 = kind == glassbox::scan::ContentKind::kUtf16Le || kind == glassbox::scan::ContentKind::kUtf16Be;
   const bool data_mode = path == "d.jsonl";
   for (const glassbox::Finding& f : findings) {
     FUZZ_CHECK(!f.rule.empty(), "finding without a rule");

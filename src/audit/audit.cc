@@ -18,7 +18,8 @@ std::string Location(const std::string& path, const Position& p) {
   return fmt::format("{}:{}:{}", path, p.line, p.column);
 }
 
-void Merge(const std::string& path, ModuleAnalysis&& a, AuditResult* out, std::set<std::string>* probes) {
+void Merge(const std::string& path, ModuleAnalysis&& a, const AnalysisLimits& limits, AuditResult* out,
+           std::set<std::string>* probes) {
   for (Finding& f : a.findings) {
     f.path = path;
     f.fingerprint = fmt::format("{}:{}:{}", f.rule, path, f.byte_offset);
@@ -44,6 +45,19 @@ void Merge(const std::string& path, ModuleAnalysis&& a, AuditResult* out, std::s
   probes->insert(a.probes.begin(), a.probes.end());
   if (!a.not_parsed.empty()) out->notes.push_back(path + ": not parsed as JavaScript: " + a.not_parsed);
   if (a.has_syntax_errors) out->notes.push_back(path + ": parts of this module do not parse as JavaScript; they were skipped");
+  if (a.findings_omitted > 0) {
+    out->notes.push_back(fmt::format("limit: {}: {} more findings past the {} kept per rule (the most severe are kept)",
+                                     path, a.findings_omitted, limits.max_findings_per_rule));
+  }
+  if (a.endpoints_omitted > 0) {
+    out->notes.push_back(fmt::format("limit: {}: {} more URLs and host names past the {} listed (hidden ones are "
+                                     "kept first); read the module for the rest",
+                                     path, a.endpoints_omitted, limits.max_endpoints));
+  }
+  if (a.decoded_omitted > 0) {
+    out->notes.push_back(fmt::format("limit: {}: {} more decoded strings past the {} listed", path,
+                                     a.decoded_omitted, limits.max_decoded));
+  }
 }
 
 }  // namespace
@@ -113,7 +127,8 @@ AuditResult AuditUnpacked(const std::string& target, const Unpacked& unpacked, c
   for (size_t i = 0; i < js.size(); ++i) {
     out.bytes += js[i]->text.size();
     const size_t from = same_as[i];
-    Merge(js[i]->path, copied[from] ? ModuleAnalysis(results[from]) : std::move(results[from]), &out, &probes);
+    Merge(js[i]->path, copied[from] ? ModuleAnalysis(results[from]) : std::move(results[from]), options.analysis, &out,
+          &probes);
   }
   out.modules = js.size();
   if (!unpacked.strings.empty()) {
@@ -124,7 +139,7 @@ AuditResult AuditUnpacked(const std::string& target, const Unpacked& unpacked, c
       offsets.push_back(s.offset);
       out.bytes += s.text.size();
     }
-    Merge(target, analyzer.AnalyzeStrings(texts, offsets, options.analysis), &out, &probes);
+    Merge(target, analyzer.AnalyzeStrings(texts, offsets, options.analysis), options.analysis, &out, &probes);
   }
   out.probes.assign(probes.begin(), probes.end());
   std::stable_sort(out.findings.begin(), out.findings.end(), [](const Finding& a, const Finding& b) {

@@ -99,7 +99,7 @@ void WriteAuditText(const AuditResult& result, const AuditTextOptions& options, 
         out << " …";
         break;
       }
-      out << " " << h;
+      out << " " << TerminalSafe(h);
     }
   }
   out << "\n\n";
@@ -114,7 +114,7 @@ void WriteAuditText(const AuditResult& result, const AuditTextOptions& options, 
     }
     std::string text;
     JsonWriter::Escape(d.decoded.text, &text);
-    out << fmt::format("  {} {} ({})\n", text, d.decoded.encoding, d.location);
+    out << fmt::format("  {} {} ({})\n", TerminalSafe(text), d.decoded.encoding, TerminalSafe(d.location));
   }
   if (listed > 0) out << "\n";
   Report report = ToReport(result, "");
@@ -122,7 +122,8 @@ void WriteAuditText(const AuditResult& result, const AuditTextOptions& options, 
   text_options.color = options.color;
   text_options.min_severity = options.min_severity;
   WriteText(report, text_options, out);
-  for (const std::string& n : result.notes) out << "note: " << n << "\n";
+  // Notes name archive entries and files the target chose: escaped for the terminal.
+  for (const std::string& n : result.notes) out << "note: " << TerminalSafe(n) << "\n";
 }
 
 void WriteAuditJson(const AuditResult& result, std::string_view version, std::ostream& out) {
@@ -192,6 +193,7 @@ void WriteAuditSarif(const AuditResult& result, std::string_view version, std::o
     const size_t start = f.path.find_first_not_of('/');
     f.path = start == std::string::npos ? "-" : f.path.substr(start);
   }
+  report.notes = result.notes;  // as tool execution notifications
   WriteSarif(report, AuditRuleInfos(), out);
 }
 

@@ -93,13 +93,14 @@ std::uint32_t PointerCount(std::uint32_t size) { return (size - 2) / 8; }
 
 // Validates a module table of entries of `size` bytes (with
 // g.loader_only, of the Bun 1.0/1.1.0 form).
-bool TableValid(std::string_view file, const Graph& g, std::uint32_t size) {
+bool TableValid(std::string_view file, const Graph& g, std::uint32_t size, Budget* budget, Unpacked* out) {
   if (size < 28 || size % 4 != 0 || g.modules_len % size != 0) return false;
   if (g.loader_only && size != kLoaderOnlyEntry) return false;
   std::uint32_t count = g.modules_len / size;
   if (count == 0 || g.entry_point >= count) return false;
   std::uint32_t k = PointerCount(size);
   for (std::uint32_t i = 0; i < count; ++i) {
+    if (budget->OutOfTime("bun-sea", out)) return false;
     std::uint64_t at = g.payload_start + g.modules_off + std::uint64_t{i} * size;
     for (std::uint32_t j = 0; j < k; ++j) {
       if (!InPayload(g, PointerAt(file, at + 8 * j))) return false;
@@ -118,7 +119,7 @@ bool TableValid(std::string_view file, const Graph& g, std::uint32_t size) {
 }
 
 // Tries the graph whose trailer starts at `trailer_at`.
-std::optional<Graph> GraphAt(std::string_view file, std::uint64_t trailer_at) {
+std::optional<Graph> GraphAt(std::string_view file, std::uint64_t trailer_at, Budget* budget, Unpacked* out) {
   for (std::uint64_t offsets_size : {32u, 24u}) {
     if (trailer_at < offsets_size) continue;
     std::uint64_t o = trailer_at - offsets_size;
@@ -134,14 +135,14 @@ std::optional<Graph> GraphAt(std::string_view file, std::uint64_t trailer_at) {
     // release with an encoding byte would need 26 bytes, aligned to 28).
     if (offsets_size == 24) {
       g.loader_only = true;
-      if (TableValid(file, g, kLoaderOnlyEntry)) {
+      if (TableValid(file, g, kLoaderOnlyEntry, budget, out)) {
         g.entry_size = kLoaderOnlyEntry;
         return g;
       }
       g.loader_only = false;
     }
     for (std::uint32_t size : {52u, 44u, 36u, 28u, 32u, 40u, 48u, 60u, 68u}) {
-      if (TableValid(file, g, size)) {
+      if (TableValid(file, g, size, budget, out)) {
         g.entry_size = size;
         return g;
       }
@@ -154,6 +155,7 @@ void ReadGraph(std::string_view file, const Graph& g, Budget* budget, Unpacked* 
   std::uint32_t count = g.modules_len / g.entry_size;
   std::uint32_t k = PointerCount(g.entry_size);
   for (std::uint32_t i = 0; i < count; ++i) {
+    if (budget->OutOfTime("bun-sea", out)) return;
     std::uint64_t at = g.payload_start + g.modules_off + std::uint64_t{i} * g.entry_size;
     Pointer name = PointerAt(file, at), contents = PointerAt(file, at + 8);
     Pointer sourcemap = PointerAt(file, at + 16);
@@ -232,7 +234,7 @@ bool ReadBunSea(std::string_view file, Budget* budget, Unpacked* out) {
     std::string_view body = file.substr(section->offset, section->size);
     size_t t = body.rfind(kTrailer);
     if (t != std::string_view::npos) {
-      if (auto g = GraphAt(file, section->offset + t)) {
+      if (auto g = GraphAt(file, section->offset + t, budget, out)) {
         out->layout = "section";
         ReadGraph(file, *g, budget, out);
         return true;
@@ -241,18 +243,31 @@ bool ReadBunSea(std::string_view file, Budget* budget, Unpacked* out) {
   }
   // Trailer layout (or a section the header walk could not find): every
   // trailer occurrence, last first.
+  // The real trailer is the last one: keep the last kMaxTrailers occurrences
+  // (decoys before it cannot push it out), and validate those within the
+  // time budget.
+  constexpr size_t kMaxTrailers = 4096;
   std::vector<std::uint64_t> hits;
+  std::uint64_t total_hits = 0;
   const char* base = file.data();
   size_t from = 0;
-  while (from < file.size() && hits.size() < 4096) {
+  while (from < file.size()) {
     const void* p = memmem(base + from, file.size() - from, kTrailer.data(), kTrailer.size());
     if (p == nullptr) break;
     std::uint64_t at = static_cast<const char*>(p) - base;
+    if (hits.size() == 2 * kMaxTrailers) hits.erase(hits.begin(), hits.begin() + kMaxTrailers);
     hits.push_back(at);
+    ++total_hits;
     from = at + 1;
   }
+  if (hits.size() > kMaxTrailers) hits.erase(hits.begin(), hits.end() - kMaxTrailers);
+  if (total_hits > kMaxTrailers) {
+    out->notes.push_back(fmt::format("limit: bun-sea: {} Bun trailer strings; only the last {} were tried",
+                                     total_hits, kMaxTrailers));
+  }
   for (auto it = hits.rbegin(); it != hits.rend(); ++it) {
-    if (auto g = GraphAt(file, *it)) {
+    if (budget->OutOfTime("bun-sea", out)) break;
+    if (auto g = GraphAt(file, *it, budget, out)) {
       bool in_section = section && *it >= section->offset && *it < section->offset + section->size;
       out->layout = in_section ? "section" : "trailer";
       ReadGraph(file, *g, budget, out);

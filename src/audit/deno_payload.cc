@@ -94,6 +94,7 @@ struct Vfs {
       return;
     }
     for (const json::value& e : entries) {
+      if (budget->OutOfTime("deno", out)) return;
       if (!e.is_object()) continue;
       const json::object& o = e.as_object();
       if (const json::value* d = o.if_contains("Dir"); d && d->is_object()) {
@@ -127,8 +128,11 @@ struct Vfs {
     }
     std::string_view bytes = file.substr(data_start + range->first, range->second);
     if (!LooksLikeText(bytes)) {
-      out->notes.push_back(fmt::format("deno: '{}' is binary ({} bytes); not read", path, bytes.size()));
-      return;
+      if (!RuntimeLoads(path)) {
+        out->notes.push_back(fmt::format("deno: '{}' is binary ({} bytes); not read", path, bytes.size()));
+        return;
+      }
+      out->notes.push_back(fmt::format("deno: '{}' holds NUL or control bytes; read as JavaScript all the same", path));
     }
     Module* m = nullptr;
     if (AddModule(path, bytes, GuessEncoding(bytes), data_start + range->first, "deno", budget, out, &m)) {
@@ -144,6 +148,7 @@ bool ReadVfs(std::string_view file, std::uint64_t begin, std::uint64_t end, Budg
   for (std::string_view start : {std::string_view("[{\"Dir\""), std::string_view("[{\"File\"")}) {
     std::uint64_t from = begin + 8;
     for (int tries = 0; tries < 1000 && from < end; ++tries) {
+      if (budget->OutOfTime("deno", out)) return false;
       const void* hit = memmem(file.data() + from, end - from, start.data(), start.size());
       if (hit == nullptr) break;
       std::uint64_t at = static_cast<const char*>(hit) - file.data();

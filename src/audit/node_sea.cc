@@ -148,6 +148,7 @@ bool ReadNodeSea(std::string_view file, Budget* budget, Unpacked* out) {
   const char tail[3] = {'\xda', '\x43', '\x01'};
   size_t from = 1;
   for (int tries = 0; tries < 100000 && from < file.size(); ++tries) {
+    if (budget->OutOfTime("node-sea", out)) break;
     const void* p = memmem(file.data() + from, file.size() - from, tail, sizeof tail);
     if (p == nullptr) break;
     std::uint64_t at = static_cast<const char*>(p) - file.data() - 1;

@@ -167,7 +167,8 @@ bool ReadNpmTarball(std::string_view file, const std::string& name, Budget* budg
                                        archive_error_string(a.get()) ? archive_error_string(a.get()) : "error"));
       break;
     }
-    any_header = true;
+    any_header = true;  // a tarball, so the budget is checked after the first header only
+    if (budget->OutOfTime("npm-tarball", out)) break;
     if (++entries > limits.max_entries) {
       out->notes.push_back(fmt::format("limit: more than {} tarball entries; rest not read", limits.max_entries));
       break;
@@ -251,8 +252,12 @@ bool ReadNpmTarball(std::string_view file, const std::string& name, Budget* budg
       continue;
     }
     if (!LooksLikeText(data)) {
-      out->notes.push_back(fmt::format("npm-tarball: '{}' is binary, not JavaScript; not read", path));
-      continue;
+      if (!RuntimeLoads(path)) {
+        out->notes.push_back(fmt::format("npm-tarball: '{}' is binary, not JavaScript; not read", path));
+        continue;
+      }
+      out->notes.push_back(
+          fmt::format("npm-tarball: '{}' holds NUL or control bytes; read as JavaScript all the same", path));
     }
     AddOwnedModule(path, std::move(data), 0, "npm-tarball", budget, out);
   }

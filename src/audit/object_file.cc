@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cstring>
+
+#include <fmt/format.h>
 #include <string>
 
 namespace glassbox::audit {
@@ -234,6 +236,64 @@ const char* ObjectFormatName(ObjectFormat format) {
       break;
   }
   return "";
+}
+
+namespace {
+
+std::string ElfDamage(std::string_view file) {
+  auto h = ReadElfHeader(file);
+  if (!h) return "the ELF header is cut short";
+  if (file[4] != 1 && file[4] != 2) return fmt::format("unknown ELF class {}", static_cast<int>(file[4]));
+  if (h->phnum > 0) {
+    if (h->phentsize < (h->is64 ? 56u : 32u)) return fmt::format("program header entries of {} bytes", h->phentsize);
+    if (!InRange(file, h->phoff, std::uint64_t{h->phnum} * h->phentsize)) {
+      return fmt::format("the program header table ({} entries at offset {}) runs past the end of the file",
+                         h->phnum, h->phoff);
+    }
+    for (std::uint32_t i = 0; i < h->phnum; ++i) {
+      const std::uint64_t at = h->phoff + std::uint64_t{i} * h->phentsize;
+      const bool be = h->big_endian;
+      const std::uint64_t offset = h->is64 ? *Read<std::uint64_t>(file, at + 8, be) : *Read<std::uint32_t>(file, at + 4, be);
+      const std::uint64_t filesz = h->is64 ? *Read<std::uint64_t>(file, at + 32, be) : *Read<std::uint32_t>(file, at + 16, be);
+      if (!InRange(file, offset, filesz)) {
+        return fmt::format("segment {} ({} bytes at offset {}) runs past the end of the file", i, filesz, offset);
+      }
+    }
+  }
+  if (h->shnum > 0) {
+    if (h->shentsize < (h->is64 ? 64u : 40u)) return fmt::format("section header entries of {} bytes", h->shentsize);
+    if (!InRange(file, h->shoff, std::uint64_t{h->shnum} * h->shentsize)) {
+      return fmt::format("the section header table ({} entries at offset {}) runs past the end of the file",
+                         h->shnum, h->shoff);
+    }
+    if (h->shstrndx >= h->shnum) return fmt::format("the section name table index {} is out of range", h->shstrndx);
+    for (std::uint32_t i = 0; i < h->shnum; ++i) {
+      auto sec = ReadElfSection(file, *h, i);
+      if (!sec) return fmt::format("section {} cannot be read", i);
+      if (sec->type != 8 /*SHT_NOBITS*/ && sec->type != 0 && !InRange(file, sec->offset, sec->size)) {
+        return fmt::format("section {} ({} bytes at offset {}) runs past the end of the file", i, sec->size,
+                           sec->offset);
+      }
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+std::string ObjectDamage(std::string_view file) {
+  switch (DetectObjectFormat(file)) {
+    case ObjectFormat::kElf: return ElfDamage(file);
+    case ObjectFormat::kMachO: {
+      auto magic = Read<std::uint32_t>(file, 0);
+      if (!magic || (*magic != 0xfeedfacf && *magic != 0xfeedface)) return "";
+      const std::uint64_t header = *magic == 0xfeedfacf ? 32 : 28;
+      auto sizeofcmds = Read<std::uint32_t>(file, 20);
+      if (!sizeofcmds || !InRange(file, header, *sizeofcmds)) return "the load commands run past the end of the file";
+      return "";
+    }
+    default: return "";
+  }
 }
 
 ObjectFormat DetectObjectFormat(std::string_view file) {

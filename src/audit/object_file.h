@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -20,6 +21,13 @@ const char* ObjectFormatName(ObjectFormat format);
 // Recognises the format by its magic bytes: ELF (64- and 32-bit), Mach-O
 // (64-bit thin, or a fat/universal file), PE (MZ with a valid PE header).
 ObjectFormat DetectObjectFormat(std::string_view file);
+
+// Why the file's headers cannot be right ("the section header table (40
+// entries at offset 9000) runs past the end of the file"), or "" when they
+// look sound or the format is not checked. ELF: the program and section
+// header tables, the section name table and every section's and segment's
+// range. Mach-O and PE: the load command / section table range.
+std::string ObjectDamage(std::string_view file);
 
 // A cheap test on the first bytes of a file (64 are enough): true when they
 // start like an ELF, Mach-O or PE ("MZ") file. DetectObjectFormat on the

@@ -202,6 +202,7 @@ bool ReadPkgPayload(std::string_view file, Budget* budget, Unpacked* out) {
   };
   std::size_t bytecode_only = 0;
   for (const auto& [key, value] : vfs.as_object()) {
+    if (budget->OutOfTime("pkg", out)) break;
     std::string path = real_path(key);
     if (!value.is_object()) {
       out->notes.push_back(fmt::format("pkg: entry '{}' is not a store table; not read", path));
@@ -233,8 +234,11 @@ bool ReadPkgPayload(std::string_view file, Budget* budget, Unpacked* out) {
       bytes = plain;
     }
     if (!LooksLikeText(bytes)) {
-      out->notes.push_back(fmt::format("pkg: '{}' is binary ({} bytes); not read", path, bytes.size()));
-      continue;
+      if (!RuntimeLoads(path)) {
+        out->notes.push_back(fmt::format("pkg: '{}' is binary ({} bytes); not read", path, bytes.size()));
+        continue;
+      }
+      out->notes.push_back(fmt::format("pkg: '{}' holds NUL or control bytes; read as JavaScript all the same", path));
     }
     Module* m = nullptr;
     if (AddModule(path, bytes, GuessEncoding(bytes), *payload_pos + content->first, "pkg", budget, out, &m)) {

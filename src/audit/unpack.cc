@@ -23,6 +23,70 @@
 namespace glassbox::audit {
 namespace internal {
 
+Budget::Budget(const UnpackLimits& limits)
+    : limits_(limits),
+      deadline_(std::chrono::steady_clock::now() +
+                std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                    std::chrono::duration<double>(std::max(0.0, std::min(limits.max_seconds, 1e9))))) {}
+
+bool Budget::OutOfTime(std::string_view reader, Unpacked* out) {
+  if (out_of_time_) return true;
+  if ((calls_++ & 255) != 0) return false;
+  if (std::chrono::steady_clock::now() < deadline_) return false;
+  out_of_time_ = true;
+  out->notes.push_back(fmt::format("limit: {}: the time budget of {} s for reading containers is used up; the rest "
+                                   "was not read",
+                                   reader, limits_.max_seconds));
+  return true;
+}
+
+namespace {
+
+// "asar: file 'x/y.js' has 12 bytes" -> "asar: file '' has # bytes".
+std::string NoteShape(std::string_view note) {
+  std::string shape;
+  bool quoted = false;
+  for (size_t i = 0; i < note.size(); ++i) {
+    const char c = note[i];
+    if (c == '\'') {
+      quoted = !quoted;
+      shape += c;
+    } else if (quoted) {
+      continue;
+    } else if (c >= '0' && c <= '9') {
+      if (shape.empty() || shape.back() != '#') shape += '#';
+    } else {
+      shape += c;
+    }
+  }
+  return shape;
+}
+
+}  // namespace
+
+void CapNotes(std::size_t per_kind, std::vector<std::string>* notes) {
+  if (notes->size() <= per_kind) return;
+  std::map<std::string, std::size_t> seen;
+  std::vector<std::string> kept;
+  std::vector<std::pair<std::string, std::size_t>> dropped;  // shape, count, in first-seen order
+  std::map<std::string, std::size_t> dropped_index;
+  for (std::string& n : *notes) {
+    std::string shape = NoteShape(n);
+    if (++seen[shape] <= per_kind) {
+      kept.push_back(std::move(n));
+      continue;
+    }
+    auto [it, fresh] = dropped_index.emplace(shape, dropped.size());
+    if (fresh) dropped.emplace_back(shape, 0);
+    ++dropped[it->second].second;
+  }
+  for (const auto& [shape, count] : dropped) {
+    kept.push_back(fmt::format("limit: {} more notes like \"{}\" not listed (the first {} are)", count, shape,
+                               per_kind));
+  }
+  *notes = std::move(kept);
+}
+
 bool Budget::Admit(std::uint64_t bytes, const std::string& what, Unpacked* out) {
   if (entries_ >= limits_.max_entries) {
     if (!noted_entries_) {
@@ -135,6 +199,13 @@ std::string GuessEncoding(std::string_view bytes) {
   return IsValidUtf8(bytes) ? "utf8" : "latin1";
 }
 
+bool RuntimeLoads(std::string_view path) {
+  for (std::string_view ext : {".js", ".mjs", ".cjs", ".jsx", ".json"}) {
+    if (path.size() >= ext.size() && path.substr(path.size() - ext.size()) == ext) return true;
+  }
+  return false;
+}
+
 bool LooksLikeText(std::string_view bytes) {
   std::string_view head = bytes.substr(0, 8192);
   if (head.empty()) return true;
@@ -146,6 +217,8 @@ bool LooksLikeText(std::string_view bytes) {
 
 bool AddModule(std::string path, std::string_view stored, std::string encoding, std::uint64_t offset,
                std::string container, Budget* budget, Unpacked* out, Module** added) {
+  // Every reader adds its modules here, so every reader keeps to the time budget.
+  if (budget->OutOfTime(container, out)) return false;
   if (!budget->Admit(stored.size(), fmt::format("{} '{}'", container, path), out)) return false;
   Module m;
   std::uint64_t replaced = 0;
@@ -169,6 +242,7 @@ bool AddOwnedModule(std::string path, std::string&& stored, std::uint64_t offset
   std::string encoding = GuessEncoding(stored);
   if (encoding != "utf8")
     return AddModule(std::move(path), stored, encoding, offset, std::move(container), budget, out);
+  if (budget->OutOfTime(container, out)) return false;
   if (!budget->Admit(stored.size(), fmt::format("{} '{}'", container, path), out)) return false;
   Module m;
   m.stored_bytes = stored.size();
@@ -216,6 +290,10 @@ const char* ReadExecutablePayload(std::string_view bytes, Budget* budget, Unpack
 void ReadNestedExecutable(std::string_view bytes, const std::string& path, const std::string& container, Budget* budget,
                           Unpacked* out) {
   Unpacked inner;
+  if (std::string damage = ObjectDamage(bytes); !damage.empty()) {
+    out->notes.push_back(fmt::format("{}: {}: damaged {} file: {}; read as far as it goes", container, path,
+                                     ObjectFormatName(DetectObjectFormat(bytes)), damage));
+  }
   const char* kind = ReadExecutablePayload(bytes, budget, &inner);
   for (std::string& n : inner.notes) out->notes.push_back(fmt::format("{}: {}", path, n));
   if (kind == nullptr || inner.modules.empty()) {
@@ -315,6 +393,13 @@ bool IsTarball(std::string_view bytes) {
   return bytes.size() >= 263 && bytes.substr(257, 5) == "ustar";
 }
 
+bool IsModuleFile(std::string_view name) {
+  for (std::string_view ext : {".js", ".mjs", ".cjs", ".jsx", ".json"}) {
+    if (EndsWith(name, ext)) return true;
+  }
+  return false;
+}
+
 // Executables: the container readers in turn, then native strings.
 // `file_mapping`: `bytes` is a MappedFile's view (see ReadNpmTarball).
 Result<Unpacked> UnpackSingle(std::string_view bytes, const std::string& name, const UnpackLimits& limits,
@@ -338,6 +423,9 @@ Result<Unpacked> UnpackSingle(std::string_view bytes, const std::string& name, c
   }
   ObjectFormat format = DetectObjectFormat(bytes);
   out.object_format = ObjectFormatName(format);
+  if (std::string damage = ObjectDamage(bytes); !damage.empty()) {
+    out.notes.push_back(fmt::format("{}: damaged {} file: {}; read as far as it goes", name, out.object_format, damage));
+  }
   if (const char* kind = internal::ReadExecutablePayload(bytes, &budget, &out)) {
     out.kind = kind;
     if (out.modules.empty()) {
@@ -347,8 +435,16 @@ Result<Unpacked> UnpackSingle(std::string_view bytes, const std::string& name, c
     }
     return out;
   }
-  if (format == ObjectFormat::kNone && internal::LooksLikeText(bytes)) {
+  // What a runtime would load is code, whatever bytes it holds: a .js file
+  // with a NUL byte in a comment runs under node all the same.
+  const bool module_name = IsModuleFile(name);
+  if (format == ObjectFormat::kNone && (internal::LooksLikeText(bytes) || module_name)) {
     out.kind = "javascript";
+    if (!internal::LooksLikeText(bytes)) {
+      out.notes.push_back(fmt::format("{}: holds NUL or control bytes, read as JavaScript all the same (a runtime "
+                                      "loads it)",
+                                      name));
+    }
     internal::AddModule(name, bytes, internal::GuessEncoding(bytes), 0, "file", &budget, &out);
     if (!out.modules.empty()) out.modules.back().entry_point = true;
     return out;
@@ -391,13 +487,6 @@ bool HeadIsObjectFile(const std::string& path) {
   ssize_t n = pread(fd, head, sizeof head, 0);
   close(fd);
   return n > 0 && MayBeObjectFile(std::string_view(head, static_cast<size_t>(n)));
-}
-
-bool IsModuleFile(std::string_view name) {
-  for (std::string_view ext : {".js", ".mjs", ".cjs", ".jsx", ".json"}) {
-    if (EndsWith(name, ext)) return true;
-  }
-  return false;
 }
 
 std::string Extension(const std::filesystem::path& p) {
@@ -484,8 +573,9 @@ Result<Unpacked> UnpackDirectory(const std::string& root, const UnpackLimits& li
     std::string_view bytes = f.bytes();
     std::string enc = internal::GuessEncoding(bytes);
     if (!internal::LooksLikeText(bytes)) {
-      out.notes.push_back(fmt::format("directory: {} is binary, not JavaScript; not read", path));
-      continue;
+      // Named like code, so a runtime loads it: analysed all the same.
+      out.notes.push_back(
+          fmt::format("directory: {} holds NUL or control bytes, read as JavaScript all the same", path));
     }
     internal::AddModule(path, bytes, enc, 0, "directory", &budget, &out);
   }
@@ -515,14 +605,20 @@ Result<Unpacked> UnpackBytes(std::string_view bytes, const std::string& name, co
     return Status::Error(
         fmt::format("{}: {} bytes, more than the {} bytes audit reads", name, bytes.size(), limits.max_file_bytes));
   }
-  return UnpackSingle(bytes, name, limits, /*file_mapping=*/false);
+  Result<Unpacked> result = UnpackSingle(bytes, name, limits, /*file_mapping=*/false);
+  if (result.ok()) internal::CapNotes(limits.max_notes_per_kind, &result->notes);
+  return result;
 }
 
 Result<Unpacked> Unpack(const std::string& target, const UnpackLimits& limits) {
   std::error_code ec;
   auto status = std::filesystem::status(target, ec);
   if (ec) return Status::Error(fmt::format("{}: {}", target, ec.message()));
-  if (std::filesystem::is_directory(status)) return UnpackDirectory(target, limits);
+  if (std::filesystem::is_directory(status)) {
+    Result<Unpacked> dir = UnpackDirectory(target, limits);
+    if (dir.ok()) internal::CapNotes(limits.max_notes_per_kind, &dir->notes);
+    return dir;
+  }
   MappedFile file;
   if (Status s = file.Open(target, limits.max_file_bytes); !s.ok()) return s;
   Result<Unpacked> result = UnpackSingle(file.bytes(), target, limits, /*file_mapping=*/true);
@@ -546,6 +642,7 @@ Result<Unpacked> Unpack(const std::string& target, const UnpackLimits& limits) {
       result->notes.push_back(fmt::format("asar: {} was read too", unpacked_dir));
     }
   }
+  if (result.ok()) internal::CapNotes(limits.max_notes_per_kind, &result->notes);
   return result;
 }
 

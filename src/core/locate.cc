@@ -102,36 +102,58 @@ std::string RenderVisible(std::string_view line, const std::vector<ByteRange>& m
   return out;
 }
 
+LineCursor::Line LineCursor::Seek(size_t off) {
+  const auto* p = reinterpret_cast<const unsigned char*>(text_.data());
+  off = std::min(off, text_.size());
+  if (line_end_ == std::string_view::npos || off > line_end_) {
+    // Past the current line: count the newlines between here and there once,
+    // and find where the new line starts.
+    const size_t from = line_end_ == std::string_view::npos ? line_begin_ : line_end_;
+    const size_t newlines = static_cast<size_t>(std::count(p + from, p + off, '\n'));
+    if (newlines > 0) {
+      line_ += newlines;
+      const void* nl = memrchr(p + from, '\n', off - from);
+      line_begin_ = static_cast<size_t>(static_cast<const unsigned char*>(nl) - p) + 1;
+      col_pos_ = line_begin_;
+      col_ = 1;
+    }
+    const void* nl = off < text_.size() ? std::memchr(p + off, '\n', text_.size() - off) : nullptr;
+    line_end_ = nl != nullptr ? static_cast<size_t>(static_cast<const unsigned char*>(nl) - p) : text_.size();
+  }
+  if (off < col_pos_) {  // offsets equal to an earlier one: recount from the line start
+    col_pos_ = line_begin_;
+    col_ = 1;
+  }
+  for (size_t k = col_pos_; k < off; ++k) col_ += (p[k] & 0xC0) != 0x80 ? 1 : 0;
+  col_pos_ = off;
+  size_t end = line_end_;
+  if (end > line_begin_ && p[end - 1] == '\r') --end;
+  return {line_begin_, end, line_, col_};
+}
+
 void LocateFindings(std::string_view text, std::string_view path, std::vector<Finding>* findings,
                     uint64_t line_base) {
   std::sort(findings->begin(), findings->end(),
             [](const Finding& a, const Finding& b) { return a.byte_offset < b.byte_offset; });
+  // Secret ranges, by start; a snippet looks only at those that can reach it.
   std::vector<ByteRange> secrets;
+  size_t longest_secret = 0;
   for (const Finding& f : *findings) {
-    if (f.rule.rfind("secret/", 0) == 0) secrets.push_back({f.byte_offset, f.byte_offset + f.byte_length});
+    if (f.rule.rfind("secret/", 0) == 0) {
+      secrets.push_back({f.byte_offset, f.byte_offset + f.byte_length});
+      longest_secret = std::max<size_t>(longest_secret, f.byte_length);
+    }
   }
   const auto* p = reinterpret_cast<const unsigned char*>(text.data());
-  uint64_t line = 1;
-  size_t counted_to = 0;  // newlines counted in [0, counted_to)
+  LineCursor cursor(text);
   for (Finding& f : *findings) {
     if (f.path.empty()) f.path = std::string(path);
     const size_t off = std::min<size_t>(f.byte_offset, text.size());
-    if (off >= counted_to) {
-      line += static_cast<uint64_t>(std::count(text.begin() + static_cast<ptrdiff_t>(counted_to),
-                                               text.begin() + static_cast<ptrdiff_t>(off), '\n'));
-      counted_to = off;
-    }
-    const size_t nl = off == 0 ? std::string_view::npos : text.rfind('\n', off - 1);
-    const size_t line_begin = nl == std::string_view::npos ? 0 : nl + 1;
-    size_t line_end = text.find('\n', off);
-    if (line_end == std::string_view::npos) line_end = text.size();
-    if (line_end > line_begin && p[line_end - 1] == '\r') --line_end;
-    uint64_t column = 1;
-    for (size_t k = line_begin; k < off; ++k) {
-      if ((p[k] & 0xC0) != 0x80) ++column;
-    }
-    f.line = line + line_base;
-    f.column = column;
+    const LineCursor::Line at = cursor.Seek(off);
+    const size_t line_begin = at.begin;
+    const size_t line_end = std::max(at.end, off);
+    f.line = at.number + line_base;
+    f.column = at.column;
     // Snippet: the line, cut to a window around the finding on long lines.
     size_t sb = line_begin;
     size_t se = line_end;
@@ -150,28 +172,39 @@ void LocateFindings(std::string_view text, std::string_view path, std::vector<Fi
       cut_right = true;
     }
     std::vector<ByteRange> local;
-    for (const ByteRange& r : secrets) {
-      if (r.end > sb && r.begin < se) {
-        local.push_back({r.begin > sb ? r.begin - sb : 0, std::min(r.end, se) - sb});
-      }
+    const size_t reach = sb > longest_secret ? sb - longest_secret : 0;
+    auto first = std::lower_bound(secrets.begin(), secrets.end(), reach,
+                                  [](const ByteRange& r, size_t v) { return r.begin < v; });
+    for (auto r = first; r != secrets.end() && r->begin < se; ++r) {
+      if (r->end > sb) local.push_back({r->begin > sb ? r->begin - sb : 0, std::min(r->end, se) - sb});
     }
     const std::string_view shown = text.substr(sb, se - sb);
     f.snippet = (cut_left ? "…" : "") + RenderVisible(shown, local, {off - sb, focus_end - sb}) +
                 (cut_right ? "…" : "");
     // Fingerprint: rule, path and the line's content, not its number, so it
-    // survives edits elsewhere in the file.
+    // survives edits elsewhere in the file. On a line longer than
+    // kFingerprintLine only a window around the finding counts, so hashing
+    // stays linear however many findings share one long line.
+    constexpr size_t kFingerprintLine = 4096;
+    constexpr size_t kFingerprintWindow = 512;
     std::string key = f.rule;
     key += '\0';
     key += f.path;
     key += '\0';
     key += f.json_path;
     key += '\0';
-    std::string_view content = text.substr(line_begin, line_end - line_begin);
+    size_t cb = line_begin;
+    size_t ce = line_end;
+    if (ce - cb > kFingerprintLine) {
+      cb = std::max(line_begin, off > kFingerprintWindow ? off - kFingerprintWindow : 0);
+      ce = std::min(line_end, focus_end + kFingerprintWindow);
+    }
+    std::string_view content = text.substr(cb, ce - cb);
     while (!content.empty() && (content.front() == ' ' || content.front() == '\t')) content.remove_prefix(1);
     while (!content.empty() && (content.back() == ' ' || content.back() == '\t')) content.remove_suffix(1);
     key += content;
     key += '\0';
-    key += text.substr(off, std::min<size_t>(f.byte_length, text.size() - off));
+    key += text.substr(off, std::min<size_t>(std::min<size_t>(f.byte_length, kFingerprintLine), text.size() - off));
     f.fingerprint = Sha256Hex(key, 32);
   }
 }

@@ -18,6 +18,30 @@ namespace glassbox {
 void LocateFindings(std::string_view text, std::string_view path, std::vector<Finding>* findings,
                     uint64_t line_base = 0);
 
+// Finds the line around each of a rising sequence of byte offsets in one
+// text. Every byte is looked at a bounded number of times over the whole
+// sequence, so locating N findings on one long line costs the line's length,
+// not N times it. Offsets must not decrease between calls.
+class LineCursor {
+ public:
+  explicit LineCursor(std::string_view text) : text_(text) {}
+  struct Line {
+    size_t begin;     // first byte of the line
+    size_t end;       // the '\n' ending it (or text.size()), before a '\r'
+    uint64_t number;  // 1-based
+    uint64_t column;  // 1-based code point column of `offset`
+  };
+  Line Seek(size_t offset);
+
+ private:
+  std::string_view text_;
+  size_t line_begin_ = 0;
+  size_t line_end_ = std::string_view::npos;  // not found yet
+  uint64_t line_ = 1;
+  size_t col_pos_ = 0;   // column counted up to here
+  uint64_t col_ = 1;
+};
+
 // Renders `line` for display: hidden and control characters become
 // "⟨U+200B⟩" (long runs are collapsed), ranges in `mask` (byte offsets into
 // line) are replaced by their masked form, and anything inside `focus`

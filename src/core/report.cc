@@ -7,6 +7,7 @@
 
 #include "core/json_writer.h"
 #include "core/locate.h"
+#include "core/utf.h"
 
 namespace glassbox {
 
@@ -59,6 +60,38 @@ const std::vector<RuleInfo>& UnicodeRuleInfos() {
   return kRules;
 }
 
+std::string TerminalSafe(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  for (size_t i = 0; i < text.size();) {
+    size_t len = 0;
+    const int32_t cp = utf::DecodeOne(p + i, text.size() - i, &len);
+    if (cp == utf::kInvalidCodePoint) {
+      for (size_t k = 0; k < len; ++k) out += fmt::format("\\x{:02X}", p[i + k]);
+    } else if (cp == '\n') {
+      out += "\\n";
+    } else if (cp == '\r') {
+      out += "\\r";
+    } else if (cp == '\t') {
+      out += "\\t";
+    } else if (cp == 0x1B) {
+      out += "\\e";
+    } else if (cp < 0x20 || cp == 0x7F) {
+      out += fmt::format("\\x{:02X}", cp);
+    } else if ((cp >= 0x80 && cp < 0xA0) || cp == 0x061C || cp == 0x200E || cp == 0x200F ||
+               (cp >= 0x2028 && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069)) {
+      out += fmt::format("\\u{{{:04X}}}", cp);
+    } else if (cp == '\\' && i + 1 < text.size() && (p[i + 1] == 'x' || p[i + 1] == 'u' || p[i + 1] == 'e')) {
+      out += "\\\\";  // a literal backslash that would read as one of our escapes
+    } else {
+      out.append(text.substr(i, len));
+    }
+    i += len;
+  }
+  return out;
+}
+
 namespace {
 
 const char* Ansi(Severity s) {
@@ -79,10 +112,10 @@ std::string Upper(std::string_view s) {
 }
 
 std::string Location(const Finding& f) {
-  std::string loc = f.path;
+  std::string loc = TerminalSafe(f.path);
   if (!f.commit.empty()) loc = f.commit.substr(0, 12) + ":" + loc;
   if (f.row > 0) {
-    loc += fmt::format(":{} {}", f.row, f.json_path);
+    loc += fmt::format(":{} {}", f.row, TerminalSafe(f.json_path));
     return loc;
   }
   if (f.line > 0) loc += fmt::format(":{}:{}", f.line, f.column);
@@ -110,7 +143,8 @@ void WriteText(const Report& report, const TextOptions& options, std::ostream& o
   if (agent_count > 0) {
     out << bold << "Opening this repository with an agent would:" << reset << "\n";
     for (size_t k = 0; k < agent_count; ++k) {
-      out << fmt::format("  - {} ({}, {})\n", shown[k]->message, Location(*shown[k]), SeverityName(shown[k]->severity));
+      out << fmt::format("  - {} ({}, {})\n", TerminalSafe(shown[k]->message), Location(*shown[k]),
+                         SeverityName(shown[k]->severity));
     }
     out << "\n";
   }
@@ -119,7 +153,7 @@ void WriteText(const Report& report, const TextOptions& options, std::ostream& o
     if (index == 0 && agent_count > 0) out << bold << "Details:" << reset << "\n\n";
     out << fmt::format("{}: {}{}{} {}\n", Location(*f), options.color ? Ansi(f->severity) : "",
                        Upper(SeverityName(f->severity)), reset, f->rule);
-    out << "    " << f->message << "\n";
+    out << "    " << TerminalSafe(f->message) << "\n";
     if (!f->codepoints.empty()) {
       std::vector<char32_t> distinct;
       for (char32_t c : f->codepoints) {
@@ -136,15 +170,16 @@ void WriteText(const Report& report, const TextOptions& options, std::ostream& o
             << reset << "\n";
       }
     }
-    if (!f->snippet.empty()) out << "    | " << f->snippet << "\n";
+    if (!f->snippet.empty()) out << "    | " << TerminalSafe(f->snippet) << "\n";
     if (!f->decoded.empty()) {
       std::string dec;
       JsonWriter::Escape(f->decoded, &dec);
-      out << "    decoded: " << dec << "\n";
+      out << "    decoded: " << TerminalSafe(dec) << "\n";
     }
     out << "\n";
   }
-  for (const std::string& e : report.errors) out << "error: " << e << "\n";
+  for (const std::string& e : report.errors) out << "error: " << TerminalSafe(e) << "\n";
+  for (const std::string& n : report.notes) out << "note: " << TerminalSafe(n) << "\n";
   std::map<Severity, size_t> by_sev;
   for (const Finding& f : report.findings) ++by_sev[f.severity];
   std::string counts;
@@ -158,7 +193,9 @@ void WriteText(const Report& report, const TextOptions& options, std::ostream& o
                      report.findings.size() == 1 ? "" : "s", counts.empty() ? "" : " (" + counts + ")",
                      st.files, st.files == 1 ? "" : "s", static_cast<double>(st.bytes) / 1e6, st.seconds);
   if (st.rows > 0) out << fmt::format("; {} data rows", st.rows);
-  if (st.binary_skipped > 0) out << fmt::format("; {} binary files skipped", st.binary_skipped);
+  if (st.binary_files > 0) {
+    out << fmt::format("; {} binary file{} searched for strings", st.binary_files, st.binary_files == 1 ? "" : "s");
+  }
   if (st.too_large_skipped > 0) out << fmt::format("; {} files over the size limit skipped", st.too_large_skipped);
   if (st.suppressed > 0) out << fmt::format("; {} suppressed", st.suppressed);
   if (shown.size() < report.findings.size()) {
@@ -209,12 +246,15 @@ void WriteJson(const Report& report, std::ostream& out, const std::function<void
   w.Key("errors").BeginArray();
   for (const std::string& e : report.errors) w.String(e);
   w.EndArray();
+  w.Key("notes").BeginArray();
+  for (const std::string& n : report.notes) w.String(n);
+  w.EndArray();
   const ReportStats& st = report.stats;
   w.Key("stats").BeginObject();
   w.FieldUint("files", st.files);
   w.FieldUint("bytes", st.bytes);
   w.Key("seconds").Double(st.seconds);
-  w.FieldUint("binary_skipped", st.binary_skipped);
+  w.FieldUint("binary_files", st.binary_files);
   w.FieldUint("too_large_skipped", st.too_large_skipped);
   w.FieldUint("suppressed", st.suppressed);
   w.FieldUint("rows", st.rows);
@@ -357,6 +397,19 @@ void WriteSarif(const Report& report, const std::vector<RuleInfo>& rules, std::o
     w.EndObject();
   }
   w.EndArray();
+  // Limits reached, and inputs that could not be read, as SARIF tool
+  // execution notifications: a viewer shows them beside the results.
+  w.Key("invocations").BeginArray().BeginObject();
+  w.Key("executionSuccessful").Bool(report.errors.empty());
+  w.Key("toolExecutionNotifications").BeginArray();
+  for (const std::string& e : report.errors) {
+    w.BeginObject().Field("level", "error").Key("message").BeginObject().Field("text", e).EndObject().EndObject();
+  }
+  for (const std::string& n : report.notes) {
+    w.BeginObject().Field("level", "note").Key("message").BeginObject().Field("text", n).EndObject().EndObject();
+  }
+  w.EndArray();
+  w.EndObject().EndArray();
   w.EndObject().EndArray();  // run, runs
   w.EndObject();
   out << "\n";

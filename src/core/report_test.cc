@@ -86,6 +86,37 @@ namespace glassbox {
 namespace {
 
 // Fingerprints and baselines are SHA-256 in lower-case hex (FIPS 180-2 test vector).
+// Issue 16: file names with ESC, BEL or newlines were printed raw.
+TEST(Report, TextEscapesNamesMessagesAndSnippetsForTheTerminal) {
+  Report r = Sample();
+  r.findings[0].path = "evil\x1b[2J\a\nname\xE2\x80\xAE.md";
+  r.findings[0].message = "bad \x9b" "31m";
+  r.findings[0].snippet = "x\x1b]0;title\x07";
+  r.errors.push_back("odd\x1b[1mname: cannot open");
+  std::ostringstream out;
+  WriteText(r, {}, out);
+  const std::string text = out.str();
+  EXPECT_EQ(text.find('\x1b'), std::string::npos) << text;
+  EXPECT_EQ(text.find('\a'), std::string::npos);
+  EXPECT_EQ(text.find("\xE2\x80\xAE"), std::string::npos);
+  EXPECT_EQ(text.find("\xC2\x9B"), std::string::npos);
+  EXPECT_NE(text.find("evil\\e[2J\\x07\\nname\\u{202E}.md"), std::string::npos) << text;
+  EXPECT_EQ(TerminalSafe("a\\x41"), "a\\\\x41");  // a literal backslash-x cannot pose as an escape
+  EXPECT_EQ(TerminalSafe("caf\xC3\xA9 \xF0\x9F\x98\x80"), "caf\xC3\xA9 \xF0\x9F\x98\x80");
+}
+
+TEST(Report, NotesAppearInEveryFormat) {
+  Report r = Sample();
+  r.notes.push_back("a.txt: 12 more unicode/invalid-encoding findings not listed");
+  std::ostringstream text, json, sarif;
+  WriteText(r, {}, text);
+  WriteJson(r, json);
+  WriteSarif(r, UnicodeRuleInfos(), sarif);
+  EXPECT_NE(text.str().find("note: a.txt: 12 more"), std::string::npos);
+  EXPECT_EQ(Strings(json.str())["$.notes[0]"], r.notes[0]);
+  EXPECT_EQ(Strings(sarif.str())["$.runs[0].invocations[0].toolExecutionNotifications[0].message.text"], r.notes[0]);
+}
+
 TEST(Sha256Hex, KnownVectorAndTruncation) {
   EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   EXPECT_EQ(Sha256Hex("abc", 32), "ba7816bf8f01cfea414140de5dae2223");

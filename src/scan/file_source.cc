@@ -50,17 +50,35 @@ void FileSource::Release() {
   view_ = {};
 }
 
-Result<FileSource> FileSource::Open(const std::string& path, uint64_t max_bytes, ReadBuffer* reuse) {
-  Fd f{open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY)};
+Result<int> FileSource::OpenRegular(const std::string& path, uint64_t max_bytes, uint64_t* size) {
+  // O_NONBLOCK: opening a FIFO with no writer would otherwise wait forever.
+  Fd f{open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)};
   if (f.fd < 0) return Status::Error(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
   struct stat st;
   if (fstat(f.fd, &st) != 0) return Status::Error(fmt::format("{}: cannot stat: {}", path, std::strerror(errno)));
-  if (!S_ISREG(st.st_mode)) return Status::Error(fmt::format("{}: not a regular file", path));
-  const auto size = static_cast<uint64_t>(st.st_size);
-  if (size > max_bytes) {
-    return Status::Error(fmt::format("{}: {} bytes is over the size limit of {} bytes (--max-size)", path, size,
+  if (!S_ISREG(st.st_mode)) {
+    const char* what = S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISSOCK(st.st_mode) ? "a socket"
+                       : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device" : S_ISDIR(st.st_mode) ? "a directory"
+                                                                                        : "not a regular file";
+    return Status::Error(fmt::format("{}: {}, not read (only regular files are)", path, what));
+  }
+  *size = static_cast<uint64_t>(st.st_size);
+  if (*size > max_bytes) {
+    return Status::Error(fmt::format("{}: {} bytes is over the size limit of {} bytes (--max-size)", path, *size,
                                      max_bytes));
   }
+  // Regular files never block; reads go on as usual.
+  fcntl(f.fd, F_SETFL, fcntl(f.fd, F_GETFL) & ~O_NONBLOCK);
+  const int fd = f.fd;
+  f.fd = -1;
+  return fd;
+}
+
+Result<FileSource> FileSource::Open(const std::string& path, uint64_t max_bytes, ReadBuffer* reuse) {
+  uint64_t size = 0;
+  auto opened = OpenRegular(path, max_bytes, &size);
+  if (!opened.ok()) return opened.status();
+  Fd f{opened.value()};
   FileSource src;
   if (size >= kMapThreshold) {
     void* m = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, f.fd, 0);

@@ -29,6 +29,11 @@ class FileSource {
   // With `reuse`, a small file is read into that buffer (valid until the next
   // Open with the same buffer) instead of a fresh allocation.
   static Result<FileSource> Open(const std::string& path, uint64_t max_bytes, ReadBuffer* reuse = nullptr);
+  // Opens `path` for reading and checks it is a regular file of at most
+  // max_bytes; returns the descriptor (the caller closes it) and its size.
+  // Opens without blocking, so a FIFO or a device named as a file is refused,
+  // not waited on.
+  static Result<int> OpenRegular(const std::string& path, uint64_t max_bytes, uint64_t* size);
   // Reads all of standard input (or any fd) into memory.
   static Result<FileSource> ReadAll(int fd, const std::string& name);
 

@@ -246,6 +246,7 @@ struct Task {
 struct TaskOutput {
   uint64_t seq = 0;
   std::vector<Finding> findings;
+  std::vector<std::string> notes;  // limits reached while scanning it
   std::string error;
 };
 
@@ -299,7 +300,7 @@ class ScanPool {
       for (TaskOutput& o : w.outputs) outputs.push_back(std::move(o));
       report->stats.files += w.stats.files;
       report->stats.bytes += w.stats.bytes;
-      report->stats.binary_skipped += w.stats.binary_skipped;
+      report->stats.binary_files += w.stats.binary_files;
       report->stats.too_large_skipped += w.stats.too_large_skipped;
       report->stats.rows += w.stats.rows;
     }
@@ -307,6 +308,7 @@ class ScanPool {
     std::vector<std::string> errors;
     for (TaskOutput& o : outputs) {
       for (Finding& f : o.findings) report->findings.push_back(std::move(f));
+      for (std::string& n : o.notes) report->notes.push_back(std::move(n));
       if (!o.error.empty()) errors.push_back(std::move(o.error));
     }
     return errors;
@@ -360,7 +362,7 @@ class ScanPool {
         ReportStats uncounted;
         const bool message = t.kind == Task::Kind::kMessage;
         scanner_.ScanBuffer(t.text, message ? "COMMIT_MSG" : "COMMIT_AUTHOR", &out.findings,
-                            message ? &w.stats : &uncounted);
+                            message ? &w.stats : &uncounted, &out.notes);
         for (Finding& f : out.findings) f.fingerprint = Sha256Hex(f.fingerprint + t.commit, 32);
         break;
       }
@@ -369,7 +371,8 @@ class ScanPool {
         break;
     }
     for (Finding& f : out.findings) f.commit = t.commit;
-    if (!out.findings.empty() || !out.error.empty()) w.outputs.push_back(std::move(out));
+    for (std::string& n : out.notes) n = t.commit.substr(0, 12) + ":" + n;
+    if (!out.findings.empty() || !out.notes.empty() || !out.error.empty()) w.outputs.push_back(std::move(out));
   }
 
   void ScanBlob(Worker& w, const Task& t, TaskOutput* out) const {
@@ -393,7 +396,7 @@ class ScanPool {
     }
     const std::string_view bytes(static_cast<const char*>(git_blob_rawcontent(blob.p)),
                                  static_cast<size_t>(git_blob_rawsize(blob.p)));
-    scanner_.ScanBuffer(bytes, t.path, &out->findings, &w.stats);
+    scanner_.ScanBuffer(bytes, t.path, &out->findings, &w.stats, &out->notes);
   }
 
   const Scanner& scanner_;

@@ -26,7 +26,7 @@
 // name, or a folder prefix, as in the walker); .gitignore does not apply to
 // committed content. Blobs over ScanOptions::max_file_bytes are counted in
 // too_large_skipped and reported as errors, as in a file scan; binary blobs
-// are counted in binary_skipped.
+// are counted in binary_files and searched by a strings pass.
 //
 // Threads: the calling thread walks and diffs; ScanOptions::jobs workers (0:
 // one per core), each with its own libgit2 handle, read and scan the blobs.

@@ -269,7 +269,7 @@ TEST(History, ScansEachBlobOnce) {
   EXPECT_EQ(run.result.commits, 5u);
   EXPECT_EQ(run.result.blobs, 3u);              // hidden, clean, binary
   EXPECT_EQ(run.result.blobs_seen_before, 3u);  // b.py in commit 1, c.py, reverted b.py
-  EXPECT_EQ(run.report.stats.binary_skipped, 1u);
+  EXPECT_EQ(run.report.stats.binary_files, 1u);
   auto tags = Matching(run.report, "unicode/tag-characters");
   ASSERT_EQ(tags.size(), 1u);
   EXPECT_EQ(tags[0]->commit, c1);

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -17,6 +18,7 @@
 #include "core/locate.h"
 #include "core/utf.h"
 #include "scan/agent_config.h"
+#include "scan/content.h"
 #include "scan/file_source.h"
 #include "scan/suppress.h"
 #include "scan/walker.h"
@@ -28,14 +30,8 @@ struct Scanner::ThreadState {
   HiddenTextDetector detector;
   std::vector<Finding> buffer;
   ReadBuffer read_buffer;
+  std::string strings;  // a binary window after the strings pass
 };
-
-bool LooksBinary(std::string_view bytes) {
-  const utf::Encoding enc = utf::DetectEncoding(bytes);
-  if (enc == utf::Encoding::kUtf16Le || enc == utf::Encoding::kUtf16Be) return false;
-  const size_t n = std::min<size_t>(bytes.size(), 8192);
-  return std::memchr(bytes.data(), 0, n) != nullptr;
-}
 
 Result<std::unique_ptr<Scanner>> Scanner::Create(ScanOptions options, std::vector<SecretRule> extra_rules) {
   std::unique_ptr<Scanner> s(new Scanner(std::move(options)));
@@ -141,12 +137,19 @@ void Scanner::ScanText(std::string_view text, const std::string& path, TextKind 
   });
   out->erase(keep_end, out->end());
   if (out->size() == first) return;
+  if (!options_.locate) {
+    for (size_t k = first; k < out->size(); ++k) {
+      if ((*out)[k].path.empty()) (*out)[k].path = path;
+    }
+    return;
+  }
   std::vector<Finding> mine(std::make_move_iterator(out->begin() + static_cast<ptrdiff_t>(first)),
                             std::make_move_iterator(out->end()));
   out->resize(first);
-  LocateFindings(text, path, &mine);
+  LocateFindings(text, path, &mine);  // sorts them by offset
+  InlineSuppressor suppressor(text);
   for (Finding& f : mine) {
-    if (options_.inline_suppression && InlineSuppressed(text, f)) continue;
+    if (options_.inline_suppression && suppressor.Suppressed(f)) continue;
     out->push_back(std::move(f));
   }
 }
@@ -157,6 +160,7 @@ void Scanner::ScanData(std::string_view text, const std::string& path, ThreadSta
   size_t row_start = 0;
   uint64_t row = 0;
   std::vector<Finding> local;
+  const size_t row_cap = options_.max_findings_per_row;
   while (row_start < text.size()) {
     size_t row_end = text.find('\n', row_start);
     if (row_end == std::string_view::npos) row_end = text.size();
@@ -168,6 +172,28 @@ void Scanner::ScanData(std::string_view text, const std::string& path, ThreadSta
     while (ws < line.size() && (line[ws] == ' ' || line[ws] == '\t' || line[ws] == '\r')) ++ws;
     if (ws == line.size()) continue;
     ++stats->rows;
+    const size_t row_first = out->size();
+    // A row with thousands of findings keeps its most severe row_cap: the
+    // filter needs a row's reasons, not all of them.
+    auto trim_row = [&] {
+      // Keeps, in their order, every finding above the severity where the
+      // cap falls and the first of that severity: one pass, no sort.
+      size_t by_severity[5] = {};
+      for (size_t k = row_first; k < out->size(); ++k) ++by_severity[static_cast<size_t>((*out)[k].severity)];
+      int cut = 4;
+      size_t above = 0;
+      while (cut > 0 && above + by_severity[cut] < row_cap) above += by_severity[cut--];
+      size_t room_at_cut = row_cap - above;
+      size_t w = row_first;
+      for (size_t k = row_first; k < out->size(); ++k) {
+        const int sev = static_cast<int>((*out)[k].severity);
+        if (sev < cut || (sev == cut && room_at_cut == 0)) continue;
+        if (sev == cut) --room_at_cut;
+        if (w != k) (*out)[w] = std::move((*out)[k]);
+        ++w;
+      }
+      out->resize(w);
+    };
     Status st = ForEachJsonString(line, [&](const JsonStringVisit& v) {
       if (v.decoded.empty()) return;
       local.clear();
@@ -177,9 +203,10 @@ void Scanner::ScanData(std::string_view text, const std::string& path, ThreadSta
         f.json_path = v.is_key ? v.path + " (key)" : v.path;
         f.line = row;
         f.byte_offset += offset + v.raw_offset;  // approximate: the decoded offset past the string's start
-        f.fingerprint = Sha256Hex(f.fingerprint + f.json_path, 32);
+        if (options_.locate) f.fingerprint = Sha256Hex(f.fingerprint + f.json_path, 32);
         out->push_back(std::move(f));
       }
+      if (row_cap > 0 && out->size() - row_first > 2 * row_cap) trim_row();
     });
     if (!st.ok()) {
       // Report the malformed row, then still scan its raw text: a broken row
@@ -203,56 +230,196 @@ void Scanner::ScanData(std::string_view text, const std::string& path, ThreadSta
         out->push_back(std::move(g));
       }
     }
+    if (row_cap > 0 && out->size() - row_first > row_cap) trim_row();
   }
+}
+
+namespace {
+
+// Keeps at most kMaxFindingsPerRule findings of each rule for one input: the
+// most severe, the earliest among equals. What is left out is counted and
+// said in a note, never dropped silently.
+class FindingCap {
+ public:
+  explicit FindingCap(size_t per_rule) : per_rule_(per_rule) {}
+  void Add(Finding f) {
+    PerRule& r = rules_[f.rule];
+    const auto sev = static_cast<size_t>(f.severity);
+    if (per_rule_ == 0 || r.kept < per_rule_) {
+      r.by_severity[sev].push_back(std::move(f));
+      ++r.kept;
+      return;
+    }
+    ++r.dropped;
+    size_t lowest = 0;
+    while (lowest < kSeverities && r.by_severity[lowest].empty()) ++lowest;
+    if (lowest >= sev) return;  // no less severe finding to give way
+    r.by_severity[lowest].pop_back();  // the latest of the least severe
+    r.by_severity[sev].push_back(std::move(f));
+  }
+  // Moves the kept findings to *out (by offset) and notes what was left out.
+  void Flush(const std::string& path, std::vector<Finding>* out, std::vector<std::string>* notes) {
+    const size_t first = out->size();
+    for (auto& [rule, r] : rules_) {
+      for (auto& bucket : r.by_severity) {
+        for (Finding& f : bucket) out->push_back(std::move(f));
+      }
+      if (r.dropped > 0 && notes != nullptr) {
+        notes->push_back(fmt::format("{}: {} more {} findings not listed (limit {} per rule and input; the most "
+                                     "severe are kept)",
+                                     path, r.dropped, rule, per_rule_));
+      }
+    }
+    std::stable_sort(out->begin() + static_cast<ptrdiff_t>(first), out->end(),
+                     [](const Finding& a, const Finding& b) { return a.byte_offset < b.byte_offset; });
+    rules_.clear();
+  }
+
+ private:
+  static constexpr size_t kSeverities = 5;
+  size_t per_rule_;
+  struct PerRule {
+    std::vector<Finding> by_severity[kSeverities];
+    size_t kept = 0;
+    uint64_t dropped = 0;
+  };
+  std::map<std::string, PerRule> rules_;
+};
+
+// Counts what a window's first `cut` bytes add to the line and column of the
+// next window's start.
+struct LinePosition {
+  uint64_t lines_before = 0;  // newlines before the window
+  uint64_t column_base = 0;   // code points between the last newline and the window
+  void Advance(std::string_view consumed) {
+    const void* nl = memrchr(consumed.data(), '\n', consumed.size());
+    std::string_view tail = consumed;
+    if (nl != nullptr) {
+      lines_before += static_cast<uint64_t>(std::count(consumed.begin(), consumed.end(), '\n'));
+      tail = consumed.substr(static_cast<size_t>(static_cast<const char*>(nl) - consumed.data()) + 1);
+      column_base = 0;
+    }
+    for (char c : tail) column_base += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
+  }
+};
+
+}  // namespace
+
+void Scanner::ScanWindows(WindowReader& reader, const std::string& path, ThreadState& ts,
+                          std::vector<Finding>* out, ReportStats* stats, std::vector<std::string>* notes) const {
+  stats->files += 1;
+  const TextKind kind = TextKindForPath(path);
+  const ContentKind content = ClassifyContent(path, reader.Window());
+  if (content == ContentKind::kBinary) stats->binary_files += 1;
+  const bool utf16 = content == ContentKind::kUtf16Le || content == ContentKind::kUtf16Be;
+  FindingCap cap(options_.max_findings_per_rule);
+  LinePosition pos;
+  uint64_t invalid_utf16 = 0, first_invalid_utf16 = 0;
+  std::vector<Finding> local;
+  for (bool first = true;; first = false) {
+    const std::string_view window = reader.Window();
+    const bool last = reader.AtEnd();
+    const size_t cut = last ? window.size() : WindowCut(window, content);
+    const uint64_t base = reader.base();
+    stats->bytes += cut;
+    local.clear();
+    if (utf16) {
+      const bool bom = first && utf::DetectEncoding(window) != utf::Encoding::kUtf8;
+      const utf::Transcoded t = utf::Utf16ToUtf8(window.substr(0, last ? window.size() : window.size() & ~size_t{1}),
+                                                 content == ContentKind::kUtf16Be, bom ? 2 : 0);
+      ScanText(t.utf8, path, kind, false, ts, &local);
+      // The UTF-8 offset of the cut: where the next window's text starts.
+      const size_t text_cut = static_cast<size_t>(
+          std::lower_bound(t.source_offset.begin(), t.source_offset.end(), static_cast<uint64_t>(cut)) -
+          t.source_offset.begin());
+      for (Finding& f : local) {
+        const size_t b = std::min<size_t>(f.byte_offset, t.utf8.size());
+        const size_t e = std::min<size_t>(f.byte_offset + f.byte_length, t.utf8.size());
+        if (!last && b >= text_cut) continue;
+        f.byte_offset = base + t.source_offset[b];
+        f.byte_length = t.source_offset[e] - t.source_offset[b];
+        f.fixes.clear();  // fixes are in UTF-8 units; clean refuses UTF-16 anyway
+        if (f.line == 1) f.column += pos.column_base;
+        f.line += pos.lines_before;
+        cap.Add(std::move(f));
+      }
+      if (t.invalid_units > 0 && (last || t.first_invalid_offset < cut)) {
+        if (invalid_utf16 == 0) first_invalid_utf16 = base + t.first_invalid_offset;
+        invalid_utf16 += t.invalid_units;
+      }
+      pos.Advance(std::string_view(t.utf8).substr(0, std::min(text_cut, t.utf8.size())));
+    } else {
+      std::string_view text = window;
+      if (content == ContentKind::kBinary) {
+        StringsPass(window, !last, &ts.strings);
+        text = ts.strings;
+      }
+      ScanText(text, path, kind, first, ts, &local);
+      for (Finding& f : local) {
+        if (!last && f.byte_offset >= cut) continue;  // the next window sees it whole
+        f.byte_offset += base;
+        if (content == ContentKind::kBinary) {
+          // Lines mean nothing in a binary: the offset says where.
+          f.line = 0;
+          f.column = 0;
+          f.message += fmt::format(" (in a string of a binary file, at byte {})", f.byte_offset);
+          f.fixes.clear();
+        } else {
+          if (f.line == 1) f.column += pos.column_base;
+          f.line += pos.lines_before;
+        }
+        cap.Add(std::move(f));
+      }
+      if (content != ContentKind::kBinary) pos.Advance(window.substr(0, cut));
+    }
+    if (last) break;
+    Status st = reader.Advance(cut);
+    if (!st.ok()) {
+      if (notes != nullptr) notes->push_back(st.message());
+      break;
+    }
+  }
+  if (invalid_utf16 > 0) {
+    Finding f;
+    f.rule = "unicode/invalid-encoding";
+    f.severity = Severity::kLow;
+    f.path = path;
+    f.byte_offset = first_invalid_utf16;
+    f.message = fmt::format("{} invalid UTF-16 code units (first at byte {})", invalid_utf16, first_invalid_utf16);
+    cap.Add(std::move(f));
+  }
+  cap.Flush(path, out, notes);
 }
 
 void Scanner::ScanBytes(std::string_view bytes, const std::string& path, ThreadState& ts, std::vector<Finding>* out,
-                        ReportStats* stats) const {
-  stats->files += 1;
-  stats->bytes += bytes.size();
-  const TextKind kind = TextKindForPath(path);
-  const utf::Encoding enc = utf::DetectEncoding(bytes);
-  if (enc == utf::Encoding::kUtf16Le || enc == utf::Encoding::kUtf16Be) {
-    const utf::Transcoded t = utf::Utf16ToUtf8(bytes, enc == utf::Encoding::kUtf16Be, 2);
-    const size_t first = out->size();
-    ScanText(t.utf8, path, kind, false, ts, out);
-    for (size_t k = first; k < out->size(); ++k) {
-      Finding& f = (*out)[k];
-      const size_t b = std::min<size_t>(f.byte_offset, t.utf8.size());
-      const size_t e = std::min<size_t>(f.byte_offset + f.byte_length, t.utf8.size());
-      f.byte_offset = t.source_offset[b];
-      f.byte_length = t.source_offset[e] - t.source_offset[b];
-      f.fixes.clear();  // fixes are in UTF-8 units; clean refuses UTF-16 anyway
+                        ReportStats* stats, std::vector<std::string>* notes) const {
+  if (options_.data_mode || TextKindForPath(path) == TextKind::kData) {
+    const ContentKind content = ClassifyContent(path, bytes);
+    if (content == ContentKind::kUtf8Text) {
+      stats->files += 1;
+      stats->bytes += bytes.size();
+      if (options_.max_findings_per_rule == 0) {
+        ScanData(bytes, path, ts, out, stats);
+        return;
+      }
+      FindingCap cap(options_.max_findings_per_rule);
+      std::vector<Finding> found;
+      ScanData(bytes, path, ts, &found, stats);
+      for (Finding& f : found) cap.Add(std::move(f));
+      cap.Flush(path, out, notes);
+      return;
     }
-    if (t.invalid_units > 0) {
-      Finding& f = out->emplace_back();
-      f.rule = "unicode/invalid-encoding";
-      f.severity = Severity::kLow;
-      f.path = path;
-      f.byte_offset = t.first_invalid_offset;
-      f.message = fmt::format("{} invalid UTF-16 code units (first at byte {})", t.invalid_units,
-                              t.first_invalid_offset);
-    }
-    return;
+    // A UTF-16 or binary "data set" is scanned as such, not row by row.
   }
-  if (LooksBinary(bytes)) {
-    stats->files -= 1;
-    stats->bytes -= bytes.size();
-    stats->binary_skipped += 1;
-    return;
-  }
-  if (options_.data_mode || kind == TextKind::kData) {
-    ScanData(bytes, path, ts, out, stats);
-    return;
-  }
-  ScanText(bytes, path, kind, true, ts, out);
+  auto reader = MemoryWindows(bytes);
+  ScanWindows(*reader, path, ts, out, stats, notes);
 }
 
 void Scanner::ScanBuffer(std::string_view bytes, const std::string& path, std::vector<Finding>* out,
-                         ReportStats* stats) const {
+                         ReportStats* stats, std::vector<std::string>* notes) const {
   ThreadState ts;
   if (secrets_) ts.scratch = secrets_->NewScratch();
-  ScanBytes(bytes, path, ts, out, stats);
+  ScanBytes(bytes, path, ts, out, stats, notes);
 }
 
 Report Scanner::ScanPaths(const std::vector<std::string>& inputs) const {
@@ -268,13 +435,27 @@ Report Scanner::ScanPaths(const std::vector<std::string>& inputs) const {
     }
   }
   if (read_stdin) {
-    auto src = FileSource::ReadAll(STDIN_FILENO, "<stdin>");
-    if (!src.ok()) {
-      report.errors.push_back(src.status().message());
+    if (options_.data_mode) {
+      // A data set on stdin is read whole (see docs/limits.md).
+      auto src = FileSource::ReadAll(STDIN_FILENO, "<stdin>");
+      if (!src.ok()) {
+        report.errors.push_back(src.status().message());
+      } else {
+        ScanBuffer(src->bytes(), "-.jsonl", &report.findings, &report.stats, &report.notes);
+      }
     } else {
-      ScanBuffer(src->bytes(), options_.data_mode ? "-.jsonl" : "-", &report.findings, &report.stats);
-      for (Finding& f : report.findings) f.path = "-";
+      // Anything else is read in fixed windows: `yes | glassbox scan -` runs
+      // in bounded memory.
+      auto reader = FdWindows(STDIN_FILENO, "<stdin>");
+      if (!reader.ok()) {
+        report.errors.push_back(reader.status().message());
+      } else {
+        ThreadState ts;
+        if (secrets_) ts.scratch = secrets_->NewScratch();
+        ScanWindows(*reader.value(), "-", ts, &report.findings, &report.stats, &report.notes);
+      }
     }
+    for (Finding& f : report.findings) f.path = "-";
   }
   // The walk feeds a queue that the workers drain while it goes on. Files go
   // in batches of kBatch: handed over one by one, each file cost a futex
@@ -305,29 +486,51 @@ Report Scanner::ScanPaths(const std::vector<std::string>& inputs) const {
     std::vector<Finding> found;
     ReportStats stats;
     std::vector<std::string> errors;
+    std::vector<std::string> notes;
     std::vector<std::string> batch;
     while (next_batch(&batch)) {
       for (const std::string& path : batch) {
-        auto src = FileSource::Open(path, options_.max_file_bytes, &ts.read_buffer);
-        if (!src.ok()) {
-          if (src.status().message().find("size limit") != std::string::npos) {
+        uint64_t size = 0;
+        auto fd = FileSource::OpenRegular(path, options_.max_file_bytes, &size);
+        if (!fd.ok()) {
+          if (fd.status().message().find("size limit") != std::string::npos) {
             ++stats.too_large_skipped;
           }
-          errors.push_back(src.status().message());
+          errors.push_back(fd.status().message());
           continue;
         }
-        ScanBytes(src->bytes(), path, ts, &found, &stats);
+        const bool data = options_.data_mode || TextKindForPath(path) == TextKind::kData;
+        if (size > kWindowBytes + kOverlapBytes && !data) {
+          // Large files are read in windows, not mapped whole: memory stays
+          // bounded and a 2 GB line costs no more than 2 GB of short ones.
+          auto reader = FdWindows(fd.value(), path);
+          if (!reader.ok()) {
+            errors.push_back(reader.status().message());
+          } else {
+            ScanWindows(*reader.value(), path, ts, &found, &stats, &notes);
+          }
+          close(fd.value());
+        } else {
+          close(fd.value());
+          auto src = FileSource::Open(path, options_.max_file_bytes, &ts.read_buffer);
+          if (!src.ok()) {
+            errors.push_back(src.status().message());
+            continue;
+          }
+          ScanBytes(src->bytes(), path, ts, &found, &stats, &notes);
+        }
         const uint64_t f = done_files.fetch_add(1, std::memory_order_relaxed) + 1;
-        const uint64_t b = done_bytes.fetch_add(src->bytes().size(), std::memory_order_relaxed) + src->bytes().size();
+        const uint64_t b = done_bytes.fetch_add(size, std::memory_order_relaxed) + size;
         if (options_.progress && (f % 256) == 0) options_.progress(f, b);
       }
     }
     std::lock_guard<std::mutex> lock(mu);
     for (Finding& f : found) report.findings.push_back(std::move(f));
     for (std::string& e : errors) report.errors.push_back(std::move(e));
+    for (std::string& n : notes) report.notes.push_back(std::move(n));
     report.stats.files += stats.files;
     report.stats.bytes += stats.bytes;
-    report.stats.binary_skipped += stats.binary_skipped;
+    report.stats.binary_files += stats.binary_files;
     report.stats.too_large_skipped += stats.too_large_skipped;
     report.stats.rows += stats.rows;
   };
@@ -348,6 +551,10 @@ Report Scanner::ScanPaths(const std::vector<std::string>& inputs) const {
       link_findings.push_back(std::move(f));
     };
   }
+  std::vector<std::string> special_notes;
+  walk_options.on_special_file = [&](const std::string& path, const char* what) {
+    special_notes.push_back(fmt::format("{}: {}, not read (only regular files are)", path, what));
+  };
   std::vector<std::string> pending;
   auto hand_over = [&] {
     bool wake;
@@ -371,11 +578,13 @@ Report Scanner::ScanPaths(const std::vector<std::string>& inputs) const {
   queue_cv.notify_all();
   for (std::thread& t : threads) t.join();
   for (std::string& e : walk_errors) report.errors.push_back(std::move(e));
+  for (std::string& n : special_notes) report.notes.push_back(std::move(n));
   for (Finding& f : link_findings) report.findings.push_back(std::move(f));
   std::stable_sort(report.findings.begin(), report.findings.end(), [](const Finding& a, const Finding& b) {
     return std::tie(a.path, a.byte_offset) < std::tie(b.path, b.byte_offset);
   });
   std::sort(report.errors.begin(), report.errors.end());
+  std::sort(report.notes.begin(), report.notes.end());
   report.stats.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return report;

@@ -20,6 +20,7 @@
 namespace glassbox::scan {
 
 class AgentConfigScanner;
+class WindowReader;
 
 struct ScanOptions {
   bool unicode = true;  // rule families
@@ -34,6 +35,13 @@ struct ScanOptions {
   unsigned jobs = 0;        // 0: one per core
   Severity min_severity = Severity::kInfo;  // findings below are dropped
   bool inline_suppression = true;  // honour "glassbox:ignore" comments
+  // Findings kept per rule and input: the most severe, the rest counted in a
+  // note. 0: no cap (the filter, which decides row by row).
+  size_t max_findings_per_rule = 10000;
+  // Data sets: findings kept per row (the most severe); 0: no cap.
+  size_t max_findings_per_row = 0;
+  // Fill line, column, snippet and fingerprint (the filter needs none of them).
+  bool locate = true;
   // Called from worker threads now and then with files and bytes done so far.
   std::function<void(uint64_t files, uint64_t bytes)> progress;
 };
@@ -49,8 +57,9 @@ class Scanner {
 
   // Scans one in-memory buffer as if it were the file `path` (its kind comes
   // from the name). Used for stdin, staged blobs and history.
+  // Limits reached (findings left out past the per-rule cap) go to *notes.
   void ScanBuffer(std::string_view bytes, const std::string& path, std::vector<Finding>* out,
-                  ReportStats* stats) const;
+                  ReportStats* stats, std::vector<std::string>* notes = nullptr) const;
 
   const SecretScanner* secrets() const { return secrets_.get(); }
   const ScanOptions& options() const { return options_; }
@@ -65,16 +74,14 @@ class Scanner {
   void ScanData(std::string_view text, const std::string& path, ThreadState& ts, std::vector<Finding>* out,
                 ReportStats* stats) const;
   void ScanBytes(std::string_view bytes, const std::string& path, ThreadState& ts, std::vector<Finding>* out,
-                 ReportStats* stats) const;
+                 ReportStats* stats, std::vector<std::string>* notes) const;
+  void ScanWindows(WindowReader& reader, const std::string& path, ThreadState& ts, std::vector<Finding>* out,
+                   ReportStats* stats, std::vector<std::string>* notes) const;
   bool RuleEnabled(const std::string& rule) const;
 
   ScanOptions options_;
   std::shared_ptr<const SecretScanner> secrets_;
   std::shared_ptr<const class AgentConfigScanner> agent_config_;
 };
-
-// True when `bytes` looks binary: a NUL in the first 8 KiB (after checking for
-// a UTF-16 byte order mark).
-bool LooksBinary(std::string_view bytes);
 
 }  // namespace glassbox::scan

@@ -1,6 +1,9 @@
 #include "scan/scanner.h"
 
+#include "scan/content.h"
+
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -44,8 +47,8 @@ TEST(Scanner, WalksHiddenFoldersSkipsGitAndCountsBinaries) {
   dir.Write("bin.dat", std::string("\x00\x01\x02\xF3\xA0\x81\x89", 7));
   dir.Write("ok.txt", "fine\n");
   Report r = Make()->ScanPaths({dir.path()});
-  EXPECT_EQ(r.stats.files, 2u);
-  EXPECT_EQ(r.stats.binary_skipped, 1u);
+  EXPECT_EQ(r.stats.files, 3u);  // the binary is searched by a strings pass, and counted
+  EXPECT_EQ(r.stats.binary_files, 1u);
   ASSERT_EQ(r.findings.size(), 1u);
   EXPECT_NE(r.findings[0].path.find(".claude/settings.json"), std::string::npos);
   EXPECT_EQ(r.findings[0].line, 1u);
@@ -128,6 +131,155 @@ TEST(Scanner, MissingInputIsAnErrorNamingIt) {
   Report r = Make()->ScanPaths({"/nonexistent/glassbox"});
   ASSERT_EQ(r.errors.size(), 1u);
   EXPECT_NE(r.errors[0].find("/nonexistent/glassbox"), std::string::npos);
+}
+
+
+// Issue 16: one NUL byte in a leading comment made a text file "binary", and
+// the scan skipped it with exit 0.
+const std::string kAnthropicKey =
+    "sk-ant-api03-O8OTw7a4fMZJZGL7xPVtL1wdt4V5jFauBaCzSXiMcQwINV2_PfMw2dNTmeBg1lPEe9hXaYITChKpMSJ3ojPvRY4pxOPoTAA";
+const std::string kTags = "\xF3\xA0\x81\x89\xF3\xA0\x81\xA7\xF3\xA0\x81\xAE\xF3\xA0\x81\xAF";  // "Igno" in tags
+
+bool Has(const Report& r, std::string_view rule) {
+  for (const Finding& f : r.findings) {
+    if (f.rule == rule) return true;
+  }
+  return false;
+}
+
+TEST(Scanner, NulInLeadingCommentDoesNotHideTextFiles) {
+  TempDir dir;
+  dir.Write("AGENTS.md", std::string("<!-- \0 -->\nBe helpful.", 22) + kTags + "\n");
+  dir.Write(".env", std::string("# \0\nANTHROPIC_API_KEY=", 22) + kAnthropicKey + "\n");
+  Report r = Make()->ScanPaths({dir.path()});
+  EXPECT_EQ(r.stats.binary_files, 0u);
+  EXPECT_TRUE(Has(r, "unicode/tag-characters"));
+  EXPECT_TRUE(Has(r, "secret/anthropic-api-key"));
+}
+
+TEST(Scanner, FewStrayBytesInAnUnnamedFileAreStillText) {
+  TempDir dir;
+  std::string text(4000, 'a');
+  text[10] = '\0';
+  text[20] = '\x01';
+  text[30] = '\xFF';
+  text += "\xE2\x80\xAE tail\n";
+  dir.Write("notes", text);
+  Report r = Make()->ScanPaths({dir.path()});
+  EXPECT_EQ(r.stats.binary_files, 0u);
+  EXPECT_TRUE(Has(r, "unicode/bidi-control"));
+  // The stray bytes themselves are reported.
+  EXPECT_TRUE(Has(r, "unicode/invalid-encoding"));
+  EXPECT_TRUE(Has(r, "unicode/control-characters"));
+}
+
+TEST(Scanner, RealBinariesGetAStringsPass) {
+  TempDir dir;
+  std::string blob;
+  for (int i = 0; i < 4096; ++i) blob += static_cast<char>(i * 7 % 256 == 10 ? 0 : (i * 7) % 32);
+  blob += "key=" + kAnthropicKey + std::string(1, '\0');
+  blob += "note: " + kTags + " end" + std::string(3, '\0');
+  blob += std::string(4096, '\0');
+  dir.Write("blob.bin", blob);
+  Report r = Make()->ScanPaths({dir.path()});
+  EXPECT_EQ(r.stats.binary_files, 1u);
+  ASSERT_TRUE(Has(r, "secret/anthropic-api-key"));
+  ASSERT_TRUE(Has(r, "unicode/tag-characters"));
+  for (const Finding& f : r.findings) {
+    EXPECT_EQ(f.line, 0u) << f.rule;
+    EXPECT_NE(f.message.find("binary"), std::string::npos) << f.message;
+    EXPECT_EQ(f.snippet.find(kAnthropicKey), std::string::npos) << "masked";
+    if (f.rule == "secret/anthropic-api-key") EXPECT_EQ(f.byte_offset, 4096u + 4u);
+  }
+}
+
+TEST(Scanner, Utf16WithoutByteOrderMarkIsDecoded) {
+  TempDir dir;
+  std::string le;
+  for (char c : std::string("hello world, this is text")) le += std::string{c, '\0'};
+  le += std::string("\x0B\x20", 2);  // U+200B
+  for (char c : std::string(" and more")) le += std::string{c, '\0'};
+  dir.Write("w.dat", le);
+  Report r = Make()->ScanPaths({dir.path()});
+  EXPECT_EQ(r.stats.binary_files, 0u);
+  ASSERT_TRUE(Has(r, "unicode/invisible-characters"));
+}
+
+TEST(Content, ClassifiesByNameAndStrayBytes) {
+  EXPECT_EQ(ClassifyContent("a.js", std::string(100, '\0')), ContentKind::kUtf8Text);
+  EXPECT_EQ(ClassifyContent("x", std::string(100, '\0')), ContentKind::kBinary);
+  EXPECT_EQ(ClassifyContent("x", std::string(1000, 'a') + std::string(10, '\0')), ContentKind::kUtf8Text);
+  EXPECT_EQ(ClassifyContent("x", std::string(1000, 'a') + std::string(100, '\0')), ContentKind::kBinary);
+  EXPECT_EQ(ClassifyContent("x", "\x7F" "ELF" + std::string(200, '\0')), ContentKind::kBinary);
+}
+
+TEST(Content, StringsPassKeepsOffsets) {
+  std::string out;
+  const std::string in = std::string("ab\0abcd\0\xFF", 9) + "xyz\xE2\x80\x8Bw";
+  StringsPass(in, false, &out);
+  ASSERT_EQ(out.size(), in.size());
+  EXPECT_EQ(out.substr(0, 3), "\n\n\n");
+  EXPECT_EQ(out.substr(3, 4), "abcd");
+  EXPECT_EQ(out.substr(9), "xyz\xE2\x80\x8Bw");
+}
+
+// Issue 16: findings on one long line cost the line's length each (47.6 s
+// for 4 MB of invalid UTF-8 on one line). Checks the numbers the linear
+// locator gives on a line long enough to span several windows.
+TEST(Scanner, LongLineSpanningWindowsIsLocatedExactly) {
+  const size_t n = kWindowBytes * 2 + kOverlapBytes * 3;
+  std::string text(n, 'a');
+  text[5] = '\n';  // line 2 starts at 6
+  const std::string zwsp = "\xE2\x80\x8B";
+  const std::vector<size_t> at = {100, kWindowBytes - 1, kWindowBytes + 5, 2 * kWindowBytes - 2, n - 10};
+  for (size_t a : at) text.replace(a, 3, zwsp);
+  std::vector<Finding> found;
+  ReportStats stats;
+  std::vector<std::string> notes;
+  Make()->ScanBuffer(text, "long.txt", &found, &stats, &notes);
+  EXPECT_EQ(stats.bytes, n);
+  std::vector<Finding> zw;
+  for (Finding& f : found) {
+    if (f.rule == "unicode/invisible-characters") zw.push_back(f);
+  }
+  ASSERT_EQ(zw.size(), at.size());
+  for (size_t k = 0; k < at.size(); ++k) {
+    EXPECT_EQ(zw[k].byte_offset, at[k]);
+    EXPECT_EQ(zw[k].line, 2u);
+    // Column in code points from offset 6: each earlier ZWSP is one code point for three bytes.
+    EXPECT_EQ(zw[k].column, at[k] - 6 - 2 * k + 1) << k;
+  }
+}
+
+// The per-rule cap keeps the most severe findings and says what it left out.
+TEST(Scanner, PerRuleCapKeepsTheMostSevereAndNotesTheRest) {
+  std::string rows;
+  for (int i = 0; i < 12000; ++i) rows += "{\"t\":\"a\\u0001b\"}\n";
+  rows += "{\"t\":\"a\\u001b[31mred\"}\n";
+  std::vector<Finding> found;
+  ReportStats stats;
+  std::vector<std::string> notes;
+  Make()->ScanBuffer(rows, "d.jsonl", &found, &stats, &notes);
+  size_t controls = 0;
+  bool escape_kept = false;
+  for (const Finding& f : found) {
+    if (f.rule != "unicode/control-characters") continue;
+    ++controls;
+    escape_kept |= f.row == 12001 && f.severity == Severity::kMedium;
+  }
+  EXPECT_EQ(controls, 10000u);
+  EXPECT_TRUE(escape_kept);
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_NE(notes[0].find("2001 more unicode/control-characters findings"), std::string::npos) << notes[0];
+}
+
+TEST(Scanner, FifoIsRefusedNotWaitedOn) {
+  TempDir dir;
+  const std::string fifo = dir.path() + "/pipe";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  Report r = Make()->ScanPaths({fifo});
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_NE(r.errors[0].find("FIFO"), std::string::npos) << r.errors[0];
 }
 
 }  // namespace

@@ -67,6 +67,26 @@ bool InlineSuppressed(std::string_view text, const Finding& f) {
   return LineSuppresses(text.substr(pbegin, std::min<size_t>(begin - 1 - pbegin, 4096)), f.rule);
 }
 
+InlineSuppressor::InlineSuppressor(std::string_view text)
+    : text_(text), any_marker_(text.find("glassbox:ignore") != std::string_view::npos), cursor_(text) {}
+
+bool InlineSuppressor::Suppressed(const Finding& f) {
+  if (!any_marker_) return false;
+  const LineCursor::Line line = cursor_.Seek(std::min<size_t>(f.byte_offset, text_.size()));
+  size_t end = line.end;
+  if (end < text_.size() && text_[end] == '\r') ++end;  // LineSuppresses stops at '\r' itself
+  if (LineSuppresses(text_.substr(line.begin, std::min<size_t>(end - line.begin, 4096)), f.rule)) return true;
+  if (line.begin == 0) return false;
+  if (cached_begin_ != line.begin) {
+    // Once per line: where the line before it starts.
+    const size_t pnl = line.begin >= 2 ? text_.rfind('\n', line.begin - 2) : std::string_view::npos;
+    cached_prev_begin_ = pnl == std::string_view::npos ? 0 : pnl + 1;
+    cached_begin_ = line.begin;
+  }
+  return LineSuppresses(
+      text_.substr(cached_prev_begin_, std::min<size_t>(line.begin - 1 - cached_prev_begin_, 4096)), f.rule);
+}
+
 Result<Baseline> Baseline::Load(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::Error(fmt::format("{}: cannot read baseline: {}", path, std::strerror(errno)));

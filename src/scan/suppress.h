@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/finding.h"
+#include "core/locate.h"
 #include "core/status.h"
 
 namespace glassbox::scan {
@@ -16,6 +17,22 @@ namespace glassbox::scan {
 // "glassbox:ignore" with no rule list, or with a list naming the finding's
 // rule or family ("glassbox:ignore unicode/bidi-control, secret").
 bool InlineSuppressed(std::string_view text, const Finding& finding);
+
+// The same decision for many findings of one text, in rising offset order,
+// in time linear in the text however many findings share a line (the
+// one-off InlineSuppressed scans the finding's whole line each time).
+class InlineSuppressor {
+ public:
+  explicit InlineSuppressor(std::string_view text);
+  bool Suppressed(const Finding& finding);
+
+ private:
+  std::string_view text_;
+  bool any_marker_;
+  LineCursor cursor_;
+  size_t cached_begin_ = std::string_view::npos;  // line whose previous line is known
+  size_t cached_prev_begin_ = 0;
+};
 
 // True when `rule` is named by `spec`: the exact id, its family ("unicode"),
 // or a family wildcard ("unicode/*").

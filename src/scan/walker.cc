@@ -151,7 +151,14 @@ class TreeWalker {
       if (type == DT_UNKNOWN) {
         struct stat st;
         if (lstat(child.c_str(), &st) != 0) continue;
-        type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : S_ISLNK(st.st_mode) ? DT_LNK : DT_UNKNOWN;
+        type = S_ISDIR(st.st_mode)    ? DT_DIR
+               : S_ISREG(st.st_mode)  ? DT_REG
+               : S_ISLNK(st.st_mode)  ? DT_LNK
+               : S_ISFIFO(st.st_mode) ? DT_FIFO
+               : S_ISSOCK(st.st_mode) ? DT_SOCK
+               : S_ISCHR(st.st_mode)  ? DT_CHR
+               : S_ISBLK(st.st_mode)  ? DT_BLK
+                                      : DT_UNKNOWN;
       }
       const bool need_rel = excludes || type == DT_DIR;
       const bool need_real = ignores || type != DT_REG;
@@ -166,6 +173,10 @@ class TreeWalker {
         on_file_(std::move(child));
       } else if (type == DT_LNK) {
         if (options_.on_escaping_symlink && !Excluded(child_rel, name)) CheckSymlink(child, child_real);
+      } else if (type == DT_FIFO || type == DT_SOCK || type == DT_CHR || type == DT_BLK) {
+        if (options_.on_special_file && !Excluded(child_rel, name)) {
+          options_.on_special_file(child, type == DT_FIFO ? "a FIFO" : type == DT_SOCK ? "a socket" : "a device");
+        }
       }
       // Symbolic links are never followed; sockets and devices are not read.
     }
@@ -226,7 +237,12 @@ std::vector<std::string> WalkEach(const std::vector<std::string>& inputs, const 
     } else if (S_ISREG(st.st_mode)) {
       on_file(input);
     } else {
-      errors.push_back(fmt::format("{}: not a regular file or directory", input));
+      // Named, never opened: a FIFO or a device could block the scan.
+      const char* what = S_ISFIFO(st.st_mode)                         ? "a FIFO"
+                         : S_ISSOCK(st.st_mode)                       ? "a socket"
+                         : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
+                                                                      : "not a regular file or directory";
+      errors.push_back(fmt::format("{}: {}, not read (only regular files and directories are)", input, what));
     }
   }
   return errors;

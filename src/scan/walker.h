@@ -18,6 +18,9 @@ struct WalkOptions {
   // Called for each symbolic link under a walked directory whose target lies
   // outside that directory (or cannot be resolved): (link path, target).
   std::function<void(const std::string&, const std::string&)> on_escaping_symlink;
+  // Called for each FIFO, socket or device under a walked directory, which
+  // is not read (reading could block): (path, "a FIFO" / "a socket" / "a device").
+  std::function<void(const std::string&, const char*)> on_special_file;
 };
 
 struct WalkResult {

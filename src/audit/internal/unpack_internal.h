@@ -9,6 +9,7 @@
 // Readers never throw, never write to disk, and respect the limits.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -22,8 +23,12 @@ namespace glassbox::audit::internal {
 // Budget shared by the readers of one Unpack call.
 class Budget {
  public:
-  explicit Budget(const UnpackLimits& limits) : limits_(limits) {}
+  explicit Budget(const UnpackLimits& limits);
   const UnpackLimits& limits() const { return limits_; }
+  // True once the time budget (UnpackLimits::max_seconds) is used up; the
+  // first time, a note names `reader`. Cheap: the clock is read on every
+  // 256th call only, so loops call it once per step.
+  bool OutOfTime(std::string_view reader, Unpacked* out);
   // Accounts for one more entry of `bytes` stored bytes. False (with a note
   // appended to *out, once per reason) when a limit stops it.
   bool Admit(std::uint64_t bytes, const std::string& what, Unpacked* out);
@@ -34,7 +39,15 @@ class Budget {
   std::size_t entries_ = 0;
   bool noted_total_ = false;
   bool noted_entries_ = false;
+  std::chrono::steady_clock::time_point deadline_;
+  std::uint32_t calls_ = 0;
+  bool out_of_time_ = false;
 };
+
+// Bounds the notes: past UnpackLimits::max_notes_per_kind notes of one shape
+// (the sentence with quoted names and numbers blanked), the rest are replaced
+// by one note with their count. Order is kept.
+void CapNotes(std::size_t per_kind, std::vector<std::string>* notes);
 
 // Converts stored bytes to UTF-8 text. `encoding` is "utf8", "latin1" or
 // "utf16le"; for "utf8", invalid sequences become U+FFFD and *replaced counts
@@ -49,6 +62,11 @@ std::string GuessEncoding(std::string_view bytes);
 // True when the bytes look like text (no NUL in the first 8 KiB and few
 // control bytes), i.e. worth returning as a module.
 bool LooksLikeText(std::string_view bytes);
+
+// True when a runtime would load a file of this name as code or data
+// (.js, .mjs, .cjs, .jsx, .json): such a file is read as a module whatever
+// bytes it holds (a NUL in a comment must not hide it from the analysis).
+bool RuntimeLoads(std::string_view path);
 
 // Adds a module read from `stored` (a view into the target or an archive
 // entry), converting it to UTF-8 and accounting for it in `budget`. Returns
