@@ -59,12 +59,14 @@ int RunClean(int argc, char** argv) {
   std::vector<std::string> files;
   bool in_place = false;
   bool check = false;
+  bool fold_confusables = false;
   std::string kind_name;
   CLI::App app{"remove hidden characters", "glassbox clean"};
   app.set_help_flag("-h,--help", "show help");
   app.add_option("files", files);
   app.add_flag("--in-place", in_place);
   app.add_flag("--check", check);
+  app.add_flag("--fold-confusables", fold_confusables);
   app.add_option("--kind", kind_name);
   try {
     app.parse(argc, argv);
@@ -112,8 +114,12 @@ int RunClean(int argc, char** argv) {
     }
     const TextKind kind = forced != TextKind::kUnknown ? forced
                           : is_stdin                   ? TextKind::kProse
-                                                       : TextKindForPath(path);
-    const scan::CleanResult result = scan::CleanText(bytes, kind);
+                                                       : TextKindFor(path, bytes);
+    scan::CleanOptions clean_options;
+    clean_options.policy.fold_confusables = fold_confusables;
+    clean_options.json = is_stdin ? (kind == TextKind::kData ? JsonSyntax::kLines : JsonSyntax::kNone)
+                                  : JsonSyntaxForPath(path);
+    const scan::CleanResult result = scan::CleanText(bytes, kind, clean_options);
     if (result.changes > 0) {
       any_change = true;
       std::cerr << fmt::format("{}: {} {}: {}\n", is_stdin ? "<stdin>" : path,

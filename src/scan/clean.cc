@@ -30,15 +30,20 @@ bool WouldGlue(std::string_view left, std::string_view right) {
 }
 
 // One pass: applies every non-overlapping fix the detector proposes.
-size_t CleanOnce(std::string_view text, TextKind kind, std::string* out, CleanResult* result) {
+size_t CleanOnce(std::string_view text, TextKind kind, const CleanOptions& options, std::string* out,
+                 CleanResult* result) {
   std::vector<Finding> findings;
-  HiddenTextDetector().Scan(text, TextContext{kind, true}, &findings);
+  const HiddenTextDetector detector;
+  detector.Scan(text, TextContext{kind, true}, &findings);
+  detector.ScanJsonEscapes(text, options.json, &findings);
   std::vector<std::pair<Fix, const Finding*>> fixes;
   for (const Finding& f : findings) {
-    for (const Fix& x : f.fixes) fixes.emplace_back(x, &f);
+    for (const Fix& x : f.fixes) {
+      if (CleanApplies(x, options.policy)) fixes.emplace_back(x, &f);
+    }
   }
-  std::sort(fixes.begin(), fixes.end(),
-            [](const auto& a, const auto& b) { return a.first.begin < b.first.begin; });
+  std::stable_sort(fixes.begin(), fixes.end(),
+                   [](const auto& a, const auto& b) { return a.first.begin < b.first.begin; });
   out->clear();
   out->reserve(text.size());
   size_t pos = 0;
@@ -70,7 +75,7 @@ size_t CleanOnce(std::string_view text, TextKind kind, std::string* out, CleanRe
 
 }  // namespace
 
-CleanResult CleanText(std::string_view text, TextKind kind) {
+CleanResult CleanText(std::string_view text, TextKind kind, const CleanOptions& options) {
   CleanResult result;
   std::string current(text);
   std::string next;
@@ -79,7 +84,7 @@ CleanResult CleanText(std::string_view text, TextKind kind) {
   // The detector lists at most 10,000 findings per pass, so hostile text may
   // need more passes; each pass is linear.
   for (int pass = 0; pass < 256; ++pass) {
-    const size_t applied = CleanOnce(current, kind, &next, &result);
+    const size_t applied = CleanOnce(current, kind, options, &next, &result);
     if (applied == 0) break;
     result.changes += applied;
     current.swap(next);

@@ -120,6 +120,10 @@ void Scanner::ScanText(std::string_view text, const std::string& path, TextKind 
   const size_t first = out->size();
   if (options_.unicode || agent_config_) {
     ts.detector.Scan(text, TextContext{kind, at_file_start}, out);
+    // A JSON document's \u escapes, decoded (JSON Lines rows are decoded whole by ScanData).
+    if (kind != TextKind::kData && JsonSyntaxForPath(path) == JsonSyntax::kDocument) {
+      ts.detector.ScanJsonEscapes(text, JsonSyntax::kDocument, out);
+    }
   }
   if (agent_config_ && kind != TextKind::kData && agent_config_->Applies(path)) {
     const std::vector<Finding> unicode(out->begin() + static_cast<ptrdiff_t>(first), out->end());
@@ -210,7 +214,7 @@ void Scanner::ScanBytes(std::string_view bytes, const std::string& path, ThreadS
                         ReportStats* stats) const {
   stats->files += 1;
   stats->bytes += bytes.size();
-  const TextKind kind = TextKindForPath(path);
+  const TextKind kind = TextKindFor(path, bytes);  // the name, or the content when the name says nothing
   const utf::Encoding enc = utf::DetectEncoding(bytes);
   if (enc == utf::Encoding::kUtf16Le || enc == utf::Encoding::kUtf16Be) {
     const utf::Transcoded t = utf::Utf16ToUtf8(bytes, enc == utf::Encoding::kUtf16Be, 2);
