@@ -684,6 +684,10 @@ size_t ScanState::HandleInvisible(size_t i) {
       case 0x2060:  // word joiner: typesetting ("{0}\u2060{1}" in CLDR patterns)
         legit = machine ? pos != Position::kSyntax && !ascii_both : !ascii_both;
         break;
+      case 0x2800:  // braille pattern blank: the space of braille text
+        legit = (pc >= 0x2801 && pc <= 0x28FF) || (nc >= 0x2801 && nc <= 0x28FF);
+        if (!legit) sev = std::max(sev, Severity::kMedium);
+        break;
       case 0x034F:  // combining grapheme joiner
         legit = !machine;
         if (machine) sev = Severity::kLow;

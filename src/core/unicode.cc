@@ -83,6 +83,9 @@ uint16_t UnicodeData::Compute(char32_t cp) const {
     return pack(CharClass::kVariationSelector);
   }
   if (cp == 0x00AD) return pack(CharClass::kSoftHyphen);
+  // BRAILLE PATTERN BLANK shows nothing and is no space: a filler that
+  // passes for white space (it is not Default_Ignorable).
+  if (cp == 0x2800) return pack(CharClass::kInvisible);
   if (cp == 0xFEFF) return pack(CharClass::kByteOrderMark);
   if (cp == 0x115F || cp == 0x1160 || cp == 0x3164 || cp == 0xFFA0) {
     return pack(CharClass::kHangulFiller);
