@@ -15,6 +15,7 @@
 #include "core/hidden_text.h"
 #include "core/json_strings.h"
 #include "core/locate.h"
+#include "core/secret_views.h"
 #include "core/utf.h"
 #include "scan/agent_config.h"
 #include "scan/file_source.h"
@@ -136,7 +137,14 @@ void Scanner::ScanText(std::string_view text, const std::string& path, TextKind 
                out->end());
   }
   if (secrets_) {
+    const size_t plain_begin = out->size();
     Status st = secrets_->Scan(text, *ts.scratch, out);
+    // What hides a secret from the plain match: invisible characters, JSON
+    // escapes, base64 (core/secret_views.h).
+    const std::vector<Finding> plain(out->begin() + static_cast<ptrdiff_t>(plain_begin), out->end());
+    SecretViewOptions views;
+    views.json = kind == TextKind::kData ? JsonSyntax::kNone : JsonSyntaxForPath(path);
+    if (st.ok()) st = ScanSecretViews(*secrets_, text, views, *ts.scratch, plain, out);
     (void)st;  // only fails on an engine bug; the unicode results still stand
   }
   // Drop disabled rules and those below the floor before locating them.
