@@ -139,6 +139,7 @@ class ScanState {
   size_t HandleSpace(size_t i);
   size_t HandleLookalikeLetter(size_t i);
   size_t HandlePunct(size_t i, int32_t cp, size_t end, bool typographic);
+  void FindEscapedMarkers();
   void RecordTrailing(size_t lf);
   void FinishTrailing();
   void FinishInvalid();
@@ -209,7 +210,49 @@ void ScanState::Run() {
   }
   FinishTrailing();
   FinishInvalid();
+  if (ctx_.kind == TextKind::kCode) FindEscapedMarkers();
   FinishOverflow();
+}
+
+// GlassWorm-style markers written as escapes: a string literal in code that
+// holds nothing but one escaped invisible character ("\u200B",
+// '\u{E0041}', "\uFE0F" after nothing). Its only use is to be found again:
+// a separator or a marker for a hidden payload. Reported, not fixed (the
+// escape is code).
+void ScanState::FindEscapedMarkers() {
+  for (size_t k = text_.find("\\u"); k != std::string_view::npos; k = text_.find("\\u", k + 2)) {
+    if (k == 0 || (p_[k - 1] != '"' && p_[k - 1] != '\'' && p_[k - 1] != '`')) continue;
+    const char quote = static_cast<char>(p_[k - 1]);
+    size_t q = k + 2;
+    const bool braces = q < n_ && p_[q] == '{';
+    if (braces) ++q;
+    const size_t digits = q;
+    uint32_t cp = 0;
+    while (q < n_ && q - digits < 6 && std::isxdigit(p_[q])) {
+      cp = cp * 16 + static_cast<uint32_t>(std::isdigit(p_[q]) ? p_[q] - '0' : (std::tolower(p_[q]) - 'a' + 10));
+      ++q;
+    }
+    if (q - digits < 4 || (!braces && q - digits != 4)) continue;
+    if (braces) {
+      if (q >= n_ || p_[q] != '}') continue;
+      ++q;
+    }
+    if (q >= n_ || p_[q] != static_cast<unsigned char>(quote) || cp > 0x10FFFF) continue;
+    const CharClass c = data_.Classify(cp);
+    if (!(c == CharClass::kInvisible || c == CharClass::kTag || c == CharClass::kVariationSelector ||
+          c == CharClass::kHangulFiller || c == CharClass::kBidiControl || c == CharClass::kSoftHyphen)) {
+      continue;
+    }
+    if (PositionIn(k - 1) == Position::kComment) continue;
+    Finding& f = Emit(c == CharClass::kTag                 ? "unicode/tag-characters"
+                      : c == CharClass::kVariationSelector ? "unicode/variation-selectors"
+                      : c == CharClass::kBidiControl       ? "unicode/bidi-control"
+                                                           : "unicode/invisible-characters",
+                      Severity::kMedium, k - 1, q + 1,
+                      fmt::format("string literal holding only an escaped {}: a marker or separator for hidden data",
+                                  UnicodeData::Name(static_cast<char32_t>(cp))));
+    f.codepoints.push_back(static_cast<char32_t>(cp));
+  }
 }
 
 void ScanState::FinishOverflow() {
