@@ -1312,8 +1312,10 @@ void HiddenTextDetector::ScanJsonEscapes(std::string_view json, JsonSyntax synta
   DecodedLiteral lit;
   std::vector<Finding> found;
   auto scan_document = [&](std::string_view doc, size_t base) {
-    const std::string stripped = syntax == JsonSyntax::kDocument ? StripJsonComments(doc) : std::string();
-    const std::string_view walk = syntax == JsonSyntax::kDocument ? std::string_view(stripped) : doc;
+    const bool comments = syntax == JsonSyntax::kDocument && (doc.find("//") != std::string_view::npos ||
+                                                             doc.find("/*") != std::string_view::npos);
+    const std::string stripped = comments ? StripJsonComments(doc) : std::string();
+    const std::string_view walk = comments ? std::string_view(stripped) : doc;
     std::vector<size_t> literals;
     const Status st = ForEachJsonString(walk, [&](const JsonStringVisit& v) {
       if (v.escaped && v.is_string) literals.push_back(v.raw_offset);
