@@ -592,7 +592,10 @@ size_t ScanState::HandleSelectors(size_t i) {
     // In code a selector after a character it does not vary is a marker
     // (GlassWorm-style payloads start with one), wherever it is but comments.
     const bool in_code = machine && base.cp >= 0 && PositionIn(i) != Position::kComment;
-    Finding& f = Emit("unicode/variation-selectors", in_code ? Severity::kMedium : Severity::kLow, i, end,
+    // No variation sequence starts with an ASCII letter (Unicode defines none, and no emoji
+    // is one): there the selector is a marker in prose too.
+    const bool after_ascii_letter = base.cp >= 0 && base.cp < 0x80 && std::isalpha(base.cp) != 0;
+    Finding& f = Emit("unicode/variation-selectors", in_code || after_ascii_letter ? Severity::kMedium : Severity::kLow, i, end,
                       "variation selector after a character it does not vary");
     AddCodePoints(f, i, end);
     f.fixes.push_back({i, end, ""});

@@ -15,6 +15,19 @@ TEST(HiddenText, CleanAsciiFindsNothing) {
   EXPECT_TRUE(ScanAs("int main() { return 0; }\n", TextKind::kCode).empty());
 }
 
+// Issue 15 item 6: a single variation selector after a character it does not vary was low
+// in prose. After an ASCII letter no variation sequence exists, so it is a marker: medium.
+// After an emoji base it is the emoji presentation, and after other symbols it stays low.
+TEST(HiddenText, VariationSelectorAfterAsciiLetterIsMediumInProse) {
+  auto letter = ScanAs("Just text a\xEF\xB8\x81 here.\n", TextKind::kProse);  // a U+FE01
+  ASSERT_EQ(letter.size(), 1u);
+  EXPECT_EQ(letter[0].rule, "unicode/variation-selectors");
+  EXPECT_EQ(letter[0].severity, Severity::kMedium);
+  EXPECT_TRUE(ScanAs("I \xE2\x9D\xA4\xEF\xB8\x8F it\n", TextKind::kProse).empty());  // U+2764 U+FE0F
+  auto symbol = ScanAs("a \xE2\x86\x90\xEF\xB8\x81 b\n", TextKind::kProse);  // U+2190 U+FE01
+  for (const Finding& f : symbol) EXPECT_LE(f.severity, Severity::kLow) << f.message;
+}
+
 TEST(HiddenText, TagRunReportsOffsetsCodePointsAndFix) {
   const std::string text = "ok\xF3\xA0\x81\x89\xF3\xA0\x81\xA7!";  // U+E0049 U+E0067
   auto f = ScanAs(text, TextKind::kProse);

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <iterator>
+
 #include "core/hidden_text.h"
 
 namespace glassbox::scan {
@@ -59,6 +61,22 @@ TEST(Clean, RegressionRemovesEscapedHiddenCharactersInJson) {
   doc.json = JsonSyntax::kDocument;
   const CleanResult d = CleanText("{\"a\": \"ad\\u200Bmin\", \"b\": \"\\u2028\"}", TextKind::kConfig, doc);
   EXPECT_EQ(d.text, "{\"a\": \"admin\", \"b\": \"\\u2028\"}");
+}
+
+// What clean reports for an escaped character is the character the escape writes (a surrogate
+// pair as one), not the six bytes of "\u202E" counted as a backslash, a 'u' and digits.
+TEST(Clean, RegressionReportsEscapedCharactersByWhatTheyWrite) {
+  CleanOptions lines;
+  lines.json = JsonSyntax::kLines;
+  const CleanResult r = CleanText("{\"t\":\"x\\u202Ey\", \"u\":\"\\udb40\\udc41\"}\n", TextKind::kData, lines);
+  EXPECT_EQ(r.text, "{\"t\":\"xy\", \"u\":\"\"}\n");
+  ASSERT_EQ(r.by_codepoint.size(), 2u);
+  for (const auto& [what, n] : r.by_codepoint) {
+    EXPECT_EQ(n, 1u) << what;
+    EXPECT_NE(what.find("(as a \\u escape)"), std::string::npos) << what;
+  }
+  EXPECT_NE(r.by_codepoint.begin()->first.find("U+202E"), std::string::npos);
+  EXPECT_NE(std::next(r.by_codepoint.begin())->first.find("U+E0041"), std::string::npos);
 }
 
 TEST(Clean, KeepsLegitimateUses) {
