@@ -684,10 +684,12 @@ size_t ScanState::HandleInvisible(size_t i) {
     // Outside code, one such character alone in a table cell, in quotes or in
     // brackets is a mention of it (a charset table, a Compose entry, CLDR's
     // zero-width currency symbol), not a hidden use.
+    // A table cell is bounded by a tab or a line end on at least one side; between two plain
+    // spaces of running text (" fox \u200B jumps") the character is hidden, not mentioned.
     auto opens_closes = [](int32_t a, int32_t b) {
       const bool space_a = a < 0 || a == ' ' || a == '\t' || a == '\n' || a == '\r';
       const bool space_b = b < 0 || b == ' ' || b == '\t' || b == '\n' || b == '\r';
-      return (space_a && space_b) || (a == '"' && b == '"') || (a == '\'' && b == '\'') || (a == '`' && b == '`') ||
+      return (space_a && space_b && !(a == ' ' && b == ' ')) || (a == '"' && b == '"') || (a == '\'' && b == '\'') || (a == '`' && b == '`') ||
              (a == '(' && b == ')') || (a == '[' && b == ']');
     };
     const int32_t raw_prev = Before(i).cp;

@@ -28,6 +28,18 @@ TEST(HiddenText, VariationSelectorAfterAsciiLetterIsMediumInProse) {
   for (const Finding& f : symbol) EXPECT_LE(f.severity, Severity::kLow) << f.message;
 }
 
+// A zero-width space alone in a table cell (tabs around it, as man pages' charset tables have)
+// is a mention of the character; between two plain spaces of running text it is hidden (the
+// gate strips it from a model's answer).
+TEST(HiddenText, RegressionZeroWidthSpaceBetweenPlainSpacesIsHiddenNotAMention) {
+  auto running = ScanAs(" brown fox \xE2\x80\x8B jumps\n", TextKind::kProse);
+  ASSERT_EQ(running.size(), 1u);
+  EXPECT_EQ(running[0].rule, "unicode/invisible-characters");
+  EXPECT_EQ(running[0].fixes.size(), 1u);
+  EXPECT_TRUE(ScanAs("200B\t\xE2\x80\x8B\tZERO WIDTH SPACE\n", TextKind::kProse).empty());
+  EXPECT_TRUE(ScanAs("the character \"\xE2\x80\x8B\" is invisible\n", TextKind::kProse).empty());
+}
+
 TEST(HiddenText, TagRunReportsOffsetsCodePointsAndFix) {
   const std::string text = "ok\xF3\xA0\x81\x89\xF3\xA0\x81\xA7!";  // U+E0049 U+E0067
   auto f = ScanAs(text, TextKind::kProse);
