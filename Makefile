@@ -4,7 +4,9 @@
 #   make test        install, build, run every test (CTest: unit, corpus, end-to-end)
 #   make build       build/glassbox
 #   make bench       every benchmark below, each against the tool a user would pick instead
-#   make bench-scan  scan throughput against ripgrep and secretlint; time and memory on hostile input
+#   make bench-scan  scan throughput against ripgrep and secretlint; detection quality (real text,
+#                    hidden-Unicode cases, secret recall beside secretlint); time and memory on
+#                    hostile input
 #   make bench-gate  latency, requests/s and memory of gate against a direct connection
 #   make bench-probe wall time of the default probe matrix, --jobs 1 vs 2
 #   make bench-audit audit of a 12 MB bundle, a 250 MB executable and real agent packages
@@ -41,6 +43,7 @@ bench: bench-scan bench-gate bench-probe bench-audit
 bench-scan: build
 	@bash scripts/bootstrap.sh --bench
 	@bash bench/scan_bench.sh $(BUILD)/glassbox
+	@bash bench/detection_bench.sh $(BUILD)/glassbox
 	@bash bench/hostile_bench.sh $(BUILD)/glassbox
 
 bench-gate: build

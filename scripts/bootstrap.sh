@@ -65,6 +65,12 @@ if [[ " $* " == *" --test "* ]]; then
   fi
 fi
 
+# Real multilingual text for the corpus test and bench (Debian man pages, dictionaries, locales;
+# CLDR, moment, date-fns), pinned, into build/real-text.
+if [[ " $* " == *" --test "* || " $* " == *" --bench "* ]]; then
+  bash "$here/scripts/fetch_real_text.sh" "$here/build/real-text"
+fi
+
 # npm tools used only by benchmarks (peers to compare against), pinned.
 if [[ " $* " == *" --bench "* ]]; then
   npm_dir="$here/build/npm-tools"

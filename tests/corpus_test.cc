@@ -1,13 +1,19 @@
 // Runs the labelled corpus (tests/corpus/*.toml): every case's findings at
 // low severity or above must be exactly its `expect` list, and `decoded`,
-// when given, must appear in a finding's decoded text.
+// when given, must appear in a finding's decoded text. `clean` and `scan`
+// must agree on every case: what clean leaves scans clean, a legitimate case
+// (expect = []) comes out of clean unchanged, and `clean`, when given, is
+// the exact text clean must produce.
 #include <gtest/gtest.h>
 #include <toml++/toml.h>
 
 #include <algorithm>
 #include <filesystem>
+#include <optional>
 
+#include "core/hidden_text.h"
 #include "core/report.h"
+#include "scan/clean.h"
 #include "scan/scanner.h"
 
 namespace glassbox {
@@ -20,6 +26,7 @@ struct Case {
   std::string text;
   std::vector<std::string> expect;
   std::string decoded;
+  std::optional<std::string> clean;
 };
 
 std::vector<Case> LoadCases() {
@@ -36,6 +43,7 @@ std::vector<Case> LoadCases() {
       c.path = t["path"].value_or(std::string("input.txt"));
       c.text = t["text"].value_or(std::string());
       c.decoded = t["decoded"].value_or(std::string());
+      if (auto v = t["clean"].value<std::string>()) c.clean = *v;
       for (const toml::node& e : *t["expect"].as_array()) c.expect.push_back(e.value_or(std::string()));
       std::sort(c.expect.begin(), c.expect.end());
       cases.push_back(std::move(c));
@@ -74,6 +82,32 @@ TEST(Corpus, EveryCaseReportsExactlyItsExpectation) {
     }
   }
   EXPECT_EQ(failures, 0u) << "of " << cases.size() << " corpus cases";
+}
+
+TEST(Corpus, CleanAndScanAgreeOnEveryCase) {
+  for (const Case& c : LoadCases()) {
+    const TextKind kind = TextKindFor(c.path, c.text);
+    scan::CleanOptions options;
+    options.json = JsonSyntaxForPath(c.path);
+    const scan::CleanResult r = scan::CleanText(c.text, kind, options);
+    if (c.expect.empty()) {
+      EXPECT_EQ(r.text, c.text) << c.file << ": \"" << c.name << "\": clean changed a legitimate text";
+    }
+    if (c.clean) {
+      EXPECT_EQ(r.text, *c.clean) << c.file << ": \"" << c.name << "\"";
+    }
+    // What clean leaves, scan does not ask to clean.
+    std::vector<Finding> left;
+    const HiddenTextDetector detector;
+    detector.Scan(r.text, TextContext{kind, true}, &left);
+    detector.ScanJsonEscapes(r.text, options.json, &left);
+    for (const Finding& f : left) {
+      for (const Fix& x : f.fixes) {
+        EXPECT_FALSE(CleanApplies(x, options.policy))
+            << c.file << ": \"" << c.name << "\": " << f.rule << " still has a fix after clean";
+      }
+    }
+  }
 }
 
 }  // namespace

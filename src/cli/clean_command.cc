@@ -91,9 +91,24 @@ std::string RefuseInPlace(const std::string& path, bool follow_symlinks, std::st
   return "";
 }
 
+// The kind a file is cleaned as: --kind, else prose for stdin, else from its
+// name and, for names that say nothing, its first window of content.
+TextKind KindFor(TextKind forced, bool is_stdin, const std::string& path, std::string_view window) {
+  if (forced != TextKind::kUnknown) return forced;
+  return is_stdin ? TextKind::kProse : TextKindFor(path, window);
+}
+
+scan::CleanOptions OptionsFor(bool is_stdin, const std::string& path, TextKind kind, bool fold_confusables) {
+  scan::CleanOptions options;
+  options.policy.fold_confusables = fold_confusables;
+  options.json = is_stdin ? (kind == TextKind::kData ? JsonSyntax::kLines : JsonSyntax::kNone) : JsonSyntaxForPath(path);
+  return options;
+}
+
 // Cleans `path` in place as described in scan/atomic_file.h. Returns the
 // error, or Ok with *result filled (changes == 0: the file was not touched).
-Status CleanInPlace(const std::string& path, const struct stat& checked, TextKind kind, scan::CleanResult* result) {
+Status CleanInPlace(const std::string& path, const struct stat& checked, TextKind forced, bool fold_confusables,
+                    scan::CleanResult* result) {
   uint64_t size = 0;
   auto fd = scan::FileSource::OpenRegular(path, uint64_t{1} << 62, &size);
   if (!fd.ok()) return fd.status();
@@ -115,9 +130,10 @@ Status CleanInPlace(const std::string& path, const struct stat& checked, TextKin
     return Status::Error(fmt::format("{}: UTF-16 text is not cleaned (convert it to UTF-8 first)", path));
   }
   if (content == scan::ContentKind::kBinary) return Status::Error(fmt::format("{}: binary file, not cleaned", path));
+  const TextKind kind = KindFor(forced, false, path, reader.value()->Window());
   auto replacement = scan::FileReplacement::Begin(path, fd.value(), before);
   if (!replacement.ok()) return replacement.status();
-  Status st = scan::CleanWindows(*reader.value(), kind,
+  Status st = scan::CleanWindows(*reader.value(), kind, OptionsFor(false, path, kind, fold_confusables),
                                  [&](std::string_view bytes) { return replacement->Write(bytes); }, result);
   if (!st.ok()) return st;
   if (result->changes == 0) return Status::Ok();  // the replacement is dropped, the file untouched
@@ -131,6 +147,7 @@ int RunClean(int argc, char** argv) {
   bool in_place = false;
   bool check = false;
   bool follow_symlinks = false;
+  bool fold_confusables = false;
   std::string kind_name;
   CLI::App app{"remove hidden characters", "glassbox clean"};
   app.set_help_flag("-h,--help", "show help");
@@ -138,6 +155,7 @@ int RunClean(int argc, char** argv) {
   app.add_flag("--in-place", in_place);
   app.add_flag("--check", check);
   app.add_flag("--follow-symlinks", follow_symlinks);
+  app.add_flag("--fold-confusables", fold_confusables);
   app.add_option("--kind", kind_name);
   try {
     app.parse(argc, argv);
@@ -164,9 +182,6 @@ int RunClean(int argc, char** argv) {
   for (const std::string& path : files) {
     const bool is_stdin = path == "-";
     const std::string shown = TerminalSafe(is_stdin ? "<stdin>" : path);
-    const TextKind kind = forced != TextKind::kUnknown ? forced
-                          : is_stdin                   ? TextKind::kProse
-                                                       : TextKindForPath(path);
     scan::CleanResult result;
     if (in_place) {
       if (is_stdin) {
@@ -180,7 +195,7 @@ int RunClean(int argc, char** argv) {
         report_error(refused);
         continue;
       }
-      Status st = CleanInPlace(target, checked, kind, &result);
+      Status st = CleanInPlace(target, checked, forced, fold_confusables, &result);
       if (!st.ok()) {
         report_error(st.message());
         continue;
@@ -224,7 +239,8 @@ int RunClean(int argc, char** argv) {
       report_error(fmt::format("{}: binary file, not cleaned", path));
       continue;
     }
-    Status st = scan::CleanWindows(*reader.value(), kind,
+    const TextKind kind = KindFor(forced, is_stdin, path, reader.value()->Window());
+    Status st = scan::CleanWindows(*reader.value(), kind, OptionsFor(is_stdin, path, kind, fold_confusables),
                                    [&](std::string_view bytes) -> Status {
                                      if (check) return Status::Ok();
                                      std::cout.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));

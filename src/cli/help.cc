@@ -118,11 +118,14 @@ constexpr const char* kClean = R"(glassbox clean — remove what scan reports as
 Usage: glassbox clean [OPTIONS] [FILE ...]      (no FILE or -: stdin to stdout)
 
 Removes tag characters, variation-selector runs, zero-width and other invisible characters,
-bidi controls, control characters and whitespace-steganography runs; replaces unusual spaces
-and look-alike punctuation and letters with their ASCII counterparts. Legitimate uses (emoji
-sequences, joiners in Arabic and Indic words, no-break spaces in prose) are kept. Every other
+bidi controls, control characters and whitespace-steganography runs, also where a JSON file
+writes them as \u escapes; replaces unusual spaces in code and commands with ASCII spaces.
+Legitimate uses (emoji sequences, joiners in Arabic and Indic words, word separators in Thai
+or Khmer, soft hyphens in words, directional marks in right-to-left formats, no-break spaces
+in prose) are kept. Look-alike letters and punctuation are reported by scan but not replaced:
+a letter of a real script is never changed unless --fold-confusables asks for it. Every other
 byte is unchanged, including CRLF line ends and a leading byte order mark. Running it twice
-changes nothing the second time. What changed is printed on stderr.
+changes nothing the second time, and the result scans clean. What changed is printed on stderr.
 
 Options:
   --in-place        rewrite the files (atomically: a temporary file renamed over the original,
@@ -131,6 +134,9 @@ Options:
                     devices, and leaves a file untouched when it changed while being cleaned
   --follow-symlinks with --in-place: clean the file a symbolic link points to
   --check           change nothing; exit 1 when a file would change
+  --fold-confusables also replace look-alike letters and punctuation that scan reports (a
+                    Cyrillic 'а' in an ASCII identifier, a fullwidth ':' in a URL) by the
+                    ASCII they mimic
   --kind KIND       treat the input as code, shell, config, prose or data (default: from the
                     file name; stdin is prose)
 

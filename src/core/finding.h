@@ -17,12 +17,22 @@ std::string_view SeverityName(Severity s);
 // maps to one above critical via the returned bool being false).
 bool ParseSeverity(std::string_view text, Severity* out);
 
+// What a fix does to the text, which decides whether `clean` applies it
+// (core/hidden_text.h, CleanApplies).
+enum class FixKind : uint8_t {
+  kRemove,     // deletes hidden content: invisible, tag, bidi and control characters
+  kNormalise,  // replaces an unusual space or separator by the ASCII one it stands for
+  kFold,       // replaces a look-alike by the ASCII it mimics: changes visible text,
+               // so only on request (`clean --fold-confusables`)
+};
+
 // A byte-range replacement that `clean` may apply to remove what a finding
 // reports. `replacement` is UTF-8 (often empty: delete the range).
 struct Fix {
   uint64_t begin = 0;
   uint64_t end = 0;
   std::string replacement;
+  FixKind kind = FixKind::kRemove;
 };
 
 struct Finding {

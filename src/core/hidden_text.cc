@@ -3,10 +3,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <map>
 #include <string>
 
+#include "core/json_strings.h"
 #include "core/utf.h"
 
 namespace glassbox {
@@ -96,6 +98,23 @@ class ScanState {
     }
     return c;
   }
+  // The script of the nearest letter before `i` (or from `i` on, when
+  // `forward`), looking past a few spaces, digits, punctuation and
+  // invisible characters on the same line; -1 when there is none.
+  int NearbyLetterScript(size_t i, bool forward) const {
+    size_t k = i;
+    for (int step = 0; step < 8; ++step) {
+      const CodePoint c = forward ? At(k) : Before(k);
+      if (c.cp < 0 || c.cp == '\n') return -1;
+      if (IsAsciiLetter(c.cp)) return kScriptLatin;
+      if (c.cp >= 0x80 && UnicodeData::IsLetterOrMark(static_cast<char32_t>(c.cp))) {
+        const int script = UnicodeData::Script(static_cast<char32_t>(c.cp));
+        if (!UnicodeData::IsLatinLikeScript(script) || script == kScriptLatin) return script;
+      }
+      k = forward ? c.end : c.begin;
+    }
+    return -1;
+  }
   CharClass ClassOf(int32_t cp) const {
     return cp < 0 ? CharClass::kOrdinary : data_.Classify(static_cast<char32_t>(cp));
   }
@@ -106,7 +125,7 @@ class ScanState {
   // character between two tokens changes what the code does.
   enum class Position { kSyntax, kString, kComment };
   Position PositionIn(size_t i);
-  bool InHostOrUrl(size_t i, size_t* token_begin, size_t* token_end, bool as_dot = false) const;
+  bool InHostOrUrl(size_t i, size_t* token_begin, size_t* token_end) const;
 
   Finding& Emit(std::string_view rule, Severity sev, size_t begin, size_t end, std::string message);
   void AddCodePoints(Finding& f, size_t begin, size_t end) const;
@@ -120,6 +139,7 @@ class ScanState {
   size_t HandleSpace(size_t i);
   size_t HandleLookalikeLetter(size_t i);
   size_t HandlePunct(size_t i, int32_t cp, size_t end, bool typographic);
+  void FindEscapedMarkers();
   void RecordTrailing(size_t lf);
   void FinishTrailing();
   void FinishInvalid();
@@ -190,7 +210,49 @@ void ScanState::Run() {
   }
   FinishTrailing();
   FinishInvalid();
+  if (ctx_.kind == TextKind::kCode) FindEscapedMarkers();
   FinishOverflow();
+}
+
+// GlassWorm-style markers written as escapes: a string literal in code that
+// holds nothing but one escaped invisible character ("\u200B",
+// '\u{E0041}', "\uFE0F" after nothing). Its only use is to be found again:
+// a separator or a marker for a hidden payload. Reported, not fixed (the
+// escape is code).
+void ScanState::FindEscapedMarkers() {
+  for (size_t k = text_.find("\\u"); k != std::string_view::npos; k = text_.find("\\u", k + 2)) {
+    if (k == 0 || (p_[k - 1] != '"' && p_[k - 1] != '\'' && p_[k - 1] != '`')) continue;
+    const char quote = static_cast<char>(p_[k - 1]);
+    size_t q = k + 2;
+    const bool braces = q < n_ && p_[q] == '{';
+    if (braces) ++q;
+    const size_t digits = q;
+    uint32_t cp = 0;
+    while (q < n_ && q - digits < 6 && std::isxdigit(p_[q])) {
+      cp = cp * 16 + static_cast<uint32_t>(std::isdigit(p_[q]) ? p_[q] - '0' : (std::tolower(p_[q]) - 'a' + 10));
+      ++q;
+    }
+    if (q - digits < 4 || (!braces && q - digits != 4)) continue;
+    if (braces) {
+      if (q >= n_ || p_[q] != '}') continue;
+      ++q;
+    }
+    if (q >= n_ || p_[q] != static_cast<unsigned char>(quote) || cp > 0x10FFFF) continue;
+    const CharClass c = data_.Classify(cp);
+    if (!(c == CharClass::kInvisible || c == CharClass::kTag || c == CharClass::kVariationSelector ||
+          c == CharClass::kHangulFiller || c == CharClass::kBidiControl || c == CharClass::kSoftHyphen)) {
+      continue;
+    }
+    if (PositionIn(k - 1) == Position::kComment) continue;
+    Finding& f = Emit(c == CharClass::kTag                 ? "unicode/tag-characters"
+                      : c == CharClass::kVariationSelector ? "unicode/variation-selectors"
+                      : c == CharClass::kBidiControl       ? "unicode/bidi-control"
+                                                           : "unicode/invisible-characters",
+                      Severity::kMedium, k - 1, q + 1,
+                      fmt::format("string literal holding only an escaped {}: a marker or separator for hidden data",
+                                  UnicodeData::Name(static_cast<char32_t>(cp))));
+    f.codepoints.push_back(static_cast<char32_t>(cp));
+  }
 }
 
 void ScanState::FinishOverflow() {
@@ -272,6 +334,13 @@ ScanState::Position ScanState::PositionIn(size_t i) {
       // An apostrophe inside a word ("don't") does not open a string.
       if (c == '\'' && k > line.begin && IsAsciiAlnum(p_[k - 1]) && k + 1 < i && IsAsciiAlnum(p_[k + 1])) continue;
       quote = c;
+    } else if (c == '/' && ctx_.kind == TextKind::kCode && k + 1 < n_ && p_[k + 1] != '/' && p_[k + 1] != '*') {
+      // A regular expression literal holds data like a string: it starts
+      // where an operand is expected (after "(", ",", "=", ":" or at the
+      // start of a line), where a '/' cannot divide.
+      size_t q = k;
+      while (q > line.begin && (p_[q - 1] == ' ' || p_[q - 1] == '\t')) --q;
+      if (q == line.begin || (p_[q - 1] != 0 && std::strchr("(,=:[!&|?{};", p_[q - 1]) != nullptr)) quote = '/';
     } else if (c == '/' && k + 1 < n_ && (p_[k + 1] == '/' || p_[k + 1] == '*')) {
       return Position::kComment;
     } else if (c == '#' && (k == line.begin || p_[k - 1] == ' ' || p_[k - 1] == '\t')) {
@@ -283,14 +352,17 @@ ScanState::Position ScanState::PositionIn(size_t i) {
   return quote != 0 ? Position::kString : Position::kSyntax;
 }
 
-// A token around i that looks like a URL ("scheme://…") or a host name
-// ("login.example.com"). Tokens end at white space, quotes and brackets.
-// With `as_dot`, the code point at i is read as an ASCII '.' (a look-alike
-// dot can only make a host if it were one).
-bool ScanState::InHostOrUrl(size_t i, size_t* token_begin, size_t* token_end, bool as_dot) const {
+// A token around i that is a URL ("scheme://…") whose scheme or host holds
+// i, or an ASCII host name ("login.example.com") that holds i: labels of
+// letters, digits and '-' joined by dots, ending in a top-level domain that
+// exists. Look-alikes count as the ASCII they mimic; any other non-ASCII
+// letter makes the token something else (an IDN, or just words: "сл.об.",
+// "۸۶۰۱", Greek words joined by dots). Tokens end at white space, quotes and
+// brackets.
+bool ScanState::InHostOrUrl(size_t i, size_t* token_begin, size_t* token_end) const {
   auto is_stop = [](unsigned char c) {
     return c <= ' ' || c == '"' || c == '\'' || c == '<' || c == '>' || c == '(' || c == ')' ||
-           c == '[' || c == ']' || c == '{' || c == '}' || c == '`' || c == ',' || c == ';';
+           c == '[' || c == ']' || c == '{' || c == '}' || c == '`' || c == ',' || c == ';' || c == '\\';
   };
   size_t b = i;
   const size_t lo = i > 512 ? i - 512 : 0;
@@ -300,23 +372,68 @@ bool ScanState::InHostOrUrl(size_t i, size_t* token_begin, size_t* token_end, bo
   while (e < hi && !is_stop(p_[e])) ++e;
   *token_begin = b;
   *token_end = e;
-  std::string token(text_.substr(b, e - b));
-  if (as_dot) token.replace(i - b, At(i).end - i, ".");
-  while (!token.empty() && (token.back() == '.' || token.back() == ':' || token.back() == '!' || token.back() == '?')) {
-    token.pop_back();  // sentence punctuation after a host
+  std::string folded;
+  size_t at = std::string::npos;
+  size_t foreign_total = 0;  // non-ASCII code points that are no look-alike
+  for (size_t k = b; k < e;) {
+    const CodePoint c = At(k);
+    if (k == i) at = folded.size();
+    k = std::max(c.end, k + 1);
+    if (c.cp >= 0 && c.cp < 0x80) {
+      folded.push_back(static_cast<char>(c.cp));
+      continue;
+    }
+    const CharClass cls = ClassOf(c.cp);
+    if (c.cp >= 0 && (cls == CharClass::kLookalikeLetter || cls == CharClass::kLookalikePunct ||
+                      cls == CharClass::kTypographicPunct)) {
+      folded.push_back(data_.LookalikeAscii(static_cast<char32_t>(c.cp)));
+    } else {
+      folded.push_back('\x01');  // stands for a character no host name has
+      ++foreign_total;
+    }
   }
-  if (token.find("://") != std::string::npos) return true;
-  // host-like: at least one dot with a letter label after it, no spaces
-  const size_t dot = token.rfind('.');
-  if (dot == std::string::npos || dot + 2 > token.size() || dot == 0) return false;
-  const std::string_view tld = std::string_view(token).substr(dot + 1);
-  if (tld.size() < 2 || tld.size() > 24) return false;
-  for (unsigned char c : tld) {
-    if (c < 0x80 && !IsAsciiLetter(c)) return false;
+  if (at == std::string::npos) return false;
+  const size_t scheme_sep = folded.find("://");
+  if (scheme_sep != std::string::npos) {
+    size_t s = scheme_sep;
+    while (s > 0 && (IsAsciiAlnum(folded[s - 1]) || folded[s - 1] == '+' || folded[s - 1] == '-' ||
+                     folded[s - 1] == '.')) {
+      --s;
+    }
+    if (s == scheme_sep || !IsAsciiLetter(folded[s])) return false;
+    size_t host_end = folded.find_first_of("/?#", scheme_sep + 3);
+    if (host_end == std::string::npos) host_end = folded.size();
+    return at >= s && at < host_end;
   }
-  const unsigned char before = static_cast<unsigned char>(token[dot - 1]);
-  if (before < 0x80 && !IsAsciiAlnum(before) && before != '-') return false;
-  return token.find('@') == std::string::npos;
+  if (foreign_total > 0) return false;
+  // host[:port][/path]: i must be in the host
+  size_t host_begin = 0;
+  const size_t at_sign = folded.rfind('@');
+  if (at_sign != std::string::npos) return false;  // an e-mail address or user@host: not a host alone
+  size_t host_end = folded.find_first_of("/?#:", host_begin);
+  if (host_end == std::string::npos) host_end = folded.size();
+  if (at >= host_end) return false;
+  std::string host = folded.substr(host_begin, host_end - host_begin);
+  while (!host.empty() && (host.back() == '.' || host.back() == '!' || host.back() == '?')) host.pop_back();
+  if (at >= host.size()) return false;
+  const size_t dot = host.rfind('.');
+  if (dot == std::string::npos || dot == 0) return false;
+  size_t labels = 0;
+  for (size_t k = 0, start = 0; k <= host.size(); ++k) {
+    if (k < host.size() && host[k] != '.') {
+      if (!IsAsciiAlnum(host[k]) && host[k] != '-' && host[k] != '_') return false;
+      continue;
+    }
+    if (k == start) return false;  // empty label
+    ++labels;
+    start = k + 1;
+  }
+  std::string tld = host.substr(dot + 1);
+  for (char& c : tld) {
+    if (!IsAsciiLetter(c)) return false;
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return labels >= 2 && UnicodeData::IsKnownTld(tld);
 }
 
 Finding& ScanState::Emit(std::string_view rule, Severity sev, size_t begin, size_t end,
@@ -369,12 +486,28 @@ size_t ScanState::HandleControl(size_t i) {
     end = c.end;
   }
   if (end == i) return i + 1;
+  // What can rewrite text shown in a terminal is removed: escape sequences,
+  // C1 controls, and a backspace over a character of the line. Other
+  // controls are data (roff delimits \\w and \\h arguments with BEL).
+  bool rewrites = has_escape;
+  for (size_t k = i; k < end && !rewrites;) {
+    const CodePoint c = At(k);
+    k = std::max(c.end, k + 1);
+    if (c.cp >= 0x80) rewrites = true;
+    if (c.cp == 0x08 && i > 0 && p_[i - 1] != '\n' && p_[i - 1] != '\r' && end < n_ && p_[end] != '\n' &&
+        p_[end] != '\r') {
+      // "X\bX" and "_\bX" are nroff's bold and underline: they show X.
+      const CodePoint over = At(end);
+      const CodePoint under = Before(i);
+      rewrites = !(end - i == 1 && (under.cp == over.cp || under.cp == '_'));
+    }
+  }
   const Severity sev = has_escape ? Severity::kMedium : Severity::kLow;
   Finding& f = Emit("unicode/control-characters", sev, i, end,
                     has_escape ? "terminal escape sequence: it can hide or rewrite text when the file is shown in a terminal"
                                : "control character in text");
   AddCodePoints(f, i, end);
-  f.fixes.push_back({i, end, ""});
+  if (rewrites) f.fixes.push_back({i, end, ""});
   return end;
 }
 
@@ -442,18 +575,27 @@ size_t ScanState::HandleSelectors(size_t i) {
     if (base.cp < 0) return false;
     if ((first == 0xFE0E || first == 0xFE0F) && UnicodeData::IsEmojiBase(base_cp)) return true;
     if (UnicodeData::IsIdeographic(base_cp)) return true;  // IVS and CJK compatibility variants
-    if (first >= 0x180B && first <= 0x180F) return UnicodeData::Script(base_cp) == kScriptMongolian ||
-                                                   UnicodeData::IsLetterOrMark(base_cp);
+    if (first >= 0x180B && first <= 0x180F) {
+      return UnicodeData::Script(base_cp) == kScriptMongolian || UnicodeData::IsLetterOrMark(base_cp) ||
+             NearbyLetterScript(i, false) == kScriptMongolian || NearbyLetterScript(end, true) == kScriptMongolian;
+    }
     if (first == 0xFE00 && (UnicodeData::IsSymbol(base_cp) || UnicodeData::IsLetterOrMark(base_cp))) {
       return base_cp >= 0x80;  // standardized variants of math symbols and some scripts
     }
     return false;
   };
-  if (count == 1) {
+  // Only FE00..FE0F and E0100..E01EF carry bytes; a doubled Mongolian free
+  // variation selector (a typo in CLDR's Mongolian names) carries none.
+  if (count == 1 || bytes.empty()) {
     if (legit_single()) return end;
     const bool machine = IsMachineText(ctx_.kind);
-    const bool in_code = machine && base.cp >= 0 && IsAsciiAlnum(base.cp) && PositionIn(i) != Position::kComment;
-    Finding& f = Emit("unicode/variation-selectors", in_code ? Severity::kMedium : Severity::kLow, i, end,
+    // In code a selector after a character it does not vary is a marker
+    // (GlassWorm-style payloads start with one), wherever it is but comments.
+    const bool in_code = machine && base.cp >= 0 && PositionIn(i) != Position::kComment;
+    // No variation sequence starts with an ASCII letter (Unicode defines none, and no emoji
+    // is one): there the selector is a marker in prose too.
+    const bool after_ascii_letter = base.cp >= 0 && base.cp < 0x80 && std::isalpha(base.cp) != 0;
+    Finding& f = Emit("unicode/variation-selectors", in_code || after_ascii_letter ? Severity::kMedium : Severity::kLow, i, end,
                       "variation selector after a character it does not vary");
     AddCodePoints(f, i, end);
     f.fixes.push_back({i, end, ""});
@@ -494,43 +636,105 @@ size_t ScanState::HandleInvisible(size_t i) {
   const bool machine = IsMachineText(ctx_.kind);
   const bool inside_word = prev.cp >= 0 && next.cp >= 0 && UnicodeData::IsWordChar(pc) &&
                            UnicodeData::IsWordChar(nc);
-  if (run.size() == 1) {
+  const bool ascii_both = IsAsciiLetter(prev.cp) && IsAsciiLetter(next.cp);
+  // The scripts of the nearest letters: a Khmer word separator may stand
+  // between a space and "{0}" in a Khmer format string.
+  const int ps = NearbyLetterScript(i, false);
+  const int ns = NearbyLetterScript(end, true);
+  const bool joining = UnicodeData::IsJoiningScript(ps) || UnicodeData::IsJoiningScript(ns);
+  const bool no_space = UnicodeData::IsNoSpaceScript(ps) || UnicodeData::IsNoSpaceScript(ns);
+  // The same character typed two or three times (or a run of joiners in a
+  // joining script, as dictionaries have) carries no bits: judge it as one.
+  bool same = true;
+  bool joiners = true;  // only ZWNJ and ZWJ: Indic half-forms write "\u200C\u200D"
+  for (int32_t c : run) {
+    same &= c == run[0];
+    joiners &= c == 0x200C || c == 0x200D;
+  }
+  const bool script_run = (joiners && joining) || (same && run[0] == 0x200B && no_space) ||
+                          (same && run[0] == 0x180E && (ps == kScriptMongolian || ns == kScriptMongolian));
+  if (script_run && run.size() > 1 && run.size() <= 16) return end;
+  const bool as_single = run.size() == 1 || (same && !ascii_both && run.size() <= 3);
+  if (as_single) {
     const int32_t cp = run[0];
-    const int ps = prev.cp >= 0 ? UnicodeData::Script(pc) : -1;
-    const int ns = next.cp >= 0 ? UnicodeData::Script(nc) : -1;
-    const bool joining = UnicodeData::IsJoiningScript(ps) || UnicodeData::IsJoiningScript(ns);
     Severity sev = Severity::kLow;
+    const Position pos = machine ? PositionIn(i) : Position::kComment;
     if (machine) {
-      const Position pos = PositionIn(i);
       // In a string literal, high only where it splits ASCII ("admin\u200Bistrator").
       const bool ascii_side = (prev.cp >= 0 && IsAsciiAlnum(prev.cp)) || (next.cp >= 0 && IsAsciiAlnum(next.cp));
       sev = pos == Position::kSyntax   ? (inside_word ? Severity::kHigh : Severity::kMedium)
             : pos == Position::kString ? (inside_word && ascii_side ? Severity::kHigh : Severity::kLow)
                                        : Severity::kLow;
+      // A string that holds nothing but the invisible character ("\u200B"
+      // as a literal): a marker or a payload separator (GlassWorm).
+      if ((ctx_.kind == TextKind::kCode || ctx_.kind == TextKind::kShell) && pos == Position::kString && i > 0 &&
+          end < n_ && p_[end] == p_[i - 1] &&
+          (p_[end] == '"' || p_[end] == '\'' || p_[end] == '`')) {
+        sev = std::max(sev, Severity::kMedium);
+      }
+    }
+    // Next to a space or a line end a lone zero-width character splits no
+    // word; in a string away from ASCII it is part of people's text (a
+    // Gujarati phrase in a date library) unless the string holds only it.
+    const bool beside_space = prev.cp < 0 || next.cp < 0 || prev.cp == ' ' || next.cp == ' ' || prev.cp == '\n' ||
+                              next.cp == '\n' || prev.cp == '\t' || next.cp == '\t';
+    const bool text_in_string = machine && pos == Position::kString && sev < Severity::kMedium &&
+                                !IsAsciiAlnum(prev.cp) && !IsAsciiAlnum(next.cp) &&
+                                ((ps >= 0 && ps != kScriptLatin) || (ns >= 0 && ns != kScriptLatin));
+    // Outside code, one such character alone in a table cell, in quotes or in
+    // brackets is a mention of it (a charset table, a Compose entry, CLDR's
+    // zero-width currency symbol), not a hidden use.
+    // A table cell is bounded by a tab or a line end on at least one side; between two plain
+    // spaces of running text (" fox \u200B jumps") the character is hidden, not mentioned.
+    auto opens_closes = [](int32_t a, int32_t b) {
+      const bool space_a = a < 0 || a == ' ' || a == '\t' || a == '\n' || a == '\r';
+      const bool space_b = b < 0 || b == ' ' || b == '\t' || b == '\n' || b == '\r';
+      return (space_a && space_b && !(a == ' ' && b == ' ')) || (a == '"' && b == '"') || (a == '\'' && b == '\'') || (a == '`' && b == '`') ||
+             (a == '(' && b == ')') || (a == '[' && b == ']');
+    };
+    const int32_t raw_prev = Before(i).cp;
+    if (run.size() == 1 && ctx_.kind != TextKind::kCode && ctx_.kind != TextKind::kShell && cp != 0xFEFF &&
+        opens_closes(raw_prev, next.cp)) {
+      return end;
     }
     bool legit = false;
+    bool fixable = true;
     switch (cp) {
       case 0x200D:  // ZWJ: emoji sequences, joining scripts
         legit = (prev.cp >= 0 && (UnicodeData::IsEmojiBase(pc) || UnicodeData::IsEmojiModifier(pc)) &&
                  next.cp >= 0 && UnicodeData::IsExtendedPictographic(nc)) ||
-                joining;
+                joining || text_in_string;
         break;
       case 0x200C:  // ZWNJ: Persian, Indic; and ligature control in prose
-        legit = joining || (!machine && inside_word);
+        legit = joining || (!machine && inside_word && !ascii_both) || text_in_string;
         break;
       case 0x200B:  // ZWSP: word breaks in scripts without spaces
-        legit = UnicodeData::IsNoSpaceScript(ps) || UnicodeData::IsNoSpaceScript(ns);
+        legit = no_space ||
+                ((!machine || (pos == Position::kString && sev < Severity::kMedium)) && beside_space &&
+                 ((ps >= 0 && ps != kScriptLatin) || (ns >= 0 && ns != kScriptLatin))) ||
+                text_in_string;
         break;
-      case 0x00AD:  // soft hyphen: a hyphenation hint inside a prose word
-        legit = !machine && inside_word;
-        if (machine && !inside_word) sev = Severity::kLow;
+      case 0x00AD:  // soft hyphen: a hyphenation hint inside a word ("Reyk\u00ADja\u00ADvík")
+        if (machine) {
+          legit = inside_word && pos != Position::kSyntax;
+          if (!inside_word) sev = Severity::kLow;
+        } else {
+          legit = inside_word && !ascii_both;
+          // Between ASCII letters of prose it may be hyphenation or a split
+          // keyword: reported, but a hint is not removed.
+          fixable = !inside_word;
+        }
         break;
       case 0xFEFF:
         legit = i == 0 && ctx_.at_file_start;
         if (!machine) sev = Severity::kLow;
         break;
-      case 0x2060:  // word joiner: typesetting in prose
-        legit = !machine;
+      case 0x2060:  // word joiner: typesetting ("{0}\u2060{1}" in CLDR patterns)
+        legit = machine ? pos != Position::kSyntax && !ascii_both : !ascii_both;
+        break;
+      case 0x2800:  // braille pattern blank: the space of braille text
+        legit = (pc >= 0x2801 && pc <= 0x28FF) || (nc >= 0x2801 && nc <= 0x28FF);
+        if (!legit) sev = std::max(sev, Severity::kMedium);
         break;
       case 0x034F:  // combining grapheme joiner
         legit = !machine;
@@ -551,7 +755,7 @@ size_t ScanState::HandleInvisible(size_t i) {
                       fmt::format("invisible character {}{}", UnicodeData::Name(static_cast<char32_t>(cp)),
                                   inside_word && machine ? " inside an identifier or word" : ""));
     AddCodePoints(f, i, end);
-    f.fixes.push_back({i, end, ""});
+    if (fixable) f.fixes.push_back({i, end, ""});
     return end;
   }
   // A run of invisible characters. Two distinct ones repeating are bits.
@@ -655,9 +859,20 @@ size_t ScanState::HandleBidi(size_t i) {
 }
 
 size_t ScanState::HandleBidiMark(size_t i, size_t end) {
-  if (!IsMachineText(ctx_.kind)) return end;
+  if (!IsMachineText(ctx_.kind)) {
+    // Prose: marks order numbers and punctuation around right-to-left words.
+    // Between two ASCII letters a mark has nothing to order: it splits a word.
+    if (!(IsAsciiLetter(Before(i).cp) && IsAsciiLetter(At(end).cp))) return end;
+    Finding& f = Emit("unicode/bidi-control", Severity::kLow, i, end, "directional mark inside a word");
+    AddCodePoints(f, i, end);
+    f.fixes.push_back({i, end, ""});
+    return end;
+  }
   const LineInfo& line = Line(i);
   if (line.has_rtl) return end;
+  // In a string or comment a mark is data: CLDR's right-to-left date and
+  // number formats ("d\u200F/M\u200F/y") are marks between digits and ASCII.
+  if (PositionIn(i) != Position::kSyntax) return end;
   Finding& f = Emit("unicode/bidi-control", Severity::kLow, i, end,
                     "directional mark in code with no right-to-left text");
   AddCodePoints(f, i, end);
@@ -673,7 +888,7 @@ size_t ScanState::HandleSpace(size_t i) {
     const CodePoint c = At(end);
     if (c.cp < 0 || ClassOf(c.cp) != CharClass::kUnusualSpace) break;
     line_sep |= c.cp == 0x2028 || c.cp == 0x2029;
-    fixes.push_back({c.begin, c.end, (c.cp == 0x2028 || c.cp == 0x2029) ? "\n" : " "});
+    fixes.push_back({c.begin, c.end, (c.cp == 0x2028 || c.cp == 0x2029) ? "\n" : " ", FixKind::kNormalise});
     end = c.end;
   }
   const LineInfo& line = Line(i);
@@ -698,7 +913,9 @@ size_t ScanState::HandleSpace(size_t i) {
                     line_sep ? "line or paragraph separator: invisible line break that some parsers and editors disagree on"
                              : "unusual space in code or a command: it looks like a space but is not one");
   AddCodePoints(f, i, end);
-  f.fixes = std::move(fixes);
+  // A low finding is a space that belongs to its text (French typography in a
+  // string, an ideographic space in a CJK comment): reported, never rewritten.
+  if (sev >= Severity::kMedium) f.fixes = std::move(fixes);
   return end;
 }
 
@@ -719,10 +936,21 @@ size_t ScanState::HandleLookalikeLetter(size_t i) {
     we = c.end;
   }
   if (we <= i) we = At(i).end;
+  // Formatting codes are not part of the word they touch: roff's "\fI" and
+  // "\fB" before a Russian word, C's "\n" before a Greek one, printf's "%s".
+  if (wb < i && wb > 0 && (p_[wb - 1] == '\\' || p_[wb - 1] == '%')) {
+    size_t skip = 1;
+    if (p_[wb - 1] == '\\' && p_[wb] == 'f' && wb + 1 < i && IsAsciiAlnum(p_[wb + 1])) skip = 2;
+    if (p_[wb - 1] == '%') {
+      while (wb + skip < i && std::strchr("lhzjtqL", p_[wb + skip - 1]) != nullptr) ++skip;
+    }
+    if (wb + skip <= i && p_[wb + skip] >= 0x80) wb += skip;
+  }
   bool has_ascii_letter = false;
   bool all_lookalike = true;
   size_t letters = 0;
   bool suspicious = false;  // a foreign-script lookalike mixed into an ASCII word
+  bool reads_foreign = false;
   std::vector<Fix> fixes;
   for (size_t k = wb; k < we;) {
     const CodePoint c = At(k);
@@ -739,12 +967,21 @@ size_t ScanState::HandleLookalikeLetter(size_t i) {
     const auto cc = static_cast<char32_t>(c.cp);
     if (!UnicodeData::IsLetterOrMark(cc)) continue;
     ++letters;
+    const int script = UnicodeData::Script(cc);
     if (data_.Classify(cc) != CharClass::kLookalikeLetter) {
       all_lookalike = false;
+      // A letter of another script that looks like no ASCII letter: the word
+      // cannot pass for an ASCII one ("\\fIфайл", a Latin "a" typed into a
+      // Serbian word, a date pattern letter before an Arabic suffix).
+      if (!UnicodeData::IsLatinLikeScript(script)) reads_foreign = true;
       continue;
     }
-    fixes.push_back({c.begin, c.end, std::string(1, data_.LookalikeAscii(cc))});
-    const int script = UnicodeData::Script(cc);
+    fixes.push_back({c.begin, c.end, std::string(1, data_.LookalikeAscii(cc)), FixKind::kFold});
+    if (UnicodeData::IsStrongRtl(cc)) {
+      // Right-to-left letters reorder: they cannot sit unnoticed inside a
+      // left-to-right word without bidi controls, which are reported anyway.
+      continue;
+    }
     if (UnicodeData::IsFontOrWideVariant(cc)) {
       suspicious = true;
     } else if (script == kScriptGreek) {
@@ -758,7 +995,10 @@ size_t ScanState::HandleLookalikeLetter(size_t i) {
       suspicious = true;  // Common-script letter-likes (mathematical alphanumerics)
     }
   }
-  suspicious = suspicious && has_ascii_letter;
+  // A Latin letter typed into a word of another script (a keyboard-layout
+  // slip, common in real text) makes no ASCII look-alike: reported low.
+  const bool slipped = suspicious && has_ascii_letter && reads_foreign;
+  suspicious = suspicious && has_ascii_letter && !reads_foreign;
   size_t tb = 0, te = 0;
   const bool host = InHostOrUrl(i, &tb, &te);
   if (host && (suspicious || (all_lookalike && letters >= 2))) {
@@ -781,6 +1021,13 @@ size_t ScanState::HandleLookalikeLetter(size_t i) {
     f.fixes = std::move(fixes);
     return we;
   }
+  if (slipped) {
+    Finding& f = Emit("unicode/confusable-identifier", Severity::kLow, wb, we,
+                      "word mixes scripts: a letter that looks the same from another script (a keyboard-layout slip?)");
+    AddCodePoints(f, wb, we);
+    f.fixes = std::move(fixes);
+    return we;
+  }
   if (ctx_.kind == TextKind::kCode && all_lookalike && letters >= 3 && !Line(i).has_other_letters &&
       PositionIn(i) == Position::kSyntax) {
     Finding& f = Emit("unicode/confusable-identifier", Severity::kMedium, wb, we,
@@ -794,17 +1041,41 @@ size_t ScanState::HandleLookalikeLetter(size_t i) {
 size_t ScanState::HandlePunct(size_t i, int32_t cp, size_t end, bool typographic) {
   const char ascii = data_.LookalikeAscii(static_cast<char32_t>(cp));
   size_t tb = 0, te = 0;
-  if ((ascii == '.' || ascii == '/' || ascii == ':' || ascii == '@') && InHostOrUrl(i, &tb, &te, ascii == '.')) {
+  if ((ascii == '.' || ascii == '/' || ascii == ':' || ascii == '@') && InHostOrUrl(i, &tb, &te)) {
     Finding& f = Emit("unicode/confusable-host", Severity::kHigh, i, end,
                       fmt::format("look-alike of {} inside a host name or URL", Quoted(ascii)));
     AddCodePoints(f, i, end);
     f.decoded = std::string(text_.substr(tb, te - tb));
-    f.fixes.push_back({i, end, std::string(1, ascii)});
+    f.fixes.push_back({i, end, std::string(1, ascii), FixKind::kFold});
     return end;
   }
   const CodePoint prev = Before(i);
   const CodePoint next = At(end);
   const bool machine = IsMachineText(ctx_.kind);
+  // A letter or digit that looks like punctuation is a letter or digit: the
+  // ʼ of Gwichʼin (U+02BC), the Hawaiian ʻokina (U+02BB), the saltillo, the
+  // click letter ǃ, a Persian zero. Only between tokens of code can it pass
+  // for the ASCII it resembles.
+  const auto c32 = static_cast<char32_t>(cp);
+  // In code it deceives where it stands like a quote or a dot: on one side of
+  // a word only ("ʼadminʼ"), not inside one or between symbols ("c[ʼ\\']hwe").
+  // In prose an apostrophe look-alike inside an English contraction ("Donʼt")
+  // stands in for the ASCII apostrophe; inside "Gwichʼin" it is a letter.
+  auto contraction = [&]() {
+    if (cp != 0x02BC || machine || !IsAsciiLetter(prev.cp)) return false;
+    size_t k = end;
+    while (k < n_ && IsAsciiLetter(p_[k]) && k - end < 3) ++k;
+    if (k < n_ && (IsAsciiLetter(p_[k]) || p_[k] >= 0x80)) return false;
+    const std::string_view tail = text_.substr(end, k - end);
+    for (std::string_view t : {"t", "s", "re", "ll", "ve", "d", "m"}) {
+      if (tail == t) return true;
+    }
+    return false;
+  };
+  if ((UnicodeData::IsLetterOrMark(c32) || UnicodeData::IsDecimalDigit(c32)) && !contraction()) {
+    const bool quote_like = IsAsciiAlnum(prev.cp) != IsAsciiAlnum(next.cp);
+    if (!(machine && quote_like && PositionIn(i) == Position::kSyntax)) return end;
+  }
   if (typographic) {
     if (ctx_.kind != TextKind::kShell) return end;
     const LineInfo& line = Line(i);
@@ -812,7 +1083,7 @@ size_t ScanState::HandlePunct(size_t i, int32_t cp, size_t end, bool typographic
     Finding& f = Emit("unicode/lookalike-punctuation", Severity::kLow, i, end,
                       fmt::format("typographic {} in a command, where the shell expects ASCII", Quoted(ascii)));
     AddCodePoints(f, i, end);
-    f.fixes.push_back({i, end, std::string(1, ascii)});
+    f.fixes.push_back({i, end, std::string(1, ascii), FixKind::kFold});
     return end;
   }
   const bool prime = cp == 0x2032 || cp == 0x2033 || cp == 0x2035 || cp == 0x02B9 || cp == 0x02BA;
@@ -841,6 +1112,9 @@ size_t ScanState::HandlePunct(size_t i, int32_t cp, size_t end, bool typographic
     // Inside a string literal: data (a table of symbols) unless it passes
     // for ASCII next to a word, as in "don't" or "-rf".
     sev = touches_word ? Severity::kMedium : Severity::kLow;
+    // Settings hold people's text too: a minus sign or non-breaking hyphen in
+    // a format string ("−{0}") is typography.
+    if (ctx_.kind == TextKind::kConfig && ascii == '-') sev = Severity::kLow;
   } else {
     sev = Severity::kHigh;
     if (ctx_.kind == TextKind::kConfig && !in_word) sev = Severity::kMedium;
@@ -848,7 +1122,7 @@ size_t ScanState::HandlePunct(size_t i, int32_t cp, size_t end, bool typographic
   Finding& f = Emit("unicode/lookalike-punctuation", sev, i, end,
                     fmt::format("look-alike of ASCII {} in otherwise ASCII text", Quoted(ascii)));
   AddCodePoints(f, i, end);
-  f.fixes.push_back({i, end, std::string(1, ascii)});
+  f.fixes.push_back({i, end, std::string(1, ascii), FixKind::kFold});
   return end;
 }
 
@@ -882,7 +1156,9 @@ void ScanState::FinishTrailing() {
       trailing_.push_back({b, n_});
     }
   }
-  if (trailing_.size() < 8 || trailing_mixed_ < 4 || trailing_mixed_ * 4 < trailing_.size()) return;
+  // A pattern, not a habit: most lines carry mixed runs (a man page's few
+  // "tab then spaces" line ends are formatting).
+  if (trailing_.size() < 8 || trailing_mixed_ < 6 || trailing_mixed_ * 2 < trailing_.size()) return;
   // Space = 0, tab = 1, in order: the simplest whitespace code.
   std::string bytes;
   unsigned acc = 0;
@@ -919,6 +1195,180 @@ void HiddenTextDetector::Scan(std::string_view text, const TextContext& context,
                               std::vector<Finding>* out) const {
   ScanState state(data_, text, context, out);
   state.Run();
+}
+
+namespace {
+
+// A JSON string literal decoded with, for every decoded byte, the offset of
+// the source token (a plain byte or a whole escape) it came from.
+struct DecodedLiteral {
+  std::string text;
+  std::vector<uint32_t> source;  // size text.size() + 1: source[text.size()] is the closing quote
+  std::vector<bool> escaped;     // per decoded byte: written as a \u escape
+};
+
+int Hex(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool Hex4(std::string_view s, size_t i, uint32_t* v) {
+  if (i + 4 > s.size()) return false;
+  *v = 0;
+  for (size_t k = 0; k < 4; ++k) {
+    const int h = Hex(s[i + k]);
+    if (h < 0) return false;
+    *v = (*v << 4) | static_cast<uint32_t>(h);
+  }
+  return true;
+}
+
+// Decodes the literal whose opening quote is at json[open]. False when it is
+// malformed (the walker accepted it, so this does not happen in practice).
+bool DecodeLiteral(std::string_view json, size_t open, DecodedLiteral* out) {
+  out->text.clear();
+  out->source.clear();
+  out->escaped.clear();
+  size_t i = open + 1;
+  auto put = [&](std::string_view bytes, size_t from, bool esc) {
+    for (char b : bytes) {
+      out->text.push_back(b);
+      out->source.push_back(static_cast<uint32_t>(from));
+      out->escaped.push_back(esc);
+    }
+  };
+  while (i < json.size() && json[i] != '"') {
+    if (json[i] != '\\') {
+      put(json.substr(i, 1), i, false);
+      ++i;
+      continue;
+    }
+    if (i + 1 >= json.size()) return false;
+    const char e = json[i + 1];
+    if (e != 'u') {
+      static constexpr std::string_view kFrom = "\"\\/bfnrt";
+      static constexpr std::string_view kTo = "\"\\/\b\f\n\r\t";
+      const size_t k = kFrom.find(e);
+      if (k == std::string_view::npos) return false;
+      put(kTo.substr(k, 1), i, false);
+      i += 2;
+      continue;
+    }
+    uint32_t cp = 0;
+    if (!Hex4(json, i + 2, &cp)) return false;
+    size_t len = 6;
+    uint32_t low = 0;
+    if (cp >= 0xD800 && cp <= 0xDBFF && i + 12 <= json.size() && json[i + 6] == '\\' && json[i + 7] == 'u' &&
+        Hex4(json, i + 8, &low) && low >= 0xDC00 && low <= 0xDFFF) {
+      cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+      len = 12;
+    } else if (cp >= 0xD800 && cp <= 0xDFFF) {
+      cp = 0xFFFD;  // a lone surrogate, as the walker decodes it
+    }
+    char buf[4];
+    size_t n = 0;
+    if (cp < 0x80) {
+      buf[n++] = static_cast<char>(cp);
+    } else if (cp < 0x800) {
+      buf[n++] = static_cast<char>(0xC0 | (cp >> 6));
+      buf[n++] = static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+      buf[n++] = static_cast<char>(0xE0 | (cp >> 12));
+      buf[n++] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      buf[n++] = static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+      buf[n++] = static_cast<char>(0xF0 | (cp >> 18));
+      buf[n++] = static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+      buf[n++] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      buf[n++] = static_cast<char>(0x80 | (cp & 0x3F));
+    }
+    put(std::string_view(buf, n), i, true);
+    i += len;
+  }
+  if (i >= json.size()) return false;
+  out->source.push_back(static_cast<uint32_t>(i));
+  return true;
+}
+
+// A fix's replacement written so that it can stand inside a JSON string.
+std::string JsonEscaped(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+void HiddenTextDetector::ScanJsonEscapes(std::string_view json, JsonSyntax syntax, std::vector<Finding>* out) const {
+  if (syntax == JsonSyntax::kNone || json.find("\\u") == std::string_view::npos) return;
+  DecodedLiteral lit;
+  std::vector<Finding> found;
+  auto scan_document = [&](std::string_view doc, size_t base) {
+    const bool comments = syntax == JsonSyntax::kDocument && (doc.find("//") != std::string_view::npos ||
+                                                             doc.find("/*") != std::string_view::npos);
+    const std::string stripped = comments ? StripJsonComments(doc) : std::string();
+    const std::string_view walk = comments ? std::string_view(stripped) : doc;
+    std::vector<size_t> literals;
+    const Status st = ForEachJsonString(walk, [&](const JsonStringVisit& v) {
+      if (v.escaped && v.is_string) literals.push_back(v.raw_offset);
+    });
+    (void)st;  // a document that does not parse still had its raw text scanned; its valid prefix is used
+    for (size_t open : literals) {
+      if (!DecodeLiteral(doc, open, &lit)) continue;
+      bool any_escape = false;
+      for (bool e : lit.escaped) any_escape |= e;
+      if (!any_escape) continue;
+      found.clear();
+      Scan(lit.text, TextContext{TextKind::kData, false}, &found);
+      for (Finding& f : found) {
+        const size_t b = std::min<size_t>(f.byte_offset, lit.text.size());
+        const size_t e = std::min<size_t>(f.byte_offset + f.byte_length, lit.text.size());
+        bool involves_escape = false;
+        for (size_t k = b; k < e && !involves_escape; ++k) involves_escape = lit.escaped[k];
+        for (const Fix& x : f.fixes) {
+          for (size_t k = x.begin; k < x.end && k < lit.text.size() && !involves_escape; ++k) {
+            involves_escape = lit.escaped[k];
+          }
+        }
+        if (!involves_escape) continue;  // a raw character: the raw scan reports it
+        f.byte_offset = base + lit.source[b];
+        f.byte_length = lit.source[e] - lit.source[b];
+        for (Fix& x : f.fixes) {
+          const size_t xb = std::min<size_t>(x.begin, lit.text.size());
+          const size_t xe = std::min<size_t>(x.end, lit.text.size());
+          x.begin = base + lit.source[xb];
+          x.end = base + lit.source[xe];
+          x.replacement = JsonEscaped(x.replacement);
+        }
+        f.message += " (written as a JSON escape)";
+        out->push_back(std::move(f));
+      }
+    }
+  };
+  if (syntax == JsonSyntax::kDocument) {
+    scan_document(json, 0);
+    return;
+  }
+  for (size_t start = 0; start < json.size();) {
+    size_t end = json.find('\n', start);
+    if (end == std::string_view::npos) end = json.size();
+    const std::string_view line = json.substr(start, end - start);
+    if (line.find("\\u") != std::string_view::npos) scan_document(line, start);
+    start = end + 1;
+  }
 }
 
 }  // namespace glassbox

@@ -30,6 +30,22 @@ struct TextContext {
   bool at_file_start = true;
 };
 
+// What `clean` may change. By default it removes hidden content and
+// normalises deceptive spaces; look-alike letters and punctuation are
+// reported, not replaced: a Cyrillic "а" in a Russian word is a letter, and
+// only the reader knows whether a mixed word is an attack.
+struct CleanPolicy {
+  bool fold_confusables = false;  // also replace look-alikes by the ASCII they mimic
+};
+
+// The one decision `scan` and `clean` share: a finding's fix is applied when
+// this says so, and a text in which no finding has an applicable fix is
+// clean. Every detector decision about legitimacy (emit a finding or not,
+// attach a fix or not) is made once, in Scan().
+inline bool CleanApplies(const Fix& fix, const CleanPolicy& policy) {
+  return fix.kind != FixKind::kFold || policy.fold_confusables;
+}
+
 class HiddenTextDetector {
  public:
   HiddenTextDetector() : data_(UnicodeData::Get()) {}
@@ -37,6 +53,17 @@ class HiddenTextDetector {
   // Appends what it finds in `text` to *out. Never fails: invalid UTF-8 is
   // itself reported (unicode/invalid-encoding) and skipped.
   void Scan(std::string_view text, const TextContext& context, std::vector<Finding>* out) const;
+
+  // JSON string escapes ("\u200B", "\udb40\udc41") hide characters from a
+  // scan of the raw text. Scans the decoded text of every string literal in
+  // `json` that holds an escape (as TextKind::kData) and appends the
+  // findings that involve an escaped character, with offsets and fixes
+  // mapped back to `json`: a fix covers whole escapes and its replacement is
+  // JSON-escaped. `syntax` says whether `json` is one document (JSONC
+  // comments allowed) or JSON Lines; documents that do not parse are
+  // skipped (the raw scan still covers them). Cheap when `json` holds no
+  // "\u".
+  void ScanJsonEscapes(std::string_view json, JsonSyntax syntax, std::vector<Finding>* out) const;
 
  private:
   const UnicodeData& data_;

@@ -15,6 +15,31 @@ TEST(HiddenText, CleanAsciiFindsNothing) {
   EXPECT_TRUE(ScanAs("int main() { return 0; }\n", TextKind::kCode).empty());
 }
 
+// Issue 15 item 6: a single variation selector after a character it does not vary was low
+// in prose. After an ASCII letter no variation sequence exists, so it is a marker: medium.
+// After an emoji base it is the emoji presentation, and after other symbols it stays low.
+TEST(HiddenText, VariationSelectorAfterAsciiLetterIsMediumInProse) {
+  auto letter = ScanAs("Just text a\xEF\xB8\x81 here.\n", TextKind::kProse);  // a U+FE01
+  ASSERT_EQ(letter.size(), 1u);
+  EXPECT_EQ(letter[0].rule, "unicode/variation-selectors");
+  EXPECT_EQ(letter[0].severity, Severity::kMedium);
+  EXPECT_TRUE(ScanAs("I \xE2\x9D\xA4\xEF\xB8\x8F it\n", TextKind::kProse).empty());  // U+2764 U+FE0F
+  auto symbol = ScanAs("a \xE2\x86\x90\xEF\xB8\x81 b\n", TextKind::kProse);  // U+2190 U+FE01
+  for (const Finding& f : symbol) EXPECT_LE(f.severity, Severity::kLow) << f.message;
+}
+
+// A zero-width space alone in a table cell (tabs around it, as man pages' charset tables have)
+// is a mention of the character; between two plain spaces of running text it is hidden (the
+// gate strips it from a model's answer).
+TEST(HiddenText, RegressionZeroWidthSpaceBetweenPlainSpacesIsHiddenNotAMention) {
+  auto running = ScanAs(" brown fox \xE2\x80\x8B jumps\n", TextKind::kProse);
+  ASSERT_EQ(running.size(), 1u);
+  EXPECT_EQ(running[0].rule, "unicode/invisible-characters");
+  EXPECT_EQ(running[0].fixes.size(), 1u);
+  EXPECT_TRUE(ScanAs("200B\t\xE2\x80\x8B\tZERO WIDTH SPACE\n", TextKind::kProse).empty());
+  EXPECT_TRUE(ScanAs("the character \"\xE2\x80\x8B\" is invisible\n", TextKind::kProse).empty());
+}
+
 TEST(HiddenText, TagRunReportsOffsetsCodePointsAndFix) {
   const std::string text = "ok\xF3\xA0\x81\x89\xF3\xA0\x81\xA7!";  // U+E0049 U+E0067
   auto f = ScanAs(text, TextKind::kProse);

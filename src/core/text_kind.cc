@@ -29,7 +29,7 @@ bool In(std::string_view s, const std::string_view (&set)[N]) {
 constexpr std::string_view kCodeExt[] = {
     "c", "h", "cc", "cpp", "cxx", "hpp", "hh", "hxx", "ipp", "inl", "m", "mm", "js", "mjs", "cjs",
     "jsx", "ts", "tsx", "mts", "cts", "py", "pyi", "pyw", "rb", "go", "rs", "java", "kt", "kts",
-    "scala", "swift", "cs", "fs", "php", "pl", "pm", "lua", "r", "jl", "dart", "zig", "nim",
+    "scala", "swift", "cs", "csx", "cake", "fs", "fsx", "fsi", "vb", "vbs", "php", "phtml", "pl", "pm", "lua", "r", "jl", "dart", "zig", "nim",
     "ex", "exs", "erl", "hs", "ml", "mli", "clj", "cljs", "groovy", "vue", "svelte", "sql", "sol",
     "v", "sv", "vhd", "tf", "hcl", "proto", "cmake"};
 constexpr std::string_view kShellExt[] = {
@@ -69,6 +69,71 @@ TextKind TextKindForPath(std::string_view path) {
   if (In(ext, kConfigExt)) return TextKind::kConfig;
   if (In(ext, kProseExt)) return TextKind::kProse;
   return TextKind::kUnknown;
+}
+
+TextKind SniffTextKind(std::string_view head) {
+  head = head.substr(0, 4096);
+  if (head.substr(0, 2) == "#!") {
+    const std::string_view first = head.substr(0, head.find('\n'));
+    for (std::string_view sh : {"/sh", "bash", "zsh", "fish", "ksh", "dash", "/make"}) {
+      if (first.find(sh) != std::string_view::npos) return TextKind::kShell;
+    }
+    return TextKind::kCode;
+  }
+  // roff (man pages): a comment or a title request
+  if (head.substr(0, 3) == ".\\\"" || head.substr(0, 3) == "'\\\"" || head.substr(0, 4) == ".TH " ||
+      head.find("\n.TH ") != std::string_view::npos) {
+    return TextKind::kProse;
+  }
+  size_t lines = 0;
+  size_t code = 0;
+  size_t markup = 0;
+  for (size_t pos = 0; pos < head.size() && lines < 64;) {
+    size_t end = head.find('\n', pos);
+    if (end == std::string_view::npos) end = head.size();
+    std::string_view line = head.substr(pos, end - pos);
+    pos = end + 1;
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.remove_suffix(1);
+    while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+    if (line.empty()) continue;
+    ++lines;
+    // roff requests (".SH", ".B", "'\\\""), Markdown headings, reST underlines
+    if ((line[0] == '.' && line.size() > 1 && std::isalpha(static_cast<unsigned char>(line[1]))) ||
+        line.substr(0, 3) == "'\\\"" || line.substr(0, 2) == "# " || line.substr(0, 3) == "## ") {
+      ++markup;
+      continue;
+    }
+    const char last = line.back();
+    bool statement = last == ';' || last == '{' || last == '}' || last == ')' || last == ',';
+    for (std::string_view kw : {"import ", "from ", "def ", "class ", "function ", "const ", "let ", "var ",
+                                "#include", "package ", "using ", "public ", "private ", "return ", "if (",
+                                "for (", "func ", "fn ", "namespace ", "module.exports", "export "}) {
+      if (line.substr(0, kw.size()) == kw) statement = true;
+    }
+    if (line.find("=>") != std::string_view::npos || line.find(" == ") != std::string_view::npos ||
+        line.find("&&") != std::string_view::npos || line.find(" = ") != std::string_view::npos) {
+      statement = true;
+    }
+    if (statement) ++code;
+  }
+  if (lines >= 3 && markup * 5 < lines && code * 2 >= lines) return TextKind::kCode;
+  return TextKind::kProse;
+}
+
+TextKind TextKindFor(std::string_view path, std::string_view contents) {
+  const TextKind kind = TextKindForPath(path);
+  return kind == TextKind::kUnknown ? SniffTextKind(contents) : kind;
+}
+
+JsonSyntax JsonSyntaxForPath(std::string_view path) {
+  const size_t dot = path.find_last_of('.');
+  const size_t slash = path.find_last_of('/');
+  if (dot == std::string_view::npos || (slash != std::string_view::npos && dot < slash)) return JsonSyntax::kNone;
+  std::string ext(path.substr(dot + 1));
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (ext == "jsonl" || ext == "ndjson") return JsonSyntax::kLines;
+  if (ext == "json" || ext == "jsonc" || ext == "json5" || ext == "ipynb" || ext == "har") return JsonSyntax::kDocument;
+  return JsonSyntax::kNone;
 }
 
 }  // namespace glassbox

@@ -23,6 +23,19 @@ std::string_view TextKindName(TextKind kind);
 // "Makefile" → shell, "README" → prose). Pure; reads no file.
 TextKind TextKindForPath(std::string_view path);
 
+// For a file whose name says nothing (TextKindForPath gave kUnknown):
+// guesses code, shell or prose from its first few kilobytes (a shebang, a
+// roff or Markdown heading, statement-like lines). Pure.
+TextKind SniffTextKind(std::string_view head);
+
+// TextKindForPath, and SniffTextKind for the contents when the name is not
+// enough. What scan and clean use for a file.
+TextKind TextKindFor(std::string_view path, std::string_view contents);
+
+// Whether a file holds JSON, whose string escapes can hide characters.
+enum class JsonSyntax : unsigned char { kNone, kDocument, kLines };
+JsonSyntax JsonSyntaxForPath(std::string_view path);
+
 inline bool IsMachineText(TextKind k) {
   return k == TextKind::kCode || k == TextKind::kShell || k == TextKind::kConfig;
 }

@@ -1,11 +1,15 @@
 #include "core/unicode.h"
 
 #include <unicode/uchar.h>
+#include <unicode/uloc.h>
 #include <unicode/uscript.h>
 #include <unicode/uspoof.h>
 #include <unicode/ustring.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <set>
+#include <string_view>
 #include <cstdlib>
 #include <mutex>
 #include <new>
@@ -79,6 +83,9 @@ uint16_t UnicodeData::Compute(char32_t cp) const {
     return pack(CharClass::kVariationSelector);
   }
   if (cp == 0x00AD) return pack(CharClass::kSoftHyphen);
+  // BRAILLE PATTERN BLANK shows nothing and is no space: a filler that
+  // passes for white space (it is not Default_Ignorable).
+  if (cp == 0x2800) return pack(CharClass::kInvisible);
   if (cp == 0xFEFF) return pack(CharClass::kByteOrderMark);
   if (cp == 0x115F || cp == 0x1160 || cp == 0x3164 || cp == 0xFFA0) {
     return pack(CharClass::kHangulFiller);
@@ -139,6 +146,34 @@ bool UnicodeData::IsLetterOrMark(char32_t cp) {
   const int32_t mask = U_GET_GC_MASK(static_cast<UChar32>(cp));
   return (mask & (U_GC_L_MASK | U_GC_M_MASK)) != 0;
 }
+bool UnicodeData::IsDecimalDigit(char32_t cp) { return u_charType(static_cast<UChar32>(cp)) == U_DECIMAL_DIGIT_NUMBER; }
+
+bool UnicodeData::IsKnownTld(std::string_view tld) {
+  static const std::set<std::string, std::less<>>* const known = [] {
+    auto* s = new std::set<std::string, std::less<>>();
+    for (const char* const* c = uloc_getISOCountries(); *c != nullptr; ++c) {
+      std::string cc(*c);
+      std::transform(cc.begin(), cc.end(), cc.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+      s->insert(cc);
+    }
+    // ccTLDs that are not ISO 3166 codes, and the generic TLDs that phishing
+    // and package hosts use most (IANA root zone).
+    for (const char* t : {"uk", "eu", "ac", "su", "com", "org", "net", "edu", "gov", "mil", "int", "arpa", "info",
+                          "biz", "name", "pro", "mobi", "aero", "asia", "cat", "coop", "jobs", "museum", "tel",
+                          "travel", "post", "xxx", "app", "dev", "page", "xyz", "online", "site", "top", "club",
+                          "shop", "store", "tech", "cloud", "blog", "news", "live", "link", "click", "zip", "mov",
+                          "website", "space", "icu", "vip", "work", "life", "world", "email", "support", "services",
+                          "security", "finance", "bank", "money", "pay", "wallet", "crypto", "network", "systems",
+                          "digital", "agency", "company", "group", "global", "google", "microsoft", "apple",
+                          "amazon", "azure", "aws", "local", "localhost", "internal", "onion", "test", "example",
+                          "invalid", "io", "ai", "co", "me", "tv", "ly", "gg", "sh", "so", "to", "cc", "ws"}) {
+      s->insert(t);
+    }
+    return s;
+  }();
+  return known->find(tld) != known->end();
+}
+
 bool UnicodeData::IsWordChar(char32_t cp) {
   return cp == '_' || u_hasBinaryProperty(static_cast<UChar32>(cp), UCHAR_XID_CONTINUE);
 }

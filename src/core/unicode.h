@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace glassbox {
 
@@ -77,6 +78,7 @@ class UnicodeData {
   static bool IsEmojiModifier(char32_t cp);
   static bool IsIdeographic(char32_t cp);
   static bool IsLetterOrMark(char32_t cp);
+  static bool IsDecimalDigit(char32_t cp);     // general category Nd, any script
   static bool IsWordChar(char32_t cp);         // XID_Continue or '_'
   static bool IsSymbol(char32_t cp);
   static int Script(char32_t cp);              // UScriptCode
@@ -87,6 +89,10 @@ class UnicodeData {
   static bool IsLatinLikeScript(int script);   // Latin, Common, Inherited
   // Compatibility variants used to spoof letters: fullwidth, mathematical.
   static bool IsFontOrWideVariant(char32_t cp);
+  // A top-level domain that exists: an ISO 3166 country code (from ICU's
+  // region data, plus the ccTLDs outside ISO 3166) or a common generic TLD.
+  // `tld` is lower-case ASCII.
+  static bool IsKnownTld(std::string_view tld);
   // "ZERO WIDTH SPACE"; falls back to "U+XXXX" for unnamed code points.
   static std::string Name(char32_t cp);
 

@@ -16,7 +16,7 @@ namespace glassbox::scan {
 // Cleans what `reader` yields, passing the cleaned bytes, in order, to
 // `write`. Adds the counts to *result (its `text` stays empty). Stops at the
 // first error of `write` or of reading.
-Status CleanWindows(WindowReader& reader, TextKind kind, const std::function<Status(std::string_view)>& write,
-                    CleanResult* result);
+Status CleanWindows(WindowReader& reader, TextKind kind, const CleanOptions& options,
+                    const std::function<Status(std::string_view)>& write, CleanResult* result);
 
 }  // namespace glassbox::scan

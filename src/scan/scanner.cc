@@ -16,6 +16,7 @@
 #include "core/hidden_text.h"
 #include "core/json_strings.h"
 #include "core/locate.h"
+#include "core/secret_views.h"
 #include "core/utf.h"
 #include "scan/agent_config.h"
 #include "scan/content.h"
@@ -116,6 +117,10 @@ void Scanner::ScanText(std::string_view text, const std::string& path, TextKind 
   const size_t first = out->size();
   if (options_.unicode || agent_config_) {
     ts.detector.Scan(text, TextContext{kind, at_file_start}, out);
+    // A JSON document's \u escapes, decoded (JSON Lines rows are decoded whole by ScanData).
+    if (kind != TextKind::kData && JsonSyntaxForPath(path) == JsonSyntax::kDocument) {
+      ts.detector.ScanJsonEscapes(text, JsonSyntax::kDocument, out);
+    }
   }
   if (agent_config_ && kind != TextKind::kData && agent_config_->Applies(path)) {
     const std::vector<Finding> unicode(out->begin() + static_cast<ptrdiff_t>(first), out->end());
@@ -128,7 +133,14 @@ void Scanner::ScanText(std::string_view text, const std::string& path, TextKind 
                out->end());
   }
   if (secrets_) {
+    const size_t plain_begin = out->size();
     Status st = secrets_->Scan(text, *ts.scratch, out);
+    // What hides a secret from the plain match: invisible characters, JSON
+    // escapes, base64 (core/secret_views.h).
+    const std::vector<Finding> plain(out->begin() + static_cast<ptrdiff_t>(plain_begin), out->end());
+    SecretViewOptions views;
+    views.json = kind == TextKind::kData ? JsonSyntax::kNone : JsonSyntaxForPath(path);
+    if (st.ok()) st = ScanSecretViews(*secrets_, text, views, *ts.scratch, plain, out);
     (void)st;  // only fails on an engine bug; the unicode results still stand
   }
   // Drop disabled rules and those below the floor before locating them.
@@ -308,7 +320,7 @@ struct LinePosition {
 void Scanner::ScanWindows(WindowReader& reader, const std::string& path, ThreadState& ts,
                           std::vector<Finding>* out, ReportStats* stats, std::vector<std::string>* notes) const {
   stats->files += 1;
-  const TextKind kind = TextKindForPath(path);
+  const TextKind kind = TextKindFor(path, reader.Window());  // the name, or the first window when the name says nothing
   const ContentKind content = ClassifyContent(path, reader.Window());
   if (content == ContentKind::kBinary) stats->binary_files += 1;
   const bool utf16 = content == ContentKind::kUtf16Le || content == ContentKind::kUtf16Be;

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 namespace glassbox::scan {
 namespace {
@@ -38,6 +39,33 @@ std::unique_ptr<Scanner> Make(ScanOptions options = {}) {
   auto s = Scanner::Create(std::move(options));
   EXPECT_TRUE(s.ok()) << s.status().message();
   return std::move(s.value());
+}
+
+// Issue 15 item 3: the same bytes got HIGH in .cs and a lower severity under a name the
+// extension table does not know; an unknown name has its content sniffed, so code-like
+// content is judged as code whatever the file is called.
+TEST(Scanner, SeverityOfUnknownExtensionFollowsTheContent) {
+  TempDir dir;
+  const std::string code =
+      "import os\n"
+      "var name = \"a\xE2\x80\x8B" "b\";\n"
+      "class Foo {\n"
+      "  return name;\n"
+      "}\n";
+  dir.Write("a.cs", code);
+  dir.Write("b.unknownext", code);
+  dir.Write("c.txt", "Plain prose that says hello.\nThe wo\xE2\x81\xA0rd joiner sits between letters.\nMore prose.\n");
+  Report r = Make()->ScanPaths({dir.path()});
+  std::map<std::string, Severity> by_file;
+  for (const Finding& f : r.findings) {
+    if (f.rule.rfind("unicode/", 0) == 0) by_file[fs::path(f.path).filename().string()] = f.severity;
+  }
+  ASSERT_EQ(by_file.count("a.cs"), 1u);
+  ASSERT_EQ(by_file.count("b.unknownext"), 1u);
+  EXPECT_EQ(by_file["b.unknownext"], by_file["a.cs"]);
+  // a format character between ASCII letters in prose is at least low
+  ASSERT_EQ(by_file.count("c.txt"), 1u);
+  EXPECT_GE(by_file["c.txt"], Severity::kLow);
 }
 
 TEST(Scanner, WalksHiddenFoldersSkipsGitAndCountsBinaries) {

@@ -1,0 +1,407 @@
+#include "core/secret_views.h"
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <string>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#elif defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#include "core/json_strings.h"
+#include "core/unicode.h"
+#include "core/utf.h"
+
+namespace glassbox {
+namespace {
+
+constexpr size_t kMinBase64Run = 27;        // 20 decoded bytes (an AWS key id): no key is shorter
+constexpr size_t kMaxBase64Run = 1 << 16;   // a larger run is data, not a credential
+constexpr size_t kMaxDecodedPerText = 4 << 20;
+constexpr size_t kMaxLinePrefix = 160;      // context kept before a decoded value ("password: ")
+
+// Characters a reader does not see, which a key can be split with.
+bool Hides(CharClass c) {
+  switch (c) {
+    case CharClass::kInvisible: case CharClass::kSoftHyphen: case CharClass::kByteOrderMark:
+    case CharClass::kHangulFiller: case CharClass::kBidiControl: case CharClass::kBidiMark:
+    case CharClass::kTag: case CharClass::kVariationSelector:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool Overlaps(const Finding& a, uint64_t begin, uint64_t end) {
+  return a.byte_offset < end && begin < a.byte_offset + std::max<uint64_t>(a.byte_length, 1);
+}
+
+bool AlreadyFound(const std::vector<Finding>& already, const std::string& rule, uint64_t begin, uint64_t end) {
+  for (const Finding& f : already) {
+    if (f.rule == rule && Overlaps(f, begin, end)) return true;
+  }
+  return false;
+}
+
+// The text with every hiding character removed; source[k] is the offset in
+// `text` of view byte k. Empty when nothing was removed.
+bool WithoutHidden(std::string_view text, std::string* view, std::vector<uint32_t>* source) {
+  if (utf::IsAscii(text)) return false;  // every hiding character is outside ASCII
+  const UnicodeData& data = UnicodeData::Get();
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  size_t copied = 0;  // text[0, copied) is in the view
+  bool removed = false;
+  for (size_t i = utf::NextInteresting(text, 0); i < text.size(); i = utf::NextInteresting(text, i)) {
+    if (p[i] < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len = 0;
+    const int32_t cp = utf::DecodeOne(p + i, text.size() - i, &len);
+    if (cp >= 0 && Hides(data.Classify(static_cast<char32_t>(cp)))) {
+      if (!removed) {
+        view->reserve(text.size());
+        source->reserve(text.size() + 1);
+      }
+      removed = true;
+      for (size_t k = copied; k < i; ++k) source->push_back(static_cast<uint32_t>(k));
+      view->append(text.substr(copied, i - copied));
+      copied = i + len;
+    }
+    i += std::max<size_t>(len, 1);
+  }
+  if (!removed) return false;
+  for (size_t k = copied; k < text.size(); ++k) source->push_back(static_cast<uint32_t>(k));
+  view->append(text.substr(copied));
+  source->push_back(static_cast<uint32_t>(text.size()));
+  return true;
+}
+
+// The value of a base64 digit (standard or URL-safe alphabet), or -1.
+constexpr std::array<int8_t, 256> kBase64Values = [] {
+  std::array<int8_t, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    int v = -1;
+    if (c >= 'A' && c <= 'Z') v = c - 'A';
+    if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
+    if (c >= '0' && c <= '9') v = c - '0' + 52;
+    if (c == '+' || c == '-') v = 62;
+    if (c == '/' || c == '_') v = 63;
+    t[static_cast<size_t>(c)] = static_cast<int8_t>(v);
+  }
+  return t;
+}();
+inline int Base64Value(unsigned char c) { return kBase64Values[c]; }
+
+// Finding runs of kMinBase64Run or more alphabet bytes, 64 bytes at a time.
+// A 64-bit mask marks the alphabet bytes of a chunk; `r` keeps the bits that
+// start kMinBase64Run alphabet bytes in a row. Returns the start of the first such run
+// at or after k (a run that began before k, in a chunk already passed, is
+// found through *tail: the alphabet bytes that ended that chunk), or the
+// offset where fewer than 64 bytes are left.
+inline size_t FirstCandidate(uint64_t m, size_t k, size_t* tail) {
+  uint64_t r = m & (m >> 1);
+  r &= r >> 2;
+  r &= r >> 4;
+  r &= r >> 8;  // bit i: bytes i..i+15 are all in the alphabet
+  r &= r >> 8;  // bytes i..i+23
+  r &= r >> 3;  // bytes i..i+26 (kMinBase64Run)
+  const size_t lead = m == ~uint64_t{0} ? 64 : static_cast<size_t>(__builtin_ctzll(~m));
+  if (*tail > 0 && *tail + lead >= kMinBase64Run) return k - *tail;
+  if (r != 0) return k + static_cast<size_t>(__builtin_ctzll(r));
+  *tail = static_cast<size_t>(__builtin_clzll(~m));  // (an all-alphabet chunk has r != 0)
+  return std::string::npos;
+}
+
+// Bit i of a mask: p[i] is in the alphabet. AVX2 by nibble tables (one
+// shuffle per nibble): bytes with a low-nibble flag and a high-nibble flag in
+// common are in [0-9A-Za-z+/_-]. Bit 0: '+' '-' '/'; 1: digits; 2: 0x41-0x4F
+// and 0x61-0x6F; 3: 0x50-0x5A and 0x70-0x7A; 4: '_'.
+#if defined(__x86_64__)
+__attribute__((target("avx2"))) inline uint64_t MaskAvx2(const unsigned char* p) {
+  const __m256i lo_tbl = _mm256_setr_epi8(0xA, 0xE, 0xE, 0xE, 0xE, 0xE, 0xE, 0xE, 0xE, 0xE, 0xC, 0x5, 0x4, 0x5, 0x4,
+                                          0x15, 0xA, 0xE, 0xE, 0xE, 0xE, 0xE, 0xE, 0xE, 0xE, 0xE, 0xC, 0x5, 0x4, 0x5,
+                                          0x4, 0x15);
+  const __m256i hi_tbl = _mm256_setr_epi8(0, 0, 0x1, 0x2, 0x4, 0x18, 0x4, 0x8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x1, 0x2,
+                                          0x4, 0x18, 0x4, 0x8, 0, 0, 0, 0, 0, 0, 0, 0);
+  const __m256i nibble = _mm256_set1_epi8(0x0F);
+  uint64_t m = 0;
+  for (int b = 0; b < 2; ++b) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * b));
+    const __m256i lo = _mm256_shuffle_epi8(lo_tbl, v);  // 0 for bytes >= 0x80
+    const __m256i hi = _mm256_shuffle_epi8(hi_tbl, _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble));
+    const __m256i none = _mm256_cmpeq_epi8(_mm256_and_si256(lo, hi), _mm256_setzero_si256());
+    m |= static_cast<uint64_t>(~static_cast<uint32_t>(_mm256_movemask_epi8(none))) << (32 * b);
+  }
+  return m;
+}
+__attribute__((target("avx2"))) uint64_t AlphabetMaskAvx2(const unsigned char* p) { return MaskAvx2(p); }
+__attribute__((target("avx2"))) size_t NextCandidateAvx2(const unsigned char* p, size_t n, size_t* pos, size_t* tail) {
+  for (size_t k = *pos; k + 64 <= n; k += 64) {
+    const size_t c = FirstCandidate(MaskAvx2(p + k), k, tail);
+    if (c != std::string::npos) return c;
+    *pos = k + 64;
+  }
+  return std::string::npos;
+}
+#endif
+
+uint64_t AlphabetMaskPortable(const unsigned char* p) {
+#if defined(__SSE2__)
+  uint64_t m = 0;
+  for (int b = 0; b < 4; ++b) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * b));
+    auto in_range = [&](char lo, char hi) {
+      const __m128i t = _mm_sub_epi8(v, _mm_set1_epi8(lo));
+      return _mm_cmpeq_epi8(_mm_min_epu8(t, _mm_set1_epi8(static_cast<char>(hi - lo))), t);
+    };
+    __m128i hit = _mm_or_si128(_mm_or_si128(in_range('A', 'Z'), in_range('a', 'z')), in_range('+', '9'));
+    hit = _mm_andnot_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('.')), hit);  // '+'..'9' holds ',' and '.'
+    hit = _mm_andnot_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(',')), hit);
+    hit = _mm_or_si128(hit, _mm_cmpeq_epi8(v, _mm_set1_epi8('_')));
+    m |= static_cast<uint64_t>(static_cast<uint16_t>(_mm_movemask_epi8(hit))) << (16 * b);
+  }
+  return m;
+#else
+  uint64_t m = 0;
+  for (int i = 0; i < 64; ++i) m |= static_cast<uint64_t>(kBase64Values[p[i]] >= 0) << i;
+  return m;
+#endif
+}
+
+size_t NextCandidatePortable(const unsigned char* p, size_t n, size_t* pos, size_t* tail) {
+  for (size_t k = *pos; k + 64 <= n; k += 64) {
+    const size_t c = FirstCandidate(AlphabetMaskPortable(p + k), k, tail);
+    if (c != std::string::npos) return c;
+    *pos = k + 64;
+  }
+  return std::string::npos;
+}
+
+// The start of the next run worth decoding from *pos on, or npos with *pos
+// where fewer than 64 bytes are left.
+using NextCandidateFn = size_t (*)(const unsigned char*, size_t, size_t* pos, size_t* tail);
+using AlphabetMaskFn = uint64_t (*)(const unsigned char*);
+bool HasAvx2() {
+#if defined(__x86_64__)
+  return __builtin_cpu_supports("avx2");
+#else
+  return false;
+#endif
+}
+NextCandidateFn PickNextCandidate() {
+#if defined(__x86_64__)
+  if (HasAvx2()) return NextCandidateAvx2;
+#endif
+  return NextCandidatePortable;
+}
+AlphabetMaskFn PickAlphabetMask() {
+#if defined(__x86_64__)
+  if (HasAvx2()) return AlphabetMaskAvx2;
+#endif
+  return AlphabetMaskPortable;
+}
+
+// Decodes standard or URL-safe base64 (padding optional). False when the
+// result is not text: a decoded secret is printable ASCII.
+bool DecodeBase64Text(std::string_view run, std::string* out) {
+  out->clear();
+  uint32_t acc = 0;
+  int bits = 0;
+  size_t printable = 0;
+  for (unsigned char c : run) {
+    if (c == '=') break;
+    // Most runs are identifiers, hashes or images: give up on the first
+    // bytes that are not text, before decoding the rest.
+    if (out->size() == 24 && printable < 23) return false;
+    const int v = Base64Value(c);
+    if (v < 0) return false;
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      const auto b = static_cast<unsigned char>((acc >> bits) & 0xFF);
+      out->push_back(static_cast<char>(b));
+      if ((b >= 0x20 && b < 0x7F) || b == '\n' || b == '\r' || b == '\t') ++printable;
+    }
+  }
+  return out->size() >= 16 && printable * 100 >= out->size() * 97;
+}
+
+class Views {
+ public:
+  Views(const SecretScanner& scanner, SecretScratch& scratch, const std::vector<Finding>& already,
+        std::vector<Finding>* out)
+      : scanner_(scanner), scratch_(scratch), already_(already), out_(out) {}
+
+  Status Invisible(std::string_view text) {
+    std::string view;
+    std::vector<uint32_t> source;
+    if (!WithoutHidden(text, &view, &source)) return Status::Ok();
+    found_.clear();
+    Status st = scanner_.Scan(view, scratch_, &found_);
+    if (!st.ok()) return st;
+    for (Finding& f : found_) {
+      const size_t vb = std::min<size_t>(f.byte_offset, view.size());
+      const size_t ve = std::min<size_t>(vb + std::max<uint64_t>(f.byte_length, 1), view.size());
+      if (ve <= vb) continue;
+      const uint64_t ob = source[vb];
+      const uint64_t oe = source[ve - 1] + 1;
+      if (oe - ob == ve - vb) continue;  // nothing hidden inside: the plain scan sees it
+      f.byte_offset = ob;
+      f.byte_length = oe - ob;
+      f.message += " (split by invisible characters)";
+      out_->push_back(std::move(f));
+    }
+    return Status::Ok();
+  }
+
+  Status JsonEscapes(std::string_view text) {
+    if (text.find("\\u") == std::string_view::npos) return Status::Ok();
+    const bool comments = text.find("//") != std::string_view::npos || text.find("/*") != std::string_view::npos;
+    const std::string stripped = comments ? StripJsonComments(text) : std::string();
+    std::vector<std::pair<size_t, std::string>> strings;
+    (void)ForEachJsonString(comments ? std::string_view(stripped) : text, [&](const JsonStringVisit& v) {
+      if (v.escaped && v.is_string) strings.emplace_back(v.raw_offset, std::string(v.decoded));
+    });  // a document that does not parse: its valid prefix is used
+    for (const auto& [open, decoded] : strings) {
+      size_t close = open + 1;
+      while (close < text.size() && text[close] != '"') close += text[close] == '\\' ? 2 : 1;
+      const std::string_view raw = text.substr(open, std::min(close + 1, text.size()) - open);
+      found_.clear();
+      Status st = scanner_.Scan(decoded, scratch_, &found_);
+      if (!st.ok()) return st;
+      for (Finding& f : found_) {
+        const std::string_view secret = std::string_view(decoded).substr(
+            std::min<size_t>(f.byte_offset, decoded.size()), f.byte_length);
+        if (raw.find(secret) != std::string_view::npos) continue;  // not hidden by the escapes
+        f.byte_offset = open;
+        f.byte_length = raw.size();
+        f.message += " (written with JSON \\u escapes)";
+        out_->push_back(std::move(f));
+      }
+    }
+    return Status::Ok();
+  }
+
+  // Base64 runs of `text`, decoded and scanned (with the line's start for
+  // context: "AWS_SECRET_ACCESS_KEY: " + the decoded value). Findings are
+  // reported on [report_begin, report_end) when set (a run inside a decoded
+  // run), else on the run itself.
+  Status Base64(std::string_view text, int depth, uint64_t report_begin, uint64_t report_end) {
+    const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+    const size_t n = text.size();
+    // 64 bytes at a time: a chunk is skipped unless a run of kMinBase64Run
+    // alphabet bytes starts in it or continues into it (most text:
+    // identifiers are shorter); then only that run is looked at.
+    static const AlphabetMaskFn alphabet_mask = PickAlphabetMask();
+    auto run_at = [&](size_t s, size_t* next) {
+      size_t e = s;
+      while (e + 64 <= n) {  // whole chunks of the run at a time
+        const uint64_t m = alphabet_mask(p + e);
+        if (m != ~uint64_t{0}) {
+          e += static_cast<size_t>(__builtin_ctzll(~m));
+          break;
+        }
+        e += 64;
+      }
+      while (e < n && Base64Value(p[e]) >= 0) ++e;
+      size_t pad = e;
+      while (pad < n && p[pad] == '=' && pad - e < 2) ++pad;
+      *next = pad;
+      return Base64Run(text, s, e, pad, depth, report_begin, report_end);
+    };
+    static const NextCandidateFn next_candidate = PickNextCandidate();
+    size_t k = 0;
+    size_t tail = 0;  // alphabet bytes just before k
+    while (k + 64 <= n) {
+      const size_t s = next_candidate(p, n, &k, &tail);
+      if (s == std::string::npos) break;
+      Status st = run_at(s, &k);
+      if (!st.ok()) return st;
+      tail = 0;  // the run was consumed whole; k is past it
+    }
+    while (k < n) {
+      if (Base64Value(p[k]) < 0) {
+        ++k;
+        continue;
+      }
+      const size_t s = k - std::min(tail, k);
+      tail = 0;
+      Status st = run_at(s, &k);
+      if (!st.ok()) return st;
+    }
+    return Status::Ok();
+  }
+
+  // The run text[s, e) with its padding up to `k`.
+  Status Base64Run(std::string_view text, size_t s, size_t e, size_t k, int depth, uint64_t report_begin,
+                   uint64_t report_end) {
+    const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+    if (e - s < kMinBase64Run || e - s > kMaxBase64Run) return Status::Ok();
+    // Text encodes to quads whose first digit holds the top six bits of a
+    // byte below 0x80 (2..31 for tab, newline and printable ASCII): most
+    // identifiers, hashes and binary data fail this within a few quads.
+    for (size_t q = s; q + 4 <= e && q < s + 4 * 8; q += 4) {
+      const int v = Base64Value(p[q]);
+      if (v < 2 || v > 31) return Status::Ok();
+    }
+    bool upper = false, lower = false;
+    for (size_t q = s; q < e && !(upper && lower); ++q) {
+      upper |= p[q] >= 'A' && p[q] <= 'Z';
+      lower |= p[q] >= 'a' && p[q] <= 'z';
+    }
+    if (!upper || !lower) return Status::Ok();
+    if (s > 0 && (p[s - 1] == '\\' || p[s - 1] == '%')) return Status::Ok();  // an escape, not a value
+    std::string decoded;
+    if (decoded_total_ > kMaxDecodedPerText || !DecodeBase64Text(text.substr(s, e - s), &decoded)) {
+      return Status::Ok();
+    }
+    decoded_total_ += decoded.size();
+    size_t line = s;
+    while (line > 0 && s - line < kMaxLinePrefix && p[line - 1] != '\n') --line;
+    std::string view(text.substr(line, s - line));
+    const size_t prefix = view.size();
+    view += decoded;
+    view += '\n';
+    const uint64_t rb = report_end > report_begin ? report_begin : s;
+    const uint64_t re = report_end > report_begin ? report_end : k;
+    std::vector<Finding> found;
+    Status st = scanner_.Scan(view, scratch_, &found);
+    if (!st.ok()) return st;
+    for (Finding& f : found) {
+      if (f.byte_offset + f.byte_length <= prefix) continue;  // found in the context alone
+      if (AlreadyFound(already_, f.rule, rb, re)) continue;
+      f.byte_offset = rb;
+      f.byte_length = re - rb;
+      f.message += " (base64-encoded)";
+      out_->push_back(std::move(f));
+    }
+    if (depth > 1) return Base64(decoded, depth - 1, rb, re);
+    return Status::Ok();
+  }
+
+ private:
+  const SecretScanner& scanner_;
+  SecretScratch& scratch_;
+  const std::vector<Finding>& already_;
+  std::vector<Finding>* out_;
+  std::vector<Finding> found_;
+  size_t decoded_total_ = 0;
+};
+
+}  // namespace
+
+Status ScanSecretViews(const SecretScanner& scanner, std::string_view text, const SecretViewOptions& options,
+                       SecretScratch& scratch, const std::vector<Finding>& already, std::vector<Finding>* out) {
+  Views views(scanner, scratch, already, out);
+  Status st = views.Invisible(text);
+  if (st.ok() && options.json == JsonSyntax::kDocument) st = views.JsonEscapes(text);
+  if (st.ok() && options.max_decode_depth > 0) st = views.Base64(text, options.max_decode_depth, 0, 0);
+  return st;
+}
+
+}  // namespace glassbox

@@ -1,0 +1,34 @@
+// Secrets behind what hides them. A plain match misses a key that an
+// invisible character splits ("sk-ant-api03\u2060…"), that a JSON file writes
+// with \u escapes, or that a Kubernetes Secret or a config stores base64-
+// encoded. ScanSecretViews() scans three views of a text with the same
+// rules: the text with invisible characters removed, the decoded JSON
+// strings that hold escapes, and decoded base64 runs (recursively, up to
+// `max_decode_depth` like gitleaks' --max-decode-depth). It reports only
+// what a view was needed for, with offsets in the original text and the
+// message saying how the secret was hidden; the hiding itself is reported by
+// the hidden-text detector. Cheap on text with nothing to decode: one pass
+// for base64 runs, the invisible view only when such characters occur.
+#pragma once
+
+#include <string_view>
+#include <vector>
+
+#include "core/finding.h"
+#include "core/secrets.h"
+#include "core/status.h"
+#include "core/text_kind.h"
+
+namespace glassbox {
+
+struct SecretViewOptions {
+  JsonSyntax json = JsonSyntax::kNone;  // a JSON document: decode its escaped strings
+  int max_decode_depth = 2;             // base64 inside base64 ... ; 0 turns decoding off
+};
+
+// Appends findings of `scanner` that only the views reveal. `already` holds
+// the plain scan's findings of `text` (to skip what they cover).
+Status ScanSecretViews(const SecretScanner& scanner, std::string_view text, const SecretViewOptions& options,
+                       SecretScratch& scratch, const std::vector<Finding>& already, std::vector<Finding>* out);
+
+}  // namespace glassbox

@@ -1,0 +1,116 @@
+#include "core/secret_views.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace glassbox {
+namespace {
+
+const SecretScanner& Builtin() {
+  static const std::shared_ptr<const SecretScanner> scanner = [] {
+    auto rules = BuiltinSecretRules();
+    EXPECT_TRUE(rules.ok());
+    auto s = SecretScanner::Compile(std::move(rules.value()));
+    EXPECT_TRUE(s.ok());
+    return s.value();
+  }();
+  return *scanner;
+}
+
+// The plain scan and the views together, as the scanner runs them.
+std::vector<Finding> ScanAll(std::string_view text, JsonSyntax json = JsonSyntax::kNone) {
+  auto scratch = Builtin().NewScratch();
+  std::vector<Finding> plain;
+  EXPECT_TRUE(Builtin().Scan(text, *scratch, &plain).ok());
+  std::vector<Finding> all = plain;
+  SecretViewOptions o;
+  o.json = json;
+  EXPECT_TRUE(ScanSecretViews(Builtin(), text, o, *scratch, plain, &all).ok());
+  return all;
+}
+
+bool Has(const std::vector<Finding>& fs, std::string_view rule, std::string_view how) {
+  for (const Finding& f : fs) {
+    if (f.rule == rule && f.message.find(how) != std::string::npos) return true;
+  }
+  return false;
+}
+
+std::string Base64(std::string_view in) {
+  static const char* kDigits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    const unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
+                       static_cast<unsigned char>(in[i + 2]);
+    for (int s = 18; s >= 0; s -= 6) out.push_back(kDigits[(v >> s) & 63]);
+  }
+  if (i + 1 == in.size()) {
+    const unsigned v = static_cast<unsigned char>(in[i]) << 16;
+    out += std::string{kDigits[(v >> 18) & 63], kDigits[(v >> 12) & 63], '=', '='};
+  } else if (i + 2 == in.size()) {
+    const unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
+    out += std::string{kDigits[(v >> 18) & 63], kDigits[(v >> 12) & 63], kDigits[(v >> 6) & 63], '='};
+  }
+  return out;
+}
+
+const std::string kPat = "ghp_aBcD1234eFgH5678iJkL9012mNoP3456qRsT";  // GitHub PAT shape, made up
+
+// Regression (issue 15, secret-split-by-invisible): a key split by U+2060 or
+// a soft hyphen gave no finding at all.
+TEST(SecretViews, RegressionFindsASecretSplitByAnInvisibleCharacter) {
+  for (std::string_view hider : {"\u2060", "\u00AD", "\u200B", "\u200D", "\uFEFF", "\u202C", "\U000E0041"}) {
+    const std::string text = "token: ghp_aBcD1234" + std::string(hider) + "eFgH5678iJkL9012mNoP3456qRsT\n";
+    const auto fs = ScanAll(text);
+    EXPECT_TRUE(Has(fs, "secret/github-pat", "split by invisible characters")) << text;
+    for (const Finding& f : fs) EXPECT_LE(f.byte_offset + f.byte_length, text.size());
+  }
+}
+
+TEST(SecretViews, APlainSecretIsReportedOnce) {
+  const auto fs = ScanAll("token: " + kPat + " and a\u200Bb\n");
+  size_t n = 0;
+  for (const Finding& f : fs) n += f.rule == "secret/github-pat";
+  EXPECT_EQ(n, 1u);
+}
+
+// Regression (issue 15, json-escapes-only-in-jsonl): \u escapes in a .json
+// document were not decoded.
+TEST(SecretViews, RegressionDecodesJsonEscapesInAnyJsonDocument) {
+  const std::string json = "{\n  // settings\n  \"gh\": \"ghp_aBcD1234eFgH5678\\u0069JkL9012mNoP3456qRsT\"\n}\n";
+  EXPECT_TRUE(Has(ScanAll(json, JsonSyntax::kDocument), "secret/github-pat", "JSON \\u escapes"));
+  EXPECT_FALSE(Has(ScanAll(json, JsonSyntax::kNone), "secret/github-pat", ""));
+}
+
+// Regression (issue 15, base64-not-decoded): a Kubernetes Secret's data and a
+// base64 AWS key.
+TEST(SecretViews, RegressionDecodesBase64ValuesWithTheirContext) {
+  const std::string k8s = "apiVersion: v1\nkind: Secret\ndata:\n  AWS_ACCESS_KEY_ID: " + Base64("AKIAZ7Q3XK5M2PLW4RTY") +
+                          "\n  github: " + Base64(kPat) + "\n";
+  const auto fs = ScanAll(k8s);
+  EXPECT_TRUE(Has(fs, "secret/aws-access-key-id", "base64-encoded"));
+  EXPECT_TRUE(Has(fs, "secret/github-pat", "base64-encoded"));
+}
+
+TEST(SecretViews, DecodesNestedBase64UpToTheDepth) {
+  const std::string twice = "blob = \"" + Base64("config: " + Base64("token=" + kPat)) + "\"\n";
+  EXPECT_TRUE(Has(ScanAll(twice), "secret/github-pat", "base64-encoded"));
+  auto scratch = Builtin().NewScratch();
+  std::vector<Finding> out;
+  SecretViewOptions one;
+  one.max_decode_depth = 1;
+  ASSERT_TRUE(ScanSecretViews(Builtin(), twice, one, *scratch, {}, &out).ok());
+  EXPECT_FALSE(Has(out, "secret/github-pat", ""));
+}
+
+TEST(SecretViews, BenignBase64AndIdentifiersGiveNothing) {
+  const std::string text = "img = \"data:image/png;base64," + Base64(std::string(120, '\x01') + "\x89PNG") +
+                           "\"\nmsg = \"" + Base64("The quick brown fox jumps over the lazy dog again and again") +
+                           "\"\nThisIsAVeryLongCamelCaseIdentifierNameForTesting = 1\n";
+  EXPECT_TRUE(ScanAll(text).empty());
+}
+
+}  // namespace
+}  // namespace glassbox

@@ -1,0 +1,49 @@
+#include "core/text_kind.h"
+
+#include <gtest/gtest.h>
+
+namespace glassbox {
+namespace {
+
+TEST(TextKind, NameDecidesWhenItSaysSomething) {
+  EXPECT_EQ(TextKindForPath("src/a.cs"), TextKind::kCode);
+  EXPECT_EQ(TextKindForPath("scripts/b.csx"), TextKind::kCode);
+  EXPECT_EQ(TextKindForPath("Makefile"), TextKind::kShell);
+  EXPECT_EQ(TextKindForPath("docs/README"), TextKind::kProse);
+  EXPECT_EQ(TextKindForPath("notes.weird"), TextKind::kUnknown);
+  EXPECT_EQ(TextKindForPath("data/x.jsonl"), TextKind::kData);
+}
+
+// Issue 15 item 3: severity followed the extension, so the same bytes were high in .cs and
+// nothing under a name nobody listed. An unknown name has its content sniffed.
+TEST(TextKind, UnknownNameSniffsCodeLikeContent) {
+  const std::string code =
+      "import os\n"
+      "var total = 0;\n"
+      "class Foo {\n"
+      "  return total;\n"
+      "}\n";
+  EXPECT_EQ(SniffTextKind(code), TextKind::kCode);
+  EXPECT_EQ(TextKindFor("tool.unknownext", code), TextKind::kCode);
+  EXPECT_EQ(TextKindFor("tool.cs", code), TextKind::kCode);
+}
+
+TEST(TextKind, UnknownNameSniffsProseManPagesAndShebangs) {
+  EXPECT_EQ(SniffTextKind("This is a letter.\nIt has sentences, and words.\nNothing runs here\n"), TextKind::kProse);
+  EXPECT_EQ(SniffTextKind(".TH LS 1\n.SH NAME\nls \\- list directory contents\n"), TextKind::kProse);
+  EXPECT_EQ(SniffTextKind("#!/bin/bash\necho hi\n"), TextKind::kShell);
+  EXPECT_EQ(SniffTextKind("#!/usr/bin/env python3\nprint(1)\n"), TextKind::kCode);
+  // too little to tell: the lenient choice
+  EXPECT_EQ(SniffTextKind("x = 1;\n"), TextKind::kProse);
+  // Markdown with a few code-ish lines stays prose
+  EXPECT_EQ(SniffTextKind("# Title\n\nSome text here.\nMore text, and more.\n## Usage\nRun it.\n"), TextKind::kProse);
+}
+
+// The name wins over the content: a .md full of code samples is still prose.
+TEST(TextKind, KnownNameIsNotOverriddenByContent) {
+  const std::string code = "var a = 1;\nvar b = 2;\nvar c = 3;\n";
+  EXPECT_EQ(TextKindFor("notes.md", code), TextKind::kProse);
+}
+
+}  // namespace
+}  // namespace glassbox
