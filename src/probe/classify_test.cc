@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <iostream>
+#include <set>
 
 namespace glassbox::probe {
 namespace {
@@ -17,7 +19,7 @@ Matrix MakeMatrix(const std::vector<std::string>& vary) {
     EXPECT_TRUE(d.ok()) << d.status().message();
     dims.push_back(*d);
   }
-  auto m = BuildMatrix(DefaultBaseline(), dims, false);
+  auto m = BuildMatrix(DefaultBaseline(), dims, Design::kOneAtATime);
   EXPECT_TRUE(m.ok());
   return *m;
 }
@@ -54,6 +56,16 @@ const Difference* Find(const Analysis& a, const std::string& location_part) {
     if (d.location.find(location_part) != std::string::npos) return &d;
   }
   return nullptr;
+}
+
+[[maybe_unused]] void Dump(const Analysis& a) {
+  for (const auto& d : a.differences) {
+    std::cerr << DiffClassName(d.cls) << " " << d.location << " | " << d.reason << " | " << d.explanation << " |";
+    for (size_t c : d.differing_cells) std::cerr << " " << c;
+    std::cerr << "\n";
+  }
+  for (const auto& i : a.identifying) std::cerr << "identity " << i.location << "\n";
+  for (const auto& n : a.noise) std::cerr << "noise " << n.location << "\n";
 }
 
 HostFacts Facts() {
@@ -93,10 +105,16 @@ TEST(Classify, InvisibleAndWhitespaceMarkersAreCovert) {
     return std::vector<CapturedRequest>{Provider(c, text)};
   });
   Analysis a = Analyze(m, runs, Facts());
-  const Difference* d = Find(a, "body .system[0].text");
-  ASSERT_NE(d, nullptr);
-  EXPECT_EQ(d->cls, DiffClass::kCovertMarker);
-  EXPECT_EQ(d->variables, (std::vector<std::string>{"@hostname", "@user"}));
+  // Each change is its own difference, classified on its own; with one run
+  // per cell and one cell each, no cause is named, but each is still covert.
+  std::set<std::string> seen;
+  for (const auto& d : a.differences) {
+    if (d.location.find("body .system[0].text") == std::string::npos) continue;
+    EXPECT_EQ(d.cls, DiffClass::kCovertMarker) << d.reason;
+    for (const auto& ch : d.changes) seen.insert(ch.cell);
+  }
+  EXPECT_EQ(seen, (std::set<std::string>{"@user=li.wei", "@hostname=wks-9"}));
+  EXPECT_EQ(a.verdict, Verdict::kCovertMarker);
 }
 
 TEST(Classify, HostHeaderFollowingTheBaseUrlIsEcho) {
@@ -145,7 +163,7 @@ TEST(Classify, LocalDateIsClockButNotBetweenZonesOfOneOffset) {
   Matrix m2 = MakeMatrix({"TZ=Asia/Shanghai,Asia/Singapore"});
   m2.cells[0].env["TZ"] = "Asia/Shanghai";  // baseline in UTC+8 too
   m2.cells.erase(m2.cells.begin() + 1);
-  auto runs3 = Capture(m2, 1, [](const Cell& c, int) {
+  auto runs3 = Capture(m2, 2, [](const Cell& c, int) {
     std::string date = c.Get("TZ") == "Asia/Singapore" ? "20:01" : "20:00";
     return std::vector<CapturedRequest>{Provider(c, "Time " + date)};
   });
@@ -157,7 +175,7 @@ TEST(Classify, LocalDateIsClockButNotBetweenZonesOfOneOffset) {
 
 TEST(Classify, LanguageChangeIsLocalisationAndOtherWordsAreDependence) {
   Matrix m = MakeMatrix({"LANG+LC_ALL=de_DE.UTF-8", "@user=li.wei"});
-  auto runs = Capture(m, 1, [](const Cell& c, int) {
+  auto runs = Capture(m, 2, [](const Cell& c, int) {
     std::string text = c.Get("LANG").starts_with("de") ? "Antworte kurz." : "Answer briefly.";
     if (c.username == "li.wei") text = "Answer briefly. Tier: B";
     return std::vector<CapturedRequest>{Provider(c, text)};
@@ -165,11 +183,16 @@ TEST(Classify, LanguageChangeIsLocalisationAndOtherWordsAreDependence) {
   Analysis a = Analyze(m, runs, Facts());
   const Difference* d = Find(a, "system[0].text");
   ASSERT_NE(d, nullptr);
-  EXPECT_EQ(d->cls, DiffClass::kOtherDependence);  // worst over cells
   EXPECT_TRUE(a.environment_dependent);
+  // The words are a localisation where the locale changed them, a dependence where the user did.
+  std::set<DiffClass> classes;
+  for (const auto& diff : a.differences) {
+    if (diff.location.find("system[0].text") != std::string::npos) classes.insert(diff.cls);
+  }
+  EXPECT_EQ(classes, (std::set<DiffClass>{DiffClass::kOtherDependence, DiffClass::kLocalisation}));
 
   Matrix lang_only = MakeMatrix({"LANG+LC_ALL=de_DE.UTF-8"});
-  auto runs2 = Capture(lang_only, 1, [](const Cell& c, int) {
+  auto runs2 = Capture(lang_only, 2, [](const Cell& c, int) {
     return std::vector<CapturedRequest>{Provider(c, c.Get("LANG").starts_with("de") ? "Antworte kurz." : "Answer briefly.")};
   });
   Analysis a2 = Analyze(lang_only, runs2, Facts());
