@@ -672,27 +672,32 @@ ResponsePlan FakeProvider::Plan(std::string_view method, std::string_view target
   const std::string_view query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
   Planner planner(options_, &plan);
 
-  // Which API this is.
+  // Which API this is. Clients put any base path in front of the API's own
+  // path (OpenRouter "/api/v1/...", DashScope "/compatible-mode/v1/...",
+  // Groq "/openai/v1/...", Azure "/openai/deployments/NAME/chat/completions"),
+  // so the route is found from the end of the path.
   std::string route = "other";
   std::string protocol;
   std::string gemini_model, gemini_method;
   const bool post = method == "POST";
-  if (post && path == "/v1/messages") {
-    route = "anthropic.messages";
-  } else if (post && path == "/v1/messages/count_tokens") {
+  const bool get = method == "GET";
+  const bool anthropic_header = Header(headers, "anthropic-version") != nullptr;
+  if (post && path.ends_with("/messages/count_tokens")) {
     route = "anthropic.count_tokens";
-  } else if (method == "GET" && path == "/v1/models") {
-    route = Header(headers, "anthropic-version") != nullptr ? "anthropic.models" : "openai.models";
-  } else if (post && path == "/v1/chat/completions") {
+  } else if (post && path.ends_with("/messages")) {
+    route = "anthropic.messages";
+  } else if (get && path.ends_with("/models") && !path.ends_with("/v1beta/models")) {
+    route = anthropic_header ? "anthropic.models" : "openai.models";
+  } else if (post && (path.ends_with("/chat/completions") || path.ends_with("/completions"))) {
     route = "openai.chat_completions";
-  } else if (post && path == "/v1/responses") {
+  } else if (post && path.ends_with("/responses")) {
     route = "openai.responses";
-  } else if (post && path == "/v1/embeddings") {
+  } else if (post && path.ends_with("/embeddings")) {
     route = "openai.embeddings";
-  } else if (method == "GET" && path == "/v1beta/models") {
+  } else if (get && path.ends_with("/v1beta/models")) {
     route = "gemini.models";
-  } else if (post && (path.starts_with("/v1beta/models/") || path.starts_with("/v1/models/"))) {
-    std::string_view rest = path.substr(path.find("/models/") + 8);
+  } else if (post && path.find("/models/") != std::string_view::npos) {
+    std::string_view rest = path.substr(path.rfind("/models/") + 8);
     const size_t colon = rest.rfind(':');
     if (colon != std::string_view::npos) {
       gemini_model = std::string(rest.substr(0, colon));
@@ -707,8 +712,28 @@ ResponsePlan FakeProvider::Plan(std::string_view method, std::string_view target
   protocol = route.substr(0, route.find('.'));
 
   if (route == "other") {
+    // A path under a provider's API that no route knows is answered as the
+    // provider would (404 in its error shape), so the client reports it
+    // rather than failing on an empty object; anything else (telemetry,
+    // update checks) gets 200 {}.
+    const bool api_path = path.find("/v1/") != std::string_view::npos ||
+                          path.find("/v1beta/") != std::string_view::npos ||
+                          path.find("/openai/") != std::string_view::npos ||
+                          path.find("/compatible-mode/") != std::string_view::npos;
+    // Only a client of the API sends its credentials or version header; a
+    // telemetry POST to some "/v1/events" is not a provider call.
+    const bool api_client = anthropic_header || Header(headers, "x-api-key") != nullptr ||
+                            Header(headers, "authorization") != nullptr ||
+                            Header(headers, "x-goog-api-key") != nullptr || Header(headers, "api-key") != nullptr;
     if (method == "OPTIONS") {
       plan.status = 204;
+    } else if (api_path && api_client && (post || get)) {
+      const std::string guess = anthropic_header                                        ? "anthropic"
+                                : path.find("/v1beta/") != std::string_view::npos ||
+                                          Header(headers, "x-goog-api-key") != nullptr ? "gemini"
+                                                                                        : "openai";
+      plan.route = "unknown." + guess;
+      planner.Json(404, ErrorBody(guess, 404, fmt::format("fake provider: no API at {} {}", method, path)));
     } else {
       planner.Json(200, json::object());
     }

@@ -384,6 +384,36 @@ double JsonSimilarity(const boost::json::value& a, const boost::json::value& b, 
   }
 }
 
+// Between two paired elements, elements left over on both sides at the
+// same place were changed rather than inserted and removed (as a line diff
+// shows a changed line): pair them in order while they are of one kind.
+void PairChangedElements(const boost::json::array& arr, const boost::json::array& ref, std::vector<int>* pairs) {
+  std::vector<bool> ref_used(ref.size(), false);
+  for (int p : *pairs) {
+    if (p >= 0) ref_used[static_cast<size_t>(p)] = true;
+  }
+  size_t i = 0;
+  int prev_ref = -1;
+  while (i < arr.size()) {
+    if ((*pairs)[i] >= 0) {
+      prev_ref = (*pairs)[i++];
+      continue;
+    }
+    size_t gap_end = i;
+    while (gap_end < arr.size() && (*pairs)[gap_end] < 0) ++gap_end;
+    int next_ref = gap_end < arr.size() ? (*pairs)[gap_end] : static_cast<int>(ref.size());
+    size_t j = static_cast<size_t>(prev_ref + 1);
+    for (size_t k = i; k < gap_end && j < static_cast<size_t>(next_ref); ++k) {
+      while (j < static_cast<size_t>(next_ref) && ref_used[j]) ++j;
+      if (j >= static_cast<size_t>(next_ref) || !Compatible(arr[k], ref[j])) break;
+      (*pairs)[k] = static_cast<int>(j);
+      ref_used[j] = true;
+      ++j;
+    }
+    i = gap_end;
+  }
+}
+
 void AddLeaf(const std::string& path, std::string value, std::map<std::string, std::string>* out) {
   (*out)["body " + (path.empty() ? std::string(".") : path)] = std::move(value);
 }
@@ -439,6 +469,7 @@ void FlattenAligned(const boost::json::value& v, const boost::json::value* ref, 
           pairs.push_back(ref_arr && i < ref_arr->size() ? static_cast<int>(i) : (ref_arr ? -1 : static_cast<int>(i)));
         }
       }
+      if (ref_arr) PairChangedElements(arr, *ref_arr, &pairs);
       for (size_t i = 0; i < arr.size(); ++i) {
         size_t mark = path.size();
         const boost::json::value* partner = nullptr;
@@ -524,8 +555,10 @@ bool IsFakeDnsAddress(const std::string& ip) { return ip.starts_with("198.18.") 
 }  // namespace
 
 std::string CanonicalHost(const std::string& host, const Cell& cell) {
+  // Every provider host is one: a cell that points all base URLs at one relay
+  // must align with a baseline that reaches each provider's own host.
   for (const auto& base : BasesOf(cell)) {
-    if (base.host == host) return fmt::format("({} host)", base.variable);
+    if (base.host == host) return "(provider host)";
   }
   for (const auto& [var, value] : cell.env) {
     if (auto url = ParseHttpUrl(value); url && url->host == host) return fmt::format("({} host)", var);

@@ -71,13 +71,15 @@ std::vector<RequestFields> FlattenRun(const RunCapture& run, const Cell& cell);
 // said): "lookup NAME", "resolver ADDRESS" (a DNS server other than the
 // sandbox's), "connect tcp|udp HOST:PORT" (HOST: the name the agent looked
 // up for that address, or the address it dialled), "tls refused NAME",
-// "first connection after" (a time bucket: "< 1 s", "1-4 s", ...). Names that
-// are a base-URL host of the cell, or the host of a URL the cell sets, are
-// written "(VARIABLE host)" so that they align across cells.
+// "first connection after" (a time bucket: "< 1 s", "1-4 s", ...). A provider
+// host (a base-URL host of the cell or an official one) is written
+// "(provider host)", the host of another URL the cell sets "(VARIABLE host)",
+// so that they align across cells.
 RequestFields NetworkFields(const RunCapture& run, const Cell& cell);
 
-// "(ANTHROPIC_BASE_URL host)" when `host` is the host of a URL-valued
-// variable of `cell` or an official provider host; else `host`.
+// "(provider host)" when `host` is a base-URL host of `cell` or an official
+// provider host, "(HTTPS_PROXY host)" when it is the host of another
+// URL-valued variable of `cell`; else `host`.
 std::string CanonicalHost(const std::string& host, const Cell& cell);
 
 // Pairs the elements of two sequences by similarity: returns, for each

@@ -206,10 +206,10 @@ TEST(NetworkFields, NamesDestinationsAndResolvers) {
   run.tls_failures.push_back({5, "pinned.example", "198.18.0.2", 443, "unknown ca"});
   Cell cell = CellWith({{"ANTHROPIC_BASE_URL", "https://openrouter.ai/api"}});
   RequestFields net = NetworkFields(run, cell);
-  EXPECT_EQ(net.fields.count("lookup (ANTHROPIC_BASE_URL host)"), 1u);
+  EXPECT_EQ(net.fields.count("lookup (provider host)"), 1u);
   EXPECT_EQ(net.fields.count("lookup asia-shanghai.tz.exfil.example"), 1u);
   EXPECT_EQ(net.fields.count("resolver 8.8.8.8"), 1u);
-  EXPECT_EQ(net.fields.count("connect tcp (ANTHROPIC_BASE_URL host):443"), 1u);
+  EXPECT_EQ(net.fields.count("connect tcp (provider host):443"), 1u);
   EXPECT_EQ(net.fields.count("connect tcp 203.0.113.8:443"), 1u);
   EXPECT_EQ(net.fields.count("tls refused pinned.example"), 1u);
   EXPECT_EQ(net.fields.at("first connection after"), "< 1 s");
