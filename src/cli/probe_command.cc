@@ -39,6 +39,7 @@ struct ProbeFlags {
   double timeout_s = 60;
   std::string format = "text";
   std::string out_dir;
+  std::string replay_dir;
   bool check_sandbox = false;
   bool list_cells = false;
 };
@@ -92,6 +93,37 @@ Status WriteFile(const fs::path& path, const std::string& text) {
   out << text;
   if (!out) return Status::Error(fmt::format("{}: cannot write", path.string()));
   return Status::Ok();
+}
+
+// The captures an earlier `--out DIR` kept, for the same matrix: DIR/captures/NN-*/run-K.jsonl.
+Result<probe::MatrixRun> ReadCaptures(const std::string& dir, const probe::Matrix& matrix) {
+  probe::MatrixRun run;
+  std::error_code ec;
+  std::vector<fs::path> cell_dirs;
+  for (const auto& entry : fs::directory_iterator(fs::path(dir) / "captures", ec)) cell_dirs.push_back(entry.path());
+  if (ec) return Status::Error(fmt::format("{}/captures: {}", dir, ec.message()));
+  std::sort(cell_dirs.begin(), cell_dirs.end());
+  if (cell_dirs.size() != matrix.cells.size()) {
+    return Status::Error(fmt::format("{} holds {} cells, the matrix {}: replay with the flags of the probe that wrote it",
+                                     dir, cell_dirs.size(), matrix.cells.size()));
+  }
+  for (const auto& cell_dir : cell_dirs) {
+    std::vector<fs::path> files;
+    for (const auto& entry : fs::directory_iterator(cell_dir, ec)) files.push_back(entry.path());
+    std::sort(files.begin(), files.end());
+    std::vector<probe::RunCapture> runs;
+    for (const auto& file : files) {
+      std::ifstream in(file, std::ios::binary);
+      std::stringstream text;
+      text << in.rdbuf();
+      auto capture = probe::CaptureFromJsonl(text.str(), file.string());
+      if (!capture.ok()) return capture.status();
+      runs.push_back(std::move(capture).value());
+    }
+    if (runs.empty()) return Status::Error(fmt::format("{}: no run-K.jsonl", cell_dir.string()));
+    run.runs.push_back(std::move(runs));
+  }
+  return run;
 }
 
 std::string RenderReport(const std::string& format, const probe::ReportInput& input) {
@@ -169,6 +201,8 @@ Options:
   --out DIR            write DIR/captures/NN-CELL/run-K.jsonl (every request, DNS
                        query and TLS failure), DIR/matrix.txt and DIR/report.FORMAT.
   --list-cells         print the matrix and exit.
+  --replay DIR         analyse the captures an earlier --out DIR kept (same flags
+                       and command), without running the agent again.
   --check-sandbox      say whether this machine can run the sandbox and exit.
 
 Baseline: TZ unset and /etc/localtime UTC, LANG=en_US.UTF-8 (when LANG is
@@ -204,6 +238,11 @@ dependence, 1 environment-dependent (covert marker or other dependence),
 )";
 }
 
+namespace {
+int Report(const ProbeFlags& fl, const std::vector<std::string>& command, const probe::Matrix& matrix,
+           const probe::MatrixRun& run);
+}  // namespace
+
 int RunProbe(int argc, char** argv) {
   // Everything after the first "--" is the agent command.
   std::vector<std::string> command;
@@ -228,6 +267,7 @@ int RunProbe(int argc, char** argv) {
   app.add_option("--timeout", fl.timeout_s)->check(CLI::Range(0.1, 3600.0));
   app.add_option("--format", fl.format)->check(CLI::IsMember({"text", "json", "html"}));
   app.add_option("--out", fl.out_dir);
+  app.add_option("--replay", fl.replay_dir);
   app.add_flag("--check-sandbox", fl.check_sandbox);
   app.add_flag("--list-cells", fl.list_cells);
   try {
@@ -286,6 +326,12 @@ int RunProbe(int argc, char** argv) {
     return kExitClean;
   }
 
+  Result<probe::MatrixRun> result = Status::Error("unset");
+  if (!fl.replay_dir.empty()) {
+    result = ReadCaptures(fl.replay_dir, *matrix);
+    if (!result.ok()) return Fail(fmt::format("probe: --replay: {}", result.status().message()));
+    return Report(fl, command, *matrix, *result);
+  }
   if (Status s = probe::CheckSandboxSupport(); !s.ok()) {
     return Fail(fmt::format("probe: the sandbox cannot run here: {}", s.message()));
   }
@@ -313,11 +359,18 @@ int RunProbe(int argc, char** argv) {
     run.copy_into_workdir = options.copy_into_workdir;
     return probe::RunCell(probe::ToCellSpec(cell), run);
   };
-  auto result = probe::RunMatrix(*matrix, options, runner);
+  result = probe::RunMatrix(*matrix, options, runner);
   std::error_code ec;
   fs::remove_all(root, ec);
   if (!result.ok()) return Fail(fmt::format("probe: {}", result.status().message()));
+  return Report(fl, command, *matrix, *result);
+}
 
+namespace {
+int Report(const ProbeFlags& fl, const std::vector<std::string>& command, const probe::Matrix& matrix_value,
+           const probe::MatrixRun& run) {
+  const probe::Matrix* matrix = &matrix_value;
+  const probe::MatrixRun* result = &run;
   probe::Analysis analysis = probe::Analyze(*matrix, result->runs, GatherHostFacts(command));
   std::vector<int> runs_per_cell;
   for (const auto& r : result->runs) runs_per_cell.push_back(static_cast<int>(r.size()));
@@ -325,7 +378,7 @@ int RunProbe(int argc, char** argv) {
   std::string report = RenderReport(fl.format, input);
 
   if (!fl.out_dir.empty()) {
-    if (Status s = probe::WriteCaptures(fl.out_dir, *matrix, *result); !s.ok()) {
+    if (Status s = fl.replay_dir == fl.out_dir ? Status::Ok() : probe::WriteCaptures(fl.out_dir, *matrix, *result); !s.ok()) {
       return Fail(fmt::format("probe: {}", s.message()));
     }
     std::string ext = fl.format == "text" ? "txt" : fl.format;
@@ -349,5 +402,7 @@ int RunProbe(int argc, char** argv) {
   }
   return analysis.environment_dependent ? kExitFindings : kExitClean;
 }
+
+}  // namespace
 
 }  // namespace glassbox::cli

@@ -766,12 +766,39 @@ std::string Context40(const std::u32string& text, size_t begin, size_t end, bool
   return EncodeFromDiff(std::u32string_view(text).substr(std::min(end, text.size()), 40));
 }
 
+// Arrays whose elements come and go between runs of one cell (telemetry
+// batches filled by timers): their elements pair with nothing stable, so
+// every field under them is noise. Per request key, the outermost array's
+// path ("body .events").
+std::map<std::string, std::set<std::string>> UnstableArrays(const Context& ctx,
+                                                            const std::vector<AlignedField>& aligned) {
+  std::map<std::string, std::set<std::string>> unstable;
+  for (const auto& field : aligned) {
+    size_t bracket = field.field.find('[');
+    if (bracket == std::string::npos || field.key == "network") continue;
+    for (size_t c = 0; c < ctx.cells; ++c) {
+      bool present = false, absent = false;
+      for (size_t r = 0; r < field.values[c].size(); ++r) {
+        if (!ctx.good[c][r] || !field.request_present[c][r]) continue;
+        (field.values[c][r] ? present : absent) = true;
+      }
+      if (present && absent) {
+        unstable[field.key].insert(field.field.substr(0, bracket));
+        break;
+      }
+    }
+  }
+  return unstable;
+}
+
 class FieldComparer {
  public:
-  FieldComparer(const Context& ctx, Analysis* a) : ctx_(ctx), a_(a) {}
+  FieldComparer(const Context& ctx, Analysis* a, std::map<std::string, std::set<std::string>> unstable)
+      : ctx_(ctx), a_(a), unstable_(std::move(unstable)) {}
 
   void Compare(const AlignedField& field) {
     field_ = &field;
+    if (UnderUnstableArray()) return;
     presence_ = field.field == "request" || field.key == "network";
     if (!Noise()) return;
     if (!Representatives()) return;
@@ -779,6 +806,27 @@ class FieldComparer {
   }
 
  private:
+  bool UnderUnstableArray() {
+    auto it = unstable_.find(field_->key);
+    if (it == unstable_.end()) return false;
+    for (const auto& prefix : it->second) {
+      if (field_->field.size() <= prefix.size() || field_->field.compare(0, prefix.size(), prefix) != 0 ||
+          field_->field[prefix.size()] != '[') {
+        continue;
+      }
+      std::string location = fmt::format("{} {}[*]", field_->location, prefix);
+      if (reported_.insert(location).second) {
+        NoiseField noise;
+        noise.location = location;
+        noise.examples.push_back("its elements come and go between runs: they are not compared");
+        for (size_t c = 0; c < ctx_.cells; ++c) noise.cells.push_back(ctx_.matrix.cells[c].label);
+        a_->noise.push_back(std::move(noise));
+      }
+      return true;
+    }
+    return false;
+  }
+
   // Values of the good runs of cell c (absent requests skipped for fields).
   std::vector<std::optional<std::string>> RunValues(size_t c, bool masked) const {
     std::vector<std::optional<std::string>> vals;
@@ -929,7 +977,23 @@ class FieldComparer {
       const Cell& cell = ctx_.matrix.cells[c];
       if (!rep_[c].has_value() || !ref_value.has_value()) {
         std::set<std::string> vars;
-        if (names_varied(rep_[c] ? cell : ref_cell, &vars) || names_varied(cell, &vars)) {
+        // A value present only here that is nothing but a varied value
+        // ("apiBaseUrlHost": "openrouter.ai") echoes it.
+        bool only_varied = false;
+        if (rep_[c].has_value()) {
+          std::string substituted = *rep_[c];
+          std::set<std::string> echoed;
+          only_varied = EchoSubstitute(&substituted, cell, ref_cell, "", &echoed) &&
+                        (substituted.empty() || ValueForms(substituted).empty() ||
+                         std::any_of(echoed.begin(), echoed.end(), [&](const std::string& var) {
+                           for (const auto& form : ValueForms(EffectiveValue(ref_cell, var))) {
+                             if (form == substituted) return true;
+                           }
+                           return false;
+                         }));
+          if (only_varied) vars = echoed;
+        }
+        if (only_varied || names_varied(rep_[c] ? cell : ref_cell, &vars) || names_varied(cell, &vars)) {
           echo_cells.push_back(c);
           echo_vars.insert(vars.begin(), vars.end());
         } else {
@@ -970,8 +1034,19 @@ class FieldComparer {
       if (observed_[c] && !deviant[c]) ref_cells.push_back(c);
     }
     Verdictlet v = ClassifyChange({}, {}, true, why, ctx_, flipped, ref_cells);
+    // Behind a proxy the agent resolves and dials the proxy instead of the
+    // hosts: what the network pseudo-request loses there echoes the proxy.
+    bool proxy_only = why.explained && !why.variables.empty() &&
+                      std::all_of(why.variables.begin(), why.variables.end(), [](const std::string& var) {
+                        std::string lower = var;
+                        std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char ch) { return std::tolower(ch); });
+                        return lower.ends_with("_proxy");
+                      });
+    if (field_->key == "network" && proxy_only) v = {DiffClass::kEcho, "reached through the proxy instead"};
     Difference d = NewDifference(v.cls, v.reason);
-    if (field_->field == "request") {
+    if (v.cls == DiffClass::kEcho) {
+      // the reason above
+    } else if (field_->field == "request") {
       d.reason = rep_[ref_] ? "the request is not sent in some cells" : "the request is sent in some cells only";
       if (v.cls == DiffClass::kUnexplained) d.reason += " (no one or two settings explain which)";
     } else if (v.cls != DiffClass::kUnexplained) {
@@ -1085,6 +1160,8 @@ class FieldComparer {
 
   const Context& ctx_;
   Analysis* a_;
+  std::map<std::string, std::set<std::string>> unstable_;
+  std::set<std::string> reported_;
   const AlignedField* field_ = nullptr;
   bool presence_ = false;
   bool masked_ = false;
@@ -1343,8 +1420,9 @@ Analysis Analyze(const Matrix& matrix, const std::vector<std::vector<RunCapture>
   ctx.cells = std::min(matrix.cells.size(), runs.size());
   if (ctx.cells == 0) return analysis;
   JudgeRuns(ctx, &analysis);
-  FieldComparer comparer(ctx, &analysis);
-  for (const auto& field : AlignRuns(matrix, runs)) comparer.Compare(field);
+  const std::vector<AlignedField> aligned = AlignRuns(matrix, runs);
+  FieldComparer comparer(ctx, &analysis, UnstableArrays(ctx, aligned));
+  for (const auto& field : aligned) comparer.Compare(field);
   GroupDifferences(&analysis);
   Inventory(ctx, &analysis);
   analysis.verdict = DecideVerdict(analysis);

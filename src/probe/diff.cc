@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <cctype>
+#include <iterator>
+#include <memory>
 #include <set>
 
 #include "core/json_writer.h"
@@ -281,21 +283,26 @@ bool SameKind(const boost::json::value& a, const boost::json::value& b) {
   return kind(a) == kind(b);
 }
 
-std::set<std::string_view> Words(std::string_view s) {
-  std::set<std::string_view> words;
+bool IsSpaceByte(char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; }
+
+std::vector<std::string_view> Words(std::string_view s) {
+  std::vector<std::string_view> words;
   size_t i = 0;
   while (i < s.size()) {
-    while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
+    while (i < s.size() && IsSpaceByte(s[i])) ++i;
     size_t j = i;
-    while (j < s.size() && !std::isspace(static_cast<unsigned char>(s[j]))) ++j;
-    if (j > i) words.insert(s.substr(i, j - i));
+    while (j < s.size() && !IsSpaceByte(s[j])) ++j;
+    if (j > i) words.push_back(s.substr(i, j - i));
     i = j;
   }
+  std::sort(words.begin(), words.end());
+  words.erase(std::unique(words.begin(), words.end()), words.end());
   return words;
 }
 
 // The larger of: the share of the longer string in their common prefix and
-// suffix, and the share of words they have in common.
+// suffix, and (for strings of moderate length) the share of words they have
+// in common.
 double StringSimilarity(std::string_view a, std::string_view b) {
   if (a == b) return 1.0;
   size_t longest = std::max(a.size(), b.size());
@@ -307,13 +314,31 @@ double StringSimilarity(std::string_view a, std::string_view b) {
     ++suffix;
   }
   double ends = static_cast<double>(prefix + suffix) / static_cast<double>(longest);
-  if (longest > 20000) return ends;
+  if (ends >= 0.5 || longest > 4000) return ends;
   auto wa = Words(a), wb = Words(b);
-  size_t common = 0;
-  for (auto w : wa) common += wb.count(w);
-  size_t all = wa.size() + wb.size() - common;
-  double words = all == 0 ? 0 : static_cast<double>(common) / static_cast<double>(all);
+  std::vector<std::string_view> common;
+  std::set_intersection(wa.begin(), wa.end(), wb.begin(), wb.end(), std::back_inserter(common));
+  size_t all = wa.size() + wb.size() - common.size();
+  double words = all == 0 ? 0 : static_cast<double>(common.size()) / static_cast<double>(all);
   return std::max(ends, words);
+}
+
+// A cheap similarity for long arrays (telemetry batches): the share of
+// top-level members with equal scalar values.
+double ShallowSimilarity(const boost::json::value& a, const boost::json::value& b) {
+  if (!SameKind(a, b)) return 0;
+  if (!a.is_object()) return a == b ? 1 : (a.is_string() ? StringSimilarity(a.get_string(), b.get_string()) : 0.5);
+  const auto& x = a.get_object();
+  const auto& y = b.get_object();
+  size_t keys = 0, equal = 0;
+  for (const auto& m : x) {
+    ++keys;
+    const auto* other = y.if_contains(m.key());
+    if (other && !m.value().is_structured() && m.value() == *other) ++equal;
+    if (other && m.value().is_structured() && other->is_structured()) ++equal;  // shape only
+  }
+  for (const auto& m : y) keys += !x.contains(m.key());
+  return keys == 0 ? 1 : static_cast<double>(equal) / static_cast<double>(keys);
 }
 
 // Two values that could be one element of an array seen twice: same kind,
@@ -460,10 +485,14 @@ void FlattenAligned(const boost::json::value& v, const boost::json::value* ref, 
       std::vector<int> pairs;
       if (ref_arr && arr.size() == 1 && ref_arr->size() == 1 && Compatible(arr[0], (*ref_arr)[0])) {
         pairs = {0};  // one element each: the same element, changed or not
-      } else if (ref_arr && arr.size() * ref_arr->size() <= 40000) {
+      } else if (ref_arr && arr.size() * ref_arr->size() <= 400) {
         pairs = AlignSequences(arr.size(), ref_arr->size(), [&](size_t i, size_t j) {
           return JsonSimilarity(arr[i], (*ref_arr)[j], 0);
         }, 0.25);
+      } else if (ref_arr && arr.size() * ref_arr->size() <= 250000) {
+        pairs = AlignSequences(arr.size(), ref_arr->size(), [&](size_t i, size_t j) {
+          return ShallowSimilarity(arr[i], (*ref_arr)[j]);
+        }, 0.5);
       } else {
         for (size_t i = 0; i < arr.size(); ++i) {
           pairs.push_back(ref_arr && i < ref_arr->size() ? static_cast<int>(i) : (ref_arr ? -1 : static_cast<int>(i)));
@@ -613,6 +642,20 @@ void FlattenBodyAligned(std::string_view body, std::string_view reference, std::
   FlattenAligned(*doc, ref ? &*ref : nullptr, path, fields);
 }
 
+namespace {
+
+void FlattenParsedAligned(const Parsed& p, const boost::json::value* reference, std::map<std::string, std::string>* fields) {
+  if (p.reduced.body.empty()) return;
+  if (!p.json) {
+    (*fields)["body"] = p.reduced.body;
+    return;
+  }
+  std::string path;
+  FlattenAligned(*p.json, reference, path, fields);
+}
+
+}  // namespace
+
 std::vector<RequestFields> FlattenRun(const RunCapture& run, const Cell& cell) {
   const std::vector<Base> bases = BasesOf(cell);
   std::vector<RequestFields> out;
@@ -689,7 +732,7 @@ std::vector<AlignedField> AlignRuns(const Matrix& matrix, const std::vector<std:
   struct Kind {
     std::string key;
     std::set<std::string> shape;
-    std::string body;
+    std::shared_ptr<const boost::json::value> body;  // parsed once; null when not JSON
   };
   std::map<std::string, std::vector<Kind>> kinds;
   std::vector<std::vector<std::map<std::string, RequestFields>>> flat(cells);
@@ -741,14 +784,14 @@ std::vector<AlignedField> AlignRuns(const Matrix& matrix, const std::vector<std:
             Kind kind;
             kind.key = known.empty() ? base_key : fmt::format("{} #{}", base_key, known.size() + 1);
             kind.shape = requests[i].shape;
-            kind.body = requests[i].reduced.body;
+            if (requests[i].json) kind.body = std::make_shared<const boost::json::value>(*requests[i].json);
             kind_of[i] = static_cast<int>(known.size());
             known.push_back(std::move(kind));
           }
           const Kind& kind = known[static_cast<size_t>(kind_of[i])];
           RequestFields rf = std::move(requests[i].reduced.rf);
           rf.key = rf.location = kind.key;
-          FlattenBodyAligned(requests[i].reduced.body, kind.body, &rf.fields);
+          FlattenParsedAligned(requests[i], kind.body.get(), &rf.fields);
           by_key.emplace(kind.key, std::move(rf));
         }
       }
