@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <iostream>
+#include <algorithm>
 #include <set>
 
 namespace glassbox::probe {
@@ -334,6 +335,160 @@ TEST(Classify, OneRunPerCellIsNoted) {
   Analysis a = Analyze(m, runs, Facts());
   ASSERT_FALSE(a.notes.empty());
   EXPECT_NE(a.notes[0].find("--runs 2"), std::string::npos);
+}
+
+// The default matrix's design: a marker that needs two settings at once is
+// run and attributed to both ("follows TZ=Asia/Shanghai when base URL is
+// not the baseline's").
+TEST(Classify, TwoSettingMarkerIsAttributedToBoth) {
+  auto tz = ParseVary("TZ=Asia/Shanghai,America/New_York");
+  auto base = ParseVary("ANTHROPIC_BASE_URL=https://relay-a.example,https://relay-b.example");
+  auto user = ParseVary("@user=li.wei");
+  ASSERT_TRUE(tz.ok() && base.ok() && user.ok());
+  auto built = BuildMatrix(DefaultBaseline(), {*base, *tz, *user}, Design::kPairwise);
+  ASSERT_TRUE(built.ok());
+  const Matrix& m = *built;
+  auto runs = Capture(m, 2, [](const Cell& c, int) {
+    bool official = c.Get("ANTHROPIC_BASE_URL") == "https://api.anthropic.com";
+    std::string date = !official && c.Get("TZ") == "Asia/Shanghai" ? "2026/11/23" : "2026-11-23";
+    return std::vector<CapturedRequest>{Provider(c, "Today is " + date + ".")};
+  });
+  Analysis a = Analyze(m, runs, Facts());
+  EXPECT_EQ(a.verdict, Verdict::kCovertMarker);
+  ASSERT_FALSE(a.groups.empty());
+  const DifferenceGroup& g = a.groups[0];
+  EXPECT_EQ(g.cls, DiffClass::kCovertMarker);
+  EXPECT_EQ(g.members.size(), 2u);  // the two separators
+  EXPECT_EQ(g.explanation, "TZ=Asia/Shanghai when ANTHROPIC_BASE_URL is not the baseline's");
+  EXPECT_EQ(g.variables, (std::vector<std::string>{"ANTHROPIC_BASE_URL", "TZ"}));
+  for (size_t c : g.cells) {
+    EXPECT_EQ(m.cells[c].Get("TZ"), "Asia/Shanghai");
+    EXPECT_NE(m.cells[c].Get("ANTHROPIC_BASE_URL"), "https://api.anthropic.com");
+  }
+}
+
+TEST(Attribute, FewestDimensionsThatExplainExactly) {
+  auto tz = ParseVary("TZ=Asia/Shanghai,Asia/Singapore");
+  auto lang = ParseVary("LANG=de_DE.UTF-8");
+  ASSERT_TRUE(tz.ok() && lang.ok());
+  auto m = BuildMatrix(DefaultBaseline(), {*tz, *lang}, Design::kCross);
+  ASSERT_TRUE(m.ok());
+  std::vector<bool> observed(m->cells.size(), true), deviant(m->cells.size(), false);
+  for (size_t c = 0; c < m->cells.size(); ++c) deviant[c] = m->cells[c].Get("TZ") == "Asia/Shanghai";
+  Attribution one = Attribute(*m, observed, deviant, false);
+  ASSERT_TRUE(one.explained);
+  EXPECT_EQ(one.condition, "TZ=Asia/Shanghai");
+  EXPECT_EQ(one.variables, std::vector<std::string>{"TZ"});
+  // A pattern no one or two dimensions tell: unexplained.
+  for (size_t c = 0; c < m->cells.size(); ++c) deviant[c] = c % 2 == 1;
+  EXPECT_FALSE(Attribute(*m, observed, deviant, false).explained);
+  // One cell in one run is not enough to name a cause.
+  std::fill(deviant.begin(), deviant.end(), false);
+  deviant[1] = true;
+  EXPECT_FALSE(Attribute(*m, observed, deviant, true).explained);
+  EXPECT_TRUE(Attribute(*m, observed, deviant, false).explained);
+}
+
+// A cell where the agent failed is a failure, not a dependence, and makes
+// the verdict inconclusive; its exit status and output are kept.
+TEST(Classify, FailedCellIsAFailureNotADependence) {
+  Matrix m = MakeMatrix({"LANG=ja_JP.UTF-8,de_DE.UTF-8"});
+  std::vector<std::vector<RunCapture>> runs(m.cells.size());
+  for (size_t c = 0; c < m.cells.size(); ++c) {
+    for (int r = 0; r < 2; ++r) {
+      RunCapture run;
+      if (m.cells[c].Get("LANG").starts_with("ja")) {
+        run.exit_code = 3;
+        run.stderr_tail = "starting\nError: not logged in\n";
+      } else {
+        run.exit_code = 0;
+        run.requests = {Provider(m.cells[c], "hi")};
+      }
+      runs[c].push_back(run);
+    }
+  }
+  Analysis a = Analyze(m, runs, Facts());
+  EXPECT_EQ(a.verdict, Verdict::kInconclusive);
+  EXPECT_FALSE(a.environment_dependent);
+  EXPECT_TRUE(a.differences.empty()) << a.differences[0].location;
+  ASSERT_EQ(a.failures.size(), 1u);
+  EXPECT_EQ(a.failures[0].label, "LANG=ja_JP.UTF-8");
+  EXPECT_EQ(a.failures[0].status, "exit status 3");
+  EXPECT_NE(a.failures[0].output.find("not logged in"), std::string::npos);
+  EXPECT_TRUE(a.failures[0].whole_cell);
+  ASSERT_EQ(a.inconclusive_reasons.size(), 1u);
+
+  // An agent that fails everywhere is inconclusive too, never clean.
+  for (auto& cell : runs) {
+    for (auto& run : cell) run.exit_code = 1;
+  }
+  EXPECT_EQ(Analyze(m, runs, Facts()).verdict, Verdict::kInconclusive);
+}
+
+// Channels outside the requests: names looked up and addresses dialled that
+// follow the zone are dependences, judged like request fields.
+TEST(Classify, DnsNamesAndDestinationsAreJudged) {
+  Matrix m = MakeMatrix({"TZ=Asia/Shanghai,Asia/Singapore"});
+  auto runs = Capture(m, 2, [](const Cell& c, int) { return std::vector<CapturedRequest>{Provider(c, "hi")}; });
+  for (size_t c = 0; c < m.cells.size(); ++c) {
+    std::string tz = m.cells[c].Get("TZ").empty() ? "utc" : m.cells[c].Get("TZ") == "Asia/Shanghai" ? "sh" : "sg";
+    for (auto& run : runs[c]) {
+      run.dns.push_back({1, tz + ".tz.exfil.example", "A", "udp", "127.0.0.1"});
+      run.connections.push_back({2, "tcp", tz == "sh" ? "203.0.113.8" : "203.0.113.1", 9000, 40000, false});
+    }
+  }
+  Analysis a = Analyze(m, runs, Facts());
+  EXPECT_EQ(a.verdict, Verdict::kEnvironmentDependent);
+  const Difference* name = Find(a, "network lookup sh.tz.exfil.example");
+  ASSERT_NE(name, nullptr);
+  EXPECT_EQ(name->cls, DiffClass::kOtherDependence);
+  EXPECT_EQ(name->explanation, "TZ=Asia/Shanghai");
+  const Difference* dest = Find(a, "network connect tcp 203.0.113.8:9000");
+  ASSERT_NE(dest, nullptr);
+  EXPECT_EQ(dest->cls, DiffClass::kOtherDependence);
+  EXPECT_EQ(std::count(a.unused_lookups.begin(), a.unused_lookups.end(), "sh.tz.exfil.example"), 1);
+}
+
+// HTTPDNS / DNS over HTTPS to a hard-coded address is a foreign resolver; a
+// short prompt is recognised as a whole value; a varied base URL the agent
+// never contacts is warned about.
+TEST(Classify, HttpDnsShortPromptAndIgnoredBaseUrl) {
+  Matrix m = MakeMatrix({"OPENAI_BASE_URL=https://relay.example/v1"});
+  auto runs = Capture(m, 2, [](const Cell& c, int) {
+    CapturedRequest doh;
+    doh.method = "GET";
+    doh.host = "203.0.113.53";
+    doh.target = "/d?dn=api.anthropic.com";
+    CapturedRequest p = Provider(c, "say hi");
+    return std::vector<CapturedRequest>{doh, p};
+  });
+  HostFacts facts = Facts();
+  facts.prompt_texts = {"say hi"};
+  Analysis a = Analyze(m, runs, facts);
+  ASSERT_FALSE(a.foreign_resolvers.empty());
+  EXPECT_NE(a.foreign_resolvers[0].find("203.0.113.53"), std::string::npos);
+  bool prompt = false;
+  for (const auto& idf : a.identifying) {
+    prompt = prompt || std::find(idf.carries.begin(), idf.carries.end(), "prompt") != idf.carries.end();
+  }
+  EXPECT_TRUE(prompt);
+  ASSERT_EQ(a.warnings.size(), 1u);
+  EXPECT_NE(a.warnings[0].find("ignored OPENAI_BASE_URL"), std::string::npos) << a.warnings[0];
+}
+
+// With one run per cell noise cannot be told apart: nothing is labelled
+// localisation or clock.
+TEST(Classify, OneRunLabelsNothingLocalisationOrClock) {
+  Matrix m = MakeMatrix({"LANG+LC_ALL=de_DE.UTF-8,zh_CN.UTF-8"});
+  auto runs = Capture(m, 1, [](const Cell& c, int) {
+    return std::vector<CapturedRequest>{Provider(c, c.Get("LANG").starts_with("de") ? "Antworte kurz." : "Answer briefly.")};
+  });
+  Analysis a = Analyze(m, runs, Facts());
+  for (const auto& d : a.differences) {
+    EXPECT_NE(d.cls, DiffClass::kLocalisation);
+    EXPECT_NE(d.cls, DiffClass::kClock);
+  }
+  EXPECT_TRUE(a.single_run);
 }
 
 TEST(MaskGenerated, MasksIdsAndNumbersKeepsWords) {
