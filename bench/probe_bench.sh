@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Wall time of `glassbox probe` with the DEFAULT matrix (a pairwise design of
-# 25 cells x 2 runs = 50 sandboxed runs) against each sample agent in
+# 20 cells x 2 runs = 40 sandboxed runs) against each sample agent in
 # tests/probe/agents, with --jobs 1 and --jobs 2, in one run, so the speed-up
 # from running cells in parallel is measured on this machine. Prints one
 # table row per agent, then (with BENCH_REAL) the default matrix on a real

@@ -157,7 +157,7 @@ fewest settings that explain it.
 
 Examples:
   # The default matrix: a pairwise design (every pair of values of every two
-  # dimensions in some cell, about 25 cells) over the zone (Asia/Shanghai vs
+  # dimensions in some cell, 20 cells) over the zone (Asia/Shanghai vs
   # Asia/Singapore: same offset, different name; /etc/localtime), LANG/LC_ALL,
   # the base URL (official, relay, company and foreign hosts), a proxy, host
   # and user name.

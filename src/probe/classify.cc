@@ -799,7 +799,6 @@ class FieldComparer {
   void Compare(const AlignedField& field) {
     field_ = &field;
     if (UnderUnstableArray()) return;
-    presence_ = field.field == "request" || field.key == "network";
     if (!Noise()) return;
     if (!Representatives()) return;
     SpanDiff();
@@ -1163,7 +1162,6 @@ class FieldComparer {
   std::map<std::string, std::set<std::string>> unstable_;
   std::set<std::string> reported_;
   const AlignedField* field_ = nullptr;
-  bool presence_ = false;
   bool masked_ = false;
   std::vector<std::optional<std::string>> rep_;
   std::vector<bool> observed_;

@@ -191,11 +191,12 @@ std::vector<Dimension> DefaultDimensions(const std::vector<std::string>& argv) {
   Dimension base;
   base.name = "base URL";
   base.variables = BaseUrlVariables(argv);
-  // An OpenRouter-like relay (with a base path), a company gateway, and
-  // gateways under country domains. Every name resolves to the capture
-  // server inside the sandbox.
-  for (const char* host : {"openrouter.ai/api", "llm-gw.example-corp.com", "api.relay-example.cn",
-                           "llm.example-company.ru"}) {
+  // An OpenRouter-like relay (with a base path), a company gateway, and a
+  // gateway under a country domain. Every name resolves to the capture
+  // server inside the sandbox. Four levels with the official host, like the
+  // zone's five: the pairwise design needs 5 x 4 = 20 cells, which keeps a
+  // real agent's default probe under 90 s on two cores.
+  for (const char* host : {"openrouter.ai/api", "llm-gw.example-corp.com", "api.relay-example.cn"}) {
     DimensionValue value;
     std::string_view h(host);
     value.label = std::string(h.substr(0, h.find('/')));

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End-to-end: `glassbox probe` with its DEFAULT matrix (a pairwise design of
-# about 25 cells, two runs each) on the sample agents that plant the patterns
+# 20 cells, two runs each) on the sample agents that plant the patterns
 # of issue 13 and the covert channels of issue 12. Each must be classified
 # correctly without a hand-written matrix. About 20-30 s per agent on two cores.
 # Exits 77 (skipped) when this machine cannot run the sandbox.
