@@ -598,7 +598,23 @@ struct CellSide {
   size_t cell = 0;
   std::u32string text;              // after echo substitution
   std::vector<ChangedSpan> spans;   // against the reference, in order, not overlapping
+  std::u32string sent;              // what the agent sent (before the substitution)
+  std::vector<ChangedSpan> echoes;  // text -> sent: where the substitution changed it
 };
+
+// A position in the substituted text, in what the agent sent.
+size_t ToSent(const CellSide& side, size_t pos, bool end) {
+  long delta = 0;
+  for (const auto& e : side.echoes) {
+    if (e.a_end <= pos && !(end && e.a_begin == pos && e.a_end == pos)) {
+      delta += static_cast<long>(e.b_end - e.b_begin) - static_cast<long>(e.a_end - e.a_begin);
+      continue;
+    }
+    if (e.a_begin < pos) return end ? e.b_end : e.b_begin;  // inside a substituted span
+    break;
+  }
+  return static_cast<size_t>(std::max<long>(0, static_cast<long>(pos) + delta));
+}
 
 // The cell's text over [begin, end) of the reference: the reference's text
 // with the cell's spans inside it applied, and where it starts in the cell.
@@ -1006,6 +1022,10 @@ class FieldComparer {
       CellSide side;
       side.cell = c;
       side.text = DecodeForDiff(substituted);
+      if (substituted != *rep_[c]) {
+        side.sent = DecodeForDiff(*rep_[c]);
+        side.echoes = DiffCodePoints(side.text, side.sent);
+      }
       if (side.text == ref32_) {
         echo_cells.push_back(c);
         echo_vars.insert(vars.begin(), vars.end());
@@ -1146,8 +1166,16 @@ class FieldComparer {
       change.offset = b_begin;
       change.baseline_before = Context40(ref32_, a_begin, a_end, true);
       change.baseline_after = Context40(ref32_, a_begin, a_end, false);
-      change.cell_before = Context40(cell_text, b_begin, b_end, true);
-      change.cell_after = Context40(cell_text, b_begin, b_end, false);
+      if (at.first->sent.empty()) {
+        change.cell_before = Context40(cell_text, b_begin, b_end, true);
+        change.cell_after = Context40(cell_text, b_begin, b_end, false);
+      } else {
+        // Show what the agent sent, not the text with its varied values replaced.
+        size_t sb = ToSent(*at.first, b_begin, false), se = std::max(sb, ToSent(*at.first, b_end, true));
+        change.cell_before = Context40(at.first->sent, sb, se, true);
+        change.cell_after = Context40(at.first->sent, sb, se, false);
+        change.offset = sb;
+      }
       d->changes.push_back(std::move(change));
     }
     d->codepoints.clear();

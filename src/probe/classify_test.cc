@@ -140,6 +140,10 @@ TEST(Classify, EchoNextToAMarkerStillShowsTheMarker) {
   const Difference* d = Find(a, "system[0].text");
   ASSERT_NE(d, nullptr);
   EXPECT_EQ(d->cls, DiffClass::kCovertMarker);
+  // The cell's context is what the agent sent, zone name included.
+  ASSERT_FALSE(d->changes.empty());
+  EXPECT_EQ(d->changes[0].cell_before, "Zone Asia/Shanghai. It");
+  EXPECT_EQ(d->changes[0].cell_after, "s fine");
 }
 
 TEST(Classify, LocalDateIsClockButNotBetweenZonesOfOneOffset) {
