@@ -233,8 +233,9 @@ fresh HOME, fake certificates) may behave well only here; behaviour keyed to
 your real network location (egress IP, real DNS, latency) is not varied.
 
 Needs unprivileged user namespaces (no root). Exit codes: 0 no environment
-dependence, 1 environment-dependent (covert marker or other dependence),
-2 usage or runtime error, or inconclusive (the report is still printed).
+dependence, 1 environment-dependent (covert marker or other dependence) or
+inconclusive (the agent failed or never reached a provider in some cells; the
+reason on stderr), 2 usage or runtime error.
 )";
 }
 
@@ -395,10 +396,12 @@ int Report(const ProbeFlags& fl, const std::vector<std::string>& command, const 
   }
   std::cout << report;
   std::cout.flush();
+  // Inconclusive is never a clean exit: 1, as for a finding, with the reason on stderr.
   if (analysis.verdict == probe::Verdict::kInconclusive) {
-    return Fail(fmt::format("probe: inconclusive: {}", analysis.inconclusive_reasons.empty()
-                                                           ? std::string("see the report")
-                                                           : analysis.inconclusive_reasons.front()));
+    std::cerr << fmt::format("glassbox: probe: inconclusive: {}\n", analysis.inconclusive_reasons.empty()
+                                                                       ? std::string("see the report")
+                                                                       : analysis.inconclusive_reasons.front());
+    return kExitFindings;
   }
   return analysis.environment_dependent ? kExitFindings : kExitClean;
 }
