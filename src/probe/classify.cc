@@ -814,6 +814,7 @@ class FieldComparer {
 
   void Compare(const AlignedField& field) {
     field_ = &field;
+    field_first_ = a_->differences.size();
     if (UnderUnstableArray()) return;
     if (!Noise()) return;
     if (!Representatives()) return;
@@ -1132,11 +1133,34 @@ class FieldComparer {
           d.variables = all.variables;
         }
       }
-      std::sort(d.changes.begin(), d.changes.end(), [&](const CodepointChange& x, const CodepointChange& y) {
-        return x.cell < y.cell;
-      });
-      a_->differences.push_back(std::move(d));
+      MergeIntoField(std::move(d));
     }
+  }
+
+  // Sites of one field that carry the same class in the same cells for the
+  // same reason are one difference with several changes (both separators of
+  // a date), not one per site.
+  void MergeIntoField(Difference d) {
+    for (size_t i = field_first_; i < a_->differences.size(); ++i) {
+      Difference& m = a_->differences[i];
+      if (m.cls != d.cls || m.differing_cells != d.differing_cells || m.explanation != d.explanation ||
+          m.location != d.location) {
+        continue;
+      }
+      for (auto& ch : d.changes) {
+        if (m.changes.size() < 24) m.changes.push_back(std::move(ch));
+      }
+      std::set<char32_t> cps(m.codepoints.begin(), m.codepoints.end());
+      cps.insert(d.codepoints.begin(), d.codepoints.end());
+      m.codepoints.assign(cps.begin(), cps.end());
+      if (m.codepoints.size() > 64) m.codepoints.resize(64);
+      std::stable_sort(m.changes.begin(), m.changes.end(),
+                       [](const CodepointChange& x, const CodepointChange& y) { return x.cell < y.cell; });
+      return;
+    }
+    std::stable_sort(d.changes.begin(), d.changes.end(),
+                     [](const CodepointChange& x, const CodepointChange& y) { return x.cell < y.cell; });
+    a_->differences.push_back(std::move(d));
   }
 
   void AddChanges(Difference* d, const std::u32string& ref_text, const std::u32string& text, const Site& site,
@@ -1190,6 +1214,7 @@ class FieldComparer {
   std::map<std::string, std::set<std::string>> unstable_;
   std::set<std::string> reported_;
   const AlignedField* field_ = nullptr;
+  size_t field_first_ = 0;  // the first difference of this field in a_->differences
   bool masked_ = false;
   std::vector<std::optional<std::string>> rep_;
   std::vector<bool> observed_;

@@ -362,7 +362,11 @@ TEST(Classify, TwoSettingMarkerIsAttributedToBoth) {
   ASSERT_FALSE(a.groups.empty());
   const DifferenceGroup& g = a.groups[0];
   EXPECT_EQ(g.cls, DiffClass::kCovertMarker);
-  EXPECT_EQ(g.members.size(), 2u);  // the two separators
+  ASSERT_EQ(g.members.size(), 1u);  // one field, with both separators as its changes
+  const Difference& d = a.differences[g.members[0]];
+  EXPECT_EQ(std::count_if(d.changes.begin(), d.changes.end(),
+                          [&](const CodepointChange& ch) { return ch.cell == d.changes[0].cell; }),
+            2);
   EXPECT_EQ(g.explanation, "TZ=Asia/Shanghai when ANTHROPIC_BASE_URL is not the baseline's");
   EXPECT_EQ(g.variables, (std::vector<std::string>{"ANTHROPIC_BASE_URL", "TZ"}));
   for (size_t c : g.cells) {

@@ -75,7 +75,7 @@ jq_true "destination-address channel" '.verdict == "environment-dependent" and
 # group first with its code points named.
 expect_exit 1 "text report" -- "$GB" probe --jobs 2 --timeout 20 -- node "$AGENTS/two_var_marker.js"
 head -1 out | grep -q 'COVERT MARKER' && ok || bad "text verdict first: $(head -2 out)"
-grep -m1 '^\[' out | grep -q '^\[covert-marker\] 2 fields follow TZ=Asia/Shanghai' && ok || bad "covert group first: $(grep -m3 '^\[' out)"
+grep -m1 '^\[' out | grep -q '^\[covert-marker\] 1 field follows TZ=Asia/Shanghai' && ok || bad "covert group first: $(grep -m3 '^\[' out)"
 grep -q 'U+002F SOLIDUS' out && ok || bad "code point named"
 
 finish
