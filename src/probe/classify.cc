@@ -1279,8 +1279,8 @@ bool LooksLikeHttpDns(const CapturedRequest& req, const RequestFields& rf) {
   return false;
 }
 
-void Inventory(const Context& ctx, Analysis* a) {
-  const Cell& base = ctx.matrix.cells[0];
+// What the inventory collects over every run before it is written out.
+struct InventoryState {
   std::map<std::string, HostEntry> hosts;
   std::map<std::string, DnsEntry> dns;
   std::map<std::string, IdentityField> identity;
@@ -1289,109 +1289,104 @@ void Inventory(const Context& ctx, Analysis* a) {
   std::set<std::string> used_names;
   std::set<std::string> unrecognised;
   size_t silent_runs = 0, timeouts = 0, total_runs = 0;
-  auto add_resolver = [&](const std::string& r) {
-    if (std::find(a->foreign_resolvers.begin(), a->foreign_resolvers.end(), r) == a->foreign_resolvers.end()) {
-      a->foreign_resolvers.push_back(r);
-    }
-  };
-  for (size_t c = 0; c < ctx.cells; ++c) {
-    const Cell& cell = ctx.matrix.cells[c];
-    for (size_t r = 0; r < ctx.runs[c].size(); ++r) {
-      const RunCapture& run = ctx.runs[c][r];
-      ++total_runs;
-      if (run.requests.empty()) ++silent_runs;
-      if (run.timed_out) ++timeouts;
-      std::set<std::string> looked_up;
-      for (const auto& q : run.dns) {
-        looked_up.insert(q.name);
-        auto& entry = dns[q.name];
-        entry.name = q.name;
-        ++entry.by_cell[cell.label];
-        if (!q.server.empty() && q.server != "127.0.0.1" && q.server != "::1") add_resolver(q.server);
-      }
-      for (const auto& conn : run.connections) {
-        if (conn.served) continue;
-        std::string dest = conn.dest_ip.find(':') != std::string::npos
-                               ? fmt::format("[{}]:{}", conn.dest_ip, conn.dest_port)
-                               : fmt::format("{}:{}", conn.dest_ip, conn.dest_port);
-        auto& entry = unserved[conn.protocol + " " + dest];
-        entry.protocol = conn.protocol;
-        entry.dest = dest;
-        ++entry.by_cell[cell.label];
-      }
-      for (const auto& f : run.tls_failures) {
-        if (!f.sni.empty()) used_names.insert(f.sni);
-        auto key = std::make_tuple(cell.label, f.sni, fmt::format("{}:{}", f.dest_ip, f.dest_port), f.reason);
-        if (tls_seen.insert(key).second) a->tls_failures.push_back({cell.label, f.sni, std::get<2>(key), f.reason});
-      }
-      for (const auto& note : run.notes) {
-        if (std::find(a->notes.begin(), a->notes.end(), note) == a->notes.end()) a->notes.push_back(note);
-      }
-      const auto& flat = ctx.flat[c][r];
-      for (size_t i = 0; i < run.requests.size() && i < flat.size(); ++i) {
-        const auto& req = run.requests[i];
-        const auto& rf = flat[i];
-        used_names.insert(rf.host);
-        auto& h = hosts[rf.host];
-        h.host = rf.host;
-        h.ip_literal = IsIpLiteral(rf.host);
-        if (rf.is_tunnel) {  // the tunnel's requests are counted themselves
-          h.via_proxy = true;
-          continue;
-        }
-        ++h.requests;
-        ++h.by_cell[cell.label];
-        if (!req.dest_ip.empty()) h.dest_ips.insert(req.dest_ip);
-        if (req.dest_port) h.ports.insert(req.dest_port);
-        h.via_proxy = h.via_proxy || req.via_proxy;
-        h.looked_up = h.looked_up || looked_up.count(rf.host) > 0;
-        if (LooksLikeHttpDns(req, rf)) add_resolver(fmt::format("{}://{}{} (DNS over HTTP)", req.scheme.empty() ? "http" : req.scheme, rf.host, req.target.substr(0, req.target.find('?'))));
-        if (rf.to_base_url && req.response_status == 404) unrecognised.insert(rf.key);
-        if (r != 0) continue;  // identity: the first run of each cell is enough
-        for (const auto& [name, value] : rf.fields) {
-          if (name == "request" || name == "header host" || name == "tls sni") continue;
-          auto carries = Carriers(value, base, cell, ctx.facts, rf.to_base_url);
-          if (carries.empty()) continue;
-          std::string location = rf.location + " " + CollapseIndices(name);
-          auto& idf = identity[location];
-          if (idf.location.empty()) {
-            idf.location = location;
-            idf.host = rf.host;
-            idf.example = Truncate(value, 160);
-          }
-          for (const auto& what : carries) {
-            if (std::find(idf.carries.begin(), idf.carries.end(), what) == idf.carries.end()) idf.carries.push_back(what);
-          }
-          if (std::find(idf.cells.begin(), idf.cells.end(), cell.label) == idf.cells.end()) idf.cells.push_back(cell.label);
-        }
-      }
-      if (r == 0) {
-        // Names looked up carry identity too ("wks-berlin-042.t.example").
-        for (const auto& name : looked_up) {
-          auto carries = Carriers(name, base, cell, ctx.facts, false);
-          if (carries.empty()) continue;
-          auto& idf = identity["DNS lookup " + name];
-          idf.location = "DNS lookup";
-          idf.host = name;
-          idf.example = name;
-          idf.carries = carries;
-          if (std::find(idf.cells.begin(), idf.cells.end(), cell.label) == idf.cells.end()) idf.cells.push_back(cell.label);
-        }
-      }
-    }
-  }
-  for (auto& [name, h] : hosts) a->hosts.push_back(std::move(h));
-  std::stable_sort(a->hosts.begin(), a->hosts.end(),
-                   [](const HostEntry& x, const HostEntry& y) { return x.requests > y.requests; });
-  for (auto& [name, d] : dns) {
-    if (!used_names.count(name)) a->unused_lookups.push_back(name);
-    a->dns.push_back(std::move(d));
-  }
-  for (auto& [loc, idf] : identity) a->identifying.push_back(std::move(idf));
-  for (auto& [key, conn] : unserved) a->unserved.push_back(std::move(conn));
+};
 
-  // A varied base URL whose host no cell that sets it ever contacted: the
-  // agent ignored the variable, so those cells tested nothing.
+void AddResolver(const std::string& r, Analysis* a) {
+  if (std::find(a->foreign_resolvers.begin(), a->foreign_resolvers.end(), r) == a->foreign_resolvers.end()) {
+    a->foreign_resolvers.push_back(r);
+  }
+}
+
+void AddIdentity(const std::string& location, const std::string& host, const std::string& example,
+                 const std::vector<std::string>& carries, const std::string& cell, InventoryState* st) {
+  auto& idf = st->identity[location];
+  if (idf.location.empty()) {
+    idf.location = location;
+    idf.host = host;
+    idf.example = Truncate(example, 160);
+  }
+  for (const auto& what : carries) {
+    if (std::find(idf.carries.begin(), idf.carries.end(), what) == idf.carries.end()) idf.carries.push_back(what);
+  }
+  if (std::find(idf.cells.begin(), idf.cells.end(), cell) == idf.cells.end()) idf.cells.push_back(cell);
+}
+
+// One run: its lookups, unread connections, TLS refusals, notes, hosts and
+// (for the first run of a cell) the identity its fields and names carry.
+void InventoryRun(const Context& ctx, size_t c, size_t r, InventoryState* st, Analysis* a) {
+  const Cell& base = ctx.matrix.cells[0];
+  const Cell& cell = ctx.matrix.cells[c];
+  const RunCapture& run = ctx.runs[c][r];
+  ++st->total_runs;
+  if (run.requests.empty()) ++st->silent_runs;
+  if (run.timed_out) ++st->timeouts;
+  std::set<std::string> looked_up;
+  for (const auto& q : run.dns) {
+    looked_up.insert(q.name);
+    auto& entry = st->dns[q.name];
+    entry.name = q.name;
+    ++entry.by_cell[cell.label];
+    if (!q.server.empty() && q.server != "127.0.0.1" && q.server != "::1") AddResolver(q.server, a);
+  }
+  for (const auto& conn : run.connections) {
+    if (conn.served) continue;
+    std::string dest = conn.dest_ip.find(':') != std::string::npos ? fmt::format("[{}]:{}", conn.dest_ip, conn.dest_port)
+                                                                   : fmt::format("{}:{}", conn.dest_ip, conn.dest_port);
+    auto& entry = st->unserved[conn.protocol + " " + dest];
+    entry.protocol = conn.protocol;
+    entry.dest = dest;
+    ++entry.by_cell[cell.label];
+  }
+  for (const auto& f : run.tls_failures) {
+    if (!f.sni.empty()) st->used_names.insert(f.sni);
+    auto key = std::make_tuple(cell.label, f.sni, fmt::format("{}:{}", f.dest_ip, f.dest_port), f.reason);
+    if (st->tls_seen.insert(key).second) a->tls_failures.push_back({cell.label, f.sni, std::get<2>(key), f.reason});
+  }
+  for (const auto& note : run.notes) {
+    if (std::find(a->notes.begin(), a->notes.end(), note) == a->notes.end()) a->notes.push_back(note);
+  }
+  const auto& flat = ctx.flat[c][r];
+  for (size_t i = 0; i < run.requests.size() && i < flat.size(); ++i) {
+    const auto& req = run.requests[i];
+    const auto& rf = flat[i];
+    st->used_names.insert(rf.host);
+    auto& h = st->hosts[rf.host];
+    h.host = rf.host;
+    h.ip_literal = IsIpLiteral(rf.host);
+    if (rf.is_tunnel) {  // the tunnel's requests are counted themselves
+      h.via_proxy = true;
+      continue;
+    }
+    ++h.requests;
+    ++h.by_cell[cell.label];
+    if (!req.dest_ip.empty()) h.dest_ips.insert(req.dest_ip);
+    if (req.dest_port) h.ports.insert(req.dest_port);
+    h.via_proxy = h.via_proxy || req.via_proxy;
+    h.looked_up = h.looked_up || looked_up.count(rf.host) > 0;
+    if (LooksLikeHttpDns(req, rf)) {
+      AddResolver(fmt::format("{}://{}{} (DNS over HTTP)", req.scheme.empty() ? "http" : req.scheme, rf.host,
+                              req.target.substr(0, req.target.find('?'))),
+                  a);
+    }
+    if (rf.to_base_url && req.response_status == 404) st->unrecognised.insert(rf.key);
+    if (r != 0) continue;  // identity: the first run of each cell is enough
+    for (const auto& [name, value] : rf.fields) {
+      if (name == "request" || name == "header host" || name == "tls sni") continue;
+      auto carries = Carriers(value, base, cell, ctx.facts, rf.to_base_url);
+      if (!carries.empty()) AddIdentity(rf.location + " " + CollapseIndices(name), rf.host, value, carries, cell.label, st);
+    }
+  }
+  if (r != 0) return;
+  // Names looked up carry identity too ("wks-berlin-042.t.example").
+  for (const auto& name : looked_up) {
+    auto carries = Carriers(name, base, cell, ctx.facts, false);
+    if (!carries.empty()) AddIdentity("DNS lookup " + name, name, name, carries, cell.label, st);
+  }
+}
+
+// A varied base URL whose host no cell that sets it ever contacted: the
+// agent ignored the variable, so those cells tested nothing.
+void WarnIgnoredBaseUrls(const Context& ctx, Analysis* a) {
   for (size_t d = 0; d < ctx.matrix.dimensions.size(); ++d) {
     const Dimension& dim = ctx.matrix.dimensions[d];
     for (size_t v = 0; v < dim.values.size(); ++v) {
@@ -1413,20 +1408,36 @@ void Inventory(const Context& ctx, Analysis* a) {
             for (const auto& q : run.dns) contacted = contacted || q.name == host;
           }
         }
-        if (cells_with > 0 && !contacted) {
-          std::string w = fmt::format("the agent ignored {}: no request reached {} in the {} it was set in", var, host,
-                                      cells_with == 1 ? std::string("cell") : fmt::format("{} cells", cells_with));
-          if (std::find(a->warnings.begin(), a->warnings.end(), w) == a->warnings.end()) a->warnings.push_back(w);
-        }
+        if (cells_with == 0 || contacted) continue;
+        std::string w = fmt::format("the agent ignored {}: no request reached {} in the {} it was set in", var, host,
+                                    cells_with == 1 ? std::string("cell") : fmt::format("{} cells", cells_with));
+        if (std::find(a->warnings.begin(), a->warnings.end(), w) == a->warnings.end()) a->warnings.push_back(w);
       }
     }
   }
-  if (!unrecognised.empty()) {
+}
+
+void Inventory(const Context& ctx, Analysis* a) {
+  InventoryState st;
+  for (size_t c = 0; c < ctx.cells; ++c) {
+    for (size_t r = 0; r < ctx.runs[c].size(); ++r) InventoryRun(ctx, c, r, &st, a);
+  }
+  for (auto& [name, h] : st.hosts) a->hosts.push_back(std::move(h));
+  std::stable_sort(a->hosts.begin(), a->hosts.end(),
+                   [](const HostEntry& x, const HostEntry& y) { return x.requests > y.requests; });
+  for (auto& [name, d] : st.dns) {
+    if (!st.used_names.count(name)) a->unused_lookups.push_back(name);
+    a->dns.push_back(std::move(d));
+  }
+  for (auto& [loc, idf] : st.identity) a->identifying.push_back(std::move(idf));
+  for (auto& [key, conn] : st.unserved) a->unserved.push_back(std::move(conn));
+  WarnIgnoredBaseUrls(ctx, a);
+  if (!st.unrecognised.empty()) {
     std::string list;
-    for (const auto& k : unrecognised) list += (list.empty() ? "" : ", ") + k;
+    for (const auto& k : st.unrecognised) list += (list.empty() ? "" : ", ") + k;
     a->notes.push_back(fmt::format("the fake provider did not recognise (answered 404 in the provider's error shape): {}", list));
   }
-  if (silent_runs == total_runs && total_runs > 0) {
+  if (st.silent_runs == st.total_runs && st.total_runs > 0) {
     a->notes.push_back("the agent sent no request in any run: check that it ran (see the exit status and stderr)");
   }
   if (ctx.single_run) {
@@ -1434,7 +1445,7 @@ void Inventory(const Context& ctx, Analysis* a) {
         "one run per cell: random ids and timestamps cannot be told from dependence, so nothing is labelled "
         "localisation or clock; use --runs 2 or more");
   }
-  if (timeouts > 0) a->notes.push_back(fmt::format("{} of {} runs timed out", timeouts, total_runs));
+  if (st.timeouts > 0) a->notes.push_back(fmt::format("{} of {} runs timed out", st.timeouts, st.total_runs));
 }
 
 }  // namespace
