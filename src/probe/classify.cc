@@ -1328,7 +1328,9 @@ void InventoryRun(const Context& ctx, size_t c, size_t r, InventoryState* st, An
     ++entry.by_cell[cell.label];
     if (!q.server.empty() && q.server != "127.0.0.1" && q.server != "::1") AddResolver(q.server, a);
   }
+  const auto names = NamesOfAddresses(run);
   for (const auto& conn : run.connections) {
+    if (auto it = names.find(conn.dest_ip); it != names.end()) st->used_names.insert(it->second);
     if (conn.served) continue;
     std::string dest = conn.dest_ip.find(':') != std::string::npos ? fmt::format("[{}]:{}", conn.dest_ip, conn.dest_port)
                                                                    : fmt::format("{}:{}", conn.dest_ip, conn.dest_port);
@@ -1364,9 +1366,12 @@ void InventoryRun(const Context& ctx, size_t c, size_t r, InventoryState* st, An
     h.via_proxy = h.via_proxy || req.via_proxy;
     h.looked_up = h.looked_up || looked_up.count(rf.host) > 0;
     if (LooksLikeHttpDns(req, rf)) {
-      AddResolver(fmt::format("{}://{}{} (DNS over HTTP)", req.scheme.empty() ? "http" : req.scheme, rf.host,
-                              req.target.substr(0, req.target.find('?'))),
-                  a);
+      std::string path = req.target.substr(0, req.target.find('?'));
+      if (size_t scheme = path.find("://"); scheme != std::string::npos) {  // absolute form, through a proxy
+        size_t slash = path.find('/', scheme + 3);
+        path = slash == std::string::npos ? "/" : path.substr(slash);
+      }
+      AddResolver(fmt::format("{}://{}{} (DNS over HTTP)", req.scheme.empty() ? "http" : req.scheme, rf.host, path), a);
     }
     if (rf.to_base_url && req.response_status == 404) st->unrecognised.insert(rf.key);
     if (r != 0) continue;  // identity: the first run of each cell is enough

@@ -463,10 +463,11 @@ TEST(Classify, DnsNamesAndDestinationsAreJudged) {
 TEST(Classify, HttpDnsShortPromptAndIgnoredBaseUrl) {
   Matrix m = MakeMatrix({"OPENAI_BASE_URL=https://relay.example/v1"});
   auto runs = Capture(m, 2, [](const Cell& c, int) {
-    CapturedRequest doh;
+    CapturedRequest doh;  // through a proxy: the target in absolute form (a regression: the host was doubled)
     doh.method = "GET";
     doh.host = "203.0.113.53";
-    doh.target = "/d?dn=api.anthropic.com";
+    doh.target = "http://203.0.113.53/d?dn=api.anthropic.com";
+    doh.via_proxy = true;
     CapturedRequest p = Provider(c, "say hi");
     return std::vector<CapturedRequest>{doh, p};
   });
@@ -475,6 +476,7 @@ TEST(Classify, HttpDnsShortPromptAndIgnoredBaseUrl) {
   Analysis a = Analyze(m, runs, facts);
   ASSERT_FALSE(a.foreign_resolvers.empty());
   EXPECT_NE(a.foreign_resolvers[0].find("203.0.113.53"), std::string::npos);
+  EXPECT_EQ(a.foreign_resolvers[0], "http://203.0.113.53/d (DNS over HTTP)");
   bool prompt = false;
   for (const auto& idf : a.identifying) {
     prompt = prompt || std::find(idf.carries.begin(), idf.carries.end(), "prompt") != idf.carries.end();

@@ -673,19 +673,14 @@ std::vector<RequestFields> FlattenRun(const RunCapture& run, const Cell& cell) {
   return out;
 }
 
-RequestFields NetworkFields(const RunCapture& run, const Cell& cell) {
-  RequestFields net;
-  net.key = net.location = "network";
-  net.fields["request"] = "present";
+std::map<std::string, std::string> NamesOfAddresses(const RunCapture& run) {
   // The fake DNS hands out 198.18.0.1, .2, ... to new names in the order of
   // their A queries; requests name the host behind an address too.
   std::map<std::string, std::string> name_of;
+  std::set<std::string> named;
   uint32_t next = 1;
   for (const auto& q : run.dns) {
-    if (q.type != "A" || q.name.empty()) continue;
-    bool known = false;
-    for (const auto& [ip, name] : name_of) known = known || name == q.name;
-    if (known) continue;
+    if (q.type != "A" || q.name.empty() || !named.insert(q.name).second) continue;
     uint32_t addr = (198u << 24) | (18u << 16) | next++;
     name_of[fmt::format("{}.{}.{}.{}", addr >> 24, (addr >> 16) & 0xff, (addr >> 8) & 0xff, addr & 0xff)] = q.name;
   }
@@ -694,6 +689,14 @@ RequestFields NetworkFields(const RunCapture& run, const Cell& cell) {
     std::string host = HostWithoutPort(req.sni.empty() ? req.host : req.sni);
     if (!host.empty() && !name_of.count(req.dest_ip)) name_of[req.dest_ip] = host;
   }
+  return name_of;
+}
+
+RequestFields NetworkFields(const RunCapture& run, const Cell& cell) {
+  RequestFields net;
+  net.key = net.location = "network";
+  net.fields["request"] = "present";
+  const std::map<std::string, std::string> name_of = NamesOfAddresses(run);
   for (const auto& q : run.dns) {
     net.fields["lookup " + CanonicalHost(q.name, cell)] = "present";
     if (!q.server.empty() && q.server != "127.0.0.1" && q.server != "::1") {

@@ -77,6 +77,11 @@ std::vector<RequestFields> FlattenRun(const RunCapture& run, const Cell& cell);
 // so that they align across cells.
 RequestFields NetworkFields(const RunCapture& run, const Cell& cell);
 
+// The name behind each address the agent dialled: the fake DNS's answers
+// (rebuilt from the order of the run's A queries) and the hosts requests
+// named for their address.
+std::map<std::string, std::string> NamesOfAddresses(const RunCapture& run);
+
 // "(provider host)" when `host` is a base-URL host of `cell` or an official
 // provider host, "(HTTPS_PROXY host)" when it is the host of another
 // URL-valued variable of `cell`; else `host`.
