@@ -462,8 +462,34 @@ std::string ConditionText(const Dimension& dim, const std::set<int>& levels) {
 
 }  // namespace
 
+std::optional<size_t> FunctionalDimension(const Matrix& matrix, const std::vector<int>& value_of) {
+  std::optional<size_t> best;
+  size_t best_levels = SIZE_MAX;
+  const size_t cells = std::min(matrix.cells.size(), value_of.size());
+  for (size_t d = 0; d < matrix.dimensions.size(); ++d) {
+    std::map<int, int> value_at_level;
+    bool function = true;
+    for (size_t c = 0; c < cells && function; ++c) {
+      if (value_of[c] < 0) continue;
+      int level = d < matrix.cells[c].levels.size() ? matrix.cells[c].levels[d] : 0;
+      auto [it, fresh] = value_at_level.try_emplace(level, value_of[c]);
+      function = fresh || it->second == value_of[c];
+    }
+    // A dimension that takes a different level in every cell explains
+    // anything: it must repeat a level somewhere to count.
+    size_t observed = 0;
+    for (size_t c = 0; c < cells; ++c) observed += value_of[c] >= 0;
+    if (!function || value_at_level.size() >= observed) continue;
+    if (value_at_level.size() < best_levels) {
+      best = d;
+      best_levels = value_at_level.size();
+    }
+  }
+  return best;
+}
+
 Attribution Attribute(const Matrix& matrix, const std::vector<bool>& observed, const std::vector<bool>& deviant,
-                      bool single_run) {
+                      bool single_run, const std::vector<size_t>* only) {
   Attribution out;
   const size_t cells = std::min({matrix.cells.size(), observed.size(), deviant.size()});
   size_t deviant_count = 0;
@@ -494,7 +520,9 @@ Attribution Attribute(const Matrix& matrix, const std::vector<bool>& observed, c
   };
   std::vector<size_t> best;
   size_t best_size = SIZE_MAX;
+  auto allowed = [&](size_t d) { return only == nullptr || std::find(only->begin(), only->end(), d) != only->end(); };
   for (size_t d = 0; d < dims; ++d) {
+    if (!allowed(d)) continue;
     if (levels[d].size() < best_size && exact({d})) {
       best = {d};
       best_size = levels[d].size();
@@ -503,6 +531,7 @@ Attribution Attribute(const Matrix& matrix, const std::vector<bool>& observed, c
   if (best.empty()) {
     for (size_t d1 = 0; d1 < dims; ++d1) {
       for (size_t d2 = d1 + 1; d2 < dims; ++d2) {
+        if (!allowed(d1) || !allowed(d2)) continue;
         size_t size = levels[d1].size() + levels[d2].size();
         if (size < best_size && exact({d1, d2})) {
           best = {d1, d2};
@@ -1093,10 +1122,25 @@ class FieldComparer {
     // Classes at this site: one Difference per class.
     std::map<DiffClass, Difference> per_class;
     std::map<DiffClass, std::vector<bool>> deviant_of;
+    // Several values at one site (one text per language): the dimension of
+    // which the text is a function explains them all, if there is one.
+    std::vector<size_t> fd;
+    if (by_text.size() > 1) {
+      std::vector<int> value_of(ctx_.cells, -1);
+      for (size_t c = 0; c < ctx_.cells; ++c) value_of[c] = observed_[c] ? 0 : -1;
+      int id = 1;
+      for (const auto& [text, cells] : by_text) {
+        for (size_t c : cells) value_of[c] = id;
+        ++id;
+      }
+      if (auto d = FunctionalDimension(ctx_.matrix, value_of)) fd = {*d};
+    }
+    const std::vector<size_t>* only = fd.empty() ? nullptr : &fd;
     for (const auto& [text, cells] : by_text) {
       std::vector<bool> deviant(ctx_.cells, false);
       for (size_t c : cells) deviant[c] = true;
-      Attribution why = Attribute(ctx_.matrix, observed_, deviant, ctx_.single_run);
+      Attribution why = Attribute(ctx_.matrix, observed_, deviant, ctx_.single_run, only);
+      if (!why.explained && only) why = Attribute(ctx_.matrix, observed_, deviant, ctx_.single_run);
       std::vector<size_t> ref_cells;
       for (size_t c = 0; c < ctx_.cells; ++c) {
         if (observed_[c] && !deviant[c] && !std::any_of(by_text.begin(), by_text.end(), [&](const auto& e) {
@@ -1127,7 +1171,7 @@ class FieldComparer {
       std::sort(d.variables.begin(), d.variables.end());
       // One explanation for all of the class's cells reads better than a list.
       if (d.explanation.find(';') != std::string::npos) {
-        Attribution all = Attribute(ctx_.matrix, observed_, deviant_of[cls], ctx_.single_run);
+        Attribution all = Attribute(ctx_.matrix, observed_, deviant_of[cls], ctx_.single_run, only);
         if (all.explained) {
           d.explanation = all.condition;
           d.variables = all.variables;

@@ -209,8 +209,17 @@ struct Attribution {
   std::vector<std::string> variables;    // the variables those levels set
   std::string condition;                 // "TZ=Asia/Shanghai when base URL is not the baseline's"
 };
+// `only` restricts the search to those dimensions (nullptr: all).
 Attribution Attribute(const Matrix& matrix, const std::vector<bool>& observed, const std::vector<bool>& deviant,
-                      bool single_run);
+                      bool single_run, const std::vector<size_t>* only = nullptr);
+
+// The one dimension of which a value is a function: `value_of[c]` is the
+// value's id in cell c (-1: not observed). When several are, the one with
+// the fewest levels among the observed cells (the simplest function);
+// nullopt when none is. A site whose cells carry several different values
+// (one text per language) is explained by such a dimension before each value
+// is explained on its own.
+std::optional<size_t> FunctionalDimension(const Matrix& matrix, const std::vector<int>& value_of);
 
 // runs[c] holds the captures of matrix.cells[c]; every cell needs >= 1 run.
 Analysis Analyze(const Matrix& matrix, const std::vector<std::vector<RunCapture>>& runs, const HostFacts& facts);

@@ -501,6 +501,39 @@ TEST(Classify, OneRunLabelsNothingLocalisationOrClock) {
   EXPECT_TRUE(a.single_run);
 }
 
+// A site with one text per language is a function of LANG, even when only a
+// few cells ran and another dimension happens to separate the changed cells
+// from the rest (a regression seen on Gemini CLI, whose base-URL cells failed).
+TEST(Classify, SeveralValuesAreExplainedByTheDimensionTheyAreAFunctionOf) {
+  auto lang = ParseVary("LANG=zh_CN.UTF-8,de_DE.UTF-8,ja_JP.UTF-8");
+  auto proxy = ParseVary("HTTPS_PROXY=http://proxy.example:8080");
+  ASSERT_TRUE(lang.ok() && proxy.ok());
+  auto built = BuildMatrix(DefaultBaseline(), {*lang, *proxy}, Design::kCross);
+  ASSERT_TRUE(built.ok());
+  // Only the baseline, the three languages with the proxy and one
+  // language without it take part; the rest failed.
+  std::vector<std::vector<RunCapture>> runs(built->cells.size());
+  for (size_t c = 0; c < built->cells.size(); ++c) {
+    const Cell& cell = built->cells[c];
+    std::string l = cell.Get("LANG");
+    bool proxied = !cell.Get("HTTPS_PROXY").empty();
+    bool takes_part = c == 0 || proxied || l == "de_DE.UTF-8";
+    for (int r = 0; r < 2; ++r) {
+      RunCapture run;
+      run.exit_code = takes_part ? 0 : 1;
+      std::string date = l.starts_with("zh") ? "2026年12月7日" : l.starts_with("ja") ? "2026年12月7日月曜日"
+                         : l.starts_with("de") ? "Montag, 7. Dezember 2026" : "Monday, December 7, 2026";
+      if (takes_part) run.requests = {Provider(cell, "Today is " + date)};
+      runs[c].push_back(run);
+    }
+  }
+  Analysis a = Analyze(*built, runs, Facts());
+  const Difference* d = Find(a, "system[0].text");
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->cls, DiffClass::kLocalisation) << d->reason << " / " << d->explanation;
+  EXPECT_EQ(d->variables, std::vector<std::string>{"LANG"});
+}
+
 TEST(MaskGenerated, MasksIdsAndNumbersKeepsWords) {
   EXPECT_EQ(MaskGenerated("eyJ1cHRpbWUiOjEuMzE2MD+/Q== x"), MaskGenerated("eyJ1cHRpbWUiOjEuMzUxMTQ5OTQ0LCJy= x"));
   EXPECT_EQ(MaskGenerated("req 1732 at 2026-11-23 id ab12cd34ef word"), "req 0 at 0-0-0 id \u27E6id\u27E7 word");
