@@ -989,7 +989,64 @@ class FieldComparer {
     return d;
   }
 
-  // Pass 4 and, per site and value, 5 and 6.
+  // A presence field named after a varied value ("lookup (HTTPS_PROXY host)")
+  // is an echo of it.
+  bool NamesVaried(const Cell& cell, std::set<std::string>* vars) const {
+    bool any = false;
+    const std::string key = field_->key + " " + field_->field;
+    for (const auto& [var, value] : cell.varied) {
+      std::string marker = fmt::format("({} host)", var);
+      if (field_->field.find(marker) != std::string::npos || field_->key.find(marker) != std::string::npos) {
+        vars->insert(var);
+        any = true;
+      }
+      for (const auto& form : ValueForms(value)) {
+        if (form.size() >= 4 && key.find(form) != std::string::npos) {
+          vars->insert(var);
+          any = true;
+        }
+      }
+    }
+    return any;
+  }
+
+  // A value present only in cell c that is nothing but a varied value
+  // ("apiBaseUrlHost": "openrouter.ai") echoes it; `vars` gets the variables.
+  bool OnlyVariedValue(size_t c, std::set<std::string>* vars) const {
+    if (!rep_[c].has_value()) return false;
+    const Cell& cell = ctx_.matrix.cells[c];
+    const Cell& ref_cell = ctx_.matrix.cells[ref_];
+    std::string substituted = *rep_[c];
+    std::set<std::string> echoed;
+    bool only_varied = EchoSubstitute(&substituted, cell, ref_cell, "", &echoed) &&
+                       (substituted.empty() || ValueForms(substituted).empty() ||
+                        std::any_of(echoed.begin(), echoed.end(), [&](const std::string& var) {
+                          for (const auto& form : ValueForms(EffectiveValue(ref_cell, var))) {
+                            if (form == substituted) return true;
+                          }
+                          return false;
+                        }));
+    if (only_varied) *vars = echoed;
+    return only_varied;
+  }
+
+  // Cell c's value with its varied values replaced by the reference's, as
+  // code points; `vars` gets the variables replaced.
+  CellSide SideOf(size_t c, std::set<std::string>* vars) const {
+    std::string substituted = *rep_[c];
+    EchoSubstitute(&substituted, ctx_.matrix.cells[c], ctx_.matrix.cells[ref_], *rep_[ref_], vars);
+    CellSide side;
+    side.cell = c;
+    side.text = DecodeForDiff(substituted);
+    if (substituted != *rep_[c]) {
+      side.sent = DecodeForDiff(*rep_[c]);
+      side.echoes = DiffCodePoints(side.text, side.sent);
+    }
+    return side;
+  }
+
+  // Pass 4 and, per site and value, 5 and 6: each cell's value against the
+  // reference's; echoes, presence flips and changed sites.
   void SpanDiff() {
     const Cell& ref_cell = ctx_.matrix.cells[ref_];
     const std::optional<std::string>& ref_value = rep_[ref_];
@@ -997,48 +1054,13 @@ class FieldComparer {
     std::set<std::string> echo_vars;
     std::vector<CellSide> sides;
     std::vector<size_t> absent_flip;  // cells where the field's presence differs
-    // A presence field named after a varied value ("lookup (HTTPS_PROXY host)") is an echo.
-    auto names_varied = [&](const Cell& cell, std::set<std::string>* vars) {
-      bool any = false;
-      for (const auto& [var, value] : cell.varied) {
-        std::string marker = fmt::format("({} host)", var);
-        if (field_->field.find(marker) != std::string::npos || field_->key.find(marker) != std::string::npos) {
-          vars->insert(var);
-          any = true;
-        }
-        std::string key = field_->key + " " + field_->field;
-        for (const auto& form : ValueForms(value)) {
-          if (form.size() >= 4 && key.find(form) != std::string::npos) {
-            vars->insert(var);
-            any = true;
-          }
-        }
-      }
-      return any;
-    };
     ref32_ = ref_value ? DecodeForDiff(*ref_value) : std::u32string();
     for (size_t c = 0; c < ctx_.cells; ++c) {
       if (!observed_[c] || c == ref_ || rep_[c] == ref_value) continue;
       const Cell& cell = ctx_.matrix.cells[c];
+      std::set<std::string> vars;
       if (!rep_[c].has_value() || !ref_value.has_value()) {
-        std::set<std::string> vars;
-        // A value present only here that is nothing but a varied value
-        // ("apiBaseUrlHost": "openrouter.ai") echoes it.
-        bool only_varied = false;
-        if (rep_[c].has_value()) {
-          std::string substituted = *rep_[c];
-          std::set<std::string> echoed;
-          only_varied = EchoSubstitute(&substituted, cell, ref_cell, "", &echoed) &&
-                        (substituted.empty() || ValueForms(substituted).empty() ||
-                         std::any_of(echoed.begin(), echoed.end(), [&](const std::string& var) {
-                           for (const auto& form : ValueForms(EffectiveValue(ref_cell, var))) {
-                             if (form == substituted) return true;
-                           }
-                           return false;
-                         }));
-          if (only_varied) vars = echoed;
-        }
-        if (only_varied || names_varied(rep_[c] ? cell : ref_cell, &vars) || names_varied(cell, &vars)) {
+        if (OnlyVariedValue(c, &vars) || NamesVaried(rep_[c] ? cell : ref_cell, &vars) || NamesVaried(cell, &vars)) {
           echo_cells.push_back(c);
           echo_vars.insert(vars.begin(), vars.end());
         } else {
@@ -1046,16 +1068,7 @@ class FieldComparer {
         }
         continue;
       }
-      std::string substituted = *rep_[c];
-      std::set<std::string> vars;
-      EchoSubstitute(&substituted, cell, ref_cell, *ref_value, &vars);
-      CellSide side;
-      side.cell = c;
-      side.text = DecodeForDiff(substituted);
-      if (substituted != *rep_[c]) {
-        side.sent = DecodeForDiff(*rep_[c]);
-        side.echoes = DiffCodePoints(side.text, side.sent);
-      }
+      CellSide side = SideOf(c, &vars);
       if (side.text == ref32_) {
         echo_cells.push_back(c);
         echo_vars.insert(vars.begin(), vars.end());
@@ -1107,6 +1120,21 @@ class FieldComparer {
     a_->differences.push_back(std::move(d));
   }
 
+  // Several values at one site (one text per language): the dimension of
+  // which the text is a function explains them all, if there is one.
+  std::vector<size_t> DimensionOfTexts(const std::map<std::u32string, std::vector<size_t>>& by_text) const {
+    if (by_text.size() <= 1) return {};
+    std::vector<int> value_of(ctx_.cells, -1);
+    for (size_t c = 0; c < ctx_.cells; ++c) value_of[c] = observed_[c] ? 0 : -1;
+    int id = 1;
+    for (const auto& [text, cells] : by_text) {
+      for (size_t c : cells) value_of[c] = id;
+      ++id;
+    }
+    if (auto d = FunctionalDimension(ctx_.matrix, value_of)) return {*d};
+    return {};
+  }
+
   void SiteDifferences(const Site& site, const std::vector<CellSide>& sides) {
     std::u32string ref_text = ref32_.substr(site.begin, site.end - site.begin);
     // Cells by their text at this site.
@@ -1122,19 +1150,7 @@ class FieldComparer {
     // Classes at this site: one Difference per class.
     std::map<DiffClass, Difference> per_class;
     std::map<DiffClass, std::vector<bool>> deviant_of;
-    // Several values at one site (one text per language): the dimension of
-    // which the text is a function explains them all, if there is one.
-    std::vector<size_t> fd;
-    if (by_text.size() > 1) {
-      std::vector<int> value_of(ctx_.cells, -1);
-      for (size_t c = 0; c < ctx_.cells; ++c) value_of[c] = observed_[c] ? 0 : -1;
-      int id = 1;
-      for (const auto& [text, cells] : by_text) {
-        for (size_t c : cells) value_of[c] = id;
-        ++id;
-      }
-      if (auto d = FunctionalDimension(ctx_.matrix, value_of)) fd = {*d};
-    }
+    const std::vector<size_t> fd = DimensionOfTexts(by_text);
     const std::vector<size_t>* only = fd.empty() ? nullptr : &fd;
     for (const auto& [text, cells] : by_text) {
       std::vector<bool> deviant(ctx_.cells, false);
