@@ -75,6 +75,15 @@ struct FakeProviderOptions {
   int slow_delay_ms = 200;  // per chunk under x-fake-fault: slow
 };
 
+// The API a request calls, found from the end of its path whatever base
+// path precedes it: "anthropic.messages", "openai.chat_completions",
+// "openai.responses", "gemini.generate_content", ... or "other".
+std::string ApiRoute(std::string_view method, std::string_view path,
+                     const std::vector<std::pair<std::string, std::string>>& headers);
+// Whether the request carries an API client's credentials or version header
+// (a telemetry POST to some ".../messages" does not).
+bool IsApiClient(const std::vector<std::pair<std::string, std::string>>& headers);
+
 class FakeProvider {
  public:
   explicit FakeProvider(FakeProviderOptions options = {});

@@ -581,15 +581,20 @@ std::string EffectiveValue(const Cell& cell, const std::string& var) {
   return v;
 }
 
-// The cell's value with its varied values replaced by the reference cell's.
+// The cell's value with the values of the variables varied in it or in the
+// reference cell replaced by the reference cell's (the reference is not the
+// baseline when the baseline failed: its user name must map back too).
 // When several variables hold one value (every base URL at one relay), the
 // one whose reference value appears in `ref_value` is used. Returns whether
 // anything was replaced; `vars` collects the variables.
 bool EchoSubstitute(std::string* text, const Cell& cell, const Cell& ref, const std::string& ref_value,
                     std::set<std::string>* vars) {
+  std::set<std::string> varied;
+  for (const auto& entry : cell.varied) varied.insert(entry.first);
+  for (const auto& entry : ref.varied) varied.insert(entry.first);
   // form in the cell -> (variable, the reference's form)
   std::vector<std::tuple<std::string, std::string, std::string>> swaps;
-  for (const auto& [var, value] : cell.varied) {
+  for (const auto& var : varied) {
     std::string ref_var_value = EffectiveValue(ref, var);
     if (EffectiveValue(cell, var) == ref_var_value) continue;
     auto cell_forms = ValueForms(EffectiveValue(cell, var));
@@ -1010,8 +1015,8 @@ class FieldComparer {
     return any;
   }
 
-  // A value present only in cell c that is nothing but a varied value
-  // ("apiBaseUrlHost": "openrouter.ai") echoes it; `vars` gets the variables.
+  // A value of cell c that is nothing but a varied value ("apiBaseUrlHost":
+  // "openrouter.ai") echoes it; `vars` gets the variables.
   bool OnlyVariedValue(size_t c, std::set<std::string>* vars) const {
     if (!rep_[c].has_value()) return false;
     const Cell& cell = ctx_.matrix.cells[c];
@@ -1069,7 +1074,10 @@ class FieldComparer {
         continue;
       }
       CellSide side = SideOf(c, &vars);
-      if (side.text == ref32_) {
+      // Nothing but the cell's own varied value (the Host header of a
+      // relay, where the reference reached the agent's default host):
+      // the difference is the varied value itself, whatever the reference sent.
+      if (side.text == ref32_ || OnlyVariedValue(c, &vars)) {
         echo_cells.push_back(c);
         echo_vars.insert(vars.begin(), vars.end());
         continue;

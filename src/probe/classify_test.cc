@@ -534,6 +534,29 @@ TEST(Classify, SeveralValuesAreExplainedByTheDimensionTheyAreAFunctionOf) {
   EXPECT_EQ(d->variables, std::vector<std::string>{"LANG"});
 }
 
+// When the baseline failed, the reference is a cell with its own varied
+// values: a cell that sends the baseline's user name where the reference
+// sends its own is an echo, not a dependence on @user (a regression seen on
+// Qwen Code, whose baseline did not reach a provider: the home path
+// /home/alex/... against /home/li.wei/... was "follows @user").
+TEST(Classify, EchoOfTheReferencesOwnVariedValueWhenTheBaselineFailed) {
+  auto user = ParseVary("@user=li.wei");
+  auto zone = ParseVary("TZ=Asia/Shanghai,Asia/Singapore");
+  ASSERT_TRUE(user.ok() && zone.ok());
+  auto built = BuildMatrix(DefaultBaseline(), {*user, *zone}, Design::kCross);
+  ASSERT_TRUE(built.ok());
+  auto runs = Capture(*built, 2, [](const Cell& c, int) {
+    return std::vector<CapturedRequest>{Provider(c, "Memory lives in /home/" + c.username + "/.agent/memories")};
+  });
+  for (auto& run : runs[0]) run.exit_code = 1;  // the baseline fails
+  Analysis a = Analyze(*built, runs, Facts());
+  const Difference* d = Find(a, "system[0].text");
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->cls, DiffClass::kEcho) << d->reason << " / " << d->explanation;
+  EXPECT_EQ(d->variables, std::vector<std::string>{"@user"});
+  for (const auto& other : a.differences) EXPECT_NE(other.cls, DiffClass::kOtherDependence) << other.location;
+}
+
 TEST(MaskGenerated, MasksIdsAndNumbersKeepsWords) {
   EXPECT_EQ(MaskGenerated("eyJ1cHRpbWUiOjEuMzE2MD+/Q== x"), MaskGenerated("eyJ1cHRpbWUiOjEuMzUxMTQ5OTQ0LCJy= x"));
   EXPECT_EQ(MaskGenerated("req 1732 at 2026-11-23 id ab12cd34ef word"), "req 0 at 0-0-0 id \u27E6id\u27E7 word");

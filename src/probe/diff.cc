@@ -12,6 +12,7 @@
 #include "core/json_writer.h"
 #include "core/unicode.h"
 #include "core/utf.h"
+#include "net/fake_provider.h"
 
 namespace glassbox::probe {
 namespace {
@@ -129,6 +130,33 @@ std::vector<Base> BasesOf(const Cell& cell) {
   return bases;
 }
 
+// The path under the official base URL of a provider API call at any host
+// and under any base path ("/compatible-mode/v1/chat/completions" ->
+// "/v1/chat/completions"), as the fake provider recognises it; "" when the
+// request is not an API client's call of a known API.
+std::string OfficialApiPath(std::string_view method, const std::string& path,
+                            const std::vector<std::pair<std::string, std::string>>& headers) {
+  const std::string route = net::ApiRoute(method, path, headers);
+  if (route == "other" || !net::IsApiClient(headers)) return "";
+  size_t at = std::string::npos;
+  std::string prefix = "/v1";
+  if (route.starts_with("anthropic.")) {
+    at = route == "anthropic.models" ? path.rfind("/models") : path.rfind("/messages");
+  } else if (route.starts_with("openai.")) {
+    for (const char* tail : {"/chat/completions", "/completions", "/responses", "/embeddings", "/models"}) {
+      if (path.ends_with(tail)) {
+        at = path.size() - std::string_view(tail).size();
+        break;
+      }
+    }
+  } else if (route.starts_with("gemini.")) {
+    at = path.rfind("/models");
+    prefix = "/v1beta";
+  }
+  if (at == std::string::npos) return "";
+  return prefix + path.substr(at);
+}
+
 // A request reduced to its key and its non-body fields; the body kept raw.
 struct Reduced {
   RequestFields rf;  // key: the base key ("POST /v1/messages"), without " #2"
@@ -172,10 +200,14 @@ Reduced ReduceRequest(const CapturedRequest& req, const std::vector<Base>& bases
   // A provider request is keyed by its path as the official API spells
   // it: the cell's base path is replaced by the official one, so
   // https://openrouter.ai/api/v1/messages and https://api.anthropic.com/v1/
-  // messages align, whichever base-URL variable the host matched.
-  rf.to_base_url = best != nullptr;
+  // messages align, whichever base-URL variable the host matched. A call of
+  // a provider's API at a host of the agent's own choosing (its default
+  // when no base URL is set: DashScope's /compatible-mode/v1/...) is one too.
+  const std::string api_path = best ? std::string() : OfficialApiPath(req.method, path, req.headers);
+  rf.to_base_url = best != nullptr || !api_path.empty();
   std::string key_path = best ? CanonicalBasePath(best->variable) + path.substr(best->path.size())
-                              : fmt::format("{}{}", host, path);
+                         : !api_path.empty() ? api_path
+                                             : fmt::format("{}{}", host, path);
   if (key_path.empty()) key_path = "/";
   rf.key = fmt::format("{} {}", req.method, key_path);
   rf.location = rf.key;
@@ -697,8 +729,20 @@ RequestFields NetworkFields(const RunCapture& run, const Cell& cell) {
   net.key = net.location = "network";
   net.fields["request"] = "present";
   const std::map<std::string, std::string> name_of = NamesOfAddresses(run);
+  // A host the agent called a provider's API at is the provider host too
+  // (its own default when no base URL is set), so its lookup and connection
+  // align with a relay's; the Host header still tells the hosts apart.
+  std::set<std::string> api_hosts;
+  const std::vector<Base> bases = BasesOf(cell);
+  for (const auto& req : run.requests) {
+    Reduced reduced = ReduceRequest(req, bases);
+    if (reduced.rf.to_base_url && !reduced.rf.host.empty()) api_hosts.insert(Lower(reduced.rf.host));
+  }
+  auto canonical = [&](const std::string& host) {
+    return api_hosts.count(Lower(host)) ? std::string("(provider host)") : CanonicalHost(host, cell);
+  };
   for (const auto& q : run.dns) {
-    net.fields["lookup " + CanonicalHost(q.name, cell)] = "present";
+    net.fields["lookup " + canonical(q.name)] = "present";
     if (!q.server.empty() && q.server != "127.0.0.1" && q.server != "::1") {
       net.fields["resolver " + q.server] = "present";
     }
@@ -708,7 +752,7 @@ RequestFields NetworkFields(const RunCapture& run, const Cell& cell) {
     if (first < 0 || conn.t_ms < first) first = conn.t_ms;
     std::string host;
     if (auto it = name_of.find(conn.dest_ip); it != name_of.end()) {
-      host = CanonicalHost(it->second, cell);
+      host = canonical(it->second);
     } else if (IsFakeDnsAddress(conn.dest_ip)) {
       host = "(a looked-up name)";
     } else {
@@ -719,7 +763,7 @@ RequestFields NetworkFields(const RunCapture& run, const Cell& cell) {
     net.fields[fmt::format("connect {} {}:{}", conn.protocol, host, port)] = "present";
   }
   for (const auto& f : run.tls_failures) {
-    net.fields["tls refused " + (f.sni.empty() ? f.dest_ip : CanonicalHost(Lower(f.sni), cell))] = "present";
+    net.fields["tls refused " + (f.sni.empty() ? f.dest_ip : canonical(Lower(f.sni)))] = "present";
   }
   for (const auto& req : run.requests) {
     if (first < 0 || req.t_ms < first) first = req.t_ms;

@@ -187,6 +187,39 @@ TEST(AlignRuns, ExtraRequestIsItsOwnKind) {
   EXPECT_TRUE(extra->values[1][0].has_value());
 }
 
+// An agent with its own default host (when no base URL is set) under a base
+// path of its own: its API calls are provider requests keyed by the official
+// path, so they align with a relay's, and its host is the provider host in the
+// network fields (a regression seen on Qwen Code, whose calls to DashScope's
+// /compatible-mode/v1 made the baseline "reach no provider"). A POST to some
+// ".../messages" without an API client's credentials is not one.
+TEST(FlattenRun, ApiCallsAtTheAgentsOwnDefaultHostAreProviderRequests) {
+  RunCapture run;
+  CapturedRequest api = Post("llm.vendor.example", "/compatible-mode/v1/chat/completions", R"({"model":"m"})");
+  api.headers.emplace_back("Authorization", "Bearer sk-x");
+  api.sni = "llm.vendor.example";
+  api.dest_ip = "198.18.0.1";
+  run.requests.push_back(api);
+  CapturedRequest gemini = Post("g.vendor.example", "/api/v1beta/models/gm:generateContent", "{}");
+  gemini.headers.emplace_back("x-goog-api-key", "k");
+  run.requests.push_back(gemini);
+  run.requests.push_back(Post("t.example.com", "/api/messages", "{}"));
+  run.dns.push_back({1, "llm.vendor.example", "A", "udp", "127.0.0.1"});
+  run.connections.push_back({2, "tcp", "198.18.0.1", 443, 40000, true});
+  Cell cell = CellWith({});
+  auto flat = FlattenRun(run, cell);
+  ASSERT_EQ(flat.size(), 3u);
+  EXPECT_EQ(flat[0].key, "POST /v1/chat/completions");
+  EXPECT_TRUE(flat[0].to_base_url);
+  EXPECT_EQ(flat[1].key, "POST /v1beta/models/gm:generateContent");
+  EXPECT_TRUE(flat[1].to_base_url);
+  EXPECT_EQ(flat[2].key, "POST t.example.com/api/messages");
+  EXPECT_FALSE(flat[2].to_base_url);
+  RequestFields net = NetworkFields(run, cell);
+  EXPECT_EQ(net.fields.count("lookup (provider host)"), 1u);
+  EXPECT_EQ(net.fields.count("connect tcp (provider host):443"), 1u);
+}
+
 TEST(AlignSequences, PairsByOrderAndSimilarity) {
   std::vector<std::string> a = {"x", "apple", "banana", "cherry"};
   std::vector<std::string> b = {"apple", "banana", "cherries"};

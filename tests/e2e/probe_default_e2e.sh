@@ -60,6 +60,14 @@ expect_exit 0 "prefixed base path" -- "${P[@]}" -- node "$AGENTS/prefixed_base.j
 jq_true "prefixed base path clean" '.verdict == "no-environment-dependence" and .failures == [] and .warnings == []'
 jq_true "prefixed base path reached" '[.hosts[].host] | index("openrouter.ai")'
 
+# An agent with a default host of its own under a base path of its own (when
+# no base URL is set): its calls there reach a provider, so the baseline
+# counts, and the host is an echo of the base URL.
+expect_exit 0 "own default host" -- "${P[@]}" -- node "$AGENTS/own_default_host.js"
+jq_true "own default host clean" '.verdict == "no-environment-dependence" and .failures == [] and
+  ([.differences[] | select(.location | test("header host$"))][0].class == "echo")'
+jq_true "own default host reached" '[.hosts[].host] | index("llm.agent-vendor.example")'
+
 # Covert channels outside the requests: the zone spelled in a DNS name, and
 # encoded in the destination address dialled.
 expect_exit 1 "DNS-name channel" -- "${P[@]}" -- node "$HOSTILE/dns_channel.js"
