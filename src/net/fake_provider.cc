@@ -726,6 +726,21 @@ ResponsePlan FakeProvider::Plan(std::string_view method, std::string_view target
   plan.route = route;
   protocol = route.substr(0, route.find('.'));
 
+  // A WebSocket upgrade (the OpenAI Responses API over WebSocket) is refused
+  // as a server without that transport does, 426 in the provider's error
+  // shape, so a client with an HTTP fallback takes it at once; a 200 to the
+  // handshake was taken for a broken connection and retried with back-off
+  // (Codex: six handshakes, about 6 s per run).
+  if (const std::string* upgrade = Header(headers, "upgrade");
+      upgrade != nullptr && Lower(*upgrade).find("websocket") != std::string::npos) {
+    const std::string guess = anthropic_header                                  ? "anthropic"
+                              : path.find("/v1beta/") != std::string_view::npos ? "gemini"
+                                                                                : "openai";
+    plan.route = "websocket.refused";
+    planner.Json(426, ErrorBody(guess, 426, "fake provider: no WebSocket transport here; use HTTP"));
+    return plan;
+  }
+
   if (route == "other") {
     // A path under a provider's API that no route knows is answered as the
     // provider would (404 in its error shape), so the client reports it

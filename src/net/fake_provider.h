@@ -14,6 +14,8 @@
 //              :streamGenerateContent (SSE with alt=sse, else a JSON array),
 //              :countTokens, :embedContent, :batchEmbedContents,
 //              GET /v1beta/models
+//   a WebSocket handshake (Upgrade: websocket) → 426 in the provider's error
+//   shape (no WebSocket transport: the client falls back to HTTP);
 //   anything else: HEAD/GET/POST → 200 "{}", OPTIONS → 204.
 // When the request asks for structured output (OpenAI response_format
 // json_schema, Responses text.format json_schema, Gemini

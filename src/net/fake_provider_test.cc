@@ -287,6 +287,21 @@ TEST(FakeProvider, UnknownApiPathGetsTheProvidersError) {
   EXPECT_EQ(kFake.Plan("POST", "/v1/events", {}, "{}").status, 200);
 }
 
+// A WebSocket handshake (Codex's Responses API over WebSocket, under any
+// base path) is refused with 426 in the provider's error shape, so the client
+// falls back to HTTP at once; a 200 made Codex retry six times with back-off.
+TEST(FakeProvider, WebSocketUpgradeIsRefusedSoTheClientFallsBackToHttp) {
+  Headers ws = {{"Connection", "Upgrade"}, {"Upgrade", "websocket"}, {"Sec-WebSocket-Version", "13"}};
+  ResponsePlan plan = kFake.Plan("GET", "/api/v1/responses", ws, "");
+  EXPECT_EQ(plan.status, 426);
+  EXPECT_EQ(plan.route, "websocket.refused");
+  EXPECT_TRUE(json::parse(plan.Body()).at("error").is_object());
+  ws.emplace_back("anthropic-version", "2023-06-01");
+  EXPECT_EQ(json::parse(kFake.Plan("GET", "/v1/messages", ws, "").Body()).at("type"), "error");
+  // The same path over HTTP is answered as before.
+  EXPECT_EQ(kFake.Plan("POST", "/api/v1/responses", {}, R"({"model":"m","input":"hi"})").status, 200);
+}
+
 TEST(FakeProvider, OtherPathsAndBadBodies) {
   ResponsePlan plan = kFake.Plan("GET", "/telemetry/v2", {}, "");
   EXPECT_EQ(plan.status, 200);
