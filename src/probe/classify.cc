@@ -824,16 +824,20 @@ std::map<std::string, std::set<std::string>> UnstableArrays(const Context& ctx,
                                                             const std::vector<AlignedField>& aligned) {
   std::map<std::string, std::set<std::string>> unstable;
   for (const auto& field : aligned) {
+    if (field.key == "network") continue;
+    // A request that comes and goes between runs of one cell (a telemetry
+    // flush on a timer): "" stands for all of its fields.
+    const bool whole = field.field == "request";
     size_t bracket = field.field.find('[');
-    if (bracket == std::string::npos || field.key == "network") continue;
+    if (bracket == std::string::npos && !whole) continue;
     for (size_t c = 0; c < ctx.cells; ++c) {
       bool present = false, absent = false;
       for (size_t r = 0; r < field.values[c].size(); ++r) {
-        if (!ctx.good[c][r] || !field.request_present[c][r]) continue;
+        if (!ctx.good[c][r] || (!whole && !field.request_present[c][r])) continue;
         (field.values[c][r] ? present : absent) = true;
       }
       if (present && absent) {
-        unstable[field.key].insert(field.field.substr(0, bracket));
+        unstable[field.key].insert(whole ? std::string() : field.field.substr(0, bracket));
         break;
       }
     }
@@ -860,15 +864,19 @@ class FieldComparer {
     auto it = unstable_.find(field_->key);
     if (it == unstable_.end()) return false;
     for (const auto& prefix : it->second) {
-      if (field_->field.size() <= prefix.size() || field_->field.compare(0, prefix.size(), prefix) != 0 ||
-          field_->field[prefix.size()] != '[') {
+      const bool whole = prefix.empty();
+      if (whole ? field_->field == "request"
+                : field_->field.size() <= prefix.size() || field_->field.compare(0, prefix.size(), prefix) != 0 ||
+                      field_->field[prefix.size()] != '[') {
         continue;
       }
-      std::string location = fmt::format("{} {}[*]", field_->location, prefix);
+      std::string location = whole ? fmt::format("{} (its fields)", field_->key)
+                                   : fmt::format("{} {}[*]", field_->location, prefix);
       if (reported_.insert(location).second) {
         NoiseField noise;
         noise.location = location;
-        noise.examples.push_back("its elements come and go between runs: they are not compared");
+        noise.examples.push_back(whole ? "the request comes and goes between runs: its fields are not compared"
+                                       : "its elements come and go between runs: they are not compared");
         for (size_t c = 0; c < ctx_.cells; ++c) noise.cells.push_back(ctx_.matrix.cells[c].label);
         a_->noise.push_back(std::move(noise));
       }

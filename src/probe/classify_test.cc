@@ -557,6 +557,35 @@ TEST(Classify, EchoOfTheReferencesOwnVariedValueWhenTheBaselineFailed) {
   for (const auto& other : a.differences) EXPECT_NE(other.cls, DiffClass::kOtherDependence) << other.location;
 }
 
+// A request that comes and goes between runs of one cell (a metrics flush on
+// a timer) is noise with all its fields: where it happened to be sent says
+// nothing (a regression seen on Codex: its second OTLP batch, decoded, gave
+// 219 fields that "followed @hostname").
+TEST(Classify, ARequestThatComesAndGoesBetweenRunsIsNoiseWithItsFields) {
+  Matrix m = MakeMatrix({"TZ=Asia/Shanghai,Asia/Singapore,America/New_York"});
+  auto runs = Capture(m, 2, [](const Cell& c, int r) {
+    std::vector<CapturedRequest> out{Provider(c, "hi")};
+    // Sent in the first run of each cell, and in both runs of one, with
+    // whichever metrics its timer caught (here: by the label's length).
+    if (r == 0 || c.Get("TZ") == "America/New_York") {
+      CapturedRequest flush;
+      flush.scheme = "https";
+      flush.host = "metrics.example";
+      flush.method = "POST";
+      flush.target = "/otlp/v1/metrics";
+      flush.body = std::string(R"({"metrics":[{"name":")") + (c.label.size() % 2 ? "startup" : "turn") + R"("}]})";
+      out.push_back(flush);
+    }
+    return out;
+  });
+  Analysis a = Analyze(m, runs, Facts());
+  EXPECT_EQ(a.verdict, Verdict::kNoEnvironmentDependence);
+  for (const auto& d : a.differences) EXPECT_NE(d.cls, DiffClass::kOtherDependence) << d.location;
+  EXPECT_TRUE(std::any_of(a.noise.begin(), a.noise.end(), [](const NoiseField& n) {
+    return n.location == "POST metrics.example/otlp/v1/metrics (its fields)";
+  }));
+}
+
 TEST(MaskGenerated, MasksIdsAndNumbersKeepsWords) {
   EXPECT_EQ(MaskGenerated("eyJ1cHRpbWUiOjEuMzE2MD+/Q== x"), MaskGenerated("eyJ1cHRpbWUiOjEuMzUxMTQ5OTQ0LCJy= x"));
   EXPECT_EQ(MaskGenerated("req 1732 at 2026-11-23 id ab12cd34ef word"), "req 0 at 0-0-0 id \u27E6id\u27E7 word");

@@ -13,6 +13,7 @@
 #include "core/unicode.h"
 #include "core/utf.h"
 #include "net/fake_provider.h"
+#include "probe/content_encoding.h"
 
 namespace glassbox::probe {
 namespace {
@@ -157,7 +158,11 @@ std::string OfficialApiPath(std::string_view method, const std::string& path,
   return prefix + path.substr(at);
 }
 
-// A request reduced to its key and its non-body fields; the body kept raw.
+// A decoded body larger than this is compared as sent.
+constexpr size_t kMaxDecodedBody = 32u << 20;
+
+// A request reduced to its key and its non-body fields; the body as sent,
+// its Content-Encoding undone.
 struct Reduced {
   RequestFields rf;  // key: the base key ("POST /v1/messages"), without " #2"
   std::string body;
@@ -244,6 +249,11 @@ Reduced ReduceRequest(const CapturedRequest& req, const std::vector<Base>& bases
   }
   if (!req.sni.empty()) rf.fields["tls sni"] = Lower(req.sni);
   out.body = req.body;
+  // A compressed body is compared on what it says (the bytes of two zstd
+  // streams of one text differ); one that does not decode stays as sent.
+  if (auto enc = rf.fields.find("header content-encoding"); enc != rf.fields.end()) {
+    if (auto decoded = DecodeContentEncoding(enc->second, req.body, kMaxDecodedBody)) out.body = std::move(*decoded);
+  }
   return out;
 }
 

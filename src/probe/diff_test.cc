@@ -1,6 +1,10 @@
 #include "probe/diff.h"
 
 #include <gtest/gtest.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include "probe/content_encoding.h"
 
 namespace glassbox::probe {
 namespace {
@@ -218,6 +222,39 @@ TEST(FlattenRun, ApiCallsAtTheAgentsOwnDefaultHostAreProviderRequests) {
   RequestFields net = NetworkFields(run, cell);
   EXPECT_EQ(net.fields.count("lookup (provider host)"), 1u);
   EXPECT_EQ(net.fields.count("connect tcp (provider host):443"), 1u);
+}
+
+// A body sent with a Content-Encoding is compared on what it says: two zstd
+// streams of one JSON text are one set of fields (a regression seen on Codex,
+// whose zstd OTLP metrics were compared byte by byte: binary "text" that
+// "followed the zone" and "the locale"). A body that does not decode stays
+// as sent.
+TEST(FlattenRun, CompressedBodiesAreComparedDecoded) {
+  const std::string json = R"({"resourceMetrics":[{"scope":"codex","value":7}]})";
+  std::string zst(ZSTD_compressBound(json.size()), '\0');
+  zst.resize(ZSTD_compress(zst.data(), zst.size(), json.data(), json.size(), 3));
+  uLongf zlen = compressBound(json.size());
+  std::string zlib(zlen, '\0');
+  ASSERT_EQ(compress(reinterpret_cast<Bytef*>(zlib.data()), &zlen, reinterpret_cast<const Bytef*>(json.data()),
+                     json.size()),
+            Z_OK);
+  zlib.resize(zlen);
+  RunCapture run;
+  CapturedRequest a = Post("t.example.com", "/otlp/v1/metrics", zst);
+  a.headers.emplace_back("Content-Encoding", "zstd");
+  CapturedRequest b = Post("t.example.com", "/otlp/v1/metrics", zlib);
+  b.headers.emplace_back("Content-Encoding", "deflate");
+  CapturedRequest c = Post("t.example.com", "/otlp/v1/metrics", "not zstd");
+  c.headers.emplace_back("Content-Encoding", "zstd");
+  run.requests = {a, b, c};
+  auto flat = FlattenRun(run, CellWith({}));
+  ASSERT_EQ(flat.size(), 3u);
+  EXPECT_EQ(flat[0].fields.at("body .resourceMetrics[0].scope"), "codex");
+  EXPECT_EQ(flat[1].fields.at("body .resourceMetrics[0].value"), "7");
+  EXPECT_EQ(flat[2].fields.at("body"), "not zstd");
+  EXPECT_EQ(DecodeContentEncoding("gzip", "x", 100), std::nullopt);
+  EXPECT_EQ(DecodeContentEncoding("identity", "x", 100), "x");
+  EXPECT_EQ(DecodeContentEncoding("zstd", zst, 10), std::nullopt);  // past the limit
 }
 
 TEST(AlignSequences, PairsByOrderAndSimilarity) {
