@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Wall time of `glassbox probe` with the DEFAULT matrix (20 cells x 2 runs =
-# 40 sandboxed runs) against each sample agent in tests/probe/agents, with
-# --jobs 1 and --jobs 2, in one run, so the speed-up from running cells in
-# parallel is measured on this machine. Prints one table row per agent.
+# Wall time of `glassbox probe` with the DEFAULT matrix (a pairwise design of
+# 20 cells x 2 runs = 40 sandboxed runs) against each sample agent in
+# tests/probe/agents, with --jobs 1 and --jobs 2, in one run, so the speed-up
+# from running cells in parallel is measured on this machine. Prints one
+# table row per agent, then (with BENCH_REAL) the default matrix on a real
+# agent CLI against the 90 s goal.
 #
 # Usage: bench/probe_bench.sh GLASSBOX_BINARY [AGENT...]
 #   AGENT: file names in tests/probe/agents (default: all of them)
 # Environment: BENCH_JOBS="1 2" (the --jobs values to compare)
+#   BENCH_REAL="/path/to/claude -p hi" a real agent command, run once with
+#   --jobs 2 (e.g. /work/agents/inst/claude-2.1.332/node_modules/.bin/claude)
 set -uo pipefail
 export LC_ALL=C
 if [[ $# -lt 1 || $1 == -h || $1 == --help ]]; then
@@ -22,7 +26,8 @@ command -v node >/dev/null || { echo "probe_bench: node not found" >&2; exit 2; 
 
 agents=("$@")
 if [[ ${#agents[@]} == 0 ]]; then
-  agents=(clean.js tz_marker.js host_lookalike.js lang_localised.js identity_telemetry.sh hardcoded_ip.js noisy.js)
+  agents=(clean.js tz_marker.js host_lookalike.js lang_localised.js identity_telemetry.sh hardcoded_ip.js noisy.js
+          two_var_marker.js relay_block.js otel_shuffled.js fails_some.js prefixed_base.js)
 fi
 jobs_list=(${BENCH_JOBS:-1 2})
 cells=$("$glassbox" probe --list-cells -- node x.js | wc -l)
@@ -54,3 +59,13 @@ for agent in "${agents[@]}"; do
   done
   printf ' %s\n' "$verdict"
 done
+if [[ -n ${BENCH_REAL:-} ]]; then
+  read -r -a real <<<"$BENCH_REAL"
+  start=$(date +%s.%N)
+  ANTHROPIC_API_KEY=${ANTHROPIC_API_KEY:-x} "$glassbox" probe --jobs 2 --format json -- "${real[@]}" >"$tmp/real.json" 2>"$tmp/err"
+  status=$?
+  end=$(date +%s.%N)
+  secs=$(echo "$end - $start" | bc -l)
+  printf 'real agent %s: %.1f s with --jobs 2 (goal: < 90 s), exit %d, %s\n' "${real[0]##*/}" "$secs" "$status" \
+    "$(jq -r '.verdict + " (" + .summary + ")"' "$tmp/real.json" 2>/dev/null || head -c 200 "$tmp/err")"
+fi

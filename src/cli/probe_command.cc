@@ -30,13 +30,16 @@ namespace fs = std::filesystem;
 
 struct ProbeFlags {
   std::vector<std::string> vary;
+  std::vector<std::string> set;
   std::string matrix_file;
   bool cross = false;
+  bool pairwise = false;
   int runs = 2;
   int jobs = 0;
   double timeout_s = 60;
   std::string format = "text";
   std::string out_dir;
+  std::string replay_dir;
   bool check_sandbox = false;
   bool list_cells = false;
 };
@@ -54,12 +57,16 @@ probe::HostFacts GatherHostFacts(const std::vector<std::string>& command) {
   struct utsname u;
   if (uname(&u) == 0) facts.kernel_release = u.release;
   facts.machine_id = ReadSmallFile("/etc/machine-id");
+  // The prompt: the argument after -p/--prompt (or a "exec"/"run"-like
+  // subcommand's free text), and any argument with a space that names no file.
   for (size_t i = 1; i < command.size(); ++i) {
     const std::string& arg = command[i];
     std::error_code ec;
-    if (arg.size() >= 8 && arg.find(' ') != std::string::npos && !fs::exists(arg, ec)) {
-      facts.prompt_texts.push_back(arg);
-    }
+    const std::string& prev = command[i - 1];
+    bool after_flag = prev == "-p" || prev == "--prompt" || prev == "--print" || prev == "-i" || prev == "exec" ||
+                      prev == "run" || prev == "-q" || prev == "--query";
+    if (arg.empty() || arg[0] == '-' || fs::exists(arg, ec)) continue;
+    if (after_flag || arg.find(' ') != std::string::npos) facts.prompt_texts.push_back(arg);
   }
   facts.now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                      std::chrono::system_clock::now().time_since_epoch())
@@ -88,6 +95,37 @@ Status WriteFile(const fs::path& path, const std::string& text) {
   return Status::Ok();
 }
 
+// The captures an earlier `--out DIR` kept, for the same matrix: DIR/captures/NN-*/run-K.jsonl.
+Result<probe::MatrixRun> ReadCaptures(const std::string& dir, const probe::Matrix& matrix) {
+  probe::MatrixRun run;
+  std::error_code ec;
+  std::vector<fs::path> cell_dirs;
+  for (const auto& entry : fs::directory_iterator(fs::path(dir) / "captures", ec)) cell_dirs.push_back(entry.path());
+  if (ec) return Status::Error(fmt::format("{}/captures: {}", dir, ec.message()));
+  std::sort(cell_dirs.begin(), cell_dirs.end());
+  if (cell_dirs.size() != matrix.cells.size()) {
+    return Status::Error(fmt::format("{} holds {} cells, the matrix {}: replay with the flags of the probe that wrote it",
+                                     dir, cell_dirs.size(), matrix.cells.size()));
+  }
+  for (const auto& cell_dir : cell_dirs) {
+    std::vector<fs::path> files;
+    for (const auto& entry : fs::directory_iterator(cell_dir, ec)) files.push_back(entry.path());
+    std::sort(files.begin(), files.end());
+    std::vector<probe::RunCapture> runs;
+    for (const auto& file : files) {
+      std::ifstream in(file, std::ios::binary);
+      std::stringstream text;
+      text << in.rdbuf();
+      auto capture = probe::CaptureFromJsonl(text.str(), file.string());
+      if (!capture.ok()) return capture.status();
+      runs.push_back(std::move(capture).value());
+    }
+    if (runs.empty()) return Status::Error(fmt::format("{}: no run-K.jsonl", cell_dir.string()));
+    run.runs.push_back(std::move(runs));
+  }
+  return run;
+}
+
 std::string RenderReport(const std::string& format, const probe::ReportInput& input) {
   std::ostringstream out;
   if (format == "json") {
@@ -105,20 +143,24 @@ std::string RenderReport(const std::string& format, const probe::ReportInput& in
 const char* ProbeHelpText() {
   return R"(glassbox probe: does this agent behave differently depending on where or who I am?
 
-  glassbox probe [--vary VAR=v1,v2,...]... [--matrix FILE] [--runs N] [--jobs N]
-                 [--timeout S] [--format text|json|html] [--out DIR] -- CMD ARGS...
+  glassbox probe [--vary VAR=v1,v2,...]... [--matrix FILE] [--pairwise|--cross]
+                 [--set VAR=VALUE]... [--runs N] [--jobs N] [--timeout S]
+                 [--format text|json|html] [--out DIR] -- CMD ARGS...
 
 Runs CMD many times, each time in an isolated sandbox (its own network with
 nothing outside the machine, a fake DNS, TLS interception with a CA made for
 this probe, a fake Anthropic/OpenAI/Gemini provider, a fresh HOME and a clean
-environment), changing one thing about the environment at a time. Then it
-compares what the agent sent, request by request and field by field, and
-reports every byte that depends on the environment.
+environment), in cells that differ in their environment. Then it compares
+what the agent sent, request by request and field by field (aligned by
+content), and reports every byte that depends on the environment, with the
+fewest settings that explain it.
 
 Examples:
-  # The default matrix: time zones (incl. Asia/Shanghai vs Asia/Singapore,
-  # same offset, different name), /etc/localtime, LANG/LC_ALL, the base URL
-  # (official, relay, company and foreign hosts), a proxy, host and user name.
+  # The default matrix: a pairwise design (every pair of values of every two
+  # dimensions in some cell, 20 cells) over the zone (Asia/Shanghai vs
+  # Asia/Singapore: same offset, different name; /etc/localtime), LANG/LC_ALL,
+  # the base URL (official, relay, company and foreign hosts), a proxy, host
+  # and user name.
   glassbox probe -- claude -p "say hi"
 
   # Only what you care about, small and fast:
@@ -137,15 +179,20 @@ Examples:
 
 Options:
   --vary VAR=v1,v2     vary VAR over these values, ONE dimension at a time around
-                       the baseline (not the cross product). VAR1+VAR2=... sets
-                       both to each value. An empty value unsets the variable.
-                       Pseudo-variables: @localtime (zone behind /etc/localtime),
-                       @hostname, @user. Repeatable. Without --vary or --matrix,
-                       the default matrix above is used.
+                       the baseline (unless --pairwise or --cross). VAR1+VAR2=...
+                       sets both to each value. An empty value unsets the
+                       variable. Pseudo-variables: @localtime (zone behind
+                       /etc/localtime), @hostname, @user. Repeatable. Without
+                       --vary or --matrix, the default matrix above is used.
   --matrix FILE        a TOML matrix: [baseline] overrides, [[vary]] tables with
                        variable = "TZ" (or variables = [..]) and values = [..];
-                       cross = true runs the full cross product.
-  --cross              with --vary: run the full cross product instead.
+                       design = "pairwise" | "cross" | "one-at-a-time".
+  --pairwise           a 2-way covering design over the dimensions (the default
+                       matrix's design; catches what needs two settings at once).
+  --cross              the full cross product.
+  --set VAR=VALUE      fix VAR to VALUE in every cell (an empty value unsets it).
+                       Only the variables the matrix varies are set otherwise,
+                       plus a placeholder API key for the agent's provider.
   --runs N             runs per cell, to tell noise (ids, timestamps) from
                        dependence (default 2).
   --jobs N             cells run in parallel (default: number of cores).
@@ -154,20 +201,29 @@ Options:
   --out DIR            write DIR/captures/NN-CELL/run-K.jsonl (every request, DNS
                        query and TLS failure), DIR/matrix.txt and DIR/report.FORMAT.
   --list-cells         print the matrix and exit.
+  --replay DIR         analyse the captures an earlier --out DIR kept (same flags
+                       and command), without running the agent again.
   --check-sandbox      say whether this machine can run the sandbox and exit.
 
-Baseline: TZ=UTC, LANG=en_US.UTF-8, official provider base URLs, placeholder
-API keys, /etc/localtime UTC, host devbox-7f3a, user alex, PATH as yours.
+Baseline: TZ unset and /etc/localtime UTC, LANG=en_US.UTF-8 (when LANG is
+varied), base URLs unset (the official hosts), a placeholder API key, host
+devbox-7f3a, user alex, PATH as yours.
 Arguments naming existing files are made absolute (the agent runs in a fresh
 directory).
 
-Reading the report: the verdict comes first. Each difference names the request
-and field ("POST /v1/messages body .system[1].text"), the
-variables it follows, the value in each cell and the changed code points by
-name. Classes, worst first: covert-marker (same text to a reader, different
-code points or separators: look-alikes, invisible characters, white space),
-other-dependence, localisation (visible text follows LANG), clock (local date
-or time in another zone), echo (the varied value itself, e.g. the Host header).
+Reading the report: the verdict comes first: covert-marker,
+environment-dependent, inconclusive (the agent failed or never reached a
+provider in some cells: their exit status and output are shown) or
+no-environment-dependence. Differences that follow the same settings in the
+same cells come as one group, covert markers first with their exact code
+points. Each names the request and field ("POST /v1/messages body
+.system[1].text"), the settings that explain it ("TZ=Asia/Shanghai when base
+URL is not the baseline's") and the text in each cell. Classes, worst first:
+covert-marker (same text to a reader, different code points or separators:
+look-alikes, invisible characters, white space), other-dependence,
+unexplained (no one or two settings explain it; not a dependence),
+localisation (visible text follows LANG), clock (local date or time in
+another zone), echo (the varied value itself, e.g. the Host header).
 Noise (differs between runs of one cell) is listed apart. Also: every host and
 hard-coded IP contacted, and the fields that carry your host name, user, zone,
 locale, kernel, machine id, proxy or prompt.
@@ -177,10 +233,16 @@ fresh HOME, fake certificates) may behave well only here; behaviour keyed to
 your real network location (egress IP, real DNS, latency) is not varied.
 
 Needs unprivileged user namespaces (no root). Exit codes: 0 no environment
-dependence, 1 environment-dependent (covert marker or other dependence),
-2 usage or runtime error.
+dependence, 1 environment-dependent (covert marker or other dependence) or
+inconclusive (the agent failed or never reached a provider in some cells; the
+reason on stderr), 2 usage or runtime error.
 )";
 }
+
+namespace {
+int Report(const ProbeFlags& fl, const std::vector<std::string>& command, const probe::Matrix& matrix,
+           const probe::MatrixRun& run);
+}  // namespace
 
 int RunProbe(int argc, char** argv) {
   // Everything after the first "--" is the agent command.
@@ -197,13 +259,16 @@ int RunProbe(int argc, char** argv) {
   CLI::App app{"does this agent behave differently depending on where or who I am?", "glassbox probe"};
   app.set_help_flag("-h,--help", "show help");
   app.add_option("--vary", fl.vary);
+  app.add_option("--set", fl.set);
   app.add_option("--matrix", fl.matrix_file);
   app.add_flag("--cross", fl.cross);
+  app.add_flag("--pairwise", fl.pairwise);
   app.add_option("--runs", fl.runs)->check(CLI::Range(1, 50));
   app.add_option("--jobs", fl.jobs)->check(CLI::Range(1, 256));
   app.add_option("--timeout", fl.timeout_s)->check(CLI::Range(0.1, 3600.0));
   app.add_option("--format", fl.format)->check(CLI::IsMember({"text", "json", "html"}));
   app.add_option("--out", fl.out_dir);
+  app.add_option("--replay", fl.replay_dir);
   app.add_flag("--check-sandbox", fl.check_sandbox);
   app.add_flag("--list-cells", fl.list_cells);
   try {
@@ -225,12 +290,16 @@ int RunProbe(int argc, char** argv) {
     return Fail("probe: no command to run; put it after '--', e.g. glassbox probe -- node agent.js");
   }
   if (!fl.matrix_file.empty() && !fl.vary.empty()) return Fail("probe: use --vary or --matrix, not both");
+  if (fl.cross && fl.pairwise) return Fail("probe: use --pairwise or --cross, not both");
 
   // Flags → matrix.
+  std::map<std::string, std::string> set;
+  for (const auto& s : fl.set) {
+    if (Status st = probe::ParseSet(s, &set); !st.ok()) return Fail(fmt::format("probe: {}", st.message()));
+  }
   Result<probe::Matrix> matrix = Status::Error("unset");
-  const probe::Baseline baseline = probe::DefaultBaseline();
   if (!fl.matrix_file.empty()) {
-    matrix = probe::LoadMatrixFile(fl.matrix_file, baseline);
+    matrix = probe::LoadMatrixFile(fl.matrix_file, command, set);
   } else {
     std::vector<probe::Dimension> dims;
     for (const auto& v : fl.vary) {
@@ -238,11 +307,17 @@ int RunProbe(int argc, char** argv) {
       if (!dim.ok()) return Fail(fmt::format("probe: {}", dim.status().message()));
       dims.push_back(std::move(dim).value());
     }
-    if (dims.empty()) dims = probe::DefaultDimensions(command);
-    matrix = probe::BuildMatrix(baseline, std::move(dims), fl.cross);
+    probe::Design design = fl.cross      ? probe::Design::kCross
+                           : fl.pairwise ? probe::Design::kPairwise
+                                         : probe::Design::kOneAtATime;
+    if (dims.empty()) {
+      dims = probe::DefaultDimensions(command);
+      if (!fl.cross) design = probe::Design::kPairwise;
+    }
+    probe::Baseline baseline = probe::BaselineFor(dims, command, set);
+    matrix = probe::BuildMatrix(baseline, std::move(dims), design);
   }
   if (!matrix.ok()) return Fail(fmt::format("probe: {}", matrix.status().message()));
-  if (matrix->cells.size() < 2) return Fail("probe: the matrix has no cell besides the baseline");
   if (fl.list_cells) {
     for (const auto& cell : matrix->cells) {
       std::string varied;
@@ -252,6 +327,12 @@ int RunProbe(int argc, char** argv) {
     return kExitClean;
   }
 
+  Result<probe::MatrixRun> result = Status::Error("unset");
+  if (!fl.replay_dir.empty()) {
+    result = ReadCaptures(fl.replay_dir, *matrix);
+    if (!result.ok()) return Fail(fmt::format("probe: --replay: {}", result.status().message()));
+    return Report(fl, command, *matrix, *result);
+  }
   if (Status s = probe::CheckSandboxSupport(); !s.ok()) {
     return Fail(fmt::format("probe: the sandbox cannot run here: {}", s.message()));
   }
@@ -279,11 +360,18 @@ int RunProbe(int argc, char** argv) {
     run.copy_into_workdir = options.copy_into_workdir;
     return probe::RunCell(probe::ToCellSpec(cell), run);
   };
-  auto result = probe::RunMatrix(*matrix, options, runner);
+  result = probe::RunMatrix(*matrix, options, runner);
   std::error_code ec;
   fs::remove_all(root, ec);
   if (!result.ok()) return Fail(fmt::format("probe: {}", result.status().message()));
+  return Report(fl, command, *matrix, *result);
+}
 
+namespace {
+int Report(const ProbeFlags& fl, const std::vector<std::string>& command, const probe::Matrix& matrix_value,
+           const probe::MatrixRun& run) {
+  const probe::Matrix* matrix = &matrix_value;
+  const probe::MatrixRun* result = &run;
   probe::Analysis analysis = probe::Analyze(*matrix, result->runs, GatherHostFacts(command));
   std::vector<int> runs_per_cell;
   for (const auto& r : result->runs) runs_per_cell.push_back(static_cast<int>(r.size()));
@@ -291,7 +379,7 @@ int RunProbe(int argc, char** argv) {
   std::string report = RenderReport(fl.format, input);
 
   if (!fl.out_dir.empty()) {
-    if (Status s = probe::WriteCaptures(fl.out_dir, *matrix, *result); !s.ok()) {
+    if (Status s = fl.replay_dir == fl.out_dir ? Status::Ok() : probe::WriteCaptures(fl.out_dir, *matrix, *result); !s.ok()) {
       return Fail(fmt::format("probe: {}", s.message()));
     }
     std::string ext = fl.format == "text" ? "txt" : fl.format;
@@ -308,7 +396,16 @@ int RunProbe(int argc, char** argv) {
   }
   std::cout << report;
   std::cout.flush();
+  // Inconclusive is never a clean exit: 1, as for a finding, with the reason on stderr.
+  if (analysis.verdict == probe::Verdict::kInconclusive) {
+    std::cerr << fmt::format("glassbox: probe: inconclusive: {}\n", analysis.inconclusive_reasons.empty()
+                                                                       ? std::string("see the report")
+                                                                       : analysis.inconclusive_reasons.front());
+    return kExitFindings;
+  }
   return analysis.environment_dependent ? kExitFindings : kExitClean;
 }
+
+}  // namespace
 
 }  // namespace glassbox::cli

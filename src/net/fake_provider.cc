@@ -651,6 +651,45 @@ std::string ResponsePlan::Body() const {
   return out;
 }
 
+std::string ApiRoute(std::string_view method, std::string_view path,
+                     const std::vector<std::pair<std::string, std::string>>& headers) {
+  // Clients put any base path in front of the API's own path (OpenRouter
+  // "/api/v1/...", DashScope "/compatible-mode/v1/...", Groq "/openai/v1/...",
+  // Azure "/openai/deployments/NAME/chat/completions"), so the route is found
+  // from the end of the path.
+  const bool post = method == "POST";
+  const bool get = method == "GET";
+  if (post && path.ends_with("/messages/count_tokens")) return "anthropic.count_tokens";
+  if (post && path.ends_with("/messages")) return "anthropic.messages";
+  if (get && path.ends_with("/models") && !path.ends_with("/v1beta/models")) {
+    return Header(headers, "anthropic-version") != nullptr ? "anthropic.models" : "openai.models";
+  }
+  if (post && (path.ends_with("/chat/completions") || path.ends_with("/completions"))) {
+    return "openai.chat_completions";
+  }
+  if (post && path.ends_with("/responses")) return "openai.responses";
+  if (post && path.ends_with("/embeddings")) return "openai.embeddings";
+  if (get && path.ends_with("/v1beta/models")) return "gemini.models";
+  if (post && path.find("/models/") != std::string_view::npos) {
+    std::string_view rest = path.substr(path.rfind("/models/") + 8);
+    const size_t colon = rest.rfind(':');
+    if (colon != std::string_view::npos) {
+      std::string_view m = rest.substr(colon + 1);
+      if (m == "generateContent") return "gemini.generate_content";
+      if (m == "streamGenerateContent") return "gemini.stream_generate_content";
+      if (m == "countTokens") return "gemini.count_tokens";
+      if (m == "embedContent" || m == "batchEmbedContents") return "gemini.embed_content";
+    }
+  }
+  return "other";
+}
+
+bool IsApiClient(const std::vector<std::pair<std::string, std::string>>& headers) {
+  return Header(headers, "anthropic-version") != nullptr || Header(headers, "x-api-key") != nullptr ||
+         Header(headers, "authorization") != nullptr || Header(headers, "x-goog-api-key") != nullptr ||
+         Header(headers, "api-key") != nullptr;
+}
+
 FakeProvider::FakeProvider(FakeProviderOptions options) : options_(std::move(options)) {}
 
 ResponsePlan FakeProvider::Plan(std::string_view method, std::string_view target, const Headers& headers,
@@ -662,43 +701,57 @@ ResponsePlan FakeProvider::Plan(std::string_view method, std::string_view target
   const std::string_view query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
   Planner planner(options_, &plan);
 
-  // Which API this is.
-  std::string route = "other";
+  const std::string route = ApiRoute(method, path, headers);
   std::string protocol;
   std::string gemini_model, gemini_method;
   const bool post = method == "POST";
-  if (post && path == "/v1/messages") {
-    route = "anthropic.messages";
-  } else if (post && path == "/v1/messages/count_tokens") {
-    route = "anthropic.count_tokens";
-  } else if (method == "GET" && path == "/v1/models") {
-    route = Header(headers, "anthropic-version") != nullptr ? "anthropic.models" : "openai.models";
-  } else if (post && path == "/v1/chat/completions") {
-    route = "openai.chat_completions";
-  } else if (post && path == "/v1/responses") {
-    route = "openai.responses";
-  } else if (post && path == "/v1/embeddings") {
-    route = "openai.embeddings";
-  } else if (method == "GET" && path == "/v1beta/models") {
-    route = "gemini.models";
-  } else if (post && (path.starts_with("/v1beta/models/") || path.starts_with("/v1/models/"))) {
-    std::string_view rest = path.substr(path.find("/models/") + 8);
+  const bool get = method == "GET";
+  const bool anthropic_header = Header(headers, "anthropic-version") != nullptr;
+  if (route.starts_with("gemini.") && route != "gemini.models") {
+    std::string_view rest = path.substr(path.rfind("/models/") + 8);
     const size_t colon = rest.rfind(':');
-    if (colon != std::string_view::npos) {
-      gemini_model = std::string(rest.substr(0, colon));
-      gemini_method = std::string(rest.substr(colon + 1));
-      if (gemini_method == "generateContent") route = "gemini.generate_content";
-      if (gemini_method == "streamGenerateContent") route = "gemini.stream_generate_content";
-      if (gemini_method == "countTokens") route = "gemini.count_tokens";
-      if (gemini_method == "embedContent" || gemini_method == "batchEmbedContents") route = "gemini.embed_content";
-    }
+    gemini_model = std::string(rest.substr(0, colon));
+    gemini_method = std::string(rest.substr(colon + 1));
   }
   plan.route = route;
   protocol = route.substr(0, route.find('.'));
 
+  // A WebSocket upgrade (the OpenAI Responses API over WebSocket) is refused
+  // as a server without that transport does, 426 in the provider's error
+  // shape, so a client with an HTTP fallback takes it at once; a 200 to the
+  // handshake was taken for a broken connection and retried with back-off
+  // (Codex: six handshakes, about 6 s per run).
+  if (const std::string* upgrade = Header(headers, "upgrade");
+      upgrade != nullptr && Lower(*upgrade).find("websocket") != std::string::npos) {
+    const std::string guess = anthropic_header                                  ? "anthropic"
+                              : path.find("/v1beta/") != std::string_view::npos ? "gemini"
+                                                                                : "openai";
+    plan.route = "websocket.refused";
+    planner.Json(426, ErrorBody(guess, 426, "fake provider: no WebSocket transport here; use HTTP"));
+    return plan;
+  }
+
   if (route == "other") {
+    // A path under a provider's API that no route knows is answered as the
+    // provider would (404 in its error shape), so the client reports it
+    // rather than failing on an empty object; anything else (telemetry,
+    // update checks) gets 200 {}.
+    const bool api_path = path.find("/v1/") != std::string_view::npos ||
+                          path.find("/v1beta/") != std::string_view::npos ||
+                          path.find("/openai/") != std::string_view::npos ||
+                          path.find("/compatible-mode/") != std::string_view::npos;
+    // Only a client of the API sends its credentials or version header; a
+    // telemetry POST to some "/v1/events" is not a provider call.
+    const bool api_client = IsApiClient(headers);
     if (method == "OPTIONS") {
       plan.status = 204;
+    } else if (api_path && api_client && (post || get)) {
+      const std::string guess = anthropic_header                                        ? "anthropic"
+                                : path.find("/v1beta/") != std::string_view::npos ||
+                                          Header(headers, "x-goog-api-key") != nullptr ? "gemini"
+                                                                                        : "openai";
+      plan.route = "unknown." + guess;
+      planner.Json(404, ErrorBody(guess, 404, fmt::format("fake provider: no API at {} {}", method, path)));
     } else {
       planner.Json(200, json::object());
     }

@@ -14,6 +14,8 @@
 //              :streamGenerateContent (SSE with alt=sse, else a JSON array),
 //              :countTokens, :embedContent, :batchEmbedContents,
 //              GET /v1beta/models
+//   a WebSocket handshake (Upgrade: websocket) → 426 in the provider's error
+//   shape (no WebSocket transport: the client falls back to HTTP);
 //   anything else: HEAD/GET/POST → 200 "{}", OPTIONS → 204.
 // When the request asks for structured output (OpenAI response_format
 // json_schema, Responses text.format json_schema, Gemini
@@ -74,6 +76,15 @@ struct FakeProviderOptions {
   size_t stream_pieces = 3;
   int slow_delay_ms = 200;  // per chunk under x-fake-fault: slow
 };
+
+// The API a request calls, found from the end of its path whatever base
+// path precedes it: "anthropic.messages", "openai.chat_completions",
+// "openai.responses", "gemini.generate_content", ... or "other".
+std::string ApiRoute(std::string_view method, std::string_view path,
+                     const std::vector<std::pair<std::string, std::string>>& headers);
+// Whether the request carries an API client's credentials or version header
+// (a telemetry POST to some ".../messages" does not).
+bool IsApiClient(const std::vector<std::pair<std::string, std::string>>& headers);
 
 class FakeProvider {
  public:

@@ -254,6 +254,54 @@ TEST(FakeProvider, FaultsEchoAndReplyText) {
   EXPECT_EQ(plan.received_body, R"({"messages":[1]})");
 }
 
+// Real clients put a base path in front of the API path; the route is
+// found from the end, and a stream always ends as the protocol says.
+TEST(FakeProvider, AnyBasePathBeforeTheApiPath) {
+  const std::string chat = R"({"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]})";
+  for (const char* path : {"/api/v1/chat/completions", "/compatible-mode/v1/chat/completions",
+                           "/openai/v1/chat/completions", "/openai/deployments/gpt4o/chat/completions?api-version=2024-10-21"}) {
+    ResponsePlan plan = kFake.Plan("POST", path, {}, chat);
+    EXPECT_EQ(plan.route, "openai.chat_completions") << path;
+    EXPECT_NE(plan.Body().find("\"finish_reason\":\"stop\""), std::string::npos) << path;
+    EXPECT_NE(plan.Body().find("data: [DONE]"), std::string::npos) << path;
+  }
+  ResponsePlan messages = kFake.Plan("POST", "/api/v1/messages", {{"anthropic-version", "2023-06-01"}},
+                                     R"({"model":"m","stream":true,"messages":[]})");
+  EXPECT_EQ(messages.route, "anthropic.messages");
+  EXPECT_NE(messages.Body().find("message_stop"), std::string::npos);
+  ResponsePlan responses = kFake.Plan("POST", "/api/v1/responses", {}, R"({"model":"m","stream":true,"input":"hi"})");
+  EXPECT_EQ(responses.route, "openai.responses");
+  EXPECT_NE(responses.Body().find("response.completed"), std::string::npos);
+  EXPECT_EQ(kFake.Plan("GET", "/api/v1/models", {}, "").route, "openai.models");
+}
+
+TEST(FakeProvider, UnknownApiPathGetsTheProvidersError) {
+  ResponsePlan plan = kFake.Plan("POST", "/api/v1/auth/key", {{"Authorization", "Bearer x"}}, "{}");
+  EXPECT_EQ(plan.status, 404);
+  EXPECT_EQ(plan.route, "unknown.openai");
+  EXPECT_TRUE(json::parse(plan.Body()).at("error").is_object());
+  plan = kFake.Plan("POST", "/v1/nothing", {{"anthropic-version", "2023-06-01"}}, "{}");
+  EXPECT_EQ(plan.status, 404);
+  EXPECT_EQ(json::parse(plan.Body()).at("type"), "error");
+  // Telemetry under /v1/ without credentials is not an API call.
+  EXPECT_EQ(kFake.Plan("POST", "/v1/events", {}, "{}").status, 200);
+}
+
+// A WebSocket handshake (Codex's Responses API over WebSocket, under any
+// base path) is refused with 426 in the provider's error shape, so the client
+// falls back to HTTP at once; a 200 made Codex retry six times with back-off.
+TEST(FakeProvider, WebSocketUpgradeIsRefusedSoTheClientFallsBackToHttp) {
+  Headers ws = {{"Connection", "Upgrade"}, {"Upgrade", "websocket"}, {"Sec-WebSocket-Version", "13"}};
+  ResponsePlan plan = kFake.Plan("GET", "/api/v1/responses", ws, "");
+  EXPECT_EQ(plan.status, 426);
+  EXPECT_EQ(plan.route, "websocket.refused");
+  EXPECT_TRUE(json::parse(plan.Body()).at("error").is_object());
+  ws.emplace_back("anthropic-version", "2023-06-01");
+  EXPECT_EQ(json::parse(kFake.Plan("GET", "/v1/messages", ws, "").Body()).at("type"), "error");
+  // The same path over HTTP is answered as before.
+  EXPECT_EQ(kFake.Plan("POST", "/api/v1/responses", {}, R"({"model":"m","input":"hi"})").status, 200);
+}
+
 TEST(FakeProvider, OtherPathsAndBadBodies) {
   ResponsePlan plan = kFake.Plan("GET", "/telemetry/v2", {}, "");
   EXPECT_EQ(plan.status, 200);

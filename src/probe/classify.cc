@@ -163,115 +163,6 @@ std::string EffectiveZone(const Cell& cell) {
   return cell.timezone.empty() ? "UTC" : cell.timezone;
 }
 
-struct CellVerdict {
-  DiffClass cls;
-  std::string reason;
-  std::vector<ChangedSpan> spans;  // in (baseline, cell') coordinates
-  std::u32string a, b;             // baseline and the cell's value after echo substitution
-};
-
-CellVerdict ClassifyCell(const std::optional<std::string>& base_value, const std::optional<std::string>& cell_value,
-                         const Cell& base, const Cell& cell, bool is_presence, const std::string& request_key,
-                         const HostFacts& facts) {
-  CellVerdict v;
-  bool locale_only = !cell.varied.empty();
-  bool clock_only = !cell.varied.empty();
-  for (const auto& [var, value] : cell.varied) {
-    locale_only = locale_only && IsLocaleVariable(var);
-    clock_only = clock_only && IsClockVariable(var);
-  }
-  // Echo substitution: the cell's varied values become the baseline's.
-  std::string substituted = cell_value.value_or("");
-  std::string key_substituted = request_key;
-  bool echoed = false;
-  for (const auto& [var, value] : cell.varied) {
-    auto cell_forms = ValueForms(value);
-    auto base_forms = ValueForms(base.Get(var));
-    for (size_t i = 0; i < cell_forms.size(); ++i) {
-      std::string to = i < base_forms.size() ? base_forms[i] : std::string();
-      if (substituted.find(cell_forms[i]) != std::string::npos) echoed = true;
-      ReplaceAll(substituted, cell_forms[i], to);
-      ReplaceAll(key_substituted, cell_forms[i], to);
-    }
-  }
-  if (!base_value || !cell_value) {
-    bool present_somewhere = base_value.has_value() || cell_value.has_value();
-    (void)present_somewhere;
-    if (is_presence && key_substituted != request_key) {
-      v.cls = DiffClass::kEcho;
-      v.reason = "the request's path holds the varied value";
-    } else if (locale_only) {
-      v.cls = DiffClass::kLocalisation;
-      v.reason = "present under some locales only";
-    } else if (cell_value && echoed && substituted.empty()) {
-      v.cls = DiffClass::kEcho;
-      v.reason = "holds only the varied value";
-    } else {
-      v.cls = DiffClass::kOtherDependence;
-      v.reason = is_presence ? "the request is sent in some cells only" : "the field is present in some cells only";
-    }
-    return v;
-  }
-  v.a = DecodeForDiff(*base_value);
-  v.b = DecodeForDiff(substituted);
-  if (v.a == v.b) {
-    v.cls = DiffClass::kEcho;
-    v.reason = "the difference is the varied value itself";
-    return v;
-  }
-  v.spans = DiffCodePoints(v.a, v.b);
-  if (Skeleton(v.a) == Skeleton(v.b)) {
-    v.cls = DiffClass::kCovertMarker;
-    v.reason = "same text to a reader: only look-alike, invisible or white-space code points change";
-    return v;
-  }
-  bool punct_only = true;
-  for (const auto& s : v.spans) {
-    if (HasWordChar(std::u32string_view(v.a).substr(s.a_begin, s.a_end - s.a_begin)) ||
-        HasWordChar(std::u32string_view(v.b).substr(s.b_begin, s.b_end - s.b_begin))) {
-      punct_only = false;
-    }
-  }
-  if (punct_only) {
-    if (locale_only) {
-      v.cls = DiffClass::kLocalisation;
-      v.reason = "separators or punctuation follow the locale";
-    } else {
-      v.cls = DiffClass::kCovertMarker;
-      v.reason = "only separators, punctuation or white space change";
-    }
-    return v;
-  }
-  if (clock_only) {
-    auto base_offset = ZoneOffsetMinutes(EffectiveZone(base), facts.now_ms);
-    auto cell_offset = ZoneOffsetMinutes(EffectiveZone(cell), facts.now_ms);
-    bool time_like = true;
-    for (const auto& s : WidenToWords(v.a, v.b, v.spans)) {
-      time_like = time_like && IsTimeLike(std::u32string_view(v.a).substr(s.a_begin, s.a_end - s.a_begin)) &&
-                  IsTimeLike(std::u32string_view(v.b).substr(s.b_begin, s.b_end - s.b_begin));
-    }
-    if (time_like && base_offset && cell_offset && *base_offset != *cell_offset) {
-      v.cls = DiffClass::kClock;
-      v.reason = fmt::format("date/time text; the zones' UTC offsets differ ({:+} vs {:+} minutes)", *base_offset,
-                             *cell_offset);
-      return v;
-    }
-    if (time_like && base_offset && cell_offset) {
-      v.cls = DiffClass::kOtherDependence;
-      v.reason = "date/time text differs between zones with the same UTC offset: it follows the zone's name";
-      return v;
-    }
-  }
-  if (locale_only) {
-    v.cls = DiffClass::kLocalisation;
-    v.reason = "visible text follows the locale";
-    return v;
-  }
-  v.cls = DiffClass::kOtherDependence;
-  v.reason = "the text changes with the environment";
-  return v;
-}
-
 std::string Truncate(const std::string& s, size_t max_bytes) {
   if (s.size() <= max_bytes) return s;
   size_t cut = max_bytes;
@@ -285,12 +176,17 @@ bool IsIpLiteral(const std::string& host) {
   return std::all_of(host.begin(), host.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)) || c == '.'; });
 }
 
-// "body .events[12].env.kernel" -> "body .events[*].env.kernel": one
-// identity entry per field, however many elements carry it.
+// "body .events[12].env.kernel" -> "body .events[*].env.kernel" (also for
+// "[+3]" and "[name=x]"): one identity entry per field, however many
+// elements carry it.
 std::string CollapseIndices(std::string_view path) {
   std::string out;
   for (size_t i = 0; i < path.size(); ++i) {
-    if (path[i] == '[' && i + 1 < path.size() && std::isdigit(static_cast<unsigned char>(path[i + 1]))) {
+    std::string_view rest = path.substr(i);
+    bool index = path[i] == '[' && i + 1 < path.size() &&
+                 (std::isdigit(static_cast<unsigned char>(path[i + 1])) || path[i + 1] == '+' ||
+                  rest.starts_with("[key=") || rest.starts_with("[name="));
+    if (index) {
       size_t close = path.find(']', i);
       if (close != std::string_view::npos) {
         out += "[*]";
@@ -332,7 +228,13 @@ std::vector<std::string> Carriers(const std::string& value, const Cell& base, co
     }
   }
   for (const auto& prompt : facts.prompt_texts) {
-    if (prompt.size() >= 8 && value.find(prompt) != std::string::npos) add("prompt");
+    // A long prompt anywhere; a short one ("say hi") only as a whole value or line.
+    if (prompt.empty()) continue;
+    bool found = prompt.size() >= 8 ? value.find(prompt) != std::string::npos
+                                    : value == prompt || value.starts_with(prompt + "\n") ||
+                                          value.ends_with("\n" + prompt) ||
+                                          value.find("\n" + prompt + "\n") != std::string::npos;
+    if (found) add("prompt");
   }
   if (!provider_request) {
     for (const auto& [var, v] : cell.env) {
@@ -353,6 +255,8 @@ const char* DiffClassName(DiffClass c) {
       return "covert-marker";
     case DiffClass::kOtherDependence:
       return "other-dependence";
+    case DiffClass::kUnexplained:
+      return "unexplained";
     case DiffClass::kLocalisation:
       return "localisation";
     case DiffClass::kClock:
@@ -421,289 +325,1252 @@ std::string MaskGenerated(std::string_view value) {
   return out;
 }
 
-Analysis Analyze(const Matrix& matrix, const std::vector<std::vector<RunCapture>>& runs, const HostFacts& facts) {
-  Analysis analysis;
-  const size_t cells = std::min(matrix.cells.size(), runs.size());
-  if (cells == 0) return analysis;
-  const Cell& base = matrix.cells[0];
 
-  std::vector<AlignedField> aligned = AlignRuns(matrix, runs);
-  // Arrays whose length changes between runs of one cell (telemetry batches
-  // filled by timers): their elements do not align, so every field under
-  // them is noise. Keyed by request key; the value is "body .events".
-  std::map<std::string, std::set<std::string>> unstable_arrays;
-  for (const auto& field : aligned) {
-    size_t bracket = field.field.find('[');
-    if (bracket == std::string::npos || bracket + 1 >= field.field.size() ||
-        !std::isdigit(static_cast<unsigned char>(field.field[bracket + 1]))) {
+namespace {
+
+// ---------------------------------------------------------------------------
+// Pass 1: judge runs.
+
+bool ReachedProvider(const std::vector<RequestFields>& flat) {
+  return std::any_of(flat.begin(), flat.end(), [](const RequestFields& rf) { return rf.to_base_url; });
+}
+
+std::string RunStatus(const RunCapture& run, bool reached_provider) {
+  if (run.timed_out) return "timed out";
+  if (run.exit_code > 128) return fmt::format("killed by signal {}", run.exit_code - 128);
+  if (run.exit_code != 0) return fmt::format("exit status {}", run.exit_code);
+  if (!reached_provider) return "exit status 0, but no request reached a provider";
+  return "ok";
+}
+
+// The last few lines of the run's stderr (else stdout), at most ~400 bytes.
+std::string OutputExcerpt(const RunCapture& run) {
+  std::string_view text = run.stderr_tail;
+  auto trim = [](std::string_view t) {
+    while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.remove_suffix(1);
+    return t;
+  };
+  text = trim(text);
+  if (text.empty()) text = trim(run.stdout_tail);
+  if (text.size() > 400) {
+    text = text.substr(text.size() - 400);
+    if (size_t nl = text.find('\n'); nl != std::string_view::npos && nl + 1 < text.size()) text = text.substr(nl + 1);
+  }
+  size_t lines = 0;
+  size_t cut = text.size();
+  while (cut > 0) {
+    size_t nl = text.rfind('\n', cut - 1);
+    if (++lines > 6 || nl == std::string_view::npos) {
+      if (nl != std::string_view::npos && lines > 6) text = text.substr(nl + 1);
+      break;
+    }
+    cut = nl;
+  }
+  return std::string(text);
+}
+
+// What every pass shares: the inputs and which runs may be compared.
+struct Context {
+  const Matrix& matrix;
+  const std::vector<std::vector<RunCapture>>& runs;
+  const HostFacts& facts;
+  size_t cells = 0;
+  std::vector<std::vector<std::vector<RequestFields>>> flat;  // [cell][run]: FlattenRun
+  std::vector<std::vector<bool>> good;                         // [cell][run]: compared
+  std::vector<bool> cell_ok;                                   // the cell has a good run
+  bool single_run = true;
+};
+
+void JudgeRuns(Context& ctx, Analysis* a) {
+  ctx.flat.resize(ctx.cells);
+  ctx.good.resize(ctx.cells);
+  ctx.cell_ok.assign(ctx.cells, false);
+  bool any_reached = false;
+  std::vector<std::vector<bool>> reached(ctx.cells);
+  for (size_t c = 0; c < ctx.cells; ++c) {
+    if (ctx.runs[c].size() >= 2) ctx.single_run = false;
+    for (const auto& run : ctx.runs[c]) {
+      ctx.flat[c].push_back(FlattenRun(run, ctx.matrix.cells[c]));
+      reached[c].push_back(ReachedProvider(ctx.flat[c].back()));
+      any_reached = any_reached || reached[c].back();
+    }
+  }
+  size_t failed_cells = 0;
+  for (size_t c = 0; c < ctx.cells; ++c) {
+    CellFailure failure;
+    failure.cell = c;
+    failure.label = ctx.matrix.cells[c].label;
+    failure.runs = static_cast<int>(ctx.runs[c].size());
+    for (size_t r = 0; r < ctx.runs[c].size(); ++r) {
+      const RunCapture& run = ctx.runs[c][r];
+      // A run that never reached a provider counts as failed only when
+      // other runs did: an agent that calls no model is still compared.
+      std::string status = RunStatus(run, reached[c][r] || !any_reached);
+      bool ok = status == "ok";
+      ctx.good[c].push_back(ok);
+      if (ok) {
+        ctx.cell_ok[c] = true;
+        continue;
+      }
+      ++failure.failed_runs;
+      if (failure.status.empty()) {
+        failure.status = status;
+        failure.output = OutputExcerpt(run);
+      }
+    }
+    if (failure.failed_runs == 0) continue;
+    failure.whole_cell = !ctx.cell_ok[c];
+    failed_cells += failure.whole_cell;
+    a->failures.push_back(std::move(failure));
+  }
+  if (failed_cells > 0) {
+    const CellFailure* first = nullptr;
+    for (const auto& f : a->failures) {
+      if (f.whole_cell && !first) first = &f;
+    }
+    a->inconclusive_reasons.push_back(fmt::format(
+        "the agent failed in {} of {} cells ({} in {}), so those cells say nothing about its behaviour",
+        failed_cells, ctx.cells, first->status, first->label));
+  }
+  for (const auto& f : a->failures) {
+    if (!f.whole_cell) {
+      a->notes.push_back(fmt::format("{} of {} runs of cell '{}' failed ({}); the other runs were compared",
+                                     f.failed_runs, f.runs, f.label, f.status));
+    }
+  }
+  a->single_run = ctx.single_run;
+}
+
+// ---------------------------------------------------------------------------
+// Pass 5: attribute.
+
+std::string LevelLabel(const Dimension& dim, int level) {
+  if (level == 0) return fmt::format("{} as in the baseline", dim.name);
+  const auto& label = dim.values[static_cast<size_t>(level - 1)].label;
+  return label.find('=') != std::string::npos ? label : fmt::format("{}={}", dim.name, label);
+}
+
+std::string ConditionText(const Dimension& dim, const std::set<int>& levels) {
+  bool all_but_baseline = levels.size() == dim.values.size() && !levels.count(0);
+  if (all_but_baseline) {
+    return dim.values.size() == 1 ? LevelLabel(dim, 1) : fmt::format("{} is not the baseline's", dim.name);
+  }
+  std::string text;
+  for (int l : levels) text += (text.empty() ? "" : " or ") + LevelLabel(dim, l);
+  return text;
+}
+
+}  // namespace
+
+std::optional<size_t> FunctionalDimension(const Matrix& matrix, const std::vector<int>& value_of) {
+  std::optional<size_t> best;
+  size_t best_levels = SIZE_MAX;
+  const size_t cells = std::min(matrix.cells.size(), value_of.size());
+  for (size_t d = 0; d < matrix.dimensions.size(); ++d) {
+    std::map<int, int> value_at_level;
+    bool function = true;
+    for (size_t c = 0; c < cells && function; ++c) {
+      if (value_of[c] < 0) continue;
+      int level = d < matrix.cells[c].levels.size() ? matrix.cells[c].levels[d] : 0;
+      auto [it, fresh] = value_at_level.try_emplace(level, value_of[c]);
+      function = fresh || it->second == value_of[c];
+    }
+    // A dimension that takes a different level in every cell explains
+    // anything: it must repeat a level somewhere to count.
+    size_t observed = 0;
+    for (size_t c = 0; c < cells; ++c) observed += value_of[c] >= 0;
+    if (!function || value_at_level.size() >= observed) continue;
+    if (value_at_level.size() < best_levels) {
+      best = d;
+      best_levels = value_at_level.size();
+    }
+  }
+  return best;
+}
+
+Attribution Attribute(const Matrix& matrix, const std::vector<bool>& observed, const std::vector<bool>& deviant,
+                      bool single_run, const std::vector<size_t>* only) {
+  Attribution out;
+  const size_t cells = std::min({matrix.cells.size(), observed.size(), deviant.size()});
+  size_t deviant_count = 0;
+  for (size_t c = 0; c < cells; ++c) deviant_count += observed[c] && deviant[c];
+  if (deviant_count == 0 || matrix.dimensions.empty()) return out;
+  auto level = [&](size_t c, size_t d) {
+    const auto& levels = matrix.cells[c].levels;
+    return d < levels.size() ? levels[d] : 0;
+  };
+  auto deviant_levels = [&](size_t d) {
+    std::set<int> l;
+    for (size_t c = 0; c < cells; ++c) {
+      if (observed[c] && deviant[c]) l.insert(level(c, d));
+    }
+    return l;
+  };
+  const size_t dims = matrix.dimensions.size();
+  std::vector<std::set<int>> levels(dims);
+  for (size_t d = 0; d < dims; ++d) levels[d] = deviant_levels(d);
+  auto exact = [&](const std::vector<size_t>& ds) {
+    for (size_t c = 0; c < cells; ++c) {
+      if (!observed[c]) continue;
+      bool holds = true;
+      for (size_t d : ds) holds = holds && levels[d].count(level(c, d)) > 0;
+      if (holds != deviant[c]) return false;
+    }
+    return true;
+  };
+  std::vector<size_t> best;
+  size_t best_size = SIZE_MAX;
+  auto allowed = [&](size_t d) { return only == nullptr || std::find(only->begin(), only->end(), d) != only->end(); };
+  for (size_t d = 0; d < dims; ++d) {
+    if (!allowed(d)) continue;
+    if (levels[d].size() < best_size && exact({d})) {
+      best = {d};
+      best_size = levels[d].size();
+    }
+  }
+  if (best.empty()) {
+    for (size_t d1 = 0; d1 < dims; ++d1) {
+      for (size_t d2 = d1 + 1; d2 < dims; ++d2) {
+        if (!allowed(d1) || !allowed(d2)) continue;
+        size_t size = levels[d1].size() + levels[d2].size();
+        if (size < best_size && exact({d1, d2})) {
+          best = {d1, d2};
+          best_size = size;
+        }
+      }
+    }
+  }
+  if (best.empty()) return out;
+  // One cell in one run could be randomness: not enough to name a cause.
+  if (deviant_count < 2 && single_run) return out;
+  // The more specific condition first: "TZ=Asia/Shanghai when base URL is not the baseline's".
+  if (best.size() == 2 && levels[best[1]].size() < levels[best[0]].size()) std::swap(best[0], best[1]);
+  out.explained = true;
+  out.dimensions = best;
+  std::set<std::string> vars;
+  for (size_t d : best) {
+    const Dimension& dim = matrix.dimensions[d];
+    out.levels.push_back(levels[d]);
+    out.condition += (out.condition.empty() ? "" : " when ") + ConditionText(dim, levels[d]);
+    const Cell& base = matrix.cells[0];
+    for (int l : levels[d]) {
+      if (l == 0) continue;
+      for (const auto& [var, value] : dim.values[static_cast<size_t>(l - 1)].assign) {
+        if (value != base.Get(var)) vars.insert(var);
+      }
+    }
+    if (vars.empty()) vars.insert(dim.variables.begin(), dim.variables.end());
+  }
+  out.variables.assign(vars.begin(), vars.end());
+  return out;
+}
+
+namespace {
+
+// ---------------------------------------------------------------------------
+// Passes 3, 4 and 6: noise, span diff, classify (per aligned field).
+
+// The value a variable has in a cell for the agent: an unset base URL is
+// the provider's official one.
+std::string EffectiveValue(const Cell& cell, const std::string& var) {
+  std::string v = cell.Get(var);
+  if (!v.empty()) return v;
+  if (var == "ANTHROPIC_BASE_URL") return "https://api.anthropic.com";
+  if (var == "OPENAI_BASE_URL") return "https://api.openai.com/v1";
+  if (var == "GOOGLE_GEMINI_BASE_URL") return "https://generativelanguage.googleapis.com";
+  return v;
+}
+
+// The cell's value with the values of the variables varied in it or in the
+// reference cell replaced by the reference cell's (the reference is not the
+// baseline when the baseline failed: its user name must map back too).
+// When several variables hold one value (every base URL at one relay), the
+// one whose reference value appears in `ref_value` is used. Returns whether
+// anything was replaced; `vars` collects the variables.
+bool EchoSubstitute(std::string* text, const Cell& cell, const Cell& ref, const std::string& ref_value,
+                    std::set<std::string>* vars) {
+  std::set<std::string> varied;
+  for (const auto& entry : cell.varied) varied.insert(entry.first);
+  for (const auto& entry : ref.varied) varied.insert(entry.first);
+  // form in the cell -> (variable, the reference's form)
+  std::vector<std::tuple<std::string, std::string, std::string>> swaps;
+  for (const auto& var : varied) {
+    std::string ref_var_value = EffectiveValue(ref, var);
+    if (EffectiveValue(cell, var) == ref_var_value) continue;
+    auto cell_forms = ValueForms(EffectiveValue(cell, var));
+    auto ref_forms = ValueForms(ref_var_value);
+    for (size_t i = 0; i < cell_forms.size(); ++i) {
+      std::string to = i < ref_forms.size() ? ref_forms[i] : std::string();
+      auto same = std::find_if(swaps.begin(), swaps.end(), [&](const auto& s) { return std::get<0>(s) == cell_forms[i]; });
+      if (same == swaps.end()) {
+        swaps.emplace_back(cell_forms[i], var, to);
+      } else if (ref_value.find(std::get<2>(*same)) == std::string::npos && ref_value.find(to) != std::string::npos) {
+        *same = std::make_tuple(cell_forms[i], var, to);
+      }
+    }
+  }
+  // Longer forms first: a URL before its host.
+  std::stable_sort(swaps.begin(), swaps.end(),
+                   [](const auto& x, const auto& y) { return std::get<0>(x).size() > std::get<0>(y).size(); });
+  bool echoed = false;
+  for (const auto& [from, var, to] : swaps) {
+    if (text->find(from) == std::string::npos) continue;
+    echoed = true;
+    if (vars) vars->insert(var);
+    ReplaceAll(*text, from, to);
+  }
+  return echoed;
+}
+
+bool CovertLike(std::u32string_view a, std::u32string_view b) {
+  if (Skeleton(a) == Skeleton(b)) return true;
+  return !HasWordChar(a) && !HasWordChar(b);
+}
+
+// One cell's side of a compared field.
+struct CellSide {
+  size_t cell = 0;
+  std::u32string text;              // after echo substitution
+  std::vector<ChangedSpan> spans;   // against the reference, in order, not overlapping
+  std::u32string sent;              // what the agent sent (before the substitution)
+  std::vector<ChangedSpan> echoes;  // text -> sent: where the substitution changed it
+};
+
+// A position in the substituted text, in what the agent sent.
+size_t ToSent(const CellSide& side, size_t pos, bool end) {
+  long delta = 0;
+  for (const auto& e : side.echoes) {
+    if (e.a_end <= pos && !(end && e.a_begin == pos && e.a_end == pos)) {
+      delta += static_cast<long>(e.b_end - e.b_begin) - static_cast<long>(e.a_end - e.a_begin);
       continue;
     }
-    for (size_t c = 0; c < cells; ++c) {
+    if (e.a_begin < pos) return end ? e.b_end : e.b_begin;  // inside a substituted span
+    break;
+  }
+  return static_cast<size_t>(std::max<long>(0, static_cast<long>(pos) + delta));
+}
+
+// The cell's text over [begin, end) of the reference: the reference's text
+// with the cell's spans inside it applied, and where it starts in the cell.
+std::u32string TextOver(const std::u32string& ref, const CellSide& side, size_t begin, size_t end, size_t* cell_begin) {
+  long delta = 0;
+  std::u32string out;
+  size_t pos = begin;
+  bool started = false;
+  for (const auto& s : side.spans) {
+    if (s.a_end <= begin && !(s.a_begin == s.a_end && s.a_begin == begin)) {
+      delta += static_cast<long>(s.b_end - s.b_begin) - static_cast<long>(s.a_end - s.a_begin);
+      continue;
+    }
+    if (s.a_begin >= end && !(s.a_begin == s.a_end && s.a_begin == end && begin == end)) break;
+    if (!started) {
+      *cell_begin = static_cast<size_t>(static_cast<long>(begin) + delta);
+      started = true;
+    }
+    out.append(ref, pos, s.a_begin - pos);
+    out.append(side.text, s.b_begin, s.b_end - s.b_begin);
+    pos = s.a_end;
+  }
+  if (!started) *cell_begin = static_cast<size_t>(static_cast<long>(begin) + delta);
+  if (pos < end) out.append(ref, pos, end - pos);
+  return out;
+}
+
+struct Site {
+  size_t begin = 0, end = 0;  // in the reference
+};
+
+// Merges the spans of every cell into sites: overlapping spans (or
+// insertions at one point) are one site.
+std::vector<Site> Sites(const std::vector<CellSide>& sides) {
+  std::vector<Site> all;
+  for (const auto& side : sides) {
+    for (const auto& s : side.spans) all.push_back({s.a_begin, s.a_end});
+  }
+  std::sort(all.begin(), all.end(), [](const Site& x, const Site& y) {
+    return x.begin != y.begin ? x.begin < y.begin : x.end < y.end;
+  });
+  std::vector<Site> merged;
+  for (const auto& s : all) {
+    if (!merged.empty() && (s.begin < merged.back().end || s.begin == merged.back().begin ||
+                            (s.begin == merged.back().end && (s.begin == s.end || merged.back().begin == merged.back().end)))) {
+      merged.back().end = std::max(merged.back().end, s.end);
+    } else {
+      merged.push_back(s);
+    }
+  }
+  return merged;
+}
+
+// Minimal spans, widened to whole words where the change is visible;
+// a rewrite (many spans, or most of the text) is one span.
+std::vector<ChangedSpan> SpansFor(std::u32string_view a, std::u32string_view b) {
+  std::vector<ChangedSpan> spans = DiffCodePoints(a, b);
+  size_t changed = 0;
+  for (const auto& s : spans) changed += std::max(s.a_end - s.a_begin, s.b_end - s.b_begin);
+  if (spans.size() > 12 || (spans.size() > 1 && changed * 2 > std::max(a.size(), b.size()))) {
+    return {ChangedSpan{spans.front().a_begin, spans.back().a_end, spans.front().b_begin, spans.back().b_end}};
+  }
+  std::vector<ChangedSpan> out;
+  for (const auto& s : spans) {
+    if (CovertLike(a.substr(s.a_begin, s.a_end - s.a_begin), b.substr(s.b_begin, s.b_end - s.b_begin))) {
+      out.push_back(s);
+    } else {
+      auto widened = WidenToWords(a, b, {s});
+      out.push_back(widened.front());
+    }
+  }
+  // Widening may make neighbours overlap: merge them.
+  std::vector<ChangedSpan> merged;
+  for (const auto& s : out) {
+    if (!merged.empty() && (s.a_begin < merged.back().a_end || s.b_begin < merged.back().b_end)) {
+      merged.back().a_end = std::max(merged.back().a_end, s.a_end);
+      merged.back().b_end = std::max(merged.back().b_end, s.b_end);
+    } else {
+      merged.push_back(s);
+    }
+  }
+  return merged;
+}
+
+struct Verdictlet {
+  DiffClass cls = DiffClass::kOtherDependence;
+  std::string reason;
+};
+
+// Pass 6 for one value at one site.
+Verdictlet ClassifyChange(std::u32string_view ref_text, std::u32string_view text, bool presence,
+                          const Attribution& why, const Context& ctx, const std::vector<size_t>& deviant_cells,
+                          const std::vector<size_t>& reference_cells) {
+  bool locale_only = !why.variables.empty(), clock_only = !why.variables.empty();
+  for (const auto& v : why.variables) {
+    locale_only = locale_only && IsLocaleVariable(v);
+    clock_only = clock_only && IsClockVariable(v);
+  }
+  auto unconfirmed = [&](const char* what) {
+    return Verdictlet{DiffClass::kUnexplained,
+                      fmt::format("{}; with one run per cell it cannot be told from randomness", what)};
+  };
+  if (presence) {
+    if (!why.explained) return {DiffClass::kUnexplained, "present in some cells only, and no one or two settings explain which"};
+    if (locale_only) return ctx.single_run ? unconfirmed("present under some locales only")
+                                           : Verdictlet{DiffClass::kLocalisation, "present under some locales only"};
+    return {DiffClass::kOtherDependence, "sent in some cells only"};
+  }
+  std::vector<ChangedSpan> minimal = DiffCodePoints(ref_text, text);
+  bool covert = !minimal.empty();
+  for (const auto& s : minimal) {
+    covert = covert && CovertLike(ref_text.substr(s.a_begin, s.a_end - s.a_begin), text.substr(s.b_begin, s.b_end - s.b_begin));
+  }
+  if (covert && !locale_only) {
+    return {DiffClass::kCovertMarker,
+            Skeleton(ref_text) == Skeleton(text)
+                ? "same text to a reader: only look-alike, invisible or white-space code points change"
+                : "only separators, punctuation or white space change"};
+  }
+  if (!why.explained) return {DiffClass::kUnexplained, "no one or two settings explain in which cells it changes"};
+  if (covert) {
+    return ctx.single_run ? unconfirmed("separators or punctuation follow the locale")
+                          : Verdictlet{DiffClass::kLocalisation, "separators or punctuation follow the locale"};
+  }
+  if (clock_only) {
+    bool time_like = true;
+    for (const auto& s : WidenToWords(ref_text, text, minimal)) {
+      time_like = time_like && IsTimeLike(ref_text.substr(s.a_begin, s.a_end - s.a_begin)) &&
+                  IsTimeLike(text.substr(s.b_begin, s.b_end - s.b_begin));
+    }
+    if (time_like) {
+      std::set<int> ref_offsets, cell_offsets;
+      bool known = true;
+      for (size_t c : reference_cells) {
+        auto o = ZoneOffsetMinutes(EffectiveZone(ctx.matrix.cells[c]), ctx.facts.now_ms);
+        known = known && o.has_value();
+        if (o) ref_offsets.insert(*o);
+      }
+      for (size_t c : deviant_cells) {
+        auto o = ZoneOffsetMinutes(EffectiveZone(ctx.matrix.cells[c]), ctx.facts.now_ms);
+        known = known && o.has_value();
+        if (o) cell_offsets.insert(*o);
+      }
+      bool disjoint = known && std::none_of(cell_offsets.begin(), cell_offsets.end(),
+                                            [&](int o) { return ref_offsets.count(o) > 0; });
+      if (disjoint) {
+        if (ctx.single_run) return unconfirmed("date/time text");
+        return {DiffClass::kClock, "date/time text; the zones' UTC offsets differ"};
+      }
+      if (known) return {DiffClass::kOtherDependence, "date/time text differs between zones with the same UTC offset: it follows the zone's name"};
+    }
+  }
+  if (locale_only) {
+    return ctx.single_run ? unconfirmed("visible text follows the locale")
+                          : Verdictlet{DiffClass::kLocalisation, "visible text follows the locale"};
+  }
+  return {DiffClass::kOtherDependence, "the text changes with the environment"};
+}
+
+std::string Context40(const std::u32string& text, size_t begin, size_t end, bool before) {
+  if (before) {
+    size_t from = begin > 40 ? begin - 40 : 0;
+    return EncodeFromDiff(std::u32string_view(text).substr(from, begin - from));
+  }
+  return EncodeFromDiff(std::u32string_view(text).substr(std::min(end, text.size()), 40));
+}
+
+// Arrays whose elements come and go between runs of one cell (telemetry
+// batches filled by timers): their elements pair with nothing stable, so
+// every field under them is noise. Per request key, the outermost array's
+// path ("body .events").
+std::map<std::string, std::set<std::string>> UnstableArrays(const Context& ctx,
+                                                            const std::vector<AlignedField>& aligned) {
+  std::map<std::string, std::set<std::string>> unstable;
+  for (const auto& field : aligned) {
+    if (field.key == "network") continue;
+    // A request that comes and goes between runs of one cell (a telemetry
+    // flush on a timer): "" stands for all of its fields.
+    const bool whole = field.field == "request";
+    size_t bracket = field.field.find('[');
+    if (bracket == std::string::npos && !whole) continue;
+    for (size_t c = 0; c < ctx.cells; ++c) {
       bool present = false, absent = false;
       for (size_t r = 0; r < field.values[c].size(); ++r) {
-        if (!field.request_present[c][r]) continue;
+        if (!ctx.good[c][r] || (!whole && !field.request_present[c][r])) continue;
         (field.values[c][r] ? present : absent) = true;
       }
       if (present && absent) {
-        unstable_arrays[field.key].insert(field.field.substr(0, bracket));
+        unstable[field.key].insert(whole ? std::string() : field.field.substr(0, bracket));
         break;
       }
     }
   }
-  auto under_unstable_array = [&unstable_arrays](const AlignedField& field) -> const std::string* {
-    auto it = unstable_arrays.find(field.key);
-    if (it == unstable_arrays.end()) return nullptr;
-    for (const auto& prefix : it->second) {
-      if (field.field.size() > prefix.size() && field.field.compare(0, prefix.size(), prefix) == 0 &&
-          field.field[prefix.size()] == '[') {
-        return &prefix;
-      }
-    }
-    return nullptr;
-  };
-  std::set<std::string> reported_arrays;
+  return unstable;
+}
 
-  for (auto& field : aligned) {
-    const bool is_presence = field.field == "request";
-    if (const std::string* prefix = under_unstable_array(field)) {
-      std::string location = fmt::format("{} {}[*]", field.location, *prefix);
-      if (reported_arrays.insert(location).second) {
+class FieldComparer {
+ public:
+  FieldComparer(const Context& ctx, Analysis* a, std::map<std::string, std::set<std::string>> unstable)
+      : ctx_(ctx), a_(a), unstable_(std::move(unstable)) {}
+
+  void Compare(const AlignedField& field) {
+    field_ = &field;
+    field_first_ = a_->differences.size();
+    if (UnderUnstableArray()) return;
+    if (!Noise()) return;
+    if (!Representatives()) return;
+    SpanDiff();
+  }
+
+ private:
+  bool UnderUnstableArray() {
+    auto it = unstable_.find(field_->key);
+    if (it == unstable_.end()) return false;
+    for (const auto& prefix : it->second) {
+      const bool whole = prefix.empty();
+      if (whole ? field_->field == "request"
+                : field_->field.size() <= prefix.size() || field_->field.compare(0, prefix.size(), prefix) != 0 ||
+                      field_->field[prefix.size()] != '[') {
+        continue;
+      }
+      std::string location = whole ? fmt::format("{} (its fields)", field_->key)
+                                   : fmt::format("{} {}[*]", field_->location, prefix);
+      if (reported_.insert(location).second) {
         NoiseField noise;
         noise.location = location;
-        noise.examples.push_back("the array's length changes between runs: its elements are not compared");
-        for (size_t c = 0; c < cells; ++c) noise.cells.push_back(matrix.cells[c].label);
-        analysis.noise.push_back(std::move(noise));
+        noise.examples.push_back(whole ? "the request comes and goes between runs: its fields are not compared"
+                                       : "its elements come and go between runs: they are not compared");
+        for (size_t c = 0; c < ctx_.cells; ++c) noise.cells.push_back(ctx_.matrix.cells[c].label);
+        a_->noise.push_back(std::move(noise));
       }
-      continue;
+      return true;
     }
-    // Values per cell and run, with absent requests skipped for fields.
-    auto run_values = [&](size_t c, bool masked) {
-      std::vector<std::optional<std::string>> vals;
-      for (size_t r = 0; r < field.values[c].size(); ++r) {
-        if (!is_presence && !field.request_present[c][r]) continue;
-        auto v = field.values[c][r];
-        if (masked && v) v = MaskGenerated(*v);
-        vals.push_back(std::move(v));
-      }
-      return vals;
-    };
+    return false;
+  }
+
+  // Values of the good runs of cell c (absent requests skipped for fields).
+  std::vector<std::optional<std::string>> RunValues(size_t c, bool masked) const {
+    std::vector<std::optional<std::string>> vals;
+    for (size_t r = 0; r < field_->values[c].size(); ++r) {
+      if (!ctx_.good[c][r]) continue;
+      if (field_->field != "request" && field_->key != "network" && !field_->request_present[c][r]) continue;
+      auto v = field_->values[c][r];
+      if (masked && v) v = MaskGenerated(*v);
+      vals.push_back(std::move(v));
+    }
+    return vals;
+  }
+
+  // Pass 3. False when the field is only noise.
+  bool Noise() {
     auto varies = [](const std::vector<std::optional<std::string>>& vals) {
       return std::any_of(vals.begin(), vals.end(), [&](const auto& v) { return v != vals.front(); });
     };
     NoiseField noise;
-    noise.location = FieldLocation(field);
-    for (size_t c = 0; c < cells; ++c) {
-      auto vals = run_values(c, false);
-      if (!vals.empty() && varies(vals)) {
-        noise.cells.push_back(matrix.cells[c].label);
-        if (noise.examples.empty()) {
-          noise.examples.push_back(Truncate(vals.front().value_or("(absent)"), 200));
-          for (const auto& v : vals) {
-            if (v != vals.front()) {
-              noise.examples.push_back(Truncate(v.value_or("(absent)"), 200));
-              break;
-            }
+    noise.location = CollapseIndices(FieldLocation(*field_));
+    // An element that comes and goes between runs (a telemetry batch of
+    // varying length): one entry for the array, not one per leaf.
+    bool comes_and_goes = false;
+    for (size_t c = 0; c < ctx_.cells && !comes_and_goes; ++c) {
+      auto vals = RunValues(c, false);
+      comes_and_goes = std::any_of(vals.begin(), vals.end(), [](const auto& v) { return !v.has_value(); }) &&
+                       std::any_of(vals.begin(), vals.end(), [](const auto& v) { return v.has_value(); });
+    }
+    if (size_t star = noise.location.rfind("[*]"); comes_and_goes && star != std::string::npos) {
+      noise.location.resize(star + 3);
+    }
+    for (size_t c = 0; c < ctx_.cells; ++c) {
+      auto vals = RunValues(c, false);
+      if (vals.empty() || !varies(vals)) continue;
+      noise.cells.push_back(ctx_.matrix.cells[c].label);
+      if (noise.examples.empty()) {
+        noise.examples.push_back(Truncate(vals.front().value_or("(absent)"), 200));
+        for (const auto& v : vals) {
+          if (v != vals.front()) {
+            noise.examples.push_back(Truncate(v.value_or("(absent)"), 200));
+            break;
           }
         }
       }
     }
-    bool masked = false;
-    if (!noise.cells.empty()) {
-      bool still = is_presence;
-      for (size_t c = 0; c < cells && !still; ++c) {
-        auto vals = run_values(c, true);
-        still = !vals.empty() && varies(vals);
-      }
-      noise.masked = !still;
-      analysis.noise.push_back(noise);
-      if (still) continue;
-      masked = true;
+    masked_ = false;
+    if (noise.cells.empty()) return true;
+    bool still = false;
+    for (size_t c = 0; c < ctx_.cells && !still; ++c) {
+      auto vals = RunValues(c, true);
+      still = !vals.empty() && varies(vals);
     }
-
-    // Representative value per cell: the first run that has the request.
-    std::vector<std::optional<std::string>> rep(cells);
-    std::vector<bool> has_request(cells, false);
-    for (size_t c = 0; c < cells; ++c) {
-      for (size_t r = 0; r < field.values[c].size(); ++r) {
-        if (is_presence || field.request_present[c][r]) {
-          rep[c] = field.values[c][r];
-          if (masked && rep[c]) rep[c] = MaskGenerated(*rep[c]);
-          has_request[c] = field.request_present[c][r];
-          break;
-        }
-      }
-      if (is_presence) {
-        has_request[c] = true;
+    noise.masked = !still;
+    // One entry per collapsed location ("body .events[*].time").
+    auto it = std::find_if(a_->noise.begin(), a_->noise.end(),
+                           [&](const NoiseField& n) { return n.location == noise.location; });
+    if (it == a_->noise.end()) {
+      a_->noise.push_back(noise);
+    } else {
+      it->masked = it->masked && noise.masked;
+      for (const auto& c : noise.cells) {
+        if (std::find(it->cells.begin(), it->cells.end(), c) == it->cells.end()) it->cells.push_back(c);
       }
     }
-    if (!is_presence && !has_request[0]) continue;  // covered by the request's presence
-
-    Difference diff;
-    diff.location = FieldLocation(field);
-    diff.request_key = field.key;
-    diff.field = field.field;
-    diff.noise_masked = masked;
-    diff.cls = DiffClass::kEcho;
-    std::set<std::string> variables;
-    std::set<char32_t> codepoints;
-    bool worst_set = false;
-    for (size_t c = 1; c < cells; ++c) {
-      if (!has_request[c] || rep[c] == rep[0]) continue;
-      const Cell& cell = matrix.cells[c];
-      CellVerdict verdict = ClassifyCell(rep[0], rep[c], base, cell, is_presence, field.key, facts);
-      diff.differing_cells.push_back(c);
-      for (const auto& [var, value] : cell.varied) variables.insert(var);
-      if (!worst_set || verdict.cls < diff.cls) {
-        diff.cls = verdict.cls;
-        diff.reason = verdict.reason;
-        worst_set = true;
-      }
-      if (verdict.cls == DiffClass::kEcho) continue;
-      // Code-point spans explain a covert marker; visible rewording reads
-      // better as one span of whole words.
-      std::vector<ChangedSpan> spans = verdict.spans;
-      if (verdict.cls != DiffClass::kCovertMarker && !spans.empty()) {
-        spans = WidenToWords(verdict.a, verdict.b, spans);
-        ChangedSpan merged{spans.front().a_begin, spans.back().a_end, spans.front().b_begin, spans.back().b_end};
-        spans = {merged};
-      }
-      int shown = 0;
-      for (const auto& s : spans) {
-        std::u32string_view a_span = std::u32string_view(verdict.a).substr(s.a_begin, s.a_end - s.a_begin);
-        std::u32string_view b_span = std::u32string_view(verdict.b).substr(s.b_begin, s.b_end - s.b_begin);
-        for (char32_t cp : a_span) codepoints.insert(cp);
-        for (char32_t cp : b_span) codepoints.insert(cp);
-        if (shown++ < 4) {
-          CodepointChange change{cell.label, EncodeFromDiff(a_span), EncodeFromDiff(b_span), s.b_begin};
-          auto context = [](const std::u32string& text, size_t begin, size_t end, std::string* before,
-                            std::string* after) {
-            size_t from = begin > 40 ? begin - 40 : 0;
-            *before = EncodeFromDiff(std::u32string_view(text).substr(from, begin - from));
-            *after = EncodeFromDiff(std::u32string_view(text).substr(end, 40));
-          };
-          context(verdict.a, s.a_begin, s.a_end, &change.baseline_before, &change.baseline_after);
-          context(verdict.b, s.b_begin, s.b_end, &change.cell_before, &change.cell_after);
-          diff.changes.push_back(std::move(change));
-        }
-      }
-    }
-    if (diff.differing_cells.empty()) continue;
-    diff.variables.assign(variables.begin(), variables.end());
-    for (char32_t cp : codepoints) {
-      if (diff.codepoints.size() >= 64) break;
-      diff.codepoints.push_back(cp);
-    }
-    diff.by_cell = rep;
-    analysis.differences.push_back(std::move(diff));
+    if (still) return false;
+    masked_ = true;
+    return true;
   }
-  std::stable_sort(analysis.differences.begin(), analysis.differences.end(),
+
+  // The value of each observed cell (its first good run with the request)
+  // and the reference cell. False when there is nothing to compare.
+  bool Representatives() {
+    const bool is_request = field_->field == "request";
+    const bool network = field_->key == "network";
+    rep_.assign(ctx_.cells, std::nullopt);
+    observed_.assign(ctx_.cells, false);
+    for (size_t c = 0; c < ctx_.cells; ++c) {
+      for (size_t r = 0; r < field_->values[c].size(); ++r) {
+        if (!ctx_.good[c][r]) continue;
+        if (!is_request && !network && !field_->request_present[c][r]) continue;
+        rep_[c] = field_->values[c][r];
+        if (masked_ && rep_[c]) rep_[c] = MaskGenerated(*rep_[c]);
+        observed_[c] = true;
+        break;
+      }
+    }
+    // The baseline is the reference unless it failed; a field of a request
+    // the baseline did not send is covered by the request's presence.
+    ref_ = 0;
+    if (!ctx_.cell_ok[0]) {
+      ref_ = SIZE_MAX;
+      for (size_t c = 0; c < ctx_.cells && ref_ == SIZE_MAX; ++c) {
+        if (observed_[c]) ref_ = c;
+      }
+      if (ref_ == SIZE_MAX) return false;
+    } else if (!observed_[0]) {
+      return false;
+    }
+    for (size_t c = 0; c < ctx_.cells; ++c) {
+      if (observed_[c] && rep_[c] != rep_[ref_]) return true;
+    }
+    return false;
+  }
+
+  Difference NewDifference(DiffClass cls, std::string reason) const {
+    Difference d;
+    d.location = FieldLocation(*field_);
+    d.request_key = field_->key;
+    d.field = field_->field;
+    d.cls = cls;
+    d.reason = std::move(reason);
+    d.by_cell = rep_;
+    d.noise_masked = masked_;
+    d.reference_cell = ref_;
+    return d;
+  }
+
+  // A presence field named after a varied value ("lookup (HTTPS_PROXY host)")
+  // is an echo of it.
+  bool NamesVaried(const Cell& cell, std::set<std::string>* vars) const {
+    bool any = false;
+    const std::string key = field_->key + " " + field_->field;
+    for (const auto& [var, value] : cell.varied) {
+      std::string marker = fmt::format("({} host)", var);
+      if (field_->field.find(marker) != std::string::npos || field_->key.find(marker) != std::string::npos) {
+        vars->insert(var);
+        any = true;
+      }
+      for (const auto& form : ValueForms(value)) {
+        if (form.size() >= 4 && key.find(form) != std::string::npos) {
+          vars->insert(var);
+          any = true;
+        }
+      }
+    }
+    return any;
+  }
+
+  // A value of cell c that is nothing but a varied value ("apiBaseUrlHost":
+  // "openrouter.ai") echoes it; `vars` gets the variables.
+  bool OnlyVariedValue(size_t c, std::set<std::string>* vars) const {
+    if (!rep_[c].has_value()) return false;
+    const Cell& cell = ctx_.matrix.cells[c];
+    const Cell& ref_cell = ctx_.matrix.cells[ref_];
+    std::string substituted = *rep_[c];
+    std::set<std::string> echoed;
+    bool only_varied = EchoSubstitute(&substituted, cell, ref_cell, "", &echoed) &&
+                       (substituted.empty() || ValueForms(substituted).empty() ||
+                        std::any_of(echoed.begin(), echoed.end(), [&](const std::string& var) {
+                          for (const auto& form : ValueForms(EffectiveValue(ref_cell, var))) {
+                            if (form == substituted) return true;
+                          }
+                          return false;
+                        }));
+    if (only_varied) *vars = echoed;
+    return only_varied;
+  }
+
+  // Cell c's value with its varied values replaced by the reference's, as
+  // code points; `vars` gets the variables replaced.
+  CellSide SideOf(size_t c, std::set<std::string>* vars) const {
+    std::string substituted = *rep_[c];
+    EchoSubstitute(&substituted, ctx_.matrix.cells[c], ctx_.matrix.cells[ref_], *rep_[ref_], vars);
+    CellSide side;
+    side.cell = c;
+    side.text = DecodeForDiff(substituted);
+    if (substituted != *rep_[c]) {
+      side.sent = DecodeForDiff(*rep_[c]);
+      side.echoes = DiffCodePoints(side.text, side.sent);
+    }
+    return side;
+  }
+
+  // Pass 4 and, per site and value, 5 and 6: each cell's value against the
+  // reference's; echoes, presence flips and changed sites.
+  void SpanDiff() {
+    const Cell& ref_cell = ctx_.matrix.cells[ref_];
+    const std::optional<std::string>& ref_value = rep_[ref_];
+    std::vector<size_t> echo_cells;
+    std::set<std::string> echo_vars;
+    std::vector<CellSide> sides;
+    std::vector<size_t> absent_flip;  // cells where the field's presence differs
+    ref32_ = ref_value ? DecodeForDiff(*ref_value) : std::u32string();
+    for (size_t c = 0; c < ctx_.cells; ++c) {
+      if (!observed_[c] || c == ref_ || rep_[c] == ref_value) continue;
+      const Cell& cell = ctx_.matrix.cells[c];
+      std::set<std::string> vars;
+      if (!rep_[c].has_value() || !ref_value.has_value()) {
+        if (OnlyVariedValue(c, &vars) || NamesVaried(rep_[c] ? cell : ref_cell, &vars) || NamesVaried(cell, &vars)) {
+          echo_cells.push_back(c);
+          echo_vars.insert(vars.begin(), vars.end());
+        } else {
+          absent_flip.push_back(c);
+        }
+        continue;
+      }
+      CellSide side = SideOf(c, &vars);
+      // Nothing but the cell's own varied value (the Host header of a
+      // relay, where the reference reached the agent's default host):
+      // the difference is the varied value itself, whatever the reference sent.
+      if (side.text == ref32_ || OnlyVariedValue(c, &vars)) {
+        echo_cells.push_back(c);
+        echo_vars.insert(vars.begin(), vars.end());
+        continue;
+      }
+      side.spans = SpansFor(ref32_, side.text);
+      sides.push_back(std::move(side));
+    }
+    if (!echo_cells.empty()) {
+      Difference d = NewDifference(DiffClass::kEcho, "the difference is the varied value itself");
+      d.differing_cells = echo_cells;
+      d.variables.assign(echo_vars.begin(), echo_vars.end());
+      a_->differences.push_back(std::move(d));
+    }
+    if (!absent_flip.empty()) PresenceDifference(absent_flip);
+    for (const Site& site : Sites(sides)) SiteDifferences(site, sides);
+  }
+
+  void PresenceDifference(const std::vector<size_t>& flipped) {
+    std::vector<bool> deviant(ctx_.cells, false);
+    for (size_t c : flipped) deviant[c] = true;
+    Attribution why = Attribute(ctx_.matrix, observed_, deviant, ctx_.single_run);
+    std::vector<size_t> ref_cells;
+    for (size_t c = 0; c < ctx_.cells; ++c) {
+      if (observed_[c] && !deviant[c]) ref_cells.push_back(c);
+    }
+    Verdictlet v = ClassifyChange({}, {}, true, why, ctx_, flipped, ref_cells);
+    // Behind a proxy the agent resolves and dials the proxy instead of the
+    // hosts: what the network pseudo-request loses there echoes the proxy.
+    bool proxy_only = why.explained && !why.variables.empty() &&
+                      std::all_of(why.variables.begin(), why.variables.end(), [](const std::string& var) {
+                        std::string lower = var;
+                        std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char ch) { return std::tolower(ch); });
+                        return lower.ends_with("_proxy");
+                      });
+    if (field_->key == "network" && proxy_only) v = {DiffClass::kEcho, "reached through the proxy instead"};
+    Difference d = NewDifference(v.cls, v.reason);
+    if (v.cls == DiffClass::kEcho) {
+      // the reason above
+    } else if (field_->field == "request") {
+      d.reason = rep_[ref_] ? "the request is not sent in some cells" : "the request is sent in some cells only";
+      if (v.cls == DiffClass::kUnexplained) d.reason += " (no one or two settings explain which)";
+    } else if (v.cls != DiffClass::kUnexplained) {
+      d.reason = rep_[ref_] ? "absent in some cells" : "present in some cells only";
+    }
+    d.differing_cells = flipped;
+    d.variables = why.variables;
+    d.explanation = why.condition;
+    a_->differences.push_back(std::move(d));
+  }
+
+  // Several values at one site (one text per language): the dimension of
+  // which the text is a function explains them all, if there is one.
+  std::vector<size_t> DimensionOfTexts(const std::map<std::u32string, std::vector<size_t>>& by_text) const {
+    if (by_text.size() <= 1) return {};
+    std::vector<int> value_of(ctx_.cells, -1);
+    for (size_t c = 0; c < ctx_.cells; ++c) value_of[c] = observed_[c] ? 0 : -1;
+    int id = 1;
+    for (const auto& [text, cells] : by_text) {
+      for (size_t c : cells) value_of[c] = id;
+      ++id;
+    }
+    if (auto d = FunctionalDimension(ctx_.matrix, value_of)) return {*d};
+    return {};
+  }
+
+  void SiteDifferences(const Site& site, const std::vector<CellSide>& sides) {
+    std::u32string ref_text = ref32_.substr(site.begin, site.end - site.begin);
+    // Cells by their text at this site.
+    std::map<std::u32string, std::vector<size_t>> by_text;
+    std::map<size_t, std::pair<const CellSide*, size_t>> where;  // cell -> (side, start of the site in its text)
+    for (const auto& side : sides) {
+      size_t cell_begin = 0;
+      std::u32string text = TextOver(ref32_, side, site.begin, site.end, &cell_begin);
+      if (text == ref_text) continue;
+      by_text[text].push_back(side.cell);
+      where[side.cell] = {&side, cell_begin};
+    }
+    // Classes at this site: one Difference per class.
+    std::map<DiffClass, Difference> per_class;
+    std::map<DiffClass, std::vector<bool>> deviant_of;
+    const std::vector<size_t> fd = DimensionOfTexts(by_text);
+    const std::vector<size_t>* only = fd.empty() ? nullptr : &fd;
+    for (const auto& [text, cells] : by_text) {
+      std::vector<bool> deviant(ctx_.cells, false);
+      for (size_t c : cells) deviant[c] = true;
+      Attribution why = Attribute(ctx_.matrix, observed_, deviant, ctx_.single_run, only);
+      if (!why.explained && only) why = Attribute(ctx_.matrix, observed_, deviant, ctx_.single_run);
+      std::vector<size_t> ref_cells;
+      for (size_t c = 0; c < ctx_.cells; ++c) {
+        if (observed_[c] && !deviant[c] && !std::any_of(by_text.begin(), by_text.end(), [&](const auto& e) {
+              return std::find(e.second.begin(), e.second.end(), c) != e.second.end();
+            })) {
+          ref_cells.push_back(c);
+        }
+      }
+      Verdictlet v = ClassifyChange(ref_text, text, false, why, ctx_, cells, ref_cells);
+      auto [it, fresh] = per_class.try_emplace(v.cls, NewDifference(v.cls, v.reason));
+      Difference& d = it->second;
+      auto& dev = deviant_of[v.cls];
+      if (dev.empty()) dev.assign(ctx_.cells, false);
+      for (size_t c : cells) dev[c] = true;
+      for (const auto& var : why.variables) {
+        if (std::find(d.variables.begin(), d.variables.end(), var) == d.variables.end()) d.variables.push_back(var);
+      }
+      if (!why.condition.empty() && d.explanation.find(why.condition) == std::string::npos) {
+        d.explanation += (d.explanation.empty() ? "" : "; ") + why.condition;
+      }
+      for (size_t c : cells) {
+        d.differing_cells.push_back(c);
+        AddChanges(&d, ref_text, text, site, c, where[c]);
+      }
+    }
+    for (auto& [cls, d] : per_class) {
+      std::sort(d.differing_cells.begin(), d.differing_cells.end());
+      std::sort(d.variables.begin(), d.variables.end());
+      // One explanation for all of the class's cells reads better than a list.
+      if (d.explanation.find(';') != std::string::npos) {
+        Attribution all = Attribute(ctx_.matrix, observed_, deviant_of[cls], ctx_.single_run, only);
+        if (all.explained) {
+          d.explanation = all.condition;
+          d.variables = all.variables;
+        }
+      }
+      MergeIntoField(std::move(d));
+    }
+  }
+
+  // Sites of one field that carry the same class in the same cells for the
+  // same reason are one difference with several changes (both separators of
+  // a date), not one per site.
+  void MergeIntoField(Difference d) {
+    for (size_t i = field_first_; i < a_->differences.size(); ++i) {
+      Difference& m = a_->differences[i];
+      if (m.cls != d.cls || m.differing_cells != d.differing_cells || m.explanation != d.explanation ||
+          m.location != d.location) {
+        continue;
+      }
+      for (auto& ch : d.changes) {
+        if (m.changes.size() < 24) m.changes.push_back(std::move(ch));
+      }
+      std::set<char32_t> cps(m.codepoints.begin(), m.codepoints.end());
+      cps.insert(d.codepoints.begin(), d.codepoints.end());
+      m.codepoints.assign(cps.begin(), cps.end());
+      if (m.codepoints.size() > 64) m.codepoints.resize(64);
+      std::stable_sort(m.changes.begin(), m.changes.end(),
+                       [](const CodepointChange& x, const CodepointChange& y) { return x.cell < y.cell; });
+      return;
+    }
+    std::stable_sort(d.changes.begin(), d.changes.end(),
+                     [](const CodepointChange& x, const CodepointChange& y) { return x.cell < y.cell; });
+    a_->differences.push_back(std::move(d));
+  }
+
+  void AddChanges(Difference* d, const std::u32string& ref_text, const std::u32string& text, const Site& site,
+                  size_t c, const std::pair<const CellSide*, size_t>& at) {
+    std::set<char32_t> cps(d->codepoints.begin(), d->codepoints.end());
+    const bool covert = d->cls == DiffClass::kCovertMarker;
+    std::vector<ChangedSpan> spans = DiffCodePoints(ref_text, text);
+    if (!covert && !spans.empty()) {
+      spans = WidenToWords(ref_text, text, spans);
+      spans = {ChangedSpan{spans.front().a_begin, spans.back().a_end, spans.front().b_begin, spans.back().b_end}};
+    }
+    size_t shown = 0;
+    for (const auto& ch : d->changes) shown += ch.cell == ctx_.matrix.cells[c].label;
+    for (const auto& s : spans) {
+      std::u32string_view a = std::u32string_view(ref_text).substr(s.a_begin, s.a_end - s.a_begin);
+      std::u32string_view b = std::u32string_view(text).substr(s.b_begin, s.b_end - s.b_begin);
+      for (char32_t cp : a) cps.insert(cp);
+      for (char32_t cp : b) cps.insert(cp);
+      if (shown++ >= 4 || d->changes.size() >= 24) continue;
+      const std::u32string& cell_text = at.first->text;
+      size_t a_begin = site.begin + s.a_begin, a_end = site.begin + s.a_end;
+      size_t b_begin = at.second + s.b_begin, b_end = at.second + s.b_end;
+      CodepointChange change;
+      change.cell = ctx_.matrix.cells[c].label;
+      change.baseline_text = EncodeFromDiff(a);
+      change.cell_text = EncodeFromDiff(b);
+      change.offset = b_begin;
+      change.baseline_before = Context40(ref32_, a_begin, a_end, true);
+      change.baseline_after = Context40(ref32_, a_begin, a_end, false);
+      if (at.first->sent.empty()) {
+        change.cell_before = Context40(cell_text, b_begin, b_end, true);
+        change.cell_after = Context40(cell_text, b_begin, b_end, false);
+      } else {
+        // Show what the agent sent, not the text with its varied values replaced.
+        size_t sb = ToSent(*at.first, b_begin, false), se = std::max(sb, ToSent(*at.first, b_end, true));
+        change.cell_before = Context40(at.first->sent, sb, se, true);
+        change.cell_after = Context40(at.first->sent, sb, se, false);
+        change.offset = sb;
+      }
+      d->changes.push_back(std::move(change));
+    }
+    d->codepoints.clear();
+    for (char32_t cp : cps) {
+      if (d->codepoints.size() >= 64) break;
+      d->codepoints.push_back(cp);
+    }
+  }
+
+  const Context& ctx_;
+  Analysis* a_;
+  std::map<std::string, std::set<std::string>> unstable_;
+  std::set<std::string> reported_;
+  const AlignedField* field_ = nullptr;
+  size_t field_first_ = 0;  // the first difference of this field in a_->differences
+  bool masked_ = false;
+  std::vector<std::optional<std::string>> rep_;
+  std::vector<bool> observed_;
+  size_t ref_ = 0;
+  std::u32string ref32_;
+};
+
+// ---------------------------------------------------------------------------
+// Pass 7: group.
+
+void GroupDifferences(Analysis* a) {
+  std::stable_sort(a->differences.begin(), a->differences.end(),
                    [](const Difference& x, const Difference& y) { return x.cls < y.cls; });
-  for (const auto& d : analysis.differences) {
-    if (d.cls == DiffClass::kCovertMarker || d.cls == DiffClass::kOtherDependence) analysis.environment_dependent = true;
+  std::map<std::tuple<DiffClass, std::vector<std::string>, std::string, std::vector<size_t>>, size_t> index;
+  for (size_t i = 0; i < a->differences.size(); ++i) {
+    const Difference& d = a->differences[i];
+    auto key = std::make_tuple(d.cls, d.variables, d.explanation, d.differing_cells);
+    auto [it, fresh] = index.try_emplace(key, a->groups.size());
+    if (fresh) {
+      DifferenceGroup g;
+      g.cls = d.cls;
+      g.variables = d.variables;
+      g.explanation = d.explanation;
+      g.cells = d.differing_cells;
+      a->groups.push_back(std::move(g));
+    }
+    a->groups[it->second].members.push_back(i);
   }
+  for (auto& g : a->groups) {
+    std::stable_sort(g.members.begin(), g.members.end(), [&](size_t x, size_t y) {
+      return !a->differences[x].changes.empty() && a->differences[y].changes.empty();
+    });
+  }
+  std::stable_sort(a->groups.begin(), a->groups.end(), [](const DifferenceGroup& x, const DifferenceGroup& y) {
+    if (x.cls != y.cls) return x.cls < y.cls;
+    return x.members.size() > y.members.size();
+  });
+}
 
-  // Hosts, DNS, TLS failures and identity, over every run.
+// ---------------------------------------------------------------------------
+// Pass 8: inventory.
+
+// DNS over HTTPS or an HTTPDNS service: the agent resolves names itself.
+bool LooksLikeHttpDns(const CapturedRequest& req, const RequestFields& rf) {
+  std::string target = req.target;
+  std::transform(target.begin(), target.end(), target.begin(), [](unsigned char ch) { return std::tolower(ch); });
+  for (const auto& [name, value] : req.headers) {
+    std::string n = name, v = value;
+    std::transform(n.begin(), n.end(), n.begin(), [](unsigned char ch) { return std::tolower(ch); });
+    std::transform(v.begin(), v.end(), v.begin(), [](unsigned char ch) { return std::tolower(ch); });
+    if ((n == "content-type" || n == "accept") && (v.find("application/dns-message") != std::string::npos ||
+                                                   v.find("application/dns-json") != std::string::npos)) {
+      return true;
+    }
+  }
+  if (target.find("/dns-query") != std::string::npos) return true;
+  if (target.find("/resolve?") != std::string::npos && target.find("name=") != std::string::npos) return true;
+  // HTTPDNS services take the name as dn= or host= on a hard-coded address.
+  if (IsIpLiteral(rf.host) && (target.find("dn=") != std::string::npos || target.find("host=") != std::string::npos)) {
+    return true;
+  }
+  return false;
+}
+
+// What the inventory collects over every run before it is written out.
+struct InventoryState {
   std::map<std::string, HostEntry> hosts;
   std::map<std::string, DnsEntry> dns;
   std::map<std::string, IdentityField> identity;
   std::map<std::string, UnservedConnection> unserved;
   std::set<std::tuple<std::string, std::string, std::string, std::string>> tls_seen;
+  std::set<std::string> used_names;
+  std::set<std::string> unrecognised;
   size_t silent_runs = 0, timeouts = 0, total_runs = 0;
-  for (size_t c = 0; c < cells; ++c) {
-    const Cell& cell = matrix.cells[c];
-    for (size_t r = 0; r < runs[c].size(); ++r) {
-      const RunCapture& run = runs[c][r];
-      ++total_runs;
-      if (run.requests.empty()) ++silent_runs;
-      if (run.timed_out) ++timeouts;
-      std::set<std::string> looked_up;
-      for (const auto& q : run.dns) {
-        looked_up.insert(q.name);
-        auto& entry = dns[q.name];
-        entry.name = q.name;
-        ++entry.by_cell[cell.label];
+};
+
+void AddResolver(const std::string& r, Analysis* a) {
+  if (std::find(a->foreign_resolvers.begin(), a->foreign_resolvers.end(), r) == a->foreign_resolvers.end()) {
+    a->foreign_resolvers.push_back(r);
+  }
+}
+
+void AddIdentity(const std::string& location, const std::string& host, const std::string& example,
+                 const std::vector<std::string>& carries, const std::string& cell, InventoryState* st) {
+  auto& idf = st->identity[location];
+  if (idf.location.empty()) {
+    idf.location = location;
+    idf.host = host;
+    idf.example = Truncate(example, 160);
+  }
+  for (const auto& what : carries) {
+    if (std::find(idf.carries.begin(), idf.carries.end(), what) == idf.carries.end()) idf.carries.push_back(what);
+  }
+  if (std::find(idf.cells.begin(), idf.cells.end(), cell) == idf.cells.end()) idf.cells.push_back(cell);
+}
+
+// One run: its lookups, unread connections, TLS refusals, notes, hosts and
+// (for the first run of a cell) the identity its fields and names carry.
+void InventoryRun(const Context& ctx, size_t c, size_t r, InventoryState* st, Analysis* a) {
+  const Cell& base = ctx.matrix.cells[0];
+  const Cell& cell = ctx.matrix.cells[c];
+  const RunCapture& run = ctx.runs[c][r];
+  ++st->total_runs;
+  if (run.requests.empty()) ++st->silent_runs;
+  if (run.timed_out) ++st->timeouts;
+  std::set<std::string> looked_up;
+  for (const auto& q : run.dns) {
+    looked_up.insert(q.name);
+    auto& entry = st->dns[q.name];
+    entry.name = q.name;
+    ++entry.by_cell[cell.label];
+    if (!q.server.empty() && q.server != "127.0.0.1" && q.server != "::1") AddResolver(q.server, a);
+  }
+  const auto names = NamesOfAddresses(run);
+  for (const auto& conn : run.connections) {
+    if (auto it = names.find(conn.dest_ip); it != names.end()) st->used_names.insert(it->second);
+    if (conn.served) continue;
+    std::string dest = conn.dest_ip.find(':') != std::string::npos ? fmt::format("[{}]:{}", conn.dest_ip, conn.dest_port)
+                                                                   : fmt::format("{}:{}", conn.dest_ip, conn.dest_port);
+    auto& entry = st->unserved[conn.protocol + " " + dest];
+    entry.protocol = conn.protocol;
+    entry.dest = dest;
+    ++entry.by_cell[cell.label];
+  }
+  for (const auto& f : run.tls_failures) {
+    if (!f.sni.empty()) st->used_names.insert(f.sni);
+    auto key = std::make_tuple(cell.label, f.sni, fmt::format("{}:{}", f.dest_ip, f.dest_port), f.reason);
+    if (st->tls_seen.insert(key).second) a->tls_failures.push_back({cell.label, f.sni, std::get<2>(key), f.reason});
+  }
+  for (const auto& note : run.notes) {
+    if (std::find(a->notes.begin(), a->notes.end(), note) == a->notes.end()) a->notes.push_back(note);
+  }
+  const auto& flat = ctx.flat[c][r];
+  for (size_t i = 0; i < run.requests.size() && i < flat.size(); ++i) {
+    const auto& req = run.requests[i];
+    const auto& rf = flat[i];
+    st->used_names.insert(rf.host);
+    auto& h = st->hosts[rf.host];
+    h.host = rf.host;
+    h.ip_literal = IsIpLiteral(rf.host);
+    if (rf.is_tunnel) {  // the tunnel's requests are counted themselves
+      h.via_proxy = true;
+      continue;
+    }
+    ++h.requests;
+    ++h.by_cell[cell.label];
+    if (!req.dest_ip.empty()) h.dest_ips.insert(req.dest_ip);
+    if (req.dest_port) h.ports.insert(req.dest_port);
+    h.via_proxy = h.via_proxy || req.via_proxy;
+    h.looked_up = h.looked_up || looked_up.count(rf.host) > 0;
+    if (LooksLikeHttpDns(req, rf)) {
+      std::string path = req.target.substr(0, req.target.find('?'));
+      if (size_t scheme = path.find("://"); scheme != std::string::npos) {  // absolute form, through a proxy
+        size_t slash = path.find('/', scheme + 3);
+        path = slash == std::string::npos ? "/" : path.substr(slash);
       }
-      for (const auto& q : run.dns) {
-        if (!q.server.empty() && q.server != "127.0.0.1" && q.server != "::1" &&
-            std::find(analysis.foreign_resolvers.begin(), analysis.foreign_resolvers.end(), q.server) ==
-                analysis.foreign_resolvers.end()) {
-          analysis.foreign_resolvers.push_back(q.server);
-        }
-      }
-      for (const auto& conn : run.connections) {
-        if (conn.served) continue;
-        std::string dest = conn.dest_ip.find(':') != std::string::npos
-                               ? fmt::format("[{}]:{}", conn.dest_ip, conn.dest_port)
-                               : fmt::format("{}:{}", conn.dest_ip, conn.dest_port);
-        auto& entry = unserved[conn.protocol + " " + dest];
-        entry.protocol = conn.protocol;
-        entry.dest = dest;
-        ++entry.by_cell[cell.label];
-      }
-      for (const auto& f : run.tls_failures) {
-        auto key = std::make_tuple(cell.label, f.sni, fmt::format("{}:{}", f.dest_ip, f.dest_port), f.reason);
-        if (tls_seen.insert(key).second) {
-          analysis.tls_failures.push_back({cell.label, f.sni, std::get<2>(key), f.reason});
-        }
-      }
-      for (const auto& note : run.notes) {
-        if (std::find(analysis.notes.begin(), analysis.notes.end(), note) == analysis.notes.end()) {
-          analysis.notes.push_back(note);
-        }
-      }
-      auto flat = FlattenRun(run, cell);
-      for (size_t i = 0; i < run.requests.size() && i < flat.size(); ++i) {
-        const auto& req = run.requests[i];
-        const auto& rf = flat[i];
-        auto& h = hosts[rf.host];
-        h.host = rf.host;
-        h.ip_literal = IsIpLiteral(rf.host);
-        if (rf.is_tunnel) {  // the tunnel's requests are counted themselves
-          h.via_proxy = true;
-          continue;
-        }
-        ++h.requests;
-        ++h.by_cell[cell.label];
-        if (!req.dest_ip.empty()) h.dest_ips.insert(req.dest_ip);
-        if (req.dest_port) h.ports.insert(req.dest_port);
-        h.via_proxy = h.via_proxy || req.via_proxy;
-        h.looked_up = h.looked_up || looked_up.count(rf.host) > 0;
-        if (r != 0) continue;  // identity: first run of each cell is enough
-        bool provider = rf.to_base_url;
-        for (const auto& [name, value] : rf.fields) {
-          if (name == "request" || name == "header host") continue;
-          auto carries = Carriers(value, base, cell, facts, provider);
-          if (carries.empty()) continue;
-          std::string location = rf.location + " " + CollapseIndices(name);
-          auto& idf = identity[location];
-          if (idf.location.empty()) {
-            idf.location = location;
-            idf.host = rf.host;
-            idf.example = Truncate(value, 160);
+      AddResolver(fmt::format("{}://{}{} (DNS over HTTP)", req.scheme.empty() ? "http" : req.scheme, rf.host, path), a);
+    }
+    if (rf.to_base_url && req.response_status == 404) st->unrecognised.insert(rf.key);
+    if (r != 0) continue;  // identity: the first run of each cell is enough
+    for (const auto& [name, value] : rf.fields) {
+      if (name == "request" || name == "header host" || name == "tls sni") continue;
+      auto carries = Carriers(value, base, cell, ctx.facts, rf.to_base_url);
+      if (!carries.empty()) AddIdentity(rf.location + " " + CollapseIndices(name), rf.host, value, carries, cell.label, st);
+    }
+  }
+  if (r != 0) return;
+  // Names looked up carry identity too ("wks-berlin-042.t.example").
+  for (const auto& name : looked_up) {
+    auto carries = Carriers(name, base, cell, ctx.facts, false);
+    if (!carries.empty()) AddIdentity("DNS lookup " + name, name, name, carries, cell.label, st);
+  }
+}
+
+// A varied base URL whose host no cell that sets it ever contacted: the
+// agent ignored the variable, so those cells tested nothing.
+void WarnIgnoredBaseUrls(const Context& ctx, Analysis* a) {
+  for (size_t d = 0; d < ctx.matrix.dimensions.size(); ++d) {
+    const Dimension& dim = ctx.matrix.dimensions[d];
+    for (size_t v = 0; v < dim.values.size(); ++v) {
+      for (const auto& [var, value] : dim.values[v].assign) {
+        if (var.find("BASE_URL") == std::string::npos && !var.ends_with("_API_BASE") && !var.ends_with("_ENDPOINT")) continue;
+        std::string host = value.substr(value.find("://") == std::string::npos ? 0 : value.find("://") + 3);
+        host = host.substr(0, host.find_first_of("/:?#"));
+        if (host.empty()) continue;
+        size_t cells_with = 0;
+        bool contacted = false;
+        for (size_t c = 0; c < ctx.cells; ++c) {
+          const auto& levels = ctx.matrix.cells[c].levels;
+          if (d >= levels.size() || levels[d] != static_cast<int>(v + 1) || !ctx.cell_ok[c]) continue;
+          ++cells_with;
+          for (const auto& flat : ctx.flat[c]) {
+            for (const auto& rf : flat) contacted = contacted || rf.host == host;
           }
-          for (const auto& what : carries) {
-            if (std::find(idf.carries.begin(), idf.carries.end(), what) == idf.carries.end()) idf.carries.push_back(what);
+          for (const auto& run : ctx.runs[c]) {
+            for (const auto& q : run.dns) contacted = contacted || q.name == host;
           }
-          if (std::find(idf.cells.begin(), idf.cells.end(), cell.label) == idf.cells.end()) idf.cells.push_back(cell.label);
         }
+        if (cells_with == 0 || contacted) continue;
+        std::string w = fmt::format("the agent ignored {}: no request reached {} in the {} it was set in", var, host,
+                                    cells_with == 1 ? std::string("cell") : fmt::format("{} cells", cells_with));
+        if (std::find(a->warnings.begin(), a->warnings.end(), w) == a->warnings.end()) a->warnings.push_back(w);
       }
     }
   }
-  for (auto& [name, h] : hosts) analysis.hosts.push_back(std::move(h));
-  std::stable_sort(analysis.hosts.begin(), analysis.hosts.end(),
+}
+
+void Inventory(const Context& ctx, Analysis* a) {
+  InventoryState st;
+  for (size_t c = 0; c < ctx.cells; ++c) {
+    for (size_t r = 0; r < ctx.runs[c].size(); ++r) InventoryRun(ctx, c, r, &st, a);
+  }
+  for (auto& [name, h] : st.hosts) a->hosts.push_back(std::move(h));
+  std::stable_sort(a->hosts.begin(), a->hosts.end(),
                    [](const HostEntry& x, const HostEntry& y) { return x.requests > y.requests; });
-  for (auto& [name, d] : dns) analysis.dns.push_back(std::move(d));
-  for (auto& [loc, idf] : identity) analysis.identifying.push_back(std::move(idf));
-  for (auto& [key, conn] : unserved) analysis.unserved.push_back(std::move(conn));
-  if (silent_runs == total_runs && total_runs > 0) {
-    analysis.notes.push_back("the agent sent no request in any run: check that it ran (see the exit status and stderr)");
+  for (auto& [name, d] : st.dns) {
+    if (!st.used_names.count(name)) a->unused_lookups.push_back(name);
+    a->dns.push_back(std::move(d));
   }
-  bool single_run = true;
-  for (size_t c = 0; c < cells; ++c) single_run = single_run && runs[c].size() < 2;
-  if (single_run) {
-    analysis.notes.push_back("one run per cell: random ids and timestamps cannot be told from dependence; use --runs 2 or more");
+  for (auto& [loc, idf] : st.identity) a->identifying.push_back(std::move(idf));
+  for (auto& [key, conn] : st.unserved) a->unserved.push_back(std::move(conn));
+  WarnIgnoredBaseUrls(ctx, a);
+  if (!st.unrecognised.empty()) {
+    std::string list;
+    for (const auto& k : st.unrecognised) list += (list.empty() ? "" : ", ") + k;
+    a->notes.push_back(fmt::format("the fake provider did not recognise (answered 404 in the provider's error shape): {}", list));
   }
-  if (timeouts > 0) analysis.notes.push_back(fmt::format("{} of {} runs timed out", timeouts, total_runs));
+  if (st.silent_runs == st.total_runs && st.total_runs > 0) {
+    a->notes.push_back("the agent sent no request in any run: check that it ran (see the exit status and stderr)");
+  }
+  if (ctx.single_run) {
+    a->notes.push_back(
+        "one run per cell: random ids and timestamps cannot be told from dependence, so nothing is labelled "
+        "localisation or clock; use --runs 2 or more");
+  }
+  if (st.timeouts > 0) a->notes.push_back(fmt::format("{} of {} runs timed out", st.timeouts, st.total_runs));
+}
+
+}  // namespace
+
+const char* VerdictName(Verdict v) {
+  switch (v) {
+    case Verdict::kCovertMarker:
+      return "covert-marker";
+    case Verdict::kEnvironmentDependent:
+      return "environment-dependent";
+    case Verdict::kInconclusive:
+      return "inconclusive";
+    case Verdict::kNoEnvironmentDependence:
+      return "no-environment-dependence";
+  }
+  return "inconclusive";
+}
+
+Verdict DecideVerdict(const Analysis& analysis) {
+  bool covert = false, dependent = false;
+  for (const auto& d : analysis.differences) {
+    covert = covert || d.cls == DiffClass::kCovertMarker;
+    dependent = dependent || d.cls == DiffClass::kOtherDependence;
+  }
+  if (covert) return Verdict::kCovertMarker;
+  if (dependent) return Verdict::kEnvironmentDependent;
+  if (!analysis.inconclusive_reasons.empty()) return Verdict::kInconclusive;
+  return Verdict::kNoEnvironmentDependence;
+}
+
+Analysis Analyze(const Matrix& matrix, const std::vector<std::vector<RunCapture>>& runs, const HostFacts& facts) {
+  Analysis analysis;
+  Context ctx{matrix, runs, facts};
+  ctx.cells = std::min(matrix.cells.size(), runs.size());
+  if (ctx.cells == 0) return analysis;
+  JudgeRuns(ctx, &analysis);
+  const std::vector<AlignedField> aligned = AlignRuns(matrix, runs);
+  FieldComparer comparer(ctx, &analysis, UnstableArrays(ctx, aligned));
+  for (const auto& field : aligned) comparer.Compare(field);
+  GroupDifferences(&analysis);
+  Inventory(ctx, &analysis);
+  analysis.verdict = DecideVerdict(analysis);
+  analysis.environment_dependent =
+      analysis.verdict == Verdict::kCovertMarker || analysis.verdict == Verdict::kEnvironmentDependent;
   return analysis;
 }
 

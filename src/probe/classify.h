@@ -1,32 +1,47 @@
 // Classifies every difference between the cells of a probe and inventories
-// the hosts and identity the agent sent.
-//
-// Input: the matrix and, for each cell, the captures of its runs (all runs of
-// a cell share one environment). Each aligned field (see diff.h) is:
-//   1. noise when its value differs between runs of one cell. Tokens that
-//      look generated (numbers, ids, hashes, uuids) are then masked in every
-//      cell and the runs compared again: a field whose rest is stable is still
-//      compared across cells on the masked value (so a timestamp in a system
-//      prompt does not hide a marker next to it); otherwise it is only noise.
-//   2. compared between each cell and the baseline. A cell that differs is
-//      classified, first with the cell's own varied values replaced by the
-//      baseline's (so "Timezone: Asia/Shanghai" is an echo, and a marker next
-//      to it is still seen):
+// the hosts and identity the agent sent. Analyze runs named passes:
+//   1. judge runs     a run that failed (exit status, timeout) or never
+//                     reached a provider while others did is not compared;
+//                     a cell without a good run is a failure, reported as
+//                     such (with its exit status and stderr), never as a
+//                     dependence, and makes the verdict inconclusive;
+//   2. align          requests and JSON arrays by content (diff.h);
+//   3. noise          a field whose value differs between runs of one cell
+//                     is noise; generated tokens (numbers, ids, hashes) are
+//                     then masked and, if the rest is stable, the field is
+//                     still compared across cells;
+//   4. span diff      each cell's value against the reference (the
+//                     baseline's, with the cell's own varied values replaced
+//                     by the baseline's first, so "Timezone: Asia/Shanghai"
+//                     is an echo): minimal changed spans, widened to whole
+//                     words unless the change is invisible to a reader;
+//                     spans of all cells that overlap form one site;
+//   5. attribute      per site and per value, the fewest dimensions (one,
+//                     else two) whose levels tell exactly which cells carry
+//                     the value ("TZ=Asia/Shanghai when base URL is not the
+//                     baseline's"); a value no such set explains is
+//                     "unexplained";
+//   6. classify       per site and value, worst first:
+//        covert-marker  the same text to a reader (look-alikes mapped to
+//                       their UTS #39 skeleton, invisible characters
+//                       dropped, white space collapsed) or only separators,
+//                       punctuation or white space changed, under anything
+//                       but a locale;
+//        other-dependence  anything else that the attribution explains;
+//        unexplained    no one or two settings explain it (randomness seen
+//                       once, or with --runs 1 what would be localisation or
+//                       clock): listed, not a dependence;
+//        localisation   visible text that follows LANG/LC_* only;
+//        clock          only digits, signs and zone/day/month names, under
+//                       TZ or /etc/localtime, between zones whose UTC
+//                       offsets differ;
 //        echo           the difference is the varied value itself;
-//        covert-marker  same text once look-alike characters are mapped to
-//                       their UTS #39 skeleton, invisible characters dropped
-//                       and white space collapsed, or a change of separators,
-//                       punctuation or white space only (not under a locale
-//                       variable) — the most serious class;
-//        clock          only digits, signs and zone/day/month names changed,
-//                       under TZ or /etc/localtime, between zones whose UTC
-//                       offset differs at the time of the probe;
-//        localisation   visible text changed under locale variables only;
-//        other-dependence  anything else.
-//      A difference takes the worst class over its cells.
-// The verdict is environment-dependent when any covert marker or other
-// dependence is found. Pure: the caller passes the facts of the host (kernel
-// release, machine id, the time) so tests can drive them.
+//   7. group          differences of one class that follow the same
+//                     settings in the same cells;
+//   8. inventory      hosts, DNS, resolvers, identity, warnings;
+//   9. verdict        DecideVerdict.
+// Pure: the caller passes the facts of the host (kernel release, machine
+// id, the time) so tests can drive them.
 #pragma once
 
 #include <cstdint>
@@ -43,8 +58,8 @@
 namespace glassbox::probe {
 
 // Worst first.
-enum class DiffClass { kCovertMarker = 0, kOtherDependence, kLocalisation, kClock, kEcho };
-// "covert-marker", "other-dependence", "localisation", "clock", "echo".
+enum class DiffClass { kCovertMarker = 0, kOtherDependence, kUnexplained, kLocalisation, kClock, kEcho };
+// "covert-marker", "other-dependence", "unexplained", "localisation", "clock", "echo".
 const char* DiffClassName(DiffClass c);
 
 // One changed span in one cell, against the baseline.
@@ -71,7 +86,35 @@ struct Difference {
   std::vector<CodepointChange> changes;     // at most a few per cell
   std::vector<char32_t> codepoints;         // distinct code points in the changed spans
   bool noise_masked = false;                // generated tokens were masked before comparing
+  // Which settings explain it: "TZ=Asia/Shanghai when base URL is not the
+  // baseline's"; "" for an echo or an unexplained difference.
+  std::string explanation;
+  size_t reference_cell = 0;  // the cell compared against (the baseline unless it failed)
 };
+
+// Differences of one class that follow the same settings in the same cells.
+struct DifferenceGroup {
+  DiffClass cls = DiffClass::kOtherDependence;
+  std::vector<std::string> variables;
+  std::string explanation;
+  std::vector<size_t> cells;
+  std::vector<size_t> members;  // indices into Analysis::differences, first the ones with changes
+};
+
+// A cell (or some runs of it) where the agent failed or never reached a provider.
+struct CellFailure {
+  size_t cell = 0;
+  std::string label;
+  int failed_runs = 0;
+  int runs = 0;
+  bool whole_cell = false;  // no run of the cell could be compared
+  std::string status;       // "exit status 1", "timed out", "exit status 0, but no request reached a provider"
+  std::string output;       // the end of its stderr (else stdout), a few lines
+};
+
+enum class Verdict { kCovertMarker, kEnvironmentDependent, kInconclusive, kNoEnvironmentDependence };
+// "covert-marker", "environment-dependent", "inconclusive", "no-environment-dependence".
+const char* VerdictName(Verdict v);
 
 struct NoiseField {
   std::string location;
@@ -130,8 +173,17 @@ struct HostFacts {
 };
 
 struct Analysis {
-  bool environment_dependent = false;
+  Verdict verdict = Verdict::kNoEnvironmentDependence;
+  bool environment_dependent = false;   // verdict is covert-marker or environment-dependent
   std::vector<Difference> differences;  // worst class first
+  std::vector<DifferenceGroup> groups;  // worst class first, then largest
+  std::vector<CellFailure> failures;
+  // Why the probe could not answer (a failed cell, a limit reached): any
+  // entry makes the verdict at least inconclusive.
+  std::vector<std::string> inconclusive_reasons;
+  std::vector<std::string> warnings;        // e.g. a varied base URL the agent ignored
+  std::vector<std::string> unused_lookups;  // names looked up but never connected to by name
+  bool single_run = false;                  // one run per cell: noise cannot be told apart
   std::vector<NoiseField> noise;
   std::vector<HostEntry> hosts;
   std::vector<DnsEntry> dns;
@@ -141,6 +193,33 @@ struct Analysis {
   std::vector<IdentityField> identifying;
   std::vector<std::string> notes;  // timeouts, silent agents, sandbox notes
 };
+
+// The verdict from a finished analysis: covert-marker or
+// environment-dependent when such differences exist; else inconclusive when
+// inconclusive_reasons is not empty; else no-environment-dependence.
+Verdict DecideVerdict(const Analysis& analysis);
+
+// Which dimensions explain exactly the cells `deviant` among the `observed`
+// ones (see pass 5). `explained` is false when no one or two dimensions do,
+// or the evidence is one cell seen in one run.
+struct Attribution {
+  bool explained = false;
+  std::vector<size_t> dimensions;        // indices into matrix.dimensions
+  std::vector<std::set<int>> levels;     // per dimension: the levels that carry it
+  std::vector<std::string> variables;    // the variables those levels set
+  std::string condition;                 // "TZ=Asia/Shanghai when base URL is not the baseline's"
+};
+// `only` restricts the search to those dimensions (nullptr: all).
+Attribution Attribute(const Matrix& matrix, const std::vector<bool>& observed, const std::vector<bool>& deviant,
+                      bool single_run, const std::vector<size_t>* only = nullptr);
+
+// The one dimension of which a value is a function: `value_of[c]` is the
+// value's id in cell c (-1: not observed). When several are, the one with
+// the fewest levels among the observed cells (the simplest function);
+// nullopt when none is. A site whose cells carry several different values
+// (one text per language) is explained by such a dimension before each value
+// is explained on its own.
+std::optional<size_t> FunctionalDimension(const Matrix& matrix, const std::vector<int>& value_of);
 
 // runs[c] holds the captures of matrix.cells[c]; every cell needs >= 1 run.
 Analysis Analyze(const Matrix& matrix, const std::vector<std::vector<RunCapture>>& runs, const HostFacts& facts);

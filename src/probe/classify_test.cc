@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <iostream>
+#include <algorithm>
+#include <set>
 
 namespace glassbox::probe {
 namespace {
@@ -17,7 +20,7 @@ Matrix MakeMatrix(const std::vector<std::string>& vary) {
     EXPECT_TRUE(d.ok()) << d.status().message();
     dims.push_back(*d);
   }
-  auto m = BuildMatrix(DefaultBaseline(), dims, false);
+  auto m = BuildMatrix(DefaultBaseline(), dims, Design::kOneAtATime);
   EXPECT_TRUE(m.ok());
   return *m;
 }
@@ -54,6 +57,16 @@ const Difference* Find(const Analysis& a, const std::string& location_part) {
     if (d.location.find(location_part) != std::string::npos) return &d;
   }
   return nullptr;
+}
+
+[[maybe_unused]] void Dump(const Analysis& a) {
+  for (const auto& d : a.differences) {
+    std::cerr << DiffClassName(d.cls) << " " << d.location << " | " << d.reason << " | " << d.explanation << " |";
+    for (size_t c : d.differing_cells) std::cerr << " " << c;
+    std::cerr << "\n";
+  }
+  for (const auto& i : a.identifying) std::cerr << "identity " << i.location << "\n";
+  for (const auto& n : a.noise) std::cerr << "noise " << n.location << "\n";
 }
 
 HostFacts Facts() {
@@ -93,10 +106,16 @@ TEST(Classify, InvisibleAndWhitespaceMarkersAreCovert) {
     return std::vector<CapturedRequest>{Provider(c, text)};
   });
   Analysis a = Analyze(m, runs, Facts());
-  const Difference* d = Find(a, "body .system[0].text");
-  ASSERT_NE(d, nullptr);
-  EXPECT_EQ(d->cls, DiffClass::kCovertMarker);
-  EXPECT_EQ(d->variables, (std::vector<std::string>{"@hostname", "@user"}));
+  // Each change is its own difference, classified on its own; with one run
+  // per cell and one cell each, no cause is named, but each is still covert.
+  std::set<std::string> seen;
+  for (const auto& d : a.differences) {
+    if (d.location.find("body .system[0].text") == std::string::npos) continue;
+    EXPECT_EQ(d.cls, DiffClass::kCovertMarker) << d.reason;
+    for (const auto& ch : d.changes) seen.insert(ch.cell);
+  }
+  EXPECT_EQ(seen, (std::set<std::string>{"@user=li.wei", "@hostname=wks-9"}));
+  EXPECT_EQ(a.verdict, Verdict::kCovertMarker);
 }
 
 TEST(Classify, HostHeaderFollowingTheBaseUrlIsEcho) {
@@ -121,6 +140,10 @@ TEST(Classify, EchoNextToAMarkerStillShowsTheMarker) {
   const Difference* d = Find(a, "system[0].text");
   ASSERT_NE(d, nullptr);
   EXPECT_EQ(d->cls, DiffClass::kCovertMarker);
+  // The cell's context is what the agent sent, zone name included.
+  ASSERT_FALSE(d->changes.empty());
+  EXPECT_EQ(d->changes[0].cell_before, "Zone Asia/Shanghai. It");
+  EXPECT_EQ(d->changes[0].cell_after, "s fine");
 }
 
 TEST(Classify, LocalDateIsClockButNotBetweenZonesOfOneOffset) {
@@ -145,7 +168,7 @@ TEST(Classify, LocalDateIsClockButNotBetweenZonesOfOneOffset) {
   Matrix m2 = MakeMatrix({"TZ=Asia/Shanghai,Asia/Singapore"});
   m2.cells[0].env["TZ"] = "Asia/Shanghai";  // baseline in UTC+8 too
   m2.cells.erase(m2.cells.begin() + 1);
-  auto runs3 = Capture(m2, 1, [](const Cell& c, int) {
+  auto runs3 = Capture(m2, 2, [](const Cell& c, int) {
     std::string date = c.Get("TZ") == "Asia/Singapore" ? "20:01" : "20:00";
     return std::vector<CapturedRequest>{Provider(c, "Time " + date)};
   });
@@ -157,7 +180,7 @@ TEST(Classify, LocalDateIsClockButNotBetweenZonesOfOneOffset) {
 
 TEST(Classify, LanguageChangeIsLocalisationAndOtherWordsAreDependence) {
   Matrix m = MakeMatrix({"LANG+LC_ALL=de_DE.UTF-8", "@user=li.wei"});
-  auto runs = Capture(m, 1, [](const Cell& c, int) {
+  auto runs = Capture(m, 2, [](const Cell& c, int) {
     std::string text = c.Get("LANG").starts_with("de") ? "Antworte kurz." : "Answer briefly.";
     if (c.username == "li.wei") text = "Answer briefly. Tier: B";
     return std::vector<CapturedRequest>{Provider(c, text)};
@@ -165,11 +188,16 @@ TEST(Classify, LanguageChangeIsLocalisationAndOtherWordsAreDependence) {
   Analysis a = Analyze(m, runs, Facts());
   const Difference* d = Find(a, "system[0].text");
   ASSERT_NE(d, nullptr);
-  EXPECT_EQ(d->cls, DiffClass::kOtherDependence);  // worst over cells
   EXPECT_TRUE(a.environment_dependent);
+  // The words are a localisation where the locale changed them, a dependence where the user did.
+  std::set<DiffClass> classes;
+  for (const auto& diff : a.differences) {
+    if (diff.location.find("system[0].text") != std::string::npos) classes.insert(diff.cls);
+  }
+  EXPECT_EQ(classes, (std::set<DiffClass>{DiffClass::kOtherDependence, DiffClass::kLocalisation}));
 
   Matrix lang_only = MakeMatrix({"LANG+LC_ALL=de_DE.UTF-8"});
-  auto runs2 = Capture(lang_only, 1, [](const Cell& c, int) {
+  auto runs2 = Capture(lang_only, 2, [](const Cell& c, int) {
     return std::vector<CapturedRequest>{Provider(c, c.Get("LANG").starts_with("de") ? "Antworte kurz." : "Answer briefly.")};
   });
   Analysis a2 = Analyze(lang_only, runs2, Facts());
@@ -311,6 +339,251 @@ TEST(Classify, OneRunPerCellIsNoted) {
   Analysis a = Analyze(m, runs, Facts());
   ASSERT_FALSE(a.notes.empty());
   EXPECT_NE(a.notes[0].find("--runs 2"), std::string::npos);
+}
+
+// The default matrix's design: a marker that needs two settings at once is
+// run and attributed to both ("follows TZ=Asia/Shanghai when base URL is
+// not the baseline's").
+TEST(Classify, TwoSettingMarkerIsAttributedToBoth) {
+  auto tz = ParseVary("TZ=Asia/Shanghai,America/New_York");
+  auto base = ParseVary("ANTHROPIC_BASE_URL=https://relay-a.example,https://relay-b.example");
+  auto user = ParseVary("@user=li.wei");
+  ASSERT_TRUE(tz.ok() && base.ok() && user.ok());
+  auto built = BuildMatrix(DefaultBaseline(), {*base, *tz, *user}, Design::kPairwise);
+  ASSERT_TRUE(built.ok());
+  const Matrix& m = *built;
+  auto runs = Capture(m, 2, [](const Cell& c, int) {
+    bool official = c.Get("ANTHROPIC_BASE_URL") == "https://api.anthropic.com";
+    std::string date = !official && c.Get("TZ") == "Asia/Shanghai" ? "2026/11/23" : "2026-11-23";
+    return std::vector<CapturedRequest>{Provider(c, "Today is " + date + ".")};
+  });
+  Analysis a = Analyze(m, runs, Facts());
+  EXPECT_EQ(a.verdict, Verdict::kCovertMarker);
+  ASSERT_FALSE(a.groups.empty());
+  const DifferenceGroup& g = a.groups[0];
+  EXPECT_EQ(g.cls, DiffClass::kCovertMarker);
+  ASSERT_EQ(g.members.size(), 1u);  // one field, with both separators as its changes
+  const Difference& d = a.differences[g.members[0]];
+  EXPECT_EQ(std::count_if(d.changes.begin(), d.changes.end(),
+                          [&](const CodepointChange& ch) { return ch.cell == d.changes[0].cell; }),
+            2);
+  EXPECT_EQ(g.explanation, "TZ=Asia/Shanghai when ANTHROPIC_BASE_URL is not the baseline's");
+  EXPECT_EQ(g.variables, (std::vector<std::string>{"ANTHROPIC_BASE_URL", "TZ"}));
+  for (size_t c : g.cells) {
+    EXPECT_EQ(m.cells[c].Get("TZ"), "Asia/Shanghai");
+    EXPECT_NE(m.cells[c].Get("ANTHROPIC_BASE_URL"), "https://api.anthropic.com");
+  }
+}
+
+TEST(Attribute, FewestDimensionsThatExplainExactly) {
+  auto tz = ParseVary("TZ=Asia/Shanghai,Asia/Singapore");
+  auto lang = ParseVary("LANG=de_DE.UTF-8");
+  ASSERT_TRUE(tz.ok() && lang.ok());
+  auto m = BuildMatrix(DefaultBaseline(), {*tz, *lang}, Design::kCross);
+  ASSERT_TRUE(m.ok());
+  std::vector<bool> observed(m->cells.size(), true), deviant(m->cells.size(), false);
+  for (size_t c = 0; c < m->cells.size(); ++c) deviant[c] = m->cells[c].Get("TZ") == "Asia/Shanghai";
+  Attribution one = Attribute(*m, observed, deviant, false);
+  ASSERT_TRUE(one.explained);
+  EXPECT_EQ(one.condition, "TZ=Asia/Shanghai");
+  EXPECT_EQ(one.variables, std::vector<std::string>{"TZ"});
+  // A pattern no one or two dimensions tell: unexplained.
+  for (size_t c = 0; c < m->cells.size(); ++c) deviant[c] = c % 2 == 1;
+  EXPECT_FALSE(Attribute(*m, observed, deviant, false).explained);
+  // One cell in one run is not enough to name a cause.
+  std::fill(deviant.begin(), deviant.end(), false);
+  deviant[1] = true;
+  EXPECT_FALSE(Attribute(*m, observed, deviant, true).explained);
+  EXPECT_TRUE(Attribute(*m, observed, deviant, false).explained);
+}
+
+// A cell where the agent failed is a failure, not a dependence, and makes
+// the verdict inconclusive; its exit status and output are kept.
+TEST(Classify, FailedCellIsAFailureNotADependence) {
+  Matrix m = MakeMatrix({"LANG=ja_JP.UTF-8,de_DE.UTF-8"});
+  std::vector<std::vector<RunCapture>> runs(m.cells.size());
+  for (size_t c = 0; c < m.cells.size(); ++c) {
+    for (int r = 0; r < 2; ++r) {
+      RunCapture run;
+      if (m.cells[c].Get("LANG").starts_with("ja")) {
+        run.exit_code = 3;
+        run.stderr_tail = "starting\nError: not logged in\n";
+      } else {
+        run.exit_code = 0;
+        run.requests = {Provider(m.cells[c], "hi")};
+      }
+      runs[c].push_back(run);
+    }
+  }
+  Analysis a = Analyze(m, runs, Facts());
+  EXPECT_EQ(a.verdict, Verdict::kInconclusive);
+  EXPECT_FALSE(a.environment_dependent);
+  EXPECT_TRUE(a.differences.empty()) << a.differences[0].location;
+  ASSERT_EQ(a.failures.size(), 1u);
+  EXPECT_EQ(a.failures[0].label, "LANG=ja_JP.UTF-8");
+  EXPECT_EQ(a.failures[0].status, "exit status 3");
+  EXPECT_NE(a.failures[0].output.find("not logged in"), std::string::npos);
+  EXPECT_TRUE(a.failures[0].whole_cell);
+  ASSERT_EQ(a.inconclusive_reasons.size(), 1u);
+
+  // An agent that fails everywhere is inconclusive too, never clean.
+  for (auto& cell : runs) {
+    for (auto& run : cell) run.exit_code = 1;
+  }
+  EXPECT_EQ(Analyze(m, runs, Facts()).verdict, Verdict::kInconclusive);
+}
+
+// Channels outside the requests: names looked up and addresses dialled that
+// follow the zone are dependences, judged like request fields.
+TEST(Classify, DnsNamesAndDestinationsAreJudged) {
+  Matrix m = MakeMatrix({"TZ=Asia/Shanghai,Asia/Singapore"});
+  auto runs = Capture(m, 2, [](const Cell& c, int) { return std::vector<CapturedRequest>{Provider(c, "hi")}; });
+  for (size_t c = 0; c < m.cells.size(); ++c) {
+    std::string tz = m.cells[c].Get("TZ").empty() ? "utc" : m.cells[c].Get("TZ") == "Asia/Shanghai" ? "sh" : "sg";
+    for (auto& run : runs[c]) {
+      run.dns.push_back({1, tz + ".tz.exfil.example", "A", "udp", "127.0.0.1"});
+      run.connections.push_back({2, "tcp", tz == "sh" ? "203.0.113.8" : "203.0.113.1", 9000, 40000, false});
+    }
+  }
+  Analysis a = Analyze(m, runs, Facts());
+  EXPECT_EQ(a.verdict, Verdict::kEnvironmentDependent);
+  const Difference* name = Find(a, "network lookup sh.tz.exfil.example");
+  ASSERT_NE(name, nullptr);
+  EXPECT_EQ(name->cls, DiffClass::kOtherDependence);
+  EXPECT_EQ(name->explanation, "TZ=Asia/Shanghai");
+  const Difference* dest = Find(a, "network connect tcp 203.0.113.8:9000");
+  ASSERT_NE(dest, nullptr);
+  EXPECT_EQ(dest->cls, DiffClass::kOtherDependence);
+  EXPECT_EQ(std::count(a.unused_lookups.begin(), a.unused_lookups.end(), "sh.tz.exfil.example"), 1);
+}
+
+// HTTPDNS / DNS over HTTPS to a hard-coded address is a foreign resolver; a
+// short prompt is recognised as a whole value; a varied base URL the agent
+// never contacts is warned about.
+TEST(Classify, HttpDnsShortPromptAndIgnoredBaseUrl) {
+  Matrix m = MakeMatrix({"OPENAI_BASE_URL=https://relay.example/v1"});
+  auto runs = Capture(m, 2, [](const Cell& c, int) {
+    CapturedRequest doh;  // through a proxy: the target in absolute form (a regression: the host was doubled)
+    doh.method = "GET";
+    doh.host = "203.0.113.53";
+    doh.target = "http://203.0.113.53/d?dn=api.anthropic.com";
+    doh.via_proxy = true;
+    CapturedRequest p = Provider(c, "say hi");
+    return std::vector<CapturedRequest>{doh, p};
+  });
+  HostFacts facts = Facts();
+  facts.prompt_texts = {"say hi"};
+  Analysis a = Analyze(m, runs, facts);
+  ASSERT_FALSE(a.foreign_resolvers.empty());
+  EXPECT_NE(a.foreign_resolvers[0].find("203.0.113.53"), std::string::npos);
+  EXPECT_EQ(a.foreign_resolvers[0], "http://203.0.113.53/d (DNS over HTTP)");
+  bool prompt = false;
+  for (const auto& idf : a.identifying) {
+    prompt = prompt || std::find(idf.carries.begin(), idf.carries.end(), "prompt") != idf.carries.end();
+  }
+  EXPECT_TRUE(prompt);
+  ASSERT_EQ(a.warnings.size(), 1u);
+  EXPECT_NE(a.warnings[0].find("ignored OPENAI_BASE_URL"), std::string::npos) << a.warnings[0];
+}
+
+// With one run per cell noise cannot be told apart: nothing is labelled
+// localisation or clock.
+TEST(Classify, OneRunLabelsNothingLocalisationOrClock) {
+  Matrix m = MakeMatrix({"LANG+LC_ALL=de_DE.UTF-8,zh_CN.UTF-8"});
+  auto runs = Capture(m, 1, [](const Cell& c, int) {
+    return std::vector<CapturedRequest>{Provider(c, c.Get("LANG").starts_with("de") ? "Antworte kurz." : "Answer briefly.")};
+  });
+  Analysis a = Analyze(m, runs, Facts());
+  for (const auto& d : a.differences) {
+    EXPECT_NE(d.cls, DiffClass::kLocalisation);
+    EXPECT_NE(d.cls, DiffClass::kClock);
+  }
+  EXPECT_TRUE(a.single_run);
+}
+
+// A site with one text per language is a function of LANG, even when only a
+// few cells ran and another dimension happens to separate the changed cells
+// from the rest (a regression seen on Gemini CLI, whose base-URL cells failed).
+TEST(Classify, SeveralValuesAreExplainedByTheDimensionTheyAreAFunctionOf) {
+  auto lang = ParseVary("LANG=zh_CN.UTF-8,de_DE.UTF-8,ja_JP.UTF-8");
+  auto proxy = ParseVary("HTTPS_PROXY=http://proxy.example:8080");
+  ASSERT_TRUE(lang.ok() && proxy.ok());
+  auto built = BuildMatrix(DefaultBaseline(), {*lang, *proxy}, Design::kCross);
+  ASSERT_TRUE(built.ok());
+  // Only the baseline, the three languages with the proxy and one
+  // language without it take part; the rest failed.
+  std::vector<std::vector<RunCapture>> runs(built->cells.size());
+  for (size_t c = 0; c < built->cells.size(); ++c) {
+    const Cell& cell = built->cells[c];
+    std::string l = cell.Get("LANG");
+    bool proxied = !cell.Get("HTTPS_PROXY").empty();
+    bool takes_part = c == 0 || proxied || l == "de_DE.UTF-8";
+    for (int r = 0; r < 2; ++r) {
+      RunCapture run;
+      run.exit_code = takes_part ? 0 : 1;
+      std::string date = l.starts_with("zh") ? "2026年12月7日" : l.starts_with("ja") ? "2026年12月7日月曜日"
+                         : l.starts_with("de") ? "Montag, 7. Dezember 2026" : "Monday, December 7, 2026";
+      if (takes_part) run.requests = {Provider(cell, "Today is " + date)};
+      runs[c].push_back(run);
+    }
+  }
+  Analysis a = Analyze(*built, runs, Facts());
+  const Difference* d = Find(a, "system[0].text");
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->cls, DiffClass::kLocalisation) << d->reason << " / " << d->explanation;
+  EXPECT_EQ(d->variables, std::vector<std::string>{"LANG"});
+}
+
+// When the baseline failed, the reference is a cell with its own varied
+// values: a cell that sends the baseline's user name where the reference
+// sends its own is an echo, not a dependence on @user (a regression seen on
+// Qwen Code, whose baseline did not reach a provider: the home path
+// /home/alex/... against /home/li.wei/... was "follows @user").
+TEST(Classify, EchoOfTheReferencesOwnVariedValueWhenTheBaselineFailed) {
+  auto user = ParseVary("@user=li.wei");
+  auto zone = ParseVary("TZ=Asia/Shanghai,Asia/Singapore");
+  ASSERT_TRUE(user.ok() && zone.ok());
+  auto built = BuildMatrix(DefaultBaseline(), {*user, *zone}, Design::kCross);
+  ASSERT_TRUE(built.ok());
+  auto runs = Capture(*built, 2, [](const Cell& c, int) {
+    return std::vector<CapturedRequest>{Provider(c, "Memory lives in /home/" + c.username + "/.agent/memories")};
+  });
+  for (auto& run : runs[0]) run.exit_code = 1;  // the baseline fails
+  Analysis a = Analyze(*built, runs, Facts());
+  const Difference* d = Find(a, "system[0].text");
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->cls, DiffClass::kEcho) << d->reason << " / " << d->explanation;
+  EXPECT_EQ(d->variables, std::vector<std::string>{"@user"});
+  for (const auto& other : a.differences) EXPECT_NE(other.cls, DiffClass::kOtherDependence) << other.location;
+}
+
+// A request that comes and goes between runs of one cell (a metrics flush on
+// a timer) is noise with all its fields: where it happened to be sent says
+// nothing (a regression seen on Codex: its second OTLP batch, decoded, gave
+// 219 fields that "followed @hostname").
+TEST(Classify, ARequestThatComesAndGoesBetweenRunsIsNoiseWithItsFields) {
+  Matrix m = MakeMatrix({"TZ=Asia/Shanghai,Asia/Singapore,America/New_York"});
+  auto runs = Capture(m, 2, [](const Cell& c, int r) {
+    std::vector<CapturedRequest> out{Provider(c, "hi")};
+    // Sent in the first run of each cell, and in both runs of one, with
+    // whichever metrics its timer caught (here: by the label's length).
+    if (r == 0 || c.Get("TZ") == "America/New_York") {
+      CapturedRequest flush;
+      flush.scheme = "https";
+      flush.host = "metrics.example";
+      flush.method = "POST";
+      flush.target = "/otlp/v1/metrics";
+      flush.body = std::string(R"({"metrics":[{"name":")") + (c.label.size() % 2 ? "startup" : "turn") + R"("}]})";
+      out.push_back(flush);
+    }
+    return out;
+  });
+  Analysis a = Analyze(m, runs, Facts());
+  EXPECT_EQ(a.verdict, Verdict::kNoEnvironmentDependence);
+  for (const auto& d : a.differences) EXPECT_NE(d.cls, DiffClass::kOtherDependence) << d.location;
+  EXPECT_TRUE(std::any_of(a.noise.begin(), a.noise.end(), [](const NoiseField& n) {
+    return n.location == "POST metrics.example/otlp/v1/metrics (its fields)";
+  }));
 }
 
 TEST(MaskGenerated, MasksIdsAndNumbersKeepsWords) {

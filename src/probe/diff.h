@@ -2,19 +2,36 @@
 //
 // Each captured request is reduced to comparable fields: its presence, the
 // query parameters, the headers (names lower-cased, hop-by-hop and
-// Content-Length left out because they follow from other fields), and the
-// body — a JSON body as the leaves of its tree with keys sorted
-// (".system[1].text"), any other body as one value. Requests are aligned
-// across runs and cells by method, host and path and by their order among
-// requests with the same method, host and path; a request to the host of a
-// base-URL variable is keyed by its path under the official base URL
-// ("POST /v1/messages"), so it aligns however the cell sets the variable.
+// Content-Length left out because they follow from other fields), the TLS
+// server name, and the body — a JSON body as the leaves of its tree with keys
+// sorted (".system[1].text"), any other body as one value. A request to the
+// host of a base-URL variable is keyed by its path under the official base
+// URL ("POST /v1/messages"), so it aligns however the cell sets the variable.
+//
+// Alignment is by content, not position (AlignRuns):
+//  - requests: within each run, the requests with one method and path are
+//    paired with the kinds of request seen so far (the baseline's runs
+//    first) by similarity of their body's shape, so an extra or missing
+//    request shifts nothing; a request like none seen before starts a new
+//    kind ("POST /v1/messages #2");
+//  - JSON arrays: elements are paired with the elements of the first request
+//    of the kind by a sequence alignment over element similarity (as diff
+//    does over lines), so a block inserted in front keeps the others in
+//    place; an element with no partner is named by its own index with a
+//    "+" (".content[+0]"). Arrays whose elements each carry a distinct
+//    "key" or "name" (OpenTelemetry attributes, tool lists) are aligned by
+//    it: ".attributes[key=host.name].value.stringValue".
+// Each run also gets a pseudo-request "network": the names it looked up,
+// the resolvers it asked, the destinations it dialled, the TLS server names
+// that refused interception and when it first connected, so those channels
+// are compared across cells like request fields.
 //
 // Inside strings, DiffCodePoints finds the changed spans and hence the code
 // points that changed. Pure functions over values; thread-compatible.
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -45,10 +62,42 @@ struct RequestFields {
   std::map<std::string, std::string> fields;
 };
 
-// Reduces every request of one run. `cell` supplies the base-URL values
-// that key provider requests. Also adds a pseudo-request "process" with the
-// field "exit status" ("0", "timeout", "signal 9"...).
+// Reduces every request of one run on its own (array elements named by
+// index, the second request with one key " #2"). `cell` supplies the
+// base-URL values that key provider requests.
 std::vector<RequestFields> FlattenRun(const RunCapture& run, const Cell& cell);
+
+// The pseudo-request "network" of one run. Fields (each "present" unless
+// said): "lookup NAME", "resolver ADDRESS" (a DNS server other than the
+// sandbox's), "connect tcp|udp HOST:PORT" (HOST: the name the agent looked
+// up for that address, or the address it dialled), "tls refused NAME",
+// "first connection after" (a time bucket: "< 1 s", "1-4 s", ...). A provider
+// host (a base-URL host of the cell or an official one) is written
+// "(provider host)", the host of another URL the cell sets "(VARIABLE host)",
+// so that they align across cells.
+RequestFields NetworkFields(const RunCapture& run, const Cell& cell);
+
+// The name behind each address the agent dialled: the fake DNS's answers
+// (rebuilt from the order of the run's A queries) and the hosts requests
+// named for their address.
+std::map<std::string, std::string> NamesOfAddresses(const RunCapture& run);
+
+// "(provider host)" when `host` is a base-URL host of `cell` or an official
+// provider host, "(HTTPS_PROXY host)" when it is the host of another
+// URL-valued variable of `cell`; else `host`.
+std::string CanonicalHost(const std::string& host, const Cell& cell);
+
+// Pairs the elements of two sequences by similarity: returns, for each
+// element of `a`, the index of its partner in `b` or -1. Pairs keep their
+// order (a sequence alignment maximising the summed similarity of pairs
+// whose similarity is at least `threshold`).
+std::vector<int> AlignSequences(size_t a_size, size_t b_size, const std::function<double(size_t, size_t)>& similarity,
+                                double threshold = 0.5);
+
+// Flattens a JSON body (or any body: "body" when it is not JSON) into
+// `fields`, aligning its arrays with those of `reference` (the body of the
+// first request of its kind; nullptr or non-JSON: by index).
+void FlattenBodyAligned(std::string_view body, std::string_view reference, std::map<std::string, std::string>* fields);
 
 // One field of one aligned request, with its value in every run of every
 // cell (nullopt: the request or the field is absent there).
@@ -60,8 +109,8 @@ struct AlignedField {
   std::vector<std::vector<bool>> request_present;               // [cell][run]
 };
 
-// Aligns the runs of every cell: runs[c] holds the captures of cell c.
-// Fields come out sorted by request key, then field name.
+// Aligns the runs of every cell by content (see above): runs[c] holds the
+// captures of cell c. Fields come out sorted by request key, then field name.
 std::vector<AlignedField> AlignRuns(const Matrix& matrix, const std::vector<std::vector<RunCapture>>& runs);
 
 // "POST /v1/messages body .system[1].text"; "POST /v1/messages" for the

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <toml++/toml.h>
 
@@ -172,21 +173,30 @@ std::vector<Dimension> DefaultDimensions(const std::vector<std::string>& argv) {
     }
     return dim;
   };
-  // Shanghai, Singapore and Perth share UTC+8 all year: only the zone's name
-  // tells them apart, which is what an agent keyed to "China" would read.
-  dims.push_back(simple("TZ", {"TZ"},
-                        {"Asia/Shanghai", "Asia/Singapore", "Australia/Perth", "America/New_York", "Europe/Berlin"}));
-  dims.push_back(simple(std::string(kLocaltimeVar), {std::string(kLocaltimeVar)},
-                        {"Asia/Shanghai", "Asia/Singapore", "America/New_York"}));
+  // One zone dimension for TZ and /etc/localtime: a TZ value shadows the
+  // system zone, so crossing them would only waste cells. Shanghai and
+  // Singapore share UTC+8 all year: only the zone's name tells them apart,
+  // which is what an agent keyed to "China" would read.
+  Dimension zone;
+  zone.name = "zone";
+  zone.variables = {"TZ", std::string(kLocaltimeVar)};
+  for (const char* tz : {"Asia/Shanghai", "Asia/Singapore", "America/New_York"}) {
+    zone.values.push_back({fmt::format("TZ={}", tz), {{"TZ", tz}}});
+  }
+  zone.values.push_back(
+      {fmt::format("{}=Asia/Shanghai", kLocaltimeVar), {{"TZ", ""}, {std::string(kLocaltimeVar), "Asia/Shanghai"}}});
+  dims.push_back(std::move(zone));
   dims.push_back(simple("LANG+LC_ALL", {"LANG", "LC_ALL"}, {"zh_CN.UTF-8", "de_DE.UTF-8", "ja_JP.UTF-8"}));
 
   Dimension base;
   base.name = "base URL";
   base.variables = BaseUrlVariables(argv);
-  // An OpenRouter-like relay, a company gateway, and gateways under country
-  // domains. Every name resolves to the capture server inside the sandbox.
-  for (const char* host : {"openrouter.ai/api", "llm-gw.example-corp.com", "api.relay-example.cn",
-                           "llm.example-company.ru", "ki-gateway.example-firma.de"}) {
+  // An OpenRouter-like relay (with a base path), a company gateway, and a
+  // gateway under a country domain. Every name resolves to the capture
+  // server inside the sandbox. Four levels with the official host, like the
+  // zone's five: the pairwise design needs 5 x 4 = 20 cells, which keeps a
+  // real agent's default probe under 90 s on two cores.
+  for (const char* host : {"openrouter.ai/api", "llm-gw.example-corp.com", "api.relay-example.cn"}) {
     DimensionValue value;
     std::string_view h(host);
     value.label = std::string(h.substr(0, h.find('/')));
@@ -200,20 +210,238 @@ std::vector<Dimension> DefaultDimensions(const std::vector<std::string>& argv) {
   return dims;
 }
 
-Result<Matrix> BuildMatrix(const Baseline& baseline, std::vector<Dimension> dimensions, bool cross_product,
+const char* DesignName(Design design) {
+  switch (design) {
+    case Design::kOneAtATime:
+      return "one-at-a-time";
+    case Design::kPairwise:
+      return "pairwise";
+    case Design::kCross:
+      return "cross";
+  }
+  return "one-at-a-time";
+}
+
+Baseline BaselineFor(const std::vector<Dimension>& dimensions, const std::vector<std::string>& argv,
+                     const std::map<std::string, std::string>& set) {
+  Baseline b;
+  for (const auto& dim : dimensions) {
+    for (const auto& var : dim.variables) {
+      if (var == "LANG") b.env["LANG"] = "en_US.UTF-8";
+    }
+  }
+  // Placeholder keys: the fake provider accepts anything, and a report shows
+  // which requests carried them. Only for the providers the command may call.
+  static const std::map<std::string, std::pair<std::string, std::string>> kKeys = {
+      {"ANTHROPIC_BASE_URL", {"ANTHROPIC_API_KEY", "sk-ant-probe-0000000000000000"}},
+      {"OPENAI_BASE_URL", {"OPENAI_API_KEY", "sk-probe-0000000000000000"}},
+      {"GOOGLE_GEMINI_BASE_URL", {"GEMINI_API_KEY", "probe-gemini-key-0000000000"}},
+  };
+  for (const auto& var : BaseUrlVariables(argv)) {
+    if (auto it = kKeys.find(var); it != kKeys.end()) b.env[it->second.first] = it->second.second;
+  }
+  for (const auto& [var, value] : set) {
+    if (var == kLocaltimeVar) {
+      b.timezone = value;
+    } else if (var == kHostnameVar) {
+      b.hostname = value;
+    } else if (var == kUserVar) {
+      b.username = value;
+    } else if (value.empty()) {
+      b.env.erase(var);
+    } else {
+      b.env[var] = value;
+    }
+  }
+  return b;
+}
+
+Status ParseSet(std::string_view flag, std::map<std::string, std::string>* set) {
+  size_t eq = flag.find('=');
+  if (eq == std::string_view::npos || eq == 0) {
+    return Status::Error(fmt::format("--set '{}': expected VAR=VALUE", flag));
+  }
+  std::string var(flag.substr(0, eq));
+  std::string value(flag.substr(eq + 1));
+  if (!IsValidVariable(var)) {
+    return Status::Error(fmt::format("--set '{}': '{}' is not a variable name (letters, digits, _; or {}, {}, {})",
+                                     flag, var, kLocaltimeVar, kHostnameVar, kUserVar));
+  }
+  if (value.find('\0') != std::string::npos || value.find('\n') != std::string::npos) {
+    return Status::Error(fmt::format("--set '{}': the value holds a NUL or newline", flag));
+  }
+  (*set)[var] = value;
+  return Status::Ok();
+}
+
+std::vector<std::vector<int>> CoveringArray(const std::vector<int>& levels) {
+  const size_t n = levels.size();
+  std::vector<std::vector<int>> rows;
+  if (n == 0) return {std::vector<int>()};
+  if (n == 1) {
+    for (int v = 0; v < levels[0]; ++v) rows.push_back({v});
+    return rows;
+  }
+  constexpr int kFree = -1;  // "don't care" until the end
+  // Every pair of levels of the first two dimensions.
+  for (int a = 0; a < levels[0]; ++a) {
+    for (int b = 0; b < levels[1]; ++b) {
+      std::vector<int> row(n, kFree);
+      row[0] = a;
+      row[1] = b;
+      rows.push_back(std::move(row));
+    }
+  }
+  std::vector<int> use;  // how often each level of the current dimension was chosen
+  for (size_t d = 2; d < n; ++d) {
+    // uncovered[e][v][w]: the pair (dimension e = v, dimension d = w) is not yet in any row.
+    std::vector<std::vector<std::vector<bool>>> uncovered(d);
+    for (size_t e = 0; e < d; ++e) {
+      uncovered[e].assign(static_cast<size_t>(levels[e]), std::vector<bool>(static_cast<size_t>(levels[d]), true));
+    }
+    auto cover = [&](const std::vector<int>& row) {
+      if (row[d] == kFree) return;
+      for (size_t e = 0; e < d; ++e) {
+        if (row[e] != kFree) uncovered[e][static_cast<size_t>(row[e])][static_cast<size_t>(row[d])] = false;
+      }
+    };
+    use.assign(static_cast<size_t>(levels[d]), 0);
+    // Horizontal growth: each row takes the level that covers most new pairs
+    // (ties: the level used least, then the lowest); row 0 stays all zeros.
+    for (size_t r = 0; r < rows.size(); ++r) {
+      int best = 0;
+      if (r != 0) {
+        int best_gain = -1;
+        for (int w = 0; w < levels[d]; ++w) {
+          int gain = 0;
+          for (size_t e = 0; e < d; ++e) {
+            if (rows[r][e] != kFree && uncovered[e][static_cast<size_t>(rows[r][e])][static_cast<size_t>(w)]) ++gain;
+          }
+          if (gain > best_gain || (gain == best_gain && use[static_cast<size_t>(w)] < use[static_cast<size_t>(best)])) {
+            best = w;
+            best_gain = gain;
+          }
+        }
+      }
+      rows[r][d] = best;
+      ++use[static_cast<size_t>(best)];
+      cover(rows[r]);
+    }
+    // Vertical growth: each pair still missing goes into a row whose cells
+    // for those two dimensions are free or already equal, else a new row.
+    for (size_t e = 0; e < d; ++e) {
+      for (int v = 0; v < levels[e]; ++v) {
+        for (int w = 0; w < levels[d]; ++w) {
+          if (!uncovered[e][static_cast<size_t>(v)][static_cast<size_t>(w)]) continue;
+          bool placed = false;
+          for (size_t r = 1; r < rows.size() && !placed; ++r) {
+            auto& row = rows[r];
+            if ((row[e] == kFree || row[e] == v) && (row[d] == kFree || row[d] == w)) {
+              bool fresh = row[e] == kFree || row[d] == kFree;
+              if (!fresh) continue;
+              row[e] = v;
+              row[d] = w;
+              placed = true;
+            }
+          }
+          if (!placed) {
+            std::vector<int> row(n, kFree);
+            row[e] = v;
+            row[d] = w;
+            rows.push_back(std::move(row));
+          }
+          uncovered[e][static_cast<size_t>(v)][static_cast<size_t>(w)] = false;
+        }
+      }
+    }
+  }
+  // Free entries take the level used least in their dimension, so every
+  // value is seen in several cells (what the attribution needs).
+  for (size_t d = 0; d < n; ++d) {
+    std::vector<int> count(static_cast<size_t>(levels[d]), 0);
+    for (const auto& row : rows) {
+      if (row[d] != kFree) ++count[static_cast<size_t>(row[d])];
+    }
+    for (auto& row : rows) {
+      if (row[d] != kFree) continue;
+      int least = 0;
+      for (int v = 1; v < levels[d]; ++v) {
+        if (count[static_cast<size_t>(v)] < count[static_cast<size_t>(least)]) least = v;
+      }
+      row[d] = least;
+      ++count[static_cast<size_t>(least)];
+    }
+  }
+  return rows;
+}
+
+Result<Matrix> BuildMatrix(const Baseline& baseline, std::vector<Dimension> dimensions, Design design,
                            size_t max_cells) {
   for (const auto& dim : dimensions) {
     if (Status s = CheckDimension(dim); !s.ok()) return s;
   }
   Matrix matrix;
-  matrix.cross_product = cross_product;
-  const Cell base = BaselineCell(baseline);
-  matrix.cells.push_back(base);
+  matrix.design = design;
+  Cell base = BaselineCell(baseline);
+  base.levels.assign(dimensions.size(), 0);
 
-  // Records in cell.varied every variable whose value moved off the baseline.
-  auto finish = [&base](Cell& cell, const std::vector<std::string>& labels) {
-    cell.label.clear();
-    for (const auto& l : labels) cell.label += (cell.label.empty() ? "" : " ") + l;
+  // The level of each dimension per cell, baseline first.
+  std::vector<std::vector<int>> rows;
+  const size_t dims = dimensions.size();
+  rows.emplace_back(dims, 0);
+  if (design == Design::kOneAtATime) {
+    for (size_t d = 0; d < dims; ++d) {
+      for (size_t v = 0; v < dimensions[d].values.size(); ++v) {
+        std::vector<int> row(dims, 0);
+        row[d] = static_cast<int>(v + 1);
+        rows.push_back(std::move(row));
+      }
+    }
+  } else if (design == Design::kCross) {
+    size_t total = 1;
+    for (const auto& dim : dimensions) {
+      total *= dim.values.size() + 1;
+      if (total > max_cells) return Status::Error(fmt::format("the cross product has more than {} cells", max_cells));
+    }
+    std::vector<int> index(dims, 0);
+    for (size_t n = 1; n < total; ++n) {
+      for (size_t d = 0; d < dims; ++d) {
+        if (static_cast<size_t>(++index[d]) <= dimensions[d].values.size()) break;
+        index[d] = 0;
+      }
+      rows.push_back(index);
+    }
+  } else {
+    std::vector<int> levels;
+    for (const auto& dim : dimensions) levels.push_back(static_cast<int>(dim.values.size()) + 1);
+    // The covering array works best with the largest dimensions first.
+    std::vector<size_t> order(dims);
+    for (size_t d = 0; d < dims; ++d) order[d] = d;
+    std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) { return levels[x] > levels[y]; });
+    std::vector<int> sorted_levels;
+    for (size_t d : order) sorted_levels.push_back(levels[d]);
+    rows.clear();
+    for (const auto& sorted_row : CoveringArray(sorted_levels)) {
+      std::vector<int> row(dims, 0);
+      for (size_t i = 0; i < order.size(); ++i) row[order[i]] = sorted_row[i];
+      rows.push_back(std::move(row));
+    }
+  }
+
+  std::set<std::map<std::string, std::string>> seen_settings;
+  for (size_t r = 0; r < rows.size(); ++r) {
+    Cell cell = base;
+    cell.levels = rows[r];
+    std::string label;
+    for (size_t d = 0; d < dims; ++d) {
+      if (rows[r][d] == 0) continue;
+      const auto& value = dimensions[d].values[static_cast<size_t>(rows[r][d] - 1)];
+      for (const auto& [var, v] : value.assign) Apply(cell, var, v);
+      std::string part = value.label.find('=') != std::string::npos ? value.label
+                                                                     : fmt::format("{}={}", dimensions[d].name, value.label);
+      label += (label.empty() ? "" : " ") + part;
+    }
+    cell.label = r == 0 ? "baseline" : label;
     cell.varied.clear();
     auto note = [&](const std::string& var) {
       std::string now = cell.Get(var);
@@ -224,93 +452,69 @@ Result<Matrix> BuildMatrix(const Baseline& baseline, std::vector<Dimension> dime
     note(std::string(kLocaltimeVar));
     note(std::string(kHostnameVar));
     note(std::string(kUserVar));
-  };
-
-  if (!cross_product) {
-    for (const auto& dim : dimensions) {
-      for (const auto& value : dim.values) {
-        Cell cell = base;
-        for (const auto& [var, v] : value.assign) Apply(cell, var, v);
-        finish(cell, {fmt::format("{}={}", dim.name, value.label)});
-        if (cell.varied.empty()) continue;  // the baseline's own value
-        if (matrix.cells.size() >= max_cells) {
-          return Status::Error(fmt::format("the matrix has more than {} cells", max_cells));
-        }
-        matrix.cells.push_back(std::move(cell));
-      }
+    if (r != 0 && cell.varied.empty()) continue;  // the baseline's own value
+    // Two rows that set the same environment are one cell.
+    std::map<std::string, std::string> settings = cell.varied;
+    if (!seen_settings.insert(settings).second) continue;
+    if (matrix.cells.size() >= max_cells) {
+      return Status::Error(fmt::format("the matrix has more than {} cells", max_cells));
     }
-  } else {
-    // Odometer over (baseline, values...) of every dimension; index 0 keeps
-    // the baseline value.
-    std::vector<size_t> index(dimensions.size(), 0);
-    size_t total = 1;
-    for (const auto& dim : dimensions) {
-      total *= dim.values.size() + 1;
-      if (total > max_cells) return Status::Error(fmt::format("the cross product has more than {} cells", max_cells));
-    }
-    for (size_t n = 1; n < total; ++n) {
-      for (size_t d = 0; d < index.size(); ++d) {
-        if (++index[d] <= dimensions[d].values.size()) break;
-        index[d] = 0;
-      }
-      Cell cell = base;
-      std::vector<std::string> labels;
-      for (size_t d = 0; d < index.size(); ++d) {
-        if (index[d] == 0) continue;
-        const auto& value = dimensions[d].values[index[d] - 1];
-        for (const auto& [var, v] : value.assign) Apply(cell, var, v);
-        labels.push_back(fmt::format("{}={}", dimensions[d].name, value.label));
-      }
-      finish(cell, labels);
-      if (!cell.varied.empty()) matrix.cells.push_back(std::move(cell));
-    }
+    matrix.cells.push_back(std::move(cell));
   }
   // Two cells with the same label would be indistinguishable in reports.
   std::map<std::string, int> seen;
   for (auto& cell : matrix.cells) {
     if (int n = seen[cell.label]++; n > 0) cell.label += fmt::format(" #{}", n + 1);
   }
+  std::set<std::string> varied_vars;
+  for (const auto& dim : dimensions) varied_vars.insert(dim.variables.begin(), dim.variables.end());
+  for (const auto& [var, value] : base.env) {
+    if (!varied_vars.count(var)) matrix.fixed[var] = value;
+  }
   matrix.dimensions = std::move(dimensions);
   return matrix;
 }
 
-Result<Matrix> ParseMatrixToml(std::string_view text, const std::string& name, const Baseline& baseline,
-                               size_t max_cells) {
+Result<Matrix> ParseMatrixToml(std::string_view text, const std::string& name, const std::vector<std::string>& argv,
+                               const std::map<std::string, std::string>& set, size_t max_cells) {
   toml::table table;
   try {
     table = toml::parse(text, name);
   } catch (const toml::parse_error& e) {
     return Status::Error(fmt::format("{}:{}: {}", name, e.source().begin.line, e.description()));
   }
-  Baseline base = baseline;
+  std::map<std::string, std::string> overrides;
   std::vector<Dimension> dims;
-  bool cross = false;
+  Design design = Design::kOneAtATime;
+  bool has_baseline = false;
   for (const auto& [key, node] : table) {
     std::string k(key.str());
     if (k == "cross") {
       auto b = node.value<bool>();
       if (!b) return Status::Error(fmt::format("{}: 'cross' must be true or false", name));
-      cross = *b;
+      if (*b) design = Design::kCross;
+    } else if (k == "design") {
+      auto d = node.value<std::string>();
+      if (d && *d == "pairwise") {
+        design = Design::kPairwise;
+      } else if (d && *d == "cross") {
+        design = Design::kCross;
+      } else if (d && *d == "one-at-a-time") {
+        design = Design::kOneAtATime;
+      } else {
+        return Status::Error(fmt::format("{}: 'design' must be \"one-at-a-time\", \"pairwise\" or \"cross\"", name));
+      }
     } else if (k == "baseline") {
       const auto* t = node.as_table();
       if (!t) return Status::Error(fmt::format("{}: [baseline] must be a table", name));
+      has_baseline = true;
       for (const auto& [var_key, v] : *t) {
         std::string var(var_key.str());
         auto value = v.value<std::string>();
         if (!IsValidVariable(var) || !value) {
           return Status::Error(fmt::format("{}: baseline entry '{}' must be VARIABLE = \"string\"", name, var));
         }
-        if (var == kLocaltimeVar) {
-          base.timezone = *value;
-        } else if (var == kHostnameVar) {
-          base.hostname = *value;
-        } else if (var == kUserVar) {
-          base.username = *value;
-        } else if (value->empty()) {
-          base.env.erase(var);
-        } else {
-          base.env[var] = *value;
-        }
+        overrides[var] = *value;
       }
     } else if (k == "vary") {
       const auto* arr = node.as_array();
@@ -349,21 +553,29 @@ Result<Matrix> ParseMatrixToml(std::string_view text, const std::string& name, c
         dims.push_back(std::move(dim));
       }
     } else {
-      return Status::Error(fmt::format("{}: unknown key '{}' (expected cross, [baseline], [[vary]])", name, k));
+      return Status::Error(
+          fmt::format("{}: unknown key '{}' (expected design, cross, [baseline], [[vary]])", name, k));
     }
   }
-  if (dims.empty()) return Status::Error(fmt::format("{}: no [[vary]] dimension", name));
-  auto matrix = BuildMatrix(base, std::move(dims), cross, max_cells);
+  if (dims.empty() && !has_baseline) {
+    return Status::Error(fmt::format("{}: neither a [baseline] nor a [[vary]] dimension", name));
+  }
+  // The file's baseline entries win over --set, which wins over the defaults.
+  std::map<std::string, std::string> all_set = set;
+  for (const auto& [var, value] : overrides) all_set[var] = value;
+  Baseline base = BaselineFor(dims, argv, all_set);
+  auto matrix = BuildMatrix(base, std::move(dims), design, max_cells);
   if (!matrix.ok()) return Status::Error(fmt::format("{}: {}", name, matrix.status().message()));
   return matrix;
 }
 
-Result<Matrix> LoadMatrixFile(const std::string& path, const Baseline& baseline, size_t max_cells) {
+Result<Matrix> LoadMatrixFile(const std::string& path, const std::vector<std::string>& argv,
+                              const std::map<std::string, std::string>& set, size_t max_cells) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::Error(fmt::format("{}: cannot open the matrix file", path));
   std::ostringstream text;
   text << in.rdbuf();
-  return ParseMatrixToml(text.str(), path, baseline, max_cells);
+  return ParseMatrixToml(text.str(), path, argv, set, max_cells);
 }
 
 }  // namespace glassbox::probe

@@ -11,10 +11,19 @@
 //   @user       the user name the agent runs as
 // An empty value means "unset" for an environment variable.
 //
-// By default cells vary one dimension at a time around the baseline (so every
-// difference points at one dimension); a matrix file may ask for the full
-// cross product instead. Everything here is pure: no I/O but reading the
-// matrix file the caller names, and the command's own name for detection.
+// Three designs say which cells to run:
+//   one-at-a-time  each value of each dimension around the baseline (what
+//                  --vary asks for: every difference points at one dimension);
+//   pairwise       a 2-way covering array: every pair of values of every two
+//                  dimensions (the baseline's value counting as one) appears in
+//                  at least one cell, so a behaviour that needs two settings at
+//                  once is seen, in about as many cells as the two largest
+//                  dimensions multiplied (the default matrix's design);
+//   cross          the full cross product.
+// Every cell records its level in each dimension (Cell::levels), which the
+// analysis uses to attribute a difference to the fewest settings that explain
+// it. Everything here is pure: no I/O but reading the matrix file the caller
+// names, and the command's own name for detection.
 #pragma once
 
 #include <cstddef>
@@ -31,7 +40,9 @@ inline constexpr std::string_view kLocaltimeVar = "@localtime";
 inline constexpr std::string_view kHostnameVar = "@hostname";
 inline constexpr std::string_view kUserVar = "@user";
 
-// One value of a dimension: what it sets, and a short label for reports.
+// One value of a dimension: what it sets, and a short label for reports. A
+// label holding '=' ("TZ=Asia/Shanghai") names the cell by itself; any other
+// is shown as "DIMENSION=LABEL".
 struct DimensionValue {
   std::string label;                                        // "Asia/Shanghai", "openrouter.ai"
   std::vector<std::pair<std::string, std::string>> assign;  // variable -> value ("" = unset)
@@ -55,15 +66,25 @@ struct Cell {
   // Variables (and pseudo-variables) whose value differs from the baseline,
   // with their values in this cell ("" = unset).
   std::map<std::string, std::string> varied;
+  // Per dimension of the matrix: 0 for the baseline's value, k for
+  // dimensions[d].values[k - 1].
+  std::vector<int> levels;
 
   // The value of a variable or pseudo-variable in this cell ("" when unset).
   std::string Get(std::string_view variable) const;
 };
 
+enum class Design { kOneAtATime, kPairwise, kCross };
+// "one-at-a-time", "pairwise", "cross".
+const char* DesignName(Design design);
+
 struct Matrix {
   std::vector<Cell> cells;  // cells[0] is the baseline
   std::vector<Dimension> dimensions;
-  bool cross_product = false;
+  Design design = Design::kOneAtATime;
+  // The variables every cell sets to one value (--set, [baseline] entries
+  // that no dimension varies), for the report.
+  std::map<std::string, std::string> fixed;
 };
 
 // The baseline every matrix starts from: TZ unset (so the zone comes from
@@ -77,6 +98,18 @@ struct Baseline {
   std::string username = "alex";
 };
 Baseline DefaultBaseline();
+
+// The baseline for a matrix over `dimensions`, for the command `argv`: only
+// what the matrix uses is set — LANG=en_US.UTF-8 when a dimension varies
+// LANG, every other varied variable unset (a base URL unset is the official
+// host, as on most machines) — plus a placeholder API key for each provider
+// the command may call (so that it runs at all). `--set` values then fix a
+// variable in every cell.
+Baseline BaselineFor(const std::vector<Dimension>& dimensions, const std::vector<std::string>& argv,
+                     const std::map<std::string, std::string>& set = {});
+
+// Parses a `--set VAR=VALUE` flag into `set`. Errors name the flag.
+Status ParseSet(std::string_view flag, std::map<std::string, std::string>* set);
 
 // Parses a `--vary` flag: "VAR=v1,v2" or "VAR1+VAR2=v1,v2" (the variables
 // move together). Errors name the flag and the reason.
@@ -94,14 +127,22 @@ std::vector<Dimension> DefaultDimensions(const std::vector<std::string>& argv);
 // gemini -> GOOGLE_GEMINI_BASE_URL), else all three.
 std::vector<std::string> BaseUrlVariables(const std::vector<std::string>& argv);
 
-// One cell per dimension value around the baseline (plus the baseline), or
-// the full cross product when `cross_product`. Fails when the matrix would
+// The cells of `design` over `dimensions` (the baseline first). No
+// dimension at all gives the baseline alone. Fails when the matrix would
 // hold more than `max_cells` cells.
-Result<Matrix> BuildMatrix(const Baseline& baseline, std::vector<Dimension> dimensions, bool cross_product,
+Result<Matrix> BuildMatrix(const Baseline& baseline, std::vector<Dimension> dimensions, Design design,
                            size_t max_cells = 512);
 
+// The rows of a 2-way covering array over dimensions of `levels[d]` levels
+// each (level 0 first): every pair of levels of every two dimensions appears
+// in some row; row 0 is all zeros. Greedy in the manner of IPOG (Lei et al.):
+// deterministic, close to the product of the two largest level counts.
+std::vector<std::vector<int>> CoveringArray(const std::vector<int>& levels);
+
 // A matrix file (TOML):
-//   cross = false                       # optional: full cross product
+//   design = "pairwise"                 # optional: one-at-a-time (default),
+//                                       # pairwise or cross
+//   cross = false                       # optional, older spelling of design = "cross"
 //   [baseline]                          # optional: overrides of the baseline
 //   TZ = "UTC"
 //   "@hostname" = "ci-runner-1"
@@ -109,9 +150,13 @@ Result<Matrix> BuildMatrix(const Baseline& baseline, std::vector<Dimension> dime
 //   variable = "TZ"                     # or: variables = ["LANG", "LC_ALL"]
 //   values = ["Asia/Shanghai", "Asia/Singapore"]
 // Errors name the file, the line where known, and the reason.
-Result<Matrix> LoadMatrixFile(const std::string& path, const Baseline& baseline, size_t max_cells = 512);
-Result<Matrix> ParseMatrixToml(std::string_view text, const std::string& name, const Baseline& baseline,
-                               size_t max_cells = 512);
+// The baseline is BaselineFor(the file's dimensions, argv, set), then the
+// file's [baseline] entries. A file with a [baseline] and no [[vary]] is a
+// one-cell matrix.
+Result<Matrix> LoadMatrixFile(const std::string& path, const std::vector<std::string>& argv,
+                              const std::map<std::string, std::string>& set = {}, size_t max_cells = 512);
+Result<Matrix> ParseMatrixToml(std::string_view text, const std::string& name, const std::vector<std::string>& argv,
+                               const std::map<std::string, std::string>& set = {}, size_t max_cells = 512);
 
 // True for names an agent may be given: environment variable names
 // ([A-Za-z_][A-Za-z0-9_]*) and the pseudo-variables above.

@@ -17,7 +17,7 @@ namespace fs = std::filesystem;
 Matrix TwoZones() {
   auto dim = ParseVary("TZ=Asia/Shanghai,Europe/Berlin");
   EXPECT_TRUE(dim.ok());
-  return *BuildMatrix(DefaultBaseline(), {*dim}, false);
+  return *BuildMatrix(DefaultBaseline(), {*dim}, Design::kOneAtATime);
 }
 
 std::string TempDir() {

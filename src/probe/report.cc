@@ -47,25 +47,75 @@ size_t CountClass(const Analysis& a, DiffClass c) {
 
 std::string Plural(size_t n, const char* one, const char* many) { return fmt::format("{} {}", n, n == 1 ? one : many); }
 
-std::string ClassSummary(const Analysis& a) {
-  std::vector<std::string> parts;
-  if (size_t n = CountClass(a, DiffClass::kCovertMarker)) parts.push_back(Plural(n, "covert marker", "covert markers"));
-  if (size_t n = CountClass(a, DiffClass::kOtherDependence)) {
-    parts.push_back(Plural(n, "other dependence", "other dependences"));
-  }
-  if (size_t n = CountClass(a, DiffClass::kLocalisation)) parts.push_back(Plural(n, "localisation", "localisations"));
-  if (size_t n = CountClass(a, DiffClass::kClock)) parts.push_back(Plural(n, "clock difference", "clock differences"));
-  if (size_t n = CountClass(a, DiffClass::kEcho)) parts.push_back(Plural(n, "echo", "echoes"));
-  std::string s;
-  for (const auto& p : parts) s += (s.empty() ? "" : ", ") + p;
-  return s.empty() ? "no difference between cells" : s;
-}
-
 std::string Join(const std::vector<std::string>& items, std::string_view sep) {
   std::string s;
   for (const auto& i : items) s += (s.empty() ? "" : std::string(sep)) + i;
   return s;
 }
+
+std::string ClassSummary(const Analysis& a) {
+  struct Names {
+    DiffClass cls;
+    const char* one;
+    const char* many;
+  };
+  static const Names kNames[] = {{DiffClass::kCovertMarker, "covert marker", "covert markers"},
+                                 {DiffClass::kOtherDependence, "other dependence", "other dependences"},
+                                 {DiffClass::kUnexplained, "unexplained difference", "unexplained differences"},
+                                 {DiffClass::kLocalisation, "localisation", "localisations"},
+                                 {DiffClass::kClock, "clock difference", "clock differences"},
+                                 {DiffClass::kEcho, "echo", "echoes"}};
+  std::vector<std::string> parts;
+  for (const auto& n : kNames) {
+    size_t fields = CountClass(a, n.cls);
+    if (fields == 0) continue;
+    size_t groups = 0;
+    for (const auto& g : a.groups) groups += g.cls == n.cls;
+    std::string part = Plural(fields, n.one, n.many);
+    if (groups > 1 && groups < fields) part += fmt::format(" in {} groups", groups);
+    parts.push_back(part);
+  }
+  if (!a.failures.empty()) {
+    size_t whole = 0;
+    for (const auto& f : a.failures) whole += f.whole_cell;
+    if (whole > 0) parts.push_back(fmt::format("the agent failed in {}", Plural(whole, "cell", "cells")));
+  }
+  std::string s;
+  for (const auto& p : parts) s += (s.empty() ? "" : ", ") + p;
+  return s.empty() ? "no difference between cells" : s;
+}
+
+const char* VerdictLine(Verdict v) {
+  switch (v) {
+    case Verdict::kCovertMarker:
+      return "COVERT MARKER: what the agent sends carries hidden marks that follow the environment";
+    case Verdict::kEnvironmentDependent:
+      return "ENVIRONMENT-DEPENDENT: what the agent sends changes with the environment";
+    case Verdict::kInconclusive:
+      return "INCONCLUSIVE: the agent failed or never reached a provider in some cells";
+    case Verdict::kNoEnvironmentDependence:
+      return "no environment dependence found";
+  }
+  return "";
+}
+
+std::string GroupTitle(const DifferenceGroup& g, const std::vector<Cell>& cells) {
+  const bool one = g.members.size() == 1;
+  std::string what = one ? "1 field" : fmt::format("{} fields", g.members.size());
+  std::string follows;
+  if (g.cls == DiffClass::kEcho) {
+    follows = fmt::format("{} {}", one ? "echoes" : "echo",
+                          g.variables.empty() ? std::string("the varied values") : Join(g.variables, ", "));
+  } else if (!g.explanation.empty()) {
+    follows = fmt::format("{} {}", one ? "follows" : "follow", g.explanation);
+  } else {
+    follows = fmt::format("{} in some cells, and no one or two settings explain which", one ? "differs" : "differ");
+  }
+  std::string where = g.cells.size() == 1 ? fmt::format("in cell '{}'", cells[g.cells[0]].label)
+                                          : fmt::format("in {} of {} cells", g.cells.size(), cells.size());
+  return fmt::format("{} {} ({})", what, follows, where);
+}
+
 
 std::string HtmlEscape(std::string_view text) {
   std::string out;
@@ -151,8 +201,48 @@ void WriteJsonReport(const ReportInput& in, std::ostream& out) {
   w.Key("command").BeginArray();
   for (const auto& arg : in.command) w.String(arg);
   w.EndArray();
-  w.Field("verdict", a.environment_dependent ? "environment-dependent" : "no-environment-dependence");
+  w.Field("verdict", VerdictName(a.verdict));
   w.Field("summary", ClassSummary(a));
+  w.Field("design", DesignName(in.matrix.design));
+  w.Key("inconclusive_reasons").BeginArray();
+  for (const auto& r : a.inconclusive_reasons) w.String(r);
+  w.EndArray();
+  w.Key("failures").BeginArray();
+  for (const auto& f : a.failures) {
+    w.BeginObject();
+    w.Field("cell", f.label);
+    w.Field("status", f.status);
+    w.Key("failed_runs").Int(f.failed_runs);
+    w.Key("runs").Int(f.runs);
+    w.Key("whole_cell").Bool(f.whole_cell);
+    w.Field("output", f.output);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("warnings").BeginArray();
+  for (const auto& warning : a.warnings) w.String(warning);
+  w.EndArray();
+  w.Key("groups").BeginArray();
+  for (const auto& g : a.groups) {
+    w.BeginObject();
+    w.Field("class", DiffClassName(g.cls));
+    w.Key("variables").BeginArray();
+    for (const auto& v : g.variables) w.String(v);
+    w.EndArray();
+    w.Field("explanation", g.explanation);
+    w.Key("count").Uint(g.members.size());
+    w.Key("cells").BeginArray();
+    for (size_t c : g.cells) w.String(cells[c].label);
+    w.EndArray();
+    w.Key("locations").BeginArray();
+    for (size_t i = 0; i < g.members.size() && i < 20; ++i) w.String(a.differences[g.members[i]].location);
+    w.EndArray();
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("fixed").BeginObject();
+  for (const auto& [k, v] : in.matrix.fixed) w.Field(k, v);
+  w.EndObject();
   w.Key("cells").BeginArray();
   for (size_t c = 0; c < cells.size(); ++c) {
     const Cell& cell = cells[c];
@@ -177,6 +267,8 @@ void WriteJsonReport(const ReportInput& in, std::ostream& out) {
     w.Field("location", d.location);
     w.Field("class", DiffClassName(d.cls));
     w.Field("reason", d.reason);
+    w.Field("explanation", d.explanation);
+    w.Field("reference", d.reference_cell < cells.size() ? cells[d.reference_cell].label : std::string());
     w.Key("variables").BeginArray();
     for (const auto& v : d.variables) w.String(v);
     w.EndArray();
@@ -291,6 +383,9 @@ void WriteJsonReport(const ReportInput& in, std::ostream& out) {
   w.Key("foreign_resolvers").BeginArray();
   for (const auto& r : a.foreign_resolvers) w.String(r);
   w.EndArray();
+  w.Key("unused_lookups").BeginArray();
+  for (const auto& n : a.unused_lookups) w.String(n);
+  w.EndArray();
   w.Key("identifying_headers").BeginArray();
   for (const auto& idf : a.identifying) {
     w.BeginObject();
@@ -320,57 +415,94 @@ void WriteJsonReport(const ReportInput& in, std::ostream& out) {
   out << "\n";
 }
 
+namespace {
+
+void WriteTextDifference(const Difference& d, const std::vector<Cell>& cells, std::ostream& out) {
+  out << fmt::format("  {}{}\n", VisibleText(d.location), d.noise_masked ? " (generated ids and numbers masked)" : "");
+  out << fmt::format("    {}\n", d.reason);
+  if (!d.changes.empty()) {
+    std::string last_cell;
+    size_t shown_cells = 0;
+    for (const auto& ch : d.changes) {
+      if (ch.cell != last_cell) {
+        if (++shown_cells > 2) break;
+        out << fmt::format("    in {}:\n", ch.cell);
+        last_cell = ch.cell;
+      }
+      out << fmt::format("      {:<8}: {}\n", cells[d.reference_cell].label == "baseline" ? "baseline" : "reference",
+                         VisibleText(CutVisible(ch.baseline_before, 40, true) + ch.baseline_text +
+                                     CutVisible(ch.baseline_after, 40, false)));
+      out << fmt::format("      cell    : {}\n", VisibleText(CutVisible(ch.cell_before, 40, true) + ch.cell_text +
+                                                             CutVisible(ch.cell_after, 40, false)));
+      if (d.cls == DiffClass::kCovertMarker || (ch.baseline_text.size() <= 8 && ch.cell_text.size() <= 8)) {
+        out << fmt::format("      changed : {} -> {}\n", NamedCodepoints(ch.baseline_text), NamedCodepoints(ch.cell_text));
+      }
+    }
+  } else {
+    out << fmt::format("      {:<24} {}\n", cells[d.reference_cell].label,
+                       VisibleText(CutVisible(ValueOrAbsent(d.by_cell[d.reference_cell]), 100, false)));
+    size_t shown = 0;
+    for (size_t c : d.differing_cells) {
+      if (++shown > 2) break;
+      out << fmt::format("      {:<24} {}\n", CutVisible(cells[c].label, 24, false),
+                         VisibleText(CutVisible(ValueOrAbsent(d.by_cell[c]), 100, false)));
+    }
+  }
+}
+
+}  // namespace
+
 void WriteTextReport(const ReportInput& in, std::ostream& out) {
   const auto& cells = in.matrix.cells;
   const auto& a = in.analysis;
   int total_runs = 0;
   for (int r : in.runs_per_cell) total_runs += r;
-  out << fmt::format("glassbox probe: {}\n  {} ({} cells, {} runs, {:.1f} s)\n",
-                     a.environment_dependent ? "ENVIRONMENT-DEPENDENT: what the agent sends changes with the environment"
-                                             : "no environment dependence found",
-                     ClassSummary(a), cells.size(), total_runs, in.seconds);
-  if (!a.differences.empty()) out << "\nDifferences, worst first:\n";
+  out << fmt::format("glassbox probe: {}\n  {} ({} cells, {} design, {} runs, {:.1f} s)\n", VerdictLine(a.verdict),
+                     ClassSummary(a), cells.size(), DesignName(in.matrix.design), total_runs, in.seconds);
+  for (const auto& r : a.inconclusive_reasons) out << fmt::format("  inconclusive: {}\n", r);
+  for (const auto& w : a.warnings) out << fmt::format("  warning: {}\n", w);
+
+  if (!a.failures.empty()) {
+    out << "\nWhere the agent failed (not compared; reported as failures, not dependences):\n";
+    size_t shown = 0;
+    for (const auto& f : a.failures) {
+      if (++shown > 6) {
+        out << fmt::format("  … {} more (see --format json)\n", a.failures.size() - 6);
+        break;
+      }
+      out << fmt::format("  {}: {} ({} of {} runs)\n", f.label, f.status, f.failed_runs, f.runs);
+      std::string_view rest = f.output;
+      while (!rest.empty()) {
+        size_t nl = rest.find('\n');
+        out << fmt::format("    | {}\n", VisibleText(CutVisible(rest.substr(0, nl), 160, false)));
+        if (nl == std::string_view::npos) break;
+        rest.remove_prefix(nl + 1);
+      }
+    }
+  }
+
+  if (!a.groups.empty()) out << "\nDifferences, worst first (fields that follow the same settings in the same cells are one group):\n";
   std::map<DiffClass, size_t> shown_per_class;
-  for (const auto& d : a.differences) {
-    // A real agent can differ in hundreds of fields (a different tool set
-    // behind a relay): the first ones of each class, then a count.
-    size_t n = ++shown_per_class[d.cls];
+  for (const auto& g : a.groups) {
+    size_t n = ++shown_per_class[g.cls];
     if (n == kShownPerClass + 1) {
-      out << fmt::format("\n… {} more {} differences (see --format json)\n", CountClass(a, d.cls) - kShownPerClass,
-                         DiffClassName(d.cls));
+      size_t left = 0;
+      for (const auto& other : a.groups) left += other.cls == g.cls;
+      out << fmt::format("\n… {} more {} groups (see --format json)\n", left - kShownPerClass, DiffClassName(g.cls));
     }
     if (n > kShownPerClass) continue;
-    out << fmt::format("\n[{}] {}\n", DiffClassName(d.cls), VisibleText(d.location));
-    out << fmt::format("  follows {}: {}{}\n", d.variables.empty() ? "(nothing)" : Join(d.variables, ", "), d.reason,
-                       d.noise_masked ? " (generated ids and numbers masked)" : "");
-    if (!d.changes.empty()) {
-      std::string last_cell;
-      size_t shown_cells = 0;
-      for (const auto& ch : d.changes) {
-        if (ch.cell != last_cell) {
-          if (++shown_cells > kShownCells) break;
-          out << fmt::format("  in {}:\n", ch.cell);
-          last_cell = ch.cell;
-        }
-        out << fmt::format("    baseline: {}\n", VisibleText(CutVisible(ch.baseline_before, 40, true) + ch.baseline_text +
-                                                              CutVisible(ch.baseline_after, 40, false)));
-        out << fmt::format("    cell    : {}\n", VisibleText(CutVisible(ch.cell_before, 40, true) + ch.cell_text +
-                                                              CutVisible(ch.cell_after, 40, false)));
-        if (d.cls == DiffClass::kCovertMarker || (ch.baseline_text.size() <= 8 && ch.cell_text.size() <= 8)) {
-          out << fmt::format("    changed : {} -> {}\n", NamedCodepoints(ch.baseline_text), NamedCodepoints(ch.cell_text));
-        }
-      }
-    } else {
-      out << fmt::format("    {:<24} {}\n", cells[0].label,
-                         VisibleText(CutVisible(ValueOrAbsent(d.by_cell[0]), 100, false)));
-      size_t shown = 0;
-      for (size_t c : d.differing_cells) {
-        if (++shown > kShownCells) break;
-        out << fmt::format("    {:<24} {}\n", cells[c].label, VisibleText(CutVisible(ValueOrAbsent(d.by_cell[c]), 100, false)));
-      }
+    out << fmt::format("\n[{}] {}\n", DiffClassName(g.cls), GroupTitle(g, cells));
+    if (!g.variables.empty()) out << fmt::format("  variables: {}\n", Join(g.variables, ", "));
+    size_t examples = g.cls == DiffClass::kCovertMarker ? 6 : g.cls == DiffClass::kEcho ? 1 : 2;
+    for (size_t i = 0; i < g.members.size() && i < examples; ++i) {
+      WriteTextDifference(a.differences[g.members[i]], cells, out);
     }
-    if (d.differing_cells.size() > kShownCells) {
-      out << fmt::format("  … differs in {} cells in all\n", d.differing_cells.size());
+    if (g.members.size() > examples) {
+      out << fmt::format("  … and {} more, e.g.", g.members.size() - examples);
+      for (size_t i = examples; i < g.members.size() && i < examples + 3; ++i) {
+        out << (i == examples ? " " : ", ") << VisibleText(a.differences[g.members[i]].location);
+      }
+      out << "\n";
     }
   }
   if (!a.identifying.empty()) {
@@ -386,8 +518,11 @@ void WriteTextReport(const ReportInput& in, std::ostream& out) {
     std::vector<std::string> ports;
     for (int p : h.ports) ports.push_back(std::to_string(p));
     out << fmt::format("  {:<36} {:>5} in {:<9} port {}{}{}\n", h.host, Plural(h.requests, "request", "requests"),
-                       Plural(h.by_cell.size(), "cell", "cells"),
-                       Join(ports, ","), h.ip_literal ? "  HARD-CODED IP" : "", h.via_proxy ? "  via proxy" : "");
+                       Plural(h.by_cell.size(), "cell", "cells"), Join(ports, ","),
+                       h.ip_literal ? "  HARD-CODED IP" : "", h.via_proxy ? "  via proxy" : "");
+  }
+  if (!a.unused_lookups.empty()) {
+    out << fmt::format("\nNames looked up but never connected to by name: {}\n", Join(a.unused_lookups, ", "));
   }
   if (!a.unserved.empty()) {
     out << "\nConnections the capture server could not read (UDP, QUIC, other ports):\n";
@@ -396,7 +531,8 @@ void WriteTextReport(const ReportInput& in, std::ostream& out) {
     }
   }
   if (!a.foreign_resolvers.empty()) {
-    out << fmt::format("\nDNS queries sent to hard-coded resolvers: {}\n", Join(a.foreign_resolvers, ", "));
+    out << fmt::format("\nForeign resolvers (DNS the agent did not ask the system for): {}\n",
+                       Join(a.foreign_resolvers, ", "));
   }
   if (!a.tls_failures.empty()) {
     out << "\nTLS connections not intercepted (the agent refused the probe's certificate):\n";
@@ -412,7 +548,8 @@ void WriteTextReport(const ReportInput& in, std::ostream& out) {
         out << fmt::format("  … {} more (see --format json)\n", a.noise.size() - 8);
         break;
       }
-      out << fmt::format("  {}{}\n", VisibleText(n.location), n.masked ? " (ids and numbers masked, the rest compared across cells)" : "");
+      out << fmt::format("  {}{}\n", VisibleText(n.location),
+                         n.masked ? " (ids and numbers masked, the rest compared across cells)" : "");
     }
   }
   for (const auto& note : a.notes) out << fmt::format("\nnote: {}\n", note);
@@ -434,15 +571,37 @@ void WriteHtmlReport(const ReportInput& in, std::ostream& out) {
          ".diff{border:1px solid #ccc;border-radius:6px;padding:8px 12px;margin:12px 0}"
          ".cls{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;color:#fff}"
          ".covert-marker{background:#b00020}.other-dependence{background:#d2691e}.localisation{background:#3a6ea5}"
-         ".clock{background:#6b7b8c}.echo{background:#8a8a8a}"
+         ".clock{background:#6b7b8c}.echo{background:#8a8a8a}.unexplained{background:#9a7b4f}"
          "mark{background:#ffe066}.cp{background:#b00020;color:#fff;border-radius:3px;padding:0 3px;margin:0 1px;"
          "font-size:12px}.ch{outline:1px solid #b00020}"
          "</style></head><body>\n";
   out << "<h1>glassbox probe report</h1>\n";
   out << fmt::format("<p>Command: <code>{}</code></p>\n", HtmlEscape(Join(in.command, " ")));
-  out << fmt::format("<p class=\"verdict {}\">{}: {}</p>\n", a.environment_dependent ? "bad" : "good",
-                     a.environment_dependent ? "Environment-dependent" : "No environment dependence found",
+  out << fmt::format("<p class=\"verdict {}\">{}: {}</p>\n",
+                     a.verdict == Verdict::kNoEnvironmentDependence ? "good" : "bad", HtmlEscape(VerdictLine(a.verdict)),
                      HtmlEscape(ClassSummary(a)));
+  for (const auto& r : a.inconclusive_reasons) out << fmt::format("<p>Inconclusive: {}</p>\n", HtmlEscape(r));
+  for (const auto& w : a.warnings) out << fmt::format("<p>Warning: {}</p>\n", HtmlEscape(w));
+  if (!a.failures.empty()) {
+    out << "<h2>Where the agent failed</h2>\n<table><tr><th>cell</th><th>status</th><th>runs</th><th>output</th></tr>\n";
+    for (const auto& f : a.failures) {
+      out << fmt::format("<tr><td>{}</td><td>{}</td><td>{} of {}</td><td class=v>{}</td></tr>\n", HtmlEscape(f.label),
+                         HtmlEscape(f.status), f.failed_runs, f.runs, HtmlVisible(f.output, false));
+    }
+    out << "</table>\n";
+  }
+  if (!a.groups.empty()) {
+    out << "<h2>Groups</h2>\n<table><tr><th>class</th><th>what</th><th>examples</th></tr>\n";
+    for (const auto& g : a.groups) {
+      std::string examples;
+      for (size_t i = 0; i < g.members.size() && i < 3; ++i) {
+        examples += (examples.empty() ? "" : "<br>") + HtmlEscape(a.differences[g.members[i]].location);
+      }
+      out << fmt::format("<tr><td><span class=\"cls {0}\">{0}</span></td><td>{1}</td><td><code>{2}</code></td></tr>\n",
+                         DiffClassName(g.cls), HtmlEscape(GroupTitle(g, cells)), examples);
+    }
+    out << "</table>\n";
+  }
   int total_runs = 0;
   for (int r : in.runs_per_cell) total_runs += r;
   out << fmt::format("<p>{} cells, {} runs, {:.1f} s. glassbox {}.</p>\n", cells.size(), total_runs, in.seconds,
@@ -460,7 +619,8 @@ void WriteHtmlReport(const ReportInput& in, std::ostream& out) {
     if (n > 4 * kShownPerClass) continue;
     out << fmt::format("<div class=diff><span class=\"cls {0}\">{0}</span> <code>{1}</code>", DiffClassName(d.cls),
                        HtmlEscape(d.location));
-    out << fmt::format("<p>Follows <b>{}</b>: {}{}</p>\n", HtmlEscape(Join(d.variables, ", ")), HtmlEscape(d.reason),
+    out << fmt::format("<p>Follows <b>{}</b>{}: {}{}</p>\n", HtmlEscape(Join(d.variables, ", ")),
+                       d.explanation.empty() ? "" : " (" + HtmlEscape(d.explanation) + ")", HtmlEscape(d.reason),
                        d.noise_masked ? " (generated ids and numbers masked)" : "");
     if (!d.changes.empty()) {
       out << "<table><tr><th>cell</th><th>baseline</th><th>this cell</th><th>code points</th></tr>\n";
@@ -520,6 +680,10 @@ void WriteHtmlReport(const ReportInput& in, std::ostream& out) {
     out << "</table>\n";
   }
 
+  if (!a.unused_lookups.empty()) {
+    out << fmt::format("<p>Names looked up but never connected to by name: <code>{}</code></p>\n",
+                       HtmlEscape(Join(a.unused_lookups, ", ")));
+  }
   if (!a.unserved.empty() || !a.foreign_resolvers.empty()) {
     out << "<h2>Connections not read</h2>\n<table><tr><th>protocol</th><th>destination</th><th>cells</th></tr>\n";
     for (const auto& c : a.unserved) {

@@ -19,7 +19,7 @@ Fixture Make() {
   Fixture f;
   auto dim = ParseVary("TZ=Asia/Shanghai");
   EXPECT_TRUE(dim.ok());
-  f.matrix = *BuildMatrix(DefaultBaseline(), {*dim}, false);
+  f.matrix = *BuildMatrix(DefaultBaseline(), {*dim}, Design::kOneAtATime);
   std::vector<std::vector<RunCapture>> runs(2);
   for (size_t c = 0; c < 2; ++c) {
     for (int r = 0; r < 2; ++r) {
@@ -53,7 +53,11 @@ TEST(Report, JsonFollowsTheContract) {
   auto doc = boost::json::parse(out.str(), ec);
   ASSERT_FALSE(ec) << out.str();
   const auto& o = doc.as_object();
-  EXPECT_EQ(o.at("verdict").as_string(), "environment-dependent");
+  EXPECT_EQ(o.at("verdict").as_string(), "covert-marker");
+  ASSERT_FALSE(o.at("groups").as_array().empty());
+  EXPECT_EQ(o.at("groups").as_array()[0].at("class").as_string(), "covert-marker");
+  EXPECT_EQ(o.at("groups").as_array()[0].at("explanation").as_string(), "TZ=Asia/Shanghai");
+  EXPECT_TRUE(o.at("failures").as_array().empty());
   ASSERT_EQ(o.at("cells").as_array().size(), 2u);
   EXPECT_EQ(o.at("cells").as_array()[1].at("env").at("TZ").as_string(), "Asia/Shanghai");
   EXPECT_EQ(o.at("cells").as_array()[1].at("runs").as_int64(), 2);
@@ -75,7 +79,8 @@ TEST(Report, TextStartsWithTheVerdictAndNamesCodepoints) {
   std::ostringstream out;
   WriteTextReport({f.matrix, f.analysis, {2, 2}, {"node", "a.js"}, "0.1.0", 1.5}, out);
   std::string text = out.str();
-  EXPECT_EQ(text.rfind("glassbox probe: ENVIRONMENT-DEPENDENT", 0), 0u) << text;
+  EXPECT_EQ(text.rfind("glassbox probe: COVERT MARKER", 0), 0u) << text;
+  EXPECT_NE(text.find("follows TZ=Asia/Shanghai"), std::string::npos) << text;
   EXPECT_NE(text.find("You\\u02BCre"), std::string::npos) << text;
   EXPECT_NE(text.find("\u27E6U+02BC MODIFIER LETTER APOSTROPHE\u27E7"), std::string::npos) << text;
   EXPECT_NE(text.find("[covert-marker]"), std::string::npos);
@@ -94,7 +99,7 @@ TEST(Report, HtmlIsSelfContainedAndEscaped) {
     EXPECT_EQ(html.find(external), std::string::npos) << external;
   }
   EXPECT_NE(html.find("U+02BC"), std::string::npos);
-  EXPECT_NE(html.find("Environment-dependent"), std::string::npos);
+  EXPECT_NE(html.find("COVERT MARKER"), std::string::npos);
 }
 
 TEST(Report, TextCapsEachClassAndCountsTheRest) {
@@ -104,14 +109,63 @@ TEST(Report, TextCapsEachClassAndCountsTheRest) {
   echo.location = "POST /v1/messages header x-n";
   echo.by_cell = {std::string("a"), std::string("b")};
   echo.differing_cells = {1};
-  for (int i = 0; i < 30; ++i) f.analysis.differences.push_back(echo);
+  // 30 echo groups (each in its own cells), then one group of 30 fields.
+  for (int i = 0; i < 30; ++i) {
+    f.analysis.differences.push_back(echo);
+    DifferenceGroup g;
+    g.cls = DiffClass::kEcho;
+    g.cells = {1};
+    g.explanation = "x" + std::to_string(i);
+    g.members = {f.analysis.differences.size() - 1};
+    f.analysis.groups.push_back(g);
+  }
   std::ostringstream out;
   WriteTextReport({f.matrix, f.analysis, {2, 2}, {"node", "a.js"}, "0.1.0", 1.5}, out);
   std::string text = out.str();
   size_t shown = 0;
-  for (size_t pos = 0; (pos = text.find("[echo] POST /v1/messages header x-n", pos)) != std::string::npos; ++pos) ++shown;
+  for (size_t pos = 0; (pos = text.find("POST /v1/messages header x-n", pos)) != std::string::npos; ++pos) ++shown;
   EXPECT_EQ(shown, 25u);
-  EXPECT_NE(text.find("5 more echo differences"), std::string::npos) << text;
+  EXPECT_NE(text.find("more echo groups"), std::string::npos) << text;
+
+  // One group of many fields: a count and a few examples, not every field.
+  Fixture g = Make();
+  DifferenceGroup big;
+  big.cls = DiffClass::kOtherDependence;
+  big.cells = {1};
+  big.explanation = "TZ=Asia/Shanghai";
+  for (int i = 0; i < 40; ++i) {
+    Difference d = echo;
+    d.cls = DiffClass::kOtherDependence;
+    d.location = "POST /v1/messages body .tools[" + std::to_string(i) + "]";
+    g.analysis.differences.push_back(d);
+    big.members.push_back(g.analysis.differences.size() - 1);
+  }
+  g.analysis.groups.push_back(big);
+  std::ostringstream out2;
+  WriteTextReport({g.matrix, g.analysis, {2, 2}, {"node", "a.js"}, "0.1.0", 1.5}, out2);
+  EXPECT_NE(out2.str().find("40 fields follow TZ=Asia/Shanghai"), std::string::npos) << out2.str();
+  EXPECT_NE(out2.str().find("and 38 more"), std::string::npos) << out2.str();
+}
+
+// An agent that failed in a cell: its status and output in every format.
+TEST(Report, FailuresAreShownInEveryFormat) {
+  Fixture f = Make();
+  CellFailure failure;
+  failure.cell = 1;
+  failure.label = "TZ=Asia/Shanghai";
+  failure.failed_runs = failure.runs = 2;
+  failure.whole_cell = true;
+  failure.status = "exit status 3";
+  failure.output = "Error: <not logged in>";
+  f.analysis.failures.push_back(failure);
+  std::ostringstream text, json, html;
+  WriteTextReport({f.matrix, f.analysis, {2, 2}, {"node", "a.js"}, "0.1.0", 1.5}, text);
+  WriteJsonReport({f.matrix, f.analysis, {2, 2}, {"node", "a.js"}, "0.1.0", 1.5}, json);
+  WriteHtmlReport({f.matrix, f.analysis, {2, 2}, {"node", "a.js"}, "0.1.0", 1.5}, html);
+  EXPECT_NE(text.str().find("TZ=Asia/Shanghai: exit status 3"), std::string::npos) << text.str();
+  EXPECT_NE(text.str().find("| Error: <not logged in>"), std::string::npos) << text.str();
+  EXPECT_NE(json.str().find("\"status\": \"exit status 3\""), std::string::npos) << json.str();
+  EXPECT_NE(html.str().find("Error: &lt;not logged in&gt;"), std::string::npos);
 }
 
 TEST(Report, VisibleTextAndNames) {

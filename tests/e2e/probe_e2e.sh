@@ -22,7 +22,7 @@ jq_true() { if jq -e "$2" out >/dev/null; then ok; else bad "$1: $(head -c 600 o
 
 # (a) Marker chosen by the zone's name: Shanghai and Singapore share UTC+8.
 expect_exit 1 "zone-name marker" -- "${P[@]}" --vary TZ=Asia/Shanghai,Asia/Singapore -- node "$AGENTS/tz_marker.js"
-jq_true "zone-name marker verdict" '.verdict == "environment-dependent"'
+jq_true "zone-name marker verdict" '.verdict == "covert-marker"'
 jq_true "zone-name marker class and cell" '.differences[0] | .class == "covert-marker" and .variables == ["TZ"]
   and .differing_cells == ["TZ=Asia/Shanghai"] and (.codepoints | index("U+2019"))
   and (.location | endswith("body .system[1].text"))'
@@ -70,7 +70,7 @@ grep -q '"kind":"request"' "outdir/captures/00-baseline/run-1.jsonl" && ok || ba
 
 # Text report of a marker: verdict first, the changed character named.
 expect_exit 1 "text report" -- "$GB" probe --runs 1 --jobs 2 --timeout 30 --vary TZ=Asia/Shanghai -- node "$AGENTS/tz_marker.js"
-head -1 out | grep -q 'ENVIRONMENT-DEPENDENT' && ok || bad "text verdict first"
+head -1 out | grep -q 'COVERT MARKER' && ok || bad "text verdict first"
 grep -q 'Don\\u2019t' out && ok || bad "text shows \\u2019"
 grep -q 'U+2019 RIGHT SINGLE QUOTATION MARK' out && ok || bad "text names the code point"
 

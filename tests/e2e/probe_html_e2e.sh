@@ -29,7 +29,7 @@ chrome() {
     --user-data-dir="$(mktemp -d "$WORK/profile.XXXXXX")" "$@" 2>>"$WORK/chromium.log"
 }
 chrome --dump-dom "file://$WORK/report.html" > dom.html
-for text in 'Environment-dependent' 'covert-marker' 'U+2019' 'RIGHT SINGLE QUOTATION MARK' 'TZ=Asia/Shanghai' \
+for text in 'COVERT MARKER' 'covert-marker' 'U+2019' 'RIGHT SINGLE QUOTATION MARK' 'TZ=Asia/Shanghai' \
             'Hosts contacted' 'api.anthropic.com' 'Matrix'; do
   grep -q "$text" dom.html && ok || bad "rendered DOM lacks '$text'"
 done
