@@ -4,10 +4,13 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <stdlib.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -100,6 +103,30 @@ std::string RenderReport(const std::string& format, const probe::ReportInput& in
   return out.str();
 }
 
+// Ctrl-C, SIGTERM, SIGHUP: the cells are killed and the work directory
+// removed before the process ends with 128+signal. The signals are blocked
+// here, before the cell threads start (they inherit the mask), and taken by
+// one thread; the agents never see the mask (SpawnAgent clears it).
+void RemoveOnSignal(const std::string& root) {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&set, sig);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::thread([set, root] {
+    int sig = 0;
+    if (sigwait(&set, &sig) != 0) return;
+    probe::KillRunningCells();
+    std::error_code ec;
+    for (int attempt = 0; attempt < 50; ++attempt) {  // runners may still be writing
+      fs::remove_all(root, ec);
+      if (!fs::exists(root, ec)) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    std::fprintf(stderr, "glassbox: probe: interrupted; work directory removed\n");
+    _exit(128 + sig);
+  }).detach();
+}
+
 }  // namespace
 
 const char* ProbeHelpText() {
@@ -177,7 +204,9 @@ fresh HOME, fake certificates) may behave well only here; behaviour keyed to
 your real network location (egress IP, real DNS, latency) is not varied.
 
 Needs unprivileged user namespaces (no root). Exit codes: 0 no environment
-dependence, 1 environment-dependent (covert marker or other dependence),
+dependence, 1 environment-dependent (covert marker or other dependence) or
+inconclusive (the agent reached a limit of the sandbox: processes, memory,
+disk, output, time, connections or captured bytes; see docs/probe-sandbox.md),
 2 usage or runtime error.
 )";
 }
@@ -255,6 +284,11 @@ int RunProbe(int argc, char** argv) {
   if (Status s = probe::CheckSandboxSupport(); !s.ok()) {
     return Fail(fmt::format("probe: the sandbox cannot run here: {}", s.message()));
   }
+  // Held before any agent runs: cell runners start from this descriptor,
+  // never from a path an agent could replace.
+  if (Result<int> held = probe::HeldExecutable(); !held.ok()) {
+    return Fail(fmt::format("probe: {}", held.status().message()));
+  }
   auto ca = probe::MitmCa::Generate("glassbox probe CA");
   if (!ca.ok()) return Fail(fmt::format("probe: cannot make the interception CA: {}", ca.status().message()));
 
@@ -264,9 +298,15 @@ int RunProbe(int argc, char** argv) {
   unsigned cores = std::thread::hardware_concurrency();
   options.jobs = fl.jobs > 0 ? fl.jobs : static_cast<int>(cores == 0 ? 1 : cores);
   options.timeout_s = fl.timeout_s;
+  // Work directories a probe killed with -9 left behind go first.
+  probe::SweepStaleWorkRoots(fs::temp_directory_path().string(), "glassbox-probe-");
   std::string root = (fs::temp_directory_path() / "glassbox-probe-XXXXXX").string();
   if (mkdtemp(root.data()) == nullptr) return Fail(fmt::format("probe: cannot create a work directory in {}", root));
   options.work_root = root;
+  if (Status marked = probe::MarkWorkRoot(root); !marked.ok()) {
+    return Fail(fmt::format("probe: {}", marked.message()));
+  }
+  RemoveOnSignal(root);
 
   const probe::MitmCa* ca_ptr = ca->get();
   probe::CellRunner runner = [&options, ca_ptr](const probe::Cell& cell, const std::string& work_dir) {
@@ -308,7 +348,8 @@ int RunProbe(int argc, char** argv) {
   }
   std::cout << report;
   std::cout.flush();
-  return analysis.environment_dependent ? kExitFindings : kExitClean;
+  // A limit reached (inconclusive) is never a clean exit.
+  return analysis.environment_dependent || !analysis.limits_reached.empty() ? kExitFindings : kExitClean;
 }
 
 }  // namespace glassbox::cli

@@ -106,6 +106,10 @@ struct ServerOptions {
   size_t max_body_bytes = size_t{32} << 20;
   std::chrono::milliseconds idle_timeout{60'000};
   std::chrono::milliseconds read_timeout{60'000};
+  // Connections open at once; a connection beyond it is accepted and closed
+  // at once (so it holds no descriptor) and counted in connections_refused.
+  // 0 = no limit.
+  size_t max_connections = 0;
   // Serve TLS on the listener with this certificate.
   std::shared_ptr<TlsContext> tls;
   // Accept both TLS and plain HTTP on the listener, told apart by the first
@@ -133,6 +137,7 @@ struct ServerStats {
   uint64_t connections_active = 0;
   uint64_t requests = 0;
   uint64_t rejected_requests = 0;  // 400/413/431 answered by the server itself
+  uint64_t connections_refused = 0;  // closed unread: max_connections were open
 };
 
 class HttpServer {

@@ -7,7 +7,8 @@
 //                  .work_dir = "/tmp/probe-x/cell3-run1", .ca = ca->get()};
 //   Result<RunCapture> capture = RunCell(cell, run);
 //
-// How: RunCell re-executes the glassbox binary as `glassbox __probe-cell
+// How: RunCell starts the glassbox binary, from a descriptor held since
+// before any agent ran (HeldExecutable), as `glassbox __probe-cell
 // SPEC_FILE` (RunProbeCellMain below). That process, single-threaded until its
 // namespaces are set up, enters new user, network, UTS and mount namespaces,
 // brings up loopback with every IPv4/IPv6 address routed locally, overlays
@@ -93,6 +94,27 @@ Result<RunCapture> RunCell(const CellSpec& cell, const RunOptions& options);
 // them (kernel.unprivileged_userns_clone, user.max_user_namespaces, AppArmor's
 // kernel.apparmor_restrict_unprivileged_userns). Cheap; callable from any thread.
 Status CheckSandboxSupport();
+
+// This process's own executable, opened (O_RDONLY|O_CLOEXEC) by the first
+// call and held for the life of the process: RunCell starts every cell
+// runner from it, never by a path, so an agent that replaced the file
+// cannot have its program run outside the sandbox. `glassbox probe` calls it
+// at its start, before any agent runs. Thread-safe.
+Result<int> HeldExecutable();
+
+// SIGKILLs every cell runner RunCell is waiting for; their agents and
+// namespaces die with them. For an interrupted probe; async-signal-unsafe
+// (call it from a thread, not a signal handler).
+void KillRunningCells();
+
+// A probe's scratch root (mkdtemp "PREFIXxxxxxx" in a temporary folder) is
+// marked with its owner's pid and start time, so a probe killed with -9
+// leaves something the next one can recognise and remove.
+Status MarkWorkRoot(const std::string& root);
+// Removes the roots in `parent` whose names start with `prefix` and whose
+// marking process is gone; returns how many. Skips roots of other users and
+// of live processes.
+int SweepStaleWorkRoots(const std::string& parent, const std::string& prefix);
 
 // Entry point of the hidden internal command `glassbox __probe-cell SPEC_FILE`.
 // argv[0] is "__probe-cell"... i.e. main passes (argc - 1, argv + 1). Returns

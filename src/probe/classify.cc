@@ -651,6 +651,9 @@ Analysis Analyze(const Matrix& matrix, const std::vector<std::vector<RunCapture>
           analysis.notes.push_back(note);
         }
       }
+      for (const auto& limit : run.limits_reached) {
+        analysis.limits_reached.push_back(fmt::format("{} (cell {}, run {})", limit, cell.label, r + 1));
+      }
       auto flat = FlattenRun(run, cell);
       for (size_t i = 0; i < run.requests.size() && i < flat.size(); ++i) {
         const auto& req = run.requests[i];
@@ -705,6 +708,12 @@ Analysis Analyze(const Matrix& matrix, const std::vector<std::vector<RunCapture>
   }
   if (timeouts > 0) analysis.notes.push_back(fmt::format("{} of {} runs timed out", timeouts, total_runs));
   return analysis;
+}
+
+std::string VerdictName(const Analysis& analysis) {
+  if (analysis.environment_dependent) return "environment-dependent";
+  if (!analysis.limits_reached.empty()) return "inconclusive";
+  return "no-environment-dependence";
 }
 
 }  // namespace glassbox::probe

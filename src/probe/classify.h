@@ -140,7 +140,15 @@ struct Analysis {
   std::vector<std::string> foreign_resolvers;  // DNS servers the agent queried other than the sandbox's
   std::vector<IdentityField> identifying;
   std::vector<std::string> notes;  // timeouts, silent agents, sandbox notes
+  // Sandbox limits the agent reached ("LIMIT (cell LABEL, run N)"), from
+  // RunCapture::limits_reached: the captures may be incomplete, so the
+  // verdict is at least inconclusive (VerdictName).
+  std::vector<std::string> limits_reached;
 };
+
+// "environment-dependent", else "inconclusive" when a sandbox limit was
+// reached, else "no-environment-dependence".
+std::string VerdictName(const Analysis& analysis);
 
 // runs[c] holds the captures of matrix.cells[c]; every cell needs >= 1 run.
 Analysis Analyze(const Matrix& matrix, const std::vector<std::vector<RunCapture>>& runs, const HostFacts& facts);

@@ -151,7 +151,7 @@ void WriteJsonReport(const ReportInput& in, std::ostream& out) {
   w.Key("command").BeginArray();
   for (const auto& arg : in.command) w.String(arg);
   w.EndArray();
-  w.Field("verdict", a.environment_dependent ? "environment-dependent" : "no-environment-dependence");
+  w.Field("verdict", VerdictName(a));
   w.Field("summary", ClassSummary(a));
   w.Key("cells").BeginArray();
   for (size_t c = 0; c < cells.size(); ++c) {
@@ -309,6 +309,9 @@ void WriteJsonReport(const ReportInput& in, std::ostream& out) {
   w.Key("notes").BeginArray();
   for (const auto& n : a.notes) w.String(n);
   w.EndArray();
+  w.Key("limits_reached").BeginArray();
+  for (const auto& l : a.limits_reached) w.String(l);
+  w.EndArray();
   w.Key("stats").BeginObject();
   w.Key("cells").Uint(cells.size());
   int total_runs = 0;
@@ -327,7 +330,9 @@ void WriteTextReport(const ReportInput& in, std::ostream& out) {
   for (int r : in.runs_per_cell) total_runs += r;
   out << fmt::format("glassbox probe: {}\n  {} ({} cells, {} runs, {:.1f} s)\n",
                      a.environment_dependent ? "ENVIRONMENT-DEPENDENT: what the agent sends changes with the environment"
-                                             : "no environment dependence found",
+                     : !a.limits_reached.empty()
+                         ? "INCONCLUSIVE: the agent reached a limit of the sandbox, the captures may be incomplete"
+                         : "no environment dependence found",
                      ClassSummary(a), cells.size(), total_runs, in.seconds);
   if (!a.differences.empty()) out << "\nDifferences, worst first:\n";
   std::map<DiffClass, size_t> shown_per_class;
@@ -416,6 +421,7 @@ void WriteTextReport(const ReportInput& in, std::ostream& out) {
     }
   }
   for (const auto& note : a.notes) out << fmt::format("\nnote: {}\n", note);
+  for (const auto& limit : a.limits_reached) out << fmt::format("\nlimit reached: {}\n", limit);
 }
 
 void WriteHtmlReport(const ReportInput& in, std::ostream& out) {
@@ -440,8 +446,11 @@ void WriteHtmlReport(const ReportInput& in, std::ostream& out) {
          "</style></head><body>\n";
   out << "<h1>glassbox probe report</h1>\n";
   out << fmt::format("<p>Command: <code>{}</code></p>\n", HtmlEscape(Join(in.command, " ")));
-  out << fmt::format("<p class=\"verdict {}\">{}: {}</p>\n", a.environment_dependent ? "bad" : "good",
-                     a.environment_dependent ? "Environment-dependent" : "No environment dependence found",
+  out << fmt::format("<p class=\"verdict {}\">{}: {}</p>\n",
+                     a.environment_dependent || !a.limits_reached.empty() ? "bad" : "good",
+                     a.environment_dependent      ? "Environment-dependent"
+                     : !a.limits_reached.empty() ? "Inconclusive (a sandbox limit was reached)"
+                                                  : "No environment dependence found",
                      HtmlEscape(ClassSummary(a)));
   int total_runs = 0;
   for (int r : in.runs_per_cell) total_runs += r;
@@ -556,6 +565,11 @@ void WriteHtmlReport(const ReportInput& in, std::ostream& out) {
                        n.masked ? " (ids and numbers masked, the rest compared across cells)" : "");
   }
   out << "</ul>\n";
+  if (!a.limits_reached.empty()) {
+    out << "<h2>Limits reached</h2>\n<ul>\n";
+    for (const auto& l : a.limits_reached) out << fmt::format("<li>{}</li>\n", HtmlEscape(l));
+    out << "</ul>\n";
+  }
   if (!a.notes.empty()) {
     out << "<h2>Notes</h2>\n<ul>\n";
     for (const auto& n : a.notes) out << fmt::format("<li>{}</li>\n", HtmlEscape(n));
