@@ -271,7 +271,9 @@ std::vector<std::string> LimitsReached(const CellFile& f, const SandboxLayout& l
   if (exit.exit_code == 128 + SIGXFSZ) {
     out.push_back(fmt::format("file size: the agent wrote a file past {} MiB", mib(limits.file_bytes)));
   }
-  if (static_cast<uint64_t>(exit.peak_tasks) + limits.tasks / 16 >= limits.tasks) {
+  // Sampled every 50 ms: a fork bomb that hits the limit and then exits at
+  // once may be seen below it, so half the limit already counts.
+  if (static_cast<uint64_t>(exit.peak_tasks) * 2 >= limits.tasks) {
     out.push_back(fmt::format("processes: the agent ran {} processes and threads at once (limit {})",
                               exit.peak_tasks, limits.tasks));
   }
@@ -282,7 +284,7 @@ std::vector<std::string> LimitsReached(const CellFile& f, const SandboxLayout& l
                               static_cast<uint64_t>(usage.ru_maxrss) >> 10, mib(limits.data_bytes)));
   }
   const std::pair<std::string, uint64_t> disks[] = {
-      {"/home", limits.home_bytes}, {"/tmp", limits.tmp_bytes}, {"/dev/shm", limits.shm_bytes}};
+      {layout.home_dir, limits.home_bytes}, {"/tmp", limits.tmp_bytes}, {"/dev/shm", limits.shm_bytes}};
   for (const auto& [dir, size] : disks) {
     struct statvfs st{};
     if (statvfs((layout.root_dir + dir).c_str(), &st) == 0 &&

@@ -479,6 +479,24 @@ Status BuildRoot(const SandboxSpec& spec, const std::string& hostname, int uid,
     if (!b.ok()) return b;
     bound.push_back(dir);
   }
+  // The agent's writable folders, before the binds that may land inside them.
+  layout->home_dir = "/home/" + spec.username;
+  layout->work_dir = layout->home_dir + "/project";
+  layout->tmp_dir = "/tmp";
+  // HOME is a tmpfs of its own; /home itself stays read-only.
+  made = MakeDir(root + layout->home_dir);
+  if (!made.ok()) return made;
+  Status home = MountTmpfs(root + layout->home_dir, spec.limits.home_bytes, "0755", uid);
+  if (!home.ok()) return home;
+  made = MakeDir(root + layout->work_dir);
+  if (!made.ok()) return made;
+  if (uid != 0 && chown((root + layout->work_dir).c_str(), uid, uid) != 0) {
+    return Status::Error(fmt::format("cannot give {} to the agent: {}", layout->work_dir, Errno(errno)));
+  }
+  Status seeded = SeedDirectory(spec.seed_dir, root + layout->work_dir, uid);
+  if (!seeded.ok()) return seeded;
+  Status tmp = MountTmpfs(root + "/tmp", spec.limits.tmp_bytes, "1777", 0);
+  if (!tmp.ok()) return tmp;
   // The agent's own files; a path inside one already bound is already there.
   std::vector<std::string> extra = spec.read_only_paths;
   std::sort(extra.begin(), extra.end(),
@@ -490,7 +508,7 @@ Status BuildRoot(const SandboxSpec& spec, const std::string& hostname, int uid,
       covered |= path == b || (path.size() > b.size() && path.compare(0, b.size(), b) == 0 &&
                                path[b.size()] == '/');
     }
-    for (const char* hidden : {"/proc", "/sys", "/dev", "/etc", "/run", "/tmp"}) {
+    for (const char* hidden : {"/proc", "/sys", "/dev", "/etc", "/run"}) {
       std::string h = hidden;
       covered |= path == h || path.compare(0, h.size() + 1, h + "/") == 0;
     }
@@ -503,24 +521,8 @@ Status BuildRoot(const SandboxSpec& spec, const std::string& hostname, int uid,
     if (!b.ok()) return b;
     bound.push_back(path);
   }
-  layout->home_dir = "/home/" + spec.username;
-  layout->work_dir = layout->home_dir + "/project";
-  layout->tmp_dir = "/tmp";
   Status etc = MountEtc(spec, MakeEtcFiles(spec, hostname, layout->home_dir), root);
   if (!etc.ok()) return etc;
-  Status home = MountTmpfs(root + "/home", spec.limits.home_bytes, "0755", 0);
-  if (!home.ok()) return home;
-  for (const std::string& dir : {layout->home_dir, layout->work_dir}) {
-    made = MakeDir(root + dir);
-    if (!made.ok()) return made;
-    if (uid != 0 && chown((root + dir).c_str(), uid, uid) != 0) {
-      return Status::Error(fmt::format("cannot give {} to the agent: {}", dir, Errno(errno)));
-    }
-  }
-  Status seeded = SeedDirectory(spec.seed_dir, root + layout->work_dir, uid);
-  if (!seeded.ok()) return seeded;
-  Status tmp = MountTmpfs(root + "/tmp", spec.limits.tmp_bytes, "1777", 0);
-  if (!tmp.ok()) return tmp;
   Status dev = MountDev(root, spec.limits, uid);
   if (!dev.ok()) return dev;
   // Nothing but the tmpfs mounts is writable; the skeleton neither.
@@ -705,11 +707,13 @@ namespace {
 // The package an executable or script belongs to: inside node_modules, the
 // project holding node_modules (its dependencies and native parts sit next
 // to it); otherwise its directory.
+// A folder right below "/" (/tmp, /home, /srv) is never shown whole: only
+// the file itself.
 std::string PackageRoot(const std::string& file) {
   size_t at = file.find("/node_modules/");
-  if (at != std::string::npos && at > 0) return file.substr(0, at);
+  if (at != std::string::npos && file.find('/', 1) < at) return file.substr(0, at);
   size_t slash = file.rfind('/');
-  if (slash == std::string::npos || slash == 0) return file;  // a file right under "/"
+  if (slash == std::string::npos || file.find('/', 1) >= slash) return file;
   return file.substr(0, slash);
 }
 
@@ -1072,10 +1076,10 @@ AgentExit WaitForAgent(pid_t pid, double timeout_s) {
       if (waitpid(pid, &status, 0) == pid) reaped = true;
       break;
     }
-    // Wakes at the agent's exit; else every 200 ms to count its tasks.
+    // Wakes at the agent's exit; else every 50 ms to count its tasks.
     if (pidfd >= 0) {
       pollfd p{pidfd, POLLIN, 0};
-      if (poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count() + 1, 200))) == 0) {
+      if (poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count() + 1, 50))) == 0) {
         result.peak_tasks = std::max(result.peak_tasks, CountTasks(pid));
       }
     } else {

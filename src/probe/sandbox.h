@@ -37,7 +37,7 @@ inline constexpr int kAgentUid = 1000;
 // What one cell may use (docs/probe-sandbox.md, "Limits"). Reaching one is
 // recorded in the capture (RunCapture::limits_reached).
 struct SandboxLimits {
-  uint64_t home_bytes = uint64_t{512} << 20;  // tmpfs /home: HOME and the working directory
+  uint64_t home_bytes = uint64_t{512} << 20;  // tmpfs /home/NAME: HOME and the working directory
   uint64_t tmp_bytes = uint64_t{256} << 20;   // tmpfs /tmp
   uint64_t shm_bytes = uint64_t{64} << 20;    // tmpfs /dev/shm
   uint64_t data_bytes = uint64_t{2} << 30;    // RLIMIT_DATA, per process
@@ -71,7 +71,7 @@ struct SandboxLayout {
   std::string root_dir;  // host path of the agent's new root (WORK_DIR/root), mounted here
   // The agent's uid and gid in the cell runner's user namespace: 0 (= the
   // invoking user) when glassbox runs unprivileged; kAgentUid, mapped to the
-  // host's "nobody", when it runs as root (so the agent is never host root).
+  // an unused host id, when it runs as root (so the agent is never host root).
   int outer_uid = 0;
   std::vector<std::string> notes;  // fallbacks taken, e.g. no IPv6
 };
@@ -101,7 +101,7 @@ Status ValidateSandboxSpec(const SandboxSpec& spec);
 // generated files (resolv.conf → 127.0.0.1, hosts, hostname, passwd/group
 // with the user, nsswitch.conf without network name services, localtime →
 // the zone, machine-id, empty shadow/gshadow, etc_files) over the host's;
-// tmpfs /home (/home/NAME/project seeded from seed_dir), /tmp, /dev/shm of
+// tmpfs /home/NAME (NAME/project seeded from seed_dir), /tmp, /dev/shm of
 // the limits' sizes; a /dev of null, zero, full, random, urandom and a fresh
 // devpts; an empty /proc (mounted by SpawnAgent); no /sys, /run, /root.
 // Must be called while single-threaded; on error the process should exit
