@@ -9,6 +9,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -107,6 +108,8 @@ std::string RenderReport(const std::string& format, const probe::ReportInput& in
 // removed before the process ends with 128+signal. The signals are blocked
 // here, before the cell threads start (they inherit the mask), and taken by
 // one thread; the agents never see the mask (SpawnAgent clears it).
+std::atomic<bool> interrupted{false};
+
 void RemoveOnSignal(const std::string& root) {
   sigset_t set;
   sigemptyset(&set);
@@ -115,6 +118,7 @@ void RemoveOnSignal(const std::string& root) {
   std::thread([set, root] {
     int sig = 0;
     if (sigwait(&set, &sig) != 0) return;
+    interrupted = true;
     probe::KillRunningCells();
     std::error_code ec;
     for (int attempt = 0; attempt < 50; ++attempt) {  // runners may still be writing
@@ -320,6 +324,9 @@ int RunProbe(int argc, char** argv) {
     return probe::RunCell(probe::ToCellSpec(cell), run);
   };
   auto result = probe::RunMatrix(*matrix, options, runner);
+  // Interrupted: the signal thread is removing the work directory and ends
+  // the process; the cells it killed are not an error to report.
+  while (interrupted) pause();
   std::error_code ec;
   fs::remove_all(root, ec);
   if (!result.ok()) return Fail(fmt::format("probe: {}", result.status().message()));

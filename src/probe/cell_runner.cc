@@ -221,31 +221,6 @@ std::vector<std::pair<std::string, std::string>> AgentEnvironment(const CellFile
   return env;
 }
 
-// The capture server knows a connection by its peer address, which inside
-// the sandbox equals the destination for IPv4 but is ::1 for IPv6. The
-// connection log saw the real destination: take it from the latest TCP
-// connection made from the request's source port to its port before the
-// request (the log's times are the kernel's packet times, so a log thread
-// that fell behind under load does not matter); failing that, the first such
-// connection at all.
-void TakeDestinationsFromConnections(RunCapture* capture) {
-  for (CapturedRequest& r : capture->requests) {
-    if (r.client_port == 0) continue;
-    const ConnectionAttempt* before = nullptr;
-    const ConnectionAttempt* any = nullptr;
-    for (const ConnectionAttempt& c : capture->connections) {
-      if (c.protocol != "tcp" || c.src_port != r.client_port || c.dest_port != r.dest_port) continue;
-      if (any == nullptr) any = &c;
-      if (c.t_ms <= r.t_ms) before = &c;
-    }
-    if (before != nullptr) {
-      r.dest_ip = before->dest_ip;
-    } else if (any != nullptr) {
-      r.dest_ip = any->dest_ip;
-    }
-  }
-}
-
 // A per-probe machine id, the same in every cell of one probe: derived from
 // the probe's CA certificate, which is made afresh for each probe.
 std::string MachineIdFor(const std::string& ca_cert_pem) {
@@ -459,6 +434,31 @@ void RegisterCell(pid_t pid, bool running) {
 }
 
 }  // namespace
+
+// The capture server knows a connection by its peer address, which inside
+// the sandbox equals the destination for IPv4 but is ::1 for IPv6. The
+// connection log saw the real destination: take it from the latest TCP
+// connection made from the request's source port to its port before the
+// request (the log's times are the kernel's packet times, so a log thread
+// that fell behind under load does not matter); failing that, the first such
+// connection at all.
+void TakeDestinationsFromConnections(RunCapture* capture) {
+  for (CapturedRequest& r : capture->requests) {
+    if (r.client_port == 0) continue;
+    const ConnectionAttempt* before = nullptr;
+    const ConnectionAttempt* any = nullptr;
+    for (const ConnectionAttempt& c : capture->connections) {
+      if (c.protocol != "tcp" || c.src_port != r.client_port || c.dest_port != r.dest_port) continue;
+      if (any == nullptr) any = &c;
+      if (c.t_ms <= r.t_ms) before = &c;
+    }
+    if (before != nullptr) {
+      r.dest_ip = before->dest_ip;
+    } else if (any != nullptr) {
+      r.dest_ip = any->dest_ip;
+    }
+  }
+}
 
 Result<int> HeldExecutable() {
   static const Result<int> held = OpenExecutable("/proc/self/exe");

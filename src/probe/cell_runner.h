@@ -95,6 +95,12 @@ Result<RunCapture> RunCell(const CellSpec& cell, const RunOptions& options);
 // kernel.apparmor_restrict_unprivileged_userns). Cheap; callable from any thread.
 Status CheckSandboxSupport();
 
+// Sets the dest_ip of each request from the connection log: the capture
+// server sees IPv6 connections as coming from ::1. A request takes the
+// latest TCP connection from its source port to its port that started before
+// it (the log's times are the kernel's packet times), else the first one.
+void TakeDestinationsFromConnections(RunCapture* capture);
+
 // This process's own executable, opened (O_RDONLY|O_CLOEXEC) by the first
 // call and held for the life of the process: RunCell starts every cell
 // runner from it, never by a path, so an agent that replaced the file

@@ -372,6 +372,39 @@ TEST_F(CellRunnerTest, ParallelCellsAreIsolatedFromEachOther) {
   EXPECT_LT(seconds, 5.0);
 }
 
+TEST_F(CellRunnerTest, TheAgentSeesItsOwnRootAndNothingOfTheHost) {
+  std::string script =
+      "ls /; echo; ls /proc | grep -c '^[0-9]'; cat /etc/machine-id; cat /etc/shadow 2>/dev/null | wc -c; "
+      "touch /usr/x 2>&1 | grep -c 'Read-only'; ls /sys 2>&1 | grep -c 'No such'; "
+      "ls /proc/self/fd | tr '\\n' ' '; echo; unshare -U true 2>&1 | grep -c 'not permitted'; "
+      "grep NoNewPrivs /proc/self/status; grep Seccomp: /proc/self/status; "
+      "grep 'Max processes' /proc/self/limits | tr -s ' ' | cut -d' ' -f3; "
+      "cat /proc/1/cmdline | tr '\\0' ' '";
+  Result<RunCapture> c = RunCell(CellSpec{}, Options(Shell(script)));
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->exit_code, 0) << c->stderr_tail;
+  std::istringstream out(c->stdout_tail);
+  std::string line, root;
+  while (std::getline(out, line) && !line.empty()) root += line + " ";
+  EXPECT_EQ(root.find("root "), std::string::npos) << root;  // no /root
+  EXPECT_EQ(root.find("sys "), std::string::npos) << root;
+  EXPECT_NE(root.find("usr "), std::string::npos) << root;
+  std::vector<std::string> lines;
+  while (std::getline(out, line)) lines.push_back(line);
+  ASSERT_GE(lines.size(), 11u) << c->stdout_tail;
+  EXPECT_LE(std::stoi(lines[0]), 6) << "processes visible";
+  EXPECT_EQ(lines[1].size(), 32u);  // a machine id of the probe's own
+  EXPECT_EQ(lines[2], "0");         // no password hashes
+  EXPECT_EQ(lines[3], "1");         // read-only system folders
+  EXPECT_EQ(lines[4], "1");         // no /sys
+  EXPECT_EQ(lines[5], "0 1 2 3 ") << "only stdio (and ls's own directory)";
+  EXPECT_EQ(lines[6], "1");         // seccomp refuses unshare
+  EXPECT_EQ(lines[7], "NoNewPrivs:\t1");
+  EXPECT_EQ(lines[8], "Seccomp:\t2");
+  EXPECT_EQ(lines[9], "512");
+  EXPECT_EQ(lines[10].rfind("sh -c", 0), 0u) << "PID 1 is the agent, not the runner: " << lines[10];
+}
+
 TEST_F(CellRunnerTest, BadInputIsAClearError) {
   Result<RunCapture> c = RunCell(CellSpec{}, Options({"no-such-agent-command-xyz"}));
   ASSERT_FALSE(c.ok());
@@ -401,6 +434,33 @@ TEST_F(CellRunnerTest, BadInputIsAClearError) {
   RunOptions no_ca = Options({"true"});
   no_ca.ca = nullptr;
   EXPECT_FALSE(RunCell(CellSpec{}, no_ca).ok());
+}
+
+// Regression (issue 13 item 9, flaky CurlDirectHardCodedIpAndProxyAreCaptured:
+// dest_ip "::1"): under load the connection log's thread read the SYN after
+// the request was recorded, stamped it with the later read time, and the
+// request found no connection "before" it. The log now keeps the kernel's
+// packet time; and a request with no earlier connection still takes the
+// first one from its port instead of keeping the server's "::1".
+TEST(TakeDestinationsFromConnections, Ipv6DestinationFoundWhenTheLogStampIsLate) {
+  RunCapture c;
+  CapturedRequest r;
+  r.t_ms = 10;
+  r.dest_ip = "::1";
+  r.dest_port = 80;
+  r.client_port = 41000;
+  c.requests = {r};
+  ConnectionAttempt late{12.5, "tcp", "2001:db8::7", 80, 41000, true};
+  c.connections = {late};
+  TakeDestinationsFromConnections(&c);
+  EXPECT_EQ(c.requests[0].dest_ip, "2001:db8::7");
+  // A reused source port: the connection before the request wins.
+  ConnectionAttempt earlier{1, "tcp", "2001:db8::1", 80, 41000, true};
+  ConnectionAttempt after{50, "tcp", "2001:db8::2", 80, 41000, true};
+  c.requests[0].dest_ip = "::1";
+  c.connections = {earlier, after};
+  TakeDestinationsFromConnections(&c);
+  EXPECT_EQ(c.requests[0].dest_ip, "2001:db8::1");
 }
 
 }  // namespace

@@ -157,6 +157,31 @@ probe_run "capture flood" 15 -- node "$H/capture_flood.js"
 reported "capture flood" 'connection\(s\) closed unread'
 reported "capture flood" 'refused with 413'
 
+# An interrupted probe removes its work directory (SIGTERM, SIGINT); one
+# killed with -9 leaves it, and the next probe sweeps it away.
+for sig in TERM INT KILL; do
+  "${PREFIX[@]}" "$BIN/glassbox" probe --runs 1 --jobs 2 --timeout 30 --vary TZ=Asia/Tokyo -- sleep 20 \
+    >/dev/null 2>"$A/sig.err" &
+  pid=$!
+  for _ in $(seq 100); do
+    [[ -n $(ls "$A"/tmp/glassbox-probe-*/cell-0*/run-1/agent.stdout 2>/dev/null) ]] && break
+    sleep 0.05
+  done
+  sleep 0.2
+  kill -$sig $pid
+  wait $pid
+  status=$?
+  if [[ $sig == KILL ]]; then
+    [[ -n $(ls -A "$A/tmp") ]] && ok || bad "kill -9: nothing left to sweep (test broken)"
+    "${PREFIX[@]}" "$BIN/glassbox" probe --runs 1 --vary TZ=Asia/Tokyo -- true >/dev/null 2>&1
+    [[ -z $(ls -A "$A/tmp") ]] && ok || bad "stale work directory not swept: $(ls -A "$A/tmp")"
+  else
+    [[ $status -gt 128 && -z $(ls -A "$A/tmp") ]] && ok ||
+      bad "SIG$sig: exit $status, left $(ls -A "$A/tmp"); $(head -c 200 "$A/sig.err")"
+  fi
+done
+pgrep -f 'sleep 20$' >/dev/null && bad "an agent outlived its probe: $(pgrep -af 'sleep 20$')" || ok
+
 # Nothing left behind in the temporary folder.
 [[ -z $(ls -A "$A/tmp") ]] && ok || bad "work directories left: $(ls -A "$A/tmp" | head -3)"
 finish
