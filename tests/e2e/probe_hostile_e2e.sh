@@ -160,7 +160,7 @@ reported "capture flood" 'refused with 413'
 # An interrupted probe removes its work directory (SIGTERM, SIGINT); one
 # killed with -9 leaves it, and the next probe sweeps it away.
 for sig in TERM INT KILL; do
-  "${PREFIX[@]}" "$BIN/glassbox" probe --runs 1 --jobs 2 --timeout 30 --vary TZ=Asia/Tokyo -- sleep 20 \
+  "${PREFIX[@]}" "$BIN/glassbox" probe --runs 1 --jobs 2 --timeout 30 --vary TZ=Asia/Tokyo -- sleep "19.$$" \
     >/dev/null 2>"$A/sig.err" &
   pid=$!
   for _ in $(seq 100); do
@@ -180,7 +180,8 @@ for sig in TERM INT KILL; do
       bad "SIG$sig: exit $status, left $(ls -A "$A/tmp"); $(head -c 200 "$A/sig.err")"
   fi
 done
-pgrep -f 'sleep 20$' >/dev/null && bad "an agent outlived its probe: $(pgrep -af 'sleep 20$')" || ok
+sleep 0.2
+pgrep -f "^sleep 19.$$\$" >/dev/null && bad "an agent outlived its probe: $(pgrep -af "^sleep 19.$$")" || ok
 
 # Nothing left behind in the temporary folder.
 [[ -z $(ls -A "$A/tmp") ]] && ok || bad "work directories left: $(ls -A "$A/tmp" | head -3)"
