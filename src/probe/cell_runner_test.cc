@@ -405,6 +405,26 @@ TEST_F(CellRunnerTest, TheAgentSeesItsOwnRootAndNothingOfTheHost) {
   EXPECT_EQ(lines[10].rfind("sh -c", 0), 0u) << "PID 1 is the agent, not the runner: " << lines[10];
 }
 
+TEST_F(CellRunnerTest, FilesCopiedIntoTheWorkDirAreThereAndWritable) {
+  fs::create_directories(root_ + "/seeddir");
+  std::ofstream(root_ + "/seed.txt") << "hello\n";
+  std::ofstream(root_ + "/seeddir/a.txt") << "from a dir\n";
+  RunOptions options = Options(Shell("pwd; cat seed.txt seeddir/a.txt; echo more >> seed.txt && "
+                                     "echo more >> seeddir/a.txt && echo writable"));
+  options.copy_into_workdir = {root_ + "/seed.txt", root_ + "/seeddir"};
+  CellSpec cell;
+  cell.username = "carol";
+  Result<RunCapture> c = RunCell(cell, options);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->stdout_tail, "/home/carol/project\nhello\nfrom a dir\nwritable\n") << c->stderr_tail;
+  // The copies were the agent's; the originals are untouched.
+  std::ifstream original(root_ + "/seed.txt");
+  std::string line;
+  std::getline(original, line);
+  EXPECT_EQ(line, "hello");
+  EXPECT_FALSE(std::getline(original, line));
+}
+
 TEST_F(CellRunnerTest, BadInputIsAClearError) {
   Result<RunCapture> c = RunCell(CellSpec{}, Options({"no-such-agent-command-xyz"}));
   ASSERT_FALSE(c.ok());
