@@ -11,13 +11,17 @@
 // before any agent ran (HeldExecutable), as `glassbox __probe-cell
 // SPEC_FILE` (RunProbeCellMain below). That process, single-threaded until its
 // namespaces are set up, enters new user, network, UTS and mount namespaces,
-// brings up loopback with every IPv4/IPv6 address routed locally, overlays
-// /etc (resolv.conf → fake DNS, hosts, localtime, passwd/group, hostname,
-// nsswitch.conf), starts the fake DNS (UDP+TCP port 53, every address) and the capture
+// brings up loopback with every IPv4/IPv6 address routed locally, builds the
+// agent's new root (read-only system folders and agent package; /etc a
+// read-only overlay: resolv.conf → fake DNS, hosts, localtime, passwd/group,
+// hostname, nsswitch.conf, machine-id, empty shadow; tmpfs HOME and /tmp),
+// starts the fake DNS (UDP+TCP port 53, every address) and the capture
 // server (ports 80, 443, 3128, 8080, 8443, each plain or TLS, proxy-capable) on
-// threads, spawns the agent in a nested user namespace (it holds no
-// capability over the sandbox's own namespaces) with a clean environment,
-// waits for it with the timeout, kills its process group, writes
+// threads, spawns the agent (PID 1 of its PID namespace with its own /proc,
+// pivot_root'ed, in a nested user namespace with no capability over the
+// sandbox's own namespaces, descriptors 3+ closed, rlimits, no_new_privs,
+// seccomp) with a clean environment, waits for it with the timeout, kills its
+// process group, records the limits it reached, writes
 // WORK_DIR/capture.jsonl and exits. RunCell waits and parses that file.
 // See docs/probe-sandbox.md for what the sandbox hides and what it cannot.
 //
@@ -67,7 +71,9 @@ struct RunOptions {
   std::vector<std::string> argv;  // the agent command; argv[0] is searched in PATH
   double timeout_s = 60;          // wall-clock limit; the process group is then killed
   // Per-run scratch directory: created if missing, must be empty otherwise.
-  // Holds home/, work/ (the agent's cwd), capture.jsonl, agent stdout/stderr.
+  // Holds work/ (copied into the agent's working directory, /home/NAME/project),
+  // root/ (the mount point of the agent's new root), the /etc layer,
+  // capture.jsonl and the agent's stdout/stderr.
   // The caller deletes it (or keeps it for --out).
   std::string work_dir;
   // The probe's CA (required). Its certificate is what the agent is told to

@@ -1,13 +1,15 @@
-// The probe sandbox's operating-system side: Linux namespaces, the /etc view,
-// the loopback-only network and the agent's process. Used by cell_runner.cc
-// only; everything here is Linux-specific and documented in
-// docs/probe-sandbox.md.
+// The probe sandbox's operating-system side: Linux namespaces, the agent's
+// new root (read-only system folders, /etc, tmpfs HOME and /tmp, /dev,
+// /proc), the loopback-only network, the agent's process with its rlimits,
+// no_new_privs and seccomp filter. Used by cell_runner.cc only; everything
+// here is Linux-specific and documented in docs/probe-sandbox.md.
 //
 // Order of use, in the cell-runner process:
+//   0. AgentSeccompFilter(), AgentReadOnlyPaths() for the spec;
 //   1. EnterSandbox()   while the process is still single-threaded;
 //   2. start listeners (fake DNS, capture server) on threads;
-//   3. SpawnAgent()     forks (async-signal-safe work only in the child)
-//      and execs the agent in a nested user namespace;
+//   3. SpawnAgent()     forks (async-signal-safe work only in the child),
+//      pivots into the new root and execs the agent in a nested user namespace;
 //   4. WaitForAgent()   with the deadline, killing the process group after.
 #pragma once
 
