@@ -110,7 +110,13 @@ struct CellFile {
   std::string path;  // PATH for the agent
   std::string ca_cert_pem;
   std::string ca_key_pem;
+  CellLimits limits;
 };
+
+// CellLimits as JSON, field by field; a missing field keeps its default.
+#define GLASSBOX_CELL_LIMITS(X)                                                         \
+  X(home_bytes) X(tmp_bytes) X(shm_bytes) X(data_bytes) X(cell_memory_bytes) X(file_bytes) \
+  X(open_files) X(tasks) X(cpu_seconds)
 
 std::string CellFileToJson(const CellFile& f) {
   json::object obj;
@@ -129,6 +135,11 @@ std::string CellFileToJson(const CellFile& f) {
   obj["path"] = f.path;
   obj["ca_cert_pem"] = f.ca_cert_pem;
   obj["ca_key_pem"] = f.ca_key_pem;
+  json::object limits;
+#define GLASSBOX_PUT(name) limits[#name] = f.limits.name;
+  GLASSBOX_CELL_LIMITS(GLASSBOX_PUT)
+#undef GLASSBOX_PUT
+  obj["limits"] = std::move(limits);
   return json::serialize(obj);
 }
 
@@ -158,6 +169,14 @@ Result<CellFile> CellFileFromJson(const std::string& text, const std::string& na
   f.cell.use_proxy = proxy != nullptr && proxy->is_bool() && proxy->get_bool();
   const json::value* timeout = obj.if_contains("timeout_s");
   if (timeout != nullptr && timeout->is_number()) f.timeout_s = timeout->to_number<double>();
+  if (const json::value* limits = obj.if_contains("limits"); limits != nullptr && limits->is_object()) {
+#define GLASSBOX_GET(name)                                                     \
+  if (const json::value* v = limits->get_object().if_contains(#name); v && v->is_number()) { \
+    f.limits.name = v->to_number<uint64_t>();                                  \
+  }
+    GLASSBOX_CELL_LIMITS(GLASSBOX_GET)
+#undef GLASSBOX_GET
+  }
   const json::value* env = obj.if_contains("env");
   if (env != nullptr && env->is_array()) {
     for (const json::value& pair : env->get_array()) {
@@ -252,6 +271,11 @@ std::vector<std::string> LimitsReached(const CellFile& f, const SandboxLayout& l
     out.push_back(fmt::format("processes: the agent ran {} processes and threads at once (limit {})",
                               exit.peak_tasks, limits.tasks));
   }
+  if (exit.memory_exceeded) {
+    out.push_back(fmt::format("memory: the agent's processes together held {} MiB (limit {} MiB per "
+                              "cell); the run was stopped", exit.peak_rss_bytes >> 20,
+                              mib(limits.cell_memory_bytes)));
+  }
   rusage usage{};
   if (getrusage(RUSAGE_CHILDREN, &usage) == 0 &&
       static_cast<uint64_t>(usage.ru_maxrss) * 1024 >= limits.data_bytes / 4 * 3) {
@@ -291,6 +315,7 @@ Status RunInsideSandbox(const CellFile& f) {
   spec.etc_files.emplace_back(std::string(kCaFile).substr(5), f.ca_cert_pem);
   spec.machine_id = MachineIdFor(f.ca_cert_pem);
   spec.seed_dir = f.work_dir + "/work";
+  spec.limits = f.limits;
   Result<std::string> seccomp = AgentSeccompFilter();  // before any thread starts
   if (!seccomp.ok()) return seccomp.status();
   Result<SandboxLayout> layout = EnterSandbox(spec);
@@ -341,7 +366,7 @@ Status RunInsideSandbox(const CellFile& f) {
     if (connections.ok()) (*connections)->set_epoch(epoch);
     Result<pid_t> pid = SpawnAgent(launch);
     if (!pid.ok()) return pid.status();
-    AgentExit exit = WaitForAgent(*pid, f.timeout_s);
+    AgentExit exit = WaitForAgent(*pid, f.timeout_s, spec.limits.cell_memory_bytes);
     capture.wall_ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - epoch).count();
     capture.exit_code = exit.exit_code;
@@ -492,6 +517,7 @@ Result<RunCapture> RunCell(const CellSpec& cell, const RunOptions& options) {
   }
   f.ca_cert_pem = options.ca->cert_pem();
   f.ca_key_pem = options.ca->key_pem();
+  f.limits = options.limits;
   Status valid = ValidateSandboxSpec({f.work_dir, f.cell.hostname, f.cell.username, f.cell.timezone});
   if (!valid.ok()) return valid;
   fs::create_directories(work, ec);

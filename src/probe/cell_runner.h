@@ -30,6 +30,7 @@
 // caller is never forked).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -67,6 +68,22 @@ struct CellSpec {
   bool use_proxy = false;
 };
 
+// What one cell may use (docs/probe-sandbox.md, "Limits"). Reaching one is
+// recorded in the capture (RunCapture::limits_reached).
+struct CellLimits {
+  uint64_t home_bytes = uint64_t{512} << 20;  // tmpfs /home/NAME: HOME and the working directory
+  uint64_t tmp_bytes = uint64_t{256} << 20;   // tmpfs /tmp
+  uint64_t shm_bytes = uint64_t{64} << 20;    // tmpfs /dev/shm
+  uint64_t data_bytes = uint64_t{2} << 30;    // RLIMIT_DATA, per process
+  // Resident memory of all the agent's processes together, sampled every
+  // 50 ms; above it the cell is stopped.
+  uint64_t cell_memory_bytes = uint64_t{4} << 30;
+  uint64_t file_bytes = uint64_t{64} << 20;   // RLIMIT_FSIZE: any file, stdout/stderr included
+  uint64_t open_files = 1024;                 // RLIMIT_NOFILE, per process
+  uint64_t tasks = 512;  // RLIMIT_NPROC: processes and threads in the agent's user namespace
+  uint64_t cpu_seconds = 0;  // RLIMIT_CPU per process; 0 = twice the timeout plus 10 s
+};
+
 struct RunOptions {
   std::vector<std::string> argv;  // the agent command; argv[0] is searched in PATH
   double timeout_s = 60;          // wall-clock limit; the process group is then killed
@@ -87,6 +104,7 @@ struct RunOptions {
   // Files or directories copied into the agent's working directory before it
   // starts (e.g. the agent's script). Optional.
   std::vector<std::string> copy_into_workdir;
+  CellLimits limits;  // the defaults are what `glassbox probe` uses
 };
 
 // Runs argv once in a fresh sandbox configured by `cell`. Errors (no user

@@ -425,6 +425,26 @@ TEST_F(CellRunnerTest, FilesCopiedIntoTheWorkDirAreThereAndWritable) {
   EXPECT_FALSE(std::getline(original, line));
 }
 
+// RLIMIT_DATA bounds one process; several together are bounded by the
+// cell's memory limit, sampled: the run is stopped and the limit reported.
+TEST_F(CellRunnerTest, ProcessesTogetherOverTheCellMemoryLimitAreStopped) {
+  const std::string hold =
+      "node -e \"globalThis.b=Buffer.alloc(120<<20,1);setTimeout(()=>{},20000)\" & ";
+  RunOptions options = Options(Shell(hold + hold + hold + "wait"), 20);
+  options.limits.cell_memory_bytes = uint64_t{256} << 20;
+  auto start = std::chrono::steady_clock::now();
+  Result<RunCapture> c = RunCell(CellSpec{}, options);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(15));
+  EXPECT_FALSE(c->timed_out);
+  bool reported = false;
+  for (const std::string& limit : c->limits_reached) {
+    reported |= limit.rfind("memory: the agent's processes together held", 0) == 0 &&
+                limit.find("(limit 256 MiB per cell)") != std::string::npos;
+  }
+  EXPECT_TRUE(reported) << ::testing::PrintToString(c->limits_reached);
+}
+
 TEST_F(CellRunnerTest, BadInputIsAClearError) {
   Result<RunCapture> c = RunCell(CellSpec{}, Options({"no-such-agent-command-xyz"}));
   ASSERT_FALSE(c.ok());

@@ -1028,12 +1028,17 @@ Result<pid_t> SpawnAgent(const AgentLaunch& launch) {
 
 namespace {
 
-// Processes and threads of `top` and everything below it, `top`'s own
-// thread not counted.
-int CountTasks(pid_t top) {
+struct TreeSample {
+  int tasks = 0;      // processes and threads, `top`'s own thread not counted
+  uint64_t rss = 0;   // resident bytes, summed over the processes
+};
+
+// What `top` and everything below it hold right now.
+TreeSample SampleTree(pid_t top) {
+  static const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
   std::vector<pid_t> todo{top};
-  int tasks = 0;
-  while (!todo.empty() && tasks < 1000000) {
+  TreeSample sample;
+  while (!todo.empty() && sample.tasks < 1000000) {
     pid_t p = todo.back();
     todo.pop_back();
     std::string dir = fmt::format("/proc/{}/task", p);
@@ -1041,19 +1046,25 @@ int CountTasks(pid_t top) {
     if (d == nullptr) continue;
     while (dirent* e = readdir(d)) {
       if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-      ++tasks;
+      ++sample.tasks;
       std::ifstream children(dir + "/" + e->d_name + "/children");
       pid_t child = 0;
       while (children >> child) todo.push_back(child);
     }
     closedir(d);
+    if (p != top) {
+      std::ifstream statm(fmt::format("/proc/{}/statm", p));
+      uint64_t size = 0, resident = 0;
+      if (statm >> size >> resident) sample.rss += resident * page;
+    }
   }
-  return tasks > 0 ? tasks - 1 : 0;
+  if (sample.tasks > 0) --sample.tasks;
+  return sample;
 }
 
 }  // namespace
 
-AgentExit WaitForAgent(pid_t pid, double timeout_s) {
+AgentExit WaitForAgent(pid_t pid, double timeout_s, uint64_t max_rss_bytes) {
   AgentExit result;
   auto deadline = std::chrono::steady_clock::now() +
                   std::chrono::microseconds(static_cast<int64_t>(timeout_s * 1e6));
@@ -1076,11 +1087,21 @@ AgentExit WaitForAgent(pid_t pid, double timeout_s) {
       if (waitpid(pid, &status, 0) == pid) reaped = true;
       break;
     }
-    // Wakes at the agent's exit; else every 50 ms to count its tasks.
+    // Wakes at the agent's exit; else every 50 ms to count its tasks and
+    // memory, and to stop a cell whose processes together hold too much.
     if (pidfd >= 0) {
       pollfd p{pidfd, POLLIN, 0};
       if (poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count() + 1, 50))) == 0) {
-        result.peak_tasks = std::max(result.peak_tasks, CountTasks(pid));
+        TreeSample sample = SampleTree(pid);
+        result.peak_tasks = std::max(result.peak_tasks, sample.tasks);
+        result.peak_rss_bytes = std::max(result.peak_rss_bytes, sample.rss);
+        if (max_rss_bytes > 0 && sample.rss > max_rss_bytes) {
+          result.memory_exceeded = true;
+          kill(-pid, SIGKILL);
+          kill(pid, SIGKILL);
+          if (waitpid(pid, &status, 0) == pid) reaped = true;
+          break;
+        }
       }
     } else {
       usleep(2000);

@@ -30,24 +30,15 @@
 
 #include "core/status.h"
 #include "probe/capture.h"
+#include "probe/cell_runner.h"
 
 namespace glassbox::probe {
 
 // The agent's uid and gid inside its own user namespace.
 inline constexpr int kAgentUid = 1000;
 
-// What one cell may use (docs/probe-sandbox.md, "Limits"). Reaching one is
-// recorded in the capture (RunCapture::limits_reached).
-struct SandboxLimits {
-  uint64_t home_bytes = uint64_t{512} << 20;  // tmpfs /home/NAME: HOME and the working directory
-  uint64_t tmp_bytes = uint64_t{256} << 20;   // tmpfs /tmp
-  uint64_t shm_bytes = uint64_t{64} << 20;    // tmpfs /dev/shm
-  uint64_t data_bytes = uint64_t{2} << 30;    // RLIMIT_DATA, per process
-  uint64_t file_bytes = uint64_t{64} << 20;   // RLIMIT_FSIZE: any file, stdout/stderr included
-  uint64_t open_files = 1024;                 // RLIMIT_NOFILE, per process
-  uint64_t tasks = 512;  // RLIMIT_NPROC: processes and threads in the agent's user namespace
-  uint64_t cpu_seconds = 0;  // RLIMIT_CPU per process; 0 = twice the timeout plus 10 s
-};
+// What one cell may use: see CellLimits (cell_runner.h).
+using SandboxLimits = CellLimits;
 
 struct SandboxSpec {
   std::string work_dir;  // absolute; holds root/ (the agent's new root), the /etc layer, outputs
@@ -140,13 +131,16 @@ struct AgentExit {
   int exit_code = -1;  // 128+N when killed by signal N
   bool timed_out = false;
   int peak_tasks = 0;  // most processes and threads seen at once (sampled)
+  uint64_t peak_rss_bytes = 0;  // most resident memory of all its processes at once (sampled)
+  bool memory_exceeded = false;  // killed: its processes together held more than the limit
 };
 
 // Waits for `pid` until `timeout_s` elapses; on timeout kills its process
 // group with SIGKILL. Either way, afterwards kills whatever is left of the
-// group and reaps `pid`. Samples the number of tasks below `pid` while it
-// waits (peak_tasks).
-AgentExit WaitForAgent(pid_t pid, double timeout_s);
+// group and reaps `pid`. Samples the tasks and resident memory below `pid`
+// every 50 ms while it waits; kills the lot when the memory is above
+// `max_rss_bytes` (0 = no limit).
+AgentExit WaitForAgent(pid_t pid, double timeout_s, uint64_t max_rss_bytes = 0);
 
 // See cell_runner.h.
 Status CheckSandboxSupport();
