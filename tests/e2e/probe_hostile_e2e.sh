@@ -87,6 +87,7 @@ PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 python3 -c '
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", int(sys.argv[1]))); s.settimeout(60)
+open(sys.argv[2] + ".ready", "w").close()
 with open(sys.argv[2], "ab", buffering=0) as log:
     while True:
         try: data = s.recv(65536)
@@ -96,7 +97,7 @@ with open(sys.argv[2], "ab", buffering=0) as log:
 LISTENER=$!
 : > "$A/hostfile"
 chmod 666 "$A/hostfile"
-sleep 0.2
+for _ in $(seq 100); do [[ -e $A/udp.log.ready ]] && break; sleep 0.05; done
 exec 6>>"$A/hostfile"
 # fd 5: a UDP socket connected to the listener (one datagram proves it works).
 WRAPCMD=(python3 -c '
