@@ -473,6 +473,7 @@ Status BuildRoot(const SandboxSpec& spec, const std::string& hostname, int uid,
       if (symlink(target, (root + dir).c_str()) != 0) {
         return Status::Error(fmt::format("cannot link {} in the sandbox: {}", dir, Errno(errno)));
       }
+      bound.push_back(dir);  // what is below it is reached through the link
       continue;
     }
     Status b = BindInto(root, dir);
