@@ -34,6 +34,7 @@
 #include <optional>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -707,7 +708,9 @@ namespace {
 
 // The package an executable or script belongs to: inside node_modules, the
 // project holding node_modules (its dependencies and native parts sit next
-// to it); otherwise its directory.
+// to it); else the nearest folder above it with a package.json (a script
+// that requires "../lib.js" of its own package finds it), but never the
+// caller's HOME; otherwise its directory.
 // A folder right below "/" (/tmp, /home, /srv) is never shown whole: only
 // the file itself.
 std::string PackageRoot(const std::string& file) {
@@ -715,7 +718,14 @@ std::string PackageRoot(const std::string& file) {
   if (at != std::string::npos && file.find('/', 1) < at) return file.substr(0, at);
   size_t slash = file.rfind('/');
   if (slash == std::string::npos || file.find('/', 1) >= slash) return file;
-  return file.substr(0, slash);
+  std::string dir = file.substr(0, slash);
+  const char* home = std::getenv("HOME");
+  for (std::string up = dir; up.find('/', 1) != std::string::npos; up = up.substr(0, up.rfind('/'))) {
+    if (home != nullptr && up == home) break;
+    struct stat st{};
+    if (stat((up + "/package.json").c_str(), &st) == 0 && S_ISREG(st.st_mode)) return up;
+  }
+  return dir;
 }
 
 void AddFileAndPackage(const std::string& file, std::vector<std::string>* out) {

@@ -127,6 +127,28 @@ TEST(AgentReadOnlyPaths, PackageInterpreterAndScript) {
   fs::remove_all(root);
 }
 
+// Regression: a script that requires a sibling folder of its package
+// ("../agents/lib.js") failed inside the sandbox, which showed only the
+// script's own folder.
+TEST(AgentReadOnlyPaths, ScriptBringsThePackageAboveIt) {
+  namespace fs = std::filesystem;
+  char tmpl[] = "/tmp/glassbox-ro-pkg.XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string root = tmpl;
+  fs::create_directories(root + "/pkg/hostile");
+  fs::create_directories(root + "/pkg/agents");
+  std::ofstream(root + "/pkg/package.json") << "{}";
+  std::ofstream(root + "/pkg/hostile/a.js") << "";
+  std::ofstream(root + "/loose.js") << "";
+  std::vector<std::string> paths =
+      AgentReadOnlyPaths({"sh", root + "/pkg/hostile/a.js", root + "/loose.js"}, "/usr/bin:/bin");
+  std::set<std::string> got(paths.begin(), paths.end());
+  EXPECT_TRUE(got.count(root + "/pkg")) << "the folder with the package.json";
+  EXPECT_FALSE(got.count(root + "/pkg/hostile"));
+  EXPECT_TRUE(got.count(root)) << "no package.json above: the script's folder";
+  fs::remove_all(root);
+}
+
 TEST(AgentSeccompFilter, BuildsAProgram) {
   Result<std::string> bpf = AgentSeccompFilter();
   ASSERT_TRUE(bpf.ok()) << bpf.status().message();

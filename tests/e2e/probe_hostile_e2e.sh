@@ -158,6 +158,24 @@ probe_run "capture flood" 15 -- node "$H/capture_flood.js"
 reported "capture flood" 'connection\(s\) closed unread'
 reported "capture flood" 'refused with 413'
 
+# 10. Covert channels outside the requests: the zone in a DNS name and in the
+# address dialled. The sandbox must record both, per cell, in the report.
+probe_run "covert channels" 10 -- sh "$H/covert_channels.sh"
+jq -e '[.dns[] | select(.name | test("\\.tz\\.exfil-example\\.net$")) | select((.by_cell | length) == 1)]
+       | (length == 2) and (.[0].by_cell | keys) != (.[1].by_cell | keys)' "$OUT.json" >/dev/null && ok ||
+  bad "covert channels: the DNS names per cell: $(jq -c '.dns' "$OUT.json" | head -c 300)"
+jq -e '[.unserved_connections[] | select(.dest | test("^203\\.0\\.113\\.[0-9]+:9000$")) | select((.by_cell | length) == 1)]
+       | length == 2' "$OUT.json" >/dev/null && ok ||
+  bad "covert channels: the addresses dialled per cell: $(jq -c '.unserved_connections' "$OUT.json" | head -c 300)"
+# Judging these names and addresses across cells is the analysis's part
+# (branch probe-analysis, which brings tests/probe/hostile/dns_channel.js):
+# once it is here, the verdict must not be clean.
+if [[ -e $H/dns_channel.js ]]; then
+  [[ $STATUS == 1 && $VERDICT != no-environment-dependence ]] && ok || bad "covert channels: exit $STATUS, verdict $VERDICT"
+else
+  echo "NOTE: covert channels recorded; verdict $VERDICT (judging them needs the analysis of probe-analysis)"
+fi
+
 # An interrupted probe removes its work directory (SIGTERM, SIGINT); one
 # killed with -9 leaves it, and the next probe sweeps it away.
 for sig in TERM INT KILL; do
