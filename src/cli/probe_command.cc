@@ -251,7 +251,7 @@ int RunProbe(int argc, char** argv) {
   if (fl.check_sandbox) {
     Status s = probe::CheckSandboxSupport();
     if (!s.ok()) return Fail(fmt::format("probe: the sandbox cannot run here: {}", s.message()));
-    std::cout << "probe: sandbox supported (unprivileged user, network, mount and UTS namespaces)\n";
+    std::cout << "probe: sandbox supported (unprivileged user, network, mount, UTS, IPC and cgroup namespaces)\n";
     return kExitClean;
   }
   if (command.empty() && !fl.list_cells) {

@@ -114,7 +114,7 @@ struct RunOptions {
 Result<RunCapture> RunCell(const CellSpec& cell, const RunOptions& options);
 
 // Ok when this machine lets an unprivileged process create user, network,
-// mount and UTS namespaces; otherwise an error saying why and how to enable
+// mount, UTS, IPC and cgroup namespaces; otherwise an error saying why and how to enable
 // them (kernel.unprivileged_userns_clone, user.max_user_namespaces, AppArmor's
 // kernel.apparmor_restrict_unprivileged_userns). Cheap; callable from any thread.
 Status CheckSandboxSupport();

@@ -405,6 +405,27 @@ TEST_F(CellRunnerTest, TheAgentSeesItsOwnRootAndNothingOfTheHost) {
   EXPECT_EQ(lines[10].rfind("sh -c", 0), 0u) << "PID 1 is the agent, not the runner: " << lines[10];
 }
 
+// Regression: the agent shared the host's IPC namespace (System V shared
+// memory and message queues of host processes) and saw the host's cgroup
+// path in /proc/self/cgroup.
+TEST_F(CellRunnerTest, TheAgentHasIpcAndCgroupNamespacesOfItsOwn) {
+  Result<RunCapture> c = RunCell(
+      CellSpec{}, Options(Shell("readlink /proc/self/ns/ipc; readlink /proc/self/ns/cgroup; "
+                                "grep -vc ':/$' /proc/self/cgroup")));
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  std::istringstream out(c->stdout_tail);
+  std::string ipc, cgroup, not_root;
+  std::getline(out, ipc);
+  std::getline(out, cgroup);
+  std::getline(out, not_root);
+  namespace fs = std::filesystem;
+  EXPECT_FALSE(ipc.empty());
+  EXPECT_NE(ipc, fs::read_symlink("/proc/self/ns/ipc").string());
+  EXPECT_FALSE(cgroup.empty());
+  EXPECT_NE(cgroup, fs::read_symlink("/proc/self/ns/cgroup").string());
+  EXPECT_EQ(not_root, "0") << "a cgroup path of the host: " << c->stdout_tail;
+}
+
 TEST_F(CellRunnerTest, FilesCopiedIntoTheWorkDirAreThereAndWritable) {
   fs::create_directories(root_ + "/seeddir");
   std::ofstream(root_ + "/seed.txt") << "hello\n";

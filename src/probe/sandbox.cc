@@ -638,7 +638,9 @@ Result<SandboxLayout> EnterSandbox(const SandboxSpec& spec) {
     }
     close(sync[0]);
   }
-  if (unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWNS) != 0) {
+  // IPC: the host's System V shared memory, semaphores and message queues;
+  // cgroup: /proc/self/cgroup names the host's cgroup path.
+  if (unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWCGROUP) != 0) {
     int err = errno;
     if (root) close(sync[1]);
     if (helper > 0) waitpid(helper, nullptr, 0);
@@ -1301,7 +1303,9 @@ Status CheckSandboxSupport() {
   pid_t pid = fork();
   if (pid < 0) return Status::Error(fmt::format("cannot fork: {}", Errno(errno)));
   if (pid == 0) {
-    if (unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWNS) != 0) _exit(10);
+    if (unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWCGROUP) != 0) {
+      _exit(10);
+    }
     int fd = open("/proc/self/uid_map", O_WRONLY | O_CLOEXEC);
     if (fd < 0 || write(fd, uid_map.data(), uid_map.size()) != static_cast<ssize_t>(uid_map.size())) {
       _exit(11);
@@ -1315,7 +1319,7 @@ Status CheckSandboxSupport() {
     if (errno != EINTR) return Status::Error(fmt::format("waitpid: {}", Errno(errno)));
   }
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return Status::Ok();
-  std::string what = "cannot create user, network, mount and UTS namespaces";
+  std::string what = "cannot create user, network, mount, UTS, IPC and cgroup namespaces";
   if (WIFEXITED(status) && WEXITSTATUS(status) == 11) what = "cannot map the user id in a new user namespace";
   if (WIFEXITED(status) && WEXITSTATUS(status) == 12) {
     what = "a new user namespace grants no capabilities";
