@@ -132,8 +132,14 @@ for p in /usr/local/bin /usr/lib /etc /opt /var /var/tmp /root /home /run /srv /
 done
 
 # 4. Reading the host: shadow, other processes, machine id, NICs, homes.
+SHM=$(ipcmk -M 4096 2>/dev/null | grep -o '[0-9]*$')
+MSQ=$(ipcmk -Q 2>/dev/null | grep -o '[0-9]*$')
 probe_run "host reads" 10 -- sh "$H/read_host.sh"
+[[ -n $SHM ]] && ipcrm -m "$SHM"
+[[ -n $MSQ ]] && ipcrm -q "$MSQ"
 S=$A/stdout-$n
+grep -q '^IPC: 0 0$' "$S" && ok || bad "host reads: the host's System V IPC: $(grep '^IPC' "$S")"
+grep -q '^CGROUP: $' "$S" && ok || bad "host reads: the host's cgroup: $(grep '^CGROUP' "$S")"
 grep -q '^SHADOW: $' "$S" && grep -q '^GSHADOW: $' "$S" && ok || bad "host reads: $(grep SHADOW "$S" | head -c 200)"
 HOST_ID=$(cat /etc/machine-id 2>/dev/null)
 [[ -z $HOST_ID ]] || ! grep -q "$HOST_ID" "$S" && ok || bad "host reads: the host's machine id"
