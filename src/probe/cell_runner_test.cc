@@ -3,6 +3,7 @@
 #include "probe/cell_runner.h"
 
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -503,6 +504,34 @@ TEST_F(CellRunnerTest, BadInputIsAClearError) {
 // request found no connection "before" it. The log now keeps the kernel's
 // packet time; and a request with no earlier connection still takes the
 // first one from its port instead of keeping the server's "::1".
+// A probe killed with -9 leaves its work root; the next probe removes it,
+// and only it: not a live probe's, not an unmarked one, not another prefix.
+TEST(SweepStaleWorkRoots, RemovesOnlyRootsWhoseProbeIsGone) {
+  char tmpl[] = "/tmp/glassbox-sweep-test.XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string parent = tmpl;
+  for (const char* name : {"gp-dead", "gp-live", "gp-unmarked", "other-dead"}) {
+    fs::create_directories(parent + "/" + name + "/cell-00");
+  }
+  // Marked by a process that has ended, as a probe killed with -9 would be.
+  for (const char* name : {"gp-dead", "other-dead"}) {
+    pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) _exit(MarkWorkRoot(parent + "/" + name).ok() ? 0 : 1);
+    int status = 0;
+    ASSERT_EQ(waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  ASSERT_TRUE(MarkWorkRoot(parent + "/gp-live").ok());
+  EXPECT_EQ(SweepStaleWorkRoots(parent, "gp-"), 1);
+  EXPECT_FALSE(fs::exists(parent + "/gp-dead"));
+  EXPECT_TRUE(fs::exists(parent + "/gp-live/cell-00")) << "its probe still runs";
+  EXPECT_TRUE(fs::exists(parent + "/gp-unmarked/cell-00")) << "not marked (yet)";
+  EXPECT_TRUE(fs::exists(parent + "/other-dead/cell-00")) << "another prefix";
+  EXPECT_EQ(SweepStaleWorkRoots(parent + "/no-such-folder", "gp-"), 0);
+  fs::remove_all(parent);
+}
+
 TEST(TakeDestinationsFromConnections, Ipv6DestinationFoundWhenTheLogStampIsLate) {
   RunCapture c;
   CapturedRequest r;
