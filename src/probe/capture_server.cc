@@ -1,6 +1,7 @@
 #include "probe/capture_server.h"
 
 #include <algorithm>
+#include <thread>
 #include <utility>
 
 #include <fmt/format.h>
@@ -246,6 +247,17 @@ CaptureServer::~CaptureServer() { StopAccepting(); }
 
 void CaptureServer::StopAccepting() {
   for (auto& s : servers_) s->StopAccepting();
+}
+
+bool CaptureServer::WaitForConnectionsToEnd(std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    uint64_t active = 0;
+    for (const auto& server : servers_) active += server->stats().connections_active;
+    if (active == 0) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
 }
 
 void CaptureServer::set_epoch(std::chrono::steady_clock::time_point epoch) {

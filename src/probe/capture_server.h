@@ -68,6 +68,11 @@ class CaptureServer {
   void set_epoch(std::chrono::steady_clock::time_point epoch);
   // Stops accepting; requests already being read are still recorded.
   void StopAccepting();
+  // Waits until no connection is open (the agent's processes are gone, so
+  // each of its connections ends as soon as an I/O thread reads the close),
+  // at most `limit`: a client that exits right after its last bytes (a TLS
+  // alert, a request it does not wait for) is still recorded. True if idle.
+  bool WaitForConnectionsToEnd(std::chrono::milliseconds limit);
 
   std::vector<CapturedRequest> TakeRequests();
   std::vector<TlsFailure> TakeTlsFailures();

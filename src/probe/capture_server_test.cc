@@ -175,6 +175,28 @@ TEST_F(CaptureServerTest, RefusedCertificateIsRecordedWithItsSni) {
   EXPECT_TRUE(server_->TakeRequests().empty());
 }
 
+// The capture is taken once the agent's connections have ended: a client
+// that sends its alert and exits at once is still recorded (the cell runner
+// waits for this before it takes the failures).
+TEST_F(CaptureServerTest, WaitForConnectionsToEndSeesTheLastFailure) {
+  // A keep-alive connection that has had its answer: accepted and open.
+  int held = Connect(port_);
+  ASSERT_GE(held, 0);
+  const std::string request = "GET /held HTTP/1.1\r\nHost: held.example\r\n\r\n";
+  send(held, request.data(), request.size(), MSG_NOSIGNAL);
+  EXPECT_NE(ReadResponse([held](char* buf, size_t n) { return static_cast<int>(recv(held, buf, n, 0)); }), "");
+  EXPECT_FALSE(server_->WaitForConnectionsToEnd(std::chrono::milliseconds(20))) << "one is open";
+  close(held);
+  int fd = Connect(port_);
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(TlsExchange(fd, "pinned.example", "", "GET / HTTP/1.1\r\nHost: x\r\n\r\n"), "");
+  close(fd);
+  ASSERT_TRUE(server_->WaitForConnectionsToEnd(std::chrono::seconds(20)));
+  std::vector<TlsFailure> failures = server_->TakeTlsFailures();
+  ASSERT_EQ(failures.size(), 1u) << "recorded before the connection ended";
+  EXPECT_EQ(failures[0].sni, "pinned.example");
+}
+
 TEST_F(CaptureServerTest, ProxyAbsoluteFormAndConnectTunnel) {
   std::string reply = PlainExchange(
       port_, "GET http://telemetry.example/t?id=1 HTTP/1.1\r\nHost: telemetry.example\r\n\r\n");
