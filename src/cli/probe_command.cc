@@ -4,10 +4,14 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <stdlib.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -138,6 +142,33 @@ std::string RenderReport(const std::string& format, const probe::ReportInput& in
   return out.str();
 }
 
+// Ctrl-C, SIGTERM, SIGHUP: the cells are killed and the work directory
+// removed before the process ends with 128+signal. The signals are blocked
+// here, before the cell threads start (they inherit the mask), and taken by
+// one thread; the agents never see the mask (SpawnAgent clears it).
+std::atomic<bool> interrupted{false};
+
+void RemoveOnSignal(const std::string& root) {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&set, sig);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::thread([set, root] {
+    int sig = 0;
+    if (sigwait(&set, &sig) != 0) return;
+    interrupted = true;
+    probe::KillRunningCells();
+    std::error_code ec;
+    for (int attempt = 0; attempt < 50; ++attempt) {  // runners may still be writing
+      fs::remove_all(root, ec);
+      if (!fs::exists(root, ec)) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    std::fprintf(stderr, "glassbox: probe: interrupted; work directory removed\n");
+    _exit(128 + sig);
+  }).detach();
+}
+
 }  // namespace
 
 const char* ProbeHelpText() {
@@ -234,8 +265,10 @@ your real network location (egress IP, real DNS, latency) is not varied.
 
 Needs unprivileged user namespaces (no root). Exit codes: 0 no environment
 dependence, 1 environment-dependent (covert marker or other dependence) or
-inconclusive (the agent failed or never reached a provider in some cells; the
-reason on stderr), 2 usage or runtime error.
+inconclusive (the agent failed or never reached a provider in some cells, or
+it reached a limit of the sandbox: processes, memory, disk, output, time,
+connections or captured bytes, see docs/probe-sandbox.md; the reason on
+stderr), 2 usage or runtime error.
 )";
 }
 
@@ -283,7 +316,7 @@ int RunProbe(int argc, char** argv) {
   if (fl.check_sandbox) {
     Status s = probe::CheckSandboxSupport();
     if (!s.ok()) return Fail(fmt::format("probe: the sandbox cannot run here: {}", s.message()));
-    std::cout << "probe: sandbox supported (unprivileged user, network, mount and UTS namespaces)\n";
+    std::cout << "probe: sandbox supported (unprivileged user, network, mount, UTS, IPC and cgroup namespaces)\n";
     return kExitClean;
   }
   if (command.empty() && !fl.list_cells) {
@@ -336,6 +369,11 @@ int RunProbe(int argc, char** argv) {
   if (Status s = probe::CheckSandboxSupport(); !s.ok()) {
     return Fail(fmt::format("probe: the sandbox cannot run here: {}", s.message()));
   }
+  // Held before any agent runs: cell runners start from this descriptor,
+  // never from a path an agent could replace.
+  if (Result<int> held = probe::HeldExecutable(); !held.ok()) {
+    return Fail(fmt::format("probe: {}", held.status().message()));
+  }
   auto ca = probe::MitmCa::Generate("glassbox probe CA");
   if (!ca.ok()) return Fail(fmt::format("probe: cannot make the interception CA: {}", ca.status().message()));
 
@@ -345,9 +383,15 @@ int RunProbe(int argc, char** argv) {
   unsigned cores = std::thread::hardware_concurrency();
   options.jobs = fl.jobs > 0 ? fl.jobs : static_cast<int>(cores == 0 ? 1 : cores);
   options.timeout_s = fl.timeout_s;
+  // Work directories a probe killed with -9 left behind go first.
+  probe::SweepStaleWorkRoots(fs::temp_directory_path().string(), "glassbox-probe-");
   std::string root = (fs::temp_directory_path() / "glassbox-probe-XXXXXX").string();
   if (mkdtemp(root.data()) == nullptr) return Fail(fmt::format("probe: cannot create a work directory in {}", root));
   options.work_root = root;
+  if (Status marked = probe::MarkWorkRoot(root); !marked.ok()) {
+    return Fail(fmt::format("probe: {}", marked.message()));
+  }
+  RemoveOnSignal(root);
 
   const probe::MitmCa* ca_ptr = ca->get();
   probe::CellRunner runner = [&options, ca_ptr](const probe::Cell& cell, const std::string& work_dir) {
@@ -361,6 +405,9 @@ int RunProbe(int argc, char** argv) {
     return probe::RunCell(probe::ToCellSpec(cell), run);
   };
   result = probe::RunMatrix(*matrix, options, runner);
+  // Interrupted: the signal thread is removing the work directory and ends
+  // the process; the cells it killed are not an error to report.
+  while (interrupted) pause();
   std::error_code ec;
   fs::remove_all(root, ec);
   if (!result.ok()) return Fail(fmt::format("probe: {}", result.status().message()));

@@ -128,7 +128,7 @@ struct HttpServer::Core : std::enable_shared_from_this<HttpServer::Core> {
   tcp::acceptor acceptor;
   uint16_t port = 0;
   std::unique_ptr<ssl::context> bare_tls;  // when only select_certificate is given
-  std::atomic<uint64_t> accepted{0}, active{0}, requests{0}, rejected{0}, next_id{1};
+  std::atomic<uint64_t> accepted{0}, active{0}, requests{0}, rejected{0}, refused{0}, next_id{1};
   // Requests handed to the handler whose answer is not yet written out.
   std::atomic<uint64_t> in_progress{0};
   // BeginDrain(): answers close their connections instead of keeping them.
@@ -751,13 +751,19 @@ void StartConnection(std::shared_ptr<HttpServer::Core> core, beast::tcp_stream s
     return StartPlain(std::move(core), std::move(stream), std::move(buffer), std::move(info));
   }
   // Sniff: read until the first byte(s) tell a ClientHello from plain text.
+  // A connection that has not sent its first byte yet counts as open too
+  // (max_connections), so silent connections cannot pile up uncounted.
   struct Sniffer {
     std::shared_ptr<HttpServer::Core> core;
     beast::tcp_stream stream;
     beast::flat_buffer buffer;
     ConnectionInfo info;
+    std::shared_ptr<void> counted;  // last: released while `core` still lives
   };
-  auto s = std::make_shared<Sniffer>(Sniffer{std::move(core), std::move(stream), std::move(buffer), std::move(info)});
+  core->active.fetch_add(1);
+  std::shared_ptr<void> counted(nullptr, [c = core.get()](void*) { c->active.fetch_sub(1); });
+  auto s = std::make_shared<Sniffer>(
+      Sniffer{std::move(core), std::move(stream), std::move(buffer), std::move(info), std::move(counted)});
   s->stream.expires_after(s->core->options.idle_timeout);
   beast::async_detect_ssl(s->stream, s->buffer, [s](const error_code& ec, bool is_tls) {
     if (ec) {
@@ -779,7 +785,12 @@ void HttpServer::Core::Accept() {
   auto self = shared_from_this();
   acceptor.async_accept(loop.Next(), [self](const error_code& ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !self->acceptor.is_open()) return;
-    if (!ec) {
+    if (!ec && self->options.max_connections > 0 &&
+        self->active.load() >= self->options.max_connections) {
+      error_code ignored;
+      socket.close(ignored);
+      self->refused.fetch_add(1);
+    } else if (!ec) {
       error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
       self->accepted.fetch_add(1);
@@ -841,6 +852,7 @@ ServerStats HttpServer::stats() const {
   ServerStats s;
   s.connections_accepted = core_->accepted.load();
   s.connections_active = core_->active.load();
+  s.connections_refused = core_->refused.load();
   s.requests = core_->requests.load();
   s.rejected_requests = core_->rejected.load();
   s.requests_in_progress = core_->in_progress.load();

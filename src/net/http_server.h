@@ -106,6 +106,10 @@ struct ServerOptions {
   size_t max_body_bytes = size_t{32} << 20;
   std::chrono::milliseconds idle_timeout{60'000};
   std::chrono::milliseconds read_timeout{60'000};
+  // Connections open at once; a connection beyond it is accepted and closed
+  // at once (so it holds no descriptor) and counted in connections_refused.
+  // 0 = no limit.
+  size_t max_connections = 0;
   // Serve TLS on the listener with this certificate.
   std::shared_ptr<TlsContext> tls;
   // Accept both TLS and plain HTTP on the listener, told apart by the first
@@ -136,6 +140,7 @@ struct ServerStats {
   // Requests handed to the handler (or refused by the server) whose answer
   // is not yet completely written (or whose connection has not yet closed).
   uint64_t requests_in_progress = 0;
+  uint64_t connections_refused = 0;  // closed unread: max_connections were open
 };
 
 class HttpServer {

@@ -209,6 +209,12 @@ std::string CaptureToJsonl(const RunCapture& capture) {
     PutBytes(obj, "text", note);
     out += Line(obj) + "\n";
   }
+  for (const std::string& limit : capture.limits_reached) {
+    json::object obj;
+    obj["kind"] = "limit";
+    PutBytes(obj, "text", limit);
+    out += Line(obj) + "\n";
+  }
   for (const DnsQuery& q : capture.dns) out += DnsQueryToJsonLine(q) + "\n";
   for (const TlsFailure& f : capture.tls_failures) out += TlsFailureToJsonLine(f) + "\n";
   for (const ConnectionAttempt& c : capture.connections) out += ConnectionToJsonLine(c) + "\n";
@@ -316,6 +322,8 @@ Result<RunCapture> CaptureFromJsonl(std::string_view text, std::string_view sour
       capture.connections.push_back(std::move(c));
     } else if (kind == "note") {
       capture.notes.push_back(in.Bytes("text"));
+    } else if (kind == "limit") {
+      capture.limits_reached.push_back(in.Bytes("text"));
     } else if (kind == "exit") {
       capture.exit_code = in.Int("exit_code");
       capture.timed_out = in.Bool("timed_out");

@@ -84,8 +84,13 @@ struct RunCapture {
   std::vector<DnsQuery> dns;              // in arrival order
   std::vector<TlsFailure> tls_failures;
   std::vector<ConnectionAttempt> connections;  // in time order
-  std::vector<std::string> notes;         // sandbox remarks, e.g. "overlay /etc unavailable:
-                                          // /etc/localtime bind-mounted instead"
+  std::vector<std::string> notes;         // sandbox remarks, e.g. "IPv6 is unavailable in
+                                          // the sandbox; ..."
+  // Each limit of the sandbox the run reached (docs/probe-sandbox.md,
+  // "Limits"), e.g. "processes: the agent ran 512 processes and threads at
+  // once (the limit)". Not empty = what was captured may be incomplete: the
+  // probe's verdict is then at least inconclusive.
+  std::vector<std::string> limits_reached;
 };
 
 // JSONL form: one JSON object per line, each with "kind":
@@ -101,6 +106,7 @@ struct RunCapture {
 //   {"kind":"connection","t_ms":2.0,"protocol":"tcp","dest_ip":"203.0.113.7",
 //    "dest_port":9000,"src_port":41234,"served":false}
 //   {"kind":"note","text":"..."}
+//   {"kind":"limit","text":"..."}
 //   {"kind":"exit","exit_code":0,"timed_out":false,"wall_ms":830.2,
 //    "stdout_tail":"...","stderr_tail":"..."}
 // Bytes that are not valid UTF-8 (a binary body, an odd header value) are

@@ -1,6 +1,7 @@
 #include "probe/capture_server.h"
 
 #include <algorithm>
+#include <thread>
 #include <utility>
 
 #include <fmt/format.h>
@@ -23,6 +24,11 @@ struct CaptureServer::State {
   std::chrono::steady_clock::time_point epoch;
   std::vector<CapturedRequest> requests;
   std::vector<TlsFailure> failures;
+  size_t max_kept_bytes = 0;
+  size_t max_body_bytes = 0;
+  size_t kept_bytes = 0;        // bodies kept so far
+  int dropped_bodies = 0;       // bodies not kept: max_kept_bytes reached
+  int refused_bodies = 0;       // requests answered 413: larger than max_body_bytes
 
   double NowMs() {
     std::lock_guard<std::mutex> lock(mutex);
@@ -50,7 +56,15 @@ void Handle(const std::shared_ptr<CaptureServer::State>& state, net::HttpRequest
   for (const net::HeaderField& field : request.headers.fields()) {
     r.headers.emplace_back(field.name, field.value);
   }
-  r.body = request.body;
+  {
+    std::lock_guard<std::mutex> lock(state->mutex);
+    if (state->kept_bytes + request.body.size() > state->max_kept_bytes) {
+      ++state->dropped_bodies;  // recorded without its body; LimitsReached() says so
+    } else {
+      state->kept_bytes += request.body.size();
+      r.body = request.body;
+    }
+  }
 
   if (request.method == "CONNECT") {
     // The tunnel's requests are recorded one by one as they come.
@@ -134,6 +148,8 @@ Result<std::unique_ptr<CaptureServer>> CaptureServer::Start(net::EventLoop& loop
   auto state = std::make_shared<State>();
   state->ca = options.ca;
   state->epoch = options.epoch;
+  state->max_kept_bytes = options.max_kept_bytes;
+  state->max_body_bytes = options.max_body_bytes;
   // SNI-less clients (an https URL with an IP address) get this certificate;
   // they will refuse it, which is then recorded as a TLS failure.
   Result<std::shared_ptr<const LeafCert>> fallback = options.ca->Leaf("localhost");
@@ -164,6 +180,21 @@ Result<std::unique_ptr<CaptureServer>> CaptureServer::Start(net::EventLoop& loop
       server_options.tls = state->default_tls;
       server_options.sniff_tls = true;
       server_options.idle_timeout = std::chrono::milliseconds(30'000);
+      server_options.max_body_bytes = options.max_body_bytes;
+      server_options.max_connections = options.max_connections;
+      std::weak_ptr<State> rejecting = state;
+      server_options.on_reject = [rejecting](const net::RejectedRequest& rejected,
+                                             std::shared_ptr<net::ResponseWriter> writer) {
+        if (std::shared_ptr<State> s = rejecting.lock(); s && rejected.status == 413) {
+          std::lock_guard<std::mutex> lock(s->mutex);
+          ++s->refused_bodies;
+        }
+        net::HttpResponse response;
+        response.status = rejected.status;
+        response.headers.Add("content-type", "application/json");
+        response.body = "{}";
+        writer->Respond(std::move(response));
+      };
       const MitmCa* ca = options.ca;
       server_options.select_certificate = [ca](std::string_view sni) -> void* {
         Result<ssl_ctx_st*> ctx = ca->ServerContext(sni);
@@ -218,6 +249,17 @@ void CaptureServer::StopAccepting() {
   for (auto& s : servers_) s->StopAccepting();
 }
 
+bool CaptureServer::WaitForConnectionsToEnd(std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    uint64_t active = 0;
+    for (const auto& server : servers_) active += server->stats().connections_active;
+    if (active == 0) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
 void CaptureServer::set_epoch(std::chrono::steady_clock::time_point epoch) {
   std::lock_guard<std::mutex> lock(state_->mutex);
   state_->epoch = epoch;
@@ -229,6 +271,27 @@ std::vector<CapturedRequest> CaptureServer::TakeRequests() {
   state_->requests.clear();
   std::sort(out.begin(), out.end(),
             [](const CapturedRequest& a, const CapturedRequest& b) { return a.seq < b.seq; });
+  return out;
+}
+
+std::vector<std::string> CaptureServer::LimitsReached() const {
+  std::vector<std::string> out;
+  uint64_t refused = 0;
+  for (const auto& server : servers_) refused += server->stats().connections_refused;
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  if (state_->refused_bodies > 0) {
+    out.push_back(fmt::format("capture: {} request(s) refused with 413: body larger than the {} MiB "
+                              "a request may have", state_->refused_bodies,
+                              state_->max_body_bytes >> 20));
+  }
+  if (state_->dropped_bodies > 0) {
+    out.push_back(fmt::format("capture: {} request body(ies) not kept: the run's bodies reached {} MiB",
+                              state_->dropped_bodies, state_->max_kept_bytes >> 20));
+  }
+  if (refused > 0) {
+    out.push_back(fmt::format("capture: {} connection(s) closed unread: the agent held the most "
+                              "connections a capture port accepts at once", refused));
+  }
   return out;
 }
 

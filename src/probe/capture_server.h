@@ -43,6 +43,13 @@ struct CaptureServerOptions {
   const MitmCa* ca = nullptr;            // required; must outlive the server
   std::vector<int> ports = {80, 443, 3128, 8080, 8443};
   std::string listen_host;               // "" = "::" falling back to "0.0.0.0"
+  // Limits, so that an agent cannot take the cell runner's memory or
+  // descriptors (each reached is listed by LimitsReached()):
+  size_t max_body_bytes = size_t{8} << 20;   // per request; larger ones get 413
+  // Bodies kept per run; later bodies are dropped. The probe holds every
+  // run's capture at once: 40 runs of the default matrix stay under 640 MiB.
+  size_t max_kept_bytes = size_t{16} << 20;
+  size_t max_connections = 32;               // open at once, per listener
   // Time origin of t_ms (the agent's start); set later with set_epoch().
   std::chrono::steady_clock::time_point epoch = std::chrono::steady_clock::now();
 };
@@ -61,9 +68,17 @@ class CaptureServer {
   void set_epoch(std::chrono::steady_clock::time_point epoch);
   // Stops accepting; requests already being read are still recorded.
   void StopAccepting();
+  // Waits until no connection is open (the agent's processes are gone, so
+  // each of its connections ends as soon as an I/O thread reads the close),
+  // at most `limit`: a client that exits right after its last bytes (a TLS
+  // alert, a request it does not wait for) is still recorded. True if idle.
+  bool WaitForConnectionsToEnd(std::chrono::milliseconds limit);
 
   std::vector<CapturedRequest> TakeRequests();
   std::vector<TlsFailure> TakeTlsFailures();
+  // One line per limit the agent reached so far ("" none), e.g. "capture:
+  // 3 connections refused: 32 were open on one port (the limit)".
+  std::vector<std::string> LimitsReached() const;
 
   struct State;  // shared with the handlers (outlives the server if they run late)
 

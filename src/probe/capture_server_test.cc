@@ -175,6 +175,28 @@ TEST_F(CaptureServerTest, RefusedCertificateIsRecordedWithItsSni) {
   EXPECT_TRUE(server_->TakeRequests().empty());
 }
 
+// The capture is taken once the agent's connections have ended: a client
+// that sends its alert and exits at once is still recorded (the cell runner
+// waits for this before it takes the failures).
+TEST_F(CaptureServerTest, WaitForConnectionsToEndSeesTheLastFailure) {
+  // A keep-alive connection that has had its answer: accepted and open.
+  int held = Connect(port_);
+  ASSERT_GE(held, 0);
+  const std::string request = "GET /held HTTP/1.1\r\nHost: held.example\r\n\r\n";
+  send(held, request.data(), request.size(), MSG_NOSIGNAL);
+  EXPECT_NE(ReadResponse([held](char* buf, size_t n) { return static_cast<int>(recv(held, buf, n, 0)); }), "");
+  EXPECT_FALSE(server_->WaitForConnectionsToEnd(std::chrono::milliseconds(20))) << "one is open";
+  close(held);
+  int fd = Connect(port_);
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(TlsExchange(fd, "pinned.example", "", "GET / HTTP/1.1\r\nHost: x\r\n\r\n"), "");
+  close(fd);
+  ASSERT_TRUE(server_->WaitForConnectionsToEnd(std::chrono::seconds(20)));
+  std::vector<TlsFailure> failures = server_->TakeTlsFailures();
+  ASSERT_EQ(failures.size(), 1u) << "recorded before the connection ended";
+  EXPECT_EQ(failures[0].sni, "pinned.example");
+}
+
 TEST_F(CaptureServerTest, ProxyAbsoluteFormAndConnectTunnel) {
   std::string reply = PlainExchange(
       port_, "GET http://telemetry.example/t?id=1 HTTP/1.1\r\nHost: telemetry.example\r\n\r\n");
@@ -210,6 +232,52 @@ TEST_F(CaptureServerTest, ProxyAbsoluteFormAndConnectTunnel) {
   EXPECT_EQ(got[2].target, "/v1/models");
   EXPECT_LT(got[0].seq, got[1].seq);
   EXPECT_LT(got[1].seq, got[2].seq);
+}
+
+// An agent must not take the cell runner's memory or descriptors: each limit
+// holds and is listed by LimitsReached().
+TEST(CaptureServerLimits, ConnectionsBodiesAndKeptBytesAreCapped) {
+  auto ca = MitmCa::Generate("capture limits test CA");
+  ASSERT_TRUE(ca.ok());
+  net::EventLoop loop(1);
+  CaptureServerOptions options;
+  options.ca = ca->get();
+  options.ports = {0};
+  options.listen_host = "127.0.0.1";
+  options.max_connections = 2;
+  options.max_body_bytes = 1024;
+  options.max_kept_bytes = 100;
+  auto server = CaptureServer::Start(loop, options);
+  ASSERT_TRUE(server.ok()) << server.status().message();
+  const int port = (*server)->ports()[0];
+  EXPECT_TRUE((*server)->LimitsReached().empty());
+  // Two silent connections are held; a third is closed unread.
+  int held[2] = {Connect(port), Connect(port)};
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  int third = Connect(port);
+  ASSERT_GE(third, 0);
+  char byte;
+  EXPECT_EQ(recv(third, &byte, 1, 0), 0) << "closed by the server";
+  close(third);
+  for (int fd : held) close(fd);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  auto post = [port](size_t size) {
+    return PlainExchange(port, "POST /x HTTP/1.1\r\nHost: a.example\r\nContent-Length: " +
+                                   std::to_string(size) + "\r\n\r\n" + std::string(size, 'b'));
+  };
+  EXPECT_EQ(post(2048).rfind("HTTP/1.1 413", 0), 0u);
+  EXPECT_EQ(post(60).rfind("HTTP/1.1 200", 0), 0u);
+  EXPECT_EQ(post(60).rfind("HTTP/1.1 200", 0), 0u);  // answered, its body not kept
+  std::vector<CapturedRequest> got = (*server)->TakeRequests();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].body.size(), 60u);
+  EXPECT_TRUE(got[1].body.empty());
+  std::vector<std::string> limits = (*server)->LimitsReached();
+  ASSERT_EQ(limits.size(), 3u);
+  EXPECT_NE(limits[0].find("1 request(s) refused with 413"), std::string::npos) << limits[0];
+  EXPECT_NE(limits[1].find("1 request body(ies) not kept"), std::string::npos) << limits[1];
+  EXPECT_NE(limits[2].find("1 connection(s) closed unread"), std::string::npos) << limits[2];
+  server->reset();
 }
 
 TEST(SplitPeerAddress, HandlesV4V6AndMapped) {

@@ -13,6 +13,7 @@ RunCapture Sample() {
   c.stdout_tail = "done\n";
   c.stderr_tail = std::string("bad \xff byte", 10);
   c.notes = {"overlay unavailable"};
+  c.limits_reached = {"processes: 512"};
   c.dns = {{1.5, "api.anthropic.com", "A", "udp"}, {1.6, "api.anthropic.com", "AAAA", "udp"}};
   c.tls_failures = {{4.0, "pinned.example", "198.18.0.2", 443, "tlsv1 alert unknown ca"}};
   c.connections = {{3.5, "tcp", "203.0.113.7", 9000, 40001, false},
@@ -61,6 +62,8 @@ TEST(CaptureJsonl, RoundTripIsByteExact) {
   EXPECT_EQ(out->stderr_tail, in.stderr_tail);
   ASSERT_EQ(out->notes.size(), 1u);
   EXPECT_EQ(out->notes[0], "overlay unavailable");
+  ASSERT_EQ(out->limits_reached.size(), 1u);
+  EXPECT_EQ(out->limits_reached[0], "processes: 512");
   ASSERT_EQ(out->dns.size(), 2u);
   EXPECT_EQ(out->dns[1].type, "AAAA");
   EXPECT_EQ(out->dns[0].transport, "udp");

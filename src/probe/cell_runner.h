@@ -7,16 +7,21 @@
 //                  .work_dir = "/tmp/probe-x/cell3-run1", .ca = ca->get()};
 //   Result<RunCapture> capture = RunCell(cell, run);
 //
-// How: RunCell re-executes the glassbox binary as `glassbox __probe-cell
+// How: RunCell starts the glassbox binary, from a descriptor held since
+// before any agent ran (HeldExecutable), as `glassbox __probe-cell
 // SPEC_FILE` (RunProbeCellMain below). That process, single-threaded until its
 // namespaces are set up, enters new user, network, UTS and mount namespaces,
-// brings up loopback with every IPv4/IPv6 address routed locally, overlays
-// /etc (resolv.conf → fake DNS, hosts, localtime, passwd/group, hostname,
-// nsswitch.conf), starts the fake DNS (UDP+TCP port 53, every address) and the capture
+// brings up loopback with every IPv4/IPv6 address routed locally, builds the
+// agent's new root (read-only system folders and agent package; /etc a
+// read-only overlay: resolv.conf → fake DNS, hosts, localtime, passwd/group,
+// hostname, nsswitch.conf, machine-id, empty shadow; tmpfs HOME and /tmp),
+// starts the fake DNS (UDP+TCP port 53, every address) and the capture
 // server (ports 80, 443, 3128, 8080, 8443, each plain or TLS, proxy-capable) on
-// threads, spawns the agent in a nested user namespace (it holds no
-// capability over the sandbox's own namespaces) with a clean environment,
-// waits for it with the timeout, kills its process group, writes
+// threads, spawns the agent (PID 1 of its PID namespace with its own /proc,
+// pivot_root'ed, in a nested user namespace with no capability over the
+// sandbox's own namespaces, descriptors 3+ closed, rlimits, no_new_privs,
+// seccomp) with a clean environment, waits for it with the timeout, kills its
+// process group, records the limits it reached, writes
 // WORK_DIR/capture.jsonl and exits. RunCell waits and parses that file.
 // See docs/probe-sandbox.md for what the sandbox hides and what it cannot.
 //
@@ -25,6 +30,7 @@
 // caller is never forked).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -62,11 +68,29 @@ struct CellSpec {
   bool use_proxy = false;
 };
 
+// What one cell may use (docs/probe-sandbox.md, "Limits"). Reaching one is
+// recorded in the capture (RunCapture::limits_reached).
+struct CellLimits {
+  uint64_t home_bytes = uint64_t{512} << 20;  // tmpfs /home/NAME: HOME and the working directory
+  uint64_t tmp_bytes = uint64_t{256} << 20;   // tmpfs /tmp
+  uint64_t shm_bytes = uint64_t{64} << 20;    // tmpfs /dev/shm
+  uint64_t data_bytes = uint64_t{2} << 30;    // RLIMIT_DATA, per process
+  // Resident memory of all the agent's processes together, sampled every
+  // 50 ms; above it the cell is stopped.
+  uint64_t cell_memory_bytes = uint64_t{4} << 30;
+  uint64_t file_bytes = uint64_t{64} << 20;   // RLIMIT_FSIZE: any file, stdout/stderr included
+  uint64_t open_files = 1024;                 // RLIMIT_NOFILE, per process
+  uint64_t tasks = 512;  // RLIMIT_NPROC: processes and threads in the agent's user namespace
+  uint64_t cpu_seconds = 0;  // RLIMIT_CPU per process; 0 = twice the timeout plus 10 s
+};
+
 struct RunOptions {
   std::vector<std::string> argv;  // the agent command; argv[0] is searched in PATH
   double timeout_s = 60;          // wall-clock limit; the process group is then killed
   // Per-run scratch directory: created if missing, must be empty otherwise.
-  // Holds home/, work/ (the agent's cwd), capture.jsonl, agent stdout/stderr.
+  // Holds work/ (copied into the agent's working directory, /home/NAME/project),
+  // root/ (the mount point of the agent's new root), the /etc layer,
+  // capture.jsonl and the agent's stdout/stderr.
   // The caller deletes it (or keeps it for --out).
   std::string work_dir;
   // The probe's CA (required). Its certificate is what the agent is told to
@@ -80,6 +104,7 @@ struct RunOptions {
   // Files or directories copied into the agent's working directory before it
   // starts (e.g. the agent's script). Optional.
   std::vector<std::string> copy_into_workdir;
+  CellLimits limits;  // the defaults are what `glassbox probe` uses
 };
 
 // Runs argv once in a fresh sandbox configured by `cell`. Errors (no user
@@ -89,10 +114,37 @@ struct RunOptions {
 Result<RunCapture> RunCell(const CellSpec& cell, const RunOptions& options);
 
 // Ok when this machine lets an unprivileged process create user, network,
-// mount and UTS namespaces; otherwise an error saying why and how to enable
+// mount, UTS, IPC and cgroup namespaces; otherwise an error saying why and how to enable
 // them (kernel.unprivileged_userns_clone, user.max_user_namespaces, AppArmor's
 // kernel.apparmor_restrict_unprivileged_userns). Cheap; callable from any thread.
 Status CheckSandboxSupport();
+
+// Sets the dest_ip of each request from the connection log: the capture
+// server sees IPv6 connections as coming from ::1. A request takes the
+// latest TCP connection from its source port to its port that started before
+// it (the log's times are the kernel's packet times), else the first one.
+void TakeDestinationsFromConnections(RunCapture* capture);
+
+// This process's own executable, opened (O_RDONLY|O_CLOEXEC) by the first
+// call and held for the life of the process: RunCell starts every cell
+// runner from it, never by a path, so an agent that replaced the file
+// cannot have its program run outside the sandbox. `glassbox probe` calls it
+// at its start, before any agent runs. Thread-safe.
+Result<int> HeldExecutable();
+
+// SIGKILLs every cell runner RunCell is waiting for; their agents and
+// namespaces die with them. For an interrupted probe; async-signal-unsafe
+// (call it from a thread, not a signal handler).
+void KillRunningCells();
+
+// A probe's scratch root (mkdtemp "PREFIXxxxxxx" in a temporary folder) is
+// marked with its owner's pid and start time, so a probe killed with -9
+// leaves something the next one can recognise and remove.
+Status MarkWorkRoot(const std::string& root);
+// Removes the roots in `parent` whose names start with `prefix` and whose
+// marking process is gone; returns how many. Skips roots of other users and
+// of live processes.
+int SweepStaleWorkRoots(const std::string& parent, const std::string& prefix);
 
 // Entry point of the hidden internal command `glassbox __probe-cell SPEC_FILE`.
 // argv[0] is "__probe-cell"... i.e. main passes (argc - 1, argv + 1). Returns

@@ -3,6 +3,7 @@
 #include "probe/cell_runner.h"
 
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -372,6 +373,100 @@ TEST_F(CellRunnerTest, ParallelCellsAreIsolatedFromEachOther) {
   EXPECT_LT(seconds, 5.0);
 }
 
+TEST_F(CellRunnerTest, TheAgentSeesItsOwnRootAndNothingOfTheHost) {
+  std::string script =
+      "ls /; echo; ls /proc | grep -c '^[0-9]'; cat /etc/machine-id; cat /etc/shadow 2>/dev/null | wc -c; "
+      "touch /usr/x 2>&1 | grep -c 'Read-only'; ls /sys 2>&1 | grep -c 'No such'; "
+      "ls /proc/self/fd | tr '\\n' ' '; echo; unshare -U true 2>&1 | grep -c 'not permitted'; "
+      "grep NoNewPrivs /proc/self/status; grep Seccomp: /proc/self/status; "
+      "grep 'Max processes' /proc/self/limits | tr -s ' ' | cut -d' ' -f3; "
+      "cat /proc/1/cmdline | tr '\\0' ' '";
+  Result<RunCapture> c = RunCell(CellSpec{}, Options(Shell(script)));
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->exit_code, 0) << c->stderr_tail;
+  std::istringstream out(c->stdout_tail);
+  std::string line, root;
+  while (std::getline(out, line) && !line.empty()) root += line + " ";
+  EXPECT_EQ(root.find("root "), std::string::npos) << root;  // no /root
+  EXPECT_EQ(root.find("sys "), std::string::npos) << root;
+  EXPECT_NE(root.find("usr "), std::string::npos) << root;
+  std::vector<std::string> lines;
+  while (std::getline(out, line)) lines.push_back(line);
+  ASSERT_GE(lines.size(), 11u) << c->stdout_tail;
+  EXPECT_LE(std::stoi(lines[0]), 6) << "processes visible";
+  EXPECT_EQ(lines[1].size(), 32u);  // a machine id of the probe's own
+  EXPECT_EQ(lines[2], "0");         // no password hashes
+  EXPECT_EQ(lines[3], "1");         // read-only system folders
+  EXPECT_EQ(lines[4], "1");         // no /sys
+  EXPECT_EQ(lines[5], "0 1 2 3 ") << "only stdio (and ls's own directory)";
+  EXPECT_EQ(lines[6], "1");         // seccomp refuses unshare
+  EXPECT_EQ(lines[7], "NoNewPrivs:\t1");
+  EXPECT_EQ(lines[8], "Seccomp:\t2");
+  EXPECT_EQ(lines[9], "512");
+  EXPECT_EQ(lines[10].rfind("sh -c", 0), 0u) << "PID 1 is the agent, not the runner: " << lines[10];
+}
+
+// Regression: the agent shared the host's IPC namespace (System V shared
+// memory and message queues of host processes) and saw the host's cgroup
+// path in /proc/self/cgroup.
+TEST_F(CellRunnerTest, TheAgentHasIpcAndCgroupNamespacesOfItsOwn) {
+  Result<RunCapture> c = RunCell(
+      CellSpec{}, Options(Shell("readlink /proc/self/ns/ipc; readlink /proc/self/ns/cgroup; "
+                                "grep -vc ':/$' /proc/self/cgroup")));
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  std::istringstream out(c->stdout_tail);
+  std::string ipc, cgroup, not_root;
+  std::getline(out, ipc);
+  std::getline(out, cgroup);
+  std::getline(out, not_root);
+  namespace fs = std::filesystem;
+  EXPECT_FALSE(ipc.empty());
+  EXPECT_NE(ipc, fs::read_symlink("/proc/self/ns/ipc").string());
+  EXPECT_FALSE(cgroup.empty());
+  EXPECT_NE(cgroup, fs::read_symlink("/proc/self/ns/cgroup").string());
+  EXPECT_EQ(not_root, "0") << "a cgroup path of the host: " << c->stdout_tail;
+}
+
+TEST_F(CellRunnerTest, FilesCopiedIntoTheWorkDirAreThereAndWritable) {
+  fs::create_directories(root_ + "/seeddir");
+  std::ofstream(root_ + "/seed.txt") << "hello\n";
+  std::ofstream(root_ + "/seeddir/a.txt") << "from a dir\n";
+  RunOptions options = Options(Shell("pwd; cat seed.txt seeddir/a.txt; echo more >> seed.txt && "
+                                     "echo more >> seeddir/a.txt && echo writable"));
+  options.copy_into_workdir = {root_ + "/seed.txt", root_ + "/seeddir"};
+  CellSpec cell;
+  cell.username = "carol";
+  Result<RunCapture> c = RunCell(cell, options);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->stdout_tail, "/home/carol/project\nhello\nfrom a dir\nwritable\n") << c->stderr_tail;
+  // The copies were the agent's; the originals are untouched.
+  std::ifstream original(root_ + "/seed.txt");
+  std::string line;
+  std::getline(original, line);
+  EXPECT_EQ(line, "hello");
+  EXPECT_FALSE(std::getline(original, line));
+}
+
+// RLIMIT_DATA bounds one process; several together are bounded by the
+// cell's memory limit, sampled: the run is stopped and the limit reported.
+TEST_F(CellRunnerTest, ProcessesTogetherOverTheCellMemoryLimitAreStopped) {
+  const std::string hold =
+      "node -e \"globalThis.b=Buffer.alloc(120<<20,1);setTimeout(()=>{},20000)\" & ";
+  RunOptions options = Options(Shell(hold + hold + hold + "wait"), 20);
+  options.limits.cell_memory_bytes = uint64_t{256} << 20;
+  auto start = std::chrono::steady_clock::now();
+  Result<RunCapture> c = RunCell(CellSpec{}, options);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(15));
+  EXPECT_FALSE(c->timed_out);
+  bool reported = false;
+  for (const std::string& limit : c->limits_reached) {
+    reported |= limit.rfind("memory: the agent's processes together held", 0) == 0 &&
+                limit.find("(limit 256 MiB per cell)") != std::string::npos;
+  }
+  EXPECT_TRUE(reported) << ::testing::PrintToString(c->limits_reached);
+}
+
 TEST_F(CellRunnerTest, BadInputIsAClearError) {
   Result<RunCapture> c = RunCell(CellSpec{}, Options({"no-such-agent-command-xyz"}));
   ASSERT_FALSE(c.ok());
@@ -401,6 +496,61 @@ TEST_F(CellRunnerTest, BadInputIsAClearError) {
   RunOptions no_ca = Options({"true"});
   no_ca.ca = nullptr;
   EXPECT_FALSE(RunCell(CellSpec{}, no_ca).ok());
+}
+
+// Regression (issue 13 item 9, flaky CurlDirectHardCodedIpAndProxyAreCaptured:
+// dest_ip "::1"): under load the connection log's thread read the SYN after
+// the request was recorded, stamped it with the later read time, and the
+// request found no connection "before" it. The log now keeps the kernel's
+// packet time; and a request with no earlier connection still takes the
+// first one from its port instead of keeping the server's "::1".
+// A probe killed with -9 leaves its work root; the next probe removes it,
+// and only it: not a live probe's, not an unmarked one, not another prefix.
+TEST(SweepStaleWorkRoots, RemovesOnlyRootsWhoseProbeIsGone) {
+  char tmpl[] = "/tmp/glassbox-sweep-test.XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string parent = tmpl;
+  for (const char* name : {"gp-dead", "gp-live", "gp-unmarked", "other-dead"}) {
+    fs::create_directories(parent + "/" + name + "/cell-00");
+  }
+  // Marked by a process that has ended, as a probe killed with -9 would be.
+  for (const char* name : {"gp-dead", "other-dead"}) {
+    pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) _exit(MarkWorkRoot(parent + "/" + name).ok() ? 0 : 1);
+    int status = 0;
+    ASSERT_EQ(waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  ASSERT_TRUE(MarkWorkRoot(parent + "/gp-live").ok());
+  EXPECT_EQ(SweepStaleWorkRoots(parent, "gp-"), 1);
+  EXPECT_FALSE(fs::exists(parent + "/gp-dead"));
+  EXPECT_TRUE(fs::exists(parent + "/gp-live/cell-00")) << "its probe still runs";
+  EXPECT_TRUE(fs::exists(parent + "/gp-unmarked/cell-00")) << "not marked (yet)";
+  EXPECT_TRUE(fs::exists(parent + "/other-dead/cell-00")) << "another prefix";
+  EXPECT_EQ(SweepStaleWorkRoots(parent + "/no-such-folder", "gp-"), 0);
+  fs::remove_all(parent);
+}
+
+TEST(TakeDestinationsFromConnections, Ipv6DestinationFoundWhenTheLogStampIsLate) {
+  RunCapture c;
+  CapturedRequest r;
+  r.t_ms = 10;
+  r.dest_ip = "::1";
+  r.dest_port = 80;
+  r.client_port = 41000;
+  c.requests = {r};
+  ConnectionAttempt late{12.5, "tcp", "2001:db8::7", 80, 41000, true};
+  c.connections = {late};
+  TakeDestinationsFromConnections(&c);
+  EXPECT_EQ(c.requests[0].dest_ip, "2001:db8::7");
+  // A reused source port: the connection before the request wins.
+  ConnectionAttempt earlier{1, "tcp", "2001:db8::1", 80, 41000, true};
+  ConnectionAttempt after{50, "tcp", "2001:db8::2", 80, 41000, true};
+  c.requests[0].dest_ip = "::1";
+  c.connections = {earlier, after};
+  TakeDestinationsFromConnections(&c);
+  EXPECT_EQ(c.requests[0].dest_ip, "2001:db8::1");
 }
 
 }  // namespace

@@ -1423,6 +1423,9 @@ void InventoryRun(const Context& ctx, size_t c, size_t r, InventoryState* st, An
   for (const auto& note : run.notes) {
     if (std::find(a->notes.begin(), a->notes.end(), note) == a->notes.end()) a->notes.push_back(note);
   }
+  for (const auto& limit : run.limits_reached) {
+    a->limits_reached.push_back(fmt::format("{} (cell {}, run {})", limit, cell.label, r + 1));
+  }
   const auto& flat = ctx.flat[c][r];
   for (size_t i = 0; i < run.requests.size() && i < flat.size(); ++i) {
     const auto& req = run.requests[i];
@@ -1568,6 +1571,13 @@ Analysis Analyze(const Matrix& matrix, const std::vector<std::vector<RunCapture>
   for (const auto& field : aligned) comparer.Compare(field);
   GroupDifferences(&analysis);
   Inventory(ctx, &analysis);
+  // A sandbox limit reached: the captures may be incomplete, so no clean verdict.
+  if (!analysis.limits_reached.empty()) {
+    analysis.inconclusive_reasons.push_back(fmt::format(
+        "the agent reached a limit of the sandbox ({}{}), so the captures may be incomplete",
+        analysis.limits_reached.front(),
+        analysis.limits_reached.size() > 1 ? fmt::format("; {} limits in all", analysis.limits_reached.size()) : ""));
+  }
   analysis.verdict = DecideVerdict(analysis);
   analysis.environment_dependent =
       analysis.verdict == Verdict::kCovertMarker || analysis.verdict == Verdict::kEnvironmentDependent;

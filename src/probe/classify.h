@@ -192,6 +192,10 @@ struct Analysis {
   std::vector<std::string> foreign_resolvers;  // DNS servers the agent queried other than the sandbox's
   std::vector<IdentityField> identifying;
   std::vector<std::string> notes;  // timeouts, silent agents, sandbox notes
+  // Sandbox limits the agent reached ("LIMIT (cell LABEL, run N)"), from
+  // RunCapture::limits_reached: the captures may be incomplete, so the
+  // verdict is at least inconclusive (VerdictName).
+  std::vector<std::string> limits_reached;
 };
 
 // The verdict from a finished analysis: covert-marker or

@@ -404,6 +404,9 @@ void WriteJsonReport(const ReportInput& in, std::ostream& out) {
   w.Key("notes").BeginArray();
   for (const auto& n : a.notes) w.String(n);
   w.EndArray();
+  w.Key("limits_reached").BeginArray();
+  for (const auto& l : a.limits_reached) w.String(l);
+  w.EndArray();
   w.Key("stats").BeginObject();
   w.Key("cells").Uint(cells.size());
   int total_runs = 0;
@@ -553,6 +556,7 @@ void WriteTextReport(const ReportInput& in, std::ostream& out) {
     }
   }
   for (const auto& note : a.notes) out << fmt::format("\nnote: {}\n", note);
+  for (const auto& limit : a.limits_reached) out << fmt::format("\nlimit reached: {}\n", limit);
 }
 
 void WriteHtmlReport(const ReportInput& in, std::ostream& out) {
@@ -720,6 +724,11 @@ void WriteHtmlReport(const ReportInput& in, std::ostream& out) {
                        n.masked ? " (ids and numbers masked, the rest compared across cells)" : "");
   }
   out << "</ul>\n";
+  if (!a.limits_reached.empty()) {
+    out << "<h2>Limits reached</h2>\n<ul>\n";
+    for (const auto& l : a.limits_reached) out << fmt::format("<li>{}</li>\n", HtmlEscape(l));
+    out << "</ul>\n";
+  }
   if (!a.notes.empty()) {
     out << "<h2>Notes</h2>\n<ul>\n";
     for (const auto& n : a.notes) out << fmt::format("<li>{}</li>\n", HtmlEscape(n));

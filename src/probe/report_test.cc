@@ -74,6 +74,30 @@ TEST(Report, JsonFollowsTheContract) {
   EXPECT_EQ(idf.at("carries").as_array().at(0).as_string(), "hostname");
 }
 
+// A sandbox limit reached makes a clean-looking probe inconclusive, in every format.
+TEST(Report, LimitReachedIsInconclusive) {
+  Matrix matrix = *BuildMatrix(DefaultBaseline(), {*ParseVary("TZ=Asia/Tokyo")}, false);
+  std::vector<std::vector<RunCapture>> runs(2, std::vector<RunCapture>(1));
+  runs[1][0].limits_reached = {"processes: the agent ran 512 processes and threads at once (limit 512)"};
+  Analysis a = Analyze(matrix, runs, HostFacts{});
+  EXPECT_FALSE(a.environment_dependent);
+  ASSERT_EQ(a.limits_reached.size(), 1u);
+  EXPECT_EQ(VerdictName(a), "inconclusive");
+  std::ostringstream json, text, html;
+  WriteJsonReport({matrix, a, {1, 1}, {"sh"}, "0.1.0", 1}, json);
+  WriteTextReport({matrix, a, {1, 1}, {"sh"}, "0.1.0", 1}, text);
+  WriteHtmlReport({matrix, a, {1, 1}, {"sh"}, "0.1.0", 1}, html);
+  auto doc = boost::json::parse(json.str());
+  EXPECT_EQ(doc.at("verdict").as_string(), "inconclusive");
+  EXPECT_NE(std::string(doc.at("limits_reached").as_array().at(0).as_string()).find("(cell TZ=Asia/Tokyo, run 1)"),
+            std::string::npos);
+  EXPECT_EQ(text.str().rfind("glassbox probe: INCONCLUSIVE", 0), 0u) << text.str();
+  EXPECT_NE(text.str().find("limit reached: processes"), std::string::npos);
+  EXPECT_NE(html.str().find("Limits reached"), std::string::npos);
+  runs[1][0].limits_reached.clear();
+  EXPECT_EQ(VerdictName(Analyze(matrix, runs, HostFacts{})), "no-environment-dependence");
+}
+
 TEST(Report, TextStartsWithTheVerdictAndNamesCodepoints) {
   Fixture f = Make();
   std::ostringstream out;

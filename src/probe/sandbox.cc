@@ -17,12 +17,26 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sys/statvfs.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <dirent.h>
+#include <grp.h>
+#include <limits.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <linux/close_range.h>
+#include <seccomp.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -65,16 +79,6 @@ Status MakeDir(const std::string& path) {
     return Status::Error(fmt::format("cannot create {}: {}", path, Errno(errno)));
   }
   return Status::Ok();
-}
-
-bool IsDirectory(const std::string& path) {
-  struct stat st{};
-  return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-bool Exists(const std::string& path) {
-  struct stat st{};
-  return lstat(path.c_str(), &st) == 0;
 }
 
 // Sets IFF_UP on the loopback interface of the current network namespace.
@@ -249,79 +253,286 @@ EtcFiles MakeEtcFiles(const SandboxSpec& spec, const std::string& hostname,
                           fmt::format("{0}:x:{1}:{1}:{0}:{2}:/bin/sh", spec.username, kAgentUid, home)));
   etc.files.emplace_back("group", WithEntry(ReadSmallFile("/etc/group"), spec.username,
                                             fmt::format("{}:x:{}:", spec.username, kAgentUid)));
+  // The host's secrets and identity stay out: no password hashes, a machine
+  // id of the probe's own.
+  etc.files.emplace_back("shadow", "");
+  etc.files.emplace_back("gshadow", "");
+  etc.files.emplace_back("machine-id", spec.machine_id.empty() ? "" : spec.machine_id + "\n");
   if (!spec.timezone.empty()) {
     etc.zone = spec.timezone;
     etc.files.emplace_back("timezone", spec.timezone + "\n");
   }
+  for (const auto& file : spec.etc_files) etc.files.push_back(file);
   return etc;
 }
 
-Status MountEtc(const SandboxSpec& spec, const EtcFiles& etc, std::vector<std::string>* notes) {
-  std::string upper = spec.work_dir + "/etc-upper";
-  std::string work = spec.work_dir + "/etc-work";
-  for (const std::string& dir : {upper, work}) {
-    Status made = MakeDir(dir);
-    if (!made.ok()) return made;
+// mount_setattr(2) (Linux 5.12), declared here: <linux/mount.h> clashes with
+// glibc 2.36's <sys/mount.h>.
+struct MountAttr {
+  uint64_t attr_set;
+  uint64_t attr_clr;
+  uint64_t propagation;
+  uint64_t userns_fd;
+};
+constexpr uint64_t kMountAttrRdonly = 0x1;
+constexpr uint64_t kMountAttrNosuid = 0x2;
+constexpr uint64_t kMountAttrNodev = 0x4;
+constexpr uint64_t kMountAttrNoexec = 0x8;
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+
+// Adds `flags` to the mount at `path` and every mount below it. Flags the
+// host set (noexec on /tmp, ...) are kept: only attr_set is given.
+Status RestrictMount(const std::string& path, uint64_t flags, bool recursive = true) {
+  MountAttr attr{flags, 0, 0, 0};
+  if (syscall(SYS_mount_setattr, AT_FDCWD, path.c_str(), recursive ? AT_RECURSIVE : 0, &attr,
+              sizeof attr) == 0) {
+    return Status::Ok();
   }
+  // Before 5.12: the top mount only.
+  unsigned long ms = MS_REMOUNT | MS_BIND;
+  if (flags & kMountAttrRdonly) ms |= MS_RDONLY;
+  if (flags & kMountAttrNosuid) ms |= MS_NOSUID;
+  if (flags & kMountAttrNodev) ms |= MS_NODEV;
+  if (flags & kMountAttrNoexec) ms |= MS_NOEXEC;
+  struct statvfs st{};
+  if (statvfs(path.c_str(), &st) == 0) {
+    // A remount in a user namespace must repeat the flags the host locked.
+    if (st.f_flag & ST_NOEXEC) ms |= MS_NOEXEC;
+    if (st.f_flag & ST_NOSUID) ms |= MS_NOSUID;
+    if (st.f_flag & ST_NODEV) ms |= MS_NODEV;
+    if (st.f_flag & ST_RDONLY) ms |= MS_RDONLY;
+    if (st.f_flag & ST_NOATIME) ms |= MS_NOATIME;
+    if (st.f_flag & ST_NODIRATIME) ms |= MS_NODIRATIME;
+    if (st.f_flag & ST_RELATIME) ms |= MS_RELATIME;
+  }
+  if (mount(nullptr, path.c_str(), nullptr, ms, nullptr) != 0) {
+    return Status::Error(fmt::format("cannot make {} read-only: {}", path, Errno(errno)));
+  }
+  return Status::Ok();
+}
+
+// mkdir -p below `root` (which exists); `relative` starts with '/'.
+Status MakeDirs(const std::string& root, const std::string& relative, mode_t mode = 0755) {
+  std::string path = root;
+  size_t start = 1;
+  while (start <= relative.size()) {
+    size_t slash = relative.find('/', start);
+    if (slash == std::string::npos) slash = relative.size();
+    if (slash > start) {
+      path += "/" + relative.substr(start, slash - start);
+      if (mkdir(path.c_str(), mode) != 0 && errno != EEXIST) {
+        return Status::Error(fmt::format("cannot create {}: {}", path, Errno(errno)));
+      }
+    }
+    start = slash + 1;
+  }
+  return Status::Ok();
+}
+
+// Binds the host's `source` at the same path below `root`; read-only, nosuid,
+// nodev unless `writable` (device nodes).
+Status BindInto(const std::string& root, const std::string& source, bool writable = false) {
+  struct stat st{};
+  if (stat(source.c_str(), &st) != 0) return Status::Ok();  // nothing to show
+  std::string target = root + source;
+  if (S_ISDIR(st.st_mode)) {
+    Status made = MakeDirs(root, source);
+    if (!made.ok()) return made;
+  } else {
+    size_t slash = source.rfind('/');
+    Status made = MakeDirs(root, source.substr(0, slash));
+    if (!made.ok()) return made;
+    int fd = open(target.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0 && errno != EEXIST) {
+      return Status::Error(fmt::format("cannot create {}: {}", target, Errno(errno)));
+    }
+    if (fd >= 0) close(fd);
+  }
+  if (mount(source.c_str(), target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) {
+    return Status::Error(fmt::format("cannot bind {} into the sandbox: {}", source, Errno(errno)));
+  }
+  return RestrictMount(target, writable ? (kMountAttrNosuid | kMountAttrNoexec)
+                                        : (kMountAttrRdonly | kMountAttrNosuid | kMountAttrNodev));
+}
+
+Status MountTmpfs(const std::string& target, uint64_t bytes, const std::string& mode, int uid) {
+  std::string options = fmt::format("size={},mode={},uid={},gid={}", bytes, mode, uid, uid);
+  if (mount("tmpfs", target.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, options.c_str()) != 0) {
+    return Status::Error(fmt::format("cannot mount a tmpfs on {}: {}", target, Errno(errno)));
+  }
+  return Status::Ok();
+}
+
+// The folders programs expect of a Linux system, read-only.
+constexpr const char* kSystemDirs[] = {"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64",
+                                       "/libx32", "/opt"};
+
+// /etc: a read-only overlay of the generated files over the host's.
+Status MountEtc(const SandboxSpec& spec, const EtcFiles& etc, const std::string& root) {
+  std::string upper = spec.work_dir + "/etc-layer";
+  Status made = MakeDir(upper);
+  if (!made.ok()) return made;
   for (const auto& [name, content] : etc.files) {
-    Status written = WriteFile(upper + "/" + name, content);
+    size_t slash = name.rfind('/');
+    if (slash != std::string::npos) {
+      Status dirs = MakeDirs(upper, "/" + name.substr(0, slash));
+      if (!dirs.ok()) return dirs;
+    }
+    Status written = WriteFile(upper + "/" + name, content, name == "shadow" || name == "gshadow" ? 0 : 0644);
     if (!written.ok()) return written;
   }
   std::string zone_file = "/usr/share/zoneinfo/" + etc.zone;
   if (!etc.zone.empty() && symlink(zone_file.c_str(), (upper + "/localtime").c_str()) != 0) {
     return Status::Error(fmt::format("cannot create the localtime link: {}", Errno(errno)));
   }
-  std::string options = fmt::format("lowerdir=/etc,upperdir={},workdir={}", upper, work);
-  if (mount("overlay", "/etc", "overlay", 0, options.c_str()) == 0) return Status::Ok();
-  int overlay_errno = errno;
-  // Without overlayfs: bind each file over the machine's. /etc/localtime is
-  // usually a symlink, so the bind lands on the zone file it points to (the
-  // link name then still shows the machine's zone).
-  notes->push_back(fmt::format("overlayfs over /etc failed ({}); files bind-mounted instead",
-                               Errno(overlay_errno)));
-  for (const auto& [name, content] : etc.files) {
-    std::string target = "/etc/" + name;
-    if (!Exists(target)) continue;
-    std::string source = upper + "/" + name;
-    if (mount(source.c_str(), target.c_str(), nullptr, MS_BIND, nullptr) != 0) {
-      return Status::Error(fmt::format("cannot bind-mount {} over {}: {}", source, target,
-                                       Errno(errno)));
-    }
-  }
-  if (!etc.zone.empty() && Exists("/etc/localtime")) {
-    if (mount(zone_file.c_str(), "/etc/localtime", nullptr, MS_BIND, nullptr) != 0) {
-      return Status::Error(fmt::format("cannot bind-mount {} over /etc/localtime: {}", zone_file,
-                                       Errno(errno)));
-    }
-    notes->push_back("/etc/localtime bind-mounted: its link target still names the machine's zone");
+  // Two lower layers and no upper one: overlayfs mounts it read-only.
+  std::string options = fmt::format("lowerdir={}:/etc", upper);
+  std::string target = root + "/etc";
+  if (mount("overlay", target.c_str(), "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV,
+            options.c_str()) != 0) {
+    return Status::Error(fmt::format(
+        "cannot mount the sandbox's /etc (overlayfs in a user namespace, Linux 5.11+): {}",
+        Errno(errno)));
   }
   return Status::Ok();
 }
 
-// A fresh /home/NAME over an overlay of /home (the machine's homes stay
-// readable, as they are to any process of this user); else HOME is
-// WORK_DIR/home with a note.
-std::string MountHome(const SandboxSpec& spec, std::vector<std::string>* notes) {
-  std::string own = spec.work_dir + "/home";
-  if (!IsDirectory("/home")) {
-    notes->push_back("no /home on this machine: HOME is " + own);
-    return own;
+// A minimal /dev: the host's harmless device nodes, a fresh devpts, /dev/shm.
+Status MountDev(const std::string& root, const SandboxLimits& limits, int uid) {
+  std::string dev = root + "/dev";
+  Status tmpfs = MountTmpfs(dev, 1 << 20, "0755", 0);
+  if (!tmpfs.ok()) return tmpfs;
+  for (const char* node : {"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom"}) {
+    Status bound = BindInto(root, node, /*writable=*/true);
+    if (!bound.ok()) return bound;
   }
-  std::string upper = spec.work_dir + "/home-upper";
-  std::string work = spec.work_dir + "/home-work";
-  if (!MakeDir(upper).ok() || !MakeDir(work).ok()) return own;
-  std::string options = fmt::format("lowerdir=/home,upperdir={},workdir={}", upper, work);
-  std::string home = "/home/" + spec.username;
-  // Made in the upper layer before mounting: an unprivileged caller may not
-  // write into the machine's /home (owned by a uid its namespace does not map).
-  if (!MakeDir(upper + "/" + spec.username).ok() ||
-      mount("overlay", "/home", "overlay", 0, options.c_str()) != 0 ||
-      mount(own.c_str(), home.c_str(), nullptr, MS_BIND, nullptr) != 0) {
-    notes->push_back(fmt::format("cannot make /home/{} ({}): HOME is {}", spec.username,
-                                 Errno(errno), own));
-    return own;
+  for (const char* dir : {"/dev/shm", "/dev/pts"}) {
+    Status made = MakeDir(root + dir);
+    if (!made.ok()) return made;
   }
-  return home;
+  Status shm = MountTmpfs(dev + "/shm", limits.shm_bytes, "1777", uid);
+  if (!shm.ok()) return shm;
+  // A devpts of the sandbox's own (no host terminals); optional.
+  if (mount("devpts", (dev + "/pts").c_str(), "devpts", MS_NOSUID | MS_NOEXEC,
+            "newinstance,ptmxmode=0666,mode=0620") == 0) {
+    [[maybe_unused]] int ignored = symlink("pts/ptmx", (dev + "/ptmx").c_str());
+  }
+  const std::pair<const char*, const char*> links[] = {
+      {"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"},
+      {"/proc/self/fd/2", "stderr"}};
+  for (const auto& [target, name] : links) {
+    if (symlink(target, (dev + "/" + name).c_str()) != 0) {
+      return Status::Error(fmt::format("cannot create /dev/{}: {}", name, Errno(errno)));
+    }
+  }
+  return RestrictMount(dev, kMountAttrRdonly | kMountAttrNosuid, /*recursive=*/false);
+}
+
+// Copies the content of `from` into `to` (both host paths), owned by uid.
+Status SeedDirectory(const std::string& from, const std::string& to, int uid) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (from.empty() || !fs::is_directory(from, ec)) return Status::Ok();
+  fs::copy(from, to, fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
+  if (ec) return Status::Error(fmt::format("cannot copy {} into the sandbox: {}", from, ec.message()));
+  if (uid != 0) {
+    for (auto it = fs::recursive_directory_iterator(to, ec); !ec && it != fs::recursive_directory_iterator();
+         it.increment(ec)) {
+      [[maybe_unused]] int ignored = lchown(it->path().c_str(), uid, uid);
+    }
+  }
+  return Status::Ok();
+}
+
+// The agent's new root in WORK_DIR/root (see EnterSandbox).
+Status BuildRoot(const SandboxSpec& spec, const std::string& hostname, int uid,
+                 SandboxLayout* layout) {
+  const std::string root = spec.work_dir + "/root";
+  Status made = MakeDir(root);
+  if (!made.ok()) return made;
+  Status tmpfs = MountTmpfs(root, 4 << 20, "0755", 0);
+  if (!tmpfs.ok()) return tmpfs;
+  for (const char* dir : {"/proc", "/dev", "/tmp", "/home", "/etc", "/var", "/run"}) {
+    made = MakeDir(root + dir);
+    if (!made.ok()) return made;
+  }
+  if (symlink("/tmp", (root + "/var/tmp").c_str()) != 0) {
+    return Status::Error(fmt::format("cannot create /var/tmp: {}", Errno(errno)));
+  }
+  // System folders: a symbolic link stays one (merged /usr), a folder is bound.
+  std::vector<std::string> bound;
+  for (const char* dir : kSystemDirs) {
+    struct stat st{};
+    if (lstat(dir, &st) != 0) continue;
+    if (S_ISLNK(st.st_mode)) {
+      char target[PATH_MAX];
+      ssize_t n = readlink(dir, target, sizeof target - 1);
+      if (n <= 0) continue;
+      target[n] = '\0';
+      if (symlink(target, (root + dir).c_str()) != 0) {
+        return Status::Error(fmt::format("cannot link {} in the sandbox: {}", dir, Errno(errno)));
+      }
+      bound.push_back(dir);  // what is below it is reached through the link
+      continue;
+    }
+    Status b = BindInto(root, dir);
+    if (!b.ok()) return b;
+    bound.push_back(dir);
+  }
+  // The agent's writable folders, before the binds that may land inside them.
+  layout->home_dir = "/home/" + spec.username;
+  layout->work_dir = layout->home_dir + "/project";
+  layout->tmp_dir = "/tmp";
+  // HOME is a tmpfs of its own; /home itself stays read-only.
+  made = MakeDir(root + layout->home_dir);
+  if (!made.ok()) return made;
+  Status home = MountTmpfs(root + layout->home_dir, spec.limits.home_bytes, "0755", uid);
+  if (!home.ok()) return home;
+  made = MakeDir(root + layout->work_dir);
+  if (!made.ok()) return made;
+  if (uid != 0 && chown((root + layout->work_dir).c_str(), uid, uid) != 0) {
+    return Status::Error(fmt::format("cannot give {} to the agent: {}", layout->work_dir, Errno(errno)));
+  }
+  Status seeded = SeedDirectory(spec.seed_dir, root + layout->work_dir, uid);
+  if (!seeded.ok()) return seeded;
+  Status tmp = MountTmpfs(root + "/tmp", spec.limits.tmp_bytes, "1777", 0);
+  if (!tmp.ok()) return tmp;
+  // The agent's own files; a path inside one already bound is already there.
+  std::vector<std::string> extra = spec.read_only_paths;
+  std::sort(extra.begin(), extra.end(),
+            [](const std::string& a, const std::string& b) { return a.size() < b.size(); });
+  for (const std::string& path : extra) {
+    if (path.empty() || path.front() != '/' || path == "/") continue;
+    bool covered = false;
+    for (const std::string& b : bound) {
+      covered |= path == b || (path.size() > b.size() && path.compare(0, b.size(), b) == 0 &&
+                               path[b.size()] == '/');
+    }
+    for (const char* hidden : {"/proc", "/sys", "/dev", "/etc", "/run"}) {
+      std::string h = hidden;
+      covered |= path == h || path.compare(0, h.size() + 1, h + "/") == 0;
+    }
+    if (covered) continue;
+    // Through a symbolic link already made (e.g. /lib -> usr/lib): nothing to do.
+    struct stat st{};
+    std::string parent = path.substr(0, path.rfind('/'));
+    if (!parent.empty() && lstat((root + parent).c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) continue;
+    Status b = BindInto(root, path);
+    if (!b.ok()) return b;
+    bound.push_back(path);
+  }
+  Status etc = MountEtc(spec, MakeEtcFiles(spec, hostname, layout->home_dir), root);
+  if (!etc.ok()) return etc;
+  Status dev = MountDev(root, spec.limits, uid);
+  if (!dev.ok()) return dev;
+  // Nothing but the tmpfs mounts is writable; the skeleton neither.
+  Status sealed = RestrictMount(root, kMountAttrRdonly | kMountAttrNosuid | kMountAttrNodev,
+                                /*recursive=*/false);
+  if (!sealed.ok()) return sealed;
+  layout->root_dir = root;
+  return Status::Ok();
 }
 
 std::string NamespaceHint() {
@@ -381,23 +592,82 @@ Status ValidateSandboxSpec(const SandboxSpec& spec) {
   return Status::Ok();
 }
 
+namespace {
+
+// When glassbox runs as root, the agent must not be host root (root owns
+// most of the host; rlimits do not bind it): it is mapped to this otherwise
+// unused host uid and gid.
+constexpr int kRootAgentHostId = 2147418112;  // 2^31 - 2^16
+
+// Writes the id maps of `pid`'s new user namespace from outside it: a map of
+// more than the writer's own id needs CAP_SETUID in the parent namespace.
+bool WriteRootIdMaps(pid_t pid) {
+  const std::string map = fmt::format("0 0 1\n{} {} 1\n", kAgentUid, kRootAgentHostId);
+  for (const char* name : {"uid_map", "gid_map"}) {
+    std::string file = fmt::format("/proc/{}/{}", pid, name);
+    int fd = open(file.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    bool ok = write(fd, map.data(), map.size()) == static_cast<ssize_t>(map.size());
+    close(fd);
+    if (!ok) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 Result<SandboxLayout> EnterSandbox(const SandboxSpec& spec) {
   Status valid = ValidateSandboxSpec(spec);
   if (!valid.ok()) return valid;
   uid_t uid = getuid();
   gid_t gid = getgid();
-  if (unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWNS) != 0) {
-    return Status::Error(fmt::format("cannot create the sandbox's namespaces: {}.{}",
-                                     Errno(errno), NamespaceHint()));
+  const bool root = uid == 0;
+  // As root, a helper outside the new namespace writes its two-id maps.
+  int sync[2] = {-1, -1};
+  pid_t helper = -1;
+  if (root) {
+    if (pipe2(sync, O_CLOEXEC) != 0) return Status::Error(fmt::format("pipe: {}", Errno(errno)));
+    const pid_t self = getpid();
+    helper = fork();
+    if (helper < 0) return Status::Error(fmt::format("cannot fork: {}", Errno(errno)));
+    if (helper == 0) {
+      close(sync[1]);
+      char byte = 0;
+      if (read(sync[0], &byte, 1) != 1) _exit(1);
+      _exit(WriteRootIdMaps(self) ? 0 : 1);
+    }
+    close(sync[0]);
   }
-  Status setgroups = WriteFile("/proc/self/setgroups", "deny");
-  if (!setgroups.ok() && errno != ENOENT) return setgroups;
-  Status uid_map = WriteFile("/proc/self/uid_map", fmt::format("0 {} 1\n", uid));
-  if (!uid_map.ok()) return uid_map;
-  Status gid_map = WriteFile("/proc/self/gid_map", fmt::format("0 {} 1\n", gid));
-  if (!gid_map.ok()) return gid_map;
+  // IPC: the host's System V shared memory, semaphores and message queues;
+  // cgroup: /proc/self/cgroup names the host's cgroup path.
+  if (unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWCGROUP) != 0) {
+    int err = errno;
+    if (root) close(sync[1]);
+    if (helper > 0) waitpid(helper, nullptr, 0);
+    return Status::Error(fmt::format("cannot create the sandbox's namespaces: {}.{}",
+                                     Errno(err), NamespaceHint()));
+  }
+  if (root) {
+    char byte = 1;
+    bool sent = write(sync[1], &byte, 1) == 1;
+    close(sync[1]);
+    int status = 0;
+    while (waitpid(helper, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (!sent || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      return Status::Error("cannot map the sandbox's user ids (as root)");
+    }
+  } else {
+    Status setgroups = WriteFile("/proc/self/setgroups", "deny");
+    if (!setgroups.ok() && errno != ENOENT) return setgroups;
+    Status uid_map = WriteFile("/proc/self/uid_map", fmt::format("0 {} 1\n", uid));
+    if (!uid_map.ok()) return uid_map;
+    Status gid_map = WriteFile("/proc/self/gid_map", fmt::format("0 {} 1\n", gid));
+    if (!gid_map.ok()) return gid_map;
+  }
 
   SandboxLayout layout;
+  layout.outer_uid = root ? kAgentUid : 0;
   std::string hostname = spec.hostname.empty() ? "localhost" : spec.hostname;
   if (sethostname(hostname.data(), hostname.size()) != 0) {
     return Status::Error(fmt::format("cannot set the sandbox host name: {}.{}", Errno(errno),
@@ -408,16 +678,8 @@ Result<SandboxLayout> EnterSandbox(const SandboxSpec& spec) {
   }
   Status net = BringUpNetwork(&layout.notes);
   if (!net.ok()) return net;
-
-  layout.work_dir = spec.work_dir + "/work";
-  layout.tmp_dir = spec.work_dir + "/tmp";
-  for (const std::string& dir : {spec.work_dir + "/home", layout.work_dir, layout.tmp_dir}) {
-    Status made = MakeDir(dir);
-    if (!made.ok()) return made;
-  }
-  layout.home_dir = MountHome(spec, &layout.notes);
-  Status etc = MountEtc(spec, MakeEtcFiles(spec, hostname, layout.home_dir), &layout.notes);
-  if (!etc.ok()) return etc;
+  Status built = BuildRoot(spec, hostname, layout.outer_uid, &layout);
+  if (!built.ok()) return built;
   return layout;
 }
 
@@ -444,8 +706,163 @@ Result<std::string> FindExecutable(const std::string& program, const std::string
   return Status::Error(fmt::format("agent command '{}' is not found in PATH ({})", program, path));
 }
 
+namespace {
+
+// The package an executable or script belongs to: inside node_modules, the
+// project holding node_modules (its dependencies and native parts sit next
+// to it); else the nearest folder above it with a package.json (a script
+// that requires "../lib.js" of its own package finds it), but never the
+// caller's HOME; otherwise its directory.
+// A folder right below "/" (/tmp, /home, /srv) is never shown whole: only
+// the file itself.
+std::string PackageRoot(const std::string& file) {
+  size_t at = file.find("/node_modules/");
+  if (at != std::string::npos && file.find('/', 1) < at) return file.substr(0, at);
+  size_t slash = file.rfind('/');
+  if (slash == std::string::npos || file.find('/', 1) >= slash) return file;
+  std::string dir = file.substr(0, slash);
+  const char* home = std::getenv("HOME");
+  for (std::string up = dir; up.find('/', 1) != std::string::npos; up = up.substr(0, up.rfind('/'))) {
+    if (home != nullptr && up == home) break;
+    struct stat st{};
+    if (stat((up + "/package.json").c_str(), &st) == 0 && S_ISREG(st.st_mode)) return up;
+  }
+  return dir;
+}
+
+void AddFileAndPackage(const std::string& file, std::vector<std::string>* out) {
+  out->push_back(PackageRoot(file));
+  char real[PATH_MAX];
+  if (realpath(file.c_str(), real) != nullptr && file != real) out->push_back(PackageRoot(real));
+}
+
+// The interpreter named by a "#!" line, through /usr/bin/env too; "" if none.
+std::string Interpreter(const std::string& file, const std::string& path) {
+  std::ifstream in(file, std::ios::binary);
+  char head[256] = {0};
+  in.read(head, sizeof head - 1);
+  std::string line(head, static_cast<size_t>(in.gcount()));
+  if (line.rfind("#!", 0) != 0) return "";
+  size_t end = line.find('\n');
+  line = line.substr(2, end == std::string::npos ? std::string::npos : end - 2);
+  std::istringstream words(line);
+  std::string program;
+  words >> program;
+  if (program.size() >= 4 && program.compare(program.size() - 4, 4, "/env") == 0) {
+    std::string word;
+    while (words >> word) {
+      if (word.empty() || word[0] == '-' || word.find('=') != std::string::npos) continue;
+      Result<std::string> found = FindExecutable(word, path);
+      return found.ok() ? *found : "";
+    }
+    return "";
+  }
+  return program;
+}
+
+}  // namespace
+
+std::vector<std::string> AgentReadOnlyPaths(const std::vector<std::string>& argv,
+                                            const std::string& path) {
+  std::vector<std::string> out;
+  if (argv.empty()) return out;
+  Result<std::string> exe = FindExecutable(argv[0], path);
+  if (exe.ok()) {
+    std::string file = *exe;
+    if (file.front() != '/') {
+      char real[PATH_MAX];
+      if (realpath(file.c_str(), real) != nullptr) file = real;
+    }
+    AddFileAndPackage(file, &out);
+    std::string interpreter = Interpreter(file, path);
+    if (!interpreter.empty() && interpreter.front() == '/') AddFileAndPackage(interpreter, &out);
+  }
+  for (size_t i = 1; i < argv.size(); ++i) {
+    struct stat st{};
+    if (!argv[i].empty() && argv[i].front() == '/' && stat(argv[i].c_str(), &st) == 0 &&
+        S_ISREG(st.st_mode)) {
+      AddFileAndPackage(argv[i], &out);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+Result<std::string> AgentSeccompFilter() {
+  scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+  if (ctx == nullptr) return Status::Error("seccomp_init failed");
+  struct Rule {
+    const char* name;
+    int error;
+  };
+  // What an agent has no use for, each a way to attack the kernel or to
+  // leave the sandbox (docs/probe-sandbox.md, "Seccomp"). ENOSYS where
+  // programs fall back (clone3 -> clone, io_uring -> threads).
+  static const Rule kRefused[] = {
+      {"mount", EPERM}, {"umount", EPERM}, {"umount2", EPERM}, {"pivot_root", EPERM},
+      {"chroot", EPERM}, {"move_mount", EPERM}, {"open_tree", EPERM}, {"fsopen", EPERM},
+      {"fsconfig", EPERM}, {"fsmount", EPERM}, {"fspick", EPERM}, {"mount_setattr", EPERM},
+      {"unshare", EPERM}, {"setns", EPERM}, {"clone3", ENOSYS},
+      {"ptrace", EPERM}, {"process_vm_readv", EPERM}, {"process_vm_writev", EPERM},
+      {"kcmp", EPERM}, {"pidfd_getfd", EPERM},
+      {"init_module", EPERM}, {"finit_module", EPERM}, {"delete_module", EPERM},
+      {"kexec_load", EPERM}, {"kexec_file_load", EPERM}, {"reboot", EPERM},
+      {"swapon", EPERM}, {"swapoff", EPERM}, {"acct", EPERM}, {"quotactl", EPERM},
+      {"keyctl", EPERM}, {"add_key", EPERM}, {"request_key", EPERM},
+      {"bpf", EPERM}, {"perf_event_open", EPERM}, {"userfaultfd", EPERM},
+      {"open_by_handle_at", EPERM}, {"name_to_handle_at", EPERM},
+      {"io_uring_setup", ENOSYS}, {"io_uring_enter", ENOSYS}, {"io_uring_register", ENOSYS},
+      {"fanotify_init", EPERM}, {"lookup_dcookie", EPERM}, {"syslog", EPERM},
+      {"settimeofday", EPERM}, {"clock_settime", EPERM}, {"clock_adjtime", EPERM},
+      {"iopl", EPERM}, {"ioperm", EPERM}, {"vhangup", EPERM}, {"uselib", EPERM},
+      {"nfsservctl", EPERM}, {"_sysctl", EPERM}, {"ustat", EPERM}, {"sysfs", EPERM},
+  };
+  int rc = 0;
+  for (const Rule& rule : kRefused) {
+    int nr = seccomp_syscall_resolve_name(rule.name);
+    if (nr == __NR_SCMP_ERROR) continue;  // not a call on this architecture
+    rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(static_cast<uint32_t>(rule.error)), nr, 0);
+    if (rc != 0) break;
+  }
+  // clone with any namespace flag: a new namespace is new kernel attack surface.
+  constexpr uint64_t kNamespaceFlags = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC |
+                                       CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | 0x00000080;
+  for (uint64_t bit = 1; rc == 0 && bit <= kNamespaceFlags; bit <<= 1) {
+    if ((kNamespaceFlags & bit) == 0) continue;
+    rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
+                          SCMP_A0(SCMP_CMP_MASKED_EQ, bit, bit));
+  }
+  // TIOCSTI pushes input into a terminal; the agent has none, but refuse it.
+  if (rc == 0) {
+    rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl), 1,
+                          SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCSTI));
+  }
+  std::string bpf;
+  if (rc == 0) {
+    int fd = memfd_create("glassbox-seccomp", MFD_CLOEXEC);
+    if (fd < 0) {
+      rc = -errno;
+    } else {
+      rc = seccomp_export_bpf(ctx, fd);
+      if (rc == 0) {
+        off_t size = lseek(fd, 0, SEEK_END);
+        bpf.resize(size > 0 ? static_cast<size_t>(size) : 0);
+        if (pread(fd, bpf.data(), bpf.size(), 0) != static_cast<ssize_t>(bpf.size())) rc = -EIO;
+      }
+      close(fd);
+    }
+  }
+  seccomp_release(ctx);
+  if (rc != 0 || bpf.empty() || bpf.size() % sizeof(sock_filter) != 0) {
+    return Status::Error(fmt::format("cannot build the agent's seccomp filter: {}", Errno(-rc)));
+  }
+  return bpf;
+}
+
 Result<pid_t> SpawnAgent(const AgentLaunch& launch) {
   if (launch.argv.empty()) return Status::Error("the agent command is empty");
+  if (launch.root_dir.empty()) return Status::Error("the agent has no root directory");
   std::string path_var;
   for (const auto& [name, value] : launch.env) {
     if (name == "PATH") path_var = value;
@@ -463,7 +880,28 @@ Result<pid_t> SpawnAgent(const AgentLaunch& launch) {
   std::vector<char*> envp;
   for (std::string& e : env_strings) envp.push_back(e.data());
   envp.push_back(nullptr);
-  const std::string map = fmt::format("{} 0 1\n", kAgentUid);
+  const std::string map = fmt::format("{} {} 1\n", kAgentUid, launch.outer_uid);
+  const std::string proc_dir = launch.root_dir + "/proc";
+  const uid_t outer = static_cast<uid_t>(launch.outer_uid);
+  const SandboxLimits& l = launch.limits;
+  const rlim_t cpu = l.cpu_seconds > 0 ? l.cpu_seconds
+                                       : static_cast<rlim_t>(2 * launch.timeout_s + 10);
+  const std::pair<int, rlim_t> wanted[] = {
+      {RLIMIT_DATA, l.data_bytes}, {RLIMIT_FSIZE, l.file_bytes}, {RLIMIT_NOFILE, l.open_files},
+      {RLIMIT_NPROC, l.tasks},     {RLIMIT_CPU, cpu},            {RLIMIT_CORE, 0}};
+  // Never above what this process may set (raising a hard limit needs privilege).
+  std::vector<std::pair<int, rlimit>> limits;
+  for (const auto& [resource, value] : wanted) {
+    rlimit current{};
+    getrlimit(resource, &current);
+    rlim_t v = current.rlim_max == RLIM_INFINITY ? value : std::min(value, current.rlim_max);
+    limits.push_back({resource, rlimit{v, v}});
+  }
+  std::vector<sock_filter> filter(launch.seccomp_bpf.size() / sizeof(sock_filter));
+  if (!filter.empty()) {
+    std::memcpy(filter.data(), launch.seccomp_bpf.data(), filter.size() * sizeof(sock_filter));
+  }
+  sock_fprog program{static_cast<unsigned short>(filter.size()), filter.data()};
 
   int out_fd = open(launch.stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   int err_fd = open(launch.stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -514,20 +952,38 @@ Result<pid_t> SpawnAgent(const AgentLaunch& launch) {
     if (getppid() != runner) _exit(127);
     if (setsid() < 0) die(1);
     // The agent becomes PID 1 of a new PID namespace: when it ends, the kernel
-    // kills whatever it left running, even outside its process group. This
-    // process stays behind to wait for it and pass on how it ended. (Without
-    // PID namespaces the agent runs directly; its process group is still killed.)
-    if (unshare(CLONE_NEWPID) == 0) {
-      pid_t init = fork();
-      if (init < 0) die(8);
-      if (init > 0) {
-        close(report[1]);
-        int status = 0;
-        while (waitpid(init, &status, 0) < 0) {
-          if (errno != EINTR) _exit(127);
-        }
-        _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+    // kills whatever it left running, even outside its process group; and its
+    // /proc shows only its own processes. This process stays behind to wait
+    // for it and pass on how it ended.
+    if (unshare(CLONE_NEWPID) != 0) die(8);
+    pid_t init = fork();
+    if (init < 0) die(8);
+    if (init > 0) {
+      close(report[1]);
+      int status = 0;
+      while (waitpid(init, &status, 0) < 0) {
+        if (errno != EINTR) _exit(127);
       }
+      _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+    }
+    prctl(PR_SET_PDEATHSIG, SIGKILL);  // the waiter's death ends the agent too
+    // Its own mount namespace: a /proc of its PID namespace, then the new
+    // root; the host's root is detached and unreachable.
+    if (unshare(CLONE_NEWNS) != 0) die(9);
+    if (mount("proc", proc_dir.c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
+      die(10);
+    }
+    if (chdir(launch.root_dir.c_str()) != 0 || syscall(SYS_pivot_root, ".", ".") != 0 ||
+        umount2(".", MNT_DETACH) != 0 || chdir("/") != 0) {
+      die(11);
+    }
+    // As root: become the unprivileged agent id before the nested namespace.
+    if (outer != 0) {
+      if (setgroups(0, nullptr) != 0 || setresgid(outer, outer, outer) != 0 ||
+          setresuid(outer, outer, outer) != 0) {
+        die(12);
+      }
+      prctl(PR_SET_DUMPABLE, 1);  // so it may write its own /proc/self/uid_map
     }
     if (unshare(CLONE_NEWUSER) != 0) die(2);
     write_file("/proc/self/setgroups", "deny", 4);
@@ -535,7 +991,18 @@ Result<pid_t> SpawnAgent(const AgentLaunch& launch) {
     if (!write_file("/proc/self/gid_map", map.data(), map.size())) die(4);
     prctl(PR_SET_PDEATHSIG, SIGKILL);  // after the credential changes, which clear it
     if (dup2(null_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0) die(5);
+    // Nothing but 0-2 reaches the agent: not the listeners, the packet
+    // socket, nor whatever the caller of glassbox left open. CLOEXEC, so the
+    // report pipe still works until execve.
+    if (syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) != 0) {
+      for (int fd = 3; fd < 65536; ++fd) fcntl(fd, F_SETFD, FD_CLOEXEC);
+    }
     if (chdir(launch.cwd.c_str()) != 0) die(6);
+    for (const auto& [resource, value] : limits) {
+      if (setrlimit(resource, &value) != 0) die(13);
+    }
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) die(14);
+    if (program.len > 0 && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0) die(15);
     execve(exe->c_str(), argv.data(), envp.data());
     die(7);
   }
@@ -557,15 +1024,60 @@ Result<pid_t> SpawnAgent(const AgentLaunch& launch) {
                                           "redirect its output",
                                           "enter its working directory",
                                           "execute",
-                                          "fork into its PID namespace"};
-    int stage = msg[0] >= 1 && msg[0] <= 8 ? msg[0] : 7;
+                                          "create its PID namespace",
+                                          "create its mount namespace",
+                                          "mount its /proc",
+                                          "enter its new root (pivot_root)",
+                                          "drop to the agent's user id",
+                                          "set its resource limits",
+                                          "set no_new_privs",
+                                          "load its seccomp filter"};
+    int stage = msg[0] >= 1 && msg[0] <= 15 ? msg[0] : 7;
     return Status::Error(fmt::format("cannot start agent '{}': {} failed: {}", *exe,
                                      kStages[stage], Errno(msg[1])));
   }
   return pid;
 }
 
-AgentExit WaitForAgent(pid_t pid, double timeout_s) {
+namespace {
+
+struct TreeSample {
+  int tasks = 0;      // processes and threads, `top`'s own thread not counted
+  uint64_t rss = 0;   // resident bytes, summed over the processes
+};
+
+// What `top` and everything below it hold right now.
+TreeSample SampleTree(pid_t top) {
+  static const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  std::vector<pid_t> todo{top};
+  TreeSample sample;
+  while (!todo.empty() && sample.tasks < 1000000) {
+    pid_t p = todo.back();
+    todo.pop_back();
+    std::string dir = fmt::format("/proc/{}/task", p);
+    DIR* d = opendir(dir.c_str());
+    if (d == nullptr) continue;
+    while (dirent* e = readdir(d)) {
+      if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+      ++sample.tasks;
+      std::ifstream children(dir + "/" + e->d_name + "/children");
+      pid_t child = 0;
+      while (children >> child) todo.push_back(child);
+    }
+    closedir(d);
+    if (p != top) {
+      std::ifstream statm(fmt::format("/proc/{}/statm", p));
+      uint64_t size = 0, resident = 0;
+      if (statm >> size >> resident) sample.rss += resident * page;
+    }
+  }
+  if (sample.tasks > 0) --sample.tasks;
+  return sample;
+}
+
+}  // namespace
+
+AgentExit WaitForAgent(pid_t pid, double timeout_s, uint64_t max_rss_bytes) {
   AgentExit result;
   auto deadline = std::chrono::steady_clock::now() +
                   std::chrono::microseconds(static_cast<int64_t>(timeout_s * 1e6));
@@ -588,9 +1100,22 @@ AgentExit WaitForAgent(pid_t pid, double timeout_s) {
       if (waitpid(pid, &status, 0) == pid) reaped = true;
       break;
     }
+    // Wakes at the agent's exit; else every 50 ms to count its tasks and
+    // memory, and to stop a cell whose processes together hold too much.
     if (pidfd >= 0) {
       pollfd p{pidfd, POLLIN, 0};
-      poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count() + 1, 1000)));
+      if (poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count() + 1, 50))) == 0) {
+        TreeSample sample = SampleTree(pid);
+        result.peak_tasks = std::max(result.peak_tasks, sample.tasks);
+        result.peak_rss_bytes = std::max(result.peak_rss_bytes, sample.rss);
+        if (max_rss_bytes > 0 && sample.rss > max_rss_bytes) {
+          result.memory_exceeded = true;
+          kill(-pid, SIGKILL);
+          kill(pid, SIGKILL);
+          if (waitpid(pid, &status, 0) == pid) reaped = true;
+          break;
+        }
+      }
     } else {
       usleep(2000);
     }
@@ -659,6 +1184,15 @@ Result<std::unique_ptr<ConnectionLog>> ConnectionLog::Start(std::vector<int> ser
       bind(log->fd_, reinterpret_cast<sockaddr*>(&sll), sizeof sll) != 0) {
     return Status::Error(fmt::format("cannot watch the sandbox's loopback: {}", Errno(errno)));
   }
+  // Each packet carries the kernel's time stamp of when it was sent; a
+  // larger buffer rides out a burst of connections (a flood is reported
+  // through dropped()).
+  int one = 1;
+  int buffer = 4 << 20;
+  setsockopt(log->fd_, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
+  if (setsockopt(log->fd_, SOL_SOCKET, SO_RCVBUFFORCE, &buffer, sizeof buffer) != 0) {
+    setsockopt(log->fd_, SOL_SOCKET, SO_RCVBUF, &buffer, sizeof buffer);
+  }
   if (pipe2(log->wake_, O_CLOEXEC | O_NONBLOCK) != 0) {
     return Status::Error(fmt::format("pipe: {}", Errno(errno)));
   }
@@ -674,20 +1208,40 @@ ConnectionLog::~ConnectionLog() {
 }
 
 void ConnectionLog::set_epoch(std::chrono::steady_clock::time_point epoch) {
+  // The same instant on the clock the kernel stamps packets with.
+  auto wall = std::chrono::system_clock::now() -
+              std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                  std::chrono::steady_clock::now() - epoch);
   std::lock_guard<std::mutex> lock(mutex_);
   epoch_ = epoch;
+  epoch_wall_ = wall;
 }
 
 void ConnectionLog::Drain() {
   unsigned char buf[128];  // headers are enough; the rest is truncated away
   while (true) {
     sockaddr_ll from{};
-    socklen_t from_len = sizeof from;
-    ssize_t n = recvfrom(fd_, buf, sizeof buf, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from),
-                         &from_len);
+    iovec iov{buf, sizeof buf};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec))];
+    msghdr msg{};
+    msg.msg_name = &from;
+    msg.msg_namelen = sizeof from;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    ssize_t n = recvmsg(fd_, &msg, MSG_DONTWAIT);
     if (n < 0) {
       if (errno == EINTR) continue;
       return;
+    }
+    std::optional<timespec> stamp;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+        timespec ts{};
+        std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
+        stamp = ts;
+      }
     }
     // Loopback shows each packet twice: leaving, then arriving. Count it once.
     if (from.sll_pkttype != PACKET_OUTGOING) continue;
@@ -705,8 +1259,15 @@ void ConnectionLog::Drain() {
     attempt.src_port = d.src_port;
     attempt.served = !d.udp && std::find(served_.begin(), served_.end(), d.dest_port) != served_.end();
     std::lock_guard<std::mutex> lock(mutex_);
-    attempt.t_ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - epoch_).count();
+    if (stamp) {
+      auto sent = std::chrono::system_clock::time_point(
+          std::chrono::duration_cast<std::chrono::system_clock::duration>(
+              std::chrono::seconds(stamp->tv_sec) + std::chrono::nanoseconds(stamp->tv_nsec)));
+      attempt.t_ms = std::chrono::duration<double, std::milli>(sent - epoch_wall_).count();
+    } else {
+      attempt.t_ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - epoch_).count();
+    }
     attempts_.push_back(std::move(attempt));
   }
 }
@@ -727,6 +1288,11 @@ std::vector<ConnectionAttempt> ConnectionLog::Stop() {
     [[maybe_unused]] ssize_t n = write(wake_[1], &byte, 1);
   }
   if (thread_.joinable()) thread_.join();
+  tpacket_stats stats{};
+  socklen_t stats_len = sizeof stats;
+  if (fd_ >= 0 && getsockopt(fd_, SOL_PACKET, PACKET_STATISTICS, &stats, &stats_len) == 0) {
+    dropped_ += stats.tp_drops;
+  }
   std::lock_guard<std::mutex> lock(mutex_);
   return std::move(attempts_);
 }
@@ -737,7 +1303,9 @@ Status CheckSandboxSupport() {
   pid_t pid = fork();
   if (pid < 0) return Status::Error(fmt::format("cannot fork: {}", Errno(errno)));
   if (pid == 0) {
-    if (unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWNS) != 0) _exit(10);
+    if (unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWCGROUP) != 0) {
+      _exit(10);
+    }
     int fd = open("/proc/self/uid_map", O_WRONLY | O_CLOEXEC);
     if (fd < 0 || write(fd, uid_map.data(), uid_map.size()) != static_cast<ssize_t>(uid_map.size())) {
       _exit(11);
@@ -751,7 +1319,7 @@ Status CheckSandboxSupport() {
     if (errno != EINTR) return Status::Error(fmt::format("waitpid: {}", Errno(errno)));
   }
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return Status::Ok();
-  std::string what = "cannot create user, network, mount and UTS namespaces";
+  std::string what = "cannot create user, network, mount, UTS, IPC and cgroup namespaces";
   if (WIFEXITED(status) && WEXITSTATUS(status) == 11) what = "cannot map the user id in a new user namespace";
   if (WIFEXITED(status) && WEXITSTATUS(status) == 12) {
     what = "a new user namespace grants no capabilities";

@@ -1,5 +1,15 @@
 #include "probe/sandbox.h"
 
+#include <set>
+
+#include <linux/filter.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
 #include <gtest/gtest.h>
 
 namespace glassbox::probe {
@@ -86,6 +96,64 @@ TEST(FindExecutable, SearchesPathInOrder) {
   EXPECT_FALSE(FindExecutable("no-such-program-xyz", "/bin:/usr/bin").ok());
   EXPECT_FALSE(FindExecutable("/etc/passwd", "").ok());  // not executable
   EXPECT_FALSE(FindExecutable("", "/bin").ok());
+}
+
+TEST(AgentReadOnlyPaths, PackageInterpreterAndScript) {
+  namespace fs = std::filesystem;
+  char tmpl[] = "/tmp/glassbox-ro-paths.XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string root = tmpl;
+  // An npm project: .bin/agent -> ../pkg/cli.js with "#!/usr/bin/env node".
+  fs::create_directories(root + "/proj/node_modules/.bin");
+  fs::create_directories(root + "/proj/node_modules/pkg");
+  std::ofstream(root + "/proj/node_modules/pkg/cli.js") << "#!/usr/bin/env node\nconsole.log(1)\n";
+  fs::permissions(root + "/proj/node_modules/pkg/cli.js", fs::perms::owner_all);
+  fs::create_symlink("../pkg/cli.js", root + "/proj/node_modules/.bin/agent");
+  fs::create_directories(root + "/bin");
+  std::ofstream(root + "/bin/node") << "";
+  fs::permissions(root + "/bin/node", fs::perms::owner_all);
+  std::ofstream(root + "/script.js") << "";
+  std::vector<std::string> paths = AgentReadOnlyPaths(
+      {root + "/proj/node_modules/.bin/agent", root + "/script.js", "--flag", "/nonexistent"},
+      root + "/bin:/usr/bin");
+  std::set<std::string> got(paths.begin(), paths.end());
+  EXPECT_TRUE(got.count(root + "/proj")) << "the project holding node_modules";
+  EXPECT_TRUE(got.count(root + "/bin")) << "the interpreter #! names through env";
+  EXPECT_TRUE(got.count(root)) << "the script's folder";
+  EXPECT_EQ(got.size(), 3u);
+  // Right below "/": the file alone, never the whole folder.
+  paths = AgentReadOnlyPaths({"sh", "/tmp"}, "/usr/bin:/bin");
+  for (const std::string& p : paths) EXPECT_NE(p, "/tmp");
+  fs::remove_all(root);
+}
+
+// Regression: a script that requires a sibling folder of its package
+// ("../agents/lib.js") failed inside the sandbox, which showed only the
+// script's own folder.
+TEST(AgentReadOnlyPaths, ScriptBringsThePackageAboveIt) {
+  namespace fs = std::filesystem;
+  char tmpl[] = "/tmp/glassbox-ro-pkg.XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string root = tmpl;
+  fs::create_directories(root + "/pkg/hostile");
+  fs::create_directories(root + "/pkg/agents");
+  std::ofstream(root + "/pkg/package.json") << "{}";
+  std::ofstream(root + "/pkg/hostile/a.js") << "";
+  std::ofstream(root + "/loose.js") << "";
+  std::vector<std::string> paths =
+      AgentReadOnlyPaths({"sh", root + "/pkg/hostile/a.js", root + "/loose.js"}, "/usr/bin:/bin");
+  std::set<std::string> got(paths.begin(), paths.end());
+  EXPECT_TRUE(got.count(root + "/pkg")) << "the folder with the package.json";
+  EXPECT_FALSE(got.count(root + "/pkg/hostile"));
+  EXPECT_TRUE(got.count(root)) << "no package.json above: the script's folder";
+  fs::remove_all(root);
+}
+
+TEST(AgentSeccompFilter, BuildsAProgram) {
+  Result<std::string> bpf = AgentSeccompFilter();
+  ASSERT_TRUE(bpf.ok()) << bpf.status().message();
+  EXPECT_EQ(bpf->size() % sizeof(sock_filter), 0u);
+  EXPECT_GT(bpf->size() / sizeof(sock_filter), 50u);  // one test per refused call at least
 }
 
 }  // namespace
