@@ -42,7 +42,8 @@ TEST(AuditSamples, EverySampleMeetsItsExpectations) {
     size_t expectations = 0;
     std::istringstream lines(text);
     std::string line;
-    static const std::regex kExpect(R"(^// (expect|expect-not|expect-decoded|expect-endpoint): (.+)$)");
+    static const std::regex kExpect(
+        R"(^// (expect|expect-not|expect-decoded|expect-endpoint|expect-endpoint-ip|expect-chain|expect-via): (.+)$)");
     while (std::getline(lines, line)) {
       std::smatch m;
       if (!std::regex_match(line, m, kExpect)) continue;
@@ -59,6 +60,24 @@ TEST(AuditSamples, EverySampleMeetsItsExpectations) {
         EXPECT_TRUE(std::any_of(a.decoded.begin(), a.decoded.end(), [&](const DecodedString& d) {
           return d.encoding == encoding && d.text == want;
         })) << name << ": " << want << " not decoded as " << encoding;
+      } else if (kind == "expect-endpoint-ip") {
+        // "address | reason": an endpoint of kind ip whose reason contains the text.
+        const size_t bar = arg.find(" | ");
+        ASSERT_NE(bar, std::string::npos) << name << ": " << line;
+        const std::string ip = arg.substr(0, bar), reason = arg.substr(bar + 3);
+        EXPECT_TRUE(std::any_of(a.endpoints.begin(), a.endpoints.end(), [&](const EndpointRef& e) {
+          return e.host == ip && e.kind == "ip" && e.reason.find(reason) != std::string::npos;
+        })) << name << ": no ip endpoint " << ip << " for " << reason;
+      } else if (kind == "expect-chain") {
+        // One correlation whose chain names this step.
+        EXPECT_TRUE(std::any_of(a.correlations.begin(), a.correlations.end(), [&](const Correlation& c) {
+          return std::any_of(c.chain.begin(), c.chain.end(),
+                             [&](const std::string& step) { return step.find(arg) != std::string::npos; });
+        })) << name << ": no chain step with " << arg;
+      } else if (kind == "expect-via") {
+        EXPECT_TRUE(std::any_of(a.decoded.begin(), a.decoded.end(),
+                                [&](const DecodedString& d) { return d.via.find(arg) != std::string::npos; }))
+            << name << ": no decoded string found via " << arg;
       } else {
         EXPECT_TRUE(std::any_of(a.endpoints.begin(), a.endpoints.end(),
                                 [&](const EndpointRef& e) { return e.host == arg; }))

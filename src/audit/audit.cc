@@ -42,6 +42,8 @@ void Merge(const std::string& path, ModuleAnalysis&& a, AuditResult* out, std::s
     out->correlations.push_back(LocatedCorrelation{std::move(c), std::move(loc)});
   }
   probes->insert(a.probes.begin(), a.probes.end());
+  for (const std::string& n : a.notes) out->notes.push_back(path + ": " + n);
+  out->decoder_calls += a.decoder_calls;
   if (!a.not_parsed.empty()) out->notes.push_back(path + ": not parsed as JavaScript: " + a.not_parsed);
   if (a.has_syntax_errors) out->notes.push_back(path + ": parts of this module do not parse as JavaScript; they were skipped");
 }
