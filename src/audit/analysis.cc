@@ -818,7 +818,15 @@ class ModuleRun {
     for (uint32_t i = 0; i < facts_.functions.size(); ++i) {
       if (facts_.functions[i].declaration && !facts_.functions[i].name.empty()) {
         funcs_by_name_[facts_.functions[i].name].push_back(i);
+        scoped_names_[facts_.functions[i].name].push_back(ScopedName{facts_.functions[i].parent, i, true});
       }
+    }
+    for (uint32_t i = 0; i < facts_.decls.size(); ++i) {
+      scoped_names_[facts_.decls[i].name].push_back(ScopedName{facts_.decls[i].func, i, false});
+    }
+    for (auto& [name, entries] : scoped_names_) {
+      std::stable_sort(entries.begin(), entries.end(),
+                       [](const ScopedName& a, const ScopedName& b) { return a.scope < b.scope; });
     }
   }
 
@@ -833,57 +841,45 @@ class ModuleRun {
   // The declaration a free name refers to from inside `use_func`: the one in
   // the nearest enclosing scope; none when that scope assigns it twice with
   // different values (not a constant).
-  std::optional<internal::Declaration> Resolve(std::string_view name, uint32_t use_func) {
-    std::string key = fmt::format("{}\x1f{}", name, use_func);
-    if (auto it = resolved_.find(key); it != resolved_.end()) return it->second;
+  std::optional<internal::Declaration> Resolve(std::string_view name, uint32_t use_func) const {
+    // Not cached: the walk is a few binary searches, cheaper than a cache
+    // keyed by every (name, scope) pair of a large bundle.
     std::optional<internal::Declaration> found;
-    const auto decls = decls_by_name_.find(name);
-    const auto funcs = funcs_by_name_.find(name);
-    if (decls != decls_by_name_.end() || funcs != funcs_by_name_.end()) {
-      std::vector<uint32_t> scopes;
-      for (uint32_t f = use_func; f != kNone && scopes.size() < 256; f = facts_.functions[f].parent) scopes.push_back(f);
-      scopes.push_back(kNone);
-      auto rank = [&](uint32_t scope) -> size_t {
-        auto it = std::find(scopes.begin(), scopes.end(), scope);
-        return it == scopes.end() ? SIZE_MAX : static_cast<size_t>(it - scopes.begin());
-      };
-      size_t best = SIZE_MAX;
-      bool ambiguous = false;
-      if (decls != decls_by_name_.end()) {
-        for (uint32_t i : decls->second) {
-          const internal::DeclFact& d = facts_.decls[i];
-          const size_t r = rank(d.func);
-          if (r == SIZE_MAX || r > best) continue;
-          if (r == best && found) {
-            const std::string_view a = text_.substr(found->value.begin, found->value.end - found->value.begin);
-            ambiguous |= a != text_.substr(d.value.begin, d.value.end - d.value.begin);
-            continue;
+    const auto scoped = scoped_names_.find(name);
+    if (scoped != scoped_names_.end()) {
+      // Entries are (scope, kind, index), sorted by scope: the nearest
+      // enclosing scope that declares the name wins.
+      const auto& entries = scoped->second;
+      for (uint32_t scope = use_func, depth = 0;; scope = facts_.functions[scope].parent, ++depth) {
+        auto it = std::lower_bound(entries.begin(), entries.end(), scope,
+                                   [](const ScopedName& e, uint32_t s2) { return e.scope < s2; });
+        bool ambiguous = false;
+        for (; it != entries.end() && it->scope == scope; ++it) {
+          internal::Declaration d = it->is_function
+                                        ? internal::Declaration{facts_.functions[it->index].range, scope, true}
+                                        : internal::Declaration{facts_.decls[it->index].value, scope, false};
+          if (!found) {
+            found = d;
+          } else if (found->is_function_declaration || d.is_function_declaration) {
+            if (d.is_function_declaration && !found->is_function_declaration) continue;  // `var f = …` wins
+          } else {
+            ambiguous |= text_.substr(found->value.begin, found->value.end - found->value.begin) !=
+                         text_.substr(d.value.begin, d.value.end - d.value.begin);
           }
-          best = r;
-          ambiguous = false;
-          found = internal::Declaration{d.value, d.func, false};
+        }
+        if (found || scope == kNone || depth > 256) {
+          if (ambiguous) found.reset();
+          break;
         }
       }
-      if (funcs != funcs_by_name_.end()) {
-        for (uint32_t i : funcs->second) {
-          const internal::FunctionFact& f = facts_.functions[i];
-          const size_t r = rank(f.parent);
-          if (r == SIZE_MAX || r >= best) continue;
-          best = r;
-          ambiguous = false;
-          found = internal::Declaration{f.range, f.parent, true};
-        }
-      }
-      if (ambiguous) found.reset();
     }
-    resolved_.emplace(std::move(key), found);
     return found;
   }
 
   static bool HasDecoderMarker(std::string_view code) {
-    static const std::string_view kMarkers[] = {"fromCharCode", "charCodeAt", "codePointAt", "fromCodePoint",
-                                                "atob",         "base64",     "hex",         "TextDecoder",
-                                                "decodeURI",    "unescape",   "reverse",     "^"};
+    static const std::string_view kMarkers[] = {
+        "fromCharCode", "charCodeAt", "codePointAt", "fromCodePoint", "atob(",     "\"base64\"", "'base64'",
+        "\"hex\"",      "'hex'",      "TextDecoder", "decodeURI",     "unescape(", ".reverse()", "^"};
     for (std::string_view m : kMarkers) {
       if (code.find(m) != std::string_view::npos) return true;
     }
@@ -891,8 +887,9 @@ class ModuleRun {
   }
 
   // Whether a name refers to something that turns strings into other
-  // strings: its declaration uses a decoding operation, or calls something
-  // that does (memo thunks, wrappers), up to three levels.
+  // strings: a small function or value (4 KB at most) that uses a decoding
+  // operation, or a tiny one (600 bytes: memo thunks, wrappers) that calls
+  // such a thing, up to three levels.
   bool DecoderLike(std::string_view name, uint32_t use_func, int depth = 0) {
     if (depth > 3) return false;
     const auto d = Resolve(name, use_func);
@@ -901,9 +898,9 @@ class ModuleRun {
     if (!inserted) return it->second == 1;
     const std::string_view code = text_.substr(d->value.begin, d->value.end - d->value.begin);
     bool yes = false;
-    if (code.size() <= 16384) {
+    if (code.size() <= 4096) {
       yes = HasDecoderMarker(code);
-      if (!yes) {
+      if (!yes && code.size() <= 600) {
         ForEachIdentifier(code, [&](std::string_view id, bool called) {
           if (called && id != name && DecoderLike(id, d->func, depth + 1)) yes = true;
           return !yes;
@@ -932,9 +929,21 @@ class ModuleRun {
     size_t skipped = 0;
     std::unordered_set<std::string> seen_results;
     std::unordered_map<std::string_view, size_t> by_text;  // identical call text in the same scope → hit
+    // Most callees have one declaration in the module: their answer is
+    // cached by name, without resolving each call's scope.
+    std::unordered_map<std::string_view, int8_t> by_name;
     for (const internal::CallFact& c : facts_.calls) {
       const std::string_view name = text_.substr(c.callee.begin, c.callee.end - c.callee.begin);
-      if (!DecoderLike(name, c.func)) continue;
+      auto [known, inserted] = by_name.emplace(name, -1);
+      if (inserted) {
+        const auto scoped = scoped_names_.find(name);
+        if (scoped == scoped_names_.end()) {
+          known->second = 0;
+        } else if (scoped->second.size() == 1) {
+          known->second = DecoderLike(name, c.func) ? 1 : 0;
+        }
+      }
+      if (known->second == 0 || (known->second == -1 && !DecoderLike(name, c.func))) continue;
       if (spent >= limits_.max_eval_steps_per_module) {
         ++skipped;
         continue;
@@ -943,7 +952,8 @@ class ModuleRun {
       ++out_.decoder_calls;
       auto r = evaluator.Evaluate(c.range, c.func, limits);
       spent += r ? std::max<uint64_t>(r->steps, 1) : evaluator.last_steps();
-      if (!r) continue;
+      if (!r || r->decoding_ops == 0) continue;
+      if (!r->is_list && (r->text == "undefined" || r->text == "null" || r->text == "NaN")) continue;
       // Not hidden: the text is right there in the call.
       if (!r->is_list && (r->text.size() < 3 || call_text.find(r->text) != std::string_view::npos)) continue;
       std::vector<std::pair<std::string, TextShape>> items;
@@ -1046,6 +1056,8 @@ class ModuleRun {
       }
       auto hit = SearchXorKey(s.value, keys, rules_.shapes);
       if (!hit) continue;
+      // Zero bytes XOR-ed with a key spell the key: nothing was hidden.
+      if (hit->key.size() > 1 && (hit->key + hit->key).find(hit->decoding.text) != std::string::npos) continue;
       std::string via;
       if (hit->key.size() == 1) {
         via = fmt::format("key {} found by a search over one-byte keys", XorKey{hit->key}.Label());
@@ -1089,6 +1101,8 @@ class ModuleRun {
       if (!std::isxdigit(static_cast<unsigned char>(c)) && c != ':' && c != '.') return false;
     }
     if (colons < 2 || inet_pton(AF_INET6, v.c_str(), buf) != 1) return false;
+    // "2001::" and "fd00::" are network prefixes, "::" the unspecified address.
+    if (v.size() >= 2 && v.substr(v.size() - 2) == "::") return false;
     return v.find("::") != std::string::npos || colons == 7;
   }
 
@@ -1116,6 +1130,8 @@ class ModuleRun {
     } else {
       reason = "address literal";
     }
+    const std::string_view here = text_.substr(offset, 48);
+    if (here.find("127.") == 1 || here.find("::1") == 1) reason = "loopback, " + reason;
     if (list_size >= 2) reason += fmt::format(" (bootstrap list of {} addresses)", list_size);
     return reason;
   }
@@ -1482,16 +1498,16 @@ class ModuleRun {
     if (tainted_.empty()) return found;
     ForEachIdentifier(text_.substr(r.begin, r.end - r.begin), [&](std::string_view name, bool called) {
       if (!MayBeTainted(name)) return true;
+      auto t = tainted_.find(name);
+      if (t == tainted_.end()) return true;
       // The declaration this name refers to from here, when it carries a
       // probe (its value, or the function's return value).
-      if (auto d = const_cast<ModuleRun*>(this)->Resolve(name, func)) {
-        if (auto t = tainted_at_.find(d->value.begin); t != tainted_at_.end()) {
-          found = t->second;
+      if (auto d = Resolve(name, func)) {
+        if (auto at = tainted_at_.find(d->value.begin); at != tainted_at_.end()) {
+          found = at->second;
           return false;
         }
       }
-      auto t = tainted_.find(name);
-      if (t == tainted_.end()) return true;
       for (const auto& [decl_func, probe, is_function] : t->second) {
         // Minified code reuses short names in every scope: a name declared at
         // module level, or a function name, counts only when it is long
@@ -1857,7 +1873,12 @@ class ModuleRun {
   std::unordered_set<uint32_t> covert_branches_;  // branches reported as covert markers
   std::unordered_set<uint32_t> covert_strings_;   // variant strings named by a covert-marker finding
   std::unordered_map<std::string_view, std::vector<uint32_t>> funcs_by_name_;  // function declarations
-  mutable std::unordered_map<std::string, std::optional<internal::Declaration>> resolved_;
+  struct ScopedName {
+    uint32_t scope;  // declaring function, kNone at module level
+    uint32_t index;  // into decls or functions
+    bool is_function;
+  };
+  std::unordered_map<std::string_view, std::vector<ScopedName>> scoped_names_;
   std::unordered_map<uint32_t, int8_t> decoder_like_;  // by declaration offset: 1 yes, 0 no, -1 in progress
   std::vector<EvalHit> evals_;  // in call order (source order)
   std::string_view text_;

@@ -924,6 +924,7 @@ class Machine {
 
   Val last_;
   uint64_t steps() const { return steps_; }
+  uint64_t decoding_ops() const { return decoding_ops_; }
 
  private:
   void Step() {
@@ -1209,7 +1210,10 @@ class Machine {
     if (op == "/") return Val::Num(a / b);
     if (op == "%") return Val::Num(std::fmod(a, b));
     if (op == "**") return Val::Num(std::pow(a, b));
-    if (op == "^") return Val::Num(ToInt32(a) ^ ToInt32(b));
+    if (op == "^") {
+      ++decoding_ops_;
+      return Val::Num(ToInt32(a) ^ ToInt32(b));
+    }
     if (op == "&") return Val::Num(ToInt32(a) & ToInt32(b));
     if (op == "|") return Val::Num(ToInt32(a) | ToInt32(b));
     if (op == "<<") return Val::Num(static_cast<int32_t>(ToUint32(a) << (ToUint32(b) & 31)));
@@ -1413,6 +1417,7 @@ class Machine {
         return CallValue(self, std::move(args));
       }
       if (self.t == Val::kNative && self.native == Native::kTextDecoderInstance && m == "decode") {
+        ++decoding_ops_;
         return Val::Str(Utf8BytesTo16(a.empty() ? std::vector<uint8_t>{} : BytesOf(a[0])));
       }
       if (self.t == Val::kNative && self.native == Native::kTextEncoderInstance && m == "encode") {
@@ -1442,6 +1447,7 @@ class Machine {
   Val StringMethod(const std::u16string& s, const std::string& m, std::vector<Val>& a) {
     const size_t len = s.size();
     if (m == "charCodeAt" || m == "codePointAt") {
+      ++decoding_ops_;
       const double i = Arg(a, 0, 0);
       if (i < 0 || i >= static_cast<double>(len) || std::isnan(i)) return Val::Num(std::nan(""));
       const size_t k = static_cast<size_t>(i);
@@ -1704,6 +1710,7 @@ class Machine {
       return Val::Str(std::move(out));
     }
     if (m == "reverse") {
+      ++decoding_ops_;
       std::reverse(v.begin(), v.end());
       return self;
     }
@@ -1827,6 +1834,21 @@ class Machine {
 
   Val CallNative(Native f, const std::vector<Val>& a) {
     Step();
+    switch (f) {
+      case Native::kFromCharCode:
+      case Native::kFromCodePoint:
+      case Native::kAtob:
+      case Native::kDecodeUri:
+      case Native::kUnescape: ++decoding_ops_; break;
+      case Native::kBufferFrom:
+      case Native::kUint8Array:
+        if (a.size() > 1 && a[1].t == Val::kStr && a[1].s != u"utf8" && a[1].s != u"utf-8") ++decoding_ops_;
+        break;
+      case Native::kParseInt:
+        if (a.size() > 1 && Arg(a, 1, 10) != 10) ++decoding_ops_;
+        break;
+      default: break;
+    }
     switch (f) {
       case Native::kFromCharCode: {
         std::u16string out;
@@ -2116,6 +2138,7 @@ class Machine {
   Val ret_;
   uint64_t steps_ = 0;
   uint64_t units_ = 0;
+  uint64_t decoding_ops_ = 0;  // operations that turn data into other text (see EvalResult)
   uint32_t depth_ = 0;
 };
 
@@ -2139,6 +2162,91 @@ bool ToResult(const Val& v, EvalResult* out) {
     return !out->items.empty();
   }
   return false;
+}
+
+bool IsIdentStart(char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_' || c == '$'; }
+bool IsIdentPart(char c) { return IsIdentStart(c) || std::isdigit(static_cast<unsigned char>(c)); }
+
+// `name(arg, …)` with string, number and name arguments: the shape of
+// nearly every decoder call, compiled without a parse.
+const Node* CompileSimpleCall(std::string_view t, Snippet* out) {
+  size_t i = 0;
+  auto ws = [&] {
+    while (i < t.size() && (t[i] == ' ' || t[i] == '\n' || t[i] == '\t' || t[i] == '\r')) ++i;
+  };
+  auto ident = [&]() -> std::string_view {
+    if (i >= t.size() || !IsIdentStart(t[i])) return {};
+    const size_t b = i;
+    while (i < t.size() && IsIdentPart(t[i])) ++i;
+    return t.substr(b, i - b);
+  };
+  const std::string_view callee = ident();
+  if (callee.empty() || i >= t.size() || t[i] != '(') return nullptr;
+  ++i;
+  Node& call = out->nodes.emplace_back();
+  call.kind = N::kCall;
+  Node& fn = out->nodes.emplace_back();
+  fn.kind = N::kIdent;
+  fn.op = std::string(callee);
+  call.kids.push_back(&fn);
+  ws();
+  if (i < t.size() && t[i] == ')') {
+    ++i;
+  } else {
+    for (;;) {
+      ws();
+      if (i >= t.size()) return nullptr;
+      Node& arg = out->nodes.emplace_back();
+      const char c = t[i];
+      if (c == '"' || c == '\'') {
+        const size_t b = ++i;
+        while (i < t.size() && t[i] != c) {
+          if (t[i] == '\\') ++i;
+          if (t[i] == '\n') return nullptr;
+          ++i;
+        }
+        if (i >= t.size()) return nullptr;
+        bool escaped = false;
+        arg.kind = N::kStr;
+        arg.str = Utf8To16(DecodeJsEscapes(t.substr(b, i - b), &escaped));
+        ++i;
+      } else if (std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '.') {
+        const size_t b = i++;
+        while (i < t.size() && (std::isalnum(static_cast<unsigned char>(t[i])) || t[i] == '.' || t[i] == '_')) ++i;
+        std::string_view num = t.substr(b, i - b);
+        const bool neg = !num.empty() && num.front() == '-';
+        if (neg) num.remove_prefix(1);
+        auto v = ParseJsNumber(std::string(num));
+        if (!v) return nullptr;
+        arg.kind = N::kNum;
+        arg.num = neg ? -*v : *v;
+      } else {
+        const std::string_view name = ident();
+        if (name.empty()) return nullptr;
+        arg.kind = name == "undefined" ? N::kUndef : N::kIdent;
+        arg.op = std::string(name);
+        if (name == "true" || name == "false") {
+          arg.kind = N::kBool;
+          arg.flag = name == "true";
+        } else if (name == "null") {
+          arg.kind = N::kNull;
+        }
+      }
+      call.kids.push_back(&arg);
+      ws();
+      if (i < t.size() && t[i] == ',') {
+        ++i;
+        continue;
+      }
+      if (i < t.size() && t[i] == ')') {
+        ++i;
+        break;
+      }
+      return nullptr;
+    }
+  }
+  ws();
+  return i == t.size() ? &call : nullptr;
 }
 
 struct ParserDeleter {
@@ -2198,7 +2306,12 @@ JsEvaluator::JsEvaluator(std::string_view module_text, Resolver resolver) : impl
     auto it = impl->cache.find(key);
     if (it != impl->cache.end()) return it->second ? it->second->root : nullptr;
     auto snippet = std::make_unique<Snippet>();
-    snippet->root = impl->CompileText(impl->text.substr(r.begin, r.end - r.begin), snippet.get(), false);
+    const std::string_view code = impl->text.substr(r.begin, r.end - r.begin);
+    if (!decl) snippet->root = CompileSimpleCall(code, snippet.get());
+    if (snippet->root == nullptr) {
+      snippet->nodes.clear();
+      snippet->root = impl->CompileText(code, snippet.get(), false);
+    }
     const Node* root = snippet->root;
     impl->cache[key] = root != nullptr ? std::move(snippet) : nullptr;
     return root;
@@ -2223,6 +2336,7 @@ std::optional<EvalResult> JsEvaluator::Evaluate(Range expr, uint32_t func, const
   }
   impl_->last_steps = m.steps();
   result.steps = m.steps();
+  result.decoding_ops = m.decoding_ops();
   if (!ok) return std::nullopt;
   return result;
 }
@@ -2239,6 +2353,7 @@ std::optional<EvalResult> JsEvaluator::EvaluateSource(std::string_view source, c
   try {
     m.Exec(root, m.Root(kNone));
     result.steps = m.steps();
+    result.decoding_ops = m.decoding_ops();
     if (!ToResult(m.last_, &result)) return std::nullopt;
   } catch (const Stop&) {
     return std::nullopt;

@@ -59,6 +59,11 @@ struct EvalResult {
   // their declaration: the decoder, its key, the encoded constant…
   std::vector<std::pair<std::string, uint32_t>> used;
   uint64_t steps = 0;
+  // Operations that turn data into other text: fromCharCode, charCodeAt,
+  // atob, Buffer.from(…, "base64" | "hex" | …), XOR, reverse, parseInt with
+  // a radix, decodeURIComponent, TextDecoder. A result built with none of
+  // them (plain concatenation of literals) hides nothing.
+  uint64_t decoding_ops = 0;
 };
 
 class JsEvaluator {
