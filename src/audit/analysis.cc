@@ -1005,15 +1005,32 @@ class ModuleRun {
     return nullptr;
   }
 
+  // A decoded list or constant for `against`: no positions (the diff
+  // compares it across versions); the decoding step, located, is noted in
+  // last_eval_ for the chain.
   std::string DescribeEval(const EvalHit& h) const {
+    last_eval_ = &h;
+    std::string names = h.callee;
+    for (const auto& [used, offset] : h.result.used) {
+      if (used != h.callee) names += ", " + used;
+    }
     if (h.result.is_list) {
       std::vector<std::pair<std::string, TextShape>> items;
       for (const std::string& i : h.result.items) items.emplace_back(i, ClassifyText(i, rules_.shapes));
-      return fmt::format("hidden {} (decoded by {} at {})", DescribeList(items, true), h.via,
-                         locator_.Label(h.call.begin));
+      return fmt::format("hidden {} (decoded by {})", DescribeList(items, true), names);
     }
-    return fmt::format("hidden constant {} (decoded by {} at {})", Quote(h.result.text), h.via,
-                       locator_.Label(h.call.begin));
+    return fmt::format("hidden constant {} (decoded by {})", Quote(h.result.text), names);
+  }
+
+  // "decoded at L:C by dec 3:1, k 1:5" for the last DescribeEval, or "".
+  std::string TakeDecodingStep() const {
+    if (last_eval_ == nullptr) return {};
+    std::string step = fmt::format("the list is decoded at {} by {}", locator_.Label(last_eval_->call.begin),
+                                   last_eval_->via);
+    if (!last_eval_->result.is_list) step = fmt::format("the constant is decoded at {} by {}",
+                                                        locator_.Label(last_eval_->call.begin), last_eval_->via);
+    last_eval_ = nullptr;
+    return step;
   }
 
   // Long base64 / hex literals that nothing decoded: a search over one-byte
@@ -1330,9 +1347,11 @@ class ModuleRun {
         std::string against = ListOrConstant(side, c.func, tz);
         if (against.empty()) continue;
         if (probe != kNone && *probe_out == kNone) *probe_out = probe;
-        if (seen.insert(against).second && out.size() < 3) {
+        std::string decoding = TakeDecodingStep();
+        if (seen.insert(against).second && out.size() < 4) {
           out.push_back(fmt::format("compares it with a {} at {}{}", against, locator_.Label(c.range.begin),
                                     InFunction(c.func)));
+          if (!decoding.empty()) out.push_back(std::move(decoding));
         }
         break;
       }
@@ -1421,7 +1440,7 @@ class ModuleRun {
           branch = b;
         }
         for (std::string& c : cmp) {
-          if (std::find(against.begin(), against.end(), c) == against.end() && against.size() < 3) {
+          if (std::find(against.begin(), against.end(), c) == against.end() && against.size() < 8) {
             against.push_back(std::move(c));
           }
         }
@@ -1836,8 +1855,10 @@ class ModuleRun {
       }
       if (probe == kNone) continue;
       const bool timezone_probe = rules_.probes[facts_.probes[probe].rule].name == "timezone";
+      last_eval_ = nullptr;
       const std::string against = ListOrConstant(other, c.func, timezone_probe);
       if (against.empty()) continue;
+      const std::string decoding = TakeDecodingStep();
       const uint32_t branch = BranchOf(c);
       const internal::ProbeFact& p = facts_.probes[probe];
       const ProbeRule& rule = rules_.probes[p.rule];
@@ -1857,6 +1878,7 @@ class ModuleRun {
                     fmt::format("compares it with a {} at {}{}", against, locator_.Label(c.range.begin),
                                 InFunction(c.func)),
                     fmt::format("picks {} at {}", output, locator_.Label(output_offset))};
+      if (!decoding.empty()) corr.chain.insert(corr.chain.begin() + 2, decoding);
       out_.correlations.push_back(std::move(corr));
       AddFinding("env-probe/environment-dependent-output", Severity::kHigh, c.range.begin, c.range.end - c.range.begin,
                  fmt::format("Output depends on the environment: code {} ({} at {}), compares it with a {} at {}, "
@@ -1881,6 +1903,7 @@ class ModuleRun {
   std::unordered_map<std::string_view, std::vector<ScopedName>> scoped_names_;
   std::unordered_map<uint32_t, int8_t> decoder_like_;  // by declaration offset: 1 yes, 0 no, -1 in progress
   std::vector<EvalHit> evals_;  // in call order (source order)
+  mutable const EvalHit* last_eval_ = nullptr;
   std::string_view text_;
   const AuditRules& rules_;
   const AnalysisLimits& limits_;

@@ -201,6 +201,41 @@ TEST(AuditDiffTest, ReportsWhatAppearedAndDisappeared) {
   EXPECT_NE(text.str().find("+ a.corp.example.com"), std::string::npos) << text.str();
 }
 
+// Regression for issue 14: a covert-marker chain that appears between two
+// versions is one diff line, and the chain it names carries no positions.
+TEST(AuditDiffTest, CovertMarkerChainAppearsAsOneLine) {
+  const std::filesystem::path sample =
+      std::filesystem::path(GLASSBOX_SOURCE_DIR) / "tests/audit/samples/issue_shape_bun.js";
+  const std::string v2 = ReadFile(sample);
+  // The earlier version: the same code, always the ASCII apostrophe.
+  std::string v1 = v2;
+  const size_t pick = v1.find("return d&&w?");
+  ASSERT_NE(pick, std::string::npos);
+  v1.replace(pick, v1.find('}', pick) - pick, "return\"'\"");
+  const AuditResult old_result = AuditUnpacked("v1", OneModule("cli.js", v1), TheAnalyzer());
+  const AuditResult new_result = AuditUnpacked("v2", OneModule("cli.js", v2), TheAnalyzer());
+  const AuditDiff diff = DiffAudits(old_result, new_result);
+  std::vector<const DiffItem*> chains;
+  for (const DiffItem& i : diff.added) {
+    if (i.category == "correlation") chains.push_back(&i);
+  }
+  ASSERT_EQ(chains.size(), 1u);
+  EXPECT_NE(chains[0]->text.find("covert marker: base-url-env compared with a hidden list of 4 domains"),
+            std::string::npos)
+      << chains[0]->text;
+  EXPECT_EQ(chains[0]->text.find(":2"), std::string::npos) << "positions in " << chains[0]->text;
+  EXPECT_TRUE(diff.removed.empty() ||
+              std::none_of(diff.removed.begin(), diff.removed.end(),
+                           [](const DiffItem& i) { return i.category == "correlation"; }));
+  // The same module moved down by a line: no change.
+  const AuditResult moved = AuditUnpacked("v2b", OneModule("cli.js", "\n" + v2), TheAnalyzer());
+  const AuditDiff same = DiffAudits(new_result, moved);
+  for (const DiffItem& i : same.added) EXPECT_NE(i.category, "correlation") << i.text;
+  std::ostringstream text;
+  WriteDiffText(diff, false, text);
+  EXPECT_NE(text.str().find("+ covert marker: base-url-env"), std::string::npos) << text.str();
+}
+
 TEST(AuditReportTest, JsonCarriesDecodedStringsAndEndpoints) {
   const std::string js = "const h = atob('YW50aHJvcGljLmNvbQ=='); fetch('https://api.example.com/v1');\n";
   const AuditResult r = AuditUnpacked("m.js", OneModule("m.js", js), TheAnalyzer());
