@@ -932,6 +932,8 @@ class ModuleRun {
     // Most callees have one declaration in the module: their answer is
     // cached by name, without resolving each call's scope.
     std::unordered_map<std::string_view, int8_t> by_name;
+    std::unordered_map<uint32_t, std::pair<uint32_t, uint32_t>> outcomes;  // decoder → (calls tried, results)
+    size_t given_up = 0;
     for (const internal::CallFact& c : facts_.calls) {
       const std::string_view name = text_.substr(c.callee.begin, c.callee.end - c.callee.begin);
       auto [known, inserted] = by_name.emplace(name, -1);
@@ -948,11 +950,29 @@ class ModuleRun {
         ++skipped;
         continue;
       }
+      // A function that gave no text in its first 8 calls is not a
+      // decoder of constants (it needs run-time input): its other calls
+      // are not evaluated.
+      const auto decl = Resolve(name, c.func);
+      if (!decl) continue;
+      auto& [tries, texts] = outcomes[decl->value.begin];
+      if (tries >= 8 && texts * 4 < tries) {
+        ++given_up;
+        continue;
+      }
+      ++tries;
       const std::string_view call_text = text_.substr(c.range.begin, c.range.end - c.range.begin);
       ++out_.decoder_calls;
       auto r = evaluator.Evaluate(c.range, c.func, limits);
       spent += r ? std::max<uint64_t>(r->steps, 1) : evaluator.last_steps();
       if (!r || r->decoding_ops == 0) continue;
+      ++texts;
+      // Its literal arguments are decoded now: the key search skips them.
+      for (auto it = std::lower_bound(strings_sorted_.begin(), strings_sorted_.end(), c.range.begin,
+                                      [&](uint32_t i, uint32_t b) { return facts_.strings[i].range.begin < b; });
+           it != strings_sorted_.end() && facts_.strings[*it].range.begin < c.range.end; ++it) {
+        evaluated_literals_.insert(facts_.strings[*it].range.begin);
+      }
       if (!r->is_list && (r->text == "undefined" || r->text == "null" || r->text == "NaN")) continue;
       // Not hidden: the text is right there in the call.
       if (!r->is_list && (r->text.size() < 3 || call_text.find(r->text) != std::string_view::npos)) continue;
@@ -987,6 +1007,13 @@ class ModuleRun {
         out_.decoded.back().via = via;
         decoded_at_.erase(c.range.begin);  // a call is not a string literal
       }
+    }
+    if (given_up > 0) {
+      size_t functions = 0;
+      for (const auto& [at, o] : outcomes) functions += o.first >= 8 && o.second * 4 < o.first;
+      out_.notes.push_back(fmt::format("decoder evaluation: {} calls of {} functions that returned text for fewer than a quarter of their "
+                                       "first calls were not evaluated",
+                                       given_up, functions));
     }
     if (skipped > 0) {
       out_.notes.push_back(fmt::format("decoder evaluation: step budget of {} reached; {} further decoder calls not "
@@ -1066,7 +1093,7 @@ class ModuleRun {
     size_t tried = 0;
     for (const StringFact& s : facts_.strings) {
       if (s.origin == StringOrigin::kTemplate || s.value.size() < 16 || !LooksEncoded(s.value)) continue;
-      if (decoded_at_.count(s.range.begin)) continue;
+      if (decoded_at_.count(s.range.begin) || evaluated_literals_.count(s.range.begin)) continue;
       if (++tried > 2000) {
         out_.notes.push_back("key search: more than 2,000 undecoded base64/hex literals; the rest were not searched");
         break;
@@ -1094,6 +1121,8 @@ class ModuleRun {
 
   static bool IpLiteral(std::string_view s) {
     if (s.size() < 2 || s.size() > 45) return false;
+    const unsigned char first = static_cast<unsigned char>(s.front());
+    if (!std::isxdigit(first) && first != ':' && first != '[') return false;
     std::string v(s);
     if (v.front() == '[' && v.back() == ']') v = v.substr(1, v.size() - 2);
     unsigned char buf[16];
@@ -1403,24 +1432,46 @@ class ModuleRun {
       bool special = false;
     };
     std::map<std::pair<uint32_t, std::string>, Group> groups;
-    for (uint32_t b = 0; b < facts_.branches.size(); ++b) {
-      const internal::BranchFact& br = facts_.branches[b];
-      for (Range r : {br.consequence, br.alternative}) {
-        if (r.Empty() || r.end - r.begin > 4000) continue;
-        auto it = std::lower_bound(strings_sorted_.begin(), strings_sorted_.end(), r.begin,
-                                   [&](uint32_t i, uint32_t x) { return facts_.strings[i].range.begin < x; });
-        for (; it != strings_sorted_.end() && facts_.strings[*it].range.begin < r.end; ++it) {
-          const StringFact& s = facts_.strings[*it];
-          if (s.value.empty() || s.value.size() > 64 || s.origin == StringOrigin::kTemplate) continue;
-          bool special = false;
-          std::string folded = Fold(s.value, &special);
-          Group& g = groups[{br.func, std::move(folded)}];
-          g.strings.insert(*it);
-          g.branches.insert(b);
-          g.special |= special;
+    // Two passes over the strings in branch arms: those with a look-alike,
+    // invisible or separator code point seed the groups (rare), then plain
+    // strings join a group of their function with the same folded text.
+    auto for_each_arm_string = [&](auto&& f) {
+      for (uint32_t b = 0; b < facts_.branches.size(); ++b) {
+        const internal::BranchFact& br = facts_.branches[b];
+        for (Range r : {br.consequence, br.alternative}) {
+          if (r.Empty() || r.end - r.begin > 4000) continue;
+          auto it = std::lower_bound(strings_sorted_.begin(), strings_sorted_.end(), r.begin,
+                                     [&](uint32_t i, uint32_t x) { return facts_.strings[i].range.begin < x; });
+          for (; it != strings_sorted_.end() && facts_.strings[*it].range.begin < r.end; ++it) {
+            const StringFact& s = facts_.strings[*it];
+            if (s.value.empty() || s.value.size() > 64 || s.origin == StringOrigin::kTemplate) continue;
+            f(b, br.func, *it, s);
+          }
         }
       }
-    }
+    };
+    std::unordered_set<uint32_t> seeded_funcs;
+    for_each_arm_string([&](uint32_t b, uint32_t func, uint32_t index, const StringFact& s) {
+      bool ascii = true;
+      for (unsigned char c : s.value) ascii &= c < 0x80;
+      if (ascii) return;
+      bool special = false;
+      std::string folded = Fold(s.value, &special);
+      if (!special) return;
+      Group& g = groups[{func, std::move(folded)}];
+      g.strings.insert(index);
+      g.branches.insert(b);
+      g.special = true;
+      seeded_funcs.insert(func);
+    });
+    if (groups.empty()) return;
+    for_each_arm_string([&](uint32_t b, uint32_t func, uint32_t index, const StringFact& s) {
+      if (!seeded_funcs.count(func)) return;
+      auto it = groups.find({func, s.value});
+      if (it == groups.end()) return;
+      it->second.strings.insert(index);
+      it->second.branches.insert(b);
+    });
     for (const auto& [key, g] : groups) {
       std::set<std::string> values;
       for (uint32_t i : g.strings) values.insert(facts_.strings[i].value);
@@ -1904,6 +1955,7 @@ class ModuleRun {
   std::unordered_map<uint32_t, int8_t> decoder_like_;  // by declaration offset: 1 yes, 0 no, -1 in progress
   std::vector<EvalHit> evals_;  // in call order (source order)
   mutable const EvalHit* last_eval_ = nullptr;
+  std::unordered_set<uint32_t> evaluated_literals_;  // string literals passed to a decoder that was evaluated
   std::string_view text_;
   const AuditRules& rules_;
   const AnalysisLimits& limits_;

@@ -34,8 +34,28 @@ enum class N : uint8_t {
   kBlock, kVar, kIf, kFor, kForOf, kWhile, kDo, kReturn, kBreak, kContinue, kExpr, kEmpty, kTry, kThrow,
 };
 
+// Binary operators, resolved once at compile time.
+enum class Op : uint8_t {
+  kNone, kAdd, kSub, kMul, kDiv, kMod, kPow, kXor, kAnd, kOr, kShl, kShr, kUshr,
+  kStrictEq, kStrictNe, kEq, kNe, kLt, kGt, kLe, kGe,
+};
+
+Op OpOf(std::string_view o) {
+  static const std::pair<std::string_view, Op> kOps[] = {
+      {"+", Op::kAdd},         {"-", Op::kSub},        {"*", Op::kMul}, {"/", Op::kDiv},  {"%", Op::kMod},
+      {"**", Op::kPow},        {"^", Op::kXor},        {"&", Op::kAnd}, {"|", Op::kOr},   {"<<", Op::kShl},
+      {">>", Op::kShr},        {">>>", Op::kUshr},     {"===", Op::kStrictEq}, {"!==", Op::kStrictNe},
+      {"==", Op::kEq},         {"!=", Op::kNe},        {"<", Op::kLt},  {">", Op::kGt},   {"<=", Op::kLe},
+      {">=", Op::kGe}};
+  for (const auto& [name, op] : kOps) {
+    if (name == o) return op;
+  }
+  return Op::kNone;
+}
+
 struct Node {
   N kind = N::kEmpty;
+  Op bin = Op::kNone;  // kBinary: the operator; kAssign: the operator of a compound assignment
   bool flag = false;  // bool value; optional chain; prefix update; expression-bodied arrow; for-of (vs for-in)
   bool decl = false;  // a function declaration (hoisted) or a var declaration with `let`/`const`
   double num = 0;
@@ -224,6 +244,7 @@ class Compiler {
       TSNode prop = field("property");
       if (ts_node_is_null(prop) || std::string_view(ts_node_type(prop)) == "private_property_identifier") return nullptr;
       node.op = std::string(Text(prop));
+      node.str = Utf8To16(node.op);
       node.flag = !ts_node_is_null(field("optional_chain"));
     } else if (type == "subscript_expression") {
       node.kind = N::kIndex;
@@ -250,7 +271,10 @@ class Compiler {
     } else if (type == "binary_expression") {
       node.op = std::string(Text(field("operator")));
       node.kind = node.op == "&&" || node.op == "||" || node.op == "??" ? N::kLogical : N::kBinary;
-      if (node.op == "in" || node.op == "instanceof") return nullptr;
+      if (node.kind == N::kBinary) {
+        node.bin = OpOf(node.op);
+        if (node.bin == Op::kNone) return nullptr;  // in, instanceof
+      }
       node.kids.push_back(need(sub(field("left"))));
       node.kids.push_back(need(sub(field("right"))));
     } else if (type == "unary_expression") {
@@ -267,6 +291,10 @@ class Compiler {
     } else if (type == "assignment_expression" || type == "augmented_assignment_expression") {
       node.kind = N::kAssign;
       node.op = type == "assignment_expression" ? "=" : std::string(Text(field("operator")));
+      if (node.op != "=" && node.op != "?\?=" && node.op != "||=" && node.op != "&&=") {
+        node.bin = OpOf(std::string_view(node.op).substr(0, node.op.size() - 1));
+        if (node.bin == Op::kNone) return nullptr;
+      }
       TSNode left = field("left");
       const std::string_view lt = ts_node_type(left);
       if (lt != "identifier" && lt != "member_expression" && lt != "subscript_expression") return nullptr;
@@ -443,8 +471,15 @@ struct Val {
   bool b = false;
   Native native = Native::kNone;
   double n = 0;
-  std::u16string s;
+  // Strings are immutable and shared: a copy of a value (every variable
+  // read) costs a reference count, not a copy of the text.
+  std::shared_ptr<const std::u16string> sp;
   void* p = nullptr;  // Arr*, Obj*, Fn*, or the regex Node*
+
+  const std::u16string& s() const {
+    static const std::u16string kEmpty;
+    return sp ? *sp : kEmpty;
+  }
 
   static Val Num(double v) {
     Val x;
@@ -455,7 +490,7 @@ struct Val {
   static Val Str(std::u16string v) {
     Val x;
     x.t = kStr;
-    x.s = std::move(v);
+    x.sp = std::make_shared<const std::u16string>(std::move(v));
     return x;
   }
   static Val Bool(bool v) {
@@ -685,7 +720,7 @@ class Machine {
       case N::kMember: {
         Val obj = Eval(n->kids[0], sc);
         if (n->flag && (obj.t == Val::kUndef || obj.t == Val::kNull)) return Val{};
-        return Get(obj, Utf8To16(n->op));
+        return Get(obj, n->str);
       }
       case N::kIndex: {
         Val obj = Eval(n->kids[0], sc);
@@ -702,7 +737,10 @@ class Machine {
         if (n->op == "||") return Truthy(l) ? l : Eval(n->kids[1], sc);
         return l.t == Val::kUndef || l.t == Val::kNull ? Eval(n->kids[1], sc) : l;
       }
-      case N::kBinary: return Binary(n->op, Eval(n->kids[0], sc), Eval(n->kids[1], sc));
+      case N::kBinary: {
+        Val l = Eval(n->kids[0], sc);
+        return Binary(n->bin, l, Eval(n->kids[1], sc));
+      }
       case N::kUnary: {
         const std::string& op = n->op;
         if (op == "typeof") {
@@ -746,7 +784,7 @@ class Machine {
           Assign(n->kids[0], v, sc);
           return v;
         }
-        Val v = Binary(op.substr(0, op.size() - 1), cur, Eval(n->kids[1], sc));
+        Val v = Binary(n->bin, cur, Eval(n->kids[1], sc));
         Assign(n->kids[0], v, sc);
         return v;
       }
@@ -834,7 +872,7 @@ class Machine {
           items = Iterate(it);
         } else {
           if (it.t == Val::kArr || it.t == Val::kStr) {
-            const size_t len = it.t == Val::kArr ? it.arr()->v.size() : it.s.size();
+            const size_t len = it.t == Val::kArr ? it.arr()->v.size() : it.s().size();
             for (size_t i = 0; i < len; ++i) items.push_back(Val::Str(Utf8To16(std::to_string(i))));
           } else if (it.t == Val::kObj) {
             for (auto& [k, v] : it.obj()->props) items.push_back(Val::Str(k));
@@ -1062,7 +1100,7 @@ class Machine {
     }
     Val obj = Eval(target->kids[0], sc);
     if (target->kind == N::kMember) {
-      SetProp(obj, Utf8To16(target->op), std::move(v));
+      SetProp(obj, target->str, std::move(v));
       return;
     }
     Val key = Eval(target->kids[1], sc);
@@ -1098,7 +1136,7 @@ class Machine {
       case Val::kNull: return false;
       case Val::kBool: return v.b;
       case Val::kNum: return v.n != 0 && !std::isnan(v.n);
-      case Val::kStr: return !v.s.empty();
+      case Val::kStr: return !v.s().empty();
       case Val::kPoison: throw Stop{};
       default: return true;
     }
@@ -1122,7 +1160,7 @@ class Machine {
       case Val::kBool: return v.b ? 1 : 0;
       case Val::kNull: return 0;
       case Val::kStr: {
-        std::string s = Utf16To8(v.s);
+        std::string s = Utf16To8(v.s());
         s.erase(0, s.find_first_not_of(" \t\n\r"));
         s.erase(s.find_last_not_of(" \t\n\r") + 1);
         if (s.empty()) return 0;
@@ -1140,7 +1178,7 @@ class Machine {
 
   std::u16string ToStr(const Val& v) {
     switch (v.t) {
-      case Val::kStr: return v.s;
+      case Val::kStr: return v.s();
       case Val::kNum: return Utf8To16(NumberToString(v.n));
       case Val::kBool: return v.b ? u"true" : u"false";
       case Val::kUndef: return u"undefined";
@@ -1161,74 +1199,82 @@ class Machine {
     }
   }
 
-  Val Binary(const std::string& op, const Val& l, const Val& r) {
-    if (op == "+") {
-      const bool str = l.t == Val::kStr || r.t == Val::kStr || l.t == Val::kArr || r.t == Val::kArr ||
-                       l.t == Val::kObj || r.t == Val::kObj;
-      if (str) {
-        std::u16string out = ToStr(l);
-        out += ToStr(r);
-        Units(out.size());
-        return Val::Str(std::move(out));
-      }
-      return Val::Num(ToNum(l) + ToNum(r));
-    }
-    if (op == "===" || op == "!==" || op == "==" || op == "!=") {
-      bool eq;
-      const bool loose = op.size() == 2;
-      if (loose && (l.t == Val::kUndef || l.t == Val::kNull) && (r.t == Val::kUndef || r.t == Val::kNull)) {
-        eq = true;
-      } else if (l.t == r.t) {
-        switch (l.t) {
-          case Val::kUndef:
-          case Val::kNull: eq = true; break;
-          case Val::kBool: eq = l.b == r.b; break;
-          case Val::kNum: eq = l.n == r.n; break;
-          case Val::kStr: eq = l.s == r.s; break;
-          case Val::kNative: eq = l.native == r.native; break;
-          default: eq = l.p == r.p; break;
+  Val Binary(Op op, const Val& l, const Val& r) {
+    switch (op) {
+      case Op::kAdd: {
+        const bool str = l.t == Val::kStr || r.t == Val::kStr || l.t == Val::kArr || r.t == Val::kArr ||
+                         l.t == Val::kObj || r.t == Val::kObj;
+        if (str) {
+          std::u16string out = ToStr(l);
+          out += ToStr(r);
+          Units(out.size());
+          return Val::Str(std::move(out));
         }
-      } else if (loose && (l.t == Val::kNum || l.t == Val::kStr || l.t == Val::kBool) &&
-                 (r.t == Val::kNum || r.t == Val::kStr || r.t == Val::kBool)) {
-        eq = ToNum(l) == ToNum(r);
-      } else {
-        eq = false;
+        return Val::Num(ToNum(l) + ToNum(r));
       }
-      return Val::Bool(op[0] == '=' ? eq : !eq);
-    }
-    if (op == "<" || op == ">" || op == "<=" || op == ">=") {
-      if (l.t == Val::kStr && r.t == Val::kStr) {
-        const int c = l.s.compare(r.s);
-        return Val::Bool(op == "<" ? c < 0 : op == ">" ? c > 0 : op == "<=" ? c <= 0 : c >= 0);
+      case Op::kStrictEq:
+      case Op::kStrictNe:
+      case Op::kEq:
+      case Op::kNe: {
+        bool eq;
+        const bool loose = op == Op::kEq || op == Op::kNe;
+        if (loose && (l.t == Val::kUndef || l.t == Val::kNull) && (r.t == Val::kUndef || r.t == Val::kNull)) {
+          eq = true;
+        } else if (l.t == r.t) {
+          switch (l.t) {
+            case Val::kUndef:
+            case Val::kNull: eq = true; break;
+            case Val::kBool: eq = l.b == r.b; break;
+            case Val::kNum: eq = l.n == r.n; break;
+            case Val::kStr: eq = l.s() == r.s(); break;
+            case Val::kNative: eq = l.native == r.native; break;
+            default: eq = l.p == r.p; break;
+          }
+        } else if (loose && (l.t == Val::kNum || l.t == Val::kStr || l.t == Val::kBool) &&
+                   (r.t == Val::kNum || r.t == Val::kStr || r.t == Val::kBool)) {
+          eq = ToNum(l) == ToNum(r);
+        } else {
+          eq = false;
+        }
+        return Val::Bool(op == Op::kStrictEq || op == Op::kEq ? eq : !eq);
       }
-      const double a = ToNum(l), b = ToNum(r);
-      return Val::Bool(op == "<" ? a < b : op == ">" ? a > b : op == "<=" ? a <= b : a >= b);
+      case Op::kLt:
+      case Op::kGt:
+      case Op::kLe:
+      case Op::kGe: {
+        if (l.t == Val::kStr && r.t == Val::kStr) {
+          const int c = l.s().compare(r.s());
+          return Val::Bool(op == Op::kLt ? c < 0 : op == Op::kGt ? c > 0 : op == Op::kLe ? c <= 0 : c >= 0);
+        }
+        const double a = ToNum(l), b = ToNum(r);
+        return Val::Bool(op == Op::kLt ? a < b : op == Op::kGt ? a > b : op == Op::kLe ? a <= b : a >= b);
+      }
+      default: break;
     }
     const double a = ToNum(l), b = ToNum(r);
-    if (op == "-") return Val::Num(a - b);
-    if (op == "*") return Val::Num(a * b);
-    if (op == "/") return Val::Num(a / b);
-    if (op == "%") return Val::Num(std::fmod(a, b));
-    if (op == "**") return Val::Num(std::pow(a, b));
-    if (op == "^") {
-      ++decoding_ops_;
-      return Val::Num(ToInt32(a) ^ ToInt32(b));
+    switch (op) {
+      case Op::kSub: return Val::Num(a - b);
+      case Op::kMul: return Val::Num(a * b);
+      case Op::kDiv: return Val::Num(a / b);
+      case Op::kMod: return Val::Num(std::fmod(a, b));
+      case Op::kPow: return Val::Num(std::pow(a, b));
+      case Op::kXor: ++decoding_ops_; return Val::Num(ToInt32(a) ^ ToInt32(b));
+      case Op::kAnd: return Val::Num(ToInt32(a) & ToInt32(b));
+      case Op::kOr: return Val::Num(ToInt32(a) | ToInt32(b));
+      case Op::kShl: return Val::Num(static_cast<int32_t>(ToUint32(a) << (ToUint32(b) & 31)));
+      case Op::kShr: return Val::Num(ToInt32(a) >> (ToUint32(b) & 31));
+      case Op::kUshr: return Val::Num(ToUint32(a) >> (ToUint32(b) & 31));
+      default: throw Stop{};
     }
-    if (op == "&") return Val::Num(ToInt32(a) & ToInt32(b));
-    if (op == "|") return Val::Num(ToInt32(a) | ToInt32(b));
-    if (op == "<<") return Val::Num(static_cast<int32_t>(ToUint32(a) << (ToUint32(b) & 31)));
-    if (op == ">>") return Val::Num(ToInt32(a) >> (ToUint32(b) & 31));
-    if (op == ">>>") return Val::Num(ToUint32(a) >> (ToUint32(b) & 31));
-    throw Stop{};
   }
 
   std::vector<Val> Iterate(const Val& v) {
     std::vector<Val> out;
     if (v.t == Val::kArr) return v.arr()->v;
     if (v.t == Val::kStr) {
-      for (size_t i = 0; i < v.s.size(); ++i) {
-        size_t len = (v.s[i] >= 0xD800 && v.s[i] <= 0xDBFF && i + 1 < v.s.size()) ? 2 : 1;
-        out.push_back(Val::Str(v.s.substr(i, len)));
+      for (size_t i = 0; i < v.s().size(); ++i) {
+        size_t len = (v.s()[i] >= 0xD800 && v.s()[i] <= 0xDBFF && i + 1 < v.s().size()) ? 2 : 1;
+        out.push_back(Val::Str(v.s().substr(i, len)));
         i += len - 1;
       }
       Units(out.size());
@@ -1241,9 +1287,9 @@ class Machine {
     double i = -1;
     if (key.t == Val::kNum) {
       i = key.n;
-    } else if (key.t == Val::kStr && !key.s.empty() && key.s.size() < 10 &&
-               std::all_of(key.s.begin(), key.s.end(), [](char16_t c) { return c >= '0' && c <= '9'; })) {
-      i = std::stod(std::string(key.s.begin(), key.s.end()));
+    } else if (key.t == Val::kStr && !key.s().empty() && key.s().size() < 10 &&
+               std::all_of(key.s().begin(), key.s().end(), [](char16_t c) { return c >= '0' && c <= '9'; })) {
+      i = std::stod(std::string(key.s().begin(), key.s().end()));
     }
     if (i < 0 || i != std::trunc(i)) return std::nullopt;
     return static_cast<size_t>(i);
@@ -1253,7 +1299,7 @@ class Machine {
     if (obj.t == Val::kArr || obj.t == Val::kStr) {
       if (auto i = Index(key)) {
         if (obj.t == Val::kArr) return *i < obj.arr()->v.size() ? obj.arr()->v[*i] : Val{};
-        return *i < obj.s.size() ? Val::Str(std::u16string(1, obj.s[*i])) : Val{};
+        return *i < obj.s().size() ? Val::Str(std::u16string(1, obj.s()[*i])) : Val{};
       }
     }
     return Get(obj, ToStr(key));
@@ -1262,8 +1308,8 @@ class Machine {
   Val Get(const Val& obj, const std::u16string& key) {
     switch (obj.t) {
       case Val::kStr:
-        if (key == u"length") return Val::Num(static_cast<double>(obj.s.size()));
-        if (auto i = Index(Val::Str(key))) return *i < obj.s.size() ? Val::Str(std::u16string(1, obj.s[*i])) : Val{};
+        if (key == u"length") return Val::Num(static_cast<double>(obj.s().size()));
+        if (auto i = Index(Val::Str(key))) return *i < obj.s().size() ? Val::Str(std::u16string(1, obj.s()[*i])) : Val{};
         return Val{};
       case Val::kArr:
         if (key == u"length") return Val::Num(static_cast<double>(obj.arr()->v.size()));
@@ -1372,8 +1418,15 @@ class Machine {
     if (callee->kind == N::kMember || callee->kind == N::kIndex) {
       Val obj = Eval(callee->kids[0], sc);
       if (callee->flag && (obj.t == Val::kUndef || obj.t == Val::kNull)) return Val{};
-      std::u16string name =
-          callee->kind == N::kMember ? Utf8To16(callee->op) : ToStr(Eval(callee->kids[1], sc));
+      if (callee->kind == N::kMember) {
+        if (obj.t == Val::kObj || obj.t == Val::kNative) {
+          Val f = Get(obj, callee->str);
+          if (n->flag && f.t == Val::kUndef) return Val{};
+          return CallValue(f, Args(n, sc));
+        }
+        return Method(obj, callee->op, Args(n, sc));
+      }
+      const std::u16string name = ToStr(Eval(callee->kids[1], sc));
       if (obj.t == Val::kObj || obj.t == Val::kNative) {
         Val f = Get(obj, name);
         if (n->flag && f.t == Val::kUndef) return Val{};
@@ -1399,7 +1452,7 @@ class Machine {
 
   Val Method(const Val& self, const std::string& m, std::vector<Val> a) {
     Step();
-    if (self.t == Val::kStr) return StringMethod(self.s, m, a);
+    if (self.t == Val::kStr) return StringMethod(self.s(), m, a);
     if (self.t == Val::kArr) return ArrayMethod(self, m, a);
     if (self.t == Val::kNum) {
       if (m == "toString") return Val::Str(Utf8To16(NumberToString(self.n, static_cast<int>(Arg(a, 0, 10)))));
@@ -1757,7 +1810,7 @@ class Machine {
     if (m == "indexOf" || m == "includes") {
       const Val x = a.empty() ? Val{} : a[0];
       for (size_t i = 0; i < v.size(); ++i) {
-        if (Truthy(Binary("===", v[i], x))) return m == "includes" ? Val::Bool(true) : Val::Num(static_cast<double>(i));
+        if (Truthy(Binary(Op::kStrictEq, v[i], x))) return m == "includes" ? Val::Bool(true) : Val::Num(static_cast<double>(i));
       }
       return m == "includes" ? Val::Bool(false) : Val::Num(-1);
     }
@@ -1842,7 +1895,7 @@ class Machine {
       case Native::kUnescape: ++decoding_ops_; break;
       case Native::kBufferFrom:
       case Native::kUint8Array:
-        if (a.size() > 1 && a[1].t == Val::kStr && a[1].s != u"utf8" && a[1].s != u"utf-8") ++decoding_ops_;
+        if (a.size() > 1 && a[1].t == Val::kStr && a[1].s() != u"utf8" && a[1].s() != u"utf-8") ++decoding_ops_;
         break;
       case Native::kParseInt:
         if (a.size() > 1 && Arg(a, 1, 10) != 10) ++decoding_ops_;
@@ -1912,8 +1965,8 @@ class Machine {
       case Native::kUint8Array: {
         if (a.empty()) throw Stop{};
         if (a[0].t == Val::kStr) {
-          const std::string enc = a.size() > 1 && a[1].t == Val::kStr ? Utf16To8(a[1].s) : "utf8";
-          return Bytes(StringBytes(a[0].s, enc));
+          const std::string enc = a.size() > 1 && a[1].t == Val::kStr ? Utf16To8(a[1].s()) : "utf8";
+          return Bytes(StringBytes(a[0].s(), enc));
         }
         return Bytes(BytesOf(a[0]));
       }
@@ -2067,7 +2120,7 @@ class Machine {
           ws();
           if (*i >= s.size() || s[*i] != ':') throw Thrown{Val::Str(u"SyntaxError")};
           ++*i;
-          o->props.emplace_back(k.s, JsonValue(s, i, depth + 1));
+          o->props.emplace_back(k.s(), JsonValue(s, i, depth + 1));
           ws();
           if (*i < s.size() && s[*i] == ',') {
             ++*i;
@@ -2144,7 +2197,7 @@ class Machine {
 
 bool ToResult(const Val& v, EvalResult* out) {
   if (v.t == Val::kStr) {
-    out->text = Utf16To8(v.s);
+    out->text = Utf16To8(v.s());
     return true;
   }
   if (v.t == Val::kArr) {
@@ -2156,7 +2209,7 @@ bool ToResult(const Val& v, EvalResult* out) {
     }
     for (const Val& e : v.arr()->v) {
       if (e.t != Val::kStr) return false;
-      out->items.push_back(Utf16To8(e.s));
+      out->items.push_back(Utf16To8(e.s()));
     }
     out->is_list = true;
     return !out->items.empty();
@@ -2202,7 +2255,7 @@ const Node* CompileSimpleCall(std::string_view t, Snippet* out) {
         const size_t b = ++i;
         while (i < t.size() && t[i] != c) {
           if (t[i] == '\\') ++i;
-          if (t[i] == '\n') return nullptr;
+          if (i >= t.size() || t[i] == '\n') return nullptr;
           ++i;
         }
         if (i >= t.size()) return nullptr;
@@ -2265,6 +2318,7 @@ struct JsEvaluator::Impl {
   std::vector<std::unique_ptr<Snippet>> sources;
   std::function<const Node*(Range, bool)> compile;
   uint64_t last_steps = 0;
+  uint64_t compiled_bytes = 0;  // snippet text compiled so far (bounded)
 
   const Node* CompileText(std::string_view code, Snippet* out, bool program) {
     if (!parser) {
@@ -2301,12 +2355,18 @@ JsEvaluator::JsEvaluator(std::string_view module_text, Resolver resolver) : impl
   impl_->resolver = std::move(resolver);
   Impl* impl = impl_.get();
   impl_->compile = [impl](Range r, bool decl) -> const Node* {
-    if (r.end <= r.begin || r.end > impl->text.size() || r.end - r.begin > 64 * 1024) return nullptr;
+    // Decoders, their keys and their constants are small; a large value
+    // (a module's object, a class) is not compiled, and all snippets of a
+    // module together are bounded, so that a bundle with thousands of
+    // near-decoders costs bounded parsing.
+    if (r.end <= r.begin || r.end > impl->text.size() || r.end - r.begin > 16 * 1024) return nullptr;
+    if (impl->compiled_bytes > 8u << 20) return nullptr;
     auto key = std::make_tuple(r.begin, r.end, decl);
     auto it = impl->cache.find(key);
     if (it != impl->cache.end()) return it->second ? it->second->root : nullptr;
     auto snippet = std::make_unique<Snippet>();
     const std::string_view code = impl->text.substr(r.begin, r.end - r.begin);
+    impl->compiled_bytes += code.size();
     if (!decl) snippet->root = CompileSimpleCall(code, snippet.get());
     if (snippet->root == nullptr) {
       snippet->nodes.clear();
