@@ -1834,11 +1834,15 @@ class ModuleRun {
       std::string against;
       uint32_t at;
     };
-    std::unordered_map<std::string_view, Summary> tests;
+    // By the function's offset: minified code declares the same short name
+    // in many scopes, so a call is matched to the function its name
+    // resolves to from the caller's scope, never by name alone.
+    std::unordered_map<uint32_t, Summary> tests;
+    std::unordered_set<std::string_view> names;  // a cheap filter before resolving
     for (const CompareFact& c : facts_.compares) {
       uint32_t owner = c.func;
       while (owner != kNone && facts_.functions[owner].name.empty()) owner = facts_.functions[owner].parent;
-      if (owner == kNone || tests.count(facts_.functions[owner].name)) continue;
+      if (owner == kNone || tests.count(facts_.functions[owner].range.begin)) continue;
       const std::vector<std::string_view> params = Params(owner);
       if (params.empty()) continue;
       for (auto [value, other] : {std::pair{c.value, c.other}, std::pair{c.other, c.value}}) {
@@ -1851,7 +1855,8 @@ class ModuleRun {
         if (!uses_param || ProbeIn(value, c.func) != kNone) continue;
         std::string against = ListOrConstant(other, c.func, false);
         if (against.empty()) continue;
-        tests.emplace(facts_.functions[owner].name, Summary{std::move(against), c.range.begin});
+        tests.emplace(facts_.functions[owner].range.begin, Summary{std::move(against), c.range.begin});
+        names.insert(facts_.functions[owner].name);
         break;
       }
     }
@@ -1863,11 +1868,13 @@ class ModuleRun {
       std::string_view callee;
       ForEachIdentifier(text_.substr(br.condition.begin, br.condition.end - br.condition.begin),
                         [&](std::string_view id, bool called) {
-                          if (!called) return true;
-                          auto it = tests.find(id);
+                          if (!called || !names.count(id)) return true;
+                          const auto d = Resolve(id, br.func);
+                          if (!d) return true;
+                          auto it = tests.find(d->value.begin);
                           if (it == tests.end()) return true;
                           summary = &it->second;
-                          callee = it->first;
+                          callee = id;
                           return false;
                         });
       if (summary == nullptr) continue;
