@@ -1350,20 +1350,31 @@ class ModuleRun {
   // names it reads, and in the functions it calls. "… with a X at L:C".
   std::vector<std::string> ComparisonsBehind(Range cond, uint32_t func, uint32_t* probe_out) const {
     std::vector<Range> ranges{cond};
-    ForEachIdentifier(text_.substr(cond.begin, cond.end - cond.begin), [&](std::string_view name, bool called) {
-      if (auto it = decls_by_name_.find(name); it != decls_by_name_.end()) {
-        for (uint32_t i : it->second) {
-          const internal::DeclFact& d = facts_.decls[i];
-          if (Visible(func, d.func) && d.value.end - d.value.begin < 4000) ranges.push_back(d.value);
+    // The condition, the values of the names it uses and the functions it
+    // calls; one level further for those values (`t=probe()` then
+    // `t.known`: the comparisons are in probe()).
+    std::vector<std::pair<Range, uint32_t>> scan{{cond, func}};
+    for (size_t next = 0; next < scan.size() && next < 4; ++next) {
+      const auto [where, in] = scan[next];
+      if (where.end - where.begin > 4000) continue;
+      ForEachIdentifier(text_.substr(where.begin, where.end - where.begin), [&](std::string_view name, bool called) {
+        if (auto it = decls_by_name_.find(name); it != decls_by_name_.end()) {
+          for (uint32_t i : it->second) {
+            const internal::DeclFact& d = facts_.decls[i];
+            if (Visible(in, d.func) && d.value.end - d.value.begin < 4000) {
+              ranges.push_back(d.value);
+              if (next == 0) scan.emplace_back(d.value, d.func);
+            }
+          }
         }
-      }
-      if (called) {
-        if (auto it = funcs_by_name_.find(name); it != funcs_by_name_.end()) {
-          for (uint32_t f : it->second) ranges.push_back(facts_.functions[f].range);
+        if (called) {
+          if (auto it = funcs_by_name_.find(name); it != funcs_by_name_.end()) {
+            for (uint32_t f : it->second) ranges.push_back(facts_.functions[f].range);
+          }
         }
-      }
-      return ranges.size() < 16;
-    });
+        return ranges.size() < 16;
+      });
+    }
     std::vector<std::string> out;
     std::set<std::string> seen;
     for (const CompareFact& c : facts_.compares) {
@@ -1472,6 +1483,19 @@ class ModuleRun {
       it->second.strings.insert(index);
       it->second.branches.insert(b);
     });
+    // The fall-through `return "…"` after the branches is a variant too.
+    for (const internal::ReturnFact& r : facts_.returns) {
+      if (!seeded_funcs.count(r.func) || r.range.end - r.range.begin > 200) continue;
+      auto it = std::lower_bound(strings_sorted_.begin(), strings_sorted_.end(), r.range.begin,
+                                 [&](uint32_t i, uint32_t x) { return facts_.strings[i].range.begin < x; });
+      for (; it != strings_sorted_.end() && facts_.strings[*it].range.begin < r.range.end; ++it) {
+        const StringFact& s = facts_.strings[*it];
+        if (s.value.empty() || s.value.size() > 64 || s.origin == StringOrigin::kTemplate) continue;
+        bool special = false;
+        auto g = groups.find({r.func, Fold(s.value, &special)});
+        if (g != groups.end()) g->second.strings.insert(*it);
+      }
+    }
     for (const auto& [key, g] : groups) {
       std::set<std::string> values;
       for (uint32_t i : g.strings) values.insert(facts_.strings[i].value);
@@ -1494,6 +1518,44 @@ class ModuleRun {
           if (std::find(against.begin(), against.end(), c) == against.end() && against.size() < 8) {
             against.push_back(std::move(c));
           }
+        }
+      }
+      // The conditions test the function's parameters: the probe is in
+      // what its callers pass (`pick(flags.known, flags.keyword)`).
+      std::string passed;
+      if (probe == kNone && func != kNone && !facts_.functions[func].name.empty()) {
+        const std::string& name = facts_.functions[func].name;
+        size_t calls = 0;
+        for (size_t at = text_.find(name); at != std::string_view::npos && calls < 20; at = text_.find(name, at + 1)) {
+          const size_t open = at + name.size();
+          if ((at > 0 && (IsIdentChar(static_cast<unsigned char>(text_[at - 1])) || text_[at - 1] == '.')) ||
+              open >= text_.size() || text_[open] != '(') {
+            continue;
+          }
+          const size_t close = MatchingParen(open);
+          if (close == std::string_view::npos) continue;
+          const uint32_t caller = FunctionAt(static_cast<uint32_t>(at));
+          if (caller == func) continue;  // the declaration's own header, or recursion
+          const auto d = Resolve(name, caller);
+          if (!d || d->value.begin != facts_.functions[func].range.begin) continue;
+          ++calls;
+          const Range args{static_cast<uint32_t>(open + 1), static_cast<uint32_t>(close)};
+          const struct {
+            Range range;
+            uint32_t func;
+          } c{Range{static_cast<uint32_t>(at), static_cast<uint32_t>(close + 1)}, caller};
+          uint32_t p = ProbeIn(args, c.func);
+          std::vector<std::string> cmp = ComparisonsBehind(args, c.func, &p);
+          if (p == kNone) continue;
+          probe = p;
+          branch = *g.branches.begin();
+          for (std::string& x : cmp) {
+            if (std::find(against.begin(), against.end(), x) == against.end() && against.size() < 8) {
+              against.push_back(std::move(x));
+            }
+          }
+          passed = fmt::format("passes the results to {} at {}{}", name, locator_.Label(c.range.begin), InFunction(c.func));
+          break;
         }
       }
       if (probe == kNone) continue;
@@ -1520,6 +1582,7 @@ class ModuleRun {
       corr.chain.push_back(fmt::format("reads {} ({}) at {}{}", p.detail, rule.name, locator_.Label(p.range.begin),
                                        InFunction(p.func)));
       for (const std::string& a : against) corr.chain.push_back(a);
+      if (!passed.empty()) corr.chain.push_back(passed);
       corr.chain.push_back(fmt::format("which selects one of {} look-alike variants: {} at {}{}", values.size(), list,
                                        locator_.Label(br.condition.begin), InFunction(func)));
       std::string use_summary;
@@ -1545,6 +1608,34 @@ class ModuleRun {
       for (uint32_t i : g.strings) covert_strings_.insert(facts_.strings[i].range.begin);
       for (uint32_t b : g.branches) covert_branches_.insert(b);
     }
+  }
+
+  // The innermost function around an offset (kNone at module level).
+  uint32_t FunctionAt(uint32_t offset) const {
+    const auto& fs = facts_.functions;
+    auto it = std::upper_bound(fs.begin(), fs.end(), offset,
+                               [](uint32_t o, const internal::FunctionFact& f) { return o < f.range.begin; });
+    if (it == fs.begin()) return kNone;
+    uint32_t f = static_cast<uint32_t>(it - fs.begin() - 1);
+    while (f != kNone && !(fs[f].range.begin <= offset && offset < fs[f].range.end)) f = fs[f].parent;
+    return f;
+  }
+
+  // The offset of the parenthesis closing the one at `open`, skipping
+  // strings; npos when not found within 2,000 bytes.
+  size_t MatchingParen(size_t open) const {
+    int depth = 0;
+    for (size_t i = open; i < text_.size() && i < open + 2000; ++i) {
+      const char c = text_[i];
+      if (c == '"' || c == '\'' || c == '`') {
+        for (++i; i < text_.size() && text_[i] != c; ++i) i += text_[i] == '\\';
+      } else if (c == '(') {
+        ++depth;
+      } else if (c == ')' && --depth == 0) {
+        return i;
+      }
+    }
+    return std::string_view::npos;
   }
 
   // --- correlation -------------------------------------------------------
@@ -1610,7 +1701,7 @@ class ModuleRun {
     // A declaration or return found to read a probe in the first round
     // cannot add anything in the second: its entry is there already.
     std::vector<bool> decl_done(facts_.decls.size()), return_done(facts_.returns.size());
-    for (int round = 0; round < 3; ++round) {
+    for (int round = 0; round < 4; ++round) {
       for (size_t i = 0; i < facts_.decls.size(); ++i) {
         const internal::DeclFact& d = facts_.decls[i];
         if (decl_done[i] || d.value.end - d.value.begin > 4000) continue;
@@ -1710,14 +1801,26 @@ class ModuleRun {
       while (!name.empty() && (name.front() == '(' || name.front() == '!')) name.remove_prefix(1);
       while (!name.empty() && name.back() == ')') name.remove_suffix(1);
       if (auto it = decls_by_name_.find(name); it != decls_by_name_.end()) {
+        bool visible_decl = false;
         for (uint32_t index : it->second) {
           const internal::DeclFact& d = facts_.decls[index];
           if (!Visible(func, d.func)) continue;
+          visible_decl = true;
           std::string inner = ListOrConstant(d.value, d.func, timezone_probe, depth + 1);
           if (inner.empty()) continue;
           // A short module-level name is only trusted for a list, which is
           // telling on its own; a lone constant could be any shadowed name.
           if (d.func == kNone && name.size() < 4 && inner.find("list of") == std::string::npos) continue;
+          return inner + " (" + std::string(name) + ")";
+        }
+        // `var L;` at module level, assigned inside a lazy initialiser
+        // (`init=once(()=>{L=memo(()=>decode(ENC))})`): the assignment is
+        // in another function. Trusted for a list only.
+        for (uint32_t index : it->second) {
+          const internal::DeclFact& d = facts_.decls[index];
+          if (visible_decl || Visible(func, d.func) || d.value.end - d.value.begin > 4000) continue;
+          std::string inner = ListOrConstant(d.value, d.func, timezone_probe, depth + 1);
+          if (inner.find("list of") == std::string::npos) continue;
           return inner + " (" + std::string(name) + ")";
         }
       }

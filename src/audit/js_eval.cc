@@ -490,7 +490,7 @@ struct Val {
   static Val Str(std::u16string v) {
     Val x;
     x.t = kStr;
-    x.sp = std::make_shared<const std::u16string>(std::move(v));
+    x.sp = std::make_shared<std::u16string>(std::move(v));
     return x;
   }
   static Val Bool(bool v) {
@@ -784,7 +784,25 @@ class Machine {
           Assign(n->kids[0], v, sc);
           return v;
         }
-        Val v = Binary(n->bin, cur, Eval(n->kids[1], sc));
+        Val rhs = Eval(n->kids[1], sc);
+        if (n->bin == Op::kAdd && cur.t == Val::kStr && n->kids[0]->kind == N::kIdent &&
+            (rhs.t == Val::kStr || rhs.t == Val::kNum)) {
+          // `s += c` in a loop is how decoders build their text: appended
+          // in place when the variable holds the only reference, so that it
+          // costs (and is charged) the appended units, not a copy per step.
+          if (Val* slot = LocalSlot(n->kids[0]->op, sc); slot != nullptr && slot->t == Val::kStr && slot->sp == cur.sp) {
+            cur = Val{};
+            if (slot->sp.use_count() == 1) {
+              const std::u16string tail = ToStr(rhs);
+              Units(tail.size());
+              // Strings are created non-const (Val::Str): the cast is sound.
+              const_cast<std::u16string&>(*slot->sp) += tail;
+              return *slot;
+            }
+            cur = *slot;
+          }
+        }
+        Val v = Binary(n->bin, cur, rhs);
         Assign(n->kids[0], v, sc);
         return v;
       }
@@ -826,6 +844,7 @@ class Machine {
         return Flow::kNormal;
       }
       case N::kExpr:
+        last_ = Val{};  // let go of the previous value first: `s += c` then appends in place
         last_ = Eval(n->kids[0], sc);
         return Flow::kNormal;
       case N::kEmpty: return Flow::kNormal;
@@ -1081,6 +1100,16 @@ class Machine {
     auto it = Globals().find(name);
     if (it == Globals().end()) throw Stop{};
     return Val::Nat(it->second);
+  }
+
+  // The slot of a name already bound in this scope chain (no resolution
+  // into the module); nullptr otherwise.
+  static Val* LocalSlot(const std::string& name, Scope* sc) {
+    for (Scope* s = sc; s != nullptr; s = s->parent) {
+      if (Val* slot = s->Find(name)) return slot;
+      if (s->root) break;
+    }
+    return nullptr;
   }
 
   void Assign(const Node* target, Val v, Scope* sc) {

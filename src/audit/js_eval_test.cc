@@ -5,6 +5,8 @@
 
 #include <string>
 
+#include <fmt/format.h>
+
 namespace glassbox::audit::internal {
 namespace {
 
@@ -21,6 +23,22 @@ TEST(JsEval, Base64XorWithDefaultParameterKey) {
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->text, "api.example.com");
   EXPECT_GT(r->decoding_ops, 0u);
+}
+
+// Regression: a decoder that appends one character at a time to a string
+// (`n+=String.fromCharCode(...)`) over a 4 KB list was charged a full copy
+// per character and stopped at the memory limit; appends are now in place.
+TEST(JsEval, CharacterByCharacterAppendOfALongListFitsTheLimits) {
+  std::string list;
+  for (int i = 0; i < 150; ++i) list += (i ? "," : "") + std::string("node") + std::to_string(i) + ".relay.example.com";
+  std::string hex;
+  for (unsigned char c : list) hex += fmt::format("{:02x}", c ^ 91);
+  const auto r = EvalJs("const K=91;function d(h){let t=Buffer.from(h,\"hex\"),n=\"\";for(let r of t)n+=String.fromCharCode(r^K);"
+                        "return n.split(\",\")} d(\"" + hex + "\")");
+  ASSERT_TRUE(r.has_value());
+  ASSERT_TRUE(r->is_list);
+  ASSERT_EQ(r->items.size(), 150u);
+  EXPECT_EQ(r->items.back(), "node149.relay.example.com");
 }
 
 TEST(JsEval, SplitReverseJoinAndReduce) {
