@@ -1525,13 +1525,13 @@ class ModuleRun {
       std::string passed;
       if (probe == kNone && func != kNone && !facts_.functions[func].name.empty()) {
         const std::string& name = facts_.functions[func].name;
-        size_t calls = 0;
-        for (size_t at = text_.find(name); at != std::string_view::npos && calls < 20; at = text_.find(name, at + 1)) {
+        // Bounded: a minified one-letter name occurs everywhere.
+        size_t calls = 0, looked = 0;
+        const std::string call_text = name + "(";
+        for (size_t at = text_.find(call_text); at != std::string_view::npos && calls < 20 && ++looked <= 400;
+             at = text_.find(call_text, at + 1)) {
           const size_t open = at + name.size();
-          if ((at > 0 && (IsIdentChar(static_cast<unsigned char>(text_[at - 1])) || text_[at - 1] == '.')) ||
-              open >= text_.size() || text_[open] != '(') {
-            continue;
-          }
+          if (at > 0 && (IsIdentChar(static_cast<unsigned char>(text_[at - 1])) || text_[at - 1] == '.')) continue;
           const size_t close = MatchingParen(open);
           if (close == std::string_view::npos) continue;
           const uint32_t caller = FunctionAt(static_cast<uint32_t>(at));
@@ -1815,8 +1815,10 @@ class ModuleRun {
         }
         // `var L;` at module level, assigned inside a lazy initialiser
         // (`init=once(()=>{L=memo(()=>decode(ENC))})`): the assignment is
-        // in another function. Trusted for a list only.
+        // in another function. Trusted for a list only, and only for a name
+        // assigned in few places (a minified `e` is assigned everywhere).
         for (uint32_t index : it->second) {
+          if (visible_decl || it->second.size() > 4) break;
           const internal::DeclFact& d = facts_.decls[index];
           if (visible_decl || Visible(func, d.func) || d.value.end - d.value.begin > 4000) continue;
           std::string inner = ListOrConstant(d.value, d.func, timezone_probe, depth + 1);
