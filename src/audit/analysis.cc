@@ -1046,6 +1046,14 @@ class ModuleRun {
       for (const std::string& i : h.result.items) items.emplace_back(i, ClassifyText(i, rules_.shapes));
       return fmt::format("hidden {} (decoded by {})", DescribeList(items, true), names);
     }
+    // A lone hidden constant tells users apart only as a host, URL,
+    // address or time zone (see ListOrConstant).
+    const TextShape shape = ClassifyText(h.result.text, rules_.shapes);
+    if (shape != TextShape::kDomain && shape != TextShape::kTimezone && shape != TextShape::kUrl &&
+        shape != TextShape::kEmail) {
+      last_eval_ = nullptr;
+      return {};
+    }
     return fmt::format("hidden constant {} (decoded by {})", Quote(h.result.text), names);
   }
 
@@ -1747,12 +1755,18 @@ class ModuleRun {
       const StringFact& s = facts_.strings[it->second];
       if (s.origin == StringOrigin::kTemplate) return {};
       if (s.range.end >= r.end - 1) {
-        if (auto d = decoded_at_.find(s.range.begin); d != decoded_at_.end()) {
+        // Type names, error codes and punctuation are compared everywhere;
+        // a host, URL, address or time zone is what tells users apart,
+        // hidden or not (a bundle that hides all its strings hides its
+        // error messages too).
+        const bool hidden = decoded_at_.count(s.range.begin) > 0;
+        const std::string& value = hidden ? out_.decoded[decoded_at_.at(s.range.begin)].text : s.value;
+        const TextShape shape = ClassifyText(value, rules_.shapes);
+        if (hidden && (shape == TextShape::kDomain || shape == TextShape::kTimezone || shape == TextShape::kUrl ||
+                       shape == TextShape::kEmail)) {
+          const auto d = decoded_at_.find(s.range.begin);
           return "hidden constant " + Quote(out_.decoded[d->second].text) + " (" + out_.decoded[d->second].encoding + ")";
         }
-        // Type names, error codes and punctuation are compared everywhere;
-        // a host, URL, address or time zone is what tells users apart.
-        const TextShape shape = ClassifyText(s.value, rules_.shapes);
         if (shape != TextShape::kDomain && shape != TextShape::kTimezone && shape != TextShape::kUrl &&
             shape != TextShape::kEmail) {
           return {};

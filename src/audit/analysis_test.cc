@@ -43,7 +43,7 @@ TEST(AuditSamples, EverySampleMeetsItsExpectations) {
     std::istringstream lines(text);
     std::string line;
     static const std::regex kExpect(
-        R"(^// (expect|expect-not|expect-decoded|expect-endpoint|expect-endpoint-ip|expect-chain|expect-via): (.+)$)");
+        R"(^// (expect|expect-not|expect-decoded|expect-endpoint|expect-endpoint-ip|expect-chain|expect-no-chain|expect-via): (.+)$)");
     while (std::getline(lines, line)) {
       std::smatch m;
       if (!std::regex_match(line, m, kExpect)) continue;
@@ -74,6 +74,11 @@ TEST(AuditSamples, EverySampleMeetsItsExpectations) {
           return std::any_of(c.chain.begin(), c.chain.end(),
                              [&](const std::string& step) { return step.find(arg) != std::string::npos; });
         })) << name << ": no chain step with " << arg;
+      } else if (kind == "expect-no-chain") {
+        // No correlation names this text in any step.
+        for (const Correlation& c : a.correlations) {
+          for (const std::string& step : c.chain) EXPECT_EQ(step.find(arg), std::string::npos) << name << ": " << step;
+        }
       } else if (kind == "expect-via") {
         EXPECT_TRUE(std::any_of(a.decoded.begin(), a.decoded.end(),
                                 [&](const DecodedString& d) { return d.via.find(arg) != std::string::npos; }))
