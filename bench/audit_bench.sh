@@ -73,6 +73,32 @@ while size < 12_000_000:
 open(sys.argv[1], "w").write("".join(out))
 PY
 fi
+# Issue 14: a 33 MB Node-style bundle whose ~15,000 hidden strings all go
+# through one decoder with a 12-character default-parameter key.
+if [[ ! -s $work/src/decoder-bundle.js ]]; then
+  python3 - "$work/src/decoder-bundle.js" <<'PY'
+import base64, random, sys
+random.seed(14)
+key = "Zq7!pR2#xLm9"
+def enc(s):
+    b = s.encode()
+    return base64.b64encode(bytes(b[i] ^ ord(key[i % len(key)]) for i in range(len(b)))).decode()
+words = "alpha beta gamma delta render prompt config session token model stream retry cache user".split()
+out = [f'const _$d=(s,k="{key}")=>{{const b=Buffer.from(s,"base64");for(let i=0;i<b.length;i++)b[i]^=k.charCodeAt(i%k.length);return b.toString()}};\n']
+size, n = len(out[0]), 0
+while size < 33_000_000:
+    n += 1
+    if n % 64 == 0:
+        w = random.sample(words, 3)
+        s = f'const v{n}=_$d("{enc("_".join(w) + "_" + str(n))}"),h{n}=_$d("{enc(w[0] + str(n) + ".example-" + w[1] + ".com")}");\n'
+    else:
+        w = random.sample(words, 4)
+        s = f'function {w[0]}_{n}(a,b){{const t=a.{w[1]}??b.{w[2]};return t?{{{w[3]}:t,n:{n}}}:null}}\n'
+    out.append(s)
+    size += len(s)
+open(sys.argv[1], "w").write("".join(out))
+PY
+fi
 if [[ ! -s $work/src/pad.bin || ! -s $work/src/pad.txt ]]; then
   head -c 140000000 /dev/urandom >"$work/src/pad.bin"
   python3 - "$work/src/pad.txt" <<'PY'
@@ -98,7 +124,13 @@ for pad in file text; do
 done
 
 # ------------------------------------------------------ real packages
-targets=("$work/src/bundle.js" "$work/bun-250mb-file" "$work/bun-250mb-text")
+targets=("$work/src/bundle.js" "$work/src/decoder-bundle.js" "$work/bun-250mb-file" "$work/bun-250mb-text")
+# Local copies of real agents (issue 14's speed targets: Claude Code's
+# linux-x64 executable and a 33 MB bundle with ~15k decoder calls), e.g.
+# BENCH_AUDIT_EXTRA="claude qoder-ai-qodercli-1.1.52.tgz".
+for extra in ${BENCH_AUDIT_EXTRA:-}; do
+  [[ -s $extra ]] && targets+=("$(realpath "$extra")") || echo "audit_bench: $extra missing; skipped" >&2
+done
 if [[ ${BENCH_AUDIT_OFFLINE:-0} != 1 ]]; then
   packages=${BENCH_AUDIT_PACKAGES:-"@anthropic-ai/claude-code @google/gemini-cli @openai/codex @qwen-code/qwen-code"}
   # pack NAME@VERSION: prints the tarball's path (cached by npm's own name).

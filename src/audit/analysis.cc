@@ -14,6 +14,9 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include <arpa/inet.h>
+
+#include "audit/js_eval.h"
 #include "audit/js_facts.h"
 #include "core/hidden_text.h"
 #include "core/json_strings.h"
@@ -100,6 +103,12 @@ const std::vector<RuleInfo>& Analyzer::RuleInfos() {
        "with a hard-coded list or constant, and picks an output string or branch. The agent can behave "
        "differently for some users without telling them. Confirm with `glassbox probe`.",
        Severity::kHigh},
+      {"env-probe/covert-marker", "Covert marker chosen by the environment",
+       "Code picks between strings that differ only by look-alike, invisible or separator code points "
+       "(U+0027 / U+2019 / U+02BC, a zero-width space, …) under a condition derived from the environment: "
+       "output that looks the same to a reader but lets the receiver tell users apart. The finding names "
+       "the probe, the lists it is compared with, the variants and where the chosen one is used.",
+       Severity::kCritical},
       {"env-probe/timezone", "Reads the time zone", "Time zone reads are common (logging, dates); they matter "
        "when compared with a list (see env-probe/environment-dependent-output).", Severity::kInfo},
       {"env-probe/locale", "Reads the locale", "Locale reads are common; they matter when compared with a list.",
@@ -335,6 +344,13 @@ void ForEachEndpoint(std::string_view s, const ShapeData& shapes, F&& f) {
 
 class ModuleRun {
  public:
+  // A decoder call evaluated to a string or a list of strings.
+  struct EvalHit {
+    Range call;
+    std::string callee;
+    internal::EvalResult result;
+    std::string via;
+  };
   ModuleRun(std::string_view text, const AuditRules& rules, const AnalysisLimits& limits, ModuleAnalysis* out)
       : text_(text), rules_(rules), limits_(limits), out_(*out), locator_(text) {}
 
@@ -344,15 +360,21 @@ class ModuleRun {
     out_.not_parsed = facts_.not_parsed;
     Probes();
     CollectKeys();
+    IndexNames();
     Decode();
+    EvaluateDecoders();
+    SearchKeys();
     Lists();
     // A module that could not be parsed at all still gets its URLs.
     if (!facts_.not_parsed.empty()) TextEndpoints();
     Endpoints();
     Sdks(sdk_db, sdk_ids);
+    PrepareCorrelation();
+    CovertMarkers();
     CodeBuiltUnicode();
     RawUnicode(TextKind::kCode);
     Correlate();
+    ApplyCaps();
   }
 
   // An asset that is not JavaScript: URLs and hosts (in JSON, those of every
@@ -381,9 +403,7 @@ class ModuleRun {
  private:
   void AddFinding(std::string rule, Severity severity, uint64_t offset, uint64_t length, std::string message,
                   std::string decoded = {}) {
-    Finding* slot = Slot(rule, severity);
-    if (slot == nullptr) return;
-    Finding& f = *slot;
+    Finding f;
     f.rule = std::move(rule);
     f.severity = severity;
     const Position p = locator_.At(offset);
@@ -438,16 +458,8 @@ class ModuleRun {
   }
 
   void AddDecoded(const internal::Range& range, Decoding d, std::string list) {
-    if (out_.decoded.size() >= limits_.max_decoded) {
-      ++out_.decoded_omitted;
-      // Not listed, but what it hides still counts: its URLs become hidden endpoints.
-      if (unlisted_decoded_.size() < limits_.max_endpoints && unlisted_texts_.insert(d.text).second) {
-        unlisted_decoded_.emplace_back(d.text, range.begin);
-      }
-      return;
-    }
     DecodedString ds{d.encoding, d.text, std::string(TextShapeName(d.shape)), locator_.At(range.begin),
-                     std::move(list)};
+                     std::move(list), {}};
     decoded_at_[range.begin] = out_.decoded.size();
     out_.decoded.push_back(std::move(ds));
   }
@@ -497,7 +509,11 @@ class ModuleRun {
     for (const DecodedString& d : out_.decoded) {
       // Plain string-array reads are summarised by obfuscation/string-array.
       if (d.encoding.rfind("string-array(", 0) == 0 && d.shape == "text") continue;
-      if (++reported > 200) break;
+      if (++reported > 200) {
+        out_.notes.push_back(fmt::format("obfuscation/decoded-string: {} decoded strings, findings for the first 200 "
+                                         "(all are in decoded_strings)", out_.decoded.size()));
+        break;
+      }
       AddFinding("obfuscation/decoded-string", Severity::kInfo, d.position.byte_offset, 1,
                  fmt::format("Hidden {} ({}): {}", d.shape, d.encoding, Quote(d.text, 80)), d.text);
     }
@@ -599,20 +615,13 @@ class ModuleRun {
     }
   }
 
-  void AddEndpoint(std::string_view url, std::string_view host, uint32_t offset, bool hidden) {
+  void AddEndpoint(std::string_view url, std::string_view host, uint32_t offset, bool hidden,
+                   std::string kind = {}, std::string reason = {}) {
     if (!endpoint_urls_.insert(std::string(url)).second) return;
-    EndpointRef e{std::string(url), std::string(host), locator_.At(offset), hidden};
-    if (out_.endpoints.size() < limits_.max_endpoints) {
-      if (!hidden) plain_endpoints_.push_back(out_.endpoints.size());
-      out_.endpoints.push_back(std::move(e));
-      return;
-    }
-    ++out_.endpoints_omitted;
-    // Full: a hidden endpoint takes the place of the latest plain one.
-    if (hidden && !plain_endpoints_.empty()) {
-      out_.endpoints[plain_endpoints_.back()] = std::move(e);
-      plain_endpoints_.pop_back();
-    }
+    if (kind.empty()) kind = IpLiteral(host) ? "ip" : url == host ? "host" : "url";
+    if (kind == "ip" && reason.empty()) reason = IpReason(offset, kNone, 0);
+    out_.endpoints.push_back(
+        EndpointRef{std::string(url), std::string(host), locator_.At(offset), hidden, std::move(kind), std::move(reason)});
   }
 
   // URLs anywhere in the raw text (no bare host names: those need string
@@ -627,7 +636,11 @@ class ModuleRun {
     for (const StringFact& s : facts_.strings) {
       if (s.value.size() > 100000) continue;
       ForEachEndpoint(s.value, rules_.shapes, [&](std::string_view url, std::string_view host, size_t) {
-        AddEndpoint(url, host, s.range.begin, false);
+        if (IpLiteral(host)) {
+          AddEndpoint(url, host, s.range.begin, false, "ip", IpReason(s.range.begin, s.func, 0));
+        } else {
+          AddEndpoint(url, host, s.range.begin, false);
+        }
       });
     }
     for (const DecodedString& d : out_.decoded) {
@@ -635,11 +648,7 @@ class ModuleRun {
         AddEndpoint(url, host, static_cast<uint32_t>(d.position.byte_offset), true);
       });
     }
-    for (const auto& [text, offset] : unlisted_decoded_) {
-      ForEachEndpoint(text, rules_.shapes, [&](std::string_view url, std::string_view host, size_t) {
-        AddEndpoint(url, host, offset, true);
-      });
-    }
+    IpEndpoints();
     HostFindings();
   }
 
@@ -758,6 +767,7 @@ class ModuleRun {
                         lookalike.end());
       }
       if (hidden.empty() && lookalike.empty()) continue;
+      if (covert_strings_.count(s.range.begin)) continue;  // one covert-marker finding names them all
       if (hidden.empty() && !built && count != 1 && !(strong_lookalike && NearPrompt(s))) continue;
       // Whitespace and character-class tables ("\t\n\xa0\u1680\u2000…\ufeff")
       // list many such code points on purpose.
@@ -785,8 +795,6 @@ class ModuleRun {
     std::vector<Finding> raw;
     detector.Scan(text_, TextContext{kind, true}, &raw);
     for (Finding& f : raw) {
-      Finding* slot = Slot(f.rule, f.severity);
-      if (slot == nullptr) continue;
       const Position p = locator_.At(f.byte_offset);
       f.line = p.line;
       f.column = p.column;
@@ -794,6 +802,847 @@ class ModuleRun {
       f.fixes.clear();
       *slot = std::move(f);
     }
+  }
+
+  // --- names, decoders evaluated, key search ------------------------------
+
+  void IndexNames() {
+    for (uint32_t i = 0; i < facts_.strings.size(); ++i) {
+      string_at_.emplace(facts_.strings[i].range.begin, i);
+      strings_sorted_.push_back(i);
+    }
+    std::sort(strings_sorted_.begin(), strings_sorted_.end(),
+              [&](uint32_t a, uint32_t b) { return facts_.strings[a].range.begin < facts_.strings[b].range.begin; });
+    for (uint32_t i = 0; i < facts_.decls.size(); ++i) decls_by_name_[facts_.decls[i].name].push_back(i);
+    for (uint32_t i = 0; i < facts_.functions.size(); ++i) {
+      if (facts_.functions[i].declaration && !facts_.functions[i].name.empty()) {
+        funcs_by_name_[facts_.functions[i].name].push_back(i);
+        scoped_names_[facts_.functions[i].name].push_back(ScopedName{facts_.functions[i].parent, i, true});
+      }
+    }
+    for (uint32_t i = 0; i < facts_.decls.size(); ++i) {
+      scoped_names_[facts_.decls[i].name].push_back(ScopedName{facts_.decls[i].func, i, false});
+    }
+    for (auto& [name, entries] : scoped_names_) {
+      std::stable_sort(entries.begin(), entries.end(),
+                       [](const ScopedName& a, const ScopedName& b) { return a.scope < b.scope; });
+    }
+  }
+
+  // " in name" for a named function, "" otherwise.
+  std::string InFunction(uint32_t func) const {
+    for (uint32_t f = func; f != kNone; f = facts_.functions[f].parent) {
+      if (!facts_.functions[f].name.empty()) return " in " + facts_.functions[f].name;
+    }
+    return {};
+  }
+
+  // The declaration a free name refers to from inside `use_func`: the one in
+  // the nearest enclosing scope; none when that scope assigns it twice with
+  // different values (not a constant).
+  std::optional<internal::Declaration> Resolve(std::string_view name, uint32_t use_func) const {
+    // Not cached: the walk is a few binary searches, cheaper than a cache
+    // keyed by every (name, scope) pair of a large bundle.
+    std::optional<internal::Declaration> found;
+    const auto scoped = scoped_names_.find(name);
+    if (scoped != scoped_names_.end()) {
+      // Entries are (scope, kind, index), sorted by scope: the nearest
+      // enclosing scope that declares the name wins.
+      const auto& entries = scoped->second;
+      for (uint32_t scope = use_func, depth = 0;; scope = facts_.functions[scope].parent, ++depth) {
+        auto it = std::lower_bound(entries.begin(), entries.end(), scope,
+                                   [](const ScopedName& e, uint32_t s2) { return e.scope < s2; });
+        bool ambiguous = false;
+        for (; it != entries.end() && it->scope == scope; ++it) {
+          internal::Declaration d = it->is_function
+                                        ? internal::Declaration{facts_.functions[it->index].range, scope, true}
+                                        : internal::Declaration{facts_.decls[it->index].value, scope, false};
+          if (!found) {
+            found = d;
+          } else if (found->is_function_declaration || d.is_function_declaration) {
+            if (d.is_function_declaration && !found->is_function_declaration) continue;  // `var f = …` wins
+          } else {
+            ambiguous |= text_.substr(found->value.begin, found->value.end - found->value.begin) !=
+                         text_.substr(d.value.begin, d.value.end - d.value.begin);
+          }
+        }
+        if (found || scope == kNone || depth > 256) {
+          if (ambiguous) found.reset();
+          break;
+        }
+      }
+    }
+    return found;
+  }
+
+  static bool HasDecoderMarker(std::string_view code) {
+    static const std::string_view kMarkers[] = {
+        "fromCharCode", "charCodeAt", "codePointAt", "fromCodePoint", "atob(",     "\"base64\"", "'base64'",
+        "\"hex\"",      "'hex'",      "TextDecoder", "decodeURI",     "unescape(", ".reverse()", "^"};
+    for (std::string_view m : kMarkers) {
+      if (code.find(m) != std::string_view::npos) return true;
+    }
+    return false;
+  }
+
+  // Whether a name refers to something that turns strings into other
+  // strings: a small function or value (4 KB at most) that uses a decoding
+  // operation, or a tiny one (600 bytes: memo thunks, wrappers) that calls
+  // such a thing, up to three levels.
+  bool DecoderLike(std::string_view name, uint32_t use_func, int depth = 0) {
+    if (depth > 3) return false;
+    const auto d = Resolve(name, use_func);
+    if (!d) return false;
+    auto [it, inserted] = decoder_like_.emplace(d->value.begin, -1);
+    if (!inserted) return it->second == 1;
+    const std::string_view code = text_.substr(d->value.begin, d->value.end - d->value.begin);
+    bool yes = false;
+    if (code.size() <= 4096) {
+      yes = HasDecoderMarker(code);
+      if (!yes && code.size() <= 600) {
+        ForEachIdentifier(code, [&](std::string_view id, bool called) {
+          if (called && id != name && DecoderLike(id, d->func, depth + 1)) yes = true;
+          return !yes;
+        });
+      }
+    }
+    decoder_like_[d->value.begin] = yes ? 1 : 0;
+    return yes;
+  }
+
+  static std::string JoinItems(const std::vector<std::string>& items) {
+    std::string all;
+    for (const std::string& i : items) all += i + '\n';
+    return all;
+  }
+
+  // Calls of decoders whose arguments are constants, evaluated (js_eval.h):
+  // what they return is kept when it reads as text and is not simply one of
+  // the arguments.
+  void EvaluateDecoders() {
+    if (facts_.calls.empty()) return;
+    internal::JsEvaluator evaluator(text_, [this](std::string_view n, uint32_t f) { return Resolve(n, f); });
+    internal::EvalLimits limits;
+    limits.max_steps = limits_.max_eval_steps_per_call;
+    uint64_t spent = 0;
+    size_t skipped = 0;
+    std::unordered_set<std::string> seen_results;
+    std::unordered_map<std::string_view, size_t> by_text;  // identical call text in the same scope → hit
+    // Most callees have one declaration in the module: their answer is
+    // cached by name, without resolving each call's scope.
+    std::unordered_map<std::string_view, int8_t> by_name;
+    std::unordered_map<uint32_t, std::pair<uint32_t, uint32_t>> outcomes;  // decoder → (calls tried, results)
+    size_t given_up = 0;
+    for (const internal::CallFact& c : facts_.calls) {
+      const std::string_view name = text_.substr(c.callee.begin, c.callee.end - c.callee.begin);
+      auto [known, inserted] = by_name.emplace(name, -1);
+      if (inserted) {
+        const auto scoped = scoped_names_.find(name);
+        if (scoped == scoped_names_.end()) {
+          known->second = 0;
+        } else if (scoped->second.size() == 1) {
+          known->second = DecoderLike(name, c.func) ? 1 : 0;
+        }
+      }
+      if (known->second == 0 || (known->second == -1 && !DecoderLike(name, c.func))) continue;
+      if (spent >= limits_.max_eval_steps_per_module) {
+        ++skipped;
+        continue;
+      }
+      // A function that gave no text in its first 8 calls is not a
+      // decoder of constants (it needs run-time input): its other calls
+      // are not evaluated.
+      const auto decl = Resolve(name, c.func);
+      if (!decl) continue;
+      auto& [tries, texts] = outcomes[decl->value.begin];
+      if (tries >= 8 && texts * 4 < tries) {
+        ++given_up;
+        continue;
+      }
+      ++tries;
+      const std::string_view call_text = text_.substr(c.range.begin, c.range.end - c.range.begin);
+      ++out_.decoder_calls;
+      auto r = evaluator.Evaluate(c.range, c.func, limits);
+      spent += r ? std::max<uint64_t>(r->steps, 1) : evaluator.last_steps();
+      if (!r || r->decoding_ops == 0) continue;
+      ++texts;
+      // Its literal arguments are decoded now: the key search skips them.
+      for (auto it = std::lower_bound(strings_sorted_.begin(), strings_sorted_.end(), c.range.begin,
+                                      [&](uint32_t i, uint32_t b) { return facts_.strings[i].range.begin < b; });
+           it != strings_sorted_.end() && facts_.strings[*it].range.begin < c.range.end; ++it) {
+        evaluated_literals_.insert(facts_.strings[*it].range.begin);
+      }
+      if (!r->is_list && (r->text == "undefined" || r->text == "null" || r->text == "NaN")) continue;
+      // Not hidden: the text is right there in the call.
+      if (!r->is_list && (r->text.size() < 3 || call_text.find(r->text) != std::string_view::npos)) continue;
+      std::vector<std::pair<std::string, TextShape>> items;
+      if (r->is_list) {
+        size_t shaped = 0;
+        for (const std::string& item : r->items) {
+          const TextShape shape = ClassifyText(item, rules_.shapes);
+          shaped += shape != TextShape::kNone;
+          items.emplace_back(item, shape);
+        }
+        if (shaped * 2 < items.size() || items.size() > 100000) continue;
+      } else {
+        const TextShape shape = ClassifyText(r->text, rules_.shapes);
+        if (shape == TextShape::kNone) continue;
+        items.emplace_back(r->text, shape);
+      }
+      std::string via = std::string(name);
+      if (auto d = Resolve(name, c.func)) via += " " + locator_.Label(d->value.begin);
+      for (const auto& [used, offset] : r->used) {
+        if (used != name) via += fmt::format(", {} {}", used, locator_.Label(offset));
+      }
+      (void)by_text;
+      const bool fresh = seen_results.insert(r->is_list ? JoinItems(r->items) : r->text).second;
+      evals_.push_back(EvalHit{c.range, std::string(name), std::move(*r), via});
+      if (!fresh) continue;
+      const std::string encoding = "eval(" + std::string(name) + ")";
+      const std::string list = evals_.back().result.is_list ? locator_.Label(c.range.begin) : std::string();
+      for (auto& [text, shape] : items) {
+        if (shape == TextShape::kNone) continue;
+        AddDecoded(c.range, Decoding{encoding, text, shape}, list);
+        out_.decoded.back().via = via;
+        decoded_at_.erase(c.range.begin);  // a call is not a string literal
+      }
+    }
+    if (given_up > 0) {
+      size_t functions = 0;
+      for (const auto& [at, o] : outcomes) functions += o.first >= 8 && o.second * 4 < o.first;
+      out_.notes.push_back(fmt::format("decoder evaluation: {} calls of {} functions that returned text for fewer than a quarter of their "
+                                       "first calls were not evaluated",
+                                       given_up, functions));
+    }
+    if (skipped > 0) {
+      out_.notes.push_back(fmt::format("decoder evaluation: step budget of {} reached; {} further decoder calls not "
+                                       "evaluated",
+                                       limits_.max_eval_steps_per_module, skipped));
+    }
+  }
+
+  // The evaluated decoder call that starts inside r (its result), or null.
+  const EvalHit* EvalIn(Range r) const {
+    auto it = std::lower_bound(evals_.begin(), evals_.end(), r.begin,
+                               [](const EvalHit& h, uint32_t b) { return h.call.begin < b; });
+    for (; it != evals_.end() && it->call.begin < r.end; ++it) {
+      if (it->call.end <= r.end) return &*it;
+    }
+    return nullptr;
+  }
+
+  // A decoded list or constant for `against`: no positions (the diff
+  // compares it across versions); the decoding step, located, is noted in
+  // last_eval_ for the chain.
+  std::string DescribeEval(const EvalHit& h) const {
+    last_eval_ = &h;
+    std::string names = h.callee;
+    for (const auto& [used, offset] : h.result.used) {
+      if (used != h.callee) names += ", " + used;
+    }
+    if (h.result.is_list) {
+      std::vector<std::pair<std::string, TextShape>> items;
+      for (const std::string& i : h.result.items) items.emplace_back(i, ClassifyText(i, rules_.shapes));
+      return fmt::format("hidden {} (decoded by {})", DescribeList(items, true), names);
+    }
+    // A lone hidden constant tells users apart only as a host, URL,
+    // address or time zone (see ListOrConstant).
+    const TextShape shape = ClassifyText(h.result.text, rules_.shapes);
+    if (shape != TextShape::kDomain && shape != TextShape::kTimezone && shape != TextShape::kUrl &&
+        shape != TextShape::kEmail) {
+      last_eval_ = nullptr;
+      return {};
+    }
+    return fmt::format("hidden constant {} (decoded by {})", Quote(h.result.text), names);
+  }
+
+  // "decoded at L:C by dec 3:1, k 1:5" for the last DescribeEval, or "".
+  std::string TakeDecodingStep() const {
+    if (last_eval_ == nullptr) return {};
+    std::string step = fmt::format("the list is decoded at {} by {}", locator_.Label(last_eval_->call.begin),
+                                   last_eval_->via);
+    if (!last_eval_->result.is_list) step = fmt::format("the constant is decoded at {} by {}",
+                                                        locator_.Label(last_eval_->call.begin), last_eval_->via);
+    last_eval_ = nullptr;
+    return step;
+  }
+
+  // Long base64 / hex literals that nothing decoded: a search over one-byte
+  // XOR keys and repeating keys taken from the module's own literals.
+  void SearchKeys() {
+    std::vector<std::string> keys;
+    std::vector<uint32_t> key_at;
+    std::set<std::string> seen;
+    for (const XorKey& k : keys_) {
+      if (k.bytes.size() >= 2 && seen.insert(k.bytes).second) {
+        keys.push_back(k.bytes);
+        key_at.push_back(kNone);
+      }
+    }
+    std::unordered_set<uint32_t> xor_funcs;
+    for (const internal::XorFact& x : facts_.xors) xor_funcs.insert(x.func);
+    // Key-like literals: 4 to 32 printable characters without spaces, from
+    // functions that XOR first, then anywhere.
+    for (int pass = 0; pass < 2 && keys.size() < 64; ++pass) {
+      for (const StringFact& s : facts_.strings) {
+        if (keys.size() >= 64) break;
+        if (s.origin != StringOrigin::kLiteral || s.value.size() < 4 || s.value.size() > 32) continue;
+        if ((pass == 0) != (xor_funcs.count(s.func) > 0)) continue;
+        bool ok = true;
+        for (unsigned char c : s.value) ok &= c > 0x20 && c < 0x7F;
+        if (!ok) continue;
+        if (seen.insert(s.value).second) {
+          keys.push_back(s.value);
+          key_at.push_back(s.range.begin);
+        }
+      }
+    }
+    size_t tried = 0;
+    for (const StringFact& s : facts_.strings) {
+      if (s.origin == StringOrigin::kTemplate || s.value.size() < 16 || !LooksEncoded(s.value)) continue;
+      if (decoded_at_.count(s.range.begin) || evaluated_literals_.count(s.range.begin)) continue;
+      if (++tried > 2000) {
+        out_.notes.push_back("key search: more than 2,000 undecoded base64/hex literals; the rest were not searched");
+        break;
+      }
+      auto hit = SearchXorKey(s.value, keys, rules_.shapes);
+      if (!hit) continue;
+      // Zero bytes XOR-ed with a key spell the key: nothing was hidden.
+      if (hit->key.size() > 1 && (hit->key + hit->key).find(hit->decoding.text) != std::string::npos) continue;
+      std::string via;
+      if (hit->key.size() == 1) {
+        via = fmt::format("key {} found by a search over one-byte keys", XorKey{hit->key}.Label());
+      } else {
+        const size_t i = static_cast<size_t>(std::find(keys.begin(), keys.end(), hit->key) - keys.begin());
+        via = i < key_at.size() && key_at[i] != kNone
+                  ? fmt::format("key {} from the literal at {}", XorKey{hit->key}.Label(), locator_.Label(key_at[i]))
+                  : fmt::format("key {} from the decoder's code", XorKey{hit->key}.Label());
+      }
+      hit->decoding.encoding += " (key search)";
+      AddDecoded(s.range, std::move(hit->decoding), {});
+      out_.decoded.back().via = via;
+    }
+  }
+
+  // --- IP endpoints --------------------------------------------------------
+
+  static bool IpLiteral(std::string_view s) {
+    if (s.size() < 2 || s.size() > 45) return false;
+    const unsigned char first = static_cast<unsigned char>(s.front());
+    if (!std::isxdigit(first) && first != ':' && first != '[') return false;
+    std::string v(s);
+    if (v.front() == '[' && v.back() == ']') v = v.substr(1, v.size() - 2);
+    unsigned char buf[16];
+    if (v.find(':') == std::string::npos) {
+      // Four decimal parts, none with a leading zero.
+      int parts = 1;
+      for (size_t i = 0; i < v.size(); ++i) {
+        if (v[i] == '.') {
+          ++parts;
+          if (i + 2 < v.size() && v[i + 1] == '0' && std::isdigit(static_cast<unsigned char>(v[i + 2]))) return false;
+        } else if (!std::isdigit(static_cast<unsigned char>(v[i]))) {
+          return false;
+        }
+      }
+      if (parts != 4 || inet_pton(AF_INET, v.c_str(), buf) != 1) return false;
+      return v != "0.0.0.0" && v != "255.255.255.255";
+    }
+    size_t colons = 0, hex_letters = 0;
+    for (char c : v) {
+      colons += c == ':';
+      hex_letters += std::isxdigit(static_cast<unsigned char>(c)) && !std::isdigit(static_cast<unsigned char>(c));
+      if (!std::isxdigit(static_cast<unsigned char>(c)) && c != ':' && c != '.') return false;
+    }
+    if (colons < 2 || inet_pton(AF_INET6, v.c_str(), buf) != 1) return false;
+    // "2001::" and "fd00::" are network prefixes, "::" the unspecified address.
+    if (v.size() >= 2 && v.substr(v.size() - 2) == "::") return false;
+    return v.find("::") != std::string::npos || colons == 7;
+  }
+
+  // Why an address literal at `offset` looks like an endpoint: words in the
+  // code around it (its function, or 400 bytes either side).
+  std::string IpReason(uint32_t offset, uint32_t func, size_t list_size) const {
+    uint32_t b = offset > 160 ? offset - 160 : 0, e = std::min<uint32_t>(static_cast<uint32_t>(text_.size()), offset + 160);
+    if (func != kNone && facts_.functions[func].range.end - facts_.functions[func].range.begin <= 4000) {
+      b = facts_.functions[func].range.begin;
+      e = facts_.functions[func].range.end;
+    }
+    std::string around(text_.substr(b, e - b));
+    for (char& c : around) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string reason;
+    if (around.find("dns-query") != std::string::npos || around.find("doh") != std::string::npos) {
+      reason = "DoH";
+    } else if (around.find("httpdns") != std::string::npos || around.find("resolve") != std::string::npos ||
+               around.find("dns") != std::string::npos) {
+      reason = "HTTPDNS";
+    } else if (around.find("socket") != std::string::npos || around.find("connect(") != std::string::npos) {
+      reason = "socket";
+    } else if (around.find("fetch(") != std::string::npos || around.find("http") != std::string::npos ||
+               around.find("request") != std::string::npos) {
+      reason = "fetch";
+    } else {
+      reason = "address literal";
+    }
+    const std::string_view here = text_.substr(offset, 48);
+    if (here.find("127.") == 1 || here.find("::1") == 1) reason = "loopback, " + reason;
+    if (list_size >= 2) reason += fmt::format(" (bootstrap list of {} addresses)", list_size);
+    return reason;
+  }
+
+  void IpEndpoints() {
+    std::unordered_map<uint32_t, uint32_t> list_size;  // string index → addresses in its array
+    for (const internal::StringArrayFact& a : facts_.string_arrays) {
+      uint32_t ips = 0;
+      for (uint32_t i = 0; i < a.count; ++i) ips += IpLiteral(StripPort(facts_.strings[a.first_string + i].value));
+      if (ips >= 2) {
+        for (uint32_t i = 0; i < a.count; ++i) list_size[a.first_string + i] = ips;
+      }
+    }
+    for (uint32_t i = 0; i < facts_.strings.size(); ++i) {
+      const StringFact& s = facts_.strings[i];
+      const std::string_view host = StripPort(s.value);
+      if (!IpLiteral(host)) continue;
+      const auto it = list_size.find(i);
+      AddEndpoint(s.value, host, s.range.begin, s.origin == StringOrigin::kStringArray, "ip",
+                  IpReason(s.range.begin, s.func, it == list_size.end() ? 0 : it->second));
+    }
+    for (const DecodedString& d : out_.decoded) {
+      const std::string_view host = StripPort(d.text);
+      if (IpLiteral(host)) {
+        AddEndpoint(d.text, host, static_cast<uint32_t>(d.position.byte_offset), true, "ip",
+                    IpReason(static_cast<uint32_t>(d.position.byte_offset), kNone, 0));
+      }
+    }
+  }
+
+  static std::string_view StripPort(std::string_view s) {
+    const size_t colon = s.rfind(':');
+    if (colon != std::string_view::npos && s.find(':') == colon && s.find('.') != std::string_view::npos) {
+      return s.substr(0, colon);
+    }
+    if (s.size() > 2 && s.front() == '[') {
+      const size_t close = s.find(']');
+      if (close != std::string_view::npos) return s.substr(1, close - 1);
+    }
+    return s;
+  }
+
+  // --- caps ----------------------------------------------------------------
+
+  // Caps are per kind and keep the most telling items, never the first N;
+  // each cap reached leaves a note.
+  void ApplyCaps() {
+    if (out_.endpoints.size() > limits_.max_endpoints) {
+      const size_t found = out_.endpoints.size();
+      std::unordered_set<std::string> hosts;
+      std::vector<std::pair<int, size_t>> order;
+      for (size_t i = 0; i < out_.endpoints.size(); ++i) {
+        const EndpointRef& e = out_.endpoints[i];
+        int rank = e.hidden ? 0 : e.kind == "ip" ? 1 : hosts.insert(e.host).second ? 2 : 3;
+        order.emplace_back(rank, i);
+      }
+      std::stable_sort(order.begin(), order.end(), [](auto& a, auto& b) { return a.first < b.first; });
+      order.resize(limits_.max_endpoints);
+      std::sort(order.begin(), order.end(), [](auto& a, auto& b) { return a.second < b.second; });
+      std::vector<EndpointRef> kept;
+      for (auto& [rank, i] : order) kept.push_back(std::move(out_.endpoints[i]));
+      out_.endpoints = std::move(kept);
+      out_.notes.push_back(fmt::format("endpoints: {} found, {} kept (hidden, addresses and one per host first)",
+                                       found, limits_.max_endpoints));
+    }
+    if (out_.decoded.size() > limits_.max_decoded) {
+      const size_t found = out_.decoded.size();
+      auto rank = [](const DecodedString& d) {
+        if (d.shape == "domain" || d.shape == "url" || d.shape == "timezone" || d.shape == "email") return 0;
+        return d.shape == "path" ? 1 : 2;
+      };
+      std::stable_sort(out_.decoded.begin(), out_.decoded.end(),
+                       [&](const DecodedString& a, const DecodedString& b) { return rank(a) < rank(b); });
+      out_.decoded.resize(limits_.max_decoded);
+      std::stable_sort(out_.decoded.begin(), out_.decoded.end(), [](const DecodedString& a, const DecodedString& b) {
+        return a.position.byte_offset < b.position.byte_offset;
+      });
+      out_.notes.push_back(fmt::format("decoded strings: {} found, {} kept (domains, URLs and time zones first)",
+                                       found, limits_.max_decoded));
+    }
+    std::map<std::string, size_t> per_rule;
+    for (const Finding& f : out_.findings) ++per_rule[f.rule];
+    for (const auto& [rule, count] : per_rule) {
+      if (count <= limits_.max_findings_per_rule) continue;
+      std::vector<size_t> of_rule;
+      for (size_t i = 0; i < out_.findings.size(); ++i) {
+        if (out_.findings[i].rule == rule) of_rule.push_back(i);
+      }
+      std::stable_sort(of_rule.begin(), of_rule.end(),
+                       [&](size_t a, size_t b) { return out_.findings[a].severity > out_.findings[b].severity; });
+      std::unordered_set<size_t> drop(of_rule.begin() + static_cast<ptrdiff_t>(limits_.max_findings_per_rule),
+                                      of_rule.end());
+      std::vector<Finding> kept;
+      for (size_t i = 0; i < out_.findings.size(); ++i) {
+        if (!drop.count(i)) kept.push_back(std::move(out_.findings[i]));
+      }
+      out_.findings = std::move(kept);
+      out_.notes.push_back(fmt::format("{}: {} findings, {} kept (most severe first)", rule, count,
+                                       limits_.max_findings_per_rule));
+    }
+  }
+
+  // --- covert markers ------------------------------------------------------
+
+  // `s` with look-alike, invisible and separator code points folded to what
+  // a reader sees; *special is set when any was folded.
+  static std::string Fold(std::string_view s, bool* special) {
+    const UnicodeData& data = UnicodeData::Get();
+    std::string out;
+    for (size_t i = 0; i < s.size();) {
+      size_t len = 1;
+      const int32_t cp = utf::DecodeOne(reinterpret_cast<const unsigned char*>(s.data()) + i, s.size() - i, &len);
+      i += len;
+      if (cp < 0x80) {
+        out.push_back(cp < 0 ? '?' : static_cast<char>(cp));
+        continue;
+      }
+      const char32_t c = static_cast<char32_t>(cp);
+      char ascii = 0;
+      switch (c) {
+        case 0x2018: case 0x2019: case 0x201B: case 0x02BC: case 0x02B9: case 0x02BB: case 0x02BD: case 0x00B4:
+        case 0x2032: case 0xFF07: ascii = '\''; break;
+        case 0x201C: case 0x201D: case 0x02BA: case 0x2033: case 0xFF02: ascii = '"'; break;
+        case 0x2010: case 0x2011: case 0x2012: case 0x2013: case 0x2014: case 0x2015: case 0x2212: case 0xFE63:
+        case 0xFF0D: ascii = '-'; break;
+        case 0x2044: case 0x2215: case 0xFF0F: ascii = '/'; break;
+        default: break;
+      }
+      if (ascii == 0) {
+        switch (data.Classify(c)) {
+          case CharClass::kTag:
+          case CharClass::kVariationSelector:
+          case CharClass::kInvisible:
+          case CharClass::kSoftHyphen:
+          case CharClass::kByteOrderMark:
+          case CharClass::kHangulFiller:
+          case CharClass::kBidiControl:
+          case CharClass::kBidiMark: *special = true; continue;
+          case CharClass::kUnusualSpace: ascii = ' '; break;
+          case CharClass::kLookalikePunct:
+          case CharClass::kLookalikeLetter:
+          case CharClass::kTypographicPunct: ascii = data.LookalikeAscii(c); break;
+          default: break;
+        }
+      }
+      if (ascii != 0) {
+        *special = true;
+        out.push_back(ascii);
+        continue;
+      }
+      utf::AppendUtf8(c, &out);
+    }
+    return out;
+  }
+
+  static std::string DescribeVariant(std::string_view v) {
+    std::string cps;
+    for (size_t i = 0; i < v.size();) {
+      size_t len = 1;
+      const int32_t cp = utf::DecodeOne(reinterpret_cast<const unsigned char*>(v.data()) + i, v.size() - i, &len);
+      i += len;
+      if (cp >= 0x80 || cp == '\'' || cp == '"' || cp == '-' || cp == ' ') {
+        cps += fmt::format("{}U+{:04X}", cps.empty() ? "" : " ", static_cast<uint32_t>(cp));
+      }
+    }
+    return fmt::format("{} ({})", Quote(v, 20), cps.empty() ? "ASCII" : cps);
+  }
+
+  // Comparisons that decide a condition: inside it, in the values of the
+  // names it reads, and in the functions it calls. "… with a X at L:C".
+  std::vector<std::string> ComparisonsBehind(Range cond, uint32_t func, uint32_t* probe_out) const {
+    std::vector<Range> ranges{cond};
+    // The condition, the values of the names it uses and the functions it
+    // calls; one level further for those values (`t=probe()` then
+    // `t.known`: the comparisons are in probe()).
+    std::vector<std::pair<Range, uint32_t>> scan{{cond, func}};
+    for (size_t next = 0; next < scan.size() && next < 4; ++next) {
+      const auto [where, in] = scan[next];
+      if (where.end - where.begin > 4000) continue;
+      ForEachIdentifier(text_.substr(where.begin, where.end - where.begin), [&](std::string_view name, bool called) {
+        if (auto it = decls_by_name_.find(name); it != decls_by_name_.end()) {
+          for (uint32_t i : it->second) {
+            const internal::DeclFact& d = facts_.decls[i];
+            if (Visible(in, d.func) && d.value.end - d.value.begin < 4000) {
+              ranges.push_back(d.value);
+              if (next == 0) scan.emplace_back(d.value, d.func);
+            }
+          }
+        }
+        if (called) {
+          if (auto it = funcs_by_name_.find(name); it != funcs_by_name_.end()) {
+            for (uint32_t f : it->second) ranges.push_back(facts_.functions[f].range);
+          }
+        }
+        return ranges.size() < 16;
+      });
+    }
+    std::vector<std::string> out;
+    std::set<std::string> seen;
+    for (const CompareFact& c : facts_.compares) {
+      bool inside = false;
+      for (Range r : ranges) inside |= r.Contains(c.range);
+      if (!inside) continue;
+      for (auto [side, value] : {std::pair{c.other, c.value}, std::pair{c.value, c.other}}) {
+        const uint32_t probe = ProbeIn(value, c.func);
+        const bool tz = probe != kNone && rules_.probes[facts_.probes[probe].rule].name == "timezone";
+        std::string against = ListOrConstant(side, c.func, tz);
+        if (against.empty()) continue;
+        if (probe != kNone && *probe_out == kNone) *probe_out = probe;
+        std::string decoding = TakeDecodingStep();
+        if (seen.insert(against).second && out.size() < 4) {
+          out.push_back(fmt::format("compares it with a {} at {}{}", against, locator_.Label(c.range.begin),
+                                    InFunction(c.func)));
+          if (!decoding.empty()) out.push_back(std::move(decoding));
+        }
+        break;
+      }
+    }
+    return out;
+  }
+
+  // Where a function's result goes: the strings built around its calls.
+  std::vector<std::string> UsesOf(std::string_view name) const {
+    std::vector<std::string> out;
+    if (name.size() < 2) return out;
+    size_t found = 0;
+    for (size_t at = text_.find(name); at != std::string_view::npos && found < 20; at = text_.find(name, at + 1)) {
+      const size_t end = at + name.size();
+      if ((at > 0 && IsIdentChar(static_cast<unsigned char>(text_[at - 1]))) || end >= text_.size() ||
+          text_[end] != '(') {
+        continue;
+      }
+      // The declaration itself: `function name(`.
+      if (at >= 9 && text_.substr(at - 9, 9) == "function ") continue;
+      ++found;
+      auto it = std::lower_bound(strings_sorted_.begin(), strings_sorted_.end(), static_cast<uint32_t>(at),
+                                 [&](uint32_t i, uint32_t b) { return facts_.strings[i].range.begin < b; });
+      std::string use;
+      for (int back = 0; back < 64 && it != strings_sorted_.begin(); ++back) {
+        --it;
+        const StringFact& s = facts_.strings[*it];
+        if (s.origin == StringOrigin::kTemplate && s.range.Contains(static_cast<uint32_t>(at))) {
+          use = fmt::format("used in the string {} built at {}{}", Quote(s.value, 80), locator_.Label(s.range.begin),
+                            InFunction(s.func));
+          break;
+        }
+      }
+      if (use.empty()) use = fmt::format("returned to its call at {}", locator_.Label(at));
+      if (std::find(out.begin(), out.end(), use) == out.end() && out.size() < 3) out.push_back(std::move(use));
+    }
+    return out;
+  }
+
+  // Code that picks between strings that differ only by look-alike,
+  // invisible or separator code points, under a condition derived from the
+  // environment: one critical finding naming the variants, the condition
+  // and every step that leads to it.
+  void CovertMarkers() {
+    if (!prepared_ || facts_.branches.empty()) return;
+    struct Group {
+      std::set<uint32_t> strings;
+      std::set<uint32_t> branches;
+      bool special = false;
+    };
+    std::map<std::pair<uint32_t, std::string>, Group> groups;
+    // Two passes over the strings in branch arms: those with a look-alike,
+    // invisible or separator code point seed the groups (rare), then plain
+    // strings join a group of their function with the same folded text.
+    auto for_each_arm_string = [&](auto&& f) {
+      for (uint32_t b = 0; b < facts_.branches.size(); ++b) {
+        const internal::BranchFact& br = facts_.branches[b];
+        for (Range r : {br.consequence, br.alternative}) {
+          if (r.Empty() || r.end - r.begin > 4000) continue;
+          auto it = std::lower_bound(strings_sorted_.begin(), strings_sorted_.end(), r.begin,
+                                     [&](uint32_t i, uint32_t x) { return facts_.strings[i].range.begin < x; });
+          for (; it != strings_sorted_.end() && facts_.strings[*it].range.begin < r.end; ++it) {
+            const StringFact& s = facts_.strings[*it];
+            if (s.value.empty() || s.value.size() > 64 || s.origin == StringOrigin::kTemplate) continue;
+            f(b, br.func, *it, s);
+          }
+        }
+      }
+    };
+    std::unordered_set<uint32_t> seeded_funcs;
+    for_each_arm_string([&](uint32_t b, uint32_t func, uint32_t index, const StringFact& s) {
+      bool ascii = true;
+      for (unsigned char c : s.value) ascii &= c < 0x80;
+      if (ascii) return;
+      bool special = false;
+      std::string folded = Fold(s.value, &special);
+      if (!special) return;
+      Group& g = groups[{func, std::move(folded)}];
+      g.strings.insert(index);
+      g.branches.insert(b);
+      g.special = true;
+      seeded_funcs.insert(func);
+    });
+    if (groups.empty()) return;
+    for_each_arm_string([&](uint32_t b, uint32_t func, uint32_t index, const StringFact& s) {
+      if (!seeded_funcs.count(func)) return;
+      auto it = groups.find({func, s.value});
+      if (it == groups.end()) return;
+      it->second.strings.insert(index);
+      it->second.branches.insert(b);
+    });
+    // The fall-through `return "…"` after the branches is a variant too.
+    for (const internal::ReturnFact& r : facts_.returns) {
+      if (!seeded_funcs.count(r.func) || r.range.end - r.range.begin > 200) continue;
+      auto it = std::lower_bound(strings_sorted_.begin(), strings_sorted_.end(), r.range.begin,
+                                 [&](uint32_t i, uint32_t x) { return facts_.strings[i].range.begin < x; });
+      for (; it != strings_sorted_.end() && facts_.strings[*it].range.begin < r.range.end; ++it) {
+        const StringFact& s = facts_.strings[*it];
+        if (s.value.empty() || s.value.size() > 64 || s.origin == StringOrigin::kTemplate) continue;
+        bool special = false;
+        auto g = groups.find({r.func, Fold(s.value, &special)});
+        if (g != groups.end()) g->second.strings.insert(*it);
+      }
+    }
+    for (const auto& [key, g] : groups) {
+      std::set<std::string> values;
+      for (uint32_t i : g.strings) values.insert(facts_.strings[i].value);
+      if (!g.special || values.size() < 2) continue;
+      const uint32_t func = key.first;
+      // The condition: the first branch whose condition reads a probe,
+      // directly or through the names and functions it uses.
+      uint32_t probe = kNone, branch = kNone;
+      std::vector<std::string> against;
+      for (uint32_t b : g.branches) {
+        const internal::BranchFact& br = facts_.branches[b];
+        uint32_t p = ProbeIn(br.condition, br.func);
+        std::vector<std::string> cmp = ComparisonsBehind(br.condition, br.func, &p);
+        if (p == kNone) continue;
+        if (probe == kNone) {
+          probe = p;
+          branch = b;
+        }
+        for (std::string& c : cmp) {
+          if (std::find(against.begin(), against.end(), c) == against.end() && against.size() < 8) {
+            against.push_back(std::move(c));
+          }
+        }
+      }
+      // The conditions test the function's parameters: the probe is in
+      // what its callers pass (`pick(flags.known, flags.keyword)`).
+      std::string passed;
+      if (probe == kNone && func != kNone && !facts_.functions[func].name.empty()) {
+        const std::string& name = facts_.functions[func].name;
+        // Bounded: a minified one-letter name occurs everywhere.
+        size_t calls = 0, looked = 0;
+        const std::string call_text = name + "(";
+        for (size_t at = text_.find(call_text); at != std::string_view::npos && calls < 20 && ++looked <= 400;
+             at = text_.find(call_text, at + 1)) {
+          const size_t open = at + name.size();
+          if (at > 0 && (IsIdentChar(static_cast<unsigned char>(text_[at - 1])) || text_[at - 1] == '.')) continue;
+          const size_t close = MatchingParen(open);
+          if (close == std::string_view::npos) continue;
+          const uint32_t caller = FunctionAt(static_cast<uint32_t>(at));
+          if (caller == func) continue;  // the declaration's own header, or recursion
+          const auto d = Resolve(name, caller);
+          if (!d || d->value.begin != facts_.functions[func].range.begin) continue;
+          ++calls;
+          const Range args{static_cast<uint32_t>(open + 1), static_cast<uint32_t>(close)};
+          const struct {
+            Range range;
+            uint32_t func;
+          } c{Range{static_cast<uint32_t>(at), static_cast<uint32_t>(close + 1)}, caller};
+          uint32_t p = ProbeIn(args, c.func);
+          std::vector<std::string> cmp = ComparisonsBehind(args, c.func, &p);
+          if (p == kNone) continue;
+          probe = p;
+          branch = *g.branches.begin();
+          for (std::string& x : cmp) {
+            if (std::find(against.begin(), against.end(), x) == against.end() && against.size() < 8) {
+              against.push_back(std::move(x));
+            }
+          }
+          passed = fmt::format("passes the results to {} at {}{}", name, locator_.Label(c.range.begin), InFunction(c.func));
+          break;
+        }
+      }
+      if (probe == kNone) continue;
+      const internal::ProbeFact& p = facts_.probes[probe];
+      const ProbeRule& rule = rules_.probes[p.rule];
+      std::vector<std::string> variants;
+      std::vector<char32_t> cps;
+      for (const std::string& v : values) {
+        variants.push_back(DescribeVariant(v));
+        for (size_t i = 0; i < v.size();) {
+          size_t len = 1;
+          const int32_t cp = utf::DecodeOne(reinterpret_cast<const unsigned char*>(v.data()) + i, v.size() - i, &len);
+          i += len;
+          if (cp >= 0x80) cps.push_back(static_cast<char32_t>(cp));
+        }
+      }
+      std::string list;
+      for (const std::string& v : variants) list += (list.empty() ? "" : ", ") + v;
+      const internal::BranchFact& br = facts_.branches[branch];
+      Correlation corr;
+      corr.kind = "covert-marker";
+      corr.probe = rule.name;
+      corr.position = locator_.At(br.condition.begin);
+      corr.chain.push_back(fmt::format("reads {} ({}) at {}{}", p.detail, rule.name, locator_.Label(p.range.begin),
+                                       InFunction(p.func)));
+      for (const std::string& a : against) corr.chain.push_back(a);
+      if (!passed.empty()) corr.chain.push_back(passed);
+      corr.chain.push_back(fmt::format("which selects one of {} look-alike variants: {} at {}{}", values.size(), list,
+                                       locator_.Label(br.condition.begin), InFunction(func)));
+      std::string use_summary;
+      if (func != kNone && !facts_.functions[func].name.empty()) {
+        for (std::string& u : UsesOf(facts_.functions[func].name)) {
+          if (use_summary.empty()) use_summary = u.substr(0, u.find(" built at "));
+          corr.chain.push_back(std::move(u));
+        }
+      }
+      corr.against = against.empty() ? "a condition" : against.front().substr(std::string("compares it with a ").size());
+      if (const size_t at = corr.against.rfind(" at "); at != std::string::npos) corr.against.resize(at);
+      std::string plain_list;
+      for (const std::string& v : values) plain_list += (plain_list.empty() ? "" : " / ") + v;
+      corr.output = "look-alike variants " + plain_list + (use_summary.empty() ? "" : ", " + use_summary);
+      std::string message = "Covert marker: code ";
+      for (size_t i = 0; i < corr.chain.size(); ++i) message += (i ? "; " : "") + corr.chain[i];
+      AddFinding("env-probe/covert-marker", Severity::kCritical, br.condition.begin,
+                 br.condition.end - br.condition.begin, message, plain_list);
+      std::sort(cps.begin(), cps.end());
+      cps.erase(std::unique(cps.begin(), cps.end()), cps.end());
+      out_.findings.back().codepoints = cps;
+      out_.correlations.push_back(std::move(corr));
+      for (uint32_t i : g.strings) covert_strings_.insert(facts_.strings[i].range.begin);
+      for (uint32_t b : g.branches) covert_branches_.insert(b);
+    }
+  }
+
+  // The innermost function around an offset (kNone at module level).
+  uint32_t FunctionAt(uint32_t offset) const {
+    const auto& fs = facts_.functions;
+    auto it = std::upper_bound(fs.begin(), fs.end(), offset,
+                               [](uint32_t o, const internal::FunctionFact& f) { return o < f.range.begin; });
+    if (it == fs.begin()) return kNone;
+    uint32_t f = static_cast<uint32_t>(it - fs.begin() - 1);
+    while (f != kNone && !(fs[f].range.begin <= offset && offset < fs[f].range.end)) f = fs[f].parent;
+    return f;
+  }
+
+  // The offset of the parenthesis closing the one at `open`, skipping
+  // strings; npos when not found within 2,000 bytes.
+  size_t MatchingParen(size_t open) const {
+    int depth = 0;
+    for (size_t i = open; i < text_.size() && i < open + 2000; ++i) {
+      const char c = text_[i];
+      if (c == '"' || c == '\'' || c == '`') {
+        for (++i; i < text_.size() && text_[i] != c; ++i) i += text_[i] == '\\';
+      } else if (c == '(') {
+        ++depth;
+      } else if (c == ')' && --depth == 0) {
+        return i;
+      }
+    }
+    return std::string_view::npos;
   }
 
   // --- correlation -------------------------------------------------------
@@ -819,6 +1668,14 @@ class ModuleRun {
       if (!MayBeTainted(name)) return true;
       auto t = tainted_.find(name);
       if (t == tainted_.end()) return true;
+      // The declaration this name refers to from here, when it carries a
+      // probe (its value, or the function's return value).
+      if (auto d = Resolve(name, func)) {
+        if (auto at = tainted_at_.find(d->value.begin); at != tainted_at_.end()) {
+          found = at->second;
+          return false;
+        }
+      }
       for (const auto& [decl_func, probe, is_function] : t->second) {
         // Minified code reuses short names in every scope: a name declared at
         // module level, or a function name, counts only when it is long
@@ -851,7 +1708,7 @@ class ModuleRun {
     // A declaration or return found to read a probe in the first round
     // cannot add anything in the second: its entry is there already.
     std::vector<bool> decl_done(facts_.decls.size()), return_done(facts_.returns.size());
-    for (int round = 0; round < 2; ++round) {
+    for (int round = 0; round < 4; ++round) {
       for (size_t i = 0; i < facts_.decls.size(); ++i) {
         const internal::DeclFact& d = facts_.decls[i];
         if (decl_done[i] || d.value.end - d.value.begin > 4000) continue;
@@ -859,6 +1716,7 @@ class ModuleRun {
         if (probe == kNone) continue;
         decl_done[i] = true;
         NoteTainted(d.name);
+        tainted_at_.emplace(d.value.begin, probe);
         auto& entries = tainted_[d.name];
         bool present = false;
         for (const auto& e : entries) present |= std::get<0>(e) == d.func && !std::get<2>(e);
@@ -874,6 +1732,7 @@ class ModuleRun {
         if (probe == kNone) continue;
         return_done[i] = true;
         NoteTainted(facts_.functions[r.func].name);
+        tainted_at_.emplace(facts_.functions[r.func].range.begin, probe);
         auto& entries = tainted_[facts_.functions[r.func].name];
         bool present = false;
         for (const auto& e : entries) present |= std::get<2>(e);
@@ -888,16 +1747,25 @@ class ModuleRun {
                              std::string_view code_override = {}) const {
     if (r.end - r.begin > 100000 || depth > 2) return {};
     const std::string_view code = code_override.empty() ? text_.substr(r.begin, r.end - r.begin) : code_override;
+    if (code_override.empty()) {
+      if (const EvalHit* h = EvalIn(r)) return DescribeEval(*h);
+    }
     if (auto it = string_at_.find(r.begin); code_override.empty() && it != string_at_.end()) {
       const StringFact& s = facts_.strings[it->second];
       if (s.origin == StringOrigin::kTemplate) return {};
       if (s.range.end >= r.end - 1) {
-        if (auto d = decoded_at_.find(s.range.begin); d != decoded_at_.end()) {
+        // Type names, error codes and punctuation are compared everywhere;
+        // a host, URL, address or time zone is what tells users apart,
+        // hidden or not (a bundle that hides all its strings hides its
+        // error messages too).
+        const bool hidden = decoded_at_.count(s.range.begin) > 0;
+        const std::string& value = hidden ? out_.decoded[decoded_at_.at(s.range.begin)].text : s.value;
+        const TextShape shape = ClassifyText(value, rules_.shapes);
+        if (hidden && (shape == TextShape::kDomain || shape == TextShape::kTimezone || shape == TextShape::kUrl ||
+                       shape == TextShape::kEmail)) {
+          const auto d = decoded_at_.find(s.range.begin);
           return "hidden constant " + Quote(out_.decoded[d->second].text) + " (" + out_.decoded[d->second].encoding + ")";
         }
-        // Type names, error codes and punctuation are compared everywhere;
-        // a host, URL, address or time zone is what tells users apart.
-        const TextShape shape = ClassifyText(s.value, rules_.shapes);
         if (shape != TextShape::kDomain && shape != TextShape::kTimezone && shape != TextShape::kUrl &&
             shape != TextShape::kEmail) {
           return {};
@@ -946,14 +1814,28 @@ class ModuleRun {
       while (!name.empty() && (name.front() == '(' || name.front() == '!')) name.remove_prefix(1);
       while (!name.empty() && name.back() == ')') name.remove_suffix(1);
       if (auto it = decls_by_name_.find(name); it != decls_by_name_.end()) {
+        bool visible_decl = false;
         for (uint32_t index : it->second) {
           const internal::DeclFact& d = facts_.decls[index];
           if (!Visible(func, d.func)) continue;
+          visible_decl = true;
           std::string inner = ListOrConstant(d.value, d.func, timezone_probe, depth + 1);
           if (inner.empty()) continue;
           // A short module-level name is only trusted for a list, which is
           // telling on its own; a lone constant could be any shadowed name.
           if (d.func == kNone && name.size() < 4 && inner.find("list of") == std::string::npos) continue;
+          return inner + " (" + std::string(name) + ")";
+        }
+        // `var L;` at module level, assigned inside a lazy initialiser
+        // (`init=once(()=>{L=memo(()=>decode(ENC))})`): the assignment is
+        // in another function. Trusted for a list only, and only for a name
+        // assigned in few places (a minified `e` is assigned everywhere).
+        for (uint32_t index : it->second) {
+          if (visible_decl || it->second.size() > 4) break;
+          const internal::DeclFact& d = facts_.decls[index];
+          if (visible_decl || Visible(func, d.func) || d.value.end - d.value.begin > 4000) continue;
+          std::string inner = ListOrConstant(d.value, d.func, timezone_probe, depth + 1);
+          if (inner.find("list of") == std::string::npos) continue;
           return inner + " (" + std::string(name) + ")";
         }
       }
@@ -1028,18 +1910,15 @@ class ModuleRun {
       }
     }
     *offset = b.consequence.Empty() ? b.condition.begin : b.consequence.begin;
+    if (!b.consequence.Empty() && b.consequence.end - b.consequence.begin <= 200) {
+      return "a branch that runs " + Quote(text_.substr(b.consequence.begin, b.consequence.end - b.consequence.begin));
+    }
     return "a branch";
   }
 
-  void Correlate() {
-    if (facts_.compares.empty() || facts_.probes.empty()) return;
-    for (uint32_t i = 0; i < facts_.strings.size(); ++i) {
-      string_at_.emplace(facts_.strings[i].range.begin, i);
-      strings_sorted_.push_back(i);
-    }
-    std::sort(strings_sorted_.begin(), strings_sorted_.end(),
-              [&](uint32_t a, uint32_t b) { return facts_.strings[a].range.begin < facts_.strings[b].range.begin; });
-    for (uint32_t i = 0; i < facts_.decls.size(); ++i) decls_by_name_[facts_.decls[i].name].push_back(i);
+  // Indexes for correlation, and the names that carry a probed value.
+  void PrepareCorrelation() {
+    if (facts_.probes.empty()) return;
     for (uint32_t i = 0; i < facts_.string_arrays.size(); ++i) {
       arrays_by_begin_.push_back(i);
       if (!facts_.string_arrays[i].bound_name.empty()) arrays_by_name_[facts_.string_arrays[i].bound_name].push_back(i);
@@ -1048,6 +1927,100 @@ class ModuleRun {
       return facts_.string_arrays[a].range.begin < facts_.string_arrays[b].range.begin;
     });
     Taint();
+    prepared_ = true;
+  }
+
+  // Parameter names of a function, from its header.
+  std::vector<std::string_view> Params(uint32_t func) const {
+    const internal::FunctionFact& f = facts_.functions[func];
+    std::string_view code = text_.substr(f.range.begin, std::min<uint32_t>(f.range.end - f.range.begin, 400));
+    const size_t brace = code.find('{'), arrow = code.find("=>");
+    code = code.substr(0, std::min(brace, arrow));
+    std::vector<std::string_view> out;
+    ForEachIdentifier(code, [&](std::string_view id, bool) {
+      if (id != "function" && id != "async" && id != f.name) out.push_back(id);
+      return out.size() < 16;
+    });
+    return out;
+  }
+
+  // Function summaries: a named function that compares one of its
+  // parameters with a list or constant. A branch whose condition calls it
+  // with a probed value is one correlation across the functions.
+  void ArgumentSummaries(std::set<std::tuple<uint32_t, std::string, uint32_t>>* reported) {
+    struct Summary {
+      std::string against;
+      uint32_t at;
+    };
+    // By the function's offset: minified code declares the same short name
+    // in many scopes, so a call is matched to the function its name
+    // resolves to from the caller's scope, never by name alone.
+    std::unordered_map<uint32_t, Summary> tests;
+    std::unordered_set<std::string_view> names;  // a cheap filter before resolving
+    for (const CompareFact& c : facts_.compares) {
+      uint32_t owner = c.func;
+      while (owner != kNone && facts_.functions[owner].name.empty()) owner = facts_.functions[owner].parent;
+      if (owner == kNone || tests.count(facts_.functions[owner].range.begin)) continue;
+      const std::vector<std::string_view> params = Params(owner);
+      if (params.empty()) continue;
+      for (auto [value, other] : {std::pair{c.value, c.other}, std::pair{c.other, c.value}}) {
+        if (value.end - value.begin > 2000) continue;
+        bool uses_param = false;
+        ForEachIdentifier(text_.substr(value.begin, value.end - value.begin), [&](std::string_view id, bool) {
+          uses_param = std::find(params.begin(), params.end(), id) != params.end();
+          return !uses_param;
+        });
+        if (!uses_param || ProbeIn(value, c.func) != kNone) continue;
+        std::string against = ListOrConstant(other, c.func, false);
+        if (against.empty()) continue;
+        tests.emplace(facts_.functions[owner].range.begin, Summary{std::move(against), c.range.begin});
+        names.insert(facts_.functions[owner].name);
+        break;
+      }
+    }
+    if (tests.empty()) return;
+    for (uint32_t b = 0; b < facts_.branches.size(); ++b) {
+      const internal::BranchFact& br = facts_.branches[b];
+      if (br.condition.end - br.condition.begin > 2000) continue;
+      const Summary* summary = nullptr;
+      std::string_view callee;
+      ForEachIdentifier(text_.substr(br.condition.begin, br.condition.end - br.condition.begin),
+                        [&](std::string_view id, bool called) {
+                          if (!called || !names.count(id)) return true;
+                          const auto d = Resolve(id, br.func);
+                          if (!d) return true;
+                          auto it = tests.find(d->value.begin);
+                          if (it == tests.end()) return true;
+                          summary = &it->second;
+                          callee = id;
+                          return false;
+                        });
+      if (summary == nullptr) continue;
+      const uint32_t probe = ProbeIn(br.condition, br.func);
+      if (probe == kNone) continue;
+      const internal::ProbeFact& p = facts_.probes[probe];
+      const ProbeRule& rule = rules_.probes[p.rule];
+      if (!reported->insert({p.rule, summary->against, b}).second) continue;
+      uint32_t output_offset = 0;
+      const std::string output = OutputOf(br, &output_offset);
+      Correlation corr{rule.name, summary->against, output, locator_.At(br.condition.begin),
+                       "environment-dependent-output", {}};
+      corr.chain = {fmt::format("reads {} ({}) at {}{}", p.detail, rule.name, locator_.Label(p.range.begin),
+                                InFunction(p.func)),
+                    fmt::format("passes it to {} at {}{}, which compares its argument with a {} at {}", callee,
+                                locator_.Label(br.condition.begin), InFunction(br.func), summary->against,
+                                locator_.Label(summary->at)),
+                    fmt::format("picks {} at {}", output, locator_.Label(output_offset))};
+      std::string message = "Output depends on the environment: code ";
+      for (size_t i = 0; i < corr.chain.size(); ++i) message += (i ? "; " : "") + corr.chain[i];
+      AddFinding("env-probe/environment-dependent-output", Severity::kHigh, br.condition.begin,
+                 br.condition.end - br.condition.begin, std::move(message));
+      out_.correlations.push_back(std::move(corr));
+    }
+  }
+
+  void Correlate() {
+    if (facts_.compares.empty() || facts_.probes.empty() || !prepared_) return;
     std::set<std::tuple<uint32_t, std::string, uint32_t>> reported;
     for (const CompareFact& c : facts_.compares) {
       uint32_t probe = ProbeIn(c.value, c.func);
@@ -1058,12 +2031,15 @@ class ModuleRun {
       }
       if (probe == kNone) continue;
       const bool timezone_probe = rules_.probes[facts_.probes[probe].rule].name == "timezone";
+      last_eval_ = nullptr;
       const std::string against = ListOrConstant(other, c.func, timezone_probe);
       if (against.empty()) continue;
+      const std::string decoding = TakeDecodingStep();
       const uint32_t branch = BranchOf(c);
       const internal::ProbeFact& p = facts_.probes[probe];
       const ProbeRule& rule = rules_.probes[p.rule];
       if (!reported.insert({p.rule, against, branch}).second) continue;
+      if (branch != kNone && covert_branches_.count(branch)) continue;  // reported as a covert marker
       if (branch == kNone) {
         AddFinding("env-probe/" + rule.name, Severity::kLow, c.range.begin, c.range.end - c.range.begin,
                    fmt::format("Compares what code {} ({} at {}) with a {}", rule.what, p.detail,
@@ -1072,15 +2048,39 @@ class ModuleRun {
       }
       uint32_t output_offset = 0;
       const std::string output = OutputOf(facts_.branches[branch], &output_offset);
-      out_.correlations.push_back(Correlation{rule.name, against, output, locator_.At(c.range.begin)});
+      Correlation corr{rule.name, against, output, locator_.At(c.range.begin), "environment-dependent-output", {}};
+      corr.chain = {fmt::format("reads {} ({}) at {}{}", p.detail, rule.name, locator_.Label(p.range.begin),
+                                InFunction(p.func)),
+                    fmt::format("compares it with a {} at {}{}", against, locator_.Label(c.range.begin),
+                                InFunction(c.func)),
+                    fmt::format("picks {} at {}", output, locator_.Label(output_offset))};
+      if (!decoding.empty()) corr.chain.insert(corr.chain.begin() + 2, decoding);
+      out_.correlations.push_back(std::move(corr));
       AddFinding("env-probe/environment-dependent-output", Severity::kHigh, c.range.begin, c.range.end - c.range.begin,
                  fmt::format("Output depends on the environment: code {} ({} at {}), compares it with a {} at {}, "
                              "and picks {} at {}",
                              rule.what, p.detail, locator_.Label(p.range.begin), against,
                              locator_.Label(c.range.begin), output, locator_.Label(output_offset)));
     }
+    ArgumentSummaries(&reported);
   }
 
+  bool prepared_ = false;
+  // Declarations (value offset) and functions (start offset) that carry a probe.
+  std::unordered_map<uint32_t, uint32_t> tainted_at_;
+  std::unordered_set<uint32_t> covert_branches_;  // branches reported as covert markers
+  std::unordered_set<uint32_t> covert_strings_;   // variant strings named by a covert-marker finding
+  std::unordered_map<std::string_view, std::vector<uint32_t>> funcs_by_name_;  // function declarations
+  struct ScopedName {
+    uint32_t scope;  // declaring function, kNone at module level
+    uint32_t index;  // into decls or functions
+    bool is_function;
+  };
+  std::unordered_map<std::string_view, std::vector<ScopedName>> scoped_names_;
+  std::unordered_map<uint32_t, int8_t> decoder_like_;  // by declaration offset: 1 yes, 0 no, -1 in progress
+  std::vector<EvalHit> evals_;  // in call order (source order)
+  mutable const EvalHit* last_eval_ = nullptr;
+  std::unordered_set<uint32_t> evaluated_literals_;  // string literals passed to a decoder that was evaluated
   std::string_view text_;
   const AuditRules& rules_;
   const AnalysisLimits& limits_;
@@ -1088,37 +2088,6 @@ class ModuleRun {
   Locator locator_;
   JsFacts facts_;
   std::vector<XorKey> keys_;
-  // Where a finding of `rule` at `severity` goes: a new element of
-  // out_.findings, or, past max_findings_per_rule, the place of the latest
-  // kept finding of that rule with the lowest severity below `severity`;
-  // nullptr when none is less severe (the finding is only counted).
-  Finding* Slot(const std::string& rule, Severity severity) {
-    PerRule& r = per_rule_[rule];
-    const size_t sev = static_cast<size_t>(severity);
-    if (r.kept < limits_.max_findings_per_rule) {
-      ++r.kept;
-      r.by_severity[sev].push_back(out_.findings.size());
-      return &out_.findings.emplace_back();
-    }
-    ++out_.findings_omitted;
-    for (size_t lower = 0; lower < sev; ++lower) {
-      if (r.by_severity[lower].empty()) continue;
-      const size_t at = r.by_severity[lower].back();
-      r.by_severity[lower].pop_back();
-      r.by_severity[sev].push_back(at);
-      out_.findings[at] = Finding();
-      return &out_.findings[at];
-    }
-    return nullptr;
-  }
-  struct PerRule {
-    size_t kept = 0;
-    std::array<std::vector<size_t>, 5> by_severity;  // indexes into out_.findings
-  };
-  std::map<std::string, PerRule> per_rule_;
-  std::vector<size_t> plain_endpoints_;  // indexes of endpoints that are not hidden
-  std::vector<std::pair<std::string, uint32_t>> unlisted_decoded_;  // decoded past max_decoded: text, offset
-  std::unordered_set<std::string> unlisted_texts_;  // distinct texts of unlisted_decoded_
   std::unordered_map<uint32_t, size_t> decoded_at_;
   std::unordered_set<std::string> endpoint_urls_;
   std::vector<uint32_t> prompt_offsets_;
@@ -1163,17 +2132,18 @@ ModuleAnalysis Analyzer::AnalyzeStrings(const std::vector<std::string_view>& str
   ModuleAnalysis out;
   std::unordered_set<std::string> seen;
   std::set<std::string> kinds;
+  size_t dropped_endpoints = 0;
   for (size_t i = 0; i < strings.size(); ++i) {
     const std::string_view s = strings[i];
     const uint64_t offset = i < offsets.size() ? offsets[i] : 0;
     const Position pos{offset, 0, 0};
     ForEachEndpoint(s, rules_.shapes, [&](std::string_view url, std::string_view host, size_t) {
       if (!seen.insert(std::string(url)).second) return;
-      if (out.endpoints.size() < limits.max_endpoints) {
-        out.endpoints.push_back(EndpointRef{std::string(url), std::string(host), pos, false});
-      } else {
-        ++out.endpoints_omitted;
+      if (out.endpoints.size() >= limits.max_endpoints) {
+        ++dropped_endpoints;
+        return;
       }
+      out.endpoints.push_back(EndpointRef{std::string(url), std::string(host), pos, false, url == host ? "host" : "url", {}});
     });
     if (s.size() <= 200) {
       for (const ProbeRule& r : rules_.probes) {
@@ -1205,6 +2175,10 @@ ModuleAnalysis Analyzer::AnalyzeStrings(const std::vector<std::string_view>& str
         break;
       }
     }
+  }
+  if (dropped_endpoints > 0) {
+    out.notes.push_back(fmt::format("endpoints: {} found in printable strings, {} kept (first in file order)",
+                                    out.endpoints.size() + dropped_endpoints, out.endpoints.size()));
   }
   std::map<std::string, std::pair<const EndpointRef*, size_t>> hosts;
   for (const EndpointRef& e : out.endpoints) {

@@ -41,6 +41,10 @@ struct DecodedString {
   std::string shape;     // "domain", "timezone", "url", "email", "path", "text"
   Position position;
   std::string list;      // "line:column" of the list it belongs to, or ""
+  // How it was found: for an evaluated decoder call, the decoder and the
+  // constants it used ("dec 3:10, k 1:5"); for a key search, the key and
+  // where it came from. "" for a plain decoding.
+  std::string via;
 };
 
 struct EndpointRef {
@@ -48,6 +52,8 @@ struct EndpointRef {
   std::string host;
   Position position;
   bool hidden = false;   // found only in a decoded string
+  std::string kind = "url";  // "url", "host" (a bare host name) or "ip" (an address literal)
+  std::string reason;        // for kind "ip": why it looks like an endpoint ("HTTPDNS", "DoH", "socket", …)
 };
 
 struct SdkHit {
@@ -64,6 +70,12 @@ struct Correlation {
   std::string against;  // "list of 4 time zones: Asia/Shanghai, …" or "\"corp.example\""
   std::string output;   // "\"Use ʼ apostrophes\"" or "branch"
   Position position;
+  // "environment-dependent-output", or "covert-marker" when the output is a
+  // choice between look-alike variants of one string.
+  std::string kind = "environment-dependent-output";
+  // Every step of the chain in order, each naming its location
+  // ("reads process.env.ANTHROPIC_BASE_URL (host) in baseHost at 12:3", …).
+  std::vector<std::string> chain;
 };
 
 struct ModuleAnalysis {
@@ -76,13 +88,10 @@ struct ModuleAnalysis {
   std::vector<std::string> probes;  // distinct probe kinds read ("timezone", …)
   bool has_syntax_errors = false;
   std::string not_parsed;  // why the module could not be parsed, or ""
-  // What the limits below left out (no cap is silent: the audit turns these
-  // into notes). Past max_findings_per_rule, a more severe finding of the
-  // rule takes the place of a less severe one; past max_endpoints, a hidden
-  // endpoint takes the place of a plain one.
-  size_t findings_omitted = 0;
-  size_t endpoints_omitted = 0;
-  size_t decoded_omitted = 0;
+  // Limits reached and what was kept ("endpoints: 12,000 found, 5,000 kept,
+  // hidden and one per host first"): every cap leaves a note.
+  std::vector<std::string> notes;
+  uint64_t decoder_calls = 0;  // decoder call sites evaluated
 };
 
 // Bounds per module, so hostile input gives bounded output.
@@ -90,6 +99,9 @@ struct AnalysisLimits {
   size_t max_decoded = 5000;
   size_t max_endpoints = 5000;
   size_t max_findings_per_rule = 1000;
+  // Decoder evaluation: steps per call site, and for the whole module.
+  uint64_t max_eval_steps_per_call = 200'000;
+  uint64_t max_eval_steps_per_module = 60'000'000;
 };
 
 // How the audit reads a module, decided by its file name (the part after the

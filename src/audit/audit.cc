@@ -43,21 +43,10 @@ void Merge(const std::string& path, ModuleAnalysis&& a, const AnalysisLimits& li
     out->correlations.push_back(LocatedCorrelation{std::move(c), std::move(loc)});
   }
   probes->insert(a.probes.begin(), a.probes.end());
+  for (const std::string& n : a.notes) out->notes.push_back(path + ": " + n);
+  out->decoder_calls += a.decoder_calls;
   if (!a.not_parsed.empty()) out->notes.push_back(path + ": not parsed as JavaScript: " + a.not_parsed);
   if (a.has_syntax_errors) out->notes.push_back(path + ": parts of this module do not parse as JavaScript; they were skipped");
-  if (a.findings_omitted > 0) {
-    out->notes.push_back(fmt::format("limit: {}: {} more findings past the {} kept per rule (the most severe are kept)",
-                                     path, a.findings_omitted, limits.max_findings_per_rule));
-  }
-  if (a.endpoints_omitted > 0) {
-    out->notes.push_back(fmt::format("limit: {}: {} more URLs and host names past the {} listed (hidden ones are "
-                                     "kept first); read the module for the rest",
-                                     path, a.endpoints_omitted, limits.max_endpoints));
-  }
-  if (a.decoded_omitted > 0) {
-    out->notes.push_back(fmt::format("limit: {}: {} more decoded strings past the {} listed", path,
-                                     a.decoded_omitted, limits.max_decoded));
-  }
 }
 
 }  // namespace

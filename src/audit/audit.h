@@ -51,6 +51,7 @@ struct AuditResult {
   std::vector<LocatedSdk> sdks;
   std::vector<LocatedCorrelation> correlations;
   std::vector<std::string> probes;  // distinct probe kinds, sorted
+  uint64_t decoder_calls = 0;  // decoder call sites evaluated (js_eval.h)
   uint64_t modules = 0;
   uint64_t bytes = 0;  // bytes analysed: JavaScript, text assets and native strings
   uint64_t target_bytes = 0;

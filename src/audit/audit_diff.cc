@@ -24,9 +24,11 @@ std::map<std::pair<std::string, std::string>, std::string> Items(const AuditResu
     items.emplace(std::pair{std::string("sdk"), s.sdk.name + " (" + s.sdk.category + ")"}, s.location);
   }
   for (const LocatedCorrelation& c : r.correlations) {
+    // One line per chain, free of positions: a chain that appears or
+    // disappears between versions is one item.
     items.emplace(std::pair{std::string("correlation"),
-                            c.correlation.probe + " compared with a " + c.correlation.against + ", picks " +
-                                c.correlation.output},
+                            (c.correlation.kind == "covert-marker" ? "covert marker: " : "") + c.correlation.probe +
+                                " compared with a " + c.correlation.against + ", picks " + c.correlation.output},
                   c.location);
   }
   return items;

@@ -144,6 +144,7 @@ void WriteAuditJson(const AuditResult& result, std::string_view version, std::os
       w.Field("shape", d.decoded.shape);
       w.Field("location", d.location);
       if (!d.decoded.list.empty()) w.Field("list", d.decoded.list);
+      if (!d.decoded.via.empty()) w.Field("via", d.decoded.via);
       w.EndObject();
     }
     w.EndArray();
@@ -152,6 +153,8 @@ void WriteAuditJson(const AuditResult& result, std::string_view version, std::os
       w.BeginObject();
       w.Field("url", e.endpoint.url);
       w.Field("host", e.endpoint.host);
+      w.Field("kind", e.endpoint.kind);
+      if (!e.endpoint.reason.empty()) w.Field("reason", e.endpoint.reason);
       w.Field("location", e.location);
       w.Key("hidden").Bool(e.endpoint.hidden);
       w.EndObject();
@@ -173,6 +176,10 @@ void WriteAuditJson(const AuditResult& result, std::string_view version, std::os
       w.Field("probe", c.correlation.probe);
       w.Field("against", c.correlation.against);
       w.Field("output", c.correlation.output);
+      w.Field("kind", c.correlation.kind);
+      w.Key("chain").BeginArray();
+      for (const std::string& step : c.correlation.chain) w.String(step);
+      w.EndArray();
       w.Field("location", c.location);
       w.EndObject();
     }
@@ -180,6 +187,7 @@ void WriteAuditJson(const AuditResult& result, std::string_view version, std::os
     w.Key("notes").BeginArray();
     for (const std::string& n : result.notes) w.String(n);
     w.EndArray();
+    w.FieldUint("decoder_calls", result.decoder_calls);
     w.FieldUint("modules", result.modules);
     w.FieldUint("target_bytes", result.target_bytes);
   });

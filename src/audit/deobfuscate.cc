@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <map>
 
 #include "core/utf.h"
 
@@ -342,6 +343,122 @@ std::optional<Decoding> DecodeCharCodes(const std::vector<uint32_t>& code_points
     if (auto text = XorCodePoints(code_points, key.bytes)) {
       if (auto d = Judge(fmt::format("charcodes+xor({})", key.Label()), std::move(*text), data, true)) return d;
     }
+  }
+  return std::nullopt;
+}
+
+}  // namespace glassbox::audit
+
+namespace glassbox::audit {
+namespace {
+
+// Words that real hidden text (prompts, commands, field names) is full of
+// and that random bytes almost never spell.
+bool HasCommonWords(std::string_view s, size_t want) {
+  static const char* kWords[] = {"the", "and", "you", "your", "for", "with", "that", "this", "user", "date",
+                                 "name", "machine", "error", "request", "token", "http", "api", "key", "file",
+                                 "time", "zone", "model", "prompt", "system", "session", "device", "host",
+                                 "id", "is", "to", "of", "in", "on", "etc", "cat", "echo", "true", "false"};
+  std::string lower(s);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  size_t found = 0;
+  for (const char* w : kWords) {
+    const std::string_view word(w);
+    for (size_t at = lower.find(word); at != std::string::npos; at = lower.find(word, at + 1)) {
+      const bool left = at == 0 || !std::isalpha(static_cast<unsigned char>(lower[at - 1]));
+      const size_t end = at + word.size();
+      const bool right = end >= lower.size() || !std::isalpha(static_cast<unsigned char>(lower[end]));
+      if (left && right) {
+        ++found;
+        break;
+      }
+    }
+    if (found >= want) return true;
+  }
+  return false;
+}
+
+double PrintableRatio(std::string_view s, size_t limit) {
+  size_t printable = 0, n = std::min(s.size(), limit);
+  for (size_t i = 0; i < n; ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    printable += (c >= 0x20 && c < 0x7F) || c == '\n' || c == '\t';
+  }
+  return n == 0 ? 0 : static_cast<double>(printable) / static_cast<double>(n);
+}
+
+}  // namespace
+
+TextShape ScoreAsText(std::string_view s, const ShapeData& data) {
+  if (s.size() < 6 || PrintableRatio(s, s.size()) < 0.97) return TextShape::kNone;
+  // A list: items between separators, most of them domains, URLs, time zones.
+  for (char sep : {',', ';', '|', '\n'}) {
+    if (s.find(sep) == std::string_view::npos) continue;
+    size_t items = 0, shaped = 0;
+    std::map<TextShape, size_t> shapes;
+    for (size_t b = 0; b <= s.size();) {
+      size_t e = s.find(sep, b);
+      if (e == std::string_view::npos) e = s.size();
+      std::string_view item = s.substr(b, e - b);
+      while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+      if (!item.empty()) {
+        ++items;
+        const TextShape shape = ClassifyText(item, data);
+        if (shape == TextShape::kDomain || shape == TextShape::kUrl || shape == TextShape::kTimezone ||
+            shape == TextShape::kEmail) {
+          ++shaped;
+          ++shapes[shape];
+        }
+      }
+      b = e + 1;
+    }
+    if (items >= 2 && shaped * 10 >= items * 6) {
+      return std::max_element(shapes.begin(), shapes.end(), [](auto& a, auto& b) { return a.second < b.second; })
+          ->first;
+    }
+  }
+  const TextShape shape = ClassifyText(s, data);
+  if (shape == TextShape::kDomain || shape == TextShape::kUrl || shape == TextShape::kTimezone ||
+      shape == TextShape::kEmail || shape == TextShape::kPath) {
+    return shape;
+  }
+  if (HasCommonWords(s, s.size() < 24 ? 1 : 2)) return TextShape::kWords;
+  return TextShape::kNone;
+}
+
+std::optional<KeySearchHit> SearchXorKey(std::string_view literal, const std::vector<std::string>& repeating_keys,
+                                         const ShapeData& data) {
+  if (literal.size() < 16 || literal.size() > 8192) return std::nullopt;
+  std::string bytes, layer;
+  if (auto b = DecodeBase64(literal, 16)) {
+    bytes = std::move(*b);
+    layer = "base64";
+  } else if (auto h = DecodeHex(literal, 16)) {
+    bytes = std::move(*h);
+    layer = "hex";
+  } else {
+    return std::nullopt;
+  }
+  auto judge = [&](const std::string& key) -> std::optional<KeySearchHit> {
+    // Cheap test on the first bytes before the whole string.
+    size_t printable = 0;
+    const size_t n = std::min<size_t>(bytes.size(), 24);
+    for (size_t i = 0; i < n; ++i) {
+      const unsigned char c = static_cast<unsigned char>(bytes[i] ^ key[i % key.size()]);
+      printable += c >= 0x20 && c < 0x7F;
+    }
+    if (printable * 10 < n * 9) return std::nullopt;
+    std::string text = XorBytes(bytes, key);
+    const TextShape shape = ScoreAsText(text, data);
+    if (shape == TextShape::kNone) return std::nullopt;
+    return KeySearchHit{Decoding{layer + "+xor(" + XorKey{key}.Label() + ")", std::move(text), shape}, key};
+  };
+  for (int k = 1; k < 256; ++k) {
+    if (auto hit = judge(std::string(1, static_cast<char>(k)))) return hit;
+  }
+  for (const std::string& key : repeating_keys) {
+    if (key.size() < 2) continue;
+    if (auto hit = judge(key)) return hit;
   }
   return std::nullopt;
 }

@@ -64,4 +64,20 @@ std::optional<Decoding> DecodeStringLiteral(std::string_view literal, const std:
 std::optional<Decoding> DecodeCharCodes(const std::vector<uint32_t>& code_points, const std::vector<XorKey>& keys,
                                         const ShapeData& data);
 
+// Whether bytes read as text a person would recognise, scored strictly
+// enough for a brute-force key search: at least 97 % printable, and a list
+// of domains / URLs / time zones between separators, or one such item, or
+// words from a small dictionary. kNone when not.
+TextShape ScoreAsText(std::string_view bytes, const ShapeData& data);
+
+// Key search for a long base64 or hex literal that nothing decoded: every
+// one-byte XOR key, then each of `repeating_keys` (taken from the module's
+// own literals). The first key whose result scores as text wins.
+struct KeySearchHit {
+  Decoding decoding;
+  std::string key;
+};
+std::optional<KeySearchHit> SearchXorKey(std::string_view literal, const std::vector<std::string>& repeating_keys,
+                                         const ShapeData& data);
+
 }  // namespace glassbox::audit

@@ -276,6 +276,8 @@ int HexDigit(char c) {
   return -1;
 }
 
+}  // namespace
+
 // Decodes the escapes of a JavaScript string body. *escaped_non_ascii is set
 // when an escape produced a non-ASCII code point.
 std::string DecodeJsEscapes(std::string_view raw, bool* escaped_non_ascii) {
@@ -358,6 +360,8 @@ std::string DecodeJsEscapes(std::string_view raw, bool* escaped_non_ascii) {
   }
   return out;
 }
+
+namespace {
 
 // A JavaScript numeric literal as an exact integer when it is one.
 std::optional<int64_t> ParseInteger(std::string_view s) {
@@ -805,11 +809,37 @@ class Walker {
         AddCompare(node, CompareKind::kPredicate, arg0, object);
       }
     }
+    if (fk == Kind::kIdentifier && argc <= 4) MaybeConstantCall(node, fn, args, argc);
     if (fk == Kind::kIdentifier && (argc == 1 || argc == 2)) {
       if (auto v = IntegerOf(arg0); v && *v >= 0) {
         number_calls.push_back(NumberCall{RangeOf(node), name, *v, func_});
       }
     }
+  }
+
+  // name(…) with constant or named arguments only, for the decoder evaluator.
+  void MaybeConstantCall(TSNode node, TSNode fn, TSNode args, uint32_t argc) {
+    bool literal = false;
+    for (uint32_t i = 0; i < argc; ++i) {
+      TSNode a = ts_node_named_child(args, i);
+      const Kind k = KindOf(a);
+      if (k == Kind::kString || k == Kind::kNumber) {
+        literal = true;
+      } else if (k == Kind::kTemplateString) {
+        if (ts_node_named_child_count(a) > 0) {
+          for (uint32_t j = 0; j < ts_node_named_child_count(a); ++j) {
+            if (KindOf(ts_node_named_child(a, j)) == Kind::kTemplateSubstitution) return;
+          }
+        }
+        literal = true;
+      } else if (k == Kind::kUnary) {
+        if (!IntegerOf(a)) return;
+        literal = true;
+      } else if (k != Kind::kIdentifier) {
+        return;
+      }
+    }
+    facts_.calls.push_back(CallFact{RangeOf(node), RangeOf(fn), func_, argc, literal});
   }
 
   void MaybeRotationCall(TSNode node, TSNode args) {
@@ -894,7 +924,8 @@ class Walker {
       if (!ts_node_is_null(n)) name = std::string(Text(n));
     }
     if (name.empty()) name = BoundName();
-    facts_.functions.push_back(FunctionFact{RangeOf(node), frames_.back().prev_func, std::move(name)});
+    facts_.functions.push_back(
+        FunctionFact{RangeOf(node), frames_.back().prev_func, std::move(name), kind == Kind::kFunctionDecl});
     func_ = static_cast<uint32_t>(facts_.functions.size() - 1);
   }
 
@@ -1404,6 +1435,10 @@ void AppendFacts(JsFacts&& b, Walker&& wb, JsFacts* a, Walker* wa) {
     x.func = fn(x.func);
     a->xors.push_back(x);
   }
+  for (CallFact& x : b.calls) {
+    x.func = fn(x.func);
+    a->calls.push_back(x);
+  }
   a->has_syntax_errors |= b.has_syntax_errors;
   a->nodes += b.nodes;
   wa->rotation_calls.insert(wa->rotation_calls.end(), wb.rotation_calls.begin(), wb.rotation_calls.end());
@@ -1419,6 +1454,8 @@ void AppendFacts(JsFacts&& b, Walker&& wb, JsFacts* a, Walker* wa) {
 }
 
 }  // namespace
+
+void UseTreeSitterAllocator() { (void)Grammar::Get(); }
 
 uint64_t DefaultParseBudgetMicros(size_t bytes) { return 2'000'000 + static_cast<uint64_t>(bytes); }
 

@@ -30,6 +30,7 @@ struct FunctionFact {
   Range range;
   uint32_t parent = kNone;  // enclosing function, or kNone at module level
   std::string name;         // declared, bound or method name; "" when anonymous
+  bool declaration = false; // `function name(…){…}` (not an expression, arrow or method)
 };
 
 // How a string came to be: a literal, or code that builds it.
@@ -111,6 +112,16 @@ struct XorFact {
   int64_t constant = -1;  // the numeric operand, or -1 when neither side is a number
 };
 
+// A call of a plain name whose arguments are all constants or names
+// (`dec("…")`, `_$d("…", K)`, `L()`): what the decoder evaluator may run.
+struct CallFact {
+  Range range;   // the whole call
+  Range callee;  // the name
+  uint32_t func = kNone;
+  uint32_t argc = 0;
+  bool literal_arg = false;  // at least one argument is a string or number literal
+};
+
 struct JsFacts {
   std::vector<FunctionFact> functions;
   // In source order, then the string-array reads resolved after the walk
@@ -124,6 +135,7 @@ struct JsFacts {
   std::vector<DeclFact> decls;
   std::vector<ReturnFact> returns;
   std::vector<XorFact> xors;
+  std::vector<CallFact> calls;
   // Rotated string arrays that were resolved: "rotate N of M strings at offset".
   struct ResolvedArray {
     uint32_t offset;
@@ -142,6 +154,15 @@ struct JsFacts {
 // wall time, 2 s plus 1 s per MB (real bundles parse at 5 MB/s or more), after
 // which the module is reported as not parsed and gets the text checks only.
 uint64_t DefaultParseBudgetMicros(size_t bytes);
+
+// Decodes the escapes of a JavaScript string body (without its quotes) to
+// UTF-8; *escaped_non_ascii is set when an escape produced a non-ASCII code
+// point.
+std::string DecodeJsEscapes(std::string_view raw, bool* escaped_non_ascii);
+
+// Installs the audit's tree-sitter allocator (idempotent). Call before
+// creating any parser of your own in this component.
+void UseTreeSitterAllocator();
 
 // Parses `text` (UTF-8 JavaScript) once and gathers the facts. Never fails:
 // syntax errors leave error nodes that are skipped (has_syntax_errors says so);

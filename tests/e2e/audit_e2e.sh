@@ -24,6 +24,28 @@ jq -e '.endpoints[] | select(.host == "relay-hub.net" and .hidden == true)' out 
 jq -e '.findings[] | select(.rule == "env-probe/environment-dependent-output" and .severity == "high")' out >/dev/null \
   && ok || bad "correlation finding missing"
 
+# Issue 14: the shape of a released Bun agent. A critical covert marker
+# whose chain names every step; the hidden lists decoded by evaluating the
+# decoder; exit 1. The bundle-style decoder with a default-parameter key and
+# its HTTPDNS bootstrap addresses.
+expect_exit 1 "covert marker" -- "$GB" audit --format json "$samples/issue_shape_bun.js"
+jq -e '.findings[] | select(.rule == "env-probe/covert-marker" and .severity == "critical")' out >/dev/null \
+  && ok || bad "no critical covert-marker finding"
+jq -e '.correlations[] | select(.kind == "covert-marker") | .chain | (map(test("ANTHROPIC_BASE_URL")) | any)
+       and (map(test("hidden list of 4 domains")) | any) and (map(test("U\\+2019")) | any)
+       and (map(test("Today")) | any)' out >/dev/null && ok || bad "chain incomplete: $(jq -c .correlations out)"
+jq -e '[.decoded_strings[] | select(.encoding == "eval(Yd)")] | length == 7' out >/dev/null \
+  && ok || bad "lists not decoded: $(jq -c '[.decoded_strings[].encoding]' out)"
+[[ $(jq '[.findings[] | select(.rule == "unicode/lookalike-from-code")] | length' out) == 0 ]] \
+  && ok || bad "one look-alike finding per escaped apostrophe"
+"$GB" audit --format json --fail-on none "$samples/default_param_key.js" > out
+jq -e '(.decoded_strings | map(select(.encoding == "eval(_$d)")) | length) == 5 and .decoder_calls >= 5' out >/dev/null \
+  && ok || bad "default-parameter key decoder: $(jq -c '[.decoded_strings[].text]' out)"
+jq -e '[.endpoints[] | select(.kind == "ip" and (.reason | test("HTTPDNS")))] | length == 3' out >/dev/null \
+  && ok || bad "bootstrap addresses: $(jq -c '[.endpoints[] | select(.kind == "ip")]' out)"
+"$GB" audit "$samples/issue_shape_bun.js" > out
+grep -q "Covert marker: code reads process.env.ANTHROPIC_BASE_URL" out && ok || bad "text report: $(head -20 out)"
+
 # Two versions of a package: a directory and an npm tarball (npm's layout:
 # everything under package/).
 make_version() {  # make_version DIR BODY
