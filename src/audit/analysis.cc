@@ -414,6 +414,7 @@ class ModuleRun {
     f.message = std::move(message);
     f.decoded = std::move(decoded);
     f.snippet = locator_.Snippet(offset, length);
+    out_.findings.push_back(std::move(f));
   }
 
   void Probes() {
@@ -800,7 +801,7 @@ class ModuleRun {
       f.column = p.column;
       f.snippet = locator_.Snippet(f.byte_offset, std::max<uint64_t>(f.byte_length, 1));
       f.fixes.clear();
-      *slot = std::move(f);
+      out_.findings.push_back(std::move(f));
     }
   }
 

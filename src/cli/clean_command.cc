@@ -129,7 +129,7 @@ Status CleanInPlace(const std::string& path, const struct stat& checked, TextKin
   if (content == scan::ContentKind::kUtf16Le || content == scan::ContentKind::kUtf16Be) {
     return Status::Error(fmt::format("{}: UTF-16 text is not cleaned (convert it to UTF-8 first)", path));
   }
-  if (content == scan::ContentKind::kBinary) return Status::Error(fmt::format("{}: binary file, not cleaned", path));
+  if (content == scan::ContentKind::kBinary) return Status::Error(fmt::format("{}: not UTF-8 text (a binary file, or a legacy 8-bit encoding: convert it to UTF-8 first); not cleaned", path));
   const TextKind kind = KindFor(forced, false, path, reader.value()->Window());
   auto replacement = scan::FileReplacement::Begin(path, fd.value(), before);
   if (!replacement.ok()) return replacement.status();
@@ -236,7 +236,7 @@ int RunClean(int argc, char** argv) {
       continue;
     }
     if (content == scan::ContentKind::kBinary) {
-      report_error(fmt::format("{}: binary file, not cleaned", path));
+      report_error(fmt::format("{}: not UTF-8 text (a binary file, or a legacy 8-bit encoding: convert it to UTF-8 first); not cleaned", path));
       continue;
     }
     const TextKind kind = KindFor(forced, is_stdin, path, reader.value()->Window());

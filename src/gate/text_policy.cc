@@ -121,13 +121,20 @@ void AddFormatJoinerFindings(const HiddenTextDetector& detector, std::string_vie
   for (Finding& f : machine) {
     if (f.rule != "unicode/invisible-characters" || f.codepoints.empty()) continue;
     if (!std::all_of(f.codepoints.begin(), f.codepoints.end(), IsFormatJoiner)) continue;
-    const bool seen = std::any_of(found->begin(), found->end(), [&](const Finding& g) {
+    // The prose pass may report the character and keep it (a soft hyphen
+    // between ASCII letters is a hyphenation hint to clean): the machine
+    // decision, which removes it, takes that finding's place.
+    auto seen = std::find_if(found->begin(), found->end(), [&](const Finding& g) {
       return g.rule == f.rule && g.byte_offset == f.byte_offset;
     });
-    if (seen) continue;
+    if (seen != found->end() && !seen->fixes.empty()) continue;
     f.severity = std::max(f.severity, Severity::kMedium);
     f.message += " (inside a word of a script that does not use it)";
-    found->push_back(std::move(f));
+    if (seen != found->end()) {
+      *seen = std::move(f);
+    } else {
+      found->push_back(std::move(f));
+    }
   }
 }
 

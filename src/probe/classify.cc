@@ -1571,6 +1571,18 @@ Analysis Analyze(const Matrix& matrix, const std::vector<std::vector<RunCapture>
   for (const auto& field : aligned) comparer.Compare(field);
   GroupDifferences(&analysis);
   Inventory(ctx, &analysis);
+  // With one run per cell a difference that no setting explains cannot be
+  // told from noise: the probe cannot say there is no dependence.
+  if (analysis.single_run) {
+    size_t unexplained = 0;
+    for (const auto& d : analysis.differences) unexplained += d.cls == DiffClass::kUnexplained;
+    if (unexplained > 0) {
+      analysis.inconclusive_reasons.push_back(fmt::format(
+          "{} difference{} between cells that no one or two settings explain, and with one run per cell they "
+          "cannot be told from noise (run with --runs 2 or more)",
+          unexplained, unexplained == 1 ? "" : "s"));
+    }
+  }
   // A sandbox limit reached: the captures may be incomplete, so no clean verdict.
   if (!analysis.limits_reached.empty()) {
     analysis.inconclusive_reasons.push_back(fmt::format(

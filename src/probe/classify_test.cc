@@ -457,6 +457,26 @@ TEST(Classify, DnsNamesAndDestinationsAreJudged) {
   EXPECT_EQ(std::count(a.unused_lookups.begin(), a.unused_lookups.end(), "sh.tz.exfil.example"), 1);
 }
 
+// Issue 12: with --runs 1 a name looked up only in the varied cell cannot be
+// attributed (one cell, one run), and it cannot be called noise either: the
+// verdict is inconclusive, never a clean exit.
+TEST(Classify, RegressionIssue12_OneRunDifferenceThatNothingExplainsIsNotClean) {
+  Matrix m = MakeMatrix({"TZ=Asia/Tokyo"});
+  auto runs = Capture(m, 1, [](const Cell& c, int) { return std::vector<CapturedRequest>{Provider(c, "hi")}; });
+  for (size_t c = 0; c < m.cells.size(); ++c) {
+    const std::string tz = m.cells[c].Get("TZ").empty() ? "utc" : "asia-tokyo";
+    runs[c][0].dns.push_back({1, tz + ".tz.exfil.example", "A", "udp", "127.0.0.1"});
+  }
+  Analysis a = Analyze(m, runs, Facts());
+  ASSERT_NE(Find(a, "network lookup asia-tokyo.tz.exfil.example"), nullptr);
+  EXPECT_EQ(a.verdict, Verdict::kInconclusive);
+  ASSERT_FALSE(a.inconclusive_reasons.empty());
+  EXPECT_NE(a.inconclusive_reasons.back().find("cannot be told from noise"), std::string::npos);
+  // The same agent with nothing varying stays clean.
+  for (auto& cell_runs : runs) cell_runs[0].dns.clear();
+  EXPECT_EQ(Analyze(m, runs, Facts()).verdict, Verdict::kNoEnvironmentDependence);
+}
+
 // HTTPDNS / DNS over HTTPS to a hard-coded address is a foreign resolver; a
 // short prompt is recognised as a whole value; a varied base URL the agent
 // never contacts is warned about.

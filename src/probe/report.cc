@@ -92,7 +92,7 @@ const char* VerdictLine(Verdict v) {
     case Verdict::kEnvironmentDependent:
       return "ENVIRONMENT-DEPENDENT: what the agent sends changes with the environment";
     case Verdict::kInconclusive:
-      return "INCONCLUSIVE: the agent failed or never reached a provider in some cells";
+      return "INCONCLUSIVE: some cells say nothing (the agent failed, never reached a provider, or reached a limit of the sandbox)";
     case Verdict::kNoEnvironmentDependence:
       return "no environment dependence found";
   }

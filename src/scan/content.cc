@@ -14,10 +14,15 @@ namespace glassbox::scan {
 
 namespace {
 
+// Control characters that text does not hold. Kept out: white space, ESC
+// (terminal sequences, which the scan must see), BEL and backspace (roff
+// delimits arguments with BEL, nroff overstrikes with backspace; man pages
+// hold both).
 bool StrayControl(int32_t cp) {
   if (cp == 0x7F) return true;
   if (cp >= 0x20) return false;
-  return cp != '\t' && cp != '\n' && cp != '\v' && cp != '\f' && cp != '\r' && cp != 0x1B;
+  return cp != '\t' && cp != '\n' && cp != '\v' && cp != '\f' && cp != '\r' && cp != 0x1B && cp != 0x07 &&
+         cp != 0x08;
 }
 
 // UTF-16 without a byte order mark: in text of mostly Latin script one byte

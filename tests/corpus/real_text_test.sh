@@ -25,7 +25,11 @@ failed=0
 
 # 1. clean --check on every file: which would change, and by what
 (cd "$corpus" && cut -f1 MANIFEST.tsv | tr '\n' '\0' | xargs -0 -n 1000 "$gb" clean --check >/dev/null 2>"$work/clean.err")
-grep -v ': would change ' "$work/clean.err" | grep . && { echo "FAIL: clean reported errors" >&2; failed=1; }
+# Files in a legacy 8-bit encoding (Greek hunspell dictionaries are ISO-8859-7) are refused
+# with their reason: counted, not a failure. Any other message is.
+legacy=$(grep -c ': not UTF-8 text (' "$work/clean.err")
+grep -v ': would change ' "$work/clean.err" | grep -v ': not UTF-8 text (' | grep . &&
+  { echo "FAIL: clean reported errors" >&2; failed=1; }
 files=$(wc -l <"$corpus/MANIFEST.tsv")
 changed=$(grep -c ': would change ' "$work/clean.err")
 while IFS= read -r line; do
@@ -47,7 +51,7 @@ rc=$?
 ((rc <= 1)) || { echo "FAIL: scan exited $rc: $(head -c 300 "$work/scan.err")" >&2; failed=1; }
 read -r medium bytes < <(jq -r '"\([.findings[] | select(.severity == "medium" or .severity == "high" or .severity == "critical")] | length) \(.stats.bytes)"' "$work/scan.json")
 per_mb=$(awk -v m="$medium" -v b="$bytes" 'BEGIN { printf "%.3f", m / (b / 1e6) }')
-echo "real-text corpus: $files files, $(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1e6 }') MB; clean would change $changed (labelled: $(grep -vc '^#' "$labels")); medium+ findings: $medium = $per_mb per MB (limit $max_per_mb)"
+echo "real-text corpus: $files files, $(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1e6 }') MB; clean would change $changed (labelled: $(grep -vc '^#' "$labels")), refused $legacy not in UTF-8; medium+ findings: $medium = $per_mb per MB (limit $max_per_mb)"
 if awk -v v="$per_mb" -v m="$max_per_mb" 'BEGIN { exit !(v >= m) }'; then
   echo "FAIL: $per_mb medium+ findings per MB on legitimate text (limit $max_per_mb); by rule:" >&2
   jq -r '[.findings[] | select(.severity == "medium" or .severity == "high" or .severity == "critical")] | group_by(.rule) | .[] | "  \(length) \(.[0].rule)"' "$work/scan.json" >&2
