@@ -19,6 +19,7 @@
 #include "gate/policy.h"
 #include "gate/provider_errors.h"
 #include "gate/retention.h"
+#include "gate/translation.h"
 #include "gate/usage.h"
 #include "net/event_loop.h"
 #include "net/http_client.h"
@@ -457,6 +458,19 @@ Finding GateFinding(std::string rule, std::string message, Severity severity = S
   return f;
 }
 
+// Something a protocol translation could not carry over (translate.h notes).
+Finding TranslationFinding(std::string note) {
+  return GateFinding("gate/translation-dropped", std::move(note), Severity::kInfo);
+}
+
+net::HttpResponse JsonResponse(int status, std::string body) {
+  net::HttpResponse r;
+  r.status = status;
+  r.headers.Add("Content-Type", "application/json");
+  r.body = std::move(body);
+  return r;
+}
+
 bool IsHopByHopResponseHeader(std::string_view name) {
   for (std::string_view h : {"Connection", "Keep-Alive", "Transfer-Encoding", "Content-Length", "TE", "Trailer",
                              "Upgrade", "Proxy-Connection", "Proxy-Authenticate"}) {
@@ -507,6 +521,10 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
   // the log thread (RequestDigest).
   std::shared_ptr<RequestDigest> request_digest;
   std::vector<Finding> findings;
+  // Model routes and protocol translation (gate/translation.h).
+  RoutePlan plan;
+  std::optional<std::string> upstream_request_log;  // AuditRecord::upstream_request_body
+  std::unique_ptr<translate::StreamTranslator> stream_translator;
 
   // Response side.
   bool head_seen = false, streaming = false;
@@ -535,7 +553,34 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
     logged_request.reset();
     r.request_body_screened = logged_request_screened;
     r.request_sha256 = request_sha256;
+    r.upstream_request_body = std::move(upstream_request_log);
+    upstream_request_log.reset();
     return r;
+  }
+
+  // Answers a count_tokens request here with an estimate (the routed
+  // upstream cannot count), logged like any exchange.
+  void AnswerCountLocally(std::string_view request_body) {
+    Result<std::string> count = LocalTokenCount(route, request_body);
+    if (!count.ok()) {
+      return Refuse(MakeRefusal(route.protocol, ErrorKind::kInvalidRequest, "malformed-json", count.status().message()));
+    }
+    findings.push_back(GateFinding("gate/token-estimate",
+                                   "answered by the gate with an estimate (about 4 bytes of text per token): upstream " +
+                                       upstream + " cannot count tokens",
+                                   Severity::kInfo));
+    AuditRecord r = BaseRecord();
+    r.status = 200;
+    r.findings = FindingsJson(findings);
+    r.response_body = *count;
+    r.response_sha256 = Sha256Hex(*count);
+    net::HttpResponse response = JsonResponse(200, std::move(count).value());
+    response.headers.Add("x-glassbox-token-count", "estimate");
+    Commit(std::move(r), [self = shared_from_this(), response = std::move(response)](Status st) mutable {
+      if (!st.ok()) response.status = 500;
+      self->gw->metrics.Request(self->route.name, response.status);
+      self->writer->Respond(std::move(response));
+    });
   }
 
   // Logs and then answers with `refusal` in the provider's format.
@@ -583,6 +628,7 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
     auto type = head.headers.Get("Content-Type");
     streaming = type && type->find("text/event-stream") != std::string_view::npos;
     if (streaming) {
+      if (plan.translate && status < 300) stream_translator = NewResponseStreamTranslator(plan, model);
       inbound = gw->policy->NewInboundStream(route);
       writer->StartStream(status, response_headers);
     }
@@ -594,6 +640,8 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
       response_buffer.append(bytes);
       return;
     }
+    std::string translated;
+    if (stream_translator) bytes = translated = stream_translator->Feed(bytes);
     std::string out = inbound->Feed(bytes);
     if (out.empty()) return;
     if (log_payloads) response_buffer.append(out);
@@ -652,7 +700,15 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
   }
 
   void FinishStream(Status upstream_status) {
-    std::string rest = inbound->Finish();
+    std::string rest;
+    if (stream_translator) {
+      rest = inbound->Feed(stream_translator->Finish());
+      for (const std::string& note : stream_translator->notes()) findings.push_back(TranslationFinding(note));
+      if (!stream_translator->status().ok()) {
+        findings.push_back(GateFinding("gate/untranslatable-stream", stream_translator->status().message()));
+      }
+    }
+    rest += inbound->Finish();
     if (!rest.empty()) {
       if (log_payloads) response_buffer.append(rest);
       gw->metrics.bytes_to_clients.fetch_add(rest.size());
@@ -692,6 +748,12 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
   }
 
   void FinishJson() {
+    if (plan.translate) {
+      TranslatedResponse t = TranslateResponse(plan, route, model, status, response_buffer);
+      status = t.status;
+      response_buffer = std::move(t.body);
+      for (const std::string& note : t.notes) findings.push_back(TranslationFinding(note));
+    }
     InboundResult in = gw->policy->InboundJson(route, response_buffer);
     findings.insert(findings.end(), in.findings.begin(), in.findings.end());
     gw->metrics.Findings(findings);
@@ -727,14 +789,6 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
     gw->ledger->Record(user, model, usage, route.protocol, gw->Now());
   }
 };
-
-net::HttpResponse JsonResponse(int status, std::string body) {
-  net::HttpResponse r;
-  r.status = status;
-  r.headers.Add("Content-Type", "application/json");
-  r.body = std::move(body);
-  return r;
-}
 
 }  // namespace
 
@@ -804,6 +858,16 @@ void Gateway::Impl::Handle(net::HttpRequest request, std::shared_ptr<net::Respon
   if (!out.upstream.empty()) ex->upstream = out.upstream;
   if (out.refusal) return ex->Refuse(*out.refusal);
   metrics.Findings(out.findings);
+  // A model route may send the request to another upstream, translated to
+  // its protocol (gate/translation.h).
+  ex->plan = PlanRoute(policy->config(), ex->route, ex->model);
+  if (ex->plan.upstream != nullptr) ex->upstream = ex->plan.upstream->name;
+  if (ex->plan.refusal || ex->plan.count_locally) {
+    ex->request_sha256 = Sha256Hex(request.body);
+    if (ex->log_payloads) ex->logged_request = std::move(out.body);
+    if (ex->plan.count_locally) return ex->AnswerCountLocally(request.body);
+    return ex->Refuse(*ex->plan.refusal);
+  }
   // The bytes to forward: the client's own when policy changed nothing (so
   // the original goes out untouched), else the policy's edit. The log keeps
   // the same bytes; one copy between them at most.
@@ -830,6 +894,23 @@ void Gateway::Impl::Handle(net::HttpRequest request, std::shared_ptr<net::Respon
   }
   if (ex->log_payloads) ex->logged_request_screened = out.secret_free;
   ex->request_digest = digest;
+  std::string upstream_target = out.upstream_target.empty() ? ex->route.upstream_target : out.upstream_target;
+  HeaderList upstream_headers = std::move(hd.headers);
+  if (ex->plan.upstream != nullptr) {
+    Result<RoutedRequest> routed =
+        BuildRoutedRequest(policy->config(), ex->plan, ex->route, std::move(forward_body), upstream_headers);
+    if (!routed.ok()) {
+      return ex->Refuse(MakeRefusal(ex->route.protocol, ErrorKind::kInvalidRequest, "untranslatable",
+                                    "cannot be sent to upstream " + ex->upstream + ": " + routed.status().message()));
+    }
+    forward_body = std::move(routed->body);
+    upstream_target = std::move(routed->target);
+    upstream_headers = std::move(routed->headers);
+    for (std::string& note : routed->notes) ex->findings.push_back(TranslationFinding(std::move(note)));
+    if (ex->log_payloads && (ex->plan.translate || !ex->plan.upstream_model.empty())) {
+      ex->upstream_request_log = forward_body;
+    }
+  }
   net::Url url;
   url.scheme = upstream->url.scheme;
   url.host = upstream->url.host;
@@ -837,8 +918,8 @@ void Gateway::Impl::Handle(net::HttpRequest request, std::shared_ptr<net::Respon
 
   net::ClientRequest upstream_request;
   upstream_request.method = request.method;
-  upstream_request.target = out.upstream_target.empty() ? ex->route.upstream_target : out.upstream_target;
-  for (auto& [name, value] : hd.headers) upstream_request.headers.Add(std::move(name), std::move(value));
+  upstream_request.target = std::move(upstream_target);
+  for (auto& [name, value] : upstream_headers) upstream_request.headers.Add(std::move(name), std::move(value));
   upstream_request.body = std::move(forward_body);
 
   net::ClientCallbacks callbacks;
@@ -910,6 +991,7 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options) {
   }
   host = host.substr(0, colon);
 
+  if (Status st = CheckRoutes(config); !st.ok()) return st;
   auto policy = Policy::Create(config);
   if (!policy.ok()) return policy.status();
   impl->policy = std::move(policy.value());

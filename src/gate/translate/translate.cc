@@ -68,6 +68,13 @@ std::string UpstreamErrorMessage(std::string_view body) {
   return text.empty() ? std::string("(no message)") : text;
 }
 
+Result<std::string> RewriteModel(std::string_view body, std::string_view model) {
+  auto parsed = ParseObject(body, "the request body");
+  if (!parsed.ok()) return parsed.status();
+  (*parsed)["model"] = model;
+  return Dump(*parsed);
+}
+
 namespace {
 
 void CountStrings(const json::value& v, uint64_t* bytes, uint64_t* objects) {

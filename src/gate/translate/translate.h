@@ -104,6 +104,10 @@ struct StreamOptions {
 
 std::unique_ptr<StreamTranslator> NewChatStreamTranslator(Api to, StreamOptions options = {});
 
+// `body` (a JSON object) with its "model" set to `model`; the other members
+// keep their order. For native routes that only rename the model.
+Result<std::string> RewriteModel(std::string_view body, std::string_view model);
+
 // A local estimate of a request's input tokens (about 4 bytes of text per
 // token, plus a few per message), for count_tokens on routes whose upstream
 // cannot count: the gateway labels the answer as an estimate.
