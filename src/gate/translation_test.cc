@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <mutex>
 
@@ -16,6 +17,7 @@
 
 #include "gate/audit_log.h"
 #include "gate/gateway.h"
+#include "gate/strict_chat.h"
 #include "net/event_loop.h"
 #include "net/fake_provider.h"
 #include "net/http_client.h"
@@ -175,6 +177,50 @@ TEST(BuildRoutedRequest, DropsTheClientsCredentialsAndProviderHeaders) {
                      {"Authorization", "Bearer local-key"}};
   EXPECT_EQ(routed->headers, want);
   EXPECT_NE(routed->body.find("\"stream_options\""), std::string::npos);
+}
+
+// The strict fake Chat server (gate_fake_upstream --strict-chat) rejects
+// what api.openai.com rejects, so the end-to-end test's "accepted" means
+// something; and every golden translation to Chat passes it.
+TEST(StrictChat, RejectsWhatOpenAiRejects) {
+  using testing::ValidateChatRequest;
+  EXPECT_FALSE(ValidateChatRequest(R"({"model":"m","messages":[{"role":"user","content":"hi"}]})").has_value());
+  const std::pair<const char*, const char*> bad[] = {
+      {R"({"model":"m","messages":[{"role":"user","content":"hi"}],"top_k":3})", "Unrecognized request argument supplied: top_k"},
+      {R"({"model":"m","messages":[{"role":"user","content":"hi","cache_control":{}}]})", "'cache_control' was unexpected"},
+      {R"({"model":"m","messages":[{"role":"user","content":[{"type":"image","source":{}}]}]})", "messages.0.content.0.type"},
+      {R"({"model":"m","messages":[{"role":"tool","tool_call_id":"x","content":"r"}]})", "must be a response to a preceeding"},
+      {R"({"model":"m","messages":[{"role":"assistant","content":null,"tool_calls":[{"id":"a","type":"function","function":{"name":"f","arguments":"{}"}}]},{"role":"user","content":"x"}]})",
+       "did not have response messages: a"},
+      {R"({"model":"m","messages":[{"role":"assistant","content":null,"tool_calls":[{"id":"a","type":"function","function":{"name":"f","arguments":{}}}]}]})",
+       "arguments': expected a string"},
+      {R"({"model":"m","messages":[{"role":"user","content":"x"}],"tool_choice":"auto"})", "only allowed when 'tools'"},
+      {R"({"model":"m","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f","input_schema":{}}}]})",
+       "'input_schema' was unexpected"},
+  };
+  for (const auto& [body, reason] : bad) {
+    auto error = ValidateChatRequest(body);
+    ASSERT_TRUE(error.has_value()) << body;
+    EXPECT_NE(error->find(reason), std::string::npos) << *error;
+  }
+}
+
+TEST(StrictChat, EveryGoldenTranslationToChatIsAccepted) {
+  const std::filesystem::path data = std::filesystem::path(GLASSBOX_SOURCE_DIR) / "src/gate/translate/testdata";
+  size_t checked = 0;
+  for (const char* dir : {"req_messages_to_chat", "req_responses_to_chat", "req_gemini_to_chat"}) {
+    for (const auto& e : std::filesystem::directory_iterator(data / dir)) {
+      if (!e.path().string().ends_with(".out.json")) continue;
+      std::ifstream in(e.path());
+      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      // The golden files carry the translation's notes beside the body.
+      if (size_t at = text.find(",\"(notes)\""); at != std::string::npos) text = text.substr(0, at) + "}";
+      auto error = testing::ValidateChatRequest(text);
+      EXPECT_FALSE(error.has_value()) << e.path() << ": " << error.value_or("");
+      ++checked;
+    }
+  }
+  EXPECT_GE(checked, 9u);
 }
 
 // The column is added to a log written before it; records without it keep
