@@ -159,13 +159,14 @@ Status ConvertAssistantMessage(const json::value& content, const std::string& wh
   return Status::Ok();
 }
 
-Result<json::value> ConvertSystem(const json::value& system, std::vector<std::string>* notes) {
+Result<json::value> ConvertSystem(const json::value& system, std::vector<std::string>* notes,
+                                  const std::string& where = "system") {
   if (system.is_string()) return system;
-  if (!system.is_array()) return Untranslatable("system", "expected a string or an array of text blocks");
+  if (!system.is_array()) return Untranslatable(where, "expected a string or an array of text blocks");
   json::array parts;
   for (size_t i = 0; i < system.as_array().size(); ++i) {
     const json::value& b = system.as_array()[i];
-    std::string at = Path("system", i);
+    std::string at = Path(where, i);
     if (!b.is_object() || GetString(b.as_object(), "type") != "text") {
       return Untranslatable(at, "only text blocks can be a Chat Completions system message");
     }
@@ -194,7 +195,7 @@ Result<Translated> MessagesRequestToChat(std::string_view body, const RequestOpt
     std::string_view k(key.data(), key.size());
     if (k == "model" || k == "messages" || k == "system" || k == "max_tokens" || k == "stream" ||
         k == "temperature" || k == "top_p" || k == "stop_sequences" || k == "tools" || k == "tool_choice" ||
-        k == "metadata" || k == "thinking") {
+        k == "metadata" || k == "thinking" || k == "output_config") {
       continue;
     }
     if (IsDroppableMessagesHint(k)) {
@@ -218,9 +219,17 @@ Result<Translated> MessagesRequestToChat(std::string_view body, const RequestOpt
     std::string_view role = GetString(m, "role");
     const json::value* content = Get(m, "content");
     if (content == nullptr) return Untranslatable(at + ".content", "missing");
+    if (role == "system") {
+      // A system message inside the conversation (Claude Code 2.1 sends
+      // them): Chat takes system messages anywhere.
+      auto sys = ConvertSystem(*content, &t.notes, at + ".content");
+      if (!sys.ok()) return sys.status();
+      messages.push_back(json::object{{"role", "system"}, {"content", std::move(*sys)}});
+      continue;
+    }
     Status st = role == "user"        ? ConvertUserMessage(*content, at + ".content", &messages, &t.notes)
                 : role == "assistant" ? ConvertAssistantMessage(*content, at + ".content", &messages, &t.notes)
-                                      : Untranslatable(at + ".role", "expected \"user\" or \"assistant\"");
+                                      : Untranslatable(at + ".role", "expected \"user\", \"assistant\" or \"system\"");
     if (!st.ok()) return st;
   }
   chat["messages"] = std::move(messages);
@@ -243,6 +252,21 @@ Result<Translated> MessagesRequestToChat(std::string_view body, const RequestOpt
                         std::string(chat["reasoning_effort"].as_string()));
     } else if (type != "disabled" && type != "adaptive") {
       return Untranslatable("thinking.type", "expected \"enabled\" or \"disabled\"");
+    }
+  }
+  if (const json::object* oc = GetObject(req, "output_config")) {
+    for (const auto& [key, value] : *oc) {
+      std::string_view k(key.data(), key.size());
+      if (k == "effort" && value.is_string()) {
+        // Effort says how hard to think; Chat's reasoning_effort says the same.
+        chat["reasoning_effort"] = value;
+      } else if (k == "format" && value.is_object() && GetString(value.as_object(), "type") == "json_schema") {
+        json::object schema{{"name", "output"}};
+        if (const json::value* s = Get(value.as_object(), "schema")) schema["schema"] = *s;
+        chat["response_format"] = json::object{{"type", "json_schema"}, {"json_schema", std::move(schema)}};
+      } else {
+        return Untranslatable("output_config." + std::string(k), "has no OpenAI Chat Completions equivalent");
+      }
     }
   }
   if (const json::array* tools = GetArray(req, "tools"); tools != nullptr && !tools->empty()) {
