@@ -119,6 +119,12 @@ struct AuditRecord {
   // without it hashes exactly as before the column existed. Masked like
   // request_body.
   std::optional<std::string> upstream_request_body;
+  // Not stored. As request_body_screened, for upstream_request_body: the
+  // caller's secret rules found nothing in the strings it was made from.
+  bool upstream_request_body_screened = false;
+  // Not stored. With upstream_request_body_screened: its SHA-256 (hex),
+  // computed by the caller while the upstream answered; empty: hashed here.
+  std::string upstream_request_body_sha256;
   std::string request_sha256;   // of the original payloads
   std::string response_sha256;
   std::string prev_hash;        // set by Append()

@@ -524,6 +524,8 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
   // Model routes and protocol translation (gate/translation.h).
   RoutePlan plan;
   std::optional<std::string> upstream_request_log;  // AuditRecord::upstream_request_body
+  bool upstream_request_screened = false;           // ... made from strings the policy found secret-free
+  std::string upstream_request_sha256;              // its digest, taken while the upstream answers
   std::unique_ptr<translate::StreamTranslator> stream_translator;
 
   // Response side.
@@ -554,6 +556,8 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
     r.request_body_screened = logged_request_screened;
     r.request_sha256 = request_sha256;
     r.upstream_request_body = std::move(upstream_request_log);
+    r.upstream_request_body_screened = upstream_request_screened;
+    r.upstream_request_body_sha256 = std::move(upstream_request_sha256);
     upstream_request_log.reset();
     return r;
   }
@@ -908,7 +912,10 @@ void Gateway::Impl::Handle(net::HttpRequest request, std::shared_ptr<net::Respon
     upstream_headers = std::move(routed->headers);
     for (std::string& note : routed->notes) ex->findings.push_back(TranslationFinding(std::move(note)));
     if (ex->log_payloads && (ex->plan.translate || !ex->plan.upstream_model.empty())) {
+      // Translation moves the policy's strings (decoded and re-escaped);
+      // it makes no new text, so a secret-free body stays secret-free.
       ex->upstream_request_log = forward_body;
+      ex->upstream_request_screened = out.secret_free;
     }
   }
   net::Url url;
@@ -934,6 +941,13 @@ void Gateway::Impl::Handle(net::HttpRequest request, std::shared_ptr<net::Respon
   // as the hash took (p50 added 0.19-0.29 ms against 0.17-0.21). A record
   // that comes first (a very fast upstream) hashes the body itself.
   loop->PostHere([log = log.get(), digest = std::move(digest)]() mutable { log->PrepareHere(std::move(digest)); });
+  if (ex->upstream_request_log && ex->upstream_request_screened) {
+    // The translated request's digest for its record, likewise off the
+    // critical path (the upstream's callbacks run later on this thread).
+    loop->PostHere([ex] {
+      if (ex->upstream_request_log) ex->upstream_request_sha256 = Sha256Hex(*ex->upstream_request_log);
+    });
+  }
   writer->OnClientGone([weak = std::weak_ptr<Exchange>(ex)] {
     if (auto e = weak.lock()) {
       e->client_gone.store(true);
