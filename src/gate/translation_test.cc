@@ -447,14 +447,25 @@ TEST_F(TranslatingGatewayTest, ResponsesAndGeminiRunOnAChatUpstream) {
 
 TEST_F(TranslatingGatewayTest, UntranslatableRequestsAreRefusedInTheClientsFormatAndLogged) {
   Reply r = Send("/v1/messages",
-                 R"({"model":"claude-sonnet-4-5","max_tokens":5,"tools":[{"type":"web_search_20250305","name":"web_search"}],"messages":[{"role":"user","content":"x"}]})");
+                 R"({"model":"claude-sonnet-4-5","max_tokens":5,"messages":[{"role":"user","content":[{"type":"document","source":{"type":"base64","media_type":"application/pdf","data":"JVBERi0="}}]}]})");
   EXPECT_EQ(r.status, 400);
   EXPECT_NE(r.body.find("\"type\":\"invalid_request_error\""), std::string::npos) << r.body;
-  EXPECT_NE(r.body.find("web_search"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("'document' block"), std::string::npos) << r.body;
   EXPECT_TRUE(received().empty());
   auto records = Records();
   ASSERT_EQ(records.size(), 1u);
   EXPECT_NE(records[0].findings.find("gate/refused-untranslatable"), std::string::npos);
+}
+
+// A server tool merely offered is left out of the offer, and the log says so.
+TEST_F(TranslatingGatewayTest, OfferedServerToolsAreLeftOutAndLogged) {
+  Reply r = Send("/v1/messages",
+                 R"({"model":"claude-sonnet-4-5","max_tokens":5,"tools":[{"type":"web_search_20250305","name":"web_search"}],"messages":[{"role":"user","content":"x"}]})");
+  EXPECT_EQ(r.status, 200) << r.body;
+  auto records = Records();
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_NE(records[0].findings.find("gate/translation-dropped"), std::string::npos) << records[0].findings;
+  EXPECT_NE(records[0].findings.find("web_search_20250305"), std::string::npos) << records[0].findings;
 }
 
 TEST_F(TranslatingGatewayTest, UpstreamErrorsComeBackInTheClientsFormat) {

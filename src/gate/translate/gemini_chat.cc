@@ -163,8 +163,11 @@ Result<Translated> GeminiRequestToChat(std::string_view body, const RequestOptio
       if (!(*tools)[i].is_object()) return Untranslatable(Path("tools", i), "expected an object");
       for (const auto& kv : (*tools)[i].as_object()) {
         if (kv.key() != "functionDeclarations" && kv.key() != "function_declarations") {
-          return Untranslatable(Path("tools", i) + "." + std::string(kv.key()),
-                                "a Gemini built-in tool has no Chat Completions equivalent (only functionDeclarations translate)");
+          // Built-in tools (googleSearch, codeExecution, ...) run at Google;
+          // Gemini never forces one, so they are left out of the offer.
+          t.notes.push_back(Path("tools", i) + "." + std::string(kv.key()) +
+                            " not offered to the model: a Gemini built-in tool, which a Chat Completions upstream cannot run");
+          continue;
         }
         if (!kv.value().is_array()) continue;
         for (const json::value& d : kv.value().as_array()) {

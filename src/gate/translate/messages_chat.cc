@@ -277,8 +277,16 @@ Result<Translated> MessagesRequestToChat(std::string_view body, const RequestOpt
       const json::object& tool = (*tools)[i].as_object();
       std::string_view type = GetString(tool, "type");
       if (!type.empty() && type != "custom") {
-        return Untranslatable(at, "the server tool '" + std::string(GetString(tool, "name")) + "' (" +
-                                      std::string(type) + ") runs at Anthropic; a Chat Completions upstream has no such tool");
+        // A server tool runs at Anthropic. Offered, it is left out (the
+        // model cannot call what the upstream cannot run); forced, refused.
+        const json::object* choice = GetObject(req, "tool_choice");
+        if (choice != nullptr && GetString(*choice, "type") == "tool" && GetString(*choice, "name") == GetString(tool, "name")) {
+          return Untranslatable(at, "the server tool '" + std::string(GetString(tool, "name")) + "' (" + std::string(type) +
+                                        ") runs at Anthropic; a Chat Completions upstream has no such tool");
+        }
+        t.notes.push_back(at + " (" + std::string(type) + ") not offered to the model: a server tool that runs at "
+                               "Anthropic, which a Chat Completions upstream cannot run");
+        continue;
       }
       if (tool.contains("cache_control")) t.notes.push_back(at + ".cache_control dropped: Chat Completions has no cache markers");
       json::object fn{{"name", GetString(tool, "name")}};
@@ -287,7 +295,7 @@ Result<Translated> MessagesRequestToChat(std::string_view body, const RequestOpt
       fn["parameters"] = schema != nullptr ? *schema : json::value(json::object{{"type", "object"}});
       out.push_back(json::object{{"type", "function"}, {"function", std::move(fn)}});
     }
-    chat["tools"] = std::move(out);
+    if (!out.empty()) chat["tools"] = std::move(out);
   }
   if (const json::object* choice = GetObject(req, "tool_choice")) {
     std::string_view type = GetString(*choice, "type");
@@ -305,6 +313,10 @@ Result<Translated> MessagesRequestToChat(std::string_view body, const RequestOpt
     }
     const json::value* dp = Get(*choice, "disable_parallel_tool_use");
     if (dp != nullptr && dp->is_bool() && chat.contains("tools")) chat["parallel_tool_calls"] = !dp->as_bool();
+    if (!chat.contains("tools")) {  // every tool offered was a server tool
+      if (type == "any") return Untranslatable("tool_choice", "\"any\" with only server tools, which a Chat Completions upstream cannot run");
+      chat.erase("tool_choice");
+    }
   }
   const json::value* stream = Get(req, "stream");
   t.stream = stream != nullptr && stream->is_bool() && stream->as_bool();

@@ -125,8 +125,13 @@ Result<Translated> ResponsesRequestToChat(std::string_view body, const RequestOp
       const json::object* tool = (*tools)[i].is_object() ? &(*tools)[i].as_object() : nullptr;
       std::string_view type = tool != nullptr ? GetString(*tool, "type") : std::string_view();
       if (type != "function") {
-        return Untranslatable(Path("tools", i), "the '" + std::string(type) +
-                                                    "' tool has no Chat Completions equivalent (only function tools translate)");
+        // Hosted tools (web_search, file_search, ...) and namespaces run at
+        // OpenAI. Offered, they are left out; forced (tool_choice names the
+        // type), the request is refused below.
+        t.notes.push_back(Path("tools", i) + " (" + std::string(type) +
+                          (IsString(*tool, "name") ? " " + std::string(GetString(*tool, "name")) : std::string()) +
+                          ") not offered to the model: only function tools run on a Chat Completions upstream");
+        continue;
       }
       json::object fn{{"name", GetString(*tool, "name")}};
       if (IsString(*tool, "description")) fn["description"] = GetString(*tool, "description");
@@ -135,15 +140,18 @@ Result<Translated> ResponsesRequestToChat(std::string_view body, const RequestOp
       if (const json::value* strict = Get(*tool, "strict"); strict != nullptr && strict->is_bool()) fn["strict"] = *strict;
       out.push_back(json::object{{"type", "function"}, {"function", std::move(fn)}});
     }
-    chat["tools"] = std::move(out);
+    if (!out.empty()) chat["tools"] = std::move(out);
   }
   if (const json::value* choice = Get(req, "tool_choice")) {
-    if (choice->is_string()) {
+    if (choice->is_string() && !chat.contains("tools")) {
+      if (*choice == "required") return Untranslatable("tool_choice", "\"required\" with only hosted tools, which a Chat Completions upstream cannot run");
+    } else if (choice->is_string()) {
       chat["tool_choice"] = *choice;
     } else if (choice->is_object() && GetString(choice->as_object(), "type") == "function") {
       chat["tool_choice"] = json::object{{"type", "function"}, {"function", json::object{{"name", GetString(choice->as_object(), "name")}}}};
     } else {
-      return Untranslatable("tool_choice", "only auto, none, required and a function translate");
+      return Untranslatable("tool_choice", "only auto, none, required and a function translate (a hosted tool cannot "
+                                           "run on a Chat Completions upstream)");
     }
   }
   if (const json::value* p = Get(req, "parallel_tool_calls"); p != nullptr && p->is_bool() && chat.contains("tools")) {
