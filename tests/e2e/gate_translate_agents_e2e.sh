@@ -1,21 +1,22 @@
 #!/usr/bin/env bash
 # End-to-end with real agents (not part of the repository; each is skipped
-# when not installed, the test with 77 when neither is): Claude Code
-# (`claude -p`, Anthropic Messages) and Codex (`codex exec`, OpenAI
-# Responses) through the gate to a strict fake OpenAI Chat Completions server
+# when not installed, the test with 77 when none is): Claude Code
+# (`claude -p`, Anthropic Messages), Codex (`codex exec`, OpenAI Responses)
+# and Gemini CLI (`gemini -p`, Gemini streamGenerateContent) through the gate to a strict fake OpenAI Chat Completions server
 # that plays a model: it asks for the agent's shell tool once, then answers
 # with what the tool printed. Each turn runs a tool for real (a marker file
 # appears) and ends with the model's answer. Everything stays on 127.0.0.1:
 # the public upstreams point at a closed port and a dead proxy catches
 # anything else an agent might try.
 # usage: gate_translate_agents_e2e.sh glassbox gate_fake_upstream
-#   $GLASSBOX_CLAUDE, $GLASSBOX_CODEX: the agents (default: the copies in /work/agents/inst)
+#   $GLASSBOX_CLAUDE, $GLASSBOX_CODEX, $GLASSBOX_GEMINI: the agents (default: the copies in /work/agents/inst)
 FAKE=${2:?usage: $0 glassbox gate_fake_upstream}
 FAKE=$(cd "$(dirname "$FAKE")" && pwd)/$(basename "$FAKE")
 CLAUDE=${GLASSBOX_CLAUDE:-/work/agents/inst/claude-2.1.332/node_modules/.bin/claude}
 CODEX=${GLASSBOX_CODEX:-/work/agents/inst/codex/node_modules/.bin/codex}
-if [[ ! -x $CLAUDE && ! -x $CODEX ]]; then
-  echo "SKIP: neither Claude Code ($CLAUDE) nor Codex ($CODEX) is installed (set GLASSBOX_CLAUDE, GLASSBOX_CODEX)"; exit 77
+GEMINI=${GLASSBOX_GEMINI:-/work/agents/inst/gemini/node_modules/.bin/gemini}
+if [[ ! -x $CLAUDE && ! -x $CODEX && ! -x $GEMINI ]]; then
+  echo "SKIP: none of Claude Code ($CLAUDE), Codex ($CODEX), Gemini CLI ($GEMINI) is installed"; exit 77
 fi
 if ! command -v node >/dev/null; then echo "SKIP: node is not installed"; exit 77; fi
 source "$(dirname "$0")/lib.sh"
@@ -81,5 +82,19 @@ if [[ -x $CODEX ]]; then
   check_turn codex
 else
   echo "note: Codex not installed at $CODEX; its turn is skipped"
+fi
+
+if [[ -x $GEMINI ]]; then
+  start_pair run_shell_command '{"command":"echo translated-tool-ran > ran.txt && echo marker-written","description":"Write a marker file"}'
+  rm -rf home proj && mkdir -p home/.gemini proj
+  echo '{"security":{"auth":{"selectedType":"gemini-api-key"},"folderTrust":{"enabled":false}},"telemetry":{"enabled":false},"privacy":{"usageStatisticsEnabled":false}}' \
+    > home/.gemini/settings.json
+  (cd proj && timeout 180 env -i "${AGENT_ENV[@]}" GEMINI_API_KEY=gemini-e2e-not-a-key GOOGLE_GEMINI_BASE_URL="$G" \
+    "$GEMINI" -p "Write the marker file" --yolo < /dev/null > ../gemini.out 2> ../gemini.err)
+  code=$?
+  [[ $code == 0 ]] && ok || bad "gemini exited $code: $(head -c 800 gemini.out; grep -v '^ *at ' gemini.err | head -c 800)"
+  check_turn gemini
+else
+  echo "note: Gemini CLI not installed at $GEMINI; its turn is skipped"
 fi
 finish

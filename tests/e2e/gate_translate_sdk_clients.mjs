@@ -62,10 +62,12 @@ await attempt('anthropic count_tokens estimate', async () => {
 
 await attempt('anthropic untranslatable refusal', async () => {
   try {
-    await anthropic.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 10, top_k: 3, messages: [{ role: 'user', content: 'x' }] });
+    await anthropic.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 10, messages: [{ role: 'user', content: [
+      { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0xLjQK' } },
+      { type: 'text', text: 'Summarise' }] }] });
     check('anthropic untranslatable refusal', false, 'no error');
   } catch (e) {
-    check('anthropic untranslatable refusal', e.status === 400 && /top_k/.test(e.message) && e.error?.error?.type === 'invalid_request_error', { status: e.status, msg: e.message });
+    check('anthropic untranslatable refusal', e.status === 400 && /document/.test(e.message) && e.error?.error?.type === 'invalid_request_error', { status: e.status, msg: e.message });
   }
 });
 

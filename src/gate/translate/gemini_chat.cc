@@ -229,6 +229,10 @@ Result<Translated> GeminiRequestToChat(std::string_view body, const RequestOptio
         chat["response_format"] = json::object{
             {"type", "json_schema"},
             {"json_schema", json::object{{"name", "response"}, {"schema", k == "responseJsonSchema" ? v : SchemaToJson(v)}}}};
+      } else if (k == "topK" || k == "top_k") {
+        // Gemini CLI always sends it; a sampling knob, not a feature.
+        t.notes.push_back("generationConfig." + std::string(k) +
+                          " dropped: the Chat Completions API has no top_k (the upstream samples with its own)");
       } else if (k == "thinkingConfig" || k == "thinking_config") {
         t.notes.push_back("generationConfig.thinkingConfig dropped: Chat Completions has no thinking budget");
       } else if (k == "responseModalities") {

@@ -202,6 +202,11 @@ Result<Translated> MessagesRequestToChat(std::string_view body, const RequestOpt
       t.notes.push_back(std::string(k) + " dropped: no Chat Completions equivalent");
       continue;
     }
+    if (k == "top_k") {
+      // A sampling knob, not a feature: the answer is still an answer.
+      t.notes.push_back("top_k dropped: the Chat Completions API has no top_k (the upstream samples with its own)");
+      continue;
+    }
     return Untranslatable(k, "has no OpenAI Chat Completions equivalent (the upstream cannot do it)");
   }
 
