@@ -81,10 +81,17 @@ RoutePlan PlanRoute(const GateConfig& config, const Route& route, std::string_vi
   std::optional<Api> api = ClientApi(route);
   if ((!api && !count) || model.empty()) return plan;
   const ModelRoute* r = FindModelRoute(config, model);
-  if (r == nullptr) return plan;
-  plan.upstream = FindUpstream(config, r->upstream);
-  if (plan.upstream == nullptr) return plan;  // CheckRoutes refused this at start
-  plan.upstream_model = r->model;
+  if (r != nullptr) {
+    plan.upstream = FindUpstream(config, r->upstream);
+    if (plan.upstream == nullptr) return plan;  // CheckRoutes refused this at start
+    plan.upstream_model = r->model;
+  } else {
+    // No model route: only a Chat-only upstream addressed by its path
+    // prefix ("/local/v1/messages") needs translating.
+    const UpstreamConfig* own = FindUpstream(config, route.upstream);
+    if (own == nullptr || !own->chat_only) return plan;
+    plan.upstream = own;
+  }
   if (count) {
     const bool native = route.protocol == plan.upstream->protocol && !plan.upstream->chat_only;
     if (native) return plan;

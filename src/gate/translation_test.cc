@@ -125,6 +125,28 @@ TEST(PlanRoute, TranslatesWhatTheUpstreamDoesNotSpeak) {
   EXPECT_EQ(PlanRoute(config, models, "x").upstream, nullptr);
 }
 
+TEST(PlanRoute, AChatOnlyUpstreamReachedByItsPathPrefixTranslatesWithoutARoute) {
+  GateConfig config = DefaultGateConfig();
+  ASSERT_TRUE(ApplyUpstreamFlag(&config, "local=openai-chat+http://127.0.0.1:8000/v1").ok());
+  auto policy = Policy::Create(config);
+  ASSERT_TRUE(policy.ok());
+  RouteDecision d = (*policy)->ClassifyRoute("POST", "/local/v1/messages");
+  ASSERT_FALSE(d.refusal.has_value()) << d.refusal->message;
+  EXPECT_EQ(d.route.upstream, "local");
+  RoutePlan plan = PlanRoute(config, d.route, "claude-sonnet-4-5");
+  ASSERT_NE(plan.upstream, nullptr);
+  EXPECT_TRUE(plan.translate);
+  // Without a model route, other upstreams are left alone.
+  EXPECT_EQ(PlanRoute(config, MessagesRoute(), "claude-sonnet-4-5").upstream, nullptr);
+  // A plain OpenAI upstream still answers Messages with wrong-protocol.
+  ASSERT_TRUE(ApplyUpstreamFlag(&config, "plain=http://127.0.0.1:8001").ok());
+  auto policy2 = Policy::Create(config);
+  ASSERT_TRUE(policy2.ok());
+  RouteDecision wrong = (*policy2)->ClassifyRoute("POST", "/plain/v1/messages");
+  ASSERT_TRUE(wrong.refusal.has_value());
+  EXPECT_EQ(wrong.refusal->code, "wrong-protocol");
+}
+
 TEST(PlanRoute, CountTokensIsEstimatedOnlyWhenAskedFor) {
   GateConfig config = RoutedConfig();
   Route count = MessagesRoute();
@@ -474,6 +496,18 @@ TEST_F(TranslatingGatewayTest, UpstreamErrorsComeBackInTheClientsFormat) {
   EXPECT_EQ(r.status, 429);
   EXPECT_NE(r.body.find("\"type\":\"rate_limit_error\""), std::string::npos) << r.body;
   EXPECT_NE(r.body.find("upstream local: "), std::string::npos) << r.body;
+}
+
+// "/local/v1/messages": an agent pointed at the Chat-only upstream's path
+// prefix is translated too (no route needed).
+TEST_F(TranslatingGatewayTest, APathPrefixToAChatOnlyUpstreamIsTranslated) {
+  Reply r = Send("/local/v1/messages",
+                 R"({"model":"claude-sonnet-4-5","max_tokens":5,"messages":[{"role":"user","content":"x"}]})");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find("\"type\":\"message\""), std::string::npos) << r.body;
+  auto got = received();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].path, "/v1/chat/completions");
 }
 
 TEST_F(TranslatingGatewayTest, CountTokensIsAnsweredLocallyAsAnEstimate) {
