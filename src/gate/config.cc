@@ -230,7 +230,8 @@ Status ParseUpstream(const Ctx& ctx, std::string_view name, const toml::node& no
   }
   if (Status st = CheckKeys(
           ctx, *t, where,
-          {"url", "protocol", "enabled", "allowed_models", "route_models", "headers", "api_key", "api_key_env"});
+          {"url", "protocol", "enabled", "allowed_models", "route_models", "headers", "api_key", "api_key_env",
+           "max_tokens"});
       !st.ok()) {
     return st;
   }
@@ -265,6 +266,12 @@ Status ParseUpstream(const Ctx& ctx, std::string_view name, const toml::node& no
   }
   DropApiVersionSuffix(u);
   if (Status st = GetBool(ctx, *t, where, "enabled", &u->enabled); !st.ok()) return st;
+  std::optional<uint64_t> max_tokens;
+  if (Status st = GetCount(ctx, *t, where, "max_tokens", &max_tokens); !st.ok()) return st;
+  if (max_tokens) {
+    if (*max_tokens == 0) return ctx.Error(*t->get("max_tokens"), where + ".max_tokens", "expected at least 1");
+    u->max_tokens = *max_tokens;
+  }
   if (Status st = GetStrings(ctx, *t, where, "allowed_models", &u->allowed_models); !st.ok()) return st;
   if (Status st = GetStrings(ctx, *t, where, "route_models", &u->route_models); !st.ok()) return st;
   if (builtin && !u->route_models.empty()) {

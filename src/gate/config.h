@@ -52,6 +52,9 @@ struct UpstreamConfig {
   // (vLLM, SGLang, llama.cpp's server, Ollama). Anthropic Messages, OpenAI
   // Responses and Gemini requests routed here are translated (gate/translate).
   bool chat_only = false;
+  // gate.toml max_tokens: requests translated for this upstream ask for at
+  // most this many output tokens (0: as the client asked).
+  uint64_t max_tokens = 0;
   UpstreamUrl url;
   // False refuses every request routed here (upstream not allowed).
   bool enabled = true;

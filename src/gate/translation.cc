@@ -136,6 +136,7 @@ Result<RoutedRequest> BuildRoutedRequest(const GateConfig& config, const RoutePl
     options.upstream_model = plan.upstream_model;
     options.path_model = route.model;
     options.path_stream = route.streaming;
+    options.max_tokens_cap = up.max_tokens;
     Result<translate::Translated> t = translate::RequestToChat(plan.client_api, body, options);
     if (!t.ok()) return t.status();
     out.body = std::move(t->body);

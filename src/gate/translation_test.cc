@@ -84,6 +84,7 @@ count_tokens = "estimate"
 [upstreams.local]
 url = "http://127.0.0.1:8000/v1"
 protocol = "openai-chat"
+max_tokens = 16384
 [routes]
 "claude-sonnet-*" = "local:qwen3-coder-480b"
 "claude-*" = "local:qwen3-8b"
@@ -96,6 +97,7 @@ protocol = "openai-chat"
   EXPECT_EQ(FindModelRoute(*config, "claude-opus-4")->model, "qwen3-8b");
   EXPECT_EQ(FindModelRoute(*config, "gpt-5")->model, "qwen3-coder");
   EXPECT_TRUE(config->count_tokens_estimate);
+  EXPECT_EQ(FindUpstream(*config, "local")->max_tokens, 16384u);
   EXPECT_EQ(FindUpstream(*config, "local")->url.path, "");
   auto bad = ParseGateConfig("[routes]\n\"x\" = 3\n", "gate.toml");
   ASSERT_FALSE(bad.ok());

@@ -244,6 +244,7 @@ Result<Translated> GeminiRequestToChat(std::string_view body, const RequestOptio
       }
     }
   }
+  CapMaxTokens(&chat, options.max_tokens_cap, &t.notes);
   if (t.stream) {
     chat["stream"] = true;
     chat["stream_options"] = json::object{{"include_usage", true}};

@@ -191,6 +191,16 @@ std::string WithPrefix(std::string_view id, std::string_view prefix) {
   return std::string(prefix) + std::string(id);
 }
 
+void CapMaxTokens(json::object* chat, uint64_t cap, std::vector<std::string>* notes) {
+  if (cap == 0) return;
+  auto it = chat->find("max_tokens");
+  if (it == chat->end() || !it->value().is_number()) return;
+  const double asked = it->value().to_number<double>();
+  if (asked <= static_cast<double>(cap)) return;
+  notes->push_back("max_tokens " + Dump(it->value()) + " lowered to the upstream's max_tokens " + std::to_string(cap));
+  it->value() = cap;
+}
+
 std::string ToolCallId(std::string_view id, std::string_view response_id, size_t index) {
   if (!id.empty()) return std::string(id);
   return "call_" + std::string(response_id) + "_" + std::to_string(index);

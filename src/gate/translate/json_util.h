@@ -50,6 +50,9 @@ void AppendSse(std::string* out, std::string_view type, const json::value& data)
 // Maps an OpenAI Chat finish_reason to Anthropic's stop_reason.
 std::string_view ChatFinishToAnthropic(std::string_view finish);
 
+// Applies RequestOptions::max_tokens_cap to a Chat request.
+void CapMaxTokens(json::object* chat, uint64_t cap, std::vector<std::string>* notes);
+
 // Per-format translators behind translate.h's dispatchers.
 Result<Translated> MessagesRequestToChat(std::string_view body, const RequestOptions& options);
 Result<Translated> ResponsesRequestToChat(std::string_view body, const RequestOptions& options);

@@ -182,6 +182,7 @@ Result<Translated> ResponsesRequestToChat(std::string_view body, const RequestOp
   }
   const json::value* stream = Get(req, "stream");
   t.stream = stream != nullptr && stream->is_bool() && stream->as_bool();
+  CapMaxTokens(&chat, options.max_tokens_cap, &t.notes);
   if (t.stream) {
     chat["stream"] = true;
     chat["stream_options"] = json::object{{"include_usage", true}};

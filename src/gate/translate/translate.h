@@ -51,6 +51,10 @@ struct RequestOptions {
   // Gemini carries model and streaming in the path, not the body.
   std::string path_model;
   bool path_stream = false;
+  // Lowers max_tokens above this (0: no cap) with a note. Agents ask for
+  // what their hosted model allows (Claude Code: up to 128000); a
+  // self-hosted server with a smaller context answers that with a 400.
+  uint64_t max_tokens_cap = 0;
 };
 
 // Client request (in `from`) -> an OpenAI Chat Completions request.
