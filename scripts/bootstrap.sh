@@ -13,7 +13,7 @@ debian_packages=(
   clang-14 libclang-rt-14-dev
   libicu-dev libvectorscan-dev libre2-dev
   libfmt-dev libspdlog-dev libcli11-dev libtomlplusplus-dev
-  libssl-dev libgit2-dev libsqlite3-dev libarchive-dev libyaml-dev libbrotli-dev
+  libssl-dev libgit2-dev libsqlite3-dev libarchive-dev libyaml-dev libbrotli-dev libzstd-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libboost1.81-dev libboost-json1.81-dev libtree-sitter-dev
   # static archives of those libraries' own dependencies (cmake/static_deps.cmake)

@@ -8,6 +8,8 @@
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -92,6 +94,17 @@ usage: glassbox gate [--listen HOST:PORT] [--upstream NAME=URL]... [--log PATH] 
   --upstream-ca FILE     trust these PEM CA certificates for https upstreams instead
                          of the system trust store (self-hosted servers)
   --threads N            I/O threads (default 2)
+  --checkpoint-key FILE  sign the log's head with this Ed25519 key (PEM; make one with
+                         openssl genpkey -algorithm ed25519 -out key.pem) and append the
+                         signed checkpoints to --checkpoints FILE (default LOG.checkpoints)
+                         every --checkpoint-every N records (1000) or --checkpoint-seconds S
+                         (60); check with: glassbox log verify --checkpoints FILE --public-key PUB
+  --drain-seconds S      on SIGTERM/Ctrl-C, let exchanges in flight finish for up to S
+                         seconds (default 30); those still running are then cut and logged
+  --connect-timeout S    to connect to an upstream (default 10)
+  --upstream-timeout S   an upstream may stay silent this long, head or body (default 300)
+  --client-timeout S     a client must send a whole request within this (default 60)
+  --idle-timeout S       idle keep-alive client connections close after this (default 60)
 
 Examples:
   glassbox gate
@@ -103,26 +116,84 @@ Examples:
   glassbox log verify --log ~/.local/share/glassbox/audit.db
 
 Health: GET /_glassbox/health   Metrics (Prometheus): GET /_glassbox/metrics
-Stops on Ctrl-C or SIGTERM. Exit codes: 0 after a clean stop, 2 on errors.
+SIGHUP (or POST /_glassbox/reload from this machine) reloads gate.toml and the flags:
+users and keys, budgets, policy, upstreams; connections stay open, and a configuration
+that does not load is refused (the old one kept, the reason printed).
+Stops on Ctrl-C or SIGTERM after draining. Exit codes: 0 after a clean stop, 2 on errors.
 )";
 }
 
-int RunGate(int argc, char** argv) {
-  std::string listen, log_path, log_durability, config_path, tls_cert, tls_key, upstream_ca;
+namespace {
+
+// The flags that shape the GateConfig, kept to build it again on a reload.
+struct ConfigFlags {
+  std::string config_path, listen, log_durability;
   std::vector<std::string> upstreams, routes;
   std::string default_route;
   bool count_tokens = false;
+};
+
+// gate.toml first, the flags over it. Errors name the file or flag.
+Result<gate::GateConfig> BuildConfig(const ConfigFlags& flags) {
+  gate::GateConfig config;
+  if (!flags.config_path.empty()) {
+    auto loaded = gate::LoadGateConfig(flags.config_path, GetEnv);
+    if (!loaded.ok()) return loaded.status();
+    config = std::move(loaded.value());
+  } else {
+    config = gate::DefaultGateConfig();
+  }
+  if (!flags.listen.empty()) config.listen = flags.listen;
+  for (const std::string& spec : flags.upstreams) {
+    Status st = gate::ApplyUpstreamFlag(&config, spec);
+    if (!st.ok()) return Status::Error("--upstream " + spec + ": " + st.message());
+  }
+  for (const std::string& spec : flags.routes) {
+    Status st = gate::ApplyRouteFlag(&config, spec, /*is_default=*/false);
+    if (!st.ok()) return st;
+  }
+  if (!flags.default_route.empty()) {
+    Status st = gate::ApplyRouteFlag(&config, flags.default_route, /*is_default=*/true);
+    if (!st.ok()) return st;
+  }
+  if (flags.count_tokens) config.count_tokens_estimate = true;
+  if (Status st = gate::CheckRoutes(config); !st.ok()) return st;
+  if (!flags.log_durability.empty()) {
+    auto durability = gate::ParseLogDurability(flags.log_durability);
+    if (!durability.ok()) return Status::Error("--log-durability: " + durability.status().message());
+    config.log.durability = *durability;
+  }
+  return config;
+}
+
+}  // namespace
+
+int RunGate(int argc, char** argv) {
+  std::string log_path, tls_cert, tls_key, upstream_ca, checkpoint_key, checkpoint_file;
+  int64_t checkpoint_every = 1000;
+  double checkpoint_seconds = 60;
+  ConfigFlags flags;
   int threads = 2;
+  double drain_seconds = 30, connect_timeout = 10, upstream_timeout = 300, client_timeout = 60, idle_timeout = 60;
   CLI::App app{"gateway between agents and LLM APIs", "glassbox gate"};
   app.set_help_flag("-h,--help", "show help");
-  app.add_option("--listen", listen);
-  app.add_option("--upstream", upstreams)->allow_extra_args(false);
-  app.add_option("--route", routes)->allow_extra_args(false);
-  app.add_option("--default-route", default_route);
-  app.add_flag("--count-tokens", count_tokens);
+  app.add_option("--listen", flags.listen);
+  app.add_option("--upstream", flags.upstreams)->allow_extra_args(false);
+  app.add_option("--route", flags.routes)->allow_extra_args(false);
+  app.add_option("--default-route", flags.default_route);
+  app.add_flag("--count-tokens", flags.count_tokens);
   app.add_option("--log", log_path);
-  app.add_option("--log-durability", log_durability);
-  app.add_option("--config", config_path);
+  app.add_option("--log-durability", flags.log_durability);
+  app.add_option("--config", flags.config_path);
+  app.add_option("--checkpoint-key", checkpoint_key);
+  app.add_option("--checkpoints", checkpoint_file);
+  app.add_option("--checkpoint-every", checkpoint_every)->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
+  app.add_option("--checkpoint-seconds", checkpoint_seconds)->check(CLI::Range(0.1, 86400.0));
+  app.add_option("--drain-seconds", drain_seconds)->check(CLI::Range(0.0, 86400.0));
+  app.add_option("--connect-timeout", connect_timeout)->check(CLI::Range(0.1, 3600.0));
+  app.add_option("--upstream-timeout", upstream_timeout)->check(CLI::Range(0.1, 86400.0));
+  app.add_option("--client-timeout", client_timeout)->check(CLI::Range(0.1, 86400.0));
+  app.add_option("--idle-timeout", idle_timeout)->check(CLI::Range(0.1, 86400.0));
   app.add_option("--tls-cert", tls_cert);
   app.add_option("--tls-key", tls_key);
   app.add_option("--upstream-ca", upstream_ca);
@@ -136,37 +207,25 @@ int RunGate(int argc, char** argv) {
   }
   if (tls_cert.empty() != tls_key.empty()) return Fail("gate: --tls-cert and --tls-key go together");
 
-  gate::GateConfig config;
-  if (!config_path.empty()) {
-    auto loaded = gate::LoadGateConfig(config_path, GetEnv);
-    if (!loaded.ok()) return Fail("gate: " + loaded.status().message());
-    config = std::move(loaded.value());
-  } else {
-    config = gate::DefaultGateConfig();
-  }
-  if (!listen.empty()) config.listen = listen;
-  for (const std::string& spec : upstreams) {
-    Status st = gate::ApplyUpstreamFlag(&config, spec);
-    if (!st.ok()) return Fail("gate: --upstream " + spec + ": " + st.message());
-  }
-  for (const std::string& spec : routes) {
-    Status st = gate::ApplyRouteFlag(&config, spec, /*is_default=*/false);
-    if (!st.ok()) return Fail("gate: " + st.message());
-  }
-  if (!default_route.empty()) {
-    Status st = gate::ApplyRouteFlag(&config, default_route, /*is_default=*/true);
-    if (!st.ok()) return Fail("gate: " + st.message());
-  }
-  if (count_tokens) config.count_tokens_estimate = true;
-  if (Status st = gate::CheckRoutes(config); !st.ok()) return Fail("gate: " + st.message());
-  if (!log_durability.empty()) {
-    auto durability = gate::ParseLogDurability(log_durability);
-    if (!durability.ok()) return Fail("gate: --log-durability: " + durability.status().message());
-    config.log.durability = *durability;
-  }
-
+  auto config = BuildConfig(flags);
+  if (!config.ok()) return Fail("gate: " + config.status().message());
+  auto seconds = [](double s) { return std::chrono::milliseconds(static_cast<int64_t>(s * 1000)); };
   gate::GatewayOptions options;
-  options.config = std::move(config);
+  options.config = std::move(config.value());
+  options.upstream_connect_timeout = seconds(connect_timeout);
+  options.upstream_read_timeout = seconds(upstream_timeout);
+  options.client_read_timeout = seconds(client_timeout);
+  options.client_idle_timeout = seconds(idle_timeout);
+  options.reload_config = [flags] { return BuildConfig(flags); };
+  options.checkpoint_key_path = checkpoint_key;
+  options.checkpoint_path = checkpoint_file;
+  options.checkpoint_every_records = checkpoint_every;
+  options.checkpoint_every = seconds(checkpoint_seconds);
+  auto notice_mu = std::make_shared<std::mutex>();
+  options.on_notice = [notice_mu](const std::string& message) {
+    std::lock_guard lock(*notice_mu);
+    std::cerr << "glassbox gate: " << message << "\n" << std::flush;
+  };
   options.io_threads = threads;
   options.log_path = log_path.empty() ? DefaultLogPath() : log_path;
   std::error_code ec;
@@ -192,6 +251,7 @@ int RunGate(int argc, char** argv) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -203,10 +263,23 @@ int RunGate(int argc, char** argv) {
   std::cout << fmt::format("glassbox gate listening on {}://{}:{} (log: {})\n", scheme, listen_host,
                            (*gateway)->port(), log_shown)
             << std::flush;
-  int sig = 0;
-  sigwait(&stop_signals, &sig);
-  (*gateway)->Stop();
-  std::cerr << "glassbox gate: stopped\n";
+  for (;;) {
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    if (sig == SIGHUP) {
+      // Reload() reports through on_notice: reloaded, or refused and why.
+      (void)(*gateway)->Reload();
+      continue;
+    }
+    break;
+  }
+  std::cerr << fmt::format("glassbox gate: stopping: no new connections; waiting up to {} s for exchanges in flight\n",
+                           drain_seconds)
+            << std::flush;
+  const gate::Gateway::DrainReport drained = (*gateway)->Drain(seconds(drain_seconds));
+  std::cerr << fmt::format("glassbox gate: stopped ({} exchanges finished while draining, {} cut at the deadline; all "
+                           "logged)\n",
+                           drained.finished, drained.cut);
   return kExitClean;
 }
 

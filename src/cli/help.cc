@@ -201,11 +201,19 @@ Actions:
 Options:
   --log PATH     the audit log (an SQLite file made by glassbox gate)
   --format F     text (default; jsonl for export), json (one array; verify: one object), jsonl
+  --since T, --until T   list/search/export records with since <= time < until (RFC 3339 UTC)
+  --user U, --model M    only this user's / this model's records
+  --limit N              at most N records (the oldest that match)
+  --checkpoints FILE --public-key PEM
+                 verify also checks the gate's signed checkpoints (gate --checkpoint-key)
 
 Every record holds prev_hash (the previous record's hash; 64 zeros for the first) and
 record_hash, SHA-256 over a length-prefixed serialization of all its fields. verify finds
 edited fields, deleted rows and reordered rows. Retention deletes the oldest records and keeps
-the hash of the last one deleted as an anchor, so the rest still verifies.
+the hash of the last one deleted as an anchor, so the rest still verifies. The chain alone
+cannot show that the newest records were deleted, that the whole chain was recomputed after
+an edit, or that the oldest were deleted with a forged anchor: signed checkpoints can (see
+docs/gate.md). Readers stream: memory stays constant however large the log.
 
 Exit codes: 0 ok (verify: chain intact), 1 verify found a break, 2 usage error, missing file,
 or a file that is not a glassbox audit log.
@@ -215,6 +223,8 @@ Examples:
   glassbox log list --log audit.db
   glassbox log search claude-sonnet --log audit.db --format json | jq length
   glassbox log export --log audit.db > audit-2026-11.jsonl
+  glassbox log list --log audit.db --user alice --since 2026-11-01T00:00:00Z --limit 20
+  glassbox log verify --log audit.db --checkpoints audit.db.checkpoints --public-key gate-pub.pem
 )";
 
 }  // namespace

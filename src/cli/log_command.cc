@@ -1,6 +1,9 @@
 // `glassbox log`: reads the audit log that `glassbox gate` writes.
 //   list | show ID | search TEXT | verify | export, with --log PATH and
-//   --format text|json|jsonl. verify exits 0 intact, 1 broken, 2 on errors.
+//   --format text|json|jsonl; list/search/export filter with --since,
+//   --until, --user, --model, --limit and stream (constant memory); verify
+//   checks signed checkpoints with --checkpoints FILE --public-key PEM.
+//   verify exits 0 intact, 1 broken, 2 on errors.
 #include <charconv>
 #include <iostream>
 #include <string>
@@ -75,6 +78,25 @@ void PrintFull(const AuditRecord& r) {
   }
 }
 
+// Prints one record of a stream: a text summary (or the full record), one
+// element of a JSON array (`first` says whether a comma goes before), or
+// one JSON object per line.
+void PrintStreamed(const AuditRecord& r, Format format, bool full, bool first) {
+  if (format == Format::kJson) {
+    if (!first) std::cout << ",";
+    JsonWriter w(std::cout);
+    WriteRecord(w, r);
+  } else if (format == Format::kJsonl) {
+    JsonWriter w(std::cout);
+    WriteRecord(w, r);
+    std::cout << "\n";
+  } else if (full) {
+    PrintFull(r);
+  } else {
+    PrintSummary(r);
+  }
+}
+
 // Prints records: text summaries (or full records for `full`), one JSON
 // array, or one JSON object per line.
 void PrintRecords(const std::vector<AuditRecord>& records, Format format, bool full) {
@@ -99,7 +121,9 @@ void PrintRecords(const std::vector<AuditRecord>& records, Format format, bool f
   }
 }
 
-constexpr const char* kUsage = "usage: glassbox log list|show ID|search TEXT|verify|export --log PATH [--format text|json|jsonl]";
+constexpr const char* kUsage =
+    "usage: glassbox log list|show ID|search TEXT|verify|export --log PATH [--format text|json|jsonl] "
+    "[--since T] [--until T] [--user U] [--model M] [--limit N] [--checkpoints FILE --public-key PEM]";
 
 }  // namespace
 
@@ -108,6 +132,8 @@ int RunLog(int argc, char** argv) {
   std::string log_path;
   std::string format_name = "text";
   bool format_given = false;
+  gate::RecordFilter filter;
+  std::string checkpoints_path, public_key_path;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto value = [&](std::string* out) {
@@ -125,6 +151,25 @@ int RunLog(int argc, char** argv) {
     } else if (arg.starts_with("--format=")) {
       format_name = arg.substr(9);
       format_given = true;
+    } else if (arg == "--since" || arg == "--until" || arg == "--user" || arg == "--model" || arg == "--limit" ||
+               arg == "--checkpoints" || arg == "--public-key") {
+      std::string v;
+      if (!value(&v)) return Fail(arg + " needs a value; see 'glassbox help log'");
+      if (arg == "--since") filter.since = v;
+      if (arg == "--until") filter.until = v;
+      if (arg == "--user") filter.user = v;
+      if (arg == "--model") filter.model = v;
+      if (arg == "--checkpoints") checkpoints_path = v;
+      if (arg == "--public-key") public_key_path = v;
+      if (arg == "--limit") {
+        auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), filter.limit);
+        if (ec != std::errc() || end != v.data() + v.size() || filter.limit <= 0) {
+          return Fail("--limit '" + v + "': expected a positive number of records");
+        }
+      }
+      if ((arg == "--since" || arg == "--until") && !gate::IsRfc3339Utc(v)) {
+        return Fail(arg + " '" + v + "': expected an RFC 3339 UTC time such as 2026-11-23T00:00:00Z");
+      }
     } else if (arg == "-h" || arg == "--help") {
       return RunHelp("log");
     } else if (arg.starts_with("-") && arg != "-") {
@@ -152,21 +197,50 @@ int RunLog(int argc, char** argv) {
   if (positional.size() != want_args) return Fail(std::string(kUsage));
   if (log_path.empty()) return Fail("--log PATH is required; see 'glassbox help log'");
 
+  if (checkpoints_path.empty() != public_key_path.empty()) {
+    return Fail("--checkpoints and --public-key go together (the key checks the checkpoints' signatures)");
+  }
+  if (!checkpoints_path.empty() && action != "verify") return Fail("--checkpoints is for 'log verify'");
   auto log = AuditLog::Open(log_path, AuditLog::OpenMode::kExisting);
   if (!log.ok()) return Fail(log.status().message());
 
   if (action == "verify") {
-    auto v = (*log)->Verify();
+    std::vector<gate::Checkpoint> checkpoints;
+    if (!checkpoints_path.empty()) {
+      auto read = gate::ReadCheckpoints(checkpoints_path, public_key_path);
+      if (!read.ok()) {
+        // A forged or altered checkpoint file is a broken log, not a usage error.
+        std::cerr << read.status().message() << "\n";
+        return kExitFindings;
+      }
+      if (read->empty()) return Fail("checkpoint file '" + checkpoints_path + "' holds no checkpoint");
+      checkpoints = std::move(read.value());
+    }
+    auto v = (*log)->Verify(checkpoints_path.empty() ? nullptr : &checkpoints);
     if (!v.ok()) return Fail(v.status().message());
     if (format != Format::kText) {
       JsonWriter w(std::cout);
       w.BeginObject().Key("intact").Bool(v->intact).Key("records").Int(v->records).Key("anchor_id").Int(v->anchor_id);
+      if (!checkpoints.empty()) {
+        w.Key("checkpoints").Int(v->checkpoints).Key("checkpoints_matched").Int(v->checkpoints_matched);
+        w.Field("newest_checkpoint", checkpoints.back().time);
+      }
       if (!v->intact) w.Key("bad_record").Int(v->bad_id).Field("reason", v->reason);
       w.EndObject();
       std::cout << "\n";
     } else if (v->intact) {
       std::cout << "intact: " << v->records << " records"
-                << (v->anchor_id ? " after retention anchor at record " + std::to_string(v->anchor_id) : "") << "\n";
+                << (v->anchor_id ? " after retention anchor at record " + std::to_string(v->anchor_id) : "");
+      if (!checkpoints.empty()) {
+        std::cout << "; " << v->checkpoints_matched << " of " << v->checkpoints
+                  << " signed checkpoints matched, the newest (" << checkpoints.back().time << ") at record "
+                  << checkpoints.back().last_id;
+        if (v->last_id > checkpoints.back().last_id) {
+          std::cout << " (records " << checkpoints.back().last_id + 1 << ".." << v->last_id
+                    << " are newer than any checkpoint: not yet provable)";
+        }
+      }
+      std::cout << "\n";
     }
     if (!v->intact) {
       std::cerr << "record " << v->bad_id << ": " << v->reason << "\n";
@@ -186,11 +260,19 @@ int RunLog(int argc, char** argv) {
     PrintRecords({*r}, format, /*full=*/true);
     return kExitClean;
   }
-  auto records = action == "search" ? (*log)->Search(positional[1]) : (*log)->List();
-  if (!records.ok()) return Fail(records.status().message());
+  // list, search, export: streamed, one record at a time.
+  if (action == "search") filter.text = positional[1];
   // export defaults to JSON Lines: one record per line, for jq and archives.
   if (action == "export" && !format_given) format = Format::kJsonl;
-  PrintRecords(*records, format, action == "export");
+  bool first = true;
+  if (format == Format::kJson) std::cout << "[";
+  Status st = (*log)->ForEach(filter, [&](AuditRecord& r) {
+    PrintStreamed(r, format, action == "export", first);
+    first = false;
+    return static_cast<bool>(std::cout);
+  });
+  if (format == Format::kJson) std::cout << "]\n";
+  if (!st.ok()) return Fail(st.message());
   return kExitClean;
 }
 

@@ -1,6 +1,8 @@
 // SQLite implementation of the hash-chained audit log (see audit_log.h).
 #include "gate/audit_log.h"
 
+#include <functional>
+
 #include <openssl/evp.h>
 #include <sqlite3.h>
 
@@ -395,6 +397,23 @@ struct AuditLog::Impl {
     }
     return std::pair<int64_t, std::string>(anchor_id, **hash);
   }
+  // Streams the rows of "SELECT ... FROM records <where> ORDER BY id
+  // <limit>" to `visit` (which returns false to stop); `args` bind ?1.. in order.
+  Status Stream(const std::string& where, const std::vector<std::string>& args, int64_t limit,
+                const std::function<bool(AuditRecord&)>& visit) {
+    Stmt s(db, "SELECT " + SelectColumns() + " FROM records " + where + " ORDER BY id" +
+                   (limit > 0 ? " LIMIT " + std::to_string(limit) : ""));
+    if (!s.ok()) return Error("reading records");
+    for (size_t i = 0; i < args.size(); ++i) s.Text(static_cast<int>(i + 1), args[i]);
+    int rc;
+    while ((rc = s.Step()) == SQLITE_ROW) {
+      AuditRecord r = ReadRecord(s);
+      if (!visit(r)) return Status::Ok();
+    }
+    if (rc != SQLITE_DONE) return Error("reading records");
+    return Status::Ok();
+  }
+
   Result<std::vector<AuditRecord>> Query(const std::string& where, std::string_view arg) {
     Stmt s(db, "SELECT " + SelectColumns() + " FROM records " + where + " ORDER BY id");
     if (!s.ok()) return Error("reading records");
@@ -764,52 +783,155 @@ Result<std::optional<std::string>> AuditLog::TimeOfNewest(int64_t n) {
   return std::optional<std::string>(s.ColText(0));
 }
 
-Result<VerifyResult> AuditLog::Verify() {
+Result<VerifyResult> AuditLog::Verify() { return Verify(nullptr); }
+
+Result<VerifyResult> AuditLog::Verify(const std::vector<gate::Checkpoint>* checkpoints) {
   Impl& m = *impl_;
   // One read transaction: a consistent snapshot even while others append.
+  // Records are streamed one at a time: memory stays constant however long
+  // the log.
   if (Status s = m.Exec("BEGIN"); !s.ok()) return s;
   auto anchor = m.Anchor();
   auto v2_from = anchor.ok() ? m.ReadV2From() : Result<int64_t>(anchor.status());
-  auto rows = v2_from.ok() ? m.Query("", "") : Result<std::vector<AuditRecord>>(v2_from.status());
-  m.Rollback();
-  if (!rows.ok()) return rows.status();
+  if (!v2_from.ok()) {
+    m.Rollback();
+    return v2_from.status();
+  }
   const int64_t v2_start = *v2_from;
   VerifyResult v;
   v.anchor_id = anchor->first;
   int64_t want_id = anchor->first + 1;
   std::string want_prev = anchor->second;
-  for (const AuditRecord& r : *rows) {
-    auto broken = [&](std::string reason) {
-      v.intact = false;
-      v.bad_id = r.id;
-      v.reason = std::move(reason);
-      return v;
-    };
-    if (r.id != want_id) {
-      if (r.id > want_id) {
-        return broken(want_id + 1 == r.id
-                          ? "record " + std::to_string(want_id) + " is missing (deleted row)"
-                          : "records " + std::to_string(want_id) + ".." + std::to_string(r.id - 1) +
-                                " are missing (deleted rows)");
+  // Checkpoints, in order; `next` is the first one whose record is still to come.
+  size_t next = 0;
+  auto broken_at = [&](int64_t id, std::string reason) {
+    v.intact = false;
+    v.bad_id = id;
+    v.reason = std::move(reason);
+  };
+  if (checkpoints != nullptr && !checkpoints->empty()) {
+    v.checkpoints = static_cast<int64_t>(checkpoints->size());
+    // The anchor must be one the gate signed: a checkpoint taken with this
+    // anchor (the gate signs one right after every retention run).
+    if (anchor->first > 0) {
+      bool attested = false;
+      for (const gate::Checkpoint& c : *checkpoints) {
+        if (c.anchor_id == anchor->first) attested = attested || c.anchor_hash == anchor->second;
+        if (c.last_id == anchor->first) attested = attested || c.head_hash == anchor->second;
       }
-      return broken("id " + std::to_string(r.id) + " out of sequence, expected " + std::to_string(want_id));
-    }
-    const RecordForm form = v2_start > 0 && r.id >= v2_start ? RecordForm::kV2 : RecordForm::kV1;
-    if (ComputeRecordHash(r, form) != r.record_hash) {
-      if (r.request_body_at != 0 && !r.request_body) {
-        return broken("its request body is missing from " + m.body_store->SegmentPath(BodyStore::SegmentOf(r.request_body_at)) +
-                      " (deleted, or lost in a power failure before it reached the disk)");
+      if (!attested) {
+        broken_at(anchor->first, "the retention anchor (record " + std::to_string(anchor->first) +
+                                     ") is not attested by any signed checkpoint: records were removed from the "
+                                     "start and the anchor forged");
       }
-      return broken("record_hash does not match the record's fields (edited field)");
     }
-    if (r.prev_hash != want_prev) {
-      return broken("prev_hash does not match the previous record's hash (deleted or reordered rows)");
-    }
-    want_prev = r.record_hash;
-    ++want_id;
-    ++v.records;
+    // Checkpoints of records that retention removed cannot be checked.
+    while (next < checkpoints->size() && (*checkpoints)[next].last_id <= anchor->first) ++next;
+  }
+  Status st = Status::Ok();
+  if (v.intact) {
+    st = m.Stream("", {}, 0, [&](AuditRecord& r) {
+      if (r.id != want_id) {
+        if (r.id > want_id) {
+          broken_at(r.id, want_id + 1 == r.id ? "record " + std::to_string(want_id) + " is missing (deleted row)"
+                                               : "records " + std::to_string(want_id) + ".." +
+                                                     std::to_string(r.id - 1) + " are missing (deleted rows)");
+        } else {
+          broken_at(r.id, "id " + std::to_string(r.id) + " out of sequence, expected " + std::to_string(want_id));
+        }
+        return false;
+      }
+      const RecordForm form = v2_start > 0 && r.id >= v2_start ? RecordForm::kV2 : RecordForm::kV1;
+      if (ComputeRecordHash(r, form) != r.record_hash) {
+        if (r.request_body_at != 0 && !r.request_body) {
+          broken_at(r.id, "its request body is missing from " +
+                              m.body_store->SegmentPath(BodyStore::SegmentOf(r.request_body_at)) +
+                              " (deleted, or lost in a power failure before it reached the disk)");
+        } else {
+          broken_at(r.id, "record_hash does not match the record's fields (edited field)");
+        }
+        return false;
+      }
+      if (r.prev_hash != want_prev) {
+        broken_at(r.id, "prev_hash does not match the previous record's hash (deleted or reordered rows)");
+        return false;
+      }
+      if (checkpoints != nullptr) {
+        while (next < checkpoints->size() && (*checkpoints)[next].last_id == r.id) {
+          if ((*checkpoints)[next].head_hash != r.record_hash) {
+            broken_at(r.id, "its hash differs from the one signed in the checkpoint of " +
+                                (*checkpoints)[next].time + ": the chain was rewritten");
+            return false;
+          }
+          ++next;
+          ++v.checkpoints_matched;
+        }
+      }
+      want_prev = r.record_hash;
+      v.last_id = r.id;
+      ++want_id;
+      ++v.records;
+      return true;
+    });
+  }
+  m.Rollback();
+  if (!st.ok()) return st;
+  if (v.intact && checkpoints != nullptr && next < checkpoints->size()) {
+    const gate::Checkpoint& c = checkpoints->back();
+    broken_at(want_id, "records " + std::to_string(want_id) + ".." + std::to_string(c.last_id) +
+                           " were removed from the end: the checkpoint of " + c.time + " attests " +
+                           std::to_string(c.last_id) + " records");
   }
   return v;
+}
+
+Result<AuditLog::Head> AuditLog::ReadHead() {
+  Impl& m = *impl_;
+  if (Status s = m.Exec("BEGIN"); !s.ok()) return s;
+  Head h;
+  auto anchor = m.Anchor();
+  Status failed = anchor.ok() ? Status::Ok() : anchor.status();
+  if (failed.ok()) {
+    h.anchor_id = anchor->first;
+    h.anchor_hash = anchor->second;
+    h.last_id = anchor->first;
+    h.head_hash = anchor->second;
+    Stmt s(m.db, "SELECT id, record_hash FROM records ORDER BY id DESC LIMIT 1");
+    const int rc = s.ok() ? s.Step() : SQLITE_ERROR;
+    if (rc == SQLITE_ROW) {
+      h.last_id = s.ColInt(0);
+      h.head_hash = s.ColText(1);
+    } else if (rc != SQLITE_DONE) {
+      failed = m.Error("reading the head");
+    }
+  }
+  m.Rollback();
+  if (!failed.ok()) return failed;
+  return h;
+}
+
+Status AuditLog::ForEach(const RecordFilter& filter, const std::function<bool(AuditRecord&)>& visit) {
+  std::string where;
+  std::vector<std::string> args;
+  auto add = [&](const std::string& clause, const std::string& value) {
+    where += where.empty() ? "WHERE " : " AND ";
+    args.push_back(value);
+    where += clause + std::to_string(args.size());
+  };
+  if (!filter.since.empty()) add("time >= ?", filter.since);
+  if (!filter.until.empty()) add("time < ?", filter.until);
+  if (!filter.user.empty()) add("user = ?", filter.user);
+  if (!filter.model.empty()) add("model = ?", filter.model);
+  if (!filter.text.empty()) {
+    where += where.empty() ? "WHERE (" : " AND (";
+    args.push_back(filter.text);
+    const std::string n = std::to_string(args.size());
+    where += "instr(user, ?" + n + ") OR instr(agent, ?" + n + ") OR instr(upstream, ?" + n + ") OR instr(model, ?" +
+             n + ") OR instr(method, ?" + n + ") OR instr(path, ?" + n + ") OR instr(findings, ?" + n +
+             ") OR instr(coalesce(" + impl_->RequestBodyExpr() + ", ''), ?" + n +
+             ") OR instr(coalesce(response_body, ''), ?" + n + "))";
+  }
+  return impl_->Stream(where, args, filter.limit, visit);
 }
 
 Result<int64_t> AuditLog::DeleteBefore(std::string_view cutoff) {

@@ -57,11 +57,15 @@
 // starts from the anchor instead of 64 zeros, so the remaining chain still
 // verifies; deleting rows by any other means breaks it.
 //
-// Not detected: removing the newest records (the tail) leaves a valid
-// shorter chain; an external copy of the last record_hash is needed for that.
+// Not detected by the chain alone: removing the newest records (the tail)
+// leaves a valid shorter chain, and anyone can recompute a whole chain from
+// the canonical form above (it is public) after editing records, or delete
+// the oldest records and write a matching anchor. Signed checkpoints
+// (checkpoint.h) catch all three: Verify(&checkpoints).
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -69,6 +73,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "gate/checkpoint.h"
 
 namespace glassbox::gate {
 
@@ -171,6 +176,19 @@ struct VerifyResult {
   std::string reason;     // "record_hash does not match the record's fields (edited field)", ...
   int64_t records = 0;    // records checked
   int64_t anchor_id = 0;  // id of the last record removed by retention, 0 if none
+  int64_t last_id = 0;    // the newest record checked
+  int64_t checkpoints = 0;          // signed checkpoints given
+  int64_t checkpoints_matched = 0;  // of them, whose record was found with the signed hash
+};
+
+// Which records ForEach visits; empty fields do not filter.
+struct RecordFilter {
+  std::string since;  // RFC 3339 UTC: time >= since
+  std::string until;  // time < until
+  std::string user;   // exact
+  std::string model;  // exact
+  std::string text;   // as Search()
+  int64_t limit = 0;  // > 0: at most this many (the oldest that match)
 };
 
 class AuditLog {
@@ -274,7 +292,29 @@ class AuditLog {
 
   // Walks the chain from the anchor (or 64 zeros) and reports the first break:
   // an edited field, a deleted row (id gap or broken prev link), reordered rows.
+  // Streams the records: memory stays constant however long the log.
   Result<VerifyResult> Verify();
+  // As Verify(), and checks the log against signed checkpoints (read and
+  // signature-checked by ReadCheckpoints, in file order): every
+  // checkpointed record still present must have the signed hash (else the
+  // chain was rewritten), the newest checkpointed record must still exist
+  // (else records were removed from the end), and a retention anchor must be
+  // one a checkpoint signed (else it was forged).
+  Result<VerifyResult> Verify(const std::vector<gate::Checkpoint>* checkpoints);
+
+  // Visits the records that match `filter` in id order, one at a time
+  // (memory stays constant), until `visit` returns false.
+  Status ForEach(const RecordFilter& filter, const std::function<bool(AuditRecord&)>& visit);
+
+  // The chain's head (newest record; the anchor when none is left) and the
+  // retention anchor, from one snapshot: what a checkpoint signs.
+  struct Head {
+    int64_t last_id = 0;
+    std::string head_hash = std::string(kZeroHash);
+    int64_t anchor_id = 0;
+    std::string anchor_hash = std::string(kZeroHash);
+  };
+  Result<Head> ReadHead();
 
   // Deletes the leading records whose time sorts before `cutoff` (RFC 3339
   // strings in UTC compare as times) and moves the anchor. Returns the number

@@ -4,6 +4,8 @@
 #include "gate/body_store.h"
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -605,6 +607,136 @@ TEST_F(AuditLogTest, SecretsAreMaskedBeforeHashingAndStoring) {
   EXPECT_NE(got->request_body->find("sk-ant-"), std::string::npos);
   EXPECT_EQ(log->Search(kKey)->size(), 0u);
   EXPECT_TRUE(log->Verify()->intact);
+}
+
+}  // namespace
+}  // namespace glassbox::gate
+
+namespace glassbox::gate {
+namespace {
+
+// Writes a fresh Ed25519 key pair as PEM files into `dir`.
+void MakeKeyPair(const std::filesystem::path& dir, std::string* priv, std::string* pub) {
+  EVP_PKEY* key = nullptr;
+  EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, nullptr);
+  ASSERT_EQ(EVP_PKEY_keygen_init(ctx), 1);
+  ASSERT_EQ(EVP_PKEY_keygen(ctx, &key), 1);
+  EVP_PKEY_CTX_free(ctx);
+  *priv = (dir / "key.pem").string();
+  *pub = (dir / "pub.pem").string();
+  std::FILE* f = std::fopen(priv->c_str(), "wb");
+  PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr);
+  std::fclose(f);
+  f = std::fopen(pub->c_str(), "wb");
+  PEM_write_PUBKEY(f, key);
+  std::fclose(f);
+  EVP_PKEY_free(key);
+}
+
+// Issue 17: deleting the newest records, rewriting the whole chain from
+// the documented form, or forging the retention anchor passed Verify().
+// Signed checkpoints of the head catch each; the chain alone does not.
+TEST_F(AuditLogTest, RegressionIssue17_CheckpointsCatchTruncationRewriteAndForgedAnchor) {
+  std::string priv, pub;
+  MakeKeyPair(dir_, &priv, &pub);
+  auto signer = CheckpointSigner::Load(priv);
+  ASSERT_TRUE(signer.ok()) << signer.status().message();
+  const std::string file = (dir_ / "audit.checkpoints").string();
+  {
+    auto log = OpenLog();
+    for (int i = 1; i <= 12; ++i) {
+      ASSERT_TRUE(log->Append(Sample(i)).ok());
+      if (i % 4 == 0) {
+        auto head = log->ReadHead();
+        ASSERT_TRUE(head.ok());
+        Checkpoint c{head->last_id, head->head_hash, "2026-11-25T00:00:00Z", head->anchor_id, head->anchor_hash, "", ""};
+        ASSERT_TRUE((*signer)->Sign(c).ok());
+        ASSERT_TRUE(AppendCheckpoint(file, c, false).ok());
+      }
+    }
+  }
+  auto checkpoints = ReadCheckpoints(file, pub);
+  ASSERT_TRUE(checkpoints.ok()) << checkpoints.status().message();
+  ASSERT_EQ(checkpoints->size(), 3u);
+  auto verify = [&]() {
+    auto log = OpenLog();
+    auto plain = log->Verify();
+    auto signed_check = log->Verify(&*checkpoints);
+    EXPECT_TRUE(plain.ok() && signed_check.ok());
+    return std::pair{*plain, *signed_check};
+  };
+  {
+    auto [plain, checked] = verify();
+    EXPECT_TRUE(checked.intact) << checked.reason;
+    EXPECT_EQ(checked.checkpoints_matched, 3);
+  }
+  const std::string copy = (dir_ / "copy.db").string();
+  std::filesystem::copy_file(path_, copy);
+
+  RawSql("DELETE FROM records WHERE id > 10");  // the newest two
+  {
+    auto [plain, checked] = verify();
+    EXPECT_TRUE(plain.intact) << "a shorter chain is still a chain";
+    EXPECT_FALSE(checked.intact);
+    EXPECT_NE(checked.reason.find("removed from the end"), std::string::npos) << checked.reason;
+  }
+
+  std::filesystem::copy_file(copy, path_, std::filesystem::copy_options::overwrite_existing);
+  {  // Edit record 3, then recompute every hash after it, as audit_log.h documents.
+    auto log = OpenLog();
+    auto all = log->List();
+    ASSERT_TRUE(all.ok());
+    std::string prev = (*all)[1].record_hash, sql;
+    for (size_t i = 2; i < all->size(); ++i) {
+      AuditRecord r = (*all)[i];
+      if (r.id == 3) r.model = "rewritten";
+      r.prev_hash = prev;
+      r.record_hash = ComputeRecordHash(r, RecordForm::kV2);
+      prev = r.record_hash;
+      sql += "UPDATE records SET model='" + r.model + "', prev_hash='" + r.prev_hash + "', record_hash='" +
+             r.record_hash + "' WHERE id=" + std::to_string(r.id) + ";";
+    }
+    log.reset();
+    RawSql(sql);
+  }
+  {
+    auto [plain, checked] = verify();
+    EXPECT_TRUE(plain.intact) << "the recomputed chain verifies on its own";
+    EXPECT_FALSE(checked.intact);
+    EXPECT_EQ(checked.bad_id, 4) << "the first checkpointed record";
+    EXPECT_NE(checked.reason.find("rewritten"), std::string::npos) << checked.reason;
+  }
+
+  std::filesystem::copy_file(copy, path_, std::filesystem::copy_options::overwrite_existing);
+  {  // Delete records 1..6 and write the anchor retention would have written.
+    auto log = OpenLog();
+    auto r7 = log->Get(7);
+    ASSERT_TRUE(r7.ok());
+    log.reset();
+    RawSql("DELETE FROM records WHERE id <= 6; INSERT OR REPLACE INTO meta(key, value) VALUES ('anchor_id', '6'), "
+           "('anchor_hash', '" + r7->prev_hash + "');");
+  }
+  {
+    auto [plain, checked] = verify();
+    EXPECT_TRUE(plain.intact);
+    EXPECT_FALSE(checked.intact);
+    EXPECT_NE(checked.reason.find("not attested"), std::string::npos) << checked.reason;
+  }
+
+  // A line altered after signing is refused when the file is read.
+  std::string text;
+  {
+    std::ifstream in(file);
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  text.replace(text.find(" 8 "), 3, " 9 ");
+  {
+    std::ofstream out(file);
+    out << text;
+  }
+  auto altered = ReadCheckpoints(file, pub);
+  ASSERT_FALSE(altered.ok());
+  EXPECT_NE(altered.status().message().find("line 2"), std::string::npos) << altered.status().message();
 }
 
 }  // namespace

@@ -3,12 +3,13 @@
 #include "gate/gateway.h"
 
 #include <array>
+#include <charconv>
 #include <atomic>
 #include <condition_variable>
-#include <cstdio>
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -16,6 +17,9 @@
 
 #include "core/json_writer.h"
 #include "gate/audit_log.h"
+#include "gate/content_encoding.h"
+#include "gate/log_writer.h"
+#include "gate/metrics.h"
 #include "gate/policy.h"
 #include "gate/provider_errors.h"
 #include "gate/retention.h"
@@ -30,403 +34,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// The SHA-256 of a request body as the client sent it, computed while the
-// upstream answers (LogWriter::PrepareHere), instead of before forwarding.
-// The I/O thread fills `original` and the flags; from then on the object is
-// touched only under the log's lock (LogWriter::log_mu_).
-struct RequestDigest {
-  std::string original;
-  // The request body to log is `original` itself (policy changed nothing
-  // and payloads are logged): it is stored ahead or moved into the record, and
-  // the digest is also the log's digest of the stored body. The exchange's
-  // own logged_request then stays empty.
-  bool logged_is_original = false;
-  bool screened = false;  // AuditRecord::request_body_screened for `original`
-  std::string hex;
-  // Set on the log thread when `original` was stored ahead of the record
-  // (AuditLog::StoreRequestBody): the record then only names it.
-  int64_t body_at = 0;
-  std::string body_sha256;
-  bool consumed = false;  // its record has been built
-};
-
-// Appends records on its own thread, in arrival order, so no I/O thread ever
-// waits for SQLite's fsync. `done` runs after the commit, on the log thread
-// (or on the caller's, below). Maintenance (retention) runs on the log
-// thread, between batches.
-//
-// With durability normal (no fsync per commit) a record that finds the log
-// idle -- nothing queued, no batch in progress -- is committed by the
-// calling thread itself and `done` runs there: the ~50 us of waking the log
-// thread and the hand-off back are saved, and the commit is still complete
-// before `done` runs. The log's connection is used by one thread at a time
-// (log_mu_).
-class LogWriter {
- public:
-  static Result<std::unique_ptr<LogWriter>> Open(const std::string& path, LogDurability durability) {
-    AuditLog::Options options;
-    options.durability = durability;
-    // Checkpoints run on their own thread and connection (below), so no
-    // commit ever waits for the WAL to be copied into the database.
-    options.auto_checkpoint = false;
-    auto log = AuditLog::Open(path, AuditLog::OpenMode::kCreate, options);
-    if (!log.ok()) return log.status();
-    auto checkpointer = AuditLog::Open(path, AuditLog::OpenMode::kExisting, options);
-    if (!checkpointer.ok()) return checkpointer.status();
-    auto writer = std::unique_ptr<LogWriter>(new LogWriter(std::move(log.value())));
-    // With an fsync per commit, storing a body ahead would cost a second
-    // fsync per request; the body then goes inline with its record.
-    writer->store_ahead_ = durability == LogDurability::kNormal;
-    writer->commit_inline_ = durability == LogDurability::kNormal;
-    writer->checkpointer_ = std::move(checkpointer.value());
-    writer->thread_ = std::thread([w = writer.get()] { w->Run(); });
-    writer->checkpoint_thread_ = std::thread([w = writer.get()] { w->RunCheckpoints(); });
-    return writer;
-  }
-  ~LogWriter() { Stop(); }
-
-  // `digest`, when given, normally went through PrepareHere() first (if not,
-  // the commit hashes it); its hash becomes the record's request_sha256.
-  void Append(AuditRecord record, std::function<void(Status)> done, std::shared_ptr<RequestDigest> digest = nullptr) {
-    {
-      std::unique_lock lock(mu_);
-      if (!stopping_ && commit_inline_ && done != nullptr && queue_.empty() && !batch_in_progress_) {
-        std::unique_lock log_lock(log_mu_, std::try_to_lock);
-        if (log_lock.owns_lock()) {
-          lock.unlock();
-          std::deque<Item> one;
-          one.push_back(Item{std::move(record), std::move(done), std::move(digest), false});
-          CommitBatch(one, log_lock);
-          return;
-        }
-      }
-      if (!stopping_) {
-        queue_.push_back(Item{std::move(record), std::move(done), std::move(digest), false});
-        done = nullptr;
-      }
-    }
-    // Notified after unlocking, so the log thread does not wake into a held mutex.
-    if (done == nullptr) return cv_.notify_one();
-    done(Status::Error("the audit log is closed"));
-  }
-
-  // Hashes digest->original on the log thread, ahead of the record that
-  // will use it (the queue is processed in order).
-  // As Prepare(), but done by the calling thread when the log is free
-  // (else queued for the log thread).
-  void PrepareHere(std::shared_ptr<RequestDigest> digest) {
-    {
-      std::unique_lock log_lock(log_mu_, std::try_to_lock);
-      if (log_lock.owns_lock()) {
-        PrepareDigest(*digest);
-        return;
-      }
-    }
-    Prepare(std::move(digest));
-  }
-  void Prepare(std::shared_ptr<RequestDigest> digest) {
-    {
-      std::lock_guard lock(mu_);
-      queue_.push_back(Item{AuditRecord{}, nullptr, std::move(digest), true});
-    }
-    cv_.notify_one();
-  }
-
-  // Drains the queue and joins the threads (a last checkpoint included).
-  void Stop() {
-    {
-      std::lock_guard lock(mu_);
-      stopping_ = true;
-      cv_.notify_one();
-    }
-    if (thread_.joinable()) thread_.join();
-    {
-      std::lock_guard lock(checkpoint_mu_);
-      checkpoint_stopping_ = true;
-      checkpoint_cv_.notify_one();
-    }
-    if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
-  }
-
-  AuditLog& log() { return *log_; }
-
-  // Called on the log thread when a body could not be stored ahead (it then
-  // goes into its record). Call before the gateway serves.
-  void OnStoreFailure(std::function<void(const Status&)> callback) { on_store_failure_ = std::move(callback); }
-
-  // Runs `task` on the log thread every `interval` (first after one interval).
-  // Call before the gateway serves.
-  void SetMaintenance(std::chrono::milliseconds interval, std::function<void(AuditLog&)> task) {
-    std::lock_guard lock(mu_);
-    maintenance_interval_ = interval;
-    maintenance_ = std::move(task);
-    next_maintenance_ = Clock::now() + interval;
-    cv_.notify_one();
-  }
-
- private:
-  explicit LogWriter(std::unique_ptr<AuditLog> log) : log_(std::move(log)) {}
-
-  // Group commit: everything queued while the last transaction was syncing
-  // goes into the next one, so a busy gateway pays one fsync per batch.
-  struct Item {
-    AuditRecord record;
-    std::function<void(Status)> done;
-    std::shared_ptr<RequestDigest> digest;
-    bool prepare_only = false;  // a Prepare(): hash, no record
-  };
-
-  static void Hash(RequestDigest& d) {
-    if (!d.hex.empty()) return;
-    d.hex = Sha256Hex(d.original);
-    if (!d.logged_is_original) std::string().swap(d.original);  // no longer needed
-  }
-
-  // Request bodies at least this large are stored ahead of their records
-  // while the upstream answers, so the commit the client waits for writes a
-  // small row; smaller ones go inline (one transaction fewer).
-  static constexpr size_t kStoreAheadBytes = 16 << 10;
-
-  // A Prepare(): the digest, and a large logged body stored ahead. On a
-  // failure to store, the body stays for the record to carry inline.
-  void PrepareDigest(RequestDigest& d) {
-    if (d.consumed) return;  // the record came first (a very fast upstream)
-    Hash(d);
-    if (!store_ahead_ || !d.logged_is_original || d.body_at != 0 || d.original.size() < kStoreAheadBytes) return;
-    auto stored = log_->StoreRequestBody(d.original, d.screened, d.hex);
-    if (!stored.ok()) {
-      if (on_store_failure_) on_store_failure_(stored.status());
-      return;
-    }
-    d.body_at = stored->at;
-    d.body_sha256 = std::move(stored->sha256);
-    std::string().swap(d.original);
-  }
-
-  void Run() {
-    for (;;) {
-      std::deque<Item> batch;
-      std::function<void(AuditLog&)> maintenance;
-      {
-        std::unique_lock lock(mu_);
-        auto ready = [&] { return stopping_ || !queue_.empty() || (maintenance_ && Clock::now() >= next_maintenance_); };
-        if (maintenance_) {
-          cv_.wait_until(lock, next_maintenance_, ready);
-        } else {
-          cv_.wait(lock, ready);
-        }
-        if (maintenance_ && !stopping_ && Clock::now() >= next_maintenance_) {
-          maintenance = maintenance_;
-          next_maintenance_ = Clock::now() + maintenance_interval_;
-        }
-        if (queue_.empty() && stopping_) return;
-        batch.swap(queue_);
-        batch_in_progress_ = true;
-      }
-      {
-        std::unique_lock log_lock(log_mu_);
-        if (maintenance) maintenance(*log_);
-        CommitBatch(batch, log_lock);
-      }
-      std::lock_guard lock(mu_);
-      batch_in_progress_ = false;
-    }
-  }
-
-  // Hashes the batch's digests (a queued Prepare() precedes its record),
-  // commits its records in one transaction, then -- with log_lock released --
-  // runs their `done` callbacks.
-  void CommitBatch(std::deque<Item>& batch, std::unique_lock<std::mutex>& log_lock) {
-    {
-      for (Item& item : batch) {
-        if (item.prepare_only) PrepareDigest(*item.digest);
-      }
-      std::vector<AuditRecord> records;
-      records.reserve(batch.size());
-      for (Item& item : batch) {
-        if (item.prepare_only) continue;
-        if (item.digest) {
-          RequestDigest& d = *item.digest;
-          Hash(d);
-          item.record.request_sha256 = d.hex;
-          if (d.logged_is_original && d.body_at != 0) {
-            item.record.request_body = std::nullopt;
-            item.record.request_body_at = d.body_at;
-            item.record.request_body_sha256 = d.body_sha256;
-          } else if (d.logged_is_original) {
-            item.record.request_body = std::move(d.original);
-            item.record.request_body_sha256 = d.hex;
-          }
-          d.consumed = true;
-        }
-        records.push_back(std::move(item.record));
-      }
-      if (records.empty()) return;
-      auto stored = log_->AppendBatch(std::move(records));
-      Status st = stored.ok() ? Status::Ok() : stored.status();
-      log_lock.unlock();
-      bool wake;
-      {
-        std::lock_guard lock(checkpoint_mu_);
-        // Only a checkpoint thread waiting for records needs waking: during
-        // its pause between checkpoints a wake-up would only put it back to
-        // sleep (one futex call and context switch per request).
-        wake = !wal_dirty_ && checkpoint_waiting_;
-        wal_dirty_ = true;
-      }
-      if (wake) checkpoint_cv_.notify_one();
-      for (Item& item : batch) {
-        if (!item.prepare_only) item.done(st);
-      }
-    }
-  }
-
-  // Copies the WAL into the database when records arrived, at most every
-  // kCheckpointPause (a PASSIVE checkpoint never blocks the writer), so the
-  // copy keeps up and the writer can start the WAL over; once more at the
-  // end. Only if the WAL still grows
-  // past kRestartFrames (a writer that never pauses) does a RESTART
-  // checkpoint make appends wait for it, to bound the file.
-  void RunCheckpoints() {
-    constexpr int64_t kRestartFrames = 16384;  // 64 MB of 4 KB pages
-    constexpr auto kCheckpointPause = std::chrono::milliseconds(20);
-    std::unique_lock lock(checkpoint_mu_);
-    for (;;) {
-      checkpoint_waiting_ = true;
-      checkpoint_cv_.wait(lock, [&] { return checkpoint_stopping_ || wal_dirty_; });
-      checkpoint_waiting_ = false;
-      const bool last = checkpoint_stopping_;
-      wal_dirty_ = false;
-      lock.unlock();
-      // A failed checkpoint leaves the records in the WAL, where they are
-      // as durable; the next one retries.
-      // Bodies stored ahead reach the disk before the records naming them
-      // are made durable by the checkpoint (the WAL is synced in it).
-      (void)log_->SyncBodies();
-      auto done = checkpointer_->Checkpoint();
-      if (done.ok() && done->wal_frames > kRestartFrames) {
-        (void)checkpointer_->Checkpoint(AuditLog::CheckpointMode::kRestart);
-      }
-      lock.lock();
-      if (last) return;
-      // Batches a few records per checkpoint (each ends with an fsync of
-      // the database) while staying short enough to finish between appends.
-      checkpoint_cv_.wait_for(lock, kCheckpointPause, [&] { return checkpoint_stopping_; });
-    }
-  }
-
-  std::unique_ptr<AuditLog> log_;
-  std::mutex log_mu_;  // held while log_ is used (after mu_ when both are taken)
-  bool store_ahead_ = true;  // see PrepareDigest
-  std::function<void(const Status&)> on_store_failure_;
-  bool commit_inline_ = false;  // see the class comment
-  std::unique_ptr<AuditLog> checkpointer_;
-  std::thread thread_;
-  std::thread checkpoint_thread_;
-  std::mutex checkpoint_mu_;
-  std::condition_variable checkpoint_cv_;
-  bool wal_dirty_ = false;
-  bool checkpoint_waiting_ = false;  // RunCheckpoints waits for wal_dirty_
-  bool checkpoint_stopping_ = false;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Item> queue_;
-  bool batch_in_progress_ = false;  // the log thread took a batch and has not finished it
-  bool stopping_ = false;
-  std::function<void(AuditLog&)> maintenance_;
-  std::chrono::milliseconds maintenance_interval_{0};
-  Clock::time_point next_maintenance_{};
-};
-
-// Counters behind /_glassbox/metrics.
-class Metrics {
- public:
-  static constexpr std::array<double, 12> kBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                                      0.1,   0.25,   0.5,   1,    2.5,   10};
-
-  void Request(const std::string& route, int status) {
-    std::lock_guard lock(mu_);
-    ++requests_[{route, status}];
-  }
-  void Refusal(const std::string& code) {
-    std::lock_guard lock(mu_);
-    ++refusals_[code];
-  }
-  void Findings(const std::vector<Finding>& findings) {
-    if (findings.empty()) return;
-    std::lock_guard lock(mu_);
-    for (const Finding& f : findings) ++findings_[f.rule];
-  }
-  void UpstreamLatency(double seconds) {
-    std::lock_guard lock(mu_);
-    for (size_t i = 0; i < kBuckets.size(); ++i) {
-      if (seconds <= kBuckets[i]) ++latency_buckets_[i];
-    }
-    latency_sum_ += seconds;
-    ++latency_count_;
-  }
-  std::atomic<uint64_t> bytes_from_clients{0}, bytes_to_clients{0}, bytes_from_upstreams{0};
-  std::atomic<uint64_t> upstream_errors{0}, log_errors{0}, cancelled{0}, bodies_kept_inline{0};
-
-  std::string Text(const net::ServerStats& server) const {
-    std::string out;
-    std::lock_guard lock(mu_);
-    out += "# HELP glassbox_gate_requests_total Requests answered, by route and HTTP status.\n";
-    out += "# TYPE glassbox_gate_requests_total counter\n";
-    for (const auto& [key, n] : requests_) {
-      out += fmt::format("glassbox_gate_requests_total{{route=\"{}\",status=\"{}\"}} {}\n", key.first, key.second, n);
-    }
-    out += "# HELP glassbox_gate_refusals_total Requests refused by policy, by reason.\n";
-    out += "# TYPE glassbox_gate_refusals_total counter\n";
-    for (const auto& [code, n] : refusals_) {
-      out += fmt::format("glassbox_gate_refusals_total{{code=\"{}\"}} {}\n", code, n);
-    }
-    out += "# HELP glassbox_gate_findings_total Findings in requests and responses, by rule.\n";
-    out += "# TYPE glassbox_gate_findings_total counter\n";
-    for (const auto& [rule, n] : findings_) {
-      out += fmt::format("glassbox_gate_findings_total{{rule=\"{}\"}} {}\n", rule, n);
-    }
-    out += "# HELP glassbox_gate_upstream_latency_seconds Time from forwarding a request to the upstream's response head.\n";
-    out += "# TYPE glassbox_gate_upstream_latency_seconds histogram\n";
-    for (size_t i = 0; i < kBuckets.size(); ++i) {
-      out += fmt::format("glassbox_gate_upstream_latency_seconds_bucket{{le=\"{}\"}} {}\n", kBuckets[i],
-                         latency_buckets_[i]);
-    }
-    out += fmt::format("glassbox_gate_upstream_latency_seconds_bucket{{le=\"+Inf\"}} {}\n", latency_count_);
-    out += fmt::format("glassbox_gate_upstream_latency_seconds_sum {}\n", latency_sum_);
-    out += fmt::format("glassbox_gate_upstream_latency_seconds_count {}\n", latency_count_);
-    auto counter = [&](const char* name, const char* help, uint64_t v) {
-      out += fmt::format("# HELP {} {}\n# TYPE {} counter\n{} {}\n", name, help, name, name, v);
-    };
-    counter("glassbox_gate_client_bytes_received_total", "Request bytes received from clients.",
-            bytes_from_clients.load());
-    counter("glassbox_gate_client_bytes_sent_total", "Response body bytes sent to clients.", bytes_to_clients.load());
-    counter("glassbox_gate_upstream_bytes_received_total", "Response body bytes received from upstreams.",
-            bytes_from_upstreams.load());
-    counter("glassbox_gate_upstream_errors_total", "Upstream connections or responses that failed.",
-            upstream_errors.load());
-    counter("glassbox_gate_cancelled_total", "Exchanges cancelled because the client went away.", cancelled.load());
-    counter("glassbox_gate_log_errors_total", "Audit log appends that failed.", log_errors.load());
-    counter("glassbox_gate_log_bodies_kept_inline_total",
-            "Large request bodies kept in their records because the body store refused them.",
-            bodies_kept_inline.load());
-    out += fmt::format(
-        "# HELP glassbox_gate_active_connections Open client connections.\n"
-        "# TYPE glassbox_gate_active_connections gauge\nglassbox_gate_active_connections {}\n",
-        server.connections_active);
-    counter("glassbox_gate_connections_total", "Client connections accepted.", server.connections_accepted);
-    return out;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::map<std::pair<std::string, int>, uint64_t> requests_;
-  std::map<std::string, uint64_t> refusals_;
-  std::map<std::string, uint64_t> findings_;
-  std::array<uint64_t, kBuckets.size()> latency_buckets_{};
-  double latency_sum_ = 0;
-  uint64_t latency_count_ = 0;
-};
+// A request that names no output limit is reserved this many output tokens
+// of its user's budget until it ends (docs/gate.md).
+constexpr uint64_t kDefaultMaxOutputTokens = 4096;
 
 std::string FindingsJson(const std::vector<Finding>& findings) {
   std::ostringstream out;
@@ -483,7 +93,19 @@ bool IsHopByHopResponseHeader(std::string_view name) {
 
 struct Gateway::Impl {
   GatewayOptions options;
-  std::shared_ptr<const Policy> policy;
+  // Declared before the loop: exchanges that the loop's teardown frees use
+  // them in their destructors.
+  // Exchanges alive (Handle/HandleRejected to the end of their record), and
+  // the upstream requests of those forwarded, for Drain() to cancel.
+  std::atomic<uint64_t> exchanges_alive{0};
+  std::atomic<bool> drain_deadline_passed{false};
+  std::mutex live_mu;
+  uint64_t next_live_id = 1;                                                 // guarded by live_mu
+  std::map<uint64_t, std::weak_ptr<net::RequestHandle>> live_upstream;       // guarded by live_mu
+  std::mutex reload_mu;  // one reload at a time
+  // Replaced whole by a reload; each exchange keeps the one it started with.
+  mutable std::mutex policy_mu;
+  std::shared_ptr<const Policy> current_policy;  // guarded by policy_mu
   std::unique_ptr<UsageLedger> ledger;
   std::unique_ptr<LogWriter> log;
   std::unique_ptr<net::EventLoop> loop;
@@ -492,10 +114,21 @@ struct Gateway::Impl {
   Metrics metrics;
   std::atomic<bool> stopped{false};
 
+
   std::chrono::system_clock::time_point Now() const {
     return options.clock ? options.clock() : std::chrono::system_clock::now();
   }
+  // Tells the operator (the CLI prints it); the library itself never prints.
+  void Notice(const std::string& message) const {
+    if (options.on_notice) options.on_notice(message);
+  }
+  std::shared_ptr<const Policy> CurrentPolicy() const {
+    std::lock_guard lock(policy_mu);
+    return current_policy;
+  }
   void Handle(net::HttpRequest request, std::shared_ptr<net::ResponseWriter> writer);
+  void HandleReload(const net::HttpRequest& request, const std::shared_ptr<net::ResponseWriter>& writer);
+  Status ReloadNow(std::optional<GateConfig> given);
   void HandleRejected(const net::RejectedRequest& rejected, std::shared_ptr<net::ResponseWriter> writer);
 };
 
@@ -506,7 +139,8 @@ namespace {
 // alive. Upstream callbacks run on one I/O thread, in order; the log
 // completion runs on the log thread after them.
 struct Exchange : std::enable_shared_from_this<Exchange> {
-  Gateway::Impl* gw = nullptr;
+  Gateway::Impl* gw;
+  std::shared_ptr<const Policy> policy;  // the policy this exchange started with
   std::shared_ptr<net::ResponseWriter> writer;
   Clock::time_point start;
   std::chrono::system_clock::time_point wall_start;
@@ -527,6 +161,25 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
   bool upstream_request_screened = false;           // ... made from strings the policy found secret-free
   std::string upstream_request_sha256;              // its digest, taken while the upstream answers
   std::unique_ptr<translate::StreamTranslator> stream_translator;
+  // Budget: held from admission until the exchange ends (SettleUsage).
+  Reservation reservation;
+  bool forwarded = false;              // the request went to the upstream
+  uint64_t input_estimate = 0;         // tokens, from the forwarded body
+  bool gate_requested_usage = false;   // see OutboundResult
+  bool usage_settled = false;
+
+  uint64_t live_id = 0;  // in gw->live_upstream while forwarded
+
+  explicit Exchange(Gateway::Impl* gateway) : gw(gateway) { gw->exchanges_alive.fetch_add(1); }
+  ~Exchange() {
+    // Every path settles; this only guards against a reservation left held.
+    if (!usage_settled) gw->ledger->Settle(user, reservation, model, {}, route.protocol, gw->Now());
+    if (live_id != 0) {
+      std::lock_guard lock(gw->live_mu);
+      gw->live_upstream.erase(live_id);
+    }
+    gw->exchanges_alive.fetch_sub(1);
+  }
 
   // Response side.
   bool head_seen = false, streaming = false;
@@ -575,6 +228,7 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
                                    Severity::kInfo));
     AuditRecord r = BaseRecord();
     r.status = 200;
+    SettleUsage(net::Usage{}, &r);  // nothing was forwarded: nothing charged
     r.findings = FindingsJson(findings);
     r.response_body = *count;
     r.response_sha256 = Sha256Hex(*count);
@@ -596,9 +250,11 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
     r.findings = FindingsJson(findings);
     r.response_body = refusal.body;
     r.response_sha256 = Sha256Hex(refusal.body);
+    SettleUsage(net::Usage{}, &r);
     net::HttpResponse response;
     response.status = refusal.status;
     response.headers.Add("Content-Type", "application/json");
+    if (refusal.retry_after_seconds > 0) response.headers.Add("retry-after", std::to_string(refusal.retry_after_seconds));
     response.body = refusal.body;
     Commit(std::move(r), [self = shared_from_this(), response = std::move(response)](Status st) mutable {
       if (!st.ok()) {
@@ -633,7 +289,7 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
     streaming = type && type->find("text/event-stream") != std::string_view::npos;
     if (streaming) {
       if (plan.translate && status < 300) stream_translator = NewResponseStreamTranslator(plan, model);
-      inbound = gw->policy->NewInboundStream(route);
+      inbound = policy->NewInboundStream(route, gate_requested_usage);
       writer->StartStream(status, response_headers);
     }
   }
@@ -684,12 +340,19 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
       }
       AuditRecord r = BaseRecord();
       r.status = 499;
+      SettleUsage(inbound ? inbound->usage() : net::Usage{}, &r);
       r.findings = FindingsJson(findings);
       if (log_payloads) r.response_body = response_buffer;
       if (inbound) r.response_sha256 = inbound->original_sha256();
       gw->metrics.Request(route.name, 499);
       Commit(std::move(r), [self](Status) {});
       return;
+    }
+    if (!upstream_status.ok() && gw->drain_deadline_passed.load()) {
+      findings.push_back(GateFinding("gate/drain-deadline",
+                                     "the gate was stopping and its drain deadline passed: the upstream request was "
+                                     "cancelled",
+                                     Severity::kLow));
     }
     if (!upstream_status.ok()) gw->metrics.upstream_errors.fetch_add(1);
     if (!upstream_status.ok() && !streaming) {
@@ -727,12 +390,9 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
                                      Severity::kLow));
     }
     gw->metrics.Findings(findings);
-    const net::Usage& usage = inbound->usage();
-    RecordUsage(usage);
     AuditRecord r = BaseRecord();
     r.status = status;
-    r.input_tokens = static_cast<int64_t>(usage.input_tokens.value_or(0));
-    r.output_tokens = static_cast<int64_t>(usage.output_tokens.value_or(0));
+    SettleUsage(inbound->usage(), &r);
     r.findings = FindingsJson(findings);
     if (log_payloads) r.response_body = std::move(response_buffer);
     r.response_sha256 = inbound->original_sha256();
@@ -758,14 +418,12 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
       response_buffer = std::move(t.body);
       for (const std::string& note : t.notes) findings.push_back(TranslationFinding(note));
     }
-    InboundResult in = gw->policy->InboundJson(route, response_buffer);
+    InboundResult in = policy->InboundJson(route, response_buffer);
     findings.insert(findings.end(), in.findings.begin(), in.findings.end());
     gw->metrics.Findings(findings);
-    RecordUsage(in.usage);
     AuditRecord r = BaseRecord();
     r.status = status;
-    r.input_tokens = static_cast<int64_t>(in.usage.input_tokens.value_or(0));
-    r.output_tokens = static_cast<int64_t>(in.usage.output_tokens.value_or(0));
+    SettleUsage(in.usage, &r);
     r.findings = FindingsJson(findings);
     if (log_payloads) r.response_body = in.body;
     r.response_sha256 = in.original_sha256;
@@ -788,9 +446,49 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
     });
   }
 
-  void RecordUsage(const net::Usage& usage) {
-    if (!usage.any()) return;
-    gw->ledger->Record(user, model, usage, route.protocol, gw->Now());
+  // Ends the budget reservation and charges the exchange: what the
+  // upstream reported, else estimates -- input from the forwarded body
+  // (counted once the request is sent), output from the model text streamed
+  // so far (a client that hangs up before the final event is charged for
+  // what it got). Fills the record's token counts and, when estimated, adds
+  // a gate/usage-estimated finding. Call before FindingsJson.
+  void SettleUsage(const net::Usage& reported, AuditRecord* r) {
+    if (usage_settled) return;
+    usage_settled = true;
+    net::Usage charged = reported;
+    std::string estimated;
+    if (forwarded && head_seen) {
+      if (!charged.input_tokens && !charged.total_tokens) {
+        charged.input_tokens = input_estimate;
+        estimated = fmt::format("input {} tokens (from {} request bytes)", input_estimate, input_estimate * 4);
+      }
+      if (inbound) {
+        // A stream cut before its final event reports at most a placeholder
+        // (Anthropic's message_start says output_tokens: 1): the text that
+        // went out counts, whichever is more.
+        const uint64_t text = inbound->output_text_bytes();
+        const uint64_t from_text = (text + 3) / 4;
+        const bool none = !charged.output_tokens && !charged.total_tokens;
+        const bool cut = !inbound->complete() && from_text > charged.output_tokens.value_or(0);
+        if (none || cut) {
+          charged.output_tokens = from_text;
+          estimated += fmt::format("{}output {} tokens (from {} bytes of model output{})", estimated.empty() ? "" : ", ",
+                                   from_text, text, cut ? ", the stream was cut" : "");
+        }
+      }
+    } else if (forwarded && !charged.any()) {
+      // Sent, but no answer came: the upstream may still have read it.
+      charged.input_tokens = input_estimate;
+      estimated = fmt::format("input {} tokens (from the request's size)", input_estimate);
+    }
+    if (!estimated.empty()) {
+      findings.push_back(GateFinding("gate/usage-estimated",
+                                     "the upstream reported no usage for this exchange; charged " + estimated,
+                                     Severity::kInfo));
+    }
+    gw->ledger->Settle(user, reservation, model, charged, route.protocol, gw->Now());
+    r->input_tokens = static_cast<int64_t>(charged.input_tokens.value_or(0));
+    r->output_tokens = static_cast<int64_t>(charged.output_tokens.value_or(0));
   }
 };
 
@@ -808,6 +506,7 @@ void Gateway::Impl::Handle(net::HttpRequest request, std::shared_ptr<net::Respon
   if (request.path == "/_glassbox/health") {
     return writer->Respond(JsonResponse(200, "{\"status\":\"ok\"}"));
   }
+  if (request.path == "/_glassbox/reload") return HandleReload(request, writer);
   if (request.path == "/_glassbox/metrics") {
     net::HttpResponse r;
     r.headers.Add("Content-Type", "text/plain; version=0.0.4");
@@ -815,8 +514,9 @@ void Gateway::Impl::Handle(net::HttpRequest request, std::shared_ptr<net::Respon
     return writer->Respond(std::move(r));
   }
 
-  auto ex = std::make_shared<Exchange>();
-  ex->gw = this;
+  std::shared_ptr<const Policy> policy = CurrentPolicy();
+  auto ex = std::make_shared<Exchange>(this);
+  ex->policy = policy;
   ex->writer = writer;
   ex->start = Clock::now();
   ex->wall_start = Now();
@@ -847,31 +547,67 @@ void Gateway::Impl::Handle(net::HttpRequest request, std::shared_ptr<net::Respon
   ex->agent = hd.agent.empty() ? "unknown" : hd.agent;
   if (!hd.user.empty()) ex->user = hd.user;
   ex->log_payloads = ex->log_payloads && hd.log_payloads;
+  ex->findings = std::move(hd.findings);
   if (hd.refusal) return refuse_early(*hd.refusal);
 
-  BudgetDecision budget = ledger->Check(ex->user, Now());
-  if (!budget.allowed) {
-    return refuse_early(MakeRefusal(ex->route.protocol, ErrorKind::kRateLimit, "budget", budget.message));
+  // A compressed body is decoded here, so the policy reads what the model
+  // will read; it is forwarded decoded (Content-Encoding is not passed on).
+  if (auto encoding = request.headers.Get("Content-Encoding"); encoding && !encoding->empty()) {
+    DecodedBody decoded = DecodeContentEncoding(*encoding, request.body, policy->config().max_body_bytes);
+    if (decoded.outcome != DecodedBody::Outcome::kDecoded) {
+      const bool too_large = decoded.outcome == DecodedBody::Outcome::kTooLarge;
+      Refusal refusal = MakeRefusal(ex->route.protocol, too_large ? ErrorKind::kTooLarge : ErrorKind::kInvalidRequest,
+                                    too_large ? "body-too-large" : "content-encoding", decoded.reason);
+      if (decoded.outcome == DecodedBody::Outcome::kUnsupported) refusal.status = 415;
+      return refuse_early(refusal);
+    }
+    request.body = std::move(decoded.body);
+  }
+  auto refuse_budget = [&](const BudgetDecision& budget) {
+    Refusal refusal = MakeRefusal(ex->route.protocol, ErrorKind::kRateLimit, "budget", budget.message);
+    refusal.retry_after_seconds = budget.retry_after_seconds;
+    return refusal;
+  };
+  // A spent budget is refused before the body is read; the reservation
+  // (below) needs the body's size and output limit.
+  if (BudgetDecision budget = ledger->Check(ex->user, Now()); !budget.allowed) {
+    return refuse_early(refuse_budget(budget));
   }
 
   // The original's hash is left to the log thread (below) unless refused.
   OutboundResult out = policy->ApplyOutbound(ex->route, request.body, /*hash_original=*/false);
   ex->request_sha256 = std::move(out.original_sha256);
-  ex->findings = out.findings;
+  ex->findings.insert(ex->findings.end(), out.findings.begin(), out.findings.end());
   if (!out.model.empty()) ex->model = out.model;
   if (!out.upstream.empty()) ex->upstream = out.upstream;
   if (out.refusal) return ex->Refuse(*out.refusal);
-  metrics.Findings(out.findings);
   // A model route may send the request to another upstream, translated to
   // its protocol (gate/translation.h).
   ex->plan = PlanRoute(policy->config(), ex->route, ex->model);
   if (ex->plan.upstream != nullptr) ex->upstream = ex->plan.upstream->name;
   if (ex->plan.refusal || ex->plan.count_locally) {
+    metrics.Findings(ex->findings);
     ex->request_sha256 = Sha256Hex(request.body);
     if (ex->log_payloads) ex->logged_request = std::move(out.body);
     if (ex->plan.count_locally) return ex->AnswerCountLocally(request.body);
     return ex->Refuse(*ex->plan.refusal);
   }
+  // Input is counted from what is sent (about 4 bytes a token), output at
+  // the most the request allows.
+  ex->input_estimate = (out.body.size() + 3) / 4;
+  {
+    net::Usage estimate;
+    estimate.input_tokens = ex->input_estimate;
+    estimate.output_tokens = out.max_output_tokens.value_or(kDefaultMaxOutputTokens);
+    if (BudgetDecision budget = ledger->Reserve(ex->user, ex->model, estimate, ex->route.protocol, Now(),
+                                                &ex->reservation);
+        !budget.allowed) {
+      ex->request_sha256 = Sha256Hex(request.body);
+      return ex->Refuse(refuse_budget(budget));
+    }
+  }
+  ex->gate_requested_usage = out.gate_requested_usage;
+  metrics.Findings(ex->findings);
   // The bytes to forward: the client's own when policy changed nothing (so
   // the original goes out untouched), else the policy's edit. The log keeps
   // the same bytes; one copy between them at most.
@@ -933,7 +669,13 @@ void Gateway::Impl::Handle(net::HttpRequest request, std::shared_ptr<net::Respon
   callbacks.on_headers = [ex](const net::ResponseHead& head) { ex->OnHead(head); };
   callbacks.on_body = [ex](std::string_view bytes) { ex->OnBody(bytes); };
   callbacks.on_complete = [ex](Status st) { ex->OnComplete(std::move(st)); };
+  ex->forwarded = true;
   ex->upstream_request = client->Send(url, std::move(upstream_request), std::move(callbacks));
+  {
+    std::lock_guard lock(live_mu);
+    ex->live_id = next_live_id++;
+    live_upstream.emplace(ex->live_id, ex->upstream_request);
+  }
   // Hashed (and a large body stored) while the upstream works, by this
   // thread once the request is written (queued after the write), or by the
   // log thread when the log is busy. On two cores, handing it to the log
@@ -956,12 +698,76 @@ void Gateway::Impl::Handle(net::HttpRequest request, std::shared_ptr<net::Respon
   });
 }
 
+// POST /_glassbox/reload: Reload(), for a peer on this machine only.
+void Gateway::Impl::HandleReload(const net::HttpRequest& request,
+                                 const std::shared_ptr<net::ResponseWriter>& writer) {
+  const std::string& peer = request.connection.peer;
+  const bool loopback = peer.starts_with("127.") || peer.starts_with("[::1]");
+  if (!loopback) return writer->Respond(JsonResponse(403, "{\"error\":\"reload is allowed from loopback only\"}"));
+  if (request.method != "POST") return writer->Respond(JsonResponse(405, "{\"error\":\"use POST\"}"));
+  // On the I/O thread: building a policy takes a few milliseconds (the
+  // secret rules' database is precompiled), and reloads are rare.
+  {
+    const Status st = ReloadNow(std::nullopt);
+    std::ostringstream body;
+    JsonWriter w(body);
+    w.BeginObject();
+    w.Field("status", st.ok() ? "reloaded" : "refused");
+    if (!st.ok()) w.Field("reason", st.message());
+    w.EndObject();
+    writer->Respond(JsonResponse(st.ok() ? 200 : 400, body.str()));
+  }
+}
+
+Status Gateway::Impl::ReloadNow(std::optional<GateConfig> given) {
+  std::lock_guard reload_lock(reload_mu);
+  Result<GateConfig> loaded = given ? Result<GateConfig>(std::move(*given))
+                              : options.reload_config ? options.reload_config()
+                                                      : Result<GateConfig>(Status::Error("this gate was started "
+                                                                                         "without a way to reload"));
+  Status st = loaded.ok() ? Status::Ok() : loaded.status();
+  std::shared_ptr<const Policy> old = CurrentPolicy();
+  if (st.ok()) {
+    const GateConfig& now = old->config();
+    if (loaded->listen != now.listen) {
+      st = Status::Error(fmt::format("the listen address changed ({} -> {}); that needs a restart", now.listen,
+                                     loaded->listen));
+    } else if (loaded->log.durability != now.log.durability) {
+      st = Status::Error("the log's durability changed; that needs a restart");
+    } else {
+      st = CheckRoutes(*loaded);
+    }
+  }
+  std::shared_ptr<const Policy> built;
+  if (st.ok()) {
+    auto policy = Policy::Create(std::move(loaded.value()), options.secret_scan_fault);
+    if (policy.ok()) {
+      built = std::move(policy.value());
+    } else {
+      st = policy.status();
+    }
+  }
+  if (!st.ok()) {
+    metrics.Reload(false);
+    Notice("reload refused, the running configuration is kept: " + st.message());
+    return st;
+  }
+  ledger->Reconfigure(built->config());
+  {
+    std::lock_guard lock(policy_mu);
+    current_policy = std::move(built);
+  }
+  metrics.Reload(true);
+  Notice("configuration reloaded");
+  return Status::Ok();
+}
+
 // Requests the HTTP layer refused (unparsable, head or body too large):
 // answered in the provider's format guessed from the path, and logged.
 void Gateway::Impl::HandleRejected(const net::RejectedRequest& rejected,
                                    std::shared_ptr<net::ResponseWriter> writer) {
-  auto ex = std::make_shared<Exchange>();
-  ex->gw = this;
+  auto ex = std::make_shared<Exchange>(this);
+  ex->policy = CurrentPolicy();
   ex->writer = std::move(writer);
   ex->start = Clock::now();
   ex->wall_start = Now();
@@ -971,7 +777,7 @@ void Gateway::Impl::HandleRejected(const net::RejectedRequest& rejected,
   ex->logged_request = std::nullopt;
   HeaderList headers;
   for (const net::HeaderField& f : rejected.headers.fields()) headers.emplace_back(f.name, f.value);
-  RouteDecision decision = policy->ClassifyRoute(rejected.method, path.empty() ? "/" : path, headers);
+  RouteDecision decision = ex->policy->ClassifyRoute(rejected.method, path.empty() ? "/" : path, headers);
   ex->route = decision.route;
   ex->upstream = decision.route.upstream;
   ex->agent = IdentifyAgent(headers);
@@ -996,20 +802,20 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options) {
   uint16_t port = 0;
   size_t colon = host.rfind(':');
   if (colon == std::string::npos) return Status::Error("listen address '" + config.listen + "': expected HOST:PORT");
-  try {
-    int p = std::stoi(host.substr(colon + 1));
-    if (p < 0 || p > 65535) throw std::out_of_range("port");
-    port = static_cast<uint16_t>(p);
-  } catch (const std::exception&) {
-    return Status::Error("listen address '" + config.listen + "': the port must be a number from 0 to 65535");
+  {
+    const std::string_view digits = std::string_view(host).substr(colon + 1);
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+    if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size()) {
+      return Status::Error("listen address '" + config.listen + "': the port must be a number from 0 to 65535");
+    }
   }
   host = host.substr(0, colon);
 
   if (Status st = CheckRoutes(config); !st.ok()) return st;
-  auto policy = Policy::Create(config);
+  auto policy = Policy::Create(config, impl->options.secret_scan_fault);
   if (!policy.ok()) return policy.status();
-  impl->policy = std::move(policy.value());
-  impl->ledger = std::make_unique<UsageLedger>(impl->policy->config());
+  impl->current_policy = std::move(policy.value());
+  impl->ledger = std::make_unique<UsageLedger>(impl->current_policy->config());
 
   auto log = LogWriter::Open(impl->options.log_path, config.log.durability);
   if (!log.ok()) return Status::Error("audit log '" + impl->options.log_path + "': " + log.status().message());
@@ -1020,15 +826,29 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options) {
       self->metrics.bodies_kept_inline.fetch_add(1);
       if (warned) return;
       warned = true;  // once: the cause (another gate on this log) usually lasts
-      std::fprintf(stderr, "glassbox gate: warning: %s; large request bodies go into their records instead (slower)\n",
-                   st.message().c_str());
+      self->Notice(st.message() + "; large request bodies go into their records instead (slower)");
     });
+  }
+  if (!impl->options.checkpoint_key_path.empty()) {
+    auto signer = CheckpointSigner::Load(impl->options.checkpoint_key_path);
+    if (!signer.ok()) return signer.status();
+    CheckpointOptions checkpoints;
+    checkpoints.signer = std::move(signer.value());
+    checkpoints.path = impl->options.checkpoint_path.empty() ? impl->options.log_path + ".checkpoints"
+                                                             : impl->options.checkpoint_path;
+    checkpoints.every_records = std::max<int64_t>(1, impl->options.checkpoint_every_records);
+    checkpoints.every = impl->options.checkpoint_every;
+    checkpoints.sync = config.log.durability == LogDurability::kFull;
+    Impl* self = impl.get();
+    checkpoints.now = [self] { return FormatRfc3339(self->Now()); };
+    checkpoints.on_failure = [self](const Status& st) { self->Notice("checkpoint not written: " + st.message()); };
+    impl->log->SetCheckpoints(std::move(checkpoints));
   }
   // Budgets survive restarts: this month's usage is read back from the log.
   Status seeded = impl->ledger->SeedFromLog(impl->log->log(), impl->Now());
   (void)seeded;  // a record with an unreadable time is skipped; the rest still count
   // [retention]: applied now, then hourly on the log thread.
-  Result<int64_t> trimmed = ApplyRetention(impl->policy->config().retention, impl->log->log(), impl->Now());
+  Result<int64_t> trimmed = ApplyRetention(impl->current_policy->config().retention, impl->log->log(), impl->Now());
   if (!trimmed.ok()) {
     return Status::Error("audit log '" + impl->options.log_path + "': retention: " + trimmed.status().message());
   }
@@ -1036,7 +856,7 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options) {
     Impl* self = impl.get();
     impl->log->SetMaintenance(std::chrono::hours(1), [self](AuditLog& audit_log) {
       // A failure here leaves the records in place; the next hour retries.
-      (void)ApplyRetention(self->policy->config().retention, audit_log, self->Now());
+      (void)ApplyRetention(self->CurrentPolicy()->config().retention, audit_log, self->Now());
     });
   }
 
@@ -1057,6 +877,8 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options) {
   // answers 413 itself without reading them.
   server_options.max_body_bytes = config.max_body_bytes * 2 + (64u << 10);
   server_options.tls = impl->options.listener_tls;
+  server_options.read_timeout = impl->options.client_read_timeout;
+  server_options.idle_timeout = impl->options.client_idle_timeout;
   Impl* raw = impl.get();
   server_options.on_reject = [raw](const net::RejectedRequest& rejected,
                                    std::shared_ptr<net::ResponseWriter> writer) {
@@ -1074,6 +896,39 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options) {
 uint16_t Gateway::port() const { return impl_->server->port(); }
 
 std::string Gateway::MetricsText() const { return impl_->metrics.Text(impl_->server->stats()); }
+
+Status Gateway::Reload() { return impl_->ReloadNow(std::nullopt); }
+Status Gateway::Reload(GateConfig config) { return impl_->ReloadNow(std::move(config)); }
+
+Gateway::DrainReport Gateway::Drain(std::chrono::milliseconds deadline) {
+  DrainReport report;
+  if (!impl_ || impl_->stopped.load()) return report;
+  Impl& gw = *impl_;
+  const uint64_t alive_at_start = gw.exchanges_alive.load();
+  gw.server->BeginDrain();
+  auto settled = [&] { return gw.exchanges_alive.load() == 0 && gw.server->stats().requests_in_progress == 0; };
+  auto wait_until = [&](Clock::time_point until) {
+    while (!settled() && Clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    return settled();
+  };
+  if (!wait_until(Clock::now() + deadline)) {
+    gw.drain_deadline_passed.store(true);
+    std::vector<std::shared_ptr<net::RequestHandle>> cut;
+    {
+      std::lock_guard lock(gw.live_mu);
+      for (auto& [id, weak] : gw.live_upstream) {
+        if (auto handle = weak.lock()) cut.push_back(std::move(handle));
+      }
+    }
+    report.cut = cut.size();
+    for (auto& handle : cut) handle->Cancel();
+    // The cancelled exchanges log themselves and answer (a broken stream).
+    wait_until(Clock::now() + std::chrono::seconds(5));
+  }
+  report.finished = alive_at_start >= report.cut ? alive_at_start - report.cut : 0;
+  Stop();
+  return report;
+}
 
 void Gateway::Stop() {
   if (!impl_ || impl_->stopped.exchange(true)) return;

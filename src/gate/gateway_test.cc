@@ -78,6 +78,9 @@ class GatewayTest : public ::testing::Test {
     options.log_path = log_path_;
     options.io_threads = 1;
     options.max_client_backlog_bytes = size_t{4} << 20;  // AClientThatStopsReading...
+    options.secret_scan_fault = [this](std::string_view) {
+      return fail_scans_.load() ? Status::Error("injected engine failure") : Status::Ok();
+    };
     auto gw = Gateway::Start(std::move(options));
     ASSERT_TRUE(gw.ok()) << gw.status().message();
     gateway_ = std::move(gw.value());
@@ -134,6 +137,7 @@ class GatewayTest : public ::testing::Test {
     return received_;
   }
 
+  std::atomic<bool> fail_scans_{false};  // every secret scan fails (issue 20)
   net::EventLoop loop_{1};
   net::FakeProvider provider_;
   std::mutex mu_;
@@ -172,6 +176,31 @@ TEST_F(GatewayTest, CleanBodiesAreForwardedUnchangedAndHashedOnce) {
     EXPECT_EQ((*records)[i].request_sha256, Sha256Hex(bodies[i])) << i;
   }
   EXPECT_TRUE((*log)->Verify()->intact);
+}
+
+// Issue 20: a secret-scan error on the data path refuses the request in the
+// provider's format, and the refusal is logged; nothing reaches the upstream.
+TEST_F(GatewayTest, RegressionIssue20_ScanErrorRefusesAndIsLogged) {
+  fail_scans_ = true;
+  Reply r = Send("POST", "/v1/messages", kSecretBody, {{"anthropic-version", "2023-06-01"}});
+  fail_scans_ = false;
+  ASSERT_TRUE(r.status_of_transfer.ok()) << r.status_of_transfer.message();
+  EXPECT_EQ(r.status, 500);
+  EXPECT_NE(r.body.find("\"type\":\"error\""), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("could not check this request"), std::string::npos) << r.body;
+  EXPECT_TRUE(Received().empty()) << "nothing was forwarded";
+  auto log = AuditLog::Open(log_path_, AuditLog::OpenMode::kExisting);
+  ASSERT_TRUE(log.ok());
+  auto records = (*log)->List();
+  ASSERT_TRUE(records.ok());
+  ASSERT_EQ(records->size(), 1u);
+  EXPECT_EQ((*records)[0].status, 500);
+  EXPECT_NE((*records)[0].findings.find("gate/refused-scan-failed"), std::string::npos) << (*records)[0].findings;
+  // The next request, with the engine working again, is redacted and forwarded.
+  Reply ok = Send("POST", "/v1/messages", kSecretBody, {{"anthropic-version", "2023-06-01"}});
+  EXPECT_EQ(ok.status, 200);
+  ASSERT_EQ(Received().size(), 1u);
+  EXPECT_EQ(Received()[0].find("ghp_0123456789"), std::string::npos);
 }
 
 // An unlogged route: the record keeps the hash of the request, never its
@@ -492,6 +521,44 @@ TEST_F(GatewayTest, AClientThatStopsReadingIsCutOffNotBufferedWithoutBound) {
                  R"({"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":"hi"}]})",
                  {{"anthropic-version", "2023-06-01"}});
   EXPECT_EQ(r.status, 200) << r.body;
+}
+
+}  // namespace
+}  // namespace glassbox::gate
+
+namespace glassbox::gate {
+namespace {
+
+// Issue 17: a reload that does not build is refused and the running
+// configuration kept; one that builds takes effect for new exchanges
+// without a restart.
+TEST_F(GatewayTest, RegressionIssue17_ReloadRefusesABadConfigAndKeepsTheOld) {
+  GateConfig broken = DefaultGateConfig();
+  broken.listen = "127.0.0.1:0";
+  UserConfig nokey;
+  nokey.name = "mallory";
+  broken.users.push_back(nokey);  // a user without a key does not build
+  Status refused = gateway_->Reload(broken);
+  EXPECT_FALSE(refused.ok());
+  EXPECT_NE(refused.message().find("mallory"), std::string::npos) << refused.message();
+  Reply before = Send("POST", "/v1/messages", kSecretBody, {{"anthropic-version", "2023-06-01"}});
+  EXPECT_EQ(before.status, 200) << "the old configuration still serves";
+
+  GateConfig moved = DefaultGateConfig();
+  moved.listen = "127.0.0.1:9";
+  EXPECT_FALSE(gateway_->Reload(moved).ok()) << "a new listen address needs a restart";
+
+  // Disabling the anthropic upstream takes effect at once.
+  GateConfig now = DefaultGateConfig();
+  now.listen = "127.0.0.1:0";
+  for (UpstreamConfig& u : now.upstreams) {
+    if (u.name == "anthropic") u.enabled = false;
+  }
+  ASSERT_TRUE(gateway_->Reload(now).ok());
+  Reply after = Send("POST", "/v1/messages", kSecretBody, {{"anthropic-version", "2023-06-01"}});
+  EXPECT_EQ(after.status, 403) << after.body;
+  EXPECT_NE(gateway_->MetricsText().find("glassbox_gate_reloads_total{result=\"ok\"} 1"), std::string::npos);
+  EXPECT_NE(gateway_->MetricsText().find("glassbox_gate_reloads_total{result=\"refused\"} 2"), std::string::npos);
 }
 
 }  // namespace

@@ -34,6 +34,23 @@ std::string_view ElementPath(std::string_view path, std::string* buffer) {
   return *buffer;
 }
 
+// An OpenAI Chat chunk that only carries usage: "choices":[] and a "usage"
+// object (what stream_options.include_usage adds before [DONE]).
+bool IsUsageOnlyChatChunk(std::string_view data) {
+  bool empty_choices = false, usage = false, other_choice = false;
+  JsonWalkOptions walk;
+  walk.visit_keys = true;
+  (void)ForEachJsonString(
+      data,
+      [&](const JsonStringVisit& v) {
+        if (v.is_key && v.path == "$.usage") usage = true;
+        if (v.path.starts_with("$.choices[")) other_choice = true;
+      },
+      walk);
+  empty_choices = data.find("\"choices\":[]") != std::string_view::npos;
+  return usage && empty_choices && !other_choice;
+}
+
 // Reads usage numbers from any of the providers' response shapes; a later
 // value of a field replaces an earlier one.
 void ReadUsage(std::string_view raw_path, std::string_view value, Usage* usage) {
@@ -91,6 +108,9 @@ Status StripJson(std::string_view json, const std::string& path_prefix, std::vec
   std::function<std::optional<std::string>(std::string_view, const std::string&, int)> edit;
   edit = [&](std::string_view text, const std::string& path, int depth) -> std::optional<std::string> {
     if (depth < 2 && LooksLikeJson(text) && MayHoldHiddenText(text)) {
+      const StringEdit inner_key = [&](std::string_view key, const std::string& p, bool) {
+        return StripHiddenKey(key, path + "<json>" + p.substr(1), findings);
+      };
       std::string inner;
       bool inner_changed = false;
       const Status st = EditJsonStrings(
@@ -98,14 +118,18 @@ Status StripJson(std::string_view json, const std::string& path_prefix, std::vec
           [&](std::string_view s, const std::string& p, bool) {
             return edit(s, path + "<json>" + p.substr(1), depth + 1);
           },
-          &inner, &inner_changed, 64);
+          &inner, &inner_changed, 64, nullptr, &inner_key);
       if (st.ok()) return inner_changed ? std::optional<std::string>(std::move(inner)) : std::nullopt;
     }
     return StripHiddenText(text, path, findings);
   };
+  // Keys too: tool-call argument keys and tool_use input keys.
+  const StringEdit strip_key = [&](std::string_view key, const std::string& path, bool) {
+    return StripHiddenKey(key, path_prefix + path, findings);
+  };
   return EditJsonStrings(
       json, [&](std::string_view s, const std::string& path, bool) { return edit(s, path_prefix + path, 0); }, out,
-      changed);
+      changed, 256, nullptr, &strip_key);
 }
 
 Finding GateFinding(std::string_view rule, Severity severity, std::string message) {
@@ -190,6 +214,7 @@ struct InboundStream::Impl {
   uint64_t in = 0;
   uint64_t out = 0;
   uint64_t events = 0;
+  uint64_t text_bytes = 0;
   std::vector<Finding> findings;
   Usage usage;
   // What tag characters spelled, event by event, to report text hidden
@@ -270,6 +295,8 @@ struct InboundStream::Impl {
     if (type == "response.completed" || type == "response.incomplete" || type == "response.failed") saw_done = true;
     if (type == "response.failed" || type == "error") saw_error = true;
     MergeUsage(ev->usage, &usage);
+    for (const net::TextPiece& piece : ev->pieces) text_bytes += piece.text.size();
+    if (options.drop_usage_chunk && ev->usage.any() && IsUsageOnlyChatChunk(block.data)) return;
     if (type.starts_with("response.")) {
       JsonWalkOptions walk;
       walk.visit_keys = false;
@@ -319,6 +346,8 @@ struct InboundStream::Impl {
     blocks.clear();
   }
 };
+
+uint64_t InboundStream::output_text_bytes() const { return impl_->text_bytes; }
 
 InboundStream::InboundStream(InboundOptions options) : impl_(std::make_unique<Impl>(options)) {}
 InboundStream::~InboundStream() = default;

@@ -29,6 +29,10 @@ struct InboundOptions {
   net::Provider provider = net::Provider::kUnknown;  // kUnknown: guessed per body/event
   bool strip_hidden = true;                          // false: only findings and usage, bytes unchanged
   size_t max_event_bytes = size_t{16} << 20;
+  // OpenAI Chat streams only: the gate asked for the usage chunk
+  // (stream_options.include_usage) the client did not ask for. That chunk
+  // (empty "choices" with a "usage") is read for metering and not forwarded.
+  bool drop_usage_chunk = false;
 };
 
 struct InboundResult {
@@ -82,6 +86,10 @@ class InboundStream {
   // Hex SHA-256 of every byte received so far (final after Finish()).
   std::string original_sha256() const;
   const std::vector<Finding>& findings() const;
+  // Bytes of decoded model output seen so far (text, thinking, tool-call
+  // arguments): the basis of the output estimate when a stream is cut
+  // before it reports its usage.
+  uint64_t output_text_bytes() const;
   // Usage as reported by the stream (the last value of each field wins:
   // Anthropic message_start gives input, message_delta the final output).
   const net::Usage& usage() const;

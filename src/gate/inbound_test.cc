@@ -340,3 +340,49 @@ TEST(InboundJson, ShapesOfEachProvider) {
 
 }  // namespace
 }  // namespace glassbox::gate
+
+namespace glassbox::gate {
+namespace {
+
+// Issue 17: OpenAI Chat streams without stream_options.include_usage count
+// 0 tokens. The gate asks for the usage chunk; a client that did not ask
+// for it does not get it, while the gate still meters it.
+TEST(InboundStream, RegressionIssue17_UsageChunkTheGateAskedForIsReadNotForwarded) {
+  const std::string input =
+      "data: {\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hello there\"}}]}\n\n"
+      "data: {\"object\":\"chat.completion.chunk\",\"choices\":[],\"usage\":{\"prompt_tokens\":11,"
+      "\"completion_tokens\":4,\"total_tokens\":15}}\n\n"
+      "data: [DONE]\n\n";
+  for (bool drop : {false, true}) {
+    InboundOptions options;
+    options.provider = Provider::kOpenAi;
+    options.drop_usage_chunk = drop;
+    InboundStream stream(options);
+    std::string out;
+    for (size_t i = 0; i < input.size(); i += 7) out += stream.Feed(std::string_view(input).substr(i, 7));
+    out += stream.Finish();
+    const std::vector<std::string> events = EventData(out);
+    ASSERT_EQ(events.size(), drop ? 2u : 3u) << out;
+    EXPECT_EQ(out.find("\"usage\"") == std::string::npos, drop);
+    EXPECT_EQ(stream.usage().input_tokens, 11u);
+    EXPECT_EQ(stream.usage().output_tokens, 4u);
+    EXPECT_TRUE(stream.complete());
+    EXPECT_EQ(stream.output_text_bytes(), 11u) << "\"Hello there\"";
+  }
+}
+
+// Issue 17: tool-call argument keys in responses are stripped like values.
+TEST(InboundJson, RegressionIssue17_HiddenCharactersInResponseKeysAreStripped) {
+  const std::string body = "{\"type\":\"message\",\"content\":[{\"type\":\"tool_use\",\"id\":\"t\",\"name\":\"f\",\"input\":{\"pa" +
+                           Tags("x") + "th\":\"a\"}}]}";
+  InboundOptions options;
+  options.provider = Provider::kAnthropic;
+  InboundResult r = InboundJson(body, options);
+  EXPECT_TRUE(r.changed);
+  EXPECT_NE(r.body.find("\"path\":\"a\""), std::string::npos) << r.body;
+  ASSERT_FALSE(r.findings.empty());
+  EXPECT_NE(r.findings[0].json_path.find("(key)"), std::string::npos) << r.findings[0].json_path;
+}
+
+}  // namespace
+}  // namespace glassbox::gate

@@ -4,10 +4,18 @@
 //   gate_log_fixture PATH tamper ID      edit record ID's model in place
 //   gate_log_fixture PATH delete ID      delete record ID
 //   gate_log_fixture PATH retain CUTOFF  DeleteBefore(CUTOFF)
+//   gate_log_fixture PATH bulk N         append N small records fast (batches of 10,000,
+//                                        durability normal): for size and memory tests
+//   gate_log_fixture PATH truncate N     delete the newest N records (an attacker hiding them)
+//   gate_log_fixture PATH rewrite ID     edit record ID's model, then recompute every hash from
+//                                        it on with the documented canonical form
+//   gate_log_fixture PATH forge-anchor N delete the oldest N records and write the anchor that
+//                                        makes the rest verify (as retention would)
 #include <sqlite3.h>
 
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "gate/audit_log.h"
 
@@ -42,6 +50,86 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (op == "retain") return (*log)->DeleteBefore(arg).ok() ? 0 : 2;
+  if (op == "truncate") {
+    auto head = (*log)->ReadHead();
+    if (!head.ok()) return 2;
+    return RawSql(path, "DELETE FROM records WHERE id > " + std::to_string(head->last_id - std::stoll(arg)));
+  }
+  if (op == "forge-anchor") {
+    const int64_t n = std::stoll(arg);
+    std::string next_prev;
+    glassbox::gate::RecordFilter first;
+    first.limit = n + 1;
+    int64_t seen = 0;
+    (void)(*log)->ForEach(first, [&](glassbox::gate::AuditRecord& r) {
+      if (++seen == n + 1) next_prev = r.prev_hash;
+      return true;
+    });
+    if (next_prev.empty()) return 2;
+    return RawSql(path, "DELETE FROM records WHERE id <= " + std::to_string(n) +
+                            "; INSERT OR REPLACE INTO meta(key, value) VALUES ('anchor_id', '" + std::to_string(n) +
+                            "'), ('anchor_hash', '" + next_prev + "')");
+  }
+  if (op == "rewrite") {
+    // What anyone who read audit_log.h can do: edit, then recompute the chain.
+    const int64_t from = std::stoll(arg);
+    std::vector<glassbox::gate::AuditRecord> records;
+    auto all = (*log)->List();
+    if (!all.ok()) return 2;
+    std::string sql = "BEGIN;";
+    std::string prev;
+    for (glassbox::gate::AuditRecord& r : *all) {
+      if (r.id < from) {
+        prev = r.record_hash;
+        continue;
+      }
+      if (r.id == from) r.model = "rewritten";
+      r.prev_hash = prev.empty() ? std::string(glassbox::gate::kZeroHash) : prev;
+      r.record_hash = glassbox::gate::ComputeRecordHash(r, glassbox::gate::RecordForm::kV2);
+      prev = r.record_hash;
+      sql += "UPDATE records SET model = '" + r.model + "', prev_hash = '" + r.prev_hash + "', record_hash = '" +
+             r.record_hash + "' WHERE id = " + std::to_string(r.id) + ";";
+    }
+    sql += "COMMIT;";
+    log->reset();
+    return RawSql(path, sql);
+  }
+  if (op == "bulk") {
+    const int64_t n = std::stoll(arg);
+    AuditLog::Options options;
+    options.durability = glassbox::gate::LogDurability::kNormal;
+    log->reset();
+    auto bulk = AuditLog::Open(path, AuditLog::OpenMode::kCreate, options);
+    if (!bulk.ok()) return 2;
+    std::vector<glassbox::gate::AuditRecord> batch;
+    for (int64_t i = 1; i <= n; ++i) {
+      glassbox::gate::AuditRecord r;
+      r.time = "2026-11-20T12:00:00Z";
+      r.user = i % 2 ? "alice" : "bob";
+      r.agent = "claude-code";
+      r.upstream = "anthropic";
+      r.model = i % 3 ? "claude-sonnet-4-5" : "claude-haiku-4-5";
+      r.method = "POST";
+      r.path = "/v1/messages";
+      r.status = 200;
+      r.input_tokens = i % 1000;
+      r.request_body = "{\"messages\":[{\"role\":\"user\",\"content\":\"request " + std::to_string(i) + "\"}]}";
+      r.request_body_screened = true;
+      r.response_body = "{\"content\":[{\"type\":\"text\",\"text\":\"answer\"}]}";
+      r.request_sha256 = std::string(glassbox::gate::kZeroHash);
+      r.response_sha256 = std::string(glassbox::gate::kZeroHash);
+      batch.push_back(std::move(r));
+      if (batch.size() == 10000 || i == n) {
+        auto stored = (*bulk)->AppendBatch(std::move(batch));
+        if (!stored.ok()) {
+          std::fprintf(stderr, "%s\n", stored.status().message().c_str());
+          return 2;
+        }
+        batch.clear();
+      }
+    }
+    return 0;
+  }
   if (op != "write") return 2;
   int n = std::stoi(arg);
   for (int i = 1; i <= n; ++i) {

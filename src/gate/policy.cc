@@ -1,8 +1,10 @@
 #include "gate/policy.h"
 
 #include <fmt/format.h>
+#include <openssl/evp.h>
 
 #include <algorithm>
+#include <charconv>
 #include <mutex>
 
 #include "core/json_strings.h"
@@ -40,7 +42,12 @@ bool IsPrivateKeyRule(std::string_view rule) { return rule.find("private-key") !
 bool DroppedHeader(std::string_view name) {
   for (std::string_view h :
        {"connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization", "te", "trailer",
-        "transfer-encoding", "upgrade", "host", "content-length", "accept-encoding", "x-glassbox-key"}) {
+        "transfer-encoding", "upgrade", "host", "content-length", "accept-encoding", "x-glassbox-key",
+        // The gate answers the client's expectation itself (the HTTP server
+        // sends 100 Continue) and forwards a complete body.
+        "expect",
+        // The gateway decodes a compressed request body and forwards it decoded.
+        "content-encoding"}) {
     if (IEquals(name, h)) return true;
   }
   return false;
@@ -139,6 +146,15 @@ struct Policy::Impl {
   GateConfig config;
   std::shared_ptr<const SecretScanner> secrets;
   mutable ScratchPool scratch;
+  SecretScanFault scan_fault;  // tests only: see Policy::Create
+
+  // Every secret scan of the outbound policy goes through here.
+  Status ScanSecrets(std::string_view text, SecretScratch& s, std::vector<Finding>* out) const {
+    if (scan_fault) {
+      if (Status injected = scan_fault(text); !injected.ok()) return injected;
+    }
+    return secrets->Scan(text, s, out);
+  }
 
   explicit Impl(GateConfig c) : config(std::move(c)) {}
 
@@ -180,7 +196,7 @@ Policy::~Policy() = default;
 
 const GateConfig& Policy::config() const { return impl_->config; }
 
-Result<std::shared_ptr<const Policy>> Policy::Create(GateConfig config) {
+Result<std::shared_ptr<const Policy>> Policy::Create(GateConfig config, SecretScanFault scan_fault) {
   for (const char* name : {"anthropic", "openai", "gemini"}) {
     if (FindUpstream(config, name) == nullptr) {
       return Status::Error(fmt::format("gate config: the built-in upstream \"{}\" is missing", name));
@@ -190,6 +206,7 @@ Result<std::shared_ptr<const Policy>> Policy::Create(GateConfig config) {
     if (u.key_sha256.size() != 64) return Status::Error(fmt::format("gate config: user {} has no key", u.name));
   }
   auto impl = std::make_unique<Impl>(std::move(config));
+  impl->scan_fault = std::move(scan_fault);
   // The audit log's rules, all of them (the build-time database is made for
   // this set, so nothing is compiled here); only IsMaskedRule() findings
   // count, as in the log. What the policy finds none of, the log finds none
@@ -336,6 +353,68 @@ RouteDecision Policy::ClassifyRoute(std::string_view method, std::string_view ta
   return d;
 }
 
+namespace {
+
+// Headers that carry the provider credential: forwarded as they are (or
+// swapped), never redacted.
+bool IsCredentialHeader(std::string_view name) {
+  return IEquals(name, "authorization") || IEquals(name, "x-api-key") || IEquals(name, "x-goog-api-key") ||
+         IEquals(name, "api-key") || IEquals(name, "proxy-authorization");
+}
+
+// Secrets in the other headers (x-github-token: ghp_..., a key in a
+// custom header an agent adds) are redacted before they leave. One scan of
+// all values together; only when it finds something is each value scanned
+// on its own. A failed scan refuses the request (fail closed, as for the body).
+void RedactHeaderSecrets(const Policy::Impl& impl, Provider protocol, HeaderDecision* d) {
+  std::string joined;
+  for (const auto& [name, value] : d->headers) {
+    if (IsCredentialHeader(name)) continue;
+    joined.append(value);
+    joined.push_back('\n');
+  }
+  if (joined.size() < 8) return;
+  std::unique_ptr<SecretScratch> scratch = impl.scratch.Take();
+  std::vector<Finding> all;
+  Status st = impl.ScanSecrets(joined, *scratch, &all);
+  const bool any = std::any_of(all.begin(), all.end(), [](const Finding& f) {
+    return IsMaskedRule(f.rule) && f.severity >= Severity::kMedium;
+  });
+  for (auto& [name, value] : d->headers) {
+    if (!st.ok() || !any) break;
+    if (IsCredentialHeader(name)) continue;
+    std::vector<Finding> found;
+    st = impl.ScanSecrets(value, *scratch, &found);
+    if (!st.ok()) break;
+    std::sort(found.begin(), found.end(),
+              [](const Finding& a, const Finding& b) { return a.byte_offset < b.byte_offset; });
+    std::string out;
+    uint64_t pos = 0;
+    for (Finding& f : found) {
+      if (!IsMaskedRule(f.rule) || f.severity < Severity::kMedium) continue;
+      if (f.byte_offset < pos || f.byte_offset + f.byte_length > value.size()) continue;
+      out.append(value, pos, f.byte_offset - pos);
+      out.append("[REDACTED " + f.rule + "]");
+      pos = f.byte_offset + f.byte_length;
+      f.json_path = "header " + Lower(name);
+      f.snippet.clear();
+      f.fixes.clear();
+      d->findings.push_back(std::move(f));
+    }
+    if (pos == 0) continue;
+    out.append(value, pos, std::string::npos);
+    value = std::move(out);
+  }
+  impl.scratch.Give(std::move(scratch));
+  if (!st.ok()) {
+    d->refusal = MakeRefusal(protocol, ErrorKind::kInternal, "scan-failed",
+                             "the gate could not check this request's headers for secrets, so it was not forwarded: " +
+                                 st.message());
+  }
+}
+
+}  // namespace
+
 HeaderDecision Policy::CheckAndRewriteHeaders(const Route& route, const HeaderList& headers,
                                               std::string_view query_key) const {
   const GateConfig& config = impl_->config;
@@ -430,10 +509,194 @@ HeaderDecision Policy::CheckAndRewriteHeaders(const Route& route, const HeaderLi
         break;
     }
   }
+  if (config.policy.redact_secrets) RedactHeaderSecrets(*impl_, route.protocol, &d);
   // The gate reads every response: ask for it uncompressed.
   d.headers.emplace_back("accept-encoding", "identity");
   return d;
 }
+
+namespace {
+
+// Paths of base64 payloads in document and file blocks: Anthropic
+// content[].source.data (document, image), OpenAI file_data (a data URL),
+// Gemini inlineData.data / inline_data.data.
+bool IsBase64DocumentPath(std::string_view path) {
+  return path.ends_with(".source.data") || path.ends_with(".file_data") || path.ends_with("inlineData.data") ||
+         path.ends_with("inline_data.data");
+}
+
+// The text a base64 payload holds (after an optional "data:...;base64,"
+// prefix, returned in *prefix), or nullopt when it is not base64 of UTF-8
+// text (images, PDFs: their bytes are not scanned).
+std::optional<std::string> DecodeBase64Text(std::string_view s, std::string* prefix) {
+  prefix->clear();
+  if (s.starts_with("data:")) {
+    const size_t comma = s.find(',');
+    if (comma == std::string_view::npos || s.substr(0, comma).find(";base64") == std::string_view::npos) {
+      return std::nullopt;
+    }
+    *prefix = std::string(s.substr(0, comma + 1));
+    s.remove_prefix(comma + 1);
+  }
+  std::string compact;
+  compact.reserve(s.size());
+  for (char c : s) {
+    if (c == '\n' || c == '\r' || c == ' ') continue;
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+                    c == '/' || c == '=';
+    if (!ok) return std::nullopt;
+    compact.push_back(c);
+  }
+  if (compact.size() < 16 || compact.size() % 4 != 0) return std::nullopt;
+  std::string out(compact.size() / 4 * 3, '\0');
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(compact.data()), static_cast<int>(compact.size()));
+  if (n < 0) return std::nullopt;
+  size_t len = static_cast<size_t>(n);
+  for (size_t i = compact.size(); i > 0 && compact[i - 1] == '='; --i) --len;  // padding decodes to zero bytes
+  out.resize(len);
+  if (out.find('\0') != std::string::npos || !IsValidUtf8(out)) return std::nullopt;
+  return out;
+}
+
+std::string EncodeBase64(std::string_view bytes) {
+  std::string out((bytes.size() + 2) / 3 * 4 + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+// Edits the string values of one request body on their way out: strips
+// hidden characters and redacts secrets, string by string, descending into
+// JSON held inside strings (OpenAI tool arguments and results). One per
+// ApplyOutbound call, on the caller's thread. Scan() returns the engine's
+// error instead of the string's edit: the caller must then refuse the
+// request, since a string that could not be checked may carry a secret.
+class OutboundEditor {
+ public:
+  // `scan_documents`: base64 text documents (IsBase64DocumentPath) are
+  // decoded and scanned for secrets, whatever `check` says.
+  OutboundEditor(const Policy::Impl& policy, SecretScratch& scratch, bool strip, bool scan_documents,
+                 std::vector<Finding>* findings)
+      : policy_(policy), scratch_(scratch), strip_(strip), scan_documents_(scan_documents), findings_(findings) {}
+
+  // Sets *replacement to the new text of the decoded string `text` at JSON
+  // path `path`, or leaves it unset when nothing changes. `check` says
+  // whether to scan the string for secrets (hidden characters are stripped
+  // either way when stripping is on). On an engine error *replacement is
+  // left unset and the error returned.
+  Status Scan(std::string_view text, const std::string& path, bool check, std::optional<std::string>* replacement) {
+    return ScanAt(text, path, 0, check, replacement);
+  }
+
+  // The first private key found (rule and JSON path), for refuse_private_keys.
+  const std::string& private_key_rule() const { return private_key_rule_; }
+  const std::string& private_key_path() const { return private_key_path_; }
+
+ private:
+  static constexpr int kMaxInnerJsonDepth = 3;
+
+  Status ScanAt(std::string_view text, const std::string& path, int depth, bool check,
+                std::optional<std::string>* replacement) {
+    replacement->reset();
+    if (scan_documents_ && depth == 0 && IsBase64DocumentPath(path)) {
+      // The whole-body scan cannot see into base64: a text document's
+      // secrets are found on its decoded text and redacted there.
+      std::string prefix;
+      if (std::optional<std::string> doc = DecodeBase64Text(text, &prefix)) {
+        std::string redacted;
+        bool any = false;
+        if (Status st = Redact(*doc, path + "<base64>", &redacted, &any); !st.ok()) return st;
+        if (any) *replacement = prefix + EncodeBase64(redacted);
+        return Status::Ok();
+      }
+    }
+    if (depth < kMaxInnerJsonDepth && LooksLikeJson(text)) {
+      // JSON inside a string: edit the inner strings and keep the rest of
+      // the inner document as it was. Not JSON after all: a plain string.
+      const StringEdit strip_key = [&](std::string_view key, const std::string& inner_path, bool) {
+        return StripHiddenKey(key, path + "<json>" + inner_path.substr(1), findings_);
+      };
+      std::string inner;
+      bool changed = false;
+      Status inner_error = Status::Ok();
+      const Status st = EditJsonStrings(
+          text,
+          [&](std::string_view s, const std::string& inner_path, bool) -> std::optional<std::string> {
+            std::optional<std::string> edited;
+            if (!inner_error.ok()) return edited;
+            inner_error = ScanAt(s, path + "<json>" + inner_path.substr(1), depth + 1, check, &edited);
+            return edited;
+          },
+          &inner, &changed, 64, nullptr, strip_ ? &strip_key : nullptr);
+      if (!inner_error.ok()) return inner_error;
+      if (st.ok()) {
+        if (changed) *replacement = std::move(inner);
+        return Status::Ok();
+      }
+    }
+    std::optional<std::string> current;
+    if (strip_) current = StripHiddenText(text, path, findings_);
+    // A stripped string is checked too: removing a hidden character can
+    // join the two halves of a key the whole-body scan saw apart.
+    if (!check && !current) return Status::Ok();
+    const std::string_view view = current ? std::string_view(*current) : text;
+    std::string redacted;
+    bool any = false;
+    if (Status st = Redact(view, path, &redacted, &any); !st.ok()) return st;
+    if (any) {
+      *replacement = std::move(redacted);
+    } else {
+      *replacement = std::move(current);
+    }
+    return Status::Ok();
+  }
+
+  // Scans `view` for secrets; records findings (and the first private key);
+  // with redact_secrets, writes `view` with each secret replaced by
+  // "[REDACTED rule]" to *out and sets *any.
+  Status Redact(std::string_view view, const std::string& path, std::string* out, bool* any) {
+    const PolicySwitches& sw = policy_.config.policy;
+    std::vector<Finding> found;
+    if (Status st = policy_.ScanSecrets(view, scratch_, &found); !st.ok()) {
+      return Status::Error(fmt::format("the secret scan of {} failed: {}", path, st.message()));
+    }
+    std::sort(found.begin(), found.end(),
+              [](const Finding& a, const Finding& b) { return a.byte_offset < b.byte_offset; });
+    uint64_t pos = 0;
+    for (Finding& f : found) {
+      if (!IsMaskedRule(f.rule)) continue;           // provenance text, not a secret
+      if (f.severity < Severity::kMedium) continue;  // documented example values
+      if (sw.refuse_private_keys && IsPrivateKeyRule(f.rule) && private_key_rule_.empty()) {
+        private_key_rule_ = f.rule;
+        private_key_path_ = path;
+      }
+      f.json_path = path;
+      f.snippet.clear();
+      f.fixes.clear();
+      if (sw.redact_secrets && f.byte_offset >= pos && f.byte_offset + f.byte_length <= view.size()) {
+        out->append(view.substr(pos, f.byte_offset - pos));
+        out->append("[REDACTED " + f.rule + "]");
+        pos = f.byte_offset + f.byte_length;
+        *any = true;
+      }
+      findings_->push_back(std::move(f));
+    }
+    if (*any) out->append(view.substr(pos));
+    return Status::Ok();
+  }
+
+  const Policy::Impl& policy_;
+  SecretScratch& scratch_;
+  const bool strip_;
+  const bool scan_documents_;
+  std::vector<Finding>* findings_;
+  std::string private_key_rule_;
+  std::string private_key_path_;
+};
+
+}  // namespace
 
 OutboundResult Policy::ApplyOutbound(const Route& route, std::string_view body, bool hash_original) const {
   const GateConfig& config = impl_->config;
@@ -479,7 +742,7 @@ OutboundResult Policy::ApplyOutbound(const Route& route, std::string_view body, 
     // The whole body first: most requests hold no secret, and then the
     // per-string pass is skipped unless escapes could hide one.
     std::vector<Finding> raw;
-    const Status scanned = impl_->secrets->Scan(body, *scratch, &raw);
+    const Status scanned = impl_->ScanSecrets(body, *scratch, &raw);
     bool any = !scanned.ok();  // a failed scan: check string by string
     raw_clean = scanned.ok();
     for (const Finding& f : raw) {
@@ -494,65 +757,9 @@ OutboundResult Policy::ApplyOutbound(const Route& route, std::string_view body, 
   // "\n" around a key in quoted code, can each hide a match from the raw
   // bytes. Strings without escapes were covered by the whole-body scan.
   const bool check_escaped = scan_secrets;
-  std::string private_key_rule;
-  std::string private_key_path;
+  OutboundEditor editor(*impl_, *scratch, strip, scan_secrets, &r.findings);
+  Status scan_error = Status::Ok();
 
-  // Returns the new text of one decoded string, or nullopt when unchanged;
-  // `check` says whether to scan it for secrets.
-  std::function<std::optional<std::string>(std::string_view, const std::string&, int, bool)> edit_string;
-  edit_string = [&](std::string_view text, const std::string& path, int depth,
-                    bool check) -> std::optional<std::string> {
-    // JSON inside a string (OpenAI tool arguments, tool results): edit the
-    // inner strings and keep the rest of the inner document as it was.
-    if (depth < 3 && LooksLikeJson(text)) {
-      std::string inner;
-      bool changed = false;
-      const Status st = EditJsonStrings(
-          text,
-          [&](std::string_view s, const std::string& inner_path, bool) {
-            return edit_string(s, path + "<json>" + inner_path.substr(1), depth + 1, check);
-          },
-          &inner, &changed, 64);
-      if (st.ok()) {
-        if (!changed) return std::nullopt;
-        return inner;
-      }
-    }
-    std::optional<std::string> current;
-    if (strip) current = StripHiddenText(text, path, &r.findings);
-    // A stripped string is checked too: removing a hidden character can
-    // join the two halves of a key the whole-body scan saw apart.
-    if (!check && !current) return current;
-    std::string_view view = current ? std::string_view(*current) : text;
-    std::vector<Finding> found;
-    (void)impl_->secrets->Scan(view, *scratch, &found);
-    std::sort(found.begin(), found.end(),
-              [](const Finding& a, const Finding& b) { return a.byte_offset < b.byte_offset; });
-    std::string out;
-    uint64_t pos = 0;
-    bool redacted = false;
-    for (Finding& f : found) {
-      if (!IsMaskedRule(f.rule)) continue;           // provenance text, not a secret
-      if (f.severity < Severity::kMedium) continue;  // documented example values
-      if (sw.refuse_private_keys && IsPrivateKeyRule(f.rule) && private_key_rule.empty()) {
-        private_key_rule = f.rule;
-        private_key_path = path;
-      }
-      f.json_path = path;
-      f.snippet.clear();
-      f.fixes.clear();
-      if (sw.redact_secrets && f.byte_offset >= pos && f.byte_offset + f.byte_length <= view.size()) {
-        out.append(view.substr(pos, f.byte_offset - pos));
-        out.append("[REDACTED " + f.rule + "]");
-        pos = f.byte_offset + f.byte_length;
-        redacted = true;
-      }
-      r.findings.push_back(std::move(f));
-    }
-    if (!redacted) return current;
-    out.append(view.substr(pos));
-    return out;
-  };
   // One pass validates the JSON, reads the model and stream flag, and
   // edits the strings that need it.
   std::string model;
@@ -560,6 +767,20 @@ OutboundResult Policy::ApplyOutbound(const Route& route, std::string_view body, 
   const ValueObserver observe = [&](const std::string& path, std::string_view decoded, bool is_string) {
     if (path.size() == 7 && path == "$.model" && is_string) model = std::string(decoded);
     if (path.size() == 8 && path == "$.stream" && !is_string && decoded == "true") stream = true;
+    if (is_string || path.size() < 12) return;
+    if (path == "$.max_tokens" || path == "$.max_completion_tokens" || path == "$.max_output_tokens" ||
+        path == "$.generationConfig.maxOutputTokens") {
+      uint64_t n = 0;
+      const auto [end, ec] = std::from_chars(decoded.data(), decoded.data() + decoded.size(), n);
+      if (ec == std::errc() && end == decoded.data() + decoded.size()) r.max_output_tokens = n;
+    } else if (path == "$.stream_options.include_usage") {
+      r.client_included_usage = decoded == "true";
+    }
+  };
+  // Object keys (tool-schema property names, tool-call argument keys) are
+  // stripped of hidden characters too; they are not scanned for secrets.
+  const StringEdit strip_key = [&](std::string_view key, const std::string& path, bool) {
+    return StripHiddenKey(key, path, &r.findings);
   };
   std::string edited;
   bool changed = false;
@@ -567,11 +788,24 @@ OutboundResult Policy::ApplyOutbound(const Route& route, std::string_view body, 
       body,
       [&](std::string_view s, const std::string& path, bool escaped) -> std::optional<std::string> {
         const bool check = check_secrets || (check_escaped && escaped);
-        if (!strip && !check) return std::nullopt;
-        return edit_string(s, path, 0, check);
+        std::optional<std::string> replacement;
+        const bool document = scan_secrets && s.size() >= 16 && IsBase64DocumentPath(path);
+        if ((!strip && !check && !document) || !scan_error.ok()) return replacement;
+        scan_error = editor.Scan(s, path, check, &replacement);
+        return replacement;
       },
-      &edited, &changed, 256, &observe);
+      &edited, &changed, 256, &observe, strip ? &strip_key : nullptr);
   impl_->scratch.Give(std::move(scratch));
+  if (!scan_error.ok()) {
+    // Fail closed: a string the secret engine could not check may hold a
+    // secret, so nothing is forwarded (issue 20).
+    std::vector<Finding> findings = std::move(r.findings);
+    refuse(ErrorKind::kInternal, "scan-failed",
+           fmt::format("the gate could not check this request for secrets, so it was not forwarded: {}",
+                       scan_error.message()));
+    r.findings = std::move(findings);
+    return r;
+  }
   if (!st.ok()) {
     return refuse(ErrorKind::kInvalidRequest, "malformed-json",
                   fmt::format("the request body is not valid JSON: {}", st.message()));
@@ -608,11 +842,11 @@ OutboundResult Policy::ApplyOutbound(const Route& route, std::string_view body, 
     }
   }
 
-  if (!private_key_rule.empty()) {
+  if (!editor.private_key_rule().empty()) {
     std::vector<Finding> findings = std::move(r.findings);
     refuse(ErrorKind::kPermission, "private-key",
            fmt::format("the request carries a private key ({} at {}); the gate does not let private keys leave",
-                       private_key_rule, private_key_path));
+                       editor.private_key_rule(), editor.private_key_path()));
     r.findings = std::move(findings);
     return r;
   }
@@ -622,6 +856,22 @@ OutboundResult Policy::ApplyOutbound(const Route& route, std::string_view body, 
   } else {
     r.body = std::string(body);
     r.secret_free = raw_clean;
+  }
+  // OpenAI Chat streams report usage only when asked: the gate asks, so a
+  // budget counts what the stream used (the inbound filter removes the
+  // extra chunk for a client that did not ask for it). A body that already
+  // has stream_options is left alone (its usage is estimated if missing).
+  if (route.name == "openai.chat_completions" && r.streaming && !r.client_included_usage &&
+      r.body.find("\"stream_options\"") == std::string::npos) {
+    const size_t brace = r.body.find('{');
+    if (brace != std::string::npos) {
+      const bool empty = r.body.find_first_not_of(" \t\r\n", brace + 1) == r.body.find('}', brace + 1);
+      r.body.insert(brace + 1, empty ? "\"stream_options\":{\"include_usage\":true}"
+                                     : "\"stream_options\":{\"include_usage\":true},");
+      r.gate_requested_usage = true;
+      // The inserted member holds no secret: the screening still stands.
+      r.changed = true;
+    }
   }
   return r;
 }
@@ -633,8 +883,9 @@ InboundResult Policy::InboundJson(const Route& route, std::string_view body) con
   return gate::InboundJson(body, options);
 }
 
-std::unique_ptr<InboundStream> Policy::NewInboundStream(const Route& route) const {
+std::unique_ptr<InboundStream> Policy::NewInboundStream(const Route& route, bool drop_usage_chunk) const {
   InboundOptions options;
+  options.drop_usage_chunk = drop_usage_chunk && route.protocol == Provider::kOpenAi;
   options.provider = route.protocol;
   options.strip_hidden = impl_->config.policy.strip_hidden_inbound;
   return std::make_unique<InboundStream>(options);

@@ -16,6 +16,7 @@
 // (provider_errors.h); the gateway sends it and logs the exchange.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -68,6 +69,10 @@ struct HeaderDecision {
   bool log_payloads = true;            // the user's log_payloads setting
   std::string agent;                   // IdentifyAgent(headers) of the client's headers
   std::vector<std::string> rewritten;  // names of headers removed or replaced by rules, for the log
+  // Secrets found in forwarded header values other than the provider
+  // credential (x-api-key, authorization, x-goog-api-key, api-key): each is
+  // replaced by "[REDACTED rule]" in `headers`; json_path "header NAME".
+  std::vector<Finding> findings;
   std::optional<Refusal> refusal;
 };
 
@@ -89,13 +94,27 @@ struct OutboundResult {
   bool streaming = false;       // the client asked for a stream
   std::string upstream;         // final upstream (route_models of a custom upstream may move it)
   std::string upstream_target;  // may change with upstream
+  // The largest output the request allows (max_tokens, max_completion_tokens,
+  // max_output_tokens, generationConfig.maxOutputTokens); for budget
+  // reservations.
+  std::optional<uint64_t> max_output_tokens;
+  bool client_included_usage = false;  // stream_options.include_usage: true was sent
+  // The gate added stream_options.include_usage (OpenAI Chat streams): the
+  // usage chunk it brings is not for the client (InboundOptions::drop_usage_chunk).
+  bool gate_requested_usage = false;
 };
+
+// A test seam for the secret engine (LevelDB's ErrorEnv habit): called with
+// the text before every secret scan the outbound policy runs; a non-OK
+// Status stands for the engine's error on that scan.
+using SecretScanFault = std::function<Status(std::string_view text)>;
 
 class Policy {
  public:
   // Compiles the secret rules and checks the config once. Fails only on a
-  // broken built-in rule set or an inconsistent config.
-  static Result<std::shared_ptr<const Policy>> Create(GateConfig config);
+  // broken built-in rule set or an inconsistent config. `scan_fault` is for
+  // tests (nullptr in production).
+  static Result<std::shared_ptr<const Policy>> Create(GateConfig config, SecretScanFault scan_fault = nullptr);
   ~Policy();
 
   const GateConfig& config() const;
@@ -129,7 +148,10 @@ class Policy {
   // a body policy (GET /v1/models, unknown paths) pass unchanged (only the
   // size limit and the hash apply). Refuses: body over max_body_bytes (413),
   // an empty body, malformed JSON or invalid UTF-8 (400), a private key when
-  // refuse_private_keys (403), a model not allowed by the upstream (403).
+  // refuse_private_keys (403), a model not allowed by the upstream (403),
+  // and -- failing closed -- a body whose secret scan failed where it
+  // mattered (500, code "scan-failed": a string that had to be checked
+  // string by string could not be).
   // Otherwise replaces each secret in any string value (tool arguments that
   // hold JSON included) by "[REDACTED secret/rule-id]" and strips hidden
   // characters (legitimate uses kept), re-serialising only when something
@@ -145,7 +167,8 @@ class Policy {
   // InboundJson once complete. See inbound.h.
   InboundResult InboundJson(const Route& route, std::string_view body) const;
   // A filter for one streamed (SSE) response (see inbound.h).
-  std::unique_ptr<InboundStream> NewInboundStream(const Route& route) const;
+  // `drop_usage_chunk`: OutboundResult::gate_requested_usage of the request.
+  std::unique_ptr<InboundStream> NewInboundStream(const Route& route, bool drop_usage_chunk = false) const;
 
   struct Impl;
 

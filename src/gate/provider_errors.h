@@ -6,6 +6,7 @@
 // Pure functions; thread-safe.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -33,6 +34,7 @@ struct Refusal {
   std::string body;  // application/json
   std::string code;
   std::string message;  // the human reason, also inside body
+  int64_t retry_after_seconds = 0;  // > 0: sent as retry-after (429 of a spent budget)
 };
 
 // Builds the error body for `provider` (kUnknown uses the OpenAI shape).

@@ -127,12 +127,48 @@ bool IsValidUtf8(std::string_view text) {
 
 namespace {
 
+// The invisible format characters that prose uses for typesetting (ZWNJ,
+// word joiner, soft hyphen, combining grapheme joiner) and a watermark uses
+// one per word: in UTF-8, U+200C, U+2060, U+00AD, U+034F.
+bool HasFormatJoiner(std::string_view text) {
+  return text.find("\xE2\x80\x8C") != std::string_view::npos || text.find("\xE2\x81\xA0") != std::string_view::npos ||
+         text.find("\xC2\xAD") != std::string_view::npos || text.find("\xCD\x8F") != std::string_view::npos;
+}
+
+bool IsFormatJoiner(char32_t c) { return c == 0x200C || c == 0x2060 || c == 0x00AD || c == 0x034F; }
+
+// The core detector's decision for prose keeps those characters inside any
+// word (ligature control, hyphenation hints). What an agent sends or
+// receives is read by machines, so the gate takes the detector's decision
+// for machine text for these four: kept where the script uses them (ZWNJ
+// in Arabic, Persian and Indic words; emoji sequences use ZWJ, which this
+// does not touch), stripped and reported inside words of other scripts.
+// Everything else keeps the prose decision. Appends to *found the machine
+// text findings for these characters that the prose pass let through.
+void AddFormatJoinerFindings(const HiddenTextDetector& detector, std::string_view text, std::vector<Finding>* found) {
+  if (!HasFormatJoiner(text)) return;
+  std::vector<Finding> machine;
+  detector.Scan(text, TextContext{TextKind::kConfig, false}, &machine);
+  for (Finding& f : machine) {
+    if (f.rule != "unicode/invisible-characters" || f.codepoints.empty()) continue;
+    if (!std::all_of(f.codepoints.begin(), f.codepoints.end(), IsFormatJoiner)) continue;
+    const bool seen = std::any_of(found->begin(), found->end(), [&](const Finding& g) {
+      return g.rule == f.rule && g.byte_offset == f.byte_offset;
+    });
+    if (seen) continue;
+    f.severity = std::max(f.severity, Severity::kMedium);
+    f.message += " (inside a word of a script that does not use it)";
+    found->push_back(std::move(f));
+  }
+}
+
 // One detector pass: applies the fixes of the stripped rules. Findings go to
 // *findings when it is not null.
 std::optional<std::string> StripOnce(std::string_view text, const std::string& path, std::vector<Finding>* findings) {
   static const HiddenTextDetector detector;
   std::vector<Finding> found;
   detector.Scan(text, TextContext{TextKind::kProse, false}, &found);
+  AddFormatJoinerFindings(detector, text, &found);
   struct Cut {
     uint64_t begin, end;
     size_t finding;
@@ -196,6 +232,7 @@ bool MayHoldStrippable(std::string_view text) {
       case CharClass::kBidiMark:
         return true;
       default:
+        if (cp == 0x034F) return true;  // combining grapheme joiner (a mark, but invisible)
         break;
     }
   }
@@ -217,21 +254,65 @@ std::optional<std::string> StripHiddenText(std::string_view text, const std::str
   return current;
 }
 
+namespace {
+
+// A key as the JSON walker writes it into a path: ".name" or ["other key"].
+std::string PathSegment(std::string_view key) {
+  bool simple = !key.empty() && !(key[0] >= '0' && key[0] <= '9');
+  for (char c : key) {
+    simple = simple && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_');
+  }
+  if (simple) return "." + std::string(key);
+  std::string out = "[\"";
+  for (char c : key) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"]";
+}
+
+}  // namespace
+
+std::optional<std::string> StripHiddenKey(std::string_view key, const std::string& key_path,
+                                          std::vector<Finding>* findings) {
+  std::vector<Finding> found;
+  std::optional<std::string> stripped = StripHiddenText(key, "", &found);
+  if (!stripped) return stripped;
+  // The path names the key as it reads once cleaned, so no hidden character
+  // reaches the finding (or the log) through it.
+  std::string shown = key_path;
+  const std::string raw = PathSegment(key);
+  if (shown.ends_with(raw)) shown.resize(shown.size() - raw.size());
+  shown += PathSegment(*stripped) + " (key)";
+  for (Finding& f : found) {
+    f.json_path = shown;
+    findings->push_back(std::move(f));
+  }
+  return stripped;
+}
+
 Status EditJsonStrings(std::string_view json, const StringEdit& edit, std::string* out, bool* changed, size_t max_depth,
-                       const ValueObserver* observe) {
+                       const ValueObserver* observe, const StringEdit* key_edit) {
   struct Edit {
     size_t begin, end;
     std::string literal;
   };
   std::vector<Edit> edits;
   JsonWalkOptions options;
-  options.visit_keys = false;
+  options.visit_keys = key_edit != nullptr;
   options.max_depth = max_depth;
   options.visit_scalars = observe != nullptr;
   const Status st = ForEachJsonString(
       json,
       [&](const JsonStringVisit& v) {
-        if (v.is_key) return;
+        if (v.is_key) {
+          std::optional<std::string> replacement = (*key_edit)(v.decoded, v.path, v.escaped);
+          if (!replacement) return;
+          Edit e{v.raw_offset, LiteralEnd(json, v.raw_offset), {}};
+          JsonWriter::Escape(*replacement, &e.literal);
+          edits.push_back(std::move(e));
+          return;
+        }
         if (observe != nullptr) (*observe)(v.path, v.decoded, v.is_string);
         if (!v.is_string) return;
         std::optional<std::string> replacement = edit(v.decoded, v.path, v.escaped);

@@ -19,11 +19,20 @@ namespace glassbox::gate {
 // Removes the hidden characters the detector flags and proposes to delete —
 // tag characters, invisible characters, bidi controls, variation selectors
 // used to hide data — and keeps their legitimate uses (emoji ZWJ sequences,
-// keycaps, flags, joiners inside Arabic and Indic words). Returns nullopt
+// keycaps, flags, joiners inside Arabic, Persian and Indic words). ZWNJ,
+// word joiner, soft hyphen and combining grapheme joiner inside words of
+// other scripts (a one-per-word watermark) are removed too: for those the
+// detector's machine-text decision applies (see text_policy.cc). Returns nullopt
 // when nothing was removed; otherwise the new text, and appends one finding
 // per removal (byte offsets into `text`, json_path = `path`).
 std::optional<std::string> StripHiddenText(std::string_view text, const std::string& path,
                                            std::vector<Finding>* findings);
+
+// StripHiddenText for an object key whose path (as the JSON walker writes
+// it, ending with the key) is `key_path`: findings name the key as it reads
+// once stripped, with " (key)" after it.
+std::optional<std::string> StripHiddenKey(std::string_view key, const std::string& key_path,
+                                          std::vector<Finding>* findings);
 
 // Cheap test: false means StripHiddenText would find nothing (no non-ASCII
 // byte and no \u escape in the raw JSON).
@@ -60,8 +69,13 @@ using ValueObserver = std::function<void(const std::string& path, std::string_vi
 // other byte is kept. *changed says whether any string was replaced (when
 // false, *out is left empty). Malformed JSON is an error naming the offset.
 // One pass; `observe`, when given, is called for every value first.
+// `key_edit`, when given, is called the same way for every object key
+// (path: the key's own path, "$.tools[0].input_schema.properties.cmd"), so
+// hidden characters in tool-schema property names and argument keys can be
+// stripped too.
 Status EditJsonStrings(std::string_view json, const StringEdit& edit, std::string* out, bool* changed,
-                       size_t max_depth = 256, const ValueObserver* observe = nullptr);
+                       size_t max_depth = 256, const ValueObserver* observe = nullptr,
+                       const StringEdit* key_edit = nullptr);
 
 // True when `text`, trimmed, starts with '{' or '[' (a candidate for JSON
 // held inside a string, as OpenAI tool-call arguments are).

@@ -110,9 +110,8 @@ void UsageLedger::AddLocked(const std::string& user, int64_t day, int64_t month,
 void UsageLedger::Record(std::string_view user, std::string_view model, const net::Usage& usage, net::Provider provider,
                          TimePoint now) {
   const Periods p = PeriodsOf(now);
-  std::optional<double> usd;
-  if (std::optional<Price> price = FindPrice(prices_, model)) usd = UsageCostUsd(*price, usage, provider);
   std::lock_guard<std::mutex> lock(mu_);
+  const std::optional<double> usd = CostOf(model, usage, provider);
   AddLocked(std::string(user), p.day, p.month, TokensOf(usage), usd);
 }
 
@@ -164,12 +163,32 @@ UsageTotals UsageLedger::Totals(std::string_view user, TimePoint now) const {
 }
 
 BudgetDecision UsageLedger::Check(std::string_view user, TimePoint now) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return CheckLocked(user, now);
+}
+
+BudgetDecision UsageLedger::CheckLocked(std::string_view user, TimePoint now) const {
   BudgetDecision d;
   auto u = users_.find(user);
   if (u == users_.end()) return d;
   const UserConfig& cfg = u->second;
-  const UsageTotals t = Totals(user, now);
   const Periods p = PeriodsOf(now);
+  // Spend plus what exchanges in flight hold.
+  uint64_t day_tokens = 0, month_tokens = 0;
+  double day_usd = 0, month_usd = 0;
+  bool held = false;  // some of it is held by requests in flight
+  if (auto it = state_.find(user); it != state_.end()) {
+    held = it->second.month.reserved_tokens > 0 || it->second.month.reserved_usd > 0;
+    if (it->second.day.period == p.day) {
+      day_tokens = it->second.day.tokens + it->second.day.reserved_tokens;
+      day_usd = it->second.day.usd + it->second.day.reserved_usd;
+    }
+    if (it->second.month.period == p.month) {
+      month_tokens = it->second.month.tokens + it->second.month.reserved_tokens;
+      month_usd = it->second.month.usd + it->second.month.reserved_usd;
+    }
+  }
+  const TimePoint day_reset_at = TimePoint(sys_days(days(p.day + 1)));
   const std::string day_reset = DayStart(p.day + 1);
   const std::string month_reset = MonthStart(p.month + 1);
   auto refuse = [&](std::string_view budget, std::string used, std::string limit, std::string_view unit,
@@ -177,21 +196,87 @@ BudgetDecision UsageLedger::Check(std::string_view user, TimePoint now) const {
     d.allowed = false;
     d.budget = std::string(budget);
     d.resets_at = reset;
-    d.message = fmt::format("user {} has used {} of the {} budget of {} {}; it resets at {}", user, used, budget, limit,
-                            unit, reset);
+    const TimePoint reset_at = reset == day_reset ? day_reset_at : ParseRfc3339(reset).value_or(day_reset_at);
+    d.retry_after_seconds =
+        std::max<int64_t>(1, std::chrono::ceil<std::chrono::seconds>(reset_at - now).count());
+    d.message = fmt::format("user {} has used {} of the {} budget of {} {}{}; it resets at {}", user, used, budget,
+                            limit, unit, held ? " (requests in flight included)" : "", reset);
   };
-  if (cfg.daily_tokens && t.day_tokens >= *cfg.daily_tokens) {
-    refuse("daily_tokens", std::to_string(t.day_tokens), std::to_string(*cfg.daily_tokens), "tokens", day_reset);
-  } else if (cfg.daily_usd && t.day_usd >= *cfg.daily_usd) {
-    refuse("daily_usd", fmt::format("${:.4f}", t.day_usd), fmt::format("${:.2f}", *cfg.daily_usd), "USD", day_reset);
-  } else if (cfg.monthly_tokens && t.month_tokens >= *cfg.monthly_tokens) {
-    refuse("monthly_tokens", std::to_string(t.month_tokens), std::to_string(*cfg.monthly_tokens), "tokens",
+  if (cfg.daily_tokens && day_tokens >= *cfg.daily_tokens) {
+    refuse("daily_tokens", std::to_string(day_tokens), std::to_string(*cfg.daily_tokens), "tokens", day_reset);
+  } else if (cfg.daily_usd && day_usd >= *cfg.daily_usd) {
+    refuse("daily_usd", fmt::format("${:.4f}", day_usd), fmt::format("${:.2f}", *cfg.daily_usd), "USD", day_reset);
+  } else if (cfg.monthly_tokens && month_tokens >= *cfg.monthly_tokens) {
+    refuse("monthly_tokens", std::to_string(month_tokens), std::to_string(*cfg.monthly_tokens), "tokens",
            month_reset);
-  } else if (cfg.monthly_usd && t.month_usd >= *cfg.monthly_usd) {
-    refuse("monthly_usd", fmt::format("${:.4f}", t.month_usd), fmt::format("${:.2f}", *cfg.monthly_usd), "USD",
+  } else if (cfg.monthly_usd && month_usd >= *cfg.monthly_usd) {
+    refuse("monthly_usd", fmt::format("${:.4f}", month_usd), fmt::format("${:.2f}", *cfg.monthly_usd), "USD",
            month_reset);
   }
   return d;
+}
+
+std::optional<double> UsageLedger::CostOf(std::string_view model, const net::Usage& usage,
+                                          net::Provider provider) const {
+  if (std::optional<Price> price = FindPrice(prices_, model)) return UsageCostUsd(*price, usage, provider);
+  return std::nullopt;
+}
+
+BudgetDecision UsageLedger::Reserve(std::string_view user, std::string_view model, const net::Usage& estimate,
+                                    net::Provider provider, TimePoint now, Reservation* reservation) {
+  *reservation = Reservation{};
+  std::lock_guard<std::mutex> lock(mu_);
+  BudgetDecision d = CheckLocked(user, now);
+  if (!d.allowed || users_.find(user) == users_.end()) return d;
+  const Periods p = PeriodsOf(now);
+  UserState& s = state_[std::string(user)];
+  for (auto [bucket, period] : {std::pair{&s.day, p.day}, std::pair{&s.month, p.month}}) {
+    if (period > bucket->period) *bucket = Bucket{period, 0, 0, 0, 0, 0};
+  }
+  reservation->user = std::string(user);
+  reservation->day = p.day;
+  reservation->month = p.month;
+  reservation->tokens = TokensOf(estimate);
+  reservation->usd = CostOf(model, estimate, provider).value_or(0);
+  for (Bucket* b : {&s.day, &s.month}) {
+    b->reserved_tokens += reservation->tokens;
+    b->reserved_usd += reservation->usd;
+  }
+  return d;
+}
+
+void UsageLedger::Settle(std::string_view user, Reservation& reservation, std::string_view model,
+                         const net::Usage& usage, net::Provider provider, TimePoint now) {
+  const Periods p = PeriodsOf(now);
+  const uint64_t tokens = TokensOf(usage);
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::optional<double> usd = CostOf(model, usage, provider);
+  if (!reservation.user.empty()) {
+    UserState& s = state_[reservation.user];
+    for (auto [bucket, period] : {std::pair{&s.day, reservation.day}, std::pair{&s.month, reservation.month}}) {
+      if (bucket->period != period) continue;  // a new day or month began: nothing held there
+      bucket->reserved_tokens -= std::min(bucket->reserved_tokens, reservation.tokens);
+      bucket->reserved_usd = std::max(0.0, bucket->reserved_usd - reservation.usd);
+    }
+    reservation = Reservation{};
+  }
+  if (tokens == 0 && !usage.any()) return;
+  AddLocked(std::string(user), p.day, p.month, tokens, usd);
+}
+
+uint64_t UsageLedger::ReservedTokens(std::string_view user, TimePoint now) const {
+  const Periods p = PeriodsOf(now);
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = state_.find(user);
+  if (it == state_.end() || it->second.day.period != p.day) return 0;
+  return it->second.day.reserved_tokens;
+}
+
+void UsageLedger::Reconfigure(const GateConfig& config) {
+  std::lock_guard<std::mutex> lock(mu_);
+  users_.clear();
+  for (const UserConfig& u : config.users) users_.emplace(u.name, u);
+  prices_ = config.prices;
 }
 
 }  // namespace glassbox::gate

@@ -47,6 +47,18 @@ struct BudgetDecision {
   // 2026-11-24T00:00:00Z"
   std::string message;
   std::string resets_at;  // RFC 3339 UTC
+  // Whole seconds from the check to resets_at (at least 1): the 429's
+  // retry-after.
+  int64_t retry_after_seconds = 0;
+};
+
+// Usage held for one exchange in flight, from its admission (Reserve) to
+// its end (Settle). Move-only value; settle it exactly once.
+struct Reservation {
+  std::string user;  // "" when nothing was reserved (no budgets for the user)
+  int64_t day = -1, month = -1;
+  uint64_t tokens = 0;
+  double usd = 0;
 };
 
 class UsageLedger {
@@ -58,6 +70,25 @@ class UsageLedger {
   // their budgets is reached (spend >= limit). Users without budgets, and
   // users not in the config (anonymous), are always allowed.
   BudgetDecision Check(std::string_view user, TimePoint now) const;
+
+  // Admission with a reservation, in one step under the ledger's lock:
+  // refused (as Check) once spend plus what other exchanges in flight hold
+  // reaches a budget; otherwise `estimate` (the request's input and its
+  // largest possible output) is held in *reservation until Settle. So
+  // concurrent requests can overshoot a budget by at most one request's
+  // estimate, however many are admitted at once.
+  BudgetDecision Reserve(std::string_view user, std::string_view model, const net::Usage& estimate,
+                         net::Provider provider, TimePoint now, Reservation* reservation);
+  // Releases `reservation` and records the exchange's `usage` (what the
+  // provider reported, or the gateway's estimate when it reported nothing)
+  // at `now`. A reservation of an earlier day or month is released from it.
+  void Settle(std::string_view user, Reservation& reservation, std::string_view model, const net::Usage& usage,
+              net::Provider provider, TimePoint now);
+  // Tokens and USD currently held by exchanges in flight for `user`.
+  uint64_t ReservedTokens(std::string_view user, TimePoint now) const;
+  // Takes the budgets and prices of `config` (a reload); totals and
+  // reservations are kept.
+  void Reconfigure(const GateConfig& config);
 
   // Adds one exchange's usage. Tokens counted: input + output + cache read +
   // cache creation (Anthropic) as reported.
@@ -80,12 +111,17 @@ class UsageLedger {
     uint64_t tokens = 0;
     double usd = 0;
     uint64_t unpriced = 0;
+    uint64_t reserved_tokens = 0;  // held by exchanges in flight
+    double reserved_usd = 0;
   };
   struct UserState {
     Bucket day;
     Bucket month;
   };
   void AddLocked(const std::string& user, int64_t day, int64_t month, uint64_t tokens, std::optional<double> usd);
+  BudgetDecision CheckLocked(std::string_view user, TimePoint now) const;
+  std::optional<double> CostOf(  // with mu_ held
+     std::string_view model, const net::Usage& usage, net::Provider provider) const;
 
   std::map<std::string, UserConfig, std::less<>> users_;
   std::vector<PriceEntry> prices_;

@@ -195,3 +195,72 @@ TEST(Retention, DaysAndRecordsKeepTheChainVerifiable) {
 
 }  // namespace
 }  // namespace glassbox::gate
+
+namespace glassbox::gate {
+namespace {
+
+GateConfig BudgetConfig(uint64_t daily_tokens) {
+  GateConfig c = DefaultGateConfig();
+  UserConfig u;
+  u.name = "carol";
+  u.key_sha256 = std::string(64, 'a');
+  u.daily_tokens = daily_tokens;
+  c.users.push_back(u);
+  return c;
+}
+
+TimePoint Noon() { return *ParseRfc3339("2026-11-23T12:00:00Z"); }
+
+
+// Issue 17: 40 concurrent requests overshot a budget 4.1x, because each was
+// admitted against spend alone. With reservations, admission counts what
+// requests in flight hold, so the overshoot is at most one request's estimate.
+TEST(UsageReservation, RegressionIssue17_ConcurrentRequestsCannotOvershootByMoreThanOneRequest) {
+  UsageLedger ledger(BudgetConfig(400));
+  const net::Usage estimate = Tokens(50, 100);  // 150 at most per request
+  std::vector<Reservation> held;
+  int admitted = 0;
+  for (int i = 0; i < 40; ++i) {  // 40 requests arrive before any ends
+    Reservation r;
+    if (ledger.Reserve("carol", "m", estimate, net::Provider::kAnthropic, Noon(), &r).allowed) {
+      ++admitted;
+      held.push_back(std::move(r));
+    }
+  }
+  EXPECT_EQ(admitted, 3) << "0, 150, 300 < 400 admit; 450 refuses";
+  EXPECT_EQ(ledger.ReservedTokens("carol", Noon()), 450u);
+  for (Reservation& r : held) ledger.Settle("carol", r, "m", estimate, net::Provider::kAnthropic, Noon());
+  EXPECT_EQ(ledger.ReservedTokens("carol", Noon()), 0u);
+  const uint64_t used = ledger.Totals("carol", Noon()).day_tokens;
+  EXPECT_LE(used, 400u + 150u) << "overshoot bounded by one request's estimate";
+  Reservation late;
+  BudgetDecision d = ledger.Reserve("carol", "m", estimate, net::Provider::kAnthropic, Noon(), &late);
+  EXPECT_FALSE(d.allowed);
+  EXPECT_EQ(d.retry_after_seconds, 12 * 3600) << "until the day's budget resets";
+}
+
+TEST(UsageReservation, SettleChargesWhatWasUsedNotWhatWasReserved) {
+  UsageLedger ledger(BudgetConfig(1000));
+  Reservation r;
+  ASSERT_TRUE(ledger.Reserve("carol", "m", Tokens(10, 4096), net::Provider::kOpenAi, Noon(), &r).allowed);
+  EXPECT_EQ(ledger.ReservedTokens("carol", Noon()), 4106u);
+  EXPECT_FALSE(ledger.Check("carol", Noon()).allowed) << "the reservation holds the budget while in flight";
+  ledger.Settle("carol", r, "m", Tokens(10, 20), net::Provider::kOpenAi, Noon());
+  EXPECT_EQ(ledger.Totals("carol", Noon()).day_tokens, 30u);
+  EXPECT_TRUE(ledger.Check("carol", Noon()).allowed);
+  // Settling twice releases nothing more.
+  ledger.Settle("carol", r, "m", {}, net::Provider::kOpenAi, Noon());
+  EXPECT_EQ(ledger.Totals("carol", Noon()).day_tokens, 30u);
+}
+
+TEST(UsageReservation, ReconfigureKeepsTotalsAndTakesNewBudgets) {
+  UsageLedger ledger(BudgetConfig(100));
+  ledger.Record("carol", "m", Tokens(60, 60), net::Provider::kAnthropic, Noon());
+  EXPECT_FALSE(ledger.Check("carol", Noon()).allowed);
+  ledger.Reconfigure(BudgetConfig(1000));
+  EXPECT_TRUE(ledger.Check("carol", Noon()).allowed);
+  EXPECT_EQ(ledger.Totals("carol", Noon()).day_tokens, 120u);
+}
+
+}  // namespace
+}  // namespace glassbox::gate

@@ -140,6 +140,10 @@ class Exchange : public RequestHandle, public std::enable_shared_from_this<Excha
     req_.version(11);
     for (const HeaderField& f : request.headers.fields()) {
       if (IsHopByHop(f.name) || !IsValidHeaderName(f.name) || !IsValidHeaderValue(f.value)) continue;
+      // The body is written whole right after the head, so there is no
+      // expectation to announce (RFC 9110 10.1.1); an upstream's interim
+      // 100 is skipped anyway (OnHead).
+      if (EqualsIgnoreCase(f.name, "expect")) continue;
       req_.insert(f.name, f.value);
     }
     req_.set(bhttp::field::host, url_.HostHeader());
@@ -288,6 +292,14 @@ class Exchange : public RequestHandle, public std::enable_shared_from_this<Excha
     ResponseHead head;
     const auto& msg = parser_->get();
     head.status = static_cast<int>(msg.result_int());
+    // An interim response (1xx other than 101, RFC 9110 15.2) is never the
+    // answer: skip it and read the head that follows.
+    if (head.status >= 100 && head.status < 200 && head.status != 101) {
+      if (++interim_responses_ > kMaxInterimResponses) {
+        return Complete(Status::Error("upstream " + key_ + ": more than 16 interim (1xx) responses"));
+      }
+      return ReadHead();
+    }
     head.reason = std::string(msg.reason());
     for (const auto& field : msg) head.headers.Add(std::string(field.name_string()), std::string(field.value()));
     if (cb_.on_headers) cb_.on_headers(head);
@@ -346,6 +358,8 @@ class Exchange : public RequestHandle, public std::enable_shared_from_this<Excha
   std::optional<bhttp::response_parser<bhttp::buffer_body>> parser_;
   std::array<char, 16384> buf_;
   bool head_only_ = false, idempotent_ = false, got_bytes_ = false, done_ = false, cancelled_ = false;
+  static constexpr int kMaxInterimResponses = 16;
+  int interim_responses_ = 0;
 };
 
 }  // namespace

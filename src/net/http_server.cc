@@ -129,6 +129,10 @@ struct HttpServer::Core : std::enable_shared_from_this<HttpServer::Core> {
   uint16_t port = 0;
   std::unique_ptr<ssl::context> bare_tls;  // when only select_certificate is given
   std::atomic<uint64_t> accepted{0}, active{0}, requests{0}, rejected{0}, next_id{1};
+  // Requests handed to the handler whose answer is not yet written out.
+  std::atomic<uint64_t> in_progress{0};
+  // BeginDrain(): answers close their connections instead of keeping them.
+  std::atomic<bool> draining{false};
 
   ssl::context* Tls() {
     if (options.tls) return &options.tls->impl().ctx;
@@ -366,6 +370,7 @@ class Session : public SessionBase {
 
   void Apply(WriterImpl* writer, WriterOp op) override {
     if (writer != writer_.get() || closed_) return;
+    if (!started_ && core_->draining.load(std::memory_order_relaxed)) keep_alive_ = false;
     switch (op.kind) {
       case WriterOp::kRespond: {
         if (started_) return;
@@ -499,6 +504,7 @@ class Session : public SessionBase {
   // Answers a request the server itself refuses, then closes.
   void Reject(int status, const std::string& reason, const HttpRequest* partial = nullptr) {
     core_->rejected.fetch_add(1);
+    BeginInProgress();
     state_ = State::kHandling;
     keep_alive_ = false;
     started_ = streaming_ = finished_ = chunked_ = tunnel_ = false;
@@ -551,6 +557,7 @@ class Session : public SessionBase {
     if (is_connect_) tunnel_authority_ = request.host;
     started_ = streaming_ = finished_ = chunked_ = tunnel_ = false;
     state_ = State::kHandling;
+    BeginInProgress();
     Lowest().expires_never();
     writer_ = std::make_shared<WriterImpl>(shared_from_this(), stream_.get_executor());
     core_->Track(writer_);
@@ -629,6 +636,7 @@ class Session : public SessionBase {
   void ResponseDone() {
     if (writer_) writer_->MarkDone();
     writer_.reset();
+    EndInProgress();
     if (tunnel_) return StartTunnel();
     if (!keep_alive_) return Shutdown();
     if (watching_) {
@@ -682,12 +690,25 @@ class Session : public SessionBase {
     if (closed_) return;
     closed_ = true;
     state_ = State::kClosed;
+    EndInProgress();
     if (writer_) writer_->MarkGone();
     error_code ignored;
     Lowest().socket().close(ignored);
   }
 
+  void BeginInProgress() {
+    if (in_progress_) return;
+    in_progress_ = true;
+    core_->in_progress.fetch_add(1);
+  }
+  void EndInProgress() {
+    if (!in_progress_) return;
+    in_progress_ = false;
+    core_->in_progress.fetch_sub(1);
+  }
+
   std::shared_ptr<HttpServer::Core> core_;
+  bool in_progress_ = false;  // counted in core_->in_progress
   std::string tunnel_authority_;  // host:port of the CONNECT being answered
   Stream stream_;
   beast::flat_buffer buffer_;
@@ -822,7 +843,13 @@ ServerStats HttpServer::stats() const {
   s.connections_active = core_->active.load();
   s.requests = core_->requests.load();
   s.rejected_requests = core_->rejected.load();
+  s.requests_in_progress = core_->in_progress.load();
   return s;
+}
+
+void HttpServer::BeginDrain() {
+  core_->draining.store(true);
+  StopAccepting();
 }
 
 void HttpServer::StopAccepting() {

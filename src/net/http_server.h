@@ -133,6 +133,9 @@ struct ServerStats {
   uint64_t connections_active = 0;
   uint64_t requests = 0;
   uint64_t rejected_requests = 0;  // 400/413/431 answered by the server itself
+  // Requests handed to the handler (or refused by the server) whose answer
+  // is not yet completely written (or whose connection has not yet closed).
+  uint64_t requests_in_progress = 0;
 };
 
 class HttpServer {
@@ -148,6 +151,12 @@ class HttpServer {
   ServerStats stats() const;
   // Stops accepting new connections. Idempotent, any thread.
   void StopAccepting();
+  // For a graceful stop: stops accepting, and every answer started from now
+  // on says "Connection: close" and closes its connection once written, so
+  // requests in progress finish (stats().requests_in_progress falls to 0)
+  // and keep-alive clients reconnect elsewhere. Idle connections stay open
+  // until the loop stops. Idempotent, any thread.
+  void BeginDrain();
 
   struct Core;
 

@@ -74,7 +74,8 @@ class RawClient {
 // and then a close, or a close without an answer.
 class ScriptedServer {
  public:
-  enum class Action { kAnswer, kAnswerThenClose, kCloseSilently };
+  // kInterimThenAnswer sends "100 Continue" and "103 Early Hints" before the answer.
+  enum class Action { kAnswer, kAnswerThenClose, kCloseSilently, kInterimThenAnswer };
   explicit ScriptedServer(std::vector<Action> plan) : plan_(std::move(plan)) {
     listen_fd_ = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
@@ -95,6 +96,7 @@ class ScriptedServer {
   uint16_t port() const { return port_; }
   int requests() const { return requests_.load(); }
   int connections() const { return connections_.load(); }
+  bool saw_expect() const { return saw_expect_.load(); }
 
  private:
   void Run() {
@@ -127,11 +129,16 @@ class ScriptedServer {
         if (n <= 0) return;
         in.append(buf, static_cast<size_t>(n));
       }
+      if (in.substr(0, head_end).find("\r\nExpect:") != std::string::npos) saw_expect_ = true;
       in.erase(0, head_end + 4 + length);
       const int n = requests_++;
       const Action action = n < static_cast<int>(plan_.size()) ? plan_[static_cast<size_t>(n)] : Action::kAnswer;
       if (action == Action::kCloseSilently) return;
       const std::string body = "answer " + std::to_string(n);
+      if (action == Action::kInterimThenAnswer) {
+        const std::string interim = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n";
+        ::send(fd, interim.data(), interim.size(), MSG_NOSIGNAL);
+      }
       const std::string response = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
       ::send(fd, response.data(), response.size(), MSG_NOSIGNAL);
       if (action == Action::kAnswerThenClose) return;
@@ -142,6 +149,7 @@ class ScriptedServer {
   int listen_fd_ = -1;
   uint16_t port_ = 0;
   std::atomic<int> requests_{0}, connections_{0};
+  std::atomic<bool> saw_expect_{false};
   std::thread thread_;
 };
 
@@ -498,6 +506,33 @@ TEST_F(ServerTest, ClientGoneIsReportedAndCancelClosesUpstream) {
 // Regression (issue 4, last note): a POST on a pooled connection that the
 // server read and then closed without answering may have been acted on; it
 // must fail, not be sent a second time on a new connection.
+// Issue 17: an upstream's interim 100 Continue was taken for the final
+// answer (a record with status 100, and a client waiting for ever). Interim
+// responses are skipped, and Expect is not forwarded.
+TEST(ClientPool, RegressionIssue17_InterimResponsesAreSkippedAndExpectIsNotSent) {
+  using Action = ScriptedServer::Action;
+  ScriptedServer server({Action::kInterimThenAnswer, Action::kAnswer});
+  EventLoop loop(1);
+  auto client = HttpClient::Create(loop);
+  ASSERT_TRUE(client.ok());
+  for (int i = 0; i < 2; ++i) {
+    ClientRequest req;
+    req.method = "POST";
+    req.target = "/v1/messages";
+    req.headers.Add("Expect", "100-continue");
+    req.body = std::string(4096, 'x');
+    auto c = std::make_shared<Collected>();
+    (*client)->Send(Local(server.port()), std::move(req), Collect(c));
+    ASSERT_EQ(c->done.get_future().wait_for(10s), std::future_status::ready);
+    ASSERT_TRUE(c->status.ok()) << c->status.message();
+    EXPECT_EQ(c->head.status, 200);
+    EXPECT_EQ(c->body, "answer " + std::to_string(i)) << "the final answer, on the same pooled connection";
+  }
+  EXPECT_EQ(server.connections(), 1);
+  EXPECT_FALSE(server.saw_expect());
+  loop.Stop();
+}
+
 TEST(ClientPool, PostThatMayHaveArrivedIsNotSentTwice) {
   using Action = ScriptedServer::Action;
   ScriptedServer server({Action::kAnswer, Action::kCloseSilently});

@@ -1,0 +1,62 @@
+// Metrics::Text; see metrics.h.
+#include "gate/metrics.h"
+
+#include <fmt/format.h>
+
+namespace glassbox::gate {
+
+std::string Metrics::Text(const net::ServerStats& server) const {
+  std::string out;
+  std::lock_guard lock(mu_);
+  out += "# HELP glassbox_gate_requests_total Requests answered, by route and HTTP status.\n";
+  out += "# TYPE glassbox_gate_requests_total counter\n";
+  for (const auto& [key, n] : requests_) {
+    out += fmt::format("glassbox_gate_requests_total{{route=\"{}\",status=\"{}\"}} {}\n", key.first, key.second, n);
+  }
+  out += "# HELP glassbox_gate_refusals_total Requests refused by policy, by reason.\n";
+  out += "# TYPE glassbox_gate_refusals_total counter\n";
+  for (const auto& [code, n] : refusals_) {
+    out += fmt::format("glassbox_gate_refusals_total{{code=\"{}\"}} {}\n", code, n);
+  }
+  out += "# HELP glassbox_gate_findings_total Findings in requests and responses, by rule.\n";
+  out += "# TYPE glassbox_gate_findings_total counter\n";
+  for (const auto& [rule, n] : findings_) {
+    out += fmt::format("glassbox_gate_findings_total{{rule=\"{}\"}} {}\n", rule, n);
+  }
+  out += "# HELP glassbox_gate_upstream_latency_seconds Time from forwarding a request to the upstream's response head.\n";
+  out += "# TYPE glassbox_gate_upstream_latency_seconds histogram\n";
+  for (size_t i = 0; i < kBuckets.size(); ++i) {
+    out += fmt::format("glassbox_gate_upstream_latency_seconds_bucket{{le=\"{}\"}} {}\n", kBuckets[i],
+                       latency_buckets_[i]);
+  }
+  out += fmt::format("glassbox_gate_upstream_latency_seconds_bucket{{le=\"+Inf\"}} {}\n", latency_count_);
+  out += fmt::format("glassbox_gate_upstream_latency_seconds_sum {}\n", latency_sum_);
+  out += fmt::format("glassbox_gate_upstream_latency_seconds_count {}\n", latency_count_);
+  auto counter = [&](const char* name, const char* help, uint64_t v) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} counter\n{} {}\n", name, help, name, name, v);
+  };
+  counter("glassbox_gate_client_bytes_received_total", "Request bytes received from clients.",
+          bytes_from_clients.load());
+  counter("glassbox_gate_client_bytes_sent_total", "Response body bytes sent to clients.", bytes_to_clients.load());
+  counter("glassbox_gate_upstream_bytes_received_total", "Response body bytes received from upstreams.",
+          bytes_from_upstreams.load());
+  counter("glassbox_gate_upstream_errors_total", "Upstream connections or responses that failed.",
+          upstream_errors.load());
+  counter("glassbox_gate_cancelled_total", "Exchanges cancelled because the client went away.", cancelled.load());
+  counter("glassbox_gate_log_errors_total", "Audit log appends that failed.", log_errors.load());
+  counter("glassbox_gate_log_bodies_kept_inline_total",
+          "Large request bodies kept in their records because the body store refused them.",
+          bodies_kept_inline.load());
+  out += "# HELP glassbox_gate_reloads_total Configuration reloads (SIGHUP, POST /_glassbox/reload), by result.\n";
+  out += "# TYPE glassbox_gate_reloads_total counter\n";
+  out += fmt::format("glassbox_gate_reloads_total{{result=\"ok\"}} {}\n", reloads_ok.load());
+  out += fmt::format("glassbox_gate_reloads_total{{result=\"refused\"}} {}\n", reloads_refused.load());
+  out += fmt::format(
+      "# HELP glassbox_gate_active_connections Open client connections.\n"
+      "# TYPE glassbox_gate_active_connections gauge\nglassbox_gate_active_connections {}\n",
+      server.connections_active);
+  counter("glassbox_gate_connections_total", "Client connections accepted.", server.connections_accepted);
+  return out;
+}
+
+}  // namespace glassbox::gate

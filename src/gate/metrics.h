@@ -1,0 +1,65 @@
+// Metrics: the counters behind GET /_glassbox/metrics (Prometheus text
+// format). Thread-safe: every method may be called from any thread.
+// Internal to the gate component.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/finding.h"
+#include "net/http_server.h"
+
+namespace glassbox::gate {
+
+// Counters behind /_glassbox/metrics.
+class Metrics {
+ public:
+  static constexpr std::array<double, 12> kBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                      0.1,   0.25,   0.5,   1,    2.5,   10};
+
+  void Request(const std::string& route, int status) {
+    std::lock_guard lock(mu_);
+    ++requests_[{route, status}];
+  }
+  void Refusal(const std::string& code) {
+    std::lock_guard lock(mu_);
+    ++refusals_[code];
+  }
+  void Findings(const std::vector<Finding>& findings) {
+    if (findings.empty()) return;
+    std::lock_guard lock(mu_);
+    for (const Finding& f : findings) ++findings_[f.rule];
+  }
+  void Reload(bool ok) { (ok ? reloads_ok : reloads_refused).fetch_add(1); }
+  void UpstreamLatency(double seconds) {
+    std::lock_guard lock(mu_);
+    for (size_t i = 0; i < kBuckets.size(); ++i) {
+      if (seconds <= kBuckets[i]) ++latency_buckets_[i];
+    }
+    latency_sum_ += seconds;
+    ++latency_count_;
+  }
+  std::atomic<uint64_t> bytes_from_clients{0}, bytes_to_clients{0}, bytes_from_upstreams{0};
+  std::atomic<uint64_t> upstream_errors{0}, log_errors{0}, cancelled{0}, bodies_kept_inline{0};
+  std::atomic<uint64_t> reloads_ok{0}, reloads_refused{0};
+
+  // The Prometheus text format of every counter, with the server's own.
+  std::string Text(const net::ServerStats& server) const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::pair<std::string, int>, uint64_t> requests_;
+  std::map<std::string, uint64_t> refusals_;
+  std::map<std::string, uint64_t> findings_;
+  std::array<uint64_t, kBuckets.size()> latency_buckets_{};
+  double latency_sum_ = 0;
+  uint64_t latency_count_ = 0;
+};
+
+}  // namespace glassbox::gate
