@@ -523,5 +523,47 @@ TEST_F(TranslatingGatewayTest, CountTokensIsAnsweredLocallyAsAnEstimate) {
   EXPECT_NE(records[0].findings.find("gate/token-estimate"), std::string::npos);
 }
 
+// Merge with the gate's budgets (Reserve/Settle): a translated stream is
+// charged what the Chat upstream reported (its include_usage chunk, carried
+// into message_delta), not an estimate.
+TEST_F(TranslatingGatewayTest, ATranslatedStreamIsChargedTheUsageTheUpstreamReported) {
+  Reply r = Send("/v1/messages",
+                 R"({"model":"claude-sonnet-4-5","max_tokens":50,"stream":true,"messages":[{"role":"user","content":"hi"}]})");
+  EXPECT_EQ(r.status, 200) << r.body;
+  auto records = Records();
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_GT(records[0].input_tokens, 0);
+  EXPECT_GT(records[0].output_tokens, 0);
+  EXPECT_EQ(records[0].findings.find("gate/usage-estimated"), std::string::npos) << records[0].findings;
+}
+
+// A count_tokens answered by the gate forwards nothing, so charges nothing.
+TEST_F(TranslatingGatewayTest, ALocalTokenCountChargesNothing) {
+  Reply r = Send("/v1/messages/count_tokens",
+                 R"({"model":"claude-sonnet-4-5","messages":[{"role":"user","content":"a long question"}]})");
+  EXPECT_EQ(r.status, 200) << r.body;
+  auto records = Records();
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].input_tokens, 0);
+  EXPECT_EQ(records[0].output_tokens, 0);
+  EXPECT_EQ(records[0].findings.find("gate/usage-estimated"), std::string::npos) << records[0].findings;
+}
+
+// Merge with the gate's reload: a configuration whose route names an
+// upstream it does not define is refused like at start, and the running
+// routes stay.
+TEST_F(TranslatingGatewayTest, AReloadWithARouteToAnUnknownUpstreamIsRefused) {
+  GateConfig config = DefaultGateConfig();
+  config.listen = "127.0.0.1:0";
+  ASSERT_TRUE(ApplyRouteFlag(&config, "claude-*=nowhere:some-model", false).ok());
+  Status st = gateway_->Reload(std::move(config));
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("nowhere"), std::string::npos) << st.message();
+  Reply r = Send("/v1/messages", R"({"model":"claude-sonnet-4-5","max_tokens":5,"messages":[{"role":"user","content":"x"}]})");
+  EXPECT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(received().size(), 1u);
+  EXPECT_EQ(received()[0].path, "/v1/chat/completions");
+}
+
 }  // namespace
 }  // namespace glassbox::gate
