@@ -8,10 +8,12 @@
 #   - the same through protocol translation: 100 KB Anthropic Messages
 #     requests and streams routed to an OpenAI Chat Completions upstream
 #     (openai-chat), against sending the equivalent Chat request directly,
-#     beside the untranslated path in the same run
+#     beside the untranslated path in the same run, and the translator's own
+#     time in process (gate_policy_benchmark)
 #   - small requests per second with wrk (16 connections)
 #   - the gate's peak resident memory (VmHWM)
-# usage: bench/gate_bench.sh [BUILD_DIR]   (needs glassbox, gate_fake_upstream, gate_latency, gate_relay, wrk)
+# usage: bench/gate_bench.sh [BUILD_DIR]   (needs glassbox, gate_fake_upstream, gate_latency, gate_relay,
+#   gate_policy_benchmark, wrk)
 #   N=1000             requests per latency run
 #   DURABILITY=normal  the log's [log] durability: normal (default) or full
 #   LOG_DIR=DIR        where the audit log goes (default: a fresh folder under
@@ -128,6 +130,9 @@ awk -v a="$(field ttfb_p50_ms "$d_msg")" -v b="$(field ttfb_p50_ms "$g_msg")" -v
     'BEGIN { printf "added to time to first byte, untranslated: p50 %.3f ms, p99 %.3f ms\n", b - a, b9 - a9;
              printf "added to time to first byte, translated:   p50 %.3f ms, p99 %.3f ms\n", d - c, d9 - c9;
              printf "added to the whole stream: untranslated p50 %.3f ms, translated p50 %.3f ms\n", y - x, f - e }'
+
+echo "== translation in process (no network, no log: gate_policy_benchmark)"
+"$BUILD/src/gate/gate_policy_benchmark" 200 | grep '^translate' || echo "(gate_policy_benchmark not built)"
 
 echo "== small requests per second (wrk, 2 threads, 16 connections, 5 s)"
 cat > post.lua <<LUA

@@ -41,7 +41,8 @@ const json::value* GetEither(const json::object& o, std::string_view camel, std:
 }  // namespace
 
 Result<Translated> GeminiRequestToChat(std::string_view body, const RequestOptions& options) {
-  auto parsed = ParseObject(body, "the request body");
+  ParseArena arena;
+  auto parsed = ParseObject(body, "the request body", arena.storage());
   if (!parsed.ok()) return parsed.status();
   const json::object& req = *parsed;
   Translated t;

@@ -1,18 +1,44 @@
 #include "gate/translate/json_util.h"
 
 #include <charconv>
+#include <memory>
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
 
 namespace glassbox::gate::translate::internal {
 
-Result<json::object> ParseObject(std::string_view body, std::string_view what) {
+Result<json::object> ParseObject(std::string_view body, std::string_view what, json::storage_ptr storage) {
   boost::system::error_code ec;
-  json::value v = json::parse(body, ec);
+  json::value v = json::parse(body, ec, std::move(storage));
   if (ec) return Status::Error(std::string(what) + " is not JSON: " + ec.message());
   if (!v.is_object()) return Status::Error(std::string(what) + " is not a JSON object");
   return std::move(v.as_object());
+}
+
+namespace {
+constexpr size_t kArenaBytes = size_t{1} << 20;
+struct ThreadArena {
+  std::unique_ptr<unsigned char[]> buffer;
+  bool in_use = false;
+};
+thread_local ThreadArena thread_arena;
+}  // namespace
+
+ParseArena::ParseArena() {
+  ThreadArena& a = thread_arena;
+  if (!a.in_use) {
+    if (!a.buffer) a.buffer = std::make_unique<unsigned char[]>(kArenaBytes);
+    a.in_use = owns_buffer_ = true;
+    storage_ = json::make_shared_resource<json::monotonic_resource>(a.buffer.get(), kArenaBytes);
+  } else {
+    storage_ = json::make_shared_resource<json::monotonic_resource>();
+  }
+}
+
+ParseArena::~ParseArena() {
+  storage_ = {};
+  if (owns_buffer_) thread_arena.in_use = false;
 }
 
 const json::value* Get(const json::object& o, std::string_view key) {

@@ -182,7 +182,8 @@ Result<json::value> ConvertSystem(const json::value& system, std::vector<std::st
 }  // namespace
 
 Result<Translated> MessagesRequestToChat(std::string_view body, const RequestOptions& options) {
-  auto parsed = ParseObject(body, "the request body");
+  ParseArena arena;
+  auto parsed = ParseObject(body, "the request body", arena.storage());
   if (!parsed.ok()) return parsed.status();
   const json::object& req = *parsed;
   Translated t;

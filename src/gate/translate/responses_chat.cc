@@ -46,7 +46,8 @@ Result<json::value> ContentToChat(const json::value& content, const std::string&
 }  // namespace
 
 Result<Translated> ResponsesRequestToChat(std::string_view body, const RequestOptions& options) {
-  auto parsed = ParseObject(body, "the request body");
+  ParseArena arena;
+  auto parsed = ParseObject(body, "the request body", arena.storage());
   if (!parsed.ok()) return parsed.status();
   const json::object& req = *parsed;
   Translated t;

@@ -6,6 +6,7 @@
 // GLASSBOX_UPDATE_GOLDENS=1 writes missing .out files from the current
 // output (review them before committing).
 #include "gate/translate/translate.h"
+#include "gate/translate/json_util.h"
 
 #include <gtest/gtest.h>
 
@@ -364,6 +365,46 @@ TEST(TranslateProperty, MessagesToChatToMessagesKeepsWhatBothExpress) {
     EXPECT_EQ(Normalise(json::parse(back->body)), Normalise(original)) << "original: " << body << "\nchat: " << chat->body
                                                                        << "\nback: " << back->body;
   }
+}
+
+// The parse arena is reused by the next request on the thread: a request
+// after a larger one translates as it would alone.
+TEST(ParseArena, ATranslationAfterALargerOneIsTheSameAsAlone) {
+  const std::string small = R"({"model":"claude-x","max_tokens":5,"messages":[{"role":"user","content":"short"}]})";
+  const std::string large = R"({"model":"claude-y","max_tokens":5,"system":")" + std::string(300000, 'z') +
+                            R"(","messages":[{"role":"user","content":"long"}]})";
+  auto alone = RequestToChat(Api::kAnthropicMessages, small);
+  ASSERT_TRUE(alone.ok());
+  auto big = RequestToChat(Api::kAnthropicMessages, large);
+  ASSERT_TRUE(big.ok());
+  EXPECT_NE(big->body.find(std::string(300000, 'z')), std::string::npos);
+  auto after = RequestToChat(Api::kAnthropicMessages, small);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->body, alone->body);
+  // Larger than the arena's buffer: the rest comes from the heap.
+  const std::string huge = R"({"model":"claude-y","max_tokens":5,"messages":[{"role":"user","content":")" +
+                           std::string(3 << 20, 'h') + R"("}]})";
+  auto h = RequestToChat(Api::kAnthropicMessages, huge);
+  ASSERT_TRUE(h.ok());
+  EXPECT_NE(h->body.find(std::string(3 << 20, 'h')), std::string::npos);
+}
+
+// Two arenas alive on one thread do not share memory.
+TEST(ParseArena, ASecondArenaOnTheSameThreadHasItsOwnMemory) {
+  internal::ParseArena first;
+  auto a = internal::ParseObject(R"({"k":"first value"})", "a", first.storage());
+  ASSERT_TRUE(a.ok());
+  {
+    internal::ParseArena second;
+    auto b = internal::ParseObject(R"({"k":"second value"})", "b", second.storage());
+    ASSERT_TRUE(b.ok());
+    EXPECT_EQ(internal::GetString(*b, "k"), "second value");
+  }
+  internal::ParseArena third;  // the first still holds the thread's buffer
+  auto c = internal::ParseObject(R"({"k":"third value"})", "c", third.storage());
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(internal::GetString(*a, "k"), "first value");
+  EXPECT_EQ(internal::GetString(*c, "k"), "third value");
 }
 
 }  // namespace
