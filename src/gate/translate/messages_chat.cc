@@ -36,17 +36,17 @@ Result<json::object> ImagePart(const json::object& block, const std::string& whe
 // The text of a tool_result's content (string, or text blocks); images go
 // to `images`.
 Result<json::value> ToolResultContent(const json::value* content, const std::string& where, json::array* images) {
-  if (content == nullptr) return json::value("");
+  if (content == nullptr) return json::value("", images->storage());
   if (content->is_string()) return *content;
   if (!content->is_array()) return Untranslatable(where, "expected a string or an array of blocks");
-  json::array parts;
+  json::array parts(images->storage());
   for (size_t i = 0; i < content->as_array().size(); ++i) {
     const json::value& b = content->as_array()[i];
     std::string at = Path(where, i);
     if (!b.is_object()) return Untranslatable(at, "expected a block object");
     std::string_view type = GetString(b.as_object(), "type");
     if (type == "text") {
-      parts.push_back(json::object{{"type", "text"}, {"text", GetString(b.as_object(), "text")}});
+      parts.push_back(json::object({{"type", "text"}, {"text", GetString(b.as_object(), "text")}}, parts.storage()));
     } else if (type == "image") {
       auto part = ImagePart(b.as_object(), at);
       if (!part.ok()) return part.status();
@@ -57,18 +57,18 @@ Result<json::value> ToolResultContent(const json::value* content, const std::str
     }
   }
   if (parts.size() == 1) return parts[0].as_object().at("text");
-  if (parts.empty()) return json::value("");
+  if (parts.empty()) return json::value("", images->storage());
   return json::value(std::move(parts));
 }
 
 Status ConvertUserMessage(const json::value& content, const std::string& where, json::array* out,
                           std::vector<std::string>* notes) {
   if (content.is_string()) {
-    out->push_back(json::object{{"role", "user"}, {"content", content}});
+    out->push_back(json::object({{"role", "user"}, {"content", content}}, out->storage()));
     return Status::Ok();
   }
   if (!content.is_array()) return Untranslatable(where, "expected a string or an array of blocks");
-  json::array parts, images;
+  json::array parts(out->storage()), images(out->storage());
   for (size_t j = 0; j < content.as_array().size(); ++j) {
     const json::value& bv = content.as_array()[j];
     std::string at = Path(where, j);
@@ -77,13 +77,13 @@ Status ConvertUserMessage(const json::value& content, const std::string& where, 
     std::string_view type = GetString(b, "type");
     if (b.contains("cache_control")) notes->push_back(at + ".cache_control dropped: Chat Completions has no cache markers");
     if (type == "text") {
-      parts.push_back(json::object{{"type", "text"}, {"text", GetString(b, "text")}});
+      parts.push_back(json::object({{"type", "text"}, {"text", GetString(b, "text")}}, out->storage()));
     } else if (type == "image") {
       auto part = ImagePart(b, at);
       if (!part.ok()) return part.status();
       parts.push_back(std::move(*part));
     } else if (type == "tool_result") {
-      json::array result_images;
+      json::array result_images(out->storage());
       auto text = ToolResultContent(Get(b, "content"), at + ".content", &result_images);
       if (!text.ok()) return text.status();
       json::value body = std::move(*text);
@@ -98,7 +98,8 @@ Status ConvertUserMessage(const json::value& content, const std::string& where, 
       }
       // Tool messages must follow the assistant's tool calls directly, so
       // they go before anything else this user turn says.
-      out->push_back(json::object{{"role", "tool"}, {"tool_call_id", GetString(b, "tool_use_id")}, {"content", body}});
+      out->push_back(json::object({{"role", "tool"}, {"tool_call_id", GetString(b, "tool_use_id")}, {"content", std::move(body)}},
+                                  out->storage()));
       if (!result_images.empty()) {
         notes->push_back(at + ": images of a tool result sent in a user message after it (Chat tool messages carry text only)");
         images.push_back(json::object{{"type", "text"}, {"text", "Images returned by tool call " +
@@ -111,18 +112,18 @@ Status ConvertUserMessage(const json::value& content, const std::string& where, 
     }
   }
   for (auto& im : images) parts.push_back(std::move(im));
-  if (!parts.empty()) out->push_back(json::object{{"role", "user"}, {"content", std::move(parts)}});
+  if (!parts.empty()) out->push_back(json::object({{"role", "user"}, {"content", std::move(parts)}}, out->storage()));
   return Status::Ok();
 }
 
 Status ConvertAssistantMessage(const json::value& content, const std::string& where, json::array* out,
                                std::vector<std::string>* notes) {
   if (content.is_string()) {
-    out->push_back(json::object{{"role", "assistant"}, {"content", content}});
+    out->push_back(json::object({{"role", "assistant"}, {"content", content}}, out->storage()));
     return Status::Ok();
   }
   if (!content.is_array()) return Untranslatable(where, "expected a string or an array of blocks");
-  json::array texts, calls;
+  json::array texts(out->storage()), calls(out->storage());
   for (size_t j = 0; j < content.as_array().size(); ++j) {
     const json::value& bv = content.as_array()[j];
     std::string at = Path(where, j);
@@ -130,7 +131,7 @@ Status ConvertAssistantMessage(const json::value& content, const std::string& wh
     const json::object& b = bv.as_object();
     std::string_view type = GetString(b, "type");
     if (type == "text") {
-      texts.push_back(json::object{{"type", "text"}, {"text", GetString(b, "text")}});
+      texts.push_back(json::object({{"type", "text"}, {"text", GetString(b, "text")}}, out->storage()));
     } else if (type == "tool_use") {
       const json::value* input = Get(b, "input");
       calls.push_back(json::object{
@@ -146,7 +147,7 @@ Status ConvertAssistantMessage(const json::value& content, const std::string& wh
                                               "' block has no OpenAI Chat Completions equivalent");
     }
   }
-  json::object m{{"role", "assistant"}};
+  json::object m({{"role", "assistant"}}, out->storage());
   if (texts.size() == 1) {
     m["content"] = texts[0].as_object().at("text");
   } else if (texts.empty()) {
@@ -187,10 +188,13 @@ Result<Translated> MessagesRequestToChat(std::string_view body, const RequestOpt
   if (!parsed.ok()) return parsed.status();
   const json::object& req = *parsed;
   Translated t;
-  json::object chat;
+  // The Chat request is built in the arena too: a request of many small
+  // blocks (an agent's tool results) otherwise spends most of its time in
+  // malloc and free.
+  json::object chat(arena.storage());
   t.model = std::string(GetString(req, "model"));
   chat["model"] = options.upstream_model.empty() ? t.model : options.upstream_model;
-  json::array messages;
+  json::array messages(arena.storage());
 
   for (const auto& [key, value] : req) {
     std::string_view k(key.data(), key.size());
