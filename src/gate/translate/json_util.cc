@@ -41,6 +41,13 @@ ParseArena::~ParseArena() {
   if (owns_buffer_) thread_arena.in_use = false;
 }
 
+std::optional<int64_t> ExactInt(const json::value& v) {
+  boost::system::error_code ec;
+  const int64_t n = v.to_number<int64_t>(ec);
+  if (ec) return std::nullopt;
+  return n;
+}
+
 const json::value* Get(const json::object& o, std::string_view key) {
   auto it = o.find(key);
   return it == o.end() ? nullptr : &it->value();

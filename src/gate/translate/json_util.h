@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -41,6 +42,9 @@ const json::array* GetArray(const json::object& o, std::string_view key);
 // The string at `key`, or "" when absent or not a string.
 std::string_view GetString(const json::object& o, std::string_view key);
 bool IsString(const json::object& o, std::string_view key);
+// A number that is exactly an integer in int64 range, else nothing (2.5,
+// 1e300, a string). Boost's to_number throws for those.
+std::optional<int64_t> ExactInt(const json::value& v);
 
 // "a.b" + "[3]" style path pieces for error messages.
 std::string Path(std::string_view base, size_t index);

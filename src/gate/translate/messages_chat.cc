@@ -678,7 +678,8 @@ Result<Translated> MessagesResponseToChat(std::string_view body) {
   if (const json::object* u = GetObject(resp, "usage")) {
     auto num = [&](std::string_view k) -> uint64_t {
       const json::value* v = Get(*u, k);
-      return v != nullptr && v->is_number() ? v->to_number<uint64_t>() : 0;
+      std::optional<int64_t> n = v != nullptr && v->is_number() ? ExactInt(*v) : std::nullopt;
+      return n && *n > 0 ? static_cast<uint64_t>(*n) : 0;  // not a count: none
     };
     const uint64_t cached = num("cache_read_input_tokens");
     const uint64_t prompt = num("input_tokens") + cached + num("cache_creation_input_tokens");

@@ -193,7 +193,15 @@ class ToMessages : public ChatStreamBase {
       if (!cv.is_object()) continue;
       const json::object& call = cv.as_object();
       const json::value* iv = Get(call, "index");
-      const int64_t chat_index = iv != nullptr && iv->is_number() ? iv->to_number<int64_t>() : 0;
+      int64_t chat_index = 0;
+      if (iv != nullptr && iv->is_number()) {
+        std::optional<int64_t> n = ExactInt(*iv);
+        if (!n) {
+          status_ = Status::Error("the upstream sent a tool call whose index is not an integer");
+          return Fail(status_.message(), out);
+        }
+        chat_index = *n;
+      }
       const json::object* fn = GetObject(call, "function");
       auto known = tools_.find(chat_index);
       if (known == tools_.end()) {
@@ -371,7 +379,15 @@ class ToResponses : public ChatStreamBase {
       if (!cv.is_object()) continue;
       const json::object& call = cv.as_object();
       const json::value* iv = Get(call, "index");
-      const int64_t chat_index = iv != nullptr && iv->is_number() ? iv->to_number<int64_t>() : 0;
+      int64_t chat_index = 0;
+      if (iv != nullptr && iv->is_number()) {
+        std::optional<int64_t> n = ExactInt(*iv);
+        if (!n) {
+          status_ = Status::Error("the upstream sent a tool call whose index is not an integer");
+          return Fail(status_.message(), out);
+        }
+        chat_index = *n;
+      }
       const json::object* fn = GetObject(call, "function");
       std::string_view args = fn != nullptr ? GetString(*fn, "arguments") : std::string_view();
       if (!tools_.contains(chat_index)) {
@@ -465,7 +481,15 @@ class ToGemini : public ChatStreamBase {
       for (const json::value& cv : *calls) {
         if (!cv.is_object()) continue;
         const json::value* iv = Get(cv.as_object(), "index");
-        const int64_t idx = iv != nullptr && iv->is_number() ? iv->to_number<int64_t>() : 0;
+        int64_t idx = 0;
+        if (iv != nullptr && iv->is_number()) {
+          std::optional<int64_t> n = ExactInt(*iv);
+          if (!n) {
+          status_ = Status::Error("the upstream sent a tool call whose index is not an integer");
+          return Fail(status_.message(), out);
+        }
+          idx = *n;
+        }
         Call& call = calls_[idx];
         if (const json::object* fn = GetObject(cv.as_object(), "function")) {
           if (IsString(*fn, "name")) call.name += std::string(GetString(*fn, "name"));

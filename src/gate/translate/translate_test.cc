@@ -407,5 +407,24 @@ TEST(ParseArena, ASecondArenaOnTheSameThreadHasItsOwnMemory) {
   EXPECT_EQ(internal::GetString(*c, "k"), "third value");
 }
 
+// Regression (found by fuzz_gate_translate): a tool call index that is not
+// an exact integer (1.5, 1e300) made Boost's to_number throw out of the
+// translator; the stream now fails with the reason.
+TEST(StreamRegression, AToolCallIndexThatIsNotAnIntegerFailsTheStream) {
+  for (const char* index : {"1.5", "1e300", "-0.25"}) {
+    const std::string chunk = std::string(R"(data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m",)") +
+                              R"("choices":[{"index":0,"delta":{"tool_calls":[{"index":)" + index +
+                              R"(,"id":"call_1","type":"function","function":{"name":"f","arguments":"{}"}}]},)" +
+                              R"("finish_reason":null}]})" + "\n\n";
+    for (Api to : {Api::kAnthropicMessages, Api::kOpenAiResponses, Api::kGemini}) {
+      auto t = NewChatStreamTranslator(to);
+      t->Feed(chunk);
+      t->Finish();
+      EXPECT_FALSE(t->status().ok()) << ApiName(to) << " index " << index;
+      EXPECT_NE(t->status().message().find("index is not an integer"), std::string::npos) << t->status().message();
+    }
+  }
+}
+
 }  // namespace
 }  // namespace glassbox::gate::translate
