@@ -5,9 +5,15 @@
 #     also through a bare byte relay (gate_relay: no HTTP, no policy, no log),
 #     the floor any proxy pays for the second loopback hop
 #   - time to first byte of OpenAI streams
+#   - the same through protocol translation: 100 KB Anthropic Messages
+#     requests and streams routed to an OpenAI Chat Completions upstream
+#     (openai-chat), against sending the equivalent Chat request directly,
+#     beside the untranslated path in the same run, and the translator's own
+#     time in process (gate_policy_benchmark)
 #   - small requests per second with wrk (16 connections)
 #   - the gate's peak resident memory (VmHWM)
-# usage: bench/gate_bench.sh [BUILD_DIR]   (needs glassbox, gate_fake_upstream, gate_latency, gate_relay, wrk)
+# usage: bench/gate_bench.sh [BUILD_DIR]   (needs glassbox, gate_fake_upstream, gate_latency, gate_relay,
+#   gate_policy_benchmark, wrk)
 #   N=1000             requests per latency run
 #   DURABILITY=normal  the log's [log] durability: normal (default) or full
 #   LOG_DIR=DIR        where the audit log goes (default: a fresh folder under
@@ -37,7 +43,8 @@ R=http://127.0.0.1:$(wait_line relay.out '^port ' | cut -d' ' -f2)
 printf '[log]\ndurability = "%s"\n' "$DURABILITY" > gate.toml
 echo "log: $LOGDIR/audit.db ($(df --output=fstype "$LOGDIR" | tail -1)), durability $DURABILITY"
 "$BUILD/glassbox" gate --listen 127.0.0.1:0 --threads 2 --upstream anthropic=$U --upstream openai=$U \
-  --upstream gemini=$U --log "$LOGDIR/audit.db" --config gate.toml > gate.out &
+  --upstream gemini=$U --upstream local=openai-chat+$U/v1 --route 'claude-translated-*=local:qwen3-coder' \
+  --log "$LOGDIR/audit.db" --config gate.toml > gate.out &
 GATE_PID=$!
 PIDS+=($GATE_PID)
 G=$(wait_line gate.out 'listening on' | sed -E 's/.*listening on (http:\/\/[^ ]+).*/\1/')
@@ -52,6 +59,18 @@ json.dump({"model": "claude-sonnet-4-5", "max_tokens": 64,
 json.dump({"model": "gpt-5", "stream": True, "messages": [{"role": "user", "content": "hi"}]}, open("stream.json", "w"))
 json.dump({"model": "claude-sonnet-4-5", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]},
           open("small.json", "w"))
+# Translated: the same prompt for a model routed to the Chat upstream, and
+# the Chat request a client would send that upstream directly.
+json.dump({"model": "claude-translated-4-5", "max_tokens": 64,
+           "messages": [{"role": "user", "content": text}]}, open("big_tr.json", "w"))
+json.dump({"model": "qwen3-coder", "max_tokens": 64,
+           "messages": [{"role": "user", "content": text}]}, open("big_chat.json", "w"))
+json.dump({"model": "claude-sonnet-4-5", "max_tokens": 64, "stream": True,
+           "messages": [{"role": "user", "content": "hi"}]}, open("stream_msg.json", "w"))
+json.dump({"model": "claude-translated-4-5", "max_tokens": 64, "stream": True,
+           "messages": [{"role": "user", "content": "hi"}]}, open("stream_tr.json", "w"))
+json.dump({"model": "qwen3-coder", "max_tokens": 64, "stream": True, "stream_options": {"include_usage": True},
+           "messages": [{"role": "user", "content": "hi"}]}, open("stream_chat.json", "w"))
 PY
 AV=anthropic-version:2023-06-01
 lat() { "$BUILD/src/gate/gate_latency" "$@"; }
@@ -79,6 +98,41 @@ echo "gate:   $gated"
 awk -v d="$(field ttfb_p50_ms "$direct")" -v g="$(field ttfb_p50_ms "$gated")" \
     -v d99="$(field ttfb_p99_ms "$direct")" -v g99="$(field ttfb_p99_ms "$gated")" \
     'BEGIN { printf "added to time to first byte: p50 %.3f ms, p99 %.3f ms\n", g - d, g99 - d99 }'
+
+echo "== translated: Anthropic Messages -> OpenAI Chat upstream, $N sequential each"
+# Untranslated: Messages through the gate against Messages directly.
+# Translated: Messages through the gate (to Chat and back) against the
+# equivalent Chat request sent to the upstream directly.
+d_msg=$(lat "$U" /v1/messages big.json "$N" "$AV")
+g_msg=$(lat "$G" /v1/messages big.json "$N" "$AV")
+d_chat=$(lat "$U" /v1/chat/completions big_chat.json "$N")
+g_tr=$(lat "$G" /v1/messages big_tr.json "$N" "$AV")
+echo "100 KB direct Messages: $d_msg"
+echo "100 KB gate, untranslated: $g_msg"
+echo "100 KB direct Chat: $d_chat"
+echo "100 KB gate, translated: $g_tr"
+awk -v a="$(field p50_ms "$d_msg")" -v b="$(field p50_ms "$g_msg")" -v c="$(field p50_ms "$d_chat")" -v d="$(field p50_ms "$g_tr")" \
+    -v a9="$(field p99_ms "$d_msg")" -v b9="$(field p99_ms "$g_msg")" -v c9="$(field p99_ms "$d_chat")" -v d9="$(field p99_ms "$g_tr")" \
+    'BEGIN { printf "added, untranslated: p50 %.3f ms, p99 %.3f ms\n", b - a, b9 - a9;
+             printf "added, translated:   p50 %.3f ms, p99 %.3f ms\n", d - c, d9 - c9;
+             printf "translation itself (translated added - untranslated added): p50 %.3f ms\n", (d - c) - (b - a) }'
+d_msg=$(lat "$U" /v1/messages stream_msg.json "$N" "$AV")
+g_msg=$(lat "$G" /v1/messages stream_msg.json "$N" "$AV")
+d_chat=$(lat "$U" /v1/chat/completions stream_chat.json "$N")
+g_tr=$(lat "$G" /v1/messages stream_tr.json "$N" "$AV")
+echo "stream direct Messages: $d_msg"
+echo "stream gate, untranslated: $g_msg"
+echo "stream direct Chat: $d_chat"
+echo "stream gate, translated: $g_tr"
+awk -v a="$(field ttfb_p50_ms "$d_msg")" -v b="$(field ttfb_p50_ms "$g_msg")" -v c="$(field ttfb_p50_ms "$d_chat")" -v d="$(field ttfb_p50_ms "$g_tr")" \
+    -v a9="$(field ttfb_p99_ms "$d_msg")" -v b9="$(field ttfb_p99_ms "$g_msg")" -v c9="$(field ttfb_p99_ms "$d_chat")" -v d9="$(field ttfb_p99_ms "$g_tr")" \
+    -v e="$(field p50_ms "$d_chat")" -v f="$(field p50_ms "$g_tr")" -v x="$(field p50_ms "$d_msg")" -v y="$(field p50_ms "$g_msg")" \
+    'BEGIN { printf "added to time to first byte, untranslated: p50 %.3f ms, p99 %.3f ms\n", b - a, b9 - a9;
+             printf "added to time to first byte, translated:   p50 %.3f ms, p99 %.3f ms\n", d - c, d9 - c9;
+             printf "added to the whole stream: untranslated p50 %.3f ms, translated p50 %.3f ms\n", y - x, f - e }'
+
+echo "== translation in process (no network, no log: gate_policy_benchmark)"
+"$BUILD/src/gate/gate_policy_benchmark" 200 | grep '^translate' || echo "(gate_policy_benchmark not built)"
 
 echo "== small requests per second (wrk, 2 threads, 16 connections, 5 s)"
 cat > post.lua <<LUA

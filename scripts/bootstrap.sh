@@ -3,7 +3,7 @@
 # Idempotent: when everything is present it prints nothing and returns at once.
 # Usage: scripts/bootstrap.sh [--bench] [--test]
 #   --bench  also installs the npm benchmark peers (secretlint) into build/npm-tools
-#   --test   also installs the npm test tools (the SARIF validator) into build/npm-test-tools
+#   --test   also installs the npm test tools (the SARIF validator, the provider SDKs, ...) into build/npm-test-tools
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -43,8 +43,9 @@ fi
 if [[ " $* " == *" --test "* ]]; then
   test_dir="$here/build/npm-test-tools"
   if [[ ! -x $test_dir/node_modules/.bin/sarif-multitool || ! -x $test_dir/node_modules/.bin/bun ||
-        ! -x $test_dir/node_modules/.bin/deno ]]; then
-    echo "bootstrap: installing the SARIF validator, bun, postject, asar and deno into $test_dir" >&2
+        ! -x $test_dir/node_modules/.bin/deno || ! -d $test_dir/node_modules/@anthropic-ai/sdk ||
+        ! -d $test_dir/node_modules/openai || ! -d $test_dir/node_modules/@google/genai ]]; then
+    echo "bootstrap: installing the SARIF validator, bun, postject, asar, deno and the provider SDKs into $test_dir" >&2
     mkdir -p "$test_dir"
     cp "$here/scripts/npm-test-tools.package.json" "$test_dir/package.json"
     (cd "$test_dir" && npm install --no-audit --no-fund --loglevel=error >/dev/null)

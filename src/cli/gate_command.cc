@@ -70,11 +70,20 @@ cleans what comes back, and records every exchange in a hash-chained audit
 log before the agent sees the end of the response.
 
 usage: glassbox gate [--listen HOST:PORT] [--upstream NAME=URL]... [--log PATH] [--log-durability D]
-                     [--config gate.toml] [--tls-cert FILE --tls-key FILE]
+                     [--route GLOB=UPSTREAM[:MODEL]]... [--default-route UPSTREAM[:MODEL]]
+                     [--count-tokens] [--config gate.toml] [--tls-cert FILE --tls-key FILE]
 
   --listen HOST:PORT     where agents connect (default 127.0.0.1:8787; port 0 picks one)
   --upstream NAME=URL    where NAME's requests go: anthropic, openai, gemini, or a new
-                         name for an OpenAI-compatible server (vLLM, Ollama, llama.cpp)
+                         name for an OpenAI-compatible server (vLLM, Ollama, llama.cpp);
+                         PROTOCOL+URL names its protocol: openai-chat+http://127.0.0.1:8000/v1
+                         is a server that speaks only Chat Completions (other APIs are
+                         translated to it)
+  --route GLOB=UPSTREAM[:MODEL]  requests for models matching GLOB go to UPSTREAM, asking
+                         it for MODEL (claude-sonnet-*=local:qwen3-coder-480b); tried in order
+  --default-route UPSTREAM[:MODEL]  where requests no route matches go
+  --count-tokens         answer count_tokens for routes whose upstream cannot count them
+                         with a local estimate (labelled as one)
   --log PATH             the audit log (default $XDG_DATA_HOME/glassbox/audit.db,
                          else ~/.local/share/glassbox/audit.db)
   --log-durability D     normal (default: a crash of the gate loses no finished exchange)
@@ -103,6 +112,7 @@ Examples:
   OPENAI_BASE_URL=http://127.0.0.1:8787/v1 codex
   GOOGLE_GEMINI_BASE_URL=http://127.0.0.1:8787 gemini
   glassbox gate --upstream local=http://10.0.0.5:8000 --config gate.toml
+  glassbox gate --upstream local=openai-chat+http://127.0.0.1:8000/v1 --default-route local:qwen3-coder --count-tokens
   glassbox log verify --log ~/.local/share/glassbox/audit.db
 
 Health: GET /_glassbox/health   Metrics (Prometheus): GET /_glassbox/metrics
@@ -118,7 +128,9 @@ namespace {
 // The flags that shape the GateConfig, kept to build it again on a reload.
 struct ConfigFlags {
   std::string config_path, listen, log_durability;
-  std::vector<std::string> upstreams;
+  std::vector<std::string> upstreams, routes;
+  std::string default_route;
+  bool count_tokens = false;
 };
 
 // gate.toml first, the flags over it. Errors name the file or flag.
@@ -136,6 +148,16 @@ Result<gate::GateConfig> BuildConfig(const ConfigFlags& flags) {
     Status st = gate::ApplyUpstreamFlag(&config, spec);
     if (!st.ok()) return Status::Error("--upstream " + spec + ": " + st.message());
   }
+  for (const std::string& spec : flags.routes) {
+    Status st = gate::ApplyRouteFlag(&config, spec, /*is_default=*/false);
+    if (!st.ok()) return st;
+  }
+  if (!flags.default_route.empty()) {
+    Status st = gate::ApplyRouteFlag(&config, flags.default_route, /*is_default=*/true);
+    if (!st.ok()) return st;
+  }
+  if (flags.count_tokens) config.count_tokens_estimate = true;
+  if (Status st = gate::CheckRoutes(config); !st.ok()) return st;
   if (!flags.log_durability.empty()) {
     auto durability = gate::ParseLogDurability(flags.log_durability);
     if (!durability.ok()) return Status::Error("--log-durability: " + durability.status().message());
@@ -157,6 +179,9 @@ int RunGate(int argc, char** argv) {
   app.set_help_flag("-h,--help", "show help");
   app.add_option("--listen", flags.listen);
   app.add_option("--upstream", flags.upstreams)->allow_extra_args(false);
+  app.add_option("--route", flags.routes)->allow_extra_args(false);
+  app.add_option("--default-route", flags.default_route);
+  app.add_flag("--count-tokens", flags.count_tokens);
   app.add_option("--log", log_path);
   app.add_option("--log-durability", flags.log_durability);
   app.add_option("--config", flags.config_path);

@@ -41,6 +41,7 @@ void WriteRecord(JsonWriter& w, const AuditRecord& r) {
   r.request_body ? w.String(*r.request_body) : w.Null();
   w.Key("response_body");
   r.response_body ? w.String(*r.response_body) : w.Null();
+  if (r.upstream_request_body) w.Field("upstream_request_body", *r.upstream_request_body);
   w.Field("request_sha256", r.request_sha256);
   w.Field("response_sha256", r.response_sha256);
   w.Field("prev_hash", r.prev_hash);
@@ -72,6 +73,9 @@ void PrintFull(const AuditRecord& r) {
             << "  record_hash:     " << r.record_hash << "\n"
             << "  request_body:    " << (r.request_body ? *r.request_body : "(not logged)") << "\n"
             << "  response_body:   " << (r.response_body ? *r.response_body : "(not logged)") << "\n";
+  if (r.upstream_request_body) {
+    std::cout << "  sent upstream:   " << *r.upstream_request_body << "\n";
+  }
 }
 
 // Prints one record of a stream: a text summary (or the full record), one

@@ -113,7 +113,11 @@ AuditRecord ReadRecord(Stmt& s) {
   r.response_sha256 = s.ColText(16);
   r.prev_hash = s.ColText(17);
   r.record_hash = s.ColText(18);
-  if (sqlite3_column_count(s.get()) > 19) r.request_body_at = s.ColInt(19);
+  for (int i = 19; i < sqlite3_column_count(s.get()); ++i) {
+    const std::string_view name = sqlite3_column_name(s.get(), i);
+    if (name == "request_body_at") r.request_body_at = s.ColInt(i);
+    if (name == "upstream_request_body") r.upstream_request_body = s.ColOptText(i);
+  }
   return r;
 }
 
@@ -199,6 +203,13 @@ void WriteCanonical(const AuditRecord& r, RecordForm form, std::string_view requ
   field(r.request_sha256);
   field(r.response_sha256);
   field(r.prev_hash);
+  // Added with protocol translation; absent, the form is as before. Known
+  // by its digest (version 2), so the commit need not hash 100 KB again.
+  if (r.upstream_request_body) {
+    sink("u");
+    const bool known = r.upstream_request_body_screened && r.upstream_request_body_sha256.size() == 64;
+    body(r.upstream_request_body, known ? std::string_view(r.upstream_request_body_sha256) : std::string_view(), false);
+  }
 }
 
 // The record hash, fed to SHA-256 piece by piece (a 100 KB body is hashed
@@ -257,6 +268,8 @@ struct AuditLog::Impl {
   bool has_body_refs = false;
   // The log has records.request_body_at: bodies in the body store.
   bool has_body_files = false;
+  // The log has records.upstream_request_body (translated requests).
+  bool has_upstream_bodies = false;
   LogDurability durability = LogDurability::kFull;
   std::unique_ptr<BodyStore> body_store;
 
@@ -270,6 +283,7 @@ struct AuditLog::Impl {
     std::string cols = kColumns;
     if (has_body_refs || has_body_files) cols.replace(cols.find("request_body,"), 12, RequestBodyExpr());
     if (has_body_files) cols += ", request_body_at";
+    if (has_upstream_bodies) cols += ", upstream_request_body";
     return cols;
   }
   // Deletes the body store's segments that no record needs any more.
@@ -498,6 +512,11 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path, OpenMo
         Stmt probe(impl->db, "SELECT request_body_at FROM records LIMIT 0");
         if (!probe.ok()) s = impl->Exec("ALTER TABLE records ADD COLUMN request_body_at INTEGER");
       }
+      if (s.ok()) {
+        // Requests as translated for their upstream (AuditRecord).
+        Stmt probe(impl->db, "SELECT upstream_request_body FROM records LIMIT 0");
+        if (!probe.ok()) s = impl->Exec("ALTER TABLE records ADD COLUMN upstream_request_body TEXT");
+      }
     }
     if (s.ok()) {
       // Canonical form version 2 from the next record on (see audit_log.h).
@@ -529,6 +548,8 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path, OpenMo
     impl->has_body_refs = probe.ok() && bodies.ok();
     Stmt at(impl->db, "SELECT request_body_at FROM records LIMIT 0");
     impl->has_body_files = at.ok();
+    Stmt upstream_bodies(impl->db, "SELECT upstream_request_body FROM records LIMIT 0");
+    impl->has_upstream_bodies = upstream_bodies.ok();
   }
   if (mode == OpenMode::kCreate && impl->has_body_refs) {
     // Bodies whose record never came (the gate stopped in between), once
@@ -570,6 +591,12 @@ static Status PrepareRecord(AuditLog::Impl& m, AuditRecord& r) {
   if (r.response_body) {
     if (Status s = m.Mask(&*r.response_body); !s.ok()) return s;
   }
+  if (r.upstream_request_body) {
+    if (!m.has_upstream_bodies) return Status::Error(m.path + ": this log has no upstream_request_body column");
+    if (!r.upstream_request_body_screened) {
+      if (Status s = m.Mask(&*r.upstream_request_body); !s.ok()) return s;
+    }
+  }
   return Status::Ok();
 }
 
@@ -577,14 +604,11 @@ static Status InsertInTransaction(AuditLog::Impl& m, AuditRecord& r) {
   if (!m.last_record) {
     m.last_record = std::make_unique<Stmt>(m.db, "SELECT id, record_hash FROM records ORDER BY id DESC LIMIT 1",
                                            SQLITE_PREPARE_PERSISTENT);
+    std::string columns = kColumns, values = "?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19";
+    if (m.has_body_files) columns += ", request_body_at", values += ",?20";
+    if (m.has_upstream_bodies) columns += ", upstream_request_body", values += ",?21";
     m.insert_record = std::make_unique<Stmt>(
-        m.db,
-        m.has_body_files ? std::string("INSERT INTO records(") + kColumns +
-                               ", request_body_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,"
-                               "?18,?19,?20)"
-                         : std::string("INSERT INTO records(") + kColumns +
-                               ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)",
-        SQLITE_PREPARE_PERSISTENT);
+        m.db, "INSERT INTO records(" + columns + ") VALUES (" + values + ")", SQLITE_PREPARE_PERSISTENT);
   }
   if (!m.last_record->ok() || !m.insert_record->ok()) {
     Status failed = m.Error("preparing insert");
@@ -653,6 +677,7 @@ static Status InsertInTransaction(AuditLog::Impl& m, AuditRecord& r) {
       sqlite3_bind_null(ins.get(), 20);
     }
   }
+  if (m.has_upstream_bodies) ins.OptStaticText(21, r.upstream_request_body);
   const int rc = ins.Step();
   if (rc != SQLITE_DONE) failed = m.Error("inserting record");
   ins.Reset();

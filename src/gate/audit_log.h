@@ -117,6 +117,19 @@ struct AuditRecord {
   std::string findings = "[]";  // JSON text
   std::optional<std::string> request_body;   // as it left, after policy; nullopt when not logged
   std::optional<std::string> response_body;  // as it arrived, after policy
+  // Stored (column upstream_request_body, added to older logs when a writer
+  // opens them). The request as sent upstream when it differs from
+  // request_body beyond the policy's edits: translated to another
+  // provider's protocol (gate/translation.h). nullopt otherwise; a record
+  // without it hashes exactly as before the column existed. Masked like
+  // request_body.
+  std::optional<std::string> upstream_request_body;
+  // Not stored. As request_body_screened, for upstream_request_body: the
+  // caller's secret rules found nothing in the strings it was made from.
+  bool upstream_request_body_screened = false;
+  // Not stored. With upstream_request_body_screened: its SHA-256 (hex),
+  // computed by the caller while the upstream answered; empty: hashed here.
+  std::string upstream_request_body_sha256;
   std::string request_sha256;   // of the original payloads
   std::string response_sha256;
   std::string prev_hash;        // set by Append()

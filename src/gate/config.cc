@@ -135,16 +135,45 @@ bool ValidHeaderName(std::string_view name) {
   return true;
 }
 
-bool ParseProtocol(std::string_view s, net::Provider* out) {
+bool ParseProtocol(std::string_view s, net::Provider* out, bool* chat_only) {
+  *chat_only = s == "openai-chat";
   if (s == "anthropic")
     *out = net::Provider::kAnthropic;
-  else if (s == "openai")
+  else if (s == "openai" || s == "openai-chat")
     *out = net::Provider::kOpenAi;
   else if (s == "gemini")
     *out = net::Provider::kGemini;
   else
     return false;
   return true;
+}
+
+// An OpenAI base URL conventionally ends in "/v1" ("http://host:8000/v1"),
+// which every OpenAI API path the gate sends already starts with: for an
+// openai-chat upstream it is dropped rather than doubled.
+void DropApiVersionSuffix(UpstreamConfig* u) {
+  if (!u->chat_only || !u->url.path.ends_with("/v1")) return;
+  u->url.path.resize(u->url.path.size() - 3);
+  u->url.text.resize(u->url.text.size() - 3);
+}
+
+// [routes]: "GLOB" = "UPSTREAM[:MODEL]", tried in file order.
+Status ParseRoutes(const Ctx& ctx, const toml::node& node, std::vector<ModelRoute>* out) {
+  const toml::table* t = node.as_table();
+  if (t == nullptr) return ctx.Error(node, "routes", "expected a table of \"model-glob\" = \"upstream[:model]\"");
+  std::vector<std::pair<uint32_t, ModelRoute>> entries;
+  for (auto&& [key, value] : *t) {
+    const std::string name = fmt::format("routes.\"{}\"", key.str());
+    const auto* s = value.as_string();
+    if (s == nullptr) return ctx.Error(value, name, "expected \"upstream\" or \"upstream:model\"");
+    Result<ModelRoute> route = ParseRouteTarget(key.str(), s->get());
+    if (!route.ok()) return ctx.Error(value, name, route.status().message());
+    entries.emplace_back(value.source().begin.line, std::move(route).value());
+  }
+  // toml++ iterates keys in sorted order; routes are tried in file order.
+  std::stable_sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (auto& [line, r] : entries) out->push_back(std::move(r));
+  return Status::Ok();
 }
 
 UpstreamConfig* FindMutable(GateConfig* config, std::string_view name) {
@@ -201,7 +230,8 @@ Status ParseUpstream(const Ctx& ctx, std::string_view name, const toml::node& no
   }
   if (Status st = CheckKeys(
           ctx, *t, where,
-          {"url", "protocol", "enabled", "allowed_models", "route_models", "headers", "api_key", "api_key_env"});
+          {"url", "protocol", "enabled", "allowed_models", "route_models", "headers", "api_key", "api_key_env",
+           "max_tokens"});
       !st.ok()) {
     return st;
   }
@@ -217,13 +247,15 @@ Status ParseUpstream(const Ctx& ctx, std::string_view name, const toml::node& no
   if (const toml::node* p = t->get("protocol")) {
     const auto* s = p->as_string();
     net::Provider protocol;
-    if (s == nullptr || !ParseProtocol(s->get(), &protocol)) {
-      return ctx.Error(*p, where + ".protocol", "expected \"anthropic\", \"openai\" or \"gemini\"");
+    bool chat_only = false;
+    if (s == nullptr || !ParseProtocol(s->get(), &protocol, &chat_only)) {
+      return ctx.Error(*p, where + ".protocol", "expected \"anthropic\", \"openai\", \"openai-chat\" or \"gemini\"");
     }
     if (builtin && protocol != u->protocol) {
       return ctx.Error(*p, where + ".protocol", "a built-in upstream speaks its own protocol");
     }
     u->protocol = protocol;
+    u->chat_only = chat_only;
   }
   if (const toml::node* url = t->get("url")) {
     const auto* s = url->as_string();
@@ -232,7 +264,14 @@ Status ParseUpstream(const Ctx& ctx, std::string_view name, const toml::node& no
     if (!parsed.ok()) return ctx.Error(*url, where + ".url", parsed.status().message());
     u->url = std::move(parsed).value();
   }
+  DropApiVersionSuffix(u);
   if (Status st = GetBool(ctx, *t, where, "enabled", &u->enabled); !st.ok()) return st;
+  std::optional<uint64_t> max_tokens;
+  if (Status st = GetCount(ctx, *t, where, "max_tokens", &max_tokens); !st.ok()) return st;
+  if (max_tokens) {
+    if (*max_tokens == 0) return ctx.Error(*t->get("max_tokens"), where + ".max_tokens", "expected at least 1");
+    u->max_tokens = *max_tokens;
+  }
   if (Status st = GetStrings(ctx, *t, where, "allowed_models", &u->allowed_models); !st.ok()) return st;
   if (Status st = GetStrings(ctx, *t, where, "route_models", &u->route_models); !st.ok()) return st;
   if (builtin && !u->route_models.empty()) {
@@ -481,13 +520,13 @@ Result<GateConfig> ParseGateConfig(std::string_view toml_text, std::string_view 
   const Ctx ctx{source_name, &env};
   GateConfig config = DefaultGateConfig();
   config.source = std::string(source_name);
-  if (Status st = CheckKeys(ctx, root, "", {"gate", "policy", "retention", "log", "upstreams", "users", "prices"}); !st.ok()) {
+  if (Status st = CheckKeys(ctx, root, "", {"gate", "policy", "retention", "log", "upstreams", "users", "prices", "routes"}); !st.ok()) {
     return st;
   }
   if (const toml::node* g = root.get("gate")) {
     const toml::table* t = g->as_table();
     if (t == nullptr) return ctx.Error(*g, "gate", "expected a table");
-    if (Status st = CheckKeys(ctx, *t, "gate", {"listen", "unknown_paths", "max_body_bytes", "unlogged_routes"});
+    if (Status st = CheckKeys(ctx, *t, "gate", {"listen", "unknown_paths", "max_body_bytes", "unlogged_routes", "default_route", "count_tokens"});
         !st.ok()) {
       return st;
     }
@@ -513,6 +552,22 @@ Result<GateConfig> ParseGateConfig(std::string_view toml_text, std::string_view 
       config.max_body_bytes = static_cast<size_t>(*max_body);
     }
     if (Status st = GetStrings(ctx, *t, "gate", "unlogged_routes", &config.unlogged_routes); !st.ok()) return st;
+    std::string default_route;
+    if (Status st = GetString(ctx, *t, "gate", "default_route", &default_route); !st.ok()) return st;
+    if (t->get("default_route") != nullptr) {
+      Result<ModelRoute> route = ParseRouteTarget("*", default_route);
+      if (!route.ok()) return ctx.Error(*t->get("default_route"), "gate.default_route", route.status().message());
+      config.default_route = std::move(route).value();
+    }
+    std::string count_tokens = "refuse";
+    if (Status st = GetString(ctx, *t, "gate", "count_tokens", &count_tokens); !st.ok()) return st;
+    if (count_tokens != "refuse" && count_tokens != "estimate") {
+      return ctx.Error(*t->get("count_tokens"), "gate.count_tokens", "expected \"estimate\" or \"refuse\"");
+    }
+    config.count_tokens_estimate = count_tokens == "estimate";
+  }
+  if (const toml::node* r = root.get("routes")) {
+    if (Status st = ParseRoutes(ctx, *r, &config.routes); !st.ok()) return st;
   }
   if (const toml::node* p = root.get("policy")) {
     const toml::table* t = p->as_table();
@@ -599,18 +654,94 @@ Status ApplyUpstreamFlag(GateConfig* config, std::string_view spec) {
   if (!ValidName(name) || name == "v1" || name == "v1beta" || name == "_glassbox") {
     return Status::Error(fmt::format("--upstream \"{}\": \"{}\" is not a valid upstream name", spec, name));
   }
-  Result<UpstreamUrl> url = ParseUpstreamUrl(spec.substr(eq + 1));
+  std::string_view url_text = spec.substr(eq + 1);
+  // "PROTOCOL+URL" names the upstream's protocol.
+  std::optional<std::pair<net::Provider, bool>> protocol;
+  if (const size_t plus = url_text.find('+'); plus != std::string_view::npos && plus < url_text.find(':')) {
+    net::Provider p;
+    bool chat_only = false;
+    if (!ParseProtocol(url_text.substr(0, plus), &p, &chat_only)) {
+      return Status::Error(fmt::format("--upstream {}: \"{}\" is not a protocol (anthropic, openai, openai-chat, gemini)",
+                                       name, url_text.substr(0, plus)));
+    }
+    protocol = std::pair{p, chat_only};
+    url_text = url_text.substr(plus + 1);
+  }
+  Result<UpstreamUrl> url = ParseUpstreamUrl(url_text);
   if (!url.ok()) return Status::Error(fmt::format("--upstream {}: {}", name, url.status().message()));
-  if (UpstreamConfig* u = FindMutable(config, name)) {
-    u->url = std::move(url).value();
+  UpstreamConfig* u = FindMutable(config, name);
+  const bool builtin = name == "anthropic" || name == "openai" || name == "gemini";
+  if (u == nullptr) {
+    config->upstreams.push_back(UpstreamConfig{});
+    u = &config->upstreams.back();
+    u->name = std::string(name);
+    u->protocol = net::Provider::kOpenAi;
+  }
+  if (protocol) {
+    if (builtin && protocol->first != u->protocol) {
+      return Status::Error(fmt::format("--upstream {}: a built-in upstream speaks its own protocol", name));
+    }
+    u->protocol = protocol->first;
+    u->chat_only = protocol->second;
+  }
+  u->url = std::move(url).value();
+  DropApiVersionSuffix(u);
+  return Status::Ok();
+}
+
+Result<ModelRoute> ParseRouteTarget(std::string_view pattern, std::string_view spec) {
+  ModelRoute r;
+  r.pattern = std::string(pattern);
+  const size_t colon = spec.find(':');
+  r.upstream = std::string(spec.substr(0, colon));
+  if (colon != std::string_view::npos) r.model = std::string(spec.substr(colon + 1));
+  if (pattern.empty()) return Status::Error("a route needs a model glob");
+  if (r.upstream.empty() || !ValidName(r.upstream)) {
+    return Status::Error(fmt::format("\"{}\": expected UPSTREAM or UPSTREAM:MODEL", spec));
+  }
+  if (colon != std::string_view::npos && r.model.empty()) {
+    return Status::Error(fmt::format("\"{}\": the model after ':' is empty", spec));
+  }
+  return r;
+}
+
+Status ApplyRouteFlag(GateConfig* config, std::string_view spec, bool is_default) {
+  if (is_default) {
+    Result<ModelRoute> r = ParseRouteTarget("*", spec);
+    if (!r.ok()) return Status::Error("--default-route " + r.status().message());
+    config->default_route = std::move(r).value();
     return Status::Ok();
   }
-  UpstreamConfig u;
-  u.name = std::string(name);
-  u.protocol = net::Provider::kOpenAi;
-  u.url = std::move(url).value();
-  config->upstreams.push_back(std::move(u));
+  const size_t eq = spec.find('=');
+  if (eq == std::string_view::npos || eq == 0) {
+    return Status::Error(fmt::format("--route \"{}\": expected GLOB=UPSTREAM[:MODEL], like claude-sonnet-*=local:qwen3-coder", spec));
+  }
+  Result<ModelRoute> r = ParseRouteTarget(spec.substr(0, eq), spec.substr(eq + 1));
+  if (!r.ok()) return Status::Error("--route " + r.status().message());
+  // Flags come before the file's routes, in flag order.
+  config->routes.insert(config->routes.begin() + static_cast<std::ptrdiff_t>(config->routes_from_flags++),
+                        std::move(r).value());
   return Status::Ok();
+}
+
+Status CheckRoutes(const GateConfig& config) {
+  auto check = [&](const ModelRoute& r, std::string_view what) -> Status {
+    const UpstreamConfig* u = FindUpstream(config, r.upstream);
+    if (u == nullptr) return Status::Error(fmt::format("{} {}: no upstream called '{}' is configured", what, r.pattern, r.upstream));
+    return Status::Ok();
+  };
+  for (const ModelRoute& r : config.routes) {
+    if (Status st = check(r, "route"); !st.ok()) return st;
+  }
+  if (config.default_route) return check(*config.default_route, "default route");
+  return Status::Ok();
+}
+
+const ModelRoute* FindModelRoute(const GateConfig& config, std::string_view model) {
+  for (const ModelRoute& r : config.routes) {
+    if (GlobMatch(r.pattern, model)) return &r;
+  }
+  return config.default_route ? &*config.default_route : nullptr;
 }
 
 const UpstreamConfig* FindUpstream(const GateConfig& config, std::string_view name) {

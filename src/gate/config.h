@@ -48,6 +48,13 @@ struct UpstreamConfig {
   // Wire format the upstream speaks. Custom upstreams default to OpenAI
   // (vLLM, Ollama and llama.cpp servers are OpenAI-compatible).
   net::Provider protocol = net::Provider::kOpenAi;
+  // protocol "openai-chat": the upstream speaks only OpenAI Chat Completions
+  // (vLLM, SGLang, llama.cpp's server, Ollama). Anthropic Messages, OpenAI
+  // Responses and Gemini requests routed here are translated (gate/translate).
+  bool chat_only = false;
+  // gate.toml max_tokens: requests translated for this upstream ask for at
+  // most this many output tokens (0: as the client asked).
+  uint64_t max_tokens = 0;
   UpstreamUrl url;
   // False refuses every request routed here (upstream not allowed).
   bool enabled = true;
@@ -110,6 +117,19 @@ struct PolicySwitches {
 
 enum class UnknownPaths { kRefuse, kPass };
 
+// A model route: requests (of any client protocol) for a model matching
+// `pattern` go to `upstream`, asking it for `model` (empty: the client's own
+// model name). Requests the upstream's protocol cannot take are translated.
+struct ModelRoute {
+  std::string pattern;   // glob ('*', '?'); "*" for the default route
+  std::string upstream;  // a configured upstream's name
+  std::string model;     // the upstream's model; "" keeps the client's
+};
+
+// Parses "UPSTREAM[:MODEL]" (the model may itself hold ':', like Ollama's
+// "qwen3:8b"). Errors name `spec`.
+Result<ModelRoute> ParseRouteTarget(std::string_view pattern, std::string_view spec);
+
 struct GateConfig {
   std::string listen = "127.0.0.1:8787";
   // Always contains "anthropic", "openai" and "gemini" (in that order), then
@@ -126,6 +146,15 @@ struct GateConfig {
   // Price table: the file's [prices] first, then the built-in table
   // (rules/gate/prices.toml).
   std::vector<PriceEntry> prices;
+  // Model routes in the order they are tried (--route flags, then the
+  // file's [routes] in file order); then default_route, if any.
+  std::vector<ModelRoute> routes;
+  std::optional<ModelRoute> default_route;
+  size_t routes_from_flags = 0;  // the first this many routes came from --route
+  // Answer Anthropic count_tokens (and Gemini countTokens) for routes whose
+  // upstream cannot count them with a local estimate (labelled as one);
+  // false refuses them with the reason.
+  bool count_tokens_estimate = false;
   RetentionConfig retention;
   LogConfig log;
   PolicySwitches policy;
@@ -149,8 +178,22 @@ Result<GateConfig> LoadGateConfig(const std::string& path, const EnvLookup& env 
 Result<GateConfig> ParseGateConfig(std::string_view toml_text, std::string_view source_name, const EnvLookup& env = {});
 
 // Applies a `--upstream NAME=URL` flag: sets the URL of a built-in or
-// existing upstream, or adds a custom OpenAI-compatible one.
+// existing upstream, or adds a custom OpenAI-compatible one. The URL may
+// name the upstream's protocol: "openai-chat+http://127.0.0.1:8000/v1"
+// (anthropic, openai, openai-chat, gemini).
 Status ApplyUpstreamFlag(GateConfig* config, std::string_view spec);
+
+// Applies `--route GLOB=UPSTREAM[:MODEL]` (tried before the file's routes,
+// in flag order) or, with `is_default`, `--default-route UPSTREAM[:MODEL]`.
+Status ApplyRouteFlag(GateConfig* config, std::string_view spec, bool is_default);
+
+// Checks that every route names a configured upstream (call once the flags
+// are applied). Errors name the route.
+Status CheckRoutes(const GateConfig& config);
+
+// The route for `model`: the first matching route, else the default route,
+// else nullptr (the request goes where it would without routes).
+const ModelRoute* FindModelRoute(const GateConfig& config, std::string_view model);
 
 // The upstream called `name`, or nullptr.
 const UpstreamConfig* FindUpstream(const GateConfig& config, std::string_view name);

@@ -5,6 +5,12 @@
 // tests can check what left the gate.
 //
 // usage: gate_fake_upstream [--port N] [--record FILE] [--threads N]
+//                           [--strict-chat] [--script-tool NAME=ARGUMENTS_JSON]
+// --strict-chat plays a server that speaks only OpenAI Chat Completions and
+// validates requests as api.openai.com does (unknown members are 400s; see
+// gate/strict_chat.h); other API paths are 404s.
+// --script-tool makes the model call tool NAME once with ARGUMENTS_JSON
+// when a request offers it, then answer with what the tool returned.
 // Prints "port N" on stdout once listening; stops on SIGTERM/SIGINT.
 // Record lines: {"method":..,"target":..,"headers":{..},"body":..}
 // and {"event":"client_gone","target":..} when a client disconnects mid-answer.
@@ -13,10 +19,12 @@
 #include <cstdio>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <string>
 
 #include "core/json_writer.h"
+#include "gate/strict_chat.h"
 #include "net/event_loop.h"
 #include "net/fake_provider.h"
 #include "net/http_server.h"
@@ -72,12 +80,25 @@ void PlayStream(net::EventLoop& loop, std::shared_ptr<net::ResponseWriter> w,
 int main(int argc, char** argv) {
   int port = 0, threads = 1;
   std::string record;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  bool strict_chat = false;
+  std::optional<gate::testing::ScriptedTool> script;
+  for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--port") port = std::atoi(argv[i + 1]);
-    else if (a == "--record") record = argv[i + 1];
-    else if (a == "--threads") threads = std::atoi(argv[i + 1]);
-    else {
+    if (a == "--strict-chat") {
+      strict_chat = true;
+      continue;
+    }
+    if (i + 1 >= argc) {
+      std::cerr << "gate_fake_upstream: " << a << " needs a value\n";
+      return 2;
+    }
+    std::string value = argv[++i];
+    if (a == "--port") port = std::atoi(value.c_str());
+    else if (a == "--record") record = value;
+    else if (a == "--threads") threads = std::atoi(value.c_str());
+    else if (a == "--script-tool" && value.find('=') != std::string::npos) {
+      script = gate::testing::ScriptedTool{value.substr(0, value.find('=')), value.substr(value.find('=') + 1)};
+    } else {
       std::cerr << "gate_fake_upstream: unknown flag " << a << "\n";
       return 2;
     }
@@ -118,6 +139,46 @@ int main(int argc, char** argv) {
           j.BeginObject().Field("event", "client_gone").Field("target", target).EndObject();
           recorder.Line(line.str());
         });
+        if (strict_chat) {
+          auto error = [&](int status, const std::string& message) {
+            std::ostringstream body;
+            JsonWriter j(body);
+            j.BeginObject().Key("error").BeginObject().Field("message", message).Field("type", "invalid_request_error");
+            j.Key("param").Null().Key("code").Null().EndObject().EndObject();
+            net::HttpResponse r;
+            r.status = status;
+            r.headers.Add("Content-Type", "application/json");
+            r.body = body.str();
+            recorder.Line("{\"event\":\"rejected\",\"reason\":" + [&] {
+              std::ostringstream q;
+              JsonWriter(q).String(message);
+              return q.str();
+            }() + "}");
+            w->Respond(std::move(r));
+          };
+          if (req.method != "POST" || req.path != "/v1/chat/completions") {
+            return error(404, "Invalid URL (" + req.method + " " + req.path + "): this server speaks only Chat Completions");
+          }
+          if (auto invalid = gate::testing::ValidateChatRequest(req.body)) return error(400, *invalid);
+        }
+        if (script && req.path == "/v1/chat/completions") {
+          if (auto reply = gate::testing::ScriptedToolReply(req.body, *script)) {
+            auto plan = std::make_shared<net::ResponsePlan>();
+            plan->streaming = reply->stream;
+            plan->headers = {{"Content-Type", reply->stream ? "text/event-stream" : "application/json"}};
+            for (std::string& c : reply->chunks) plan->chunks.push_back(net::FakeChunk{std::move(c), 0});
+            net::Headers out;
+            for (const auto& [name, value] : plan->headers) out.Add(name, value);
+            if (plan->streaming) {
+              w->StartStream(200, out);
+              return PlayStream(loop, w, plan, 0);
+            }
+            net::HttpResponse r;
+            r.headers = std::move(out);
+            r.body = plan->Body();
+            return w->Respond(std::move(r));
+          }
+        }
         auto plan = std::make_shared<net::ResponsePlan>(provider.Plan(req.method, target, headers, req.body));
         net::Headers out;
         for (const auto& [name, value] : plan->headers) out.Add(name, value);

@@ -280,7 +280,12 @@ RouteDecision Policy::ClassifyRoute(std::string_view method, std::string_view ta
                                           method, path));
       return d;
     }
-  } else if (forced != nullptr && forced->protocol != r.protocol) {
+  } else if (forced != nullptr && forced->protocol != r.protocol &&
+             !(forced->chat_only && (r.name == "anthropic.messages" || r.name == "openai.responses" ||
+                                     r.name == "gemini.generate_content" || r.name == "gemini.stream_generate_content" ||
+                                     r.name == "anthropic.count_tokens" || r.name == "gemini.count_tokens"))) {
+    // (A Chat-only upstream takes the other generation APIs translated:
+    // gate/translation.h.)
     d.refusal = MakeRefusal(r.protocol, ErrorKind::kNotFound, "wrong-protocol",
                             fmt::format("upstream {} speaks the {} protocol, not {}", forced->name,
                                         net::ProviderName(forced->protocol), net::ProviderName(r.protocol)));

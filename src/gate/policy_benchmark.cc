@@ -14,6 +14,7 @@
 
 #include "gate/inbound.h"
 #include "gate/policy.h"
+#include "gate/translate/translate.h"
 
 namespace {
 
@@ -86,6 +87,22 @@ std::string Stream(int deltas) {
   return s;
 }
 
+// An OpenAI Chat Completions stream of `deltas` text chunks, with its usage chunk.
+std::string ChatStream(int deltas) {
+  std::string s;
+  for (int i = 0; i < deltas; ++i) {
+    s += "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"qwen3-coder\","
+         "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Here is some code \\u2014 for (int i = 0; i < n; ++i) "
+         "sum += v[i];\"},\"finish_reason\":null}]}\n\n";
+  }
+  s += "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"qwen3-coder\","
+       "\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n";
+  s += "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"qwen3-coder\","
+       "\"choices\":[],\"usage\":{\"prompt_tokens\":25,\"completion_tokens\":500,\"total_tokens\":525}}\n\n";
+  s += "data: [DONE]\n\n";
+  return s;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -122,6 +139,28 @@ int main(int argc, char** argv) {
     for (size_t i = 0; i < stream.size(); i += 1024) out += s.Feed(std::string_view(stream).substr(i, 1024)).size();
     out += s.Finish().size();
     if (out != stream.size() || !s.complete()) std::abort();
+  });
+  // Protocol translation (gate/translate), as the gateway calls it for a
+  // model routed to a Chat Completions upstream.
+  namespace tr = glassbox::gate::translate;
+  tr::RequestOptions to_qwen;
+  to_qwen.upstream_model = "qwen3-coder";
+  Time("translate Messages->Chat 100 KB of prose", prose.size(), iterations, [&] {
+    auto r = tr::RequestToChat(tr::Api::kAnthropicMessages, prose, to_qwen);
+    if (!r.ok() || r->body.size() < 100000) std::abort();
+  });
+  const std::string tools = Request(100000);
+  Time("translate Messages->Chat 100 KB tool results", tools.size(), iterations, [&] {
+    auto r = tr::RequestToChat(tr::Api::kAnthropicMessages, tools, to_qwen);
+    if (!r.ok() || r->body.size() < 50000) std::abort();
+  });
+  const std::string chat_stream = ChatStream(500);
+  Time("translate Chat->Messages stream, 500 deltas", chat_stream.size(), iterations / 3 + 1, [&] {
+    auto t = tr::NewChatStreamTranslator(tr::Api::kAnthropicMessages, {.client_model = "claude-sonnet-4-5"});
+    size_t out = 0;
+    for (size_t i = 0; i < chat_stream.size(); i += 1024) out += t->Feed(std::string_view(chat_stream).substr(i, 1024)).size();
+    out += t->Finish().size();
+    if (out == 0 || !t->status().ok()) std::abort();
   });
   return 0;
 }
