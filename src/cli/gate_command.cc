@@ -18,6 +18,7 @@
 
 #include "cli/commands.h"
 #include "gate/config.h"
+#include "gate/store.h"
 #include "gate/gateway.h"
 #include "net/tls.h"
 
@@ -202,10 +203,13 @@ int RunGate(int argc, char** argv) {
     std::cerr << "glassbox gate: " << message << "\n" << std::flush;
   };
   options.io_threads = threads;
-  options.log_path = log_path.empty() ? DefaultLogPath() : log_path;
+  // --log, else gate.toml's [log] location, else the default file.
+  options.log_path = !log_path.empty()                       ? log_path
+                     : !options.config.log.location.empty() ? options.config.log.location
+                                                             : DefaultLogPath();
   std::error_code ec;
   std::filesystem::path parent = std::filesystem::path(options.log_path).parent_path();
-  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  if (!parent.empty() && !gate::IsPostgresUrl(options.log_path)) std::filesystem::create_directories(parent, ec);
   if (ec) return Fail(fmt::format("gate: cannot create the folder of the log '{}': {}", options.log_path, ec.message()));
   if (!tls_cert.empty()) {
     auto tls = net::TlsContext::ServerFromFiles(tls_cert, tls_key);
@@ -232,7 +236,7 @@ int RunGate(int argc, char** argv) {
 
   std::string scheme = options.listener_tls ? "https" : "http";
   std::string listen_host = options.config.listen.substr(0, options.config.listen.rfind(':'));
-  std::string log_shown = options.log_path;
+  std::string log_shown = gate::RedactStoreLocation(options.log_path);
   auto gateway = gate::Gateway::Start(std::move(options));
   if (!gateway.ok()) return Fail("gate: " + gateway.status().message());
   std::cout << fmt::format("glassbox gate listening on {}://{}:{} (log: {})\n", scheme, listen_host,

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "gate/audit_log.h"
+#include "gate/store.h"
 #include "gate/retention.h"
 
 namespace glassbox::gate {
@@ -123,7 +124,7 @@ TEST(UsageLedger, SeedsFromTheAuditLog) {
   const std::string path = ::testing::TempDir() + "/usage_seed_test.db";
   std::remove(path.c_str());
   {
-    auto log = AuditLog::Open(path, AuditLog::OpenMode::kCreate);
+    auto log = OpenLogStore(path, LogStore::OpenMode::kCreate, {});
     ASSERT_TRUE(log.ok()) << log.status().message();
     for (const auto& [time, in, out] :
          {std::tuple{"2026-10-31T23:00:00Z", 5000, 5000},  // last month: ignored
@@ -154,7 +155,7 @@ TEST(UsageLedger, SeedsFromTheAuditLog) {
 TEST(Retention, DaysAndRecordsKeepTheChainVerifiable) {
   const std::string path = ::testing::TempDir() + "/retention_test.db";
   std::remove(path.c_str());
-  auto log = AuditLog::Open(path, AuditLog::OpenMode::kCreate);
+  auto log = OpenLogStore(path, LogStore::OpenMode::kCreate, {});
   ASSERT_TRUE(log.ok()) << log.status().message();
   for (int day = 1; day <= 10; ++day) {
     AuditRecord r;
@@ -187,7 +188,7 @@ TEST(Retention, DaysAndRecordsKeepTheChainVerifiable) {
   Result<std::vector<AuditRecord>> left = (*log)->List();
   ASSERT_TRUE(left.ok());
   EXPECT_EQ(left->size(), 4u);
-  Result<VerifyResult> v = (*log)->Verify();
+  Result<VerifyResult> v = (*log)->Verify(nullptr);
   ASSERT_TRUE(v.ok());
   EXPECT_TRUE(v->intact) << v->reason;
   std::remove(path.c_str());
