@@ -757,7 +757,9 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options) {
 
   auto log = LogWriter::Open(impl->options.log_path, config.log.durability, config.log.replica);
   if (!log.ok()) {
-    return Status::Error("audit log '" + RedactStoreLocation(impl->options.log_path) + "': " + log.status().message());
+    // PostgreSQL's messages name the (password-masked) URL themselves.
+    if (IsPostgresUrl(impl->options.log_path)) return Status::Error("audit log: " + log.status().message());
+    return Status::Error("audit log '" + impl->options.log_path + "': " + log.status().message());
   }
   impl->log = std::move(log.value());
   {

@@ -258,6 +258,7 @@ class PgConn {
     const char* keys[] = {"dbname", "connect_timeout", "application_name", nullptr};
     const char* values[] = {conninfo_.c_str(), "3", "glassbox-gate", nullptr};
     conn_ = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
+    if (conn_ != nullptr) PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);  // not for stderr
     if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
       Status failed = Status::Error(shown_ + ": cannot connect: " + Message());
       MarkDown();
@@ -281,6 +282,13 @@ class PgConn {
     if (Status s = EnsureConnected(); !s.ok()) return s;
     PgResult r(PQexecParams(conn_, sql, params.size(), nullptr, params.values(), params.lengths(), params.formats(), 0));
     return Check(std::move(r));
+  }
+  // Runs several statements (the schema's migrations): the simple-query
+  // protocol, no parameters.
+  Status Script(const char* sql) {
+    if (Status s = EnsureConnected(); !s.ok()) return s;
+    auto r = Check(PgResult(PQexec(conn_, sql)));
+    return r.ok() ? Status::Ok() : r.status();
   }
   Status Run(const char* sql, const Params& params = Params()) {
     auto r = Exec(sql, params);
@@ -841,7 +849,7 @@ class PgStore final : public LogStore {
       if (Status s = c.Run("INSERT INTO gb_schema (version) VALUES (0)"); !s.ok()) return s;
     }
     for (int v = version + 1; v <= kSchemaVersion; ++v) {
-      if (Status s = c.Run(kMigrations[v - 1]); !s.ok()) {
+      if (Status s = c.Script(kMigrations[v - 1]); !s.ok()) {
         return Status::Error(s.message() + " (upgrading the schema to version " + std::to_string(v) + ")");
       }
       Params p;
