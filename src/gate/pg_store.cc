@@ -1023,22 +1023,22 @@ class PgStore final : public LogStore {
     return v;
   }
 
-  // While the store is down, asks the server every 200 ms whether it
-  // accepts connections again, so Available() recovers without traffic
-  // (a gate that refuses while down sends none).
+  // Asks the server whether it accepts connections: every second while it
+  // is up (so health and metrics notice an outage before an exchange does),
+  // every 200 ms while it is down (so Available() recovers without traffic:
+  // a gate that refuses while down sends none).
   void Probe() {
     std::unique_lock lock(health_->mu);
     for (;;) {
-      health_->cv.wait(lock, [&] { return health_->stopping || !health_->up.load(); });
-      if (health_->stopping) return;
-      health_->cv.wait_for(lock, std::chrono::milliseconds(200), [&] { return health_->stopping; });
+      const auto pause = health_->up.load() ? std::chrono::milliseconds(1000) : std::chrono::milliseconds(200);
+      health_->cv.wait_for(lock, pause, [&] { return health_->stopping; });
       if (health_->stopping) return;
       lock.unlock();
       const char* keys[] = {"dbname", "connect_timeout", nullptr};
       const char* values[] = {conninfo_.c_str(), "2", nullptr};
-      const bool back = PQpingParams(keys, values, 1) == PQPING_OK;
+      const bool answers = PQpingParams(keys, values, 1) == PQPING_OK;
       lock.lock();
-      if (back) health_->up.store(true);
+      health_->up.store(answers);
     }
   }
 
