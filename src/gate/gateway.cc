@@ -675,6 +675,8 @@ Status Gateway::Impl::ReloadNow(std::optional<GateConfig> given) {
                                      loaded->listen));
     } else if (loaded->log.durability != now.log.durability) {
       st = Status::Error("the log's durability changed; that needs a restart");
+    } else if (loaded->log.location != now.log.location || loaded->log.replica != now.log.replica) {
+      st = Status::Error("the log's location or replica name changed; that needs a restart");
     }
   }
   std::shared_ptr<const Policy> built;

@@ -53,6 +53,13 @@ CREATE TABLE gb_records (
   prev_hash text NOT NULL, record_hash text NOT NULL,
   PRIMARY KEY (replica, id));
 CREATE INDEX gb_records_time ON gb_records (time);
+-- lz4 compresses a 100 KB body in a fraction of pglz's time; a server built
+-- without lz4 keeps its default.
+DO $$ BEGIN
+  ALTER TABLE gb_records ALTER COLUMN request_body SET COMPRESSION lz4,
+    ALTER COLUMN response_body SET COMPRESSION lz4;
+EXCEPTION WHEN OTHERS THEN NULL;
+END $$;
 CREATE TABLE gb_anchors (replica text PRIMARY KEY, anchor_id bigint NOT NULL, anchor_hash text NOT NULL);
 )sql",
     // 2: shared budgets.

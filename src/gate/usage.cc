@@ -355,6 +355,7 @@ void UsageLedger::Reconfigure(const GateConfig& config) {
   users_.clear();
   for (const UserConfig& u : config.users) users_.emplace(u.name, u);
   prices_ = config.prices;
+  if (shared_) refuse_when_down_.store(!config.log.serve_unlogged);
 }
 
 }  // namespace glassbox::gate

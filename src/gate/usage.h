@@ -143,7 +143,7 @@ class UsageLedger {
                   Reservation* reservation);
 
   std::shared_ptr<SharedBudgets> shared_;  // set before serving, then read only
-  bool refuse_when_down_ = true;
+  std::atomic<bool> refuse_when_down_{true};  // follows [log] on_store_down (Reconfigure)
   std::atomic<uint64_t> shared_errors_{0};
   std::map<std::string, UserConfig, std::less<>> users_;
   std::vector<PriceEntry> prices_;
