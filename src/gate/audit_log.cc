@@ -233,8 +233,9 @@ std::string CanonicalRecord(const AuditRecord& r, RecordForm form) {
 }
 
 std::string ComputeRecordHash(const AuditRecord& r, RecordForm form) { return RecordHash(r, form, {}); }
-std::string ComputeRecordHash(const AuditRecord& r, RecordForm form, std::string_view request_digest) {
-  return RecordHash(r, form, request_digest);
+std::string ComputeRecordHash(const AuditRecord& r, RecordForm form, std::string_view request_digest,
+                              bool request_by_ref) {
+  return RecordHash(r, form, request_digest, request_by_ref);
 }
 
 struct SecretMasker::State {

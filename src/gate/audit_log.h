@@ -192,7 +192,10 @@ class SecretMasker {
 
 // The hash a record of `form` must carry. `request_digest`, when not empty,
 // is the known SHA-256 of the request body (versions 2 and 3).
-std::string ComputeRecordHash(const AuditRecord& r, RecordForm form, std::string_view request_digest);
+// `request_by_ref`: the request body was stored ahead (request_body is
+// nullopt and `request_digest` is its SHA-256).
+std::string ComputeRecordHash(const AuditRecord& r, RecordForm form, std::string_view request_digest,
+                              bool request_by_ref = false);
 
 // Which records ForEach visits; empty fields do not filter.
 struct RecordFilter {

@@ -31,12 +31,15 @@
 #include <thread>
 
 #include <cstring>
+#include <map>
+
+#include "core/locate.h"
 #include "gate/store.h"
 
 namespace glassbox::gate {
 namespace {
 
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 // Records per INSERT statement (19 parameters each, under libpq's 65535).
 constexpr size_t kRowsPerInsert = 1000;
 
@@ -130,13 +133,31 @@ BEGIN
   END IF;
 END $$;
 )sql",
+    // 3: request bodies stored ahead of their records, while the upstream
+    // answers (PgStore::StoreRequestBody).
+    R"sql(
+CREATE TABLE gb_bodies (replica text NOT NULL, id bigint NOT NULL, body bytea NOT NULL, PRIMARY KEY (replica, id));
+DO $$ BEGIN
+  ALTER TABLE gb_bodies ALTER COLUMN body SET COMPRESSION lz4;
+EXCEPTION WHEN OTHERS THEN NULL;
+END $$;
+ALTER TABLE gb_records ADD COLUMN request_body_at bigint;
+)sql",
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion);
 
 constexpr const char* kRecordColumns =
     "replica, id, time, user_name, agent, upstream, model, method, path, status, latency_ms, input_tokens, "
-    "output_tokens, findings, request_body, response_body, request_sha256, response_sha256, prev_hash, record_hash";
-constexpr int kRecordParams = 20;
+    "output_tokens, findings, request_body, response_body, request_sha256, response_sha256, prev_hash, record_hash, "
+    "request_body_at";
+constexpr int kRecordParams = 21;
+// For readers: a body stored ahead is read through its reference.
+constexpr const char* kSelectColumns =
+    "r.replica, r.id, r.time, r.user_name, r.agent, r.upstream, r.model, r.method, r.path, r.status, r.latency_ms, "
+    "r.input_tokens, r.output_tokens, r.findings, coalesce(r.request_body, b.body), r.response_body, "
+    "r.request_sha256, r.response_sha256, r.prev_hash, r.record_hash, r.request_body_at";
+constexpr const char* kSelectFrom =
+    " FROM gb_records r LEFT JOIN gb_bodies b ON b.replica = r.replica AND b.id = r.request_body_at";
 
 struct PgResultFree {
   void operator()(PGresult* r) const { PQclear(r); }
@@ -234,6 +255,7 @@ AuditRecord ReadRecord(PGresult* r, int row) {
   a.response_sha256 = text(17);
   a.prev_hash = text(18);
   a.record_hash = text(19);
+  if (!PQgetisnull(r, row, 20)) a.request_body_at = ToInt(PQgetvalue(r, row, 20));
   return a;
 }
 
@@ -504,6 +526,12 @@ class PgStore final : public LogStore {
 
   ~PgStore() override {
     {
+      std::lock_guard lock(body_mu_);
+      body_stopping_ = true;
+      body_cv_.notify_all();
+    }
+    if (body_thread_.joinable()) body_thread_.join();
+    {
       std::lock_guard lock(health_->mu);
       health_->stopping = true;
       health_->cv.notify_all();
@@ -518,6 +546,9 @@ class PgStore final : public LogStore {
     conn_ = std::make_unique<PgConn>(conninfo_, shown_, health_, [this](PgConn& c) { return OnConnect(c); });
     if (Status s = conn_->Connect(); !s.ok()) return s;
     if (writer_) {
+      body_conn_ = std::make_unique<PgConn>(conninfo_, shown_, health_, [this](PgConn& c) {
+        return options_.durability == LogDurability::kNormal ? c.Run("SET synchronous_commit = off") : Status::Ok();
+      });
       budgets_ = std::make_shared<PgBudgets>(conninfo_, shown_, replica_, health_);
       probe_ = std::thread([this] { Probe(); });
     }
@@ -529,13 +560,49 @@ class PgStore final : public LogStore {
   bool Available() const override { return health_->up.load(std::memory_order_relaxed); }
   std::shared_ptr<SharedBudgets> Budgets() override { return budgets_; }
 
+  // Request bodies go ahead of their records, while the upstream answers:
+  // queued here and inserted by a thread of their own on a connection of
+  // their own, so neither the log thread nor other records wait for them.
+  // A record naming a body waits in AppendBatch until that body is stored;
+  // if storing it failed, the body goes into the record instead (the hash is
+  // the same either way: form 3 hashes bodies by digest).
+  bool StoresBodiesAhead() const override { return writer_; }
+  Result<StoredBody> StoreRequestBody(std::string_view body, bool screened, std::string sha256) override {
+    if (!writer_) return Status::Error(shown_ + ": opened for reading");
+    std::string copy(body);
+    if (!screened) {
+      if (Status s = masker_->Mask(&copy); !s.ok()) return s;
+    }
+    StoredBody stored;
+    stored.sha256 = screened && sha256.size() == 64 ? std::move(sha256) : Sha256Hex(copy);
+    if (next_body_id_ == 0) {
+      Params p;
+      p.Text(replica_);
+      auto last = conn_->Exec("SELECT coalesce(max(id), 0) FROM gb_bodies WHERE replica = $1", p);
+      if (!last.ok()) return last.status();
+      next_body_id_ = ToInt(PQgetvalue(last->get(), 0, 0));
+    }
+    stored.at = ++next_body_id_;
+    {
+      std::lock_guard lock(body_mu_);
+      body_queue_.push_back(PendingBody{stored.at, std::move(copy)});
+      if (!body_thread_.joinable()) body_thread_ = std::thread([this] { StoreBodies(); });
+    }
+    body_cv_.notify_all();
+    return stored;
+  }
+
   Result<std::vector<AuditRecord>> AppendBatch(std::vector<AuditRecord> records) override {
     if (!writer_) return Status::Error(shown_ + ": opened for reading");
+    int64_t newest_body = 0;
     for (AuditRecord& r : records) {
       if (!IsRfc3339Utc(r.time)) {
         return Status::Error(shown_ + ": record time '" + r.time + "' is not RFC 3339 UTC (2026-11-23T12:00:00Z)");
       }
-      if (r.request_body_at != 0) return Status::Error(shown_ + ": this log keeps request bodies in their records");
+      if (r.request_body_at != 0 && (r.request_body || r.request_body_sha256.size() != 64)) {
+        return Status::Error(shown_ + ": a record naming a stored body needs no inline body and the body's SHA-256");
+      }
+      newest_body = std::max(newest_body, r.request_body_at);
       for (std::string* field : {&r.path, &r.findings}) {
         if (Status s = masker_->Mask(field); !s.ok()) return s;
       }
@@ -546,6 +613,7 @@ class PgStore final : public LogStore {
         if (Status s = masker_->Mask(&*r.response_body); !s.ok()) return s;
       }
     }
+    if (newest_body > 0) TakeBackFailedBodies(records, newest_body);
     // A lost connection is retried once: the head is read again, and if it
     // already ends with this batch (the commit went through, its answer was
     // lost) the batch is done; else it is chained and sent again.
@@ -574,9 +642,12 @@ class PgStore final : public LogStore {
       r.replica = replica_;
       r.id = ++id;
       r.prev_hash = prev;
-      const std::string_view digest =
-          r.request_body && r.request_body_screened ? std::string_view(r.request_body_sha256) : std::string_view();
-      r.record_hash = ComputeRecordHash(r, RecordForm::kV3, digest.size() == 64 ? digest : std::string_view());
+      const bool by_ref = r.request_body_at != 0;
+      const std::string_view digest = (r.request_body && r.request_body_screened) || by_ref
+                                          ? std::string_view(r.request_body_sha256)
+                                          : std::string_view();
+      r.record_hash =
+          ComputeRecordHash(r, RecordForm::kV3, digest.size() == 64 ? digest : std::string_view(), by_ref);
       prev = r.record_hash;
     }
     const bool several = records.size() > kRowsPerInsert;
@@ -612,6 +683,11 @@ class PgStore final : public LogStore {
         p.Text(r.response_sha256);
         p.Text(r.prev_hash);
         p.Text(r.record_hash);
+        if (r.request_body_at != 0) {
+          p.Int(r.request_body_at);
+        } else {
+          p.Null();
+        }
       }
       st = conn_->Run(sql.c_str(), p);
     }
@@ -639,12 +715,12 @@ class PgStore final : public LogStore {
     Params p;
     p.Int(id);
     std::string rep(replica);
-    std::string sql = std::string("SELECT ") + kRecordColumns + " FROM gb_records WHERE id = $1";
+    std::string sql = std::string("SELECT ") + kSelectColumns + kSelectFrom + " WHERE r.id = $1";
     if (!rep.empty()) {
       p.Text(rep);
-      sql += " AND replica = $2";
+      sql += " AND r.replica = $2";
     }
-    sql += " ORDER BY replica LIMIT 3";
+    sql += " ORDER BY r.replica LIMIT 3";
     auto r = conn_->Exec(sql.c_str(), p);
     if (!r.ok()) return r.status();
     const int rows = PQntuples(r->get());
@@ -682,23 +758,22 @@ class PgStore final : public LogStore {
       where += where.empty() ? " WHERE " : " AND ";
       where += clause + "$" + std::to_string(args.size());
     };
-    if (!filter.since.empty()) add("time >= ", filter.since);
-    if (!filter.until.empty()) add("time < ", filter.until);
-    if (!filter.user.empty()) add("user_name = ", filter.user);
-    if (!filter.model.empty()) add("model = ", filter.model);
+    if (!filter.since.empty()) add("r.time >= ", filter.since);
+    if (!filter.until.empty()) add("r.time < ", filter.until);
+    if (!filter.user.empty()) add("r.user_name = ", filter.user);
+    if (!filter.model.empty()) add("r.model = ", filter.model);
     if (!filter.text.empty()) {
       args.push_back(filter.text);
       p.Text(args.back());
       const std::string n = "$" + std::to_string(args.size());
       where += where.empty() ? " WHERE (" : " AND (";
       for (const char* col : {"user_name", "agent", "upstream", "model", "method", "path", "findings"}) {
-        where += std::string("strpos(") + col + ", " + n + ") > 0 OR ";
+        where += std::string("strpos(r.") + col + ", " + n + ") > 0 OR ";
       }
-      where += "position(convert_to(" + n + ", 'UTF8') in coalesce(request_body, ''::bytea)) > 0 OR position(convert_to(" +
-               n + ", 'UTF8') in coalesce(response_body, ''::bytea)) > 0)";
+      where += "position(convert_to(" + n + ", 'UTF8') in coalesce(r.request_body, b.body, ''::bytea)) > 0 OR " +
+               "position(convert_to(" + n + ", 'UTF8') in coalesce(r.response_body, ''::bytea)) > 0)";
     }
-    std::string sql = std::string("SELECT ") + kRecordColumns + " FROM gb_records" + where +
-                      " ORDER BY time, replica, id";
+    std::string sql = std::string("SELECT ") + kSelectColumns + kSelectFrom + where + " ORDER BY r.time, r.replica, r.id";
     if (filter.limit > 0) sql += " LIMIT " + std::to_string(filter.limit);
     return conn_->Stream(sql, p, [&](PGresult* r) {
       AuditRecord rec = ReadRecord(r, 0);
@@ -772,7 +847,12 @@ class PgStore final : public LogStore {
       std::string anchor_id = PQgetvalue(last->get(), 0, 0);
       std::string anchor_hash = PQgetvalue(last->get(), 0, 1);
       d.Text(anchor_id);
-      auto del = conn_->Exec("DELETE FROM gb_records WHERE replica = $1 AND id <= $2", d);
+      st = conn_->Run(
+          "DELETE FROM gb_bodies b USING gb_records r WHERE r.replica = $1 AND r.id <= $2 AND b.replica = r.replica "
+          "AND b.id = r.request_body_at",
+          d);
+      auto del = st.ok() ? conn_->Exec("DELETE FROM gb_records WHERE replica = $1 AND id <= $2", d)
+                         : Result<PgResult>(st);
       st = del.ok() ? Status::Ok() : del.status();
       if (st.ok()) {
         deleted = ToInt(PQcmdTuples(del->get()));
@@ -976,8 +1056,8 @@ class PgStore final : public LogStore {
       while (next < checkpoints->size() && (*checkpoints)[next].last_id <= anchor_id) ++next;
     }
     if (!v.intact) return v;
-    Status st = conn_->Stream(std::string("SELECT ") + kRecordColumns +
-                                  " FROM gb_records WHERE replica = $1 ORDER BY id",
+    Status st = conn_->Stream(std::string("SELECT ") + kSelectColumns + kSelectFrom +
+                                  " WHERE r.replica = $1 ORDER BY r.id",
                               p, [&](PGresult* res) {
                                 AuditRecord r = ReadRecord(res, 0);
                                 if (r.id != want_id) {
@@ -994,7 +1074,11 @@ class PgStore final : public LogStore {
                                   return false;
                                 }
                                 if (ComputeRecordHash(r, RecordForm::kV3) != r.record_hash) {
-                                  broken_at(r.id, "record_hash does not match the record's fields (edited field)");
+                                  broken_at(r.id, r.request_body_at != 0 && !r.request_body
+                                                      ? "its request body (stored ahead as body " +
+                                                            std::to_string(r.request_body_at) + ") is missing"
+                                                      : std::string("record_hash does not match the record's "
+                                                                    "fields (edited field)"));
                                   return false;
                                 }
                                 if (r.prev_hash != want_prev) {
@@ -1030,6 +1114,52 @@ class PgStore final : public LogStore {
     return v;
   }
 
+  // The body thread: inserts queued bodies, as many as are waiting in one
+  // statement; a body that could not be stored is kept for its record.
+  void StoreBodies() {
+    std::unique_lock lock(body_mu_);
+    for (;;) {
+      body_cv_.wait(lock, [&] { return body_stopping_ || !body_queue_.empty(); });
+      if (body_queue_.empty()) return;  // stopping, nothing left
+      std::deque<PendingBody> batch;
+      batch.swap(body_queue_);
+      lock.unlock();
+      Params p;
+      p.Text(replica_);
+      std::string sql = "INSERT INTO gb_bodies (replica, id, body) VALUES ";
+      for (size_t i = 0; i < batch.size(); ++i) {
+        sql += (i ? ",($1,$" : "($1,$") + std::to_string(2 * i + 2) + ",$" + std::to_string(2 * i + 3) + ")";
+        p.Int(batch[i].id);
+        p.Bytes(batch[i].body);
+      }
+      Status st = body_conn_->Run(sql.c_str(), p);
+      lock.lock();
+      if (!st.ok()) {
+        for (PendingBody& b : batch) failed_bodies_[b.id] = std::move(*b.body);
+      }
+      bodies_resolved_ = std::max(bodies_resolved_, batch.back().id);
+      body_cv_.notify_all();
+    }
+  }
+
+  // Waits until every body up to `newest` is stored or has failed; a failed
+  // one goes back into its record.
+  void TakeBackFailedBodies(std::vector<AuditRecord>& records, int64_t newest) {
+    std::unique_lock lock(body_mu_);
+    body_cv_.wait(lock, [&] { return bodies_resolved_ >= newest; });
+    if (failed_bodies_.empty()) return;
+    for (AuditRecord& r : records) {
+      auto it = r.request_body_at != 0 ? failed_bodies_.find(r.request_body_at) : failed_bodies_.end();
+      if (it == failed_bodies_.end()) continue;
+      r.request_body = std::move(it->second);  // masked already; request_body_sha256 is its digest
+      r.request_body_screened = true;
+      r.request_body_at = 0;
+      failed_bodies_.erase(it);
+    }
+    // (A failed body whose record never comes stays until the gate stops:
+    // records may arrive out of body order, so none is dropped early.)
+  }
+
   // Asks the server whether it accepts connections: every second while it
   // is up (so health and metrics notice an outage before an exchange does),
   // every 200 ms while it is down (so Available() recovers without traffic:
@@ -1061,6 +1191,19 @@ class PgStore final : public LogStore {
   std::unique_ptr<PgConn> conn_;
   std::shared_ptr<PgBudgets> budgets_;
   std::thread probe_;
+  struct PendingBody {
+    int64_t id = 0;
+    std::optional<std::string> body;
+  };
+  std::unique_ptr<PgConn> body_conn_;
+  int64_t next_body_id_ = 0;  // the last id given out (writer's thread)
+  std::mutex body_mu_;
+  std::condition_variable body_cv_;
+  std::deque<PendingBody> body_queue_;            // guarded by body_mu_
+  int64_t bodies_resolved_ = 0;                   // guarded: every body up to it is stored or failed
+  std::map<int64_t, std::string> failed_bodies_;  // guarded
+  bool body_stopping_ = false;                    // guarded
+  std::thread body_thread_;
   bool cleared_reservations_ = false;
   bool head_stale_ = true;
   int64_t head_id_ = 0;

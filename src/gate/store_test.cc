@@ -273,6 +273,30 @@ TEST_P(StoreTest, CheckpointsCatchATruncatedTail) {
   EXPECT_NE(v->reason.find("removed from the end"), std::string::npos) << v->reason;
 }
 
+// Large request bodies go ahead of their records (while the upstream
+// answers); a record names its body and reads back with it.
+TEST_P(StoreTest, BodiesStoredAheadReadBackAndVerify) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->StoresBodiesAhead());
+  const std::string body = "{\"prompt\":\"" + std::string(20000, 'x') + "\"}";
+  auto stored = store->StoreRequestBody(body, /*screened=*/false, "");
+  ASSERT_TRUE(stored.ok()) << stored.status().message();
+  AuditRecord r = Rec("2026-11-01T10:00:00Z", "alice");
+  r.request_body = std::nullopt;
+  r.request_body_at = stored->at;
+  r.request_body_sha256 = stored->sha256;
+  ASSERT_TRUE(store->Append(r).ok());
+  ASSERT_TRUE(store->Append(Rec("2026-11-01T10:00:01Z", "bob")).ok());
+  auto back = store->Get(1, "");
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->request_body, body);
+  auto v = store->Verify(nullptr);
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(v->intact) << v->reason;
+  EXPECT_EQ(store->Search("xxxxxxxx")->size(), 1u);
+}
+
 TEST_P(StoreTest, ReadersNeedAnExistingLog) {
   if (GetParam() == Backend::kPostgres) {
     auto reader = OpenLogStore(location_, LogStore::OpenMode::kExisting, {});
@@ -328,6 +352,23 @@ TEST_F(PgStoreTest, EachReplicaKeepsItsOwnChainAndVerifyNamesTheBrokenOne) {
   EXPECT_FALSE(v->intact);
   EXPECT_EQ(v->bad_replica, "b");
   EXPECT_EQ(v->bad_id, 2);
+}
+
+TEST_F(PgStoreTest, VerifyNamesABodyStoredAheadThatWentMissing) {
+  auto a = Open("a");
+  ASSERT_NE(a, nullptr);
+  auto stored = a->StoreRequestBody(std::string(30000, 'y'), false, "");
+  ASSERT_TRUE(stored.ok());
+  AuditRecord r = Rec("2026-11-01T10:00:00Z", "alice");
+  r.request_body = std::nullopt;
+  r.request_body_at = stored->at;
+  r.request_body_sha256 = stored->sha256;
+  ASSERT_TRUE(a->Append(r).ok());
+  Tamper(url_, "DELETE FROM gb_bodies");
+  auto v = a->Verify(nullptr);
+  ASSERT_TRUE(v.ok());
+  EXPECT_FALSE(v->intact);
+  EXPECT_NE(v->reason.find("request body (stored ahead as body 1) is missing"), std::string::npos) << v->reason;
 }
 
 TEST_F(PgStoreTest, ASecondWriterWithTheSameReplicaNameIsRefused) {
