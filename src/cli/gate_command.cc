@@ -77,7 +77,8 @@ usage: glassbox gate [--listen HOST:PORT] [--upstream NAME=URL]... [--log PATH] 
   --upstream NAME=URL    where NAME's requests go: anthropic, openai, gemini, or a new
                          name for an OpenAI-compatible server (vLLM, Ollama, llama.cpp)
   --log PATH             the audit log (default $XDG_DATA_HOME/glassbox/audit.db,
-                         else ~/.local/share/glassbox/audit.db)
+                         else ~/.local/share/glassbox/audit.db), or a fleet's shared
+                         postgresql://USER@HOST/DB?replica=NAME (docs/gate.md: A fleet)
   --log-durability D     normal (default: a crash of the gate loses no finished exchange)
                          or full (also an OS crash or power loss; one fsync per commit)
   --config FILE          gate.toml: users and budgets, allowed models, header rules,

@@ -779,7 +779,7 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options) {
     CheckpointOptions checkpoints;
     checkpoints.signer = std::move(signer.value());
     if (impl->options.checkpoint_path.empty() && IsPostgresUrl(impl->options.log_path)) {
-      return Status::Error("with a PostgreSQL log, name each replica's checkpoint file (--checkpoint-file)");
+      return Status::Error("with a PostgreSQL log, name each replica's checkpoint file (--checkpoints FILE)");
     }
     checkpoints.path = impl->options.checkpoint_path.empty() ? impl->options.log_path + ".checkpoints"
                                                              : impl->options.checkpoint_path;

@@ -170,4 +170,26 @@ for _ in $(seq 50); do
 done
 [[ $(request carol "$(cat port-a)" back-a) == 200 ]] && ok || bad "replica a serves again once PostgreSQL is back"
 expect_exit 0 "log verify at the end" -- "$GB" log verify --log "$URL"
+
+# 4. Signed checkpoints per replica: replica d signs its own chain's head.
+openssl genpkey -algorithm ed25519 -out key.pem 2>/dev/null && openssl pkey -in key.pem -pubout -out pub.pem 2>/dev/null
+: > gate-d.out
+"$GB" gate --listen 127.0.0.1:0 --upstream anthropic=http://127.0.0.1:$UP --config gate.toml --log "$URL?replica=d" \
+  --checkpoint-key key.pem --checkpoints d.checkpoints --checkpoint-every 3 > gate-d.out 2>>gate-d.err &
+DPID=$!
+PIDS+=($DPID)
+line=$(wait_line gate-d.out 'listening on') || { echo "gate d did not start: $(tail -3 gate-d.err)"; exit 1; }
+DPORT=$(sed -E 's/.*:([0-9]+) \(log.*/\1/' <<< "$line")
+for i in 1 2 3 4 5 6 7; do request carol "$DPORT" "cp-$i" > /dev/null; done
+kill -TERM "$DPID"
+wait "$DPID" 2>/dev/null
+expect_exit 0 "replica d's chain verifies against its checkpoints" -- \
+  "$GB" log verify --log "$URL?replica=d" --checkpoints d.checkpoints --public-key pub.pem
+grep -q 'signed checkpoints matched' out && ok || bad "verify reports the checkpoints: $(cat out)"
+sql "DELETE FROM gb_records WHERE replica = 'd' AND id = 7" > /dev/null
+expect_exit 1 "a truncated replica chain is caught by its checkpoints" -- \
+  "$GB" log verify --log "$URL?replica=d" --checkpoints d.checkpoints --public-key pub.pem
+grep -q 'removed from the end' err && ok || bad "verify names the truncation: $(cat err)"
+expect_exit 2 "a PostgreSQL log needs --checkpoints FILE with --checkpoint-key" -- \
+  "$GB" gate --listen 127.0.0.1:0 --upstream anthropic=http://127.0.0.1:$UP --log "$URL?replica=e" --checkpoint-key key.pem
 finish
