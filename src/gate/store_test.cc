@@ -38,7 +38,7 @@ class PgCluster {
   ~PgCluster() {
     if (!dir_.empty()) {
       (void)std::system((Script() + " stop " + dir_ + " fast >/dev/null 2>&1").c_str());
-      (void)std::system(("rm -rf " + dir_).c_str());
+      (void)std::system(("rm -rf " + dir_.substr(0, dir_.rfind('/'))).c_str());
     }
   }
 
