@@ -377,7 +377,13 @@ class PgConn {
     last_failure_ = std::chrono::steady_clock::now();
   }
   Status EnsureConnected() {
-    if (Connected()) return Status::Ok();
+    // A connection the server closed while it was idle (a restart sends a
+    // FATAL and closes) is noticed here, by a non-blocking read, and
+    // replaced, instead of failing the next statement.
+    if (Connected() && PQconsumeInput(conn_) == 1 && PQstatus(conn_) == CONNECTION_OK) return Status::Ok();
+    if (conn_ != nullptr && PQstatus(conn_) != CONNECTION_OK && health_->up.load()) {
+      last_failure_ = {};  // the server answers again: reconnect at once
+    }
     constexpr auto kRetry = std::chrono::milliseconds(100);
     if (conn_ != nullptr && std::chrono::steady_clock::now() - last_failure_ < kRetry) {
       return Status::Error(shown_ + ": the database is unreachable: " + Message());
@@ -464,25 +470,38 @@ class PgBudgets final : public SharedBudgets {
     return out;
   }
 
+  ~PgBudgets() override {
+    {
+      std::lock_guard lock(settle_mu_);
+      settle_stopping_ = true;
+    }
+    settle_cv_.notify_all();
+    if (settle_thread_.joinable()) settle_thread_.join();
+  }
+
+  // Queued for the settle thread; the exchange's record commit waits for it
+  // (PgStore::AppendBatch calls Flush), so a client never sees an exchange
+  // complete whose spend is not in the ledger, and the round trip overlaps
+  // the record's instead of preceding it.
   Status Settle(std::string_view user, int64_t reserved_day, int64_t reserved_month, uint64_t reserved_tokens,
                 double reserved_usd, int64_t day, int64_t month, uint64_t tokens, std::optional<double> usd) override {
-    Params p;
-    std::string u(user);
-    p.Text(u);
-    p.Text(replica_);
-    p.Int(reserved_day);
-    p.Int(reserved_month);
-    p.Int(static_cast<int64_t>(reserved_tokens));
-    p.Double(reserved_usd);
-    p.Int(day);
-    p.Int(month);
-    p.Int(static_cast<int64_t>(tokens));
-    p.Opt(usd);
-    auto conn = Take();
-    Status st = conn->Run("SELECT gb_settle($1, $2, $3, $4, $5, $6::float8, $7, $8, $9, $10::float8)", p);
-    Give(std::move(conn));
-    return st;
+    {
+      std::lock_guard lock(settle_mu_);
+      settle_queue_.push_back(PendingSettle{std::string(user), reserved_day, reserved_month, reserved_tokens,
+                                            reserved_usd, day, month, tokens, usd});
+      ++settles_queued_;
+      if (!settle_thread_.joinable()) settle_thread_ = std::thread([this] { RunSettles(); });
+    }
+    settle_cv_.notify_all();
+    return Status::Ok();
   }
+
+  void Flush() override {
+    std::unique_lock lock(settle_mu_);
+    const uint64_t want = settles_queued_;
+    settle_cv_.wait(lock, [&] { return settles_done_ >= want; });
+  }
+  uint64_t failures() const override { return failures_.load(); }
 
  private:
   // A pool: one connection per concurrent caller (I/O threads), kept.
@@ -507,10 +526,67 @@ class PgBudgets final : public SharedBudgets {
     free_.push_back(std::move(c));
   }
 
+  struct PendingSettle {
+    std::string user;
+    int64_t reserved_day, reserved_month;
+    uint64_t reserved_tokens;
+    double reserved_usd;
+    int64_t day, month;
+    uint64_t tokens;
+    std::optional<double> usd;
+  };
+
+  // Applies queued settlements, all that wait in one statement (one call
+  // of gb_settle each, in order).
+  void RunSettles() {
+    std::unique_lock lock(settle_mu_);
+    for (;;) {
+      settle_cv_.wait(lock, [&] { return settle_stopping_ || !settle_queue_.empty(); });
+      if (settle_queue_.empty()) return;  // stopping, nothing left
+      std::deque<PendingSettle> batch;
+      batch.swap(settle_queue_);
+      lock.unlock();
+      if (!settle_conn_) settle_conn_ = Take();
+      Params p;
+      std::string sql = "SELECT ";
+      int n = 0;
+      for (const PendingSettle& s : batch) {
+        sql += n ? ", " : "";
+        sql += "gb_settle(";
+        for (int k = 0; k < 10; ++k) sql += (k ? ", $" : "$") + std::to_string(n + k + 1) + (k == 5 || k == 9 ? "::float8" : "");
+        sql += ")";
+        n += 10;
+        p.Text(s.user);
+        p.Text(replica_);
+        p.Int(s.reserved_day);
+        p.Int(s.reserved_month);
+        p.Int(static_cast<int64_t>(s.reserved_tokens));
+        p.Double(s.reserved_usd);
+        p.Int(s.day);
+        p.Int(s.month);
+        p.Int(static_cast<int64_t>(s.tokens));
+        p.Opt(s.usd);
+      }
+      Status st = settle_conn_->Run(sql.c_str(), p);
+      if (!st.ok()) failures_.fetch_add(batch.size());
+      lock.lock();
+      settles_done_ += batch.size();
+      settle_cv_.notify_all();
+    }
+  }
+
   std::string conninfo_, shown_, replica_;
   std::shared_ptr<Health> health_;
   std::mutex mu_;
   std::vector<std::unique_ptr<PgConn>> free_;
+  std::unique_ptr<PgConn> settle_conn_;  // the settle thread's
+  std::mutex settle_mu_;
+  std::condition_variable settle_cv_;
+  std::deque<PendingSettle> settle_queue_;  // guarded by settle_mu_
+  uint64_t settles_queued_ = 0, settles_done_ = 0;  // guarded
+  bool settle_stopping_ = false;                    // guarded
+  std::atomic<uint64_t> failures_{0};
+  std::thread settle_thread_;
 };
 
 class PgStore final : public LogStore {
@@ -614,6 +690,8 @@ class PgStore final : public LogStore {
       }
     }
     if (newest_body > 0) TakeBackFailedBodies(records, newest_body);
+    // The settlements of these exchanges (queued before their records).
+    if (budgets_) budgets_->Flush();
     // A lost connection is retried once: the head is read again, and if it
     // already ends with this batch (the commit went through, its answer was
     // lost) the batch is done; else it is chained and sent again.

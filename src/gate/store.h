@@ -51,9 +51,16 @@ class SharedBudgets {
                                               double usd, const BudgetCaps& caps) = 0;
   // Releases a reservation (of reserved_day/month; tokens 0 = none) and adds
   // the exchange's spend to day/month; `usd` nullopt: an unpriced model.
+  // May be applied after it returns (PostgreSQL sends settlements on a
+  // connection of their own, in parallel with the exchange's record, and
+  // every record commit waits for the settlements queued before it: Flush).
   virtual Status Settle(std::string_view user, int64_t reserved_day, int64_t reserved_month, uint64_t reserved_tokens,
                         double reserved_usd, int64_t day, int64_t month, uint64_t tokens,
                         std::optional<double> usd) = 0;
+  // Returns once every Settle called so far is applied (or has failed).
+  virtual void Flush() {}
+  // Settlements applied later that failed.
+  virtual uint64_t failures() const { return 0; }
 };
 
 class LogStore {

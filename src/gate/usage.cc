@@ -232,6 +232,10 @@ std::optional<double> UsageLedger::CostOf(std::string_view model, const net::Usa
   return std::nullopt;
 }
 
+uint64_t UsageLedger::shared_errors() const {
+  return shared_errors_.load() + (shared_ ? shared_->failures() : 0);
+}
+
 void UsageLedger::ShareBudgets(std::shared_ptr<SharedBudgets> shared, bool refuse_when_down) {
   std::lock_guard<std::mutex> lock(mu_);
   shared_ = std::move(shared);
@@ -268,6 +272,12 @@ BudgetDecision UsageLedger::Reserve(std::string_view user, std::string_view mode
       if (u == users_.end()) return BudgetDecision{};
       cfg = u->second;
       usd = CostOf(model, estimate, provider);
+    }
+    // A user without budgets costs the store nothing.
+    if (!cfg.daily_tokens && !cfg.monthly_tokens && !cfg.daily_usd && !cfg.monthly_usd) {
+      std::lock_guard<std::mutex> lock(mu_);
+      HoldLocked(user, estimate, usd, now, reservation);
+      return BudgetDecision{};
     }
     const Periods p = PeriodsOf(now);
     const BudgetCaps caps{cfg.daily_tokens, cfg.monthly_tokens, cfg.daily_usd, cfg.monthly_usd};
@@ -312,14 +322,14 @@ void UsageLedger::Settle(std::string_view user, Reservation& reservation, std::s
                          const net::Usage& usage, net::Provider provider, TimePoint now) {
   const Periods p = PeriodsOf(now);
   const uint64_t tokens = TokensOf(usage);
-  if (shared_ && !reservation.user.empty()) {
+  if (shared_ && reservation.shared) {
     std::optional<double> usd;
     {
       std::lock_guard<std::mutex> lock(mu_);
       usd = CostOf(model, usage, provider);
     }
     const bool spent = tokens != 0 || usage.any();
-    const bool held = reservation.shared && (reservation.tokens > 0 || reservation.usd > 0);
+    const bool held = reservation.tokens > 0 || reservation.usd > 0;
     if (spent || held) {
       Status st = shared_->Settle(user, reservation.day, reservation.month, held ? reservation.tokens : 0,
                                   held ? reservation.usd : 0, p.day, p.month, spent ? tokens : 0,

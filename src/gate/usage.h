@@ -97,7 +97,7 @@ class UsageLedger {
   // Call before the gateway serves.
   void ShareBudgets(std::shared_ptr<SharedBudgets> shared, bool refuse_when_down);
   // Calls to the shared budgets that failed.
-  uint64_t shared_errors() const { return shared_errors_.load(); }
+  uint64_t shared_errors() const;
 
   // Tokens and USD currently held by exchanges in flight for `user`.
   uint64_t ReservedTokens(std::string_view user, TimePoint now) const;

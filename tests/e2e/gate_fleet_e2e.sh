@@ -168,7 +168,8 @@ for _ in $(seq 50); do
   [[ $(curl -s "http://127.0.0.1:$(cat port-a)/_glassbox/health") == *'"ok"'* ]] && break
   sleep 0.1
 done
-[[ $(request carol "$(cat port-a)" back-a) == 200 ]] && ok || bad "replica a serves again once PostgreSQL is back"
+back=$(request carol "$(cat port-a)" back-a)
+[[ $back == 200 ]] && ok || bad "replica a serves again once PostgreSQL is back: $back; $(tail -3 gate-a.err)"
 expect_exit 0 "log verify at the end" -- "$GB" log verify --log "$URL"
 
 # 4. Signed checkpoints per replica: replica d signs its own chain's head.
