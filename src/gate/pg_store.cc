@@ -291,6 +291,7 @@ class PgConn {
     if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
       Status failed = Status::Error(shown_ + ": cannot connect: " + Message());
       MarkDown();
+      last_connect_failure_ = std::chrono::steady_clock::now();
       return failed;
     }
     if (on_connect_) {
@@ -374,18 +375,23 @@ class PgConn {
       std::lock_guard lock(health_->mu);
       health_->cv.notify_all();
     }
-    last_failure_ = std::chrono::steady_clock::now();
   }
   Status EnsureConnected() {
     // A connection the server closed while it was idle (a restart sends a
     // FATAL and closes) is noticed here, by a non-blocking read, and
     // replaced, instead of failing the next statement.
-    if (Connected() && PQconsumeInput(conn_) == 1 && PQstatus(conn_) == CONNECTION_OK) return Status::Ok();
-    if (conn_ != nullptr && PQstatus(conn_) != CONNECTION_OK && health_->up.load()) {
-      last_failure_ = {};  // the server answers again: reconnect at once
+    // (Twice: the first read may return the server's farewell message,
+    // the second its end of stream.)
+    if (Connected() && PQconsumeInput(conn_) == 1 && PQconsumeInput(conn_) == 1 && PQstatus(conn_) == CONNECTION_OK) {
+      return Status::Ok();
     }
+    if (conn_ != nullptr && PQstatus(conn_) != CONNECTION_OK && health_->up.load()) {
+      last_connect_failure_ = {};  // the server answers again: reconnect at once
+    }
+    // A lost connection is replaced at once; only a failed attempt to
+    // connect waits kRetry before the next.
     constexpr auto kRetry = std::chrono::milliseconds(100);
-    if (conn_ != nullptr && std::chrono::steady_clock::now() - last_failure_ < kRetry) {
+    if (conn_ != nullptr && std::chrono::steady_clock::now() - last_connect_failure_ < kRetry) {
       return Status::Error(shown_ + ": the database is unreachable: " + Message());
     }
     return Connect();
@@ -410,7 +416,7 @@ class PgConn {
   std::shared_ptr<Health> health_;
   std::function<Status(PgConn&)> on_connect_;
   PGconn* conn_ = nullptr;
-  std::chrono::steady_clock::time_point last_failure_{};
+  std::chrono::steady_clock::time_point last_connect_failure_{};
 };
 
 // Splits our own `replica=NAME` out of a URL's query (libpq rejects

@@ -168,8 +168,11 @@ for _ in $(seq 50); do
   [[ $(curl -s "http://127.0.0.1:$(cat port-a)/_glassbox/health") == *'"ok"'* ]] && break
   sleep 0.1
 done
-back=$(request carol "$(cat port-a)" back-a)
-[[ $back == 200 ]] && ok || bad "replica a serves again once PostgreSQL is back: $back; $(tail -3 gate-a.err)"
+back=$(curl -s --max-time 5 -w ' %{http_code}' -H "x-api-key: carol-key-0123456789abcdef" \
+  -H 'anthropic-version: 2023-06-01' -H 'content-type: application/json' \
+  --data-binary '{"model":"claude-sonnet-4-5","max_tokens":100,"messages":[{"role":"user","content":"back-a"}]}' \
+  "http://127.0.0.1:$(cat port-a)/v1/messages")
+[[ $back == *' 200' ]] && ok || bad "replica a serves again once PostgreSQL is back: $(tail -c 400 <<< "$back")"
 expect_exit 0 "log verify at the end" -- "$GB" log verify --log "$URL"
 
 # 4. Signed checkpoints per replica: replica d signs its own chain's head.
