@@ -18,6 +18,12 @@
 #   DURABILITY=normal  the log's [log] durability: normal (default) or full
 #   LOG_DIR=DIR        where the audit log goes (default: a fresh folder under
 #                      $TMPDIR, i.e. the disk; LOG_DIR=/dev/shm puts it on tmpfs)
+#   PG=0               skip the PostgreSQL section (default: run it when the
+#                      server binaries are there): two gate replicas on one
+#                      throwaway cluster (tests/pg/pg_cluster.sh), 100 KB
+#                      requests through one replica, then through both at
+#                      once, as a user without a budget (log only) and with one
+#                      (log + the shared reservation and its settlement)
 #   CALLGRIND=200      also count the gate's instructions per 100 KB request
 #                      (valgrind; steady on a busy machine where times are not):
 #                      (run with 200+20 requests - run with none) / 220
@@ -29,7 +35,8 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/glassbox-gate-bench.XXXXXX")
 LOGDIR=$WORK
 if [[ -n "${LOG_DIR:-}" ]]; then LOGDIR=$(mktemp -d "$LOG_DIR/glassbox-gate-bench-log.XXXXXX"); fi
 PIDS=()
-trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK" "$LOGDIR"' EXIT
+PGC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tests/pg" && pwd)/pg_cluster.sh
+trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; [[ -d $WORK/pg ]] && bash "$PGC" stop "$WORK/pg" fast; rm -rf "$WORK" "$LOGDIR"' EXIT
 cd "$WORK"
 wait_line() { for _ in $(seq 200); do grep -m1 "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done; return 1; }
 
@@ -89,6 +96,49 @@ awk -v d50="$(field p50_ms "$direct")" -v g50="$(field p50_ms "$gated")" \
     'BEGIN { printf "added by the gate: p50 %.3f ms, p99 %.3f ms\n", g50 - d50, g99 - d99;
              printf "added by a bare relay (the second hop alone): p50 %.3f ms, p99 %.3f ms\n", r50 - d50, r99 - d99;
              printf "the gate beyond the relay: p50 %.3f ms\n", g50 - r50 }'
+
+SQLITE_ADDED=$(awk -v d50="$(field p50_ms "$direct")" -v g50="$(field p50_ms "$gated")" \
+    -v d99="$(field p99_ms "$direct")" -v g99="$(field p99_ms "$gated")" 'BEGIN { printf "p50 %.3f ms, p99 %.3f ms", g50 - d50, g99 - d99 }')
+
+if [[ ${PG:-1} != 0 ]]; then
+  echo "== PostgreSQL: two gate replicas on one cluster, 100 KB requests, $N sequential per client"
+  if PGURL=$(bash "$PGC" start "$WORK/pg" 2>pg.err); then
+    printf '[log]\ndurability = "%s"\n\n[users.bench]\nkey = "bench-key-0123456789abcdef"\ndaily_tokens = 1000000000000\n\n[users.plain]\nkey = "plain-key-0123456789abcdef"\n' \
+      "$DURABILITY" > fleet.toml
+    for r in a b; do
+      "$BUILD/glassbox" gate --listen 127.0.0.1:0 --threads 2 --upstream anthropic=$U --log "$PGURL?replica=$r" \
+        --config fleet.toml > "fleet-$r.out" 2> "fleet-$r.err" &
+      PIDS+=($!)
+    done
+    GA=$(wait_line fleet-a.out 'listening on' | sed -E 's/.*listening on (http:\/\/[^ ]+).*/\1/')
+    GB=$(wait_line fleet-b.out 'listening on' | sed -E 's/.*listening on (http:\/\/[^ ]+).*/\1/')
+    KEY=x-api-key:bench-key-0123456789abcdef
+    direct=$(lat "$U" /v1/messages big.json "$N" "$AV")
+    one=$(lat "$GA" /v1/messages big.json "$N" "$AV" x-api-key:plain-key-0123456789abcdef)
+    budget=$(lat "$GA" /v1/messages big.json "$N" "$AV" "$KEY")
+    lat "$GA" /v1/messages big.json "$N" "$AV" "$KEY" > both-a &
+    pa=$!
+    lat "$GB" /v1/messages big.json "$N" "$AV" "$KEY" > both-b &
+    pb=$!
+    wait $pa $pb
+    echo "direct:                          $direct"
+    echo "replica a, user without budget:  $one"
+    echo "replica a, budgeted user:        $budget"
+    echo "replicas a and b at once (a):    $(cat both-a)"
+    echo "replicas a and b at once (b):    $(cat both-b)"
+    added() {
+      awk -v d50="$(field p50_ms "$direct")" -v g50="$(field p50_ms "$1")" -v d99="$(field p99_ms "$direct")" \
+        -v g99="$(field p99_ms "$1")" 'BEGIN { printf "p50 %.3f ms, p99 %.3f ms", g50 - d50, g99 - d99 }'
+    }
+    echo "added, SQLite gate (above):                 $SQLITE_ADDED"
+    echo "added, PostgreSQL, one replica, log only:   $(added "$one")"
+    echo "added, PostgreSQL, one replica, budgeted:   $(added "$budget")"
+    echo "added, PostgreSQL, two replicas at once:    a $(added "$(cat both-a)"); b $(added "$(cat both-b)")"
+    echo "records in PostgreSQL: $("$BUILD/glassbox" log verify --log "$PGURL")"
+  else
+    echo "skipped: $(cat pg.err)"
+  fi
+fi
 
 echo "== time to first byte of streams, $N sequential"
 direct=$(lat "$U" /v1/chat/completions stream.json "$N")

@@ -3,7 +3,8 @@
 # Idempotent: when everything is present it prints nothing and returns at once.
 # Usage: scripts/bootstrap.sh [--bench] [--test]
 #   --bench  also installs the npm benchmark peers (secretlint) into build/npm-tools
-#   --test   also installs the npm test tools (the SARIF validator, the provider SDKs, ...) into build/npm-test-tools
+#   --test   also installs the npm test tools (the SARIF validator, the provider SDKs, ...) into
+#            build/npm-test-tools, and the PostgreSQL 15 server for the gate's fleet tests (--bench too)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -13,6 +14,7 @@ debian_packages=(
   clang-14 libclang-rt-14-dev
   libicu-dev libvectorscan-dev libre2-dev
   libfmt-dev libspdlog-dev libcli11-dev libtomlplusplus-dev
+  libpq-dev
   libssl-dev libgit2-dev libsqlite3-dev libarchive-dev libyaml-dev libbrotli-dev libzstd-dev
   libseccomp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
@@ -23,6 +25,12 @@ debian_packages=(
   iproute2 curl wrk chromium python3
   ripgrep hyperfine xxd
 )
+
+# The PostgreSQL server (and psql) for the gate's fleet tests and benchmark:
+# they start throwaway clusters with its initdb and pg_ctl (tests/pg/pg_cluster.sh).
+if [[ " $* " == *" --test "* || " $* " == *" --bench "* ]]; then
+  debian_packages+=(postgresql-15 postgresql-client-15)
+fi
 
 missing=()
 for p in "${debian_packages[@]}"; do

@@ -18,6 +18,7 @@
 
 #include "cli/commands.h"
 #include "gate/config.h"
+#include "gate/store.h"
 #include "gate/gateway.h"
 #include "net/tls.h"
 
@@ -85,7 +86,8 @@ usage: glassbox gate [--listen HOST:PORT] [--upstream NAME=URL]... [--log PATH] 
   --count-tokens         answer count_tokens for routes whose upstream cannot count them
                          with a local estimate (labelled as one)
   --log PATH             the audit log (default $XDG_DATA_HOME/glassbox/audit.db,
-                         else ~/.local/share/glassbox/audit.db)
+                         else ~/.local/share/glassbox/audit.db), or a fleet's shared
+                         postgresql://USER@HOST/DB?replica=NAME (docs/gate.md: A fleet)
   --log-durability D     normal (default: a crash of the gate loses no finished exchange)
                          or full (also an OS crash or power loss; one fsync per commit)
   --config FILE          gate.toml: users and budgets, allowed models, header rules,
@@ -227,10 +229,13 @@ int RunGate(int argc, char** argv) {
     std::cerr << "glassbox gate: " << message << "\n" << std::flush;
   };
   options.io_threads = threads;
-  options.log_path = log_path.empty() ? DefaultLogPath() : log_path;
+  // --log, else gate.toml's [log] location, else the default file.
+  options.log_path = !log_path.empty()                       ? log_path
+                     : !options.config.log.location.empty() ? options.config.log.location
+                                                             : DefaultLogPath();
   std::error_code ec;
   std::filesystem::path parent = std::filesystem::path(options.log_path).parent_path();
-  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  if (!parent.empty() && !gate::IsPostgresUrl(options.log_path)) std::filesystem::create_directories(parent, ec);
   if (ec) return Fail(fmt::format("gate: cannot create the folder of the log '{}': {}", options.log_path, ec.message()));
   if (!tls_cert.empty()) {
     auto tls = net::TlsContext::ServerFromFiles(tls_cert, tls_key);
@@ -257,7 +262,7 @@ int RunGate(int argc, char** argv) {
 
   std::string scheme = options.listener_tls ? "https" : "http";
   std::string listen_host = options.config.listen.substr(0, options.config.listen.rfind(':'));
-  std::string log_shown = options.log_path;
+  std::string log_shown = gate::RedactStoreLocation(options.log_path);
   auto gateway = gate::Gateway::Start(std::move(options));
   if (!gateway.ok()) return Fail("gate: " + gateway.status().message());
   std::cout << fmt::format("glassbox gate listening on {}://{}:{} (log: {})\n", scheme, listen_host,

@@ -209,7 +209,9 @@ Actions:
   export         every record in full (default format jsonl, one JSON object per line)
 
 Options:
-  --log PATH     the audit log (an SQLite file made by glassbox gate)
+  --log PATH     the audit log (an SQLite file made by glassbox gate), or a fleet's
+                 postgresql://USER@HOST/DB URL (every replica's chain; show takes REPLICA:ID;
+                 add ?replica=NAME to check that replica's --checkpoints)
   --format F     text (default; jsonl for export), json (one array; verify: one object), jsonl
   --since T, --until T   list/search/export records with since <= time < until (RFC 3339 UTC)
   --user U, --model M    only this user's / this model's records

@@ -12,6 +12,7 @@
 #include "cli/commands.h"
 #include "core/json_writer.h"
 #include "gate/audit_log.h"
+#include "gate/store.h"
 
 namespace glassbox::cli {
 namespace {
@@ -24,6 +25,7 @@ enum class Format { kText, kJson, kJsonl };
 void WriteRecord(JsonWriter& w, const AuditRecord& r) {
   w.BeginObject();
   w.Key("id").Int(r.id);
+  if (!r.replica.empty()) w.Field("replica", r.replica);
   w.Field("time", r.time);
   w.Field("user", r.user);
   w.Field("agent", r.agent);
@@ -50,13 +52,14 @@ void WriteRecord(JsonWriter& w, const AuditRecord& r) {
 }
 
 void PrintSummary(const AuditRecord& r) {
+  if (!r.replica.empty()) std::cout << r.replica << ":";
   std::cout << r.id << "  " << r.time << "  " << r.user << "  " << r.agent << "  " << r.method << " " << r.upstream
             << r.path << "  " << r.model << "  " << r.status << "  " << r.latency_ms << "ms  in=" << r.input_tokens
             << " out=" << r.output_tokens << "\n";
 }
 
 void PrintFull(const AuditRecord& r) {
-  std::cout << "record " << r.id << "\n"
+  std::cout << "record " << (r.replica.empty() ? "" : r.replica + ":") << r.id << "\n"
             << "  time:            " << r.time << "\n"
             << "  user:            " << r.user << "\n"
             << "  agent:           " << r.agent << "\n"
@@ -122,7 +125,7 @@ void PrintRecords(const std::vector<AuditRecord>& records, Format format, bool f
 }
 
 constexpr const char* kUsage =
-    "usage: glassbox log list|show ID|search TEXT|verify|export --log PATH [--format text|json|jsonl] "
+    "usage: glassbox log list|show [REPLICA:]ID|search TEXT|verify|export --log PATH|postgresql://... [--format text|json|jsonl] "
     "[--since T] [--until T] [--user U] [--model M] [--limit N] [--checkpoints FILE --public-key PEM]";
 
 }  // namespace
@@ -201,7 +204,7 @@ int RunLog(int argc, char** argv) {
     return Fail("--checkpoints and --public-key go together (the key checks the checkpoints' signatures)");
   }
   if (!checkpoints_path.empty() && action != "verify") return Fail("--checkpoints is for 'log verify'");
-  auto log = AuditLog::Open(log_path, AuditLog::OpenMode::kExisting);
+  auto log = gate::OpenLogStore(log_path, gate::LogStore::OpenMode::kExisting, {});
   if (!log.ok()) return Fail(log.status().message());
 
   if (action == "verify") {
@@ -225,11 +228,16 @@ int RunLog(int argc, char** argv) {
         w.Key("checkpoints").Int(v->checkpoints).Key("checkpoints_matched").Int(v->checkpoints_matched);
         w.Field("newest_checkpoint", checkpoints.back().time);
       }
-      if (!v->intact) w.Key("bad_record").Int(v->bad_id).Field("reason", v->reason);
+      if (v->chains != 1) w.Key("chains").Int(v->chains);
+      if (!v->intact) {
+        w.Key("bad_record").Int(v->bad_id).Field("reason", v->reason);
+        if (!v->bad_replica.empty()) w.Field("bad_replica", v->bad_replica);
+      }
       w.EndObject();
       std::cout << "\n";
     } else if (v->intact) {
       std::cout << "intact: " << v->records << " records"
+                << (v->chains != 1 ? " in " + std::to_string(v->chains) + " replica chains" : "")
                 << (v->anchor_id ? " after retention anchor at record " + std::to_string(v->anchor_id) : "");
       if (!checkpoints.empty()) {
         std::cout << "; " << v->checkpoints_matched << " of " << v->checkpoints
@@ -243,19 +251,26 @@ int RunLog(int argc, char** argv) {
       std::cout << "\n";
     }
     if (!v->intact) {
-      std::cerr << "record " << v->bad_id << ": " << v->reason << "\n";
+      std::cerr << (v->bad_replica.empty() ? "" : "replica " + v->bad_replica + ", ") << "record " << v->bad_id << ": "
+                << v->reason << "\n";
       return kExitFindings;
     }
     return kExitClean;
   }
   if (action == "show") {
+    // ID, or REPLICA:ID in a PostgreSQL log of several replicas.
     int64_t id = 0;
-    const std::string& s = positional[1];
+    std::string s = positional[1];
+    std::string replica;
+    if (size_t colon = s.rfind(':'); colon != std::string::npos) {
+      replica = s.substr(0, colon);
+      s = s.substr(colon + 1);
+    }
     auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), id);
     if (ec != std::errc() || end != s.data() + s.size() || id <= 0) {
       return Fail("'" + s + "' is not a record id");
     }
-    auto r = (*log)->Get(id);
+    auto r = (*log)->Get(id, replica);
     if (!r.ok()) return Fail(r.status().message());
     PrintRecords({*r}, format, /*full=*/true);
     return kExitClean;

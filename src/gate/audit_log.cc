@@ -184,8 +184,11 @@ void WriteCanonical(const AuditRecord& r, RecordForm form, std::string_view requ
       sink(known_digest.empty() ? std::string_view(Sha256Hex(*value)) : known_digest);
     }
   };
-  sink(form == RecordForm::kV1 ? std::string_view("glassbox-audit-v1\n") : std::string_view("glassbox-audit-v2\n"));
+  sink(form == RecordForm::kV1   ? std::string_view("glassbox-audit-v1\n")
+       : form == RecordForm::kV2 ? std::string_view("glassbox-audit-v2\n")
+                                 : std::string_view("glassbox-audit-v3\n"));
   integer(r.id);
+  if (form == RecordForm::kV3) field(r.replica);
   field(r.time);
   field(r.user);
   field(r.agent);
@@ -241,6 +244,44 @@ std::string CanonicalRecord(const AuditRecord& r, RecordForm form) {
 }
 
 std::string ComputeRecordHash(const AuditRecord& r, RecordForm form) { return RecordHash(r, form, {}); }
+std::string ComputeRecordHash(const AuditRecord& r, RecordForm form, std::string_view request_digest,
+                              bool request_by_ref) {
+  return RecordHash(r, form, request_digest, request_by_ref);
+}
+
+struct SecretMasker::State {
+  std::shared_ptr<const SecretScanner> scanner;
+  std::unique_ptr<SecretScratch> scratch;
+};
+
+Result<std::unique_ptr<SecretMasker>> SecretMasker::Create() {
+  auto rules = BuiltinSecretRules();
+  if (!rules.ok()) return rules.status();
+  auto scanner = SecretScanner::Compile(std::move(rules).value(), SecretScanner::CompileMode::kLazy);
+  if (!scanner.ok()) return scanner.status();
+  auto masker = std::unique_ptr<SecretMasker>(new SecretMasker());
+  masker->state_ = std::make_unique<State>();
+  masker->state_->scanner = std::move(scanner).value();
+  masker->state_->scratch = masker->state_->scanner->NewScratch();
+  return masker;
+}
+
+SecretMasker::~SecretMasker() = default;
+
+Status SecretMasker::Mask(std::string* text) {
+  if (text->empty()) return Status::Ok();
+  std::vector<Finding> found;
+  if (Status s = state_->scanner->Scan(*text, *state_->scratch, &found); !s.ok()) return s;
+  std::sort(found.begin(), found.end(), [](const Finding& a, const Finding& b) { return a.byte_offset > b.byte_offset; });
+  uint64_t limit = text->size();  // findings at or past it overlap one already masked
+  for (const Finding& f : found) {
+    if (!IsMaskedRule(f.rule) || f.byte_length == 0 || f.byte_offset + f.byte_length > limit) continue;
+    std::string masked = MaskSecret(std::string_view(*text).substr(f.byte_offset, f.byte_length));
+    text->replace(f.byte_offset, f.byte_length, masked);
+    limit = f.byte_offset;
+  }
+  return Status::Ok();
+}
 
 bool IsMaskedRule(std::string_view rule_id) { return rule_id.starts_with("secret/"); }
 

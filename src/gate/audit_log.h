@@ -33,6 +33,10 @@
 //   but the digest of a body can be computed before the record is complete
 //   (the gate hashes the request while the upstream answers), so the commit
 //   hashes about a kilobyte instead of the bodies again.
+// Version 3 (the PostgreSQL back-end, pg_store.h) is version 2 with
+//   "glassbox-audit-v3\n" first and the record's replica id encoded as a
+//   field right after id: each replica of a gate fleet keeps its own chain,
+//   and the id names the record within that chain.
 // Which version a record uses follows from its id: records from the id in
 // the meta table's "v2_from" on use version 2, older ones version 1. A log
 // created by this code has v2_from = 1; an older log gets v2_from = the next
@@ -102,7 +106,8 @@ Result<LogDurability> ParseLogDurability(std::string_view text);
 bool IsMaskedRule(std::string_view rule_id);
 
 struct AuditRecord {
-  int64_t id = 0;             // assigned by Append()
+  int64_t id = 0;             // assigned by Append(); within its replica's chain
+  std::string replica;        // the chain (gate replica) of the record; "" in a SQLite log
   std::string time;           // RFC 3339 UTC, given by the caller
   std::string user;
   std::string agent;
@@ -160,7 +165,7 @@ struct AuditRecord {
 // DeleteBefore() reject any other.
 bool IsRfc3339Utc(std::string_view t);
 
-enum class RecordForm { kV1 = 1, kV2 = 2 };
+enum class RecordForm { kV1 = 1, kV2 = 2, kV3 = 3 };
 
 // The canonical serialization (see above) of `r`, record_hash excluded.
 std::string CanonicalRecord(const AuditRecord& r, RecordForm form);
@@ -179,7 +184,31 @@ struct VerifyResult {
   int64_t last_id = 0;    // the newest record checked
   int64_t checkpoints = 0;          // signed checkpoints given
   int64_t checkpoints_matched = 0;  // of them, whose record was found with the signed hash
+  std::string bad_replica;          // the chain of bad_id (PostgreSQL logs; "" in SQLite)
+  int64_t chains = 1;               // hash chains checked (one per replica in PostgreSQL)
 };
+
+// Replaces every secret core's built-in rules find (IsMaskedRule) by
+// MaskSecret() of it: the log's last line of defence, shared by both
+// back-ends. One object per thread.
+class SecretMasker {
+ public:
+  static Result<std::unique_ptr<SecretMasker>> Create();
+  ~SecretMasker();
+  Status Mask(std::string* text);
+
+ private:
+  SecretMasker() = default;
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+// The hash a record of `form` must carry. `request_digest`, when not empty,
+// is the known SHA-256 of the request body (versions 2 and 3).
+// `request_by_ref`: the request body was stored ahead (request_body is
+// nullopt and `request_digest` is its SHA-256).
+std::string ComputeRecordHash(const AuditRecord& r, RecordForm form, std::string_view request_digest,
+                              bool request_by_ref = false);
 
 // Which records ForEach visits; empty fields do not filter.
 struct RecordFilter {

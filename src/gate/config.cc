@@ -604,7 +604,17 @@ Result<GateConfig> ParseGateConfig(std::string_view toml_text, std::string_view 
   if (const toml::node* l = root.get("log")) {
     const toml::table* t = l->as_table();
     if (t == nullptr) return ctx.Error(*l, "log", "expected a table");
-    if (Status st = CheckKeys(ctx, *t, "log", {"durability"}); !st.ok()) return st;
+    if (Status st = CheckKeys(ctx, *t, "log", {"durability", "location", "replica", "on_store_down"}); !st.ok()) {
+      return st;
+    }
+    if (Status st = GetString(ctx, *t, "log", "location", &config.log.location); !st.ok()) return st;
+    if (Status st = GetString(ctx, *t, "log", "replica", &config.log.replica); !st.ok()) return st;
+    std::string on_down = config.log.serve_unlogged ? "serve-unlogged" : "refuse";
+    if (Status st = GetString(ctx, *t, "log", "on_store_down", &on_down); !st.ok()) return st;
+    if (on_down != "refuse" && on_down != "serve-unlogged") {
+      return ctx.Error(*t->get("on_store_down"), "log.on_store_down", "expected \"refuse\" or \"serve-unlogged\"");
+    }
+    config.log.serve_unlogged = on_down == "serve-unlogged";
     std::string durability = LogDurabilityName(config.log.durability);
     if (Status st = GetString(ctx, *t, "log", "durability", &durability); !st.ok()) return st;
     Result<LogDurability> parsed_durability = ParseLogDurability(durability);

@@ -105,6 +105,16 @@ struct RetentionConfig {
 // [log]
 struct LogConfig {  // LogDurability: see audit_log.h
   LogDurability durability = LogDurability::kNormal;
+  // Where the log lives: a SQLite path or "postgresql://..." (store.h);
+  // "" = the command line's --log or the default path.
+  std::string location;
+  // PostgreSQL: this gate's chain in a fleet ("" = the URL's replica= or
+  // the host name).
+  std::string replica;
+  // What a gate does while its store (PostgreSQL) is unreachable: refuse
+  // every exchange with 503 (the default; nothing unlogged goes through), or
+  // serve them unlogged, budgets decided by this replica alone.
+  bool serve_unlogged = false;
 };
 
 // Policy switches; all on by default.

@@ -162,6 +162,8 @@ TEST(GateConfig, ErrorsNameFileLineAndKey) {
       {"[upstreams.anthropic]\nprotocol = \"openai\"\n", "a built-in upstream speaks its own protocol"},
       {"[log]\ndurability = \"sometimes\"\n", "gate.toml:2: log.durability: expected \"normal\" or \"full\""},
       {"[log]\nsync = \"full\"\n", "gate.toml:2: log.sync: unknown key"},
+      {"[log]\non_store_down = \"ignore\"\n",
+       "gate.toml:2: log.on_store_down: expected \"refuse\" or \"serve-unlogged\""},
   };
   for (const Case& c : cases) {
     Result<GateConfig> r = ParseGateConfig(c.toml, "gate.toml", Env());
@@ -186,6 +188,22 @@ TEST(GateConfig, LogDurability) {
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("'fsync'"), std::string::npos) << bad.status().message();
   EXPECT_STREQ(LogDurabilityName(LogDurability::kFull), "full");
+}
+
+// [log] for a fleet (issue 19): where the log lives, this replica's name and
+// what to do while the store is down (refuse unless told).
+TEST(GateConfig, LogLocationReplicaAndStoreDownPolicy) {
+  EXPECT_FALSE(DefaultGateConfig().log.serve_unlogged);
+  Result<GateConfig> c = ParseGateConfig(
+      "[log]\nlocation = \"postgresql://gate@db/audit\"\nreplica = \"gate-1\"\non_store_down = \"serve-unlogged\"\n",
+      "gate.toml", Env());
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->log.location, "postgresql://gate@db/audit");
+  EXPECT_EQ(c->log.replica, "gate-1");
+  EXPECT_TRUE(c->log.serve_unlogged);
+  Result<GateConfig> refuse = ParseGateConfig("[log]\non_store_down = \"refuse\"\n", "gate.toml", Env());
+  ASSERT_TRUE(refuse.ok());
+  EXPECT_FALSE(refuse->log.serve_unlogged);
 }
 
 TEST(GateConfig, UpstreamUrls) {

@@ -126,6 +126,11 @@ struct Gateway::Impl {
     std::lock_guard lock(policy_mu);
     return current_policy;
   }
+  std::string MetricsText() {
+    metrics.store_up.store(log->log().Available() ? 1 : 0);
+    metrics.shared_budget_errors.store(ledger->shared_errors());
+    return metrics.Text(server->stats());
+  }
   void Handle(net::HttpRequest request, std::shared_ptr<net::ResponseWriter> writer);
   void HandleReload(const net::HttpRequest& request, const std::shared_ptr<net::ResponseWriter>& writer);
   Status ReloadNow(std::optional<GateConfig> given);
@@ -271,7 +276,15 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
     gw->log->Append(
         std::move(record),
         [gw = gw, then = std::move(then)](Status st) {
-          if (!st.ok()) gw->metrics.log_errors.fetch_add(1);
+          if (!st.ok()) {
+            gw->metrics.log_errors.fetch_add(1);
+            // on_store_down = serve-unlogged: the exchange goes on without
+            // its record (counted); refuse (the default) fails it.
+            if (gw->CurrentPolicy()->config().log.serve_unlogged) {
+              gw->metrics.unlogged.fetch_add(1);
+              st = Status::Ok();
+            }
+          }
           then(std::move(st));
         },
         request_digest);
@@ -492,6 +505,14 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
   }
 };
 
+// /_glassbox/health while the store is down: 503 when the gate refuses
+// (take it out of the load balancer), 200 when it serves unlogged.
+net::HttpResponse StoreDownHealth(bool serve_unlogged) {
+  return JsonResponse(serve_unlogged ? 200 : 503,
+                      std::string("{\"status\":\"degraded\",\"store\":\"down\",\"on_store_down\":\"") +
+                          (serve_unlogged ? "serve-unlogged" : "refuse") + "\"}");
+}
+
 }  // namespace
 
 void Gateway::Impl::Handle(net::HttpRequest request, std::shared_ptr<net::ResponseWriter> writer) {
@@ -503,14 +524,25 @@ void Gateway::Impl::Handle(net::HttpRequest request, std::shared_ptr<net::Respon
     r.headers.Add("Content-Type", "application/json");
     return writer->Respond(std::move(r));
   }
+  const bool store_up = log->log().Available();
   if (request.path == "/_glassbox/health") {
+    if (!store_up) return writer->Respond(StoreDownHealth(CurrentPolicy()->config().log.serve_unlogged));
     return writer->Respond(JsonResponse(200, "{\"status\":\"ok\"}"));
   }
   if (request.path == "/_glassbox/reload") return HandleReload(request, writer);
   if (request.path == "/_glassbox/metrics") {
     net::HttpResponse r;
     r.headers.Add("Content-Type", "text/plain; version=0.0.4");
-    r.body = metrics.Text(server->stats());
+    r.body = MetricsText();
+    return writer->Respond(std::move(r));
+  }
+  if (!store_up && !CurrentPolicy()->config().log.serve_unlogged) {
+    // on_store_down = refuse: nothing goes through that the log cannot record.
+    metrics.store_down_refusals.fetch_add(1);
+    net::HttpResponse r = JsonResponse(
+        503, "{\"error\":{\"type\":\"store_unavailable\",\"message\":\"the gate's audit log store is unreachable "
+             "(on_store_down = refuse)\"}}");
+    r.headers.Add("retry-after", "1");
     return writer->Respond(std::move(r));
   }
 
@@ -564,6 +596,12 @@ void Gateway::Impl::Handle(net::HttpRequest request, std::shared_ptr<net::Respon
     request.body = std::move(decoded.body);
   }
   auto refuse_budget = [&](const BudgetDecision& budget) {
+    if (budget.budget == "store_down") {
+      Refusal refusal = MakeRefusal(ex->route.protocol, ErrorKind::kInternal, "store-down", budget.message);
+      refusal.status = 503;
+      refusal.retry_after_seconds = 1;
+      return refusal;
+    }
     Refusal refusal = MakeRefusal(ex->route.protocol, ErrorKind::kRateLimit, "budget", budget.message);
     refusal.retry_after_seconds = budget.retry_after_seconds;
     return refusal;
@@ -734,6 +772,8 @@ Status Gateway::Impl::ReloadNow(std::optional<GateConfig> given) {
                                      loaded->listen));
     } else if (loaded->log.durability != now.log.durability) {
       st = Status::Error("the log's durability changed; that needs a restart");
+    } else if (loaded->log.location != now.log.location || loaded->log.replica != now.log.replica) {
+      st = Status::Error("the log's location or replica name changed; that needs a restart");
     } else {
       st = CheckRoutes(*loaded);
     }
@@ -817,8 +857,12 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options) {
   impl->current_policy = std::move(policy.value());
   impl->ledger = std::make_unique<UsageLedger>(impl->current_policy->config());
 
-  auto log = LogWriter::Open(impl->options.log_path, config.log.durability);
-  if (!log.ok()) return Status::Error("audit log '" + impl->options.log_path + "': " + log.status().message());
+  auto log = LogWriter::Open(impl->options.log_path, config.log.durability, config.log.replica);
+  if (!log.ok()) {
+    // PostgreSQL's messages name the (password-masked) URL themselves.
+    if (IsPostgresUrl(impl->options.log_path)) return Status::Error("audit log: " + log.status().message());
+    return Status::Error("audit log '" + impl->options.log_path + "': " + log.status().message());
+  }
   impl->log = std::move(log.value());
   {
     Impl* self = impl.get();
@@ -834,6 +878,9 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options) {
     if (!signer.ok()) return signer.status();
     CheckpointOptions checkpoints;
     checkpoints.signer = std::move(signer.value());
+    if (impl->options.checkpoint_path.empty() && IsPostgresUrl(impl->options.log_path)) {
+      return Status::Error("with a PostgreSQL log, name each replica's checkpoint file (--checkpoints FILE)");
+    }
     checkpoints.path = impl->options.checkpoint_path.empty() ? impl->options.log_path + ".checkpoints"
                                                              : impl->options.checkpoint_path;
     checkpoints.every_records = std::max<int64_t>(1, impl->options.checkpoint_every_records);
@@ -844,9 +891,14 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options) {
     checkpoints.on_failure = [self](const Status& st) { self->Notice("checkpoint not written: " + st.message()); };
     impl->log->SetCheckpoints(std::move(checkpoints));
   }
-  // Budgets survive restarts: this month's usage is read back from the log.
-  Status seeded = impl->ledger->SeedFromLog(impl->log->log(), impl->Now());
-  (void)seeded;  // a record with an unreadable time is skipped; the rest still count
+  if (std::shared_ptr<SharedBudgets> shared = impl->log->log().Budgets()) {
+    // A fleet: the store keeps every replica's spend (store.h).
+    impl->ledger->ShareBudgets(std::move(shared), !config.log.serve_unlogged);
+  } else {
+    // Budgets survive restarts: this month's usage is read back from the log.
+    Status seeded = impl->ledger->SeedFromLog(impl->log->log(), impl->Now());
+    (void)seeded;  // a record with an unreadable time is skipped; the rest still count
+  }
   // [retention]: applied now, then hourly on the log thread.
   Result<int64_t> trimmed = ApplyRetention(impl->current_policy->config().retention, impl->log->log(), impl->Now());
   if (!trimmed.ok()) {
@@ -854,7 +906,7 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options) {
   }
   {
     Impl* self = impl.get();
-    impl->log->SetMaintenance(std::chrono::hours(1), [self](AuditLog& audit_log) {
+    impl->log->SetMaintenance(std::chrono::hours(1), [self](LogStore& audit_log) {
       // A failure here leaves the records in place; the next hour retries.
       (void)ApplyRetention(self->CurrentPolicy()->config().retention, audit_log, self->Now());
     });
@@ -895,7 +947,7 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options) {
 
 uint16_t Gateway::port() const { return impl_->server->port(); }
 
-std::string Gateway::MetricsText() const { return impl_->metrics.Text(impl_->server->stats()); }
+std::string Gateway::MetricsText() const { return impl_->MetricsText(); }
 
 Status Gateway::Reload() { return impl_->ReloadNow(std::nullopt); }
 Status Gateway::Reload(GateConfig config) { return impl_->ReloadNow(std::move(config)); }

@@ -14,24 +14,29 @@ using Clock = std::chrono::steady_clock;
 
 class LogWriterImpl {
  public:
-  static Result<std::unique_ptr<LogWriterImpl>> Open(const std::string& path, LogDurability durability) {
-    AuditLog::Options options;
+  static Result<std::unique_ptr<LogWriterImpl>> Open(const std::string& path, LogDurability durability,
+                                                     const std::string& replica) {
+    LogStore::Options options;
     options.durability = durability;
     // Checkpoints run on their own thread and connection (below), so no
     // commit ever waits for the WAL to be copied into the database.
     options.auto_checkpoint = false;
-    auto log = AuditLog::Open(path, AuditLog::OpenMode::kCreate, options);
+    auto log = OpenLogStore(path, LogStore::OpenMode::kCreate, options, replica);
     if (!log.ok()) return log.status();
-    auto checkpointer = AuditLog::Open(path, AuditLog::OpenMode::kExisting, options);
-    if (!checkpointer.ok()) return checkpointer.status();
+    std::unique_ptr<LogStore> checkpointer;
+    if ((*log)->NeedsWalCheckpoints()) {
+      auto opened = OpenLogStore(path, LogStore::OpenMode::kExisting, options, replica);
+      if (!opened.ok()) return opened.status();
+      checkpointer = std::move(opened.value());
+    }
     auto writer = std::unique_ptr<LogWriterImpl>(new LogWriterImpl(std::move(log.value())));
     // With an fsync per commit, storing a body ahead would cost a second
     // fsync per request; the body then goes inline with its record.
-    writer->store_ahead_ = durability == LogDurability::kNormal;
+    writer->store_ahead_ = durability == LogDurability::kNormal && writer->log_->StoresBodiesAhead();
     writer->commit_inline_ = durability == LogDurability::kNormal;
-    writer->checkpointer_ = std::move(checkpointer.value());
+    writer->checkpointer_ = std::move(checkpointer);
     writer->thread_ = std::thread([w = writer.get()] { w->Run(); });
-    writer->checkpoint_thread_ = std::thread([w = writer.get()] { w->RunCheckpoints(); });
+    if (writer->checkpointer_) writer->checkpoint_thread_ = std::thread([w = writer.get()] { w->RunCheckpoints(); });
     return writer;
   }
   ~LogWriterImpl() { Stop(); }
@@ -99,7 +104,7 @@ class LogWriterImpl {
     if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
   }
 
-  AuditLog& log() { return *log_; }
+  LogStore& log() { return *log_; }
 
   // Called on the log thread when a body could not be stored ahead (it then
   // goes into its record). Call before the gateway serves.
@@ -149,7 +154,7 @@ class LogWriterImpl {
 
   // Runs `task` on the log thread every `interval` (first after one interval).
   // Call before the gateway serves.
-  void SetMaintenance(std::chrono::milliseconds interval, std::function<void(AuditLog&)> task) {
+  void SetMaintenance(std::chrono::milliseconds interval, std::function<void(LogStore&)> task) {
     std::lock_guard lock(mu_);
     maintenance_interval_ = interval;
     maintenance_ = std::move(task);
@@ -159,7 +164,7 @@ class LogWriterImpl {
   }
 
  private:
-  explicit LogWriterImpl(std::unique_ptr<AuditLog> log) : log_(std::move(log)) {}
+  explicit LogWriterImpl(std::unique_ptr<LogStore> log) : log_(std::move(log)) {}
 
   // Group commit: everything queued while the last transaction was syncing
   // goes into the next one, so a busy gateway pays one fsync per batch.
@@ -200,7 +205,7 @@ class LogWriterImpl {
   void Run() {
     for (;;) {
       std::deque<Item> batch;
-      std::function<void(AuditLog&)> maintenance;
+      std::function<void(LogStore&)> maintenance;
       {
         std::unique_lock lock(mu_);
         auto ready = [&] {
@@ -321,9 +326,9 @@ class LogWriterImpl {
       // Bodies stored ahead reach the disk before the records naming them
       // are made durable by the checkpoint (the WAL is synced in it).
       (void)log_->SyncBodies();
-      auto done = checkpointer_->Checkpoint();
+      auto done = checkpointer_->Checkpoint(LogStore::CheckpointMode::kPassive);
       if (done.ok() && done->wal_frames > kRestartFrames) {
-        (void)checkpointer_->Checkpoint(AuditLog::CheckpointMode::kRestart);
+        (void)checkpointer_->Checkpoint(LogStore::CheckpointMode::kRestart);
       }
       lock.lock();
       if (last) return;
@@ -333,12 +338,12 @@ class LogWriterImpl {
     }
   }
 
-  std::unique_ptr<AuditLog> log_;
+  std::unique_ptr<LogStore> log_;
   std::mutex log_mu_;  // held while log_ is used (after mu_ when both are taken)
   bool store_ahead_ = true;  // see PrepareDigest
   std::function<void(const Status&)> on_store_failure_;
   bool commit_inline_ = false;  // see the class comment
-  std::unique_ptr<AuditLog> checkpointer_;
+  std::unique_ptr<LogStore> checkpointer_;  // SQLite only (NeedsWalCheckpoints)
   std::thread thread_;
   std::thread checkpoint_thread_;
   std::mutex checkpoint_mu_;
@@ -351,7 +356,7 @@ class LogWriterImpl {
   std::deque<Item> queue_;
   bool batch_in_progress_ = false;  // the log thread took a batch and has not finished it
   bool stopping_ = false;
-  std::function<void(AuditLog&)> maintenance_;
+  std::function<void(LogStore&)> maintenance_;
   CheckpointOptions checkpoints_;                      // guarded by log_mu_
   int64_t records_since_checkpoint_ = 0;               // guarded by log_mu_
   bool wrote_checkpoint_ = false;                      // guarded by log_mu_
@@ -365,8 +370,9 @@ class LogWriterImpl {
 LogWriter::LogWriter(std::unique_ptr<LogWriterImpl> impl) : impl_(std::move(impl)) {}
 LogWriter::~LogWriter() { Stop(); }
 
-Result<std::unique_ptr<LogWriter>> LogWriter::Open(const std::string& path, LogDurability durability) {
-  auto impl = LogWriterImpl::Open(path, durability);
+Result<std::unique_ptr<LogWriter>> LogWriter::Open(const std::string& path, LogDurability durability,
+                                                   std::string replica) {
+  auto impl = LogWriterImpl::Open(path, durability, replica);
   if (!impl.ok()) return impl.status();
   return std::unique_ptr<LogWriter>(new LogWriter(std::move(impl.value())));
 }
@@ -377,13 +383,13 @@ void LogWriter::PrepareHere(std::shared_ptr<RequestDigest> digest) { impl_->Prep
 void LogWriter::Stop() {
   if (impl_) impl_->Stop();
 }
-AuditLog& LogWriter::log() { return impl_->log(); }
+LogStore& LogWriter::log() { return impl_->log(); }
 void LogWriter::OnStoreFailure(std::function<void(const Status&)> callback) {
   impl_->OnStoreFailure(std::move(callback));
 }
 void LogWriter::SetCheckpoints(CheckpointOptions options) { impl_->SetCheckpoints(std::move(options)); }
 
-void LogWriter::SetMaintenance(std::chrono::milliseconds interval, std::function<void(AuditLog&)> task) {
+void LogWriter::SetMaintenance(std::chrono::milliseconds interval, std::function<void(LogStore&)> task) {
   impl_->SetMaintenance(interval, std::move(task));
 }
 

@@ -14,6 +14,7 @@
 
 #include "core/status.h"
 #include "gate/audit_log.h"
+#include "gate/store.h"
 #include "gate/checkpoint.h"
 #include "gate/config.h"
 
@@ -66,7 +67,10 @@ struct CheckpointOptions {
 class LogWriterImpl;
 class LogWriter {
  public:
-  static Result<std::unique_ptr<LogWriter>> Open(const std::string& path, LogDurability durability);
+  // `location`: a SQLite path or a PostgreSQL URL (store.h); `replica`
+  // names this gate's chain in PostgreSQL ("" = the URL's or the host name).
+  static Result<std::unique_ptr<LogWriter>> Open(const std::string& location, LogDurability durability,
+                                                 std::string replica = "");
   ~LogWriter();  // Stop()
 
   // Appends `record`; `done` runs after the commit (on the log thread or,
@@ -79,7 +83,7 @@ class LogWriter {
   void PrepareHere(std::shared_ptr<RequestDigest> digest);
   // Drains the queue and joins the threads (a last checkpoint included).
   void Stop();
-  AuditLog& log();
+  LogStore& log();
   // Called on the log thread when a body could not be stored ahead (it then
   // goes into its record). Call before the gateway serves.
   void OnStoreFailure(std::function<void(const Status&)> callback);
@@ -87,7 +91,7 @@ class LogWriter {
   void SetCheckpoints(CheckpointOptions options);
   // Runs `task` on the log thread every `interval` (first after one
   // interval). Call before the gateway serves.
-  void SetMaintenance(std::chrono::milliseconds interval, std::function<void(AuditLog&)> task);
+  void SetMaintenance(std::chrono::milliseconds interval, std::function<void(LogStore&)> task);
 
  private:
   explicit LogWriter(std::unique_ptr<LogWriterImpl> impl);

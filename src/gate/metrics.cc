@@ -47,6 +47,17 @@ std::string Metrics::Text(const net::ServerStats& server) const {
   counter("glassbox_gate_log_bodies_kept_inline_total",
           "Large request bodies kept in their records because the body store refused them.",
           bodies_kept_inline.load());
+  out += fmt::format(
+      "# HELP glassbox_gate_store_up Whether the audit log's store answers (1) or not (0).\n"
+      "# TYPE glassbox_gate_store_up gauge\nglassbox_gate_store_up {}\n",
+      store_up.load());
+  counter("glassbox_gate_unlogged_exchanges_total",
+          "Exchanges served without a record while the store was down (on_store_down = serve-unlogged).",
+          unlogged.load());
+  counter("glassbox_gate_store_down_refusals_total",
+          "Exchanges refused because the store was down (on_store_down = refuse).", store_down_refusals.load());
+  counter("glassbox_gate_shared_budget_errors_total", "Calls to the fleet's shared budgets that failed.",
+          shared_budget_errors.load());
   out += "# HELP glassbox_gate_reloads_total Configuration reloads (SIGHUP, POST /_glassbox/reload), by result.\n";
   out += "# TYPE glassbox_gate_reloads_total counter\n";
   out += fmt::format("glassbox_gate_reloads_total{{result=\"ok\"}} {}\n", reloads_ok.load());

@@ -48,6 +48,11 @@ class Metrics {
   std::atomic<uint64_t> bytes_from_clients{0}, bytes_to_clients{0}, bytes_from_upstreams{0};
   std::atomic<uint64_t> upstream_errors{0}, log_errors{0}, cancelled{0}, bodies_kept_inline{0};
   std::atomic<uint64_t> reloads_ok{0}, reloads_refused{0};
+  // The log's store (PostgreSQL): reachable now (1/0), exchanges served
+  // without a record under on_store_down = serve-unlogged, refused because it
+  // was down, and failed calls to the shared budgets.
+  std::atomic<int> store_up{1};
+  std::atomic<uint64_t> unlogged{0}, store_down_refusals{0}, shared_budget_errors{0};
 
   // The Prometheus text format of every counter, with the server's own.
   std::string Text(const net::ServerStats& server) const;

@@ -1,10 +1,10 @@
 #include "gate/retention.h"
 
-#include "gate/audit_log.h"
+#include "gate/store.h"
 
 namespace glassbox::gate {
 
-Result<std::optional<std::string>> RetentionCutoff(const RetentionConfig& retention, AuditLog& log, TimePoint now) {
+Result<std::optional<std::string>> RetentionCutoff(const RetentionConfig& retention, LogStore& log, TimePoint now) {
   std::optional<std::string> cutoff;
   if (retention.days) cutoff = FormatRfc3339(now - std::chrono::hours(24) * static_cast<int>(*retention.days));
   if (retention.records) {
@@ -16,7 +16,7 @@ Result<std::optional<std::string>> RetentionCutoff(const RetentionConfig& retent
   return cutoff;
 }
 
-Result<int64_t> ApplyRetention(const RetentionConfig& retention, AuditLog& log, TimePoint now) {
+Result<int64_t> ApplyRetention(const RetentionConfig& retention, LogStore& log, TimePoint now) {
   Result<std::optional<std::string>> cutoff = RetentionCutoff(retention, log, now);
   if (!cutoff.ok()) return cutoff.status();
   if (!*cutoff) return int64_t{0};

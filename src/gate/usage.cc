@@ -5,6 +5,7 @@
 #include <charconv>
 
 #include "gate/audit_log.h"
+#include "gate/store.h"
 
 namespace glassbox::gate {
 
@@ -37,6 +38,28 @@ uint64_t TokensOf(const net::Usage& u) {
   uint64_t n = u.input_tokens.value_or(0) + u.output_tokens.value_or(0);
   if (n == 0 && u.total_tokens) n = *u.total_tokens;
   return n + u.cache_read_tokens.value_or(0) + u.cache_creation_tokens.value_or(0);
+}
+
+// A refusal of `budget` ("daily_..." or "monthly_..."): its message,
+// reset time and retry-after.
+BudgetDecision Refused(std::string_view user, std::string_view budget, const std::string& used,
+                       const std::string& limit, std::string_view unit, bool held, TimePoint now) {
+  const Periods p = PeriodsOf(now);
+  const bool daily = budget.starts_with("daily");
+  BudgetDecision d;
+  d.allowed = false;
+  d.budget = std::string(budget);
+  d.resets_at = daily ? DayStart(p.day + 1) : MonthStart(p.month + 1);
+  const TimePoint day_reset_at = TimePoint(sys_days(days(p.day + 1)));
+  // (ParseRfc3339 is defined below; the month start is computed directly.)
+  const std::chrono::year_month_day next_month(std::chrono::year(static_cast<int>((p.month + 1) / 12)),
+                                               std::chrono::month(static_cast<unsigned>((p.month + 1) % 12) + 1),
+                                               std::chrono::day(1));
+  const TimePoint reset_at = daily ? day_reset_at : TimePoint(sys_days(next_month));
+  d.retry_after_seconds = std::max<int64_t>(1, std::chrono::ceil<std::chrono::seconds>(reset_at - now).count());
+  d.message = fmt::format("user {} has used {} of the {} budget of {} {}{}; it resets at {}", user, used, budget, limit,
+                          unit, held ? " (requests in flight included)" : "", d.resets_at);
+  return d;
 }
 
 }  // namespace
@@ -128,12 +151,12 @@ Status UsageLedger::Seed(std::string_view user, std::string_view model, std::str
   return Status::Ok();
 }
 
-Status UsageLedger::SeedFromLog(AuditLog& log, TimePoint now) {
+Status UsageLedger::SeedFromLog(LogStore& log, TimePoint now) {
   const Periods p = PeriodsOf(now);
   const std::string since = MonthStart(p.month);
-  Result<std::vector<AuditLog::UsageRow>> rows = log.UsageSince(since);
+  Result<std::vector<LogStore::UsageRow>> rows = log.UsageSince(since);
   if (!rows.ok()) return rows.status();
-  for (const AuditLog::UsageRow& r : *rows) {
+  for (const LogStore::UsageRow& r : *rows) {
     if (r.input_tokens <= 0 && r.output_tokens <= 0) continue;
     if (Status st = Seed(r.user, r.model, r.time, static_cast<uint64_t>(std::max<int64_t>(0, r.input_tokens)),
                          static_cast<uint64_t>(std::max<int64_t>(0, r.output_tokens)));
@@ -188,30 +211,17 @@ BudgetDecision UsageLedger::CheckLocked(std::string_view user, TimePoint now) co
       month_usd = it->second.month.usd + it->second.month.reserved_usd;
     }
   }
-  const TimePoint day_reset_at = TimePoint(sys_days(days(p.day + 1)));
-  const std::string day_reset = DayStart(p.day + 1);
-  const std::string month_reset = MonthStart(p.month + 1);
-  auto refuse = [&](std::string_view budget, std::string used, std::string limit, std::string_view unit,
-                    const std::string& reset) {
-    d.allowed = false;
-    d.budget = std::string(budget);
-    d.resets_at = reset;
-    const TimePoint reset_at = reset == day_reset ? day_reset_at : ParseRfc3339(reset).value_or(day_reset_at);
-    d.retry_after_seconds =
-        std::max<int64_t>(1, std::chrono::ceil<std::chrono::seconds>(reset_at - now).count());
-    d.message = fmt::format("user {} has used {} of the {} budget of {} {}{}; it resets at {}", user, used, budget,
-                            limit, unit, held ? " (requests in flight included)" : "", reset);
+  auto refuse = [&](std::string_view budget, std::string used, std::string limit, std::string_view unit) {
+    d = Refused(user, budget, used, limit, unit, held, now);
   };
   if (cfg.daily_tokens && day_tokens >= *cfg.daily_tokens) {
-    refuse("daily_tokens", std::to_string(day_tokens), std::to_string(*cfg.daily_tokens), "tokens", day_reset);
+    refuse("daily_tokens", std::to_string(day_tokens), std::to_string(*cfg.daily_tokens), "tokens");
   } else if (cfg.daily_usd && day_usd >= *cfg.daily_usd) {
-    refuse("daily_usd", fmt::format("${:.4f}", day_usd), fmt::format("${:.2f}", *cfg.daily_usd), "USD", day_reset);
+    refuse("daily_usd", fmt::format("${:.4f}", day_usd), fmt::format("${:.2f}", *cfg.daily_usd), "USD");
   } else if (cfg.monthly_tokens && month_tokens >= *cfg.monthly_tokens) {
-    refuse("monthly_tokens", std::to_string(month_tokens), std::to_string(*cfg.monthly_tokens), "tokens",
-           month_reset);
+    refuse("monthly_tokens", std::to_string(month_tokens), std::to_string(*cfg.monthly_tokens), "tokens");
   } else if (cfg.monthly_usd && month_usd >= *cfg.monthly_usd) {
-    refuse("monthly_usd", fmt::format("${:.4f}", month_usd), fmt::format("${:.2f}", *cfg.monthly_usd), "USD",
-           month_reset);
+    refuse("monthly_usd", fmt::format("${:.4f}", month_usd), fmt::format("${:.2f}", *cfg.monthly_usd), "USD");
   }
   return d;
 }
@@ -222,12 +232,18 @@ std::optional<double> UsageLedger::CostOf(std::string_view model, const net::Usa
   return std::nullopt;
 }
 
-BudgetDecision UsageLedger::Reserve(std::string_view user, std::string_view model, const net::Usage& estimate,
-                                    net::Provider provider, TimePoint now, Reservation* reservation) {
-  *reservation = Reservation{};
+uint64_t UsageLedger::shared_errors() const {
+  return shared_errors_.load() + (shared_ ? shared_->failures() : 0);
+}
+
+void UsageLedger::ShareBudgets(std::shared_ptr<SharedBudgets> shared, bool refuse_when_down) {
   std::lock_guard<std::mutex> lock(mu_);
-  BudgetDecision d = CheckLocked(user, now);
-  if (!d.allowed || users_.find(user) == users_.end()) return d;
+  shared_ = std::move(shared);
+  refuse_when_down_ = refuse_when_down;
+}
+
+void UsageLedger::HoldLocked(std::string_view user, const net::Usage& estimate, std::optional<double> usd,
+                             TimePoint now, Reservation* reservation) {
   const Periods p = PeriodsOf(now);
   UserState& s = state_[std::string(user)];
   for (auto [bucket, period] : {std::pair{&s.day, p.day}, std::pair{&s.month, p.month}}) {
@@ -237,11 +253,68 @@ BudgetDecision UsageLedger::Reserve(std::string_view user, std::string_view mode
   reservation->day = p.day;
   reservation->month = p.month;
   reservation->tokens = TokensOf(estimate);
-  reservation->usd = CostOf(model, estimate, provider).value_or(0);
+  reservation->usd = usd.value_or(0);
   for (Bucket* b : {&s.day, &s.month}) {
     b->reserved_tokens += reservation->tokens;
     b->reserved_usd += reservation->usd;
   }
+}
+
+BudgetDecision UsageLedger::Reserve(std::string_view user, std::string_view model, const net::Usage& estimate,
+                                    net::Provider provider, TimePoint now, Reservation* reservation) {
+  *reservation = Reservation{};
+  if (shared_) {
+    UserConfig cfg;
+    std::optional<double> usd;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto u = users_.find(user);
+      if (u == users_.end()) return BudgetDecision{};
+      cfg = u->second;
+      usd = CostOf(model, estimate, provider);
+    }
+    // A user without budgets costs the store nothing.
+    if (!cfg.daily_tokens && !cfg.monthly_tokens && !cfg.daily_usd && !cfg.monthly_usd) {
+      std::lock_guard<std::mutex> lock(mu_);
+      HoldLocked(user, estimate, usd, now, reservation);
+      return BudgetDecision{};
+    }
+    const Periods p = PeriodsOf(now);
+    const BudgetCaps caps{cfg.daily_tokens, cfg.monthly_tokens, cfg.daily_usd, cfg.monthly_usd};
+    // One round trip, no lock of ours held meanwhile.
+    auto r = shared_->Reserve(user, p.day, p.month, TokensOf(estimate), usd.value_or(0), caps);
+    if (r.ok()) {
+      if (!r->allowed) {
+        const bool tokens = r->budget.ends_with("tokens");
+        const std::optional<double> limit = r->budget == "daily_tokens"     ? std::optional<double>(cfg.daily_tokens.value_or(0))
+                                            : r->budget == "monthly_tokens" ? std::optional<double>(cfg.monthly_tokens.value_or(0))
+                                            : r->budget == "daily_usd"      ? cfg.daily_usd
+                                                                            : cfg.monthly_usd;
+        return Refused(user, r->budget,
+                       tokens ? fmt::format("{:.0f}", r->used) : fmt::format("${:.4f}", r->used),
+                       tokens ? fmt::format("{:.0f}", limit.value_or(0)) : fmt::format("${:.2f}", limit.value_or(0)),
+                       tokens ? "tokens" : "USD", r->held, now);
+      }
+      std::lock_guard<std::mutex> lock(mu_);
+      HoldLocked(user, estimate, usd, now, reservation);
+      reservation->shared = true;
+      return BudgetDecision{};
+    }
+    shared_errors_.fetch_add(1);
+    if (refuse_when_down_) {
+      BudgetDecision d;
+      d.allowed = false;
+      d.budget = "store_down";
+      d.message = "budgets cannot be checked across the gate's replicas: " + r.status().message();
+      d.retry_after_seconds = 1;
+      return d;
+    }
+    // serve-unlogged: this replica's own ledger decides.
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  BudgetDecision d = CheckLocked(user, now);
+  if (!d.allowed || users_.find(user) == users_.end()) return d;
+  HoldLocked(user, estimate, CostOf(model, estimate, provider), now, reservation);
   return d;
 }
 
@@ -249,6 +322,21 @@ void UsageLedger::Settle(std::string_view user, Reservation& reservation, std::s
                          const net::Usage& usage, net::Provider provider, TimePoint now) {
   const Periods p = PeriodsOf(now);
   const uint64_t tokens = TokensOf(usage);
+  if (shared_ && reservation.shared) {
+    std::optional<double> usd;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      usd = CostOf(model, usage, provider);
+    }
+    const bool spent = tokens != 0 || usage.any();
+    const bool held = reservation.tokens > 0 || reservation.usd > 0;
+    if (spent || held) {
+      Status st = shared_->Settle(user, reservation.day, reservation.month, held ? reservation.tokens : 0,
+                                  held ? reservation.usd : 0, p.day, p.month, spent ? tokens : 0,
+                                  spent ? usd : std::optional<double>(0.0));
+      if (!st.ok()) shared_errors_.fetch_add(1);
+    }
+  }
   std::lock_guard<std::mutex> lock(mu_);
   const std::optional<double> usd = CostOf(model, usage, provider);
   if (!reservation.user.empty()) {
@@ -277,6 +365,7 @@ void UsageLedger::Reconfigure(const GateConfig& config) {
   users_.clear();
   for (const UserConfig& u : config.users) users_.emplace(u.name, u);
   prices_ = config.prices;
+  if (shared_) refuse_when_down_.store(!config.log.serve_unlogged);
 }
 
 }  // namespace glassbox::gate

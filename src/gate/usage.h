@@ -4,9 +4,11 @@
 // Thread-safe: Check, Record and Seed may be called from any thread.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -18,7 +20,8 @@
 
 namespace glassbox::gate {
 
-class AuditLog;
+class LogStore;
+class SharedBudgets;
 
 using TimePoint = std::chrono::system_clock::time_point;
 
@@ -59,6 +62,7 @@ struct Reservation {
   int64_t day = -1, month = -1;
   uint64_t tokens = 0;
   double usd = 0;
+  bool shared = false;  // also held in the store's shared budgets (ShareBudgets)
 };
 
 class UsageLedger {
@@ -84,6 +88,17 @@ class UsageLedger {
   // at `now`. A reservation of an earlier day or month is released from it.
   void Settle(std::string_view user, Reservation& reservation, std::string_view model, const net::Usage& usage,
               net::Provider provider, TimePoint now);
+  // Budgets shared by a fleet of gate replicas through the log's store
+  // (PostgreSQL, store.h): Reserve asks the store, which decides across
+  // every replica in one atomic statement, and Settle records the spend
+  // there; the local totals still count this replica's exchanges. When the
+  // store cannot be asked, `refuse_when_down` refuses (budget "store_down",
+  // the gateway answers 503), else this replica's own ledger decides.
+  // Call before the gateway serves.
+  void ShareBudgets(std::shared_ptr<SharedBudgets> shared, bool refuse_when_down);
+  // Calls to the shared budgets that failed.
+  uint64_t shared_errors() const;
+
   // Tokens and USD currently held by exchanges in flight for `user`.
   uint64_t ReservedTokens(std::string_view user, TimePoint now) const;
   // Takes the budgets and prices of `config` (a reload); totals and
@@ -101,7 +116,7 @@ class UsageLedger {
               uint64_t output_tokens);
 
   // Seeds from every record of the current month in `log` (at `now`).
-  Status SeedFromLog(AuditLog& log, TimePoint now);
+  Status SeedFromLog(LogStore& log, TimePoint now);
 
   UsageTotals Totals(std::string_view user, TimePoint now) const;
 
@@ -123,6 +138,13 @@ class UsageLedger {
   std::optional<double> CostOf(  // with mu_ held
      std::string_view model, const net::Usage& usage, net::Provider provider) const;
 
+  // Holds `estimate` in the local buckets (mu_ held).
+  void HoldLocked(std::string_view user, const net::Usage& estimate, std::optional<double> usd, TimePoint now,
+                  Reservation* reservation);
+
+  std::shared_ptr<SharedBudgets> shared_;  // set before serving, then read only
+  std::atomic<bool> refuse_when_down_{true};  // follows [log] on_store_down (Reconfigure)
+  std::atomic<uint64_t> shared_errors_{0};
   std::map<std::string, UserConfig, std::less<>> users_;
   std::vector<PriceEntry> prices_;
   mutable std::mutex mu_;

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "gate/audit_log.h"
+#include "gate/store.h"
 #include "gate/retention.h"
 
 namespace glassbox::gate {
@@ -123,7 +124,7 @@ TEST(UsageLedger, SeedsFromTheAuditLog) {
   const std::string path = ::testing::TempDir() + "/usage_seed_test.db";
   std::remove(path.c_str());
   {
-    auto log = AuditLog::Open(path, AuditLog::OpenMode::kCreate);
+    auto log = OpenLogStore(path, LogStore::OpenMode::kCreate, {});
     ASSERT_TRUE(log.ok()) << log.status().message();
     for (const auto& [time, in, out] :
          {std::tuple{"2026-10-31T23:00:00Z", 5000, 5000},  // last month: ignored
@@ -154,7 +155,7 @@ TEST(UsageLedger, SeedsFromTheAuditLog) {
 TEST(Retention, DaysAndRecordsKeepTheChainVerifiable) {
   const std::string path = ::testing::TempDir() + "/retention_test.db";
   std::remove(path.c_str());
-  auto log = AuditLog::Open(path, AuditLog::OpenMode::kCreate);
+  auto log = OpenLogStore(path, LogStore::OpenMode::kCreate, {});
   ASSERT_TRUE(log.ok()) << log.status().message();
   for (int day = 1; day <= 10; ++day) {
     AuditRecord r;
@@ -187,7 +188,7 @@ TEST(Retention, DaysAndRecordsKeepTheChainVerifiable) {
   Result<std::vector<AuditRecord>> left = (*log)->List();
   ASSERT_TRUE(left.ok());
   EXPECT_EQ(left->size(), 4u);
-  Result<VerifyResult> v = (*log)->Verify();
+  Result<VerifyResult> v = (*log)->Verify(nullptr);
   ASSERT_TRUE(v.ok());
   EXPECT_TRUE(v->intact) << v->reason;
   std::remove(path.c_str());
@@ -260,6 +261,89 @@ TEST(UsageReservation, ReconfigureKeepsTotalsAndTakesNewBudgets) {
   ledger.Reconfigure(BudgetConfig(1000));
   EXPECT_TRUE(ledger.Check("carol", Noon()).allowed);
   EXPECT_EQ(ledger.Totals("carol", Noon()).day_tokens, 120u);
+}
+
+}  // namespace
+}  // namespace glassbox::gate
+
+namespace glassbox::gate {
+namespace {
+
+// A fleet's shared budgets as the ledger sees them (store.h), without a
+// database: a cap of `cap` tokens, or an unreachable store.
+class FakeSharedBudgets : public SharedBudgets {
+ public:
+  Result<SharedReserveResult> Reserve(std::string_view, int64_t, int64_t, uint64_t tokens, double,
+                                      const BudgetCaps& caps) override {
+    if (down) return Status::Error("postgresql://gate@db/audit: the database is unreachable");
+    SharedReserveResult r;
+    if (caps.daily_tokens && spent + held >= *caps.daily_tokens) {
+      r.allowed = false;
+      r.budget = "daily_tokens";
+      r.used = static_cast<double>(spent + held);
+      r.held = held > 0;
+      return r;
+    }
+    held += tokens;
+    return r;
+  }
+  Status Settle(std::string_view, int64_t, int64_t, uint64_t reserved_tokens, double, int64_t, int64_t,
+                uint64_t tokens, std::optional<double>) override {
+    if (down) return Status::Error("down");
+    held -= reserved_tokens;
+    spent += tokens;
+    ++settles;
+    return Status::Ok();
+  }
+  bool down = false;
+  uint64_t spent = 0, held = 0;
+  int settles = 0;
+};
+
+// Issue 19: with shared budgets the store decides, and settles; while it is
+// down, on_store_down decides: refuse (503, "store_down") or this replica's
+// own ledger.
+TEST(UsageLedger, SharedBudgetsDecideAndStoreDownFollowsThePolicy) {
+  const GateConfig config = Config("[users.alice]\nkey = \"alice-key-0123456789\"\ndaily_tokens = 1000\n");
+  const TimePoint now = At("2026-11-23T12:00:00Z");
+  auto shared = std::make_shared<FakeSharedBudgets>();
+  UsageLedger ledger(config);
+  ledger.ShareBudgets(shared, /*refuse_when_down=*/true);
+  Reservation r;
+  ASSERT_TRUE(ledger.Reserve("alice", "m", Tokens(100, 200), net::Provider::kAnthropic, now, &r).allowed);
+  EXPECT_TRUE(r.shared);
+  EXPECT_EQ(shared->held, 300u);
+  ledger.Settle("alice", r, "m", Tokens(100, 50), net::Provider::kAnthropic, now);
+  EXPECT_EQ(shared->held, 0u);
+  EXPECT_EQ(shared->spent, 150u);
+  // The store refuses: the ledger words it as its own refusal.
+  shared->spent = 1200;
+  BudgetDecision d = ledger.Reserve("alice", "m", Tokens(100, 200), net::Provider::kAnthropic, now, &r);
+  EXPECT_FALSE(d.allowed);
+  EXPECT_EQ(d.budget, "daily_tokens");
+  EXPECT_NE(d.message.find("1200 of the daily_tokens budget of 1000"), std::string::npos) << d.message;
+  EXPECT_GE(d.retry_after_seconds, 1);
+  // Down, refuse: refused as store_down, whatever the local ledger says.
+  shared->down = true;
+  d = ledger.Reserve("alice", "m", Tokens(1, 1), net::Provider::kAnthropic, now, &r);
+  EXPECT_FALSE(d.allowed);
+  EXPECT_EQ(d.budget, "store_down");
+  EXPECT_NE(d.message.find("unreachable"), std::string::npos) << d.message;
+  EXPECT_EQ(ledger.shared_errors(), 1u);
+  // Down, serve-unlogged (a reload may switch it): the local ledger decides.
+  GateConfig serve = config;
+  serve.log.serve_unlogged = true;
+  ledger.Reconfigure(serve);
+  d = ledger.Reserve("alice", "m", Tokens(1, 1), net::Provider::kAnthropic, now, &r);
+  EXPECT_TRUE(d.allowed) << d.message;
+  EXPECT_FALSE(r.shared);
+  // Users without budgets never reach the store.
+  shared->down = false;
+  const int settles = shared->settles;
+  Reservation anon;
+  EXPECT_TRUE(ledger.Reserve("bob", "m", Tokens(1, 1), net::Provider::kAnthropic, now, &anon).allowed);
+  ledger.Settle("bob", anon, "m", Tokens(1, 1), net::Provider::kAnthropic, now);
+  EXPECT_EQ(shared->settles, settles);
 }
 
 }  // namespace

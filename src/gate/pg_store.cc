@@ -1,0 +1,1320 @@
+// The PostgreSQL back-end of LogStore: a fleet of gate replicas on one
+// database. libpq's C API is used directly (Debian's libpq-dev): the store
+// needs a handful of parameterized statements, single-row streaming for the
+// readers and binary parameters for bodies, all plain in libpq; libpqxx
+// would add a C++ dependency and exceptions to catch at every call.
+//
+// Schema (versioned in gb_schema, created and upgraded by a writer at open
+// under an advisory lock, checked by every opener):
+//   1: gb_records (one row per record, primary key (replica, id): each
+//      replica appends to its own chain, so appends never contend on one
+//      head) and gb_anchors (each chain's retention anchor);
+//   2: gb_budget (spend per user and day/month), gb_reserved (what each
+//      replica's exchanges in flight hold) and the functions gb_reserve and
+//      gb_settle that take and release reservations in one statement.
+//
+// A writer holds a session advisory lock on its replica's name, so two gates
+// started with the same name cannot fork one chain; the lock goes with the
+// session (a killed gate's lock is released by the server). A writer's chain
+// head lives in memory, read back after any connection error (a commit whose
+// answer was lost may have been stored).
+#include <libpq-fe.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include <cstring>
+#include <map>
+
+#include "core/locate.h"
+#include "gate/store.h"
+
+namespace glassbox::gate {
+namespace {
+
+constexpr int kSchemaVersion = 3;
+// Records per INSERT statement (19 parameters each, under libpq's 65535).
+constexpr size_t kRowsPerInsert = 1000;
+
+const char* const kMigrations[] = {
+    // 1: the log.
+    R"sql(
+CREATE TABLE gb_records (
+  replica text NOT NULL, id bigint NOT NULL, time text NOT NULL,
+  user_name text NOT NULL, agent text NOT NULL, upstream text NOT NULL, model text NOT NULL,
+  method text NOT NULL, path text NOT NULL, status bigint NOT NULL, latency_ms bigint NOT NULL,
+  input_tokens bigint NOT NULL, output_tokens bigint NOT NULL, findings text NOT NULL,
+  request_body bytea, response_body bytea,
+  request_sha256 text NOT NULL, response_sha256 text NOT NULL,
+  prev_hash text NOT NULL, record_hash text NOT NULL,
+  PRIMARY KEY (replica, id));
+CREATE INDEX gb_records_time ON gb_records (time);
+-- lz4 compresses a 100 KB body in a fraction of pglz's time; a server built
+-- without lz4 keeps its default.
+DO $$ BEGIN
+  ALTER TABLE gb_records ALTER COLUMN request_body SET COMPRESSION lz4,
+    ALTER COLUMN response_body SET COMPRESSION lz4;
+EXCEPTION WHEN OTHERS THEN NULL;
+END $$;
+CREATE TABLE gb_anchors (replica text PRIMARY KEY, anchor_id bigint NOT NULL, anchor_hash text NOT NULL);
+)sql",
+    // 2: shared budgets.
+    R"sql(
+CREATE TABLE gb_budget (
+  user_name text NOT NULL, kind "char" NOT NULL, period bigint NOT NULL,
+  spent_tokens bigint NOT NULL DEFAULT 0, spent_usd double precision NOT NULL DEFAULT 0,
+  unpriced bigint NOT NULL DEFAULT 0,
+  PRIMARY KEY (user_name, kind, period));
+CREATE TABLE gb_reserved (
+  user_name text NOT NULL, kind "char" NOT NULL, period bigint NOT NULL, replica text NOT NULL,
+  tokens bigint NOT NULL DEFAULT 0, usd double precision NOT NULL DEFAULT 0,
+  PRIMARY KEY (user_name, kind, period, replica));
+-- Refused when spend plus what every replica holds reaches a cap; else the
+-- estimate is held for p_replica. The user's two budget rows are locked in a
+-- fixed order (day, then month) for this statement only.
+CREATE FUNCTION gb_reserve(p_user text, p_replica text, p_day bigint, p_month bigint,
+    p_tokens bigint, p_usd double precision,
+    cap_dt bigint, cap_du double precision, cap_mt bigint, cap_mu double precision,
+    OUT allowed boolean, OUT budget text, OUT used double precision, OUT held boolean)
+LANGUAGE plpgsql AS $$
+DECLARE
+  dt bigint; du double precision; mt bigint; mu double precision;
+  rdt bigint; rdu double precision; rmt bigint; rmu double precision;
+BEGIN
+  INSERT INTO gb_budget (user_name, kind, period) VALUES (p_user, 'd', p_day), (p_user, 'm', p_month)
+    ON CONFLICT DO NOTHING;
+  SELECT spent_tokens, spent_usd INTO dt, du FROM gb_budget
+    WHERE user_name = p_user AND kind = 'd' AND period = p_day FOR UPDATE;
+  SELECT spent_tokens, spent_usd INTO mt, mu FROM gb_budget
+    WHERE user_name = p_user AND kind = 'm' AND period = p_month FOR UPDATE;
+  SELECT coalesce(sum(tokens), 0), coalesce(sum(usd), 0) INTO rdt, rdu FROM gb_reserved
+    WHERE user_name = p_user AND kind = 'd' AND period = p_day;
+  SELECT coalesce(sum(tokens), 0), coalesce(sum(usd), 0) INTO rmt, rmu FROM gb_reserved
+    WHERE user_name = p_user AND kind = 'm' AND period = p_month;
+  held := rmt > 0 OR rmu > 0;
+  allowed := false;
+  IF cap_dt IS NOT NULL AND dt + rdt >= cap_dt THEN budget := 'daily_tokens'; used := dt + rdt; RETURN; END IF;
+  IF cap_du IS NOT NULL AND du + rdu >= cap_du THEN budget := 'daily_usd'; used := du + rdu; RETURN; END IF;
+  IF cap_mt IS NOT NULL AND mt + rmt >= cap_mt THEN budget := 'monthly_tokens'; used := mt + rmt; RETURN; END IF;
+  IF cap_mu IS NOT NULL AND mu + rmu >= cap_mu THEN budget := 'monthly_usd'; used := mu + rmu; RETURN; END IF;
+  allowed := true; budget := ''; used := 0;
+  INSERT INTO gb_reserved (user_name, kind, period, replica, tokens, usd)
+    VALUES (p_user, 'd', p_day, p_replica, p_tokens, p_usd), (p_user, 'm', p_month, p_replica, p_tokens, p_usd)
+    ON CONFLICT (user_name, kind, period, replica) DO UPDATE
+    SET tokens = gb_reserved.tokens + EXCLUDED.tokens, usd = gb_reserved.usd + EXCLUDED.usd;
+END $$;
+-- Adds the spend (budget rows first, the order gb_reserve locks in), then
+-- releases the reservation.
+CREATE FUNCTION gb_settle(p_user text, p_replica text, r_day bigint, r_month bigint,
+    r_tokens bigint, r_usd double precision,
+    p_day bigint, p_month bigint, p_tokens bigint, p_usd double precision) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+  IF p_tokens > 0 OR p_usd IS NULL OR p_usd > 0 THEN
+    INSERT INTO gb_budget (user_name, kind, period, spent_tokens, spent_usd, unpriced)
+      VALUES (p_user, 'd', p_day, p_tokens, coalesce(p_usd, 0), CASE WHEN p_usd IS NULL THEN 1 ELSE 0 END),
+             (p_user, 'm', p_month, p_tokens, coalesce(p_usd, 0), CASE WHEN p_usd IS NULL THEN 1 ELSE 0 END)
+      ON CONFLICT (user_name, kind, period) DO UPDATE
+      SET spent_tokens = gb_budget.spent_tokens + EXCLUDED.spent_tokens,
+          spent_usd = gb_budget.spent_usd + EXCLUDED.spent_usd,
+          unpriced = gb_budget.unpriced + EXCLUDED.unpriced;
+  END IF;
+  IF r_tokens > 0 OR r_usd > 0 THEN
+    UPDATE gb_reserved SET tokens = greatest(0, tokens - r_tokens), usd = greatest(0, usd - r_usd)
+      WHERE user_name = p_user AND replica = p_replica
+        AND ((kind = 'd' AND period = r_day) OR (kind = 'm' AND period = r_month));
+  END IF;
+END $$;
+)sql",
+    // 3: request bodies stored ahead of their records, while the upstream
+    // answers (PgStore::StoreRequestBody).
+    R"sql(
+CREATE TABLE gb_bodies (replica text NOT NULL, id bigint NOT NULL, body bytea NOT NULL, PRIMARY KEY (replica, id));
+DO $$ BEGIN
+  ALTER TABLE gb_bodies ALTER COLUMN body SET COMPRESSION lz4;
+EXCEPTION WHEN OTHERS THEN NULL;
+END $$;
+ALTER TABLE gb_records ADD COLUMN request_body_at bigint;
+)sql",
+};
+static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion);
+
+constexpr const char* kRecordColumns =
+    "replica, id, time, user_name, agent, upstream, model, method, path, status, latency_ms, input_tokens, "
+    "output_tokens, findings, request_body, response_body, request_sha256, response_sha256, prev_hash, record_hash, "
+    "request_body_at";
+constexpr int kRecordParams = 21;
+// For readers: a body stored ahead is read through its reference.
+constexpr const char* kSelectColumns =
+    "r.replica, r.id, r.time, r.user_name, r.agent, r.upstream, r.model, r.method, r.path, r.status, r.latency_ms, "
+    "r.input_tokens, r.output_tokens, r.findings, coalesce(r.request_body, b.body), r.response_body, "
+    "r.request_sha256, r.response_sha256, r.prev_hash, r.record_hash, r.request_body_at";
+constexpr const char* kSelectFrom =
+    " FROM gb_records r LEFT JOIN gb_bodies b ON b.replica = r.replica AND b.id = r.request_body_at";
+
+struct PgResultFree {
+  void operator()(PGresult* r) const { PQclear(r); }
+};
+using PgResult = std::unique_ptr<PGresult, PgResultFree>;
+
+// Statement parameters without copies: each value points at bytes that
+// outlive the call (integers are kept in `owned`).
+class Params {
+ public:
+  void Text(std::string_view v) { Add(v.data(), v.size(), 0); }
+  void Bytes(const std::optional<std::string>& v) {
+    if (!v) return Null();
+    Add(v->data(), v->size(), 1);
+  }
+  void Int(int64_t v) {
+    owned_.push_back(std::to_string(v));
+    Add(owned_.back().data(), owned_.back().size(), 0);
+  }
+  void Double(double v) {
+    char buf[64];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+    owned_.emplace_back(buf, end);
+    Add(owned_.back().data(), owned_.back().size(), 0);
+  }
+  template <class T>
+  void Opt(const std::optional<T>& v) {
+    if (!v) return Null();
+    if constexpr (std::is_floating_point_v<T>) {
+      Double(*v);
+    } else {
+      Int(static_cast<int64_t>(*v));
+    }
+  }
+  void Null() { Add(nullptr, 0, 0); }
+  int size() const { return static_cast<int>(values_.size()); }
+  const char* const* values() const { return values_.data(); }
+  const int* lengths() const { return lengths_.data(); }
+  const int* formats() const { return formats_.data(); }
+
+ private:
+  void Add(const char* p, size_t n, int format) {
+    // A text parameter needs a terminated string; string_views given here
+    // come from std::string (terminated), integers from `owned_`.
+    values_.push_back(p == nullptr ? nullptr : (n == 0 ? "" : p));
+    lengths_.push_back(static_cast<int>(n));
+    formats_.push_back(format);
+  }
+  std::deque<std::string> owned_;  // stable addresses
+  std::vector<const char*> values_;
+  std::vector<int> lengths_;
+  std::vector<int> formats_;
+};
+
+int64_t ToInt(const char* s) {
+  int64_t v = 0;
+  std::from_chars(s, s + std::strlen(s), v);
+  return v;
+}
+
+// A bytea column in text form ("\x" and hex) as its bytes.
+std::optional<std::string> ToBytes(PGresult* r, int row, int col) {
+  if (PQgetisnull(r, row, col)) return std::nullopt;
+  const char* s = PQgetvalue(r, row, col);
+  const int n = PQgetlength(r, row, col);
+  if (n < 2 || s[0] != '\\' || s[1] != 'x') return std::string(s, static_cast<size_t>(n));
+  auto nibble = [](char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; };
+  std::string out(static_cast<size_t>(n - 2) / 2, '\0');
+  for (size_t i = 0; i < out.size(); ++i) {
+    out[i] = static_cast<char>(nibble(s[2 + 2 * i]) << 4 | nibble(s[3 + 2 * i]));
+  }
+  return out;
+}
+
+AuditRecord ReadRecord(PGresult* r, int row) {
+  AuditRecord a;
+  auto text = [&](int col) { return std::string(PQgetvalue(r, row, col), static_cast<size_t>(PQgetlength(r, row, col))); };
+  a.replica = text(0);
+  a.id = ToInt(PQgetvalue(r, row, 1));
+  a.time = text(2);
+  a.user = text(3);
+  a.agent = text(4);
+  a.upstream = text(5);
+  a.model = text(6);
+  a.method = text(7);
+  a.path = text(8);
+  a.status = ToInt(PQgetvalue(r, row, 9));
+  a.latency_ms = ToInt(PQgetvalue(r, row, 10));
+  a.input_tokens = ToInt(PQgetvalue(r, row, 11));
+  a.output_tokens = ToInt(PQgetvalue(r, row, 12));
+  a.findings = text(13);
+  a.request_body = ToBytes(r, row, 14);
+  a.response_body = ToBytes(r, row, 15);
+  a.request_sha256 = text(16);
+  a.response_sha256 = text(17);
+  a.prev_hash = text(18);
+  a.record_hash = text(19);
+  if (!PQgetisnull(r, row, 20)) a.request_body_at = ToInt(PQgetvalue(r, row, 20));
+  return a;
+}
+
+// Whether the store answered lately; shared by the log's connection and the
+// budget pool, watched by the gateway (Available) and a probe thread.
+struct Health {
+  std::atomic<bool> up{true};
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stopping = false;
+};
+
+// One connection that reconnects: after a failure the next Exec connects
+// again (at most every kRetry), and runs `on_connect` (session set-up).
+class PgConn {
+ public:
+  PgConn(std::string conninfo, std::string shown, std::shared_ptr<Health> health,
+         std::function<Status(PgConn&)> on_connect)
+      : conninfo_(std::move(conninfo)),
+        shown_(std::move(shown)),
+        health_(std::move(health)),
+        on_connect_(std::move(on_connect)) {}
+  ~PgConn() {
+    if (conn_ != nullptr) PQfinish(conn_);
+  }
+
+  Status Connect() {
+    if (conn_ != nullptr) PQfinish(conn_);
+    const char* keys[] = {"dbname", "connect_timeout", "application_name", nullptr};
+    const char* values[] = {conninfo_.c_str(), "3", "glassbox-gate", nullptr};
+    conn_ = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
+    if (conn_ != nullptr) PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);  // not for stderr
+    if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
+      Status failed = Status::Error(shown_ + ": cannot connect: " + Message());
+      MarkDown();
+      last_connect_failure_ = std::chrono::steady_clock::now();
+      return failed;
+    }
+    if (on_connect_) {
+      if (Status s = on_connect_(*this); !s.ok()) {
+        PQfinish(conn_);
+        conn_ = nullptr;
+        return s;
+      }
+    }
+    health_->up.store(true);
+    return Status::Ok();
+  }
+
+  // Runs `sql` (one statement) and returns its result; an error names the
+  // store and PostgreSQL's reason. Reconnects first when the last call lost
+  // the connection.
+  Result<PgResult> Exec(const char* sql, const Params& params = Params()) {
+    if (Status s = EnsureConnected(); !s.ok()) return s;
+    PgResult r(PQexecParams(conn_, sql, params.size(), nullptr, params.values(), params.lengths(), params.formats(), 0));
+    return Check(std::move(r));
+  }
+  // Runs several statements (the schema's migrations): the simple-query
+  // protocol, no parameters.
+  Status Script(const char* sql) {
+    if (Status s = EnsureConnected(); !s.ok()) return s;
+    auto r = Check(PgResult(PQexec(conn_, sql)));
+    return r.ok() ? Status::Ok() : r.status();
+  }
+  Status Run(const char* sql, const Params& params = Params()) {
+    auto r = Exec(sql, params);
+    return r.ok() ? Status::Ok() : r.status();
+  }
+
+  // Streams the rows of `sql` one at a time (libpq's single-row mode) until
+  // `row` returns false (the query is then cancelled).
+  Status Stream(const std::string& sql, const Params& params, const std::function<bool(PGresult*)>& row) {
+    if (Status s = EnsureConnected(); !s.ok()) return s;
+    if (PQsendQueryParams(conn_, sql.c_str(), params.size(), nullptr, params.values(), params.lengths(),
+                          params.formats(), 0) != 1 ||
+        PQsetSingleRowMode(conn_) != 1) {
+      Status failed = Status::Error(shown_ + ": " + Message());
+      Drain();
+      LostConnection();
+      return failed;
+    }
+    Status result = Status::Ok();
+    bool stop = false;
+    for (;;) {
+      PgResult r(PQgetResult(conn_));
+      if (!r) break;
+      const ExecStatusType st = PQresultStatus(r.get());
+      if (st == PGRES_SINGLE_TUPLE) {
+        if (!stop && !row(r.get())) {
+          stop = true;
+          if (PGcancel* cancel = PQgetCancel(conn_)) {
+            char err[256];
+            PQcancel(cancel, err, sizeof(err));
+            PQfreeCancel(cancel);
+          }
+        }
+      } else if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK && !stop && result.ok()) {
+        result = Status::Error(shown_ + ": " + PQresultErrorMessage(r.get()));
+      }
+    }
+    LostConnection();
+    return result;
+  }
+
+  bool Connected() const { return conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK; }
+  PGconn* raw() { return conn_; }
+  const std::string& shown() const { return shown_; }
+
+ private:
+  std::string Message() const {
+    std::string m = conn_ != nullptr ? PQerrorMessage(conn_) : "out of memory";
+    while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
+    return m;
+  }
+  void MarkDown() {
+    if (health_->up.exchange(false)) {
+      std::lock_guard lock(health_->mu);
+      health_->cv.notify_all();
+    }
+  }
+  Status EnsureConnected() {
+    // A connection the server closed while it was idle (a restart sends a
+    // FATAL and closes) is noticed here, by a non-blocking read, and
+    // replaced, instead of failing the next statement.
+    // (Twice: the first read may return the server's farewell message,
+    // the second its end of stream.)
+    if (Connected() && PQconsumeInput(conn_) == 1 && PQconsumeInput(conn_) == 1 && PQstatus(conn_) == CONNECTION_OK) {
+      return Status::Ok();
+    }
+    if (conn_ != nullptr && PQstatus(conn_) != CONNECTION_OK && health_->up.load()) {
+      last_connect_failure_ = {};  // the server answers again: reconnect at once
+    }
+    // A lost connection is replaced at once; only a failed attempt to
+    // connect waits kRetry before the next.
+    constexpr auto kRetry = std::chrono::milliseconds(100);
+    if (conn_ != nullptr && std::chrono::steady_clock::now() - last_connect_failure_ < kRetry) {
+      return Status::Error(shown_ + ": the database is unreachable: " + Message());
+    }
+    return Connect();
+  }
+  void Drain() {
+    while (PGresult* r = PQgetResult(conn_)) PQclear(r);
+  }
+  void LostConnection() {
+    if (conn_ != nullptr && PQstatus(conn_) != CONNECTION_OK) MarkDown();
+  }
+  Result<PgResult> Check(PgResult r) {
+    const ExecStatusType st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return r;
+    std::string why = r ? PQresultErrorMessage(r.get()) : Message();
+    while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
+    LostConnection();
+    return Status::Error(shown_ + ": " + why);
+  }
+
+  std::string conninfo_;
+  std::string shown_;
+  std::shared_ptr<Health> health_;
+  std::function<Status(PgConn&)> on_connect_;
+  PGconn* conn_ = nullptr;
+  std::chrono::steady_clock::time_point last_connect_failure_{};
+};
+
+// Splits our own `replica=NAME` out of a URL's query (libpq rejects
+// parameters it does not know).
+std::string SplitReplica(const std::string& url, std::string* replica) {
+  const size_t q = url.find('?');
+  if (q == std::string::npos) return url;
+  std::string kept;
+  size_t start = q + 1;
+  while (start <= url.size()) {
+    size_t end = url.find('&', start);
+    if (end == std::string::npos) end = url.size();
+    std::string_view part(url.data() + start, end - start);
+    if (part.starts_with("replica=")) {
+      *replica = std::string(part.substr(8));
+    } else if (!part.empty()) {
+      kept += kept.empty() ? "" : "&";
+      kept += part;
+    }
+    start = end + 1;
+  }
+  return url.substr(0, q) + (kept.empty() ? "" : "?" + kept);
+}
+
+class PgBudgets final : public SharedBudgets {
+ public:
+  PgBudgets(std::string conninfo, std::string shown, std::string replica, std::shared_ptr<Health> health)
+      : conninfo_(std::move(conninfo)), shown_(std::move(shown)), replica_(std::move(replica)), health_(std::move(health)) {}
+
+  Result<SharedReserveResult> Reserve(std::string_view user, int64_t day, int64_t month, uint64_t tokens, double usd,
+                                      const BudgetCaps& caps) override {
+    Params p;
+    std::string u(user);
+    p.Text(u);
+    p.Text(replica_);
+    p.Int(day);
+    p.Int(month);
+    p.Int(static_cast<int64_t>(tokens));
+    p.Double(usd);
+    p.Opt(caps.daily_tokens);
+    p.Opt(caps.daily_usd);
+    p.Opt(caps.monthly_tokens);
+    p.Opt(caps.monthly_usd);
+    auto conn = Take();
+    auto r = conn->Exec(
+        "SELECT allowed, budget, used, held FROM gb_reserve($1, $2, $3, $4, $5, $6::float8, $7, $8::float8, $9, "
+        "$10::float8)",
+        p);
+    Give(std::move(conn));
+    if (!r.ok()) return r.status();
+    SharedReserveResult out;
+    PGresult* res = r->get();
+    out.allowed = PQgetvalue(res, 0, 0)[0] == 't';
+    out.budget = PQgetvalue(res, 0, 1);
+    out.used = std::strtod(PQgetvalue(res, 0, 2), nullptr);
+    out.held = PQgetvalue(res, 0, 3)[0] == 't';
+    return out;
+  }
+
+  ~PgBudgets() override {
+    {
+      std::lock_guard lock(settle_mu_);
+      settle_stopping_ = true;
+    }
+    settle_cv_.notify_all();
+    if (settle_thread_.joinable()) settle_thread_.join();
+  }
+
+  // Queued for the settle thread; the exchange's record commit waits for it
+  // (PgStore::AppendBatch calls Flush), so a client never sees an exchange
+  // complete whose spend is not in the ledger, and the round trip overlaps
+  // the record's instead of preceding it.
+  Status Settle(std::string_view user, int64_t reserved_day, int64_t reserved_month, uint64_t reserved_tokens,
+                double reserved_usd, int64_t day, int64_t month, uint64_t tokens, std::optional<double> usd) override {
+    {
+      std::lock_guard lock(settle_mu_);
+      settle_queue_.push_back(PendingSettle{std::string(user), reserved_day, reserved_month, reserved_tokens,
+                                            reserved_usd, day, month, tokens, usd});
+      ++settles_queued_;
+      if (!settle_thread_.joinable()) settle_thread_ = std::thread([this] { RunSettles(); });
+    }
+    settle_cv_.notify_all();
+    return Status::Ok();
+  }
+
+  void Flush() override {
+    std::unique_lock lock(settle_mu_);
+    const uint64_t want = settles_queued_;
+    settle_cv_.wait(lock, [&] { return settles_done_ >= want; });
+  }
+  uint64_t failures() const override { return failures_.load(); }
+
+ private:
+  // A pool: one connection per concurrent caller (I/O threads), kept.
+  std::unique_ptr<PgConn> Take() {
+    {
+      std::lock_guard lock(mu_);
+      if (!free_.empty()) {
+        auto c = std::move(free_.back());
+        free_.pop_back();
+        return c;
+      }
+    }
+    return std::make_unique<PgConn>(conninfo_, shown_, health_, [](PgConn& c) {
+      // Budget changes are small and must survive a crash of the server
+      // like the records that charge them... but they are re-derivable;
+      // asynchronous commit keeps the round trip at network speed.
+      return c.Run("SET synchronous_commit = off");
+    });
+  }
+  void Give(std::unique_ptr<PgConn> c) {
+    std::lock_guard lock(mu_);
+    free_.push_back(std::move(c));
+  }
+
+  struct PendingSettle {
+    std::string user;
+    int64_t reserved_day, reserved_month;
+    uint64_t reserved_tokens;
+    double reserved_usd;
+    int64_t day, month;
+    uint64_t tokens;
+    std::optional<double> usd;
+  };
+
+  // Applies queued settlements, all that wait in one statement (one call
+  // of gb_settle each, in order).
+  void RunSettles() {
+    std::unique_lock lock(settle_mu_);
+    for (;;) {
+      settle_cv_.wait(lock, [&] { return settle_stopping_ || !settle_queue_.empty(); });
+      if (settle_queue_.empty()) return;  // stopping, nothing left
+      std::deque<PendingSettle> batch;
+      batch.swap(settle_queue_);
+      lock.unlock();
+      if (!settle_conn_) settle_conn_ = Take();
+      Params p;
+      std::string sql = "SELECT ";
+      int n = 0;
+      for (const PendingSettle& s : batch) {
+        sql += n ? ", " : "";
+        sql += "gb_settle(";
+        for (int k = 0; k < 10; ++k) sql += (k ? ", $" : "$") + std::to_string(n + k + 1) + (k == 5 || k == 9 ? "::float8" : "");
+        sql += ")";
+        n += 10;
+        p.Text(s.user);
+        p.Text(replica_);
+        p.Int(s.reserved_day);
+        p.Int(s.reserved_month);
+        p.Int(static_cast<int64_t>(s.reserved_tokens));
+        p.Double(s.reserved_usd);
+        p.Int(s.day);
+        p.Int(s.month);
+        p.Int(static_cast<int64_t>(s.tokens));
+        p.Opt(s.usd);
+      }
+      Status st = settle_conn_->Run(sql.c_str(), p);
+      if (!st.ok()) failures_.fetch_add(batch.size());
+      lock.lock();
+      settles_done_ += batch.size();
+      settle_cv_.notify_all();
+    }
+  }
+
+  std::string conninfo_, shown_, replica_;
+  std::shared_ptr<Health> health_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<PgConn>> free_;
+  std::unique_ptr<PgConn> settle_conn_;  // the settle thread's
+  std::mutex settle_mu_;
+  std::condition_variable settle_cv_;
+  std::deque<PendingSettle> settle_queue_;  // guarded by settle_mu_
+  uint64_t settles_queued_ = 0, settles_done_ = 0;  // guarded
+  bool settle_stopping_ = false;                    // guarded
+  std::atomic<uint64_t> failures_{0};
+  std::thread settle_thread_;
+};
+
+class PgStore final : public LogStore {
+ public:
+  PgStore(std::string conninfo, std::string shown, std::string replica, LogStore::OpenMode mode,
+          LogStore::Options options)
+      : conninfo_(std::move(conninfo)),
+        shown_(std::move(shown)),
+        replica_(std::move(replica)),
+        writer_(mode == OpenMode::kCreate),
+        options_(options),
+        health_(std::make_shared<Health>()) {}
+
+  ~PgStore() override {
+    {
+      std::lock_guard lock(body_mu_);
+      body_stopping_ = true;
+      body_cv_.notify_all();
+    }
+    if (body_thread_.joinable()) body_thread_.join();
+    {
+      std::lock_guard lock(health_->mu);
+      health_->stopping = true;
+      health_->cv.notify_all();
+    }
+    if (probe_.joinable()) probe_.join();
+  }
+
+  Status Open() {
+    auto masker = SecretMasker::Create();
+    if (!masker.ok()) return masker.status();
+    masker_ = std::move(masker.value());
+    conn_ = std::make_unique<PgConn>(conninfo_, shown_, health_, [this](PgConn& c) { return OnConnect(c); });
+    if (Status s = conn_->Connect(); !s.ok()) return s;
+    if (writer_) {
+      body_conn_ = std::make_unique<PgConn>(conninfo_, shown_, health_, [this](PgConn& c) {
+        return options_.durability == LogDurability::kNormal ? c.Run("SET synchronous_commit = off") : Status::Ok();
+      });
+      budgets_ = std::make_shared<PgBudgets>(conninfo_, shown_, replica_, health_);
+      probe_ = std::thread([this] { Probe(); });
+    }
+    return Status::Ok();
+  }
+
+  std::string_view Kind() const override { return "postgresql"; }
+  std::string Describe() const override { return shown_; }
+  bool Available() const override { return health_->up.load(std::memory_order_relaxed); }
+  std::shared_ptr<SharedBudgets> Budgets() override { return budgets_; }
+
+  // Request bodies go ahead of their records, while the upstream answers:
+  // queued here and inserted by a thread of their own on a connection of
+  // their own, so neither the log thread nor other records wait for them.
+  // A record naming a body waits in AppendBatch until that body is stored;
+  // if storing it failed, the body goes into the record instead (the hash is
+  // the same either way: form 3 hashes bodies by digest).
+  bool StoresBodiesAhead() const override { return writer_; }
+  Result<StoredBody> StoreRequestBody(std::string_view body, bool screened, std::string sha256) override {
+    if (!writer_) return Status::Error(shown_ + ": opened for reading");
+    std::string copy(body);
+    if (!screened) {
+      if (Status s = masker_->Mask(&copy); !s.ok()) return s;
+    }
+    StoredBody stored;
+    stored.sha256 = screened && sha256.size() == 64 ? std::move(sha256) : Sha256Hex(copy);
+    if (next_body_id_ == 0) {
+      Params p;
+      p.Text(replica_);
+      auto last = conn_->Exec("SELECT coalesce(max(id), 0) FROM gb_bodies WHERE replica = $1", p);
+      if (!last.ok()) return last.status();
+      next_body_id_ = ToInt(PQgetvalue(last->get(), 0, 0));
+    }
+    stored.at = ++next_body_id_;
+    {
+      std::lock_guard lock(body_mu_);
+      body_queue_.push_back(PendingBody{stored.at, std::move(copy)});
+      if (!body_thread_.joinable()) body_thread_ = std::thread([this] { StoreBodies(); });
+    }
+    body_cv_.notify_all();
+    return stored;
+  }
+
+  Result<std::vector<AuditRecord>> AppendBatch(std::vector<AuditRecord> records) override {
+    if (!writer_) return Status::Error(shown_ + ": opened for reading");
+    int64_t newest_body = 0;
+    for (AuditRecord& r : records) {
+      if (!IsRfc3339Utc(r.time)) {
+        return Status::Error(shown_ + ": record time '" + r.time + "' is not RFC 3339 UTC (2026-11-23T12:00:00Z)");
+      }
+      if (r.request_body_at != 0 && (r.request_body || r.request_body_sha256.size() != 64)) {
+        return Status::Error(shown_ + ": a record naming a stored body needs no inline body and the body's SHA-256");
+      }
+      newest_body = std::max(newest_body, r.request_body_at);
+      for (std::string* field : {&r.path, &r.findings}) {
+        if (Status s = masker_->Mask(field); !s.ok()) return s;
+      }
+      if (r.request_body && !r.request_body_screened) {
+        if (Status s = masker_->Mask(&*r.request_body); !s.ok()) return s;
+      }
+      if (r.response_body) {
+        if (Status s = masker_->Mask(&*r.response_body); !s.ok()) return s;
+      }
+    }
+    if (newest_body > 0) TakeBackFailedBodies(records, newest_body);
+    // The settlements of these exchanges (queued before their records).
+    if (budgets_) budgets_->Flush();
+    // A lost connection is retried once: the head is read again, and if it
+    // already ends with this batch (the commit went through, its answer was
+    // lost) the batch is done; else it is chained and sent again.
+    Status st = Status::Ok();
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      const int64_t before = head_id_;
+      if (head_stale_ || !conn_->Connected()) {
+        if (Status s = LoadHead(); !s.ok()) return s;
+        if (attempt > 0 && head_id_ == before + static_cast<int64_t>(records.size()) &&
+            head_hash_ == records.back().record_hash) {
+          return records;
+        }
+      }
+      st = SendBatch(records);
+      if (st.ok()) return records;
+      if (conn_->Connected()) break;  // refused by the server: not a lost connection
+    }
+    return st;
+  }
+
+  // Chains `records` onto the head and inserts them (all or none).
+  Status SendBatch(std::vector<AuditRecord>& records) {
+    int64_t id = head_id_;
+    std::string prev = head_hash_;
+    for (AuditRecord& r : records) {
+      r.replica = replica_;
+      r.id = ++id;
+      r.prev_hash = prev;
+      const bool by_ref = r.request_body_at != 0;
+      const std::string_view digest = (r.request_body && r.request_body_screened) || by_ref
+                                          ? std::string_view(r.request_body_sha256)
+                                          : std::string_view();
+      r.record_hash =
+          ComputeRecordHash(r, RecordForm::kV3, digest.size() == 64 ? digest : std::string_view(), by_ref);
+      prev = r.record_hash;
+    }
+    const bool several = records.size() > kRowsPerInsert;
+    Status st = several ? conn_->Run("BEGIN") : Status::Ok();
+    for (size_t start = 0; st.ok() && start < records.size(); start += kRowsPerInsert) {
+      const size_t n = std::min(kRowsPerInsert, records.size() - start);
+      std::string sql = std::string("INSERT INTO gb_records (") + kRecordColumns + ") VALUES ";
+      Params p;
+      for (size_t i = 0; i < n; ++i) {
+        const AuditRecord& r = records[start + i];
+        sql += i ? ",(" : "(";
+        for (int k = 0; k < kRecordParams; ++k) {
+          sql += (k ? ",$" : "$") + std::to_string(i * kRecordParams + k + 1);
+        }
+        sql += ")";
+        p.Text(r.replica);
+        p.Int(r.id);
+        p.Text(r.time);
+        p.Text(r.user);
+        p.Text(r.agent);
+        p.Text(r.upstream);
+        p.Text(r.model);
+        p.Text(r.method);
+        p.Text(r.path);
+        p.Int(r.status);
+        p.Int(r.latency_ms);
+        p.Int(r.input_tokens);
+        p.Int(r.output_tokens);
+        p.Text(r.findings);
+        p.Bytes(r.request_body);
+        p.Bytes(r.response_body);
+        p.Text(r.request_sha256);
+        p.Text(r.response_sha256);
+        p.Text(r.prev_hash);
+        p.Text(r.record_hash);
+        if (r.request_body_at != 0) {
+          p.Int(r.request_body_at);
+        } else {
+          p.Null();
+        }
+      }
+      st = conn_->Run(sql.c_str(), p);
+    }
+    if (several) st = st.ok() ? conn_->Run("COMMIT") : (void(conn_->Run("ROLLBACK")), st);
+    if (!st.ok()) {
+      head_stale_ = true;
+      return st;
+    }
+    head_id_ = id;
+    head_hash_ = prev;
+    return Status::Ok();
+  }
+
+  Result<std::vector<AuditRecord>> List() override {
+    std::vector<AuditRecord> out;
+    Status st = ForEach(RecordFilter{}, [&](AuditRecord& r) {
+      out.push_back(std::move(r));
+      return true;
+    });
+    if (!st.ok()) return st;
+    return out;
+  }
+
+  Result<AuditRecord> Get(int64_t id, std::string_view replica) override {
+    Params p;
+    p.Int(id);
+    std::string rep(replica);
+    std::string sql = std::string("SELECT ") + kSelectColumns + kSelectFrom + " WHERE r.id = $1";
+    if (!rep.empty()) {
+      p.Text(rep);
+      sql += " AND r.replica = $2";
+    }
+    sql += " ORDER BY r.replica LIMIT 3";
+    auto r = conn_->Exec(sql.c_str(), p);
+    if (!r.ok()) return r.status();
+    const int rows = PQntuples(r->get());
+    const std::string named = (rep.empty() ? "" : rep + ":") + std::to_string(id);
+    if (rows == 0) return Status::Error(shown_ + ": no record " + named);
+    if (rows > 1) {
+      std::string which;
+      for (int i = 0; i < rows; ++i) which += (i ? ", " : "") + std::string(PQgetvalue(r->get(), i, 0));
+      return Status::Error(shown_ + ": record " + named + " exists in several replica chains (" + which +
+                           "): name one as REPLICA:" + std::to_string(id));
+    }
+    return ReadRecord(r->get(), 0);
+  }
+
+  Result<std::vector<AuditRecord>> Search(std::string_view text) override {
+    std::vector<AuditRecord> out;
+    RecordFilter f;
+    f.text = std::string(text);
+    Status st = ForEach(f, [&](AuditRecord& r) {
+      out.push_back(std::move(r));
+      return true;
+    });
+    if (!st.ok()) return st;
+    return out;
+  }
+
+  Status ForEach(const RecordFilter& filter, const std::function<bool(AuditRecord&)>& visit) override {
+    std::string where;
+    Params p;
+    std::vector<std::string> args;
+    args.reserve(5);  // stable: Params points into them
+    auto add = [&](const std::string& clause, const std::string& value) {
+      args.push_back(value);
+      p.Text(args.back());
+      where += where.empty() ? " WHERE " : " AND ";
+      where += clause + "$" + std::to_string(args.size());
+    };
+    if (!filter.since.empty()) add("r.time >= ", filter.since);
+    if (!filter.until.empty()) add("r.time < ", filter.until);
+    if (!filter.user.empty()) add("r.user_name = ", filter.user);
+    if (!filter.model.empty()) add("r.model = ", filter.model);
+    if (!filter.text.empty()) {
+      args.push_back(filter.text);
+      p.Text(args.back());
+      const std::string n = "$" + std::to_string(args.size());
+      where += where.empty() ? " WHERE (" : " AND (";
+      for (const char* col : {"user_name", "agent", "upstream", "model", "method", "path", "findings"}) {
+        where += std::string("strpos(r.") + col + ", " + n + ") > 0 OR ";
+      }
+      where += "position(convert_to(" + n + ", 'UTF8') in coalesce(r.request_body, b.body, ''::bytea)) > 0 OR " +
+               "position(convert_to(" + n + ", 'UTF8') in coalesce(r.response_body, ''::bytea)) > 0)";
+    }
+    std::string sql = std::string("SELECT ") + kSelectColumns + kSelectFrom + where + " ORDER BY r.time, r.replica, r.id";
+    if (filter.limit > 0) sql += " LIMIT " + std::to_string(filter.limit);
+    return conn_->Stream(sql, p, [&](PGresult* r) {
+      AuditRecord rec = ReadRecord(r, 0);
+      return visit(rec);
+    });
+  }
+
+  Result<std::vector<UsageRow>> UsageSince(std::string_view since) override {
+    Params p;
+    std::string s(since);
+    p.Text(s);
+    auto r = conn_->Exec(
+        "SELECT time, user_name, model, input_tokens, output_tokens FROM gb_records WHERE time >= $1 "
+        "ORDER BY time, replica, id",
+        p);
+    if (!r.ok()) return r.status();
+    std::vector<UsageRow> rows;
+    for (int i = 0; i < PQntuples(r->get()); ++i) {
+      UsageRow u;
+      u.time = PQgetvalue(r->get(), i, 0);
+      u.user = PQgetvalue(r->get(), i, 1);
+      u.model = PQgetvalue(r->get(), i, 2);
+      u.input_tokens = ToInt(PQgetvalue(r->get(), i, 3));
+      u.output_tokens = ToInt(PQgetvalue(r->get(), i, 4));
+      rows.push_back(std::move(u));
+    }
+    return rows;
+  }
+
+  Result<VerifyResult> Verify(const std::vector<gate::Checkpoint>* checkpoints) override {
+    // One snapshot for every chain, even while replicas append.
+    if (Status s = conn_->Run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); !s.ok()) return s;
+    auto result = VerifyInSnapshot(checkpoints);
+    (void)conn_->Run("ROLLBACK");
+    return result;
+  }
+
+  Result<std::optional<std::string>> TimeOfNewest(int64_t n) override {
+    Params p;
+    p.Text(replica_);
+    p.Int(std::max<int64_t>(0, n - 1));
+    auto r = conn_->Exec("SELECT time FROM gb_records WHERE replica = $1 ORDER BY id DESC OFFSET $2 LIMIT 1", p);
+    if (!r.ok()) return r.status();
+    if (PQntuples(r->get()) == 0) return std::optional<std::string>();
+    return std::optional<std::string>(PQgetvalue(r->get(), 0, 0));
+  }
+
+  Result<Head> ReadHead() override { return ReadHeadOf(replica_); }
+
+  Result<int64_t> DeleteBefore(std::string_view cutoff) override {
+    if (!IsRfc3339Utc(cutoff)) {
+      return Status::Error("retention cutoff '" + std::string(cutoff) + "' is not RFC 3339 UTC (2026-11-23T12:00:00Z)");
+    }
+    std::string c(cutoff);
+    if (Status s = conn_->Run("BEGIN"); !s.ok()) return s;
+    Params p;
+    p.Text(replica_);
+    p.Text(c);
+    // The leading run of this chain: every record before its first one at
+    // or after the cutoff.
+    auto last = conn_->Exec(
+        "SELECT id, record_hash FROM gb_records WHERE replica = $1 AND id < coalesce("
+        "(SELECT min(id) FROM gb_records WHERE replica = $1 AND time >= $2), 9223372036854775807) "
+        "ORDER BY id DESC LIMIT 1",
+        p);
+    int64_t deleted = 0;
+    Status st = last.ok() ? Status::Ok() : last.status();
+    if (st.ok() && PQntuples(last->get()) == 1) {
+      Params d;
+      d.Text(replica_);
+      std::string anchor_id = PQgetvalue(last->get(), 0, 0);
+      std::string anchor_hash = PQgetvalue(last->get(), 0, 1);
+      d.Text(anchor_id);
+      st = conn_->Run(
+          "DELETE FROM gb_bodies b USING gb_records r WHERE r.replica = $1 AND r.id <= $2 AND b.replica = r.replica "
+          "AND b.id = r.request_body_at",
+          d);
+      auto del = st.ok() ? conn_->Exec("DELETE FROM gb_records WHERE replica = $1 AND id <= $2", d)
+                         : Result<PgResult>(st);
+      st = del.ok() ? Status::Ok() : del.status();
+      if (st.ok()) {
+        deleted = ToInt(PQcmdTuples(del->get()));
+        Params a;
+        a.Text(replica_);
+        a.Text(anchor_id);
+        a.Text(anchor_hash);
+        st = conn_->Run(
+            "INSERT INTO gb_anchors (replica, anchor_id, anchor_hash) VALUES ($1, $2, $3) ON CONFLICT (replica) "
+            "DO UPDATE SET anchor_id = EXCLUDED.anchor_id, anchor_hash = EXCLUDED.anchor_hash",
+            a);
+      }
+    }
+    if (st.ok()) st = conn_->Run("COMMIT");
+    if (!st.ok()) {
+      (void)conn_->Run("ROLLBACK");
+      return st;
+    }
+    return deleted;
+  }
+
+ private:
+  // Session set-up at every (re)connection: the schema, then for a writer
+  // its replica's lock, asynchronous commit with durability normal, and
+  // the release of reservations a previous run of this replica left.
+  Status OnConnect(PgConn& c) {
+    if (Status s = EnsureSchema(c); !s.ok()) return s;
+    if (!writer_) return Status::Ok();
+    Params p;
+    p.Text(replica_);
+    auto locked = c.Exec("SELECT pg_try_advisory_lock(hashtext('glassbox-replica'), hashtext($1))", p);
+    if (!locked.ok()) return locked.status();
+    if (PQgetvalue(locked->get(), 0, 0)[0] != 't') {
+      return Status::Error(shown_ + ": replica '" + replica_ +
+                           "' is already writing to this database (a gate with the same replica name is running); "
+                           "give each replica its own name (replica=NAME in the URL)");
+    }
+    if (options_.durability == LogDurability::kNormal) {
+      if (Status s = c.Run("SET synchronous_commit = off"); !s.ok()) return s;
+    }
+    if (!cleared_reservations_) {
+      if (Status s = c.Run("DELETE FROM gb_reserved WHERE replica = $1", p); !s.ok()) return s;
+      cleared_reservations_ = true;
+    }
+    head_stale_ = true;
+    return Status::Ok();
+  }
+
+  Status EnsureSchema(PgConn& c) {
+    if (!writer_) {
+      auto r = c.Exec("SELECT to_regclass('gb_schema') IS NOT NULL");
+      if (!r.ok()) return r.status();
+      if (PQgetvalue(r->get(), 0, 0)[0] != 't') {
+        return Status::Error(shown_ + ": not a glassbox audit log (no gb_schema table); a gate creates it");
+      }
+      return CheckVersion(c, /*upgrade=*/false);
+    }
+    if (Status s = c.Run("BEGIN"); !s.ok()) return s;
+    Status st = c.Run("SELECT pg_advisory_xact_lock(hashtext('glassbox-schema'))");
+    if (st.ok()) st = c.Run("CREATE TABLE IF NOT EXISTS gb_schema (version integer NOT NULL)");
+    if (st.ok()) st = CheckVersion(c, /*upgrade=*/true);
+    if (st.ok()) st = c.Run("COMMIT");
+    if (!st.ok()) (void)c.Run("ROLLBACK");
+    return st;
+  }
+
+  Status CheckVersion(PgConn& c, bool upgrade) {
+    auto r = c.Exec("SELECT version FROM gb_schema");
+    if (!r.ok()) return r.status();
+    int version = PQntuples(r->get()) == 0 ? 0 : static_cast<int>(ToInt(PQgetvalue(r->get(), 0, 0)));
+    if (version > kSchemaVersion) {
+      return Status::Error(shown_ + ": schema version " + std::to_string(version) +
+                           " is newer than this glassbox understands (" + std::to_string(kSchemaVersion) +
+                           "); upgrade glassbox");
+    }
+    if (!upgrade) {
+      if (version < 1) return Status::Error(shown_ + ": not a glassbox audit log (empty gb_schema)");
+      return Status::Ok();
+    }
+    if (PQntuples(r->get()) == 0) {
+      if (Status s = c.Run("INSERT INTO gb_schema (version) VALUES (0)"); !s.ok()) return s;
+    }
+    for (int v = version + 1; v <= kSchemaVersion; ++v) {
+      if (Status s = c.Script(kMigrations[v - 1]); !s.ok()) {
+        return Status::Error(s.message() + " (upgrading the schema to version " + std::to_string(v) + ")");
+      }
+      Params p;
+      p.Int(v);
+      if (Status s = c.Run("UPDATE gb_schema SET version = $1", p); !s.ok()) return s;
+    }
+    return Status::Ok();
+  }
+
+  Status LoadHead() {
+    auto head = ReadHeadOf(replica_);
+    if (!head.ok()) return head.status();
+    head_id_ = head->last_id;
+    head_hash_ = head->head_hash;
+    head_stale_ = false;
+    return Status::Ok();
+  }
+
+  Result<Head> ReadHeadOf(const std::string& replica) {
+    Params p;
+    p.Text(replica);
+    auto r = conn_->Exec(
+        "SELECT (SELECT anchor_id FROM gb_anchors WHERE replica = $1), (SELECT anchor_hash FROM gb_anchors WHERE "
+        "replica = $1), id, record_hash FROM (SELECT id, record_hash FROM gb_records WHERE replica = $1 ORDER BY id "
+        "DESC LIMIT 1) last RIGHT JOIN (SELECT 1) one ON true",
+        p);
+    if (!r.ok()) return r.status();
+    Head h;
+    PGresult* res = r->get();
+    if (!PQgetisnull(res, 0, 0)) {
+      h.anchor_id = ToInt(PQgetvalue(res, 0, 0));
+      h.anchor_hash = PQgetvalue(res, 0, 1);
+    }
+    h.last_id = h.anchor_id;
+    h.head_hash = h.anchor_hash;
+    if (!PQgetisnull(res, 0, 2)) {
+      h.last_id = ToInt(PQgetvalue(res, 0, 2));
+      h.head_hash = PQgetvalue(res, 0, 3);
+    }
+    return h;
+  }
+
+  Result<VerifyResult> VerifyInSnapshot(const std::vector<gate::Checkpoint>* checkpoints) {
+    auto chains = conn_->Exec("SELECT replica FROM gb_records GROUP BY replica UNION SELECT replica FROM gb_anchors "
+                              "ORDER BY 1");
+    if (!chains.ok()) return chains.status();
+    std::vector<std::string> replicas;
+    for (int i = 0; i < PQntuples(chains->get()); ++i) replicas.emplace_back(PQgetvalue(chains->get(), i, 0));
+    // Checkpoints are one replica's: the URL's replica=, or the only chain.
+    std::string signed_chain = replica_explicit_ ? replica_ : "";
+    if (checkpoints != nullptr && signed_chain.empty()) {
+      if (replicas.size() != 1) {
+        return Status::Error(shown_ + ": the log holds " + std::to_string(replicas.size()) +
+                             " replica chains; name the one whose checkpoints these are (replica=NAME in the URL)");
+      }
+      signed_chain = replicas.front();
+    }
+    VerifyResult total;
+    total.chains = static_cast<int64_t>(replicas.size());
+    for (const std::string& replica : replicas) {
+      auto v = VerifyChain(replica, replica == signed_chain ? checkpoints : nullptr);
+      if (!v.ok()) return v.status();
+      total.records += v->records;
+      if (replica == signed_chain || replicas.size() == 1) {
+        total.anchor_id = v->anchor_id;
+        total.last_id = v->last_id;
+        total.checkpoints = v->checkpoints;
+        total.checkpoints_matched = v->checkpoints_matched;
+      }
+      if (!v->intact) {
+        total.intact = false;
+        total.bad_id = v->bad_id;
+        total.bad_replica = replica;
+        total.reason = v->reason;
+        break;
+      }
+    }
+    return total;
+  }
+
+  // One chain, as AuditLog::Verify checks a SQLite log.
+  Result<VerifyResult> VerifyChain(const std::string& replica, const std::vector<gate::Checkpoint>* checkpoints) {
+    VerifyResult v;
+    Params p;
+    p.Text(replica);
+    auto anchor = conn_->Exec("SELECT anchor_id, anchor_hash FROM gb_anchors WHERE replica = $1", p);
+    if (!anchor.ok()) return anchor.status();
+    int64_t anchor_id = 0;
+    std::string anchor_hash(kZeroHash);
+    if (PQntuples(anchor->get()) == 1) {
+      anchor_id = ToInt(PQgetvalue(anchor->get(), 0, 0));
+      anchor_hash = PQgetvalue(anchor->get(), 0, 1);
+    }
+    v.anchor_id = anchor_id;
+    int64_t want_id = anchor_id + 1;
+    std::string want_prev = anchor_hash;
+    size_t next = 0;
+    auto broken_at = [&](int64_t id, std::string reason) {
+      v.intact = false;
+      v.bad_id = id;
+      v.reason = std::move(reason);
+    };
+    if (checkpoints != nullptr && !checkpoints->empty()) {
+      v.checkpoints = static_cast<int64_t>(checkpoints->size());
+      if (anchor_id > 0) {
+        bool attested = false;
+        for (const gate::Checkpoint& c : *checkpoints) {
+          if (c.anchor_id == anchor_id) attested = attested || c.anchor_hash == anchor_hash;
+          if (c.last_id == anchor_id) attested = attested || c.head_hash == anchor_hash;
+        }
+        if (!attested) {
+          broken_at(anchor_id, "the retention anchor (record " + std::to_string(anchor_id) +
+                                   ") is not attested by any signed checkpoint: records were removed from the "
+                                   "start and the anchor forged");
+        }
+      }
+      while (next < checkpoints->size() && (*checkpoints)[next].last_id <= anchor_id) ++next;
+    }
+    if (!v.intact) return v;
+    Status st = conn_->Stream(std::string("SELECT ") + kSelectColumns + kSelectFrom +
+                                  " WHERE r.replica = $1 ORDER BY r.id",
+                              p, [&](PGresult* res) {
+                                AuditRecord r = ReadRecord(res, 0);
+                                if (r.id != want_id) {
+                                  if (r.id > want_id) {
+                                    broken_at(r.id, want_id + 1 == r.id
+                                                        ? "record " + std::to_string(want_id) +
+                                                              " is missing (deleted row)"
+                                                        : "records " + std::to_string(want_id) + ".." +
+                                                              std::to_string(r.id - 1) + " are missing (deleted rows)");
+                                  } else {
+                                    broken_at(r.id, "id " + std::to_string(r.id) + " out of sequence, expected " +
+                                                        std::to_string(want_id));
+                                  }
+                                  return false;
+                                }
+                                if (ComputeRecordHash(r, RecordForm::kV3) != r.record_hash) {
+                                  broken_at(r.id, r.request_body_at != 0 && !r.request_body
+                                                      ? "its request body (stored ahead as body " +
+                                                            std::to_string(r.request_body_at) + ") is missing"
+                                                      : std::string("record_hash does not match the record's "
+                                                                    "fields (edited field)"));
+                                  return false;
+                                }
+                                if (r.prev_hash != want_prev) {
+                                  broken_at(r.id,
+                                            "prev_hash does not match the previous record's hash (deleted or "
+                                            "reordered rows)");
+                                  return false;
+                                }
+                                if (checkpoints != nullptr) {
+                                  while (next < checkpoints->size() && (*checkpoints)[next].last_id == r.id) {
+                                    if ((*checkpoints)[next].head_hash != r.record_hash) {
+                                      broken_at(r.id, "its hash differs from the one signed in the checkpoint of " +
+                                                          (*checkpoints)[next].time + ": the chain was rewritten");
+                                      return false;
+                                    }
+                                    ++next;
+                                    ++v.checkpoints_matched;
+                                  }
+                                }
+                                want_prev = r.record_hash;
+                                v.last_id = r.id;
+                                ++want_id;
+                                ++v.records;
+                                return true;
+                              });
+    if (!st.ok()) return st;
+    if (v.intact && checkpoints != nullptr && next < checkpoints->size()) {
+      const gate::Checkpoint& c = checkpoints->back();
+      broken_at(want_id, "records " + std::to_string(want_id) + ".." + std::to_string(c.last_id) +
+                             " were removed from the end: the checkpoint of " + c.time + " attests " +
+                             std::to_string(c.last_id) + " records");
+    }
+    return v;
+  }
+
+  // The body thread: inserts queued bodies, as many as are waiting in one
+  // statement; a body that could not be stored is kept for its record.
+  void StoreBodies() {
+    std::unique_lock lock(body_mu_);
+    for (;;) {
+      body_cv_.wait(lock, [&] { return body_stopping_ || !body_queue_.empty(); });
+      if (body_queue_.empty()) return;  // stopping, nothing left
+      std::deque<PendingBody> batch;
+      batch.swap(body_queue_);
+      lock.unlock();
+      Params p;
+      p.Text(replica_);
+      std::string sql = "INSERT INTO gb_bodies (replica, id, body) VALUES ";
+      for (size_t i = 0; i < batch.size(); ++i) {
+        sql += (i ? ",($1,$" : "($1,$") + std::to_string(2 * i + 2) + ",$" + std::to_string(2 * i + 3) + ")";
+        p.Int(batch[i].id);
+        p.Bytes(batch[i].body);
+      }
+      Status st = body_conn_->Run(sql.c_str(), p);
+      lock.lock();
+      if (!st.ok()) {
+        for (PendingBody& b : batch) failed_bodies_[b.id] = std::move(*b.body);
+      }
+      bodies_resolved_ = std::max(bodies_resolved_, batch.back().id);
+      body_cv_.notify_all();
+    }
+  }
+
+  // Waits until every body up to `newest` is stored or has failed; a failed
+  // one goes back into its record.
+  void TakeBackFailedBodies(std::vector<AuditRecord>& records, int64_t newest) {
+    std::unique_lock lock(body_mu_);
+    body_cv_.wait(lock, [&] { return bodies_resolved_ >= newest; });
+    if (failed_bodies_.empty()) return;
+    for (AuditRecord& r : records) {
+      auto it = r.request_body_at != 0 ? failed_bodies_.find(r.request_body_at) : failed_bodies_.end();
+      if (it == failed_bodies_.end()) continue;
+      r.request_body = std::move(it->second);  // masked already; request_body_sha256 is its digest
+      r.request_body_screened = true;
+      r.request_body_at = 0;
+      failed_bodies_.erase(it);
+    }
+    // (A failed body whose record never comes stays until the gate stops:
+    // records may arrive out of body order, so none is dropped early.)
+  }
+
+  // Asks the server whether it accepts connections: every second while it
+  // is up (so health and metrics notice an outage before an exchange does),
+  // every 200 ms while it is down (so Available() recovers without traffic:
+  // a gate that refuses while down sends none).
+  void Probe() {
+    std::unique_lock lock(health_->mu);
+    for (;;) {
+      const auto pause = health_->up.load() ? std::chrono::milliseconds(1000) : std::chrono::milliseconds(200);
+      health_->cv.wait_for(lock, pause, [&] { return health_->stopping; });
+      if (health_->stopping) return;
+      lock.unlock();
+      const char* keys[] = {"dbname", "connect_timeout", nullptr};
+      const char* values[] = {conninfo_.c_str(), "2", nullptr};
+      const bool answers = PQpingParams(keys, values, 1) == PQPING_OK;
+      lock.lock();
+      health_->up.store(answers);
+    }
+  }
+
+ public:
+  bool replica_explicit_ = false;
+
+ private:
+  std::string conninfo_, shown_, replica_;
+  bool writer_;
+  LogStore::Options options_;
+  std::shared_ptr<Health> health_;
+  std::unique_ptr<SecretMasker> masker_;
+  std::unique_ptr<PgConn> conn_;
+  std::shared_ptr<PgBudgets> budgets_;
+  std::thread probe_;
+  struct PendingBody {
+    int64_t id = 0;
+    std::optional<std::string> body;
+  };
+  std::unique_ptr<PgConn> body_conn_;
+  int64_t next_body_id_ = 0;  // the last id given out (writer's thread)
+  std::mutex body_mu_;
+  std::condition_variable body_cv_;
+  std::deque<PendingBody> body_queue_;            // guarded by body_mu_
+  int64_t bodies_resolved_ = 0;                   // guarded: every body up to it is stored or failed
+  std::map<int64_t, std::string> failed_bodies_;  // guarded
+  bool body_stopping_ = false;                    // guarded
+  std::thread body_thread_;
+  bool cleared_reservations_ = false;
+  bool head_stale_ = true;
+  int64_t head_id_ = 0;
+  std::string head_hash_ = std::string(kZeroHash);
+};
+
+}  // namespace
+
+Result<std::unique_ptr<LogStore>> OpenPgStore(const std::string& url, LogStore::OpenMode mode,
+                                              LogStore::Options options, std::string replica) {
+  std::string from_url;
+  std::string conninfo = SplitReplica(url, &from_url);
+  if (replica.empty()) replica = from_url;
+  const bool explicit_replica = !replica.empty();
+  if (replica.empty()) {
+    char host[256] = {};
+    if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') return Status::Error("cannot read the host name");
+    replica = host;
+  }
+  const std::string shown = RedactStoreLocation(url);
+  if (replica.size() > 200 || replica.find_first_of(" \t\r\n:") != std::string::npos) {
+    return Status::Error(shown + ": replica name '" + replica + "': use at most 200 characters, without spaces or ':'");
+  }
+  auto store = std::make_unique<PgStore>(conninfo, shown, replica, mode, options);
+  store->replica_explicit_ = explicit_replica;
+  if (Status s = store->Open(); !s.ok()) return s;
+  return std::unique_ptr<LogStore>(std::move(store));
+}
+
+}  // namespace glassbox::gate

@@ -1,0 +1,139 @@
+// LogStore: where the gate keeps its audit log and, in a fleet, its usage
+// budgets. Two back-ends implement it, chosen by the log's location:
+//   * a file path: SQLite (sqlite_store.cc, over AuditLog), one machine, one
+//     hash chain, budgets kept in memory by UsageLedger and seeded from the
+//     log at start;
+//   * "postgresql://..." or "postgres://...": PostgreSQL (pg_store.cc), a
+//     fleet of gate replicas on one database, one hash chain per replica
+//     (AuditRecord::replica), budgets shared through SharedBudgets.
+// The gate (LogWriter, gateway.cc, retention) and `glassbox log` use only
+// this interface; back-end types (sqlite3*, PGconn*) stay in their .cc files.
+//
+// Threading: one LogStore object belongs to one thread at a time, as
+// AuditLog. SharedBudgets (below) is thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "gate/audit_log.h"
+#include "gate/checkpoint.h"
+
+namespace glassbox::gate {
+
+// Budgets kept in the store, shared by every replica that uses it. Amounts
+// are per user and per UTC day (days since the epoch) and month
+// (year*12 + month - 1), as UsageLedger counts them.
+struct BudgetCaps {
+  std::optional<uint64_t> daily_tokens, monthly_tokens;
+  std::optional<double> daily_usd, monthly_usd;
+};
+struct SharedReserveResult {
+  bool allowed = true;
+  std::string budget;  // when refused: "daily_tokens", "daily_usd", "monthly_tokens" or "monthly_usd"
+  double used = 0;     // spend plus what is held, in the refused budget's unit
+  bool held = false;   // some of `used` is held by exchanges in flight
+};
+class SharedBudgets {
+ public:
+  virtual ~SharedBudgets() = default;
+  // Atomically (one statement, one round trip): refused when spend plus
+  // what exchanges in flight hold on any replica reaches a cap; otherwise
+  // `tokens` and `usd` are held for this replica until Settle. No lock is
+  // held once it returns. An error means the store could not be asked.
+  virtual Result<SharedReserveResult> Reserve(std::string_view user, int64_t day, int64_t month, uint64_t tokens,
+                                              double usd, const BudgetCaps& caps) = 0;
+  // Releases a reservation (of reserved_day/month; tokens 0 = none) and adds
+  // the exchange's spend to day/month; `usd` nullopt: an unpriced model.
+  // May be applied after it returns (PostgreSQL sends settlements on a
+  // connection of their own, in parallel with the exchange's record, and
+  // every record commit waits for the settlements queued before it: Flush).
+  virtual Status Settle(std::string_view user, int64_t reserved_day, int64_t reserved_month, uint64_t reserved_tokens,
+                        double reserved_usd, int64_t day, int64_t month, uint64_t tokens,
+                        std::optional<double> usd) = 0;
+  // Returns once every Settle called so far is applied (or has failed).
+  virtual void Flush() {}
+  // Settlements applied later that failed.
+  virtual uint64_t failures() const { return 0; }
+};
+
+class LogStore {
+ public:
+  using OpenMode = AuditLog::OpenMode;
+  using Options = AuditLog::Options;
+  using StoredBody = AuditLog::StoredBody;
+  using CheckpointMode = AuditLog::CheckpointMode;
+  using CheckpointResult = AuditLog::CheckpointResult;
+  using UsageRow = AuditLog::UsageRow;
+  using Head = AuditLog::Head;
+
+  virtual ~LogStore() = default;
+
+  // "sqlite" or "postgresql".
+  virtual std::string_view Kind() const = 0;
+  // The location for messages (a PostgreSQL URL with its password masked).
+  virtual std::string Describe() const = 0;
+
+  // As AuditLog::AppendBatch: masks, chains, stores all or none.
+  virtual Result<std::vector<AuditRecord>> AppendBatch(std::vector<AuditRecord> records) = 0;
+  Result<AuditRecord> Append(AuditRecord record);
+
+  // Bodies stored ahead of their records (SQLite's body store); a back-end
+  // without one returns false and the writer keeps bodies inline.
+  virtual bool StoresBodiesAhead() const { return false; }
+  virtual Result<StoredBody> StoreRequestBody(std::string_view body, bool screened, std::string sha256);
+  virtual Status SyncBodies() { return Status::Ok(); }
+  // SQLite's WAL copy, run by LogWriter on a connection of its own; others
+  // have nothing to copy.
+  virtual bool NeedsWalCheckpoints() const { return false; }
+  virtual Result<CheckpointResult> Checkpoint(CheckpointMode mode);
+
+  // Readers: every chain. Get(id) with a replica names one chain's record;
+  // without, the id must be unambiguous.
+  virtual Result<std::vector<AuditRecord>> List() = 0;
+  virtual Result<AuditRecord> Get(int64_t id, std::string_view replica) = 0;
+  virtual Result<std::vector<AuditRecord>> Search(std::string_view text) = 0;
+  virtual Status ForEach(const RecordFilter& filter, const std::function<bool(AuditRecord&)>& visit) = 0;
+  virtual Result<std::vector<UsageRow>> UsageSince(std::string_view since) = 0;
+  // Verifies every chain; checkpoints (if given) are this store's replica's.
+  virtual Result<VerifyResult> Verify(const std::vector<gate::Checkpoint>* checkpoints) = 0;
+
+  // This writer's chain: its head, the retention cutoff that keeps its
+  // newest n records, and retention itself.
+  virtual Result<std::optional<std::string>> TimeOfNewest(int64_t n) = 0;
+  virtual Result<Head> ReadHead() = 0;
+  virtual Result<int64_t> DeleteBefore(std::string_view cutoff) = 0;
+
+  // False while the store is known to be unreachable (a PostgreSQL server
+  // down); cheap, callable from any thread. SQLite is always available.
+  virtual bool Available() const { return true; }
+  // The store's shared budgets, or nullptr (SQLite: the ledger is local).
+  virtual std::shared_ptr<SharedBudgets> Budgets() { return nullptr; }
+};
+
+// True for "postgresql://..." and "postgres://..." locations.
+bool IsPostgresUrl(std::string_view location);
+
+// Opens the store at `location` (a SQLite file path or a PostgreSQL URL).
+// A PostgreSQL URL may carry `replica=NAME` among its query parameters (the
+// chain this writer appends to; default: the host name); `replica` given
+// here overrides it.
+Result<std::unique_ptr<LogStore>> OpenLogStore(const std::string& location, LogStore::OpenMode mode,
+                                               LogStore::Options options, std::string replica = "");
+
+// The back-ends' factories (used by OpenLogStore).
+Result<std::unique_ptr<LogStore>> OpenSqliteStore(const std::string& path, LogStore::OpenMode mode,
+                                                  LogStore::Options options);
+Result<std::unique_ptr<LogStore>> OpenPgStore(const std::string& url, LogStore::OpenMode mode,
+                                              LogStore::Options options, std::string replica);
+
+// Masks the password of a PostgreSQL URL ("postgresql://u:***@host/db").
+std::string RedactStoreLocation(std::string_view location);
+
+}  // namespace glassbox::gate

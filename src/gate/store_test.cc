@@ -1,0 +1,448 @@
+// One test suite for both LogStore back-ends (store.h): SQLite in a temporary
+// file, PostgreSQL in a throwaway cluster that tests/pg/pg_cluster.sh starts
+// on a loopback port (skipped, with the reason, when the server binaries are
+// missing). Then the PostgreSQL-only contracts: one chain per replica,
+// verify naming the replica of a break, one writer per replica name, the
+// schema version check, and shared budgets that hold across replicas.
+#include "gate/store.h"
+
+#include <gtest/gtest.h>
+#include <libpq-fe.h>
+#include <sqlite3.h>
+
+#include <array>
+#include <atomic>
+#include <cstdio>
+#include <thread>
+
+namespace glassbox::gate {
+namespace {
+
+// The throwaway cluster, started once for the whole test program.
+class PgCluster {
+ public:
+  static PgCluster& Get() {
+    static PgCluster cluster;
+    return cluster;
+  }
+  bool up() const { return !url_.empty(); }
+  const std::string& skip_reason() const { return skip_reason_; }
+  // A fresh database for one test.
+  std::string NewDatabase() {
+    const std::string name = "t" + std::to_string(++databases_);
+    PGconn* c = PQconnectdb(url_.c_str());
+    PQclear(PQexec(c, ("CREATE DATABASE " + name).c_str()));
+    PQfinish(c);
+    return url_.substr(0, url_.rfind('/') + 1) + name;
+  }
+  ~PgCluster() {
+    if (!dir_.empty()) {
+      (void)std::system((Script() + " stop " + dir_ + " fast >/dev/null 2>&1").c_str());
+      (void)std::system(("rm -rf " + dir_.substr(0, dir_.rfind('/'))).c_str());
+    }
+  }
+
+ private:
+  static std::string Script() { return std::string("bash ") + GLASSBOX_SOURCE_DIR + "/tests/pg/pg_cluster.sh"; }
+  PgCluster() {
+    char tmpl[] = "/tmp/glassbox-pg-test.XXXXXX";
+    if (mkdtemp(tmpl) == nullptr) {
+      skip_reason_ = "cannot make a temporary folder";
+      return;
+    }
+    dir_ = std::string(tmpl) + "/cluster";
+    FILE* p = popen((Script() + " start " + dir_ + " 2>" + tmpl + "/start.err").c_str(), "r");
+    std::array<char, 512> buf{};
+    std::string out;
+    while (p != nullptr && fgets(buf.data(), buf.size(), p) != nullptr) out += buf.data();
+    const int rc = p == nullptr ? -1 : pclose(p);
+    while (!out.empty() && out.back() == '\n') out.pop_back();
+    if (rc == 0 && out.starts_with("postgresql://")) {
+      url_ = out;
+      return;
+    }
+    std::string err;
+    if (FILE* f = fopen((std::string(tmpl) + "/start.err").c_str(), "r")) {
+      while (fgets(buf.data(), buf.size(), f) != nullptr) err += buf.data();
+      fclose(f);
+    }
+    skip_reason_ = err.empty() ? "the test cluster did not start" : err;
+  }
+  std::string dir_, url_, skip_reason_;
+  int databases_ = 0;
+};
+
+// Runs one statement on a store's database (tampering, as an attacker
+// with write access would).
+void Tamper(const std::string& location, const std::string& sql) {
+  if (IsPostgresUrl(location)) {
+    PGconn* c = PQconnectdb(location.c_str());
+    PGresult* r = PQexec(c, sql.c_str());
+    ASSERT_TRUE(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK)
+        << PQresultErrorMessage(r);
+    PQclear(r);
+    PQfinish(c);
+    return;
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(location.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  sqlite3_close(db);
+}
+
+AuditRecord Rec(std::string time, std::string user, std::string body = "{}") {
+  AuditRecord r;
+  r.time = std::move(time);
+  r.user = std::move(user);
+  r.agent = "test";
+  r.upstream = "anthropic";
+  r.model = "claude-sonnet-4-5";
+  r.method = "POST";
+  r.path = "/v1/messages";
+  r.status = 200;
+  r.input_tokens = 10;
+  r.output_tokens = 5;
+  r.request_body = std::move(body);
+  r.response_body = "{\"ok\":true}";
+  return r;
+}
+
+enum class Backend { kSqlite, kPostgres };
+
+class StoreTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == Backend::kSqlite) {
+      location_ = ::testing::TempDir() + "/store_test_" + std::to_string(++files_) + ".db";
+      std::remove(location_.c_str());
+      (void)std::system(("rm -rf '" + location_ + "-bodies'").c_str());
+      return;
+    }
+    PgCluster& pg = PgCluster::Get();
+    if (!pg.up()) GTEST_SKIP() << "PostgreSQL: " << pg.skip_reason();
+    location_ = pg.NewDatabase();
+  }
+  std::unique_ptr<LogStore> Open(LogStore::OpenMode mode = LogStore::OpenMode::kCreate, std::string replica = "r1") {
+    auto s = OpenLogStore(location_, mode, {}, GetParam() == Backend::kPostgres ? replica : "");
+    EXPECT_TRUE(s.ok()) << s.status().message();
+    return s.ok() ? std::move(s.value()) : nullptr;
+  }
+  // The table and id column to tamper with.
+  std::string Table() const { return GetParam() == Backend::kPostgres ? "gb_records" : "records"; }
+  std::string UserColumn() const { return GetParam() == Backend::kPostgres ? "user_name" : "user"; }
+
+  std::string location_;
+  static inline int files_ = 0;
+};
+
+TEST_P(StoreTest, AppendsChainsAndReadsBack) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  std::vector<AuditRecord> batch = {Rec("2026-11-01T10:00:00Z", "alice"), Rec("2026-11-01T10:00:01Z", "bob")};
+  auto stored = store->AppendBatch(batch);
+  ASSERT_TRUE(stored.ok()) << stored.status().message();
+  ASSERT_TRUE(store->Append(Rec("2026-11-01T10:00:02Z", "alice")).ok());
+  auto all = store->List();
+  ASSERT_TRUE(all.ok()) << all.status().message();
+  ASSERT_EQ(all->size(), 3u);
+  EXPECT_EQ((*all)[0].id, 1);
+  EXPECT_EQ((*all)[2].id, 3);
+  EXPECT_EQ((*all)[0].prev_hash, kZeroHash);
+  EXPECT_EQ((*all)[1].prev_hash, (*all)[0].record_hash);
+  EXPECT_EQ((*all)[1].user, "bob");
+  EXPECT_EQ((*all)[1].request_body, "{}");
+  auto head = store->ReadHead();
+  ASSERT_TRUE(head.ok());
+  EXPECT_EQ(head->last_id, 3);
+  EXPECT_EQ(head->head_hash, (*all)[2].record_hash);
+  auto v = store->Verify(nullptr);
+  ASSERT_TRUE(v.ok()) << v.status().message();
+  EXPECT_TRUE(v->intact) << v->reason;
+  EXPECT_EQ(v->records, 3);
+  auto one = store->Get(2, "");
+  ASSERT_TRUE(one.ok()) << one.status().message();
+  EXPECT_EQ(one->user, "bob");
+  EXPECT_FALSE(store->Get(9, "").ok());
+}
+
+TEST_P(StoreTest, MasksSecretsBeforeStoring) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  // A key shaped like Anthropic's (mixed characters: the rules skip
+  // low-entropy runs).
+  std::string key = "sk-ant-api03-";
+  const std::string_view alphabet = "Q7xk2M_pLw9-Rt4bN8vZc3Hy6Jd1Fg5S";
+  for (size_t i = 0; i < 93; ++i) key += alphabet[(i * 7 + i / 5) % alphabet.size()];
+  key += "AA";
+  AuditRecord r = Rec("2026-11-01T10:00:00Z", "alice", "{\"k\":\"" + key + "\"}");
+  r.response_body = "key " + key;
+  ASSERT_TRUE(store->Append(r).ok());
+  auto back = store->Get(1, "");
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->request_body->find(key), std::string::npos);
+  EXPECT_EQ(back->response_body->find(key), std::string::npos);
+  EXPECT_TRUE(store->Verify(nullptr)->intact);
+}
+
+TEST_P(StoreTest, FiltersAndSearchesStreamed) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_TRUE(store->Append(Rec("2026-11-0" + std::to_string(i + 1) + "T10:00:00Z", i % 2 ? "bob" : "alice",
+                                  i == 4 ? "{\"needle\":1}" : "{}"))
+                    .ok());
+  }
+  auto count = [&](RecordFilter f) {
+    int n = 0;
+    EXPECT_TRUE(store->ForEach(f, [&](AuditRecord&) { return ++n, true; }).ok());
+    return n;
+  };
+  EXPECT_EQ(count({}), 6);
+  EXPECT_EQ(count({.user = "bob"}), 3);
+  EXPECT_EQ(count({.since = "2026-11-03T00:00:00Z", .until = "2026-11-05T00:00:00Z"}), 2);
+  EXPECT_EQ(count({.limit = 4}), 4);
+  EXPECT_EQ(count({.text = "needle"}), 1);
+  // A visitor that stops early ends the walk.
+  int seen = 0;
+  EXPECT_TRUE(store->ForEach({}, [&](AuditRecord&) { return ++seen < 2; }).ok());
+  EXPECT_EQ(seen, 2);
+  // The store still answers after an early stop.
+  EXPECT_EQ(store->Search("needle")->size(), 1u);
+  auto usage = store->UsageSince("2026-11-05T00:00:00Z");
+  ASSERT_TRUE(usage.ok());
+  EXPECT_EQ(usage->size(), 2u);
+}
+
+TEST_P(StoreTest, VerifyCatchesAnEditedAndADeletedRecord) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(store->Append(Rec("2026-11-01T10:00:0" + std::to_string(i) + "Z", "u")).ok());
+  Tamper(location_, "UPDATE " + Table() + " SET " + UserColumn() + " = 'mallory' WHERE id = 2");
+  auto v = store->Verify(nullptr);
+  ASSERT_TRUE(v.ok());
+  EXPECT_FALSE(v->intact);
+  EXPECT_EQ(v->bad_id, 2);
+  EXPECT_NE(v->reason.find("edited"), std::string::npos) << v->reason;
+  Tamper(location_, "DELETE FROM " + Table() + " WHERE id = 2");
+  v = store->Verify(nullptr);
+  EXPECT_FALSE(v->intact);
+  EXPECT_EQ(v->bad_id, 3);
+  EXPECT_NE(v->reason.find("missing"), std::string::npos) << v->reason;
+}
+
+TEST_P(StoreTest, RetentionMovesTheAnchorAndTheChainStillVerifies) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  for (int day = 1; day <= 5; ++day) {
+    ASSERT_TRUE(store->Append(Rec("2026-11-0" + std::to_string(day) + "T12:00:00Z", "u")).ok());
+  }
+  auto cutoff = store->TimeOfNewest(2);
+  ASSERT_TRUE(cutoff.ok());
+  EXPECT_EQ(**cutoff, "2026-11-04T12:00:00Z");
+  auto deleted = store->DeleteBefore("2026-11-03T00:00:00Z");
+  ASSERT_TRUE(deleted.ok()) << deleted.status().message();
+  EXPECT_EQ(*deleted, 2);
+  auto v = store->Verify(nullptr);
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(v->intact) << v->reason;
+  EXPECT_EQ(v->anchor_id, 2);
+  EXPECT_EQ(v->records, 3);
+  // Appends continue the chain after retention.
+  ASSERT_TRUE(store->Append(Rec("2026-11-06T12:00:00Z", "u")).ok());
+  EXPECT_TRUE(store->Verify(nullptr)->intact);
+}
+
+TEST_P(StoreTest, CheckpointsCatchATruncatedTail) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(store->Append(Rec("2026-11-01T10:00:0" + std::to_string(i) + "Z", "u")).ok());
+  auto head = store->ReadHead();
+  ASSERT_TRUE(head.ok());
+  // Verify checks checkpoints' ids and hashes (signatures are checked when
+  // the file is read: checkpoint.h).
+  std::vector<Checkpoint> checkpoints = {{head->last_id, head->head_hash, "2026-11-01T10:00:03Z", 0,
+                                          std::string(kZeroHash), "k", "s"}};
+  auto v = store->Verify(&checkpoints);
+  ASSERT_TRUE(v.ok()) << v.status().message();
+  EXPECT_TRUE(v->intact) << v->reason;
+  EXPECT_EQ(v->checkpoints_matched, 1);
+  Tamper(location_, "DELETE FROM " + Table() + " WHERE id = 3");
+  v = store->Verify(&checkpoints);
+  ASSERT_TRUE(v.ok());
+  EXPECT_FALSE(v->intact);
+  EXPECT_NE(v->reason.find("removed from the end"), std::string::npos) << v->reason;
+}
+
+// Large request bodies go ahead of their records (while the upstream
+// answers); a record names its body and reads back with it.
+TEST_P(StoreTest, BodiesStoredAheadReadBackAndVerify) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->StoresBodiesAhead());
+  const std::string body = "{\"prompt\":\"" + std::string(20000, 'x') + "\"}";
+  auto stored = store->StoreRequestBody(body, /*screened=*/false, "");
+  ASSERT_TRUE(stored.ok()) << stored.status().message();
+  AuditRecord r = Rec("2026-11-01T10:00:00Z", "alice");
+  r.request_body = std::nullopt;
+  r.request_body_at = stored->at;
+  r.request_body_sha256 = stored->sha256;
+  ASSERT_TRUE(store->Append(r).ok());
+  ASSERT_TRUE(store->Append(Rec("2026-11-01T10:00:01Z", "bob")).ok());
+  auto back = store->Get(1, "");
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->request_body, body);
+  auto v = store->Verify(nullptr);
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(v->intact) << v->reason;
+  EXPECT_EQ(store->Search("xxxxxxxx")->size(), 1u);
+}
+
+TEST_P(StoreTest, ReadersNeedAnExistingLog) {
+  if (GetParam() == Backend::kPostgres) {
+    auto reader = OpenLogStore(location_, LogStore::OpenMode::kExisting, {});
+    ASSERT_FALSE(reader.ok());
+    EXPECT_NE(reader.status().message().find("not a glassbox audit log"), std::string::npos);
+  } else {
+    EXPECT_FALSE(OpenLogStore(location_, LogStore::OpenMode::kExisting, {}).ok());
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::Values(Backend::kSqlite, Backend::kPostgres),
+                         [](const auto& p) { return p.param == Backend::kSqlite ? "Sqlite" : "Postgres"; });
+
+// PostgreSQL only.
+class PgStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    PgCluster& pg = PgCluster::Get();
+    if (!pg.up()) GTEST_SKIP() << "PostgreSQL: " << pg.skip_reason();
+    url_ = pg.NewDatabase();
+  }
+  std::unique_ptr<LogStore> Open(const std::string& replica) {
+    auto s = OpenLogStore(url_, LogStore::OpenMode::kCreate, {}, replica);
+    EXPECT_TRUE(s.ok()) << s.status().message();
+    return s.ok() ? std::move(s.value()) : nullptr;
+  }
+  std::string url_;
+};
+
+TEST_F(PgStoreTest, EachReplicaKeepsItsOwnChainAndVerifyNamesTheBrokenOne) {
+  auto a = Open("a");
+  auto b = Open("b");
+  ASSERT_TRUE(a && b);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(a->Append(Rec("2026-11-01T10:00:0" + std::to_string(i) + "Z", "u")).ok());
+    ASSERT_TRUE(b->Append(Rec("2026-11-01T10:00:0" + std::to_string(i) + "Z", "u")).ok());
+  }
+  auto reader = OpenLogStore(url_, LogStore::OpenMode::kExisting, {});
+  ASSERT_TRUE(reader.ok()) << reader.status().message();
+  auto v = (*reader)->Verify(nullptr);
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(v->intact);
+  EXPECT_EQ(v->chains, 2);
+  EXPECT_EQ(v->records, 6);
+  // ids restart in each chain: "2" is ambiguous, "b:2" is not.
+  EXPECT_FALSE((*reader)->Get(2, "").ok());
+  auto b2 = (*reader)->Get(2, "b");
+  ASSERT_TRUE(b2.ok());
+  EXPECT_EQ(b2->replica, "b");
+  // The replica is part of the hash: moving a record to another chain breaks it.
+  Tamper(url_, "UPDATE gb_records SET model = 'x' WHERE replica = 'b' AND id = 2");
+  v = (*reader)->Verify(nullptr);
+  EXPECT_FALSE(v->intact);
+  EXPECT_EQ(v->bad_replica, "b");
+  EXPECT_EQ(v->bad_id, 2);
+}
+
+TEST_F(PgStoreTest, VerifyNamesABodyStoredAheadThatWentMissing) {
+  auto a = Open("a");
+  ASSERT_NE(a, nullptr);
+  auto stored = a->StoreRequestBody(std::string(30000, 'y'), false, "");
+  ASSERT_TRUE(stored.ok());
+  AuditRecord r = Rec("2026-11-01T10:00:00Z", "alice");
+  r.request_body = std::nullopt;
+  r.request_body_at = stored->at;
+  r.request_body_sha256 = stored->sha256;
+  ASSERT_TRUE(a->Append(r).ok());
+  Tamper(url_, "DELETE FROM gb_bodies");
+  auto v = a->Verify(nullptr);
+  ASSERT_TRUE(v.ok());
+  EXPECT_FALSE(v->intact);
+  EXPECT_NE(v->reason.find("request body (stored ahead as body 1) is missing"), std::string::npos) << v->reason;
+}
+
+TEST_F(PgStoreTest, ASecondWriterWithTheSameReplicaNameIsRefused) {
+  auto a = Open("same");
+  ASSERT_NE(a, nullptr);
+  auto again = OpenLogStore(url_, LogStore::OpenMode::kCreate, {}, "same");
+  ASSERT_FALSE(again.ok());
+  EXPECT_NE(again.status().message().find("already writing"), std::string::npos) << again.status().message();
+  a.reset();  // its session ends: the name is free again
+  EXPECT_TRUE(OpenLogStore(url_, LogStore::OpenMode::kCreate, {}, "same").ok());
+}
+
+TEST_F(PgStoreTest, ASchemaNewerThanThisBuildIsRefused) {
+  ASSERT_NE(Open("a"), nullptr);
+  Tamper(url_, "UPDATE gb_schema SET version = 99");
+  auto s = OpenLogStore(url_, LogStore::OpenMode::kCreate, {}, "a");
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("schema version 99 is newer"), std::string::npos) << s.status().message();
+}
+
+TEST_F(PgStoreTest, PasswordsAreMaskedInMessages) {
+  EXPECT_EQ(RedactStoreLocation("postgresql://gate:s3cret@db.internal:5432/audit"),
+            "postgresql://gate:***@db.internal:5432/audit");
+  EXPECT_EQ(RedactStoreLocation("postgresql://gate@db/audit"), "postgresql://gate@db/audit");
+  EXPECT_EQ(RedactStoreLocation("/var/log/audit.db"), "/var/log/audit.db");
+}
+
+// Concurrent reservations from two replicas against one cap overshoot it by
+// at most one request's estimate.
+TEST_F(PgStoreTest, SharedBudgetsHoldAcrossReplicas) {
+  auto a = Open("a");
+  auto b = Open("b");
+  ASSERT_TRUE(a && b);
+  std::shared_ptr<SharedBudgets> budgets[] = {a->Budgets(), b->Budgets()};
+  ASSERT_TRUE(budgets[0] && budgets[1]);
+  BudgetCaps caps;
+  caps.daily_tokens = 1000;
+  constexpr uint64_t kEstimate = 150, kActual = 100;
+  std::atomic<int> admitted{0}, refused{0}, errors{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      SharedBudgets& s = *budgets[t % 2];
+      for (int i = 0; i < 10; ++i) {
+        auto r = s.Reserve("alice", 20000, 243000, kEstimate, 0, caps);
+        if (!r.ok()) {
+          ++errors;
+          continue;
+        }
+        if (!r->allowed) {
+          ++refused;
+          EXPECT_EQ(r->budget, "daily_tokens");
+          continue;
+        }
+        ++admitted;
+        EXPECT_TRUE(s.Settle("alice", 20000, 243000, kEstimate, 0, 20000, 243000, kActual, 0.0).ok());
+        s.Flush();  // as the exchange's record commit does
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_GT(refused.load(), 0);
+  // Spend is what the admitted exchanges used; it stays within one estimate
+  // of the cap.
+  const uint64_t spent = static_cast<uint64_t>(admitted.load()) * kActual;
+  EXPECT_GE(spent, 1000u - kEstimate);
+  EXPECT_LE(spent, 1000u + kEstimate);
+  EXPECT_EQ(budgets[0]->failures() + budgets[1]->failures(), 0u);
+  // Nothing stays held once every exchange is settled.
+  auto r = budgets[0]->Reserve("alice", 20000, 243000, 0, 0, BudgetCaps{});
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->held);
+}
+
+}  // namespace
+}  // namespace glassbox::gate
