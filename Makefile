@@ -10,6 +10,7 @@
 #   make bench-gate  latency, requests/s and memory of gate against a direct connection
 #   make bench-probe wall time of the default probe matrix, --jobs 1 vs 2
 #   make bench-audit audit of a 12 MB bundle, a 250 MB executable and real agent packages
+#   make lint        clang-tidy over src/ (.clang-tidy: names, bug-prone patterns, complexity)
 #   make fuzz-smoke  run each libFuzzer target briefly
 #   make asan        the tests under AddressSanitizer and UndefinedBehaviorSanitizer
 
@@ -17,7 +18,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all bootstrap build demo test bench bench-scan bench-gate bench-probe bench-audit fuzz fuzz-smoke asan clean
+.PHONY: all bootstrap build demo test lint bench bench-scan bench-gate bench-probe bench-audit fuzz fuzz-smoke asan clean
 
 all: build
 
@@ -37,6 +38,9 @@ demo: build
 test: build
 	@bash scripts/bootstrap.sh --test
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+lint: build
+	@bash scripts/lint.sh $(BUILD)
 
 bench: bench-scan bench-gate bench-probe bench-audit
 

@@ -11,7 +11,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 debian_packages=(
   build-essential cmake ninja-build pkg-config ccache git jq
-  clang-14 libclang-rt-14-dev
+  clang-14 libclang-rt-14-dev clang-tidy-14 clang-format-14
   libicu-dev libvectorscan-dev libre2-dev
   libfmt-dev libspdlog-dev libcli11-dev libtomlplusplus-dev
   libpq-dev
