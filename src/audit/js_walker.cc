@@ -9,7 +9,8 @@
 #include "audit/internal/js_arena.h"
 #include "core/utf.h"
 
-extern "C" const TSLanguage* tree_sitter_javascript(void);
+// The grammar's C entry point (the npm package's name, not ours).
+extern "C" const TSLanguage* tree_sitter_javascript(void);  // NOLINT(readability-identifier-naming)
 
 namespace glassbox::audit::internal {
 

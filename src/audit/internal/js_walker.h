@@ -85,10 +85,14 @@ int HexDigit(char c);
 // A JavaScript numeric literal as an exact integer when it is one (up to 2^40).
 std::optional<int64_t> ParseInteger(std::string_view s);
 
+// One walker per tree (or per piece of a split module), used by one thread.
+// `text`, `rules` and `facts` must outlive it; the candidate calls below
+// point into the tree, which must stay alive until ResolveStringArrays ran.
 class Walker {
  public:
   Walker(std::string_view text, const AuditRules& rules, JsFacts* facts);
 
+  // Visits every node under `root` once, in source order, appending facts.
   void Run(TSNode root);
 
   // Candidate rotation calls and decoder calls, for ResolveStringArrays.
