@@ -23,6 +23,13 @@ Result<std::shared_ptr<const re2::RE2>> Compile(const std::string& pattern, cons
   return std::shared_ptr<const re2::RE2>(std::move(re));
 }
 
+Status ReadSamples(const toml::table& t, const std::string& where, std::vector<std::string>* true_positives,
+                   std::vector<std::string>* false_positives) {
+  Status s = ReadTomlStrings(t.get("true_positives"), "true_positives", where, true_positives);
+  if (!s.ok()) return s;
+  return ReadTomlStrings(t.get("false_positives"), "false_positives", where, false_positives);
+}
+
 Status ParseProbes(const toml::array& list, std::string_view source, AuditRules* rules) {
   size_t index = 0;
   for (const toml::node& node : list) {
@@ -46,6 +53,8 @@ Status ParseProbes(const toml::array& list, std::string_view source, AuditRules*
       *field = std::move(*re);
       if (std::string_view(key) != "object_regex") ++matchers;
     }
+    Status s = ReadSamples(*t, where, &rule.true_positives, &rule.false_positives);
+    if (!s.ok()) return s;
     if (matchers != 1) {
       return Status::Error(where + ": exactly one of 'call', 'property', 'env_regex', 'string_regex' is required");
     }
@@ -81,8 +90,33 @@ Status ParseSdks(const toml::array& list, std::string_view source, AuditRules* r
     }
     Status s = ReadTomlStrings(t->get("markers"), "markers", where, &sdk.markers);
     if (!s.ok()) return s;
+    s = ReadSamples(*t, where, &sdk.true_positives, &sdk.false_positives);
+    if (!s.ok()) return s;
     if (sdk.markers.empty()) return Status::Error(fmt::format("{} ({}): 'markers' is empty", where, sdk.name));
     rules->sdks.push_back(std::move(sdk));
+  }
+  return Status::Ok();
+}
+
+Status ParseSamples(const toml::array& list, std::string_view source, AuditRules* rules) {
+  size_t index = 0;
+  for (const toml::node& node : list) {
+    ++index;
+    std::string where = fmt::format("{}: sample #{}", source, index);
+    const toml::table* t = node.as_table();
+    if (t == nullptr) return Status::Error(where + ": not a table");
+    RuleSamples samples;
+    samples.rule = (*t)["rule"].value_or(std::string());
+    if (samples.rule.find('/') == std::string::npos) {
+      return Status::Error(where + ": 'rule' must name a rule id such as \"env-probe/hardcoded-list\"");
+    }
+    const std::string severity = (*t)["min_severity"].value_or(std::string("info"));
+    if (!ParseSeverity(severity, &samples.min_severity)) {
+      return Status::Error(fmt::format("{} ({}): unknown min_severity '{}'", where, samples.rule, severity));
+    }
+    Status s = ReadSamples(*t, where, &samples.true_positives, &samples.false_positives);
+    if (!s.ok()) return s;
+    rules->samples.push_back(std::move(samples));
   }
   return Status::Ok();
 }
@@ -113,6 +147,10 @@ Status ParseAuditRuleFile(std::string_view toml_text, std::string_view source_na
   }
   if (const toml::array* sdks = root["sdk"].as_array()) {
     Status s = ParseSdks(*sdks, source_name, rules);
+    if (!s.ok()) return s;
+  }
+  if (const toml::array* samples = root["sample"].as_array()) {
+    Status s = ParseSamples(*samples, source_name, rules);
     if (!s.ok()) return s;
   }
   const std::string where(source_name);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "audit/deobfuscate.h"
+#include "core/finding.h"
 #include "core/status.h"
 
 namespace re2 {
@@ -27,6 +28,11 @@ struct ProbeRule {
   std::shared_ptr<const re2::RE2> object_regex;
   std::shared_ptr<const re2::RE2> env_regex;
   std::shared_ptr<const re2::RE2> string_regex;
+  // JavaScript that this entry must report as env-probe/<name>, and look-alike
+  // code that must not be reported as env-probe/<name> at all. The rules
+  // test (audit_rules_test.cc) analyses each; the analysis ignores them.
+  std::vector<std::string> true_positives;
+  std::vector<std::string> false_positives;
 };
 
 enum class SdkCategory { kTelemetry, kErrorReporting, kFeatureFlags, kRemoteConfig };
@@ -36,6 +42,21 @@ struct SdkRule {
   std::string name;
   SdkCategory category = SdkCategory::kTelemetry;
   std::vector<std::string> markers;
+  // Module text in which this SDK must be found, and text in which it must
+  // not (checked by audit_rules_test.cc, like the probes' samples).
+  std::vector<std::string> true_positives;
+  std::vector<std::string> false_positives;
+};
+
+// Samples for a finding that the list data (`tlds`, `timezone_areas`,
+// `min_list_items`, `prompt_markers`) decides, from a [[sample]] table:
+// each true positive must give a `rule` finding of at least `min_severity`,
+// no false positive may.
+struct RuleSamples {
+  std::string rule;  // "env-probe/hardcoded-list"
+  Severity min_severity = Severity::kInfo;
+  std::vector<std::string> true_positives;
+  std::vector<std::string> false_positives;
 };
 
 struct AuditRules {
@@ -44,6 +65,7 @@ struct AuditRules {
   ShapeData shapes;
   size_t min_list_items = 3;
   std::vector<std::string> prompt_markers;
+  std::vector<RuleSamples> samples;
 };
 
 // Parses one rule file into *rules (appending). Errors name `source_name`

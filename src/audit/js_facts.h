@@ -2,9 +2,11 @@
 // literals (escapes decoded), arrays of strings and of numbers, environment
 // probes, comparisons, branches, declarations, functions, XOR operations and
 // strings built by code — each with byte offsets into the module text.
-// Internal to the audit component: tree-sitter stays inside js_facts.cc,
-// which parses the module exactly once and walks the tree iteratively (no
-// recursion, so hostile nesting cannot overflow the stack).
+// Internal to the audit component: tree-sitter stays inside js_facts.cc and
+// the parts it is made of (js_arena, js_walker, string_array, js_split, with
+// their headers in internal/), which parse the module exactly once and walk
+// the tree iteratively (no recursion, so hostile nesting cannot overflow the
+// stack).
 #pragma once
 
 #include <cstdint>
