@@ -359,7 +359,9 @@ void Scanner::ScanWindows(WindowReader& reader, const std::string& path, ThreadS
         if (invalid_utf16 == 0) first_invalid_utf16 = base + t.first_invalid_offset;
         invalid_utf16 += t.invalid_units;
       }
-      pos.Advance(std::string_view(t.utf8).substr(0, std::min(text_cut, t.utf8.size())));
+      // Only a next window needs the position: the last one (a whole file, for
+      // most) is not counted over again.
+      if (!last) pos.Advance(std::string_view(t.utf8).substr(0, std::min(text_cut, t.utf8.size())));
     } else {
       std::string_view text = window;
       if (content == ContentKind::kBinary) {
@@ -382,7 +384,7 @@ void Scanner::ScanWindows(WindowReader& reader, const std::string& path, ThreadS
         }
         cap.Add(std::move(f));
       }
-      if (content != ContentKind::kBinary) pos.Advance(window.substr(0, cut));
+      if (content != ContentKind::kBinary && !last) pos.Advance(window.substr(0, cut));
     }
     if (last) break;
     Status st = reader.Advance(cut);
