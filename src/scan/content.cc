@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 #include "core/text_kind.h"
@@ -56,8 +57,20 @@ ContentKind ClassifyContent(std::string_view path, std::string_view head) {
   if (TextKindForPath(path) != TextKind::kUnknown) return ContentKind::kUtf8Text;
   const auto* p = reinterpret_cast<const unsigned char*>(sample.data());
   size_t stray = 0;
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr uint64_t kHigh = 0x8080808080808080ULL;
   for (size_t i = 0; i < sample.size();) {
-    if (p[i] >= 0x20 && p[i] < 0x7F) {
+    // Eight bytes at a time while all are printable ASCII (0x20-0x7E): no
+    // high bit, no borrow below 0x20, no carry into the high bit from 0x7F.
+    if (i + 8 <= sample.size()) {
+      uint64_t w;
+      std::memcpy(&w, p + i, 8);
+      if (((w | (w - 0x20 * kOnes) | (w + kOnes)) & kHigh) == 0) {
+        i += 8;
+        continue;
+      }
+    }
+    if ((p[i] >= 0x20 && p[i] < 0x7F) || p[i] == '\n' || p[i] == '\t' || p[i] == '\r') {
       ++i;
       continue;
     }
