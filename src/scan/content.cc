@@ -44,6 +44,10 @@ ContentKind Utf16ByLanes(std::string_view sample) {
 }  // namespace
 
 ContentKind ClassifyContent(std::string_view path, std::string_view head) {
+  return ClassifyContent(TextKindForPath(path), head);
+}
+
+ContentKind ClassifyContent(TextKind path_kind, std::string_view head) {
   switch (utf::DetectEncoding(head)) {
     case utf::Encoding::kUtf16Le: return ContentKind::kUtf16Le;
     case utf::Encoding::kUtf16Be: return ContentKind::kUtf16Be;
@@ -54,7 +58,7 @@ ContentKind ClassifyContent(std::string_view path, std::string_view head) {
     const ContentKind lanes = Utf16ByLanes(sample);
     if (lanes != ContentKind::kUtf8Text) return lanes;
   }
-  if (TextKindForPath(path) != TextKind::kUnknown) return ContentKind::kUtf8Text;
+  if (path_kind != TextKind::kUnknown) return ContentKind::kUtf8Text;
   const auto* p = reinterpret_cast<const unsigned char*>(sample.data());
   size_t stray = 0;
   constexpr uint64_t kOnes = 0x0101010101010101ULL;

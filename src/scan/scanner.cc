@@ -320,8 +320,11 @@ struct LinePosition {
 void Scanner::ScanWindows(WindowReader& reader, const std::string& path, ThreadState& ts,
                           std::vector<Finding>* out, ReportStats* stats, std::vector<std::string>* notes) const {
   stats->files += 1;
-  const TextKind kind = TextKindFor(path, reader.Window());  // the name, or the first window when the name says nothing
-  const ContentKind content = ClassifyContent(path, reader.Window());
+  // The name, or the first window when the name says nothing (TextKindFor;
+  // the name's kind is looked up once per file, not once per use).
+  const TextKind path_kind = TextKindForPath(path);
+  const TextKind kind = path_kind != TextKind::kUnknown ? path_kind : SniffTextKind(reader.Window());
+  const ContentKind content = ClassifyContent(path_kind, reader.Window());
   if (content == ContentKind::kBinary) stats->binary_files += 1;
   const bool utf16 = content == ContentKind::kUtf16Le || content == ContentKind::kUtf16Be;
   FindingCap cap(options_.max_findings_per_rule);
@@ -513,8 +516,8 @@ Report Scanner::ScanPaths(const std::vector<std::string>& inputs) const {
           errors.push_back(fd.status().message());
           continue;
         }
-        const bool data = options_.data_mode || TextKindForPath(path) == TextKind::kData;
-        if (size > kWindowBytes + kOverlapBytes && !data) {
+        // (A data set is read whole; only a large file needs the name's kind here.)
+        if (size > kWindowBytes + kOverlapBytes && !options_.data_mode && TextKindForPath(path) != TextKind::kData) {
           // Large files are read in windows, not mapped whole: memory stays
           // bounded and a 2 GB line costs no more than 2 GB of short ones.
           auto reader = FdWindows(fd.value(), path);
