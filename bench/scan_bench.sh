@@ -9,6 +9,9 @@
 #   BENCH_SUBSET_MB=20    secretlint subset size in MB
 #   BENCH_RUNS=3          interleaved rounds (every command once per round); best wall time kept
 #   BENCH_THREADS=$(nproc) threads for rg and glassbox (secretlint is single-threaded)
+#   BENCH_CALLGRIND=1     also count the instructions of `glassbox scan --jobs 1` on the subset
+#                         (valgrind's callgrind; start-up included): steady on a busy machine,
+#                         where wall times and their ratios are not
 #
 # Nothing is downloaded: secretlint comes from build/npm-tools (scripts/bootstrap.sh --bench);
 # when it is missing its rows are skipped. Work files go to build/bench-work.
@@ -243,6 +246,16 @@ fi
 
 echo
 echo "effective CPUs (busy-loop check): $cpu_before before the runs, $cpu_after after"
+if [[ ${BENCH_CALLGRIND:-0} == 1 ]]; then
+  if command -v valgrind >/dev/null; then
+    valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.subset" \
+      "$glassbox" scan --format json --no-ignore --jobs 1 "$subset" >/dev/null 2>"$work/callgrind.subset.err" || true
+    ir=$(sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$work/callgrind.subset.err" | tail -1)
+    echo "instructions, glassbox scan --jobs 1 of the subset: ${ir:-?} = $(awk -v i="${ir:-0}" -v b="$subset_bytes" 'BEGIN { printf "%.1f", i / (b / 1e6) / 1e6 }') million per MB (callgrind; $work/callgrind.subset)"
+  else
+    echo "instructions: skipped (valgrind not installed)"
+  fi
+fi
 echo "glassbox coverage: $gb_files files / $(mbof "$gb_bytes") MB read of $corpus_files files / $(mbof "$corpus_bytes") MB; skipped: $gb_skipped; errors: $gb_errors"
 
 echo

@@ -187,16 +187,40 @@ namespace {
 // windows left. That holds for a window of ASCII text (bytes are characters,
 // and RE2's Unicode case folding has nothing to fold) and a pattern without
 // anchors or word boundaries (the window's edges are not the text's). The
-// textual test is conservative: any '^' or '$', even inside a class, rules the
-// pattern out.
+// textual test reads escapes and character classes: '^' and '$' inside a
+// class ("[#*^]") or escaped are characters, anywhere else they rule the
+// pattern out. (A '^' in a class once did that to the generic rules' shared
+// prefilter, and every window of theirs went to RE2.) A class's end is found
+// past POSIX names ("[[:alpha:]]"); a pattern it cannot read is ruled out.
 bool HsPrefilterUsable(std::string_view pattern) {
-  if (pattern.empty() || pattern.find_first_of("^$") != std::string_view::npos) return false;
-  for (size_t i = 0; i + 1 < pattern.size(); ++i) {
-    if (pattern[i] != '\\') continue;
-    const char c = pattern[i + 1];
-    if (c == 'b' || c == 'B' || c == 'A' || c == 'z' || c == 'Z' || c == 'G') return false;
-    ++i;  // skip the escaped character
+  if (pattern.empty()) return false;
+  bool in_class = false;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    const char c = pattern[i];
+    if (c == '\\') {
+      if (i + 1 == pattern.size()) return false;
+      const char e = pattern[++i];
+      if (!in_class && (e == 'b' || e == 'B' || e == 'A' || e == 'z' || e == 'Z' || e == 'G')) return false;
+      continue;
+    }
+    if (in_class) {
+      if (c == '[' && i + 1 < pattern.size() && pattern[i + 1] == ':') {
+        const size_t close = pattern.find(":]", i + 2);
+        if (close == std::string_view::npos) return false;
+        i = close + 1;
+      } else if (c == ']') {
+        in_class = false;
+      }
+      continue;
+    }
+    if (c == '^' || c == '$') return false;
+    if (c == '[') {
+      in_class = true;
+      if (i + 1 < pattern.size() && pattern[i + 1] == '^') ++i;  // negation
+      if (i + 1 < pattern.size() && pattern[i + 1] == ']') ++i;  // a leading ']' is a character
+    }
   }
+  if (in_class) return false;
   hs_expr_info_t* info = nullptr;
   hs_compile_error_t* err = nullptr;
   if (hs_expression_info(std::string(pattern).c_str(), 0, &info, &err) != HS_SUCCESS) {

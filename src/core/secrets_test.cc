@@ -155,7 +155,7 @@ TEST(PrecompiledRules, VectorscanPrefiltersChangeNoFinding) {
   const std::vector<std::string> pieces = {
       "secret", "Token", "PASSWORD", "api_key", "auth", "pwd", "_", "-", ".", "=", ":", ":=", " ", "\t", "\"",
       "'", "`", "]", "x", "Q", "7", "42", "a1B2c3D4e5F6g7H8", "9f3a61c07be2d458e1c94a7f0b36d2e5", "\xc5\xbf",
-      "\xe2\x80\x8b", "\n", "\r\n", "/", "+", "~"};
+      "\xe2\x80\x8b", "\n", "\r\n", "/", "+", "~", "!@#*^", "=>"};
   uint64_t state = 0x9E3779B97F4A7C15ull;
   auto next = [&] {
     state ^= state << 13;
@@ -179,6 +179,38 @@ TEST(PrecompiledRules, VectorscanPrefiltersChangeNoFinding) {
     nonempty += a.empty() ? 0 : 1;
   }
   EXPECT_GT(nonempty, 100u);  // the generator does reach the rules
+}
+
+// The generic rules' shared prefilter gained '^' in a character class
+// ("[...!@#*^]") and the textual check took it for an anchor: the build-time
+// database silently lost every prefilter, and each generic window went to RE2.
+TEST(PrecompiledRules, RegressionScanspeed_CaretInAClassKeepsThePrefilterInVectorscan) {
+  EXPECT_NE(BuiltinPrecompiledRules().db_key.find("\nP"), std::string_view::npos)
+      << "the built-in database holds no Vectorscan prefilter";
+  auto with = [](std::string prefilter) {
+    SecretRule r;
+    r.id = "secret/test";
+    r.keywords = {"token"};
+    r.regex = "token=[a-z0-9]{8,}";
+    r.prefilter = std::move(prefilter);
+    auto s = SecretScanner::CompileForPrecompiling({r});
+    EXPECT_TRUE(s.ok()) << s.status().message();
+    return s.ok() && s.value()->database_key().find("\nP") != std::string::npos;
+  };
+  // Characters, not anchors: in a class, escaped, a negated class, POSIX names.
+  EXPECT_TRUE(with("token=[a-z^$]*[0-9]"));
+  EXPECT_TRUE(with("token=\\^?\\$?[0-9]"));
+  EXPECT_TRUE(with("token=[^ ]*[0-9]"));
+  EXPECT_TRUE(with("token=[]^x]*[0-9]"));
+  EXPECT_TRUE(with("token=[[:alpha:]^]*[0-9]"));
+  // Anchors and word boundaries mean the window's edges: RE2 alone checks them.
+  EXPECT_FALSE(with("^token=[0-9]"));
+  EXPECT_FALSE(with("token=[0-9]$"));
+  EXPECT_FALSE(with("(?:^)?token=[0-9]"));
+  EXPECT_FALSE(with("[a-z]^token=[0-9]"));
+  EXPECT_FALSE(with("\\btoken=[0-9]"));
+  EXPECT_FALSE(with("token=[0-9]\\z"));
+  EXPECT_FALSE(with("token=[0-9"));  // unreadable
 }
 
 TEST(Mask, ShowsOnlyTheEnds) {

@@ -136,6 +136,24 @@ TEST(Utf8, NextInterestingSkipsCleanAscii) {
   EXPECT_EQ(NextInteresting("code  \r\nmore", 0), 7u);  // LF after trailing spaces, through CR
 }
 
+// IsAscii reads 64-byte rounds, then words, then bytes: one byte >= 0x80 at
+// any offset of any length is seen, whichever of the three loops reads it.
+TEST(Utf8, IsAsciiMatchesReferenceAtEveryOffset) {
+  for (size_t n = 0; n <= 200; ++n) {
+    std::string text(n, 'a');
+    for (size_t k = 0; k < n; ++k) text[k] = static_cast<char>(0x20 + (k * 7) % 95);
+    EXPECT_TRUE(IsAscii(text)) << n;
+    for (size_t at = 0; at < n; ++at) {
+      for (unsigned char high : {0x80, 0xC3, 0xFF}) {
+        std::string t = text;
+        t[at] = static_cast<char>(high);
+        EXPECT_FALSE(IsAscii(t)) << "length " << n << ", byte " << int{high} << " at " << at;
+      }
+    }
+  }
+  EXPECT_TRUE(IsAscii(""));
+}
+
 TEST(Utf16, TranscodesPairsAndReportsUnpaired) {
   // BOM FF FE, 'A', U+E0049 as D8 40 DC 49 (LE), then a lone high surrogate.
   const std::string le("\xFF\xFE" "A\x00" "\x40\xDB\x49\xDC" "\x00\xD8", 10);

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 #include "core/text_kind.h"
@@ -43,6 +44,10 @@ ContentKind Utf16ByLanes(std::string_view sample) {
 }  // namespace
 
 ContentKind ClassifyContent(std::string_view path, std::string_view head) {
+  return ClassifyContent(TextKindForPath(path), head);
+}
+
+ContentKind ClassifyContent(TextKind path_kind, std::string_view head) {
   switch (utf::DetectEncoding(head)) {
     case utf::Encoding::kUtf16Le: return ContentKind::kUtf16Le;
     case utf::Encoding::kUtf16Be: return ContentKind::kUtf16Be;
@@ -53,11 +58,23 @@ ContentKind ClassifyContent(std::string_view path, std::string_view head) {
     const ContentKind lanes = Utf16ByLanes(sample);
     if (lanes != ContentKind::kUtf8Text) return lanes;
   }
-  if (TextKindForPath(path) != TextKind::kUnknown) return ContentKind::kUtf8Text;
+  if (path_kind != TextKind::kUnknown) return ContentKind::kUtf8Text;
   const auto* p = reinterpret_cast<const unsigned char*>(sample.data());
   size_t stray = 0;
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr uint64_t kHigh = 0x8080808080808080ULL;
   for (size_t i = 0; i < sample.size();) {
-    if (p[i] >= 0x20 && p[i] < 0x7F) {
+    // Eight bytes at a time while all are printable ASCII (0x20-0x7E): no
+    // high bit, no borrow below 0x20, no carry into the high bit from 0x7F.
+    if (i + 8 <= sample.size()) {
+      uint64_t w;
+      std::memcpy(&w, p + i, 8);
+      if (((w | (w - 0x20 * kOnes) | (w + kOnes)) & kHigh) == 0) {
+        i += 8;
+        continue;
+      }
+    }
+    if ((p[i] >= 0x20 && p[i] < 0x7F) || p[i] == '\n' || p[i] == '\t' || p[i] == '\r') {
       ++i;
       continue;
     }

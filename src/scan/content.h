@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "core/status.h"
+#include "core/text_kind.h"
 
 namespace glassbox::scan {
 
@@ -30,6 +31,8 @@ inline constexpr size_t kClassifyBytes = 64 * 1024;
 // 32 stray bytes (NUL, control bytes other than TAB, LF, VT, FF, CR, ESC, and
 // bytes that are not UTF-8). Everything else is binary.
 ContentKind ClassifyContent(std::string_view path, std::string_view head);
+// The same, for a caller that already has TextKindForPath(path).
+ContentKind ClassifyContent(TextKind path_kind, std::string_view head);
 
 // The strings pass over a binary: copies `bytes` to *out, keeping runs of at
 // least kMinStringCodePoints printable code points (valid UTF-8, no C0

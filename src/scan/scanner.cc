@@ -320,8 +320,11 @@ struct LinePosition {
 void Scanner::ScanWindows(WindowReader& reader, const std::string& path, ThreadState& ts,
                           std::vector<Finding>* out, ReportStats* stats, std::vector<std::string>* notes) const {
   stats->files += 1;
-  const TextKind kind = TextKindFor(path, reader.Window());  // the name, or the first window when the name says nothing
-  const ContentKind content = ClassifyContent(path, reader.Window());
+  // The name, or the first window when the name says nothing (TextKindFor;
+  // the name's kind is looked up once per file, not once per use).
+  const TextKind path_kind = TextKindForPath(path);
+  const TextKind kind = path_kind != TextKind::kUnknown ? path_kind : SniffTextKind(reader.Window());
+  const ContentKind content = ClassifyContent(path_kind, reader.Window());
   if (content == ContentKind::kBinary) stats->binary_files += 1;
   const bool utf16 = content == ContentKind::kUtf16Le || content == ContentKind::kUtf16Be;
   FindingCap cap(options_.max_findings_per_rule);
@@ -359,7 +362,9 @@ void Scanner::ScanWindows(WindowReader& reader, const std::string& path, ThreadS
         if (invalid_utf16 == 0) first_invalid_utf16 = base + t.first_invalid_offset;
         invalid_utf16 += t.invalid_units;
       }
-      pos.Advance(std::string_view(t.utf8).substr(0, std::min(text_cut, t.utf8.size())));
+      // Only a next window needs the position: the last one (a whole file, for
+      // most) is not counted over again.
+      if (!last) pos.Advance(std::string_view(t.utf8).substr(0, std::min(text_cut, t.utf8.size())));
     } else {
       std::string_view text = window;
       if (content == ContentKind::kBinary) {
@@ -382,7 +387,7 @@ void Scanner::ScanWindows(WindowReader& reader, const std::string& path, ThreadS
         }
         cap.Add(std::move(f));
       }
-      if (content != ContentKind::kBinary) pos.Advance(window.substr(0, cut));
+      if (content != ContentKind::kBinary && !last) pos.Advance(window.substr(0, cut));
     }
     if (last) break;
     Status st = reader.Advance(cut);
@@ -511,8 +516,8 @@ Report Scanner::ScanPaths(const std::vector<std::string>& inputs) const {
           errors.push_back(fd.status().message());
           continue;
         }
-        const bool data = options_.data_mode || TextKindForPath(path) == TextKind::kData;
-        if (size > kWindowBytes + kOverlapBytes && !data) {
+        // (A data set is read whole; only a large file needs the name's kind here.)
+        if (size > kWindowBytes + kOverlapBytes && !options_.data_mode && TextKindForPath(path) != TextKind::kData) {
           // Large files are read in windows, not mapped whole: memory stays
           // bounded and a 2 GB line costs no more than 2 GB of short ones.
           auto reader = FdWindows(fd.value(), path);

@@ -241,6 +241,27 @@ TEST(Content, ClassifiesByNameAndStrayBytes) {
   EXPECT_EQ(ClassifyContent("x", "\x7F" "ELF" + std::string(200, '\0')), ContentKind::kBinary);
 }
 
+// The stray-byte count reads eight printable bytes at a time: a stray byte
+// counts wherever it falls in a word, and the bytes next to the printable
+// range (0x1F, 0x7F) are stray while 0x20, 0x7E, white space and UTF-8 are not.
+TEST(Content, StrayBytesCountAtEveryOffset) {
+  for (unsigned char stray : {0x01, 0x1F, 0x7F, 0xFF, 0x80}) {
+    for (size_t phase = 0; phase < 8; ++phase) {
+      std::string text(3200, 'a');
+      for (size_t k = 0; k < text.size(); ++k) {
+        static const char kFill[] = {'a', ' ', '~', 'Z', '\n', '\t', '\r', '0'};
+        text[k] = kFill[(k * 5) % 8];
+      }
+      text.replace(40, 2, "\xC3\xA9");  // UTF-8: not stray
+      // 100 stray bytes in 3,200 is the limit (1 in 32); one more is binary.
+      for (size_t n = 0; n < 100; ++n) text[64 + phase + n * 31] = static_cast<char>(stray);
+      EXPECT_EQ(ClassifyContent("x", text), ContentKind::kUtf8Text) << int{stray} << " phase " << phase;
+      text[3190] = static_cast<char>(stray);
+      EXPECT_EQ(ClassifyContent("x", text), ContentKind::kBinary) << int{stray} << " phase " << phase;
+    }
+  }
+}
+
 TEST(Content, StringsPassKeepsOffsets) {
   std::string out;
   const std::string in = std::string("ab\0abcd\0\xFF", 9) + "xyz\xE2\x80\x8Bw";
