@@ -737,24 +737,13 @@ class ModuleRun {
             utf::DecodeOne(reinterpret_cast<const unsigned char*>(s.value.data()) + i, s.value.size() - i, &len);
         i += len;
         if (cp < 0x80) continue;
-        switch (data.Classify(static_cast<char32_t>(cp))) {
-          case CharClass::kTag:
-          case CharClass::kVariationSelector:
-          case CharClass::kInvisible:
-          case CharClass::kSoftHyphen:
-          case CharClass::kByteOrderMark:
-          case CharClass::kHangulFiller:
-          case CharClass::kBidiControl:
-          case CharClass::kBidiMark: hidden.push_back(static_cast<char32_t>(cp)); break;
-          case CharClass::kLookalikePunct:
-          case CharClass::kTypographicPunct:
-          case CharClass::kLookalikeLetter:
-          case CharClass::kUnusualSpace: lookalike.push_back(static_cast<char32_t>(cp)); break;
-          default: break;
+        const CharClass cls = data.Classify(static_cast<char32_t>(cp));
+        if (IsHiddenClass(cls)) {
+          hidden.push_back(static_cast<char32_t>(cp));
+        } else if (IsLookalikeClass(cls) || cls == CharClass::kUnusualSpace) {
+          lookalike.push_back(static_cast<char32_t>(cp));
         }
       }
-      // An escaped typographic quote inside prose is how ASCII-only bundlers
-      // write prose; a look-alike standing alone or built by code is not.
       // An escaped typographic quote inside prose is how ASCII-only bundlers
       // write prose, and a look-alike letter escaped alone is usually an icon
       // (U+2139); a look-alike built by code, escaped on its own, or placed
@@ -1315,20 +1304,15 @@ class ModuleRun {
         default: break;
       }
       if (ascii == 0) {
-        switch (data.Classify(c)) {
-          case CharClass::kTag:
-          case CharClass::kVariationSelector:
-          case CharClass::kInvisible:
-          case CharClass::kSoftHyphen:
-          case CharClass::kByteOrderMark:
-          case CharClass::kHangulFiller:
-          case CharClass::kBidiControl:
-          case CharClass::kBidiMark: *special = true; continue;
-          case CharClass::kUnusualSpace: ascii = ' '; break;
-          case CharClass::kLookalikePunct:
-          case CharClass::kLookalikeLetter:
-          case CharClass::kTypographicPunct: ascii = data.LookalikeAscii(c); break;
-          default: break;
+        const CharClass cls = data.Classify(c);
+        if (IsHiddenClass(cls)) {
+          *special = true;
+          continue;
+        }
+        if (cls == CharClass::kUnusualSpace) {
+          ascii = ' ';
+        } else if (IsLookalikeClass(cls)) {
+          ascii = data.LookalikeAscii(c);
         }
       }
       if (ascii != 0) {

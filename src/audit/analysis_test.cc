@@ -144,12 +144,25 @@ TEST(AuditHostileInput, SyntaxErrorsAndDeepNestingDoNotCrash) {
   EXPECT_FALSE(a.not_parsed.empty());
   a = TheAnalyzer().Analyze(std::string(5000, '[') + std::string(5000, ']'));
   EXPECT_TRUE(a.not_parsed.empty());
+  // Balanced but too deep: refused before the parser, with the reason.
   std::string parens = std::string(100000, '(') + "1" + std::string(100000, ')');
   a = TheAnalyzer().Analyze(parens);
+  EXPECT_NE(a.not_parsed.find("nest deeper than"), std::string::npos) << a.not_parsed;
+  EXPECT_TRUE(a.findings.empty());
   a = TheAnalyzer().Analyze("");
   EXPECT_TRUE(a.findings.empty());
+  EXPECT_TRUE(a.not_parsed.empty());
+  // Invalid UTF-8 in a literal, an escape past U+10FFFF and a lone
+  // surrogate: parsed, the bad bytes reported where they stand, and the
+  // escapes decode to nothing.
   a = TheAnalyzer().Analyze(std::string("\"\xff\xfe\x80\" + 'a\\u{110000}\\uD800'"));
-  SUCCEED();
+  EXPECT_TRUE(a.not_parsed.empty()) << a.not_parsed;
+  ASSERT_EQ(a.findings.size(), 1u);
+  EXPECT_EQ(a.findings[0].rule, "unicode/invalid-encoding");
+  EXPECT_EQ(a.findings[0].line, 1u);
+  EXPECT_EQ(a.findings[0].column, 2u);
+  EXPECT_NE(a.findings[0].message.find("3 invalid UTF-8 sequences"), std::string::npos) << a.findings[0].message;
+  EXPECT_TRUE(a.decoded.empty());
 }
 
 TEST(AuditHostileInput, OutputIsBounded) {

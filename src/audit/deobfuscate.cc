@@ -6,6 +6,7 @@
 #include <array>
 #include <map>
 
+#include "core/base64.h"
 #include "core/utf.h"
 
 namespace glassbox::audit {
@@ -52,15 +53,6 @@ bool ValidUtf8NoControls(std::string_view s) {
     i += len;
   }
   return true;
-}
-
-int Base64Value(unsigned char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+' || c == '-') return 62;
-  if (c == '/' || c == '_') return 63;
-  return -1;
 }
 
 int HexValue(unsigned char c) {
@@ -204,28 +196,13 @@ TextShape ClassifyText(std::string_view s, const ShapeData& data) {
 
 std::optional<std::string> DecodeBase64(std::string_view s, size_t min_chars) {
   while (!s.empty() && s.back() == '=') s.remove_suffix(1);
-  if (s.size() < min_chars || s.size() % 4 == 1) return std::nullopt;
-  std::string out;
-  out.reserve(s.size() * 3 / 4);
-  uint32_t acc = 0;
-  int bits = 0;
-  bool upper = false, lower = false;
-  for (unsigned char c : s) {
-    const int v = Base64Value(c);
-    if (v < 0) return std::nullopt;
-    upper |= (c >= 'A' && c <= 'Z');
-    lower |= (c >= 'a' && c <= 'z');
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xFF));
-    }
-  }
+  if (s.size() < min_chars) return std::nullopt;
   // Identifiers and words ("constructor") are valid base64 too; real base64
   // of text mixes cases.
-  if (!(upper && lower)) return std::nullopt;
-  return out;
+  const bool upper = std::any_of(s.begin(), s.end(), [](unsigned char c) { return c >= 'A' && c <= 'Z'; });
+  const bool lower = std::any_of(s.begin(), s.end(), [](unsigned char c) { return c >= 'a' && c <= 'z'; });
+  if (!upper || !lower) return std::nullopt;
+  return Base64Decode(s);
 }
 
 std::optional<std::string> DecodeHex(std::string_view s, size_t min_chars) {

@@ -30,8 +30,11 @@ bool IsTimezoneName(std::string_view s, const ShapeData& data);  // "Asia/Shangh
 // Rejects control bytes, invalid UTF-8, and letter soup without words.
 TextShape ClassifyText(std::string_view bytes, const ShapeData& data);
 
-// Standard or URL-safe base64, padding optional. nullopt unless the whole
-// input is base64 of at least `min_chars` characters.
+// Base64Decode (core/base64.h: standard or URL-safe alphabet, not mixed,
+// padding optional) with two rules for string literals: at least
+// `min_chars` characters before any '=' padding, and both upper- and
+// lower-case letters (identifiers and words are base64 too; base64 of text
+// mixes cases). nullopt otherwise.
 std::optional<std::string> DecodeBase64(std::string_view s, size_t min_chars = 8);
 // Hex digit pairs ("616e74"), optionally "\x"-free and even length.
 std::optional<std::string> DecodeHex(std::string_view s, size_t min_chars = 8);

@@ -15,9 +15,9 @@
 
 #include <fmt/format.h>
 
+#include "core/content_encoding.h"
 #include "core/json_writer.h"
 #include "gate/audit_log.h"
-#include "gate/content_encoding.h"
 #include "gate/log_writer.h"
 #include "gate/metrics.h"
 #include "gate/policy.h"
@@ -585,12 +585,17 @@ void Gateway::Impl::Handle(net::HttpRequest request, std::shared_ptr<net::Respon
   // A compressed body is decoded here, so the policy reads what the model
   // will read; it is forwarded decoded (Content-Encoding is not passed on).
   if (auto encoding = request.headers.Get("Content-Encoding"); encoding && !encoding->empty()) {
-    DecodedBody decoded = DecodeContentEncoding(*encoding, request.body, policy->config().max_body_bytes);
-    if (decoded.outcome != DecodedBody::Outcome::kDecoded) {
-      const bool too_large = decoded.outcome == DecodedBody::Outcome::kTooLarge;
+    // br is refused (415), as docs/gate.md says.
+    DecodedContent decoded = DecodeContentEncoding(*encoding, request.body, policy->config().max_body_bytes,
+                                                   kCodingGzip | kCodingDeflate | kCodingZstd);
+    if (decoded.outcome != DecodedContent::Outcome::kDecoded) {
+      const bool too_large = decoded.outcome == DecodedContent::Outcome::kTooLarge;
+      const bool unsupported = decoded.outcome == DecodedContent::Outcome::kUnsupported;
+      const std::string reason =
+          decoded.reason + (too_large ? " (max_body_bytes)" : unsupported ? "; send it uncompressed" : "");
       Refusal refusal = MakeRefusal(ex->route.protocol, too_large ? ErrorKind::kTooLarge : ErrorKind::kInvalidRequest,
-                                    too_large ? "body-too-large" : "content-encoding", decoded.reason);
-      if (decoded.outcome == DecodedBody::Outcome::kUnsupported) refusal.status = 415;
+                                    too_large ? "body-too-large" : "content-encoding", reason);
+      if (unsupported) refusal.status = 415;
       return refuse_early(refusal);
     }
     request.body = std::move(decoded.body);

@@ -3,12 +3,15 @@
 // sniffing, absolute-form targets; the Beast-free value types.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <future>
+#include <mutex>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -97,6 +100,12 @@ class ScriptedServer {
   int requests() const { return requests_.load(); }
   int connections() const { return connections_.load(); }
   bool saw_expect() const { return saw_expect_.load(); }
+  // Waits up to `timeout` until the server has closed `n` connections;
+  // false when it has not.
+  bool WaitForClosed(int n, std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    return closed_cv_.wait_for(lock, timeout, [&] { return closed_ >= n; });
+  }
 
  private:
   void Run() {
@@ -108,6 +117,24 @@ class ScriptedServer {
       setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
       Serve(fd);
       close(fd);
+      {
+        std::lock_guard lock(mu_);
+        ++closed_;
+      }
+      closed_cv_.notify_all();
+    }
+  }
+  // Sends FIN and waits (up to 5 s) until the client's kernel has
+  // acknowledged it: from then on the client reads end of stream on this
+  // connection, so a test knows the hang-up has arrived.
+  static void HangUp(int fd) {
+    shutdown(fd, SHUT_WR);
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      tcp_info info{};
+      socklen_t len = sizeof info;
+      if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0 || info.tcpi_state != TCP_FIN_WAIT1) return;
+      std::this_thread::sleep_for(1ms);
     }
   }
   // Serves requests on one connection until the plan says close (or EOF).
@@ -141,7 +168,7 @@ class ScriptedServer {
       }
       const std::string response = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
       ::send(fd, response.data(), response.size(), MSG_NOSIGNAL);
-      if (action == Action::kAnswerThenClose) return;
+      if (action == Action::kAnswerThenClose) return HangUp(fd);
     }
   }
 
@@ -150,6 +177,9 @@ class ScriptedServer {
   uint16_t port_ = 0;
   std::atomic<int> requests_{0}, connections_{0};
   std::atomic<bool> saw_expect_{false};
+  std::mutex mu_;
+  std::condition_variable closed_cv_;
+  int closed_ = 0;  // guarded by mu_
   std::thread thread_;
 };
 
@@ -576,8 +606,10 @@ TEST(ClientPool, IdleClosedConnectionIsReplacedBeforeWriting) {
     ASSERT_EQ(c->done.get_future().wait_for(10s), std::future_status::ready);
     ASSERT_TRUE(c->status.ok()) << i << ": " << c->status.message();
     EXPECT_EQ(c->body, "answer " + std::to_string(i));
-    // Let the server's FIN arrive before the next request takes the connection.
-    if (i == 0) std::this_thread::sleep_for(100ms);
+    // The server's FIN has arrived before the next request takes the connection.
+    if (i == 0) {
+      ASSERT_TRUE(server.WaitForClosed(1, 10s)) << "the server did not hang up";
+    }
   }
   EXPECT_EQ(server.requests(), 2);
   EXPECT_EQ(server.connections(), 2);

@@ -1,12 +1,12 @@
 #include "probe/capture.h"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
+#include <optional>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "core/base64.h"
 #include "core/utf.h"
 
 namespace glassbox::probe {
@@ -15,48 +15,9 @@ namespace json = boost::json;
 
 namespace {
 
-bool IsValidUtf8(std::string_view text) {
-  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
-  size_t n = text.size();
-  size_t i = 0;
-  while (i < n) {
-    if (p[i] < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t len = 0;
-    if (utf::DecodeOne(p + i, n - i, &len) == utf::kInvalidCodePoint) return false;
-    i += len;
-  }
-  return true;
-}
-
-std::string Base64Encode(std::string_view bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  int len = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                            reinterpret_cast<const unsigned char*>(bytes.data()),
-                            static_cast<int>(bytes.size()));
-  out.resize(len > 0 ? static_cast<size_t>(len) : 0);
-  return out;
-}
-
-bool Base64Decode(std::string_view text, std::string* out) {
-  if (text.size() % 4 != 0) return false;
-  out->assign(text.size() / 4 * 3 + 1, '\0');
-  int len = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out->data()),
-                            reinterpret_cast<const unsigned char*>(text.data()),
-                            static_cast<int>(text.size()));
-  if (len < 0) return false;
-  size_t padding = 0;
-  if (!text.empty() && text.back() == '=') ++padding;
-  if (text.size() > 1 && text[text.size() - 2] == '=') ++padding;
-  out->resize(static_cast<size_t>(len) - padding);
-  return true;
-}
-
 // Puts `bytes` under `key`, or base64 under `key`_base64 when not UTF-8.
 void PutBytes(json::object& obj, std::string_view key, std::string_view bytes) {
-  if (IsValidUtf8(bytes)) {
+  if (utf::IsValidUtf8(bytes)) {
     obj[key] = json::string(bytes);
   } else {
     obj[std::string(key) + "_base64"] = Base64Encode(bytes);
@@ -87,9 +48,9 @@ class Reader {
   std::string Bytes(std::string_view key) {
     std::string b64_key = std::string(key) + "_base64";
     if (obj_.if_contains(b64_key) != nullptr) {
-      std::string out;
-      if (!Base64Decode(Str(b64_key), &out)) Fail(fmt::format("\"{}\" is not base64", b64_key));
-      return out;
+      std::optional<std::string> out = Base64Decode(Str(b64_key));
+      if (!out) Fail(fmt::format("\"{}\" is not base64", b64_key));
+      return out.value_or(std::string());
     }
     return Str(key);
   }
@@ -151,7 +112,7 @@ std::string RequestToJsonLine(const CapturedRequest& r) {
   json::array headers;
   for (const auto& [name, value] : r.headers) {
     json::array pair;
-    if (IsValidUtf8(name) && IsValidUtf8(value)) {
+    if (utf::IsValidUtf8(name) && utf::IsValidUtf8(value)) {
       pair.emplace_back(json::string(name));
       pair.emplace_back(json::string(value));
     } else {
@@ -281,13 +242,14 @@ Result<RunCapture> CaptureFromJsonl(std::string_view text, std::string_view sour
           std::string name((*pair)[0].get_string());
           std::string header_value((*pair)[1].get_string());
           if (pair->size() >= 3 && (*pair)[2].is_string() && (*pair)[2].get_string() == "base64") {
-            std::string raw_name, raw_value;
-            if (!Base64Decode(name, &raw_name) || !Base64Decode(header_value, &raw_value)) {
+            std::optional<std::string> raw_name = Base64Decode(name);
+            std::optional<std::string> raw_value = Base64Decode(header_value);
+            if (!raw_name || !raw_value) {
               in.Fail("a base64 header is not base64");
               break;
             }
-            name = std::move(raw_name);
-            header_value = std::move(raw_value);
+            name = std::move(*raw_name);
+            header_value = std::move(*raw_value);
           }
           r.headers.emplace_back(std::move(name), std::move(header_value));
         }

@@ -1,7 +1,6 @@
 #include "probe/cell_runner.h"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <spawn.h>
@@ -29,6 +28,7 @@
 
 #include "net/event_loop.h"
 #include "probe/capture_server.h"
+#include "probe/child_wait.h"
 #include "probe/fake_dns.h"
 #include "probe/mitm_ca.h"
 #include "probe/sandbox.h"
@@ -403,34 +403,21 @@ Status RunInsideSandbox(const CellFile& f) {
 // Waits for `pid` up to `timeout_s`; kills it after. Returns the wait status,
 // or -1 when it had to be killed.
 int WaitWithDeadline(pid_t pid, double timeout_s) {
-  auto deadline = std::chrono::steady_clock::now() +
-                  std::chrono::microseconds(static_cast<int64_t>(timeout_s * 1e6));
-  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-  int status = 0;
-  while (true) {
-    pid_t got = waitpid(pid, &status, WNOHANG);
-    if (got == pid) break;
-    if (got < 0 && errno != EINTR) {
-      status = -1;
-      break;
-    }
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::microseconds(static_cast<int64_t>(timeout_s * 1e6));
+  const ChildWait wait = WaitForChild(pid, deadline, std::chrono::seconds(1));
+  switch (wait.outcome) {
+    case ChildWait::Outcome::kExited: return wait.status;
+    case ChildWait::Outcome::kTimedOut:
+    case ChildWait::Outcome::kStopped: {
       kill(pid, SIGKILL);
+      int status = 0;
       waitpid(pid, &status, 0);
-      status = -1;
-      break;
+      return -1;
     }
-    if (pidfd >= 0) {
-      pollfd p{pidfd, POLLIN, 0};
-      poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count() + 1, 1000)));
-    } else {
-      usleep(2000);
-    }
+    case ChildWait::Outcome::kError: break;
   }
-  if (pidfd >= 0) close(pidfd);
-  return status;
+  return -1;
 }
 
 std::string LastLine(const std::string& text) {

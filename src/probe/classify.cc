@@ -31,27 +31,12 @@ std::u32string Skeleton(std::u32string_view text) {
   std::u32string out;
   bool in_space = false;
   for (char32_t cp : text) {
-    CharClass cls = cp <= 0x10FFFF ? data.Classify(cp) : CharClass::kOrdinary;
-    switch (cls) {
-      case CharClass::kTag:
-      case CharClass::kVariationSelector:
-      case CharClass::kInvisible:
-      case CharClass::kSoftHyphen:
-      case CharClass::kByteOrderMark:
-      case CharClass::kHangulFiller:
-      case CharClass::kBidiControl:
-      case CharClass::kBidiMark:
-        continue;
-      case CharClass::kUnusualSpace:
-        cp = ' ';
-        break;
-      case CharClass::kLookalikePunct:
-      case CharClass::kTypographicPunct:
-      case CharClass::kLookalikeLetter:
-        if (char ascii = data.LookalikeAscii(cp)) cp = static_cast<unsigned char>(ascii);
-        break;
-      default:
-        break;
+    const CharClass cls = cp <= 0x10FFFF ? data.Classify(cp) : CharClass::kOrdinary;
+    if (IsHiddenClass(cls)) continue;
+    if (cls == CharClass::kUnusualSpace) {
+      cp = ' ';
+    } else if (IsLookalikeClass(cls)) {
+      if (char ascii = data.LookalikeAscii(cp)) cp = static_cast<unsigned char>(ascii);
     }
     bool space = cp == ' ' || cp == '\t' || cp == '\n' || cp == '\r' || cp == '\f' || cp == '\v';
     if (space) {

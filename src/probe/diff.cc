@@ -9,11 +9,11 @@
 #include <memory>
 #include <set>
 
+#include "core/content_encoding.h"
 #include "core/json_writer.h"
 #include "core/unicode.h"
 #include "core/utf.h"
 #include "net/fake_provider.h"
-#include "probe/content_encoding.h"
 
 namespace glassbox::probe {
 namespace {
@@ -252,7 +252,8 @@ Reduced ReduceRequest(const CapturedRequest& req, const std::vector<Base>& bases
   // A compressed body is compared on what it says (the bytes of two zstd
   // streams of one text differ); one that does not decode stays as sent.
   if (auto enc = rf.fields.find("header content-encoding"); enc != rf.fields.end()) {
-    if (auto decoded = DecodeContentEncoding(enc->second, req.body, kMaxDecodedBody)) out.body = std::move(*decoded);
+    DecodedContent decoded = DecodeContentEncoding(enc->second, req.body, kMaxDecodedBody);
+    if (decoded.outcome == DecodedContent::Outcome::kDecoded) out.body = std::move(decoded.body);
   }
   return out;
 }

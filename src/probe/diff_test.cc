@@ -4,7 +4,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
-#include "probe/content_encoding.h"
+#include "core/content_encoding.h"
 
 namespace glassbox::probe {
 namespace {
@@ -252,9 +252,9 @@ TEST(FlattenRun, CompressedBodiesAreComparedDecoded) {
   EXPECT_EQ(flat[0].fields.at("body .resourceMetrics[0].scope"), "codex");
   EXPECT_EQ(flat[1].fields.at("body .resourceMetrics[0].value"), "7");
   EXPECT_EQ(flat[2].fields.at("body"), "not zstd");
-  EXPECT_EQ(DecodeContentEncoding("gzip", "x", 100), std::nullopt);
-  EXPECT_EQ(DecodeContentEncoding("identity", "x", 100), "x");
-  EXPECT_EQ(DecodeContentEncoding("zstd", zst, 10), std::nullopt);  // past the limit
+  EXPECT_EQ(DecodeContentEncoding("gzip", "x", 100).outcome, DecodedContent::Outcome::kCorrupt);
+  EXPECT_EQ(DecodeContentEncoding("identity", "x", 100).body, "x");
+  EXPECT_EQ(DecodeContentEncoding("zstd", zst, 10).outcome, DecodedContent::Outcome::kTooLarge);  // past the limit
 }
 
 TEST(AlignSequences, PairsByOrderAndSimilarity) {

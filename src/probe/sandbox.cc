@@ -42,6 +42,7 @@
 
 #include <fmt/format.h>
 
+#include "probe/child_wait.h"
 
 namespace glassbox::probe {
 
@@ -1079,48 +1080,25 @@ TreeSample SampleTree(pid_t top) {
 
 AgentExit WaitForAgent(pid_t pid, double timeout_s, uint64_t max_rss_bytes) {
   AgentExit result;
-  auto deadline = std::chrono::steady_clock::now() +
-                  std::chrono::microseconds(static_cast<int64_t>(timeout_s * 1e6));
-  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-  int status = 0;
-  bool reaped = false;
-  while (!reaped) {
-    pid_t got = waitpid(pid, &status, WNOHANG);
-    if (got == pid) {
-      reaped = true;
-      break;
-    }
-    if (got < 0 && errno != EINTR) break;
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
-      result.timed_out = true;
-      kill(-pid, SIGKILL);
-      kill(pid, SIGKILL);
-      if (waitpid(pid, &status, 0) == pid) reaped = true;
-      break;
-    }
-    // Wakes at the agent's exit; else every 50 ms to count its tasks and
-    // memory, and to stop a cell whose processes together hold too much.
-    if (pidfd >= 0) {
-      pollfd p{pidfd, POLLIN, 0};
-      if (poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count() + 1, 50))) == 0) {
-        TreeSample sample = SampleTree(pid);
-        result.peak_tasks = std::max(result.peak_tasks, sample.tasks);
-        result.peak_rss_bytes = std::max(result.peak_rss_bytes, sample.rss);
-        if (max_rss_bytes > 0 && sample.rss > max_rss_bytes) {
-          result.memory_exceeded = true;
-          kill(-pid, SIGKILL);
-          kill(pid, SIGKILL);
-          if (waitpid(pid, &status, 0) == pid) reaped = true;
-          break;
-        }
-      }
-    } else {
-      usleep(2000);
-    }
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::microseconds(static_cast<int64_t>(timeout_s * 1e6));
+  // Wakes at the agent's exit; else every 50 ms to count its tasks and
+  // memory, and to stop a cell whose processes together hold too much.
+  const ChildWait wait = WaitForChild(pid, deadline, std::chrono::milliseconds(50), [&] {
+    const TreeSample sample = SampleTree(pid);
+    result.peak_tasks = std::max(result.peak_tasks, sample.tasks);
+    result.peak_rss_bytes = std::max(result.peak_rss_bytes, sample.rss);
+    result.memory_exceeded = max_rss_bytes > 0 && sample.rss > max_rss_bytes;
+    return !result.memory_exceeded;
+  });
+  int status = wait.status;
+  bool reaped = wait.outcome == ChildWait::Outcome::kExited;
+  if (wait.outcome == ChildWait::Outcome::kTimedOut || wait.outcome == ChildWait::Outcome::kStopped) {
+    result.timed_out = wait.outcome == ChildWait::Outcome::kTimedOut;
+    kill(-pid, SIGKILL);
+    kill(pid, SIGKILL);
+    reaped = waitpid(pid, &status, 0) == pid;
   }
-  if (pidfd >= 0) close(pidfd);
   kill(-pid, SIGKILL);  // whatever the agent left running in its group
   if (reaped) {
     if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
