@@ -197,20 +197,8 @@ bool MayHoldStrippable(std::string_view text) {
     const int32_t cp = utf::DecodeOne(p + i, text.size() - i, &len);
     i += len == 0 ? 1 : len;
     if (cp < 0) return true;  // let the detector judge broken text
-    switch (data.Classify(static_cast<char32_t>(cp))) {
-      case CharClass::kTag:
-      case CharClass::kVariationSelector:
-      case CharClass::kInvisible:
-      case CharClass::kSoftHyphen:
-      case CharClass::kByteOrderMark:
-      case CharClass::kHangulFiller:
-      case CharClass::kBidiControl:
-      case CharClass::kBidiMark:
-        return true;
-      default:
-        if (cp == 0x034F) return true;  // combining grapheme joiner (a mark, but invisible)
-        break;
-    }
+    if (IsHiddenClass(data.Classify(static_cast<char32_t>(cp)))) return true;
+    if (cp == 0x034F) return true;  // combining grapheme joiner (a mark, but invisible)
   }
   return false;
 }

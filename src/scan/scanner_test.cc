@@ -217,7 +217,9 @@ TEST(Scanner, RealBinariesGetAStringsPass) {
     EXPECT_EQ(f.line, 0u) << f.rule;
     EXPECT_NE(f.message.find("binary"), std::string::npos) << f.message;
     EXPECT_EQ(f.snippet.find(kAnthropicKey), std::string::npos) << "masked";
-    if (f.rule == "secret/anthropic-api-key") EXPECT_EQ(f.byte_offset, 4096u + 4u);
+    if (f.rule == "secret/anthropic-api-key") {
+      EXPECT_EQ(f.byte_offset, 4096u + 4u);
+    }
   }
 }
 
