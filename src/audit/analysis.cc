@@ -1204,8 +1204,15 @@ class ModuleRun {
       const std::string_view host = StripPort(s.value);
       if (!IpLiteral(host)) continue;
       const auto it = list_size.find(i);
-      AddEndpoint(s.value, host, s.range.begin, s.origin == StringOrigin::kStringArray, "ip",
-                  IpReason(s.range.begin, s.func, it == list_size.end() ? 0 : it->second));
+      const size_t listed = it == list_size.end() ? 0 : it->second;
+      std::string reason = IpReason(s.range.begin, s.func, listed);
+      // A four-part OID ("2.5.29.1", "1.3.101.112") is a valid IPv4 literal:
+      // it counts as an address only with context that says address.
+      if (host.size() == s.value.size() && OidLike(host) &&
+          (OidContext(s.range.begin) || (listed < 2 && reason.find("address literal") != std::string::npos))) {
+        continue;
+      }
+      AddEndpoint(s.value, host, s.range.begin, s.origin == StringOrigin::kStringArray, "ip", std::move(reason));
     }
     for (const DecodedString& d : out_.decoded) {
       const std::string_view host = StripPort(d.text);
@@ -1214,6 +1221,42 @@ class ModuleRun {
                     IpReason(static_cast<uint32_t>(d.position.byte_offset), kNone, 0));
       }
     }
+  }
+
+  // Octets an object identifier could have: an OID starts with arc 0, 1 or
+  // 2, and under 0 and 1 the second arc is below 40.
+  static bool OidLike(std::string_view dotted) {
+    if (dotted.size() < 3 || dotted[1] != '.' || dotted[0] < '0' || dotted[0] > '2') return false;
+    if (dotted[0] == '2') return true;
+    const size_t dot = dotted.find('.', 2);
+    const std::string_view second = dotted.substr(2, dot == std::string_view::npos ? dot : dot - 2);
+    return second.size() == 1 || (second.size() == 2 && second < "40");
+  }
+
+  // Whether the code around an offset is about object identifiers: ASN.1,
+  // X.509 or OID names, or two more dotted numbers starting with 0/1/2
+  // (other OIDs, "1.2.840.113549.1.1.1", "2.5.4.3") within 240 bytes.
+  bool OidContext(uint32_t offset) const {
+    const uint32_t b = offset > 240 ? offset - 240 : 0;
+    const uint32_t e = std::min<uint32_t>(static_cast<uint32_t>(text_.size()), offset + 240);
+    const std::string_view around = text_.substr(b, e - b);
+    for (std::string_view marker : {"asn1", "ASN1", "Asn1", "ASN.1", "x509", "X509", "X.509", "OID", "Oid",
+                                    "oids", "PKCS", "pkcs", "ObjectIdentifier", "objectIdentifier"}) {
+      if (around.find(marker) != std::string_view::npos) return true;
+    }
+    size_t others = 0;
+    for (size_t i = 1; i + 4 < around.size(); ++i) {
+      const char q = around[i - 1];
+      if ((q != '"' && q != '\'' && q != '`') || around[i] < '0' || around[i] > '2' || around[i + 1] != '.') continue;
+      if (b + i == offset + 1) continue;  // the literal itself
+      size_t j = i, dots = 0;
+      while (j < around.size() && (std::isdigit(static_cast<unsigned char>(around[j])) || around[j] == '.')) {
+        dots += around[j] == '.';
+        ++j;
+      }
+      if (j < around.size() && around[j] == q && dots >= 2 && ++others >= 2) return true;
+    }
+    return false;
   }
 
   static std::string_view StripPort(std::string_view s) {

@@ -70,6 +70,55 @@ int HexValue(unsigned char c) {
   return -1;
 }
 
+// Letters that read like a language rather than bytes that happen to be
+// printable: no letter repeated four times running, enough distinct letters
+// for the length, vowels between 15 % and 70 % of the letters, and most
+// letter runs pronounceable (a vowel, no five consonants in a row).
+bool ReadsAsLanguage(std::string_view text) {
+  size_t letters = 0, vowels = 0, same = 0, tokens = 0, pronounceable = 0;
+  std::array<bool, 26> seen{};
+  size_t distinct = 0;
+  unsigned char prev = 0;
+  size_t run = 0, consonants = 0, max_consonants = 0;
+  bool run_vowel = false;
+  for (size_t i = 0; i <= text.size(); ++i) {
+    const unsigned char c = i < text.size() ? static_cast<unsigned char>(text[i]) : ' ';
+    // A camelCase step ("deviceId") ends a run as a space does.
+    const bool camel = IsAsciiLetter(c) && run > 0 && c >= 'A' && c <= 'Z' && prev >= 'a' && prev <= 'z';
+    if (!IsAsciiLetter(c) || camel) {
+      if (run >= 3) {
+        ++tokens;
+        pronounceable += run_vowel && max_consonants < 5;
+      }
+      run = consonants = max_consonants = 0;
+      run_vowel = false;
+    }
+    if (IsAsciiLetter(c)) {
+      ++letters;
+      ++run;
+      const unsigned char lower = static_cast<unsigned char>(c | 0x20);
+      if (!seen[lower - 'a']) {
+        seen[lower - 'a'] = true;
+        ++distinct;
+      }
+      const bool vowel = lower == 'a' || lower == 'e' || lower == 'i' || lower == 'o' || lower == 'u';
+      vowels += vowel;
+      run_vowel |= vowel || lower == 'y';
+      consonants = vowel || lower == 'y' ? 0 : consonants + 1;
+      max_consonants = std::max(max_consonants, consonants);
+      same = c == prev ? same + 1 : 0;
+      if (same >= 3) return false;
+    } else {
+      same = 0;
+    }
+    prev = c;
+  }
+  if (letters < 3) return false;
+  if (distinct < std::min<size_t>(letters / 2, 6)) return false;
+  if (letters >= 6 && (vowels * 100 < letters * 15 || vowels * 100 > letters * 70)) return false;
+  return tokens > 0 && pronounceable * 10 >= tokens * 7;
+}
+
 // Text from many XOR trials must be unmistakable: a shape, or two or more
 // real-looking words.
 bool StrongEnough(std::string_view text, TextShape shape) {
@@ -89,7 +138,7 @@ bool StrongEnough(std::string_view text, TextShape shape) {
       vowel = consonant = false;
     }
   }
-  return words >= 2;
+  return words >= 2 && ReadsAsLanguage(text);
 }
 
 }  // namespace
@@ -422,7 +471,9 @@ TextShape ScoreAsText(std::string_view s, const ShapeData& data) {
       shape == TextShape::kEmail || shape == TextShape::kPath) {
     return shape;
   }
-  if (HasCommonWords(s, s.size() < 24 ? 1 : 2)) return TextShape::kWords;
+  // Words: dictionary hits (two, or three for a long text), and letters
+  // that read as a language; a short result needs more than being printable.
+  if (ReadsAsLanguage(s) && HasCommonWords(s, s.size() < 24 ? 2 : 3)) return TextShape::kWords;
   return TextShape::kNone;
 }
 
