@@ -1408,21 +1408,18 @@ class ModuleRun {
     for (size_t next = 0; next < scan.size() && next < 4; ++next) {
       const auto [where, in] = scan[next];
       if (where.end - where.begin > 4000) continue;
+      // Only the declaration each name resolves to from here: minified code
+      // declares the same short names in every scope, and following a name
+      // to all of them joins unrelated code into one chain.
       ForEachIdentifier(text_.substr(where.begin, where.end - where.begin), [&](std::string_view name, bool called) {
-        if (auto it = decls_by_name_.find(name); it != decls_by_name_.end()) {
-          for (uint32_t i : it->second) {
-            const internal::DeclFact& d = facts_.decls[i];
-            if (Visible(in, d.func) && d.value.end - d.value.begin < 4000) {
-              ranges.push_back(d.value);
-              if (next == 0) scan.emplace_back(d.value, d.func);
-            }
-          }
+        const auto d = Resolve(name, in);
+        if (!d || d->value.end - d->value.begin >= 4000) return ranges.size() < 16;
+        if (d->is_function_declaration) {
+          if (called) ranges.push_back(d->value);
+          return ranges.size() < 16;
         }
-        if (called) {
-          if (auto it = funcs_by_name_.find(name); it != funcs_by_name_.end()) {
-            for (uint32_t f : it->second) ranges.push_back(facts_.functions[f].range);
-          }
-        }
+        ranges.push_back(d->value);
+        if (next == 0) scan.emplace_back(d->value, d->func);
         return ranges.size() < 16;
       });
     }
@@ -1719,6 +1716,9 @@ class ModuleRun {
           found = at->second;
           return false;
         }
+        // The name is bound here to a declaration that carries no probe: a
+        // same-named variable elsewhere is another variable.
+        return true;
       }
       for (const auto& [decl_func, probe, is_function] : t->second) {
         // Minified code reuses short names in every scope: a name declared at
