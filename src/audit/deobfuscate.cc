@@ -70,6 +70,38 @@ int HexValue(unsigned char c) {
   return -1;
 }
 
+// Words that real hidden text (prompts, commands, field names) is full of
+// and that random bytes almost never spell.
+bool HasCommonWords(std::string_view s, size_t want) {
+  static const char* kWords[] = {"the", "and", "you", "your", "for", "with", "that", "this", "user", "date",
+                                 "name", "machine", "error", "request", "token", "http", "api", "key", "file",
+                                 "time", "zone", "model", "prompt", "system", "session", "device", "host",
+                                 "id", "is", "to", "of", "in", "on", "etc", "cat", "echo", "true", "false",
+                                 "not", "are", "can", "from", "all", "use", "get", "set", "data", "url",
+                                 "code", "agent", "config", "password", "secret", "shell", "command",
+                                 "process", "env", "home", "path", "proxy", "version", "region", "country",
+                                 "please", "answer", "language", "chinese", "english", "local", "server",
+                                 "client", "account", "email", "phone", "address", "network", "open", "read",
+                                 "write", "exec", "run", "bin", "usr", "var", "tmp", "dev", "proc", "sys"};
+  std::string lower(s);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  size_t found = 0;
+  for (const char* w : kWords) {
+    const std::string_view word(w);
+    for (size_t at = lower.find(word); at != std::string::npos; at = lower.find(word, at + 1)) {
+      const bool left = at == 0 || !std::isalpha(static_cast<unsigned char>(lower[at - 1]));
+      const size_t end = at + word.size();
+      const bool right = end >= lower.size() || !std::isalpha(static_cast<unsigned char>(lower[end]));
+      if (left && right) {
+        ++found;
+        break;
+      }
+    }
+    if (found >= want) return true;
+  }
+  return false;
+}
+
 // Letters that read like a language rather than bytes that happen to be
 // printable: no letter repeated four times running, enough distinct letters
 // for the length, vowels between 15 % and 70 % of the letters, and most
@@ -138,7 +170,7 @@ bool StrongEnough(std::string_view text, TextShape shape) {
       vowel = consonant = false;
     }
   }
-  return words >= 2 && ReadsAsLanguage(text);
+  return words >= 2 && ReadsAsLanguage(text) && HasCommonWords(text, text.size() < 24 ? 1 : 2);
 }
 
 }  // namespace
@@ -343,6 +375,8 @@ std::optional<Decoding> Judge(std::string encoding, std::string text, const Shap
   const TextShape shape = ClassifyText(text, data);
   if (shape == TextShape::kNone) return std::nullopt;
   if (strict && !StrongEnough(text, shape)) return std::nullopt;
+  // A short decoded result needs more than printable letters ("zwGjwez").
+  if (!strict && shape == TextShape::kWords && text.size() < 24 && !ReadsAsLanguage(text)) return std::nullopt;
   return Decoding{std::move(encoding), std::move(text), shape};
 }
 
@@ -400,32 +434,6 @@ std::optional<Decoding> DecodeCharCodes(const std::vector<uint32_t>& code_points
 
 namespace glassbox::audit {
 namespace {
-
-// Words that real hidden text (prompts, commands, field names) is full of
-// and that random bytes almost never spell.
-bool HasCommonWords(std::string_view s, size_t want) {
-  static const char* kWords[] = {"the", "and", "you", "your", "for", "with", "that", "this", "user", "date",
-                                 "name", "machine", "error", "request", "token", "http", "api", "key", "file",
-                                 "time", "zone", "model", "prompt", "system", "session", "device", "host",
-                                 "id", "is", "to", "of", "in", "on", "etc", "cat", "echo", "true", "false"};
-  std::string lower(s);
-  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  size_t found = 0;
-  for (const char* w : kWords) {
-    const std::string_view word(w);
-    for (size_t at = lower.find(word); at != std::string::npos; at = lower.find(word, at + 1)) {
-      const bool left = at == 0 || !std::isalpha(static_cast<unsigned char>(lower[at - 1]));
-      const size_t end = at + word.size();
-      const bool right = end >= lower.size() || !std::isalpha(static_cast<unsigned char>(lower[end]));
-      if (left && right) {
-        ++found;
-        break;
-      }
-    }
-    if (found >= want) return true;
-  }
-  return false;
-}
 
 double PrintableRatio(std::string_view s, size_t limit) {
   size_t printable = 0, n = std::min(s.size(), limit);
