@@ -1724,9 +1724,10 @@ class ModuleRun {
         // Minified code reuses short names in every scope: a name declared at
         // module level, or a function name, counts only when it is long
         // enough to be the same variable wherever it appears.
+        // A name that resolves to no single declaration (a parameter, or
+        // several declarations in one scope) is followed only when long.
         const bool distinctive = name.size() >= 4;
-        if ((is_function && called && distinctive) ||
-            (!is_function && Visible(func, decl_func) && (decl_func != kNone || distinctive))) {
+        if (distinctive && ((is_function && called) || (!is_function && Visible(func, decl_func)))) {
           found = probe;
           return false;
         }
