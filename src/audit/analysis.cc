@@ -1193,8 +1193,15 @@ class ModuleRun {
       const std::string_view host = StripPort(s.value);
       if (!IpLiteral(host)) continue;
       const auto it = list_size.find(i);
-      AddEndpoint(s.value, host, s.range.begin, s.origin == StringOrigin::kStringArray, "ip",
-                  IpReason(s.range.begin, s.func, it == list_size.end() ? 0 : it->second));
+      const size_t listed = it == list_size.end() ? 0 : it->second;
+      std::string reason = IpReason(s.range.begin, s.func, listed);
+      // A four-part OID ("2.5.29.1", "1.3.101.112") is a valid IPv4 literal:
+      // it counts as an address only with context that says address.
+      if (host.size() == s.value.size() && OidLike(host) &&
+          (OidContext(s.range.begin) || (listed < 2 && reason.find("address literal") != std::string::npos))) {
+        continue;
+      }
+      AddEndpoint(s.value, host, s.range.begin, s.origin == StringOrigin::kStringArray, "ip", std::move(reason));
     }
     for (const DecodedString& d : out_.decoded) {
       const std::string_view host = StripPort(d.text);
@@ -1203,6 +1210,42 @@ class ModuleRun {
                     IpReason(static_cast<uint32_t>(d.position.byte_offset), kNone, 0));
       }
     }
+  }
+
+  // Octets an object identifier could have: an OID starts with arc 0, 1 or
+  // 2, and under 0 and 1 the second arc is below 40.
+  static bool OidLike(std::string_view dotted) {
+    if (dotted.size() < 3 || dotted[1] != '.' || dotted[0] < '0' || dotted[0] > '2') return false;
+    if (dotted[0] == '2') return true;
+    const size_t dot = dotted.find('.', 2);
+    const std::string_view second = dotted.substr(2, dot == std::string_view::npos ? dot : dot - 2);
+    return second.size() == 1 || (second.size() == 2 && second < "40");
+  }
+
+  // Whether the code around an offset is about object identifiers: ASN.1,
+  // X.509 or OID names, or two more dotted numbers starting with 0/1/2
+  // (other OIDs, "1.2.840.113549.1.1.1", "2.5.4.3") within 240 bytes.
+  bool OidContext(uint32_t offset) const {
+    const uint32_t b = offset > 240 ? offset - 240 : 0;
+    const uint32_t e = std::min<uint32_t>(static_cast<uint32_t>(text_.size()), offset + 240);
+    const std::string_view around = text_.substr(b, e - b);
+    for (std::string_view marker : {"asn1", "ASN1", "Asn1", "ASN.1", "x509", "X509", "X.509", "OID", "Oid",
+                                    "oids", "PKCS", "pkcs", "ObjectIdentifier", "objectIdentifier"}) {
+      if (around.find(marker) != std::string_view::npos) return true;
+    }
+    size_t others = 0;
+    for (size_t i = 1; i + 4 < around.size(); ++i) {
+      const char q = around[i - 1];
+      if ((q != '"' && q != '\'' && q != '`') || around[i] < '0' || around[i] > '2' || around[i + 1] != '.') continue;
+      if (b + i == offset + 1) continue;  // the literal itself
+      size_t j = i, dots = 0;
+      while (j < around.size() && (std::isdigit(static_cast<unsigned char>(around[j])) || around[j] == '.')) {
+        dots += around[j] == '.';
+        ++j;
+      }
+      if (j < around.size() && around[j] == q && dots >= 2 && ++others >= 2) return true;
+    }
+    return false;
   }
 
   static std::string_view StripPort(std::string_view s) {
@@ -1349,21 +1392,18 @@ class ModuleRun {
     for (size_t next = 0; next < scan.size() && next < 4; ++next) {
       const auto [where, in] = scan[next];
       if (where.end - where.begin > 4000) continue;
+      // Only the declaration each name resolves to from here: minified code
+      // declares the same short names in every scope, and following a name
+      // to all of them joins unrelated code into one chain.
       ForEachIdentifier(text_.substr(where.begin, where.end - where.begin), [&](std::string_view name, bool called) {
-        if (auto it = decls_by_name_.find(name); it != decls_by_name_.end()) {
-          for (uint32_t i : it->second) {
-            const internal::DeclFact& d = facts_.decls[i];
-            if (Visible(in, d.func) && d.value.end - d.value.begin < 4000) {
-              ranges.push_back(d.value);
-              if (next == 0) scan.emplace_back(d.value, d.func);
-            }
-          }
+        const auto d = Resolve(name, in);
+        if (!d || d->value.end - d->value.begin >= 4000) return ranges.size() < 16;
+        if (d->is_function_declaration) {
+          if (called) ranges.push_back(d->value);
+          return ranges.size() < 16;
         }
-        if (called) {
-          if (auto it = funcs_by_name_.find(name); it != funcs_by_name_.end()) {
-            for (uint32_t f : it->second) ranges.push_back(facts_.functions[f].range);
-          }
-        }
+        ranges.push_back(d->value);
+        if (next == 0) scan.emplace_back(d->value, d->func);
         return ranges.size() < 16;
       });
     }
@@ -1660,14 +1700,18 @@ class ModuleRun {
           found = at->second;
           return false;
         }
+        // The name is bound here to a declaration that carries no probe: a
+        // same-named variable elsewhere is another variable.
+        return true;
       }
       for (const auto& [decl_func, probe, is_function] : t->second) {
         // Minified code reuses short names in every scope: a name declared at
         // module level, or a function name, counts only when it is long
         // enough to be the same variable wherever it appears.
+        // A name that resolves to no single declaration (a parameter, or
+        // several declarations in one scope) is followed only when long.
         const bool distinctive = name.size() >= 4;
-        if ((is_function && called && distinctive) ||
-            (!is_function && Visible(func, decl_func) && (decl_func != kNone || distinctive))) {
+        if (distinctive && ((is_function && called) || (!is_function && Visible(func, decl_func)))) {
           found = probe;
           return false;
         }

@@ -43,7 +43,7 @@ TEST(AuditSamples, EverySampleMeetsItsExpectations) {
     std::istringstream lines(text);
     std::string line;
     static const std::regex kExpect(
-        R"(^// (expect|expect-not|expect-decoded|expect-endpoint|expect-endpoint-ip|expect-chain|expect-no-chain|expect-via): (.+)$)");
+        R"(^// (expect|expect-not|expect-decoded|expect-endpoint|expect-endpoint-ip|expect-not-ip|expect-chain|expect-no-chain|expect-via): (.+)$)");
     while (std::getline(lines, line)) {
       std::smatch m;
       if (!std::regex_match(line, m, kExpect)) continue;
@@ -68,6 +68,10 @@ TEST(AuditSamples, EverySampleMeetsItsExpectations) {
         EXPECT_TRUE(std::any_of(a.endpoints.begin(), a.endpoints.end(), [&](const EndpointRef& e) {
           return e.host == ip && e.kind == "ip" && e.reason.find(reason) != std::string::npos;
         })) << name << ": no ip endpoint " << ip << " for " << reason;
+      } else if (kind == "expect-not-ip") {
+        for (const EndpointRef& e : a.endpoints) {
+          EXPECT_FALSE(e.kind == "ip" && e.host == arg) << name << ": " << arg << " is not an address (" << e.reason << ")";
+        }
       } else if (kind == "expect-chain") {
         // One correlation whose chain names this step.
         EXPECT_TRUE(std::any_of(a.correlations.begin(), a.correlations.end(), [&](const Correlation& c) {

@@ -62,6 +62,87 @@ int HexValue(unsigned char c) {
   return -1;
 }
 
+// Words that real hidden text (prompts, commands, field names) is full of
+// and that random bytes almost never spell.
+bool HasCommonWords(std::string_view s, size_t want) {
+  static const char* kWords[] = {"the", "and", "you", "your", "for", "with", "that", "this", "user", "date",
+                                 "name", "machine", "error", "request", "token", "http", "api", "key", "file",
+                                 "time", "zone", "model", "prompt", "system", "session", "device", "host",
+                                 "id", "is", "to", "of", "in", "on", "etc", "cat", "echo", "true", "false",
+                                 "not", "are", "can", "from", "all", "use", "get", "set", "data", "url",
+                                 "code", "agent", "config", "password", "secret", "shell", "command",
+                                 "process", "env", "home", "path", "proxy", "version", "region", "country",
+                                 "please", "answer", "language", "chinese", "english", "local", "server",
+                                 "client", "account", "email", "phone", "address", "network", "open", "read",
+                                 "write", "exec", "run", "bin", "usr", "var", "tmp", "dev", "proc", "sys"};
+  std::string lower(s);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  size_t found = 0;
+  for (const char* w : kWords) {
+    const std::string_view word(w);
+    for (size_t at = lower.find(word); at != std::string::npos; at = lower.find(word, at + 1)) {
+      const bool left = at == 0 || !std::isalpha(static_cast<unsigned char>(lower[at - 1]));
+      const size_t end = at + word.size();
+      const bool right = end >= lower.size() || !std::isalpha(static_cast<unsigned char>(lower[end]));
+      if (left && right) {
+        ++found;
+        break;
+      }
+    }
+    if (found >= want) return true;
+  }
+  return false;
+}
+
+// Letters that read like a language rather than bytes that happen to be
+// printable: no letter repeated four times running, enough distinct letters
+// for the length, vowels between 15 % and 70 % of the letters, and most
+// letter runs pronounceable (a vowel, no five consonants in a row).
+bool ReadsAsLanguage(std::string_view text) {
+  size_t letters = 0, vowels = 0, same = 0, tokens = 0, pronounceable = 0;
+  std::array<bool, 26> seen{};
+  size_t distinct = 0;
+  unsigned char prev = 0;
+  size_t run = 0, consonants = 0, max_consonants = 0;
+  bool run_vowel = false;
+  for (size_t i = 0; i <= text.size(); ++i) {
+    const unsigned char c = i < text.size() ? static_cast<unsigned char>(text[i]) : ' ';
+    // A camelCase step ("deviceId") ends a run as a space does.
+    const bool camel = IsAsciiLetter(c) && run > 0 && c >= 'A' && c <= 'Z' && prev >= 'a' && prev <= 'z';
+    if (!IsAsciiLetter(c) || camel) {
+      if (run >= 3) {
+        ++tokens;
+        pronounceable += run_vowel && max_consonants < 5;
+      }
+      run = consonants = max_consonants = 0;
+      run_vowel = false;
+    }
+    if (IsAsciiLetter(c)) {
+      ++letters;
+      ++run;
+      const unsigned char lower = static_cast<unsigned char>(c | 0x20);
+      if (!seen[lower - 'a']) {
+        seen[lower - 'a'] = true;
+        ++distinct;
+      }
+      const bool vowel = lower == 'a' || lower == 'e' || lower == 'i' || lower == 'o' || lower == 'u';
+      vowels += vowel;
+      run_vowel |= vowel || lower == 'y';
+      consonants = vowel || lower == 'y' ? 0 : consonants + 1;
+      max_consonants = std::max(max_consonants, consonants);
+      same = c == prev ? same + 1 : 0;
+      if (same >= 3) return false;
+    } else {
+      same = 0;
+    }
+    prev = c;
+  }
+  if (letters < 3) return false;
+  if (distinct < std::min<size_t>(letters / 2, 6)) return false;
+  if (letters >= 6 && (vowels * 100 < letters * 15 || vowels * 100 > letters * 70)) return false;
+  return tokens > 0 && pronounceable * 10 >= tokens * 7;
+}
+
 // Text from many XOR trials must be unmistakable: a shape, or two or more
 // real-looking words.
 bool StrongEnough(std::string_view text, TextShape shape) {
@@ -81,7 +162,7 @@ bool StrongEnough(std::string_view text, TextShape shape) {
       vowel = consonant = false;
     }
   }
-  return words >= 2;
+  return words >= 2 && ReadsAsLanguage(text) && HasCommonWords(text, text.size() < 24 ? 1 : 2);
 }
 
 }  // namespace
@@ -271,6 +352,8 @@ std::optional<Decoding> Judge(std::string encoding, std::string text, const Shap
   const TextShape shape = ClassifyText(text, data);
   if (shape == TextShape::kNone) return std::nullopt;
   if (strict && !StrongEnough(text, shape)) return std::nullopt;
+  // A short decoded result needs more than printable letters ("zwGjwez").
+  if (!strict && shape == TextShape::kWords && text.size() < 24 && !ReadsAsLanguage(text)) return std::nullopt;
   return Decoding{std::move(encoding), std::move(text), shape};
 }
 
@@ -329,32 +412,6 @@ std::optional<Decoding> DecodeCharCodes(const std::vector<uint32_t>& code_points
 namespace glassbox::audit {
 namespace {
 
-// Words that real hidden text (prompts, commands, field names) is full of
-// and that random bytes almost never spell.
-bool HasCommonWords(std::string_view s, size_t want) {
-  static const char* kWords[] = {"the", "and", "you", "your", "for", "with", "that", "this", "user", "date",
-                                 "name", "machine", "error", "request", "token", "http", "api", "key", "file",
-                                 "time", "zone", "model", "prompt", "system", "session", "device", "host",
-                                 "id", "is", "to", "of", "in", "on", "etc", "cat", "echo", "true", "false"};
-  std::string lower(s);
-  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  size_t found = 0;
-  for (const char* w : kWords) {
-    const std::string_view word(w);
-    for (size_t at = lower.find(word); at != std::string::npos; at = lower.find(word, at + 1)) {
-      const bool left = at == 0 || !std::isalpha(static_cast<unsigned char>(lower[at - 1]));
-      const size_t end = at + word.size();
-      const bool right = end >= lower.size() || !std::isalpha(static_cast<unsigned char>(lower[end]));
-      if (left && right) {
-        ++found;
-        break;
-      }
-    }
-    if (found >= want) return true;
-  }
-  return false;
-}
-
 double PrintableRatio(std::string_view s, size_t limit) {
   size_t printable = 0, n = std::min(s.size(), limit);
   for (size_t i = 0; i < n; ++i) {
@@ -399,7 +456,9 @@ TextShape ScoreAsText(std::string_view s, const ShapeData& data) {
       shape == TextShape::kEmail || shape == TextShape::kPath) {
     return shape;
   }
-  if (HasCommonWords(s, s.size() < 24 ? 1 : 2)) return TextShape::kWords;
+  // Words: dictionary hits (two, or three for a long text), and letters
+  // that read as a language; a short result needs more than being printable.
+  if (ReadsAsLanguage(s) && HasCommonWords(s, s.size() < 24 ? 2 : 3)) return TextShape::kWords;
   return TextShape::kNone;
 }
 

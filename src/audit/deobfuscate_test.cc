@@ -69,6 +69,32 @@ TEST(Deobfuscate, CharCodes) {
   EXPECT_FALSE(CodePointsToUtf8({0xD800}).has_value());
 }
 
+// Garbage that key trials produced on real bundles (gemini-cli 0.61.0,
+// qwen-code 0.24.4, claude-code 2.1.197): printable, but not text.
+TEST(Deobfuscate, KeyTrialGarbageIsNotText) {
+  auto masked = [](const std::string& text, const std::string& key) {
+    std::vector<uint32_t> codes;
+    for (size_t i = 0; i < text.size(); ++i) {
+      codes.push_back(static_cast<unsigned char>(text[i] ^ key[i % key.size()]));
+    }
+    return codes;
+  };
+  for (const char* garbage : {"1ygggg1ygggg1ygggg1ygggg", "srqckdjeifhgo`nambl", "0ydebc`ano:s", "ccpa32eiz",
+                              "cba`gfedkjihonmlbehcfilgjm`knadofkhmbgdinc`ejolacdmfo`ibklenghaj"}) {
+    EXPECT_FALSE(DecodeCharCodes(masked(garbage, "0xffff"), {XorKey{"0xffff"}}, Shapes()).has_value()) << garbage;
+    EXPECT_EQ(ScoreAsText(garbage, Shapes()), TextShape::kNone) << garbage;
+  }
+  // A short base64 result of letter soup is not text either.
+  EXPECT_FALSE(DecodeStringLiteral("endHandleg==", {}, Shapes()).has_value());
+  // Real hidden text still is: a command and a sentence behind a key.
+  for (const char* text : {"cat /etc/machine-id", "Please answer in Chinese", "the user's device name"}) {
+    auto d = DecodeCharCodes(masked(text, "k3y"), {XorKey{"k3y"}}, Shapes());
+    ASSERT_TRUE(d.has_value()) << text;
+    EXPECT_EQ(d->text, text);
+    EXPECT_NE(ScoreAsText(text, Shapes()), TextShape::kNone) << text;
+  }
+}
+
 TEST(Deobfuscate, NestedEncodings) {
   // base64 of the hex of a domain.
   auto d = DecodeStringLiteral("NzI2NTZjNjE3OTJlNjU3ODYxNmQ3MDZjNjUyZTZlNjU3NA==", {}, Shapes());
