@@ -948,6 +948,7 @@ class FieldComparer {
     if (UnderUnstableArray()) return;
     if (!Noise()) return;
     if (!Representatives()) return;
+    echo_ref_ = ref_;
     SpanDiff();
     NearestDiffs();
   }
@@ -1121,7 +1122,7 @@ class FieldComparer {
   bool OnlyVariedValue(size_t c, std::set<std::string>* vars) const {
     if (!rep_[c].has_value()) return false;
     const Cell& cell = ctx_.matrix.cells[c];
-    const Cell& ref_cell = ctx_.matrix.cells[ref_];
+    const Cell& ref_cell = ctx_.matrix.cells[echo_ref_];
     std::string substituted = *rep_[c];
     std::set<std::string> echoed;
     bool only_varied = EchoSubstitute(&substituted, cell, ref_cell, "", &echoed) &&
@@ -1136,11 +1137,13 @@ class FieldComparer {
     return only_varied;
   }
 
-  // Cell c's value with its varied values replaced by the reference's, as
-  // code points; `vars` gets the variables replaced.
+  // Cell c's value with its varied values replaced by the primary
+  // reference's, as code points; `vars` gets the variables replaced. Against
+  // a nearest reference both sides are mapped to the primary's values, so
+  // two cells that echo their own user names compare equal.
   CellSide SideOf(size_t c, std::set<std::string>* vars) const {
     std::string substituted = *rep_[c];
-    EchoSubstitute(&substituted, ctx_.matrix.cells[c], ctx_.matrix.cells[ref_], *rep_[ref_], vars);
+    EchoSubstitute(&substituted, ctx_.matrix.cells[c], ctx_.matrix.cells[echo_ref_], rep_[echo_ref_].value_or(""), vars);
     CellSide side;
     side.cell = c;
     side.text = DecodeForDiff(substituted);
@@ -1182,6 +1185,7 @@ class FieldComparer {
       }
     }
     field_first_ = primary_end;  // differences found against several references merge
+    echo_ref_ = primary;
     for (size_t k : references) {
       const size_t begin = a_->differences.size();
       ref_ = k;
@@ -1240,11 +1244,17 @@ class FieldComparer {
   void SpanDiff() {
     const Cell& ref_cell = ctx_.matrix.cells[ref_];
     const std::optional<std::string>& ref_value = rep_[ref_];
+    // A nearest reference's own varied values mapped to the primary's, as
+    // every cell's are (SideOf).
+    std::optional<std::string> ref_normal = ref_value;
+    if (ref_normal && ref_ != echo_ref_) {
+      EchoSubstitute(&*ref_normal, ref_cell, ctx_.matrix.cells[echo_ref_], rep_[echo_ref_].value_or(""), nullptr);
+    }
     std::vector<size_t> echo_cells;
     std::set<std::string> echo_vars;
     std::vector<CellSide> sides;
     std::vector<size_t> absent_flip;  // cells where the field's presence differs
-    ref32_ = ref_value ? DecodeForDiff(*ref_value) : std::u32string();
+    ref32_ = ref_normal ? DecodeForDiff(*ref_normal) : std::u32string();
     for (size_t c = 0; c < ctx_.cells; ++c) {
       if (!observed_[c] || c == ref_ || rep_[c] == ref_value) continue;
       const Cell& cell = ctx_.matrix.cells[c];
@@ -1477,6 +1487,7 @@ class FieldComparer {
   std::vector<std::optional<std::string>> rep_;
   std::vector<bool> observed_;
   size_t ref_ = 0;
+  size_t echo_ref_ = 0;  // varied values are mapped to this cell's: the primary reference
   std::u32string ref32_;
 };
 

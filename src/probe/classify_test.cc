@@ -445,6 +445,34 @@ TEST(Classify, CellsNearTheBaselineKeepTheBaselineAsReference) {
   }
 }
 
+// Regression (found on Claude Code 2.1.197): against a nearest reference
+// with another user name, mapping the cell's user name to the reference's
+// made "-home-alex" "-home-li.wei", and next to the reference's own
+// "-home-li-wei" that read as a covert "-" -> ".". Both sides are mapped to
+// the primary reference's values instead.
+TEST(Classify, RegressionNearestReferenceMapsBothSidesToThePrimarysValues) {
+  auto base = ParseVary("ANTHROPIC_BASE_URL=https://relay-a.example");
+  auto user = ParseVary("@user=li.wei");
+  auto tz = ParseVary("TZ=America/New_York");
+  ASSERT_TRUE(base.ok() && user.ok() && tz.ok());
+  auto built = BuildMatrix(DefaultBaseline(), {*base, *user, *tz}, Design::kPairwise);
+  ASSERT_TRUE(built.ok());
+  const Matrix& m = *built;
+  const Cell& baseline = m.cells[0];
+  auto runs = Capture(m, 2, [&](const Cell& c, int) {
+    std::string dashed = c.username;
+    std::replace(dashed.begin(), dashed.end(), '.', '-');
+    std::string block = c.Get("ANTHROPIC_BASE_URL") != baseline.Get("ANTHROPIC_BASE_URL")
+                            ? "<notes>Use the relay model list and keep every answer short.</notes> "
+                            : "";
+    return std::vector<CapturedRequest>{
+        Provider(c, block + "Project dir: -home-" + dashed + "-proj. Home: /home/" + c.username + ".")};
+  });
+  Analysis a = Analyze(m, runs, Facts());
+  for (const auto& d : a.differences) EXPECT_NE(d.cls, DiffClass::kCovertMarker) << d.location << ": " << d.reason;
+  EXPECT_EQ(a.verdict, Verdict::kEnvironmentDependent);
+}
+
 TEST(Attribute, FewestDimensionsThatExplainExactly) {
   auto tz = ParseVary("TZ=Asia/Shanghai,Asia/Singapore");
   auto lang = ParseVary("LANG=de_DE.UTF-8");
