@@ -6,7 +6,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <climits>
+#include <functional>
 #include <memory>
+#include <tuple>
 
 #include "core/unicode.h"
 #include "core/utf.h"
@@ -364,6 +367,10 @@ struct Context {
   std::vector<std::vector<bool>> good;                         // [cell][run]: compared
   std::vector<bool> cell_ok;                                   // the cell has a good run
   bool single_run = true;
+  // Per cell, the working cells it may also be compared with, nearest first
+  // (ChooseReferences); empty when none is nearer than the primary reference.
+  std::vector<std::vector<size_t>> nearest;
+  size_t primary = 0;  // the baseline, or the first working cell when it failed
 };
 
 void JudgeRuns(Context& ctx, Analysis* a) {
@@ -424,6 +431,91 @@ void JudgeRuns(Context& ctx, Analysis* a) {
     }
   }
   a->single_run = ctx.single_run;
+}
+
+// ---------------------------------------------------------------------------
+// Pass 2b: nearest references. A cell is compared with the primary reference
+// (the baseline) and, when another working cell is nearer in content, also
+// with the nearest one: a relay host that inserts a block into every cell
+// but the baseline would otherwise drown a one-code-point marker between
+// two relay cells in a whole-text difference.
+
+// What a cell sent, field by field, for a cheap distance between cells: per
+// field a hash of the value (std::nullopt: absent) and its length. Fields
+// whose value changes between runs of a cell (noise) are left out.
+struct Fingerprint {
+  std::vector<std::optional<std::pair<size_t, size_t>>> fields;  // per compared field: (hash, bytes)
+};
+
+std::vector<Fingerprint> Fingerprints(const Context& ctx, const std::vector<AlignedField>& aligned) {
+  std::vector<Fingerprint> prints(ctx.cells);
+  for (const auto& field : aligned) {
+    std::vector<std::optional<std::pair<size_t, size_t>>> per_cell(ctx.cells);
+    bool stable = true;
+    for (size_t c = 0; c < ctx.cells && stable; ++c) {
+      const std::optional<std::string>* first = nullptr;
+      for (size_t r = 0; r < field.values[c].size() && r < ctx.good[c].size(); ++r) {
+        if (!ctx.good[c][r]) continue;
+        const auto& v = field.values[c][r];
+        if (!first) {
+          first = &v;
+        } else if (v != *first) {
+          stable = false;
+          break;
+        }
+      }
+      if (first && first->has_value()) per_cell[c] = std::make_pair(std::hash<std::string>{}(**first), (*first)->size());
+    }
+    if (!stable) continue;
+    for (size_t c = 0; c < ctx.cells; ++c) prints[c].fields.push_back(per_cell[c]);
+  }
+  return prints;
+}
+
+// Each differing field counts 1, plus a thirty-second per byte of length
+// difference: an inserted block weighs far more than a changed character.
+double ContentDistance(const Fingerprint& a, const Fingerprint& b) {
+  double d = 0;
+  for (size_t i = 0; i < a.fields.size() && i < b.fields.size(); ++i) {
+    const auto& x = a.fields[i];
+    const auto& y = b.fields[i];
+    if (x == y) continue;
+    size_t bx = x ? x->second : 0, by = y ? y->second : 0;
+    d += 1.0 + static_cast<double>(bx > by ? bx - by : by - bx) / 32.0;
+  }
+  return d;
+}
+
+size_t SettingsApart(const Cell& a, const Cell& b) {
+  size_t n = 0;
+  for (size_t d = 0; d < a.levels.size() && d < b.levels.size(); ++d) n += a.levels[d] != b.levels[d];
+  return n;
+}
+
+// Per working cell, the working cells nearer to it in content than the
+// primary reference, ranked: fewest matrix settings apart, then most similar
+// in content, then the first. Per field the first of them whose value
+// differs from the cell's is its nearest reference (a neighbour that sent
+// the same shows nothing). A cell with none (and any cell that failed) is
+// compared with the primary only.
+void ChooseReferences(Context& ctx, const std::vector<AlignedField>& aligned) {
+  ctx.primary = 0;
+  while (ctx.primary + 1 < ctx.cells && !ctx.cell_ok[ctx.primary]) ++ctx.primary;
+  ctx.nearest.assign(ctx.cells, {});
+  const std::vector<Fingerprint> prints = Fingerprints(ctx, aligned);
+  for (size_t c = 0; c < ctx.cells; ++c) {
+    if (c == ctx.primary || !ctx.cell_ok[c]) continue;
+    const double to_primary = ContentDistance(prints[c], prints[ctx.primary]);
+    std::vector<std::tuple<size_t, double, size_t>> ranked;
+    for (size_t k = 0; k < ctx.cells; ++k) {
+      if (k == c || k == ctx.primary || !ctx.cell_ok[k]) continue;
+      const double distance = ContentDistance(prints[c], prints[k]);
+      if (distance >= to_primary) continue;
+      ranked.emplace_back(SettingsApart(ctx.matrix.cells[c], ctx.matrix.cells[k]), distance, k);
+    }
+    std::sort(ranked.begin(), ranked.end());
+    for (const auto& r : ranked) ctx.nearest[c].push_back(std::get<2>(r));
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -841,7 +933,9 @@ class FieldComparer {
     if (UnderUnstableArray()) return;
     if (!Noise()) return;
     if (!Representatives()) return;
+    echo_ref_ = ref_;
     SpanDiff();
+    NearestDiffs();
   }
 
  private:
@@ -1013,7 +1107,7 @@ class FieldComparer {
   bool OnlyVariedValue(size_t c, std::set<std::string>* vars) const {
     if (!rep_[c].has_value()) return false;
     const Cell& cell = ctx_.matrix.cells[c];
-    const Cell& ref_cell = ctx_.matrix.cells[ref_];
+    const Cell& ref_cell = ctx_.matrix.cells[echo_ref_];
     std::string substituted = *rep_[c];
     std::set<std::string> echoed;
     bool only_varied = EchoSubstitute(&substituted, cell, ref_cell, "", &echoed) &&
@@ -1028,11 +1122,13 @@ class FieldComparer {
     return only_varied;
   }
 
-  // Cell c's value with its varied values replaced by the reference's, as
-  // code points; `vars` gets the variables replaced.
+  // Cell c's value with its varied values replaced by the primary
+  // reference's, as code points; `vars` gets the variables replaced. Against
+  // a nearest reference both sides are mapped to the primary's values, so
+  // two cells that echo their own user names compare equal.
   CellSide SideOf(size_t c, std::set<std::string>* vars) const {
     std::string substituted = *rep_[c];
-    EchoSubstitute(&substituted, ctx_.matrix.cells[c], ctx_.matrix.cells[ref_], *rep_[ref_], vars);
+    EchoSubstitute(&substituted, ctx_.matrix.cells[c], ctx_.matrix.cells[echo_ref_], rep_[echo_ref_].value_or(""), vars);
     CellSide side;
     side.cell = c;
     side.text = DecodeForDiff(substituted);
@@ -1043,16 +1139,107 @@ class FieldComparer {
     return side;
   }
 
+  // Pass 4 to 6 again against each cell's nearest reference (pass 2b) that
+  // sent another value than the cell in this field. The comparison runs over every observed cell,
+  // so the attribution still says which settings carry the change; of its
+  // differences only those are kept that tell something the primary
+  // comparison did not: a dependence whose class is worse than any the
+  // primary gave a cell that has this nearest reference (a one-code-point
+  // marker inside what the baseline comparison saw as a rewrite).
+  void NearestDiffs() {
+    const size_t primary = ref_;
+    const size_t primary_first = field_first_;
+    const size_t primary_end = a_->differences.size();
+    // The worst class the primary comparison gave each cell in this field.
+    std::vector<int> worst(ctx_.cells, INT_MAX);
+    for (size_t i = primary_first; i < primary_end; ++i) {
+      const Difference& d = a_->differences[i];
+      for (size_t c : d.differing_cells) worst[c] = std::min(worst[c], static_cast<int>(d.cls));
+    }
+    // Each cell's nearest reference for this field: the first of its ranked
+    // neighbours whose value differs from its own.
+    std::vector<size_t> reference_of(ctx_.cells, primary);
+    std::set<size_t> references;
+    for (size_t c = 0; c < ctx_.cells; ++c) {
+      if (!observed_[c] || c == primary || rep_[c] == rep_[primary]) continue;
+      for (size_t k : ctx_.nearest[c]) {
+        if (!observed_[k] || rep_[k] == rep_[c]) continue;
+        reference_of[c] = k;
+        references.insert(k);
+        break;
+      }
+    }
+    field_first_ = primary_end;  // differences found against several references merge
+    echo_ref_ = primary;
+    for (size_t k : references) {
+      const size_t begin = a_->differences.size();
+      ref_ = k;
+      SpanDiff();
+      auto news = [&](const Difference& d) {
+        if (d.cls != DiffClass::kCovertMarker && d.cls != DiffClass::kOtherDependence) return false;
+        return std::any_of(d.differing_cells.begin(), d.differing_cells.end(), [&](size_t c) {
+          return reference_of[c] == k && static_cast<int>(d.cls) < worst[c];
+        });
+      };
+      size_t kept = begin;
+      for (size_t i = begin; i < a_->differences.size(); ++i) {
+        Difference& d = a_->differences[i];
+        if (!news(d)) continue;
+        d.reason += primary == 0 ? " (against the nearest cell, not the baseline)" : " (against the nearest cell)";
+        if (kept != i) a_->differences[kept] = std::move(d);
+        ++kept;
+      }
+      a_->differences.resize(kept);
+    }
+    DropMirrors(primary_end);
+    ref_ = primary;
+    ref32_ = rep_[ref_] ? DecodeForDiff(*rep_[ref_]) : std::u32string();
+    field_first_ = primary_first;
+  }
+
+  // One change seen from both sides (cells with the marker against a cell
+  // without it, and the other way round) is found twice against nearest
+  // references: of the differences from `first` on with the same location,
+  // class and code points, those that no setting explains are dropped when
+  // one is explained.
+  void DropMirrors(size_t first) {
+    auto& diffs = a_->differences;
+    std::vector<bool> drop(diffs.size(), false);
+    for (size_t i = first; i < diffs.size(); ++i) {
+      if (!diffs[i].explanation.empty()) continue;
+      for (size_t j = first; j < diffs.size(); ++j) {
+        if (j != i && !diffs[j].explanation.empty() && diffs[j].location == diffs[i].location &&
+            diffs[j].cls == diffs[i].cls && diffs[j].codepoints == diffs[i].codepoints) {
+          drop[i] = true;
+          break;
+        }
+      }
+    }
+    size_t kept = first;
+    for (size_t i = first; i < diffs.size(); ++i) {
+      if (drop[i]) continue;
+      if (kept != i) diffs[kept] = std::move(diffs[i]);
+      ++kept;
+    }
+    diffs.resize(kept);
+  }
+
   // Pass 4 and, per site and value, 5 and 6: each cell's value against the
   // reference's; echoes, presence flips and changed sites.
   void SpanDiff() {
     const Cell& ref_cell = ctx_.matrix.cells[ref_];
     const std::optional<std::string>& ref_value = rep_[ref_];
+    // A nearest reference's own varied values mapped to the primary's, as
+    // every cell's are (SideOf).
+    std::optional<std::string> ref_normal = ref_value;
+    if (ref_normal && ref_ != echo_ref_) {
+      EchoSubstitute(&*ref_normal, ref_cell, ctx_.matrix.cells[echo_ref_], rep_[echo_ref_].value_or(""), nullptr);
+    }
     std::vector<size_t> echo_cells;
     std::set<std::string> echo_vars;
     std::vector<CellSide> sides;
     std::vector<size_t> absent_flip;  // cells where the field's presence differs
-    ref32_ = ref_value ? DecodeForDiff(*ref_value) : std::u32string();
+    ref32_ = ref_normal ? DecodeForDiff(*ref_normal) : std::u32string();
     for (size_t c = 0; c < ctx_.cells; ++c) {
       if (!observed_[c] || c == ref_ || rep_[c] == ref_value) continue;
       const Cell& cell = ctx_.matrix.cells[c];
@@ -1209,7 +1396,11 @@ class FieldComparer {
         continue;
       }
       for (auto& ch : d.changes) {
-        if (m.changes.size() < 24) m.changes.push_back(std::move(ch));
+        // The same change found against another reference is shown once.
+        const bool seen = std::any_of(m.changes.begin(), m.changes.end(), [&](const CodepointChange& x) {
+          return x.cell == ch.cell && x.offset == ch.offset && x.cell_text == ch.cell_text;
+        });
+        if (!seen && m.changes.size() < 24) m.changes.push_back(std::move(ch));
       }
       std::set<char32_t> cps(m.codepoints.begin(), m.codepoints.end());
       cps.insert(d.codepoints.begin(), d.codepoints.end());
@@ -1246,6 +1437,7 @@ class FieldComparer {
       size_t b_begin = at.second + s.b_begin, b_end = at.second + s.b_end;
       CodepointChange change;
       change.cell = ctx_.matrix.cells[c].label;
+      change.reference = ctx_.matrix.cells[ref_].label;
       change.baseline_text = EncodeFromDiff(a);
       change.cell_text = EncodeFromDiff(b);
       change.offset = b_begin;
@@ -1280,6 +1472,7 @@ class FieldComparer {
   std::vector<std::optional<std::string>> rep_;
   std::vector<bool> observed_;
   size_t ref_ = 0;
+  size_t echo_ref_ = 0;  // varied values are mapped to this cell's: the primary reference
   std::u32string ref32_;
 };
 
@@ -1552,6 +1745,7 @@ Analysis Analyze(const Matrix& matrix, const std::vector<std::vector<RunCapture>
   if (ctx.cells == 0) return analysis;
   JudgeRuns(ctx, &analysis);
   const std::vector<AlignedField> aligned = AlignRuns(matrix, runs);
+  ChooseReferences(ctx, aligned);
   FieldComparer comparer(ctx, &analysis, UnstableArrays(ctx, aligned));
   for (const auto& field : aligned) comparer.Compare(field);
   GroupDifferences(&analysis);

@@ -6,6 +6,15 @@
 //                     such (with its exit status and stderr), never as a
 //                     dependence, and makes the verdict inconclusive;
 //   2. align          requests and JSON arrays by content (diff.h);
+//   2b. references    per cell, besides the primary reference (the
+//                     baseline, or the first working cell), the nearest
+//                     working cell: among those nearer in content (a field
+//                     fingerprint) than the primary, the one that differs in
+//                     the fewest matrix settings; passes 4-6 run against it
+//                     too, and what they find that the primary comparison
+//                     did not (a one-code-point marker inside what against
+//                     the baseline is a rewrite) is reported with that
+//                     reference;
 //   3. noise          a field whose value differs between runs of one cell
 //                     is noise; generated tokens (numbers, ids, hashes) are
 //                     then masked and, if the rest is stable, the field is
@@ -62,9 +71,11 @@ enum class DiffClass { kCovertMarker = 0, kOtherDependence, kUnexplained, kLocal
 // "covert-marker", "other-dependence", "unexplained", "localisation", "clock", "echo".
 const char* DiffClassName(DiffClass c);
 
-// One changed span in one cell, against the baseline.
+// One changed span in one cell, against its reference (the baseline, or
+// the cell's nearest one: see Analyze, pass 2b).
 struct CodepointChange {
   std::string cell;            // the cell's label
+  std::string reference;       // the label of the cell it was compared with
   std::string baseline_text;   // the span's text in the baseline ("'")
   std::string cell_text;       // and in the cell ("\u02BC")
   size_t offset = 0;           // code point offset of the span in the cell's value
@@ -89,7 +100,9 @@ struct Difference {
   // Which settings explain it: "TZ=Asia/Shanghai when base URL is not the
   // baseline's"; "" for an echo or an unexplained difference.
   std::string explanation;
-  size_t reference_cell = 0;  // the cell compared against (the baseline unless it failed)
+  // The cell compared against: the baseline unless it failed, or a cell's
+  // nearest reference (pass 2b) for what only that comparison shows.
+  size_t reference_cell = 0;
 };
 
 // Differences of one class that follow the same settings in the same cells.

@@ -375,6 +375,104 @@ TEST(Classify, TwoSettingMarkerIsAttributedToBoth) {
   }
 }
 
+// Every cell but the baseline writes a long block into its prompt, and a
+// one-code-point marker follows the zone's name: against the baseline the
+// marker is inside a rewrite; against each cell's nearest reference (a cell
+// with the block) it is all that changes, and is reported as such.
+TEST(Classify, MarkerBetweenNonBaselineCellsIsFoundAgainstTheNearestReference) {
+  auto tz = ParseVary("TZ=Asia/Shanghai,America/New_York");
+  auto base = ParseVary("ANTHROPIC_BASE_URL=https://relay-a.example,https://relay-b.example");
+  auto user = ParseVary("@user=li.wei");
+  ASSERT_TRUE(tz.ok() && base.ok() && user.ok());
+  auto built = BuildMatrix(DefaultBaseline(), {*base, *tz, *user}, Design::kPairwise);
+  ASSERT_TRUE(built.ok());
+  const Matrix& m = *built;
+  const Cell& baseline = m.cells[0];
+  auto runs = Capture(m, 2, [&](const Cell& c, int) {
+    bool unusual = c.Get("ANTHROPIC_BASE_URL") != baseline.Get("ANTHROPIC_BASE_URL") || !c.Get("TZ").empty() ||
+                   c.username != baseline.username;
+    std::string block = unusual ? "<notes>This session runs outside the default environment: keep tool output "
+                                  "short, prefer the shell tools, ask before installing packages, report every "
+                                  "file you change with its full path, and never open a browser.</notes> "
+                                : "";
+    std::string apostrophe = c.Get("TZ") == "Asia/Shanghai" ? "\u2019" : "'";
+    return std::vector<CapturedRequest>{Provider(c, "You are a coding agent. " + block + "Today" + apostrophe + "s tasks.")};
+  });
+  Analysis a = Analyze(m, runs, Facts());
+  EXPECT_EQ(a.verdict, Verdict::kCovertMarker);
+  std::vector<const Difference*> covert;
+  for (const auto& d : a.differences) {
+    if (d.cls == DiffClass::kCovertMarker) covert.push_back(&d);
+  }
+  ASSERT_EQ(covert.size(), 1u);  // once, not again from the other side
+  const Difference& d = *covert[0];
+  EXPECT_NE(d.reference_cell, 0u);
+  EXPECT_NE(d.reason.find("nearest cell"), std::string::npos);
+  EXPECT_EQ(d.explanation, "TZ=Asia/Shanghai");
+  EXPECT_EQ(d.variables, (std::vector<std::string>{"TZ"}));
+  EXPECT_EQ(d.codepoints, (std::vector<char32_t>{U'\'', U'\u2019'}));
+  std::set<size_t> shanghai;
+  for (size_t c = 0; c < m.cells.size(); ++c) {
+    if (m.cells[c].Get("TZ") == "Asia/Shanghai") shanghai.insert(c);
+  }
+  EXPECT_EQ(std::set<size_t>(d.differing_cells.begin(), d.differing_cells.end()), shanghai);
+  ASSERT_FALSE(d.changes.empty());
+  for (const auto& ch : d.changes) {
+    EXPECT_NE(ch.reference, "baseline");
+    EXPECT_EQ(ch.baseline_text, "'");
+    EXPECT_EQ(ch.cell_text, "\u2019");
+  }
+  // The rewrite against the baseline is still reported, against the baseline.
+  bool rewrite = std::any_of(a.differences.begin(), a.differences.end(), [](const Difference& x) {
+    return x.cls != DiffClass::kCovertMarker && x.reference_cell == 0 && x.location.find(".system") != std::string::npos;
+  });
+  EXPECT_TRUE(rewrite);
+}
+
+// A cell nearer in content to the baseline than to any other cell is
+// compared with the baseline only: no difference names another reference.
+TEST(Classify, CellsNearTheBaselineKeepTheBaselineAsReference) {
+  Matrix m = MakeMatrix({"TZ=Asia/Shanghai,Asia/Singapore", "@user=li.wei"});
+  auto runs = Capture(m, 2, [](const Cell& c, int) {
+    std::string apostrophe = c.Get("TZ") == "Asia/Shanghai" ? "\u2019" : "'";
+    return std::vector<CapturedRequest>{Provider(c, "Today" + apostrophe + "s tasks.")};
+  });
+  Analysis a = Analyze(m, runs, Facts());
+  EXPECT_EQ(a.verdict, Verdict::kCovertMarker);
+  for (const auto& d : a.differences) {
+    EXPECT_EQ(d.reference_cell, 0u) << d.location;
+    for (const auto& ch : d.changes) EXPECT_EQ(ch.reference, "baseline");
+  }
+}
+
+// Regression (found on Claude Code 2.1.197): against a nearest reference
+// with another user name, mapping the cell's user name to the reference's
+// made "-home-alex" "-home-li.wei", and next to the reference's own
+// "-home-li-wei" that read as a covert "-" -> ".". Both sides are mapped to
+// the primary reference's values instead.
+TEST(Classify, RegressionNearestReferenceMapsBothSidesToThePrimarysValues) {
+  auto base = ParseVary("ANTHROPIC_BASE_URL=https://relay-a.example");
+  auto user = ParseVary("@user=li.wei");
+  auto tz = ParseVary("TZ=America/New_York");
+  ASSERT_TRUE(base.ok() && user.ok() && tz.ok());
+  auto built = BuildMatrix(DefaultBaseline(), {*base, *user, *tz}, Design::kPairwise);
+  ASSERT_TRUE(built.ok());
+  const Matrix& m = *built;
+  const Cell& baseline = m.cells[0];
+  auto runs = Capture(m, 2, [&](const Cell& c, int) {
+    std::string dashed = c.username;
+    std::replace(dashed.begin(), dashed.end(), '.', '-');
+    std::string block = c.Get("ANTHROPIC_BASE_URL") != baseline.Get("ANTHROPIC_BASE_URL")
+                            ? "<notes>Use the relay model list and keep every answer short.</notes> "
+                            : "";
+    return std::vector<CapturedRequest>{
+        Provider(c, block + "Project dir: -home-" + dashed + "-proj. Home: /home/" + c.username + ".")};
+  });
+  Analysis a = Analyze(m, runs, Facts());
+  for (const auto& d : a.differences) EXPECT_NE(d.cls, DiffClass::kCovertMarker) << d.location << ": " << d.reason;
+  EXPECT_EQ(a.verdict, Verdict::kEnvironmentDependent);
+}
+
 TEST(Attribute, FewestDimensionsThatExplainExactly) {
   auto tz = ParseVary("TZ=Asia/Shanghai,Asia/Singapore");
   auto lang = ParseVary("LANG=de_DE.UTF-8");

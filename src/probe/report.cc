@@ -295,6 +295,7 @@ void WriteJsonReport(const ReportInput& in, std::ostream& out) {
     for (const auto& ch : d.changes) {
       w.BeginObject();
       w.Field("cell", ch.cell);
+      w.Field("reference", ch.reference);
       w.Field("baseline", ch.baseline_text);
       w.Field("value", ch.cell_text);
       w.Field("baseline_named", NamedCodepoints(ch.baseline_text));
@@ -430,6 +431,9 @@ void WriteTextDifference(const Difference& d, const std::vector<Cell>& cells, st
       if (ch.cell != last_cell) {
         if (++shown_cells > 2) break;
         out << fmt::format("    in {}:\n", ch.cell);
+        if (!ch.reference.empty() && ch.reference != cells[0].label) {
+          out << fmt::format("      compared with the nearest cell {}\n", ch.reference);
+        }
         last_cell = ch.cell;
       }
       out << fmt::format("      {:<8}: {}\n", cells[d.reference_cell].label == "baseline" ? "baseline" : "reference",

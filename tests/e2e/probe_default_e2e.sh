@@ -39,6 +39,20 @@ jq_true "inserted block marker" '.verdict == "covert-marker" and
            and .explanation == "base URL is not the baseline'"'"'s"))'
 jq_true "inserted block is a dependence" '[.differences[] | select(.location | endswith(".content[+0].text"))][0].class == "other-dependence"'
 
+# The baseline is the odd one out: every other cell writes a long block into
+# its system prompt, and a one-code-point marker (U+2019 for the apostrophe
+# under a zone named Asia/Shanghai) appears only between non-baseline cells.
+# Against the baseline it drowns in a rewrite; against each cell's nearest
+# reference it is found, attributed, and reported with that reference.
+expect_exit 1 "nearest reference" -- "${P[@]}" -- node "$AGENTS/baseline_outlier.js"
+jq_true "nearest reference marker" '.verdict == "covert-marker" and
+  ([.differences[] | select(.class == "covert-marker")] | length == 1 and
+   (.[0] | (.location | endswith("body .system")) and (.codepoints == ["U+0027", "U+2019"])
+           and .explanation == "TZ=Asia/Shanghai or @localtime=Asia/Shanghai"
+           and .reference != "baseline" and (.differing_cells | length) == 8
+           and ([.changes[] | .reference != "baseline" and .value == "\u2019"] | all)))'
+jq_true "nearest reference cells" '[.differences[] | select(.class == "covert-marker") | .differing_cells[] | test("Asia/Shanghai")] | all'
+
 # OpenTelemetry attributes in a random order in every run: aligned by key,
 # nothing but the echoed host name differs.
 expect_exit 0 "shuffled OTel attributes" -- "${P[@]}" -- node "$AGENTS/otel_shuffled.js"
