@@ -18,8 +18,7 @@ std::string Location(const std::string& path, const Position& p) {
   return fmt::format("{}:{}:{}", path, p.line, p.column);
 }
 
-void Merge(const std::string& path, ModuleAnalysis&& a, const AnalysisLimits& limits, AuditResult* out,
-           std::set<std::string>* probes) {
+void Merge(const std::string& path, ModuleAnalysis&& a, AuditResult* out, std::set<std::string>* probes) {
   for (Finding& f : a.findings) {
     f.path = path;
     f.fingerprint = fmt::format("{}:{}:{}", f.rule, path, f.byte_offset);
@@ -116,7 +115,7 @@ AuditResult AuditUnpacked(const std::string& target, const Unpacked& unpacked, c
   for (size_t i = 0; i < js.size(); ++i) {
     out.bytes += js[i]->text.size();
     const size_t from = same_as[i];
-    Merge(js[i]->path, copied[from] ? ModuleAnalysis(results[from]) : std::move(results[from]), options.analysis, &out,
+    Merge(js[i]->path, copied[from] ? ModuleAnalysis(results[from]) : std::move(results[from]), &out,
           &probes);
   }
   out.modules = js.size();
@@ -128,7 +127,7 @@ AuditResult AuditUnpacked(const std::string& target, const Unpacked& unpacked, c
       offsets.push_back(s.offset);
       out.bytes += s.text.size();
     }
-    Merge(target, analyzer.AnalyzeStrings(texts, offsets, options.analysis), options.analysis, &out, &probes);
+    Merge(target, analyzer.AnalyzeStrings(texts, offsets, options.analysis), &out, &probes);
   }
   out.probes.assign(probes.begin(), probes.end());
   std::stable_sort(out.findings.begin(), out.findings.end(), [](const Finding& a, const Finding& b) {
