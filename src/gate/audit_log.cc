@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <iterator>
 #include <utility>
 
 #include "core/finding.h"
@@ -33,9 +34,56 @@ constexpr const char* kRequestBodyByRef =
 constexpr const char* kRequestBodyByRefOrAt =
     "coalesce(request_body, glassbox_body(request_body_at),"
     " (SELECT data FROM bodies WHERE bodies.id = records.request_body_ref))";
+constexpr const char* kRequestBodyByAt = "coalesce(request_body, glassbox_body(request_body_at))";
 // A segment of the body store is deleted once no record names a body in it
 // and it is this old: a body stored ahead waits for its record no longer.
 constexpr int64_t kOrphanBodySeconds = 3600;
+
+// The schema ladder (audit_log.h): kSchemaSteps[n] takes a log from version
+// n to n + 1 (SQLite's user_version). A log from before the ladder has
+// version 0 and may already have what a step adds: `applied`, when given,
+// is a statement that compiles only once the step's change is there, and
+// the step is then skipped. The `bodies` table and records.request_body_ref
+// of older logs are in no step: new logs never had a use for them.
+struct SchemaStep {
+  const char* what;
+  const char* applied;  // nullptr: `sql` is idempotent itself
+  const char* sql;
+};
+constexpr SchemaStep kSchemaSteps[] = {
+    // 0 -> 1: the log.
+    {"meta and records", nullptr,
+     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+     "CREATE TABLE IF NOT EXISTS records("
+     " id INTEGER PRIMARY KEY, time TEXT NOT NULL, user TEXT NOT NULL, agent TEXT NOT NULL,"
+     " upstream TEXT NOT NULL, model TEXT NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,"
+     " status INTEGER NOT NULL, latency_ms INTEGER NOT NULL, input_tokens INTEGER NOT NULL,"
+     " output_tokens INTEGER NOT NULL, findings TEXT NOT NULL, request_body TEXT, response_body TEXT,"
+     " request_sha256 TEXT NOT NULL, response_sha256 TEXT NOT NULL, prev_hash TEXT NOT NULL,"
+     " record_hash TEXT NOT NULL);"},
+    // 1 -> 2: request bodies stored ahead in the body store (StoreRequestBody).
+    {"bodies in the body store", "SELECT request_body_at FROM records LIMIT 0",
+     "ALTER TABLE records ADD COLUMN request_body_at INTEGER"},
+    // 2 -> 3: requests as translated for their upstream (AuditRecord).
+    {"translated requests", "SELECT upstream_request_body FROM records LIMIT 0",
+     "ALTER TABLE records ADD COLUMN upstream_request_body TEXT"},
+};
+constexpr int kSchemaVersion = static_cast<int>(std::size(kSchemaSteps));
+
+// The kind of a failed SQLite call, for callers that branch on it.
+StatusCode CodeOf(int sqlite_code) {
+  switch (sqlite_code & 0xff) {  // the primary code of an extended one
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return StatusCode::kCorruption;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_CANTOPEN:
+      return StatusCode::kUnavailable;
+    default:
+      return StatusCode::kUnknown;
+  }
+}
 
 // Owns a prepared statement.
 class Stmt {
@@ -304,8 +352,8 @@ struct AuditLog::Impl {
   std::unique_ptr<Stmt> begin_immediate, commit;  // AppendBatch's, likewise
   // Records from this id on use canonical form version 2; 0: none do.
   int64_t v2_from = 0;
-  // The log has the bodies table and records.request_body_ref (made by this
-  // code's writers; older logs get them when a writer opens them).
+  // The log has the bodies table and records.request_body_ref (logs made
+  // before the body store; new logs have neither).
   bool has_body_refs = false;
   // The log has records.request_body_at: bodies in the body store.
   bool has_body_files = false;
@@ -315,7 +363,7 @@ struct AuditLog::Impl {
   std::unique_ptr<BodyStore> body_store;
 
   std::string RequestBodyExpr() const {
-    if (has_body_files) return kRequestBodyByRefOrAt;
+    if (has_body_files) return has_body_refs ? kRequestBodyByRefOrAt : kRequestBodyByAt;
     return has_body_refs ? kRequestBodyByRef : "request_body";
   }
   // kColumns for SELECT, with the request body read through its reference,
@@ -349,7 +397,7 @@ struct AuditLog::Impl {
     const std::string& t = **text;
     auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), id);
     if (ec != std::errc() || end != t.data() + t.size() || id < 1) {
-      return Status::Error(path + ": damaged v2_from '" + t + "' in the meta table");
+      return Status::Corruption(path + ": damaged v2_from '" + t + "' in the meta table");
     }
     return id;
   }
@@ -363,16 +411,50 @@ struct AuditLog::Impl {
   }
 
   Status Error(std::string_view what) const {
-    return Status::Error(path + ": " + std::string(what) + ": " + sqlite3_errmsg(db));
+    return Status::WithCode(CodeOf(sqlite3_extended_errcode(db)),
+                            path + ": " + std::string(what) + ": " + sqlite3_errmsg(db));
   }
   Status Exec(const char* sql) {
     char* err = nullptr;
-    if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    if (const int rc = sqlite3_exec(db, sql, nullptr, nullptr, &err); rc != SQLITE_OK) {
       std::string msg = path + ": " + (err ? err : "sqlite error");
       sqlite3_free(err);
-      return Status::Error(msg);
+      return Status::WithCode(CodeOf(rc), msg);
     }
     return Status::Ok();
+  }
+
+  // The schema version (user_version); 0 for a log from before the ladder.
+  Result<int> SchemaVersion() {
+    Stmt s(db, "PRAGMA user_version");
+    if (!s.ok() || s.Step() != SQLITE_ROW) return Error("reading the schema version");
+    return static_cast<int>(s.ColInt(0));
+  }
+  Status RefuseNewer(int version) const {
+    return Status::InvalidArgument(path + ": schema version " + std::to_string(version) +
+                                   " is newer than this glassbox understands (" + std::to_string(kSchemaVersion) +
+                                   "); upgrade glassbox");
+  }
+  // Takes the schema from `version` to kSchemaVersion, step by step; the
+  // caller holds a write transaction.
+  Status Upgrade(int version) {
+    if (version > kSchemaVersion) return RefuseNewer(version);
+    for (int v = version; v < kSchemaVersion; ++v) {
+      const SchemaStep& step = kSchemaSteps[v];
+      if (step.applied != nullptr && Stmt(db, step.applied).ok()) continue;  // a log from before the ladder
+      if (Status s = Exec(step.sql); !s.ok()) {
+        return s.WithMessage(s.message() + " (upgrading the schema to version " + std::to_string(v + 1) + ": " +
+                             step.what + ")");
+      }
+    }
+    if (version == kSchemaVersion) return Status::Ok();
+    return Exec(("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str());
+  }
+  // The meta table's format, or nullopt when it has none (or no meta table).
+  std::optional<std::string> Format() {
+    Stmt s(db, "SELECT value FROM meta WHERE key = 'format'");
+    if (!s.ok() || s.Step() != SQLITE_ROW) return std::nullopt;
+    return s.ColText(0);
   }
   void Rollback() { (void)Exec("ROLLBACK"); }
   // Runs `sql` (no result rows) through a statement prepared once into
@@ -434,7 +516,7 @@ struct AuditLog::Impl {
     const std::string& text = **id;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), anchor_id);
     if (ec != std::errc() || end != text.data() + text.size() || anchor_id < 0) {
-      return Status::Error(path + ": damaged retention anchor '" + text + "' in the meta table");
+      return Status::Corruption(path + ": damaged retention anchor '" + text + "' in the meta table");
     }
     return std::pair<int64_t, std::string>(anchor_id, **hash);
   }
@@ -496,9 +578,9 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path, OpenMo
   impl->body_store = std::make_unique<BodyStore>(path + "-bodies", options.body_segment_bytes);
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX;
   if (mode == OpenMode::kCreate) flags |= SQLITE_OPEN_CREATE;
-  if (sqlite3_open_v2(path.c_str(), &impl->db, flags, nullptr) != SQLITE_OK) {
-    return Status::Error(path + ": cannot open audit log: " +
-                         (impl->db ? sqlite3_errmsg(impl->db) : "out of memory"));
+  if (const int rc = sqlite3_open_v2(path.c_str(), &impl->db, flags, nullptr); rc != SQLITE_OK) {
+    return Status::WithCode(CodeOf(rc), path + ": cannot open audit log: " +
+                                            (impl->db ? sqlite3_errmsg(impl->db) : "out of memory"));
   }
   sqlite3_busy_timeout(impl->db, 30000);
   // Direct use only (not from triggers or views a log file could carry).
@@ -507,10 +589,10 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path, OpenMo
     return impl->Error("registering glassbox_body");
   }
   if (mode == OpenMode::kExisting) {
-    Stmt s(impl->db, "SELECT value FROM meta WHERE key = 'format'");
-    if (!s.ok() || s.Step() != SQLITE_ROW || s.ColText(0) != kFormat) {
-      return Status::Error(path + ": not a glassbox audit log");
-    }
+    if (impl->Format() != kFormat) return Status::InvalidArgument(path + ": not a glassbox audit log");
+    auto version = impl->SchemaVersion();
+    if (!version.ok()) return version.status();
+    if (*version > kSchemaVersion) return impl->RefuseNewer(*version);
   }
   if (Status s = impl->Exec(options.durability == LogDurability::kFull ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                                                                          : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
@@ -522,43 +604,15 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path, OpenMo
   }
   if (mode == OpenMode::kCreate) {
     if (Status s = impl->Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
-    Status s = impl->Exec(
-        "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-        "CREATE TABLE IF NOT EXISTS records("
-        " id INTEGER PRIMARY KEY, time TEXT NOT NULL, user TEXT NOT NULL, agent TEXT NOT NULL,"
-        " upstream TEXT NOT NULL, model TEXT NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,"
-        " status INTEGER NOT NULL, latency_ms INTEGER NOT NULL, input_tokens INTEGER NOT NULL,"
-        " output_tokens INTEGER NOT NULL, findings TEXT NOT NULL, request_body TEXT, response_body TEXT,"
-        " request_sha256 TEXT NOT NULL, response_sha256 TEXT NOT NULL, prev_hash TEXT NOT NULL,"
-        " record_hash TEXT NOT NULL);");
+    // Another program's database is left alone, whatever its user_version.
+    const std::optional<std::string> format = impl->Format();
+    Status s = format && *format != kFormat ? Status::InvalidArgument(path + ": not a glassbox audit log")
+                                            : Status::Ok();
     if (s.ok()) {
-      auto format = impl->Meta("format");
-      if (!format.ok()) {
-        s = format.status();
-      } else if (!format->has_value()) {
-        s = impl->SetMeta("format", kFormat);
-      } else if (**format != kFormat) {
-        s = Status::Error(path + ": not a glassbox audit log");
-      }
+      auto version = impl->SchemaVersion();
+      s = version.ok() ? impl->Upgrade(*version) : version.status();
     }
-    if (s.ok()) {
-      // Request bodies stored ahead of their records (StoreRequestBody).
-      s = impl->Exec("CREATE TABLE IF NOT EXISTS bodies(id INTEGER PRIMARY KEY, created INTEGER NOT NULL, data TEXT NOT NULL)");
-      if (s.ok()) {
-        Stmt probe(impl->db, "SELECT request_body_ref FROM records LIMIT 0");
-        if (!probe.ok()) s = impl->Exec("ALTER TABLE records ADD COLUMN request_body_ref INTEGER");
-      }
-      if (s.ok()) {
-        // Bodies stored ahead in the body store (StoreRequestBody).
-        Stmt probe(impl->db, "SELECT request_body_at FROM records LIMIT 0");
-        if (!probe.ok()) s = impl->Exec("ALTER TABLE records ADD COLUMN request_body_at INTEGER");
-      }
-      if (s.ok()) {
-        // Requests as translated for their upstream (AuditRecord).
-        Stmt probe(impl->db, "SELECT upstream_request_body FROM records LIMIT 0");
-        if (!probe.ok()) s = impl->Exec("ALTER TABLE records ADD COLUMN upstream_request_body TEXT");
-      }
-    }
+    if (s.ok() && !format) s = impl->SetMeta("format", kFormat);
     if (s.ok()) {
       // Canonical form version 2 from the next record on (see audit_log.h).
       auto v2 = impl->Meta("v2_from");
@@ -782,10 +836,24 @@ Result<AuditLog::CheckpointResult> AuditLog::Checkpoint(CheckpointMode mode) {
 Result<std::vector<AuditRecord>> AuditLog::List() { return impl_->Query("", ""); }
 
 Result<AuditRecord> AuditLog::Get(int64_t id) {
-  auto rows = impl_->Query("WHERE id = " + std::to_string(id), "");
+  Impl& m = *impl_;
+  // Read now, not at open: a writer may have started version 2 since.
+  auto v2_from = m.ReadV2From();
+  if (!v2_from.ok()) return v2_from.status();
+  auto rows = m.Query("WHERE id = " + std::to_string(id), "");
   if (!rows.ok()) return rows.status();
-  if (rows->empty()) return Status::Error(impl_->path + ": no record " + std::to_string(id));
-  return std::move(rows->front());
+  if (rows->empty()) return Status::NotFound(m.path + ": no record " + std::to_string(id));
+  AuditRecord& r = rows->front();
+  const RecordForm form = *v2_from > 0 && r.id >= *v2_from ? RecordForm::kV2 : RecordForm::kV1;
+  if (ComputeRecordHash(r, form) != r.record_hash) {
+    if (r.request_body_at != 0 && !r.request_body) {
+      return Status::Corruption(m.path + ": record " + std::to_string(id) + ": its request body is missing from " +
+                                m.body_store->SegmentPath(BodyStore::SegmentOf(r.request_body_at)));
+    }
+    return Status::Corruption(m.path + ": record " + std::to_string(id) +
+                              ": record_hash does not match the record's fields (an edited field or a damaged row)");
+  }
+  return std::move(r);
 }
 
 Result<std::vector<AuditRecord>> AuditLog::Search(std::string_view text) {
