@@ -436,12 +436,15 @@ struct AuditLog::Impl {
                                    "); upgrade glassbox");
   }
   // Takes the schema from `version` to kSchemaVersion, step by step; the
-  // caller holds a write transaction.
+  // caller holds a write transaction. Steps the log's version already
+  // covers are checked too (their `applied` statement) and re-applied when
+  // missing: a log whose stamp claims more than it holds (a column dropped
+  // by hand) is brought up to date instead of failing at its next append.
   Status Upgrade(int version) {
     if (version > kSchemaVersion) return RefuseNewer(version);
-    for (int v = version; v < kSchemaVersion; ++v) {
+    for (int v = 0; v < kSchemaVersion; ++v) {
       const SchemaStep& step = kSchemaSteps[v];
-      if (step.applied != nullptr && Stmt(db, step.applied).ok()) continue;  // a log from before the ladder
+      if (step.applied != nullptr ? Stmt(db, step.applied).ok() : v < version) continue;
       if (Status s = Exec(step.sql); !s.ok()) {
         return s.WithMessage(s.message() + " (upgrading the schema to version " + std::to_string(v + 1) + ": " +
                              step.what + ")");
@@ -894,6 +897,118 @@ Result<std::optional<std::string>> AuditLog::TimeOfNewest(int64_t n) {
 
 Result<VerifyResult> AuditLog::Verify() { return Verify(nullptr); }
 
+namespace {
+
+// What Verify checks of one chain, record by record, from its anchor.
+class ChainCheck {
+ public:
+  ChainCheck(VerifyResult* v, std::pair<int64_t, std::string> anchor, int64_t v2_start,
+             const std::vector<gate::Checkpoint>* checkpoints, const BodyStore& bodies)
+      : v_(*v), want_id_(anchor.first + 1), want_prev_(std::move(anchor.second)), v2_start_(v2_start),
+        checkpoints_(checkpoints), bodies_(bodies) {
+    v_.anchor_id = anchor.first;
+  }
+
+  // Checkpoints given: the anchor must be one the gate signed (a checkpoint
+  // taken with this anchor; the gate signs one right after every retention
+  // run), and checkpoints of records retention removed cannot be checked.
+  void CheckAnchor(std::string_view anchor_hash) {
+    if (checkpoints_ == nullptr || checkpoints_->empty()) return;
+    const int64_t anchor_id = v_.anchor_id;
+    v_.checkpoints = static_cast<int64_t>(checkpoints_->size());
+    if (anchor_id > 0) {
+      bool attested = false;
+      for (const gate::Checkpoint& c : *checkpoints_) {
+        if (c.anchor_id == anchor_id) attested = attested || c.anchor_hash == anchor_hash;
+        if (c.last_id == anchor_id) attested = attested || c.head_hash == anchor_hash;
+      }
+      if (!attested) {
+        BrokenAt(anchor_id, "the retention anchor (record " + std::to_string(anchor_id) +
+                                ") is not attested by any signed checkpoint: records were removed from the "
+                                "start and the anchor forged");
+      }
+    }
+    while (next_ < checkpoints_->size() && (*checkpoints_)[next_].last_id <= anchor_id) ++next_;
+  }
+
+  // One record in id order; false once the chain is broken.
+  bool Visit(const AuditRecord& r) {
+    if (!InSequence(r.id) || !HashMatches(r)) return false;
+    if (r.prev_hash != want_prev_) {
+      BrokenAt(r.id, "prev_hash does not match the previous record's hash (deleted or reordered rows)");
+      return false;
+    }
+    if (!MatchesCheckpoints(r)) return false;
+    want_prev_ = r.record_hash;
+    v_.last_id = r.id;
+    ++want_id_;
+    ++v_.records;
+    return true;
+  }
+
+  // After the last record: checkpointed records past it were removed.
+  void CheckTail() {
+    if (!v_.intact || checkpoints_ == nullptr || next_ >= checkpoints_->size()) return;
+    const gate::Checkpoint& c = checkpoints_->back();
+    BrokenAt(want_id_, "records " + std::to_string(want_id_) + ".." + std::to_string(c.last_id) +
+                           " were removed from the end: the checkpoint of " + c.time + " attests " +
+                           std::to_string(c.last_id) + " records");
+  }
+
+ private:
+  void BrokenAt(int64_t id, std::string reason) {
+    v_.intact = false;
+    v_.bad_id = id;
+    v_.reason = std::move(reason);
+  }
+  bool InSequence(int64_t id) {
+    if (id == want_id_) return true;
+    if (id < want_id_) {
+      BrokenAt(id, "id " + std::to_string(id) + " out of sequence, expected " + std::to_string(want_id_));
+    } else if (want_id_ + 1 == id) {
+      BrokenAt(id, "record " + std::to_string(want_id_) + " is missing (deleted row)");
+    } else {
+      BrokenAt(id, "records " + std::to_string(want_id_) + ".." + std::to_string(id - 1) +
+                       " are missing (deleted rows)");
+    }
+    return false;
+  }
+  bool HashMatches(const AuditRecord& r) {
+    const RecordForm form = v2_start_ > 0 && r.id >= v2_start_ ? RecordForm::kV2 : RecordForm::kV1;
+    if (ComputeRecordHash(r, form) == r.record_hash) return true;
+    if (r.request_body_at != 0 && !r.request_body) {
+      BrokenAt(r.id, "its request body is missing from " + bodies_.SegmentPath(BodyStore::SegmentOf(r.request_body_at)) +
+                         " (deleted, or lost in a power failure before it reached the disk)");
+    } else {
+      BrokenAt(r.id, "record_hash does not match the record's fields (edited field)");
+    }
+    return false;
+  }
+  bool MatchesCheckpoints(const AuditRecord& r) {
+    if (checkpoints_ == nullptr) return true;
+    while (next_ < checkpoints_->size() && (*checkpoints_)[next_].last_id == r.id) {
+      if ((*checkpoints_)[next_].head_hash != r.record_hash) {
+        BrokenAt(r.id, "its hash differs from the one signed in the checkpoint of " + (*checkpoints_)[next_].time +
+                           ": the chain was rewritten");
+        return false;
+      }
+      ++next_;
+      ++v_.checkpoints_matched;
+    }
+    return true;
+  }
+
+  VerifyResult& v_;
+  int64_t want_id_;
+  std::string want_prev_;
+  const int64_t v2_start_;
+  const std::vector<gate::Checkpoint>* checkpoints_;
+  size_t next_ = 0;  // the first checkpoint whose record is still to come
+  const BodyStore& bodies_;
+};
+
+}  // namespace
+
 Result<VerifyResult> AuditLog::Verify(const std::vector<gate::Checkpoint>* checkpoints) {
   Impl& m = *impl_;
   // One read transaction: a consistent snapshot even while others append.
@@ -906,91 +1021,15 @@ Result<VerifyResult> AuditLog::Verify(const std::vector<gate::Checkpoint>* check
     m.Rollback();
     return v2_from.status();
   }
-  const int64_t v2_start = *v2_from;
   VerifyResult v;
-  v.anchor_id = anchor->first;
-  int64_t want_id = anchor->first + 1;
-  std::string want_prev = anchor->second;
-  // Checkpoints, in order; `next` is the first one whose record is still to come.
-  size_t next = 0;
-  auto broken_at = [&](int64_t id, std::string reason) {
-    v.intact = false;
-    v.bad_id = id;
-    v.reason = std::move(reason);
-  };
-  if (checkpoints != nullptr && !checkpoints->empty()) {
-    v.checkpoints = static_cast<int64_t>(checkpoints->size());
-    // The anchor must be one the gate signed: a checkpoint taken with this
-    // anchor (the gate signs one right after every retention run).
-    if (anchor->first > 0) {
-      bool attested = false;
-      for (const gate::Checkpoint& c : *checkpoints) {
-        if (c.anchor_id == anchor->first) attested = attested || c.anchor_hash == anchor->second;
-        if (c.last_id == anchor->first) attested = attested || c.head_hash == anchor->second;
-      }
-      if (!attested) {
-        broken_at(anchor->first, "the retention anchor (record " + std::to_string(anchor->first) +
-                                     ") is not attested by any signed checkpoint: records were removed from the "
-                                     "start and the anchor forged");
-      }
-    }
-    // Checkpoints of records that retention removed cannot be checked.
-    while (next < checkpoints->size() && (*checkpoints)[next].last_id <= anchor->first) ++next;
-  }
+  const std::string anchor_hash = anchor->second;
+  ChainCheck check(&v, std::move(anchor.value()), *v2_from, checkpoints, *m.body_store);
+  check.CheckAnchor(anchor_hash);
   Status st = Status::Ok();
-  if (v.intact) {
-    st = m.Stream("", {}, 0, [&](AuditRecord& r) {
-      if (r.id != want_id) {
-        if (r.id > want_id) {
-          broken_at(r.id, want_id + 1 == r.id ? "record " + std::to_string(want_id) + " is missing (deleted row)"
-                                               : "records " + std::to_string(want_id) + ".." +
-                                                     std::to_string(r.id - 1) + " are missing (deleted rows)");
-        } else {
-          broken_at(r.id, "id " + std::to_string(r.id) + " out of sequence, expected " + std::to_string(want_id));
-        }
-        return false;
-      }
-      const RecordForm form = v2_start > 0 && r.id >= v2_start ? RecordForm::kV2 : RecordForm::kV1;
-      if (ComputeRecordHash(r, form) != r.record_hash) {
-        if (r.request_body_at != 0 && !r.request_body) {
-          broken_at(r.id, "its request body is missing from " +
-                              m.body_store->SegmentPath(BodyStore::SegmentOf(r.request_body_at)) +
-                              " (deleted, or lost in a power failure before it reached the disk)");
-        } else {
-          broken_at(r.id, "record_hash does not match the record's fields (edited field)");
-        }
-        return false;
-      }
-      if (r.prev_hash != want_prev) {
-        broken_at(r.id, "prev_hash does not match the previous record's hash (deleted or reordered rows)");
-        return false;
-      }
-      if (checkpoints != nullptr) {
-        while (next < checkpoints->size() && (*checkpoints)[next].last_id == r.id) {
-          if ((*checkpoints)[next].head_hash != r.record_hash) {
-            broken_at(r.id, "its hash differs from the one signed in the checkpoint of " +
-                                (*checkpoints)[next].time + ": the chain was rewritten");
-            return false;
-          }
-          ++next;
-          ++v.checkpoints_matched;
-        }
-      }
-      want_prev = r.record_hash;
-      v.last_id = r.id;
-      ++want_id;
-      ++v.records;
-      return true;
-    });
-  }
+  if (v.intact) st = m.Stream("", {}, 0, [&](AuditRecord& r) { return check.Visit(r); });
   m.Rollback();
   if (!st.ok()) return st;
-  if (v.intact && checkpoints != nullptr && next < checkpoints->size()) {
-    const gate::Checkpoint& c = checkpoints->back();
-    broken_at(want_id, "records " + std::to_string(want_id) + ".." + std::to_string(c.last_id) +
-                           " were removed from the end: the checkpoint of " + c.time + " attests " +
-                           std::to_string(c.last_id) + " records");
-  }
+  check.CheckTail();
   return v;
 }
 

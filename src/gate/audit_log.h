@@ -65,7 +65,8 @@
 //   2: records.request_body_at (bodies in the body store);
 //   3: records.upstream_request_body (translated requests).
 // A log made before the ladder (user_version 0) already has some of these;
-// each step adds only what is missing, so for it the steps are no-ops. A log
+// each step adds only what is missing, so for it the steps are no-ops (a
+// writer checks every step at open, and re-applies one a log lacks). A log
 // whose version is newer than this binary knows is refused, naming both.
 //
 // Retention: DeleteBefore(cutoff) deletes the oldest records (the leading run
