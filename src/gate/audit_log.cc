@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <iterator>
 #include <utility>
 
 #include "core/finding.h"
@@ -33,9 +34,56 @@ constexpr const char* kRequestBodyByRef =
 constexpr const char* kRequestBodyByRefOrAt =
     "coalesce(request_body, glassbox_body(request_body_at),"
     " (SELECT data FROM bodies WHERE bodies.id = records.request_body_ref))";
+constexpr const char* kRequestBodyByAt = "coalesce(request_body, glassbox_body(request_body_at))";
 // A segment of the body store is deleted once no record names a body in it
 // and it is this old: a body stored ahead waits for its record no longer.
 constexpr int64_t kOrphanBodySeconds = 3600;
+
+// The schema ladder (audit_log.h): kSchemaSteps[n] takes a log from version
+// n to n + 1 (SQLite's user_version). A log from before the ladder has
+// version 0 and may already have what a step adds: `applied`, when given,
+// is a statement that compiles only once the step's change is there, and
+// the step is then skipped. The `bodies` table and records.request_body_ref
+// of older logs are in no step: new logs never had a use for them.
+struct SchemaStep {
+  const char* what;
+  const char* applied;  // nullptr: `sql` is idempotent itself
+  const char* sql;
+};
+constexpr SchemaStep kSchemaSteps[] = {
+    // 0 -> 1: the log.
+    {"meta and records", nullptr,
+     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+     "CREATE TABLE IF NOT EXISTS records("
+     " id INTEGER PRIMARY KEY, time TEXT NOT NULL, user TEXT NOT NULL, agent TEXT NOT NULL,"
+     " upstream TEXT NOT NULL, model TEXT NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,"
+     " status INTEGER NOT NULL, latency_ms INTEGER NOT NULL, input_tokens INTEGER NOT NULL,"
+     " output_tokens INTEGER NOT NULL, findings TEXT NOT NULL, request_body TEXT, response_body TEXT,"
+     " request_sha256 TEXT NOT NULL, response_sha256 TEXT NOT NULL, prev_hash TEXT NOT NULL,"
+     " record_hash TEXT NOT NULL);"},
+    // 1 -> 2: request bodies stored ahead in the body store (StoreRequestBody).
+    {"bodies in the body store", "SELECT request_body_at FROM records LIMIT 0",
+     "ALTER TABLE records ADD COLUMN request_body_at INTEGER"},
+    // 2 -> 3: requests as translated for their upstream (AuditRecord).
+    {"translated requests", "SELECT upstream_request_body FROM records LIMIT 0",
+     "ALTER TABLE records ADD COLUMN upstream_request_body TEXT"},
+};
+constexpr int kSchemaVersion = static_cast<int>(std::size(kSchemaSteps));
+
+// The kind of a failed SQLite call, for callers that branch on it.
+StatusCode CodeOf(int sqlite_code) {
+  switch (sqlite_code & 0xff) {  // the primary code of an extended one
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return StatusCode::kCorruption;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_CANTOPEN:
+      return StatusCode::kUnavailable;
+    default:
+      return StatusCode::kUnknown;
+  }
+}
 
 // Owns a prepared statement.
 class Stmt {
@@ -304,8 +352,8 @@ struct AuditLog::Impl {
   std::unique_ptr<Stmt> begin_immediate, commit;  // AppendBatch's, likewise
   // Records from this id on use canonical form version 2; 0: none do.
   int64_t v2_from = 0;
-  // The log has the bodies table and records.request_body_ref (made by this
-  // code's writers; older logs get them when a writer opens them).
+  // The log has the bodies table and records.request_body_ref (logs made
+  // before the body store; new logs have neither).
   bool has_body_refs = false;
   // The log has records.request_body_at: bodies in the body store.
   bool has_body_files = false;
@@ -315,7 +363,7 @@ struct AuditLog::Impl {
   std::unique_ptr<BodyStore> body_store;
 
   std::string RequestBodyExpr() const {
-    if (has_body_files) return kRequestBodyByRefOrAt;
+    if (has_body_files) return has_body_refs ? kRequestBodyByRefOrAt : kRequestBodyByAt;
     return has_body_refs ? kRequestBodyByRef : "request_body";
   }
   // kColumns for SELECT, with the request body read through its reference,
@@ -349,7 +397,7 @@ struct AuditLog::Impl {
     const std::string& t = **text;
     auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), id);
     if (ec != std::errc() || end != t.data() + t.size() || id < 1) {
-      return Status::Error(path + ": damaged v2_from '" + t + "' in the meta table");
+      return Status::Corruption(path + ": damaged v2_from '" + t + "' in the meta table");
     }
     return id;
   }
@@ -363,16 +411,53 @@ struct AuditLog::Impl {
   }
 
   Status Error(std::string_view what) const {
-    return Status::Error(path + ": " + std::string(what) + ": " + sqlite3_errmsg(db));
+    return Status::WithCode(CodeOf(sqlite3_extended_errcode(db)),
+                            path + ": " + std::string(what) + ": " + sqlite3_errmsg(db));
   }
   Status Exec(const char* sql) {
     char* err = nullptr;
-    if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    if (const int rc = sqlite3_exec(db, sql, nullptr, nullptr, &err); rc != SQLITE_OK) {
       std::string msg = path + ": " + (err ? err : "sqlite error");
       sqlite3_free(err);
-      return Status::Error(msg);
+      return Status::WithCode(CodeOf(rc), msg);
     }
     return Status::Ok();
+  }
+
+  // The schema version (user_version); 0 for a log from before the ladder.
+  Result<int> SchemaVersion() {
+    Stmt s(db, "PRAGMA user_version");
+    if (!s.ok() || s.Step() != SQLITE_ROW) return Error("reading the schema version");
+    return static_cast<int>(s.ColInt(0));
+  }
+  Status RefuseNewer(int version) const {
+    return Status::InvalidArgument(path + ": schema version " + std::to_string(version) +
+                                   " is newer than this glassbox understands (" + std::to_string(kSchemaVersion) +
+                                   "); upgrade glassbox");
+  }
+  // Takes the schema from `version` to kSchemaVersion, step by step; the
+  // caller holds a write transaction. Steps the log's version already
+  // covers are checked too (their `applied` statement) and re-applied when
+  // missing: a log whose stamp claims more than it holds (a column dropped
+  // by hand) is brought up to date instead of failing at its next append.
+  Status Upgrade(int version) {
+    if (version > kSchemaVersion) return RefuseNewer(version);
+    for (int v = 0; v < kSchemaVersion; ++v) {
+      const SchemaStep& step = kSchemaSteps[v];
+      if (step.applied != nullptr ? Stmt(db, step.applied).ok() : v < version) continue;
+      if (Status s = Exec(step.sql); !s.ok()) {
+        return s.WithMessage(s.message() + " (upgrading the schema to version " + std::to_string(v + 1) + ": " +
+                             step.what + ")");
+      }
+    }
+    if (version == kSchemaVersion) return Status::Ok();
+    return Exec(("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str());
+  }
+  // The meta table's format, or nullopt when it has none (or no meta table).
+  std::optional<std::string> Format() {
+    Stmt s(db, "SELECT value FROM meta WHERE key = 'format'");
+    if (!s.ok() || s.Step() != SQLITE_ROW) return std::nullopt;
+    return s.ColText(0);
   }
   void Rollback() { (void)Exec("ROLLBACK"); }
   // Runs `sql` (no result rows) through a statement prepared once into
@@ -434,7 +519,7 @@ struct AuditLog::Impl {
     const std::string& text = **id;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), anchor_id);
     if (ec != std::errc() || end != text.data() + text.size() || anchor_id < 0) {
-      return Status::Error(path + ": damaged retention anchor '" + text + "' in the meta table");
+      return Status::Corruption(path + ": damaged retention anchor '" + text + "' in the meta table");
     }
     return std::pair<int64_t, std::string>(anchor_id, **hash);
   }
@@ -496,9 +581,9 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path, OpenMo
   impl->body_store = std::make_unique<BodyStore>(path + "-bodies", options.body_segment_bytes);
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX;
   if (mode == OpenMode::kCreate) flags |= SQLITE_OPEN_CREATE;
-  if (sqlite3_open_v2(path.c_str(), &impl->db, flags, nullptr) != SQLITE_OK) {
-    return Status::Error(path + ": cannot open audit log: " +
-                         (impl->db ? sqlite3_errmsg(impl->db) : "out of memory"));
+  if (const int rc = sqlite3_open_v2(path.c_str(), &impl->db, flags, nullptr); rc != SQLITE_OK) {
+    return Status::WithCode(CodeOf(rc), path + ": cannot open audit log: " +
+                                            (impl->db ? sqlite3_errmsg(impl->db) : "out of memory"));
   }
   sqlite3_busy_timeout(impl->db, 30000);
   // Direct use only (not from triggers or views a log file could carry).
@@ -507,10 +592,10 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path, OpenMo
     return impl->Error("registering glassbox_body");
   }
   if (mode == OpenMode::kExisting) {
-    Stmt s(impl->db, "SELECT value FROM meta WHERE key = 'format'");
-    if (!s.ok() || s.Step() != SQLITE_ROW || s.ColText(0) != kFormat) {
-      return Status::Error(path + ": not a glassbox audit log");
-    }
+    if (impl->Format() != kFormat) return Status::InvalidArgument(path + ": not a glassbox audit log");
+    auto version = impl->SchemaVersion();
+    if (!version.ok()) return version.status();
+    if (*version > kSchemaVersion) return impl->RefuseNewer(*version);
   }
   if (Status s = impl->Exec(options.durability == LogDurability::kFull ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                                                                          : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
@@ -522,43 +607,15 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path, OpenMo
   }
   if (mode == OpenMode::kCreate) {
     if (Status s = impl->Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
-    Status s = impl->Exec(
-        "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-        "CREATE TABLE IF NOT EXISTS records("
-        " id INTEGER PRIMARY KEY, time TEXT NOT NULL, user TEXT NOT NULL, agent TEXT NOT NULL,"
-        " upstream TEXT NOT NULL, model TEXT NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,"
-        " status INTEGER NOT NULL, latency_ms INTEGER NOT NULL, input_tokens INTEGER NOT NULL,"
-        " output_tokens INTEGER NOT NULL, findings TEXT NOT NULL, request_body TEXT, response_body TEXT,"
-        " request_sha256 TEXT NOT NULL, response_sha256 TEXT NOT NULL, prev_hash TEXT NOT NULL,"
-        " record_hash TEXT NOT NULL);");
+    // Another program's database is left alone, whatever its user_version.
+    const std::optional<std::string> format = impl->Format();
+    Status s = format && *format != kFormat ? Status::InvalidArgument(path + ": not a glassbox audit log")
+                                            : Status::Ok();
     if (s.ok()) {
-      auto format = impl->Meta("format");
-      if (!format.ok()) {
-        s = format.status();
-      } else if (!format->has_value()) {
-        s = impl->SetMeta("format", kFormat);
-      } else if (**format != kFormat) {
-        s = Status::Error(path + ": not a glassbox audit log");
-      }
+      auto version = impl->SchemaVersion();
+      s = version.ok() ? impl->Upgrade(*version) : version.status();
     }
-    if (s.ok()) {
-      // Request bodies stored ahead of their records (StoreRequestBody).
-      s = impl->Exec("CREATE TABLE IF NOT EXISTS bodies(id INTEGER PRIMARY KEY, created INTEGER NOT NULL, data TEXT NOT NULL)");
-      if (s.ok()) {
-        Stmt probe(impl->db, "SELECT request_body_ref FROM records LIMIT 0");
-        if (!probe.ok()) s = impl->Exec("ALTER TABLE records ADD COLUMN request_body_ref INTEGER");
-      }
-      if (s.ok()) {
-        // Bodies stored ahead in the body store (StoreRequestBody).
-        Stmt probe(impl->db, "SELECT request_body_at FROM records LIMIT 0");
-        if (!probe.ok()) s = impl->Exec("ALTER TABLE records ADD COLUMN request_body_at INTEGER");
-      }
-      if (s.ok()) {
-        // Requests as translated for their upstream (AuditRecord).
-        Stmt probe(impl->db, "SELECT upstream_request_body FROM records LIMIT 0");
-        if (!probe.ok()) s = impl->Exec("ALTER TABLE records ADD COLUMN upstream_request_body TEXT");
-      }
-    }
+    if (s.ok() && !format) s = impl->SetMeta("format", kFormat);
     if (s.ok()) {
       // Canonical form version 2 from the next record on (see audit_log.h).
       auto v2 = impl->Meta("v2_from");
@@ -782,10 +839,24 @@ Result<AuditLog::CheckpointResult> AuditLog::Checkpoint(CheckpointMode mode) {
 Result<std::vector<AuditRecord>> AuditLog::List() { return impl_->Query("", ""); }
 
 Result<AuditRecord> AuditLog::Get(int64_t id) {
-  auto rows = impl_->Query("WHERE id = " + std::to_string(id), "");
+  Impl& m = *impl_;
+  // Read now, not at open: a writer may have started version 2 since.
+  auto v2_from = m.ReadV2From();
+  if (!v2_from.ok()) return v2_from.status();
+  auto rows = m.Query("WHERE id = " + std::to_string(id), "");
   if (!rows.ok()) return rows.status();
-  if (rows->empty()) return Status::Error(impl_->path + ": no record " + std::to_string(id));
-  return std::move(rows->front());
+  if (rows->empty()) return Status::NotFound(m.path + ": no record " + std::to_string(id));
+  AuditRecord& r = rows->front();
+  const RecordForm form = *v2_from > 0 && r.id >= *v2_from ? RecordForm::kV2 : RecordForm::kV1;
+  if (ComputeRecordHash(r, form) != r.record_hash) {
+    if (r.request_body_at != 0 && !r.request_body) {
+      return Status::Corruption(m.path + ": record " + std::to_string(id) + ": its request body is missing from " +
+                                m.body_store->SegmentPath(BodyStore::SegmentOf(r.request_body_at)));
+    }
+    return Status::Corruption(m.path + ": record " + std::to_string(id) +
+                              ": record_hash does not match the record's fields (an edited field or a damaged row)");
+  }
+  return std::move(r);
 }
 
 Result<std::vector<AuditRecord>> AuditLog::Search(std::string_view text) {
@@ -826,6 +897,118 @@ Result<std::optional<std::string>> AuditLog::TimeOfNewest(int64_t n) {
 
 Result<VerifyResult> AuditLog::Verify() { return Verify(nullptr); }
 
+namespace {
+
+// What Verify checks of one chain, record by record, from its anchor.
+class ChainCheck {
+ public:
+  ChainCheck(VerifyResult* v, std::pair<int64_t, std::string> anchor, int64_t v2_start,
+             const std::vector<gate::Checkpoint>* checkpoints, const BodyStore& bodies)
+      : v_(*v), want_id_(anchor.first + 1), want_prev_(std::move(anchor.second)), v2_start_(v2_start),
+        checkpoints_(checkpoints), bodies_(bodies) {
+    v_.anchor_id = anchor.first;
+  }
+
+  // Checkpoints given: the anchor must be one the gate signed (a checkpoint
+  // taken with this anchor; the gate signs one right after every retention
+  // run), and checkpoints of records retention removed cannot be checked.
+  void CheckAnchor(std::string_view anchor_hash) {
+    if (checkpoints_ == nullptr || checkpoints_->empty()) return;
+    const int64_t anchor_id = v_.anchor_id;
+    v_.checkpoints = static_cast<int64_t>(checkpoints_->size());
+    if (anchor_id > 0) {
+      bool attested = false;
+      for (const gate::Checkpoint& c : *checkpoints_) {
+        if (c.anchor_id == anchor_id) attested = attested || c.anchor_hash == anchor_hash;
+        if (c.last_id == anchor_id) attested = attested || c.head_hash == anchor_hash;
+      }
+      if (!attested) {
+        BrokenAt(anchor_id, "the retention anchor (record " + std::to_string(anchor_id) +
+                                ") is not attested by any signed checkpoint: records were removed from the "
+                                "start and the anchor forged");
+      }
+    }
+    while (next_ < checkpoints_->size() && (*checkpoints_)[next_].last_id <= anchor_id) ++next_;
+  }
+
+  // One record in id order; false once the chain is broken.
+  bool Visit(const AuditRecord& r) {
+    if (!InSequence(r.id) || !HashMatches(r)) return false;
+    if (r.prev_hash != want_prev_) {
+      BrokenAt(r.id, "prev_hash does not match the previous record's hash (deleted or reordered rows)");
+      return false;
+    }
+    if (!MatchesCheckpoints(r)) return false;
+    want_prev_ = r.record_hash;
+    v_.last_id = r.id;
+    ++want_id_;
+    ++v_.records;
+    return true;
+  }
+
+  // After the last record: checkpointed records past it were removed.
+  void CheckTail() {
+    if (!v_.intact || checkpoints_ == nullptr || next_ >= checkpoints_->size()) return;
+    const gate::Checkpoint& c = checkpoints_->back();
+    BrokenAt(want_id_, "records " + std::to_string(want_id_) + ".." + std::to_string(c.last_id) +
+                           " were removed from the end: the checkpoint of " + c.time + " attests " +
+                           std::to_string(c.last_id) + " records");
+  }
+
+ private:
+  void BrokenAt(int64_t id, std::string reason) {
+    v_.intact = false;
+    v_.bad_id = id;
+    v_.reason = std::move(reason);
+  }
+  bool InSequence(int64_t id) {
+    if (id == want_id_) return true;
+    if (id < want_id_) {
+      BrokenAt(id, "id " + std::to_string(id) + " out of sequence, expected " + std::to_string(want_id_));
+    } else if (want_id_ + 1 == id) {
+      BrokenAt(id, "record " + std::to_string(want_id_) + " is missing (deleted row)");
+    } else {
+      BrokenAt(id, "records " + std::to_string(want_id_) + ".." + std::to_string(id - 1) +
+                       " are missing (deleted rows)");
+    }
+    return false;
+  }
+  bool HashMatches(const AuditRecord& r) {
+    const RecordForm form = v2_start_ > 0 && r.id >= v2_start_ ? RecordForm::kV2 : RecordForm::kV1;
+    if (ComputeRecordHash(r, form) == r.record_hash) return true;
+    if (r.request_body_at != 0 && !r.request_body) {
+      BrokenAt(r.id, "its request body is missing from " + bodies_.SegmentPath(BodyStore::SegmentOf(r.request_body_at)) +
+                         " (deleted, or lost in a power failure before it reached the disk)");
+    } else {
+      BrokenAt(r.id, "record_hash does not match the record's fields (edited field)");
+    }
+    return false;
+  }
+  bool MatchesCheckpoints(const AuditRecord& r) {
+    if (checkpoints_ == nullptr) return true;
+    while (next_ < checkpoints_->size() && (*checkpoints_)[next_].last_id == r.id) {
+      if ((*checkpoints_)[next_].head_hash != r.record_hash) {
+        BrokenAt(r.id, "its hash differs from the one signed in the checkpoint of " + (*checkpoints_)[next_].time +
+                           ": the chain was rewritten");
+        return false;
+      }
+      ++next_;
+      ++v_.checkpoints_matched;
+    }
+    return true;
+  }
+
+  VerifyResult& v_;
+  int64_t want_id_;
+  std::string want_prev_;
+  const int64_t v2_start_;
+  const std::vector<gate::Checkpoint>* checkpoints_;
+  size_t next_ = 0;  // the first checkpoint whose record is still to come
+  const BodyStore& bodies_;
+};
+
+}  // namespace
+
 Result<VerifyResult> AuditLog::Verify(const std::vector<gate::Checkpoint>* checkpoints) {
   Impl& m = *impl_;
   // One read transaction: a consistent snapshot even while others append.
@@ -838,91 +1021,15 @@ Result<VerifyResult> AuditLog::Verify(const std::vector<gate::Checkpoint>* check
     m.Rollback();
     return v2_from.status();
   }
-  const int64_t v2_start = *v2_from;
   VerifyResult v;
-  v.anchor_id = anchor->first;
-  int64_t want_id = anchor->first + 1;
-  std::string want_prev = anchor->second;
-  // Checkpoints, in order; `next` is the first one whose record is still to come.
-  size_t next = 0;
-  auto broken_at = [&](int64_t id, std::string reason) {
-    v.intact = false;
-    v.bad_id = id;
-    v.reason = std::move(reason);
-  };
-  if (checkpoints != nullptr && !checkpoints->empty()) {
-    v.checkpoints = static_cast<int64_t>(checkpoints->size());
-    // The anchor must be one the gate signed: a checkpoint taken with this
-    // anchor (the gate signs one right after every retention run).
-    if (anchor->first > 0) {
-      bool attested = false;
-      for (const gate::Checkpoint& c : *checkpoints) {
-        if (c.anchor_id == anchor->first) attested = attested || c.anchor_hash == anchor->second;
-        if (c.last_id == anchor->first) attested = attested || c.head_hash == anchor->second;
-      }
-      if (!attested) {
-        broken_at(anchor->first, "the retention anchor (record " + std::to_string(anchor->first) +
-                                     ") is not attested by any signed checkpoint: records were removed from the "
-                                     "start and the anchor forged");
-      }
-    }
-    // Checkpoints of records that retention removed cannot be checked.
-    while (next < checkpoints->size() && (*checkpoints)[next].last_id <= anchor->first) ++next;
-  }
+  const std::string anchor_hash = anchor->second;
+  ChainCheck check(&v, std::move(anchor.value()), *v2_from, checkpoints, *m.body_store);
+  check.CheckAnchor(anchor_hash);
   Status st = Status::Ok();
-  if (v.intact) {
-    st = m.Stream("", {}, 0, [&](AuditRecord& r) {
-      if (r.id != want_id) {
-        if (r.id > want_id) {
-          broken_at(r.id, want_id + 1 == r.id ? "record " + std::to_string(want_id) + " is missing (deleted row)"
-                                               : "records " + std::to_string(want_id) + ".." +
-                                                     std::to_string(r.id - 1) + " are missing (deleted rows)");
-        } else {
-          broken_at(r.id, "id " + std::to_string(r.id) + " out of sequence, expected " + std::to_string(want_id));
-        }
-        return false;
-      }
-      const RecordForm form = v2_start > 0 && r.id >= v2_start ? RecordForm::kV2 : RecordForm::kV1;
-      if (ComputeRecordHash(r, form) != r.record_hash) {
-        if (r.request_body_at != 0 && !r.request_body) {
-          broken_at(r.id, "its request body is missing from " +
-                              m.body_store->SegmentPath(BodyStore::SegmentOf(r.request_body_at)) +
-                              " (deleted, or lost in a power failure before it reached the disk)");
-        } else {
-          broken_at(r.id, "record_hash does not match the record's fields (edited field)");
-        }
-        return false;
-      }
-      if (r.prev_hash != want_prev) {
-        broken_at(r.id, "prev_hash does not match the previous record's hash (deleted or reordered rows)");
-        return false;
-      }
-      if (checkpoints != nullptr) {
-        while (next < checkpoints->size() && (*checkpoints)[next].last_id == r.id) {
-          if ((*checkpoints)[next].head_hash != r.record_hash) {
-            broken_at(r.id, "its hash differs from the one signed in the checkpoint of " +
-                                (*checkpoints)[next].time + ": the chain was rewritten");
-            return false;
-          }
-          ++next;
-          ++v.checkpoints_matched;
-        }
-      }
-      want_prev = r.record_hash;
-      v.last_id = r.id;
-      ++want_id;
-      ++v.records;
-      return true;
-    });
-  }
+  if (v.intact) st = m.Stream("", {}, 0, [&](AuditRecord& r) { return check.Visit(r); });
   m.Rollback();
   if (!st.ok()) return st;
-  if (v.intact && checkpoints != nullptr && next < checkpoints->size()) {
-    const gate::Checkpoint& c = checkpoints->back();
-    broken_at(want_id, "records " + std::to_string(want_id) + ".." + std::to_string(c.last_id) +
-                           " were removed from the end: the checkpoint of " + c.time + " attests " +
-                           std::to_string(c.last_id) + " records");
-  }
+  check.CheckTail();
   return v;
 }
 

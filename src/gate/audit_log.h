@@ -52,8 +52,22 @@
 // are the caller's hashes of the original (unredacted) payloads.
 //
 // Storage: one row per record in `records`; a large request body may be
-// stored ahead in `bodies` (StoreRequestBody) and named by the record's
-// request_body_ref; readers see it as the record's request_body.
+// stored ahead in the body store beside the file (StoreRequestBody) and
+// named by the record's request_body_at; readers see it as the record's
+// request_body. Logs written before the body store may also hold a `bodies`
+// table named by request_body_ref: still read, never created any more.
+//
+// Schema: versioned in SQLite's user_version and brought up to date by a
+// writer (OpenMode::kCreate) at open, one step per version, in one
+// transaction (audit_log.cc, kSchemaSteps), as the PostgreSQL back-end does
+// with gb_schema:
+//   1: meta (format, v2_from, retention anchor) and records;
+//   2: records.request_body_at (bodies in the body store);
+//   3: records.upstream_request_body (translated requests).
+// A log made before the ladder (user_version 0) already has some of these;
+// each step adds only what is missing, so for it the steps are no-ops (a
+// writer checks every step at open, and re-applies one a log lacks). A log
+// whose version is newer than this binary knows is refused, naming both.
 //
 // Retention: DeleteBefore(cutoff) deletes the oldest records (the leading run
 // of records whose time is earlier than cutoff) and stores an anchor in the
@@ -298,7 +312,10 @@ class AuditLog {
 
   // All records in id order.
   Result<std::vector<AuditRecord>> List();
-  // The record with `id`, or an error naming it.
+  // The record with `id`, its own record_hash checked (not its place in the
+  // chain: Verify() does that). Errors: NotFound when the log has no record
+  // `id` ("PATH: no record ID"); Corruption when the row cannot be read or
+  // its fields do not match its hash (edited, or a stored body missing).
   Result<AuditRecord> Get(int64_t id);
   // Records where any text field contains `text` (case-sensitive bytes).
   Result<std::vector<AuditRecord>> Search(std::string_view text);

@@ -68,6 +68,19 @@ class AuditLogTest : public ::testing::Test {
     sqlite3_close(db);
   }
 
+  int64_t QueryInt(const std::string& sql) {
+    sqlite3* db = nullptr;
+    int64_t out = -1;
+    EXPECT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW) {
+      out = sqlite3_column_int64(s, 0);
+    }
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return out;
+  }
+
   std::filesystem::path dir_;
   std::string path_;
 };
@@ -88,7 +101,7 @@ TEST_F(AuditLogTest, AppendReopenVerify) {
   ASSERT_TRUE(log.ok()) << log.status().message();
   ASSERT_TRUE((*log)->Append(Sample(3)).ok());
   auto v = (*log)->Verify();
-  ASSERT_TRUE(v.ok());
+  ASSERT_TRUE(v.ok()) << v.status().message();
   EXPECT_TRUE(v->intact) << v->reason;
   EXPECT_EQ(v->records, 3);
   auto got = (*log)->Get(2);
@@ -478,6 +491,10 @@ TEST_F(AuditLogTest, BodiesInTheOlderBodiesTableStillRead) {
     auto log = OpenLog();
     ASSERT_TRUE(log->Append(Sample(1)).ok());
   }
+  // Such a log: the table and the column (new logs have neither), before
+  // the schema ladder (user_version 0).
+  RawSql("CREATE TABLE bodies(id INTEGER PRIMARY KEY, created INTEGER NOT NULL, data TEXT NOT NULL);"
+         "ALTER TABLE records ADD COLUMN request_body_ref INTEGER; PRAGMA user_version = 0");
   const std::string body = "{\"old\":\"stored ahead in the table\"}";
   RawSql("INSERT INTO bodies(id, created, data) VALUES (7, 0, '" + body + "')");
   // Record 1 as such a writer made it: body by reference, hashed as version 2.
@@ -495,6 +512,91 @@ TEST_F(AuditLogTest, BodiesInTheOlderBodiesTableStillRead) {
   EXPECT_EQ(list->front().request_body.value_or(""), body);
   auto v = log->Verify();
   EXPECT_TRUE(v->intact) << v->reason;
+}
+
+// Issue 20: new logs still created the dead `bodies` table (bodies live in
+// the body store since PATH-bodies/ came).
+TEST_F(AuditLogTest, RegressionIssue20_NewLogHasNoBodiesTableAndTheCurrentSchemaVersion) {
+  ASSERT_TRUE(OpenLog()->Append(Sample(1)).ok());
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM sqlite_master WHERE name = 'bodies'"), 0);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM pragma_table_info('records') WHERE name = 'request_body_ref'"), 0);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM pragma_table_info('records') WHERE name = 'request_body_at'"), 1);
+  EXPECT_EQ(QueryInt("PRAGMA user_version"), 3);
+}
+
+// A log from before the schema ladder (user_version 0) with the first
+// schema only: a writer's open adds what later steps add and stamps the
+// version; its records still verify and new ones chain on.
+TEST_F(AuditLogTest, APreLadderLogClimbsTheLadder) {
+  RawSql(
+      "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+      "CREATE TABLE records(id INTEGER PRIMARY KEY, time TEXT NOT NULL, user TEXT NOT NULL, agent TEXT NOT NULL,"
+      " upstream TEXT NOT NULL, model TEXT NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,"
+      " status INTEGER NOT NULL, latency_ms INTEGER NOT NULL, input_tokens INTEGER NOT NULL,"
+      " output_tokens INTEGER NOT NULL, findings TEXT NOT NULL, request_body TEXT, response_body TEXT,"
+      " request_sha256 TEXT NOT NULL, response_sha256 TEXT NOT NULL, prev_hash TEXT NOT NULL,"
+      " record_hash TEXT NOT NULL);"
+      "INSERT INTO meta VALUES ('format', 'glassbox-audit-log 1');");
+  {
+    // Readers open it as it is: they write nothing.
+    auto reader = AuditLog::Open(path_, AuditLog::OpenMode::kExisting);
+    ASSERT_TRUE(reader.ok()) << reader.status().message();
+    EXPECT_EQ(QueryInt("PRAGMA user_version"), 0);
+  }
+  auto log = OpenLog();
+  EXPECT_EQ(QueryInt("PRAGMA user_version"), 3);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM pragma_table_info('records') WHERE name = 'upstream_request_body'"), 1);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM sqlite_master WHERE name = 'bodies'"), 0);
+  ASSERT_TRUE(log->Append(Sample(1)).ok());
+  ASSERT_TRUE(log->Append(Sample(2)).ok());
+  auto v = log->Verify();
+  ASSERT_TRUE(v.ok()) << v.status().message();
+  EXPECT_TRUE(v->intact) << v->reason;
+  log.reset();
+  // At the current version, opening again changes nothing.
+  ASSERT_TRUE(OpenLog()->Append(Sample(3)).ok());
+  EXPECT_EQ(QueryInt("PRAGMA user_version"), 3);
+}
+
+TEST_F(AuditLogTest, ASchemaNewerThanThisBuildIsRefusedNamingBothVersions) {
+  ASSERT_TRUE(OpenLog()->Append(Sample(1)).ok());
+  RawSql("PRAGMA user_version = 9");
+  for (AuditLog::OpenMode mode : {AuditLog::OpenMode::kExisting, AuditLog::OpenMode::kCreate}) {
+    auto log = AuditLog::Open(path_, mode);
+    ASSERT_FALSE(log.ok());
+    EXPECT_NE(log.status().message().find("schema version 9 is newer than this glassbox understands (3)"),
+              std::string::npos)
+        << log.status().message();
+  }
+  EXPECT_EQ(QueryInt("PRAGMA user_version"), 9) << "left as it was";
+}
+
+// `glassbox log show` tells a record the log never had (NotFound) from one
+// that fails its own hash or cannot be decoded (Corruption).
+TEST_F(AuditLogTest, GetTellsAMissingRecordFromACorruptOne) {
+  {
+    auto log = OpenLog();
+    for (int i = 1; i <= 4; ++i) ASSERT_TRUE(log->Append(Sample(i)).ok());
+  }
+  RawSql("UPDATE records SET model = 'edited' WHERE id = 2");
+  RawSql("UPDATE records SET status = 'not a number' WHERE id = 3");  // undecodable as the integer it hashes as
+  auto log = AuditLog::Open(path_, AuditLog::OpenMode::kExisting);
+  ASSERT_TRUE(log.ok()) << log.status().message();
+  auto missing = (*log)->Get(9);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(missing.status().message(), path_ + ": no record 9");
+  for (int64_t id : {2, 3}) {
+    auto bad = (*log)->Get(id);
+    ASSERT_FALSE(bad.ok()) << id;
+    EXPECT_EQ(bad.status().code(), StatusCode::kCorruption) << bad.status().message();
+    EXPECT_NE(bad.status().message().find("record " + std::to_string(id)), std::string::npos);
+  }
+  EXPECT_TRUE((*log)->Get(1).ok());
+  EXPECT_TRUE((*log)->Get(4).ok());
+  // A damaged meta value the reader needs is corruption too.
+  RawSql("UPDATE meta SET value = 'x' WHERE key = 'v2_from'");
+  EXPECT_EQ((*log)->Get(1).status().code(), StatusCode::kCorruption);
 }
 
 TEST_F(AuditLogTest, OpenExistingRejectsMissingAndForeignFiles) {

@@ -289,7 +289,7 @@ class PgConn {
     conn_ = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
     if (conn_ != nullptr) PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);  // not for stderr
     if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
-      Status failed = Status::Error(shown_ + ": cannot connect: " + Message());
+      Status failed = Status::Unavailable(shown_ + ": cannot connect: " + Message());
       MarkDown();
       last_connect_failure_ = std::chrono::steady_clock::now();
       return failed;
@@ -332,7 +332,7 @@ class PgConn {
     if (PQsendQueryParams(conn_, sql.c_str(), params.size(), nullptr, params.values(), params.lengths(),
                           params.formats(), 0) != 1 ||
         PQsetSingleRowMode(conn_) != 1) {
-      Status failed = Status::Error(shown_ + ": " + Message());
+      Status failed = Status::WithCode(LostCode(), shown_ + ": " + Message());
       Drain();
       LostConnection();
       return failed;
@@ -357,6 +357,7 @@ class PgConn {
       }
     }
     LostConnection();
+    if (!result.ok() && result.code() == StatusCode::kUnknown) return Status::WithCode(LostCode(), result.message());
     return result;
   }
 
@@ -392,7 +393,7 @@ class PgConn {
     // connect waits kRetry before the next.
     constexpr auto kRetry = std::chrono::milliseconds(100);
     if (conn_ != nullptr && std::chrono::steady_clock::now() - last_connect_failure_ < kRetry) {
-      return Status::Error(shown_ + ": the database is unreachable: " + Message());
+      return Status::Unavailable(shown_ + ": the database is unreachable: " + Message());
     }
     return Connect();
   }
@@ -402,13 +403,18 @@ class PgConn {
   void LostConnection() {
     if (conn_ != nullptr && PQstatus(conn_) != CONNECTION_OK) MarkDown();
   }
+  // The code of a failed call: kUnavailable when the connection went with
+  // it (the server is down or unreachable), else kUnknown.
+  StatusCode LostCode() const {
+    return conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK ? StatusCode::kUnavailable : StatusCode::kUnknown;
+  }
   Result<PgResult> Check(PgResult r) {
     const ExecStatusType st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return r;
     std::string why = r ? PQresultErrorMessage(r.get()) : Message();
     while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
     LostConnection();
-    return Status::Error(shown_ + ": " + why);
+    return Status::WithCode(LostCode(), shown_ + ": " + why);
   }
 
   std::string conninfo_;
@@ -809,14 +815,25 @@ class PgStore final : public LogStore {
     if (!r.ok()) return r.status();
     const int rows = PQntuples(r->get());
     const std::string named = (rep.empty() ? "" : rep + ":") + std::to_string(id);
-    if (rows == 0) return Status::Error(shown_ + ": no record " + named);
+    if (rows == 0) return Status::NotFound(shown_ + ": no record " + named);
     if (rows > 1) {
       std::string which;
       for (int i = 0; i < rows; ++i) which += (i ? ", " : "") + std::string(PQgetvalue(r->get(), i, 0));
-      return Status::Error(shown_ + ": record " + named + " exists in several replica chains (" + which +
-                           "): name one as REPLICA:" + std::to_string(id));
+      return Status::InvalidArgument(shown_ + ": record " + named + " exists in several replica chains (" + which +
+                                     "): name one as REPLICA:" + std::to_string(id));
     }
-    return ReadRecord(r->get(), 0);
+    AuditRecord record = ReadRecord(r->get(), 0);
+    // Its own hash only; Verify() checks its place in the chain.
+    if (ComputeRecordHash(record, RecordForm::kV3) != record.record_hash) {
+      const std::string which_record = shown_ + ": record " + record.replica + ":" + std::to_string(id);
+      if (record.request_body_at != 0 && !record.request_body) {
+        return Status::Corruption(which_record + ": its request body (stored ahead as body " +
+                                  std::to_string(record.request_body_at) + ") is missing");
+      }
+      return Status::Corruption(which_record +
+                                ": record_hash does not match the record's fields (an edited field or a damaged row)");
+    }
+    return record;
   }
 
   Result<std::vector<AuditRecord>> Search(std::string_view text) override {
@@ -990,7 +1007,7 @@ class PgStore final : public LogStore {
       auto r = c.Exec("SELECT to_regclass('gb_schema') IS NOT NULL");
       if (!r.ok()) return r.status();
       if (PQgetvalue(r->get(), 0, 0)[0] != 't') {
-        return Status::Error(shown_ + ": not a glassbox audit log (no gb_schema table); a gate creates it");
+        return Status::InvalidArgument(shown_ + ": not a glassbox audit log (no gb_schema table); a gate creates it");
       }
       return CheckVersion(c, /*upgrade=*/false);
     }

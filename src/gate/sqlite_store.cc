@@ -23,7 +23,8 @@ class SqliteStore final : public LogStore {
   Result<std::vector<AuditRecord>> List() override { return log_->List(); }
   Result<AuditRecord> Get(int64_t id, std::string_view replica) override {
     if (!replica.empty()) {
-      return Status::Error(path_ + ": a SQLite log has one chain; there is no replica '" + std::string(replica) + "'");
+      return Status::InvalidArgument(path_ + ": a SQLite log has one chain; there is no replica '" +
+                                     std::string(replica) + "'");
     }
     return log_->Get(id);
   }

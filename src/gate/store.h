@@ -95,7 +95,11 @@ class LogStore {
   virtual Result<CheckpointResult> Checkpoint(CheckpointMode mode);
 
   // Readers: every chain. Get(id) with a replica names one chain's record;
-  // without, the id must be unambiguous.
+  // without, the id must be unambiguous. Get checks the record's own hash;
+  // its errors say which kind they are (Status::code()): NotFound (no such
+  // record), Corruption (a row that fails its hash or cannot be decoded),
+  // Unavailable (the store cannot be reached), InvalidArgument (an
+  // ambiguous id, a replica a SQLite log cannot have).
   virtual Result<std::vector<AuditRecord>> List() = 0;
   virtual Result<AuditRecord> Get(int64_t id, std::string_view replica) = 0;
   virtual Result<std::vector<AuditRecord>> Search(std::string_view text) = 0;

@@ -297,6 +297,30 @@ TEST_P(StoreTest, BodiesStoredAheadReadBackAndVerify) {
   EXPECT_EQ(store->Search("xxxxxxxx")->size(), 1u);
 }
 
+// `glassbox log show` tells these apart by the status code: a record the
+// log never had is NotFound, a row that fails its own hash is Corruption.
+TEST_P(StoreTest, GetTellsAMissingRecordFromACorruptLog) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(store->Append(Rec("2026-11-01T10:00:0" + std::to_string(i) + "Z", "alice")).ok());
+  auto missing = store->Get(9, "");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound) << missing.status().message();
+  EXPECT_NE(missing.status().message().find("no record "), std::string::npos) << missing.status().message();
+
+  Tamper(location_, "UPDATE " + Table() + " SET model = 'edited' WHERE id = 2");
+  auto reader = OpenLogStore(location_, LogStore::OpenMode::kExisting, {});
+  ASSERT_TRUE(reader.ok()) << reader.status().message();
+  auto edited = (*reader)->Get(2, "");
+  ASSERT_FALSE(edited.ok());
+  EXPECT_EQ(edited.status().code(), StatusCode::kCorruption) << edited.status().message();
+  EXPECT_NE(edited.status().message().find("record_hash does not match"), std::string::npos)
+      << edited.status().message();
+  EXPECT_TRUE((*reader)->Get(1, "").ok()) << "the records around it still read";
+  EXPECT_TRUE((*reader)->Get(3, "").ok());
+  EXPECT_EQ((*reader)->Get(9, "").status().code(), StatusCode::kNotFound);
+}
+
 TEST_P(StoreTest, ReadersNeedAnExistingLog) {
   if (GetParam() == Backend::kPostgres) {
     auto reader = OpenLogStore(location_, LogStore::OpenMode::kExisting, {});
@@ -387,6 +411,14 @@ TEST_F(PgStoreTest, ASchemaNewerThanThisBuildIsRefused) {
   auto s = OpenLogStore(url_, LogStore::OpenMode::kCreate, {}, "a");
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.status().message().find("schema version 99 is newer"), std::string::npos) << s.status().message();
+}
+
+// A server that cannot be reached is Unavailable, not "no such log" (no
+// cluster needed: nothing listens on 127.0.0.1 port 1).
+TEST(PgStoreUnreachable, AStoreThatCannotBeReachedIsUnavailable) {
+  auto s = OpenLogStore("postgresql://glassbox@127.0.0.1:1/audit", LogStore::OpenMode::kExisting, {});
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kUnavailable) << s.status().message();
 }
 
 TEST_F(PgStoreTest, PasswordsAreMaskedInMessages) {
