@@ -227,8 +227,9 @@ cannot show that the newest records were deleted, that the whole chain was recom
 an edit, or that the oldest were deleted with a forged anchor: signed checkpoints can (see
 docs/gate.md). Readers stream: memory stays constant however large the log.
 
-Exit codes: 0 ok (verify: chain intact), 1 verify found a break, 2 usage error, missing file,
-or a file that is not a glassbox audit log.
+Exit codes: 0 ok (verify: chain intact), 1 verify found a break or show's record is corrupt
+(its hash does not match, or its body is gone: run verify), 2 usage error, missing file, no
+such record, or a file that is not a glassbox audit log.
 
 Examples:
   glassbox log verify --log ~/.glassbox/audit.db
