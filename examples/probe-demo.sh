@@ -35,7 +35,7 @@ status=$?
 echo
 case $status in
   0) echo "probe-demo: exit 0: no environment dependence found" ;;
-  1) echo "probe-demo: exit 1: environment-dependent (as planted: the look-alike apostrophe follows the API host)" ;;
+  1) echo "probe-demo: exit 1: a covert marker or dependence found (as planted: the look-alike apostrophe follows the API host)" ;;
   *) echo "probe-demo: exit $status: error"; exit "$status" ;;
 esac
 exit 0
