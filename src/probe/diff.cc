@@ -470,7 +470,7 @@ void PairChangedElements(const boost::json::array& arr, const boost::json::array
     size_t gap_end = i;
     while (gap_end < arr.size() && (*pairs)[gap_end] < 0) ++gap_end;
     int next_ref = gap_end < arr.size() ? (*pairs)[gap_end] : static_cast<int>(ref.size());
-    size_t j = static_cast<size_t>(prev_ref + 1);
+    size_t j = static_cast<size_t>(prev_ref) + 1;  // prev_ref -1 (none yet) gives 0
     for (size_t k = i; k < gap_end && j < static_cast<size_t>(next_ref); ++k) {
       while (j < static_cast<size_t>(next_ref) && ref_used[j]) ++j;
       if (j >= static_cast<size_t>(next_ref) || !Compatible(arr[k], ref[j])) break;
@@ -930,13 +930,13 @@ std::vector<ChangedSpan> DiffCodePoints(std::u32string_view a, std::u32string_vi
     ++suffix;
   }
   if (prefix == a.size() && prefix == b.size()) return {};
-  std::u32string_view A = a.substr(prefix, a.size() - prefix - suffix);
-  std::u32string_view B = b.substr(prefix, b.size() - prefix - suffix);
-  const ChangedSpan whole{prefix, prefix + A.size(), prefix, prefix + B.size()};
-  if (A.empty() || B.empty()) return {whole};
+  std::u32string_view mid_a = a.substr(prefix, a.size() - prefix - suffix);
+  std::u32string_view mid_b = b.substr(prefix, b.size() - prefix - suffix);
+  const ChangedSpan whole{prefix, prefix + mid_a.size(), prefix, prefix + mid_b.size()};
+  if (mid_a.empty() || mid_b.empty()) return {whole};
 
-  const long n = static_cast<long>(A.size());
-  const long m = static_cast<long>(B.size());
+  const long n = static_cast<long>(mid_a.size());
+  const long m = static_cast<long>(mid_b.size());
   const long max = std::min<long>(n + m, static_cast<long>(max_edits));
   const long offset = max + 1;
   std::vector<long> v(static_cast<size_t>(2 * max + 3), 0);
@@ -948,7 +948,7 @@ std::vector<ChangedSpan> DiffCodePoints(std::u32string_view a, std::u32string_vi
       long x = (k == -d || (k != d && v[offset + k - 1] < v[offset + k + 1])) ? v[offset + k + 1]
                                                                                : v[offset + k - 1] + 1;
       long y = x - k;
-      while (x < n && y < m && A[x] == B[y]) ++x, ++y;
+      while (x < n && y < m && mid_a[x] == mid_b[y]) ++x, ++y;
       v[offset + k] = x;
       if (x >= n && y >= m) {
         found_d = d;
@@ -959,7 +959,7 @@ std::vector<ChangedSpan> DiffCodePoints(std::u32string_view a, std::u32string_vi
   if (found_d < 0) return {whole};
 
   // Backtrack into per-position edit marks.
-  std::vector<bool> a_changed(A.size(), false), b_changed(B.size(), false);
+  std::vector<bool> a_changed(mid_a.size(), false), b_changed(mid_b.size(), false);
   long x = n, y = m;
   for (long d = found_d; d > 0; --d) {
     const auto& pv = trace[static_cast<size_t>(d)];
@@ -979,14 +979,14 @@ std::vector<ChangedSpan> DiffCodePoints(std::u32string_view a, std::u32string_vi
   // Walk both sequences: unchanged positions pair up in order.
   std::vector<ChangedSpan> spans;
   size_t i = 0, j = 0;
-  while (i < A.size() || j < B.size()) {
-    if (i < A.size() && j < B.size() && !a_changed[i] && !b_changed[j]) {
+  while (i < mid_a.size() || j < mid_b.size()) {
+    if (i < mid_a.size() && j < mid_b.size() && !a_changed[i] && !b_changed[j]) {
       ++i, ++j;
       continue;
     }
     ChangedSpan span{prefix + i, prefix + i, prefix + j, prefix + j};
-    while (i < A.size() && a_changed[i]) ++i;
-    while (j < B.size() && b_changed[j]) ++j;
+    while (i < mid_a.size() && a_changed[i]) ++i;
+    while (j < mid_b.size() && b_changed[j]) ++j;
     span.a_end = prefix + i;
     span.b_end = prefix + j;
     spans.push_back(span);
