@@ -1390,7 +1390,9 @@ class ModuleRun {
     // `t.known`: the comparisons are in probe()).
     std::vector<std::pair<Range, uint32_t>> scan{{cond, func}};
     for (size_t next = 0; next < scan.size() && next < 4; ++next) {
-      const auto [where, in] = scan[next];
+      // Plain variables, not a structured binding: clang 14 (the fuzz build) cannot capture one in a lambda.
+      const Range where = scan[next].first;
+      const uint32_t in = scan[next].second;
       if (where.end - where.begin > 4000) continue;
       // Only the declaration each name resolves to from here: minified code
       // declares the same short names in every scope, and following a name
