@@ -65,6 +65,12 @@ class RawClient {
     return out;
   }
   std::string ReadAll() { return ReadUntil(std::string_view("\x01\x02\x03never", 8)); }
+  // Waits for the peer's first reply bytes (or its hang-up, or the 5 s timeout).
+  std::string ReadSome() {
+    char buf[4096];
+    ssize_t n = recv(fd_, buf, sizeof buf, 0);
+    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+  }
 
  private:
   int fd_ = -1;
@@ -644,8 +650,11 @@ TEST(ClientPool, IdempotentRequestIsRetriedOnce) {
 TEST_F(ServerTest, ConnectErrorsNameTheOrigin) {
   StartServer([](HttpRequest, std::shared_ptr<ResponseWriter> w) { w->Respond(HttpResponse{}); });
   uint16_t port = server_->port();
-  server_.reset();  // stop listening
-  std::this_thread::sleep_for(50ms);
+  server_.reset();  // stop listening: the acceptor is closed on the loop's thread
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (RawClient(port).connected() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
   auto c = Fetch(Local(port), ClientRequest{});
   EXPECT_FALSE(c->status.ok());
   EXPECT_NE(c->status.message().find("127.0.0.1:" + std::to_string(port)), std::string::npos)
@@ -729,7 +738,7 @@ TEST_F(ServerTest, ConnectTunnelSniffsTlsAndReportsSni) {
     raw.ReadUntil("\r\n\r\n");
     // The client gives up after its ClientHello, as one refusing our certificate does.
     raw.Send(ClientHello("api.example.test"));
-    std::this_thread::sleep_for(100ms);
+    raw.ReadSome();  // the server has read the hello once it answers (ServerHello or alert)
     raw.Close();
     auto f = failed.get_future();
     ASSERT_EQ(f.wait_for(5s), std::future_status::ready);
