@@ -1158,6 +1158,15 @@ class Machine {
 
   // ------------------------------------------------------ String methods --
 
+  // The entry of a method table for `name`; a method not in the table stops the evaluation.
+  template <typename Fn>
+  static Fn MethodNamed(const std::unordered_map<std::string_view, Fn>& table, std::string_view name) {
+    auto it = table.find(name);
+    if (it == table.end()) throw Stop{};
+    return it->second;
+  }
+
+
   // A method of String.prototype: `m` is its name (one function serves a family).
   using StringFn = Val (Machine::*)(const std::u16string& s, const std::string& m, std::vector<Val>& a);
 
@@ -1178,9 +1187,7 @@ class Machine {
         {"toString", &Machine::StrItself},      {"valueOf", &Machine::StrItself},
         {"normalize", &Machine::StrItself},     {"localeCompare", &Machine::StrLocaleCompare},
     };
-    auto it = methods->find(m);
-    if (it == methods->end()) throw Stop{};
-    return (this->*it->second)(s, m, a);
+    return (this->*MethodNamed(*methods, m))(s, m, a);
   }
 
   Val StrCharCode(const std::u16string& s, const std::string& m, std::vector<Val>& a) {
@@ -1427,9 +1434,7 @@ class Machine {
         {"fill", &Machine::ArrFill},        {"at", &Machine::ArrAt},
         {"flat", &Machine::ArrFlat},        {"toString", &Machine::ArrToString},
     };
-    auto it = methods->find(m);
-    if (it == methods->end()) throw Stop{};
-    return (this->*it->second)(self, m, a);
+    return (this->*MethodNamed(*methods, m))(self, m, a);
   }
 
   // The callback argument a[i] of map, filter, reduce, …
