@@ -2016,7 +2016,10 @@ class Machine {
       if (++*i >= s.size()) break;
       const char16_t e = s[*i];
       if (e == 'u' && *i + 4 < s.size()) {
-        out.push_back(static_cast<char16_t>(std::stoi(Utf16To8(s.substr(*i + 1, 4)), nullptr, 16)));
+        // Four hex digits, else a SyntaxError as in JavaScript.
+        const std::optional<char16_t> c = Hex4(s, *i + 1);
+        if (!c) throw JsonSyntaxError();
+        out.push_back(*c);
         *i += 4;
       } else {
         out.push_back(JsonEscaped(e));

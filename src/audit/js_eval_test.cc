@@ -115,6 +115,22 @@ TEST(JsEval, ObjectPropertyThatCannotBeEvaluatedPoisonsOnlyItself) {
 }
 
 
+// Regression: JSON.parse of a string with a \u escape that is not four hex digits threw
+// std::invalid_argument (from std::stoi) out of the evaluator, which nothing caught: a bundle
+// could end the audit. It is a SyntaxError that the evaluated code may catch, as in JavaScript.
+TEST(JsEval, RegressionBadUnicodeEscapeInJsonParseIsASyntaxErrorNotACrash) {
+  for (const char* escape : {"ZZZZ", "12G4", "-1ab"}) {
+    const auto r = EvalJs(fmt::format(R"(let r = "ok"; try {{ JSON.parse('"\\u{}x"') }} catch (e) {{ r = "bad:" + e }} r)",
+                                      escape));
+    ASSERT_TRUE(r.has_value()) << escape;
+    EXPECT_EQ(r->text, "bad:SyntaxError") << escape;
+  }
+  EXPECT_FALSE(EvalJs(R"(JSON.parse('"\\uZZZZ"'))").has_value());
+  const auto ok = EvalJs(R"(JSON.parse('"\\u00e9t\\u00E9"'))");
+  ASSERT_TRUE(ok.has_value());
+  EXPECT_EQ(ok->text, "\u00e9t\u00e9");
+}
+
 // Every built-in method and syntax form the evaluator offers, with the value Node.js gives for the
 // same source (node 20, when written). Pins behaviour across refactors of the built-in tables; a
 // list result is written [a|b|c].
