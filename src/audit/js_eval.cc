@@ -1,8 +1,10 @@
 // The evaluator behind JsEvaluator (js_eval.h). A snippet is parsed with
-// tree-sitter once, compiled into a small tree of Nodes (only the syntax on
-// the allow-list; anything else makes the snippet unusable), and interpreted
-// over values that live in a per-evaluation heap, freed when the evaluation
-// ends. Errors inside are C++ exceptions of two private types that never
+// tree-sitter once, compiled into a small tree of Nodes by js_eval_compile.cc
+// (only the syntax on the allow-list; anything else makes the snippet
+// unusable), and interpreted here over values that live in a per-evaluation
+// heap, freed when the evaluation ends. The built-ins are tables: String and
+// Array methods by name, callable globals by Native, static members by owner
+// and name. Errors inside are C++ exceptions of two private types that never
 // leave this file: Stop (limit reached, unknown syntax or name: no result)
 // and Thrown (a JavaScript `throw`, which try/catch may handle).
 #include "audit/js_eval.h"
