@@ -21,7 +21,8 @@ std::u16string Utf8To16(std::string_view s) {
   out.reserve(s.size());
   for (size_t i = 0; i < s.size();) {
     size_t len = 1;
-    int32_t cp = utf::DecodeOne(reinterpret_cast<const unsigned char*>(s.data()) + i, s.size() - i, &len);
+    int32_t cp =
+        utf::DecodeOne(reinterpret_cast<const unsigned char*>(s.data()) + i, s.size() - i, &len);
     i += len;
     if (cp < 0) cp = 0xFFFD;
     if (cp >= 0x10000) {
@@ -40,7 +41,8 @@ std::string Utf16To8(std::u16string_view s) {
   out.reserve(s.size());
   for (size_t i = 0; i < s.size(); ++i) {
     char32_t c = s[i];
-    if (c >= 0xD800 && c <= 0xDBFF && i + 1 < s.size() && s[i + 1] >= 0xDC00 && s[i + 1] <= 0xDFFF) {
+    if (c >= 0xD800 && c <= 0xDBFF && i + 1 < s.size() && s[i + 1] >= 0xDC00 &&
+        s[i + 1] <= 0xDFFF) {
       c = 0x10000 + ((c - 0xD800) << 10) + (s[i + 1] - 0xDC00);
       ++i;
     } else if (c >= 0xD800 && c <= 0xDFFF) {
@@ -78,11 +80,11 @@ namespace {
 
 Op OpOf(std::string_view o) {
   static const std::pair<std::string_view, Op> kOps[] = {
-      {"+", Op::kAdd},         {"-", Op::kSub},        {"*", Op::kMul}, {"/", Op::kDiv},  {"%", Op::kMod},
-      {"**", Op::kPow},        {"^", Op::kXor},        {"&", Op::kAnd}, {"|", Op::kOr},   {"<<", Op::kShl},
-      {">>", Op::kShr},        {">>>", Op::kUshr},     {"===", Op::kStrictEq}, {"!==", Op::kStrictNe},
-      {"==", Op::kEq},         {"!=", Op::kNe},        {"<", Op::kLt},  {">", Op::kGt},   {"<=", Op::kLe},
-      {">=", Op::kGe}};
+      {"+", Op::kAdd},        {"-", Op::kSub},        {"*", Op::kMul},  {"/", Op::kDiv},
+      {"%", Op::kMod},        {"**", Op::kPow},       {"^", Op::kXor},  {"&", Op::kAnd},
+      {"|", Op::kOr},         {"<<", Op::kShl},       {">>", Op::kShr}, {">>>", Op::kUshr},
+      {"===", Op::kStrictEq}, {"!==", Op::kStrictNe}, {"==", Op::kEq},  {"!=", Op::kNe},
+      {"<", Op::kLt},         {">", Op::kGt},         {"<=", Op::kLe},  {">=", Op::kGe}};
   for (const auto& [name, op] : kOps) {
     if (name == o) return op;
   }
@@ -96,8 +98,8 @@ TSNode Field(TSNode n, const char* name) {
 }
 
 bool IsFunctionType(std::string_view type) {
-  return type == "arrow_function" || type == "function_expression" || type == "function_declaration" ||
-         type == "function";
+  return type == "arrow_function" || type == "function_expression" ||
+         type == "function_declaration" || type == "function";
 }
 
 class Compiler {
@@ -190,7 +192,9 @@ class Compiler {
     return p;
   }
   // An optional part: nullptr when absent.
-  const Node* Optional(TSNode c, int depth) { return ts_node_is_null(c) ? nullptr : Need(c, depth); }
+  const Node* Optional(TSNode c, int depth) {
+    return ts_node_is_null(c) ? nullptr : Need(c, depth);
+  }
 
   void NeedFields(TSNode n, int depth, Node& node, std::initializer_list<const char*> fields) {
     for (const char* f : fields) node.kids.push_back(Need(Field(n, f), depth));
@@ -214,7 +218,8 @@ class Compiler {
 
   bool AllChildren(TSNode n, int depth, Node& node) {
     const uint32_t named = ts_node_named_child_count(n);
-    for (uint32_t i = 0; i < named; ++i) node.kids.push_back(Need(ts_node_named_child(n, i), depth));
+    for (uint32_t i = 0; i < named; ++i)
+      node.kids.push_back(Need(ts_node_named_child(n, i), depth));
     return true;
   }
 
@@ -364,13 +369,15 @@ class Compiler {
   }
 
   bool Assignment(TSNode n, int depth, Node& node) {
-    node.op = NodeType(n) == "assignment_expression" ? "=" : std::string(Text(Field(n, "operator")));
+    node.op =
+        NodeType(n) == "assignment_expression" ? "=" : std::string(Text(Field(n, "operator")));
     if (node.op != "=" && node.op != "?\?=" && node.op != "||=" && node.op != "&&=") {
       node.bin = OpOf(std::string_view(node.op).substr(0, node.op.size() - 1));
       if (node.bin == Op::kNone) return false;
     }
     const std::string_view target = NodeType(Field(n, "left"));
-    if (target != "identifier" && target != "member_expression" && target != "subscript_expression") {
+    if (target != "identifier" && target != "member_expression" &&
+        target != "subscript_expression") {
       return false;
     }
     NeedFields(n, depth, node, {"left", "right"});
@@ -415,7 +422,8 @@ class Compiler {
     for (const char* f : {"initializer", "condition", "increment"}) {
       TSNode c = Field(n, f);
       const std::string_view type = ts_node_is_null(c) ? "" : NodeType(c);
-      node.kids.push_back(type.empty() || type == "empty_statement" || type == ";" ? nullptr : Need(c, depth));
+      node.kids.push_back(
+          type.empty() || type == "empty_statement" || type == ";" ? nullptr : Need(c, depth));
     }
     node.kids.push_back(Need(Field(n, "body"), depth));
     return true;
@@ -442,14 +450,16 @@ class Compiler {
   }
 
   bool Return(TSNode n, int depth, Node& node) {
-    node.kids.push_back(ts_node_named_child_count(n) > 0 ? Need(ts_node_named_child(n, 0), depth) : nullptr);
+    node.kids.push_back(ts_node_named_child_count(n) > 0 ? Need(ts_node_named_child(n, 0), depth)
+                                                         : nullptr);
     return true;
   }
 
   // `break` / `continue` without a label.
   bool Jump(TSNode n, int /*depth*/, Node& /*node*/) { return ts_node_named_child_count(n) == 0; }
 
-  // kids: block, catch block (nullptr: none), finally block (nullptr: none); aux: the catch parameter.
+  // kids: block, catch block (nullptr: none), finally block (nullptr: none); aux: the catch
+  // parameter.
   bool Try(TSNode n, int depth, Node& node) {
     node.kids.push_back(Need(Field(n, "body"), depth));
     TSNode handler = Field(n, "handler");
@@ -469,7 +479,8 @@ class Compiler {
   // Functions, arrows and methods; not async functions or generators.
   const Node* Function(TSNode n, int depth) {
     const std::string_view type = NodeType(n);
-    if (ts_node_child_count(n) > 0 && (Text(ts_node_child(n, 0)) == "async" || Text(n).substr(0, 9) == "function*")) {
+    if (ts_node_child_count(n) > 0 &&
+        (Text(ts_node_child(n, 0)) == "async" || Text(n).substr(0, 9) == "function*")) {
       return nullptr;
     }
     Node& node = out_.nodes.emplace_back();
@@ -505,7 +516,7 @@ class Compiler {
   bool Parameter(TSNode p, int depth, Node& node) {
     const std::string_view type = NodeType(p);
     if (type == "comment") return true;
-    TSNode name = type == "identifier"          ? p
+    TSNode name = type == "identifier"           ? p
                   : type == "assignment_pattern" ? Field(p, "left")
                   : type == "rest_pattern"       ? ts_node_named_child(p, 0)
                                                  : TSNode{};
@@ -526,7 +537,9 @@ class Compiler {
   bool failed_ = false;
 };
 
-bool IsIdentStart(char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_' || c == '$'; }
+bool IsIdentStart(char c) {
+  return std::isalpha(static_cast<unsigned char>(c)) || c == '_' || c == '$';
+}
 bool IsIdentPart(char c) { return IsIdentStart(c) || std::isdigit(static_cast<unsigned char>(c)); }
 
 // Reads `name(arg, …)` left to right; each step returns false when the text has another shape.
@@ -556,7 +569,8 @@ class SimpleCallReader {
 
  private:
   void SkipSpace() {
-    while (i_ < t_.size() && (t_[i_] == ' ' || t_[i_] == '\n' || t_[i_] == '\t' || t_[i_] == '\r')) ++i_;
+    while (i_ < t_.size() && (t_[i_] == ' ' || t_[i_] == '\n' || t_[i_] == '\t' || t_[i_] == '\r'))
+      ++i_;
   }
 
   std::string_view Identifier() {
@@ -590,7 +604,8 @@ class SimpleCallReader {
   bool Argument(Node& arg) {
     const char c = t_[i_];
     if (c == '"' || c == '\'') return StringArgument(arg);
-    if (std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '.') return NumberArgument(arg);
+    if (std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '.')
+      return NumberArgument(arg);
     return NameArgument(arg);
   }
 
@@ -612,7 +627,8 @@ class SimpleCallReader {
 
   bool NumberArgument(Node& arg) {
     const size_t b = i_++;
-    while (i_ < t_.size() && (std::isalnum(static_cast<unsigned char>(t_[i_])) || t_[i_] == '.' || t_[i_] == '_')) {
+    while (i_ < t_.size() &&
+           (std::isalnum(static_cast<unsigned char>(t_[i_])) || t_[i_] == '.' || t_[i_] == '_')) {
       ++i_;
     }
     std::string_view num = t_.substr(b, i_ - b);
@@ -653,6 +669,8 @@ const Node* CompileTree(std::string_view text, TSNode root, Snippet* out) {
   return c.failed() ? nullptr : result;
 }
 
-const Node* CompileSimpleCall(std::string_view text, Snippet* out) { return SimpleCallReader(text, out).Read(); }
+const Node* CompileSimpleCall(std::string_view text, Snippet* out) {
+  return SimpleCallReader(text, out).Read();
+}
 
 }  // namespace glassbox::audit::internal::js_eval

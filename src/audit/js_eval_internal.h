@@ -16,31 +16,85 @@ namespace glassbox::audit::internal::js_eval {
 
 // Node kinds: the syntax on the allow-list.
 enum class N : uint8_t {
-  kNum, kStr, kTemplate, kIdent, kUndef, kNull, kBool, kArray, kObject, kMember, kIndex, kCall, kNew,
-  kBinary, kLogical, kUnary, kUpdate, kAssign, kCond, kSeq, kFunc, kSpread, kRegex,
-  kBlock, kVar, kIf, kFor, kForOf, kWhile, kDo, kReturn, kBreak, kContinue, kExpr, kEmpty, kTry, kThrow,
+  kNum,
+  kStr,
+  kTemplate,
+  kIdent,
+  kUndef,
+  kNull,
+  kBool,
+  kArray,
+  kObject,
+  kMember,
+  kIndex,
+  kCall,
+  kNew,
+  kBinary,
+  kLogical,
+  kUnary,
+  kUpdate,
+  kAssign,
+  kCond,
+  kSeq,
+  kFunc,
+  kSpread,
+  kRegex,
+  kBlock,
+  kVar,
+  kIf,
+  kFor,
+  kForOf,
+  kWhile,
+  kDo,
+  kReturn,
+  kBreak,
+  kContinue,
+  kExpr,
+  kEmpty,
+  kTry,
+  kThrow,
 };
 
 // Binary operators, resolved once at compile time.
 enum class Op : uint8_t {
-  kNone, kAdd, kSub, kMul, kDiv, kMod, kPow, kXor, kAnd, kOr, kShl, kShr, kUshr,
-  kStrictEq, kStrictNe, kEq, kNe, kLt, kGt, kLe, kGe,
+  kNone,
+  kAdd,
+  kSub,
+  kMul,
+  kDiv,
+  kMod,
+  kPow,
+  kXor,
+  kAnd,
+  kOr,
+  kShl,
+  kShr,
+  kUshr,
+  kStrictEq,
+  kStrictNe,
+  kEq,
+  kNe,
+  kLt,
+  kGt,
+  kLe,
+  kGe,
 };
 
 struct Node {
   N kind = N::kEmpty;
   Op bin = Op::kNone;  // kBinary: the operator; kAssign: the operator of a compound assignment
-  bool flag = false;  // bool value; optional chain; prefix update; expression-bodied arrow; for-of (vs for-in)
-  bool decl = false;  // a function declaration (hoisted) or a var declaration with `let`/`const`
+  bool flag = false;   // bool value; optional chain; prefix update; expression-bodied arrow; for-of
+                       // (vs for-in)
+  bool decl = false;   // a function declaration (hoisted) or a var declaration with `let`/`const`
   double num = 0;
-  std::string op;                   // operator, identifier, property or function name, regex pattern
-  std::string aux;                  // regex flags; catch parameter
-  std::u16string str;               // string literal
-  std::vector<std::u16string> strs; // template parts; object keys
-  std::vector<std::string> names;   // parameters; declared names
-  std::vector<const Node*> kids;    // sub-nodes (may hold nullptr where optional)
-  std::vector<const Node*> inits;   // parameter defaults / declarator values (nullptr: none)
-  int rest = -1;                    // index of a rest parameter
+  std::string op;      // operator, identifier, property or function name, regex pattern
+  std::string aux;     // regex flags; catch parameter
+  std::u16string str;  // string literal
+  std::vector<std::u16string> strs;  // template parts; object keys
+  std::vector<std::string> names;    // parameters; declared names
+  std::vector<const Node*> kids;     // sub-nodes (may hold nullptr where optional)
+  std::vector<const Node*> inits;    // parameter defaults / declarator values (nullptr: none)
+  int rest = -1;                     // index of a rest parameter
 };
 
 // The nodes of one compiled snippet (pointer-stable) and its root.
