@@ -1,8 +1,10 @@
 // The evaluator behind JsEvaluator (js_eval.h). A snippet is parsed with
-// tree-sitter once, compiled into a small tree of Nodes (only the syntax on
-// the allow-list; anything else makes the snippet unusable), and interpreted
-// over values that live in a per-evaluation heap, freed when the evaluation
-// ends. Errors inside are C++ exceptions of two private types that never
+// tree-sitter once, compiled into a small tree of Nodes by js_eval_compile.cc
+// (only the syntax on the allow-list; anything else makes the snippet
+// unusable), and interpreted here over values that live in a per-evaluation
+// heap, freed when the evaluation ends. The built-ins are tables: String and
+// Array methods by name, callable globals by Native, static members by owner
+// and name. Errors inside are C++ exceptions of two private types that never
 // leave this file: Stop (limit reached, unknown syntax or name: no result)
 // and Thrown (a JavaScript `throw`, which try/catch may handle).
 #include "audit/js_eval.h"
@@ -12,6 +14,7 @@
 #include <tree_sitter/api.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <deque>
@@ -19,435 +22,15 @@
 #include <map>
 #include <unordered_map>
 
+#include "audit/js_eval_internal.h"
 #include "core/utf.h"
 
-extern "C" const TSLanguage* tree_sitter_javascript(void);
+// The grammar's C entry point: its name is fixed by tree-sitter's generated parser.
+extern "C" const TSLanguage* tree_sitter_javascript(void);  // NOLINT(readability-identifier-naming)
 
 namespace glassbox::audit::internal {
+namespace js_eval {
 namespace {
-
-// ---------------------------------------------------------------- compile --
-
-enum class N : uint8_t {
-  kNum, kStr, kTemplate, kIdent, kUndef, kNull, kBool, kArray, kObject, kMember, kIndex, kCall, kNew,
-  kBinary, kLogical, kUnary, kUpdate, kAssign, kCond, kSeq, kFunc, kSpread, kRegex,
-  kBlock, kVar, kIf, kFor, kForOf, kWhile, kDo, kReturn, kBreak, kContinue, kExpr, kEmpty, kTry, kThrow,
-};
-
-// Binary operators, resolved once at compile time.
-enum class Op : uint8_t {
-  kNone, kAdd, kSub, kMul, kDiv, kMod, kPow, kXor, kAnd, kOr, kShl, kShr, kUshr,
-  kStrictEq, kStrictNe, kEq, kNe, kLt, kGt, kLe, kGe,
-};
-
-Op OpOf(std::string_view o) {
-  static const std::pair<std::string_view, Op> kOps[] = {
-      {"+", Op::kAdd},         {"-", Op::kSub},        {"*", Op::kMul}, {"/", Op::kDiv},  {"%", Op::kMod},
-      {"**", Op::kPow},        {"^", Op::kXor},        {"&", Op::kAnd}, {"|", Op::kOr},   {"<<", Op::kShl},
-      {">>", Op::kShr},        {">>>", Op::kUshr},     {"===", Op::kStrictEq}, {"!==", Op::kStrictNe},
-      {"==", Op::kEq},         {"!=", Op::kNe},        {"<", Op::kLt},  {">", Op::kGt},   {"<=", Op::kLe},
-      {">=", Op::kGe}};
-  for (const auto& [name, op] : kOps) {
-    if (name == o) return op;
-  }
-  return Op::kNone;
-}
-
-struct Node {
-  N kind = N::kEmpty;
-  Op bin = Op::kNone;  // kBinary: the operator; kAssign: the operator of a compound assignment
-  bool flag = false;  // bool value; optional chain; prefix update; expression-bodied arrow; for-of (vs for-in)
-  bool decl = false;  // a function declaration (hoisted) or a var declaration with `let`/`const`
-  double num = 0;
-  std::string op;                   // operator, identifier, property or function name, regex pattern
-  std::string aux;                  // regex flags; catch parameter
-  std::u16string str;               // string literal
-  std::vector<std::u16string> strs; // template parts; object keys
-  std::vector<std::string> names;   // parameters; declared names
-  std::vector<const Node*> kids;    // sub-nodes (may hold nullptr where optional)
-  std::vector<const Node*> inits;   // parameter defaults / declarator values (nullptr: none)
-  int rest = -1;                    // index of a rest parameter
-};
-
-struct Snippet {
-  std::deque<Node> nodes;
-  const Node* root = nullptr;
-};
-
-std::u16string Utf8To16(std::string_view s) {
-  std::u16string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size();) {
-    size_t len = 1;
-    int32_t cp = utf::DecodeOne(reinterpret_cast<const unsigned char*>(s.data()) + i, s.size() - i, &len);
-    i += len;
-    if (cp < 0) cp = 0xFFFD;
-    if (cp >= 0x10000) {
-      cp -= 0x10000;
-      out.push_back(static_cast<char16_t>(0xD800 + (cp >> 10)));
-      out.push_back(static_cast<char16_t>(0xDC00 + (cp & 0x3FF)));
-    } else {
-      out.push_back(static_cast<char16_t>(cp));
-    }
-  }
-  return out;
-}
-
-std::string Utf16To8(std::u16string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    char32_t c = s[i];
-    if (c >= 0xD800 && c <= 0xDBFF && i + 1 < s.size() && s[i + 1] >= 0xDC00 && s[i + 1] <= 0xDFFF) {
-      c = 0x10000 + ((c - 0xD800) << 10) + (s[i + 1] - 0xDC00);
-      ++i;
-    } else if (c >= 0xD800 && c <= 0xDFFF) {
-      c = 0xFFFD;
-    }
-    utf::AppendUtf8(c, &out);
-  }
-  return out;
-}
-
-std::optional<double> ParseJsNumber(std::string text) {
-  text.erase(std::remove(text.begin(), text.end(), '_'), text.end());
-  if (text.empty() || text.back() == 'n') return std::nullopt;  // BigInt
-  if (text.size() > 2 && text[0] == '0') {
-    const char p = static_cast<char>(text[1] | 0x20);
-    const int base = p == 'x' ? 16 : p == 'o' ? 8 : p == 'b' ? 2 : 0;
-    if (base != 0) {
-      double v = 0;
-      for (size_t i = 2; i < text.size(); ++i) {
-        const char c = static_cast<char>(text[i] | 0x20);
-        const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : 99;
-        if (d >= base) return std::nullopt;
-        v = v * base + d;
-      }
-      return v;
-    }
-  }
-  char* end = nullptr;
-  const double v = std::strtod(text.c_str(), &end);
-  if (end == nullptr || *end != '\0') return std::nullopt;
-  return v;
-}
-
-class Compiler {
- public:
-  Compiler(std::string_view text, Snippet* out) : text_(text), out_(*out) {}
-
-  const Node* Compile(TSNode n, int depth = 0) {
-    if (ts_node_is_null(n) || depth > 200) return nullptr;
-    const std::string_view type = ts_node_type(n);
-    if (type == "ERROR" || ts_node_is_missing(n)) return nullptr;
-    Node& node = out_.nodes.emplace_back();
-    auto field = [&](const char* f) { return ts_node_child_by_field_name(n, f, static_cast<uint32_t>(std::strlen(f))); };
-    auto sub = [&](TSNode c) { return Compile(c, depth + 1); };
-    auto need = [&](const Node* p) {
-      if (p == nullptr) failed_ = true;
-      return p;
-    };
-    const uint32_t named = ts_node_named_child_count(n);
-    if (type == "program" || type == "statement_block") {
-      node.kind = N::kBlock;
-      for (uint32_t i = 0; i < named; ++i) {
-        TSNode c = ts_node_named_child(n, i);
-        if (std::string_view(ts_node_type(c)) == "comment") continue;
-        node.kids.push_back(need(sub(c)));
-      }
-    } else if (type == "expression_statement") {
-      node.kind = N::kExpr;
-      node.kids.push_back(need(sub(ts_node_named_child(n, 0))));
-    } else if (type == "parenthesized_expression") {
-      return sub(ts_node_named_child(n, 0));
-    } else if (type == "empty_statement" || type == "comment") {
-      node.kind = N::kEmpty;
-    } else if (type == "number") {
-      auto v = ParseJsNumber(std::string(Text(n)));
-      if (!v) return nullptr;
-      node.kind = N::kNum;
-      node.num = *v;
-    } else if (type == "string") {
-      std::string_view raw = Text(n);
-      if (raw.size() < 2) return nullptr;
-      bool escaped = false;
-      node.kind = N::kStr;
-      node.str = Utf8To16(DecodeJsEscapes(raw.substr(1, raw.size() - 2), &escaped));
-    } else if (type == "template_string") {
-      node.kind = N::kTemplate;
-      const uint32_t b = ts_node_start_byte(n), e = ts_node_end_byte(n);
-      uint32_t pos = b + 1;
-      bool escaped = false;
-      for (uint32_t i = 0; i < named; ++i) {
-        TSNode c = ts_node_named_child(n, i);
-        if (std::string_view(ts_node_type(c)) != "template_substitution") continue;
-        node.strs.push_back(Utf8To16(DecodeJsEscapes(text_.substr(pos, ts_node_start_byte(c) - pos), &escaped)));
-        node.kids.push_back(need(sub(ts_node_named_child(c, 0))));
-        pos = ts_node_end_byte(c);
-      }
-      node.strs.push_back(Utf8To16(DecodeJsEscapes(text_.substr(pos, e - 1 - pos), &escaped)));
-    } else if (type == "identifier" || type == "shorthand_property_identifier") {
-      node.kind = N::kIdent;
-      node.op = std::string(Text(n));
-      if (node.op == "undefined") node.kind = N::kUndef;
-    } else if (type == "undefined") {
-      node.kind = N::kUndef;
-    } else if (type == "null") {
-      node.kind = N::kNull;
-    } else if (type == "true" || type == "false") {
-      node.kind = N::kBool;
-      node.flag = type == "true";
-    } else if (type == "array") {
-      node.kind = N::kArray;
-      for (uint32_t i = 0; i < named; ++i) node.kids.push_back(need(sub(ts_node_named_child(n, i))));
-    } else if (type == "object") {
-      node.kind = N::kObject;
-      for (uint32_t i = 0; i < named; ++i) {
-        TSNode c = ts_node_named_child(n, i);
-        const std::string_view ct = ts_node_type(c);
-        if (ct == "pair") {
-          TSNode key = ts_node_child_by_field_name(c, "key", 3);
-          const std::string_view kt = ts_node_type(key);
-          std::u16string k;
-          if (kt == "property_identifier") {
-            k = Utf8To16(Text(key));
-          } else if (kt == "string") {
-            const Node* s = sub(key);
-            if (s == nullptr) return nullptr;
-            k = s->str;
-          } else if (kt == "number") {
-            const Node* s = sub(key);
-            if (s == nullptr) return nullptr;
-            k = Utf8To16(fmt::format("{}", s->num));
-          } else {
-            return nullptr;
-          }
-          node.strs.push_back(std::move(k));
-          node.kids.push_back(need(sub(ts_node_child_by_field_name(c, "value", 5))));
-        } else if (ct == "shorthand_property_identifier") {
-          node.strs.push_back(Utf8To16(Text(c)));
-          node.kids.push_back(need(sub(c)));
-        } else if (ct == "method_definition") {
-          TSNode name = ts_node_child_by_field_name(c, "name", 4);
-          if (std::string_view(ts_node_type(name)) != "property_identifier") return nullptr;
-          const Node* f = Function(c, depth);
-          if (f == nullptr) return nullptr;
-          node.strs.push_back(Utf8To16(Text(name)));
-          node.kids.push_back(f);
-        } else {
-          return nullptr;
-        }
-      }
-    } else if (type == "member_expression") {
-      node.kind = N::kMember;
-      node.kids.push_back(need(sub(field("object"))));
-      TSNode prop = field("property");
-      if (ts_node_is_null(prop) || std::string_view(ts_node_type(prop)) == "private_property_identifier") return nullptr;
-      node.op = std::string(Text(prop));
-      node.str = Utf8To16(node.op);
-      node.flag = !ts_node_is_null(field("optional_chain"));
-    } else if (type == "subscript_expression") {
-      node.kind = N::kIndex;
-      node.kids.push_back(need(sub(field("object"))));
-      node.kids.push_back(need(sub(field("index"))));
-      node.flag = !ts_node_is_null(field("optional_chain"));
-    } else if (type == "call_expression" || type == "new_expression") {
-      node.kind = type == "call_expression" ? N::kCall : N::kNew;
-      node.kids.push_back(need(sub(field(type == "call_expression" ? "function" : "constructor"))));
-      node.flag = !ts_node_is_null(field("optional_chain"));
-      TSNode args = field("arguments");
-      if (!ts_node_is_null(args)) {
-        if (std::string_view(ts_node_type(args)) != "arguments") return nullptr;  // tagged template
-        const uint32_t argc = ts_node_named_child_count(args);
-        for (uint32_t i = 0; i < argc; ++i) {
-          TSNode a = ts_node_named_child(args, i);
-          if (std::string_view(ts_node_type(a)) == "comment") continue;
-          node.kids.push_back(need(sub(a)));
-        }
-      }
-    } else if (type == "spread_element") {
-      node.kind = N::kSpread;
-      node.kids.push_back(need(sub(ts_node_named_child(n, 0))));
-    } else if (type == "binary_expression") {
-      node.op = std::string(Text(field("operator")));
-      node.kind = node.op == "&&" || node.op == "||" || node.op == "??" ? N::kLogical : N::kBinary;
-      if (node.kind == N::kBinary) {
-        node.bin = OpOf(node.op);
-        if (node.bin == Op::kNone) return nullptr;  // in, instanceof
-      }
-      node.kids.push_back(need(sub(field("left"))));
-      node.kids.push_back(need(sub(field("right"))));
-    } else if (type == "unary_expression") {
-      node.kind = N::kUnary;
-      node.op = std::string(Text(field("operator")));
-      if (node.op == "delete") return nullptr;
-      node.kids.push_back(need(sub(field("argument"))));
-    } else if (type == "update_expression") {
-      node.kind = N::kUpdate;
-      node.op = std::string(Text(field("operator")));
-      TSNode arg = field("argument");
-      node.flag = ts_node_start_byte(arg) > ts_node_start_byte(n);  // prefix
-      node.kids.push_back(need(sub(arg)));
-    } else if (type == "assignment_expression" || type == "augmented_assignment_expression") {
-      node.kind = N::kAssign;
-      node.op = type == "assignment_expression" ? "=" : std::string(Text(field("operator")));
-      if (node.op != "=" && node.op != "?\?=" && node.op != "||=" && node.op != "&&=") {
-        node.bin = OpOf(std::string_view(node.op).substr(0, node.op.size() - 1));
-        if (node.bin == Op::kNone) return nullptr;
-      }
-      TSNode left = field("left");
-      const std::string_view lt = ts_node_type(left);
-      if (lt != "identifier" && lt != "member_expression" && lt != "subscript_expression") return nullptr;
-      node.kids.push_back(need(sub(left)));
-      node.kids.push_back(need(sub(field("right"))));
-    } else if (type == "ternary_expression") {
-      node.kind = N::kCond;
-      node.kids = {need(sub(field("condition"))), need(sub(field("consequence"))), need(sub(field("alternative")))};
-    } else if (type == "sequence_expression") {
-      node.kind = N::kSeq;
-      for (uint32_t i = 0; i < named; ++i) node.kids.push_back(need(sub(ts_node_named_child(n, i))));
-    } else if (type == "arrow_function" || type == "function_expression" || type == "function_declaration" ||
-               type == "function") {
-      out_.nodes.pop_back();
-      return Function(n, depth);
-    } else if (type == "regex") {
-      node.kind = N::kRegex;
-      node.op = std::string(Text(field("pattern")));
-      TSNode flags = field("flags");
-      if (!ts_node_is_null(flags)) node.aux = std::string(Text(flags));
-    } else if (type == "lexical_declaration" || type == "variable_declaration") {
-      node.kind = N::kVar;
-      for (uint32_t i = 0; i < named; ++i) {
-        TSNode d = ts_node_named_child(n, i);
-        if (std::string_view(ts_node_type(d)) != "variable_declarator") continue;
-        TSNode name = ts_node_child_by_field_name(d, "name", 4);
-        if (std::string_view(ts_node_type(name)) != "identifier") return nullptr;
-        node.names.emplace_back(Text(name));
-        TSNode value = ts_node_child_by_field_name(d, "value", 5);
-        node.inits.push_back(ts_node_is_null(value) ? nullptr : need(sub(value)));
-      }
-    } else if (type == "if_statement") {
-      node.kind = N::kIf;
-      node.kids.push_back(need(sub(field("condition"))));
-      node.kids.push_back(need(sub(field("consequence"))));
-      TSNode alt = field("alternative");
-      node.kids.push_back(ts_node_is_null(alt) ? nullptr : need(sub(ts_node_named_child(alt, 0))));
-    } else if (type == "for_statement") {
-      node.kind = N::kFor;
-      for (const char* f : {"initializer", "condition", "increment"}) {
-        TSNode c = field(f);
-        const std::string_view ct = ts_node_is_null(c) ? "" : ts_node_type(c);
-        node.kids.push_back(ts_node_is_null(c) || ct == "empty_statement" || ct == ";" ? nullptr : need(sub(c)));
-      }
-      node.kids.push_back(need(sub(field("body"))));
-    } else if (type == "for_in_statement") {
-      node.kind = N::kForOf;
-      TSNode left = field("left");
-      if (std::string_view(ts_node_type(left)) != "identifier") return nullptr;
-      node.op = std::string(Text(left));
-      node.flag = Text(field("operator")) == "of";
-      node.kids.push_back(need(sub(field("right"))));
-      node.kids.push_back(need(sub(field("body"))));
-    } else if (type == "while_statement") {
-      node.kind = N::kWhile;
-      node.kids.push_back(need(sub(field("condition"))));
-      node.kids.push_back(need(sub(field("body"))));
-    } else if (type == "do_statement") {
-      node.kind = N::kDo;
-      node.kids.push_back(need(sub(field("body"))));
-      node.kids.push_back(need(sub(field("condition"))));
-    } else if (type == "return_statement") {
-      node.kind = N::kReturn;
-      node.kids.push_back(named > 0 ? need(sub(ts_node_named_child(n, 0))) : nullptr);
-    } else if (type == "break_statement" || type == "continue_statement") {
-      if (named > 0) return nullptr;  // labels
-      node.kind = type == "break_statement" ? N::kBreak : N::kContinue;
-    } else if (type == "throw_statement") {
-      node.kind = N::kThrow;
-      node.kids.push_back(need(sub(ts_node_named_child(n, 0))));
-    } else if (type == "try_statement") {
-      node.kind = N::kTry;
-      node.kids.push_back(need(sub(field("body"))));
-      TSNode handler = field("handler");
-      TSNode fin = field("finalizer");
-      if (!ts_node_is_null(handler)) {
-        TSNode param = ts_node_child_by_field_name(handler, "parameter", 9);
-        if (!ts_node_is_null(param)) {
-          if (std::string_view(ts_node_type(param)) != "identifier") return nullptr;
-          node.aux = std::string(Text(param));
-        }
-      }
-      node.kids.push_back(ts_node_is_null(handler) ? nullptr
-                                                    : need(sub(ts_node_child_by_field_name(handler, "body", 4))));
-      node.kids.push_back(ts_node_is_null(fin) ? nullptr : need(sub(ts_node_child_by_field_name(fin, "body", 4))));
-    } else {
-      return nullptr;  // not on the allow-list
-    }
-    return failed_ ? nullptr : &node;
-  }
-
-  bool failed() const { return failed_; }
-
- private:
-  std::string_view Text(TSNode n) const {
-    if (ts_node_is_null(n)) return {};
-    const uint32_t b = ts_node_start_byte(n), e = ts_node_end_byte(n);
-    return b <= e && e <= text_.size() ? text_.substr(b, e - b) : std::string_view();
-  }
-
-  const Node* Function(TSNode n, int depth) {
-    const std::string_view type = ts_node_type(n);
-    if (ts_node_child_count(n) > 0 && (Text(ts_node_child(n, 0)) == "async" || Text(n).substr(0, 9) == "function*")) {
-      return nullptr;
-    }
-    Node& node = out_.nodes.emplace_back();
-    node.kind = N::kFunc;
-    node.decl = type == "function_declaration";
-    TSNode name = ts_node_child_by_field_name(n, "name", 4);
-    if (!ts_node_is_null(name) && type != "method_definition") node.op = std::string(Text(name));
-    TSNode single = ts_node_child_by_field_name(n, "parameter", 9);
-    if (!ts_node_is_null(single)) {
-      node.names.emplace_back(Text(single));
-      node.inits.push_back(nullptr);
-    } else {
-      TSNode params = ts_node_child_by_field_name(n, "parameters", 10);
-      const uint32_t count = ts_node_is_null(params) ? 0 : ts_node_named_child_count(params);
-      for (uint32_t i = 0; i < count; ++i) {
-        TSNode p = ts_node_named_child(params, i);
-        const std::string_view pt = ts_node_type(p);
-        if (pt == "identifier") {
-          node.names.emplace_back(Text(p));
-          node.inits.push_back(nullptr);
-        } else if (pt == "assignment_pattern") {
-          TSNode left = ts_node_child_by_field_name(p, "left", 4);
-          if (std::string_view(ts_node_type(left)) != "identifier") return nullptr;
-          node.names.emplace_back(Text(left));
-          const Node* d = Compile(ts_node_child_by_field_name(p, "right", 5), depth + 1);
-          if (d == nullptr) return nullptr;
-          node.inits.push_back(d);
-        } else if (pt == "rest_pattern") {
-          TSNode inner = ts_node_named_child(p, 0);
-          if (std::string_view(ts_node_type(inner)) != "identifier") return nullptr;
-          node.rest = static_cast<int>(node.names.size());
-          node.names.emplace_back(Text(inner));
-          node.inits.push_back(nullptr);
-        } else if (pt != "comment") {
-          return nullptr;  // destructuring
-        }
-      }
-    }
-    TSNode body = ts_node_child_by_field_name(n, "body", 4);
-    node.flag = std::string_view(ts_node_type(body)) != "statement_block";
-    const Node* b = Compile(body, depth + 1);
-    if (b == nullptr) return nullptr;
-    node.kids.push_back(b);
-    return &node;
-  }
-
-  std::string_view text_;
-  Snippet& out_;
-  bool failed_ = false;
-};
 
 // ------------------------------------------------------------------ values --
 
@@ -463,6 +46,7 @@ enum class Native : uint8_t {
   kDecodeUri, kEncodeUri, kUnescape, kEscape, kTextDecoder, kTextDecoderInstance, kTextEncoder,
   kTextEncoderInstance, kUint8Array, kObject, kObjectKeys, kObjectValues, kObjectEntries, kObjectAssign,
   kObjectFreeze,
+  kCount,  // the number of kinds, not one
 };
 
 struct Val {
@@ -665,166 +249,32 @@ class Machine {
       case N::kStr: return Val::Str(n->str);
       case N::kBool: return Val::Bool(n->flag);
       case N::kUndef: return Val{};
-      case N::kNull: {
-        Val v;
-        v.t = Val::kNull;
-        return v;
-      }
-      case N::kTemplate: {
-        std::u16string out = n->strs[0];
-        for (size_t i = 0; i < n->kids.size(); ++i) {
-          out += ToStr(Eval(n->kids[i], sc));
-          out += n->strs[i + 1];
-        }
-        Units(out.size());
-        return Val::Str(std::move(out));
-      }
+      case N::kNull: return Null();
+      case N::kTemplate: return EvalTemplate(n, sc);
       case N::kIdent: return Lookup(n->op, sc);
-      case N::kArray: {
-        Arr* a = NewArr();
-        for (const Node* k : n->kids) {
-          if (k->kind == N::kSpread) {
-            Val v = Eval(k->kids[0], sc);
-            for (Val& e : Iterate(v)) a->v.push_back(std::move(e));
-          } else {
-            a->v.push_back(Eval(k, sc));
-          }
-        }
-        Units(a->v.size());
-        return ArrVal(a);
-      }
-      case N::kObject: {
-        Obj* o = NewObj();
-        for (size_t i = 0; i < n->kids.size(); ++i) {
-          // A property that cannot be evaluated poisons only itself: the
-          // object's other properties stay usable (`{key:"k3y", env:process.env.X}`).
-          Val v;
-          try {
-            v = Eval(n->kids[i], sc);
-          } catch (const Stop&) {
-            if (Exhausted()) throw;
-            v = Val{};
-            v.t = Val::kPoison;
-          }
-          if (Val* existing = o->Find(n->strs[i])) {
-            *existing = std::move(v);
-          } else {
-            o->props.emplace_back(n->strs[i], std::move(v));
-          }
-        }
-        Val v;
-        v.t = Val::kObj;
-        v.p = o;
-        return v;
-      }
-      case N::kMember: {
-        Val obj = Eval(n->kids[0], sc);
-        if (n->flag && (obj.t == Val::kUndef || obj.t == Val::kNull)) return Val{};
-        return Get(obj, n->str);
-      }
-      case N::kIndex: {
-        Val obj = Eval(n->kids[0], sc);
-        if (n->flag && (obj.t == Val::kUndef || obj.t == Val::kNull)) return Val{};
-        Val key = Eval(n->kids[1], sc);
-        return GetIndex(obj, key);
-      }
+      case N::kArray: return EvalArray(n, sc);
+      case N::kObject: return EvalObject(n, sc);
+      case N::kMember: return EvalMember(n, sc);
+      case N::kIndex: return EvalIndex(n, sc);
       case N::kCall: return Call(n, sc);
       case N::kNew: return New(n, sc);
       case N::kSpread: throw Stop{};
-      case N::kLogical: {
-        Val l = Eval(n->kids[0], sc);
-        if (n->op == "&&") return Truthy(l) ? Eval(n->kids[1], sc) : l;
-        if (n->op == "||") return Truthy(l) ? l : Eval(n->kids[1], sc);
-        return l.t == Val::kUndef || l.t == Val::kNull ? Eval(n->kids[1], sc) : l;
-      }
+      case N::kLogical: return EvalLogical(n, sc);
       case N::kBinary: {
         Val l = Eval(n->kids[0], sc);
         return Binary(n->bin, l, Eval(n->kids[1], sc));
       }
-      case N::kUnary: {
-        const std::string& op = n->op;
-        if (op == "typeof") {
-          Val v;
-          try {
-            v = Eval(n->kids[0], sc);
-          } catch (const Stop&) {
-            if (Exhausted()) throw;
-            return Val::Str(u"undefined");
-          }
-          return Val::Str(TypeOf(v));
-        }
-        Val v = Eval(n->kids[0], sc);
-        if (op == "!") return Val::Bool(!Truthy(v));
-        if (op == "-") return Val::Num(-ToNum(v));
-        if (op == "+") return Val::Num(ToNum(v));
-        if (op == "~") return Val::Num(~ToInt32(ToNum(v)));
-        if (op == "void") return Val{};
-        throw Stop{};
-      }
-      case N::kUpdate: {
-        const double old = ToNum(Eval(n->kids[0], sc));
-        const double now = n->op == "++" ? old + 1 : old - 1;
-        Assign(n->kids[0], Val::Num(now), sc);
-        return Val::Num(n->flag ? now : old);
-      }
-      case N::kAssign: {
-        const std::string& op = n->op;
-        if (op == "=") {
-          Val v = Eval(n->kids[1], sc);
-          Assign(n->kids[0], v, sc);
-          return v;
-        }
-        Val cur = Eval(n->kids[0], sc);
-        if (op == "?\?=" || op == "||=" || op == "&&=") {
-          const bool assign = op == "?\?=" ? (cur.t == Val::kUndef || cur.t == Val::kNull)
-                              : op == "||=" ? !Truthy(cur)
-                                            : Truthy(cur);
-          if (!assign) return cur;
-          Val v = Eval(n->kids[1], sc);
-          Assign(n->kids[0], v, sc);
-          return v;
-        }
-        Val rhs = Eval(n->kids[1], sc);
-        if (n->bin == Op::kAdd && cur.t == Val::kStr && n->kids[0]->kind == N::kIdent &&
-            (rhs.t == Val::kStr || rhs.t == Val::kNum)) {
-          // `s += c` in a loop is how decoders build their text: appended
-          // in place when the variable holds the only reference, so that it
-          // costs (and is charged) the appended units, not a copy per step.
-          if (Val* slot = LocalSlot(n->kids[0]->op, sc); slot != nullptr && slot->t == Val::kStr && slot->sp == cur.sp) {
-            cur = Val{};
-            if (slot->sp.use_count() == 1) {
-              const std::u16string tail = ToStr(rhs);
-              Units(tail.size());
-              // Strings are created non-const (Val::Str): the cast is sound.
-              const_cast<std::u16string&>(*slot->sp) += tail;
-              return *slot;
-            }
-            cur = *slot;
-          }
-        }
-        Val v = Binary(n->bin, cur, rhs);
-        Assign(n->kids[0], v, sc);
-        return v;
-      }
+      case N::kUnary: return EvalUnary(n, sc);
+      case N::kUpdate: return EvalUpdate(n, sc);
+      case N::kAssign: return EvalAssign(n, sc);
       case N::kCond: return Truthy(Eval(n->kids[0], sc)) ? Eval(n->kids[1], sc) : Eval(n->kids[2], sc);
       case N::kSeq: {
         Val v;
         for (const Node* k : n->kids) v = Eval(k, sc);
         return v;
       }
-      case N::kFunc: {
-        Fn* f = NewFn(n, sc);
-        Val v;
-        v.t = Val::kFn;
-        v.p = f;
-        return v;
-      }
-      case N::kRegex: {
-        Val v;
-        v.t = Val::kRegex;
-        v.p = const_cast<Node*>(n);
-        return v;
-      }
+      case N::kFunc: return Ref(Val::kFn, NewFn(n, sc));
+      case N::kRegex: return Ref(Val::kRegex, const_cast<Node*>(n));
       default: throw Stop{};
     }
   }
@@ -833,16 +283,7 @@ class Machine {
   Flow Exec(const Node* n, Scope* sc) {
     Step();
     switch (n->kind) {
-      case N::kBlock: {
-        Scope* inner = NewScope(sc);
-        Hoist(n, inner);
-        for (const Node* k : n->kids) {
-          if (k->kind == N::kFunc && k->decl) continue;
-          Flow f = Exec(k, inner);
-          if (f != Flow::kNormal) return f;
-        }
-        return Flow::kNormal;
-      }
+      case N::kBlock: return ExecBlock(n, sc);
       case N::kExpr:
         last_ = Val{};  // let go of the previous value first: `s += c` then appends in place
         last_ = Eval(n->kids[0], sc);
@@ -863,87 +304,17 @@ class Machine {
       case N::kIf:
         if (Truthy(Eval(n->kids[0], sc))) return Exec(n->kids[1], sc);
         return n->kids[2] == nullptr ? Flow::kNormal : Exec(n->kids[2], sc);
-      case N::kFor: {
-        Scope* loop = NewScope(sc);
-        if (n->kids[0] != nullptr) {
-          if (n->kids[0]->kind == N::kVar) {
-            Exec(n->kids[0], loop);
-          } else {
-            Eval(n->kids[0]->kind == N::kExpr ? n->kids[0]->kids[0] : n->kids[0], loop);
-          }
-        }
-        for (;;) {
-          if (n->kids[1] != nullptr) {
-            const Node* c = n->kids[1]->kind == N::kExpr ? n->kids[1]->kids[0] : n->kids[1];
-            if (!Truthy(Eval(c, loop))) break;
-          }
-          Flow f = Exec(n->kids[3], loop);
-          if (f == Flow::kReturn) return f;
-          if (f == Flow::kBreak) break;
-          if (n->kids[2] != nullptr) Eval(n->kids[2], loop);
-        }
-        return Flow::kNormal;
-      }
-      case N::kForOf: {
-        Val it = Eval(n->kids[0], sc);
-        std::vector<Val> items;
-        if (n->flag) {
-          items = Iterate(it);
-        } else {
-          if (it.t == Val::kArr || it.t == Val::kStr) {
-            const size_t len = it.t == Val::kArr ? it.arr()->v.size() : it.s().size();
-            for (size_t i = 0; i < len; ++i) items.push_back(Val::Str(Utf8To16(std::to_string(i))));
-          } else if (it.t == Val::kObj) {
-            for (auto& [k, v] : it.obj()->props) items.push_back(Val::Str(k));
-          } else {
-            throw Stop{};
-          }
-        }
-        for (Val& v : items) {
-          Scope* body = NewScope(sc);
-          Declare(body, n->op, std::move(v));
-          Flow f = Exec(n->kids[1], body);
-          if (f == Flow::kReturn) return f;
-          if (f == Flow::kBreak) break;
-        }
-        return Flow::kNormal;
-      }
-      case N::kWhile:
-        while (Truthy(Eval(n->kids[0], sc))) {
-          Flow f = Exec(n->kids[1], sc);
-          if (f == Flow::kReturn) return f;
-          if (f == Flow::kBreak) break;
-        }
-        return Flow::kNormal;
-      case N::kDo:
-        do {
-          Flow f = Exec(n->kids[0], sc);
-          if (f == Flow::kReturn) return f;
-          if (f == Flow::kBreak) break;
-        } while (Truthy(Eval(n->kids[1], sc)));
-        return Flow::kNormal;
+      case N::kFor: return ExecFor(n, sc);
+      case N::kForOf: return ExecForOf(n, sc);
+      case N::kWhile: return ExecWhile(n, sc);
+      case N::kDo: return ExecDo(n, sc);
       case N::kReturn:
         ret_ = n->kids[0] == nullptr ? Val{} : Eval(n->kids[0], sc);
         return Flow::kReturn;
       case N::kBreak: return Flow::kBreak;
       case N::kContinue: return Flow::kContinue;
       case N::kThrow: throw Thrown{Eval(n->kids[0], sc)};
-      case N::kTry: {
-        Flow f = Flow::kNormal;
-        try {
-          f = Exec(n->kids[0], sc);
-        } catch (Thrown& t) {
-          if (n->kids[1] == nullptr) throw;
-          Scope* h = NewScope(sc);
-          if (!n->aux.empty()) Declare(h, n->aux, t.value);
-          f = Exec(n->kids[1], h);
-        }
-        if (n->kids[2] != nullptr) {
-          Flow g = Exec(n->kids[2], sc);
-          if (g != Flow::kNormal) return g;
-        }
-        return f;
-      }
+      case N::kTry: return ExecTry(n, sc);
       default:
         last_ = Eval(n, sc);
         return Flow::kNormal;
@@ -992,6 +363,267 @@ class Machine {
     if (units_ > limits_.max_units) throw Stop{};
   }
   bool Exhausted() const { return steps_ > limits_.max_steps || units_ > limits_.max_units; }
+
+  // ------------------------------------------------------ expressions --
+
+  static Val Null() {
+    Val v;
+    v.t = Val::kNull;
+    return v;
+  }
+  // A value that refers to heap data: an object, a function, a regex node.
+  static Val Ref(Val::T t, void* p) {
+    Val v;
+    v.t = t;
+    v.p = p;
+    return v;
+  }
+  static bool IsNullish(const Val& v) { return v.t == Val::kUndef || v.t == Val::kNull; }
+
+  Val EvalTemplate(const Node* n, Scope* sc) {
+    std::u16string out = n->strs[0];
+    for (size_t i = 0; i < n->kids.size(); ++i) {
+      out += ToStr(Eval(n->kids[i], sc));
+      out += n->strs[i + 1];
+    }
+    Units(out.size());
+    return Val::Str(std::move(out));
+  }
+
+  Val EvalArray(const Node* n, Scope* sc) {
+    Arr* a = NewArr();
+    for (const Node* k : n->kids) {
+      if (k->kind == N::kSpread) {
+        Val v = Eval(k->kids[0], sc);
+        for (Val& e : Iterate(v)) a->v.push_back(std::move(e));
+      } else {
+        a->v.push_back(Eval(k, sc));
+      }
+    }
+    Units(a->v.size());
+    return ArrVal(a);
+  }
+
+  Val EvalObject(const Node* n, Scope* sc) {
+    Obj* o = NewObj();
+    for (size_t i = 0; i < n->kids.size(); ++i) {
+      Val v = EvalProperty(n->kids[i], sc);
+      if (Val* existing = o->Find(n->strs[i])) {
+        *existing = std::move(v);
+      } else {
+        o->props.emplace_back(n->strs[i], std::move(v));
+      }
+    }
+    return Ref(Val::kObj, o);
+  }
+
+  // A property that cannot be evaluated poisons only itself: the object's
+  // other properties stay usable (`{key:"k3y", env:process.env.X}`).
+  Val EvalProperty(const Node* value, Scope* sc) {
+    try {
+      return Eval(value, sc);
+    } catch (const Stop&) {
+      if (Exhausted()) throw;
+      Val v;
+      v.t = Val::kPoison;
+      return v;
+    }
+  }
+
+  Val EvalMember(const Node* n, Scope* sc) {
+    Val obj = Eval(n->kids[0], sc);
+    if (n->flag && IsNullish(obj)) return Val{};
+    return Get(obj, n->str);
+  }
+
+  Val EvalIndex(const Node* n, Scope* sc) {
+    Val obj = Eval(n->kids[0], sc);
+    if (n->flag && IsNullish(obj)) return Val{};
+    Val key = Eval(n->kids[1], sc);
+    return GetIndex(obj, key);
+  }
+
+  Val EvalLogical(const Node* n, Scope* sc) {
+    Val l = Eval(n->kids[0], sc);
+    if (n->op == "&&") return Truthy(l) ? Eval(n->kids[1], sc) : l;
+    if (n->op == "||") return Truthy(l) ? l : Eval(n->kids[1], sc);
+    return IsNullish(l) ? Eval(n->kids[1], sc) : l;
+  }
+
+  Val EvalUnary(const Node* n, Scope* sc) {
+    const std::string& op = n->op;
+    if (op == "typeof") return EvalTypeof(n->kids[0], sc);
+    Val v = Eval(n->kids[0], sc);
+    if (op == "!") return Val::Bool(!Truthy(v));
+    if (op == "-") return Val::Num(-ToNum(v));
+    if (op == "+") return Val::Num(ToNum(v));
+    if (op == "~") return Val::Num(~ToInt32(ToNum(v)));
+    if (op == "void") return Val{};
+    throw Stop{};
+  }
+
+  // `typeof x` of a name that cannot be evaluated is "undefined", as for an undeclared name.
+  Val EvalTypeof(const Node* arg, Scope* sc) {
+    Val v;
+    try {
+      v = Eval(arg, sc);
+    } catch (const Stop&) {
+      if (Exhausted()) throw;
+      return Val::Str(u"undefined");
+    }
+    return Val::Str(TypeOf(v));
+  }
+
+  Val EvalUpdate(const Node* n, Scope* sc) {
+    const double old = ToNum(Eval(n->kids[0], sc));
+    const double now = n->op == "++" ? old + 1 : old - 1;
+    Assign(n->kids[0], Val::Num(now), sc);
+    return Val::Num(n->flag ? now : old);
+  }
+
+  Val EvalAssign(const Node* n, Scope* sc) {
+    const std::string& op = n->op;
+    if (op == "=") return AssignValue(n, sc);
+    Val cur = Eval(n->kids[0], sc);
+    if (op == "?\?=" || op == "||=" || op == "&&=") {
+      const bool assign = op == "?\?=" ? IsNullish(cur) : op == "||=" ? !Truthy(cur) : Truthy(cur);
+      return assign ? AssignValue(n, sc) : cur;
+    }
+    Val rhs = Eval(n->kids[1], sc);
+    if (n->bin == Op::kAdd && cur.t == Val::kStr && n->kids[0]->kind == N::kIdent &&
+        (rhs.t == Val::kStr || rhs.t == Val::kNum)) {
+      if (std::optional<Val> appended = AppendInPlace(n->kids[0]->op, sc, &cur, rhs)) return *appended;
+    }
+    Val v = Binary(n->bin, cur, rhs);
+    Assign(n->kids[0], v, sc);
+    return v;
+  }
+
+  // `target = value`: kids[0] is the target, kids[1] the value.
+  Val AssignValue(const Node* n, Scope* sc) {
+    Val v = Eval(n->kids[1], sc);
+    Assign(n->kids[0], v, sc);
+    return v;
+  }
+
+  // `s += c` in a loop is how decoders build their text: appended in place when
+  // the variable holds the only reference, so that it costs (and is charged) the
+  // appended units, not a copy per step. `*cur` is the variable's value read
+  // before; it lets go of its reference here. nullopt when not appended.
+  std::optional<Val> AppendInPlace(const std::string& name, Scope* sc, Val* cur, const Val& rhs) {
+    Val* slot = LocalSlot(name, sc);
+    if (slot == nullptr || slot->t != Val::kStr || slot->sp != cur->sp) return std::nullopt;
+    *cur = Val{};
+    if (slot->sp.use_count() == 1) {
+      const std::u16string tail = ToStr(rhs);
+      Units(tail.size());
+      // Strings are created non-const (Val::Str): the cast is sound.
+      const_cast<std::u16string&>(*slot->sp) += tail;
+      return *slot;
+    }
+    *cur = *slot;
+    return std::nullopt;
+  }
+
+  // ------------------------------------------------------- statements --
+
+  Flow ExecBlock(const Node* n, Scope* sc) {
+    Scope* inner = NewScope(sc);
+    Hoist(n, inner);
+    for (const Node* k : n->kids) {
+      if (k->kind == N::kFunc && k->decl) continue;
+      Flow f = Exec(k, inner);
+      if (f != Flow::kNormal) return f;
+    }
+    return Flow::kNormal;
+  }
+
+  // kids: initializer, condition, increment (each may be nullptr), body.
+  Flow ExecFor(const Node* n, Scope* sc) {
+    Scope* loop = NewScope(sc);
+    if (const Node* init = n->kids[0]; init != nullptr) {
+      if (init->kind == N::kVar) {
+        Exec(init, loop);
+      } else {
+        Eval(init->kind == N::kExpr ? init->kids[0] : init, loop);
+      }
+    }
+    for (;;) {
+      if (const Node* cond = n->kids[1]; cond != nullptr) {
+        if (!Truthy(Eval(cond->kind == N::kExpr ? cond->kids[0] : cond, loop))) break;
+      }
+      Flow f = Exec(n->kids[3], loop);
+      if (f == Flow::kReturn) return f;
+      if (f == Flow::kBreak) break;
+      if (n->kids[2] != nullptr) Eval(n->kids[2], loop);
+    }
+    return Flow::kNormal;
+  }
+
+  // `for (x of …)` over the values, `for (x in …)` over the keys.
+  Flow ExecForOf(const Node* n, Scope* sc) {
+    Val it = Eval(n->kids[0], sc);
+    std::vector<Val> items = n->flag ? Iterate(it) : Keys(it);
+    for (Val& v : items) {
+      Scope* body = NewScope(sc);
+      Declare(body, n->op, std::move(v));
+      Flow f = Exec(n->kids[1], body);
+      if (f == Flow::kReturn) return f;
+      if (f == Flow::kBreak) break;
+    }
+    return Flow::kNormal;
+  }
+
+  // The keys `for … in` visits: indexes of an array or a string, an object's own keys.
+  static std::vector<Val> Keys(const Val& it) {
+    std::vector<Val> items;
+    if (it.t == Val::kArr || it.t == Val::kStr) {
+      const size_t len = it.t == Val::kArr ? it.arr()->v.size() : it.s().size();
+      for (size_t i = 0; i < len; ++i) items.push_back(Val::Str(Utf8To16(std::to_string(i))));
+    } else if (it.t == Val::kObj) {
+      for (auto& [k, v] : it.obj()->props) items.push_back(Val::Str(k));
+    } else {
+      throw Stop{};
+    }
+    return items;
+  }
+
+  Flow ExecWhile(const Node* n, Scope* sc) {
+    while (Truthy(Eval(n->kids[0], sc))) {
+      Flow f = Exec(n->kids[1], sc);
+      if (f == Flow::kReturn) return f;
+      if (f == Flow::kBreak) break;
+    }
+    return Flow::kNormal;
+  }
+
+  Flow ExecDo(const Node* n, Scope* sc) {
+    do {
+      Flow f = Exec(n->kids[0], sc);
+      if (f == Flow::kReturn) return f;
+      if (f == Flow::kBreak) break;
+    } while (Truthy(Eval(n->kids[1], sc)));
+    return Flow::kNormal;
+  }
+
+  // kids: block, catch block (nullptr: none), finally block (nullptr: none).
+  Flow ExecTry(const Node* n, Scope* sc) {
+    Flow f = Flow::kNormal;
+    try {
+      f = Exec(n->kids[0], sc);
+    } catch (Thrown& t) {
+      if (n->kids[1] == nullptr) throw;
+      Scope* h = NewScope(sc);
+      if (!n->aux.empty()) Declare(h, n->aux, t.value);
+      f = Exec(n->kids[1], h);
+    }
+    if (n->kids[2] != nullptr) {
+      Flow g = Exec(n->kids[2], sc);
+      if (g != Flow::kNormal) return g;
+    }
+    return f;
+  }
+
 
   Scope* NewScope(Scope* parent) {
     scopes_.push_back(std::make_unique<Scope>());
@@ -1230,57 +862,64 @@ class Machine {
 
   Val Binary(Op op, const Val& l, const Val& r) {
     switch (op) {
-      case Op::kAdd: {
-        const bool str = l.t == Val::kStr || r.t == Val::kStr || l.t == Val::kArr || r.t == Val::kArr ||
-                         l.t == Val::kObj || r.t == Val::kObj;
-        if (str) {
-          std::u16string out = ToStr(l);
-          out += ToStr(r);
-          Units(out.size());
-          return Val::Str(std::move(out));
-        }
-        return Val::Num(ToNum(l) + ToNum(r));
-      }
+      case Op::kAdd: return Add(l, r);
       case Op::kStrictEq:
+      case Op::kEq: return Val::Bool(Equal(op == Op::kEq, l, r));
       case Op::kStrictNe:
-      case Op::kEq:
-      case Op::kNe: {
-        bool eq;
-        const bool loose = op == Op::kEq || op == Op::kNe;
-        if (loose && (l.t == Val::kUndef || l.t == Val::kNull) && (r.t == Val::kUndef || r.t == Val::kNull)) {
-          eq = true;
-        } else if (l.t == r.t) {
-          switch (l.t) {
-            case Val::kUndef:
-            case Val::kNull: eq = true; break;
-            case Val::kBool: eq = l.b == r.b; break;
-            case Val::kNum: eq = l.n == r.n; break;
-            case Val::kStr: eq = l.s() == r.s(); break;
-            case Val::kNative: eq = l.native == r.native; break;
-            default: eq = l.p == r.p; break;
-          }
-        } else if (loose && (l.t == Val::kNum || l.t == Val::kStr || l.t == Val::kBool) &&
-                   (r.t == Val::kNum || r.t == Val::kStr || r.t == Val::kBool)) {
-          eq = ToNum(l) == ToNum(r);
-        } else {
-          eq = false;
-        }
-        return Val::Bool(op == Op::kStrictEq || op == Op::kEq ? eq : !eq);
-      }
+      case Op::kNe: return Val::Bool(!Equal(op == Op::kNe, l, r));
       case Op::kLt:
       case Op::kGt:
       case Op::kLe:
-      case Op::kGe: {
-        if (l.t == Val::kStr && r.t == Val::kStr) {
-          const int c = l.s().compare(r.s());
-          return Val::Bool(op == Op::kLt ? c < 0 : op == Op::kGt ? c > 0 : op == Op::kLe ? c <= 0 : c >= 0);
-        }
+      case Op::kGe: return Val::Bool(Compare(op, l, r));
+      default: {
         const double a = ToNum(l), b = ToNum(r);
-        return Val::Bool(op == Op::kLt ? a < b : op == Op::kGt ? a > b : op == Op::kLe ? a <= b : a >= b);
+        return Arithmetic(op, a, b);
       }
-      default: break;
+    }
+  }
+
+  // `+`: concatenation when either side is a string, an array or an object; else a sum.
+  Val Add(const Val& l, const Val& r) {
+    const bool str = l.t == Val::kStr || r.t == Val::kStr || l.t == Val::kArr || r.t == Val::kArr ||
+                     l.t == Val::kObj || r.t == Val::kObj;
+    if (!str) return Val::Num(ToNum(l) + ToNum(r));
+    std::u16string out = ToStr(l);
+    out += ToStr(r);
+    Units(out.size());
+    return Val::Str(std::move(out));
+  }
+
+  // `==` (loose) or `===`.
+  bool Equal(bool loose, const Val& l, const Val& r) {
+    if (loose && IsNullish(l) && IsNullish(r)) return true;
+    if (l.t == r.t) return SameTypeEqual(l, r);
+    auto primitive = [](const Val& v) { return v.t == Val::kNum || v.t == Val::kStr || v.t == Val::kBool; };
+    return loose && primitive(l) && primitive(r) && ToNum(l) == ToNum(r);
+  }
+
+  static bool SameTypeEqual(const Val& l, const Val& r) {
+    switch (l.t) {
+      case Val::kUndef:
+      case Val::kNull: return true;
+      case Val::kBool: return l.b == r.b;
+      case Val::kNum: return l.n == r.n;
+      case Val::kStr: return l.s() == r.s();
+      case Val::kNative: return l.native == r.native;
+      default: return l.p == r.p;
+    }
+  }
+
+  // <, >, <=, >=: of code units for two strings, else of numbers.
+  bool Compare(Op op, const Val& l, const Val& r) {
+    if (l.t == Val::kStr && r.t == Val::kStr) {
+      const int c = l.s().compare(r.s());
+      return op == Op::kLt ? c < 0 : op == Op::kGt ? c > 0 : op == Op::kLe ? c <= 0 : c >= 0;
     }
     const double a = ToNum(l), b = ToNum(r);
+    return op == Op::kLt ? a < b : op == Op::kGt ? a > b : op == Op::kLe ? a <= b : a >= b;
+  }
+
+  Val Arithmetic(Op op, double a, double b) {
     switch (op) {
       case Op::kSub: return Val::Num(a - b);
       case Op::kMul: return Val::Num(a * b);
@@ -1350,56 +989,49 @@ class Machine {
         if (v->t == Val::kPoison) throw Stop{};
         return *v;
       }
-      case Val::kNative: {
-        const std::string k = Utf16To8(key);
-        switch (obj.native) {
-          case Native::kString:
-            if (k == "fromCharCode") return Val::Nat(Native::kFromCharCode);
-            if (k == "fromCodePoint") return Val::Nat(Native::kFromCodePoint);
-            break;
-          case Native::kBuffer:
-            if (k == "from") return Val::Nat(Native::kBufferFrom);
-            if (k == "alloc") return Val::Nat(Native::kBufferAlloc);
-            break;
-          case Native::kUint8Array:
-            if (k == "from") return Val::Nat(Native::kArrayFrom);
-            break;
-          case Native::kMath:
-            if (k == "floor") return Val::Nat(Native::kMathFloor);
-            if (k == "ceil") return Val::Nat(Native::kMathCeil);
-            if (k == "round") return Val::Nat(Native::kMathRound);
-            if (k == "abs") return Val::Nat(Native::kMathAbs);
-            if (k == "min") return Val::Nat(Native::kMathMin);
-            if (k == "max") return Val::Nat(Native::kMathMax);
-            if (k == "pow") return Val::Nat(Native::kMathPow);
-            if (k == "trunc") return Val::Nat(Native::kMathTrunc);
-            break;
-          case Native::kArray:
-            if (k == "from") return Val::Nat(Native::kArrayFrom);
-            if (k == "isArray") return Val::Nat(Native::kArrayIsArray);
-            if (k == "of") return Val::Nat(Native::kArrayOf);
-            break;
-          case Native::kJson:
-            if (k == "parse") return Val::Nat(Native::kJsonParse);
-            if (k == "stringify") return Val::Nat(Native::kJsonStringify);
-            break;
-          case Native::kObject:
-            if (k == "keys") return Val::Nat(Native::kObjectKeys);
-            if (k == "values") return Val::Nat(Native::kObjectValues);
-            if (k == "entries") return Val::Nat(Native::kObjectEntries);
-            if (k == "assign") return Val::Nat(Native::kObjectAssign);
-            if (k == "freeze") return Val::Nat(Native::kObjectFreeze);
-            break;
-          case Native::kNumber:
-            if (k == "parseInt") return Val::Nat(Native::kParseInt);
-            if (k == "parseFloat") return Val::Nat(Native::kParseFloat);
-            break;
-          default: break;
-        }
-        throw Stop{};
-      }
+      case Val::kNative: return Val::Nat(StaticMember(obj.native, Utf16To8(key)));
       default: throw Stop{};
     }
+  }
+
+  // A member of a built-in namespace or constructor (`String.fromCharCode`, `Math.floor`, …).
+  static Native StaticMember(Native owner, std::string_view name) {
+    struct Member {
+      Native owner;
+      std::string_view name;
+      Native member;
+    };
+    static constexpr Member kMembers[] = {
+        {Native::kString, "fromCharCode", Native::kFromCharCode},
+        {Native::kString, "fromCodePoint", Native::kFromCodePoint},
+        {Native::kBuffer, "from", Native::kBufferFrom},
+        {Native::kBuffer, "alloc", Native::kBufferAlloc},
+        {Native::kUint8Array, "from", Native::kArrayFrom},
+        {Native::kMath, "floor", Native::kMathFloor},
+        {Native::kMath, "ceil", Native::kMathCeil},
+        {Native::kMath, "round", Native::kMathRound},
+        {Native::kMath, "abs", Native::kMathAbs},
+        {Native::kMath, "min", Native::kMathMin},
+        {Native::kMath, "max", Native::kMathMax},
+        {Native::kMath, "pow", Native::kMathPow},
+        {Native::kMath, "trunc", Native::kMathTrunc},
+        {Native::kArray, "from", Native::kArrayFrom},
+        {Native::kArray, "isArray", Native::kArrayIsArray},
+        {Native::kArray, "of", Native::kArrayOf},
+        {Native::kJson, "parse", Native::kJsonParse},
+        {Native::kJson, "stringify", Native::kJsonStringify},
+        {Native::kObject, "keys", Native::kObjectKeys},
+        {Native::kObject, "values", Native::kObjectValues},
+        {Native::kObject, "entries", Native::kObjectEntries},
+        {Native::kObject, "assign", Native::kObjectAssign},
+        {Native::kObject, "freeze", Native::kObjectFreeze},
+        {Native::kNumber, "parseInt", Native::kParseInt},
+        {Native::kNumber, "parseFloat", Native::kParseFloat},
+    };
+    for (const Member& m : kMembers) {
+      if (m.owner == owner && m.name == name) return m.member;
+    }
+    throw Stop{};
   }
 
   std::vector<Val> Args(const Node* n, Scope* sc) {
@@ -1526,167 +1158,221 @@ class Machine {
     return o;
   }
 
+  // ------------------------------------------------------ String methods --
+
+  // The entry of a method table for `name`; a method not in the table stops the evaluation.
+  template <typename Fn>
+  static Fn MethodNamed(const std::unordered_map<std::string_view, Fn>& table, std::string_view name) {
+    auto it = table.find(name);
+    if (it == table.end()) throw Stop{};
+    return it->second;
+  }
+
+
+  // A method of String.prototype: `m` is its name (one function serves a family).
+  using StringFn = Val (Machine::*)(const std::u16string& s, const std::string& m, std::vector<Val>& a);
+
   Val StringMethod(const std::u16string& s, const std::string& m, std::vector<Val>& a) {
+    static const auto* methods = new std::unordered_map<std::string_view, StringFn>{
+        {"charCodeAt", &Machine::StrCharCode},  {"codePointAt", &Machine::StrCharCode},
+        {"charAt", &Machine::StrCharAt},        {"at", &Machine::StrCharAt},
+        {"slice", &Machine::StrSlice},          {"substring", &Machine::StrSlice},
+        {"substr", &Machine::StrSlice},         {"split", &Machine::StrSplit},
+        {"indexOf", &Machine::StrSearch},       {"lastIndexOf", &Machine::StrSearch},
+        {"includes", &Machine::StrSearch},      {"startsWith", &Machine::StrSearch},
+        {"endsWith", &Machine::StrSearch},      {"replace", &Machine::StrReplace},
+        {"replaceAll", &Machine::StrReplace},   {"toLowerCase", &Machine::StrChangeCase},
+        {"toUpperCase", &Machine::StrChangeCase}, {"trim", &Machine::StrTrim},
+        {"trimStart", &Machine::StrTrim},       {"trimEnd", &Machine::StrTrim},
+        {"repeat", &Machine::StrRepeat},        {"padStart", &Machine::StrPad},
+        {"padEnd", &Machine::StrPad},           {"concat", &Machine::StrConcat},
+        {"toString", &Machine::StrItself},      {"valueOf", &Machine::StrItself},
+        {"normalize", &Machine::StrItself},     {"localeCompare", &Machine::StrLocaleCompare},
+    };
+    return (this->*MethodNamed(*methods, m))(s, m, a);
+  }
+
+  Val StrCharCode(const std::u16string& s, const std::string& m, std::vector<Val>& a) {
+    ++decoding_ops_;
     const size_t len = s.size();
-    if (m == "charCodeAt" || m == "codePointAt") {
-      ++decoding_ops_;
-      const double i = Arg(a, 0, 0);
-      if (i < 0 || i >= static_cast<double>(len) || std::isnan(i)) return Val::Num(std::nan(""));
-      const size_t k = static_cast<size_t>(i);
-      if (m == "codePointAt" && s[k] >= 0xD800 && s[k] <= 0xDBFF && k + 1 < len && s[k + 1] >= 0xDC00 &&
-          s[k + 1] <= 0xDFFF) {
-        return Val::Num(0x10000 + ((s[k] - 0xD800) << 10) + (s[k + 1] - 0xDC00));
-      }
-      return Val::Num(s[k]);
+    const double i = Arg(a, 0, 0);
+    if (i < 0 || i >= static_cast<double>(len) || std::isnan(i)) return Val::Num(std::nan(""));
+    const size_t k = static_cast<size_t>(i);
+    if (m == "codePointAt" && s[k] >= 0xD800 && s[k] <= 0xDBFF && k + 1 < len && s[k + 1] >= 0xDC00 &&
+        s[k + 1] <= 0xDFFF) {
+      return Val::Num(0x10000 + ((s[k] - 0xD800) << 10) + (s[k + 1] - 0xDC00));
     }
-    if (m == "charAt" || m == "at") {
-      double i = Arg(a, 0, 0);
-      if (m == "at" && i < 0) i += static_cast<double>(len);
-      if (i < 0 || i >= static_cast<double>(len)) return m == "at" ? Val{} : Val::Str(u"");
-      return Val::Str(std::u16string(1, s[static_cast<size_t>(i)]));
+    return Val::Num(s[k]);
+  }
+
+  Val StrCharAt(const std::u16string& s, const std::string& m, std::vector<Val>& a) {
+    const size_t len = s.size();
+    double i = Arg(a, 0, 0);
+    if (m == "at" && i < 0) i += static_cast<double>(len);
+    if (i < 0 || i >= static_cast<double>(len)) return m == "at" ? Val{} : Val::Str(u"");
+    return Val::Str(std::u16string(1, s[static_cast<size_t>(i)]));
+  }
+
+  Val StrSlice(const std::u16string& s, const std::string& m, std::vector<Val>& a) {
+    const auto [b, e] = SliceBounds(m, a, s.size());
+    if (e <= b) return Val::Str(u"");
+    Units(e - b);
+    return Val::Str(s.substr(b, e - b));
+  }
+
+  // [begin, end) of `slice`, `substring` or `substr` on a string of `len` units.
+  std::pair<size_t, size_t> SliceBounds(const std::string& m, const std::vector<Val>& a, size_t len) {
+    if (m == "slice") return {Clamp(Arg(a, 0, 0), len), Clamp(Arg(a, 1, static_cast<double>(len)), len)};
+    if (m == "substring") {
+      double x = std::max(0.0, Arg(a, 0, 0)), y = std::max(0.0, Arg(a, 1, static_cast<double>(len)));
+      if (std::isnan(x)) x = 0;
+      if (std::isnan(y)) y = 0;
+      return {static_cast<size_t>(std::min(std::min(x, y), static_cast<double>(len))),
+              static_cast<size_t>(std::min(std::max(x, y), static_cast<double>(len)))};
     }
-    if (m == "slice" || m == "substring" || m == "substr") {
-      size_t b, e;
-      if (m == "slice") {
-        b = Clamp(Arg(a, 0, 0), len);
-        e = Clamp(Arg(a, 1, static_cast<double>(len)), len);
-      } else if (m == "substring") {
-        double x = std::max(0.0, Arg(a, 0, 0)), y = std::max(0.0, Arg(a, 1, static_cast<double>(len)));
-        if (std::isnan(x)) x = 0;
-        if (std::isnan(y)) y = 0;
-        b = static_cast<size_t>(std::min(std::min(x, y), static_cast<double>(len)));
-        e = static_cast<size_t>(std::min(std::max(x, y), static_cast<double>(len)));
-      } else {
-        b = Clamp(Arg(a, 0, 0), len);
-        const double n = Arg(a, 1, static_cast<double>(len));
-        e = n <= 0 ? b : std::min(len, b + static_cast<size_t>(n));
-      }
-      if (e <= b) return Val::Str(u"");
-      Units(e - b);
-      return Val::Str(s.substr(b, e - b));
-    }
-    if (m == "split") {
-      Arr* out = NewArr();
-      if (a.empty() || a[0].t == Val::kUndef) {
-        out->v.push_back(Val::Str(s));
-        return ArrVal(out);
-      }
-      if (a[0].t == Val::kRegex) {
-        const Node* re = static_cast<const Node*>(a[0].p);
-        re2::RE2 r("(" + Re2Pattern(re) + ")", Re2Options(re));
-        if (!r.ok() || r.NumberOfCapturingGroups() != 1) throw Stop{};
-        const std::string u8 = Utf16To8(s);
-        re2::StringPiece in(u8), match;
-        size_t start = 0;
-        while (re2::RE2::FindAndConsume(&in, r, &match)) {
-          Step();
-          if (match.empty()) throw Stop{};
-          const size_t at = static_cast<size_t>(match.data() - u8.data());
-          out->v.push_back(Val::Str(Utf8To16(u8.substr(start, at - start))));
-          start = at + match.size();
-        }
-        out->v.push_back(Val::Str(Utf8To16(u8.substr(start))));
-        Units(s.size() + out->v.size());
-        return ArrVal(out);
-      }
-      const std::u16string sep = ToStr(a[0]);
-      if (sep.empty()) {
-        for (char16_t c : s) out->v.push_back(Val::Str(std::u16string(1, c)));
-      } else {
-        size_t start = 0;
-        for (;;) {
-          const size_t at = s.find(sep, start);
-          if (at == std::u16string::npos) break;
-          out->v.push_back(Val::Str(s.substr(start, at - start)));
-          start = at + sep.size();
-        }
-        out->v.push_back(Val::Str(s.substr(start)));
-      }
-      Units(s.size() + out->v.size());
+    const size_t b = Clamp(Arg(a, 0, 0), len);
+    const double n = Arg(a, 1, static_cast<double>(len));
+    return {b, n <= 0 ? b : std::min(len, b + static_cast<size_t>(n))};
+  }
+
+  Val StrSplit(const std::u16string& s, const std::string& /*m*/, std::vector<Val>& a) {
+    Arr* out = NewArr();
+    if (a.empty() || a[0].t == Val::kUndef) {
+      out->v.push_back(Val::Str(s));
       return ArrVal(out);
     }
-    if (m == "indexOf" || m == "lastIndexOf" || m == "includes" || m == "startsWith" || m == "endsWith") {
-      const std::u16string t = a.empty() ? u"undefined" : ToStr(a[0]);
-      if (m == "indexOf") {
-        const size_t p = s.find(t, Clamp(Arg(a, 1, 0), len));
-        return Val::Num(p == std::u16string::npos ? -1 : static_cast<double>(p));
-      }
-      if (m == "lastIndexOf") {
-        const size_t p = s.rfind(t);
-        return Val::Num(p == std::u16string::npos ? -1 : static_cast<double>(p));
-      }
-      if (m == "includes") return Val::Bool(s.find(t) != std::u16string::npos);
-      if (m == "startsWith") return Val::Bool(s.compare(0, t.size(), t) == 0);
-      return Val::Bool(s.size() >= t.size() && s.compare(s.size() - t.size(), t.size(), t) == 0);
+    if (a[0].t == Val::kRegex) {
+      SplitByRegex(s, static_cast<const Node*>(a[0].p), out);
+    } else {
+      SplitBySeparator(s, ToStr(a[0]), out);
     }
-    if (m == "replace" || m == "replaceAll") {
-      if (a.size() < 2) throw Stop{};
-      if (a[0].t == Val::kRegex) return RegexReplace(s, static_cast<const Node*>(a[0].p), a[1], m == "replaceAll");
-      const std::u16string from = ToStr(a[0]);
-      std::u16string out;
-      size_t start = 0;
-      for (;;) {
-        const size_t at = s.find(from, start);
-        if (at == std::u16string::npos || (from.empty() && start > 0)) break;
-        out += s.substr(start, at - start);
-        out += Replacement(a[1], s.substr(at, from.size()), {});
-        start = at + from.size();
-        if (m == "replace" || from.empty()) break;
-      }
-      out += s.substr(std::min(start, len));
-      Units(out.size());
-      return Val::Str(std::move(out));
+    Units(s.size() + out->v.size());
+    return ArrVal(out);
+  }
+
+  void SplitByRegex(const std::u16string& s, const Node* re, Arr* out) {
+    re2::RE2 r("(" + Re2Pattern(re) + ")", Re2Options(re));
+    if (!r.ok() || r.NumberOfCapturingGroups() != 1) throw Stop{};
+    const std::string u8 = Utf16To8(s);
+    re2::StringPiece in(u8), match;
+    size_t start = 0;
+    while (re2::RE2::FindAndConsume(&in, r, &match)) {
+      Step();
+      if (match.empty()) throw Stop{};
+      const size_t at = static_cast<size_t>(match.data() - u8.data());
+      out->v.push_back(Val::Str(Utf8To16(u8.substr(start, at - start))));
+      start = at + match.size();
     }
-    if (m == "toLowerCase" || m == "toUpperCase") {
-      std::u16string out = s;
-      for (char16_t& c : out) {
-        if (m == "toLowerCase" && c >= 'A' && c <= 'Z') c = static_cast<char16_t>(c + 32);
-        if (m == "toUpperCase" && c >= 'a' && c <= 'z') c = static_cast<char16_t>(c - 32);
-      }
-      Units(out.size());
-      return Val::Str(std::move(out));
+    out->v.push_back(Val::Str(Utf8To16(u8.substr(start))));
+  }
+
+  static void SplitBySeparator(const std::u16string& s, const std::u16string& sep, Arr* out) {
+    if (sep.empty()) {
+      for (char16_t c : s) out->v.push_back(Val::Str(std::u16string(1, c)));
+      return;
     }
-    if (m == "trim" || m == "trimStart" || m == "trimEnd") {
-      size_t b = 0, e = len;
-      auto ws = [](char16_t c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == 0xA0 || c == 0xFEFF; };
-      if (m != "trimEnd") {
-        while (b < e && ws(s[b])) ++b;
-      }
-      if (m != "trimStart") {
-        while (e > b && ws(s[e - 1])) --e;
-      }
-      return Val::Str(s.substr(b, e - b));
+    size_t start = 0;
+    for (;;) {
+      const size_t at = s.find(sep, start);
+      if (at == std::u16string::npos) break;
+      out->v.push_back(Val::Str(s.substr(start, at - start)));
+      start = at + sep.size();
     }
-    if (m == "repeat") {
-      const double n = Arg(a, 0, 0);
-      if (n < 0 || n * static_cast<double>(len) > 1e7) throw Stop{};
-      Units(static_cast<size_t>(n) * len);
-      std::u16string out;
-      for (size_t i = 0; i < static_cast<size_t>(n); ++i) out += s;
-      return Val::Str(std::move(out));
+    out->v.push_back(Val::Str(s.substr(start)));
+  }
+
+  // indexOf, lastIndexOf, includes, startsWith, endsWith.
+  Val StrSearch(const std::u16string& s, const std::string& m, std::vector<Val>& a) {
+    const std::u16string t = a.empty() ? u"undefined" : ToStr(a[0]);
+    if (m == "indexOf") {
+      const size_t p = s.find(t, Clamp(Arg(a, 1, 0), s.size()));
+      return Val::Num(p == std::u16string::npos ? -1 : static_cast<double>(p));
     }
-    if (m == "padStart" || m == "padEnd") {
-      const double n = Arg(a, 0, 0);
-      if (n > 1e6) throw Stop{};
-      const std::u16string fill = a.size() > 1 ? ToStr(a[1]) : u" ";
-      if (fill.empty() || n <= static_cast<double>(len)) return Val::Str(s);
-      std::u16string pad;
-      while (pad.size() < static_cast<size_t>(n) - len) pad += fill;
-      pad.resize(static_cast<size_t>(n) - len);
-      return Val::Str(m == "padStart" ? pad + s : s + pad);
+    if (m == "lastIndexOf") {
+      const size_t p = s.rfind(t);
+      return Val::Num(p == std::u16string::npos ? -1 : static_cast<double>(p));
     }
-    if (m == "concat") {
-      std::u16string out = s;
-      for (const Val& v : a) out += ToStr(v);
-      Units(out.size());
-      return Val::Str(std::move(out));
+    if (m == "includes") return Val::Bool(s.find(t) != std::u16string::npos);
+    if (m == "startsWith") return Val::Bool(s.compare(0, t.size(), t) == 0);
+    return Val::Bool(s.size() >= t.size() && s.compare(s.size() - t.size(), t.size(), t) == 0);
+  }
+
+  Val StrReplace(const std::u16string& s, const std::string& m, std::vector<Val>& a) {
+    if (a.size() < 2) throw Stop{};
+    if (a[0].t == Val::kRegex) return RegexReplace(s, static_cast<const Node*>(a[0].p), a[1], m == "replaceAll");
+    const std::u16string from = ToStr(a[0]);
+    std::u16string out;
+    size_t start = 0;
+    for (;;) {
+      const size_t at = s.find(from, start);
+      if (at == std::u16string::npos || (from.empty() && start > 0)) break;
+      out += s.substr(start, at - start);
+      out += Replacement(a[1], s.substr(at, from.size()), {});
+      start = at + from.size();
+      if (m == "replace" || from.empty()) break;
     }
-    if (m == "toString" || m == "valueOf" || m == "normalize") return Val::Str(s);
-    if (m == "localeCompare") {
-      const int c = s.compare(a.empty() ? u"undefined" : ToStr(a[0]));
-      return Val::Num(c < 0 ? -1 : c > 0 ? 1 : 0);
+    out += s.substr(std::min(start, s.size()));
+    Units(out.size());
+    return Val::Str(std::move(out));
+  }
+
+  Val StrChangeCase(const std::u16string& s, const std::string& m, std::vector<Val>& /*a*/) {
+    std::u16string out = s;
+    const bool lower = m == "toLowerCase";
+    for (char16_t& c : out) {
+      if (lower && c >= 'A' && c <= 'Z') c = static_cast<char16_t>(c + 32);
+      if (!lower && c >= 'a' && c <= 'z') c = static_cast<char16_t>(c - 32);
     }
-    throw Stop{};
+    Units(out.size());
+    return Val::Str(std::move(out));
+  }
+
+  Val StrTrim(const std::u16string& s, const std::string& m, std::vector<Val>& /*a*/) {
+    size_t b = 0, e = s.size();
+    auto ws = [](char16_t c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == 0xA0 || c == 0xFEFF; };
+    if (m != "trimEnd") {
+      while (b < e && ws(s[b])) ++b;
+    }
+    if (m != "trimStart") {
+      while (e > b && ws(s[e - 1])) --e;
+    }
+    return Val::Str(s.substr(b, e - b));
+  }
+
+  Val StrRepeat(const std::u16string& s, const std::string& /*m*/, std::vector<Val>& a) {
+    const double n = Arg(a, 0, 0);
+    if (n < 0 || n * static_cast<double>(s.size()) > 1e7) throw Stop{};
+    Units(static_cast<size_t>(n) * s.size());
+    std::u16string out;
+    for (size_t i = 0; i < static_cast<size_t>(n); ++i) out += s;
+    return Val::Str(std::move(out));
+  }
+
+  Val StrPad(const std::u16string& s, const std::string& m, std::vector<Val>& a) {
+    const size_t len = s.size();
+    const double n = Arg(a, 0, 0);
+    if (n > 1e6) throw Stop{};
+    const std::u16string fill = a.size() > 1 ? ToStr(a[1]) : u" ";
+    if (fill.empty() || n <= static_cast<double>(len)) return Val::Str(s);
+    std::u16string pad;
+    while (pad.size() < static_cast<size_t>(n) - len) pad += fill;
+    pad.resize(static_cast<size_t>(n) - len);
+    return Val::Str(m == "padStart" ? pad + s : s + pad);
+  }
+
+  Val StrConcat(const std::u16string& s, const std::string& /*m*/, std::vector<Val>& a) {
+    std::u16string out = s;
+    for (const Val& v : a) out += ToStr(v);
+    Units(out.size());
+    return Val::Str(std::move(out));
+  }
+
+  // toString, valueOf, normalize (the text is taken as already normalised).
+  Val StrItself(const std::u16string& s, const std::string& /*m*/, std::vector<Val>& /*a*/) { return Val::Str(s); }
+
+  Val StrLocaleCompare(const std::u16string& s, const std::string& /*m*/, std::vector<Val>& a) {
+    const int c = s.compare(a.empty() ? u"undefined" : ToStr(a[0]));
+    return Val::Num(c < 0 ? -1 : c > 0 ? 1 : 0);
   }
 
   std::u16string Replacement(const Val& with, const std::u16string& match, const std::vector<std::u16string>& groups) {
@@ -1730,173 +1416,227 @@ class Machine {
     return Val::Str(Utf8To16(out));
   }
 
+  // ------------------------------------------------------- Array methods --
+
+  // A method of Array.prototype (also of a Buffer / Uint8Array): `m` is its name.
+  using ArrayFn = Val (Machine::*)(const Val& self, const std::string& m, std::vector<Val>& a);
+
   Val ArrayMethod(const Val& self, const std::string& m, std::vector<Val>& a) {
+    static const auto* methods = new std::unordered_map<std::string_view, ArrayFn>{
+        {"map", &Machine::ArrVisit},        {"filter", &Machine::ArrVisit},
+        {"forEach", &Machine::ArrVisit},    {"some", &Machine::ArrSearch},
+        {"every", &Machine::ArrSearch},     {"find", &Machine::ArrSearch},
+        {"findIndex", &Machine::ArrSearch}, {"reduce", &Machine::ArrReduce},
+        {"reduceRight", &Machine::ArrReduce}, {"join", &Machine::ArrJoin},
+        {"reverse", &Machine::ArrReverse},  {"slice", &Machine::ArrSlice},
+        {"subarray", &Machine::ArrSlice},   {"concat", &Machine::ArrConcat},
+        {"push", &Machine::ArrInsert},      {"unshift", &Machine::ArrInsert},
+        {"pop", &Machine::ArrRemove},       {"shift", &Machine::ArrRemove},
+        {"indexOf", &Machine::ArrIndexOf},  {"includes", &Machine::ArrIndexOf},
+        {"fill", &Machine::ArrFill},        {"at", &Machine::ArrAt},
+        {"flat", &Machine::ArrFlat},        {"toString", &Machine::ArrToString},
+    };
+    return (this->*MethodNamed(*methods, m))(self, m, a);
+  }
+
+  // The callback argument a[i] of map, filter, reduce, …
+  static const Val& Callback(const std::vector<Val>& a, size_t i) {
+    if (i >= a.size() || (a[i].t != Val::kFn && a[i].t != Val::kNative)) throw Stop{};
+    return a[i];
+  }
+
+  static Val ByteOf(double x) { return Val::Num(ToUint32(x) & 0xFF); }
+
+  // map, filter, forEach: the callback on every element.
+  Val ArrVisit(const Val& self, const std::string& m, std::vector<Val>& a) {
+    const Val f = Callback(a, 0);
     Arr* arr = self.arr();
     auto& v = arr->v;
-    auto callback = [&](size_t i) -> const Val& {
-      if (i >= a.size() || (a[i].t != Val::kFn && a[i].t != Val::kNative)) throw Stop{};
-      return a[i];
-    };
-    if (m == "map" || m == "filter" || m == "forEach" || m == "some" || m == "every" || m == "find" ||
-        m == "findIndex") {
-      const Val f = callback(0);
-      Arr* out = NewArr();
-      out->bytes = arr->bytes && m != "forEach";
-      for (size_t i = 0; i < v.size(); ++i) {
-        Val r = CallValue(f, {v[i], Val::Num(static_cast<double>(i)), self});
-        if (m == "map") {
-          out->v.push_back(out->bytes ? Val::Num(ToUint32(ToNum(r)) & 0xFF) : std::move(r));
-        } else if (m == "filter") {
-          if (Truthy(r)) out->v.push_back(v[i]);
-        } else if (m == "some" && Truthy(r)) {
-          return Val::Bool(true);
-        } else if (m == "every" && !Truthy(r)) {
-          return Val::Bool(false);
-        } else if (m == "find" && Truthy(r)) {
-          return v[i];
-        } else if (m == "findIndex" && Truthy(r)) {
-          return Val::Num(static_cast<double>(i));
-        }
+    Arr* out = NewArr();
+    out->bytes = arr->bytes && m != "forEach";
+    for (size_t i = 0; i < v.size(); ++i) {
+      Val r = CallValue(f, {v[i], Val::Num(static_cast<double>(i)), self});
+      if (m == "map") {
+        out->v.push_back(out->bytes ? ByteOf(ToNum(r)) : std::move(r));
+      } else if (m == "filter" && Truthy(r)) {
+        out->v.push_back(v[i]);
       }
-      Units(out->v.size());
-      if (m == "some") return Val::Bool(false);
-      if (m == "every") return Val::Bool(true);
-      if (m == "find" || m == "forEach") return Val{};
-      if (m == "findIndex") return Val::Num(-1);
-      return ArrVal(out);
     }
-    if (m == "reduce" || m == "reduceRight") {
-      const Val f = callback(0);
-      size_t i = 0;
-      Val acc;
-      std::vector<Val> items = v;
-      if (m == "reduceRight") std::reverse(items.begin(), items.end());
-      if (a.size() > 1) {
-        acc = a[1];
-      } else {
-        if (items.empty()) throw Stop{};
-        acc = items[0];
-        i = 1;
-      }
-      for (; i < items.size(); ++i) acc = CallValue(f, {acc, items[i], Val::Num(static_cast<double>(i)), self});
-      return acc;
+    Units(out->v.size());
+    if (m == "forEach") return Val{};
+    return ArrVal(out);
+  }
+
+  // some, every, find, findIndex: the callback until it decides.
+  Val ArrSearch(const Val& self, const std::string& m, std::vector<Val>& a) {
+    const Val f = Callback(a, 0);
+    auto& v = self.arr()->v;
+    const bool every = m == "every";
+    for (size_t i = 0; i < v.size(); ++i) {
+      Val r = CallValue(f, {v[i], Val::Num(static_cast<double>(i)), self});
+      if (Truthy(r) == every) continue;
+      if (m == "find") return v[i];
+      if (m == "findIndex") return Val::Num(static_cast<double>(i));
+      return Val::Bool(!every);
     }
-    if (m == "join") {
-      const std::u16string sep = a.empty() || a[0].t == Val::kUndef ? u"," : ToStr(a[0]);
+    if (m == "find") return Val{};
+    if (m == "findIndex") return Val::Num(-1);
+    return Val::Bool(every);
+  }
+
+  Val ArrReduce(const Val& self, const std::string& m, std::vector<Val>& a) {
+    const Val f = Callback(a, 0);
+    size_t i = 0;
+    Val acc;
+    std::vector<Val> items = self.arr()->v;
+    if (m == "reduceRight") std::reverse(items.begin(), items.end());
+    if (a.size() > 1) {
+      acc = a[1];
+    } else {
+      if (items.empty()) throw Stop{};
+      acc = items[0];
+      i = 1;
+    }
+    for (; i < items.size(); ++i) acc = CallValue(f, {acc, items[i], Val::Num(static_cast<double>(i)), self});
+    return acc;
+  }
+
+  Val ArrJoin(const Val& self, const std::string& /*m*/, std::vector<Val>& a) {
+    const auto& v = self.arr()->v;
+    const std::u16string sep = a.empty() || a[0].t == Val::kUndef ? u"," : ToStr(a[0]);
+    std::u16string out;
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (i) out += sep;
+      if (!IsNullish(v[i])) out += ToStr(v[i]);
+    }
+    Units(out.size());
+    return Val::Str(std::move(out));
+  }
+
+  Val ArrReverse(const Val& self, const std::string& /*m*/, std::vector<Val>& /*a*/) {
+    ++decoding_ops_;
+    std::reverse(self.arr()->v.begin(), self.arr()->v.end());
+    return self;
+  }
+
+  // slice, subarray.
+  Val ArrSlice(const Val& self, const std::string& /*m*/, std::vector<Val>& a) {
+    const auto& v = self.arr()->v;
+    const size_t b = Clamp(Arg(a, 0, 0), v.size()), e = Clamp(Arg(a, 1, static_cast<double>(v.size())), v.size());
+    Arr* out = NewArr();
+    out->bytes = self.arr()->bytes;
+    if (e > b) out->v.assign(v.begin() + static_cast<ptrdiff_t>(b), v.begin() + static_cast<ptrdiff_t>(e));
+    Units(out->v.size());
+    return ArrVal(out);
+  }
+
+  // Appends x to out, or x's elements when it is an array (one level, as concat and flat do).
+  static void AppendSpread(const Val& x, Arr* out) {
+    if (x.t == Val::kArr) {
+      out->v.insert(out->v.end(), x.arr()->v.begin(), x.arr()->v.end());
+    } else {
+      out->v.push_back(x);
+    }
+  }
+
+  Val ArrConcat(const Val& self, const std::string& /*m*/, std::vector<Val>& a) {
+    Arr* out = NewArr();
+    out->v = self.arr()->v;
+    for (const Val& x : a) AppendSpread(x, out);
+    Units(out->v.size());
+    return ArrVal(out);
+  }
+
+  Val ArrFlat(const Val& self, const std::string& /*m*/, std::vector<Val>& /*a*/) {
+    Arr* out = NewArr();
+    for (const Val& x : self.arr()->v) AppendSpread(x, out);
+    Units(out->v.size());
+    return ArrVal(out);
+  }
+
+  // push, unshift.
+  Val ArrInsert(const Val& self, const std::string& m, std::vector<Val>& a) {
+    auto& v = self.arr()->v;
+    Units(a.size());
+    v.insert(m == "push" ? v.end() : v.begin(), a.begin(), a.end());
+    return Val::Num(static_cast<double>(v.size()));
+  }
+
+  // pop, shift.
+  Val ArrRemove(const Val& self, const std::string& m, std::vector<Val>& /*a*/) {
+    auto& v = self.arr()->v;
+    if (v.empty()) return Val{};
+    const bool pop = m == "pop";
+    Val out = pop ? v.back() : v.front();
+    v.erase(pop ? v.end() - 1 : v.begin());
+    return out;
+  }
+
+  // indexOf, includes (strict equality).
+  Val ArrIndexOf(const Val& self, const std::string& m, std::vector<Val>& a) {
+    const auto& v = self.arr()->v;
+    const bool includes = m == "includes";
+    const Val x = a.empty() ? Val{} : a[0];
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (Truthy(Binary(Op::kStrictEq, v[i], x))) return includes ? Val::Bool(true) : Val::Num(static_cast<double>(i));
+    }
+    return includes ? Val::Bool(false) : Val::Num(-1);
+  }
+
+  Val ArrFill(const Val& self, const std::string& /*m*/, std::vector<Val>& a) {
+    const Val x = a.empty() ? Val{} : a[0];
+    for (Val& e : self.arr()->v) e = self.arr()->bytes ? ByteOf(ToNum(x)) : x;
+    return self;
+  }
+
+  Val ArrAt(const Val& self, const std::string& /*m*/, std::vector<Val>& a) {
+    const auto& v = self.arr()->v;
+    double i = Arg(a, 0, 0);
+    if (i < 0) i += static_cast<double>(v.size());
+    return i >= 0 && i < static_cast<double>(v.size()) ? v[static_cast<size_t>(i)] : Val{};
+  }
+
+  // An array's text; a Buffer's in an encoding (utf8 by default).
+  Val ArrToString(const Val& self, const std::string& /*m*/, std::vector<Val>& a) {
+    if (!self.arr()->bytes) return Val::Str(ToStr(self));
+    const std::string enc = a.empty() || a[0].t == Val::kUndef ? "utf8" : Utf16To8(ToStr(a[0]));
+    const std::vector<uint8_t> b = BytesOf(self);
+    Units(b.size());
+    return Val::Str(BytesToText(b, enc));
+  }
+
+  static std::u16string BytesToText(const std::vector<uint8_t>& b, const std::string& enc) {
+    if (enc == "utf8" || enc == "utf-8") return Utf8BytesTo16(b);
+    if (enc == "latin1" || enc == "binary" || enc == "ascii") {
       std::u16string out;
-      for (size_t i = 0; i < v.size(); ++i) {
-        if (i) out += sep;
-        if (v[i].t != Val::kUndef && v[i].t != Val::kNull) out += ToStr(v[i]);
-      }
-      Units(out.size());
-      return Val::Str(std::move(out));
+      for (uint8_t c : b) out.push_back(enc == "ascii" ? (c & 0x7F) : c);
+      return out;
     }
-    if (m == "reverse") {
-      ++decoding_ops_;
-      std::reverse(v.begin(), v.end());
-      return self;
-    }
-    if (m == "slice" || m == "subarray") {
-      const size_t b = Clamp(Arg(a, 0, 0), v.size()), e = Clamp(Arg(a, 1, static_cast<double>(v.size())), v.size());
-      Arr* out = NewArr();
-      out->bytes = arr->bytes;
-      if (e > b) out->v.assign(v.begin() + static_cast<ptrdiff_t>(b), v.begin() + static_cast<ptrdiff_t>(e));
-      Units(out->v.size());
-      return ArrVal(out);
-    }
-    if (m == "concat") {
-      Arr* out = NewArr();
-      out->v = v;
-      for (const Val& x : a) {
-        if (x.t == Val::kArr) {
-          out->v.insert(out->v.end(), x.arr()->v.begin(), x.arr()->v.end());
-        } else {
-          out->v.push_back(x);
-        }
-      }
-      Units(out->v.size());
-      return ArrVal(out);
-    }
-    if (m == "push" || m == "unshift") {
-      Units(a.size());
-      if (m == "push") {
-        v.insert(v.end(), a.begin(), a.end());
-      } else {
-        v.insert(v.begin(), a.begin(), a.end());
-      }
-      return Val::Num(static_cast<double>(v.size()));
-    }
-    if (m == "pop" || m == "shift") {
-      if (v.empty()) return Val{};
-      Val out = m == "pop" ? v.back() : v.front();
-      if (m == "pop") {
-        v.pop_back();
-      } else {
-        v.erase(v.begin());
+    if (enc == "hex") {
+      std::u16string out;
+      for (uint8_t c : b) {
+        out.push_back("0123456789abcdef"[c >> 4]);
+        out.push_back("0123456789abcdef"[c & 15]);
       }
       return out;
     }
-    if (m == "indexOf" || m == "includes") {
-      const Val x = a.empty() ? Val{} : a[0];
-      for (size_t i = 0; i < v.size(); ++i) {
-        if (Truthy(Binary(Op::kStrictEq, v[i], x))) return m == "includes" ? Val::Bool(true) : Val::Num(static_cast<double>(i));
-      }
-      return m == "includes" ? Val::Bool(false) : Val::Num(-1);
-    }
-    if (m == "fill") {
-      const Val x = a.empty() ? Val{} : a[0];
-      for (Val& e : v) e = arr->bytes ? Val::Num(ToUint32(ToNum(x)) & 0xFF) : x;
-      return self;
-    }
-    if (m == "at") {
-      double i = Arg(a, 0, 0);
-      if (i < 0) i += static_cast<double>(v.size());
-      return i >= 0 && i < static_cast<double>(v.size()) ? v[static_cast<size_t>(i)] : Val{};
-    }
-    if (m == "flat") {
-      Arr* out = NewArr();
-      for (const Val& x : v) {
-        if (x.t == Val::kArr) {
-          out->v.insert(out->v.end(), x.arr()->v.begin(), x.arr()->v.end());
-        } else {
-          out->v.push_back(x);
-        }
-      }
-      Units(out->v.size());
-      return ArrVal(out);
-    }
-    if (m == "toString" && arr->bytes) {
-      const std::string enc = a.empty() || a[0].t == Val::kUndef ? "utf8" : Utf16To8(ToStr(a[0]));
-      const std::vector<uint8_t> b = BytesOf(self);
-      Units(b.size());
-      if (enc == "utf8" || enc == "utf-8") return Val::Str(Utf8BytesTo16(b));
-      if (enc == "latin1" || enc == "binary" || enc == "ascii") {
-        std::u16string out;
-        for (uint8_t c : b) out.push_back(enc == "ascii" ? (c & 0x7F) : c);
-        return Val::Str(std::move(out));
-      }
-      if (enc == "hex") {
-        std::u16string out;
-        for (uint8_t c : b) {
-          out.push_back("0123456789abcdef"[c >> 4]);
-          out.push_back("0123456789abcdef"[c & 15]);
-        }
-        return Val::Str(std::move(out));
-      }
-      if (enc == "base64") return Val::Str(Base64Encode(b));
-      throw Stop{};
-    }
-    if (m == "toString") return Val::Str(ToStr(self));
+    if (enc == "base64") return Base64Encode(b);
     throw Stop{};
   }
 
+  static int HexDigit(char16_t c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    const int lower = c | 32;
+    return lower >= 'a' && lower <= 'f' ? lower - 'a' + 10 : -1;
+  }
+
+  // The bytes of `Buffer.from(s, enc)`.
   std::vector<uint8_t> StringBytes(const std::u16string& s, const std::string& enc) {
     if (enc == "base64" || enc == "base64url") return Base64Bytes(s);
     if (enc == "hex") {
       std::vector<uint8_t> out;
       for (size_t i = 0; i + 1 < s.size(); i += 2) {
-        auto h = [](char16_t c) { return c >= '0' && c <= '9' ? c - '0' : (c | 32) >= 'a' && (c | 32) <= 'f' ? (c | 32) - 'a' + 10 : -1; };
-        const int x = h(s[i]), y = h(s[i + 1]);
+        const int x = HexDigit(s[i]), y = HexDigit(s[i + 1]);
         if (x < 0 || y < 0) break;
         out.push_back(static_cast<uint8_t>(x * 16 + y));
       }
@@ -1914,296 +1654,408 @@ class Machine {
     throw Stop{};
   }
 
-  Val CallNative(Native f, const std::vector<Val>& a) {
-    Step();
-    switch (f) {
-      case Native::kFromCharCode:
-      case Native::kFromCodePoint:
-      case Native::kAtob:
-      case Native::kDecodeUri:
-      case Native::kUnescape: ++decoding_ops_; break;
-      case Native::kBufferFrom:
-      case Native::kUint8Array:
-        if (a.size() > 1 && a[1].t == Val::kStr && a[1].s() != u"utf8" && a[1].s() != u"utf-8") ++decoding_ops_;
-        break;
-      case Native::kParseInt:
-        if (a.size() > 1 && Arg(a, 1, 10) != 10) ++decoding_ops_;
-        break;
-      default: break;
-    }
-    switch (f) {
-      case Native::kFromCharCode: {
-        std::u16string out;
-        for (const Val& v : a) out.push_back(static_cast<char16_t>(ToUint32(ToNum(v)) & 0xFFFF));
-        Units(out.size());
-        return Val::Str(std::move(out));
-      }
-      case Native::kFromCodePoint: {
-        std::string out;
-        for (const Val& v : a) {
-          const double c = ToNum(v);
-          if (c < 0 || c > 0x10FFFF || c != std::trunc(c)) throw Stop{};
-          utf::AppendUtf8(static_cast<char32_t>(c), &out);
-        }
-        Units(out.size());
-        return Val::Str(Utf8To16(out));
-      }
-      case Native::kAtob: {
-        const std::vector<uint8_t> b = Base64Bytes(a.empty() ? u"" : ToStr(a[0]));
-        Units(b.size());
-        return Val::Str(std::u16string(b.begin(), b.end()));
-      }
-      case Native::kBtoa: {
-        const std::u16string s = a.empty() ? u"undefined" : ToStr(a[0]);
-        std::vector<uint8_t> b;
-        for (char16_t c : s) {
-          if (c > 0xFF) throw Stop{};
-          b.push_back(static_cast<uint8_t>(c));
-        }
-        return Val::Str(Base64Encode(b));
-      }
-      case Native::kParseInt: {
-        std::string s = a.empty() ? std::string() : Utf16To8(ToStr(a[0]));
-        int radix = static_cast<int>(Arg(a, 1, 0));
-        size_t i = s.find_first_not_of(" \t\n\r");
-        if (i == std::string::npos) return Val::Num(std::nan(""));
-        bool neg = false;
-        if (s[i] == '-' || s[i] == '+') neg = s[i++] == '-';
-        if ((radix == 0 || radix == 16) && s.size() > i + 1 && s[i] == '0' && (s[i + 1] | 32) == 'x') {
-          radix = 16;
-          i += 2;
-        }
-        if (radix == 0) radix = 10;
-        if (radix < 2 || radix > 36) return Val::Num(std::nan(""));
-        double v = 0;
-        size_t digits = 0;
-        for (; i < s.size(); ++i, ++digits) {
-          const char c = static_cast<char>(s[i] | 32);
-          const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'z' ? c - 'a' + 10 : 99;
-          if (d >= radix) break;
-          v = v * radix + d;
-        }
-        if (digits == 0) return Val::Num(std::nan(""));
-        return Val::Num(neg ? -v : v);
-      }
-      case Native::kParseFloat:
-      case Native::kNumber: return Val::Num(a.empty() ? 0 : ToNum(a[0]));
-      case Native::kBoolean: return Val::Bool(!a.empty() && Truthy(a[0]));
-      case Native::kString: return Val::Str(a.empty() ? u"" : ToStr(a[0]));
-      case Native::kBufferFrom:
-      case Native::kUint8Array: {
-        if (a.empty()) throw Stop{};
-        if (a[0].t == Val::kStr) {
-          const std::string enc = a.size() > 1 && a[1].t == Val::kStr ? Utf16To8(a[1].s()) : "utf8";
-          return Bytes(StringBytes(a[0].s(), enc));
-        }
-        return Bytes(BytesOf(a[0]));
-      }
-      case Native::kBufferAlloc: {
-        const double n = Arg(a, 0, 0);
-        if (n < 0 || n > 1e7) throw Stop{};
-        return Bytes(std::vector<uint8_t>(static_cast<size_t>(n)));
-      }
-      case Native::kMathFloor: return Val::Num(std::floor(Arg(a, 0, std::nan(""))));
-      case Native::kMathCeil: return Val::Num(std::ceil(Arg(a, 0, std::nan(""))));
-      case Native::kMathRound: return Val::Num(std::floor(Arg(a, 0, std::nan("")) + 0.5));
-      case Native::kMathAbs: return Val::Num(std::fabs(Arg(a, 0, std::nan(""))));
-      case Native::kMathTrunc: return Val::Num(std::trunc(Arg(a, 0, std::nan(""))));
-      case Native::kMathPow: return Val::Num(std::pow(Arg(a, 0, std::nan("")), Arg(a, 1, std::nan(""))));
-      case Native::kMathMin:
-      case Native::kMathMax: {
-        double r = f == Native::kMathMin ? std::numeric_limits<double>::infinity()
-                                         : -std::numeric_limits<double>::infinity();
-        for (const Val& v : a) r = f == Native::kMathMin ? std::min(r, ToNum(v)) : std::max(r, ToNum(v));
-        return Val::Num(r);
-      }
-      case Native::kArrayFrom: {
-        if (a.empty()) throw Stop{};
-        Arr* out = NewArr();
-        if (a[0].t == Val::kObj) {
-          Val* len = a[0].obj()->Find(u"length");
-          if (len == nullptr || len->t != Val::kNum || len->n < 0 || len->n > 1e6) throw Stop{};
-          out->v.assign(static_cast<size_t>(len->n), Val{});
-        } else {
-          out->v = Iterate(a[0]);
-        }
-        if (a.size() > 1) {
-          for (size_t i = 0; i < out->v.size(); ++i) out->v[i] = CallValue(a[1], {out->v[i], Val::Num(static_cast<double>(i))});
-        }
-        Units(out->v.size());
-        return ArrVal(out);
-      }
-      case Native::kArrayIsArray: return Val::Bool(!a.empty() && a[0].t == Val::kArr);
-      case Native::kArrayOf:
-      case Native::kArray: {
-        Arr* out = NewArr();
-        out->v = a;
-        return ArrVal(out);
-      }
-      case Native::kJsonParse: return JsonParse(a.empty() ? std::u16string() : ToStr(a[0]));
-      case Native::kDecodeUri:
-      case Native::kUnescape: {
-        const std::u16string s = a.empty() ? u"" : ToStr(a[0]);
-        std::string bytes;
-        std::u16string out;
-        auto flush = [&] {
-          if (!bytes.empty()) out += Utf8To16(bytes);
-          bytes.clear();
-        };
-        for (size_t i = 0; i < s.size(); ++i) {
-          auto h = [](char16_t c) { return c >= '0' && c <= '9' ? c - '0' : (c | 32) >= 'a' && (c | 32) <= 'f' ? (c | 32) - 'a' + 10 : -1; };
-          if (s[i] == '%' && i + 2 < s.size() && h(s[i + 1]) >= 0 && h(s[i + 2]) >= 0) {
-            const int c = h(s[i + 1]) * 16 + h(s[i + 2]);
-            if (f == Native::kUnescape) {
-              out.push_back(static_cast<char16_t>(c));
-            } else {
-              bytes.push_back(static_cast<char>(c));
-            }
-            i += 2;
-            continue;
-          }
-          if (f == Native::kUnescape && s[i] == '%' && i + 5 < s.size() && s[i + 1] == 'u') {
-            int c = 0;
-            bool ok = true;
-            for (size_t k = 2; k < 6; ++k) {
-              const int d = h(s[i + k]);
-              ok &= d >= 0;
-              c = c * 16 + d;
-            }
-            if (ok) {
-              out.push_back(static_cast<char16_t>(c));
-              i += 5;
-              continue;
-            }
-          }
-          flush();
-          out.push_back(s[i]);
-        }
-        flush();
-        Units(out.size());
-        return Val::Str(std::move(out));
-      }
-      case Native::kObjectKeys:
-      case Native::kObjectValues: {
-        if (a.empty() || a[0].t != Val::kObj) throw Stop{};
-        Arr* out = NewArr();
-        for (auto& [k, v] : a[0].obj()->props) out->v.push_back(f == Native::kObjectKeys ? Val::Str(k) : v);
-        return ArrVal(out);
-      }
-      case Native::kObjectFreeze: return a.empty() ? Val{} : a[0];
-      default: throw Stop{};
+  // ------------------------------------------------------------ built-ins --
+
+  // When a call of a built-in counts as a decoding operation (EvalResult::decoding_ops).
+  enum class Decodes : uint8_t {
+    kNever,
+    kAlways,
+    kWithEncoding,  // an encoding other than utf8 in the second argument
+    kWithRadix,     // a radix other than 10 in the second argument
+  };
+  struct NativeSpec;
+  using NativeFn = Val (Machine::*)(const NativeSpec& spec, const std::vector<Val>& a);
+  struct NativeSpec {
+    Native id = Native::kNone;
+    NativeFn call = nullptr;  // nullptr: not callable
+    Decodes decodes = Decodes::kNever;
+    double (*math)(double) = nullptr;  // the function of a one-argument Math method
+  };
+
+  // The callable built-ins, by Native.
+  static const NativeSpec& Spec(Native f) {
+    static const auto* specs = [] {
+      static constexpr NativeSpec kSpecs[] = {
+          {Native::kFromCharCode, &Machine::FromCharCode, Decodes::kAlways},
+          {Native::kFromCodePoint, &Machine::FromCodePoint, Decodes::kAlways},
+          {Native::kAtob, &Machine::Atob, Decodes::kAlways},
+          {Native::kBtoa, &Machine::Btoa},
+          {Native::kParseInt, &Machine::ParseInt, Decodes::kWithRadix},
+          {Native::kParseFloat, &Machine::NumberOf},
+          {Native::kNumber, &Machine::NumberOf},
+          {Native::kBoolean, &Machine::BooleanOf},
+          {Native::kString, &Machine::StringOf},
+          {Native::kBufferFrom, &Machine::BufferFrom, Decodes::kWithEncoding},
+          {Native::kUint8Array, &Machine::BufferFrom, Decodes::kWithEncoding},
+          {Native::kBufferAlloc, &Machine::BufferAlloc},
+          {Native::kMathFloor, &Machine::MathUnary, Decodes::kNever, [](double x) { return std::floor(x); }},
+          {Native::kMathCeil, &Machine::MathUnary, Decodes::kNever, [](double x) { return std::ceil(x); }},
+          {Native::kMathRound, &Machine::MathUnary, Decodes::kNever, [](double x) { return std::floor(x + 0.5); }},
+          {Native::kMathAbs, &Machine::MathUnary, Decodes::kNever, [](double x) { return std::fabs(x); }},
+          {Native::kMathTrunc, &Machine::MathUnary, Decodes::kNever, [](double x) { return std::trunc(x); }},
+          {Native::kMathPow, &Machine::MathPow},
+          {Native::kMathMin, &Machine::MathMinMax},
+          {Native::kMathMax, &Machine::MathMinMax},
+          {Native::kArrayFrom, &Machine::ArrayFrom},
+          {Native::kArrayIsArray, &Machine::ArrayIsArray},
+          {Native::kArrayOf, &Machine::ArrayOf},
+          {Native::kArray, &Machine::ArrayOf},
+          {Native::kJsonParse, &Machine::JsonParseCall},
+          {Native::kDecodeUri, &Machine::PercentDecodeCall, Decodes::kAlways},
+          {Native::kUnescape, &Machine::PercentDecodeCall, Decodes::kAlways},
+          {Native::kObjectKeys, &Machine::ObjectKeysOrValues},
+          {Native::kObjectValues, &Machine::ObjectKeysOrValues},
+          {Native::kObjectFreeze, &Machine::ObjectFreeze},
+      };
+      auto* by_id = new std::array<NativeSpec, static_cast<size_t>(Native::kCount)>{};
+      for (const NativeSpec& s : kSpecs) (*by_id)[static_cast<size_t>(s.id)] = s;
+      return by_id;
+    }();
+    return (*specs)[static_cast<size_t>(f)];
+  }
+
+  bool CountsAsDecoding(Decodes decodes, const std::vector<Val>& a) {
+    switch (decodes) {
+      case Decodes::kAlways: return true;
+      case Decodes::kWithEncoding:
+        return a.size() > 1 && a[1].t == Val::kStr && a[1].s() != u"utf8" && a[1].s() != u"utf-8";
+      case Decodes::kWithRadix: return a.size() > 1 && Arg(a, 1, 10) != 10;
+      default: return false;
     }
   }
+
+  Val CallNative(Native f, const std::vector<Val>& a) {
+    Step();
+    const NativeSpec& spec = Spec(f);
+    if (CountsAsDecoding(spec.decodes, a)) ++decoding_ops_;
+    if (spec.call == nullptr) throw Stop{};
+    return (this->*spec.call)(spec, a);
+  }
+
+  Val FromCharCode(const NativeSpec& /*spec*/, const std::vector<Val>& a) {
+    std::u16string out;
+    for (const Val& v : a) out.push_back(static_cast<char16_t>(ToUint32(ToNum(v)) & 0xFFFF));
+    Units(out.size());
+    return Val::Str(std::move(out));
+  }
+
+  Val FromCodePoint(const NativeSpec& /*spec*/, const std::vector<Val>& a) {
+    std::string out;
+    for (const Val& v : a) {
+      const double c = ToNum(v);
+      if (c < 0 || c > 0x10FFFF || c != std::trunc(c)) throw Stop{};
+      utf::AppendUtf8(static_cast<char32_t>(c), &out);
+    }
+    Units(out.size());
+    return Val::Str(Utf8To16(out));
+  }
+
+  Val Atob(const NativeSpec& /*spec*/, const std::vector<Val>& a) {
+    const std::vector<uint8_t> b = Base64Bytes(a.empty() ? u"" : ToStr(a[0]));
+    Units(b.size());
+    return Val::Str(std::u16string(b.begin(), b.end()));
+  }
+
+  Val Btoa(const NativeSpec& /*spec*/, const std::vector<Val>& a) {
+    const std::u16string s = a.empty() ? u"undefined" : ToStr(a[0]);
+    std::vector<uint8_t> b;
+    for (char16_t c : s) {
+      if (c > 0xFF) throw Stop{};
+      b.push_back(static_cast<uint8_t>(c));
+    }
+    return Val::Str(Base64Encode(b));
+  }
+
+  Val ParseInt(const NativeSpec& /*spec*/, const std::vector<Val>& a) {
+    const std::string s = a.empty() ? std::string() : Utf16To8(ToStr(a[0]));
+    return Val::Num(ParseIntText(s, static_cast<int>(Arg(a, 1, 0))));
+  }
+
+  // parseInt(s, radix): leading space, a sign, 0x for radix 0 or 16, then digits up to the first
+  // that is not one. NaN when there is none.
+  static double ParseIntText(const std::string& s, int radix) {
+    size_t i = s.find_first_not_of(" \t\n\r");
+    if (i == std::string::npos) return std::nan("");
+    bool neg = false;
+    if (s[i] == '-' || s[i] == '+') neg = s[i++] == '-';
+    if ((radix == 0 || radix == 16) && s.size() > i + 1 && s[i] == '0' && (s[i + 1] | 32) == 'x') {
+      radix = 16;
+      i += 2;
+    }
+    if (radix == 0) radix = 10;
+    if (radix < 2 || radix > 36) return std::nan("");
+    double v = 0;
+    size_t digits = 0;
+    for (; i < s.size(); ++i, ++digits) {
+      const char c = static_cast<char>(s[i] | 32);
+      const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'z' ? c - 'a' + 10 : 99;
+      if (d >= radix) break;
+      v = v * radix + d;
+    }
+    if (digits == 0) return std::nan("");
+    return neg ? -v : v;
+  }
+
+  // Number(x), parseFloat(x).
+  Val NumberOf(const NativeSpec& /*spec*/, const std::vector<Val>& a) { return Val::Num(a.empty() ? 0 : ToNum(a[0])); }
+  Val BooleanOf(const NativeSpec& /*spec*/, const std::vector<Val>& a) {
+    return Val::Bool(!a.empty() && Truthy(a[0]));
+  }
+  Val StringOf(const NativeSpec& /*spec*/, const std::vector<Val>& a) {
+    return Val::Str(a.empty() ? u"" : ToStr(a[0]));
+  }
+
+  // Buffer.from(string, encoding) or Buffer.from(array); Uint8Array(…) likewise.
+  Val BufferFrom(const NativeSpec& /*spec*/, const std::vector<Val>& a) {
+    if (a.empty()) throw Stop{};
+    if (a[0].t != Val::kStr) return Bytes(BytesOf(a[0]));
+    const std::string enc = a.size() > 1 && a[1].t == Val::kStr ? Utf16To8(a[1].s()) : "utf8";
+    return Bytes(StringBytes(a[0].s(), enc));
+  }
+
+  Val BufferAlloc(const NativeSpec& /*spec*/, const std::vector<Val>& a) {
+    const double n = Arg(a, 0, 0);
+    if (n < 0 || n > 1e7) throw Stop{};
+    return Bytes(std::vector<uint8_t>(static_cast<size_t>(n)));
+  }
+
+  Val MathUnary(const NativeSpec& spec, const std::vector<Val>& a) {
+    return Val::Num(spec.math(Arg(a, 0, std::nan(""))));
+  }
+  Val MathPow(const NativeSpec& /*spec*/, const std::vector<Val>& a) {
+    return Val::Num(std::pow(Arg(a, 0, std::nan("")), Arg(a, 1, std::nan(""))));
+  }
+  Val MathMinMax(const NativeSpec& spec, const std::vector<Val>& a) {
+    const bool min = spec.id == Native::kMathMin;
+    double r = min ? std::numeric_limits<double>::infinity() : -std::numeric_limits<double>::infinity();
+    for (const Val& v : a) r = min ? std::min(r, ToNum(v)) : std::max(r, ToNum(v));
+    return Val::Num(r);
+  }
+
+  // Array.from(iterable or {length}, mapFn?), Uint8Array.from likewise.
+  Val ArrayFrom(const NativeSpec& /*spec*/, const std::vector<Val>& a) {
+    if (a.empty()) throw Stop{};
+    Arr* out = NewArr();
+    if (a[0].t == Val::kObj) {
+      Val* len = a[0].obj()->Find(u"length");
+      if (len == nullptr || len->t != Val::kNum || len->n < 0 || len->n > 1e6) throw Stop{};
+      out->v.assign(static_cast<size_t>(len->n), Val{});
+    } else {
+      out->v = Iterate(a[0]);
+    }
+    if (a.size() > 1) {
+      for (size_t i = 0; i < out->v.size(); ++i) out->v[i] = CallValue(a[1], {out->v[i], Val::Num(static_cast<double>(i))});
+    }
+    Units(out->v.size());
+    return ArrVal(out);
+  }
+
+  Val ArrayIsArray(const NativeSpec& /*spec*/, const std::vector<Val>& a) {
+    return Val::Bool(!a.empty() && a[0].t == Val::kArr);
+  }
+
+  // Array.of(…) and Array(…).
+  Val ArrayOf(const NativeSpec& /*spec*/, const std::vector<Val>& a) {
+    Arr* out = NewArr();
+    out->v = a;
+    return ArrVal(out);
+  }
+
+  Val JsonParseCall(const NativeSpec& /*spec*/, const std::vector<Val>& a) {
+    return JsonParse(a.empty() ? std::u16string() : ToStr(a[0]));
+  }
+
+  // decodeURIComponent / decodeURI, unescape.
+  Val PercentDecodeCall(const NativeSpec& spec, const std::vector<Val>& a) {
+    std::u16string out = PercentDecode(a.empty() ? u"" : ToStr(a[0]), spec.id == Native::kUnescape);
+    Units(out.size());
+    return Val::Str(std::move(out));
+  }
+
+  // %XX escapes: UTF-8 bytes (decodeURIComponent), or code units with %uXXXX too (unescape).
+  // Anything else, malformed escapes included, is kept as it is.
+  static std::u16string PercentDecode(const std::u16string& s, bool unescape) {
+    std::string bytes;  // pending UTF-8 bytes of %XX escapes
+    std::u16string out;
+    auto flush = [&] {
+      if (!bytes.empty()) out += Utf8To16(bytes);
+      bytes.clear();
+    };
+    for (size_t i = 0; i < s.size(); ++i) {
+      if (s[i] == '%' && i + 2 < s.size() && HexDigit(s[i + 1]) >= 0 && HexDigit(s[i + 2]) >= 0) {
+        const int c = HexDigit(s[i + 1]) * 16 + HexDigit(s[i + 2]);
+        if (unescape) {
+          out.push_back(static_cast<char16_t>(c));
+        } else {
+          bytes.push_back(static_cast<char>(c));
+        }
+        i += 2;
+        continue;
+      }
+      if (unescape && s[i] == '%' && i + 5 < s.size() && s[i + 1] == 'u') {
+        if (std::optional<char16_t> c = Hex4(s, i + 2)) {
+          out.push_back(*c);
+          i += 5;
+          continue;
+        }
+      }
+      flush();
+      out.push_back(s[i]);
+    }
+    flush();
+    return out;
+  }
+
+  // The code unit of four hex digits at s[at…at+3]; nullopt when one is not a hex digit.
+  static std::optional<char16_t> Hex4(const std::u16string& s, size_t at) {
+    int c = 0;
+    bool ok = true;
+    for (size_t k = at; k < at + 4; ++k) {
+      const int d = HexDigit(s[k]);
+      ok &= d >= 0;
+      c = c * 16 + d;
+    }
+    if (!ok) return std::nullopt;
+    return static_cast<char16_t>(c);
+  }
+
+  // Object.keys, Object.values.
+  Val ObjectKeysOrValues(const NativeSpec& spec, const std::vector<Val>& a) {
+    if (a.empty() || a[0].t != Val::kObj) throw Stop{};
+    Arr* out = NewArr();
+    for (auto& [k, v] : a[0].obj()->props) out->v.push_back(spec.id == Native::kObjectKeys ? Val::Str(k) : v);
+    return ArrVal(out);
+  }
+
+  Val ObjectFreeze(const NativeSpec& /*spec*/, const std::vector<Val>& a) { return a.empty() ? Val{} : a[0]; }
 
   // JSON.parse of arrays, objects, strings, numbers, booleans and null.
   Val JsonParse(const std::u16string& s) {
     size_t i = 0;
     Val v = JsonValue(s, &i, 0);
-    while (i < s.size() && (s[i] == ' ' || s[i] == '\n' || s[i] == '\t' || s[i] == '\r')) ++i;
-    if (i != s.size()) throw Thrown{Val::Str(u"SyntaxError")};
+    SkipJsonSpace(s, &i);
+    if (i != s.size()) throw JsonSyntaxError();
     return v;
   }
+
+  static Thrown JsonSyntaxError() { return Thrown{Val::Str(u"SyntaxError")}; }
+
+  static void SkipJsonSpace(const std::u16string& s, size_t* i) {
+    while (*i < s.size() && (s[*i] == ' ' || s[*i] == '\n' || s[*i] == '\t' || s[*i] == '\r')) ++*i;
+  }
+
+  // After a value in a list: true after a comma (another value follows), false after `close`.
+  static bool JsonListGoesOn(const std::u16string& s, size_t* i, char16_t close) {
+    SkipJsonSpace(s, i);
+    if (*i < s.size() && s[*i] == ',') {
+      ++*i;
+      return true;
+    }
+    if (*i < s.size() && s[*i] == close) {
+      ++*i;
+      return false;
+    }
+    throw JsonSyntaxError();
+  }
+
+  // True (and past it) when the list opened just before ends at once.
+  static bool JsonListIsEmpty(const std::u16string& s, size_t* i, char16_t close) {
+    SkipJsonSpace(s, i);
+    if (*i < s.size() && s[*i] == close) {
+      ++*i;
+      return true;
+    }
+    return false;
+  }
+
   Val JsonValue(const std::u16string& s, size_t* i, int depth) {
     Step();
     if (depth > 64) throw Stop{};
-    auto ws = [&] {
-      while (*i < s.size() && (s[*i] == ' ' || s[*i] == '\n' || s[*i] == '\t' || s[*i] == '\r')) ++*i;
-    };
-    ws();
-    if (*i >= s.size()) throw Thrown{Val::Str(u"SyntaxError")};
-    const char16_t c = s[*i];
-    if (c == '[') {
-      ++*i;
-      Arr* a = NewArr();
-      ws();
-      if (*i < s.size() && s[*i] == ']') {
-        ++*i;
-        return ArrVal(a);
-      }
-      for (;;) {
-        a->v.push_back(JsonValue(s, i, depth + 1));
-        Units(1);
-        ws();
-        if (*i < s.size() && s[*i] == ',') {
-          ++*i;
-          continue;
-        }
-        if (*i < s.size() && s[*i] == ']') {
-          ++*i;
-          return ArrVal(a);
-        }
-        throw Thrown{Val::Str(u"SyntaxError")};
-      }
+    SkipJsonSpace(s, i);
+    if (*i >= s.size()) throw JsonSyntaxError();
+    switch (s[*i]) {
+      case '[': return JsonArray(s, i, depth);
+      case '{': return JsonObject(s, i, depth);
+      case '"': return JsonString(s, i);
+      default: return JsonWord(s, i);
     }
-    if (c == '{') {
+  }
+
+  Val JsonArray(const std::u16string& s, size_t* i, int depth) {
+    ++*i;
+    Arr* a = NewArr();
+    if (JsonListIsEmpty(s, i, ']')) return ArrVal(a);
+    do {
+      a->v.push_back(JsonValue(s, i, depth + 1));
+      Units(1);
+    } while (JsonListGoesOn(s, i, ']'));
+    return ArrVal(a);
+  }
+
+  Val JsonObject(const std::u16string& s, size_t* i, int depth) {
+    ++*i;
+    Obj* o = NewObj();
+    if (JsonListIsEmpty(s, i, '}')) return Ref(Val::kObj, o);
+    do {
+      SkipJsonSpace(s, i);
+      Val k = JsonValue(s, i, depth + 1);
+      if (k.t != Val::kStr) throw JsonSyntaxError();
+      SkipJsonSpace(s, i);
+      if (*i >= s.size() || s[*i] != ':') throw JsonSyntaxError();
       ++*i;
-      Obj* o = NewObj();
-      ws();
-      if (*i < s.size() && s[*i] == '}') {
-        ++*i;
+      o->props.emplace_back(k.s(), JsonValue(s, i, depth + 1));
+    } while (JsonListGoesOn(s, i, '}'));
+    return Ref(Val::kObj, o);
+  }
+
+  Val JsonString(const std::u16string& s, size_t* i) {
+    std::u16string out;
+    for (++*i; *i < s.size() && s[*i] != '"'; ++*i) {
+      if (s[*i] != '\\') {
+        out.push_back(s[*i]);
+        continue;
+      }
+      if (++*i >= s.size()) break;
+      const char16_t e = s[*i];
+      if (e == 'u' && *i + 4 < s.size()) {
+        // Four hex digits, else a SyntaxError as in JavaScript.
+        const std::optional<char16_t> c = Hex4(s, *i + 1);
+        if (!c) throw JsonSyntaxError();
+        out.push_back(*c);
+        *i += 4;
       } else {
-        for (;;) {
-          ws();
-          Val k = JsonValue(s, i, depth + 1);
-          if (k.t != Val::kStr) throw Thrown{Val::Str(u"SyntaxError")};
-          ws();
-          if (*i >= s.size() || s[*i] != ':') throw Thrown{Val::Str(u"SyntaxError")};
-          ++*i;
-          o->props.emplace_back(k.s(), JsonValue(s, i, depth + 1));
-          ws();
-          if (*i < s.size() && s[*i] == ',') {
-            ++*i;
-            continue;
-          }
-          if (*i < s.size() && s[*i] == '}') {
-            ++*i;
-            break;
-          }
-          throw Thrown{Val::Str(u"SyntaxError")};
-        }
+        out.push_back(JsonEscaped(e));
       }
-      Val v;
-      v.t = Val::kObj;
-      v.p = o;
-      return v;
     }
-    if (c == '"') {
-      std::u16string out;
-      for (++*i; *i < s.size() && s[*i] != '"'; ++*i) {
-        if (s[*i] != '\\') {
-          out.push_back(s[*i]);
-          continue;
-        }
-        if (++*i >= s.size()) break;
-        const char16_t e = s[*i];
-        if (e == 'n') out.push_back('\n');
-        else if (e == 't') out.push_back('\t');
-        else if (e == 'r') out.push_back('\r');
-        else if (e == 'b') out.push_back('\b');
-        else if (e == 'f') out.push_back('\f');
-        else if (e == 'u' && *i + 4 < s.size()) {
-          out.push_back(static_cast<char16_t>(std::stoi(Utf16To8(s.substr(*i + 1, 4)), nullptr, 16)));
-          *i += 4;
-        } else out.push_back(e);
-      }
-      if (*i >= s.size()) throw Thrown{Val::Str(u"SyntaxError")};
-      ++*i;
-      Units(out.size());
-      return Val::Str(std::move(out));
+    if (*i >= s.size()) throw JsonSyntaxError();
+    ++*i;
+    Units(out.size());
+    return Val::Str(std::move(out));
+  }
+
+  // The character a one-letter escape `\e` stands for.
+  static char16_t JsonEscaped(char16_t e) {
+    switch (e) {
+      case 'n': return '\n';
+      case 't': return '\t';
+      case 'r': return '\r';
+      case 'b': return '\b';
+      case 'f': return '\f';
+      default: return e;
     }
+  }
+
+  // true, false, null or a number.
+  Val JsonWord(const std::u16string& s, size_t* i) {
     size_t e = *i;
     while (e < s.size() && s[e] != ',' && s[e] != ']' && s[e] != '}' && s[e] != ' ' && s[e] != '\n') ++e;
     const std::string word = Utf16To8(s.substr(*i, e - *i));
     *i = e;
     if (word == "true") return Val::Bool(true);
     if (word == "false") return Val::Bool(false);
-    if (word == "null") {
-      Val v;
-      v.t = Val::kNull;
-      return v;
-    }
+    if (word == "null") return Null();
     auto n = ParseJsNumber(word);
-    if (!n) throw Thrown{Val::Str(u"SyntaxError")};
+    if (!n) throw JsonSyntaxError();
     return Val::Num(*n);
   }
 
@@ -2246,96 +2098,23 @@ bool ToResult(const Val& v, EvalResult* out) {
   return false;
 }
 
-bool IsIdentStart(char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_' || c == '$'; }
-bool IsIdentPart(char c) { return IsIdentStart(c) || std::isdigit(static_cast<unsigned char>(c)); }
-
-// `name(arg, …)` with string, number and name arguments: the shape of
-// nearly every decoder call, compiled without a parse.
-const Node* CompileSimpleCall(std::string_view t, Snippet* out) {
-  size_t i = 0;
-  auto ws = [&] {
-    while (i < t.size() && (t[i] == ' ' || t[i] == '\n' || t[i] == '\t' || t[i] == '\r')) ++i;
-  };
-  auto ident = [&]() -> std::string_view {
-    if (i >= t.size() || !IsIdentStart(t[i])) return {};
-    const size_t b = i;
-    while (i < t.size() && IsIdentPart(t[i])) ++i;
-    return t.substr(b, i - b);
-  };
-  const std::string_view callee = ident();
-  if (callee.empty() || i >= t.size() || t[i] != '(') return nullptr;
-  ++i;
-  Node& call = out->nodes.emplace_back();
-  call.kind = N::kCall;
-  Node& fn = out->nodes.emplace_back();
-  fn.kind = N::kIdent;
-  fn.op = std::string(callee);
-  call.kids.push_back(&fn);
-  ws();
-  if (i < t.size() && t[i] == ')') {
-    ++i;
-  } else {
-    for (;;) {
-      ws();
-      if (i >= t.size()) return nullptr;
-      Node& arg = out->nodes.emplace_back();
-      const char c = t[i];
-      if (c == '"' || c == '\'') {
-        const size_t b = ++i;
-        while (i < t.size() && t[i] != c) {
-          if (t[i] == '\\') ++i;
-          if (i >= t.size() || t[i] == '\n') return nullptr;
-          ++i;
-        }
-        if (i >= t.size()) return nullptr;
-        bool escaped = false;
-        arg.kind = N::kStr;
-        arg.str = Utf8To16(DecodeJsEscapes(t.substr(b, i - b), &escaped));
-        ++i;
-      } else if (std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '.') {
-        const size_t b = i++;
-        while (i < t.size() && (std::isalnum(static_cast<unsigned char>(t[i])) || t[i] == '.' || t[i] == '_')) ++i;
-        std::string_view num = t.substr(b, i - b);
-        const bool neg = !num.empty() && num.front() == '-';
-        if (neg) num.remove_prefix(1);
-        auto v = ParseJsNumber(std::string(num));
-        if (!v) return nullptr;
-        arg.kind = N::kNum;
-        arg.num = neg ? -*v : *v;
-      } else {
-        const std::string_view name = ident();
-        if (name.empty()) return nullptr;
-        arg.kind = name == "undefined" ? N::kUndef : N::kIdent;
-        arg.op = std::string(name);
-        if (name == "true" || name == "false") {
-          arg.kind = N::kBool;
-          arg.flag = name == "true";
-        } else if (name == "null") {
-          arg.kind = N::kNull;
-        }
-      }
-      call.kids.push_back(&arg);
-      ws();
-      if (i < t.size() && t[i] == ',') {
-        ++i;
-        continue;
-      }
-      if (i < t.size() && t[i] == ')') {
-        ++i;
-        break;
-      }
-      return nullptr;
-    }
-  }
-  ws();
-  return i == t.size() ? &call : nullptr;
-}
-
 struct ParserDeleter {
   void operator()(TSParser* p) const { ts_parser_delete(p); }
 };
 
 }  // namespace
+}  // namespace js_eval
+
+using js_eval::CompileSimpleCall;
+using js_eval::CompileTree;
+using js_eval::Machine;
+using js_eval::Node;
+using js_eval::ParserDeleter;
+using js_eval::Snippet;
+using js_eval::Stop;
+using js_eval::Thrown;
+using js_eval::ToResult;
+using js_eval::Val;
 
 struct JsEvaluator::Impl {
   std::string_view text;
@@ -2363,16 +2142,14 @@ struct JsEvaluator::Impl {
     TSNode root = ts_tree_root_node(tree);
     const Node* result = nullptr;
     if (!ts_node_has_error(root)) {
-      Compiler c(wrapped, out);
       if (program) {
-        result = c.Compile(root);
+        result = CompileTree(wrapped, root, out);
       } else if (ts_node_named_child_count(root) == 1) {
         TSNode stmt = ts_node_named_child(root, 0);
         if (std::string_view(ts_node_type(stmt)) == "expression_statement") {
-          result = c.Compile(ts_node_named_child(stmt, 0));
+          result = CompileTree(wrapped, ts_node_named_child(stmt, 0), out);
         }
       }
-      if (c.failed()) result = nullptr;
     }
     ts_tree_delete(tree);
     return result;

@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "audit/internal/unpack_internal.h"
 #include "audit/object_file.h"
@@ -141,6 +142,187 @@ std::optional<std::string> Decompress(std::string_view bytes, std::uint64_t max_
   return out;
 }
 
+namespace {
+
+// Reads one npm tarball entry by entry (ReadNpmTarball). Each step notes what
+// it refuses in out->notes.
+class NpmTarballReader {
+ public:
+  NpmTarballReader(archive* a, std::string_view file, bool file_mapping, const std::string& name, Budget* budget,
+                   Unpacked* out)
+      : a_(a), pages_(a, file, file_mapping), name_(name), budget_(*budget), limits_(budget->limits()), out_(*out) {}
+
+  // False when the bytes are not a tarball at all (no entry header).
+  bool Read() {
+    for (;;) {
+      pages_.Release();
+      archive_entry* e = nullptr;
+      const int r = archive_read_next_header(a_, &e);
+      if (r == ARCHIVE_EOF) break;
+      if (r < ARCHIVE_WARN) {
+        if (!any_header_) return false;
+        Note("npm-tarball: {}: damaged after {} entries: {}", name_, entries_,
+             archive_error_string(a_) ? archive_error_string(a_) : "error");
+        break;
+      }
+      any_header_ = true;  // a tarball, so the budget is checked after the first header only
+      if (!WithinLimits()) break;
+      ReadEntry(e);
+    }
+    if (!any_header_) return false;
+    NoteSkipped();
+    return true;
+  }
+
+ private:
+  template <typename... Args>
+  void Note(fmt::format_string<Args...> format, Args&&... args) {
+    out_.notes.push_back(fmt::format(format, std::forward<Args>(args)...));
+  }
+
+  // The budget's time, the entry count and the decompressed total; false (noted) past one.
+  bool WithinLimits() {
+    if (budget_.OutOfTime("npm-tarball", &out_)) return false;
+    if (++entries_ > limits_.max_entries) {
+      Note("limit: more than {} tarball entries; rest not read", limits_.max_entries);
+      return false;
+    }
+    const std::int64_t unpacked_so_far = archive_filter_bytes(a_, 0);
+    if (unpacked_so_far > 0 && static_cast<std::uint64_t>(unpacked_so_far) > limits_.max_total_bytes) {
+      Note("limit: more than {} bytes after decompression; rest of {} not read", limits_.max_total_bytes, name_);
+      return false;
+    }
+    return true;
+  }
+
+  void ReadEntry(archive_entry* e) {
+    const char* raw_path = archive_entry_pathname(e);
+    const std::string path = raw_path ? raw_path : "";
+    if (!IsRegularFile(e, path)) return;
+    const std::uint64_t declared =
+        archive_entry_size_is_set(e) ? static_cast<std::uint64_t>(archive_entry_size(e)) : 0;
+    if (IsModuleName(path)) {
+      ReadModule(path, declared);
+    } else {
+      ReadOtherFile(path, declared);
+    }
+  }
+
+  // Unsafe paths, directories, links and special files are not read (noted, but directories).
+  bool IsRegularFile(archive_entry* e, const std::string& path) {
+    if (UnsafePath(path)) {
+      Note("npm-tarball: entry with an unsafe path '{}'; not read", path);
+      return false;
+    }
+    const auto type = archive_entry_filetype(e);
+    if (type == AE_IFDIR) return false;
+    if (type == AE_IFLNK || archive_entry_hardlink(e) != nullptr) {
+      const char* target = archive_entry_symlink(e) ? archive_entry_symlink(e) : archive_entry_hardlink(e);
+      Note("npm-tarball: link not followed: {} -> {}", path, target ? target : "");
+      return false;
+    }
+    if (type != AE_IFREG) {
+      Note("npm-tarball: '{}' is not a regular file; not read", path);
+      return false;
+    }
+    return true;
+  }
+
+  // A .js / .mjs / .cjs / .jsx / .json file.
+  void ReadModule(const std::string& path, std::uint64_t declared) {
+    if (declared > limits_.max_entry_bytes) {
+      // Admit notes the refusal with the entry's size.
+      budget_.Admit(declared, fmt::format("npm-tarball '{}'", path), &out_);
+      return;
+    }
+    std::string data, error;
+    data.reserve(std::min(declared, kMaxReserve));
+    if (!ReadData(a_, limits_.max_entry_bytes, &data, &error, &pages_, declared)) {
+      Note("npm-tarball: '{}' could not be read: {}", path, error);
+      return;
+    }
+    if (!LooksLikeText(data)) {
+      if (!RuntimeLoads(path)) {
+        Note("npm-tarball: '{}' is binary, not JavaScript; not read", path);
+        return;
+      }
+      Note("npm-tarball: '{}' holds NUL or control bytes; read as JavaScript all the same", path);
+    }
+    AddOwnedModule(path, std::move(data), 0, "npm-tarball", &budget_, &out_);
+  }
+
+  // Any other file: by its first bytes, a script without an extension, a native executable, or
+  // (counted by extension) something not read.
+  void ReadOtherFile(const std::string& path, std::uint64_t declared) {
+    const size_t slash = path.rfind('/');
+    const std::string base = path.substr(slash == std::string::npos ? 0 : slash + 1);
+    const size_t dot = base.rfind('.');
+    char head[64];
+    const la_ssize_t n = archive_read_data(a_, head, sizeof head);
+    const std::string_view first = n > 0 ? std::string_view(head, static_cast<size_t>(n)) : std::string_view();
+    if (dot == std::string::npos && n > 2 && IsNodeShebang(first)) {
+      ReadScript(path, first, declared);
+      return;
+    }
+    ++skipped_by_ext_[dot == std::string::npos || dot == 0 ? "(none)" : base.substr(dot)];
+    if (n > 0 && MayBeObjectFile(first)) ReadExecutable(path, first, declared);
+  }
+
+  // bin/agent with "#!/usr/bin/env node": JavaScript without an extension.
+  void ReadScript(const std::string& path, std::string_view head, std::uint64_t declared) {
+    std::string data(head), error;
+    if (declared > limits_.max_entry_bytes) {
+      budget_.Admit(declared, fmt::format("npm-tarball '{}'", path), &out_);
+    } else if (!ReadData(a_, limits_.max_entry_bytes, &data, &error, &pages_, declared)) {
+      Note("npm-tarball: '{}' could not be read: {}", path, error);
+    } else {
+      AddModule(path, data, GuessEncoding(data), 0, "npm-tarball", &budget_, &out_);
+    }
+  }
+
+  // A native executable (the agent's own Bun or SEA build, an addon, a vendored tool): read whole,
+  // within the entry limit, and searched for an embedded payload. Bounded by both the file and the
+  // decompressed-total limits (an agent's own build is often larger than any module); the header's
+  // size is only a hint (it may lie), so memory grows with the bytes actually read.
+  void ReadExecutable(const std::string& path, std::string_view head, std::uint64_t declared) {
+    const std::uint64_t max_exe = std::min(limits_.max_file_bytes, limits_.max_total_bytes);
+    std::string exe(head), error;
+    exe.reserve(std::min({declared, max_exe, kMaxReserve}));
+    if (declared > max_exe) {
+      Note("limit: npm-tarball '{}' is {} bytes, more than the {} bytes audit reads; not read", path, declared,
+           max_exe);
+    } else if (!ReadData(a_, max_exe, &exe, &error, &pages_, declared)) {
+      Note("npm-tarball: '{}' could not be read: {}", path, error);
+    } else {
+      ReadNestedExecutable(exe, path, "npm-tarball", &budget_, &out_);
+    }
+  }
+
+  // One note for all files not read, counted by extension.
+  void NoteSkipped() {
+    if (skipped_by_ext_.empty()) return;
+    std::string list;
+    std::size_t total = 0;
+    for (const auto& [ext, n] : skipped_by_ext_) {
+      list += fmt::format("{}{} {}", list.empty() ? "" : ", ", ext, n);
+      total += n;
+    }
+    Note("npm-tarball: {} files that are not JavaScript or JSON were not read ({})", total, list);
+  }
+
+  archive* a_;
+  ConsumedPages pages_;
+  const std::string& name_;
+  Budget& budget_;
+  const UnpackLimits& limits_;
+  Unpacked& out_;
+  std::map<std::string, std::size_t> skipped_by_ext_;
+  std::size_t entries_ = 0;
+  bool any_header_ = false;
+};
+
+}  // namespace
+
 bool ReadNpmTarball(std::string_view file, const std::string& name, Budget* budget, Unpacked* out,
                     bool file_mapping) {
   std::unique_ptr<archive, ArchiveCloser> a(archive_read_new());
@@ -151,128 +333,7 @@ bool ReadNpmTarball(std::string_view file, const std::string& name, Budget* budg
       ARCHIVE_OK) {
     return false;
   }
-  ConsumedPages pages(a.get(), file, file_mapping);
-  const UnpackLimits& limits = budget->limits();
-  std::map<std::string, std::size_t> skipped_by_ext;
-  std::size_t entries = 0;
-  bool any_header = false;
-  for (;;) {
-    pages.Release();
-    archive_entry* e = nullptr;
-    int r = archive_read_next_header(a.get(), &e);
-    if (r == ARCHIVE_EOF) break;
-    if (r < ARCHIVE_WARN) {
-      if (!any_header) return false;
-      out->notes.push_back(fmt::format("npm-tarball: {}: damaged after {} entries: {}", name, entries,
-                                       archive_error_string(a.get()) ? archive_error_string(a.get()) : "error"));
-      break;
-    }
-    any_header = true;  // a tarball, so the budget is checked after the first header only
-    if (budget->OutOfTime("npm-tarball", out)) break;
-    if (++entries > limits.max_entries) {
-      out->notes.push_back(fmt::format("limit: more than {} tarball entries; rest not read", limits.max_entries));
-      break;
-    }
-    std::int64_t unpacked_so_far = archive_filter_bytes(a.get(), 0);
-    if (unpacked_so_far > 0 && static_cast<std::uint64_t>(unpacked_so_far) > limits.max_total_bytes) {
-      out->notes.push_back(fmt::format("limit: more than {} bytes after decompression; rest of {} not read",
-                                       limits.max_total_bytes, name));
-      break;
-    }
-    const char* raw_path = archive_entry_pathname(e);
-    std::string path = raw_path ? raw_path : "";
-    if (UnsafePath(path)) {
-      out->notes.push_back(fmt::format("npm-tarball: entry with an unsafe path '{}'; not read", path));
-      continue;
-    }
-    auto type = archive_entry_filetype(e);
-    if (type == AE_IFDIR) continue;
-    if (type == AE_IFLNK || archive_entry_hardlink(e) != nullptr) {
-      const char* target = archive_entry_symlink(e) ? archive_entry_symlink(e) : archive_entry_hardlink(e);
-      out->notes.push_back(fmt::format("npm-tarball: link not followed: {} -> {}", path, target ? target : ""));
-      continue;
-    }
-    if (type != AE_IFREG) {
-      out->notes.push_back(fmt::format("npm-tarball: '{}' is not a regular file; not read", path));
-      continue;
-    }
-    std::uint64_t declared = archive_entry_size_is_set(e) ? static_cast<std::uint64_t>(archive_entry_size(e)) : 0;
-    if (!IsModuleName(path)) {
-      size_t slash = path.rfind('/');
-      std::string base = path.substr(slash == std::string::npos ? 0 : slash + 1);
-      size_t dot = base.rfind('.');
-      char head[64];
-      la_ssize_t n = archive_read_data(a.get(), head, sizeof head);
-      if (dot == std::string::npos && n > 2 && IsNodeShebang(std::string_view(head, static_cast<size_t>(n)))) {
-        // bin/agent with "#!/usr/bin/env node": JavaScript without an extension.
-        std::string data(head, static_cast<size_t>(n)), error;
-        if (declared > limits.max_entry_bytes) {
-          budget->Admit(declared, fmt::format("npm-tarball '{}'", path), out);
-        } else if (!ReadData(a.get(), limits.max_entry_bytes, &data, &error, &pages, declared)) {
-          out->notes.push_back(fmt::format("npm-tarball: '{}' could not be read: {}", path, error));
-        } else {
-          AddModule(path, data, GuessEncoding(data), 0, "npm-tarball", budget, out);
-        }
-        continue;
-      }
-      ++skipped_by_ext[dot == std::string::npos || dot == 0 ? "(none)" : base.substr(dot)];
-      if (n > 0 && MayBeObjectFile(std::string_view(head, static_cast<size_t>(n)))) {
-        // A native executable (the agent's own Bun or SEA build, an addon, a
-        // vendored tool): read it whole, within the entry limit, and look
-        // for an embedded payload.
-        // Bounded by both the file and the decompressed-total limits (an
-        // agent's own build is often larger than any module); the header's
-        // size is only a hint (it may lie), so memory grows with the bytes
-        // actually read.
-        const std::uint64_t max_exe = std::min(limits.max_file_bytes, limits.max_total_bytes);
-        std::string exe(head, static_cast<size_t>(n)), error;
-        exe.reserve(std::min({declared, max_exe, kMaxReserve}));
-        if (declared > max_exe) {
-          out->notes.push_back(
-              fmt::format("limit: npm-tarball '{}' is {} bytes, more than the {} bytes audit reads; "
-                          "not read",
-                          path, declared, max_exe));
-        } else if (!ReadData(a.get(), max_exe, &exe, &error, &pages, declared)) {
-          out->notes.push_back(fmt::format("npm-tarball: '{}' could not be read: {}", path, error));
-        } else {
-          ReadNestedExecutable(exe, path, "npm-tarball", budget, out);
-        }
-      }
-      continue;
-    }
-    if (declared > limits.max_entry_bytes) {
-      // Admit notes the refusal with the entry's size.
-      budget->Admit(declared, fmt::format("npm-tarball '{}'", path), out);
-      continue;
-    }
-    std::string data, error;
-    data.reserve(std::min(declared, kMaxReserve));
-    if (!ReadData(a.get(), limits.max_entry_bytes, &data, &error, &pages, declared)) {
-      out->notes.push_back(fmt::format("npm-tarball: '{}' could not be read: {}", path, error));
-      continue;
-    }
-    if (!LooksLikeText(data)) {
-      if (!RuntimeLoads(path)) {
-        out->notes.push_back(fmt::format("npm-tarball: '{}' is binary, not JavaScript; not read", path));
-        continue;
-      }
-      out->notes.push_back(
-          fmt::format("npm-tarball: '{}' holds NUL or control bytes; read as JavaScript all the same", path));
-    }
-    AddOwnedModule(path, std::move(data), 0, "npm-tarball", budget, out);
-  }
-  if (!any_header) return false;
-  if (!skipped_by_ext.empty()) {
-    std::string list;
-    std::size_t total = 0;
-    for (const auto& [ext, n] : skipped_by_ext) {
-      list += fmt::format("{}{} {}", list.empty() ? "" : ", ", ext, n);
-      total += n;
-    }
-    out->notes.push_back(
-        fmt::format("npm-tarball: {} files that are not JavaScript or JSON were not read ({})", total, list));
-  }
-  return true;
+  return NpmTarballReader(a.get(), file, file_mapping, name, budget, out).Read();
 }
 
 }  // namespace glassbox::audit::internal

@@ -20,7 +20,9 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 
 #include "audit/internal/unpack_internal.h"
 
@@ -138,23 +140,173 @@ std::optional<std::pair<std::uint64_t, std::uint64_t>> Store(const json::object&
   return std::make_pair(*off, *len);
 }
 
-}  // namespace
+// The four placeholders of pkg's bootstrap.
+struct Placeholders {
+  std::uint64_t payload_pos = 0, payload_size = 0, prelude_pos = 0, prelude_size = 0;
 
-bool ReadPkgPayload(std::string_view file, Budget* budget, Unpacked* out) {
+  bool FitIn(std::uint64_t file_size) const {
+    return payload_pos <= file_size && payload_size <= file_size - payload_pos && prelude_pos <= file_size &&
+           prelude_size <= file_size - prelude_pos && prelude_size != 0;
+  }
+};
+
+std::optional<Placeholders> FindPlaceholders(std::string_view file) {
   auto payload_pos = Placeholder(file, "PAYLOAD_POSITION");
-  if (!payload_pos) return false;  // one scan of a file that is not pkg's
+  if (!payload_pos) return std::nullopt;  // one scan of a file that is not pkg's
   auto payload_size = Placeholder(file, "PAYLOAD_SIZE");
   auto prelude_pos = Placeholder(file, "PRELUDE_POSITION");
   auto prelude_size = Placeholder(file, "PRELUDE_SIZE");
-  if (!payload_pos || !payload_size || !prelude_pos || !prelude_size) return false;
-  if (*payload_pos > file.size() || *payload_size > file.size() - *payload_pos || *prelude_pos > file.size() ||
-      *prelude_size > file.size() - *prelude_pos || *prelude_size == 0) {
+  if (!payload_size || !prelude_pos || !prelude_size) return std::nullopt;
+  return Placeholders{*payload_pos, *payload_size, *prelude_pos, *prelude_size};
+}
+
+// pkg's compression: 0 (or absent) none, 1 gzip, 2 brotli; nullopt for another mode.
+enum class Compression : std::uint8_t { kNone, kGzip, kBrotli };
+std::optional<Compression> CompressionOf(const std::string& mode) {
+  if (mode.empty() || mode == "0") return Compression::kNone;
+  if (mode == "1") return Compression::kGzip;
+  if (mode == "2") return Compression::kBrotli;
+  return std::nullopt;
+}
+
+// The entry point's snapshot path; empty when the prelude does not give one.
+std::string EntryPoint(std::string_view text) {
+  boost::system::error_code ec;
+  json::value e = json::parse(text, ec);
+  return !ec && e.is_string() ? std::string(e.as_string()) : std::string();
+}
+
+// The dictionary maps path segments to short keys when paths are compressed;
+// reversed (key -> segment) to show real paths. Empty when paths are not compressed.
+std::map<std::string, std::string> SegmentsByKey(std::string_view text) {
+  std::map<std::string, std::string> segment_of;
+  boost::system::error_code ec;
+  json::value d = json::parse(text, ec);
+  if (ec || !d.is_object()) return segment_of;
+  for (const json::key_value_pair& kv : d.as_object()) {
+    if (kv.value().is_string()) segment_of[std::string(kv.value().as_string())] = std::string(kv.key());
+  }
+  return segment_of;
+}
+
+// Reads the files of the virtual file system table, one entry at a time.
+class VfsReader {
+ public:
+  VfsReader(std::string_view file, const Placeholders& at, Compression compression, std::string entry,
+            std::map<std::string, std::string> segment_of, Budget* budget, Unpacked* out)
+      : file_(file),
+        at_(at),
+        compression_(compression),
+        entry_(std::move(entry)),
+        segment_of_(std::move(segment_of)),
+        budget_(*budget),
+        out_(*out) {}
+
+  void Read(const json::object& vfs) {
+    for (const json::key_value_pair& kv : vfs) {
+      if (budget_.OutOfTime("pkg", &out_)) break;
+      ReadEntry(kv.key(), kv.value());
+    }
+    if (bytecode_only_ > 0) {
+      out_.notes.push_back(
+          fmt::format("pkg: {} files are stored as V8 bytecode only (no source); not read", bytecode_only_));
+    }
+  }
+
+ private:
+  // The real path of a VFS key whose segments may be dictionary keys.
+  std::string RealPath(std::string_view key) const {
+    if (segment_of_.empty()) return std::string(key);
+    std::string path;
+    size_t at = 0;
+    while (at <= key.size()) {
+      size_t end = std::min(key.find_first_of("/\\", at), key.size());
+      std::string seg(key.substr(at, end - at));
+      auto it = segment_of_.find(seg);
+      path += it == segment_of_.end() ? seg : it->second;
+      if (end < key.size()) path += key[end];
+      at = end + 1;
+    }
+    return path;
+  }
+
+  void ReadEntry(json::string_view key, const json::value& value) {
+    const std::string path = RealPath(std::string_view(key.data(), key.size()));
+    if (!value.is_object()) {
+      out_.notes.push_back(fmt::format("pkg: entry '{}' is not a store table; not read", path));
+      return;
+    }
+    const json::object& stores = value.as_object();
+    auto content = Store(stores, "1", at_.payload_size);
+    auto blob = Store(stores, "0", at_.payload_size);
+    if (stores.contains("1") && !content) {
+      out_.notes.push_back(fmt::format("pkg: '{}' has a content range outside the payload; not read", path));
+      return;
+    }
+    if (!content) {
+      if (blob) ++bytecode_only_;
+      return;  // directories and stat-only entries hold no source
+    }
+    std::string plain;  // the decompressed file, when the payload is compressed
+    std::optional<std::string_view> bytes = Source(path, *content, &plain);
+    if (!bytes) return;
+    Module* m = nullptr;
+    if (AddModule(path, *bytes, GuessEncoding(*bytes), at_.payload_pos + content->first, "pkg", &budget_, &out_, &m)) {
+      if (compression_ != Compression::kNone) m->stored_bytes = content->second;  // the compressed bytes in the file
+      m->has_bytecode = blob.has_value();
+      m->entry_point = !entry_.empty() && (path == entry_ || key == entry_);
+    }
+  }
+
+  // The source text of a content store, decompressed into *plain if need be; nullopt (noted) when
+  // it cannot be decompressed or is binary that the runtime does not load as JavaScript.
+  std::optional<std::string_view> Source(const std::string& path, std::pair<std::uint64_t, std::uint64_t> content,
+                                         std::string* plain) {
+    std::string_view bytes = file_.substr(at_.payload_pos + content.first, content.second);
+    if (compression_ != Compression::kNone) {
+      std::string error;
+      const std::uint64_t max = budget_.limits().max_entry_bytes;
+      auto decompressed = compression_ == Compression::kGzip ? Decompress(bytes, max, &error)
+                                                             : BrotliDecompress(bytes, max, &error);
+      if (!decompressed) {
+        out_.notes.push_back(fmt::format("pkg: '{}' ({} compressed bytes) could not be decompressed: {}", path,
+                                         bytes.size(), error));
+        return std::nullopt;
+      }
+      *plain = std::move(*decompressed);
+      bytes = *plain;
+    }
+    if (!LooksLikeText(bytes)) {
+      if (!RuntimeLoads(path)) {
+        out_.notes.push_back(fmt::format("pkg: '{}' is binary ({} bytes); not read", path, bytes.size()));
+        return std::nullopt;
+      }
+      out_.notes.push_back(fmt::format("pkg: '{}' holds NUL or control bytes; read as JavaScript all the same", path));
+    }
+    return bytes;
+  }
+
+  std::string_view file_;
+  const Placeholders& at_;
+  Compression compression_;
+  std::string entry_;
+  std::map<std::string, std::string> segment_of_;
+  Budget& budget_;
+  Unpacked& out_;
+  std::size_t bytecode_only_ = 0;
+};
+
+}  // namespace
+
+bool ReadPkgPayload(std::string_view file, Budget* budget, Unpacked* out) {
+  const std::optional<Placeholders> at = FindPlaceholders(file);
+  if (!at) return false;
+  if (!at->FitIn(file.size())) {
     out->notes.push_back("pkg: payload placeholders found but they point outside the file; not read");
     return true;
   }
   out->layout = "payload";
-  std::string_view prelude = file.substr(*prelude_pos, *prelude_size);
-  auto tail = SplitPrelude(prelude);
+  auto tail = SplitPrelude(file.substr(at->prelude_pos, at->prelude_size));
   if (!tail) {
     out->notes.push_back("pkg: the prelude does not end in a virtual file system table; not read");
     return true;
@@ -166,91 +318,17 @@ bool ReadPkgPayload(std::string_view file, Budget* budget, Unpacked* out) {
         fmt::format("pkg: the virtual file system table cannot be parsed: {}", ec ? ec.message() : "not an object"));
     return true;
   }
-  // pkg's compression: 0 (or absent) none, 1 gzip, 2 brotli.
-  const std::string compress(tail->compress);
-  if (compress != "0" && compress != "1" && compress != "2" && !compress.empty()) {
+  const std::string mode(tail->compress);
+  const std::optional<Compression> compression = CompressionOf(mode);
+  if (!compression) {
     out->notes.push_back(
         fmt::format("pkg: the payload uses compression mode '{}' (known: 0 none, 1 gzip, 2 brotli); its files "
                     "were not read",
-                    compress.substr(0, 40)));
+                    mode.substr(0, 40)));
     return true;
   }
-  const bool gzip = compress == "1", brotli = compress == "2";
-  std::string entry;
-  if (json::value e = json::parse(tail->entrypoint, ec); !ec && e.is_string()) entry = std::string(e.as_string());
-  // The dictionary maps path segments to short keys when paths are
-  // compressed; reverse it to show real paths.
-  std::map<std::string, std::string> segment_of;
-  if (json::value d = json::parse(tail->dict, ec); !ec && d.is_object()) {
-    for (const auto& [k, v] : d.as_object()) {
-      if (v.is_string()) segment_of[std::string(v.as_string())] = std::string(k);
-    }
-  }
-  auto real_path = [&](std::string_view key) {
-    if (segment_of.empty()) return std::string(key);
-    std::string path;
-    size_t at = 0;
-    while (at <= key.size()) {
-      size_t end = std::min(key.find_first_of("/\\", at), key.size());
-      std::string seg(key.substr(at, end - at));
-      auto it = segment_of.find(seg);
-      path += it == segment_of.end() ? seg : it->second;
-      if (end < key.size()) path += key[end];
-      at = end + 1;
-    }
-    return path;
-  };
-  std::size_t bytecode_only = 0;
-  for (const auto& [key, value] : vfs.as_object()) {
-    if (budget->OutOfTime("pkg", out)) break;
-    std::string path = real_path(key);
-    if (!value.is_object()) {
-      out->notes.push_back(fmt::format("pkg: entry '{}' is not a store table; not read", path));
-      continue;
-    }
-    const json::object& stores = value.as_object();
-    auto content = Store(stores, "1", *payload_size);
-    auto blob = Store(stores, "0", *payload_size);
-    if (stores.contains("1") && !content) {
-      out->notes.push_back(fmt::format("pkg: '{}' has a content range outside the payload; not read", path));
-      continue;
-    }
-    if (!content) {
-      if (blob) ++bytecode_only;
-      continue;  // directories and stat-only entries hold no source
-    }
-    std::string_view bytes = file.substr(*payload_pos + content->first, content->second);
-    std::string plain;  // the decompressed file, when the payload is compressed
-    if (gzip || brotli) {
-      std::string error;
-      const std::uint64_t max = budget->limits().max_entry_bytes;
-      auto decompressed = gzip ? Decompress(bytes, max, &error) : BrotliDecompress(bytes, max, &error);
-      if (!decompressed) {
-        out->notes.push_back(fmt::format("pkg: '{}' ({} compressed bytes) could not be decompressed: {}", path,
-                                         bytes.size(), error));
-        continue;
-      }
-      plain = std::move(*decompressed);
-      bytes = plain;
-    }
-    if (!LooksLikeText(bytes)) {
-      if (!RuntimeLoads(path)) {
-        out->notes.push_back(fmt::format("pkg: '{}' is binary ({} bytes); not read", path, bytes.size()));
-        continue;
-      }
-      out->notes.push_back(fmt::format("pkg: '{}' holds NUL or control bytes; read as JavaScript all the same", path));
-    }
-    Module* m = nullptr;
-    if (AddModule(path, bytes, GuessEncoding(bytes), *payload_pos + content->first, "pkg", budget, out, &m)) {
-      if (gzip || brotli) m->stored_bytes = content->second;  // the compressed bytes in the file
-      m->has_bytecode = blob.has_value();
-      m->entry_point = !entry.empty() && (path == entry || key == entry);
-    }
-  }
-  if (bytecode_only > 0) {
-    out->notes.push_back(
-        fmt::format("pkg: {} files are stored as V8 bytecode only (no source); not read", bytecode_only));
-  }
+  VfsReader(file, *at, *compression, EntryPoint(tail->entrypoint), SegmentsByKey(tail->dict), budget, out)
+      .Read(vfs.as_object());
   return true;
 }
 
