@@ -906,6 +906,18 @@ class ModuleRun {
     return all;
   }
 
+  // The bookkeeping of one EvaluateDecoders pass over the module's calls.
+  struct DecoderPass {
+    uint64_t spent = 0;     // evaluator steps so far
+    size_t skipped = 0;     // calls left once the module's step budget was spent
+    size_t given_up = 0;    // calls of functions that gave up (see GaveUp)
+    std::unordered_set<std::string> seen_results;
+    // Most callees have one declaration in the module: their answer is
+    // cached by name, without resolving each call's scope.
+    std::unordered_map<std::string_view, int8_t> by_name;
+    std::unordered_map<uint32_t, std::pair<uint32_t, uint32_t>> outcomes;  // decoder → (calls tried, results)
+  };
+
   // Calls of decoders whose arguments are constants, evaluated (js_eval.h):
   // what they return is kept when it reads as text and is not simply one of
   // the arguments.
@@ -914,100 +926,124 @@ class ModuleRun {
     internal::JsEvaluator evaluator(text_, [this](std::string_view n, uint32_t f) { return Resolve(n, f); });
     internal::EvalLimits limits;
     limits.max_steps = limits_.max_eval_steps_per_call;
-    uint64_t spent = 0;
-    size_t skipped = 0;
-    std::unordered_set<std::string> seen_results;
-    std::unordered_map<std::string_view, size_t> by_text;  // identical call text in the same scope → hit
-    // Most callees have one declaration in the module: their answer is
-    // cached by name, without resolving each call's scope.
-    std::unordered_map<std::string_view, int8_t> by_name;
-    std::unordered_map<uint32_t, std::pair<uint32_t, uint32_t>> outcomes;  // decoder → (calls tried, results)
-    size_t given_up = 0;
+    DecoderPass pass;
     for (const internal::CallFact& c : facts_.calls) {
       const std::string_view name = text_.substr(c.callee.begin, c.callee.end - c.callee.begin);
-      auto [known, inserted] = by_name.emplace(name, -1);
-      if (inserted) {
-        const auto scoped = scoped_names_.find(name);
-        if (scoped == scoped_names_.end()) {
-          known->second = 0;
-        } else if (scoped->second.size() == 1) {
-          known->second = DecoderLike(name, c.func) ? 1 : 0;
-        }
-      }
-      if (known->second == 0 || (known->second == -1 && !DecoderLike(name, c.func))) continue;
-      if (spent >= limits_.max_eval_steps_per_module) {
-        ++skipped;
+      if (!CalleeMayDecode(name, c.func, &pass)) continue;
+      if (pass.spent >= limits_.max_eval_steps_per_module) {
+        ++pass.skipped;
         continue;
       }
+      const auto decl = Resolve(name, c.func);
+      if (!decl) continue;
+      auto& [tries, texts] = pass.outcomes[decl->value.begin];
       // A function that gave no text in its first 8 calls is not a
       // decoder of constants (it needs run-time input): its other calls
       // are not evaluated.
-      const auto decl = Resolve(name, c.func);
-      if (!decl) continue;
-      auto& [tries, texts] = outcomes[decl->value.begin];
-      if (tries >= 8 && texts * 4 < tries) {
-        ++given_up;
+      if (GaveUp(tries, texts)) {
+        ++pass.given_up;
         continue;
       }
       ++tries;
-      const std::string_view call_text = text_.substr(c.range.begin, c.range.end - c.range.begin);
       ++out_.decoder_calls;
       auto r = evaluator.Evaluate(c.range, c.func, limits);
-      spent += r ? std::max<uint64_t>(r->steps, 1) : evaluator.last_steps();
+      pass.spent += r ? std::max<uint64_t>(r->steps, 1) : evaluator.last_steps();
       if (!r || r->decoding_ops == 0) continue;
       ++texts;
-      // Its literal arguments are decoded now: the key search skips them.
-      for (auto it = std::lower_bound(strings_sorted_.begin(), strings_sorted_.end(), c.range.begin,
-                                      [&](uint32_t i, uint32_t b) { return facts_.strings[i].range.begin < b; });
-           it != strings_sorted_.end() && facts_.strings[*it].range.begin < c.range.end; ++it) {
-        evaluated_literals_.insert(facts_.strings[*it].range.begin);
-      }
-      if (!r->is_list && (r->text == "undefined" || r->text == "null" || r->text == "NaN")) continue;
-      // Not hidden: the text is right there in the call.
-      if (!r->is_list && (r->text.size() < 3 || call_text.find(r->text) != std::string_view::npos)) continue;
-      std::vector<std::pair<std::string, TextShape>> items;
-      if (r->is_list) {
-        size_t shaped = 0;
-        for (const std::string& item : r->items) {
-          const TextShape shape = ClassifyText(item, rules_.shapes);
-          shaped += shape != TextShape::kNone;
-          items.emplace_back(item, shape);
-        }
-        if (shaped * 2 < items.size() || items.size() > 100000) continue;
-      } else {
-        const TextShape shape = ClassifyText(r->text, rules_.shapes);
-        if (shape == TextShape::kNone) continue;
-        items.emplace_back(r->text, shape);
-      }
-      std::string via = std::string(name);
-      if (auto d = Resolve(name, c.func)) via += " " + locator_.Label(d->value.begin);
-      for (const auto& [used, offset] : r->used) {
-        if (used != name) via += fmt::format(", {} {}", used, locator_.Label(offset));
-      }
-      (void)by_text;
-      const bool fresh = seen_results.insert(r->is_list ? JoinItems(r->items) : r->text).second;
-      evals_.push_back(EvalHit{c.range, std::string(name), std::move(*r), via});
-      if (!fresh) continue;
-      const std::string encoding = "eval(" + std::string(name) + ")";
-      const std::string list = evals_.back().result.is_list ? locator_.Label(c.range.begin) : std::string();
-      for (auto& [text, shape] : items) {
-        if (shape == TextShape::kNone) continue;
-        AddDecoded(c.range, Decoding{encoding, text, shape}, list);
-        out_.decoded.back().via = via;
-        decoded_at_.erase(c.range.begin);  // a call is not a string literal
+      MarkEvaluatedLiterals(c.range);
+      auto items = HiddenItems(*r, text_.substr(c.range.begin, c.range.end - c.range.begin));
+      if (!items) continue;
+      RecordEval(c, name, std::move(*r), std::move(*items), &pass.seen_results);
+    }
+    NoteDecoderPass(pass);
+  }
+
+  static bool GaveUp(uint32_t tries, uint32_t texts) { return tries >= 8 && texts * 4 < tries; }
+
+  // Whether calls of `name` may be decoder calls (cached by name when the
+  // name has a single declaration in the module).
+  bool CalleeMayDecode(std::string_view name, uint32_t func, DecoderPass* pass) {
+    auto [known, inserted] = pass->by_name.emplace(name, -1);
+    if (inserted) {
+      const auto scoped = scoped_names_.find(name);
+      if (scoped == scoped_names_.end()) {
+        known->second = 0;
+      } else if (scoped->second.size() == 1) {
+        known->second = DecoderLike(name, func) ? 1 : 0;
       }
     }
-    if (given_up > 0) {
+    return known->second == 1 || (known->second == -1 && DecoderLike(name, func));
+  }
+
+  // The literal arguments of an evaluated call are decoded now: the key
+  // search skips them.
+  void MarkEvaluatedLiterals(Range call) {
+    for (auto it = std::lower_bound(strings_sorted_.begin(), strings_sorted_.end(), call.begin,
+                                    [&](uint32_t i, uint32_t b) { return facts_.strings[i].range.begin < b; });
+         it != strings_sorted_.end() && facts_.strings[*it].range.begin < call.end; ++it) {
+      evaluated_literals_.insert(facts_.strings[*it].range.begin);
+    }
+  }
+
+  // What an evaluated call hides, with the shape of each item; nullopt when
+  // it hides nothing (a sentinel, text written in the call itself, or items
+  // of which fewer than half read as text).
+  std::optional<std::vector<std::pair<std::string, TextShape>>> HiddenItems(const internal::EvalResult& r,
+                                                                           std::string_view call_text) const {
+    std::vector<std::pair<std::string, TextShape>> items;
+    if (r.is_list) {
+      size_t shaped = 0;
+      for (const std::string& item : r.items) {
+        const TextShape shape = ClassifyText(item, rules_.shapes);
+        shaped += shape != TextShape::kNone;
+        items.emplace_back(item, shape);
+      }
+      if (shaped * 2 < items.size() || items.size() > 100000) return std::nullopt;
+      return items;
+    }
+    if (r.text == "undefined" || r.text == "null" || r.text == "NaN") return std::nullopt;
+    // Not hidden: the text is right there in the call.
+    if (r.text.size() < 3 || call_text.find(r.text) != std::string_view::npos) return std::nullopt;
+    const TextShape shape = ClassifyText(r.text, rules_.shapes);
+    if (shape == TextShape::kNone) return std::nullopt;
+    items.emplace_back(r.text, shape);
+    return items;
+  }
+
+  // Keeps an evaluated call for the chains and, the first time its result
+  // is seen, its items as decoded strings.
+  void RecordEval(const internal::CallFact& c, std::string_view name, internal::EvalResult r,
+                  std::vector<std::pair<std::string, TextShape>> items, std::unordered_set<std::string>* seen_results) {
+    std::string via = std::string(name);
+    if (auto d = Resolve(name, c.func)) via += " " + locator_.Label(d->value.begin);
+    for (const auto& [used, offset] : r.used) {
+      if (used != name) via += fmt::format(", {} {}", used, locator_.Label(offset));
+    }
+    const bool fresh = seen_results->insert(r.is_list ? JoinItems(r.items) : r.text).second;
+    evals_.push_back(EvalHit{c.range, std::string(name), std::move(r), via});
+    if (!fresh) return;
+    const std::string encoding = "eval(" + std::string(name) + ")";
+    const std::string list = evals_.back().result.is_list ? locator_.Label(c.range.begin) : std::string();
+    for (auto& [text, shape] : items) {
+      if (shape == TextShape::kNone) continue;
+      AddDecoded(c.range, Decoding{encoding, text, shape}, list);
+      out_.decoded.back().via = via;
+      decoded_at_.erase(c.range.begin);  // a call is not a string literal
+    }
+  }
+
+  void NoteDecoderPass(const DecoderPass& pass) {
+    if (pass.given_up > 0) {
       size_t functions = 0;
-      for (const auto& [at, o] : outcomes) functions += o.first >= 8 && o.second * 4 < o.first;
+      for (const auto& [at, o] : pass.outcomes) functions += GaveUp(o.first, o.second);
       out_.notes.push_back(fmt::format("decoder evaluation: {} calls of {} functions that returned text for fewer than a quarter of their "
                                        "first calls were not evaluated",
-                                       given_up, functions));
+                                       pass.given_up, functions));
     }
-    if (skipped > 0) {
+    if (pass.skipped > 0) {
       out_.notes.push_back(fmt::format("decoder evaluation: step budget of {} reached; {} further decoder calls not "
                                        "evaluated",
-                                       limits_.max_eval_steps_per_module, skipped));
+                                       limits_.max_eval_steps_per_module, pass.skipped));
     }
   }
 
@@ -1723,6 +1759,39 @@ class ModuleRun {
     return found;
   }
 
+  // The probe a declaration's value reads by its own code: the functions,
+  // arrows, methods and classes nested in it run only when called (what a
+  // called function gives back is followed through its returns, see Taint),
+  // so their probes and names do not count. An arrow whose body is an
+  // expression is that expression's value when it is the whole value. This
+  // keeps a lazy module initialiser (`init_x = lazy(() => { … class { m()
+  // { os.hostname() } } })`) and everything that calls it from counting as
+  // probed.
+  uint32_t ProbeInOwnCode(Range value, uint32_t func) const {
+    const auto& fs = facts_.functions;
+    auto it = std::lower_bound(fs.begin(), fs.end(), value.begin,
+                               [](const internal::FunctionFact& f, uint32_t b) { return f.range.begin < b; });
+    uint32_t from = value.begin;
+    for (; it != fs.end() && it->range.begin < value.end; ++it) {
+      if (it->range.begin < from || it->range.end > value.end) continue;  // nested in one skipped already
+      if (it->range.begin == value.begin && it->range.end == value.end && ExpressionBodied(*it)) continue;
+      if (it->range.begin > from) {
+        if (const uint32_t p = ProbeIn(Range{from, it->range.begin}, func); p != kNone) return p;
+      }
+      from = it->range.end;
+    }
+    return from < value.end ? ProbeIn(Range{from, value.end}, func) : kNone;
+  }
+
+  // `(…) => expression`: an arrow whose body is not a block.
+  bool ExpressionBodied(const internal::FunctionFact& f) const {
+    const std::string_view code = text_.substr(f.range.begin, std::min<uint32_t>(f.range.end - f.range.begin, 400));
+    const size_t arrow = code.find("=>");
+    if (arrow == std::string_view::npos || code.substr(0, arrow).find('{') != std::string_view::npos) return false;
+    const size_t body = code.find_first_not_of(" \t\r\n", arrow + 2);
+    return body != std::string_view::npos && code[body] != '{';
+  }
+
   // A cheap filter before the hash lookup in tainted_: the first bytes and
   // the lengths (capped at 63) of the names in it.
   void NoteTainted(std::string_view name) {
@@ -1743,7 +1812,7 @@ class ModuleRun {
       for (size_t i = 0; i < facts_.decls.size(); ++i) {
         const internal::DeclFact& d = facts_.decls[i];
         if (decl_done[i] || d.value.end - d.value.begin > 4000) continue;
-        const uint32_t probe = ProbeIn(d.value, d.func);
+        const uint32_t probe = ProbeInOwnCode(d.value, d.func);
         if (probe == kNone) continue;
         decl_done[i] = true;
         NoteTainted(d.name);
