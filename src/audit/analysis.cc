@@ -1501,183 +1501,224 @@ class ModuleRun {
     return out;
   }
 
-  // Code that picks between strings that differ only by look-alike,
-  // invisible or separator code points, under a condition derived from the
-  // environment: one critical finding naming the variants, the condition
-  // and every step that leads to it.
-  void CovertMarkers() {
-    if (!prepared_ || facts_.branches.empty()) return;
-    struct Group {
-      std::set<uint32_t> strings;
-      std::set<uint32_t> branches;
-      bool special = false;
-    };
-    std::map<std::pair<uint32_t, std::string>, Group> groups;
-    // Two passes over the strings in branch arms: those with a look-alike,
-    // invisible or separator code point seed the groups (rare), then plain
-    // strings join a group of their function with the same folded text.
-    auto for_each_arm_string = [&](auto&& f) {
-      for (uint32_t b = 0; b < facts_.branches.size(); ++b) {
-        const internal::BranchFact& br = facts_.branches[b];
-        for (Range r : {br.consequence, br.alternative}) {
-          if (r.Empty() || r.end - r.begin > 4000) continue;
-          auto it = std::lower_bound(strings_sorted_.begin(), strings_sorted_.end(), r.begin,
-                                     [&](uint32_t i, uint32_t x) { return facts_.strings[i].range.begin < x; });
-          for (; it != strings_sorted_.end() && facts_.strings[*it].range.begin < r.end; ++it) {
-            const StringFact& s = facts_.strings[*it];
-            if (s.value.empty() || s.value.size() > 64 || s.origin == StringOrigin::kTemplate) continue;
-            f(b, br.func, *it, s);
-          }
-        }
+  // Strings that differ only by look-alike, invisible or separator code
+  // points, grouped by function and folded text, with the branches whose
+  // arms hold them.
+  struct VariantGroup {
+    std::set<uint32_t> strings;
+    std::set<uint32_t> branches;
+    bool special = false;
+  };
+  using VariantGroups = std::map<std::pair<uint32_t, std::string>, VariantGroup>;
+
+  // The condition that picks a variant: the probe it reads, the branch, the
+  // comparisons behind it and, when the probe is in what callers pass, the
+  // call that passes it.
+  struct VariantCondition {
+    uint32_t probe = kNone;
+    uint32_t branch = kNone;
+    std::vector<std::string> against;
+    std::string passed;
+  };
+
+  // Calls f(branch, func, string index, string) for the short plain strings
+  // in the arms of every branch.
+  template <typename F>
+  void ForEachArmString(F&& f) const {
+    for (uint32_t b = 0; b < facts_.branches.size(); ++b) {
+      const internal::BranchFact& br = facts_.branches[b];
+      for (Range r : {br.consequence, br.alternative}) {
+        if (r.Empty() || r.end - r.begin > 4000) continue;
+        ForEachVariantCandidate(r, [&](uint32_t index, const StringFact& s) { f(b, br.func, index, s); });
       }
-    };
+    }
+  }
+
+  // Calls f(string index, string) for the strings starting in r that may be
+  // a variant: not empty, at most 64 bytes, not a template.
+  template <typename F>
+  void ForEachVariantCandidate(Range r, F&& f) const {
+    auto it = std::lower_bound(strings_sorted_.begin(), strings_sorted_.end(), r.begin,
+                               [&](uint32_t i, uint32_t x) { return facts_.strings[i].range.begin < x; });
+    for (; it != strings_sorted_.end() && facts_.strings[*it].range.begin < r.end; ++it) {
+      const StringFact& s = facts_.strings[*it];
+      if (s.value.empty() || s.value.size() > 64 || s.origin == StringOrigin::kTemplate) continue;
+      f(*it, s);
+    }
+  }
+
+  // Two passes over the strings in branch arms: those with a look-alike,
+  // invisible or separator code point seed the groups (rare), then plain
+  // strings join a group of their function with the same folded text; the
+  // fall-through `return "…"` after the branches is a variant too.
+  VariantGroups CollectVariantGroups() const {
+    VariantGroups groups;
     std::unordered_set<uint32_t> seeded_funcs;
-    for_each_arm_string([&](uint32_t b, uint32_t func, uint32_t index, const StringFact& s) {
-      bool ascii = true;
-      for (unsigned char c : s.value) ascii &= c < 0x80;
+    ForEachArmString([&](uint32_t b, uint32_t func, uint32_t index, const StringFact& s) {
+      const bool ascii = std::all_of(s.value.begin(), s.value.end(), [](char c) { return (c & 0x80) == 0; });
       if (ascii) return;
       bool special = false;
       std::string folded = Fold(s.value, &special);
       if (!special) return;
-      Group& g = groups[{func, std::move(folded)}];
+      VariantGroup& g = groups[{func, std::move(folded)}];
       g.strings.insert(index);
       g.branches.insert(b);
       g.special = true;
       seeded_funcs.insert(func);
     });
-    if (groups.empty()) return;
-    for_each_arm_string([&](uint32_t b, uint32_t func, uint32_t index, const StringFact& s) {
+    if (groups.empty()) return groups;
+    ForEachArmString([&](uint32_t b, uint32_t func, uint32_t index, const StringFact& s) {
       if (!seeded_funcs.count(func)) return;
       auto it = groups.find({func, s.value});
       if (it == groups.end()) return;
       it->second.strings.insert(index);
       it->second.branches.insert(b);
     });
-    // The fall-through `return "…"` after the branches is a variant too.
     for (const internal::ReturnFact& r : facts_.returns) {
       if (!seeded_funcs.count(r.func) || r.range.end - r.range.begin > 200) continue;
-      auto it = std::lower_bound(strings_sorted_.begin(), strings_sorted_.end(), r.range.begin,
-                                 [&](uint32_t i, uint32_t x) { return facts_.strings[i].range.begin < x; });
-      for (; it != strings_sorted_.end() && facts_.strings[*it].range.begin < r.range.end; ++it) {
-        const StringFact& s = facts_.strings[*it];
-        if (s.value.empty() || s.value.size() > 64 || s.origin == StringOrigin::kTemplate) continue;
+      ForEachVariantCandidate(r.range, [&](uint32_t index, const StringFact& s) {
         bool special = false;
         auto g = groups.find({r.func, Fold(s.value, &special)});
-        if (g != groups.end()) g->second.strings.insert(*it);
+        if (g != groups.end()) g->second.strings.insert(index);
+      });
+    }
+    return groups;
+  }
+
+  static void AddComparisons(std::vector<std::string> cmp, std::vector<std::string>* against) {
+    for (std::string& c : cmp) {
+      if (std::find(against->begin(), against->end(), c) == against->end() && against->size() < 8) {
+        against->push_back(std::move(c));
       }
     }
-    for (const auto& [key, g] : groups) {
+  }
+
+  // The first branch whose condition reads a probe, directly or through the
+  // names and functions it uses.
+  VariantCondition ConditionOfBranches(const VariantGroup& g) const {
+    VariantCondition cond;
+    for (uint32_t b : g.branches) {
+      const internal::BranchFact& br = facts_.branches[b];
+      uint32_t p = ProbeIn(br.condition, br.func);
+      std::vector<std::string> cmp = ComparisonsBehind(br.condition, br.func, &p);
+      if (p == kNone) continue;
+      if (cond.probe == kNone) {
+        cond.probe = p;
+        cond.branch = b;
+      }
+      AddComparisons(std::move(cmp), &cond.against);
+    }
+    return cond;
+  }
+
+  // The conditions test the function's parameters: the probe is in what its
+  // callers pass (`pick(flags.known, flags.keyword)`).
+  void ConditionFromCallers(uint32_t func, const VariantGroup& g, VariantCondition* cond) const {
+    const std::string& name = facts_.functions[func].name;
+    // Bounded: a minified one-letter name occurs everywhere.
+    size_t calls = 0, looked = 0;
+    const std::string call_text = name + "(";
+    for (size_t at = text_.find(call_text); at != std::string_view::npos && calls < 20 && ++looked <= 400;
+         at = text_.find(call_text, at + 1)) {
+      const size_t open = at + name.size();
+      if (at > 0 && (IsIdentChar(static_cast<unsigned char>(text_[at - 1])) || text_[at - 1] == '.')) continue;
+      const size_t close = MatchingParen(open);
+      if (close == std::string_view::npos) continue;
+      const uint32_t caller = FunctionAt(static_cast<uint32_t>(at));
+      if (caller == func) continue;  // the declaration's own header, or recursion
+      const auto d = Resolve(name, caller);
+      if (!d || d->value.begin != facts_.functions[func].range.begin) continue;
+      ++calls;
+      const Range args{static_cast<uint32_t>(open + 1), static_cast<uint32_t>(close)};
+      uint32_t p = ProbeIn(args, caller);
+      std::vector<std::string> cmp = ComparisonsBehind(args, caller, &p);
+      if (p == kNone) continue;
+      cond->probe = p;
+      cond->branch = *g.branches.begin();
+      AddComparisons(std::move(cmp), &cond->against);
+      cond->passed =
+          fmt::format("passes the results to {} at {}{}", name, locator_.Label(static_cast<uint32_t>(at)), InFunction(caller));
+      return;
+    }
+  }
+
+  // Code that picks between strings that differ only by look-alike,
+  // invisible or separator code points, under a condition derived from the
+  // environment: one critical finding naming the variants, the condition
+  // and every step that leads to it.
+  void CovertMarkers() {
+    if (!prepared_ || facts_.branches.empty()) return;
+    for (const auto& [key, g] : CollectVariantGroups()) {
       std::set<std::string> values;
       for (uint32_t i : g.strings) values.insert(facts_.strings[i].value);
       if (!g.special || values.size() < 2) continue;
       const uint32_t func = key.first;
-      // The condition: the first branch whose condition reads a probe,
-      // directly or through the names and functions it uses.
-      uint32_t probe = kNone, branch = kNone;
-      std::vector<std::string> against;
-      for (uint32_t b : g.branches) {
-        const internal::BranchFact& br = facts_.branches[b];
-        uint32_t p = ProbeIn(br.condition, br.func);
-        std::vector<std::string> cmp = ComparisonsBehind(br.condition, br.func, &p);
-        if (p == kNone) continue;
-        if (probe == kNone) {
-          probe = p;
-          branch = b;
-        }
-        for (std::string& c : cmp) {
-          if (std::find(against.begin(), against.end(), c) == against.end() && against.size() < 8) {
-            against.push_back(std::move(c));
-          }
-        }
+      VariantCondition cond = ConditionOfBranches(g);
+      if (cond.probe == kNone && func != kNone && !facts_.functions[func].name.empty()) {
+        ConditionFromCallers(func, g, &cond);
       }
-      // The conditions test the function's parameters: the probe is in
-      // what its callers pass (`pick(flags.known, flags.keyword)`).
-      std::string passed;
-      if (probe == kNone && func != kNone && !facts_.functions[func].name.empty()) {
-        const std::string& name = facts_.functions[func].name;
-        // Bounded: a minified one-letter name occurs everywhere.
-        size_t calls = 0, looked = 0;
-        const std::string call_text = name + "(";
-        for (size_t at = text_.find(call_text); at != std::string_view::npos && calls < 20 && ++looked <= 400;
-             at = text_.find(call_text, at + 1)) {
-          const size_t open = at + name.size();
-          if (at > 0 && (IsIdentChar(static_cast<unsigned char>(text_[at - 1])) || text_[at - 1] == '.')) continue;
-          const size_t close = MatchingParen(open);
-          if (close == std::string_view::npos) continue;
-          const uint32_t caller = FunctionAt(static_cast<uint32_t>(at));
-          if (caller == func) continue;  // the declaration's own header, or recursion
-          const auto d = Resolve(name, caller);
-          if (!d || d->value.begin != facts_.functions[func].range.begin) continue;
-          ++calls;
-          const Range args{static_cast<uint32_t>(open + 1), static_cast<uint32_t>(close)};
-          const struct {
-            Range range;
-            uint32_t func;
-          } c{Range{static_cast<uint32_t>(at), static_cast<uint32_t>(close + 1)}, caller};
-          uint32_t p = ProbeIn(args, c.func);
-          std::vector<std::string> cmp = ComparisonsBehind(args, c.func, &p);
-          if (p == kNone) continue;
-          probe = p;
-          branch = *g.branches.begin();
-          for (std::string& x : cmp) {
-            if (std::find(against.begin(), against.end(), x) == against.end() && against.size() < 8) {
-              against.push_back(std::move(x));
-            }
-          }
-          passed = fmt::format("passes the results to {} at {}{}", name, locator_.Label(c.range.begin), InFunction(c.func));
-          break;
-        }
-      }
-      if (probe == kNone) continue;
-      const internal::ProbeFact& p = facts_.probes[probe];
-      const ProbeRule& rule = rules_.probes[p.rule];
-      std::vector<std::string> variants;
-      std::vector<char32_t> cps;
-      for (const std::string& v : values) {
-        variants.push_back(DescribeVariant(v));
-        for (size_t i = 0; i < v.size();) {
-          size_t len = 1;
-          const int32_t cp = utf::DecodeOne(reinterpret_cast<const unsigned char*>(v.data()) + i, v.size() - i, &len);
-          i += len;
-          if (cp >= 0x80) cps.push_back(static_cast<char32_t>(cp));
-        }
-      }
-      std::string list;
-      for (const std::string& v : variants) list += (list.empty() ? "" : ", ") + v;
-      const internal::BranchFact& br = facts_.branches[branch];
-      Correlation corr;
-      corr.kind = "covert-marker";
-      corr.probe = rule.name;
-      corr.position = locator_.At(br.condition.begin);
-      corr.chain.push_back(fmt::format("reads {} ({}) at {}{}", p.detail, rule.name, locator_.Label(p.range.begin),
-                                       InFunction(p.func)));
-      for (const std::string& a : against) corr.chain.push_back(a);
-      if (!passed.empty()) corr.chain.push_back(passed);
-      corr.chain.push_back(fmt::format("which selects one of {} look-alike variants: {} at {}{}", values.size(), list,
-                                       locator_.Label(br.condition.begin), InFunction(func)));
-      std::string use_summary;
-      if (func != kNone && !facts_.functions[func].name.empty()) {
-        for (std::string& u : UsesOf(facts_.functions[func].name)) {
-          if (use_summary.empty()) use_summary = u.substr(0, u.find(" built at "));
-          corr.chain.push_back(std::move(u));
-        }
-      }
-      corr.against = against.empty() ? "a condition" : against.front().substr(std::string("compares it with a ").size());
-      if (const size_t at = corr.against.rfind(" at "); at != std::string::npos) corr.against.resize(at);
-      std::string plain_list;
-      for (const std::string& v : values) plain_list += (plain_list.empty() ? "" : " / ") + v;
-      corr.output = "look-alike variants " + plain_list + (use_summary.empty() ? "" : ", " + use_summary);
-      std::string message = "Covert marker: code ";
-      for (size_t i = 0; i < corr.chain.size(); ++i) message += (i ? "; " : "") + corr.chain[i];
-      AddFinding("env-probe/covert-marker", Severity::kCritical, br.condition.begin,
-                 br.condition.end - br.condition.begin, message, plain_list);
-      std::sort(cps.begin(), cps.end());
-      cps.erase(std::unique(cps.begin(), cps.end()), cps.end());
-      out_.findings.back().codepoints = cps;
-      out_.correlations.push_back(std::move(corr));
-      for (uint32_t i : g.strings) covert_strings_.insert(facts_.strings[i].range.begin);
-      for (uint32_t b : g.branches) covert_branches_.insert(b);
+      if (cond.probe == kNone) continue;
+      ReportCovertMarker(func, g, values, cond);
     }
+  }
+
+  // The critical finding and its correlation for one group of variants.
+  void ReportCovertMarker(uint32_t func, const VariantGroup& g, const std::set<std::string>& values,
+                          const VariantCondition& cond) {
+    const internal::ProbeFact& p = facts_.probes[cond.probe];
+    const ProbeRule& rule = rules_.probes[p.rule];
+    std::string list;
+    std::string plain_list;
+    for (const std::string& v : values) {
+      list += (list.empty() ? "" : ", ") + DescribeVariant(v);
+      plain_list += (plain_list.empty() ? "" : " / ") + v;
+    }
+    const internal::BranchFact& br = facts_.branches[cond.branch];
+    Correlation corr;
+    corr.kind = "covert-marker";
+    corr.probe = rule.name;
+    corr.position = locator_.At(br.condition.begin);
+    corr.chain.push_back(fmt::format("reads {} ({}) at {}{}", p.detail, rule.name, locator_.Label(p.range.begin),
+                                     InFunction(p.func)));
+    for (const std::string& a : cond.against) corr.chain.push_back(a);
+    if (!cond.passed.empty()) corr.chain.push_back(cond.passed);
+    corr.chain.push_back(fmt::format("which selects one of {} look-alike variants: {} at {}{}", values.size(), list,
+                                     locator_.Label(br.condition.begin), InFunction(func)));
+    std::string use_summary;
+    if (func != kNone && !facts_.functions[func].name.empty()) {
+      for (std::string& u : UsesOf(facts_.functions[func].name)) {
+        if (use_summary.empty()) use_summary = u.substr(0, u.find(" built at "));
+        corr.chain.push_back(std::move(u));
+      }
+    }
+    corr.against =
+        cond.against.empty() ? "a condition" : cond.against.front().substr(std::string("compares it with a ").size());
+    if (const size_t at = corr.against.rfind(" at "); at != std::string::npos) corr.against.resize(at);
+    corr.output = "look-alike variants " + plain_list + (use_summary.empty() ? "" : ", " + use_summary);
+    std::string message = "Covert marker: code ";
+    for (size_t i = 0; i < corr.chain.size(); ++i) message += (i ? "; " : "") + corr.chain[i];
+    AddFinding("env-probe/covert-marker", Severity::kCritical, br.condition.begin, br.condition.end - br.condition.begin,
+               message, plain_list);
+    out_.findings.back().codepoints = NonAsciiCodePoints(values);
+    out_.correlations.push_back(std::move(corr));
+    for (uint32_t i : g.strings) covert_strings_.insert(facts_.strings[i].range.begin);
+    for (uint32_t b : g.branches) covert_branches_.insert(b);
+  }
+
+  // The distinct code points above ASCII in the strings, sorted.
+  static std::vector<char32_t> NonAsciiCodePoints(const std::set<std::string>& values) {
+    std::vector<char32_t> cps;
+    for (const std::string& v : values) {
+      for (size_t i = 0; i < v.size();) {
+        size_t len = 1;
+        const int32_t cp = utf::DecodeOne(reinterpret_cast<const unsigned char*>(v.data()) + i, v.size() - i, &len);
+        i += len;
+        if (cp >= 0x80) cps.push_back(static_cast<char32_t>(cp));
+      }
+    }
+    std::sort(cps.begin(), cps.end());
+    cps.erase(std::unique(cps.begin(), cps.end()), cps.end());
+    return cps;
   }
 
   // The innermost function around an offset (kNone at module level).
@@ -1849,117 +1890,140 @@ class ModuleRun {
     const std::string_view code = code_override.empty() ? text_.substr(r.begin, r.end - r.begin) : code_override;
     if (code_override.empty()) {
       if (const EvalHit* h = EvalIn(r)) return DescribeEval(*h);
+      if (auto constant = StringConstantAt(r)) return *constant;
     }
-    if (auto it = string_at_.find(r.begin); code_override.empty() && it != string_at_.end()) {
-      const StringFact& s = facts_.strings[it->second];
-      if (s.origin == StringOrigin::kTemplate) return {};
-      if (s.range.end >= r.end - 1) {
-        // Type names, error codes and punctuation are compared everywhere;
-        // a host, URL, address or time zone is what tells users apart,
-        // hidden or not (a bundle that hides all its strings hides its
-        // error messages too).
-        const bool hidden = decoded_at_.count(s.range.begin) > 0;
-        const std::string& value = hidden ? out_.decoded[decoded_at_.at(s.range.begin)].text : s.value;
-        const TextShape shape = ClassifyText(value, rules_.shapes);
-        if (hidden && (shape == TextShape::kDomain || shape == TextShape::kTimezone || shape == TextShape::kUrl ||
-                       shape == TextShape::kEmail)) {
-          const auto d = decoded_at_.find(s.range.begin);
-          return "hidden constant " + Quote(out_.decoded[d->second].text) + " (" + out_.decoded[d->second].encoding + ")";
-        }
-        if (shape != TextShape::kDomain && shape != TextShape::kTimezone && shape != TextShape::kUrl &&
-            shape != TextShape::kEmail) {
-          return {};
-        }
-        return "constant " + Quote(s.value);
-      }
-    }
-    if (IsNumberLiteral(code)) {
-      // Only a UTC offset in minutes (getTimezoneOffset() === -480) is telling.
-      const auto minutes = std::strtol(std::string(code).c_str(), nullptr, 10);
-      if (!timezone_probe || minutes == 0 || minutes % 15 != 0 || minutes < -840 || minutes > 840) return {};
-      return "constant " + std::string(code);
-    }
-    // [d(0x1a1), d(0x1a6)]: an array literal of strings read from a
-    // rotated string array.
-    if (code_override.empty() && code.size() > 2 && code.front() == '[') {
-      std::vector<std::pair<std::string, TextShape>> items;
-      auto it = std::lower_bound(strings_sorted_.begin(), strings_sorted_.end(), r.begin,
-                                 [&](uint32_t i, uint32_t b) { return facts_.strings[i].range.begin < b; });
-      for (; it != strings_sorted_.end() && facts_.strings[*it].range.begin < r.end && items.size() < 5000; ++it) {
-        const StringFact& s = facts_.strings[*it];
-        if (s.origin == StringOrigin::kStringArray) items.emplace_back(s.value, ClassifyText(s.value, rules_.shapes));
-      }
-      if (!items.empty()) {
-        std::string d = DescribeList(items, false);
-        if (!d.empty()) return "hidden " + d;
-      }
-    }
+    if (IsNumberLiteral(code)) return OffsetConstant(code, timezone_probe);
     if (code_override.empty()) {
-      // The arrays inside r, in their order in facts_.string_arrays.
-      std::vector<uint32_t> inside;
-      for (auto it = std::lower_bound(arrays_by_begin_.begin(), arrays_by_begin_.end(), r.begin,
-                                      [&](uint32_t i, uint32_t b) { return facts_.string_arrays[i].range.begin < b; });
-           it != arrays_by_begin_.end() && facts_.string_arrays[*it].range.begin < r.end; ++it) {
-        if (r.Contains(facts_.string_arrays[*it].range)) inside.push_back(*it);
+      if (std::string d = HiddenArrayLiteral(r, code); !d.empty()) return d;
+      if (std::string d = ListInside(r); !d.empty()) return d;
+    }
+    if (code.size() <= 80) return NamedListOrConstant(code, func, timezone_probe, depth);
+    return {};
+  }
+
+  // A string literal that is the whole of r: its description when it is a
+  // host, URL, address or time zone, "" when it is another constant; nullopt
+  // when r is not one string.
+  std::optional<std::string> StringConstantAt(Range r) const {
+    const auto it = string_at_.find(r.begin);
+    if (it == string_at_.end()) return std::nullopt;
+    const StringFact& s = facts_.strings[it->second];
+    if (s.origin == StringOrigin::kTemplate) return std::string();
+    if (s.range.end < r.end - 1) return std::nullopt;
+    // Type names, error codes and punctuation are compared everywhere; a
+    // host, URL, address or time zone is what tells users apart, hidden or
+    // not (a bundle that hides all its strings hides its error messages too).
+    const auto d = decoded_at_.find(s.range.begin);
+    const bool hidden = d != decoded_at_.end();
+    const std::string& value = hidden ? out_.decoded[d->second].text : s.value;
+    if (!TellsUsersApart(ClassifyText(value, rules_.shapes))) return std::string();
+    if (hidden) return "hidden constant " + Quote(value) + " (" + out_.decoded[d->second].encoding + ")";
+    return "constant " + Quote(s.value);
+  }
+
+  static bool TellsUsersApart(TextShape shape) {
+    return shape == TextShape::kDomain || shape == TextShape::kTimezone || shape == TextShape::kUrl ||
+           shape == TextShape::kEmail;
+  }
+
+  // Only a UTC offset in minutes (getTimezoneOffset() === -480) is telling.
+  static std::string OffsetConstant(std::string_view code, bool timezone_probe) {
+    const auto minutes = std::strtol(std::string(code).c_str(), nullptr, 10);
+    if (!timezone_probe || minutes == 0 || minutes % 15 != 0 || minutes < -840 || minutes > 840) return {};
+    return "constant " + std::string(code);
+  }
+
+  // [d(0x1a1), d(0x1a6)]: an array literal of strings read from a rotated
+  // string array.
+  std::string HiddenArrayLiteral(Range r, std::string_view code) const {
+    if (code.size() <= 2 || code.front() != '[') return {};
+    std::vector<std::pair<std::string, TextShape>> items;
+    auto it = std::lower_bound(strings_sorted_.begin(), strings_sorted_.end(), r.begin,
+                               [&](uint32_t i, uint32_t b) { return facts_.strings[i].range.begin < b; });
+    for (; it != strings_sorted_.end() && facts_.strings[*it].range.begin < r.end && items.size() < 5000; ++it) {
+      const StringFact& s = facts_.strings[*it];
+      if (s.origin == StringOrigin::kStringArray) items.emplace_back(s.value, ClassifyText(s.value, rules_.shapes));
+    }
+    if (items.empty()) return {};
+    std::string d = DescribeList(items, false);
+    return d.empty() ? d : "hidden " + d;
+  }
+
+  // The first telling array of strings inside r, in the order of
+  // facts_.string_arrays.
+  std::string ListInside(Range r) const {
+    std::vector<uint32_t> inside;
+    for (auto it = std::lower_bound(arrays_by_begin_.begin(), arrays_by_begin_.end(), r.begin,
+                                    [&](uint32_t i, uint32_t b) { return facts_.string_arrays[i].range.begin < b; });
+         it != arrays_by_begin_.end() && facts_.string_arrays[*it].range.begin < r.end; ++it) {
+      if (r.Contains(facts_.string_arrays[*it].range)) inside.push_back(*it);
+    }
+    std::sort(inside.begin(), inside.end());
+    for (uint32_t i : inside) {
+      std::string d = TellingList(facts_.string_arrays[i]);
+      if (!d.empty()) return d;
+    }
+    return {};
+  }
+
+  // A short piece of code that names a list or constant: a name bound to
+  // one, a list that is the first name (`LIST.map(decode)`, `new Set(LIST)`),
+  // or an array bound to the name.
+  std::string NamedListOrConstant(std::string_view code, uint32_t func, bool timezone_probe, int depth) const {
+    std::string_view name = code;
+    while (!name.empty() && (name.front() == '(' || name.front() == '!')) name.remove_prefix(1);
+    while (!name.empty() && name.back() == ')') name.remove_suffix(1);
+    if (std::string d = BoundListOrConstant(name, func, timezone_probe, depth); !d.empty()) return d;
+    if (depth == 0) {
+      std::string_view first;
+      ForEachIdentifier(code, [&](std::string_view id, bool) {
+        if (id == "new" || id == "Set" || id == "Array" || id == "Object") return true;
+        first = id;
+        return false;
+      });
+      if (!first.empty() && first != name) {
+        std::string inner = ListOrConstant(Range{0, 0}, func, timezone_probe, depth + 1, first);
+        if (!inner.empty()) return inner;
       }
-      std::sort(inside.begin(), inside.end());
-      for (uint32_t i : inside) {
-        std::string d = TellingList(facts_.string_arrays[i]);
+    }
+    if (auto it = arrays_by_name_.find(name); it != arrays_by_name_.end()) {
+      for (uint32_t i : it->second) {
+        const internal::StringArrayFact& a = facts_.string_arrays[i];
+        if (!Visible(func, a.func)) continue;
+        std::string d = TellingList(a);
         if (!d.empty()) return d;
       }
     }
-    if (code.size() <= 80) {
-      // A name bound to a list or constant.
-      std::string_view name = code;
-      while (!name.empty() && (name.front() == '(' || name.front() == '!')) name.remove_prefix(1);
-      while (!name.empty() && name.back() == ')') name.remove_suffix(1);
-      if (auto it = decls_by_name_.find(name); it != decls_by_name_.end()) {
-        bool visible_decl = false;
-        for (uint32_t index : it->second) {
-          const internal::DeclFact& d = facts_.decls[index];
-          if (!Visible(func, d.func)) continue;
-          visible_decl = true;
-          std::string inner = ListOrConstant(d.value, d.func, timezone_probe, depth + 1);
-          if (inner.empty()) continue;
-          // A short module-level name is only trusted for a list, which is
-          // telling on its own; a lone constant could be any shadowed name.
-          if (d.func == kNone && name.size() < 4 && inner.find("list of") == std::string::npos) continue;
-          return inner + " (" + std::string(name) + ")";
-        }
-        // `var L;` at module level, assigned inside a lazy initialiser
-        // (`init=once(()=>{L=memo(()=>decode(ENC))})`): the assignment is
-        // in another function. Trusted for a list only, and only for a name
-        // assigned in few places (a minified `e` is assigned everywhere).
-        for (uint32_t index : it->second) {
-          if (visible_decl || it->second.size() > 4) break;
-          const internal::DeclFact& d = facts_.decls[index];
-          if (visible_decl || Visible(func, d.func) || d.value.end - d.value.begin > 4000) continue;
-          std::string inner = ListOrConstant(d.value, d.func, timezone_probe, depth + 1);
-          if (inner.find("list of") == std::string::npos) continue;
-          return inner + " (" + std::string(name) + ")";
-        }
-      }
-      // `LIST.map(decode)`, `new Set(LIST)`: the list is the first name.
-      if (depth == 0) {
-        std::string_view first;
-        ForEachIdentifier(code, [&](std::string_view id, bool) {
-          if (id == "new" || id == "Set" || id == "Array" || id == "Object") return true;
-          first = id;
-          return false;
-        });
-        if (!first.empty() && first != name) {
-          std::string inner = ListOrConstant(Range{0, 0}, func, timezone_probe, depth + 1, first);
-          if (!inner.empty()) return inner;
-        }
-      }
-      if (auto it = arrays_by_name_.find(name); it != arrays_by_name_.end()) {
-        for (uint32_t i : it->second) {
-          const internal::StringArrayFact& a = facts_.string_arrays[i];
-          if (!Visible(func, a.func)) continue;
-          std::string d = TellingList(a);
-          if (!d.empty()) return d;
-        }
-      }
+    return {};
+  }
+
+  // What a declaration of `name` visible from `func` holds: "… (name)".
+  std::string BoundListOrConstant(std::string_view name, uint32_t func, bool timezone_probe, int depth) const {
+    const auto it = decls_by_name_.find(name);
+    if (it == decls_by_name_.end()) return {};
+    bool visible_decl = false;
+    for (uint32_t index : it->second) {
+      const internal::DeclFact& d = facts_.decls[index];
+      if (!Visible(func, d.func)) continue;
+      visible_decl = true;
+      std::string inner = ListOrConstant(d.value, d.func, timezone_probe, depth + 1);
+      if (inner.empty()) continue;
+      // A short module-level name is only trusted for a list, which is
+      // telling on its own; a lone constant could be any shadowed name.
+      if (d.func == kNone && name.size() < 4 && inner.find("list of") == std::string::npos) continue;
+      return inner + " (" + std::string(name) + ")";
+    }
+    // `var L;` at module level, assigned inside a lazy initialiser
+    // (`init=once(()=>{L=memo(()=>decode(ENC))})`): the assignment is in
+    // another function. Trusted for a list only, and only for a name
+    // assigned in few places (a minified `e` is assigned everywhere).
+    if (visible_decl || it->second.size() > 4) return {};
+    for (uint32_t index : it->second) {
+      const internal::DeclFact& d = facts_.decls[index];
+      if (d.value.end - d.value.begin > 4000) continue;
+      std::string inner = ListOrConstant(d.value, d.func, timezone_probe, depth + 1);
+      if (inner.find("list of") == std::string::npos) continue;
+      return inner + " (" + std::string(name) + ")";
     }
     return {};
   }
