@@ -1447,6 +1447,7 @@ class ModuleRun {
     }
     std::vector<std::string> out;
     std::set<std::string> seen;
+    size_t compared = 0;
     for (const CompareFact& c : facts_.compares) {
       bool inside = false;
       for (Range r : ranges) inside |= r.Contains(c.range);
@@ -1458,7 +1459,11 @@ class ModuleRun {
         if (against.empty()) continue;
         if (probe != kNone && *probe_out == kNone) *probe_out = probe;
         std::string decoding = TakeDecodingStep();
-        if (seen.insert(against).second && out.size() < 4) {
+        // At most six comparisons; a decoding step does not count (the
+        // 11-keyword list of Claude Code 2.1.197 came fifth, after two time
+        // zones, the domain list and its decoding step).
+        if (seen.insert(against).second && compared < 6) {
+          ++compared;
           out.push_back(fmt::format("compares it with a {} at {}{}", against, locator_.Label(c.range.begin),
                                     InFunction(c.func)));
           if (!decoding.empty()) out.push_back(std::move(decoding));
@@ -1587,7 +1592,7 @@ class ModuleRun {
 
   static void AddComparisons(std::vector<std::string> cmp, std::vector<std::string>* against) {
     for (std::string& c : cmp) {
-      if (std::find(against->begin(), against->end(), c) == against->end() && against->size() < 8) {
+      if (std::find(against->begin(), against->end(), c) == against->end() && against->size() < 12) {
         against->push_back(std::move(c));
       }
     }
