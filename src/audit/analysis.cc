@@ -5,6 +5,7 @@
 #include <re2/re2.h>
 
 #include <cstring>
+#include <initializer_list>
 #include <tuple>
 
 #include <algorithm>
@@ -620,7 +621,7 @@ class ModuleRun {
                    std::string kind = {}, std::string reason = {}) {
     if (!endpoint_urls_.insert(std::string(url)).second) return;
     if (kind.empty()) kind = IpLiteral(host) ? "ip" : url == host ? "host" : "url";
-    if (kind == "ip" && reason.empty()) reason = IpReason(offset, kNone, 0);
+    if (kind == "ip" && reason.empty()) reason = IpReason(offset, url, 0);
     out_.endpoints.push_back(
         EndpointRef{std::string(url), std::string(host), locator_.At(offset), hidden, std::move(kind), std::move(reason)});
   }
@@ -638,7 +639,7 @@ class ModuleRun {
       if (s.value.size() > 100000) continue;
       ForEachEndpoint(s.value, rules_.shapes, [&](std::string_view url, std::string_view host, size_t) {
         if (IpLiteral(host)) {
-          AddEndpoint(url, host, s.range.begin, false, "ip", IpReason(s.range.begin, s.func, 0));
+          AddEndpoint(url, host, s.range.begin, false, "ip", IpReason(s.range.begin, url, 0));
         } else {
           AddEndpoint(url, host, s.range.begin, false);
         }
@@ -1185,52 +1186,151 @@ class ModuleRun {
     return v.find("::") != std::string::npos || colons == 7;
   }
 
-  // Why an address literal at `offset` looks like an endpoint: words in the
-  // code around it (its function, or 400 bytes either side).
-  std::string IpReason(uint32_t offset, uint32_t func, size_t list_size) const {
-    uint32_t b = offset > 160 ? offset - 160 : 0, e = std::min<uint32_t>(static_cast<uint32_t>(text_.size()), offset + 160);
-    if (func != kNone && facts_.functions[func].range.end - facts_.functions[func].range.begin <= 4000) {
-      b = facts_.functions[func].range.begin;
-      e = facts_.functions[func].range.end;
+  // What the code around a value does with it, read backwards from where it
+  // starts: the name it is assigned to (`name = value`), the key it is
+  // stored under (`key: value`), and the call whose arguments hold it
+  // (`net.connect({host: value})`, `fetch(value)`), within 600 bytes and the
+  // statement.
+  struct ValueContext {
+    std::string binding;
+    std::string key;
+    std::string callee;
+  };
+
+  ValueContext ContextOf(uint32_t begin) const {
+    ValueContext c;
+    const size_t floor = begin > 600 ? begin - 600 : 0;
+    size_t i = SkipSpaceBack(begin, floor);
+    if (i > floor && text_[i - 1] == '=' && (i < floor + 2 || std::strchr("=!<>", text_[i - 2]) == nullptr)) {
+      c.binding = NameBefore(SkipSpaceBack(i - 1, floor), floor);
+    } else if (i > floor && text_[i - 1] == ':') {
+      i = SkipSpaceBack(i - 1, floor);
+      if (i > floor && (text_[i - 1] == '"' || text_[i - 1] == '\'')) {
+        const size_t open = text_.rfind(text_[i - 1], i - 2);
+        if (open != std::string_view::npos && open >= floor) c.key = std::string(text_.substr(open + 1, i - 2 - open));
+      } else {
+        c.key = NameBefore(i, floor);
+      }
     }
-    std::string around(text_.substr(b, e - b));
-    for (char& c : around) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    c.callee = EnclosingCallee(begin, floor);
+    return c;
+  }
+
+  size_t SkipSpaceBack(size_t i, size_t floor) const {
+    while (i > floor && std::isspace(static_cast<unsigned char>(text_[i - 1]))) --i;
+    return i;
+  }
+
+  // The dotted name ending at i (`net.connect`, `A.DEFAULT_BOOTSTRAP_IPS`,
+  // `this.#host`), or "".
+  std::string NameBefore(size_t i, size_t floor) const {
+    size_t b = i;
+    while (b > floor && (IsIdentChar(static_cast<unsigned char>(text_[b - 1])) || text_[b - 1] == '.' ||
+                         text_[b - 1] == '#')) {
+      --b;
+    }
+    return std::string(text_.substr(b, i - b));
+  }
+
+  // The callee of the nearest call whose arguments hold `begin`, climbing out
+  // of array and object literals but not out of a block or statement.
+  std::string EnclosingCallee(size_t begin, size_t floor) const {
+    int depth = 0;
+    for (size_t j = begin; j > floor; --j) {
+      const char ch = text_[j - 1];
+      if (ch == '"' || ch == '\'' || ch == '`') {
+        size_t k = j - 1;
+        while (k > floor && !(text_[k - 1] == ch && (k < 2 || text_[k - 2] != '\\'))) --k;
+        if (k <= floor) return {};
+        j = k;  // the loop steps to the character before the opening quote
+        continue;
+      }
+      if (ch == ')' || ch == ']' || ch == '}') {
+        ++depth;
+      } else if (ch == '(' || ch == '[' || ch == '{') {
+        if (depth > 0) {
+          --depth;
+          continue;
+        }
+        const size_t k = SkipSpaceBack(j - 1, floor);
+        if (ch == '(') {
+          std::string name = NameBefore(k, floor);
+          // `if (…)`, `switch (…)`: a statement, not a call.
+          static const std::set<std::string_view> kKeywords = {"if", "while", "for", "switch", "return", "catch",
+                                                               "typeof", "await", "in", "of", "case", "void"};
+          return kKeywords.count(name) ? std::string() : name;
+        }
+        // A block (`) {`, `=> {`) is not a value the call receives.
+        if (ch == '{' && k > floor && (text_[k - 1] == ')' || text_[k - 1] == '>')) return {};
+      } else if (ch == ';' && depth == 0) {
+        return {};
+      }
+    }
+    return {};
+  }
+
+  static bool HasAny(std::string_view s, std::initializer_list<std::string_view> words) {
+    return std::any_of(words.begin(), words.end(), [&](std::string_view w) { return s.find(w) != std::string_view::npos; });
+  }
+
+  // Why an address literal looks like an endpoint, from the syntax around
+  // it (the value, or the array `list_begin` that holds it): the name it is
+  // assigned to or stored under, the call it is passed to, whether it is a
+  // URL. "DoH", "HTTPDNS" (a resolver's bootstrap list), "DNS", "socket",
+  // "fetch", else "address literal"; the name or call is quoted.
+  std::string IpReason(uint32_t offset, std::string_view literal, size_t list_size, uint32_t list_begin = kNone) const {
+    const ValueContext c = ContextOf(list_begin != kNone ? list_begin : offset);
+    std::string names = c.binding + " " + c.key + " " + c.callee;
+    for (char& ch : names) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    std::string callee = c.callee;
+    for (char& ch : callee) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    const std::string_view last = std::string_view(callee).substr(callee.rfind('.') + 1);
+    const bool url = literal.find("://") != std::string_view::npos;
     std::string reason;
-    if (around.find("dns-query") != std::string::npos || around.find("doh") != std::string::npos) {
+    if (literal.find("dns-query") != std::string_view::npos || HasAny(names, {"doh"})) {
       reason = "DoH";
-    } else if (around.find("httpdns") != std::string::npos || around.find("resolve") != std::string::npos ||
-               around.find("dns") != std::string::npos) {
+    } else if (HasAny(names, {"httpdns", "bootstrap"})) {
       reason = "HTTPDNS";
-    } else if (around.find("socket") != std::string::npos || around.find("connect(") != std::string::npos) {
+    } else if (HasAny(names, {"dns", "resolver", "nameserver"}) || last == "setservers") {
+      reason = "DNS";
+    } else if (literal.rfind("ws://", 0) == 0 || literal.rfind("wss://", 0) == 0 || HasAny(last, {"websocket"}) ||
+               (!url && (HasAny(last, {"connect", "socket"}) || last == "send" || last == "bind"))) {
       reason = "socket";
-    } else if (around.find("fetch(") != std::string::npos || around.find("http") != std::string::npos ||
-               around.find("request") != std::string::npos) {
+    } else if (url || last == "fetch" || last == "request" || last == "get" || last == "post" || last == "axios" ||
+               last == "got" || last == "open") {
       reason = "fetch";
     } else {
       reason = "address literal";
     }
+    std::string where;
+    if (!c.binding.empty()) {
+      where = "assigned to " + c.binding;
+    } else if (!c.key.empty()) {
+      where = "stored as " + c.key;
+    }
+    if (!c.callee.empty()) where += (where.empty() ? "" : ", ") + std::string("passed to ") + c.callee;
+    if (list_size >= 2) where += fmt::format("{}bootstrap list of {} addresses", where.empty() ? "" : ", ", list_size);
     const std::string_view here = text_.substr(offset, 48);
     if (here.find("127.") == 1 || here.find("::1") == 1) reason = "loopback, " + reason;
-    if (list_size >= 2) reason += fmt::format(" (bootstrap list of {} addresses)", list_size);
-    return reason;
+    return where.empty() ? reason : reason + " (" + where + ")";
   }
 
   void IpEndpoints() {
-    std::unordered_map<uint32_t, uint32_t> list_size;  // string index → addresses in its array
+    std::unordered_map<uint32_t, std::pair<uint32_t, uint32_t>> listed_in;  // string index → (addresses, array begin)
     for (const internal::StringArrayFact& a : facts_.string_arrays) {
       uint32_t ips = 0;
       for (uint32_t i = 0; i < a.count; ++i) ips += IpLiteral(StripPort(facts_.strings[a.first_string + i].value));
       if (ips >= 2) {
-        for (uint32_t i = 0; i < a.count; ++i) list_size[a.first_string + i] = ips;
+        for (uint32_t i = 0; i < a.count; ++i) listed_in[a.first_string + i] = {ips, a.range.begin};
       }
     }
     for (uint32_t i = 0; i < facts_.strings.size(); ++i) {
       const StringFact& s = facts_.strings[i];
       const std::string_view host = StripPort(s.value);
       if (!IpLiteral(host)) continue;
-      const auto it = list_size.find(i);
-      const size_t listed = it == list_size.end() ? 0 : it->second;
-      std::string reason = IpReason(s.range.begin, s.func, listed);
+      const auto it = listed_in.find(i);
+      const size_t listed = it == listed_in.end() ? 0 : it->second.first;
+      std::string reason = IpReason(s.range.begin, s.value, listed, it == listed_in.end() ? kNone : it->second.second);
       // A four-part OID ("2.5.29.1", "1.3.101.112") is a valid IPv4 literal:
       // it counts as an address only with context that says address.
       if (host.size() == s.value.size() && OidLike(host) &&
@@ -1243,7 +1343,7 @@ class ModuleRun {
       const std::string_view host = StripPort(d.text);
       if (IpLiteral(host)) {
         AddEndpoint(d.text, host, static_cast<uint32_t>(d.position.byte_offset), true, "ip",
-                    IpReason(static_cast<uint32_t>(d.position.byte_offset), kNone, 0));
+                    IpReason(static_cast<uint32_t>(d.position.byte_offset), d.text, 0));
       }
     }
   }
