@@ -1905,37 +1905,72 @@ class ModuleRun {
     return found;
   }
 
-  // The probe a declaration's value reads by its own code: the functions,
-  // arrows, methods and classes nested in it run only when called (what a
-  // called function gives back is followed through its returns, see Taint),
-  // so their probes and names do not count. An arrow whose body is an
-  // expression is that expression's value when it is the whole value. This
-  // keeps a lazy module initialiser (`init_x = lazy(() => { … class { m()
-  // { os.hostname() } } })`) and everything that calls it from counting as
-  // probed.
-  uint32_t ProbeInOwnCode(Range value, uint32_t func) const {
+  // The probe a declaration's value reads by its own code. A function,
+  // arrow, method or class nested in the value runs only when called: it
+  // counts through its result (its expression body or its own `return`s),
+  // and only when that result can become the value, that is when it is
+  // called at once (`(() => …)()`) or passed to a call (`memo(() => …)`).
+  // An arrow whose body is an expression counts when it is the whole value
+  // (a function value's `return`s are followed by its name, see Taint).
+  // This keeps a lazy module initialiser (`init_x = lazy(() => { … class {
+  // m() { os.hostname() } } })`) and everything that calls it from counting
+  // as probed.
+  uint32_t ProbeInOwnCode(Range value, uint32_t func, int depth = 0) const {
     const auto& fs = facts_.functions;
     auto it = std::lower_bound(fs.begin(), fs.end(), value.begin,
                                [](const internal::FunctionFact& f, uint32_t b) { return f.range.begin < b; });
     uint32_t from = value.begin;
     for (; it != fs.end() && it->range.begin < value.end; ++it) {
-      if (it->range.begin < from || it->range.end > value.end) continue;  // nested in one skipped already
-      if (it->range.begin == value.begin && it->range.end == value.end && ExpressionBodied(*it)) continue;
+      if (it->range.begin < from || it->range.end > value.end) continue;  // nested in one handled already
+      if (it->range.begin == value.begin && it->range.end == value.end && ExpressionBody(*it) != 0) continue;
       if (it->range.begin > from) {
         if (const uint32_t p = ProbeIn(Range{from, it->range.begin}, func); p != kNone) return p;
       }
       from = it->range.end;
+      if (depth < 3 && ResultFlowsOut(it->range)) {
+        const uint32_t p = ProbeInResult(static_cast<uint32_t>(it - fs.begin()), depth + 1);
+        if (p != kNone) return p;
+      }
     }
     return from < value.end ? ProbeIn(Range{from, value.end}, func) : kNone;
   }
 
-  // `(…) => expression`: an arrow whose body is not a block.
-  bool ExpressionBodied(const internal::FunctionFact& f) const {
+  // The probe a function's result reads: its expression body, or its own
+  // `return` statements.
+  uint32_t ProbeInResult(uint32_t f, int depth) const {
+    const internal::FunctionFact& fn = facts_.functions[f];
+    if (const uint32_t body = ExpressionBody(fn); body != 0) return ProbeInOwnCode(Range{body, fn.range.end}, f, depth);
+    const auto& rs = facts_.returns;
+    auto it = std::lower_bound(rs.begin(), rs.end(), fn.range.begin,
+                               [](const internal::ReturnFact& r, uint32_t b) { return r.range.begin < b; });
+    for (; it != rs.end() && it->range.begin < fn.range.end; ++it) {
+      if (it->func != f || it->range.end - it->range.begin > 4000) continue;
+      if (const uint32_t p = ProbeInOwnCode(it->range, f, depth); p != kNone) return p;
+    }
+    return kNone;
+  }
+
+  // Whether the function at `r` is called at once or passed to a call.
+  bool ResultFlowsOut(Range r) const {
+    size_t after = r.end;
+    while (after < text_.size() && (std::isspace(static_cast<unsigned char>(text_[after])) || text_[after] == ')')) {
+      ++after;
+    }
+    if (after < text_.size() && text_[after] == '(') return true;
+    size_t before = r.begin;
+    while (before > 0 && std::isspace(static_cast<unsigned char>(text_[before - 1]))) --before;
+    return before > 0 && (text_[before - 1] == '(' || text_[before - 1] == ',');
+  }
+
+  // Where the body of `(…) => expression` starts; 0 when the function is not
+  // an arrow whose body is an expression.
+  uint32_t ExpressionBody(const internal::FunctionFact& f) const {
     const std::string_view code = text_.substr(f.range.begin, std::min<uint32_t>(f.range.end - f.range.begin, 400));
     const size_t arrow = code.find("=>");
-    if (arrow == std::string_view::npos || code.substr(0, arrow).find('{') != std::string_view::npos) return false;
+    if (arrow == std::string_view::npos || code.substr(0, arrow).find('{') != std::string_view::npos) return 0;
     const size_t body = code.find_first_not_of(" \t\r\n", arrow + 2);
-    return body != std::string_view::npos && code[body] != '{';
+    if (body == std::string_view::npos || code[body] == '{') return 0;
+    return f.range.begin + static_cast<uint32_t>(body);
   }
 
   // A cheap filter before the hash lookup in tainted_: the first bytes and
