@@ -24,6 +24,8 @@ debian_packages=(
   nettle-dev liblzma-dev libbz2-dev libxml2-dev libboost-container1.81-dev
   iproute2 curl wrk chromium python3
   ripgrep hyperfine xxd
+  # bench/audit_jsengine_bench.cc: the embedded engine the decoder evaluator is measured against
+  duktape-dev
 )
 
 # The PostgreSQL server (and psql) for the gate's fleet tests and benchmark:

@@ -5,6 +5,7 @@
 #include <re2/re2.h>
 
 #include <cstring>
+#include <initializer_list>
 #include <tuple>
 
 #include <algorithm>
@@ -620,7 +621,7 @@ class ModuleRun {
                    std::string kind = {}, std::string reason = {}) {
     if (!endpoint_urls_.insert(std::string(url)).second) return;
     if (kind.empty()) kind = IpLiteral(host) ? "ip" : url == host ? "host" : "url";
-    if (kind == "ip" && reason.empty()) reason = IpReason(offset, kNone, 0);
+    if (kind == "ip" && reason.empty()) reason = IpReason(offset, url, 0);
     out_.endpoints.push_back(
         EndpointRef{std::string(url), std::string(host), locator_.At(offset), hidden, std::move(kind), std::move(reason)});
   }
@@ -638,7 +639,7 @@ class ModuleRun {
       if (s.value.size() > 100000) continue;
       ForEachEndpoint(s.value, rules_.shapes, [&](std::string_view url, std::string_view host, size_t) {
         if (IpLiteral(host)) {
-          AddEndpoint(url, host, s.range.begin, false, "ip", IpReason(s.range.begin, s.func, 0));
+          AddEndpoint(url, host, s.range.begin, false, "ip", IpReason(s.range.begin, url, 0));
         } else {
           AddEndpoint(url, host, s.range.begin, false);
         }
@@ -906,6 +907,18 @@ class ModuleRun {
     return all;
   }
 
+  // The bookkeeping of one EvaluateDecoders pass over the module's calls.
+  struct DecoderPass {
+    uint64_t spent = 0;     // evaluator steps so far
+    size_t skipped = 0;     // calls left once the module's step budget was spent
+    size_t given_up = 0;    // calls of functions that gave up (see GaveUp)
+    std::unordered_set<std::string> seen_results;
+    // Most callees have one declaration in the module: their answer is
+    // cached by name, without resolving each call's scope.
+    std::unordered_map<std::string_view, int8_t> by_name;
+    std::unordered_map<uint32_t, std::pair<uint32_t, uint32_t>> outcomes;  // decoder → (calls tried, results)
+  };
+
   // Calls of decoders whose arguments are constants, evaluated (js_eval.h):
   // what they return is kept when it reads as text and is not simply one of
   // the arguments.
@@ -914,100 +927,124 @@ class ModuleRun {
     internal::JsEvaluator evaluator(text_, [this](std::string_view n, uint32_t f) { return Resolve(n, f); });
     internal::EvalLimits limits;
     limits.max_steps = limits_.max_eval_steps_per_call;
-    uint64_t spent = 0;
-    size_t skipped = 0;
-    std::unordered_set<std::string> seen_results;
-    std::unordered_map<std::string_view, size_t> by_text;  // identical call text in the same scope → hit
-    // Most callees have one declaration in the module: their answer is
-    // cached by name, without resolving each call's scope.
-    std::unordered_map<std::string_view, int8_t> by_name;
-    std::unordered_map<uint32_t, std::pair<uint32_t, uint32_t>> outcomes;  // decoder → (calls tried, results)
-    size_t given_up = 0;
+    DecoderPass pass;
     for (const internal::CallFact& c : facts_.calls) {
       const std::string_view name = text_.substr(c.callee.begin, c.callee.end - c.callee.begin);
-      auto [known, inserted] = by_name.emplace(name, -1);
-      if (inserted) {
-        const auto scoped = scoped_names_.find(name);
-        if (scoped == scoped_names_.end()) {
-          known->second = 0;
-        } else if (scoped->second.size() == 1) {
-          known->second = DecoderLike(name, c.func) ? 1 : 0;
-        }
-      }
-      if (known->second == 0 || (known->second == -1 && !DecoderLike(name, c.func))) continue;
-      if (spent >= limits_.max_eval_steps_per_module) {
-        ++skipped;
+      if (!CalleeMayDecode(name, c.func, &pass)) continue;
+      if (pass.spent >= limits_.max_eval_steps_per_module) {
+        ++pass.skipped;
         continue;
       }
+      const auto decl = Resolve(name, c.func);
+      if (!decl) continue;
+      auto& [tries, texts] = pass.outcomes[decl->value.begin];
       // A function that gave no text in its first 8 calls is not a
       // decoder of constants (it needs run-time input): its other calls
       // are not evaluated.
-      const auto decl = Resolve(name, c.func);
-      if (!decl) continue;
-      auto& [tries, texts] = outcomes[decl->value.begin];
-      if (tries >= 8 && texts * 4 < tries) {
-        ++given_up;
+      if (GaveUp(tries, texts)) {
+        ++pass.given_up;
         continue;
       }
       ++tries;
-      const std::string_view call_text = text_.substr(c.range.begin, c.range.end - c.range.begin);
       ++out_.decoder_calls;
       auto r = evaluator.Evaluate(c.range, c.func, limits);
-      spent += r ? std::max<uint64_t>(r->steps, 1) : evaluator.last_steps();
+      pass.spent += r ? std::max<uint64_t>(r->steps, 1) : evaluator.last_steps();
       if (!r || r->decoding_ops == 0) continue;
       ++texts;
-      // Its literal arguments are decoded now: the key search skips them.
-      for (auto it = std::lower_bound(strings_sorted_.begin(), strings_sorted_.end(), c.range.begin,
-                                      [&](uint32_t i, uint32_t b) { return facts_.strings[i].range.begin < b; });
-           it != strings_sorted_.end() && facts_.strings[*it].range.begin < c.range.end; ++it) {
-        evaluated_literals_.insert(facts_.strings[*it].range.begin);
-      }
-      if (!r->is_list && (r->text == "undefined" || r->text == "null" || r->text == "NaN")) continue;
-      // Not hidden: the text is right there in the call.
-      if (!r->is_list && (r->text.size() < 3 || call_text.find(r->text) != std::string_view::npos)) continue;
-      std::vector<std::pair<std::string, TextShape>> items;
-      if (r->is_list) {
-        size_t shaped = 0;
-        for (const std::string& item : r->items) {
-          const TextShape shape = ClassifyText(item, rules_.shapes);
-          shaped += shape != TextShape::kNone;
-          items.emplace_back(item, shape);
-        }
-        if (shaped * 2 < items.size() || items.size() > 100000) continue;
-      } else {
-        const TextShape shape = ClassifyText(r->text, rules_.shapes);
-        if (shape == TextShape::kNone) continue;
-        items.emplace_back(r->text, shape);
-      }
-      std::string via = std::string(name);
-      if (auto d = Resolve(name, c.func)) via += " " + locator_.Label(d->value.begin);
-      for (const auto& [used, offset] : r->used) {
-        if (used != name) via += fmt::format(", {} {}", used, locator_.Label(offset));
-      }
-      (void)by_text;
-      const bool fresh = seen_results.insert(r->is_list ? JoinItems(r->items) : r->text).second;
-      evals_.push_back(EvalHit{c.range, std::string(name), std::move(*r), via});
-      if (!fresh) continue;
-      const std::string encoding = "eval(" + std::string(name) + ")";
-      const std::string list = evals_.back().result.is_list ? locator_.Label(c.range.begin) : std::string();
-      for (auto& [text, shape] : items) {
-        if (shape == TextShape::kNone) continue;
-        AddDecoded(c.range, Decoding{encoding, text, shape}, list);
-        out_.decoded.back().via = via;
-        decoded_at_.erase(c.range.begin);  // a call is not a string literal
+      MarkEvaluatedLiterals(c.range);
+      auto items = HiddenItems(*r, text_.substr(c.range.begin, c.range.end - c.range.begin));
+      if (!items) continue;
+      RecordEval(c, name, std::move(*r), std::move(*items), &pass.seen_results);
+    }
+    NoteDecoderPass(pass);
+  }
+
+  static bool GaveUp(uint32_t tries, uint32_t texts) { return tries >= 8 && texts * 4 < tries; }
+
+  // Whether calls of `name` may be decoder calls (cached by name when the
+  // name has a single declaration in the module).
+  bool CalleeMayDecode(std::string_view name, uint32_t func, DecoderPass* pass) {
+    auto [known, inserted] = pass->by_name.emplace(name, -1);
+    if (inserted) {
+      const auto scoped = scoped_names_.find(name);
+      if (scoped == scoped_names_.end()) {
+        known->second = 0;
+      } else if (scoped->second.size() == 1) {
+        known->second = DecoderLike(name, func) ? 1 : 0;
       }
     }
-    if (given_up > 0) {
+    return known->second == 1 || (known->second == -1 && DecoderLike(name, func));
+  }
+
+  // The literal arguments of an evaluated call are decoded now: the key
+  // search skips them.
+  void MarkEvaluatedLiterals(Range call) {
+    for (auto it = std::lower_bound(strings_sorted_.begin(), strings_sorted_.end(), call.begin,
+                                    [&](uint32_t i, uint32_t b) { return facts_.strings[i].range.begin < b; });
+         it != strings_sorted_.end() && facts_.strings[*it].range.begin < call.end; ++it) {
+      evaluated_literals_.insert(facts_.strings[*it].range.begin);
+    }
+  }
+
+  // What an evaluated call hides, with the shape of each item; nullopt when
+  // it hides nothing (a sentinel, text written in the call itself, or items
+  // of which fewer than half read as text).
+  std::optional<std::vector<std::pair<std::string, TextShape>>> HiddenItems(const internal::EvalResult& r,
+                                                                           std::string_view call_text) const {
+    std::vector<std::pair<std::string, TextShape>> items;
+    if (r.is_list) {
+      size_t shaped = 0;
+      for (const std::string& item : r.items) {
+        const TextShape shape = ClassifyText(item, rules_.shapes);
+        shaped += shape != TextShape::kNone;
+        items.emplace_back(item, shape);
+      }
+      if (shaped * 2 < items.size() || items.size() > 100000) return std::nullopt;
+      return items;
+    }
+    if (r.text == "undefined" || r.text == "null" || r.text == "NaN") return std::nullopt;
+    // Not hidden: the text is right there in the call.
+    if (r.text.size() < 3 || call_text.find(r.text) != std::string_view::npos) return std::nullopt;
+    const TextShape shape = ClassifyText(r.text, rules_.shapes);
+    if (shape == TextShape::kNone) return std::nullopt;
+    items.emplace_back(r.text, shape);
+    return items;
+  }
+
+  // Keeps an evaluated call for the chains and, the first time its result
+  // is seen, its items as decoded strings.
+  void RecordEval(const internal::CallFact& c, std::string_view name, internal::EvalResult r,
+                  std::vector<std::pair<std::string, TextShape>> items, std::unordered_set<std::string>* seen_results) {
+    std::string via = std::string(name);
+    if (auto d = Resolve(name, c.func)) via += " " + locator_.Label(d->value.begin);
+    for (const auto& [used, offset] : r.used) {
+      if (used != name) via += fmt::format(", {} {}", used, locator_.Label(offset));
+    }
+    const bool fresh = seen_results->insert(r.is_list ? JoinItems(r.items) : r.text).second;
+    evals_.push_back(EvalHit{c.range, std::string(name), std::move(r), via});
+    if (!fresh) return;
+    const std::string encoding = "eval(" + std::string(name) + ")";
+    const std::string list = evals_.back().result.is_list ? locator_.Label(c.range.begin) : std::string();
+    for (auto& [text, shape] : items) {
+      if (shape == TextShape::kNone) continue;
+      AddDecoded(c.range, Decoding{encoding, text, shape}, list);
+      out_.decoded.back().via = via;
+      decoded_at_.erase(c.range.begin);  // a call is not a string literal
+    }
+  }
+
+  void NoteDecoderPass(const DecoderPass& pass) {
+    if (pass.given_up > 0) {
       size_t functions = 0;
-      for (const auto& [at, o] : outcomes) functions += o.first >= 8 && o.second * 4 < o.first;
+      for (const auto& [at, o] : pass.outcomes) functions += GaveUp(o.first, o.second);
       out_.notes.push_back(fmt::format("decoder evaluation: {} calls of {} functions that returned text for fewer than a quarter of their "
                                        "first calls were not evaluated",
-                                       given_up, functions));
+                                       pass.given_up, functions));
     }
-    if (skipped > 0) {
+    if (pass.skipped > 0) {
       out_.notes.push_back(fmt::format("decoder evaluation: step budget of {} reached; {} further decoder calls not "
                                        "evaluated",
-                                       limits_.max_eval_steps_per_module, skipped));
+                                       limits_.max_eval_steps_per_module, pass.skipped));
     }
   }
 
@@ -1149,52 +1186,151 @@ class ModuleRun {
     return v.find("::") != std::string::npos || colons == 7;
   }
 
-  // Why an address literal at `offset` looks like an endpoint: words in the
-  // code around it (its function, or 400 bytes either side).
-  std::string IpReason(uint32_t offset, uint32_t func, size_t list_size) const {
-    uint32_t b = offset > 160 ? offset - 160 : 0, e = std::min<uint32_t>(static_cast<uint32_t>(text_.size()), offset + 160);
-    if (func != kNone && facts_.functions[func].range.end - facts_.functions[func].range.begin <= 4000) {
-      b = facts_.functions[func].range.begin;
-      e = facts_.functions[func].range.end;
+  // What the code around a value does with it, read backwards from where it
+  // starts: the name it is assigned to (`name = value`), the key it is
+  // stored under (`key: value`), and the call whose arguments hold it
+  // (`net.connect({host: value})`, `fetch(value)`), within 600 bytes and the
+  // statement.
+  struct ValueContext {
+    std::string binding;
+    std::string key;
+    std::string callee;
+  };
+
+  ValueContext ContextOf(uint32_t begin) const {
+    ValueContext c;
+    const size_t floor = begin > 600 ? begin - 600 : 0;
+    size_t i = SkipSpaceBack(begin, floor);
+    if (i > floor && text_[i - 1] == '=' && (i < floor + 2 || std::strchr("=!<>", text_[i - 2]) == nullptr)) {
+      c.binding = NameBefore(SkipSpaceBack(i - 1, floor), floor);
+    } else if (i > floor && text_[i - 1] == ':') {
+      i = SkipSpaceBack(i - 1, floor);
+      if (i > floor && (text_[i - 1] == '"' || text_[i - 1] == '\'')) {
+        const size_t open = text_.rfind(text_[i - 1], i - 2);
+        if (open != std::string_view::npos && open >= floor) c.key = std::string(text_.substr(open + 1, i - 2 - open));
+      } else {
+        c.key = NameBefore(i, floor);
+      }
     }
-    std::string around(text_.substr(b, e - b));
-    for (char& c : around) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    c.callee = EnclosingCallee(begin, floor);
+    return c;
+  }
+
+  size_t SkipSpaceBack(size_t i, size_t floor) const {
+    while (i > floor && std::isspace(static_cast<unsigned char>(text_[i - 1]))) --i;
+    return i;
+  }
+
+  // The dotted name ending at i (`net.connect`, `A.DEFAULT_BOOTSTRAP_IPS`,
+  // `this.#host`), or "".
+  std::string NameBefore(size_t i, size_t floor) const {
+    size_t b = i;
+    while (b > floor && (IsIdentChar(static_cast<unsigned char>(text_[b - 1])) || text_[b - 1] == '.' ||
+                         text_[b - 1] == '#')) {
+      --b;
+    }
+    return std::string(text_.substr(b, i - b));
+  }
+
+  // The callee of the nearest call whose arguments hold `begin`, climbing out
+  // of array and object literals but not out of a block or statement.
+  std::string EnclosingCallee(size_t begin, size_t floor) const {
+    int depth = 0;
+    for (size_t j = begin; j > floor; --j) {
+      const char ch = text_[j - 1];
+      if (ch == '"' || ch == '\'' || ch == '`') {
+        size_t k = j - 1;
+        while (k > floor && !(text_[k - 1] == ch && (k < 2 || text_[k - 2] != '\\'))) --k;
+        if (k <= floor) return {};
+        j = k;  // the loop steps to the character before the opening quote
+        continue;
+      }
+      if (ch == ')' || ch == ']' || ch == '}') {
+        ++depth;
+      } else if (ch == '(' || ch == '[' || ch == '{') {
+        if (depth > 0) {
+          --depth;
+          continue;
+        }
+        const size_t k = SkipSpaceBack(j - 1, floor);
+        if (ch == '(') {
+          std::string name = NameBefore(k, floor);
+          // `if (…)`, `switch (…)`: a statement, not a call.
+          static const std::set<std::string_view> kKeywords = {"if", "while", "for", "switch", "return", "catch",
+                                                               "typeof", "await", "in", "of", "case", "void"};
+          return kKeywords.count(name) ? std::string() : name;
+        }
+        // A block (`) {`, `=> {`) is not a value the call receives.
+        if (ch == '{' && k > floor && (text_[k - 1] == ')' || text_[k - 1] == '>')) return {};
+      } else if (ch == ';' && depth == 0) {
+        return {};
+      }
+    }
+    return {};
+  }
+
+  static bool HasAny(std::string_view s, std::initializer_list<std::string_view> words) {
+    return std::any_of(words.begin(), words.end(), [&](std::string_view w) { return s.find(w) != std::string_view::npos; });
+  }
+
+  // Why an address literal looks like an endpoint, from the syntax around
+  // it (the value, or the array `list_begin` that holds it): the name it is
+  // assigned to or stored under, the call it is passed to, whether it is a
+  // URL. "DoH", "HTTPDNS" (a resolver's bootstrap list), "DNS", "socket",
+  // "fetch", else "address literal"; the name or call is quoted.
+  std::string IpReason(uint32_t offset, std::string_view literal, size_t list_size, uint32_t list_begin = kNone) const {
+    const ValueContext c = ContextOf(list_begin != kNone ? list_begin : offset);
+    std::string names = c.binding + " " + c.key + " " + c.callee;
+    for (char& ch : names) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    std::string callee = c.callee;
+    for (char& ch : callee) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    const std::string_view last = std::string_view(callee).substr(callee.rfind('.') + 1);
+    const bool url = literal.find("://") != std::string_view::npos;
     std::string reason;
-    if (around.find("dns-query") != std::string::npos || around.find("doh") != std::string::npos) {
+    if (literal.find("dns-query") != std::string_view::npos || HasAny(names, {"doh"})) {
       reason = "DoH";
-    } else if (around.find("httpdns") != std::string::npos || around.find("resolve") != std::string::npos ||
-               around.find("dns") != std::string::npos) {
+    } else if (HasAny(names, {"httpdns", "bootstrap"})) {
       reason = "HTTPDNS";
-    } else if (around.find("socket") != std::string::npos || around.find("connect(") != std::string::npos) {
+    } else if (HasAny(names, {"dns", "resolver", "nameserver"}) || last == "setservers") {
+      reason = "DNS";
+    } else if (literal.rfind("ws://", 0) == 0 || literal.rfind("wss://", 0) == 0 || HasAny(last, {"websocket"}) ||
+               (!url && (HasAny(last, {"connect", "socket"}) || last == "send" || last == "bind"))) {
       reason = "socket";
-    } else if (around.find("fetch(") != std::string::npos || around.find("http") != std::string::npos ||
-               around.find("request") != std::string::npos) {
+    } else if (url || last == "fetch" || last == "request" || last == "get" || last == "post" || last == "axios" ||
+               last == "got" || last == "open") {
       reason = "fetch";
     } else {
       reason = "address literal";
     }
+    std::string where;
+    if (!c.binding.empty()) {
+      where = "assigned to " + c.binding;
+    } else if (!c.key.empty()) {
+      where = "stored as " + c.key;
+    }
+    if (!c.callee.empty()) where += (where.empty() ? "" : ", ") + std::string("passed to ") + c.callee;
+    if (list_size >= 2) where += fmt::format("{}bootstrap list of {} addresses", where.empty() ? "" : ", ", list_size);
     const std::string_view here = text_.substr(offset, 48);
     if (here.find("127.") == 1 || here.find("::1") == 1) reason = "loopback, " + reason;
-    if (list_size >= 2) reason += fmt::format(" (bootstrap list of {} addresses)", list_size);
-    return reason;
+    return where.empty() ? reason : reason + " (" + where + ")";
   }
 
   void IpEndpoints() {
-    std::unordered_map<uint32_t, uint32_t> list_size;  // string index → addresses in its array
+    std::unordered_map<uint32_t, std::pair<uint32_t, uint32_t>> listed_in;  // string index → (addresses, array begin)
     for (const internal::StringArrayFact& a : facts_.string_arrays) {
       uint32_t ips = 0;
       for (uint32_t i = 0; i < a.count; ++i) ips += IpLiteral(StripPort(facts_.strings[a.first_string + i].value));
       if (ips >= 2) {
-        for (uint32_t i = 0; i < a.count; ++i) list_size[a.first_string + i] = ips;
+        for (uint32_t i = 0; i < a.count; ++i) listed_in[a.first_string + i] = {ips, a.range.begin};
       }
     }
     for (uint32_t i = 0; i < facts_.strings.size(); ++i) {
       const StringFact& s = facts_.strings[i];
       const std::string_view host = StripPort(s.value);
       if (!IpLiteral(host)) continue;
-      const auto it = list_size.find(i);
-      const size_t listed = it == list_size.end() ? 0 : it->second;
-      std::string reason = IpReason(s.range.begin, s.func, listed);
+      const auto it = listed_in.find(i);
+      const size_t listed = it == listed_in.end() ? 0 : it->second.first;
+      std::string reason = IpReason(s.range.begin, s.value, listed, it == listed_in.end() ? kNone : it->second.second);
       // A four-part OID ("2.5.29.1", "1.3.101.112") is a valid IPv4 literal:
       // it counts as an address only with context that says address.
       if (host.size() == s.value.size() && OidLike(host) &&
@@ -1207,7 +1343,7 @@ class ModuleRun {
       const std::string_view host = StripPort(d.text);
       if (IpLiteral(host)) {
         AddEndpoint(d.text, host, static_cast<uint32_t>(d.position.byte_offset), true, "ip",
-                    IpReason(static_cast<uint32_t>(d.position.byte_offset), kNone, 0));
+                    IpReason(static_cast<uint32_t>(d.position.byte_offset), d.text, 0));
       }
     }
   }
@@ -1411,6 +1547,7 @@ class ModuleRun {
     }
     std::vector<std::string> out;
     std::set<std::string> seen;
+    size_t compared = 0;
     for (const CompareFact& c : facts_.compares) {
       bool inside = false;
       for (Range r : ranges) inside |= r.Contains(c.range);
@@ -1422,7 +1559,11 @@ class ModuleRun {
         if (against.empty()) continue;
         if (probe != kNone && *probe_out == kNone) *probe_out = probe;
         std::string decoding = TakeDecodingStep();
-        if (seen.insert(against).second && out.size() < 4) {
+        // At most six comparisons; a decoding step does not count (the
+        // 11-keyword list of Claude Code 2.1.197 came fifth, after two time
+        // zones, the domain list and its decoding step).
+        if (seen.insert(against).second && compared < 6) {
+          ++compared;
           out.push_back(fmt::format("compares it with a {} at {}{}", against, locator_.Label(c.range.begin),
                                     InFunction(c.func)));
           if (!decoding.empty()) out.push_back(std::move(decoding));
@@ -1465,183 +1606,224 @@ class ModuleRun {
     return out;
   }
 
-  // Code that picks between strings that differ only by look-alike,
-  // invisible or separator code points, under a condition derived from the
-  // environment: one critical finding naming the variants, the condition
-  // and every step that leads to it.
-  void CovertMarkers() {
-    if (!prepared_ || facts_.branches.empty()) return;
-    struct Group {
-      std::set<uint32_t> strings;
-      std::set<uint32_t> branches;
-      bool special = false;
-    };
-    std::map<std::pair<uint32_t, std::string>, Group> groups;
-    // Two passes over the strings in branch arms: those with a look-alike,
-    // invisible or separator code point seed the groups (rare), then plain
-    // strings join a group of their function with the same folded text.
-    auto for_each_arm_string = [&](auto&& f) {
-      for (uint32_t b = 0; b < facts_.branches.size(); ++b) {
-        const internal::BranchFact& br = facts_.branches[b];
-        for (Range r : {br.consequence, br.alternative}) {
-          if (r.Empty() || r.end - r.begin > 4000) continue;
-          auto it = std::lower_bound(strings_sorted_.begin(), strings_sorted_.end(), r.begin,
-                                     [&](uint32_t i, uint32_t x) { return facts_.strings[i].range.begin < x; });
-          for (; it != strings_sorted_.end() && facts_.strings[*it].range.begin < r.end; ++it) {
-            const StringFact& s = facts_.strings[*it];
-            if (s.value.empty() || s.value.size() > 64 || s.origin == StringOrigin::kTemplate) continue;
-            f(b, br.func, *it, s);
-          }
-        }
+  // Strings that differ only by look-alike, invisible or separator code
+  // points, grouped by function and folded text, with the branches whose
+  // arms hold them.
+  struct VariantGroup {
+    std::set<uint32_t> strings;
+    std::set<uint32_t> branches;
+    bool special = false;
+  };
+  using VariantGroups = std::map<std::pair<uint32_t, std::string>, VariantGroup>;
+
+  // The condition that picks a variant: the probe it reads, the branch, the
+  // comparisons behind it and, when the probe is in what callers pass, the
+  // call that passes it.
+  struct VariantCondition {
+    uint32_t probe = kNone;
+    uint32_t branch = kNone;
+    std::vector<std::string> against;
+    std::string passed;
+  };
+
+  // Calls f(branch, func, string index, string) for the short plain strings
+  // in the arms of every branch.
+  template <typename F>
+  void ForEachArmString(F&& f) const {
+    for (uint32_t b = 0; b < facts_.branches.size(); ++b) {
+      const internal::BranchFact& br = facts_.branches[b];
+      for (Range r : {br.consequence, br.alternative}) {
+        if (r.Empty() || r.end - r.begin > 4000) continue;
+        ForEachVariantCandidate(r, [&](uint32_t index, const StringFact& s) { f(b, br.func, index, s); });
       }
-    };
+    }
+  }
+
+  // Calls f(string index, string) for the strings starting in r that may be
+  // a variant: not empty, at most 64 bytes, not a template.
+  template <typename F>
+  void ForEachVariantCandidate(Range r, F&& f) const {
+    auto it = std::lower_bound(strings_sorted_.begin(), strings_sorted_.end(), r.begin,
+                               [&](uint32_t i, uint32_t x) { return facts_.strings[i].range.begin < x; });
+    for (; it != strings_sorted_.end() && facts_.strings[*it].range.begin < r.end; ++it) {
+      const StringFact& s = facts_.strings[*it];
+      if (s.value.empty() || s.value.size() > 64 || s.origin == StringOrigin::kTemplate) continue;
+      f(*it, s);
+    }
+  }
+
+  // Two passes over the strings in branch arms: those with a look-alike,
+  // invisible or separator code point seed the groups (rare), then plain
+  // strings join a group of their function with the same folded text; the
+  // fall-through `return "…"` after the branches is a variant too.
+  VariantGroups CollectVariantGroups() const {
+    VariantGroups groups;
     std::unordered_set<uint32_t> seeded_funcs;
-    for_each_arm_string([&](uint32_t b, uint32_t func, uint32_t index, const StringFact& s) {
-      bool ascii = true;
-      for (unsigned char c : s.value) ascii &= c < 0x80;
+    ForEachArmString([&](uint32_t b, uint32_t func, uint32_t index, const StringFact& s) {
+      const bool ascii = std::all_of(s.value.begin(), s.value.end(), [](char c) { return (c & 0x80) == 0; });
       if (ascii) return;
       bool special = false;
       std::string folded = Fold(s.value, &special);
       if (!special) return;
-      Group& g = groups[{func, std::move(folded)}];
+      VariantGroup& g = groups[{func, std::move(folded)}];
       g.strings.insert(index);
       g.branches.insert(b);
       g.special = true;
       seeded_funcs.insert(func);
     });
-    if (groups.empty()) return;
-    for_each_arm_string([&](uint32_t b, uint32_t func, uint32_t index, const StringFact& s) {
+    if (groups.empty()) return groups;
+    ForEachArmString([&](uint32_t b, uint32_t func, uint32_t index, const StringFact& s) {
       if (!seeded_funcs.count(func)) return;
       auto it = groups.find({func, s.value});
       if (it == groups.end()) return;
       it->second.strings.insert(index);
       it->second.branches.insert(b);
     });
-    // The fall-through `return "…"` after the branches is a variant too.
     for (const internal::ReturnFact& r : facts_.returns) {
       if (!seeded_funcs.count(r.func) || r.range.end - r.range.begin > 200) continue;
-      auto it = std::lower_bound(strings_sorted_.begin(), strings_sorted_.end(), r.range.begin,
-                                 [&](uint32_t i, uint32_t x) { return facts_.strings[i].range.begin < x; });
-      for (; it != strings_sorted_.end() && facts_.strings[*it].range.begin < r.range.end; ++it) {
-        const StringFact& s = facts_.strings[*it];
-        if (s.value.empty() || s.value.size() > 64 || s.origin == StringOrigin::kTemplate) continue;
+      ForEachVariantCandidate(r.range, [&](uint32_t index, const StringFact& s) {
         bool special = false;
         auto g = groups.find({r.func, Fold(s.value, &special)});
-        if (g != groups.end()) g->second.strings.insert(*it);
+        if (g != groups.end()) g->second.strings.insert(index);
+      });
+    }
+    return groups;
+  }
+
+  static void AddComparisons(std::vector<std::string> cmp, std::vector<std::string>* against) {
+    for (std::string& c : cmp) {
+      if (std::find(against->begin(), against->end(), c) == against->end() && against->size() < 12) {
+        against->push_back(std::move(c));
       }
     }
-    for (const auto& [key, g] : groups) {
+  }
+
+  // The first branch whose condition reads a probe, directly or through the
+  // names and functions it uses.
+  VariantCondition ConditionOfBranches(const VariantGroup& g) const {
+    VariantCondition cond;
+    for (uint32_t b : g.branches) {
+      const internal::BranchFact& br = facts_.branches[b];
+      uint32_t p = ProbeIn(br.condition, br.func);
+      std::vector<std::string> cmp = ComparisonsBehind(br.condition, br.func, &p);
+      if (p == kNone) continue;
+      if (cond.probe == kNone) {
+        cond.probe = p;
+        cond.branch = b;
+      }
+      AddComparisons(std::move(cmp), &cond.against);
+    }
+    return cond;
+  }
+
+  // The conditions test the function's parameters: the probe is in what its
+  // callers pass (`pick(flags.known, flags.keyword)`).
+  void ConditionFromCallers(uint32_t func, const VariantGroup& g, VariantCondition* cond) const {
+    const std::string& name = facts_.functions[func].name;
+    // Bounded: a minified one-letter name occurs everywhere.
+    size_t calls = 0, looked = 0;
+    const std::string call_text = name + "(";
+    for (size_t at = text_.find(call_text); at != std::string_view::npos && calls < 20 && ++looked <= 400;
+         at = text_.find(call_text, at + 1)) {
+      const size_t open = at + name.size();
+      if (at > 0 && (IsIdentChar(static_cast<unsigned char>(text_[at - 1])) || text_[at - 1] == '.')) continue;
+      const size_t close = MatchingParen(open);
+      if (close == std::string_view::npos) continue;
+      const uint32_t caller = FunctionAt(static_cast<uint32_t>(at));
+      if (caller == func) continue;  // the declaration's own header, or recursion
+      const auto d = Resolve(name, caller);
+      if (!d || d->value.begin != facts_.functions[func].range.begin) continue;
+      ++calls;
+      const Range args{static_cast<uint32_t>(open + 1), static_cast<uint32_t>(close)};
+      uint32_t p = ProbeIn(args, caller);
+      std::vector<std::string> cmp = ComparisonsBehind(args, caller, &p);
+      if (p == kNone) continue;
+      cond->probe = p;
+      cond->branch = *g.branches.begin();
+      AddComparisons(std::move(cmp), &cond->against);
+      cond->passed =
+          fmt::format("passes the results to {} at {}{}", name, locator_.Label(static_cast<uint32_t>(at)), InFunction(caller));
+      return;
+    }
+  }
+
+  // Code that picks between strings that differ only by look-alike,
+  // invisible or separator code points, under a condition derived from the
+  // environment: one critical finding naming the variants, the condition
+  // and every step that leads to it.
+  void CovertMarkers() {
+    if (!prepared_ || facts_.branches.empty()) return;
+    for (const auto& [key, g] : CollectVariantGroups()) {
       std::set<std::string> values;
       for (uint32_t i : g.strings) values.insert(facts_.strings[i].value);
       if (!g.special || values.size() < 2) continue;
       const uint32_t func = key.first;
-      // The condition: the first branch whose condition reads a probe,
-      // directly or through the names and functions it uses.
-      uint32_t probe = kNone, branch = kNone;
-      std::vector<std::string> against;
-      for (uint32_t b : g.branches) {
-        const internal::BranchFact& br = facts_.branches[b];
-        uint32_t p = ProbeIn(br.condition, br.func);
-        std::vector<std::string> cmp = ComparisonsBehind(br.condition, br.func, &p);
-        if (p == kNone) continue;
-        if (probe == kNone) {
-          probe = p;
-          branch = b;
-        }
-        for (std::string& c : cmp) {
-          if (std::find(against.begin(), against.end(), c) == against.end() && against.size() < 8) {
-            against.push_back(std::move(c));
-          }
-        }
+      VariantCondition cond = ConditionOfBranches(g);
+      if (cond.probe == kNone && func != kNone && !facts_.functions[func].name.empty()) {
+        ConditionFromCallers(func, g, &cond);
       }
-      // The conditions test the function's parameters: the probe is in
-      // what its callers pass (`pick(flags.known, flags.keyword)`).
-      std::string passed;
-      if (probe == kNone && func != kNone && !facts_.functions[func].name.empty()) {
-        const std::string& name = facts_.functions[func].name;
-        // Bounded: a minified one-letter name occurs everywhere.
-        size_t calls = 0, looked = 0;
-        const std::string call_text = name + "(";
-        for (size_t at = text_.find(call_text); at != std::string_view::npos && calls < 20 && ++looked <= 400;
-             at = text_.find(call_text, at + 1)) {
-          const size_t open = at + name.size();
-          if (at > 0 && (IsIdentChar(static_cast<unsigned char>(text_[at - 1])) || text_[at - 1] == '.')) continue;
-          const size_t close = MatchingParen(open);
-          if (close == std::string_view::npos) continue;
-          const uint32_t caller = FunctionAt(static_cast<uint32_t>(at));
-          if (caller == func) continue;  // the declaration's own header, or recursion
-          const auto d = Resolve(name, caller);
-          if (!d || d->value.begin != facts_.functions[func].range.begin) continue;
-          ++calls;
-          const Range args{static_cast<uint32_t>(open + 1), static_cast<uint32_t>(close)};
-          const struct {
-            Range range;
-            uint32_t func;
-          } c{Range{static_cast<uint32_t>(at), static_cast<uint32_t>(close + 1)}, caller};
-          uint32_t p = ProbeIn(args, c.func);
-          std::vector<std::string> cmp = ComparisonsBehind(args, c.func, &p);
-          if (p == kNone) continue;
-          probe = p;
-          branch = *g.branches.begin();
-          for (std::string& x : cmp) {
-            if (std::find(against.begin(), against.end(), x) == against.end() && against.size() < 8) {
-              against.push_back(std::move(x));
-            }
-          }
-          passed = fmt::format("passes the results to {} at {}{}", name, locator_.Label(c.range.begin), InFunction(c.func));
-          break;
-        }
-      }
-      if (probe == kNone) continue;
-      const internal::ProbeFact& p = facts_.probes[probe];
-      const ProbeRule& rule = rules_.probes[p.rule];
-      std::vector<std::string> variants;
-      std::vector<char32_t> cps;
-      for (const std::string& v : values) {
-        variants.push_back(DescribeVariant(v));
-        for (size_t i = 0; i < v.size();) {
-          size_t len = 1;
-          const int32_t cp = utf::DecodeOne(reinterpret_cast<const unsigned char*>(v.data()) + i, v.size() - i, &len);
-          i += len;
-          if (cp >= 0x80) cps.push_back(static_cast<char32_t>(cp));
-        }
-      }
-      std::string list;
-      for (const std::string& v : variants) list += (list.empty() ? "" : ", ") + v;
-      const internal::BranchFact& br = facts_.branches[branch];
-      Correlation corr;
-      corr.kind = "covert-marker";
-      corr.probe = rule.name;
-      corr.position = locator_.At(br.condition.begin);
-      corr.chain.push_back(fmt::format("reads {} ({}) at {}{}", p.detail, rule.name, locator_.Label(p.range.begin),
-                                       InFunction(p.func)));
-      for (const std::string& a : against) corr.chain.push_back(a);
-      if (!passed.empty()) corr.chain.push_back(passed);
-      corr.chain.push_back(fmt::format("which selects one of {} look-alike variants: {} at {}{}", values.size(), list,
-                                       locator_.Label(br.condition.begin), InFunction(func)));
-      std::string use_summary;
-      if (func != kNone && !facts_.functions[func].name.empty()) {
-        for (std::string& u : UsesOf(facts_.functions[func].name)) {
-          if (use_summary.empty()) use_summary = u.substr(0, u.find(" built at "));
-          corr.chain.push_back(std::move(u));
-        }
-      }
-      corr.against = against.empty() ? "a condition" : against.front().substr(std::string("compares it with a ").size());
-      if (const size_t at = corr.against.rfind(" at "); at != std::string::npos) corr.against.resize(at);
-      std::string plain_list;
-      for (const std::string& v : values) plain_list += (plain_list.empty() ? "" : " / ") + v;
-      corr.output = "look-alike variants " + plain_list + (use_summary.empty() ? "" : ", " + use_summary);
-      std::string message = "Covert marker: code ";
-      for (size_t i = 0; i < corr.chain.size(); ++i) message += (i ? "; " : "") + corr.chain[i];
-      AddFinding("env-probe/covert-marker", Severity::kCritical, br.condition.begin,
-                 br.condition.end - br.condition.begin, message, plain_list);
-      std::sort(cps.begin(), cps.end());
-      cps.erase(std::unique(cps.begin(), cps.end()), cps.end());
-      out_.findings.back().codepoints = cps;
-      out_.correlations.push_back(std::move(corr));
-      for (uint32_t i : g.strings) covert_strings_.insert(facts_.strings[i].range.begin);
-      for (uint32_t b : g.branches) covert_branches_.insert(b);
+      if (cond.probe == kNone) continue;
+      ReportCovertMarker(func, g, values, cond);
     }
+  }
+
+  // The critical finding and its correlation for one group of variants.
+  void ReportCovertMarker(uint32_t func, const VariantGroup& g, const std::set<std::string>& values,
+                          const VariantCondition& cond) {
+    const internal::ProbeFact& p = facts_.probes[cond.probe];
+    const ProbeRule& rule = rules_.probes[p.rule];
+    std::string list;
+    std::string plain_list;
+    for (const std::string& v : values) {
+      list += (list.empty() ? "" : ", ") + DescribeVariant(v);
+      plain_list += (plain_list.empty() ? "" : " / ") + v;
+    }
+    const internal::BranchFact& br = facts_.branches[cond.branch];
+    Correlation corr;
+    corr.kind = "covert-marker";
+    corr.probe = rule.name;
+    corr.position = locator_.At(br.condition.begin);
+    corr.chain.push_back(fmt::format("reads {} ({}) at {}{}", p.detail, rule.name, locator_.Label(p.range.begin),
+                                     InFunction(p.func)));
+    for (const std::string& a : cond.against) corr.chain.push_back(a);
+    if (!cond.passed.empty()) corr.chain.push_back(cond.passed);
+    corr.chain.push_back(fmt::format("which selects one of {} look-alike variants: {} at {}{}", values.size(), list,
+                                     locator_.Label(br.condition.begin), InFunction(func)));
+    std::string use_summary;
+    if (func != kNone && !facts_.functions[func].name.empty()) {
+      for (std::string& u : UsesOf(facts_.functions[func].name)) {
+        if (use_summary.empty()) use_summary = u.substr(0, u.find(" built at "));
+        corr.chain.push_back(std::move(u));
+      }
+    }
+    corr.against =
+        cond.against.empty() ? "a condition" : cond.against.front().substr(std::string("compares it with a ").size());
+    if (const size_t at = corr.against.rfind(" at "); at != std::string::npos) corr.against.resize(at);
+    corr.output = "look-alike variants " + plain_list + (use_summary.empty() ? "" : ", " + use_summary);
+    std::string message = "Covert marker: code ";
+    for (size_t i = 0; i < corr.chain.size(); ++i) message += (i ? "; " : "") + corr.chain[i];
+    AddFinding("env-probe/covert-marker", Severity::kCritical, br.condition.begin, br.condition.end - br.condition.begin,
+               message, plain_list);
+    out_.findings.back().codepoints = NonAsciiCodePoints(values);
+    out_.correlations.push_back(std::move(corr));
+    for (uint32_t i : g.strings) covert_strings_.insert(facts_.strings[i].range.begin);
+    for (uint32_t b : g.branches) covert_branches_.insert(b);
+  }
+
+  // The distinct code points above ASCII in the strings, sorted.
+  static std::vector<char32_t> NonAsciiCodePoints(const std::set<std::string>& values) {
+    std::vector<char32_t> cps;
+    for (const std::string& v : values) {
+      for (size_t i = 0; i < v.size();) {
+        size_t len = 1;
+        const int32_t cp = utf::DecodeOne(reinterpret_cast<const unsigned char*>(v.data()) + i, v.size() - i, &len);
+        i += len;
+        if (cp >= 0x80) cps.push_back(static_cast<char32_t>(cp));
+      }
+    }
+    std::sort(cps.begin(), cps.end());
+    cps.erase(std::unique(cps.begin(), cps.end()), cps.end());
+    return cps;
   }
 
   // The innermost function around an offset (kNone at module level).
@@ -1723,6 +1905,74 @@ class ModuleRun {
     return found;
   }
 
+  // The probe a declaration's value reads by its own code. A function,
+  // arrow, method or class nested in the value runs only when called: it
+  // counts through its result (its expression body or its own `return`s),
+  // and only when that result can become the value, that is when it is
+  // called at once (`(() => …)()`) or passed to a call (`memo(() => …)`).
+  // An arrow whose body is an expression counts when it is the whole value
+  // (a function value's `return`s are followed by its name, see Taint).
+  // This keeps a lazy module initialiser (`init_x = lazy(() => { … class {
+  // m() { os.hostname() } } })`) and everything that calls it from counting
+  // as probed.
+  uint32_t ProbeInOwnCode(Range value, uint32_t func, int depth = 0) const {
+    const auto& fs = facts_.functions;
+    auto it = std::lower_bound(fs.begin(), fs.end(), value.begin,
+                               [](const internal::FunctionFact& f, uint32_t b) { return f.range.begin < b; });
+    uint32_t from = value.begin;
+    for (; it != fs.end() && it->range.begin < value.end; ++it) {
+      if (it->range.begin < from || it->range.end > value.end) continue;  // nested in one handled already
+      if (it->range.begin == value.begin && it->range.end == value.end && ExpressionBody(*it) != 0) continue;
+      if (it->range.begin > from) {
+        if (const uint32_t p = ProbeIn(Range{from, it->range.begin}, func); p != kNone) return p;
+      }
+      from = it->range.end;
+      if (depth < 3 && ResultFlowsOut(it->range)) {
+        const uint32_t p = ProbeInResult(static_cast<uint32_t>(it - fs.begin()), depth + 1);
+        if (p != kNone) return p;
+      }
+    }
+    return from < value.end ? ProbeIn(Range{from, value.end}, func) : kNone;
+  }
+
+  // The probe a function's result reads: its expression body, or its own
+  // `return` statements.
+  uint32_t ProbeInResult(uint32_t f, int depth) const {
+    const internal::FunctionFact& fn = facts_.functions[f];
+    if (const uint32_t body = ExpressionBody(fn); body != 0) return ProbeInOwnCode(Range{body, fn.range.end}, f, depth);
+    const auto& rs = facts_.returns;
+    auto it = std::lower_bound(rs.begin(), rs.end(), fn.range.begin,
+                               [](const internal::ReturnFact& r, uint32_t b) { return r.range.begin < b; });
+    for (; it != rs.end() && it->range.begin < fn.range.end; ++it) {
+      if (it->func != f || it->range.end - it->range.begin > 4000) continue;
+      if (const uint32_t p = ProbeInOwnCode(it->range, f, depth); p != kNone) return p;
+    }
+    return kNone;
+  }
+
+  // Whether the function at `r` is called at once or passed to a call.
+  bool ResultFlowsOut(Range r) const {
+    size_t after = r.end;
+    while (after < text_.size() && (std::isspace(static_cast<unsigned char>(text_[after])) || text_[after] == ')')) {
+      ++after;
+    }
+    if (after < text_.size() && text_[after] == '(') return true;
+    size_t before = r.begin;
+    while (before > 0 && std::isspace(static_cast<unsigned char>(text_[before - 1]))) --before;
+    return before > 0 && (text_[before - 1] == '(' || text_[before - 1] == ',');
+  }
+
+  // Where the body of `(…) => expression` starts; 0 when the function is not
+  // an arrow whose body is an expression.
+  uint32_t ExpressionBody(const internal::FunctionFact& f) const {
+    const std::string_view code = text_.substr(f.range.begin, std::min<uint32_t>(f.range.end - f.range.begin, 400));
+    const size_t arrow = code.find("=>");
+    if (arrow == std::string_view::npos || code.substr(0, arrow).find('{') != std::string_view::npos) return 0;
+    const size_t body = code.find_first_not_of(" \t\r\n", arrow + 2);
+    if (body == std::string_view::npos || code[body] == '{') return 0;
+    return f.range.begin + static_cast<uint32_t>(body);
+  }
+
   // A cheap filter before the hash lookup in tainted_: the first bytes and
   // the lengths (capped at 63) of the names in it.
   void NoteTainted(std::string_view name) {
@@ -1743,7 +1993,7 @@ class ModuleRun {
       for (size_t i = 0; i < facts_.decls.size(); ++i) {
         const internal::DeclFact& d = facts_.decls[i];
         if (decl_done[i] || d.value.end - d.value.begin > 4000) continue;
-        const uint32_t probe = ProbeIn(d.value, d.func);
+        const uint32_t probe = ProbeInOwnCode(d.value, d.func);
         if (probe == kNone) continue;
         decl_done[i] = true;
         NoteTainted(d.name);
@@ -1780,117 +2030,140 @@ class ModuleRun {
     const std::string_view code = code_override.empty() ? text_.substr(r.begin, r.end - r.begin) : code_override;
     if (code_override.empty()) {
       if (const EvalHit* h = EvalIn(r)) return DescribeEval(*h);
+      if (auto constant = StringConstantAt(r)) return *constant;
     }
-    if (auto it = string_at_.find(r.begin); code_override.empty() && it != string_at_.end()) {
-      const StringFact& s = facts_.strings[it->second];
-      if (s.origin == StringOrigin::kTemplate) return {};
-      if (s.range.end >= r.end - 1) {
-        // Type names, error codes and punctuation are compared everywhere;
-        // a host, URL, address or time zone is what tells users apart,
-        // hidden or not (a bundle that hides all its strings hides its
-        // error messages too).
-        const bool hidden = decoded_at_.count(s.range.begin) > 0;
-        const std::string& value = hidden ? out_.decoded[decoded_at_.at(s.range.begin)].text : s.value;
-        const TextShape shape = ClassifyText(value, rules_.shapes);
-        if (hidden && (shape == TextShape::kDomain || shape == TextShape::kTimezone || shape == TextShape::kUrl ||
-                       shape == TextShape::kEmail)) {
-          const auto d = decoded_at_.find(s.range.begin);
-          return "hidden constant " + Quote(out_.decoded[d->second].text) + " (" + out_.decoded[d->second].encoding + ")";
-        }
-        if (shape != TextShape::kDomain && shape != TextShape::kTimezone && shape != TextShape::kUrl &&
-            shape != TextShape::kEmail) {
-          return {};
-        }
-        return "constant " + Quote(s.value);
-      }
-    }
-    if (IsNumberLiteral(code)) {
-      // Only a UTC offset in minutes (getTimezoneOffset() === -480) is telling.
-      const auto minutes = std::strtol(std::string(code).c_str(), nullptr, 10);
-      if (!timezone_probe || minutes == 0 || minutes % 15 != 0 || minutes < -840 || minutes > 840) return {};
-      return "constant " + std::string(code);
-    }
-    // [d(0x1a1), d(0x1a6)]: an array literal of strings read from a
-    // rotated string array.
-    if (code_override.empty() && code.size() > 2 && code.front() == '[') {
-      std::vector<std::pair<std::string, TextShape>> items;
-      auto it = std::lower_bound(strings_sorted_.begin(), strings_sorted_.end(), r.begin,
-                                 [&](uint32_t i, uint32_t b) { return facts_.strings[i].range.begin < b; });
-      for (; it != strings_sorted_.end() && facts_.strings[*it].range.begin < r.end && items.size() < 5000; ++it) {
-        const StringFact& s = facts_.strings[*it];
-        if (s.origin == StringOrigin::kStringArray) items.emplace_back(s.value, ClassifyText(s.value, rules_.shapes));
-      }
-      if (!items.empty()) {
-        std::string d = DescribeList(items, false);
-        if (!d.empty()) return "hidden " + d;
-      }
-    }
+    if (IsNumberLiteral(code)) return OffsetConstant(code, timezone_probe);
     if (code_override.empty()) {
-      // The arrays inside r, in their order in facts_.string_arrays.
-      std::vector<uint32_t> inside;
-      for (auto it = std::lower_bound(arrays_by_begin_.begin(), arrays_by_begin_.end(), r.begin,
-                                      [&](uint32_t i, uint32_t b) { return facts_.string_arrays[i].range.begin < b; });
-           it != arrays_by_begin_.end() && facts_.string_arrays[*it].range.begin < r.end; ++it) {
-        if (r.Contains(facts_.string_arrays[*it].range)) inside.push_back(*it);
+      if (std::string d = HiddenArrayLiteral(r, code); !d.empty()) return d;
+      if (std::string d = ListInside(r); !d.empty()) return d;
+    }
+    if (code.size() <= 80) return NamedListOrConstant(code, func, timezone_probe, depth);
+    return {};
+  }
+
+  // A string literal that is the whole of r: its description when it is a
+  // host, URL, address or time zone, "" when it is another constant; nullopt
+  // when r is not one string.
+  std::optional<std::string> StringConstantAt(Range r) const {
+    const auto it = string_at_.find(r.begin);
+    if (it == string_at_.end()) return std::nullopt;
+    const StringFact& s = facts_.strings[it->second];
+    if (s.origin == StringOrigin::kTemplate) return std::string();
+    if (s.range.end < r.end - 1) return std::nullopt;
+    // Type names, error codes and punctuation are compared everywhere; a
+    // host, URL, address or time zone is what tells users apart, hidden or
+    // not (a bundle that hides all its strings hides its error messages too).
+    const auto d = decoded_at_.find(s.range.begin);
+    const bool hidden = d != decoded_at_.end();
+    const std::string& value = hidden ? out_.decoded[d->second].text : s.value;
+    if (!TellsUsersApart(ClassifyText(value, rules_.shapes))) return std::string();
+    if (hidden) return "hidden constant " + Quote(value) + " (" + out_.decoded[d->second].encoding + ")";
+    return "constant " + Quote(s.value);
+  }
+
+  static bool TellsUsersApart(TextShape shape) {
+    return shape == TextShape::kDomain || shape == TextShape::kTimezone || shape == TextShape::kUrl ||
+           shape == TextShape::kEmail;
+  }
+
+  // Only a UTC offset in minutes (getTimezoneOffset() === -480) is telling.
+  static std::string OffsetConstant(std::string_view code, bool timezone_probe) {
+    const auto minutes = std::strtol(std::string(code).c_str(), nullptr, 10);
+    if (!timezone_probe || minutes == 0 || minutes % 15 != 0 || minutes < -840 || minutes > 840) return {};
+    return "constant " + std::string(code);
+  }
+
+  // [d(0x1a1), d(0x1a6)]: an array literal of strings read from a rotated
+  // string array.
+  std::string HiddenArrayLiteral(Range r, std::string_view code) const {
+    if (code.size() <= 2 || code.front() != '[') return {};
+    std::vector<std::pair<std::string, TextShape>> items;
+    auto it = std::lower_bound(strings_sorted_.begin(), strings_sorted_.end(), r.begin,
+                               [&](uint32_t i, uint32_t b) { return facts_.strings[i].range.begin < b; });
+    for (; it != strings_sorted_.end() && facts_.strings[*it].range.begin < r.end && items.size() < 5000; ++it) {
+      const StringFact& s = facts_.strings[*it];
+      if (s.origin == StringOrigin::kStringArray) items.emplace_back(s.value, ClassifyText(s.value, rules_.shapes));
+    }
+    if (items.empty()) return {};
+    std::string d = DescribeList(items, false);
+    return d.empty() ? d : "hidden " + d;
+  }
+
+  // The first telling array of strings inside r, in the order of
+  // facts_.string_arrays.
+  std::string ListInside(Range r) const {
+    std::vector<uint32_t> inside;
+    for (auto it = std::lower_bound(arrays_by_begin_.begin(), arrays_by_begin_.end(), r.begin,
+                                    [&](uint32_t i, uint32_t b) { return facts_.string_arrays[i].range.begin < b; });
+         it != arrays_by_begin_.end() && facts_.string_arrays[*it].range.begin < r.end; ++it) {
+      if (r.Contains(facts_.string_arrays[*it].range)) inside.push_back(*it);
+    }
+    std::sort(inside.begin(), inside.end());
+    for (uint32_t i : inside) {
+      std::string d = TellingList(facts_.string_arrays[i]);
+      if (!d.empty()) return d;
+    }
+    return {};
+  }
+
+  // A short piece of code that names a list or constant: a name bound to
+  // one, a list that is the first name (`LIST.map(decode)`, `new Set(LIST)`),
+  // or an array bound to the name.
+  std::string NamedListOrConstant(std::string_view code, uint32_t func, bool timezone_probe, int depth) const {
+    std::string_view name = code;
+    while (!name.empty() && (name.front() == '(' || name.front() == '!')) name.remove_prefix(1);
+    while (!name.empty() && name.back() == ')') name.remove_suffix(1);
+    if (std::string d = BoundListOrConstant(name, func, timezone_probe, depth); !d.empty()) return d;
+    if (depth == 0) {
+      std::string_view first;
+      ForEachIdentifier(code, [&](std::string_view id, bool) {
+        if (id == "new" || id == "Set" || id == "Array" || id == "Object") return true;
+        first = id;
+        return false;
+      });
+      if (!first.empty() && first != name) {
+        std::string inner = ListOrConstant(Range{0, 0}, func, timezone_probe, depth + 1, first);
+        if (!inner.empty()) return inner;
       }
-      std::sort(inside.begin(), inside.end());
-      for (uint32_t i : inside) {
-        std::string d = TellingList(facts_.string_arrays[i]);
+    }
+    if (auto it = arrays_by_name_.find(name); it != arrays_by_name_.end()) {
+      for (uint32_t i : it->second) {
+        const internal::StringArrayFact& a = facts_.string_arrays[i];
+        if (!Visible(func, a.func)) continue;
+        std::string d = TellingList(a);
         if (!d.empty()) return d;
       }
     }
-    if (code.size() <= 80) {
-      // A name bound to a list or constant.
-      std::string_view name = code;
-      while (!name.empty() && (name.front() == '(' || name.front() == '!')) name.remove_prefix(1);
-      while (!name.empty() && name.back() == ')') name.remove_suffix(1);
-      if (auto it = decls_by_name_.find(name); it != decls_by_name_.end()) {
-        bool visible_decl = false;
-        for (uint32_t index : it->second) {
-          const internal::DeclFact& d = facts_.decls[index];
-          if (!Visible(func, d.func)) continue;
-          visible_decl = true;
-          std::string inner = ListOrConstant(d.value, d.func, timezone_probe, depth + 1);
-          if (inner.empty()) continue;
-          // A short module-level name is only trusted for a list, which is
-          // telling on its own; a lone constant could be any shadowed name.
-          if (d.func == kNone && name.size() < 4 && inner.find("list of") == std::string::npos) continue;
-          return inner + " (" + std::string(name) + ")";
-        }
-        // `var L;` at module level, assigned inside a lazy initialiser
-        // (`init=once(()=>{L=memo(()=>decode(ENC))})`): the assignment is
-        // in another function. Trusted for a list only, and only for a name
-        // assigned in few places (a minified `e` is assigned everywhere).
-        for (uint32_t index : it->second) {
-          if (visible_decl || it->second.size() > 4) break;
-          const internal::DeclFact& d = facts_.decls[index];
-          if (visible_decl || Visible(func, d.func) || d.value.end - d.value.begin > 4000) continue;
-          std::string inner = ListOrConstant(d.value, d.func, timezone_probe, depth + 1);
-          if (inner.find("list of") == std::string::npos) continue;
-          return inner + " (" + std::string(name) + ")";
-        }
-      }
-      // `LIST.map(decode)`, `new Set(LIST)`: the list is the first name.
-      if (depth == 0) {
-        std::string_view first;
-        ForEachIdentifier(code, [&](std::string_view id, bool) {
-          if (id == "new" || id == "Set" || id == "Array" || id == "Object") return true;
-          first = id;
-          return false;
-        });
-        if (!first.empty() && first != name) {
-          std::string inner = ListOrConstant(Range{0, 0}, func, timezone_probe, depth + 1, first);
-          if (!inner.empty()) return inner;
-        }
-      }
-      if (auto it = arrays_by_name_.find(name); it != arrays_by_name_.end()) {
-        for (uint32_t i : it->second) {
-          const internal::StringArrayFact& a = facts_.string_arrays[i];
-          if (!Visible(func, a.func)) continue;
-          std::string d = TellingList(a);
-          if (!d.empty()) return d;
-        }
-      }
+    return {};
+  }
+
+  // What a declaration of `name` visible from `func` holds: "… (name)".
+  std::string BoundListOrConstant(std::string_view name, uint32_t func, bool timezone_probe, int depth) const {
+    const auto it = decls_by_name_.find(name);
+    if (it == decls_by_name_.end()) return {};
+    bool visible_decl = false;
+    for (uint32_t index : it->second) {
+      const internal::DeclFact& d = facts_.decls[index];
+      if (!Visible(func, d.func)) continue;
+      visible_decl = true;
+      std::string inner = ListOrConstant(d.value, d.func, timezone_probe, depth + 1);
+      if (inner.empty()) continue;
+      // A short module-level name is only trusted for a list, which is
+      // telling on its own; a lone constant could be any shadowed name.
+      if (d.func == kNone && name.size() < 4 && inner.find("list of") == std::string::npos) continue;
+      return inner + " (" + std::string(name) + ")";
+    }
+    // `var L;` at module level, assigned inside a lazy initialiser
+    // (`init=once(()=>{L=memo(()=>decode(ENC))})`): the assignment is in
+    // another function. Trusted for a list only, and only for a name
+    // assigned in few places (a minified `e` is assigned everywhere).
+    if (visible_decl || it->second.size() > 4) return {};
+    for (uint32_t index : it->second) {
+      const internal::DeclFact& d = facts_.decls[index];
+      if (d.value.end - d.value.begin > 4000) continue;
+      std::string inner = ListOrConstant(d.value, d.func, timezone_probe, depth + 1);
+      if (inner.find("list of") == std::string::npos) continue;
+      return inner + " (" + std::string(name) + ")";
     }
     return {};
   }

@@ -10,6 +10,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <ctime>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -30,21 +32,45 @@ constexpr size_t kMaxNesting = 10000;
 // Bytes of module text per parse when a large module is parsed in pieces.
 constexpr size_t kPiece = size_t{512} << 10;
 
+// Wall time per parse slice (see ParseRange).
+constexpr uint64_t kParseSliceMicros = 200'000;
+
+uint64_t ThreadCpuMicros() {
+  timespec ts{};
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return 0;
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000 + static_cast<uint64_t>(ts.tv_nsec) / 1000;
+}
+
 // Parses text[begin, end) into `arena`, which owns the tree (never passed to
 // ts_tree_delete): the tree lives as long as the arena. Null when the parse
-// took longer than budget_micros (tree-sitter gives up) or the grammar does
-// not load.
+// took more than budget_micros of this thread's CPU time or the grammar
+// does not load.
 TSTree* ParseRange(std::string_view text, uint32_t begin, uint32_t end, TreeArena* arena, uint64_t budget_micros) {
   const TSLanguage* language = Grammar::Get().language;  // installs the allocator first
   TreeArenaScope scope(arena);
   std::unique_ptr<TSParser, ParserDeleter> parser(ts_parser_new());
   if (!ts_parser_set_language(parser.get(), language)) return nullptr;
-  ts_parser_set_timeout_micros(parser.get(), budget_micros);
   if (begin != 0 || end != text.size()) {
     const TSRange range{TSPoint{0, 0}, TSPoint{UINT32_MAX, UINT32_MAX}, begin, end};
     if (!ts_parser_set_included_ranges(parser.get(), &range, 1)) return nullptr;
   }
-  TSTree* tree = ts_parser_parse_string(parser.get(), nullptr, text.data(), static_cast<uint32_t>(text.size()));
+  // tree-sitter's timeout counts wall time, which on a loaded machine says
+  // little about the input: the parse runs in slices and resumes where it
+  // stopped until this thread has spent the budget in CPU time (so the
+  // result does not depend on the load), or 20 times the budget in wall time.
+  ts_parser_set_timeout_micros(parser.get(), std::min<uint64_t>(budget_micros, kParseSliceMicros));
+  const uint64_t cpu_start = ThreadCpuMicros();
+  const auto wall_start = std::chrono::steady_clock::now();
+  TSTree* tree = nullptr;
+  for (;;) {
+    tree = ts_parser_parse_string(parser.get(), nullptr, text.data(), static_cast<uint32_t>(text.size()));
+    if (tree != nullptr || ThreadCpuMicros() - cpu_start >= budget_micros) break;
+    const auto wall = std::chrono::steady_clock::now() - wall_start;
+    if (std::chrono::duration_cast<std::chrono::microseconds>(wall).count() >= static_cast<int64_t>(budget_micros) * 20) {
+      break;
+    }
+  }
+  if (tree == nullptr) ts_parser_reset(parser.get());
   arena->set_tree(tree);
   return tree;
 }

@@ -153,8 +153,10 @@ struct JsFacts {
 
 // tree-sitter's error recovery can take minutes on large input that is not
 // JavaScript (3 MB of random punctuation: 25 s); each parse gets this much
-// wall time, 2 s plus 1 s per MB (real bundles parse at 5 MB/s or more), after
-// which the module is reported as not parsed and gets the text checks only.
+// CPU time of its thread, 2 s plus 1 s per MB (real bundles parse at 5 MB/s or
+// more), after which the module is reported as not parsed and gets the text
+// checks only. CPU time, not wall time, so that a loaded machine gives the
+// same report (wall time is capped too, at 20 times the budget).
 uint64_t DefaultParseBudgetMicros(size_t bytes);
 
 // Decodes the escapes of a JavaScript string body (without its quotes) to

@@ -90,6 +90,21 @@ int HexDigit(char c) {
 
 namespace {
 
+// Calls f(child) for each named child of `node`, in order, until f returns
+// false. Linear: ts_node_named_child(node, i) walks from the first child on
+// every call, which is quadratic over a long array or argument list.
+template <typename F>
+void ForEachNamedChild(TSNode node, F&& f) {
+  TSTreeCursor cursor = ts_tree_cursor_new(node);
+  if (ts_tree_cursor_goto_first_child(&cursor)) {
+    do {
+      const TSNode child = ts_tree_cursor_current_node(&cursor);
+      if (ts_node_is_named(child) && !f(child)) break;
+    } while (ts_tree_cursor_goto_next_sibling(&cursor));
+  }
+  ts_tree_cursor_delete(&cursor);
+}
+
 // Appends the code point an escape produced.
 void AppendEscaped(uint32_t cp, std::string* out, bool* escaped_non_ascii) {
   if (cp >= 0x80) *escaped_non_ascii = true;
@@ -337,15 +352,14 @@ void Walker::OnTemplate(TSNode node) {
   bool escaped = false;
   bool substituted = false;
   uint32_t pos = r.begin + 1;
-  const uint32_t n = ts_node_named_child_count(node);
-  for (uint32_t i = 0; i < n; ++i) {
-    TSNode child = ts_node_named_child(node, i);
-    if (KindOf(child) != Kind::kTemplateSubstitution) continue;
+  ForEachNamedChild(node, [&](TSNode child) {
+    if (KindOf(child) != Kind::kTemplateSubstitution) return true;
     value += DecodeJsEscapes(text_.substr(pos, ts_node_start_byte(child) - pos), &escaped);
     value += "${…}";
     substituted = true;
     pos = ts_node_end_byte(child);
-  }
+    return true;
+  });
   if (pos < r.end - 1) value += DecodeJsEscapes(text_.substr(pos, r.end - 1 - pos), &escaped);
   StringFact s{r, std::move(value), func_,
                substituted ? StringOrigin::kTemplate
@@ -396,8 +410,7 @@ void Walker::OnArray(TSNode node) {
   bool strings = true;
   bool numbers = true;
   std::vector<uint32_t> values;
-  for (uint32_t i = 0; i < n && (strings || numbers); ++i) {
-    TSNode child = ts_node_named_child(node, i);
+  ForEachNamedChild(node, [&](TSNode child) {
     const Kind k = KindOf(child);
     if (k != Kind::kString) strings = false;
     if (numbers) {
@@ -408,7 +421,8 @@ void Walker::OnArray(TSNode node) {
         values.push_back(static_cast<uint32_t>(*v));
       }
     }
-  }
+    return strings || numbers;
+  });
   const Frame* parent = Parent();
   if (strings && n >= 2) {
     facts_.string_arrays.push_back(StringArrayFact{RangeOf(node), static_cast<uint32_t>(facts_.strings.size()), n,
@@ -526,11 +540,14 @@ void Walker::OnMethodCall(TSNode node, TSNode object, std::string_view name, TSN
 
 void Walker::AddCharCodeString(TSNode node, TSNode args, uint32_t argc) {
   std::string value;
-  for (uint32_t i = 0; i < argc; ++i) {
-    auto v = IntegerOf(ts_node_named_child(args, i));
-    if (!v || *v < 0 || *v > 0x10FFFF || (*v >= 0xD800 && *v <= 0xDFFF)) return;
-    utf::AppendUtf8(static_cast<char32_t>(*v), &value);
-  }
+  bool all = true;
+  ForEachNamedChild(args, [&](TSNode a) {
+    auto v = IntegerOf(a);
+    all = v && *v >= 0 && *v <= 0x10FFFF && !(*v >= 0xD800 && *v <= 0xDFFF);
+    if (all) utf::AppendUtf8(static_cast<char32_t>(*v), &value);
+    return all;
+  });
+  if (!all || argc == 0) return;
   facts_.strings.push_back(StringFact{RangeOf(node), std::move(value), func_, StringOrigin::kFromCharCode, {}});
 }
 
@@ -549,25 +566,30 @@ void Walker::AddMethodCompare(TSNode node, std::string_view name, TSNode object,
 
 void Walker::MaybeConstantCall(TSNode node, TSNode fn, TSNode args, uint32_t argc) {
   bool literal = false;
-  for (uint32_t i = 0; i < argc; ++i) {
-    TSNode a = ts_node_named_child(args, i);
-    const Kind k = KindOf(a);
-    if (k == Kind::kString || k == Kind::kNumber) {
-      literal = true;
-    } else if (k == Kind::kTemplateString) {
-      if (ts_node_named_child_count(a) > 0) {
-        for (uint32_t j = 0; j < ts_node_named_child_count(a); ++j) {
-          if (KindOf(ts_node_named_child(a, j)) == Kind::kTemplateSubstitution) return;
-        }
+  bool constant = true;
+  // argc is 0 when `args` is not an argument list (a tagged template): no
+  // arguments to check.
+  if (argc > 0) {
+    ForEachNamedChild(args, [&](TSNode a) {
+      const Kind k = KindOf(a);
+      if (k == Kind::kString || k == Kind::kNumber) {
+        literal = true;
+      } else if (k == Kind::kTemplateString) {
+        ForEachNamedChild(a, [&](TSNode part) {
+          constant = KindOf(part) != Kind::kTemplateSubstitution;
+          return constant;
+        });
+        literal = true;
+      } else if (k == Kind::kUnary) {
+        constant = IntegerOf(a).has_value();
+        literal = true;
+      } else if (k != Kind::kIdentifier) {
+        constant = false;
       }
-      literal = true;
-    } else if (k == Kind::kUnary) {
-      if (!IntegerOf(a)) return;
-      literal = true;
-    } else if (k != Kind::kIdentifier) {
-      return;
-    }
+      return constant;
+    });
   }
+  if (!constant) return;
   facts_.calls.push_back(CallFact{RangeOf(node), RangeOf(fn), func_, argc, literal});
 }
 

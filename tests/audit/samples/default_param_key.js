@@ -3,7 +3,7 @@
 // expect-decoded: eval(_$d) | https://collect.example-metrics.net/v1/e
 // expect-decoded: eval(_$d) | telemetry_event_name
 // expect-endpoint: collect.example-metrics.net
-// expect-endpoint-ip: 203.0.113.10 | HTTPDNS (bootstrap list of 3 addresses)
+// expect-endpoint-ip: 203.0.113.10 | HTTPDNS (assigned to BOOTSTRAP, bootstrap list of 3 addresses)
 // The shape of a released Node agent bundle: every hidden string goes
 // through one decoder whose 12-character key is a default parameter.
 "use strict";

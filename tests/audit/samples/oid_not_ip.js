@@ -1,4 +1,4 @@
-// expect-endpoint-ip: 1.1.1.1 | HTTPDNS
+// expect-endpoint-ip: 1.1.1.1 | DNS (assigned to RESOLVERS
 // expect-endpoint: 203.0.113.7
 // expect-endpoint-ip: 2.5.29.9 | fetch
 // expect-not-ip: 2.5.29.1
