@@ -5,12 +5,15 @@
 // tests can check what left the gate.
 //
 // usage: gate_fake_upstream [--port N] [--record FILE] [--threads N]
-//                           [--strict-chat] [--script-tool NAME=ARGUMENTS_JSON]
+//                           [--strict-chat] [--script-tool NAME=ARGUMENTS_JSON] [--think-ms N]
 // --strict-chat plays a server that speaks only OpenAI Chat Completions and
 // validates requests as api.openai.com does (unknown members are 400s; see
 // gate/strict_chat.h); other API paths are 404s.
 // --script-tool makes the model call tool NAME once with ARGUMENTS_JSON
 // when a request offers it, then answer with what the tool returned.
+// --think-ms N answers each request (its head included) N ms after it
+// arrived, as a model thinks before its first token: the benchmark then sees
+// what a gate does while the upstream works as a real one would.
 // Prints "port N" on stdout once listening; stops on SIGTERM/SIGINT.
 // Record lines: {"method":..,"target":..,"headers":{..},"body":..}
 // and {"event":"client_gone","target":..} when a client disconnects mid-answer.
@@ -78,7 +81,7 @@ void PlayStream(net::EventLoop& loop, std::shared_ptr<net::ResponseWriter> w,
 }  // namespace
 
 int main(int argc, char** argv) {
-  int port = 0, threads = 1;
+  int port = 0, threads = 1, think_ms = 0;
   std::string record;
   bool strict_chat = false;
   std::optional<gate::testing::ScriptedTool> script;
@@ -96,6 +99,7 @@ int main(int argc, char** argv) {
     if (a == "--port") port = std::atoi(value.c_str());
     else if (a == "--record") record = value;
     else if (a == "--threads") threads = std::atoi(value.c_str());
+    else if (a == "--think-ms") think_ms = std::atoi(value.c_str());
     else if (a == "--script-tool" && value.find('=') != std::string::npos) {
       script = gate::testing::ScriptedTool{value.substr(0, value.find('=')), value.substr(value.find('=') + 1)};
     } else {
@@ -180,17 +184,21 @@ int main(int argc, char** argv) {
           }
         }
         auto plan = std::make_shared<net::ResponsePlan>(provider.Plan(req.method, target, headers, req.body));
-        net::Headers out;
-        for (const auto& [name, value] : plan->headers) out.Add(name, value);
-        if (plan->streaming || plan->fault != net::FakeFault::kNone) {
-          w->StartStream(plan->status, out);
-          return PlayStream(loop, w, plan, 0);
-        }
-        net::HttpResponse r;
-        r.status = plan->status;
-        r.headers = std::move(out);
-        r.body = plan->Body();
-        w->Respond(std::move(r));
+        auto answer = [&loop, w, plan] {
+          net::Headers out;
+          for (const auto& [name, value] : plan->headers) out.Add(name, value);
+          if (plan->streaming || plan->fault != net::FakeFault::kNone) {
+            w->StartStream(plan->status, out);
+            return PlayStream(loop, w, plan, 0);
+          }
+          net::HttpResponse r;
+          r.status = plan->status;
+          r.headers = std::move(out);
+          r.body = plan->Body();
+          w->Respond(std::move(r));
+        };
+        if (think_ms > 0) return loop.PostAfter(std::chrono::milliseconds(think_ms), answer);
+        answer();
       });
   if (!server.ok()) {
     std::cerr << "gate_fake_upstream: " << server.status().message() << "\n";

@@ -162,9 +162,6 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
   std::vector<Finding> findings;
   // Model routes and protocol translation (gate/translation.h).
   RoutePlan plan;
-  std::optional<std::string> upstream_request_log;  // AuditRecord::upstream_request_body
-  bool upstream_request_screened = false;           // ... made from strings the policy found secret-free
-  std::string upstream_request_sha256;              // its digest, taken while the upstream answers
   std::unique_ptr<translate::StreamTranslator> stream_translator;
   // Budget: held from admission until the exchange ends (SettleUsage).
   Reservation reservation;
@@ -213,10 +210,6 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
     logged_request.reset();
     r.request_body_screened = logged_request_screened;
     r.request_sha256 = request_sha256;
-    r.upstream_request_body = std::move(upstream_request_log);
-    r.upstream_request_body_screened = upstream_request_screened;
-    r.upstream_request_body_sha256 = std::move(upstream_request_sha256);
-    upstream_request_log.reset();
     return r;
   }
 
@@ -693,8 +686,9 @@ void Gateway::Impl::Handle(net::HttpRequest request, std::shared_ptr<net::Respon
     if (ex->log_payloads && (ex->plan.translate || !ex->plan.upstream_model.empty())) {
       // Translation moves the policy's strings (decoded and re-escaped);
       // it makes no new text, so a secret-free body stays secret-free.
-      ex->upstream_request_log = forward_body;
-      ex->upstream_request_screened = out.secret_free;
+      // Hashed and stored ahead with the original (RequestDigest).
+      digest->translated = forward_body;
+      digest->translated_screened = out.secret_free;
     }
   }
   net::Url url;
@@ -726,13 +720,6 @@ void Gateway::Impl::Handle(net::HttpRequest request, std::shared_ptr<net::Respon
   // as the hash took (p50 added 0.19-0.29 ms against 0.17-0.21). A record
   // that comes first (a very fast upstream) hashes the body itself.
   loop->PostHere([log = log.get(), digest = std::move(digest)]() mutable { log->PrepareHere(std::move(digest)); });
-  if (ex->upstream_request_log && ex->upstream_request_screened) {
-    // The translated request's digest for its record, likewise off the
-    // critical path (the upstream's callbacks run later on this thread).
-    loop->PostHere([ex] {
-      if (ex->upstream_request_log) ex->upstream_request_sha256 = Sha256Hex(*ex->upstream_request_log);
-    });
-  }
   writer->OnClientGone([weak = std::weak_ptr<Exchange>(ex)] {
     if (auto e = weak.lock()) {
       e->client_gone.store(true);

@@ -89,6 +89,9 @@ class LogStore {
   virtual bool StoresBodiesAhead() const { return false; }
   virtual Result<StoredBody> StoreRequestBody(std::string_view body, bool screened, std::string sha256);
   virtual Status SyncBodies() { return Status::Ok(); }
+  // Whether a record may name its translated request stored ahead
+  // (AuditRecord::upstream_request_body_at); else it goes inline.
+  virtual bool StoresTranslatedBodiesAhead() const { return false; }
   // SQLite's WAL copy, run by LogWriter on a connection of its own; others
   // have nothing to copy.
   virtual bool NeedsWalCheckpoints() const { return false; }
