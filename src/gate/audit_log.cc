@@ -409,6 +409,20 @@ struct AuditLog::Impl {
     return deleted.ok() ? Status::Ok() : deleted.status();
   }
 
+  // Which of the columns later schema versions added this log has (a
+  // reader may open a log no writer has brought up to date).
+  void ProbeColumns() {
+    Stmt probe(db, "SELECT request_body_ref FROM records LIMIT 0");
+    Stmt bodies(db, "SELECT id FROM bodies LIMIT 0");
+    has_body_refs = probe.ok() && bodies.ok();
+    Stmt at(db, "SELECT request_body_at FROM records LIMIT 0");
+    has_body_files = at.ok();
+    Stmt upstream_bodies(db, "SELECT upstream_request_body FROM records LIMIT 0");
+    has_upstream_bodies = upstream_bodies.ok();
+    Stmt upstream_at(db, "SELECT upstream_request_body_at FROM records LIMIT 0");
+    has_upstream_body_files = upstream_at.ok() && has_upstream_bodies;
+  }
+
   RecordForm FormOf(int64_t id) const { return v2_from > 0 && id >= v2_from ? RecordForm::kV2 : RecordForm::kV1; }
   // Reads "v2_from" from the meta table (0 when absent).
   Result<int64_t> ReadV2From() {
@@ -662,17 +676,7 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path, OpenMo
   }
   // All built-in rules: the set the build-time database was made for, so
   // opening compiles nothing; Mask() keeps only IsMaskedRule() findings.
-  {
-    Stmt probe(impl->db, "SELECT request_body_ref FROM records LIMIT 0");
-    Stmt bodies(impl->db, "SELECT id FROM bodies LIMIT 0");
-    impl->has_body_refs = probe.ok() && bodies.ok();
-    Stmt at(impl->db, "SELECT request_body_at FROM records LIMIT 0");
-    impl->has_body_files = at.ok();
-    Stmt upstream_bodies(impl->db, "SELECT upstream_request_body FROM records LIMIT 0");
-    impl->has_upstream_bodies = upstream_bodies.ok();
-    Stmt upstream_at(impl->db, "SELECT upstream_request_body_at FROM records LIMIT 0");
-    impl->has_upstream_body_files = upstream_at.ok() && impl->has_upstream_bodies;
-  }
+  impl->ProbeColumns();
   if (mode == OpenMode::kCreate && impl->has_body_refs) {
     // Bodies whose record never came (the gate stopped in between), once
     // they are an hour old. A failure leaves them for the next writer.

@@ -78,35 +78,50 @@ void PlayStream(net::EventLoop& loop, std::shared_ptr<net::ResponseWriter> w,
   }
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+// The command line (see the top of the file).
+struct Flags {
   int port = 0, threads = 1, think_ms = 0;
   std::string record;
   bool strict_chat = false;
   std::optional<gate::testing::ScriptedTool> script;
+};
+
+// Parses the flags; false (after saying why) on a bad one.
+bool ParseFlags(int argc, char** argv, Flags* f) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--strict-chat") {
-      strict_chat = true;
+      f->strict_chat = true;
       continue;
     }
     if (i + 1 >= argc) {
       std::cerr << "gate_fake_upstream: " << a << " needs a value\n";
-      return 2;
+      return false;
     }
     std::string value = argv[++i];
-    if (a == "--port") port = std::atoi(value.c_str());
-    else if (a == "--record") record = value;
-    else if (a == "--threads") threads = std::atoi(value.c_str());
-    else if (a == "--think-ms") think_ms = std::atoi(value.c_str());
+    if (a == "--port") f->port = std::atoi(value.c_str());
+    else if (a == "--record") f->record = value;
+    else if (a == "--threads") f->threads = std::atoi(value.c_str());
+    else if (a == "--think-ms") f->think_ms = std::atoi(value.c_str());
     else if (a == "--script-tool" && value.find('=') != std::string::npos) {
-      script = gate::testing::ScriptedTool{value.substr(0, value.find('=')), value.substr(value.find('=') + 1)};
+      f->script = gate::testing::ScriptedTool{value.substr(0, value.find('=')), value.substr(value.find('=') + 1)};
     } else {
       std::cerr << "gate_fake_upstream: unknown flag " << a << "\n";
-      return 2;
+      return false;
     }
   }
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags flags;
+  if (!ParseFlags(argc, argv, &flags)) return 2;
+  const int port = flags.port, threads = flags.threads, think_ms = flags.think_ms;
+  const std::string record = flags.record;
+  const bool strict_chat = flags.strict_chat;
+  const std::optional<gate::testing::ScriptedTool> script = flags.script;
   sigset_t stop;
   sigemptyset(&stop);
   sigaddset(&stop, SIGINT);
