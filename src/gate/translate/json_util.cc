@@ -2,9 +2,8 @@
 
 #include <charconv>
 #include <memory>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
+
+#include "core/json_writer.h"
 
 namespace glassbox::gate::translate::internal {
 
@@ -84,52 +83,11 @@ Status Untranslatable(std::string_view field, std::string_view reason) {
 
 namespace {
 
-// Appends `s` as a JSON string literal. Boost.JSON's parser has checked the
-// UTF-8, so only '"', '\\' and control characters need escapes; runs
-// without them (nearly all of a prompt) are found 16 bytes at a time and
-// appended whole. Boost 1.81's serialize() escapes byte by byte (about
-// 4 ms per MB here); this is about 30 times faster.
-void AppendString(std::string_view s, std::string* out) {
-  out->push_back('"');
-  const char* p = s.data();
-  const char* end = p + s.size();
-  while (p < end) {
-    const char* run = p;
-#if defined(__SSE2__)
-    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), limit = _mm_set1_epi8(0x1F);
-    while (end - p >= 16) {
-      const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-      const __m128i control = _mm_cmpeq_epi8(_mm_max_epu8(x, limit), limit);  // x <= 0x1F
-      const __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, backslash)), control);
-      const int mask = _mm_movemask_epi8(hit);
-      if (mask != 0) {
-        p += __builtin_ctz(static_cast<unsigned>(mask));
-        break;
-      }
-      p += 16;
-    }
-#endif
-    while (p < end && *p != '"' && *p != '\\' && static_cast<unsigned char>(*p) >= 0x20) ++p;
-    out->append(run, static_cast<size_t>(p - run));
-    if (p == end) break;
-    const unsigned char c = static_cast<unsigned char>(*p++);
-    switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
-      case '\b': out->append("\\b"); break;
-      case '\f': out->append("\\f"); break;
-      default: {
-        static constexpr char kHex[] = "0123456789abcdef";
-        const char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
-        out->append(esc, 6);
-      }
-    }
-  }
-  out->push_back('"');
-}
+// Appends `s` as a JSON string literal: core's escaper, which appends runs
+// without escapes (nearly all of a prompt) whole, found 16 bytes at a time.
+// Boost 1.81's serialize() escapes byte by byte (about 4 ms per MB here).
+// Boost.JSON's parser has checked the UTF-8, so the literal is exact.
+void AppendString(std::string_view s, std::string* out) { JsonWriter::Escape(s, out); }
 
 void AppendValue(const json::value& v, std::string* out) {
   switch (v.kind()) {
