@@ -33,7 +33,10 @@ class LogWriterImpl {
     // With an fsync per commit, storing a body ahead would cost a second
     // fsync per request; the body then goes inline with its record.
     writer->store_ahead_ = durability == LogDurability::kNormal && writer->log_->StoresBodiesAhead();
-    writer->store_translated_ahead_ = writer->store_ahead_ && writer->log_->StoresTranslatedBodiesAhead();
+    const LogStore::TranslatedBodies translated = writer->log_->KeepsTranslatedBodies();
+    writer->keep_translated_ = translated != LogStore::TranslatedBodies::kNotKept;
+    writer->store_translated_ahead_ =
+        writer->store_ahead_ && translated == LogStore::TranslatedBodies::kInlineOrAhead;
     writer->commit_inline_ = durability == LogDurability::kNormal;
     writer->checkpointer_ = std::move(checkpointer);
     writer->thread_ = std::thread([w = writer.get()] { w->Run(); });
@@ -195,6 +198,7 @@ class LogWriterImpl {
   // failure to store, the body stays for the record to carry inline.
   void PrepareDigest(RequestDigest& d) {
     if (d.consumed) return;  // the record came first (a very fast upstream)
+    if (!keep_translated_) d.translated.reset();
     Hash(d);
     StoreTranslatedAhead(d);
     if (!store_ahead_ || !d.logged_is_original || d.body_at != 0 || d.original.size() < kStoreAheadBytes) return;
@@ -310,9 +314,11 @@ class LogWriterImpl {
       for (Item& item : batch) {
         if (item.prepare_only) continue;
         if (item.digest) {
+          if (!keep_translated_) item.digest->translated.reset();
           Hash(*item.digest);
           FillRecord(*item.digest, item.record);
         }
+        if (!keep_translated_) item.record.upstream_request_body.reset();
         records.push_back(std::move(item.record));
       }
       if (records.empty()) return;
@@ -376,6 +382,7 @@ class LogWriterImpl {
   std::unique_ptr<LogStore> log_;
   std::mutex log_mu_;  // held while log_ is used (after mu_ when both are taken)
   bool store_ahead_ = true;  // see PrepareDigest
+  bool keep_translated_ = true;  // the store keeps translated requests (KeepsTranslatedBodies)
   bool store_translated_ahead_ = true;  // see StoreTranslatedAhead
   std::function<void(const Status&)> on_store_failure_;
   bool commit_inline_ = false;  // see the class comment

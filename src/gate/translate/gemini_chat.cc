@@ -49,8 +49,8 @@ Status CheckGeminiFields(const json::object& req, std::vector<std::string>* note
   static constexpr std::string_view kDropped[] = {"safetySettings", "safety_settings", "labels"};
   for (const auto& [key, value] : req) {
     std::string_view k(key.data(), key.size());
-    if (std::find(std::begin(kHandled), std::end(kHandled), k) != std::end(kHandled)) continue;
-    if (std::find(std::begin(kDropped), std::end(kDropped), k) != std::end(kDropped)) {
+    if (IsOneOf(k, kHandled)) continue;
+    if (IsOneOf(k, kDropped)) {
       notes->push_back(std::string(k) + " dropped: no Chat Completions equivalent");
       continue;
     }
@@ -220,16 +220,9 @@ Status ConvertContents(const json::object& req, json::array* messages, std::vect
 
 // A functionDeclarations entry -> a Chat function tool.
 json::object FunctionTool(const json::object& d) {
-  json::object fn{{"name", GetString(d, "name")}};
-  if (IsString(d, "description")) fn["description"] = GetString(d, "description");
-  if (const json::value* s = Get(d, "parametersJsonSchema")) {
-    fn["parameters"] = *s;
-  } else if (const json::value* s2 = Get(d, "parameters")) {
-    fn["parameters"] = SchemaToJson(*s2);
-  } else {
-    fn["parameters"] = json::object{{"type", "object"}, {"properties", json::object()}};
-  }
-  return json::object{{"type", "function"}, {"function", std::move(fn)}};
+  if (const json::value* s = Get(d, "parametersJsonSchema")) return ChatFunctionTool(d, *s);
+  if (const json::value* s = Get(d, "parameters")) return ChatFunctionTool(d, SchemaToJson(*s));
+  return ChatFunctionTool(d, json::object{{"type", "object"}, {"properties", json::object()}});
 }
 
 Status ConvertGeminiTools(const json::object& req, json::object* chat, std::vector<std::string>* notes) {
@@ -360,12 +353,7 @@ Result<Translated> GeminiRequestToChat(std::string_view body, const RequestOptio
   if (Status st = ConvertGeminiTools(req, &chat, &t.notes); !st.ok()) return st;
   if (Status st = ConvertToolConfig(req, &chat); !st.ok()) return st;
   if (Status st = ConvertGenerationConfig(req, &chat, &t.notes); !st.ok()) return st;
-  CapMaxTokens(&chat, options.max_tokens_cap, &t.notes);
-  if (t.stream) {
-    chat["stream"] = true;
-    chat["stream_options"] = json::object{{"include_usage", true}};
-  }
-  t.body = Dump(chat);
+  t.body = FinishChatRequest(chat, t.stream, options.max_tokens_cap, &t.notes);
   return t;
 }
 
@@ -373,10 +361,9 @@ Result<Translated> ChatResponseToGemini(std::string_view body, std::string_view 
   auto parsed = ParseObject(body, "the upstream's response");
   if (!parsed.ok()) return parsed.status();
   const json::object& resp = *parsed;
-  const json::array* choices = GetArray(resp, "choices");
-  if (choices == nullptr || choices->empty() || !(*choices)[0].is_object()) {
-    return Status::Error("the upstream's response has no choices");
-  }
+  auto listed = ChatChoices(resp);
+  if (!listed.ok()) return listed.status();
+  const json::array* choices = *listed;
   json::array candidates;
   for (size_t i = 0; i < choices->size(); ++i) {
     if (!(*choices)[i].is_object()) continue;
@@ -384,8 +371,7 @@ Result<Translated> ChatResponseToGemini(std::string_view body, std::string_view 
     const json::object* message = GetObject(choice, "message");
     json::array parts;
     if (message != nullptr) {
-      std::string_view reasoning = GetString(*message, "reasoning_content");
-      if (reasoning.empty()) reasoning = GetString(*message, "reasoning");
+      std::string_view reasoning = ReasoningOf(*message);
       if (!reasoning.empty()) parts.push_back(json::object{{"text", reasoning}, {"thought", true}});
       if (std::string_view text = GetString(*message, "content"); !text.empty()) parts.push_back(json::object{{"text", text}});
       if (const json::array* calls = GetArray(*message, "tool_calls")) {
@@ -400,15 +386,13 @@ Result<Translated> ChatResponseToGemini(std::string_view body, std::string_view 
       }
     }
     std::string_view finish = GetString(choice, "finish_reason");
-    std::string_view reason = finish == "length" ? "MAX_TOKENS" : finish == "content_filter" ? "SAFETY" : "STOP";
+    std::string_view reason = ChatFinishToGemini(finish);
     candidates.push_back(json::object{{"content", json::object{{"role", "model"}, {"parts", std::move(parts)}}},
                                       {"finishReason", reason},
                                       {"index", static_cast<int64_t>(i)}});
   }
   ChatUsage u = ReadChatUsage(resp);
-  json::object meta{{"promptTokenCount", u.prompt}, {"candidatesTokenCount", u.completion}, {"totalTokenCount", u.prompt + u.completion}};
-  if (u.cached > 0) meta["cachedContentTokenCount"] = u.cached;
-  if (u.reasoning > 0) meta["thoughtsTokenCount"] = u.reasoning;
+  json::object meta = GeminiUsageMetadata(u);
   std::string_view model = GetString(resp, "model");
   json::object out{{"candidates", std::move(candidates)},
                    {"usageMetadata", std::move(meta)},

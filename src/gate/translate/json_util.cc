@@ -1,5 +1,6 @@
 #include "gate/translate/json_util.h"
 
+#include <algorithm>
 #include <charconv>
 #include <memory>
 
@@ -213,6 +214,74 @@ std::string_view ChatFinishToAnthropic(std::string_view finish) {
   if (finish == "tool_calls" || finish == "function_call") return "tool_use";
   if (finish == "content_filter") return "refusal";
   return "end_turn";
+}
+
+std::string_view ChatFinishToGemini(std::string_view finish) {
+  if (finish == "length") return "MAX_TOKENS";
+  if (finish == "content_filter") return "SAFETY";
+  return "STOP";
+}
+
+std::string FinishChatRequest(json::object& chat, bool stream, uint64_t max_tokens_cap,
+                              std::vector<std::string>* notes) {
+  CapMaxTokens(&chat, max_tokens_cap, notes);
+  if (stream) {
+    chat["stream"] = true;
+    chat["stream_options"] = json::object{{"include_usage", true}};
+  }
+  return Dump(chat);
+}
+
+json::object ChatFunctionTool(const json::object& tool, json::value parameters) {
+  json::object fn{{"name", GetString(tool, "name")}};
+  if (IsString(tool, "description")) fn["description"] = GetString(tool, "description");
+  fn["parameters"] = std::move(parameters);
+  return json::object{{"type", "function"}, {"function", std::move(fn)}};
+}
+
+bool IsOneOf(std::string_view key, std::span<const std::string_view> keys) {
+  return std::find(keys.begin(), keys.end(), key) != keys.end();
+}
+
+bool StreamRequested(const json::object& request) {
+  const json::value* stream = Get(request, "stream");
+  return stream != nullptr && stream->is_bool() && stream->as_bool();
+}
+
+std::string_view ReasoningOf(const json::object& message_or_delta) {
+  std::string_view r = GetString(message_or_delta, "reasoning_content");
+  return r.empty() ? GetString(message_or_delta, "reasoning") : r;
+}
+
+Result<const json::array*> ChatChoices(const json::object& response) {
+  const json::array* choices = GetArray(response, "choices");
+  if (choices == nullptr || choices->empty() || !(*choices)[0].is_object()) {
+    return Status::Error("the upstream's response has no choices");
+  }
+  return choices;
+}
+
+json::object AnthropicUsage(const ChatUsage& u) {
+  json::object usage{{"input_tokens", u.prompt - std::min(u.cached, u.prompt)}, {"output_tokens", u.completion}};
+  if (u.cached > 0) usage["cache_read_input_tokens"] = u.cached;
+  return usage;
+}
+
+json::object ResponsesUsage(const ChatUsage& u) {
+  return json::object{{"input_tokens", u.prompt},
+                      {"input_tokens_details", json::object{{"cached_tokens", u.cached}}},
+                      {"output_tokens", u.completion},
+                      {"output_tokens_details", json::object{{"reasoning_tokens", u.reasoning}}},
+                      {"total_tokens", u.prompt + u.completion}};
+}
+
+json::object GeminiUsageMetadata(const ChatUsage& u) {
+  json::object meta{{"promptTokenCount", u.prompt},
+                    {"candidatesTokenCount", u.completion},
+                    {"totalTokenCount", u.prompt + u.completion}};
+  if (u.cached > 0) meta["cachedContentTokenCount"] = u.cached;
+  if (u.reasoning > 0) meta["thoughtsTokenCount"] = u.reasoning;
+  return meta;
 }
 
 }  // namespace glassbox::gate::translate::internal

@@ -34,6 +34,26 @@ Result<json::object> ImagePart(const json::object& block, const std::string& whe
   return json::object{{"type", "image_url"}, {"image_url", json::object{{"url", url}}}};
 }
 
+// Calls `visit(block, at, type)` for each block of `blocks` (each must be
+// an object), stopping at the first error.
+template <class Visit>
+Status ForEachBlock(const json::array& blocks, const std::string& where, Visit visit) {
+  for (size_t j = 0; j < blocks.size(); ++j) {
+    std::string at = Path(where, j);
+    if (!blocks[j].is_object()) return Untranslatable(at, "expected a block object");
+    const json::object& b = blocks[j].as_object();
+    if (Status st = visit(b, at, GetString(b, "type")); !st.ok()) return st;
+  }
+  return Status::Ok();
+}
+
+// Text parts as Chat content: one part as its string, none as `if_none`.
+json::value CollapseTexts(json::array parts, json::value if_none) {
+  if (parts.size() == 1) return parts[0].as_object().at("text");
+  if (parts.empty()) return if_none;
+  return json::value(std::move(parts));
+}
+
 // The text of a tool_result's content (string, or text blocks); images go
 // to `images`.
 Result<json::value> ToolResultContent(const json::value* content, const std::string& where, json::array* images) {
@@ -41,25 +61,53 @@ Result<json::value> ToolResultContent(const json::value* content, const std::str
   if (content->is_string()) return *content;
   if (!content->is_array()) return Untranslatable(where, "expected a string or an array of blocks");
   json::array parts(images->storage());
-  for (size_t i = 0; i < content->as_array().size(); ++i) {
-    const json::value& b = content->as_array()[i];
-    std::string at = Path(where, i);
-    if (!b.is_object()) return Untranslatable(at, "expected a block object");
-    std::string_view type = GetString(b.as_object(), "type");
+  Status st = ForEachBlock(content->as_array(), where, [&](const json::object& b, const std::string& at,
+                                                           std::string_view type) {
     if (type == "text") {
-      parts.push_back(json::object({{"type", "text"}, {"text", GetString(b.as_object(), "text")}}, parts.storage()));
-    } else if (type == "image") {
-      auto part = ImagePart(b.as_object(), at);
-      if (!part.ok()) return part.status();
-      images->push_back(std::move(*part));
-    } else {
+      parts.push_back(json::object({{"type", "text"}, {"text", GetString(b, "text")}}, parts.storage()));
+      return Status::Ok();
+    }
+    if (type != "image") {
       return Untranslatable(at + ".type", "a '" + std::string(type) +
                                               "' block in a tool result has no OpenAI Chat Completions equivalent");
     }
+    auto part = ImagePart(b, at);
+    if (!part.ok()) return part.status();
+    images->push_back(std::move(*part));
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return CollapseTexts(std::move(parts), json::value("", images->storage()));
+}
+
+// A tool_result block -> a tool message (its images, which a tool message
+// cannot carry, go to `images` for the user message after it).
+Status AddToolResult(const json::object& b, const std::string& at, json::array* out, json::array* images,
+                     std::vector<std::string>* notes) {
+  json::array result_images(out->storage());
+  auto text = ToolResultContent(Get(b, "content"), at + ".content", &result_images);
+  if (!text.ok()) return text.status();
+  json::value body = std::move(*text);
+  const json::value* is_error = Get(b, "is_error");
+  if (is_error != nullptr && is_error->is_bool() && is_error->as_bool()) {
+    notes->push_back(at + ".is_error carried as an \"Error: \" prefix: Chat tool messages have no error flag");
+    if (body.is_string()) {
+      body = json::value(std::string("Error: ") + std::string(body.as_string()));
+    } else {
+      body.as_array().insert(body.as_array().begin(), json::object{{"type", "text"}, {"text", "Error:"}});
+    }
   }
-  if (parts.size() == 1) return parts[0].as_object().at("text");
-  if (parts.empty()) return json::value("", images->storage());
-  return json::value(std::move(parts));
+  // Tool messages must follow the assistant's tool calls directly, so
+  // they go before anything else this user turn says.
+  out->push_back(json::object(
+      {{"role", "tool"}, {"tool_call_id", GetString(b, "tool_use_id")}, {"content", std::move(body)}}, out->storage()));
+  if (!result_images.empty()) {
+    notes->push_back(at + ": images of a tool result sent in a user message after it (Chat tool messages carry text only)");
+    images->push_back(json::object{
+        {"type", "text"}, {"text", "Images returned by tool call " + std::string(GetString(b, "tool_use_id")) + ":"}});
+    for (auto& im : result_images) images->push_back(std::move(im));
+  }
+  return Status::Ok();
 }
 
 Status ConvertUserMessage(const json::value& content, const std::string& where, json::array* out,
@@ -70,48 +118,24 @@ Status ConvertUserMessage(const json::value& content, const std::string& where, 
   }
   if (!content.is_array()) return Untranslatable(where, "expected a string or an array of blocks");
   json::array parts(out->storage()), images(out->storage());
-  for (size_t j = 0; j < content.as_array().size(); ++j) {
-    const json::value& bv = content.as_array()[j];
-    std::string at = Path(where, j);
-    if (!bv.is_object()) return Untranslatable(at, "expected a block object");
-    const json::object& b = bv.as_object();
-    std::string_view type = GetString(b, "type");
+  Status st = ForEachBlock(content.as_array(), where, [&](const json::object& b, const std::string& at,
+                                                          std::string_view type) {
     if (b.contains("cache_control")) notes->push_back(at + ".cache_control dropped: Chat Completions has no cache markers");
     if (type == "text") {
       parts.push_back(json::object({{"type", "text"}, {"text", GetString(b, "text")}}, out->storage()));
-    } else if (type == "image") {
+      return Status::Ok();
+    }
+    if (type == "image") {
       auto part = ImagePart(b, at);
       if (!part.ok()) return part.status();
       parts.push_back(std::move(*part));
-    } else if (type == "tool_result") {
-      json::array result_images(out->storage());
-      auto text = ToolResultContent(Get(b, "content"), at + ".content", &result_images);
-      if (!text.ok()) return text.status();
-      json::value body = std::move(*text);
-      const json::value* is_error = Get(b, "is_error");
-      if (is_error != nullptr && is_error->is_bool() && is_error->as_bool()) {
-        notes->push_back(at + ".is_error carried as an \"Error: \" prefix: Chat tool messages have no error flag");
-        if (body.is_string()) {
-          body = json::value(std::string("Error: ") + std::string(body.as_string()));
-        } else {
-          body.as_array().insert(body.as_array().begin(), json::object{{"type", "text"}, {"text", "Error:"}});
-        }
-      }
-      // Tool messages must follow the assistant's tool calls directly, so
-      // they go before anything else this user turn says.
-      out->push_back(json::object({{"role", "tool"}, {"tool_call_id", GetString(b, "tool_use_id")}, {"content", std::move(body)}},
-                                  out->storage()));
-      if (!result_images.empty()) {
-        notes->push_back(at + ": images of a tool result sent in a user message after it (Chat tool messages carry text only)");
-        images.push_back(json::object{{"type", "text"}, {"text", "Images returned by tool call " +
-                                                                     std::string(GetString(b, "tool_use_id")) + ":"}});
-        for (auto& im : result_images) images.push_back(std::move(im));
-      }
-    } else {
-      return Untranslatable(at + ".type", "a '" + std::string(type) +
-                                              "' block has no OpenAI Chat Completions equivalent");
+      return Status::Ok();
     }
-  }
+    if (type == "tool_result") return AddToolResult(b, at, out, &images, notes);
+    return Untranslatable(at + ".type",
+                          "a '" + std::string(type) + "' block has no OpenAI Chat Completions equivalent");
+  });
+  if (!st.ok()) return st;
   for (auto& im : images) parts.push_back(std::move(im));
   if (!parts.empty()) out->push_back(json::object({{"role", "user"}, {"content", std::move(parts)}}, out->storage()));
   return Status::Ok();
@@ -125,12 +149,8 @@ Status ConvertAssistantMessage(const json::value& content, const std::string& wh
   }
   if (!content.is_array()) return Untranslatable(where, "expected a string or an array of blocks");
   json::array texts(out->storage()), calls(out->storage());
-  for (size_t j = 0; j < content.as_array().size(); ++j) {
-    const json::value& bv = content.as_array()[j];
-    std::string at = Path(where, j);
-    if (!bv.is_object()) return Untranslatable(at, "expected a block object");
-    const json::object& b = bv.as_object();
-    std::string_view type = GetString(b, "type");
+  Status st = ForEachBlock(content.as_array(), where, [&](const json::object& b, const std::string& at,
+                                                          std::string_view type) {
     if (type == "text") {
       texts.push_back(json::object({{"type", "text"}, {"text", GetString(b, "text")}}, out->storage()));
     } else if (type == "tool_use") {
@@ -144,18 +164,14 @@ Status ConvertAssistantMessage(const json::value& content, const std::string& wh
       notes->push_back(at + ": " + std::string(type) +
                        " of an earlier turn dropped: Chat Completions requests carry no reasoning");
     } else {
-      return Untranslatable(at + ".type", "a '" + std::string(type) +
-                                              "' block has no OpenAI Chat Completions equivalent");
+      return Untranslatable(at + ".type",
+                            "a '" + std::string(type) + "' block has no OpenAI Chat Completions equivalent");
     }
-  }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
   json::object m({{"role", "assistant"}}, out->storage());
-  if (texts.size() == 1) {
-    m["content"] = texts[0].as_object().at("text");
-  } else if (texts.empty()) {
-    m["content"] = nullptr;
-  } else {
-    m["content"] = std::move(texts);
-  }
+  m["content"] = CollapseTexts(std::move(texts), nullptr);
   if (!calls.empty()) m["tool_calls"] = std::move(calls);
   out->push_back(std::move(m));
   return Status::Ok();
@@ -189,7 +205,7 @@ Status CheckMessagesFields(const json::object& req, std::vector<std::string>* no
                                                   "tool_choice", "metadata",     "thinking", "output_config"};
   for (const auto& [key, value] : req) {
     std::string_view k(key.data(), key.size());
-    if (std::find(std::begin(kHandled), std::end(kHandled), k) != std::end(kHandled)) continue;
+    if (IsOneOf(k, kHandled)) continue;
     if (IsDroppableMessagesHint(k)) {
       notes->push_back(std::string(k) + " dropped: no Chat Completions equivalent");
       continue;
@@ -306,12 +322,9 @@ Status LeaveOutServerTool(const json::object& req, const json::object& tool, std
 }
 
 // A custom tool -> a Chat function tool.
-json::object ChatFunctionTool(const json::object& tool) {
-  json::object fn{{"name", GetString(tool, "name")}};
-  if (IsString(tool, "description")) fn["description"] = GetString(tool, "description");
+json::object FunctionToolOf(const json::object& tool) {
   const json::value* schema = Get(tool, "input_schema");
-  fn["parameters"] = schema != nullptr ? *schema : json::value(json::object{{"type", "object"}});
-  return json::object{{"type", "function"}, {"function", std::move(fn)}};
+  return ChatFunctionTool(tool, schema != nullptr ? *schema : json::value(json::object{{"type", "object"}}));
 }
 
 Status ConvertMessagesTools(const json::object& req, json::object* chat, std::vector<std::string>* notes) {
@@ -328,7 +341,7 @@ Status ConvertMessagesTools(const json::object& req, json::object* chat, std::ve
       continue;
     }
     if (tool.contains("cache_control")) notes->push_back(at + ".cache_control dropped: Chat Completions has no cache markers");
-    out.push_back(ChatFunctionTool(tool));
+    out.push_back(FunctionToolOf(tool));
   }
   if (!out.empty()) (*chat)["tools"] = std::move(out);
   return Status::Ok();
@@ -386,14 +399,8 @@ Result<Translated> MessagesRequestToChat(std::string_view body, const RequestOpt
   if (Status st = ConvertOutputConfig(req, &chat); !st.ok()) return st;
   if (Status st = ConvertMessagesTools(req, &chat, &t.notes); !st.ok()) return st;
   if (Status st = ConvertMessagesToolChoice(req, &chat); !st.ok()) return st;
-  const json::value* stream = Get(req, "stream");
-  t.stream = stream != nullptr && stream->is_bool() && stream->as_bool();
-  CapMaxTokens(&chat, options.max_tokens_cap, &t.notes);
-  if (t.stream) {
-    chat["stream"] = true;
-    chat["stream_options"] = json::object{{"include_usage", true}};
-  }
-  t.body = Dump(chat);
+  t.stream = StreamRequested(req);
+  t.body = FinishChatRequest(chat, t.stream, options.max_tokens_cap, &t.notes);
   return t;
 }
 
@@ -418,21 +425,12 @@ ChatUsage ReadChatUsage(const json::object& o) {
 
 namespace {
 
-// Anthropic usage from Chat usage: Anthropic's input_tokens excludes cache reads.
-json::object AnthropicUsage(const ChatUsage& u) {
-  json::object usage{{"input_tokens", u.prompt - std::min(u.cached, u.prompt)}, {"output_tokens", u.completion}};
-  if (u.cached > 0) {
-    usage["cache_read_input_tokens"] = u.cached;
-    usage["cache_creation_input_tokens"] = 0;
-  }
+// A complete response's usage also says that nothing was written to the
+// cache.
+json::object AnthropicResponseUsage(const ChatUsage& u) {
+  json::object usage = AnthropicUsage(u);
+  if (u.cached > 0) usage["cache_creation_input_tokens"] = 0;
   return usage;
-}
-
-// Reasoning text of a Chat message or delta (vLLM/DeepSeek reasoning_content,
-// Ollama/OpenRouter reasoning).
-std::string_view ReasoningOf(const json::object& m) {
-  std::string_view r = GetString(m, "reasoning_content");
-  return r.empty() ? GetString(m, "reasoning") : r;
 }
 
 }  // namespace
@@ -441,10 +439,9 @@ Result<Translated> ChatResponseToMessages(std::string_view body, std::string_vie
   auto parsed = ParseObject(body, "the upstream's response");
   if (!parsed.ok()) return parsed.status();
   const json::object& resp = *parsed;
-  const json::array* choices = GetArray(resp, "choices");
-  if (choices == nullptr || choices->empty() || !(*choices)[0].is_object()) {
-    return Status::Error("the upstream's response has no choices");
-  }
+  auto listed = ChatChoices(resp);
+  if (!listed.ok()) return listed.status();
+  const json::array* choices = *listed;
   Translated t;
   const json::object& choice = (*choices)[0].as_object();
   const json::object* message = GetObject(choice, "message");
@@ -499,7 +496,7 @@ Result<Translated> ChatResponseToMessages(std::string_view body, std::string_vie
                    {"content", std::move(content)},
                    {"stop_reason", stop_reason},
                    {"stop_sequence", stop_sequence},
-                   {"usage", AnthropicUsage(ReadChatUsage(resp))}};
+                   {"usage", AnthropicResponseUsage(ReadChatUsage(resp))}};
   t.body = Dump(out);
   return t;
 }
@@ -523,8 +520,7 @@ Status CheckChatFields(const json::object& req) {
       "tool_choice", "parallel_tool_calls", "user", "reasoning_effort"};
   for (const auto& [key, value] : req) {
     std::string_view k(key.data(), key.size());
-    if (std::find(std::begin(kHandled), std::end(kHandled), k) != std::end(kHandled)) continue;
-    if (IsDefaultChatField(k, value)) continue;
+    if (IsOneOf(k, kHandled) || IsDefaultChatField(k, value)) continue;
     return Untranslatable(k, "has no Anthropic Messages equivalent (the upstream cannot do it)");
   }
   return Status::Ok();
@@ -781,8 +777,7 @@ Result<Translated> ChatRequestToMessages(std::string_view body, const RequestOpt
   if (Status st = ConvertChatTools(req, &out); !st.ok()) return st;
   ConvertChatToolChoice(req, &out);
   ConvertChatUserAndEffort(req, &out, &t.notes);
-  const json::value* stream = Get(req, "stream");
-  t.stream = stream != nullptr && stream->is_bool() && stream->as_bool();
+  t.stream = StreamRequested(req);
   if (t.stream) out["stream"] = true;
   t.body = Dump(out);
   return t;

@@ -50,7 +50,7 @@ Status CheckResponsesFields(const json::object& req, std::vector<std::string>* n
                                                   "temperature", "top_p", "text", "user", "metadata"};
   for (const auto& [key, value] : req) {
     std::string_view k(key.data(), key.size());
-    if (value.is_null() || std::find(std::begin(kHandled), std::end(kHandled), k) != std::end(kHandled)) continue;
+    if (value.is_null() || IsOneOf(k, kHandled)) continue;
     if (IsDroppableResponsesHint(k)) {
       notes->push_back(std::string(k) + " dropped: no Chat Completions equivalent");
       continue;
@@ -142,12 +142,13 @@ Status ConvertInput(const json::object& req, json::array* messages, std::vector<
 
 // A function tool -> a Chat function tool.
 json::object ChatToolOf(const json::object& tool) {
-  json::object fn{{"name", GetString(tool, "name")}};
-  if (IsString(tool, "description")) fn["description"] = GetString(tool, "description");
   const json::value* params = Get(tool, "parameters");
-  fn["parameters"] = params != nullptr && !params->is_null() ? *params : json::value(json::object{{"type", "object"}});
-  if (const json::value* strict = Get(tool, "strict"); strict != nullptr && strict->is_bool()) fn["strict"] = *strict;
-  return json::object{{"type", "function"}, {"function", std::move(fn)}};
+  json::object out = ChatFunctionTool(
+      tool, params != nullptr && !params->is_null() ? *params : json::value(json::object{{"type", "object"}}));
+  if (const json::value* strict = Get(tool, "strict"); strict != nullptr && strict->is_bool()) {
+    out["function"].as_object()["strict"] = *strict;
+  }
+  return out;
 }
 
 Status ConvertResponsesTools(const json::object& req, json::object* chat, std::vector<std::string>* notes) {
@@ -245,14 +246,8 @@ Result<Translated> ResponsesRequestToChat(std::string_view body, const RequestOp
   if (Status st = ConvertResponsesToolChoice(req, &chat); !st.ok()) return st;
   CopyResponsesOptions(req, &chat, &t.notes);
   ConvertTextFormat(req, &chat, &t.notes);
-  const json::value* stream = Get(req, "stream");
-  t.stream = stream != nullptr && stream->is_bool() && stream->as_bool();
-  CapMaxTokens(&chat, options.max_tokens_cap, &t.notes);
-  if (t.stream) {
-    chat["stream"] = true;
-    chat["stream_options"] = json::object{{"include_usage", true}};
-  }
-  t.body = Dump(chat);
+  t.stream = StreamRequested(req);
+  t.body = FinishChatRequest(chat, t.stream, options.max_tokens_cap, &t.notes);
   return t;
 }
 
@@ -260,17 +255,15 @@ Result<Translated> ChatResponseToResponses(std::string_view body, std::string_vi
   auto parsed = ParseObject(body, "the upstream's response");
   if (!parsed.ok()) return parsed.status();
   const json::object& resp = *parsed;
-  const json::array* choices = GetArray(resp, "choices");
-  if (choices == nullptr || choices->empty() || !(*choices)[0].is_object()) {
-    return Status::Error("the upstream's response has no choices");
-  }
+  auto listed = ChatChoices(resp);
+  if (!listed.ok()) return listed.status();
+  const json::array* choices = *listed;
   const json::object& choice = (*choices)[0].as_object();
   const json::object* message = GetObject(choice, "message");
   const std::string id(GetString(resp, "id"));
   json::array output;
   if (message != nullptr) {
-    std::string_view reasoning = GetString(*message, "reasoning_content");
-    if (reasoning.empty()) reasoning = GetString(*message, "reasoning");
+    std::string_view reasoning = ReasoningOf(*message);
     if (!reasoning.empty()) {
       output.push_back(json::object{{"id", "rs_" + id + "_0"}, {"type", "reasoning"}, {"summary", json::array()},
                                     {"content", json::array{json::object{{"type", "reasoning_text"}, {"text", reasoning}}}}});
@@ -308,11 +301,7 @@ Result<Translated> ChatResponseToResponses(std::string_view body, std::string_vi
                    {"status", incomplete ? "incomplete" : "completed"},
                    {"model", model.empty() ? client_model : model},
                    {"output", std::move(output)},
-                   {"usage", json::object{{"input_tokens", u.prompt},
-                                          {"input_tokens_details", json::object{{"cached_tokens", u.cached}}},
-                                          {"output_tokens", u.completion},
-                                          {"output_tokens_details", json::object{{"reasoning_tokens", u.reasoning}}},
-                                          {"total_tokens", u.prompt + u.completion}}}};
+                   {"usage", ResponsesUsage(u)}};
   if (incomplete) out["incomplete_details"] = json::object{{"reason", "max_output_tokens"}};
   Translated t;
   t.body = Dump(out);
