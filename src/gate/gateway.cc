@@ -13,6 +13,10 @@
 #include <sstream>
 #include <thread>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include <fmt/format.h>
 
 #include "core/content_encoding.h"
@@ -897,7 +901,29 @@ Gateway::Gateway(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Gateway::~Gateway() { Stop(); }
 
+namespace {
+
+// Keeps the memory of finished exchanges in the heap. By default glibc
+// returns the top of the heap to the kernel once 128 KB of it is free,
+// which a 100 KB request does on every exchange, so the next one's body
+// buffers fault fresh pages in: a translated 100 KB request (two more
+// body-sized buffers) spent ~45 us more in page faults before it was
+// forwarded (policy copy 65 -> 41 us, translation and its log copy
+// 55 -> 20 us, medians). Up to 16 MB of free heap is kept (plus 2 MB of
+// padding when it grows), and blocks up to 4 MB come from the heap, not
+// from mmap. Process-wide: the gate is the process's one job.
+void KeepHeapForBodies() {
+#if defined(__GLIBC__)
+  mallopt(M_TRIM_THRESHOLD, 16 << 20);
+  mallopt(M_TOP_PAD, 2 << 20);
+  mallopt(M_MMAP_THRESHOLD, 4 << 20);
+#endif
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options) {
+  KeepHeapForBodies();
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
   const GateConfig& config = impl->options.config;
