@@ -9,7 +9,11 @@
 #     requests and streams routed to an OpenAI Chat Completions upstream
 #     (openai-chat), against sending the equivalent Chat request directly,
 #     beside the untranslated path in the same run, and the translator's own
-#     time in process (gate_policy_benchmark)
+#     time in process (gate_policy_benchmark); the gate's CPU per request
+#     (perf stat task-clock, when perf can attach); and the same 100 KB
+#     requests against an upstream that thinks THINK_MS before answering
+#     (as a model does), so what the gate does while the upstream works is
+#     off the path as it is in use
 #   - small requests per second with wrk (16 connections)
 #   - the gate's peak resident memory (VmHWM)
 # usage: bench/gate_bench.sh [BUILD_DIR]   (needs glassbox, gate_fake_upstream, gate_latency, gate_relay,
@@ -24,6 +28,7 @@
 #                      requests through one replica, then through both at
 #                      once, as a user without a budget (log only) and with one
 #                      (log + the shared reservation and its settlement)
+#   THINK_MS=2         the thinking upstream's delay (0 skips that part)
 #   CALLGRIND=200      also count the gate's instructions per 100 KB request
 #                      (valgrind; steady on a busy machine where times are not):
 #                      (run with 200+20 requests - run with none) / 220
@@ -180,6 +185,37 @@ awk -v a="$(field ttfb_p50_ms "$d_msg")" -v b="$(field ttfb_p50_ms "$g_msg")" -v
     'BEGIN { printf "added to time to first byte, untranslated: p50 %.3f ms, p99 %.3f ms\n", b - a, b9 - a9;
              printf "added to time to first byte, translated:   p50 %.3f ms, p99 %.3f ms\n", d - c, d9 - c9;
              printf "added to the whole stream: untranslated p50 %.3f ms, translated p50 %.3f ms\n", y - x, f - e }'
+
+cpu_per_request() {  # gate pid, then gate_latency's arguments: the gate's CPU ms per request
+  local ms
+  ms=$(perf stat -x, -e task-clock -p "$1" -- "$BUILD/src/gate/gate_latency" "${@:2}" 2>&1 >/dev/null |
+    awk -F, '/task-clock/ { print $1 }') || true
+  if [[ -z $ms ]]; then echo "n/a (perf cannot attach)"; else awk -v t="$ms" -v n="$5" 'BEGIN { printf "%.3f ms", t / n }'; fi
+}
+if command -v perf > /dev/null; then
+  echo "gate CPU per 100 KB request (perf task-clock, all threads): untranslated $(cpu_per_request "$GATE_PID" "$G" \
+    /v1/messages big.json "$N" "$AV"), translated $(cpu_per_request "$GATE_PID" "$G" /v1/messages big_tr.json "$N" "$AV")"
+fi
+
+if [[ ${THINK_MS:-2} != 0 ]]; then
+  echo "== translated, upstream thinking ${THINK_MS:-2} ms before it answers, 100 KB, $N sequential each"
+  "$BUILD/src/gate/gate_fake_upstream" --threads 1 --think-ms "${THINK_MS:-2}" > think.out &
+  PIDS+=($!)
+  TU=http://127.0.0.1:$(wait_line think.out '^port ' | cut -d' ' -f2)
+  "$BUILD/glassbox" gate --listen 127.0.0.1:0 --threads 2 --upstream anthropic=$TU --upstream local=openai-chat+$TU/v1 \
+    --route 'claude-translated-*=local:qwen3-coder' --log "$LOGDIR/think.db" --config gate.toml > think-gate.out &
+  PIDS+=($!)
+  TG=$(wait_line think-gate.out 'listening on' | sed -E 's/.*listening on (http:\/\/[^ ]+).*/\1/')
+  d_msg=$(lat "$TU" /v1/messages big.json "$N" "$AV")
+  g_msg=$(lat "$TG" /v1/messages big.json "$N" "$AV")
+  d_chat=$(lat "$TU" /v1/chat/completions big_chat.json "$N")
+  g_tr=$(lat "$TG" /v1/messages big_tr.json "$N" "$AV")
+  awk -v a="$(field p50_ms "$d_msg")" -v b="$(field p50_ms "$g_msg")" -v c="$(field p50_ms "$d_chat")" -v d="$(field p50_ms "$g_tr")" \
+      -v a9="$(field p99_ms "$d_msg")" -v b9="$(field p99_ms "$g_msg")" -v c9="$(field p99_ms "$d_chat")" -v d9="$(field p99_ms "$g_tr")" \
+      'BEGIN { printf "added, untranslated: p50 %.3f ms, p99 %.3f ms\n", b - a, b9 - a9;
+               printf "added, translated:   p50 %.3f ms, p99 %.3f ms\n", d - c, d9 - c9;
+               printf "translation itself (translated added - untranslated added): p50 %.3f ms\n", (d - c) - (b - a) }'
+fi
 
 echo "== translation in process (no network, no log: gate_policy_benchmark)"
 "$BUILD/src/gate/gate_policy_benchmark" 200 | grep '^translate' || echo "(gate_policy_benchmark not built)"

@@ -35,6 +35,10 @@ constexpr const char* kRequestBodyByRefOrAt =
     "coalesce(request_body, glassbox_body(request_body_at),"
     " (SELECT data FROM bodies WHERE bodies.id = records.request_body_ref))";
 constexpr const char* kRequestBodyByAt = "coalesce(request_body, glassbox_body(request_body_at))";
+// The translated request as read: in the row, or in the body store.
+constexpr const char* kUpstreamBodyByAt =
+    "coalesce(upstream_request_body, glassbox_body(upstream_request_body_at)) AS upstream_request_body,"
+    " upstream_request_body_at";
 // A segment of the body store is deleted once no record names a body in it
 // and it is this old: a body stored ahead waits for its record no longer.
 constexpr int64_t kOrphanBodySeconds = 3600;
@@ -67,6 +71,9 @@ constexpr SchemaStep kSchemaSteps[] = {
     // 2 -> 3: requests as translated for their upstream (AuditRecord).
     {"translated requests", "SELECT upstream_request_body FROM records LIMIT 0",
      "ALTER TABLE records ADD COLUMN upstream_request_body TEXT"},
+    // 3 -> 4: translated requests stored ahead in the body store too.
+    {"translated requests in the body store", "SELECT upstream_request_body_at FROM records LIMIT 0",
+     "ALTER TABLE records ADD COLUMN upstream_request_body_at INTEGER"},
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kSchemaSteps));
 
@@ -165,6 +172,7 @@ AuditRecord ReadRecord(Stmt& s) {
     const std::string_view name = sqlite3_column_name(s.get(), i);
     if (name == "request_body_at") r.request_body_at = s.ColInt(i);
     if (name == "upstream_request_body") r.upstream_request_body = s.ColOptText(i);
+    if (name == "upstream_request_body_at") r.upstream_request_body_at = s.ColInt(i);
   }
   return r;
 }
@@ -255,11 +263,15 @@ void WriteCanonical(const AuditRecord& r, RecordForm form, std::string_view requ
   field(r.response_sha256);
   field(r.prev_hash);
   // Added with protocol translation; absent, the form is as before. Known
-  // by its digest (version 2), so the commit need not hash 100 KB again.
-  if (r.upstream_request_body) {
+  // by its digest (version 2), so the commit need not hash 100 KB again;
+  // stored ahead (upstream_request_body_at), by its digest only.
+  const bool upstream_by_ref = r.upstream_request_body_at != 0 && !r.upstream_request_body;
+  if (r.upstream_request_body || upstream_by_ref) {
     sink("u");
-    const bool known = r.upstream_request_body_screened && r.upstream_request_body_sha256.size() == 64;
-    body(r.upstream_request_body, known ? std::string_view(r.upstream_request_body_sha256) : std::string_view(), false);
+    const bool known =
+        upstream_by_ref || (r.upstream_request_body_screened && r.upstream_request_body_sha256.size() == 64);
+    body(r.upstream_request_body, known ? std::string_view(r.upstream_request_body_sha256) : std::string_view(),
+         upstream_by_ref);
   }
 }
 
@@ -359,6 +371,9 @@ struct AuditLog::Impl {
   bool has_body_files = false;
   // The log has records.upstream_request_body (translated requests).
   bool has_upstream_bodies = false;
+  // The log has records.upstream_request_body_at (translated requests in
+  // the body store).
+  bool has_upstream_body_files = false;
   LogDurability durability = LogDurability::kFull;
   std::unique_ptr<BodyStore> body_store;
 
@@ -372,19 +387,40 @@ struct AuditLog::Impl {
     std::string cols = kColumns;
     if (has_body_refs || has_body_files) cols.replace(cols.find("request_body,"), 12, RequestBodyExpr());
     if (has_body_files) cols += ", request_body_at";
-    if (has_upstream_bodies) cols += ", upstream_request_body";
+    if (has_upstream_body_files) {
+      cols += std::string(", ") + kUpstreamBodyByAt;
+    } else if (has_upstream_bodies) {
+      cols += ", upstream_request_body";
+    }
     return cols;
   }
   // Deletes the body store's segments that no record needs any more.
   Status PruneBodies() {
     if (!has_body_files) return Status::Ok();
-    Stmt s(db, "SELECT min(request_body_at) FROM records WHERE request_body_at IS NOT NULL");
+    Stmt s(db, has_upstream_body_files
+                   ? "SELECT min(at) FROM (SELECT min(request_body_at) AS at FROM records UNION ALL"
+                     " SELECT min(upstream_request_body_at) FROM records)"
+                   : "SELECT min(request_body_at) FROM records WHERE request_body_at IS NOT NULL");
     if (!s.ok() || s.Step() != SQLITE_ROW) return Error("reading body locations");
     const uint64_t first_needed = sqlite3_column_type(s.get(), 0) == SQLITE_NULL
                                       ? UINT64_MAX
                                       : BodyStore::SegmentOf(s.ColInt(0));
     auto deleted = body_store->DeleteSegmentsBefore(first_needed, kOrphanBodySeconds);
     return deleted.ok() ? Status::Ok() : deleted.status();
+  }
+
+  // Which of the columns later schema versions added this log has (a
+  // reader may open a log no writer has brought up to date).
+  void ProbeColumns() {
+    Stmt probe(db, "SELECT request_body_ref FROM records LIMIT 0");
+    Stmt bodies(db, "SELECT id FROM bodies LIMIT 0");
+    has_body_refs = probe.ok() && bodies.ok();
+    Stmt at(db, "SELECT request_body_at FROM records LIMIT 0");
+    has_body_files = at.ok();
+    Stmt upstream_bodies(db, "SELECT upstream_request_body FROM records LIMIT 0");
+    has_upstream_bodies = upstream_bodies.ok();
+    Stmt upstream_at(db, "SELECT upstream_request_body_at FROM records LIMIT 0");
+    has_upstream_body_files = upstream_at.ok() && has_upstream_bodies;
   }
 
   RecordForm FormOf(int64_t id) const { return v2_from > 0 && id >= v2_from ? RecordForm::kV2 : RecordForm::kV1; }
@@ -640,15 +676,7 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path, OpenMo
   }
   // All built-in rules: the set the build-time database was made for, so
   // opening compiles nothing; Mask() keeps only IsMaskedRule() findings.
-  {
-    Stmt probe(impl->db, "SELECT request_body_ref FROM records LIMIT 0");
-    Stmt bodies(impl->db, "SELECT id FROM bodies LIMIT 0");
-    impl->has_body_refs = probe.ok() && bodies.ok();
-    Stmt at(impl->db, "SELECT request_body_at FROM records LIMIT 0");
-    impl->has_body_files = at.ok();
-    Stmt upstream_bodies(impl->db, "SELECT upstream_request_body FROM records LIMIT 0");
-    impl->has_upstream_bodies = upstream_bodies.ok();
-  }
+  impl->ProbeColumns();
   if (mode == OpenMode::kCreate && impl->has_body_refs) {
     // Bodies whose record never came (the gate stopped in between), once
     // they are an hour old. A failure leaves them for the next writer.
@@ -695,6 +723,11 @@ static Status PrepareRecord(AuditLog::Impl& m, AuditRecord& r) {
       if (Status s = m.Mask(&*r.upstream_request_body); !s.ok()) return s;
     }
   }
+  if (r.upstream_request_body_at != 0 &&
+      (!m.has_upstream_body_files || r.upstream_request_body || r.upstream_request_body_sha256.size() != 64)) {
+    return Status::Error(m.path + ": a record naming a stored translated request needs the column for it, no inline "
+                                  "body and the body's SHA-256");
+  }
   return Status::Ok();
 }
 
@@ -705,6 +738,7 @@ static Status InsertInTransaction(AuditLog::Impl& m, AuditRecord& r) {
     std::string columns = kColumns, values = "?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19";
     if (m.has_body_files) columns += ", request_body_at", values += ",?20";
     if (m.has_upstream_bodies) columns += ", upstream_request_body", values += ",?21";
+    if (m.has_upstream_body_files) columns += ", upstream_request_body_at", values += ",?22";
     m.insert_record = std::make_unique<Stmt>(
         m.db, "INSERT INTO records(" + columns + ") VALUES (" + values + ")", SQLITE_PREPARE_PERSISTENT);
   }
@@ -741,6 +775,9 @@ static Status InsertInTransaction(AuditLog::Impl& m, AuditRecord& r) {
     return Status::Error(m.path + ": a record naming a stored body needs canonical form 2, no inline body and the "
                                   "body's SHA-256");
   }
+  if (r.upstream_request_body_at != 0 && form != RecordForm::kV2) {
+    return Status::Error(m.path + ": a record naming a stored translated request needs canonical form 2");
+  }
   // The caller's digest of the request body is used only when the body is
   // stored exactly as given (screened: not masked), or stored ahead.
   const std::string_view request_digest =
@@ -776,6 +813,13 @@ static Status InsertInTransaction(AuditLog::Impl& m, AuditRecord& r) {
     }
   }
   if (m.has_upstream_bodies) ins.OptStaticText(21, r.upstream_request_body);
+  if (m.has_upstream_body_files) {
+    if (r.upstream_request_body_at != 0) {
+      ins.Int(22, r.upstream_request_body_at);
+    } else {
+      sqlite3_bind_null(ins.get(), 22);
+    }
+  }
   const int rc = ins.Step();
   if (rc != SQLITE_DONE) failed = m.Error("inserting record");
   ins.Reset();
@@ -852,6 +896,11 @@ Result<AuditRecord> AuditLog::Get(int64_t id) {
     if (r.request_body_at != 0 && !r.request_body) {
       return Status::Corruption(m.path + ": record " + std::to_string(id) + ": its request body is missing from " +
                                 m.body_store->SegmentPath(BodyStore::SegmentOf(r.request_body_at)));
+    }
+    if (r.upstream_request_body_at != 0 && !r.upstream_request_body) {
+      return Status::Corruption(m.path + ": record " + std::to_string(id) +
+                                ": its translated request body is missing from " +
+                                m.body_store->SegmentPath(BodyStore::SegmentOf(r.upstream_request_body_at)));
     }
     return Status::Corruption(m.path + ": record " + std::to_string(id) +
                               ": record_hash does not match the record's fields (an edited field or a damaged row)");
@@ -978,6 +1027,10 @@ class ChainCheck {
     if (ComputeRecordHash(r, form) == r.record_hash) return true;
     if (r.request_body_at != 0 && !r.request_body) {
       BrokenAt(r.id, "its request body is missing from " + bodies_.SegmentPath(BodyStore::SegmentOf(r.request_body_at)) +
+                         " (deleted, or lost in a power failure before it reached the disk)");
+    } else if (r.upstream_request_body_at != 0 && !r.upstream_request_body) {
+      BrokenAt(r.id, "its translated request body is missing from " +
+                         bodies_.SegmentPath(BodyStore::SegmentOf(r.upstream_request_body_at)) +
                          " (deleted, or lost in a power failure before it reached the disk)");
     } else {
       BrokenAt(r.id, "record_hash does not match the record's fields (edited field)");

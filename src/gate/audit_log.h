@@ -54,7 +54,8 @@
 // Storage: one row per record in `records`; a large request body may be
 // stored ahead in the body store beside the file (StoreRequestBody) and
 // named by the record's request_body_at; readers see it as the record's
-// request_body. Logs written before the body store may also hold a `bodies`
+// request_body (a large translated request likewise, by
+// upstream_request_body_at, as upstream_request_body). Logs written before the body store may also hold a `bodies`
 // table named by request_body_ref: still read, never created any more.
 //
 // Schema: versioned in SQLite's user_version and brought up to date by a
@@ -63,7 +64,9 @@
 // with gb_schema:
 //   1: meta (format, v2_from, retention anchor) and records;
 //   2: records.request_body_at (bodies in the body store);
-//   3: records.upstream_request_body (translated requests).
+//   3: records.upstream_request_body (translated requests);
+//   4: records.upstream_request_body_at (translated requests in the body
+//      store).
 // A log made before the ladder (user_version 0) already has some of these;
 // each step adds only what is missing, so for it the steps are no-ops (a
 // writer checks every step at open, and re-applies one a log lacks). A log
@@ -148,7 +151,14 @@ struct AuditRecord {
   bool upstream_request_body_screened = false;
   // Not stored. With upstream_request_body_screened: its SHA-256 (hex),
   // computed by the caller while the upstream answered; empty: hashed here.
+  // Required with upstream_request_body_at.
   std::string upstream_request_body_sha256;
+  // Stored (column upstream_request_body_at). As request_body_at, for
+  // upstream_request_body: stored ahead with StoreRequestBody(), which gave
+  // this location and the digest for upstream_request_body_sha256;
+  // upstream_request_body must then be nullopt. Reading the record shows
+  // the body as upstream_request_body. Version-2 records only.
+  int64_t upstream_request_body_at = 0;
   std::string request_sha256;   // of the original payloads
   std::string response_sha256;
   std::string prev_hash;        // set by Append()

@@ -521,7 +521,7 @@ TEST_F(AuditLogTest, RegressionIssue20_NewLogHasNoBodiesTableAndTheCurrentSchema
   EXPECT_EQ(QueryInt("SELECT count(*) FROM sqlite_master WHERE name = 'bodies'"), 0);
   EXPECT_EQ(QueryInt("SELECT count(*) FROM pragma_table_info('records') WHERE name = 'request_body_ref'"), 0);
   EXPECT_EQ(QueryInt("SELECT count(*) FROM pragma_table_info('records') WHERE name = 'request_body_at'"), 1);
-  EXPECT_EQ(QueryInt("PRAGMA user_version"), 3);
+  EXPECT_EQ(QueryInt("PRAGMA user_version"), 4);
 }
 
 // A log from before the schema ladder (user_version 0) with the first
@@ -544,7 +544,7 @@ TEST_F(AuditLogTest, APreLadderLogClimbsTheLadder) {
     EXPECT_EQ(QueryInt("PRAGMA user_version"), 0);
   }
   auto log = OpenLog();
-  EXPECT_EQ(QueryInt("PRAGMA user_version"), 3);
+  EXPECT_EQ(QueryInt("PRAGMA user_version"), 4);
   EXPECT_EQ(QueryInt("SELECT count(*) FROM pragma_table_info('records') WHERE name = 'upstream_request_body'"), 1);
   EXPECT_EQ(QueryInt("SELECT count(*) FROM sqlite_master WHERE name = 'bodies'"), 0);
   ASSERT_TRUE(log->Append(Sample(1)).ok());
@@ -555,7 +555,7 @@ TEST_F(AuditLogTest, APreLadderLogClimbsTheLadder) {
   log.reset();
   // At the current version, opening again changes nothing.
   ASSERT_TRUE(OpenLog()->Append(Sample(3)).ok());
-  EXPECT_EQ(QueryInt("PRAGMA user_version"), 3);
+  EXPECT_EQ(QueryInt("PRAGMA user_version"), 4);
 }
 
 TEST_F(AuditLogTest, ASchemaNewerThanThisBuildIsRefusedNamingBothVersions) {
@@ -564,7 +564,7 @@ TEST_F(AuditLogTest, ASchemaNewerThanThisBuildIsRefusedNamingBothVersions) {
   for (AuditLog::OpenMode mode : {AuditLog::OpenMode::kExisting, AuditLog::OpenMode::kCreate}) {
     auto log = AuditLog::Open(path_, mode);
     ASSERT_FALSE(log.ok());
-    EXPECT_NE(log.status().message().find("schema version 9 is newer than this glassbox understands (3)"),
+    EXPECT_NE(log.status().message().find("schema version 9 is newer than this glassbox understands (4)"),
               std::string::npos)
         << log.status().message();
   }

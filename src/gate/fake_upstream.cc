@@ -5,12 +5,15 @@
 // tests can check what left the gate.
 //
 // usage: gate_fake_upstream [--port N] [--record FILE] [--threads N]
-//                           [--strict-chat] [--script-tool NAME=ARGUMENTS_JSON]
+//                           [--strict-chat] [--script-tool NAME=ARGUMENTS_JSON] [--think-ms N]
 // --strict-chat plays a server that speaks only OpenAI Chat Completions and
 // validates requests as api.openai.com does (unknown members are 400s; see
 // gate/strict_chat.h); other API paths are 404s.
 // --script-tool makes the model call tool NAME once with ARGUMENTS_JSON
 // when a request offers it, then answer with what the tool returned.
+// --think-ms N answers each request (its head included) N ms after it
+// arrived, as a model thinks before its first token: the benchmark then sees
+// what a gate does while the upstream works as a real one would.
 // Prints "port N" on stdout once listening; stops on SIGTERM/SIGINT.
 // Record lines: {"method":..,"target":..,"headers":{..},"body":..}
 // and {"event":"client_gone","target":..} when a client disconnects mid-answer.
@@ -75,34 +78,50 @@ void PlayStream(net::EventLoop& loop, std::shared_ptr<net::ResponseWriter> w,
   }
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  int port = 0, threads = 1;
+// The command line (see the top of the file).
+struct Flags {
+  int port = 0, threads = 1, think_ms = 0;
   std::string record;
   bool strict_chat = false;
   std::optional<gate::testing::ScriptedTool> script;
+};
+
+// Parses the flags; false (after saying why) on a bad one.
+bool ParseFlags(int argc, char** argv, Flags* f) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--strict-chat") {
-      strict_chat = true;
+      f->strict_chat = true;
       continue;
     }
     if (i + 1 >= argc) {
       std::cerr << "gate_fake_upstream: " << a << " needs a value\n";
-      return 2;
+      return false;
     }
     std::string value = argv[++i];
-    if (a == "--port") port = std::atoi(value.c_str());
-    else if (a == "--record") record = value;
-    else if (a == "--threads") threads = std::atoi(value.c_str());
+    if (a == "--port") f->port = std::atoi(value.c_str());
+    else if (a == "--record") f->record = value;
+    else if (a == "--threads") f->threads = std::atoi(value.c_str());
+    else if (a == "--think-ms") f->think_ms = std::atoi(value.c_str());
     else if (a == "--script-tool" && value.find('=') != std::string::npos) {
-      script = gate::testing::ScriptedTool{value.substr(0, value.find('=')), value.substr(value.find('=') + 1)};
+      f->script = gate::testing::ScriptedTool{value.substr(0, value.find('=')), value.substr(value.find('=') + 1)};
     } else {
       std::cerr << "gate_fake_upstream: unknown flag " << a << "\n";
-      return 2;
+      return false;
     }
   }
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags flags;
+  if (!ParseFlags(argc, argv, &flags)) return 2;
+  const int port = flags.port, threads = flags.threads, think_ms = flags.think_ms;
+  const std::string record = flags.record;
+  const bool strict_chat = flags.strict_chat;
+  const std::optional<gate::testing::ScriptedTool> script = flags.script;
   sigset_t stop;
   sigemptyset(&stop);
   sigaddset(&stop, SIGINT);
@@ -180,17 +199,21 @@ int main(int argc, char** argv) {
           }
         }
         auto plan = std::make_shared<net::ResponsePlan>(provider.Plan(req.method, target, headers, req.body));
-        net::Headers out;
-        for (const auto& [name, value] : plan->headers) out.Add(name, value);
-        if (plan->streaming || plan->fault != net::FakeFault::kNone) {
-          w->StartStream(plan->status, out);
-          return PlayStream(loop, w, plan, 0);
-        }
-        net::HttpResponse r;
-        r.status = plan->status;
-        r.headers = std::move(out);
-        r.body = plan->Body();
-        w->Respond(std::move(r));
+        auto answer = [&loop, w, plan] {
+          net::Headers out;
+          for (const auto& [name, value] : plan->headers) out.Add(name, value);
+          if (plan->streaming || plan->fault != net::FakeFault::kNone) {
+            w->StartStream(plan->status, out);
+            return PlayStream(loop, w, plan, 0);
+          }
+          net::HttpResponse r;
+          r.status = plan->status;
+          r.headers = std::move(out);
+          r.body = plan->Body();
+          w->Respond(std::move(r));
+        };
+        if (think_ms > 0) return loop.PostAfter(std::chrono::milliseconds(think_ms), answer);
+        answer();
       });
   if (!server.ok()) {
     std::cerr << "gate_fake_upstream: " << server.status().message() << "\n";

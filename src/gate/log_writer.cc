@@ -33,6 +33,10 @@ class LogWriterImpl {
     // With an fsync per commit, storing a body ahead would cost a second
     // fsync per request; the body then goes inline with its record.
     writer->store_ahead_ = durability == LogDurability::kNormal && writer->log_->StoresBodiesAhead();
+    const LogStore::TranslatedBodies translated = writer->log_->KeepsTranslatedBodies();
+    writer->keep_translated_ = translated != LogStore::TranslatedBodies::kNotKept;
+    writer->store_translated_ahead_ =
+        writer->store_ahead_ && translated == LogStore::TranslatedBodies::kInlineOrAhead;
     writer->commit_inline_ = durability == LogDurability::kNormal;
     writer->checkpointer_ = std::move(checkpointer);
     writer->thread_ = std::thread([w = writer.get()] { w->Run(); });
@@ -176,9 +180,13 @@ class LogWriterImpl {
   };
 
   static void Hash(RequestDigest& d) {
-    if (!d.hex.empty()) return;
-    d.hex = Sha256Hex(d.original);
-    if (!d.logged_is_original) std::string().swap(d.original);  // no longer needed
+    if (d.hex.empty()) {
+      d.hex = Sha256Hex(d.original);
+      if (!d.logged_is_original) std::string().swap(d.original);  // no longer needed
+    }
+    // Only a screened body's digest is of use: an unscreened one may be
+    // masked before it is stored, and is hashed then.
+    if (d.translated && d.translated_screened && d.translated_hex.empty()) d.translated_hex = Sha256Hex(*d.translated);
   }
 
   // Request bodies at least this large are stored ahead of their records
@@ -190,7 +198,9 @@ class LogWriterImpl {
   // failure to store, the body stays for the record to carry inline.
   void PrepareDigest(RequestDigest& d) {
     if (d.consumed) return;  // the record came first (a very fast upstream)
+    if (!keep_translated_) d.translated.reset();
     Hash(d);
+    StoreTranslatedAhead(d);
     if (!store_ahead_ || !d.logged_is_original || d.body_at != 0 || d.original.size() < kStoreAheadBytes) return;
     auto stored = log_->StoreRequestBody(d.original, d.screened, d.hex);
     if (!stored.ok()) {
@@ -200,6 +210,45 @@ class LogWriterImpl {
     d.body_at = stored->at;
     d.body_sha256 = std::move(stored->sha256);
     std::string().swap(d.original);
+  }
+
+  // The translated request's half of PrepareDigest (after Hash).
+  void StoreTranslatedAhead(RequestDigest& d) {
+    if (!store_translated_ahead_ || !d.translated || d.translated_at != 0 || d.translated->size() < kStoreAheadBytes) {
+      return;
+    }
+    auto stored = log_->StoreRequestBody(*d.translated, d.translated_screened, d.translated_hex);
+    if (!stored.ok()) {
+      if (on_store_failure_) on_store_failure_(stored.status());
+      return;
+    }
+    d.translated_at = stored->at;
+    d.translated_sha256 = std::move(stored->sha256);
+    d.translated.reset();
+  }
+
+  // Moves the digests (and bodies, or where they were stored ahead) of
+  // `d` into its record.
+  static void FillRecord(RequestDigest& d, AuditRecord& record) {
+    record.request_sha256 = d.hex;
+    if (d.logged_is_original && d.body_at != 0) {
+      record.request_body = std::nullopt;
+      record.request_body_at = d.body_at;
+      record.request_body_sha256 = d.body_sha256;
+    } else if (d.logged_is_original) {
+      record.request_body = std::move(d.original);
+      record.request_body_sha256 = d.hex;
+    }
+    if (d.translated_at != 0) {
+      record.upstream_request_body = std::nullopt;
+      record.upstream_request_body_at = d.translated_at;
+      record.upstream_request_body_sha256 = d.translated_sha256;
+    } else if (d.translated) {
+      record.upstream_request_body = std::move(d.translated);
+      record.upstream_request_body_screened = d.translated_screened;
+      record.upstream_request_body_sha256 = d.translated_hex;
+    }
+    d.consumed = true;
   }
 
   void Run() {
@@ -265,19 +314,11 @@ class LogWriterImpl {
       for (Item& item : batch) {
         if (item.prepare_only) continue;
         if (item.digest) {
-          RequestDigest& d = *item.digest;
-          Hash(d);
-          item.record.request_sha256 = d.hex;
-          if (d.logged_is_original && d.body_at != 0) {
-            item.record.request_body = std::nullopt;
-            item.record.request_body_at = d.body_at;
-            item.record.request_body_sha256 = d.body_sha256;
-          } else if (d.logged_is_original) {
-            item.record.request_body = std::move(d.original);
-            item.record.request_body_sha256 = d.hex;
-          }
-          d.consumed = true;
+          if (!keep_translated_) item.digest->translated.reset();
+          Hash(*item.digest);
+          FillRecord(*item.digest, item.record);
         }
+        if (!keep_translated_) item.record.upstream_request_body.reset();
         records.push_back(std::move(item.record));
       }
       if (records.empty()) return;
@@ -341,6 +382,8 @@ class LogWriterImpl {
   std::unique_ptr<LogStore> log_;
   std::mutex log_mu_;  // held while log_ is used (after mu_ when both are taken)
   bool store_ahead_ = true;  // see PrepareDigest
+  bool keep_translated_ = true;  // the store keeps translated requests (KeepsTranslatedBodies)
+  bool store_translated_ahead_ = true;  // see StoreTranslatedAhead
   std::function<void(const Status&)> on_store_failure_;
   bool commit_inline_ = false;  // see the class comment
   std::unique_ptr<LogStore> checkpointer_;  // SQLite only (NeedsWalCheckpoints)

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "core/status.h"
@@ -37,6 +38,15 @@ struct RequestDigest {
   // (AuditLog::StoreRequestBody): the record then only names it.
   int64_t body_at = 0;
   std::string body_sha256;
+  // The request as translated for its upstream, when it is logged
+  // (AuditRecord::upstream_request_body): hashed and, when large, stored
+  // ahead like `original`, so the commit the client waits for writes
+  // neither 100 KB body.
+  std::optional<std::string> translated;
+  bool translated_screened = false;  // AuditRecord::upstream_request_body_screened
+  std::string translated_hex;        // its SHA-256 (as given)
+  int64_t translated_at = 0;         // AuditRecord::upstream_request_body_at
+  std::string translated_sha256;     // the digest of the body stored at translated_at
   bool consumed = false;  // its record has been built
 };
 

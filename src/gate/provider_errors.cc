@@ -46,7 +46,6 @@ std::string_view AnthropicType(ErrorKind kind) {
     case ErrorKind::kRateLimit:
       return "rate_limit_error";
     case ErrorKind::kUpstream:
-      return "api_error";
     case ErrorKind::kInternal:
       return "api_error";
   }

@@ -14,6 +14,7 @@ class SqliteStore final : public LogStore {
     return log_->AppendBatch(std::move(records));
   }
   bool StoresBodiesAhead() const override { return true; }
+  TranslatedBodies KeepsTranslatedBodies() const override { return TranslatedBodies::kInlineOrAhead; }
   Result<StoredBody> StoreRequestBody(std::string_view body, bool screened, std::string sha256) override {
     return log_->StoreRequestBody(body, screened, std::move(sha256));
   }

@@ -89,6 +89,12 @@ class LogStore {
   virtual bool StoresBodiesAhead() const { return false; }
   virtual Result<StoredBody> StoreRequestBody(std::string_view body, bool screened, std::string sha256);
   virtual Status SyncBodies() { return Status::Ok(); }
+  // How this store keeps a record's translated request
+  // (AuditRecord::upstream_request_body): not at all (LogWriter then leaves
+  // it out of the record, so the record's hash covers only what is
+  // stored), in the record, or also stored ahead (upstream_request_body_at).
+  enum class TranslatedBodies { kNotKept, kInline, kInlineOrAhead };
+  virtual TranslatedBodies KeepsTranslatedBodies() const { return TranslatedBodies::kNotKept; }
   // SQLite's WAL copy, run by LogWriter on a connection of its own; others
   // have nothing to copy.
   virtual bool NeedsWalCheckpoints() const { return false; }

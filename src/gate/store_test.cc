@@ -13,7 +13,11 @@
 #include <array>
 #include <atomic>
 #include <cstdio>
+#include <future>
+#include <memory>
 #include <thread>
+
+#include "gate/log_writer.h"
 
 namespace glassbox::gate {
 namespace {
@@ -295,6 +299,49 @@ TEST_P(StoreTest, BodiesStoredAheadReadBackAndVerify) {
   ASSERT_TRUE(v.ok());
   EXPECT_TRUE(v->intact) << v->reason;
   EXPECT_EQ(store->Search("xxxxxxxx")->size(), 1u);
+}
+
+// A translated exchange's record, written as the gate writes it (through
+// LogWriter, the translated request in its digest): every back-end's chain
+// verifies, and one that keeps translated requests reads it back. (The
+// PostgreSQL back-end has no place for it: the record's hash covered a body
+// the row did not hold, and `log verify` failed on every translated record.)
+TEST_P(StoreTest, RegressionATranslatedRecordVerifiesInEveryBackEnd) {
+  const std::string translated = "{\"model\":\"qwen3\",\"messages\":[{\"role\":\"user\",\"content\":\"" +
+                                 std::string(20000, 'y') + "\"}]}";
+  {
+    auto writer = LogWriter::Open(location_, LogDurability::kNormal, GetParam() == Backend::kPostgres ? "r1" : "");
+    ASSERT_TRUE(writer.ok()) << writer.status().message();
+    for (const std::string& body : {translated, std::string("{\"model\":\"qwen3\",\"messages\":[]}")}) {
+      auto digest = std::make_shared<RequestDigest>();
+      digest->original = "{\"model\":\"claude-sonnet-4-5\"}";
+      digest->logged_is_original = true;
+      digest->screened = true;
+      digest->translated = body;
+      digest->translated_screened = true;
+      (*writer)->PrepareHere(digest);
+      std::promise<Status> done;
+      AuditRecord r = Rec("2026-11-01T10:00:00Z", "alice");
+      r.request_body = std::nullopt;  // the digest's original is the logged body
+      (*writer)->Append(std::move(r), [&](Status st) { done.set_value(st); }, digest);
+      Status st = done.get_future().get();
+      ASSERT_TRUE(st.ok()) << st.message();
+    }
+  }
+  auto store = Open(LogStore::OpenMode::kExisting);
+  ASSERT_NE(store, nullptr);
+  auto v = store->Verify(nullptr);
+  ASSERT_TRUE(v.ok()) << v.status().message();
+  EXPECT_TRUE(v->intact) << v->reason;
+  EXPECT_EQ(v->records, 2);
+  auto all = store->List();
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 2u);
+  if (store->KeepsTranslatedBodies() != LogStore::TranslatedBodies::kNotKept) {
+    EXPECT_EQ((*all)[0].upstream_request_body.value_or(""), translated);
+    EXPECT_NE((*all)[0].upstream_request_body_at, 0) << "20 KB: stored ahead";
+    EXPECT_EQ((*all)[1].upstream_request_body_at, 0) << "small: inline";
+  }
 }
 
 // `glassbox log show` tells these apart by the status code: a record the

@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <set>
 
 namespace glassbox::gate::testing {
@@ -57,9 +58,91 @@ std::optional<std::string> CheckParts(const json::value& content, const std::str
   return std::nullopt;
 }
 
-std::optional<std::string> CheckMessages(const json::array& messages) {
+using Error = std::optional<std::string>;
+using OpenCalls = std::set<std::string>;  // tool calls awaiting their tool messages
+
+Error MissingContent(const std::string& at) { return "Missing required parameter: '" + at + ".content'"; }
+
+Error UnansweredCalls(const OpenCalls& open_calls) {
+  return "An assistant message with 'tool_calls' must be followed by tool messages responding to each "
+         "'tool_call_id'. The following tool_call_ids did not have response messages: " +
+         *open_calls.begin();
+}
+
+Error CheckSystemMessage(const json::object& m, const std::string& at, OpenCalls* /*open_calls*/) {
+  if (auto e = Unknown(m, {"role", "content", "name"}, at)) return e;
+  const json::value* content = m.if_contains("content");
+  if (content == nullptr) return MissingContent(at);
+  return CheckParts(*content, at + ".content", {"text"}, false);
+}
+
+Error CheckUserMessage(const json::object& m, const std::string& at, OpenCalls* /*open_calls*/) {
+  if (auto e = Unknown(m, {"role", "content", "name"}, at)) return e;
+  const json::value* content = m.if_contains("content");
+  if (content == nullptr) return MissingContent(at);
+  return CheckParts(*content, at + ".content", {"text", "image_url", "input_audio", "file"}, false);
+}
+
+// One of an assistant message's tool_calls; its id joins `open_calls`.
+Error CheckToolCall(const json::value& c, const std::string& at, OpenCalls* open_calls) {
+  if (!c.is_object()) return "Invalid type for '" + at + "'";
+  if (auto e = Unknown(c.as_object(), {"id", "type", "function"}, at)) return e;
+  const json::value* id = c.as_object().if_contains("id");
+  const json::value* fn = c.as_object().if_contains("function");
+  if (id == nullptr || !id->is_string()) return "Missing required parameter: '" + at + ".id'";
+  if (fn == nullptr || !fn->is_object()) return "Missing required parameter: '" + at + ".function'";
+  if (auto e = Unknown(fn->as_object(), {"name", "arguments"}, at + ".function")) return e;
+  const json::value* args = fn->as_object().if_contains("arguments");
+  if (args == nullptr || !args->is_string()) return "Invalid type for '" + at + ".function.arguments': expected a string";
+  open_calls->insert(std::string(id->as_string()));
+  return std::nullopt;
+}
+
+Error CheckAssistantMessage(const json::object& m, const std::string& at, OpenCalls* open_calls) {
+  if (auto e = Unknown(m, {"role", "content", "name", "refusal", "audio", "tool_calls", "function_call"}, at)) return e;
+  const json::value* content = m.if_contains("content");
+  if (content != nullptr) {
+    if (auto e = CheckParts(*content, at + ".content", {"text", "refusal"}, true)) return e;
+  }
+  const json::value* calls = m.if_contains("tool_calls");
+  if (calls == nullptr) {
+    if (content == nullptr || content->is_null()) return MissingContent(at);
+    return std::nullopt;
+  }
+  if (!calls->is_array()) return "Invalid type for '" + at + ".tool_calls': expected an array";
+  for (size_t j = 0; j < calls->as_array().size(); ++j) {
+    if (auto e = CheckToolCall(calls->as_array()[j], At(at + ".tool_calls", j), open_calls)) return e;
+  }
+  return std::nullopt;
+}
+
+Error CheckToolMessage(const json::object& m, const std::string& at, OpenCalls* open_calls) {
+  if (auto e = Unknown(m, {"role", "content", "tool_call_id"}, at)) return e;
+  const json::value* id = m.if_contains("tool_call_id");
+  if (id == nullptr || !id->is_string()) return "Missing required parameter: '" + at + ".tool_call_id'";
+  const json::value* content = m.if_contains("content");
+  if (content == nullptr) return MissingContent(at);
+  if (auto e = CheckParts(*content, at + ".content", {"text"}, false)) return e;
+  if (open_calls->erase(std::string(id->as_string())) == 0) {
+    return "Invalid parameter: messages with role 'tool' must be a response to a preceeding message with "
+           "'tool_calls'.";
+  }
+  return std::nullopt;
+}
+
+// Each role's checks.
+struct RoleCheck {
+  std::string_view role;
+  Error (*check)(const json::object& m, const std::string& at, OpenCalls* open_calls);
+};
+constexpr RoleCheck kRoleChecks[] = {
+    {"system", CheckSystemMessage},       {"developer", CheckSystemMessage}, {"user", CheckUserMessage},
+    {"assistant", CheckAssistantMessage}, {"tool", CheckToolMessage},
+};
+
+Error CheckMessages(const json::array& messages) {
   if (messages.empty()) return "Invalid 'messages': empty array. Expected an array with minimum length 1";
-  std::set<std::string> open_calls;  // tool calls awaiting their tool messages
+  OpenCalls open_calls;
   for (size_t i = 0; i < messages.size(); ++i) {
     std::string at = At("messages", i);
     if (!messages[i].is_object()) return "Invalid type for '" + at + "': expected an object";
@@ -67,65 +150,81 @@ std::optional<std::string> CheckMessages(const json::array& messages) {
     const json::value* role = m.if_contains("role");
     if (role == nullptr || !role->is_string()) return "Missing required parameter: '" + at + ".role'";
     std::string_view r(role->as_string());
-    const json::value* content = m.if_contains("content");
-    if (r != "tool" && !open_calls.empty()) {
-      return "An assistant message with 'tool_calls' must be followed by tool messages responding to each "
-             "'tool_call_id'. The following tool_call_ids did not have response messages: " +
-             *open_calls.begin();
-    }
-    if (r == "system" || r == "developer") {
-      if (auto e = Unknown(m, {"role", "content", "name"}, at)) return e;
-      if (content == nullptr) return "Missing required parameter: '" + at + ".content'";
-      if (auto e = CheckParts(*content, at + ".content", {"text"}, false)) return e;
-    } else if (r == "user") {
-      if (auto e = Unknown(m, {"role", "content", "name"}, at)) return e;
-      if (content == nullptr) return "Missing required parameter: '" + at + ".content'";
-      if (auto e = CheckParts(*content, at + ".content", {"text", "image_url", "input_audio", "file"}, false)) return e;
-    } else if (r == "assistant") {
-      if (auto e = Unknown(m, {"role", "content", "name", "refusal", "audio", "tool_calls", "function_call"}, at)) return e;
-      if (content != nullptr) {
-        if (auto e = CheckParts(*content, at + ".content", {"text", "refusal"}, true)) return e;
-      }
-      if (const json::value* calls = m.if_contains("tool_calls")) {
-        if (!calls->is_array()) return "Invalid type for '" + at + ".tool_calls': expected an array";
-        for (size_t j = 0; j < calls->as_array().size(); ++j) {
-          std::string cat = At(at + ".tool_calls", j);
-          const json::value& c = calls->as_array()[j];
-          if (!c.is_object()) return "Invalid type for '" + cat + "'";
-          if (auto e = Unknown(c.as_object(), {"id", "type", "function"}, cat)) return e;
-          const json::value* id = c.as_object().if_contains("id");
-          const json::value* fn = c.as_object().if_contains("function");
-          if (id == nullptr || !id->is_string()) return "Missing required parameter: '" + cat + ".id'";
-          if (fn == nullptr || !fn->is_object()) return "Missing required parameter: '" + cat + ".function'";
-          if (auto e = Unknown(fn->as_object(), {"name", "arguments"}, cat + ".function")) return e;
-          const json::value* args = fn->as_object().if_contains("arguments");
-          if (args == nullptr || !args->is_string()) {
-            return "Invalid type for '" + cat + ".function.arguments': expected a string";
-          }
-          open_calls.insert(std::string(id->as_string()));
-        }
-      } else if (content == nullptr || content->is_null()) {
-        return "Missing required parameter: '" + at + ".content'";
-      }
-    } else if (r == "tool") {
-      if (auto e = Unknown(m, {"role", "content", "tool_call_id"}, at)) return e;
-      const json::value* id = m.if_contains("tool_call_id");
-      if (id == nullptr || !id->is_string()) return "Missing required parameter: '" + at + ".tool_call_id'";
-      if (content == nullptr) return "Missing required parameter: '" + at + ".content'";
-      if (auto e = CheckParts(*content, at + ".content", {"text"}, false)) return e;
-      if (open_calls.erase(std::string(id->as_string())) == 0) {
-        return "Invalid parameter: messages with role 'tool' must be a response to a preceeding message with "
-               "'tool_calls'.";
-      }
-    } else {
+    if (r != "tool" && !open_calls.empty()) return UnansweredCalls(open_calls);
+    const auto* check = std::find_if(std::begin(kRoleChecks), std::end(kRoleChecks),
+                                     [&](const RoleCheck& c) { return c.role == r; });
+    if (check == std::end(kRoleChecks)) {
       return "Invalid value: '" + std::string(r) + "'. Supported values are: 'system', 'assistant', 'user', "
              "'tool', 'function', and 'developer'.";
     }
+    if (auto e = check->check(m, at, &open_calls)) return e;
   }
-  if (!open_calls.empty()) {
-    return "An assistant message with 'tool_calls' must be followed by tool messages responding to each "
-           "'tool_call_id'. The following tool_call_ids did not have response messages: " +
-           *open_calls.begin();
+  if (!open_calls.empty()) return UnansweredCalls(open_calls);
+  return std::nullopt;
+}
+
+// Integers, numbers and stop sequences of the right types.
+Error CheckScalars(const json::object& req) {
+  for (const char* k : {"max_tokens", "max_completion_tokens", "n", "seed"}) {
+    if (const json::value* x = req.if_contains(k); x != nullptr && !x->is_int64() && !x->is_uint64() && !x->is_null()) {
+      return "Invalid type for '" + std::string(k) + "': expected an integer";
+    }
+  }
+  for (const char* k : {"temperature", "top_p", "frequency_penalty", "presence_penalty"}) {
+    if (const json::value* x = req.if_contains(k); x != nullptr && !x->is_number() && !x->is_null()) {
+      return "Invalid type for '" + std::string(k) + "': expected a number";
+    }
+  }
+  if (const json::value* stop = req.if_contains("stop"); stop != nullptr && !stop->is_null()) {
+    if (!stop->is_string() && !(stop->is_array() && stop->as_array().size() <= 4)) {
+      return "Invalid 'stop': expected a string or an array of at most 4 strings";
+    }
+  }
+  if (const json::value* so = req.if_contains("stream_options"); so != nullptr && !so->is_null()) {
+    if (!so->is_object()) return "Invalid type for 'stream_options'";
+    if (auto e = Unknown(so->as_object(), {"include_usage", "include_obfuscation"}, "stream_options")) return e;
+  }
+  return std::nullopt;
+}
+
+Error CheckTool(const json::value& t, const std::string& at) {
+  if (!t.is_object()) return "Invalid type for '" + at + "'";
+  if (auto e = Unknown(t.as_object(), {"type", "function"}, at)) return e;
+  const json::value* type = t.as_object().if_contains("type");
+  if (type == nullptr || *type != "function") return "Invalid value for '" + at + ".type'";
+  const json::value* fn = t.as_object().if_contains("function");
+  if (fn == nullptr || !fn->is_object()) return "Missing required parameter: '" + at + ".function'";
+  if (auto e = Unknown(fn->as_object(), {"name", "description", "parameters", "strict"}, at + ".function")) return e;
+  const json::value* name = fn->as_object().if_contains("name");
+  if (name == nullptr || !name->is_string()) return "Missing required parameter: '" + at + ".function.name'";
+  if (const json::value* p = fn->as_object().if_contains("parameters"); p != nullptr && !p->is_object()) {
+    return "Invalid type for '" + at + ".function.parameters': expected an object";
+  }
+  return std::nullopt;
+}
+
+// tools, and tool_choice and parallel_tool_calls, which need some.
+Error CheckTools(const json::object& req) {
+  bool has_tools = false;
+  if (const json::value* tools = req.if_contains("tools"); tools != nullptr) {
+    if (!tools->is_array()) return "Invalid type for 'tools': expected an array";
+    has_tools = !tools->as_array().empty();
+    for (size_t i = 0; i < tools->as_array().size(); ++i) {
+      if (auto e = CheckTool(tools->as_array()[i], At("tools", i))) return e;
+    }
+  }
+  if (const json::value* choice = req.if_contains("tool_choice"); choice != nullptr) {
+    if (!has_tools) return "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.";
+    if (choice->is_string()) {
+      std::string_view c(choice->as_string());
+      if (c != "none" && c != "auto" && c != "required") return "Invalid value for 'tool_choice'";
+    } else if (!choice->is_object() || choice->as_object().if_contains("type") == nullptr ||
+               choice->as_object().at("type") != "function" || !choice->as_object().contains("function")) {
+      return "Invalid value for 'tool_choice'";
+    }
+  }
+  if (req.contains("parallel_tool_calls") && !has_tools) {
+    return "Invalid value for 'parallel_tool_calls': 'parallel_tool_calls' is only allowed when 'tools' are specified.";
   }
   return std::nullopt;
 }
@@ -157,60 +256,8 @@ std::optional<std::string> ValidateChatRequest(std::string_view body) {
   const json::value* messages = req.if_contains("messages");
   if (messages == nullptr || !messages->is_array()) return "Missing required parameter: 'messages'.";
   if (auto e = CheckMessages(messages->as_array())) return e;
-  for (const char* k : {"max_tokens", "max_completion_tokens", "n", "seed"}) {
-    if (const json::value* x = req.if_contains(k); x != nullptr && !x->is_int64() && !x->is_uint64() && !x->is_null()) {
-      return "Invalid type for '" + std::string(k) + "': expected an integer";
-    }
-  }
-  for (const char* k : {"temperature", "top_p", "frequency_penalty", "presence_penalty"}) {
-    if (const json::value* x = req.if_contains(k); x != nullptr && !x->is_number() && !x->is_null()) {
-      return "Invalid type for '" + std::string(k) + "': expected a number";
-    }
-  }
-  if (const json::value* stop = req.if_contains("stop"); stop != nullptr && !stop->is_null()) {
-    if (!stop->is_string() && !(stop->is_array() && stop->as_array().size() <= 4)) {
-      return "Invalid 'stop': expected a string or an array of at most 4 strings";
-    }
-  }
-  if (const json::value* so = req.if_contains("stream_options"); so != nullptr && !so->is_null()) {
-    if (!so->is_object()) return "Invalid type for 'stream_options'";
-    if (auto e = Unknown(so->as_object(), {"include_usage", "include_obfuscation"}, "stream_options")) return e;
-  }
-  bool has_tools = false;
-  if (const json::value* tools = req.if_contains("tools"); tools != nullptr) {
-    if (!tools->is_array()) return "Invalid type for 'tools': expected an array";
-    has_tools = !tools->as_array().empty();
-    for (size_t i = 0; i < tools->as_array().size(); ++i) {
-      std::string at = At("tools", i);
-      const json::value& t = tools->as_array()[i];
-      if (!t.is_object()) return "Invalid type for '" + at + "'";
-      if (auto e = Unknown(t.as_object(), {"type", "function"}, at)) return e;
-      const json::value* type = t.as_object().if_contains("type");
-      if (type == nullptr || *type != "function") return "Invalid value for '" + at + ".type'";
-      const json::value* fn = t.as_object().if_contains("function");
-      if (fn == nullptr || !fn->is_object()) return "Missing required parameter: '" + at + ".function'";
-      if (auto e = Unknown(fn->as_object(), {"name", "description", "parameters", "strict"}, at + ".function")) return e;
-      const json::value* name = fn->as_object().if_contains("name");
-      if (name == nullptr || !name->is_string()) return "Missing required parameter: '" + at + ".function.name'";
-      if (const json::value* p = fn->as_object().if_contains("parameters"); p != nullptr && !p->is_object()) {
-        return "Invalid type for '" + at + ".function.parameters': expected an object";
-      }
-    }
-  }
-  if (const json::value* choice = req.if_contains("tool_choice"); choice != nullptr) {
-    if (!has_tools) return "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.";
-    if (choice->is_string()) {
-      std::string_view c(choice->as_string());
-      if (c != "none" && c != "auto" && c != "required") return "Invalid value for 'tool_choice'";
-    } else if (!choice->is_object() || choice->as_object().if_contains("type") == nullptr ||
-               choice->as_object().at("type") != "function" || !choice->as_object().contains("function")) {
-      return "Invalid value for 'tool_choice'";
-    }
-  }
-  if (req.contains("parallel_tool_calls") && !has_tools) {
-    return "Invalid value for 'parallel_tool_calls': 'parallel_tool_calls' is only allowed when 'tools' are specified.";
-  }
-  return std::nullopt;
+  if (auto e = CheckScalars(req)) return e;
+  return CheckTools(req);
 }
 
 std::optional<ScriptedReply> ScriptedToolReply(std::string_view body, const ScriptedTool& tool) {

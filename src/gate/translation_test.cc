@@ -440,6 +440,52 @@ TEST_F(TranslatingGatewayTest, MessagesRunOnAChatUpstreamAndTheLogHoldsBothReque
   EXPECT_GT(records[0].output_tokens, 0);
 }
 
+// A large translated request goes to the body store ahead of its record,
+// like the client's body: the row the client's answer waits for stays
+// small, readers see the body as before, and a lost body is named.
+TEST_F(TranslatingGatewayTest, ALargeTranslatedRequestIsStoredAheadAndItsLossIsNamed) {
+  const std::string prompt(40'000, 'x');
+  const std::string body =
+      R"({"model":"claude-sonnet-4-5","max_tokens":50,"messages":[{"role":"user","content":")" + prompt + R"("}]})";
+  Reply r = Send("/v1/messages", body, {{"anthropic-version", "2023-06-01"}});
+  EXPECT_EQ(r.status, 200) << r.body;
+  auto got = received();
+  ASSERT_EQ(got.size(), 1u);
+  auto records = Records();
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].request_body.value_or(""), body);
+  EXPECT_EQ(records[0].upstream_request_body.value_or(""), got[0].body);
+  EXPECT_NE(records[0].request_body_at, 0);
+  ASSERT_NE(records[0].upstream_request_body_at, 0);
+  EXPECT_NE(records[0].upstream_request_body_at, records[0].request_body_at);
+  gateway_.reset();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(log_path_.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT upstream_request_body IS NULL FROM records", -1, &st, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(st, 0), 1) << "the translated body went into the row";
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  // Damage the stored translated body's entry header: the store no longer
+  // holds it, and verification says which body is gone.
+  const int64_t at = records[0].upstream_request_body_at;
+  char name[16];
+  std::snprintf(name, sizeof(name), "%08llu.seg", static_cast<unsigned long long>(at >> 40));
+  {
+    std::fstream seg(log_path_ + "-bodies/" + name, std::ios::in | std::ios::out | std::ios::binary);
+    ASSERT_TRUE(seg.is_open());
+    seg.seekp(at & ((int64_t{1} << 40) - 1));
+    seg.write("XXXX", 4);
+  }
+  auto log = AuditLog::Open(log_path_, AuditLog::OpenMode::kExisting);
+  ASSERT_TRUE(log.ok());
+  auto v = (*log)->Verify();
+  ASSERT_TRUE(v.ok()) << v.status().message();
+  EXPECT_FALSE(v->intact);
+  EXPECT_NE(v->reason.find("translated request body is missing"), std::string::npos) << v->reason;
+}
+
 TEST_F(TranslatingGatewayTest, StreamedToolCallsArriveAsAnthropicEvents) {
   const std::string body =
       R"({"model":"claude-sonnet-4-5","max_tokens":50,"stream":true,"tools":[{"name":"Bash","input_schema":{"type":"object","properties":{"command":{"type":"string"}},"required":["command"]}}],"tool_choice":{"type":"any"},"messages":[{"role":"user","content":"run ls"}]})";

@@ -67,15 +67,14 @@ void InterpretAnthropic(const std::vector<Value>& values, ProviderEvent* ev) {
   if (ev->type == "message_stop") ev->is_done = true;
   for (const Value& v : values) {
     if (!v.is_string) continue;
-    if (v.path == "$.delta.text") {
+    // content_block_start may carry initial text.
+    const bool text = v.path == "$.delta.text" || (v.path == "$.content_block.text" && !v.text.empty());
+    if (text) {
       ev->pieces.push_back({PieceKind::kText, v.path, v.text});
     } else if (v.path == "$.delta.partial_json") {
       ev->pieces.push_back({PieceKind::kToolArguments, v.path, v.text});
     } else if (v.path == "$.delta.thinking") {
       ev->pieces.push_back({PieceKind::kThinking, v.path, v.text});
-    } else if (v.path == "$.content_block.text" && !v.text.empty()) {
-      // content_block_start may carry initial text.
-      ev->pieces.push_back({PieceKind::kText, v.path, v.text});
     }
   }
   for (const std::string_view prefix : {"$.usage.", "$.message.usage."}) {

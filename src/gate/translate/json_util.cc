@@ -1,10 +1,10 @@
 #include "gate/translate/json_util.h"
 
+#include <algorithm>
 #include <charconv>
 #include <memory>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
+
+#include "core/json_writer.h"
 
 namespace glassbox::gate::translate::internal {
 
@@ -84,52 +84,11 @@ Status Untranslatable(std::string_view field, std::string_view reason) {
 
 namespace {
 
-// Appends `s` as a JSON string literal. Boost.JSON's parser has checked the
-// UTF-8, so only '"', '\\' and control characters need escapes; runs
-// without them (nearly all of a prompt) are found 16 bytes at a time and
-// appended whole. Boost 1.81's serialize() escapes byte by byte (about
-// 4 ms per MB here); this is about 30 times faster.
-void AppendString(std::string_view s, std::string* out) {
-  out->push_back('"');
-  const char* p = s.data();
-  const char* end = p + s.size();
-  while (p < end) {
-    const char* run = p;
-#if defined(__SSE2__)
-    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), limit = _mm_set1_epi8(0x1F);
-    while (end - p >= 16) {
-      const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-      const __m128i control = _mm_cmpeq_epi8(_mm_max_epu8(x, limit), limit);  // x <= 0x1F
-      const __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, backslash)), control);
-      const int mask = _mm_movemask_epi8(hit);
-      if (mask != 0) {
-        p += __builtin_ctz(static_cast<unsigned>(mask));
-        break;
-      }
-      p += 16;
-    }
-#endif
-    while (p < end && *p != '"' && *p != '\\' && static_cast<unsigned char>(*p) >= 0x20) ++p;
-    out->append(run, static_cast<size_t>(p - run));
-    if (p == end) break;
-    const unsigned char c = static_cast<unsigned char>(*p++);
-    switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
-      case '\b': out->append("\\b"); break;
-      case '\f': out->append("\\f"); break;
-      default: {
-        static constexpr char kHex[] = "0123456789abcdef";
-        const char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
-        out->append(esc, 6);
-      }
-    }
-  }
-  out->push_back('"');
-}
+// Appends `s` as a JSON string literal: core's escaper, which appends runs
+// without escapes (nearly all of a prompt) whole, found 16 bytes at a time.
+// Boost 1.81's serialize() escapes byte by byte (about 4 ms per MB here).
+// Boost.JSON's parser has checked the UTF-8, so the literal is exact.
+void AppendString(std::string_view s, std::string* out) { JsonWriter::Escape(s, out); }
 
 void AppendValue(const json::value& v, std::string* out) {
   switch (v.kind()) {
@@ -255,6 +214,74 @@ std::string_view ChatFinishToAnthropic(std::string_view finish) {
   if (finish == "tool_calls" || finish == "function_call") return "tool_use";
   if (finish == "content_filter") return "refusal";
   return "end_turn";
+}
+
+std::string_view ChatFinishToGemini(std::string_view finish) {
+  if (finish == "length") return "MAX_TOKENS";
+  if (finish == "content_filter") return "SAFETY";
+  return "STOP";
+}
+
+std::string FinishChatRequest(json::object& chat, bool stream, uint64_t max_tokens_cap,
+                              std::vector<std::string>* notes) {
+  CapMaxTokens(&chat, max_tokens_cap, notes);
+  if (stream) {
+    chat["stream"] = true;
+    chat["stream_options"] = json::object{{"include_usage", true}};
+  }
+  return Dump(chat);
+}
+
+json::object ChatFunctionTool(const json::object& tool, json::value parameters) {
+  json::object fn{{"name", GetString(tool, "name")}};
+  if (IsString(tool, "description")) fn["description"] = GetString(tool, "description");
+  fn["parameters"] = std::move(parameters);
+  return json::object{{"type", "function"}, {"function", std::move(fn)}};
+}
+
+bool IsOneOf(std::string_view key, std::span<const std::string_view> keys) {
+  return std::find(keys.begin(), keys.end(), key) != keys.end();
+}
+
+bool StreamRequested(const json::object& request) {
+  const json::value* stream = Get(request, "stream");
+  return stream != nullptr && stream->is_bool() && stream->as_bool();
+}
+
+std::string_view ReasoningOf(const json::object& message_or_delta) {
+  std::string_view r = GetString(message_or_delta, "reasoning_content");
+  return r.empty() ? GetString(message_or_delta, "reasoning") : r;
+}
+
+Result<const json::array*> ChatChoices(const json::object& response) {
+  const json::array* choices = GetArray(response, "choices");
+  if (choices == nullptr || choices->empty() || !(*choices)[0].is_object()) {
+    return Status::Error("the upstream's response has no choices");
+  }
+  return choices;
+}
+
+json::object AnthropicUsage(const ChatUsage& u) {
+  json::object usage{{"input_tokens", u.prompt - std::min(u.cached, u.prompt)}, {"output_tokens", u.completion}};
+  if (u.cached > 0) usage["cache_read_input_tokens"] = u.cached;
+  return usage;
+}
+
+json::object ResponsesUsage(const ChatUsage& u) {
+  return json::object{{"input_tokens", u.prompt},
+                      {"input_tokens_details", json::object{{"cached_tokens", u.cached}}},
+                      {"output_tokens", u.completion},
+                      {"output_tokens_details", json::object{{"reasoning_tokens", u.reasoning}}},
+                      {"total_tokens", u.prompt + u.completion}};
+}
+
+json::object GeminiUsageMetadata(const ChatUsage& u) {
+  json::object meta{{"promptTokenCount", u.prompt},
+                    {"candidatesTokenCount", u.completion},
+                    {"totalTokenCount", u.prompt + u.completion}};
+  if (u.cached > 0) meta["cachedContentTokenCount"] = u.cached;
+  if (u.reasoning > 0) meta["thoughtsTokenCount"] = u.reasoning;
+  return meta;
 }
 
 }  // namespace glassbox::gate::translate::internal

@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -71,9 +72,27 @@ void AppendSse(std::string* out, std::string_view type, const json::value& data)
 
 // Maps an OpenAI Chat finish_reason to Anthropic's stop_reason.
 std::string_view ChatFinishToAnthropic(std::string_view finish);
+// ... and to Gemini's finishReason.
+std::string_view ChatFinishToGemini(std::string_view finish);
 
 // Applies RequestOptions::max_tokens_cap to a Chat request.
 void CapMaxTokens(json::object* chat, uint64_t cap, std::vector<std::string>* notes);
+
+// The last step of every translation to Chat: max_tokens capped, usage
+// asked for when streaming (include_usage), and the request serialised.
+std::string FinishChatRequest(json::object& chat, bool stream, uint64_t max_tokens_cap,
+                              std::vector<std::string>* notes);
+
+// True when `key` is one of `keys` (a request's known fields).
+bool IsOneOf(std::string_view key, std::span<const std::string_view> keys);
+// True when the request asks for a stream ("stream": true).
+bool StreamRequested(const json::object& request);
+// Reasoning text of a Chat message or delta (vLLM/DeepSeek
+// reasoning_content, Ollama/OpenRouter reasoning).
+std::string_view ReasoningOf(const json::object& message_or_delta);
+// A Chat response's choices; an error when it has none (or the first is
+// not an object).
+Result<const json::array*> ChatChoices(const json::object& response);
 
 // Per-format translators behind translate.h's dispatchers.
 Result<Translated> MessagesRequestToChat(std::string_view body, const RequestOptions& options);
@@ -83,11 +102,21 @@ Result<Translated> ChatResponseToMessages(std::string_view body, std::string_vie
 Result<Translated> ChatResponseToResponses(std::string_view body, std::string_view client_model);
 Result<Translated> ChatResponseToGemini(std::string_view body, std::string_view client_model);
 
+// A Chat function tool with `tool`'s name and description (the same keys
+// in every client format) and `parameters`.
+json::object ChatFunctionTool(const json::object& tool, json::value parameters);
+
 // The Chat usage object -> numbers (absent fields are 0).
 struct ChatUsage {
   uint64_t prompt = 0, completion = 0, cached = 0, reasoning = 0;
   bool present = false;
 };
 ChatUsage ReadChatUsage(const json::object& chunk_or_response);
+// Chat usage in each client's format, for complete responses and the
+// final events of streams alike. Anthropic's input_tokens excludes cache
+// reads.
+json::object AnthropicUsage(const ChatUsage& u);
+json::object ResponsesUsage(const ChatUsage& u);
+json::object GeminiUsageMetadata(const ChatUsage& u);
 
 }  // namespace glassbox::gate::translate::internal

@@ -127,9 +127,16 @@ const json::object* DeltaOf(const json::object& chunk) {
   return GetObject((*choices)[0].as_object(), "delta");
 }
 
-std::string_view ReasoningDelta(const json::object& delta) {
-  std::string_view r = GetString(delta, "reasoning_content");
-  return r.empty() ? GetString(delta, "reasoning") : r;
+std::string_view ReasoningDelta(const json::object& delta) { return ReasoningOf(delta); }
+
+// A streamed tool call's index (0 when absent): the key that joins its
+// pieces. An error when it is a number but not an integer.
+Result<int64_t> ToolCallIndex(const json::object& call) {
+  const json::value* iv = Get(call, "index");
+  if (iv == nullptr || !iv->is_number()) return int64_t{0};
+  std::optional<int64_t> n = ExactInt(*iv);
+  if (!n) return Status::Error("the upstream sent a tool call whose index is not an integer");
+  return *n;
 }
 
 // ---------------------------------------------------------------------------
@@ -192,16 +199,12 @@ class ToMessages : public ChatStreamBase {
     for (const json::value& cv : *calls) {
       if (!cv.is_object()) continue;
       const json::object& call = cv.as_object();
-      const json::value* iv = Get(call, "index");
-      int64_t chat_index = 0;
-      if (iv != nullptr && iv->is_number()) {
-        std::optional<int64_t> n = ExactInt(*iv);
-        if (!n) {
-          status_ = Status::Error("the upstream sent a tool call whose index is not an integer");
-          return Fail(status_.message(), out);
-        }
-        chat_index = *n;
+      Result<int64_t> index = ToolCallIndex(call);
+      if (!index.ok()) {
+        status_ = index.status();
+        return Fail(status_.message(), out);
       }
+      const int64_t chat_index = *index;
       const json::object* fn = GetObject(call, "function");
       auto known = tools_.find(chat_index);
       if (known == tools_.end()) {
@@ -237,13 +240,10 @@ class ToMessages : public ChatStreamBase {
       stop_reason = "stop_sequence";
       stop_sequence = stop_sequence_;
     }
-    json::object usage{{"input_tokens", usage_.prompt - std::min(usage_.cached, usage_.prompt)},
-                       {"output_tokens", usage_.completion}};
-    if (usage_.cached > 0) usage["cache_read_input_tokens"] = usage_.cached;
     AppendSse(out, "message_delta",
               json::object{{"type", "message_delta"},
                            {"delta", json::object{{"stop_reason", stop_reason}, {"stop_sequence", stop_sequence}}},
-                           {"usage", std::move(usage)}});
+                           {"usage", AnthropicUsage(usage_)}});
     AppendSse(out, "message_stop", json::object{{"type", "message_stop"}});
   }
 
@@ -378,16 +378,12 @@ class ToResponses : public ChatStreamBase {
     for (const json::value& cv : *calls) {
       if (!cv.is_object()) continue;
       const json::object& call = cv.as_object();
-      const json::value* iv = Get(call, "index");
-      int64_t chat_index = 0;
-      if (iv != nullptr && iv->is_number()) {
-        std::optional<int64_t> n = ExactInt(*iv);
-        if (!n) {
-          status_ = Status::Error("the upstream sent a tool call whose index is not an integer");
-          return Fail(status_.message(), out);
-        }
-        chat_index = *n;
+      Result<int64_t> index = ToolCallIndex(call);
+      if (!index.ok()) {
+        status_ = index.status();
+        return Fail(status_.message(), out);
       }
+      const int64_t chat_index = *index;
       const json::object* fn = GetObject(call, "function");
       std::string_view args = fn != nullptr ? GetString(*fn, "arguments") : std::string_view();
       if (!tools_.contains(chat_index)) {
@@ -416,11 +412,7 @@ class ToResponses : public ChatStreamBase {
     const bool incomplete = finish_ == "length";
     json::object r = ResponseJson(incomplete ? "incomplete" : "completed");
     if (incomplete) r["incomplete_details"] = json::object{{"reason", "max_output_tokens"}};
-    r["usage"] = json::object{{"input_tokens", usage_.prompt},
-                              {"input_tokens_details", json::object{{"cached_tokens", usage_.cached}}},
-                              {"output_tokens", usage_.completion},
-                              {"output_tokens_details", json::object{{"reasoning_tokens", usage_.reasoning}}},
-                              {"total_tokens", usage_.prompt + usage_.completion}};
+    r["usage"] = ResponsesUsage(usage_);
     Emit(incomplete ? "response.incomplete" : "response.completed", json::object{{"response", std::move(r)}}, out);
   }
 
@@ -512,14 +504,8 @@ class ToGemini : public ChatStreamBase {
     }
     if (parts.empty()) parts.push_back(json::object{{"text", ""}});
     json::object last = Candidate(std::move(parts));
-    std::string_view reason = finish_ == "length" ? "MAX_TOKENS" : finish_ == "content_filter" ? "SAFETY" : "STOP";
-    last["candidates"].as_array()[0].as_object()["finishReason"] = reason;
-    json::object meta{{"promptTokenCount", usage_.prompt},
-                      {"candidatesTokenCount", usage_.completion},
-                      {"totalTokenCount", usage_.prompt + usage_.completion}};
-    if (usage_.cached > 0) meta["cachedContentTokenCount"] = usage_.cached;
-    if (usage_.reasoning > 0) meta["thoughtsTokenCount"] = usage_.reasoning;
-    last["usageMetadata"] = std::move(meta);
+    last["candidates"].as_array()[0].as_object()["finishReason"] = ChatFinishToGemini(finish_);
+    last["usageMetadata"] = GeminiUsageMetadata(usage_);
     EmitChunk(std::move(last), out);
     if (options_.gemini_json_array) out->append("]");
   }

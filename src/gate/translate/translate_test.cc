@@ -257,79 +257,10 @@ class RandomMessages {
 
   json::object Make() {
     json::object req{{"model", "claude-sonnet-4-5"}, {"max_tokens", Int(1, 64000)}};
-    if (Coin()) {
-      if (Coin()) {
-        req["system"] = Text();
-      } else {
-        json::array blocks;
-        for (int i = 0, n = Int(1, 3); i < n; ++i) blocks.push_back(json::object{{"type", "text"}, {"text", Text()}});
-        req["system"] = std::move(blocks);
-      }
-    }
+    if (Coin()) req["system"] = System();
     std::vector<std::string> tool_names;
-    if (Coin()) {
-      json::array tools;
-      for (int i = 0, n = Int(1, 4); i < n; ++i) {
-        std::string name = "tool_" + std::to_string(i);
-        tool_names.push_back(name);
-        json::object t{{"name", name},
-                       {"input_schema", json::object{{"type", "object"},
-                                                     {"properties", json::object{{"x", json::object{{"type", "string"}}}}}}}};
-        if (Coin()) t["description"] = Text();
-        tools.push_back(std::move(t));
-      }
-      req["tools"] = std::move(tools);
-      if (Coin()) {
-        const int kind = Int(0, 3);
-        json::object choice{{"type", kind == 0 ? "auto" : kind == 1 ? "any" : kind == 2 ? "none" : "tool"}};
-        if (kind == 3) choice["name"] = tool_names[0];
-        if (Coin() && kind != 2) choice["disable_parallel_tool_use"] = Coin();
-        req["tool_choice"] = std::move(choice);
-      }
-    }
-    json::array messages;
-    std::vector<std::string> open_calls;
-    const int turns = Int(1, 6);
-    for (int turn = 0; turn < turns; ++turn) {
-      // User turn: results for the previous calls first, then text/images.
-      json::array user;
-      for (const std::string& id : open_calls) {
-        json::object r{{"type", "tool_result"}, {"tool_use_id", id}};
-        r["content"] = Coin() ? json::value(Text()) : json::value(json::array{json::object{{"type", "text"}, {"text", Text()}}});
-        user.push_back(std::move(r));
-      }
-      open_calls.clear();
-      if (user.empty() && Coin()) {
-        messages.push_back(json::object{{"role", "user"}, {"content", Text()}});
-      } else {
-        for (int i = 0, n = Int(user.empty() ? 1 : 0, 2); i < n; ++i) {
-          if (Int(0, 3) == 0) {
-            user.push_back(Coin() ? json::object{{"type", "image"},
-                                                 {"source", json::object{{"type", "base64"}, {"media_type", "image/png"}, {"data", "iVBORw0KGgo="}}}}
-                                  : json::object{{"type", "image"}, {"source", json::object{{"type", "url"}, {"url", "https://example.com/" + Text()}}}});
-          } else {
-            user.push_back(json::object{{"type", "text"}, {"text", Text()}});
-          }
-        }
-        messages.push_back(json::object{{"role", "user"}, {"content", std::move(user)}});
-      }
-      if (turn + 1 == turns && Coin()) break;
-      // Assistant turn.
-      json::array assistant;
-      if (Coin() || tool_names.empty()) assistant.push_back(json::object{{"type", "text"}, {"text", Text()}});
-      if (!tool_names.empty() && Coin()) {
-        for (int i = 0, n = Int(1, 3); i < n; ++i) {
-          std::string id = "toolu_" + std::to_string(turn) + "_" + std::to_string(i);
-          open_calls.push_back(id);
-          assistant.push_back(json::object{{"type", "tool_use"},
-                                           {"id", id},
-                                           {"name", tool_names[Int(0, static_cast<int>(tool_names.size()) - 1)]},
-                                           {"input", json::object{{"x", Text()}, {"n", Int(0, 1000)}}}});
-        }
-      }
-      messages.push_back(json::object{{"role", "assistant"}, {"content", std::move(assistant)}});
-    }
-    req["messages"] = std::move(messages);
+    if (Coin()) AddTools(req, &tool_names);
+    req["messages"] = Conversation(tool_names);
     if (Coin()) req["temperature"] = Int(0, 10) / 4.0;
     if (Coin()) req["top_p"] = 0.5;
     if (Coin()) req["stop_sequences"] = json::array{json::string(Text()), json::string("END")};
@@ -339,6 +270,87 @@ class RandomMessages {
   }
 
  private:
+  // A system prompt: a string or text blocks.
+  json::value System() {
+    if (Coin()) return json::value(Text());
+    json::array blocks;
+    for (int i = 0, n = Int(1, 3); i < n; ++i) blocks.push_back(json::object{{"type", "text"}, {"text", Text()}});
+    return blocks;
+  }
+
+  // Tools, and perhaps a tool_choice among them.
+  void AddTools(json::object& req, std::vector<std::string>* tool_names) {
+    json::array tools;
+    for (int i = 0, n = Int(1, 4); i < n; ++i) {
+      std::string name = "tool_" + std::to_string(i);
+      tool_names->push_back(name);
+      json::object t{{"name", name},
+                     {"input_schema", json::object{{"type", "object"},
+                                                   {"properties", json::object{{"x", json::object{{"type", "string"}}}}}}}};
+      if (Coin()) t["description"] = Text();
+      tools.push_back(std::move(t));
+    }
+    req["tools"] = std::move(tools);
+    if (!Coin()) return;
+    const int kind = Int(0, 3);
+    json::object choice{{"type", kind == 0 ? "auto" : kind == 1 ? "any" : kind == 2 ? "none" : "tool"}};
+    if (kind == 3) choice["name"] = (*tool_names)[0];
+    if (Coin() && kind != 2) choice["disable_parallel_tool_use"] = Coin();
+    req["tool_choice"] = std::move(choice);
+  }
+
+  json::array Conversation(const std::vector<std::string>& tool_names) {
+    json::array messages;
+    std::vector<std::string> open_calls;
+    const int turns = Int(1, 6);
+    for (int turn = 0; turn < turns; ++turn) {
+      messages.push_back(UserTurn(&open_calls));
+      if (turn + 1 == turns && Coin()) break;
+      messages.push_back(AssistantTurn(turn, tool_names, &open_calls));
+    }
+    return messages;
+  }
+
+  // Results for the previous calls first, then text/images.
+  json::object UserTurn(std::vector<std::string>* open_calls) {
+    json::array user;
+    for (const std::string& id : *open_calls) {
+      json::object r{{"type", "tool_result"}, {"tool_use_id", id}};
+      r["content"] = Coin() ? json::value(Text()) : json::value(json::array{json::object{{"type", "text"}, {"text", Text()}}});
+      user.push_back(std::move(r));
+    }
+    open_calls->clear();
+    if (user.empty() && Coin()) return json::object{{"role", "user"}, {"content", Text()}};
+    for (int i = 0, n = Int(user.empty() ? 1 : 0, 2); i < n; ++i) {
+      user.push_back(Int(0, 3) == 0 ? Image() : json::object{{"type", "text"}, {"text", Text()}});
+    }
+    return json::object{{"role", "user"}, {"content", std::move(user)}};
+  }
+
+  json::object Image() {
+    if (Coin()) {
+      return json::object{{"type", "image"},
+                          {"source", json::object{{"type", "base64"}, {"media_type", "image/png"}, {"data", "iVBORw0KGgo="}}}};
+    }
+    return json::object{{"type", "image"}, {"source", json::object{{"type", "url"}, {"url", "https://example.com/" + Text()}}}};
+  }
+
+  json::object AssistantTurn(int turn, const std::vector<std::string>& tool_names, std::vector<std::string>* open_calls) {
+    json::array assistant;
+    if (Coin() || tool_names.empty()) assistant.push_back(json::object{{"type", "text"}, {"text", Text()}});
+    if (!tool_names.empty() && Coin()) {
+      for (int i = 0, n = Int(1, 3); i < n; ++i) {
+        std::string id = "toolu_" + std::to_string(turn) + "_" + std::to_string(i);
+        open_calls->push_back(id);
+        assistant.push_back(json::object{{"type", "tool_use"},
+                                         {"id", id},
+                                         {"name", tool_names[Int(0, static_cast<int>(tool_names.size()) - 1)]},
+                                         {"input", json::object{{"x", Text()}, {"n", Int(0, 1000)}}}});
+      }
+    }
+    return json::object{{"role", "assistant"}, {"content", std::move(assistant)}};
+  }
+
   bool Coin() { return std::uniform_int_distribution<int>(0, 1)(rng_) == 1; }
   int Int(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
   std::string Text() {
