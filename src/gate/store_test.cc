@@ -15,6 +15,8 @@
 #include <cstdio>
 #include <thread>
 
+#include "core/locate.h"
+
 namespace glassbox::gate {
 namespace {
 
@@ -273,11 +275,18 @@ TEST_P(StoreTest, CheckpointsCatchATruncatedTail) {
   EXPECT_NE(v->reason.find("removed from the end"), std::string::npos) << v->reason;
 }
 
-// Large request bodies go ahead of their records (while the upstream
-// answers); a record names its body and reads back with it.
+// SQLite stores large request bodies ahead of their records (while the
+// upstream answers); a record names its body and reads back with it.
+// PostgreSQL keeps bodies in their records (PgStore::AppendBatch): see
+// PgStoreTest.ALargeBodyGoesIntoItsRecord and the reading of older logs
+// below.
 TEST_P(StoreTest, BodiesStoredAheadReadBackAndVerify) {
   auto store = Open();
   ASSERT_NE(store, nullptr);
+  if (GetParam() == Backend::kPostgres) {
+    EXPECT_FALSE(store->StoresBodiesAhead());
+    GTEST_SKIP() << "PostgreSQL keeps request bodies in their records";
+  }
   ASSERT_TRUE(store->StoresBodiesAhead());
   const std::string body = "{\"prompt\":\"" + std::string(20000, 'x') + "\"}";
   auto stored = store->StoreRequestBody(body, /*screened=*/false, "");
@@ -378,18 +387,59 @@ TEST_F(PgStoreTest, EachReplicaKeepsItsOwnChainAndVerifyNamesTheBrokenOne) {
   EXPECT_EQ(v->bad_id, 2);
 }
 
+TEST_F(PgStoreTest, ALargeBodyGoesIntoItsRecord) {
+  auto a = Open("a");
+  ASSERT_NE(a, nullptr);
+  const std::string body = "{\"prompt\":\"" + std::string(100000, 'x') + "\"}";
+  ASSERT_TRUE(a->Append(Rec("2026-11-01T10:00:00Z", "alice", body)).ok());
+  ASSERT_TRUE(a->Append(Rec("2026-11-01T10:00:01Z", "bob")).ok());
+  auto back = a->Get(1, "a");
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->request_body, body);
+  EXPECT_EQ(back->request_body_at, 0);
+  auto v = a->Verify(nullptr);
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(v->intact) << v->reason;
+  EXPECT_EQ(v->records, 2);
+  AuditRecord by_ref = Rec("2026-11-01T10:00:02Z", "carol");
+  by_ref.request_body = std::nullopt;
+  by_ref.request_body_at = 1;
+  by_ref.request_body_sha256 = std::string(64, '0');
+  EXPECT_FALSE(a->Append(by_ref).ok()) << "a record naming a body stored ahead is refused";
+}
+
+// Logs written by glassbox versions that stored large bodies ahead of their
+// records (gb_bodies) still read and verify, and verify names a body that
+// went missing.
 TEST_F(PgStoreTest, VerifyNamesABodyStoredAheadThatWentMissing) {
   auto a = Open("a");
   ASSERT_NE(a, nullptr);
-  auto stored = a->StoreRequestBody(std::string(30000, 'y'), false, "");
-  ASSERT_TRUE(stored.ok());
+  const std::string body(30000, 'y');
   AuditRecord r = Rec("2026-11-01T10:00:00Z", "alice");
+  r.replica = "a";
+  r.id = 1;
+  r.prev_hash = std::string(kZeroHash);
   r.request_body = std::nullopt;
-  r.request_body_at = stored->at;
-  r.request_body_sha256 = stored->sha256;
-  ASSERT_TRUE(a->Append(r).ok());
-  Tamper(url_, "DELETE FROM gb_bodies");
+  r.request_body_at = 1;
+  r.request_body_sha256 = Sha256Hex(body);
+  r.record_hash = ComputeRecordHash(r, RecordForm::kV3, r.request_body_sha256, /*request_by_ref=*/true);
+  Tamper(url_, "INSERT INTO gb_bodies (replica, id, body) VALUES ('a', 1, convert_to('" + body + "', 'UTF8'))");
+  Tamper(url_, "INSERT INTO gb_records (replica, id, time, user_name, agent, upstream, model, method, path, status, "
+               "latency_ms, input_tokens, output_tokens, findings, request_body, response_body, request_sha256, "
+               "response_sha256, prev_hash, record_hash, request_body_at) VALUES ('a', 1, '" + r.time + "', '" +
+               r.user + "', '" + r.agent + "', '" + r.upstream + "', '" + r.model + "', '" + r.method + "', '" +
+               r.path + "', " + std::to_string(r.status) + ", " + std::to_string(r.latency_ms) + ", " +
+               std::to_string(r.input_tokens) + ", " + std::to_string(r.output_tokens) + ", '" + r.findings +
+               "', NULL, convert_to('" + *r.response_body + "', 'UTF8'), '" + r.request_sha256 + "', '" +
+               r.response_sha256 + "', '" + r.prev_hash + "', '" + r.record_hash + "', 1)");
+  auto back = a->Get(1, "a");
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->request_body, body);
   auto v = a->Verify(nullptr);
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(v->intact) << v->reason;
+  Tamper(url_, "DELETE FROM gb_bodies");
+  v = a->Verify(nullptr);
   ASSERT_TRUE(v.ok());
   EXPECT_FALSE(v->intact);
   EXPECT_NE(v->reason.find("request body (stored ahead as body 1) is missing"), std::string::npos) << v->reason;
@@ -470,10 +520,93 @@ TEST_F(PgStoreTest, SharedBudgetsHoldAcrossReplicas) {
   EXPECT_GE(spent, 1000u - kEstimate);
   EXPECT_LE(spent, 1000u + kEstimate);
   EXPECT_EQ(budgets[0]->failures() + budgets[1]->failures(), 0u);
-  // Nothing stays held once every exchange is settled.
-  auto r = budgets[0]->Reserve("alice", 20000, 243000, 0, 0, BudgetCaps{});
+  // Nothing stays held once every exchange is settled and the replicas
+  // have given back their leases (at the latest when they close).
+  budgets[0].reset();
+  budgets[1].reset();
+  a.reset();
+  b.reset();
+  PGconn* c = PQconnectdb(url_.c_str());
+  PGresult* q = PQexec(c, "SELECT coalesce(sum(tokens), 0), count(*) FROM gb_reserved");
+  ASSERT_EQ(PQresultStatus(q), PGRES_TUPLES_OK) << PQresultErrorMessage(q);
+  EXPECT_STREQ(PQgetvalue(q, 0, 0), "0");
+  EXPECT_STRNE(PQgetvalue(q, 0, 1), "0") << "both replicas held leases";
+  PQclear(q);
+  PQfinish(c);
+}
+
+// A replica admits from its lease without asking the database while the
+// lease covers the estimate; what it holds is visible to every replica, so
+// another replica is refused once spend plus holdings reach the cap.
+TEST_F(PgStoreTest, ALeaseAdmitsLocallyAndCountsForEveryReplica) {
+  auto a = Open("a");
+  auto b = Open("b");
+  ASSERT_TRUE(a && b);
+  BudgetCaps caps;
+  caps.daily_tokens = 1000;
+  // The first admission takes a lease of up to 8 estimates (800 tokens).
+  auto first = a->Budgets()->Reserve("alice", 20000, 243000, 100, 0, caps);
+  ASSERT_TRUE(first.ok() && first->allowed);
+  PGconn* c = PQconnectdb(url_.c_str());
+  auto held_by_a = [&] {
+    PGresult* q = PQexec(c, "SELECT tokens FROM gb_reserved WHERE replica = 'a' AND kind = 'd'");
+    std::string v = PQntuples(q) == 1 ? PQgetvalue(q, 0, 0) : "none";
+    PQclear(q);
+    return v;
+  };
+  EXPECT_EQ(held_by_a(), "800");
+  // The next seven come from the lease: the database is not asked (its
+  // holdings do not change).
+  for (int i = 0; i < 7; ++i) {
+    auto r = a->Budgets()->Reserve("alice", 20000, 243000, 100, 0, caps);
+    ASSERT_TRUE(r.ok() && r->allowed);
+  }
+  EXPECT_EQ(held_by_a(), "800");
+  // b sees a's holdings: 200 tokens remain, b's lease is capped there.
+  auto r = b->Budgets()->Reserve("alice", 20000, 243000, 100, 0, caps);
+  ASSERT_TRUE(r.ok() && r->allowed);
+  r = b->Budgets()->Reserve("alice", 20000, 243000, 100, 0, caps);
+  ASSERT_TRUE(r.ok() && r->allowed);
+  r = b->Budgets()->Reserve("alice", 20000, 243000, 100, 0, caps);
   ASSERT_TRUE(r.ok());
-  EXPECT_FALSE(r->held);
+  EXPECT_FALSE(r->allowed) << "spend plus holdings reached the cap";
+  EXPECT_EQ(r->budget, "daily_tokens");
+  EXPECT_TRUE(r->held);
+  PQfinish(c);
+}
+
+// A settlement queued before its exchange's record commits in the record's
+// own transaction: the spend is in the ledger exactly when the record is in
+// the log (both rows carry the same xmin, the id of the transaction that
+// wrote them).
+TEST_F(PgStoreTest, ASettlementCommitsWithItsExchangesRecord) {
+  auto a = Open("a");
+  ASSERT_NE(a, nullptr);
+  std::shared_ptr<SharedBudgets> budgets = a->Budgets();
+  ASSERT_NE(budgets, nullptr);
+  BudgetCaps caps;
+  caps.daily_tokens = 1000;
+  auto r = budgets->Reserve("alice", 20000, 243000, 150, 0, caps);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_TRUE(r->allowed);
+  ASSERT_TRUE(budgets->Settle("alice", 20000, 243000, 150, 0, 20000, 243000, 100, 0.0).ok());
+  ASSERT_TRUE(a->Append(Rec("2026-11-01T10:00:00Z", "alice")).ok());
+  ASSERT_TRUE(a->ReadHead().ok());  // waits until the record's group is confirmed
+  PGconn* c = PQconnectdb(url_.c_str());
+  PGresult* q = PQexec(c,
+                       "SELECT b.spent_tokens, b.xmin::text = r.xmin::text, "
+                       "(SELECT tokens FROM gb_reserved WHERE kind = 'd') "
+                       "FROM gb_budget b, gb_records r WHERE b.user_name = 'alice' AND b.kind = 'd' AND r.id = 1");
+  ASSERT_EQ(PQresultStatus(q), PGRES_TUPLES_OK) << PQresultErrorMessage(q);
+  ASSERT_EQ(PQntuples(q), 1);
+  EXPECT_STREQ(PQgetvalue(q, 0, 0), "100");
+  EXPECT_STREQ(PQgetvalue(q, 0, 1), "t") << "the spend and the record commit together";
+  // The lease took 1,000 (8 estimates, capped at the cap); the exchange's
+  // 150 is released with its record: what stays held is the lease's rest.
+  EXPECT_STREQ(PQgetvalue(q, 0, 2), "850") << "the estimate is released with the record";
+  PQclear(q);
+  PQfinish(c);
+  EXPECT_EQ(budgets->failures(), 0u);
 }
 
 }  // namespace
