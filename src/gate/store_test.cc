@@ -115,7 +115,7 @@ class StoreTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
     if (GetParam() == Backend::kSqlite) {
-      location_ = ::testing::TempDir() + "/store_test_" + std::to_string(++files_) + ".db";
+      location_ = ::testing::TempDir() + "/store_test_" + std::to_string(++file_count) + ".db";
       std::remove(location_.c_str());
       (void)std::system(("rm -rf '" + location_ + "-bodies'").c_str());
       return;
@@ -134,7 +134,7 @@ class StoreTest : public ::testing::TestWithParam<Backend> {
   std::string UserColumn() const { return GetParam() == Backend::kPostgres ? "user_name" : "user"; }
 
   std::string location_;
-  static inline int files_ = 0;
+  static inline int file_count = 0;  // a fresh SQLite file per test
 };
 
 TEST_P(StoreTest, AppendsChainsAndReadsBack) {
