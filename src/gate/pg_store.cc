@@ -428,9 +428,14 @@ class PgConn {
 
   // One statement of a pipeline (SendPipeline).
   struct Statement {
-    std::string sql;
+    std::string sql;       // or, when `prepared` is set, that statement's
+    std::string prepared;  // name (prepared on this connection)
     Params params;
   };
+  // Prepares `sql` as `name` for this session.
+  Status Prepare(const char* name, const std::string& sql) {
+    return Check(PgResult(PQprepare(conn_, name, sql.c_str(), 0, nullptr))).status();
+  }
   // Sends `statements` in pipeline mode (libpq 14+) as one implicit
   // transaction (one Sync), without waiting for the answer: ReadPipeline
   // reads it. On a failure to send the connection is dropped, so a part of
@@ -439,8 +444,11 @@ class PgConn {
     if (Status s = EnsureConnected(); !s.ok()) return s;
     bool sent = PQenterPipelineMode(conn_) == 1;
     for (const Statement& st : statements) {
-      sent = sent && PQsendQueryParams(conn_, st.sql.c_str(), st.params.size(), nullptr, st.params.values(),
-                                       st.params.lengths(), st.params.formats(), 0) == 1;
+      sent = sent && (st.prepared.empty()
+                          ? PQsendQueryParams(conn_, st.sql.c_str(), st.params.size(), nullptr, st.params.values(),
+                                              st.params.lengths(), st.params.formats(), 0)
+                          : PQsendQueryPrepared(conn_, st.prepared.c_str(), st.params.size(), st.params.values(),
+                                                st.params.lengths(), st.params.formats(), 0)) == 1;
     }
     sent = sent && PQpipelineSync(conn_) == 1 && PQflush(conn_) == 0;
     if (sent) return Status::Ok();
@@ -581,20 +589,50 @@ struct PendingSettle {
   int64_t day, month;
   uint64_t tokens;
   std::optional<double> usd;
+  std::chrono::steady_clock::time_point queued_at = std::chrono::steady_clock::now();
 };
 
-// One statement applying `settles` in order (one call of gb_settle each).
-PgConn::Statement SettleStatement(const std::deque<PendingSettle>& settles, const std::string& replica) {
-  PgConn::Statement st;
-  st.sql = "SELECT ";
-  int n = 0;
-  for (const PendingSettle& s : settles) {
-    st.sql += n ? ", gb_settle(" : "gb_settle(";
-    for (int k = 0; k < 10; ++k) {
-      st.sql += (k ? ", $" : "$") + std::to_string(n + k + 1) + (k == 5 || k == 9 ? "::float8" : "");
+// The SQL of a statement applying n settlements in order (one call of
+// gb_settle each, 10 parameters each).
+std::string SettleSql(size_t n) {
+  std::string sql = "SELECT ";
+  for (size_t i = 0; i < n; ++i) {
+    sql += i ? ", gb_settle(" : "gb_settle(";
+    for (size_t k = 0; k < 10; ++k) {
+      sql += (k ? ", $" : "$") + std::to_string(i * 10 + k + 1) + (k == 5 || k == 9 ? "::float8" : "");
     }
-    st.sql += ")";
-    n += 10;
+    sql += ")";
+  }
+  return sql;
+}
+
+// The SQL inserting n records (kRecordParams parameters each).
+std::string InsertSql(size_t n) {
+  std::string sql = std::string("INSERT INTO gb_records (") + kRecordColumns + ") VALUES ";
+  for (size_t i = 0; i < n; ++i) {
+    sql += i ? ",(" : "(";
+    for (int k = 0; k < kRecordParams; ++k) sql += (k ? ",$" : "$") + std::to_string(i * kRecordParams + k + 1);
+    sql += ")";
+  }
+  return sql;
+}
+
+// The statements a lane prepares when it connects (the common groups: one
+// record, one settlement).
+constexpr const char* kInsertOne = "gb_insert1";
+constexpr const char* kSettleOne = "gb_settle1";
+
+// One statement applying `settles` in order; `prepared`: on a connection
+// that prepared kSettleOne.
+PgConn::Statement SettleStatement(const std::deque<PendingSettle>& settles, const std::string& replica,
+                                  bool prepared) {
+  PgConn::Statement st;
+  if (prepared && settles.size() == 1) {
+    st.prepared = kSettleOne;
+  } else {
+    st.sql = SettleSql(settles.size());
+  }
+  for (const PendingSettle& s : settles) {
     st.params.Text(s.user);
     st.params.Text(replica);
     st.params.Int(s.reserved_day);
@@ -707,14 +745,18 @@ class PgBudgets final : public SharedBudgets {
   // without a record) is applied by the settle thread on its own connection.
   Status Settle(std::string_view user, int64_t reserved_day, int64_t reserved_month, uint64_t reserved_tokens,
                 double reserved_usd, int64_t day, int64_t month, uint64_t tokens, std::optional<double> usd) override {
+    bool wake = false;
     {
       std::lock_guard lock(settle_mu_);
       settle_queue_.push_back(PendingSettle{std::string(user), reserved_day, reserved_month, reserved_tokens,
                                             reserved_usd, day, month, tokens, usd});
       ++settles_queued_;
       if (!settle_thread_.joinable()) settle_thread_ = std::thread([this] { RunSettles(); });
+      // Only a settle thread waiting for work needs waking (not one that
+      // waits for its queue's oldest settlement to be due).
+      wake = settle_thread_idle_;
     }
-    settle_cv_.notify_all();
+    if (wake) settle_cv_.notify_all();
     return Status::Ok();
   }
 
@@ -811,29 +853,40 @@ class PgBudgets final : public SharedBudgets {
     free_.push_back(std::move(c));
   }
 
-  // Applies the settlements no record took (all that wait, in one
-  // statement), each once it has waited kSettleDelay.
+  // Applies the settlements no record took (all that are due, in one
+  // statement): each once it has waited kSettleDelay, so a settlement whose
+  // record is on its way is left to that record. Gives back leases idle for
+  // kLeaseIdle.
   void RunSettles() {
     constexpr auto kSettleDelay = std::chrono::milliseconds(20);
     std::unique_lock lock(settle_mu_);
     for (;;) {
-      if (!settle_cv_.wait_for(lock, kLeaseIdle, [&] { return settle_stopping_ || !settle_queue_.empty(); })) {
-        lock.unlock();  // lease_mu_ comes first
-        GiveBackIdle(std::chrono::steady_clock::now() - kLeaseIdle);
-        lock.lock();
+      if (settle_queue_.empty()) {
+        settle_thread_idle_ = true;
+        const bool work = settle_cv_.wait_for(lock, kLeaseIdle, [&] { return settle_stopping_ || !settle_queue_.empty(); });
+        settle_thread_idle_ = false;
+        if (!work) {
+          lock.unlock();  // lease_mu_ comes first
+          GiveBackIdle(std::chrono::steady_clock::now() - kLeaseIdle);
+          lock.lock();
+          continue;
+        }
+        if (settle_queue_.empty()) return;  // stopping, nothing left
+      }
+      const auto now = std::chrono::steady_clock::now();
+      const auto due = settle_queue_.front().queued_at + kSettleDelay;
+      if (!settle_stopping_ && now < due) {
+        settle_cv_.wait_until(lock, due, [&] { return settle_stopping_; });
         continue;
       }
-      if (settle_queue_.empty()) return;  // stopping, nothing left
-      if (!settle_stopping_ &&
-          settle_cv_.wait_for(lock, kSettleDelay, [&] { return settle_stopping_ || settle_queue_.empty(); }) &&
-          settle_queue_.empty()) {
-        continue;  // a record took them
-      }
       std::deque<PendingSettle> batch;
-      batch.swap(settle_queue_);
+      while (!settle_queue_.empty() && (settle_stopping_ || settle_queue_.front().queued_at + kSettleDelay <= now)) {
+        batch.push_back(std::move(settle_queue_.front()));
+        settle_queue_.pop_front();
+      }
       lock.unlock();
       if (!settle_conn_) settle_conn_ = Take();
-      PgConn::Statement st = SettleStatement(batch, replica_);
+      PgConn::Statement st = SettleStatement(batch, replica_, /*prepared=*/false);
       Status applied = settle_conn_->Run(st.sql.c_str(), st.params);
       if (!applied.ok()) failures_.fetch_add(batch.size());
       lock.lock();
@@ -854,6 +907,7 @@ class PgBudgets final : public SharedBudgets {
   std::deque<PendingSettle> settle_queue_;  // guarded by settle_mu_
   uint64_t settles_queued_ = 0, settles_done_ = 0;  // guarded
   bool settle_stopping_ = false;                    // guarded
+  bool settle_thread_idle_ = false;                 // guarded: waiting for work
   std::atomic<uint64_t> failures_{0};
   std::thread settle_thread_;
 };
@@ -903,7 +957,11 @@ class PgStore final : public LogStore {
       for (int i = 0; i < kLanes; ++i) {
         auto lane = std::make_unique<Lane>();
         lane->conn = std::make_unique<PgConn>(conninfo_, shown_, health_, [this](PgConn& c) {
-          return options_.durability == LogDurability::kNormal ? c.Run("SET synchronous_commit = off") : Status::Ok();
+          if (options_.durability == LogDurability::kNormal) {
+            if (Status st = c.Run("SET synchronous_commit = off"); !st.ok()) return st;
+          }
+          if (Status st = c.Prepare(kInsertOne, InsertSql(1)); !st.ok()) return st;
+          return c.Prepare(kSettleOne, SettleSql(1));
         });
         lanes_.push_back(std::move(lane));
       }
@@ -985,19 +1043,16 @@ class PgStore final : public LogStore {
   std::vector<PgConn::Statement> GroupStatements(const std::vector<AuditRecord>& records,
                                                  const std::deque<PendingSettle>& settles) const {
     std::vector<PgConn::Statement> out;
-    if (!settles.empty()) out.push_back(SettleStatement(settles, replica_));
+    if (!settles.empty()) out.push_back(SettleStatement(settles, replica_, /*prepared=*/true));
     for (size_t start = 0; start < records.size(); start += kRowsPerInsert) {
       const size_t n = std::min(kRowsPerInsert, records.size() - start);
       PgConn::Statement st;
-      st.sql = std::string("INSERT INTO gb_records (") + kRecordColumns + ") VALUES ";
-      for (size_t i = 0; i < n; ++i) {
-        st.sql += i ? ",(" : "(";
-        for (int k = 0; k < kRecordParams; ++k) {
-          st.sql += (k ? ",$" : "$") + std::to_string(i * kRecordParams + k + 1);
-        }
-        st.sql += ")";
-        AddRecordParams(records[start + i], st.params);
+      if (n == 1) {
+        st.prepared = kInsertOne;
+      } else {
+        st.sql = InsertSql(n);
       }
+      for (size_t i = 0; i < n; ++i) AddRecordParams(records[start + i], st.params);
       out.push_back(std::move(st));
     }
     return out;
