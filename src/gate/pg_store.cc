@@ -663,72 +663,57 @@ class PgBudgets final : public SharedBudgets {
                                       const BudgetCaps& caps) override {
     const bool capped_tokens = caps.daily_tokens || caps.monthly_tokens;
     const bool capped_usd = caps.daily_usd || caps.monthly_usd;
-    uint64_t give_back_tokens = 0;
-    double give_back_usd = 0;
+    LeaseCall call{std::string(user), day, month, caps};
+    call.want_tokens = tokens * kLeaseExchanges;
+    call.want_usd = usd * kLeaseExchanges;
+    call.min_tokens = tokens;
+    call.min_usd = usd;
     {
       std::lock_guard lock(lease_mu_);
-      Lease& lease = leases_[std::string(user)];
+      Lease& lease = leases_[call.user];
       if (lease.Covers(day, month, caps)) {
         if ((!capped_tokens || lease.tokens >= tokens) && (!capped_usd || lease.usd >= usd)) {
           lease.tokens -= std::min(lease.tokens, tokens);
           lease.usd = std::max(0.0, lease.usd - usd);
           lease.last_use = std::chrono::steady_clock::now();
+          // Half spent: a larger lease is asked for in the background, so
+          // the next exchanges find it without waiting.
+          if (!lease.topping_up && ((capped_tokens && lease.tokens < call.want_tokens / 2) ||
+                                    (capped_usd && lease.usd < call.want_usd / 2))) {
+            lease.topping_up = true;
+            LeaseCall top_up = call;
+            top_up.min_tokens = 0;
+            top_up.min_usd = 0;
+            QueueTopUp(std::move(top_up));
+          }
           return SharedReserveResult{};
         }
-        give_back_tokens = lease.tokens;  // released by gb_lease below
-        give_back_usd = lease.usd;
+        call.give_back_tokens = lease.tokens;  // released by gb_lease below
+        call.give_back_usd = lease.usd;
       } else {
-        GiveBack(std::string(user), lease);  // another day, month or caps
+        GiveBack(call.user, lease);  // another day, month or caps
       }
       lease = Lease{};
     }
-    Params p;
-    std::string u(user);
-    p.Text(u);
-    p.Text(replica_);
-    p.Int(day);
-    p.Int(month);
-    p.Int(static_cast<int64_t>(give_back_tokens));
-    p.Double(give_back_usd);
-    p.Int(static_cast<int64_t>(tokens * kLeaseExchanges));
-    p.Double(usd * kLeaseExchanges);
-    p.Int(static_cast<int64_t>(tokens));
-    p.Double(usd);
-    p.Opt(caps.daily_tokens);
-    p.Opt(caps.daily_usd);
-    p.Opt(caps.monthly_tokens);
-    p.Opt(caps.monthly_usd);
     auto conn = Take();
-    auto r = conn->Exec(
-        "SELECT allowed, budget, used, held, granted_tokens, granted_usd FROM gb_lease($1, $2, $3, $4, $5, "
-        "$6::float8, $7, $8::float8, $9, $10::float8, $11, $12::float8, $13, $14::float8)",
-        p);
+    auto r = CallLease(*conn, call);
     Give(std::move(conn));
     // On an error the lease given back may or may not be released: it is
     // not used again (at worst held until this replica restarts).
     if (!r.ok()) return r.status();
-    SharedReserveResult out;
-    PGresult* res = r->get();
-    out.allowed = PQgetvalue(res, 0, 0)[0] == 't';
-    out.budget = PQgetvalue(res, 0, 1);
-    out.used = std::strtod(PQgetvalue(res, 0, 2), nullptr);
-    out.held = PQgetvalue(res, 0, 3)[0] == 't';
-    if (!out.allowed) return out;
-    const auto granted_tokens = static_cast<uint64_t>(ToInt(PQgetvalue(res, 0, 4)));
-    const double granted_usd = std::strtod(PQgetvalue(res, 0, 5), nullptr);
-    std::lock_guard lock(lease_mu_);
-    Lease& lease = leases_[u];
-    if (!lease.Covers(day, month, caps)) {
-      GiveBack(u, lease);
-      lease = Lease{day, month, caps};
-    }
-    lease.tokens += granted_tokens - std::min(granted_tokens, tokens);
-    lease.usd += std::max(0.0, granted_usd - usd);
-    lease.last_use = std::chrono::steady_clock::now();
-    return out;
+    if (r->allowed) AddToLease(call, r->granted_tokens - std::min(r->granted_tokens, tokens),
+                               std::max(0.0, r->granted_usd - usd));
+    return r->answer;
   }
 
   ~PgBudgets() override {
+    {
+      // No top-up may grant a lease after the leases are given back.
+      std::unique_lock lock(settle_mu_);
+      top_ups_closed_ = true;
+      top_ups_.clear();
+      settle_cv_.wait(lock, [&] { return !top_ups_running_; });
+    }
     GiveBackIdle(std::chrono::steady_clock::time_point::max());  // every lease
     {
       std::lock_guard lock(settle_mu_);
@@ -803,12 +788,98 @@ class PgBudgets final : public SharedBudgets {
     uint64_t tokens = 0;
     double usd = 0;
     std::chrono::steady_clock::time_point last_use{};
+    bool topping_up = false;  // a top-up is queued for the settle thread
     bool Covers(int64_t d, int64_t m, const BudgetCaps& c) const {
       return day == d && month == m && caps.daily_tokens == c.daily_tokens && caps.monthly_tokens == c.monthly_tokens &&
              caps.daily_usd == c.daily_usd && caps.monthly_usd == c.monthly_usd;
     }
   };
   static constexpr uint64_t kLeaseExchanges = 8;
+
+  // One call of gb_lease.
+  struct LeaseCall {
+    std::string user;
+    int64_t day, month;
+    BudgetCaps caps;
+    uint64_t give_back_tokens = 0, want_tokens = 0, min_tokens = 0;
+    double give_back_usd = 0, want_usd = 0, min_usd = 0;
+  };
+  struct LeaseAnswer {
+    SharedReserveResult answer;
+    bool allowed = false;
+    uint64_t granted_tokens = 0;
+    double granted_usd = 0;
+  };
+  Result<LeaseAnswer> CallLease(PgConn& conn, const LeaseCall& c) {
+    Params p;
+    p.Text(c.user);
+    p.Text(replica_);
+    p.Int(c.day);
+    p.Int(c.month);
+    p.Int(static_cast<int64_t>(c.give_back_tokens));
+    p.Double(c.give_back_usd);
+    p.Int(static_cast<int64_t>(c.want_tokens));
+    p.Double(c.want_usd);
+    p.Int(static_cast<int64_t>(c.min_tokens));
+    p.Double(c.min_usd);
+    p.Opt(c.caps.daily_tokens);
+    p.Opt(c.caps.daily_usd);
+    p.Opt(c.caps.monthly_tokens);
+    p.Opt(c.caps.monthly_usd);
+    auto r = conn.Exec(
+        "SELECT allowed, budget, used, held, granted_tokens, granted_usd FROM gb_lease($1, $2, $3, $4, $5, "
+        "$6::float8, $7, $8::float8, $9, $10::float8, $11, $12::float8, $13, $14::float8)",
+        p);
+    if (!r.ok()) return r.status();
+    LeaseAnswer out;
+    PGresult* res = r->get();
+    out.allowed = out.answer.allowed = PQgetvalue(res, 0, 0)[0] == 't';
+    out.answer.budget = PQgetvalue(res, 0, 1);
+    out.answer.used = std::strtod(PQgetvalue(res, 0, 2), nullptr);
+    out.answer.held = PQgetvalue(res, 0, 3)[0] == 't';
+    out.granted_tokens = static_cast<uint64_t>(ToInt(PQgetvalue(res, 0, 4)));
+    out.granted_usd = std::strtod(PQgetvalue(res, 0, 5), nullptr);
+    return out;
+  }
+  // Adds what a lease call granted (beyond the asking exchange's estimate)
+  // to the user's lease; a lease of another period or caps by now is given
+  // back first.
+  void AddToLease(const LeaseCall& c, uint64_t tokens, double usd) {
+    std::lock_guard lock(lease_mu_);
+    Lease& lease = leases_[c.user];
+    if (!lease.Covers(c.day, c.month, c.caps)) {
+      GiveBack(c.user, lease);
+      lease = Lease{c.day, c.month, c.caps};
+    }
+    lease.tokens += tokens;
+    lease.usd += usd;
+    lease.last_use = std::chrono::steady_clock::now();
+  }
+  // Queues a top-up for the settle thread (lease_mu_ held).
+  void QueueTopUp(LeaseCall call) {
+    {
+      std::lock_guard lock(settle_mu_);
+      if (top_ups_closed_) return;
+      top_ups_.push_back(std::move(call));
+      if (!settle_thread_.joinable()) settle_thread_ = std::thread([this] { RunSettles(); });
+    }
+    settle_cv_.notify_all();
+  }
+  // Runs the queued top-ups (settle thread, settle_mu_ not held).
+  void RunTopUps(std::deque<LeaseCall> calls) {
+    if (!settle_conn_) settle_conn_ = Take();
+    for (const LeaseCall& c : calls) {
+      auto r = CallLease(*settle_conn_, c);
+      if (r.ok() && r->allowed) {
+        AddToLease(c, r->granted_tokens, r->granted_usd);
+      } else if (!r.ok()) {
+        failures_.fetch_add(1);  // (a grant it may have made is held until restart)
+      }
+      std::lock_guard lock(lease_mu_);
+      auto it = leases_.find(c.user);
+      if (it != leases_.end()) it->second.topping_up = false;
+    }
+  }
   static constexpr auto kLeaseIdle = std::chrono::seconds(1);
 
   // Queues the release of what `lease` has left (lease_mu_ held).
@@ -861,9 +932,21 @@ class PgBudgets final : public SharedBudgets {
     constexpr auto kSettleDelay = std::chrono::milliseconds(20);
     std::unique_lock lock(settle_mu_);
     for (;;) {
+      if (!top_ups_.empty()) {
+        std::deque<LeaseCall> calls;
+        calls.swap(top_ups_);
+        top_ups_running_ = true;
+        lock.unlock();
+        RunTopUps(std::move(calls));
+        lock.lock();
+        top_ups_running_ = false;
+        settle_cv_.notify_all();
+        continue;
+      }
       if (settle_queue_.empty()) {
         settle_thread_idle_ = true;
-        const bool work = settle_cv_.wait_for(lock, kLeaseIdle, [&] { return settle_stopping_ || !settle_queue_.empty(); });
+        const bool work = settle_cv_.wait_for(
+            lock, kLeaseIdle, [&] { return settle_stopping_ || !settle_queue_.empty() || !top_ups_.empty(); });
         settle_thread_idle_ = false;
         if (!work) {
           lock.unlock();  // lease_mu_ comes first
@@ -871,12 +954,13 @@ class PgBudgets final : public SharedBudgets {
           lock.lock();
           continue;
         }
+        if (!top_ups_.empty()) continue;
         if (settle_queue_.empty()) return;  // stopping, nothing left
       }
       const auto now = std::chrono::steady_clock::now();
       const auto due = settle_queue_.front().queued_at + kSettleDelay;
       if (!settle_stopping_ && now < due) {
-        settle_cv_.wait_until(lock, due, [&] { return settle_stopping_; });
+        settle_cv_.wait_until(lock, due, [&] { return settle_stopping_ || !top_ups_.empty(); });
         continue;
       }
       std::deque<PendingSettle> batch;
@@ -908,6 +992,8 @@ class PgBudgets final : public SharedBudgets {
   uint64_t settles_queued_ = 0, settles_done_ = 0;  // guarded
   bool settle_stopping_ = false;                    // guarded
   bool settle_thread_idle_ = false;                 // guarded: waiting for work
+  std::deque<LeaseCall> top_ups_;                   // guarded
+  bool top_ups_running_ = false, top_ups_closed_ = false;  // guarded
   std::atomic<uint64_t> failures_{0};
   std::thread settle_thread_;
 };

@@ -555,14 +555,16 @@ TEST_F(PgStoreTest, ALeaseAdmitsLocallyAndCountsForEveryReplica) {
     return v;
   };
   EXPECT_EQ(held_by_a(), "800");
-  // The next seven come from the lease: the database is not asked (its
-  // holdings do not change).
-  for (int i = 0; i < 7; ++i) {
+  // The next three come from the lease: the database is not asked (its
+  // holdings do not change; a top-up is asked for only once less than half
+  // of the lease is left).
+  for (int i = 0; i < 3; ++i) {
     auto r = a->Budgets()->Reserve("alice", 20000, 243000, 100, 0, caps);
     ASSERT_TRUE(r.ok() && r->allowed);
   }
   EXPECT_EQ(held_by_a(), "800");
-  // b sees a's holdings: 200 tokens remain, b's lease is capped there.
+  // b sees a's holdings: 200 tokens remain, b's lease is capped there (and
+  // b's top-up, once it spent half, is refused like its next admission).
   auto r = b->Budgets()->Reserve("alice", 20000, 243000, 100, 0, caps);
   ASSERT_TRUE(r.ok() && r->allowed);
   r = b->Budgets()->Reserve("alice", 20000, 243000, 100, 0, caps);
