@@ -1046,6 +1046,10 @@ class PgStore final : public LogStore {
           if (options_.durability == LogDurability::kNormal) {
             if (Status st = c.Run("SET synchronous_commit = off"); !st.ok()) return st;
           }
+          Params name;
+          const std::string lane_name = LaneName();
+          name.Text(lane_name);
+          if (Status st = c.Run("SELECT set_config('application_name', $1, false)", name); !st.ok()) return st;
           if (Status st = c.Prepare(kInsertOne, InsertSql(1)); !st.ok()) return st;
           return c.Prepare(kSettleOne, SettleSql(1));
         });
@@ -1523,11 +1527,36 @@ class PgStore final : public LogStore {
       if (Status s = c.Run("SET synchronous_commit = off"); !s.ok()) return s;
     }
     if (!cleared_reservations_) {
+      // A previous run of this replica killed a moment ago may still have a
+      // group of records on its lanes' connections, which the server is
+      // committing: the chain's head is read once they are gone.
+      if (Status s = WaitForLanesOfAPreviousRun(c); !s.ok()) return s;
       if (Status s = c.Run("DELETE FROM gb_reserved WHERE replica = $1", p); !s.ok()) return s;
       cleared_reservations_ = true;
     }
     head_stale_ = true;
     return Status::Ok();
+  }
+
+  // The application_name of this replica's lane connections.
+  std::string LaneName() const { return "glassbox-lane:" + replica_; }
+
+  Status WaitForLanesOfAPreviousRun(PgConn& c) {
+    constexpr auto kPatience = std::chrono::seconds(10);
+    const auto until = std::chrono::steady_clock::now() + kPatience;
+    Params p;
+    const std::string name = LaneName();
+    p.Text(name);
+    for (;;) {
+      auto r = c.Exec("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", p);
+      if (!r.ok()) return r.status();
+      if (ToInt(PQgetvalue(r->get(), 0, 0)) == 0) return Status::Ok();
+      if (std::chrono::steady_clock::now() > until) {
+        return Status::Error(shown_ + ": connections of an earlier run of replica '" + replica_ +
+                             "' are still open after 10 s; try again once they are gone");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
   }
 
   Status EnsureSchema(PgConn& c) {
