@@ -19,8 +19,10 @@
 // A writer holds a session advisory lock on its replica's name, so two gates
 // started with the same name cannot fork one chain; the lock goes with the
 // session (a killed gate's lock is released by the server). A writer's chain
-// head lives in memory, read back after any connection error (a commit whose
-// answer was lost may have been stored).
+// head lives in memory. Records go out on two "lanes" (connections), each
+// with at most one group of records in flight, sent in pipeline mode and
+// answered to the lane's thread: with durability normal a record counts as
+// appended once its group is sent (PgStore::Lane, docs/gate.md).
 #include <libpq-fe.h>
 #include <unistd.h>
 
