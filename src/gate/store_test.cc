@@ -577,6 +577,51 @@ TEST_F(PgStoreTest, ALeaseAdmitsLocallyAndCountsForEveryReplica) {
   PQfinish(c);
 }
 
+int64_t CountRecords(const std::string& url) {
+  PGconn* c = PQconnectdb(url.c_str());
+  PGresult* q = PQexec(c, "SELECT count(*) FROM gb_records");
+  const int64_t n = PQresultStatus(q) == PGRES_TUPLES_OK ? std::stoll(PQgetvalue(q, 0, 0)) : -1;
+  PQclear(q);
+  PQfinish(c);
+  return n;
+}
+
+// With durability full an append returns once its records are committed:
+// another connection sees them at once.
+TEST_F(PgStoreTest, DurabilityFullReturnsOnceCommitted) {
+  LogStore::Options full;
+  full.durability = LogDurability::kFull;
+  auto s = OpenLogStore(url_, LogStore::OpenMode::kCreate, full, "a");
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE((*s)->Append(Rec("2026-11-01T10:00:0" + std::to_string(i) + "Z", "alice")).ok());
+    EXPECT_EQ(CountRecords(url_), i + 1);
+  }
+}
+
+// With durability normal an append returns once its records are sent; the
+// lanes' threads confirm them. Many appends in a row (groups on both lanes,
+// bodies large and small) all land, in one unbroken chain.
+TEST_F(PgStoreTest, DurabilityNormalAppendsOnceSentAndEveryRecordLands) {
+  LogStore::Options normal;
+  normal.durability = LogDurability::kNormal;
+  auto s = OpenLogStore(url_, LogStore::OpenMode::kCreate, normal, "a");
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  constexpr int kRecords = 60;
+  for (int i = 0; i < kRecords; ++i) {
+    std::vector<AuditRecord> batch = {Rec("2026-11-01T10:00:00Z", "alice", i % 3 ? "{}" : std::string(50000, 'b'))};
+    if (i % 4 == 0) batch.push_back(Rec("2026-11-01T10:00:01Z", "bob"));
+    ASSERT_TRUE((*s)->AppendBatch(std::move(batch)).ok());
+  }
+  auto head = (*s)->ReadHead();  // waits until no group is in flight
+  ASSERT_TRUE(head.ok()) << head.status().message();
+  EXPECT_EQ(head->last_id, kRecords + kRecords / 4);
+  EXPECT_EQ(CountRecords(url_), kRecords + kRecords / 4);
+  auto v = (*s)->Verify(nullptr);
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(v->intact) << v->reason;
+}
+
 // A settlement queued before its exchange's record commits in the record's
 // own transaction: the spend is in the ledger exactly when the record is in
 // the log (both rows carry the same xmin, the id of the transaction that
