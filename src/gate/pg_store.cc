@@ -1259,9 +1259,14 @@ class PgStore final : public LogStore {
       if (!st.ok() && !lost) lost = true;
       lock.lock();
       if (lost) {
-        std::fprintf(stderr, "glassbox gate: %zu records could not be stored in %s: %s\n",
-                     lane.in_flight->records.size(), shown_.c_str(), st.message().c_str());
-        lost_records_ += lane.in_flight->records.size();
+        // Acknowledged records that will not be in the log (the server
+        // refused them, or was gone until the gate stopped): said where an
+        // operator looks. The chain goes on from the stored head (a group
+        // sent after these on the other lane leaves a gap verify reports).
+        std::fprintf(stderr, "glassbox gate: records %s:%lld..%lld could not be stored in %s: %s\n",
+                     replica_.c_str(), static_cast<long long>(lane.in_flight->records.front().id),
+                     static_cast<long long>(lane.in_flight->records.back().id), shown_.c_str(),
+                     st.message().c_str());
         if (budgets_) budgets_->CountFailures(lane.in_flight->settles.size());
         lane.lost = want;
         head_stale_ = true;
@@ -1812,7 +1817,6 @@ class PgStore final : public LogStore {
   std::condition_variable ship_cv_;
   std::vector<std::unique_ptr<Lane>> lanes_;  // made at Open
   bool ship_stopping_ = false;                // guarded
-  uint64_t lost_records_ = 0;                 // guarded
   std::atomic<bool> head_stale_{true};  // set by a lane thread too
   int64_t head_id_ = 0;
   std::string head_hash_ = std::string(kZeroHash);
