@@ -66,8 +66,10 @@ AuditRecord SampleRecord(int64_t i) {
   r.input_tokens = 100 * i;
   r.output_tokens = 10 * i;
   r.request_body = "{\"messages\":[{\"role\":\"user\",\"content\":\"request " + std::to_string(i) +
-                   " key=sk-ant-api03-AM1P09_Z0XSSJMgb2cSMQUOVPPG4gGw2c9idUV-WwVTVw5zwpz26Pu0TejDL1bm8YMp8sNQYiE1aVwlslaRkAB145S6PzAA\"}]}";
-  r.response_body = "{\"content\":[{\"type\":\"text\",\"text\":\"answer " + std::to_string(i) + "\"}]}";
+                   " key=sk-ant-api03-AM1P09_Z0XSSJMgb2cSMQUOVPPG4gGw2c9idUV-"
+                   "WwVTVw5zwpz26Pu0TejDL1bm8YMp8sNQYiE1aVwlslaRkAB145S6PzAA\"}]}";
+  r.response_body =
+      "{\"content\":[{\"type\":\"text\",\"text\":\"answer " + std::to_string(i) + "\"}]}";
   r.request_sha256 = std::string(kZeroHash);
   r.response_sha256 = std::string(kZeroHash);
   return r;
@@ -84,7 +86,8 @@ AuditRecord BulkRecord(int64_t i) {
   r.path = "/v1/messages";
   r.status = 200;
   r.input_tokens = i % 1000;
-  r.request_body = "{\"messages\":[{\"role\":\"user\",\"content\":\"request " + std::to_string(i) + "\"}]}";
+  r.request_body =
+      "{\"messages\":[{\"role\":\"user\",\"content\":\"request " + std::to_string(i) + "\"}]}";
   r.request_body_screened = true;
   r.response_body = "{\"content\":[{\"type\":\"text\",\"text\":\"answer\"}]}";
   r.request_sha256 = std::string(kZeroHash);
@@ -141,8 +144,8 @@ int ForgeAnchor(const std::string& path, Log& log, int64_t n) {
   });
   if (next_prev.empty()) return 2;
   return RawSql(path, "DELETE FROM records WHERE id <= " + std::to_string(n) +
-                          "; INSERT OR REPLACE INTO meta(key, value) VALUES ('anchor_id', '" + std::to_string(n) +
-                          "'), ('anchor_hash', '" + next_prev + "')");
+                          "; INSERT OR REPLACE INTO meta(key, value) VALUES ('anchor_id', '" +
+                          std::to_string(n) + "'), ('anchor_hash', '" + next_prev + "')");
 }
 
 // What anyone who read audit_log.h can do: edit, then recompute the chain.
@@ -160,8 +163,8 @@ int Rewrite(const std::string& path, Log& log, int64_t from) {
     r.prev_hash = prev.empty() ? std::string(kZeroHash) : prev;
     r.record_hash = ComputeRecordHash(r, glassbox::gate::RecordForm::kV2);
     prev = r.record_hash;
-    sql += "UPDATE records SET model = '" + r.model + "', prev_hash = '" + r.prev_hash + "', record_hash = '" +
-           r.record_hash + "' WHERE id = " + std::to_string(r.id) + ";";
+    sql += "UPDATE records SET model = '" + r.model + "', prev_hash = '" + r.prev_hash +
+           "', record_hash = '" + r.record_hash + "' WHERE id = " + std::to_string(r.id) + ";";
   }
   sql += "COMMIT;";
   log.reset();
@@ -174,7 +177,8 @@ struct Operation {
   int (*run)(const std::string& path, Log& log, int64_t n);
 };
 constexpr Operation kOperations[] = {
-    {"write", Write}, {"bulk", Bulk}, {"truncate", Truncate}, {"forge-anchor", ForgeAnchor}, {"rewrite", Rewrite},
+    {"write", Write},     {"bulk", Bulk}, {"truncate", Truncate}, {"forge-anchor", ForgeAnchor},
+    {"rewrite", Rewrite},
 };
 
 int Run(const std::string& path, const std::string& op, const std::string& arg) {
@@ -188,7 +192,8 @@ int Run(const std::string& path, const std::string& op, const std::string& arg) 
     std::fprintf(stderr, "gate_log_fixture: '%s' is not a whole number\n", arg.c_str());
     return 2;
   }
-  if (op == "tamper") return RawSql(path, "UPDATE records SET model = 'tampered' WHERE id = " + std::to_string(*n));
+  if (op == "tamper")
+    return RawSql(path, "UPDATE records SET model = 'tampered' WHERE id = " + std::to_string(*n));
   if (op == "delete") return RawSql(path, "DELETE FROM records WHERE id = " + std::to_string(*n));
   for (const Operation& o : kOperations) {
     if (op != o.name) continue;
@@ -207,7 +212,8 @@ int Run(const std::string& path, const std::string& op, const std::string& arg) 
 
 int main(int argc, char** argv) {
   if (argc != 4) {
-    std::fprintf(stderr, "usage: gate_log_fixture PATH write N|tamper ID|delete ID|retain CUTOFF\n");
+    std::fprintf(stderr,
+                 "usage: gate_log_fixture PATH write N|tamper ID|delete ID|retain CUTOFF\n");
     return 2;
   }
   return Run(argv[1], argv[2], argv[3]);

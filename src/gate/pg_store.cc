@@ -447,10 +447,12 @@ class PgConn {
     bool sent = PQenterPipelineMode(conn_) == 1;
     for (const Statement& st : statements) {
       sent = sent && (st.prepared.empty()
-                          ? PQsendQueryParams(conn_, st.sql.c_str(), st.params.size(), nullptr, st.params.values(),
-                                              st.params.lengths(), st.params.formats(), 0)
-                          : PQsendQueryPrepared(conn_, st.prepared.c_str(), st.params.size(), st.params.values(),
-                                                st.params.lengths(), st.params.formats(), 0)) == 1;
+                          ? PQsendQueryParams(conn_, st.sql.c_str(), st.params.size(), nullptr,
+                                              st.params.values(), st.params.lengths(),
+                                              st.params.formats(), 0)
+                          : PQsendQueryPrepared(conn_, st.prepared.c_str(), st.params.size(),
+                                                st.params.values(), st.params.lengths(),
+                                                st.params.formats(), 0)) == 1;
     }
     sent = sent && PQpipelineSync(conn_) == 1 && PQflush(conn_) == 0;
     if (sent) return Status::Ok();
@@ -601,7 +603,8 @@ std::string SettleSql(size_t n) {
   for (size_t i = 0; i < n; ++i) {
     sql += i ? ", gb_settle(" : "gb_settle(";
     for (size_t k = 0; k < 10; ++k) {
-      sql += (k ? ", $" : "$") + std::to_string(i * 10 + k + 1) + (k == 5 || k == 9 ? "::float8" : "");
+      sql +=
+          (k ? ", $" : "$") + std::to_string(i * 10 + k + 1) + (k == 5 || k == 9 ? "::float8" : "");
     }
     sql += ")";
   }
@@ -613,7 +616,8 @@ std::string InsertSql(size_t n) {
   std::string sql = std::string("INSERT INTO gb_records (") + kRecordColumns + ") VALUES ";
   for (size_t i = 0; i < n; ++i) {
     sql += i ? ",(" : "(";
-    for (int k = 0; k < kRecordParams; ++k) sql += (k ? ",$" : "$") + std::to_string(i * kRecordParams + k + 1);
+    for (int k = 0; k < kRecordParams; ++k)
+      sql += (k ? ",$" : "$") + std::to_string(i * kRecordParams + k + 1);
     sql += ")";
   }
   return sql;
@@ -626,8 +630,8 @@ constexpr const char* kSettleOne = "gb_settle1";
 
 // One statement applying `settles` in order; `prepared`: on a connection
 // that prepared kSettleOne.
-PgConn::Statement SettleStatement(const std::deque<PendingSettle>& settles, const std::string& replica,
-                                  bool prepared) {
+PgConn::Statement SettleStatement(const std::deque<PendingSettle>& settles,
+                                  const std::string& replica, bool prepared) {
   PgConn::Statement st;
   if (prepared && settles.size() == 1) {
     st.prepared = kSettleOne;
@@ -703,8 +707,9 @@ class PgBudgets final : public SharedBudgets {
     // On an error the lease given back may or may not be released: it is
     // not used again (at worst held until this replica restarts).
     if (!r.ok()) return r.status();
-    if (r->allowed) AddToLease(call, r->granted_tokens - std::min(r->granted_tokens, tokens),
-                               std::max(0.0, r->granted_usd - usd));
+    if (r->allowed)
+      AddToLease(call, r->granted_tokens - std::min(r->granted_tokens, tokens),
+                 std::max(0.0, r->granted_usd - usd));
     return r->answer;
   }
 
@@ -792,8 +797,9 @@ class PgBudgets final : public SharedBudgets {
     std::chrono::steady_clock::time_point last_use{};
     bool topping_up = false;  // a top-up is queued for the settle thread
     bool Covers(int64_t d, int64_t m, const BudgetCaps& c) const {
-      return day == d && month == m && caps.daily_tokens == c.daily_tokens && caps.monthly_tokens == c.monthly_tokens &&
-             caps.daily_usd == c.daily_usd && caps.monthly_usd == c.monthly_usd;
+      return day == d && month == m && caps.daily_tokens == c.daily_tokens &&
+             caps.monthly_tokens == c.monthly_tokens && caps.daily_usd == c.daily_usd &&
+             caps.monthly_usd == c.monthly_usd;
     }
   };
   static constexpr uint64_t kLeaseExchanges = 8;
@@ -829,7 +835,8 @@ class PgBudgets final : public SharedBudgets {
     p.Opt(c.caps.monthly_tokens);
     p.Opt(c.caps.monthly_usd);
     auto r = conn.Exec(
-        "SELECT allowed, budget, used, held, granted_tokens, granted_usd FROM gb_lease($1, $2, $3, $4, $5, "
+        "SELECT allowed, budget, used, held, granted_tokens, granted_usd FROM gb_lease($1, $2, $3, "
+        "$4, $5, "
         "$6::float8, $7, $8::float8, $9, $10::float8, $11, $12::float8, $13, $14::float8)",
         p);
     if (!r.ok()) return r.status();
@@ -887,7 +894,8 @@ class PgBudgets final : public SharedBudgets {
   // Queues the release of what `lease` has left (lease_mu_ held).
   void GiveBack(const std::string& user, Lease& lease) {
     if (lease.day < 0 || (lease.tokens == 0 && lease.usd <= 0)) return;
-    (void)Settle(user, lease.day, lease.month, lease.tokens, lease.usd, lease.day, lease.month, 0, 0.0);
+    (void)Settle(user, lease.day, lease.month, lease.tokens, lease.usd, lease.day, lease.month, 0,
+                 0.0);
     lease.tokens = 0;
     lease.usd = 0;
   }
@@ -947,8 +955,9 @@ class PgBudgets final : public SharedBudgets {
       }
       if (settle_queue_.empty()) {
         settle_thread_idle_ = true;
-        const bool work = settle_cv_.wait_for(
-            lock, kLeaseIdle, [&] { return settle_stopping_ || !settle_queue_.empty() || !top_ups_.empty(); });
+        const bool work = settle_cv_.wait_for(lock, kLeaseIdle, [&] {
+          return settle_stopping_ || !settle_queue_.empty() || !top_ups_.empty();
+        });
         settle_thread_idle_ = false;
         if (!work) {
           lock.unlock();  // lease_mu_ comes first
@@ -966,7 +975,8 @@ class PgBudgets final : public SharedBudgets {
         continue;
       }
       std::deque<PendingSettle> batch;
-      while (!settle_queue_.empty() && (settle_stopping_ || settle_queue_.front().queued_at + kSettleDelay <= now)) {
+      while (!settle_queue_.empty() &&
+             (settle_stopping_ || settle_queue_.front().queued_at + kSettleDelay <= now)) {
         batch.push_back(std::move(settle_queue_.front()));
         settle_queue_.pop_front();
       }
@@ -981,7 +991,7 @@ class PgBudgets final : public SharedBudgets {
     }
   }
 
-  std::mutex lease_mu_;  // before settle_mu_ when both are held
+  std::mutex lease_mu_;                               // before settle_mu_ when both are held
   std::map<std::string, Lease, std::less<>> leases_;  // guarded by lease_mu_
   std::string conninfo_, shown_, replica_;
   std::shared_ptr<Health> health_;
@@ -1051,7 +1061,8 @@ class PgStore final : public LogStore {
           Params name;
           const std::string lane_name = LaneName();
           name.Text(lane_name);
-          if (Status st = c.Run("SELECT set_config('application_name', $1, false)", name); !st.ok()) return st;
+          if (Status st = c.Run("SELECT set_config('application_name', $1, false)", name); !st.ok())
+            return st;
           if (Status st = c.Prepare(kInsertOne, InsertSql(1)); !st.ok()) return st;
           return c.Prepare(kSettleOne, SettleSql(1));
         });
@@ -1079,7 +1090,8 @@ class PgStore final : public LogStore {
       if (!IsRfc3339Utc(r.time)) {
         return Status::Error(shown_ + ": record time '" + r.time + "' is not RFC 3339 UTC (2026-11-23T12:00:00Z)");
       }
-      if (r.request_body_at != 0) return Status::Error(shown_ + ": this store keeps request bodies in their records");
+      if (r.request_body_at != 0)
+        return Status::Error(shown_ + ": this store keeps request bodies in their records");
       for (std::string* field : {&r.path, &r.findings}) {
         if (Status s = masker_->Mask(field); !s.ok()) return s;
       }
@@ -1123,9 +1135,11 @@ class PgStore final : public LogStore {
       r.replica = replica_;
       r.id = ++id;
       r.prev_hash = prev;
-      const std::string_view digest =
-          r.request_body && r.request_body_screened ? std::string_view(r.request_body_sha256) : std::string_view();
-      r.record_hash = ComputeRecordHash(r, RecordForm::kV3, digest.size() == 64 ? digest : std::string_view(), false);
+      const std::string_view digest = r.request_body && r.request_body_screened
+                                          ? std::string_view(r.request_body_sha256)
+                                          : std::string_view();
+      r.record_hash = ComputeRecordHash(r, RecordForm::kV3,
+                                        digest.size() == 64 ? digest : std::string_view(), false);
       prev = r.record_hash;
     }
   }
@@ -1182,8 +1196,9 @@ class PgStore final : public LogStore {
   // (docs/gate.md).
   struct Lane {
     std::unique_ptr<PgConn> conn;
-    std::optional<ShipGroup> in_flight;  // guarded by ship_mu_; while set, the lane's thread owns conn
-    bool broken = false;                 // guarded: its connection was lost; the group is being resent
+    std::optional<ShipGroup>
+        in_flight;        // guarded by ship_mu_; while set, the lane's thread owns conn
+    bool broken = false;  // guarded: its connection was lost; the group is being resent
     uint64_t sent = 0, confirmed = 0, lost = 0;  // guarded: groups
     std::thread reader;
   };
@@ -1201,8 +1216,10 @@ class PgStore final : public LogStore {
     };
     ship_cv_.wait_for(lock, std::chrono::seconds(1), found);
     if (free == nullptr) {
-      return Status::Unavailable(shown_ + ": the database is unreachable or too slow (records sent before are kept "
-                                 "and sent again once it is back)");
+      return Status::Unavailable(
+          shown_ +
+          ": the database is unreachable or too slow (records sent before are kept "
+          "and sent again once it is back)");
     }
     return free;
   }
@@ -1210,7 +1227,8 @@ class PgStore final : public LogStore {
   // A group is sent: the lane's thread reads its answer. With durability
   // normal the records count as appended now (acknowledged once the server
   // has them: docs/gate.md); with full, once the lane saw them committed.
-  Result<std::vector<AuditRecord>> Sent(Lane& lane, ShipGroup group, std::vector<AuditRecord> records) {
+  Result<std::vector<AuditRecord>> Sent(Lane& lane, ShipGroup group,
+                                        std::vector<AuditRecord> records) {
     std::unique_lock lock(ship_mu_);
     lane.in_flight = std::move(group);
     const uint64_t mine = ++lane.sent;
@@ -1219,7 +1237,8 @@ class PgStore final : public LogStore {
     if (options_.durability != LogDurability::kFull) return records;
     ship_cv_.wait(lock, [&] { return lane.confirmed >= mine || lane.broken; });
     if (lane.confirmed < mine || lane.lost >= mine) {
-      return Status::Unavailable(shown_ + ": the records were sent but their commit was not confirmed");
+      return Status::Unavailable(shown_ +
+                                 ": the records were sent but their commit was not confirmed");
     }
     return records;
   }
@@ -1230,13 +1249,16 @@ class PgStore final : public LogStore {
     if (!writer_) return Status::Ok();
     std::unique_lock lock(ship_mu_);
     auto idle = [&] {
-      return !health_->up.load() || std::none_of(lanes_.begin(), lanes_.end(), [](auto& l) { return l->in_flight.has_value(); });
+      return !health_->up.load() || std::none_of(lanes_.begin(), lanes_.end(),
+                                                 [](auto& l) { return l->in_flight.has_value(); });
     };
     ship_cv_.wait_for(lock, std::chrono::seconds(1), idle);
     for (auto& l : lanes_) {
       if (l->in_flight) {
-        return Status::Unavailable(shown_ + ": records sent to the database are not confirmed yet (it is unreachable "
-                                   "or slow)");
+        return Status::Unavailable(
+            shown_ +
+            ": records sent to the database are not confirmed yet (it is unreachable "
+            "or slow)");
       }
     }
     return Status::Ok();
@@ -1296,12 +1318,14 @@ class PgStore final : public LogStore {
       Params p;
       p.Text(replica_);
       p.Int(g.records.back().id);
-      auto stored = lane.conn->Exec("SELECT record_hash FROM gb_records WHERE replica = $1 AND id = $2", p);
+      auto stored =
+          lane.conn->Exec("SELECT record_hash FROM gb_records WHERE replica = $1 AND id = $2", p);
       if (stored.ok()) {
         if (PQntuples(stored->get()) == 1) {
           if (g.records.back().record_hash == PQgetvalue(stored->get(), 0, 0)) return Status::Ok();
           *lost = true;
-          return Status::Error(shown_ + ": record " + replica_ + ":" + std::to_string(g.records.back().id) +
+          return Status::Error(shown_ + ": record " + replica_ + ":" +
+                               std::to_string(g.records.back().id) +
                                " was stored by another writer");
         }
         Status st = lane.conn->SendPipeline(GroupStatements(g.records, g.settles));
@@ -1314,7 +1338,8 @@ class PgStore final : public LogStore {
         if (!stop_since) stop_since = now;
         if (now - *stop_since > kGiveUp) {
           *lost = true;
-          return Status::Unavailable(shown_ + ": the database did not come back before the gate stopped");
+          return Status::Unavailable(shown_ +
+                                     ": the database did not come back before the gate stopped");
         }
       }
       ship_cv_.wait_for(lock, kRetry);
@@ -1817,7 +1842,7 @@ class PgStore final : public LogStore {
   std::condition_variable ship_cv_;
   std::vector<std::unique_ptr<Lane>> lanes_;  // made at Open
   bool ship_stopping_ = false;                // guarded
-  std::atomic<bool> head_stale_{true};  // set by a lane thread too
+  std::atomic<bool> head_stale_{true};        // set by a lane thread too
   int64_t head_id_ = 0;
   std::string head_hash_ = std::string(kZeroHash);
 };

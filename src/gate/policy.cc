@@ -163,14 +163,15 @@ struct Policy::Impl {
     const size_t slash = path->find('/', 1);
     if (slash == std::string_view::npos) return nullptr;
     const UpstreamConfig* u = Upstream(path->substr(1, slash - 1));
-    if (u == nullptr || u->name == "anthropic" || u->name == "openai" || u->name == "gemini") return nullptr;
+    if (u == nullptr || u->name == "anthropic" || u->name == "openai" || u->name == "gemini")
+      return nullptr;
     *path = path->substr(slash);
     return u;
   }
 
   // The route's upstream_target (and query_key, streaming for Gemini).
-  void SetUpstreamTarget(const UpstreamConfig& upstream, std::string_view path, std::string_view query,
-                         const HeaderList& headers, Route* r) const {
+  void SetUpstreamTarget(const UpstreamConfig& upstream, std::string_view path,
+                         std::string_view query, const HeaderList& headers, Route* r) const {
     if (r->protocol == Provider::kGemini) {
       r->query_key = QueryParam(query, "key");
       if (QueryParam(query, "alt") == "sse") r->streaming = true;
@@ -178,7 +179,8 @@ struct Policy::Impl {
     std::string out_query(query);
     // A ?key= that is the user's gate key must not reach Google; one sent
     // beside an x-glassbox-key is the user's own and stays.
-    if (!config.users.empty() && !r->query_key.empty() && FindHeader(headers, "x-glassbox-key") == nullptr) {
+    if (!config.users.empty() && !r->query_key.empty() &&
+        FindHeader(headers, "x-glassbox-key") == nullptr) {
       out_query = WithoutQueryParam(query, "key");
     }
     r->upstream_target = upstream.url.path + std::string(path);
@@ -257,8 +259,9 @@ constexpr GeminiMethod kGeminiMethods[] = {
 // The generation routes a Chat-only upstream takes, translated
 // (gate/translation.h), though it speaks another protocol.
 constexpr std::string_view kTranslatedRoutes[] = {
-    "anthropic.messages",  "openai.responses",       "gemini.generate_content", "gemini.stream_generate_content",
-    "anthropic.count_tokens", "gemini.count_tokens",
+    "anthropic.messages",      "openai.responses",
+    "gemini.generate_content", "gemini.stream_generate_content",
+    "anthropic.count_tokens",  "gemini.count_tokens",
 };
 
 Route UnknownRoute() {
@@ -269,7 +272,8 @@ Route UnknownRoute() {
 
 // "PREFIX" or "PREFIX/...", not a method call (no ':').
 bool IsModelsPath(std::string_view path, std::string_view prefix) {
-  return (path == prefix || (path.starts_with(prefix) && path.substr(prefix.size()).starts_with('/'))) &&
+  return (path == prefix ||
+          (path.starts_with(prefix) && path.substr(prefix.size()).starts_with('/'))) &&
          path.find(':') == std::string_view::npos;
 }
 
@@ -300,7 +304,8 @@ Route MatchRoute(std::string_view method, std::string_view path, const UpstreamC
     if (std::optional<GeminiPath> g = ParseGeminiPath(path)) return GeminiRoute(*g);
   } else if (method == "GET") {
     if (IsModelsPath(path, "/v1/models")) {
-      const bool anthropic = forced != nullptr ? forced->protocol == Provider::kAnthropic : HasAnthropicHeaders(headers);
+      const bool anthropic = forced != nullptr ? forced->protocol == Provider::kAnthropic
+                                               : HasAnthropicHeaders(headers);
       return anthropic ? NamedRoute(Provider::kAnthropic, "anthropic.models")
                        : NamedRoute(Provider::kOpenAi, "openai.models");
     }
@@ -311,15 +316,18 @@ Route MatchRoute(std::string_view method, std::string_view path, const UpstreamC
 
 // Best guess of an unknown path's format, for the error and for
 // pass-through.
-Provider GuessProtocol(std::string_view path, const UpstreamConfig* forced, const HeaderList& headers) {
+Provider GuessProtocol(std::string_view path, const UpstreamConfig* forced,
+                       const HeaderList& headers) {
   if (forced != nullptr) return forced->protocol;
-  if (path.starts_with("/v1beta") || path.find(":generateContent") != std::string_view::npos) return Provider::kGemini;
+  if (path.starts_with("/v1beta") || path.find(":generateContent") != std::string_view::npos)
+    return Provider::kGemini;
   return HasAnthropicHeaders(headers) ? Provider::kAnthropic : Provider::kOpenAi;
 }
 
 }  // namespace
 
-RouteDecision Policy::ClassifyRoute(std::string_view method, std::string_view target, const HeaderList& headers) const {
+RouteDecision Policy::ClassifyRoute(std::string_view method, std::string_view target,
+                                    const HeaderList& headers) const {
   const GateConfig& config = impl_->config;
   RouteDecision d;
   const size_t q = target.find('?');
@@ -339,8 +347,9 @@ RouteDecision Policy::ClassifyRoute(std::string_view method, std::string_view ta
       return d;
     }
   } else if (forced != nullptr && forced->protocol != r.protocol &&
-             !(forced->chat_only && std::find(std::begin(kTranslatedRoutes), std::end(kTranslatedRoutes), r.name) !=
-                                        std::end(kTranslatedRoutes))) {
+             !(forced->chat_only &&
+               std::find(std::begin(kTranslatedRoutes), std::end(kTranslatedRoutes), r.name) !=
+                   std::end(kTranslatedRoutes))) {
     d.refusal = MakeRefusal(r.protocol, ErrorKind::kNotFound, "wrong-protocol",
                             fmt::format("upstream {} speaks the {} protocol, not {}", forced->name,
                                         net::ProviderName(forced->protocol), net::ProviderName(r.protocol)));
@@ -361,8 +370,9 @@ RouteDecision Policy::ClassifyRoute(std::string_view method, std::string_view ta
   if (r.has_body_policy && !r.model.empty() && !upstream->allowed_models.empty() &&
       std::none_of(upstream->allowed_models.begin(), upstream->allowed_models.end(),
                    [&](const std::string& g) { return GlobMatch(g, r.model); })) {
-    d.refusal = MakeRefusal(r.protocol, ErrorKind::kPermission, "model-not-allowed",
-                            fmt::format("model {} is not allowed on upstream {}", r.model, upstream->name));
+    d.refusal =
+        MakeRefusal(r.protocol, ErrorKind::kPermission, "model-not-allowed",
+                    fmt::format("model {} is not allowed on upstream {}", r.model, upstream->name));
   }
   return d;
 }
@@ -702,7 +712,8 @@ struct WholeBodyScan {
   bool check_strings = false;  // a secret (or a failed scan): check string by string
   bool clean = false;          // the scan ran and found nothing at all
 };
-WholeBodyScan ScanWholeBody(const Policy::Impl& policy, std::string_view body, SecretScratch& scratch) {
+WholeBodyScan ScanWholeBody(const Policy::Impl& policy, std::string_view body,
+                            SecretScratch& scratch) {
   WholeBodyScan out;
   std::vector<Finding> raw;
   const Status scanned = policy.ScanSecrets(body, scratch, &raw);
@@ -722,12 +733,13 @@ struct BodyFields {
   std::string model;
   bool stream = false;
 
-  void Observe(const std::string& path, std::string_view decoded, bool is_string, OutboundResult* r) {
+  void Observe(const std::string& path, std::string_view decoded, bool is_string,
+               OutboundResult* r) {
     if (path.size() == 7 && path == "$.model" && is_string) model = std::string(decoded);
     if (path.size() == 8 && path == "$.stream" && !is_string && decoded == "true") stream = true;
     if (is_string || path.size() < 12) return;
-    if (path == "$.max_tokens" || path == "$.max_completion_tokens" || path == "$.max_output_tokens" ||
-        path == "$.generationConfig.maxOutputTokens") {
+    if (path == "$.max_tokens" || path == "$.max_completion_tokens" ||
+        path == "$.max_output_tokens" || path == "$.generationConfig.maxOutputTokens") {
       uint64_t n = 0;
       const auto [end, ec] = std::from_chars(decoded.data(), decoded.data() + decoded.size(), n);
       if (ec == std::errc() && end == decoded.data() + decoded.size()) r->max_output_tokens = n;
@@ -755,7 +767,8 @@ void RequestStreamUsage(const Route& route, OutboundResult* r) {
   }
   const size_t brace = r->body.find('{');
   if (brace == std::string::npos) return;
-  const bool empty = r->body.find_first_not_of(" \t\r\n", brace + 1) == r->body.find('}', brace + 1);
+  const bool empty =
+      r->body.find_first_not_of(" \t\r\n", brace + 1) == r->body.find('}', brace + 1);
   r->body.insert(brace + 1, empty ? "\"stream_options\":{\"include_usage\":true}"
                                   : "\"stream_options\":{\"include_usage\":true},");
   r->gate_requested_usage = true;
@@ -766,20 +779,24 @@ void RequestStreamUsage(const Route& route, OutboundResult* r) {
 // Model routing and the allow-list, once the body named the model: moves
 // *r to the upstream whose route_models claim it (from a built-in one), or
 // says why the request is refused.
-std::optional<OutboundRefusal> RouteModel(const Policy::Impl& policy, const Route& route, OutboundResult* r) {
+std::optional<OutboundRefusal> RouteModel(const Policy::Impl& policy, const Route& route,
+                                          OutboundResult* r) {
   const UpstreamConfig* upstream = policy.Upstream(route.upstream);
   if (route.protocol != Provider::kGemini && !r->model.empty()) {
     const UpstreamConfig* routed = policy.RoutedByModel(route.protocol, r->model);
-    const bool builtin = route.upstream == "anthropic" || route.upstream == "openai" || route.upstream == "gemini";
+    const bool builtin =
+        route.upstream == "anthropic" || route.upstream == "openai" || route.upstream == "gemini";
     if (routed != nullptr && builtin && routed->name != route.upstream) {
       const std::string& old_prefix = upstream->url.path;
-      std::string rest = r->upstream_target.substr(std::min(old_prefix.size(), r->upstream_target.size()));
+      std::string rest =
+          r->upstream_target.substr(std::min(old_prefix.size(), r->upstream_target.size()));
       upstream = routed;
       r->upstream = routed->name;
       r->upstream_target = routed->url.path + rest;
       if (!routed->enabled) {
-        return OutboundRefusal{ErrorKind::kPermission, "upstream-not-allowed",
-                               fmt::format("upstream {} is disabled in the gate's configuration", routed->name)};
+        return OutboundRefusal{
+            ErrorKind::kPermission, "upstream-not-allowed",
+            fmt::format("upstream {} is disabled in the gate's configuration", routed->name)};
       }
     }
   }
@@ -790,7 +807,8 @@ std::optional<OutboundRefusal> RouteModel(const Policy::Impl& policy, const Rout
   return OutboundRefusal{
       ErrorKind::kPermission, "model-not-allowed",
       r->model.empty()
-          ? fmt::format("the request names no model; upstream {} allows only listed models", upstream->name)
+          ? fmt::format("the request names no model; upstream {} allows only listed models",
+                        upstream->name)
           : fmt::format("model {} is not allowed on upstream {}", r->model, upstream->name)};
 }
 
@@ -834,7 +852,8 @@ OutboundResult Policy::ApplyOutbound(const Route& route, std::string_view body, 
   const bool unicode_escape = HasUnicodeEscape(body);
   const bool strip = sw.strip_hidden_outbound && (unicode_escape || !ascii);
   std::unique_ptr<SecretScratch> scratch = impl_->scratch.Take();
-  const WholeBodyScan whole = scan_secrets ? ScanWholeBody(*impl_, body, *scratch) : WholeBodyScan{};
+  const WholeBodyScan whole =
+      scan_secrets ? ScanWholeBody(*impl_, body, *scratch) : WholeBodyScan{};
   const bool check_secrets = whole.check_strings;
   const bool raw_clean = whole.clean;
   // A string whose literal holds any escape is checked on its decoded text
@@ -848,7 +867,8 @@ OutboundResult Policy::ApplyOutbound(const Route& route, std::string_view body, 
   // One pass validates the JSON, reads the model and stream flag, and
   // edits the strings that need it.
   BodyFields fields;
-  const ValueObserver observe = [&](const std::string& path, std::string_view decoded, bool is_string) {
+  const ValueObserver observe = [&](const std::string& path, std::string_view decoded,
+                                    bool is_string) {
     fields.Observe(path, decoded, is_string, &r);
   };
   // Object keys (tool-schema property names, tool-call argument keys) are

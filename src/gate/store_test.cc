@@ -422,16 +422,22 @@ TEST_F(PgStoreTest, VerifyNamesABodyStoredAheadThatWentMissing) {
   r.request_body = std::nullopt;
   r.request_body_at = 1;
   r.request_body_sha256 = Sha256Hex(body);
-  r.record_hash = ComputeRecordHash(r, RecordForm::kV3, r.request_body_sha256, /*request_by_ref=*/true);
-  Tamper(url_, "INSERT INTO gb_bodies (replica, id, body) VALUES ('a', 1, convert_to('" + body + "', 'UTF8'))");
-  Tamper(url_, "INSERT INTO gb_records (replica, id, time, user_name, agent, upstream, model, method, path, status, "
-               "latency_ms, input_tokens, output_tokens, findings, request_body, response_body, request_sha256, "
-               "response_sha256, prev_hash, record_hash, request_body_at) VALUES ('a', 1, '" + r.time + "', '" +
-               r.user + "', '" + r.agent + "', '" + r.upstream + "', '" + r.model + "', '" + r.method + "', '" +
-               r.path + "', " + std::to_string(r.status) + ", " + std::to_string(r.latency_ms) + ", " +
-               std::to_string(r.input_tokens) + ", " + std::to_string(r.output_tokens) + ", '" + r.findings +
-               "', NULL, convert_to('" + *r.response_body + "', 'UTF8'), '" + r.request_sha256 + "', '" +
-               r.response_sha256 + "', '" + r.prev_hash + "', '" + r.record_hash + "', 1)");
+  r.record_hash =
+      ComputeRecordHash(r, RecordForm::kV3, r.request_body_sha256, /*request_by_ref=*/true);
+  Tamper(url_, "INSERT INTO gb_bodies (replica, id, body) VALUES ('a', 1, convert_to('" + body +
+                   "', 'UTF8'))");
+  Tamper(url_,
+         "INSERT INTO gb_records (replica, id, time, user_name, agent, upstream, model, method, "
+         "path, status, "
+         "latency_ms, input_tokens, output_tokens, findings, request_body, response_body, "
+         "request_sha256, "
+         "response_sha256, prev_hash, record_hash, request_body_at) VALUES ('a', 1, '" +
+             r.time + "', '" + r.user + "', '" + r.agent + "', '" + r.upstream + "', '" + r.model +
+             "', '" + r.method + "', '" + r.path + "', " + std::to_string(r.status) + ", " +
+             std::to_string(r.latency_ms) + ", " + std::to_string(r.input_tokens) + ", " +
+             std::to_string(r.output_tokens) + ", '" + r.findings + "', NULL, convert_to('" +
+             *r.response_body + "', 'UTF8'), '" + r.request_sha256 + "', '" + r.response_sha256 +
+             "', '" + r.prev_hash + "', '" + r.record_hash + "', 1)");
   auto back = a->Get(1, "a");
   ASSERT_TRUE(back.ok()) << back.status().message();
   EXPECT_EQ(back->request_body, body);
@@ -609,7 +615,8 @@ TEST_F(PgStoreTest, DurabilityNormalAppendsOnceSentAndEveryRecordLands) {
   ASSERT_TRUE(s.ok()) << s.status().message();
   constexpr int kRecords = 60;
   for (int i = 0; i < kRecords; ++i) {
-    std::vector<AuditRecord> batch = {Rec("2026-11-01T10:00:00Z", "alice", i % 3 ? "{}" : std::string(50000, 'b'))};
+    std::vector<AuditRecord> batch = {
+        Rec("2026-11-01T10:00:00Z", "alice", i % 3 ? "{}" : std::string(50000, 'b'))};
     if (i % 4 == 0) batch.push_back(Rec("2026-11-01T10:00:01Z", "bob"));
     ASSERT_TRUE((*s)->AppendBatch(std::move(batch)).ok());
   }
@@ -640,10 +647,11 @@ TEST_F(PgStoreTest, ASettlementCommitsWithItsExchangesRecord) {
   ASSERT_TRUE(a->Append(Rec("2026-11-01T10:00:00Z", "alice")).ok());
   ASSERT_TRUE(a->ReadHead().ok());  // waits until the record's group is confirmed
   PGconn* c = PQconnectdb(url_.c_str());
-  PGresult* q = PQexec(c,
-                       "SELECT b.spent_tokens, b.xmin::text = r.xmin::text, "
-                       "(SELECT tokens FROM gb_reserved WHERE kind = 'd') "
-                       "FROM gb_budget b, gb_records r WHERE b.user_name = 'alice' AND b.kind = 'd' AND r.id = 1");
+  PGresult* q = PQexec(
+      c,
+      "SELECT b.spent_tokens, b.xmin::text = r.xmin::text, "
+      "(SELECT tokens FROM gb_reserved WHERE kind = 'd') "
+      "FROM gb_budget b, gb_records r WHERE b.user_name = 'alice' AND b.kind = 'd' AND r.id = 1");
   ASSERT_EQ(PQresultStatus(q), PGRES_TUPLES_OK) << PQresultErrorMessage(q);
   ASSERT_EQ(PQntuples(q), 1);
   EXPECT_STREQ(PQgetvalue(q, 0, 0), "100");
