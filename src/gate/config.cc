@@ -513,6 +513,174 @@ GateConfig DefaultGateConfig() {
   return config;
 }
 
+namespace {
+
+// [gate]
+Status ParseGateSection(const Ctx& ctx, const toml::node& g, GateConfig* config) {
+  const toml::table* t = g.as_table();
+  if (t == nullptr) return ctx.Error(g, "gate", "expected a table");
+  if (Status st = CheckKeys(ctx, *t, "gate",
+                            {"listen", "unknown_paths", "max_body_bytes", "unlogged_routes",
+                             "default_route", "count_tokens"});
+      !st.ok()) {
+    return st;
+  }
+  if (Status st = GetString(ctx, *t, "gate", "listen", &config->listen); !st.ok()) return st;
+  if (config->listen.empty() || config->listen.find(':') == std::string::npos) {
+    return ctx.Error(*t, "gate.listen", "expected HOST:PORT, like \"127.0.0.1:8787\"");
+  }
+  std::string unknown = "refuse";
+  if (Status st = GetString(ctx, *t, "gate", "unknown_paths", &unknown); !st.ok()) return st;
+  if (unknown != "refuse" && unknown != "pass") {
+    return ctx.Error(*t->get("unknown_paths"), "gate.unknown_paths",
+                     "expected \"refuse\" or \"pass\"");
+  }
+  config->unknown_paths = unknown == "refuse" ? UnknownPaths::kRefuse : UnknownPaths::kPass;
+  std::optional<uint64_t> max_body;
+  if (Status st = GetCount(ctx, *t, "gate", "max_body_bytes", &max_body); !st.ok()) return st;
+  if (max_body) {
+    if (*max_body < 1024 || *max_body > (uint64_t{1} << 32)) {
+      return ctx.Error(*t->get("max_body_bytes"), "gate.max_body_bytes",
+                       "expected 1024 to 4294967296 bytes");
+    }
+    config->max_body_bytes = static_cast<size_t>(*max_body);
+  }
+  if (Status st = GetStrings(ctx, *t, "gate", "unlogged_routes", &config->unlogged_routes);
+      !st.ok())
+    return st;
+  std::string default_route;
+  if (Status st = GetString(ctx, *t, "gate", "default_route", &default_route); !st.ok()) return st;
+  if (t->get("default_route") != nullptr) {
+    Result<ModelRoute> route = ParseRouteTarget("*", default_route);
+    if (!route.ok())
+      return ctx.Error(*t->get("default_route"), "gate.default_route", route.status().message());
+    config->default_route = std::move(route).value();
+  }
+  std::string count_tokens = "refuse";
+  if (Status st = GetString(ctx, *t, "gate", "count_tokens", &count_tokens); !st.ok()) return st;
+  if (count_tokens != "refuse" && count_tokens != "estimate") {
+    return ctx.Error(*t->get("count_tokens"), "gate.count_tokens",
+                     "expected \"estimate\" or \"refuse\"");
+  }
+  config->count_tokens_estimate = count_tokens == "estimate";
+  return Status::Ok();
+}
+
+// [routes]
+Status ParseRoutesSection(const Ctx& ctx, const toml::node& r, GateConfig* config) {
+  return ParseRoutes(ctx, r, &config->routes);
+}
+
+// [policy]
+Status ParsePolicySection(const Ctx& ctx, const toml::node& p, GateConfig* config) {
+  const toml::table* t = p.as_table();
+  if (t == nullptr) return ctx.Error(p, "policy", "expected a table");
+  if (Status st = CheckKeys(ctx, *t, "policy",
+                            {"redact_secrets", "strip_hidden_outbound", "refuse_private_keys",
+                             "strip_hidden_inbound"});
+      !st.ok()) {
+    return st;
+  }
+  PolicySwitches& s = config->policy;
+  for (auto [key, field] : {std::pair{"redact_secrets", &s.redact_secrets},
+                            std::pair{"strip_hidden_outbound", &s.strip_hidden_outbound},
+                            std::pair{"refuse_private_keys", &s.refuse_private_keys},
+                            std::pair{"strip_hidden_inbound", &s.strip_hidden_inbound}}) {
+    if (Status st = GetBool(ctx, *t, "policy", key, field); !st.ok()) return st;
+  }
+  return Status::Ok();
+}
+
+// [retention]
+Status ParseRetentionSection(const Ctx& ctx, const toml::node& r, GateConfig* config) {
+  const toml::table* t = r.as_table();
+  if (t == nullptr) return ctx.Error(r, "retention", "expected a table");
+  if (Status st = CheckKeys(ctx, *t, "retention", {"days", "records"}); !st.ok()) return st;
+  std::optional<uint64_t> days;
+  if (Status st = GetCount(ctx, *t, "retention", "days", &days); !st.ok()) return st;
+  if (days) {
+    if (*days == 0 || *days > 36500)
+      return ctx.Error(*t->get("days"), "retention.days", "expected 1 to 36500");
+    config->retention.days = static_cast<uint32_t>(*days);
+  }
+  if (Status st = GetCount(ctx, *t, "retention", "records", &config->retention.records); !st.ok())
+    return st;
+  if (config->retention.records && *config->retention.records == 0) {
+    return ctx.Error(*t->get("records"), "retention.records", "expected at least 1");
+  }
+  return Status::Ok();
+}
+
+// [log]
+Status ParseLogSection(const Ctx& ctx, const toml::node& l, GateConfig* config) {
+  const toml::table* t = l.as_table();
+  if (t == nullptr) return ctx.Error(l, "log", "expected a table");
+  if (Status st = CheckKeys(ctx, *t, "log", {"durability", "location", "replica", "on_store_down"});
+      !st.ok()) {
+    return st;
+  }
+  if (Status st = GetString(ctx, *t, "log", "location", &config->log.location); !st.ok()) return st;
+  if (Status st = GetString(ctx, *t, "log", "replica", &config->log.replica); !st.ok()) return st;
+  std::string on_down = config->log.serve_unlogged ? "serve-unlogged" : "refuse";
+  if (Status st = GetString(ctx, *t, "log", "on_store_down", &on_down); !st.ok()) return st;
+  if (on_down != "refuse" && on_down != "serve-unlogged") {
+    return ctx.Error(*t->get("on_store_down"), "log.on_store_down",
+                     "expected \"refuse\" or \"serve-unlogged\"");
+  }
+  config->log.serve_unlogged = on_down == "serve-unlogged";
+  std::string durability = LogDurabilityName(config->log.durability);
+  if (Status st = GetString(ctx, *t, "log", "durability", &durability); !st.ok()) return st;
+  Result<LogDurability> parsed_durability = ParseLogDurability(durability);
+  if (!parsed_durability.ok())
+    return ctx.Error(*t->get("durability"), "log.durability", "expected \"normal\" or \"full\"");
+  config->log.durability = *parsed_durability;
+  return Status::Ok();
+}
+
+// [upstreams.NAME]
+Status ParseUpstreamsSection(const Ctx& ctx, const toml::node& u, GateConfig* config) {
+  const toml::table* t = u.as_table();
+  if (t == nullptr) return ctx.Error(u, "upstreams", "expected a table of [upstreams.NAME]");
+  for (auto&& [key, value] : *t) {
+    if (Status st = ParseUpstream(ctx, key.str(), value, config); !st.ok()) return st;
+  }
+  return Status::Ok();
+}
+
+// [users.NAME]
+Status ParseUsersSection(const Ctx& ctx, const toml::node& u, GateConfig* config) {
+  const toml::table* t = u.as_table();
+  if (t == nullptr) return ctx.Error(u, "users", "expected a table of [users.NAME]");
+  std::set<std::string> hashes;
+  for (auto&& [key, value] : *t) {
+    if (Status st = ParseUser(ctx, key.str(), value, config, &hashes); !st.ok()) return st;
+  }
+  return Status::Ok();
+}
+
+// [prices]: the file's prices come before the built-in ones.
+Status ParsePricesSection(const Ctx& ctx, const toml::node& p, GateConfig* config) {
+  std::vector<PriceEntry> file_prices;
+  if (Status st = ParsePrices(ctx, p, &file_prices); !st.ok()) return st;
+  file_prices.insert(file_prices.end(), config->prices.begin(), config->prices.end());
+  config->prices = std::move(file_prices);
+  return Status::Ok();
+}
+
+// The sections of gate.toml, parsed in this order.
+struct Section {
+  const char* name;
+  Status (*parse)(const Ctx& ctx, const toml::node& node, GateConfig* config);
+};
+constexpr Section kSections[] = {
+    {"gate", ParseGateSection},     {"routes", ParseRoutesSection},
+    {"policy", ParsePolicySection}, {"retention", ParseRetentionSection},
+    {"log", ParseLogSection},       {"upstreams", ParseUpstreamsSection},
+    {"users", ParseUsersSection},   {"prices", ParsePricesSection},
+};
+
+}  // namespace
+
 Result<GateConfig> ParseGateConfig(std::string_view toml_text, std::string_view source_name, const EnvLookup& env) {
   Result<toml::table> parsed = ParseToml(toml_text, source_name);
   if (!parsed.ok()) return parsed.status();
@@ -523,124 +691,10 @@ Result<GateConfig> ParseGateConfig(std::string_view toml_text, std::string_view 
   if (Status st = CheckKeys(ctx, root, "", {"gate", "policy", "retention", "log", "upstreams", "users", "prices", "routes"}); !st.ok()) {
     return st;
   }
-  if (const toml::node* g = root.get("gate")) {
-    const toml::table* t = g->as_table();
-    if (t == nullptr) return ctx.Error(*g, "gate", "expected a table");
-    if (Status st = CheckKeys(ctx, *t, "gate", {"listen", "unknown_paths", "max_body_bytes", "unlogged_routes", "default_route", "count_tokens"});
-        !st.ok()) {
-      return st;
+  for (const Section& section : kSections) {
+    if (const toml::node* node = root.get(section.name)) {
+      if (Status st = section.parse(ctx, *node, &config); !st.ok()) return st;
     }
-    if (Status st = GetString(ctx, *t, "gate", "listen", &config.listen); !st.ok()) return st;
-    if (config.listen.empty() || config.listen.find(':') == std::string::npos) {
-      return ctx.Error(*t, "gate.listen", "expected HOST:PORT, like \"127.0.0.1:8787\"");
-    }
-    std::string unknown = "refuse";
-    if (Status st = GetString(ctx, *t, "gate", "unknown_paths", &unknown); !st.ok()) return st;
-    if (unknown == "refuse") {
-      config.unknown_paths = UnknownPaths::kRefuse;
-    } else if (unknown == "pass") {
-      config.unknown_paths = UnknownPaths::kPass;
-    } else {
-      return ctx.Error(*t->get("unknown_paths"), "gate.unknown_paths", "expected \"refuse\" or \"pass\"");
-    }
-    std::optional<uint64_t> max_body;
-    if (Status st = GetCount(ctx, *t, "gate", "max_body_bytes", &max_body); !st.ok()) return st;
-    if (max_body) {
-      if (*max_body < 1024 || *max_body > (uint64_t{1} << 32)) {
-        return ctx.Error(*t->get("max_body_bytes"), "gate.max_body_bytes", "expected 1024 to 4294967296 bytes");
-      }
-      config.max_body_bytes = static_cast<size_t>(*max_body);
-    }
-    if (Status st = GetStrings(ctx, *t, "gate", "unlogged_routes", &config.unlogged_routes); !st.ok()) return st;
-    std::string default_route;
-    if (Status st = GetString(ctx, *t, "gate", "default_route", &default_route); !st.ok()) return st;
-    if (t->get("default_route") != nullptr) {
-      Result<ModelRoute> route = ParseRouteTarget("*", default_route);
-      if (!route.ok()) return ctx.Error(*t->get("default_route"), "gate.default_route", route.status().message());
-      config.default_route = std::move(route).value();
-    }
-    std::string count_tokens = "refuse";
-    if (Status st = GetString(ctx, *t, "gate", "count_tokens", &count_tokens); !st.ok()) return st;
-    if (count_tokens != "refuse" && count_tokens != "estimate") {
-      return ctx.Error(*t->get("count_tokens"), "gate.count_tokens", "expected \"estimate\" or \"refuse\"");
-    }
-    config.count_tokens_estimate = count_tokens == "estimate";
-  }
-  if (const toml::node* r = root.get("routes")) {
-    if (Status st = ParseRoutes(ctx, *r, &config.routes); !st.ok()) return st;
-  }
-  if (const toml::node* p = root.get("policy")) {
-    const toml::table* t = p->as_table();
-    if (t == nullptr) return ctx.Error(*p, "policy", "expected a table");
-    if (Status st =
-            CheckKeys(ctx, *t, "policy",
-                      {"redact_secrets", "strip_hidden_outbound", "refuse_private_keys", "strip_hidden_inbound"});
-        !st.ok()) {
-      return st;
-    }
-    PolicySwitches& s = config.policy;
-    for (auto [key, field] :
-         {std::pair{"redact_secrets", &s.redact_secrets}, std::pair{"strip_hidden_outbound", &s.strip_hidden_outbound},
-          std::pair{"refuse_private_keys", &s.refuse_private_keys},
-          std::pair{"strip_hidden_inbound", &s.strip_hidden_inbound}}) {
-      if (Status st = GetBool(ctx, *t, "policy", key, field); !st.ok()) return st;
-    }
-  }
-  if (const toml::node* r = root.get("retention")) {
-    const toml::table* t = r->as_table();
-    if (t == nullptr) return ctx.Error(*r, "retention", "expected a table");
-    if (Status st = CheckKeys(ctx, *t, "retention", {"days", "records"}); !st.ok()) return st;
-    std::optional<uint64_t> days;
-    if (Status st = GetCount(ctx, *t, "retention", "days", &days); !st.ok()) return st;
-    if (days) {
-      if (*days == 0 || *days > 36500) return ctx.Error(*t->get("days"), "retention.days", "expected 1 to 36500");
-      config.retention.days = static_cast<uint32_t>(*days);
-    }
-    if (Status st = GetCount(ctx, *t, "retention", "records", &config.retention.records); !st.ok()) return st;
-    if (config.retention.records && *config.retention.records == 0) {
-      return ctx.Error(*t->get("records"), "retention.records", "expected at least 1");
-    }
-  }
-  if (const toml::node* l = root.get("log")) {
-    const toml::table* t = l->as_table();
-    if (t == nullptr) return ctx.Error(*l, "log", "expected a table");
-    if (Status st = CheckKeys(ctx, *t, "log", {"durability", "location", "replica", "on_store_down"}); !st.ok()) {
-      return st;
-    }
-    if (Status st = GetString(ctx, *t, "log", "location", &config.log.location); !st.ok()) return st;
-    if (Status st = GetString(ctx, *t, "log", "replica", &config.log.replica); !st.ok()) return st;
-    std::string on_down = config.log.serve_unlogged ? "serve-unlogged" : "refuse";
-    if (Status st = GetString(ctx, *t, "log", "on_store_down", &on_down); !st.ok()) return st;
-    if (on_down != "refuse" && on_down != "serve-unlogged") {
-      return ctx.Error(*t->get("on_store_down"), "log.on_store_down", "expected \"refuse\" or \"serve-unlogged\"");
-    }
-    config.log.serve_unlogged = on_down == "serve-unlogged";
-    std::string durability = LogDurabilityName(config.log.durability);
-    if (Status st = GetString(ctx, *t, "log", "durability", &durability); !st.ok()) return st;
-    Result<LogDurability> parsed_durability = ParseLogDurability(durability);
-    if (!parsed_durability.ok()) return ctx.Error(*t->get("durability"), "log.durability", "expected \"normal\" or \"full\"");
-    config.log.durability = *parsed_durability;
-  }
-  if (const toml::node* u = root.get("upstreams")) {
-    const toml::table* t = u->as_table();
-    if (t == nullptr) return ctx.Error(*u, "upstreams", "expected a table of [upstreams.NAME]");
-    for (auto&& [key, value] : *t) {
-      if (Status st = ParseUpstream(ctx, key.str(), value, &config); !st.ok()) return st;
-    }
-  }
-  if (const toml::node* u = root.get("users")) {
-    const toml::table* t = u->as_table();
-    if (t == nullptr) return ctx.Error(*u, "users", "expected a table of [users.NAME]");
-    std::set<std::string> hashes;
-    for (auto&& [key, value] : *t) {
-      if (Status st = ParseUser(ctx, key.str(), value, &config, &hashes); !st.ok()) return st;
-    }
-  }
-  if (const toml::node* p = root.get("prices")) {
-    std::vector<PriceEntry> file_prices;
-    if (Status st = ParsePrices(ctx, *p, &file_prices); !st.ok()) return st;
-    file_prices.insert(file_prices.end(), config.prices.begin(), config.prices.end());
-    config.prices = std::move(file_prices);
   }
   return config;
 }

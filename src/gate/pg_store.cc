@@ -11,13 +11,18 @@
 //      head) and gb_anchors (each chain's retention anchor);
 //   2: gb_budget (spend per user and day/month), gb_reserved (what each
 //      replica's exchanges in flight hold) and the functions gb_reserve and
-//      gb_settle that take and release reservations in one statement.
+//      gb_settle that take and release reservations in one statement;
+//   3: gb_bodies (request bodies stored ahead of their records, written by
+//      earlier versions; still read);
+//   4: gb_lease (budget leases: PgBudgets::Reserve).
 //
 // A writer holds a session advisory lock on its replica's name, so two gates
 // started with the same name cannot fork one chain; the lock goes with the
 // session (a killed gate's lock is released by the server). A writer's chain
-// head lives in memory, read back after any connection error (a commit whose
-// answer was lost may have been stored).
+// head lives in memory. Records go out on two "lanes" (connections), each
+// with at most one group of records in flight, sent in pipeline mode and
+// answered to the lane's thread: with durability normal a record counts as
+// appended once its group is sent (PgStore::Lane, docs/gate.md).
 #include <libpq-fe.h>
 #include <unistd.h>
 
@@ -30,6 +35,7 @@
 #include <mutex>
 #include <thread>
 
+#include <cstdio>
 #include <cstring>
 #include <map>
 
@@ -39,9 +45,12 @@
 namespace glassbox::gate {
 namespace {
 
-constexpr int kSchemaVersion = 3;
+constexpr int kSchemaVersion = 4;
 // Records per INSERT statement (19 parameters each, under libpq's 65535).
 constexpr size_t kRowsPerInsert = 1000;
+// Connections a writer sends records on, each with at most one group of
+// records in flight (PgStore::Lane).
+constexpr int kLanes = 2;
 
 const char* const kMigrations[] = {
     // 1: the log.
@@ -143,6 +152,59 @@ EXCEPTION WHEN OTHERS THEN NULL;
 END $$;
 ALTER TABLE gb_records ADD COLUMN request_body_at bigint;
 )sql",
+    // 4: budget leases (PgBudgets::Reserve): a replica holds a slice of a
+    // user's remaining budget and admits exchanges from it without a round
+    // trip. Releases what the replica's last lease has left, then, as
+    // gb_reserve, refuses when spend plus every replica's holdings reach a
+    // cap; else grants up to want_* but never past a cap's remainder -- only
+    // the asking exchange's own estimate (min_*) may pass it, so the fleet
+    // overshoots a cap by at most one exchange, as with gb_reserve.
+    R"sql(
+CREATE FUNCTION gb_lease(p_user text, p_replica text, p_day bigint, p_month bigint,
+    rel_tokens bigint, rel_usd double precision,
+    want_tokens bigint, want_usd double precision, min_tokens bigint, min_usd double precision,
+    cap_dt bigint, cap_du double precision, cap_mt bigint, cap_mu double precision,
+    OUT allowed boolean, OUT budget text, OUT used double precision, OUT held boolean,
+    OUT granted_tokens bigint, OUT granted_usd double precision)
+LANGUAGE plpgsql AS $$
+DECLARE
+  dt bigint; du double precision; mt bigint; mu double precision;
+  rdt bigint; rdu double precision; rmt bigint; rmu double precision;
+  rem_t bigint; rem_u double precision;
+BEGIN
+  INSERT INTO gb_budget (user_name, kind, period) VALUES (p_user, 'd', p_day), (p_user, 'm', p_month)
+    ON CONFLICT DO NOTHING;
+  SELECT spent_tokens, spent_usd INTO dt, du FROM gb_budget
+    WHERE user_name = p_user AND kind = 'd' AND period = p_day FOR UPDATE;
+  SELECT spent_tokens, spent_usd INTO mt, mu FROM gb_budget
+    WHERE user_name = p_user AND kind = 'm' AND period = p_month FOR UPDATE;
+  IF rel_tokens > 0 OR rel_usd > 0 THEN
+    UPDATE gb_reserved SET tokens = greatest(0, tokens - rel_tokens), usd = greatest(0, usd - rel_usd)
+      WHERE user_name = p_user AND replica = p_replica
+        AND ((kind = 'd' AND period = p_day) OR (kind = 'm' AND period = p_month));
+  END IF;
+  SELECT coalesce(sum(tokens), 0), coalesce(sum(usd), 0) INTO rdt, rdu FROM gb_reserved
+    WHERE user_name = p_user AND kind = 'd' AND period = p_day;
+  SELECT coalesce(sum(tokens), 0), coalesce(sum(usd), 0) INTO rmt, rmu FROM gb_reserved
+    WHERE user_name = p_user AND kind = 'm' AND period = p_month;
+  held := rmt > 0 OR rmu > 0;
+  allowed := false; granted_tokens := 0; granted_usd := 0;
+  IF cap_dt IS NOT NULL AND dt + rdt >= cap_dt THEN budget := 'daily_tokens'; used := dt + rdt; RETURN; END IF;
+  IF cap_du IS NOT NULL AND du + rdu >= cap_du THEN budget := 'daily_usd'; used := du + rdu; RETURN; END IF;
+  IF cap_mt IS NOT NULL AND mt + rmt >= cap_mt THEN budget := 'monthly_tokens'; used := mt + rmt; RETURN; END IF;
+  IF cap_mu IS NOT NULL AND mu + rmu >= cap_mu THEN budget := 'monthly_usd'; used := mu + rmu; RETURN; END IF;
+  rem_t := least(cap_dt - (dt + rdt), cap_mt - (mt + rmt));  -- NULL without a token cap
+  rem_u := least(cap_du - (du + rdu), cap_mu - (mu + rmu));
+  granted_tokens := CASE WHEN rem_t IS NULL THEN min_tokens ELSE greatest(least(want_tokens, rem_t), min_tokens) END;
+  granted_usd := CASE WHEN rem_u IS NULL THEN min_usd ELSE greatest(least(want_usd, rem_u), min_usd) END;
+  allowed := true; budget := ''; used := 0;
+  INSERT INTO gb_reserved (user_name, kind, period, replica, tokens, usd)
+    VALUES (p_user, 'd', p_day, p_replica, granted_tokens, granted_usd),
+           (p_user, 'm', p_month, p_replica, granted_tokens, granted_usd)
+    ON CONFLICT (user_name, kind, period, replica) DO UPDATE
+    SET tokens = gb_reserved.tokens + EXCLUDED.tokens, usd = gb_reserved.usd + EXCLUDED.usd;
+END $$;
+)sql",
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion);
 
@@ -168,6 +230,11 @@ using PgResult = std::unique_ptr<PGresult, PgResultFree>;
 // outlive the call (integers are kept in `owned`).
 class Params {
  public:
+  Params() = default;
+  Params(const Params&) = delete;  // values point into owned_
+  Params& operator=(const Params&) = delete;
+  Params(Params&&) = default;  // a deque's elements keep their addresses
+  Params& operator=(Params&&) = default;
   void Text(std::string_view v) { Add(v.data(), v.size(), 0); }
   void Bytes(const std::optional<std::string>& v) {
     if (!v) return Null();
@@ -361,6 +428,76 @@ class PgConn {
     return result;
   }
 
+  // One statement of a pipeline (SendPipeline).
+  struct Statement {
+    std::string sql;       // or, when `prepared` is set, that statement's
+    std::string prepared;  // name (prepared on this connection)
+    Params params;
+  };
+  // Prepares `sql` as `name` for this session.
+  Status Prepare(const char* name, const std::string& sql) {
+    return Check(PgResult(PQprepare(conn_, name, sql.c_str(), 0, nullptr))).status();
+  }
+  // Sends `statements` in pipeline mode (libpq 14+) as one implicit
+  // transaction (one Sync), without waiting for the answer: ReadPipeline
+  // reads it. On a failure to send the connection is dropped, so a part of
+  // the group can never be committed (no Sync reached the server).
+  Status SendPipeline(const std::vector<Statement>& statements) {
+    if (Status s = EnsureConnected(); !s.ok()) return s;
+    bool sent = PQenterPipelineMode(conn_) == 1;
+    for (const Statement& st : statements) {
+      sent = sent && (st.prepared.empty()
+                          ? PQsendQueryParams(conn_, st.sql.c_str(), st.params.size(), nullptr,
+                                              st.params.values(), st.params.lengths(),
+                                              st.params.formats(), 0)
+                          : PQsendQueryPrepared(conn_, st.prepared.c_str(), st.params.size(),
+                                                st.params.values(), st.params.lengths(),
+                                                st.params.formats(), 0)) == 1;
+    }
+    sent = sent && PQpipelineSync(conn_) == 1 && PQflush(conn_) == 0;
+    if (sent) return Status::Ok();
+    Status failed = Status::Unavailable(shown_ + ": " + Message());
+    MarkDown();
+    Drop();
+    return failed;
+  }
+  // Reads the answer to SendPipeline: Ok once the group committed; an error
+  // of code kUnavailable when the connection went (the group may or may not
+  // have committed), else the server's refusal (nothing committed).
+  Status ReadPipeline() {
+    if (conn_ == nullptr) return Status::Unavailable(shown_ + ": the connection was lost");
+    Status result = Status::Ok();
+    int empty = 0;
+    for (;;) {
+      PgResult r(PQgetResult(conn_));
+      if (!r) {
+        // Between two statements' results; a lost connection ends here.
+        if (PQstatus(conn_) != CONNECTION_OK || ++empty > 1000) break;
+        continue;
+      }
+      empty = 0;
+      const ExecStatusType st = PQresultStatus(r.get());
+      if (st == PGRES_PIPELINE_SYNC) {
+        PQexitPipelineMode(conn_);
+        return result;
+      }
+      if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && result.ok()) {
+        std::string why = PQresultErrorMessage(r.get());
+        while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
+        result = Status::Error(shown_ + ": " + (why.empty() ? "the pipeline was aborted" : why));
+      }
+    }
+    Status lost = Status::Unavailable(shown_ + ": the connection was lost: " + Message());
+    MarkDown();
+    Drop();
+    return lost;
+  }
+  // Closes the connection; the next call connects again.
+  void Drop() {
+    if (conn_ != nullptr) PQfinish(conn_);
+    conn_ = nullptr;
+  }
+
   bool Connected() const { return conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK; }
   PGconn* raw() { return conn_; }
   const std::string& shown() const { return shown_; }
@@ -447,42 +584,144 @@ std::string SplitReplica(const std::string& url, std::string* replica) {
   return url.substr(0, q) + (kept.empty() ? "" : "?" + kept);
 }
 
+// A settlement waiting to be applied (SharedBudgets::Settle's arguments).
+struct PendingSettle {
+  std::string user;
+  int64_t reserved_day, reserved_month;
+  uint64_t reserved_tokens;
+  double reserved_usd;
+  int64_t day, month;
+  uint64_t tokens;
+  std::optional<double> usd;
+  std::chrono::steady_clock::time_point queued_at = std::chrono::steady_clock::now();
+};
+
+// The SQL of a statement applying n settlements in order (one call of
+// gb_settle each, 10 parameters each).
+std::string SettleSql(size_t n) {
+  std::string sql = "SELECT ";
+  for (size_t i = 0; i < n; ++i) {
+    sql += i ? ", gb_settle(" : "gb_settle(";
+    for (size_t k = 0; k < 10; ++k) {
+      sql +=
+          (k ? ", $" : "$") + std::to_string(i * 10 + k + 1) + (k == 5 || k == 9 ? "::float8" : "");
+    }
+    sql += ")";
+  }
+  return sql;
+}
+
+// The SQL inserting n records (kRecordParams parameters each).
+std::string InsertSql(size_t n) {
+  std::string sql = std::string("INSERT INTO gb_records (") + kRecordColumns + ") VALUES ";
+  for (size_t i = 0; i < n; ++i) {
+    sql += i ? ",(" : "(";
+    for (int k = 0; k < kRecordParams; ++k)
+      sql += (k ? ",$" : "$") + std::to_string(i * kRecordParams + k + 1);
+    sql += ")";
+  }
+  return sql;
+}
+
+// The statements a lane prepares when it connects (the common groups: one
+// record, one settlement).
+constexpr const char* kInsertOne = "gb_insert1";
+constexpr const char* kSettleOne = "gb_settle1";
+
+// One statement applying `settles` in order; `prepared`: on a connection
+// that prepared kSettleOne.
+PgConn::Statement SettleStatement(const std::deque<PendingSettle>& settles,
+                                  const std::string& replica, bool prepared) {
+  PgConn::Statement st;
+  if (prepared && settles.size() == 1) {
+    st.prepared = kSettleOne;
+  } else {
+    st.sql = SettleSql(settles.size());
+  }
+  for (const PendingSettle& s : settles) {
+    st.params.Text(s.user);
+    st.params.Text(replica);
+    st.params.Int(s.reserved_day);
+    st.params.Int(s.reserved_month);
+    st.params.Int(static_cast<int64_t>(s.reserved_tokens));
+    st.params.Double(s.reserved_usd);
+    st.params.Int(s.day);
+    st.params.Int(s.month);
+    st.params.Int(static_cast<int64_t>(s.tokens));
+    st.params.Opt(s.usd);
+  }
+  return st;
+}
+
 class PgBudgets final : public SharedBudgets {
  public:
   PgBudgets(std::string conninfo, std::string shown, std::string replica, std::shared_ptr<Health> health)
       : conninfo_(std::move(conninfo)), shown_(std::move(shown)), replica_(std::move(replica)), health_(std::move(health)) {}
 
+  // Admission from this replica's lease on the user's budget: without a
+  // round trip while the lease covers the exchange's estimate in every
+  // capped unit; else one call of gb_lease gives back what is left of the
+  // lease and takes a new one (up to kLeaseExchanges estimates, never past
+  // a cap but for the asking exchange itself) or refuses. The estimate
+  // stays held in gb_reserved until Settle releases it, as a reservation
+  // does; a lease unused for kLeaseIdle is given back by the settle thread.
   Result<SharedReserveResult> Reserve(std::string_view user, int64_t day, int64_t month, uint64_t tokens, double usd,
                                       const BudgetCaps& caps) override {
-    Params p;
-    std::string u(user);
-    p.Text(u);
-    p.Text(replica_);
-    p.Int(day);
-    p.Int(month);
-    p.Int(static_cast<int64_t>(tokens));
-    p.Double(usd);
-    p.Opt(caps.daily_tokens);
-    p.Opt(caps.daily_usd);
-    p.Opt(caps.monthly_tokens);
-    p.Opt(caps.monthly_usd);
+    const bool capped_tokens = caps.daily_tokens || caps.monthly_tokens;
+    const bool capped_usd = caps.daily_usd || caps.monthly_usd;
+    LeaseCall call{std::string(user), day, month, caps};
+    call.want_tokens = tokens * kLeaseExchanges;
+    call.want_usd = usd * kLeaseExchanges;
+    call.min_tokens = tokens;
+    call.min_usd = usd;
+    {
+      std::lock_guard lock(lease_mu_);
+      Lease& lease = leases_[call.user];
+      if (lease.Covers(day, month, caps)) {
+        if ((!capped_tokens || lease.tokens >= tokens) && (!capped_usd || lease.usd >= usd)) {
+          lease.tokens -= std::min(lease.tokens, tokens);
+          lease.usd = std::max(0.0, lease.usd - usd);
+          lease.last_use = std::chrono::steady_clock::now();
+          // Half spent: a larger lease is asked for in the background, so
+          // the next exchanges find it without waiting.
+          if (!lease.topping_up && ((capped_tokens && lease.tokens < call.want_tokens / 2) ||
+                                    (capped_usd && lease.usd < call.want_usd / 2))) {
+            lease.topping_up = true;
+            LeaseCall top_up = call;
+            top_up.min_tokens = 0;
+            top_up.min_usd = 0;
+            QueueTopUp(std::move(top_up));
+          }
+          return SharedReserveResult{};
+        }
+        call.give_back_tokens = lease.tokens;  // released by gb_lease below
+        call.give_back_usd = lease.usd;
+      } else {
+        GiveBack(call.user, lease);  // another day, month or caps
+      }
+      lease = Lease{};
+    }
     auto conn = Take();
-    auto r = conn->Exec(
-        "SELECT allowed, budget, used, held FROM gb_reserve($1, $2, $3, $4, $5, $6::float8, $7, $8::float8, $9, "
-        "$10::float8)",
-        p);
+    auto r = CallLease(*conn, call);
     Give(std::move(conn));
+    // On an error the lease given back may or may not be released: it is
+    // not used again (at worst held until this replica restarts).
     if (!r.ok()) return r.status();
-    SharedReserveResult out;
-    PGresult* res = r->get();
-    out.allowed = PQgetvalue(res, 0, 0)[0] == 't';
-    out.budget = PQgetvalue(res, 0, 1);
-    out.used = std::strtod(PQgetvalue(res, 0, 2), nullptr);
-    out.held = PQgetvalue(res, 0, 3)[0] == 't';
-    return out;
+    if (r->allowed)
+      AddToLease(call, r->granted_tokens - std::min(r->granted_tokens, tokens),
+                 std::max(0.0, r->granted_usd - usd));
+    return r->answer;
   }
 
   ~PgBudgets() override {
+    {
+      // No top-up may grant a lease after the leases are given back.
+      std::unique_lock lock(settle_mu_);
+      top_ups_closed_ = true;
+      top_ups_.clear();
+      settle_cv_.wait(lock, [&] { return !top_ups_running_; });
+    }
+    GiveBackIdle(std::chrono::steady_clock::time_point::max());  // every lease
     {
       std::lock_guard lock(settle_mu_);
       settle_stopping_ = true;
@@ -491,20 +730,25 @@ class PgBudgets final : public SharedBudgets {
     if (settle_thread_.joinable()) settle_thread_.join();
   }
 
-  // Queued for the settle thread; the exchange's record commit waits for it
-  // (PgStore::AppendBatch calls Flush), so a client never sees an exchange
-  // complete whose spend is not in the ledger, and the round trip overlaps
-  // the record's instead of preceding it.
+  // Queued: the exchange's record takes it into its own transaction
+  // (TakeQueued, called by PgStore::AppendBatch), so the spend is committed
+  // with the record that shows it, atomically, in the same round trip. A
+  // settlement no record takes within kSettleDelay (an exchange that ends
+  // without a record) is applied by the settle thread on its own connection.
   Status Settle(std::string_view user, int64_t reserved_day, int64_t reserved_month, uint64_t reserved_tokens,
                 double reserved_usd, int64_t day, int64_t month, uint64_t tokens, std::optional<double> usd) override {
+    bool wake = false;
     {
       std::lock_guard lock(settle_mu_);
       settle_queue_.push_back(PendingSettle{std::string(user), reserved_day, reserved_month, reserved_tokens,
                                             reserved_usd, day, month, tokens, usd});
       ++settles_queued_;
       if (!settle_thread_.joinable()) settle_thread_ = std::thread([this] { RunSettles(); });
+      // Only a settle thread waiting for work needs waking (not one that
+      // waits for its queue's oldest settlement to be due).
+      wake = settle_thread_idle_;
     }
-    settle_cv_.notify_all();
+    if (wake) settle_cv_.notify_all();
     return Status::Ok();
   }
 
@@ -513,9 +757,161 @@ class PgBudgets final : public SharedBudgets {
     const uint64_t want = settles_queued_;
     settle_cv_.wait(lock, [&] { return settles_done_ >= want; });
   }
+
+  // Takes every queued settlement for a record's transaction, after the
+  // ones the settle thread is applying have been applied.
+  std::deque<PendingSettle> TakeQueued() {
+    std::unique_lock lock(settle_mu_);
+    std::deque<PendingSettle> taken;
+    taken.swap(settle_queue_);
+    settles_done_ += taken.size();
+    const uint64_t want = settles_queued_;
+    settle_cv_.wait(lock, [&] { return settles_done_ >= want; });
+    return taken;
+  }
+  // Gives back settlements whose record was not sent (they wait for the
+  // next record or the settle thread).
+  void Requeue(std::deque<PendingSettle> settles) {
+    if (settles.empty()) return;
+    {
+      std::lock_guard lock(settle_mu_);
+      settles_queued_ += settles.size();
+      settle_queue_.insert(settle_queue_.begin(), std::make_move_iterator(settles.begin()),
+                           std::make_move_iterator(settles.end()));
+      if (!settle_thread_.joinable()) settle_thread_ = std::thread([this] { RunSettles(); });
+    }
+    settle_cv_.notify_all();
+  }
+  // Settlements lost with a group the server refused.
+  void CountFailures(uint64_t n) { failures_.fetch_add(n); }
   uint64_t failures() const override { return failures_.load(); }
 
  private:
+  // What is left of this replica's lease on one user's budget (held in
+  // gb_reserved beside the estimates of exchanges in flight).
+  struct Lease {
+    int64_t day = -1, month = -1;
+    BudgetCaps caps;
+    uint64_t tokens = 0;
+    double usd = 0;
+    std::chrono::steady_clock::time_point last_use{};
+    bool topping_up = false;  // a top-up is queued for the settle thread
+    bool Covers(int64_t d, int64_t m, const BudgetCaps& c) const {
+      return day == d && month == m && caps.daily_tokens == c.daily_tokens &&
+             caps.monthly_tokens == c.monthly_tokens && caps.daily_usd == c.daily_usd &&
+             caps.monthly_usd == c.monthly_usd;
+    }
+  };
+  static constexpr uint64_t kLeaseExchanges = 8;
+
+  // One call of gb_lease.
+  struct LeaseCall {
+    std::string user;
+    int64_t day, month;
+    BudgetCaps caps;
+    uint64_t give_back_tokens = 0, want_tokens = 0, min_tokens = 0;
+    double give_back_usd = 0, want_usd = 0, min_usd = 0;
+  };
+  struct LeaseAnswer {
+    SharedReserveResult answer;
+    bool allowed = false;
+    uint64_t granted_tokens = 0;
+    double granted_usd = 0;
+  };
+  Result<LeaseAnswer> CallLease(PgConn& conn, const LeaseCall& c) {
+    Params p;
+    p.Text(c.user);
+    p.Text(replica_);
+    p.Int(c.day);
+    p.Int(c.month);
+    p.Int(static_cast<int64_t>(c.give_back_tokens));
+    p.Double(c.give_back_usd);
+    p.Int(static_cast<int64_t>(c.want_tokens));
+    p.Double(c.want_usd);
+    p.Int(static_cast<int64_t>(c.min_tokens));
+    p.Double(c.min_usd);
+    p.Opt(c.caps.daily_tokens);
+    p.Opt(c.caps.daily_usd);
+    p.Opt(c.caps.monthly_tokens);
+    p.Opt(c.caps.monthly_usd);
+    auto r = conn.Exec(
+        "SELECT allowed, budget, used, held, granted_tokens, granted_usd FROM gb_lease($1, $2, $3, "
+        "$4, $5, "
+        "$6::float8, $7, $8::float8, $9, $10::float8, $11, $12::float8, $13, $14::float8)",
+        p);
+    if (!r.ok()) return r.status();
+    LeaseAnswer out;
+    PGresult* res = r->get();
+    out.allowed = out.answer.allowed = PQgetvalue(res, 0, 0)[0] == 't';
+    out.answer.budget = PQgetvalue(res, 0, 1);
+    out.answer.used = std::strtod(PQgetvalue(res, 0, 2), nullptr);
+    out.answer.held = PQgetvalue(res, 0, 3)[0] == 't';
+    out.granted_tokens = static_cast<uint64_t>(ToInt(PQgetvalue(res, 0, 4)));
+    out.granted_usd = std::strtod(PQgetvalue(res, 0, 5), nullptr);
+    return out;
+  }
+  // Adds what a lease call granted (beyond the asking exchange's estimate)
+  // to the user's lease; a lease of another period or caps by now is given
+  // back first.
+  void AddToLease(const LeaseCall& c, uint64_t tokens, double usd) {
+    std::lock_guard lock(lease_mu_);
+    Lease& lease = leases_[c.user];
+    if (!lease.Covers(c.day, c.month, c.caps)) {
+      GiveBack(c.user, lease);
+      lease = Lease{c.day, c.month, c.caps};
+    }
+    lease.tokens += tokens;
+    lease.usd += usd;
+    lease.last_use = std::chrono::steady_clock::now();
+  }
+  // Queues a top-up for the settle thread (lease_mu_ held).
+  void QueueTopUp(LeaseCall call) {
+    {
+      std::lock_guard lock(settle_mu_);
+      if (top_ups_closed_) return;
+      top_ups_.push_back(std::move(call));
+      if (!settle_thread_.joinable()) settle_thread_ = std::thread([this] { RunSettles(); });
+    }
+    settle_cv_.notify_all();
+  }
+  // Runs the queued top-ups (settle thread, settle_mu_ not held).
+  void RunTopUps(std::deque<LeaseCall> calls) {
+    if (!settle_conn_) settle_conn_ = Take();
+    for (const LeaseCall& c : calls) {
+      auto r = CallLease(*settle_conn_, c);
+      if (r.ok() && r->allowed) {
+        AddToLease(c, r->granted_tokens, r->granted_usd);
+      } else if (!r.ok()) {
+        failures_.fetch_add(1);  // (a grant it may have made is held until restart)
+      }
+      std::lock_guard lock(lease_mu_);
+      auto it = leases_.find(c.user);
+      if (it != leases_.end()) it->second.topping_up = false;
+    }
+  }
+  static constexpr auto kLeaseIdle = std::chrono::seconds(1);
+
+  // Queues the release of what `lease` has left (lease_mu_ held).
+  void GiveBack(const std::string& user, Lease& lease) {
+    if (lease.day < 0 || (lease.tokens == 0 && lease.usd <= 0)) return;
+    (void)Settle(user, lease.day, lease.month, lease.tokens, lease.usd, lease.day, lease.month, 0,
+                 0.0);
+    lease.tokens = 0;
+    lease.usd = 0;
+  }
+  // Gives back every lease last used before `unused_since`.
+  void GiveBackIdle(std::chrono::steady_clock::time_point unused_since) {
+    std::lock_guard lock(lease_mu_);
+    for (auto it = leases_.begin(); it != leases_.end();) {
+      if (it->second.last_use < unused_since) {
+        GiveBack(it->first, it->second);
+        it = leases_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
   // A pool: one connection per concurrent caller (I/O threads), kept.
   std::unique_ptr<PgConn> Take() {
     {
@@ -538,55 +934,65 @@ class PgBudgets final : public SharedBudgets {
     free_.push_back(std::move(c));
   }
 
-  struct PendingSettle {
-    std::string user;
-    int64_t reserved_day, reserved_month;
-    uint64_t reserved_tokens;
-    double reserved_usd;
-    int64_t day, month;
-    uint64_t tokens;
-    std::optional<double> usd;
-  };
-
-  // Applies queued settlements, all that wait in one statement (one call
-  // of gb_settle each, in order).
+  // Applies the settlements no record took (all that are due, in one
+  // statement): each once it has waited kSettleDelay, so a settlement whose
+  // record is on its way is left to that record. Gives back leases idle for
+  // kLeaseIdle.
   void RunSettles() {
+    constexpr auto kSettleDelay = std::chrono::milliseconds(20);
     std::unique_lock lock(settle_mu_);
     for (;;) {
-      settle_cv_.wait(lock, [&] { return settle_stopping_ || !settle_queue_.empty(); });
-      if (settle_queue_.empty()) return;  // stopping, nothing left
+      if (!top_ups_.empty()) {
+        std::deque<LeaseCall> calls;
+        calls.swap(top_ups_);
+        top_ups_running_ = true;
+        lock.unlock();
+        RunTopUps(std::move(calls));
+        lock.lock();
+        top_ups_running_ = false;
+        settle_cv_.notify_all();
+        continue;
+      }
+      if (settle_queue_.empty()) {
+        settle_thread_idle_ = true;
+        const bool work = settle_cv_.wait_for(lock, kLeaseIdle, [&] {
+          return settle_stopping_ || !settle_queue_.empty() || !top_ups_.empty();
+        });
+        settle_thread_idle_ = false;
+        if (!work) {
+          lock.unlock();  // lease_mu_ comes first
+          GiveBackIdle(std::chrono::steady_clock::now() - kLeaseIdle);
+          lock.lock();
+          continue;
+        }
+        if (!top_ups_.empty()) continue;
+        if (settle_queue_.empty()) return;  // stopping, nothing left
+      }
+      const auto now = std::chrono::steady_clock::now();
+      const auto due = settle_queue_.front().queued_at + kSettleDelay;
+      if (!settle_stopping_ && now < due) {
+        settle_cv_.wait_until(lock, due, [&] { return settle_stopping_ || !top_ups_.empty(); });
+        continue;
+      }
       std::deque<PendingSettle> batch;
-      batch.swap(settle_queue_);
+      while (!settle_queue_.empty() &&
+             (settle_stopping_ || settle_queue_.front().queued_at + kSettleDelay <= now)) {
+        batch.push_back(std::move(settle_queue_.front()));
+        settle_queue_.pop_front();
+      }
       lock.unlock();
       if (!settle_conn_) settle_conn_ = Take();
-      Params p;
-      std::string sql = "SELECT ";
-      int n = 0;
-      for (const PendingSettle& s : batch) {
-        sql += n ? ", " : "";
-        sql += "gb_settle(";
-        for (int k = 0; k < 10; ++k) sql += (k ? ", $" : "$") + std::to_string(n + k + 1) + (k == 5 || k == 9 ? "::float8" : "");
-        sql += ")";
-        n += 10;
-        p.Text(s.user);
-        p.Text(replica_);
-        p.Int(s.reserved_day);
-        p.Int(s.reserved_month);
-        p.Int(static_cast<int64_t>(s.reserved_tokens));
-        p.Double(s.reserved_usd);
-        p.Int(s.day);
-        p.Int(s.month);
-        p.Int(static_cast<int64_t>(s.tokens));
-        p.Opt(s.usd);
-      }
-      Status st = settle_conn_->Run(sql.c_str(), p);
-      if (!st.ok()) failures_.fetch_add(batch.size());
+      PgConn::Statement st = SettleStatement(batch, replica_, /*prepared=*/false);
+      Status applied = settle_conn_->Run(st.sql.c_str(), st.params);
+      if (!applied.ok()) failures_.fetch_add(batch.size());
       lock.lock();
       settles_done_ += batch.size();
       settle_cv_.notify_all();
     }
   }
 
+  std::mutex lease_mu_;                               // before settle_mu_ when both are held
+  std::map<std::string, Lease, std::less<>> leases_;  // guarded by lease_mu_
   std::string conninfo_, shown_, replica_;
   std::shared_ptr<Health> health_;
   std::mutex mu_;
@@ -597,8 +1003,18 @@ class PgBudgets final : public SharedBudgets {
   std::deque<PendingSettle> settle_queue_;  // guarded by settle_mu_
   uint64_t settles_queued_ = 0, settles_done_ = 0;  // guarded
   bool settle_stopping_ = false;                    // guarded
+  bool settle_thread_idle_ = false;                 // guarded: waiting for work
+  std::deque<LeaseCall> top_ups_;                   // guarded
+  bool top_ups_running_ = false, top_ups_closed_ = false;  // guarded
   std::atomic<uint64_t> failures_{0};
   std::thread settle_thread_;
+};
+
+// Records (with the settlements of their exchanges) sent as one
+// transaction whose answer has not been read yet.
+struct ShipGroup {
+  std::vector<AuditRecord> records;
+  std::deque<PendingSettle> settles;
 };
 
 class PgStore final : public LogStore {
@@ -614,11 +1030,13 @@ class PgStore final : public LogStore {
 
   ~PgStore() override {
     {
-      std::lock_guard lock(body_mu_);
-      body_stopping_ = true;
-      body_cv_.notify_all();
+      std::lock_guard lock(ship_mu_);
+      ship_stopping_ = true;
+      ship_cv_.notify_all();
     }
-    if (body_thread_.joinable()) body_thread_.join();
+    for (auto& l : lanes_) {
+      if (l->reader.joinable()) l->reader.join();
+    }
     {
       std::lock_guard lock(health_->mu);
       health_->stopping = true;
@@ -634,9 +1052,22 @@ class PgStore final : public LogStore {
     conn_ = std::make_unique<PgConn>(conninfo_, shown_, health_, [this](PgConn& c) { return OnConnect(c); });
     if (Status s = conn_->Connect(); !s.ok()) return s;
     if (writer_) {
-      body_conn_ = std::make_unique<PgConn>(conninfo_, shown_, health_, [this](PgConn& c) {
-        return options_.durability == LogDurability::kNormal ? c.Run("SET synchronous_commit = off") : Status::Ok();
-      });
+      for (int i = 0; i < kLanes; ++i) {
+        auto lane = std::make_unique<Lane>();
+        lane->conn = std::make_unique<PgConn>(conninfo_, shown_, health_, [this](PgConn& c) {
+          if (options_.durability == LogDurability::kNormal) {
+            if (Status st = c.Run("SET synchronous_commit = off"); !st.ok()) return st;
+          }
+          Params name;
+          const std::string lane_name = LaneName();
+          name.Text(lane_name);
+          if (Status st = c.Run("SELECT set_config('application_name', $1, false)", name); !st.ok())
+            return st;
+          if (Status st = c.Prepare(kInsertOne, InsertSql(1)); !st.ok()) return st;
+          return c.Prepare(kSettleOne, SettleSql(1));
+        });
+        lanes_.push_back(std::move(lane));
+      }
       budgets_ = std::make_shared<PgBudgets>(conninfo_, shown_, replica_, health_);
       probe_ = std::thread([this] { Probe(); });
     }
@@ -648,49 +1079,19 @@ class PgStore final : public LogStore {
   bool Available() const override { return health_->up.load(std::memory_order_relaxed); }
   std::shared_ptr<SharedBudgets> Budgets() override { return budgets_; }
 
-  // Request bodies go ahead of their records, while the upstream answers:
-  // queued here and inserted by a thread of their own on a connection of
-  // their own, so neither the log thread nor other records wait for them.
-  // A record naming a body waits in AppendBatch until that body is stored;
-  // if storing it failed, the body goes into the record instead (the hash is
-  // the same either way: form 3 hashes bodies by digest).
-  bool StoresBodiesAhead() const override { return writer_; }
-  Result<StoredBody> StoreRequestBody(std::string_view body, bool screened, std::string sha256) override {
-    if (!writer_) return Status::Error(shown_ + ": opened for reading");
-    std::string copy(body);
-    if (!screened) {
-      if (Status s = masker_->Mask(&copy); !s.ok()) return s;
-    }
-    StoredBody stored;
-    stored.sha256 = screened && sha256.size() == 64 ? std::move(sha256) : Sha256Hex(copy);
-    if (next_body_id_ == 0) {
-      Params p;
-      p.Text(replica_);
-      auto last = conn_->Exec("SELECT coalesce(max(id), 0) FROM gb_bodies WHERE replica = $1", p);
-      if (!last.ok()) return last.status();
-      next_body_id_ = ToInt(PQgetvalue(last->get(), 0, 0));
-    }
-    stored.at = ++next_body_id_;
-    {
-      std::lock_guard lock(body_mu_);
-      body_queue_.push_back(PendingBody{stored.at, std::move(copy)});
-      if (!body_thread_.joinable()) body_thread_ = std::thread([this] { StoreBodies(); });
-    }
-    body_cv_.notify_all();
-    return stored;
-  }
+  // Bodies go into their records (no StoreRequestBody): a record's group is
+  // acknowledged once sent, so a body stored ahead would only add the wait
+  // for its own commit; gb_bodies is still read, for logs written by
+  // glassbox versions that stored bodies ahead.
 
   Result<std::vector<AuditRecord>> AppendBatch(std::vector<AuditRecord> records) override {
     if (!writer_) return Status::Error(shown_ + ": opened for reading");
-    int64_t newest_body = 0;
     for (AuditRecord& r : records) {
       if (!IsRfc3339Utc(r.time)) {
         return Status::Error(shown_ + ": record time '" + r.time + "' is not RFC 3339 UTC (2026-11-23T12:00:00Z)");
       }
-      if (r.request_body_at != 0 && (r.request_body || r.request_body_sha256.size() != 64)) {
-        return Status::Error(shown_ + ": a record naming a stored body needs no inline body and the body's SHA-256");
-      }
-      newest_body = std::max(newest_body, r.request_body_at);
+      if (r.request_body_at != 0)
+        return Status::Error(shown_ + ": this store keeps request bodies in their records");
       for (std::string* field : {&r.path, &r.findings}) {
         if (Status s = masker_->Mask(field); !s.ok()) return s;
       }
@@ -701,94 +1102,248 @@ class PgStore final : public LogStore {
         if (Status s = masker_->Mask(&*r.response_body); !s.ok()) return s;
       }
     }
-    if (newest_body > 0) TakeBackFailedBodies(records, newest_body);
-    // The settlements of these exchanges (queued before their records).
-    if (budgets_) budgets_->Flush();
-    // A lost connection is retried once: the head is read again, and if it
-    // already ends with this batch (the commit went through, its answer was
-    // lost) the batch is done; else it is chained and sent again.
-    Status st = Status::Ok();
-    for (int attempt = 0; attempt < 2; ++attempt) {
-      const int64_t before = head_id_;
-      if (head_stale_ || !conn_->Connected()) {
-        if (Status s = LoadHead(); !s.ok()) return s;
-        if (attempt > 0 && head_id_ == before + static_cast<int64_t>(records.size()) &&
-            head_hash_ == records.back().record_hash) {
-          return records;
-        }
-      }
-      st = SendBatch(records);
-      if (st.ok()) return records;
-      if (conn_->Connected()) break;  // refused by the server: not a lost connection
+    auto lane = FreeLane();
+    if (!lane.ok()) return lane.status();
+    if (head_stale_) {
+      if (Status s = Quiesce(); !s.ok()) return s;
+      if (Status s = LoadHead(); !s.ok()) return s;
     }
-    return st;
+    // The settlements of these exchanges (queued before their records) go
+    // into the records' transaction.
+    ShipGroup group;
+    if (budgets_) group.settles = budgets_->TakeQueued();
+    Chain(records);
+    // A send that fails reached no Sync: nothing of it can commit, so it is
+    // sent once more on a new connection.
+    Status st = (*lane)->conn->SendPipeline(GroupStatements(records, group.settles));
+    if (!st.ok()) st = (*lane)->conn->SendPipeline(GroupStatements(records, group.settles));
+    if (!st.ok()) {
+      if (budgets_) budgets_->Requeue(std::move(group.settles));
+      return st;
+    }
+    head_id_ = records.back().id;
+    head_hash_ = records.back().record_hash;
+    group.records = records;
+    return Sent(**lane, std::move(group), std::move(records));
   }
 
-  // Chains `records` onto the head and inserts them (all or none).
-  Status SendBatch(std::vector<AuditRecord>& records) {
+  // Ids and hashes for `records`, chained onto the head.
+  void Chain(std::vector<AuditRecord>& records) const {
     int64_t id = head_id_;
     std::string prev = head_hash_;
     for (AuditRecord& r : records) {
       r.replica = replica_;
       r.id = ++id;
       r.prev_hash = prev;
-      const bool by_ref = r.request_body_at != 0;
-      const std::string_view digest = (r.request_body && r.request_body_screened) || by_ref
+      const std::string_view digest = r.request_body && r.request_body_screened
                                           ? std::string_view(r.request_body_sha256)
                                           : std::string_view();
-      r.record_hash =
-          ComputeRecordHash(r, RecordForm::kV3, digest.size() == 64 ? digest : std::string_view(), by_ref);
+      r.record_hash = ComputeRecordHash(r, RecordForm::kV3,
+                                        digest.size() == 64 ? digest : std::string_view(), false);
       prev = r.record_hash;
     }
-    const bool several = records.size() > kRowsPerInsert;
-    Status st = several ? conn_->Run("BEGIN") : Status::Ok();
-    for (size_t start = 0; st.ok() && start < records.size(); start += kRowsPerInsert) {
+  }
+
+  // A group's statements: its settlements, then its records (multi-row
+  // INSERTs), one transaction.
+  std::vector<PgConn::Statement> GroupStatements(const std::vector<AuditRecord>& records,
+                                                 const std::deque<PendingSettle>& settles) const {
+    std::vector<PgConn::Statement> out;
+    if (!settles.empty()) out.push_back(SettleStatement(settles, replica_, /*prepared=*/true));
+    for (size_t start = 0; start < records.size(); start += kRowsPerInsert) {
       const size_t n = std::min(kRowsPerInsert, records.size() - start);
-      std::string sql = std::string("INSERT INTO gb_records (") + kRecordColumns + ") VALUES ";
+      PgConn::Statement st;
+      if (n == 1) {
+        st.prepared = kInsertOne;
+      } else {
+        st.sql = InsertSql(n);
+      }
+      for (size_t i = 0; i < n; ++i) AddRecordParams(records[start + i], st.params);
+      out.push_back(std::move(st));
+    }
+    return out;
+  }
+
+  static void AddRecordParams(const AuditRecord& r, Params& p) {
+    p.Text(r.replica);
+    p.Int(r.id);
+    p.Text(r.time);
+    p.Text(r.user);
+    p.Text(r.agent);
+    p.Text(r.upstream);
+    p.Text(r.model);
+    p.Text(r.method);
+    p.Text(r.path);
+    p.Int(r.status);
+    p.Int(r.latency_ms);
+    p.Int(r.input_tokens);
+    p.Int(r.output_tokens);
+    p.Text(r.findings);
+    p.Bytes(r.request_body);
+    p.Bytes(r.response_body);
+    p.Text(r.request_sha256);
+    p.Text(r.response_sha256);
+    p.Text(r.prev_hash);
+    p.Text(r.record_hash);
+    p.Null();  // request_body_at: bodies are kept in their records
+  }
+
+  // A lane: a connection with at most one group in flight, and the thread
+  // that reads its answers. Groups on different lanes commit in any order
+  // (each record's id and hash are fixed before it is sent); one group per
+  // connection keeps "sent" as good as committed when the gate is killed:
+  // the server reads and commits it before it can notice the gate is gone
+  // (docs/gate.md).
+  struct Lane {
+    std::unique_ptr<PgConn> conn;
+    std::optional<ShipGroup>
+        in_flight;        // guarded by ship_mu_; while set, the lane's thread owns conn
+    bool broken = false;  // guarded: its connection was lost; the group is being resent
+    uint64_t sent = 0, confirmed = 0, lost = 0;  // guarded: groups
+    std::thread reader;
+  };
+
+  // A lane without a group in flight (waits up to a second for one). Fails
+  // at once while the store is known down and every lane holds a group.
+  Result<Lane*> FreeLane() {
+    std::unique_lock lock(ship_mu_);
+    Lane* free = nullptr;
+    auto found = [&] {
+      for (auto& l : lanes_) {
+        if (!l->in_flight) free = l.get();
+      }
+      return free != nullptr || !health_->up.load();
+    };
+    ship_cv_.wait_for(lock, std::chrono::seconds(1), found);
+    if (free == nullptr) {
+      return Status::Unavailable(
+          shown_ +
+          ": the database is unreachable or too slow (records sent before are kept "
+          "and sent again once it is back)");
+    }
+    return free;
+  }
+
+  // A group is sent: the lane's thread reads its answer. With durability
+  // normal the records count as appended now (acknowledged once the server
+  // has them: docs/gate.md); with full, once the lane saw them committed.
+  Result<std::vector<AuditRecord>> Sent(Lane& lane, ShipGroup group,
+                                        std::vector<AuditRecord> records) {
+    std::unique_lock lock(ship_mu_);
+    lane.in_flight = std::move(group);
+    const uint64_t mine = ++lane.sent;
+    if (!lane.reader.joinable()) lane.reader = std::thread([this, &lane] { ReadAnswers(lane); });
+    ship_cv_.notify_all();
+    if (options_.durability != LogDurability::kFull) return records;
+    ship_cv_.wait(lock, [&] { return lane.confirmed >= mine || lane.broken; });
+    if (lane.confirmed < mine || lane.lost >= mine) {
+      return Status::Unavailable(shown_ +
+                                 ": the records were sent but their commit was not confirmed");
+    }
+    return records;
+  }
+
+  // Waits until no group is in flight, so a reader sees every record
+  // appended. Fails after a second, or at once while the store is down.
+  Status Quiesce() {
+    if (!writer_) return Status::Ok();
+    std::unique_lock lock(ship_mu_);
+    auto idle = [&] {
+      return !health_->up.load() || std::none_of(lanes_.begin(), lanes_.end(),
+                                                 [](auto& l) { return l->in_flight.has_value(); });
+    };
+    ship_cv_.wait_for(lock, std::chrono::seconds(1), idle);
+    for (auto& l : lanes_) {
+      if (l->in_flight) {
+        return Status::Unavailable(
+            shown_ +
+            ": records sent to the database are not confirmed yet (it is unreachable "
+            "or slow)");
+      }
+    }
+    return Status::Ok();
+  }
+
+  // A lane's thread: reads each group's answer; a group whose connection
+  // was lost is sent again once the server is back, unless it committed.
+  // Runs until the store closes, finishing the group in flight (for at most
+  // kGiveUp once stopping).
+  void ReadAnswers(Lane& lane) {
+    std::unique_lock lock(ship_mu_);
+    for (;;) {
+      const uint64_t want = lane.confirmed + 1;
+      ship_cv_.wait(lock, [&] { return ship_stopping_ || lane.sent >= want; });
+      if (lane.sent < want) return;  // stopping, nothing in flight
+      lock.unlock();
+      Status st = lane.conn->ReadPipeline();
+      bool lost = false;
+      if (!st.ok() && st.code() == StatusCode::kUnavailable) st = Resend(lane, &lost);
+      if (!st.ok() && !lost) lost = true;
+      lock.lock();
+      if (lost) {
+        // Acknowledged records that will not be in the log (the server
+        // refused them, or was gone until the gate stopped): said where an
+        // operator looks. The chain goes on from the stored head (a group
+        // sent after these on the other lane leaves a gap verify reports).
+        std::fprintf(stderr, "glassbox gate: records %s:%lld..%lld could not be stored in %s: %s\n",
+                     replica_.c_str(), static_cast<long long>(lane.in_flight->records.front().id),
+                     static_cast<long long>(lane.in_flight->records.back().id), shown_.c_str(),
+                     st.message().c_str());
+        if (budgets_) budgets_->CountFailures(lane.in_flight->settles.size());
+        lane.lost = want;
+        head_stale_ = true;
+      }
+      lane.in_flight.reset();
+      lane.broken = false;
+      lane.confirmed = want;
+      ship_cv_.notify_all();
+    }
+  }
+
+  // The lane's group lost its connection: reconnect (every kRetry), and send
+  // the group again unless its last record is stored (a group commits as a
+  // whole). Sets *lost when it gives up (stopping for kGiveUp) or another
+  // record holds the group's place.
+  Status Resend(Lane& lane, bool* lost) {
+    constexpr auto kRetry = std::chrono::milliseconds(100);
+    constexpr auto kGiveUp = std::chrono::seconds(5);
+    {
+      std::lock_guard lock(ship_mu_);
+      lane.broken = true;
+      ship_cv_.notify_all();
+    }
+    const ShipGroup& g = *lane.in_flight;
+    std::optional<std::chrono::steady_clock::time_point> stop_since;
+    for (;;) {
       Params p;
-      for (size_t i = 0; i < n; ++i) {
-        const AuditRecord& r = records[start + i];
-        sql += i ? ",(" : "(";
-        for (int k = 0; k < kRecordParams; ++k) {
-          sql += (k ? ",$" : "$") + std::to_string(i * kRecordParams + k + 1);
+      p.Text(replica_);
+      p.Int(g.records.back().id);
+      auto stored =
+          lane.conn->Exec("SELECT record_hash FROM gb_records WHERE replica = $1 AND id = $2", p);
+      if (stored.ok()) {
+        if (PQntuples(stored->get()) == 1) {
+          if (g.records.back().record_hash == PQgetvalue(stored->get(), 0, 0)) return Status::Ok();
+          *lost = true;
+          return Status::Error(shown_ + ": record " + replica_ + ":" +
+                               std::to_string(g.records.back().id) +
+                               " was stored by another writer");
         }
-        sql += ")";
-        p.Text(r.replica);
-        p.Int(r.id);
-        p.Text(r.time);
-        p.Text(r.user);
-        p.Text(r.agent);
-        p.Text(r.upstream);
-        p.Text(r.model);
-        p.Text(r.method);
-        p.Text(r.path);
-        p.Int(r.status);
-        p.Int(r.latency_ms);
-        p.Int(r.input_tokens);
-        p.Int(r.output_tokens);
-        p.Text(r.findings);
-        p.Bytes(r.request_body);
-        p.Bytes(r.response_body);
-        p.Text(r.request_sha256);
-        p.Text(r.response_sha256);
-        p.Text(r.prev_hash);
-        p.Text(r.record_hash);
-        if (r.request_body_at != 0) {
-          p.Int(r.request_body_at);
-        } else {
-          p.Null();
+        Status st = lane.conn->SendPipeline(GroupStatements(g.records, g.settles));
+        if (st.ok()) st = lane.conn->ReadPipeline();
+        if (st.ok() || st.code() != StatusCode::kUnavailable) return st;
+      }
+      std::unique_lock lock(ship_mu_);
+      if (ship_stopping_) {
+        const auto now = std::chrono::steady_clock::now();
+        if (!stop_since) stop_since = now;
+        if (now - *stop_since > kGiveUp) {
+          *lost = true;
+          return Status::Unavailable(shown_ +
+                                     ": the database did not come back before the gate stopped");
         }
       }
-      st = conn_->Run(sql.c_str(), p);
+      ship_cv_.wait_for(lock, kRetry);
     }
-    if (several) st = st.ok() ? conn_->Run("COMMIT") : (void(conn_->Run("ROLLBACK")), st);
-    if (!st.ok()) {
-      head_stale_ = true;
-      return st;
-    }
-    head_id_ = id;
-    head_hash_ = prev;
-    return Status::Ok();
   }
 
   Result<std::vector<AuditRecord>> List() override {
@@ -802,6 +1357,7 @@ class PgStore final : public LogStore {
   }
 
   Result<AuditRecord> Get(int64_t id, std::string_view replica) override {
+    if (Status s = Quiesce(); !s.ok()) return s;
     Params p;
     p.Int(id);
     std::string rep(replica);
@@ -849,6 +1405,7 @@ class PgStore final : public LogStore {
   }
 
   Status ForEach(const RecordFilter& filter, const std::function<bool(AuditRecord&)>& visit) override {
+    if (Status s = Quiesce(); !s.ok()) return s;
     std::string where;
     Params p;
     std::vector<std::string> args;
@@ -883,6 +1440,7 @@ class PgStore final : public LogStore {
   }
 
   Result<std::vector<UsageRow>> UsageSince(std::string_view since) override {
+    if (Status s = Quiesce(); !s.ok()) return s;
     Params p;
     std::string s(since);
     p.Text(s);
@@ -905,6 +1463,7 @@ class PgStore final : public LogStore {
   }
 
   Result<VerifyResult> Verify(const std::vector<gate::Checkpoint>* checkpoints) override {
+    if (Status s = Quiesce(); !s.ok()) return s;
     // One snapshot for every chain, even while replicas append.
     if (Status s = conn_->Run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); !s.ok()) return s;
     auto result = VerifyInSnapshot(checkpoints);
@@ -913,6 +1472,7 @@ class PgStore final : public LogStore {
   }
 
   Result<std::optional<std::string>> TimeOfNewest(int64_t n) override {
+    if (Status s = Quiesce(); !s.ok()) return s;
     Params p;
     p.Text(replica_);
     p.Int(std::max<int64_t>(0, n - 1));
@@ -922,13 +1482,17 @@ class PgStore final : public LogStore {
     return std::optional<std::string>(PQgetvalue(r->get(), 0, 0));
   }
 
-  Result<Head> ReadHead() override { return ReadHeadOf(replica_); }
+  Result<Head> ReadHead() override {
+    if (Status s = Quiesce(); !s.ok()) return s;
+    return ReadHeadOf(replica_);
+  }
 
   Result<int64_t> DeleteBefore(std::string_view cutoff) override {
     if (!IsRfc3339Utc(cutoff)) {
       return Status::Error("retention cutoff '" + std::string(cutoff) + "' is not RFC 3339 UTC (2026-11-23T12:00:00Z)");
     }
     std::string c(cutoff);
+    if (Status s = Quiesce(); !s.ok()) return s;
     if (Status s = conn_->Run("BEGIN"); !s.ok()) return s;
     Params p;
     p.Text(replica_);
@@ -995,11 +1559,36 @@ class PgStore final : public LogStore {
       if (Status s = c.Run("SET synchronous_commit = off"); !s.ok()) return s;
     }
     if (!cleared_reservations_) {
+      // A previous run of this replica killed a moment ago may still have a
+      // group of records on its lanes' connections, which the server is
+      // committing: the chain's head is read once they are gone.
+      if (Status s = WaitForLanesOfAPreviousRun(c); !s.ok()) return s;
       if (Status s = c.Run("DELETE FROM gb_reserved WHERE replica = $1", p); !s.ok()) return s;
       cleared_reservations_ = true;
     }
     head_stale_ = true;
     return Status::Ok();
+  }
+
+  // The application_name of this replica's lane connections.
+  std::string LaneName() const { return "glassbox-lane:" + replica_; }
+
+  Status WaitForLanesOfAPreviousRun(PgConn& c) {
+    constexpr auto kPatience = std::chrono::seconds(10);
+    const auto until = std::chrono::steady_clock::now() + kPatience;
+    Params p;
+    const std::string name = LaneName();
+    p.Text(name);
+    for (;;) {
+      auto r = c.Exec("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", p);
+      if (!r.ok()) return r.status();
+      if (ToInt(PQgetvalue(r->get(), 0, 0)) == 0) return Status::Ok();
+      if (std::chrono::steady_clock::now() > until) {
+        return Status::Error(shown_ + ": connections of an earlier run of replica '" + replica_ +
+                             "' are still open after 10 s; try again once they are gone");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
   }
 
   Status EnsureSchema(PgConn& c) {
@@ -1215,52 +1804,6 @@ class PgStore final : public LogStore {
     return v;
   }
 
-  // The body thread: inserts queued bodies, as many as are waiting in one
-  // statement; a body that could not be stored is kept for its record.
-  void StoreBodies() {
-    std::unique_lock lock(body_mu_);
-    for (;;) {
-      body_cv_.wait(lock, [&] { return body_stopping_ || !body_queue_.empty(); });
-      if (body_queue_.empty()) return;  // stopping, nothing left
-      std::deque<PendingBody> batch;
-      batch.swap(body_queue_);
-      lock.unlock();
-      Params p;
-      p.Text(replica_);
-      std::string sql = "INSERT INTO gb_bodies (replica, id, body) VALUES ";
-      for (size_t i = 0; i < batch.size(); ++i) {
-        sql += (i ? ",($1,$" : "($1,$") + std::to_string(2 * i + 2) + ",$" + std::to_string(2 * i + 3) + ")";
-        p.Int(batch[i].id);
-        p.Bytes(batch[i].body);
-      }
-      Status st = body_conn_->Run(sql.c_str(), p);
-      lock.lock();
-      if (!st.ok()) {
-        for (PendingBody& b : batch) failed_bodies_[b.id] = std::move(*b.body);
-      }
-      bodies_resolved_ = std::max(bodies_resolved_, batch.back().id);
-      body_cv_.notify_all();
-    }
-  }
-
-  // Waits until every body up to `newest` is stored or has failed; a failed
-  // one goes back into its record.
-  void TakeBackFailedBodies(std::vector<AuditRecord>& records, int64_t newest) {
-    std::unique_lock lock(body_mu_);
-    body_cv_.wait(lock, [&] { return bodies_resolved_ >= newest; });
-    if (failed_bodies_.empty()) return;
-    for (AuditRecord& r : records) {
-      auto it = r.request_body_at != 0 ? failed_bodies_.find(r.request_body_at) : failed_bodies_.end();
-      if (it == failed_bodies_.end()) continue;
-      r.request_body = std::move(it->second);  // masked already; request_body_sha256 is its digest
-      r.request_body_screened = true;
-      r.request_body_at = 0;
-      failed_bodies_.erase(it);
-    }
-    // (A failed body whose record never comes stays until the gate stops:
-    // records may arrive out of body order, so none is dropped early.)
-  }
-
   // Asks the server whether it accepts connections: every second while it
   // is up (so health and metrics notice an outage before an exchange does),
   // every 200 ms while it is down (so Available() recovers without traffic:
@@ -1292,21 +1835,14 @@ class PgStore final : public LogStore {
   std::unique_ptr<PgConn> conn_;
   std::shared_ptr<PgBudgets> budgets_;
   std::thread probe_;
-  struct PendingBody {
-    int64_t id = 0;
-    std::optional<std::string> body;
-  };
-  std::unique_ptr<PgConn> body_conn_;
-  int64_t next_body_id_ = 0;  // the last id given out (writer's thread)
-  std::mutex body_mu_;
-  std::condition_variable body_cv_;
-  std::deque<PendingBody> body_queue_;            // guarded by body_mu_
-  int64_t bodies_resolved_ = 0;                   // guarded: every body up to it is stored or failed
-  std::map<int64_t, std::string> failed_bodies_;  // guarded
-  bool body_stopping_ = false;                    // guarded
-  std::thread body_thread_;
   bool cleared_reservations_ = false;
-  bool head_stale_ = true;
+  // The group in flight (ack on send): while it is set, the shipper thread
+  // owns conn_; the other users of conn_ wait for it (Quiesce).
+  std::mutex ship_mu_;
+  std::condition_variable ship_cv_;
+  std::vector<std::unique_ptr<Lane>> lanes_;  // made at Open
+  bool ship_stopping_ = false;                // guarded
+  std::atomic<bool> head_stale_{true};        // set by a lane thread too
   int64_t head_id_ = 0;
   std::string head_hash_ = std::string(kZeroHash);
 };

@@ -156,6 +156,37 @@ struct Policy::Impl {
     return nullptr;
   }
 
+  // "/NAME/..." addresses a custom upstream directly: that upstream, with
+  // *path cut to what follows; else nullptr and *path unchanged.
+  const UpstreamConfig* ForcedUpstream(std::string_view* path) const {
+    if (path->size() <= 1) return nullptr;
+    const size_t slash = path->find('/', 1);
+    if (slash == std::string_view::npos) return nullptr;
+    const UpstreamConfig* u = Upstream(path->substr(1, slash - 1));
+    if (u == nullptr || u->name == "anthropic" || u->name == "openai" || u->name == "gemini")
+      return nullptr;
+    *path = path->substr(slash);
+    return u;
+  }
+
+  // The route's upstream_target (and query_key, streaming for Gemini).
+  void SetUpstreamTarget(const UpstreamConfig& upstream, std::string_view path,
+                         std::string_view query, const HeaderList& headers, Route* r) const {
+    if (r->protocol == Provider::kGemini) {
+      r->query_key = QueryParam(query, "key");
+      if (QueryParam(query, "alt") == "sse") r->streaming = true;
+    }
+    std::string out_query(query);
+    // A ?key= that is the user's gate key must not reach Google; one sent
+    // beside an x-glassbox-key is the user's own and stays.
+    if (!config.users.empty() && !r->query_key.empty() &&
+        FindHeader(headers, "x-glassbox-key") == nullptr) {
+      out_query = WithoutQueryParam(query, "key");
+    }
+    r->upstream_target = upstream.url.path + std::string(path);
+    if (!out_query.empty()) r->upstream_target += "?" + out_query;
+  }
+
   bool Unlogged(std::string_view route, std::string_view path) const {
     for (const std::string& r : config.unlogged_routes) {
       if (r == route || (r.starts_with("/") && GlobMatch(r, path))) return true;
@@ -193,86 +224,121 @@ Result<std::shared_ptr<const Policy>> Policy::Create(GateConfig config, SecretSc
   return std::shared_ptr<const Policy>(new Policy(std::move(impl)));
 }
 
-RouteDecision Policy::ClassifyRoute(std::string_view method, std::string_view target, const HeaderList& headers) const {
+namespace {
+
+// POST paths with a route of their own; each has a body policy.
+struct FixedRoute {
+  std::string_view path;
+  Provider protocol;
+  std::string_view name;
+};
+constexpr FixedRoute kPostRoutes[] = {
+    {"/v1/messages", Provider::kAnthropic, "anthropic.messages"},
+    {"/v1/messages/count_tokens", Provider::kAnthropic, "anthropic.count_tokens"},
+    {"/v1/chat/completions", Provider::kOpenAi, "openai.chat_completions"},
+    {"/v1/responses", Provider::kOpenAi, "openai.responses"},
+    // Codex's remote compaction: a Responses-shaped body.
+    {"/v1/responses/compact", Provider::kOpenAi, "openai.responses_compact"},
+    {"/v1/embeddings", Provider::kOpenAi, "openai.embeddings"},
+};
+
+// Gemini's methods ("/v1beta/models/MODEL:METHOD") and their routes.
+struct GeminiMethod {
+  std::string_view method;
+  std::string_view name;
+  bool streaming;
+};
+constexpr GeminiMethod kGeminiMethods[] = {
+    {"generateContent", "gemini.generate_content", false},
+    {"streamGenerateContent", "gemini.stream_generate_content", true},
+    {"countTokens", "gemini.count_tokens", false},
+    {"embedContent", "gemini.embed_content", false},
+    {"batchEmbedContents", "gemini.embed_content", false},
+};
+
+// The generation routes a Chat-only upstream takes, translated
+// (gate/translation.h), though it speaks another protocol.
+constexpr std::string_view kTranslatedRoutes[] = {
+    "anthropic.messages",      "openai.responses",
+    "gemini.generate_content", "gemini.stream_generate_content",
+    "anthropic.count_tokens",  "gemini.count_tokens",
+};
+
+Route UnknownRoute() {
+  Route r;
+  r.name = "unknown";
+  return r;
+}
+
+// "PREFIX" or "PREFIX/...", not a method call (no ':').
+bool IsModelsPath(std::string_view path, std::string_view prefix) {
+  return (path == prefix ||
+          (path.starts_with(prefix) && path.substr(prefix.size()).starts_with('/'))) &&
+         path.find(':') == std::string_view::npos;
+}
+
+Route GeminiRoute(const GeminiPath& g) {
+  for (const GeminiMethod& m : kGeminiMethods) {
+    if (g.method != m.method) continue;
+    Route r = NamedRoute(Provider::kGemini, m.name);
+    r.streaming = m.streaming;
+    r.model = g.model;
+    r.has_body_policy = true;
+    return r;
+  }
+  return UnknownRoute();
+}
+
+// The route of `method` `path` ("unknown" when the gate knows none);
+// `forced`, a custom upstream named in the path, decides whose models list
+// a GET /v1/models is.
+Route MatchRoute(std::string_view method, std::string_view path, const UpstreamConfig* forced,
+                 const HeaderList& headers) {
+  if (method == "POST") {
+    for (const FixedRoute& f : kPostRoutes) {
+      if (path != f.path) continue;
+      Route r = NamedRoute(f.protocol, f.name);
+      r.has_body_policy = true;
+      return r;
+    }
+    if (std::optional<GeminiPath> g = ParseGeminiPath(path)) return GeminiRoute(*g);
+  } else if (method == "GET") {
+    if (IsModelsPath(path, "/v1/models")) {
+      const bool anthropic = forced != nullptr ? forced->protocol == Provider::kAnthropic
+                                               : HasAnthropicHeaders(headers);
+      return anthropic ? NamedRoute(Provider::kAnthropic, "anthropic.models")
+                       : NamedRoute(Provider::kOpenAi, "openai.models");
+    }
+    if (IsModelsPath(path, "/v1beta/models")) return NamedRoute(Provider::kGemini, "gemini.models");
+  }
+  return UnknownRoute();
+}
+
+// Best guess of an unknown path's format, for the error and for
+// pass-through.
+Provider GuessProtocol(std::string_view path, const UpstreamConfig* forced,
+                       const HeaderList& headers) {
+  if (forced != nullptr) return forced->protocol;
+  if (path.starts_with("/v1beta") || path.find(":generateContent") != std::string_view::npos)
+    return Provider::kGemini;
+  return HasAnthropicHeaders(headers) ? Provider::kAnthropic : Provider::kOpenAi;
+}
+
+}  // namespace
+
+RouteDecision Policy::ClassifyRoute(std::string_view method, std::string_view target,
+                                    const HeaderList& headers) const {
   const GateConfig& config = impl_->config;
   RouteDecision d;
-  Route& r = d.route;
   const size_t q = target.find('?');
   std::string_view path = target.substr(0, q);
   std::string_view query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
-
-  // "/NAME/..." addresses a custom upstream directly.
-  const UpstreamConfig* forced = nullptr;
-  if (path.size() > 1) {
-    const size_t slash = path.find('/', 1);
-    if (slash != std::string_view::npos) {
-      const UpstreamConfig* u = impl_->Upstream(path.substr(1, slash - 1));
-      if (u != nullptr && u->name != "anthropic" && u->name != "openai" && u->name != "gemini") {
-        forced = u;
-        path = path.substr(slash);
-      }
-    }
-  }
-
-  const bool post = method == "POST";
-  const bool get = method == "GET";
-  r.name = "unknown";
-  if (post && path == "/v1/messages") {
-    r = NamedRoute(Provider::kAnthropic, "anthropic.messages");
-    r.has_body_policy = true;
-  } else if (post && path == "/v1/messages/count_tokens") {
-    r = NamedRoute(Provider::kAnthropic, "anthropic.count_tokens");
-    r.has_body_policy = true;
-  } else if (get && (path == "/v1/models" || path.starts_with("/v1/models/")) &&
-             path.find(':') == std::string_view::npos) {
-    const bool anthropic = forced != nullptr ? forced->protocol == Provider::kAnthropic : HasAnthropicHeaders(headers);
-    r = anthropic ? NamedRoute(Provider::kAnthropic, "anthropic.models")
-                  : NamedRoute(Provider::kOpenAi, "openai.models");
-  } else if (post && path == "/v1/chat/completions") {
-    r = NamedRoute(Provider::kOpenAi, "openai.chat_completions");
-    r.has_body_policy = true;
-  } else if (post && path == "/v1/responses") {
-    r = NamedRoute(Provider::kOpenAi, "openai.responses");
-    r.has_body_policy = true;
-  } else if (post && path == "/v1/responses/compact") {
-    // Codex's remote compaction: a Responses-shaped body.
-    r = NamedRoute(Provider::kOpenAi, "openai.responses_compact");
-    r.has_body_policy = true;
-  } else if (post && path == "/v1/embeddings") {
-    r = NamedRoute(Provider::kOpenAi, "openai.embeddings");
-    r.has_body_policy = true;
-  } else if (get && (path == "/v1beta/models" || path.starts_with("/v1beta/models/")) &&
-             path.find(':') == std::string_view::npos) {
-    r = NamedRoute(Provider::kGemini, "gemini.models");
-  } else if (std::optional<GeminiPath> g = post ? ParseGeminiPath(path) : std::nullopt) {
-    if (g->method == "generateContent") {
-      r = NamedRoute(Provider::kGemini, "gemini.generate_content");
-    } else if (g->method == "streamGenerateContent") {
-      r = NamedRoute(Provider::kGemini, "gemini.stream_generate_content");
-      r.streaming = true;
-    } else if (g->method == "countTokens") {
-      r = NamedRoute(Provider::kGemini, "gemini.count_tokens");
-    } else if (g->method == "embedContent" || g->method == "batchEmbedContents") {
-      r = NamedRoute(Provider::kGemini, "gemini.embed_content");
-    }
-    if (r.name != "unknown") {
-      r.model = g->model;
-      r.has_body_policy = true;
-    }
-  }
-  if (r.name.empty()) r.name = "unknown";
+  const UpstreamConfig* forced = impl_->ForcedUpstream(&path);
+  d.route = MatchRoute(method, path, forced, headers);
+  Route& r = d.route;
 
   if (r.name == "unknown") {
-    // Best guess of the format, for the error and for pass-through.
-    if (forced != nullptr) {
-      r.protocol = forced->protocol;
-    } else if (path.starts_with("/v1beta") || path.find(":generateContent") != std::string_view::npos) {
-      r.protocol = Provider::kGemini;
-    } else if (HasAnthropicHeaders(headers)) {
-      r.protocol = Provider::kAnthropic;
-    } else {
-      r.protocol = Provider::kOpenAi;
-    }
+    r.protocol = GuessProtocol(path, forced, headers);
     if (config.unknown_paths == UnknownPaths::kRefuse) {
       d.refusal = MakeRefusal(r.protocol, ErrorKind::kNotFound, "unknown-path",
                               fmt::format("{} {} is not an API path the gate knows; set unknown_paths = \"pass\" "
@@ -281,11 +347,9 @@ RouteDecision Policy::ClassifyRoute(std::string_view method, std::string_view ta
       return d;
     }
   } else if (forced != nullptr && forced->protocol != r.protocol &&
-             !(forced->chat_only && (r.name == "anthropic.messages" || r.name == "openai.responses" ||
-                                     r.name == "gemini.generate_content" || r.name == "gemini.stream_generate_content" ||
-                                     r.name == "anthropic.count_tokens" || r.name == "gemini.count_tokens"))) {
-    // (A Chat-only upstream takes the other generation APIs translated:
-    // gate/translation.h.)
+             !(forced->chat_only &&
+               std::find(std::begin(kTranslatedRoutes), std::end(kTranslatedRoutes), r.name) !=
+                   std::end(kTranslatedRoutes))) {
     d.refusal = MakeRefusal(r.protocol, ErrorKind::kNotFound, "wrong-protocol",
                             fmt::format("upstream {} speaks the {} protocol, not {}", forced->name,
                                         net::ProviderName(forced->protocol), net::ProviderName(r.protocol)));
@@ -301,27 +365,14 @@ RouteDecision Policy::ClassifyRoute(std::string_view method, std::string_view ta
                             fmt::format("upstream {} is disabled in the gate's configuration", upstream->name));
     return d;
   }
-  if (r.protocol == Provider::kGemini) {
-    r.query_key = QueryParam(query, "key");
-    if (QueryParam(query, "alt") == "sse") r.streaming = true;
-  }
-  std::string out_query(query);
-  // A ?key= that is the user's gate key must not reach Google; one sent
-  // beside an x-glassbox-key is the user's own and stays.
-  if (!config.users.empty() && !r.query_key.empty() && FindHeader(headers, "x-glassbox-key") == nullptr) {
-    out_query = WithoutQueryParam(query, "key");
-  }
-  r.upstream_target = upstream->url.path + std::string(path);
-  if (!out_query.empty()) r.upstream_target += "?" + out_query;
+  impl_->SetUpstreamTarget(*upstream, path, query, headers, &r);
   r.log_payloads = !impl_->Unlogged(r.name, path);
-  if (r.has_body_policy && !r.model.empty()) {
-    for (const std::string& g : upstream->allowed_models) {
-      if (GlobMatch(g, r.model)) return d;
-    }
-    if (!upstream->allowed_models.empty()) {
-      d.refusal = MakeRefusal(r.protocol, ErrorKind::kPermission, "model-not-allowed",
-                              fmt::format("model {} is not allowed on upstream {}", r.model, upstream->name));
-    }
+  if (r.has_body_policy && !r.model.empty() && !upstream->allowed_models.empty() &&
+      std::none_of(upstream->allowed_models.begin(), upstream->allowed_models.end(),
+                   [&](const std::string& g) { return GlobMatch(g, r.model); })) {
+    d.refusal =
+        MakeRefusal(r.protocol, ErrorKind::kPermission, "model-not-allowed",
+                    fmt::format("model {} is not allowed on upstream {}", r.model, upstream->name));
   }
   return d;
 }
@@ -655,6 +706,112 @@ class OutboundEditor {
   std::string private_key_path_;
 };
 
+// What the whole-body secret scan found: most requests hold no secret,
+// and then the per-string pass is skipped unless escapes could hide one.
+struct WholeBodyScan {
+  bool check_strings = false;  // a secret (or a failed scan): check string by string
+  bool clean = false;          // the scan ran and found nothing at all
+};
+WholeBodyScan ScanWholeBody(const Policy::Impl& policy, std::string_view body,
+                            SecretScratch& scratch) {
+  WholeBodyScan out;
+  std::vector<Finding> raw;
+  const Status scanned = policy.ScanSecrets(body, scratch, &raw);
+  out.check_strings = !scanned.ok();
+  out.clean = scanned.ok();
+  for (const Finding& f : raw) {
+    if (!IsMaskedRule(f.rule)) continue;  // provenance text, not a secret
+    out.check_strings = out.check_strings || f.severity >= Severity::kMedium;
+    out.clean = false;
+  }
+  return out;
+}
+
+// The request's fields the gate reads while the body is parsed: the model,
+// the stream flag, the output cap and Chat's include_usage.
+struct BodyFields {
+  std::string model;
+  bool stream = false;
+
+  void Observe(const std::string& path, std::string_view decoded, bool is_string,
+               OutboundResult* r) {
+    if (path.size() == 7 && path == "$.model" && is_string) model = std::string(decoded);
+    if (path.size() == 8 && path == "$.stream" && !is_string && decoded == "true") stream = true;
+    if (is_string || path.size() < 12) return;
+    if (path == "$.max_tokens" || path == "$.max_completion_tokens" ||
+        path == "$.max_output_tokens" || path == "$.generationConfig.maxOutputTokens") {
+      uint64_t n = 0;
+      const auto [end, ec] = std::from_chars(decoded.data(), decoded.data() + decoded.size(), n);
+      if (ec == std::errc() && end == decoded.data() + decoded.size()) r->max_output_tokens = n;
+    } else if (path == "$.stream_options.include_usage") {
+      r->client_included_usage = decoded == "true";
+    }
+  }
+};
+
+// A refusal ApplyOutbound answers with.
+struct OutboundRefusal {
+  ErrorKind kind;
+  std::string code;
+  std::string message;
+};
+
+// OpenAI Chat streams report usage only when asked: the gate asks, so a
+// budget counts what the stream used (the inbound filter removes the extra
+// chunk for a client that did not ask for it). A body that already has
+// stream_options is left alone (its usage is estimated if missing).
+void RequestStreamUsage(const Route& route, OutboundResult* r) {
+  if (route.name != "openai.chat_completions" || !r->streaming || r->client_included_usage ||
+      r->body.find("\"stream_options\"") != std::string::npos) {
+    return;
+  }
+  const size_t brace = r->body.find('{');
+  if (brace == std::string::npos) return;
+  const bool empty =
+      r->body.find_first_not_of(" \t\r\n", brace + 1) == r->body.find('}', brace + 1);
+  r->body.insert(brace + 1, empty ? "\"stream_options\":{\"include_usage\":true}"
+                                  : "\"stream_options\":{\"include_usage\":true},");
+  r->gate_requested_usage = true;
+  // The inserted member holds no secret: the screening still stands.
+  r->changed = true;
+}
+
+// Model routing and the allow-list, once the body named the model: moves
+// *r to the upstream whose route_models claim it (from a built-in one), or
+// says why the request is refused.
+std::optional<OutboundRefusal> RouteModel(const Policy::Impl& policy, const Route& route,
+                                          OutboundResult* r) {
+  const UpstreamConfig* upstream = policy.Upstream(route.upstream);
+  if (route.protocol != Provider::kGemini && !r->model.empty()) {
+    const UpstreamConfig* routed = policy.RoutedByModel(route.protocol, r->model);
+    const bool builtin =
+        route.upstream == "anthropic" || route.upstream == "openai" || route.upstream == "gemini";
+    if (routed != nullptr && builtin && routed->name != route.upstream) {
+      const std::string& old_prefix = upstream->url.path;
+      std::string rest =
+          r->upstream_target.substr(std::min(old_prefix.size(), r->upstream_target.size()));
+      upstream = routed;
+      r->upstream = routed->name;
+      r->upstream_target = routed->url.path + rest;
+      if (!routed->enabled) {
+        return OutboundRefusal{
+            ErrorKind::kPermission, "upstream-not-allowed",
+            fmt::format("upstream {} is disabled in the gate's configuration", routed->name)};
+      }
+    }
+  }
+  if (upstream == nullptr || upstream->allowed_models.empty()) return std::nullopt;
+  for (const std::string& g : upstream->allowed_models) {
+    if (GlobMatch(g, r->model)) return std::nullopt;
+  }
+  return OutboundRefusal{
+      ErrorKind::kPermission, "model-not-allowed",
+      r->model.empty()
+          ? fmt::format("the request names no model; upstream {} allows only listed models",
+                        upstream->name)
+          : fmt::format("model {} is not allowed on upstream {}", r->model, upstream->name)};
+}
+
 }  // namespace
 
 OutboundResult Policy::ApplyOutbound(const Route& route, std::string_view body, bool hash_original) const {
@@ -695,22 +852,10 @@ OutboundResult Policy::ApplyOutbound(const Route& route, std::string_view body, 
   const bool unicode_escape = HasUnicodeEscape(body);
   const bool strip = sw.strip_hidden_outbound && (unicode_escape || !ascii);
   std::unique_ptr<SecretScratch> scratch = impl_->scratch.Take();
-  bool check_secrets = false;
-  bool raw_clean = false;  // the whole-body scan ran and found nothing at all
-  if (scan_secrets) {
-    // The whole body first: most requests hold no secret, and then the
-    // per-string pass is skipped unless escapes could hide one.
-    std::vector<Finding> raw;
-    const Status scanned = impl_->ScanSecrets(body, *scratch, &raw);
-    bool any = !scanned.ok();  // a failed scan: check string by string
-    raw_clean = scanned.ok();
-    for (const Finding& f : raw) {
-      if (!IsMaskedRule(f.rule)) continue;  // provenance text, not a secret
-      any = any || f.severity >= Severity::kMedium;
-      raw_clean = false;
-    }
-    check_secrets = any;
-  }
+  const WholeBodyScan whole =
+      scan_secrets ? ScanWholeBody(*impl_, body, *scratch) : WholeBodyScan{};
+  const bool check_secrets = whole.check_strings;
+  const bool raw_clean = whole.clean;
   // A string whose literal holds any escape is checked on its decoded text
   // even when the whole-body scan found nothing: "\/" in a URL, "\"" and
   // "\n" around a key in quoted code, can each hide a match from the raw
@@ -721,20 +866,10 @@ OutboundResult Policy::ApplyOutbound(const Route& route, std::string_view body, 
 
   // One pass validates the JSON, reads the model and stream flag, and
   // edits the strings that need it.
-  std::string model;
-  bool stream = false;
-  const ValueObserver observe = [&](const std::string& path, std::string_view decoded, bool is_string) {
-    if (path.size() == 7 && path == "$.model" && is_string) model = std::string(decoded);
-    if (path.size() == 8 && path == "$.stream" && !is_string && decoded == "true") stream = true;
-    if (is_string || path.size() < 12) return;
-    if (path == "$.max_tokens" || path == "$.max_completion_tokens" || path == "$.max_output_tokens" ||
-        path == "$.generationConfig.maxOutputTokens") {
-      uint64_t n = 0;
-      const auto [end, ec] = std::from_chars(decoded.data(), decoded.data() + decoded.size(), n);
-      if (ec == std::errc() && end == decoded.data() + decoded.size()) r.max_output_tokens = n;
-    } else if (path == "$.stream_options.include_usage") {
-      r.client_included_usage = decoded == "true";
-    }
+  BodyFields fields;
+  const ValueObserver observe = [&](const std::string& path, std::string_view decoded,
+                                    bool is_string) {
+    fields.Observe(path, decoded, is_string, &r);
   };
   // Object keys (tool-schema property names, tool-call argument keys) are
   // stripped of hidden characters too; they are not scanned for secrets.
@@ -770,35 +905,11 @@ OutboundResult Policy::ApplyOutbound(const Route& route, std::string_view body, 
                   fmt::format("the request body is not valid JSON: {}", st.message()));
   }
   if (route.protocol != Provider::kGemini) {
-    r.model = model;
-    r.streaming = stream;
+    r.model = fields.model;
+    r.streaming = fields.stream;
   }
-  // Model routing and the allow-list, now that the body named the model.
-  const UpstreamConfig* upstream = impl_->Upstream(route.upstream);
-  if (route.protocol != Provider::kGemini && !r.model.empty()) {
-    const UpstreamConfig* routed = impl_->RoutedByModel(route.protocol, r.model);
-    const bool builtin = route.upstream == "anthropic" || route.upstream == "openai" || route.upstream == "gemini";
-    if (routed != nullptr && builtin && routed->name != route.upstream) {
-      const std::string& old_prefix = upstream->url.path;
-      std::string rest = r.upstream_target.substr(std::min(old_prefix.size(), r.upstream_target.size()));
-      upstream = routed;
-      r.upstream = routed->name;
-      r.upstream_target = routed->url.path + rest;
-      if (!routed->enabled) {
-        return refuse(ErrorKind::kPermission, "upstream-not-allowed",
-                      fmt::format("upstream {} is disabled in the gate's configuration", routed->name));
-      }
-    }
-  }
-  if (upstream != nullptr && !upstream->allowed_models.empty()) {
-    bool allowed = false;
-    for (const std::string& g : upstream->allowed_models) allowed = allowed || GlobMatch(g, r.model);
-    if (!allowed) {
-      return refuse(ErrorKind::kPermission, "model-not-allowed",
-                    r.model.empty() ? fmt::format("the request names no model; upstream {} allows only listed models",
-                                                  upstream->name)
-                                    : fmt::format("model {} is not allowed on upstream {}", r.model, upstream->name));
-    }
+  if (std::optional<OutboundRefusal> refused = RouteModel(*impl_, route, &r)) {
+    return refuse(refused->kind, refused->code, std::move(refused->message));
   }
 
   if (!editor.private_key_rule().empty()) {
@@ -816,22 +927,7 @@ OutboundResult Policy::ApplyOutbound(const Route& route, std::string_view body, 
     r.body = std::string(body);
     r.secret_free = raw_clean;
   }
-  // OpenAI Chat streams report usage only when asked: the gate asks, so a
-  // budget counts what the stream used (the inbound filter removes the
-  // extra chunk for a client that did not ask for it). A body that already
-  // has stream_options is left alone (its usage is estimated if missing).
-  if (route.name == "openai.chat_completions" && r.streaming && !r.client_included_usage &&
-      r.body.find("\"stream_options\"") == std::string::npos) {
-    const size_t brace = r.body.find('{');
-    if (brace != std::string::npos) {
-      const bool empty = r.body.find_first_not_of(" \t\r\n", brace + 1) == r.body.find('}', brace + 1);
-      r.body.insert(brace + 1, empty ? "\"stream_options\":{\"include_usage\":true}"
-                                     : "\"stream_options\":{\"include_usage\":true},");
-      r.gate_requested_usage = true;
-      // The inserted member holds no secret: the screening still stands.
-      r.changed = true;
-    }
-  }
+  RequestStreamUsage(route, &r);
   return r;
 }
 

@@ -43,21 +43,26 @@ struct SharedReserveResult {
 class SharedBudgets {
  public:
   virtual ~SharedBudgets() = default;
-  // Atomically (one statement, one round trip): refused when spend plus
-  // what exchanges in flight hold on any replica reaches a cap; otherwise
-  // `tokens` and `usd` are held for this replica until Settle. No lock is
-  // held once it returns. An error means the store could not be asked.
+  // Refused when spend plus what every replica holds reaches a cap;
+  // otherwise `tokens` and `usd` are held for this replica until Settle.
+  // PostgreSQL answers from this replica's lease on the user's budget when
+  // it covers the estimate (no round trip), else takes a new lease in one
+  // atomic statement (gb_lease, pg_store.cc); a lease never passes a cap but
+  // for the asking exchange, so the fleet overshoots a cap by at most one
+  // exchange's estimate. No lock is held once it returns. An error means the
+  // store could not be asked.
   virtual Result<SharedReserveResult> Reserve(std::string_view user, int64_t day, int64_t month, uint64_t tokens,
                                               double usd, const BudgetCaps& caps) = 0;
   // Releases a reservation (of reserved_day/month; tokens 0 = none) and adds
   // the exchange's spend to day/month; `usd` nullopt: an unpriced model.
-  // May be applied after it returns (PostgreSQL sends settlements on a
-  // connection of their own, in parallel with the exchange's record, and
-  // every record commit waits for the settlements queued before it: Flush).
+  // May be applied after it returns (PostgreSQL queues it: the next record
+  // the store appends carries it in its own transaction; one no record
+  // takes within 20 ms is applied on a connection of its own).
   virtual Status Settle(std::string_view user, int64_t reserved_day, int64_t reserved_month, uint64_t reserved_tokens,
                         double reserved_usd, int64_t day, int64_t month, uint64_t tokens,
                         std::optional<double> usd) = 0;
-  // Returns once every Settle called so far is applied (or has failed).
+  // Returns once every Settle called so far is applied (or has failed), or
+  // taken into a record's transaction.
   virtual void Flush() {}
   // Settlements applied later that failed.
   virtual uint64_t failures() const { return 0; }
@@ -80,7 +85,10 @@ class LogStore {
   // The location for messages (a PostgreSQL URL with its password masked).
   virtual std::string Describe() const = 0;
 
-  // As AuditLog::AppendBatch: masks, chains, stores all or none.
+  // As AuditLog::AppendBatch: masks, chains, stores all or none. PostgreSQL
+  // with durability normal returns once the batch is sent whole to the
+  // server (its commit is confirmed, or the batch sent again after a lost
+  // connection, by a thread of the store: docs/gate.md, "acknowledged").
   virtual Result<std::vector<AuditRecord>> AppendBatch(std::vector<AuditRecord> records) = 0;
   Result<AuditRecord> Append(AuditRecord record);
 

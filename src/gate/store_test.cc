@@ -17,6 +17,7 @@
 #include <memory>
 #include <thread>
 
+#include "core/locate.h"
 #include "gate/log_writer.h"
 
 namespace glassbox::gate {
@@ -117,7 +118,7 @@ class StoreTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
     if (GetParam() == Backend::kSqlite) {
-      location_ = ::testing::TempDir() + "/store_test_" + std::to_string(++files_) + ".db";
+      location_ = ::testing::TempDir() + "/store_test_" + std::to_string(++file_count) + ".db";
       std::remove(location_.c_str());
       (void)std::system(("rm -rf '" + location_ + "-bodies'").c_str());
       return;
@@ -136,7 +137,7 @@ class StoreTest : public ::testing::TestWithParam<Backend> {
   std::string UserColumn() const { return GetParam() == Backend::kPostgres ? "user_name" : "user"; }
 
   std::string location_;
-  static inline int files_ = 0;
+  static inline int file_count = 0;  // a fresh SQLite file per test
 };
 
 TEST_P(StoreTest, AppendsChainsAndReadsBack) {
@@ -277,11 +278,18 @@ TEST_P(StoreTest, CheckpointsCatchATruncatedTail) {
   EXPECT_NE(v->reason.find("removed from the end"), std::string::npos) << v->reason;
 }
 
-// Large request bodies go ahead of their records (while the upstream
-// answers); a record names its body and reads back with it.
+// SQLite stores large request bodies ahead of their records (while the
+// upstream answers); a record names its body and reads back with it.
+// PostgreSQL keeps bodies in their records (PgStore::AppendBatch): see
+// PgStoreTest.ALargeBodyGoesIntoItsRecord and the reading of older logs
+// below.
 TEST_P(StoreTest, BodiesStoredAheadReadBackAndVerify) {
   auto store = Open();
   ASSERT_NE(store, nullptr);
+  if (GetParam() == Backend::kPostgres) {
+    EXPECT_FALSE(store->StoresBodiesAhead());
+    GTEST_SKIP() << "PostgreSQL keeps request bodies in their records";
+  }
   ASSERT_TRUE(store->StoresBodiesAhead());
   const std::string body = "{\"prompt\":\"" + std::string(20000, 'x') + "\"}";
   auto stored = store->StoreRequestBody(body, /*screened=*/false, "");
@@ -425,18 +433,65 @@ TEST_F(PgStoreTest, EachReplicaKeepsItsOwnChainAndVerifyNamesTheBrokenOne) {
   EXPECT_EQ(v->bad_id, 2);
 }
 
+TEST_F(PgStoreTest, ALargeBodyGoesIntoItsRecord) {
+  auto a = Open("a");
+  ASSERT_NE(a, nullptr);
+  const std::string body = "{\"prompt\":\"" + std::string(100000, 'x') + "\"}";
+  ASSERT_TRUE(a->Append(Rec("2026-11-01T10:00:00Z", "alice", body)).ok());
+  ASSERT_TRUE(a->Append(Rec("2026-11-01T10:00:01Z", "bob")).ok());
+  auto back = a->Get(1, "a");
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->request_body, body);
+  EXPECT_EQ(back->request_body_at, 0);
+  auto v = a->Verify(nullptr);
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(v->intact) << v->reason;
+  EXPECT_EQ(v->records, 2);
+  AuditRecord by_ref = Rec("2026-11-01T10:00:02Z", "carol");
+  by_ref.request_body = std::nullopt;
+  by_ref.request_body_at = 1;
+  by_ref.request_body_sha256 = std::string(64, '0');
+  EXPECT_FALSE(a->Append(by_ref).ok()) << "a record naming a body stored ahead is refused";
+}
+
+// Logs written by glassbox versions that stored large bodies ahead of their
+// records (gb_bodies) still read and verify, and verify names a body that
+// went missing.
 TEST_F(PgStoreTest, VerifyNamesABodyStoredAheadThatWentMissing) {
   auto a = Open("a");
   ASSERT_NE(a, nullptr);
-  auto stored = a->StoreRequestBody(std::string(30000, 'y'), false, "");
-  ASSERT_TRUE(stored.ok());
+  const std::string body(30000, 'y');
   AuditRecord r = Rec("2026-11-01T10:00:00Z", "alice");
+  r.replica = "a";
+  r.id = 1;
+  r.prev_hash = std::string(kZeroHash);
   r.request_body = std::nullopt;
-  r.request_body_at = stored->at;
-  r.request_body_sha256 = stored->sha256;
-  ASSERT_TRUE(a->Append(r).ok());
-  Tamper(url_, "DELETE FROM gb_bodies");
+  r.request_body_at = 1;
+  r.request_body_sha256 = Sha256Hex(body);
+  r.record_hash =
+      ComputeRecordHash(r, RecordForm::kV3, r.request_body_sha256, /*request_by_ref=*/true);
+  Tamper(url_, "INSERT INTO gb_bodies (replica, id, body) VALUES ('a', 1, convert_to('" + body +
+                   "', 'UTF8'))");
+  Tamper(url_,
+         "INSERT INTO gb_records (replica, id, time, user_name, agent, upstream, model, method, "
+         "path, status, "
+         "latency_ms, input_tokens, output_tokens, findings, request_body, response_body, "
+         "request_sha256, "
+         "response_sha256, prev_hash, record_hash, request_body_at) VALUES ('a', 1, '" +
+             r.time + "', '" + r.user + "', '" + r.agent + "', '" + r.upstream + "', '" + r.model +
+             "', '" + r.method + "', '" + r.path + "', " + std::to_string(r.status) + ", " +
+             std::to_string(r.latency_ms) + ", " + std::to_string(r.input_tokens) + ", " +
+             std::to_string(r.output_tokens) + ", '" + r.findings + "', NULL, convert_to('" +
+             *r.response_body + "', 'UTF8'), '" + r.request_sha256 + "', '" + r.response_sha256 +
+             "', '" + r.prev_hash + "', '" + r.record_hash + "', 1)");
+  auto back = a->Get(1, "a");
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->request_body, body);
   auto v = a->Verify(nullptr);
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(v->intact) << v->reason;
+  Tamper(url_, "DELETE FROM gb_bodies");
+  v = a->Verify(nullptr);
   ASSERT_TRUE(v.ok());
   EXPECT_FALSE(v->intact);
   EXPECT_NE(v->reason.find("request body (stored ahead as body 1) is missing"), std::string::npos) << v->reason;
@@ -517,10 +572,142 @@ TEST_F(PgStoreTest, SharedBudgetsHoldAcrossReplicas) {
   EXPECT_GE(spent, 1000u - kEstimate);
   EXPECT_LE(spent, 1000u + kEstimate);
   EXPECT_EQ(budgets[0]->failures() + budgets[1]->failures(), 0u);
-  // Nothing stays held once every exchange is settled.
-  auto r = budgets[0]->Reserve("alice", 20000, 243000, 0, 0, BudgetCaps{});
+  // Nothing stays held once every exchange is settled and the replicas
+  // have given back their leases (at the latest when they close).
+  budgets[0].reset();
+  budgets[1].reset();
+  a.reset();
+  b.reset();
+  PGconn* c = PQconnectdb(url_.c_str());
+  PGresult* q = PQexec(c, "SELECT coalesce(sum(tokens), 0), count(*) FROM gb_reserved");
+  ASSERT_EQ(PQresultStatus(q), PGRES_TUPLES_OK) << PQresultErrorMessage(q);
+  EXPECT_STREQ(PQgetvalue(q, 0, 0), "0");
+  EXPECT_STRNE(PQgetvalue(q, 0, 1), "0") << "both replicas held leases";
+  PQclear(q);
+  PQfinish(c);
+}
+
+// A replica admits from its lease without asking the database while the
+// lease covers the estimate; what it holds is visible to every replica, so
+// another replica is refused once spend plus holdings reach the cap.
+TEST_F(PgStoreTest, ALeaseAdmitsLocallyAndCountsForEveryReplica) {
+  auto a = Open("a");
+  auto b = Open("b");
+  ASSERT_TRUE(a && b);
+  BudgetCaps caps;
+  caps.daily_tokens = 1000;
+  // The first admission takes a lease of up to 8 estimates (800 tokens).
+  auto first = a->Budgets()->Reserve("alice", 20000, 243000, 100, 0, caps);
+  ASSERT_TRUE(first.ok() && first->allowed);
+  PGconn* c = PQconnectdb(url_.c_str());
+  auto held_by_a = [&] {
+    PGresult* q = PQexec(c, "SELECT tokens FROM gb_reserved WHERE replica = 'a' AND kind = 'd'");
+    std::string v = PQntuples(q) == 1 ? PQgetvalue(q, 0, 0) : "none";
+    PQclear(q);
+    return v;
+  };
+  EXPECT_EQ(held_by_a(), "800");
+  // The next three come from the lease: the database is not asked (its
+  // holdings do not change; a top-up is asked for only once less than half
+  // of the lease is left).
+  for (int i = 0; i < 3; ++i) {
+    auto r = a->Budgets()->Reserve("alice", 20000, 243000, 100, 0, caps);
+    ASSERT_TRUE(r.ok() && r->allowed);
+  }
+  EXPECT_EQ(held_by_a(), "800");
+  // b sees a's holdings: 200 tokens remain, b's lease is capped there (and
+  // b's top-up, once it spent half, is refused like its next admission).
+  auto r = b->Budgets()->Reserve("alice", 20000, 243000, 100, 0, caps);
+  ASSERT_TRUE(r.ok() && r->allowed);
+  r = b->Budgets()->Reserve("alice", 20000, 243000, 100, 0, caps);
+  ASSERT_TRUE(r.ok() && r->allowed);
+  r = b->Budgets()->Reserve("alice", 20000, 243000, 100, 0, caps);
   ASSERT_TRUE(r.ok());
-  EXPECT_FALSE(r->held);
+  EXPECT_FALSE(r->allowed) << "spend plus holdings reached the cap";
+  EXPECT_EQ(r->budget, "daily_tokens");
+  EXPECT_TRUE(r->held);
+  PQfinish(c);
+}
+
+int64_t CountRecords(const std::string& url) {
+  PGconn* c = PQconnectdb(url.c_str());
+  PGresult* q = PQexec(c, "SELECT count(*) FROM gb_records");
+  const int64_t n = PQresultStatus(q) == PGRES_TUPLES_OK ? std::stoll(PQgetvalue(q, 0, 0)) : -1;
+  PQclear(q);
+  PQfinish(c);
+  return n;
+}
+
+// With durability full an append returns once its records are committed:
+// another connection sees them at once.
+TEST_F(PgStoreTest, DurabilityFullReturnsOnceCommitted) {
+  LogStore::Options full;
+  full.durability = LogDurability::kFull;
+  auto s = OpenLogStore(url_, LogStore::OpenMode::kCreate, full, "a");
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE((*s)->Append(Rec("2026-11-01T10:00:0" + std::to_string(i) + "Z", "alice")).ok());
+    EXPECT_EQ(CountRecords(url_), i + 1);
+  }
+}
+
+// With durability normal an append returns once its records are sent; the
+// lanes' threads confirm them. Many appends in a row (groups on both lanes,
+// bodies large and small) all land, in one unbroken chain.
+TEST_F(PgStoreTest, DurabilityNormalAppendsOnceSentAndEveryRecordLands) {
+  LogStore::Options normal;
+  normal.durability = LogDurability::kNormal;
+  auto s = OpenLogStore(url_, LogStore::OpenMode::kCreate, normal, "a");
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  constexpr int kRecords = 60;
+  for (int i = 0; i < kRecords; ++i) {
+    std::vector<AuditRecord> batch = {
+        Rec("2026-11-01T10:00:00Z", "alice", i % 3 ? "{}" : std::string(50000, 'b'))};
+    if (i % 4 == 0) batch.push_back(Rec("2026-11-01T10:00:01Z", "bob"));
+    ASSERT_TRUE((*s)->AppendBatch(std::move(batch)).ok());
+  }
+  auto head = (*s)->ReadHead();  // waits until no group is in flight
+  ASSERT_TRUE(head.ok()) << head.status().message();
+  EXPECT_EQ(head->last_id, kRecords + kRecords / 4);
+  EXPECT_EQ(CountRecords(url_), kRecords + kRecords / 4);
+  auto v = (*s)->Verify(nullptr);
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(v->intact) << v->reason;
+}
+
+// A settlement queued before its exchange's record commits in the record's
+// own transaction: the spend is in the ledger exactly when the record is in
+// the log (both rows carry the same xmin, the id of the transaction that
+// wrote them).
+TEST_F(PgStoreTest, ASettlementCommitsWithItsExchangesRecord) {
+  auto a = Open("a");
+  ASSERT_NE(a, nullptr);
+  std::shared_ptr<SharedBudgets> budgets = a->Budgets();
+  ASSERT_NE(budgets, nullptr);
+  BudgetCaps caps;
+  caps.daily_tokens = 1000;
+  auto r = budgets->Reserve("alice", 20000, 243000, 150, 0, caps);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_TRUE(r->allowed);
+  ASSERT_TRUE(budgets->Settle("alice", 20000, 243000, 150, 0, 20000, 243000, 100, 0.0).ok());
+  ASSERT_TRUE(a->Append(Rec("2026-11-01T10:00:00Z", "alice")).ok());
+  ASSERT_TRUE(a->ReadHead().ok());  // waits until the record's group is confirmed
+  PGconn* c = PQconnectdb(url_.c_str());
+  PGresult* q = PQexec(
+      c,
+      "SELECT b.spent_tokens, b.xmin::text = r.xmin::text, "
+      "(SELECT tokens FROM gb_reserved WHERE kind = 'd') "
+      "FROM gb_budget b, gb_records r WHERE b.user_name = 'alice' AND b.kind = 'd' AND r.id = 1");
+  ASSERT_EQ(PQresultStatus(q), PGRES_TUPLES_OK) << PQresultErrorMessage(q);
+  ASSERT_EQ(PQntuples(q), 1);
+  EXPECT_STREQ(PQgetvalue(q, 0, 0), "100");
+  EXPECT_STREQ(PQgetvalue(q, 0, 1), "t") << "the spend and the record commit together";
+  // The lease took 1,000 (8 estimates, capped at the cap); the exchange's
+  // 150 is released with its record: what stays held is the lease's rest.
+  EXPECT_STREQ(PQgetvalue(q, 0, 2), "850") << "the estimate is released with the record";
+  PQclear(q);
+  PQfinish(c);
+  EXPECT_EQ(budgets->failures(), 0u);
 }
 
 }  // namespace

@@ -8,6 +8,8 @@
 #   pg_cluster.sh restart DIR [MODE]   (same port)
 # Exits 77 with "SKIP: ..." on stderr when the server binaries are missing
 # (scripts/bootstrap.sh --test installs postgresql-15).
+# GLASSBOX_PG_CPUS=LIST (as taskset -c takes it) pins the server to those
+# CPUs, for benchmarks that keep the database off the gate's cores.
 set -u
 BIN=${GLASSBOX_PG_BIN:-/usr/lib/postgresql/15/bin}
 action=${1:?usage: pg_cluster.sh start|stop|restart DIR [MODE]}
@@ -23,8 +25,9 @@ as_owner() {
   if [[ $(id -u) == 0 ]]; then runuser -u nobody -- "$@"; else "$@"; fi
 }
 ctl_start() {
-  local port=$1
-  as_owner "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -t 60 \
+  local port=$1 pin=()
+  [[ -n ${GLASSBOX_PG_CPUS:-} ]] && pin=(taskset -c "$GLASSBOX_PG_CPUS")
+  as_owner "${pin[@]}" "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -t 60 \
     -o "-p $port -k $DIR -c listen_addresses=127.0.0.1 -c max_connections=200 -c shared_buffers=64MB" start >/dev/null ||
     { echo "pg_cluster: the server did not start: $(tail -5 "$DIR/server.log")" >&2; return 1; }
 }
