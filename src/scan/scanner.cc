@@ -528,8 +528,8 @@ Report Scanner::ScanPaths(const std::vector<std::string>& inputs) const {
           }
           close(fd.value());
         } else {
+          auto src = FileSource::Load(fd.value(), size, path, &ts.read_buffer);
           close(fd.value());
-          auto src = FileSource::Open(path, options_.max_file_bytes, &ts.read_buffer);
           if (!src.ok()) {
             errors.push_back(src.status().message());
             continue;
