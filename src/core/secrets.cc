@@ -38,6 +38,14 @@ struct SecretScanner::Impl {
     std::unique_ptr<RE2> re;
   };
   std::vector<std::unique_ptr<LazyRegex>> regexes;
+  // Per rule: its regex with every counted repeat {n,m} opened to {n,}
+  // (WithoutRepeatCaps), when the caps are what makes the regex expensive to
+  // compile, else empty. That regex matches wherever the rule's does, so a
+  // window it finds nothing in needs the rule's regex neither compiled nor
+  // run: the generic XML rule's "{8,200}" pair takes 19.7 million
+  // instructions to compile, its capless form 1.5 million.
+  std::vector<std::string> capless;
+  std::vector<std::unique_ptr<LazyRegex>> capless_regexes;
   // Rules with the same keywords share a gate: one window per hit, and when
   // several rules share it, one RE2::Set pass tells which of them match.
   struct Gate {
@@ -61,6 +69,13 @@ struct SecretScanner::Impl {
     options.set_max_mem(kRegexMemory);
     options.set_dot_nl(multiline);
     return options;
+  }
+  // Rule r's capless regex, compiled on first use; null when it has none.
+  const RE2* CaplessRegex(size_t r) const {
+    if (capless[r].empty()) return nullptr;
+    LazyRegex& lazy = *capless_regexes[r];
+    std::call_once(lazy.once, [&] { lazy.re = std::make_unique<RE2>(capless[r], OptionsFor(rules[r].multiline)); });
+    return lazy.re->ok() ? lazy.re.get() : nullptr;
   }
   const RE2& Regex(size_t r) const {
     LazyRegex& lazy = *regexes[r];
@@ -233,6 +248,79 @@ bool HsPrefilterUsable(std::string_view pattern) {
   return usable;
 }
 
+// Counted repeats whose caps together allow this many more repetitions than
+// their minimums get a capless check (Impl::capless): below it the capless
+// regex compiles to nearly the same program.
+constexpr size_t kCaplessMinSpan = 64;
+
+// Walks the counted repeats "{n,m}" of an RE2 pattern, outside escapes,
+// \Q...\E quotes and character classes, and calls on_repeat(begin, comma,
+// end) with the offsets of its '{', ',' and '}'.
+template <typename OnRepeat>
+void ForEachCountedRepeat(std::string_view p, OnRepeat on_repeat) {
+  auto digits_end = [&](size_t k) {
+    while (k < p.size() && p[k] >= '0' && p[k] <= '9') ++k;
+    return k;
+  };
+  bool in_class = false;
+  for (size_t i = 0; i < p.size(); ++i) {
+    const char c = p[i];
+    if (c == '\\') {
+      if (i + 1 < p.size() && p[i + 1] == 'Q') {
+        const size_t end = p.find("\\E", i + 2);
+        i = end == std::string_view::npos ? p.size() : end + 1;
+      } else {
+        ++i;  // the escaped character
+      }
+    } else if (in_class) {
+      const size_t posix_end = c == '[' && i + 1 < p.size() && p[i + 1] == ':' ? p.find(":]", i + 2) : p.npos;
+      if (posix_end != std::string_view::npos) {
+        i = posix_end + 1;  // "[:alpha:]"
+      } else if (c == ']') {
+        in_class = false;
+      }
+    } else if (c == '[') {
+      in_class = true;
+      if (i + 1 < p.size() && p[i + 1] == '^') ++i;
+      if (i + 1 < p.size() && p[i + 1] == ']') ++i;  // a leading ']' is a character
+    } else if (c == '{') {
+      const size_t comma = digits_end(i + 1);
+      if (comma == i + 1 || comma >= p.size() || p[comma] != ',') continue;
+      const size_t close = digits_end(comma + 1);
+      if (close == comma + 1 || close >= p.size() || p[close] != '}') continue;
+      on_repeat(i, comma, close);
+      i = close;
+    }
+  }
+}
+
+// How many more repetitions than their minimums the pattern's counted
+// repeats allow together ("{8,200}" adds 192).
+size_t CapSpan(std::string_view pattern) {
+  size_t span = 0;
+  ForEachCountedRepeat(pattern, [&](size_t begin, size_t comma, size_t end) {
+    const size_t n = std::strtoul(std::string(pattern.substr(begin + 1, comma - begin - 1)).c_str(), nullptr, 10);
+    const size_t m = std::strtoul(std::string(pattern.substr(comma + 1, end - comma - 1)).c_str(), nullptr, 10);
+    if (m > n) span += m - n;
+  });
+  return span;
+}
+
+}  // namespace
+
+std::string WithoutRepeatCaps(std::string_view pattern) {
+  std::string out;
+  size_t copied = 0;
+  ForEachCountedRepeat(pattern, [&](size_t /*begin*/, size_t comma, size_t end) {
+    out.append(pattern.substr(copied, comma + 1 - copied));  // through the comma: "{8,"
+    copied = end;                                              // from the '}'
+  });
+  out.append(pattern.substr(copied));
+  return out;
+}
+
+namespace {
+
 // One prefilter's line in a database key.
 std::string DatabaseKeyEntry(std::string_view pattern, unsigned flags) {
   return fmt::format("P{}:{}:{}\n", flags, pattern.size(), pattern);
@@ -294,6 +382,8 @@ Result<std::shared_ptr<const SecretScanner>> SecretScanner::CompileImpl(std::vec
       return Status::Error(fmt::format("{}: rule {}: needs at least one keyword", rule.source, rule.id));
     }
     impl->regexes.push_back(std::make_unique<Impl::LazyRegex>());
+    impl->capless.push_back(CapSpan(rule.regex) >= kCaplessMinSpan ? WithoutRepeatCaps(rule.regex) : std::string());
+    impl->capless_regexes.push_back(std::make_unique<Impl::LazyRegex>());
     std::vector<std::string> sorted_keywords = rule.keywords;
     std::sort(sorted_keywords.begin(), sorted_keywords.end());
     std::string gate_key = rule.multiline ? "M" : "L";
@@ -577,6 +667,8 @@ void SecretScanner::MatchRule(size_t r, std::string_view text, re2::StringPiece 
                               std::vector<re2::StringPiece>* groups, SecretScratch::Impl* scratch,
                               std::vector<Finding>* out) const {
   const SecretRule& rule = impl_->rules[r];
+  const RE2* capless = impl_->CaplessRegex(r);
+  if (capless != nullptr && !RE2::PartialMatch(piece, *capless)) return;  // the rule cannot match here
   const RE2& re = impl_->Regex(r);
   if (!re.ok() || rule.secret_group > re.NumberOfCapturingGroups()) return;  // checked when compiled eagerly
   const int ngroups = re.NumberOfCapturingGroups() + 1;
