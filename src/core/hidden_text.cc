@@ -159,8 +159,14 @@ class ScanState {
   size_t HandleBidi(size_t i);
   size_t HandleBidiMark(size_t i, size_t end);
   size_t HandleSpace(size_t i);
+  // The word around i (*word_begin, *word_end), without a formatting code
+  // ("\\fI", "%s") that touches it.
+  void WordAround(size_t i, size_t* word_begin, size_t* word_end);
   size_t HandleLookalikeLetter(size_t i);
   size_t HandlePunct(size_t i, int32_t cp, size_t end, bool typographic);
+  // True when text from `end` on is the tail of an English contraction
+  // ("t", "s", "re", "ll", "ve", "d", "m" and no more letters): "Donʼt".
+  bool ContractionTailAt(size_t end) const;
   void FindEscapedMarkers();
   void RecordTrailing(size_t lf);
   void FinishTrailing();
@@ -363,12 +369,10 @@ ScanState::Position ScanState::PositionIn(size_t i) {
       size_t q = k;
       while (q > line.begin && (p_[q - 1] == ' ' || p_[q - 1] == '\t')) --q;
       if (q == line.begin || (p_[q - 1] != 0 && std::strchr("(,=:[!&|?{};", p_[q - 1]) != nullptr)) quote = '/';
-    } else if (c == '/' && k + 1 < n_ && (p_[k + 1] == '/' || p_[k + 1] == '*')) {
-      return Position::kComment;
-    } else if (c == '#' && (k == line.begin || p_[k - 1] == ' ' || p_[k - 1] == '\t')) {
-      return Position::kComment;
-    } else if (c == '<' && text_.substr(k, 4) == "<!--") {
-      return Position::kComment;
+    } else if ((c == '/' && k + 1 < n_ && (p_[k + 1] == '/' || p_[k + 1] == '*')) ||
+               (c == '#' && (k == line.begin || p_[k - 1] == ' ' || p_[k - 1] == '\t')) ||
+               (c == '<' && text_.substr(k, 4) == "<!--")) {
+      return Position::kComment;  // "//", "/*", a "#" that starts a word, "<!--"
     }
   }
   return quote != 0 ? Position::kString : Position::kSyntax;
@@ -950,8 +954,8 @@ size_t ScanState::HandleSpace(size_t i) {
   return end;
 }
 
-size_t ScanState::HandleLookalikeLetter(size_t i) {
-  // Find the word around i: letters, digits, marks and '_'.
+void ScanState::WordAround(size_t i, size_t* word_begin, size_t* word_end) {
+  // Letters, digits, marks and '_', at most 256 bytes either way.
   size_t wb = i;
   const size_t lo = i > 256 ? i - 256 : 0;
   while (wb > lo) {
@@ -977,6 +981,13 @@ size_t ScanState::HandleLookalikeLetter(size_t i) {
     }
     if (wb + skip <= i && p_[wb + skip] >= 0x80) wb += skip;
   }
+  *word_begin = wb;
+  *word_end = we;
+}
+
+size_t ScanState::HandleLookalikeLetter(size_t i) {
+  size_t wb = 0, we = 0;
+  WordAround(i, &wb, &we);
   bool has_ascii_letter = false;
   bool all_lookalike = true;
   size_t letters = 0;
@@ -1013,17 +1024,13 @@ size_t ScanState::HandleLookalikeLetter(size_t i) {
       // left-to-right word without bidi controls, which are reported anyway.
       continue;
     }
-    if (UnicodeData::IsFontOrWideVariant(cc)) {
+    // Greek letters are units and math (μs, Δx): only one wedged between
+    // ASCII letters is suspicious. Any other script is, and so are font or
+    // wide variants and Common-script letter-likes (mathematical alphanumerics).
+    const bool greek_in_ascii =
+        script == kScriptGreek && IsAsciiLetter(Before(c.begin).cp) && IsAsciiLetter(At(c.end).cp);
+    if (UnicodeData::IsFontOrWideVariant(cc) || (script == kScriptGreek ? greek_in_ascii : script != kScriptLatin)) {
       suspicious = true;
-    } else if (script == kScriptGreek) {
-      // Greek letters are units and math (μs, Δx); only flag one wedged between ASCII letters.
-      const CodePoint a = Before(c.begin);
-      const CodePoint b = At(c.end);
-      if (IsAsciiLetter(a.cp) && IsAsciiLetter(b.cp)) suspicious = true;
-    } else if (!UnicodeData::IsLatinLikeScript(script)) {
-      suspicious = true;
-    } else if (script != kScriptLatin) {
-      suspicious = true;  // Common-script letter-likes (mathematical alphanumerics)
     }
   }
   // A Latin letter typed into a word of another script (a keyboard-layout
@@ -1069,6 +1076,30 @@ size_t ScanState::HandleLookalikeLetter(size_t i) {
   return we;
 }
 
+namespace {
+
+// In prose, a look-alike of `ascii` matters where it can pass for the ASCII
+// it mimics inside words and sentences: apostrophes in "don't", dots and colons.
+Severity ProsePunctSeverity(char ascii, bool in_word, bool touches_word) {
+  if (ascii == '-') return Severity::kLow;  // typographic hyphens and minus signs
+  if (ascii == '\'' || ascii == '"' || ascii == '`') return in_word ? Severity::kMedium : Severity::kLow;
+  const bool sentence_punct = std::string_view(".,:;!?/@").find(ascii) != std::string_view::npos;
+  return sentence_punct && touches_word ? Severity::kMedium : Severity::kLow;
+}
+
+}  // namespace
+
+bool ScanState::ContractionTailAt(size_t end) const {
+  size_t k = end;
+  while (k < n_ && IsAsciiLetter(p_[k]) && k - end < 3) ++k;
+  if (k < n_ && (IsAsciiLetter(p_[k]) || p_[k] >= 0x80)) return false;
+  const std::string_view tail = text_.substr(end, k - end);
+  for (std::string_view t : {"t", "s", "re", "ll", "ve", "d", "m"}) {
+    if (tail == t) return true;
+  }
+  return false;
+}
+
 size_t ScanState::HandlePunct(size_t i, int32_t cp, size_t end, bool typographic) {
   const char ascii = data_.LookalikeAscii(static_cast<char32_t>(cp));
   size_t tb = 0, te = 0;
@@ -1092,18 +1123,8 @@ size_t ScanState::HandlePunct(size_t i, int32_t cp, size_t end, bool typographic
   // a word only ("ʼadminʼ"), not inside one or between symbols ("c[ʼ\\']hwe").
   // In prose an apostrophe look-alike inside an English contraction ("Donʼt")
   // stands in for the ASCII apostrophe; inside "Gwichʼin" it is a letter.
-  auto contraction = [&]() {
-    if (cp != 0x02BC || machine || !IsAsciiLetter(prev.cp)) return false;
-    size_t k = end;
-    while (k < n_ && IsAsciiLetter(p_[k]) && k - end < 3) ++k;
-    if (k < n_ && (IsAsciiLetter(p_[k]) || p_[k] >= 0x80)) return false;
-    const std::string_view tail = text_.substr(end, k - end);
-    for (std::string_view t : {"t", "s", "re", "ll", "ve", "d", "m"}) {
-      if (tail == t) return true;
-    }
-    return false;
-  };
-  if ((UnicodeData::IsLetterOrMark(c32) || UnicodeData::IsDecimalDigit(c32)) && !contraction()) {
+  const bool contraction = cp == 0x02BC && !machine && IsAsciiLetter(prev.cp) && ContractionTailAt(end);
+  if ((UnicodeData::IsLetterOrMark(c32) || UnicodeData::IsDecimalDigit(c32)) && !contraction) {
     const bool quote_like = IsAsciiAlnum(prev.cp) != IsAsciiAlnum(next.cp);
     if (!(machine && quote_like && PositionIn(i) == Position::kSyntax)) return end;
   }
@@ -1126,17 +1147,9 @@ size_t ScanState::HandlePunct(size_t i, int32_t cp, size_t end, bool typographic
   Severity sev;
   const bool in_word = IsAsciiAlnum(prev.cp) && IsAsciiAlnum(next.cp);
   const bool touches_word = IsAsciiAlnum(prev.cp) || IsAsciiAlnum(next.cp);
-  // In prose, a look-alike matters where it can pass for the ASCII it mimics
-  // inside words and sentences: apostrophes in "don't", dots and colons.
-  auto prose_severity = [&]() {
-    if (ascii == '-') return Severity::kLow;  // typographic hyphens and minus signs
-    if (ascii == '\'' || ascii == '"' || ascii == '`') return in_word ? Severity::kMedium : Severity::kLow;
-    const bool sentence_punct = std::string_view(".,:;!?/@").find(ascii) != std::string_view::npos;
-    return sentence_punct && touches_word ? Severity::kMedium : Severity::kLow;
-  };
   const Position pos = machine ? PositionIn(i) : Position::kComment;
   if (pos == Position::kComment) {
-    sev = prose_severity();
+    sev = ProsePunctSeverity(ascii, in_word, touches_word);
   } else if (line.has_other_letters) {
     sev = Severity::kLow;
   } else if (pos == Position::kString && ctx_.kind != TextKind::kShell) {
