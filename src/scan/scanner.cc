@@ -358,12 +358,10 @@ void ToFileSource(uint64_t base, bool binary, const LinePosition& pos, Finding* 
 
 }  // namespace
 
-void Scanner::ScanWindows(WindowReader& reader, const std::string& path, ThreadState& ts,
+void Scanner::ScanWindows(WindowReader& reader, const std::string& path, TextKind path_kind, ThreadState& ts,
                           std::vector<Finding>* out, ReportStats* stats, std::vector<std::string>* notes) const {
   stats->files += 1;
-  // The name, or the first window when the name says nothing (TextKindFor;
-  // the name's kind is looked up once per file, not once per use).
-  const TextKind path_kind = TextKindForPath(path);
+  // The name, or the first window when the name says nothing (TextKindFor).
   const TextKind kind = path_kind != TextKind::kUnknown ? path_kind : SniffTextKind(reader.Window());
   const ContentKind content = ClassifyContent(path_kind, reader.Window());
   if (content == ContentKind::kBinary) stats->binary_files += 1;
@@ -433,8 +431,10 @@ void Scanner::ScanWindows(WindowReader& reader, const std::string& path, ThreadS
 
 void Scanner::ScanBytes(std::string_view bytes, const std::string& path, ThreadState& ts, std::vector<Finding>* out,
                         ReportStats* stats, std::vector<std::string>* notes) const {
-  if (options_.data_mode || TextKindForPath(path) == TextKind::kData) {
-    const ContentKind content = ClassifyContent(path, bytes);
+  // The name's kind, looked up once per file.
+  const TextKind path_kind = TextKindForPath(path);
+  if (options_.data_mode || path_kind == TextKind::kData) {
+    const ContentKind content = ClassifyContent(path_kind, bytes);
     if (content == ContentKind::kUtf8Text) {
       stats->files += 1;
       stats->bytes += bytes.size();
@@ -452,7 +452,7 @@ void Scanner::ScanBytes(std::string_view bytes, const std::string& path, ThreadS
     // A UTF-16 or binary "data set" is scanned as such, not row by row.
   }
   auto reader = MemoryWindows(bytes);
-  ScanWindows(*reader, path, ts, out, stats, notes);
+  ScanWindows(*reader, path, path_kind, ts, out, stats, notes);
 }
 
 void Scanner::ScanBuffer(std::string_view bytes, const std::string& path, std::vector<Finding>* out,
@@ -480,7 +480,7 @@ void Scanner::ScanStdin(Report* report) const {
     } else {
       ThreadState ts;
       if (secrets_) ts.scratch = secrets_->NewScratch();
-      ScanWindows(*reader.value(), "-", ts, &report->findings, &report->stats, &report->notes);
+      ScanWindows(*reader.value(), "-", TextKindForPath("-"), ts, &report->findings, &report->stats, &report->notes);
     }
   }
   for (Finding& f : report->findings) f.path = "-";
@@ -495,14 +495,16 @@ bool Scanner::ScanFile(const std::string& path, ThreadState& ts, std::vector<Fin
     return false;
   }
   // (A data set is read whole; only a large file needs the name's kind here.)
-  if (*size > kWindowBytes + kOverlapBytes && !options_.data_mode && TextKindForPath(path) != TextKind::kData) {
+  const bool large = *size > kWindowBytes + kOverlapBytes && !options_.data_mode;
+  const TextKind path_kind = large ? TextKindForPath(path) : TextKind::kUnknown;
+  if (large && path_kind != TextKind::kData) {
     // Large files are read in windows, not mapped whole: memory stays
     // bounded and a 2 GB line costs no more than 2 GB of short ones.
     auto reader = FdWindows(fd.value(), path);
     if (!reader.ok()) {
       errors->push_back(reader.status().message());
     } else {
-      ScanWindows(*reader.value(), path, ts, found, stats, notes);
+      ScanWindows(*reader.value(), path, path_kind, ts, found, stats, notes);
     }
     close(fd.value());
     return true;

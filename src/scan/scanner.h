@@ -78,8 +78,9 @@ class Scanner {
                         const std::string& path, ThreadState& ts, std::vector<Finding>* out) const;
   void ScanBytes(std::string_view bytes, const std::string& path, ThreadState& ts, std::vector<Finding>* out,
                  ReportStats* stats, std::vector<std::string>* notes) const;
-  void ScanWindows(WindowReader& reader, const std::string& path, ThreadState& ts, std::vector<Finding>* out,
-                   ReportStats* stats, std::vector<std::string>* notes) const;
+  // path_kind: TextKindForPath(path), which the caller has looked up.
+  void ScanWindows(WindowReader& reader, const std::string& path, TextKind path_kind, ThreadState& ts,
+                   std::vector<Finding>* out, ReportStats* stats, std::vector<std::string>* notes) const;
   void ScanStdin(Report* report) const;
   // Opens, reads and scans one file of a walk; false (with the error in
   // *errors) when it could not be read. *size: the file's size.
