@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 
 namespace glassbox {
@@ -113,4 +114,49 @@ TEST(SecretViews, BenignBase64AndIdentifiersGiveNothing) {
 }
 
 }  // namespace
+// The invisible view skips texts that the base64 pass found all ASCII: the
+// views with that pass (depth 2) must find every split secret that they find
+// without it (depth 0, where the invisible view checks the text itself), with
+// the invisible character anywhere relative to the pass's 64-byte chunks,
+// among base64 runs, other non-ASCII text or none, and in the short tail.
+TEST(SecretViews, Base64PassSeesEveryNonAsciiByteTheInvisibleViewNeeds) {
+  std::mt19937 rng(15);
+  const std::string filler = "abcXYZ019+/ =_-.,;:\n\"'";
+  const std::vector<std::string> invisible = {"\u200b", "\u2060", "\u00ad", "\ufeff", "\U000e0041"};
+  auto split_findings = [](std::string_view text, int depth) {
+    auto scratch = Builtin().NewScratch();
+    std::vector<Finding> plain;
+    EXPECT_TRUE(Builtin().Scan(text, *scratch, &plain).ok());
+    std::vector<Finding> views;
+    SecretViewOptions o;
+    o.max_decode_depth = depth;
+    EXPECT_TRUE(ScanSecretViews(Builtin(), text, o, *scratch, plain, &views).ok());
+    std::vector<std::string> split;
+    for (const Finding& f : views) {
+      if (f.message.find("split by invisible") != std::string::npos) {
+        split.push_back(f.rule + "@" + std::to_string(f.byte_offset));
+      }
+    }
+    return split;
+  };
+  size_t with_split = 0;
+  for (int round = 0; round < 300; ++round) {
+    std::string text;
+    const size_t before = rng() % 300;
+    for (size_t k = 0; k < before; ++k) text += filler[rng() % filler.size()];
+    if (rng() % 3 == 0) text += Base64(std::string(40 + rng() % 100, 'q'));
+    std::string key = kPat;
+    key.insert(4 + rng() % (key.size() - 5), invisible[rng() % invisible.size()]);
+    text += "token = " + key;
+    if (rng() % 2 == 0) text += " \u00e9t\u00e9 ";  // other non-ASCII text after it
+    for (size_t k = rng() % 80; k > 0; --k) text += filler[rng() % filler.size()];
+    const auto fast = split_findings(text, 2);
+    EXPECT_EQ(fast, split_findings(text, 0)) << text;
+    with_split += fast.empty() ? 0 : 1;
+  }
+  EXPECT_GE(with_split, 250u);
+  // ASCII only: nothing split, with and without the pass.
+  EXPECT_TRUE(split_findings("token = " + kPat + std::string(100, 'x'), 2).empty());
+}
+
 }  // namespace glassbox
