@@ -1356,20 +1356,24 @@ std::string JsonEscaped(std::string_view s) {
 
 }  // namespace
 
-void HiddenTextDetector::ScanJsonEscapes(std::string_view json, JsonSyntax syntax, std::vector<Finding>* out) const {
+void HiddenTextDetector::ScanJsonEscapes(std::string_view json, JsonSyntax syntax, std::vector<Finding>* out,
+                                         const std::vector<EscapedJsonString>* escaped) const {
   if (syntax == JsonSyntax::kNone || json.find("\\u") == std::string_view::npos) return;
   DecodedLiteral lit;
   std::vector<Finding> found;
-  auto scan_document = [&](std::string_view doc, size_t base) {
-    const bool comments = syntax == JsonSyntax::kDocument && (doc.find("//") != std::string_view::npos ||
-                                                             doc.find("/*") != std::string_view::npos);
-    const std::string stripped = comments ? StripJsonComments(doc) : std::string();
-    const std::string_view walk = comments ? std::string_view(stripped) : doc;
+  auto scan_document = [&](std::string_view doc, size_t base, const std::vector<EscapedJsonString>* known) {
+    // (A document that does not parse still had its raw text scanned; the
+    // literals of its valid prefix are looked at here.)
     std::vector<size_t> literals;
-    const Status st = ForEachJsonString(walk, [&](const JsonStringVisit& v) {
-      if (v.escaped && v.is_string) literals.push_back(v.raw_offset);
-    });
-    (void)st;  // a document that does not parse still had its raw text scanned; its valid prefix is used
+    if (known != nullptr) {
+      for (const EscapedJsonString& e : *known) literals.push_back(e.raw_offset);
+    } else if (syntax == JsonSyntax::kDocument) {
+      for (const EscapedJsonString& e : EscapedJsonStrings(doc)) literals.push_back(e.raw_offset);
+    } else {
+      (void)ForEachJsonString(doc, [&](const JsonStringVisit& v) {
+        if (v.escaped && v.is_string) literals.push_back(v.raw_offset);
+      });
+    }
     for (size_t open : literals) {
       if (!DecodeLiteral(doc, open, &lit)) continue;
       bool any_escape = false;
@@ -1403,14 +1407,14 @@ void HiddenTextDetector::ScanJsonEscapes(std::string_view json, JsonSyntax synta
     }
   };
   if (syntax == JsonSyntax::kDocument) {
-    scan_document(json, 0);
+    scan_document(json, 0, escaped);
     return;
   }
   for (size_t start = 0; start < json.size();) {
     size_t end = json.find('\n', start);
     if (end == std::string_view::npos) end = json.size();
     const std::string_view line = json.substr(start, end - start);
-    if (line.find("\\u") != std::string_view::npos) scan_document(line, start);
+    if (line.find("\\u") != std::string_view::npos) scan_document(line, start, nullptr);
     start = end + 1;
   }
 }

@@ -275,15 +275,12 @@ class Views {
     return Status::Ok();
   }
 
-  Status JsonEscapes(std::string_view text) {
+  // known: EscapedJsonStrings(text) when the caller has them, else null.
+  Status JsonEscapes(std::string_view text, const std::vector<EscapedJsonString>* known) {
     if (text.find("\\u") == std::string_view::npos) return Status::Ok();
-    const bool comments = text.find("//") != std::string_view::npos || text.find("/*") != std::string_view::npos;
-    const std::string stripped = comments ? StripJsonComments(text) : std::string();
-    std::vector<std::pair<size_t, std::string>> strings;
-    (void)ForEachJsonString(comments ? std::string_view(stripped) : text, [&](const JsonStringVisit& v) {
-      if (v.escaped && v.is_string) strings.emplace_back(v.raw_offset, std::string(v.decoded));
-    });  // a document that does not parse: its valid prefix is used
-    for (const auto& [open, decoded] : strings) {
+    std::vector<EscapedJsonString> walked;
+    if (known == nullptr) walked = EscapedJsonStrings(text);
+    for (const auto& [open, decoded] : known != nullptr ? *known : walked) {
       size_t close = open + 1;
       while (close < text.size() && text[close] != '"') close += text[close] == '\\' ? 2 : 1;
       const std::string_view raw = text.substr(open, std::min(close + 1, text.size()) - open);
@@ -433,7 +430,7 @@ Status ScanSecretViews(const SecretScanner& scanner, std::string_view text, cons
   const bool known_ascii = options.max_decode_depth > 0 && base64.ok() && !non_ascii;
   Views views(scanner, scratch, already, out);
   Status st = views.Invisible(text, known_ascii);
-  if (st.ok() && options.json == JsonSyntax::kDocument) st = views.JsonEscapes(text);
+  if (st.ok() && options.json == JsonSyntax::kDocument) st = views.JsonEscapes(text, options.json_strings);
   if (!st.ok()) return st;
   out->insert(out->end(), std::make_move_iterator(from_base64.begin()), std::make_move_iterator(from_base64.end()));
   return base64;

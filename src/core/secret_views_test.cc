@@ -1,5 +1,7 @@
 #include "core/secret_views.h"
 
+#include "core/hidden_text.h"
+
 #include <gtest/gtest.h>
 
 #include <random>
@@ -157,6 +159,57 @@ TEST(SecretViews, Base64PassSeesEveryNonAsciiByteTheInvisibleViewNeeds) {
   EXPECT_GE(with_split, 250u);
   // ASCII only: nothing split, with and without the pass.
   EXPECT_TRUE(split_findings("token = " + kPat + std::string(100, 'x'), 2).empty());
+}
+
+// The scanner walks a JSON document's escaped strings once and hands them to
+// the hidden-text detector and the secret views; each must find what its own
+// walk finds, on documents with and without comments, URLs ("//" in a
+// string), escaped secrets and escaped invisible characters.
+TEST(SecretViews, SharedJsonStringsFindWhatEachOwnWalkFinds) {
+  std::mt19937 rng(20);
+  const std::vector<std::string> pieces = {
+      R"("a": "plain")", R"("u": "https://example.com/x")", R"("k": "gh\u0070_aBcD1234eFgH5678iJkL9012mNoP3456qRsT")",
+      R"("z": "admin\u200bistrator")", R"("t": "\u0041\u0042")", R"("n": 12)", "// a comment\n",
+      "/* block */", R"("e": "caf\u00e9")", R"("s": "tab\tend")"};
+  auto key = [](const Finding& f) { return f.rule + "@" + std::to_string(f.byte_offset) + ":" + f.message; };
+  for (int round = 0; round < 200; ++round) {
+    std::string doc = "{";
+    const size_t n = 1 + rng() % 6;
+    for (size_t k = 0; k < n; ++k) {
+      const std::string& piece = pieces[rng() % pieces.size()];
+      const bool member = piece[0] == '"';
+      if (member && doc.back() != '{' && doc.back() != '\n') doc += ", ";
+      doc += member ? piece : " " + piece;
+    }
+    doc += "}";
+    if (rng() % 4 == 0) doc.resize(rng() % doc.size());  // a document cut short
+    const std::vector<EscapedJsonString> shared = EscapedJsonStrings(doc);
+    std::vector<Finding> own, given;
+    HiddenTextDetector().ScanJsonEscapes(doc, JsonSyntax::kDocument, &own);
+    HiddenTextDetector().ScanJsonEscapes(doc, JsonSyntax::kDocument, &given, &shared);
+    ASSERT_EQ(own.size(), given.size()) << doc;
+    for (size_t k = 0; k < own.size(); ++k) EXPECT_EQ(key(own[k]), key(given[k])) << doc;
+    auto scratch = Builtin().NewScratch();
+    SecretViewOptions o;
+    o.json = JsonSyntax::kDocument;
+    std::vector<Finding> views_own, views_given;
+    EXPECT_TRUE(ScanSecretViews(Builtin(), doc, o, *scratch, {}, &views_own).ok());
+    o.json_strings = &shared;
+    EXPECT_TRUE(ScanSecretViews(Builtin(), doc, o, *scratch, {}, &views_given).ok());
+    ASSERT_EQ(views_own.size(), views_given.size()) << doc;
+    for (size_t k = 0; k < views_own.size(); ++k) EXPECT_EQ(key(views_own[k]), key(views_given[k])) << doc;
+  }
+  // The escaped PAT is found through the shared strings.
+  const std::string doc = R"({"k": "gh\u0070_aBcD1234eFgH5678iJkL9012mNoP3456qRsT"})";
+  const std::vector<EscapedJsonString> shared = EscapedJsonStrings(doc);
+  ASSERT_EQ(shared.size(), 1u);
+  auto scratch = Builtin().NewScratch();
+  SecretViewOptions o;
+  o.json = JsonSyntax::kDocument;
+  o.json_strings = &shared;
+  std::vector<Finding> found;
+  EXPECT_TRUE(ScanSecretViews(Builtin(), doc, o, *scratch, {}, &found).ok());
+  EXPECT_TRUE(Has(found, "secret/github-pat", "JSON")) << doc;
 }
 
 }  // namespace glassbox

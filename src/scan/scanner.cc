@@ -115,12 +115,17 @@ std::vector<RuleInfo> Scanner::RuleCatalog() const {
 void Scanner::ScanText(std::string_view text, const std::string& path, TextKind kind, bool at_file_start,
                        ThreadState& ts, std::vector<Finding>* out) const {
   const size_t first = out->size();
+  // A JSON document's \u escapes, decoded (JSON Lines rows are decoded whole
+  // by ScanData): its escaped strings are found once, for the hidden-text
+  // detector and the secret views both.
+  const JsonSyntax json = kind == TextKind::kData ? JsonSyntax::kNone : JsonSyntaxForPath(path);
+  const bool json_escapes = json == JsonSyntax::kDocument && (options_.unicode || agent_config_ || secrets_) &&
+                            text.find("\\u") != std::string_view::npos;
+  std::vector<EscapedJsonString> escaped;
+  if (json_escapes) escaped = EscapedJsonStrings(text);
   if (options_.unicode || agent_config_) {
     ts.detector.Scan(text, TextContext{kind, at_file_start}, out);
-    // A JSON document's \u escapes, decoded (JSON Lines rows are decoded whole by ScanData).
-    if (kind != TextKind::kData && JsonSyntaxForPath(path) == JsonSyntax::kDocument) {
-      ts.detector.ScanJsonEscapes(text, JsonSyntax::kDocument, out);
-    }
+    if (json == JsonSyntax::kDocument) ts.detector.ScanJsonEscapes(text, JsonSyntax::kDocument, out, &escaped);
   }
   if (agent_config_ && kind != TextKind::kData && agent_config_->Applies(path)) {
     const std::vector<Finding> unicode(out->begin() + static_cast<ptrdiff_t>(first), out->end());
@@ -139,7 +144,8 @@ void Scanner::ScanText(std::string_view text, const std::string& path, TextKind 
     // escapes, base64 (core/secret_views.h).
     const std::vector<Finding> plain(out->begin() + static_cast<ptrdiff_t>(plain_begin), out->end());
     SecretViewOptions views;
-    views.json = kind == TextKind::kData ? JsonSyntax::kNone : JsonSyntaxForPath(path);
+    views.json = json;
+    views.json_strings = &escaped;
     if (st.ok()) st = ScanSecretViews(*secrets_, text, views, *ts.scratch, plain, out);
     (void)st;  // only fails on an engine bug; the unicode results still stand
   }
