@@ -6,6 +6,7 @@
 #include <re2/set.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -299,8 +300,9 @@ void ForEachCountedRepeat(std::string_view p, OnRepeat on_repeat) {
 size_t CapSpan(std::string_view pattern) {
   size_t span = 0;
   ForEachCountedRepeat(pattern, [&](size_t begin, size_t comma, size_t end) {
-    const size_t n = std::strtoul(std::string(pattern.substr(begin + 1, comma - begin - 1)).c_str(), nullptr, 10);
-    const size_t m = std::strtoul(std::string(pattern.substr(comma + 1, end - comma - 1)).c_str(), nullptr, 10);
+    size_t n = 0, m = 0;
+    std::from_chars(pattern.data() + begin + 1, pattern.data() + comma, n);
+    std::from_chars(pattern.data() + comma + 1, pattern.data() + end, m);
     if (m > n) span += m - n;
   });
   return span;
