@@ -146,12 +146,20 @@ __attribute__((target("avx2"))) uint64_t AlphabetMaskAvx2(const unsigned char* p
 }
 __attribute__((target("avx2"))) size_t NextCandidateAvx2(const unsigned char* p, size_t n, size_t* pos, size_t* tail,
                                                          uint32_t* high) {
-  for (size_t k = *pos; k + 64 <= n; k += 64) {
-    const size_t c = FirstCandidate(MaskAvx2(p + k, high), k, tail);
-    if (c != std::string::npos) return c;
-    *pos = k + 64;
+  // The state lives in registers while the loop runs, written back once
+  // (through the pointers, each chunk cost three loads and stores).
+  size_t k = *pos;
+  size_t t = *tail;
+  uint32_t h = *high;
+  size_t found = std::string::npos;
+  for (; k + 64 <= n; k += 64) {
+    found = FirstCandidate(MaskAvx2(p + k, &h), k, &t);
+    if (found != std::string::npos) break;  // *pos stays at the chunk it is in
   }
-  return std::string::npos;
+  *pos = k;
+  *tail = t;
+  *high = h;
+  return found;
 }
 #endif
 
