@@ -10,8 +10,8 @@
 #   BENCH_RUNS=3          interleaved rounds (every command once per round); best wall time kept
 #   BENCH_THREADS=$(nproc) threads for rg and glassbox (secretlint is single-threaded)
 #   BENCH_CALLGRIND=1     also count the instructions of `glassbox scan --jobs 1` on the subset
-#                         (valgrind's callgrind; start-up included): steady on a busy machine,
-#                         where wall times and their ratios are not
+#                         (valgrind's callgrind; start-up included) and of a start-up alone:
+#                         steady on a busy machine, where wall times and their ratios are not
 #
 # Nothing is downloaded: secretlint comes from build/npm-tools (scripts/bootstrap.sh --bench);
 # when it is missing its rows are skipped. Work files go to build/bench-work.
@@ -252,6 +252,11 @@ if [[ ${BENCH_CALLGRIND:-0} == 1 ]]; then
       "$glassbox" scan --format json --no-ignore --jobs 1 "$subset" >/dev/null 2>"$work/callgrind.subset.err" || true
     ir=$(sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$work/callgrind.subset.err" | tail -1)
     echo "instructions, glassbox scan --jobs 1 of the subset: ${ir:-?} = $(awk -v i="${ir:-0}" -v b="$subset_bytes" 'BEGIN { printf "%.1f", i / (b / 1e6) / 1e6 }') million per MB (callgrind; $work/callgrind.subset)"
+    # the fixed cost of a run, counted the same way (dynamic linking included)
+    valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.startup" \
+      "$glassbox" scan --format json --no-ignore --jobs 1 "$work/empty" >/dev/null 2>"$work/callgrind.startup.err" || true
+    ir0=$(sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$work/callgrind.startup.err" | tail -1)
+    echo "instructions, glassbox start-up (empty directory): ${ir0:-?} (callgrind; $work/callgrind.startup)"
   else
     echo "instructions: skipped (valgrind not installed)"
   fi

@@ -140,6 +140,58 @@ Status CleanInPlace(const std::string& path, const struct stat& checked, TextKin
   return replacement->Commit();
 }
 
+// --in-place: cleans one named file (see CleanInPlace).
+Status CleanFileInPlace(const std::string& path, bool follow_symlinks, TextKind forced, bool fold_confusables,
+                        scan::CleanResult* result) {
+  if (path == "-") return Status::Error("clean: --in-place needs files, not stdin");
+  std::string target;
+  struct stat checked;
+  const std::string refused = RefuseInPlace(path, follow_symlinks, &target, &checked);
+  if (!refused.empty()) return Status::Error(refused);
+  return CleanInPlace(target, checked, forced, fold_confusables, result);
+}
+
+// To stdout, or --check (nothing written): reads in windows, whatever the
+// input's size.
+Status CleanToStdout(const std::string& path, bool check, TextKind forced, bool fold_confusables,
+                     scan::CleanResult* result) {
+  const bool is_stdin = path == "-";
+  int fd = STDIN_FILENO;
+  if (!is_stdin) {
+    uint64_t size = 0;
+    auto opened = scan::FileSource::OpenRegular(path, uint64_t{1} << 62, &size);
+    if (!opened.ok()) return opened.status();
+    fd = opened.value();
+  }
+  struct Closer {
+    int fd;
+    bool own;
+    ~Closer() {
+      if (own) close(fd);
+    }
+  } closer{fd, !is_stdin};
+  auto reader = scan::FdWindows(fd, is_stdin ? "<stdin>" : path);
+  if (!reader.ok()) return reader.status();
+  const scan::ContentKind content = scan::ClassifyContent(is_stdin ? "" : path, reader.value()->Window());
+  if (content == scan::ContentKind::kUtf16Le || content == scan::ContentKind::kUtf16Be) {
+    return Status::Error(fmt::format("{}: UTF-16 text is not cleaned (convert it to UTF-8 first)", path));
+  }
+  if (content == scan::ContentKind::kBinary) {
+    return Status::Error(fmt::format("{}: not UTF-8 text (a binary file, or a legacy 8-bit encoding: convert it to UTF-8 first); not cleaned", path));
+  }
+  const TextKind kind = KindFor(forced, is_stdin, path, reader.value()->Window());
+  Status st = scan::CleanWindows(*reader.value(), kind, OptionsFor(is_stdin, path, kind, fold_confusables),
+                                 [&](std::string_view bytes) -> Status {
+                                   if (check) return Status::Ok();
+                                   std::cout.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+                                   if (!std::cout) return Status::Error("clean: cannot write to stdout");
+                                   return Status::Ok();
+                                 },
+                                 result);
+  std::cout.flush();
+  return st;
+}
+
 }  // namespace
 
 int RunClean(int argc, char** argv) {
@@ -180,83 +232,18 @@ int RunClean(int argc, char** argv) {
     Fail(TerminalSafe(message));
   };
   for (const std::string& path : files) {
-    const bool is_stdin = path == "-";
-    const std::string shown = TerminalSafe(is_stdin ? "<stdin>" : path);
     scan::CleanResult result;
-    if (in_place) {
-      if (is_stdin) {
-        report_error("clean: --in-place needs files, not stdin");
-        continue;
-      }
-      std::string target;
-      struct stat checked;
-      const std::string refused = RefuseInPlace(path, follow_symlinks, &target, &checked);
-      if (!refused.empty()) {
-        report_error(refused);
-        continue;
-      }
-      Status st = CleanInPlace(target, checked, forced, fold_confusables, &result);
-      if (!st.ok()) {
-        report_error(st.message());
-        continue;
-      }
-      // Said only once the file really is replaced.
-      if (result.changes > 0) {
-        any_change = true;
-        std::cerr << fmt::format("{}: changed {}: {}\n", shown, result.changes, TerminalSafe(Summary(result)));
-      }
-      continue;
-    }
-    // To stdout, or --check: read in windows, whatever the input's size.
-    int fd = STDIN_FILENO;
-    if (!is_stdin) {
-      uint64_t size = 0;
-      auto opened = scan::FileSource::OpenRegular(path, uint64_t{1} << 62, &size);
-      if (!opened.ok()) {
-        report_error(opened.status().message());
-        continue;
-      }
-      fd = opened.value();
-    }
-    struct Closer {
-      int fd;
-      bool own;
-      ~Closer() {
-        if (own) close(fd);
-      }
-    } closer{fd, !is_stdin};
-    auto reader = scan::FdWindows(fd, is_stdin ? "<stdin>" : path);
-    if (!reader.ok()) {
-      report_error(reader.status().message());
-      continue;
-    }
-    const scan::ContentKind content = scan::ClassifyContent(is_stdin ? "" : path, reader.value()->Window());
-    if (content == scan::ContentKind::kUtf16Le || content == scan::ContentKind::kUtf16Be) {
-      report_error(fmt::format("{}: UTF-16 text is not cleaned (convert it to UTF-8 first)", path));
-      continue;
-    }
-    if (content == scan::ContentKind::kBinary) {
-      report_error(fmt::format("{}: not UTF-8 text (a binary file, or a legacy 8-bit encoding: convert it to UTF-8 first); not cleaned", path));
-      continue;
-    }
-    const TextKind kind = KindFor(forced, is_stdin, path, reader.value()->Window());
-    Status st = scan::CleanWindows(*reader.value(), kind, OptionsFor(is_stdin, path, kind, fold_confusables),
-                                   [&](std::string_view bytes) -> Status {
-                                     if (check) return Status::Ok();
-                                     std::cout.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-                                     if (!std::cout) return Status::Error("clean: cannot write to stdout");
-                                     return Status::Ok();
-                                   },
-                                   &result);
-    std::cout.flush();
+    Status st = in_place ? CleanFileInPlace(path, follow_symlinks, forced, fold_confusables, &result)
+                         : CleanToStdout(path, check, forced, fold_confusables, &result);
     if (!st.ok()) {
       report_error(st.message());
       continue;
     }
+    // Said only once the file really is replaced (or written out).
     if (result.changes > 0) {
       any_change = true;
-      std::cerr << fmt::format("{}: {} {}: {}\n", shown, check ? "would change" : "changed", result.changes,
-                               TerminalSafe(Summary(result)));
+      std::cerr << fmt::format("{}: {} {}: {}\n", TerminalSafe(path == "-" ? "<stdin>" : path),
+                               check ? "would change" : "changed", result.changes, TerminalSafe(Summary(result)));
     }
   }
   if (any_error) return kExitError;

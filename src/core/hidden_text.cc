@@ -134,11 +134,39 @@ class ScanState {
   size_t HandleTags(size_t i);
   size_t HandleSelectors(size_t i);
   size_t HandleInvisible(size_t i);
+  // What an invisible character (or a run of them, text[i, end)) stands
+  // between: the code points and letter scripts around it.
+  struct InvisibleContext {
+    CodePoint prev;  // the base character before (past combining marks)
+    CodePoint next;
+    char32_t pc = 0;  // prev.cp and next.cp, 0 for none
+    char32_t nc = 0;
+    bool machine = false;      // code, shell or config (IsMachineText)
+    bool inside_word = false;  // word characters on both sides
+    bool ascii_both = false;   // ASCII letters on both sides
+    int ps = -1;               // scripts of the nearest letters before and after
+    int ns = -1;
+    bool joining = false;   // either is a joining script (Arabic, Indic, ...)
+    bool no_space = false;  // either is a script written without spaces
+  };
+  InvisibleContext InvisibleContextAt(size_t i, size_t end);
+  size_t HandleSingleInvisible(size_t i, size_t end, int32_t cp, bool alone, const InvisibleContext& c);
+  // True when a lone invisible character cp is a legitimate use; may lower
+  // or raise *sev and clear *fixable for the finding otherwise made.
+  bool SingleInvisibleIsLegit(size_t i, int32_t cp, Position pos, const InvisibleContext& c, Severity* sev,
+                              bool* fixable) const;
+  size_t EmitInvisibleRun(size_t i, size_t end, const std::vector<int32_t>& run, bool machine);
   size_t HandleBidi(size_t i);
   size_t HandleBidiMark(size_t i, size_t end);
   size_t HandleSpace(size_t i);
+  // The word around i (*word_begin, *word_end), without a formatting code
+  // ("\\fI", "%s") that touches it.
+  void WordAround(size_t i, size_t* word_begin, size_t* word_end);
   size_t HandleLookalikeLetter(size_t i);
   size_t HandlePunct(size_t i, int32_t cp, size_t end, bool typographic);
+  // True when text from `end` on is the tail of an English contraction
+  // ("t", "s", "re", "ll", "ve", "d", "m" and no more letters): "Donʼt".
+  bool ContractionTailAt(size_t end) const;
   void FindEscapedMarkers();
   void RecordTrailing(size_t lf);
   void FinishTrailing();
@@ -341,12 +369,10 @@ ScanState::Position ScanState::PositionIn(size_t i) {
       size_t q = k;
       while (q > line.begin && (p_[q - 1] == ' ' || p_[q - 1] == '\t')) --q;
       if (q == line.begin || (p_[q - 1] != 0 && std::strchr("(,=:[!&|?{};", p_[q - 1]) != nullptr)) quote = '/';
-    } else if (c == '/' && k + 1 < n_ && (p_[k + 1] == '/' || p_[k + 1] == '*')) {
-      return Position::kComment;
-    } else if (c == '#' && (k == line.begin || p_[k - 1] == ' ' || p_[k - 1] == '\t')) {
-      return Position::kComment;
-    } else if (c == '<' && text_.substr(k, 4) == "<!--") {
-      return Position::kComment;
+    } else if ((c == '/' && k + 1 < n_ && (p_[k + 1] == '/' || p_[k + 1] == '*')) ||
+               (c == '#' && (k == line.begin || p_[k - 1] == ' ' || p_[k - 1] == '\t')) ||
+               (c == '<' && text_.substr(k, 4) == "<!--")) {
+      return Position::kComment;  // "//", "/*", a "#" that starts a word, "<!--"
     }
   }
   return quote != 0 ? Position::kString : Position::kSyntax;
@@ -616,6 +642,40 @@ size_t ScanState::HandleSelectors(size_t i) {
   return end;
 }
 
+namespace {
+
+// Outside code, one invisible character alone in a table cell, in quotes or
+// in brackets is a mention of it (a charset table, a Compose entry, CLDR's
+// zero-width currency symbol), not a hidden use. A table cell is bounded by a
+// tab or a line end on at least one side; between two plain spaces of
+// running text (" fox \u200B jumps") the character is hidden, not mentioned.
+bool MentionDelimiters(int32_t a, int32_t b) {
+  const bool space_a = a < 0 || a == ' ' || a == '\t' || a == '\n' || a == '\r';
+  const bool space_b = b < 0 || b == ' ' || b == '\t' || b == '\n' || b == '\r';
+  return (space_a && space_b && !(a == ' ' && b == ' ')) || (a == '"' && b == '"') || (a == '\'' && b == '\'') ||
+         (a == '`' && b == '`') || (a == '(' && b == ')') || (a == '[' && b == ']');
+}
+
+}  // namespace
+
+ScanState::InvisibleContext ScanState::InvisibleContextAt(size_t i, size_t end) {
+  InvisibleContext c;
+  c.prev = BaseBefore(i);
+  c.next = At(end);
+  c.pc = static_cast<char32_t>(c.prev.cp < 0 ? 0 : c.prev.cp);
+  c.nc = static_cast<char32_t>(c.next.cp < 0 ? 0 : c.next.cp);
+  c.machine = IsMachineText(ctx_.kind);
+  c.inside_word = c.prev.cp >= 0 && c.next.cp >= 0 && UnicodeData::IsWordChar(c.pc) && UnicodeData::IsWordChar(c.nc);
+  c.ascii_both = IsAsciiLetter(c.prev.cp) && IsAsciiLetter(c.next.cp);
+  // The scripts of the nearest letters: a Khmer word separator may stand
+  // between a space and "{0}" in a Khmer format string.
+  c.ps = NearbyLetterScript(i, false);
+  c.ns = NearbyLetterScript(end, true);
+  c.joining = UnicodeData::IsJoiningScript(c.ps) || UnicodeData::IsJoiningScript(c.ns);
+  c.no_space = UnicodeData::IsNoSpaceScript(c.ps) || UnicodeData::IsNoSpaceScript(c.ns);
+  return c;
+}
+
 size_t ScanState::HandleInvisible(size_t i) {
   size_t end = i;
   std::vector<int32_t> run;
@@ -629,136 +689,111 @@ size_t ScanState::HandleInvisible(size_t i) {
     run.push_back(c.cp);
     end = c.end;
   }
-  const CodePoint prev = BaseBefore(i);
-  const CodePoint next = At(end);
-  const auto pc = static_cast<char32_t>(prev.cp < 0 ? 0 : prev.cp);
-  const auto nc = static_cast<char32_t>(next.cp < 0 ? 0 : next.cp);
-  const bool machine = IsMachineText(ctx_.kind);
-  const bool inside_word = prev.cp >= 0 && next.cp >= 0 && UnicodeData::IsWordChar(pc) &&
-                           UnicodeData::IsWordChar(nc);
-  const bool ascii_both = IsAsciiLetter(prev.cp) && IsAsciiLetter(next.cp);
-  // The scripts of the nearest letters: a Khmer word separator may stand
-  // between a space and "{0}" in a Khmer format string.
-  const int ps = NearbyLetterScript(i, false);
-  const int ns = NearbyLetterScript(end, true);
-  const bool joining = UnicodeData::IsJoiningScript(ps) || UnicodeData::IsJoiningScript(ns);
-  const bool no_space = UnicodeData::IsNoSpaceScript(ps) || UnicodeData::IsNoSpaceScript(ns);
+  const InvisibleContext c = InvisibleContextAt(i, end);
   // The same character typed two or three times (or a run of joiners in a
   // joining script, as dictionaries have) carries no bits: judge it as one.
   bool same = true;
   bool joiners = true;  // only ZWNJ and ZWJ: Indic half-forms write "\u200C\u200D"
-  for (int32_t c : run) {
-    same &= c == run[0];
-    joiners &= c == 0x200C || c == 0x200D;
+  for (int32_t cp : run) {
+    same &= cp == run[0];
+    joiners &= cp == 0x200C || cp == 0x200D;
   }
-  const bool script_run = (joiners && joining) || (same && run[0] == 0x200B && no_space) ||
-                          (same && run[0] == 0x180E && (ps == kScriptMongolian || ns == kScriptMongolian));
+  const bool script_run = (joiners && c.joining) || (same && run[0] == 0x200B && c.no_space) ||
+                          (same && run[0] == 0x180E && (c.ps == kScriptMongolian || c.ns == kScriptMongolian));
   if (script_run && run.size() > 1 && run.size() <= 16) return end;
-  const bool as_single = run.size() == 1 || (same && !ascii_both && run.size() <= 3);
-  if (as_single) {
-    const int32_t cp = run[0];
-    Severity sev = Severity::kLow;
-    const Position pos = machine ? PositionIn(i) : Position::kComment;
-    if (machine) {
-      // In a string literal, high only where it splits ASCII ("admin\u200Bistrator").
-      const bool ascii_side = (prev.cp >= 0 && IsAsciiAlnum(prev.cp)) || (next.cp >= 0 && IsAsciiAlnum(next.cp));
-      sev = pos == Position::kSyntax   ? (inside_word ? Severity::kHigh : Severity::kMedium)
-            : pos == Position::kString ? (inside_word && ascii_side ? Severity::kHigh : Severity::kLow)
-                                       : Severity::kLow;
-      // A string that holds nothing but the invisible character ("\u200B"
-      // as a literal): a marker or a payload separator (GlassWorm).
-      if ((ctx_.kind == TextKind::kCode || ctx_.kind == TextKind::kShell) && pos == Position::kString && i > 0 &&
-          end < n_ && p_[end] == p_[i - 1] &&
-          (p_[end] == '"' || p_[end] == '\'' || p_[end] == '`')) {
-        sev = std::max(sev, Severity::kMedium);
-      }
+  const bool as_single = run.size() == 1 || (same && !c.ascii_both && run.size() <= 3);
+  if (as_single) return HandleSingleInvisible(i, end, run[0], run.size() == 1, c);
+  return EmitInvisibleRun(i, end, run, c.machine);
+}
+
+size_t ScanState::HandleSingleInvisible(size_t i, size_t end, int32_t cp, bool alone, const InvisibleContext& c) {
+  Severity sev = Severity::kLow;
+  const Position pos = c.machine ? PositionIn(i) : Position::kComment;
+  if (c.machine) {
+    // In a string literal, high only where it splits ASCII ("admin\u200Bistrator").
+    const bool ascii_side = (c.prev.cp >= 0 && IsAsciiAlnum(c.prev.cp)) || (c.next.cp >= 0 && IsAsciiAlnum(c.next.cp));
+    sev = pos == Position::kSyntax   ? (c.inside_word ? Severity::kHigh : Severity::kMedium)
+          : pos == Position::kString ? (c.inside_word && ascii_side ? Severity::kHigh : Severity::kLow)
+                                     : Severity::kLow;
+    // A string that holds nothing but the invisible character ("\u200B"
+    // as a literal): a marker or a payload separator (GlassWorm).
+    if ((ctx_.kind == TextKind::kCode || ctx_.kind == TextKind::kShell) && pos == Position::kString && i > 0 &&
+        end < n_ && p_[end] == p_[i - 1] && (p_[end] == '"' || p_[end] == '\'' || p_[end] == '`')) {
+      sev = std::max(sev, Severity::kMedium);
     }
-    // Next to a space or a line end a lone zero-width character splits no
-    // word; in a string away from ASCII it is part of people's text (a
-    // Gujarati phrase in a date library) unless the string holds only it.
-    const bool beside_space = prev.cp < 0 || next.cp < 0 || prev.cp == ' ' || next.cp == ' ' || prev.cp == '\n' ||
-                              next.cp == '\n' || prev.cp == '\t' || next.cp == '\t';
-    const bool text_in_string = machine && pos == Position::kString && sev < Severity::kMedium &&
-                                !IsAsciiAlnum(prev.cp) && !IsAsciiAlnum(next.cp) &&
-                                ((ps >= 0 && ps != kScriptLatin) || (ns >= 0 && ns != kScriptLatin));
-    // Outside code, one such character alone in a table cell, in quotes or in
-    // brackets is a mention of it (a charset table, a Compose entry, CLDR's
-    // zero-width currency symbol), not a hidden use.
-    // A table cell is bounded by a tab or a line end on at least one side; between two plain
-    // spaces of running text (" fox \u200B jumps") the character is hidden, not mentioned.
-    auto opens_closes = [](int32_t a, int32_t b) {
-      const bool space_a = a < 0 || a == ' ' || a == '\t' || a == '\n' || a == '\r';
-      const bool space_b = b < 0 || b == ' ' || b == '\t' || b == '\n' || b == '\r';
-      return (space_a && space_b && !(a == ' ' && b == ' ')) || (a == '"' && b == '"') || (a == '\'' && b == '\'') || (a == '`' && b == '`') ||
-             (a == '(' && b == ')') || (a == '[' && b == ']');
-    };
-    const int32_t raw_prev = Before(i).cp;
-    if (run.size() == 1 && ctx_.kind != TextKind::kCode && ctx_.kind != TextKind::kShell && cp != 0xFEFF &&
-        opens_closes(raw_prev, next.cp)) {
-      return end;
-    }
-    bool legit = false;
-    bool fixable = true;
-    switch (cp) {
-      case 0x200D:  // ZWJ: emoji sequences, joining scripts
-        legit = (prev.cp >= 0 && (UnicodeData::IsEmojiBase(pc) || UnicodeData::IsEmojiModifier(pc)) &&
-                 next.cp >= 0 && UnicodeData::IsExtendedPictographic(nc)) ||
-                joining || text_in_string;
-        break;
-      case 0x200C:  // ZWNJ: Persian, Indic; and ligature control in prose
-        legit = joining || (!machine && inside_word && !ascii_both) || text_in_string;
-        break;
-      case 0x200B:  // ZWSP: word breaks in scripts without spaces
-        legit = no_space ||
-                ((!machine || (pos == Position::kString && sev < Severity::kMedium)) && beside_space &&
-                 ((ps >= 0 && ps != kScriptLatin) || (ns >= 0 && ns != kScriptLatin))) ||
-                text_in_string;
-        break;
-      case 0x00AD:  // soft hyphen: a hyphenation hint inside a word ("Reyk\u00ADja\u00ADvík")
-        if (machine) {
-          legit = inside_word && pos != Position::kSyntax;
-          if (!inside_word) sev = Severity::kLow;
-        } else {
-          legit = inside_word && !ascii_both;
-          // Between ASCII letters of prose it may be hyphenation or a split
-          // keyword: reported, but a hint is not removed.
-          fixable = !inside_word;
-        }
-        break;
-      case 0xFEFF:
-        legit = i == 0 && ctx_.at_file_start;
-        if (!machine) sev = Severity::kLow;
-        break;
-      case 0x2060:  // word joiner: typesetting ("{0}\u2060{1}" in CLDR patterns)
-        legit = machine ? pos != Position::kSyntax && !ascii_both : !ascii_both;
-        break;
-      case 0x2800:  // braille pattern blank: the space of braille text
-        legit = (pc >= 0x2801 && pc <= 0x28FF) || (nc >= 0x2801 && nc <= 0x28FF);
-        if (!legit) sev = std::max(sev, Severity::kMedium);
-        break;
-      case 0x034F:  // combining grapheme joiner
-        legit = !machine;
-        if (machine) sev = Severity::kLow;
-        break;
-      case 0x180E:
-        legit = ps == kScriptMongolian || ns == kScriptMongolian;
-        break;
-      case 0x115F: case 0x1160: case 0x3164: case 0xFFA0:
-        legit = ps == kScriptHangul || ns == kScriptHangul;
-        if (!legit) sev = machine ? Severity::kHigh : Severity::kMedium;
-        break;
-      default:
-        break;
-    }
-    if (legit) return end;
-    Finding& f = Emit("unicode/invisible-characters", sev, i, end,
-                      fmt::format("invisible character {}{}", UnicodeData::Name(static_cast<char32_t>(cp)),
-                                  inside_word && machine ? " inside an identifier or word" : ""));
-    AddCodePoints(f, i, end);
-    if (fixable) f.fixes.push_back({i, end, ""});
+  }
+  if (alone && ctx_.kind != TextKind::kCode && ctx_.kind != TextKind::kShell && cp != 0xFEFF &&
+      MentionDelimiters(Before(i).cp, c.next.cp)) {
     return end;
   }
-  // A run of invisible characters. Two distinct ones repeating are bits.
+  bool fixable = true;
+  if (SingleInvisibleIsLegit(i, cp, pos, c, &sev, &fixable)) return end;
+  Finding& f = Emit("unicode/invisible-characters", sev, i, end,
+                    fmt::format("invisible character {}{}", UnicodeData::Name(static_cast<char32_t>(cp)),
+                                c.inside_word && c.machine ? " inside an identifier or word" : ""));
+  AddCodePoints(f, i, end);
+  if (fixable) f.fixes.push_back({i, end, ""});
+  return end;
+}
+
+bool ScanState::SingleInvisibleIsLegit(size_t i, int32_t cp, Position pos, const InvisibleContext& c, Severity* sev,
+                                       bool* fixable) const {
+  // Next to a space or a line end a lone zero-width character splits no
+  // word; in a string away from ASCII it is part of people's text (a
+  // Gujarati phrase in a date library) unless the string holds only it.
+  const bool beside_space = c.prev.cp < 0 || c.next.cp < 0 || c.prev.cp == ' ' || c.next.cp == ' ' ||
+                            c.prev.cp == '\n' || c.next.cp == '\n' || c.prev.cp == '\t' || c.next.cp == '\t';
+  const bool other_script = (c.ps >= 0 && c.ps != kScriptLatin) || (c.ns >= 0 && c.ns != kScriptLatin);
+  const bool text_in_string = c.machine && pos == Position::kString && *sev < Severity::kMedium &&
+                              !IsAsciiAlnum(c.prev.cp) && !IsAsciiAlnum(c.next.cp) && other_script;
+  switch (cp) {
+    case 0x200D:  // ZWJ: emoji sequences, joining scripts
+      return (c.prev.cp >= 0 && (UnicodeData::IsEmojiBase(c.pc) || UnicodeData::IsEmojiModifier(c.pc)) &&
+              c.next.cp >= 0 && UnicodeData::IsExtendedPictographic(c.nc)) ||
+             c.joining || text_in_string;
+    case 0x200C:  // ZWNJ: Persian, Indic; and ligature control in prose
+      return c.joining || (!c.machine && c.inside_word && !c.ascii_both) || text_in_string;
+    case 0x200B:  // ZWSP: word breaks in scripts without spaces
+      return c.no_space ||
+             ((!c.machine || (pos == Position::kString && *sev < Severity::kMedium)) && beside_space &&
+              other_script) ||
+             text_in_string;
+    case 0x00AD:  // soft hyphen: a hyphenation hint inside a word ("Reyk\u00ADja\u00ADvík")
+      if (c.machine) {
+        if (!c.inside_word) *sev = Severity::kLow;
+        return c.inside_word && pos != Position::kSyntax;
+      }
+      // Between ASCII letters of prose it may be hyphenation or a split
+      // keyword: reported, but a hint is not removed.
+      *fixable = !c.inside_word;
+      return c.inside_word && !c.ascii_both;
+    case 0xFEFF:
+      if (!c.machine) *sev = Severity::kLow;
+      return i == 0 && ctx_.at_file_start;
+    case 0x2060:  // word joiner: typesetting ("{0}\u2060{1}" in CLDR patterns)
+      return c.machine ? pos != Position::kSyntax && !c.ascii_both : !c.ascii_both;
+    case 0x2800: {  // braille pattern blank: the space of braille text
+      const bool legit = (c.pc >= 0x2801 && c.pc <= 0x28FF) || (c.nc >= 0x2801 && c.nc <= 0x28FF);
+      if (!legit) *sev = std::max(*sev, Severity::kMedium);
+      return legit;
+    }
+    case 0x034F:  // combining grapheme joiner
+      if (c.machine) *sev = Severity::kLow;
+      return !c.machine;
+    case 0x180E:
+      return c.ps == kScriptMongolian || c.ns == kScriptMongolian;
+    case 0x115F: case 0x1160: case 0x3164: case 0xFFA0: {
+      const bool legit = c.ps == kScriptHangul || c.ns == kScriptHangul;
+      if (!legit) *sev = c.machine ? Severity::kHigh : Severity::kMedium;
+      return legit;
+    }
+    default:
+      return false;
+  }
+}
+
+// A run of invisible characters. Two distinct ones repeating are bits.
+size_t ScanState::EmitInvisibleRun(size_t i, size_t end, const std::vector<int32_t>& run, bool machine) {
   std::vector<int32_t> distinct = run;
   std::sort(distinct.begin(), distinct.end());
   distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
@@ -919,8 +954,8 @@ size_t ScanState::HandleSpace(size_t i) {
   return end;
 }
 
-size_t ScanState::HandleLookalikeLetter(size_t i) {
-  // Find the word around i: letters, digits, marks and '_'.
+void ScanState::WordAround(size_t i, size_t* word_begin, size_t* word_end) {
+  // Letters, digits, marks and '_', at most 256 bytes either way.
   size_t wb = i;
   const size_t lo = i > 256 ? i - 256 : 0;
   while (wb > lo) {
@@ -946,6 +981,13 @@ size_t ScanState::HandleLookalikeLetter(size_t i) {
     }
     if (wb + skip <= i && p_[wb + skip] >= 0x80) wb += skip;
   }
+  *word_begin = wb;
+  *word_end = we;
+}
+
+size_t ScanState::HandleLookalikeLetter(size_t i) {
+  size_t wb = 0, we = 0;
+  WordAround(i, &wb, &we);
   bool has_ascii_letter = false;
   bool all_lookalike = true;
   size_t letters = 0;
@@ -982,17 +1024,13 @@ size_t ScanState::HandleLookalikeLetter(size_t i) {
       // left-to-right word without bidi controls, which are reported anyway.
       continue;
     }
-    if (UnicodeData::IsFontOrWideVariant(cc)) {
+    // Greek letters are units and math (μs, Δx): only one wedged between
+    // ASCII letters is suspicious. Any other script is, and so are font or
+    // wide variants and Common-script letter-likes (mathematical alphanumerics).
+    const bool greek_in_ascii =
+        script == kScriptGreek && IsAsciiLetter(Before(c.begin).cp) && IsAsciiLetter(At(c.end).cp);
+    if (UnicodeData::IsFontOrWideVariant(cc) || (script == kScriptGreek ? greek_in_ascii : script != kScriptLatin)) {
       suspicious = true;
-    } else if (script == kScriptGreek) {
-      // Greek letters are units and math (μs, Δx); only flag one wedged between ASCII letters.
-      const CodePoint a = Before(c.begin);
-      const CodePoint b = At(c.end);
-      if (IsAsciiLetter(a.cp) && IsAsciiLetter(b.cp)) suspicious = true;
-    } else if (!UnicodeData::IsLatinLikeScript(script)) {
-      suspicious = true;
-    } else if (script != kScriptLatin) {
-      suspicious = true;  // Common-script letter-likes (mathematical alphanumerics)
     }
   }
   // A Latin letter typed into a word of another script (a keyboard-layout
@@ -1038,6 +1076,30 @@ size_t ScanState::HandleLookalikeLetter(size_t i) {
   return we;
 }
 
+namespace {
+
+// In prose, a look-alike of `ascii` matters where it can pass for the ASCII
+// it mimics inside words and sentences: apostrophes in "don't", dots and colons.
+Severity ProsePunctSeverity(char ascii, bool in_word, bool touches_word) {
+  if (ascii == '-') return Severity::kLow;  // typographic hyphens and minus signs
+  if (ascii == '\'' || ascii == '"' || ascii == '`') return in_word ? Severity::kMedium : Severity::kLow;
+  const bool sentence_punct = std::string_view(".,:;!?/@").find(ascii) != std::string_view::npos;
+  return sentence_punct && touches_word ? Severity::kMedium : Severity::kLow;
+}
+
+}  // namespace
+
+bool ScanState::ContractionTailAt(size_t end) const {
+  size_t k = end;
+  while (k < n_ && IsAsciiLetter(p_[k]) && k - end < 3) ++k;
+  if (k < n_ && (IsAsciiLetter(p_[k]) || p_[k] >= 0x80)) return false;
+  const std::string_view tail = text_.substr(end, k - end);
+  for (std::string_view t : {"t", "s", "re", "ll", "ve", "d", "m"}) {
+    if (tail == t) return true;
+  }
+  return false;
+}
+
 size_t ScanState::HandlePunct(size_t i, int32_t cp, size_t end, bool typographic) {
   const char ascii = data_.LookalikeAscii(static_cast<char32_t>(cp));
   size_t tb = 0, te = 0;
@@ -1061,18 +1123,8 @@ size_t ScanState::HandlePunct(size_t i, int32_t cp, size_t end, bool typographic
   // a word only ("ʼadminʼ"), not inside one or between symbols ("c[ʼ\\']hwe").
   // In prose an apostrophe look-alike inside an English contraction ("Donʼt")
   // stands in for the ASCII apostrophe; inside "Gwichʼin" it is a letter.
-  auto contraction = [&]() {
-    if (cp != 0x02BC || machine || !IsAsciiLetter(prev.cp)) return false;
-    size_t k = end;
-    while (k < n_ && IsAsciiLetter(p_[k]) && k - end < 3) ++k;
-    if (k < n_ && (IsAsciiLetter(p_[k]) || p_[k] >= 0x80)) return false;
-    const std::string_view tail = text_.substr(end, k - end);
-    for (std::string_view t : {"t", "s", "re", "ll", "ve", "d", "m"}) {
-      if (tail == t) return true;
-    }
-    return false;
-  };
-  if ((UnicodeData::IsLetterOrMark(c32) || UnicodeData::IsDecimalDigit(c32)) && !contraction()) {
+  const bool contraction = cp == 0x02BC && !machine && IsAsciiLetter(prev.cp) && ContractionTailAt(end);
+  if ((UnicodeData::IsLetterOrMark(c32) || UnicodeData::IsDecimalDigit(c32)) && !contraction) {
     const bool quote_like = IsAsciiAlnum(prev.cp) != IsAsciiAlnum(next.cp);
     if (!(machine && quote_like && PositionIn(i) == Position::kSyntax)) return end;
   }
@@ -1095,17 +1147,9 @@ size_t ScanState::HandlePunct(size_t i, int32_t cp, size_t end, bool typographic
   Severity sev;
   const bool in_word = IsAsciiAlnum(prev.cp) && IsAsciiAlnum(next.cp);
   const bool touches_word = IsAsciiAlnum(prev.cp) || IsAsciiAlnum(next.cp);
-  // In prose, a look-alike matters where it can pass for the ASCII it mimics
-  // inside words and sentences: apostrophes in "don't", dots and colons.
-  auto prose_severity = [&]() {
-    if (ascii == '-') return Severity::kLow;  // typographic hyphens and minus signs
-    if (ascii == '\'' || ascii == '"' || ascii == '`') return in_word ? Severity::kMedium : Severity::kLow;
-    const bool sentence_punct = std::string_view(".,:;!?/@").find(ascii) != std::string_view::npos;
-    return sentence_punct && touches_word ? Severity::kMedium : Severity::kLow;
-  };
   const Position pos = machine ? PositionIn(i) : Position::kComment;
   if (pos == Position::kComment) {
-    sev = prose_severity();
+    sev = ProsePunctSeverity(ascii, in_word, touches_word);
   } else if (line.has_other_letters) {
     sev = Severity::kLow;
   } else if (pos == Position::kString && ctx_.kind != TextKind::kShell) {
@@ -1312,20 +1356,24 @@ std::string JsonEscaped(std::string_view s) {
 
 }  // namespace
 
-void HiddenTextDetector::ScanJsonEscapes(std::string_view json, JsonSyntax syntax, std::vector<Finding>* out) const {
+void HiddenTextDetector::ScanJsonEscapes(std::string_view json, JsonSyntax syntax, std::vector<Finding>* out,
+                                         const std::vector<EscapedJsonString>* escaped) const {
   if (syntax == JsonSyntax::kNone || json.find("\\u") == std::string_view::npos) return;
   DecodedLiteral lit;
   std::vector<Finding> found;
-  auto scan_document = [&](std::string_view doc, size_t base) {
-    const bool comments = syntax == JsonSyntax::kDocument && (doc.find("//") != std::string_view::npos ||
-                                                             doc.find("/*") != std::string_view::npos);
-    const std::string stripped = comments ? StripJsonComments(doc) : std::string();
-    const std::string_view walk = comments ? std::string_view(stripped) : doc;
+  auto scan_document = [&](std::string_view doc, size_t base, const std::vector<EscapedJsonString>* known) {
+    // (A document that does not parse still had its raw text scanned; the
+    // literals of its valid prefix are looked at here.)
     std::vector<size_t> literals;
-    const Status st = ForEachJsonString(walk, [&](const JsonStringVisit& v) {
-      if (v.escaped && v.is_string) literals.push_back(v.raw_offset);
-    });
-    (void)st;  // a document that does not parse still had its raw text scanned; its valid prefix is used
+    if (known != nullptr) {
+      for (const EscapedJsonString& e : *known) literals.push_back(e.raw_offset);
+    } else if (syntax == JsonSyntax::kDocument) {
+      for (const EscapedJsonString& e : EscapedJsonStrings(doc)) literals.push_back(e.raw_offset);
+    } else {
+      (void)ForEachJsonString(doc, [&](const JsonStringVisit& v) {
+        if (v.escaped && v.is_string) literals.push_back(v.raw_offset);
+      });
+    }
     for (size_t open : literals) {
       if (!DecodeLiteral(doc, open, &lit)) continue;
       bool any_escape = false;
@@ -1359,14 +1407,14 @@ void HiddenTextDetector::ScanJsonEscapes(std::string_view json, JsonSyntax synta
     }
   };
   if (syntax == JsonSyntax::kDocument) {
-    scan_document(json, 0);
+    scan_document(json, 0, escaped);
     return;
   }
   for (size_t start = 0; start < json.size();) {
     size_t end = json.find('\n', start);
     if (end == std::string_view::npos) end = json.size();
     const std::string_view line = json.substr(start, end - start);
-    if (line.find("\\u") != std::string_view::npos) scan_document(line, start);
+    if (line.find("\\u") != std::string_view::npos) scan_document(line, start, nullptr);
     start = end + 1;
   }
 }

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/finding.h"
+#include "core/json_strings.h"
 #include "core/text_kind.h"
 #include "core/unicode.h"
 
@@ -63,7 +64,10 @@ class HiddenTextDetector {
   // comments allowed) or JSON Lines; documents that do not parse are
   // skipped (the raw scan still covers them). Cheap when `json` holds no
   // "\u".
-  void ScanJsonEscapes(std::string_view json, JsonSyntax syntax, std::vector<Finding>* out) const;
+  // `escaped`: EscapedJsonStrings(json) of a kDocument when the caller has
+  // them already (the scanner shares them with the secret views).
+  void ScanJsonEscapes(std::string_view json, JsonSyntax syntax, std::vector<Finding>* out,
+                       const std::vector<EscapedJsonString>* escaped = nullptr) const;
 
  private:
   const UnicodeData& data_;

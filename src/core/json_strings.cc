@@ -63,6 +63,17 @@ size_t StringStop(std::string_view s, size_t i) {
 
 }  // namespace
 
+std::vector<EscapedJsonString> EscapedJsonStrings(std::string_view document) {
+  const bool comments =
+      document.find("//") != std::string_view::npos || document.find("/*") != std::string_view::npos;
+  const std::string stripped = comments ? StripJsonComments(document) : std::string();
+  std::vector<EscapedJsonString> strings;
+  (void)ForEachJsonString(comments ? std::string_view(stripped) : document, [&](const JsonStringVisit& v) {
+    if (v.escaped && v.is_string) strings.push_back({v.raw_offset, std::string(v.decoded)});
+  });  // a document that does not parse: its valid prefix is used
+  return strings;
+}
+
 std::string StripJsonComments(std::string_view text) {
   std::string out(text);
   size_t i = 0;

@@ -13,6 +13,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/status.h"
 
@@ -44,6 +45,18 @@ Status ForEachJsonString(std::string_view json, const std::function<void(const J
 // `text` with // and /* */ comments and trailing commas replaced by spaces,
 // so offsets and line numbers stay those of the original.
 std::string StripJsonComments(std::string_view text);
+
+// The string literals of a JSON document that hold a backslash escape, each
+// with the offset of its opening quote and its decoded value; comments are
+// stripped first when the document has any ("//" or "/*"). A document that
+// does not parse gives those of its valid prefix. What the hidden-text
+// detector and the secret views both look at in a document with \u
+// escapes, found in one walk for both.
+struct EscapedJsonString {
+  size_t raw_offset;
+  std::string decoded;
+};
+std::vector<EscapedJsonString> EscapedJsonStrings(std::string_view document);
 
 // Decodes the body of a JSON string literal (between the quotes). Returns
 // false on a malformed escape or a raw control character.

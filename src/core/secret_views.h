@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/finding.h"
+#include "core/json_strings.h"
 #include "core/secrets.h"
 #include "core/status.h"
 #include "core/text_kind.h"
@@ -24,6 +25,9 @@ namespace glassbox {
 struct SecretViewOptions {
   JsonSyntax json = JsonSyntax::kNone;  // a JSON document: decode its escaped strings
   int max_decode_depth = 2;             // base64 inside base64 ... ; 0 turns decoding off
+  // EscapedJsonStrings(text) of a JSON document when the caller has them
+  // already (the scanner shares them with the hidden-text detector).
+  const std::vector<EscapedJsonString>* json_strings = nullptr;
 };
 
 // Appends findings of `scanner` that only the views reveal. `already` holds

@@ -1,7 +1,10 @@
 #include "core/secret_views.h"
 
+#include "core/hidden_text.h"
+
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 
 namespace glassbox {
@@ -113,4 +116,100 @@ TEST(SecretViews, BenignBase64AndIdentifiersGiveNothing) {
 }
 
 }  // namespace
+// The invisible view skips texts that the base64 pass found all ASCII: the
+// views with that pass (depth 2) must find every split secret that they find
+// without it (depth 0, where the invisible view checks the text itself), with
+// the invisible character anywhere relative to the pass's 64-byte chunks,
+// among base64 runs, other non-ASCII text or none, and in the short tail.
+TEST(SecretViews, Base64PassSeesEveryNonAsciiByteTheInvisibleViewNeeds) {
+  std::mt19937 rng(15);
+  const std::string filler = "abcXYZ019+/ =_-.,;:\n\"'";
+  const std::vector<std::string> invisible = {"\u200b", "\u2060", "\u00ad", "\ufeff", "\U000e0041"};
+  auto split_findings = [](std::string_view text, int depth) {
+    auto scratch = Builtin().NewScratch();
+    std::vector<Finding> plain;
+    EXPECT_TRUE(Builtin().Scan(text, *scratch, &plain).ok());
+    std::vector<Finding> views;
+    SecretViewOptions o;
+    o.max_decode_depth = depth;
+    EXPECT_TRUE(ScanSecretViews(Builtin(), text, o, *scratch, plain, &views).ok());
+    std::vector<std::string> split;
+    for (const Finding& f : views) {
+      if (f.message.find("split by invisible") != std::string::npos) {
+        split.push_back(f.rule + "@" + std::to_string(f.byte_offset));
+      }
+    }
+    return split;
+  };
+  size_t with_split = 0;
+  for (int round = 0; round < 300; ++round) {
+    std::string text;
+    const size_t before = rng() % 300;
+    for (size_t k = 0; k < before; ++k) text += filler[rng() % filler.size()];
+    if (rng() % 3 == 0) text += Base64(std::string(40 + rng() % 100, 'q'));
+    std::string key = kPat;
+    key.insert(4 + rng() % (key.size() - 5), invisible[rng() % invisible.size()]);
+    text += "token = " + key;
+    if (rng() % 2 == 0) text += " \u00e9t\u00e9 ";  // other non-ASCII text after it
+    for (size_t k = rng() % 80; k > 0; --k) text += filler[rng() % filler.size()];
+    const auto fast = split_findings(text, 2);
+    EXPECT_EQ(fast, split_findings(text, 0)) << text;
+    with_split += fast.empty() ? 0 : 1;
+  }
+  EXPECT_GE(with_split, 250u);
+  // ASCII only: nothing split, with and without the pass.
+  EXPECT_TRUE(split_findings("token = " + kPat + std::string(100, 'x'), 2).empty());
+}
+
+// The scanner walks a JSON document's escaped strings once and hands them to
+// the hidden-text detector and the secret views; each must find what its own
+// walk finds, on documents with and without comments, URLs ("//" in a
+// string), escaped secrets and escaped invisible characters.
+TEST(SecretViews, SharedJsonStringsFindWhatEachOwnWalkFinds) {
+  std::mt19937 rng(20);
+  const std::vector<std::string> pieces = {
+      R"("a": "plain")", R"("u": "https://example.com/x")", R"("k": "gh\u0070_aBcD1234eFgH5678iJkL9012mNoP3456qRsT")",
+      R"("z": "admin\u200bistrator")", R"("t": "\u0041\u0042")", R"("n": 12)", "// a comment\n",
+      "/* block */", R"("e": "caf\u00e9")", R"("s": "tab\tend")"};
+  auto key = [](const Finding& f) { return f.rule + "@" + std::to_string(f.byte_offset) + ":" + f.message; };
+  for (int round = 0; round < 200; ++round) {
+    std::string doc = "{";
+    const size_t n = 1 + rng() % 6;
+    for (size_t k = 0; k < n; ++k) {
+      const std::string& piece = pieces[rng() % pieces.size()];
+      const bool member = piece[0] == '"';
+      if (member && doc.back() != '{' && doc.back() != '\n') doc += ", ";
+      doc += member ? piece : " " + piece;
+    }
+    doc += "}";
+    if (rng() % 4 == 0) doc.resize(rng() % doc.size());  // a document cut short
+    const std::vector<EscapedJsonString> shared = EscapedJsonStrings(doc);
+    std::vector<Finding> own, given;
+    HiddenTextDetector().ScanJsonEscapes(doc, JsonSyntax::kDocument, &own);
+    HiddenTextDetector().ScanJsonEscapes(doc, JsonSyntax::kDocument, &given, &shared);
+    ASSERT_EQ(own.size(), given.size()) << doc;
+    for (size_t k = 0; k < own.size(); ++k) EXPECT_EQ(key(own[k]), key(given[k])) << doc;
+    auto scratch = Builtin().NewScratch();
+    SecretViewOptions o;
+    o.json = JsonSyntax::kDocument;
+    std::vector<Finding> views_own, views_given;
+    EXPECT_TRUE(ScanSecretViews(Builtin(), doc, o, *scratch, {}, &views_own).ok());
+    o.json_strings = &shared;
+    EXPECT_TRUE(ScanSecretViews(Builtin(), doc, o, *scratch, {}, &views_given).ok());
+    ASSERT_EQ(views_own.size(), views_given.size()) << doc;
+    for (size_t k = 0; k < views_own.size(); ++k) EXPECT_EQ(key(views_own[k]), key(views_given[k])) << doc;
+  }
+  // The escaped PAT is found through the shared strings.
+  const std::string doc = R"({"k": "gh\u0070_aBcD1234eFgH5678iJkL9012mNoP3456qRsT"})";
+  const std::vector<EscapedJsonString> shared = EscapedJsonStrings(doc);
+  ASSERT_EQ(shared.size(), 1u);
+  auto scratch = Builtin().NewScratch();
+  SecretViewOptions o;
+  o.json = JsonSyntax::kDocument;
+  o.json_strings = &shared;
+  std::vector<Finding> found;
+  EXPECT_TRUE(ScanSecretViews(Builtin(), doc, o, *scratch, {}, &found).ok());
+  EXPECT_TRUE(Has(found, "secret/github-pat", "JSON")) << doc;
+}
+
 }  // namespace glassbox

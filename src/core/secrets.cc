@@ -6,6 +6,7 @@
 #include <re2/set.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -38,6 +39,14 @@ struct SecretScanner::Impl {
     std::unique_ptr<RE2> re;
   };
   std::vector<std::unique_ptr<LazyRegex>> regexes;
+  // Per rule: its regex with every counted repeat {n,m} opened to {n,}
+  // (WithoutRepeatCaps), when the caps are what makes the regex expensive to
+  // compile, else empty. That regex matches wherever the rule's does, so a
+  // window it finds nothing in needs the rule's regex neither compiled nor
+  // run: the generic XML rule's "{8,200}" pair takes 19.7 million
+  // instructions to compile, its capless form 1.5 million.
+  std::vector<std::string> capless;
+  std::vector<std::unique_ptr<LazyRegex>> capless_regexes;
   // Rules with the same keywords share a gate: one window per hit, and when
   // several rules share it, one RE2::Set pass tells which of them match.
   struct Gate {
@@ -61,6 +70,13 @@ struct SecretScanner::Impl {
     options.set_max_mem(kRegexMemory);
     options.set_dot_nl(multiline);
     return options;
+  }
+  // Rule r's capless regex, compiled on first use; null when it has none.
+  const RE2* CaplessRegex(size_t r) const {
+    if (capless[r].empty()) return nullptr;
+    LazyRegex& lazy = *capless_regexes[r];
+    std::call_once(lazy.once, [&] { lazy.re = std::make_unique<RE2>(capless[r], OptionsFor(rules[r].multiline)); });
+    return lazy.re->ok() ? lazy.re.get() : nullptr;
   }
   const RE2& Regex(size_t r) const {
     LazyRegex& lazy = *regexes[r];
@@ -233,6 +249,80 @@ bool HsPrefilterUsable(std::string_view pattern) {
   return usable;
 }
 
+// Counted repeats whose caps together allow this many more repetitions than
+// their minimums get a capless check (Impl::capless): below it the capless
+// regex compiles to nearly the same program.
+constexpr size_t kCaplessMinSpan = 64;
+
+// Walks the counted repeats "{n,m}" of an RE2 pattern, outside escapes,
+// \Q...\E quotes and character classes, and calls on_repeat(begin, comma,
+// end) with the offsets of its '{', ',' and '}'.
+template <typename OnRepeat>
+void ForEachCountedRepeat(std::string_view p, OnRepeat on_repeat) {
+  auto digits_end = [&](size_t k) {
+    while (k < p.size() && p[k] >= '0' && p[k] <= '9') ++k;
+    return k;
+  };
+  bool in_class = false;
+  for (size_t i = 0; i < p.size(); ++i) {
+    const char c = p[i];
+    if (c == '\\') {
+      if (i + 1 < p.size() && p[i + 1] == 'Q') {
+        const size_t end = p.find("\\E", i + 2);
+        i = end == std::string_view::npos ? p.size() : end + 1;
+      } else {
+        ++i;  // the escaped character
+      }
+    } else if (in_class) {
+      const size_t posix_end = c == '[' && i + 1 < p.size() && p[i + 1] == ':' ? p.find(":]", i + 2) : p.npos;
+      if (posix_end != std::string_view::npos) {
+        i = posix_end + 1;  // "[:alpha:]"
+      } else if (c == ']') {
+        in_class = false;
+      }
+    } else if (c == '[') {
+      in_class = true;
+      if (i + 1 < p.size() && p[i + 1] == '^') ++i;
+      if (i + 1 < p.size() && p[i + 1] == ']') ++i;  // a leading ']' is a character
+    } else if (c == '{') {
+      const size_t comma = digits_end(i + 1);
+      if (comma == i + 1 || comma >= p.size() || p[comma] != ',') continue;
+      const size_t close = digits_end(comma + 1);
+      if (close == comma + 1 || close >= p.size() || p[close] != '}') continue;
+      on_repeat(i, comma, close);
+      i = close;
+    }
+  }
+}
+
+// How many more repetitions than their minimums the pattern's counted
+// repeats allow together ("{8,200}" adds 192).
+size_t CapSpan(std::string_view pattern) {
+  size_t span = 0;
+  ForEachCountedRepeat(pattern, [&](size_t begin, size_t comma, size_t end) {
+    size_t n = 0, m = 0;
+    std::from_chars(pattern.data() + begin + 1, pattern.data() + comma, n);
+    std::from_chars(pattern.data() + comma + 1, pattern.data() + end, m);
+    if (m > n) span += m - n;
+  });
+  return span;
+}
+
+}  // namespace
+
+std::string WithoutRepeatCaps(std::string_view pattern) {
+  std::string out;
+  size_t copied = 0;
+  ForEachCountedRepeat(pattern, [&](size_t /*begin*/, size_t comma, size_t end) {
+    out.append(pattern.substr(copied, comma + 1 - copied));  // through the comma: "{8,"
+    copied = end;                                              // from the '}'
+  });
+  out.append(pattern.substr(copied));
+  return out;
+}
+
+namespace {
+
 // One prefilter's line in a database key.
 std::string DatabaseKeyEntry(std::string_view pattern, unsigned flags) {
   return fmt::format("P{}:{}:{}\n", flags, pattern.size(), pattern);
@@ -283,10 +373,170 @@ Result<std::shared_ptr<const SecretScanner>> SecretScanner::CompileForPrecompili
   return CompileImpl(std::move(rules), CompileMode::kLazy, /*hs_prefilters=*/true);
 }
 
+namespace {
+
+using Impl = SecretScanner::Impl;
+
+// What the keyword database is compiled from.
+struct DatabasePlan {
+  std::vector<std::string> literals;     // keywords; a trailing '\x01' marks one matched as written
+  std::vector<std::string> hs_patterns;  // gate prefilters that Vectorscan checks in the same pass
+  std::vector<unsigned> hs_flags;
+};
+
+// The gate of `rule` (rule index r): rules with the same keywords and line
+// mode share one. A gate has a prefilter only when all its rules share it.
+size_t JoinGate(const SecretRule& rule, size_t r, std::vector<std::string>* gate_keys, Impl* impl) {
+  std::vector<std::string> sorted_keywords = rule.keywords;
+  std::sort(sorted_keywords.begin(), sorted_keywords.end());
+  std::string gate_key = rule.multiline ? "M" : "L";
+  for (const std::string& kw : sorted_keywords) gate_key += '\0' + kw;
+  const size_t gate = std::find(gate_keys->begin(), gate_keys->end(), gate_key) - gate_keys->begin();
+  if (gate == gate_keys->size()) {
+    gate_keys->push_back(gate_key);
+    impl->gates.emplace_back();
+    impl->gates.back().multiline = rule.multiline;
+  }
+  Impl::Gate& g = impl->gates[gate];
+  if (g.rules.empty()) {
+    g.prefilter = rule.prefilter;
+  } else if (g.prefilter != rule.prefilter) {
+    g.prefilter.clear();
+  }
+  g.rules.push_back(r);
+  return gate;
+}
+
+// Adds the keywords of a rule in `gate` to the literals and to
+// impl->keyword_gates. A keyword with an upper-case letter ("AKIA", "SG.",
+// "eyJ") is matched as written; an all-lower-case one ("secret") in any case.
+void AddKeywords(const SecretRule& rule, size_t gate, std::vector<std::string>* literals, Impl* impl) {
+  for (const std::string& kw : rule.keywords) {
+    const bool caseless = std::none_of(kw.begin(), kw.end(), [](unsigned char c) { return std::isupper(c); });
+    const std::string lower = caseless ? kw : kw + '\x01';  // distinct entry per case mode
+    const size_t id = std::find(literals->begin(), literals->end(), lower) - literals->begin();
+    if (id == literals->size()) {
+      literals->push_back(lower);
+      impl->keyword_gates.emplace_back();
+    }
+    auto& owners = impl->keyword_gates[id];
+    if (std::find(owners.begin(), owners.end(), gate) == owners.end()) owners.push_back(gate);
+  }
+}
+
+// Picks the gate prefilters that go into the Vectorscan database. Asking
+// Vectorscan whether a prefilter is usable costs more than the rest of
+// start-up: at run time a prefilter is used only when the build-time
+// database has it, and that database was built from patterns that passed.
+void ChooseHsPrefilters(bool at_build_time, const PrecompiledRules& pre, Impl* impl, DatabasePlan* plan) {
+  for (size_t g = 0; g < impl->gates.size(); ++g) {
+    Impl::Gate& gate = impl->gates[g];
+    const unsigned flags = gate.multiline ? HS_FLAG_DOTALL : 0u;
+    const bool usable =
+        at_build_time ? HsPrefilterUsable(gate.prefilter)
+                      : !gate.prefilter.empty() &&
+                            pre.db_key.find("\n" + DatabaseKeyEntry(gate.prefilter, flags)) != std::string::npos;
+    if (!usable) continue;
+    gate.hs_prefilter = static_cast<int>(impl->hs_prefilter_gates.size());
+    impl->hs_prefilter_gates.push_back(g);
+    plan->hs_patterns.push_back(gate.prefilter);
+    plan->hs_flags.push_back(flags);
+  }
+}
+
+void DropHsPrefilters(Impl* impl, DatabasePlan* plan) {
+  for (Impl::Gate& gate : impl->gates) gate.hs_prefilter = -1;
+  impl->hs_prefilter_gates.clear();
+  plan->hs_patterns.clear();
+  plan->hs_flags.clear();
+}
+
+// Compiles the keywords and the prefilters into one database (the build-time
+// one); on failure the keywords go on alone and RE2 checks every prefilter.
+void CompileCombinedDatabase(Impl* impl, DatabasePlan* plan) {
+  std::vector<std::string> patterns;
+  std::vector<unsigned> flags;
+  for (const std::string& literal : plan->literals) {
+    const bool exact = literal.back() == '\x01';
+    patterns.push_back(EscapeLiteral(exact ? std::string_view(literal).substr(0, literal.size() - 1)
+                                           : std::string_view(literal)));
+    flags.push_back(exact ? 0u : HS_FLAG_CASELESS);
+  }
+  patterns.insert(patterns.end(), plan->hs_patterns.begin(), plan->hs_patterns.end());
+  flags.insert(flags.end(), plan->hs_flags.begin(), plan->hs_flags.end());
+  std::vector<const char*> ptrs;
+  std::vector<unsigned> ids;
+  for (size_t k = 0; k < patterns.size(); ++k) {
+    ptrs.push_back(patterns[k].c_str());
+    ids.push_back(static_cast<unsigned>(k));
+  }
+  // This database is built once and shipped in the binary: it asks for no
+  // CPU feature beyond AVX2, so that any x86-64 machine from the last decade
+  // (and valgrind) can load it; others compile their own.
+  hs_platform_info_t platform;
+  hs_platform_info_t* target = nullptr;
+  if (hs_populate_platform(&platform) == HS_SUCCESS) {
+    platform.tune = HS_TUNE_FAMILY_GENERIC;
+    platform.cpu_features &= HS_CPU_FEATURES_AVX2;
+    target = &platform;
+  }
+  hs_compile_error_t* err = nullptr;
+  if (hs_compile_multi(ptrs.data(), flags.data(), ids.data(), static_cast<unsigned>(ptrs.size()), HS_MODE_BLOCK,
+                       target, &impl->db, &err) != HS_SUCCESS) {
+    hs_free_compile_error(err);
+    impl->db = nullptr;
+    DropHsPrefilters(impl, plan);
+  }
+}
+
+Status CompileLiteralDatabase(const std::vector<std::string>& literals, Impl* impl) {
+  std::vector<const char*> ptrs;
+  std::vector<size_t> lens;
+  std::vector<unsigned> flags;
+  std::vector<unsigned> ids;
+  for (size_t k = 0; k < literals.size(); ++k) {
+    const bool exact = literals[k].back() == '\x01';
+    flags.push_back(exact ? 0u : HS_FLAG_CASELESS);
+    ptrs.push_back(literals[k].c_str());
+    lens.push_back(exact ? literals[k].size() - 1 : literals[k].size());
+    ids.push_back(static_cast<unsigned>(k));
+  }
+  hs_compile_error_t* err = nullptr;
+  if (hs_compile_lit_multi(ptrs.data(), flags.data(), ids.data(), lens.data(), static_cast<unsigned>(literals.size()),
+                           HS_MODE_BLOCK, nullptr, &impl->db, &err) != HS_SUCCESS) {
+    std::string msg = err != nullptr && err->message != nullptr ? err->message : "unknown error";
+    hs_free_compile_error(err);
+    return Status::Error("secret rules: keyword database did not compile: " + msg);
+  }
+  return Status::Ok();
+}
+
+// kEager: compiles every regex, set and prefilter now; errors name the rule.
+Status CompileEveryRegex(const Impl& impl) {
+  for (size_t r = 0; r < impl.rules.size(); ++r) {
+    const SecretRule& rule = impl.rules[r];
+    const RE2& re = impl.Regex(r);
+    if (!re.ok()) {
+      return Status::Error(fmt::format("{}: rule {}: invalid regex: {}", rule.source, rule.id, re.error()));
+    }
+    if (rule.secret_group < 0 || rule.secret_group > re.NumberOfCapturingGroups()) {
+      return Status::Error(fmt::format("{}: rule {}: secret_group {} but the regex has {} groups", rule.source,
+                                       rule.id, rule.secret_group, re.NumberOfCapturingGroups()));
+    }
+  }
+  for (size_t g = 0; g < impl.gates.size(); ++g) {
+    impl.SetFor(g);
+    impl.PrefilterFor(g);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<std::shared_ptr<const SecretScanner>> SecretScanner::CompileImpl(std::vector<SecretRule> rules,
                                                                         CompileMode mode, bool hs_prefilters) {
   auto impl = std::make_unique<Impl>();
-  std::vector<std::string> literals;
+  DatabasePlan plan;
   std::vector<std::string> gate_keys;  // sorted keywords + multiline flag, per gate
   for (size_t r = 0; r < rules.size(); ++r) {
     const SecretRule& rule = rules[r];
@@ -294,158 +544,36 @@ Result<std::shared_ptr<const SecretScanner>> SecretScanner::CompileImpl(std::vec
       return Status::Error(fmt::format("{}: rule {}: needs at least one keyword", rule.source, rule.id));
     }
     impl->regexes.push_back(std::make_unique<Impl::LazyRegex>());
-    std::vector<std::string> sorted_keywords = rule.keywords;
-    std::sort(sorted_keywords.begin(), sorted_keywords.end());
-    std::string gate_key = rule.multiline ? "M" : "L";
-    for (const std::string& kw : sorted_keywords) gate_key += '\0' + kw;
-    size_t gate = std::find(gate_keys.begin(), gate_keys.end(), gate_key) - gate_keys.begin();
-    if (gate == gate_keys.size()) {
-      gate_keys.push_back(gate_key);
-      impl->gates.emplace_back();
-      impl->gates.back().multiline = rule.multiline;
-    }
-    Impl::Gate& g = impl->gates[gate];
-    // A gate has a prefilter only when all its rules share the same one.
-    if (g.rules.empty()) {
-      g.prefilter = rule.prefilter;
-    } else if (g.prefilter != rule.prefilter) {
-      g.prefilter.clear();
-    }
-    g.rules.push_back(r);
-    for (const std::string& kw : rule.keywords) {
-      // A keyword with an upper-case letter ("AKIA", "SG.", "eyJ") is matched
-      // as written; an all-lower-case one ("secret") in any case.
-      const bool caseless = std::none_of(kw.begin(), kw.end(), [](unsigned char c) { return std::isupper(c); });
-      const std::string lower = caseless ? kw : kw + '\x01';  // distinct entry per case mode
-      auto it = std::find(literals.begin(), literals.end(), lower);
-      size_t id;
-      if (it == literals.end()) {
-        id = literals.size();
-        literals.push_back(lower);
-        impl->keyword_gates.emplace_back();
-      } else {
-        id = static_cast<size_t>(it - literals.begin());
-      }
-      auto& owners = impl->keyword_gates[id];
-      if (std::find(owners.begin(), owners.end(), gate) == owners.end()) owners.push_back(gate);
-    }
+    impl->capless.push_back(CapSpan(rule.regex) >= kCaplessMinSpan ? WithoutRepeatCaps(rule.regex) : std::string());
+    impl->capless_regexes.push_back(std::make_unique<Impl::LazyRegex>());
+    AddKeywords(rule, JoinGate(rule, r, &gate_keys, impl.get()), &plan.literals, impl.get());
   }
-  // Prefilters that Vectorscan can check in the same pass as the keywords.
-  std::vector<std::string> hs_patterns;
-  std::vector<unsigned> hs_flags;
-  // Asking Vectorscan whether a prefilter is usable costs more than the rest
-  // of start-up: at run time a prefilter is used only when the build-time
-  // database has it, and that database was built from patterns that passed.
   const PrecompiledRules& pre = BuiltinPrecompiledRules();
-  for (size_t g = 0; g < impl->gates.size(); ++g) {
-    Impl::Gate& gate = impl->gates[g];
-    const unsigned flags = gate.multiline ? HS_FLAG_DOTALL : 0u;
-    const bool usable = hs_prefilters ? HsPrefilterUsable(gate.prefilter)
-                                      : !gate.prefilter.empty() &&
-                                            pre.db_key.find("\n" + DatabaseKeyEntry(gate.prefilter, flags)) != std::string::npos;
-    if (!usable) continue;
-    gate.hs_prefilter = static_cast<int>(impl->hs_prefilter_gates.size());
-    impl->hs_prefilter_gates.push_back(g);
-    hs_patterns.push_back(gate.prefilter);
-    hs_flags.push_back(flags);
-  }
-  const std::string combined_key = DatabaseKey(literals, hs_patterns, hs_flags);
-  const std::string literal_key = DatabaseKey(literals, {}, {});
-  auto drop_hs_prefilters = [&] {
-    for (Impl::Gate& gate : impl->gates) gate.hs_prefilter = -1;
-    impl->hs_prefilter_gates.clear();
-    hs_patterns.clear();
-    hs_flags.clear();
-  };
+  ChooseHsPrefilters(hs_prefilters, pre, impl.get(), &plan);
+  const std::string combined_key = DatabaseKey(plan.literals, plan.hs_patterns, plan.hs_flags);
+  const std::string literal_key = DatabaseKey(plan.literals, {}, {});
   // The database built into the binary, when it was made for these rules.
-  if (!literals.empty() && !pre.database.empty() && (pre.db_key == combined_key || pre.db_key == literal_key)) {
+  if (!plan.literals.empty() && !pre.database.empty() && (pre.db_key == combined_key || pre.db_key == literal_key)) {
     impl->db = LoadDatabase(pre.database);
     if (impl->db != nullptr) {
       impl->precompiled = true;
-      if (pre.db_key != combined_key) drop_hs_prefilters();
+      if (pre.db_key != combined_key) DropHsPrefilters(impl.get(), &plan);
     }
   }
   // Compiling the prefilters into the database costs far more than it saves
   // in one run: only the build-time database has them.
-  if (impl->db == nullptr && !hs_prefilters) drop_hs_prefilters();
-  if (impl->db == nullptr && !hs_patterns.empty()) {
-    std::vector<std::string> patterns;
-    std::vector<unsigned> flags;
-    for (size_t k = 0; k < literals.size(); ++k) {
-      const bool exact = literals[k].back() == '\x01';
-      patterns.push_back(EscapeLiteral(exact ? std::string_view(literals[k]).substr(0, literals[k].size() - 1)
-                                             : std::string_view(literals[k])));
-      flags.push_back(exact ? 0u : HS_FLAG_CASELESS);
-    }
-    for (size_t k = 0; k < hs_patterns.size(); ++k) {
-      patterns.push_back(hs_patterns[k]);
-      flags.push_back(hs_flags[k]);
-    }
-    std::vector<const char*> ptrs;
-    std::vector<unsigned> ids;
-    for (size_t k = 0; k < patterns.size(); ++k) {
-      ptrs.push_back(patterns[k].c_str());
-      ids.push_back(static_cast<unsigned>(k));
-    }
-    // This database is built once and shipped in the binary: it asks for no
-    // CPU feature beyond AVX2, so that any x86-64 machine from the last decade
-    // (and valgrind) can load it; others compile their own.
-    hs_platform_info_t platform;
-    hs_platform_info_t* target = nullptr;
-    if (hs_populate_platform(&platform) == HS_SUCCESS) {
-      platform.tune = HS_TUNE_FAMILY_GENERIC;
-      platform.cpu_features &= HS_CPU_FEATURES_AVX2;
-      target = &platform;
-    }
-    hs_compile_error_t* err = nullptr;
-    if (hs_compile_multi(ptrs.data(), flags.data(), ids.data(), static_cast<unsigned>(ptrs.size()), HS_MODE_BLOCK,
-                         target, &impl->db, &err) != HS_SUCCESS) {
-      // Keep going with the keywords alone; RE2 checks every prefilter.
-      hs_free_compile_error(err);
-      impl->db = nullptr;
-      drop_hs_prefilters();
-    }
+  if (impl->db == nullptr && !hs_prefilters) DropHsPrefilters(impl.get(), &plan);
+  if (impl->db == nullptr && !plan.hs_patterns.empty()) CompileCombinedDatabase(impl.get(), &plan);
+  if (impl->db == nullptr && !plan.literals.empty()) {
+    DropHsPrefilters(impl.get(), &plan);
+    Status st = CompileLiteralDatabase(plan.literals, impl.get());
+    if (!st.ok()) return st;
   }
-  if (impl->db == nullptr && !literals.empty()) {
-    drop_hs_prefilters();
-    std::vector<const char*> ptrs;
-    std::vector<size_t> lens;
-    std::vector<unsigned> flags;
-    std::vector<unsigned> ids;
-    for (size_t k = 0; k < literals.size(); ++k) {
-      const bool exact = literals[k].back() == '\x01';
-      flags.push_back(exact ? 0u : HS_FLAG_CASELESS);
-      ptrs.push_back(literals[k].c_str());
-      lens.push_back(exact ? literals[k].size() - 1 : literals[k].size());
-      ids.push_back(static_cast<unsigned>(k));
-    }
-    hs_compile_error_t* err = nullptr;
-    if (hs_compile_lit_multi(ptrs.data(), flags.data(), ids.data(), lens.data(),
-                             static_cast<unsigned>(literals.size()), HS_MODE_BLOCK, nullptr, &impl->db,
-                             &err) != HS_SUCCESS) {
-      std::string msg = err != nullptr && err->message != nullptr ? err->message : "unknown error";
-      hs_free_compile_error(err);
-      return Status::Error("secret rules: keyword database did not compile: " + msg);
-    }
-  }
-  impl->db_key = hs_patterns.empty() ? literal_key : combined_key;
+  impl->db_key = plan.hs_patterns.empty() ? literal_key : combined_key;
   impl->rules = std::move(rules);
   if (mode == CompileMode::kEager) {
-    for (size_t r = 0; r < impl->rules.size(); ++r) {
-      const SecretRule& rule = impl->rules[r];
-      const RE2& re = impl->Regex(r);
-      if (!re.ok()) {
-        return Status::Error(fmt::format("{}: rule {}: invalid regex: {}", rule.source, rule.id, re.error()));
-      }
-      if (rule.secret_group < 0 || rule.secret_group > re.NumberOfCapturingGroups()) {
-        return Status::Error(fmt::format("{}: rule {}: secret_group {} but the regex has {} groups", rule.source,
-                                         rule.id, rule.secret_group, re.NumberOfCapturingGroups()));
-      }
-    }
-    for (size_t g = 0; g < impl->gates.size(); ++g) {
-      impl->SetFor(g);
-      impl->PrefilterFor(g);
-    }
+    Status st = CompileEveryRegex(*impl);
+    if (!st.ok()) return st;
   }
   return std::shared_ptr<const SecretScanner>(new SecretScanner(std::move(impl)));
 }
@@ -577,6 +705,8 @@ void SecretScanner::MatchRule(size_t r, std::string_view text, re2::StringPiece 
                               std::vector<re2::StringPiece>* groups, SecretScratch::Impl* scratch,
                               std::vector<Finding>* out) const {
   const SecretRule& rule = impl_->rules[r];
+  const RE2* capless = impl_->CaplessRegex(r);
+  if (capless != nullptr && !RE2::PartialMatch(piece, *capless)) return;  // the rule cannot match here
   const RE2& re = impl_->Regex(r);
   if (!re.ok() || rule.secret_group > re.NumberOfCapturingGroups()) return;  // checked when compiled eagerly
   const int ngroups = re.NumberOfCapturingGroups() + 1;

@@ -77,6 +77,11 @@ Result<std::vector<SecretRule>> DecodeSecretRules(std::string_view bytes);
 // "sk-ant-api0…(108 chars)…Q2". Short secrets show almost nothing.
 std::string MaskSecret(std::string_view secret);
 
+// The RE2 pattern with every counted repeat "{n,m}" opened to "{n,}" (outside
+// escapes, \Q...\E and character classes). It matches wherever the pattern
+// does, and compiles to far fewer instructions when the caps are large.
+std::string WithoutRepeatCaps(std::string_view pattern);
+
 // Shannon entropy in bits per byte.
 double ShannonEntropy(std::string_view s);
 

@@ -1,7 +1,9 @@
 #include "core/secrets.h"
 
 #include <gtest/gtest.h>
+#include <re2/re2.h>
 
+#include <random>
 #include <set>
 
 namespace glassbox {
@@ -211,6 +213,66 @@ TEST(PrecompiledRules, RegressionScanspeed_CaretInAClassKeepsThePrefilterInVecto
   EXPECT_FALSE(with("\\btoken=[0-9]"));
   EXPECT_FALSE(with("token=[0-9]\\z"));
   EXPECT_FALSE(with("token=[0-9"));  // unreadable
+}
+
+TEST(WithoutRepeatCaps, OpensCountedRepeatsOnly) {
+  EXPECT_EQ(WithoutRepeatCaps("a{8,200}b"), "a{8,}b");
+  EXPECT_EQ(WithoutRepeatCaps("x{2,5}?y{3}z{4,}"), "x{2,}?y{3}z{4,}");  // exact and open repeats stay
+  EXPECT_EQ(WithoutRepeatCaps("(?:ab){1,9}[0-9]{10,20}"), "(?:ab){1,}[0-9]{10,}");
+  // Escapes, character classes and \Q...\E quotes hold no repeats.
+  EXPECT_EQ(WithoutRepeatCaps(R"(\{1,2}[{1,2}]\Q{1,2}\E{1,2})"), R"(\{1,2}[{1,2}]\Q{1,2}\E{1,})");
+  EXPECT_EQ(WithoutRepeatCaps("[]{1,2}]{3,4}"), "[]{1,2}]{3,}");      // a leading ']' is in the class
+  EXPECT_EQ(WithoutRepeatCaps("[^]{1,2}]{3,4}"), "[^]{1,2}]{3,}");
+  EXPECT_EQ(WithoutRepeatCaps("[[:alpha:]{1,2}]{3,4}"), "[[:alpha:]{1,2}]{3,}");
+  EXPECT_EQ(WithoutRepeatCaps(R"([\]{1,2}]{3,4})"), R"([\]{1,2}]{3,})");  // an escaped ']' does not close it
+  // Not repeats: RE2 reads these braces as characters.
+  EXPECT_EQ(WithoutRepeatCaps("a{,5}b{x,3}c{1,d}e{"), "a{,5}b{x,3}c{1,d}e{");
+  EXPECT_EQ(WithoutRepeatCaps(R"(trailing\)"), R"(trailing\)");
+}
+
+// The capless check is a fast path in front of the rule's regex: a window it
+// rejects is never given to the regex. That is only sound if the capless
+// regex matches wherever the regex does: checked for every built-in rule on
+// its own samples, cut and grown around the caps, and on random text.
+TEST(WithoutRepeatCaps, MatchesWhereverTheRuleMatches) {
+  auto rules = BuiltinSecretRules();
+  ASSERT_TRUE(rules.ok());
+  std::mt19937 rng(20261207);
+  const std::string alphabet = "aZ09+/=_-.~!@#$%^&*<>\"'` :\n\t{}()[]é\xe2\x80\x8bkK";
+  auto random_text = [&](size_t n) {
+    std::string t;
+    for (size_t k = 0; k < n; ++k) t += alphabet[rng() % alphabet.size()];
+    return t;
+  };
+  size_t rules_checked = 0;
+  for (const SecretRule& rule : rules.value()) {
+    const std::string capless = WithoutRepeatCaps(rule.regex);
+    if (capless == rule.regex) continue;
+    ++rules_checked;
+    RE2::Options options;
+    options.set_log_errors(false);
+    options.set_dot_nl(rule.multiline);
+    const RE2 re(rule.regex, options);
+    const RE2 open(capless, options);
+    ASSERT_TRUE(re.ok() && open.ok()) << rule.id;
+    std::vector<std::string> inputs;
+    for (const std::string& sample : rule.true_positives) {
+      inputs.push_back(sample);
+      for (size_t cut = 1; cut < sample.size(); cut += 1 + sample.size() / 16) {
+        inputs.push_back(sample.substr(0, cut));                                  // cut short
+        inputs.push_back(sample.substr(0, cut) + std::string(300, sample[cut]));  // grown past the caps
+        inputs.push_back(sample.substr(0, cut) + random_text(rng() % 260) + sample.substr(cut));
+      }
+    }
+    for (const std::string& sample : rule.false_positives) inputs.push_back(sample);
+    for (int k = 0; k < 200; ++k) inputs.push_back(random_text(rng() % 400));
+    for (const std::string& input : inputs) {
+      if (RE2::PartialMatch(input, re)) {
+        EXPECT_TRUE(RE2::PartialMatch(input, open)) << rule.id << " on " << input;
+      }
+    }
+  }
+  EXPECT_GE(rules_checked, 20u);
 }
 
 TEST(Mask, ShowsOnlyTheEnds) {

@@ -47,7 +47,42 @@ constexpr std::string_view kConfigNames[] = {
 constexpr std::string_view kProseNames[] = {
     "readme", "license", "copying", "authors", "changelog", "notice"};
 
+// A line of code: it ends like a statement, starts with a keyword or holds
+// an operator. The checks stop at the first that holds (the sniffer reads up
+// to 64 lines of every file whose name says nothing).
+bool LooksLikeStatement(std::string_view line) {
+  const char last = line.back();
+  if (last == ';' || last == '{' || last == '}' || last == ')' || last == ',') return true;
+  static constexpr std::string_view kKeywords[] = {
+      "import ", "from ", "def ", "class ", "function ", "const ", "let ", "var ", "#include", "package ",
+      "using ", "public ", "private ", "return ", "if (", "for (", "func ", "fn ", "namespace ",
+      "module.exports", "export "};
+  // The keywords' first characters: most lines start with none of them.
+  if (std::string_view("ifdclv#purnme").find(line[0]) != std::string_view::npos) {
+    for (std::string_view kw : kKeywords) {
+      if (line.substr(0, kw.size()) == kw) return true;
+    }
+  }
+  return LineHasCodeOperator(line);
+}
+
 }  // namespace
+
+// Looked for from the rare characters ('=' and '&'), not from the spaces two
+// of the operators start with: prose has a space every few bytes.
+bool LineHasCodeOperator(std::string_view line) {
+  auto at = [&](size_t k, char c) { return k < line.size() && line[k] == c; };
+  for (size_t k = line.find('='); k != std::string_view::npos; k = line.find('=', k + 1)) {
+    const bool space_before = k > 0 && line[k - 1] == ' ';
+    if (at(k + 1, '>') || (space_before && at(k + 1, ' ')) || (space_before && at(k + 1, '=') && at(k + 2, ' '))) {
+      return true;
+    }
+  }
+  for (size_t k = line.find('&'); k != std::string_view::npos; k = line.find('&', k + 1)) {
+    if (at(k + 1, '&')) return true;
+  }
+  return false;
+}
 
 TextKind TextKindForPath(std::string_view path) {
   const size_t slash = path.find_last_of('/');
@@ -103,18 +138,7 @@ TextKind SniffTextKind(std::string_view head) {
       ++markup;
       continue;
     }
-    const char last = line.back();
-    bool statement = last == ';' || last == '{' || last == '}' || last == ')' || last == ',';
-    for (std::string_view kw : {"import ", "from ", "def ", "class ", "function ", "const ", "let ", "var ",
-                                "#include", "package ", "using ", "public ", "private ", "return ", "if (",
-                                "for (", "func ", "fn ", "namespace ", "module.exports", "export "}) {
-      if (line.substr(0, kw.size()) == kw) statement = true;
-    }
-    if (line.find("=>") != std::string_view::npos || line.find(" == ") != std::string_view::npos ||
-        line.find("&&") != std::string_view::npos || line.find(" = ") != std::string_view::npos) {
-      statement = true;
-    }
-    if (statement) ++code;
+    if (LooksLikeStatement(line)) ++code;
   }
   if (lines >= 3 && markup * 5 < lines && code * 2 >= lines) return TextKind::kCode;
   return TextKind::kProse;

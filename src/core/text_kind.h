@@ -23,6 +23,10 @@ std::string_view TextKindName(TextKind kind);
 // "Makefile" → shell, "README" → prose). Pure; reads no file.
 TextKind TextKindForPath(std::string_view path);
 
+// True when a line holds "=>", " == ", " = " or "&&" (one of SniffTextKind's
+// signs of code).
+bool LineHasCodeOperator(std::string_view line);
+
 // For a file whose name says nothing (TextKindForPath gave kUnknown):
 // guesses code, shell or prose from its first few kilobytes (a shebang, a
 // roff or Markdown heading, statement-like lines). Pure.

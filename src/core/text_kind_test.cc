@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+#include <string>
+
 namespace glassbox {
 namespace {
 
@@ -46,4 +49,23 @@ TEST(TextKind, KnownNameIsNotOverriddenByContent) {
 }
 
 }  // namespace
+// The fast operator check against the plain one (four substring searches)
+// on edge cases and random lines over the characters that matter.
+TEST(TextKind, LineHasCodeOperatorMatchesThePlainSearch) {
+  auto plain = [](std::string_view line) {
+    return line.find("=>") != std::string_view::npos || line.find(" == ") != std::string_view::npos ||
+           line.find("&&") != std::string_view::npos || line.find(" = ") != std::string_view::npos;
+  };
+  std::vector<std::string> lines = {"", "=", "&", "=>", " == ", " =", "= ", " = ", "a ==b", "a== b", " ==",
+                                    "&&", "& &", "x &&", "===", " === ", "<=>", "a=b", "a =b", "==> ", " ==="};
+  std::mt19937 rng(7);
+  const std::string chars = " =&>ab";
+  for (int k = 0; k < 20000; ++k) {
+    std::string line;
+    for (size_t n = rng() % 12; n > 0; --n) line += chars[rng() % chars.size()];
+    lines.push_back(line);
+  }
+  for (const std::string& line : lines) EXPECT_EQ(LineHasCodeOperator(line), plain(line)) << '"' << line << '"';
+}
+
 }  // namespace glassbox

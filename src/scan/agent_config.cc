@@ -482,6 +482,74 @@ bool AgentConfigScanner::Applies(std::string_view path) const {
   return candidate && PathMatchesAny(impl_->all_files, path);
 }
 
+namespace {
+
+// A finding of `rule` on text[offset, offset + length), clamped to the text.
+void Emit(const AgentConfigRule& rule, std::string_view text, size_t offset, size_t length, std::string message,
+          std::vector<Finding>* out) {
+  Finding& f = out->emplace_back();
+  f.rule = rule.id;
+  f.severity = rule.severity;
+  f.byte_offset = std::min(offset, text.size());
+  f.byte_length = std::min(length, text.size() - f.byte_offset);
+  f.message = std::move(message);
+}
+
+// A hidden_text rule: the hidden-text findings of the file, under its id.
+void AddHiddenTextFindings(const AgentConfigRule& rule, const std::vector<Finding>& unicode_findings,
+                           std::vector<Finding>* out) {
+  for (const Finding& u : unicode_findings) {
+    if (!IsHiddenTextRule(u.rule) || u.severity < Severity::kLow) continue;
+    Finding& f = out->emplace_back();
+    f.rule = rule.id;
+    f.severity = rule.severity;
+    f.byte_offset = u.byte_offset;
+    f.byte_length = u.byte_length;
+    f.codepoints = u.codepoints;
+    f.decoded = u.decoded;
+    f.message = Fill(rule.message, u.rule, u.decoded);
+  }
+}
+
+// A line rule: the first match of `re` on each line.
+void AddLineFindings(const AgentConfigRule& rule, const RE2& re, std::string_view text, std::vector<Finding>* out) {
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    const std::string_view line = text.substr(start, end - start);
+    re2::StringPiece m;
+    if (re.Match(re2::StringPiece(line.data(), line.size()), 0, line.size(), RE2::UNANCHORED, &m, 1)) {
+      const size_t at = start + static_cast<size_t>(m.data() - line.data());
+      Emit(rule, text, at, m.size(), Fill(rule.message, "", std::string_view(m.data(), m.size())), out);
+    }
+    if (end == text.size()) break;
+    start = end + 1;
+  }
+}
+
+// A key rule: each key path it names once, with its value matching value_re
+// when there is one. Values first, so that a rule without a value pattern
+// quotes the value.
+void AddKeyFindings(const AgentConfigRule& rule, const RE2* value_re, const std::vector<Entry>& entries,
+                    std::string_view text, std::vector<Finding>* out) {
+  std::set<std::vector<std::string>> reported;
+  for (int pass = 0; pass < 2; ++pass) {
+    for (const Entry& e : entries) {
+      if (e.is_key != (pass == 1)) continue;
+      if (reported.count(e.segments) != 0) continue;
+      if (!KeyPathMatches(rule.key, e.segments)) continue;
+      if (value_re != nullptr && (e.is_key || !RE2::PartialMatch(e.value, *value_re))) continue;
+      reported.insert(e.segments);
+      std::string key;
+      for (const std::string& s : e.segments) key += (key.empty() ? "" : ".") + s;
+      Emit(rule, text, e.offset, 1, Fill(rule.message, key, e.value), out);
+    }
+  }
+}
+
+}  // namespace
+
 void AgentConfigScanner::Scan(std::string_view path, std::string_view text,
                               const std::vector<Finding>& unicode_findings, std::vector<Finding>* out) const {
   impl_->Compile();
@@ -492,44 +560,12 @@ void AgentConfigScanner::Scan(std::string_view path, std::string_view text,
   for (size_t r = 0; r < impl_->rules.size(); ++r) {
     const AgentConfigRule& rule = impl_->rules[r];
     if (!PathMatchesAny(rule.files, path)) continue;
-    auto emit = [&](size_t offset, size_t length, std::string message) {
-      Finding& f = out->emplace_back();
-      f.rule = rule.id;
-      f.severity = rule.severity;
-      f.byte_offset = std::min(offset, text.size());
-      f.byte_length = std::min(length, text.size() - f.byte_offset);
-      f.message = std::move(message);
-    };
     if (rule.hidden_text) {
-      for (const Finding& u : unicode_findings) {
-        if (!IsHiddenTextRule(u.rule) || u.severity < Severity::kLow) continue;
-        Finding& f = out->emplace_back();
-        f.rule = rule.id;
-        f.severity = rule.severity;
-        f.byte_offset = u.byte_offset;
-        f.byte_length = u.byte_length;
-        f.codepoints = u.codepoints;
-        f.decoded = u.decoded;
-        f.message = Fill(rule.message, u.rule, u.decoded);
-      }
+      AddHiddenTextFindings(rule, unicode_findings, out);
       continue;
     }
     if (!rule.line.empty()) {
-      if (!impl_->line_res[r]) continue;
-      const RE2& re = *impl_->line_res[r];
-      size_t start = 0;
-      while (start <= text.size()) {
-        size_t end = text.find('\n', start);
-        if (end == std::string_view::npos) end = text.size();
-        const std::string_view line = text.substr(start, end - start);
-        re2::StringPiece m;
-        if (re.Match(re2::StringPiece(line.data(), line.size()), 0, line.size(), RE2::UNANCHORED, &m, 1)) {
-          const size_t at = start + static_cast<size_t>(m.data() - line.data());
-          emit(at, m.size(), Fill(rule.message, "", std::string_view(m.data(), m.size())));
-        }
-        if (end == text.size()) break;
-        start = end + 1;
-      }
+      if (impl_->line_res[r]) AddLineFindings(rule, *impl_->line_res[r], text, out);
       continue;
     }
     if (rule.key.empty() || format == Format::kText) continue;
@@ -549,20 +585,7 @@ void AgentConfigScanner::Scan(std::string_view path, std::string_view text,
     if (!parse_error.empty()) continue;
     const RE2* value_re = impl_->value_res[r].get();
     if (value_re == nullptr && !rule.value.empty()) continue;  // failed to compile
-    std::set<std::vector<std::string>> reported;
-    // Values first, so that a rule without a value pattern quotes the value.
-    for (int pass = 0; pass < 2; ++pass) {
-      for (const Entry& e : entries) {
-        if (e.is_key != (pass == 1)) continue;
-        if (reported.count(e.segments) != 0) continue;
-        if (!KeyPathMatches(rule.key, e.segments)) continue;
-        if (value_re != nullptr && (e.is_key || !RE2::PartialMatch(e.value, *value_re))) continue;
-        reported.insert(e.segments);
-        std::string key;
-        for (const std::string& s : e.segments) key += (key.empty() ? "" : ".") + s;
-        emit(e.offset, 1, Fill(rule.message, key, e.value));
-      }
-    }
+    AddKeyFindings(rule, value_re, entries, text, out);
   }
 }
 

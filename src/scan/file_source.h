@@ -34,6 +34,9 @@ class FileSource {
   // Opens without blocking, so a FIFO or a device named as a file is refused,
   // not waited on.
   static Result<int> OpenRegular(const std::string& path, uint64_t max_bytes, uint64_t* size);
+  // The `size` bytes of `fd` (from OpenRegular; it stays open and the
+  // caller's), as Open reads them: one open per file, not two.
+  static Result<FileSource> Load(int fd, uint64_t size, const std::string& path, ReadBuffer* reuse = nullptr);
   // Reads all of standard input (or any fd) into memory.
   static Result<FileSource> ReadAll(int fd, const std::string& name);
 

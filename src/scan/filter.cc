@@ -204,6 +204,89 @@ bool Filter::Selected(const Finding& f) const {
   return false;
 }
 
+namespace {
+
+struct Row {
+  size_t begin;
+  size_t end;   // before the '\n'
+  size_t next;  // after the '\n'
+};
+
+// A row that starts with a UTF-16 byte order mark would make the scanner
+// transcode the whole batch when it comes first.
+bool StartsWithUtf16Bom(std::string_view text, const Row& r) {
+  const auto* u = reinterpret_cast<const unsigned char*>(text.data() + r.begin);
+  return r.end - r.begin >= 2 && ((u[0] == 0xFF && u[1] == 0xFE) || (u[0] == 0xFE && u[1] == 0xFF));
+}
+
+// Cuts `text` into rows; true when one is special: it holds a NUL byte,
+// starts with a UTF-16 byte order mark or is over max_row_bytes.
+bool SplitRows(std::string_view text, size_t max_row_bytes, std::vector<Row>* rows) {
+  bool any_special = std::memchr(text.data(), 0, text.size()) != nullptr;
+  for (size_t at = 0; at < text.size();) {
+    const char* nl = static_cast<const char*>(std::memchr(text.data() + at, '\n', text.size() - at));
+    const size_t end = nl != nullptr ? static_cast<size_t>(nl - text.data()) : text.size();
+    rows->push_back({at, end, nl != nullptr ? end + 1 : end});
+    any_special = any_special || end - at > max_row_bytes || StartsWithUtf16Bom(text, rows->back());
+    at = rows->back().next;
+  }
+  return any_special;
+}
+
+// What a special row gets whatever the scanner says.
+enum class Own : uint8_t { kNone, kInvalid, kTooLong };
+
+// Rows the scanner must not see are blanked in a copy (*masked): a NUL byte
+// makes it treat the whole batch as binary, a UTF-16 byte order mark makes it
+// transcode the batch, and over-long rows are rejected unscanned. None of
+// these rows is valid JSON of acceptable size; wherever such a row falls in a
+// batch, it gets the same reasons (*own, per row).
+void MaskSpecialRows(std::string_view text, const std::vector<Row>& rows, size_t max_row_bytes,
+                     std::vector<Own>* own, std::string* masked) {
+  own->assign(rows.size(), Own::kNone);
+  masked->assign(text);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const Row& r = rows[i];
+    const std::string_view row = text.substr(r.begin, r.end - r.begin);
+    if (r.end - r.begin > max_row_bytes) {
+      (*own)[i] = Own::kTooLong;
+    } else if (StartsWithUtf16Bom(text, r) || row.find('\0') != std::string_view::npos) {
+      (*own)[i] = Own::kInvalid;
+    } else {
+      continue;
+    }
+    std::fill(masked->begin() + static_cast<ptrdiff_t>(r.begin), masked->begin() + static_cast<ptrdiff_t>(r.end),
+              ' ');
+  }
+}
+
+// A rejected row's reasons: the first kMaxReasonsPerRow as JSON (when records
+// are wanted), the rest counted.
+struct RowReasons {
+  explicit RowReasons(bool records) : want_records(records) {}
+  void Clear() {
+    count = 0;
+    omitted = 0;
+    json.clear();
+  }
+  void Add(std::string_view rule, Severity sev, std::string_view path, const std::vector<char32_t>& cps,
+           std::string_view decoded, std::string_view message) {
+    if (count == kMaxReasonsPerRow) {
+      ++omitted;
+      return;
+    }
+    if (count > 0) json.push_back(',');
+    ++count;
+    if (want_records) AppendReason(rule, sev, path, cps, decoded, message, &json);
+  }
+  bool want_records;
+  size_t count = 0;
+  size_t omitted = 0;
+  std::string json;
+};
+
+}  // namespace
+
 void Filter::ScanBatch(Batch& b) const {
   if (b.too_long_bytes > 0) {
     b.stats.rows_in = b.stats.rows_rejected = b.stats.rows_too_long = 1;
@@ -212,51 +295,13 @@ void Filter::ScanBatch(Batch& b) const {
   }
 
   const std::string_view text = b.bytes.view();
-  struct Row {
-    size_t begin;
-    size_t end;   // before the '\n'
-    size_t next;  // after the '\n'
-  };
-  // A row that starts with a UTF-16 byte order mark would make the scanner
-  // transcode the whole batch when it comes first.
-  const auto utf16_bom = [&](const Row& r) {
-    const auto* u = reinterpret_cast<const unsigned char*>(text.data() + r.begin);
-    return r.end - r.begin >= 2 && ((u[0] == 0xFF && u[1] == 0xFE) || (u[0] == 0xFE && u[1] == 0xFF));
-  };
   std::vector<Row> rows;
-  bool any_special = std::memchr(text.data(), 0, text.size()) != nullptr;
-  for (size_t at = 0; at < text.size();) {
-    const char* nl = static_cast<const char*>(std::memchr(text.data() + at, '\n', text.size() - at));
-    const size_t end = nl != nullptr ? static_cast<size_t>(nl - text.data()) : text.size();
-    rows.push_back({at, end, nl != nullptr ? end + 1 : end});
-    any_special = any_special || end - at > options_.max_row_bytes || utf16_bom(rows.back());
-    at = rows.back().next;
-  }
-
-  // Rows the scanner must not see are blanked in a copy: a NUL byte makes it
-  // treat the whole batch as binary, a UTF-16 byte order mark makes it
-  // transcode the batch, and over-long rows are rejected unscanned. None of
-  // these rows is valid JSON of acceptable size; wherever such a row falls in
-  // a batch, it gets the same reasons.
-  enum class Own : uint8_t { kNone, kInvalid, kTooLong };
+  const bool any_special = SplitRows(text, options_.max_row_bytes, &rows);
   std::vector<Own> own;
   std::string masked;
   std::string_view scan_text = text;
   if (any_special) {
-    own.assign(rows.size(), Own::kNone);
-    masked.assign(text);
-    for (size_t i = 0; i < rows.size(); ++i) {
-      const Row& r = rows[i];
-      const std::string_view row = text.substr(r.begin, r.end - r.begin);
-      if (r.end - r.begin > options_.max_row_bytes) {
-        own[i] = Own::kTooLong;
-      } else if (utf16_bom(r) || row.find('\0') != std::string_view::npos) {
-        own[i] = Own::kInvalid;
-      } else {
-        continue;
-      }
-      std::fill(masked.begin() + static_cast<ptrdiff_t>(r.begin), masked.begin() + static_cast<ptrdiff_t>(r.end), ' ');
-    }
+    MaskSpecialRows(text, rows, options_.max_row_bytes, &own, &masked);
     scan_text = masked;
   }
 
@@ -267,7 +312,7 @@ void Filter::ScanBatch(Batch& b) const {
                    [](const Finding& x, const Finding& y) { return x.row < y.row; });
 
   size_t fi = 0;
-  std::string reasons;
+  RowReasons reasons(b.want_records);
   auto keep = [&](const Row& r) {
     if (!b.keep.empty() && b.keep.back().second == r.begin) {
       b.keep.back().second = r.next;
@@ -297,19 +342,7 @@ void Filter::ScanBatch(Batch& b) const {
       continue;
     }
 
-    size_t count = 0;
-    size_t omitted = 0;
-    reasons.clear();
-    auto add = [&](std::string_view rule, Severity sev, std::string_view path, const std::vector<char32_t>& cps,
-                   std::string_view decoded, std::string_view message) {
-      if (count == kMaxReasonsPerRow) {
-        ++omitted;
-        return;
-      }
-      if (count > 0) reasons.push_back(',');
-      ++count;
-      if (b.want_records) AppendReason(rule, sev, path, cps, decoded, message, &reasons);
-    };
+    reasons.Clear();
     // The scanner marks a row it could not parse at "$"; only the parser
     // knows for sure, so such rows are parsed again (rare: bad rows only).
     bool suspect = mine == Own::kInvalid;
@@ -319,7 +352,7 @@ void Filter::ScanBatch(Batch& b) const {
     if (mine == Own::kInvalid && !error) error = "row holds a NUL byte or a UTF-16 byte order mark";
     if (error) {
       ++b.stats.rows_invalid_json;
-      add(kInvalidJsonRule, Severity::kHigh, "$", {}, "", *error);
+      reasons.Add(kInvalidJsonRule, Severity::kHigh, "$", {}, "", *error);
     }
     if (fi - first > kMaxReasonsPerRow) {
       // More than fit: the most severe go first, so a critical finding is
@@ -331,18 +364,20 @@ void Filter::ScanBatch(Batch& b) const {
       const Finding& f = findings[k];
       if (error && IsScannerInvalidRowMarker(f)) continue;
       if (!Selected(f)) continue;
-      add(f.rule, f.severity, f.json_path, f.codepoints, f.decoded, f.message);
+      reasons.Add(f.rule, f.severity, f.json_path, f.codepoints, f.decoded, f.message);
     }
-    if (count == 0) {
+    if (reasons.count == 0) {
       keep(r);
       continue;
     }
     ++b.stats.rows_rejected;
     if (!b.want_records) continue;
     fmt::format_to(std::back_inserter(b.records), "{{\"row\":{},\"reasons\":[", b.first_row + i);
-    b.records.append(reasons);
+    b.records.append(reasons.json);
     b.records.push_back(']');
-    if (omitted > 0) fmt::format_to(std::back_inserter(b.records), ",\"reasons_omitted\":{}", omitted);
+    if (reasons.omitted > 0) {
+      fmt::format_to(std::back_inserter(b.records), ",\"reasons_omitted\":{}", reasons.omitted);
+    }
     std::string_view original = row;
     if (r.next > r.end && !original.empty() && original.back() == '\r') original.remove_suffix(1);
     b.records.append(",\"original\":");

@@ -115,12 +115,17 @@ std::vector<RuleInfo> Scanner::RuleCatalog() const {
 void Scanner::ScanText(std::string_view text, const std::string& path, TextKind kind, bool at_file_start,
                        ThreadState& ts, std::vector<Finding>* out) const {
   const size_t first = out->size();
+  // A JSON document's \u escapes, decoded (JSON Lines rows are decoded whole
+  // by ScanData): its escaped strings are found once, for the hidden-text
+  // detector and the secret views both.
+  const JsonSyntax json = kind == TextKind::kData ? JsonSyntax::kNone : JsonSyntaxForPath(path);
+  const bool json_escapes = json == JsonSyntax::kDocument && (options_.unicode || agent_config_ || secrets_) &&
+                            text.find("\\u") != std::string_view::npos;
+  std::vector<EscapedJsonString> escaped;
+  if (json_escapes) escaped = EscapedJsonStrings(text);
   if (options_.unicode || agent_config_) {
     ts.detector.Scan(text, TextContext{kind, at_file_start}, out);
-    // A JSON document's \u escapes, decoded (JSON Lines rows are decoded whole by ScanData).
-    if (kind != TextKind::kData && JsonSyntaxForPath(path) == JsonSyntax::kDocument) {
-      ts.detector.ScanJsonEscapes(text, JsonSyntax::kDocument, out);
-    }
+    if (json == JsonSyntax::kDocument) ts.detector.ScanJsonEscapes(text, JsonSyntax::kDocument, out, &escaped);
   }
   if (agent_config_ && kind != TextKind::kData && agent_config_->Applies(path)) {
     const std::vector<Finding> unicode(out->begin() + static_cast<ptrdiff_t>(first), out->end());
@@ -139,7 +144,8 @@ void Scanner::ScanText(std::string_view text, const std::string& path, TextKind 
     // escapes, base64 (core/secret_views.h).
     const std::vector<Finding> plain(out->begin() + static_cast<ptrdiff_t>(plain_begin), out->end());
     SecretViewOptions views;
-    views.json = kind == TextKind::kData ? JsonSyntax::kNone : JsonSyntaxForPath(path);
+    views.json = json;
+    views.json_strings = &escaped;
     if (st.ok()) st = ScanSecretViews(*secrets_, text, views, *ts.scratch, plain, out);
     (void)st;  // only fails on an engine bug; the unicode results still stand
   }
@@ -166,6 +172,58 @@ void Scanner::ScanText(std::string_view text, const std::string& path, TextKind 
   }
 }
 
+namespace {
+
+// A row with thousands of findings keeps its most severe row_cap (those from
+// row_first on in *out): the filter needs a row's reasons, not all of them.
+// Keeps, in their order, every finding above the severity where the cap
+// falls and the first of that severity: one pass, no sort.
+void TrimRow(size_t row_first, size_t row_cap, std::vector<Finding>* out) {
+  size_t by_severity[5] = {};
+  for (size_t k = row_first; k < out->size(); ++k) ++by_severity[static_cast<size_t>((*out)[k].severity)];
+  int cut = 4;
+  size_t above = 0;
+  while (cut > 0 && above + by_severity[cut] < row_cap) above += by_severity[cut--];
+  size_t room_at_cut = row_cap - above;
+  size_t w = row_first;
+  for (size_t k = row_first; k < out->size(); ++k) {
+    const int sev = static_cast<int>((*out)[k].severity);
+    if (sev < cut || (sev == cut && room_at_cut == 0)) continue;
+    if (sev == cut) --room_at_cut;
+    if (w != k) (*out)[w] = std::move((*out)[k]);
+    ++w;
+  }
+  out->resize(w);
+}
+
+}  // namespace
+
+void Scanner::ScanMalformedRow(std::string_view line, uint64_t row, size_t offset, const std::string& reason,
+                               const std::string& path, ThreadState& ts, std::vector<Finding>* out) const {
+  // Report the malformed row, then still scan its raw text: a broken row
+  // must not hide what is in it.
+  if (RuleEnabled("unicode/invalid-encoding")) {
+    Finding& f = out->emplace_back();
+    f.rule = "unicode/invalid-encoding";
+    f.severity = Severity::kLow;
+    f.path = path;
+    f.row = row;
+    f.line = row;
+    f.json_path = "$";
+    f.byte_offset = offset;
+    f.message = fmt::format("row is not valid JSON ({}); scanned as plain text", reason);
+  }
+  std::vector<Finding> local;
+  ScanText(line, path, TextKind::kData, false, ts, &local);
+  for (Finding& g : local) {
+    g.row = row;
+    g.line = row;
+    g.json_path = "$";
+    g.byte_offset += offset;
+    out->push_back(std::move(g));
+  }
+}
+
 void Scanner::ScanData(std::string_view text, const std::string& path, ThreadState& ts, std::vector<Finding>* out,
                        ReportStats* stats) const {
   // JSONL: one document per line; a .json file is one document.
@@ -185,27 +243,6 @@ void Scanner::ScanData(std::string_view text, const std::string& path, ThreadSta
     if (ws == line.size()) continue;
     ++stats->rows;
     const size_t row_first = out->size();
-    // A row with thousands of findings keeps its most severe row_cap: the
-    // filter needs a row's reasons, not all of them.
-    auto trim_row = [&] {
-      // Keeps, in their order, every finding above the severity where the
-      // cap falls and the first of that severity: one pass, no sort.
-      size_t by_severity[5] = {};
-      for (size_t k = row_first; k < out->size(); ++k) ++by_severity[static_cast<size_t>((*out)[k].severity)];
-      int cut = 4;
-      size_t above = 0;
-      while (cut > 0 && above + by_severity[cut] < row_cap) above += by_severity[cut--];
-      size_t room_at_cut = row_cap - above;
-      size_t w = row_first;
-      for (size_t k = row_first; k < out->size(); ++k) {
-        const int sev = static_cast<int>((*out)[k].severity);
-        if (sev < cut || (sev == cut && room_at_cut == 0)) continue;
-        if (sev == cut) --room_at_cut;
-        if (w != k) (*out)[w] = std::move((*out)[k]);
-        ++w;
-      }
-      out->resize(w);
-    };
     Status st = ForEachJsonString(line, [&](const JsonStringVisit& v) {
       if (v.decoded.empty()) return;
       local.clear();
@@ -218,31 +255,10 @@ void Scanner::ScanData(std::string_view text, const std::string& path, ThreadSta
         if (options_.locate) f.fingerprint = Sha256Hex(f.fingerprint + f.json_path, 32);
         out->push_back(std::move(f));
       }
-      if (row_cap > 0 && out->size() - row_first > 2 * row_cap) trim_row();
+      if (row_cap > 0 && out->size() - row_first > 2 * row_cap) TrimRow(row_first, row_cap, out);
     });
-    if (!st.ok()) {
-      // Report the malformed row, then still scan its raw text: a broken row
-      // must not hide what is in it.
-      Finding& f = RuleEnabled("unicode/invalid-encoding") ? out->emplace_back() : local.emplace_back();
-      f.rule = "unicode/invalid-encoding";
-      f.severity = Severity::kLow;
-      f.path = path;
-      f.row = row;
-      f.line = row;
-      f.json_path = "$";
-      f.byte_offset = offset;
-      f.message = fmt::format("row is not valid JSON ({}); scanned as plain text", st.message());
-      local.clear();
-      ScanText(line, path, TextKind::kData, false, ts, &local);
-      for (Finding& g : local) {
-        g.row = row;
-        g.line = row;
-        g.json_path = "$";
-        g.byte_offset += offset;
-        out->push_back(std::move(g));
-      }
-    }
-    if (row_cap > 0 && out->size() - row_first > row_cap) trim_row();
+    if (!st.ok()) ScanMalformedRow(line, row, offset, st.message(), path, ts, out);
+    if (row_cap > 0 && out->size() - row_first > row_cap) TrimRow(row_first, row_cap, out);
   }
 }
 
@@ -315,14 +331,43 @@ struct LinePosition {
   }
 };
 
+// Moves a finding in the UTF-8 transcoding `t` of a UTF-16 window (at `base`
+// in the file) to the file's offsets, lines and columns. False when the next
+// window reports it: it starts past the cut (text_cut, in the transcoding).
+bool ToUtf16Source(const utf::Transcoded& t, size_t text_cut, bool last, uint64_t base, const LinePosition& pos,
+                   Finding* f) {
+  const size_t b = std::min<size_t>(f->byte_offset, t.utf8.size());
+  const size_t e = std::min<size_t>(f->byte_offset + f->byte_length, t.utf8.size());
+  if (!last && b >= text_cut) return false;
+  f->byte_offset = base + t.source_offset[b];
+  f->byte_length = t.source_offset[e] - t.source_offset[b];
+  f->fixes.clear();  // fixes are in UTF-8 units; clean refuses UTF-16 anyway
+  if (f->line == 1) f->column += pos.column_base;
+  f->line += pos.lines_before;
+  return true;
+}
+
+// Moves a finding of a window at `base` to the file's offsets and lines (a
+// binary file's strings have none: the offset says where).
+void ToFileSource(uint64_t base, bool binary, const LinePosition& pos, Finding* f) {
+  f->byte_offset += base;
+  if (binary) {
+    f->line = 0;
+    f->column = 0;
+    f->message += fmt::format(" (in a string of a binary file, at byte {})", f->byte_offset);
+    f->fixes.clear();
+  } else {
+    if (f->line == 1) f->column += pos.column_base;
+    f->line += pos.lines_before;
+  }
+}
+
 }  // namespace
 
-void Scanner::ScanWindows(WindowReader& reader, const std::string& path, ThreadState& ts,
+void Scanner::ScanWindows(WindowReader& reader, const std::string& path, TextKind path_kind, ThreadState& ts,
                           std::vector<Finding>* out, ReportStats* stats, std::vector<std::string>* notes) const {
   stats->files += 1;
-  // The name, or the first window when the name says nothing (TextKindFor;
-  // the name's kind is looked up once per file, not once per use).
-  const TextKind path_kind = TextKindForPath(path);
+  // The name, or the first window when the name says nothing (TextKindFor).
   const TextKind kind = path_kind != TextKind::kUnknown ? path_kind : SniffTextKind(reader.Window());
   const ContentKind content = ClassifyContent(path_kind, reader.Window());
   if (content == ContentKind::kBinary) stats->binary_files += 1;
@@ -348,15 +393,7 @@ void Scanner::ScanWindows(WindowReader& reader, const std::string& path, ThreadS
           std::lower_bound(t.source_offset.begin(), t.source_offset.end(), static_cast<uint64_t>(cut)) -
           t.source_offset.begin());
       for (Finding& f : local) {
-        const size_t b = std::min<size_t>(f.byte_offset, t.utf8.size());
-        const size_t e = std::min<size_t>(f.byte_offset + f.byte_length, t.utf8.size());
-        if (!last && b >= text_cut) continue;
-        f.byte_offset = base + t.source_offset[b];
-        f.byte_length = t.source_offset[e] - t.source_offset[b];
-        f.fixes.clear();  // fixes are in UTF-8 units; clean refuses UTF-16 anyway
-        if (f.line == 1) f.column += pos.column_base;
-        f.line += pos.lines_before;
-        cap.Add(std::move(f));
+        if (ToUtf16Source(t, text_cut, last, base, pos, &f)) cap.Add(std::move(f));
       }
       if (t.invalid_units > 0 && (last || t.first_invalid_offset < cut)) {
         if (invalid_utf16 == 0) first_invalid_utf16 = base + t.first_invalid_offset;
@@ -374,17 +411,7 @@ void Scanner::ScanWindows(WindowReader& reader, const std::string& path, ThreadS
       ScanText(text, path, kind, first, ts, &local);
       for (Finding& f : local) {
         if (!last && f.byte_offset >= cut) continue;  // the next window sees it whole
-        f.byte_offset += base;
-        if (content == ContentKind::kBinary) {
-          // Lines mean nothing in a binary: the offset says where.
-          f.line = 0;
-          f.column = 0;
-          f.message += fmt::format(" (in a string of a binary file, at byte {})", f.byte_offset);
-          f.fixes.clear();
-        } else {
-          if (f.line == 1) f.column += pos.column_base;
-          f.line += pos.lines_before;
-        }
+        ToFileSource(base, content == ContentKind::kBinary, pos, &f);
         cap.Add(std::move(f));
       }
       if (content != ContentKind::kBinary && !last) pos.Advance(window.substr(0, cut));
@@ -410,8 +437,10 @@ void Scanner::ScanWindows(WindowReader& reader, const std::string& path, ThreadS
 
 void Scanner::ScanBytes(std::string_view bytes, const std::string& path, ThreadState& ts, std::vector<Finding>* out,
                         ReportStats* stats, std::vector<std::string>* notes) const {
-  if (options_.data_mode || TextKindForPath(path) == TextKind::kData) {
-    const ContentKind content = ClassifyContent(path, bytes);
+  // The name's kind, looked up once per file.
+  const TextKind path_kind = TextKindForPath(path);
+  if (options_.data_mode || path_kind == TextKind::kData) {
+    const ContentKind content = ClassifyContent(path_kind, bytes);
     if (content == ContentKind::kUtf8Text) {
       stats->files += 1;
       stats->bytes += bytes.size();
@@ -429,7 +458,7 @@ void Scanner::ScanBytes(std::string_view bytes, const std::string& path, ThreadS
     // A UTF-16 or binary "data set" is scanned as such, not row by row.
   }
   auto reader = MemoryWindows(bytes);
-  ScanWindows(*reader, path, ts, out, stats, notes);
+  ScanWindows(*reader, path, path_kind, ts, out, stats, notes);
 }
 
 void Scanner::ScanBuffer(std::string_view bytes, const std::string& path, std::vector<Finding>* out,
@@ -438,6 +467,79 @@ void Scanner::ScanBuffer(std::string_view bytes, const std::string& path, std::v
   if (secrets_) ts.scratch = secrets_->NewScratch();
   ScanBytes(bytes, path, ts, out, stats, notes);
 }
+
+void Scanner::ScanStdin(Report* report) const {
+  if (options_.data_mode) {
+    // A data set on stdin is read whole (see docs/limits.md).
+    auto src = FileSource::ReadAll(STDIN_FILENO, "<stdin>");
+    if (!src.ok()) {
+      report->errors.push_back(src.status().message());
+    } else {
+      ScanBuffer(src->bytes(), "-.jsonl", &report->findings, &report->stats, &report->notes);
+    }
+  } else {
+    // Anything else is read in fixed windows: `yes | glassbox scan -` runs
+    // in bounded memory.
+    auto reader = FdWindows(STDIN_FILENO, "<stdin>");
+    if (!reader.ok()) {
+      report->errors.push_back(reader.status().message());
+    } else {
+      ThreadState ts;
+      if (secrets_) ts.scratch = secrets_->NewScratch();
+      ScanWindows(*reader.value(), "-", TextKindForPath("-"), ts, &report->findings, &report->stats, &report->notes);
+    }
+  }
+  for (Finding& f : report->findings) f.path = "-";
+}
+
+bool Scanner::ScanFile(const std::string& path, ThreadState& ts, std::vector<Finding>* found, ReportStats* stats,
+                       std::vector<std::string>* errors, std::vector<std::string>* notes, uint64_t* size) const {
+  auto fd = FileSource::OpenRegular(path, options_.max_file_bytes, size);
+  if (!fd.ok()) {
+    if (fd.status().message().find("size limit") != std::string::npos) ++stats->too_large_skipped;
+    errors->push_back(fd.status().message());
+    return false;
+  }
+  // (A data set is read whole; only a large file needs the name's kind here.)
+  const bool large = *size > kWindowBytes + kOverlapBytes && !options_.data_mode;
+  const TextKind path_kind = large ? TextKindForPath(path) : TextKind::kUnknown;
+  if (large && path_kind != TextKind::kData) {
+    // Large files are read in windows, not mapped whole: memory stays
+    // bounded and a 2 GB line costs no more than 2 GB of short ones.
+    auto reader = FdWindows(fd.value(), path);
+    if (!reader.ok()) {
+      errors->push_back(reader.status().message());
+    } else {
+      ScanWindows(*reader.value(), path, path_kind, ts, found, stats, notes);
+    }
+    close(fd.value());
+    return true;
+  }
+  auto src = FileSource::Load(fd.value(), *size, path, &ts.read_buffer);
+  close(fd.value());
+  if (!src.ok()) {
+    errors->push_back(src.status().message());
+    return false;
+  }
+  ScanBytes(src->bytes(), path, ts, found, stats, notes);
+  return true;
+}
+
+namespace {
+
+Finding SymlinkEscapeFinding(const std::string& link, const std::string& target) {
+  Finding f;
+  f.rule = "agent-config/symlink-escape";
+  f.severity = Severity::kHigh;
+  f.path = link;
+  f.message = fmt::format("symbolic link points outside the repository, to {}: an agent that reads it reads "
+                          "that file",
+                          target);
+  f.fingerprint = Sha256Hex(f.rule + '\0' + link + '\0' + target, 32);
+  return f;
+}
+
+}  // namespace
 
 Report Scanner::ScanPaths(const std::vector<std::string>& inputs) const {
   const auto started = std::chrono::steady_clock::now();
@@ -451,29 +553,7 @@ Report Scanner::ScanPaths(const std::vector<std::string>& inputs) const {
       paths.push_back(in);
     }
   }
-  if (read_stdin) {
-    if (options_.data_mode) {
-      // A data set on stdin is read whole (see docs/limits.md).
-      auto src = FileSource::ReadAll(STDIN_FILENO, "<stdin>");
-      if (!src.ok()) {
-        report.errors.push_back(src.status().message());
-      } else {
-        ScanBuffer(src->bytes(), "-.jsonl", &report.findings, &report.stats, &report.notes);
-      }
-    } else {
-      // Anything else is read in fixed windows: `yes | glassbox scan -` runs
-      // in bounded memory.
-      auto reader = FdWindows(STDIN_FILENO, "<stdin>");
-      if (!reader.ok()) {
-        report.errors.push_back(reader.status().message());
-      } else {
-        ThreadState ts;
-        if (secrets_) ts.scratch = secrets_->NewScratch();
-        ScanWindows(*reader.value(), "-", ts, &report.findings, &report.stats, &report.notes);
-      }
-    }
-    for (Finding& f : report.findings) f.path = "-";
-  }
+  if (read_stdin) ScanStdin(&report);
   // The walk feeds a queue that the workers drain while it goes on. Files go
   // in batches of kBatch: handed over one by one, each file cost a futex
   // wake-up and wait (5,400 of them for 2,446 files, a sixth of a short
@@ -508,34 +588,7 @@ Report Scanner::ScanPaths(const std::vector<std::string>& inputs) const {
     while (next_batch(&batch)) {
       for (const std::string& path : batch) {
         uint64_t size = 0;
-        auto fd = FileSource::OpenRegular(path, options_.max_file_bytes, &size);
-        if (!fd.ok()) {
-          if (fd.status().message().find("size limit") != std::string::npos) {
-            ++stats.too_large_skipped;
-          }
-          errors.push_back(fd.status().message());
-          continue;
-        }
-        // (A data set is read whole; only a large file needs the name's kind here.)
-        if (size > kWindowBytes + kOverlapBytes && !options_.data_mode && TextKindForPath(path) != TextKind::kData) {
-          // Large files are read in windows, not mapped whole: memory stays
-          // bounded and a 2 GB line costs no more than 2 GB of short ones.
-          auto reader = FdWindows(fd.value(), path);
-          if (!reader.ok()) {
-            errors.push_back(reader.status().message());
-          } else {
-            ScanWindows(*reader.value(), path, ts, &found, &stats, &notes);
-          }
-          close(fd.value());
-        } else {
-          close(fd.value());
-          auto src = FileSource::Open(path, options_.max_file_bytes, &ts.read_buffer);
-          if (!src.ok()) {
-            errors.push_back(src.status().message());
-            continue;
-          }
-          ScanBytes(src->bytes(), path, ts, &found, &stats, &notes);
-        }
+        if (!ScanFile(path, ts, &found, &stats, &errors, &notes, &size)) continue;
         const uint64_t f = done_files.fetch_add(1, std::memory_order_relaxed) + 1;
         const uint64_t b = done_bytes.fetch_add(size, std::memory_order_relaxed) + size;
         if (options_.progress && (f % 256) == 0) options_.progress(f, b);
@@ -557,15 +610,7 @@ Report Scanner::ScanPaths(const std::vector<std::string>& inputs) const {
   std::vector<Finding> link_findings;
   if (agent_config_ && RuleEnabled("agent-config/symlink-escape")) {
     walk_options.on_escaping_symlink = [&](const std::string& link, const std::string& target) {
-      Finding f;
-      f.rule = "agent-config/symlink-escape";
-      f.severity = Severity::kHigh;
-      f.path = link;
-      f.message = fmt::format("symbolic link points outside the repository, to {}: an agent that reads it reads "
-                              "that file",
-                              target);
-      f.fingerprint = Sha256Hex(f.rule + '\0' + link + '\0' + target, 32);
-      link_findings.push_back(std::move(f));
+      link_findings.push_back(SymlinkEscapeFinding(link, target));
     };
   }
   std::vector<std::string> special_notes;

@@ -73,10 +73,19 @@ class Scanner {
                 ThreadState& ts, std::vector<Finding>* out) const;
   void ScanData(std::string_view text, const std::string& path, ThreadState& ts, std::vector<Finding>* out,
                 ReportStats* stats) const;
+  // A JSON Lines row that does not parse: reported, and scanned as plain text.
+  void ScanMalformedRow(std::string_view line, uint64_t row, size_t offset, const std::string& reason,
+                        const std::string& path, ThreadState& ts, std::vector<Finding>* out) const;
   void ScanBytes(std::string_view bytes, const std::string& path, ThreadState& ts, std::vector<Finding>* out,
                  ReportStats* stats, std::vector<std::string>* notes) const;
-  void ScanWindows(WindowReader& reader, const std::string& path, ThreadState& ts, std::vector<Finding>* out,
-                   ReportStats* stats, std::vector<std::string>* notes) const;
+  // path_kind: TextKindForPath(path), which the caller has looked up.
+  void ScanWindows(WindowReader& reader, const std::string& path, TextKind path_kind, ThreadState& ts,
+                   std::vector<Finding>* out, ReportStats* stats, std::vector<std::string>* notes) const;
+  void ScanStdin(Report* report) const;
+  // Opens, reads and scans one file of a walk; false (with the error in
+  // *errors) when it could not be read. *size: the file's size.
+  bool ScanFile(const std::string& path, ThreadState& ts, std::vector<Finding>* found, ReportStats* stats,
+                std::vector<std::string>* errors, std::vector<std::string>* notes, uint64_t* size) const;
   bool RuleEnabled(const std::string& rule) const;
 
   ScanOptions options_;

@@ -1,6 +1,7 @@
 #include "scan/scanner.h"
 
 #include "scan/content.h"
+#include "scan/file_source.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -331,6 +332,26 @@ TEST(Scanner, FifoIsRefusedNotWaitedOn) {
   Report r = Make()->ScanPaths({fifo});
   ASSERT_EQ(r.errors.size(), 1u);
   EXPECT_NE(r.errors[0].find("FIFO"), std::string::npos) << r.errors[0];
+}
+
+// One open per file: Load reads (or maps, from 1 MiB) the descriptor that
+// OpenRegular checked, which keeps O_NONBLOCK; the bytes are the file's.
+TEST(FileSource, LoadReadsTheOpenedFileSmallAndMapped) {
+  TempDir dir;
+  for (const size_t size : {size_t{0}, size_t{5}, size_t{70000}, (size_t{1} << 20) + 3}) {
+    std::string content(size, 'x');
+    for (size_t k = 0; k < size; ++k) content[k] = static_cast<char>('a' + (k * 7) % 26);
+    const std::string path = dir.Write("f" + std::to_string(size), content);
+    uint64_t got_size = 0;
+    auto fd = FileSource::OpenRegular(path, uint64_t{1} << 30, &got_size);
+    ASSERT_TRUE(fd.ok()) << fd.status().message();
+    EXPECT_EQ(got_size, size);
+    ReadBuffer buffer;
+    auto src = FileSource::Load(fd.value(), got_size, path, size % 2 == 0 ? &buffer : nullptr);
+    close(fd.value());  // a mapping outlives the descriptor
+    ASSERT_TRUE(src.ok()) << src.status().message();
+    EXPECT_EQ(src->bytes(), content) << size;
+  }
 }
 
 }  // namespace

@@ -82,6 +82,22 @@ struct RepoCloser {
   void operator()(git_repository* r) const { git_repository_free(r); }
 };
 
+// The dirent type of `path` from lstat, for file systems whose readdir does
+// not say; false when it cannot be stat'ed.
+bool TypeByStat(const std::string& path, unsigned char* type) {
+  struct stat st;
+  if (lstat(path.c_str(), &st) != 0) return false;
+  *type = S_ISDIR(st.st_mode)    ? DT_DIR
+          : S_ISREG(st.st_mode)  ? DT_REG
+          : S_ISLNK(st.st_mode)  ? DT_LNK
+          : S_ISFIFO(st.st_mode) ? DT_FIFO
+          : S_ISSOCK(st.st_mode) ? DT_SOCK
+          : S_ISCHR(st.st_mode)  ? DT_CHR
+          : S_ISBLK(st.st_mode)  ? DT_BLK
+                                 : DT_UNKNOWN;
+  return true;
+}
+
 class TreeWalker {
  public:
   TreeWalker(const WalkOptions& options, const std::function<void(std::string)>& on_file,
@@ -128,38 +144,34 @@ class TreeWalker {
     if (git_ignore_path_is_ignored(&ignored, repo_.get(), rel.c_str()) != 0) return false;
     return ignored != 0;
   }
-  void Dir(const std::string& path, const std::string& real, const std::string& rel) {
+  // The entries of directory `path` (not "." and ".."), sorted by name, with
+  // their dirent types; false (and an error) when it cannot be opened.
+  bool ReadEntries(const std::string& path, std::vector<std::pair<std::string, unsigned char>>* entries) {
     DIR* d = opendir(path.c_str());
     if (d == nullptr) {
       errors_->push_back(fmt::format("{}: cannot open directory: {}", path, std::strerror(errno)));
-      return;
+      return false;
     }
-    std::vector<std::pair<std::string, unsigned char>> entries;
     while (dirent* e = readdir(d)) {
       const char* n = e->d_name;
       if (n[0] == '.' && (n[1] == '\0' || (n[1] == '.' && n[2] == '\0'))) continue;
-      entries.emplace_back(n, e->d_type);
+      entries->emplace_back(n, e->d_type);
     }
     closedir(d);
-    std::sort(entries.begin(), entries.end());
+    std::sort(entries->begin(), entries->end());
+    return true;
+  }
+
+  void Dir(const std::string& path, const std::string& real, const std::string& rel) {
+    std::vector<std::pair<std::string, unsigned char>> entries;
+    if (!ReadEntries(path, &entries)) return;
     // The real and the relative path are built only when something reads them:
     // most entries are plain files with no --exclude and no .gitignore to test.
     const bool excludes = !options_.excludes.empty();
     const bool ignores = repo_ != nullptr && !workdir_.empty();
     for (auto& [name, type] : entries) {
       std::string child = path == "/" ? "/" + name : path == "." ? name : path + "/" + name;
-      if (type == DT_UNKNOWN) {
-        struct stat st;
-        if (lstat(child.c_str(), &st) != 0) continue;
-        type = S_ISDIR(st.st_mode)    ? DT_DIR
-               : S_ISREG(st.st_mode)  ? DT_REG
-               : S_ISLNK(st.st_mode)  ? DT_LNK
-               : S_ISFIFO(st.st_mode) ? DT_FIFO
-               : S_ISSOCK(st.st_mode) ? DT_SOCK
-               : S_ISCHR(st.st_mode)  ? DT_CHR
-               : S_ISBLK(st.st_mode)  ? DT_BLK
-                                      : DT_UNKNOWN;
-      }
+      if (type == DT_UNKNOWN && !TypeByStat(child, &type)) continue;
       const bool need_rel = excludes || type == DT_DIR;
       const bool need_real = ignores || type != DT_REG;
       const std::string child_real = need_real ? (real == "/" ? "/" + name : real + "/" + name) : std::string();
