@@ -23,7 +23,6 @@
 // with at most one group of records in flight, sent in pipeline mode and
 // answered to the lane's thread: with durability normal a record counts as
 // appended once its group is sent (PgStore::Lane, docs/gate.md).
-#include <libpq-fe.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -40,6 +39,7 @@
 #include <map>
 
 #include "core/locate.h"
+#include "gate/libpq.h"
 #include "gate/store.h"
 
 namespace glassbox::gate {
@@ -222,7 +222,7 @@ constexpr const char* kSelectFrom =
     " FROM gb_records r LEFT JOIN gb_bodies b ON b.replica = r.replica AND b.id = r.request_body_at";
 
 struct PgResultFree {
-  void operator()(PGresult* r) const { PQclear(r); }
+  void operator()(PGresult* r) const { Pq().clear(r); }
 };
 using PgResult = std::unique_ptr<PGresult, PgResultFree>;
 
@@ -287,9 +287,9 @@ int64_t ToInt(const char* s) {
 
 // A bytea column in text form ("\x" and hex) as its bytes.
 std::optional<std::string> ToBytes(PGresult* r, int row, int col) {
-  if (PQgetisnull(r, row, col)) return std::nullopt;
-  const char* s = PQgetvalue(r, row, col);
-  const int n = PQgetlength(r, row, col);
+  if (Pq().getisnull(r, row, col)) return std::nullopt;
+  const char* s = Pq().getvalue(r, row, col);
+  const int n = Pq().getlength(r, row, col);
   if (n < 2 || s[0] != '\\' || s[1] != 'x') return std::string(s, static_cast<size_t>(n));
   auto nibble = [](char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; };
   std::string out(static_cast<size_t>(n - 2) / 2, '\0');
@@ -301,9 +301,9 @@ std::optional<std::string> ToBytes(PGresult* r, int row, int col) {
 
 AuditRecord ReadRecord(PGresult* r, int row) {
   AuditRecord a;
-  auto text = [&](int col) { return std::string(PQgetvalue(r, row, col), static_cast<size_t>(PQgetlength(r, row, col))); };
+  auto text = [&](int col) { return std::string(Pq().getvalue(r, row, col), static_cast<size_t>(Pq().getlength(r, row, col))); };
   a.replica = text(0);
-  a.id = ToInt(PQgetvalue(r, row, 1));
+  a.id = ToInt(Pq().getvalue(r, row, 1));
   a.time = text(2);
   a.user = text(3);
   a.agent = text(4);
@@ -311,10 +311,10 @@ AuditRecord ReadRecord(PGresult* r, int row) {
   a.model = text(6);
   a.method = text(7);
   a.path = text(8);
-  a.status = ToInt(PQgetvalue(r, row, 9));
-  a.latency_ms = ToInt(PQgetvalue(r, row, 10));
-  a.input_tokens = ToInt(PQgetvalue(r, row, 11));
-  a.output_tokens = ToInt(PQgetvalue(r, row, 12));
+  a.status = ToInt(Pq().getvalue(r, row, 9));
+  a.latency_ms = ToInt(Pq().getvalue(r, row, 10));
+  a.input_tokens = ToInt(Pq().getvalue(r, row, 11));
+  a.output_tokens = ToInt(Pq().getvalue(r, row, 12));
   a.findings = text(13);
   a.request_body = ToBytes(r, row, 14);
   a.response_body = ToBytes(r, row, 15);
@@ -322,7 +322,7 @@ AuditRecord ReadRecord(PGresult* r, int row) {
   a.response_sha256 = text(17);
   a.prev_hash = text(18);
   a.record_hash = text(19);
-  if (!PQgetisnull(r, row, 20)) a.request_body_at = ToInt(PQgetvalue(r, row, 20));
+  if (!Pq().getisnull(r, row, 20)) a.request_body_at = ToInt(Pq().getvalue(r, row, 20));
   return a;
 }
 
@@ -346,16 +346,16 @@ class PgConn {
         health_(std::move(health)),
         on_connect_(std::move(on_connect)) {}
   ~PgConn() {
-    if (conn_ != nullptr) PQfinish(conn_);
+    if (conn_ != nullptr) Pq().finish(conn_);
   }
 
   Status Connect() {
-    if (conn_ != nullptr) PQfinish(conn_);
+    if (conn_ != nullptr) Pq().finish(conn_);
     const char* keys[] = {"dbname", "connect_timeout", "application_name", nullptr};
     const char* values[] = {conninfo_.c_str(), "3", "glassbox-gate", nullptr};
-    conn_ = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
-    if (conn_ != nullptr) PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);  // not for stderr
-    if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
+    conn_ = Pq().connectdbParams(keys, values, /*expand_dbname=*/1);
+    if (conn_ != nullptr) Pq().setNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);  // not for stderr
+    if (conn_ == nullptr || Pq().status(conn_) != CONNECTION_OK) {
       Status failed = Status::Unavailable(shown_ + ": cannot connect: " + Message());
       MarkDown();
       last_connect_failure_ = std::chrono::steady_clock::now();
@@ -363,7 +363,7 @@ class PgConn {
     }
     if (on_connect_) {
       if (Status s = on_connect_(*this); !s.ok()) {
-        PQfinish(conn_);
+        Pq().finish(conn_);
         conn_ = nullptr;
         return s;
       }
@@ -377,14 +377,14 @@ class PgConn {
   // the connection.
   Result<PgResult> Exec(const char* sql, const Params& params = Params()) {
     if (Status s = EnsureConnected(); !s.ok()) return s;
-    PgResult r(PQexecParams(conn_, sql, params.size(), nullptr, params.values(), params.lengths(), params.formats(), 0));
+    PgResult r(Pq().execParams(conn_, sql, params.size(), nullptr, params.values(), params.lengths(), params.formats(), 0));
     return Check(std::move(r));
   }
   // Runs several statements (the schema's migrations): the simple-query
   // protocol, no parameters.
   Status Script(const char* sql) {
     if (Status s = EnsureConnected(); !s.ok()) return s;
-    auto r = Check(PgResult(PQexec(conn_, sql)));
+    auto r = Check(PgResult(Pq().exec(conn_, sql)));
     return r.ok() ? Status::Ok() : r.status();
   }
   Status Run(const char* sql, const Params& params = Params()) {
@@ -396,9 +396,9 @@ class PgConn {
   // `row` returns false (the query is then cancelled).
   Status Stream(const std::string& sql, const Params& params, const std::function<bool(PGresult*)>& row) {
     if (Status s = EnsureConnected(); !s.ok()) return s;
-    if (PQsendQueryParams(conn_, sql.c_str(), params.size(), nullptr, params.values(), params.lengths(),
+    if (Pq().sendQueryParams(conn_, sql.c_str(), params.size(), nullptr, params.values(), params.lengths(),
                           params.formats(), 0) != 1 ||
-        PQsetSingleRowMode(conn_) != 1) {
+        Pq().setSingleRowMode(conn_) != 1) {
       Status failed = Status::WithCode(LostCode(), shown_ + ": " + Message());
       Drain();
       LostConnection();
@@ -407,20 +407,20 @@ class PgConn {
     Status result = Status::Ok();
     bool stop = false;
     for (;;) {
-      PgResult r(PQgetResult(conn_));
+      PgResult r(Pq().getResult(conn_));
       if (!r) break;
-      const ExecStatusType st = PQresultStatus(r.get());
+      const ExecStatusType st = Pq().resultStatus(r.get());
       if (st == PGRES_SINGLE_TUPLE) {
         if (!stop && !row(r.get())) {
           stop = true;
-          if (PGcancel* cancel = PQgetCancel(conn_)) {
+          if (PGcancel* cancel = Pq().getCancel(conn_)) {
             char err[256];
-            PQcancel(cancel, err, sizeof(err));
-            PQfreeCancel(cancel);
+            Pq().cancel(cancel, err, sizeof(err));
+            Pq().freeCancel(cancel);
           }
         }
       } else if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK && !stop && result.ok()) {
-        result = Status::Error(shown_ + ": " + PQresultErrorMessage(r.get()));
+        result = Status::Error(shown_ + ": " + Pq().resultErrorMessage(r.get()));
       }
     }
     LostConnection();
@@ -436,7 +436,7 @@ class PgConn {
   };
   // Prepares `sql` as `name` for this session.
   Status Prepare(const char* name, const std::string& sql) {
-    return Check(PgResult(PQprepare(conn_, name, sql.c_str(), 0, nullptr))).status();
+    return Check(PgResult(Pq().prepare(conn_, name, sql.c_str(), 0, nullptr))).status();
   }
   // Sends `statements` in pipeline mode (libpq 14+) as one implicit
   // transaction (one Sync), without waiting for the answer: ReadPipeline
@@ -444,17 +444,17 @@ class PgConn {
   // the group can never be committed (no Sync reached the server).
   Status SendPipeline(const std::vector<Statement>& statements) {
     if (Status s = EnsureConnected(); !s.ok()) return s;
-    bool sent = PQenterPipelineMode(conn_) == 1;
+    bool sent = Pq().enterPipelineMode(conn_) == 1;
     for (const Statement& st : statements) {
       sent = sent && (st.prepared.empty()
-                          ? PQsendQueryParams(conn_, st.sql.c_str(), st.params.size(), nullptr,
+                          ? Pq().sendQueryParams(conn_, st.sql.c_str(), st.params.size(), nullptr,
                                               st.params.values(), st.params.lengths(),
                                               st.params.formats(), 0)
-                          : PQsendQueryPrepared(conn_, st.prepared.c_str(), st.params.size(),
+                          : Pq().sendQueryPrepared(conn_, st.prepared.c_str(), st.params.size(),
                                                 st.params.values(), st.params.lengths(),
                                                 st.params.formats(), 0)) == 1;
     }
-    sent = sent && PQpipelineSync(conn_) == 1 && PQflush(conn_) == 0;
+    sent = sent && Pq().pipelineSync(conn_) == 1 && Pq().flush(conn_) == 0;
     if (sent) return Status::Ok();
     Status failed = Status::Unavailable(shown_ + ": " + Message());
     MarkDown();
@@ -469,20 +469,20 @@ class PgConn {
     Status result = Status::Ok();
     int empty = 0;
     for (;;) {
-      PgResult r(PQgetResult(conn_));
+      PgResult r(Pq().getResult(conn_));
       if (!r) {
         // Between two statements' results; a lost connection ends here.
-        if (PQstatus(conn_) != CONNECTION_OK || ++empty > 1000) break;
+        if (Pq().status(conn_) != CONNECTION_OK || ++empty > 1000) break;
         continue;
       }
       empty = 0;
-      const ExecStatusType st = PQresultStatus(r.get());
+      const ExecStatusType st = Pq().resultStatus(r.get());
       if (st == PGRES_PIPELINE_SYNC) {
-        PQexitPipelineMode(conn_);
+        Pq().exitPipelineMode(conn_);
         return result;
       }
       if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && result.ok()) {
-        std::string why = PQresultErrorMessage(r.get());
+        std::string why = Pq().resultErrorMessage(r.get());
         while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
         result = Status::Error(shown_ + ": " + (why.empty() ? "the pipeline was aborted" : why));
       }
@@ -494,17 +494,17 @@ class PgConn {
   }
   // Closes the connection; the next call connects again.
   void Drop() {
-    if (conn_ != nullptr) PQfinish(conn_);
+    if (conn_ != nullptr) Pq().finish(conn_);
     conn_ = nullptr;
   }
 
-  bool Connected() const { return conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK; }
+  bool Connected() const { return conn_ != nullptr && Pq().status(conn_) == CONNECTION_OK; }
   PGconn* raw() { return conn_; }
   const std::string& shown() const { return shown_; }
 
  private:
   std::string Message() const {
-    std::string m = conn_ != nullptr ? PQerrorMessage(conn_) : "out of memory";
+    std::string m = conn_ != nullptr ? Pq().errorMessage(conn_) : "out of memory";
     while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
     return m;
   }
@@ -520,10 +520,10 @@ class PgConn {
     // replaced, instead of failing the next statement.
     // (Twice: the first read may return the server's farewell message,
     // the second its end of stream.)
-    if (Connected() && PQconsumeInput(conn_) == 1 && PQconsumeInput(conn_) == 1 && PQstatus(conn_) == CONNECTION_OK) {
+    if (Connected() && Pq().consumeInput(conn_) == 1 && Pq().consumeInput(conn_) == 1 && Pq().status(conn_) == CONNECTION_OK) {
       return Status::Ok();
     }
-    if (conn_ != nullptr && PQstatus(conn_) != CONNECTION_OK && health_->up.load()) {
+    if (conn_ != nullptr && Pq().status(conn_) != CONNECTION_OK && health_->up.load()) {
       last_connect_failure_ = {};  // the server answers again: reconnect at once
     }
     // A lost connection is replaced at once; only a failed attempt to
@@ -535,20 +535,20 @@ class PgConn {
     return Connect();
   }
   void Drain() {
-    while (PGresult* r = PQgetResult(conn_)) PQclear(r);
+    while (PGresult* r = Pq().getResult(conn_)) Pq().clear(r);
   }
   void LostConnection() {
-    if (conn_ != nullptr && PQstatus(conn_) != CONNECTION_OK) MarkDown();
+    if (conn_ != nullptr && Pq().status(conn_) != CONNECTION_OK) MarkDown();
   }
   // The code of a failed call: kUnavailable when the connection went with
   // it (the server is down or unreachable), else kUnknown.
   StatusCode LostCode() const {
-    return conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK ? StatusCode::kUnavailable : StatusCode::kUnknown;
+    return conn_ == nullptr || Pq().status(conn_) != CONNECTION_OK ? StatusCode::kUnavailable : StatusCode::kUnknown;
   }
   Result<PgResult> Check(PgResult r) {
-    const ExecStatusType st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+    const ExecStatusType st = r ? Pq().resultStatus(r.get()) : PGRES_FATAL_ERROR;
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return r;
-    std::string why = r ? PQresultErrorMessage(r.get()) : Message();
+    std::string why = r ? Pq().resultErrorMessage(r.get()) : Message();
     while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
     LostConnection();
     return Status::WithCode(LostCode(), shown_ + ": " + why);
@@ -842,12 +842,12 @@ class PgBudgets final : public SharedBudgets {
     if (!r.ok()) return r.status();
     LeaseAnswer out;
     PGresult* res = r->get();
-    out.allowed = out.answer.allowed = PQgetvalue(res, 0, 0)[0] == 't';
-    out.answer.budget = PQgetvalue(res, 0, 1);
-    out.answer.used = std::strtod(PQgetvalue(res, 0, 2), nullptr);
-    out.answer.held = PQgetvalue(res, 0, 3)[0] == 't';
-    out.granted_tokens = static_cast<uint64_t>(ToInt(PQgetvalue(res, 0, 4)));
-    out.granted_usd = std::strtod(PQgetvalue(res, 0, 5), nullptr);
+    out.allowed = out.answer.allowed = Pq().getvalue(res, 0, 0)[0] == 't';
+    out.answer.budget = Pq().getvalue(res, 0, 1);
+    out.answer.used = std::strtod(Pq().getvalue(res, 0, 2), nullptr);
+    out.answer.held = Pq().getvalue(res, 0, 3)[0] == 't';
+    out.granted_tokens = static_cast<uint64_t>(ToInt(Pq().getvalue(res, 0, 4)));
+    out.granted_usd = std::strtod(Pq().getvalue(res, 0, 5), nullptr);
     return out;
   }
   // Adds what a lease call granted (beyond the asking exchange's estimate)
@@ -1321,8 +1321,8 @@ class PgStore final : public LogStore {
       auto stored =
           lane.conn->Exec("SELECT record_hash FROM gb_records WHERE replica = $1 AND id = $2", p);
       if (stored.ok()) {
-        if (PQntuples(stored->get()) == 1) {
-          if (g.records.back().record_hash == PQgetvalue(stored->get(), 0, 0)) return Status::Ok();
+        if (Pq().ntuples(stored->get()) == 1) {
+          if (g.records.back().record_hash == Pq().getvalue(stored->get(), 0, 0)) return Status::Ok();
           *lost = true;
           return Status::Error(shown_ + ": record " + replica_ + ":" +
                                std::to_string(g.records.back().id) +
@@ -1369,12 +1369,12 @@ class PgStore final : public LogStore {
     sql += " ORDER BY r.replica LIMIT 3";
     auto r = conn_->Exec(sql.c_str(), p);
     if (!r.ok()) return r.status();
-    const int rows = PQntuples(r->get());
+    const int rows = Pq().ntuples(r->get());
     const std::string named = (rep.empty() ? "" : rep + ":") + std::to_string(id);
     if (rows == 0) return Status::NotFound(shown_ + ": no record " + named);
     if (rows > 1) {
       std::string which;
-      for (int i = 0; i < rows; ++i) which += (i ? ", " : "") + std::string(PQgetvalue(r->get(), i, 0));
+      for (int i = 0; i < rows; ++i) which += (i ? ", " : "") + std::string(Pq().getvalue(r->get(), i, 0));
       return Status::InvalidArgument(shown_ + ": record " + named + " exists in several replica chains (" + which +
                                      "): name one as REPLICA:" + std::to_string(id));
     }
@@ -1450,13 +1450,13 @@ class PgStore final : public LogStore {
         p);
     if (!r.ok()) return r.status();
     std::vector<UsageRow> rows;
-    for (int i = 0; i < PQntuples(r->get()); ++i) {
+    for (int i = 0; i < Pq().ntuples(r->get()); ++i) {
       UsageRow u;
-      u.time = PQgetvalue(r->get(), i, 0);
-      u.user = PQgetvalue(r->get(), i, 1);
-      u.model = PQgetvalue(r->get(), i, 2);
-      u.input_tokens = ToInt(PQgetvalue(r->get(), i, 3));
-      u.output_tokens = ToInt(PQgetvalue(r->get(), i, 4));
+      u.time = Pq().getvalue(r->get(), i, 0);
+      u.user = Pq().getvalue(r->get(), i, 1);
+      u.model = Pq().getvalue(r->get(), i, 2);
+      u.input_tokens = ToInt(Pq().getvalue(r->get(), i, 3));
+      u.output_tokens = ToInt(Pq().getvalue(r->get(), i, 4));
       rows.push_back(std::move(u));
     }
     return rows;
@@ -1478,8 +1478,8 @@ class PgStore final : public LogStore {
     p.Int(std::max<int64_t>(0, n - 1));
     auto r = conn_->Exec("SELECT time FROM gb_records WHERE replica = $1 ORDER BY id DESC OFFSET $2 LIMIT 1", p);
     if (!r.ok()) return r.status();
-    if (PQntuples(r->get()) == 0) return std::optional<std::string>();
-    return std::optional<std::string>(PQgetvalue(r->get(), 0, 0));
+    if (Pq().ntuples(r->get()) == 0) return std::optional<std::string>();
+    return std::optional<std::string>(Pq().getvalue(r->get(), 0, 0));
   }
 
   Result<Head> ReadHead() override {
@@ -1506,11 +1506,11 @@ class PgStore final : public LogStore {
         p);
     int64_t deleted = 0;
     Status st = last.ok() ? Status::Ok() : last.status();
-    if (st.ok() && PQntuples(last->get()) == 1) {
+    if (st.ok() && Pq().ntuples(last->get()) == 1) {
       Params d;
       d.Text(replica_);
-      std::string anchor_id = PQgetvalue(last->get(), 0, 0);
-      std::string anchor_hash = PQgetvalue(last->get(), 0, 1);
+      std::string anchor_id = Pq().getvalue(last->get(), 0, 0);
+      std::string anchor_hash = Pq().getvalue(last->get(), 0, 1);
       d.Text(anchor_id);
       st = conn_->Run(
           "DELETE FROM gb_bodies b USING gb_records r WHERE r.replica = $1 AND r.id <= $2 AND b.replica = r.replica "
@@ -1520,7 +1520,7 @@ class PgStore final : public LogStore {
                          : Result<PgResult>(st);
       st = del.ok() ? Status::Ok() : del.status();
       if (st.ok()) {
-        deleted = ToInt(PQcmdTuples(del->get()));
+        deleted = ToInt(Pq().cmdTuples(del->get()));
         Params a;
         a.Text(replica_);
         a.Text(anchor_id);
@@ -1550,7 +1550,7 @@ class PgStore final : public LogStore {
     p.Text(replica_);
     auto locked = c.Exec("SELECT pg_try_advisory_lock(hashtext('glassbox-replica'), hashtext($1))", p);
     if (!locked.ok()) return locked.status();
-    if (PQgetvalue(locked->get(), 0, 0)[0] != 't') {
+    if (Pq().getvalue(locked->get(), 0, 0)[0] != 't') {
       return Status::Error(shown_ + ": replica '" + replica_ +
                            "' is already writing to this database (a gate with the same replica name is running); "
                            "give each replica its own name (replica=NAME in the URL)");
@@ -1582,7 +1582,7 @@ class PgStore final : public LogStore {
     for (;;) {
       auto r = c.Exec("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", p);
       if (!r.ok()) return r.status();
-      if (ToInt(PQgetvalue(r->get(), 0, 0)) == 0) return Status::Ok();
+      if (ToInt(Pq().getvalue(r->get(), 0, 0)) == 0) return Status::Ok();
       if (std::chrono::steady_clock::now() > until) {
         return Status::Error(shown_ + ": connections of an earlier run of replica '" + replica_ +
                              "' are still open after 10 s; try again once they are gone");
@@ -1595,7 +1595,7 @@ class PgStore final : public LogStore {
     if (!writer_) {
       auto r = c.Exec("SELECT to_regclass('gb_schema') IS NOT NULL");
       if (!r.ok()) return r.status();
-      if (PQgetvalue(r->get(), 0, 0)[0] != 't') {
+      if (Pq().getvalue(r->get(), 0, 0)[0] != 't') {
         return Status::InvalidArgument(shown_ + ": not a glassbox audit log (no gb_schema table); a gate creates it");
       }
       return CheckVersion(c, /*upgrade=*/false);
@@ -1612,7 +1612,7 @@ class PgStore final : public LogStore {
   Status CheckVersion(PgConn& c, bool upgrade) {
     auto r = c.Exec("SELECT version FROM gb_schema");
     if (!r.ok()) return r.status();
-    int version = PQntuples(r->get()) == 0 ? 0 : static_cast<int>(ToInt(PQgetvalue(r->get(), 0, 0)));
+    int version = Pq().ntuples(r->get()) == 0 ? 0 : static_cast<int>(ToInt(Pq().getvalue(r->get(), 0, 0)));
     if (version > kSchemaVersion) {
       return Status::Error(shown_ + ": schema version " + std::to_string(version) +
                            " is newer than this glassbox understands (" + std::to_string(kSchemaVersion) +
@@ -1622,7 +1622,7 @@ class PgStore final : public LogStore {
       if (version < 1) return Status::Error(shown_ + ": not a glassbox audit log (empty gb_schema)");
       return Status::Ok();
     }
-    if (PQntuples(r->get()) == 0) {
+    if (Pq().ntuples(r->get()) == 0) {
       if (Status s = c.Run("INSERT INTO gb_schema (version) VALUES (0)"); !s.ok()) return s;
     }
     for (int v = version + 1; v <= kSchemaVersion; ++v) {
@@ -1656,15 +1656,15 @@ class PgStore final : public LogStore {
     if (!r.ok()) return r.status();
     Head h;
     PGresult* res = r->get();
-    if (!PQgetisnull(res, 0, 0)) {
-      h.anchor_id = ToInt(PQgetvalue(res, 0, 0));
-      h.anchor_hash = PQgetvalue(res, 0, 1);
+    if (!Pq().getisnull(res, 0, 0)) {
+      h.anchor_id = ToInt(Pq().getvalue(res, 0, 0));
+      h.anchor_hash = Pq().getvalue(res, 0, 1);
     }
     h.last_id = h.anchor_id;
     h.head_hash = h.anchor_hash;
-    if (!PQgetisnull(res, 0, 2)) {
-      h.last_id = ToInt(PQgetvalue(res, 0, 2));
-      h.head_hash = PQgetvalue(res, 0, 3);
+    if (!Pq().getisnull(res, 0, 2)) {
+      h.last_id = ToInt(Pq().getvalue(res, 0, 2));
+      h.head_hash = Pq().getvalue(res, 0, 3);
     }
     return h;
   }
@@ -1674,7 +1674,7 @@ class PgStore final : public LogStore {
                               "ORDER BY 1");
     if (!chains.ok()) return chains.status();
     std::vector<std::string> replicas;
-    for (int i = 0; i < PQntuples(chains->get()); ++i) replicas.emplace_back(PQgetvalue(chains->get(), i, 0));
+    for (int i = 0; i < Pq().ntuples(chains->get()); ++i) replicas.emplace_back(Pq().getvalue(chains->get(), i, 0));
     // Checkpoints are one replica's: the URL's replica=, or the only chain.
     std::string signed_chain = replica_explicit_ ? replica_ : "";
     if (checkpoints != nullptr && signed_chain.empty()) {
@@ -1716,9 +1716,9 @@ class PgStore final : public LogStore {
     if (!anchor.ok()) return anchor.status();
     int64_t anchor_id = 0;
     std::string anchor_hash(kZeroHash);
-    if (PQntuples(anchor->get()) == 1) {
-      anchor_id = ToInt(PQgetvalue(anchor->get(), 0, 0));
-      anchor_hash = PQgetvalue(anchor->get(), 0, 1);
+    if (Pq().ntuples(anchor->get()) == 1) {
+      anchor_id = ToInt(Pq().getvalue(anchor->get(), 0, 0));
+      anchor_hash = Pq().getvalue(anchor->get(), 0, 1);
     }
     v.anchor_id = anchor_id;
     int64_t want_id = anchor_id + 1;
@@ -1817,7 +1817,7 @@ class PgStore final : public LogStore {
       lock.unlock();
       const char* keys[] = {"dbname", "connect_timeout", nullptr};
       const char* values[] = {conninfo_.c_str(), "2", nullptr};
-      const bool answers = PQpingParams(keys, values, 1) == PQPING_OK;
+      const bool answers = Pq().pingParams(keys, values, 1) == PQPING_OK;
       lock.lock();
       health_->up.store(answers);
     }
@@ -1851,6 +1851,7 @@ class PgStore final : public LogStore {
 
 Result<std::unique_ptr<LogStore>> OpenPgStore(const std::string& url, LogStore::OpenMode mode,
                                               LogStore::Options options, std::string replica) {
+  if (Status s = LoadLibPq(); !s.ok()) return s;
   std::string from_url;
   std::string conninfo = SplitReplica(url, &from_url);
   if (replica.empty()) replica = from_url;
