@@ -42,10 +42,11 @@ namespace glassbox::gate {
   X(enterPipelineMode) \
   X(connectdbParams) \
   X(cmdTuples) \
-  X(cancel) \
+  X(cancel)
 // clang-format on
 
 struct LibPq {
+// NOLINTNEXTLINE(bugprone-macro-parentheses): the argument is a member name
 #define GLASSBOX_LIBPQ_FIELD(name) decltype(&::PQ##name) name = nullptr;
   GLASSBOX_LIBPQ_FUNCTIONS(GLASSBOX_LIBPQ_FIELD)
 #undef GLASSBOX_LIBPQ_FIELD
