@@ -994,6 +994,11 @@ class Machine {
     }
   }
 
+  // The methods Method() answers for built-in functions and instances.
+  static bool IsMethodOfNative(std::string_view name) {
+    return name == "call" || name == "apply" || name == "decode" || name == "encode";
+  }
+
   // A member of a built-in namespace or constructor (`String.fromCharCode`, `Math.floor`, …).
   static Native StaticMember(Native owner, std::string_view name) {
     struct Member {
@@ -1080,6 +1085,9 @@ class Machine {
       Val obj = Eval(callee->kids[0], sc);
       if (callee->flag && (obj.t == Val::kUndef || obj.t == Val::kNull)) return Val{};
       if (callee->kind == N::kMember) {
+        // `String.fromCharCode.apply(null, codes)`, `new TextDecoder().decode(bytes)`: a method of
+        // a built-in function or instance, not a member of a namespace.
+        if (obj.t == Val::kNative && IsMethodOfNative(callee->op)) return Method(obj, callee->op, Args(n, sc));
         if (obj.t == Val::kObj || obj.t == Val::kNative) {
           Val f = Get(obj, callee->str);
           if (n->flag && f.t == Val::kUndef) return Val{};

@@ -131,6 +131,22 @@ TEST(JsEval, RegressionBadUnicodeEscapeInJsonParseIsASyntaxErrorNotACrash) {
   EXPECT_EQ(ok->text, "\u00e9t\u00e9");
 }
 
+// Regression: a method of a built-in function or instance (`String.fromCharCode.apply(null, codes)`,
+// `.call(null, ...codes)`, `new TextDecoder().decode(bytes)`, common decoder endings) was looked up
+// as a member of a namespace and gave no result.
+TEST(JsEval, RegressionCallApplyAndDecodeOnBuiltInsAreEvaluated) {
+  for (const char* source : {
+           R"js(const K=7; String.fromCharCode.apply(null, "102,107,98".split(",").map((x) => x ^ K)))js",
+           R"js(const K=7; String.fromCharCode.call(null, ...[102,107,98].map((x) => x ^ K)))js",
+           R"js(new TextDecoder().decode(Uint8Array.from([102,107,98].map((x) => x ^ 7))))js",
+           R"js(new TextDecoder("utf-8").decode(new TextEncoder().encode("ale")))js",
+       }) {
+    const auto r = EvalJs(source);
+    ASSERT_TRUE(r.has_value()) << source;
+    EXPECT_EQ(r->text, "ale") << source;
+  }
+}
+
 // Every built-in method and syntax form the evaluator offers, with the value Node.js gives for the
 // same source (node 20, when written). Pins behaviour across refactors of the built-in tables; a
 // list result is written [a|b|c].
