@@ -332,10 +332,20 @@ void ForEachEndpoint(std::string_view s, const ShapeData& shapes, F&& f) {
     }
     std::string_view url = s.substr(start, end - start);
     std::string_view rest = url.substr(scheme.size() + 3);
-    std::string_view host = rest.substr(0, rest.find_first_of("/?#"));
+    // A template's `${…}` is filled in at run time: the host is what is written before it.
+    std::string_view host = rest.substr(0, std::min(rest.find_first_of("/?#"), rest.find("${")));
     if (const size_t at = host.rfind('@'); at != std::string_view::npos) host.remove_prefix(at + 1);
     if (!host.empty() && host.front() != '[') host = host.substr(0, host.find(':'));
-    if (host.empty()) continue;
+    // A host built at run time (`http://${ip}/…` in a template, `"http://" + h`) is not an endpoint.
+    // Not a host: nothing written before a template's `${`, or a regex, a format string or prose
+    // (`https://(?:…`, `https://$1.`, `https://...`). Placeholders (`{region}`) and wildcards stay.
+    const auto host_char = [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || std::strchr("-._[]:{}#*%", c) != nullptr;
+    };
+    const auto alnum = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
+    if (!std::all_of(host.begin(), host.end(), host_char) || std::none_of(host.begin(), host.end(), alnum)) {
+      continue;
+    }
     any = true;
     f(url, host, start);
     from = end;

@@ -43,6 +43,9 @@ jq -e '(.decoded_strings | map(select(.encoding == "eval(_$d)")) | length) == 5 
   && ok || bad "default-parameter key decoder: $(jq -c '[.decoded_strings[].text]' out)"
 jq -e '[.endpoints[] | select(.kind == "ip" and (.reason | test("HTTPDNS")))] | length == 3' out >/dev/null \
   && ok || bad "bootstrap addresses: $(jq -c '[.endpoints[] | select(.kind == "ip")]' out)"
+# Regression: the template `http://${ip}/d?dn=${host}` gave an endpoint whose host was "${".
+jq -e '[.endpoints[] | select(.host | test("[${}]"))] | length == 0' out >/dev/null \
+  && ok || bad "a run-time host taken for an endpoint: $(jq -c '[.endpoints[].host]' out)"
 "$GB" audit "$samples/issue_shape_bun.js" > out
 grep -q "Covert marker: code reads process.env.ANTHROPIC_BASE_URL" out && ok || bad "text report: $(head -20 out)"
 
