@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
 #include <map>
 
 #include "core/json_writer.h"
@@ -191,22 +192,25 @@ std::string NamedCodepoints(std::string_view text) {
   return out;
 }
 
-void WriteJsonReport(const ReportInput& in, std::ostream& out) {
-  const auto& cells = in.matrix.cells;
-  const auto& a = in.analysis;
-  JsonWriter w(out, true);
-  w.BeginObject();
-  w.Field("tool", "glassbox");
-  w.Field("version", in.version);
-  w.Key("command").BeginArray();
-  for (const auto& arg : in.command) w.String(arg);
+namespace {
+
+// The sections of the JSON report, in the order they are written.
+
+template <typename Strings>
+void WriteStrings(JsonWriter& w, std::string_view key, const Strings& items) {
+  w.Key(key).BeginArray();
+  for (const auto& item : items) w.String(item);
   w.EndArray();
-  w.Field("verdict", VerdictName(a.verdict));
-  w.Field("summary", ClassSummary(a));
-  w.Field("design", DesignName(in.matrix.design));
-  w.Key("inconclusive_reasons").BeginArray();
-  for (const auto& r : a.inconclusive_reasons) w.String(r);
-  w.EndArray();
+}
+
+template <typename Counts>
+void WriteCountsByCell(JsonWriter& w, const Counts& by_cell) {
+  w.Key("by_cell").BeginObject();
+  for (const auto& [label, n] : by_cell) w.Key(label).Int(n);
+  w.EndObject();
+}
+
+void WriteJsonFailures(JsonWriter& w, const Analysis& a) {
   w.Key("failures").BeginArray();
   for (const auto& f : a.failures) {
     w.BeginObject();
@@ -219,16 +223,14 @@ void WriteJsonReport(const ReportInput& in, std::ostream& out) {
     w.EndObject();
   }
   w.EndArray();
-  w.Key("warnings").BeginArray();
-  for (const auto& warning : a.warnings) w.String(warning);
-  w.EndArray();
+}
+
+void WriteJsonGroups(JsonWriter& w, const Analysis& a, const std::vector<Cell>& cells) {
   w.Key("groups").BeginArray();
   for (const auto& g : a.groups) {
     w.BeginObject();
     w.Field("class", DiffClassName(g.cls));
-    w.Key("variables").BeginArray();
-    for (const auto& v : g.variables) w.String(v);
-    w.EndArray();
+    WriteStrings(w, "variables", g.variables);
     w.Field("explanation", g.explanation);
     w.Key("count").Uint(g.members.size());
     w.Key("cells").BeginArray();
@@ -240,96 +242,112 @@ void WriteJsonReport(const ReportInput& in, std::ostream& out) {
     w.EndObject();
   }
   w.EndArray();
-  w.Key("fixed").BeginObject();
-  for (const auto& [k, v] : in.matrix.fixed) w.Field(k, v);
+}
+
+void WriteStringMap(JsonWriter& w, std::string_view key, const std::map<std::string, std::string>& values) {
+  w.Key(key).BeginObject();
+  for (const auto& [k, v] : values) w.Field(k, v);
   w.EndObject();
+}
+
+void WriteJsonCells(JsonWriter& w, const ReportInput& in) {
+  const auto& cells = in.matrix.cells;
   w.Key("cells").BeginArray();
   for (size_t c = 0; c < cells.size(); ++c) {
     const Cell& cell = cells[c];
     w.BeginObject();
     w.Field("label", cell.label);
-    w.Key("env").BeginObject();
-    for (const auto& [k, v] : cell.env) w.Field(k, v);
-    w.EndObject();
+    WriteStringMap(w, "env", cell.env);
     w.Field("localtime", cell.timezone);
     w.Field("hostname", cell.hostname);
     w.Field("user", cell.username);
-    w.Key("varied").BeginObject();
-    for (const auto& [k, v] : cell.varied) w.Field(k, v);
-    w.EndObject();
+    WriteStringMap(w, "varied", cell.varied);
     w.Key("runs").Int(c < in.runs_per_cell.size() ? in.runs_per_cell[c] : 0);
+    w.Key("wall_ms").BeginArray();
+    if (c < in.wall_ms.size()) {
+      for (double ms : in.wall_ms[c]) w.Double(std::round(ms * 10) / 10);
+    }
+    w.EndArray();
     w.EndObject();
   }
   w.EndArray();
-  w.Key("differences").BeginArray();
-  for (const auto& d : a.differences) {
+}
+
+void WriteJsonChanges(JsonWriter& w, const Difference& d) {
+  w.Key("changes").BeginArray();
+  for (const auto& ch : d.changes) {
     w.BeginObject();
-    w.Field("location", d.location);
-    w.Field("class", DiffClassName(d.cls));
-    w.Field("reason", d.reason);
-    w.Field("explanation", d.explanation);
-    w.Field("reference", d.reference_cell < cells.size() ? cells[d.reference_cell].label : std::string());
-    w.Key("variables").BeginArray();
-    for (const auto& v : d.variables) w.String(v);
-    w.EndArray();
-    w.Key("differing_cells").BeginArray();
-    for (size_t c : d.differing_cells) w.String(cells[c].label);
-    w.EndArray();
-    w.Key("by_cell").BeginObject();
-    for (size_t c = 0; c < d.by_cell.size() && c < cells.size(); ++c) {
-      w.Key(cells[c].label);
-      if (d.by_cell[c]) {
-        w.String(CellExcerpt(d.by_cell[c], d, c, cells[c].label));
-      } else {
-        w.Null();
-      }
-    }
-    w.EndObject();
-    w.Key("codepoints").BeginArray();
-    for (char32_t cp : d.codepoints) {
-      if (cp >= 0x20 && cp < 0x7F && std::isalnum(static_cast<int>(cp))) continue;
-      w.String(CodepointId(cp));
-    }
-    w.EndArray();
-    w.Key("changes").BeginArray();
-    for (const auto& ch : d.changes) {
-      w.BeginObject();
-      w.Field("cell", ch.cell);
-      w.Field("reference", ch.reference);
-      w.Field("baseline", ch.baseline_text);
-      w.Field("value", ch.cell_text);
-      w.Field("baseline_named", NamedCodepoints(ch.baseline_text));
-      w.Field("value_named", NamedCodepoints(ch.cell_text));
-      w.Key("offset").Uint(ch.offset);
-      w.EndObject();
-    }
-    w.EndArray();
-    std::string excerpt;
-    if (!d.changes.empty()) {
-      const auto& ch = d.changes.front();
-      excerpt = VisibleText(ch.cell_before + ch.cell_text + ch.cell_after);
-    } else if (!d.differing_cells.empty()) {
-      excerpt = VisibleText(CutVisible(ValueOrAbsent(d.by_cell[d.differing_cells.front()]), 120, false));
-    }
-    w.Field("excerpt", excerpt);
-    w.Key("noise_masked").Bool(d.noise_masked);
+    w.Field("cell", ch.cell);
+    w.Field("reference", ch.reference);
+    w.Field("baseline", ch.baseline_text);
+    w.Field("value", ch.cell_text);
+    w.Field("baseline_named", NamedCodepoints(ch.baseline_text));
+    w.Field("value_named", NamedCodepoints(ch.cell_text));
+    w.Key("offset").Uint(ch.offset);
     w.EndObject();
   }
   w.EndArray();
+}
+
+// The first change in context, else the first differing cell's value.
+std::string DifferenceExcerpt(const Difference& d) {
+  if (!d.changes.empty()) {
+    const auto& ch = d.changes.front();
+    return VisibleText(ch.cell_before + ch.cell_text + ch.cell_after);
+  }
+  if (!d.differing_cells.empty()) {
+    return VisibleText(CutVisible(ValueOrAbsent(d.by_cell[d.differing_cells.front()]), 120, false));
+  }
+  return "";
+}
+
+void WriteJsonDifference(JsonWriter& w, const Difference& d, const std::vector<Cell>& cells) {
+  w.BeginObject();
+  w.Field("location", d.location);
+  w.Field("class", DiffClassName(d.cls));
+  w.Field("reason", d.reason);
+  w.Field("explanation", d.explanation);
+  w.Field("reference", d.reference_cell < cells.size() ? cells[d.reference_cell].label : std::string());
+  WriteStrings(w, "variables", d.variables);
+  w.Key("differing_cells").BeginArray();
+  for (size_t c : d.differing_cells) w.String(cells[c].label);
+  w.EndArray();
+  w.Key("by_cell").BeginObject();
+  for (size_t c = 0; c < d.by_cell.size() && c < cells.size(); ++c) {
+    w.Key(cells[c].label);
+    if (d.by_cell[c]) {
+      w.String(CellExcerpt(d.by_cell[c], d, c, cells[c].label));
+    } else {
+      w.Null();
+    }
+  }
+  w.EndObject();
+  w.Key("codepoints").BeginArray();
+  for (char32_t cp : d.codepoints) {
+    if (cp >= 0x20 && cp < 0x7F && std::isalnum(static_cast<int>(cp))) continue;
+    w.String(CodepointId(cp));
+  }
+  w.EndArray();
+  WriteJsonChanges(w, d);
+  w.Field("excerpt", DifferenceExcerpt(d));
+  w.Key("noise_masked").Bool(d.noise_masked);
+  w.EndObject();
+}
+
+void WriteJsonNoise(JsonWriter& w, const Analysis& a) {
   w.Key("noise").BeginArray();
   for (const auto& n : a.noise) {
     w.BeginObject();
     w.Field("location", n.location);
-    w.Key("cells").BeginArray();
-    for (const auto& c : n.cells) w.String(c);
-    w.EndArray();
-    w.Key("examples").BeginArray();
-    for (const auto& e : n.examples) w.String(e);
-    w.EndArray();
+    WriteStrings(w, "cells", n.cells);
+    WriteStrings(w, "examples", n.examples);
     w.Key("masked").Bool(n.masked);
     w.EndObject();
   }
   w.EndArray();
+}
+
+void WriteJsonHosts(JsonWriter& w, const Analysis& a) {
   w.Key("hosts").BeginArray();
   for (const auto& h : a.hosts) {
     w.BeginObject();
@@ -338,25 +356,22 @@ void WriteJsonReport(const ReportInput& in, std::ostream& out) {
     w.Key("ip_literal").Bool(h.ip_literal);
     w.Key("looked_up").Bool(h.looked_up);
     w.Key("via_proxy").Bool(h.via_proxy);
-    w.Key("dest_ips").BeginArray();
-    for (const auto& ip : h.dest_ips) w.String(ip);
-    w.EndArray();
+    WriteStrings(w, "dest_ips", h.dest_ips);
     w.Key("ports").BeginArray();
     for (int p : h.ports) w.Int(p);
     w.EndArray();
-    w.Key("by_cell").BeginObject();
-    for (const auto& [label, n] : h.by_cell) w.Key(label).Int(n);
-    w.EndObject();
+    WriteCountsByCell(w, h.by_cell);
     w.EndObject();
   }
   w.EndArray();
+}
+
+void WriteJsonNetwork(JsonWriter& w, const Analysis& a) {
   w.Key("dns").BeginArray();
   for (const auto& d : a.dns) {
     w.BeginObject();
     w.Field("name", d.name);
-    w.Key("by_cell").BeginObject();
-    for (const auto& [label, n] : d.by_cell) w.Key(label).Int(n);
-    w.EndObject();
+    WriteCountsByCell(w, d.by_cell);
     w.EndObject();
   }
   w.EndArray();
@@ -375,46 +390,66 @@ void WriteJsonReport(const ReportInput& in, std::ostream& out) {
     w.BeginObject();
     w.Field("protocol", c.protocol);
     w.Field("dest", c.dest);
-    w.Key("by_cell").BeginObject();
-    for (const auto& [label, n] : c.by_cell) w.Key(label).Int(n);
-    w.EndObject();
+    WriteCountsByCell(w, c.by_cell);
     w.EndObject();
   }
   w.EndArray();
-  w.Key("foreign_resolvers").BeginArray();
-  for (const auto& r : a.foreign_resolvers) w.String(r);
-  w.EndArray();
-  w.Key("unused_lookups").BeginArray();
-  for (const auto& n : a.unused_lookups) w.String(n);
-  w.EndArray();
+  WriteStrings(w, "foreign_resolvers", a.foreign_resolvers);
+  WriteStrings(w, "unused_lookups", a.unused_lookups);
+}
+
+void WriteJsonIdentifying(JsonWriter& w, const Analysis& a) {
   w.Key("identifying_headers").BeginArray();
   for (const auto& idf : a.identifying) {
     w.BeginObject();
     w.Field("location", idf.location);
     w.Field("host", idf.host);
-    w.Key("carries").BeginArray();
-    for (const auto& c : idf.carries) w.String(c);
-    w.EndArray();
-    w.Key("cells").BeginArray();
-    for (const auto& c : idf.cells) w.String(c);
-    w.EndArray();
+    WriteStrings(w, "carries", idf.carries);
+    WriteStrings(w, "cells", idf.cells);
     w.Field("example", idf.example);
     w.EndObject();
   }
   w.EndArray();
-  w.Key("notes").BeginArray();
-  for (const auto& n : a.notes) w.String(n);
-  w.EndArray();
-  w.Key("limits_reached").BeginArray();
-  for (const auto& l : a.limits_reached) w.String(l);
-  w.EndArray();
+}
+
+void WriteJsonStats(JsonWriter& w, const ReportInput& in) {
   w.Key("stats").BeginObject();
-  w.Key("cells").Uint(cells.size());
+  w.Key("cells").Uint(in.matrix.cells.size());
   int total_runs = 0;
   for (int r : in.runs_per_cell) total_runs += r;
   w.Key("runs").Int(total_runs);
   w.Key("seconds").Double(in.seconds);
   w.EndObject();
+}
+
+}  // namespace
+
+void WriteJsonReport(const ReportInput& in, std::ostream& out) {
+  const auto& a = in.analysis;
+  JsonWriter w(out, true);
+  w.BeginObject();
+  w.Field("tool", "glassbox");
+  w.Field("version", in.version);
+  WriteStrings(w, "command", in.command);
+  w.Field("verdict", VerdictName(a.verdict));
+  w.Field("summary", ClassSummary(a));
+  w.Field("design", DesignName(in.matrix.design));
+  WriteStrings(w, "inconclusive_reasons", a.inconclusive_reasons);
+  WriteJsonFailures(w, a);
+  WriteStrings(w, "warnings", a.warnings);
+  WriteJsonGroups(w, a, in.matrix.cells);
+  WriteStringMap(w, "fixed", in.matrix.fixed);
+  WriteJsonCells(w, in);
+  w.Key("differences").BeginArray();
+  for (const auto& d : a.differences) WriteJsonDifference(w, d, in.matrix.cells);
+  w.EndArray();
+  WriteJsonNoise(w, a);
+  WriteJsonHosts(w, a);
+  WriteJsonNetwork(w, a);
+  WriteJsonIdentifying(w, a);
+  WriteStrings(w, "notes", a.notes);
+  WriteStrings(w, "limits_reached", a.limits_reached);
+  WriteJsonStats(w, in);
   w.EndObject();
   out << "\n";
 }
