@@ -37,6 +37,7 @@ namespace fs = std::filesystem;
 struct ProbeFlags {
   std::vector<std::string> vary;
   std::vector<std::string> set;
+  std::vector<std::string> copy;  // files and folders copied into the agent's working directory
   std::string matrix_file;
   bool cross = false;
   bool pairwise = false;
@@ -301,6 +302,7 @@ std::optional<int> ParseProbeFlags(int flag_argc, char** argv, ProbeFlags* fl) {
   app.set_help_flag("-h,--help", "show help");
   app.add_option("--vary", fl->vary);
   app.add_option("--set", fl->set);
+  app.add_option("--copy", fl->copy);
   app.add_option("--matrix", fl->matrix_file);
   app.add_flag("--cross", fl->cross);
   app.add_flag("--pairwise", fl->pairwise);
@@ -323,13 +325,30 @@ std::optional<int> ParseProbeFlags(int flag_argc, char** argv, ProbeFlags* fl) {
   return std::nullopt;
 }
 
-// The flags that cannot go together, and a missing command.
+// A --copy argument as an absolute path without a trailing '/': the cell
+// copies it under its last component ("conf/.gemini/" -> ".gemini").
+fs::path CopySource(const std::string& item) {
+  std::error_code ec;
+  fs::path p = fs::absolute(item, ec).lexically_normal();
+  if (!p.has_filename()) p = p.parent_path();
+  return p;
+}
+
+// The flags that cannot go together, a missing command, a --copy of nothing.
 Status CheckFlagCombinations(const ProbeFlags& fl, const std::vector<std::string>& command) {
   if (command.empty() && !fl.list_cells) {
     return Status::Error("no command to run; put it after '--', e.g. glassbox probe -- node agent.js");
   }
   if (!fl.matrix_file.empty() && !fl.vary.empty()) return Status::Error("use --vary or --matrix, not both");
   if (fl.cross && fl.pairwise) return Status::Error("use --pairwise or --cross, not both");
+  for (const std::string& item : fl.copy) {
+    std::error_code ec;
+    if (!fs::exists(item, ec)) return Status::Error(fmt::format("--copy {}: no such file or folder", item));
+    const std::string name = CopySource(item).filename().string();
+    if (name.empty() || name == "." || name == "..") {
+      return Status::Error(fmt::format("--copy {}: name a file or folder, not '.' or '..'", item));
+    }
+  }
   return Status::Ok();
 }
 
@@ -385,6 +404,7 @@ Result<probe::MatrixRun> RunInSandbox(const ProbeFlags& fl, const std::vector<st
   unsigned cores = std::thread::hardware_concurrency();
   options.jobs = fl.jobs > 0 ? fl.jobs : static_cast<int>(cores == 0 ? 1 : cores);
   options.timeout_s = fl.timeout_s;
+  for (const std::string& item : fl.copy) options.copy_into_workdir.push_back(CopySource(item).string());
   // Work directories a probe killed with -9 left behind go first.
   probe::SweepStaleWorkRoots(fs::temp_directory_path().string(), "glassbox-probe-");
   std::string root = (fs::temp_directory_path() / "glassbox-probe-XXXXXX").string();
