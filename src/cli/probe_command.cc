@@ -178,7 +178,7 @@ const char* ProbeHelpText() {
   return R"(glassbox probe: does this agent behave differently depending on where or who I am?
 
   glassbox probe [--vary VAR=v1,v2,...]... [--matrix FILE] [--pairwise|--cross]
-                 [--set VAR=VALUE]... [--runs N] [--jobs N] [--timeout S]
+                 [--set VAR=VALUE]... [--copy PATH]... [--runs N] [--jobs N] [--timeout S]
                  [--format text|json|html] [--out DIR] -- CMD ARGS...
 
 Runs CMD many times, each time in an isolated sandbox (its own network with
@@ -227,6 +227,11 @@ Options:
   --set VAR=VALUE      fix VAR to VALUE in every cell (an empty value unsets it).
                        Only the variables the matrix varies are set otherwise,
                        plus a placeholder API key for the agent's provider.
+  --copy PATH          copy this file or folder into the agent's working
+                       directory in every cell (HOME and the working directory
+                       start empty), e.g. a project's agent settings:
+                       --copy conf/.gemini gives Gemini CLI the settings file
+                       it needs to accept GOOGLE_GEMINI_BASE_URL.
   --runs N             runs per cell, to tell noise (ids, timestamps) from
                        dependence (default 2).
   --jobs N             cells run in parallel (default: number of cores).

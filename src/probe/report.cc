@@ -494,16 +494,11 @@ void WriteTextDifference(const Difference& d, const std::vector<Cell>& cells, st
 
 }  // namespace
 
-void WriteTextReport(const ReportInput& in, std::ostream& out) {
-  const auto& cells = in.matrix.cells;
-  const auto& a = in.analysis;
-  int total_runs = 0;
-  for (int r : in.runs_per_cell) total_runs += r;
-  out << fmt::format("glassbox probe: {}\n  {} ({} cells, {} design, {} runs, {:.1f} s)\n", VerdictLine(a.verdict),
-                     ClassSummary(a), cells.size(), DesignName(in.matrix.design), total_runs, in.seconds);
-  for (const auto& r : a.inconclusive_reasons) out << fmt::format("  inconclusive: {}\n", r);
-  for (const auto& w : a.warnings) out << fmt::format("  warning: {}\n", w);
+namespace {
 
+// The sections of the text report, in the order they are written.
+
+void WriteTextFailures(const Analysis& a, std::ostream& out) {
   if (!a.failures.empty()) {
     out << "\nWhere the agent failed (not compared; reported as failures, not dependences):\n";
     size_t shown = 0;
@@ -523,6 +518,25 @@ void WriteTextReport(const ReportInput& in, std::ostream& out) {
     }
   }
 
+}
+
+void WriteTextGroup(const DifferenceGroup& g, const Analysis& a, const std::vector<Cell>& cells, std::ostream& out) {
+  out << fmt::format("\n[{}] {}\n", DiffClassName(g.cls), GroupTitle(g, cells));
+  if (!g.variables.empty()) out << fmt::format("  variables: {}\n", Join(g.variables, ", "));
+  size_t examples = g.cls == DiffClass::kCovertMarker ? 6 : g.cls == DiffClass::kEcho ? 1 : 2;
+  for (size_t i = 0; i < g.members.size() && i < examples; ++i) {
+    WriteTextDifference(a.differences[g.members[i]], cells, out);
+  }
+  if (g.members.size() > examples) {
+    out << fmt::format("  … and {} more, e.g.", g.members.size() - examples);
+    for (size_t i = examples; i < g.members.size() && i < examples + 3; ++i) {
+      out << (i == examples ? " " : ", ") << VisibleText(a.differences[g.members[i]].location);
+    }
+    out << "\n";
+  }
+}
+
+void WriteTextGroups(const Analysis& a, const std::vector<Cell>& cells, std::ostream& out) {
   if (!a.groups.empty()) out << "\nDifferences, worst first (fields that follow the same settings in the same cells are one group):\n";
   std::map<DiffClass, size_t> shown_per_class;
   for (const auto& g : a.groups) {
@@ -533,20 +547,11 @@ void WriteTextReport(const ReportInput& in, std::ostream& out) {
       out << fmt::format("\n… {} more {} groups (see --format json)\n", left - kShownPerClass, DiffClassName(g.cls));
     }
     if (n > kShownPerClass) continue;
-    out << fmt::format("\n[{}] {}\n", DiffClassName(g.cls), GroupTitle(g, cells));
-    if (!g.variables.empty()) out << fmt::format("  variables: {}\n", Join(g.variables, ", "));
-    size_t examples = g.cls == DiffClass::kCovertMarker ? 6 : g.cls == DiffClass::kEcho ? 1 : 2;
-    for (size_t i = 0; i < g.members.size() && i < examples; ++i) {
-      WriteTextDifference(a.differences[g.members[i]], cells, out);
-    }
-    if (g.members.size() > examples) {
-      out << fmt::format("  … and {} more, e.g.", g.members.size() - examples);
-      for (size_t i = examples; i < g.members.size() && i < examples + 3; ++i) {
-        out << (i == examples ? " " : ", ") << VisibleText(a.differences[g.members[i]].location);
-      }
-      out << "\n";
-    }
+    WriteTextGroup(g, a, cells, out);
   }
+}
+
+void WriteTextIdentity(const Analysis& a, std::ostream& out) {
   if (!a.identifying.empty()) {
     out << "\nIdentity the agent sent:\n";
     for (const auto& idf : a.identifying) {
@@ -554,6 +559,9 @@ void WriteTextReport(const ReportInput& in, std::ostream& out) {
                          Plural(idf.cells.size(), "cell", "cells"), VisibleText(CutVisible(idf.example, 100, false)));
     }
   }
+}
+
+void WriteTextHosts(const Analysis& a, std::ostream& out) {
   out << "\nHosts contacted:\n";
   if (a.hosts.empty()) out << "  (none)\n";
   for (const auto& h : a.hosts) {
@@ -563,6 +571,10 @@ void WriteTextReport(const ReportInput& in, std::ostream& out) {
                        Plural(h.by_cell.size(), "cell", "cells"), Join(ports, ","),
                        h.ip_literal ? "  HARD-CODED IP" : "", h.via_proxy ? "  via proxy" : "");
   }
+}
+
+// Names looked up but unused, connections not read, foreign resolvers, TLS not intercepted.
+void WriteTextNetwork(const Analysis& a, std::ostream& out) {
   if (!a.unused_lookups.empty()) {
     out << fmt::format("\nNames looked up but never connected to by name: {}\n", Join(a.unused_lookups, ", "));
   }
@@ -582,6 +594,9 @@ void WriteTextReport(const ReportInput& in, std::ostream& out) {
       out << fmt::format("  {} ({}) in {}: {}\n", f.sni.empty() ? "(no SNI)" : f.sni, f.dest, f.cell, f.reason);
     }
   }
+}
+
+void WriteTextNoise(const Analysis& a, std::ostream& out) {
   if (!a.noise.empty()) {
     out << fmt::format("\nNoise (differs between runs of one cell): {}\n", Plural(a.noise.size(), "field", "fields"));
     size_t shown = 0;
@@ -594,13 +609,34 @@ void WriteTextReport(const ReportInput& in, std::ostream& out) {
                          n.masked ? " (ids and numbers masked, the rest compared across cells)" : "");
     }
   }
+}
+
+}  // namespace
+
+void WriteTextReport(const ReportInput& in, std::ostream& out) {
+  const auto& cells = in.matrix.cells;
+  const auto& a = in.analysis;
+  int total_runs = 0;
+  for (int r : in.runs_per_cell) total_runs += r;
+  out << fmt::format("glassbox probe: {}\n  {} ({} cells, {} design, {} runs, {:.1f} s)\n", VerdictLine(a.verdict),
+                     ClassSummary(a), cells.size(), DesignName(in.matrix.design), total_runs, in.seconds);
+  for (const auto& r : a.inconclusive_reasons) out << fmt::format("  inconclusive: {}\n", r);
+  for (const auto& w : a.warnings) out << fmt::format("  warning: {}\n", w);
+  WriteTextFailures(a, out);
+  WriteTextGroups(a, cells, out);
+  WriteTextIdentity(a, out);
+  WriteTextHosts(a, out);
+  WriteTextNetwork(a, out);
+  WriteTextNoise(a, out);
   for (const auto& note : a.notes) out << fmt::format("\nnote: {}\n", note);
   for (const auto& limit : a.limits_reached) out << fmt::format("\nlimit reached: {}\n", limit);
 }
 
-void WriteHtmlReport(const ReportInput& in, std::ostream& out) {
-  const auto& cells = in.matrix.cells;
-  const auto& a = in.analysis;
+namespace {
+
+// The sections of the HTML page, in the order they are written.
+
+void WriteHtmlHead(std::ostream& out) {
   out << "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>"
          "<meta name=viewport content=\"width=device-width\">"
          "<title>glassbox probe report</title><style>\n"
@@ -618,6 +654,12 @@ void WriteHtmlReport(const ReportInput& in, std::ostream& out) {
          "mark{background:#ffe066}.cp{background:#b00020;color:#fff;border-radius:3px;padding:0 3px;margin:0 1px;"
          "font-size:12px}.ch{outline:1px solid #b00020}"
          "</style></head><body>\n";
+}
+
+// Command, verdict, reasons, failures, groups and the run's size.
+void WriteHtmlSummary(const ReportInput& in, std::ostream& out) {
+  const auto& cells = in.matrix.cells;
+  const auto& a = in.analysis;
   out << "<h1>glassbox probe report</h1>\n";
   out << fmt::format("<p>Command: <code>{}</code></p>\n", HtmlEscape(Join(in.command, " ")));
   out << fmt::format("<p class=\"verdict {}\">{}: {}</p>\n",
@@ -650,6 +692,40 @@ void WriteHtmlReport(const ReportInput& in, std::ostream& out) {
   out << fmt::format("<p>{} cells, {} runs, {:.1f} s. glassbox {}.</p>\n", cells.size(), total_runs, in.seconds,
                      HtmlEscape(in.version));
 
+}
+
+void WriteHtmlDifference(const Difference& d, const std::vector<Cell>& cells, std::ostream& out) {
+  out << fmt::format("<div class=diff><span class=\"cls {0}\">{0}</span> <code>{1}</code>", DiffClassName(d.cls),
+                     HtmlEscape(d.location));
+  out << fmt::format("<p>Follows <b>{}</b>{}: {}{}</p>\n", HtmlEscape(Join(d.variables, ", ")),
+                     d.explanation.empty() ? "" : " (" + HtmlEscape(d.explanation) + ")", HtmlEscape(d.reason),
+                     d.noise_masked ? " (generated ids and numbers masked)" : "");
+  if (!d.changes.empty()) {
+    out << "<table><tr><th>cell</th><th>baseline</th><th>this cell</th><th>code points</th></tr>\n";
+    for (const auto& ch : d.changes) {
+      out << fmt::format(
+          "<tr><td>{}</td><td class=v>{}<mark>{}</mark>{}</td><td class=v>{}<mark>{}</mark>{}</td>"
+          "<td>{} &rarr; {}</td></tr>\n",
+          HtmlEscape(ch.cell), HtmlVisible(ch.baseline_before, false), HtmlVisible(ch.baseline_text, true),
+          HtmlVisible(ch.baseline_after, false), HtmlVisible(ch.cell_before, false), HtmlVisible(ch.cell_text, true),
+          HtmlVisible(ch.cell_after, false), HtmlEscape(NamedCodepoints(ch.baseline_text)),
+          HtmlEscape(NamedCodepoints(ch.cell_text)));
+    }
+    out << "</table>\n";
+  } else {
+    out << "<table><tr><th>cell</th><th>value</th></tr>\n";
+    out << fmt::format("<tr><td>{}</td><td class=v>{}</td></tr>\n", HtmlEscape(cells[0].label),
+                       HtmlVisible(CutVisible(ValueOrAbsent(d.by_cell[0]), 300, false), false));
+    for (size_t c : d.differing_cells) {
+      out << fmt::format("<tr><td>{}</td><td class=v>{}</td></tr>\n", HtmlEscape(cells[c].label),
+                         HtmlVisible(CutVisible(ValueOrAbsent(d.by_cell[c]), 300, false), false));
+    }
+    out << "</table>\n";
+  }
+  out << "</div>\n";
+}
+
+void WriteHtmlDifferences(const Analysis& a, const std::vector<Cell>& cells, std::ostream& out) {
   out << "<h2>Differences, worst first</h2>\n";
   if (a.differences.empty()) out << "<p>None: every cell sent the same thing (apart from noise).</p>\n";
   std::map<DiffClass, size_t> shown_per_class;
@@ -660,36 +736,12 @@ void WriteHtmlReport(const ReportInput& in, std::ostream& out) {
                          CountClass(a, d.cls) - 4 * kShownPerClass, DiffClassName(d.cls));
     }
     if (n > 4 * kShownPerClass) continue;
-    out << fmt::format("<div class=diff><span class=\"cls {0}\">{0}</span> <code>{1}</code>", DiffClassName(d.cls),
-                       HtmlEscape(d.location));
-    out << fmt::format("<p>Follows <b>{}</b>{}: {}{}</p>\n", HtmlEscape(Join(d.variables, ", ")),
-                       d.explanation.empty() ? "" : " (" + HtmlEscape(d.explanation) + ")", HtmlEscape(d.reason),
-                       d.noise_masked ? " (generated ids and numbers masked)" : "");
-    if (!d.changes.empty()) {
-      out << "<table><tr><th>cell</th><th>baseline</th><th>this cell</th><th>code points</th></tr>\n";
-      for (const auto& ch : d.changes) {
-        out << fmt::format(
-            "<tr><td>{}</td><td class=v>{}<mark>{}</mark>{}</td><td class=v>{}<mark>{}</mark>{}</td>"
-            "<td>{} &rarr; {}</td></tr>\n",
-            HtmlEscape(ch.cell), HtmlVisible(ch.baseline_before, false), HtmlVisible(ch.baseline_text, true),
-            HtmlVisible(ch.baseline_after, false), HtmlVisible(ch.cell_before, false), HtmlVisible(ch.cell_text, true),
-            HtmlVisible(ch.cell_after, false), HtmlEscape(NamedCodepoints(ch.baseline_text)),
-            HtmlEscape(NamedCodepoints(ch.cell_text)));
-      }
-      out << "</table>\n";
-    } else {
-      out << "<table><tr><th>cell</th><th>value</th></tr>\n";
-      out << fmt::format("<tr><td>{}</td><td class=v>{}</td></tr>\n", HtmlEscape(cells[0].label),
-                         HtmlVisible(CutVisible(ValueOrAbsent(d.by_cell[0]), 300, false), false));
-      for (size_t c : d.differing_cells) {
-        out << fmt::format("<tr><td>{}</td><td class=v>{}</td></tr>\n", HtmlEscape(cells[c].label),
-                           HtmlVisible(CutVisible(ValueOrAbsent(d.by_cell[c]), 300, false), false));
-      }
-      out << "</table>\n";
-    }
-    out << "</div>\n";
+    WriteHtmlDifference(d, cells, out);
   }
 
+}
+
+void WriteHtmlIdentity(const Analysis& a, std::ostream& out) {
   out << "<h2>Identity the agent sent</h2>\n";
   if (a.identifying.empty()) {
     out << "<p>No field carried the host name, user, zone, locale, kernel, machine id, proxy or prompt.</p>\n";
@@ -703,6 +755,9 @@ void WriteHtmlReport(const ReportInput& in, std::ostream& out) {
     out << "</table>\n";
   }
 
+}
+
+void WriteHtmlHosts(const Analysis& a, std::ostream& out) {
   out << "<h2>Hosts contacted</h2>\n<table><tr><th>host</th><th>requests</th><th>cells</th><th>ports</th>"
          "<th>how</th></tr>\n";
   for (const auto& h : a.hosts) {
@@ -723,6 +778,9 @@ void WriteHtmlReport(const ReportInput& in, std::ostream& out) {
     out << "</table>\n";
   }
 
+}
+
+void WriteHtmlNetwork(const Analysis& a, std::ostream& out) {
   if (!a.unused_lookups.empty()) {
     out << fmt::format("<p>Names looked up but never connected to by name: <code>{}</code></p>\n",
                        HtmlEscape(Join(a.unused_lookups, ", ")));
@@ -739,6 +797,10 @@ void WriteHtmlReport(const ReportInput& in, std::ostream& out) {
     }
     out << "</table>\n";
   }
+}
+
+void WriteHtmlMatrix(const ReportInput& in, std::ostream& out) {
+  const auto& cells = in.matrix.cells;
   out << "<h2>Matrix</h2>\n<table><tr><th>cell</th><th>varied</th><th>runs</th></tr>\n";
   for (size_t c = 0; c < cells.size(); ++c) {
     std::vector<std::string> varied;
@@ -757,6 +819,9 @@ void WriteHtmlReport(const ReportInput& in, std::ostream& out) {
     out << fmt::format("<p>Baseline: <code>{}</code></p>\n", HtmlEscape(Join(base, " ")));
   }
 
+}
+
+void WriteHtmlNoiseAndNotes(const Analysis& a, std::ostream& out) {
   out << fmt::format("<h2>Noise ({} fields differ between runs of one cell)</h2>\n<ul>\n", a.noise.size());
   for (const auto& n : a.noise) {
     out << fmt::format("<li><code>{}</code>{}</li>\n", HtmlEscape(n.location),
@@ -773,6 +838,20 @@ void WriteHtmlReport(const ReportInput& in, std::ostream& out) {
     for (const auto& n : a.notes) out << fmt::format("<li>{}</li>\n", HtmlEscape(n));
     out << "</ul>\n";
   }
+}
+
+}  // namespace
+
+void WriteHtmlReport(const ReportInput& in, std::ostream& out) {
+  const auto& a = in.analysis;
+  WriteHtmlHead(out);
+  WriteHtmlSummary(in, out);
+  WriteHtmlDifferences(a, in.matrix.cells, out);
+  WriteHtmlIdentity(a, out);
+  WriteHtmlHosts(a, out);
+  WriteHtmlNetwork(a, out);
+  WriteHtmlMatrix(in, out);
+  WriteHtmlNoiseAndNotes(a, out);
   out << "</body></html>\n";
 }
 
