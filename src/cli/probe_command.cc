@@ -282,8 +282,8 @@ stderr), 2 usage or runtime error.
 
 namespace {
 
-int Report(const ProbeFlags& fl, const std::vector<std::string>& command, const probe::Matrix& matrix,
-           const probe::MatrixRun& run);
+int Report(const ProbeFlags& fl, const std::vector<std::string>& command,
+           const probe::Matrix& matrix, const probe::MatrixRun& run);
 
 // Everything after the first "--" is the agent command; `flag_argc` is set to
 // the number of arguments before it.
@@ -342,13 +342,16 @@ fs::path CopySource(const std::string& item) {
 // The flags that cannot go together, a missing command, a --copy of nothing.
 Status CheckFlagCombinations(const ProbeFlags& fl, const std::vector<std::string>& command) {
   if (command.empty() && !fl.list_cells) {
-    return Status::Error("no command to run; put it after '--', e.g. glassbox probe -- node agent.js");
+    return Status::Error(
+        "no command to run; put it after '--', e.g. glassbox probe -- node agent.js");
   }
-  if (!fl.matrix_file.empty() && !fl.vary.empty()) return Status::Error("use --vary or --matrix, not both");
+  if (!fl.matrix_file.empty() && !fl.vary.empty())
+    return Status::Error("use --vary or --matrix, not both");
   if (fl.cross && fl.pairwise) return Status::Error("use --pairwise or --cross, not both");
   for (const std::string& item : fl.copy) {
     std::error_code ec;
-    if (!fs::exists(item, ec)) return Status::Error(fmt::format("--copy {}: no such file or folder", item));
+    if (!fs::exists(item, ec))
+      return Status::Error(fmt::format("--copy {}: no such file or folder", item));
     const std::string name = CopySource(item).filename().string();
     if (name.empty() || name == "." || name == "..") {
       return Status::Error(fmt::format("--copy {}: name a file or folder, not '.' or '..'", item));
@@ -359,7 +362,8 @@ Status CheckFlagCombinations(const ProbeFlags& fl, const std::vector<std::string
 
 // Flags → matrix: --matrix FILE, else the --vary dimensions in the chosen
 // design, else the default dimensions in a pairwise design (unless --cross).
-Result<probe::Matrix> MatrixFromFlags(const ProbeFlags& fl, const std::vector<std::string>& command) {
+Result<probe::Matrix> MatrixFromFlags(const ProbeFlags& fl,
+                                      const std::vector<std::string>& command) {
   std::map<std::string, std::string> set;
   for (const auto& s : fl.set) {
     if (Status st = probe::ParseSet(s, &set); !st.ok()) return st;
@@ -385,7 +389,8 @@ Result<probe::Matrix> MatrixFromFlags(const ProbeFlags& fl, const std::vector<st
 void PrintCells(const probe::Matrix& matrix) {
   for (const auto& cell : matrix.cells) {
     std::string varied;
-    for (const auto& [k, v] : cell.varied) varied += fmt::format(" {}={}", k, v.empty() ? "(unset)" : v);
+    for (const auto& [k, v] : cell.varied)
+      varied += fmt::format(" {}={}", k, v.empty() ? "(unset)" : v);
     std::cout << fmt::format("{}{}\n", cell.label, cell.varied.size() > 1 ? "   ->" + varied : "");
   }
 }
@@ -401,7 +406,8 @@ Result<probe::MatrixRun> RunInSandbox(const ProbeFlags& fl, const std::vector<st
   // never from a path an agent could replace.
   if (Result<int> held = probe::HeldExecutable(); !held.ok()) return held.status();
   auto ca = probe::MitmCa::Generate("glassbox probe CA");
-  if (!ca.ok()) return Status::Error(fmt::format("cannot make the interception CA: {}", ca.status().message()));
+  if (!ca.ok())
+    return Status::Error(fmt::format("cannot make the interception CA: {}", ca.status().message()));
 
   probe::ProbeOptions options;
   options.argv = AbsoluteFileArguments(command);
@@ -409,11 +415,13 @@ Result<probe::MatrixRun> RunInSandbox(const ProbeFlags& fl, const std::vector<st
   unsigned cores = std::thread::hardware_concurrency();
   options.jobs = fl.jobs > 0 ? fl.jobs : static_cast<int>(cores == 0 ? 1 : cores);
   options.timeout_s = fl.timeout_s;
-  for (const std::string& item : fl.copy) options.copy_into_workdir.push_back(CopySource(item).string());
+  for (const std::string& item : fl.copy)
+    options.copy_into_workdir.push_back(CopySource(item).string());
   // Work directories a probe killed with -9 left behind go first.
   probe::SweepStaleWorkRoots(fs::temp_directory_path().string(), "glassbox-probe-");
   std::string root = (fs::temp_directory_path() / "glassbox-probe-XXXXXX").string();
-  if (mkdtemp(root.data()) == nullptr) return Status::Error(fmt::format("cannot create a work directory in {}", root));
+  if (mkdtemp(root.data()) == nullptr)
+    return Status::Error(fmt::format("cannot create a work directory in {}", root));
   options.work_root = root;
   if (Status marked = probe::MarkWorkRoot(root); !marked.ok()) return marked;
   RemoveOnSignal(root);
@@ -448,10 +456,12 @@ int RunProbe(int argc, char** argv) {
   if (fl.check_sandbox) {
     Status s = probe::CheckSandboxSupport();
     if (!s.ok()) return Fail(fmt::format("probe: the sandbox cannot run here: {}", s.message()));
-    std::cout << "probe: sandbox supported (unprivileged user, network, mount, UTS, IPC and cgroup namespaces)\n";
+    std::cout << "probe: sandbox supported (unprivileged user, network, mount, UTS, IPC and cgroup "
+                 "namespaces)\n";
     return kExitClean;
   }
-  if (Status s = CheckFlagCombinations(fl, command); !s.ok()) return Fail(fmt::format("probe: {}", s.message()));
+  if (Status s = CheckFlagCombinations(fl, command); !s.ok())
+    return Fail(fmt::format("probe: {}", s.message()));
   Result<probe::Matrix> matrix = MatrixFromFlags(fl, command);
   if (!matrix.ok()) return Fail(fmt::format("probe: {}", matrix.status().message()));
   if (fl.list_cells) {
@@ -460,7 +470,8 @@ int RunProbe(int argc, char** argv) {
   }
   if (!fl.replay_dir.empty()) {
     Result<probe::MatrixRun> replayed = ReadCaptures(fl.replay_dir, *matrix);
-    if (!replayed.ok()) return Fail(fmt::format("probe: --replay: {}", replayed.status().message()));
+    if (!replayed.ok())
+      return Fail(fmt::format("probe: --replay: {}", replayed.status().message()));
     return Report(fl, command, *matrix, *replayed);
   }
   Result<probe::MatrixRun> result = RunInSandbox(fl, command, *matrix);
@@ -481,7 +492,8 @@ int Report(const ProbeFlags& fl, const std::vector<std::string>& command, const 
     wall_ms.emplace_back();
     for (const probe::RunCapture& capture : r) wall_ms.back().push_back(capture.wall_ms);
   }
-  probe::ReportInput input{*matrix, analysis, runs_per_cell, command, Version(), result->seconds, wall_ms};
+  probe::ReportInput input{*matrix,   analysis,        runs_per_cell, command,
+                           Version(), result->seconds, wall_ms};
   std::string report = RenderReport(fl.format, input);
 
   if (!fl.out_dir.empty()) {

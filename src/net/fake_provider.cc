@@ -143,15 +143,19 @@ json::value MinimalArray(const json::object& s, const json::value& root, int dep
   json::array out;
   const int64_t n = std::clamp<int64_t>(IntMember(s, "minItems", 0), 0, 100);
   const json::value* items = s.if_contains("items");
-  for (int64_t i = 0; i < n; ++i) out.push_back(items != nullptr ? MinimalValue(*items, root, depth + 1) : nullptr);
+  for (int64_t i = 0; i < n; ++i)
+    out.push_back(items != nullptr ? MinimalValue(*items, root, depth + 1) : nullptr);
   return out;
 }
 
 // A valid example of each string format providers' schemas use.
 constexpr std::pair<std::string_view, std::string_view> kFormatExamples[] = {
-    {"date-time", "1970-01-01T00:00:00Z"}, {"date", "1970-01-01"},
-    {"time", "00:00:00Z"},                 {"email", "a@example.com"},
-    {"uri", "https://example.com"},        {"url", "https://example.com"},
+    {"date-time", "1970-01-01T00:00:00Z"},
+    {"date", "1970-01-01"},
+    {"time", "00:00:00Z"},
+    {"email", "a@example.com"},
+    {"uri", "https://example.com"},
+    {"url", "https://example.com"},
     {"uuid", "00000000-0000-0000-0000-000000000000"},
 };
 
@@ -173,7 +177,8 @@ json::value MinimalNumber(const json::object& s, bool integer) {
   const json::value* xmin = s.if_contains("exclusiveMinimum");
   const json::value* max = s.if_contains("maximum");
   if (min != nullptr && min->is_number()) v = std::max(v, min->to_number<double>());
-  if (xmin != nullptr && xmin->is_number() && xmin->to_number<double>() >= v) v = xmin->to_number<double>() + 1;
+  if (xmin != nullptr && xmin->is_number() && xmin->to_number<double>() >= v)
+    v = xmin->to_number<double>() + 1;
   if (max != nullptr && max->is_number()) v = std::min(v, max->to_number<double>());
   if (integer) return static_cast<int64_t>(v);
   return v;
@@ -194,7 +199,8 @@ json::value MinimalValue(const json::value& schema, const json::value& root, int
     const json::value* target = ResolveRef(ref->as_string(), root);
     return target != nullptr ? MinimalValue(*target, root, depth + 1) : json::value(nullptr);
   }
-  if (const json::value* option = FirstAlternative(s)) return MinimalValue(*option, root, depth + 1);
+  if (const json::value* option = FirstAlternative(s))
+    return MinimalValue(*option, root, depth + 1);
   const std::string type = SchemaType(s);
   if (type == "object") return MinimalObject(s, root, depth);
   if (type == "array") return MinimalArray(s, root, depth);
@@ -628,11 +634,16 @@ struct ErrorKind {
   std::string_view type;
 };
 constexpr ErrorKind kErrorKinds[] = {
-    {"anthropic", 404, "not_found_error"},     {"anthropic", 429, "rate_limit_error"},
-    {"anthropic", 500, "api_error"},           {"anthropic", 0, "invalid_request_error"},
-    {"gemini", 404, "NOT_FOUND"},              {"gemini", 429, "RESOURCE_EXHAUSTED"},
-    {"gemini", 500, "INTERNAL"},               {"gemini", 0, "INVALID_ARGUMENT"},
-    {"openai", 429, "rate_limit_exceeded"},    {"openai", 500, "server_error"},
+    {"anthropic", 404, "not_found_error"},
+    {"anthropic", 429, "rate_limit_error"},
+    {"anthropic", 500, "api_error"},
+    {"anthropic", 0, "invalid_request_error"},
+    {"gemini", 404, "NOT_FOUND"},
+    {"gemini", 429, "RESOURCE_EXHAUSTED"},
+    {"gemini", 500, "INTERNAL"},
+    {"gemini", 0, "INVALID_ARGUMENT"},
+    {"openai", 429, "rate_limit_exceeded"},
+    {"openai", 500, "server_error"},
     {"openai", 0, "invalid_request_error"},
 };
 
@@ -653,7 +664,8 @@ json::value ErrorBody(std::string_view protocol, int status, std::string_view me
   if (protocol == "gemini") {
     return json::object{{"error", {{"code", status}, {"message", message}, {"status", type}}}};
   }
-  return json::object{{"error", {{"message", message}, {"type", type}, {"param", nullptr}, {"code", nullptr}}}};
+  return json::object{
+      {"error", {{"message", message}, {"type", type}, {"param", nullptr}, {"code", nullptr}}}};
 }
 
 void ApplyFault(std::string_view fault, const FakeProviderOptions& options, ResponsePlan* plan) {
@@ -689,15 +701,18 @@ Reply BaseReply(const FakeProviderOptions& options, const Headers& headers, std:
   Reply reply;
   reply.text = options.reply_text;
   if (const std::string* r = Header(headers, "x-fake-reply")) reply.text = PercentDecode(*r);
-  if (const std::string* e = Header(headers, "x-fake-echo"); e != nullptr && *e == "1") reply.text = std::string(body);
+  if (const std::string* e = Header(headers, "x-fake-echo"); e != nullptr && *e == "1")
+    reply.text = std::string(body);
   return reply;
 }
 
 // Which provider's error shape a request expects when its route does not
 // say: its version or key header, else its path; OpenAI's by default.
 std::string GuessProtocol(std::string_view path, const Headers& headers) {
-  if (Header(headers, "anthropic-version") != nullptr || Header(headers, "x-api-key") != nullptr) return "anthropic";
-  if (path.find("/v1beta/") != std::string_view::npos || Header(headers, "x-goog-api-key") != nullptr) {
+  if (Header(headers, "anthropic-version") != nullptr || Header(headers, "x-api-key") != nullptr)
+    return "anthropic";
+  if (path.find("/v1beta/") != std::string_view::npos ||
+      Header(headers, "x-goog-api-key") != nullptr) {
     return "gemini";
   }
   return "openai";
@@ -713,10 +728,12 @@ bool IsWebSocketUpgrade(const Headers& headers) {
 // shape, so a client with an HTTP fallback takes it at once; a 200 to the
 // handshake was taken for a broken connection and retried with back-off
 // (Codex: six handshakes, about 6 s per run).
-void RefuseWebSocket(std::string_view path, const Headers& headers, Planner* planner, ResponsePlan* plan) {
+void RefuseWebSocket(std::string_view path, const Headers& headers, Planner* planner,
+                     ResponsePlan* plan) {
   const std::string protocol = GuessProtocol(path, headers);
   plan->route = "websocket.refused";
-  planner->Json(426, ErrorBody(protocol, 426, "fake provider: no WebSocket transport here; use HTTP"));
+  planner->Json(426,
+                ErrorBody(protocol, 426, "fake provider: no WebSocket transport here; use HTTP"));
 }
 
 // A path no route knows. What a real server without that resource says is
@@ -729,8 +746,8 @@ void RefuseWebSocket(std::string_view path, const Headers& headers, Planner* pla
 // A POST elsewhere (telemetry, event logs) is accepted with 200 "{}"; a
 // request without credentials (a connectivity check, an update check) gets
 // 200 "{}"; OPTIONS gets 204.
-void AnswerOtherPath(std::string_view method, std::string_view path, const Headers& headers, Planner* planner,
-                     ResponsePlan* plan) {
+void AnswerOtherPath(std::string_view method, std::string_view path, const Headers& headers,
+                     Planner* planner, ResponsePlan* plan) {
   if (method == "OPTIONS") {
     plan->status = 204;
     return;
@@ -741,14 +758,16 @@ void AnswerOtherPath(std::string_view method, std::string_view path, const Heade
                         path.find("/compatible-mode/") != std::string_view::npos;
   // Only a client of the API sends its credentials or version header; a
   // telemetry POST to some "/v1/events" is not a provider call.
-  const bool not_found = IsApiClient(headers) && (method == "GET" || (method == "POST" && api_path));
+  const bool not_found =
+      IsApiClient(headers) && (method == "GET" || (method == "POST" && api_path));
   if (!not_found) {
     planner->Json(200, json::object());
     return;
   }
   const std::string protocol = GuessProtocol(path, headers);
   plan->route = "unknown." + protocol;
-  planner->Json(404, ErrorBody(protocol, 404, fmt::format("fake provider: no API at {} {}", method, path)));
+  planner->Json(
+      404, ErrorBody(protocol, 404, fmt::format("fake provider: no API at {} {}", method, path)));
 }
 
 // What a known route's answer needs from the request.
@@ -770,7 +789,9 @@ std::pair<std::string, std::string> GeminiModelAndMethod(std::string_view path) 
 
 constexpr double kFakeEmbedding[] = {0.0, 0.125, -0.25, 0.5, 0.0, 0.0, 0.0, 0.0};
 
-json::array FakeEmbedding() { return json::array(std::begin(kFakeEmbedding), std::end(kFakeEmbedding)); }
+json::array FakeEmbedding() {
+  return json::array(std::begin(kFakeEmbedding), std::end(kFakeEmbedding));
+}
 
 // The number of elements of an array member, at least 1.
 size_t CountAtLeastOne(const json::value& req, std::string_view key) {
@@ -790,8 +811,10 @@ void AnswerAnthropicCountTokens(const RouteRequest& r, Planner* planner) {
 void AnswerAnthropicModels(const RouteRequest& /*r*/, Planner* planner) {
   json::array data;
   for (const char* id : {"claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1"}) {
-    data.push_back(
-        json::object{{"type", "model"}, {"id", id}, {"display_name", id}, {"created_at", "2026-01-01T00:00:00Z"}});
+    data.push_back(json::object{{"type", "model"},
+                                {"id", id},
+                                {"display_name", id},
+                                {"created_at", "2026-01-01T00:00:00Z"}});
   }
   planner->Json(200, json::object{{"data", data},
                                   {"has_more", false},
@@ -802,7 +825,8 @@ void AnswerAnthropicModels(const RouteRequest& /*r*/, Planner* planner) {
 void AnswerOpenAiModels(const RouteRequest& /*r*/, Planner* planner) {
   json::array data;
   for (const char* id : {"gpt-5", "gpt-5-mini", "gpt-4o", "text-embedding-3-small"}) {
-    data.push_back(json::object{{"id", id}, {"object", "model"}, {"created", kCreated}, {"owned_by", "openai"}});
+    data.push_back(json::object{
+        {"id", id}, {"object", "model"}, {"created", kCreated}, {"owned_by", "openai"}});
   }
   planner->Json(200, json::object{{"object", "list"}, {"data", data}});
 }
@@ -821,22 +845,27 @@ void AnswerOpenAiEmbeddings(const RouteRequest& r, Planner* planner) {
   const size_t inputs = CountAtLeastOne(r.req, "input");
   json::array data;
   for (size_t i = 0; i < inputs; ++i) {
-    data.push_back(json::object{{"object", "embedding"}, {"index", i}, {"embedding", FakeEmbedding()}});
+    data.push_back(
+        json::object{{"object", "embedding"}, {"index", i}, {"embedding", FakeEmbedding()}});
   }
-  const std::string model = StringMember(&r.req, "model").empty() ? "text-embedding-fake" : StringMember(&r.req, "model");
-  planner->Json(200, json::object{{"object", "list"},
-                                  {"data", data},
-                                  {"model", model},
-                                  {"usage", {{"prompt_tokens", r.in_tokens}, {"total_tokens", r.in_tokens}}}});
+  const std::string model =
+      StringMember(&r.req, "model").empty() ? "text-embedding-fake" : StringMember(&r.req, "model");
+  planner->Json(
+      200,
+      json::object{{"object", "list"},
+                   {"data", data},
+                   {"model", model},
+                   {"usage", {{"prompt_tokens", r.in_tokens}, {"total_tokens", r.in_tokens}}}});
 }
 
 void AnswerGeminiModels(const RouteRequest& /*r*/, Planner* planner) {
   json::array models;
   for (const char* id : {"gemini-2.5-pro", "gemini-2.5-flash"}) {
-    models.push_back(json::object{
-        {"name", fmt::format("models/{}", id)},
-        {"displayName", id},
-        {"supportedGenerationMethods", json::array{"generateContent", "streamGenerateContent", "countTokens"}}});
+    models.push_back(
+        json::object{{"name", fmt::format("models/{}", id)},
+                     {"displayName", id},
+                     {"supportedGenerationMethods",
+                      json::array{"generateContent", "streamGenerateContent", "countTokens"}}});
   }
   planner->Json(200, json::object{{"models", models}});
 }
@@ -858,10 +887,13 @@ void AnswerGeminiEmbed(const RouteRequest& r, Planner* planner) {
 
 void AnswerGeminiGenerate(const RouteRequest& r, Planner* planner, bool stream) {
   GeminiShape(r.req, r.reply);
-  planner->Gemini(GeminiModelAndMethod(r.path).first, *r.reply, r.in_tokens, stream, QueryParam(r.query, "alt") == "sse");
+  planner->Gemini(GeminiModelAndMethod(r.path).first, *r.reply, r.in_tokens, stream,
+                  QueryParam(r.query, "alt") == "sse");
 }
 
-void AnswerGeminiGenerateContent(const RouteRequest& r, Planner* planner) { AnswerGeminiGenerate(r, planner, false); }
+void AnswerGeminiGenerateContent(const RouteRequest& r, Planner* planner) {
+  AnswerGeminiGenerate(r, planner, false);
+}
 
 void AnswerGeminiStreamGenerateContent(const RouteRequest& r, Planner* planner) {
   AnswerGeminiGenerate(r, planner, true);
@@ -970,8 +1002,13 @@ ResponsePlan FakeProvider::Plan(std::string_view method, std::string_view target
   }
   Reply reply = BaseReply(options_, headers, body);
   const json::value* stream_flag = Member(&req, "stream");
-  const RouteRequest request{req,   &reply, TokenEstimate(body), stream_flag != nullptr && stream_flag->is_bool() && stream_flag->as_bool(),
-                             path, query};
+  const RouteRequest request{
+      req,
+      &reply,
+      TokenEstimate(body),
+      stream_flag != nullptr && stream_flag->is_bool() && stream_flag->as_bool(),
+      path,
+      query};
   for (const auto& [route, answer] : kRouteAnswers) {
     if (route == plan.route) answer(request, &planner);
   }

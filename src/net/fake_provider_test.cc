@@ -292,7 +292,8 @@ TEST(FakeProvider, UnknownApiPathGetsTheProvidersError) {
 // which clients take as final; a 200 "{}" is a document the client could not
 // parse, and Claude Code asked again five times over 5 s in every run.
 TEST(FakeProvider, UnknownDocumentGetIsNotFoundSoTheClientStopsAsking) {
-  ResponsePlan plan = kFake.Plan("GET", "/api/claude_code/policy_limits", {{"x-api-key", "sk-ant-x"}}, "");
+  ResponsePlan plan =
+      kFake.Plan("GET", "/api/claude_code/policy_limits", {{"x-api-key", "sk-ant-x"}}, "");
   EXPECT_EQ(plan.status, 404);
   EXPECT_EQ(plan.route, "unknown.anthropic");
   json::value body = json::parse(plan.Body());
@@ -306,7 +307,8 @@ TEST(FakeProvider, UnknownDocumentGetIsNotFoundSoTheClientStopsAsking) {
   EXPECT_EQ(json::parse(plan.Body()).at("error").at("status"), "NOT_FOUND");
   // A telemetry POST with credentials outside an API path is accepted, and a
   // GET without credentials (a connectivity or update check) is answered.
-  EXPECT_EQ(kFake.Plan("POST", "/api/event_logging/v2/batch", {{"x-api-key", "k"}}, "{}").status, 200);
+  EXPECT_EQ(kFake.Plan("POST", "/api/event_logging/v2/batch", {{"x-api-key", "k"}}, "{}").status,
+            200);
   EXPECT_EQ(kFake.Plan("GET", "/api/directory/server-urls", {}, "").status, 200);
   EXPECT_EQ(kFake.Plan("HEAD", "/api/hello", {{"x-api-key", "k"}}, "").status, 200);
 }

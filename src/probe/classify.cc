@@ -571,8 +571,8 @@ namespace {
 // the deviant cells (among the observed ones).
 class DeviantCells {
  public:
-  DeviantCells(const Matrix& matrix, const std::vector<bool>& observed, const std::vector<bool>& deviant,
-               const std::vector<size_t>* only)
+  DeviantCells(const Matrix& matrix, const std::vector<bool>& observed,
+               const std::vector<bool>& deviant, const std::vector<size_t>* only)
       : matrix_(matrix),
         observed_(observed),
         deviant_(deviant),
@@ -620,7 +620,9 @@ class DeviantCells {
     const auto& levels = matrix_.cells[c].levels;
     return d < levels.size() ? levels[d] : 0;
   }
-  bool Allowed(size_t d) const { return only_ == nullptr || std::find(only_->begin(), only_->end(), d) != only_->end(); }
+  bool Allowed(size_t d) const {
+    return only_ == nullptr || std::find(only_->begin(), only_->end(), d) != only_->end();
+  }
   // Whether "every dimension in ds takes one of its deviant levels" holds in
   // exactly the deviant observed cells.
   bool Exact(const std::vector<size_t>& ds) const {
@@ -644,7 +646,8 @@ class DeviantCells {
 
 // The variables of dimension d whose values at `levels` differ from the
 // baseline's (all of the dimension's variables when none does).
-void AddChangedVariables(const Matrix& matrix, size_t d, const std::set<int>& levels, std::set<std::string>* vars) {
+void AddChangedVariables(const Matrix& matrix, size_t d, const std::set<int>& levels,
+                         std::set<std::string>* vars) {
   const Dimension& dim = matrix.dimensions[d];
   const Cell& base = matrix.cells[0];
   for (int l : levels) {
@@ -658,8 +661,9 @@ void AddChangedVariables(const Matrix& matrix, size_t d, const std::set<int>& le
 
 }  // namespace
 
-Attribution Attribute(const Matrix& matrix, const std::vector<bool>& observed, const std::vector<bool>& deviant,
-                      bool single_run, const std::vector<size_t>* only) {
+Attribution Attribute(const Matrix& matrix, const std::vector<bool>& observed,
+                      const std::vector<bool>& deviant, bool single_run,
+                      const std::vector<size_t>* only) {
   Attribution out;
   if (matrix.dimensions.empty()) return out;
   const DeviantCells search(matrix, observed, deviant, only);
@@ -669,13 +673,15 @@ Attribution Attribute(const Matrix& matrix, const std::vector<bool>& observed, c
   // One cell in one run could be randomness: not enough to name a cause.
   if (search.count() < 2 && single_run) return out;
   // The more specific condition first: "TZ=Asia/Shanghai when base URL is not the baseline's".
-  if (best.size() == 2 && search.levels(best[1]).size() < search.levels(best[0]).size()) std::swap(best[0], best[1]);
+  if (best.size() == 2 && search.levels(best[1]).size() < search.levels(best[0]).size())
+    std::swap(best[0], best[1]);
   out.explained = true;
   out.dimensions = best;
   std::set<std::string> vars;
   for (size_t d : best) {
     out.levels.push_back(search.levels(d));
-    out.condition += (out.condition.empty() ? "" : " when ") + ConditionText(matrix.dimensions[d], search.levels(d));
+    out.condition += (out.condition.empty() ? "" : " when ") +
+                     ConditionText(matrix.dimensions[d], search.levels(d));
     AddChangedVariables(matrix, d, search.levels(d), &vars);
   }
   out.variables.assign(vars.begin(), vars.end());
@@ -1607,7 +1613,8 @@ void AddIdentity(const std::string& location, const std::string& host, const std
 
 // A run's DNS lookups: counted per name and cell; a query to a server other
 // than the sandbox's is a foreign resolver. Returns the names looked up.
-std::set<std::string> InventoryLookups(const RunCapture& run, const Cell& cell, InventoryState* st, Analysis* a) {
+std::set<std::string> InventoryLookups(const RunCapture& run, const Cell& cell, InventoryState* st,
+                                       Analysis* a) {
   std::set<std::string> looked_up;
   for (const auto& q : run.dns) {
     looked_up.insert(q.name);
@@ -1621,7 +1628,8 @@ std::set<std::string> InventoryLookups(const RunCapture& run, const Cell& cell, 
 
 // Connections the capture server did not read, TLS refusals, sandbox notes
 // and limits reached.
-void InventoryUnread(const RunCapture& run, const Cell& cell, size_t r, InventoryState* st, Analysis* a) {
+void InventoryUnread(const RunCapture& run, const Cell& cell, size_t r, InventoryState* st,
+                     Analysis* a) {
   const auto names = NamesOfAddresses(run);
   for (const auto& conn : run.connections) {
     if (auto it = names.find(conn.dest_ip); it != names.end()) st->used_names.insert(it->second);
@@ -1649,11 +1657,13 @@ void InventoryUnread(const RunCapture& run, const Cell& cell, size_t r, Inventor
 // "https://resolver.example/dns-query (DNS over HTTP)" for an HTTPDNS / DoH request.
 std::string HttpDnsResolver(const CapturedRequest& req, const RequestFields& rf) {
   std::string path = req.target.substr(0, req.target.find('?'));
-  if (size_t scheme = path.find("://"); scheme != std::string::npos) {  // absolute form, through a proxy
+  if (size_t scheme = path.find("://");
+      scheme != std::string::npos) {  // absolute form, through a proxy
     size_t slash = path.find('/', scheme + 3);
     path = slash == std::string::npos ? "/" : path.substr(slash);
   }
-  return fmt::format("{}://{}{} (DNS over HTTP)", req.scheme.empty() ? "http" : req.scheme, rf.host, path);
+  return fmt::format("{}://{}{} (DNS over HTTP)", req.scheme.empty() ? "http" : req.scheme, rf.host,
+                     path);
 }
 
 // One request in the host inventory. Returns false for a proxy tunnel (its
@@ -1680,12 +1690,15 @@ bool InventoryHost(const CapturedRequest& req, const RequestFields& rf, const Ce
 }
 
 // The identity a request's fields carry (host name, user, zone, ...).
-void InventoryIdentity(const Context& ctx, const Cell& cell, const RequestFields& rf, InventoryState* st) {
+void InventoryIdentity(const Context& ctx, const Cell& cell, const RequestFields& rf,
+                       InventoryState* st) {
   const Cell& base = ctx.matrix.cells[0];
   for (const auto& [name, value] : rf.fields) {
     if (name == "request" || name == "header host" || name == "tls sni") continue;
     auto carries = Carriers(value, base, cell, ctx.facts, rf.to_base_url);
-    if (!carries.empty()) AddIdentity(rf.location + " " + CollapseIndices(name), rf.host, value, carries, cell.label, st);
+    if (!carries.empty())
+      AddIdentity(rf.location + " " + CollapseIndices(name), rf.host, value, carries, cell.label,
+                  st);
   }
 }
 
@@ -1703,7 +1716,8 @@ void InventoryRun(const Context& ctx, size_t c, size_t r, InventoryState* st, An
   const auto& flat = ctx.flat[c][r];
   for (size_t i = 0; i < run.requests.size() && i < flat.size(); ++i) {
     const bool counted = InventoryHost(run.requests[i], flat[i], cell, looked_up, st, a);
-    if (counted && r == 0) InventoryIdentity(ctx, cell, flat[i], st);  // the first run of each cell is enough
+    if (counted && r == 0)
+      InventoryIdentity(ctx, cell, flat[i], st);  // the first run of each cell is enough
   }
   if (r != 0) return;
   // Names looked up carry identity too ("wks-berlin-042.t.example").
@@ -1715,17 +1729,20 @@ void InventoryRun(const Context& ctx, size_t c, size_t r, InventoryState* st, An
 
 // The host part of a base URL value ("https://h:8080/v1" -> "h").
 std::string BaseUrlHost(const std::string& value) {
-  std::string host = value.substr(value.find("://") == std::string::npos ? 0 : value.find("://") + 3);
+  std::string host =
+      value.substr(value.find("://") == std::string::npos ? 0 : value.find("://") + 3);
   return host.substr(0, host.find_first_of("/:?#"));
 }
 
 bool IsBaseUrlVariable(const std::string& var) {
-  return var.find("BASE_URL") != std::string::npos || var.ends_with("_API_BASE") || var.ends_with("_ENDPOINT");
+  return var.find("BASE_URL") != std::string::npos || var.ends_with("_API_BASE") ||
+         var.ends_with("_ENDPOINT");
 }
 
 // How many working cells set dimension d to value v, and whether any of them
 // sent a request to `host` or looked it up.
-std::pair<size_t, bool> CellsThatContacted(const Context& ctx, size_t d, size_t v, const std::string& host) {
+std::pair<size_t, bool> CellsThatContacted(const Context& ctx, size_t d, size_t v,
+                                           const std::string& host) {
   size_t cells_with = 0;
   bool contacted = false;
   for (size_t c = 0; c < ctx.cells; ++c) {

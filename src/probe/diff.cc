@@ -503,7 +503,8 @@ void FlattenObject(const boost::json::object& obj, const boost::json::value* ref
 }
 
 // The element of `ref_arr` whose `member` is `key` (the last one), or nullptr.
-const boost::json::value* KeyedPartner(const boost::json::array* ref_arr, const char* member, std::string_view key) {
+const boost::json::value* KeyedPartner(const boost::json::array* ref_arr, const char* member,
+                                       std::string_view key) {
   const boost::json::value* partner = nullptr;
   if (ref_arr == nullptr) return nullptr;
   for (const auto& r : *ref_arr) {
@@ -515,8 +516,9 @@ const boost::json::value* KeyedPartner(const boost::json::array* ref_arr, const 
 }
 
 // A key/value array ([{key, value}], OTel attributes): elements paired by key.
-void FlattenKeyedArray(const boost::json::array& arr, const char* member, const boost::json::array* ref_arr,
-                       std::string& path, std::map<std::string, std::string>* out) {
+void FlattenKeyedArray(const boost::json::array& arr, const char* member,
+                       const boost::json::array* ref_arr, std::string& path,
+                       std::map<std::string, std::string>* out) {
   for (const auto& e : arr) {
     std::string_view k = e.get_object().at(member).get_string();
     size_t mark = path.size();
@@ -534,16 +536,17 @@ std::vector<int> PairElements(const boost::json::array& arr, const boost::json::
   if (ref_arr && arr.size() == 1 && ref_arr->size() == 1 && Compatible(arr[0], (*ref_arr)[0])) {
     pairs = {0};  // one element each: the same element, changed or not
   } else if (ref_arr && arr.size() * ref_arr->size() <= 400) {
-    pairs = AlignSequences(arr.size(), ref_arr->size(), [&](size_t i, size_t j) {
-      return JsonSimilarity(arr[i], (*ref_arr)[j], 0);
-    }, 0.25);
+    pairs = AlignSequences(
+        arr.size(), ref_arr->size(),
+        [&](size_t i, size_t j) { return JsonSimilarity(arr[i], (*ref_arr)[j], 0); }, 0.25);
   } else if (ref_arr && arr.size() * ref_arr->size() <= 250000) {
-    pairs = AlignSequences(arr.size(), ref_arr->size(), [&](size_t i, size_t j) {
-      return ShallowSimilarity(arr[i], (*ref_arr)[j]);
-    }, 0.5);
+    pairs = AlignSequences(
+        arr.size(), ref_arr->size(),
+        [&](size_t i, size_t j) { return ShallowSimilarity(arr[i], (*ref_arr)[j]); }, 0.5);
   } else {
     for (size_t i = 0; i < arr.size(); ++i) {
-      pairs.push_back(ref_arr && i < ref_arr->size() ? static_cast<int>(i) : (ref_arr ? -1 : static_cast<int>(i)));
+      pairs.push_back(ref_arr && i < ref_arr->size() ? static_cast<int>(i)
+                                                     : (ref_arr ? -1 : static_cast<int>(i)));
     }
   }
   if (ref_arr) PairChangedElements(arr, *ref_arr, &pairs);
@@ -554,7 +557,8 @@ void FlattenArray(const boost::json::array& arr, const boost::json::value* ref, 
                   std::map<std::string, std::string>* out) {
   if (arr.empty()) return AddLeaf(path, "[]", out);
   const auto* ref_arr = ref ? ref->if_array() : nullptr;
-  if (const char* member = KeyMemberOf(arr)) return FlattenKeyedArray(arr, member, ref_arr, path, out);
+  if (const char* member = KeyMemberOf(arr))
+    return FlattenKeyedArray(arr, member, ref_arr, path, out);
   const std::vector<int> pairs = PairElements(arr, ref_arr);
   for (size_t i = 0; i < arr.size(); ++i) {
     size_t mark = path.size();
@@ -816,7 +820,8 @@ struct RequestKind {
 };
 
 // One run's requests, reduced and parsed, grouped by base key (tunnels dropped).
-std::map<std::string, std::vector<Parsed>> ParseRunRequests(const RunCapture& run, const std::vector<Base>& bases) {
+std::map<std::string, std::vector<Parsed>> ParseRunRequests(const RunCapture& run,
+                                                            const std::vector<Base>& bases) {
   std::map<std::string, std::vector<Parsed>> by_base_key;
   for (const auto& req : run.requests) {
     Parsed p;
@@ -836,7 +841,8 @@ std::map<std::string, std::vector<Parsed>> ParseRunRequests(const RunCapture& ru
 
 // The known kind of each request (-1: none): greedy pairing, most similar pair
 // first; ties to the pair closest in order (request i, kind k).
-std::vector<int> MatchKinds(const std::vector<Parsed>& requests, const std::vector<RequestKind>& known) {
+std::vector<int> MatchKinds(const std::vector<Parsed>& requests,
+                            const std::vector<RequestKind>& known) {
   std::vector<std::tuple<double, size_t, size_t>> pairs;
   for (size_t i = 0; i < requests.size(); ++i) {
     for (size_t k = 0; k < known.size(); ++k) {
@@ -845,7 +851,8 @@ std::vector<int> MatchKinds(const std::vector<Parsed>& requests, const std::vect
     }
   }
   auto distance = [](const auto& t) {
-    return std::get<1>(t) > std::get<2>(t) ? std::get<1>(t) - std::get<2>(t) : std::get<2>(t) - std::get<1>(t);
+    return std::get<1>(t) > std::get<2>(t) ? std::get<1>(t) - std::get<2>(t)
+                                           : std::get<2>(t) - std::get<1>(t);
   };
   std::stable_sort(pairs.begin(), pairs.end(), [&](const auto& x, const auto& y) {
     if (std::get<0>(x) != std::get<0>(y)) return std::get<0>(x) > std::get<0>(y);
@@ -863,7 +870,8 @@ std::vector<int> MatchKinds(const std::vector<Parsed>& requests, const std::vect
 
 // Flattens each request under its kind's key, adding a new kind ("KEY #2", ...)
 // for a request that matches none.
-void FlattenUnderKinds(const std::string& base_key, std::vector<Parsed>* requests, std::vector<RequestKind>* known,
+void FlattenUnderKinds(const std::string& base_key, std::vector<Parsed>* requests,
+                       std::vector<RequestKind>* known,
                        std::map<std::string, RequestFields>* by_key) {
   std::vector<int> kind_of = MatchKinds(*requests, *known);
   for (size_t i = 0; i < requests->size(); ++i) {
@@ -885,8 +893,9 @@ void FlattenUnderKinds(const std::string& base_key, std::vector<Parsed>* request
 }
 
 // One field across every run of every cell.
-AlignedField CollectField(const std::string& key, const std::string& field, const std::string& location,
-                          const std::vector<std::vector<std::map<std::string, RequestFields>>>& flat) {
+AlignedField CollectField(
+    const std::string& key, const std::string& field, const std::string& location,
+    const std::vector<std::vector<std::map<std::string, RequestFields>>>& flat) {
   AlignedField af;
   af.key = key;
   af.field = field;
@@ -932,7 +941,8 @@ std::vector<AlignedField> AlignRuns(const Matrix& matrix, const std::vector<std:
   }
   std::vector<AlignedField> out;
   out.reserve(locations.size());
-  for (const auto& [kf, location] : locations) out.push_back(CollectField(kf.first, kf.second, location, flat));
+  for (const auto& [kf, location] : locations)
+    out.push_back(CollectField(kf.first, kf.second, location, flat));
   return out;
 }
 

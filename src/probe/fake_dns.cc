@@ -250,7 +250,8 @@ void FakeDnsServer::ServeUdp(std::vector<char>* datagram) {
     }
     char server[INET_ADDRSTRLEN] = "";
     if (have_info) inet_ntop(AF_INET, &info.ipi_addr, server, sizeof server);
-    std::string reply = Answer(std::string_view(datagram->data(), static_cast<size_t>(n)), "udp", server);
+    std::string reply =
+        Answer(std::string_view(datagram->data(), static_cast<size_t>(n)), "udp", server);
     if (reply.empty()) continue;
     iovec out_iov{reply.data(), reply.size()};
     msghdr out{};
@@ -300,14 +301,16 @@ bool FakeDnsServer::ServeTcpClient(TcpClient* client) {
   while (client->buffer.size() >= 2) {
     size_t len = Read16(client->buffer, 0);
     if (client->buffer.size() < 2 + len) break;
-    std::string reply = Answer(std::string_view(client->buffer).substr(2, len), "tcp", client->server);
+    std::string reply =
+        Answer(std::string_view(client->buffer).substr(2, len), "tcp", client->server);
     client->buffer.erase(0, 2 + len);
     if (reply.empty()) continue;
     std::string framed;
     Put16(&framed, static_cast<uint16_t>(reply.size()));
     framed += reply;
     // Replies are small; a client that does not read them loses its connection.
-    if (send(client->fd, framed.data(), framed.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(framed.size())) {
+    if (send(client->fd, framed.data(), framed.size(), MSG_NOSIGNAL) !=
+        static_cast<ssize_t>(framed.size())) {
       return false;
     }
   }
@@ -329,7 +332,8 @@ void FakeDnsServer::Serve() {
     if (fds[2].revents & POLLIN) AcceptTcp(&clients);
     std::vector<int> closed;
     for (size_t i = 3; i < fds.size(); ++i) {
-      if (fds[i].revents != 0 && !ServeTcpClient(&clients[i - 3])) closed.push_back(clients[i - 3].fd);
+      if (fds[i].revents != 0 && !ServeTcpClient(&clients[i - 3]))
+        closed.push_back(clients[i - 3].fd);
     }
     for (int fd : closed) {
       close(fd);

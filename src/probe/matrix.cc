@@ -289,7 +289,8 @@ size_t At(int level) { return static_cast<size_t>(level); }
 class PairsLeft {
  public:
   PairsLeft(const std::vector<int>& levels, size_t d) : d_(d), left_(d) {
-    for (size_t e = 0; e < d; ++e) left_[e].assign(At(levels[e]), std::vector<bool>(At(levels[d]), true));
+    for (size_t e = 0; e < d; ++e)
+      left_[e].assign(At(levels[e]), std::vector<bool>(At(levels[d]), true));
   }
   bool Has(size_t e, int v, int w) const { return left_[e][At(v)][At(w)]; }
   void Clear(size_t e, int v, int w) { left_[e][At(v)][At(w)] = false; }
@@ -368,7 +369,8 @@ void PlacePair(size_t e, int v, size_t d, int w, std::vector<std::vector<int>>* 
 }
 
 // Vertical growth: each pair with dimension d still missing gets a place.
-void GrowVertically(const std::vector<int>& levels, size_t d, PairsLeft* left, std::vector<std::vector<int>>* rows) {
+void GrowVertically(const std::vector<int>& levels, size_t d, PairsLeft* left,
+                    std::vector<std::vector<int>>* rows) {
   for (size_t e = 0; e < d; ++e) {
     for (int v = 0; v < levels[e]; ++v) {
       for (int w = 0; w < levels[d]; ++w) {
@@ -390,7 +392,8 @@ void FillFree(const std::vector<int>& levels, std::vector<std::vector<int>>* row
     }
     for (auto& row : *rows) {
       if (row[d] != kFree) continue;
-      const int least = static_cast<int>(std::min_element(count.begin(), count.end()) - count.begin());
+      const int least =
+          static_cast<int>(std::min_element(count.begin(), count.end()) - count.begin());
       row[d] = least;
       ++count[At(least)];
     }
@@ -435,12 +438,14 @@ std::vector<std::vector<int>> OneAtATimeRows(const std::vector<Dimension>& dimen
   return rows;
 }
 
-Result<std::vector<std::vector<int>>> CrossRows(const std::vector<Dimension>& dimensions, size_t max_cells) {
+Result<std::vector<std::vector<int>>> CrossRows(const std::vector<Dimension>& dimensions,
+                                                size_t max_cells) {
   const size_t dims = dimensions.size();
   size_t total = 1;
   for (const auto& dim : dimensions) {
     total *= dim.values.size() + 1;
-    if (total > max_cells) return Status::Error(fmt::format("the cross product has more than {} cells", max_cells));
+    if (total > max_cells)
+      return Status::Error(fmt::format("the cross product has more than {} cells", max_cells));
   }
   std::vector<std::vector<int>> rows{std::vector<int>(dims, 0)};
   std::vector<int> index(dims, 0);
@@ -461,7 +466,8 @@ std::vector<std::vector<int>> PairwiseRows(const std::vector<Dimension>& dimensi
   // The covering array works best with the largest dimensions first.
   std::vector<size_t> order(dims);
   for (size_t d = 0; d < dims; ++d) order[d] = d;
-  std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) { return levels[x] > levels[y]; });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t x, size_t y) { return levels[x] > levels[y]; });
   std::vector<int> sorted_levels;
   for (size_t d : order) sorted_levels.push_back(levels[d]);
   std::vector<std::vector<int>> rows;
@@ -473,8 +479,8 @@ std::vector<std::vector<int>> PairwiseRows(const std::vector<Dimension>& dimensi
   return rows;
 }
 
-Result<std::vector<std::vector<int>>> DesignRows(const std::vector<Dimension>& dimensions, Design design,
-                                                 size_t max_cells) {
+Result<std::vector<std::vector<int>>> DesignRows(const std::vector<Dimension>& dimensions,
+                                                 Design design, size_t max_cells) {
   if (design == Design::kOneAtATime) return OneAtATimeRows(dimensions);
   if (design == Design::kCross) return CrossRows(dimensions, max_cells);
   return PairwiseRows(dimensions);
@@ -482,7 +488,8 @@ Result<std::vector<std::vector<int>>> DesignRows(const std::vector<Dimension>& d
 
 // The cell of one row: the baseline with each non-zero level's assignments
 // applied, labelled by them, and `varied` = what differs from the baseline.
-Cell CellForRow(const Cell& base, const std::vector<Dimension>& dimensions, const std::vector<int>& row) {
+Cell CellForRow(const Cell& base, const std::vector<Dimension>& dimensions,
+                const std::vector<int>& row) {
   Cell cell = base;
   cell.levels = row;
   std::string label;
@@ -565,7 +572,9 @@ struct MatrixFile {
 
 Status ParseDesign(const toml::node& node, const std::string& name, Design* design) {
   constexpr std::pair<std::string_view, Design> kDesigns[] = {
-      {"pairwise", Design::kPairwise}, {"cross", Design::kCross}, {"one-at-a-time", Design::kOneAtATime}};
+      {"pairwise", Design::kPairwise},
+      {"cross", Design::kCross},
+      {"one-at-a-time", Design::kOneAtATime}};
   if (auto d = node.value<std::string>()) {
     for (const auto& [design_name, value] : kDesigns) {
       if (*d == design_name) {
@@ -574,7 +583,8 @@ Status ParseDesign(const toml::node& node, const std::string& name, Design* desi
       }
     }
   }
-  return Status::Error(fmt::format("{}: 'design' must be \"one-at-a-time\", \"pairwise\" or \"cross\"", name));
+  return Status::Error(
+      fmt::format("{}: 'design' must be \"one-at-a-time\", \"pairwise\" or \"cross\"", name));
 }
 
 Status ParseBaselineTable(const toml::node& node, const std::string& name, MatrixFile* file) {
@@ -585,7 +595,8 @@ Status ParseBaselineTable(const toml::node& node, const std::string& name, Matri
     std::string var(var_key.str());
     auto value = v.value<std::string>();
     if (!IsValidVariable(var) || !value) {
-      return Status::Error(fmt::format("{}: baseline entry '{}' must be VARIABLE = \"string\"", name, var));
+      return Status::Error(
+          fmt::format("{}: baseline entry '{}' must be VARIABLE = \"string\"", name, var));
     }
     file->overrides[var] = *value;
   }
@@ -626,13 +637,15 @@ Result<Dimension> ParseVaryTable(const toml::node& item, const std::string& name
     for (const auto& var : dim.variables) value.assign.emplace_back(var, *s);
     dim.values.push_back(std::move(value));
   }
-  if (Status s = CheckDimension(dim); !s.ok()) return Status::Error(fmt::format("{}: {}", where, s.message()));
+  if (Status s = CheckDimension(dim); !s.ok())
+    return Status::Error(fmt::format("{}: {}", where, s.message()));
   return dim;
 }
 
 Status ParseVaryArray(const toml::node& node, const std::string& name, MatrixFile* file) {
   const auto* arr = node.as_array();
-  if (!arr) return Status::Error(fmt::format("{}: 'vary' must be an array of tables ([[vary]])", name));
+  if (!arr)
+    return Status::Error(fmt::format("{}: 'vary' must be an array of tables ([[vary]])", name));
   for (const auto& item : *arr) {
     Result<Dimension> dim = ParseVaryTable(item, name);
     if (!dim.ok()) return dim.status();
@@ -641,7 +654,8 @@ Status ParseVaryArray(const toml::node& node, const std::string& name, MatrixFil
   return Status::Ok();
 }
 
-Status ParseMatrixKey(const std::string& key, const toml::node& node, const std::string& name, MatrixFile* file) {
+Status ParseMatrixKey(const std::string& key, const toml::node& node, const std::string& name,
+                      MatrixFile* file) {
   if (key == "cross") {
     auto b = node.value<bool>();
     if (!b) return Status::Error(fmt::format("{}: 'cross' must be true or false", name));
@@ -651,7 +665,8 @@ Status ParseMatrixKey(const std::string& key, const toml::node& node, const std:
   if (key == "design") return ParseDesign(node, name, &file->design);
   if (key == "baseline") return ParseBaselineTable(node, name, file);
   if (key == "vary") return ParseVaryArray(node, name, file);
-  return Status::Error(fmt::format("{}: unknown key '{}' (expected design, cross, [baseline], [[vary]])", name, key));
+  return Status::Error(fmt::format(
+      "{}: unknown key '{}' (expected design, cross, [baseline], [[vary]])", name, key));
 }
 
 }  // namespace

@@ -244,7 +244,8 @@ void WriteJsonGroups(JsonWriter& w, const Analysis& a, const std::vector<Cell>& 
   w.EndArray();
 }
 
-void WriteStringMap(JsonWriter& w, std::string_view key, const std::map<std::string, std::string>& values) {
+void WriteStringMap(JsonWriter& w, std::string_view key,
+                    const std::map<std::string, std::string>& values) {
   w.Key(key).BeginObject();
   for (const auto& [k, v] : values) w.Field(k, v);
   w.EndObject();
@@ -307,7 +308,8 @@ void WriteJsonDifference(JsonWriter& w, const Difference& d, const std::vector<C
   w.Field("class", DiffClassName(d.cls));
   w.Field("reason", d.reason);
   w.Field("explanation", d.explanation);
-  w.Field("reference", d.reference_cell < cells.size() ? cells[d.reference_cell].label : std::string());
+  w.Field("reference",
+          d.reference_cell < cells.size() ? cells[d.reference_cell].label : std::string());
   WriteStrings(w, "variables", d.variables);
   w.Key("differing_cells").BeginArray();
   for (size_t c : d.differing_cells) w.String(cells[c].label);
@@ -517,10 +519,10 @@ void WriteTextFailures(const Analysis& a, std::ostream& out) {
       }
     }
   }
-
 }
 
-void WriteTextGroup(const DifferenceGroup& g, const Analysis& a, const std::vector<Cell>& cells, std::ostream& out) {
+void WriteTextGroup(const DifferenceGroup& g, const Analysis& a, const std::vector<Cell>& cells,
+                    std::ostream& out) {
   out << fmt::format("\n[{}] {}\n", DiffClassName(g.cls), GroupTitle(g, cells));
   if (!g.variables.empty()) out << fmt::format("  variables: {}\n", Join(g.variables, ", "));
   size_t examples = g.cls == DiffClass::kCovertMarker ? 6 : g.cls == DiffClass::kEcho ? 1 : 2;
@@ -618,8 +620,9 @@ void WriteTextReport(const ReportInput& in, std::ostream& out) {
   const auto& a = in.analysis;
   int total_runs = 0;
   for (int r : in.runs_per_cell) total_runs += r;
-  out << fmt::format("glassbox probe: {}\n  {} ({} cells, {} design, {} runs, {:.1f} s)\n", VerdictLine(a.verdict),
-                     ClassSummary(a), cells.size(), DesignName(in.matrix.design), total_runs, in.seconds);
+  out << fmt::format("glassbox probe: {}\n  {} ({} cells, {} design, {} runs, {:.1f} s)\n",
+                     VerdictLine(a.verdict), ClassSummary(a), cells.size(),
+                     DesignName(in.matrix.design), total_runs, in.seconds);
   for (const auto& r : a.inconclusive_reasons) out << fmt::format("  inconclusive: {}\n", r);
   for (const auto& w : a.warnings) out << fmt::format("  warning: {}\n", w);
   WriteTextFailures(a, out);
@@ -691,14 +694,14 @@ void WriteHtmlSummary(const ReportInput& in, std::ostream& out) {
   for (int r : in.runs_per_cell) total_runs += r;
   out << fmt::format("<p>{} cells, {} runs, {:.1f} s. glassbox {}.</p>\n", cells.size(), total_runs, in.seconds,
                      HtmlEscape(in.version));
-
 }
 
 void WriteHtmlDifference(const Difference& d, const std::vector<Cell>& cells, std::ostream& out) {
-  out << fmt::format("<div class=diff><span class=\"cls {0}\">{0}</span> <code>{1}</code>", DiffClassName(d.cls),
-                     HtmlEscape(d.location));
+  out << fmt::format("<div class=diff><span class=\"cls {0}\">{0}</span> <code>{1}</code>",
+                     DiffClassName(d.cls), HtmlEscape(d.location));
   out << fmt::format("<p>Follows <b>{}</b>{}: {}{}</p>\n", HtmlEscape(Join(d.variables, ", ")),
-                     d.explanation.empty() ? "" : " (" + HtmlEscape(d.explanation) + ")", HtmlEscape(d.reason),
+                     d.explanation.empty() ? "" : " (" + HtmlEscape(d.explanation) + ")",
+                     HtmlEscape(d.reason),
                      d.noise_masked ? " (generated ids and numbers masked)" : "");
   if (!d.changes.empty()) {
     out << "<table><tr><th>cell</th><th>baseline</th><th>this cell</th><th>code points</th></tr>\n";
@@ -706,8 +709,9 @@ void WriteHtmlDifference(const Difference& d, const std::vector<Cell>& cells, st
       out << fmt::format(
           "<tr><td>{}</td><td class=v>{}<mark>{}</mark>{}</td><td class=v>{}<mark>{}</mark>{}</td>"
           "<td>{} &rarr; {}</td></tr>\n",
-          HtmlEscape(ch.cell), HtmlVisible(ch.baseline_before, false), HtmlVisible(ch.baseline_text, true),
-          HtmlVisible(ch.baseline_after, false), HtmlVisible(ch.cell_before, false), HtmlVisible(ch.cell_text, true),
+          HtmlEscape(ch.cell), HtmlVisible(ch.baseline_before, false),
+          HtmlVisible(ch.baseline_text, true), HtmlVisible(ch.baseline_after, false),
+          HtmlVisible(ch.cell_before, false), HtmlVisible(ch.cell_text, true),
           HtmlVisible(ch.cell_after, false), HtmlEscape(NamedCodepoints(ch.baseline_text)),
           HtmlEscape(NamedCodepoints(ch.cell_text)));
     }
@@ -738,7 +742,6 @@ void WriteHtmlDifferences(const Analysis& a, const std::vector<Cell>& cells, std
     if (n > 4 * kShownPerClass) continue;
     WriteHtmlDifference(d, cells, out);
   }
-
 }
 
 void WriteHtmlIdentity(const Analysis& a, std::ostream& out) {
@@ -754,7 +757,6 @@ void WriteHtmlIdentity(const Analysis& a, std::ostream& out) {
     }
     out << "</table>\n";
   }
-
 }
 
 void WriteHtmlHosts(const Analysis& a, std::ostream& out) {
@@ -777,7 +779,6 @@ void WriteHtmlHosts(const Analysis& a, std::ostream& out) {
     }
     out << "</table>\n";
   }
-
 }
 
 void WriteHtmlNetwork(const Analysis& a, std::ostream& out) {
@@ -818,7 +819,6 @@ void WriteHtmlMatrix(const ReportInput& in, std::ostream& out) {
     base.push_back("user=" + cells[0].username);
     out << fmt::format("<p>Baseline: <code>{}</code></p>\n", HtmlEscape(Join(base, " ")));
   }
-
 }
 
 void WriteHtmlNoiseAndNotes(const Analysis& a, std::ostream& out) {

@@ -48,7 +48,13 @@ Fixture Make() {
 TEST(Report, JsonFollowsTheContract) {
   Fixture f = Make();
   std::ostringstream out;
-  WriteJsonReport({f.matrix, f.analysis, {2, 2}, {"node", "a.js"}, "0.1.0", 1.5, {{812.25, 790}, {1203.04, 998}}},
+  WriteJsonReport({f.matrix,
+                   f.analysis,
+                   {2, 2},
+                   {"node", "a.js"},
+                   "0.1.0",
+                   1.5,
+                   {{812.25, 790}, {1203.04, 998}}},
                   out);
   boost::system::error_code ec;
   auto doc = boost::json::parse(out.str(), ec);

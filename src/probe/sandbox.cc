@@ -917,10 +917,14 @@ constexpr const char* kChildStages[] = {"",
 // hard limit needs privilege).
 std::vector<std::pair<int, rlimit>> AgentRlimits(const AgentLaunch& launch) {
   const SandboxLimits& l = launch.limits;
-  const rlim_t cpu = l.cpu_seconds > 0 ? l.cpu_seconds : static_cast<rlim_t>(2 * launch.timeout_s + 10);
-  const std::pair<int, rlim_t> wanted[] = {
-      {RLIMIT_DATA, l.data_bytes}, {RLIMIT_FSIZE, l.file_bytes}, {RLIMIT_NOFILE, l.open_files},
-      {RLIMIT_NPROC, l.tasks},     {RLIMIT_CPU, cpu},            {RLIMIT_CORE, 0}};
+  const rlim_t cpu =
+      l.cpu_seconds > 0 ? l.cpu_seconds : static_cast<rlim_t>(2 * launch.timeout_s + 10);
+  const std::pair<int, rlim_t> wanted[] = {{RLIMIT_DATA, l.data_bytes},
+                                           {RLIMIT_FSIZE, l.file_bytes},
+                                           {RLIMIT_NOFILE, l.open_files},
+                                           {RLIMIT_NPROC, l.tasks},
+                                           {RLIMIT_CPU, cpu},
+                                           {RLIMIT_CORE, 0}};
   std::vector<std::pair<int, rlimit>> limits;
   for (const auto& [resource, value] : wanted) {
     rlimit current{};
@@ -952,17 +956,19 @@ Status PrepareChild(const AgentLaunch& launch, ChildPlan* plan) {
   plan->limits = AgentRlimits(launch);
   plan->filter.resize(launch.seccomp_bpf.size() / sizeof(sock_filter));
   if (!plan->filter.empty()) {
-    std::memcpy(plan->filter.data(), launch.seccomp_bpf.data(), plan->filter.size() * sizeof(sock_filter));
+    std::memcpy(plan->filter.data(), launch.seccomp_bpf.data(),
+                plan->filter.size() * sizeof(sock_filter));
   }
   plan->program = sock_fprog{static_cast<unsigned short>(plan->filter.size()), plan->filter.data()};
   plan->out_fd = open(launch.stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   plan->err_fd = open(launch.stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   plan->null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (plan->out_fd < 0 || plan->err_fd < 0 || plan->null_fd < 0 || pipe2(plan->report, O_CLOEXEC) != 0) {
+  if (plan->out_fd < 0 || plan->err_fd < 0 || plan->null_fd < 0 ||
+      pipe2(plan->report, O_CLOEXEC) != 0) {
     int err = errno;
     plan->CloseAll();
-    return Status::Error(
-        fmt::format("cannot prepare the agent's output files in {}: {}", launch.stdout_path, Errno(err)));
+    return Status::Error(fmt::format("cannot prepare the agent's output files in {}: {}",
+                                     launch.stdout_path, Errno(err)));
   }
   return Status::Ok();
 }
@@ -988,7 +994,7 @@ void ChildResetSignals(const ChildPlan& plan, pid_t runner) {
   sigset_t all;
   sigemptyset(&all);
   sigprocmask(SIG_SETMASK, &all, nullptr);
-  struct sigaction dfl{};
+  struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
   for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGCHLD}) sigaction(sig, &dfl, nullptr);
   // If the cell runner dies (Ctrl-C, killed), so does everything below it:
@@ -1012,11 +1018,12 @@ void ChildResetSignals(const ChildPlan& plan, pid_t runner) {
 // the host's root is detached and unreachable.
 void ChildEnterRoot(const ChildPlan& plan) {
   if (unshare(CLONE_NEWNS) != 0) ChildDie(plan, 9);
-  if (mount("proc", plan.proc_dir.c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
+  if (mount("proc", plan.proc_dir.c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) !=
+      0) {
     ChildDie(plan, 10);
   }
-  if (chdir(plan.root_dir.c_str()) != 0 || syscall(SYS_pivot_root, ".", ".") != 0 || umount2(".", MNT_DETACH) != 0 ||
-      chdir("/") != 0) {
+  if (chdir(plan.root_dir.c_str()) != 0 || syscall(SYS_pivot_root, ".", ".") != 0 ||
+      umount2(".", MNT_DETACH) != 0 || chdir("/") != 0) {
     ChildDie(plan, 11);
   }
 }
@@ -1040,7 +1047,8 @@ void ChildBecomeAgentUser(const ChildPlan& plan) {
 
 // Descriptors, working directory, limits, no_new_privs, seccomp, execve.
 [[noreturn]] void ChildExec(const ChildPlan& plan) {
-  if (dup2(plan.null_fd, 0) < 0 || dup2(plan.out_fd, 1) < 0 || dup2(plan.err_fd, 2) < 0) ChildDie(plan, 5);
+  if (dup2(plan.null_fd, 0) < 0 || dup2(plan.out_fd, 1) < 0 || dup2(plan.err_fd, 2) < 0)
+    ChildDie(plan, 5);
   // Nothing but 0-2 reaches the agent: not the listeners, the packet
   // socket, nor whatever the caller of glassbox left open. CLOEXEC, so the
   // report pipe still works until execve.
@@ -1052,7 +1060,8 @@ void ChildBecomeAgentUser(const ChildPlan& plan) {
     if (setrlimit(resource, &value) != 0) ChildDie(plan, 13);
   }
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) ChildDie(plan, 14);
-  if (plan.program.len > 0 && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &plan.program) != 0) ChildDie(plan, 15);
+  if (plan.program.len > 0 && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &plan.program) != 0)
+    ChildDie(plan, 15);
   execve(plan.exe.c_str(), plan.argv.data(), plan.envp.data());
   ChildDie(plan, 7);
 }
@@ -1095,8 +1104,8 @@ Result<pid_t> SpawnAgent(const AgentLaunch& launch) {
   if (n == static_cast<ssize_t>(sizeof msg)) {
     waitpid(pid, nullptr, 0);
     int stage = msg[0] >= 1 && msg[0] <= 15 ? msg[0] : 7;
-    return Status::Error(
-        fmt::format("cannot start agent '{}': {} failed: {}", plan.exe, kChildStages[stage], Errno(msg[1])));
+    return Status::Error(fmt::format("cannot start agent '{}': {} failed: {}", plan.exe,
+                                     kChildStages[stage], Errno(msg[1])));
   }
   return pid;
 }
