@@ -6,7 +6,8 @@
 #      each sample agent in tests/probe/agents, with --jobs 1 and --jobs 2;
 #   3. with REAL_AGENT set (a command line, e.g.
 #      REAL_AGENT='/work/agents/inst/claude-2.1.332/node_modules/.bin/claude -p "say hi"'),
-#      the default matrix on that agent with --jobs 2, once per binary.
+#      the default matrix on that agent with --jobs 2, once per binary: wall and
+#      CPU time, the load, and each cell's run times (slowest first).
 #
 # Usage: bench/probe_bench.sh GLASSBOX [--before OLD_GLASSBOX] [AGENT...]
 #   AGENT: file names in tests/probe/agents (default: all of them; "none" skips 2)
@@ -86,13 +87,23 @@ done
 if [[ -n ${REAL_AGENT:-} ]]; then
   eval "real=($REAL_AGENT)"
   echo "== default matrix on a real agent, --jobs 2 (goal: under 90 s): ${REAL_AGENT}"
+  echo "   the machine may be shared: wall time with the probe's CPU time (user+sys of glassbox and"
+  echo "   every agent run) and the 1-minute load before and after"
   for i in "${!binaries[@]}"; do
-    start=$(date +%s.%N)
-    ANTHROPIC_API_KEY=${ANTHROPIC_API_KEY:-x} "${binaries[$i]}" probe --jobs 2 --format json -- "${real[@]}" \
-      >"$tmp/real.json" 2>"$tmp/err"
-    status=$?
-    end=$(date +%s.%N)
-    printf '%-8s %7.1f s  exit %s  %s\n' "${names[$i]}" "$(seconds "$start" "$end")" "$status" \
+    load_before=$(cut -d' ' -f1 /proc/loadavg)
+    TIMEFORMAT='%R %U %S'
+    { time ANTHROPIC_API_KEY=${ANTHROPIC_API_KEY:-x} "${binaries[$i]}" probe --jobs 2 --format json \
+        -- "${real[@]}" >"$tmp/real.json" 2>"$tmp/err"; } 2>"$tmp/time"
+    read -r wall user sys <"$tmp/time"
+    load_after=$(cut -d' ' -f1 /proc/loadavg)
+    printf '%-8s %7.1f s wall  %5.1f s user + %4.1f s sys CPU  load %s -> %s  %s\n' "${names[$i]}" "$wall" "$user" \
+      "$sys" "$load_before" "$load_after" \
       "$(jq -r '.verdict + " (" + .summary + ")"' "$tmp/real.json" 2>/dev/null || head -c 200 "$tmp/err")"
+    jq -e .cells "$tmp/real.json" >/dev/null 2>&1 || continue
+    # Per cell: each run's wall time (agent start to exit), slowest first.
+    jq -r '.cells[] | [(((.wall_ms | add) // 0) / ((.wall_ms | length) | if . == 0 then 1 else . end)), .label,
+                       (.wall_ms | map(. / 1000 | tostring | .[0:5]) | join(" "))] | @tsv' "$tmp/real.json" |
+      sort -rn | awk -F'\t' '{ printf "         %6.2f s mean  runs %-14s %s\n", $1 / 1000, $3, substr($2, 1, 70);
+                              sum += $1 } END { if (NR) printf "         %6.2f s mean per cell over %d cells\n", sum / NR / 1000, NR }'
   done
 fi

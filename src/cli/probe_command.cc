@@ -15,6 +15,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -35,6 +37,7 @@ namespace fs = std::filesystem;
 struct ProbeFlags {
   std::vector<std::string> vary;
   std::vector<std::string> set;
+  std::vector<std::string> copy;  // files and folders copied into the agent's working directory
   std::string matrix_file;
   bool cross = false;
   bool pairwise = false;
@@ -175,7 +178,7 @@ const char* ProbeHelpText() {
   return R"(glassbox probe: does this agent behave differently depending on where or who I am?
 
   glassbox probe [--vary VAR=v1,v2,...]... [--matrix FILE] [--pairwise|--cross]
-                 [--set VAR=VALUE]... [--runs N] [--jobs N] [--timeout S]
+                 [--set VAR=VALUE]... [--copy PATH]... [--runs N] [--jobs N] [--timeout S]
                  [--format text|json|html] [--out DIR] -- CMD ARGS...
 
 Runs CMD many times, each time in an isolated sandbox (its own network with
@@ -224,6 +227,11 @@ Options:
   --set VAR=VALUE      fix VAR to VALUE in every cell (an empty value unsets it).
                        Only the variables the matrix varies are set otherwise,
                        plus a placeholder API key for the agent's provider.
+  --copy PATH          copy this file or folder into the agent's working
+                       directory in every cell (HOME and the working directory
+                       start empty), e.g. a project's agent settings:
+                       --copy conf/.gemini gives Gemini CLI the settings file
+                       it needs to accept GOOGLE_GEMINI_BASE_URL.
   --runs N             runs per cell, to tell noise (ids, timestamps) from
                        dependence (default 2).
   --jobs N             cells run in parallel (default: number of cores).
@@ -273,37 +281,44 @@ stderr), 2 usage or runtime error.
 }
 
 namespace {
-int Report(const ProbeFlags& fl, const std::vector<std::string>& command, const probe::Matrix& matrix,
-           const probe::MatrixRun& run);
-}  // namespace
 
-int RunProbe(int argc, char** argv) {
-  // Everything after the first "--" is the agent command.
+int Report(const ProbeFlags& fl, const std::vector<std::string>& command,
+           const probe::Matrix& matrix, const probe::MatrixRun& run);
+
+// Everything after the first "--" is the agent command; `flag_argc` is set to
+// the number of arguments before it.
+std::vector<std::string> SplitCommand(int argc, char** argv, int* flag_argc) {
   std::vector<std::string> command;
-  int flag_argc = argc;
+  *flag_argc = argc;
   for (int i = 1; i < argc; ++i) {
     if (std::string_view(argv[i]) == "--") {
-      flag_argc = i;
+      *flag_argc = i;
       for (int j = i + 1; j < argc; ++j) command.emplace_back(argv[j]);
       break;
     }
   }
-  ProbeFlags fl;
+  return command;
+}
+
+// Parses the flags into `fl`; returns an exit code when the command is
+// done (help, a parse error), nothing when it goes on.
+std::optional<int> ParseProbeFlags(int flag_argc, char** argv, ProbeFlags* fl) {
   CLI::App app{"does this agent behave differently depending on where or who I am?", "glassbox probe"};
   app.set_help_flag("-h,--help", "show help");
-  app.add_option("--vary", fl.vary);
-  app.add_option("--set", fl.set);
-  app.add_option("--matrix", fl.matrix_file);
-  app.add_flag("--cross", fl.cross);
-  app.add_flag("--pairwise", fl.pairwise);
-  app.add_option("--runs", fl.runs)->check(CLI::Range(1, 50));
-  app.add_option("--jobs", fl.jobs)->check(CLI::Range(1, 256));
-  app.add_option("--timeout", fl.timeout_s)->check(CLI::Range(0.1, 3600.0));
-  app.add_option("--format", fl.format)->check(CLI::IsMember({"text", "json", "html"}));
-  app.add_option("--out", fl.out_dir);
-  app.add_option("--replay", fl.replay_dir);
-  app.add_flag("--check-sandbox", fl.check_sandbox);
-  app.add_flag("--list-cells", fl.list_cells);
+  app.add_option("--vary", fl->vary);
+  app.add_option("--set", fl->set);
+  app.add_option("--copy", fl->copy);
+  app.add_option("--matrix", fl->matrix_file);
+  app.add_flag("--cross", fl->cross);
+  app.add_flag("--pairwise", fl->pairwise);
+  app.add_option("--runs", fl->runs)->check(CLI::Range(1, 50));
+  app.add_option("--jobs", fl->jobs)->check(CLI::Range(1, 256));
+  app.add_option("--timeout", fl->timeout_s)->check(CLI::Range(0.1, 3600.0));
+  app.add_option("--format", fl->format)->check(CLI::IsMember({"text", "json", "html"}));
+  app.add_option("--out", fl->out_dir);
+  app.add_option("--replay", fl->replay_dir);
+  app.add_flag("--check-sandbox", fl->check_sandbox);
+  app.add_flag("--list-cells", fl->list_cells);
   try {
     app.parse(flag_argc, argv);
   } catch (const CLI::CallForHelp&) {
@@ -312,70 +327,87 @@ int RunProbe(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return Fail(fmt::format("probe: {}; see 'glassbox help probe'", e.what()));
   }
+  return std::nullopt;
+}
 
-  if (fl.check_sandbox) {
-    Status s = probe::CheckSandboxSupport();
-    if (!s.ok()) return Fail(fmt::format("probe: the sandbox cannot run here: {}", s.message()));
-    std::cout << "probe: sandbox supported (unprivileged user, network, mount, UTS, IPC and cgroup namespaces)\n";
-    return kExitClean;
-  }
+// A --copy argument as an absolute path without a trailing '/': the cell
+// copies it under its last component ("conf/.gemini/" -> ".gemini").
+fs::path CopySource(const std::string& item) {
+  std::error_code ec;
+  fs::path p = fs::absolute(item, ec).lexically_normal();
+  if (!p.has_filename()) p = p.parent_path();
+  return p;
+}
+
+// The flags that cannot go together, a missing command, a --copy of nothing.
+Status CheckFlagCombinations(const ProbeFlags& fl, const std::vector<std::string>& command) {
   if (command.empty() && !fl.list_cells) {
-    return Fail("probe: no command to run; put it after '--', e.g. glassbox probe -- node agent.js");
+    return Status::Error(
+        "no command to run; put it after '--', e.g. glassbox probe -- node agent.js");
   }
-  if (!fl.matrix_file.empty() && !fl.vary.empty()) return Fail("probe: use --vary or --matrix, not both");
-  if (fl.cross && fl.pairwise) return Fail("probe: use --pairwise or --cross, not both");
+  if (!fl.matrix_file.empty() && !fl.vary.empty())
+    return Status::Error("use --vary or --matrix, not both");
+  if (fl.cross && fl.pairwise) return Status::Error("use --pairwise or --cross, not both");
+  for (const std::string& item : fl.copy) {
+    std::error_code ec;
+    if (!fs::exists(item, ec))
+      return Status::Error(fmt::format("--copy {}: no such file or folder", item));
+    const std::string name = CopySource(item).filename().string();
+    if (name.empty() || name == "." || name == "..") {
+      return Status::Error(fmt::format("--copy {}: name a file or folder, not '.' or '..'", item));
+    }
+  }
+  return Status::Ok();
+}
 
-  // Flags → matrix.
+// Flags → matrix: --matrix FILE, else the --vary dimensions in the chosen
+// design, else the default dimensions in a pairwise design (unless --cross).
+Result<probe::Matrix> MatrixFromFlags(const ProbeFlags& fl,
+                                      const std::vector<std::string>& command) {
   std::map<std::string, std::string> set;
   for (const auto& s : fl.set) {
-    if (Status st = probe::ParseSet(s, &set); !st.ok()) return Fail(fmt::format("probe: {}", st.message()));
+    if (Status st = probe::ParseSet(s, &set); !st.ok()) return st;
   }
-  Result<probe::Matrix> matrix = Status::Error("unset");
-  if (!fl.matrix_file.empty()) {
-    matrix = probe::LoadMatrixFile(fl.matrix_file, command, set);
-  } else {
-    std::vector<probe::Dimension> dims;
-    for (const auto& v : fl.vary) {
-      auto dim = probe::ParseVary(v);
-      if (!dim.ok()) return Fail(fmt::format("probe: {}", dim.status().message()));
-      dims.push_back(std::move(dim).value());
-    }
-    probe::Design design = fl.cross      ? probe::Design::kCross
-                           : fl.pairwise ? probe::Design::kPairwise
-                                         : probe::Design::kOneAtATime;
-    if (dims.empty()) {
-      dims = probe::DefaultDimensions(command);
-      if (!fl.cross) design = probe::Design::kPairwise;
-    }
-    probe::Baseline baseline = probe::BaselineFor(dims, command, set);
-    matrix = probe::BuildMatrix(baseline, std::move(dims), design);
+  if (!fl.matrix_file.empty()) return probe::LoadMatrixFile(fl.matrix_file, command, set);
+  std::vector<probe::Dimension> dims;
+  for (const auto& v : fl.vary) {
+    auto dim = probe::ParseVary(v);
+    if (!dim.ok()) return dim.status();
+    dims.push_back(std::move(dim).value());
   }
-  if (!matrix.ok()) return Fail(fmt::format("probe: {}", matrix.status().message()));
-  if (fl.list_cells) {
-    for (const auto& cell : matrix->cells) {
-      std::string varied;
-      for (const auto& [k, v] : cell.varied) varied += fmt::format(" {}={}", k, v.empty() ? "(unset)" : v);
-      std::cout << fmt::format("{}{}\n", cell.label, cell.varied.size() > 1 ? "   ->" + varied : "");
-    }
-    return kExitClean;
+  probe::Design design = fl.cross      ? probe::Design::kCross
+                         : fl.pairwise ? probe::Design::kPairwise
+                                       : probe::Design::kOneAtATime;
+  if (dims.empty()) {
+    dims = probe::DefaultDimensions(command);
+    if (!fl.cross) design = probe::Design::kPairwise;
   }
+  probe::Baseline baseline = probe::BaselineFor(dims, command, set);
+  return probe::BuildMatrix(baseline, std::move(dims), design);
+}
 
-  Result<probe::MatrixRun> result = Status::Error("unset");
-  if (!fl.replay_dir.empty()) {
-    result = ReadCaptures(fl.replay_dir, *matrix);
-    if (!result.ok()) return Fail(fmt::format("probe: --replay: {}", result.status().message()));
-    return Report(fl, command, *matrix, *result);
+void PrintCells(const probe::Matrix& matrix) {
+  for (const auto& cell : matrix.cells) {
+    std::string varied;
+    for (const auto& [k, v] : cell.varied)
+      varied += fmt::format(" {}={}", k, v.empty() ? "(unset)" : v);
+    std::cout << fmt::format("{}{}\n", cell.label, cell.varied.size() > 1 ? "   ->" + varied : "");
   }
+}
+
+// Runs every cell of `matrix` in the sandbox, from a fresh work directory
+// that is removed afterwards (also on Ctrl-C).
+Result<probe::MatrixRun> RunInSandbox(const ProbeFlags& fl, const std::vector<std::string>& command,
+                                      const probe::Matrix& matrix) {
   if (Status s = probe::CheckSandboxSupport(); !s.ok()) {
-    return Fail(fmt::format("probe: the sandbox cannot run here: {}", s.message()));
+    return Status::Error(fmt::format("the sandbox cannot run here: {}", s.message()));
   }
   // Held before any agent runs: cell runners start from this descriptor,
   // never from a path an agent could replace.
-  if (Result<int> held = probe::HeldExecutable(); !held.ok()) {
-    return Fail(fmt::format("probe: {}", held.status().message()));
-  }
+  if (Result<int> held = probe::HeldExecutable(); !held.ok()) return held.status();
   auto ca = probe::MitmCa::Generate("glassbox probe CA");
-  if (!ca.ok()) return Fail(fmt::format("probe: cannot make the interception CA: {}", ca.status().message()));
+  if (!ca.ok())
+    return Status::Error(fmt::format("cannot make the interception CA: {}", ca.status().message()));
 
   probe::ProbeOptions options;
   options.argv = AbsoluteFileArguments(command);
@@ -383,14 +415,15 @@ int RunProbe(int argc, char** argv) {
   unsigned cores = std::thread::hardware_concurrency();
   options.jobs = fl.jobs > 0 ? fl.jobs : static_cast<int>(cores == 0 ? 1 : cores);
   options.timeout_s = fl.timeout_s;
+  for (const std::string& item : fl.copy)
+    options.copy_into_workdir.push_back(CopySource(item).string());
   // Work directories a probe killed with -9 left behind go first.
   probe::SweepStaleWorkRoots(fs::temp_directory_path().string(), "glassbox-probe-");
   std::string root = (fs::temp_directory_path() / "glassbox-probe-XXXXXX").string();
-  if (mkdtemp(root.data()) == nullptr) return Fail(fmt::format("probe: cannot create a work directory in {}", root));
+  if (mkdtemp(root.data()) == nullptr)
+    return Status::Error(fmt::format("cannot create a work directory in {}", root));
   options.work_root = root;
-  if (Status marked = probe::MarkWorkRoot(root); !marked.ok()) {
-    return Fail(fmt::format("probe: {}", marked.message()));
-  }
+  if (Status marked = probe::MarkWorkRoot(root); !marked.ok()) return marked;
   RemoveOnSignal(root);
 
   const probe::MitmCa* ca_ptr = ca->get();
@@ -404,12 +437,44 @@ int RunProbe(int argc, char** argv) {
     run.copy_into_workdir = options.copy_into_workdir;
     return probe::RunCell(probe::ToCellSpec(cell), run);
   };
-  result = probe::RunMatrix(*matrix, options, runner);
+  Result<probe::MatrixRun> result = probe::RunMatrix(matrix, options, runner);
   // Interrupted: the signal thread is removing the work directory and ends
   // the process; the cells it killed are not an error to report.
   while (interrupted) pause();
   std::error_code ec;
   fs::remove_all(root, ec);
+  return result;
+}
+
+}  // namespace
+
+int RunProbe(int argc, char** argv) {
+  int flag_argc = argc;
+  const std::vector<std::string> command = SplitCommand(argc, argv, &flag_argc);
+  ProbeFlags fl;
+  if (std::optional<int> done = ParseProbeFlags(flag_argc, argv, &fl)) return *done;
+  if (fl.check_sandbox) {
+    Status s = probe::CheckSandboxSupport();
+    if (!s.ok()) return Fail(fmt::format("probe: the sandbox cannot run here: {}", s.message()));
+    std::cout << "probe: sandbox supported (unprivileged user, network, mount, UTS, IPC and cgroup "
+                 "namespaces)\n";
+    return kExitClean;
+  }
+  if (Status s = CheckFlagCombinations(fl, command); !s.ok())
+    return Fail(fmt::format("probe: {}", s.message()));
+  Result<probe::Matrix> matrix = MatrixFromFlags(fl, command);
+  if (!matrix.ok()) return Fail(fmt::format("probe: {}", matrix.status().message()));
+  if (fl.list_cells) {
+    PrintCells(*matrix);
+    return kExitClean;
+  }
+  if (!fl.replay_dir.empty()) {
+    Result<probe::MatrixRun> replayed = ReadCaptures(fl.replay_dir, *matrix);
+    if (!replayed.ok())
+      return Fail(fmt::format("probe: --replay: {}", replayed.status().message()));
+    return Report(fl, command, *matrix, *replayed);
+  }
+  Result<probe::MatrixRun> result = RunInSandbox(fl, command, *matrix);
   if (!result.ok()) return Fail(fmt::format("probe: {}", result.status().message()));
   return Report(fl, command, *matrix, *result);
 }
@@ -421,8 +486,14 @@ int Report(const ProbeFlags& fl, const std::vector<std::string>& command, const 
   const probe::MatrixRun* result = &run;
   probe::Analysis analysis = probe::Analyze(*matrix, result->runs, GatherHostFacts(command));
   std::vector<int> runs_per_cell;
-  for (const auto& r : result->runs) runs_per_cell.push_back(static_cast<int>(r.size()));
-  probe::ReportInput input{*matrix, analysis, runs_per_cell, command, Version(), result->seconds};
+  std::vector<std::vector<double>> wall_ms;
+  for (const auto& r : result->runs) {
+    runs_per_cell.push_back(static_cast<int>(r.size()));
+    wall_ms.emplace_back();
+    for (const probe::RunCapture& capture : r) wall_ms.back().push_back(capture.wall_ms);
+  }
+  probe::ReportInput input{*matrix,   analysis,        runs_per_cell, command,
+                           Version(), result->seconds, wall_ms};
   std::string report = RenderReport(fl.format, input);
 
   if (!fl.out_dir.empty()) {

@@ -79,6 +79,111 @@ std::string StringMember(const json::value* v, std::string_view key) {
   return m != nullptr && m->is_string() ? std::string(m->as_string()) : std::string();
 }
 
+json::value MinimalValue(const json::value& schema, const json::value& root, int depth);
+
+// The schema a "$ref" ("#/$defs/Name") points to inside `root`, or null.
+const json::value* ResolveRef(std::string_view ref, const json::value& root) {
+  if (!ref.starts_with("#/")) return nullptr;
+  ref.remove_prefix(2);
+  const json::value* target = &root;
+  while (target != nullptr && !ref.empty()) {
+    const size_t slash = ref.find('/');
+    target = Member(target, ref.substr(0, slash));
+    ref = slash == std::string_view::npos ? std::string_view() : ref.substr(slash + 1);
+  }
+  return target;
+}
+
+// The first non-null alternative of anyOf/oneOf/allOf, or null.
+const json::value* FirstAlternative(const json::object& s) {
+  for (const char* key : {"anyOf", "oneOf", "allOf"}) {
+    const json::value* list = s.if_contains(key);
+    if (list == nullptr || !list->is_array()) continue;
+    for (const json::value& option : list->as_array()) {
+      if (StringMember(&option, "type") != "null") return &option;
+    }
+  }
+  return nullptr;
+}
+
+// The schema's type in lower case: the first non-null one of a type list,
+// else guessed from "properties"/"items", else "null".
+std::string SchemaType(const json::object& s) {
+  const json::value* t = s.if_contains("type");
+  if (t != nullptr && t->is_string()) return Lower(t->as_string());
+  if (t != nullptr && t->is_array()) {
+    for (const json::value& e : t->as_array()) {
+      if (e.is_string() && Lower(e.as_string()) != "null") return Lower(e.as_string());
+    }
+    return "null";
+  }
+  if (s.contains("properties")) return "object";
+  return s.contains("items") ? "array" : "null";
+}
+
+int64_t IntMember(const json::object& s, std::string_view key, int64_t fallback) {
+  const json::value* v = s.if_contains(key);
+  return v != nullptr && v->is_int64() ? v->as_int64() : fallback;
+}
+
+json::value MinimalObject(const json::object& s, const json::value& root, int depth) {
+  json::object out;
+  const json::value* props = s.if_contains("properties");
+  const json::value* required = s.if_contains("required");
+  if (required == nullptr || !required->is_array()) return out;
+  for (const json::value& name : required->as_array()) {
+    if (!name.is_string()) continue;
+    const json::value* p = Member(props, name.as_string());
+    out[name.as_string()] = p != nullptr ? MinimalValue(*p, root, depth + 1) : json::value(nullptr);
+  }
+  return out;
+}
+
+json::value MinimalArray(const json::object& s, const json::value& root, int depth) {
+  json::array out;
+  const int64_t n = std::clamp<int64_t>(IntMember(s, "minItems", 0), 0, 100);
+  const json::value* items = s.if_contains("items");
+  for (int64_t i = 0; i < n; ++i)
+    out.push_back(items != nullptr ? MinimalValue(*items, root, depth + 1) : nullptr);
+  return out;
+}
+
+// A valid example of each string format providers' schemas use.
+constexpr std::pair<std::string_view, std::string_view> kFormatExamples[] = {
+    {"date-time", "1970-01-01T00:00:00Z"},
+    {"date", "1970-01-01"},
+    {"time", "00:00:00Z"},
+    {"email", "a@example.com"},
+    {"uri", "https://example.com"},
+    {"url", "https://example.com"},
+    {"uuid", "00000000-0000-0000-0000-000000000000"},
+};
+
+json::value MinimalString(const json::object& s) {
+  const json::value* format = s.if_contains("format");
+  if (format != nullptr && format->is_string()) {
+    for (const auto& [name, example] : kFormatExamples) {
+      if (format->as_string() == name) return json::string(example);
+    }
+  }
+  const int64_t n = std::clamp<int64_t>(IntMember(s, "minLength", 0), 0, 10000);
+  return json::string(static_cast<size_t>(n), 'a');
+}
+
+// Zero moved into [minimum or exclusiveMinimum + 1, maximum].
+json::value MinimalNumber(const json::object& s, bool integer) {
+  double v = 0;
+  const json::value* min = s.if_contains("minimum");
+  const json::value* xmin = s.if_contains("exclusiveMinimum");
+  const json::value* max = s.if_contains("maximum");
+  if (min != nullptr && min->is_number()) v = std::max(v, min->to_number<double>());
+  if (xmin != nullptr && xmin->is_number() && xmin->to_number<double>() >= v)
+    v = xmin->to_number<double>() + 1;
+  if (max != nullptr && max->is_number()) v = std::min(v, max->to_number<double>());
+  if (integer) return static_cast<int64_t>(v);
+  return v;
+}
+
 // The smallest value that satisfies a JSON Schema (the subset providers use
 // for structured output: type, properties, required, items, minItems, enum,
 // const, anyOf/oneOf/allOf, $ref to $defs, string formats and minLength,
@@ -91,85 +196,16 @@ json::value MinimalValue(const json::value& schema, const json::value& root, int
     return e->as_array()[0];
   }
   if (const json::value* ref = s.if_contains("$ref"); ref != nullptr && ref->is_string()) {
-    std::string_view r = ref->as_string();
-    const json::value* target = &root;
-    if (r.starts_with("#/")) {
-      r.remove_prefix(2);
-      while (target != nullptr && !r.empty()) {
-        const size_t slash = r.find('/');
-        target = Member(target, r.substr(0, slash));
-        r = slash == std::string_view::npos ? std::string_view() : r.substr(slash + 1);
-      }
-      if (target != nullptr) return MinimalValue(*target, root, depth + 1);
-    }
-    return nullptr;
+    const json::value* target = ResolveRef(ref->as_string(), root);
+    return target != nullptr ? MinimalValue(*target, root, depth + 1) : json::value(nullptr);
   }
-  for (const char* key : {"anyOf", "oneOf", "allOf"}) {
-    if (const json::value* list = s.if_contains(key); list != nullptr && list->is_array()) {
-      for (const json::value& option : list->as_array()) {
-        if (StringMember(&option, "type") != "null") return MinimalValue(option, root, depth + 1);
-      }
-    }
-  }
-  std::string type;
-  if (const json::value* t = s.if_contains("type")) {
-    if (t->is_string()) {
-      type = Lower(t->as_string());
-    } else if (t->is_array()) {
-      for (const json::value& e : t->as_array()) {
-        if (e.is_string() && Lower(e.as_string()) != "null") {
-          type = Lower(e.as_string());
-          break;
-        }
-      }
-      if (type.empty()) type = "null";
-    }
-  }
-  if (type.empty()) type = s.contains("properties") ? "object" : s.contains("items") ? "array" : "null";
-  if (type == "object") {
-    json::object out;
-    const json::value* props = s.if_contains("properties");
-    if (const json::value* req = s.if_contains("required"); req != nullptr && req->is_array()) {
-      for (const json::value& name : req->as_array()) {
-        if (!name.is_string()) continue;
-        const json::value* p = Member(props, name.as_string());
-        out[name.as_string()] = p != nullptr ? MinimalValue(*p, root, depth + 1) : json::value(nullptr);
-      }
-    }
-    return out;
-  }
-  if (type == "array") {
-    json::array out;
-    int64_t n = 0;
-    if (const json::value* m = s.if_contains("minItems"); m != nullptr && m->is_int64()) n = m->as_int64();
-    n = std::clamp<int64_t>(n, 0, 100);
-    const json::value* items = s.if_contains("items");
-    for (int64_t i = 0; i < n; ++i) out.push_back(items != nullptr ? MinimalValue(*items, root, depth + 1) : nullptr);
-    return out;
-  }
-  if (type == "string") {
-    const std::string format = StringMember(&schema, "format");
-    if (format == "date-time") return "1970-01-01T00:00:00Z";
-    if (format == "date") return "1970-01-01";
-    if (format == "time") return "00:00:00Z";
-    if (format == "email") return "a@example.com";
-    if (format == "uri" || format == "url") return "https://example.com";
-    if (format == "uuid") return "00000000-0000-0000-0000-000000000000";
-    int64_t n = 0;
-    if (const json::value* m = s.if_contains("minLength"); m != nullptr && m->is_int64()) n = m->as_int64();
-    return json::string(static_cast<size_t>(std::clamp<int64_t>(n, 0, 10000)), 'a');
-  }
-  if (type == "integer" || type == "number") {
-    double v = 0;
-    const json::value* min = s.if_contains("minimum");
-    const json::value* xmin = s.if_contains("exclusiveMinimum");
-    const json::value* max = s.if_contains("maximum");
-    if (min != nullptr && min->is_number() && min->to_number<double>() > v) v = min->to_number<double>();
-    if (xmin != nullptr && xmin->is_number() && xmin->to_number<double>() >= v) v = xmin->to_number<double>() + 1;
-    if (max != nullptr && max->is_number() && max->to_number<double>() < v) v = max->to_number<double>();
-    if (type == "integer") return static_cast<int64_t>(v);
-    return v;
-  }
+  if (const json::value* option = FirstAlternative(s))
+    return MinimalValue(*option, root, depth + 1);
+  const std::string type = SchemaType(s);
+  if (type == "object") return MinimalObject(s, root, depth);
+  if (type == "array") return MinimalArray(s, root, depth);
+  if (type == "string") return MinimalString(s);
+  if (type == "integer" || type == "number") return MinimalNumber(s, type == "integer");
   if (type == "boolean") return false;
   return nullptr;
 }
@@ -590,30 +626,46 @@ class Planner {
   ResponsePlan* plan_;
 };
 
+// The error "type" (Anthropic, OpenAI) or "status" (Gemini) each provider
+// documents for an HTTP status; the last row of a protocol is its default.
+struct ErrorKind {
+  std::string_view protocol;
+  int status;  // 0: any other
+  std::string_view type;
+};
+constexpr ErrorKind kErrorKinds[] = {
+    {"anthropic", 404, "not_found_error"},
+    {"anthropic", 429, "rate_limit_error"},
+    {"anthropic", 500, "api_error"},
+    {"anthropic", 0, "invalid_request_error"},
+    {"gemini", 404, "NOT_FOUND"},
+    {"gemini", 429, "RESOURCE_EXHAUSTED"},
+    {"gemini", 500, "INTERNAL"},
+    {"gemini", 0, "INVALID_ARGUMENT"},
+    {"openai", 429, "rate_limit_exceeded"},
+    {"openai", 500, "server_error"},
+    {"openai", 0, "invalid_request_error"},
+};
+
+std::string_view ErrorType(std::string_view protocol, int status) {
+  const int key = status >= 500 ? 500 : status;
+  if (protocol != "anthropic" && protocol != "gemini") protocol = "openai";
+  for (const ErrorKind& kind : kErrorKinds) {
+    if (kind.protocol == protocol && (kind.status == key || kind.status == 0)) return kind.type;
+  }
+  return "invalid_request_error";
+}
+
 json::value ErrorBody(std::string_view protocol, int status, std::string_view message) {
+  const json::string type(ErrorType(protocol, status));
   if (protocol == "anthropic") {
-    return json::object{{"type", "error"},
-                        {"error",
-                         {{"type", status == 429   ? "rate_limit_error"
-                                   : status >= 500 ? "api_error"
-                                                   : "invalid_request_error"},
-                          {"message", message}}}};
+    return json::object{{"type", "error"}, {"error", {{"type", type}, {"message", message}}}};
   }
   if (protocol == "gemini") {
-    return json::object{{"error",
-                         {{"code", status},
-                          {"message", message},
-                          {"status", status == 429   ? "RESOURCE_EXHAUSTED"
-                                     : status >= 500 ? "INTERNAL"
-                                                     : "INVALID_ARGUMENT"}}}};
+    return json::object{{"error", {{"code", status}, {"message", message}, {"status", type}}}};
   }
-  return json::object{{"error",
-                       {{"message", message},
-                        {"type", status == 429   ? "rate_limit_exceeded"
-                                 : status >= 500 ? "server_error"
-                                                 : "invalid_request_error"},
-                        {"param", nullptr},
-                        {"code", nullptr}}}};
+  return json::object{
+      {"error", {{"message", message}, {"type", type}, {"param", nullptr}, {"code", nullptr}}}};
 }
 
 void ApplyFault(std::string_view fault, const FakeProviderOptions& options, ResponsePlan* plan) {
@@ -642,6 +694,226 @@ void ApplyFault(std::string_view fault, const FakeProviderOptions& options, Resp
   cut.resize(cut.size() / 2);
   plan->chunks.resize(std::min(mid + 1, plan->chunks.size()));
 }
+
+// The reply text before any structured-output shaping: the configured text,
+// or what the x-fake-reply / x-fake-echo headers ask for.
+Reply BaseReply(const FakeProviderOptions& options, const Headers& headers, std::string_view body) {
+  Reply reply;
+  reply.text = options.reply_text;
+  if (const std::string* r = Header(headers, "x-fake-reply")) reply.text = PercentDecode(*r);
+  if (const std::string* e = Header(headers, "x-fake-echo"); e != nullptr && *e == "1")
+    reply.text = std::string(body);
+  return reply;
+}
+
+// Which provider's error shape a request expects when its route does not
+// say: its version or key header, else its path; OpenAI's by default.
+std::string GuessProtocol(std::string_view path, const Headers& headers) {
+  if (Header(headers, "anthropic-version") != nullptr || Header(headers, "x-api-key") != nullptr)
+    return "anthropic";
+  if (path.find("/v1beta/") != std::string_view::npos ||
+      Header(headers, "x-goog-api-key") != nullptr) {
+    return "gemini";
+  }
+  return "openai";
+}
+
+bool IsWebSocketUpgrade(const Headers& headers) {
+  const std::string* upgrade = Header(headers, "upgrade");
+  return upgrade != nullptr && Lower(*upgrade).find("websocket") != std::string::npos;
+}
+
+// A WebSocket upgrade (the OpenAI Responses API over WebSocket) is refused
+// as a server without that transport does, 426 in the provider's error
+// shape, so a client with an HTTP fallback takes it at once; a 200 to the
+// handshake was taken for a broken connection and retried with back-off
+// (Codex: six handshakes, about 6 s per run).
+void RefuseWebSocket(std::string_view path, const Headers& headers, Planner* planner,
+                     ResponsePlan* plan) {
+  const std::string protocol = GuessProtocol(path, headers);
+  plan->route = "websocket.refused";
+  planner->Json(426,
+                ErrorBody(protocol, 426, "fake provider: no WebSocket transport here; use HTTP"));
+}
+
+// A path no route knows. What a real server without that resource says is
+// what makes a real client stop asking: an API client's GET of a document
+// we do not have (an organisation policy, remote settings, a feature flag
+// set) and its call of an unknown API under a provider's path get 404 in the
+// provider's error shape, which HTTP clients treat as final (a 200 "{}" is a
+// document the client cannot parse, and it retried with back-off: Claude
+// Code asked for /api/claude_code/policy_limits five times over 5 s per run).
+// A POST elsewhere (telemetry, event logs) is accepted with 200 "{}"; a
+// request without credentials (a connectivity check, an update check) gets
+// 200 "{}"; OPTIONS gets 204.
+void AnswerOtherPath(std::string_view method, std::string_view path, const Headers& headers,
+                     Planner* planner, ResponsePlan* plan) {
+  if (method == "OPTIONS") {
+    plan->status = 204;
+    return;
+  }
+  const bool api_path = path.find("/v1/") != std::string_view::npos ||
+                        path.find("/v1beta/") != std::string_view::npos ||
+                        path.find("/openai/") != std::string_view::npos ||
+                        path.find("/compatible-mode/") != std::string_view::npos;
+  // Only a client of the API sends its credentials or version header; a
+  // telemetry POST to some "/v1/events" is not a provider call.
+  const bool not_found =
+      IsApiClient(headers) && (method == "GET" || (method == "POST" && api_path));
+  if (!not_found) {
+    planner->Json(200, json::object());
+    return;
+  }
+  const std::string protocol = GuessProtocol(path, headers);
+  plan->route = "unknown." + protocol;
+  planner->Json(
+      404, ErrorBody(protocol, 404, fmt::format("fake provider: no API at {} {}", method, path)));
+}
+
+// What a known route's answer needs from the request.
+struct RouteRequest {
+  const json::value& req;  // the parsed body (null for a GET)
+  Reply* reply;
+  uint64_t in_tokens;
+  bool stream;
+  std::string_view path;
+  std::string_view query;
+};
+
+// The model and method of a Gemini call ".../models/MODEL:METHOD".
+std::pair<std::string, std::string> GeminiModelAndMethod(std::string_view path) {
+  std::string_view rest = path.substr(path.rfind("/models/") + 8);
+  const size_t colon = rest.rfind(':');
+  return {std::string(rest.substr(0, colon)), std::string(rest.substr(colon + 1))};
+}
+
+constexpr double kFakeEmbedding[] = {0.0, 0.125, -0.25, 0.5, 0.0, 0.0, 0.0, 0.0};
+
+json::array FakeEmbedding() {
+  return json::array(std::begin(kFakeEmbedding), std::end(kFakeEmbedding));
+}
+
+// The number of elements of an array member, at least 1.
+size_t CountAtLeastOne(const json::value& req, std::string_view key) {
+  const json::value* list = Member(&req, key);
+  return list != nullptr && list->is_array() ? std::max<size_t>(1, list->as_array().size()) : 1;
+}
+
+void AnswerAnthropicMessages(const RouteRequest& r, Planner* planner) {
+  AnthropicShape(r.req, r.reply);
+  planner->AnthropicMessages(r.req, *r.reply, r.in_tokens, r.stream);
+}
+
+void AnswerAnthropicCountTokens(const RouteRequest& r, Planner* planner) {
+  planner->Json(200, json::object{{"input_tokens", r.in_tokens}});
+}
+
+void AnswerAnthropicModels(const RouteRequest& /*r*/, Planner* planner) {
+  json::array data;
+  for (const char* id : {"claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1"}) {
+    data.push_back(json::object{{"type", "model"},
+                                {"id", id},
+                                {"display_name", id},
+                                {"created_at", "2026-01-01T00:00:00Z"}});
+  }
+  planner->Json(200, json::object{{"data", data},
+                                  {"has_more", false},
+                                  {"first_id", "claude-sonnet-4-5"},
+                                  {"last_id", "claude-opus-4-1"}});
+}
+
+void AnswerOpenAiModels(const RouteRequest& /*r*/, Planner* planner) {
+  json::array data;
+  for (const char* id : {"gpt-5", "gpt-5-mini", "gpt-4o", "text-embedding-3-small"}) {
+    data.push_back(json::object{
+        {"id", id}, {"object", "model"}, {"created", kCreated}, {"owned_by", "openai"}});
+  }
+  planner->Json(200, json::object{{"object", "list"}, {"data", data}});
+}
+
+void AnswerOpenAiChat(const RouteRequest& r, Planner* planner) {
+  OpenAiChatShape(r.req, r.reply);
+  planner->OpenAiChat(r.req, *r.reply, r.in_tokens, r.stream);
+}
+
+void AnswerOpenAiResponses(const RouteRequest& r, Planner* planner) {
+  ResponsesShape(r.req, r.reply);
+  planner->OpenAiResponses(r.req, *r.reply, r.in_tokens, r.stream);
+}
+
+void AnswerOpenAiEmbeddings(const RouteRequest& r, Planner* planner) {
+  const size_t inputs = CountAtLeastOne(r.req, "input");
+  json::array data;
+  for (size_t i = 0; i < inputs; ++i) {
+    data.push_back(
+        json::object{{"object", "embedding"}, {"index", i}, {"embedding", FakeEmbedding()}});
+  }
+  const std::string model =
+      StringMember(&r.req, "model").empty() ? "text-embedding-fake" : StringMember(&r.req, "model");
+  planner->Json(
+      200,
+      json::object{{"object", "list"},
+                   {"data", data},
+                   {"model", model},
+                   {"usage", {{"prompt_tokens", r.in_tokens}, {"total_tokens", r.in_tokens}}}});
+}
+
+void AnswerGeminiModels(const RouteRequest& /*r*/, Planner* planner) {
+  json::array models;
+  for (const char* id : {"gemini-2.5-pro", "gemini-2.5-flash"}) {
+    models.push_back(
+        json::object{{"name", fmt::format("models/{}", id)},
+                     {"displayName", id},
+                     {"supportedGenerationMethods",
+                      json::array{"generateContent", "streamGenerateContent", "countTokens"}}});
+  }
+  planner->Json(200, json::object{{"models", models}});
+}
+
+void AnswerGeminiCountTokens(const RouteRequest& r, Planner* planner) {
+  planner->Json(200, json::object{{"totalTokens", r.in_tokens}});
+}
+
+void AnswerGeminiEmbed(const RouteRequest& r, Planner* planner) {
+  if (GeminiModelAndMethod(r.path).second == "embedContent") {
+    planner->Json(200, json::object{{"embedding", {{"values", FakeEmbedding()}}}});
+    return;
+  }
+  json::array embeddings;
+  const size_t n = CountAtLeastOne(r.req, "requests");
+  for (size_t i = 0; i < n; ++i) embeddings.push_back(json::object{{"values", FakeEmbedding()}});
+  planner->Json(200, json::object{{"embeddings", embeddings}});
+}
+
+void AnswerGeminiGenerate(const RouteRequest& r, Planner* planner, bool stream) {
+  GeminiShape(r.req, r.reply);
+  planner->Gemini(GeminiModelAndMethod(r.path).first, *r.reply, r.in_tokens, stream,
+                  QueryParam(r.query, "alt") == "sse");
+}
+
+void AnswerGeminiGenerateContent(const RouteRequest& r, Planner* planner) {
+  AnswerGeminiGenerate(r, planner, false);
+}
+
+void AnswerGeminiStreamGenerateContent(const RouteRequest& r, Planner* planner) {
+  AnswerGeminiGenerate(r, planner, true);
+}
+
+// Every route ApiRoute() names, with its answer.
+constexpr std::pair<std::string_view, void (*)(const RouteRequest&, Planner*)> kRouteAnswers[] = {
+    {"anthropic.messages", AnswerAnthropicMessages},
+    {"anthropic.count_tokens", AnswerAnthropicCountTokens},
+    {"anthropic.models", AnswerAnthropicModels},
+    {"openai.models", AnswerOpenAiModels},
+    {"openai.chat_completions", AnswerOpenAiChat},
+    {"openai.responses", AnswerOpenAiResponses},
+    {"openai.embeddings", AnswerOpenAiEmbeddings},
+    {"gemini.models", AnswerGeminiModels},
+    {"gemini.count_tokens", AnswerGeminiCountTokens},
+    {"gemini.embed_content", AnswerGeminiEmbed},
+    {"gemini.generate_content", AnswerGeminiGenerateContent},
+    {"gemini.stream_generate_content", AnswerGeminiStreamGenerateContent},
+};
 
 }  // namespace
 
@@ -700,64 +972,16 @@ ResponsePlan FakeProvider::Plan(std::string_view method, std::string_view target
   const std::string_view path = target.substr(0, q);
   const std::string_view query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
   Planner planner(options_, &plan);
-
-  const std::string route = ApiRoute(method, path, headers);
-  std::string protocol;
-  std::string gemini_model, gemini_method;
-  const bool post = method == "POST";
-  const bool get = method == "GET";
-  const bool anthropic_header = Header(headers, "anthropic-version") != nullptr;
-  if (route.starts_with("gemini.") && route != "gemini.models") {
-    std::string_view rest = path.substr(path.rfind("/models/") + 8);
-    const size_t colon = rest.rfind(':');
-    gemini_model = std::string(rest.substr(0, colon));
-    gemini_method = std::string(rest.substr(colon + 1));
-  }
-  plan.route = route;
-  protocol = route.substr(0, route.find('.'));
-
-  // A WebSocket upgrade (the OpenAI Responses API over WebSocket) is refused
-  // as a server without that transport does, 426 in the provider's error
-  // shape, so a client with an HTTP fallback takes it at once; a 200 to the
-  // handshake was taken for a broken connection and retried with back-off
-  // (Codex: six handshakes, about 6 s per run).
-  if (const std::string* upgrade = Header(headers, "upgrade");
-      upgrade != nullptr && Lower(*upgrade).find("websocket") != std::string::npos) {
-    const std::string guess = anthropic_header                                  ? "anthropic"
-                              : path.find("/v1beta/") != std::string_view::npos ? "gemini"
-                                                                                : "openai";
-    plan.route = "websocket.refused";
-    planner.Json(426, ErrorBody(guess, 426, "fake provider: no WebSocket transport here; use HTTP"));
+  plan.route = ApiRoute(method, path, headers);
+  if (IsWebSocketUpgrade(headers)) {
+    RefuseWebSocket(path, headers, &planner, &plan);
     return plan;
   }
-
-  if (route == "other") {
-    // A path under a provider's API that no route knows is answered as the
-    // provider would (404 in its error shape), so the client reports it
-    // rather than failing on an empty object; anything else (telemetry,
-    // update checks) gets 200 {}.
-    const bool api_path = path.find("/v1/") != std::string_view::npos ||
-                          path.find("/v1beta/") != std::string_view::npos ||
-                          path.find("/openai/") != std::string_view::npos ||
-                          path.find("/compatible-mode/") != std::string_view::npos;
-    // Only a client of the API sends its credentials or version header; a
-    // telemetry POST to some "/v1/events" is not a provider call.
-    const bool api_client = IsApiClient(headers);
-    if (method == "OPTIONS") {
-      plan.status = 204;
-    } else if (api_path && api_client && (post || get)) {
-      const std::string guess = anthropic_header                                        ? "anthropic"
-                                : path.find("/v1beta/") != std::string_view::npos ||
-                                          Header(headers, "x-goog-api-key") != nullptr ? "gemini"
-                                                                                        : "openai";
-      plan.route = "unknown." + guess;
-      planner.Json(404, ErrorBody(guess, 404, fmt::format("fake provider: no API at {} {}", method, path)));
-    } else {
-      planner.Json(200, json::object());
-    }
+  if (plan.route == "other") {
+    AnswerOtherPath(method, path, headers, &planner, &plan);
     return plan;
   }
-
+  const std::string protocol = plan.route.substr(0, plan.route.find('.'));
   const std::string* fault_header = Header(headers, "x-fake-fault");
   const std::string fault = fault_header != nullptr ? Lower(*fault_header) : "";
   if (fault == "500" || fault == "429" || fault == "503") {
@@ -765,9 +989,8 @@ ResponsePlan FakeProvider::Plan(std::string_view method, std::string_view target
     planner.Json(status, ErrorBody(protocol, status, fmt::format("fake provider: injected fault {}", status)));
     return plan;
   }
-
   json::value req;
-  if (post) {
+  if (method == "POST") {
     boost::system::error_code ec;
     json::parse_options po;
     po.max_depth = 256;
@@ -777,86 +1000,17 @@ ResponsePlan FakeProvider::Plan(std::string_view method, std::string_view target
       return plan;
     }
   }
-
-  Reply reply;
-  reply.text = options_.reply_text;
-  if (const std::string* r = Header(headers, "x-fake-reply")) reply.text = PercentDecode(*r);
-  if (const std::string* e = Header(headers, "x-fake-echo"); e != nullptr && *e == "1") reply.text = std::string(body);
-  const uint64_t in_tokens = TokenEstimate(body);
+  Reply reply = BaseReply(options_, headers, body);
   const json::value* stream_flag = Member(&req, "stream");
-  const bool stream = stream_flag != nullptr && stream_flag->is_bool() && stream_flag->as_bool();
-
-  if (route == "anthropic.messages") {
-    AnthropicShape(req, &reply);
-    planner.AnthropicMessages(req, reply, in_tokens, stream);
-  } else if (route == "anthropic.count_tokens") {
-    planner.Json(200, json::object{{"input_tokens", in_tokens}});
-  } else if (route == "anthropic.models") {
-    json::array data;
-    for (const char* id : {"claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1"}) {
-      data.push_back(
-          json::object{{"type", "model"}, {"id", id}, {"display_name", id}, {"created_at", "2026-01-01T00:00:00Z"}});
-    }
-    planner.Json(
-        200,
-        json::object{
-            {"data", data}, {"has_more", false}, {"first_id", "claude-sonnet-4-5"}, {"last_id", "claude-opus-4-1"}});
-  } else if (route == "openai.models") {
-    json::array data;
-    for (const char* id : {"gpt-5", "gpt-5-mini", "gpt-4o", "text-embedding-3-small"}) {
-      data.push_back(json::object{{"id", id}, {"object", "model"}, {"created", kCreated}, {"owned_by", "openai"}});
-    }
-    planner.Json(200, json::object{{"object", "list"}, {"data", data}});
-  } else if (route == "openai.chat_completions") {
-    OpenAiChatShape(req, &reply);
-    planner.OpenAiChat(req, reply, in_tokens, stream);
-  } else if (route == "openai.responses") {
-    ResponsesShape(req, &reply);
-    planner.OpenAiResponses(req, reply, in_tokens, stream);
-  } else if (route == "openai.embeddings") {
-    size_t inputs = 1;
-    if (const json::value* input = Member(&req, "input"); input != nullptr && input->is_array()) {
-      inputs = std::max<size_t>(1, input->as_array().size());
-    }
-    json::array data;
-    for (size_t i = 0; i < inputs; ++i) {
-      data.push_back(json::object{{"object", "embedding"},
-                                  {"index", i},
-                                  {"embedding", json::array{0.0, 0.125, -0.25, 0.5, 0.0, 0.0, 0.0, 0.0}}});
-    }
-    const std::string model = StringMember(&req, "model").empty() ? "text-embedding-fake" : StringMember(&req, "model");
-    planner.Json(200, json::object{{"object", "list"},
-                                   {"data", data},
-                                   {"model", model},
-                                   {"usage", {{"prompt_tokens", in_tokens}, {"total_tokens", in_tokens}}}});
-  } else if (route == "gemini.models") {
-    json::array models;
-    for (const char* id : {"gemini-2.5-pro", "gemini-2.5-flash"}) {
-      models.push_back(json::object{
-          {"name", fmt::format("models/{}", id)},
-          {"displayName", id},
-          {"supportedGenerationMethods", json::array{"generateContent", "streamGenerateContent", "countTokens"}}});
-    }
-    planner.Json(200, json::object{{"models", models}});
-  } else if (route == "gemini.count_tokens") {
-    planner.Json(200, json::object{{"totalTokens", in_tokens}});
-  } else if (route == "gemini.embed_content") {
-    const json::array values{0.0, 0.125, -0.25, 0.5, 0.0, 0.0, 0.0, 0.0};
-    if (gemini_method == "embedContent") {
-      planner.Json(200, json::object{{"embedding", {{"values", values}}}});
-    } else {
-      size_t n = 1;
-      if (const json::value* reqs = Member(&req, "requests"); reqs != nullptr && reqs->is_array()) {
-        n = std::max<size_t>(1, reqs->as_array().size());
-      }
-      json::array embeddings;
-      for (size_t i = 0; i < n; ++i) embeddings.push_back(json::object{{"values", values}});
-      planner.Json(200, json::object{{"embeddings", embeddings}});
-    }
-  } else {
-    GeminiShape(req, &reply);
-    planner.Gemini(gemini_model, reply, in_tokens, route == "gemini.stream_generate_content",
-                   QueryParam(query, "alt") == "sse");
+  const RouteRequest request{
+      req,
+      &reply,
+      TokenEstimate(body),
+      stream_flag != nullptr && stream_flag->is_bool() && stream_flag->as_bool(),
+      path,
+      query};
+  for (const auto& [route, answer] : kRouteAnswers) {
+    if (route == plan.route) answer(request, &planner);
   }
   ApplyFault(fault, options_, &plan);
   return plan;

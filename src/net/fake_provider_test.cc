@@ -287,6 +287,32 @@ TEST(FakeProvider, UnknownApiPathGetsTheProvidersError) {
   EXPECT_EQ(kFake.Plan("POST", "/v1/events", {}, "{}").status, 200);
 }
 
+// An API client's GET of a document the fake provider does not have (Claude
+// Code's organisation policy) is answered 404 in the provider's error shape,
+// which clients take as final; a 200 "{}" is a document the client could not
+// parse, and Claude Code asked again five times over 5 s in every run.
+TEST(FakeProvider, UnknownDocumentGetIsNotFoundSoTheClientStopsAsking) {
+  ResponsePlan plan =
+      kFake.Plan("GET", "/api/claude_code/policy_limits", {{"x-api-key", "sk-ant-x"}}, "");
+  EXPECT_EQ(plan.status, 404);
+  EXPECT_EQ(plan.route, "unknown.anthropic");
+  json::value body = json::parse(plan.Body());
+  EXPECT_EQ(body.at("type"), "error");
+  EXPECT_EQ(body.at("error").at("type"), "not_found_error");
+  plan = kFake.Plan("GET", "/settings/feature-flags", {{"Authorization", "Bearer x"}}, "");
+  EXPECT_EQ(plan.status, 404);
+  EXPECT_EQ(json::parse(plan.Body()).at("error").at("type"), "invalid_request_error");
+  plan = kFake.Plan("GET", "/config", {{"x-goog-api-key", "k"}}, "");
+  EXPECT_EQ(plan.status, 404);
+  EXPECT_EQ(json::parse(plan.Body()).at("error").at("status"), "NOT_FOUND");
+  // A telemetry POST with credentials outside an API path is accepted, and a
+  // GET without credentials (a connectivity or update check) is answered.
+  EXPECT_EQ(kFake.Plan("POST", "/api/event_logging/v2/batch", {{"x-api-key", "k"}}, "{}").status,
+            200);
+  EXPECT_EQ(kFake.Plan("GET", "/api/directory/server-urls", {}, "").status, 200);
+  EXPECT_EQ(kFake.Plan("HEAD", "/api/hello", {{"x-api-key", "k"}}, "").status, 200);
+}
+
 // A WebSocket handshake (Codex's Responses API over WebSocket, under any
 // base path) is refused with 426 in the provider's error shape, so the client
 // falls back to HTTP at once; a 200 made Codex retry six times with back-off.

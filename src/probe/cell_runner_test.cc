@@ -29,11 +29,11 @@ class CellRunnerTest : public ::testing::Test {
   static void SetUpTestSuite() {
     auto ca = MitmCa::Generate("cell runner test CA");
     ASSERT_TRUE(ca.ok()) << ca.status().message();
-    ca_ = std::move(*ca).release();
+    shared_ca = std::move(*ca).release();
   }
   static void TearDownTestSuite() {
-    delete ca_;
-    ca_ = nullptr;
+    delete shared_ca;
+    shared_ca = nullptr;
   }
   void SetUp() override {
     Status support = CheckSandboxSupport();
@@ -50,18 +50,18 @@ class CellRunnerTest : public ::testing::Test {
     o.argv = std::move(argv);
     o.timeout_s = timeout_s;
     o.work_dir = root_ + "/run" + std::to_string(runs_++);
-    o.ca = ca_;
+    o.ca = shared_ca;
     o.glassbox_exe = PROBE_CELL_HOST;
     return o;
   }
   static std::vector<std::string> Shell(const std::string& script) { return {"sh", "-c", script}; }
 
-  static MitmCa* ca_;
+  static MitmCa* shared_ca;
   std::string root_;
   int runs_ = 0;
 };
 
-MitmCa* CellRunnerTest::ca_ = nullptr;
+MitmCa* CellRunnerTest::shared_ca = nullptr;
 
 const CapturedRequest* FindRequest(const RunCapture& c, const std::string& host) {
   for (const CapturedRequest& r : c.requests) {

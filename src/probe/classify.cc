@@ -565,78 +565,124 @@ std::optional<size_t> FunctionalDimension(const Matrix& matrix, const std::vecto
   return best;
 }
 
-Attribution Attribute(const Matrix& matrix, const std::vector<bool>& observed, const std::vector<bool>& deviant,
-                      bool single_run, const std::vector<size_t>* only) {
-  Attribution out;
-  const size_t cells = std::min({matrix.cells.size(), observed.size(), deviant.size()});
-  size_t deviant_count = 0;
-  for (size_t c = 0; c < cells; ++c) deviant_count += observed[c] && deviant[c];
-  if (deviant_count == 0 || matrix.dimensions.empty()) return out;
-  auto level = [&](size_t c, size_t d) {
-    const auto& levels = matrix.cells[c].levels;
-    return d < levels.size() ? levels[d] : 0;
-  };
-  auto deviant_levels = [&](size_t d) {
-    std::set<int> l;
-    for (size_t c = 0; c < cells; ++c) {
-      if (observed[c] && deviant[c]) l.insert(level(c, d));
-    }
-    return l;
-  };
-  const size_t dims = matrix.dimensions.size();
-  std::vector<std::set<int>> levels(dims);
-  for (size_t d = 0; d < dims; ++d) levels[d] = deviant_levels(d);
-  auto exact = [&](const std::vector<size_t>& ds) {
-    for (size_t c = 0; c < cells; ++c) {
-      if (!observed[c]) continue;
-      bool holds = true;
-      for (size_t d : ds) holds = holds && levels[d].count(level(c, d)) > 0;
-      if (holds != deviant[c]) return false;
-    }
-    return true;
-  };
-  std::vector<size_t> best;
-  size_t best_size = SIZE_MAX;
-  auto allowed = [&](size_t d) { return only == nullptr || std::find(only->begin(), only->end(), d) != only->end(); };
-  for (size_t d = 0; d < dims; ++d) {
-    if (!allowed(d)) continue;
-    if (levels[d].size() < best_size && exact({d})) {
-      best = {d};
-      best_size = levels[d].size();
+namespace {
+
+// The search for the fewest dimensions whose deviant levels hold exactly in
+// the deviant cells (among the observed ones).
+class DeviantCells {
+ public:
+  DeviantCells(const Matrix& matrix, const std::vector<bool>& observed,
+               const std::vector<bool>& deviant, const std::vector<size_t>* only)
+      : matrix_(matrix),
+        observed_(observed),
+        deviant_(deviant),
+        only_(only),
+        cells_(std::min({matrix.cells.size(), observed.size(), deviant.size()})),
+        levels_(matrix.dimensions.size()) {
+    for (size_t c = 0; c < cells_; ++c) {
+      if (!observed_[c] || !deviant_[c]) continue;
+      ++count_;
+      for (size_t d = 0; d < levels_.size(); ++d) levels_[d].insert(Level(c, d));
     }
   }
-  if (best.empty()) {
-    for (size_t d1 = 0; d1 < dims; ++d1) {
+
+  size_t count() const { return count_; }
+  // The levels dimension d takes in the deviant cells.
+  const std::set<int>& levels(size_t d) const { return levels_[d]; }
+
+  // The single dimension, else the pair, that explains the deviant cells
+  // with the fewest levels; empty when none does.
+  std::vector<size_t> Best() const {
+    std::vector<size_t> best;
+    size_t best_size = SIZE_MAX;
+    const size_t dims = levels_.size();
+    for (size_t d = 0; d < dims; ++d) {
+      if (Allowed(d) && levels_[d].size() < best_size && Exact({d})) {
+        best = {d};
+        best_size = levels_[d].size();
+      }
+    }
+    for (size_t d1 = 0; best.size() != 1 && d1 < dims; ++d1) {
       for (size_t d2 = d1 + 1; d2 < dims; ++d2) {
-        if (!allowed(d1) || !allowed(d2)) continue;
-        size_t size = levels[d1].size() + levels[d2].size();
-        if (size < best_size && exact({d1, d2})) {
+        if (!Allowed(d1) || !Allowed(d2)) continue;
+        size_t size = levels_[d1].size() + levels_[d2].size();
+        if (size < best_size && Exact({d1, d2})) {
           best = {d1, d2};
           best_size = size;
         }
       }
     }
+    return best;
   }
+
+ private:
+  int Level(size_t c, size_t d) const {
+    const auto& levels = matrix_.cells[c].levels;
+    return d < levels.size() ? levels[d] : 0;
+  }
+  bool Allowed(size_t d) const {
+    return only_ == nullptr || std::find(only_->begin(), only_->end(), d) != only_->end();
+  }
+  // Whether "every dimension in ds takes one of its deviant levels" holds in
+  // exactly the deviant observed cells.
+  bool Exact(const std::vector<size_t>& ds) const {
+    for (size_t c = 0; c < cells_; ++c) {
+      if (!observed_[c]) continue;
+      bool holds = true;
+      for (size_t d : ds) holds = holds && levels_[d].count(Level(c, d)) > 0;
+      if (holds != deviant_[c]) return false;
+    }
+    return true;
+  }
+
+  const Matrix& matrix_;
+  const std::vector<bool>& observed_;
+  const std::vector<bool>& deviant_;
+  const std::vector<size_t>* only_;
+  size_t cells_;
+  size_t count_ = 0;
+  std::vector<std::set<int>> levels_;  // per dimension
+};
+
+// The variables of dimension d whose values at `levels` differ from the
+// baseline's (all of the dimension's variables when none does).
+void AddChangedVariables(const Matrix& matrix, size_t d, const std::set<int>& levels,
+                         std::set<std::string>* vars) {
+  const Dimension& dim = matrix.dimensions[d];
+  const Cell& base = matrix.cells[0];
+  for (int l : levels) {
+    if (l == 0) continue;
+    for (const auto& [var, value] : dim.values[static_cast<size_t>(l - 1)].assign) {
+      if (value != base.Get(var)) vars->insert(var);
+    }
+  }
+  if (vars->empty()) vars->insert(dim.variables.begin(), dim.variables.end());
+}
+
+}  // namespace
+
+Attribution Attribute(const Matrix& matrix, const std::vector<bool>& observed,
+                      const std::vector<bool>& deviant, bool single_run,
+                      const std::vector<size_t>* only) {
+  Attribution out;
+  if (matrix.dimensions.empty()) return out;
+  const DeviantCells search(matrix, observed, deviant, only);
+  if (search.count() == 0) return out;
+  std::vector<size_t> best = search.Best();
   if (best.empty()) return out;
   // One cell in one run could be randomness: not enough to name a cause.
-  if (deviant_count < 2 && single_run) return out;
+  if (search.count() < 2 && single_run) return out;
   // The more specific condition first: "TZ=Asia/Shanghai when base URL is not the baseline's".
-  if (best.size() == 2 && levels[best[1]].size() < levels[best[0]].size()) std::swap(best[0], best[1]);
+  if (best.size() == 2 && search.levels(best[1]).size() < search.levels(best[0]).size())
+    std::swap(best[0], best[1]);
   out.explained = true;
   out.dimensions = best;
   std::set<std::string> vars;
   for (size_t d : best) {
-    const Dimension& dim = matrix.dimensions[d];
-    out.levels.push_back(levels[d]);
-    out.condition += (out.condition.empty() ? "" : " when ") + ConditionText(dim, levels[d]);
-    const Cell& base = matrix.cells[0];
-    for (int l : levels[d]) {
-      if (l == 0) continue;
-      for (const auto& [var, value] : dim.values[static_cast<size_t>(l - 1)].assign) {
-        if (value != base.Get(var)) vars.insert(var);
-      }
-    }
-    if (vars.empty()) vars.insert(dim.variables.begin(), dim.variables.end());
+    out.levels.push_back(search.levels(d));
+    out.condition += (out.condition.empty() ? "" : " when ") +
+                     ConditionText(matrix.dimensions[d], search.levels(d));
+    AddChangedVariables(matrix, d, search.levels(d), &vars);
   }
   out.variables.assign(vars.begin(), vars.end());
   return out;
@@ -1565,15 +1611,10 @@ void AddIdentity(const std::string& location, const std::string& host, const std
   if (std::find(idf.cells.begin(), idf.cells.end(), cell) == idf.cells.end()) idf.cells.push_back(cell);
 }
 
-// One run: its lookups, unread connections, TLS refusals, notes, hosts and
-// (for the first run of a cell) the identity its fields and names carry.
-void InventoryRun(const Context& ctx, size_t c, size_t r, InventoryState* st, Analysis* a) {
-  const Cell& base = ctx.matrix.cells[0];
-  const Cell& cell = ctx.matrix.cells[c];
-  const RunCapture& run = ctx.runs[c][r];
-  ++st->total_runs;
-  if (run.requests.empty()) ++st->silent_runs;
-  if (run.timed_out) ++st->timeouts;
+// A run's DNS lookups: counted per name and cell; a query to a server other
+// than the sandbox's is a foreign resolver. Returns the names looked up.
+std::set<std::string> InventoryLookups(const RunCapture& run, const Cell& cell, InventoryState* st,
+                                       Analysis* a) {
   std::set<std::string> looked_up;
   for (const auto& q : run.dns) {
     looked_up.insert(q.name);
@@ -1582,6 +1623,13 @@ void InventoryRun(const Context& ctx, size_t c, size_t r, InventoryState* st, An
     ++entry.by_cell[cell.label];
     if (!q.server.empty() && q.server != "127.0.0.1" && q.server != "::1") AddResolver(q.server, a);
   }
+  return looked_up;
+}
+
+// Connections the capture server did not read, TLS refusals, sandbox notes
+// and limits reached.
+void InventoryUnread(const RunCapture& run, const Cell& cell, size_t r, InventoryState* st,
+                     Analysis* a) {
   const auto names = NamesOfAddresses(run);
   for (const auto& conn : run.connections) {
     if (auto it = names.find(conn.dest_ip); it != names.end()) st->used_names.insert(it->second);
@@ -1604,39 +1652,72 @@ void InventoryRun(const Context& ctx, size_t c, size_t r, InventoryState* st, An
   for (const auto& limit : run.limits_reached) {
     a->limits_reached.push_back(fmt::format("{} (cell {}, run {})", limit, cell.label, r + 1));
   }
+}
+
+// "https://resolver.example/dns-query (DNS over HTTP)" for an HTTPDNS / DoH request.
+std::string HttpDnsResolver(const CapturedRequest& req, const RequestFields& rf) {
+  std::string path = req.target.substr(0, req.target.find('?'));
+  if (size_t scheme = path.find("://");
+      scheme != std::string::npos) {  // absolute form, through a proxy
+    size_t slash = path.find('/', scheme + 3);
+    path = slash == std::string::npos ? "/" : path.substr(slash);
+  }
+  return fmt::format("{}://{}{} (DNS over HTTP)", req.scheme.empty() ? "http" : req.scheme, rf.host,
+                     path);
+}
+
+// One request in the host inventory. Returns false for a proxy tunnel (its
+// requests are counted themselves).
+bool InventoryHost(const CapturedRequest& req, const RequestFields& rf, const Cell& cell,
+                   const std::set<std::string>& looked_up, InventoryState* st, Analysis* a) {
+  st->used_names.insert(rf.host);
+  auto& h = st->hosts[rf.host];
+  h.host = rf.host;
+  h.ip_literal = IsIpLiteral(rf.host);
+  if (rf.is_tunnel) {
+    h.via_proxy = true;
+    return false;
+  }
+  ++h.requests;
+  ++h.by_cell[cell.label];
+  if (!req.dest_ip.empty()) h.dest_ips.insert(req.dest_ip);
+  if (req.dest_port) h.ports.insert(req.dest_port);
+  h.via_proxy = h.via_proxy || req.via_proxy;
+  h.looked_up = h.looked_up || looked_up.count(rf.host) > 0;
+  if (LooksLikeHttpDns(req, rf)) AddResolver(HttpDnsResolver(req, rf), a);
+  if (rf.to_base_url && req.response_status == 404) st->unrecognised.insert(rf.key);
+  return true;
+}
+
+// The identity a request's fields carry (host name, user, zone, ...).
+void InventoryIdentity(const Context& ctx, const Cell& cell, const RequestFields& rf,
+                       InventoryState* st) {
+  const Cell& base = ctx.matrix.cells[0];
+  for (const auto& [name, value] : rf.fields) {
+    if (name == "request" || name == "header host" || name == "tls sni") continue;
+    auto carries = Carriers(value, base, cell, ctx.facts, rf.to_base_url);
+    if (!carries.empty())
+      AddIdentity(rf.location + " " + CollapseIndices(name), rf.host, value, carries, cell.label,
+                  st);
+  }
+}
+
+// One run: its lookups, unread connections, TLS refusals, notes, hosts and
+// (for the first run of a cell) the identity its fields and names carry.
+void InventoryRun(const Context& ctx, size_t c, size_t r, InventoryState* st, Analysis* a) {
+  const Cell& base = ctx.matrix.cells[0];
+  const Cell& cell = ctx.matrix.cells[c];
+  const RunCapture& run = ctx.runs[c][r];
+  ++st->total_runs;
+  if (run.requests.empty()) ++st->silent_runs;
+  if (run.timed_out) ++st->timeouts;
+  const std::set<std::string> looked_up = InventoryLookups(run, cell, st, a);
+  InventoryUnread(run, cell, r, st, a);
   const auto& flat = ctx.flat[c][r];
   for (size_t i = 0; i < run.requests.size() && i < flat.size(); ++i) {
-    const auto& req = run.requests[i];
-    const auto& rf = flat[i];
-    st->used_names.insert(rf.host);
-    auto& h = st->hosts[rf.host];
-    h.host = rf.host;
-    h.ip_literal = IsIpLiteral(rf.host);
-    if (rf.is_tunnel) {  // the tunnel's requests are counted themselves
-      h.via_proxy = true;
-      continue;
-    }
-    ++h.requests;
-    ++h.by_cell[cell.label];
-    if (!req.dest_ip.empty()) h.dest_ips.insert(req.dest_ip);
-    if (req.dest_port) h.ports.insert(req.dest_port);
-    h.via_proxy = h.via_proxy || req.via_proxy;
-    h.looked_up = h.looked_up || looked_up.count(rf.host) > 0;
-    if (LooksLikeHttpDns(req, rf)) {
-      std::string path = req.target.substr(0, req.target.find('?'));
-      if (size_t scheme = path.find("://"); scheme != std::string::npos) {  // absolute form, through a proxy
-        size_t slash = path.find('/', scheme + 3);
-        path = slash == std::string::npos ? "/" : path.substr(slash);
-      }
-      AddResolver(fmt::format("{}://{}{} (DNS over HTTP)", req.scheme.empty() ? "http" : req.scheme, rf.host, path), a);
-    }
-    if (rf.to_base_url && req.response_status == 404) st->unrecognised.insert(rf.key);
-    if (r != 0) continue;  // identity: the first run of each cell is enough
-    for (const auto& [name, value] : rf.fields) {
-      if (name == "request" || name == "header host" || name == "tls sni") continue;
-      auto carries = Carriers(value, base, cell, ctx.facts, rf.to_base_url);
-      if (!carries.empty()) AddIdentity(rf.location + " " + CollapseIndices(name), rf.host, value, carries, cell.label, st);
-    }
+    const bool counted = InventoryHost(run.requests[i], flat[i], cell, looked_up, st, a);
+    if (counted && r == 0)
+      InventoryIdentity(ctx, cell, flat[i], st);  // the first run of each cell is enough
   }
   if (r != 0) return;
   // Names looked up carry identity too ("wks-berlin-042.t.example").
@@ -1646,6 +1727,38 @@ void InventoryRun(const Context& ctx, size_t c, size_t r, InventoryState* st, An
   }
 }
 
+// The host part of a base URL value ("https://h:8080/v1" -> "h").
+std::string BaseUrlHost(const std::string& value) {
+  std::string host =
+      value.substr(value.find("://") == std::string::npos ? 0 : value.find("://") + 3);
+  return host.substr(0, host.find_first_of("/:?#"));
+}
+
+bool IsBaseUrlVariable(const std::string& var) {
+  return var.find("BASE_URL") != std::string::npos || var.ends_with("_API_BASE") ||
+         var.ends_with("_ENDPOINT");
+}
+
+// How many working cells set dimension d to value v, and whether any of them
+// sent a request to `host` or looked it up.
+std::pair<size_t, bool> CellsThatContacted(const Context& ctx, size_t d, size_t v,
+                                           const std::string& host) {
+  size_t cells_with = 0;
+  bool contacted = false;
+  for (size_t c = 0; c < ctx.cells; ++c) {
+    const auto& levels = ctx.matrix.cells[c].levels;
+    if (d >= levels.size() || levels[d] != static_cast<int>(v + 1) || !ctx.cell_ok[c]) continue;
+    ++cells_with;
+    for (const auto& flat : ctx.flat[c]) {
+      for (const auto& rf : flat) contacted = contacted || rf.host == host;
+    }
+    for (const auto& run : ctx.runs[c]) {
+      for (const auto& q : run.dns) contacted = contacted || q.name == host;
+    }
+  }
+  return {cells_with, contacted};
+}
+
 // A varied base URL whose host no cell that sets it ever contacted: the
 // agent ignored the variable, so those cells tested nothing.
 void WarnIgnoredBaseUrls(const Context& ctx, Analysis* a) {
@@ -1653,23 +1766,9 @@ void WarnIgnoredBaseUrls(const Context& ctx, Analysis* a) {
     const Dimension& dim = ctx.matrix.dimensions[d];
     for (size_t v = 0; v < dim.values.size(); ++v) {
       for (const auto& [var, value] : dim.values[v].assign) {
-        if (var.find("BASE_URL") == std::string::npos && !var.ends_with("_API_BASE") && !var.ends_with("_ENDPOINT")) continue;
-        std::string host = value.substr(value.find("://") == std::string::npos ? 0 : value.find("://") + 3);
-        host = host.substr(0, host.find_first_of("/:?#"));
-        if (host.empty()) continue;
-        size_t cells_with = 0;
-        bool contacted = false;
-        for (size_t c = 0; c < ctx.cells; ++c) {
-          const auto& levels = ctx.matrix.cells[c].levels;
-          if (d >= levels.size() || levels[d] != static_cast<int>(v + 1) || !ctx.cell_ok[c]) continue;
-          ++cells_with;
-          for (const auto& flat : ctx.flat[c]) {
-            for (const auto& rf : flat) contacted = contacted || rf.host == host;
-          }
-          for (const auto& run : ctx.runs[c]) {
-            for (const auto& q : run.dns) contacted = contacted || q.name == host;
-          }
-        }
+        const std::string host = BaseUrlHost(value);
+        if (!IsBaseUrlVariable(var) || host.empty()) continue;
+        const auto [cells_with, contacted] = CellsThatContacted(ctx, d, v, host);
         if (cells_with == 0 || contacted) continue;
         std::string w = fmt::format("the agent ignored {}: no request reached {} in the {} it was set in", var, host,
                                     cells_with == 1 ? std::string("cell") : fmt::format("{} cells", cells_with));

@@ -486,76 +486,102 @@ void AddLeaf(const std::string& path, std::string value, std::map<std::string, s
   (*out)["body " + (path.empty() ? std::string(".") : path)] = std::move(value);
 }
 
+void FlattenAligned(const boost::json::value& v, const boost::json::value* ref, std::string& path,
+                    std::map<std::string, std::string>* out);
+
+void FlattenObject(const boost::json::object& obj, const boost::json::value* ref, std::string& path,
+                   std::map<std::string, std::string>* out) {
+  if (obj.empty()) return AddLeaf(path, "{}", out);
+  const auto* ref_obj = ref ? ref->if_object() : nullptr;
+  for (const auto& member : obj) {
+    size_t mark = path.size();
+    std::string_view key(member.key().data(), member.key().size());
+    AppendKey(path, key);
+    FlattenAligned(member.value(), ref_obj ? ref_obj->if_contains(key) : nullptr, path, out);
+    path.resize(mark);
+  }
+}
+
+// The element of `ref_arr` whose `member` is `key` (the last one), or nullptr.
+const boost::json::value* KeyedPartner(const boost::json::array* ref_arr, const char* member,
+                                       std::string_view key) {
+  const boost::json::value* partner = nullptr;
+  if (ref_arr == nullptr) return nullptr;
+  for (const auto& r : *ref_arr) {
+    const auto* ro = r.if_object();
+    const auto* rk = ro ? ro->if_contains(member) : nullptr;
+    if (rk && rk->is_string() && std::string_view(rk->get_string()) == key) partner = &r;
+  }
+  return partner;
+}
+
+// A key/value array ([{key, value}], OTel attributes): elements paired by key.
+void FlattenKeyedArray(const boost::json::array& arr, const char* member,
+                       const boost::json::array* ref_arr, std::string& path,
+                       std::map<std::string, std::string>* out) {
+  for (const auto& e : arr) {
+    std::string_view k = e.get_object().at(member).get_string();
+    size_t mark = path.size();
+    path += KeyedIndex(member, k);
+    FlattenAligned(e, KeyedPartner(ref_arr, member, k), path, out);
+    path.resize(mark);
+  }
+}
+
+// For each element of `arr`, the index of its partner in `ref_arr` or -1:
+// a sequence alignment over element similarity (deep for small arrays,
+// shallow for large ones, by index past that); without a reference, by index.
+std::vector<int> PairElements(const boost::json::array& arr, const boost::json::array* ref_arr) {
+  std::vector<int> pairs;
+  if (ref_arr && arr.size() == 1 && ref_arr->size() == 1 && Compatible(arr[0], (*ref_arr)[0])) {
+    pairs = {0};  // one element each: the same element, changed or not
+  } else if (ref_arr && arr.size() * ref_arr->size() <= 400) {
+    pairs = AlignSequences(
+        arr.size(), ref_arr->size(),
+        [&](size_t i, size_t j) { return JsonSimilarity(arr[i], (*ref_arr)[j], 0); }, 0.25);
+  } else if (ref_arr && arr.size() * ref_arr->size() <= 250000) {
+    pairs = AlignSequences(
+        arr.size(), ref_arr->size(),
+        [&](size_t i, size_t j) { return ShallowSimilarity(arr[i], (*ref_arr)[j]); }, 0.5);
+  } else {
+    for (size_t i = 0; i < arr.size(); ++i) {
+      pairs.push_back(ref_arr && i < ref_arr->size() ? static_cast<int>(i)
+                                                     : (ref_arr ? -1 : static_cast<int>(i)));
+    }
+  }
+  if (ref_arr) PairChangedElements(arr, *ref_arr, &pairs);
+  return pairs;
+}
+
+void FlattenArray(const boost::json::array& arr, const boost::json::value* ref, std::string& path,
+                  std::map<std::string, std::string>* out) {
+  if (arr.empty()) return AddLeaf(path, "[]", out);
+  const auto* ref_arr = ref ? ref->if_array() : nullptr;
+  if (const char* member = KeyMemberOf(arr))
+    return FlattenKeyedArray(arr, member, ref_arr, path, out);
+  const std::vector<int> pairs = PairElements(arr, ref_arr);
+  for (size_t i = 0; i < arr.size(); ++i) {
+    size_t mark = path.size();
+    const boost::json::value* partner = nullptr;
+    if (pairs[i] >= 0) {
+      path += fmt::format("[{}]", pairs[i]);
+      if (ref_arr) partner = &(*ref_arr)[static_cast<size_t>(pairs[i])];
+    } else {
+      path += fmt::format("[+{}]", i);
+    }
+    FlattenAligned(arr[i], partner, path, out);
+    path.resize(mark);
+  }
+}
+
 // Flattens `v` with its arrays aligned to those of `ref` (nullptr: by index).
 void FlattenAligned(const boost::json::value& v, const boost::json::value* ref, std::string& path,
                     std::map<std::string, std::string>* out) {
   switch (v.kind()) {
-    case boost::json::kind::object: {
-      const auto& obj = v.get_object();
-      if (obj.empty()) return AddLeaf(path, "{}", out);
-      const auto* ref_obj = ref ? ref->if_object() : nullptr;
-      for (const auto& member : obj) {
-        size_t mark = path.size();
-        std::string_view key(member.key().data(), member.key().size());
-        AppendKey(path, key);
-        FlattenAligned(member.value(), ref_obj ? ref_obj->if_contains(key) : nullptr, path, out);
-        path.resize(mark);
-      }
-      return;
-    }
-    case boost::json::kind::array: {
-      const auto& arr = v.get_array();
-      if (arr.empty()) return AddLeaf(path, "[]", out);
-      const auto* ref_arr = ref ? ref->if_array() : nullptr;
-      if (const char* member = KeyMemberOf(arr)) {
-        for (const auto& e : arr) {
-          std::string_view k = e.get_object().at(member).get_string();
-          const boost::json::value* partner = nullptr;
-          if (ref_arr) {
-            for (const auto& r : *ref_arr) {
-              const auto* ro = r.if_object();
-              const auto* rk = ro ? ro->if_contains(member) : nullptr;
-              if (rk && rk->is_string() && std::string_view(rk->get_string()) == k) partner = &r;
-            }
-          }
-          size_t mark = path.size();
-          path += KeyedIndex(member, k);
-          FlattenAligned(e, partner, path, out);
-          path.resize(mark);
-        }
-        return;
-      }
-      std::vector<int> pairs;
-      if (ref_arr && arr.size() == 1 && ref_arr->size() == 1 && Compatible(arr[0], (*ref_arr)[0])) {
-        pairs = {0};  // one element each: the same element, changed or not
-      } else if (ref_arr && arr.size() * ref_arr->size() <= 400) {
-        pairs = AlignSequences(arr.size(), ref_arr->size(), [&](size_t i, size_t j) {
-          return JsonSimilarity(arr[i], (*ref_arr)[j], 0);
-        }, 0.25);
-      } else if (ref_arr && arr.size() * ref_arr->size() <= 250000) {
-        pairs = AlignSequences(arr.size(), ref_arr->size(), [&](size_t i, size_t j) {
-          return ShallowSimilarity(arr[i], (*ref_arr)[j]);
-        }, 0.5);
-      } else {
-        for (size_t i = 0; i < arr.size(); ++i) {
-          pairs.push_back(ref_arr && i < ref_arr->size() ? static_cast<int>(i) : (ref_arr ? -1 : static_cast<int>(i)));
-        }
-      }
-      if (ref_arr) PairChangedElements(arr, *ref_arr, &pairs);
-      for (size_t i = 0; i < arr.size(); ++i) {
-        size_t mark = path.size();
-        const boost::json::value* partner = nullptr;
-        if (pairs[i] >= 0) {
-          path += fmt::format("[{}]", pairs[i]);
-          if (ref_arr) partner = &(*ref_arr)[static_cast<size_t>(pairs[i])];
-        } else {
-          path += fmt::format("[+{}]", i);
-        }
-        FlattenAligned(arr[i], partner, path, out);
-        path.resize(mark);
-      }
-      return;
-    }
+    case boost::json::kind::object:
+      return FlattenObject(v.get_object(), ref, path, out);
+    case boost::json::kind::array:
+      return FlattenArray(v.get_array(), ref, path, out);
     case boost::json::kind::string: {
       const auto& s = v.get_string();
       return AddLeaf(path, std::string(s.data(), s.size()), out);
@@ -783,75 +809,128 @@ RequestFields NetworkFields(const RunCapture& run, const Cell& cell) {
   return net;
 }
 
+namespace {
+
+// A kind of request seen so far under one base key; the first request of a
+// kind is its reference for array alignment.
+struct RequestKind {
+  std::string key;
+  std::set<std::string> shape;
+  std::shared_ptr<const boost::json::value> body;  // parsed once; null when not JSON
+};
+
+// One run's requests, reduced and parsed, grouped by base key (tunnels dropped).
+std::map<std::string, std::vector<Parsed>> ParseRunRequests(const RunCapture& run,
+                                                            const std::vector<Base>& bases) {
+  std::map<std::string, std::vector<Parsed>> by_base_key;
+  for (const auto& req : run.requests) {
+    Parsed p;
+    p.reduced = ReduceRequest(req, bases);
+    if (p.reduced.rf.is_tunnel) continue;
+    p.json = ParseJsonBody(p.reduced.body);
+    std::string path;
+    if (p.json) ShapeOf(*p.json, path, 0, &p.shape);
+    for (const auto& [name, value] : p.reduced.rf.fields) {
+      if (name.starts_with("header ") || name.starts_with("query ")) p.shape.insert(name);
+    }
+    std::string key = p.reduced.rf.key;
+    by_base_key[key].push_back(std::move(p));
+  }
+  return by_base_key;
+}
+
+// The known kind of each request (-1: none): greedy pairing, most similar pair
+// first; ties to the pair closest in order (request i, kind k).
+std::vector<int> MatchKinds(const std::vector<Parsed>& requests,
+                            const std::vector<RequestKind>& known) {
+  std::vector<std::tuple<double, size_t, size_t>> pairs;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    for (size_t k = 0; k < known.size(); ++k) {
+      double sim = ShapeSimilarity(requests[i].shape, known[k].shape);
+      if (sim >= 0.3) pairs.emplace_back(sim, i, k);
+    }
+  }
+  auto distance = [](const auto& t) {
+    return std::get<1>(t) > std::get<2>(t) ? std::get<1>(t) - std::get<2>(t)
+                                           : std::get<2>(t) - std::get<1>(t);
+  };
+  std::stable_sort(pairs.begin(), pairs.end(), [&](const auto& x, const auto& y) {
+    if (std::get<0>(x) != std::get<0>(y)) return std::get<0>(x) > std::get<0>(y);
+    return distance(x) < distance(y);
+  });
+  std::vector<int> kind_of(requests.size(), -1);
+  std::vector<bool> kind_used(known.size(), false);
+  for (const auto& [sim, i, k] : pairs) {
+    if (kind_of[i] >= 0 || kind_used[k]) continue;
+    kind_of[i] = static_cast<int>(k);
+    kind_used[k] = true;
+  }
+  return kind_of;
+}
+
+// Flattens each request under its kind's key, adding a new kind ("KEY #2", ...)
+// for a request that matches none.
+void FlattenUnderKinds(const std::string& base_key, std::vector<Parsed>* requests,
+                       std::vector<RequestKind>* known,
+                       std::map<std::string, RequestFields>* by_key) {
+  std::vector<int> kind_of = MatchKinds(*requests, *known);
+  for (size_t i = 0; i < requests->size(); ++i) {
+    Parsed& request = (*requests)[i];
+    if (kind_of[i] < 0) {
+      RequestKind kind;
+      kind.key = known->empty() ? base_key : fmt::format("{} #{}", base_key, known->size() + 1);
+      kind.shape = request.shape;
+      if (request.json) kind.body = std::make_shared<const boost::json::value>(*request.json);
+      kind_of[i] = static_cast<int>(known->size());
+      known->push_back(std::move(kind));
+    }
+    const RequestKind& kind = (*known)[static_cast<size_t>(kind_of[i])];
+    RequestFields rf = std::move(request.reduced.rf);
+    rf.key = rf.location = kind.key;
+    FlattenParsedAligned(request, kind.body.get(), &rf.fields);
+    by_key->emplace(kind.key, std::move(rf));
+  }
+}
+
+// One field across every run of every cell.
+AlignedField CollectField(
+    const std::string& key, const std::string& field, const std::string& location,
+    const std::vector<std::vector<std::map<std::string, RequestFields>>>& flat) {
+  AlignedField af;
+  af.key = key;
+  af.field = field;
+  af.location = location;
+  af.values.resize(flat.size());
+  af.request_present.resize(flat.size());
+  for (size_t c = 0; c < flat.size(); ++c) {
+    for (const auto& by_key : flat[c]) {
+      auto it = by_key.find(af.key);
+      af.request_present[c].push_back(it != by_key.end());
+      std::optional<std::string> value;
+      if (it != by_key.end()) {
+        auto f = it->second.fields.find(af.field);
+        if (f != it->second.fields.end()) value = f->second;
+      }
+      af.values[c].push_back(std::move(value));
+    }
+  }
+  return af;
+}
+
+}  // namespace
+
 std::vector<AlignedField> AlignRuns(const Matrix& matrix, const std::vector<std::vector<RunCapture>>& runs) {
   const size_t cells = std::min(matrix.cells.size(), runs.size());
-  // Kinds of request seen so far, per base key; the first request of a kind
-  // is its reference for array alignment.
-  struct Kind {
-    std::string key;
-    std::set<std::string> shape;
-    std::shared_ptr<const boost::json::value> body;  // parsed once; null when not JSON
-  };
-  std::map<std::string, std::vector<Kind>> kinds;
+  std::map<std::string, std::vector<RequestKind>> kinds;  // per base key
   std::vector<std::vector<std::map<std::string, RequestFields>>> flat(cells);
   std::map<std::pair<std::string, std::string>, std::string> locations;  // (key, field) -> location
   for (size_t c = 0; c < cells; ++c) {
     const Cell& cell = matrix.cells[c];
     const std::vector<Base> bases = BasesOf(cell);
     for (const auto& run : runs[c]) {
-      std::map<std::string, std::vector<Parsed>> by_base_key;
-      for (const auto& req : run.requests) {
-        Parsed p;
-        p.reduced = ReduceRequest(req, bases);
-        if (p.reduced.rf.is_tunnel) continue;
-        p.json = ParseJsonBody(p.reduced.body);
-        std::string path;
-        if (p.json) ShapeOf(*p.json, path, 0, &p.shape);
-        for (const auto& [name, value] : p.reduced.rf.fields) {
-          if (name.starts_with("header ") || name.starts_with("query ")) p.shape.insert(name);
-        }
-        std::string key = p.reduced.rf.key;
-        by_base_key[key].push_back(std::move(p));
-      }
       std::map<std::string, RequestFields> by_key;
-      for (auto& [base_key, requests] : by_base_key) {
-        auto& known = kinds[base_key];
-        // Greedy pairing, most similar pair first; ties to the earlier request and kind.
-        std::vector<std::tuple<double, size_t, size_t>> pairs;
-        for (size_t i = 0; i < requests.size(); ++i) {
-          for (size_t k = 0; k < known.size(); ++k) {
-            double sim = ShapeSimilarity(requests[i].shape, known[k].shape);
-            if (sim >= 0.3) pairs.emplace_back(sim, i, k);
-          }
-        }
-        std::stable_sort(pairs.begin(), pairs.end(), [](const auto& x, const auto& y) {
-          if (std::get<0>(x) != std::get<0>(y)) return std::get<0>(x) > std::get<0>(y);
-          size_t dx = std::get<1>(x) > std::get<2>(x) ? std::get<1>(x) - std::get<2>(x) : std::get<2>(x) - std::get<1>(x);
-          size_t dy = std::get<1>(y) > std::get<2>(y) ? std::get<1>(y) - std::get<2>(y) : std::get<2>(y) - std::get<1>(y);
-          return dx < dy;
-        });
-        std::vector<int> kind_of(requests.size(), -1);
-        std::vector<bool> kind_used(known.size(), false);
-        for (const auto& [sim, i, k] : pairs) {
-          if (kind_of[i] >= 0 || kind_used[k]) continue;
-          kind_of[i] = static_cast<int>(k);
-          kind_used[k] = true;
-        }
-        for (size_t i = 0; i < requests.size(); ++i) {
-          if (kind_of[i] < 0) {
-            Kind kind;
-            kind.key = known.empty() ? base_key : fmt::format("{} #{}", base_key, known.size() + 1);
-            kind.shape = requests[i].shape;
-            if (requests[i].json) kind.body = std::make_shared<const boost::json::value>(*requests[i].json);
-            kind_of[i] = static_cast<int>(known.size());
-            known.push_back(std::move(kind));
-          }
-          const Kind& kind = known[static_cast<size_t>(kind_of[i])];
-          RequestFields rf = std::move(requests[i].reduced.rf);
-          rf.key = rf.location = kind.key;
-          FlattenParsedAligned(requests[i], kind.body.get(), &rf.fields);
-          by_key.emplace(kind.key, std::move(rf));
-        }
+      for (auto& [base_key, requests] : ParseRunRequests(run, bases)) {
+        FlattenUnderKinds(base_key, &requests, &kinds[base_key], &by_key);
       }
       by_key.emplace("network", NetworkFields(run, cell));
       for (const auto& [key, rf] : by_key) {
@@ -862,27 +941,8 @@ std::vector<AlignedField> AlignRuns(const Matrix& matrix, const std::vector<std:
   }
   std::vector<AlignedField> out;
   out.reserve(locations.size());
-  for (const auto& [kf, location] : locations) {
-    AlignedField af;
-    af.key = kf.first;
-    af.field = kf.second;
-    af.location = location;
-    af.values.resize(cells);
-    af.request_present.resize(cells);
-    for (size_t c = 0; c < cells; ++c) {
-      for (const auto& by_key : flat[c]) {
-        auto it = by_key.find(af.key);
-        af.request_present[c].push_back(it != by_key.end());
-        std::optional<std::string> value;
-        if (it != by_key.end()) {
-          auto f = it->second.fields.find(af.field);
-          if (f != it->second.fields.end()) value = f->second;
-        }
-        af.values[c].push_back(std::move(value));
-      }
-    }
-    out.push_back(std::move(af));
-  }
+  for (const auto& [kf, location] : locations)
+    out.push_back(CollectField(kf.first, kf.second, location, flat));
   return out;
 }
 

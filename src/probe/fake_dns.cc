@@ -224,124 +224,123 @@ std::string FakeDnsServer::Answer(std::string_view packet, std::string_view tran
   return BuildDnsResponse(*question, answer);
 }
 
+void FakeDnsServer::ServeUdp(std::vector<char>* datagram) {
+  while (true) {
+    // recvmsg with IP_PKTINFO: which address the query went to, so the
+    // reply leaves from it (a client checks where its answer comes from).
+    sockaddr_in peer{};
+    iovec iov{datagram->data(), datagram->size()};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in_pktinfo))];
+    msghdr msg{};
+    msg.msg_name = &peer;
+    msg.msg_namelen = sizeof peer;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    ssize_t n = recvmsg(udp_fd_, &msg, 0);
+    if (n < 0) return;
+    in_pktinfo info{};
+    bool have_info = false;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+        std::memcpy(&info, CMSG_DATA(c), sizeof info);
+        have_info = true;
+      }
+    }
+    char server[INET_ADDRSTRLEN] = "";
+    if (have_info) inet_ntop(AF_INET, &info.ipi_addr, server, sizeof server);
+    std::string reply =
+        Answer(std::string_view(datagram->data(), static_cast<size_t>(n)), "udp", server);
+    if (reply.empty()) continue;
+    iovec out_iov{reply.data(), reply.size()};
+    msghdr out{};
+    out.msg_name = &peer;
+    out.msg_namelen = sizeof peer;
+    out.msg_iov = &out_iov;
+    out.msg_iovlen = 1;
+    alignas(cmsghdr) char out_control[CMSG_SPACE(sizeof(in_pktinfo))] = {};
+    if (have_info) {
+      out.msg_control = out_control;
+      out.msg_controllen = sizeof out_control;
+      cmsghdr* c = CMSG_FIRSTHDR(&out);
+      c->cmsg_level = IPPROTO_IP;
+      c->cmsg_type = IP_PKTINFO;
+      c->cmsg_len = CMSG_LEN(sizeof(in_pktinfo));
+      in_pktinfo source{};
+      source.ipi_spec_dst = info.ipi_addr;
+      std::memcpy(CMSG_DATA(c), &source, sizeof source);
+    }
+    sendmsg(udp_fd_, &out, 0);
+  }
+}
+
+void FakeDnsServer::AcceptTcp(std::vector<TcpClient>* clients) {
+  while (true) {
+    int fd = accept4(tcp_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) return;
+    if (clients->size() >= kMaxTcpConnections) {
+      close(fd);
+      continue;
+    }
+    sockaddr_in local{};
+    socklen_t local_len = sizeof local;
+    char server[INET_ADDRSTRLEN] = "";
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len) == 0) {
+      inet_ntop(AF_INET, &local.sin_addr, server, sizeof server);
+    }
+    clients->push_back({fd, {}, server});
+  }
+}
+
+bool FakeDnsServer::ServeTcpClient(TcpClient* client) {
+  char buf[4096];
+  ssize_t n = read(client->fd, buf, sizeof buf);
+  if (n <= 0) return n < 0 && (errno == EAGAIN || errno == EINTR);
+  client->buffer.append(buf, static_cast<size_t>(n));
+  while (client->buffer.size() >= 2) {
+    size_t len = Read16(client->buffer, 0);
+    if (client->buffer.size() < 2 + len) break;
+    std::string reply =
+        Answer(std::string_view(client->buffer).substr(2, len), "tcp", client->server);
+    client->buffer.erase(0, 2 + len);
+    if (reply.empty()) continue;
+    std::string framed;
+    Put16(&framed, static_cast<uint16_t>(reply.size()));
+    framed += reply;
+    // Replies are small; a client that does not read them loses its connection.
+    if (send(client->fd, framed.data(), framed.size(), MSG_NOSIGNAL) !=
+        static_cast<ssize_t>(framed.size())) {
+      return false;
+    }
+  }
+  return true;
+}
+
 void FakeDnsServer::Serve() {
-  struct Connection {
-    int fd;
-    std::string buffer;
-    std::string server;  // the address the client connected to
-  };
-  std::vector<Connection> connections;
+  std::vector<TcpClient> clients;
   std::vector<char> datagram(65536);
   while (!stopping_.load()) {
     std::vector<pollfd> fds = {{wake_fd_[0], POLLIN, 0}, {udp_fd_, POLLIN, 0}, {tcp_fd_, POLLIN, 0}};
-    for (const Connection& c : connections) fds.push_back({c.fd, POLLIN, 0});
+    for (const TcpClient& c : clients) fds.push_back({c.fd, POLLIN, 0});
     if (poll(fds.data(), fds.size(), -1) < 0) {
       if (errno == EINTR) continue;
       break;
     }
     if (fds[0].revents != 0) break;
-    if (fds[1].revents & POLLIN) {
-      while (true) {
-        // recvmsg with IP_PKTINFO: which address the query went to, so the
-        // reply leaves from it (a client checks where its answer comes from).
-        sockaddr_in peer{};
-        iovec iov{datagram.data(), datagram.size()};
-        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in_pktinfo))];
-        msghdr msg{};
-        msg.msg_name = &peer;
-        msg.msg_namelen = sizeof peer;
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control;
-        msg.msg_controllen = sizeof control;
-        ssize_t n = recvmsg(udp_fd_, &msg, 0);
-        if (n < 0) break;
-        in_pktinfo info{};
-        bool have_info = false;
-        for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-          if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
-            std::memcpy(&info, CMSG_DATA(c), sizeof info);
-            have_info = true;
-          }
-        }
-        char server[INET_ADDRSTRLEN] = "";
-        if (have_info) inet_ntop(AF_INET, &info.ipi_addr, server, sizeof server);
-        std::string reply = Answer(std::string_view(datagram.data(), static_cast<size_t>(n)),
-                                   "udp", server);
-        if (reply.empty()) continue;
-        iovec out_iov{reply.data(), reply.size()};
-        msghdr out{};
-        out.msg_name = &peer;
-        out.msg_namelen = sizeof peer;
-        out.msg_iov = &out_iov;
-        out.msg_iovlen = 1;
-        alignas(cmsghdr) char out_control[CMSG_SPACE(sizeof(in_pktinfo))] = {};
-        if (have_info) {
-          out.msg_control = out_control;
-          out.msg_controllen = sizeof out_control;
-          cmsghdr* c = CMSG_FIRSTHDR(&out);
-          c->cmsg_level = IPPROTO_IP;
-          c->cmsg_type = IP_PKTINFO;
-          c->cmsg_len = CMSG_LEN(sizeof(in_pktinfo));
-          in_pktinfo source{};
-          source.ipi_spec_dst = info.ipi_addr;
-          std::memcpy(CMSG_DATA(c), &source, sizeof source);
-        }
-        sendmsg(udp_fd_, &out, 0);
-      }
-    }
-    if (fds[2].revents & POLLIN) {
-      while (true) {
-        int fd = accept4(tcp_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-        if (fd < 0) break;
-        if (connections.size() >= kMaxTcpConnections) {
-          close(fd);
-          continue;
-        }
-        sockaddr_in local{};
-        socklen_t local_len = sizeof local;
-        char server[INET_ADDRSTRLEN] = "";
-        if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len) == 0) {
-          inet_ntop(AF_INET, &local.sin_addr, server, sizeof server);
-        }
-        connections.push_back({fd, {}, server});
-      }
-    }
-    // Read what each TCP client sent; answer every complete length-prefixed message.
+    if (fds[1].revents & POLLIN) ServeUdp(&datagram);
+    if (fds[2].revents & POLLIN) AcceptTcp(&clients);
     std::vector<int> closed;
     for (size_t i = 3; i < fds.size(); ++i) {
-      if (fds[i].revents == 0) continue;
-      Connection& c = connections[i - 3];
-      char buf[4096];
-      ssize_t n = read(c.fd, buf, sizeof buf);
-      if (n <= 0) {
-        if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-        closed.push_back(c.fd);
-        continue;
-      }
-      c.buffer.append(buf, static_cast<size_t>(n));
-      while (c.buffer.size() >= 2) {
-        size_t len = Read16(c.buffer, 0);
-        if (c.buffer.size() < 2 + len) break;
-        std::string reply = Answer(std::string_view(c.buffer).substr(2, len), "tcp", c.server);
-        c.buffer.erase(0, 2 + len);
-        if (reply.empty()) continue;
-        std::string framed;
-        Put16(&framed, static_cast<uint16_t>(reply.size()));
-        framed += reply;
-        // Replies are small; a client that does not read them loses its connection.
-        if (send(c.fd, framed.data(), framed.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(framed.size())) {
-          closed.push_back(c.fd);
-          break;
-        }
-      }
+      if (fds[i].revents != 0 && !ServeTcpClient(&clients[i - 3]))
+        closed.push_back(clients[i - 3].fd);
     }
     for (int fd : closed) {
       close(fd);
-      std::erase_if(connections, [fd](const Connection& c) { return c.fd == fd; });
+      std::erase_if(clients, [fd](const TcpClient& c) { return c.fd == fd; });
     }
   }
-  for (const Connection& c : connections) close(c.fd);
+  for (const TcpClient& c : clients) close(c.fd);
 }
 
 }  // namespace glassbox::probe

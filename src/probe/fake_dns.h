@@ -21,6 +21,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "core/status.h"
 
@@ -92,8 +93,22 @@ class FakeDnsServer {
   void Stop();
 
  private:
+  // A TCP client: what it sent that is not answered yet.
+  struct TcpClient {
+    int fd;
+    std::string buffer;
+    std::string server;  // the address the client connected to
+  };
+
   FakeDnsServer() = default;
-  void Serve();
+  void Serve();  // the server thread: poll, then each step below
+  // Answers every datagram waiting on the UDP socket.
+  void ServeUdp(std::vector<char>* datagram);
+  // Accepts every waiting TCP connection (up to kMaxTcpConnections).
+  void AcceptTcp(std::vector<TcpClient>* clients);
+  // Reads what a client sent and answers each complete length-prefixed
+  // message; false when the connection is to be closed.
+  bool ServeTcpClient(TcpClient* client);
   std::string Answer(std::string_view packet, std::string_view transport,
                      const std::string& server);
 

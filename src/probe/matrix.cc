@@ -274,106 +274,257 @@ Status ParseSet(std::string_view flag, std::map<std::string, std::string>* set) 
   return Status::Ok();
 }
 
-std::vector<std::vector<int>> CoveringArray(const std::vector<int>& levels) {
-  const size_t n = levels.size();
-  std::vector<std::vector<int>> rows;
-  if (n == 0) return {std::vector<int>()};
-  if (n == 1) {
-    for (int v = 0; v < levels[0]; ++v) rows.push_back({v});
-    return rows;
+namespace {
+
+// The in-parameter-order (IPOG) construction of a 2-way covering array, one
+// step per function: seed the first two dimensions, then per further
+// dimension grow horizontally (choose its level in each row) and vertically
+// (add what is still missing), then fill the "don't care" entries.
+
+constexpr int kFree = -1;  // "don't care" until the end
+
+size_t At(int level) { return static_cast<size_t>(level); }
+
+// The pairs (dimension e = v, dimension d = w), e < d, that no row covers yet.
+class PairsLeft {
+ public:
+  PairsLeft(const std::vector<int>& levels, size_t d) : d_(d), left_(d) {
+    for (size_t e = 0; e < d; ++e)
+      left_[e].assign(At(levels[e]), std::vector<bool>(At(levels[d]), true));
   }
-  constexpr int kFree = -1;  // "don't care" until the end
-  // Every pair of levels of the first two dimensions.
+  bool Has(size_t e, int v, int w) const { return left_[e][At(v)][At(w)]; }
+  void Clear(size_t e, int v, int w) { left_[e][At(v)][At(w)] = false; }
+  // Marks every pair the row covers.
+  void Cover(const std::vector<int>& row) {
+    if (row[d_] == kFree) return;
+    for (size_t e = 0; e < d_; ++e) {
+      if (row[e] != kFree) Clear(e, row[e], row[d_]);
+    }
+  }
+  // How many uncovered pairs the row would cover with dimension d = w.
+  int Gain(const std::vector<int>& row, int w) const {
+    int gain = 0;
+    for (size_t e = 0; e < d_; ++e) gain += row[e] != kFree && Has(e, row[e], w);
+    return gain;
+  }
+
+ private:
+  size_t d_;
+  std::vector<std::vector<std::vector<bool>>> left_;  // [e][v][w]
+};
+
+// Every pair of levels of the first two dimensions, one row each.
+std::vector<std::vector<int>> SeedFirstTwo(const std::vector<int>& levels) {
+  std::vector<std::vector<int>> rows;
   for (int a = 0; a < levels[0]; ++a) {
     for (int b = 0; b < levels[1]; ++b) {
-      std::vector<int> row(n, kFree);
+      std::vector<int> row(levels.size(), kFree);
       row[0] = a;
       row[1] = b;
       rows.push_back(std::move(row));
     }
   }
-  std::vector<int> use;  // how often each level of the current dimension was chosen
-  for (size_t d = 2; d < n; ++d) {
-    // uncovered[e][v][w]: the pair (dimension e = v, dimension d = w) is not yet in any row.
-    std::vector<std::vector<std::vector<bool>>> uncovered(d);
-    for (size_t e = 0; e < d; ++e) {
-      uncovered[e].assign(static_cast<size_t>(levels[e]), std::vector<bool>(static_cast<size_t>(levels[d]), true));
-    }
-    auto cover = [&](const std::vector<int>& row) {
-      if (row[d] == kFree) return;
-      for (size_t e = 0; e < d; ++e) {
-        if (row[e] != kFree) uncovered[e][static_cast<size_t>(row[e])][static_cast<size_t>(row[d])] = false;
+  return rows;
+}
+
+// Horizontal growth: each row takes the level of dimension d that covers most
+// new pairs (ties: the level used least, then the lowest); row 0 stays all
+// zeros.
+void GrowHorizontally(const std::vector<int>& levels, size_t d, PairsLeft* left,
+                      std::vector<std::vector<int>>* rows) {
+  std::vector<int> use(At(levels[d]), 0);  // how often each level of d was chosen
+  for (size_t r = 0; r < rows->size(); ++r) {
+    std::vector<int>& row = (*rows)[r];
+    int best = 0;
+    int best_gain = -1;
+    for (int w = 0; r != 0 && w < levels[d]; ++w) {
+      const int gain = left->Gain(row, w);
+      if (gain > best_gain || (gain == best_gain && use[At(w)] < use[At(best)])) {
+        best = w;
+        best_gain = gain;
       }
-    };
-    use.assign(static_cast<size_t>(levels[d]), 0);
-    // Horizontal growth: each row takes the level that covers most new pairs
-    // (ties: the level used least, then the lowest); row 0 stays all zeros.
-    for (size_t r = 0; r < rows.size(); ++r) {
-      int best = 0;
-      if (r != 0) {
-        int best_gain = -1;
-        for (int w = 0; w < levels[d]; ++w) {
-          int gain = 0;
-          for (size_t e = 0; e < d; ++e) {
-            if (rows[r][e] != kFree && uncovered[e][static_cast<size_t>(rows[r][e])][static_cast<size_t>(w)]) ++gain;
-          }
-          if (gain > best_gain || (gain == best_gain && use[static_cast<size_t>(w)] < use[static_cast<size_t>(best)])) {
-            best = w;
-            best_gain = gain;
-          }
-        }
-      }
-      rows[r][d] = best;
-      ++use[static_cast<size_t>(best)];
-      cover(rows[r]);
     }
-    // Vertical growth: each pair still missing goes into a row whose cells
-    // for those two dimensions are free or already equal, else a new row.
-    for (size_t e = 0; e < d; ++e) {
-      for (int v = 0; v < levels[e]; ++v) {
-        for (int w = 0; w < levels[d]; ++w) {
-          if (!uncovered[e][static_cast<size_t>(v)][static_cast<size_t>(w)]) continue;
-          bool placed = false;
-          for (size_t r = 1; r < rows.size() && !placed; ++r) {
-            auto& row = rows[r];
-            if ((row[e] == kFree || row[e] == v) && (row[d] == kFree || row[d] == w)) {
-              bool fresh = row[e] == kFree || row[d] == kFree;
-              if (!fresh) continue;
-              row[e] = v;
-              row[d] = w;
-              placed = true;
-            }
-          }
-          if (!placed) {
-            std::vector<int> row(n, kFree);
-            row[e] = v;
-            row[d] = w;
-            rows.push_back(std::move(row));
-          }
-          uncovered[e][static_cast<size_t>(v)][static_cast<size_t>(w)] = false;
-        }
+    row[d] = best;
+    ++use[At(best)];
+    left->Cover(row);
+  }
+}
+
+// Puts the pair (e = v, d = w) into a row (not the baseline) whose entries
+// for e and d are free or already equal, one of them free; else a new row.
+void PlacePair(size_t e, int v, size_t d, int w, std::vector<std::vector<int>>* rows) {
+  for (size_t r = 1; r < rows->size(); ++r) {
+    std::vector<int>& row = (*rows)[r];
+    const bool fits = (row[e] == kFree || row[e] == v) && (row[d] == kFree || row[d] == w);
+    if (fits && (row[e] == kFree || row[d] == kFree)) {
+      row[e] = v;
+      row[d] = w;
+      return;
+    }
+  }
+  std::vector<int> row(rows->front().size(), kFree);
+  row[e] = v;
+  row[d] = w;
+  rows->push_back(std::move(row));
+}
+
+// Vertical growth: each pair with dimension d still missing gets a place.
+void GrowVertically(const std::vector<int>& levels, size_t d, PairsLeft* left,
+                    std::vector<std::vector<int>>* rows) {
+  for (size_t e = 0; e < d; ++e) {
+    for (int v = 0; v < levels[e]; ++v) {
+      for (int w = 0; w < levels[d]; ++w) {
+        if (!left->Has(e, v, w)) continue;
+        PlacePair(e, v, d, w, rows);
+        left->Clear(e, v, w);
       }
     }
   }
-  // Free entries take the level used least in their dimension, so every
-  // value is seen in several cells (what the attribution needs).
-  for (size_t d = 0; d < n; ++d) {
-    std::vector<int> count(static_cast<size_t>(levels[d]), 0);
-    for (const auto& row : rows) {
-      if (row[d] != kFree) ++count[static_cast<size_t>(row[d])];
+}
+
+// Free entries take the level used least in their dimension, so every value
+// is seen in several cells (what the attribution needs).
+void FillFree(const std::vector<int>& levels, std::vector<std::vector<int>>* rows) {
+  for (size_t d = 0; d < levels.size(); ++d) {
+    std::vector<int> count(At(levels[d]), 0);
+    for (const auto& row : *rows) {
+      if (row[d] != kFree) ++count[At(row[d])];
     }
-    for (auto& row : rows) {
+    for (auto& row : *rows) {
       if (row[d] != kFree) continue;
-      int least = 0;
-      for (int v = 1; v < levels[d]; ++v) {
-        if (count[static_cast<size_t>(v)] < count[static_cast<size_t>(least)]) least = v;
-      }
+      const int least =
+          static_cast<int>(std::min_element(count.begin(), count.end()) - count.begin());
       row[d] = least;
-      ++count[static_cast<size_t>(least)];
+      ++count[At(least)];
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<std::vector<int>> CoveringArray(const std::vector<int>& levels) {
+  const size_t n = levels.size();
+  if (n == 0) return {std::vector<int>()};
+  std::vector<std::vector<int>> rows;
+  if (n == 1) {
+    for (int v = 0; v < levels[0]; ++v) rows.push_back({v});
+    return rows;
+  }
+  rows = SeedFirstTwo(levels);
+  for (size_t d = 2; d < n; ++d) {
+    PairsLeft left(levels, d);
+    GrowHorizontally(levels, d, &left, &rows);
+    GrowVertically(levels, d, &left, &rows);
+  }
+  FillFree(levels, &rows);
+  return rows;
+}
+
+namespace {
+
+// The level of each dimension per cell (0: the baseline's value, v: the
+// dimension's value v-1), baseline first, for each design.
+
+std::vector<std::vector<int>> OneAtATimeRows(const std::vector<Dimension>& dimensions) {
+  const size_t dims = dimensions.size();
+  std::vector<std::vector<int>> rows{std::vector<int>(dims, 0)};
+  for (size_t d = 0; d < dims; ++d) {
+    for (size_t v = 0; v < dimensions[d].values.size(); ++v) {
+      std::vector<int> row(dims, 0);
+      row[d] = static_cast<int>(v + 1);
+      rows.push_back(std::move(row));
     }
   }
   return rows;
 }
+
+Result<std::vector<std::vector<int>>> CrossRows(const std::vector<Dimension>& dimensions,
+                                                size_t max_cells) {
+  const size_t dims = dimensions.size();
+  size_t total = 1;
+  for (const auto& dim : dimensions) {
+    total *= dim.values.size() + 1;
+    if (total > max_cells)
+      return Status::Error(fmt::format("the cross product has more than {} cells", max_cells));
+  }
+  std::vector<std::vector<int>> rows{std::vector<int>(dims, 0)};
+  std::vector<int> index(dims, 0);
+  for (size_t n = 1; n < total; ++n) {
+    for (size_t d = 0; d < dims; ++d) {
+      if (static_cast<size_t>(++index[d]) <= dimensions[d].values.size()) break;
+      index[d] = 0;
+    }
+    rows.push_back(index);
+  }
+  return rows;
+}
+
+std::vector<std::vector<int>> PairwiseRows(const std::vector<Dimension>& dimensions) {
+  const size_t dims = dimensions.size();
+  std::vector<int> levels;
+  for (const auto& dim : dimensions) levels.push_back(static_cast<int>(dim.values.size()) + 1);
+  // The covering array works best with the largest dimensions first.
+  std::vector<size_t> order(dims);
+  for (size_t d = 0; d < dims; ++d) order[d] = d;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t x, size_t y) { return levels[x] > levels[y]; });
+  std::vector<int> sorted_levels;
+  for (size_t d : order) sorted_levels.push_back(levels[d]);
+  std::vector<std::vector<int>> rows;
+  for (const auto& sorted_row : CoveringArray(sorted_levels)) {
+    std::vector<int> row(dims, 0);
+    for (size_t i = 0; i < order.size(); ++i) row[order[i]] = sorted_row[i];
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+Result<std::vector<std::vector<int>>> DesignRows(const std::vector<Dimension>& dimensions,
+                                                 Design design, size_t max_cells) {
+  if (design == Design::kOneAtATime) return OneAtATimeRows(dimensions);
+  if (design == Design::kCross) return CrossRows(dimensions, max_cells);
+  return PairwiseRows(dimensions);
+}
+
+// The cell of one row: the baseline with each non-zero level's assignments
+// applied, labelled by them, and `varied` = what differs from the baseline.
+Cell CellForRow(const Cell& base, const std::vector<Dimension>& dimensions,
+                const std::vector<int>& row) {
+  Cell cell = base;
+  cell.levels = row;
+  std::string label;
+  for (size_t d = 0; d < dimensions.size(); ++d) {
+    if (row[d] == 0) continue;
+    const auto& value = dimensions[d].values[static_cast<size_t>(row[d] - 1)];
+    for (const auto& [var, v] : value.assign) Apply(cell, var, v);
+    std::string part = value.label.find('=') != std::string::npos
+                           ? value.label
+                           : fmt::format("{}={}", dimensions[d].name, value.label);
+    label += (label.empty() ? "" : " ") + part;
+  }
+  cell.label = label;
+  cell.varied.clear();
+  auto note = [&](const std::string& var) {
+    std::string now = cell.Get(var);
+    if (now != base.Get(var)) cell.varied[var] = now;
+  };
+  for (const auto& [var, v] : cell.env) note(var);
+  for (const auto& [var, v] : base.env) note(var);
+  note(std::string(kLocaltimeVar));
+  note(std::string(kHostnameVar));
+  note(std::string(kUserVar));
+  return cell;
+}
+
+// Two cells with the same label would be indistinguishable in reports: " #2", ...
+void MakeLabelsUnique(std::vector<Cell>* cells) {
+  std::map<std::string, int> seen;
+  for (auto& cell : *cells) {
+    if (int n = seen[cell.label]++; n > 0) cell.label += fmt::format(" #{}", n + 1);
+  }
+}
+
+}  // namespace
 
 Result<Matrix> BuildMatrix(const Baseline& baseline, std::vector<Dimension> dimensions, Design design,
                            size_t max_cells) {
@@ -384,88 +535,22 @@ Result<Matrix> BuildMatrix(const Baseline& baseline, std::vector<Dimension> dime
   matrix.design = design;
   Cell base = BaselineCell(baseline);
   base.levels.assign(dimensions.size(), 0);
-
-  // The level of each dimension per cell, baseline first.
-  std::vector<std::vector<int>> rows;
-  const size_t dims = dimensions.size();
-  rows.emplace_back(dims, 0);
-  if (design == Design::kOneAtATime) {
-    for (size_t d = 0; d < dims; ++d) {
-      for (size_t v = 0; v < dimensions[d].values.size(); ++v) {
-        std::vector<int> row(dims, 0);
-        row[d] = static_cast<int>(v + 1);
-        rows.push_back(std::move(row));
-      }
-    }
-  } else if (design == Design::kCross) {
-    size_t total = 1;
-    for (const auto& dim : dimensions) {
-      total *= dim.values.size() + 1;
-      if (total > max_cells) return Status::Error(fmt::format("the cross product has more than {} cells", max_cells));
-    }
-    std::vector<int> index(dims, 0);
-    for (size_t n = 1; n < total; ++n) {
-      for (size_t d = 0; d < dims; ++d) {
-        if (static_cast<size_t>(++index[d]) <= dimensions[d].values.size()) break;
-        index[d] = 0;
-      }
-      rows.push_back(index);
-    }
-  } else {
-    std::vector<int> levels;
-    for (const auto& dim : dimensions) levels.push_back(static_cast<int>(dim.values.size()) + 1);
-    // The covering array works best with the largest dimensions first.
-    std::vector<size_t> order(dims);
-    for (size_t d = 0; d < dims; ++d) order[d] = d;
-    std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) { return levels[x] > levels[y]; });
-    std::vector<int> sorted_levels;
-    for (size_t d : order) sorted_levels.push_back(levels[d]);
-    rows.clear();
-    for (const auto& sorted_row : CoveringArray(sorted_levels)) {
-      std::vector<int> row(dims, 0);
-      for (size_t i = 0; i < order.size(); ++i) row[order[i]] = sorted_row[i];
-      rows.push_back(std::move(row));
-    }
-  }
+  Result<std::vector<std::vector<int>>> rows = DesignRows(dimensions, design, max_cells);
+  if (!rows.ok()) return rows.status();
 
   std::set<std::map<std::string, std::string>> seen_settings;
-  for (size_t r = 0; r < rows.size(); ++r) {
-    Cell cell = base;
-    cell.levels = rows[r];
-    std::string label;
-    for (size_t d = 0; d < dims; ++d) {
-      if (rows[r][d] == 0) continue;
-      const auto& value = dimensions[d].values[static_cast<size_t>(rows[r][d] - 1)];
-      for (const auto& [var, v] : value.assign) Apply(cell, var, v);
-      std::string part = value.label.find('=') != std::string::npos ? value.label
-                                                                     : fmt::format("{}={}", dimensions[d].name, value.label);
-      label += (label.empty() ? "" : " ") + part;
-    }
-    cell.label = r == 0 ? "baseline" : label;
-    cell.varied.clear();
-    auto note = [&](const std::string& var) {
-      std::string now = cell.Get(var);
-      if (now != base.Get(var)) cell.varied[var] = now;
-    };
-    for (const auto& [var, v] : cell.env) note(var);
-    for (const auto& [var, v] : base.env) note(var);
-    note(std::string(kLocaltimeVar));
-    note(std::string(kHostnameVar));
-    note(std::string(kUserVar));
+  for (size_t r = 0; r < rows->size(); ++r) {
+    Cell cell = CellForRow(base, dimensions, (*rows)[r]);
+    if (r == 0) cell.label = "baseline";
     if (r != 0 && cell.varied.empty()) continue;  // the baseline's own value
     // Two rows that set the same environment are one cell.
-    std::map<std::string, std::string> settings = cell.varied;
-    if (!seen_settings.insert(settings).second) continue;
+    if (!seen_settings.insert(cell.varied).second) continue;
     if (matrix.cells.size() >= max_cells) {
       return Status::Error(fmt::format("the matrix has more than {} cells", max_cells));
     }
     matrix.cells.push_back(std::move(cell));
   }
-  // Two cells with the same label would be indistinguishable in reports.
-  std::map<std::string, int> seen;
-  for (auto& cell : matrix.cells) {
-    if (int n = seen[cell.label]++; n > 0) cell.label += fmt::format(" #{}", n + 1);
-  }
+  MakeLabelsUnique(&matrix.cells);
   std::set<std::string> varied_vars;
   for (const auto& dim : dimensions) varied_vars.insert(dim.variables.begin(), dim.variables.end());
   for (const auto& [var, value] : base.env) {
@@ -475,6 +560,117 @@ Result<Matrix> BuildMatrix(const Baseline& baseline, std::vector<Dimension> dime
   return matrix;
 }
 
+namespace {
+
+// What a matrix file says, key by key.
+struct MatrixFile {
+  std::map<std::string, std::string> overrides;  // [baseline]
+  std::vector<Dimension> dims;                   // [[vary]]
+  Design design = Design::kOneAtATime;
+  bool has_baseline = false;
+};
+
+Status ParseDesign(const toml::node& node, const std::string& name, Design* design) {
+  constexpr std::pair<std::string_view, Design> kDesigns[] = {
+      {"pairwise", Design::kPairwise},
+      {"cross", Design::kCross},
+      {"one-at-a-time", Design::kOneAtATime}};
+  if (auto d = node.value<std::string>()) {
+    for (const auto& [design_name, value] : kDesigns) {
+      if (*d == design_name) {
+        *design = value;
+        return Status::Ok();
+      }
+    }
+  }
+  return Status::Error(
+      fmt::format("{}: 'design' must be \"one-at-a-time\", \"pairwise\" or \"cross\"", name));
+}
+
+Status ParseBaselineTable(const toml::node& node, const std::string& name, MatrixFile* file) {
+  const auto* t = node.as_table();
+  if (!t) return Status::Error(fmt::format("{}: [baseline] must be a table", name));
+  file->has_baseline = true;
+  for (const auto& [var_key, v] : *t) {
+    std::string var(var_key.str());
+    auto value = v.value<std::string>();
+    if (!IsValidVariable(var) || !value) {
+      return Status::Error(
+          fmt::format("{}: baseline entry '{}' must be VARIABLE = \"string\"", name, var));
+    }
+    file->overrides[var] = *value;
+  }
+  return Status::Ok();
+}
+
+// 'variable = "X"' or 'variables = ["X", "Y"]' of one [[vary]] table.
+Status ParseVaryVariables(const toml::table& t, const std::string& where, Dimension* dim) {
+  if (auto v = t["variable"].value<std::string>()) {
+    dim->variables.push_back(*v);
+  } else if (const auto* vars = t["variables"].as_array()) {
+    for (const auto& e : *vars) {
+      auto s = e.value<std::string>();
+      if (!s) return Status::Error(fmt::format("{}: 'variables' must hold strings", where));
+      dim->variables.push_back(*s);
+    }
+  } else {
+    return Status::Error(fmt::format("{}: [[vary]] needs 'variable' or 'variables'", where));
+  }
+  dim->name = dim->variables.empty() ? "" : dim->variables[0];
+  for (size_t i = 1; i < dim->variables.size(); ++i) dim->name += "+" + dim->variables[i];
+  return Status::Ok();
+}
+
+Result<Dimension> ParseVaryTable(const toml::node& item, const std::string& name) {
+  const auto* t = item.as_table();
+  const std::string where = fmt::format("{}:{}", name, item.source().begin.line);
+  if (!t) return Status::Error(fmt::format("{}: each [[vary]] must be a table", where));
+  Dimension dim;
+  if (Status s = ParseVaryVariables(*t, where, &dim); !s.ok()) return s;
+  const auto* values = (*t)["values"].as_array();
+  if (!values) return Status::Error(fmt::format("{}: [[vary]] needs 'values = [...]'", where));
+  for (const auto& e : *values) {
+    auto s = e.value<std::string>();
+    if (!s) return Status::Error(fmt::format("{}: 'values' must hold strings", where));
+    DimensionValue value;
+    value.label = s->empty() ? "(unset)" : *s;
+    for (const auto& var : dim.variables) value.assign.emplace_back(var, *s);
+    dim.values.push_back(std::move(value));
+  }
+  if (Status s = CheckDimension(dim); !s.ok())
+    return Status::Error(fmt::format("{}: {}", where, s.message()));
+  return dim;
+}
+
+Status ParseVaryArray(const toml::node& node, const std::string& name, MatrixFile* file) {
+  const auto* arr = node.as_array();
+  if (!arr)
+    return Status::Error(fmt::format("{}: 'vary' must be an array of tables ([[vary]])", name));
+  for (const auto& item : *arr) {
+    Result<Dimension> dim = ParseVaryTable(item, name);
+    if (!dim.ok()) return dim.status();
+    file->dims.push_back(std::move(dim).value());
+  }
+  return Status::Ok();
+}
+
+Status ParseMatrixKey(const std::string& key, const toml::node& node, const std::string& name,
+                      MatrixFile* file) {
+  if (key == "cross") {
+    auto b = node.value<bool>();
+    if (!b) return Status::Error(fmt::format("{}: 'cross' must be true or false", name));
+    if (*b) file->design = Design::kCross;
+    return Status::Ok();
+  }
+  if (key == "design") return ParseDesign(node, name, &file->design);
+  if (key == "baseline") return ParseBaselineTable(node, name, file);
+  if (key == "vary") return ParseVaryArray(node, name, file);
+  return Status::Error(fmt::format(
+      "{}: unknown key '{}' (expected design, cross, [baseline], [[vary]])", name, key));
+}
+
+}  // namespace
+
 Result<Matrix> ParseMatrixToml(std::string_view text, const std::string& name, const std::vector<std::string>& argv,
                                const std::map<std::string, std::string>& set, size_t max_cells) {
   toml::table table;
@@ -483,88 +679,18 @@ Result<Matrix> ParseMatrixToml(std::string_view text, const std::string& name, c
   } catch (const toml::parse_error& e) {
     return Status::Error(fmt::format("{}:{}: {}", name, e.source().begin.line, e.description()));
   }
-  std::map<std::string, std::string> overrides;
-  std::vector<Dimension> dims;
-  Design design = Design::kOneAtATime;
-  bool has_baseline = false;
+  MatrixFile file;
   for (const auto& [key, node] : table) {
-    std::string k(key.str());
-    if (k == "cross") {
-      auto b = node.value<bool>();
-      if (!b) return Status::Error(fmt::format("{}: 'cross' must be true or false", name));
-      if (*b) design = Design::kCross;
-    } else if (k == "design") {
-      auto d = node.value<std::string>();
-      if (d && *d == "pairwise") {
-        design = Design::kPairwise;
-      } else if (d && *d == "cross") {
-        design = Design::kCross;
-      } else if (d && *d == "one-at-a-time") {
-        design = Design::kOneAtATime;
-      } else {
-        return Status::Error(fmt::format("{}: 'design' must be \"one-at-a-time\", \"pairwise\" or \"cross\"", name));
-      }
-    } else if (k == "baseline") {
-      const auto* t = node.as_table();
-      if (!t) return Status::Error(fmt::format("{}: [baseline] must be a table", name));
-      has_baseline = true;
-      for (const auto& [var_key, v] : *t) {
-        std::string var(var_key.str());
-        auto value = v.value<std::string>();
-        if (!IsValidVariable(var) || !value) {
-          return Status::Error(fmt::format("{}: baseline entry '{}' must be VARIABLE = \"string\"", name, var));
-        }
-        overrides[var] = *value;
-      }
-    } else if (k == "vary") {
-      const auto* arr = node.as_array();
-      if (!arr) return Status::Error(fmt::format("{}: 'vary' must be an array of tables ([[vary]])", name));
-      for (const auto& item : *arr) {
-        const auto* t = item.as_table();
-        int line = static_cast<int>(item.source().begin.line);
-        if (!t) return Status::Error(fmt::format("{}:{}: each [[vary]] must be a table", name, line));
-        Dimension dim;
-        if (auto v = (*t)["variable"].value<std::string>()) {
-          dim.variables.push_back(*v);
-        } else if (const auto* vars = (*t)["variables"].as_array()) {
-          for (const auto& e : *vars) {
-            auto s = e.value<std::string>();
-            if (!s) return Status::Error(fmt::format("{}:{}: 'variables' must hold strings", name, line));
-            dim.variables.push_back(*s);
-          }
-        } else {
-          return Status::Error(fmt::format("{}:{}: [[vary]] needs 'variable' or 'variables'", name, line));
-        }
-        dim.name = dim.variables.empty() ? "" : dim.variables[0];
-        for (size_t i = 1; i < dim.variables.size(); ++i) dim.name += "+" + dim.variables[i];
-        const auto* values = (*t)["values"].as_array();
-        if (!values) return Status::Error(fmt::format("{}:{}: [[vary]] needs 'values = [...]'", name, line));
-        for (const auto& e : *values) {
-          auto s = e.value<std::string>();
-          if (!s) return Status::Error(fmt::format("{}:{}: 'values' must hold strings", name, line));
-          DimensionValue value;
-          value.label = s->empty() ? "(unset)" : *s;
-          for (const auto& var : dim.variables) value.assign.emplace_back(var, *s);
-          dim.values.push_back(std::move(value));
-        }
-        if (Status s = CheckDimension(dim); !s.ok()) {
-          return Status::Error(fmt::format("{}:{}: {}", name, line, s.message()));
-        }
-        dims.push_back(std::move(dim));
-      }
-    } else {
-      return Status::Error(
-          fmt::format("{}: unknown key '{}' (expected design, cross, [baseline], [[vary]])", name, k));
-    }
+    if (Status s = ParseMatrixKey(std::string(key.str()), node, name, &file); !s.ok()) return s;
   }
-  if (dims.empty() && !has_baseline) {
+  if (file.dims.empty() && !file.has_baseline) {
     return Status::Error(fmt::format("{}: neither a [baseline] nor a [[vary]] dimension", name));
   }
   // The file's baseline entries win over --set, which wins over the defaults.
   std::map<std::string, std::string> all_set = set;
-  for (const auto& [var, value] : overrides) all_set[var] = value;
-  Baseline base = BaselineFor(dims, argv, all_set);
-  auto matrix = BuildMatrix(base, std::move(dims), design, max_cells);
+  for (const auto& [var, value] : file.overrides) all_set[var] = value;
+  Baseline base = BaselineFor(file.dims, argv, all_set);
+  auto matrix = BuildMatrix(base, std::move(file.dims), file.design, max_cells);
   if (!matrix.ok()) return Status::Error(fmt::format("{}: {}", name, matrix.status().message()));
   return matrix;
 }

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
 #include <map>
 
 #include "core/json_writer.h"
@@ -191,22 +192,25 @@ std::string NamedCodepoints(std::string_view text) {
   return out;
 }
 
-void WriteJsonReport(const ReportInput& in, std::ostream& out) {
-  const auto& cells = in.matrix.cells;
-  const auto& a = in.analysis;
-  JsonWriter w(out, true);
-  w.BeginObject();
-  w.Field("tool", "glassbox");
-  w.Field("version", in.version);
-  w.Key("command").BeginArray();
-  for (const auto& arg : in.command) w.String(arg);
+namespace {
+
+// The sections of the JSON report, in the order they are written.
+
+template <typename Strings>
+void WriteStrings(JsonWriter& w, std::string_view key, const Strings& items) {
+  w.Key(key).BeginArray();
+  for (const auto& item : items) w.String(item);
   w.EndArray();
-  w.Field("verdict", VerdictName(a.verdict));
-  w.Field("summary", ClassSummary(a));
-  w.Field("design", DesignName(in.matrix.design));
-  w.Key("inconclusive_reasons").BeginArray();
-  for (const auto& r : a.inconclusive_reasons) w.String(r);
-  w.EndArray();
+}
+
+template <typename Counts>
+void WriteCountsByCell(JsonWriter& w, const Counts& by_cell) {
+  w.Key("by_cell").BeginObject();
+  for (const auto& [label, n] : by_cell) w.Key(label).Int(n);
+  w.EndObject();
+}
+
+void WriteJsonFailures(JsonWriter& w, const Analysis& a) {
   w.Key("failures").BeginArray();
   for (const auto& f : a.failures) {
     w.BeginObject();
@@ -219,16 +223,14 @@ void WriteJsonReport(const ReportInput& in, std::ostream& out) {
     w.EndObject();
   }
   w.EndArray();
-  w.Key("warnings").BeginArray();
-  for (const auto& warning : a.warnings) w.String(warning);
-  w.EndArray();
+}
+
+void WriteJsonGroups(JsonWriter& w, const Analysis& a, const std::vector<Cell>& cells) {
   w.Key("groups").BeginArray();
   for (const auto& g : a.groups) {
     w.BeginObject();
     w.Field("class", DiffClassName(g.cls));
-    w.Key("variables").BeginArray();
-    for (const auto& v : g.variables) w.String(v);
-    w.EndArray();
+    WriteStrings(w, "variables", g.variables);
     w.Field("explanation", g.explanation);
     w.Key("count").Uint(g.members.size());
     w.Key("cells").BeginArray();
@@ -240,96 +242,114 @@ void WriteJsonReport(const ReportInput& in, std::ostream& out) {
     w.EndObject();
   }
   w.EndArray();
-  w.Key("fixed").BeginObject();
-  for (const auto& [k, v] : in.matrix.fixed) w.Field(k, v);
+}
+
+void WriteStringMap(JsonWriter& w, std::string_view key,
+                    const std::map<std::string, std::string>& values) {
+  w.Key(key).BeginObject();
+  for (const auto& [k, v] : values) w.Field(k, v);
   w.EndObject();
+}
+
+void WriteJsonCells(JsonWriter& w, const ReportInput& in) {
+  const auto& cells = in.matrix.cells;
   w.Key("cells").BeginArray();
   for (size_t c = 0; c < cells.size(); ++c) {
     const Cell& cell = cells[c];
     w.BeginObject();
     w.Field("label", cell.label);
-    w.Key("env").BeginObject();
-    for (const auto& [k, v] : cell.env) w.Field(k, v);
-    w.EndObject();
+    WriteStringMap(w, "env", cell.env);
     w.Field("localtime", cell.timezone);
     w.Field("hostname", cell.hostname);
     w.Field("user", cell.username);
-    w.Key("varied").BeginObject();
-    for (const auto& [k, v] : cell.varied) w.Field(k, v);
-    w.EndObject();
+    WriteStringMap(w, "varied", cell.varied);
     w.Key("runs").Int(c < in.runs_per_cell.size() ? in.runs_per_cell[c] : 0);
+    w.Key("wall_ms").BeginArray();
+    if (c < in.wall_ms.size()) {
+      for (double ms : in.wall_ms[c]) w.Double(std::round(ms * 10) / 10);
+    }
+    w.EndArray();
     w.EndObject();
   }
   w.EndArray();
-  w.Key("differences").BeginArray();
-  for (const auto& d : a.differences) {
+}
+
+void WriteJsonChanges(JsonWriter& w, const Difference& d) {
+  w.Key("changes").BeginArray();
+  for (const auto& ch : d.changes) {
     w.BeginObject();
-    w.Field("location", d.location);
-    w.Field("class", DiffClassName(d.cls));
-    w.Field("reason", d.reason);
-    w.Field("explanation", d.explanation);
-    w.Field("reference", d.reference_cell < cells.size() ? cells[d.reference_cell].label : std::string());
-    w.Key("variables").BeginArray();
-    for (const auto& v : d.variables) w.String(v);
-    w.EndArray();
-    w.Key("differing_cells").BeginArray();
-    for (size_t c : d.differing_cells) w.String(cells[c].label);
-    w.EndArray();
-    w.Key("by_cell").BeginObject();
-    for (size_t c = 0; c < d.by_cell.size() && c < cells.size(); ++c) {
-      w.Key(cells[c].label);
-      if (d.by_cell[c]) {
-        w.String(CellExcerpt(d.by_cell[c], d, c, cells[c].label));
-      } else {
-        w.Null();
-      }
-    }
-    w.EndObject();
-    w.Key("codepoints").BeginArray();
-    for (char32_t cp : d.codepoints) {
-      if (cp >= 0x20 && cp < 0x7F && std::isalnum(static_cast<int>(cp))) continue;
-      w.String(CodepointId(cp));
-    }
-    w.EndArray();
-    w.Key("changes").BeginArray();
-    for (const auto& ch : d.changes) {
-      w.BeginObject();
-      w.Field("cell", ch.cell);
-      w.Field("reference", ch.reference);
-      w.Field("baseline", ch.baseline_text);
-      w.Field("value", ch.cell_text);
-      w.Field("baseline_named", NamedCodepoints(ch.baseline_text));
-      w.Field("value_named", NamedCodepoints(ch.cell_text));
-      w.Key("offset").Uint(ch.offset);
-      w.EndObject();
-    }
-    w.EndArray();
-    std::string excerpt;
-    if (!d.changes.empty()) {
-      const auto& ch = d.changes.front();
-      excerpt = VisibleText(ch.cell_before + ch.cell_text + ch.cell_after);
-    } else if (!d.differing_cells.empty()) {
-      excerpt = VisibleText(CutVisible(ValueOrAbsent(d.by_cell[d.differing_cells.front()]), 120, false));
-    }
-    w.Field("excerpt", excerpt);
-    w.Key("noise_masked").Bool(d.noise_masked);
+    w.Field("cell", ch.cell);
+    w.Field("reference", ch.reference);
+    w.Field("baseline", ch.baseline_text);
+    w.Field("value", ch.cell_text);
+    w.Field("baseline_named", NamedCodepoints(ch.baseline_text));
+    w.Field("value_named", NamedCodepoints(ch.cell_text));
+    w.Key("offset").Uint(ch.offset);
     w.EndObject();
   }
   w.EndArray();
+}
+
+// The first change in context, else the first differing cell's value.
+std::string DifferenceExcerpt(const Difference& d) {
+  if (!d.changes.empty()) {
+    const auto& ch = d.changes.front();
+    return VisibleText(ch.cell_before + ch.cell_text + ch.cell_after);
+  }
+  if (!d.differing_cells.empty()) {
+    return VisibleText(CutVisible(ValueOrAbsent(d.by_cell[d.differing_cells.front()]), 120, false));
+  }
+  return "";
+}
+
+void WriteJsonDifference(JsonWriter& w, const Difference& d, const std::vector<Cell>& cells) {
+  w.BeginObject();
+  w.Field("location", d.location);
+  w.Field("class", DiffClassName(d.cls));
+  w.Field("reason", d.reason);
+  w.Field("explanation", d.explanation);
+  w.Field("reference",
+          d.reference_cell < cells.size() ? cells[d.reference_cell].label : std::string());
+  WriteStrings(w, "variables", d.variables);
+  w.Key("differing_cells").BeginArray();
+  for (size_t c : d.differing_cells) w.String(cells[c].label);
+  w.EndArray();
+  w.Key("by_cell").BeginObject();
+  for (size_t c = 0; c < d.by_cell.size() && c < cells.size(); ++c) {
+    w.Key(cells[c].label);
+    if (d.by_cell[c]) {
+      w.String(CellExcerpt(d.by_cell[c], d, c, cells[c].label));
+    } else {
+      w.Null();
+    }
+  }
+  w.EndObject();
+  w.Key("codepoints").BeginArray();
+  for (char32_t cp : d.codepoints) {
+    if (cp >= 0x20 && cp < 0x7F && std::isalnum(static_cast<int>(cp))) continue;
+    w.String(CodepointId(cp));
+  }
+  w.EndArray();
+  WriteJsonChanges(w, d);
+  w.Field("excerpt", DifferenceExcerpt(d));
+  w.Key("noise_masked").Bool(d.noise_masked);
+  w.EndObject();
+}
+
+void WriteJsonNoise(JsonWriter& w, const Analysis& a) {
   w.Key("noise").BeginArray();
   for (const auto& n : a.noise) {
     w.BeginObject();
     w.Field("location", n.location);
-    w.Key("cells").BeginArray();
-    for (const auto& c : n.cells) w.String(c);
-    w.EndArray();
-    w.Key("examples").BeginArray();
-    for (const auto& e : n.examples) w.String(e);
-    w.EndArray();
+    WriteStrings(w, "cells", n.cells);
+    WriteStrings(w, "examples", n.examples);
     w.Key("masked").Bool(n.masked);
     w.EndObject();
   }
   w.EndArray();
+}
+
+void WriteJsonHosts(JsonWriter& w, const Analysis& a) {
   w.Key("hosts").BeginArray();
   for (const auto& h : a.hosts) {
     w.BeginObject();
@@ -338,25 +358,22 @@ void WriteJsonReport(const ReportInput& in, std::ostream& out) {
     w.Key("ip_literal").Bool(h.ip_literal);
     w.Key("looked_up").Bool(h.looked_up);
     w.Key("via_proxy").Bool(h.via_proxy);
-    w.Key("dest_ips").BeginArray();
-    for (const auto& ip : h.dest_ips) w.String(ip);
-    w.EndArray();
+    WriteStrings(w, "dest_ips", h.dest_ips);
     w.Key("ports").BeginArray();
     for (int p : h.ports) w.Int(p);
     w.EndArray();
-    w.Key("by_cell").BeginObject();
-    for (const auto& [label, n] : h.by_cell) w.Key(label).Int(n);
-    w.EndObject();
+    WriteCountsByCell(w, h.by_cell);
     w.EndObject();
   }
   w.EndArray();
+}
+
+void WriteJsonNetwork(JsonWriter& w, const Analysis& a) {
   w.Key("dns").BeginArray();
   for (const auto& d : a.dns) {
     w.BeginObject();
     w.Field("name", d.name);
-    w.Key("by_cell").BeginObject();
-    for (const auto& [label, n] : d.by_cell) w.Key(label).Int(n);
-    w.EndObject();
+    WriteCountsByCell(w, d.by_cell);
     w.EndObject();
   }
   w.EndArray();
@@ -375,46 +392,66 @@ void WriteJsonReport(const ReportInput& in, std::ostream& out) {
     w.BeginObject();
     w.Field("protocol", c.protocol);
     w.Field("dest", c.dest);
-    w.Key("by_cell").BeginObject();
-    for (const auto& [label, n] : c.by_cell) w.Key(label).Int(n);
-    w.EndObject();
+    WriteCountsByCell(w, c.by_cell);
     w.EndObject();
   }
   w.EndArray();
-  w.Key("foreign_resolvers").BeginArray();
-  for (const auto& r : a.foreign_resolvers) w.String(r);
-  w.EndArray();
-  w.Key("unused_lookups").BeginArray();
-  for (const auto& n : a.unused_lookups) w.String(n);
-  w.EndArray();
+  WriteStrings(w, "foreign_resolvers", a.foreign_resolvers);
+  WriteStrings(w, "unused_lookups", a.unused_lookups);
+}
+
+void WriteJsonIdentifying(JsonWriter& w, const Analysis& a) {
   w.Key("identifying_headers").BeginArray();
   for (const auto& idf : a.identifying) {
     w.BeginObject();
     w.Field("location", idf.location);
     w.Field("host", idf.host);
-    w.Key("carries").BeginArray();
-    for (const auto& c : idf.carries) w.String(c);
-    w.EndArray();
-    w.Key("cells").BeginArray();
-    for (const auto& c : idf.cells) w.String(c);
-    w.EndArray();
+    WriteStrings(w, "carries", idf.carries);
+    WriteStrings(w, "cells", idf.cells);
     w.Field("example", idf.example);
     w.EndObject();
   }
   w.EndArray();
-  w.Key("notes").BeginArray();
-  for (const auto& n : a.notes) w.String(n);
-  w.EndArray();
-  w.Key("limits_reached").BeginArray();
-  for (const auto& l : a.limits_reached) w.String(l);
-  w.EndArray();
+}
+
+void WriteJsonStats(JsonWriter& w, const ReportInput& in) {
   w.Key("stats").BeginObject();
-  w.Key("cells").Uint(cells.size());
+  w.Key("cells").Uint(in.matrix.cells.size());
   int total_runs = 0;
   for (int r : in.runs_per_cell) total_runs += r;
   w.Key("runs").Int(total_runs);
   w.Key("seconds").Double(in.seconds);
   w.EndObject();
+}
+
+}  // namespace
+
+void WriteJsonReport(const ReportInput& in, std::ostream& out) {
+  const auto& a = in.analysis;
+  JsonWriter w(out, true);
+  w.BeginObject();
+  w.Field("tool", "glassbox");
+  w.Field("version", in.version);
+  WriteStrings(w, "command", in.command);
+  w.Field("verdict", VerdictName(a.verdict));
+  w.Field("summary", ClassSummary(a));
+  w.Field("design", DesignName(in.matrix.design));
+  WriteStrings(w, "inconclusive_reasons", a.inconclusive_reasons);
+  WriteJsonFailures(w, a);
+  WriteStrings(w, "warnings", a.warnings);
+  WriteJsonGroups(w, a, in.matrix.cells);
+  WriteStringMap(w, "fixed", in.matrix.fixed);
+  WriteJsonCells(w, in);
+  w.Key("differences").BeginArray();
+  for (const auto& d : a.differences) WriteJsonDifference(w, d, in.matrix.cells);
+  w.EndArray();
+  WriteJsonNoise(w, a);
+  WriteJsonHosts(w, a);
+  WriteJsonNetwork(w, a);
+  WriteJsonIdentifying(w, a);
+  WriteStrings(w, "notes", a.notes);
+  WriteStrings(w, "limits_reached", a.limits_reached);
+  WriteJsonStats(w, in);
   w.EndObject();
   out << "\n";
 }
@@ -459,16 +496,11 @@ void WriteTextDifference(const Difference& d, const std::vector<Cell>& cells, st
 
 }  // namespace
 
-void WriteTextReport(const ReportInput& in, std::ostream& out) {
-  const auto& cells = in.matrix.cells;
-  const auto& a = in.analysis;
-  int total_runs = 0;
-  for (int r : in.runs_per_cell) total_runs += r;
-  out << fmt::format("glassbox probe: {}\n  {} ({} cells, {} design, {} runs, {:.1f} s)\n", VerdictLine(a.verdict),
-                     ClassSummary(a), cells.size(), DesignName(in.matrix.design), total_runs, in.seconds);
-  for (const auto& r : a.inconclusive_reasons) out << fmt::format("  inconclusive: {}\n", r);
-  for (const auto& w : a.warnings) out << fmt::format("  warning: {}\n", w);
+namespace {
 
+// The sections of the text report, in the order they are written.
+
+void WriteTextFailures(const Analysis& a, std::ostream& out) {
   if (!a.failures.empty()) {
     out << "\nWhere the agent failed (not compared; reported as failures, not dependences):\n";
     size_t shown = 0;
@@ -487,7 +519,26 @@ void WriteTextReport(const ReportInput& in, std::ostream& out) {
       }
     }
   }
+}
 
+void WriteTextGroup(const DifferenceGroup& g, const Analysis& a, const std::vector<Cell>& cells,
+                    std::ostream& out) {
+  out << fmt::format("\n[{}] {}\n", DiffClassName(g.cls), GroupTitle(g, cells));
+  if (!g.variables.empty()) out << fmt::format("  variables: {}\n", Join(g.variables, ", "));
+  size_t examples = g.cls == DiffClass::kCovertMarker ? 6 : g.cls == DiffClass::kEcho ? 1 : 2;
+  for (size_t i = 0; i < g.members.size() && i < examples; ++i) {
+    WriteTextDifference(a.differences[g.members[i]], cells, out);
+  }
+  if (g.members.size() > examples) {
+    out << fmt::format("  … and {} more, e.g.", g.members.size() - examples);
+    for (size_t i = examples; i < g.members.size() && i < examples + 3; ++i) {
+      out << (i == examples ? " " : ", ") << VisibleText(a.differences[g.members[i]].location);
+    }
+    out << "\n";
+  }
+}
+
+void WriteTextGroups(const Analysis& a, const std::vector<Cell>& cells, std::ostream& out) {
   if (!a.groups.empty()) out << "\nDifferences, worst first (fields that follow the same settings in the same cells are one group):\n";
   std::map<DiffClass, size_t> shown_per_class;
   for (const auto& g : a.groups) {
@@ -498,20 +549,11 @@ void WriteTextReport(const ReportInput& in, std::ostream& out) {
       out << fmt::format("\n… {} more {} groups (see --format json)\n", left - kShownPerClass, DiffClassName(g.cls));
     }
     if (n > kShownPerClass) continue;
-    out << fmt::format("\n[{}] {}\n", DiffClassName(g.cls), GroupTitle(g, cells));
-    if (!g.variables.empty()) out << fmt::format("  variables: {}\n", Join(g.variables, ", "));
-    size_t examples = g.cls == DiffClass::kCovertMarker ? 6 : g.cls == DiffClass::kEcho ? 1 : 2;
-    for (size_t i = 0; i < g.members.size() && i < examples; ++i) {
-      WriteTextDifference(a.differences[g.members[i]], cells, out);
-    }
-    if (g.members.size() > examples) {
-      out << fmt::format("  … and {} more, e.g.", g.members.size() - examples);
-      for (size_t i = examples; i < g.members.size() && i < examples + 3; ++i) {
-        out << (i == examples ? " " : ", ") << VisibleText(a.differences[g.members[i]].location);
-      }
-      out << "\n";
-    }
+    WriteTextGroup(g, a, cells, out);
   }
+}
+
+void WriteTextIdentity(const Analysis& a, std::ostream& out) {
   if (!a.identifying.empty()) {
     out << "\nIdentity the agent sent:\n";
     for (const auto& idf : a.identifying) {
@@ -519,6 +561,9 @@ void WriteTextReport(const ReportInput& in, std::ostream& out) {
                          Plural(idf.cells.size(), "cell", "cells"), VisibleText(CutVisible(idf.example, 100, false)));
     }
   }
+}
+
+void WriteTextHosts(const Analysis& a, std::ostream& out) {
   out << "\nHosts contacted:\n";
   if (a.hosts.empty()) out << "  (none)\n";
   for (const auto& h : a.hosts) {
@@ -528,6 +573,10 @@ void WriteTextReport(const ReportInput& in, std::ostream& out) {
                        Plural(h.by_cell.size(), "cell", "cells"), Join(ports, ","),
                        h.ip_literal ? "  HARD-CODED IP" : "", h.via_proxy ? "  via proxy" : "");
   }
+}
+
+// Names looked up but unused, connections not read, foreign resolvers, TLS not intercepted.
+void WriteTextNetwork(const Analysis& a, std::ostream& out) {
   if (!a.unused_lookups.empty()) {
     out << fmt::format("\nNames looked up but never connected to by name: {}\n", Join(a.unused_lookups, ", "));
   }
@@ -547,6 +596,9 @@ void WriteTextReport(const ReportInput& in, std::ostream& out) {
       out << fmt::format("  {} ({}) in {}: {}\n", f.sni.empty() ? "(no SNI)" : f.sni, f.dest, f.cell, f.reason);
     }
   }
+}
+
+void WriteTextNoise(const Analysis& a, std::ostream& out) {
   if (!a.noise.empty()) {
     out << fmt::format("\nNoise (differs between runs of one cell): {}\n", Plural(a.noise.size(), "field", "fields"));
     size_t shown = 0;
@@ -559,13 +611,35 @@ void WriteTextReport(const ReportInput& in, std::ostream& out) {
                          n.masked ? " (ids and numbers masked, the rest compared across cells)" : "");
     }
   }
+}
+
+}  // namespace
+
+void WriteTextReport(const ReportInput& in, std::ostream& out) {
+  const auto& cells = in.matrix.cells;
+  const auto& a = in.analysis;
+  int total_runs = 0;
+  for (int r : in.runs_per_cell) total_runs += r;
+  out << fmt::format("glassbox probe: {}\n  {} ({} cells, {} design, {} runs, {:.1f} s)\n",
+                     VerdictLine(a.verdict), ClassSummary(a), cells.size(),
+                     DesignName(in.matrix.design), total_runs, in.seconds);
+  for (const auto& r : a.inconclusive_reasons) out << fmt::format("  inconclusive: {}\n", r);
+  for (const auto& w : a.warnings) out << fmt::format("  warning: {}\n", w);
+  WriteTextFailures(a, out);
+  WriteTextGroups(a, cells, out);
+  WriteTextIdentity(a, out);
+  WriteTextHosts(a, out);
+  WriteTextNetwork(a, out);
+  WriteTextNoise(a, out);
   for (const auto& note : a.notes) out << fmt::format("\nnote: {}\n", note);
   for (const auto& limit : a.limits_reached) out << fmt::format("\nlimit reached: {}\n", limit);
 }
 
-void WriteHtmlReport(const ReportInput& in, std::ostream& out) {
-  const auto& cells = in.matrix.cells;
-  const auto& a = in.analysis;
+namespace {
+
+// The sections of the HTML page, in the order they are written.
+
+void WriteHtmlHead(std::ostream& out) {
   out << "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>"
          "<meta name=viewport content=\"width=device-width\">"
          "<title>glassbox probe report</title><style>\n"
@@ -583,6 +657,12 @@ void WriteHtmlReport(const ReportInput& in, std::ostream& out) {
          "mark{background:#ffe066}.cp{background:#b00020;color:#fff;border-radius:3px;padding:0 3px;margin:0 1px;"
          "font-size:12px}.ch{outline:1px solid #b00020}"
          "</style></head><body>\n";
+}
+
+// Command, verdict, reasons, failures, groups and the run's size.
+void WriteHtmlSummary(const ReportInput& in, std::ostream& out) {
+  const auto& cells = in.matrix.cells;
+  const auto& a = in.analysis;
   out << "<h1>glassbox probe report</h1>\n";
   out << fmt::format("<p>Command: <code>{}</code></p>\n", HtmlEscape(Join(in.command, " ")));
   out << fmt::format("<p class=\"verdict {}\">{}: {}</p>\n",
@@ -614,7 +694,42 @@ void WriteHtmlReport(const ReportInput& in, std::ostream& out) {
   for (int r : in.runs_per_cell) total_runs += r;
   out << fmt::format("<p>{} cells, {} runs, {:.1f} s. glassbox {}.</p>\n", cells.size(), total_runs, in.seconds,
                      HtmlEscape(in.version));
+}
 
+void WriteHtmlDifference(const Difference& d, const std::vector<Cell>& cells, std::ostream& out) {
+  out << fmt::format("<div class=diff><span class=\"cls {0}\">{0}</span> <code>{1}</code>",
+                     DiffClassName(d.cls), HtmlEscape(d.location));
+  out << fmt::format("<p>Follows <b>{}</b>{}: {}{}</p>\n", HtmlEscape(Join(d.variables, ", ")),
+                     d.explanation.empty() ? "" : " (" + HtmlEscape(d.explanation) + ")",
+                     HtmlEscape(d.reason),
+                     d.noise_masked ? " (generated ids and numbers masked)" : "");
+  if (!d.changes.empty()) {
+    out << "<table><tr><th>cell</th><th>baseline</th><th>this cell</th><th>code points</th></tr>\n";
+    for (const auto& ch : d.changes) {
+      out << fmt::format(
+          "<tr><td>{}</td><td class=v>{}<mark>{}</mark>{}</td><td class=v>{}<mark>{}</mark>{}</td>"
+          "<td>{} &rarr; {}</td></tr>\n",
+          HtmlEscape(ch.cell), HtmlVisible(ch.baseline_before, false),
+          HtmlVisible(ch.baseline_text, true), HtmlVisible(ch.baseline_after, false),
+          HtmlVisible(ch.cell_before, false), HtmlVisible(ch.cell_text, true),
+          HtmlVisible(ch.cell_after, false), HtmlEscape(NamedCodepoints(ch.baseline_text)),
+          HtmlEscape(NamedCodepoints(ch.cell_text)));
+    }
+    out << "</table>\n";
+  } else {
+    out << "<table><tr><th>cell</th><th>value</th></tr>\n";
+    out << fmt::format("<tr><td>{}</td><td class=v>{}</td></tr>\n", HtmlEscape(cells[0].label),
+                       HtmlVisible(CutVisible(ValueOrAbsent(d.by_cell[0]), 300, false), false));
+    for (size_t c : d.differing_cells) {
+      out << fmt::format("<tr><td>{}</td><td class=v>{}</td></tr>\n", HtmlEscape(cells[c].label),
+                         HtmlVisible(CutVisible(ValueOrAbsent(d.by_cell[c]), 300, false), false));
+    }
+    out << "</table>\n";
+  }
+  out << "</div>\n";
+}
+
+void WriteHtmlDifferences(const Analysis& a, const std::vector<Cell>& cells, std::ostream& out) {
   out << "<h2>Differences, worst first</h2>\n";
   if (a.differences.empty()) out << "<p>None: every cell sent the same thing (apart from noise).</p>\n";
   std::map<DiffClass, size_t> shown_per_class;
@@ -625,36 +740,11 @@ void WriteHtmlReport(const ReportInput& in, std::ostream& out) {
                          CountClass(a, d.cls) - 4 * kShownPerClass, DiffClassName(d.cls));
     }
     if (n > 4 * kShownPerClass) continue;
-    out << fmt::format("<div class=diff><span class=\"cls {0}\">{0}</span> <code>{1}</code>", DiffClassName(d.cls),
-                       HtmlEscape(d.location));
-    out << fmt::format("<p>Follows <b>{}</b>{}: {}{}</p>\n", HtmlEscape(Join(d.variables, ", ")),
-                       d.explanation.empty() ? "" : " (" + HtmlEscape(d.explanation) + ")", HtmlEscape(d.reason),
-                       d.noise_masked ? " (generated ids and numbers masked)" : "");
-    if (!d.changes.empty()) {
-      out << "<table><tr><th>cell</th><th>baseline</th><th>this cell</th><th>code points</th></tr>\n";
-      for (const auto& ch : d.changes) {
-        out << fmt::format(
-            "<tr><td>{}</td><td class=v>{}<mark>{}</mark>{}</td><td class=v>{}<mark>{}</mark>{}</td>"
-            "<td>{} &rarr; {}</td></tr>\n",
-            HtmlEscape(ch.cell), HtmlVisible(ch.baseline_before, false), HtmlVisible(ch.baseline_text, true),
-            HtmlVisible(ch.baseline_after, false), HtmlVisible(ch.cell_before, false), HtmlVisible(ch.cell_text, true),
-            HtmlVisible(ch.cell_after, false), HtmlEscape(NamedCodepoints(ch.baseline_text)),
-            HtmlEscape(NamedCodepoints(ch.cell_text)));
-      }
-      out << "</table>\n";
-    } else {
-      out << "<table><tr><th>cell</th><th>value</th></tr>\n";
-      out << fmt::format("<tr><td>{}</td><td class=v>{}</td></tr>\n", HtmlEscape(cells[0].label),
-                         HtmlVisible(CutVisible(ValueOrAbsent(d.by_cell[0]), 300, false), false));
-      for (size_t c : d.differing_cells) {
-        out << fmt::format("<tr><td>{}</td><td class=v>{}</td></tr>\n", HtmlEscape(cells[c].label),
-                           HtmlVisible(CutVisible(ValueOrAbsent(d.by_cell[c]), 300, false), false));
-      }
-      out << "</table>\n";
-    }
-    out << "</div>\n";
+    WriteHtmlDifference(d, cells, out);
   }
+}
 
+void WriteHtmlIdentity(const Analysis& a, std::ostream& out) {
   out << "<h2>Identity the agent sent</h2>\n";
   if (a.identifying.empty()) {
     out << "<p>No field carried the host name, user, zone, locale, kernel, machine id, proxy or prompt.</p>\n";
@@ -667,7 +757,9 @@ void WriteHtmlReport(const ReportInput& in, std::ostream& out) {
     }
     out << "</table>\n";
   }
+}
 
+void WriteHtmlHosts(const Analysis& a, std::ostream& out) {
   out << "<h2>Hosts contacted</h2>\n<table><tr><th>host</th><th>requests</th><th>cells</th><th>ports</th>"
          "<th>how</th></tr>\n";
   for (const auto& h : a.hosts) {
@@ -687,7 +779,9 @@ void WriteHtmlReport(const ReportInput& in, std::ostream& out) {
     }
     out << "</table>\n";
   }
+}
 
+void WriteHtmlNetwork(const Analysis& a, std::ostream& out) {
   if (!a.unused_lookups.empty()) {
     out << fmt::format("<p>Names looked up but never connected to by name: <code>{}</code></p>\n",
                        HtmlEscape(Join(a.unused_lookups, ", ")));
@@ -704,6 +798,10 @@ void WriteHtmlReport(const ReportInput& in, std::ostream& out) {
     }
     out << "</table>\n";
   }
+}
+
+void WriteHtmlMatrix(const ReportInput& in, std::ostream& out) {
+  const auto& cells = in.matrix.cells;
   out << "<h2>Matrix</h2>\n<table><tr><th>cell</th><th>varied</th><th>runs</th></tr>\n";
   for (size_t c = 0; c < cells.size(); ++c) {
     std::vector<std::string> varied;
@@ -721,7 +819,9 @@ void WriteHtmlReport(const ReportInput& in, std::ostream& out) {
     base.push_back("user=" + cells[0].username);
     out << fmt::format("<p>Baseline: <code>{}</code></p>\n", HtmlEscape(Join(base, " ")));
   }
+}
 
+void WriteHtmlNoiseAndNotes(const Analysis& a, std::ostream& out) {
   out << fmt::format("<h2>Noise ({} fields differ between runs of one cell)</h2>\n<ul>\n", a.noise.size());
   for (const auto& n : a.noise) {
     out << fmt::format("<li><code>{}</code>{}</li>\n", HtmlEscape(n.location),
@@ -738,6 +838,20 @@ void WriteHtmlReport(const ReportInput& in, std::ostream& out) {
     for (const auto& n : a.notes) out << fmt::format("<li>{}</li>\n", HtmlEscape(n));
     out << "</ul>\n";
   }
+}
+
+}  // namespace
+
+void WriteHtmlReport(const ReportInput& in, std::ostream& out) {
+  const auto& a = in.analysis;
+  WriteHtmlHead(out);
+  WriteHtmlSummary(in, out);
+  WriteHtmlDifferences(a, in.matrix.cells, out);
+  WriteHtmlIdentity(a, out);
+  WriteHtmlHosts(a, out);
+  WriteHtmlNetwork(a, out);
+  WriteHtmlMatrix(in, out);
+  WriteHtmlNoiseAndNotes(a, out);
   out << "</body></html>\n";
 }
 

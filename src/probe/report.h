@@ -22,6 +22,8 @@ struct ReportInput {
   std::vector<std::string> command;
   std::string version;
   double seconds = 0;
+  std::vector<std::vector<double>>
+      wall_ms;  // per cell, each run's wall time (JSON cells[].wall_ms)
 };
 
 void WriteJsonReport(const ReportInput& input, std::ostream& out);

@@ -48,7 +48,14 @@ Fixture Make() {
 TEST(Report, JsonFollowsTheContract) {
   Fixture f = Make();
   std::ostringstream out;
-  WriteJsonReport({f.matrix, f.analysis, {2, 2}, {"node", "a.js"}, "0.1.0", 1.5}, out);
+  WriteJsonReport({f.matrix,
+                   f.analysis,
+                   {2, 2},
+                   {"node", "a.js"},
+                   "0.1.0",
+                   1.5,
+                   {{812.25, 790}, {1203.04, 998}}},
+                  out);
   boost::system::error_code ec;
   auto doc = boost::json::parse(out.str(), ec);
   ASSERT_FALSE(ec) << out.str();
@@ -61,6 +68,10 @@ TEST(Report, JsonFollowsTheContract) {
   ASSERT_EQ(o.at("cells").as_array().size(), 2u);
   EXPECT_EQ(o.at("cells").as_array()[1].at("env").at("TZ").as_string(), "Asia/Shanghai");
   EXPECT_EQ(o.at("cells").as_array()[1].at("runs").as_int64(), 2);
+  // Each run's wall time, so that a slow cell can be named (bench/probe_bench.sh prints them).
+  const auto& wall = o.at("cells").as_array()[1].at("wall_ms").as_array();
+  ASSERT_EQ(wall.size(), 2u);
+  EXPECT_DOUBLE_EQ(wall[0].to_number<double>(), 1203.0);
   const auto& d = o.at("differences").as_array().at(0).as_object();
   EXPECT_EQ(d.at("class").as_string(), "covert-marker");
   EXPECT_EQ(d.at("location").as_string(), "POST /v1/messages body .system[1].text");

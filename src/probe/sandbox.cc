@@ -861,36 +861,70 @@ Result<std::string> AgentSeccompFilter() {
   return bpf;
 }
 
-Result<pid_t> SpawnAgent(const AgentLaunch& launch) {
-  if (launch.argv.empty()) return Status::Error("the agent command is empty");
-  if (launch.root_dir.empty()) return Status::Error("the agent has no root directory");
-  std::string path_var;
-  for (const auto& [name, value] : launch.env) {
-    if (name == "PATH") path_var = value;
-  }
-  Result<std::string> exe = FindExecutable(launch.argv[0], path_var);
-  if (!exe.ok()) return exe.status();
+namespace {
 
-  // Everything the child needs, prepared before fork: after it, the child
-  // may only make async-signal-safe calls.
+// Everything the forked child needs, prepared before fork: after it, the
+// child may only make async-signal-safe calls (system calls on this data).
+struct ChildPlan {
+  std::string exe;
   std::vector<std::string> env_strings;
-  for (const auto& [name, value] : launch.env) env_strings.push_back(name + "=" + value);
   std::vector<char*> argv;
-  for (const std::string& a : launch.argv) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
   std::vector<char*> envp;
-  for (std::string& e : env_strings) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  const std::string map = fmt::format("{} {} 1\n", kAgentUid, launch.outer_uid);
-  const std::string proc_dir = launch.root_dir + "/proc";
-  const uid_t outer = static_cast<uid_t>(launch.outer_uid);
+  std::string map;  // the uid/gid map line of the nested user namespace
+  std::string proc_dir;
+  std::string root_dir;
+  std::string cwd;
+  uid_t outer = 0;
+  std::vector<std::pair<int, rlimit>> limits;
+  std::vector<sock_filter> filter;
+  sock_fprog program{};
+  int out_fd = -1;
+  int err_fd = -1;
+  int null_fd = -1;
+  int report[2] = {-1, -1};  // the child writes {stage, errno} here when a step fails
+
+  ChildPlan() = default;
+  ChildPlan(const ChildPlan&) = delete;
+  ChildPlan& operator=(const ChildPlan&) = delete;
+  ~ChildPlan() { CloseAll(); }
+  void CloseAll() {
+    for (int* fd : {&out_fd, &err_fd, &null_fd, &report[0], &report[1]}) {
+      if (*fd >= 0) close(*fd);
+      *fd = -1;
+    }
+  }
+};
+
+// The steps that can fail in the child, by the number it reports.
+constexpr const char* kChildStages[] = {"",
+                                        "setsid",
+                                        "create its user namespace",
+                                        "map its uid",
+                                        "map its gid",
+                                        "redirect its output",
+                                        "enter its working directory",
+                                        "execute",
+                                        "create its PID namespace",
+                                        "create its mount namespace",
+                                        "mount its /proc",
+                                        "enter its new root (pivot_root)",
+                                        "drop to the agent's user id",
+                                        "set its resource limits",
+                                        "set no_new_privs",
+                                        "load its seccomp filter"};
+
+// The rlimits of the agent, never above what this process may set (raising a
+// hard limit needs privilege).
+std::vector<std::pair<int, rlimit>> AgentRlimits(const AgentLaunch& launch) {
   const SandboxLimits& l = launch.limits;
-  const rlim_t cpu = l.cpu_seconds > 0 ? l.cpu_seconds
-                                       : static_cast<rlim_t>(2 * launch.timeout_s + 10);
-  const std::pair<int, rlim_t> wanted[] = {
-      {RLIMIT_DATA, l.data_bytes}, {RLIMIT_FSIZE, l.file_bytes}, {RLIMIT_NOFILE, l.open_files},
-      {RLIMIT_NPROC, l.tasks},     {RLIMIT_CPU, cpu},            {RLIMIT_CORE, 0}};
-  // Never above what this process may set (raising a hard limit needs privilege).
+  const rlim_t cpu =
+      l.cpu_seconds > 0 ? l.cpu_seconds : static_cast<rlim_t>(2 * launch.timeout_s + 10);
+  const std::pair<int, rlim_t> wanted[] = {{RLIMIT_DATA, l.data_bytes},
+                                           {RLIMIT_FSIZE, l.file_bytes},
+                                           {RLIMIT_NOFILE, l.open_files},
+                                           {RLIMIT_NPROC, l.tasks},
+                                           {RLIMIT_CPU, cpu},
+                                           {RLIMIT_CORE, 0}};
   std::vector<std::pair<int, rlimit>> limits;
   for (const auto& [resource, value] : wanted) {
     rlimit current{};
@@ -898,144 +932,180 @@ Result<pid_t> SpawnAgent(const AgentLaunch& launch) {
     rlim_t v = current.rlim_max == RLIM_INFINITY ? value : std::min(value, current.rlim_max);
     limits.push_back({resource, rlimit{v, v}});
   }
-  std::vector<sock_filter> filter(launch.seccomp_bpf.size() / sizeof(sock_filter));
-  if (!filter.empty()) {
-    std::memcpy(filter.data(), launch.seccomp_bpf.data(), filter.size() * sizeof(sock_filter));
-  }
-  sock_fprog program{static_cast<unsigned short>(filter.size()), filter.data()};
+  return limits;
+}
 
-  int out_fd = open(launch.stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  int err_fd = open(launch.stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  int report[2] = {-1, -1};
-  auto close_all = [&] {
-    for (int fd : {out_fd, err_fd, null_fd, report[0], report[1]}) {
-      if (fd >= 0) close(fd);
-    }
-  };
-  if (out_fd < 0 || err_fd < 0 || null_fd < 0 || pipe2(report, O_CLOEXEC) != 0) {
+Status PrepareChild(const AgentLaunch& launch, ChildPlan* plan) {
+  std::string path_var;
+  for (const auto& [name, value] : launch.env) {
+    if (name == "PATH") path_var = value;
+  }
+  Result<std::string> exe = FindExecutable(launch.argv[0], path_var);
+  if (!exe.ok()) return exe.status();
+  plan->exe = *exe;
+  for (const auto& [name, value] : launch.env) plan->env_strings.push_back(name + "=" + value);
+  for (const std::string& a : launch.argv) plan->argv.push_back(const_cast<char*>(a.c_str()));
+  plan->argv.push_back(nullptr);
+  for (std::string& e : plan->env_strings) plan->envp.push_back(e.data());
+  plan->envp.push_back(nullptr);
+  plan->map = fmt::format("{} {} 1\n", kAgentUid, launch.outer_uid);
+  plan->proc_dir = launch.root_dir + "/proc";
+  plan->root_dir = launch.root_dir;
+  plan->cwd = launch.cwd;
+  plan->outer = static_cast<uid_t>(launch.outer_uid);
+  plan->limits = AgentRlimits(launch);
+  plan->filter.resize(launch.seccomp_bpf.size() / sizeof(sock_filter));
+  if (!plan->filter.empty()) {
+    std::memcpy(plan->filter.data(), launch.seccomp_bpf.data(),
+                plan->filter.size() * sizeof(sock_filter));
+  }
+  plan->program = sock_fprog{static_cast<unsigned short>(plan->filter.size()), plan->filter.data()};
+  plan->out_fd = open(launch.stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  plan->err_fd = open(launch.stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  plan->null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (plan->out_fd < 0 || plan->err_fd < 0 || plan->null_fd < 0 ||
+      pipe2(plan->report, O_CLOEXEC) != 0) {
     int err = errno;
-    close_all();
+    plan->CloseAll();
     return Status::Error(fmt::format("cannot prepare the agent's output files in {}: {}",
                                      launch.stdout_path, Errno(err)));
   }
+  return Status::Ok();
+}
 
+// Child side, system calls only. On failure: report {stage, errno}, exit 127.
+[[noreturn]] void ChildDie(const ChildPlan& plan, int stage) {
+  int msg[2] = {stage, errno};
+  [[maybe_unused]] ssize_t n = write(plan.report[1], msg, sizeof msg);
+  _exit(127);
+}
+
+bool ChildWriteFile(const char* file, const char* text, size_t len) {
+  int fd = open(file, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool ok = write(fd, text, len) == static_cast<ssize_t>(len);
+  close(fd);
+  return ok;
+}
+
+// Clears the signal mask and dispositions the runner set, ties the child's
+// life to the runner's, and starts a session.
+void ChildResetSignals(const ChildPlan& plan, pid_t runner) {
+  sigset_t all;
+  sigemptyset(&all);
+  sigprocmask(SIG_SETMASK, &all, nullptr);
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGCHLD}) sigaction(sig, &dfl, nullptr);
+  // If the cell runner dies (Ctrl-C, killed), so does everything below it:
+  // this process, then the agent, then its whole PID namespace.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != runner) _exit(127);
+  if (setsid() < 0) ChildDie(plan, 1);
+}
+
+// The waiter: stays outside the agent's PID namespace and exits as it does.
+[[noreturn]] void ChildWaitFor(const ChildPlan& plan, pid_t init) {
+  close(plan.report[1]);
+  int status = 0;
+  while (waitpid(init, &status, 0) < 0) {
+    if (errno != EINTR) _exit(127);
+  }
+  _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+}
+
+// Its own mount namespace: a /proc of its PID namespace, then the new root;
+// the host's root is detached and unreachable.
+void ChildEnterRoot(const ChildPlan& plan) {
+  if (unshare(CLONE_NEWNS) != 0) ChildDie(plan, 9);
+  if (mount("proc", plan.proc_dir.c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) !=
+      0) {
+    ChildDie(plan, 10);
+  }
+  if (chdir(plan.root_dir.c_str()) != 0 || syscall(SYS_pivot_root, ".", ".") != 0 ||
+      umount2(".", MNT_DETACH) != 0 || chdir("/") != 0) {
+    ChildDie(plan, 11);
+  }
+}
+
+// As root: become the unprivileged agent id, then kAgentUid of a nested user
+// namespace with no capability over the sandbox's namespaces.
+void ChildBecomeAgentUser(const ChildPlan& plan) {
+  if (plan.outer != 0) {
+    if (setgroups(0, nullptr) != 0 || setresgid(plan.outer, plan.outer, plan.outer) != 0 ||
+        setresuid(plan.outer, plan.outer, plan.outer) != 0) {
+      ChildDie(plan, 12);
+    }
+    prctl(PR_SET_DUMPABLE, 1);  // so it may write its own /proc/self/uid_map
+  }
+  if (unshare(CLONE_NEWUSER) != 0) ChildDie(plan, 2);
+  ChildWriteFile("/proc/self/setgroups", "deny", 4);
+  if (!ChildWriteFile("/proc/self/uid_map", plan.map.data(), plan.map.size())) ChildDie(plan, 3);
+  if (!ChildWriteFile("/proc/self/gid_map", plan.map.data(), plan.map.size())) ChildDie(plan, 4);
+  prctl(PR_SET_PDEATHSIG, SIGKILL);  // after the credential changes, which clear it
+}
+
+// Descriptors, working directory, limits, no_new_privs, seccomp, execve.
+[[noreturn]] void ChildExec(const ChildPlan& plan) {
+  if (dup2(plan.null_fd, 0) < 0 || dup2(plan.out_fd, 1) < 0 || dup2(plan.err_fd, 2) < 0)
+    ChildDie(plan, 5);
+  // Nothing but 0-2 reaches the agent: not the listeners, the packet
+  // socket, nor whatever the caller of glassbox left open. CLOEXEC, so the
+  // report pipe still works until execve.
+  if (syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) != 0) {
+    for (int fd = 3; fd < 65536; ++fd) fcntl(fd, F_SETFD, FD_CLOEXEC);
+  }
+  if (chdir(plan.cwd.c_str()) != 0) ChildDie(plan, 6);
+  for (const auto& [resource, value] : plan.limits) {
+    if (setrlimit(resource, &value) != 0) ChildDie(plan, 13);
+  }
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) ChildDie(plan, 14);
+  if (plan.program.len > 0 && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &plan.program) != 0)
+    ChildDie(plan, 15);
+  execve(plan.exe.c_str(), plan.argv.data(), plan.envp.data());
+  ChildDie(plan, 7);
+}
+
+[[noreturn]] void RunChild(const ChildPlan& plan, pid_t runner) {
+  ChildResetSignals(plan, runner);
+  // The agent becomes PID 1 of a new PID namespace: when it ends, the kernel
+  // kills whatever it left running, even outside its process group; and its
+  // /proc shows only its own processes. This process stays behind to wait
+  // for it and pass on how it ended.
+  if (unshare(CLONE_NEWPID) != 0) ChildDie(plan, 8);
+  pid_t init = fork();
+  if (init < 0) ChildDie(plan, 8);
+  if (init > 0) ChildWaitFor(plan, init);
+  prctl(PR_SET_PDEATHSIG, SIGKILL);  // the waiter's death ends the agent too
+  ChildEnterRoot(plan);
+  ChildBecomeAgentUser(plan);
+  ChildExec(plan);
+}
+
+}  // namespace
+
+Result<pid_t> SpawnAgent(const AgentLaunch& launch) {
+  if (launch.argv.empty()) return Status::Error("the agent command is empty");
+  if (launch.root_dir.empty()) return Status::Error("the agent has no root directory");
+  ChildPlan plan;
+  if (Status prepared = PrepareChild(launch, &plan); !prepared.ok()) return prepared;
   const pid_t runner = getpid();
   pid_t pid = fork();
-  if (pid < 0) {
-    int err = errno;
-    close_all();
-    return Status::Error(fmt::format("cannot fork the agent: {}", Errno(err)));
-  }
-  if (pid == 0) {
-    // Child: system calls only. On failure report {stage, errno} and exit.
-    auto die = [&](int stage) {
-      int msg[2] = {stage, errno};
-      [[maybe_unused]] ssize_t n = write(report[1], msg, sizeof msg);
-      _exit(127);
-    };
-    auto write_file = [](const char* file, const char* text, size_t len) {
-      int fd = open(file, O_WRONLY | O_CLOEXEC);
-      if (fd < 0) return false;
-      bool ok = write(fd, text, len) == static_cast<ssize_t>(len);
-      close(fd);
-      return ok;
-    };
-    sigset_t all;
-    sigemptyset(&all);
-    sigprocmask(SIG_SETMASK, &all, nullptr);
-    struct sigaction dfl{};
-    dfl.sa_handler = SIG_DFL;
-    for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGCHLD}) sigaction(sig, &dfl, nullptr);
-    // If the cell runner dies (Ctrl-C, killed), so does everything below it:
-    // this process, then the agent, then its whole PID namespace.
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != runner) _exit(127);
-    if (setsid() < 0) die(1);
-    // The agent becomes PID 1 of a new PID namespace: when it ends, the kernel
-    // kills whatever it left running, even outside its process group; and its
-    // /proc shows only its own processes. This process stays behind to wait
-    // for it and pass on how it ended.
-    if (unshare(CLONE_NEWPID) != 0) die(8);
-    pid_t init = fork();
-    if (init < 0) die(8);
-    if (init > 0) {
-      close(report[1]);
-      int status = 0;
-      while (waitpid(init, &status, 0) < 0) {
-        if (errno != EINTR) _exit(127);
-      }
-      _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
-    }
-    prctl(PR_SET_PDEATHSIG, SIGKILL);  // the waiter's death ends the agent too
-    // Its own mount namespace: a /proc of its PID namespace, then the new
-    // root; the host's root is detached and unreachable.
-    if (unshare(CLONE_NEWNS) != 0) die(9);
-    if (mount("proc", proc_dir.c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
-      die(10);
-    }
-    if (chdir(launch.root_dir.c_str()) != 0 || syscall(SYS_pivot_root, ".", ".") != 0 ||
-        umount2(".", MNT_DETACH) != 0 || chdir("/") != 0) {
-      die(11);
-    }
-    // As root: become the unprivileged agent id before the nested namespace.
-    if (outer != 0) {
-      if (setgroups(0, nullptr) != 0 || setresgid(outer, outer, outer) != 0 ||
-          setresuid(outer, outer, outer) != 0) {
-        die(12);
-      }
-      prctl(PR_SET_DUMPABLE, 1);  // so it may write its own /proc/self/uid_map
-    }
-    if (unshare(CLONE_NEWUSER) != 0) die(2);
-    write_file("/proc/self/setgroups", "deny", 4);
-    if (!write_file("/proc/self/uid_map", map.data(), map.size())) die(3);
-    if (!write_file("/proc/self/gid_map", map.data(), map.size())) die(4);
-    prctl(PR_SET_PDEATHSIG, SIGKILL);  // after the credential changes, which clear it
-    if (dup2(null_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0) die(5);
-    // Nothing but 0-2 reaches the agent: not the listeners, the packet
-    // socket, nor whatever the caller of glassbox left open. CLOEXEC, so the
-    // report pipe still works until execve.
-    if (syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) != 0) {
-      for (int fd = 3; fd < 65536; ++fd) fcntl(fd, F_SETFD, FD_CLOEXEC);
-    }
-    if (chdir(launch.cwd.c_str()) != 0) die(6);
-    for (const auto& [resource, value] : limits) {
-      if (setrlimit(resource, &value) != 0) die(13);
-    }
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) die(14);
-    if (program.len > 0 && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0) die(15);
-    execve(exe->c_str(), argv.data(), envp.data());
-    die(7);
-  }
-  close(report[1]);
-  report[1] = -1;
+  if (pid < 0) return Status::Error(fmt::format("cannot fork the agent: {}", Errno(errno)));
+  if (pid == 0) RunChild(plan, runner);
+  close(plan.report[1]);
+  plan.report[1] = -1;
   int msg[2] = {0, 0};
   ssize_t n;
   do {
-    n = read(report[0], msg, sizeof msg);
+    n = read(plan.report[0], msg, sizeof msg);
   } while (n < 0 && errno == EINTR);
-  close_all();
+  plan.CloseAll();
   if (n == static_cast<ssize_t>(sizeof msg)) {
     waitpid(pid, nullptr, 0);
-    static const char* const kStages[] = {"",
-                                          "setsid",
-                                          "create its user namespace",
-                                          "map its uid",
-                                          "map its gid",
-                                          "redirect its output",
-                                          "enter its working directory",
-                                          "execute",
-                                          "create its PID namespace",
-                                          "create its mount namespace",
-                                          "mount its /proc",
-                                          "enter its new root (pivot_root)",
-                                          "drop to the agent's user id",
-                                          "set its resource limits",
-                                          "set no_new_privs",
-                                          "load its seccomp filter"};
     int stage = msg[0] >= 1 && msg[0] <= 15 ? msg[0] : 7;
-    return Status::Error(fmt::format("cannot start agent '{}': {} failed: {}", *exe,
-                                     kStages[stage], Errno(msg[1])));
+    return Status::Error(fmt::format("cannot start agent '{}': {} failed: {}", plan.exe,
+                                     kChildStages[stage], Errno(msg[1])));
   }
   return pid;
 }

@@ -60,6 +60,26 @@ expect_exit 0 "noise" -- "${P[@]}" --vary TZ=Asia/Shanghai -- node "$AGENTS/nois
 jq_true "noise fields" '.differences == [] and ([.noise[].location] | any(endswith("body .session_id")))
   and ([.noise[].location] | any(endswith("header x-request-id")))'
 
+# (h) An optional document the agent GETs from its API host (an organisation
+# policy) is answered 404, final for a client: one request per run, no retries.
+expect_exit 0 "optional document" -- "${P[@]}" --out policy-out --vary ANTHROPIC_BASE_URL=https://llm-gw.example-corp.com \
+  -- node "$AGENTS/polls_policy.js"
+jq_true "optional document verdict" '.verdict == "no-environment-dependence"'
+n=$(grep -c '"target":"/api/org/policy"' policy-out/captures/00-baseline/run-1.jsonl)
+[[ $n == 1 ]] && ok || bad "the policy document was asked for $n times in one run (retried)"
+
+# (i) An agent that needs a project settings file to accept a base URL: without
+# it every varied cell fails (inconclusive); --copy puts the file in every cell.
+mkdir -p proj/.agent && echo '{"auth":"api-key"}' > proj/.agent/settings.json
+expect_exit 1 "settings file missing" -- "${P[@]}" --vary ANTHROPIC_BASE_URL=https://llm-gw.example-corp.com \
+  -- node "$AGENTS/needs_workspace_settings.js"
+jq_true "settings file missing is inconclusive" '.verdict == "inconclusive" and .failures[0].status == "exit status 41"'
+expect_exit 0 "--copy settings" -- "${P[@]}" --copy proj/.agent --vary ANTHROPIC_BASE_URL=https://llm-gw.example-corp.com \
+  -- node "$AGENTS/needs_workspace_settings.js"
+jq_true "--copy settings works" '.verdict == "no-environment-dependence" and .failures == []'
+expect_exit 2 "--copy of nothing" -- "$GB" probe --copy proj/missing --vary TZ=UTC -- true
+grep -q -- "--copy proj/missing: no such file" err && ok || bad "--copy reason: $(cat err)"
+
 # (g) The clean agent is clean, with text output and --out.
 expect_exit 0 "clean" -- "$GB" probe --runs 2 --jobs 2 --timeout 30 --out outdir \
   --vary TZ=Asia/Shanghai,Asia/Singapore --vary LANG=zh_CN.UTF-8 --vary @hostname=wks-9 -- node "$AGENTS/clean.js"
