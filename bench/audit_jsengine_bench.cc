@@ -55,7 +55,8 @@ double CpuSeconds() {
 class ScopeResolver {
  public:
   explicit ScopeResolver(const JsFacts& facts) : facts_(facts) {
-    for (const auto& d : facts.decls) by_name_[d.name].push_back({d.func, Declaration{d.value, d.func, false}});
+    for (const auto& d : facts.decls)
+      by_name_[d.name].push_back({d.func, Declaration{d.value, d.func, false}});
     for (uint32_t f = 0; f < facts.functions.size(); ++f) {
       const auto& fn = facts.functions[f];
       if (fn.declaration && !fn.name.empty()) {
@@ -115,7 +116,8 @@ class Duktape {
   // The call's value as a string; an array as its items joined by "\n".
   std::optional<std::string> Call(std::string_view call, std::string* error) {
     const std::string wrapped = fmt::format(
-        "(function(){{var r = ({}); return Array.isArray(r) ? r.join(\"\\n\") : String(r);}})()", call);
+        "(function(){{var r = ({}); return Array.isArray(r) ? r.join(\"\\n\") : String(r);}})()",
+        call);
     if (duk_peval_lstring(ctx_, wrapped.data(), wrapped.size()) != 0) {
       *error = duk_safe_to_string(ctx_, -1);
       duk_pop(ctx_);
@@ -131,20 +133,23 @@ class Duktape {
 };
 #endif
 
-void RunModule(std::string_view text, const std::set<std::string>& names, const glassbox::audit::AuditRules& rules,
-               std::map<std::string, Tally>* tallies) {
+void RunModule(std::string_view text, const std::set<std::string>& names,
+               const glassbox::audit::AuditRules& rules, std::map<std::string, Tally>* tallies) {
   const JsFacts facts = glassbox::audit::internal::GatherFacts(text, rules);
   const ScopeResolver resolver(facts);
-  glassbox::audit::internal::JsEvaluator evaluator(text, [&](std::string_view n, uint32_t f) { return resolver(n, f); });
+  glassbox::audit::internal::JsEvaluator evaluator(
+      text, [&](std::string_view n, uint32_t f) { return resolver(n, f); });
   std::vector<const CallFact*> calls;
   for (const CallFact& c : facts.calls) {
-    if (names.count(std::string(text.substr(c.callee.begin, c.callee.end - c.callee.begin)))) calls.push_back(&c);
+    if (names.count(std::string(text.substr(c.callee.begin, c.callee.end - c.callee.begin))))
+      calls.push_back(&c);
   }
   if (calls.empty()) return;
   // Ours: every call, timed together.
   std::vector<std::optional<glassbox::audit::internal::EvalResult>> ours(calls.size());
   const double t0 = CpuSeconds();
-  for (size_t i = 0; i < calls.size(); ++i) ours[i] = evaluator.Evaluate(calls[i]->range, calls[i]->func);
+  for (size_t i = 0; i < calls.size(); ++i)
+    ours[i] = evaluator.Evaluate(calls[i]->range, calls[i]->func);
   const double ours_s = CpuSeconds() - t0;
   // The declarations the evaluator resolved, in source order, for the engine.
   std::map<uint32_t, std::string> definitions;
@@ -155,11 +160,13 @@ void RunModule(std::string_view text, const std::set<std::string>& names, const 
       const auto d = resolver.At(offset);
       if (!d) continue;
       const std::string_view value = text.substr(d->value.begin, d->value.end - d->value.begin);
-      definitions[offset] = d->is_function_declaration ? std::string(value) : fmt::format("var {} = {};", name, value);
+      definitions[offset] = d->is_function_declaration ? std::string(value)
+                                                       : fmt::format("var {} = {};", name, value);
     }
   }
   for (size_t i = 0; i < calls.size(); ++i) {
-    const std::string name(text.substr(calls[i]->callee.begin, calls[i]->callee.end - calls[i]->callee.begin));
+    const std::string name(
+        text.substr(calls[i]->callee.begin, calls[i]->callee.end - calls[i]->callee.begin));
     Tally& t = (*tallies)[name];
     ++t.calls;
     t.results += ours[i].has_value();
@@ -177,11 +184,15 @@ void RunModule(std::string_view text, const std::set<std::string>& names, const 
     }
   }
   for (size_t i = 0; i < calls.size(); ++i) {
-    const std::string name(text.substr(calls[i]->callee.begin, calls[i]->callee.end - calls[i]->callee.begin));
+    const std::string name(
+        text.substr(calls[i]->callee.begin, calls[i]->callee.end - calls[i]->callee.begin));
     Tally& t = (*tallies)[name];
     std::optional<std::string> got;
     std::string call_error = error;
-    if (defined) got = duk.Call(text.substr(calls[i]->range.begin, calls[i]->range.end - calls[i]->range.begin), &call_error);
+    if (defined)
+      got =
+          duk.Call(text.substr(calls[i]->range.begin, calls[i]->range.end - calls[i]->range.begin),
+                   &call_error);
     if (!got) {
       ++t.engine_errors;
       if (t.first_engine_error.empty()) t.first_engine_error = call_error.substr(0, 160);
@@ -191,7 +202,8 @@ void RunModule(std::string_view text, const std::set<std::string>& names, const 
       std::string mine = ours[i]->text;
       if (ours[i]->is_list) {
         mine.clear();
-        for (size_t k = 0; k < ours[i]->items.size(); ++k) mine += (k ? "\n" : "") + ours[i]->items[k];
+        for (size_t k = 0; k < ours[i]->items.size(); ++k)
+          mine += (k ? "\n" : "") + ours[i]->items[k];
       }
       t.agree += mine == *got;
     }
@@ -225,23 +237,28 @@ int main(int argc, char** argv) {
   }
   auto unpacked = glassbox::audit::Unpack(argv[1]);
   if (!unpacked.ok()) {
-    std::fprintf(stderr, "audit_jsengine_bench: %s: %s\n", argv[1], unpacked.status().message().c_str());
+    std::fprintf(stderr, "audit_jsengine_bench: %s: %s\n", argv[1],
+                 unpacked.status().message().c_str());
     return 2;
   }
   std::set<std::string> names(argv + 2, argv + argc);
   std::map<std::string, Tally> tallies;
   for (const auto& m : unpacked->modules) {
-    if (glassbox::audit::LanguageOfPath(m.path) != glassbox::audit::ModuleLanguage::kJavaScript) continue;
+    if (glassbox::audit::LanguageOfPath(m.path) != glassbox::audit::ModuleLanguage::kJavaScript)
+      continue;
     bool calls = false;
     for (const std::string& n : names) calls |= m.text.find(n + "(") != std::string::npos;
     if (calls) RunModule(m.text, names, *rules, &tallies);
   }
-  std::printf("| decoder | calls | glassbox: results | glassbox CPU s | Duktape %ld.%ld.%ld: agree | Duktape errors | Duktape CPU s | first Duktape error |\n",
-              DUK_VERSION / 10000L, DUK_VERSION / 100L % 100L, DUK_VERSION % 100L);
+  std::printf(
+      "| decoder | calls | glassbox: results | glassbox CPU s | Duktape %ld.%ld.%ld: agree | "
+      "Duktape errors | Duktape CPU s | first Duktape error |\n",
+      DUK_VERSION / 10000L, DUK_VERSION / 100L % 100L, DUK_VERSION % 100L);
   std::printf("|---|---:|---:|---:|---:|---:|---:|---|\n");
   for (const auto& [name, t] : tallies) {
-    std::printf("| %s | %zu | %zu | %.3f | %zu | %zu | %.3f | %s |\n", name.c_str(), t.calls, t.results, t.ours_s, t.agree,
-                t.engine_errors, t.engine_s, t.first_engine_error.c_str());
+    std::printf("| %s | %zu | %zu | %.3f | %zu | %zu | %.3f | %s |\n", name.c_str(), t.calls,
+                t.results, t.ours_s, t.agree, t.engine_errors, t.engine_s,
+                t.first_engine_error.c_str());
   }
   return 0;
 #endif

@@ -92,8 +92,8 @@ int main(int argc, char** argv) {
   for (double t : total) mean += t;
   mean /= total.empty() ? 1 : static_cast<double>(total.size());
   std::printf("p50_ms=%.4f p99_ms=%.4f mean_ms=%.4f ttfb_p50_ms=%.4f ttfb_p99_ms=%.4f errors=%d\n",
-              Percentile(total, 0.5), Percentile(total, 0.99), mean, Percentile(first, 0.5), Percentile(first, 0.99),
-              errors);
+              Percentile(total, 0.5), Percentile(total, 0.99), mean, Percentile(first, 0.5),
+              Percentile(first, 0.99), errors);
   loop.Stop();
   return errors == 0 ? 0 : 1;
 }

@@ -25,14 +25,15 @@ class Pump : public std::enable_shared_from_this<Pump> {
   Pump(std::shared_ptr<tcp::socket> from, std::shared_ptr<tcp::socket> to)
       : from_(std::move(from)), to_(std::move(to)), buffer_(64 << 10) {}
   void Read() {
-    from_->async_read_some(asio::buffer(buffer_), [self = shared_from_this()](boost::system::error_code ec, size_t n) {
-      if (ec) return self->Close();
-      asio::async_write(*self->to_, asio::buffer(self->buffer_.data(), n),
-                        [self](boost::system::error_code wec, size_t) {
-                          if (wec) return self->Close();
-                          self->Read();
-                        });
-    });
+    from_->async_read_some(asio::buffer(buffer_),
+                           [self = shared_from_this()](boost::system::error_code ec, size_t n) {
+                             if (ec) return self->Close();
+                             asio::async_write(*self->to_, asio::buffer(self->buffer_.data(), n),
+                                               [self](boost::system::error_code wec, size_t) {
+                                                 if (wec) return self->Close();
+                                                 self->Read();
+                                               });
+                           });
   }
 
  private:
@@ -46,21 +47,22 @@ class Pump : public std::enable_shared_from_this<Pump> {
 };
 
 void Accept(asio::io_context& io, tcp::acceptor& acceptor, tcp::endpoint upstream) {
-  acceptor.async_accept([&io, &acceptor, upstream](boost::system::error_code ec, tcp::socket client) {
-    if (!ec) {
-      auto down = std::make_shared<tcp::socket>(std::move(client));
-      auto up = std::make_shared<tcp::socket>(io);
-      boost::system::error_code cec;
-      up->connect(upstream, cec);
-      if (!cec) {
-        down->set_option(tcp::no_delay(true), cec);
-        up->set_option(tcp::no_delay(true), cec);
-        std::make_shared<Pump>(down, up)->Read();
-        std::make_shared<Pump>(up, down)->Read();
-      }
-    }
-    Accept(io, acceptor, upstream);
-  });
+  acceptor.async_accept(
+      [&io, &acceptor, upstream](boost::system::error_code ec, tcp::socket client) {
+        if (!ec) {
+          auto down = std::make_shared<tcp::socket>(std::move(client));
+          auto up = std::make_shared<tcp::socket>(io);
+          boost::system::error_code cec;
+          up->connect(upstream, cec);
+          if (!cec) {
+            down->set_option(tcp::no_delay(true), cec);
+            up->set_option(tcp::no_delay(true), cec);
+            std::make_shared<Pump>(down, up)->Read();
+            std::make_shared<Pump>(up, down)->Read();
+          }
+        }
+        Accept(io, acceptor, upstream);
+      });
 }
 
 }  // namespace

@@ -25,8 +25,13 @@ const glassbox::scan::AgentConfigScanner& TheScanner() {
   return *scanner;
 }
 
-const char* const kNames[] = {".claude/settings.json", ".codex/config.toml", ".continue/config.yaml",
-                              "AGENTS.md", ".vscode/tasks.json", ".mcp.json", ".envrc"};
+const char* const kNames[] = {".claude/settings.json",
+                              ".codex/config.toml",
+                              ".continue/config.yaml",
+                              "AGENTS.md",
+                              ".vscode/tasks.json",
+                              ".mcp.json",
+                              ".envrc"};
 
 }  // namespace
 
@@ -40,12 +45,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string path = kNames[data[0] % 7];
   const std::string_view text(reinterpret_cast<const char*>(data) + 1, size - 1);
   std::vector<glassbox::Finding> unicode;
-  glassbox::HiddenTextDetector().Scan(text, glassbox::TextContext{glassbox::TextKind::kProse, true}, &unicode);
+  glassbox::HiddenTextDetector().Scan(text, glassbox::TextContext{glassbox::TextKind::kProse, true},
+                                      &unicode);
   std::vector<glassbox::Finding> out;
   TheScanner().Scan(path, text, unicode, &out);
   for (const glassbox::Finding& f : out) {
-    FUZZ_CHECK(f.byte_offset <= text.size(), "offset %llu past %zu", static_cast<unsigned long long>(f.byte_offset),
-               text.size());
+    FUZZ_CHECK(f.byte_offset <= text.size(), "offset %llu past %zu",
+               static_cast<unsigned long long>(f.byte_offset), text.size());
     FUZZ_CHECK(f.byte_offset + f.byte_length <= text.size(), "range past the end");
     FUZZ_CHECK(!f.rule.empty() && !f.message.empty(), "empty finding");
   }

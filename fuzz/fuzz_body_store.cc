@@ -46,7 +46,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string segment = s.reader->SegmentPath(1);
   const int fd = open(segment.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   FUZZ_CHECK(fd >= 0, "cannot write %s", segment.c_str());
-  FUZZ_CHECK(write(fd, input.data(), input.size()) == static_cast<ssize_t>(input.size()), "short write");
+  FUZZ_CHECK(write(fd, input.data(), input.size()) == static_cast<ssize_t>(input.size()),
+             "short write");
   close(fd);
   // Entries at offset 0 and at an offset the input picks.
   uint64_t pick = 0;
@@ -56,8 +57,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto body = s.reader->Read(at);
     if (!body.ok() || !body->has_value()) continue;
     const std::string& got = **body;
-    FUZZ_CHECK(offset + BodyStore::kHeaderBytes + got.size() <= input.size(), "body past the end of the file");
-    FUZZ_CHECK(input.compare(offset + BodyStore::kHeaderBytes, got.size(), got) == 0, "body differs from the file");
+    FUZZ_CHECK(offset + BodyStore::kHeaderBytes + got.size() <= input.size(),
+               "body past the end of the file");
+    FUZZ_CHECK(input.compare(offset + BodyStore::kHeaderBytes, got.size(), got) == 0,
+               "body differs from the file");
   }
   // Round trip: what is appended reads back the same.
   BodyStore writer(s.dir + "/write", 1 << 16);

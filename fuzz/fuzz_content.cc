@@ -28,8 +28,8 @@ const glassbox::scan::Scanner& TheScanner() {
 }
 
 bool Forbidden(int32_t cp) {
-  return cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp < 0xA0) || cp == 0x061C || cp == 0x200E || cp == 0x200F ||
-         (cp >= 0x2028 && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
+  return cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp < 0xA0) || cp == 0x061C || cp == 0x200E ||
+         cp == 0x200F || (cp >= 0x2028 && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
 }
 
 }  // namespace
@@ -70,7 +70,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   glassbox::ReportStats stats;
   std::vector<std::string> notes;
   TheScanner().ScanBuffer(bytes, "blob", &findings, &stats, &notes);
-  FUZZ_CHECK(stats.binary_files == (kind == glassbox::scan::ContentKind::kBinary ? 1u : 0u), "binary count");
+  FUZZ_CHECK(stats.binary_files == (kind == glassbox::scan::ContentKind::kBinary ? 1u : 0u),
+             "binary count");
   for (const glassbox::Finding& f : findings) {
     FUZZ_CHECK(f.byte_offset <= size, "%s: byte_offset past the input", f.rule.c_str());
     if (kind == glassbox::scan::ContentKind::kBinary) {

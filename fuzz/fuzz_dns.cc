@@ -31,7 +31,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto again = glassbox::probe::ParseDnsQuery(as_query);
     FUZZ_CHECK(again.ok(), "dns invariant");
     FUZZ_CHECK(again->name == question->name, "dns invariant");
-    FUZZ_CHECK(again->qtype == question->qtype && again->qclass == question->qclass, "dns invariant");
+    FUZZ_CHECK(again->qtype == question->qtype && again->qclass == question->qclass,
+               "dns invariant");
     const bool answered = question->qtype == 1 && question->qclass == 1;
     FUZZ_CHECK(reply.size() == 12 + question->wire_name.size() + 4 + (answered ? 16u : 0u),
                "reply of %zu bytes", reply.size());

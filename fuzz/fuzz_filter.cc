@@ -42,7 +42,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view input(reinterpret_cast<const char*>(data) + 1, size - 1);
 
   glassbox::scan::FilterOptions options;
-  options.read_bytes = 1 + (shape & 0x0F) * 7;                          // 1 to 106 bytes per read
+  options.read_bytes = 1 + (shape & 0x0F) * 7;  // 1 to 106 bytes per read
   options.max_row_bytes = (shape & 0x10) ? 16 + (shape >> 5) * 24 : 1 << 20;  // sometimes tiny
   options.secrets = (shape & 0x80) != 0;
   options.jobs = 1;
@@ -68,16 +68,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(st.ok(), "Run failed: %s", st.message().c_str());
 
   const std::vector<std::string_view> rows = Lines(input);
-  FUZZ_CHECK(stats.rows_in == rows.size(), "rows_in %llu, input has %zu", (unsigned long long)stats.rows_in,
-             rows.size());
+  FUZZ_CHECK(stats.rows_in == rows.size(), "rows_in %llu, input has %zu",
+             (unsigned long long)stats.rows_in, rows.size());
   FUZZ_CHECK(stats.rows_kept + stats.rows_rejected == stats.rows_in, "kept + rejected != rows");
   FUZZ_CHECK(stats.bytes_in == input.size(), "bytes_in differs");
   FUZZ_CHECK(stats.bytes_kept == kept.text().size(), "bytes_kept differs");
 
   // Kept rows are input rows, unchanged and in order; the others are the rejected ones.
   const std::vector<std::string_view> kept_rows = Lines(kept.text());
-  FUZZ_CHECK(kept_rows.size() == stats.rows_kept, "kept output has %zu rows, stats say %llu", kept_rows.size(),
-             (unsigned long long)stats.rows_kept);
+  FUZZ_CHECK(kept_rows.size() == stats.rows_kept, "kept output has %zu rows, stats say %llu",
+             kept_rows.size(), (unsigned long long)stats.rows_kept);
   std::vector<uint64_t> rejected_rows;
   size_t k = 0;
   for (size_t r = 0; r < rows.size(); ++r) {
@@ -91,8 +91,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   // One record per rejected row, valid UTF-8, naming rows in increasing order.
   const std::vector<std::string_view> records = Lines(rejects.text());
-  FUZZ_CHECK(records.size() == stats.rows_rejected, "%zu reject records for %llu rejected rows", records.size(),
-             (unsigned long long)stats.rows_rejected);
+  FUZZ_CHECK(records.size() == stats.rows_rejected, "%zu reject records for %llu rejected rows",
+             records.size(), (unsigned long long)stats.rows_rejected);
   uint64_t last_row = 0;
   for (std::string_view rec : records) {
     FUZZ_CHECK(!rec.empty() && rec.back() == '\n', "a reject record is not a line");
@@ -105,7 +105,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   // Greedy matching can pair a kept row with an earlier identical rejected
   // one; the count of rejected rows it finds is still exact.
-  FUZZ_CHECK(rejected_rows.size() == records.size(), "rows not kept: %zu, records: %zu", rejected_rows.size(),
-             records.size());
+  FUZZ_CHECK(rejected_rows.size() == records.size(), "rows not kept: %zu, records: %zu",
+             rejected_rows.size(), records.size());
   return 0;
 }

@@ -51,7 +51,8 @@ struct Streamed {
   glassbox::net::Usage usage;
 };
 
-Streamed Stream(std::string_view input, const std::vector<size_t>& sizes, const InboundOptions& options) {
+Streamed Stream(std::string_view input, const std::vector<size_t>& sizes,
+                const InboundOptions& options) {
   InboundStream s(options);
   Streamed r;
   size_t at = 0, k = 0;
@@ -65,8 +66,8 @@ Streamed Stream(std::string_view input, const std::vector<size_t>& sizes, const 
   r.complete = s.complete();
   r.unchecked = s.unchecked_bytes();
   r.usage = s.usage();
-  FUZZ_CHECK(s.bytes_in() == input.size(), "bytes_in %llu of %zu", static_cast<unsigned long long>(s.bytes_in()),
-             input.size());
+  FUZZ_CHECK(s.bytes_in() == input.size(), "bytes_in %llu of %zu",
+             static_cast<unsigned long long>(s.bytes_in()), input.size());
   FUZZ_CHECK(s.bytes_out() == r.out.size(), "bytes_out %llu, forwarded %zu",
              static_cast<unsigned long long>(s.bytes_out()), r.out.size());
   return r;
@@ -89,14 +90,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto out = policy.ApplyOutbound(decision.route, rest);
     FUZZ_CHECK(out.original_sha256.size() == 64, "no hash");
     if (out.refusal) {
-      FUZZ_CHECK(IsJson(out.refusal->body), "refusal body is not JSON: %s", out.refusal->body.c_str());
+      FUZZ_CHECK(IsJson(out.refusal->body), "refusal body is not JSON: %s",
+                 out.refusal->body.c_str());
       FUZZ_CHECK(out.refusal->status >= 400, "refusal status %d", out.refusal->status);
       return 0;
     }
     FUZZ_CHECK(glassbox::fuzz::IsValidUtf8(out.body), "forwarded body is not UTF-8");
     FUZZ_CHECK(IsJson(out.body), "forwarded body is not JSON");
     if (!out.changed) FUZZ_CHECK(out.body == rest, "unchanged body differs from the input");
-    for (const auto& f : out.findings) FUZZ_CHECK(f.json_path.starts_with("$"), "path '%s'", f.json_path.c_str());
+    for (const auto& f : out.findings)
+      FUZZ_CHECK(f.json_path.starts_with("$"), "path '%s'", f.json_path.c_str());
     return 0;
   }
 
@@ -106,18 +109,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const bool small_limit = (static_cast<unsigned char>(rest[0]) & 0x10) != 0;
     if (rest.size() < 1 + count) return -1;
     std::vector<size_t> sizes;
-    for (size_t i = 0; i < count; ++i) sizes.push_back(1 + static_cast<unsigned char>(rest[1 + i]) % 64);
+    for (size_t i = 0; i < count; ++i)
+      sizes.push_back(1 + static_cast<unsigned char>(rest[1 + i]) % 64);
     const std::string_view stream = rest.substr(1 + count);
     InboundOptions options{provider, mode == 1, small_limit ? size_t{64} : size_t{16} << 20};
     const Streamed whole = Stream(stream, {}, options);
     const Streamed split = Stream(stream, sizes, options);
-    FUZZ_CHECK(whole.out == split.out, "output depends on the split (%zu vs %zu bytes)", whole.out.size(),
-               split.out.size());
+    FUZZ_CHECK(whole.out == split.out, "output depends on the split (%zu vs %zu bytes)",
+               whole.out.size(), split.out.size());
     FUZZ_CHECK(whole.complete == split.complete, "completeness depends on the split");
-    FUZZ_CHECK(
-        whole.usage.input_tokens == split.usage.input_tokens && whole.usage.output_tokens == split.usage.output_tokens,
-        "usage depends on the split");
-    if (mode == 2) FUZZ_CHECK(whole.out == stream, "with stripping off the stream must pass unchanged");
+    FUZZ_CHECK(whole.usage.input_tokens == split.usage.input_tokens &&
+                   whole.usage.output_tokens == split.usage.output_tokens,
+               "usage depends on the split");
+    if (mode == 2)
+      FUZZ_CHECK(whole.out == stream, "with stripping off the stream must pass unchanged");
     if (whole.out == stream) return 0;
     FUZZ_CHECK(whole.unchecked <= stream.size(), "more unchecked bytes than input");
     return 0;
@@ -127,11 +132,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // no removal of the kinds the gate strips.
   if (glassbox::fuzz::IsValidUtf8(rest) && !glassbox::gate::MayHoldStrippable(rest)) {
     std::vector<glassbox::Finding> found;
-    glassbox::HiddenTextDetector().Scan(rest, glassbox::TextContext{glassbox::TextKind::kProse, false}, &found);
+    glassbox::HiddenTextDetector().Scan(
+        rest, glassbox::TextContext{glassbox::TextKind::kProse, false}, &found);
     for (const auto& f : found) {
-      const bool stripped = f.rule == "unicode/tag-characters" || f.rule == "unicode/invisible-characters" ||
-                            f.rule == "unicode/bidi-control" || f.rule == "unicode/variation-selectors";
-      FUZZ_CHECK(!stripped || f.fixes.empty(), "prefilter skipped a text with a %s fix", f.rule.c_str());
+      const bool stripped =
+          f.rule == "unicode/tag-characters" || f.rule == "unicode/invisible-characters" ||
+          f.rule == "unicode/bidi-control" || f.rule == "unicode/variation-selectors";
+      FUZZ_CHECK(!stripped || f.fixes.empty(), "prefilter skipped a text with a %s fix",
+                 f.rule.c_str());
     }
   }
   auto r = glassbox::gate::InboundJson(rest, InboundOptions{provider, true});

@@ -42,13 +42,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const Api apis[] = {Api::kAnthropicMessages, Api::kOpenAiResponses, Api::kGemini};
   const Api api = apis[data[0] % 3];
   std::string_view in(reinterpret_cast<const char*>(data + 1), size - 1);
-  CheckJson(glassbox::gate::translate::RequestToChat(api, in, {.upstream_model = "u", .path_model = "g"}), "request");
+  CheckJson(
+      glassbox::gate::translate::RequestToChat(api, in, {.upstream_model = "u", .path_model = "g"}),
+      "request");
   CheckJson(glassbox::gate::translate::ChatRequestToMessages(in), "chat request");
   CheckJson(glassbox::gate::translate::ChatResponseTo(api, in, "m"), "response");
   CheckJson(glassbox::gate::translate::MessagesResponseToChat(in), "messages response");
   const size_t split = in.empty() ? 0 : (data[0] / 3) % (in.size() + 1);
   const std::string whole = Stream(api, in, in.size());
-  FUZZ_CHECK(Stream(api, in, split) == whole, "the stream split at %zu translates differently", split);
+  FUZZ_CHECK(Stream(api, in, split) == whole, "the stream split at %zu translates differently",
+             split);
   FUZZ_CHECK(glassbox::fuzz::IsValidUtf8(whole), "the stream gave invalid UTF-8");
   return 0;
 }

@@ -16,9 +16,9 @@
 
 namespace {
 
-constexpr glassbox::TextKind kKinds[] = {glassbox::TextKind::kCode,  glassbox::TextKind::kShell,
+constexpr glassbox::TextKind kKinds[] = {glassbox::TextKind::kCode,   glassbox::TextKind::kShell,
                                          glassbox::TextKind::kConfig, glassbox::TextKind::kProse,
-                                         glassbox::TextKind::kData,  glassbox::TextKind::kUnknown};
+                                         glassbox::TextKind::kData,   glassbox::TextKind::kUnknown};
 
 }  // namespace
 
@@ -34,12 +34,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const glassbox::Finding& f : findings) {
     FUZZ_CHECK(f.byte_offset <= text.size() && f.byte_length <= text.size() - f.byte_offset,
                "%s: finding [%llu, +%llu) outside text of %zu bytes", f.rule.c_str(),
-               static_cast<unsigned long long>(f.byte_offset), static_cast<unsigned long long>(f.byte_length),
-               text.size());
+               static_cast<unsigned long long>(f.byte_offset),
+               static_cast<unsigned long long>(f.byte_length), text.size());
     FUZZ_CHECK(!f.rule.empty(), "finding without a rule");
     for (const glassbox::Fix& x : f.fixes) {
-      FUZZ_CHECK(x.begin <= x.end && x.end <= text.size(), "%s: fix [%llu, %llu) outside text of %zu bytes",
-                 f.rule.c_str(), static_cast<unsigned long long>(x.begin), static_cast<unsigned long long>(x.end),
+      FUZZ_CHECK(x.begin <= x.end && x.end <= text.size(),
+                 "%s: fix [%llu, %llu) outside text of %zu bytes", f.rule.c_str(),
+                 static_cast<unsigned long long>(x.begin), static_cast<unsigned long long>(x.end),
                  text.size());
     }
   }
@@ -48,8 +49,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK((once.changes == 0) == (once.text == text), "changes=%zu but text %s", once.changes,
              once.text == text ? "unchanged" : "changed");
   const glassbox::scan::CleanResult twice = glassbox::scan::CleanText(once.text, kind);
-  FUZZ_CHECK(twice.changes == 0 && twice.text == once.text,
-             "CleanText is not idempotent (kind %d): second pass made %zu changes (%zu -> %zu bytes)",
-             static_cast<int>(kind), twice.changes, once.text.size(), twice.text.size());
+  FUZZ_CHECK(
+      twice.changes == 0 && twice.text == once.text,
+      "CleanText is not idempotent (kind %d): second pass made %zu changes (%zu -> %zu bytes)",
+      static_cast<int>(kind), twice.changes, once.text.size(), twice.text.size());
   return 0;
 }

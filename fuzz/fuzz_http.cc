@@ -24,7 +24,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (request.ok()) {
     FUZZ_CHECK(consumed <= bytes.size(), "consumed %zu of %zu", consumed, bytes.size());
     FUZZ_CHECK(status == 0, "status %d on success", status);
-    FUZZ_CHECK(request->body.size() <= options.max_body_bytes, "body %zu over the limit", request->body.size());
+    FUZZ_CHECK(request->body.size() <= options.max_body_bytes, "body %zu over the limit",
+               request->body.size());
     for (const auto& f : request->headers.fields()) {
       FUZZ_CHECK(glassbox::net::IsValidHeaderName(f.name), "bad header name");
       FUZZ_CHECK(glassbox::net::IsValidHeaderValue(f.value), "CR/LF/NUL in a header value");

@@ -46,7 +46,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   // UTF-16 by byte order mark or by its NUL lane (scan/content.h).
   const glassbox::scan::ContentKind kind = glassbox::scan::ClassifyContent(path, bytes);
-  const bool utf16 = kind == glassbox::scan::ContentKind::kUtf16Le || kind == glassbox::scan::ContentKind::kUtf16Be;
+  const bool utf16 = kind == glassbox::scan::ContentKind::kUtf16Le ||
+                     kind == glassbox::scan::ContentKind::kUtf16Be;
   const bool data_mode = path == "d.jsonl";
   for (const glassbox::Finding& f : findings) {
     FUZZ_CHECK(!f.rule.empty(), "finding without a rule");
@@ -54,11 +55,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                static_cast<unsigned long long>(f.byte_offset), bytes.size());
     if (!utf16 && !data_mode) {
       // Plain text: offsets, lengths and fixes are in the buffer's own bytes.
-      FUZZ_CHECK(f.byte_length <= bytes.size() - f.byte_offset, "%s: [%llu, +%llu) outside %zu bytes",
-                 f.rule.c_str(), static_cast<unsigned long long>(f.byte_offset),
+      FUZZ_CHECK(f.byte_length <= bytes.size() - f.byte_offset,
+                 "%s: [%llu, +%llu) outside %zu bytes", f.rule.c_str(),
+                 static_cast<unsigned long long>(f.byte_offset),
                  static_cast<unsigned long long>(f.byte_length), bytes.size());
       for (const glassbox::Fix& x : f.fixes) {
-        FUZZ_CHECK(x.begin <= x.end && x.end <= bytes.size(), "%s: fix outside the buffer", f.rule.c_str());
+        FUZZ_CHECK(x.begin <= x.end && x.end <= bytes.size(), "%s: fix outside the buffer",
+                   f.rule.c_str());
       }
       FUZZ_CHECK(f.line >= 1 && f.column >= 1, "%s: unlocated finding", f.rule.c_str());
     }

@@ -16,7 +16,8 @@
 
 namespace {
 
-std::vector<glassbox::Finding> ScanWith(const glassbox::SecretScanner& scanner, std::string_view text) {
+std::vector<glassbox::Finding> ScanWith(const glassbox::SecretScanner& scanner,
+                                        std::string_view text) {
   std::unique_ptr<glassbox::SecretScratch> scratch = scanner.NewScratch();
   std::vector<glassbox::Finding> findings;
   const glassbox::Status st = scanner.Scan(text, *scratch, &findings);
@@ -32,7 +33,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // The build-time binary form: decodes only what encoding makes.
   auto decoded = glassbox::DecodeSecretRules(text);
   if (decoded.ok()) {
-    FUZZ_CHECK(glassbox::EncodeSecretRules(decoded.value()) == text, "decoded rules do not encode back");
+    FUZZ_CHECK(glassbox::EncodeSecretRules(decoded.value()) == text,
+               "decoded rules do not encode back");
   } else {
     FUZZ_CHECK(!decoded.status().message().empty(), "decode error without a message");
   }
@@ -42,7 +44,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   for (const glassbox::SecretRule& r : *parsed) {
-    FUZZ_CHECK(r.id.rfind("secret/", 0) == 0 && !r.description.empty() && !r.regex.empty() && !r.keywords.empty(),
+    FUZZ_CHECK(r.id.rfind("secret/", 0) == 0 && !r.description.empty() && !r.regex.empty() &&
+                   !r.keywords.empty(),
                "ParseSecretRules accepted an incomplete rule '%s'", r.id.c_str());
   }
   const std::vector<glassbox::SecretRule> rules = parsed.value();
@@ -52,26 +55,31 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // With prefilters also checked by Vectorscan (the build-time database), the
   // findings must not change.
   const bool has_prefilter =
-      std::any_of(rules.begin(), rules.end(), [](const glassbox::SecretRule& r) { return !r.prefilter.empty(); });
+      std::any_of(rules.begin(), rules.end(),
+                  [](const glassbox::SecretRule& r) { return !r.prefilter.empty(); });
   if (has_prefilter) {
     auto precompiling = glassbox::SecretScanner::CompileForPrecompiling(rules);
-    FUZZ_CHECK(precompiling.ok(), "rules compile for Compile() but not for CompileForPrecompiling(): %s",
+    FUZZ_CHECK(precompiling.ok(),
+               "rules compile for Compile() but not for CompileForPrecompiling(): %s",
                precompiling.status().message().c_str());
     const std::vector<glassbox::Finding> again = ScanWith(*precompiling.value(), text);
-    FUZZ_CHECK(again.size() == findings.size(), "%zu findings with Vectorscan prefilters, %zu without", again.size(),
+    FUZZ_CHECK(again.size() == findings.size(),
+               "%zu findings with Vectorscan prefilters, %zu without", again.size(),
                findings.size());
     for (size_t k = 0; k < again.size(); ++k) {
-      FUZZ_CHECK(again[k].rule == findings[k].rule && again[k].byte_offset == findings[k].byte_offset &&
+      FUZZ_CHECK(again[k].rule == findings[k].rule &&
+                     again[k].byte_offset == findings[k].byte_offset &&
                      again[k].byte_length == findings[k].byte_length,
-                 "finding %zu differs with Vectorscan prefilters: %s at %llu", k, again[k].rule.c_str(),
-                 static_cast<unsigned long long>(again[k].byte_offset));
+                 "finding %zu differs with Vectorscan prefilters: %s at %llu", k,
+                 again[k].rule.c_str(), static_cast<unsigned long long>(again[k].byte_offset));
     }
   }
   for (const glassbox::Finding& f : findings) {
-    FUZZ_CHECK(f.byte_offset <= text.size() && f.byte_length <= text.size() - f.byte_offset && f.byte_length > 0,
+    FUZZ_CHECK(f.byte_offset <= text.size() && f.byte_length <= text.size() - f.byte_offset &&
+                   f.byte_length > 0,
                "%s: secret [%llu, +%llu) outside text of %zu bytes", f.rule.c_str(),
-               static_cast<unsigned long long>(f.byte_offset), static_cast<unsigned long long>(f.byte_length),
-               text.size());
+               static_cast<unsigned long long>(f.byte_offset),
+               static_cast<unsigned long long>(f.byte_length), text.size());
   }
   return 0;
 }

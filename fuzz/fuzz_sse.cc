@@ -21,7 +21,8 @@ struct Run {
   bool ok = true;
 };
 
-Run Parse(std::string_view stream, const std::vector<size_t>& sizes, glassbox::net::SseOptions options) {
+Run Parse(std::string_view stream, const std::vector<size_t>& sizes,
+          glassbox::net::SseOptions options) {
   glassbox::net::SseParser parser(options);
   Run run;
   size_t at = 0, k = 0;
@@ -58,21 +59,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const Run whole = Parse(stream, {}, options);
   const Run split = Parse(stream, sizes, options);
   FUZZ_CHECK(whole.ok == split.ok, "whole ok=%d, split ok=%d", whole.ok, split.ok);
-  FUZZ_CHECK(whole.blocks.size() == split.blocks.size(), "whole gave %zu blocks, split %zu", whole.blocks.size(),
-             split.blocks.size());
+  FUZZ_CHECK(whole.blocks.size() == split.blocks.size(), "whole gave %zu blocks, split %zu",
+             whole.blocks.size(), split.blocks.size());
   for (size_t i = 0; i < whole.blocks.size(); ++i) {
-    FUZZ_CHECK(
-        whole.blocks[i] == split.blocks[i], "block %zu differs (whole [%llu,%llu), split [%llu,%llu))", i,
-        static_cast<unsigned long long>(whole.blocks[i].begin), static_cast<unsigned long long>(whole.blocks[i].end),
-        static_cast<unsigned long long>(split.blocks[i].begin), static_cast<unsigned long long>(split.blocks[i].end));
+    FUZZ_CHECK(whole.blocks[i] == split.blocks[i],
+               "block %zu differs (whole [%llu,%llu), split [%llu,%llu))", i,
+               static_cast<unsigned long long>(whole.blocks[i].begin),
+               static_cast<unsigned long long>(whole.blocks[i].end),
+               static_cast<unsigned long long>(split.blocks[i].begin),
+               static_cast<unsigned long long>(split.blocks[i].end));
   }
 
   uint64_t at = 0;
   for (const glassbox::net::SseBlock& b : whole.blocks) {
-    FUZZ_CHECK(b.begin == at, "block begins at %llu, previous ended at %llu", static_cast<unsigned long long>(b.begin),
-               static_cast<unsigned long long>(at));
+    FUZZ_CHECK(b.begin == at, "block begins at %llu, previous ended at %llu",
+               static_cast<unsigned long long>(b.begin), static_cast<unsigned long long>(at));
     FUZZ_CHECK(b.begin < b.end && b.end <= stream.size(), "bad range [%llu,%llu) of %zu",
-               static_cast<unsigned long long>(b.begin), static_cast<unsigned long long>(b.end), stream.size());
+               static_cast<unsigned long long>(b.begin), static_cast<unsigned long long>(b.end),
+               stream.size());
     at = b.end;
     if (small_limit)
       FUZZ_CHECK(b.end - b.begin <= 64, "block of %llu bytes over the limit",
@@ -80,20 +84,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(glassbox::fuzz::IsValidUtf8(b.data), "data is not UTF-8");
     FUZZ_CHECK(glassbox::fuzz::IsValidUtf8(b.type), "type is not UTF-8");
     FUZZ_CHECK(b.dispatch || b.data.empty(), "undispatched block with data");
-    for (const auto provider : {glassbox::net::Provider::kUnknown, glassbox::net::Provider::kAnthropic,
-                                glassbox::net::Provider::kOpenAi, glassbox::net::Provider::kGemini}) {
+    for (const auto provider :
+         {glassbox::net::Provider::kUnknown, glassbox::net::Provider::kAnthropic,
+          glassbox::net::Provider::kOpenAi, glassbox::net::Provider::kGemini}) {
       auto ev = glassbox::net::ParseProviderEvent(provider, b);
       if (!ev.ok()) {
         FUZZ_CHECK(!ev.status().message().empty(), "error without a message");
         continue;
       }
       for (const auto& piece : ev->pieces) {
-        FUZZ_CHECK(!piece.path.empty() && piece.path[0] == '$', "piece path '%s'", piece.path.c_str());
+        FUZZ_CHECK(!piece.path.empty() && piece.path[0] == '$', "piece path '%s'",
+                   piece.path.c_str());
       }
     }
   }
   if (whole.ok)
-    FUZZ_CHECK(at == stream.size(), "blocks cover %llu of %zu bytes", static_cast<unsigned long long>(at),
-               stream.size());
+    FUZZ_CHECK(at == stream.size(), "blocks cover %llu of %zu bytes",
+               static_cast<unsigned long long>(at), stream.size());
   return 0;
 }

@@ -89,19 +89,21 @@ void CheckDecode(std::string_view text) {
     size_t len = 0, ref_len = 0;
     const int32_t cp = glassbox::utf::DecodeOne(p + i, n - i, &len);
     const int32_t ref = RefDecode(p + i, n - i, &ref_len);
-    FUZZ_CHECK(cp == ref && len == ref_len, "DecodeOne at %zu: got %d/%zu, reference %d/%zu", i, cp, len, ref,
-               ref_len);
+    FUZZ_CHECK(cp == ref && len == ref_len, "DecodeOne at %zu: got %d/%zu, reference %d/%zu", i, cp,
+               len, ref, ref_len);
     FUZZ_CHECK(len >= 1 && len <= 4 && len <= n - i, "DecodeOne length %zu at %zu", len, i);
     if (cp != kInvalidCodePoint) {
-      FUZZ_CHECK(cp >= 0 && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF), "not a scalar value: %d", cp);
+      FUZZ_CHECK(cp >= 0 && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF),
+                 "not a scalar value: %d", cp);
       reencoded.clear();
       glassbox::utf::AppendUtf8(static_cast<char32_t>(cp), &reencoded);
-      FUZZ_CHECK(std::string_view(reencoded) == text.substr(i, len), "AppendUtf8 round trip at %zu", i);
+      FUZZ_CHECK(std::string_view(reencoded) == text.substr(i, len), "AppendUtf8 round trip at %zu",
+                 i);
       // Decoding backwards from the end of a valid sequence finds the same one.
       size_t start = 0;
       const int32_t back = glassbox::utf::DecodeBefore(text, i + len, &start);
-      FUZZ_CHECK(back == cp && start == i, "DecodeBefore(%zu): %d from %zu, expected %d from %zu", i + len, back,
-                 start, cp, i);
+      FUZZ_CHECK(back == cp && start == i, "DecodeBefore(%zu): %d from %zu, expected %d from %zu",
+                 i + len, back, start, cp, i);
     }
     i += len;
   }
@@ -112,7 +114,8 @@ void CheckDecode(std::string_view text) {
     const int32_t cp = glassbox::utf::DecodeBefore(text, end, &start);
     FUZZ_CHECK(start < end && end - start <= 4, "DecodeBefore(%zu) start %zu", end, start);
     if (cp == kInvalidCodePoint) {
-      FUZZ_CHECK(start == end - 1, "invalid DecodeBefore(%zu) must step one byte, stepped to %zu", end, start);
+      FUZZ_CHECK(start == end - 1, "invalid DecodeBefore(%zu) must step one byte, stepped to %zu",
+                 end, start);
       continue;
     }
     size_t len = 0;
@@ -130,8 +133,8 @@ void CheckNextInteresting(std::string_view text) {
   // The hot-path walk: from 0, then just past each hit.
   for (size_t from = 0; from <= n;) {
     const size_t got = glassbox::utf::NextInteresting(text, from);
-    FUZZ_CHECK(got == ref_next[from], "NextInteresting(from=%zu) = %zu, reference %zu (size %zu)", from, got,
-               ref_next[from], n);
+    FUZZ_CHECK(got == ref_next[from], "NextInteresting(from=%zu) = %zu, reference %zu (size %zu)",
+               from, got, ref_next[from], n);
     if (got >= n) break;
     from = got + 1;
   }
@@ -142,8 +145,8 @@ void CheckNextInteresting(std::string_view text) {
     h = Mix(h + static_cast<uint64_t>(round));
     const size_t from = static_cast<size_t>(h % (n + 1));
     const size_t got = glassbox::utf::NextInteresting(text, from);
-    FUZZ_CHECK(got == ref_next[from], "NextInteresting(from=%zu) = %zu, reference %zu (size %zu)", from, got,
-               ref_next[from], n);
+    FUZZ_CHECK(got == ref_next[from], "NextInteresting(from=%zu) = %zu, reference %zu (size %zu)",
+               from, got, ref_next[from], n);
   }
   FUZZ_CHECK(glassbox::utf::NextInteresting(text, n) == n, "NextInteresting(from=size) != size");
   bool ascii = true;
@@ -153,21 +156,23 @@ void CheckNextInteresting(std::string_view text) {
 
 void CheckUtf16(std::string_view bytes, bool big_endian, size_t skip) {
   const glassbox::utf::Transcoded t = glassbox::utf::Utf16ToUtf8(bytes, big_endian, skip);
-  FUZZ_CHECK(t.source_offset.size() == t.utf8.size() + 1, "source_offset has %zu entries for %zu bytes",
-             t.source_offset.size(), t.utf8.size());
+  FUZZ_CHECK(t.source_offset.size() == t.utf8.size() + 1,
+             "source_offset has %zu entries for %zu bytes", t.source_offset.size(), t.utf8.size());
   FUZZ_CHECK(t.source_offset.back() == bytes.size(), "last source_offset %llu, size %zu",
              static_cast<unsigned long long>(t.source_offset.back()), bytes.size());
   for (size_t k = 0; k < t.utf8.size(); ++k) {
-    FUZZ_CHECK(t.source_offset[k] >= skip && t.source_offset[k] < bytes.size(), "source_offset[%zu] = %llu", k,
-               static_cast<unsigned long long>(t.source_offset[k]));
-    FUZZ_CHECK(k == 0 || t.source_offset[k] >= t.source_offset[k - 1], "source_offset not monotonic at %zu", k);
+    FUZZ_CHECK(t.source_offset[k] >= skip && t.source_offset[k] < bytes.size(),
+               "source_offset[%zu] = %llu", k, static_cast<unsigned long long>(t.source_offset[k]));
+    FUZZ_CHECK(k == 0 || t.source_offset[k] >= t.source_offset[k - 1],
+               "source_offset not monotonic at %zu", k);
   }
   FUZZ_CHECK(glassbox::fuzz::IsValidUtf8(t.utf8), "Utf16ToUtf8 produced invalid UTF-8");
   const bool odd = ((bytes.size() > skip ? bytes.size() - skip : 0) % 2) != 0;
   FUZZ_CHECK(t.invalid_units >= (odd ? 1u : 0u), "dangling odd byte not counted");
   if (t.invalid_units > 0) {
     FUZZ_CHECK(t.first_invalid_offset >= skip && t.first_invalid_offset < bytes.size(),
-               "first_invalid_offset %llu", static_cast<unsigned long long>(t.first_invalid_offset));
+               "first_invalid_offset %llu",
+               static_cast<unsigned long long>(t.first_invalid_offset));
   }
   // Without invalid units the transcoding is lossless: encode back and compare.
   if (t.invalid_units == 0) {

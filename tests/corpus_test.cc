@@ -44,7 +44,8 @@ std::vector<Case> LoadCases() {
       c.text = t["text"].value_or(std::string());
       c.decoded = t["decoded"].value_or(std::string());
       if (auto v = t["clean"].value<std::string>()) c.clean = *v;
-      for (const toml::node& e : *t["expect"].as_array()) c.expect.push_back(e.value_or(std::string()));
+      for (const toml::node& e : *t["expect"].as_array())
+        c.expect.push_back(e.value_or(std::string()));
       std::sort(c.expect.begin(), c.expect.end());
       cases.push_back(std::move(c));
     }
@@ -69,7 +70,8 @@ TEST(Corpus, EveryCaseReportsExactlyItsExpectation) {
     bool decoded_found = c.decoded.empty();
     for (const Finding& f : findings) {
       got.push_back(f.rule + "@" + std::string(SeverityName(f.severity)));
-      if (!c.decoded.empty() && f.decoded.find(c.decoded) != std::string::npos) decoded_found = true;
+      if (!c.decoded.empty() && f.decoded.find(c.decoded) != std::string::npos)
+        decoded_found = true;
     }
     std::sort(got.begin(), got.end());
     if (got != c.expect || !decoded_found) {
@@ -77,7 +79,8 @@ TEST(Corpus, EveryCaseReportsExactlyItsExpectation) {
       std::string g, e;
       for (const auto& s : got) g += s + " ";
       for (const auto& s : c.expect) e += s + " ";
-      ADD_FAILURE() << c.file << ": \"" << c.name << "\"\n  expected: [" << e << "]\n  got:      [" << g << "]"
+      ADD_FAILURE() << c.file << ": \"" << c.name << "\"\n  expected: [" << e << "]\n  got:      ["
+                    << g << "]"
                     << (decoded_found ? "" : "\n  decoded text \"" + c.decoded + "\" not found");
     }
   }
@@ -91,7 +94,8 @@ TEST(Corpus, CleanAndScanAgreeOnEveryCase) {
     options.json = JsonSyntaxForPath(c.path);
     const scan::CleanResult r = scan::CleanText(c.text, kind, options);
     if (c.expect.empty()) {
-      EXPECT_EQ(r.text, c.text) << c.file << ": \"" << c.name << "\": clean changed a legitimate text";
+      EXPECT_EQ(r.text, c.text) << c.file << ": \"" << c.name
+                                << "\": clean changed a legitimate text";
     }
     if (c.clean) {
       EXPECT_EQ(r.text, *c.clean) << c.file << ": \"" << c.name << "\"";

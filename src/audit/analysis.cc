@@ -60,7 +60,8 @@ Result<std::unique_ptr<Analyzer>> Analyzer::Create(AuditRules rules) {
   for (uint32_t s = 0; s < analyzer->rules_.sdks.size(); ++s) {
     for (uint32_t m = 0; m < analyzer->rules_.sdks[s].markers.size(); ++m) {
       std::string escaped;
-      for (unsigned char c : analyzer->rules_.sdks[s].markers[m]) escaped += fmt::format("\\x{:02x}", c);
+      for (unsigned char c : analyzer->rules_.sdks[s].markers[m])
+        escaped += fmt::format("\\x{:02x}", c);
       expressions.push_back(std::move(escaped));
       flags.push_back(HS_FLAG_SINGLEMATCH);
       ids.push_back(static_cast<unsigned>(db->ids.size()));
@@ -71,9 +72,10 @@ Result<std::unique_ptr<Analyzer>> Analyzer::Create(AuditRules rules) {
     std::vector<const char*> ptrs;
     for (const std::string& e : expressions) ptrs.push_back(e.c_str());
     hs_compile_error_t* error = nullptr;
-    if (hs_compile_multi(ptrs.data(), flags.data(), ids.data(), static_cast<unsigned>(ptrs.size()), HS_MODE_BLOCK,
-                         nullptr, &db->db, &error) != HS_SUCCESS) {
-      std::string message = error != nullptr && error->message != nullptr ? error->message : "unknown error";
+    if (hs_compile_multi(ptrs.data(), flags.data(), ids.data(), static_cast<unsigned>(ptrs.size()),
+                         HS_MODE_BLOCK, nullptr, &db->db, &error) != HS_SUCCESS) {
+      std::string message =
+          error != nullptr && error->message != nullptr ? error->message : "unknown error";
       hs_free_compile_error(error);
       return Status::Error("audit SDK markers: cannot compile: " + message);
     }
@@ -100,55 +102,90 @@ ModuleLanguage LanguageOfPath(std::string_view path) {
 const std::vector<RuleInfo>& Analyzer::RuleInfos() {
   static const std::vector<RuleInfo> kRules = {
       {"env-probe/environment-dependent-output", "Output chosen by where or who the user is",
-       "A function reads part of the environment (time zone, host name, proxy or base URL, …), compares it "
-       "with a hard-coded list or constant, and picks an output string or branch. The agent can behave "
+       "A function reads part of the environment (time zone, host name, proxy or base URL, …), "
+       "compares it "
+       "with a hard-coded list or constant, and picks an output string or branch. The agent can "
+       "behave "
        "differently for some users without telling them. Confirm with `glassbox probe`.",
        Severity::kHigh},
       {"env-probe/covert-marker", "Covert marker chosen by the environment",
-       "Code picks between strings that differ only by look-alike, invisible or separator code points "
-       "(U+0027 / U+2019 / U+02BC, a zero-width space, …) under a condition derived from the environment: "
-       "output that looks the same to a reader but lets the receiver tell users apart. The finding names "
+       "Code picks between strings that differ only by look-alike, invisible or separator code "
+       "points "
+       "(U+0027 / U+2019 / U+02BC, a zero-width space, …) under a condition derived from the "
+       "environment: "
+       "output that looks the same to a reader but lets the receiver tell users apart. The finding "
+       "names "
        "the probe, the lists it is compared with, the variants and where the chosen one is used.",
        Severity::kCritical},
-      {"env-probe/timezone", "Reads the time zone", "Time zone reads are common (logging, dates); they matter "
-       "when compared with a list (see env-probe/environment-dependent-output).", Severity::kInfo},
-      {"env-probe/locale", "Reads the locale", "Locale reads are common; they matter when compared with a list.",
+      {"env-probe/timezone", "Reads the time zone",
+       "Time zone reads are common (logging, dates); they matter "
+       "when compared with a list (see env-probe/environment-dependent-output).",
        Severity::kInfo},
-      {"env-probe/hostname", "Reads the machine's host name", "Host names identify machines and companies.",
+      {"env-probe/locale", "Reads the locale",
+       "Locale reads are common; they matter when compared with a list.", Severity::kInfo},
+      {"env-probe/hostname", "Reads the machine's host name",
+       "Host names identify machines and companies.", Severity::kInfo},
+      {"env-probe/user-info", "Reads the user account", "User names identify people.",
        Severity::kInfo},
-      {"env-probe/user-info", "Reads the user account", "User names identify people.", Severity::kInfo},
-      {"env-probe/network-interfaces", "Lists network interfaces", "Interface lists carry MAC addresses, a "
-       "stable machine identifier.", Severity::kInfo},
-      {"env-probe/machine-id", "Reads a machine identifier", "Machine ids (machine-id, DMI, dbus, "
-       "IOPlatformUUID, MachineGuid) identify a machine across installs.", Severity::kInfo},
-      {"env-probe/proxy-env", "Reads proxy settings", "Proxy host names reveal the network a user is in.",
+      {"env-probe/network-interfaces", "Lists network interfaces",
+       "Interface lists carry MAC addresses, a "
+       "stable machine identifier.",
        Severity::kInfo},
-      {"env-probe/base-url-env", "Reads an API base-URL override", "The configured API host (a company "
-       "gateway or relay) reveals who the user is.", Severity::kInfo},
-      {"env-probe/hardcoded-list", "Hard-coded list of domains or time zones", "A list of domains, "
-       "organisations or time zones in code: harmless alone, telling when a probed value is compared with it.",
+      {"env-probe/machine-id", "Reads a machine identifier",
+       "Machine ids (machine-id, DMI, dbus, "
+       "IOPlatformUUID, MachineGuid) identify a machine across installs.",
        Severity::kInfo},
-      {"obfuscation/decoded-string", "String hidden by encoding", "A string stored as base64, hex, char codes, "
-       "XOR or a rotated string array, decoded by glassbox without running code. Hidden domains and time "
-       "zones deserve a look.", Severity::kInfo},
-      {"obfuscation/string-array", "Rotated string array (javascript-obfuscator)", "The module hides its "
-       "strings in a rotated array read through a decoder function; glassbox resolved the rotation.",
+      {"env-probe/proxy-env", "Reads proxy settings",
+       "Proxy host names reveal the network a user is in.", Severity::kInfo},
+      {"env-probe/base-url-env", "Reads an API base-URL override",
+       "The configured API host (a company "
+       "gateway or relay) reveals who the user is.",
        Severity::kInfo},
-      {"endpoint/host", "Host the code can contact", "A URL or host name in a string literal.", Severity::kInfo},
-      {"endpoint/telemetry", "Telemetry SDK or service", "Usage data leaves the machine; check what and whether "
-       "it can be turned off.", Severity::kLow},
-      {"endpoint/error-reporting", "Error-reporting SDK or service", "Crash reports can carry paths, prompts "
-       "and environment details.", Severity::kLow},
-      {"remote-config/feature-flags", "Feature-flag service", "Behaviour can be switched remotely, per user or "
-       "per group, after you approved the version.", Severity::kLow},
-      {"remote-config/remote-config", "Remote configuration service", "Configuration fetched at run time can "
-       "change behaviour after you approved the version.", Severity::kLow},
-      {"unicode/lookalike-from-code", "Look-alike character hidden behind an escape or built by code",
-       "A look-alike code point (U+02BC, U+2019, …) written as \\u escape or built with String.fromCharCode "
-       "escapes both readers and `glassbox scan`; near prompt text it can mark or alter what a model reads.",
+      {"env-probe/hardcoded-list", "Hard-coded list of domains or time zones",
+       "A list of domains, "
+       "organisations or time zones in code: harmless alone, telling when a probed value is "
+       "compared with it.",
+       Severity::kInfo},
+      {"obfuscation/decoded-string", "String hidden by encoding",
+       "A string stored as base64, hex, char codes, "
+       "XOR or a rotated string array, decoded by glassbox without running code. Hidden domains "
+       "and time "
+       "zones deserve a look.",
+       Severity::kInfo},
+      {"obfuscation/string-array", "Rotated string array (javascript-obfuscator)",
+       "The module hides its "
+       "strings in a rotated array read through a decoder function; glassbox resolved the "
+       "rotation.",
+       Severity::kInfo},
+      {"endpoint/host", "Host the code can contact", "A URL or host name in a string literal.",
+       Severity::kInfo},
+      {"endpoint/telemetry", "Telemetry SDK or service",
+       "Usage data leaves the machine; check what and whether "
+       "it can be turned off.",
+       Severity::kLow},
+      {"endpoint/error-reporting", "Error-reporting SDK or service",
+       "Crash reports can carry paths, prompts "
+       "and environment details.",
+       Severity::kLow},
+      {"remote-config/feature-flags", "Feature-flag service",
+       "Behaviour can be switched remotely, per user or "
+       "per group, after you approved the version.",
+       Severity::kLow},
+      {"remote-config/remote-config", "Remote configuration service",
+       "Configuration fetched at run time can "
+       "change behaviour after you approved the version.",
+       Severity::kLow},
+      {"unicode/lookalike-from-code",
+       "Look-alike character hidden behind an escape or built by code",
+       "A look-alike code point (U+02BC, U+2019, …) written as \\u escape or built with "
+       "String.fromCharCode "
+       "escapes both readers and `glassbox scan`; near prompt text it can mark or alter what a "
+       "model reads.",
        Severity::kMedium},
-      {"unicode/invisible-from-code", "Invisible character hidden behind an escape or built by code",
-       "A zero-width, tag or bidi code point written as an escape or built by code.", Severity::kMedium},
+      {"unicode/invisible-from-code",
+       "Invisible character hidden behind an escape or built by code",
+       "A zero-width, tag or bidi code point written as an escape or built by code.",
+       Severity::kMedium},
   };
   return kRules;
 }
@@ -161,8 +198,9 @@ class Locator {
  public:
   explicit Locator(std::string_view text) : text_(text) {
     line_starts_.push_back(0);
-    for (const char* p = text.data(); (p = static_cast<const char*>(
-                                           std::memchr(p, '\n', static_cast<size_t>(text.data() + text.size() - p)))) != nullptr;
+    for (const char* p = text.data();
+         (p = static_cast<const char*>(
+              std::memchr(p, '\n', static_cast<size_t>(text.data() + text.size() - p)))) != nullptr;
          ++p) {
       line_starts_.push_back(static_cast<uint64_t>(p - text.data()) + 1);
     }
@@ -181,8 +219,9 @@ class Locator {
     const uint64_t start = *(it - 1);
     // Short distances (ordinary lines) are counted directly; long minified
     // lines go through the per-block counts.
-    const uint64_t column = offset - start <= kBlock ? CountCodePoints(start, offset)
-                                                     : CodePointsBefore(offset) - CodePointsBefore(start);
+    const uint64_t column = offset - start <= kBlock
+                                ? CountCodePoints(start, offset)
+                                : CodePointsBefore(offset) - CodePointsBefore(start);
     return Position{offset, line, column + 1};
   }
 
@@ -246,10 +285,12 @@ std::string Quote(std::string_view s, size_t max = 60) {
       break;
     }
     size_t len = 1;
-    const int32_t cp = utf::DecodeOne(reinterpret_cast<const unsigned char*>(s.data()) + i, s.size() - i, &len);
+    const int32_t cp =
+        utf::DecodeOne(reinterpret_cast<const unsigned char*>(s.data()) + i, s.size() - i, &len);
     if (cp < 0x20 || cp == 0x7F) {
       out += cp == '\n' ? "\\n" : fmt::format("\\x{:02x}", static_cast<unsigned>(s[i]) & 0xFF);
-    } else if (cp >= 0x80 && UnicodeData::Get().Classify(static_cast<char32_t>(cp)) != CharClass::kOrdinary) {
+    } else if (cp >= 0x80 &&
+               UnicodeData::Get().Classify(static_cast<char32_t>(cp)) != CharClass::kOrdinary) {
       out += fmt::format("⟨U+{:04X}⟩", cp);
     } else {
       out.append(s.substr(i, len));
@@ -261,8 +302,8 @@ std::string Quote(std::string_view s, size_t max = 60) {
 }
 
 bool IsIdentChar(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '$' ||
-         c >= 0x80;
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '$' || c >= 0x80;
 }
 
 // Identifiers in a short piece of code (property names after '.' excluded).
@@ -324,8 +365,8 @@ void ForEachEndpoint(std::string_view s, const ShapeData& shapes, F&& f) {
     size_t end = sep + 3;
     while (end < s.size()) {
       const unsigned char c = static_cast<unsigned char>(s[end]);
-      if (c <= 0x20 || c == '"' || c == '\'' || c == '`' || c == '<' || c == '>' || c == '\\' || c == ')' ||
-          c == ']' || c >= 0x7F) {
+      if (c <= 0x20 || c == '"' || c == '\'' || c == '`' || c == '<' || c == '>' || c == '\\' ||
+          c == ')' || c == ']' || c >= 0x7F) {
         break;
       }
       ++end;
@@ -336,14 +377,17 @@ void ForEachEndpoint(std::string_view s, const ShapeData& shapes, F&& f) {
     std::string_view host = rest.substr(0, std::min(rest.find_first_of("/?#"), rest.find("${")));
     if (const size_t at = host.rfind('@'); at != std::string_view::npos) host.remove_prefix(at + 1);
     if (!host.empty() && host.front() != '[') host = host.substr(0, host.find(':'));
-    // A host built at run time (`http://${ip}/…` in a template, `"http://" + h`) is not an endpoint.
-    // Not a host: nothing written before a template's `${`, or a regex, a format string or prose
+    // A host built at run time (`http://${ip}/…` in a template, `"http://" + h`) is not an
+    // endpoint. Not a host: nothing written before a template's `${`, or a regex, a format string
+    // or prose
     // (`https://(?:…`, `https://$1.`, `https://...`). Placeholders (`{region}`) and wildcards stay.
     const auto host_char = [](char c) {
-      return std::isalnum(static_cast<unsigned char>(c)) || std::strchr("-._[]:{}#*%", c) != nullptr;
+      return std::isalnum(static_cast<unsigned char>(c)) ||
+             std::strchr("-._[]:{}#*%", c) != nullptr;
     };
     const auto alnum = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
-    if (!std::all_of(host.begin(), host.end(), host_char) || std::none_of(host.begin(), host.end(), alnum)) {
+    if (!std::all_of(host.begin(), host.end(), host_char) ||
+        std::none_of(host.begin(), host.end(), alnum)) {
       continue;
     }
     any = true;
@@ -362,10 +406,12 @@ class ModuleRun {
     internal::EvalResult result;
     std::string via;
   };
-  ModuleRun(std::string_view text, const AuditRules& rules, const AnalysisLimits& limits, ModuleAnalysis* out)
+  ModuleRun(std::string_view text, const AuditRules& rules, const AnalysisLimits& limits,
+            ModuleAnalysis* out)
       : text_(text), rules_(rules), limits_(limits), out_(*out), locator_(text) {}
 
-  void Run(JsFacts facts, hs_database_t* sdk_db, const std::vector<std::pair<uint32_t, uint32_t>>& sdk_ids) {
+  void Run(JsFacts facts, hs_database_t* sdk_db,
+           const std::vector<std::pair<uint32_t, uint32_t>>& sdk_ids) {
     facts_ = std::move(facts);
     out_.has_syntax_errors = facts_.has_syntax_errors;
     out_.not_parsed = facts_.not_parsed;
@@ -397,9 +443,10 @@ class ModuleRun {
     if (json) {
       const Status status = ForEachJsonString(text_, [&](const JsonStringVisit& v) {
         if (v.is_key || v.decoded.size() > 100000) return;
-        ForEachEndpoint(v.decoded, rules_.shapes, [&](std::string_view url, std::string_view host, size_t) {
-          AddEndpoint(url, host, static_cast<uint32_t>(v.raw_offset), false);
-        });
+        ForEachEndpoint(v.decoded, rules_.shapes,
+                        [&](std::string_view url, std::string_view host, size_t) {
+                          AddEndpoint(url, host, static_cast<uint32_t>(v.raw_offset), false);
+                        });
       });
       walked = status.ok();
     }
@@ -412,8 +459,8 @@ class ModuleRun {
   }
 
  private:
-  void AddFinding(std::string rule, Severity severity, uint64_t offset, uint64_t length, std::string message,
-                  std::string decoded = {}) {
+  void AddFinding(std::string rule, Severity severity, uint64_t offset, uint64_t length,
+                  std::string message, std::string decoded = {}) {
     Finding f;
     f.rule = std::move(rule);
     f.severity = severity;
@@ -441,7 +488,8 @@ class ModuleRun {
     for (const auto& [key, value] : seen) {
       const internal::ProbeFact& p = *value.first;
       const ProbeRule& r = rules_.probes[p.rule];
-      std::string detail = p.detail.size() > 80 ? "…" + p.detail.substr(p.detail.size() - 80) : p.detail;
+      std::string detail =
+          p.detail.size() > 80 ? "…" + p.detail.substr(p.detail.size() - 80) : p.detail;
       AddFinding("env-probe/" + r.name, Severity::kInfo, p.range.begin, p.range.end - p.range.begin,
                  fmt::format("Code {}: {}{}", r.what, detail,
                              value.second > 1 ? fmt::format(" ({} places)", value.second) : ""));
@@ -461,7 +509,8 @@ class ModuleRun {
     }
     // Multi-byte keys: short literals in functions that XOR with a variable.
     for (const StringFact& s : facts_.strings) {
-      if (s.func == kNone || s.value.size() < 2 || s.value.size() > 32 || !xor_funcs.count(s.func)) continue;
+      if (s.func == kNone || s.value.size() < 2 || s.value.size() > 32 || !xor_funcs.count(s.func))
+        continue;
       if (s.origin != StringOrigin::kLiteral) continue;
       bool printable = true;
       for (unsigned char c : s.value) printable &= c > 0x20 && c < 0x7F;
@@ -470,8 +519,9 @@ class ModuleRun {
   }
 
   void AddDecoded(const internal::Range& range, Decoding d, std::string list) {
-    DecodedString ds{d.encoding, d.text, std::string(TextShapeName(d.shape)), locator_.At(range.begin),
-                     std::move(list), {}};
+    DecodedString ds{
+        d.encoding,      d.text, std::string(TextShapeName(d.shape)), locator_.At(range.begin),
+        std::move(list), {}};
     decoded_at_[range.begin] = out_.decoded.size();
     out_.decoded.push_back(std::move(ds));
   }
@@ -498,17 +548,20 @@ class ModuleRun {
         continue;
       }
       if (s.origin == StringOrigin::kStringArray) {
-        if (auto d = DecodeStringLiteral(s.value, keys_, rules_.shapes); d && LooksEncoded(s.value)) {
+        if (auto d = DecodeStringLiteral(s.value, keys_, rules_.shapes);
+            d && LooksEncoded(s.value)) {
           d->encoding = s.encoding + "+" + d->encoding;
           AddDecoded(s.range, std::move(*d), list());
           continue;
         }
         const TextShape shape = ClassifyText(s.value, rules_.shapes);
-        if (shape != TextShape::kNone) AddDecoded(s.range, Decoding{s.encoding, s.value, shape}, list());
+        if (shape != TextShape::kNone)
+          AddDecoded(s.range, Decoding{s.encoding, s.value, shape}, list());
         continue;
       }
       if (s.origin == StringOrigin::kTemplate || !LooksEncoded(s.value)) continue;
-      if (auto d = DecodeStringLiteral(s.value, keys_, rules_.shapes)) AddDecoded(s.range, std::move(*d), list());
+      if (auto d = DecodeStringLiteral(s.value, keys_, rules_.shapes))
+        AddDecoded(s.range, std::move(*d), list());
     }
     for (const internal::NumberArrayFact& a : facts_.number_arrays) {
       if (auto d = DecodeCharCodes(a.values, keys_, rules_.shapes)) {
@@ -522,22 +575,26 @@ class ModuleRun {
       // Plain string-array reads are summarised by obfuscation/string-array.
       if (d.encoding.rfind("string-array(", 0) == 0 && d.shape == "text") continue;
       if (++reported > 200) {
-        out_.notes.push_back(fmt::format("obfuscation/decoded-string: {} decoded strings, findings for the first 200 "
-                                         "(all are in decoded_strings)", out_.decoded.size()));
+        out_.notes.push_back(fmt::format(
+            "obfuscation/decoded-string: {} decoded strings, findings for the first 200 "
+            "(all are in decoded_strings)",
+            out_.decoded.size()));
         break;
       }
       AddFinding("obfuscation/decoded-string", Severity::kInfo, d.position.byte_offset, 1,
                  fmt::format("Hidden {} ({}): {}", d.shape, d.encoding, Quote(d.text, 80)), d.text);
     }
     for (const JsFacts::ResolvedArray& r : facts_.resolved_arrays) {
-      AddFinding("obfuscation/string-array", Severity::kInfo, r.offset, 1,
-                 fmt::format("Rotated string array of {} strings (rotation {}) resolved; {} reads decoded", r.size,
-                             r.rotation, r.calls));
+      AddFinding(
+          "obfuscation/string-array", Severity::kInfo, r.offset, 1,
+          fmt::format("Rotated string array of {} strings (rotation {}) resolved; {} reads decoded",
+                      r.size, r.rotation, r.calls));
     }
   }
 
   // Items of a list, decoded where they were decoded.
-  std::vector<std::pair<std::string, TextShape>> ListItems(const internal::StringArrayFact& a) const {
+  std::vector<std::pair<std::string, TextShape>> ListItems(
+      const internal::StringArrayFact& a) const {
     std::vector<std::pair<std::string, TextShape>> items;
     for (uint32_t i = 0; i < a.count; ++i) {
       const StringFact& s = facts_.strings[a.first_string + i];
@@ -553,14 +610,16 @@ class ModuleRun {
 
   // "list of 4 time zones: Asia/Shanghai, Asia/Urumqi, …"; "" unless most
   // items share a shape worth naming.
-  std::string DescribeList(const std::vector<std::pair<std::string, TextShape>>& items, bool any_shape) const {
+  std::string DescribeList(const std::vector<std::pair<std::string, TextShape>>& items,
+                           bool any_shape) const {
     if (items.size() < rules_.min_list_items && !any_shape) return {};
     std::map<TextShape, size_t> shapes;
     for (const auto& [text, shape] : items) ++shapes[shape];
     TextShape best = TextShape::kNone;
     size_t best_count = 0;
     for (const auto& [shape, count] : shapes) {
-      if (shape != TextShape::kNone && shape != TextShape::kWords && shape != TextShape::kPath && count > best_count) {
+      if (shape != TextShape::kNone && shape != TextShape::kWords && shape != TextShape::kPath &&
+          count > best_count) {
         best = shape;
         best_count = count;
       }
@@ -588,7 +647,8 @@ class ModuleRun {
     std::string d = DescribeList(items, false);
     if (!d.empty()) return d;
     for (uint32_t i = 0; i < a.count; ++i) {
-      if (decoded_at_.count(facts_.strings[a.first_string + i].range.begin)) return "hidden " + DescribeList(items, true);
+      if (decoded_at_.count(facts_.strings[a.first_string + i].range.begin))
+        return "hidden " + DescribeList(items, true);
     }
     return {};
   }
@@ -601,7 +661,8 @@ class ModuleRun {
       std::string description = DescribeList(items, false);
       if (description.empty()) continue;
       bool hidden = false;
-      for (uint32_t i = 0; i < a.count; ++i) hidden |= decoded_at_.count(facts_.strings[a.first_string + i].range.begin) > 0;
+      for (uint32_t i = 0; i < a.count; ++i)
+        hidden |= decoded_at_.count(facts_.strings[a.first_string + i].range.begin) > 0;
       if (++reported > 100) break;
       std::string all;
       for (const auto& item : items) all += (all.empty() ? "" : "\n") + item.first;
@@ -623,7 +684,8 @@ class ModuleRun {
       std::string description = DescribeList(it->second, false);
       by_list.erase(it);
       if (description.empty()) continue;
-      AddFinding("env-probe/hardcoded-list", Severity::kInfo, a.group, 1, "Hard-coded obfuscated " + description);
+      AddFinding("env-probe/hardcoded-list", Severity::kInfo, a.group, 1,
+                 "Hard-coded obfuscated " + description);
     }
   }
 
@@ -632,33 +694,36 @@ class ModuleRun {
     if (!endpoint_urls_.insert(std::string(url)).second) return;
     if (kind.empty()) kind = IpLiteral(host) ? "ip" : url == host ? "host" : "url";
     if (kind == "ip" && reason.empty()) reason = IpReason(offset, url, 0);
-    out_.endpoints.push_back(
-        EndpointRef{std::string(url), std::string(host), locator_.At(offset), hidden, std::move(kind), std::move(reason)});
+    out_.endpoints.push_back(EndpointRef{std::string(url), std::string(host), locator_.At(offset),
+                                         hidden, std::move(kind), std::move(reason)});
   }
 
   // URLs anywhere in the raw text (no bare host names: those need string
   // boundaries), each located where it starts.
   void TextEndpoints() {
-    ForEachEndpoint(text_, rules_.shapes, [&](std::string_view url, std::string_view host, size_t at) {
-      AddEndpoint(url, host, static_cast<uint32_t>(at), false);
-    });
+    ForEachEndpoint(text_, rules_.shapes,
+                    [&](std::string_view url, std::string_view host, size_t at) {
+                      AddEndpoint(url, host, static_cast<uint32_t>(at), false);
+                    });
   }
 
   void Endpoints() {
     for (const StringFact& s : facts_.strings) {
       if (s.value.size() > 100000) continue;
-      ForEachEndpoint(s.value, rules_.shapes, [&](std::string_view url, std::string_view host, size_t) {
-        if (IpLiteral(host)) {
-          AddEndpoint(url, host, s.range.begin, false, "ip", IpReason(s.range.begin, url, 0));
-        } else {
-          AddEndpoint(url, host, s.range.begin, false);
-        }
-      });
+      ForEachEndpoint(
+          s.value, rules_.shapes, [&](std::string_view url, std::string_view host, size_t) {
+            if (IpLiteral(host)) {
+              AddEndpoint(url, host, s.range.begin, false, "ip", IpReason(s.range.begin, url, 0));
+            } else {
+              AddEndpoint(url, host, s.range.begin, false);
+            }
+          });
     }
     for (const DecodedString& d : out_.decoded) {
-      ForEachEndpoint(d.text, rules_.shapes, [&](std::string_view url, std::string_view host, size_t) {
-        AddEndpoint(url, host, static_cast<uint32_t>(d.position.byte_offset), true);
-      });
+      ForEachEndpoint(d.text, rules_.shapes,
+                      [&](std::string_view url, std::string_view host, size_t) {
+                        AddEndpoint(url, host, static_cast<uint32_t>(d.position.byte_offset), true);
+                      });
     }
     IpEndpoints();
     HostFindings();
@@ -675,8 +740,8 @@ class ModuleRun {
     for (const auto& [host, entry] : hosts) {
       const EndpointRef& e = *entry.first;
       AddFinding("endpoint/host", Severity::kInfo, e.position.byte_offset, 1,
-                 fmt::format("{}{} ({} URL{})", e.hidden ? "Hidden host " : "Host ", host, entry.second,
-                             entry.second == 1 ? "" : "s"));
+                 fmt::format("{}{} ({} URL{})", e.hidden ? "Hidden host " : "Host ", host,
+                             entry.second, entry.second == 1 ? "" : "s"));
     }
   }
 
@@ -688,25 +753,30 @@ class ModuleRun {
       const std::vector<std::pair<uint32_t, uint32_t>>* ids;
       std::map<uint32_t, std::pair<uint32_t, uint64_t>> first;  // sdk → (marker, end offset)
     } ctx{&ids, {}};
-    auto on_match = [](unsigned id, unsigned long long, unsigned long long to, unsigned, void* p) -> int {
+    auto on_match = [](unsigned id, unsigned long long, unsigned long long to, unsigned,
+                       void* p) -> int {
       auto* c = static_cast<Ctx*>(p);
       const auto [sdk, marker] = (*c->ids)[id];
       auto it = c->first.find(sdk);
       if (it == c->first.end() || to < it->second.second) c->first[sdk] = {marker, to};
       return 0;
     };
-    hs_scan(db, text_.data(), static_cast<unsigned>(std::min<size_t>(text_.size(), UINT32_MAX)), 0, scratch, on_match,
-            &ctx);
+    hs_scan(db, text_.data(), static_cast<unsigned>(std::min<size_t>(text_.size(), UINT32_MAX)), 0,
+            scratch, on_match, &ctx);
     hs_free_scratch(scratch);
     for (const auto& [sdk_index, hit] : ctx.first) {
       const SdkRule& sdk = rules_.sdks[sdk_index];
       const std::string& marker = sdk.markers[hit.first];
       const uint64_t offset = hit.second - marker.size();
-      out_.sdks.push_back(SdkHit{sdk.name, std::string(SdkCategoryName(sdk.category)), marker, locator_.At(offset)});
-      const bool remote = sdk.category == SdkCategory::kFeatureFlags || sdk.category == SdkCategory::kRemoteConfig;
-      AddFinding((remote ? "remote-config/" : "endpoint/") + std::string(SdkCategoryName(sdk.category)),
-                 Severity::kLow, offset, marker.size(),
-                 fmt::format("{} ({}) is built in: {}", sdk.name, SdkCategoryName(sdk.category), Quote(marker)));
+      out_.sdks.push_back(SdkHit{sdk.name, std::string(SdkCategoryName(sdk.category)), marker,
+                                 locator_.At(offset)});
+      const bool remote =
+          sdk.category == SdkCategory::kFeatureFlags || sdk.category == SdkCategory::kRemoteConfig;
+      AddFinding(
+          (remote ? "remote-config/" : "endpoint/") + std::string(SdkCategoryName(sdk.category)),
+          Severity::kLow, offset, marker.size(),
+          fmt::format("{} ({}) is built in: {}", sdk.name, SdkCategoryName(sdk.category),
+                      Quote(marker)));
     }
   }
 
@@ -727,25 +797,28 @@ class ModuleRun {
     }
     if (s.func != kNone) return prompt_funcs_.count(s.func) > 0;
     // At module level: a prompt literal within 512 bytes.
-    auto it = std::lower_bound(prompt_offsets_.begin(), prompt_offsets_.end(), s.range.begin > 512 ? s.range.begin - 512 : 0);
+    auto it = std::lower_bound(prompt_offsets_.begin(), prompt_offsets_.end(),
+                               s.range.begin > 512 ? s.range.begin - 512 : 0);
     return it != prompt_offsets_.end() && *it <= s.range.begin + 512;
   }
 
   void CodeBuiltUnicode() {
     const UnicodeData& data = UnicodeData::Get();
     for (const StringFact& s : facts_.strings) {
-      if (s.origin != StringOrigin::kFromCharCode && s.origin != StringOrigin::kEscapedLiteral) continue;
+      if (s.origin != StringOrigin::kFromCharCode && s.origin != StringOrigin::kEscapedLiteral)
+        continue;
       size_t count = 0;
       for (size_t i = 0; i < s.value.size(); ++count) {
         size_t len = 1;
-        utf::DecodeOne(reinterpret_cast<const unsigned char*>(s.value.data()) + i, s.value.size() - i, &len);
+        utf::DecodeOne(reinterpret_cast<const unsigned char*>(s.value.data()) + i,
+                       s.value.size() - i, &len);
         i += len;
       }
       std::vector<char32_t> hidden, lookalike;
       for (size_t i = 0; i < s.value.size();) {
         size_t len = 1;
-        const int32_t cp =
-            utf::DecodeOne(reinterpret_cast<const unsigned char*>(s.value.data()) + i, s.value.size() - i, &len);
+        const int32_t cp = utf::DecodeOne(
+            reinterpret_cast<const unsigned char*>(s.value.data()) + i, s.value.size() - i, &len);
         i += len;
         if (cp < 0x80) continue;
         const CharClass cls = data.Classify(static_cast<char32_t>(cp));
@@ -761,14 +834,18 @@ class ModuleRun {
       // in prompt text is not.
       const bool built = s.origin == StringOrigin::kFromCharCode;
       bool strong_lookalike = false;
-      for (char32_t c : lookalike) strong_lookalike |= data.Classify(c) != CharClass::kTypographicPunct;
+      for (char32_t c : lookalike)
+        strong_lookalike |= data.Classify(c) != CharClass::kTypographicPunct;
       if (!built) {
         lookalike.erase(std::remove_if(lookalike.begin(), lookalike.end(),
-                                       [&](char32_t c) { return data.Classify(c) == CharClass::kLookalikeLetter; }),
+                                       [&](char32_t c) {
+                                         return data.Classify(c) == CharClass::kLookalikeLetter;
+                                       }),
                         lookalike.end());
       }
       if (hidden.empty() && lookalike.empty()) continue;
-      if (covert_strings_.count(s.range.begin)) continue;  // one covert-marker finding names them all
+      if (covert_strings_.count(s.range.begin))
+        continue;  // one covert-marker finding names them all
       if (hidden.empty() && !built && count != 1 && !(strong_lookalike && NearPrompt(s))) continue;
       // Whitespace and character-class tables ("\t\n\xa0\u1680\u2000…\ufeff")
       // list many such code points on purpose.
@@ -778,13 +855,15 @@ class ModuleRun {
       distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
       if (distinct.size() >= 4 && s.origin != StringOrigin::kFromCharCode) continue;
       const bool prompt = NearPrompt(s);
-      const std::string how = s.origin == StringOrigin::kFromCharCode ? "built with String.fromCharCode"
-                                                                      : "written as an escape";
+      const std::string how = s.origin == StringOrigin::kFromCharCode
+                                  ? "built with String.fromCharCode"
+                                  : "written as an escape";
       std::vector<char32_t>& cps = hidden.empty() ? lookalike : hidden;
-      AddFinding(hidden.empty() ? "unicode/lookalike-from-code" : "unicode/invisible-from-code",
-                 prompt ? Severity::kHigh : Severity::kMedium, s.range.begin, s.range.end - s.range.begin,
-                 fmt::format("{} {} {}{}", hidden.empty() ? "Look-alike character" : "Invisible character",
-                             DescribeCodePoint(cps.front()), how, prompt ? ", near prompt text" : ""));
+      AddFinding(
+          hidden.empty() ? "unicode/lookalike-from-code" : "unicode/invisible-from-code",
+          prompt ? Severity::kHigh : Severity::kMedium, s.range.begin, s.range.end - s.range.begin,
+          fmt::format("{} {} {}{}", hidden.empty() ? "Look-alike character" : "Invisible character",
+                      DescribeCodePoint(cps.front()), how, prompt ? ", near prompt text" : ""));
       if (!out_.findings.empty() && out_.findings.back().byte_offset == s.range.begin) {
         out_.findings.back().codepoints = cps;
       }
@@ -812,13 +891,16 @@ class ModuleRun {
       string_at_.emplace(facts_.strings[i].range.begin, i);
       strings_sorted_.push_back(i);
     }
-    std::sort(strings_sorted_.begin(), strings_sorted_.end(),
-              [&](uint32_t a, uint32_t b) { return facts_.strings[a].range.begin < facts_.strings[b].range.begin; });
-    for (uint32_t i = 0; i < facts_.decls.size(); ++i) decls_by_name_[facts_.decls[i].name].push_back(i);
+    std::sort(strings_sorted_.begin(), strings_sorted_.end(), [&](uint32_t a, uint32_t b) {
+      return facts_.strings[a].range.begin < facts_.strings[b].range.begin;
+    });
+    for (uint32_t i = 0; i < facts_.decls.size(); ++i)
+      decls_by_name_[facts_.decls[i].name].push_back(i);
     for (uint32_t i = 0; i < facts_.functions.size(); ++i) {
       if (facts_.functions[i].declaration && !facts_.functions[i].name.empty()) {
         funcs_by_name_[facts_.functions[i].name].push_back(i);
-        scoped_names_[facts_.functions[i].name].push_back(ScopedName{facts_.functions[i].parent, i, true});
+        scoped_names_[facts_.functions[i].name].push_back(
+            ScopedName{facts_.functions[i].parent, i, true});
       }
     }
     for (uint32_t i = 0; i < facts_.decls.size(); ++i) {
@@ -855,13 +937,15 @@ class ModuleRun {
                                    [](const ScopedName& e, uint32_t s2) { return e.scope < s2; });
         bool ambiguous = false;
         for (; it != entries.end() && it->scope == scope; ++it) {
-          internal::Declaration d = it->is_function
-                                        ? internal::Declaration{facts_.functions[it->index].range, scope, true}
-                                        : internal::Declaration{facts_.decls[it->index].value, scope, false};
+          internal::Declaration d =
+              it->is_function
+                  ? internal::Declaration{facts_.functions[it->index].range, scope, true}
+                  : internal::Declaration{facts_.decls[it->index].value, scope, false};
           if (!found) {
             found = d;
           } else if (found->is_function_declaration || d.is_function_declaration) {
-            if (d.is_function_declaration && !found->is_function_declaration) continue;  // `var f = …` wins
+            if (d.is_function_declaration && !found->is_function_declaration)
+              continue;  // `var f = …` wins
           } else {
             ambiguous |= text_.substr(found->value.begin, found->value.end - found->value.begin) !=
                          text_.substr(d.value.begin, d.value.end - d.value.begin);
@@ -878,8 +962,9 @@ class ModuleRun {
 
   static bool HasDecoderMarker(std::string_view code) {
     static const std::string_view kMarkers[] = {
-        "fromCharCode", "charCodeAt", "codePointAt", "fromCodePoint", "atob(",     "\"base64\"", "'base64'",
-        "\"hex\"",      "'hex'",      "TextDecoder", "decodeURI",     "unescape(", ".reverse()", "^"};
+        "fromCharCode", "charCodeAt", "codePointAt", "fromCodePoint", "atob(",     "\"base64\"",
+        "'base64'",     "\"hex\"",    "'hex'",       "TextDecoder",   "decodeURI", "unescape(",
+        ".reverse()",   "^"};
     for (std::string_view m : kMarkers) {
       if (code.find(m) != std::string_view::npos) return true;
     }
@@ -919,14 +1004,15 @@ class ModuleRun {
 
   // The bookkeeping of one EvaluateDecoders pass over the module's calls.
   struct DecoderPass {
-    uint64_t spent = 0;     // evaluator steps so far
-    size_t skipped = 0;     // calls left once the module's step budget was spent
-    size_t given_up = 0;    // calls of functions that gave up (see GaveUp)
+    uint64_t spent = 0;   // evaluator steps so far
+    size_t skipped = 0;   // calls left once the module's step budget was spent
+    size_t given_up = 0;  // calls of functions that gave up (see GaveUp)
     std::unordered_set<std::string> seen_results;
     // Most callees have one declaration in the module: their answer is
     // cached by name, without resolving each call's scope.
     std::unordered_map<std::string_view, int8_t> by_name;
-    std::unordered_map<uint32_t, std::pair<uint32_t, uint32_t>> outcomes;  // decoder → (calls tried, results)
+    std::unordered_map<uint32_t, std::pair<uint32_t, uint32_t>>
+        outcomes;  // decoder → (calls tried, results)
   };
 
   // Calls of decoders whose arguments are constants, evaluated (js_eval.h):
@@ -934,7 +1020,8 @@ class ModuleRun {
   // the arguments.
   void EvaluateDecoders() {
     if (facts_.calls.empty()) return;
-    internal::JsEvaluator evaluator(text_, [this](std::string_view n, uint32_t f) { return Resolve(n, f); });
+    internal::JsEvaluator evaluator(
+        text_, [this](std::string_view n, uint32_t f) { return Resolve(n, f); });
     internal::EvalLimits limits;
     limits.max_steps = limits_.max_eval_steps_per_call;
     DecoderPass pass;
@@ -989,8 +1076,9 @@ class ModuleRun {
   // The literal arguments of an evaluated call are decoded now: the key
   // search skips them.
   void MarkEvaluatedLiterals(Range call) {
-    for (auto it = std::lower_bound(strings_sorted_.begin(), strings_sorted_.end(), call.begin,
-                                    [&](uint32_t i, uint32_t b) { return facts_.strings[i].range.begin < b; });
+    for (auto it = std::lower_bound(
+             strings_sorted_.begin(), strings_sorted_.end(), call.begin,
+             [&](uint32_t i, uint32_t b) { return facts_.strings[i].range.begin < b; });
          it != strings_sorted_.end() && facts_.strings[*it].range.begin < call.end; ++it) {
       evaluated_literals_.insert(facts_.strings[*it].range.begin);
     }
@@ -999,8 +1087,8 @@ class ModuleRun {
   // What an evaluated call hides, with the shape of each item; nullopt when
   // it hides nothing (a sentinel, text written in the call itself, or items
   // of which fewer than half read as text).
-  std::optional<std::vector<std::pair<std::string, TextShape>>> HiddenItems(const internal::EvalResult& r,
-                                                                           std::string_view call_text) const {
+  std::optional<std::vector<std::pair<std::string, TextShape>>> HiddenItems(
+      const internal::EvalResult& r, std::string_view call_text) const {
     std::vector<std::pair<std::string, TextShape>> items;
     if (r.is_list) {
       size_t shaped = 0;
@@ -1024,7 +1112,8 @@ class ModuleRun {
   // Keeps an evaluated call for the chains and, the first time its result
   // is seen, its items as decoded strings.
   void RecordEval(const internal::CallFact& c, std::string_view name, internal::EvalResult r,
-                  std::vector<std::pair<std::string, TextShape>> items, std::unordered_set<std::string>* seen_results) {
+                  std::vector<std::pair<std::string, TextShape>> items,
+                  std::unordered_set<std::string>* seen_results) {
     std::string via = std::string(name);
     if (auto d = Resolve(name, c.func)) via += " " + locator_.Label(d->value.begin);
     for (const auto& [used, offset] : r.used) {
@@ -1034,7 +1123,8 @@ class ModuleRun {
     evals_.push_back(EvalHit{c.range, std::string(name), std::move(r), via});
     if (!fresh) return;
     const std::string encoding = "eval(" + std::string(name) + ")";
-    const std::string list = evals_.back().result.is_list ? locator_.Label(c.range.begin) : std::string();
+    const std::string list =
+        evals_.back().result.is_list ? locator_.Label(c.range.begin) : std::string();
     for (auto& [text, shape] : items) {
       if (shape == TextShape::kNone) continue;
       AddDecoded(c.range, Decoding{encoding, text, shape}, list);
@@ -1047,14 +1137,17 @@ class ModuleRun {
     if (pass.given_up > 0) {
       size_t functions = 0;
       for (const auto& [at, o] : pass.outcomes) functions += GaveUp(o.first, o.second);
-      out_.notes.push_back(fmt::format("decoder evaluation: {} calls of {} functions that returned text for fewer than a quarter of their "
-                                       "first calls were not evaluated",
-                                       pass.given_up, functions));
+      out_.notes.push_back(
+          fmt::format("decoder evaluation: {} calls of {} functions that returned text for fewer "
+                      "than a quarter of their "
+                      "first calls were not evaluated",
+                      pass.given_up, functions));
     }
     if (pass.skipped > 0) {
-      out_.notes.push_back(fmt::format("decoder evaluation: step budget of {} reached; {} further decoder calls not "
-                                       "evaluated",
-                                       limits_.max_eval_steps_per_module, pass.skipped));
+      out_.notes.push_back(
+          fmt::format("decoder evaluation: step budget of {} reached; {} further decoder calls not "
+                      "evaluated",
+                      limits_.max_eval_steps_per_module, pass.skipped));
     }
   }
 
@@ -1079,7 +1172,8 @@ class ModuleRun {
     }
     if (h.result.is_list) {
       std::vector<std::pair<std::string, TextShape>> items;
-      for (const std::string& i : h.result.items) items.emplace_back(i, ClassifyText(i, rules_.shapes));
+      for (const std::string& i : h.result.items)
+        items.emplace_back(i, ClassifyText(i, rules_.shapes));
       return fmt::format("hidden {} (decoded by {})", DescribeList(items, true), names);
     }
     // A lone hidden constant tells users apart only as a host, URL,
@@ -1096,10 +1190,11 @@ class ModuleRun {
   // "decoded at L:C by dec 3:1, k 1:5" for the last DescribeEval, or "".
   std::string TakeDecodingStep() const {
     if (last_eval_ == nullptr) return {};
-    std::string step = fmt::format("the list is decoded at {} by {}", locator_.Label(last_eval_->call.begin),
-                                   last_eval_->via);
-    if (!last_eval_->result.is_list) step = fmt::format("the constant is decoded at {} by {}",
-                                                        locator_.Label(last_eval_->call.begin), last_eval_->via);
+    std::string step = fmt::format("the list is decoded at {} by {}",
+                                   locator_.Label(last_eval_->call.begin), last_eval_->via);
+    if (!last_eval_->result.is_list)
+      step = fmt::format("the constant is decoded at {} by {}",
+                         locator_.Label(last_eval_->call.begin), last_eval_->via);
     last_eval_ = nullptr;
     return step;
   }
@@ -1123,7 +1218,8 @@ class ModuleRun {
     for (int pass = 0; pass < 2 && keys.size() < 64; ++pass) {
       for (const StringFact& s : facts_.strings) {
         if (keys.size() >= 64) break;
-        if (s.origin != StringOrigin::kLiteral || s.value.size() < 4 || s.value.size() > 32) continue;
+        if (s.origin != StringOrigin::kLiteral || s.value.size() < 4 || s.value.size() > 32)
+          continue;
         if ((pass == 0) != (xor_funcs.count(s.func) > 0)) continue;
         bool ok = true;
         for (unsigned char c : s.value) ok &= c > 0x20 && c < 0x7F;
@@ -1136,23 +1232,30 @@ class ModuleRun {
     }
     size_t tried = 0;
     for (const StringFact& s : facts_.strings) {
-      if (s.origin == StringOrigin::kTemplate || s.value.size() < 16 || !LooksEncoded(s.value)) continue;
+      if (s.origin == StringOrigin::kTemplate || s.value.size() < 16 || !LooksEncoded(s.value))
+        continue;
       if (decoded_at_.count(s.range.begin) || evaluated_literals_.count(s.range.begin)) continue;
       if (++tried > 2000) {
-        out_.notes.push_back("key search: more than 2,000 undecoded base64/hex literals; the rest were not searched");
+        out_.notes.push_back(
+            "key search: more than 2,000 undecoded base64/hex literals; the rest were not "
+            "searched");
         break;
       }
       auto hit = SearchXorKey(s.value, keys, rules_.shapes);
       if (!hit) continue;
       // Zero bytes XOR-ed with a key spell the key: nothing was hidden.
-      if (hit->key.size() > 1 && (hit->key + hit->key).find(hit->decoding.text) != std::string::npos) continue;
+      if (hit->key.size() > 1 &&
+          (hit->key + hit->key).find(hit->decoding.text) != std::string::npos)
+        continue;
       std::string via;
       if (hit->key.size() == 1) {
         via = fmt::format("key {} found by a search over one-byte keys", XorKey{hit->key}.Label());
       } else {
-        const size_t i = static_cast<size_t>(std::find(keys.begin(), keys.end(), hit->key) - keys.begin());
+        const size_t i =
+            static_cast<size_t>(std::find(keys.begin(), keys.end(), hit->key) - keys.begin());
         via = i < key_at.size() && key_at[i] != kNone
-                  ? fmt::format("key {} from the literal at {}", XorKey{hit->key}.Label(), locator_.Label(key_at[i]))
+                  ? fmt::format("key {} from the literal at {}", XorKey{hit->key}.Label(),
+                                locator_.Label(key_at[i]))
                   : fmt::format("key {} from the decoder's code", XorKey{hit->key}.Label());
       }
       hit->decoding.encoding += " (key search)";
@@ -1176,7 +1279,9 @@ class ModuleRun {
       for (size_t i = 0; i < v.size(); ++i) {
         if (v[i] == '.') {
           ++parts;
-          if (i + 2 < v.size() && v[i + 1] == '0' && std::isdigit(static_cast<unsigned char>(v[i + 2]))) return false;
+          if (i + 2 < v.size() && v[i + 1] == '0' &&
+              std::isdigit(static_cast<unsigned char>(v[i + 2])))
+            return false;
         } else if (!std::isdigit(static_cast<unsigned char>(v[i]))) {
           return false;
         }
@@ -1187,7 +1292,8 @@ class ModuleRun {
     size_t colons = 0, hex_letters = 0;
     for (char c : v) {
       colons += c == ':';
-      hex_letters += std::isxdigit(static_cast<unsigned char>(c)) && !std::isdigit(static_cast<unsigned char>(c));
+      hex_letters += std::isxdigit(static_cast<unsigned char>(c)) &&
+                     !std::isdigit(static_cast<unsigned char>(c));
       if (!std::isxdigit(static_cast<unsigned char>(c)) && c != ':' && c != '.') return false;
     }
     if (colons < 2 || inet_pton(AF_INET6, v.c_str(), buf) != 1) return false;
@@ -1211,13 +1317,15 @@ class ModuleRun {
     ValueContext c;
     const size_t floor = begin > 600 ? begin - 600 : 0;
     size_t i = SkipSpaceBack(begin, floor);
-    if (i > floor && text_[i - 1] == '=' && (i < floor + 2 || std::strchr("=!<>", text_[i - 2]) == nullptr)) {
+    if (i > floor && text_[i - 1] == '=' &&
+        (i < floor + 2 || std::strchr("=!<>", text_[i - 2]) == nullptr)) {
       c.binding = NameBefore(SkipSpaceBack(i - 1, floor), floor);
     } else if (i > floor && text_[i - 1] == ':') {
       i = SkipSpaceBack(i - 1, floor);
       if (i > floor && (text_[i - 1] == '"' || text_[i - 1] == '\'')) {
         const size_t open = text_.rfind(text_[i - 1], i - 2);
-        if (open != std::string_view::npos && open >= floor) c.key = std::string(text_.substr(open + 1, i - 2 - open));
+        if (open != std::string_view::npos && open >= floor)
+          c.key = std::string(text_.substr(open + 1, i - 2 - open));
       } else {
         c.key = NameBefore(i, floor);
       }
@@ -1235,8 +1343,8 @@ class ModuleRun {
   // `this.#host`), or "".
   std::string NameBefore(size_t i, size_t floor) const {
     size_t b = i;
-    while (b > floor && (IsIdentChar(static_cast<unsigned char>(text_[b - 1])) || text_[b - 1] == '.' ||
-                         text_[b - 1] == '#')) {
+    while (b > floor && (IsIdentChar(static_cast<unsigned char>(text_[b - 1])) ||
+                         text_[b - 1] == '.' || text_[b - 1] == '#')) {
       --b;
     }
     return std::string(text_.substr(b, i - b));
@@ -1266,8 +1374,9 @@ class ModuleRun {
         if (ch == '(') {
           std::string name = NameBefore(k, floor);
           // `if (…)`, `switch (…)`: a statement, not a call.
-          static const std::set<std::string_view> kKeywords = {"if", "while", "for", "switch", "return", "catch",
-                                                               "typeof", "await", "in", "of", "case", "void"};
+          static const std::set<std::string_view> kKeywords = {
+              "if",     "while", "for", "switch", "return", "catch",
+              "typeof", "await", "in",  "of",     "case",   "void"};
           return kKeywords.count(name) ? std::string() : name;
         }
         // A block (`) {`, `=> {`) is not a value the call receives.
@@ -1280,7 +1389,8 @@ class ModuleRun {
   }
 
   static bool HasAny(std::string_view s, std::initializer_list<std::string_view> words) {
-    return std::any_of(words.begin(), words.end(), [&](std::string_view w) { return s.find(w) != std::string_view::npos; });
+    return std::any_of(words.begin(), words.end(),
+                       [&](std::string_view w) { return s.find(w) != std::string_view::npos; });
   }
 
   // Why an address literal looks like an endpoint, from the syntax around
@@ -1288,7 +1398,8 @@ class ModuleRun {
   // assigned to or stored under, the call it is passed to, whether it is a
   // URL. "DoH", "HTTPDNS" (a resolver's bootstrap list), "DNS", "socket",
   // "fetch", else "address literal"; the name or call is quoted.
-  std::string IpReason(uint32_t offset, std::string_view literal, size_t list_size, uint32_t list_begin = kNone) const {
+  std::string IpReason(uint32_t offset, std::string_view literal, size_t list_size,
+                       uint32_t list_begin = kNone) const {
     const ValueContext c = ContextOf(list_begin != kNone ? list_begin : offset);
     std::string names = c.binding + " " + c.key + " " + c.callee;
     for (char& ch : names) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
@@ -1303,11 +1414,13 @@ class ModuleRun {
       reason = "HTTPDNS";
     } else if (HasAny(names, {"dns", "resolver", "nameserver"}) || last == "setservers") {
       reason = "DNS";
-    } else if (literal.rfind("ws://", 0) == 0 || literal.rfind("wss://", 0) == 0 || HasAny(last, {"websocket"}) ||
-               (!url && (HasAny(last, {"connect", "socket"}) || last == "send" || last == "bind"))) {
+    } else if (literal.rfind("ws://", 0) == 0 || literal.rfind("wss://", 0) == 0 ||
+               HasAny(last, {"websocket"}) ||
+               (!url &&
+                (HasAny(last, {"connect", "socket"}) || last == "send" || last == "bind"))) {
       reason = "socket";
-    } else if (url || last == "fetch" || last == "request" || last == "get" || last == "post" || last == "axios" ||
-               last == "got" || last == "open") {
+    } else if (url || last == "fetch" || last == "request" || last == "get" || last == "post" ||
+               last == "axios" || last == "got" || last == "open") {
       reason = "fetch";
     } else {
       reason = "address literal";
@@ -1318,18 +1431,23 @@ class ModuleRun {
     } else if (!c.key.empty()) {
       where = "stored as " + c.key;
     }
-    if (!c.callee.empty()) where += (where.empty() ? "" : ", ") + std::string("passed to ") + c.callee;
-    if (list_size >= 2) where += fmt::format("{}bootstrap list of {} addresses", where.empty() ? "" : ", ", list_size);
+    if (!c.callee.empty())
+      where += (where.empty() ? "" : ", ") + std::string("passed to ") + c.callee;
+    if (list_size >= 2)
+      where +=
+          fmt::format("{}bootstrap list of {} addresses", where.empty() ? "" : ", ", list_size);
     const std::string_view here = text_.substr(offset, 48);
     if (here.find("127.") == 1 || here.find("::1") == 1) reason = "loopback, " + reason;
     return where.empty() ? reason : reason + " (" + where + ")";
   }
 
   void IpEndpoints() {
-    std::unordered_map<uint32_t, std::pair<uint32_t, uint32_t>> listed_in;  // string index → (addresses, array begin)
+    std::unordered_map<uint32_t, std::pair<uint32_t, uint32_t>>
+        listed_in;  // string index → (addresses, array begin)
     for (const internal::StringArrayFact& a : facts_.string_arrays) {
       uint32_t ips = 0;
-      for (uint32_t i = 0; i < a.count; ++i) ips += IpLiteral(StripPort(facts_.strings[a.first_string + i].value));
+      for (uint32_t i = 0; i < a.count; ++i)
+        ips += IpLiteral(StripPort(facts_.strings[a.first_string + i].value));
       if (ips >= 2) {
         for (uint32_t i = 0; i < a.count; ++i) listed_in[a.first_string + i] = {ips, a.range.begin};
       }
@@ -1340,14 +1458,17 @@ class ModuleRun {
       if (!IpLiteral(host)) continue;
       const auto it = listed_in.find(i);
       const size_t listed = it == listed_in.end() ? 0 : it->second.first;
-      std::string reason = IpReason(s.range.begin, s.value, listed, it == listed_in.end() ? kNone : it->second.second);
+      std::string reason = IpReason(s.range.begin, s.value, listed,
+                                    it == listed_in.end() ? kNone : it->second.second);
       // A four-part OID ("2.5.29.1", "1.3.101.112") is a valid IPv4 literal:
       // it counts as an address only with context that says address.
       if (host.size() == s.value.size() && OidLike(host) &&
-          (OidContext(s.range.begin) || (listed < 2 && reason.find("address literal") != std::string::npos))) {
+          (OidContext(s.range.begin) ||
+           (listed < 2 && reason.find("address literal") != std::string::npos))) {
         continue;
       }
-      AddEndpoint(s.value, host, s.range.begin, s.origin == StringOrigin::kStringArray, "ip", std::move(reason));
+      AddEndpoint(s.value, host, s.range.begin, s.origin == StringOrigin::kStringArray, "ip",
+                  std::move(reason));
     }
     for (const DecodedString& d : out_.decoded) {
       const std::string_view host = StripPort(d.text);
@@ -1375,17 +1496,21 @@ class ModuleRun {
     const uint32_t b = offset > 240 ? offset - 240 : 0;
     const uint32_t e = std::min<uint32_t>(static_cast<uint32_t>(text_.size()), offset + 240);
     const std::string_view around = text_.substr(b, e - b);
-    for (std::string_view marker : {"asn1", "ASN1", "Asn1", "ASN.1", "x509", "X509", "X.509", "OID", "Oid",
-                                    "oids", "PKCS", "pkcs", "ObjectIdentifier", "objectIdentifier"}) {
+    for (std::string_view marker :
+         {"asn1", "ASN1", "Asn1", "ASN.1", "x509", "X509", "X.509", "OID", "Oid", "oids", "PKCS",
+          "pkcs", "ObjectIdentifier", "objectIdentifier"}) {
       if (around.find(marker) != std::string_view::npos) return true;
     }
     size_t others = 0;
     for (size_t i = 1; i + 4 < around.size(); ++i) {
       const char q = around[i - 1];
-      if ((q != '"' && q != '\'' && q != '`') || around[i] < '0' || around[i] > '2' || around[i + 1] != '.') continue;
+      if ((q != '"' && q != '\'' && q != '`') || around[i] < '0' || around[i] > '2' ||
+          around[i + 1] != '.')
+        continue;
       if (b + i == offset + 1) continue;  // the literal itself
       size_t j = i, dots = 0;
-      while (j < around.size() && (std::isdigit(static_cast<unsigned char>(around[j])) || around[j] == '.')) {
+      while (j < around.size() &&
+             (std::isdigit(static_cast<unsigned char>(around[j])) || around[j] == '.')) {
         dots += around[j] == '.';
         ++j;
       }
@@ -1396,7 +1521,8 @@ class ModuleRun {
 
   static std::string_view StripPort(std::string_view s) {
     const size_t colon = s.rfind(':');
-    if (colon != std::string_view::npos && s.find(':') == colon && s.find('.') != std::string_view::npos) {
+    if (colon != std::string_view::npos && s.find(':') == colon &&
+        s.find('.') != std::string_view::npos) {
       return s.substr(0, colon);
     }
     if (s.size() > 2 && s.front() == '[') {
@@ -1420,29 +1546,35 @@ class ModuleRun {
         int rank = e.hidden ? 0 : e.kind == "ip" ? 1 : hosts.insert(e.host).second ? 2 : 3;
         order.emplace_back(rank, i);
       }
-      std::stable_sort(order.begin(), order.end(), [](auto& a, auto& b) { return a.first < b.first; });
+      std::stable_sort(order.begin(), order.end(),
+                       [](auto& a, auto& b) { return a.first < b.first; });
       order.resize(limits_.max_endpoints);
       std::sort(order.begin(), order.end(), [](auto& a, auto& b) { return a.second < b.second; });
       std::vector<EndpointRef> kept;
       for (auto& [rank, i] : order) kept.push_back(std::move(out_.endpoints[i]));
       out_.endpoints = std::move(kept);
-      out_.notes.push_back(fmt::format("endpoints: {} found, {} kept (hidden, addresses and one per host first)",
-                                       found, limits_.max_endpoints));
+      out_.notes.push_back(
+          fmt::format("endpoints: {} found, {} kept (hidden, addresses and one per host first)",
+                      found, limits_.max_endpoints));
     }
     if (out_.decoded.size() > limits_.max_decoded) {
       const size_t found = out_.decoded.size();
       auto rank = [](const DecodedString& d) {
-        if (d.shape == "domain" || d.shape == "url" || d.shape == "timezone" || d.shape == "email") return 0;
+        if (d.shape == "domain" || d.shape == "url" || d.shape == "timezone" || d.shape == "email")
+          return 0;
         return d.shape == "path" ? 1 : 2;
       };
-      std::stable_sort(out_.decoded.begin(), out_.decoded.end(),
-                       [&](const DecodedString& a, const DecodedString& b) { return rank(a) < rank(b); });
+      std::stable_sort(
+          out_.decoded.begin(), out_.decoded.end(),
+          [&](const DecodedString& a, const DecodedString& b) { return rank(a) < rank(b); });
       out_.decoded.resize(limits_.max_decoded);
-      std::stable_sort(out_.decoded.begin(), out_.decoded.end(), [](const DecodedString& a, const DecodedString& b) {
-        return a.position.byte_offset < b.position.byte_offset;
-      });
-      out_.notes.push_back(fmt::format("decoded strings: {} found, {} kept (domains, URLs and time zones first)",
-                                       found, limits_.max_decoded));
+      std::stable_sort(out_.decoded.begin(), out_.decoded.end(),
+                       [](const DecodedString& a, const DecodedString& b) {
+                         return a.position.byte_offset < b.position.byte_offset;
+                       });
+      out_.notes.push_back(
+          fmt::format("decoded strings: {} found, {} kept (domains, URLs and time zones first)",
+                      found, limits_.max_decoded));
     }
     std::map<std::string, size_t> per_rule;
     for (const Finding& f : out_.findings) ++per_rule[f.rule];
@@ -1452,10 +1584,11 @@ class ModuleRun {
       for (size_t i = 0; i < out_.findings.size(); ++i) {
         if (out_.findings[i].rule == rule) of_rule.push_back(i);
       }
-      std::stable_sort(of_rule.begin(), of_rule.end(),
-                       [&](size_t a, size_t b) { return out_.findings[a].severity > out_.findings[b].severity; });
-      std::unordered_set<size_t> drop(of_rule.begin() + static_cast<ptrdiff_t>(limits_.max_findings_per_rule),
-                                      of_rule.end());
+      std::stable_sort(of_rule.begin(), of_rule.end(), [&](size_t a, size_t b) {
+        return out_.findings[a].severity > out_.findings[b].severity;
+      });
+      std::unordered_set<size_t> drop(
+          of_rule.begin() + static_cast<ptrdiff_t>(limits_.max_findings_per_rule), of_rule.end());
       std::vector<Finding> kept;
       for (size_t i = 0; i < out_.findings.size(); ++i) {
         if (!drop.count(i)) kept.push_back(std::move(out_.findings[i]));
@@ -1475,7 +1608,8 @@ class ModuleRun {
     std::string out;
     for (size_t i = 0; i < s.size();) {
       size_t len = 1;
-      const int32_t cp = utf::DecodeOne(reinterpret_cast<const unsigned char*>(s.data()) + i, s.size() - i, &len);
+      const int32_t cp =
+          utf::DecodeOne(reinterpret_cast<const unsigned char*>(s.data()) + i, s.size() - i, &len);
       i += len;
       if (cp < 0x80) {
         out.push_back(cp < 0 ? '?' : static_cast<char>(cp));
@@ -1484,13 +1618,43 @@ class ModuleRun {
       const char32_t c = static_cast<char32_t>(cp);
       char ascii = 0;
       switch (c) {
-        case 0x2018: case 0x2019: case 0x201B: case 0x02BC: case 0x02B9: case 0x02BB: case 0x02BD: case 0x00B4:
-        case 0x2032: case 0xFF07: ascii = '\''; break;
-        case 0x201C: case 0x201D: case 0x02BA: case 0x2033: case 0xFF02: ascii = '"'; break;
-        case 0x2010: case 0x2011: case 0x2012: case 0x2013: case 0x2014: case 0x2015: case 0x2212: case 0xFE63:
-        case 0xFF0D: ascii = '-'; break;
-        case 0x2044: case 0x2215: case 0xFF0F: ascii = '/'; break;
-        default: break;
+        case 0x2018:
+        case 0x2019:
+        case 0x201B:
+        case 0x02BC:
+        case 0x02B9:
+        case 0x02BB:
+        case 0x02BD:
+        case 0x00B4:
+        case 0x2032:
+        case 0xFF07:
+          ascii = '\'';
+          break;
+        case 0x201C:
+        case 0x201D:
+        case 0x02BA:
+        case 0x2033:
+        case 0xFF02:
+          ascii = '"';
+          break;
+        case 0x2010:
+        case 0x2011:
+        case 0x2012:
+        case 0x2013:
+        case 0x2014:
+        case 0x2015:
+        case 0x2212:
+        case 0xFE63:
+        case 0xFF0D:
+          ascii = '-';
+          break;
+        case 0x2044:
+        case 0x2215:
+        case 0xFF0F:
+          ascii = '/';
+          break;
+        default:
+          break;
       }
       if (ascii == 0) {
         const CharClass cls = data.Classify(c);
@@ -1518,7 +1682,8 @@ class ModuleRun {
     std::string cps;
     for (size_t i = 0; i < v.size();) {
       size_t len = 1;
-      const int32_t cp = utf::DecodeOne(reinterpret_cast<const unsigned char*>(v.data()) + i, v.size() - i, &len);
+      const int32_t cp =
+          utf::DecodeOne(reinterpret_cast<const unsigned char*>(v.data()) + i, v.size() - i, &len);
       i += len;
       if (cp >= 0x80 || cp == '\'' || cp == '"' || cp == '-' || cp == ' ') {
         cps += fmt::format("{}U+{:04X}", cps.empty() ? "" : " ", static_cast<uint32_t>(cp));
@@ -1536,24 +1701,27 @@ class ModuleRun {
     // `t.known`: the comparisons are in probe()).
     std::vector<std::pair<Range, uint32_t>> scan{{cond, func}};
     for (size_t next = 0; next < scan.size() && next < 4; ++next) {
-      // Plain variables, not a structured binding: clang 14 (the fuzz build) cannot capture one in a lambda.
+      // Plain variables, not a structured binding: clang 14 (the fuzz build) cannot capture one in
+      // a lambda.
       const Range where = scan[next].first;
       const uint32_t in = scan[next].second;
       if (where.end - where.begin > 4000) continue;
       // Only the declaration each name resolves to from here: minified code
       // declares the same short names in every scope, and following a name
       // to all of them joins unrelated code into one chain.
-      ForEachIdentifier(text_.substr(where.begin, where.end - where.begin), [&](std::string_view name, bool called) {
-        const auto d = Resolve(name, in);
-        if (!d || d->value.end - d->value.begin >= 4000) return ranges.size() < 16;
-        if (d->is_function_declaration) {
-          if (called) ranges.push_back(d->value);
-          return ranges.size() < 16;
-        }
-        ranges.push_back(d->value);
-        if (next == 0) scan.emplace_back(d->value, d->func);
-        return ranges.size() < 16;
-      });
+      ForEachIdentifier(text_.substr(where.begin, where.end - where.begin),
+                        [&](std::string_view name, bool called) {
+                          const auto d = Resolve(name, in);
+                          if (!d || d->value.end - d->value.begin >= 4000)
+                            return ranges.size() < 16;
+                          if (d->is_function_declaration) {
+                            if (called) ranges.push_back(d->value);
+                            return ranges.size() < 16;
+                          }
+                          ranges.push_back(d->value);
+                          if (next == 0) scan.emplace_back(d->value, d->func);
+                          return ranges.size() < 16;
+                        });
     }
     std::vector<std::string> out;
     std::set<std::string> seen;
@@ -1564,7 +1732,8 @@ class ModuleRun {
       if (!inside) continue;
       for (auto [side, value] : {std::pair{c.other, c.value}, std::pair{c.value, c.other}}) {
         const uint32_t probe = ProbeIn(value, c.func);
-        const bool tz = probe != kNone && rules_.probes[facts_.probes[probe].rule].name == "timezone";
+        const bool tz =
+            probe != kNone && rules_.probes[facts_.probes[probe].rule].name == "timezone";
         std::string against = ListOrConstant(side, c.func, tz);
         if (against.empty()) continue;
         if (probe != kNone && *probe_out == kNone) *probe_out = probe;
@@ -1574,8 +1743,8 @@ class ModuleRun {
         // zones, the domain list and its decoding step).
         if (seen.insert(against).second && compared < 6) {
           ++compared;
-          out.push_back(fmt::format("compares it with a {} at {}{}", against, locator_.Label(c.range.begin),
-                                    InFunction(c.func)));
+          out.push_back(fmt::format("compares it with a {} at {}{}", against,
+                                    locator_.Label(c.range.begin), InFunction(c.func)));
           if (!decoding.empty()) out.push_back(std::move(decoding));
         }
         break;
@@ -1589,29 +1758,32 @@ class ModuleRun {
     std::vector<std::string> out;
     if (name.size() < 2) return out;
     size_t found = 0;
-    for (size_t at = text_.find(name); at != std::string_view::npos && found < 20; at = text_.find(name, at + 1)) {
+    for (size_t at = text_.find(name); at != std::string_view::npos && found < 20;
+         at = text_.find(name, at + 1)) {
       const size_t end = at + name.size();
-      if ((at > 0 && IsIdentChar(static_cast<unsigned char>(text_[at - 1]))) || end >= text_.size() ||
-          text_[end] != '(') {
+      if ((at > 0 && IsIdentChar(static_cast<unsigned char>(text_[at - 1]))) ||
+          end >= text_.size() || text_[end] != '(') {
         continue;
       }
       // The declaration itself: `function name(`.
       if (at >= 9 && text_.substr(at - 9, 9) == "function ") continue;
       ++found;
-      auto it = std::lower_bound(strings_sorted_.begin(), strings_sorted_.end(), static_cast<uint32_t>(at),
-                                 [&](uint32_t i, uint32_t b) { return facts_.strings[i].range.begin < b; });
+      auto it = std::lower_bound(
+          strings_sorted_.begin(), strings_sorted_.end(), static_cast<uint32_t>(at),
+          [&](uint32_t i, uint32_t b) { return facts_.strings[i].range.begin < b; });
       std::string use;
       for (int back = 0; back < 64 && it != strings_sorted_.begin(); ++back) {
         --it;
         const StringFact& s = facts_.strings[*it];
         if (s.origin == StringOrigin::kTemplate && s.range.Contains(static_cast<uint32_t>(at))) {
-          use = fmt::format("used in the string {} built at {}{}", Quote(s.value, 80), locator_.Label(s.range.begin),
-                            InFunction(s.func));
+          use = fmt::format("used in the string {} built at {}{}", Quote(s.value, 80),
+                            locator_.Label(s.range.begin), InFunction(s.func));
           break;
         }
       }
       if (use.empty()) use = fmt::format("returned to its call at {}", locator_.Label(at));
-      if (std::find(out.begin(), out.end(), use) == out.end() && out.size() < 3) out.push_back(std::move(use));
+      if (std::find(out.begin(), out.end(), use) == out.end() && out.size() < 3)
+        out.push_back(std::move(use));
     }
     return out;
   }
@@ -1644,7 +1816,8 @@ class ModuleRun {
       const internal::BranchFact& br = facts_.branches[b];
       for (Range r : {br.consequence, br.alternative}) {
         if (r.Empty() || r.end - r.begin > 4000) continue;
-        ForEachVariantCandidate(r, [&](uint32_t index, const StringFact& s) { f(b, br.func, index, s); });
+        ForEachVariantCandidate(
+            r, [&](uint32_t index, const StringFact& s) { f(b, br.func, index, s); });
       }
     }
   }
@@ -1653,8 +1826,9 @@ class ModuleRun {
   // a variant: not empty, at most 64 bytes, not a template.
   template <typename F>
   void ForEachVariantCandidate(Range r, F&& f) const {
-    auto it = std::lower_bound(strings_sorted_.begin(), strings_sorted_.end(), r.begin,
-                               [&](uint32_t i, uint32_t x) { return facts_.strings[i].range.begin < x; });
+    auto it =
+        std::lower_bound(strings_sorted_.begin(), strings_sorted_.end(), r.begin,
+                         [&](uint32_t i, uint32_t x) { return facts_.strings[i].range.begin < x; });
     for (; it != strings_sorted_.end() && facts_.strings[*it].range.begin < r.end; ++it) {
       const StringFact& s = facts_.strings[*it];
       if (s.value.empty() || s.value.size() > 64 || s.origin == StringOrigin::kTemplate) continue;
@@ -1670,7 +1844,8 @@ class ModuleRun {
     VariantGroups groups;
     std::unordered_set<uint32_t> seeded_funcs;
     ForEachArmString([&](uint32_t b, uint32_t func, uint32_t index, const StringFact& s) {
-      const bool ascii = std::all_of(s.value.begin(), s.value.end(), [](char c) { return (c & 0x80) == 0; });
+      const bool ascii =
+          std::all_of(s.value.begin(), s.value.end(), [](char c) { return (c & 0x80) == 0; });
       if (ascii) return;
       bool special = false;
       std::string folded = Fold(s.value, &special);
@@ -1702,7 +1877,8 @@ class ModuleRun {
 
   static void AddComparisons(std::vector<std::string> cmp, std::vector<std::string>* against) {
     for (std::string& c : cmp) {
-      if (std::find(against->begin(), against->end(), c) == against->end() && against->size() < 12) {
+      if (std::find(against->begin(), against->end(), c) == against->end() &&
+          against->size() < 12) {
         against->push_back(std::move(c));
       }
     }
@@ -1733,10 +1909,13 @@ class ModuleRun {
     // Bounded: a minified one-letter name occurs everywhere.
     size_t calls = 0, looked = 0;
     const std::string call_text = name + "(";
-    for (size_t at = text_.find(call_text); at != std::string_view::npos && calls < 20 && ++looked <= 400;
+    for (size_t at = text_.find(call_text);
+         at != std::string_view::npos && calls < 20 && ++looked <= 400;
          at = text_.find(call_text, at + 1)) {
       const size_t open = at + name.size();
-      if (at > 0 && (IsIdentChar(static_cast<unsigned char>(text_[at - 1])) || text_[at - 1] == '.')) continue;
+      if (at > 0 &&
+          (IsIdentChar(static_cast<unsigned char>(text_[at - 1])) || text_[at - 1] == '.'))
+        continue;
       const size_t close = MatchingParen(open);
       if (close == std::string_view::npos) continue;
       const uint32_t caller = FunctionAt(static_cast<uint32_t>(at));
@@ -1751,8 +1930,8 @@ class ModuleRun {
       cond->probe = p;
       cond->branch = *g.branches.begin();
       AddComparisons(std::move(cmp), &cond->against);
-      cond->passed =
-          fmt::format("passes the results to {} at {}{}", name, locator_.Label(static_cast<uint32_t>(at)), InFunction(caller));
+      cond->passed = fmt::format("passes the results to {} at {}{}", name,
+                                 locator_.Label(static_cast<uint32_t>(at)), InFunction(caller));
       return;
     }
   }
@@ -1793,12 +1972,13 @@ class ModuleRun {
     corr.kind = "covert-marker";
     corr.probe = rule.name;
     corr.position = locator_.At(br.condition.begin);
-    corr.chain.push_back(fmt::format("reads {} ({}) at {}{}", p.detail, rule.name, locator_.Label(p.range.begin),
-                                     InFunction(p.func)));
+    corr.chain.push_back(fmt::format("reads {} ({}) at {}{}", p.detail, rule.name,
+                                     locator_.Label(p.range.begin), InFunction(p.func)));
     for (const std::string& a : cond.against) corr.chain.push_back(a);
     if (!cond.passed.empty()) corr.chain.push_back(cond.passed);
-    corr.chain.push_back(fmt::format("which selects one of {} look-alike variants: {} at {}{}", values.size(), list,
-                                     locator_.Label(br.condition.begin), InFunction(func)));
+    corr.chain.push_back(fmt::format("which selects one of {} look-alike variants: {} at {}{}",
+                                     values.size(), list, locator_.Label(br.condition.begin),
+                                     InFunction(func)));
     std::string use_summary;
     if (func != kNone && !facts_.functions[func].name.empty()) {
       for (std::string& u : UsesOf(facts_.functions[func].name)) {
@@ -1806,14 +1986,17 @@ class ModuleRun {
         corr.chain.push_back(std::move(u));
       }
     }
-    corr.against =
-        cond.against.empty() ? "a condition" : cond.against.front().substr(std::string("compares it with a ").size());
-    if (const size_t at = corr.against.rfind(" at "); at != std::string::npos) corr.against.resize(at);
-    corr.output = "look-alike variants " + plain_list + (use_summary.empty() ? "" : ", " + use_summary);
+    corr.against = cond.against.empty()
+                       ? "a condition"
+                       : cond.against.front().substr(std::string("compares it with a ").size());
+    if (const size_t at = corr.against.rfind(" at "); at != std::string::npos)
+      corr.against.resize(at);
+    corr.output =
+        "look-alike variants " + plain_list + (use_summary.empty() ? "" : ", " + use_summary);
     std::string message = "Covert marker: code ";
     for (size_t i = 0; i < corr.chain.size(); ++i) message += (i ? "; " : "") + corr.chain[i];
-    AddFinding("env-probe/covert-marker", Severity::kCritical, br.condition.begin, br.condition.end - br.condition.begin,
-               message, plain_list);
+    AddFinding("env-probe/covert-marker", Severity::kCritical, br.condition.begin,
+               br.condition.end - br.condition.begin, message, plain_list);
     out_.findings.back().codepoints = NonAsciiCodePoints(values);
     out_.correlations.push_back(std::move(corr));
     for (uint32_t i : g.strings) covert_strings_.insert(facts_.strings[i].range.begin);
@@ -1826,7 +2009,8 @@ class ModuleRun {
     for (const std::string& v : values) {
       for (size_t i = 0; i < v.size();) {
         size_t len = 1;
-        const int32_t cp = utf::DecodeOne(reinterpret_cast<const unsigned char*>(v.data()) + i, v.size() - i, &len);
+        const int32_t cp = utf::DecodeOne(reinterpret_cast<const unsigned char*>(v.data()) + i,
+                                          v.size() - i, &len);
         i += len;
         if (cp >= 0x80) cps.push_back(static_cast<char32_t>(cp));
       }
@@ -1839,11 +2023,13 @@ class ModuleRun {
   // The innermost function around an offset (kNone at module level).
   uint32_t FunctionAt(uint32_t offset) const {
     const auto& fs = facts_.functions;
-    auto it = std::upper_bound(fs.begin(), fs.end(), offset,
-                               [](uint32_t o, const internal::FunctionFact& f) { return o < f.range.begin; });
+    auto it = std::upper_bound(
+        fs.begin(), fs.end(), offset,
+        [](uint32_t o, const internal::FunctionFact& f) { return o < f.range.begin; });
     if (it == fs.begin()) return kNone;
     uint32_t f = static_cast<uint32_t>(it - fs.begin() - 1);
-    while (f != kNone && !(fs[f].range.begin <= offset && offset < fs[f].range.end)) f = fs[f].parent;
+    while (f != kNone && !(fs[f].range.begin <= offset && offset < fs[f].range.end))
+      f = fs[f].parent;
     return f;
   }
 
@@ -1878,40 +2064,44 @@ class ModuleRun {
   // function that returns one; kNone when none.
   uint32_t ProbeIn(Range r, uint32_t func) const {
     const auto& probes = facts_.probes;
-    auto it = std::lower_bound(probes.begin(), probes.end(), r.begin,
-                               [](const internal::ProbeFact& p, uint32_t b) { return p.range.begin < b; });
-    if (it != probes.end() && it->range.begin < r.end) return static_cast<uint32_t>(it - probes.begin());
+    auto it = std::lower_bound(
+        probes.begin(), probes.end(), r.begin,
+        [](const internal::ProbeFact& p, uint32_t b) { return p.range.begin < b; });
+    if (it != probes.end() && it->range.begin < r.end)
+      return static_cast<uint32_t>(it - probes.begin());
     uint32_t found = kNone;
     if (tainted_.empty()) return found;
-    ForEachIdentifier(text_.substr(r.begin, r.end - r.begin), [&](std::string_view name, bool called) {
-      if (!MayBeTainted(name)) return true;
-      auto t = tainted_.find(name);
-      if (t == tainted_.end()) return true;
-      // The declaration this name refers to from here, when it carries a
-      // probe (its value, or the function's return value).
-      if (auto d = Resolve(name, func)) {
-        if (auto at = tainted_at_.find(d->value.begin); at != tainted_at_.end()) {
-          found = at->second;
-          return false;
-        }
-        // The name is bound here to a declaration that carries no probe: a
-        // same-named variable elsewhere is another variable.
-        return true;
-      }
-      for (const auto& [decl_func, probe, is_function] : t->second) {
-        // Minified code reuses short names in every scope: a name declared at
-        // module level, or a function name, counts only when it is long
-        // enough to be the same variable wherever it appears.
-        // A name that resolves to no single declaration (a parameter, or
-        // several declarations in one scope) is followed only when long.
-        const bool distinctive = name.size() >= 4;
-        if (distinctive && ((is_function && called) || (!is_function && Visible(func, decl_func)))) {
-          found = probe;
-          return false;
-        }
-      }
-      return true;
-    });
+    ForEachIdentifier(
+        text_.substr(r.begin, r.end - r.begin), [&](std::string_view name, bool called) {
+          if (!MayBeTainted(name)) return true;
+          auto t = tainted_.find(name);
+          if (t == tainted_.end()) return true;
+          // The declaration this name refers to from here, when it carries a
+          // probe (its value, or the function's return value).
+          if (auto d = Resolve(name, func)) {
+            if (auto at = tainted_at_.find(d->value.begin); at != tainted_at_.end()) {
+              found = at->second;
+              return false;
+            }
+            // The name is bound here to a declaration that carries no probe: a
+            // same-named variable elsewhere is another variable.
+            return true;
+          }
+          for (const auto& [decl_func, probe, is_function] : t->second) {
+            // Minified code reuses short names in every scope: a name declared at
+            // module level, or a function name, counts only when it is long
+            // enough to be the same variable wherever it appears.
+            // A name that resolves to no single declaration (a parameter, or
+            // several declarations in one scope) is followed only when long.
+            const bool distinctive = name.size() >= 4;
+            if (distinctive &&
+                ((is_function && called) || (!is_function && Visible(func, decl_func)))) {
+              found = probe;
+              return false;
+            }
+          }
+          return true;
+        });
     return found;
   }
 
@@ -1927,12 +2117,15 @@ class ModuleRun {
   // as probed.
   uint32_t ProbeInOwnCode(Range value, uint32_t func, int depth = 0) const {
     const auto& fs = facts_.functions;
-    auto it = std::lower_bound(fs.begin(), fs.end(), value.begin,
-                               [](const internal::FunctionFact& f, uint32_t b) { return f.range.begin < b; });
+    auto it = std::lower_bound(
+        fs.begin(), fs.end(), value.begin,
+        [](const internal::FunctionFact& f, uint32_t b) { return f.range.begin < b; });
     uint32_t from = value.begin;
     for (; it != fs.end() && it->range.begin < value.end; ++it) {
-      if (it->range.begin < from || it->range.end > value.end) continue;  // nested in one handled already
-      if (it->range.begin == value.begin && it->range.end == value.end && ExpressionBody(*it) != 0) continue;
+      if (it->range.begin < from || it->range.end > value.end)
+        continue;  // nested in one handled already
+      if (it->range.begin == value.begin && it->range.end == value.end && ExpressionBody(*it) != 0)
+        continue;
       if (it->range.begin > from) {
         if (const uint32_t p = ProbeIn(Range{from, it->range.begin}, func); p != kNone) return p;
       }
@@ -1949,10 +2142,12 @@ class ModuleRun {
   // `return` statements.
   uint32_t ProbeInResult(uint32_t f, int depth) const {
     const internal::FunctionFact& fn = facts_.functions[f];
-    if (const uint32_t body = ExpressionBody(fn); body != 0) return ProbeInOwnCode(Range{body, fn.range.end}, f, depth);
+    if (const uint32_t body = ExpressionBody(fn); body != 0)
+      return ProbeInOwnCode(Range{body, fn.range.end}, f, depth);
     const auto& rs = facts_.returns;
-    auto it = std::lower_bound(rs.begin(), rs.end(), fn.range.begin,
-                               [](const internal::ReturnFact& r, uint32_t b) { return r.range.begin < b; });
+    auto it = std::lower_bound(
+        rs.begin(), rs.end(), fn.range.begin,
+        [](const internal::ReturnFact& r, uint32_t b) { return r.range.begin < b; });
     for (; it != rs.end() && it->range.begin < fn.range.end; ++it) {
       if (it->func != f || it->range.end - it->range.begin > 4000) continue;
       if (const uint32_t p = ProbeInOwnCode(it->range, f, depth); p != kNone) return p;
@@ -1963,7 +2158,8 @@ class ModuleRun {
   // Whether the function at `r` is called at once or passed to a call.
   bool ResultFlowsOut(Range r) const {
     size_t after = r.end;
-    while (after < text_.size() && (std::isspace(static_cast<unsigned char>(text_[after])) || text_[after] == ')')) {
+    while (after < text_.size() &&
+           (std::isspace(static_cast<unsigned char>(text_[after])) || text_[after] == ')')) {
       ++after;
     }
     if (after < text_.size() && text_[after] == '(') return true;
@@ -1975,9 +2171,12 @@ class ModuleRun {
   // Where the body of `(…) => expression` starts; 0 when the function is not
   // an arrow whose body is an expression.
   uint32_t ExpressionBody(const internal::FunctionFact& f) const {
-    const std::string_view code = text_.substr(f.range.begin, std::min<uint32_t>(f.range.end - f.range.begin, 400));
+    const std::string_view code =
+        text_.substr(f.range.begin, std::min<uint32_t>(f.range.end - f.range.begin, 400));
     const size_t arrow = code.find("=>");
-    if (arrow == std::string_view::npos || code.substr(0, arrow).find('{') != std::string_view::npos) return 0;
+    if (arrow == std::string_view::npos ||
+        code.substr(0, arrow).find('{') != std::string_view::npos)
+      return 0;
     const size_t body = code.find_first_not_of(" \t\r\n", arrow + 2);
     if (body == std::string_view::npos || code[body] == '{') return 0;
     return f.range.begin + static_cast<uint32_t>(body);
@@ -2037,7 +2236,8 @@ class ModuleRun {
   std::string ListOrConstant(Range r, uint32_t func, bool timezone_probe, int depth = 0,
                              std::string_view code_override = {}) const {
     if (r.end - r.begin > 100000 || depth > 2) return {};
-    const std::string_view code = code_override.empty() ? text_.substr(r.begin, r.end - r.begin) : code_override;
+    const std::string_view code =
+        code_override.empty() ? text_.substr(r.begin, r.end - r.begin) : code_override;
     if (code_override.empty()) {
       if (const EvalHit* h = EvalIn(r)) return DescribeEval(*h);
       if (auto constant = StringConstantAt(r)) return *constant;
@@ -2067,19 +2267,21 @@ class ModuleRun {
     const bool hidden = d != decoded_at_.end();
     const std::string& value = hidden ? out_.decoded[d->second].text : s.value;
     if (!TellsUsersApart(ClassifyText(value, rules_.shapes))) return std::string();
-    if (hidden) return "hidden constant " + Quote(value) + " (" + out_.decoded[d->second].encoding + ")";
+    if (hidden)
+      return "hidden constant " + Quote(value) + " (" + out_.decoded[d->second].encoding + ")";
     return "constant " + Quote(s.value);
   }
 
   static bool TellsUsersApart(TextShape shape) {
-    return shape == TextShape::kDomain || shape == TextShape::kTimezone || shape == TextShape::kUrl ||
-           shape == TextShape::kEmail;
+    return shape == TextShape::kDomain || shape == TextShape::kTimezone ||
+           shape == TextShape::kUrl || shape == TextShape::kEmail;
   }
 
   // Only a UTC offset in minutes (getTimezoneOffset() === -480) is telling.
   static std::string OffsetConstant(std::string_view code, bool timezone_probe) {
     const auto minutes = std::strtol(std::string(code).c_str(), nullptr, 10);
-    if (!timezone_probe || minutes == 0 || minutes % 15 != 0 || minutes < -840 || minutes > 840) return {};
+    if (!timezone_probe || minutes == 0 || minutes % 15 != 0 || minutes < -840 || minutes > 840)
+      return {};
     return "constant " + std::string(code);
   }
 
@@ -2088,11 +2290,15 @@ class ModuleRun {
   std::string HiddenArrayLiteral(Range r, std::string_view code) const {
     if (code.size() <= 2 || code.front() != '[') return {};
     std::vector<std::pair<std::string, TextShape>> items;
-    auto it = std::lower_bound(strings_sorted_.begin(), strings_sorted_.end(), r.begin,
-                               [&](uint32_t i, uint32_t b) { return facts_.strings[i].range.begin < b; });
-    for (; it != strings_sorted_.end() && facts_.strings[*it].range.begin < r.end && items.size() < 5000; ++it) {
+    auto it =
+        std::lower_bound(strings_sorted_.begin(), strings_sorted_.end(), r.begin,
+                         [&](uint32_t i, uint32_t b) { return facts_.strings[i].range.begin < b; });
+    for (; it != strings_sorted_.end() && facts_.strings[*it].range.begin < r.end &&
+           items.size() < 5000;
+         ++it) {
       const StringFact& s = facts_.strings[*it];
-      if (s.origin == StringOrigin::kStringArray) items.emplace_back(s.value, ClassifyText(s.value, rules_.shapes));
+      if (s.origin == StringOrigin::kStringArray)
+        items.emplace_back(s.value, ClassifyText(s.value, rules_.shapes));
     }
     if (items.empty()) return {};
     std::string d = DescribeList(items, false);
@@ -2103,8 +2309,9 @@ class ModuleRun {
   // facts_.string_arrays.
   std::string ListInside(Range r) const {
     std::vector<uint32_t> inside;
-    for (auto it = std::lower_bound(arrays_by_begin_.begin(), arrays_by_begin_.end(), r.begin,
-                                    [&](uint32_t i, uint32_t b) { return facts_.string_arrays[i].range.begin < b; });
+    for (auto it = std::lower_bound(
+             arrays_by_begin_.begin(), arrays_by_begin_.end(), r.begin,
+             [&](uint32_t i, uint32_t b) { return facts_.string_arrays[i].range.begin < b; });
          it != arrays_by_begin_.end() && facts_.string_arrays[*it].range.begin < r.end; ++it) {
       if (r.Contains(facts_.string_arrays[*it].range)) inside.push_back(*it);
     }
@@ -2119,11 +2326,13 @@ class ModuleRun {
   // A short piece of code that names a list or constant: a name bound to
   // one, a list that is the first name (`LIST.map(decode)`, `new Set(LIST)`),
   // or an array bound to the name.
-  std::string NamedListOrConstant(std::string_view code, uint32_t func, bool timezone_probe, int depth) const {
+  std::string NamedListOrConstant(std::string_view code, uint32_t func, bool timezone_probe,
+                                  int depth) const {
     std::string_view name = code;
     while (!name.empty() && (name.front() == '(' || name.front() == '!')) name.remove_prefix(1);
     while (!name.empty() && name.back() == ')') name.remove_suffix(1);
-    if (std::string d = BoundListOrConstant(name, func, timezone_probe, depth); !d.empty()) return d;
+    if (std::string d = BoundListOrConstant(name, func, timezone_probe, depth); !d.empty())
+      return d;
     if (depth == 0) {
       std::string_view first;
       ForEachIdentifier(code, [&](std::string_view id, bool) {
@@ -2148,7 +2357,8 @@ class ModuleRun {
   }
 
   // What a declaration of `name` visible from `func` holds: "… (name)".
-  std::string BoundListOrConstant(std::string_view name, uint32_t func, bool timezone_probe, int depth) const {
+  std::string BoundListOrConstant(std::string_view name, uint32_t func, bool timezone_probe,
+                                  int depth) const {
     const auto it = decls_by_name_.find(name);
     if (it == decls_by_name_.end()) return {};
     bool visible_decl = false;
@@ -2160,7 +2370,8 @@ class ModuleRun {
       if (inner.empty()) continue;
       // A short module-level name is only trusted for a list, which is
       // telling on its own; a lone constant could be any shadowed name.
-      if (d.func == kNone && name.size() < 4 && inner.find("list of") == std::string::npos) continue;
+      if (d.func == kNone && name.size() < 4 && inner.find("list of") == std::string::npos)
+        continue;
       return inner + " (" + std::string(name) + ")";
     }
     // `var L;` at module level, assigned inside a lazy initialiser
@@ -2184,22 +2395,26 @@ class ModuleRun {
     if (c.condition_of != kNone) return c.condition_of;
     std::vector<std::pair<std::string_view, bool>> flags;  // name, is_function
     for (const internal::DeclFact& d : facts_.decls) {
-      if (d.value.Contains(c.range.begin) && d.value.end - d.value.begin < 4000) flags.emplace_back(d.name, false);
+      if (d.value.Contains(c.range.begin) && d.value.end - d.value.begin < 4000)
+        flags.emplace_back(d.name, false);
     }
     for (const internal::ReturnFact& r : facts_.returns) {
-      if (r.range.Contains(c.range.begin) && r.func != kNone && !facts_.functions[r.func].name.empty()) {
+      if (r.range.Contains(c.range.begin) && r.func != kNone &&
+          !facts_.functions[r.func].name.empty()) {
         flags.emplace_back(facts_.functions[r.func].name, true);
       }
     }
     if (flags.empty()) return kNone;
     for (uint32_t b = 0; b < facts_.branches.size(); ++b) {
       const internal::BranchFact& br = facts_.branches[b];
-      if (br.condition.end - br.condition.begin > 2000 || br.condition.begin < c.range.begin) continue;
+      if (br.condition.end - br.condition.begin > 2000 || br.condition.begin < c.range.begin)
+        continue;
       bool hit = false;
       ForEachIdentifier(text_.substr(br.condition.begin, br.condition.end - br.condition.begin),
                         [&](std::string_view name, bool called) {
                           for (const auto& [flag, is_function] : flags) {
-                            if (name == flag && (is_function ? called : Visible(br.func, c.func))) hit = true;
+                            if (name == flag && (is_function ? called : Visible(br.func, c.func)))
+                              hit = true;
                           }
                           return !hit;
                         });
@@ -2211,11 +2426,12 @@ class ModuleRun {
   std::string OutputOf(const internal::BranchFact& b, uint32_t* offset) const {
     for (Range r : {b.consequence, b.alternative}) {
       if (r.Empty()) continue;
-      auto it = strings_sorted_.empty() ? strings_sorted_.end()
-                                        : std::lower_bound(strings_sorted_.begin(), strings_sorted_.end(), r.begin,
-                                                           [&](uint32_t i, uint32_t b2) {
-                                                             return facts_.strings[i].range.begin < b2;
-                                                           });
+      auto it = strings_sorted_.empty()
+                    ? strings_sorted_.end()
+                    : std::lower_bound(strings_sorted_.begin(), strings_sorted_.end(), r.begin,
+                                       [&](uint32_t i, uint32_t b2) {
+                                         return facts_.strings[i].range.begin < b2;
+                                       });
       for (; it != strings_sorted_.end() && facts_.strings[*it].range.begin < r.end; ++it) {
         const StringFact& s = facts_.strings[*it];
         if (s.value.size() < 2) continue;
@@ -2225,7 +2441,8 @@ class ModuleRun {
     }
     *offset = b.consequence.Empty() ? b.condition.begin : b.consequence.begin;
     if (!b.consequence.Empty() && b.consequence.end - b.consequence.begin <= 200) {
-      return "a branch that runs " + Quote(text_.substr(b.consequence.begin, b.consequence.end - b.consequence.begin));
+      return "a branch that runs " +
+             Quote(text_.substr(b.consequence.begin, b.consequence.end - b.consequence.begin));
     }
     return "a branch";
   }
@@ -2235,7 +2452,8 @@ class ModuleRun {
     if (facts_.probes.empty()) return;
     for (uint32_t i = 0; i < facts_.string_arrays.size(); ++i) {
       arrays_by_begin_.push_back(i);
-      if (!facts_.string_arrays[i].bound_name.empty()) arrays_by_name_[facts_.string_arrays[i].bound_name].push_back(i);
+      if (!facts_.string_arrays[i].bound_name.empty())
+        arrays_by_name_[facts_.string_arrays[i].bound_name].push_back(i);
     }
     std::stable_sort(arrays_by_begin_.begin(), arrays_by_begin_.end(), [&](uint32_t a, uint32_t b) {
       return facts_.string_arrays[a].range.begin < facts_.string_arrays[b].range.begin;
@@ -2247,7 +2465,8 @@ class ModuleRun {
   // Parameter names of a function, from its header.
   std::vector<std::string_view> Params(uint32_t func) const {
     const internal::FunctionFact& f = facts_.functions[func];
-    std::string_view code = text_.substr(f.range.begin, std::min<uint32_t>(f.range.end - f.range.begin, 400));
+    std::string_view code =
+        text_.substr(f.range.begin, std::min<uint32_t>(f.range.end - f.range.begin, 400));
     const size_t brace = code.find('{'), arrow = code.find("=>");
     code = code.substr(0, std::min(brace, arrow));
     std::vector<std::string_view> out;
@@ -2273,21 +2492,24 @@ class ModuleRun {
     std::unordered_set<std::string_view> names;  // a cheap filter before resolving
     for (const CompareFact& c : facts_.compares) {
       uint32_t owner = c.func;
-      while (owner != kNone && facts_.functions[owner].name.empty()) owner = facts_.functions[owner].parent;
+      while (owner != kNone && facts_.functions[owner].name.empty())
+        owner = facts_.functions[owner].parent;
       if (owner == kNone || tests.count(facts_.functions[owner].range.begin)) continue;
       const std::vector<std::string_view> params = Params(owner);
       if (params.empty()) continue;
       for (auto [value, other] : {std::pair{c.value, c.other}, std::pair{c.other, c.value}}) {
         if (value.end - value.begin > 2000) continue;
         bool uses_param = false;
-        ForEachIdentifier(text_.substr(value.begin, value.end - value.begin), [&](std::string_view id, bool) {
-          uses_param = std::find(params.begin(), params.end(), id) != params.end();
-          return !uses_param;
-        });
+        ForEachIdentifier(
+            text_.substr(value.begin, value.end - value.begin), [&](std::string_view id, bool) {
+              uses_param = std::find(params.begin(), params.end(), id) != params.end();
+              return !uses_param;
+            });
         if (!uses_param || ProbeIn(value, c.func) != kNone) continue;
         std::string against = ListOrConstant(other, c.func, false);
         if (against.empty()) continue;
-        tests.emplace(facts_.functions[owner].range.begin, Summary{std::move(against), c.range.begin});
+        tests.emplace(facts_.functions[owner].range.begin,
+                      Summary{std::move(against), c.range.begin});
         names.insert(facts_.functions[owner].name);
         break;
       }
@@ -2317,14 +2539,19 @@ class ModuleRun {
       if (!reported->insert({p.rule, summary->against, b}).second) continue;
       uint32_t output_offset = 0;
       const std::string output = OutputOf(br, &output_offset);
-      Correlation corr{rule.name, summary->against, output, locator_.At(br.condition.begin),
-                       "environment-dependent-output", {}};
-      corr.chain = {fmt::format("reads {} ({}) at {}{}", p.detail, rule.name, locator_.Label(p.range.begin),
-                                InFunction(p.func)),
-                    fmt::format("passes it to {} at {}{}, which compares its argument with a {} at {}", callee,
-                                locator_.Label(br.condition.begin), InFunction(br.func), summary->against,
-                                locator_.Label(summary->at)),
-                    fmt::format("picks {} at {}", output, locator_.Label(output_offset))};
+      Correlation corr{rule.name,
+                       summary->against,
+                       output,
+                       locator_.At(br.condition.begin),
+                       "environment-dependent-output",
+                       {}};
+      corr.chain = {
+          fmt::format("reads {} ({}) at {}{}", p.detail, rule.name, locator_.Label(p.range.begin),
+                      InFunction(p.func)),
+          fmt::format("passes it to {} at {}{}, which compares its argument with a {} at {}",
+                      callee, locator_.Label(br.condition.begin), InFunction(br.func),
+                      summary->against, locator_.Label(summary->at)),
+          fmt::format("picks {} at {}", output, locator_.Label(output_offset))};
       std::string message = "Output depends on the environment: code ";
       for (size_t i = 0; i < corr.chain.size(); ++i) message += (i ? "; " : "") + corr.chain[i];
       AddFinding("env-probe/environment-dependent-output", Severity::kHigh, br.condition.begin,
@@ -2353,28 +2580,35 @@ class ModuleRun {
       const internal::ProbeFact& p = facts_.probes[probe];
       const ProbeRule& rule = rules_.probes[p.rule];
       if (!reported.insert({p.rule, against, branch}).second) continue;
-      if (branch != kNone && covert_branches_.count(branch)) continue;  // reported as a covert marker
+      if (branch != kNone && covert_branches_.count(branch))
+        continue;  // reported as a covert marker
       if (branch == kNone) {
-        AddFinding("env-probe/" + rule.name, Severity::kLow, c.range.begin, c.range.end - c.range.begin,
+        AddFinding("env-probe/" + rule.name, Severity::kLow, c.range.begin,
+                   c.range.end - c.range.begin,
                    fmt::format("Compares what code {} ({} at {}) with a {}", rule.what, p.detail,
                                locator_.Label(p.range.begin), against));
         continue;
       }
       uint32_t output_offset = 0;
       const std::string output = OutputOf(facts_.branches[branch], &output_offset);
-      Correlation corr{rule.name, against, output, locator_.At(c.range.begin), "environment-dependent-output", {}};
-      corr.chain = {fmt::format("reads {} ({}) at {}{}", p.detail, rule.name, locator_.Label(p.range.begin),
-                                InFunction(p.func)),
-                    fmt::format("compares it with a {} at {}{}", against, locator_.Label(c.range.begin),
-                                InFunction(c.func)),
+      Correlation corr{
+          rule.name, against, output, locator_.At(c.range.begin), "environment-dependent-output",
+          {}};
+      corr.chain = {fmt::format("reads {} ({}) at {}{}", p.detail, rule.name,
+                                locator_.Label(p.range.begin), InFunction(p.func)),
+                    fmt::format("compares it with a {} at {}{}", against,
+                                locator_.Label(c.range.begin), InFunction(c.func)),
                     fmt::format("picks {} at {}", output, locator_.Label(output_offset))};
       if (!decoding.empty()) corr.chain.insert(corr.chain.begin() + 2, decoding);
       out_.correlations.push_back(std::move(corr));
-      AddFinding("env-probe/environment-dependent-output", Severity::kHigh, c.range.begin, c.range.end - c.range.begin,
-                 fmt::format("Output depends on the environment: code {} ({} at {}), compares it with a {} at {}, "
-                             "and picks {} at {}",
-                             rule.what, p.detail, locator_.Label(p.range.begin), against,
-                             locator_.Label(c.range.begin), output, locator_.Label(output_offset)));
+      AddFinding(
+          "env-probe/environment-dependent-output", Severity::kHigh, c.range.begin,
+          c.range.end - c.range.begin,
+          fmt::format(
+              "Output depends on the environment: code {} ({} at {}), compares it with a {} at {}, "
+              "and picks {} at {}",
+              rule.what, p.detail, locator_.Label(p.range.begin), against,
+              locator_.Label(c.range.begin), output, locator_.Label(output_offset)));
     }
     ArgumentSummaries(&reported);
   }
@@ -2383,18 +2617,21 @@ class ModuleRun {
   // Declarations (value offset) and functions (start offset) that carry a probe.
   std::unordered_map<uint32_t, uint32_t> tainted_at_;
   std::unordered_set<uint32_t> covert_branches_;  // branches reported as covert markers
-  std::unordered_set<uint32_t> covert_strings_;   // variant strings named by a covert-marker finding
-  std::unordered_map<std::string_view, std::vector<uint32_t>> funcs_by_name_;  // function declarations
+  std::unordered_set<uint32_t> covert_strings_;  // variant strings named by a covert-marker finding
+  std::unordered_map<std::string_view, std::vector<uint32_t>>
+      funcs_by_name_;  // function declarations
   struct ScopedName {
     uint32_t scope;  // declaring function, kNone at module level
     uint32_t index;  // into decls or functions
     bool is_function;
   };
   std::unordered_map<std::string_view, std::vector<ScopedName>> scoped_names_;
-  std::unordered_map<uint32_t, int8_t> decoder_like_;  // by declaration offset: 1 yes, 0 no, -1 in progress
+  std::unordered_map<uint32_t, int8_t>
+      decoder_like_;            // by declaration offset: 1 yes, 0 no, -1 in progress
   std::vector<EvalHit> evals_;  // in call order (source order)
   mutable const EvalHit* last_eval_ = nullptr;
-  std::unordered_set<uint32_t> evaluated_literals_;  // string literals passed to a decoder that was evaluated
+  std::unordered_set<uint32_t>
+      evaluated_literals_;  // string literals passed to a decoder that was evaluated
   std::string_view text_;
   const AuditRules& rules_;
   const AnalysisLimits& limits_;
@@ -2411,7 +2648,8 @@ class ModuleRun {
   std::vector<uint32_t> strings_sorted_;
   std::unordered_map<std::string_view, std::vector<uint32_t>> decls_by_name_;
   std::vector<uint32_t> arrays_by_begin_;  // string_arrays indices by range.begin
-  std::unordered_map<std::string_view, std::vector<uint32_t>> arrays_by_name_;  // by bound_name, in index order
+  std::unordered_map<std::string_view, std::vector<uint32_t>>
+      arrays_by_name_;  // by bound_name, in index order
   // name → (declaring function, probe index, is a function name)
   std::unordered_map<std::string_view, std::vector<std::tuple<uint32_t, uint32_t, bool>>> tainted_;
   std::array<bool, 256> tainted_first_{};
@@ -2425,8 +2663,9 @@ ModuleAnalysis Analyzer::Analyze(std::string_view js, const AnalysisLimits& limi
   ModuleRun run(js, rules_, limits, &out);
   run.Run(internal::GatherFacts(js, rules_), sdk_db_ ? sdk_db_->db : nullptr,
           sdk_db_ ? sdk_db_->ids : std::vector<std::pair<uint32_t, uint32_t>>{});
-  std::stable_sort(out.findings.begin(), out.findings.end(),
-                   [](const Finding& a, const Finding& b) { return a.byte_offset < b.byte_offset; });
+  std::stable_sort(
+      out.findings.begin(), out.findings.end(),
+      [](const Finding& a, const Finding& b) { return a.byte_offset < b.byte_offset; });
   return out;
 }
 
@@ -2436,13 +2675,15 @@ ModuleAnalysis Analyzer::AnalyzeAsset(std::string_view text, std::string_view pa
   ModuleRun run(text, rules_, limits, &out);
   run.RunAsset(IsJsonAsset(path), TextKindForPath(path), sdk_db_ ? sdk_db_->db : nullptr,
                sdk_db_ ? sdk_db_->ids : std::vector<std::pair<uint32_t, uint32_t>>{});
-  std::stable_sort(out.findings.begin(), out.findings.end(),
-                   [](const Finding& a, const Finding& b) { return a.byte_offset < b.byte_offset; });
+  std::stable_sort(
+      out.findings.begin(), out.findings.end(),
+      [](const Finding& a, const Finding& b) { return a.byte_offset < b.byte_offset; });
   return out;
 }
 
 ModuleAnalysis Analyzer::AnalyzeStrings(const std::vector<std::string_view>& strings,
-                                        const std::vector<uint64_t>& offsets, const AnalysisLimits& limits) const {
+                                        const std::vector<uint64_t>& offsets,
+                                        const AnalysisLimits& limits) const {
   ModuleAnalysis out;
   std::unordered_set<std::string> seen;
   std::set<std::string> kinds;
@@ -2457,12 +2698,14 @@ ModuleAnalysis Analyzer::AnalyzeStrings(const std::vector<std::string_view>& str
         ++dropped_endpoints;
         return;
       }
-      out.endpoints.push_back(EndpointRef{std::string(url), std::string(host), pos, false, url == host ? "host" : "url", {}});
+      out.endpoints.push_back(EndpointRef{
+          std::string(url), std::string(host), pos, false, url == host ? "host" : "url", {}});
     });
     if (s.size() <= 200) {
       for (const ProbeRule& r : rules_.probes) {
         const re2::RE2* re = r.string_regex ? r.string_regex.get() : r.env_regex.get();
-        if (re == nullptr || !re2::RE2::FullMatch(re2::StringPiece(s.data(), s.size()), *re)) continue;
+        if (re == nullptr || !re2::RE2::FullMatch(re2::StringPiece(s.data(), s.size()), *re))
+          continue;
         if (!kinds.insert(r.name + "\n" + std::string(s)).second) continue;
         Finding f;
         f.rule = "env-probe/" + r.name;
@@ -2477,22 +2720,29 @@ ModuleAnalysis Analyzer::AnalyzeStrings(const std::vector<std::string_view>& str
       const SdkRule& sdk = rules_.sdks[k];
       for (const std::string& marker : sdk.markers) {
         if (s.find(marker) == std::string_view::npos) continue;
-        if (std::any_of(out.sdks.begin(), out.sdks.end(), [&](const SdkHit& h) { return h.name == sdk.name; })) break;
-        out.sdks.push_back(SdkHit{sdk.name, std::string(SdkCategoryName(sdk.category)), marker, pos});
-        const bool remote = sdk.category == SdkCategory::kFeatureFlags || sdk.category == SdkCategory::kRemoteConfig;
+        if (std::any_of(out.sdks.begin(), out.sdks.end(),
+                        [&](const SdkHit& h) { return h.name == sdk.name; }))
+          break;
+        out.sdks.push_back(
+            SdkHit{sdk.name, std::string(SdkCategoryName(sdk.category)), marker, pos});
+        const bool remote = sdk.category == SdkCategory::kFeatureFlags ||
+                            sdk.category == SdkCategory::kRemoteConfig;
         Finding f;
-        f.rule = (remote ? "remote-config/" : "endpoint/") + std::string(SdkCategoryName(sdk.category));
+        f.rule =
+            (remote ? "remote-config/" : "endpoint/") + std::string(SdkCategoryName(sdk.category));
         f.severity = Severity::kLow;
         f.byte_offset = offset;
-        f.message = fmt::format("{} ({}) is built in: {}", sdk.name, SdkCategoryName(sdk.category), Quote(marker));
+        f.message = fmt::format("{} ({}) is built in: {}", sdk.name, SdkCategoryName(sdk.category),
+                                Quote(marker));
         out.findings.push_back(std::move(f));
         break;
       }
     }
   }
   if (dropped_endpoints > 0) {
-    out.notes.push_back(fmt::format("endpoints: {} found in printable strings, {} kept (first in file order)",
-                                    out.endpoints.size() + dropped_endpoints, out.endpoints.size()));
+    out.notes.push_back(
+        fmt::format("endpoints: {} found in printable strings, {} kept (first in file order)",
+                    out.endpoints.size() + dropped_endpoints, out.endpoints.size()));
   }
   std::map<std::string, std::pair<const EndpointRef*, size_t>> hosts;
   for (const EndpointRef& e : out.endpoints) {

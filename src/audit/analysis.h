@@ -38,9 +38,9 @@ struct Position {
 struct DecodedString {
   std::string encoding;  // "base64+xor(0x5b)", "charcodes", "string-array(rotate 3)"
   std::string text;
-  std::string shape;     // "domain", "timezone", "url", "email", "path", "text"
+  std::string shape;  // "domain", "timezone", "url", "email", "path", "text"
   Position position;
-  std::string list;      // "line:column" of the list it belongs to, or ""
+  std::string list;  // "line:column" of the list it belongs to, or ""
   // How it was found: for an evaluated decoder call, the decoder and the
   // constants it used ("dec 3:10, k 1:5"); for a key search, the key and
   // where it came from. "" for a plain decoding.
@@ -48,12 +48,13 @@ struct DecodedString {
 };
 
 struct EndpointRef {
-  std::string url;       // a URL, or a bare host name
+  std::string url;  // a URL, or a bare host name
   std::string host;
   Position position;
-  bool hidden = false;   // found only in a decoded string
+  bool hidden = false;       // found only in a decoded string
   std::string kind = "url";  // "url", "host" (a bare host name) or "ip" (an address literal)
-  std::string reason;        // for kind "ip": why it looks like an endpoint ("HTTPDNS", "DoH", "socket", …)
+  std::string
+      reason;  // for kind "ip": why it looks like an endpoint ("HTTPDNS", "DoH", "socket", …)
 };
 
 struct SdkHit {
@@ -112,7 +113,9 @@ struct AnalysisLimits {
 // skipped, since they repeat the sources they map.
 enum class ModuleLanguage : uint8_t { kJavaScript, kJson, kText, kSourceMap };
 ModuleLanguage LanguageOfPath(std::string_view path);
-inline bool IsJsonAsset(std::string_view path) { return LanguageOfPath(path) == ModuleLanguage::kJson; }
+inline bool IsJsonAsset(std::string_view path) {
+  return LanguageOfPath(path) == ModuleLanguage::kJson;
+}
 
 class Analyzer {
  public:
@@ -129,11 +132,13 @@ class Analyzer {
   // host names included; otherwise URLs in the raw text), SDK markers and
   // the core hidden-text detector on the raw text. Linear time; never
   // parses code.
-  ModuleAnalysis AnalyzeAsset(std::string_view text, std::string_view path, const AnalysisLimits& limits = {}) const;
+  ModuleAnalysis AnalyzeAsset(std::string_view text, std::string_view path,
+                              const AnalysisLimits& limits = {}) const;
 
   // For native binaries with no JavaScript: endpoints, SDK markers and string
   // probes among printable strings. `offsets` are the strings' file offsets.
-  ModuleAnalysis AnalyzeStrings(const std::vector<std::string_view>& strings, const std::vector<uint64_t>& offsets,
+  ModuleAnalysis AnalyzeStrings(const std::vector<std::string_view>& strings,
+                                const std::vector<uint64_t>& offsets,
                                 const AnalysisLimits& limits = {}) const;
 
   const AuditRules& rules() const { return rules_; }

@@ -12,9 +12,9 @@
 #include <sstream>
 
 #include "audit/audit.h"
-#include "audit/test_analyzer.h"
 #include "audit/audit_diff.h"
 #include "audit/audit_report.h"
+#include "audit/test_analyzer.h"
 
 namespace glassbox::audit {
 namespace {
@@ -27,11 +27,13 @@ std::string ReadFile(const std::filesystem::path& path) {
 }
 
 bool HasRule(const ModuleAnalysis& a, const std::string& rule) {
-  return std::any_of(a.findings.begin(), a.findings.end(), [&](const Finding& f) { return f.rule == rule; });
+  return std::any_of(a.findings.begin(), a.findings.end(),
+                     [&](const Finding& f) { return f.rule == rule; });
 }
 
 TEST(AuditSamples, EverySampleMeetsItsExpectations) {
-  const std::filesystem::path dir = std::filesystem::path(GLASSBOX_SOURCE_DIR) / "tests/audit/samples";
+  const std::filesystem::path dir =
+      std::filesystem::path(GLASSBOX_SOURCE_DIR) / "tests/audit/samples";
   size_t samples = 0;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
     if (entry.path().extension() != ".js") continue;
@@ -52,40 +54,52 @@ TEST(AuditSamples, EverySampleMeetsItsExpectations) {
       if (kind == "expect") {
         EXPECT_TRUE(HasRule(a, arg)) << name << ": no " << arg;
       } else if (kind == "expect-not") {
-        for (const Finding& f : a.findings) EXPECT_NE(f.rule, arg) << name << ": unwanted " << f.message;
+        for (const Finding& f : a.findings)
+          EXPECT_NE(f.rule, arg) << name << ": unwanted " << f.message;
       } else if (kind == "expect-decoded") {
         const size_t bar = arg.find(" | ");
         ASSERT_NE(bar, std::string::npos) << name << ": " << line;
         const std::string encoding = arg.substr(0, bar), want = arg.substr(bar + 3);
-        EXPECT_TRUE(std::any_of(a.decoded.begin(), a.decoded.end(), [&](const DecodedString& d) {
-          return d.encoding == encoding && d.text == want;
-        })) << name << ": " << want << " not decoded as " << encoding;
+        EXPECT_TRUE(std::any_of(
+            a.decoded.begin(), a.decoded.end(),
+            [&](const DecodedString& d) { return d.encoding == encoding && d.text == want; }))
+            << name << ": " << want << " not decoded as " << encoding;
       } else if (kind == "expect-endpoint-ip") {
         // "address | reason": an endpoint of kind ip whose reason contains the text.
         const size_t bar = arg.find(" | ");
         ASSERT_NE(bar, std::string::npos) << name << ": " << line;
         const std::string ip = arg.substr(0, bar), reason = arg.substr(bar + 3);
-        EXPECT_TRUE(std::any_of(a.endpoints.begin(), a.endpoints.end(), [&](const EndpointRef& e) {
-          return e.host == ip && e.kind == "ip" && e.reason.find(reason) != std::string::npos;
-        })) << name << ": no ip endpoint " << ip << " for " << reason;
+        EXPECT_TRUE(std::any_of(a.endpoints.begin(), a.endpoints.end(),
+                                [&](const EndpointRef& e) {
+                                  return e.host == ip && e.kind == "ip" &&
+                                         e.reason.find(reason) != std::string::npos;
+                                }))
+            << name << ": no ip endpoint " << ip << " for " << reason;
       } else if (kind == "expect-not-ip") {
         for (const EndpointRef& e : a.endpoints) {
-          EXPECT_FALSE(e.kind == "ip" && e.host == arg) << name << ": " << arg << " is not an address (" << e.reason << ")";
+          EXPECT_FALSE(e.kind == "ip" && e.host == arg)
+              << name << ": " << arg << " is not an address (" << e.reason << ")";
         }
       } else if (kind == "expect-chain") {
         // One correlation whose chain names this step.
-        EXPECT_TRUE(std::any_of(a.correlations.begin(), a.correlations.end(), [&](const Correlation& c) {
-          return std::any_of(c.chain.begin(), c.chain.end(),
-                             [&](const std::string& step) { return step.find(arg) != std::string::npos; });
-        })) << name << ": no chain step with " << arg;
+        EXPECT_TRUE(std::any_of(a.correlations.begin(), a.correlations.end(),
+                                [&](const Correlation& c) {
+                                  return std::any_of(c.chain.begin(), c.chain.end(),
+                                                     [&](const std::string& step) {
+                                                       return step.find(arg) != std::string::npos;
+                                                     });
+                                }))
+            << name << ": no chain step with " << arg;
       } else if (kind == "expect-no-chain") {
         // No correlation names this text in any step.
         for (const Correlation& c : a.correlations) {
-          for (const std::string& step : c.chain) EXPECT_EQ(step.find(arg), std::string::npos) << name << ": " << step;
+          for (const std::string& step : c.chain)
+            EXPECT_EQ(step.find(arg), std::string::npos) << name << ": " << step;
         }
       } else if (kind == "expect-via") {
-        EXPECT_TRUE(std::any_of(a.decoded.begin(), a.decoded.end(),
-                                [&](const DecodedString& d) { return d.via.find(arg) != std::string::npos; }))
+        EXPECT_TRUE(std::any_of(
+            a.decoded.begin(), a.decoded.end(),
+            [&](const DecodedString& d) { return d.via.find(arg) != std::string::npos; }))
             << name << ": no decoded string found via " << arg;
       } else {
         EXPECT_TRUE(std::any_of(a.endpoints.begin(), a.endpoints.end(),
@@ -119,7 +133,8 @@ function pick() {
   EXPECT_EQ(high[0]->line, 5u);
   EXPECT_NE(high[0]->message.find("at 4:13"), std::string::npos) << high[0]->message;  // the probe
   EXPECT_NE(high[0]->message.find("list of 3 domains"), std::string::npos) << high[0]->message;
-  EXPECT_NE(high[0]->message.find("\"mode: relay\" at 6:12"), std::string::npos) << high[0]->message;
+  EXPECT_NE(high[0]->message.find("\"mode: relay\" at 6:12"), std::string::npos)
+      << high[0]->message;
   ASSERT_EQ(a.correlations.size(), 1u);
   EXPECT_EQ(a.correlations[0].probe, "hostname");
   // The probe alone stays informational.
@@ -132,7 +147,8 @@ function pick() {
 
 TEST(AuditCorrelation, ProbeWithoutListOrOutputIsQuiet) {
   const ModuleAnalysis a = TheAnalyzer().Analyze(
-      "function log(){ const tz = Intl.DateTimeFormat().resolvedOptions().timeZone; console.log(tz); }\n");
+      "function log(){ const tz = Intl.DateTimeFormat().resolvedOptions().timeZone; "
+      "console.log(tz); }\n");
   EXPECT_TRUE(HasRule(a, "env-probe/timezone"));
   EXPECT_FALSE(HasRule(a, "env-probe/environment-dependent-output"));
   EXPECT_TRUE(a.correlations.empty());
@@ -165,7 +181,8 @@ TEST(AuditHostileInput, SyntaxErrorsAndDeepNestingDoNotCrash) {
   EXPECT_EQ(a.findings[0].rule, "unicode/invalid-encoding");
   EXPECT_EQ(a.findings[0].line, 1u);
   EXPECT_EQ(a.findings[0].column, 2u);
-  EXPECT_NE(a.findings[0].message.find("3 invalid UTF-8 sequences"), std::string::npos) << a.findings[0].message;
+  EXPECT_NE(a.findings[0].message.find("3 invalid UTF-8 sequences"), std::string::npos)
+      << a.findings[0].message;
   EXPECT_TRUE(a.decoded.empty());
 }
 
@@ -197,8 +214,11 @@ Unpacked OneModuleForCaps(const std::string& path, const std::string& text) {
 // place of a plain one, and a more severe finding that of a less severe one.
 TEST(AuditHostileInput, DecoysPastTheCapsAreNotedAndTheHiddenKept) {
   std::string js;
-  for (int i = 0; i < 80; ++i) js += "const u" + std::to_string(i) + " = 'https://decoy" + std::to_string(i) + ".example/';\n";
-  for (int i = 0; i < 80; ++i) js += "const b" + std::to_string(i) + " = atob('" + (i % 2 ? "ZGVjb3kuZXhhbXBsZQ==" : "ZGVjb3kub3Jn") + "');\n";
+  for (int i = 0; i < 80; ++i)
+    js += "const u" + std::to_string(i) + " = 'https://decoy" + std::to_string(i) + ".example/';\n";
+  for (int i = 0; i < 80; ++i)
+    js += "const b" + std::to_string(i) + " = atob('" +
+          (i % 2 ? "ZGVjb3kuZXhhbXBsZQ==" : "ZGVjb3kub3Jn") + "');\n";
   js += "fetch(atob('aHR0cHM6Ly9leGZpbC5leGFtcGxlL3g='));\n";  // https://exfil.example/x
   AuditOptions options;
   options.analysis.max_endpoints = 50;
@@ -238,8 +258,9 @@ TEST(AuditHostileInput, MostSevereFindingsOfARuleAreKept) {
   EXPECT_TRUE(std::any_of(a.notes.begin(), a.notes.end(), [](const std::string& n) {
     return n.find("unicode/control-characters: 61 findings, 10 kept") != std::string::npos;
   })) << ::testing::PrintToString(a.notes);
-  EXPECT_TRUE(std::is_sorted(a.findings.begin(), a.findings.end(),
-                             [](const Finding& x, const Finding& y) { return x.byte_offset < y.byte_offset; }));
+  EXPECT_TRUE(std::is_sorted(
+      a.findings.begin(), a.findings.end(),
+      [](const Finding& x, const Finding& y) { return x.byte_offset < y.byte_offset; }));
 }
 
 Unpacked OneModule(const std::string& path, const std::string& text) {
@@ -256,10 +277,11 @@ Unpacked OneModule(const std::string& path, const std::string& text) {
 
 TEST(AuditDiffTest, ReportsWhatAppearedAndDisappeared) {
   const std::string v1 = "fetch('https://api.example.com/v1');\n";
-  const std::string v2 = std::string("fetch('https://api.example.com/v1');\nconst os=require('os');\n") +
-                         "const L=['a.corp.example.com','b.corp.example.com','c.corp.example.com'];\n" +
-                         "function f(){ const h=os.hostname(); return L.includes(h) ? 'x-mode: b' : 'x-mode: a'; }\n" +
-                         "require('@sentry/node');\n";
+  const std::string v2 =
+      std::string("fetch('https://api.example.com/v1');\nconst os=require('os');\n") +
+      "const L=['a.corp.example.com','b.corp.example.com','c.corp.example.com'];\n" +
+      "function f(){ const h=os.hostname(); return L.includes(h) ? 'x-mode: b' : 'x-mode: a'; }\n" +
+      "require('@sentry/node');\n";
   const AuditResult old_result = AuditUnpacked("v1.js", OneModule("v1.js", v1), TheAnalyzer());
   const AuditResult new_result = AuditUnpacked("v2.js", OneModule("v2.js", v2), TheAnalyzer());
   const AuditDiff diff = DiffAudits(old_result, new_result);
@@ -304,8 +326,9 @@ TEST(AuditDiffTest, CovertMarkerChainAppearsAsOneLine) {
     if (i.category == "correlation") chains.push_back(&i);
   }
   ASSERT_EQ(chains.size(), 1u);
-  EXPECT_NE(chains[0]->text.find("covert marker: base-url-env compared with a hidden list of 4 domains"),
-            std::string::npos)
+  EXPECT_NE(
+      chains[0]->text.find("covert marker: base-url-env compared with a hidden list of 4 domains"),
+      std::string::npos)
       << chains[0]->text;
   EXPECT_EQ(chains[0]->text.find(":2"), std::string::npos) << "positions in " << chains[0]->text;
   EXPECT_TRUE(diff.removed.empty() ||
@@ -321,13 +344,16 @@ TEST(AuditDiffTest, CovertMarkerChainAppearsAsOneLine) {
 }
 
 TEST(AuditReportTest, JsonCarriesDecodedStringsAndEndpoints) {
-  const std::string js = "const h = atob('YW50aHJvcGljLmNvbQ=='); fetch('https://api.example.com/v1');\n";
+  const std::string js =
+      "const h = atob('YW50aHJvcGljLmNvbQ=='); fetch('https://api.example.com/v1');\n";
   const AuditResult r = AuditUnpacked("m.js", OneModule("m.js", js), TheAnalyzer());
   std::ostringstream out;
   WriteAuditJson(r, "test", out);
   const std::string json = out.str();
-  EXPECT_NE(json.find(R"("decoded_strings":[{"encoding":"base64","text":"anthropic.com","shape":"domain","location":"m.js:1:16")"),
-            std::string::npos)
+  EXPECT_NE(
+      json.find(
+          R"("decoded_strings":[{"encoding":"base64","text":"anthropic.com","shape":"domain","location":"m.js:1:16")"),
+      std::string::npos)
       << json;
   EXPECT_NE(json.find(R"("endpoints":[)"), std::string::npos);
   EXPECT_NE(json.find(R"("url":"https://api.example.com/v1")"), std::string::npos) << json;

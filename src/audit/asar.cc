@@ -43,7 +43,8 @@ struct Walker {
 
   void Walk(const json::object& files, const std::string& dir, int depth) {
     if (depth > kMaxDepth) {
-      out->notes.push_back(fmt::format("asar: directory '{}' nested deeper than {} levels; not read", dir, kMaxDepth));
+      out->notes.push_back(fmt::format(
+          "asar: directory '{}' nested deeper than {} levels; not read", dir, kMaxDepth));
       return;
     }
     for (const auto& [key, value] : files) {
@@ -51,7 +52,8 @@ struct Walker {
       if (++visited > budget->limits().max_entries) {
         if (visited == budget->limits().max_entries + 1) {
           out->notes.push_back(
-              fmt::format("limit: asar index has more than {} entries; rest not read", budget->limits().max_entries));
+              fmt::format("limit: asar index has more than {} entries; rest not read",
+                          budget->limits().max_entries));
         }
         return;
       }
@@ -59,7 +61,8 @@ struct Walker {
       std::string path = dir.empty() ? name : dir + "/" + name;
       if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos ||
           name.find('\\') != std::string::npos) {
-        out->notes.push_back(fmt::format("asar: entry with an unsafe name '{}' in '{}'; not read", name, dir));
+        out->notes.push_back(
+            fmt::format("asar: entry with an unsafe name '{}' in '{}'; not read", name, dir));
         continue;
       }
       const json::object* entry = value.if_object();
@@ -71,7 +74,8 @@ struct Walker {
         if (const json::object* o = sub->if_object()) {
           Walk(*o, path, depth + 1);
         } else {
-          out->notes.push_back(fmt::format("asar: directory '{}' has no file table; not read", path));
+          out->notes.push_back(
+              fmt::format("asar: directory '{}' has no file table; not read", path));
         }
         continue;
       }
@@ -114,20 +118,23 @@ struct Walker {
     }
     std::uint64_t available = file.size() - data_start;
     if (!ok || offset > available || size > available - offset) {
-      out->notes.push_back(fmt::format("asar: file '{}' has an offset or size outside the archive; not read", path));
+      out->notes.push_back(
+          fmt::format("asar: file '{}' has an offset or size outside the archive; not read", path));
       return;
     }
     std::string_view bytes = file.substr(data_start + offset, size);
     if (!IsModuleName(path)) {
       ++skipped;
       if (DetectObjectFormat(bytes) != ObjectFormat::kNone) {
-        out->notes.push_back(fmt::format("asar: native executable or library not analysed as JavaScript: {}", path));
+        out->notes.push_back(
+            fmt::format("asar: native executable or library not analysed as JavaScript: {}", path));
       }
       return;
     }
     if (!LooksLikeText(bytes)) {
       // Named like a module (checked above): Electron loads it, so it is read.
-      out->notes.push_back(fmt::format("asar: '{}' holds NUL or control bytes; read as JavaScript all the same", path));
+      out->notes.push_back(fmt::format(
+          "asar: '{}' holds NUL or control bytes; read as JavaScript all the same", path));
     }
     AddModule(path, bytes, GuessEncoding(bytes), data_start + offset, "asar", budget, out);
   }
@@ -141,8 +148,10 @@ bool ReadAsar(std::string_view file, const std::string& name, Budget* budget, Un
   auto payload_size = ReadU32(file, 8);
   auto json_length = ReadU32(file, 12);
   if (four != 4u || !header_size || !payload_size || !json_length) return false;
-  if (*header_size > file.size() - 8 || *payload_size > *header_size - std::min<std::uint32_t>(*header_size, 4) ||
-      *json_length > *payload_size - std::min<std::uint32_t>(*payload_size, 4) || *json_length < 2 || file[16] != '{') {
+  if (*header_size > file.size() - 8 ||
+      *payload_size > *header_size - std::min<std::uint32_t>(*header_size, 4) ||
+      *json_length > *payload_size - std::min<std::uint32_t>(*payload_size, 4) ||
+      *json_length < 2 || file[16] != '{') {
     return false;
   }
   std::string_view text = file.substr(16, *json_length);
@@ -164,16 +173,18 @@ bool ReadAsar(std::string_view file, const std::string& name, Budget* budget, Un
   Walker w{file, 8 + std::uint64_t{*header_size}, budget, out};
   w.Walk(files->as_object(), "", 0);
   if (w.skipped > 0) {
-    out->notes.push_back(fmt::format("asar: {} files that are not JavaScript or JSON were not read", w.skipped));
+    out->notes.push_back(
+        fmt::format("asar: {} files that are not JavaScript or JSON were not read", w.skipped));
   }
   if (!w.unpacked.empty()) {
     std::string list;
-    for (size_t i = 0; i < w.unpacked.size() && i < 20; ++i) list += (i ? ", " : "") + w.unpacked[i];
+    for (size_t i = 0; i < w.unpacked.size() && i < 20; ++i)
+      list += (i ? ", " : "") + w.unpacked[i];
     if (w.unpacked.size() > 20) list += fmt::format(", and {} more", w.unpacked.size() - 20);
-    out->notes.push_back(
-        fmt::format("asar: {} files are stored outside the archive, in {}.unpacked/ (read when that folder is "
-                    "beside the archive): {}",
-                    w.unpacked.size(), name, list));
+    out->notes.push_back(fmt::format(
+        "asar: {} files are stored outside the archive, in {}.unpacked/ (read when that folder is "
+        "beside the archive): {}",
+        w.unpacked.size(), name, list));
   }
   return true;
 }

@@ -18,7 +18,8 @@ std::string Location(const std::string& path, const Position& p) {
   return fmt::format("{}:{}:{}", path, p.line, p.column);
 }
 
-void Merge(const std::string& path, ModuleAnalysis&& a, AuditResult* out, std::set<std::string>* probes) {
+void Merge(const std::string& path, ModuleAnalysis&& a, AuditResult* out,
+           std::set<std::string>* probes) {
   for (Finding& f : a.findings) {
     f.path = path;
     f.fingerprint = fmt::format("{}:{}:{}", f.rule, path, f.byte_offset);
@@ -44,14 +45,17 @@ void Merge(const std::string& path, ModuleAnalysis&& a, AuditResult* out, std::s
   probes->insert(a.probes.begin(), a.probes.end());
   for (const std::string& n : a.notes) out->notes.push_back(path + ": " + n);
   out->decoder_calls += a.decoder_calls;
-  if (!a.not_parsed.empty()) out->notes.push_back(path + ": not parsed as JavaScript: " + a.not_parsed);
-  if (a.has_syntax_errors) out->notes.push_back(path + ": parts of this module do not parse as JavaScript; they were skipped");
+  if (!a.not_parsed.empty())
+    out->notes.push_back(path + ": not parsed as JavaScript: " + a.not_parsed);
+  if (a.has_syntax_errors)
+    out->notes.push_back(path +
+                         ": parts of this module do not parse as JavaScript; they were skipped");
 }
 
 }  // namespace
 
-AuditResult AuditUnpacked(const std::string& target, const Unpacked& unpacked, const Analyzer& analyzer,
-                          const AuditOptions& options) {
+AuditResult AuditUnpacked(const std::string& target, const Unpacked& unpacked,
+                          const Analyzer& analyzer, const AuditOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   AuditResult out;
   out.target = target;
@@ -66,11 +70,14 @@ AuditResult AuditUnpacked(const std::string& target, const Unpacked& unpacked, c
     // or as an asset (LanguageOfPath).
     if (LanguageOfPath(m.path) != ModuleLanguage::kSourceMap) js.push_back(&m);
     if (m.has_bytecode) {
-      out.notes.push_back(m.path + ": bytecode ships next to this source; the source shown may not be what runs");
+      out.notes.push_back(
+          m.path + ": bytecode ships next to this source; the source shown may not be what runs");
     }
   }
   // Largest first, so two threads finish together.
-  std::stable_sort(js.begin(), js.end(), [](const Module* a, const Module* b) { return a->text.size() > b->text.size(); });
+  std::stable_sort(js.begin(), js.end(), [](const Module* a, const Module* b) {
+    return a->text.size() > b->text.size();
+  });
   // Bundlers and node_modules trees ship the same file under several names:
   // a module whose text and language equal an earlier one's is analysed once
   // and its results copied (same_as[i] is that earlier index, or i).
@@ -102,8 +109,9 @@ AuditResult AuditUnpacked(const std::string& target, const Unpacked& unpacked, c
       if (js[i]->text.size() >= (size_t{1} << 20)) malloc_trim(0);
     }
   };
-  unsigned threads = options.threads > 0 ? static_cast<unsigned>(options.threads)
-                                         : std::min(8u, std::max(1u, std::thread::hardware_concurrency()));
+  unsigned threads = options.threads > 0
+                         ? static_cast<unsigned>(options.threads)
+                         : std::min(8u, std::max(1u, std::thread::hardware_concurrency()));
   threads = static_cast<unsigned>(std::min<size_t>(threads, std::max<size_t>(js.size(), 1)));
   std::vector<std::thread> pool;
   for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work);
@@ -115,8 +123,8 @@ AuditResult AuditUnpacked(const std::string& target, const Unpacked& unpacked, c
   for (size_t i = 0; i < js.size(); ++i) {
     out.bytes += js[i]->text.size();
     const size_t from = same_as[i];
-    Merge(js[i]->path, copied[from] ? ModuleAnalysis(results[from]) : std::move(results[from]), &out,
-          &probes);
+    Merge(js[i]->path, copied[from] ? ModuleAnalysis(results[from]) : std::move(results[from]),
+          &out, &probes);
   }
   out.modules = js.size();
   if (!unpacked.strings.empty()) {
@@ -130,16 +138,18 @@ AuditResult AuditUnpacked(const std::string& target, const Unpacked& unpacked, c
     Merge(target, analyzer.AnalyzeStrings(texts, offsets, options.analysis), &out, &probes);
   }
   out.probes.assign(probes.begin(), probes.end());
-  std::stable_sort(out.findings.begin(), out.findings.end(), [](const Finding& a, const Finding& b) {
-    if (a.severity != b.severity) return a.severity > b.severity;
-    if (a.path != b.path) return a.path < b.path;
-    return a.byte_offset < b.byte_offset;
-  });
+  std::stable_sort(out.findings.begin(), out.findings.end(),
+                   [](const Finding& a, const Finding& b) {
+                     if (a.severity != b.severity) return a.severity > b.severity;
+                     if (a.path != b.path) return a.path < b.path;
+                     return a.byte_offset < b.byte_offset;
+                   });
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return out;
 }
 
-Result<AuditResult> RunAudit(const std::string& target, const Analyzer& analyzer, const AuditOptions& options) {
+Result<AuditResult> RunAudit(const std::string& target, const Analyzer& analyzer,
+                             const AuditOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   auto unpacked = Unpack(target, options.limits);
   if (!unpacked.ok()) return unpacked.status();

@@ -51,7 +51,7 @@ struct AuditResult {
   std::vector<LocatedSdk> sdks;
   std::vector<LocatedCorrelation> correlations;
   std::vector<std::string> probes;  // distinct probe kinds, sorted
-  uint64_t decoder_calls = 0;  // decoder call sites evaluated (js_eval.h)
+  uint64_t decoder_calls = 0;       // decoder call sites evaluated (js_eval.h)
   uint64_t modules = 0;
   uint64_t bytes = 0;  // bytes analysed: JavaScript, text assets and native strings
   uint64_t target_bytes = 0;
@@ -59,10 +59,11 @@ struct AuditResult {
 };
 
 // Errors only when the target cannot be read at all (Unpack's errors).
-Result<AuditResult> RunAudit(const std::string& target, const Analyzer& analyzer, const AuditOptions& options = {});
+Result<AuditResult> RunAudit(const std::string& target, const Analyzer& analyzer,
+                             const AuditOptions& options = {});
 
 // The same on modules already in memory (tests, fuzzing).
-AuditResult AuditUnpacked(const std::string& target, const Unpacked& unpacked, const Analyzer& analyzer,
-                          const AuditOptions& options = {});
+AuditResult AuditUnpacked(const std::string& target, const Unpacked& unpacked,
+                          const Analyzer& analyzer, const AuditOptions& options = {});
 
 }  // namespace glassbox::audit

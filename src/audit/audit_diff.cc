@@ -15,20 +15,25 @@ std::map<std::pair<std::string, std::string>, std::string> Items(const AuditResu
   std::map<std::pair<std::string, std::string>, std::string> items;
   for (const std::string& p : r.probes) items.emplace(std::pair{std::string("probe"), p}, "");
   for (const LocatedDecoded& d : r.decoded) {
-    items.emplace(std::pair{std::string("decoded-string"), d.decoded.shape + ": " + d.decoded.text}, d.location);
+    items.emplace(std::pair{std::string("decoded-string"), d.decoded.shape + ": " + d.decoded.text},
+                  d.location);
   }
   for (const LocatedEndpoint& e : r.endpoints) {
-    items.emplace(std::pair{std::string("host"), e.endpoint.host + (e.endpoint.hidden ? " (hidden)" : "")}, e.location);
+    items.emplace(
+        std::pair{std::string("host"), e.endpoint.host + (e.endpoint.hidden ? " (hidden)" : "")},
+        e.location);
   }
   for (const LocatedSdk& s : r.sdks) {
-    items.emplace(std::pair{std::string("sdk"), s.sdk.name + " (" + s.sdk.category + ")"}, s.location);
+    items.emplace(std::pair{std::string("sdk"), s.sdk.name + " (" + s.sdk.category + ")"},
+                  s.location);
   }
   for (const LocatedCorrelation& c : r.correlations) {
     // One line per chain, free of positions: a chain that appears or
     // disappears between versions is one item.
     items.emplace(std::pair{std::string("correlation"),
-                            (c.correlation.kind == "covert-marker" ? "covert marker: " : "") + c.correlation.probe +
-                                " compared with a " + c.correlation.against + ", picks " + c.correlation.output},
+                            (c.correlation.kind == "covert-marker" ? "covert marker: " : "") +
+                                c.correlation.probe + " compared with a " + c.correlation.against +
+                                ", picks " + c.correlation.output},
                   c.location);
   }
   return items;
@@ -74,10 +79,13 @@ AuditDiff DiffAudits(const AuditResult& old_result, const AuditResult& new_resul
 void WriteDiffText(const AuditDiff& diff, bool color, std::ostream& out) {
   const char* bold = color ? "\033[1m" : "";
   const char* reset = color ? "\033[0m" : "";
-  out << bold << fmt::format("glassbox audit --diff {} → {}", diff.old_target, diff.new_target) << reset << "\n\n";
+  out << bold << fmt::format("glassbox audit --diff {} → {}", diff.old_target, diff.new_target)
+      << reset << "\n\n";
   static const std::vector<std::pair<std::string, std::string>> kOrder = {
-      {"correlation", "environment-dependent output"}, {"probe", "environment probes"},
-      {"sdk", "telemetry and remote-config SDKs"},       {"decoded-string", "decoded strings"},
+      {"correlation", "environment-dependent output"},
+      {"probe", "environment probes"},
+      {"sdk", "telemetry and remote-config SDKs"},
+      {"decoded-string", "decoded strings"},
       {"host", "endpoint hosts"}};
   for (const auto& [category, title] : kOrder) {
     size_t added = 0, removed = 0;
@@ -103,13 +111,14 @@ void WriteDiffText(const AuditDiff& diff, bool color, std::ostream& out) {
     out << bold << "New findings" << reset << "\n";
     for (const Finding& f : diff.new_findings) {
       if (f.severity < Severity::kLow) continue;
-      out << fmt::format("  {} {} {}:{}:{}\n    {}\n", SeverityName(f.severity), f.rule, f.path, f.line, f.column,
-                         f.message);
+      out << fmt::format("  {} {} {}:{}:{}\n    {}\n", SeverityName(f.severity), f.rule, f.path,
+                         f.line, f.column, f.message);
     }
     out << "\n";
   }
-  out << fmt::format("{} appeared, {} disappeared, {} new finding{}\n", diff.added.size(), diff.removed.size(),
-                     diff.new_findings.size(), diff.new_findings.size() == 1 ? "" : "s");
+  out << fmt::format("{} appeared, {} disappeared, {} new finding{}\n", diff.added.size(),
+                     diff.removed.size(), diff.new_findings.size(),
+                     diff.new_findings.size() == 1 ? "" : "s");
 }
 
 void WriteDiffJson(const AuditDiff& diff, std::string_view version, std::ostream& out) {
@@ -119,10 +128,15 @@ void WriteDiffJson(const AuditDiff& diff, std::string_view version, std::ostream
   w.Field("version", version);
   w.Field("old", diff.old_target);
   w.Field("new", diff.new_target);
-  for (const auto& [name, items] : {std::pair{"added", &diff.added}, std::pair{"removed", &diff.removed}}) {
+  for (const auto& [name, items] :
+       {std::pair{"added", &diff.added}, std::pair{"removed", &diff.removed}}) {
     w.Key(name).BeginArray();
     for (const DiffItem& i : *items) {
-      w.BeginObject().Field("category", i.category).Field("text", i.text).Field("location", i.location).EndObject();
+      w.BeginObject()
+          .Field("category", i.category)
+          .Field("text", i.text)
+          .Field("location", i.location)
+          .EndObject();
     }
     w.EndArray();
   }

@@ -46,19 +46,21 @@ void WriteAuditText(const AuditResult& result, const AuditTextOptions& options, 
   if (!result.object_format.empty()) what += ", " + result.object_format;
   if (!result.layout.empty()) what += ", " + result.layout + " layout";
   out << bold << fmt::format("glassbox audit {}", result.target) << reset
-      << fmt::format(" ({}; {}, {:.1f} MB of code)\n\n", what, Plural(result.modules, "module", "modules"),
+      << fmt::format(" ({}; {}, {:.1f} MB of code)\n\n", what,
+                     Plural(result.modules, "module", "modules"),
                      static_cast<double>(result.bytes) / 1e6);
   // The few things that matter, first.
   if (!result.correlations.empty()) {
     out << bold << "Behaves differently depending on the environment:" << reset << "\n";
     for (const LocatedCorrelation& c : result.correlations) {
-      out << fmt::format("  - reads {}, compares it with a {}, picks {} ({})\n", c.correlation.probe,
-                         c.correlation.against, c.correlation.output, c.location);
+      out << fmt::format("  - reads {}, compares it with a {}, picks {} ({})\n",
+                         c.correlation.probe, c.correlation.against, c.correlation.output,
+                         c.location);
     }
     out << "\n";
   }
   out << bold << "Summary" << reset << "\n";
-  out << "  environment probes: " << (result.probes.empty() ? "none" : "") ;
+  out << "  environment probes: " << (result.probes.empty() ? "none" : "");
   for (size_t i = 0; i < result.probes.size(); ++i) out << (i ? ", " : "") << result.probes[i];
   out << "\n";
   out << "  telemetry, error reporting and remote config: " << (result.sdks.empty() ? "none" : "");
@@ -90,7 +92,8 @@ void WriteAuditText(const AuditResult& result, const AuditTextOptions& options, 
     hosts.insert(e.endpoint.host);
     if (e.endpoint.hidden) hidden_hosts.insert(e.endpoint.host);
   }
-  out << fmt::format("  endpoints: {} URLs and host names, {} distinct hosts", result.endpoints.size(), hosts.size());
+  out << fmt::format("  endpoints: {} URLs and host names, {} distinct hosts",
+                     result.endpoints.size(), hosts.size());
   if (!hidden_hosts.empty()) {
     out << "; hidden:";
     size_t k = 0;
@@ -114,7 +117,8 @@ void WriteAuditText(const AuditResult& result, const AuditTextOptions& options, 
     }
     std::string text;
     JsonWriter::Escape(d.decoded.text, &text);
-    out << fmt::format("  {} {} ({})\n", TerminalSafe(text), d.decoded.encoding, TerminalSafe(d.location));
+    out << fmt::format("  {} {} ({})\n", TerminalSafe(text), d.decoded.encoding,
+                       TerminalSafe(d.location));
   }
   if (listed > 0) out << "\n";
   Report report = ToReport(result, "");

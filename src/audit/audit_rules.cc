@@ -17,13 +17,16 @@ const std::vector<EmbeddedFile>& EmbeddedAuditRuleFiles();
 namespace glassbox::audit {
 namespace {
 
-Result<std::shared_ptr<const re2::RE2>> Compile(const std::string& pattern, const std::string& where) {
+Result<std::shared_ptr<const re2::RE2>> Compile(const std::string& pattern,
+                                                const std::string& where) {
   auto re = std::make_shared<re2::RE2>(pattern, re2::RE2::Quiet);
-  if (!re->ok()) return Status::Error(fmt::format("{}: invalid regex '{}': {}", where, pattern, re->error()));
+  if (!re->ok())
+    return Status::Error(fmt::format("{}: invalid regex '{}': {}", where, pattern, re->error()));
   return std::shared_ptr<const re2::RE2>(std::move(re));
 }
 
-Status ReadSamples(const toml::table& t, const std::string& where, std::vector<std::string>* true_positives,
+Status ReadSamples(const toml::table& t, const std::string& where,
+                   std::vector<std::string>* true_positives,
                    std::vector<std::string>* false_positives) {
   Status s = ReadTomlStrings(t.get("true_positives"), "true_positives", where, true_positives);
   if (!s.ok()) return s;
@@ -40,12 +43,14 @@ Status ParseProbes(const toml::array& list, std::string_view source, AuditRules*
     ProbeRule rule;
     rule.name = (*t)["name"].value_or(std::string());
     rule.what = (*t)["what"].value_or(std::string());
-    if (rule.name.empty() || rule.what.empty()) return Status::Error(where + ": 'name' and 'what' are required");
+    if (rule.name.empty() || rule.what.empty())
+      return Status::Error(where + ": 'name' and 'what' are required");
     rule.call = (*t)["call"].value_or(std::string());
     rule.property = (*t)["property"].value_or(std::string());
     int matchers = !rule.call.empty() + !rule.property.empty();
-    for (auto [key, field] : {std::pair{"object_regex", &rule.object_regex}, std::pair{"env_regex", &rule.env_regex},
-                              std::pair{"string_regex", &rule.string_regex}}) {
+    for (auto [key, field] :
+         {std::pair{"object_regex", &rule.object_regex}, std::pair{"env_regex", &rule.env_regex},
+          std::pair{"string_regex", &rule.string_regex}}) {
       const std::string pattern = (*t)[key].value_or(std::string());
       if (pattern.empty()) continue;
       auto re = Compile(pattern, where);
@@ -56,7 +61,8 @@ Status ParseProbes(const toml::array& list, std::string_view source, AuditRules*
     Status s = ReadSamples(*t, where, &rule.true_positives, &rule.false_positives);
     if (!s.ok()) return s;
     if (matchers != 1) {
-      return Status::Error(where + ": exactly one of 'call', 'property', 'env_regex', 'string_regex' is required");
+      return Status::Error(
+          where + ": exactly one of 'call', 'property', 'env_regex', 'string_regex' is required");
     }
     if (rule.object_regex && rule.property.empty()) {
       return Status::Error(where + ": 'object_regex' only goes with 'property'");
@@ -86,13 +92,15 @@ Status ParseSdks(const toml::array& list, std::string_view source, AuditRules* r
     } else if (category == "remote-config") {
       sdk.category = SdkCategory::kRemoteConfig;
     } else {
-      return Status::Error(fmt::format("{} ({}): unknown category '{}'", where, sdk.name, category));
+      return Status::Error(
+          fmt::format("{} ({}): unknown category '{}'", where, sdk.name, category));
     }
     Status s = ReadTomlStrings(t->get("markers"), "markers", where, &sdk.markers);
     if (!s.ok()) return s;
     s = ReadSamples(*t, where, &sdk.true_positives, &sdk.false_positives);
     if (!s.ok()) return s;
-    if (sdk.markers.empty()) return Status::Error(fmt::format("{} ({}): 'markers' is empty", where, sdk.name));
+    if (sdk.markers.empty())
+      return Status::Error(fmt::format("{} ({}): 'markers' is empty", where, sdk.name));
     rules->sdks.push_back(std::move(sdk));
   }
   return Status::Ok();
@@ -108,11 +116,13 @@ Status ParseSamples(const toml::array& list, std::string_view source, AuditRules
     RuleSamples samples;
     samples.rule = (*t)["rule"].value_or(std::string());
     if (samples.rule.find('/') == std::string::npos) {
-      return Status::Error(where + ": 'rule' must name a rule id such as \"env-probe/hardcoded-list\"");
+      return Status::Error(where +
+                           ": 'rule' must name a rule id such as \"env-probe/hardcoded-list\"");
     }
     const std::string severity = (*t)["min_severity"].value_or(std::string("info"));
     if (!ParseSeverity(severity, &samples.min_severity)) {
-      return Status::Error(fmt::format("{} ({}): unknown min_severity '{}'", where, samples.rule, severity));
+      return Status::Error(
+          fmt::format("{} ({}): unknown min_severity '{}'", where, samples.rule, severity));
     }
     Status s = ReadSamples(*t, where, &samples.true_positives, &samples.false_positives);
     if (!s.ok()) return s;
@@ -125,21 +135,27 @@ Status ParseSamples(const toml::array& list, std::string_view source, AuditRules
 
 std::string_view SdkCategoryName(SdkCategory category) {
   switch (category) {
-    case SdkCategory::kTelemetry: return "telemetry";
-    case SdkCategory::kErrorReporting: return "error-reporting";
-    case SdkCategory::kFeatureFlags: return "feature-flags";
-    case SdkCategory::kRemoteConfig: return "remote-config";
+    case SdkCategory::kTelemetry:
+      return "telemetry";
+    case SdkCategory::kErrorReporting:
+      return "error-reporting";
+    case SdkCategory::kFeatureFlags:
+      return "feature-flags";
+    case SdkCategory::kRemoteConfig:
+      return "remote-config";
   }
   return "telemetry";
 }
 
-Status ParseAuditRuleFile(std::string_view toml_text, std::string_view source_name, AuditRules* rules) {
+Status ParseAuditRuleFile(std::string_view toml_text, std::string_view source_name,
+                          AuditRules* rules) {
   toml::table root;
   try {
     root = toml::parse(toml_text, source_name);
   } catch (const toml::parse_error& err) {
-    return Status::Error(fmt::format("{}:{}:{}: invalid TOML: {}", source_name, err.source().begin.line,
-                                     err.source().begin.column, err.description()));
+    return Status::Error(fmt::format("{}:{}:{}: invalid TOML: {}", source_name,
+                                     err.source().begin.line, err.source().begin.column,
+                                     err.description()));
   }
   if (const toml::array* probes = root["probe"].as_array()) {
     Status s = ParseProbes(*probes, source_name, rules);
@@ -161,7 +177,8 @@ Status ParseAuditRuleFile(std::string_view toml_text, std::string_view source_na
     if (!s.ok()) return s;
   }
   if (const auto* n = root["min_list_items"].as_integer()) {
-    if (n->get() < 2 || n->get() > 1000) return Status::Error(where + ": 'min_list_items' must be 2..1000");
+    if (n->get() < 2 || n->get() > 1000)
+      return Status::Error(where + ": 'min_list_items' must be 2..1000");
     rules->min_list_items = static_cast<size_t>(n->get());
   }
   return Status::Ok();

@@ -70,7 +70,8 @@ struct AuditRules {
 
 // Parses one rule file into *rules (appending). Errors name `source_name`
 // and the entry.
-Status ParseAuditRuleFile(std::string_view toml_text, std::string_view source_name, AuditRules* rules);
+Status ParseAuditRuleFile(std::string_view toml_text, std::string_view source_name,
+                          AuditRules* rules);
 
 // The rules shipped in the binary (rules/audit/*.toml). Fails only when a
 // shipped file is broken.

@@ -72,7 +72,9 @@ bool IsCompressed(std::string_view b) {
          (b.size() >= 3 && b.substr(0, 3) == std::string_view("\x1f\x8b\x08", 3));
 }
 
-bool InPayload(const Graph& g, Pointer p) { return std::uint64_t{p.offset} + p.length <= g.byte_count; }
+bool InPayload(const Graph& g, Pointer p) {
+  return std::uint64_t{p.offset} + p.length <= g.byte_count;
+}
 
 Pointer PointerAt(std::string_view file, std::uint64_t at) {
   return {ReadU32(file, at).value_or(0), ReadU32(file, at + 4).value_or(0)};
@@ -93,7 +95,8 @@ std::uint32_t PointerCount(std::uint32_t size) { return (size - 2) / 8; }
 
 // Validates a module table of entries of `size` bytes (with
 // g.loader_only, of the Bun 1.0/1.1.0 form).
-bool TableValid(std::string_view file, const Graph& g, std::uint32_t size, Budget* budget, Unpacked* out) {
+bool TableValid(std::string_view file, const Graph& g, std::uint32_t size, Budget* budget,
+                Unpacked* out) {
   if (size < 28 || size % 4 != 0 || g.modules_len % size != 0) return false;
   if (g.loader_only && size != kLoaderOnlyEntry) return false;
   std::uint32_t count = g.modules_len / size;
@@ -119,7 +122,8 @@ bool TableValid(std::string_view file, const Graph& g, std::uint32_t size, Budge
 }
 
 // Tries the graph whose trailer starts at `trailer_at`.
-std::optional<Graph> GraphAt(std::string_view file, std::uint64_t trailer_at, Budget* budget, Unpacked* out) {
+std::optional<Graph> GraphAt(std::string_view file, std::uint64_t trailer_at, Budget* budget,
+                             Unpacked* out) {
   for (std::uint64_t offsets_size : {32u, 24u}) {
     if (trailer_at < offsets_size) continue;
     std::uint64_t o = trailer_at - offsets_size;
@@ -166,8 +170,10 @@ void ReadGraph(std::string_view file, const Graph& g, Budget* budget, Unpacked* 
     const unsigned char kNoEncoding = 0xff;
     auto encoding = g.loader_only ? kNoEncoding : static_cast<unsigned char>(file[at + 8 * k]);
     auto loader = static_cast<unsigned char>(file[at + 8 * k + (g.loader_only ? 0 : 1)]);
-    const bool old_loader = g.loader_only && loader > 6;  // read like a file asset: text if it looks like text
-    const std::string_view loader_name = old_loader ? std::string_view("unknown") : LoaderName(loader);
+    const bool old_loader =
+        g.loader_only && loader > 6;  // read like a file asset: text if it looks like text
+    const std::string_view loader_name =
+        old_loader ? std::string_view("unknown") : LoaderName(loader);
     const bool file_like = old_loader || loader_name == "file";
     std::string path(file.substr(g.payload_start + name.offset, name.length));
     std::string_view stored = file.substr(g.payload_start + contents.offset, contents.length);
@@ -185,8 +191,9 @@ void ReadGraph(std::string_view file, const Graph& g, Budget* budget, Unpacked* 
           }
           continue;
         }
-        out->notes.push_back(fmt::format("bun-sea: module {} '{}' is compressed and could not be read: {}", i, path,
-                                         plain ? "not text" : error));
+        out->notes.push_back(
+            fmt::format("bun-sea: module {} '{}' is compressed and could not be read: {}", i, path,
+                        plain ? "not text" : error));
         continue;
       }
       if (file_like && LooksLikeText(stored)) {
@@ -262,8 +269,9 @@ bool ReadBunSea(std::string_view file, Budget* budget, Unpacked* out) {
   }
   if (hits.size() > kMaxTrailers) hits.erase(hits.begin(), hits.end() - kMaxTrailers);
   if (total_hits > kMaxTrailers) {
-    out->notes.push_back(fmt::format("limit: bun-sea: {} Bun trailer strings; only the last {} were tried",
-                                     total_hits, kMaxTrailers));
+    out->notes.push_back(
+        fmt::format("limit: bun-sea: {} Bun trailer strings; only the last {} were tried",
+                    total_hits, kMaxTrailers));
   }
   for (auto it = hits.rbegin(); it != hits.rend(); ++it) {
     if (budget->OutOfTime("bun-sea", out)) break;

@@ -44,9 +44,12 @@ std::uint64_t ReadBe64(std::string_view b, std::uint64_t at) {
 
 // A byte that may appear in source text: printable ASCII, whitespace, or
 // any byte of a multi-byte UTF-8 sequence (checked when converting).
-bool TextByte(unsigned char c) { return (c >= 0x20 && c != 0x7f) || c == '\n' || c == '\r' || c == '\t'; }
+bool TextByte(unsigned char c) {
+  return (c >= 0x20 && c != 0x7f) || c == '\n' || c == '\r' || c == '\t';
+}
 
-void ReadTextRuns(std::string_view file, std::uint64_t begin, std::uint64_t end, Budget* budget, Unpacked* out) {
+void ReadTextRuns(std::string_view file, std::uint64_t begin, std::uint64_t end, Budget* budget,
+                  Unpacked* out) {
   const auto* p = reinterpret_cast<const unsigned char*>(file.data());
   std::size_t runs = 0;
   for (std::uint64_t i = begin; i < end;) {
@@ -58,7 +61,9 @@ void ReadTextRuns(std::string_view file, std::uint64_t begin, std::uint64_t end,
     while (i < end && TextByte(p[i])) ++i;
     if (i - start < kMinRun) continue;
     std::string_view run = file.substr(start, i - start);
-    if (!AddModule(fmt::format("deno:{}", start), run, GuessEncoding(run), start, "deno", budget, out)) break;
+    if (!AddModule(fmt::format("deno:{}", start), run, GuessEncoding(run), start, "deno", budget,
+                   out))
+      break;
     ++runs;
   }
   out->notes.push_back(
@@ -67,7 +72,8 @@ void ReadTextRuns(std::string_view file, std::uint64_t begin, std::uint64_t end,
                   runs, kMinRun, begin, end));
 }
 
-std::optional<std::pair<std::uint64_t, std::uint64_t>> Range(const json::object& o, const char* key) {
+std::optional<std::pair<std::uint64_t, std::uint64_t>> Range(const json::object& o,
+                                                             const char* key) {
   const json::value* v = o.if_contains(key);
   if (v == nullptr || !v->is_array() || v->as_array().size() != 2) return std::nullopt;
   const json::array& a = v->as_array();
@@ -90,7 +96,8 @@ struct Vfs {
 
   void Walk(const json::array& entries, const std::string& dir, int depth) {
     if (depth > kMaxDepth) {
-      out->notes.push_back(fmt::format("deno: directory '{}' nested deeper than {} levels; not read", dir, kMaxDepth));
+      out->notes.push_back(fmt::format(
+          "deno: directory '{}' nested deeper than {} levels; not read", dir, kMaxDepth));
       return;
     }
     for (const json::value& e : entries) {
@@ -107,8 +114,9 @@ struct Vfs {
         ReadFile(f->as_object(), dir);
       } else if (const json::value* l = o.if_contains("Symlink"); l && l->is_object()) {
         const json::value* name = l->as_object().if_contains("n");
-        out->notes.push_back(fmt::format("deno: symlink in the embedded file system not followed: {}/{}", dir,
-                                         name && name->is_string() ? std::string(name->as_string()) : "?"));
+        out->notes.push_back(
+            fmt::format("deno: symlink in the embedded file system not followed: {}/{}", dir,
+                        name && name->is_string() ? std::string(name->as_string()) : "?"));
       }
     }
   }
@@ -123,19 +131,23 @@ struct Vfs {
     bool transpiled = range.has_value();
     if (!range) range = Range(f, "o");
     if (!range || range->first > data_size || range->second > data_size - range->first) {
-      out->notes.push_back(fmt::format("deno: '{}' has a range outside the embedded data; not read", path));
+      out->notes.push_back(
+          fmt::format("deno: '{}' has a range outside the embedded data; not read", path));
       return;
     }
     std::string_view bytes = file.substr(data_start + range->first, range->second);
     if (!LooksLikeText(bytes)) {
       if (!RuntimeLoads(path)) {
-        out->notes.push_back(fmt::format("deno: '{}' is binary ({} bytes); not read", path, bytes.size()));
+        out->notes.push_back(
+            fmt::format("deno: '{}' is binary ({} bytes); not read", path, bytes.size()));
         return;
       }
-      out->notes.push_back(fmt::format("deno: '{}' holds NUL or control bytes; read as JavaScript all the same", path));
+      out->notes.push_back(fmt::format(
+          "deno: '{}' holds NUL or control bytes; read as JavaScript all the same", path));
     }
     Module* m = nullptr;
-    if (AddModule(path, bytes, GuessEncoding(bytes), data_start + range->first, "deno", budget, out, &m)) {
+    if (AddModule(path, bytes, GuessEncoding(bytes), data_start + range->first, "deno", budget, out,
+                  &m)) {
       m->has_sourcemap = f.contains("s");
       if (transpiled) m->path += " (transpiled)";
     }
@@ -144,7 +156,8 @@ struct Vfs {
 
 // Looks for the VFS table in [begin, end): a u64 length, then a JSON array
 // of Dir/File entries, then u64 length + data. Reads it and returns true.
-bool ReadVfs(std::string_view file, std::uint64_t begin, std::uint64_t end, Budget* budget, Unpacked* out) {
+bool ReadVfs(std::string_view file, std::uint64_t begin, std::uint64_t end, Budget* budget,
+             Unpacked* out) {
   for (std::string_view start : {std::string_view("[{\"Dir\""), std::string_view("[{\"File\"")}) {
     std::uint64_t from = begin + 8;
     for (int tries = 0; tries < 1000 && from < end; ++tries) {
@@ -167,7 +180,8 @@ bool ReadVfs(std::string_view file, std::uint64_t begin, std::uint64_t end, Budg
       // says how the program runs: keep it as a module too.
       std::uint64_t meta_len = ReadU64(file, begin).value_or(0);
       if (meta_len > 0 && meta_len <= at - begin - 8 && file[begin + 8] == '{') {
-        AddModule("deno:metadata.json", file.substr(begin + 8, meta_len), "utf8", begin + 8, "deno", budget, out);
+        AddModule("deno:metadata.json", file.substr(begin + 8, meta_len), "utf8", begin + 8, "deno",
+                  budget, out);
       }
       Vfs vfs{file, data_start, data_len, budget, out};
       vfs.Walk(table.as_array(), "", 0);
@@ -178,7 +192,8 @@ bool ReadVfs(std::string_view file, std::uint64_t begin, std::uint64_t end, Budg
 }
 
 // The payload [begin, end) of a Deno 2 binary: after the first magic.
-bool ReadPayload(std::string_view file, std::uint64_t begin, std::uint64_t end, Budget* budget, Unpacked* out) {
+bool ReadPayload(std::string_view file, std::uint64_t begin, std::uint64_t end, Budget* budget,
+                 Unpacked* out) {
   if (end - begin < kMarker.size() || file.substr(begin, kMarker.size()) != kMarker) return false;
   begin += kMarker.size();
   if (!ReadVfs(file, begin, end, budget, out)) ReadTextRuns(file, begin, end, budget, out);
@@ -192,7 +207,8 @@ bool ReadDenoPayload(std::string_view file, Budget* budget, Unpacked* out) {
   for (const FileSpan& note : FindElfNotes(file, "SUI")) {
     auto name_len = ReadU32(file, note.offset).value_or(0) & 0xffff;
     std::uint64_t payload = note.offset + 2 + name_len;
-    if (name_len != kMarker.size() || note.size < 2 + name_len || file.substr(note.offset + 2, name_len) != kMarker) {
+    if (name_len != kMarker.size() || note.size < 2 + name_len ||
+        file.substr(note.offset + 2, name_len) != kMarker) {
       continue;
     }
     if (ReadPayload(file, payload, note.offset + note.size, budget, out)) {

@@ -16,8 +16,15 @@ bool IsAsciiLetter(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= 'A'
 bool IsAsciiDigit(unsigned char c) { return c >= '0' && c <= '9'; }
 bool IsVowel(unsigned char c) {
   switch (c | 0x20) {
-    case 'a': case 'e': case 'i': case 'o': case 'u': case 'y': return true;
-    default: return false;
+    case 'a':
+    case 'e':
+    case 'i':
+    case 'o':
+    case 'u':
+    case 'y':
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -31,7 +38,8 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 
 // A DNS label: letters, digits and inner hyphens, 1..63 bytes.
 bool IsLabel(std::string_view label) {
-  if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return false;
+  if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-')
+    return false;
   for (unsigned char c : label) {
     if (!IsAsciiLetter(c) && !IsAsciiDigit(c) && c != '-') return false;
   }
@@ -48,7 +56,8 @@ bool ValidUtf8NoControls(std::string_view s) {
       continue;
     }
     size_t len = 0;
-    const int32_t cp = utf::DecodeOne(reinterpret_cast<const unsigned char*>(s.data()) + i, s.size() - i, &len);
+    const int32_t cp =
+        utf::DecodeOne(reinterpret_cast<const unsigned char*>(s.data()) + i, s.size() - i, &len);
     if (cp < 0xA0) return false;  // invalid (negative) or a C1 control
     i += len;
   }
@@ -65,16 +74,18 @@ int HexValue(unsigned char c) {
 // Words that real hidden text (prompts, commands, field names) is full of
 // and that random bytes almost never spell.
 bool HasCommonWords(std::string_view s, size_t want) {
-  static const char* kWords[] = {"the", "and", "you", "your", "for", "with", "that", "this", "user", "date",
-                                 "name", "machine", "error", "request", "token", "http", "api", "key", "file",
-                                 "time", "zone", "model", "prompt", "system", "session", "device", "host",
-                                 "id", "is", "to", "of", "in", "on", "etc", "cat", "echo", "true", "false",
-                                 "not", "are", "can", "from", "all", "use", "get", "set", "data", "url",
-                                 "code", "agent", "config", "password", "secret", "shell", "command",
-                                 "process", "env", "home", "path", "proxy", "version", "region", "country",
-                                 "please", "answer", "language", "chinese", "english", "local", "server",
-                                 "client", "account", "email", "phone", "address", "network", "open", "read",
-                                 "write", "exec", "run", "bin", "usr", "var", "tmp", "dev", "proc", "sys"};
+  static const char* kWords[] = {
+      "the",     "and",      "you",     "your",     "for",     "with",    "that",    "this",
+      "user",    "date",     "name",    "machine",  "error",   "request", "token",   "http",
+      "api",     "key",      "file",    "time",     "zone",    "model",   "prompt",  "system",
+      "session", "device",   "host",    "id",       "is",      "to",      "of",      "in",
+      "on",      "etc",      "cat",     "echo",     "true",    "false",   "not",     "are",
+      "can",     "from",     "all",     "use",      "get",     "set",     "data",    "url",
+      "code",    "agent",    "config",  "password", "secret",  "shell",   "command", "process",
+      "env",     "home",     "path",    "proxy",    "version", "region",  "country", "please",
+      "answer",  "language", "chinese", "english",  "local",   "server",  "client",  "account",
+      "email",   "phone",    "address", "network",  "open",    "read",    "write",   "exec",
+      "run",     "bin",      "usr",     "var",      "tmp",     "dev",     "proc",    "sys"};
   std::string lower(s);
   for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   size_t found = 0;
@@ -83,7 +94,8 @@ bool HasCommonWords(std::string_view s, size_t want) {
     for (size_t at = lower.find(word); at != std::string::npos; at = lower.find(word, at + 1)) {
       const bool left = at == 0 || !std::isalpha(static_cast<unsigned char>(lower[at - 1]));
       const size_t end = at + word.size();
-      const bool right = end >= lower.size() || !std::isalpha(static_cast<unsigned char>(lower[end]));
+      const bool right =
+          end >= lower.size() || !std::isalpha(static_cast<unsigned char>(lower[end]));
       if (left && right) {
         ++found;
         break;
@@ -108,7 +120,8 @@ bool ReadsAsLanguage(std::string_view text) {
   for (size_t i = 0; i <= text.size(); ++i) {
     const unsigned char c = i < text.size() ? static_cast<unsigned char>(text[i]) : ' ';
     // A camelCase step ("deviceId") ends a run as a space does.
-    const bool camel = IsAsciiLetter(c) && run > 0 && c >= 'A' && c <= 'Z' && prev >= 'a' && prev <= 'z';
+    const bool camel =
+        IsAsciiLetter(c) && run > 0 && c >= 'A' && c <= 'Z' && prev >= 'a' && prev <= 'z';
     if (!IsAsciiLetter(c) || camel) {
       if (run >= 3) {
         ++tokens;
@@ -125,7 +138,8 @@ bool ReadsAsLanguage(std::string_view text) {
         seen[lower - 'a'] = true;
         ++distinct;
       }
-      const bool vowel = lower == 'a' || lower == 'e' || lower == 'i' || lower == 'o' || lower == 'u';
+      const bool vowel =
+          lower == 'a' || lower == 'e' || lower == 'i' || lower == 'o' || lower == 'u';
       vowels += vowel;
       run_vowel |= vowel || lower == 'y';
       consonants = vowel || lower == 'y' ? 0 : consonants + 1;
@@ -169,21 +183,28 @@ bool StrongEnough(std::string_view text, TextShape shape) {
 
 std::string_view TextShapeName(TextShape shape) {
   switch (shape) {
-    case TextShape::kNone: return "none";
-    case TextShape::kWords: return "text";
-    case TextShape::kDomain: return "domain";
-    case TextShape::kUrl: return "url";
-    case TextShape::kTimezone: return "timezone";
-    case TextShape::kEmail: return "email";
-    case TextShape::kPath: return "path";
+    case TextShape::kNone:
+      return "none";
+    case TextShape::kWords:
+      return "text";
+    case TextShape::kDomain:
+      return "domain";
+    case TextShape::kUrl:
+      return "url";
+    case TextShape::kTimezone:
+      return "timezone";
+    case TextShape::kEmail:
+      return "email";
+    case TextShape::kPath:
+      return "path";
   }
   return "none";
 }
 
 bool IsHostName(std::string_view s, const ShapeData& data) {
   if (s.size() < 4 || s.size() > 253) return false;
-  if (s.front() == '.') s.remove_prefix(1);          // ".corp.example.com" suffix lists
-  if (s.rfind("*.", 0) == 0) s.remove_prefix(2);     // wildcard entries
+  if (s.front() == '.') s.remove_prefix(1);       // ".corp.example.com" suffix lists
+  if (s.rfind("*.", 0) == 0) s.remove_prefix(2);  // wildcard entries
   size_t labels = 0;
   bool has_letter = false;
   std::string_view last;
@@ -209,13 +230,15 @@ bool IsTimezoneName(std::string_view s, const ShapeData& data) {
   const size_t slash = s.find('/');
   if (slash == std::string_view::npos || slash + 2 > s.size()) return false;
   const std::string_view area = s.substr(0, slash);
-  if (std::find(data.timezone_areas.begin(), data.timezone_areas.end(), area) == data.timezone_areas.end()) {
+  if (std::find(data.timezone_areas.begin(), data.timezone_areas.end(), area) ==
+      data.timezone_areas.end()) {
     return false;
   }
   std::string_view rest = s.substr(slash + 1);
   if (!std::isupper(static_cast<unsigned char>(rest.front())) && area != "Etc") return false;
   for (unsigned char c : rest) {
-    if (!IsAsciiLetter(c) && !IsAsciiDigit(c) && c != '_' && c != '/' && c != '-' && c != '+') return false;
+    if (!IsAsciiLetter(c) && !IsAsciiDigit(c) && c != '_' && c != '/' && c != '-' && c != '+')
+      return false;
   }
   return true;
 }
@@ -223,7 +246,8 @@ bool IsTimezoneName(std::string_view s, const ShapeData& data) {
 TextShape ClassifyText(std::string_view s, const ShapeData& data) {
   if (s.size() < 3 || !ValidUtf8NoControls(s)) return TextShape::kNone;
   for (std::string_view scheme : {"https://", "http://", "wss://", "ws://"}) {
-    if (s.rfind(scheme, 0) == 0 && s.size() > scheme.size() + 3 && s.find(' ') == std::string_view::npos) {
+    if (s.rfind(scheme, 0) == 0 && s.size() > scheme.size() + 3 &&
+        s.find(' ') == std::string_view::npos) {
       return TextShape::kUrl;
     }
   }
@@ -264,8 +288,9 @@ TextShape ClassifyText(std::string_view s, const ShapeData& data) {
       ++spaces;
     } else if (c >= 0x80) {
       ++letters;  // a byte of a non-ASCII letter; counted generously
-    } else if (!IsAsciiDigit(c) && std::string_view(".,:;-_'\"!?()/&%+#@=").find(static_cast<char>(c)) ==
-                                       std::string_view::npos) {
+    } else if (!IsAsciiDigit(c) &&
+               std::string_view(".,:;-_'\"!?()/&%+#@=").find(static_cast<char>(c)) ==
+                   std::string_view::npos) {
       ++other;
     }
   }
@@ -280,8 +305,10 @@ std::optional<std::string> DecodeBase64(std::string_view s, size_t min_chars) {
   if (s.size() < min_chars) return std::nullopt;
   // Identifiers and words ("constructor") are valid base64 too; real base64
   // of text mixes cases.
-  const bool upper = std::any_of(s.begin(), s.end(), [](unsigned char c) { return c >= 'A' && c <= 'Z'; });
-  const bool lower = std::any_of(s.begin(), s.end(), [](unsigned char c) { return c >= 'a' && c <= 'z'; });
+  const bool upper =
+      std::any_of(s.begin(), s.end(), [](unsigned char c) { return c >= 'A' && c <= 'Z'; });
+  const bool lower =
+      std::any_of(s.begin(), s.end(), [](unsigned char c) { return c >= 'a' && c <= 'z'; });
   if (!upper || !lower) return std::nullopt;
   return Base64Decode(s);
 }
@@ -328,7 +355,8 @@ std::string XorBytes(std::string_view data, std::string_view key) {
   return out;
 }
 
-std::optional<std::string> XorCodePoints(const std::vector<uint32_t>& code_points, std::string_view key) {
+std::optional<std::string> XorCodePoints(const std::vector<uint32_t>& code_points,
+                                         std::string_view key) {
   if (key.empty()) return std::nullopt;
   std::vector<uint32_t> x(code_points.size());
   for (size_t i = 0; i < code_points.size(); ++i) {
@@ -348,19 +376,22 @@ void DecodeLayer(std::string_view s, std::vector<std::pair<std::string, std::str
   }
 }
 
-std::optional<Decoding> Judge(std::string encoding, std::string text, const ShapeData& data, bool strict) {
+std::optional<Decoding> Judge(std::string encoding, std::string text, const ShapeData& data,
+                              bool strict) {
   const TextShape shape = ClassifyText(text, data);
   if (shape == TextShape::kNone) return std::nullopt;
   if (strict && !StrongEnough(text, shape)) return std::nullopt;
   // A short decoded result needs more than printable letters ("zwGjwez").
-  if (!strict && shape == TextShape::kWords && text.size() < 24 && !ReadsAsLanguage(text)) return std::nullopt;
+  if (!strict && shape == TextShape::kWords && text.size() < 24 && !ReadsAsLanguage(text))
+    return std::nullopt;
   return Decoding{std::move(encoding), std::move(text), shape};
 }
 
-std::optional<Decoding> TryKeys(const std::string& encoding, std::string_view bytes, const std::vector<XorKey>& keys,
-                                const ShapeData& data) {
+std::optional<Decoding> TryKeys(const std::string& encoding, std::string_view bytes,
+                                const std::vector<XorKey>& keys, const ShapeData& data) {
   for (const XorKey& key : keys) {
-    if (auto d = Judge(fmt::format("{}+xor({})", encoding, key.Label()), XorBytes(bytes, key.bytes), data, true)) {
+    if (auto d = Judge(fmt::format("{}+xor({})", encoding, key.Label()), XorBytes(bytes, key.bytes),
+                       data, true)) {
       return d;
     }
   }
@@ -369,8 +400,9 @@ std::optional<Decoding> TryKeys(const std::string& encoding, std::string_view by
 
 }  // namespace
 
-std::optional<Decoding> DecodeStringLiteral(std::string_view literal, const std::vector<XorKey>& keys,
-                                            const ShapeData& data, size_t max_input) {
+std::optional<Decoding> DecodeStringLiteral(std::string_view literal,
+                                            const std::vector<XorKey>& keys, const ShapeData& data,
+                                            size_t max_input) {
   if (literal.size() < 8 || literal.size() > max_input) return std::nullopt;
   std::vector<std::pair<std::string, std::string>> layer;
   DecodeLayer(literal, &layer);
@@ -382,7 +414,9 @@ std::optional<Decoding> DecodeStringLiteral(std::string_view literal, const std:
       std::vector<std::pair<std::string, std::string>> next;
       DecodeLayer(d->text, &next);
       if (!next.empty()) {
-        if (auto deeper = Judge(encoding + "+" + next.front().first, next.front().second, data, false)) return deeper;
+        if (auto deeper =
+                Judge(encoding + "+" + next.front().first, next.front().second, data, false))
+          return deeper;
       }
       return d;
     }
@@ -393,15 +427,17 @@ std::optional<Decoding> DecodeStringLiteral(std::string_view literal, const std:
   return std::nullopt;
 }
 
-std::optional<Decoding> DecodeCharCodes(const std::vector<uint32_t>& code_points, const std::vector<XorKey>& keys,
-                                        const ShapeData& data) {
+std::optional<Decoding> DecodeCharCodes(const std::vector<uint32_t>& code_points,
+                                        const std::vector<XorKey>& keys, const ShapeData& data) {
   if (code_points.size() < 4) return std::nullopt;
   if (auto text = CodePointsToUtf8(code_points)) {
     if (auto d = Judge("charcodes", *text, data, code_points.size() < 8)) return d;
   }
   for (const XorKey& key : keys) {
     if (auto text = XorCodePoints(code_points, key.bytes)) {
-      if (auto d = Judge(fmt::format("charcodes+xor({})", key.Label()), std::move(*text), data, true)) return d;
+      if (auto d =
+              Judge(fmt::format("charcodes+xor({})", key.Label()), std::move(*text), data, true))
+        return d;
     }
   }
   return std::nullopt;
@@ -438,8 +474,8 @@ TextShape ScoreAsText(std::string_view s, const ShapeData& data) {
       if (!item.empty()) {
         ++items;
         const TextShape shape = ClassifyText(item, data);
-        if (shape == TextShape::kDomain || shape == TextShape::kUrl || shape == TextShape::kTimezone ||
-            shape == TextShape::kEmail) {
+        if (shape == TextShape::kDomain || shape == TextShape::kUrl ||
+            shape == TextShape::kTimezone || shape == TextShape::kEmail) {
           ++shaped;
           ++shapes[shape];
         }
@@ -447,7 +483,8 @@ TextShape ScoreAsText(std::string_view s, const ShapeData& data) {
       b = e + 1;
     }
     if (items >= 2 && shaped * 10 >= items * 6) {
-      return std::max_element(shapes.begin(), shapes.end(), [](auto& a, auto& b) { return a.second < b.second; })
+      return std::max_element(shapes.begin(), shapes.end(),
+                              [](auto& a, auto& b) { return a.second < b.second; })
           ->first;
     }
   }
@@ -462,7 +499,8 @@ TextShape ScoreAsText(std::string_view s, const ShapeData& data) {
   return TextShape::kNone;
 }
 
-std::optional<KeySearchHit> SearchXorKey(std::string_view literal, const std::vector<std::string>& repeating_keys,
+std::optional<KeySearchHit> SearchXorKey(std::string_view literal,
+                                         const std::vector<std::string>& repeating_keys,
                                          const ShapeData& data) {
   if (literal.size() < 16 || literal.size() > 8192) return std::nullopt;
   std::string bytes, layer;
@@ -487,7 +525,8 @@ std::optional<KeySearchHit> SearchXorKey(std::string_view literal, const std::ve
     std::string text = XorBytes(bytes, key);
     const TextShape shape = ScoreAsText(text, data);
     if (shape == TextShape::kNone) return std::nullopt;
-    return KeySearchHit{Decoding{layer + "+xor(" + XorKey{key}.Label() + ")", std::move(text), shape}, key};
+    return KeySearchHit{
+        Decoding{layer + "+xor(" + XorKey{key}.Label() + ")", std::move(text), shape}, key};
   };
   for (int k = 1; k < 256; ++k) {
     if (auto hit = judge(std::string(1, static_cast<char>(k)))) return hit;

@@ -23,7 +23,7 @@ struct ShapeData {
   std::vector<std::string> tlds;
   std::vector<std::string> timezone_areas;
 };
-bool IsHostName(std::string_view s, const ShapeData& data);  // "api.example.com"
+bool IsHostName(std::string_view s, const ShapeData& data);      // "api.example.com"
 bool IsTimezoneName(std::string_view s, const ShapeData& data);  // "Asia/Shanghai"
 
 // Decides whether `bytes` reads as text a human would recognise, and as what.
@@ -48,7 +48,8 @@ struct XorKey {
 };
 std::string XorBytes(std::string_view data, std::string_view key);
 // XOR applied to each code point (char-code arrays): keeps values ≤ 0x10FFFF.
-std::optional<std::string> XorCodePoints(const std::vector<uint32_t>& code_points, std::string_view key);
+std::optional<std::string> XorCodePoints(const std::vector<uint32_t>& code_points,
+                                         std::string_view key);
 
 // One successful decoding: the chain of encodings ("base64+xor(0x5b)") and the text.
 struct Decoding {
@@ -61,11 +62,12 @@ struct Decoding {
 // result that is not text, then one more layer (base64 of hex, …). Returns
 // nothing unless the final result reads as text. Inputs longer than
 // `max_input` are not tried (images, fonts and wasm blobs).
-std::optional<Decoding> DecodeStringLiteral(std::string_view literal, const std::vector<XorKey>& keys,
-                                            const ShapeData& data, size_t max_input = 4096);
+std::optional<Decoding> DecodeStringLiteral(std::string_view literal,
+                                            const std::vector<XorKey>& keys, const ShapeData& data,
+                                            size_t max_input = 4096);
 // The same for an array of numbers (char codes), encoding "charcodes".
-std::optional<Decoding> DecodeCharCodes(const std::vector<uint32_t>& code_points, const std::vector<XorKey>& keys,
-                                        const ShapeData& data);
+std::optional<Decoding> DecodeCharCodes(const std::vector<uint32_t>& code_points,
+                                        const std::vector<XorKey>& keys, const ShapeData& data);
 
 // Whether bytes read as text a person would recognise, scored strictly
 // enough for a brute-force key search: at least 97 % printable, and a list
@@ -80,7 +82,8 @@ struct KeySearchHit {
   Decoding decoding;
   std::string key;
 };
-std::optional<KeySearchHit> SearchXorKey(std::string_view literal, const std::vector<std::string>& repeating_keys,
+std::optional<KeySearchHit> SearchXorKey(std::string_view literal,
+                                         const std::vector<std::string>& repeating_keys,
                                          const ShapeData& data);
 
 }  // namespace glassbox::audit

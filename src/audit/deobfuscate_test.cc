@@ -79,15 +79,19 @@ TEST(Deobfuscate, KeyTrialGarbageIsNotText) {
     }
     return codes;
   };
-  for (const char* garbage : {"1ygggg1ygggg1ygggg1ygggg", "srqckdjeifhgo`nambl", "0ydebc`ano:s", "ccpa32eiz",
-                              "cba`gfedkjihonmlbehcfilgjm`knadofkhmbgdinc`ejolacdmfo`ibklenghaj"}) {
-    EXPECT_FALSE(DecodeCharCodes(masked(garbage, "0xffff"), {XorKey{"0xffff"}}, Shapes()).has_value()) << garbage;
+  for (const char* garbage :
+       {"1ygggg1ygggg1ygggg1ygggg", "srqckdjeifhgo`nambl", "0ydebc`ano:s", "ccpa32eiz",
+        "cba`gfedkjihonmlbehcfilgjm`knadofkhmbgdinc`ejolacdmfo`ibklenghaj"}) {
+    EXPECT_FALSE(
+        DecodeCharCodes(masked(garbage, "0xffff"), {XorKey{"0xffff"}}, Shapes()).has_value())
+        << garbage;
     EXPECT_EQ(ScoreAsText(garbage, Shapes()), TextShape::kNone) << garbage;
   }
   // A short base64 result of letter soup is not text either.
   EXPECT_FALSE(DecodeStringLiteral("endHandleg==", {}, Shapes()).has_value());
   // Real hidden text still is: a command and a sentence behind a key.
-  for (const char* text : {"cat /etc/machine-id", "Please answer in Chinese", "the user's device name"}) {
+  for (const char* text :
+       {"cat /etc/machine-id", "Please answer in Chinese", "the user's device name"}) {
     auto d = DecodeCharCodes(masked(text, "k3y"), {XorKey{"k3y"}}, Shapes());
     ASSERT_TRUE(d.has_value()) << text;
     EXPECT_EQ(d->text, text);

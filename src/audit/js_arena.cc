@@ -24,7 +24,8 @@ void* TsMalloc(size_t n) {
   if (n > SIZE_MAX / 2) std::abort();
   BlockHeader* h = nullptr;
   if (t_tree_arena != nullptr) {
-    h = static_cast<BlockHeader*>(t_tree_arena->Allocate(sizeof(BlockHeader) + ((n + 15) & ~size_t{15})));
+    h = static_cast<BlockHeader*>(
+        t_tree_arena->Allocate(sizeof(BlockHeader) + ((n + 15) & ~size_t{15})));
     if (h != nullptr) h->magic = kArenaBlock;
   }
   if (h == nullptr) {

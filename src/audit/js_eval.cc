@@ -40,11 +40,49 @@ struct Fn;
 struct Scope;
 
 enum class Native : uint8_t {
-  kNone, kString, kFromCharCode, kFromCodePoint, kAtob, kBtoa, kParseInt, kParseFloat, kNumber, kBoolean,
-  kBuffer, kBufferFrom, kBufferAlloc, kMath, kMathFloor, kMathCeil, kMathRound, kMathAbs, kMathMin, kMathMax,
-  kMathPow, kMathTrunc, kArray, kArrayFrom, kArrayIsArray, kArrayOf, kJson, kJsonParse, kJsonStringify,
-  kDecodeUri, kEncodeUri, kUnescape, kEscape, kTextDecoder, kTextDecoderInstance, kTextEncoder,
-  kTextEncoderInstance, kUint8Array, kObject, kObjectKeys, kObjectValues, kObjectEntries, kObjectAssign,
+  kNone,
+  kString,
+  kFromCharCode,
+  kFromCodePoint,
+  kAtob,
+  kBtoa,
+  kParseInt,
+  kParseFloat,
+  kNumber,
+  kBoolean,
+  kBuffer,
+  kBufferFrom,
+  kBufferAlloc,
+  kMath,
+  kMathFloor,
+  kMathCeil,
+  kMathRound,
+  kMathAbs,
+  kMathMin,
+  kMathMax,
+  kMathPow,
+  kMathTrunc,
+  kArray,
+  kArrayFrom,
+  kArrayIsArray,
+  kArrayOf,
+  kJson,
+  kJsonParse,
+  kJsonStringify,
+  kDecodeUri,
+  kEncodeUri,
+  kUnescape,
+  kEscape,
+  kTextDecoder,
+  kTextDecoderInstance,
+  kTextEncoder,
+  kTextEncoderInstance,
+  kUint8Array,
+  kObject,
+  kObjectKeys,
+  kObjectValues,
+  kObjectEntries,
+  kObjectAssign,
   kObjectFreeze,
   kCount,  // the number of kinds, not one
 };
@@ -133,16 +171,26 @@ enum class Flow : uint8_t { kNormal, kReturn, kBreak, kContinue };
 
 const std::unordered_map<std::string_view, Native>& Globals() {
   static const auto* g = new std::unordered_map<std::string_view, Native>{
-      {"String", Native::kString},      {"atob", Native::kAtob},
-      {"btoa", Native::kBtoa},          {"parseInt", Native::kParseInt},
-      {"parseFloat", Native::kParseFloat}, {"Number", Native::kNumber},
-      {"Boolean", Native::kBoolean},    {"Buffer", Native::kBuffer},
-      {"Math", Native::kMath},          {"Array", Native::kArray},
-      {"JSON", Native::kJson},          {"decodeURIComponent", Native::kDecodeUri},
-      {"decodeURI", Native::kDecodeUri}, {"encodeURIComponent", Native::kEncodeUri},
-      {"unescape", Native::kUnescape},  {"escape", Native::kEscape},
-      {"TextDecoder", Native::kTextDecoder}, {"TextEncoder", Native::kTextEncoder},
-      {"Uint8Array", Native::kUint8Array}, {"Object", Native::kObject},
+      {"String", Native::kString},
+      {"atob", Native::kAtob},
+      {"btoa", Native::kBtoa},
+      {"parseInt", Native::kParseInt},
+      {"parseFloat", Native::kParseFloat},
+      {"Number", Native::kNumber},
+      {"Boolean", Native::kBoolean},
+      {"Buffer", Native::kBuffer},
+      {"Math", Native::kMath},
+      {"Array", Native::kArray},
+      {"JSON", Native::kJson},
+      {"decodeURIComponent", Native::kDecodeUri},
+      {"decodeURI", Native::kDecodeUri},
+      {"encodeURIComponent", Native::kEncodeUri},
+      {"unescape", Native::kUnescape},
+      {"escape", Native::kEscape},
+      {"TextDecoder", Native::kTextDecoder},
+      {"TextEncoder", Native::kTextEncoder},
+      {"Uint8Array", Native::kUint8Array},
+      {"Object", Native::kObject},
   };
   return *g;
 }
@@ -179,7 +227,8 @@ std::u16string Base64Encode(const std::vector<uint8_t>& bytes) {
   static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::u16string out;
   for (size_t i = 0; i < bytes.size(); i += 3) {
-    const uint32_t n = (uint32_t{bytes[i]} << 16) | (i + 1 < bytes.size() ? uint32_t{bytes[i + 1]} << 8 : 0) |
+    const uint32_t n = (uint32_t{bytes[i]} << 16) |
+                       (i + 1 < bytes.size() ? uint32_t{bytes[i + 1]} << 8 : 0) |
                        (i + 2 < bytes.size() ? bytes[i + 2] : 0);
     out.push_back(kAlphabet[(n >> 18) & 63]);
     out.push_back(kAlphabet[(n >> 12) & 63]);
@@ -226,8 +275,9 @@ uint32_t ToUint32(double v) { return static_cast<uint32_t>(ToInt32(v)); }
 
 class Machine {
  public:
-  Machine(JsEvaluator* owner, const EvalLimits& limits, const std::function<const Node*(Range, bool)>& compile,
-          const Resolver& resolver, EvalResult* result)
+  Machine(JsEvaluator* owner, const EvalLimits& limits,
+          const std::function<const Node*(Range, bool)>& compile, const Resolver& resolver,
+          EvalResult* result)
       : limits_(limits), compile_(compile), resolver_(resolver), result_(*result) {
     (void)owner;
   }
@@ -245,37 +295,59 @@ class Machine {
   Val Eval(const Node* n, Scope* sc) {
     Step();
     switch (n->kind) {
-      case N::kNum: return Val::Num(n->num);
-      case N::kStr: return Val::Str(n->str);
-      case N::kBool: return Val::Bool(n->flag);
-      case N::kUndef: return Val{};
-      case N::kNull: return Null();
-      case N::kTemplate: return EvalTemplate(n, sc);
-      case N::kIdent: return Lookup(n->op, sc);
-      case N::kArray: return EvalArray(n, sc);
-      case N::kObject: return EvalObject(n, sc);
-      case N::kMember: return EvalMember(n, sc);
-      case N::kIndex: return EvalIndex(n, sc);
-      case N::kCall: return Call(n, sc);
-      case N::kNew: return New(n, sc);
-      case N::kSpread: throw Stop{};
-      case N::kLogical: return EvalLogical(n, sc);
+      case N::kNum:
+        return Val::Num(n->num);
+      case N::kStr:
+        return Val::Str(n->str);
+      case N::kBool:
+        return Val::Bool(n->flag);
+      case N::kUndef:
+        return Val{};
+      case N::kNull:
+        return Null();
+      case N::kTemplate:
+        return EvalTemplate(n, sc);
+      case N::kIdent:
+        return Lookup(n->op, sc);
+      case N::kArray:
+        return EvalArray(n, sc);
+      case N::kObject:
+        return EvalObject(n, sc);
+      case N::kMember:
+        return EvalMember(n, sc);
+      case N::kIndex:
+        return EvalIndex(n, sc);
+      case N::kCall:
+        return Call(n, sc);
+      case N::kNew:
+        return New(n, sc);
+      case N::kSpread:
+        throw Stop{};
+      case N::kLogical:
+        return EvalLogical(n, sc);
       case N::kBinary: {
         Val l = Eval(n->kids[0], sc);
         return Binary(n->bin, l, Eval(n->kids[1], sc));
       }
-      case N::kUnary: return EvalUnary(n, sc);
-      case N::kUpdate: return EvalUpdate(n, sc);
-      case N::kAssign: return EvalAssign(n, sc);
-      case N::kCond: return Truthy(Eval(n->kids[0], sc)) ? Eval(n->kids[1], sc) : Eval(n->kids[2], sc);
+      case N::kUnary:
+        return EvalUnary(n, sc);
+      case N::kUpdate:
+        return EvalUpdate(n, sc);
+      case N::kAssign:
+        return EvalAssign(n, sc);
+      case N::kCond:
+        return Truthy(Eval(n->kids[0], sc)) ? Eval(n->kids[1], sc) : Eval(n->kids[2], sc);
       case N::kSeq: {
         Val v;
         for (const Node* k : n->kids) v = Eval(k, sc);
         return v;
       }
-      case N::kFunc: return Ref(Val::kFn, NewFn(n, sc));
-      case N::kRegex: return Ref(Val::kRegex, const_cast<Node*>(n));
-      default: throw Stop{};
+      case N::kFunc:
+        return Ref(Val::kFn, NewFn(n, sc));
+      case N::kRegex:
+        return Ref(Val::kRegex, const_cast<Node*>(n));
+      default:
+        throw Stop{};
     }
   }
 
@@ -283,12 +355,14 @@ class Machine {
   Flow Exec(const Node* n, Scope* sc) {
     Step();
     switch (n->kind) {
-      case N::kBlock: return ExecBlock(n, sc);
+      case N::kBlock:
+        return ExecBlock(n, sc);
       case N::kExpr:
         last_ = Val{};  // let go of the previous value first: `s += c` then appends in place
         last_ = Eval(n->kids[0], sc);
         return Flow::kNormal;
-      case N::kEmpty: return Flow::kNormal;
+      case N::kEmpty:
+        return Flow::kNormal;
       case N::kFunc:
         if (n->decl && !n->op.empty()) {
           Declare(sc, n->op, Eval(n, sc));
@@ -304,17 +378,25 @@ class Machine {
       case N::kIf:
         if (Truthy(Eval(n->kids[0], sc))) return Exec(n->kids[1], sc);
         return n->kids[2] == nullptr ? Flow::kNormal : Exec(n->kids[2], sc);
-      case N::kFor: return ExecFor(n, sc);
-      case N::kForOf: return ExecForOf(n, sc);
-      case N::kWhile: return ExecWhile(n, sc);
-      case N::kDo: return ExecDo(n, sc);
+      case N::kFor:
+        return ExecFor(n, sc);
+      case N::kForOf:
+        return ExecForOf(n, sc);
+      case N::kWhile:
+        return ExecWhile(n, sc);
+      case N::kDo:
+        return ExecDo(n, sc);
       case N::kReturn:
         ret_ = n->kids[0] == nullptr ? Val{} : Eval(n->kids[0], sc);
         return Flow::kReturn;
-      case N::kBreak: return Flow::kBreak;
-      case N::kContinue: return Flow::kContinue;
-      case N::kThrow: throw Thrown{Eval(n->kids[0], sc)};
-      case N::kTry: return ExecTry(n, sc);
+      case N::kBreak:
+        return Flow::kBreak;
+      case N::kContinue:
+        return Flow::kContinue;
+      case N::kThrow:
+        throw Thrown{Eval(n->kids[0], sc)};
+      case N::kTry:
+        return ExecTry(n, sc);
       default:
         last_ = Eval(n, sc);
         return Flow::kNormal;
@@ -492,7 +574,8 @@ class Machine {
     Val rhs = Eval(n->kids[1], sc);
     if (n->bin == Op::kAdd && cur.t == Val::kStr && n->kids[0]->kind == N::kIdent &&
         (rhs.t == Val::kStr || rhs.t == Val::kNum)) {
-      if (std::optional<Val> appended = AppendInPlace(n->kids[0]->op, sc, &cur, rhs)) return *appended;
+      if (std::optional<Val> appended = AppendInPlace(n->kids[0]->op, sc, &cur, rhs))
+        return *appended;
     }
     Val v = Binary(n->bin, cur, rhs);
     Assign(n->kids[0], v, sc);
@@ -624,7 +707,6 @@ class Machine {
     return f;
   }
 
-
   Scope* NewScope(Scope* parent) {
     scopes_.push_back(std::make_unique<Scope>());
     scopes_.back()->parent = parent;
@@ -660,7 +742,8 @@ class Machine {
     std::vector<uint8_t> out;
     if (v.t != Val::kArr) throw Stop{};
     out.reserve(v.arr()->v.size());
-    for (const Val& e : v.arr()->v) out.push_back(static_cast<uint8_t>(ToUint32(e.t == Val::kNum ? e.n : 0)));
+    for (const Val& e : v.arr()->v)
+      out.push_back(static_cast<uint8_t>(ToUint32(e.t == Val::kNum ? e.n : 0)));
     return out;
   }
 
@@ -794,32 +877,47 @@ class Machine {
   static bool Truthy(const Val& v) {
     switch (v.t) {
       case Val::kUndef:
-      case Val::kNull: return false;
-      case Val::kBool: return v.b;
-      case Val::kNum: return v.n != 0 && !std::isnan(v.n);
-      case Val::kStr: return !v.s().empty();
-      case Val::kPoison: throw Stop{};
-      default: return true;
+      case Val::kNull:
+        return false;
+      case Val::kBool:
+        return v.b;
+      case Val::kNum:
+        return v.n != 0 && !std::isnan(v.n);
+      case Val::kStr:
+        return !v.s().empty();
+      case Val::kPoison:
+        throw Stop{};
+      default:
+        return true;
     }
   }
 
   static std::u16string TypeOf(const Val& v) {
     switch (v.t) {
-      case Val::kUndef: return u"undefined";
-      case Val::kBool: return u"boolean";
-      case Val::kNum: return u"number";
-      case Val::kStr: return u"string";
+      case Val::kUndef:
+        return u"undefined";
+      case Val::kBool:
+        return u"boolean";
+      case Val::kNum:
+        return u"number";
+      case Val::kStr:
+        return u"string";
       case Val::kFn:
-      case Val::kNative: return u"function";
-      default: return u"object";
+      case Val::kNative:
+        return u"function";
+      default:
+        return u"object";
     }
   }
 
   double ToNum(const Val& v) {
     switch (v.t) {
-      case Val::kNum: return v.n;
-      case Val::kBool: return v.b ? 1 : 0;
-      case Val::kNull: return 0;
+      case Val::kNum:
+        return v.n;
+      case Val::kBool:
+        return v.b ? 1 : 0;
+      case Val::kNull:
+        return 0;
       case Val::kStr: {
         std::string s = Utf16To8(v.s());
         s.erase(0, s.find_first_not_of(" \t\n\r"));
@@ -832,18 +930,25 @@ class Machine {
         if (v.arr()->v.empty()) return 0;
         if (v.arr()->v.size() == 1) return ToNum(v.arr()->v[0]);
         return std::nan("");
-      case Val::kPoison: throw Stop{};
-      default: return std::nan("");
+      case Val::kPoison:
+        throw Stop{};
+      default:
+        return std::nan("");
     }
   }
 
   std::u16string ToStr(const Val& v) {
     switch (v.t) {
-      case Val::kStr: return v.s();
-      case Val::kNum: return Utf8To16(NumberToString(v.n));
-      case Val::kBool: return v.b ? u"true" : u"false";
-      case Val::kUndef: return u"undefined";
-      case Val::kNull: return u"null";
+      case Val::kStr:
+        return v.s();
+      case Val::kNum:
+        return Utf8To16(NumberToString(v.n));
+      case Val::kBool:
+        return v.b ? u"true" : u"false";
+      case Val::kUndef:
+        return u"undefined";
+      case Val::kNull:
+        return u"null";
       case Val::kArr: {
         if (v.arr()->bytes) return Utf8BytesTo16(BytesOf(v));
         std::u16string out;
@@ -855,22 +960,28 @@ class Machine {
         Units(out.size());
         return out;
       }
-      case Val::kObj: return u"[object Object]";
-      default: throw Stop{};
+      case Val::kObj:
+        return u"[object Object]";
+      default:
+        throw Stop{};
     }
   }
 
   Val Binary(Op op, const Val& l, const Val& r) {
     switch (op) {
-      case Op::kAdd: return Add(l, r);
+      case Op::kAdd:
+        return Add(l, r);
       case Op::kStrictEq:
-      case Op::kEq: return Val::Bool(Equal(op == Op::kEq, l, r));
+      case Op::kEq:
+        return Val::Bool(Equal(op == Op::kEq, l, r));
       case Op::kStrictNe:
-      case Op::kNe: return Val::Bool(!Equal(op == Op::kNe, l, r));
+      case Op::kNe:
+        return Val::Bool(!Equal(op == Op::kNe, l, r));
       case Op::kLt:
       case Op::kGt:
       case Op::kLe:
-      case Op::kGe: return Val::Bool(Compare(op, l, r));
+      case Op::kGe:
+        return Val::Bool(Compare(op, l, r));
       default: {
         const double a = ToNum(l), b = ToNum(r);
         return Arithmetic(op, a, b);
@@ -893,19 +1004,27 @@ class Machine {
   bool Equal(bool loose, const Val& l, const Val& r) {
     if (loose && IsNullish(l) && IsNullish(r)) return true;
     if (l.t == r.t) return SameTypeEqual(l, r);
-    auto primitive = [](const Val& v) { return v.t == Val::kNum || v.t == Val::kStr || v.t == Val::kBool; };
+    auto primitive = [](const Val& v) {
+      return v.t == Val::kNum || v.t == Val::kStr || v.t == Val::kBool;
+    };
     return loose && primitive(l) && primitive(r) && ToNum(l) == ToNum(r);
   }
 
   static bool SameTypeEqual(const Val& l, const Val& r) {
     switch (l.t) {
       case Val::kUndef:
-      case Val::kNull: return true;
-      case Val::kBool: return l.b == r.b;
-      case Val::kNum: return l.n == r.n;
-      case Val::kStr: return l.s() == r.s();
-      case Val::kNative: return l.native == r.native;
-      default: return l.p == r.p;
+      case Val::kNull:
+        return true;
+      case Val::kBool:
+        return l.b == r.b;
+      case Val::kNum:
+        return l.n == r.n;
+      case Val::kStr:
+        return l.s() == r.s();
+      case Val::kNative:
+        return l.native == r.native;
+      default:
+        return l.p == r.p;
     }
   }
 
@@ -921,18 +1040,31 @@ class Machine {
 
   Val Arithmetic(Op op, double a, double b) {
     switch (op) {
-      case Op::kSub: return Val::Num(a - b);
-      case Op::kMul: return Val::Num(a * b);
-      case Op::kDiv: return Val::Num(a / b);
-      case Op::kMod: return Val::Num(std::fmod(a, b));
-      case Op::kPow: return Val::Num(std::pow(a, b));
-      case Op::kXor: ++decoding_ops_; return Val::Num(ToInt32(a) ^ ToInt32(b));
-      case Op::kAnd: return Val::Num(ToInt32(a) & ToInt32(b));
-      case Op::kOr: return Val::Num(ToInt32(a) | ToInt32(b));
-      case Op::kShl: return Val::Num(static_cast<int32_t>(ToUint32(a) << (ToUint32(b) & 31)));
-      case Op::kShr: return Val::Num(ToInt32(a) >> (ToUint32(b) & 31));
-      case Op::kUshr: return Val::Num(ToUint32(a) >> (ToUint32(b) & 31));
-      default: throw Stop{};
+      case Op::kSub:
+        return Val::Num(a - b);
+      case Op::kMul:
+        return Val::Num(a * b);
+      case Op::kDiv:
+        return Val::Num(a / b);
+      case Op::kMod:
+        return Val::Num(std::fmod(a, b));
+      case Op::kPow:
+        return Val::Num(std::pow(a, b));
+      case Op::kXor:
+        ++decoding_ops_;
+        return Val::Num(ToInt32(a) ^ ToInt32(b));
+      case Op::kAnd:
+        return Val::Num(ToInt32(a) & ToInt32(b));
+      case Op::kOr:
+        return Val::Num(ToInt32(a) | ToInt32(b));
+      case Op::kShl:
+        return Val::Num(static_cast<int32_t>(ToUint32(a) << (ToUint32(b) & 31)));
+      case Op::kShr:
+        return Val::Num(ToInt32(a) >> (ToUint32(b) & 31));
+      case Op::kUshr:
+        return Val::Num(ToUint32(a) >> (ToUint32(b) & 31));
+      default:
+        throw Stop{};
     }
   }
 
@@ -956,7 +1088,8 @@ class Machine {
     if (key.t == Val::kNum) {
       i = key.n;
     } else if (key.t == Val::kStr && !key.s().empty() && key.s().size() < 10 &&
-               std::all_of(key.s().begin(), key.s().end(), [](char16_t c) { return c >= '0' && c <= '9'; })) {
+               std::all_of(key.s().begin(), key.s().end(),
+                           [](char16_t c) { return c >= '0' && c <= '9'; })) {
       i = std::stod(std::string(key.s().begin(), key.s().end()));
     }
     if (i < 0 || i != std::trunc(i)) return std::nullopt;
@@ -977,11 +1110,13 @@ class Machine {
     switch (obj.t) {
       case Val::kStr:
         if (key == u"length") return Val::Num(static_cast<double>(obj.s().size()));
-        if (auto i = Index(Val::Str(key))) return *i < obj.s().size() ? Val::Str(std::u16string(1, obj.s()[*i])) : Val{};
+        if (auto i = Index(Val::Str(key)))
+          return *i < obj.s().size() ? Val::Str(std::u16string(1, obj.s()[*i])) : Val{};
         return Val{};
       case Val::kArr:
         if (key == u"length") return Val::Num(static_cast<double>(obj.arr()->v.size()));
-        if (auto i = Index(Val::Str(key))) return *i < obj.arr()->v.size() ? obj.arr()->v[*i] : Val{};
+        if (auto i = Index(Val::Str(key)))
+          return *i < obj.arr()->v.size() ? obj.arr()->v[*i] : Val{};
         return Val{};
       case Val::kObj: {
         Val* v = obj.obj()->Find(key);
@@ -989,8 +1124,10 @@ class Machine {
         if (v->t == Val::kPoison) throw Stop{};
         return *v;
       }
-      case Val::kNative: return Val::Nat(StaticMember(obj.native, Utf16To8(key)));
-      default: throw Stop{};
+      case Val::kNative:
+        return Val::Nat(StaticMember(obj.native, Utf16To8(key)));
+      default:
+        throw Stop{};
     }
   }
 
@@ -1057,8 +1194,10 @@ class Machine {
     std::vector<Val> args = Args(n, sc);
     if (ctor.t != Val::kNative) throw Stop{};
     switch (ctor.native) {
-      case Native::kTextDecoder: return Val::Nat(Native::kTextDecoderInstance);
-      case Native::kTextEncoder: return Val::Nat(Native::kTextEncoderInstance);
+      case Native::kTextDecoder:
+        return Val::Nat(Native::kTextDecoderInstance);
+      case Native::kTextEncoder:
+        return Val::Nat(Native::kTextEncoderInstance);
       case Native::kUint8Array:
       case Native::kArray: {
         if (!args.empty() && args[0].t == Val::kNum) {
@@ -1074,8 +1213,10 @@ class Machine {
         a->v = args;
         return ArrVal(a);
       }
-      case Native::kString: return Val::Str(args.empty() ? u"" : ToStr(args[0]));
-      default: throw Stop{};
+      case Native::kString:
+        return Val::Str(args.empty() ? u"" : ToStr(args[0]));
+      default:
+        throw Stop{};
     }
   }
 
@@ -1087,7 +1228,8 @@ class Machine {
       if (callee->kind == N::kMember) {
         // `String.fromCharCode.apply(null, codes)`, `new TextDecoder().decode(bytes)`: a method of
         // a built-in function or instance, not a member of a namespace.
-        if (obj.t == Val::kNative && IsMethodOfNative(callee->op)) return Method(obj, callee->op, Args(n, sc));
+        if (obj.t == Val::kNative && IsMethodOfNative(callee->op))
+          return Method(obj, callee->op, Args(n, sc));
         if (obj.t == Val::kObj || obj.t == Val::kNative) {
           Val f = Get(obj, callee->str);
           if (n->flag && f.t == Val::kUndef) return Val{};
@@ -1124,8 +1266,10 @@ class Machine {
     if (self.t == Val::kStr) return StringMethod(self.s(), m, a);
     if (self.t == Val::kArr) return ArrayMethod(self, m, a);
     if (self.t == Val::kNum) {
-      if (m == "toString") return Val::Str(Utf8To16(NumberToString(self.n, static_cast<int>(Arg(a, 0, 10)))));
-      if (m == "toFixed" && Arg(a, 0, 0) == 0) return Val::Str(Utf8To16(NumberToString(std::round(self.n))));
+      if (m == "toString")
+        return Val::Str(Utf8To16(NumberToString(self.n, static_cast<int>(Arg(a, 0, 10)))));
+      if (m == "toFixed" && Arg(a, 0, 0) == 0)
+        return Val::Str(Utf8To16(NumberToString(std::round(self.n))));
       throw Stop{};
     }
     if (self.t == Val::kFn || self.t == Val::kNative) {
@@ -1170,32 +1314,47 @@ class Machine {
 
   // The entry of a method table for `name`; a method not in the table stops the evaluation.
   template <typename Fn>
-  static Fn MethodNamed(const std::unordered_map<std::string_view, Fn>& table, std::string_view name) {
+  static Fn MethodNamed(const std::unordered_map<std::string_view, Fn>& table,
+                        std::string_view name) {
     auto it = table.find(name);
     if (it == table.end()) throw Stop{};
     return it->second;
   }
 
-
   // A method of String.prototype: `m` is its name (one function serves a family).
-  using StringFn = Val (Machine::*)(const std::u16string& s, const std::string& m, std::vector<Val>& a);
+  using StringFn = Val (Machine::*)(const std::u16string& s, const std::string& m,
+                                    std::vector<Val>& a);
 
   Val StringMethod(const std::u16string& s, const std::string& m, std::vector<Val>& a) {
     static const auto* methods = new std::unordered_map<std::string_view, StringFn>{
-        {"charCodeAt", &Machine::StrCharCode},  {"codePointAt", &Machine::StrCharCode},
-        {"charAt", &Machine::StrCharAt},        {"at", &Machine::StrCharAt},
-        {"slice", &Machine::StrSlice},          {"substring", &Machine::StrSlice},
-        {"substr", &Machine::StrSlice},         {"split", &Machine::StrSplit},
-        {"indexOf", &Machine::StrSearch},       {"lastIndexOf", &Machine::StrSearch},
-        {"includes", &Machine::StrSearch},      {"startsWith", &Machine::StrSearch},
-        {"endsWith", &Machine::StrSearch},      {"replace", &Machine::StrReplace},
-        {"replaceAll", &Machine::StrReplace},   {"toLowerCase", &Machine::StrChangeCase},
-        {"toUpperCase", &Machine::StrChangeCase}, {"trim", &Machine::StrTrim},
-        {"trimStart", &Machine::StrTrim},       {"trimEnd", &Machine::StrTrim},
-        {"repeat", &Machine::StrRepeat},        {"padStart", &Machine::StrPad},
-        {"padEnd", &Machine::StrPad},           {"concat", &Machine::StrConcat},
-        {"toString", &Machine::StrItself},      {"valueOf", &Machine::StrItself},
-        {"normalize", &Machine::StrItself},     {"localeCompare", &Machine::StrLocaleCompare},
+        {"charCodeAt", &Machine::StrCharCode},
+        {"codePointAt", &Machine::StrCharCode},
+        {"charAt", &Machine::StrCharAt},
+        {"at", &Machine::StrCharAt},
+        {"slice", &Machine::StrSlice},
+        {"substring", &Machine::StrSlice},
+        {"substr", &Machine::StrSlice},
+        {"split", &Machine::StrSplit},
+        {"indexOf", &Machine::StrSearch},
+        {"lastIndexOf", &Machine::StrSearch},
+        {"includes", &Machine::StrSearch},
+        {"startsWith", &Machine::StrSearch},
+        {"endsWith", &Machine::StrSearch},
+        {"replace", &Machine::StrReplace},
+        {"replaceAll", &Machine::StrReplace},
+        {"toLowerCase", &Machine::StrChangeCase},
+        {"toUpperCase", &Machine::StrChangeCase},
+        {"trim", &Machine::StrTrim},
+        {"trimStart", &Machine::StrTrim},
+        {"trimEnd", &Machine::StrTrim},
+        {"repeat", &Machine::StrRepeat},
+        {"padStart", &Machine::StrPad},
+        {"padEnd", &Machine::StrPad},
+        {"concat", &Machine::StrConcat},
+        {"toString", &Machine::StrItself},
+        {"valueOf", &Machine::StrItself},
+        {"normalize", &Machine::StrItself},
+        {"localeCompare", &Machine::StrLocaleCompare},
     };
     return (this->*MethodNamed(*methods, m))(s, m, a);
   }
@@ -1206,8 +1365,8 @@ class Machine {
     const double i = Arg(a, 0, 0);
     if (i < 0 || i >= static_cast<double>(len) || std::isnan(i)) return Val::Num(std::nan(""));
     const size_t k = static_cast<size_t>(i);
-    if (m == "codePointAt" && s[k] >= 0xD800 && s[k] <= 0xDBFF && k + 1 < len && s[k + 1] >= 0xDC00 &&
-        s[k + 1] <= 0xDFFF) {
+    if (m == "codePointAt" && s[k] >= 0xD800 && s[k] <= 0xDBFF && k + 1 < len &&
+        s[k + 1] >= 0xDC00 && s[k + 1] <= 0xDFFF) {
       return Val::Num(0x10000 + ((s[k] - 0xD800) << 10) + (s[k + 1] - 0xDC00));
     }
     return Val::Num(s[k]);
@@ -1229,10 +1388,13 @@ class Machine {
   }
 
   // [begin, end) of `slice`, `substring` or `substr` on a string of `len` units.
-  std::pair<size_t, size_t> SliceBounds(const std::string& m, const std::vector<Val>& a, size_t len) {
-    if (m == "slice") return {Clamp(Arg(a, 0, 0), len), Clamp(Arg(a, 1, static_cast<double>(len)), len)};
+  std::pair<size_t, size_t> SliceBounds(const std::string& m, const std::vector<Val>& a,
+                                        size_t len) {
+    if (m == "slice")
+      return {Clamp(Arg(a, 0, 0), len), Clamp(Arg(a, 1, static_cast<double>(len)), len)};
     if (m == "substring") {
-      double x = std::max(0.0, Arg(a, 0, 0)), y = std::max(0.0, Arg(a, 1, static_cast<double>(len)));
+      double x = std::max(0.0, Arg(a, 0, 0)),
+             y = std::max(0.0, Arg(a, 1, static_cast<double>(len)));
       if (std::isnan(x)) x = 0;
       if (std::isnan(y)) y = 0;
       return {static_cast<size_t>(std::min(std::min(x, y), static_cast<double>(len))),
@@ -1307,7 +1469,8 @@ class Machine {
 
   Val StrReplace(const std::u16string& s, const std::string& m, std::vector<Val>& a) {
     if (a.size() < 2) throw Stop{};
-    if (a[0].t == Val::kRegex) return RegexReplace(s, static_cast<const Node*>(a[0].p), a[1], m == "replaceAll");
+    if (a[0].t == Val::kRegex)
+      return RegexReplace(s, static_cast<const Node*>(a[0].p), a[1], m == "replaceAll");
     const std::u16string from = ToStr(a[0]);
     std::u16string out;
     size_t start = 0;
@@ -1337,7 +1500,9 @@ class Machine {
 
   Val StrTrim(const std::u16string& s, const std::string& m, std::vector<Val>& /*a*/) {
     size_t b = 0, e = s.size();
-    auto ws = [](char16_t c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == 0xA0 || c == 0xFEFF; };
+    auto ws = [](char16_t c) {
+      return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == 0xA0 || c == 0xFEFF;
+    };
     if (m != "trimEnd") {
       while (b < e && ws(s[b])) ++b;
     }
@@ -1376,21 +1541,25 @@ class Machine {
   }
 
   // toString, valueOf, normalize (the text is taken as already normalised).
-  Val StrItself(const std::u16string& s, const std::string& /*m*/, std::vector<Val>& /*a*/) { return Val::Str(s); }
+  Val StrItself(const std::u16string& s, const std::string& /*m*/, std::vector<Val>& /*a*/) {
+    return Val::Str(s);
+  }
 
   Val StrLocaleCompare(const std::u16string& s, const std::string& /*m*/, std::vector<Val>& a) {
     const int c = s.compare(a.empty() ? u"undefined" : ToStr(a[0]));
     return Val::Num(c < 0 ? -1 : c > 0 ? 1 : 0);
   }
 
-  std::u16string Replacement(const Val& with, const std::u16string& match, const std::vector<std::u16string>& groups) {
+  std::u16string Replacement(const Val& with, const std::u16string& match,
+                             const std::vector<std::u16string>& groups) {
     if (with.t == Val::kFn || with.t == Val::kNative) {
       std::vector<Val> args{Val::Str(match)};
       for (const auto& g : groups) args.push_back(Val::Str(g));
       return ToStr(CallValue(with, std::move(args)));
     }
     const std::u16string w = ToStr(with);
-    if (w.find(u'$') != std::u16string::npos) throw Stop{};  // $1, $& …: not needed by decoders seen so far
+    if (w.find(u'$') != std::u16string::npos)
+      throw Stop{};  // $1, $& …: not needed by decoders seen so far
     return w;
   }
 
@@ -1410,7 +1579,8 @@ class Machine {
       const size_t at = static_cast<size_t>(sub[0].data() - u8.data());
       out.append(u8, pos, at - pos);
       std::vector<std::u16string> g;
-      for (int i = 1; i <= groups; ++i) g.push_back(Utf8To16(std::string(sub[static_cast<size_t>(i)])));
+      for (int i = 1; i <= groups; ++i)
+        g.push_back(Utf8To16(std::string(sub[static_cast<size_t>(i)])));
       out += Utf16To8(Replacement(with, Utf8To16(std::string(sub[0])), g));
       pos = at + sub[0].size();
       if (sub[0].empty()) {
@@ -1431,18 +1601,18 @@ class Machine {
 
   Val ArrayMethod(const Val& self, const std::string& m, std::vector<Val>& a) {
     static const auto* methods = new std::unordered_map<std::string_view, ArrayFn>{
-        {"map", &Machine::ArrVisit},        {"filter", &Machine::ArrVisit},
-        {"forEach", &Machine::ArrVisit},    {"some", &Machine::ArrSearch},
-        {"every", &Machine::ArrSearch},     {"find", &Machine::ArrSearch},
-        {"findIndex", &Machine::ArrSearch}, {"reduce", &Machine::ArrReduce},
+        {"map", &Machine::ArrVisit},          {"filter", &Machine::ArrVisit},
+        {"forEach", &Machine::ArrVisit},      {"some", &Machine::ArrSearch},
+        {"every", &Machine::ArrSearch},       {"find", &Machine::ArrSearch},
+        {"findIndex", &Machine::ArrSearch},   {"reduce", &Machine::ArrReduce},
         {"reduceRight", &Machine::ArrReduce}, {"join", &Machine::ArrJoin},
-        {"reverse", &Machine::ArrReverse},  {"slice", &Machine::ArrSlice},
-        {"subarray", &Machine::ArrSlice},   {"concat", &Machine::ArrConcat},
-        {"push", &Machine::ArrInsert},      {"unshift", &Machine::ArrInsert},
-        {"pop", &Machine::ArrRemove},       {"shift", &Machine::ArrRemove},
-        {"indexOf", &Machine::ArrIndexOf},  {"includes", &Machine::ArrIndexOf},
-        {"fill", &Machine::ArrFill},        {"at", &Machine::ArrAt},
-        {"flat", &Machine::ArrFlat},        {"toString", &Machine::ArrToString},
+        {"reverse", &Machine::ArrReverse},    {"slice", &Machine::ArrSlice},
+        {"subarray", &Machine::ArrSlice},     {"concat", &Machine::ArrConcat},
+        {"push", &Machine::ArrInsert},        {"unshift", &Machine::ArrInsert},
+        {"pop", &Machine::ArrRemove},         {"shift", &Machine::ArrRemove},
+        {"indexOf", &Machine::ArrIndexOf},    {"includes", &Machine::ArrIndexOf},
+        {"fill", &Machine::ArrFill},          {"at", &Machine::ArrAt},
+        {"flat", &Machine::ArrFlat},          {"toString", &Machine::ArrToString},
     };
     return (this->*MethodNamed(*methods, m))(self, m, a);
   }
@@ -1505,7 +1675,8 @@ class Machine {
       acc = items[0];
       i = 1;
     }
-    for (; i < items.size(); ++i) acc = CallValue(f, {acc, items[i], Val::Num(static_cast<double>(i)), self});
+    for (; i < items.size(); ++i)
+      acc = CallValue(f, {acc, items[i], Val::Num(static_cast<double>(i)), self});
     return acc;
   }
 
@@ -1530,10 +1701,12 @@ class Machine {
   // slice, subarray.
   Val ArrSlice(const Val& self, const std::string& /*m*/, std::vector<Val>& a) {
     const auto& v = self.arr()->v;
-    const size_t b = Clamp(Arg(a, 0, 0), v.size()), e = Clamp(Arg(a, 1, static_cast<double>(v.size())), v.size());
+    const size_t b = Clamp(Arg(a, 0, 0), v.size()),
+                 e = Clamp(Arg(a, 1, static_cast<double>(v.size())), v.size());
     Arr* out = NewArr();
     out->bytes = self.arr()->bytes;
-    if (e > b) out->v.assign(v.begin() + static_cast<ptrdiff_t>(b), v.begin() + static_cast<ptrdiff_t>(e));
+    if (e > b)
+      out->v.assign(v.begin() + static_cast<ptrdiff_t>(b), v.begin() + static_cast<ptrdiff_t>(e));
     Units(out->v.size());
     return ArrVal(out);
   }
@@ -1586,7 +1759,8 @@ class Machine {
     const bool includes = m == "includes";
     const Val x = a.empty() ? Val{} : a[0];
     for (size_t i = 0; i < v.size(); ++i) {
-      if (Truthy(Binary(Op::kStrictEq, v[i], x))) return includes ? Val::Bool(true) : Val::Num(static_cast<double>(i));
+      if (Truthy(Binary(Op::kStrictEq, v[i], x)))
+        return includes ? Val::Bool(true) : Val::Num(static_cast<double>(i));
     }
     return includes ? Val::Bool(false) : Val::Num(-1);
   }
@@ -1696,11 +1870,16 @@ class Machine {
           {Native::kBufferFrom, &Machine::BufferFrom, Decodes::kWithEncoding},
           {Native::kUint8Array, &Machine::BufferFrom, Decodes::kWithEncoding},
           {Native::kBufferAlloc, &Machine::BufferAlloc},
-          {Native::kMathFloor, &Machine::MathUnary, Decodes::kNever, [](double x) { return std::floor(x); }},
-          {Native::kMathCeil, &Machine::MathUnary, Decodes::kNever, [](double x) { return std::ceil(x); }},
-          {Native::kMathRound, &Machine::MathUnary, Decodes::kNever, [](double x) { return std::floor(x + 0.5); }},
-          {Native::kMathAbs, &Machine::MathUnary, Decodes::kNever, [](double x) { return std::fabs(x); }},
-          {Native::kMathTrunc, &Machine::MathUnary, Decodes::kNever, [](double x) { return std::trunc(x); }},
+          {Native::kMathFloor, &Machine::MathUnary, Decodes::kNever,
+           [](double x) { return std::floor(x); }},
+          {Native::kMathCeil, &Machine::MathUnary, Decodes::kNever,
+           [](double x) { return std::ceil(x); }},
+          {Native::kMathRound, &Machine::MathUnary, Decodes::kNever,
+           [](double x) { return std::floor(x + 0.5); }},
+          {Native::kMathAbs, &Machine::MathUnary, Decodes::kNever,
+           [](double x) { return std::fabs(x); }},
+          {Native::kMathTrunc, &Machine::MathUnary, Decodes::kNever,
+           [](double x) { return std::trunc(x); }},
           {Native::kMathPow, &Machine::MathPow},
           {Native::kMathMin, &Machine::MathMinMax},
           {Native::kMathMax, &Machine::MathMinMax},
@@ -1724,11 +1903,14 @@ class Machine {
 
   bool CountsAsDecoding(Decodes decodes, const std::vector<Val>& a) {
     switch (decodes) {
-      case Decodes::kAlways: return true;
+      case Decodes::kAlways:
+        return true;
       case Decodes::kWithEncoding:
         return a.size() > 1 && a[1].t == Val::kStr && a[1].s() != u"utf8" && a[1].s() != u"utf-8";
-      case Decodes::kWithRadix: return a.size() > 1 && Arg(a, 1, 10) != 10;
-      default: return false;
+      case Decodes::kWithRadix:
+        return a.size() > 1 && Arg(a, 1, 10) != 10;
+      default:
+        return false;
     }
   }
 
@@ -1805,7 +1987,9 @@ class Machine {
   }
 
   // Number(x), parseFloat(x).
-  Val NumberOf(const NativeSpec& /*spec*/, const std::vector<Val>& a) { return Val::Num(a.empty() ? 0 : ToNum(a[0])); }
+  Val NumberOf(const NativeSpec& /*spec*/, const std::vector<Val>& a) {
+    return Val::Num(a.empty() ? 0 : ToNum(a[0]));
+  }
   Val BooleanOf(const NativeSpec& /*spec*/, const std::vector<Val>& a) {
     return Val::Bool(!a.empty() && Truthy(a[0]));
   }
@@ -1835,7 +2019,8 @@ class Machine {
   }
   Val MathMinMax(const NativeSpec& spec, const std::vector<Val>& a) {
     const bool min = spec.id == Native::kMathMin;
-    double r = min ? std::numeric_limits<double>::infinity() : -std::numeric_limits<double>::infinity();
+    double r =
+        min ? std::numeric_limits<double>::infinity() : -std::numeric_limits<double>::infinity();
     for (const Val& v : a) r = min ? std::min(r, ToNum(v)) : std::max(r, ToNum(v));
     return Val::Num(r);
   }
@@ -1852,7 +2037,8 @@ class Machine {
       out->v = Iterate(a[0]);
     }
     if (a.size() > 1) {
-      for (size_t i = 0; i < out->v.size(); ++i) out->v[i] = CallValue(a[1], {out->v[i], Val::Num(static_cast<double>(i))});
+      for (size_t i = 0; i < out->v.size(); ++i)
+        out->v[i] = CallValue(a[1], {out->v[i], Val::Num(static_cast<double>(i))});
     }
     Units(out->v.size());
     return ArrVal(out);
@@ -1931,11 +2117,14 @@ class Machine {
   Val ObjectKeysOrValues(const NativeSpec& spec, const std::vector<Val>& a) {
     if (a.empty() || a[0].t != Val::kObj) throw Stop{};
     Arr* out = NewArr();
-    for (auto& [k, v] : a[0].obj()->props) out->v.push_back(spec.id == Native::kObjectKeys ? Val::Str(k) : v);
+    for (auto& [k, v] : a[0].obj()->props)
+      out->v.push_back(spec.id == Native::kObjectKeys ? Val::Str(k) : v);
     return ArrVal(out);
   }
 
-  Val ObjectFreeze(const NativeSpec& /*spec*/, const std::vector<Val>& a) { return a.empty() ? Val{} : a[0]; }
+  Val ObjectFreeze(const NativeSpec& /*spec*/, const std::vector<Val>& a) {
+    return a.empty() ? Val{} : a[0];
+  }
 
   // JSON.parse of arrays, objects, strings, numbers, booleans and null.
   Val JsonParse(const std::u16string& s) {
@@ -1982,10 +2171,14 @@ class Machine {
     SkipJsonSpace(s, i);
     if (*i >= s.size()) throw JsonSyntaxError();
     switch (s[*i]) {
-      case '[': return JsonArray(s, i, depth);
-      case '{': return JsonObject(s, i, depth);
-      case '"': return JsonString(s, i);
-      default: return JsonWord(s, i);
+      case '[':
+        return JsonArray(s, i, depth);
+      case '{':
+        return JsonObject(s, i, depth);
+      case '"':
+        return JsonString(s, i);
+      default:
+        return JsonWord(s, i);
     }
   }
 
@@ -2044,19 +2237,26 @@ class Machine {
   // The character a one-letter escape `\e` stands for.
   static char16_t JsonEscaped(char16_t e) {
     switch (e) {
-      case 'n': return '\n';
-      case 't': return '\t';
-      case 'r': return '\r';
-      case 'b': return '\b';
-      case 'f': return '\f';
-      default: return e;
+      case 'n':
+        return '\n';
+      case 't':
+        return '\t';
+      case 'r':
+        return '\r';
+      case 'b':
+        return '\b';
+      case 'f':
+        return '\f';
+      default:
+        return e;
     }
   }
 
   // true, false, null or a number.
   Val JsonWord(const std::u16string& s, size_t* i) {
     size_t e = *i;
-    while (e < s.size() && s[e] != ',' && s[e] != ']' && s[e] != '}' && s[e] != ' ' && s[e] != '\n') ++e;
+    while (e < s.size() && s[e] != ',' && s[e] != ']' && s[e] != '}' && s[e] != ' ' && s[e] != '\n')
+      ++e;
     const std::string word = Utf16To8(s.substr(*i, e - *i));
     *i = e;
     if (word == "true") return Val::Bool(true);
@@ -2144,7 +2344,8 @@ struct JsEvaluator::Impl {
     }
     ts_parser_set_timeout_micros(parser.get(), 200'000);
     std::string wrapped = program ? std::string(code) : "(" + std::string(code) + "\n)";
-    TSTree* tree = ts_parser_parse_string(parser.get(), nullptr, wrapped.data(), static_cast<uint32_t>(wrapped.size()));
+    TSTree* tree = ts_parser_parse_string(parser.get(), nullptr, wrapped.data(),
+                                          static_cast<uint32_t>(wrapped.size()));
     ts_parser_reset(parser.get());
     if (tree == nullptr) return nullptr;
     TSNode root = ts_tree_root_node(tree);
@@ -2164,7 +2365,8 @@ struct JsEvaluator::Impl {
   }
 };
 
-JsEvaluator::JsEvaluator(std::string_view module_text, Resolver resolver) : impl_(std::make_unique<Impl>()) {
+JsEvaluator::JsEvaluator(std::string_view module_text, Resolver resolver)
+    : impl_(std::make_unique<Impl>()) {
   impl_->text = module_text;
   impl_->resolver = std::move(resolver);
   Impl* impl = impl_.get();
@@ -2173,7 +2375,8 @@ JsEvaluator::JsEvaluator(std::string_view module_text, Resolver resolver) : impl
     // (a module's object, a class) is not compiled, and all snippets of a
     // module together are bounded, so that a bundle with thousands of
     // near-decoders costs bounded parsing.
-    if (r.end <= r.begin || r.end > impl->text.size() || r.end - r.begin > 16 * 1024) return nullptr;
+    if (r.end <= r.begin || r.end > impl->text.size() || r.end - r.begin > 16 * 1024)
+      return nullptr;
     if (impl->compiled_bytes > 8u << 20) return nullptr;
     auto key = std::make_tuple(r.begin, r.end, decl);
     auto it = impl->cache.find(key);
@@ -2196,7 +2399,8 @@ JsEvaluator::~JsEvaluator() = default;
 
 uint64_t JsEvaluator::last_steps() const { return impl_->last_steps; }
 
-std::optional<EvalResult> JsEvaluator::Evaluate(Range expr, uint32_t func, const EvalLimits& limits) {
+std::optional<EvalResult> JsEvaluator::Evaluate(Range expr, uint32_t func,
+                                                const EvalLimits& limits) {
   const Node* node = impl_->compile(expr, false);
   if (node == nullptr) return std::nullopt;
   EvalResult result;
@@ -2215,7 +2419,8 @@ std::optional<EvalResult> JsEvaluator::Evaluate(Range expr, uint32_t func, const
   return result;
 }
 
-std::optional<EvalResult> JsEvaluator::EvaluateSource(std::string_view source, const EvalLimits& limits) {
+std::optional<EvalResult> JsEvaluator::EvaluateSource(std::string_view source,
+                                                      const EvalLimits& limits) {
   auto snippet = std::make_unique<Snippet>();
   std::string copy(source);
   snippet->root = impl_->CompileText(copy, snippet.get(), true);

@@ -48,7 +48,8 @@ struct Declaration {
   uint32_t func = kNone;
   bool is_function_declaration = false;  // `value` is `function f(){…}`
 };
-using Resolver = std::function<std::optional<Declaration>(std::string_view name, uint32_t use_func)>;
+using Resolver =
+    std::function<std::optional<Declaration>(std::string_view name, uint32_t use_func)>;
 
 // What an evaluation produced.
 struct EvalResult {

@@ -45,7 +45,8 @@ uint64_t ThreadCpuMicros() {
 // ts_tree_delete): the tree lives as long as the arena. Null when the parse
 // took more than budget_micros of this thread's CPU time or the grammar
 // does not load.
-TSTree* ParseRange(std::string_view text, uint32_t begin, uint32_t end, TreeArena* arena, uint64_t budget_micros) {
+TSTree* ParseRange(std::string_view text, uint32_t begin, uint32_t end, TreeArena* arena,
+                   uint64_t budget_micros) {
   const TSLanguage* language = Grammar::Get().language;  // installs the allocator first
   TreeArenaScope scope(arena);
   std::unique_ptr<TSParser, ParserDeleter> parser(ts_parser_new());
@@ -63,10 +64,12 @@ TSTree* ParseRange(std::string_view text, uint32_t begin, uint32_t end, TreeAren
   const auto wall_start = std::chrono::steady_clock::now();
   TSTree* tree = nullptr;
   for (;;) {
-    tree = ts_parser_parse_string(parser.get(), nullptr, text.data(), static_cast<uint32_t>(text.size()));
+    tree = ts_parser_parse_string(parser.get(), nullptr, text.data(),
+                                  static_cast<uint32_t>(text.size()));
     if (tree != nullptr || ThreadCpuMicros() - cpu_start >= budget_micros) break;
     const auto wall = std::chrono::steady_clock::now() - wall_start;
-    if (std::chrono::duration_cast<std::chrono::microseconds>(wall).count() >= static_cast<int64_t>(budget_micros) * 20) {
+    if (std::chrono::duration_cast<std::chrono::microseconds>(wall).count() >=
+        static_cast<int64_t>(budget_micros) * 20) {
       break;
     }
   }
@@ -85,8 +88,10 @@ JsFacts GatherFacts(std::string_view text, const AuditRules& rules, uint64_t par
   JsFacts facts;
   if (parse_budget_micros == 0) parse_budget_micros = DefaultParseBudgetMicros(text.size());
   auto gave_up = [&] {
-    return fmt::format("the parser gave up after {:.1f} s (text that is not JavaScript, or built to stall a parser)",
-                       static_cast<double>(parse_budget_micros) / 1e6);
+    return fmt::format(
+        "the parser gave up after {:.1f} s (text that is not JavaScript, or built to stall a "
+        "parser)",
+        static_cast<double>(parse_budget_micros) / 1e6);
   };
   if (text.size() > UINT32_MAX - 1) {
     facts.not_parsed = "larger than 4 GiB";
@@ -148,7 +153,8 @@ JsFacts GatherFacts(std::string_view text, const AuditRules& rules, uint64_t par
     if (!failed.load()) {
       Piece& first = pieces.front();
       for (size_t k = 1; k < pieces.size(); ++k) {
-        AppendFacts(std::move(pieces[k].facts), std::move(*pieces[k].walker), &first.facts, &*first.walker);
+        AppendFacts(std::move(pieces[k].facts), std::move(*pieces[k].walker), &first.facts,
+                    &*first.walker);
       }
       ResolveStringArrays(text, rules, *first.walker, &first.facts);
       auto by_begin = [](const auto& x, const auto& y) { return x.range.begin < y.range.begin; };

@@ -30,9 +30,9 @@ struct Range {
 
 struct FunctionFact {
   Range range;
-  uint32_t parent = kNone;  // enclosing function, or kNone at module level
-  std::string name;         // declared, bound or method name; "" when anonymous
-  bool declaration = false; // `function name(…){…}` (not an expression, arrow or method)
+  uint32_t parent = kNone;   // enclosing function, or kNone at module level
+  std::string name;          // declared, bound or method name; "" when anonymous
+  bool declaration = false;  // `function name(…){…}` (not an expression, arrow or method)
 };
 
 // How a string came to be: a literal, or code that builds it.
@@ -172,6 +172,7 @@ void UseTreeSitterAllocator();
 // syntax errors leave error nodes that are skipped (has_syntax_errors says so);
 // a parse over its budget (0: DefaultParseBudgetMicros(text.size())) leaves
 // no facts and not_parsed says why.
-JsFacts GatherFacts(std::string_view text, const AuditRules& rules, uint64_t parse_budget_micros = 0);
+JsFacts GatherFacts(std::string_view text, const AuditRules& rules,
+                    uint64_t parse_budget_micros = 0);
 
 }  // namespace glassbox::audit::internal

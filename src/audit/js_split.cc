@@ -17,7 +17,8 @@ namespace {
 // parse cleanly and the module is parsed whole.
 class SplitLexer {
  public:
-  SplitLexer(std::string_view text, size_t piece) : text_(text), n_(text.size()), piece_(piece), next_(piece) {}
+  SplitLexer(std::string_view text, size_t piece)
+      : text_(text), n_(text.size()), piece_(piece), next_(piece) {}
 
   // The split points; empty when the lexer loses track.
   std::vector<uint32_t> Run();
@@ -48,11 +49,11 @@ class SplitLexer {
   std::string_view text_;
   size_t n_;
   size_t piece_;
-  size_t next_;                // the next split point is at or after this
-  size_t i_ = 0;               // the current position
-  std::vector<int> templates_; // depth at which each open ${ … } started
+  size_t next_;                 // the next split point is at or after this
+  size_t i_ = 0;                // the current position
+  std::vector<int> templates_;  // depth at which each open ${ … } started
   int depth_ = 0;
-  char prev_ = ';';            // last significant character
+  char prev_ = ';';  // last significant character
   std::vector<uint32_t> points_;
 };
 
@@ -75,9 +76,13 @@ std::vector<uint32_t> SplitLexer::Run() {
         continue;
       case '(':
       case '[':
-      case '{': ++depth_; break;
+      case '{':
+        ++depth_;
+        break;
       case ')':
-      case ']': --depth_; break;
+      case ']':
+        --depth_;
+        break;
       case '}':
         --depth_;
         if (!templates_.empty() && templates_.back() == depth_) {
@@ -88,7 +93,8 @@ std::vector<uint32_t> SplitLexer::Run() {
           continue;
         }
         break;
-      default: break;
+      default:
+        break;
     }
     if (depth_ < 0) return {};
     if (!MaybeAddPoint()) return points_;
@@ -137,7 +143,8 @@ bool SplitLexer::SkipSlash() {
 }
 
 bool SplitLexer::RegexMayStart() const {
-  return AfterKeyword() || std::string_view("(,=:[!&|?{};+-*%<>~^").find(prev_) != std::string_view::npos;
+  return AfterKeyword() ||
+         std::string_view("(,=:[!&|?{};+-*%<>~^").find(prev_) != std::string_view::npos;
 }
 
 bool SplitLexer::AfterKeyword() const {
@@ -150,8 +157,8 @@ bool SplitLexer::AfterKeyword() const {
     --b;
   }
   const std::string_view word = text_.substr(b, w - b);
-  for (std::string_view k : {"return", "typeof", "case", "do", "else", "in", "of", "void", "yield", "await",
-                             "delete", "throw", "new", "instanceof"}) {
+  for (std::string_view k : {"return", "typeof", "case", "do", "else", "in", "of", "void", "yield",
+                             "await", "delete", "throw", "new", "instanceof"}) {
     if (word == k) return true;
   }
   return false;
@@ -173,7 +180,8 @@ void SplitLexer::SkipRegex() {
 }
 
 bool SplitLexer::MaybeAddPoint() {
-  if (i_ < next_ || depth_ != 0 || !templates_.empty() || (prev_ != ';' && prev_ != '}')) return true;
+  if (i_ < next_ || depth_ != 0 || !templates_.empty() || (prev_ != ';' && prev_ != '}'))
+    return true;
   for (std::string_view start : {"var ", "function ", "class ", "let ", "const "}) {
     if (text_.compare(i_, start.size(), start) != 0) continue;
     if (n_ - i_ < piece_ / 2) return false;
@@ -283,7 +291,8 @@ void AppendFacts(JsFacts&& b, Walker&& wb, JsFacts* a, Walker* wa) {
   }
   a->has_syntax_errors |= b.has_syntax_errors;
   a->nodes += b.nodes;
-  wa->rotation_calls.insert(wa->rotation_calls.end(), wb.rotation_calls.begin(), wb.rotation_calls.end());
+  wa->rotation_calls.insert(wa->rotation_calls.end(), wb.rotation_calls.begin(),
+                            wb.rotation_calls.end());
   for (Walker::NumberCall& c : wb.number_calls) {
     c.func = fn(c.func);
     wa->number_calls.push_back(c);

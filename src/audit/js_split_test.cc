@@ -16,7 +16,8 @@ namespace {
 std::vector<uint32_t> Points(std::string_view text) { return SplitPoints(text, 8); }
 
 TEST(SplitPoints, TopLevelDeclarationsAfterAStatementEnd) {
-  const std::string text = "var a = 1;\nvar b = 2;\nfunction f() { return 1; }\nconst c = 3;\nlet d = 4;\n";
+  const std::string text =
+      "var a = 1;\nvar b = 2;\nfunction f() { return 1; }\nconst c = 3;\nlet d = 4;\n";
   EXPECT_EQ(Points(text), (std::vector<uint32_t>{11, 22, 49, 62}));
 }
 
@@ -38,7 +39,8 @@ TEST(SplitPoints, NoneInsideBlocksStringsCommentsOrRegexes) {
 TEST(SplitPoints, TemplateSubstitutionsNestAndTheTemplateGoesOnAfterThem) {
   // After the `}` that closes ${…} the lexer is back in template text, where
   // "; var v" is text, not code.
-  const std::string text = "t = `a ${ {k: 1}.k } ; var v = 1 ${`in ${x}`} b`;\nvar after = 1; var more = 2;\n";
+  const std::string text =
+      "t = `a ${ {k: 1}.k } ; var v = 1 ${`in ${x}`} b`;\nvar after = 1; var more = 2;\n";
   const std::vector<uint32_t> points = Points(text);
   ASSERT_FALSE(points.empty());
   EXPECT_EQ(text.substr(points.front(), 9), "var after");
@@ -49,13 +51,17 @@ TEST(SplitPoints, LosesTrackOnAnUnclosedCommentOrAStrayBracket) {
   EXPECT_TRUE(Points("var a = 1; }) var b = 2; var c = 3; var d = 4; var e = 5;").empty());
 }
 
-TEST(SplitPoints, SmallTextIsNotSplit) { EXPECT_TRUE(SplitPoints("var a = 1; var b = 2;", 1024).empty()); }
+TEST(SplitPoints, SmallTextIsNotSplit) {
+  EXPECT_TRUE(SplitPoints("var a = 1; var b = 2;", 1024).empty());
+}
 
 TEST(DecodeJsEscapes, EveryEscapeForm) {
   bool non_ascii = false;
-  EXPECT_EQ(DecodeJsEscapes(R"(a\nb\tc\\d\'e\"f\0g)", &non_ascii), std::string("a\nb\tc\\d'e\"f\0g", 13));
+  EXPECT_EQ(DecodeJsEscapes(R"(a\nb\tc\\d\'e\"f\0g)", &non_ascii),
+            std::string("a\nb\tc\\d'e\"f\0g", 13));
   EXPECT_FALSE(non_ascii);
-  EXPECT_EQ(DecodeJsEscapes(R"(\x41\u0042\u{43}\u{1F600}\uD83D\uDE00)", &non_ascii), "ABC\xF0\x9F\x98\x80\xF0\x9F\x98\x80");
+  EXPECT_EQ(DecodeJsEscapes(R"(\x41\u0042\u{43}\u{1F600}\uD83D\uDE00)", &non_ascii),
+            "ABC\xF0\x9F\x98\x80\xF0\x9F\x98\x80");
   EXPECT_TRUE(non_ascii);
   non_ascii = false;
   // Malformed escapes stand for the escaped character; a lone surrogate is U+FFFD.

@@ -56,13 +56,16 @@ Grammar::Grammar() : language(tree_sitter_javascript()) {
   const uint32_t count = ts_language_symbol_count(language);
   kinds.assign(count, Kind::kOther);
   for (uint32_t s = 0; s < count; ++s) {
-    if (ts_language_symbol_type(language, static_cast<TSSymbol>(s)) != TSSymbolTypeRegular) continue;
+    if (ts_language_symbol_type(language, static_cast<TSSymbol>(s)) != TSSymbolTypeRegular)
+      continue;
     const char* n = ts_language_symbol_name(language, static_cast<TSSymbol>(s));
     for (const auto& [want, kind] : kNames) {
       if (std::strcmp(n, want) == 0) kinds[s] = kind;
     }
   }
-  auto field = [&](const char* f) { return ts_language_field_id_for_name(language, f, std::strlen(f)); };
+  auto field = [&](const char* f) {
+    return ts_language_field_id_for_name(language, f, std::strlen(f));
+  };
   object = field("object");
   property = field("property");
   function = field("function");
@@ -129,12 +132,24 @@ std::optional<uint32_t> FourHexDigits(std::string_view raw, size_t at) {
 // \n \t \r \b \f \v \0 and line continuations.
 bool DecodeSingleCharEscape(std::string_view raw, size_t* i, std::string* out) {
   switch (raw[*i]) {
-    case 'n': out->push_back('\n'); return true;
-    case 't': out->push_back('\t'); return true;
-    case 'r': out->push_back('\r'); return true;
-    case 'b': out->push_back('\b'); return true;
-    case 'f': out->push_back('\f'); return true;
-    case 'v': out->push_back('\v'); return true;
+    case 'n':
+      out->push_back('\n');
+      return true;
+    case 't':
+      out->push_back('\t');
+      return true;
+    case 'r':
+      out->push_back('\r');
+      return true;
+    case 'b':
+      out->push_back('\b');
+      return true;
+    case 'f':
+      out->push_back('\f');
+      return true;
+    case 'v':
+      out->push_back('\v');
+      return true;
     case '0':
       if (*i + 1 < raw.size() && raw[*i + 1] >= '0' && raw[*i + 1] <= '9') return false;
       out->push_back('\0');
@@ -142,24 +157,29 @@ bool DecodeSingleCharEscape(std::string_view raw, size_t* i, std::string* out) {
     case '\r':
       if (*i + 1 < raw.size() && raw[*i + 1] == '\n') ++*i;
       return true;
-    case '\n': return true;
-    default: return false;
+    case '\n':
+      return true;
+    default:
+      return false;
   }
 }
 
 // \xHH.
 bool DecodeHexEscape(std::string_view raw, size_t* i, std::string* out, bool* escaped_non_ascii) {
   if (*i + 2 >= raw.size() || HexDigit(raw[*i + 1]) < 0 || HexDigit(raw[*i + 2]) < 0) return false;
-  AppendEscaped(static_cast<uint32_t>(HexDigit(raw[*i + 1]) * 16 + HexDigit(raw[*i + 2])), out, escaped_non_ascii);
+  AppendEscaped(static_cast<uint32_t>(HexDigit(raw[*i + 1]) * 16 + HexDigit(raw[*i + 2])), out,
+                escaped_non_ascii);
   *i += 2;
   return true;
 }
 
 // \u{H…}.
-bool DecodeBracedEscape(std::string_view raw, size_t* i, std::string* out, bool* escaped_non_ascii) {
+bool DecodeBracedEscape(std::string_view raw, size_t* i, std::string* out,
+                        bool* escaped_non_ascii) {
   uint32_t cp = 0;
   size_t j = *i + 2;
-  while (j < raw.size() && HexDigit(raw[j]) >= 0 && cp <= 0x10FFFF) cp = cp * 16 + static_cast<uint32_t>(HexDigit(raw[j++]));
+  while (j < raw.size() && HexDigit(raw[j]) >= 0 && cp <= 0x10FFFF)
+    cp = cp * 16 + static_cast<uint32_t>(HexDigit(raw[j++]));
   if (j >= raw.size() || raw[j] != '}' || cp > 0x10FFFF) return false;
   *i = j;
   AppendEscaped(cp, out, escaped_non_ascii);
@@ -168,14 +188,17 @@ bool DecodeBracedEscape(std::string_view raw, size_t* i, std::string* out, bool*
 
 // \uHHHH, a surrogate pair written as two such escapes, or \u{H…}. A lone
 // surrogate becomes U+FFFD.
-bool DecodeUnicodeEscape(std::string_view raw, size_t* i, std::string* out, bool* escaped_non_ascii) {
-  if (*i + 1 < raw.size() && raw[*i + 1] == '{') return DecodeBracedEscape(raw, i, out, escaped_non_ascii);
+bool DecodeUnicodeEscape(std::string_view raw, size_t* i, std::string* out,
+                         bool* escaped_non_ascii) {
+  if (*i + 1 < raw.size() && raw[*i + 1] == '{')
+    return DecodeBracedEscape(raw, i, out, escaped_non_ascii);
   if (*i + 4 >= raw.size()) return false;
   const std::optional<uint32_t> high = FourHexDigits(raw, *i + 1);
   if (!high) return false;
   uint32_t cp = *high;
   *i += 4;
-  if (cp >= 0xD800 && cp <= 0xDBFF && *i + 6 < raw.size() && raw[*i + 1] == '\\' && raw[*i + 2] == 'u') {
+  if (cp >= 0xD800 && cp <= 0xDBFF && *i + 6 < raw.size() && raw[*i + 1] == '\\' &&
+      raw[*i + 2] == 'u') {
     const std::optional<uint32_t> low = FourHexDigits(raw, *i + 3);
     if (low && *low >= 0xDC00 && *low <= 0xDFFF) {
       cp = 0x10000 + ((cp - 0xD800) << 10) + (*low - 0xDC00);
@@ -189,9 +212,12 @@ bool DecodeUnicodeEscape(std::string_view raw, size_t* i, std::string* out, bool
 
 bool DecodeEscape(std::string_view raw, size_t* i, std::string* out, bool* escaped_non_ascii) {
   switch (raw[*i]) {
-    case 'x': return DecodeHexEscape(raw, i, out, escaped_non_ascii);
-    case 'u': return DecodeUnicodeEscape(raw, i, out, escaped_non_ascii);
-    default: return DecodeSingleCharEscape(raw, i, out);
+    case 'x':
+      return DecodeHexEscape(raw, i, out, escaped_non_ascii);
+    case 'u':
+      return DecodeUnicodeEscape(raw, i, out, escaped_non_ascii);
+    default:
+      return DecodeSingleCharEscape(raw, i, out);
   }
 }
 
@@ -275,7 +301,8 @@ void Walker::Run(TSNode root) {
 TSFieldId Walker::FieldIfNeeded(const TSTreeCursor* cursor) const {
   if (frames_.empty()) return 0;
   const Kind pk = frames_.back().kind;
-  if (pk != Kind::kIf && pk != Kind::kTernary && pk != Kind::kSwitch && pk != Kind::kBinary && pk != Kind::kCall) {
+  if (pk != Kind::kIf && pk != Kind::kTernary && pk != Kind::kSwitch && pk != Kind::kBinary &&
+      pk != Kind::kCall) {
     return 0;
   }
   return ts_tree_cursor_current_field_id(cursor);
@@ -294,21 +321,46 @@ void Walker::Enter(TSNode node, TSFieldId field) {
     }
   }
   switch (kind) {
-    case Kind::kString: OnString(node); break;
-    case Kind::kTemplateString: OnTemplate(node); break;
-    case Kind::kArray: OnArray(node); break;
-    case Kind::kMember: OnMember(node, field); break;
-    case Kind::kSubscript: OnSubscript(node, field); break;
-    case Kind::kCall: OnCall(node); break;
-    case Kind::kBinary: OnBinary(node); break;
+    case Kind::kString:
+      OnString(node);
+      break;
+    case Kind::kTemplateString:
+      OnTemplate(node);
+      break;
+    case Kind::kArray:
+      OnArray(node);
+      break;
+    case Kind::kMember:
+      OnMember(node, field);
+      break;
+    case Kind::kSubscript:
+      OnSubscript(node, field);
+      break;
+    case Kind::kCall:
+      OnCall(node);
+      break;
+    case Kind::kBinary:
+      OnBinary(node);
+      break;
     case Kind::kDeclarator:
-    case Kind::kAssignment: OnDeclaration(node, kind); break;
+    case Kind::kAssignment:
+      OnDeclaration(node, kind);
+      break;
     case Kind::kIf:
-    case Kind::kTernary: OnBranch(node); break;
-    case Kind::kSwitch: OnSwitch(node); break;
-    case Kind::kSwitchCase: OnSwitchCase(node); break;
-    case Kind::kReturn: facts_.returns.push_back(ReturnFact{RangeOf(node), func_}); break;
-    default: break;
+    case Kind::kTernary:
+      OnBranch(node);
+      break;
+    case Kind::kSwitch:
+      OnSwitch(node);
+      break;
+    case Kind::kSwitchCase:
+      OnSwitchCase(node);
+      break;
+    case Kind::kReturn:
+      facts_.returns.push_back(ReturnFact{RangeOf(node), func_});
+      break;
+    default:
+      break;
   }
   if (IsFunction(kind)) OnFunction(node, kind);
 }
@@ -321,7 +373,8 @@ void Walker::Leave() {
 
 void Walker::CheckEnv(Range range, std::string_view name) {
   for (uint32_t i : env_rules_) {
-    if (re2::RE2::FullMatch(re2::StringPiece(name.data(), name.size()), *rules_.probes[i].env_regex)) {
+    if (re2::RE2::FullMatch(re2::StringPiece(name.data(), name.size()),
+                            *rules_.probes[i].env_regex)) {
       AddProbe(range, i, "process.env." + std::string(name));
     }
   }
@@ -332,8 +385,11 @@ void Walker::OnString(TSNode node) {
   if (raw.size() < 2) return;
   raw = raw.substr(1, raw.size() - 2);
   bool escaped = false;
-  StringFact s{RangeOf(node), DecodeJsEscapes(raw, &escaped), func_,
-               escaped ? StringOrigin::kEscapedLiteral : StringOrigin::kLiteral, {}};
+  StringFact s{RangeOf(node),
+               DecodeJsEscapes(raw, &escaped),
+               func_,
+               escaped ? StringOrigin::kEscapedLiteral : StringOrigin::kLiteral,
+               {}};
   CheckStringProbes(s);
   facts_.strings.push_back(std::move(s));
 }
@@ -341,7 +397,8 @@ void Walker::OnString(TSNode node) {
 void Walker::CheckStringProbes(const StringFact& s) {
   if (s.value.size() > 200 || s.value.empty()) return;
   for (uint32_t i : string_rules_) {
-    if (re2::RE2::FullMatch(s.value, *rules_.probes[i].string_regex)) AddProbe(s.range, i, "\"" + s.value + "\"");
+    if (re2::RE2::FullMatch(s.value, *rules_.probes[i].string_regex))
+      AddProbe(s.range, i, "\"" + s.value + "\"");
   }
 }
 
@@ -361,7 +418,9 @@ void Walker::OnTemplate(TSNode node) {
     return true;
   });
   if (pos < r.end - 1) value += DecodeJsEscapes(text_.substr(pos, r.end - 1 - pos), &escaped);
-  StringFact s{r, std::move(value), func_,
+  StringFact s{r,
+               std::move(value),
+               func_,
                substituted ? StringOrigin::kTemplate
                            : (escaped ? StringOrigin::kEscapedLiteral : StringOrigin::kLiteral),
                {}};
@@ -397,7 +456,8 @@ std::optional<int64_t> Walker::IntegerOf(TSNode n) const {
   if (k == Kind::kUnary) {
     TSNode op = ts_node_child_by_field_id(n, g_.op);
     TSNode arg = ts_node_child_by_field_id(n, g_.argument);
-    if (!ts_node_is_null(op) && !ts_node_is_null(arg) && Text(op) == "-" && KindOf(arg) == Kind::kNumber) {
+    if (!ts_node_is_null(op) && !ts_node_is_null(arg) && Text(op) == "-" &&
+        KindOf(arg) == Kind::kNumber) {
       if (auto v = ParseInteger(Text(arg))) return -*v;
     }
   }
@@ -425,18 +485,20 @@ void Walker::OnArray(TSNode node) {
   });
   const Frame* parent = Parent();
   if (strings && n >= 2) {
-    facts_.string_arrays.push_back(StringArrayFact{RangeOf(node), static_cast<uint32_t>(facts_.strings.size()), n,
-                                                   func_, BoundName()});
+    facts_.string_arrays.push_back(StringArrayFact{
+        RangeOf(node), static_cast<uint32_t>(facts_.strings.size()), n, func_, BoundName()});
   } else if (numbers && n >= 4) {
-    const uint32_t group =
-        parent != nullptr && parent->kind == Kind::kArray ? ts_node_start_byte(parent->node) : kNone;
+    const uint32_t group = parent != nullptr && parent->kind == Kind::kArray
+                               ? ts_node_start_byte(parent->node)
+                               : kNone;
     facts_.number_arrays.push_back(NumberArrayFact{RangeOf(node), std::move(values), func_, group});
   }
 }
 
 void Walker::OnMember(TSNode node, TSFieldId field) {
   const Frame* parent = Parent();
-  if (parent != nullptr && parent->kind == Kind::kCall && field == g_.function) return;  // OnCall has it
+  if (parent != nullptr && parent->kind == Kind::kCall && field == g_.function)
+    return;  // OnCall has it
   TSNode prop = ts_node_child_by_field_id(node, g_.property);
   TSNode object = ts_node_child_by_field_id(node, g_.object);
   if (ts_node_is_null(prop) || ts_node_is_null(object)) return;
@@ -448,10 +510,12 @@ void Walker::OnMember(TSNode node, TSFieldId field) {
   }
   auto it = property_rules_.find(name);
   if (it == property_rules_.end()) return;
-  std::string_view tail = object_text.size() > 200 ? object_text.substr(object_text.size() - 200) : object_text;
+  std::string_view tail =
+      object_text.size() > 200 ? object_text.substr(object_text.size() - 200) : object_text;
   for (uint32_t i : it->second) {
     const ProbeRule& r = rules_.probes[i];
-    if (r.object_regex && !re2::RE2::PartialMatch(re2::StringPiece(tail.data(), tail.size()), *r.object_regex)) {
+    if (r.object_regex &&
+        !re2::RE2::PartialMatch(re2::StringPiece(tail.data(), tail.size()), *r.object_regex)) {
       continue;
     }
     AddProbe(RangeOf(node), i, std::string(tail) + "." + std::string(name));
@@ -467,12 +531,14 @@ void Walker::OnSubscript(TSNode node, TSFieldId field) {
     // after the walk.
     TSNode fn = ts_node_child_by_field_id(index, g_.function);
     if (ts_node_is_null(fn) || KindOf(fn) != Kind::kIdentifier) return;
-    BracketCall b{RangeOf(node), RangeOf(object), ts_node_start_byte(index), {}, {}, func_, condition_};
+    BracketCall b{RangeOf(node), RangeOf(object), ts_node_start_byte(index), {}, {},
+                  func_,         condition_};
     const Frame* parent = Parent();
     if (parent != nullptr && parent->kind == Kind::kCall && field == g_.function) {
       b.call = RangeOf(parent->node);
       TSNode args = ts_node_child_by_field_id(parent->node, g_.arguments);
-      if (!ts_node_is_null(args) && ts_node_named_child_count(args) > 0) b.arg0 = RangeOf(ts_node_named_child(args, 0));
+      if (!ts_node_is_null(args) && ts_node_named_child_count(args) > 0)
+        b.arg0 = RangeOf(ts_node_named_child(args, 0));
     }
     bracket_calls.push_back(b);
     return;
@@ -520,14 +586,16 @@ void Walker::OnCall(TSNode node) {
   }
 }
 
-void Walker::OnMethodCall(TSNode node, TSNode object, std::string_view name, TSNode args, uint32_t argc) {
+void Walker::OnMethodCall(TSNode node, TSNode object, std::string_view name, TSNode args,
+                          uint32_t argc) {
   TSNode arg0 = argc > 0 ? ts_node_named_child(args, 0) : TSNode{};
   if (name == "get" && argc == 1 && KindOf(arg0) == Kind::kString) {
     const std::string_view obj = Text(object);
     if (obj == "Deno.env" || (obj.size() >= 4 && obj.substr(obj.size() - 4) == ".env")) {
       std::string_view raw = Text(arg0);
       bool escaped = false;
-      if (raw.size() >= 2) CheckEnv(RangeOf(node), DecodeJsEscapes(raw.substr(1, raw.size() - 2), &escaped));
+      if (raw.size() >= 2)
+        CheckEnv(RangeOf(node), DecodeJsEscapes(raw.substr(1, raw.size() - 2), &escaped));
     }
     return;
   }
@@ -548,7 +616,8 @@ void Walker::AddCharCodeString(TSNode node, TSNode args, uint32_t argc) {
     return all;
   });
   if (!all || argc == 0) return;
-  facts_.strings.push_back(StringFact{RangeOf(node), std::move(value), func_, StringOrigin::kFromCharCode, {}});
+  facts_.strings.push_back(
+      StringFact{RangeOf(node), std::move(value), func_, StringOrigin::kFromCharCode, {}});
 }
 
 void Walker::AddMethodCompare(TSNode node, std::string_view name, TSNode object, TSNode arg0) {
@@ -559,7 +628,8 @@ void Walker::AddMethodCompare(TSNode node, std::string_view name, TSNode object,
     AddCompare(node, CompareKind::kAffix, object, arg0);
   } else if (name == "test" || name == "exec") {
     AddCompare(node, CompareKind::kAffix, arg0, object);
-  } else if (name == "some" || name == "find" || name == "every" || name == "filter" || name == "findIndex") {
+  } else if (name == "some" || name == "find" || name == "every" || name == "filter" ||
+             name == "findIndex") {
     AddCompare(node, CompareKind::kPredicate, arg0, object);
   }
 }
@@ -594,10 +664,13 @@ void Walker::MaybeConstantCall(TSNode node, TSNode fn, TSNode args, uint32_t arg
 }
 
 void Walker::MaybeRotationCall(TSNode node, TSNode args) {
-  if (ts_node_is_null(args) || KindOf(args) != Kind::kArguments || ts_node_named_child_count(args) != 2) return;
+  if (ts_node_is_null(args) || KindOf(args) != Kind::kArguments ||
+      ts_node_named_child_count(args) != 2)
+    return;
   TSNode a0 = ts_node_named_child(args, 0);
   TSNode a1 = ts_node_named_child(args, 1);
-  if (KindOf(a0) == Kind::kIdentifier && KindOf(a1) == Kind::kNumber) rotation_calls.push_back(node);
+  if (KindOf(a0) == Kind::kIdentifier && KindOf(a1) == Kind::kNumber)
+    rotation_calls.push_back(node);
 }
 
 void Walker::OnBinary(TSNode node) {
@@ -660,10 +733,10 @@ void Walker::OnSwitchCase(TSNode node) {
   TSNode switched = ts_node_child_by_field_id(sw.node, g_.value);
   if (ts_node_is_null(value) || ts_node_is_null(switched)) return;
   const uint32_t branch = static_cast<uint32_t>(facts_.branches.size());
-  facts_.branches.push_back(
-      BranchFact{RangeOf(value), Range{ts_node_end_byte(value), ts_node_end_byte(node)}, {}, func_});
-  facts_.compares.push_back(
-      CompareFact{RangeOf(value), CompareKind::kEquals, RangeOf(switched), RangeOf(value), func_, branch});
+  facts_.branches.push_back(BranchFact{
+      RangeOf(value), Range{ts_node_end_byte(value), ts_node_end_byte(node)}, {}, func_});
+  facts_.compares.push_back(CompareFact{RangeOf(value), CompareKind::kEquals, RangeOf(switched),
+                                        RangeOf(value), func_, branch});
 }
 
 void Walker::OnFunction(TSNode node, Kind kind) {
@@ -673,8 +746,8 @@ void Walker::OnFunction(TSNode node, Kind kind) {
     if (!ts_node_is_null(n)) name = std::string(Text(n));
   }
   if (name.empty()) name = BoundName();
-  facts_.functions.push_back(
-      FunctionFact{RangeOf(node), frames_.back().prev_func, std::move(name), kind == Kind::kFunctionDecl});
+  facts_.functions.push_back(FunctionFact{RangeOf(node), frames_.back().prev_func, std::move(name),
+                                          kind == Kind::kFunctionDecl});
   func_ = static_cast<uint32_t>(facts_.functions.size() - 1);
 }
 

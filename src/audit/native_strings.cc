@@ -33,7 +33,8 @@ inline std::uint32_t PrintableMask32(const unsigned char* p) {
   std::uint32_t m = 0;
   for (int half = 0; half < 2; ++half) {
     __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * half));
-    __m128i ok = _mm_or_si128(_mm_andnot_si128(_mm_cmpeq_epi8(v, del), _mm_cmpgt_epi8(v, low)), _mm_cmpeq_epi8(v, tab));
+    __m128i ok = _mm_or_si128(_mm_andnot_si128(_mm_cmpeq_epi8(v, del), _mm_cmpgt_epi8(v, low)),
+                              _mm_cmpeq_epi8(v, tab));
     m |= static_cast<std::uint32_t>(_mm_movemask_epi8(ok)) << (16 * half);
   }
   return m;
@@ -81,7 +82,8 @@ void ReadNativeStrings(std::string_view file, const UnpackLimits& limits, Unpack
     if (i >= n) break;
     size_t start = i;
     while (i < n && kPrintable[p[i]] && i - start < kMaxRun) ++i;
-    if (i - start >= min_len) found.push_back({start, std::string(file.substr(start, i - start)), "ascii"});
+    if (i - start >= min_len)
+      found.push_back({start, std::string(file.substr(start, i - start)), "ascii"});
   }
   // UTF-16LE, both alignments; each pass yields runs in file order, so the
   // three sorted lists are merged at the end (ASCII first on equal offsets).
@@ -118,9 +120,11 @@ void ReadNativeStrings(std::string_view file, const UnpackLimits& limits, Unpack
                      found.begin() + static_cast<std::ptrdiff_t>(ends[1]), by_offset);
   if (cut) {
     out->notes.push_back(
-        fmt::format("limit: more than {} printable strings; the rest of the file was not listed", limits.max_strings));
+        fmt::format("limit: more than {} printable strings; the rest of the file was not listed",
+                    limits.max_strings));
   }
-  out->strings.insert(out->strings.end(), std::make_move_iterator(found.begin()), std::make_move_iterator(found.end()));
+  out->strings.insert(out->strings.end(), std::make_move_iterator(found.begin()),
+                      std::make_move_iterator(found.end()));
 }
 
 }  // namespace glassbox::audit::internal

@@ -104,7 +104,8 @@ void ReadBlob(const Blob& b, Budget* budget, Unpacked* out) {
                     b.main.bytes.size(), b.main.offset));
   } else {
     Module* m = nullptr;
-    if (AddModule(main_path, b.main.bytes, GuessEncoding(b.main.bytes), b.main.offset, "node-sea", budget, out, &m)) {
+    if (AddModule(main_path, b.main.bytes, GuessEncoding(b.main.bytes), b.main.offset, "node-sea",
+                  budget, out, &m)) {
       m->entry_point = true;
       m->has_bytecode = (b.flags & kCodeCache) != 0;
     }
@@ -112,8 +113,9 @@ void ReadBlob(const Blob& b, Budget* budget, Unpacked* out) {
   for (const auto& [key, value] : b.assets) {
     std::string path = "NODE_SEA_BLOB:asset/" + key;
     if (!LooksLikeText(value.bytes)) {
-      out->notes.push_back(fmt::format("node-sea: asset '{}' is binary ({} bytes at offset {}); not read", key,
-                                       value.bytes.size(), value.offset));
+      out->notes.push_back(
+          fmt::format("node-sea: asset '{}' is binary ({} bytes at offset {}); not read", key,
+                      value.bytes.size(), value.offset));
       continue;
     }
     AddModule(path, value.bytes, GuessEncoding(value.bytes), value.offset, "node-sea", budget, out);

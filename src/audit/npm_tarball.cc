@@ -4,10 +4,10 @@
 // paths and links are named in notes. Decompressed bytes are bounded (a gzip
 // bomb stops at UnpackLimits::max_total_bytes).
 #include <archive.h>
-#include <sys/mman.h>
-#include <unistd.h>
 #include <archive_entry.h>
 #include <fmt/format.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <map>
@@ -40,8 +40,8 @@ bool IsModuleName(std::string_view name) {
 bool IsNodeShebang(std::string_view head) {
   if (head.size() < 2 || head[0] != '#' || head[1] != '!') return false;
   std::string_view line = head.substr(0, head.find('\n'));
-  return line.find("node") != std::string_view::npos || line.find("bun") != std::string_view::npos ||
-         line.find("deno") != std::string_view::npos;
+  return line.find("node") != std::string_view::npos ||
+         line.find("bun") != std::string_view::npos || line.find("deno") != std::string_view::npos;
 }
 
 bool UnsafePath(std::string_view p) {
@@ -98,8 +98,8 @@ class ConsumedPages {
 // would hold the old and the new buffer, up to three times the entry, at
 // once). A header that lies costs untouched address space only, and only
 // after real data filled what was reserved before.
-bool ReadData(archive* a, std::uint64_t max, std::string* out, std::string* error, ConsumedPages* pages = nullptr,
-              std::uint64_t declared = 0) {
+bool ReadData(archive* a, std::uint64_t max, std::string* out, std::string* error,
+              ConsumedPages* pages = nullptr, std::uint64_t declared = 0) {
   char buf[65536];
   for (;;) {
     if (pages != nullptr) pages->Release();
@@ -122,7 +122,8 @@ bool ReadData(archive* a, std::uint64_t max, std::string* out, std::string* erro
 
 }  // namespace
 
-std::optional<std::string> Decompress(std::string_view bytes, std::uint64_t max_bytes, std::string* error) {
+std::optional<std::string> Decompress(std::string_view bytes, std::uint64_t max_bytes,
+                                      std::string* error) {
   std::unique_ptr<archive, ArchiveCloser> a(archive_read_new());
   archive_read_support_filter_gzip(a.get());
   archive_read_support_filter_zstd(a.get());
@@ -148,9 +149,14 @@ namespace {
 // it refuses in out->notes.
 class NpmTarballReader {
  public:
-  NpmTarballReader(archive* a, std::string_view file, bool file_mapping, const std::string& name, Budget* budget,
-                   Unpacked* out)
-      : a_(a), pages_(a, file, file_mapping), name_(name), budget_(*budget), limits_(budget->limits()), out_(*out) {}
+  NpmTarballReader(archive* a, std::string_view file, bool file_mapping, const std::string& name,
+                   Budget* budget, Unpacked* out)
+      : a_(a),
+        pages_(a, file, file_mapping),
+        name_(name),
+        budget_(*budget),
+        limits_(budget->limits()),
+        out_(*out) {}
 
   // False when the bytes are not a tarball at all (no entry header).
   bool Read() {
@@ -188,8 +194,10 @@ class NpmTarballReader {
       return false;
     }
     const std::int64_t unpacked_so_far = archive_filter_bytes(a_, 0);
-    if (unpacked_so_far > 0 && static_cast<std::uint64_t>(unpacked_so_far) > limits_.max_total_bytes) {
-      Note("limit: more than {} bytes after decompression; rest of {} not read", limits_.max_total_bytes, name_);
+    if (unpacked_so_far > 0 &&
+        static_cast<std::uint64_t>(unpacked_so_far) > limits_.max_total_bytes) {
+      Note("limit: more than {} bytes after decompression; rest of {} not read",
+           limits_.max_total_bytes, name_);
       return false;
     }
     return true;
@@ -217,7 +225,8 @@ class NpmTarballReader {
     const auto type = archive_entry_filetype(e);
     if (type == AE_IFDIR) return false;
     if (type == AE_IFLNK || archive_entry_hardlink(e) != nullptr) {
-      const char* target = archive_entry_symlink(e) ? archive_entry_symlink(e) : archive_entry_hardlink(e);
+      const char* target =
+          archive_entry_symlink(e) ? archive_entry_symlink(e) : archive_entry_hardlink(e);
       Note("npm-tarball: link not followed: {} -> {}", path, target ? target : "");
       return false;
     }
@@ -259,7 +268,8 @@ class NpmTarballReader {
     const size_t dot = base.rfind('.');
     char head[64];
     const la_ssize_t n = archive_read_data(a_, head, sizeof head);
-    const std::string_view first = n > 0 ? std::string_view(head, static_cast<size_t>(n)) : std::string_view();
+    const std::string_view first =
+        n > 0 ? std::string_view(head, static_cast<size_t>(n)) : std::string_view();
     if (dot == std::string::npos && n > 2 && IsNodeShebang(first)) {
       ReadScript(path, first, declared);
       return;
@@ -289,8 +299,8 @@ class NpmTarballReader {
     std::string exe(head), error;
     exe.reserve(std::min({declared, max_exe, kMaxReserve}));
     if (declared > max_exe) {
-      Note("limit: npm-tarball '{}' is {} bytes, more than the {} bytes audit reads; not read", path, declared,
-           max_exe);
+      Note("limit: npm-tarball '{}' is {} bytes, more than the {} bytes audit reads; not read",
+           path, declared, max_exe);
     } else if (!ReadData(a_, max_exe, &exe, &error, &pages_, declared)) {
       Note("npm-tarball: '{}' could not be read: {}", path, error);
     } else {
@@ -329,8 +339,8 @@ bool ReadNpmTarball(std::string_view file, const std::string& name, Budget* budg
   archive_read_support_filter_gzip(a.get());
   archive_read_support_filter_none(a.get());
   archive_read_support_format_tar(a.get());
-  if (archive_read_open_memory2(a.get(), const_cast<char*>(file.data()), file.size(), ConsumedPages::kReadSize) !=
-      ARCHIVE_OK) {
+  if (archive_read_open_memory2(a.get(), const_cast<char*>(file.data()), file.size(),
+                                ConsumedPages::kReadSize) != ARCHIVE_OK) {
     return false;
   }
   return NpmTarballReader(a.get(), file, file_mapping, name, budget, out).Read();

@@ -85,7 +85,8 @@ struct ElfSection {
   std::uint64_t offset = 0, size = 0;
 };
 
-std::optional<ElfSection> ReadElfSection(std::string_view file, const ElfHeader& h, std::uint32_t i) {
+std::optional<ElfSection> ReadElfSection(std::string_view file, const ElfHeader& h,
+                                         std::uint32_t i) {
   if (h.shentsize < (h.is64 ? 64u : 40u)) return std::nullopt;
   std::uint64_t at = h.shoff + std::uint64_t{i} * h.shentsize;
   if (!InRange(file, at, h.shentsize)) return std::nullopt;
@@ -121,8 +122,8 @@ std::optional<FileSpan> FindElfSection(std::string_view file, std::string_view n
 
 // Walks the notes in [offset, offset+size) and appends the descriptors named
 // `name`.
-void WalkElfNotes(std::string_view file, bool be, std::uint64_t offset, std::uint64_t size, std::string_view name,
-                  std::vector<FileSpan>* out) {
+void WalkElfNotes(std::string_view file, bool be, std::uint64_t offset, std::uint64_t size,
+                  std::string_view name, std::vector<FileSpan>* out) {
   if (!InRange(file, offset, size)) return;
   std::uint64_t at = offset, end = offset + size;
   for (int n = 0; n < 100000 && at + 12 <= end; ++n) {
@@ -136,7 +137,8 @@ void WalkElfNotes(std::string_view file, bool be, std::uint64_t offset, std::uin
     if (!got.empty() && got.back() == '\0') got.remove_suffix(1);
     if (got == name) {
       FileSpan span{desc_at, descsz};
-      bool seen = std::any_of(out->begin(), out->end(), [&](const FileSpan& s) { return s.offset == span.offset; });
+      bool seen = std::any_of(out->begin(), out->end(),
+                              [&](const FileSpan& s) { return s.offset == span.offset; });
       if (!seen) out->push_back(span);
     }
     at = next;
@@ -145,8 +147,8 @@ void WalkElfNotes(std::string_view file, bool be, std::uint64_t offset, std::uin
 
 // --- Mach-O ----------------------------------------------------------------
 
-std::optional<FileSpan> FindMachOSectionThin(std::string_view file, std::uint64_t base, std::string_view segment,
-                                             std::string_view section) {
+std::optional<FileSpan> FindMachOSectionThin(std::string_view file, std::uint64_t base,
+                                             std::string_view segment, std::string_view section) {
   std::string_view slice = file.substr(std::min<std::uint64_t>(base, file.size()));
   auto magic = Read<std::uint32_t>(slice, 0);
   if (!magic || *magic != 0xfeedfacf) return std::nullopt;  // 64-bit little-endian only
@@ -176,7 +178,8 @@ std::optional<FileSpan> FindMachOSectionThin(std::string_view file, std::uint64_
   return std::nullopt;
 }
 
-std::optional<FileSpan> FindMachOSection(std::string_view file, std::string_view segment, std::string_view section) {
+std::optional<FileSpan> FindMachOSection(std::string_view file, std::string_view segment,
+                                         std::string_view section) {
   auto magic = Read<std::uint32_t>(file, 0, /*big_endian=*/true);
   if (magic && *magic == 0xcafebabe) {
     auto count = Read<std::uint32_t>(file, 4, true);
@@ -197,7 +200,8 @@ std::optional<FileSpan> FindMachOSection(std::string_view file, std::string_view
 std::optional<std::uint64_t> PeHeaderOffset(std::string_view file) {
   if (file.size() < 64 || file[0] != 'M' || file[1] != 'Z') return std::nullopt;
   std::uint64_t pe = *Read<std::uint32_t>(file, 0x3c);
-  if (!InRange(file, pe, 24) || std::memcmp(file.data() + pe, "PE\0\0", 4) != 0) return std::nullopt;
+  if (!InRange(file, pe, 24) || std::memcmp(file.data() + pe, "PE\0\0", 4) != 0)
+    return std::nullopt;
   return pe;
 }
 
@@ -243,36 +247,46 @@ namespace {
 std::string ElfDamage(std::string_view file) {
   auto h = ReadElfHeader(file);
   if (!h) return "the ELF header is cut short";
-  if (file[4] != 1 && file[4] != 2) return fmt::format("unknown ELF class {}", static_cast<int>(file[4]));
+  if (file[4] != 1 && file[4] != 2)
+    return fmt::format("unknown ELF class {}", static_cast<int>(file[4]));
   if (h->phnum > 0) {
-    if (h->phentsize < (h->is64 ? 56u : 32u)) return fmt::format("program header entries of {} bytes", h->phentsize);
+    if (h->phentsize < (h->is64 ? 56u : 32u))
+      return fmt::format("program header entries of {} bytes", h->phentsize);
     if (!InRange(file, h->phoff, std::uint64_t{h->phnum} * h->phentsize)) {
-      return fmt::format("the program header table ({} entries at offset {}) runs past the end of the file",
-                         h->phnum, h->phoff);
+      return fmt::format(
+          "the program header table ({} entries at offset {}) runs past the end of the file",
+          h->phnum, h->phoff);
     }
     for (std::uint32_t i = 0; i < h->phnum; ++i) {
       const std::uint64_t at = h->phoff + std::uint64_t{i} * h->phentsize;
       const bool be = h->big_endian;
-      const std::uint64_t offset = h->is64 ? *Read<std::uint64_t>(file, at + 8, be) : *Read<std::uint32_t>(file, at + 4, be);
-      const std::uint64_t filesz = h->is64 ? *Read<std::uint64_t>(file, at + 32, be) : *Read<std::uint32_t>(file, at + 16, be);
+      const std::uint64_t offset =
+          h->is64 ? *Read<std::uint64_t>(file, at + 8, be) : *Read<std::uint32_t>(file, at + 4, be);
+      const std::uint64_t filesz = h->is64 ? *Read<std::uint64_t>(file, at + 32, be)
+                                           : *Read<std::uint32_t>(file, at + 16, be);
       if (!InRange(file, offset, filesz)) {
-        return fmt::format("segment {} ({} bytes at offset {}) runs past the end of the file", i, filesz, offset);
+        return fmt::format("segment {} ({} bytes at offset {}) runs past the end of the file", i,
+                           filesz, offset);
       }
     }
   }
   if (h->shnum > 0) {
-    if (h->shentsize < (h->is64 ? 64u : 40u)) return fmt::format("section header entries of {} bytes", h->shentsize);
+    if (h->shentsize < (h->is64 ? 64u : 40u))
+      return fmt::format("section header entries of {} bytes", h->shentsize);
     if (!InRange(file, h->shoff, std::uint64_t{h->shnum} * h->shentsize)) {
-      return fmt::format("the section header table ({} entries at offset {}) runs past the end of the file",
-                         h->shnum, h->shoff);
+      return fmt::format(
+          "the section header table ({} entries at offset {}) runs past the end of the file",
+          h->shnum, h->shoff);
     }
-    if (h->shstrndx >= h->shnum) return fmt::format("the section name table index {} is out of range", h->shstrndx);
+    if (h->shstrndx >= h->shnum)
+      return fmt::format("the section name table index {} is out of range", h->shstrndx);
     for (std::uint32_t i = 0; i < h->shnum; ++i) {
       auto sec = ReadElfSection(file, *h, i);
       if (!sec) return fmt::format("section {} cannot be read", i);
-      if (sec->type != 8 /*SHT_NOBITS*/ && sec->type != 0 && !InRange(file, sec->offset, sec->size)) {
-        return fmt::format("section {} ({} bytes at offset {}) runs past the end of the file", i, sec->size,
-                           sec->offset);
+      if (sec->type != 8 /*SHT_NOBITS*/ && sec->type != 0 &&
+          !InRange(file, sec->offset, sec->size)) {
+        return fmt::format("section {} ({} bytes at offset {}) runs past the end of the file", i,
+                           sec->size, sec->offset);
       }
     }
   }
@@ -283,16 +297,19 @@ std::string ElfDamage(std::string_view file) {
 
 std::string ObjectDamage(std::string_view file) {
   switch (DetectObjectFormat(file)) {
-    case ObjectFormat::kElf: return ElfDamage(file);
+    case ObjectFormat::kElf:
+      return ElfDamage(file);
     case ObjectFormat::kMachO: {
       auto magic = Read<std::uint32_t>(file, 0);
       if (!magic || (*magic != 0xfeedfacf && *magic != 0xfeedface)) return "";
       const std::uint64_t header = *magic == 0xfeedfacf ? 32 : 28;
       auto sizeofcmds = Read<std::uint32_t>(file, 20);
-      if (!sizeofcmds || !InRange(file, header, *sizeofcmds)) return "the load commands run past the end of the file";
+      if (!sizeofcmds || !InRange(file, header, *sizeofcmds))
+        return "the load commands run past the end of the file";
       return "";
     }
-    default: return "";
+    default:
+      return "";
   }
 }
 
@@ -315,13 +332,15 @@ ObjectFormat DetectObjectFormat(std::string_view file) {
 
 bool MayBeObjectFile(std::string_view head) {
   if (head.size() >= 2 && head[0] == 'M' && head[1] == 'Z') return true;
-  return DetectObjectFormat(head) != ObjectFormat::kNone || (head.size() >= 4 && std::memcmp(head.data(),
-                                                                                             "\x7f"
-                                                                                             "ELF",
-                                                                                             4) == 0);
+  return DetectObjectFormat(head) != ObjectFormat::kNone ||
+         (head.size() >= 4 && std::memcmp(head.data(),
+                                          "\x7f"
+                                          "ELF",
+                                          4) == 0);
 }
 
-std::optional<FileSpan> FindSection(std::string_view file, std::string_view segment, std::string_view section) {
+std::optional<FileSpan> FindSection(std::string_view file, std::string_view segment,
+                                    std::string_view section) {
   switch (DetectObjectFormat(file)) {
     case ObjectFormat::kElf:
       return FindElfSection(file, section);
@@ -346,8 +365,10 @@ std::vector<FileSpan> FindElfNotes(std::string_view file, std::string_view name)
       std::uint64_t at = h->phoff + std::uint64_t{i} * h->phentsize;
       if (!InRange(file, at, h->phentsize)) break;
       if (*Read<std::uint32_t>(file, at, be) != 4 /*PT_NOTE*/) continue;
-      std::uint64_t offset = h->is64 ? *Read<std::uint64_t>(file, at + 8, be) : *Read<std::uint32_t>(file, at + 4, be);
-      std::uint64_t size = h->is64 ? *Read<std::uint64_t>(file, at + 32, be) : *Read<std::uint32_t>(file, at + 16, be);
+      std::uint64_t offset =
+          h->is64 ? *Read<std::uint64_t>(file, at + 8, be) : *Read<std::uint32_t>(file, at + 4, be);
+      std::uint64_t size = h->is64 ? *Read<std::uint64_t>(file, at + 32, be)
+                                   : *Read<std::uint32_t>(file, at + 16, be);
       WalkElfNotes(file, be, offset, size, name, &out);
     }
   }

@@ -44,7 +44,8 @@ struct FileSpan {
 // ".bun"; PE names are cut to 8 bytes); `segment` is ignored. Mach-O: by
 // segment and section name (e.g. "__BUN", "__bun"), in a thin 64-bit file or
 // in any slice of a fat file. nullopt when absent or out of the file.
-std::optional<FileSpan> FindSection(std::string_view file, std::string_view segment, std::string_view section);
+std::optional<FileSpan> FindSection(std::string_view file, std::string_view segment,
+                                    std::string_view section);
 
 // ELF only: the descriptors of every note called `name` (e.g.
 // "NODE_SEA_BLOB") in PT_NOTE segments and SHT_NOTE sections, deduplicated.

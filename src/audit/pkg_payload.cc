@@ -33,7 +33,8 @@ namespace json = boost::json;
 
 // One brotli stream, decompressed up to max_bytes; nullopt with *error when it
 // is damaged, truncated, followed by other bytes, or larger.
-std::optional<std::string> BrotliDecompress(std::string_view in, std::uint64_t max_bytes, std::string* error) {
+std::optional<std::string> BrotliDecompress(std::string_view in, std::uint64_t max_bytes,
+                                            std::string* error) {
   std::unique_ptr<BrotliDecoderState, decltype(&BrotliDecoderDestroyInstance)> state(
       BrotliDecoderCreateInstance(nullptr, nullptr, nullptr), BrotliDecoderDestroyInstance);
   if (!state) {
@@ -47,8 +48,8 @@ std::optional<std::string> BrotliDecompress(std::string_view in, std::uint64_t m
   while (true) {
     size_t avail_out = sizeof buf;
     std::uint8_t* next_out = buf;
-    const BrotliDecoderResult r =
-        BrotliDecoderDecompressStream(state.get(), &avail_in, &next_in, &avail_out, &next_out, nullptr);
+    const BrotliDecoderResult r = BrotliDecoderDecompressStream(state.get(), &avail_in, &next_in,
+                                                                &avail_out, &next_out, nullptr);
     const size_t produced = sizeof buf - avail_out;
     if (out.size() + produced > max_bytes) {
       *error = fmt::format("decompresses to more than {} bytes", max_bytes);
@@ -69,7 +70,8 @@ std::optional<std::string> BrotliDecompress(std::string_view in, std::uint64_t m
         return std::nullopt;
       case BROTLI_DECODER_RESULT_ERROR:
       default:
-        *error = std::string("brotli: ") + BrotliDecoderErrorString(BrotliDecoderGetErrorCode(state.get()));
+        *error = std::string("brotli: ") +
+                 BrotliDecoderErrorString(BrotliDecoderGetErrorCode(state.get()));
         return std::nullopt;
     }
   }
@@ -101,7 +103,8 @@ struct PreludeTail {
 };
 
 std::optional<PreludeTail> SplitPrelude(std::string_view prelude) {
-  while (!prelude.empty() && (prelude.back() == '\n' || prelude.back() == ' ' || prelude.back() == ';')) {
+  while (!prelude.empty() &&
+         (prelude.back() == '\n' || prelude.back() == ' ' || prelude.back() == ';')) {
     prelude.remove_suffix(1);
   }
   if (prelude.empty() || prelude.back() != ')') return std::nullopt;
@@ -120,12 +123,14 @@ std::optional<PreludeTail> SplitPrelude(std::string_view prelude) {
   t.entrypoint = parts[0];
   t.dict = parts[2];
   t.compress = parts[3];
-  while (!t.compress.empty() && (t.compress.back() == '\n' || t.compress.back() == ' ')) t.compress.remove_suffix(1);
+  while (!t.compress.empty() && (t.compress.back() == '\n' || t.compress.back() == ' '))
+    t.compress.remove_suffix(1);
   return t;
 }
 
 // [offset, length] of a store, checked against the payload.
-std::optional<std::pair<std::uint64_t, std::uint64_t>> Store(const json::object& stores, const char* key,
+std::optional<std::pair<std::uint64_t, std::uint64_t>> Store(const json::object& stores,
+                                                             const char* key,
                                                              std::uint64_t payload_size) {
   const json::value* v = stores.if_contains(key);
   if (v == nullptr || !v->is_array() || v->as_array().size() != 2) return std::nullopt;
@@ -145,8 +150,8 @@ struct Placeholders {
   std::uint64_t payload_pos = 0, payload_size = 0, prelude_pos = 0, prelude_size = 0;
 
   bool FitIn(std::uint64_t file_size) const {
-    return payload_pos <= file_size && payload_size <= file_size - payload_pos && prelude_pos <= file_size &&
-           prelude_size <= file_size - prelude_pos && prelude_size != 0;
+    return payload_pos <= file_size && payload_size <= file_size - payload_pos &&
+           prelude_pos <= file_size && prelude_size <= file_size - prelude_pos && prelude_size != 0;
   }
 };
 
@@ -184,7 +189,8 @@ std::map<std::string, std::string> SegmentsByKey(std::string_view text) {
   json::value d = json::parse(text, ec);
   if (ec || !d.is_object()) return segment_of;
   for (const json::key_value_pair& kv : d.as_object()) {
-    if (kv.value().is_string()) segment_of[std::string(kv.value().as_string())] = std::string(kv.key());
+    if (kv.value().is_string())
+      segment_of[std::string(kv.value().as_string())] = std::string(kv.key());
   }
   return segment_of;
 }
@@ -192,8 +198,9 @@ std::map<std::string, std::string> SegmentsByKey(std::string_view text) {
 // Reads the files of the virtual file system table, one entry at a time.
 class VfsReader {
  public:
-  VfsReader(std::string_view file, const Placeholders& at, Compression compression, std::string entry,
-            std::map<std::string, std::string> segment_of, Budget* budget, Unpacked* out)
+  VfsReader(std::string_view file, const Placeholders& at, Compression compression,
+            std::string entry, std::map<std::string, std::string> segment_of, Budget* budget,
+            Unpacked* out)
       : file_(file),
         at_(at),
         compression_(compression),
@@ -208,8 +215,8 @@ class VfsReader {
       ReadEntry(kv.key(), kv.value());
     }
     if (bytecode_only_ > 0) {
-      out_.notes.push_back(
-          fmt::format("pkg: {} files are stored as V8 bytecode only (no source); not read", bytecode_only_));
+      out_.notes.push_back(fmt::format(
+          "pkg: {} files are stored as V8 bytecode only (no source); not read", bytecode_only_));
     }
   }
 
@@ -240,7 +247,8 @@ class VfsReader {
     auto content = Store(stores, "1", at_.payload_size);
     auto blob = Store(stores, "0", at_.payload_size);
     if (stores.contains("1") && !content) {
-      out_.notes.push_back(fmt::format("pkg: '{}' has a content range outside the payload; not read", path));
+      out_.notes.push_back(
+          fmt::format("pkg: '{}' has a content range outside the payload; not read", path));
       return;
     }
     if (!content) {
@@ -251,8 +259,10 @@ class VfsReader {
     std::optional<std::string_view> bytes = Source(path, *content, &plain);
     if (!bytes) return;
     Module* m = nullptr;
-    if (AddModule(path, *bytes, GuessEncoding(*bytes), at_.payload_pos + content->first, "pkg", &budget_, &out_, &m)) {
-      if (compression_ != Compression::kNone) m->stored_bytes = content->second;  // the compressed bytes in the file
+    if (AddModule(path, *bytes, GuessEncoding(*bytes), at_.payload_pos + content->first, "pkg",
+                  &budget_, &out_, &m)) {
+      if (compression_ != Compression::kNone)
+        m->stored_bytes = content->second;  // the compressed bytes in the file
       m->has_bytecode = blob.has_value();
       m->entry_point = !entry_.empty() && (path == entry_ || key == entry_);
     }
@@ -260,7 +270,8 @@ class VfsReader {
 
   // The source text of a content store, decompressed into *plain if need be; nullopt (noted) when
   // it cannot be decompressed or is binary that the runtime does not load as JavaScript.
-  std::optional<std::string_view> Source(const std::string& path, std::pair<std::uint64_t, std::uint64_t> content,
+  std::optional<std::string_view> Source(const std::string& path,
+                                         std::pair<std::uint64_t, std::uint64_t> content,
                                          std::string* plain) {
     std::string_view bytes = file_.substr(at_.payload_pos + content.first, content.second);
     if (compression_ != Compression::kNone) {
@@ -269,8 +280,9 @@ class VfsReader {
       auto decompressed = compression_ == Compression::kGzip ? Decompress(bytes, max, &error)
                                                              : BrotliDecompress(bytes, max, &error);
       if (!decompressed) {
-        out_.notes.push_back(fmt::format("pkg: '{}' ({} compressed bytes) could not be decompressed: {}", path,
-                                         bytes.size(), error));
+        out_.notes.push_back(
+            fmt::format("pkg: '{}' ({} compressed bytes) could not be decompressed: {}", path,
+                        bytes.size(), error));
         return std::nullopt;
       }
       *plain = std::move(*decompressed);
@@ -278,10 +290,12 @@ class VfsReader {
     }
     if (!LooksLikeText(bytes)) {
       if (!RuntimeLoads(path)) {
-        out_.notes.push_back(fmt::format("pkg: '{}' is binary ({} bytes); not read", path, bytes.size()));
+        out_.notes.push_back(
+            fmt::format("pkg: '{}' is binary ({} bytes); not read", path, bytes.size()));
         return std::nullopt;
       }
-      out_.notes.push_back(fmt::format("pkg: '{}' holds NUL or control bytes; read as JavaScript all the same", path));
+      out_.notes.push_back(fmt::format(
+          "pkg: '{}' holds NUL or control bytes; read as JavaScript all the same", path));
     }
     return bytes;
   }
@@ -302,7 +316,8 @@ bool ReadPkgPayload(std::string_view file, Budget* budget, Unpacked* out) {
   const std::optional<Placeholders> at = FindPlaceholders(file);
   if (!at) return false;
   if (!at->FitIn(file.size())) {
-    out->notes.push_back("pkg: payload placeholders found but they point outside the file; not read");
+    out->notes.push_back(
+        "pkg: payload placeholders found but they point outside the file; not read");
     return true;
   }
   out->layout = "payload";
@@ -314,20 +329,21 @@ bool ReadPkgPayload(std::string_view file, Budget* budget, Unpacked* out) {
   boost::system::error_code ec;
   json::value vfs = json::parse(tail->vfs, ec);
   if (ec || !vfs.is_object()) {
-    out->notes.push_back(
-        fmt::format("pkg: the virtual file system table cannot be parsed: {}", ec ? ec.message() : "not an object"));
+    out->notes.push_back(fmt::format("pkg: the virtual file system table cannot be parsed: {}",
+                                     ec ? ec.message() : "not an object"));
     return true;
   }
   const std::string mode(tail->compress);
   const std::optional<Compression> compression = CompressionOf(mode);
   if (!compression) {
-    out->notes.push_back(
-        fmt::format("pkg: the payload uses compression mode '{}' (known: 0 none, 1 gzip, 2 brotli); its files "
-                    "were not read",
-                    mode.substr(0, 40)));
+    out->notes.push_back(fmt::format(
+        "pkg: the payload uses compression mode '{}' (known: 0 none, 1 gzip, 2 brotli); its files "
+        "were not read",
+        mode.substr(0, 40)));
     return true;
   }
-  VfsReader(file, *at, *compression, EntryPoint(tail->entrypoint), SegmentsByKey(tail->dict), budget, out)
+  VfsReader(file, *at, *compression, EntryPoint(tail->entrypoint), SegmentsByKey(tail->dict),
+            budget, out)
       .Read(vfs.as_object());
   return true;
 }

@@ -53,7 +53,8 @@ double JsParseInt(std::string_view s) {
 // javascript-obfuscator's base64 for string arrays: lowercase letters first,
 // then percent-decoding of the bytes.
 std::optional<std::string> ObfuscatorBase64(std::string_view s) {
-  static const std::string_view kAlphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/=";
+  static const std::string_view kAlphabet =
+      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/=";
   std::string bytes;
   uint32_t acc = 0;
   int bits = 0;
@@ -78,7 +79,8 @@ std::optional<std::string> ObfuscatorBase64(std::string_view s) {
 // rotation. The checksum is evaluated natively for each rotation; no code runs.
 class StringArrayResolver {
  public:
-  StringArrayResolver(std::string_view text, const AuditRules& rules, JsFacts* facts, const Walker& walker)
+  StringArrayResolver(std::string_view text, const AuditRules& rules, JsFacts* facts,
+                      const Walker& walker)
       : text_(text), rules_(rules), g_(Grammar::Get()), facts_(*facts), walker_(walker) {}
 
   void Run() {
@@ -137,8 +139,10 @@ class StringArrayResolver {
   double Eval(TSNode n, int depth) const {
     if (depth > 64 || ts_node_is_null(n)) return std::nan("");
     switch (KindOf(n)) {
-      case Kind::kNumber: return ParseNumber(Text(n)).value_or(std::nan(""));
-      case Kind::kParenthesized: return Eval(ts_node_named_child(n, 0), depth + 1);
+      case Kind::kNumber:
+        return ParseNumber(Text(n)).value_or(std::nan(""));
+      case Kind::kParenthesized:
+        return Eval(ts_node_named_child(n, 0), depth + 1);
       case Kind::kUnary: {
         const std::string_view op = Text(ts_node_child_by_field_id(n, g_.op));
         const double v = Eval(ts_node_child_by_field_id(n, g_.argument), depth + 1);
@@ -158,13 +162,15 @@ class StringArrayResolver {
       case Kind::kCall: {
         TSNode fn = ts_node_child_by_field_id(n, g_.function);
         TSNode args = ts_node_child_by_field_id(n, g_.arguments);
-        if (ts_node_is_null(fn) || ts_node_is_null(args) || ts_node_named_child_count(args) < 1) return std::nan("");
+        if (ts_node_is_null(fn) || ts_node_is_null(args) || ts_node_named_child_count(args) < 1)
+          return std::nan("");
         if (Text(fn) != "parseInt") return std::nan("");
         TSNode inner = ts_node_named_child(args, 0);
         if (KindOf(inner) != Kind::kCall) return std::nan("");
         TSNode dfn = ts_node_child_by_field_id(inner, g_.function);
         TSNode dargs = ts_node_child_by_field_id(inner, g_.arguments);
-        if (ts_node_is_null(dfn) || ts_node_is_null(dargs) || ts_node_named_child_count(dargs) < 1) {
+        if (ts_node_is_null(dfn) || ts_node_is_null(dargs) ||
+            ts_node_named_child_count(dargs) < 1) {
           return std::nan("");
         }
         if (!IsDecoder(Text(dfn))) return std::nan("");
@@ -173,7 +179,8 @@ class StringArrayResolver {
         auto s = Item(*index);
         return s ? JsParseInt(*s) : std::nan("");
       }
-      default: return std::nan("");
+      default:
+        return std::nan("");
     }
   }
 
@@ -185,7 +192,8 @@ class StringArrayResolver {
     const int64_t i = index - offset_;
     const int64_t n = static_cast<int64_t>(array_->count);
     if (i < 0 || i >= n) return std::nullopt;
-    const std::string& raw = facts_.strings[array_->first_string + static_cast<uint32_t>((i + rotation_) % n)].value;
+    const std::string& raw =
+        facts_.strings[array_->first_string + static_cast<uint32_t>((i + rotation_) % n)].value;
     if (!base64_) return raw;
     return ObfuscatorBase64(raw);
   }
@@ -207,7 +215,8 @@ class StringArrayResolver {
     decoder_ = callee;
     const Range call_range{ts_node_start_byte(call), ts_node_end_byte(call)};
     for (const DeclFact& d : facts_.decls) {
-      if (d.name == callee && call_range.Contains(d.value.begin)) decoder_ = std::string(Text(d.value));
+      if (d.name == callee && call_range.Contains(d.value.begin))
+        decoder_ = std::string(Text(d.value));
     }
     const FunctionFact* decoder_fn = nullptr;
     for (const FunctionFact& f : facts_.functions) {
@@ -231,7 +240,8 @@ class StringArrayResolver {
         break;
       }
     }
-    base64_ = body.find("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/=") != std::string_view::npos;
+    base64_ = body.find("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/=") !=
+              std::string_view::npos;
     const uint32_t n = array_->count;
     bool found = false;
     for (uint32_t k = 0; k < n; ++k) {
@@ -249,9 +259,11 @@ class StringArrayResolver {
       auto s = Item(c.number);
       if (!s) continue;
       ++calls;
-      facts_.strings.push_back(StringFact{c.range, std::move(*s), c.func, StringOrigin::kStringArray, encoding});
+      facts_.strings.push_back(
+          StringFact{c.range, std::move(*s), c.func, StringOrigin::kStringArray, encoding});
     }
-    facts_.resolved_arrays.push_back(JsFacts::ResolvedArray{array_->range.begin, rotation_, n, calls});
+    facts_.resolved_arrays.push_back(
+        JsFacts::ResolvedArray{array_->range.begin, rotation_, n, calls});
   }
 
   // Property accesses and calls through resolved names, obj[d(0x1a4)]():
@@ -276,7 +288,8 @@ class StringArrayResolver {
 
   // The source text of `r` with each bracket read of a resolved name written
   // as a property access: a[d(0x1)].b → a.resolvedOptions.b.
-  std::string Normalized(Range r, const std::unordered_map<uint32_t, const std::string*>& resolved) const {
+  std::string Normalized(Range r,
+                         const std::unordered_map<uint32_t, const std::string*>& resolved) const {
     std::string out;
     uint32_t pos = r.begin;
     for (uint32_t i = r.begin; i < r.end; ++i) {
@@ -295,22 +308,28 @@ class StringArrayResolver {
   }
 
   // object[d(…)](arg0): a call probe, or a comparison as for object.name(arg0).
-  void AddBracketCall(const Walker::BracketCall& b, const std::string& object, const std::string& name) {
+  void AddBracketCall(const Walker::BracketCall& b, const std::string& object,
+                      const std::string& name) {
     for (uint32_t i = 0; i < rules_.probes.size(); ++i) {
-      if (rules_.probes[i].call == name) facts_.probes.push_back(ProbeFact{b.call, i, b.func, object + "." + name + "()"});
+      if (rules_.probes[i].call == name)
+        facts_.probes.push_back(ProbeFact{b.call, i, b.func, object + "." + name + "()"});
     }
     if (b.arg0.Empty()) return;
     if (name == "includes" || name == "indexOf" || name == "lastIndexOf" || name == "has") {
-      facts_.compares.push_back(CompareFact{b.call, CompareKind::kMembership, b.arg0, b.object, b.func, b.condition});
+      facts_.compares.push_back(
+          CompareFact{b.call, CompareKind::kMembership, b.arg0, b.object, b.func, b.condition});
     } else if (name == "endsWith" || name == "startsWith" || name == "match") {
-      facts_.compares.push_back(CompareFact{b.call, CompareKind::kAffix, b.object, b.arg0, b.func, b.condition});
+      facts_.compares.push_back(
+          CompareFact{b.call, CompareKind::kAffix, b.object, b.arg0, b.func, b.condition});
     } else if (name == "some" || name == "find" || name == "every" || name == "filter") {
-      facts_.compares.push_back(CompareFact{b.call, CompareKind::kPredicate, b.arg0, b.object, b.func, b.condition});
+      facts_.compares.push_back(
+          CompareFact{b.call, CompareKind::kPredicate, b.arg0, b.object, b.func, b.condition});
     }
   }
 
   // object[d(…)] read, not called: a property probe.
-  void AddBracketProperty(const Walker::BracketCall& b, const std::string& object, const std::string& name) {
+  void AddBracketProperty(const Walker::BracketCall& b, const std::string& object,
+                          const std::string& name) {
     for (uint32_t i = 0; i < rules_.probes.size(); ++i) {
       const ProbeRule& r = rules_.probes[i];
       if (r.property != name) continue;
@@ -320,7 +339,8 @@ class StringArrayResolver {
   }
 
   std::string fmt_encoding() const {
-    return (base64_ ? "string-array+base64(rotate " : "string-array(rotate ") + std::to_string(rotation_) + ")";
+    return (base64_ ? "string-array+base64(rotate " : "string-array(rotate ") +
+           std::to_string(rotation_) + ")";
   }
 
   std::string_view text_;
@@ -338,7 +358,8 @@ class StringArrayResolver {
 
 }  // namespace
 
-void ResolveStringArrays(std::string_view text, const AuditRules& rules, const Walker& walker, JsFacts* facts) {
+void ResolveStringArrays(std::string_view text, const AuditRules& rules, const Walker& walker,
+                         JsFacts* facts) {
   StringArrayResolver(text, rules, facts, walker).Run();
 }
 

@@ -25,18 +25,20 @@ namespace internal {
 
 Budget::Budget(const UnpackLimits& limits)
     : limits_(limits),
-      deadline_(std::chrono::steady_clock::now() +
-                std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                    std::chrono::duration<double>(std::max(0.0, std::min(limits.max_seconds, 1e9))))) {}
+      deadline_(
+          std::chrono::steady_clock::now() +
+          std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+              std::chrono::duration<double>(std::max(0.0, std::min(limits.max_seconds, 1e9))))) {}
 
 bool Budget::OutOfTime(std::string_view reader, Unpacked* out) {
   if (out_of_time_) return true;
   if ((calls_++ & 255) != 0) return false;
   if (std::chrono::steady_clock::now() < deadline_) return false;
   out_of_time_ = true;
-  out->notes.push_back(fmt::format("limit: {}: the time budget of {} s for reading containers is used up; the rest "
-                                   "was not read",
-                                   reader, limits_.max_seconds));
+  out->notes.push_back(
+      fmt::format("limit: {}: the time budget of {} s for reading containers is used up; the rest "
+                  "was not read",
+                  reader, limits_.max_seconds));
   return true;
 }
 
@@ -81,8 +83,8 @@ void CapNotes(std::size_t per_kind, std::vector<std::string>* notes) {
     ++dropped[it->second].second;
   }
   for (const auto& [shape, count] : dropped) {
-    kept.push_back(fmt::format("limit: {} more notes like \"{}\" not listed (the first {} are)", count, shape,
-                               per_kind));
+    kept.push_back(fmt::format("limit: {} more notes like \"{}\" not listed (the first {} are)",
+                               count, shape, per_kind));
   }
   *notes = std::move(kept);
 }
@@ -90,21 +92,24 @@ void CapNotes(std::size_t per_kind, std::vector<std::string>* notes) {
 bool Budget::Admit(std::uint64_t bytes, const std::string& what, Unpacked* out) {
   if (entries_ >= limits_.max_entries) {
     if (!noted_entries_) {
-      out->notes.push_back(fmt::format("limit: more than {} entries; stopped before {}", limits_.max_entries, what));
+      out->notes.push_back(
+          fmt::format("limit: more than {} entries; stopped before {}", limits_.max_entries, what));
       noted_entries_ = true;
     }
     return false;
   }
   if (bytes > limits_.max_entry_bytes) {
-    out->notes.push_back(fmt::format("limit: {} is {} bytes, more than the {} allowed per entry; not read", what, bytes,
-                                     limits_.max_entry_bytes));
+    out->notes.push_back(
+        fmt::format("limit: {} is {} bytes, more than the {} allowed per entry; not read", what,
+                    bytes, limits_.max_entry_bytes));
     ++entries_;
     return false;
   }
   if (bytes > limits_.max_total_bytes - std::min(total_bytes_, limits_.max_total_bytes)) {
     if (!noted_total_) {
-      out->notes.push_back(fmt::format("limit: more than {} bytes of modules in total; stopped before {}",
-                                       limits_.max_total_bytes, what));
+      out->notes.push_back(
+          fmt::format("limit: more than {} bytes of modules in total; stopped before {}",
+                      limits_.max_total_bytes, what));
       noted_total_ = true;
     }
     return false;
@@ -211,12 +216,14 @@ bool LooksLikeText(std::string_view bytes) {
   if (head.empty()) return true;
   if (head.find('\0') != std::string_view::npos) return GuessEncoding(bytes) == "utf16le";
   size_t control = 0;
-  for (unsigned char c : head) control += (c < 0x20 && c != '\n' && c != '\r' && c != '\t' && c != '\f') || c == 0x7f;
+  for (unsigned char c : head)
+    control += (c < 0x20 && c != '\n' && c != '\r' && c != '\t' && c != '\f') || c == 0x7f;
   return control * 100 < head.size();
 }
 
-bool AddModule(std::string path, std::string_view stored, std::string encoding, std::uint64_t offset,
-               std::string container, Budget* budget, Unpacked* out, Module** added) {
+bool AddModule(std::string path, std::string_view stored, std::string encoding,
+               std::uint64_t offset, std::string container, Budget* budget, Unpacked* out,
+               Module** added) {
   // Every reader adds its modules here, so every reader keeps to the time budget.
   if (budget->OutOfTime(container, out)) return false;
   if (!budget->Admit(stored.size(), fmt::format("{} '{}'", container, path), out)) return false;
@@ -224,8 +231,8 @@ bool AddModule(std::string path, std::string_view stored, std::string encoding, 
   std::uint64_t replaced = 0;
   m.text = ToUtf8(stored, encoding, &replaced);
   if (replaced > 0) {
-    out->notes.push_back(
-        fmt::format("{} '{}': {} invalid {} sequences replaced by U+FFFD", container, path, replaced, encoding));
+    out->notes.push_back(fmt::format("{} '{}': {} invalid {} sequences replaced by U+FFFD",
+                                     container, path, replaced, encoding));
   }
   m.path = std::move(path);
   m.encoding = std::move(encoding);
@@ -237,8 +244,8 @@ bool AddModule(std::string path, std::string_view stored, std::string encoding, 
   return true;
 }
 
-bool AddOwnedModule(std::string path, std::string&& stored, std::uint64_t offset, std::string container, Budget* budget,
-                    Unpacked* out) {
+bool AddOwnedModule(std::string path, std::string&& stored, std::uint64_t offset,
+                    std::string container, Budget* budget, Unpacked* out) {
   std::string encoding = GuessEncoding(stored);
   if (encoding != "utf8")
     return AddModule(std::move(path), stored, encoding, offset, std::move(container), budget, out);
@@ -258,7 +265,8 @@ bool AddOwnedModule(std::string path, std::string&& stored, std::uint64_t offset
 std::optional<std::uint32_t> ReadU32(std::string_view bytes, std::uint64_t at) {
   if (at > bytes.size() || bytes.size() - at < 4) return std::nullopt;
   const auto* p = reinterpret_cast<const unsigned char*>(bytes.data() + at);
-  return std::uint32_t{p[0]} | std::uint32_t{p[1]} << 8 | std::uint32_t{p[2]} << 16 | std::uint32_t{p[3]} << 24;
+  return std::uint32_t{p[0]} | std::uint32_t{p[1]} << 8 | std::uint32_t{p[2]} << 16 |
+         std::uint32_t{p[3]} << 24;
 }
 
 std::optional<std::uint64_t> ReadU64(std::string_view bytes, std::uint64_t at) {
@@ -287,12 +295,13 @@ const char* ReadExecutablePayload(std::string_view bytes, Budget* budget, Unpack
   return nullptr;
 }
 
-void ReadNestedExecutable(std::string_view bytes, const std::string& path, const std::string& container, Budget* budget,
-                          Unpacked* out) {
+void ReadNestedExecutable(std::string_view bytes, const std::string& path,
+                          const std::string& container, Budget* budget, Unpacked* out) {
   Unpacked inner;
   if (std::string damage = ObjectDamage(bytes); !damage.empty()) {
-    out->notes.push_back(fmt::format("{}: {}: damaged {} file: {}; read as far as it goes", container, path,
-                                     ObjectFormatName(DetectObjectFormat(bytes)), damage));
+    out->notes.push_back(fmt::format("{}: {}: damaged {} file: {}; read as far as it goes",
+                                     container, path, ObjectFormatName(DetectObjectFormat(bytes)),
+                                     damage));
   }
   const char* kind = ReadExecutablePayload(bytes, budget, &inner);
   for (std::string& n : inner.notes) out->notes.push_back(fmt::format("{}: {}", path, n));
@@ -342,7 +351,8 @@ class MappedFile {
 
   Status Open(const std::string& path, std::uint64_t max_bytes) {
     int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return Status::Error(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+    if (fd < 0)
+      return Status::Error(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
     struct stat st {};
     if (fstat(fd, &st) != 0) {
       int e = errno;
@@ -355,8 +365,8 @@ class MappedFile {
     }
     if (static_cast<std::uint64_t>(st.st_size) > max_bytes) {
       close(fd);
-      return Status::Error(
-          fmt::format("{}: {} bytes, more than the {} bytes audit reads", path, st.st_size, max_bytes));
+      return Status::Error(fmt::format("{}: {} bytes, more than the {} bytes audit reads", path,
+                                       st.st_size, max_bytes));
     }
     size_ = static_cast<size_t>(st.st_size);
     if (size_ > 0) {
@@ -402,14 +412,15 @@ bool IsModuleFile(std::string_view name) {
 
 // Executables: the container readers in turn, then native strings.
 // `file_mapping`: `bytes` is a MappedFile's view (see ReadNpmTarball).
-Result<Unpacked> UnpackSingle(std::string_view bytes, const std::string& name, const UnpackLimits& limits,
-                              bool file_mapping) {
+Result<Unpacked> UnpackSingle(std::string_view bytes, const std::string& name,
+                              const UnpackLimits& limits, bool file_mapping) {
   Unpacked out;
   out.target_bytes = bytes.size();
   Budget budget(limits);
   if (IsTarball(bytes)) {
     if (!internal::ReadNpmTarball(bytes, name, &budget, &out, file_mapping)) {
-      return Status::Error(fmt::format("{}: looks like a tarball but libarchive cannot read it", name));
+      return Status::Error(
+          fmt::format("{}: looks like a tarball but libarchive cannot read it", name));
     }
     out.kind = "npm-tarball";
     return out;
@@ -424,13 +435,14 @@ Result<Unpacked> UnpackSingle(std::string_view bytes, const std::string& name, c
   ObjectFormat format = DetectObjectFormat(bytes);
   out.object_format = ObjectFormatName(format);
   if (std::string damage = ObjectDamage(bytes); !damage.empty()) {
-    out.notes.push_back(fmt::format("{}: damaged {} file: {}; read as far as it goes", name, out.object_format, damage));
+    out.notes.push_back(fmt::format("{}: damaged {} file: {}; read as far as it goes", name,
+                                    out.object_format, damage));
   }
   if (const char* kind = internal::ReadExecutablePayload(bytes, &budget, &out)) {
     out.kind = kind;
     if (out.modules.empty()) {
-      out.notes.push_back(
-          fmt::format("{}: container found but no module could be read; printable strings follow", kind));
+      out.notes.push_back(fmt::format(
+          "{}: container found but no module could be read; printable strings follow", kind));
       internal::ReadNativeStrings(bytes, limits, &out);
     }
     return out;
@@ -441,9 +453,10 @@ Result<Unpacked> UnpackSingle(std::string_view bytes, const std::string& name, c
   if (format == ObjectFormat::kNone && (internal::LooksLikeText(bytes) || module_name)) {
     out.kind = "javascript";
     if (!internal::LooksLikeText(bytes)) {
-      out.notes.push_back(fmt::format("{}: holds NUL or control bytes, read as JavaScript all the same (a runtime "
-                                      "loads it)",
-                                      name));
+      out.notes.push_back(
+          fmt::format("{}: holds NUL or control bytes, read as JavaScript all the same (a runtime "
+                      "loads it)",
+                      name));
     }
     internal::AddModule(name, bytes, internal::GuessEncoding(bytes), 0, "file", &budget, &out);
     if (!out.modules.empty()) out.modules.back().entry_point = true;
@@ -451,7 +464,8 @@ Result<Unpacked> UnpackSingle(std::string_view bytes, const std::string& name, c
   }
   out.kind = "native";
   if (format == ObjectFormat::kNone) {
-    out.notes.push_back("not an executable, archive or text file known to audit; printable strings only");
+    out.notes.push_back(
+        "not an executable, archive or text file known to audit; printable strings only");
   } else {
     out.notes.push_back(
         fmt::format("{} executable with no Bun, Node SEA, pkg or deno payload found; "
@@ -466,7 +480,9 @@ Result<Unpacked> UnpackSingle(std::string_view bytes, const std::string& name, c
 bool IsNodeScript(const std::string& path) {
   std::string_view name(path);
   size_t slash = name.rfind('/');
-  if (name.substr(slash == std::string_view::npos ? 0 : slash + 1).find('.') != std::string_view::npos) return false;
+  if (name.substr(slash == std::string_view::npos ? 0 : slash + 1).find('.') !=
+      std::string_view::npos)
+    return false;
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
   char head[128];
@@ -475,8 +491,8 @@ bool IsNodeScript(const std::string& path) {
   if (n < 2 || head[0] != '#' || head[1] != '!') return false;
   std::string_view line(head, static_cast<size_t>(n));
   line = line.substr(0, line.find('\n'));
-  return line.find("node") != std::string_view::npos || line.find("bun") != std::string_view::npos ||
-         line.find("deno") != std::string_view::npos;
+  return line.find("node") != std::string_view::npos ||
+         line.find("bun") != std::string_view::npos || line.find("deno") != std::string_view::npos;
 }
 
 // Reads the first bytes only: most files of a package are not executables.
@@ -515,8 +531,8 @@ Result<Unpacked> UnpackDirectory(const std::string& root, const UnpackLimits& li
     const fs::directory_entry& entry = *it;
     std::string path = entry.path().string();
     if (++seen > limits.max_entries) {
-      out.notes.push_back(
-          fmt::format("limit: more than {} directory entries; stopped at {}", limits.max_entries, path));
+      out.notes.push_back(fmt::format("limit: more than {} directory entries; stopped at {}",
+                                      limits.max_entries, path));
       break;
     }
     std::error_code sec;
@@ -534,14 +550,15 @@ Result<Unpacked> UnpackDirectory(const std::string& root, const UnpackLimits& li
       if (!sec && !rel.empty() && *rel.begin() != "..") {
         ++links_inside;
       } else {
-        out.notes.push_back(
-            fmt::format("directory: symlink out of the tree not followed: {} -> {}", path, target.string()));
+        out.notes.push_back(fmt::format("directory: symlink out of the tree not followed: {} -> {}",
+                                        path, target.string()));
       }
       continue;
     }
     if (fs::is_directory(status)) {
       if (it.depth() + 1 >= limits.max_depth) {
-        out.notes.push_back(fmt::format("limit: directory deeper than {} levels not read: {}", limits.max_depth, path));
+        out.notes.push_back(fmt::format("limit: directory deeper than {} levels not read: {}",
+                                        limits.max_depth, path));
         it.disable_recursion_pending();
       }
       continue;
@@ -574,8 +591,8 @@ Result<Unpacked> UnpackDirectory(const std::string& root, const UnpackLimits& li
     std::string enc = internal::GuessEncoding(bytes);
     if (!internal::LooksLikeText(bytes)) {
       // Named like code, so a runtime loads it: analysed all the same.
-      out.notes.push_back(
-          fmt::format("directory: {} holds NUL or control bytes, read as JavaScript all the same", path));
+      out.notes.push_back(fmt::format(
+          "directory: {} holds NUL or control bytes, read as JavaScript all the same", path));
     }
     internal::AddModule(path, bytes, enc, 0, "directory", &budget, &out);
   }
@@ -586,8 +603,8 @@ Result<Unpacked> UnpackDirectory(const std::string& root, const UnpackLimits& li
       list += fmt::format("{}{} {}", list.empty() ? "" : ", ", ext, n);
       total += n;
     }
-    out.notes.push_back(
-        fmt::format("directory: {} files that are not JavaScript or JSON were not read ({})", total, list));
+    out.notes.push_back(fmt::format(
+        "directory: {} files that are not JavaScript or JSON were not read ({})", total, list));
   }
   if (links_inside > 0) {
     out.notes.push_back(
@@ -600,10 +617,11 @@ Result<Unpacked> UnpackDirectory(const std::string& root, const UnpackLimits& li
 
 }  // namespace
 
-Result<Unpacked> UnpackBytes(std::string_view bytes, const std::string& name, const UnpackLimits& limits) {
+Result<Unpacked> UnpackBytes(std::string_view bytes, const std::string& name,
+                             const UnpackLimits& limits) {
   if (bytes.size() > limits.max_file_bytes) {
-    return Status::Error(
-        fmt::format("{}: {} bytes, more than the {} bytes audit reads", name, bytes.size(), limits.max_file_bytes));
+    return Status::Error(fmt::format("{}: {} bytes, more than the {} bytes audit reads", name,
+                                     bytes.size(), limits.max_file_bytes));
   }
   Result<Unpacked> result = UnpackSingle(bytes, name, limits, /*file_mapping=*/false);
   if (result.ok()) internal::CapNotes(limits.max_notes_per_kind, &result->notes);
@@ -629,7 +647,9 @@ Result<Unpacked> Unpack(const std::string& target, const UnpackLimits& limits) {
     bool wanted = std::any_of(result->notes.begin(), result->notes.end(), [](const std::string& n) {
       return n.find(".unpacked/ (read when") != std::string::npos;
     });
-    if (wanted) result->notes.push_back(fmt::format("asar: {} is missing; those files were not read", unpacked_dir));
+    if (wanted)
+      result->notes.push_back(
+          fmt::format("asar: {} is missing; those files were not read", unpacked_dir));
   } else if (result.ok() && result->kind == "asar") {
     Result<Unpacked> extra = UnpackDirectory(unpacked_dir, limits);
     if (!extra.ok()) {

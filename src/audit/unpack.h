@@ -136,6 +136,7 @@ Result<Unpacked> Unpack(const std::string& target, const UnpackLimits& limits = 
 // and its extension (".tgz", ".asar", ".js", ...) as a hint only. For tests,
 // fuzzing and callers that already hold the bytes. Directories are not
 // possible here.
-Result<Unpacked> UnpackBytes(std::string_view bytes, const std::string& name, const UnpackLimits& limits = {});
+Result<Unpacked> UnpackBytes(std::string_view bytes, const std::string& name,
+                             const UnpackLimits& limits = {});
 
 }  // namespace glassbox::audit

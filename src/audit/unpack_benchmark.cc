@@ -53,12 +53,14 @@ int main(int argc, char** argv) {
     if (!ok) continue;
     std::uint64_t text = 0;
     for (const auto& m : last.modules) text += m.text.size();
-    std::printf("%s\n", fmt::format("{{\"target\":\"{}\",\"kind\":\"{}\",\"layout\":\"{}\",\"target_bytes\":{},"
-                                    "\"modules\":{},\"module_text_bytes\":{},\"strings\":{},\"notes\":{},"
-                                    "\"seconds\":{:.4f},\"cpu_seconds\":{:.4f}}}",
-                                    argv[i], last.kind, last.layout, last.target_bytes, last.modules.size(), text,
-                                    last.strings.size(), last.notes.size(), best, best_cpu)
-                            .c_str());
+    std::printf(
+        "%s\n",
+        fmt::format("{{\"target\":\"{}\",\"kind\":\"{}\",\"layout\":\"{}\",\"target_bytes\":{},"
+                    "\"modules\":{},\"module_text_bytes\":{},\"strings\":{},\"notes\":{},"
+                    "\"seconds\":{:.4f},\"cpu_seconds\":{:.4f}}}",
+                    argv[i], last.kind, last.layout, last.target_bytes, last.modules.size(), text,
+                    last.strings.size(), last.notes.size(), best, best_cpu)
+            .c_str());
   }
   return status;
 }

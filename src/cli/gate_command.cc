@@ -13,13 +13,13 @@
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
 #include "gate/config.h"
-#include "gate/store.h"
 #include "gate/gateway.h"
+#include "gate/store.h"
 #include "net/tls.h"
 
 namespace glassbox::cli {
@@ -162,7 +162,8 @@ Result<gate::GateConfig> BuildConfig(const ConfigFlags& flags) {
   if (Status st = gate::CheckRoutes(config); !st.ok()) return st;
   if (!flags.log_durability.empty()) {
     auto durability = gate::ParseLogDurability(flags.log_durability);
-    if (!durability.ok()) return Status::Error("--log-durability: " + durability.status().message());
+    if (!durability.ok())
+      return Status::Error("--log-durability: " + durability.status().message());
     config.log.durability = *durability;
   }
   return config;
@@ -176,7 +177,8 @@ int RunGate(int argc, char** argv) {
   double checkpoint_seconds = 60;
   ConfigFlags flags;
   int threads = 2;
-  double drain_seconds = 30, connect_timeout = 10, upstream_timeout = 300, client_timeout = 60, idle_timeout = 60;
+  double drain_seconds = 30, connect_timeout = 10, upstream_timeout = 300, client_timeout = 60,
+         idle_timeout = 60;
   CLI::App app{"gateway between agents and LLM APIs", "glassbox gate"};
   app.set_help_flag("-h,--help", "show help");
   app.add_option("--listen", flags.listen);
@@ -189,7 +191,8 @@ int RunGate(int argc, char** argv) {
   app.add_option("--config", flags.config_path);
   app.add_option("--checkpoint-key", checkpoint_key);
   app.add_option("--checkpoints", checkpoint_file);
-  app.add_option("--checkpoint-every", checkpoint_every)->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
+  app.add_option("--checkpoint-every", checkpoint_every)
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
   app.add_option("--checkpoint-seconds", checkpoint_seconds)->check(CLI::Range(0.1, 86400.0));
   app.add_option("--drain-seconds", drain_seconds)->check(CLI::Range(0.0, 86400.0));
   app.add_option("--connect-timeout", connect_timeout)->check(CLI::Range(0.1, 3600.0));
@@ -207,7 +210,8 @@ int RunGate(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return Fail(fmt::format("gate: {}; see 'glassbox help gate'", e.what()));
   }
-  if (tls_cert.empty() != tls_key.empty()) return Fail("gate: --tls-cert and --tls-key go together");
+  if (tls_cert.empty() != tls_key.empty())
+    return Fail("gate: --tls-cert and --tls-key go together");
 
   auto config = BuildConfig(flags);
   if (!config.ok()) return Fail("gate: " + config.status().message());
@@ -230,13 +234,16 @@ int RunGate(int argc, char** argv) {
   };
   options.io_threads = threads;
   // --log, else gate.toml's [log] location, else the default file.
-  options.log_path = !log_path.empty()                       ? log_path
+  options.log_path = !log_path.empty()                      ? log_path
                      : !options.config.log.location.empty() ? options.config.log.location
-                                                             : DefaultLogPath();
+                                                            : DefaultLogPath();
   std::error_code ec;
   std::filesystem::path parent = std::filesystem::path(options.log_path).parent_path();
-  if (!parent.empty() && !gate::IsPostgresUrl(options.log_path)) std::filesystem::create_directories(parent, ec);
-  if (ec) return Fail(fmt::format("gate: cannot create the folder of the log '{}': {}", options.log_path, ec.message()));
+  if (!parent.empty() && !gate::IsPostgresUrl(options.log_path))
+    std::filesystem::create_directories(parent, ec);
+  if (ec)
+    return Fail(fmt::format("gate: cannot create the folder of the log '{}': {}", options.log_path,
+                            ec.message()));
   if (!tls_cert.empty()) {
     auto tls = net::TlsContext::ServerFromFiles(tls_cert, tls_key);
     if (!tls.ok()) return Fail("gate: " + tls.status().message());
@@ -247,7 +254,8 @@ int RunGate(int argc, char** argv) {
     std::string pem = ReadFileOr(upstream_ca, &error);
     if (!error.empty()) return Fail("gate: --upstream-ca: " + error);
     auto tls = net::TlsContext::Client(pem);
-    if (!tls.ok()) return Fail("gate: --upstream-ca '" + upstream_ca + "': " + tls.status().message());
+    if (!tls.ok())
+      return Fail("gate: --upstream-ca '" + upstream_ca + "': " + tls.status().message());
     options.upstream_tls = std::move(tls.value());
   }
 
@@ -278,13 +286,16 @@ int RunGate(int argc, char** argv) {
     }
     break;
   }
-  std::cerr << fmt::format("glassbox gate: stopping: no new connections; waiting up to {} s for exchanges in flight\n",
-                           drain_seconds)
+  std::cerr << fmt::format(
+                   "glassbox gate: stopping: no new connections; waiting up to {} s for exchanges "
+                   "in flight\n",
+                   drain_seconds)
             << std::flush;
   const gate::Gateway::DrainReport drained = (*gateway)->Drain(seconds(drain_seconds));
-  std::cerr << fmt::format("glassbox gate: stopped ({} exchanges finished while draining, {} cut at the deadline; all "
-                           "logged)\n",
-                           drained.finished, drained.cut);
+  std::cerr << fmt::format(
+      "glassbox gate: stopped ({} exchanges finished while draining, {} cut at the deadline; all "
+      "logged)\n",
+      drained.finished, drained.cut);
   return kExitClean;
 }
 

@@ -260,7 +260,8 @@ int RunHelp(const std::string& topic) {
   } else if (topic == "audit") {
     std::cout << AuditHelpText();
   } else {
-    return Fail("no help for '" + topic + "'; commands: scan, clean, filter, log, gate, probe, audit");
+    return Fail("no help for '" + topic +
+                "'; commands: scan, clean, filter, log, gate, probe, audit");
   }
   return kExitClean;
 }

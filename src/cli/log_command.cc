@@ -12,9 +12,9 @@
 #include <iostream>
 #include <iterator>
 #include <optional>
-#include <utility>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "cli/commands.h"
@@ -61,9 +61,9 @@ void WriteRecord(JsonWriter& w, const AuditRecord& r) {
 
 void PrintSummary(const AuditRecord& r) {
   if (!r.replica.empty()) std::cout << r.replica << ":";
-  std::cout << r.id << "  " << r.time << "  " << r.user << "  " << r.agent << "  " << r.method << " " << r.upstream
-            << r.path << "  " << r.model << "  " << r.status << "  " << r.latency_ms << "ms  in=" << r.input_tokens
-            << " out=" << r.output_tokens << "\n";
+  std::cout << r.id << "  " << r.time << "  " << r.user << "  " << r.agent << "  " << r.method
+            << " " << r.upstream << r.path << "  " << r.model << "  " << r.status << "  "
+            << r.latency_ms << "ms  in=" << r.input_tokens << " out=" << r.output_tokens << "\n";
 }
 
 void PrintFull(const AuditRecord& r) {
@@ -83,7 +83,8 @@ void PrintFull(const AuditRecord& r) {
             << "  prev_hash:       " << r.prev_hash << "\n"
             << "  record_hash:     " << r.record_hash << "\n"
             << "  request_body:    " << (r.request_body ? *r.request_body : "(not logged)") << "\n"
-            << "  response_body:   " << (r.response_body ? *r.response_body : "(not logged)") << "\n";
+            << "  response_body:   " << (r.response_body ? *r.response_body : "(not logged)")
+            << "\n";
   if (r.upstream_request_body) {
     std::cout << "  sent upstream:   " << *r.upstream_request_body << "\n";
   }
@@ -133,8 +134,10 @@ void PrintRecords(const std::vector<AuditRecord>& records, Format format, bool f
 }
 
 constexpr const char* kUsage =
-    "usage: glassbox log list|show [REPLICA:]ID|search TEXT|verify|export --log PATH|postgresql://... [--format text|json|jsonl] "
-    "[--since T] [--until T] [--user U] [--model M] [--limit N] [--checkpoints FILE --public-key PEM]";
+    "usage: glassbox log list|show [REPLICA:]ID|search TEXT|verify|export --log "
+    "PATH|postgresql://... [--format text|json|jsonl] "
+    "[--since T] [--until T] [--user U] [--model M] [--limit N] [--checkpoints FILE --public-key "
+    "PEM]";
 
 // The command line as typed (flag values unchecked).
 struct LogFlags {
@@ -157,7 +160,7 @@ struct LogPlan {
   gate::RecordFilter filter;  // list, search, export
   int64_t show_id = 0;        // show: the record, and its replica chain ("" for any)
   std::string show_replica;
-  std::string show_name;  // show: the id as typed
+  std::string show_name;                          // show: the id as typed
   std::string checkpoints_path, public_key_path;  // verify
 };
 
@@ -224,8 +227,9 @@ Result<gate::RecordFilter> BuildFilter(const LogFlags& fl) {
   }
   for (const auto& [flag, v] : {std::pair{"--since", &fl.since}, std::pair{"--until", &fl.until}}) {
     if (*v && !gate::IsRfc3339Utc(**v)) {
-      return Status::InvalidArgument(std::string(flag) + " '" + **v +
-                                     "': expected an RFC 3339 UTC time such as 2026-11-23T00:00:00Z");
+      return Status::InvalidArgument(
+          std::string(flag) + " '" + **v +
+          "': expected an RFC 3339 UTC time such as 2026-11-23T00:00:00Z");
     }
   }
   filter.since = fl.since.value_or("");
@@ -253,7 +257,8 @@ Status ParseAction(const std::vector<std::string>& positional, LogPlan* plan) {
                                                      {"export", Action::kExport}};
   const auto* known = std::find_if(std::begin(kActions), std::end(kActions),
                                    [&](const auto& a) { return action == a.first; });
-  if (known == std::end(kActions)) return Status::InvalidArgument("unknown log action '" + action + "'; " + kUsage);
+  if (known == std::end(kActions))
+    return Status::InvalidArgument("unknown log action '" + action + "'; " + kUsage);
   plan->action = known->second;
   const bool takes_arg = plan->action == Action::kShow || plan->action == Action::kSearch;
   if (positional.size() != (takes_arg ? 2u : 1u)) return Status::InvalidArgument(kUsage);
@@ -288,7 +293,8 @@ Result<LogPlan> BuildLogPlan(const LogFlags& fl) {
   if (!format.ok()) return format.status();
   plan.format = *format;
   if (Status s = ParseAction(fl.positional, &plan); !s.ok()) return s;
-  if (fl.log_path.empty()) return Status::InvalidArgument("--log PATH is required; see 'glassbox help log'");
+  if (fl.log_path.empty())
+    return Status::InvalidArgument("--log PATH is required; see 'glassbox help log'");
   plan.log_path = fl.log_path;
   if (fl.checkpoints_path.empty() != fl.public_key_path.empty()) {
     return Status::InvalidArgument(
@@ -304,9 +310,16 @@ Result<LogPlan> BuildLogPlan(const LogFlags& fl) {
   return plan;
 }
 
-void PrintVerifyJson(const gate::VerifyResult& v, const std::vector<gate::Checkpoint>& checkpoints) {
+void PrintVerifyJson(const gate::VerifyResult& v,
+                     const std::vector<gate::Checkpoint>& checkpoints) {
   JsonWriter w(std::cout);
-  w.BeginObject().Key("intact").Bool(v.intact).Key("records").Int(v.records).Key("anchor_id").Int(v.anchor_id);
+  w.BeginObject()
+      .Key("intact")
+      .Bool(v.intact)
+      .Key("records")
+      .Int(v.records)
+      .Key("anchor_id")
+      .Int(v.anchor_id);
   if (!checkpoints.empty()) {
     w.Key("checkpoints").Int(v.checkpoints).Key("checkpoints_matched").Int(v.checkpoints_matched);
     w.Field("newest_checkpoint", checkpoints.back().time);
@@ -323,11 +336,12 @@ void PrintVerifyJson(const gate::VerifyResult& v, const std::vector<gate::Checkp
 void PrintIntact(const gate::VerifyResult& v, const std::vector<gate::Checkpoint>& checkpoints) {
   std::cout << "intact: " << v.records << " records"
             << (v.chains != 1 ? " in " + std::to_string(v.chains) + " replica chains" : "")
-            << (v.anchor_id ? " after retention anchor at record " + std::to_string(v.anchor_id) : "");
+            << (v.anchor_id ? " after retention anchor at record " + std::to_string(v.anchor_id)
+                            : "");
   if (!checkpoints.empty()) {
     std::cout << "; " << v.checkpoints_matched << " of " << v.checkpoints
-              << " signed checkpoints matched, the newest (" << checkpoints.back().time << ") at record "
-              << checkpoints.back().last_id;
+              << " signed checkpoints matched, the newest (" << checkpoints.back().time
+              << ") at record " << checkpoints.back().last_id;
     if (v.last_id > checkpoints.back().last_id) {
       std::cout << " (records " << checkpoints.back().last_id + 1 << ".." << v.last_id
                 << " are newer than any checkpoint: not yet provable)";
@@ -346,7 +360,8 @@ int RunVerify(gate::LogStore& log, const LogPlan& plan) {
       std::cerr << read.status().message() << "\n";
       return kExitFindings;
     }
-    if (read->empty()) return Fail("checkpoint file '" + plan.checkpoints_path + "' holds no checkpoint");
+    if (read->empty())
+      return Fail("checkpoint file '" + plan.checkpoints_path + "' holds no checkpoint");
     checkpoints = std::move(read.value());
   }
   auto v = log.Verify(plan.checkpoints_path.empty() ? nullptr : &checkpoints);
@@ -357,8 +372,8 @@ int RunVerify(gate::LogStore& log, const LogPlan& plan) {
     PrintIntact(*v, checkpoints);
   }
   if (!v->intact) {
-    std::cerr << (v->bad_replica.empty() ? "" : "replica " + v->bad_replica + ", ") << "record " << v->bad_id << ": "
-              << v->reason << "\n";
+    std::cerr << (v->bad_replica.empty() ? "" : "replica " + v->bad_replica + ", ") << "record "
+              << v->bad_id << ": " << v->reason << "\n";
     return kExitFindings;
   }
   return kExitClean;
@@ -371,7 +386,8 @@ int RunShow(gate::LogStore& log, LogPlan plan) {
   auto r = log.Get(plan.show_id, plan.show_replica);
   if (r.status().IsNotFound()) return Fail("no record " + plan.show_name + " in " + log.Describe());
   if (r.status().IsCorruption()) {
-    std::cerr << "glassbox: corrupt log: " << r.status().message() << "; 'glassbox log verify' finds the first break\n";
+    std::cerr << "glassbox: corrupt log: " << r.status().message()
+              << "; 'glassbox log verify' finds the first break\n";
     return kExitFindings;
   }
   if (!r.ok()) return Fail(r.status().message());

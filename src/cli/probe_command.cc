@@ -1,13 +1,13 @@
 // `glassbox probe`: flags → Matrix and ProbeOptions → RunMatrix over the
 // sandbox → Analyze → report. Exit codes: 0 no environment dependence,
 // 1 dependence found, 2 usage or runtime error.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
-#include <stdlib.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/utsname.h>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -70,8 +70,8 @@ probe::HostFacts GatherHostFacts(const std::vector<std::string>& command) {
     const std::string& arg = command[i];
     std::error_code ec;
     const std::string& prev = command[i - 1];
-    bool after_flag = prev == "-p" || prev == "--prompt" || prev == "--print" || prev == "-i" || prev == "exec" ||
-                      prev == "run" || prev == "-q" || prev == "--query";
+    bool after_flag = prev == "-p" || prev == "--prompt" || prev == "--print" || prev == "-i" ||
+                      prev == "exec" || prev == "run" || prev == "-q" || prev == "--query";
     if (arg.empty() || arg[0] == '-' || fs::exists(arg, ec)) continue;
     if (after_flag || arg.find(' ') != std::string::npos) facts.prompt_texts.push_back(arg);
   }
@@ -88,7 +88,8 @@ std::vector<std::string> AbsoluteFileArguments(std::vector<std::string> command)
     std::error_code ec;
     // The program itself only when it is a path ("./agent.sh"); "node" stays a PATH lookup.
     if (i == 0 && command[i].find('/') == std::string::npos) continue;
-    if (!command[i].empty() && command[i][0] != '-' && command[i][0] != '/' && fs::is_regular_file(command[i], ec)) {
+    if (!command[i].empty() && command[i][0] != '-' && command[i][0] != '/' &&
+        fs::is_regular_file(command[i], ec)) {
       command[i] = fs::absolute(command[i], ec).lexically_normal().string();
     }
   }
@@ -107,12 +108,14 @@ Result<probe::MatrixRun> ReadCaptures(const std::string& dir, const probe::Matri
   probe::MatrixRun run;
   std::error_code ec;
   std::vector<fs::path> cell_dirs;
-  for (const auto& entry : fs::directory_iterator(fs::path(dir) / "captures", ec)) cell_dirs.push_back(entry.path());
+  for (const auto& entry : fs::directory_iterator(fs::path(dir) / "captures", ec))
+    cell_dirs.push_back(entry.path());
   if (ec) return Status::Error(fmt::format("{}/captures: {}", dir, ec.message()));
   std::sort(cell_dirs.begin(), cell_dirs.end());
   if (cell_dirs.size() != matrix.cells.size()) {
-    return Status::Error(fmt::format("{} holds {} cells, the matrix {}: replay with the flags of the probe that wrote it",
-                                     dir, cell_dirs.size(), matrix.cells.size()));
+    return Status::Error(fmt::format(
+        "{} holds {} cells, the matrix {}: replay with the flags of the probe that wrote it", dir,
+        cell_dirs.size(), matrix.cells.size()));
   }
   for (const auto& cell_dir : cell_dirs) {
     std::vector<fs::path> files;
@@ -303,7 +306,8 @@ std::vector<std::string> SplitCommand(int argc, char** argv, int* flag_argc) {
 // Parses the flags into `fl`; returns an exit code when the command is
 // done (help, a parse error), nothing when it goes on.
 std::optional<int> ParseProbeFlags(int flag_argc, char** argv, ProbeFlags* fl) {
-  CLI::App app{"does this agent behave differently depending on where or who I am?", "glassbox probe"};
+  CLI::App app{"does this agent behave differently depending on where or who I am?",
+               "glassbox probe"};
   app.set_help_flag("-h,--help", "show help");
   app.add_option("--vary", fl->vary);
   app.add_option("--set", fl->set);
@@ -427,7 +431,8 @@ Result<probe::MatrixRun> RunInSandbox(const ProbeFlags& fl, const std::vector<st
   RemoveOnSignal(root);
 
   const probe::MitmCa* ca_ptr = ca->get();
-  probe::CellRunner runner = [&options, ca_ptr](const probe::Cell& cell, const std::string& work_dir) {
+  probe::CellRunner runner = [&options, ca_ptr](const probe::Cell& cell,
+                                                const std::string& work_dir) {
     probe::RunOptions run;
     run.argv = options.argv;
     run.timeout_s = options.timeout_s;
@@ -480,8 +485,8 @@ int RunProbe(int argc, char** argv) {
 }
 
 namespace {
-int Report(const ProbeFlags& fl, const std::vector<std::string>& command, const probe::Matrix& matrix_value,
-           const probe::MatrixRun& run) {
+int Report(const ProbeFlags& fl, const std::vector<std::string>& command,
+           const probe::Matrix& matrix_value, const probe::MatrixRun& run) {
   const probe::Matrix* matrix = &matrix_value;
   const probe::MatrixRun* result = &run;
   probe::Analysis analysis = probe::Analyze(*matrix, result->runs, GatherHostFacts(command));
@@ -497,7 +502,9 @@ int Report(const ProbeFlags& fl, const std::vector<std::string>& command, const 
   std::string report = RenderReport(fl.format, input);
 
   if (!fl.out_dir.empty()) {
-    if (Status s = fl.replay_dir == fl.out_dir ? Status::Ok() : probe::WriteCaptures(fl.out_dir, *matrix, *result); !s.ok()) {
+    if (Status s = fl.replay_dir == fl.out_dir ? Status::Ok()
+                                               : probe::WriteCaptures(fl.out_dir, *matrix, *result);
+        !s.ok()) {
       return Fail(fmt::format("probe: {}", s.message()));
     }
     std::string ext = fl.format == "text" ? "txt" : fl.format;
@@ -516,9 +523,10 @@ int Report(const ProbeFlags& fl, const std::vector<std::string>& command, const 
   std::cout.flush();
   // Inconclusive is never a clean exit: 1, as for a finding, with the reason on stderr.
   if (analysis.verdict == probe::Verdict::kInconclusive) {
-    std::cerr << fmt::format("glassbox: probe: inconclusive: {}\n", analysis.inconclusive_reasons.empty()
-                                                                       ? std::string("see the report")
-                                                                       : analysis.inconclusive_reasons.front());
+    std::cerr << fmt::format("glassbox: probe: inconclusive: {}\n",
+                             analysis.inconclusive_reasons.empty()
+                                 ? std::string("see the report")
+                                 : analysis.inconclusive_reasons.front());
     return kExitFindings;
   }
   return analysis.environment_dependent ? kExitFindings : kExitClean;

@@ -5,9 +5,9 @@
 //                   ScanPlan, every value checked; an error names the flag
 //                   (or file) and the reason, and the command exits 2;
 //   RunScanPlan     the scan, its report and the exit code.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include <chrono>
 #include <fstream>
@@ -62,7 +62,7 @@ struct ScanPlan {
   std::string git_range;
   std::string since_state;
   scan::ScanOptions options;
-  std::vector<SecretRule> extra_rules;  // from --secret-rules files
+  std::vector<SecretRule> extra_rules;    // from --secret-rules files
   std::vector<scan::PathIgnore> ignores;  // the project's path ignores
   Severity fail_on = Severity::kHigh;
   bool never_fail = false;  // --fail-on none
@@ -150,8 +150,9 @@ Status ParseSeverityFlag(const std::string& text, const char* flag, Severity* ou
     return Status::Ok();
   }
   if (ParseSeverity(text, out)) return Status::Ok();
-  return Status::Error(fmt::format("scan: {} '{}' is not a severity: use info, low, medium, high or critical{}", flag,
-                                   text, none != nullptr ? ", or none" : ""));
+  return Status::Error(
+      fmt::format("scan: {} '{}' is not a severity: use info, low, medium, high or critical{}",
+                  flag, text, none != nullptr ? ", or none" : ""));
 }
 
 // --rules: the families to run (all when the flag is absent).
@@ -168,8 +169,9 @@ Status ApplyRuleFamilies(const std::string& list, scan::ScanOptions* options) {
     } else if (fam == "agent-config") {
       options->agent_config = true;
     } else {
-      return Status::Error(
-          fmt::format("scan: --rules: unknown family '{}' (known: unicode, secret, provenance, agent-config)", fam));
+      return Status::Error(fmt::format(
+          "scan: --rules: unknown family '{}' (known: unicode, secret, provenance, agent-config)",
+          fam));
     }
   }
   return Status::Ok();
@@ -180,7 +182,8 @@ Result<std::vector<SecretRule>> LoadExtraSecretRules(const std::vector<std::stri
   std::vector<SecretRule> extra;
   for (const std::string& file : files) {
     std::string text;
-    if (!ReadFile(file, &text)) return Status::Error(fmt::format("{}: cannot read secret rules", file));
+    if (!ReadFile(file, &text))
+      return Status::Error(fmt::format("{}: cannot read secret rules", file));
     auto parsed = ParseSecretRules(text, file);
     if (!parsed.ok()) return parsed.status();
     for (SecretRule& r : parsed.value()) extra.push_back(std::move(r));
@@ -190,9 +193,11 @@ Result<std::vector<SecretRule>> LoadExtraSecretRules(const std::vector<std::stri
 
 // Which inputs: --staged, --git [RANGE] [FOLDER], or paths (default ".").
 Status ChooseSource(const ScanFlags& fl, ScanPlan* plan) {
-  if (!fl.since_state.empty() && !fl.git) return Status::Error("scan: --since-state needs --git; see 'glassbox help scan'");
+  if (!fl.since_state.empty() && !fl.git)
+    return Status::Error("scan: --since-state needs --git; see 'glassbox help scan'");
   if (fl.git && (fl.staged || fl.paths.size() > 1)) {
-    return Status::Error("scan: --git takes one folder inside the repository (default .) and no --staged");
+    return Status::Error(
+        "scan: --git takes one folder inside the repository (default .) and no --staged");
   }
   plan->paths = fl.paths;
   if (fl.staged) {
@@ -216,10 +221,14 @@ Result<ScanPlan> BuildScanPlan(const ScanFlags& fl) {
   if (!config.ok()) return config.status();
 
   const std::string fail_text = !fl.fail_on.empty() ? fl.fail_on : config->fail_on.value_or("high");
-  if (Status s = ParseSeverityFlag(fail_text, "--fail-on", &plan.fail_on, &plan.never_fail); !s.ok()) return s;
+  if (Status s = ParseSeverityFlag(fail_text, "--fail-on", &plan.fail_on, &plan.never_fail);
+      !s.ok())
+    return s;
   Severity min_severity = Severity::kLow;
-  const std::string min_text = !fl.min_severity.empty() ? fl.min_severity : config->min_severity.value_or("low");
-  if (Status s = ParseSeverityFlag(min_text, "--min-severity", &min_severity, nullptr); !s.ok()) return s;
+  const std::string min_text =
+      !fl.min_severity.empty() ? fl.min_severity : config->min_severity.value_or("low");
+  if (Status s = ParseSeverityFlag(min_text, "--min-severity", &min_severity, nullptr); !s.ok())
+    return s;
 
   scan::ScanOptions& options = plan.options;
   options.min_severity = min_severity;
@@ -252,9 +261,13 @@ class Progress {
   bool shown() const { return shown_; }
   void Files(uint64_t files, uint64_t bytes) {
     std::lock_guard<std::mutex> lock(mu_);
-    std::cerr << fmt::format("\rscanning: {} files, {:.0f} MB", files, static_cast<double>(bytes) / 1e6) << std::flush;
+    std::cerr << fmt::format("\rscanning: {} files, {:.0f} MB", files,
+                             static_cast<double>(bytes) / 1e6)
+              << std::flush;
   }
-  static void Commits(uint64_t commits) { std::cerr << fmt::format("\rscanning history: {} commits", commits); }
+  static void Commits(uint64_t commits) {
+    std::cerr << fmt::format("\rscanning history: {} commits", commits);
+  }
   void Clear() const {
     if (shown_) std::cerr << "\r\033[K" << std::flush;
   }
@@ -265,7 +278,8 @@ class Progress {
 };
 
 // The staged blobs (git's index), as `git commit` would record them.
-Status ScanStaged(const scan::Scanner& scanner, const std::vector<std::string>& excludes, Report* report) {
+Status ScanStaged(const scan::Scanner& scanner, const std::vector<std::string>& excludes,
+                  Report* report) {
   auto staged = scan::ReadStagedFiles(".");
   if (!staged.ok()) return staged.status();
   const auto started = std::chrono::steady_clock::now();
@@ -273,24 +287,31 @@ Status ScanStaged(const scan::Scanner& scanner, const std::vector<std::string>& 
     if (scan::PathExcluded(excludes, f.path)) continue;
     scanner.ScanBuffer(f.content, f.path, &report->findings, &report->stats, &report->notes);
   }
-  report->stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  report->stats.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return Status::Ok();
 }
 
 // The history of a repository; notes what it could not scan on stderr.
-Status ScanGit(const scan::Scanner& scanner, const ScanPlan& plan, Progress& progress, Report* report) {
-  scan::HistoryOptions history{plan.paths.empty() ? "." : plan.paths[0], plan.git_range, plan.since_state, nullptr};
+Status ScanGit(const scan::Scanner& scanner, const ScanPlan& plan, Progress& progress,
+               Report* report) {
+  scan::HistoryOptions history{plan.paths.empty() ? "." : plan.paths[0], plan.git_range,
+                               plan.since_state, nullptr};
   if (progress.shown()) history.progress = &Progress::Commits;
   auto done = scan::ScanHistory(scanner, history, report);
   if (!done.ok()) return done.status();
   for (const std::string& id : done->unknown_state_commits) {
-    std::cerr << fmt::format("glassbox: {}: commit {} is not in this repository; ignored\n", plan.since_state, id);
+    std::cerr << fmt::format("glassbox: {}: commit {} is not in this repository; ignored\n",
+                             plan.since_state, id);
   }
-  if (done->shallow) std::cerr << "glassbox: shallow clone: history older than the fetched commits was not scanned\n";
+  if (done->shallow)
+    std::cerr
+        << "glassbox: shallow clone: history older than the fetched commits was not scanned\n";
   return Status::Ok();
 }
 
-Result<Report> CollectReport(const scan::Scanner& scanner, const ScanPlan& plan, Progress& progress) {
+Result<Report> CollectReport(const scan::Scanner& scanner, const ScanPlan& plan,
+                             Progress& progress) {
   Report report;
   Status st = Status::Ok();
   switch (plan.source) {
@@ -339,14 +360,17 @@ int ExitCodeFor(const Report& report, const ScanPlan& plan) {
 int RunScanPlan(ScanPlan plan) {
   Progress progress;
   if (progress.shown()) {
-    plan.options.progress = [&progress](uint64_t files, uint64_t bytes) { progress.Files(files, bytes); };
+    plan.options.progress = [&progress](uint64_t files, uint64_t bytes) {
+      progress.Files(files, bytes);
+    };
   }
   auto scanner = scan::Scanner::Create(plan.options, std::move(plan.extra_rules));
   if (!scanner.ok()) return Fail(scanner.status().message());
 
   if (plan.list_rules) {
     for (const RuleInfo& r : scanner.value()->RuleCatalog()) {
-      std::cout << fmt::format("{:<40} {:<8} {}\n", r.id, SeverityName(r.default_severity), r.summary);
+      std::cout << fmt::format("{:<40} {:<8} {}\n", r.id, SeverityName(r.default_severity),
+                               r.summary);
     }
     return kExitClean;
   }
@@ -357,7 +381,8 @@ int RunScanPlan(ScanPlan plan) {
   if (!plan.write_baseline.empty()) {
     Status st = scan::Baseline::Write(plan.write_baseline, report->findings);
     if (!st.ok()) return Fail(st.message());
-    std::cerr << fmt::format("glassbox: wrote {} findings to {}\n", report->findings.size(), plan.write_baseline);
+    std::cerr << fmt::format("glassbox: wrote {} findings to {}\n", report->findings.size(),
+                             plan.write_baseline);
     return kExitClean;
   }
   std::optional<scan::Baseline> baseline;

@@ -24,16 +24,19 @@ std::string TrimLower(std::string_view s) {
   if (b == std::string_view::npos) return "";
   const size_t e = s.find_last_not_of(" \t");
   std::string out(s.substr(b, e - b + 1));
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   return out;
 }
 
 DecodedContent TooLarge(std::string_view coding, size_t max_bytes) {
-  return {Outcome::kTooLarge, "", fmt::format("the {} body decodes to more than the limit of {} bytes", coding, max_bytes)};
+  return {Outcome::kTooLarge, "",
+          fmt::format("the {} body decodes to more than the limit of {} bytes", coding, max_bytes)};
 }
 
 DecodedContent Corrupt(std::string_view coding, std::string_view detail) {
-  return {Outcome::kCorrupt, "", fmt::format("the request body is not valid {} data ({})", coding, detail)};
+  return {Outcome::kCorrupt, "",
+          fmt::format("the request body is not valid {} data ({})", coding, detail)};
 }
 
 // gzip (window bits 15 + 16) or zlib deflate (15; raw deflate as a fallback,
@@ -64,7 +67,8 @@ DecodedContent Inflate(std::string_view in, size_t max_bytes, bool gzip) {
     const bool complete = rc == Z_STREAM_END;
     inflateEnd(&z);
     if (complete) return d;
-    if (gzip || attempt == 1) return Corrupt(coding, rc == Z_BUF_ERROR ? "it ends early" : "corrupt");
+    if (gzip || attempt == 1)
+      return Corrupt(coding, rc == Z_BUF_ERROR ? "it ends early" : "corrupt");
   }
   return d;
 }
@@ -83,7 +87,8 @@ DecodedContent Unzstd(std::string_view in, size_t max_bytes) {
     if (ZSTD_isError(rc)) return Corrupt("zstd", ZSTD_getErrorName(rc));
     d.body.append(buf.data(), output.pos);
     if (d.body.size() > max_bytes) return TooLarge("zstd", max_bytes);
-    if (input.pos == input.size && output.pos == 0 && rc != 0) return Corrupt("zstd", "it ends early");
+    if (input.pos == input.size && output.pos == 0 && rc != 0)
+      return Corrupt("zstd", "it ends early");
   }
   return d;
 }
@@ -99,8 +104,8 @@ DecodedContent Unbrotli(std::string_view in, size_t max_bytes) {
   while (true) {
     uint8_t* next_out = buf;
     size_t avail_out = sizeof buf;
-    const BrotliDecoderResult r =
-        BrotliDecoderDecompressStream(state.get(), &avail_in, &next_in, &avail_out, &next_out, nullptr);
+    const BrotliDecoderResult r = BrotliDecoderDecompressStream(state.get(), &avail_in, &next_in,
+                                                                &avail_out, &next_out, nullptr);
     d.body.append(reinterpret_cast<char*>(buf), sizeof buf - avail_out);
     if (d.body.size() > max_bytes) return TooLarge("br", max_bytes);
     if (r == BROTLI_DECODER_RESULT_SUCCESS) return d;
@@ -113,8 +118,9 @@ DecodedContent Unbrotli(std::string_view in, size_t max_bytes) {
 
 std::string CodingList(unsigned codings) {
   std::string out;
-  for (const auto& [bit, name] : {std::pair{kCodingGzip, "gzip"}, std::pair{kCodingDeflate, "deflate"},
-                                  std::pair{kCodingZstd, "zstd"}, std::pair{kCodingBrotli, "br"}}) {
+  for (const auto& [bit, name] :
+       {std::pair{kCodingGzip, "gzip"}, std::pair{kCodingDeflate, "deflate"},
+        std::pair{kCodingZstd, "zstd"}, std::pair{kCodingBrotli, "br"}}) {
     if ((codings & bit) == 0) continue;
     if (!out.empty()) out += ", ";
     out += name;
@@ -124,8 +130,8 @@ std::string CodingList(unsigned codings) {
 
 }  // namespace
 
-DecodedContent DecodeContentEncoding(std::string_view content_encoding, std::string_view body, size_t max_bytes,
-                                     unsigned codings) {
+DecodedContent DecodeContentEncoding(std::string_view content_encoding, std::string_view body,
+                                     size_t max_bytes, unsigned codings) {
   std::vector<std::string> applied;
   for (std::string_view rest = content_encoding; !rest.empty();) {
     const size_t comma = rest.find(',');
@@ -149,8 +155,9 @@ DecodedContent DecodeContentEncoding(std::string_view content_encoding, std::str
       step = Unbrotli(d.body, max_bytes);
     } else {
       return {Outcome::kUnsupported, "",
-              fmt::format("the request body's Content-Encoding \"{}\" is not one that can be decoded ({})", coding,
-                          CodingList(codings))};
+              fmt::format(
+                  "the request body's Content-Encoding \"{}\" is not one that can be decoded ({})",
+                  coding, CodingList(codings))};
     }
     if (step.outcome != Outcome::kDecoded) return step;
     d.body = std::move(step.body);

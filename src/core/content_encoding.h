@@ -19,7 +19,8 @@ enum ContentCoding : unsigned {
   kCodingZstd = 1u << 2,     // "zstd", one or more frames
   kCodingBrotli = 1u << 3,   // "br"
 };
-inline constexpr unsigned kAllContentCodings = kCodingGzip | kCodingDeflate | kCodingZstd | kCodingBrotli;
+inline constexpr unsigned kAllContentCodings =
+    kCodingGzip | kCodingDeflate | kCodingZstd | kCodingBrotli;
 
 struct DecodedContent {
   enum class Outcome {
@@ -38,7 +39,7 @@ struct DecodedContent {
 // the order the codings were applied, undone from the last; names are
 // case-insensitive), stopping at `max_bytes` of output. `codings` is the set
 // of codings the caller reads. A body is decoded whole or not at all.
-DecodedContent DecodeContentEncoding(std::string_view content_encoding, std::string_view body, size_t max_bytes,
-                                     unsigned codings = kAllContentCodings);
+DecodedContent DecodeContentEncoding(std::string_view content_encoding, std::string_view body,
+                                     size_t max_bytes, unsigned codings = kAllContentCodings);
 
 }  // namespace glassbox

@@ -36,20 +36,20 @@ struct Fix {
 };
 
 struct Finding {
-  std::string rule;      // "family/name", e.g. "unicode/tag-characters"
+  std::string rule;  // "family/name", e.g. "unicode/tag-characters"
   Severity severity = Severity::kInfo;
-  std::string path;      // file path, "-" for stdin, or "path:row" for data sets
-  uint64_t line = 0;     // 1-based; 0 when unknown
-  uint64_t column = 0;   // 1-based, in code points
+  std::string path;     // file path, "-" for stdin, or "path:row" for data sets
+  uint64_t line = 0;    // 1-based; 0 when unknown
+  uint64_t column = 0;  // 1-based, in code points
   uint64_t byte_offset = 0;
   uint64_t byte_length = 0;
   std::vector<char32_t> codepoints;  // the flagged code points, where the finding is about some
-  std::string decoded;   // what hidden characters spell, where they spell anything
-  std::string message;   // one sentence for a human
-  std::string snippet;   // the line, with hidden characters made visible and secrets masked
-  std::string json_path; // for data sets: "$.messages[0].content"
-  uint64_t row = 0;      // for data sets: 1-based JSONL row; 0 otherwise
-  std::string commit;    // for history scans
+  std::string decoded;               // what hidden characters spell, where they spell anything
+  std::string message;               // one sentence for a human
+  std::string snippet;      // the line, with hidden characters made visible and secrets masked
+  std::string json_path;    // for data sets: "$.messages[0].content"
+  uint64_t row = 0;         // for data sets: 1-based JSONL row; 0 otherwise
+  std::string commit;       // for history scans
   std::string fingerprint;  // stable id: rule + path + content hash (see scan/suppress)
   std::vector<Fix> fixes;   // what `clean` would change; empty when not cleanable
 };

@@ -64,8 +64,9 @@ class ScanState {
   struct LineInfo {
     size_t begin = 0;
     size_t end = 0;
-    bool has_rtl = false;          // strong right-to-left letters
-    bool has_other_letters = false;  // letters of scripts other than Latin/Common, excluding lookalikes
+    bool has_rtl = false;  // strong right-to-left letters
+    bool has_other_letters =
+        false;  // letters of scripts other than Latin/Common, excluding lookalikes
     bool has_cjk = false;
     bool comment = false;  // the line starts like a comment (//, /*, *, #, --, <!--)
   };
@@ -150,11 +151,12 @@ class ScanState {
     bool no_space = false;  // either is a script written without spaces
   };
   InvisibleContext InvisibleContextAt(size_t i, size_t end);
-  size_t HandleSingleInvisible(size_t i, size_t end, int32_t cp, bool alone, const InvisibleContext& c);
+  size_t HandleSingleInvisible(size_t i, size_t end, int32_t cp, bool alone,
+                               const InvisibleContext& c);
   // True when a lone invisible character cp is a legitimate use; may lower
   // or raise *sev and clear *fixable for the finding otherwise made.
-  bool SingleInvisibleIsLegit(size_t i, int32_t cp, Position pos, const InvisibleContext& c, Severity* sev,
-                              bool* fixable) const;
+  bool SingleInvisibleIsLegit(size_t i, int32_t cp, Position pos, const InvisibleContext& c,
+                              Severity* sev, bool* fixable) const;
   size_t EmitInvisibleRun(size_t i, size_t end, const std::vector<int32_t>& run, bool machine);
   size_t HandleBidi(size_t i);
   size_t HandleBidiMark(size_t i, size_t end);
@@ -220,20 +222,42 @@ void ScanState::Run() {
       continue;
     }
     switch (data_.Classify(static_cast<char32_t>(cp))) {
-      case CharClass::kOrdinary: i += len; break;
-      case CharClass::kTag: i = HandleTags(i); break;
-      case CharClass::kVariationSelector: i = HandleSelectors(i); break;
+      case CharClass::kOrdinary:
+        i += len;
+        break;
+      case CharClass::kTag:
+        i = HandleTags(i);
+        break;
+      case CharClass::kVariationSelector:
+        i = HandleSelectors(i);
+        break;
       case CharClass::kInvisible:
       case CharClass::kSoftHyphen:
       case CharClass::kByteOrderMark:
-      case CharClass::kHangulFiller: i = HandleInvisible(i); break;
-      case CharClass::kBidiControl: i = HandleBidi(i); break;
-      case CharClass::kBidiMark: i = HandleBidiMark(i, i + len); break;
-      case CharClass::kUnusualSpace: i = HandleSpace(i); break;
-      case CharClass::kControl: i = HandleControl(i); break;
-      case CharClass::kLookalikeLetter: i = HandleLookalikeLetter(i); break;
-      case CharClass::kLookalikePunct: i = HandlePunct(i, cp, i + len, false); break;
-      case CharClass::kTypographicPunct: i = HandlePunct(i, cp, i + len, true); break;
+      case CharClass::kHangulFiller:
+        i = HandleInvisible(i);
+        break;
+      case CharClass::kBidiControl:
+        i = HandleBidi(i);
+        break;
+      case CharClass::kBidiMark:
+        i = HandleBidiMark(i, i + len);
+        break;
+      case CharClass::kUnusualSpace:
+        i = HandleSpace(i);
+        break;
+      case CharClass::kControl:
+        i = HandleControl(i);
+        break;
+      case CharClass::kLookalikeLetter:
+        i = HandleLookalikeLetter(i);
+        break;
+      case CharClass::kLookalikePunct:
+        i = HandlePunct(i, cp, i + len, false);
+        break;
+      case CharClass::kTypographicPunct:
+        i = HandlePunct(i, cp, i + len, true);
+        break;
     }
   }
   FinishTrailing();
@@ -257,7 +281,8 @@ void ScanState::FindEscapedMarkers() {
     const size_t digits = q;
     uint32_t cp = 0;
     while (q < n_ && q - digits < 6 && std::isxdigit(p_[q])) {
-      cp = cp * 16 + static_cast<uint32_t>(std::isdigit(p_[q]) ? p_[q] - '0' : (std::tolower(p_[q]) - 'a' + 10));
+      cp = cp * 16 + static_cast<uint32_t>(std::isdigit(p_[q]) ? p_[q] - '0'
+                                                               : (std::tolower(p_[q]) - 'a' + 10));
       ++q;
     }
     if (q - digits < 4 || (!braces && q - digits != 4)) continue;
@@ -267,18 +292,21 @@ void ScanState::FindEscapedMarkers() {
     }
     if (q >= n_ || p_[q] != static_cast<unsigned char>(quote) || cp > 0x10FFFF) continue;
     const CharClass c = data_.Classify(cp);
-    if (!(c == CharClass::kInvisible || c == CharClass::kTag || c == CharClass::kVariationSelector ||
-          c == CharClass::kHangulFiller || c == CharClass::kBidiControl || c == CharClass::kSoftHyphen)) {
+    if (!(c == CharClass::kInvisible || c == CharClass::kTag ||
+          c == CharClass::kVariationSelector || c == CharClass::kHangulFiller ||
+          c == CharClass::kBidiControl || c == CharClass::kSoftHyphen)) {
       continue;
     }
     if (PositionIn(k - 1) == Position::kComment) continue;
-    Finding& f = Emit(c == CharClass::kTag                 ? "unicode/tag-characters"
-                      : c == CharClass::kVariationSelector ? "unicode/variation-selectors"
-                      : c == CharClass::kBidiControl       ? "unicode/bidi-control"
-                                                           : "unicode/invisible-characters",
-                      Severity::kMedium, k - 1, q + 1,
-                      fmt::format("string literal holding only an escaped {}: a marker or separator for hidden data",
-                                  UnicodeData::Name(static_cast<char32_t>(cp))));
+    Finding& f =
+        Emit(c == CharClass::kTag                 ? "unicode/tag-characters"
+             : c == CharClass::kVariationSelector ? "unicode/variation-selectors"
+             : c == CharClass::kBidiControl       ? "unicode/bidi-control"
+                                                  : "unicode/invisible-characters",
+             Severity::kMedium, k - 1, q + 1,
+             fmt::format(
+                 "string literal holding only an escaped {}: a marker or separator for hidden data",
+                 UnicodeData::Name(static_cast<char32_t>(cp))));
     f.codepoints.push_back(static_cast<char32_t>(cp));
   }
 }
@@ -290,8 +318,9 @@ void ScanState::FinishOverflow() {
     f.severity = o.worst;
     f.byte_offset = o.first_offset;
     f.byte_length = 0;
-    f.message = fmt::format("{} more findings of this rule in this text are not listed (the first {} are)",
-                            o.count, kMaxFindingsPerText);
+    f.message =
+        fmt::format("{} more findings of this rule in this text are not listed (the first {} are)",
+                    o.count, kMaxFindingsPerText);
   }
 }
 
@@ -312,8 +341,9 @@ const ScanState::LineInfo& ScanState::Line(size_t i) {
       if (rest.substr(0, opener.size()) == opener) info.comment = true;
     }
     if (rest == "*") info.comment = true;
-    if (!rest.empty() && rest[0] == '#' && rest.substr(0, 2) != "#!" && rest.substr(0, 8) != "#include" &&
-        rest.substr(0, 7) != "#define" && rest.substr(0, 3) != "#if") {
+    if (!rest.empty() && rest[0] == '#' && rest.substr(0, 2) != "#!" &&
+        rest.substr(0, 8) != "#include" && rest.substr(0, 7) != "#define" &&
+        rest.substr(0, 3) != "#if") {
       info.comment = true;
     }
   }
@@ -331,7 +361,8 @@ const ScanState::LineInfo& ScanState::Line(size_t i) {
     if (UnicodeData::IsStrongRtl(c)) info.has_rtl = true;
     const int script = UnicodeData::Script(c);
     if (UnicodeData::IsCjkScript(script)) info.has_cjk = true;
-    if (!UnicodeData::IsLatinLikeScript(script) && data_.Classify(c) != CharClass::kLookalikeLetter) {
+    if (!UnicodeData::IsLatinLikeScript(script) &&
+        data_.Classify(c) != CharClass::kLookalikeLetter) {
       info.has_other_letters = true;
     }
     if (UnicodeData::IsLatinLikeScript(script) && data_.Classify(c) == CharClass::kOrdinary) {
@@ -360,15 +391,19 @@ ScanState::Position ScanState::PositionIn(size_t i) {
     }
     if (c == '"' || c == '\'' || c == '`') {
       // An apostrophe inside a word ("don't") does not open a string.
-      if (c == '\'' && k > line.begin && IsAsciiAlnum(p_[k - 1]) && k + 1 < i && IsAsciiAlnum(p_[k + 1])) continue;
+      if (c == '\'' && k > line.begin && IsAsciiAlnum(p_[k - 1]) && k + 1 < i &&
+          IsAsciiAlnum(p_[k + 1]))
+        continue;
       quote = c;
-    } else if (c == '/' && ctx_.kind == TextKind::kCode && k + 1 < n_ && p_[k + 1] != '/' && p_[k + 1] != '*') {
+    } else if (c == '/' && ctx_.kind == TextKind::kCode && k + 1 < n_ && p_[k + 1] != '/' &&
+               p_[k + 1] != '*') {
       // A regular expression literal holds data like a string: it starts
       // where an operand is expected (after "(", ",", "=", ":" or at the
       // start of a line), where a '/' cannot divide.
       size_t q = k;
       while (q > line.begin && (p_[q - 1] == ' ' || p_[q - 1] == '\t')) --q;
-      if (q == line.begin || (p_[q - 1] != 0 && std::strchr("(,=:[!&|?{};", p_[q - 1]) != nullptr)) quote = '/';
+      if (q == line.begin || (p_[q - 1] != 0 && std::strchr("(,=:[!&|?{};", p_[q - 1]) != nullptr))
+        quote = '/';
     } else if ((c == '/' && k + 1 < n_ && (p_[k + 1] == '/' || p_[k + 1] == '*')) ||
                (c == '#' && (k == line.begin || p_[k - 1] == ' ' || p_[k - 1] == '\t')) ||
                (c == '<' && text_.substr(k, 4) == "<!--")) {
@@ -388,7 +423,8 @@ ScanState::Position ScanState::PositionIn(size_t i) {
 bool ScanState::InHostOrUrl(size_t i, size_t* token_begin, size_t* token_end) const {
   auto is_stop = [](unsigned char c) {
     return c <= ' ' || c == '"' || c == '\'' || c == '<' || c == '>' || c == '(' || c == ')' ||
-           c == '[' || c == ']' || c == '{' || c == '}' || c == '`' || c == ',' || c == ';' || c == '\\';
+           c == '[' || c == ']' || c == '{' || c == '}' || c == '`' || c == ',' || c == ';' ||
+           c == '\\';
   };
   size_t b = i;
   const size_t lo = i > 512 ? i - 512 : 0;
@@ -435,12 +471,14 @@ bool ScanState::InHostOrUrl(size_t i, size_t* token_begin, size_t* token_end) co
   // host[:port][/path]: i must be in the host
   size_t host_begin = 0;
   const size_t at_sign = folded.rfind('@');
-  if (at_sign != std::string::npos) return false;  // an e-mail address or user@host: not a host alone
+  if (at_sign != std::string::npos)
+    return false;  // an e-mail address or user@host: not a host alone
   size_t host_end = folded.find_first_of("/?#:", host_begin);
   if (host_end == std::string::npos) host_end = folded.size();
   if (at >= host_end) return false;
   std::string host = folded.substr(host_begin, host_end - host_begin);
-  while (!host.empty() && (host.back() == '.' || host.back() == '!' || host.back() == '?')) host.pop_back();
+  while (!host.empty() && (host.back() == '.' || host.back() == '!' || host.back() == '?'))
+    host.pop_back();
   if (at >= host.size()) return false;
   const size_t dot = host.rfind('.');
   if (dot == std::string::npos || dot == 0) return false;
@@ -504,7 +542,8 @@ size_t ScanState::HandleControl(size_t i) {
     // An escape sequence, not just an ESC byte: ESC [ … or CSI followed by a parameter.
     if (c.end < n_) {
       const unsigned char nb = p_[c.end];
-      if (c.cp == 0x1B && std::string_view("[]()PX^_=>c78").find(static_cast<char>(nb)) != std::string_view::npos) {
+      if (c.cp == 0x1B &&
+          std::string_view("[]()PX^_=>c78").find(static_cast<char>(nb)) != std::string_view::npos) {
         has_escape = true;
       }
       if (c.cp == 0x9B && ((nb >= '0' && nb <= '9') || nb == ';' || nb == '?')) has_escape = true;
@@ -520,8 +559,8 @@ size_t ScanState::HandleControl(size_t i) {
     const CodePoint c = At(k);
     k = std::max(c.end, k + 1);
     if (c.cp >= 0x80) rewrites = true;
-    if (c.cp == 0x08 && i > 0 && p_[i - 1] != '\n' && p_[i - 1] != '\r' && end < n_ && p_[end] != '\n' &&
-        p_[end] != '\r') {
+    if (c.cp == 0x08 && i > 0 && p_[i - 1] != '\n' && p_[i - 1] != '\r' && end < n_ &&
+        p_[end] != '\n' && p_[end] != '\r') {
       // "X\bX" and "_\bX" are nroff's bold and underline: they show X.
       const CodePoint over = At(end);
       const CodePoint under = Before(i);
@@ -530,7 +569,8 @@ size_t ScanState::HandleControl(size_t i) {
   }
   const Severity sev = has_escape ? Severity::kMedium : Severity::kLow;
   Finding& f = Emit("unicode/control-characters", sev, i, end,
-                    has_escape ? "terminal escape sequence: it can hide or rewrite text when the file is shown in a terminal"
+                    has_escape ? "terminal escape sequence: it can hide or rewrite text when the "
+                                 "file is shown in a terminal"
                                : "control character in text");
   AddCodePoints(f, i, end);
   if (rewrites) f.fixes.push_back({i, end, ""});
@@ -550,7 +590,8 @@ size_t ScanState::HandleTags(size_t i) {
   }
   // Emoji tag sequence: U+1F3F4, tag letters or digits, U+E007F CANCEL TAG.
   const CodePoint base = Before(i);
-  bool flag_shape = base.cp == 0x1F3F4 && cps.size() >= 3 && cps.size() <= 7 && cps.back() == 0xE007F;
+  bool flag_shape =
+      base.cp == 0x1F3F4 && cps.size() >= 3 && cps.size() <= 7 && cps.back() == 0xE007F;
   if (flag_shape) {
     for (size_t k = 0; k + 1 < cps.size(); ++k) {
       const int32_t t = cps[k] - 0xE0000;
@@ -559,17 +600,19 @@ size_t ScanState::HandleTags(size_t i) {
   }
   if (flag_shape) {
     if (decoded == "gbeng" || decoded == "gbsct" || decoded == "gbwls") return end;
-    Finding& f = Emit("unicode/tag-characters", Severity::kLow, i, end,
-                      fmt::format("emoji tag sequence for \"{}\" is not a recommended (RGI) flag", decoded));
+    Finding& f =
+        Emit("unicode/tag-characters", Severity::kLow, i, end,
+             fmt::format("emoji tag sequence for \"{}\" is not a recommended (RGI) flag", decoded));
     AddCodePoints(f, i, end);
     f.decoded = decoded;
     return end;
   }
   bool spells = false;
   for (char ch : decoded) spells |= ch != ' ';
-  Finding& f = Emit("unicode/tag-characters", spells ? Severity::kCritical : Severity::kHigh, i, end,
-                    spells ? fmt::format("invisible tag characters spell hidden text: \"{}\"", decoded)
-                           : "invisible tag characters");
+  Finding& f =
+      Emit("unicode/tag-characters", spells ? Severity::kCritical : Severity::kHigh, i, end,
+           spells ? fmt::format("invisible tag characters spell hidden text: \"{}\"", decoded)
+                  : "invisible tag characters");
   AddCodePoints(f, i, end);
   f.decoded = decoded;
   f.fixes.push_back({i, end, ""});
@@ -602,10 +645,13 @@ size_t ScanState::HandleSelectors(size_t i) {
     if ((first == 0xFE0E || first == 0xFE0F) && UnicodeData::IsEmojiBase(base_cp)) return true;
     if (UnicodeData::IsIdeographic(base_cp)) return true;  // IVS and CJK compatibility variants
     if (first >= 0x180B && first <= 0x180F) {
-      return UnicodeData::Script(base_cp) == kScriptMongolian || UnicodeData::IsLetterOrMark(base_cp) ||
-             NearbyLetterScript(i, false) == kScriptMongolian || NearbyLetterScript(end, true) == kScriptMongolian;
+      return UnicodeData::Script(base_cp) == kScriptMongolian ||
+             UnicodeData::IsLetterOrMark(base_cp) ||
+             NearbyLetterScript(i, false) == kScriptMongolian ||
+             NearbyLetterScript(end, true) == kScriptMongolian;
     }
-    if (first == 0xFE00 && (UnicodeData::IsSymbol(base_cp) || UnicodeData::IsLetterOrMark(base_cp))) {
+    if (first == 0xFE00 &&
+        (UnicodeData::IsSymbol(base_cp) || UnicodeData::IsLetterOrMark(base_cp))) {
       return base_cp >= 0x80;  // standardized variants of math symbols and some scripts
     }
     return false;
@@ -621,7 +667,8 @@ size_t ScanState::HandleSelectors(size_t i) {
     // No variation sequence starts with an ASCII letter (Unicode defines none, and no emoji
     // is one): there the selector is a marker in prose too.
     const bool after_ascii_letter = base.cp >= 0 && base.cp < 0x80 && std::isalpha(base.cp) != 0;
-    Finding& f = Emit("unicode/variation-selectors", in_code || after_ascii_letter ? Severity::kMedium : Severity::kLow, i, end,
+    Finding& f = Emit("unicode/variation-selectors",
+                      in_code || after_ascii_letter ? Severity::kMedium : Severity::kLow, i, end,
                       "variation selector after a character it does not vary");
     AddCodePoints(f, i, end);
     f.fixes.push_back({i, end, ""});
@@ -629,11 +676,13 @@ size_t ScanState::HandleSelectors(size_t i) {
   }
   // Two or more selectors in a row carry data (one byte each).
   const std::string decoded = PrintableOrEmpty(bytes, 2);
-  Finding& f = Emit("unicode/variation-selectors", decoded.empty() ? Severity::kHigh : Severity::kCritical,
-                    i, end,
+  Finding& f = Emit("unicode/variation-selectors",
+                    decoded.empty() ? Severity::kHigh : Severity::kCritical, i, end,
                     decoded.empty()
-                        ? fmt::format("{} variation selectors in a row encode {} hidden bytes", count, bytes.size())
-                        : fmt::format("{} variation selectors in a row encode hidden text: \"{}\"", count, decoded));
+                        ? fmt::format("{} variation selectors in a row encode {} hidden bytes",
+                                      count, bytes.size())
+                        : fmt::format("{} variation selectors in a row encode hidden text: \"{}\"",
+                                      count, decoded));
   AddCodePoints(f, i, end);
   f.decoded = decoded;
   // Keep a first selector that is legitimate for its base (an emoji's VS16).
@@ -652,8 +701,9 @@ namespace {
 bool MentionDelimiters(int32_t a, int32_t b) {
   const bool space_a = a < 0 || a == ' ' || a == '\t' || a == '\n' || a == '\r';
   const bool space_b = b < 0 || b == ' ' || b == '\t' || b == '\n' || b == '\r';
-  return (space_a && space_b && !(a == ' ' && b == ' ')) || (a == '"' && b == '"') || (a == '\'' && b == '\'') ||
-         (a == '`' && b == '`') || (a == '(' && b == ')') || (a == '[' && b == ']');
+  return (space_a && space_b && !(a == ' ' && b == ' ')) || (a == '"' && b == '"') ||
+         (a == '\'' && b == '\'') || (a == '`' && b == '`') || (a == '(' && b == ')') ||
+         (a == '[' && b == ']');
 }
 
 }  // namespace
@@ -665,7 +715,8 @@ ScanState::InvisibleContext ScanState::InvisibleContextAt(size_t i, size_t end) 
   c.pc = static_cast<char32_t>(c.prev.cp < 0 ? 0 : c.prev.cp);
   c.nc = static_cast<char32_t>(c.next.cp < 0 ? 0 : c.next.cp);
   c.machine = IsMachineText(ctx_.kind);
-  c.inside_word = c.prev.cp >= 0 && c.next.cp >= 0 && UnicodeData::IsWordChar(c.pc) && UnicodeData::IsWordChar(c.nc);
+  c.inside_word = c.prev.cp >= 0 && c.next.cp >= 0 && UnicodeData::IsWordChar(c.pc) &&
+                  UnicodeData::IsWordChar(c.nc);
   c.ascii_both = IsAsciiLetter(c.prev.cp) && IsAsciiLetter(c.next.cp);
   // The scripts of the nearest letters: a Khmer word separator may stand
   // between a space and "{0}" in a Khmer format string.
@@ -698,27 +749,32 @@ size_t ScanState::HandleInvisible(size_t i) {
     same &= cp == run[0];
     joiners &= cp == 0x200C || cp == 0x200D;
   }
-  const bool script_run = (joiners && c.joining) || (same && run[0] == 0x200B && c.no_space) ||
-                          (same && run[0] == 0x180E && (c.ps == kScriptMongolian || c.ns == kScriptMongolian));
+  const bool script_run =
+      (joiners && c.joining) || (same && run[0] == 0x200B && c.no_space) ||
+      (same && run[0] == 0x180E && (c.ps == kScriptMongolian || c.ns == kScriptMongolian));
   if (script_run && run.size() > 1 && run.size() <= 16) return end;
   const bool as_single = run.size() == 1 || (same && !c.ascii_both && run.size() <= 3);
   if (as_single) return HandleSingleInvisible(i, end, run[0], run.size() == 1, c);
   return EmitInvisibleRun(i, end, run, c.machine);
 }
 
-size_t ScanState::HandleSingleInvisible(size_t i, size_t end, int32_t cp, bool alone, const InvisibleContext& c) {
+size_t ScanState::HandleSingleInvisible(size_t i, size_t end, int32_t cp, bool alone,
+                                        const InvisibleContext& c) {
   Severity sev = Severity::kLow;
   const Position pos = c.machine ? PositionIn(i) : Position::kComment;
   if (c.machine) {
     // In a string literal, high only where it splits ASCII ("admin\u200Bistrator").
-    const bool ascii_side = (c.prev.cp >= 0 && IsAsciiAlnum(c.prev.cp)) || (c.next.cp >= 0 && IsAsciiAlnum(c.next.cp));
-    sev = pos == Position::kSyntax   ? (c.inside_word ? Severity::kHigh : Severity::kMedium)
-          : pos == Position::kString ? (c.inside_word && ascii_side ? Severity::kHigh : Severity::kLow)
-                                     : Severity::kLow;
+    const bool ascii_side =
+        (c.prev.cp >= 0 && IsAsciiAlnum(c.prev.cp)) || (c.next.cp >= 0 && IsAsciiAlnum(c.next.cp));
+    sev = pos == Position::kSyntax ? (c.inside_word ? Severity::kHigh : Severity::kMedium)
+          : pos == Position::kString
+              ? (c.inside_word && ascii_side ? Severity::kHigh : Severity::kLow)
+              : Severity::kLow;
     // A string that holds nothing but the invisible character ("\u200B"
     // as a literal): a marker or a payload separator (GlassWorm).
-    if ((ctx_.kind == TextKind::kCode || ctx_.kind == TextKind::kShell) && pos == Position::kString && i > 0 &&
-        end < n_ && p_[end] == p_[i - 1] && (p_[end] == '"' || p_[end] == '\'' || p_[end] == '`')) {
+    if ((ctx_.kind == TextKind::kCode || ctx_.kind == TextKind::kShell) &&
+        pos == Position::kString && i > 0 && end < n_ && p_[end] == p_[i - 1] &&
+        (p_[end] == '"' || p_[end] == '\'' || p_[end] == '`')) {
       sev = std::max(sev, Severity::kMedium);
     }
   }
@@ -728,35 +784,40 @@ size_t ScanState::HandleSingleInvisible(size_t i, size_t end, int32_t cp, bool a
   }
   bool fixable = true;
   if (SingleInvisibleIsLegit(i, cp, pos, c, &sev, &fixable)) return end;
-  Finding& f = Emit("unicode/invisible-characters", sev, i, end,
-                    fmt::format("invisible character {}{}", UnicodeData::Name(static_cast<char32_t>(cp)),
-                                c.inside_word && c.machine ? " inside an identifier or word" : ""));
+  Finding& f =
+      Emit("unicode/invisible-characters", sev, i, end,
+           fmt::format("invisible character {}{}", UnicodeData::Name(static_cast<char32_t>(cp)),
+                       c.inside_word && c.machine ? " inside an identifier or word" : ""));
   AddCodePoints(f, i, end);
   if (fixable) f.fixes.push_back({i, end, ""});
   return end;
 }
 
-bool ScanState::SingleInvisibleIsLegit(size_t i, int32_t cp, Position pos, const InvisibleContext& c, Severity* sev,
+bool ScanState::SingleInvisibleIsLegit(size_t i, int32_t cp, Position pos,
+                                       const InvisibleContext& c, Severity* sev,
                                        bool* fixable) const {
   // Next to a space or a line end a lone zero-width character splits no
   // word; in a string away from ASCII it is part of people's text (a
   // Gujarati phrase in a date library) unless the string holds only it.
-  const bool beside_space = c.prev.cp < 0 || c.next.cp < 0 || c.prev.cp == ' ' || c.next.cp == ' ' ||
-                            c.prev.cp == '\n' || c.next.cp == '\n' || c.prev.cp == '\t' || c.next.cp == '\t';
-  const bool other_script = (c.ps >= 0 && c.ps != kScriptLatin) || (c.ns >= 0 && c.ns != kScriptLatin);
+  const bool beside_space = c.prev.cp < 0 || c.next.cp < 0 || c.prev.cp == ' ' ||
+                            c.next.cp == ' ' || c.prev.cp == '\n' || c.next.cp == '\n' ||
+                            c.prev.cp == '\t' || c.next.cp == '\t';
+  const bool other_script =
+      (c.ps >= 0 && c.ps != kScriptLatin) || (c.ns >= 0 && c.ns != kScriptLatin);
   const bool text_in_string = c.machine && pos == Position::kString && *sev < Severity::kMedium &&
                               !IsAsciiAlnum(c.prev.cp) && !IsAsciiAlnum(c.next.cp) && other_script;
   switch (cp) {
     case 0x200D:  // ZWJ: emoji sequences, joining scripts
-      return (c.prev.cp >= 0 && (UnicodeData::IsEmojiBase(c.pc) || UnicodeData::IsEmojiModifier(c.pc)) &&
+      return (c.prev.cp >= 0 &&
+              (UnicodeData::IsEmojiBase(c.pc) || UnicodeData::IsEmojiModifier(c.pc)) &&
               c.next.cp >= 0 && UnicodeData::IsExtendedPictographic(c.nc)) ||
              c.joining || text_in_string;
     case 0x200C:  // ZWNJ: Persian, Indic; and ligature control in prose
       return c.joining || (!c.machine && c.inside_word && !c.ascii_both) || text_in_string;
     case 0x200B:  // ZWSP: word breaks in scripts without spaces
       return c.no_space ||
-             ((!c.machine || (pos == Position::kString && *sev < Severity::kMedium)) && beside_space &&
-              other_script) ||
+             ((!c.machine || (pos == Position::kString && *sev < Severity::kMedium)) &&
+              beside_space && other_script) ||
              text_in_string;
     case 0x00AD:  // soft hyphen: a hyphenation hint inside a word ("Reyk\u00ADja\u00ADvík")
       if (c.machine) {
@@ -782,7 +843,10 @@ bool ScanState::SingleInvisibleIsLegit(size_t i, int32_t cp, Position pos, const
       return !c.machine;
     case 0x180E:
       return c.ps == kScriptMongolian || c.ns == kScriptMongolian;
-    case 0x115F: case 0x1160: case 0x3164: case 0xFFA0: {
+    case 0x115F:
+    case 0x1160:
+    case 0x3164:
+    case 0xFFA0: {
       const bool legit = c.ps == kScriptHangul || c.ns == kScriptHangul;
       if (!legit) *sev = c.machine ? Severity::kHigh : Severity::kMedium;
       return legit;
@@ -793,7 +857,8 @@ bool ScanState::SingleInvisibleIsLegit(size_t i, int32_t cp, Position pos, const
 }
 
 // A run of invisible characters. Two distinct ones repeating are bits.
-size_t ScanState::EmitInvisibleRun(size_t i, size_t end, const std::vector<int32_t>& run, bool machine) {
+size_t ScanState::EmitInvisibleRun(size_t i, size_t end, const std::vector<int32_t>& run,
+                                   bool machine) {
   std::vector<int32_t> distinct = run;
   std::sort(distinct.begin(), distinct.end());
   distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
@@ -808,12 +873,14 @@ size_t ScanState::EmitInvisibleRun(size_t i, size_t end, const std::vector<int32
     decoded = PrintableOrEmpty(bytes, 1);
   }
   Severity sev = run.size() >= 4 ? Severity::kHigh : Severity::kMedium;
-  if (machine && run.size() < 4) sev = PositionIn(i) == Position::kSyntax ? Severity::kHigh : Severity::kLow;
+  if (machine && run.size() < 4)
+    sev = PositionIn(i) == Position::kSyntax ? Severity::kHigh : Severity::kLow;
   if (!decoded.empty()) sev = Severity::kCritical;
   Finding& f = Emit("unicode/invisible-characters", sev, i, end,
-                    decoded.empty() ? fmt::format("{} invisible characters in a row", run.size())
-                                    : fmt::format("{} invisible characters encode hidden text as bits: \"{}\"",
-                                                  run.size(), decoded));
+                    decoded.empty()
+                        ? fmt::format("{} invisible characters in a row", run.size())
+                        : fmt::format("{} invisible characters encode hidden text as bits: \"{}\"",
+                                      run.size(), decoded));
   AddCodePoints(f, i, end);
   f.decoded = decoded;
   f.fixes.push_back({i, end, ""});
@@ -843,17 +910,24 @@ size_t ScanState::HandleBidi(size_t i) {
     if (c.cp < 0 || ClassOf(c.cp) != CharClass::kBidiControl) continue;
     first = std::min(first, c.begin);
     last = c.end;
-    if (tmp.codepoints.size() < kMaxStoredCodePoints) tmp.codepoints.push_back(static_cast<char32_t>(c.cp));
+    if (tmp.codepoints.size() < kMaxStoredCodePoints)
+      tmp.codepoints.push_back(static_cast<char32_t>(c.cp));
     fixes.push_back({c.begin, c.end, ""});
     switch (c.cp) {
-      case 0x202A: case 0x202B: case 0x202D: case 0x202E:  // LRE RLE LRO RLO
+      case 0x202A:
+      case 0x202B:
+      case 0x202D:
+      case 0x202E:  // LRE RLE LRO RLO
         has_override |= c.cp == 0x202D || c.cp == 0x202E;
         stack.push_back(0x202C);
         break;
-      case 0x2066: case 0x2067: case 0x2068:  // LRI RLI FSI
+      case 0x2066:
+      case 0x2067:
+      case 0x2068:  // LRI RLI FSI
         stack.push_back(0x2069);
         break;
-      case 0x202C: case 0x2069:
+      case 0x202C:
+      case 0x2069:
         if (stack.empty() || stack.back() != c.cp) {
           unbalanced = true;
         } else {
@@ -873,14 +947,17 @@ size_t ScanState::HandleBidi(size_t i) {
   std::string why;
   if (machine) {
     sev = unbalanced ? Severity::kCritical : Severity::kHigh;
-    why = unbalanced ? "unterminated bidirectional override or isolate: code can display differently from how it runs (Trojan Source, CVE-2021-42574)"
-                     : "bidirectional control characters in code: they reorder how it displays (Trojan Source, CVE-2021-42574)";
+    why = unbalanced ? "unterminated bidirectional override or isolate: code can display "
+                       "differently from how it runs (Trojan Source, CVE-2021-42574)"
+                     : "bidirectional control characters in code: they reorder how it displays "
+                       "(Trojan Source, CVE-2021-42574)";
   } else if (unbalanced) {
     sev = line.has_rtl ? Severity::kMedium : Severity::kHigh;
     why = "unterminated bidirectional override or isolate reorders the text after it";
   } else if (has_override && !line.has_rtl) {
     sev = Severity::kHigh;
-    why = "bidirectional override reverses left-to-right text (used to disguise names and commands)";
+    why =
+        "bidirectional override reverses left-to-right text (used to disguise names and commands)";
   } else if (line.has_rtl) {
     return last;  // balanced embeddings and isolates around right-to-left text: normal
   } else {
@@ -898,7 +975,8 @@ size_t ScanState::HandleBidiMark(size_t i, size_t end) {
     // Prose: marks order numbers and punctuation around right-to-left words.
     // Between two ASCII letters a mark has nothing to order: it splits a word.
     if (!(IsAsciiLetter(Before(i).cp) && IsAsciiLetter(At(end).cp))) return end;
-    Finding& f = Emit("unicode/bidi-control", Severity::kLow, i, end, "directional mark inside a word");
+    Finding& f =
+        Emit("unicode/bidi-control", Severity::kLow, i, end, "directional mark inside a word");
     AddCodePoints(f, i, end);
     f.fixes.push_back({i, end, ""});
     return end;
@@ -923,18 +1001,21 @@ size_t ScanState::HandleSpace(size_t i) {
     const CodePoint c = At(end);
     if (c.cp < 0 || ClassOf(c.cp) != CharClass::kUnusualSpace) break;
     line_sep |= c.cp == 0x2028 || c.cp == 0x2029;
-    fixes.push_back({c.begin, c.end, (c.cp == 0x2028 || c.cp == 0x2029) ? "\n" : " ", FixKind::kNormalise});
+    fixes.push_back(
+        {c.begin, c.end, (c.cp == 0x2028 || c.cp == 0x2029) ? "\n" : " ", FixKind::kNormalise});
     end = c.end;
   }
   const LineInfo& line = Line(i);
   Severity sev;
   switch (ctx_.kind) {
     case TextKind::kShell:
-      sev = line.has_cjk || PositionIn(i) == Position::kComment ? Severity::kLow : Severity::kMedium;
+      sev =
+          line.has_cjk || PositionIn(i) == Position::kComment ? Severity::kLow : Severity::kMedium;
       break;
     case TextKind::kCode:
-      sev = line_sep || (!line.has_other_letters && PositionIn(i) == Position::kSyntax) ? Severity::kMedium
-                                                                                      : Severity::kLow;
+      sev = line_sep || (!line.has_other_letters && PositionIn(i) == Position::kSyntax)
+                ? Severity::kMedium
+                : Severity::kLow;
       break;
     case TextKind::kConfig:
       sev = Severity::kLow;
@@ -944,9 +1025,11 @@ size_t ScanState::HandleSpace(size_t i) {
       sev = Severity::kLow;
       break;
   }
-  Finding& f = Emit("unicode/unusual-space", sev, i, end,
-                    line_sep ? "line or paragraph separator: invisible line break that some parsers and editors disagree on"
-                             : "unusual space in code or a command: it looks like a space but is not one");
+  Finding& f =
+      Emit("unicode/unusual-space", sev, i, end,
+           line_sep ? "line or paragraph separator: invisible line break that some parsers and "
+                      "editors disagree on"
+                    : "unusual space in code or a command: it looks like a space but is not one");
   AddCodePoints(f, i, end);
   // A low finding is a space that belongs to its text (French typography in a
   // string, an ideographic space in a CJK comment): reported, never rewritten.
@@ -1029,7 +1112,8 @@ size_t ScanState::HandleLookalikeLetter(size_t i) {
     // wide variants and Common-script letter-likes (mathematical alphanumerics).
     const bool greek_in_ascii =
         script == kScriptGreek && IsAsciiLetter(Before(c.begin).cp) && IsAsciiLetter(At(c.end).cp);
-    if (UnicodeData::IsFontOrWideVariant(cc) || (script == kScriptGreek ? greek_in_ascii : script != kScriptLatin)) {
+    if (UnicodeData::IsFontOrWideVariant(cc) ||
+        (script == kScriptGreek ? greek_in_ascii : script != kScriptLatin)) {
       suspicious = true;
     }
   }
@@ -1040,8 +1124,9 @@ size_t ScanState::HandleLookalikeLetter(size_t i) {
   size_t tb = 0, te = 0;
   const bool host = InHostOrUrl(i, &tb, &te);
   if (host && (suspicious || (all_lookalike && letters >= 2))) {
-    Finding& f = Emit("unicode/confusable-host", Severity::kHigh, wb, we,
-                      "host name or URL contains characters that look like ASCII letters from another script");
+    Finding& f = Emit(
+        "unicode/confusable-host", Severity::kHigh, wb, we,
+        "host name or URL contains characters that look like ASCII letters from another script");
     AddCodePoints(f, wb, we);
     f.fixes = std::move(fixes);
     f.decoded = std::string(text_.substr(tb, te - tb));
@@ -1052,8 +1137,9 @@ size_t ScanState::HandleLookalikeLetter(size_t i) {
     // In code, high unless the line is natural language of that script (a
     // Latin letter slipped into Cyrillic text) or a comment.
     const bool high = machine && !Line(i).has_other_letters && PositionIn(i) != Position::kComment;
-    Finding& f = Emit("unicode/confusable-identifier", high ? Severity::kHigh : Severity::kMedium, wb, we,
-                      "word mixes ASCII letters with look-alike letters from another script");
+    Finding& f =
+        Emit("unicode/confusable-identifier", high ? Severity::kHigh : Severity::kMedium, wb, we,
+             "word mixes ASCII letters with look-alike letters from another script");
     AddCodePoints(f, wb, we);
     std::string skeleton(text_.substr(wb, we - wb));
     f.fixes = std::move(fixes);
@@ -1061,7 +1147,8 @@ size_t ScanState::HandleLookalikeLetter(size_t i) {
   }
   if (slipped) {
     Finding& f = Emit("unicode/confusable-identifier", Severity::kLow, wb, we,
-                      "word mixes scripts: a letter that looks the same from another script (a keyboard-layout slip?)");
+                      "word mixes scripts: a letter that looks the same from another script (a "
+                      "keyboard-layout slip?)");
     AddCodePoints(f, wb, we);
     f.fixes = std::move(fixes);
     return we;
@@ -1082,7 +1169,8 @@ namespace {
 // it mimics inside words and sentences: apostrophes in "don't", dots and colons.
 Severity ProsePunctSeverity(char ascii, bool in_word, bool touches_word) {
   if (ascii == '-') return Severity::kLow;  // typographic hyphens and minus signs
-  if (ascii == '\'' || ascii == '"' || ascii == '`') return in_word ? Severity::kMedium : Severity::kLow;
+  if (ascii == '\'' || ascii == '"' || ascii == '`')
+    return in_word ? Severity::kMedium : Severity::kLow;
   const bool sentence_punct = std::string_view(".,:;!?/@").find(ascii) != std::string_view::npos;
   return sentence_punct && touches_word ? Severity::kMedium : Severity::kLow;
 }
@@ -1123,7 +1211,8 @@ size_t ScanState::HandlePunct(size_t i, int32_t cp, size_t end, bool typographic
   // a word only ("ʼadminʼ"), not inside one or between symbols ("c[ʼ\\']hwe").
   // In prose an apostrophe look-alike inside an English contraction ("Donʼt")
   // stands in for the ASCII apostrophe; inside "Gwichʼin" it is a letter.
-  const bool contraction = cp == 0x02BC && !machine && IsAsciiLetter(prev.cp) && ContractionTailAt(end);
+  const bool contraction =
+      cp == 0x02BC && !machine && IsAsciiLetter(prev.cp) && ContractionTailAt(end);
   if ((UnicodeData::IsLetterOrMark(c32) || UnicodeData::IsDecimalDigit(c32)) && !contraction) {
     const bool quote_like = IsAsciiAlnum(prev.cp) != IsAsciiAlnum(next.cp);
     if (!(machine && quote_like && PositionIn(i) == Position::kSyntax)) return end;
@@ -1132,8 +1221,9 @@ size_t ScanState::HandlePunct(size_t i, int32_t cp, size_t end, bool typographic
     if (ctx_.kind != TextKind::kShell) return end;
     const LineInfo& line = Line(i);
     if (line.has_other_letters) return end;
-    Finding& f = Emit("unicode/lookalike-punctuation", Severity::kLow, i, end,
-                      fmt::format("typographic {} in a command, where the shell expects ASCII", Quoted(ascii)));
+    Finding& f = Emit(
+        "unicode/lookalike-punctuation", Severity::kLow, i, end,
+        fmt::format("typographic {} in a command, where the shell expects ASCII", Quoted(ascii)));
     AddCodePoints(f, i, end);
     f.fixes.push_back({i, end, std::string(1, ascii), FixKind::kFold});
     return end;
@@ -1218,10 +1308,11 @@ void ScanState::FinishTrailing() {
     }
   }
   const std::string decoded = PrintableOrEmpty(bytes, 2);
-  Finding& f = Emit("unicode/whitespace-steganography", decoded.empty() ? Severity::kHigh : Severity::kCritical,
-                    trailing_.front().begin, trailing_.front().end,
-                    fmt::format("{} lines end in mixed spaces and tabs, a pattern that carries hidden bits",
-                                trailing_.size()));
+  Finding& f = Emit(
+      "unicode/whitespace-steganography", decoded.empty() ? Severity::kHigh : Severity::kCritical,
+      trailing_.front().begin, trailing_.front().end,
+      fmt::format("{} lines end in mixed spaces and tabs, a pattern that carries hidden bits",
+                  trailing_.size()));
   f.decoded = decoded;
   for (const TrailingRun& r : trailing_) f.fixes.push_back({r.begin, r.end, ""});
 }
@@ -1229,8 +1320,9 @@ void ScanState::FinishTrailing() {
 void ScanState::FinishInvalid() {
   if (invalid_count_ == 0) return;
   Emit("unicode/invalid-encoding", Severity::kLow, first_invalid_, first_invalid_ + 1,
-       fmt::format("{} invalid UTF-8 sequence{} (first at byte {}); the text may be in another encoding",
-                   invalid_count_, invalid_count_ == 1 ? "" : "s", first_invalid_));
+       fmt::format(
+           "{} invalid UTF-8 sequence{} (first at byte {}); the text may be in another encoding",
+           invalid_count_, invalid_count_ == 1 ? "" : "s", first_invalid_));
 }
 
 }  // namespace
@@ -1304,8 +1396,8 @@ bool DecodeLiteral(std::string_view json, size_t open, DecodedLiteral* out) {
     if (!Hex4(json, i + 2, &cp)) return false;
     size_t len = 6;
     uint32_t low = 0;
-    if (cp >= 0xD800 && cp <= 0xDBFF && i + 12 <= json.size() && json[i + 6] == '\\' && json[i + 7] == 'u' &&
-        Hex4(json, i + 8, &low) && low >= 0xDC00 && low <= 0xDFFF) {
+    if (cp >= 0xD800 && cp <= 0xDBFF && i + 12 <= json.size() && json[i + 6] == '\\' &&
+        json[i + 7] == 'u' && Hex4(json, i + 8, &low) && low >= 0xDC00 && low <= 0xDFFF) {
       cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
       len = 12;
     } else if (cp >= 0xD800 && cp <= 0xDFFF) {
@@ -1356,12 +1448,14 @@ std::string JsonEscaped(std::string_view s) {
 
 }  // namespace
 
-void HiddenTextDetector::ScanJsonEscapes(std::string_view json, JsonSyntax syntax, std::vector<Finding>* out,
+void HiddenTextDetector::ScanJsonEscapes(std::string_view json, JsonSyntax syntax,
+                                         std::vector<Finding>* out,
                                          const std::vector<EscapedJsonString>* escaped) const {
   if (syntax == JsonSyntax::kNone || json.find("\\u") == std::string_view::npos) return;
   DecodedLiteral lit;
   std::vector<Finding> found;
-  auto scan_document = [&](std::string_view doc, size_t base, const std::vector<EscapedJsonString>* known) {
+  auto scan_document = [&](std::string_view doc, size_t base,
+                           const std::vector<EscapedJsonString>* known) {
     // (A document that does not parse still had its raw text scanned; the
     // literals of its valid prefix are looked at here.)
     std::vector<size_t> literals;

@@ -23,7 +23,8 @@ TEST(HiddenText, VariationSelectorAfterAsciiLetterIsMediumInProse) {
   ASSERT_EQ(letter.size(), 1u);
   EXPECT_EQ(letter[0].rule, "unicode/variation-selectors");
   EXPECT_EQ(letter[0].severity, Severity::kMedium);
-  EXPECT_TRUE(ScanAs("I \xE2\x9D\xA4\xEF\xB8\x8F it\n", TextKind::kProse).empty());  // U+2764 U+FE0F
+  EXPECT_TRUE(
+      ScanAs("I \xE2\x9D\xA4\xEF\xB8\x8F it\n", TextKind::kProse).empty());  // U+2764 U+FE0F
   auto symbol = ScanAs("a \xE2\x86\x90\xEF\xB8\x81 b\n", TextKind::kProse);  // U+2190 U+FE01
   for (const Finding& f : symbol) EXPECT_LE(f.severity, Severity::kLow) << f.message;
 }
@@ -93,7 +94,10 @@ TEST(HiddenText, ControlBytesAreGrouped) {
 }
 
 TEST(HiddenText, NulAndLoneControlsAreLow) {
-  auto f = ScanAs(std::string("a\x01" "b", 3), TextKind::kProse);
+  auto f = ScanAs(std::string("a\x01"
+                              "b",
+                              3),
+                  TextKind::kProse);
   ASSERT_EQ(f.size(), 1u);
   EXPECT_EQ(f[0].severity, Severity::kLow);
 }
@@ -110,7 +114,8 @@ TEST(HiddenText, FindingsAreCappedOnHostileInput) {
   std::vector<Finding> out;
   HiddenTextDetector().Scan(text, TextContext{TextKind::kCode, true}, &out);
   ASSERT_EQ(out.size(), 10001u);
-  EXPECT_NE(out.back().message.find("40000 more findings"), std::string::npos) << out.back().message;
+  EXPECT_NE(out.back().message.find("40000 more findings"), std::string::npos)
+      << out.back().message;
 }
 
 }  // namespace

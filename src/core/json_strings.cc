@@ -64,13 +64,15 @@ size_t StringStop(std::string_view s, size_t i) {
 }  // namespace
 
 std::vector<EscapedJsonString> EscapedJsonStrings(std::string_view document) {
-  const bool comments =
-      document.find("//") != std::string_view::npos || document.find("/*") != std::string_view::npos;
+  const bool comments = document.find("//") != std::string_view::npos ||
+                        document.find("/*") != std::string_view::npos;
   const std::string stripped = comments ? StripJsonComments(document) : std::string();
   std::vector<EscapedJsonString> strings;
-  (void)ForEachJsonString(comments ? std::string_view(stripped) : document, [&](const JsonStringVisit& v) {
-    if (v.escaped && v.is_string) strings.push_back({v.raw_offset, std::string(v.decoded)});
-  });  // a document that does not parse: its valid prefix is used
+  (void)ForEachJsonString(comments ? std::string_view(stripped) : document,
+                          [&](const JsonStringVisit& v) {
+                            if (v.escaped && v.is_string)
+                              strings.push_back({v.raw_offset, std::string(v.decoded)});
+                          });  // a document that does not parse: its valid prefix is used
   return strings;
 }
 
@@ -132,22 +134,38 @@ bool DecodeJsonString(std::string_view body, std::string* out) {
     const char e = body[i + 1];
     i += 2;
     switch (e) {
-      case '"': out->push_back('"'); break;
-      case '\\': out->push_back('\\'); break;
-      case '/': out->push_back('/'); break;
-      case 'b': out->push_back('\b'); break;
-      case 'f': out->push_back('\f'); break;
-      case 'n': out->push_back('\n'); break;
-      case 'r': out->push_back('\r'); break;
-      case 't': out->push_back('\t'); break;
+      case '"':
+        out->push_back('"');
+        break;
+      case '\\':
+        out->push_back('\\');
+        break;
+      case '/':
+        out->push_back('/');
+        break;
+      case 'b':
+        out->push_back('\b');
+        break;
+      case 'f':
+        out->push_back('\f');
+        break;
+      case 'n':
+        out->push_back('\n');
+        break;
+      case 'r':
+        out->push_back('\r');
+        break;
+      case 't':
+        out->push_back('\t');
+        break;
       case 'u': {
         uint32_t u = 0;
         if (!ReadHex4(body, i, &u)) return false;
         i += 4;
         if (u >= 0xD800 && u <= 0xDBFF) {
           uint32_t lo = 0;
-          if (i + 1 < body.size() && body[i] == '\\' && body[i + 1] == 'u' && ReadHex4(body, i + 2, &lo) &&
-              lo >= 0xDC00 && lo <= 0xDFFF) {
+          if (i + 1 < body.size() && body[i] == '\\' && body[i + 1] == 'u' &&
+              ReadHex4(body, i + 2, &lo) && lo >= 0xDC00 && lo <= 0xDFFF) {
             i += 6;
             utf::AppendUtf8(0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00), out);
           } else {
@@ -190,7 +208,8 @@ class Walker {
     return Status::Error(fmt::format("invalid JSON at byte {}: expected {}", i_, expected));
   }
   void SkipWs() {
-    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r')) ++i_;
+    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r'))
+      ++i_;
   }
   // Reads a string literal at i_ (on the quote); its value is left in
   // value_. A literal without escapes (the common case) is not copied:
@@ -232,7 +251,8 @@ class Walker {
     return Status::Ok();
   }
   Status Value(size_t depth) {
-    if (depth > options_.max_depth) return Error(fmt::format("nesting no deeper than {}", options_.max_depth));
+    if (depth > options_.max_depth)
+      return Error(fmt::format("nesting no deeper than {}", options_.max_depth));
     if (i_ >= s_.size()) return Error("a value");
     const char c = s_[i_];
     if (c == '"') {
@@ -321,7 +341,8 @@ class Walker {
     const size_t start = i_;
     while (i_ < s_.size()) {
       const char c = s_[i_];
-      if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || c == '-' || c == '+' || c == '.' || c == 'E') {
+      if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || c == '-' || c == '+' || c == '.' ||
+          c == 'E') {
         ++i_;
       } else {
         break;
@@ -361,7 +382,8 @@ class Walker {
   void AppendKey(std::string_view key) {
     bool simple = !key.empty() && !(key[0] >= '0' && key[0] <= '9');
     for (char c : key) {
-      simple = simple && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_');
+      simple = simple && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                          (c >= '0' && c <= '9') || c == '_');
     }
     if (simple) {
       path_ += '.';
@@ -388,7 +410,8 @@ class Walker {
 
 }  // namespace
 
-Status ForEachJsonString(std::string_view json, const std::function<void(const JsonStringVisit&)>& visit,
+Status ForEachJsonString(std::string_view json,
+                         const std::function<void(const JsonStringVisit&)>& visit,
                          const JsonWalkOptions& options) {
   Walker w(json, visit, options);
   return w.Run();

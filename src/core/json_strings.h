@@ -25,7 +25,8 @@ struct JsonStringVisit {
   size_t raw_offset;         // offset of the opening quote in the document
   bool is_key;               // an object key rather than a value
   bool is_string = true;     // false for true/false/null/numbers (with visit_scalars)
-  bool escaped = false;      // the literal held a backslash escape: `decoded` differs from its raw bytes
+  bool escaped =
+      false;  // the literal held a backslash escape: `decoded` differs from its raw bytes
 };
 
 struct JsonWalkOptions {
@@ -38,7 +39,8 @@ struct JsonWalkOptions {
 // (surrounding white space allowed). On malformed input returns an error
 // naming the byte offset and what was expected; strings visited before the
 // error stay visited.
-Status ForEachJsonString(std::string_view json, const std::function<void(const JsonStringVisit&)>& visit,
+Status ForEachJsonString(std::string_view json,
+                         const std::function<void(const JsonStringVisit&)>& visit,
                          const JsonWalkOptions& options = {});
 
 // JSONC (VS Code, devcontainer.json, Claude and Gemini settings): returns

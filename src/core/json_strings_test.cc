@@ -51,14 +51,15 @@ TEST(JsonStrings, EscapedQuotesAndBackslashes) {
 }
 
 TEST(JsonStrings, MalformedInputIsAnErrorWithOffset) {
-  for (std::string_view bad : {"{", "[1,]", R"({"a" 1})", R"("abc)", R"("\x")", "01x", "[1] 2", "tru", "-",
-                               "1.", "1e", "\"a\nb\""}) {
+  for (std::string_view bad : {"{", "[1,]", R"({"a" 1})", R"("abc)", R"("\x")", "01x", "[1] 2",
+                               "tru", "-", "1.", "1e", "\"a\nb\""}) {
     Status st;
     Walk(bad, &st);
     EXPECT_FALSE(st.ok()) << bad;
     EXPECT_NE(st.message().find("byte"), std::string::npos) << st.message();
   }
-  for (std::string_view good : {"1", "-0.5e+3", "true", "null", "[]", "{}", " [ 1 , {\"a\":[null]} ] "}) {
+  for (std::string_view good :
+       {"1", "-0.5e+3", "true", "null", "[]", "{}", " [ 1 , {\"a\":[null]} ] "}) {
     Status st;
     Walk(good, &st);
     EXPECT_TRUE(st.ok()) << good << ": " << st.message();
@@ -75,7 +76,8 @@ TEST(JsonStrings, PlainAndEscapedStringsAtEveryBlockOffset) {
     {
       const std::string doc = "[\"" + lead + "\", \"" + lead + "\xC3\xA9\x7F z\"]";
       std::vector<std::string_view> views;
-      Status st = ForEachJsonString(doc, [&](const JsonStringVisit& v) { views.push_back(v.decoded); });
+      Status st =
+          ForEachJsonString(doc, [&](const JsonStringVisit& v) { views.push_back(v.decoded); });
       ASSERT_TRUE(st.ok()) << pad << " " << st.message();
       ASSERT_EQ(views.size(), 2u);
       EXPECT_EQ(views[0], lead);
@@ -133,8 +135,9 @@ TEST(JsonStrings, ScalarsAreVisitedWhenAsked) {
   JsonWalkOptions o;
   o.visit_scalars = true;
   o.visit_keys = false;
-  Status st = ForEachJsonString(R"({"a":true,"b":[1,null,"x"]})",
-                                [&](const JsonStringVisit& v) { seen.push_back(v.path + "=" + std::string(v.decoded)); }, o);
+  Status st = ForEachJsonString(
+      R"({"a":true,"b":[1,null,"x"]})",
+      [&](const JsonStringVisit& v) { seen.push_back(v.path + "=" + std::string(v.decoded)); }, o);
   ASSERT_TRUE(st.ok());
   EXPECT_EQ(seen, (std::vector<std::string>{"$.a=true", "$.b[0]=1", "$.b[1]=null", "$.b[2]=x"}));
 }

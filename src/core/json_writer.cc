@@ -15,8 +15,9 @@ namespace {
 
 void AppendUnitEscape(uint32_t unit, std::string* out) {
   static constexpr char kHex[] = "0123456789abcdef";
-  const char esc[6] = {'\\', 'u', kHex[(unit >> 12) & 15], kHex[(unit >> 8) & 15], kHex[(unit >> 4) & 15],
-                       kHex[unit & 15]};
+  const char esc[6] = {
+      '\\',           'u', kHex[(unit >> 12) & 15], kHex[(unit >> 8) & 15], kHex[(unit >> 4) & 15],
+      kHex[unit & 15]};
   out->append(esc, 6);
 }
 
@@ -48,7 +49,8 @@ size_t PlainRunEnd(const unsigned char* p, size_t i, size_t n) {
     i += 32;
   }
   if (n - i >= 16) {
-    if (const int a = plain_mask(p + i); a != 0xFFFF) return i + __builtin_ctz(~static_cast<unsigned>(a));
+    if (const int a = plain_mask(p + i); a != 0xFFFF)
+      return i + __builtin_ctz(~static_cast<unsigned>(a));
     i += 16;
   }
 #endif
@@ -59,14 +61,29 @@ size_t PlainRunEnd(const unsigned char* p, size_t i, size_t n) {
 // An escape for ASCII byte `c` that is not PlainAscii.
 void AppendAsciiEscape(unsigned char c, std::string* out) {
   switch (c) {
-    case '"': out->append("\\\""); break;
-    case '\\': out->append("\\\\"); break;
-    case '\n': out->append("\\n"); break;
-    case '\r': out->append("\\r"); break;
-    case '\t': out->append("\\t"); break;
-    case '\b': out->append("\\b"); break;
-    case '\f': out->append("\\f"); break;
-    default: AppendUnitEscape(c, out);  // other C0 controls and DEL
+    case '"':
+      out->append("\\\"");
+      break;
+    case '\\':
+      out->append("\\\\");
+      break;
+    case '\n':
+      out->append("\\n");
+      break;
+    case '\r':
+      out->append("\\r");
+      break;
+    case '\t':
+      out->append("\\t");
+      break;
+    case '\b':
+      out->append("\\b");
+      break;
+    case '\f':
+      out->append("\\f");
+      break;
+    default:
+      AppendUnitEscape(c, out);  // other C0 controls and DEL
   }
 }
 

@@ -17,7 +17,8 @@ namespace {
 bool PlainEscape(std::string_view value, std::string* out, JsonWriter::EscapePredicate escape) {
   auto unit = [&](uint32_t u) {
     static constexpr char kHex[] = "0123456789abcdef";
-    out->append({'\\', 'u', kHex[(u >> 12) & 15], kHex[(u >> 8) & 15], kHex[(u >> 4) & 15], kHex[u & 15]});
+    out->append(
+        {'\\', 'u', kHex[(u >> 12) & 15], kHex[(u >> 8) & 15], kHex[(u >> 4) & 15], kHex[u & 15]});
   };
   bool exact = true;
   out->push_back('"');
@@ -72,8 +73,8 @@ bool EscapeNonAscii(uint32_t cp) { return cp >= 0x80; }
 bool EscapeHidden(uint32_t cp) { return cp == 0x200B || cp == 0xFEFF || cp >= 0xE0000; }
 
 void ExpectSameAsPlain(const std::string& input) {
-  for (JsonWriter::EscapePredicate pred : {static_cast<JsonWriter::EscapePredicate>(nullptr), &EscapeNonAscii,
-                                           &EscapeHidden}) {
+  for (JsonWriter::EscapePredicate pred :
+       {static_cast<JsonWriter::EscapePredicate>(nullptr), &EscapeNonAscii, &EscapeHidden}) {
     std::string fast = "prefix", plain = "prefix";
     const bool fast_exact = JsonWriter::Escape(input, &fast, pred);
     const bool plain_exact = PlainEscape(input, &plain, pred);
@@ -88,9 +89,9 @@ TEST(JsonWriterEscape, FastPathMatchesThePlainPathOnEdgeCases) {
       "plain ascii only, longer than sixteen bytes of it",
       std::string("\x00\x01\x1f\x20\x7e\x7f", 6),
       "quote\" and backslash\\ at 16+ \"\\\"",
-      "0123456789abcde\"",    // a quote as the 16th byte
-      "0123456789abcdef\"",   // ... as the 17th
-      "0123456789abcd\xc3\xa9xyz",  // a 2-byte sequence across the 16-byte boundary
+      "0123456789abcde\"",                        // a quote as the 16th byte
+      "0123456789abcdef\"",                       // ... as the 17th
+      "0123456789abcd\xc3\xa9xyz",                // a 2-byte sequence across the 16-byte boundary
       "0123456789abcde\xe6\x97\xa5\xe6\x9c\xac",  // 3-byte sequences across it
       "0123456789abcde\xf0\x9f\x98\x80 emoji",
       "\xc0\x80 overlong",
@@ -107,15 +108,35 @@ TEST(JsonWriterEscape, FastPathMatchesThePlainPathOnEdgeCases) {
 TEST(JsonWriterEscape, FastPathMatchesThePlainPathOnRandomText) {
   // Random strings built from pieces that hit every branch: plain ASCII,
   // escapes, DEL, valid UTF-8 of every length, invalid and cut sequences.
-  const std::vector<std::string> pieces = {
-      "a", "hello world ", "0123456789abcdef", "\"", "\\", "\n", std::string(1, '\0'), "\x1f", "\x7f", "~",
-      "\xc3\xa9", "\xe6\x97\xa5", "\xf0\x9f\x98\x80", "\xe2\x80\x8b", "\xef\xbb\xbf", "\xf3\xa0\x80\x81",
-      "\x80", "\xc3", "\xe6\x97", "\xf0\x9f\x98", "\xff", "\xed\xa0\x80", "\xc1\xbf"};
+  const std::vector<std::string> pieces = {"a",
+                                           "hello world ",
+                                           "0123456789abcdef",
+                                           "\"",
+                                           "\\",
+                                           "\n",
+                                           std::string(1, '\0'),
+                                           "\x1f",
+                                           "\x7f",
+                                           "~",
+                                           "\xc3\xa9",
+                                           "\xe6\x97\xa5",
+                                           "\xf0\x9f\x98\x80",
+                                           "\xe2\x80\x8b",
+                                           "\xef\xbb\xbf",
+                                           "\xf3\xa0\x80\x81",
+                                           "\x80",
+                                           "\xc3",
+                                           "\xe6\x97",
+                                           "\xf0\x9f\x98",
+                                           "\xff",
+                                           "\xed\xa0\x80",
+                                           "\xc1\xbf"};
   std::mt19937 rng(20);
   for (int round = 0; round < 20000; ++round) {
     std::string s;
     const int n = std::uniform_int_distribution<int>(0, 24)(rng);
-    for (int i = 0; i < n; ++i) s += pieces[std::uniform_int_distribution<size_t>(0, pieces.size() - 1)(rng)];
+    for (int i = 0; i < n; ++i)
+      s += pieces[std::uniform_int_distribution<size_t>(0, pieces.size() - 1)(rng)];
     ExpectSameAsPlain(s);
   }
   // And raw random bytes at every length up to 70.

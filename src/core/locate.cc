@@ -18,10 +18,12 @@ std::string Sha256Hex(std::string_view data, size_t hex_chars) {
   static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), digest, &len, sha256 != nullptr ? sha256 : EVP_sha256(), nullptr);
+  EVP_Digest(data.data(), data.size(), digest, &len, sha256 != nullptr ? sha256 : EVP_sha256(),
+             nullptr);
   static constexpr char kHex[] = "0123456789abcdef";
   std::string hex(std::min<size_t>(len * 2, hex_chars), '\0');
-  for (size_t i = 0; i < hex.size(); ++i) hex[i] = kHex[(digest[i / 2] >> (i % 2 == 0 ? 4 : 0)) & 0xF];
+  for (size_t i = 0; i < hex.size(); ++i)
+    hex[i] = kHex[(digest[i / 2] >> (i % 2 == 0 ? 4 : 0)) & 0xF];
   return hex;
 }
 
@@ -47,7 +49,8 @@ bool ShowAsCodePoint(CharClass k) {
 
 }  // namespace
 
-std::string RenderVisible(std::string_view line, const std::vector<ByteRange>& mask, ByteRange focus) {
+std::string RenderVisible(std::string_view line, const std::vector<ByteRange>& mask,
+                          ByteRange focus) {
   const UnicodeData& ud = UnicodeData::Get();
   std::string out;
   const auto* p = reinterpret_cast<const unsigned char*>(line.data());
@@ -92,7 +95,8 @@ std::string RenderVisible(std::string_view line, const std::vector<ByteRange>& m
       j += l2;
     }
     if (count > 3) {
-      out += fmt::format("⟨U+{:04X}…U+{:04X} ×{}⟩", static_cast<uint32_t>(c), static_cast<uint32_t>(last), count);
+      out += fmt::format("⟨U+{:04X}…U+{:04X} ×{}⟩", static_cast<uint32_t>(c),
+                         static_cast<uint32_t>(last), count);
       i = j;
     } else {
       out += fmt::format("⟨U+{:04X}⟩", static_cast<uint32_t>(c));
@@ -118,7 +122,8 @@ LineCursor::Line LineCursor::Seek(size_t off) {
       col_ = 1;
     }
     const void* nl = off < text_.size() ? std::memchr(p + off, '\n', text_.size() - off) : nullptr;
-    line_end_ = nl != nullptr ? static_cast<size_t>(static_cast<const unsigned char*>(nl) - p) : text_.size();
+    line_end_ = nl != nullptr ? static_cast<size_t>(static_cast<const unsigned char*>(nl) - p)
+                              : text_.size();
   }
   if (off < col_pos_) {  // offsets equal to an earlier one: recount from the line start
     col_pos_ = line_begin_;
@@ -176,7 +181,8 @@ void LocateFindings(std::string_view text, std::string_view path, std::vector<Fi
     auto first = std::lower_bound(secrets.begin(), secrets.end(), reach,
                                   [](const ByteRange& r, size_t v) { return r.begin < v; });
     for (auto r = first; r != secrets.end() && r->begin < se; ++r) {
-      if (r->end > sb) local.push_back({r->begin > sb ? r->begin - sb : 0, std::min(r->end, se) - sb});
+      if (r->end > sb)
+        local.push_back({r->begin > sb ? r->begin - sb : 0, std::min(r->end, se) - sb});
     }
     const std::string_view shown = text.substr(sb, se - sb);
     f.snippet = (cut_left ? "…" : "") + RenderVisible(shown, local, {off - sb, focus_end - sb}) +
@@ -200,11 +206,14 @@ void LocateFindings(std::string_view text, std::string_view path, std::vector<Fi
       ce = std::min(line_end, focus_end + kFingerprintWindow);
     }
     std::string_view content = text.substr(cb, ce - cb);
-    while (!content.empty() && (content.front() == ' ' || content.front() == '\t')) content.remove_prefix(1);
-    while (!content.empty() && (content.back() == ' ' || content.back() == '\t')) content.remove_suffix(1);
+    while (!content.empty() && (content.front() == ' ' || content.front() == '\t'))
+      content.remove_prefix(1);
+    while (!content.empty() && (content.back() == ' ' || content.back() == '\t'))
+      content.remove_suffix(1);
     key += content;
     key += '\0';
-    key += text.substr(off, std::min<size_t>(std::min<size_t>(f.byte_length, kFingerprintLine), text.size() - off));
+    key += text.substr(off, std::min<size_t>(std::min<size_t>(f.byte_length, kFingerprintLine),
+                                             text.size() - off));
     f.fingerprint = Sha256Hex(key, 32);
   }
 }

@@ -38,7 +38,7 @@ class LineCursor {
   size_t line_begin_ = 0;
   size_t line_end_ = std::string_view::npos;  // not found yet
   uint64_t line_ = 1;
-  size_t col_pos_ = 0;   // column counted up to here
+  size_t col_pos_ = 0;  // column counted up to here
   uint64_t col_ = 1;
 };
 
@@ -50,7 +50,8 @@ struct ByteRange {
   size_t begin;
   size_t end;
 };
-std::string RenderVisible(std::string_view line, const std::vector<ByteRange>& mask, ByteRange focus);
+std::string RenderVisible(std::string_view line, const std::vector<ByteRange>& mask,
+                          ByteRange focus);
 
 // "U+200B ZERO WIDTH SPACE"
 std::string DescribeCodePoint(char32_t cp);

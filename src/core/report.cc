@@ -82,7 +82,8 @@ std::string TerminalSafe(std::string_view text) {
     } else if ((cp >= 0x80 && cp < 0xA0) || cp == 0x061C || cp == 0x200E || cp == 0x200F ||
                (cp >= 0x2028 && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069)) {
       out += fmt::format("\\u{{{:04X}}}", cp);
-    } else if (cp == '\\' && i + 1 < text.size() && (p[i + 1] == 'x' || p[i + 1] == 'u' || p[i + 1] == 'e')) {
+    } else if (cp == '\\' && i + 1 < text.size() &&
+               (p[i + 1] == 'x' || p[i + 1] == 'u' || p[i + 1] == 'e')) {
       out += "\\\\";  // a literal backslash that would read as one of our escapes
     } else {
       out.append(text.substr(i, len));
@@ -96,11 +97,16 @@ namespace {
 
 const char* Ansi(Severity s) {
   switch (s) {
-    case Severity::kCritical: return "\033[1;35m";
-    case Severity::kHigh: return "\033[1;31m";
-    case Severity::kMedium: return "\033[33m";
-    case Severity::kLow: return "\033[36m";
-    case Severity::kInfo: return "\033[2m";
+    case Severity::kCritical:
+      return "\033[1;35m";
+    case Severity::kHigh:
+      return "\033[1;31m";
+    case Severity::kMedium:
+      return "\033[33m";
+    case Severity::kLow:
+      return "\033[36m";
+    case Severity::kInfo:
+      return "\033[2m";
   }
   return "";
 }
@@ -135,8 +141,10 @@ void WriteText(const Report& report, const TextOptions& options, std::ostream& o
   // its own heading; everything else follows.
   std::stable_partition(shown.begin(), shown.end(),
                         [](const Finding* f) { return f->rule.rfind("agent-config/", 0) == 0; });
-  const size_t agent_count = static_cast<size_t>(std::count_if(
-      shown.begin(), shown.end(), [](const Finding* f) { return f->rule.rfind("agent-config/", 0) == 0; }));
+  const size_t agent_count =
+      static_cast<size_t>(std::count_if(shown.begin(), shown.end(), [](const Finding* f) {
+        return f->rule.rfind("agent-config/", 0) == 0;
+      }));
   const char* bold = options.color ? "\033[1m" : "";
   std::stable_sort(shown.begin(), shown.begin() + static_cast<ptrdiff_t>(agent_count),
                    [](const Finding* a, const Finding* b) { return a->severity > b->severity; });
@@ -162,12 +170,13 @@ void WriteText(const Report& report, const TextOptions& options, std::ostream& o
       const size_t limit = 4;
       for (size_t k = 0; k < distinct.size() && k < limit; ++k) {
         const auto n = std::count(f->codepoints.begin(), f->codepoints.end(), distinct[k]);
-        out << "    " << dim << DescribeCodePoint(distinct[k]) << (n > 1 ? fmt::format(" ×{}", n) : "")
-            << reset << "\n";
+        out << "    " << dim << DescribeCodePoint(distinct[k])
+            << (n > 1 ? fmt::format(" ×{}", n) : "") << reset << "\n";
       }
       if (distinct.size() > limit) {
-        out << "    " << dim << fmt::format("… and {} more distinct code points", distinct.size() - limit)
-            << reset << "\n";
+        out << "    " << dim
+            << fmt::format("… and {} more distinct code points", distinct.size() - limit) << reset
+            << "\n";
       }
     }
     if (!f->snippet.empty()) out << "    | " << TerminalSafe(f->snippet) << "\n";
@@ -183,20 +192,24 @@ void WriteText(const Report& report, const TextOptions& options, std::ostream& o
   std::map<Severity, size_t> by_sev;
   for (const Finding& f : report.findings) ++by_sev[f.severity];
   std::string counts;
-  for (Severity s : {Severity::kCritical, Severity::kHigh, Severity::kMedium, Severity::kLow, Severity::kInfo}) {
+  for (Severity s :
+       {Severity::kCritical, Severity::kHigh, Severity::kMedium, Severity::kLow, Severity::kInfo}) {
     if (by_sev[s] == 0) continue;
     if (!counts.empty()) counts += ", ";
     counts += fmt::format("{} {}", by_sev[s], SeverityName(s));
   }
   const ReportStats& st = report.stats;
   out << fmt::format("{} finding{}{} in {} file{} ({:.1f} MB) in {:.2f} s", report.findings.size(),
-                     report.findings.size() == 1 ? "" : "s", counts.empty() ? "" : " (" + counts + ")",
-                     st.files, st.files == 1 ? "" : "s", static_cast<double>(st.bytes) / 1e6, st.seconds);
+                     report.findings.size() == 1 ? "" : "s",
+                     counts.empty() ? "" : " (" + counts + ")", st.files, st.files == 1 ? "" : "s",
+                     static_cast<double>(st.bytes) / 1e6, st.seconds);
   if (st.rows > 0) out << fmt::format("; {} data rows", st.rows);
   if (st.binary_files > 0) {
-    out << fmt::format("; {} binary file{} searched for strings", st.binary_files, st.binary_files == 1 ? "" : "s");
+    out << fmt::format("; {} binary file{} searched for strings", st.binary_files,
+                       st.binary_files == 1 ? "" : "s");
   }
-  if (st.too_large_skipped > 0) out << fmt::format("; {} files over the size limit skipped", st.too_large_skipped);
+  if (st.too_large_skipped > 0)
+    out << fmt::format("; {} files over the size limit skipped", st.too_large_skipped);
   if (st.suppressed > 0) out << fmt::format("; {} suppressed", st.suppressed);
   if (shown.size() < report.findings.size()) {
     out << fmt::format("; {} below {} not listed", report.findings.size() - shown.size(),
@@ -235,7 +248,8 @@ void WriteFindingJson(const Finding& f, JsonWriter& w) {
 
 void WriteJson(const Report& report, std::ostream& out) { WriteJson(report, out, nullptr); }
 
-void WriteJson(const Report& report, std::ostream& out, const std::function<void(JsonWriter&)>& extra) {
+void WriteJson(const Report& report, std::ostream& out,
+               const std::function<void(JsonWriter&)>& extra) {
   JsonWriter w(out);
   w.BeginObject();
   w.Field("tool", "glassbox");
@@ -269,19 +283,27 @@ namespace {
 const char* SarifLevel(Severity s) {
   switch (s) {
     case Severity::kCritical:
-    case Severity::kHigh: return "error";
-    case Severity::kMedium: return "warning";
-    default: return "note";
+    case Severity::kHigh:
+      return "error";
+    case Severity::kMedium:
+      return "warning";
+    default:
+      return "note";
   }
 }
 
 const char* SecuritySeverity(Severity s) {
   switch (s) {
-    case Severity::kCritical: return "9.5";
-    case Severity::kHigh: return "8.0";
-    case Severity::kMedium: return "5.5";
-    case Severity::kLow: return "3.0";
-    case Severity::kInfo: return "1.0";
+    case Severity::kCritical:
+      return "9.5";
+    case Severity::kHigh:
+      return "8.0";
+    case Severity::kMedium:
+      return "5.5";
+    case Severity::kLow:
+      return "3.0";
+    case Severity::kInfo:
+      return "1.0";
   }
   return "1.0";
 }
@@ -308,8 +330,8 @@ std::string UriFromPath(std::string_view path) {
   std::string out;
   if (path.rfind("./", 0) == 0) path.remove_prefix(2);
   for (unsigned char c : path) {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '/' || c == '.' ||
-        c == '-' || c == '_' || c == '~') {
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '/' ||
+        c == '.' || c == '-' || c == '_' || c == '~') {
       out.push_back(static_cast<char>(c));
     } else {
       out += fmt::format("%{:02X}", c);
@@ -352,7 +374,10 @@ void WriteSarif(const Report& report, const std::vector<RuleInfo>& rules, std::o
     w.Key("shortDescription").BeginObject().Field("text", r.summary).EndObject();
     w.Key("fullDescription").BeginObject().Field("text", r.help).EndObject();
     w.Key("help").BeginObject().Field("text", r.help).EndObject();
-    w.Key("defaultConfiguration").BeginObject().Field("level", SarifLevel(r.default_severity)).EndObject();
+    w.Key("defaultConfiguration")
+        .BeginObject()
+        .Field("level", SarifLevel(r.default_severity))
+        .EndObject();
     w.Key("properties").BeginObject();
     w.Key("tags").BeginArray().String("security").String(r.id.substr(0, r.id.find('/'))).EndArray();
     w.Field("security-severity", SecuritySeverity(r.default_severity));
@@ -371,11 +396,16 @@ void WriteSarif(const Report& report, const std::vector<RuleInfo>& rules, std::o
     w.Key("ruleIndex").Uint(index[f.rule]);
     w.Field("level", SarifLevel(f.severity));
     std::string text = f.message;
-    if (!f.decoded.empty() && f.message.find(f.decoded) == std::string::npos) text += " (decoded: " + f.decoded + ")";
+    if (!f.decoded.empty() && f.message.find(f.decoded) == std::string::npos)
+      text += " (decoded: " + f.decoded + ")";
     w.Key("message").BeginObject().Field("text", text).EndObject();
     w.Key("locations").BeginArray().BeginObject();
     w.Key("physicalLocation").BeginObject();
-    w.Key("artifactLocation").BeginObject().Field("uri", UriFromPath(f.path)).Field("uriBaseId", "%SRCROOT%").EndObject();
+    w.Key("artifactLocation")
+        .BeginObject()
+        .Field("uri", UriFromPath(f.path))
+        .Field("uriBaseId", "%SRCROOT%")
+        .EndObject();
     w.Key("region").BeginObject();
     w.FieldUint("startLine", std::max<uint64_t>(f.line, 1));
     w.FieldUint("startColumn", std::max<uint64_t>(f.column, 1));
@@ -403,10 +433,22 @@ void WriteSarif(const Report& report, const std::vector<RuleInfo>& rules, std::o
   w.Key("executionSuccessful").Bool(report.errors.empty());
   w.Key("toolExecutionNotifications").BeginArray();
   for (const std::string& e : report.errors) {
-    w.BeginObject().Field("level", "error").Key("message").BeginObject().Field("text", e).EndObject().EndObject();
+    w.BeginObject()
+        .Field("level", "error")
+        .Key("message")
+        .BeginObject()
+        .Field("text", e)
+        .EndObject()
+        .EndObject();
   }
   for (const std::string& n : report.notes) {
-    w.BeginObject().Field("level", "note").Key("message").BeginObject().Field("text", n).EndObject().EndObject();
+    w.BeginObject()
+        .Field("level", "note")
+        .Key("message")
+        .BeginObject()
+        .Field("text", n)
+        .EndObject()
+        .EndObject();
   }
   w.EndArray();
   w.EndObject().EndArray();

@@ -23,12 +23,12 @@ struct RuleInfo {
 const std::vector<RuleInfo>& UnicodeRuleInfos();
 
 struct ReportStats {
-  uint64_t files = 0;          // files (or inputs) scanned
+  uint64_t files = 0;  // files (or inputs) scanned
   uint64_t bytes = 0;
-  uint64_t binary_files = 0;    // binary files, searched by a strings pass rather than as text
+  uint64_t binary_files = 0;  // binary files, searched by a strings pass rather than as text
   uint64_t too_large_skipped = 0;
-  uint64_t suppressed = 0;      // findings hidden by baseline, inline comments or config
-  uint64_t rows = 0;            // data-set rows (JSONL)
+  uint64_t suppressed = 0;  // findings hidden by baseline, inline comments or config
+  uint64_t rows = 0;        // data-set rows (JSONL)
   double seconds = 0;
 };
 
@@ -59,7 +59,8 @@ void WriteJson(const Report& report, std::ostream& out);
 class JsonWriter;
 // WriteJson, then `extra` adds top-level fields before the object closes
 // (audit's "decoded_strings" and "endpoints").
-void WriteJson(const Report& report, std::ostream& out, const std::function<void(JsonWriter&)>& extra);
+void WriteJson(const Report& report, std::ostream& out,
+               const std::function<void(JsonWriter&)>& extra);
 void WriteSarif(const Report& report, const std::vector<RuleInfo>& rules, std::ostream& out);
 
 }  // namespace glassbox

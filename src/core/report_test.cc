@@ -51,7 +51,8 @@ TEST(Report, JsonKeepsTheDesignContract) {
   EXPECT_EQ(m["$.findings[0].severity"], "critical");
   EXPECT_EQ(m["$.findings[0].codepoints[0]"], "U+E0049");
   EXPECT_EQ(m["$.findings[0].decoded"], "I\"gnore");
-  for (const char* key : {"\"line\":3", "\"column\":7", "\"byte_offset\":42", "\"files\":2", "\"seconds\":"}) {
+  for (const char* key :
+       {"\"line\":3", "\"column\":7", "\"byte_offset\":42", "\"files\":2", "\"seconds\":"}) {
     EXPECT_NE(out.str().find(key), std::string::npos) << key;
   }
 }
@@ -66,14 +67,16 @@ TEST(Report, SarifHasRulesResultsAndFingerprints) {
   EXPECT_EQ(m["$.runs[0].results[0].ruleId"], "unicode/tag-characters");
   EXPECT_EQ(m["$.runs[0].results[0].level"], "error");
   EXPECT_EQ(m["$.runs[0].results[0].partialFingerprints[\"glassbox/v1\"]"], "abc");
-  EXPECT_EQ(m["$.runs[0].results[0].locations[0].physicalLocation.artifactLocation.uri"], "dir%20with%20space/p.md");
+  EXPECT_EQ(m["$.runs[0].results[0].locations[0].physicalLocation.artifactLocation.uri"],
+            "dir%20with%20space/p.md");
 }
 
 TEST(Report, TextShowsLocationCodePointsAndDecodedText) {
   std::ostringstream out;
   WriteText(Sample(), TextOptions{}, out);
   const std::string s = out.str();
-  EXPECT_NE(s.find("dir with space/p.md:3:7: CRITICAL unicode/tag-characters"), std::string::npos) << s;
+  EXPECT_NE(s.find("dir with space/p.md:3:7: CRITICAL unicode/tag-characters"), std::string::npos)
+      << s;
   EXPECT_NE(s.find("U+E0049 TAG LATIN CAPITAL LETTER I"), std::string::npos) << s;
   EXPECT_NE(s.find("decoded: \"I\\\"gnore\""), std::string::npos) << s;
   EXPECT_NE(s.find("1 finding (1 critical) in 2 files"), std::string::npos) << s;
@@ -90,7 +93,9 @@ namespace {
 TEST(Report, TextEscapesNamesMessagesAndSnippetsForTheTerminal) {
   Report r = Sample();
   r.findings[0].path = "evil\x1b[2J\a\nname\xE2\x80\xAE.md";
-  r.findings[0].message = "bad \x9b" "31m";
+  r.findings[0].message =
+      "bad \x9b"
+      "31m";
   r.findings[0].snippet = "x\x1b]0;title\x07";
   r.errors.push_back("odd\x1b[1mname: cannot open");
   std::ostringstream out;
@@ -114,7 +119,9 @@ TEST(Report, NotesAppearInEveryFormat) {
   WriteSarif(r, UnicodeRuleInfos(), sarif);
   EXPECT_NE(text.str().find("note: a.txt: 12 more"), std::string::npos);
   EXPECT_EQ(Strings(json.str())["$.notes[0]"], r.notes[0]);
-  EXPECT_EQ(Strings(sarif.str())["$.runs[0].invocations[0].toolExecutionNotifications[0].message.text"], r.notes[0]);
+  EXPECT_EQ(
+      Strings(sarif.str())["$.runs[0].invocations[0].toolExecutionNotifications[0].message.text"],
+      r.notes[0]);
 }
 
 TEST(Sha256Hex, KnownVectorAndTruncation) {

@@ -51,20 +51,23 @@ Result<std::vector<SecretRule>> DecodeSecretRules(std::string_view bytes) {
     r.description = in.String("description");
     const uint32_t severity = in.U32("severity");
     if (in.ok() && severity > static_cast<uint32_t>(Severity::kCritical)) {
-      return Status::Error(fmt::format("encoded secret rules: rule #{} has severity {}", i + 1, severity));
+      return Status::Error(
+          fmt::format("encoded secret rules: rule #{} has severity {}", i + 1, severity));
     }
     r.severity = static_cast<Severity>(severity);
     r.keywords = in.List("keywords");
     r.regex = in.String("regex");
     const uint32_t group = in.U32("secret_group");
     if (in.ok() && group > 64) {
-      return Status::Error(fmt::format("encoded secret rules: rule #{} has secret_group {}", i + 1, group));
+      return Status::Error(
+          fmt::format("encoded secret rules: rule #{} has secret_group {}", i + 1, group));
     }
     r.secret_group = static_cast<int>(group);
     r.entropy = in.Double("entropy");
     const uint32_t multiline = in.U32("multiline");
     if (in.ok() && multiline > 1) {
-      return Status::Error(fmt::format("encoded secret rules: rule #{} has multiline {}", i + 1, multiline));
+      return Status::Error(
+          fmt::format("encoded secret rules: rule #{} has multiline {}", i + 1, multiline));
     }
     r.multiline = multiline == 1;
     r.prefilter = in.String("prefilter");
@@ -76,10 +79,12 @@ Result<std::vector<SecretRule>> DecodeSecretRules(std::string_view bytes) {
     if (in.ok()) rules.push_back(std::move(r));
   }
   if (!in.ok()) {
-    return Status::Error(fmt::format("encoded secret rules: rule #{}: {}", rules.size() + 1, in.error()));
+    return Status::Error(
+        fmt::format("encoded secret rules: rule #{}: {}", rules.size() + 1, in.error()));
   }
   if (in.remaining() != 0) {
-    return Status::Error(fmt::format("encoded secret rules: {} bytes left after {} rules", in.remaining(), count));
+    return Status::Error(
+        fmt::format("encoded secret rules: {} bytes left after {} rules", in.remaining(), count));
   }
   return rules;
 }

@@ -9,13 +9,15 @@
 
 namespace glassbox {
 
-Result<std::vector<SecretRule>> ParseSecretRules(std::string_view toml_text, std::string_view source_name) {
+Result<std::vector<SecretRule>> ParseSecretRules(std::string_view toml_text,
+                                                 std::string_view source_name) {
   toml::table root;
   try {
     root = toml::parse(toml_text, source_name);
   } catch (const toml::parse_error& err) {
-    return Status::Error(fmt::format("{}:{}:{}: invalid TOML: {}", source_name, err.source().begin.line,
-                                     err.source().begin.column, err.description()));
+    return Status::Error(fmt::format("{}:{}:{}: invalid TOML: {}", source_name,
+                                     err.source().begin.line, err.source().begin.column,
+                                     err.description()));
   }
   std::vector<SecretRule> rules;
   const toml::array* list = root["rule"].as_array();
@@ -44,19 +46,23 @@ Result<std::vector<SecretRule>> ParseSecretRules(std::string_view toml_text, std
       return Status::Error(fmt::format("{}: unknown severity '{}'", where, sev));
     }
     const int64_t group = (*t)["secret_group"].value_or(int64_t{0});
-    if (group < 0 || group > 64) return Status::Error(fmt::format("{}: secret_group {} is out of range", where, group));
+    if (group < 0 || group > 64)
+      return Status::Error(fmt::format("{}: secret_group {} is out of range", where, group));
     rule.secret_group = static_cast<int>(group);
     rule.entropy = (*t)["entropy"].value_or(0.0);
     if (const auto* e = (*t)["entropy"].as_integer()) rule.entropy = static_cast<double>(e->get());
     rule.multiline = (*t)["multiline"].value_or(false);
     rule.prefilter = (*t)["prefilter"].value_or(std::string());
-    for (auto [key, field] : {std::pair{"keywords", &rule.keywords}, std::pair{"examples", &rule.examples}, std::pair{"stopwords", &rule.stopwords},
-                              std::pair{"true_positives", &rule.true_positives},
-                              std::pair{"false_positives", &rule.false_positives}}) {
+    for (auto [key, field] :
+         {std::pair{"keywords", &rule.keywords}, std::pair{"examples", &rule.examples},
+          std::pair{"stopwords", &rule.stopwords},
+          std::pair{"true_positives", &rule.true_positives},
+          std::pair{"false_positives", &rule.false_positives}}) {
       Status s = ReadTomlStrings(t->get(key), key, where, field);
       if (!s.ok()) return s;
     }
-    if (rule.keywords.empty()) return Status::Error(where + ": 'keywords' must list at least one literal");
+    if (rule.keywords.empty())
+      return Status::Error(where + ": 'keywords' must list at least one literal");
     rules.push_back(std::move(rule));
   }
   return rules;

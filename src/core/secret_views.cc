@@ -18,17 +18,22 @@
 namespace glassbox {
 namespace {
 
-constexpr size_t kMinBase64Run = 27;        // 20 decoded bytes (an AWS key id): no key is shorter
-constexpr size_t kMaxBase64Run = 1 << 16;   // a larger run is data, not a credential
+constexpr size_t kMinBase64Run = 27;       // 20 decoded bytes (an AWS key id): no key is shorter
+constexpr size_t kMaxBase64Run = 1 << 16;  // a larger run is data, not a credential
 constexpr size_t kMaxDecodedPerText = 4 << 20;
-constexpr size_t kMaxLinePrefix = 160;      // context kept before a decoded value ("password: ")
+constexpr size_t kMaxLinePrefix = 160;  // context kept before a decoded value ("password: ")
 
 // Characters a reader does not see, which a key can be split with.
 bool Hides(CharClass c) {
   switch (c) {
-    case CharClass::kInvisible: case CharClass::kSoftHyphen: case CharClass::kByteOrderMark:
-    case CharClass::kHangulFiller: case CharClass::kBidiControl: case CharClass::kBidiMark:
-    case CharClass::kTag: case CharClass::kVariationSelector:
+    case CharClass::kInvisible:
+    case CharClass::kSoftHyphen:
+    case CharClass::kByteOrderMark:
+    case CharClass::kHangulFiller:
+    case CharClass::kBidiControl:
+    case CharClass::kBidiMark:
+    case CharClass::kTag:
+    case CharClass::kVariationSelector:
       return true;
     default:
       return false;
@@ -39,7 +44,8 @@ bool Overlaps(const Finding& a, uint64_t begin, uint64_t end) {
   return a.byte_offset < end && begin < a.byte_offset + std::max<uint64_t>(a.byte_length, 1);
 }
 
-bool AlreadyFound(const std::vector<Finding>& already, const std::string& rule, uint64_t begin, uint64_t end) {
+bool AlreadyFound(const std::vector<Finding>& already, const std::string& rule, uint64_t begin,
+                  uint64_t end) {
   for (const Finding& f : already) {
     if (f.rule == rule && Overlaps(f, begin, end)) return true;
   }
@@ -48,13 +54,15 @@ bool AlreadyFound(const std::vector<Finding>& already, const std::string& rule, 
 
 // The text with every hiding character removed; source[k] is the offset in
 // `text` of view byte k. Empty when nothing was removed.
-bool WithoutHidden(std::string_view text, bool known_ascii, std::string* view, std::vector<uint32_t>* source) {
+bool WithoutHidden(std::string_view text, bool known_ascii, std::string* view,
+                   std::vector<uint32_t>* source) {
   if (known_ascii || utf::IsAscii(text)) return false;  // every hiding character is outside ASCII
   const UnicodeData& data = UnicodeData::Get();
   const auto* p = reinterpret_cast<const unsigned char*>(text.data());
   size_t copied = 0;  // text[0, copied) is in the view
   bool removed = false;
-  for (size_t i = utf::NextInteresting(text, 0); i < text.size(); i = utf::NextInteresting(text, i)) {
+  for (size_t i = utf::NextInteresting(text, 0); i < text.size();
+       i = utf::NextInteresting(text, i)) {
     if (p[i] < 0x80) {
       ++i;
       continue;
@@ -123,18 +131,20 @@ inline size_t FirstCandidate(uint64_t m, size_t k, size_t* tail) {
 #if defined(__x86_64__)
 // *high gets the top bits of the 64 bytes (non-zero: a byte past ASCII).
 __attribute__((target("avx2"))) inline uint64_t MaskAvx2(const unsigned char* p, uint32_t* high) {
-  const __m256i lo_tbl = _mm256_setr_epi8(0xA, 0xE, 0xE, 0xE, 0xE, 0xE, 0xE, 0xE, 0xE, 0xE, 0xC, 0x5, 0x4, 0x5, 0x4,
-                                          0x15, 0xA, 0xE, 0xE, 0xE, 0xE, 0xE, 0xE, 0xE, 0xE, 0xE, 0xC, 0x5, 0x4, 0x5,
-                                          0x4, 0x15);
-  const __m256i hi_tbl = _mm256_setr_epi8(0, 0, 0x1, 0x2, 0x4, 0x18, 0x4, 0x8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x1, 0x2,
-                                          0x4, 0x18, 0x4, 0x8, 0, 0, 0, 0, 0, 0, 0, 0);
+  const __m256i lo_tbl = _mm256_setr_epi8(0xA, 0xE, 0xE, 0xE, 0xE, 0xE, 0xE, 0xE, 0xE, 0xE, 0xC,
+                                          0x5, 0x4, 0x5, 0x4, 0x15, 0xA, 0xE, 0xE, 0xE, 0xE, 0xE,
+                                          0xE, 0xE, 0xE, 0xE, 0xC, 0x5, 0x4, 0x5, 0x4, 0x15);
+  const __m256i hi_tbl =
+      _mm256_setr_epi8(0, 0, 0x1, 0x2, 0x4, 0x18, 0x4, 0x8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x1, 0x2,
+                       0x4, 0x18, 0x4, 0x8, 0, 0, 0, 0, 0, 0, 0, 0);
   const __m256i nibble = _mm256_set1_epi8(0x0F);
   uint64_t m = 0;
   for (int b = 0; b < 2; ++b) {
     const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * b));
     *high |= static_cast<uint32_t>(_mm256_movemask_epi8(v));
     const __m256i lo = _mm256_shuffle_epi8(lo_tbl, v);  // 0 for bytes >= 0x80
-    const __m256i hi = _mm256_shuffle_epi8(hi_tbl, _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble));
+    const __m256i hi =
+        _mm256_shuffle_epi8(hi_tbl, _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble));
     const __m256i none = _mm256_cmpeq_epi8(_mm256_and_si256(lo, hi), _mm256_setzero_si256());
     m |= static_cast<uint64_t>(~static_cast<uint32_t>(_mm256_movemask_epi8(none))) << (32 * b);
   }
@@ -144,7 +154,8 @@ __attribute__((target("avx2"))) uint64_t AlphabetMaskAvx2(const unsigned char* p
   uint32_t high = 0;
   return MaskAvx2(p, &high);
 }
-__attribute__((target("avx2"))) size_t NextCandidateAvx2(const unsigned char* p, size_t n, size_t* pos, size_t* tail,
+__attribute__((target("avx2"))) size_t NextCandidateAvx2(const unsigned char* p, size_t n,
+                                                         size_t* pos, size_t* tail,
                                                          uint32_t* high) {
   // The state lives in registers while the loop runs, written back once
   // (through the pointers, each chunk cost three loads and stores).
@@ -173,8 +184,10 @@ uint64_t AlphabetMaskPortable(const unsigned char* p, uint32_t* high) {
       const __m128i t = _mm_sub_epi8(v, _mm_set1_epi8(lo));
       return _mm_cmpeq_epi8(_mm_min_epu8(t, _mm_set1_epi8(static_cast<char>(hi - lo))), t);
     };
-    __m128i hit = _mm_or_si128(_mm_or_si128(in_range('A', 'Z'), in_range('a', 'z')), in_range('+', '9'));
-    hit = _mm_andnot_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('.')), hit);  // '+'..'9' holds ',' and '.'
+    __m128i hit =
+        _mm_or_si128(_mm_or_si128(in_range('A', 'Z'), in_range('a', 'z')), in_range('+', '9'));
+    hit =
+        _mm_andnot_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('.')), hit);  // '+'..'9' holds ',' and '.'
     hit = _mm_andnot_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(',')), hit);
     hit = _mm_or_si128(hit, _mm_cmpeq_epi8(v, _mm_set1_epi8('_')));
     m |= static_cast<uint64_t>(static_cast<uint16_t>(_mm_movemask_epi8(hit))) << (16 * b);
@@ -194,7 +207,8 @@ uint64_t AlphabetMaskPortable(const unsigned char* p) {
   return AlphabetMaskPortable(p, &high);
 }
 
-size_t NextCandidatePortable(const unsigned char* p, size_t n, size_t* pos, size_t* tail, uint32_t* high) {
+size_t NextCandidatePortable(const unsigned char* p, size_t n, size_t* pos, size_t* tail,
+                             uint32_t* high) {
   for (size_t k = *pos; k + 64 <= n; k += 64) {
     const size_t c = FirstCandidate(AlphabetMaskPortable(p + k, high), k, tail);
     if (c != std::string::npos) return c;
@@ -206,7 +220,8 @@ size_t NextCandidatePortable(const unsigned char* p, size_t n, size_t* pos, size
 // The start of the next run worth decoding from *pos on, or npos with *pos
 // where fewer than 64 bytes are left. Every chunk read ORs its top bits into
 // *high: non-zero once one held a byte past ASCII.
-using NextCandidateFn = size_t (*)(const unsigned char*, size_t, size_t* pos, size_t* tail, uint32_t* high);
+using NextCandidateFn = size_t (*)(const unsigned char*, size_t, size_t* pos, size_t* tail,
+                                   uint32_t* high);
 using AlphabetMaskFn = uint64_t (*)(const unsigned char*);
 bool HasAvx2() {
 #if defined(__x86_64__)
@@ -365,8 +380,8 @@ class Views {
   }
 
   // The run text[s, e) with its padding up to `k`.
-  Status Base64Run(std::string_view text, size_t s, size_t e, size_t k, int depth, uint64_t report_begin,
-                   uint64_t report_end) {
+  Status Base64Run(std::string_view text, size_t s, size_t e, size_t k, int depth,
+                   uint64_t report_begin, uint64_t report_end) {
     const auto* p = reinterpret_cast<const unsigned char*>(text.data());
     if (e - s < kMinBase64Run || e - s > kMaxBase64Run) return Status::Ok();
     // Text encodes to quads whose first digit holds the top six bits of a
@@ -382,7 +397,8 @@ class Views {
       lower |= p[q] >= 'a' && p[q] <= 'z';
     }
     if (!upper || !lower) return Status::Ok();
-    if (s > 0 && (p[s - 1] == '\\' || p[s - 1] == '%')) return Status::Ok();  // an escape, not a value
+    if (s > 0 && (p[s - 1] == '\\' || p[s - 1] == '%'))
+      return Status::Ok();  // an escape, not a value
     std::string decoded;
     if (decoded_total_ > kMaxDecodedPerText || !DecodeBase64Text(text.substr(s, e - s), &decoded)) {
       return Status::Ok();
@@ -422,8 +438,9 @@ class Views {
 
 }  // namespace
 
-Status ScanSecretViews(const SecretScanner& scanner, std::string_view text, const SecretViewOptions& options,
-                       SecretScratch& scratch, const std::vector<Finding>& already, std::vector<Finding>* out) {
+Status ScanSecretViews(const SecretScanner& scanner, std::string_view text,
+                       const SecretViewOptions& options, SecretScratch& scratch,
+                       const std::vector<Finding>& already, std::vector<Finding>* out) {
   // The base64 view is looked at first: its pass reads every byte and says
   // on the way whether the text is all ASCII, which spares the invisible
   // view a pass of its own (a third of a byte's instructions). Its findings
@@ -438,9 +455,11 @@ Status ScanSecretViews(const SecretScanner& scanner, std::string_view text, cons
   const bool known_ascii = options.max_decode_depth > 0 && base64.ok() && !non_ascii;
   Views views(scanner, scratch, already, out);
   Status st = views.Invisible(text, known_ascii);
-  if (st.ok() && options.json == JsonSyntax::kDocument) st = views.JsonEscapes(text, options.json_strings);
+  if (st.ok() && options.json == JsonSyntax::kDocument)
+    st = views.JsonEscapes(text, options.json_strings);
   if (!st.ok()) return st;
-  out->insert(out->end(), std::make_move_iterator(from_base64.begin()), std::make_move_iterator(from_base64.end()));
+  out->insert(out->end(), std::make_move_iterator(from_base64.begin()),
+              std::make_move_iterator(from_base64.end()));
   return base64;
 }
 

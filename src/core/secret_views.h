@@ -32,7 +32,8 @@ struct SecretViewOptions {
 
 // Appends findings of `scanner` that only the views reveal. `already` holds
 // the plain scan's findings of `text` (to skip what they cover).
-Status ScanSecretViews(const SecretScanner& scanner, std::string_view text, const SecretViewOptions& options,
-                       SecretScratch& scratch, const std::vector<Finding>& already, std::vector<Finding>* out);
+Status ScanSecretViews(const SecretScanner& scanner, std::string_view text,
+                       const SecretViewOptions& options, SecretScratch& scratch,
+                       const std::vector<Finding>& already, std::vector<Finding>* out);
 
 }  // namespace glassbox

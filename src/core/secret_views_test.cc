@@ -45,7 +45,8 @@ std::string Base64(std::string_view in) {
   std::string out;
   size_t i = 0;
   for (; i + 2 < in.size(); i += 3) {
-    const unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
+    const unsigned v = (static_cast<unsigned char>(in[i]) << 16) |
+                       (static_cast<unsigned char>(in[i + 1]) << 8) |
                        static_cast<unsigned char>(in[i + 2]);
     for (int s = 18; s >= 0; s -= 6) out.push_back(kDigits[(v >> s) & 63]);
   }
@@ -53,8 +54,10 @@ std::string Base64(std::string_view in) {
     const unsigned v = static_cast<unsigned char>(in[i]) << 16;
     out += std::string{kDigits[(v >> 18) & 63], kDigits[(v >> 12) & 63], '=', '='};
   } else if (i + 2 == in.size()) {
-    const unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
-    out += std::string{kDigits[(v >> 18) & 63], kDigits[(v >> 12) & 63], kDigits[(v >> 6) & 63], '='};
+    const unsigned v =
+        (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
+    out +=
+        std::string{kDigits[(v >> 18) & 63], kDigits[(v >> 12) & 63], kDigits[(v >> 6) & 63], '='};
   }
   return out;
 }
@@ -64,8 +67,10 @@ const std::string kPat = "ghp_aBcD1234eFgH5678iJkL9012mNoP3456qRsT";  // GitHub 
 // Regression (issue 15, secret-split-by-invisible): a key split by U+2060 or
 // a soft hyphen gave no finding at all.
 TEST(SecretViews, RegressionFindsASecretSplitByAnInvisibleCharacter) {
-  for (std::string_view hider : {"\u2060", "\u00AD", "\u200B", "\u200D", "\uFEFF", "\u202C", "\U000E0041"}) {
-    const std::string text = "token: ghp_aBcD1234" + std::string(hider) + "eFgH5678iJkL9012mNoP3456qRsT\n";
+  for (std::string_view hider :
+       {"\u2060", "\u00AD", "\u200B", "\u200D", "\uFEFF", "\u202C", "\U000E0041"}) {
+    const std::string text =
+        "token: ghp_aBcD1234" + std::string(hider) + "eFgH5678iJkL9012mNoP3456qRsT\n";
     const auto fs = ScanAll(text);
     EXPECT_TRUE(Has(fs, "secret/github-pat", "split by invisible characters")) << text;
     for (const Finding& f : fs) EXPECT_LE(f.byte_offset + f.byte_length, text.size());
@@ -82,7 +87,8 @@ TEST(SecretViews, APlainSecretIsReportedOnce) {
 // Regression (issue 15, json-escapes-only-in-jsonl): \u escapes in a .json
 // document were not decoded.
 TEST(SecretViews, RegressionDecodesJsonEscapesInAnyJsonDocument) {
-  const std::string json = "{\n  // settings\n  \"gh\": \"ghp_aBcD1234eFgH5678\\u0069JkL9012mNoP3456qRsT\"\n}\n";
+  const std::string json =
+      "{\n  // settings\n  \"gh\": \"ghp_aBcD1234eFgH5678\\u0069JkL9012mNoP3456qRsT\"\n}\n";
   EXPECT_TRUE(Has(ScanAll(json, JsonSyntax::kDocument), "secret/github-pat", "JSON \\u escapes"));
   EXPECT_FALSE(Has(ScanAll(json, JsonSyntax::kNone), "secret/github-pat", ""));
 }
@@ -90,8 +96,8 @@ TEST(SecretViews, RegressionDecodesJsonEscapesInAnyJsonDocument) {
 // Regression (issue 15, base64-not-decoded): a Kubernetes Secret's data and a
 // base64 AWS key.
 TEST(SecretViews, RegressionDecodesBase64ValuesWithTheirContext) {
-  const std::string k8s = "apiVersion: v1\nkind: Secret\ndata:\n  AWS_ACCESS_KEY_ID: " + Base64("AKIAZ7Q3XK5M2PLW4RTY") +
-                          "\n  github: " + Base64(kPat) + "\n";
+  const std::string k8s = "apiVersion: v1\nkind: Secret\ndata:\n  AWS_ACCESS_KEY_ID: " +
+                          Base64("AKIAZ7Q3XK5M2PLW4RTY") + "\n  github: " + Base64(kPat) + "\n";
   const auto fs = ScanAll(k8s);
   EXPECT_TRUE(Has(fs, "secret/aws-access-key-id", "base64-encoded"));
   EXPECT_TRUE(Has(fs, "secret/github-pat", "base64-encoded"));
@@ -109,8 +115,9 @@ TEST(SecretViews, DecodesNestedBase64UpToTheDepth) {
 }
 
 TEST(SecretViews, BenignBase64AndIdentifiersGiveNothing) {
-  const std::string text = "img = \"data:image/png;base64," + Base64(std::string(120, '\x01') + "\x89PNG") +
-                           "\"\nmsg = \"" + Base64("The quick brown fox jumps over the lazy dog again and again") +
+  const std::string text = "img = \"data:image/png;base64," +
+                           Base64(std::string(120, '\x01') + "\x89PNG") + "\"\nmsg = \"" +
+                           Base64("The quick brown fox jumps over the lazy dog again and again") +
                            "\"\nThisIsAVeryLongCamelCaseIdentifierNameForTesting = 1\n";
   EXPECT_TRUE(ScanAll(text).empty());
 }
@@ -168,10 +175,19 @@ TEST(SecretViews, Base64PassSeesEveryNonAsciiByteTheInvisibleViewNeeds) {
 TEST(SecretViews, SharedJsonStringsFindWhatEachOwnWalkFinds) {
   std::mt19937 rng(20);
   const std::vector<std::string> pieces = {
-      R"("a": "plain")", R"("u": "https://example.com/x")", R"("k": "gh\u0070_aBcD1234eFgH5678iJkL9012mNoP3456qRsT")",
-      R"("z": "admin\u200bistrator")", R"("t": "\u0041\u0042")", R"("n": 12)", "// a comment\n",
-      "/* block */", R"("e": "caf\u00e9")", R"("s": "tab\tend")"};
-  auto key = [](const Finding& f) { return f.rule + "@" + std::to_string(f.byte_offset) + ":" + f.message; };
+      R"("a": "plain")",
+      R"("u": "https://example.com/x")",
+      R"("k": "gh\u0070_aBcD1234eFgH5678iJkL9012mNoP3456qRsT")",
+      R"("z": "admin\u200bistrator")",
+      R"("t": "\u0041\u0042")",
+      R"("n": 12)",
+      "// a comment\n",
+      "/* block */",
+      R"("e": "caf\u00e9")",
+      R"("s": "tab\tend")"};
+  auto key = [](const Finding& f) {
+    return f.rule + "@" + std::to_string(f.byte_offset) + ":" + f.message;
+  };
   for (int round = 0; round < 200; ++round) {
     std::string doc = "{";
     const size_t n = 1 + rng() % 6;
@@ -197,7 +213,8 @@ TEST(SecretViews, SharedJsonStringsFindWhatEachOwnWalkFinds) {
     o.json_strings = &shared;
     EXPECT_TRUE(ScanSecretViews(Builtin(), doc, o, *scratch, {}, &views_given).ok());
     ASSERT_EQ(views_own.size(), views_given.size()) << doc;
-    for (size_t k = 0; k < views_own.size(); ++k) EXPECT_EQ(key(views_own[k]), key(views_given[k])) << doc;
+    for (size_t k = 0; k < views_own.size(); ++k)
+      EXPECT_EQ(key(views_own[k]), key(views_given[k])) << doc;
   }
   // The escaped PAT is found through the shared strings.
   const std::string doc = R"({"k": "gh\u0070_aBcD1234eFgH5678iJkL9012mNoP3456qRsT"})";

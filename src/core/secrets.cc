@@ -56,7 +56,7 @@ struct SecretScanner::Impl {
     // Only when rules.size() > 1 (SetFor); null also if it failed to compile:
     // then every rule of the gate is tried.
     std::unique_ptr<RE2::Set> set;
-    std::string prefilter;          // shared by every rule of the gate, or empty
+    std::string prefilter;  // shared by every rule of the gate, or empty
     std::unique_ptr<std::once_flag> prefilter_once = std::make_unique<std::once_flag>();
     std::unique_ptr<RE2> prefilter_re;  // compiled on first use (PrefilterFor)
     // Index into the scratch's prefilter_ends when the prefilter is also in
@@ -75,12 +75,16 @@ struct SecretScanner::Impl {
   const RE2* CaplessRegex(size_t r) const {
     if (capless[r].empty()) return nullptr;
     LazyRegex& lazy = *capless_regexes[r];
-    std::call_once(lazy.once, [&] { lazy.re = std::make_unique<RE2>(capless[r], OptionsFor(rules[r].multiline)); });
+    std::call_once(lazy.once, [&] {
+      lazy.re = std::make_unique<RE2>(capless[r], OptionsFor(rules[r].multiline));
+    });
     return lazy.re->ok() ? lazy.re.get() : nullptr;
   }
   const RE2& Regex(size_t r) const {
     LazyRegex& lazy = *regexes[r];
-    std::call_once(lazy.once, [&] { lazy.re = std::make_unique<RE2>(rules[r].regex, OptionsFor(rules[r].multiline)); });
+    std::call_once(lazy.once, [&] {
+      lazy.re = std::make_unique<RE2>(rules[r].regex, OptionsFor(rules[r].multiline));
+    });
     return *lazy.re;
   }
   // Compiles the gate's RE2::Set (for two rules or more) on first use;
@@ -189,7 +193,8 @@ std::string MaskSecret(std::string_view secret) {
   // Private key blocks: show the header line only.
   if (secret.rfind("-----BEGIN", 0) == 0) {
     const size_t eol = secret.find('\n');
-    out = std::string(secret.substr(0, eol == std::string_view::npos ? std::min<size_t>(n, 40) : eol)) +
+    out = std::string(
+              secret.substr(0, eol == std::string_view::npos ? std::min<size_t>(n, 40) : eol)) +
           fmt::format("…({} chars)", n);
   }
   return out;
@@ -216,7 +221,8 @@ bool HsPrefilterUsable(std::string_view pattern) {
     if (c == '\\') {
       if (i + 1 == pattern.size()) return false;
       const char e = pattern[++i];
-      if (!in_class && (e == 'b' || e == 'B' || e == 'A' || e == 'z' || e == 'Z' || e == 'G')) return false;
+      if (!in_class && (e == 'b' || e == 'B' || e == 'A' || e == 'z' || e == 'Z' || e == 'G'))
+        return false;
       continue;
     }
     if (in_class) {
@@ -274,7 +280,8 @@ void ForEachCountedRepeat(std::string_view p, OnRepeat on_repeat) {
         ++i;  // the escaped character
       }
     } else if (in_class) {
-      const size_t posix_end = c == '[' && i + 1 < p.size() && p[i + 1] == ':' ? p.find(":]", i + 2) : p.npos;
+      const size_t posix_end =
+          c == '[' && i + 1 < p.size() && p[i + 1] == ':' ? p.find(":]", i + 2) : p.npos;
       if (posix_end != std::string_view::npos) {
         i = posix_end + 1;  // "[:alpha:]"
       } else if (c == ']') {
@@ -315,7 +322,7 @@ std::string WithoutRepeatCaps(std::string_view pattern) {
   size_t copied = 0;
   ForEachCountedRepeat(pattern, [&](size_t /*begin*/, size_t comma, size_t end) {
     out.append(pattern.substr(copied, comma + 1 - copied));  // through the comma: "{8,"
-    copied = end;                                              // from the '}'
+    copied = end;                                            // from the '}'
   });
   out.append(pattern.substr(copied));
   return out;
@@ -330,7 +337,8 @@ std::string DatabaseKeyEntry(std::string_view pattern, unsigned flags) {
 
 // What a keyword database is compiled from: literals (a trailing '\x01'
 // marks one matched as written), then Vectorscan prefilters with their flags.
-std::string DatabaseKey(const std::vector<std::string>& literals, const std::vector<std::string>& patterns,
+std::string DatabaseKey(const std::vector<std::string>& literals,
+                        const std::vector<std::string>& patterns,
                         const std::vector<unsigned>& flags) {
   std::string key = fmt::format("glassbox-keywords v1 hs {}\n", hs_version());
   for (const std::string& l : literals) key += fmt::format("L{}:{}\n", l.size(), l);
@@ -344,9 +352,12 @@ hs_database_t* LoadDatabase(std::string_view bytes) {
   hs_database_t* db = nullptr;
   if (hs_deserialize_database(bytes.data(), bytes.size(), &db) != HS_SUCCESS) return nullptr;
   hs_scratch_t* scratch = nullptr;
-  const bool runs = hs_alloc_scratch(db, &scratch) == HS_SUCCESS &&
-                    hs_scan(db, "x", 1, 0, scratch, [](unsigned, unsigned long long, unsigned long long, unsigned,
-                                                       void*) { return 0; }, nullptr) == HS_SUCCESS;
+  const bool runs =
+      hs_alloc_scratch(db, &scratch) == HS_SUCCESS &&
+      hs_scan(
+          db, "x", 1, 0, scratch,
+          [](unsigned, unsigned long long, unsigned long long, unsigned, void*) { return 0; },
+          nullptr) == HS_SUCCESS;
   if (scratch != nullptr) hs_free_scratch(scratch);
   if (!runs) {
     hs_free_database(db);
@@ -369,7 +380,8 @@ Result<std::shared_ptr<const SecretScanner>> SecretScanner::Compile(std::vector<
   return CompileImpl(std::move(rules), mode, /*hs_prefilters=*/false);
 }
 
-Result<std::shared_ptr<const SecretScanner>> SecretScanner::CompileForPrecompiling(std::vector<SecretRule> rules) {
+Result<std::shared_ptr<const SecretScanner>> SecretScanner::CompileForPrecompiling(
+    std::vector<SecretRule> rules) {
   return CompileImpl(std::move(rules), CompileMode::kLazy, /*hs_prefilters=*/true);
 }
 
@@ -391,7 +403,8 @@ size_t JoinGate(const SecretRule& rule, size_t r, std::vector<std::string>* gate
   std::sort(sorted_keywords.begin(), sorted_keywords.end());
   std::string gate_key = rule.multiline ? "M" : "L";
   for (const std::string& kw : sorted_keywords) gate_key += '\0' + kw;
-  const size_t gate = std::find(gate_keys->begin(), gate_keys->end(), gate_key) - gate_keys->begin();
+  const size_t gate =
+      std::find(gate_keys->begin(), gate_keys->end(), gate_key) - gate_keys->begin();
   if (gate == gate_keys->size()) {
     gate_keys->push_back(gate_key);
     impl->gates.emplace_back();
@@ -410,9 +423,11 @@ size_t JoinGate(const SecretRule& rule, size_t r, std::vector<std::string>* gate
 // Adds the keywords of a rule in `gate` to the literals and to
 // impl->keyword_gates. A keyword with an upper-case letter ("AKIA", "SG.",
 // "eyJ") is matched as written; an all-lower-case one ("secret") in any case.
-void AddKeywords(const SecretRule& rule, size_t gate, std::vector<std::string>* literals, Impl* impl) {
+void AddKeywords(const SecretRule& rule, size_t gate, std::vector<std::string>* literals,
+                 Impl* impl) {
   for (const std::string& kw : rule.keywords) {
-    const bool caseless = std::none_of(kw.begin(), kw.end(), [](unsigned char c) { return std::isupper(c); });
+    const bool caseless =
+        std::none_of(kw.begin(), kw.end(), [](unsigned char c) { return std::isupper(c); });
     const std::string lower = caseless ? kw : kw + '\x01';  // distinct entry per case mode
     const size_t id = std::find(literals->begin(), literals->end(), lower) - literals->begin();
     if (id == literals->size()) {
@@ -428,14 +443,16 @@ void AddKeywords(const SecretRule& rule, size_t gate, std::vector<std::string>* 
 // Vectorscan whether a prefilter is usable costs more than the rest of
 // start-up: at run time a prefilter is used only when the build-time
 // database has it, and that database was built from patterns that passed.
-void ChooseHsPrefilters(bool at_build_time, const PrecompiledRules& pre, Impl* impl, DatabasePlan* plan) {
+void ChooseHsPrefilters(bool at_build_time, const PrecompiledRules& pre, Impl* impl,
+                        DatabasePlan* plan) {
   for (size_t g = 0; g < impl->gates.size(); ++g) {
     Impl::Gate& gate = impl->gates[g];
     const unsigned flags = gate.multiline ? HS_FLAG_DOTALL : 0u;
-    const bool usable =
-        at_build_time ? HsPrefilterUsable(gate.prefilter)
-                      : !gate.prefilter.empty() &&
-                            pre.db_key.find("\n" + DatabaseKeyEntry(gate.prefilter, flags)) != std::string::npos;
+    const bool usable = at_build_time
+                            ? HsPrefilterUsable(gate.prefilter)
+                            : !gate.prefilter.empty() &&
+                                  pre.db_key.find("\n" + DatabaseKeyEntry(gate.prefilter, flags)) !=
+                                      std::string::npos;
     if (!usable) continue;
     gate.hs_prefilter = static_cast<int>(impl->hs_prefilter_gates.size());
     impl->hs_prefilter_gates.push_back(g);
@@ -481,8 +498,8 @@ void CompileCombinedDatabase(Impl* impl, DatabasePlan* plan) {
     target = &platform;
   }
   hs_compile_error_t* err = nullptr;
-  if (hs_compile_multi(ptrs.data(), flags.data(), ids.data(), static_cast<unsigned>(ptrs.size()), HS_MODE_BLOCK,
-                       target, &impl->db, &err) != HS_SUCCESS) {
+  if (hs_compile_multi(ptrs.data(), flags.data(), ids.data(), static_cast<unsigned>(ptrs.size()),
+                       HS_MODE_BLOCK, target, &impl->db, &err) != HS_SUCCESS) {
     hs_free_compile_error(err);
     impl->db = nullptr;
     DropHsPrefilters(impl, plan);
@@ -502,8 +519,9 @@ Status CompileLiteralDatabase(const std::vector<std::string>& literals, Impl* im
     ids.push_back(static_cast<unsigned>(k));
   }
   hs_compile_error_t* err = nullptr;
-  if (hs_compile_lit_multi(ptrs.data(), flags.data(), ids.data(), lens.data(), static_cast<unsigned>(literals.size()),
-                           HS_MODE_BLOCK, nullptr, &impl->db, &err) != HS_SUCCESS) {
+  if (hs_compile_lit_multi(ptrs.data(), flags.data(), ids.data(), lens.data(),
+                           static_cast<unsigned>(literals.size()), HS_MODE_BLOCK, nullptr,
+                           &impl->db, &err) != HS_SUCCESS) {
     std::string msg = err != nullptr && err->message != nullptr ? err->message : "unknown error";
     hs_free_compile_error(err);
     return Status::Error("secret rules: keyword database did not compile: " + msg);
@@ -517,11 +535,13 @@ Status CompileEveryRegex(const Impl& impl) {
     const SecretRule& rule = impl.rules[r];
     const RE2& re = impl.Regex(r);
     if (!re.ok()) {
-      return Status::Error(fmt::format("{}: rule {}: invalid regex: {}", rule.source, rule.id, re.error()));
+      return Status::Error(
+          fmt::format("{}: rule {}: invalid regex: {}", rule.source, rule.id, re.error()));
     }
     if (rule.secret_group < 0 || rule.secret_group > re.NumberOfCapturingGroups()) {
-      return Status::Error(fmt::format("{}: rule {}: secret_group {} but the regex has {} groups", rule.source,
-                                       rule.id, rule.secret_group, re.NumberOfCapturingGroups()));
+      return Status::Error(fmt::format("{}: rule {}: secret_group {} but the regex has {} groups",
+                                       rule.source, rule.id, rule.secret_group,
+                                       re.NumberOfCapturingGroups()));
     }
   }
   for (size_t g = 0; g < impl.gates.size(); ++g) {
@@ -533,18 +553,20 @@ Status CompileEveryRegex(const Impl& impl) {
 
 }  // namespace
 
-Result<std::shared_ptr<const SecretScanner>> SecretScanner::CompileImpl(std::vector<SecretRule> rules,
-                                                                        CompileMode mode, bool hs_prefilters) {
+Result<std::shared_ptr<const SecretScanner>> SecretScanner::CompileImpl(
+    std::vector<SecretRule> rules, CompileMode mode, bool hs_prefilters) {
   auto impl = std::make_unique<Impl>();
   DatabasePlan plan;
   std::vector<std::string> gate_keys;  // sorted keywords + multiline flag, per gate
   for (size_t r = 0; r < rules.size(); ++r) {
     const SecretRule& rule = rules[r];
     if (rule.keywords.empty()) {
-      return Status::Error(fmt::format("{}: rule {}: needs at least one keyword", rule.source, rule.id));
+      return Status::Error(
+          fmt::format("{}: rule {}: needs at least one keyword", rule.source, rule.id));
     }
     impl->regexes.push_back(std::make_unique<Impl::LazyRegex>());
-    impl->capless.push_back(CapSpan(rule.regex) >= kCaplessMinSpan ? WithoutRepeatCaps(rule.regex) : std::string());
+    impl->capless.push_back(CapSpan(rule.regex) >= kCaplessMinSpan ? WithoutRepeatCaps(rule.regex)
+                                                                   : std::string());
     impl->capless_regexes.push_back(std::make_unique<Impl::LazyRegex>());
     AddKeywords(rule, JoinGate(rule, r, &gate_keys, impl.get()), &plan.literals, impl.get());
   }
@@ -553,7 +575,8 @@ Result<std::shared_ptr<const SecretScanner>> SecretScanner::CompileImpl(std::vec
   const std::string combined_key = DatabaseKey(plan.literals, plan.hs_patterns, plan.hs_flags);
   const std::string literal_key = DatabaseKey(plan.literals, {}, {});
   // The database built into the binary, when it was made for these rules.
-  if (!plan.literals.empty() && !pre.database.empty() && (pre.db_key == combined_key || pre.db_key == literal_key)) {
+  if (!plan.literals.empty() && !pre.database.empty() &&
+      (pre.db_key == combined_key || pre.db_key == literal_key)) {
     impl->db = LoadDatabase(pre.database);
     if (impl->db != nullptr) {
       impl->precompiled = true;
@@ -586,7 +609,6 @@ std::unique_ptr<SecretScratch> SecretScanner::NewScratch() const {
 
 namespace {
 
-
 struct HitContext {
   const SecretScanner::Impl* impl;
   std::string_view text;
@@ -598,8 +620,8 @@ struct HitContext {
 constexpr size_t kLineReach = 4096;
 constexpr size_t kMultilineReach = 16384;
 
-int OnKeyword(unsigned int id, unsigned long long /*from*/, unsigned long long to, unsigned int /*flags*/,
-              void* ctx_ptr) {
+int OnKeyword(unsigned int id, unsigned long long /*from*/, unsigned long long to,
+              unsigned int /*flags*/, void* ctx_ptr) {
   auto* ctx = static_cast<HitContext*>(ctx_ptr);
   const size_t hit = static_cast<size_t>(to);
   if (id >= ctx->impl->keyword_gates.size()) {
@@ -612,7 +634,8 @@ int OnKeyword(unsigned int id, unsigned long long /*from*/, unsigned long long t
     const size_t lo = hit > kLineReach ? hit - kLineReach : 0;
     // The line start, looked for no further back than `lo`.
     const void* nl = hit > lo ? memrchr(text.data() + lo, '\n', hit - lo) : nullptr;
-    size_t begin = nl != nullptr ? static_cast<size_t>(static_cast<const char*>(nl) - text.data()) + 1 : lo;
+    size_t begin =
+        nl != nullptr ? static_cast<size_t>(static_cast<const char*>(nl) - text.data()) + 1 : lo;
     begin = std::max(begin, (*ctx->covered_until)[r]);
     size_t end;
     if (ctx->impl->gates[r].multiline) {
@@ -623,7 +646,8 @@ int OnKeyword(unsigned int id, unsigned long long /*from*/, unsigned long long t
       end = std::min(end, hit + kLineReach);
     }
     (*ctx->covered_until)[r] = end;
-    if (!ctx->windows->empty() && ctx->windows->back().gate == r && ctx->windows->back().end >= begin) {
+    if (!ctx->windows->empty() && ctx->windows->back().gate == r &&
+        ctx->windows->back().end >= begin) {
       ctx->windows->back().end = end;
     } else {
       ctx->windows->push_back({r, begin, end});
@@ -645,8 +669,10 @@ void DropGenericOverlaps(std::vector<Finding>* out, size_t first) {
     const Finding& g = (*out)[a];
     for (size_t b = first; b < out->size(); ++b) {
       const Finding& s = (*out)[b];
-      if (b == a || !is_secret(s) || (is_generic(s) && !(b < a && s.byte_offset == g.byte_offset))) continue;
-      if (s.byte_offset < g.byte_offset + g.byte_length && g.byte_offset < s.byte_offset + s.byte_length) {
+      if (b == a || !is_secret(s) || (is_generic(s) && !(b < a && s.byte_offset == g.byte_offset)))
+        continue;
+      if (s.byte_offset < g.byte_offset + g.byte_length &&
+          g.byte_offset < s.byte_offset + s.byte_length) {
         drop[a] = true;
         break;
       }
@@ -665,8 +691,8 @@ bool ContainsCaseless(std::string_view hay, std::string_view needle) {
   if (needle.empty() || needle.size() > hay.size()) return false;
   for (size_t i = 0; i + needle.size() <= hay.size(); ++i) {
     size_t k = 0;
-    while (k < needle.size() &&
-           std::tolower(static_cast<unsigned char>(hay[i + k])) == std::tolower(static_cast<unsigned char>(needle[k]))) {
+    while (k < needle.size() && std::tolower(static_cast<unsigned char>(hay[i + k])) ==
+                                    std::tolower(static_cast<unsigned char>(needle[k]))) {
       ++k;
     }
     if (k == needle.size()) return true;
@@ -677,7 +703,9 @@ bool ContainsCaseless(std::string_view hay, std::string_view needle) {
 // The identifier a match starts in: scanning left from the match over name
 // characters, and right to the end of the name.
 std::string_view NameAt(std::string_view text, size_t pos) {
-  auto is_name = [](unsigned char c) { return std::isalnum(c) || c == '_' || c == '-' || c == '.'; };
+  auto is_name = [](unsigned char c) {
+    return std::isalnum(c) || c == '_' || c == '-' || c == '.';
+  };
   size_t b = pos;
   while (b > 0 && pos - b < 128 && is_name(static_cast<unsigned char>(text[b - 1]))) --b;
   size_t e = pos;
@@ -706,20 +734,24 @@ void SecretScanner::MatchRule(size_t r, std::string_view text, re2::StringPiece 
                               std::vector<Finding>* out) const {
   const SecretRule& rule = impl_->rules[r];
   const RE2* capless = impl_->CaplessRegex(r);
-  if (capless != nullptr && !RE2::PartialMatch(piece, *capless)) return;  // the rule cannot match here
+  if (capless != nullptr && !RE2::PartialMatch(piece, *capless))
+    return;  // the rule cannot match here
   const RE2& re = impl_->Regex(r);
-  if (!re.ok() || rule.secret_group > re.NumberOfCapturingGroups()) return;  // checked when compiled eagerly
+  if (!re.ok() || rule.secret_group > re.NumberOfCapturingGroups())
+    return;  // checked when compiled eagerly
   const int ngroups = re.NumberOfCapturingGroups() + 1;
   groups->resize(static_cast<size_t>(ngroups));
   size_t pos = 0;
-  while (pos < piece.size() && re.Match(piece, pos, piece.size(), RE2::UNANCHORED, groups->data(), ngroups)) {
+  while (pos < piece.size() &&
+         re.Match(piece, pos, piece.size(), RE2::UNANCHORED, groups->data(), ngroups)) {
     const re2::StringPiece whole = (*groups)[0];
     const re2::StringPiece secret = (*groups)[static_cast<size_t>(rule.secret_group)];
     pos = static_cast<size_t>(whole.data() - piece.data()) + std::max<size_t>(whole.size(), 1);
     if (secret.data() == nullptr || secret.empty()) continue;
     const std::string_view sv(secret.data(), secret.size());
     if (rule.entropy > 0 && ShannonEntropy(sv) < rule.entropy) continue;
-    if (!rule.stopwords.empty() && Stopped(rule, NameAt(text, static_cast<size_t>(whole.data() - text.data())), sv)) {
+    if (!rule.stopwords.empty() &&
+        Stopped(rule, NameAt(text, static_cast<size_t>(whole.data() - text.data())), sv)) {
       continue;
     }
     if (scratch->emitted >= kMaxFindingsPerScan) {
@@ -740,8 +772,8 @@ void SecretScanner::MatchRule(size_t r, std::string_view text, re2::StringPiece 
     if (IsSecretRule(rule.id)) {
       const bool example = LooksLikeExample(rule, sv);
       f.severity = example ? Severity::kLow : rule.severity;
-      f.message = fmt::format("{}{}: {}", rule.description, example ? " (documented example value)" : "",
-                              MaskSecret(sv));
+      f.message = fmt::format("{}{}: {}", rule.description,
+                              example ? " (documented example value)" : "", MaskSecret(sv));
     } else {
       // Provenance and other non-secret patterns: the matched text is the evidence.
       f.severity = rule.severity;
@@ -750,7 +782,8 @@ void SecretScanner::MatchRule(size_t r, std::string_view text, re2::StringPiece 
   }
 }
 
-Status SecretScanner::Scan(std::string_view text, SecretScratch& scratch, std::vector<Finding>* out) const {
+Status SecretScanner::Scan(std::string_view text, SecretScratch& scratch,
+                           std::vector<Finding>* out) const {
   if (impl_->db == nullptr || text.empty()) return Status::Ok();
   const size_t first = out->size();
   SecretScratch::Impl& sc = scratch.impl();
@@ -774,14 +807,15 @@ Status SecretScanner::Scan(std::string_view text, SecretScratch& scratch, std::v
       HitContext* base;
       size_t off;
     } shift{&slice_ctx, off};
-    auto cb = [](unsigned int id, unsigned long long from, unsigned long long to, unsigned int flags,
-                 void* p) -> int {
+    auto cb = [](unsigned int id, unsigned long long from, unsigned long long to,
+                 unsigned int flags, void* p) -> int {
       auto* s = static_cast<Shift*>(p);
       return OnKeyword(id, from + s->off, to + s->off, flags, s->base);
     };
     const hs_error_t rc = hs_scan(impl_->db, text.data() + off, static_cast<unsigned>(len), 0,
                                   scratch.impl().scratch, cb, &shift);
-    if (rc != HS_SUCCESS) return Status::Error(fmt::format("secret scan failed (Vectorscan error {})", rc));
+    if (rc != HS_SUCCESS)
+      return Status::Error(fmt::format("secret scan failed (Vectorscan error {})", rc));
   }
   std::sort(windows.begin(), windows.end(),
             [](const Window& a, const Window& b) { return a.begin < b.begin; });
@@ -822,7 +856,8 @@ Status SecretScanner::Scan(std::string_view text, SecretScratch& scratch, std::v
     if (set != nullptr) {
       which.clear();
       if (!set->Match(piece, &which)) continue;
-      std::sort(which.begin(), which.end());  // gate order, as without a set: overlaps resolve the same way
+      std::sort(which.begin(),
+                which.end());  // gate order, as without a set: overlaps resolve the same way
       for (int k : which) candidates.push_back(gate.rules[static_cast<size_t>(k)]);
     } else {
       candidates.assign(gate.rules.begin(), gate.rules.end());  // no set: every rule of the gate
@@ -833,8 +868,9 @@ Status SecretScanner::Scan(std::string_view text, SecretScratch& scratch, std::v
     Finding& f = out->emplace_back();
     f.rule = impl_->rules[r].id;
     f.severity = impl_->rules[r].severity;
-    f.message = fmt::format("{} more matches of this rule in this text are not listed (the first {} are)", count,
-                            kMaxFindingsPerScan);
+    f.message =
+        fmt::format("{} more matches of this rule in this text are not listed (the first {} are)",
+                    count, kMaxFindingsPerScan);
   }
   DropGenericOverlaps(out, first);
   return Status::Ok();

@@ -28,10 +28,10 @@ struct SecretRule {
   // Literals gating the regex: one must occur near a match. All-lower-case
   // keywords match in any case; one with an upper-case letter matches as written.
   std::vector<std::string> keywords;
-  std::string regex;        // RE2 syntax
-  int secret_group = 0;     // capture group with the secret; 0 = whole match
-  double entropy = 0;       // minimum Shannon entropy (bits/char) of the secret
-  bool multiline = false;   // the secret may span lines (PEM blocks)
+  std::string regex;       // RE2 syntax
+  int secret_group = 0;    // capture group with the secret; 0 = whole match
+  double entropy = 0;      // minimum Shannon entropy (bits/char) of the secret
+  bool multiline = false;  // the secret may span lines (PEM blocks)
   // Optional cheap regex that must match somewhere in a window before the
   // rule runs there (for rules whose keywords are common words).
   std::string prefilter;
@@ -41,11 +41,12 @@ struct SecretRule {
   std::vector<std::string> stopwords;
   std::vector<std::string> true_positives;
   std::vector<std::string> false_positives;
-  std::string source;       // the file the rule came from
+  std::string source;  // the file the rule came from
 };
 
 // Parses one TOML rule file. Errors name `source_name`, the rule and the field.
-Result<std::vector<SecretRule>> ParseSecretRules(std::string_view toml_text, std::string_view source_name);
+Result<std::vector<SecretRule>> ParseSecretRules(std::string_view toml_text,
+                                                 std::string_view source_name);
 
 // The rule files built into the binary (the repository's rules/secrets/).
 struct EmbeddedFile {
@@ -102,13 +103,14 @@ class SecretScanner {
   // reported here). kLazy compiles each regex the first time its keywords
   // occur (the built-in rules, which the tests check).
   enum class CompileMode { kEager, kLazy };
-  static Result<std::shared_ptr<const SecretScanner>> Compile(std::vector<SecretRule> rules,
-                                                              CompileMode mode = CompileMode::kEager);
+  static Result<std::shared_ptr<const SecretScanner>> Compile(
+      std::vector<SecretRule> rules, CompileMode mode = CompileMode::kEager);
   // As Compile(kLazy), but the gates' prefilters also go into the Vectorscan
   // database, which makes scanning faster and compiling far slower (~0.3 s for
   // the built-in rules). glassbox_rulegen does this once, at build time, and
   // Compile() loads its result for the built-in rule set.
-  static Result<std::shared_ptr<const SecretScanner>> CompileForPrecompiling(std::vector<SecretRule> rules);
+  static Result<std::shared_ptr<const SecretScanner>> CompileForPrecompiling(
+      std::vector<SecretRule> rules);
   ~SecretScanner();
 
   // Per-thread scratch space; not shareable between threads.
@@ -134,13 +136,14 @@ class SecretScanner {
 
  private:
   explicit SecretScanner(std::unique_ptr<Impl> impl);
-  static Result<std::shared_ptr<const SecretScanner>> CompileImpl(std::vector<SecretRule> rules, CompileMode mode,
+  static Result<std::shared_ptr<const SecretScanner>> CompileImpl(std::vector<SecretRule> rules,
+                                                                  CompileMode mode,
                                                                   bool hs_prefilters);
   // Runs rule r's regex over `piece` (a window of `text`), appending findings.
-  void MatchRule(size_t r, std::string_view text, re2::StringPiece piece, std::vector<re2::StringPiece>* groups,
-                 SecretScratch::Impl* scratch, std::vector<Finding>* out) const;
+  void MatchRule(size_t r, std::string_view text, re2::StringPiece piece,
+                 std::vector<re2::StringPiece>* groups, SecretScratch::Impl* scratch,
+                 std::vector<Finding>* out) const;
   std::unique_ptr<Impl> impl_;
 };
-
 
 }  // namespace glassbox

@@ -48,8 +48,9 @@ TEST(SecretRules, CoversTheProvidersTheIssueNames) {
   auto scanner = Builtin();
   std::set<std::string> ids;
   for (const SecretRule& r : scanner->rules()) ids.insert(r.id);
-  for (const char* part : {"anthropic", "openai", "google", "aws", "github", "gitlab", "slack", "stripe",
-                           "hugging", "npm", "private-key", "openssh", "jwt", "database", "generic"}) {
+  for (const char* part :
+       {"anthropic", "openai", "google", "aws", "github", "gitlab", "slack", "stripe", "hugging",
+        "npm", "private-key", "openssh", "jwt", "database", "generic"}) {
     bool any = false;
     for (const std::string& id : ids) any |= id.find(part) != std::string::npos;
     EXPECT_TRUE(any) << "no rule id contains '" << part << "'";
@@ -75,8 +76,9 @@ TEST(SecretRules, MessagesNeverHoldTheSecret) {
 }
 
 TEST(SecretRules, BadRuleFilesGetClearErrors) {
-  auto r = ParseSecretRules("[[rule]]\nid = \"secret/x\"\ndescription = \"x\"\nregex = \"(\"\nkeywords=[\"x\"]\n",
-                            "bad.toml");
+  auto r = ParseSecretRules(
+      "[[rule]]\nid = \"secret/x\"\ndescription = \"x\"\nregex = \"(\"\nkeywords=[\"x\"]\n",
+      "bad.toml");
   ASSERT_TRUE(r.ok());
   auto compiled = SecretScanner::Compile(std::move(r.value()));
   ASSERT_FALSE(compiled.ok());
@@ -154,10 +156,39 @@ TEST(PrecompiledRules, VectorscanPrefiltersChangeNoFinding) {
   ASSERT_GT(with_prefilter, 0u);
   auto plain = SecretScanner::Compile(std::move(rules.value()), SecretScanner::CompileMode::kLazy);
   ASSERT_TRUE(plain.ok()) << plain.status().message();
-  const std::vector<std::string> pieces = {
-      "secret", "Token", "PASSWORD", "api_key", "auth", "pwd", "_", "-", ".", "=", ":", ":=", " ", "\t", "\"",
-      "'", "`", "]", "x", "Q", "7", "42", "a1B2c3D4e5F6g7H8", "9f3a61c07be2d458e1c94a7f0b36d2e5", "\xc5\xbf",
-      "\xe2\x80\x8b", "\n", "\r\n", "/", "+", "~", "!@#*^", "=>"};
+  const std::vector<std::string> pieces = {"secret",
+                                           "Token",
+                                           "PASSWORD",
+                                           "api_key",
+                                           "auth",
+                                           "pwd",
+                                           "_",
+                                           "-",
+                                           ".",
+                                           "=",
+                                           ":",
+                                           ":=",
+                                           " ",
+                                           "\t",
+                                           "\"",
+                                           "'",
+                                           "`",
+                                           "]",
+                                           "x",
+                                           "Q",
+                                           "7",
+                                           "42",
+                                           "a1B2c3D4e5F6g7H8",
+                                           "9f3a61c07be2d458e1c94a7f0b36d2e5",
+                                           "\xc5\xbf",
+                                           "\xe2\x80\x8b",
+                                           "\n",
+                                           "\r\n",
+                                           "/",
+                                           "+",
+                                           "~",
+                                           "!@#*^",
+                                           "=>"};
   uint64_t state = 0x9E3779B97F4A7C15ull;
   auto next = [&] {
     state ^= state << 13;
@@ -217,14 +248,16 @@ TEST(PrecompiledRules, RegressionScanspeed_CaretInAClassKeepsThePrefilterInVecto
 
 TEST(WithoutRepeatCaps, OpensCountedRepeatsOnly) {
   EXPECT_EQ(WithoutRepeatCaps("a{8,200}b"), "a{8,}b");
-  EXPECT_EQ(WithoutRepeatCaps("x{2,5}?y{3}z{4,}"), "x{2,}?y{3}z{4,}");  // exact and open repeats stay
+  EXPECT_EQ(WithoutRepeatCaps("x{2,5}?y{3}z{4,}"),
+            "x{2,}?y{3}z{4,}");  // exact and open repeats stay
   EXPECT_EQ(WithoutRepeatCaps("(?:ab){1,9}[0-9]{10,20}"), "(?:ab){1,}[0-9]{10,}");
   // Escapes, character classes and \Q...\E quotes hold no repeats.
   EXPECT_EQ(WithoutRepeatCaps(R"(\{1,2}[{1,2}]\Q{1,2}\E{1,2})"), R"(\{1,2}[{1,2}]\Q{1,2}\E{1,})");
-  EXPECT_EQ(WithoutRepeatCaps("[]{1,2}]{3,4}"), "[]{1,2}]{3,}");      // a leading ']' is in the class
+  EXPECT_EQ(WithoutRepeatCaps("[]{1,2}]{3,4}"), "[]{1,2}]{3,}");  // a leading ']' is in the class
   EXPECT_EQ(WithoutRepeatCaps("[^]{1,2}]{3,4}"), "[^]{1,2}]{3,}");
   EXPECT_EQ(WithoutRepeatCaps("[[:alpha:]{1,2}]{3,4}"), "[[:alpha:]{1,2}]{3,}");
-  EXPECT_EQ(WithoutRepeatCaps(R"([\]{1,2}]{3,4})"), R"([\]{1,2}]{3,})");  // an escaped ']' does not close it
+  EXPECT_EQ(WithoutRepeatCaps(R"([\]{1,2}]{3,4})"),
+            R"([\]{1,2}]{3,})");  // an escaped ']' does not close it
   // Not repeats: RE2 reads these braces as characters.
   EXPECT_EQ(WithoutRepeatCaps("a{,5}b{x,3}c{1,d}e{"), "a{,5}b{x,3}c{1,d}e{");
   EXPECT_EQ(WithoutRepeatCaps(R"(trailing\)"), R"(trailing\)");
@@ -259,8 +292,9 @@ TEST(WithoutRepeatCaps, MatchesWhereverTheRuleMatches) {
     for (const std::string& sample : rule.true_positives) {
       inputs.push_back(sample);
       for (size_t cut = 1; cut < sample.size(); cut += 1 + sample.size() / 16) {
-        inputs.push_back(sample.substr(0, cut));                                  // cut short
-        inputs.push_back(sample.substr(0, cut) + std::string(300, sample[cut]));  // grown past the caps
+        inputs.push_back(sample.substr(0, cut));  // cut short
+        inputs.push_back(sample.substr(0, cut) +
+                         std::string(300, sample[cut]));  // grown past the caps
         inputs.push_back(sample.substr(0, cut) + random_text(rng() % 260) + sample.substr(cut));
       }
     }
@@ -279,7 +313,9 @@ TEST(Mask, ShowsOnlyTheEnds) {
   const std::string m = MaskSecret("sk-ant-api03-abcdefghijklmnopqrstuvwxyz0123456789");
   EXPECT_EQ(m.find("mnopqrstuv"), std::string::npos) << m;
   EXPECT_NE(m.find("chars"), std::string::npos);
-  EXPECT_EQ(MaskSecret("-----BEGIN RSA PRIVATE KEY-----\nMIIE...").rfind("-----BEGIN RSA PRIVATE KEY-----", 0), 0u);
+  EXPECT_EQ(MaskSecret("-----BEGIN RSA PRIVATE KEY-----\nMIIE...")
+                .rfind("-----BEGIN RSA PRIVATE KEY-----", 0),
+            0u);
 }
 
 TEST(Entropy, Basics) {

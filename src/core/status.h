@@ -49,13 +49,21 @@ class [[nodiscard]] Status {
  public:
   Status() = default;
   static Status Ok() { return Status(); }
-  static Status Error(std::string message) { return Status(StatusCode::kUnknown, std::move(message)); }
-  static Status NotFound(std::string message) { return Status(StatusCode::kNotFound, std::move(message)); }
-  static Status Corruption(std::string message) { return Status(StatusCode::kCorruption, std::move(message)); }
+  static Status Error(std::string message) {
+    return Status(StatusCode::kUnknown, std::move(message));
+  }
+  static Status NotFound(std::string message) {
+    return Status(StatusCode::kNotFound, std::move(message));
+  }
+  static Status Corruption(std::string message) {
+    return Status(StatusCode::kCorruption, std::move(message));
+  }
   static Status InvalidArgument(std::string message) {
     return Status(StatusCode::kInvalidArgument, std::move(message));
   }
-  static Status Unavailable(std::string message) { return Status(StatusCode::kUnavailable, std::move(message)); }
+  static Status Unavailable(std::string message) {
+    return Status(StatusCode::kUnavailable, std::move(message));
+  }
   // An error of `code` (kOk gives Ok(), the message dropped).
   static Status WithCode(StatusCode code, std::string message) {
     return code == StatusCode::kOk ? Status() : Status(code, std::move(message));
@@ -82,7 +90,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : data_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : data_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : data_(std::move(status)) {  // NOLINT
     assert(!std::get<Status>(data_).ok() && "a Result built from a Status must carry an error");
   }

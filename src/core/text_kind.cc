@@ -1,20 +1,26 @@
 #include "core/text_kind.h"
 
 #include <algorithm>
-#include <iterator>
 #include <cctype>
+#include <iterator>
 #include <string>
 
 namespace glassbox {
 
 std::string_view TextKindName(TextKind kind) {
   switch (kind) {
-    case TextKind::kCode: return "code";
-    case TextKind::kShell: return "shell";
-    case TextKind::kConfig: return "config";
-    case TextKind::kProse: return "prose";
-    case TextKind::kData: return "data";
-    case TextKind::kUnknown: return "unknown";
+    case TextKind::kCode:
+      return "code";
+    case TextKind::kShell:
+      return "shell";
+    case TextKind::kConfig:
+      return "config";
+    case TextKind::kProse:
+      return "prose";
+    case TextKind::kData:
+      return "data";
+    case TextKind::kUnknown:
+      return "unknown";
   }
   return "unknown";
 }
@@ -27,25 +33,27 @@ bool In(std::string_view s, const std::string_view (&set)[N]) {
 }
 
 constexpr std::string_view kCodeExt[] = {
-    "c", "h", "cc", "cpp", "cxx", "hpp", "hh", "hxx", "ipp", "inl", "m", "mm", "js", "mjs", "cjs",
-    "jsx", "ts", "tsx", "mts", "cts", "py", "pyi", "pyw", "rb", "go", "rs", "java", "kt", "kts",
-    "scala", "swift", "cs", "csx", "cake", "fs", "fsx", "fsi", "vb", "vbs", "php", "phtml", "pl", "pm", "lua", "r", "jl", "dart", "zig", "nim",
-    "ex", "exs", "erl", "hs", "ml", "mli", "clj", "cljs", "groovy", "vue", "svelte", "sql", "sol",
-    "v", "sv", "vhd", "tf", "hcl", "proto", "cmake"};
-constexpr std::string_view kShellExt[] = {
-    "sh", "bash", "zsh", "fish", "ksh", "ps1", "psm1", "bat", "cmd", "mk", "mak", "envrc"};
+    "c",     "h",   "cc",  "cpp",  "cxx", "hpp", "hh",   "hxx",    "ipp",  "inl",
+    "m",     "mm",  "js",  "mjs",  "cjs", "jsx", "ts",   "tsx",    "mts",  "cts",
+    "py",    "pyi", "pyw", "rb",   "go",  "rs",  "java", "kt",     "kts",  "scala",
+    "swift", "cs",  "csx", "cake", "fs",  "fsx", "fsi",  "vb",     "vbs",  "php",
+    "phtml", "pl",  "pm",  "lua",  "r",   "jl",  "dart", "zig",    "nim",  "ex",
+    "exs",   "erl", "hs",  "ml",   "mli", "clj", "cljs", "groovy", "vue",  "svelte",
+    "sql",   "sol", "v",   "sv",   "vhd", "tf",  "hcl",  "proto",  "cmake"};
+constexpr std::string_view kShellExt[] = {"sh",   "bash", "zsh", "fish", "ksh", "ps1",
+                                          "psm1", "bat",  "cmd", "mk",   "mak", "envrc"};
 constexpr std::string_view kConfigExt[] = {
-    "json", "jsonc", "json5", "toml", "yaml", "yml", "ini", "cfg", "conf", "properties",
-    "xml", "plist", "env", "lock", "gradle", "editorconfig"};
-constexpr std::string_view kProseExt[] = {
-    "md", "markdown", "mdx", "txt", "rst", "adoc", "asciidoc", "html", "htm", "tex", "org", "textile"};
+    "json", "jsonc",      "json5", "toml",  "yaml", "yml",  "ini",    "cfg",
+    "conf", "properties", "xml",   "plist", "env",  "lock", "gradle", "editorconfig"};
+constexpr std::string_view kProseExt[] = {"md",       "markdown", "mdx", "txt", "rst", "adoc",
+                                          "asciidoc", "html",     "htm", "tex", "org", "textile"};
 constexpr std::string_view kShellNames[] = {
-    "makefile", "gnumakefile", "dockerfile", "containerfile", "justfile", ".envrc",
-    ".bashrc", ".zshrc", ".profile", "rakefile"};
-constexpr std::string_view kConfigNames[] = {
-    ".gitconfig", ".npmrc", ".yarnrc", ".cursorrules", ".gitattributes", ".env"};
-constexpr std::string_view kProseNames[] = {
-    "readme", "license", "copying", "authors", "changelog", "notice"};
+    "makefile", "gnumakefile", "dockerfile", "containerfile", "justfile",
+    ".envrc",   ".bashrc",     ".zshrc",     ".profile",      "rakefile"};
+constexpr std::string_view kConfigNames[] = {".gitconfig",   ".npmrc",         ".yarnrc",
+                                             ".cursorrules", ".gitattributes", ".env"};
+constexpr std::string_view kProseNames[] = {"readme",  "license",   "copying",
+                                            "authors", "changelog", "notice"};
 
 // A line of code: it ends like a statement, starts with a keyword or holds
 // an operator. The checks stop at the first that holds (the sniffer reads up
@@ -54,9 +62,9 @@ bool LooksLikeStatement(std::string_view line) {
   const char last = line.back();
   if (last == ';' || last == '{' || last == '}' || last == ')' || last == ',') return true;
   static constexpr std::string_view kKeywords[] = {
-      "import ", "from ", "def ", "class ", "function ", "const ", "let ", "var ", "#include", "package ",
-      "using ", "public ", "private ", "return ", "if (", "for (", "func ", "fn ", "namespace ",
-      "module.exports", "export "};
+      "import ", "from ",    "def ",     "class ", "function ",  "const ",         "let ",
+      "var ",    "#include", "package ", "using ", "public ",    "private ",       "return ",
+      "if (",    "for (",    "func ",    "fn ",    "namespace ", "module.exports", "export "};
   // The keywords' first characters: most lines start with none of them.
   if (std::string_view("ifdclv#purnme").find(line[0]) != std::string_view::npos) {
     for (std::string_view kw : kKeywords) {
@@ -74,7 +82,8 @@ bool LineHasCodeOperator(std::string_view line) {
   auto at = [&](size_t k, char c) { return k < line.size() && line[k] == c; };
   for (size_t k = line.find('='); k != std::string_view::npos; k = line.find('=', k + 1)) {
     const bool space_before = k > 0 && line[k - 1] == ' ';
-    if (at(k + 1, '>') || (space_before && at(k + 1, ' ')) || (space_before && at(k + 1, '=') && at(k + 2, ' '))) {
+    if (at(k + 1, '>') || (space_before && at(k + 1, ' ')) ||
+        (space_before && at(k + 1, '=') && at(k + 2, ' '))) {
       return true;
     }
   }
@@ -128,7 +137,8 @@ TextKind SniffTextKind(std::string_view head) {
     if (end == std::string_view::npos) end = head.size();
     std::string_view line = head.substr(pos, end - pos);
     pos = end + 1;
-    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.remove_suffix(1);
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t'))
+      line.remove_suffix(1);
     while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
     if (line.empty()) continue;
     ++lines;
@@ -152,11 +162,14 @@ TextKind TextKindFor(std::string_view path, std::string_view contents) {
 JsonSyntax JsonSyntaxForPath(std::string_view path) {
   const size_t dot = path.find_last_of('.');
   const size_t slash = path.find_last_of('/');
-  if (dot == std::string_view::npos || (slash != std::string_view::npos && dot < slash)) return JsonSyntax::kNone;
+  if (dot == std::string_view::npos || (slash != std::string_view::npos && dot < slash))
+    return JsonSyntax::kNone;
   std::string ext(path.substr(dot + 1));
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   if (ext == "jsonl" || ext == "ndjson") return JsonSyntax::kLines;
-  if (ext == "json" || ext == "jsonc" || ext == "json5" || ext == "ipynb" || ext == "har") return JsonSyntax::kDocument;
+  if (ext == "json" || ext == "jsonc" || ext == "json5" || ext == "ipynb" || ext == "har")
+    return JsonSyntax::kDocument;
   return JsonSyntax::kNone;
 }
 

@@ -32,14 +32,17 @@ TEST(TextKind, UnknownNameSniffsCodeLikeContent) {
 }
 
 TEST(TextKind, UnknownNameSniffsProseManPagesAndShebangs) {
-  EXPECT_EQ(SniffTextKind("This is a letter.\nIt has sentences, and words.\nNothing runs here\n"), TextKind::kProse);
-  EXPECT_EQ(SniffTextKind(".TH LS 1\n.SH NAME\nls \\- list directory contents\n"), TextKind::kProse);
+  EXPECT_EQ(SniffTextKind("This is a letter.\nIt has sentences, and words.\nNothing runs here\n"),
+            TextKind::kProse);
+  EXPECT_EQ(SniffTextKind(".TH LS 1\n.SH NAME\nls \\- list directory contents\n"),
+            TextKind::kProse);
   EXPECT_EQ(SniffTextKind("#!/bin/bash\necho hi\n"), TextKind::kShell);
   EXPECT_EQ(SniffTextKind("#!/usr/bin/env python3\nprint(1)\n"), TextKind::kCode);
   // too little to tell: the lenient choice
   EXPECT_EQ(SniffTextKind("x = 1;\n"), TextKind::kProse);
   // Markdown with a few code-ish lines stays prose
-  EXPECT_EQ(SniffTextKind("# Title\n\nSome text here.\nMore text, and more.\n## Usage\nRun it.\n"), TextKind::kProse);
+  EXPECT_EQ(SniffTextKind("# Title\n\nSome text here.\nMore text, and more.\n## Usage\nRun it.\n"),
+            TextKind::kProse);
 }
 
 // The name wins over the content: a .md full of code samples is still prose.
@@ -53,11 +56,13 @@ TEST(TextKind, KnownNameIsNotOverriddenByContent) {
 // on edge cases and random lines over the characters that matter.
 TEST(TextKind, LineHasCodeOperatorMatchesThePlainSearch) {
   auto plain = [](std::string_view line) {
-    return line.find("=>") != std::string_view::npos || line.find(" == ") != std::string_view::npos ||
+    return line.find("=>") != std::string_view::npos ||
+           line.find(" == ") != std::string_view::npos ||
            line.find("&&") != std::string_view::npos || line.find(" = ") != std::string_view::npos;
   };
-  std::vector<std::string> lines = {"", "=", "&", "=>", " == ", " =", "= ", " = ", "a ==b", "a== b", " ==",
-                                    "&&", "& &", "x &&", "===", " === ", "<=>", "a=b", "a =b", "==> ", " ==="};
+  std::vector<std::string> lines = {"",    "=",     "&",     "=>",  " == ", " =",   "= ",
+                                    " = ", "a ==b", "a== b", " ==", "&&",   "& &",  "x &&",
+                                    "===", " === ", "<=>",   "a=b", "a =b", "==> ", " ==="};
   std::mt19937 rng(7);
   const std::string chars = " =&>ab";
   for (int k = 0; k < 20000; ++k) {
@@ -65,7 +70,8 @@ TEST(TextKind, LineHasCodeOperatorMatchesThePlainSearch) {
     for (size_t n = rng() % 12; n > 0; --n) line += chars[rng() % chars.size()];
     lines.push_back(line);
   }
-  for (const std::string& line : lines) EXPECT_EQ(LineHasCodeOperator(line), plain(line)) << '"' << line << '"';
+  for (const std::string& line : lines)
+    EXPECT_EQ(LineHasCodeOperator(line), plain(line)) << '"' << line << '"';
 }
 
 }  // namespace glassbox

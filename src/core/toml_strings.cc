@@ -8,10 +8,12 @@ Status ReadTomlStrings(const toml::node* node, std::string_view key, const std::
                        std::vector<std::string>* out) {
   if (node == nullptr) return Status::Ok();
   const toml::array* arr = node->as_array();
-  if (arr == nullptr) return Status::Error(fmt::format("{}: '{}' must be an array of strings", where, key));
+  if (arr == nullptr)
+    return Status::Error(fmt::format("{}: '{}' must be an array of strings", where, key));
   for (const toml::node& item : *arr) {
     const auto* s = item.as_string();
-    if (s == nullptr) return Status::Error(fmt::format("{}: '{}' must hold only strings", where, key));
+    if (s == nullptr)
+      return Status::Error(fmt::format("{}: '{}' must hold only strings", where, key));
     out->push_back(s->get());
   }
   return Status::Ok();

@@ -8,11 +8,11 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <set>
-#include <string_view>
 #include <cstdlib>
 #include <mutex>
 #include <new>
+#include <set>
+#include <string_view>
 
 namespace glassbox {
 
@@ -52,12 +52,30 @@ namespace {
 
 bool IsTypographic(char32_t cp) {
   switch (cp) {
-    case 0x2018: case 0x2019: case 0x201A: case 0x201B:  // single quotes
-    case 0x201C: case 0x201D: case 0x201E: case 0x201F:  // double quotes
-    case 0x2013: case 0x2014: case 0x2015:               // dashes
-    case 0x00AB: case 0x00BB: case 0x2039: case 0x203A:  // guillemets
-    case 0x2026: case 0x00B4: case 0x02DC: case 0x2022: case 0x00B7:
-    case 0x2215: case 0x2044: case 0x00D7: case 0x00F7:
+    case 0x2018:
+    case 0x2019:
+    case 0x201A:
+    case 0x201B:  // single quotes
+    case 0x201C:
+    case 0x201D:
+    case 0x201E:
+    case 0x201F:  // double quotes
+    case 0x2013:
+    case 0x2014:
+    case 0x2015:  // dashes
+    case 0x00AB:
+    case 0x00BB:
+    case 0x2039:
+    case 0x203A:  // guillemets
+    case 0x2026:
+    case 0x00B4:
+    case 0x02DC:
+    case 0x2022:
+    case 0x00B7:
+    case 0x2215:
+    case 0x2044:
+    case 0x00D7:
+    case 0x00F7:
       return true;
     default:
       return false;
@@ -146,27 +164,36 @@ bool UnicodeData::IsLetterOrMark(char32_t cp) {
   const int32_t mask = U_GET_GC_MASK(static_cast<UChar32>(cp));
   return (mask & (U_GC_L_MASK | U_GC_M_MASK)) != 0;
 }
-bool UnicodeData::IsDecimalDigit(char32_t cp) { return u_charType(static_cast<UChar32>(cp)) == U_DECIMAL_DIGIT_NUMBER; }
+bool UnicodeData::IsDecimalDigit(char32_t cp) {
+  return u_charType(static_cast<UChar32>(cp)) == U_DECIMAL_DIGIT_NUMBER;
+}
 
 bool UnicodeData::IsKnownTld(std::string_view tld) {
   static const std::set<std::string, std::less<>>* const known = [] {
     auto* s = new std::set<std::string, std::less<>>();
     for (const char* const* c = uloc_getISOCountries(); *c != nullptr; ++c) {
       std::string cc(*c);
-      std::transform(cc.begin(), cc.end(), cc.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+      std::transform(cc.begin(), cc.end(), cc.begin(),
+                     [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
       s->insert(cc);
     }
     // ccTLDs that are not ISO 3166 codes, and the generic TLDs that phishing
     // and package hosts use most (IANA root zone).
-    for (const char* t : {"uk", "eu", "ac", "su", "com", "org", "net", "edu", "gov", "mil", "int", "arpa", "info",
-                          "biz", "name", "pro", "mobi", "aero", "asia", "cat", "coop", "jobs", "museum", "tel",
-                          "travel", "post", "xxx", "app", "dev", "page", "xyz", "online", "site", "top", "club",
-                          "shop", "store", "tech", "cloud", "blog", "news", "live", "link", "click", "zip", "mov",
-                          "website", "space", "icu", "vip", "work", "life", "world", "email", "support", "services",
-                          "security", "finance", "bank", "money", "pay", "wallet", "crypto", "network", "systems",
-                          "digital", "agency", "company", "group", "global", "google", "microsoft", "apple",
-                          "amazon", "azure", "aws", "local", "localhost", "internal", "onion", "test", "example",
-                          "invalid", "io", "ai", "co", "me", "tv", "ly", "gg", "sh", "so", "to", "cc", "ws"}) {
+    for (const char* t :
+         {"uk",        "eu",        "ac",      "su",     "com",     "org",     "net",
+          "edu",       "gov",       "mil",     "int",    "arpa",    "info",    "biz",
+          "name",      "pro",       "mobi",    "aero",   "asia",    "cat",     "coop",
+          "jobs",      "museum",    "tel",     "travel", "post",    "xxx",     "app",
+          "dev",       "page",      "xyz",     "online", "site",    "top",     "club",
+          "shop",      "store",     "tech",    "cloud",  "blog",    "news",    "live",
+          "link",      "click",     "zip",     "mov",    "website", "space",   "icu",
+          "vip",       "work",      "life",    "world",  "email",   "support", "services",
+          "security",  "finance",   "bank",    "money",  "pay",     "wallet",  "crypto",
+          "network",   "systems",   "digital", "agency", "company", "group",   "global",
+          "google",    "microsoft", "apple",   "amazon", "azure",   "aws",     "local",
+          "localhost", "internal",  "onion",   "test",   "example", "invalid", "io",
+          "ai",        "co",        "me",      "tv",     "ly",      "gg",      "sh",
+          "so",        "to",        "cc",      "ws"}) {
       s->insert(t);
     }
     return s;
@@ -191,12 +218,30 @@ bool UnicodeData::IsStrongRtl(char32_t cp) {
 }
 bool UnicodeData::IsJoiningScript(int s) {
   switch (s) {
-    case USCRIPT_ARABIC: case USCRIPT_SYRIAC: case USCRIPT_NKO: case USCRIPT_MONGOLIAN:
-    case USCRIPT_HEBREW: case USCRIPT_DEVANAGARI: case USCRIPT_BENGALI: case USCRIPT_GURMUKHI:
-    case USCRIPT_GUJARATI: case USCRIPT_ORIYA: case USCRIPT_TAMIL: case USCRIPT_TELUGU:
-    case USCRIPT_KANNADA: case USCRIPT_MALAYALAM: case USCRIPT_SINHALA: case USCRIPT_MYANMAR:
-    case USCRIPT_KHMER: case USCRIPT_TIBETAN: case USCRIPT_THAI: case USCRIPT_LAO:
-    case USCRIPT_MANDAIC: case USCRIPT_THAANA: case USCRIPT_JAVANESE: case USCRIPT_BALINESE:
+    case USCRIPT_ARABIC:
+    case USCRIPT_SYRIAC:
+    case USCRIPT_NKO:
+    case USCRIPT_MONGOLIAN:
+    case USCRIPT_HEBREW:
+    case USCRIPT_DEVANAGARI:
+    case USCRIPT_BENGALI:
+    case USCRIPT_GURMUKHI:
+    case USCRIPT_GUJARATI:
+    case USCRIPT_ORIYA:
+    case USCRIPT_TAMIL:
+    case USCRIPT_TELUGU:
+    case USCRIPT_KANNADA:
+    case USCRIPT_MALAYALAM:
+    case USCRIPT_SINHALA:
+    case USCRIPT_MYANMAR:
+    case USCRIPT_KHMER:
+    case USCRIPT_TIBETAN:
+    case USCRIPT_THAI:
+    case USCRIPT_LAO:
+    case USCRIPT_MANDAIC:
+    case USCRIPT_THAANA:
+    case USCRIPT_JAVANESE:
+    case USCRIPT_BALINESE:
       return true;
     default:
       return false;
@@ -204,9 +249,16 @@ bool UnicodeData::IsJoiningScript(int s) {
 }
 bool UnicodeData::IsNoSpaceScript(int s) {
   switch (s) {
-    case USCRIPT_THAI: case USCRIPT_LAO: case USCRIPT_KHMER: case USCRIPT_MYANMAR:
-    case USCRIPT_TIBETAN: case USCRIPT_HAN: case USCRIPT_HIRAGANA: case USCRIPT_KATAKANA:
-    case USCRIPT_JAVANESE: case USCRIPT_BALINESE:
+    case USCRIPT_THAI:
+    case USCRIPT_LAO:
+    case USCRIPT_KHMER:
+    case USCRIPT_MYANMAR:
+    case USCRIPT_TIBETAN:
+    case USCRIPT_HAN:
+    case USCRIPT_HIRAGANA:
+    case USCRIPT_KATAKANA:
+    case USCRIPT_JAVANESE:
+    case USCRIPT_BALINESE:
       return true;
     default:
       return false;

@@ -19,17 +19,18 @@ enum class CharClass : uint8_t {
   kOrdinary = 0,
   kTag,                // U+E0000..E007F
   kVariationSelector,  // FE00..FE0F, E0100..E01EF, Mongolian FVS
-  kInvisible,          // other default-ignorable format characters (ZWSP, ZWNJ, ZWJ, WJ, U+2061..2064, CGJ, …)
-  kSoftHyphen,         // U+00AD
-  kByteOrderMark,      // U+FEFF
-  kHangulFiller,       // U+115F, U+1160, U+3164, U+FFA0
-  kBidiControl,        // embeddings, overrides, isolates and their terminators
-  kBidiMark,           // LRM, RLM, ALM
-  kUnusualSpace,       // space separators other than U+0020, and U+2028/2029
-  kControl,            // C0/C1 controls other than TAB, LF, CR, FF
-  kLookalikePunct,     // non-ASCII, UTS #39 skeleton is one ASCII punctuation or symbol
-  kTypographicPunct,   // the lookalikes that belong in prose: curly quotes, dashes, guillemets
-  kLookalikeLetter,    // non-ASCII letter or digit whose skeleton is one ASCII letter or digit
+  kInvisible,  // other default-ignorable format characters (ZWSP, ZWNJ, ZWJ, WJ, U+2061..2064, CGJ,
+               // …)
+  kSoftHyphen,        // U+00AD
+  kByteOrderMark,     // U+FEFF
+  kHangulFiller,      // U+115F, U+1160, U+3164, U+FFA0
+  kBidiControl,       // embeddings, overrides, isolates and their terminators
+  kBidiMark,          // LRM, RLM, ALM
+  kUnusualSpace,      // space separators other than U+0020, and U+2028/2029
+  kControl,           // C0/C1 controls other than TAB, LF, CR, FF
+  kLookalikePunct,    // non-ASCII, UTS #39 skeleton is one ASCII punctuation or symbol
+  kTypographicPunct,  // the lookalikes that belong in prose: curly quotes, dashes, guillemets
+  kLookalikeLetter,   // non-ASCII letter or digit whose skeleton is one ASCII letter or digit
 };
 
 // The classes a reader cannot see at all (a renderer draws nothing for them):
@@ -73,20 +74,20 @@ class UnicodeData {
   char LookalikeAscii(char32_t cp) const { return static_cast<char>((Entry(cp) >> 5) & 0x7F); }
 
   // Property helpers used by the context rules.
-  static bool IsEmojiBase(char32_t cp);        // Emoji or Extended_Pictographic
+  static bool IsEmojiBase(char32_t cp);  // Emoji or Extended_Pictographic
   static bool IsExtendedPictographic(char32_t cp);
   static bool IsEmojiModifier(char32_t cp);
   static bool IsIdeographic(char32_t cp);
   static bool IsLetterOrMark(char32_t cp);
-  static bool IsDecimalDigit(char32_t cp);     // general category Nd, any script
-  static bool IsWordChar(char32_t cp);         // XID_Continue or '_'
+  static bool IsDecimalDigit(char32_t cp);  // general category Nd, any script
+  static bool IsWordChar(char32_t cp);      // XID_Continue or '_'
   static bool IsSymbol(char32_t cp);
-  static int Script(char32_t cp);              // UScriptCode
-  static bool IsStrongRtl(char32_t cp);        // bidi class R or AL
-  static bool IsJoiningScript(int script);     // scripts that use ZWJ/ZWNJ in words
-  static bool IsNoSpaceScript(int script);     // scripts that break words with ZWSP
+  static int Script(char32_t cp);           // UScriptCode
+  static bool IsStrongRtl(char32_t cp);     // bidi class R or AL
+  static bool IsJoiningScript(int script);  // scripts that use ZWJ/ZWNJ in words
+  static bool IsNoSpaceScript(int script);  // scripts that break words with ZWSP
   static bool IsCjkScript(int script);
-  static bool IsLatinLikeScript(int script);   // Latin, Common, Inherited
+  static bool IsLatinLikeScript(int script);  // Latin, Common, Inherited
   // Compatibility variants used to spoof letters: fullwidth, mathematical.
   static bool IsFontOrWideVariant(char32_t cp);
   // A top-level domain that exists: an ISO 3166 country code (from ICU's

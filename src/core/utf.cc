@@ -13,7 +13,8 @@ bool IsValidUtf8(std::string_view text) {
   const size_t n = text.size();
   for (size_t i = 0; i < n;) {
 #if defined(__SSE2__)
-    if (i + 16 <= n && _mm_movemask_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i))) == 0) {
+    if (i + 16 <= n &&
+        _mm_movemask_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i))) == 0) {
       i += 16;
       continue;
     }
@@ -103,7 +104,8 @@ using BlockScan = size_t (*)(const unsigned char* p, size_t i, size_t n);
 // 64-byte blocks with mask registers: about half the instructions per byte of
 // the AVX2 loop, which had to test nearly every block closely (text has a LF
 // every few dozen bytes). The same tests as ScanBlocksAvx2.
-__attribute__((target("avx512f,avx512bw"))) size_t ScanBlocksAvx512(const unsigned char* p, size_t i, size_t n) {
+__attribute__((target("avx512f,avx512bw"))) size_t ScanBlocksAvx512(const unsigned char* p,
+                                                                    size_t i, size_t n) {
   const __m512i k20 = _mm512_set1_epi8(0x20);
   const __m512i k_del = _mm512_set1_epi8(0x7F);
   const __m512i k_lf = _mm512_set1_epi8('\n');
@@ -119,8 +121,8 @@ __attribute__((target("avx512f,avx512bw"))) size_t ScanBlocksAvx512(const unsign
     if ((ctrl | odd) != 0) {
       // TAB LF FF CR are allowed by themselves.
       const __mmask64 lf = _mm512_cmpeq_epi8_mask(v, k_lf);
-      const __mmask64 allowed =
-          lf | _mm512_cmpeq_epi8_mask(v, k_cr) | _mm512_cmpeq_epi8_mask(v, k_tab) | _mm512_cmpeq_epi8_mask(v, k_ff);
+      const __mmask64 allowed = lf | _mm512_cmpeq_epi8_mask(v, k_cr) |
+                                _mm512_cmpeq_epi8_mask(v, k_tab) | _mm512_cmpeq_epi8_mask(v, k_ff);
       __mmask64 hit = (ctrl & ~allowed) | odd;
       if (lf != 0) {
         // A LF after a space or tab, or after CR after one.
@@ -162,10 +164,12 @@ __attribute__((target("avx2"))) size_t ScanBlocksAvx2(const unsigned char* p, si
       if (_mm256_movemask_epi8(lf) != 0) {
         const __m256i p1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i - 1));
         const __m256i p2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i - 2));
-        const __m256i ws1 = _mm256_or_si256(_mm256_cmpeq_epi8(p1, k_sp), _mm256_cmpeq_epi8(p1, k_tab));
-        const __m256i ws2 = _mm256_or_si256(_mm256_cmpeq_epi8(p2, k_sp), _mm256_cmpeq_epi8(p2, k_tab));
-        const __m256i trailing =
-            _mm256_and_si256(lf, _mm256_or_si256(ws1, _mm256_and_si256(_mm256_cmpeq_epi8(p1, k_cr), ws2)));
+        const __m256i ws1 =
+            _mm256_or_si256(_mm256_cmpeq_epi8(p1, k_sp), _mm256_cmpeq_epi8(p1, k_tab));
+        const __m256i ws2 =
+            _mm256_or_si256(_mm256_cmpeq_epi8(p2, k_sp), _mm256_cmpeq_epi8(p2, k_tab));
+        const __m256i trailing = _mm256_and_si256(
+            lf, _mm256_or_si256(ws1, _mm256_and_si256(_mm256_cmpeq_epi8(p1, k_cr), ws2)));
         hit = _mm256_or_si256(hit, trailing);
       }
       const unsigned mask = static_cast<unsigned>(_mm256_movemask_epi8(hit));
@@ -191,8 +195,9 @@ size_t ScanBlocksSse2(const unsigned char* p, size_t i, size_t n) {
     const __m128i low = _mm_or_si128(_mm_cmplt_epi8(v, k20), _mm_cmpeq_epi8(v, k_del));
     if (_mm_movemask_epi8(low) != 0) {
       const __m128i lf = _mm_cmpeq_epi8(v, k_lf);
-      const __m128i allowed = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, k_tab), lf),
-                                           _mm_or_si128(_mm_cmpeq_epi8(v, k_cr), _mm_cmpeq_epi8(v, k_ff)));
+      const __m128i allowed =
+          _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, k_tab), lf),
+                       _mm_or_si128(_mm_cmpeq_epi8(v, k_cr), _mm_cmpeq_epi8(v, k_ff)));
       const __m128i prev1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i - 1));
       const __m128i prev2 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i - 2));
       const __m128i ws1 = _mm_or_si128(_mm_cmpeq_epi8(prev1, k_sp), _mm_cmpeq_epi8(prev1, k_tab));
@@ -305,7 +310,8 @@ bool IsAscii(std::string_view text) {
 
 Encoding DetectEncoding(std::string_view bytes) {
   if (bytes.size() >= 3 && static_cast<unsigned char>(bytes[0]) == 0xEF &&
-      static_cast<unsigned char>(bytes[1]) == 0xBB && static_cast<unsigned char>(bytes[2]) == 0xBF) {
+      static_cast<unsigned char>(bytes[1]) == 0xBB &&
+      static_cast<unsigned char>(bytes[2]) == 0xBF) {
     return Encoding::kUtf8Bom;
   }
   if (bytes.size() >= 2) {

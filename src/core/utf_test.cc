@@ -28,9 +28,9 @@ TEST(Utf8, RejectsOverlongsSurrogatesAndTruncation) {
   EXPECT_EQ(Decode("\xC0\xAF", &len), kInvalidCodePoint);  // overlong '/'
   EXPECT_EQ(len, 1u);
   EXPECT_EQ(Decode("\xE0\x80\xAF", &len), kInvalidCodePoint);
-  EXPECT_EQ(Decode("\xED\xA0\x80", &len), kInvalidCodePoint);  // surrogate
+  EXPECT_EQ(Decode("\xED\xA0\x80", &len), kInvalidCodePoint);      // surrogate
   EXPECT_EQ(Decode("\xF4\x90\x80\x80", &len), kInvalidCodePoint);  // > U+10FFFF
-  EXPECT_EQ(Decode("\xE2\x80", &len), kInvalidCodePoint);  // truncated
+  EXPECT_EQ(Decode("\xE2\x80", &len), kInvalidCodePoint);          // truncated
   EXPECT_EQ(len, 2u);
   EXPECT_EQ(Decode("\xF3\xA0\x81", &len), kInvalidCodePoint);
   EXPECT_EQ(len, 3u);
@@ -38,7 +38,9 @@ TEST(Utf8, RejectsOverlongsSurrogatesAndTruncation) {
 }
 
 TEST(Utf8, DecodeBeforeFindsTheStart) {
-  const std::string s = "a\xE2\x80\x8B" "b";
+  const std::string s =
+      "a\xE2\x80\x8B"
+      "b";
   size_t start = 0;
   EXPECT_EQ(DecodeBefore(s, 4, &start), 0x200B);
   EXPECT_EQ(start, 1u);
@@ -109,7 +111,8 @@ std::string RandomLongText(std::mt19937& rng) {
 // NextInteresting() picks, gives the reference answer.
 TEST(Utf8, EveryBlockLoopMatchesReference) {
   std::mt19937 rng(11);
-  for (auto level : {internal::ScanLevel::kSse2, internal::ScanLevel::kAvx2, internal::ScanLevel::kAvx512}) {
+  for (auto level :
+       {internal::ScanLevel::kSse2, internal::ScanLevel::kAvx2, internal::ScanLevel::kAvx512}) {
     if (!internal::CpuSupports(level)) continue;
     for (int round = 0; round < 3000; ++round) {
       const std::string s = RandomLongText(rng);
@@ -156,14 +159,23 @@ TEST(Utf8, IsAsciiMatchesReferenceAtEveryOffset) {
 
 TEST(Utf16, TranscodesPairsAndReportsUnpaired) {
   // BOM FF FE, 'A', U+E0049 as D8 40 DC 49 (LE), then a lone high surrogate.
-  const std::string le("\xFF\xFE" "A\x00" "\x40\xDB\x49\xDC" "\x00\xD8", 10);
+  const std::string le(
+      "\xFF\xFE"
+      "A\x00"
+      "\x40\xDB\x49\xDC"
+      "\x00\xD8",
+      10);
   EXPECT_EQ(DetectEncoding(le), Encoding::kUtf16Le);
   Transcoded t = Utf16ToUtf8(le, false, 2);
   EXPECT_EQ(t.utf8, "A\xF3\xA0\x81\x89\xEF\xBF\xBD");
   EXPECT_EQ(t.invalid_units, 1u);
   EXPECT_EQ(t.first_invalid_offset, 8u);
   EXPECT_EQ(t.source_offset[1], 4u);  // the tag character came from byte 4
-  const std::string be("\xFE\xFF\x00" "B" "\x00", 5);
+  const std::string be(
+      "\xFE\xFF\x00"
+      "B"
+      "\x00",
+      5);
   Transcoded t2 = Utf16ToUtf8(be, true, 2);
   EXPECT_EQ(t2.utf8, "B");
   EXPECT_EQ(t2.invalid_units, 1u);  // the odd trailing byte

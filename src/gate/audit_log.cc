@@ -12,9 +12,9 @@
 #include <utility>
 
 #include "core/finding.h"
-#include "gate/body_store.h"
 #include "core/locate.h"
 #include "core/secrets.h"
+#include "gate/body_store.h"
 
 namespace glassbox::gate {
 namespace {
@@ -22,7 +22,8 @@ namespace {
 constexpr std::string_view kFormat = "glassbox-audit-log 1";
 constexpr const char* kColumns =
     "id, time, user, agent, upstream, model, method, path, status, latency_ms, input_tokens, "
-    "output_tokens, findings, request_body, response_body, request_sha256, response_sha256, prev_hash, "
+    "output_tokens, findings, request_body, response_body, request_sha256, response_sha256, "
+    "prev_hash, "
     "record_hash";
 
 // The request body as read: stored in the row, or stored ahead and named by
@@ -37,7 +38,8 @@ constexpr const char* kRequestBodyByRefOrAt =
 constexpr const char* kRequestBodyByAt = "coalesce(request_body, glassbox_body(request_body_at))";
 // The translated request as read: in the row, or in the body store.
 constexpr const char* kUpstreamBodyByAt =
-    "coalesce(upstream_request_body, glassbox_body(upstream_request_body_at)) AS upstream_request_body,"
+    "coalesce(upstream_request_body, glassbox_body(upstream_request_body_at)) AS "
+    "upstream_request_body,"
     " upstream_request_body_at";
 // A segment of the body store is deleted once no record names a body in it
 // and it is this old: a body stored ahead waits for its record no longer.
@@ -62,7 +64,8 @@ constexpr SchemaStep kSchemaSteps[] = {
      " id INTEGER PRIMARY KEY, time TEXT NOT NULL, user TEXT NOT NULL, agent TEXT NOT NULL,"
      " upstream TEXT NOT NULL, model TEXT NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,"
      " status INTEGER NOT NULL, latency_ms INTEGER NOT NULL, input_tokens INTEGER NOT NULL,"
-     " output_tokens INTEGER NOT NULL, findings TEXT NOT NULL, request_body TEXT, response_body TEXT,"
+     " output_tokens INTEGER NOT NULL, findings TEXT NOT NULL, request_body TEXT, response_body "
+     "TEXT,"
      " request_sha256 TEXT NOT NULL, response_sha256 TEXT NOT NULL, prev_hash TEXT NOT NULL,"
      " record_hash TEXT NOT NULL);"},
     // 1 -> 2: request bodies stored ahead in the body store (StoreRequestBody).
@@ -72,7 +75,8 @@ constexpr SchemaStep kSchemaSteps[] = {
     {"translated requests", "SELECT upstream_request_body FROM records LIMIT 0",
      "ALTER TABLE records ADD COLUMN upstream_request_body TEXT"},
     // 3 -> 4: translated requests stored ahead in the body store too.
-    {"translated requests in the body store", "SELECT upstream_request_body_at FROM records LIMIT 0",
+    {"translated requests in the body store",
+     "SELECT upstream_request_body_at FROM records LIMIT 0",
      "ALTER TABLE records ADD COLUMN upstream_request_body_at INTEGER"},
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kSchemaSteps));
@@ -212,8 +216,8 @@ std::string HexOf(const unsigned char* digest, unsigned int len) {
 // CanonicalRecord(), SHA-256 for the record hash. `request_digest`, when not
 // empty, is the version-2 digest of the request body, already known.
 template <class Sink>
-void WriteCanonical(const AuditRecord& r, RecordForm form, std::string_view request_digest, bool request_by_ref,
-                    Sink& sink) {
+void WriteCanonical(const AuditRecord& r, RecordForm form, std::string_view request_digest,
+                    bool request_by_ref, Sink& sink) {
   auto field = [&](std::string_view value) {
     char head[32];
     head[0] = 's';
@@ -227,7 +231,8 @@ void WriteCanonical(const AuditRecord& r, RecordForm form, std::string_view requ
     auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), v);
     field(std::string_view(digits, static_cast<size_t>(end - digits)));
   };
-  auto body = [&](const std::optional<std::string>& value, std::string_view known_digest, bool by_ref) {
+  auto body = [&](const std::optional<std::string>& value, std::string_view known_digest,
+                  bool by_ref) {
     if (by_ref) {  // stored ahead (version 2 only): known by its digest
       sink("h");
       sink(known_digest);
@@ -268,9 +273,10 @@ void WriteCanonical(const AuditRecord& r, RecordForm form, std::string_view requ
   const bool upstream_by_ref = r.upstream_request_body_at != 0 && !r.upstream_request_body;
   if (r.upstream_request_body || upstream_by_ref) {
     sink("u");
-    const bool known =
-        upstream_by_ref || (r.upstream_request_body_screened && r.upstream_request_body_sha256.size() == 64);
-    body(r.upstream_request_body, known ? std::string_view(r.upstream_request_body_sha256) : std::string_view(),
+    const bool known = upstream_by_ref || (r.upstream_request_body_screened &&
+                                           r.upstream_request_body_sha256.size() == 64);
+    body(r.upstream_request_body,
+         known ? std::string_view(r.upstream_request_body_sha256) : std::string_view(),
          upstream_by_ref);
   }
 }
@@ -303,9 +309,11 @@ std::string CanonicalRecord(const AuditRecord& r, RecordForm form) {
   return out;
 }
 
-std::string ComputeRecordHash(const AuditRecord& r, RecordForm form) { return RecordHash(r, form, {}); }
-std::string ComputeRecordHash(const AuditRecord& r, RecordForm form, std::string_view request_digest,
-                              bool request_by_ref) {
+std::string ComputeRecordHash(const AuditRecord& r, RecordForm form) {
+  return RecordHash(r, form, {});
+}
+std::string ComputeRecordHash(const AuditRecord& r, RecordForm form,
+                              std::string_view request_digest, bool request_by_ref) {
   return RecordHash(r, form, request_digest, request_by_ref);
 }
 
@@ -317,7 +325,8 @@ struct SecretMasker::State {
 Result<std::unique_ptr<SecretMasker>> SecretMasker::Create() {
   auto rules = BuiltinSecretRules();
   if (!rules.ok()) return rules.status();
-  auto scanner = SecretScanner::Compile(std::move(rules).value(), SecretScanner::CompileMode::kLazy);
+  auto scanner =
+      SecretScanner::Compile(std::move(rules).value(), SecretScanner::CompileMode::kLazy);
   if (!scanner.ok()) return scanner.status();
   auto masker = std::unique_ptr<SecretMasker>(new SecretMasker());
   masker->state_ = std::make_unique<State>();
@@ -332,10 +341,12 @@ Status SecretMasker::Mask(std::string* text) {
   if (text->empty()) return Status::Ok();
   std::vector<Finding> found;
   if (Status s = state_->scanner->Scan(*text, *state_->scratch, &found); !s.ok()) return s;
-  std::sort(found.begin(), found.end(), [](const Finding& a, const Finding& b) { return a.byte_offset > b.byte_offset; });
+  std::sort(found.begin(), found.end(),
+            [](const Finding& a, const Finding& b) { return a.byte_offset > b.byte_offset; });
   uint64_t limit = text->size();  // findings at or past it overlap one already masked
   for (const Finding& f : found) {
-    if (!IsMaskedRule(f.rule) || f.byte_length == 0 || f.byte_offset + f.byte_length > limit) continue;
+    if (!IsMaskedRule(f.rule) || f.byte_length == 0 || f.byte_offset + f.byte_length > limit)
+      continue;
     std::string masked = MaskSecret(std::string_view(*text).substr(f.byte_offset, f.byte_length));
     text->replace(f.byte_offset, f.byte_length, masked);
     limit = f.byte_offset;
@@ -345,12 +356,15 @@ Status SecretMasker::Mask(std::string* text) {
 
 bool IsMaskedRule(std::string_view rule_id) { return rule_id.starts_with("secret/"); }
 
-const char* LogDurabilityName(LogDurability d) { return d == LogDurability::kFull ? "full" : "normal"; }
+const char* LogDurabilityName(LogDurability d) {
+  return d == LogDurability::kFull ? "full" : "normal";
+}
 
 Result<LogDurability> ParseLogDurability(std::string_view text) {
   if (text == "normal") return LogDurability::kNormal;
   if (text == "full") return LogDurability::kFull;
-  return Status::Error("log durability '" + std::string(text) + "': expected \"normal\" or \"full\"");
+  return Status::Error("log durability '" + std::string(text) +
+                       "': expected \"normal\" or \"full\"");
 }
 
 struct AuditLog::Impl {
@@ -385,7 +399,8 @@ struct AuditLog::Impl {
   // and request_body_at last when the log has it.
   std::string SelectColumns() const {
     std::string cols = kColumns;
-    if (has_body_refs || has_body_files) cols.replace(cols.find("request_body,"), 12, RequestBodyExpr());
+    if (has_body_refs || has_body_files)
+      cols.replace(cols.find("request_body,"), 12, RequestBodyExpr());
     if (has_body_files) cols += ", request_body_at";
     if (has_upstream_body_files) {
       cols += std::string(", ") + kUpstreamBodyByAt;
@@ -423,7 +438,9 @@ struct AuditLog::Impl {
     has_upstream_body_files = upstream_at.ok() && has_upstream_bodies;
   }
 
-  RecordForm FormOf(int64_t id) const { return v2_from > 0 && id >= v2_from ? RecordForm::kV2 : RecordForm::kV1; }
+  RecordForm FormOf(int64_t id) const {
+    return v2_from > 0 && id >= v2_from ? RecordForm::kV2 : RecordForm::kV1;
+  }
   // Reads "v2_from" from the meta table (0 when absent).
   Result<int64_t> ReadV2From() {
     auto text = Meta("v2_from");
@@ -468,8 +485,8 @@ struct AuditLog::Impl {
   }
   Status RefuseNewer(int version) const {
     return Status::InvalidArgument(path + ": schema version " + std::to_string(version) +
-                                   " is newer than this glassbox understands (" + std::to_string(kSchemaVersion) +
-                                   "); upgrade glassbox");
+                                   " is newer than this glassbox understands (" +
+                                   std::to_string(kSchemaVersion) + "); upgrade glassbox");
   }
   // Takes the schema from `version` to kSchemaVersion, step by step; the
   // caller holds a write transaction. Steps the log's version already
@@ -482,8 +499,8 @@ struct AuditLog::Impl {
       const SchemaStep& step = kSchemaSteps[v];
       if (step.applied != nullptr ? Stmt(db, step.applied).ok() : v < version) continue;
       if (Status s = Exec(step.sql); !s.ok()) {
-        return s.WithMessage(s.message() + " (upgrading the schema to version " + std::to_string(v + 1) + ": " +
-                             step.what + ")");
+        return s.WithMessage(s.message() + " (upgrading the schema to version " +
+                             std::to_string(v + 1) + ": " + step.what + ")");
       }
     }
     if (version == kSchemaVersion) return Status::Ok();
@@ -520,7 +537,8 @@ struct AuditLog::Impl {
               [](const Finding& a, const Finding& b) { return a.byte_offset > b.byte_offset; });
     uint64_t limit = text->size();  // findings at or past it overlap one already masked
     for (const Finding& f : found) {
-      if (!IsMaskedRule(f.rule) || f.byte_length == 0 || f.byte_offset + f.byte_length > limit) continue;
+      if (!IsMaskedRule(f.rule) || f.byte_length == 0 || f.byte_offset + f.byte_length > limit)
+        continue;
       std::string masked = MaskSecret(std::string_view(*text).substr(f.byte_offset, f.byte_length));
       text->replace(f.byte_offset, f.byte_length, masked);
       limit = f.byte_offset;
@@ -550,12 +568,14 @@ struct AuditLog::Impl {
     if (!id.ok()) return id.status();
     auto hash = Meta("anchor_hash");
     if (!hash.ok()) return hash.status();
-    if (!id->has_value() || !hash->has_value()) return std::pair<int64_t, std::string>(0, std::string(kZeroHash));
+    if (!id->has_value() || !hash->has_value())
+      return std::pair<int64_t, std::string>(0, std::string(kZeroHash));
     int64_t anchor_id = 0;
     const std::string& text = **id;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), anchor_id);
     if (ec != std::errc() || end != text.data() + text.size() || anchor_id < 0) {
-      return Status::Corruption(path + ": damaged retention anchor '" + text + "' in the meta table");
+      return Status::Corruption(path + ": damaged retention anchor '" + text +
+                                "' in the meta table");
     }
     return std::pair<int64_t, std::string>(anchor_id, **hash);
   }
@@ -610,7 +630,8 @@ void SqlBody(sqlite3_context* ctx, int /*argc*/, sqlite3_value** argv) {
 
 }  // namespace
 
-Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path, OpenMode mode, Options options) {
+Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path, OpenMode mode,
+                                                 Options options) {
   auto impl = std::make_unique<Impl>();
   impl->path = path;
   impl->durability = options.durability;
@@ -618,23 +639,27 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path, OpenMo
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX;
   if (mode == OpenMode::kCreate) flags |= SQLITE_OPEN_CREATE;
   if (const int rc = sqlite3_open_v2(path.c_str(), &impl->db, flags, nullptr); rc != SQLITE_OK) {
-    return Status::WithCode(CodeOf(rc), path + ": cannot open audit log: " +
-                                            (impl->db ? sqlite3_errmsg(impl->db) : "out of memory"));
+    return Status::WithCode(CodeOf(rc),
+                            path + ": cannot open audit log: " +
+                                (impl->db ? sqlite3_errmsg(impl->db) : "out of memory"));
   }
   sqlite3_busy_timeout(impl->db, 30000);
   // Direct use only (not from triggers or views a log file could carry).
   if (sqlite3_create_function_v2(impl->db, "glassbox_body", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY,
-                                 impl->body_store.get(), SqlBody, nullptr, nullptr, nullptr) != SQLITE_OK) {
+                                 impl->body_store.get(), SqlBody, nullptr, nullptr,
+                                 nullptr) != SQLITE_OK) {
     return impl->Error("registering glassbox_body");
   }
   if (mode == OpenMode::kExisting) {
-    if (impl->Format() != kFormat) return Status::InvalidArgument(path + ": not a glassbox audit log");
+    if (impl->Format() != kFormat)
+      return Status::InvalidArgument(path + ": not a glassbox audit log");
     auto version = impl->SchemaVersion();
     if (!version.ok()) return version.status();
     if (*version > kSchemaVersion) return impl->RefuseNewer(*version);
   }
-  if (Status s = impl->Exec(options.durability == LogDurability::kFull ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                                                                         : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
+  if (Status s = impl->Exec(options.durability == LogDurability::kFull
+                                ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                                : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
       !s.ok()) {
     return s;
   }
@@ -645,8 +670,9 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path, OpenMo
     if (Status s = impl->Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
     // Another program's database is left alone, whatever its user_version.
     const std::optional<std::string> format = impl->Format();
-    Status s = format && *format != kFormat ? Status::InvalidArgument(path + ": not a glassbox audit log")
-                                            : Status::Ok();
+    Status s = format && *format != kFormat
+                   ? Status::InvalidArgument(path + ": not a glassbox audit log")
+                   : Status::Ok();
     if (s.ok()) {
       auto version = impl->SchemaVersion();
       s = version.ok() ? impl->Upgrade(*version) : version.status();
@@ -684,7 +710,8 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path, OpenMo
         "DELETE FROM bodies WHERE created < CAST(strftime('%s','now') AS INTEGER) - 3600"
         " AND id NOT IN (SELECT request_body_ref FROM records WHERE request_body_ref IS NOT NULL)");
   }
-  if (mode == OpenMode::kCreate) (void)impl->PruneBodies();  // a failure leaves them for the next writer
+  if (mode == OpenMode::kCreate)
+    (void)impl->PruneBodies();  // a failure leaves them for the next writer
   if (auto v2 = impl->ReadV2From(); v2.ok()) {
     impl->v2_from = *v2;
   } else {
@@ -692,7 +719,8 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path, OpenMo
   }
   auto rules = BuiltinSecretRules();
   if (!rules.ok()) return rules.status();
-  auto scanner = SecretScanner::Compile(std::move(rules).value(), SecretScanner::CompileMode::kLazy);
+  auto scanner =
+      SecretScanner::Compile(std::move(rules).value(), SecretScanner::CompileMode::kLazy);
   if (!scanner.ok()) return scanner.status();
   impl->scanner = std::move(scanner).value();
   impl->scratch = impl->scanner->NewScratch();
@@ -706,7 +734,8 @@ static Status InsertInTransaction(AuditLog::Impl& m, AuditRecord& r);
 
 static Status PrepareRecord(AuditLog::Impl& m, AuditRecord& r) {
   if (!IsRfc3339Utc(r.time)) {
-    return Status::Error(m.path + ": record time '" + r.time + "' is not RFC 3339 UTC (2026-11-23T12:00:00Z)");
+    return Status::Error(m.path + ": record time '" + r.time +
+                         "' is not RFC 3339 UTC (2026-11-23T12:00:00Z)");
   }
   for (std::string* field : {&r.path, &r.findings}) {
     if (Status s = m.Mask(field); !s.ok()) return s;
@@ -718,29 +747,35 @@ static Status PrepareRecord(AuditLog::Impl& m, AuditRecord& r) {
     if (Status s = m.Mask(&*r.response_body); !s.ok()) return s;
   }
   if (r.upstream_request_body) {
-    if (!m.has_upstream_bodies) return Status::Error(m.path + ": this log has no upstream_request_body column");
+    if (!m.has_upstream_bodies)
+      return Status::Error(m.path + ": this log has no upstream_request_body column");
     if (!r.upstream_request_body_screened) {
       if (Status s = m.Mask(&*r.upstream_request_body); !s.ok()) return s;
     }
   }
-  if (r.upstream_request_body_at != 0 &&
-      (!m.has_upstream_body_files || r.upstream_request_body || r.upstream_request_body_sha256.size() != 64)) {
-    return Status::Error(m.path + ": a record naming a stored translated request needs the column for it, no inline "
-                                  "body and the body's SHA-256");
+  if (r.upstream_request_body_at != 0 && (!m.has_upstream_body_files || r.upstream_request_body ||
+                                          r.upstream_request_body_sha256.size() != 64)) {
+    return Status::Error(
+        m.path +
+        ": a record naming a stored translated request needs the column for it, no inline "
+        "body and the body's SHA-256");
   }
   return Status::Ok();
 }
 
 static Status InsertInTransaction(AuditLog::Impl& m, AuditRecord& r) {
   if (!m.last_record) {
-    m.last_record = std::make_unique<Stmt>(m.db, "SELECT id, record_hash FROM records ORDER BY id DESC LIMIT 1",
-                                           SQLITE_PREPARE_PERSISTENT);
-    std::string columns = kColumns, values = "?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19";
+    m.last_record =
+        std::make_unique<Stmt>(m.db, "SELECT id, record_hash FROM records ORDER BY id DESC LIMIT 1",
+                               SQLITE_PREPARE_PERSISTENT);
+    std::string columns = kColumns,
+                values = "?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19";
     if (m.has_body_files) columns += ", request_body_at", values += ",?20";
     if (m.has_upstream_bodies) columns += ", upstream_request_body", values += ",?21";
     if (m.has_upstream_body_files) columns += ", upstream_request_body_at", values += ",?22";
-    m.insert_record = std::make_unique<Stmt>(
-        m.db, "INSERT INTO records(" + columns + ") VALUES (" + values + ")", SQLITE_PREPARE_PERSISTENT);
+    m.insert_record =
+        std::make_unique<Stmt>(m.db, "INSERT INTO records(" + columns + ") VALUES (" + values + ")",
+                               SQLITE_PREPARE_PERSISTENT);
   }
   if (!m.last_record->ok() || !m.insert_record->ok()) {
     Status failed = m.Error("preparing insert");
@@ -770,19 +805,23 @@ static Status InsertInTransaction(AuditLog::Impl& m, AuditRecord& r) {
   }
   if (!failed.ok()) return failed;
   const RecordForm form = m.FormOf(r.id);
-  if (r.request_body_at != 0 &&
-      (form != RecordForm::kV2 || !m.has_body_files || r.request_body || r.request_body_sha256.size() != 64)) {
-    return Status::Error(m.path + ": a record naming a stored body needs canonical form 2, no inline body and the "
-                                  "body's SHA-256");
+  if (r.request_body_at != 0 && (form != RecordForm::kV2 || !m.has_body_files || r.request_body ||
+                                 r.request_body_sha256.size() != 64)) {
+    return Status::Error(
+        m.path +
+        ": a record naming a stored body needs canonical form 2, no inline body and the "
+        "body's SHA-256");
   }
   if (r.upstream_request_body_at != 0 && form != RecordForm::kV2) {
-    return Status::Error(m.path + ": a record naming a stored translated request needs canonical form 2");
+    return Status::Error(m.path +
+                         ": a record naming a stored translated request needs canonical form 2");
   }
   // The caller's digest of the request body is used only when the body is
   // stored exactly as given (screened: not masked), or stored ahead.
   const std::string_view request_digest =
-      (r.request_body && r.request_body_screened) || r.request_body_at != 0 ? std::string_view(r.request_body_sha256)
-                                                                            : std::string_view();
+      (r.request_body && r.request_body_screened) || r.request_body_at != 0
+          ? std::string_view(r.request_body_sha256)
+          : std::string_view();
   r.record_hash = RecordHash(r, form, request_digest, r.request_body_at != 0);
   // Bound without copies: `r` outlives the step, and Reset() unbinds.
   Stmt& ins = *m.insert_record;
@@ -826,9 +865,11 @@ static Status InsertInTransaction(AuditLog::Impl& m, AuditRecord& r) {
   return failed;
 }
 
-Result<AuditLog::StoredBody> AuditLog::StoreRequestBody(std::string_view body, bool screened, std::string sha256) {
+Result<AuditLog::StoredBody> AuditLog::StoreRequestBody(std::string_view body, bool screened,
+                                                        std::string sha256) {
   Impl& m = *impl_;
-  if (!m.has_body_files) return Status::Error(m.path + ": this log has no column for bodies stored ahead");
+  if (!m.has_body_files)
+    return Status::Error(m.path + ": this log has no column for bodies stored ahead");
   std::string masked;
   if (!screened) {
     masked = std::string(body);
@@ -874,7 +915,8 @@ Result<AuditLog::CheckpointResult> AuditLog::Checkpoint(CheckpointMode mode) {
   int log_frames = 0;
   int done = 0;
   const int rc = sqlite3_wal_checkpoint_v2(
-      impl_->db, nullptr, mode == CheckpointMode::kRestart ? SQLITE_CHECKPOINT_RESTART : SQLITE_CHECKPOINT_PASSIVE,
+      impl_->db, nullptr,
+      mode == CheckpointMode::kRestart ? SQLITE_CHECKPOINT_RESTART : SQLITE_CHECKPOINT_PASSIVE,
       &log_frames, &done);
   if (rc != SQLITE_OK && rc != SQLITE_BUSY) return impl_->Error("checkpoint");
   return CheckpointResult{log_frames, done};
@@ -894,16 +936,19 @@ Result<AuditRecord> AuditLog::Get(int64_t id) {
   const RecordForm form = *v2_from > 0 && r.id >= *v2_from ? RecordForm::kV2 : RecordForm::kV1;
   if (ComputeRecordHash(r, form) != r.record_hash) {
     if (r.request_body_at != 0 && !r.request_body) {
-      return Status::Corruption(m.path + ": record " + std::to_string(id) + ": its request body is missing from " +
+      return Status::Corruption(m.path + ": record " + std::to_string(id) +
+                                ": its request body is missing from " +
                                 m.body_store->SegmentPath(BodyStore::SegmentOf(r.request_body_at)));
     }
     if (r.upstream_request_body_at != 0 && !r.upstream_request_body) {
-      return Status::Corruption(m.path + ": record " + std::to_string(id) +
-                                ": its translated request body is missing from " +
-                                m.body_store->SegmentPath(BodyStore::SegmentOf(r.upstream_request_body_at)));
+      return Status::Corruption(
+          m.path + ": record " + std::to_string(id) +
+          ": its translated request body is missing from " +
+          m.body_store->SegmentPath(BodyStore::SegmentOf(r.upstream_request_body_at)));
     }
-    return Status::Corruption(m.path + ": record " + std::to_string(id) +
-                              ": record_hash does not match the record's fields (an edited field or a damaged row)");
+    return Status::Corruption(
+        m.path + ": record " + std::to_string(id) +
+        ": record_hash does not match the record's fields (an edited field or a damaged row)");
   }
   return std::move(r);
 }
@@ -911,7 +956,8 @@ Result<AuditRecord> AuditLog::Get(int64_t id) {
 Result<std::vector<AuditRecord>> AuditLog::Search(std::string_view text) {
   if (text.empty()) return List();
   return impl_->Query(
-      "WHERE instr(user, ?1) OR instr(agent, ?1) OR instr(upstream, ?1) OR instr(model, ?1) OR instr(method, ?1)"
+      "WHERE instr(user, ?1) OR instr(agent, ?1) OR instr(upstream, ?1) OR instr(model, ?1) OR "
+      "instr(method, ?1)"
       " OR instr(path, ?1) OR instr(findings, ?1) OR instr(coalesce(" +
           impl_->RequestBodyExpr() +
           ", ''), ?1)"
@@ -921,7 +967,8 @@ Result<std::vector<AuditRecord>> AuditLog::Search(std::string_view text) {
 
 Result<std::vector<AuditLog::UsageRow>> AuditLog::UsageSince(std::string_view since) {
   Stmt s(impl_->db,
-         "SELECT time, user, model, input_tokens, output_tokens FROM records WHERE time >= ?1 ORDER BY id");
+         "SELECT time, user, model, input_tokens, output_tokens FROM records WHERE time >= ?1 "
+         "ORDER BY id");
   if (!s.ok()) return impl_->Error("reading usage");
   s.Text(1, since);
   std::vector<UsageRow> out;
@@ -953,8 +1000,12 @@ class ChainCheck {
  public:
   ChainCheck(VerifyResult* v, std::pair<int64_t, std::string> anchor, int64_t v2_start,
              const std::vector<gate::Checkpoint>* checkpoints, const BodyStore& bodies)
-      : v_(*v), want_id_(anchor.first + 1), want_prev_(std::move(anchor.second)), v2_start_(v2_start),
-        checkpoints_(checkpoints), bodies_(bodies) {
+      : v_(*v),
+        want_id_(anchor.first + 1),
+        want_prev_(std::move(anchor.second)),
+        v2_start_(v2_start),
+        checkpoints_(checkpoints),
+        bodies_(bodies) {
     v_.anchor_id = anchor.first;
   }
 
@@ -972,9 +1023,10 @@ class ChainCheck {
         if (c.last_id == anchor_id) attested = attested || c.head_hash == anchor_hash;
       }
       if (!attested) {
-        BrokenAt(anchor_id, "the retention anchor (record " + std::to_string(anchor_id) +
-                                ") is not attested by any signed checkpoint: records were removed from the "
-                                "start and the anchor forged");
+        BrokenAt(anchor_id,
+                 "the retention anchor (record " + std::to_string(anchor_id) +
+                     ") is not attested by any signed checkpoint: records were removed from the "
+                     "start and the anchor forged");
       }
     }
     while (next_ < checkpoints_->size() && (*checkpoints_)[next_].last_id <= anchor_id) ++next_;
@@ -984,7 +1036,8 @@ class ChainCheck {
   bool Visit(const AuditRecord& r) {
     if (!InSequence(r.id) || !HashMatches(r)) return false;
     if (r.prev_hash != want_prev_) {
-      BrokenAt(r.id, "prev_hash does not match the previous record's hash (deleted or reordered rows)");
+      BrokenAt(r.id,
+               "prev_hash does not match the previous record's hash (deleted or reordered rows)");
       return false;
     }
     if (!MatchesCheckpoints(r)) return false;
@@ -1013,7 +1066,8 @@ class ChainCheck {
   bool InSequence(int64_t id) {
     if (id == want_id_) return true;
     if (id < want_id_) {
-      BrokenAt(id, "id " + std::to_string(id) + " out of sequence, expected " + std::to_string(want_id_));
+      BrokenAt(id, "id " + std::to_string(id) + " out of sequence, expected " +
+                       std::to_string(want_id_));
     } else if (want_id_ + 1 == id) {
       BrokenAt(id, "record " + std::to_string(want_id_) + " is missing (deleted row)");
     } else {
@@ -1026,7 +1080,8 @@ class ChainCheck {
     const RecordForm form = v2_start_ > 0 && r.id >= v2_start_ ? RecordForm::kV2 : RecordForm::kV1;
     if (ComputeRecordHash(r, form) == r.record_hash) return true;
     if (r.request_body_at != 0 && !r.request_body) {
-      BrokenAt(r.id, "its request body is missing from " + bodies_.SegmentPath(BodyStore::SegmentOf(r.request_body_at)) +
+      BrokenAt(r.id, "its request body is missing from " +
+                         bodies_.SegmentPath(BodyStore::SegmentOf(r.request_body_at)) +
                          " (deleted, or lost in a power failure before it reached the disk)");
     } else if (r.upstream_request_body_at != 0 && !r.upstream_request_body) {
       BrokenAt(r.id, "its translated request body is missing from " +
@@ -1041,8 +1096,8 @@ class ChainCheck {
     if (checkpoints_ == nullptr) return true;
     while (next_ < checkpoints_->size() && (*checkpoints_)[next_].last_id == r.id) {
       if ((*checkpoints_)[next_].head_hash != r.record_hash) {
-        BrokenAt(r.id, "its hash differs from the one signed in the checkpoint of " + (*checkpoints_)[next_].time +
-                           ": the chain was rewritten");
+        BrokenAt(r.id, "its hash differs from the one signed in the checkpoint of " +
+                           (*checkpoints_)[next_].time + ": the chain was rewritten");
         return false;
       }
       ++next_;
@@ -1111,7 +1166,8 @@ Result<AuditLog::Head> AuditLog::ReadHead() {
   return h;
 }
 
-Status AuditLog::ForEach(const RecordFilter& filter, const std::function<bool(AuditRecord&)>& visit) {
+Status AuditLog::ForEach(const RecordFilter& filter,
+                         const std::function<bool(AuditRecord&)>& visit) {
   std::string where;
   std::vector<std::string> args;
   auto add = [&](const std::string& clause, const std::string& value) {
@@ -1127,10 +1183,10 @@ Status AuditLog::ForEach(const RecordFilter& filter, const std::function<bool(Au
     where += where.empty() ? "WHERE (" : " AND (";
     args.push_back(filter.text);
     const std::string n = std::to_string(args.size());
-    where += "instr(user, ?" + n + ") OR instr(agent, ?" + n + ") OR instr(upstream, ?" + n + ") OR instr(model, ?" +
-             n + ") OR instr(method, ?" + n + ") OR instr(path, ?" + n + ") OR instr(findings, ?" + n +
-             ") OR instr(coalesce(" + impl_->RequestBodyExpr() + ", ''), ?" + n +
-             ") OR instr(coalesce(response_body, ''), ?" + n + "))";
+    where += "instr(user, ?" + n + ") OR instr(agent, ?" + n + ") OR instr(upstream, ?" + n +
+             ") OR instr(model, ?" + n + ") OR instr(method, ?" + n + ") OR instr(path, ?" + n +
+             ") OR instr(findings, ?" + n + ") OR instr(coalesce(" + impl_->RequestBodyExpr() +
+             ", ''), ?" + n + ") OR instr(coalesce(response_body, ''), ?" + n + "))";
   }
   return impl_->Stream(where, args, filter.limit, visit);
 }
@@ -1138,7 +1194,8 @@ Status AuditLog::ForEach(const RecordFilter& filter, const std::function<bool(Au
 Result<int64_t> AuditLog::DeleteBefore(std::string_view cutoff) {
   Impl& m = *impl_;
   if (!IsRfc3339Utc(cutoff)) {
-    return Status::Error("retention cutoff '" + std::string(cutoff) + "' is not RFC 3339 UTC (2026-11-23T12:00:00Z)");
+    return Status::Error("retention cutoff '" + std::string(cutoff) +
+                         "' is not RFC 3339 UTC (2026-11-23T12:00:00Z)");
   }
   if (Status s = m.Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
   Status failed = Status::Ok();
@@ -1156,18 +1213,22 @@ Result<int64_t> AuditLog::DeleteBefore(std::string_view cutoff) {
       if (rc1 != SQLITE_ROW || rc2 != SQLITE_ROW) {
         failed = m.Error("reading records");
       } else if (sqlite3_column_type(last.get(), 0) != SQLITE_NULL) {
-        int64_t end = sqlite3_column_type(first.get(), 0) == SQLITE_NULL ? last.ColInt(0) + 1 : first.ColInt(0);
-        Stmt anchor(m.db, "SELECT id, record_hash FROM records WHERE id < ?1 ORDER BY id DESC LIMIT 1");
+        int64_t end = sqlite3_column_type(first.get(), 0) == SQLITE_NULL ? last.ColInt(0) + 1
+                                                                         : first.ColInt(0);
+        Stmt anchor(m.db,
+                    "SELECT id, record_hash FROM records WHERE id < ?1 ORDER BY id DESC LIMIT 1");
         anchor.Int(1, end);
         if (anchor.ok() && anchor.Step() == SQLITE_ROW) {
           int64_t anchor_id = anchor.ColInt(0);
           std::string anchor_hash = anchor.ColText(1);
           if (m.has_body_refs) {
             Stmt del_bodies(m.db,
-                            "DELETE FROM bodies WHERE id IN (SELECT request_body_ref FROM records WHERE id <= ?1"
+                            "DELETE FROM bodies WHERE id IN (SELECT request_body_ref FROM records "
+                            "WHERE id <= ?1"
                             " AND request_body_ref IS NOT NULL)");
             del_bodies.Int(1, anchor_id);
-            if (!del_bodies.ok() || del_bodies.Step() != SQLITE_DONE) failed = m.Error("deleting bodies");
+            if (!del_bodies.ok() || del_bodies.Step() != SQLITE_DONE)
+              failed = m.Error("deleting bodies");
           }
           Stmt del(m.db, "DELETE FROM records WHERE id <= ?1");
           del.Int(1, anchor_id);

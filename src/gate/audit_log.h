@@ -55,8 +55,8 @@
 // stored ahead in the body store beside the file (StoreRequestBody) and
 // named by the record's request_body_at; readers see it as the record's
 // request_body (a large translated request likewise, by
-// upstream_request_body_at, as upstream_request_body). Logs written before the body store may also hold a `bodies`
-// table named by request_body_ref: still read, never created any more.
+// upstream_request_body_at, as upstream_request_body). Logs written before the body store may also
+// hold a `bodies` table named by request_body_ref: still read, never created any more.
 //
 // Schema: versioned in SQLite's user_version and brought up to date by a
 // writer (OpenMode::kCreate) at open, one step per version, in one
@@ -123,20 +123,20 @@ Result<LogDurability> ParseLogDurability(std::string_view text);
 bool IsMaskedRule(std::string_view rule_id);
 
 struct AuditRecord {
-  int64_t id = 0;             // assigned by Append(); within its replica's chain
-  std::string replica;        // the chain (gate replica) of the record; "" in a SQLite log
-  std::string time;           // RFC 3339 UTC, given by the caller
+  int64_t id = 0;       // assigned by Append(); within its replica's chain
+  std::string replica;  // the chain (gate replica) of the record; "" in a SQLite log
+  std::string time;     // RFC 3339 UTC, given by the caller
   std::string user;
   std::string agent;
   std::string upstream;
   std::string model;
   std::string method;
   std::string path;
-  int64_t status = 0;         // HTTP status sent to the client
+  int64_t status = 0;  // HTTP status sent to the client
   int64_t latency_ms = 0;
   int64_t input_tokens = 0;
   int64_t output_tokens = 0;
-  std::string findings = "[]";  // JSON text
+  std::string findings = "[]";               // JSON text
   std::optional<std::string> request_body;   // as it left, after policy; nullopt when not logged
   std::optional<std::string> response_body;  // as it arrived, after policy
   // Stored (column upstream_request_body, added to older logs when a writer
@@ -159,10 +159,10 @@ struct AuditRecord {
   // upstream_request_body must then be nullopt. Reading the record shows
   // the body as upstream_request_body. Version-2 records only.
   int64_t upstream_request_body_at = 0;
-  std::string request_sha256;   // of the original payloads
+  std::string request_sha256;  // of the original payloads
   std::string response_sha256;
-  std::string prev_hash;        // set by Append()
-  std::string record_hash;      // set by Append()
+  std::string prev_hash;    // set by Append()
+  std::string record_hash;  // set by Append()
 
   // Not stored. True when the caller has already run BuiltinSecretRules() over
   // *request_body exactly as given and they found nothing: Append() then
@@ -201,12 +201,12 @@ inline constexpr std::string_view kZeroHash =
 
 struct VerifyResult {
   bool intact = true;
-  int64_t bad_id = 0;     // the first bad record when !intact
-  std::string reason;     // "record_hash does not match the record's fields (edited field)", ...
-  int64_t records = 0;    // records checked
-  int64_t anchor_id = 0;  // id of the last record removed by retention, 0 if none
-  int64_t last_id = 0;    // the newest record checked
-  int64_t checkpoints = 0;          // signed checkpoints given
+  int64_t bad_id = 0;       // the first bad record when !intact
+  std::string reason;       // "record_hash does not match the record's fields (edited field)", ...
+  int64_t records = 0;      // records checked
+  int64_t anchor_id = 0;    // id of the last record removed by retention, 0 if none
+  int64_t last_id = 0;      // the newest record checked
+  int64_t checkpoints = 0;  // signed checkpoints given
   int64_t checkpoints_matched = 0;  // of them, whose record was found with the signed hash
   std::string bad_replica;          // the chain of bad_id (PostgreSQL logs; "" in SQLite)
   int64_t chains = 1;               // hash chains checked (one per replica in PostgreSQL)
@@ -231,8 +231,8 @@ class SecretMasker {
 // is the known SHA-256 of the request body (versions 2 and 3).
 // `request_by_ref`: the request body was stored ahead (request_body is
 // nullopt and `request_digest` is its SHA-256).
-std::string ComputeRecordHash(const AuditRecord& r, RecordForm form, std::string_view request_digest,
-                              bool request_by_ref = false);
+std::string ComputeRecordHash(const AuditRecord& r, RecordForm form,
+                              std::string_view request_digest, bool request_by_ref = false);
 
 // Which records ForEach visits; empty fields do not filter.
 struct RecordFilter {
@@ -265,7 +265,8 @@ class AuditLog {
     uint64_t body_segment_bytes = uint64_t{64} << 20;
   };
   static Result<std::unique_ptr<AuditLog>> Open(const std::string& path, OpenMode mode);
-  static Result<std::unique_ptr<AuditLog>> Open(const std::string& path, OpenMode mode, Options options);
+  static Result<std::unique_ptr<AuditLog>> Open(const std::string& path, OpenMode mode,
+                                                Options options);
   ~AuditLog();
   AuditLog(const AuditLog&) = delete;
   AuditLog& operator=(const AuditLog&) = delete;

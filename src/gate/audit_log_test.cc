@@ -21,7 +21,8 @@ namespace glassbox::gate {
 namespace {
 
 constexpr const char* kKey =
-    "sk-ant-api03-AM1P09_Z0XSSJMgb2cSMQUOVPPG4gGw2c9idUV-WwVTVw5zwpz26Pu0TejDL1bm8YMp8sNQYiE1aVwlslaRkAB145S6PzAA";
+    "sk-ant-api03-AM1P09_Z0XSSJMgb2cSMQUOVPPG4gGw2c9idUV-"
+    "WwVTVw5zwpz26Pu0TejDL1bm8YMp8sNQYiE1aVwlslaRkAB145S6PzAA";
 
 class AuditLogTest : public ::testing::Test {
  protected:
@@ -73,7 +74,8 @@ class AuditLogTest : public ::testing::Test {
     int64_t out = -1;
     EXPECT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
     sqlite3_stmt* s = nullptr;
-    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW) {
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW) {
       out = sqlite3_column_int64(s, 0);
     }
     sqlite3_finalize(s);
@@ -92,7 +94,8 @@ TEST_F(AuditLogTest, AppendReopenVerify) {
     ASSERT_TRUE(first.ok()) << first.status().message();
     EXPECT_EQ(first->id, 1);
     EXPECT_EQ(first->prev_hash, kZeroHash);
-    EXPECT_EQ(first->record_hash, ComputeRecordHash(*first, RecordForm::kV2));  // a new log is version 2
+    EXPECT_EQ(first->record_hash,
+              ComputeRecordHash(*first, RecordForm::kV2));  // a new log is version 2
     auto second = log->Append(Sample(2));
     ASSERT_TRUE(second.ok());
     EXPECT_EQ(second->prev_hash, first->record_hash);
@@ -176,7 +179,9 @@ TEST_F(AuditLogTest, RecordHashIsTheHashOfTheCanonicalForm) {
   // Version 2: bodies by their SHA-256.
   const std::string v2 = CanonicalRecord(r, RecordForm::kV2);
   EXPECT_EQ(v2.rfind("glassbox-audit-v2\ns2:42s", 0), 0u) << v2;
-  EXPECT_NE(v2.find("h" + Sha256Hex(*r.request_body) + "h" + Sha256Hex("") + "s64:"), std::string::npos) << v2;
+  EXPECT_NE(v2.find("h" + Sha256Hex(*r.request_body) + "h" + Sha256Hex("") + "s64:"),
+            std::string::npos)
+      << v2;
   EXPECT_LT(v2.size(), 1000u);
   r.request_body = std::nullopt;
   r.response_body = "{}";
@@ -378,7 +383,8 @@ TEST_F(AuditLogTest, RequestBodiesStoredAheadOfTheirRecords) {
 
   // Not in the database: its file holds no copy of the body.
   std::ifstream db_file(path_, std::ios::binary);
-  const std::string db_bytes((std::istreambuf_iterator<char>(db_file)), std::istreambuf_iterator<char>());
+  const std::string db_bytes((std::istreambuf_iterator<char>(db_file)),
+                             std::istreambuf_iterator<char>());
   EXPECT_EQ(db_bytes.find("pppppppp needle"), std::string::npos);
   const std::string segment = path_ + "-bodies/00000001.seg";
   ASSERT_TRUE(std::filesystem::exists(segment));
@@ -395,7 +401,8 @@ TEST_F(AuditLogTest, RequestBodiesStoredAheadOfTheirRecords) {
     f.seekp(static_cast<std::streamoff>(offset));
     f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   };
-  const uint64_t first = static_cast<uint64_t>(stored->at) & ((uint64_t{1} << BodyStore::kOffsetBits) - 1);
+  const uint64_t first =
+      static_cast<uint64_t>(stored->at) & ((uint64_t{1} << BodyStore::kOffsetBits) - 1);
   patch(first + BodyStore::kHeaderBytes + 20, "X");
   v = log->Verify();
   EXPECT_FALSE(v->intact);
@@ -403,7 +410,8 @@ TEST_F(AuditLogTest, RequestBodiesStoredAheadOfTheirRecords) {
   patch(first + BodyStore::kHeaderBytes + 20, "p");
   EXPECT_TRUE(log->Verify()->intact);
   // A body cut off the end of its segment is named as missing.
-  const uint64_t second = static_cast<uint64_t>(masked->at) & ((uint64_t{1} << BodyStore::kOffsetBits) - 1);
+  const uint64_t second =
+      static_cast<uint64_t>(masked->at) & ((uint64_t{1} << BodyStore::kOffsetBits) - 1);
   std::filesystem::resize_file(segment, second + 10);
   v = log->Verify();
   EXPECT_FALSE(v->intact);
@@ -435,13 +443,15 @@ TEST_F(AuditLogTest, StoredBodiesFollowRetentionAndOrphansExpire) {
   };
   auto age_all = [&] {
     for (const auto& e : std::filesystem::directory_iterator(dir)) {
-      std::filesystem::last_write_time(e.path(), std::filesystem::last_write_time(e.path()) - std::chrono::hours(2));
+      std::filesystem::last_write_time(
+          e.path(), std::filesystem::last_write_time(e.path()) - std::chrono::hours(2));
     }
   };
   {
     auto log = open();
     for (int i = 1; i <= 3; ++i) {
-      const std::string body = "{\"turn\":" + std::to_string(i) + ",\"pad\":\"" + std::string(60, 'x') + "\"}";
+      const std::string body =
+          "{\"turn\":" + std::to_string(i) + ",\"pad\":\"" + std::string(60, 'x') + "\"}";
       auto stored = log->StoreRequestBody(body, true, Sha256Hex(body));
       ASSERT_TRUE(stored.ok());
       EXPECT_EQ(BodyStore::SegmentOf(stored->at), static_cast<uint64_t>(i));
@@ -451,14 +461,16 @@ TEST_F(AuditLogTest, StoredBodiesFollowRetentionAndOrphansExpire) {
       r.request_body_sha256 = stored->sha256;
       ASSERT_TRUE(log->Append(r).ok());
     }
-    ASSERT_TRUE(log->StoreRequestBody(std::string(100, 'o'), true, "").ok());  // its record never came
+    ASSERT_TRUE(
+        log->StoreRequestBody(std::string(100, 'o'), true, "").ok());  // its record never came
     EXPECT_EQ(segments().size(), 4u);
     // Another writer on the same log stores nothing ahead (the gate then
     // keeps the body inline).
     auto other = open();
     auto refused = other->StoreRequestBody("{}", true, "");
     ASSERT_FALSE(refused.ok());
-    EXPECT_NE(refused.status().message().find("another gate"), std::string::npos) << refused.status().message();
+    EXPECT_NE(refused.status().message().find("another gate"), std::string::npos)
+        << refused.status().message();
     ASSERT_TRUE(log->SyncBodies().ok());
 
     auto deleted = log->DeleteBefore("2026-11-23T00:00:00Z");  // records 1 and 2 (times 21, 22)
@@ -493,8 +505,9 @@ TEST_F(AuditLogTest, BodiesInTheOlderBodiesTableStillRead) {
   }
   // Such a log: the table and the column (new logs have neither), before
   // the schema ladder (user_version 0).
-  RawSql("CREATE TABLE bodies(id INTEGER PRIMARY KEY, created INTEGER NOT NULL, data TEXT NOT NULL);"
-         "ALTER TABLE records ADD COLUMN request_body_ref INTEGER; PRAGMA user_version = 0");
+  RawSql(
+      "CREATE TABLE bodies(id INTEGER PRIMARY KEY, created INTEGER NOT NULL, data TEXT NOT NULL);"
+      "ALTER TABLE records ADD COLUMN request_body_ref INTEGER; PRAGMA user_version = 0");
   const std::string body = "{\"old\":\"stored ahead in the table\"}";
   RawSql("INSERT INTO bodies(id, created, data) VALUES (7, 0, '" + body + "')");
   // Record 1 as such a writer made it: body by reference, hashed as version 2.
@@ -519,8 +532,12 @@ TEST_F(AuditLogTest, BodiesInTheOlderBodiesTableStillRead) {
 TEST_F(AuditLogTest, RegressionIssue20_NewLogHasNoBodiesTableAndTheCurrentSchemaVersion) {
   ASSERT_TRUE(OpenLog()->Append(Sample(1)).ok());
   EXPECT_EQ(QueryInt("SELECT count(*) FROM sqlite_master WHERE name = 'bodies'"), 0);
-  EXPECT_EQ(QueryInt("SELECT count(*) FROM pragma_table_info('records') WHERE name = 'request_body_ref'"), 0);
-  EXPECT_EQ(QueryInt("SELECT count(*) FROM pragma_table_info('records') WHERE name = 'request_body_at'"), 1);
+  EXPECT_EQ(
+      QueryInt("SELECT count(*) FROM pragma_table_info('records') WHERE name = 'request_body_ref'"),
+      0);
+  EXPECT_EQ(
+      QueryInt("SELECT count(*) FROM pragma_table_info('records') WHERE name = 'request_body_at'"),
+      1);
   EXPECT_EQ(QueryInt("PRAGMA user_version"), 4);
 }
 
@@ -530,10 +547,12 @@ TEST_F(AuditLogTest, RegressionIssue20_NewLogHasNoBodiesTableAndTheCurrentSchema
 TEST_F(AuditLogTest, APreLadderLogClimbsTheLadder) {
   RawSql(
       "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-      "CREATE TABLE records(id INTEGER PRIMARY KEY, time TEXT NOT NULL, user TEXT NOT NULL, agent TEXT NOT NULL,"
+      "CREATE TABLE records(id INTEGER PRIMARY KEY, time TEXT NOT NULL, user TEXT NOT NULL, agent "
+      "TEXT NOT NULL,"
       " upstream TEXT NOT NULL, model TEXT NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,"
       " status INTEGER NOT NULL, latency_ms INTEGER NOT NULL, input_tokens INTEGER NOT NULL,"
-      " output_tokens INTEGER NOT NULL, findings TEXT NOT NULL, request_body TEXT, response_body TEXT,"
+      " output_tokens INTEGER NOT NULL, findings TEXT NOT NULL, request_body TEXT, response_body "
+      "TEXT,"
       " request_sha256 TEXT NOT NULL, response_sha256 TEXT NOT NULL, prev_hash TEXT NOT NULL,"
       " record_hash TEXT NOT NULL);"
       "INSERT INTO meta VALUES ('format', 'glassbox-audit-log 1');");
@@ -545,7 +564,10 @@ TEST_F(AuditLogTest, APreLadderLogClimbsTheLadder) {
   }
   auto log = OpenLog();
   EXPECT_EQ(QueryInt("PRAGMA user_version"), 4);
-  EXPECT_EQ(QueryInt("SELECT count(*) FROM pragma_table_info('records') WHERE name = 'upstream_request_body'"), 1);
+  EXPECT_EQ(
+      QueryInt(
+          "SELECT count(*) FROM pragma_table_info('records') WHERE name = 'upstream_request_body'"),
+      1);
   EXPECT_EQ(QueryInt("SELECT count(*) FROM sqlite_master WHERE name = 'bodies'"), 0);
   ASSERT_TRUE(log->Append(Sample(1)).ok());
   ASSERT_TRUE(log->Append(Sample(2)).ok());
@@ -564,8 +586,9 @@ TEST_F(AuditLogTest, ASchemaNewerThanThisBuildIsRefusedNamingBothVersions) {
   for (AuditLog::OpenMode mode : {AuditLog::OpenMode::kExisting, AuditLog::OpenMode::kCreate}) {
     auto log = AuditLog::Open(path_, mode);
     ASSERT_FALSE(log.ok());
-    EXPECT_NE(log.status().message().find("schema version 9 is newer than this glassbox understands (4)"),
-              std::string::npos)
+    EXPECT_NE(
+        log.status().message().find("schema version 9 is newer than this glassbox understands (4)"),
+        std::string::npos)
         << log.status().message();
   }
   EXPECT_EQ(QueryInt("PRAGMA user_version"), 9) << "left as it was";
@@ -579,7 +602,8 @@ TEST_F(AuditLogTest, GetTellsAMissingRecordFromACorruptOne) {
     for (int i = 1; i <= 4; ++i) ASSERT_TRUE(log->Append(Sample(i)).ok());
   }
   RawSql("UPDATE records SET model = 'edited' WHERE id = 2");
-  RawSql("UPDATE records SET status = 'not a number' WHERE id = 3");  // undecodable as the integer it hashes as
+  RawSql("UPDATE records SET status = 'not a number' WHERE id = 3");  // undecodable as the integer
+                                                                      // it hashes as
   auto log = AuditLog::Open(path_, AuditLog::OpenMode::kExisting);
   ASSERT_TRUE(log.ok()) << log.status().message();
   auto missing = (*log)->Get(9);
@@ -751,7 +775,13 @@ TEST_F(AuditLogTest, RegressionIssue17_CheckpointsCatchTruncationRewriteAndForge
       if (i % 4 == 0) {
         auto head = log->ReadHead();
         ASSERT_TRUE(head.ok());
-        Checkpoint c{head->last_id, head->head_hash, "2026-11-25T00:00:00Z", head->anchor_id, head->anchor_hash, "", ""};
+        Checkpoint c{head->last_id,
+                     head->head_hash,
+                     "2026-11-25T00:00:00Z",
+                     head->anchor_id,
+                     head->anchor_hash,
+                     "",
+                     ""};
         ASSERT_TRUE((*signer)->Sign(c).ok());
         ASSERT_TRUE(AppendCheckpoint(file, c, false).ok());
       }
@@ -795,8 +825,8 @@ TEST_F(AuditLogTest, RegressionIssue17_CheckpointsCatchTruncationRewriteAndForge
       r.prev_hash = prev;
       r.record_hash = ComputeRecordHash(r, RecordForm::kV2);
       prev = r.record_hash;
-      sql += "UPDATE records SET model='" + r.model + "', prev_hash='" + r.prev_hash + "', record_hash='" +
-             r.record_hash + "' WHERE id=" + std::to_string(r.id) + ";";
+      sql += "UPDATE records SET model='" + r.model + "', prev_hash='" + r.prev_hash +
+             "', record_hash='" + r.record_hash + "' WHERE id=" + std::to_string(r.id) + ";";
     }
     log.reset();
     RawSql(sql);
@@ -815,8 +845,11 @@ TEST_F(AuditLogTest, RegressionIssue17_CheckpointsCatchTruncationRewriteAndForge
     auto r7 = log->Get(7);
     ASSERT_TRUE(r7.ok());
     log.reset();
-    RawSql("DELETE FROM records WHERE id <= 6; INSERT OR REPLACE INTO meta(key, value) VALUES ('anchor_id', '6'), "
-           "('anchor_hash', '" + r7->prev_hash + "');");
+    RawSql(
+        "DELETE FROM records WHERE id <= 6; INSERT OR REPLACE INTO meta(key, value) VALUES "
+        "('anchor_id', '6'), "
+        "('anchor_hash', '" +
+        r7->prev_hash + "');");
   }
   {
     auto [plain, checked] = verify();
@@ -838,7 +871,8 @@ TEST_F(AuditLogTest, RegressionIssue17_CheckpointsCatchTruncationRewriteAndForge
   }
   auto altered = ReadCheckpoints(file, pub);
   ASSERT_FALSE(altered.ok());
-  EXPECT_NE(altered.status().message().find("line 2"), std::string::npos) << altered.status().message();
+  EXPECT_NE(altered.status().message().find("line 2"), std::string::npos)
+      << altered.status().message();
 }
 
 }  // namespace

@@ -60,7 +60,9 @@ BodyStore::~BodyStore() {
   if (lock_fd_ >= 0) close(lock_fd_);  // releases the lock
 }
 
-std::string BodyStore::SegmentPath(uint64_t segment) const { return fmt::format("{}/{:08}.seg", dir_, segment); }
+std::string BodyStore::SegmentPath(uint64_t segment) const {
+  return fmt::format("{}/{:08}.seg", dir_, segment);
+}
 
 std::vector<uint64_t> BodyStore::Segments() const {
   std::vector<uint64_t> out;
@@ -92,7 +94,8 @@ Status BodyStore::OpenForAppend() {
   fd_ = open(SegmentPath(segment_).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
   struct stat st;
   if (fd_ < 0 || fstat(fd_, &st) != 0) {
-    Status failed = Status::Error(fmt::format("{}: cannot open: {}", SegmentPath(segment_), Errno()));
+    Status failed =
+        Status::Error(fmt::format("{}: cannot open: {}", SegmentPath(segment_), Errno()));
     if (fd_ >= 0) close(fd_);
     fd_ = -1;
     return failed;
@@ -112,9 +115,11 @@ Status BodyStore::Roll() {
   fd_ = -1;
   dirty_ = false;
   const uint64_t next = segment_ + 1;
-  if (next >= (uint64_t{1} << (63 - kOffsetBits))) return Status::Error(dir_ + ": body store is full");
+  if (next >= (uint64_t{1} << (63 - kOffsetBits)))
+    return Status::Error(dir_ + ": body store is full");
   const int fd = open(SegmentPath(next).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::Error(fmt::format("{}: cannot create: {}", SegmentPath(next), Errno()));
+  if (fd < 0)
+    return Status::Error(fmt::format("{}: cannot create: {}", SegmentPath(next), Errno()));
   struct stat st;
   if (fstat(fd, &st) != 0) {
     close(fd);
@@ -131,7 +136,8 @@ Result<int64_t> BodyStore::Append(std::string_view body, bool sync) {
   if (lock_fd_ < 0) {
     if (Status s = OpenForAppend(); !s.ok()) return s;
   }
-  if (body.size() > kMaxBodyBytes) return Status::Error(fmt::format("{}: body too large to store", dir_));
+  if (body.size() > kMaxBodyBytes)
+    return Status::Error(fmt::format("{}: body too large to store", dir_));
   const uint64_t entry = kHeaderBytes + body.size();
   if (fd_ < 0 || (size_ > 0 && size_ + entry > segment_bytes_) || size_ > kOffsetMask - entry) {
     if (Status s = Roll(); !s.ok()) return s;
@@ -165,7 +171,8 @@ Result<int64_t> BodyStore::Append(std::string_view body, bool sync) {
   size_ = at + entry;
   dirty_ = true;
   if (sync) {
-    if (fdatasync(fd_) != 0) return Status::Error(fmt::format("{}: cannot sync: {}", SegmentPath(segment_), Errno()));
+    if (fdatasync(fd_) != 0)
+      return Status::Error(fmt::format("{}: cannot sync: {}", SegmentPath(segment_), Errno()));
     dirty_ = false;
   }
   return static_cast<int64_t>((segment_ << kOffsetBits) | at);
@@ -184,7 +191,8 @@ Status BodyStore::Sync() {
   }
   Status result = Status::Ok();
   for (int fd : closed) {
-    if (fdatasync(fd) != 0 && result.ok()) result = Status::Error(fmt::format("{}: cannot sync: {}", dir_, Errno()));
+    if (fdatasync(fd) != 0 && result.ok())
+      result = Status::Error(fmt::format("{}: cannot sync: {}", dir_, Errno()));
     close(fd);
   }
   if (current >= 0) {
@@ -218,7 +226,8 @@ Result<std::optional<std::string>> BodyStore::Read(int64_t at) {
   const int fd = ReadFd(segment);
   if (fd < 0) return std::optional<std::string>();
   struct stat st;
-  if (fstat(fd, &st) != 0) return Status::Error(fmt::format("{}: cannot stat: {}", SegmentPath(segment), Errno()));
+  if (fstat(fd, &st) != 0)
+    return Status::Error(fmt::format("{}: cannot stat: {}", SegmentPath(segment), Errno()));
   const auto file_size = static_cast<uint64_t>(st.st_size);
   char header[kHeaderBytes];
   if (offset + kHeaderBytes > file_size || !PreadAll(fd, header, kHeaderBytes, offset) ||
@@ -227,7 +236,8 @@ Result<std::optional<std::string>> BodyStore::Read(int64_t at) {
   }
   uint64_t n = 0;
   for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(header[8 + i]);
-  if (n > kMaxBodyBytes || n > file_size - offset - kHeaderBytes) return std::optional<std::string>();
+  if (n > kMaxBodyBytes || n > file_size - offset - kHeaderBytes)
+    return std::optional<std::string>();
   std::string body(n, '\0');
   if (n > 0 && !PreadAll(fd, body.data(), n, offset + kHeaderBytes)) {
     return Status::Error(fmt::format("{}: cannot read: {}", SegmentPath(segment), Errno()));

@@ -65,7 +65,7 @@ class BodyStore {
   uint64_t segment_ = 0;  // the one appended to, 0 before the first append
   int fd_ = -1;
   uint64_t size_ = 0;
-  bool dirty_ = false;               // fd_ has appends not yet synced
+  bool dirty_ = false;                // fd_ has appends not yet synced
   std::vector<int> closed_unsynced_;  // rolled-over segments awaiting Sync()
   std::unordered_map<uint64_t, int> read_fds_;
 };

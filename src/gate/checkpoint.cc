@@ -63,13 +63,13 @@ Result<EVP_PKEY*> ReadKey(const std::string& path, bool is_private) {
                              : PEM_read_PUBKEY(f, nullptr, nullptr, nullptr);
   std::fclose(f);
   if (key == nullptr) {
-    return Status::Error(fmt::format("'{}': not a PEM {} key ({})", path, is_private ? "private" : "public",
-                                     OpenSslError()));
+    return Status::Error(fmt::format("'{}': not a PEM {} key ({})", path,
+                                     is_private ? "private" : "public", OpenSslError()));
   }
   if (EVP_PKEY_id(key) != EVP_PKEY_ED25519) {
     EVP_PKEY_free(key);
-    return Status::Error(fmt::format("'{}': not an Ed25519 key (make one with: openssl genpkey -algorithm ed25519)",
-                                     path));
+    return Status::Error(fmt::format(
+        "'{}': not an Ed25519 key (make one with: openssl genpkey -algorithm ed25519)", path));
   }
   return key;
 }
@@ -86,15 +86,17 @@ bool ParseInt(std::string_view s, int64_t* out) {
 }  // namespace
 
 std::string CheckpointSignedText(const Checkpoint& c) {
-  return fmt::format("{}\n{}\n{}\n{}\n{}\n{}\n", kMagic, c.last_id, c.head_hash, c.time, c.anchor_id, c.anchor_hash);
+  return fmt::format("{}\n{}\n{}\n{}\n{}\n{}\n", kMagic, c.last_id, c.head_hash, c.time,
+                     c.anchor_id, c.anchor_hash);
 }
 
 std::string FormatCheckpoint(const Checkpoint& c) {
-  return fmt::format("{} {} {} {} {} {} {} {}", kMagic, c.last_id, c.head_hash, c.time, c.anchor_id, c.anchor_hash,
-                     c.key_id, c.signature);
+  return fmt::format("{} {} {} {} {} {} {} {}", kMagic, c.last_id, c.head_hash, c.time, c.anchor_id,
+                     c.anchor_hash, c.key_id, c.signature);
 }
 
-Result<std::unique_ptr<CheckpointSigner>> CheckpointSigner::Load(const std::string& private_key_pem_path) {
+Result<std::unique_ptr<CheckpointSigner>> CheckpointSigner::Load(
+    const std::string& private_key_pem_path) {
   auto key = ReadKey(private_key_pem_path, true);
   if (!key.ok()) return Status::Error("checkpoint key " + key.status().message());
   auto signer = std::unique_ptr<CheckpointSigner>(new CheckpointSigner());
@@ -110,10 +112,11 @@ Status CheckpointSigner::Sign(Checkpoint& c) const {
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   unsigned char sig[64];
   size_t sig_len = sizeof sig;
-  const bool ok = ctx != nullptr &&
-                  EVP_DigestSignInit(ctx, nullptr, nullptr, nullptr, static_cast<EVP_PKEY*>(key_)) == 1 &&
-                  EVP_DigestSign(ctx, sig, &sig_len, reinterpret_cast<const unsigned char*>(text.data()),
-                                 text.size()) == 1;
+  const bool ok =
+      ctx != nullptr &&
+      EVP_DigestSignInit(ctx, nullptr, nullptr, nullptr, static_cast<EVP_PKEY*>(key_)) == 1 &&
+      EVP_DigestSign(ctx, sig, &sig_len, reinterpret_cast<const unsigned char*>(text.data()),
+                     text.size()) == 1;
   EVP_MD_CTX_free(ctx);
   if (!ok) return Status::Error("signing a checkpoint: " + OpenSslError());
   unsigned char b64[4 * ((64 + 2) / 3) + 1];
@@ -126,7 +129,8 @@ Status CheckpointSigner::Sign(Checkpoint& c) const {
 Status AppendCheckpoint(const std::string& path, const Checkpoint& c, bool sync) {
   const std::string line = FormatCheckpoint(c) + "\n";
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::Error(fmt::format("checkpoint file '{}': {}", path, std::strerror(errno)));
+  if (fd < 0)
+    return Status::Error(fmt::format("checkpoint file '{}': {}", path, std::strerror(errno)));
   // One write of a short line with O_APPEND: a reader never sees half of it
   // unless the disk fills.
   const ssize_t n = ::write(fd, line.data(), line.size());
@@ -139,7 +143,8 @@ Status AppendCheckpoint(const std::string& path, const Checkpoint& c, bool sync)
   return Status::Ok();
 }
 
-Result<std::vector<Checkpoint>> ReadCheckpoints(const std::string& path, const std::string& public_key_pem_path) {
+Result<std::vector<Checkpoint>> ReadCheckpoints(const std::string& path,
+                                                const std::string& public_key_pem_path) {
   auto key = ReadKey(public_key_pem_path, false);
   if (!key.ok()) return Status::Error("public key " + key.status().message());
   const std::string key_id = KeyIdOf(*key);
@@ -162,8 +167,8 @@ Result<std::vector<Checkpoint>> ReadCheckpoints(const std::string& path, const s
     std::istringstream fields(line);
     std::string magic, last_id, anchor_id;
     Checkpoint c;
-    if (!(fields >> magic >> last_id >> c.head_hash >> c.time >> anchor_id >> c.anchor_hash >> c.key_id >>
-          c.signature) ||
+    if (!(fields >> magic >> last_id >> c.head_hash >> c.time >> anchor_id >> c.anchor_hash >>
+          c.key_id >> c.signature) ||
         magic != kMagic || !ParseInt(last_id, &c.last_id) || !ParseInt(anchor_id, &c.anchor_id) ||
         !IsHex64(c.head_hash) || !IsHex64(c.anchor_hash) || !IsRfc3339Utc(c.time)) {
       bad("not a glassbox checkpoint line");
@@ -174,15 +179,17 @@ Result<std::vector<Checkpoint>> ReadCheckpoints(const std::string& path, const s
       break;
     }
     unsigned char sig[96];
-    const int sig_len = EVP_DecodeBlock(sig, reinterpret_cast<const unsigned char*>(c.signature.data()),
-                                        static_cast<int>(c.signature.size()));
+    const int sig_len =
+        EVP_DecodeBlock(sig, reinterpret_cast<const unsigned char*>(c.signature.data()),
+                        static_cast<int>(c.signature.size()));
     const std::string text = CheckpointSignedText(c);
     // EVP_DecodeBlock counts the padding's zero bytes: an Ed25519 signature
     // is 64 bytes, 88 characters of base64 with "==".
-    const bool verified = c.signature.size() == 88 && sig_len == 66 && EVP_MD_CTX_reset(ctx) == 1 &&
-                          EVP_DigestVerifyInit(ctx, nullptr, nullptr, nullptr, *key) == 1 &&
-                          EVP_DigestVerify(ctx, sig, 64, reinterpret_cast<const unsigned char*>(text.data()),
-                                           text.size()) == 1;
+    const bool verified =
+        c.signature.size() == 88 && sig_len == 66 && EVP_MD_CTX_reset(ctx) == 1 &&
+        EVP_DigestVerifyInit(ctx, nullptr, nullptr, nullptr, *key) == 1 &&
+        EVP_DigestVerify(ctx, sig, 64, reinterpret_cast<const unsigned char*>(text.data()),
+                         text.size()) == 1;
     if (!verified) {
       bad("the signature does not match (the line was altered or forged)");
       break;

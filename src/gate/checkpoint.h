@@ -20,7 +20,8 @@
 // (append-only storage, another machine, forwarded syslog).
 //
 // Line format (text, one checkpoint per line, fields separated by one space):
-//   glassbox-checkpoint-v1 <last_id> <head_hash> <time> <anchor_id> <anchor_hash> <key_id> <signature>
+//   glassbox-checkpoint-v1 <last_id> <head_hash> <time> <anchor_id> <anchor_hash> <key_id>
+//   <signature>
 // last_id: decimal id of the newest record (0 for an empty log); head_hash:
 // its record_hash (64 zeros for none); time: RFC 3339 UTC; anchor_id and
 // anchor_hash: the retention anchor (0 and 64 zeros when none); key_id: the
@@ -82,6 +83,7 @@ Status AppendCheckpoint(const std::string& path, const Checkpoint& c, bool sync)
 // A malformed line, a line signed by another key or a bad signature is an
 // error naming the line. Checkpoints must not go backwards (last_id and
 // anchor_id never decrease).
-Result<std::vector<Checkpoint>> ReadCheckpoints(const std::string& path, const std::string& public_key_pem_path);
+Result<std::vector<Checkpoint>> ReadCheckpoints(const std::string& path,
+                                                const std::string& public_key_pem_path);
 
 }  // namespace glassbox::gate

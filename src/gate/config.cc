@@ -38,7 +38,8 @@ struct Ctx {
 
 std::string Lower(std::string_view s) {
   std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   return out;
 }
 
@@ -48,14 +49,16 @@ Status CheckKeys(const Ctx& ctx, const toml::table& table, std::string_view wher
     if (std::find(known.begin(), known.end(), key.str()) == known.end()) {
       std::string list;
       for (std::string_view k : known) list += (list.empty() ? "" : ", ") + std::string(k);
-      const std::string name = where.empty() ? std::string(key.str()) : fmt::format("{}.{}", where, key.str());
+      const std::string name =
+          where.empty() ? std::string(key.str()) : fmt::format("{}.{}", where, key.str());
       return ctx.Error(value, name, fmt::format("unknown key (known: {})", list));
     }
   }
   return Status::Ok();
 }
 
-Status GetString(const Ctx& ctx, const toml::table& t, std::string_view where, std::string_view key, std::string* out) {
+Status GetString(const Ctx& ctx, const toml::table& t, std::string_view where, std::string_view key,
+                 std::string* out) {
   const toml::node* n = t.get(key);
   if (n == nullptr) return Status::Ok();
   const auto* s = n->as_string();
@@ -64,11 +67,13 @@ Status GetString(const Ctx& ctx, const toml::table& t, std::string_view where, s
   return Status::Ok();
 }
 
-Status GetBool(const Ctx& ctx, const toml::table& t, std::string_view where, std::string_view key, bool* out) {
+Status GetBool(const Ctx& ctx, const toml::table& t, std::string_view where, std::string_view key,
+               bool* out) {
   const toml::node* n = t.get(key);
   if (n == nullptr) return Status::Ok();
   const auto* b = n->as_boolean();
-  if (b == nullptr) return ctx.Error(*n, fmt::format("{}.{}", where, key), "expected true or false");
+  if (b == nullptr)
+    return ctx.Error(*n, fmt::format("{}.{}", where, key), "expected true or false");
   *out = b->get();
   return Status::Ok();
 }
@@ -85,7 +90,8 @@ Status GetCount(const Ctx& ctx, const toml::table& t, std::string_view where, st
   return Status::Ok();
 }
 
-Status GetNumber(const Ctx& ctx, const toml::node* n, std::string_view name, std::optional<double>* out) {
+Status GetNumber(const Ctx& ctx, const toml::node* n, std::string_view name,
+                 std::optional<double>* out) {
   if (n == nullptr) return Status::Ok();
   double v = 0;
   if (const auto* i = n->as_integer()) {
@@ -100,8 +106,8 @@ Status GetNumber(const Ctx& ctx, const toml::node* n, std::string_view name, std
   return Status::Ok();
 }
 
-Status GetStrings(const Ctx& ctx, const toml::table& t, std::string_view where, std::string_view key,
-                  std::vector<std::string>* out) {
+Status GetStrings(const Ctx& ctx, const toml::table& t, std::string_view where,
+                  std::string_view key, std::vector<std::string>* out) {
   const toml::node* n = t.get(key);
   if (n == nullptr) return Status::Ok();
   const toml::array* arr = n->as_array();
@@ -118,8 +124,9 @@ Status GetStrings(const Ctx& ctx, const toml::table& t, std::string_view where, 
 
 bool ValidName(std::string_view name) {
   if (name.empty() || name.size() > 64) return false;
-  return std::all_of(name.begin(), name.end(),
-                     [](unsigned char c) { return std::isalnum(c) || c == '-' || c == '_' || c == '.'; });
+  return std::all_of(name.begin(), name.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '-' || c == '_' || c == '.';
+  });
 }
 
 bool ValidHeaderName(std::string_view name) {
@@ -128,7 +135,8 @@ bool ValidHeaderName(std::string_view name) {
     const unsigned char c = name[i];
     if (c == '*' && i + 1 == name.size()) continue;
     // RFC 9110 tchar.
-    if (!(std::isalnum(c) || std::string_view("!#$%&'+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos)) {
+    if (!(std::isalnum(c) || std::string_view("!#$%&'+-.^_`|~").find(static_cast<char>(c)) !=
+                                 std::string_view::npos)) {
       return false;
     }
   }
@@ -160,7 +168,8 @@ void DropApiVersionSuffix(UpstreamConfig* u) {
 // [routes]: "GLOB" = "UPSTREAM[:MODEL]", tried in file order.
 Status ParseRoutes(const Ctx& ctx, const toml::node& node, std::vector<ModelRoute>* out) {
   const toml::table* t = node.as_table();
-  if (t == nullptr) return ctx.Error(node, "routes", "expected a table of \"model-glob\" = \"upstream[:model]\"");
+  if (t == nullptr)
+    return ctx.Error(node, "routes", "expected a table of \"model-glob\" = \"upstream[:model]\"");
   std::vector<std::pair<uint32_t, ModelRoute>> entries;
   for (auto&& [key, value] : *t) {
     const std::string name = fmt::format("routes.\"{}\"", key.str());
@@ -171,7 +180,8 @@ Status ParseRoutes(const Ctx& ctx, const toml::node& node, std::vector<ModelRout
     entries.emplace_back(value.source().begin.line, std::move(route).value());
   }
   // toml++ iterates keys in sorted order; routes are tried in file order.
-  std::stable_sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::stable_sort(entries.begin(), entries.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
   for (auto& [line, r] : entries) out->push_back(std::move(r));
   return Status::Ok();
 }
@@ -186,7 +196,8 @@ UpstreamConfig* FindMutable(GateConfig* config, std::string_view name) {
 Status ParseHeaderRules(const Ctx& ctx, const toml::node& node, const std::string& where,
                         std::vector<HeaderRule>* out) {
   const toml::array* arr = node.as_array();
-  if (arr == nullptr) return ctx.Error(node, where, "expected an array of tables ([[" + where + "]])");
+  if (arr == nullptr)
+    return ctx.Error(node, where, "expected an array of tables ([[" + where + "]])");
   out->clear();
   size_t i = 0;
   for (const toml::node& e : *arr) {
@@ -199,45 +210,50 @@ Status ParseHeaderRules(const Ctx& ctx, const toml::node& node, const std::strin
     if (Status st = GetString(ctx, *t, name, "name", &rule.name); !st.ok()) return st;
     if (Status st = GetString(ctx, *t, name, "action", &action); !st.ok()) return st;
     if (!ValidHeaderName(rule.name)) {
-      return ctx.Error(e, name + ".name",
-                       fmt::format("\"{}\" is not a header name (a trailing * is allowed)", rule.name));
+      return ctx.Error(
+          e, name + ".name",
+          fmt::format("\"{}\" is not a header name (a trailing * is allowed)", rule.name));
     }
     rule.name = Lower(rule.name);
     if (action == "remove") {
       rule.action = HeaderRule::Action::kRemove;
     } else if (action == "replace") {
       rule.action = HeaderRule::Action::kReplace;
-      if (t->get("value") == nullptr) return ctx.Error(e, name + ".value", "action \"replace\" needs a value");
+      if (t->get("value") == nullptr)
+        return ctx.Error(e, name + ".value", "action \"replace\" needs a value");
       if (Status st = GetString(ctx, *t, name, "value", &rule.value); !st.ok()) return st;
       if (rule.value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
         return ctx.Error(e, name + ".value", "contains CR, LF or NUL");
       }
     } else {
-      return ctx.Error(e, name + ".action", fmt::format("\"{}\" is not \"remove\" or \"replace\"", action));
+      return ctx.Error(e, name + ".action",
+                       fmt::format("\"{}\" is not \"remove\" or \"replace\"", action));
     }
     out->push_back(std::move(rule));
   }
   return Status::Ok();
 }
 
-Status ParseUpstream(const Ctx& ctx, std::string_view name, const toml::node& node, GateConfig* config) {
+Status ParseUpstream(const Ctx& ctx, std::string_view name, const toml::node& node,
+                     GateConfig* config) {
   const std::string where = fmt::format("upstreams.{}", name);
   const toml::table* t = node.as_table();
   if (t == nullptr) return ctx.Error(node, where, "expected a table");
   if (!ValidName(name) || name == "v1" || name == "v1beta" || name == "_glassbox") {
-    return ctx.Error(node, where,
-                     "an upstream name is letters, digits, '-', '_' or '.' and not v1, v1beta or _glassbox");
+    return ctx.Error(
+        node, where,
+        "an upstream name is letters, digits, '-', '_' or '.' and not v1, v1beta or _glassbox");
   }
-  if (Status st = CheckKeys(
-          ctx, *t, where,
-          {"url", "protocol", "enabled", "allowed_models", "route_models", "headers", "api_key", "api_key_env",
-           "max_tokens"});
+  if (Status st = CheckKeys(ctx, *t, where,
+                            {"url", "protocol", "enabled", "allowed_models", "route_models",
+                             "headers", "api_key", "api_key_env", "max_tokens"});
       !st.ok()) {
     return st;
   }
   UpstreamConfig* u = FindMutable(config, name);
   if (u == nullptr) {
-    if (t->get("url") == nullptr) return ctx.Error(node, where + ".url", "a custom upstream needs a url");
+    if (t->get("url") == nullptr)
+      return ctx.Error(node, where + ".url", "a custom upstream needs a url");
     config->upstreams.push_back(UpstreamConfig{});
     u = &config->upstreams.back();
     u->name = std::string(name);
@@ -249,7 +265,8 @@ Status ParseUpstream(const Ctx& ctx, std::string_view name, const toml::node& no
     net::Provider protocol;
     bool chat_only = false;
     if (s == nullptr || !ParseProtocol(s->get(), &protocol, &chat_only)) {
-      return ctx.Error(*p, where + ".protocol", "expected \"anthropic\", \"openai\", \"openai-chat\" or \"gemini\"");
+      return ctx.Error(*p, where + ".protocol",
+                       "expected \"anthropic\", \"openai\", \"openai-chat\" or \"gemini\"");
     }
     if (builtin && protocol != u->protocol) {
       return ctx.Error(*p, where + ".protocol", "a built-in upstream speaks its own protocol");
@@ -269,27 +286,33 @@ Status ParseUpstream(const Ctx& ctx, std::string_view name, const toml::node& no
   std::optional<uint64_t> max_tokens;
   if (Status st = GetCount(ctx, *t, where, "max_tokens", &max_tokens); !st.ok()) return st;
   if (max_tokens) {
-    if (*max_tokens == 0) return ctx.Error(*t->get("max_tokens"), where + ".max_tokens", "expected at least 1");
+    if (*max_tokens == 0)
+      return ctx.Error(*t->get("max_tokens"), where + ".max_tokens", "expected at least 1");
     u->max_tokens = *max_tokens;
   }
-  if (Status st = GetStrings(ctx, *t, where, "allowed_models", &u->allowed_models); !st.ok()) return st;
+  if (Status st = GetStrings(ctx, *t, where, "allowed_models", &u->allowed_models); !st.ok())
+    return st;
   if (Status st = GetStrings(ctx, *t, where, "route_models", &u->route_models); !st.ok()) return st;
   if (builtin && !u->route_models.empty()) {
-    return ctx.Error(*t->get("route_models"), where + ".route_models", "only custom upstreams take route_models");
+    return ctx.Error(*t->get("route_models"), where + ".route_models",
+                     "only custom upstreams take route_models");
   }
   if (const toml::node* h = t->get("headers")) {
-    if (Status st = ParseHeaderRules(ctx, *h, where + ".headers", &u->header_rules); !st.ok()) return st;
+    if (Status st = ParseHeaderRules(ctx, *h, where + ".headers", &u->header_rules); !st.ok())
+      return st;
   }
   if (Status st = GetString(ctx, *t, where, "api_key", &u->api_key); !st.ok()) return st;
   if (const toml::node* e = t->get("api_key_env")) {
     const auto* s = e->as_string();
-    if (s == nullptr || s->get().empty()) return ctx.Error(*e, where + ".api_key_env", "expected a variable name");
+    if (s == nullptr || s->get().empty())
+      return ctx.Error(*e, where + ".api_key_env", "expected a variable name");
     if (t->get("api_key") != nullptr)
       return ctx.Error(*e, where + ".api_key_env", "give api_key or api_key_env, not both");
     std::optional<std::string> value;
     if (ctx.env != nullptr && *ctx.env) value = (*ctx.env)(s->get());
     if (!value || value->empty()) {
-      return ctx.Error(*e, where + ".api_key_env", fmt::format("environment variable {} is not set", s->get()));
+      return ctx.Error(*e, where + ".api_key_env",
+                       fmt::format("environment variable {} is not set", s->get()));
     }
     u->api_key = std::move(*value);
   }
@@ -300,8 +323,9 @@ Status ParseUpstream(const Ctx& ctx, std::string_view name, const toml::node& no
 }
 
 bool IsLowerHex64(std::string_view s) {
-  return s.size() == 64 &&
-         std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
 }
 
 Status ParseUser(const Ctx& ctx, std::string_view name, const toml::node& node, GateConfig* config,
@@ -310,11 +334,12 @@ Status ParseUser(const Ctx& ctx, std::string_view name, const toml::node& node, 
   const toml::table* t = node.as_table();
   if (t == nullptr) return ctx.Error(node, where, "expected a table");
   if (!ValidName(name) || name == "anonymous") {
-    return ctx.Error(node, where, "a user name is letters, digits, '-', '_' or '.' and not \"anonymous\"");
+    return ctx.Error(node, where,
+                     "a user name is letters, digits, '-', '_' or '.' and not \"anonymous\"");
   }
-  if (Status st = CheckKeys(
-          ctx, *t, where,
-          {"key", "key_sha256", "daily_tokens", "monthly_tokens", "daily_usd", "monthly_usd", "log_payloads"});
+  if (Status st = CheckKeys(ctx, *t, where,
+                            {"key", "key_sha256", "daily_tokens", "monthly_tokens", "daily_usd",
+                             "monthly_usd", "log_payloads"});
       !st.ok()) {
     return st;
   }
@@ -327,21 +352,27 @@ Status ParseUser(const Ctx& ctx, std::string_view name, const toml::node& node, 
     return ctx.Error(node, where, "give exactly one of key or key_sha256");
   }
   if (!key.empty()) {
-    if (key.size() < 16) return ctx.Error(*t->get("key"), where + ".key", "a gate key needs at least 16 characters");
+    if (key.size() < 16)
+      return ctx.Error(*t->get("key"), where + ".key", "a gate key needs at least 16 characters");
     u.key_sha256 = Sha256Hex(key);
   } else {
     u.key_sha256 = Lower(u.key_sha256);
     if (!IsLowerHex64(u.key_sha256)) {
-      return ctx.Error(*t->get("key_sha256"), where + ".key_sha256", "expected 64 hexadecimal digits");
+      return ctx.Error(*t->get("key_sha256"), where + ".key_sha256",
+                       "expected 64 hexadecimal digits");
     }
   }
   if (!key_hashes->insert(u.key_sha256).second) {
     return ctx.Error(node, where, "another user has the same key");
   }
   if (Status st = GetCount(ctx, *t, where, "daily_tokens", &u.daily_tokens); !st.ok()) return st;
-  if (Status st = GetCount(ctx, *t, where, "monthly_tokens", &u.monthly_tokens); !st.ok()) return st;
-  if (Status st = GetNumber(ctx, t->get("daily_usd"), where + ".daily_usd", &u.daily_usd); !st.ok()) return st;
-  if (Status st = GetNumber(ctx, t->get("monthly_usd"), where + ".monthly_usd", &u.monthly_usd); !st.ok()) return st;
+  if (Status st = GetCount(ctx, *t, where, "monthly_tokens", &u.monthly_tokens); !st.ok())
+    return st;
+  if (Status st = GetNumber(ctx, t->get("daily_usd"), where + ".daily_usd", &u.daily_usd); !st.ok())
+    return st;
+  if (Status st = GetNumber(ctx, t->get("monthly_usd"), where + ".monthly_usd", &u.monthly_usd);
+      !st.ok())
+    return st;
   if (Status st = GetBool(ctx, *t, where, "log_payloads", &u.log_payloads); !st.ok()) return st;
   config->users.push_back(std::move(u));
   return Status::Ok();
@@ -349,30 +380,40 @@ Status ParseUser(const Ctx& ctx, std::string_view name, const toml::node& node, 
 
 Status ParsePrices(const Ctx& ctx, const toml::node& node, std::vector<PriceEntry>* out) {
   const toml::table* t = node.as_table();
-  if (t == nullptr) return ctx.Error(node, "prices", "expected a table of model = { input, output }");
+  if (t == nullptr)
+    return ctx.Error(node, "prices", "expected a table of model = { input, output }");
   // toml++ iterates keys in sorted order; the table is tried in file order.
   std::vector<std::pair<uint32_t, PriceEntry>> entries;
   for (auto&& [key, value] : *t) {
     const std::string where = fmt::format("prices.\"{}\"", key.str());
     const toml::table* p = value.as_table();
     if (p == nullptr) return ctx.Error(value, where, "expected { input = N, output = N }");
-    if (Status st = CheckKeys(ctx, *p, where, {"input", "output", "cache_read", "cache_write"}); !st.ok()) return st;
+    if (Status st = CheckKeys(ctx, *p, where, {"input", "output", "cache_read", "cache_write"});
+        !st.ok())
+      return st;
     std::optional<double> input, output;
     PriceEntry e;
     e.model = std::string(key.str());
     if (Status st = GetNumber(ctx, p->get("input"), where + ".input", &input); !st.ok()) return st;
-    if (Status st = GetNumber(ctx, p->get("output"), where + ".output", &output); !st.ok()) return st;
-    if (!input || !output) return ctx.Error(value, where, "needs both input and output (USD per million tokens)");
+    if (Status st = GetNumber(ctx, p->get("output"), where + ".output", &output); !st.ok())
+      return st;
+    if (!input || !output)
+      return ctx.Error(value, where, "needs both input and output (USD per million tokens)");
     e.price.input = *input;
     e.price.output = *output;
-    if (Status st = GetNumber(ctx, p->get("cache_read"), where + ".cache_read", &e.price.cache_read); !st.ok())
+    if (Status st =
+            GetNumber(ctx, p->get("cache_read"), where + ".cache_read", &e.price.cache_read);
+        !st.ok())
       return st;
-    if (Status st = GetNumber(ctx, p->get("cache_write"), where + ".cache_write", &e.price.cache_write); !st.ok()) {
+    if (Status st =
+            GetNumber(ctx, p->get("cache_write"), where + ".cache_write", &e.price.cache_write);
+        !st.ok()) {
       return st;
     }
     entries.emplace_back(value.source().begin.line, std::move(e));
   }
-  std::stable_sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::stable_sort(entries.begin(), entries.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
   for (auto& [line, e] : entries) out->push_back(std::move(e));
   return Status::Ok();
 }
@@ -382,8 +423,8 @@ Result<toml::table> ParseToml(std::string_view text, std::string_view source) {
     return toml::parse(text, std::string(source));
   } catch (const toml::parse_error& e) {
     // toml++ reports errors as exceptions; they stop here.
-    return Status::Error(
-        fmt::format("{}:{}:{}: {}", source, e.source().begin.line, e.source().begin.column, e.description()));
+    return Status::Error(fmt::format("{}:{}:{}: {}", source, e.source().begin.line,
+                                     e.source().begin.column, e.description()));
   }
 }
 
@@ -440,7 +481,9 @@ bool GlobMatch(std::string_view pattern, std::string_view text) {
 }
 
 Result<UpstreamUrl> ParseUpstreamUrl(std::string_view url) {
-  auto fail = [&](std::string_view why) { return Status::Error(fmt::format("upstream URL \"{}\": {}", url, why)); };
+  auto fail = [&](std::string_view why) {
+    return Status::Error(fmt::format("upstream URL \"{}\": {}", url, why));
+  };
   UpstreamUrl out;
   std::string_view rest;
   if (url.starts_with("https://")) {
@@ -457,7 +500,8 @@ Result<UpstreamUrl> ParseUpstreamUrl(std::string_view url) {
   for (unsigned char c : url) {
     if (c <= 0x20 || c >= 0x7f) return fail("contains a space, a control or a non-ASCII character");
   }
-  if (rest.find_first_of("?#") != std::string_view::npos) return fail("must not have a query or fragment");
+  if (rest.find_first_of("?#") != std::string_view::npos)
+    return fail("must not have a query or fragment");
   const size_t slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
   std::string_view path = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
@@ -481,7 +525,8 @@ Result<UpstreamUrl> ParseUpstreamUrl(std::string_view url) {
   if (!port.empty() || authority.ends_with(":")) {
     unsigned value = 0;
     auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-    if (port.empty() || ec != std::errc() || ptr != port.data() + port.size() || value == 0 || value > 65535) {
+    if (port.empty() || ec != std::errc() || ptr != port.data() + port.size() || value == 0 ||
+        value > 65535) {
       return fail("has an invalid port");
     }
     out.port = static_cast<uint16_t>(value);
@@ -489,8 +534,10 @@ Result<UpstreamUrl> ParseUpstreamUrl(std::string_view url) {
   out.host = Lower(host);
   while (path.ends_with("/")) path.remove_suffix(1);
   out.path = std::string(path);
-  const bool default_port = (out.scheme == "https" && out.port == 443) || (out.scheme == "http" && out.port == 80);
-  const std::string host_text = out.host.find(':') != std::string::npos ? "[" + out.host + "]" : out.host;
+  const bool default_port =
+      (out.scheme == "https" && out.port == 443) || (out.scheme == "http" && out.port == 80);
+  const std::string host_text =
+      out.host.find(':') != std::string::npos ? "[" + out.host + "]" : out.host;
   out.text = default_port ? fmt::format("{}://{}{}", out.scheme, host_text, out.path)
                           : fmt::format("{}://{}:{}{}", out.scheme, host_text, out.port, out.path);
   return out;
@@ -499,7 +546,9 @@ Result<UpstreamUrl> ParseUpstreamUrl(std::string_view url) {
 GateConfig DefaultGateConfig() {
   GateConfig config;
   const std::pair<const char*, net::Provider> builtins[] = {
-      {"anthropic", net::Provider::kAnthropic}, {"openai", net::Provider::kOpenAi}, {"gemini", net::Provider::kGemini}};
+      {"anthropic", net::Provider::kAnthropic},
+      {"openai", net::Provider::kOpenAi},
+      {"gemini", net::Provider::kGemini}};
   const char* urls[] = {"https://api.anthropic.com", "https://api.openai.com",
                         "https://generativelanguage.googleapis.com"};
   for (size_t i = 0; i < 3; ++i) {
@@ -681,14 +730,18 @@ constexpr Section kSections[] = {
 
 }  // namespace
 
-Result<GateConfig> ParseGateConfig(std::string_view toml_text, std::string_view source_name, const EnvLookup& env) {
+Result<GateConfig> ParseGateConfig(std::string_view toml_text, std::string_view source_name,
+                                   const EnvLookup& env) {
   Result<toml::table> parsed = ParseToml(toml_text, source_name);
   if (!parsed.ok()) return parsed.status();
   const toml::table& root = *parsed;
   const Ctx ctx{source_name, &env};
   GateConfig config = DefaultGateConfig();
   config.source = std::string(source_name);
-  if (Status st = CheckKeys(ctx, root, "", {"gate", "policy", "retention", "log", "upstreams", "users", "prices", "routes"}); !st.ok()) {
+  if (Status st = CheckKeys(
+          ctx, root, "",
+          {"gate", "policy", "retention", "log", "upstreams", "users", "prices", "routes"});
+      !st.ok()) {
     return st;
   }
   for (const Section& section : kSections) {
@@ -711,28 +764,32 @@ Result<GateConfig> LoadGateConfig(const std::string& path, const EnvLookup& env)
 Status ApplyUpstreamFlag(GateConfig* config, std::string_view spec) {
   const size_t eq = spec.find('=');
   if (eq == std::string_view::npos || eq == 0) {
-    return Status::Error(
-        fmt::format("--upstream \"{}\": expected NAME=URL, like anthropic=https://api.anthropic.com", spec));
+    return Status::Error(fmt::format(
+        "--upstream \"{}\": expected NAME=URL, like anthropic=https://api.anthropic.com", spec));
   }
   const std::string_view name = spec.substr(0, eq);
   if (!ValidName(name) || name == "v1" || name == "v1beta" || name == "_glassbox") {
-    return Status::Error(fmt::format("--upstream \"{}\": \"{}\" is not a valid upstream name", spec, name));
+    return Status::Error(
+        fmt::format("--upstream \"{}\": \"{}\" is not a valid upstream name", spec, name));
   }
   std::string_view url_text = spec.substr(eq + 1);
   // "PROTOCOL+URL" names the upstream's protocol.
   std::optional<std::pair<net::Provider, bool>> protocol;
-  if (const size_t plus = url_text.find('+'); plus != std::string_view::npos && plus < url_text.find(':')) {
+  if (const size_t plus = url_text.find('+');
+      plus != std::string_view::npos && plus < url_text.find(':')) {
     net::Provider p;
     bool chat_only = false;
     if (!ParseProtocol(url_text.substr(0, plus), &p, &chat_only)) {
-      return Status::Error(fmt::format("--upstream {}: \"{}\" is not a protocol (anthropic, openai, openai-chat, gemini)",
-                                       name, url_text.substr(0, plus)));
+      return Status::Error(fmt::format(
+          "--upstream {}: \"{}\" is not a protocol (anthropic, openai, openai-chat, gemini)", name,
+          url_text.substr(0, plus)));
     }
     protocol = std::pair{p, chat_only};
     url_text = url_text.substr(plus + 1);
   }
   Result<UpstreamUrl> url = ParseUpstreamUrl(url_text);
-  if (!url.ok()) return Status::Error(fmt::format("--upstream {}: {}", name, url.status().message()));
+  if (!url.ok())
+    return Status::Error(fmt::format("--upstream {}: {}", name, url.status().message()));
   UpstreamConfig* u = FindMutable(config, name);
   const bool builtin = name == "anthropic" || name == "openai" || name == "gemini";
   if (u == nullptr) {
@@ -743,7 +800,8 @@ Status ApplyUpstreamFlag(GateConfig* config, std::string_view spec) {
   }
   if (protocol) {
     if (builtin && protocol->first != u->protocol) {
-      return Status::Error(fmt::format("--upstream {}: a built-in upstream speaks its own protocol", name));
+      return Status::Error(
+          fmt::format("--upstream {}: a built-in upstream speaks its own protocol", name));
     }
     u->protocol = protocol->first;
     u->chat_only = protocol->second;
@@ -778,20 +836,25 @@ Status ApplyRouteFlag(GateConfig* config, std::string_view spec, bool is_default
   }
   const size_t eq = spec.find('=');
   if (eq == std::string_view::npos || eq == 0) {
-    return Status::Error(fmt::format("--route \"{}\": expected GLOB=UPSTREAM[:MODEL], like claude-sonnet-*=local:qwen3-coder", spec));
+    return Status::Error(fmt::format(
+        "--route \"{}\": expected GLOB=UPSTREAM[:MODEL], like claude-sonnet-*=local:qwen3-coder",
+        spec));
   }
   Result<ModelRoute> r = ParseRouteTarget(spec.substr(0, eq), spec.substr(eq + 1));
   if (!r.ok()) return Status::Error("--route " + r.status().message());
   // Flags come before the file's routes, in flag order.
-  config->routes.insert(config->routes.begin() + static_cast<std::ptrdiff_t>(config->routes_from_flags++),
-                        std::move(r).value());
+  config->routes.insert(
+      config->routes.begin() + static_cast<std::ptrdiff_t>(config->routes_from_flags++),
+      std::move(r).value());
   return Status::Ok();
 }
 
 Status CheckRoutes(const GateConfig& config) {
   auto check = [&](const ModelRoute& r, std::string_view what) -> Status {
     const UpstreamConfig* u = FindUpstream(config, r.upstream);
-    if (u == nullptr) return Status::Error(fmt::format("{} {}: no upstream called '{}' is configured", what, r.pattern, r.upstream));
+    if (u == nullptr)
+      return Status::Error(
+          fmt::format("{} {}: no upstream called '{}' is configured", what, r.pattern, r.upstream));
     return Status::Ok();
   };
   for (const ModelRoute& r : config.routes) {

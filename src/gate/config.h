@@ -185,7 +185,8 @@ GateConfig DefaultGateConfig();
 Result<GateConfig> LoadGateConfig(const std::string& path, const EnvLookup& env = {});
 
 // The same from text; `source_name` stands for the file in messages.
-Result<GateConfig> ParseGateConfig(std::string_view toml_text, std::string_view source_name, const EnvLookup& env = {});
+Result<GateConfig> ParseGateConfig(std::string_view toml_text, std::string_view source_name,
+                                   const EnvLookup& env = {});
 
 // Applies a `--upstream NAME=URL` flag: sets the URL of a built-in or
 // existing upstream, or adds a custom OpenAI-compatible one. The URL may

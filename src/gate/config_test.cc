@@ -76,10 +76,11 @@ TEST(GateConfig, DefaultsAreSafe) {
   EXPECT_TRUE(c.upstreams[0].header_rules.empty());
   EXPECT_EQ(c.unknown_paths, UnknownPaths::kRefuse);
   EXPECT_EQ(c.max_body_bytes, size_t{32} << 20);
-  EXPECT_TRUE(c.policy.redact_secrets && c.policy.strip_hidden_outbound && c.policy.refuse_private_keys &&
-              c.policy.strip_hidden_inbound);
+  EXPECT_TRUE(c.policy.redact_secrets && c.policy.strip_hidden_outbound &&
+              c.policy.refuse_private_keys && c.policy.strip_hidden_inbound);
   EXPECT_TRUE(c.users.empty());
-  EXPECT_GT(c.prices.size(), 10u) << "the built-in price table (rules/gate/prices.toml) did not load";
+  EXPECT_GT(c.prices.size(), 10u)
+      << "the built-in price table (rules/gate/prices.toml) did not load";
 }
 
 TEST(GateConfig, FullExampleParses) {
@@ -142,10 +143,13 @@ TEST(GateConfig, ErrorsNameFileLineAndKey) {
   const Case cases[] = {
       {"[users.alice]\nkey = \"alice-key-0123456789abcdef\"\ndaily_usd = \"ten\"\n",
        "gate.toml:3: users.alice.daily_usd: expected a number"},
-      {"[gate]\nunknown_paths = \"maybe\"\n", "gate.toml:2: gate.unknown_paths: expected \"refuse\" or \"pass\""},
+      {"[gate]\nunknown_paths = \"maybe\"\n",
+       "gate.toml:2: gate.unknown_paths: expected \"refuse\" or \"pass\""},
       {"[gate]\nlisten_on = \"x\"\n", "gate.toml:2: gate.listen_on: unknown key"},
-      {"[upstreams.local]\nprotocol = \"openai\"\n", "gate.toml:1: upstreams.local.url: a custom upstream needs a url"},
-      {"[upstreams.openai]\nurl = \"ftp://x\"\n", "gate.toml:2: upstreams.openai.url: upstream URL \"ftp://x\""},
+      {"[upstreams.local]\nprotocol = \"openai\"\n",
+       "gate.toml:1: upstreams.local.url: a custom upstream needs a url"},
+      {"[upstreams.openai]\nurl = \"ftp://x\"\n",
+       "gate.toml:2: upstreams.openai.url: upstream URL \"ftp://x\""},
       {"[upstreams.anthropic]\napi_key_env = \"NOPE\"\n",
        "gate.toml:2: upstreams.anthropic.api_key_env: environment variable NOPE is not set"},
       {"[[upstreams.openai.headers]]\nname = \"user agent\"\n", "upstreams.openai.headers[0].name"},
@@ -158,9 +162,12 @@ TEST(GateConfig, ErrorsNameFileLineAndKey) {
       {"[prices]\n\"gpt*\" = { input = 1 }\n", "prices.\"gpt*\": needs both input and output"},
       {"[retention]\ndays = -1\n", "gate.toml:2: retention.days: expected a non-negative integer"},
       {"[gate\n", "gate.toml:1:"},
-      {"[policy]\nredact_secrets = \"yes\"\n", "gate.toml:2: policy.redact_secrets: expected true or false"},
-      {"[upstreams.anthropic]\nprotocol = \"openai\"\n", "a built-in upstream speaks its own protocol"},
-      {"[log]\ndurability = \"sometimes\"\n", "gate.toml:2: log.durability: expected \"normal\" or \"full\""},
+      {"[policy]\nredact_secrets = \"yes\"\n",
+       "gate.toml:2: policy.redact_secrets: expected true or false"},
+      {"[upstreams.anthropic]\nprotocol = \"openai\"\n",
+       "a built-in upstream speaks its own protocol"},
+      {"[log]\ndurability = \"sometimes\"\n",
+       "gate.toml:2: log.durability: expected \"normal\" or \"full\""},
       {"[log]\nsync = \"full\"\n", "gate.toml:2: log.sync: unknown key"},
       {"[log]\non_store_down = \"ignore\"\n",
        "gate.toml:2: log.on_store_down: expected \"refuse\" or \"serve-unlogged\""},
@@ -180,7 +187,8 @@ TEST(GateConfig, LogDurability) {
   Result<GateConfig> full = ParseGateConfig("[log]\ndurability = \"full\"\n", "gate.toml", Env());
   ASSERT_TRUE(full.ok()) << full.status().message();
   EXPECT_EQ(full->log.durability, LogDurability::kFull);
-  Result<GateConfig> normal = ParseGateConfig("[log]\ndurability = \"normal\"\n", "gate.toml", Env());
+  Result<GateConfig> normal =
+      ParseGateConfig("[log]\ndurability = \"normal\"\n", "gate.toml", Env());
   ASSERT_TRUE(normal.ok()) << normal.status().message();
   EXPECT_EQ(normal->log.durability, LogDurability::kNormal);
   EXPECT_EQ(ParseLogDurability("full").value(), LogDurability::kFull);
@@ -195,13 +203,15 @@ TEST(GateConfig, LogDurability) {
 TEST(GateConfig, LogLocationReplicaAndStoreDownPolicy) {
   EXPECT_FALSE(DefaultGateConfig().log.serve_unlogged);
   Result<GateConfig> c = ParseGateConfig(
-      "[log]\nlocation = \"postgresql://gate@db/audit\"\nreplica = \"gate-1\"\non_store_down = \"serve-unlogged\"\n",
+      "[log]\nlocation = \"postgresql://gate@db/audit\"\nreplica = \"gate-1\"\non_store_down = "
+      "\"serve-unlogged\"\n",
       "gate.toml", Env());
   ASSERT_TRUE(c.ok()) << c.status().message();
   EXPECT_EQ(c->log.location, "postgresql://gate@db/audit");
   EXPECT_EQ(c->log.replica, "gate-1");
   EXPECT_TRUE(c->log.serve_unlogged);
-  Result<GateConfig> refuse = ParseGateConfig("[log]\non_store_down = \"refuse\"\n", "gate.toml", Env());
+  Result<GateConfig> refuse =
+      ParseGateConfig("[log]\non_store_down = \"refuse\"\n", "gate.toml", Env());
   ASSERT_TRUE(refuse.ok());
   EXPECT_FALSE(refuse->log.serve_unlogged);
 }
@@ -218,8 +228,9 @@ TEST(GateConfig, UpstreamUrls) {
   ASSERT_TRUE(v6.ok());
   EXPECT_EQ(v6->host, "::1");
   EXPECT_EQ(v6->text, "http://[::1]:11434");
-  for (const char* bad : {"api.openai.com", "https://", "https://h:0", "https://h:99999", "https://h:x", "https://u@h",
-                          "https://h/a?b", "https://h /", "http://[::1"}) {
+  for (const char* bad :
+       {"api.openai.com", "https://", "https://h:0", "https://h:99999", "https://h:x",
+        "https://u@h", "https://h/a?b", "https://h /", "http://[::1"}) {
     EXPECT_FALSE(ParseUpstreamUrl(bad).ok()) << bad;
   }
 }

@@ -62,7 +62,8 @@ class Recorder {
 void PlayStream(net::EventLoop& loop, std::shared_ptr<net::ResponseWriter> w,
                 std::shared_ptr<net::ResponsePlan> plan, size_t i) {
   if (w->client_gone()) return;
-  if (plan->fault == net::FakeFault::kResetAfterChunk && i >= plan->reset_after_chunk) return w->Abort();
+  if (plan->fault == net::FakeFault::kResetAfterChunk && i >= plan->reset_after_chunk)
+    return w->Abort();
   if (i >= plan->chunks.size()) {
     if (plan->fault == net::FakeFault::kTruncate) return w->Abort();
     return w->Finish();
@@ -99,12 +100,17 @@ bool ParseFlags(int argc, char** argv, Flags* f) {
       return false;
     }
     std::string value = argv[++i];
-    if (a == "--port") f->port = std::atoi(value.c_str());
-    else if (a == "--record") f->record = value;
-    else if (a == "--threads") f->threads = std::atoi(value.c_str());
-    else if (a == "--think-ms") f->think_ms = std::atoi(value.c_str());
+    if (a == "--port")
+      f->port = std::atoi(value.c_str());
+    else if (a == "--record")
+      f->record = value;
+    else if (a == "--threads")
+      f->threads = std::atoi(value.c_str());
+    else if (a == "--think-ms")
+      f->think_ms = std::atoi(value.c_str());
     else if (a == "--script-tool" && value.find('=') != std::string::npos) {
-      f->script = gate::testing::ScriptedTool{value.substr(0, value.find('=')), value.substr(value.find('=') + 1)};
+      f->script = gate::testing::ScriptedTool{value.substr(0, value.find('=')),
+                                              value.substr(value.find('=') + 1)};
     } else {
       std::cerr << "gate_fake_upstream: unknown flag " << a << "\n";
       return false;
@@ -162,7 +168,11 @@ int main(int argc, char** argv) {
           auto error = [&](int status, const std::string& message) {
             std::ostringstream body;
             JsonWriter j(body);
-            j.BeginObject().Key("error").BeginObject().Field("message", message).Field("type", "invalid_request_error");
+            j.BeginObject()
+                .Key("error")
+                .BeginObject()
+                .Field("message", message)
+                .Field("type", "invalid_request_error");
             j.Key("param").Null().Key("code").Null().EndObject().EndObject();
             net::HttpResponse r;
             r.status = status;
@@ -176,16 +186,20 @@ int main(int argc, char** argv) {
             w->Respond(std::move(r));
           };
           if (req.method != "POST" || req.path != "/v1/chat/completions") {
-            return error(404, "Invalid URL (" + req.method + " " + req.path + "): this server speaks only Chat Completions");
+            return error(404, "Invalid URL (" + req.method + " " + req.path +
+                                  "): this server speaks only Chat Completions");
           }
-          if (auto invalid = gate::testing::ValidateChatRequest(req.body)) return error(400, *invalid);
+          if (auto invalid = gate::testing::ValidateChatRequest(req.body))
+            return error(400, *invalid);
         }
         if (script && req.path == "/v1/chat/completions") {
           if (auto reply = gate::testing::ScriptedToolReply(req.body, *script)) {
             auto plan = std::make_shared<net::ResponsePlan>();
             plan->streaming = reply->stream;
-            plan->headers = {{"Content-Type", reply->stream ? "text/event-stream" : "application/json"}};
-            for (std::string& c : reply->chunks) plan->chunks.push_back(net::FakeChunk{std::move(c), 0});
+            plan->headers = {
+                {"Content-Type", reply->stream ? "text/event-stream" : "application/json"}};
+            for (std::string& c : reply->chunks)
+              plan->chunks.push_back(net::FakeChunk{std::move(c), 0});
             net::Headers out;
             for (const auto& [name, value] : plan->headers) out.Add(name, value);
             if (plan->streaming) {
@@ -198,7 +212,8 @@ int main(int argc, char** argv) {
             return w->Respond(std::move(r));
           }
         }
-        auto plan = std::make_shared<net::ResponsePlan>(provider.Plan(req.method, target, headers, req.body));
+        auto plan = std::make_shared<net::ResponsePlan>(
+            provider.Plan(req.method, target, headers, req.body));
         auto answer = [&loop, w, plan] {
           net::Headers out;
           for (const auto& [name, value] : plan->headers) out.Add(name, value);

@@ -3,8 +3,8 @@
 #include "gate/gateway.h"
 
 #include <array>
-#include <charconv>
 #include <atomic>
+#include <charconv>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -86,8 +86,9 @@ net::HttpResponse JsonResponse(int status, std::string body) {
 }
 
 bool IsHopByHopResponseHeader(std::string_view name) {
-  for (std::string_view h : {"Connection", "Keep-Alive", "Transfer-Encoding", "Content-Length", "TE", "Trailer",
-                             "Upgrade", "Proxy-Connection", "Proxy-Authenticate"}) {
+  for (std::string_view h :
+       {"Connection", "Keep-Alive", "Transfer-Encoding", "Content-Length", "TE", "Trailer",
+        "Upgrade", "Proxy-Connection", "Proxy-Authenticate"}) {
     if (net::EqualsIgnoreCase(name, h)) return true;
   }
   return false;
@@ -109,9 +110,9 @@ struct Gateway::Impl {
   std::atomic<uint64_t> exchanges_alive{0};
   std::atomic<bool> drain_deadline_passed{false};
   std::mutex live_mu;
-  uint64_t next_live_id = 1;                                                 // guarded by live_mu
-  std::map<uint64_t, std::weak_ptr<net::RequestHandle>> live_upstream;       // guarded by live_mu
-  std::mutex reload_mu;  // one reload at a time
+  uint64_t next_live_id = 1;                                            // guarded by live_mu
+  std::map<uint64_t, std::weak_ptr<net::RequestHandle>> live_upstream;  // guarded by live_mu
+  std::mutex reload_mu;                                                 // one reload at a time
   // Replaced whole by a reload; each exchange keeps the one it started with.
   mutable std::mutex policy_mu;
   std::shared_ptr<const Policy> current_policy;  // guarded by policy_mu
@@ -122,7 +123,6 @@ struct Gateway::Impl {
   std::unique_ptr<net::HttpClient> client;
   Metrics metrics;
   std::atomic<bool> stopped{false};
-
 
   std::chrono::system_clock::time_point Now() const {
     return options.clock ? options.clock() : std::chrono::system_clock::now();
@@ -143,13 +143,16 @@ struct Gateway::Impl {
   void Handle(net::HttpRequest request, std::shared_ptr<net::ResponseWriter> writer);
   // HEAD /, the gate's own endpoints and the store-down refusal: true when
   // `request` was answered here.
-  bool AnswerHere(const net::HttpRequest& request, const std::shared_ptr<net::ResponseWriter>& writer);
+  bool AnswerHere(const net::HttpRequest& request,
+                  const std::shared_ptr<net::ResponseWriter>& writer);
   // Sends the exchange's request upstream and hands `digest` to the log.
-  void Forward(const std::shared_ptr<Exchange>& ex, const UpstreamConfig& upstream, const std::string& method,
-               Outgoing outgoing, std::shared_ptr<RequestDigest> digest);
-  void HandleReload(const net::HttpRequest& request, const std::shared_ptr<net::ResponseWriter>& writer);
+  void Forward(const std::shared_ptr<Exchange>& ex, const UpstreamConfig& upstream,
+               const std::string& method, Outgoing outgoing, std::shared_ptr<RequestDigest> digest);
+  void HandleReload(const net::HttpRequest& request,
+                    const std::shared_ptr<net::ResponseWriter>& writer);
   Status ReloadNow(std::optional<GateConfig> given);
-  void HandleRejected(const net::RejectedRequest& rejected, std::shared_ptr<net::ResponseWriter> writer);
+  void HandleRejected(const net::RejectedRequest& rejected,
+                      std::shared_ptr<net::ResponseWriter> writer);
 };
 
 namespace {
@@ -180,9 +183,9 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
   std::unique_ptr<translate::StreamTranslator> stream_translator;
   // Budget: held from admission until the exchange ends (SettleUsage).
   Reservation reservation;
-  bool forwarded = false;              // the request went to the upstream
-  uint64_t input_estimate = 0;         // tokens, from the forwarded body
-  bool gate_requested_usage = false;   // see OutboundResult
+  bool forwarded = false;             // the request went to the upstream
+  uint64_t input_estimate = 0;        // tokens, from the forwarded body
+  bool gate_requested_usage = false;  // see OutboundResult
   bool usage_settled = false;
 
   uint64_t live_id = 0;  // in gw->live_upstream while forwarded
@@ -220,7 +223,8 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
     r.model = model;
     r.method = method;
     r.path = path;
-    r.latency_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+    r.latency_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
     r.request_body = std::move(logged_request);
     logged_request.reset();
     r.request_body_screened = logged_request_screened;
@@ -233,12 +237,14 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
   void AnswerCountLocally(std::string_view request_body) {
     Result<std::string> count = LocalTokenCount(route, request_body);
     if (!count.ok()) {
-      return Refuse(MakeRefusal(route.protocol, ErrorKind::kInvalidRequest, "malformed-json", count.status().message()));
+      return Refuse(MakeRefusal(route.protocol, ErrorKind::kInvalidRequest, "malformed-json",
+                                count.status().message()));
     }
-    findings.push_back(GateFinding("gate/token-estimate",
-                                   "answered by the gate with an estimate (about 4 bytes of text per token): upstream " +
-                                       upstream + " cannot count tokens",
-                                   Severity::kInfo));
+    findings.push_back(GateFinding(
+        "gate/token-estimate",
+        "answered by the gate with an estimate (about 4 bytes of text per token): upstream " +
+            upstream + " cannot count tokens",
+        Severity::kInfo));
     AuditRecord r = BaseRecord();
     r.status = 200;
     SettleUsage(net::Usage{}, &r);  // nothing was forwarded: nothing charged
@@ -247,17 +253,19 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
     r.response_sha256 = Sha256Hex(*count);
     net::HttpResponse response = JsonResponse(200, std::move(count).value());
     response.headers.Add("x-glassbox-token-count", "estimate");
-    Commit(std::move(r), [self = shared_from_this(), response = std::move(response)](Status st) mutable {
-      if (!st.ok()) response.status = 500;
-      self->gw->metrics.Request(self->route.name, response.status);
-      self->writer->Respond(std::move(response));
-    });
+    Commit(std::move(r),
+           [self = shared_from_this(), response = std::move(response)](Status st) mutable {
+             if (!st.ok()) response.status = 500;
+             self->gw->metrics.Request(self->route.name, response.status);
+             self->writer->Respond(std::move(response));
+           });
   }
 
   // Logs and then answers with `refusal` in the provider's format.
   void Refuse(const Refusal& refusal) {
     gw->metrics.Refusal(refusal.code);
-    findings.push_back(GateFinding("gate/refused-" + refusal.code, refusal.message, Severity::kInfo));
+    findings.push_back(
+        GateFinding("gate/refused-" + refusal.code, refusal.message, Severity::kInfo));
     AuditRecord r = BaseRecord();
     r.status = refusal.status;
     r.findings = FindingsJson(findings);
@@ -267,16 +275,18 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
     net::HttpResponse response;
     response.status = refusal.status;
     response.headers.Add("Content-Type", "application/json");
-    if (refusal.retry_after_seconds > 0) response.headers.Add("retry-after", std::to_string(refusal.retry_after_seconds));
+    if (refusal.retry_after_seconds > 0)
+      response.headers.Add("retry-after", std::to_string(refusal.retry_after_seconds));
     response.body = refusal.body;
-    Commit(std::move(r), [self = shared_from_this(), response = std::move(response)](Status st) mutable {
-      if (!st.ok()) {
-        response.status = 500;
-      }
-      self->gw->metrics.Request(self->route.name, response.status);
-      self->gw->metrics.bytes_to_clients.fetch_add(response.body.size());
-      self->writer->Respond(std::move(response));
-    });
+    Commit(std::move(r),
+           [self = shared_from_this(), response = std::move(response)](Status st) mutable {
+             if (!st.ok()) {
+               response.status = 500;
+             }
+             self->gw->metrics.Request(self->route.name, response.status);
+             self->gw->metrics.bytes_to_clients.fetch_add(response.body.size());
+             self->writer->Respond(std::move(response));
+           });
   }
 
   // Appends `record`; `then` runs after the commit (or the failure).
@@ -309,7 +319,8 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
     auto type = head.headers.Get("Content-Type");
     streaming = type && type->find("text/event-stream") != std::string_view::npos;
     if (streaming) {
-      if (plan.translate && status < 300) stream_translator = NewResponseStreamTranslator(plan, model);
+      if (plan.translate && status < 300)
+        stream_translator = NewResponseStreamTranslator(plan, model);
       inbound = policy->NewInboundStream(route, gate_requested_usage);
       writer->StartStream(status, response_headers);
     }
@@ -333,12 +344,13 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
       // The client stopped reading: end the exchange rather than hold the
       // rest of the stream in memory (recorded in OnComplete).
       client_too_slow = true;
-      findings.push_back(GateFinding(
-          "gate/client-too-slow",
-          fmt::format("the client stopped reading: {} bytes of the stream were waiting for it (limit {}); the "
-                      "connection was closed and the upstream request cancelled",
-                      backlog, gw->options.max_client_backlog_bytes),
-          Severity::kLow));
+      findings.push_back(
+          GateFinding("gate/client-too-slow",
+                      fmt::format("the client stopped reading: {} bytes of the stream were waiting "
+                                  "for it (limit {}); the "
+                                  "connection was closed and the upstream request cancelled",
+                                  backlog, gw->options.max_client_backlog_bytes),
+                      Severity::kLow));
       client_gone.store(true);
       writer->Abort();
       if (upstream_request) upstream_request->Cancel();
@@ -356,8 +368,10 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
         findings.insert(findings.end(), inbound->findings().begin(), inbound->findings().end());
       }
       if (!client_too_slow) {
-        findings.push_back(GateFinding("gate/client-gone", "the client disconnected before the response ended; the "
-                                                           "upstream request was cancelled", Severity::kInfo));
+        findings.push_back(GateFinding("gate/client-gone",
+                                       "the client disconnected before the response ended; the "
+                                       "upstream request was cancelled",
+                                       Severity::kInfo));
       }
       AuditRecord r = BaseRecord();
       r.status = 499;
@@ -370,17 +384,19 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
       return;
     }
     if (!upstream_status.ok() && gw->drain_deadline_passed.load()) {
-      findings.push_back(GateFinding("gate/drain-deadline",
-                                     "the gate was stopping and its drain deadline passed: the upstream request was "
-                                     "cancelled",
-                                     Severity::kLow));
+      findings.push_back(GateFinding(
+          "gate/drain-deadline",
+          "the gate was stopping and its drain deadline passed: the upstream request was "
+          "cancelled",
+          Severity::kLow));
     }
     if (!upstream_status.ok()) gw->metrics.upstream_errors.fetch_add(1);
     if (!upstream_status.ok() && !streaming) {
       // Nothing sent yet: answer 502 in the provider's format.
       Refusal refusal = MakeRefusal(route.protocol, ErrorKind::kUpstream, "upstream-error",
                                     upstream_status.message());
-      if (head_seen) findings.push_back(GateFinding("gate/upstream-truncated", upstream_status.message()));
+      if (head_seen)
+        findings.push_back(GateFinding("gate/upstream-truncated", upstream_status.message()));
       return Refuse(refusal);
     }
     if (streaming) return FinishStream(std::move(upstream_status));
@@ -391,9 +407,11 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
     std::string rest;
     if (stream_translator) {
       rest = inbound->Feed(stream_translator->Finish());
-      for (const std::string& note : stream_translator->notes()) findings.push_back(TranslationFinding(note));
+      for (const std::string& note : stream_translator->notes())
+        findings.push_back(TranslationFinding(note));
       if (!stream_translator->status().ok()) {
-        findings.push_back(GateFinding("gate/untranslatable-stream", stream_translator->status().message()));
+        findings.push_back(
+            GateFinding("gate/untranslatable-stream", stream_translator->status().message()));
       }
     }
     rest += inbound->Finish();
@@ -404,11 +422,11 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
     }
     findings.insert(findings.end(), inbound->findings().begin(), inbound->findings().end());
     if (!upstream_status.ok()) {
-      findings.push_back(GateFinding("gate/upstream-truncated",
-                                     "the upstream stream broke off: " + upstream_status.message()));
+      findings.push_back(GateFinding("gate/upstream-truncated", "the upstream stream broke off: " +
+                                                                    upstream_status.message()));
     } else if (!inbound->complete()) {
-      findings.push_back(GateFinding("gate/stream-incomplete", "the stream ended without its final event",
-                                     Severity::kLow));
+      findings.push_back(GateFinding("gate/stream-incomplete",
+                                     "the stream ended without its final event", Severity::kLow));
     }
     gw->metrics.Findings(findings);
     AuditRecord r = BaseRecord();
@@ -455,8 +473,9 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
     auto self = shared_from_this();
     Commit(std::move(r), [self, response = std::move(response)](Status st) mutable {
       if (!st.ok()) {
-        Refusal failed = MakeRefusal(self->route.protocol, ErrorKind::kInternal, "log-failed",
-                                     "the audit log could not record this exchange: " + st.message());
+        Refusal failed =
+            MakeRefusal(self->route.protocol, ErrorKind::kInternal, "log-failed",
+                        "the audit log could not record this exchange: " + st.message());
         response.status = failed.status;
         response.headers = net::Headers{{"Content-Type", "application/json"}};
         response.body = failed.body;
@@ -481,7 +500,8 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
     if (forwarded && head_seen) {
       if (!charged.input_tokens && !charged.total_tokens) {
         charged.input_tokens = input_estimate;
-        estimated = fmt::format("input {} tokens (from {} request bytes)", input_estimate, input_estimate * 4);
+        estimated = fmt::format("input {} tokens (from {} request bytes)", input_estimate,
+                                input_estimate * 4);
       }
       if (inbound) {
         // A stream cut before its final event reports at most a placeholder
@@ -493,8 +513,9 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
         const bool cut = !inbound->complete() && from_text > charged.output_tokens.value_or(0);
         if (none || cut) {
           charged.output_tokens = from_text;
-          estimated += fmt::format("{}output {} tokens (from {} bytes of model output{})", estimated.empty() ? "" : ", ",
-                                   from_text, text, cut ? ", the stream was cut" : "");
+          estimated += fmt::format("{}output {} tokens (from {} bytes of model output{})",
+                                   estimated.empty() ? "" : ", ", from_text, text,
+                                   cut ? ", the stream was cut" : "");
         }
       }
     } else if (forwarded && !charged.any()) {
@@ -503,9 +524,10 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
       estimated = fmt::format("input {} tokens (from the request's size)", input_estimate);
     }
     if (!estimated.empty()) {
-      findings.push_back(GateFinding("gate/usage-estimated",
-                                     "the upstream reported no usage for this exchange; charged " + estimated,
-                                     Severity::kInfo));
+      findings.push_back(
+          GateFinding("gate/usage-estimated",
+                      "the upstream reported no usage for this exchange; charged " + estimated,
+                      Severity::kInfo));
     }
     gw->ledger->Settle(user, reservation, model, charged, route.protocol, gw->Now());
     r->input_tokens = static_cast<int64_t>(charged.input_tokens.value_or(0));
@@ -516,9 +538,10 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
 // /_glassbox/health while the store is down: 503 when the gate refuses
 // (take it out of the load balancer), 200 when it serves unlogged.
 net::HttpResponse StoreDownHealth(bool serve_unlogged) {
-  return JsonResponse(serve_unlogged ? 200 : 503,
-                      std::string("{\"status\":\"degraded\",\"store\":\"down\",\"on_store_down\":\"") +
-                          (serve_unlogged ? "serve-unlogged" : "refuse") + "\"}");
+  return JsonResponse(
+      serve_unlogged ? 200 : 503,
+      std::string("{\"status\":\"degraded\",\"store\":\"down\",\"on_store_down\":\"") +
+          (serve_unlogged ? "serve-unlogged" : "refuse") + "\"}");
 }
 
 // A refusal for a spent budget (429) or a store that cannot keep budgets
@@ -538,21 +561,25 @@ Refusal BudgetRefusal(net::Provider protocol, const BudgetDecision& budget) {
 // A compressed body is decoded here, so the policy reads what the model
 // will read; it is forwarded decoded (Content-Encoding is not passed on).
 // br is refused (415), as docs/gate.md says.
-std::optional<Refusal> DecodeRequestBody(const Policy& policy, net::Provider protocol, net::HttpRequest& request) {
+std::optional<Refusal> DecodeRequestBody(const Policy& policy, net::Provider protocol,
+                                         net::HttpRequest& request) {
   auto encoding = request.headers.Get("Content-Encoding");
   if (!encoding || encoding->empty()) return std::nullopt;
-  DecodedContent decoded = DecodeContentEncoding(*encoding, request.body, policy.config().max_body_bytes,
-                                                 kCodingGzip | kCodingDeflate | kCodingZstd);
+  DecodedContent decoded =
+      DecodeContentEncoding(*encoding, request.body, policy.config().max_body_bytes,
+                            kCodingGzip | kCodingDeflate | kCodingZstd);
   if (decoded.outcome == DecodedContent::Outcome::kDecoded) {
     request.body = std::move(decoded.body);
     return std::nullopt;
   }
   const bool too_large = decoded.outcome == DecodedContent::Outcome::kTooLarge;
   const bool unsupported = decoded.outcome == DecodedContent::Outcome::kUnsupported;
-  const std::string reason =
-      decoded.reason + (too_large ? " (max_body_bytes)" : unsupported ? "; send it uncompressed" : "");
-  Refusal refusal = MakeRefusal(protocol, too_large ? ErrorKind::kTooLarge : ErrorKind::kInvalidRequest,
-                                too_large ? "body-too-large" : "content-encoding", reason);
+  const std::string reason = decoded.reason + (too_large     ? " (max_body_bytes)"
+                                               : unsupported ? "; send it uncompressed"
+                                                             : "");
+  Refusal refusal =
+      MakeRefusal(protocol, too_large ? ErrorKind::kTooLarge : ErrorKind::kInvalidRequest,
+                  too_large ? "body-too-large" : "content-encoding", reason);
   if (unsupported) refusal.status = 415;
   return refusal;
 }
@@ -560,7 +587,8 @@ std::optional<Refusal> DecodeRequestBody(const Policy& policy, net::Provider pro
 // The checks before the policy reads the body: the route, the headers (and
 // who is asking), the body's encoding and the budget. Fills `ex` and `hd`;
 // a refusal, when one applies.
-std::optional<Refusal> Admit(Exchange& ex, const Policy& policy, net::HttpRequest& request, HeaderDecision* hd) {
+std::optional<Refusal> Admit(Exchange& ex, const Policy& policy, net::HttpRequest& request,
+                             HeaderDecision* hd) {
   HeaderList headers;
   headers.reserve(request.headers.size());
   for (const net::HeaderField& f : request.headers.fields()) headers.emplace_back(f.name, f.value);
@@ -592,7 +620,8 @@ std::optional<Refusal> Admit(Exchange& ex, const Policy& policy, net::HttpReques
 // Plans the route (gate/translation.h) and reserves the budget. False when
 // the exchange was answered here: a refusal, or a token count answered
 // locally.
-bool PlanAndReserve(Exchange& ex, const Policy& policy, const net::HttpRequest& request, OutboundResult& out) {
+bool PlanAndReserve(Exchange& ex, const Policy& policy, const net::HttpRequest& request,
+                    OutboundResult& out) {
   ex.plan = PlanRoute(policy.config(), ex.route, ex.model);
   if (ex.plan.upstream != nullptr) ex.upstream = ex.plan.upstream->name;
   if (ex.plan.refusal || ex.plan.count_locally) {
@@ -612,8 +641,8 @@ bool PlanAndReserve(Exchange& ex, const Policy& policy, const net::HttpRequest& 
   net::Usage estimate;
   estimate.input_tokens = ex.input_estimate;
   estimate.output_tokens = out.max_output_tokens.value_or(kDefaultMaxOutputTokens);
-  if (BudgetDecision budget =
-          ex.gw->ledger->Reserve(ex.user, ex.model, estimate, ex.route.protocol, ex.gw->Now(), &ex.reservation);
+  if (BudgetDecision budget = ex.gw->ledger->Reserve(ex.user, ex.model, estimate, ex.route.protocol,
+                                                     ex.gw->Now(), &ex.reservation);
       !budget.allowed) {
     ex.request_sha256 = Sha256Hex(request.body);
     ex.Refuse(BudgetRefusal(ex.route.protocol, budget));
@@ -635,8 +664,8 @@ struct Outgoing {
 // the original goes out untouched), else the policy's edit. The log keeps
 // the same bytes; one copy between them at most. Fills `digest` for the log
 // thread.
-Outgoing ChooseForwardBody(Exchange& ex, net::HttpRequest& request, OutboundResult& out, HeaderList headers,
-                           RequestDigest* digest) {
+Outgoing ChooseForwardBody(Exchange& ex, net::HttpRequest& request, OutboundResult& out,
+                           HeaderList headers, RequestDigest* digest) {
   Outgoing o;
   if (!out.changed) {
     // out.body is the policy's copy of the same bytes: hashed, then logged,
@@ -658,18 +687,21 @@ Outgoing ChooseForwardBody(Exchange& ex, net::HttpRequest& request, OutboundResu
 
 // A model route may send the request to another upstream, translated to
 // its protocol (gate/translation.h). A refusal when it cannot be.
-std::optional<Refusal> RouteOutgoing(Exchange& ex, const Policy& policy, bool secret_free, Outgoing* o,
-                                     RequestDigest* digest) {
+std::optional<Refusal> RouteOutgoing(Exchange& ex, const Policy& policy, bool secret_free,
+                                     Outgoing* o, RequestDigest* digest) {
   if (ex.plan.upstream == nullptr) return std::nullopt;
-  Result<RoutedRequest> routed = BuildRoutedRequest(policy.config(), ex.plan, ex.route, std::move(o->body), o->headers);
+  Result<RoutedRequest> routed =
+      BuildRoutedRequest(policy.config(), ex.plan, ex.route, std::move(o->body), o->headers);
   if (!routed.ok()) {
-    return MakeRefusal(ex.route.protocol, ErrorKind::kInvalidRequest, "untranslatable",
-                       "cannot be sent to upstream " + ex.upstream + ": " + routed.status().message());
+    return MakeRefusal(
+        ex.route.protocol, ErrorKind::kInvalidRequest, "untranslatable",
+        "cannot be sent to upstream " + ex.upstream + ": " + routed.status().message());
   }
   o->body = std::move(routed->body);
   o->target = std::move(routed->target);
   o->headers = std::move(routed->headers);
-  for (std::string& note : routed->notes) ex.findings.push_back(TranslationFinding(std::move(note)));
+  for (std::string& note : routed->notes)
+    ex.findings.push_back(TranslationFinding(std::move(note)));
   if (ex.log_payloads && (ex.plan.translate || !ex.plan.upstream_model.empty())) {
     // Translation moves the policy's strings (decoded and re-escaped);
     // it makes no new text, so a secret-free body stays secret-free.
@@ -720,13 +752,15 @@ void Gateway::Impl::Handle(net::HttpRequest request, std::shared_ptr<net::Respon
   auto digest = std::make_shared<RequestDigest>();
   Outgoing outgoing = ChooseForwardBody(*ex, request, out, std::move(hd.headers), digest.get());
   ex->request_digest = digest;
-  if (std::optional<Refusal> refusal = RouteOutgoing(*ex, *policy, out.secret_free, &outgoing, digest.get())) {
+  if (std::optional<Refusal> refusal =
+          RouteOutgoing(*ex, *policy, out.secret_free, &outgoing, digest.get())) {
     return ex->Refuse(*refusal);
   }
   Forward(ex, *upstream, request.method, std::move(outgoing), std::move(digest));
 }
 
-bool Gateway::Impl::AnswerHere(const net::HttpRequest& request, const std::shared_ptr<net::ResponseWriter>& writer) {
+bool Gateway::Impl::AnswerHere(const net::HttpRequest& request,
+                               const std::shared_ptr<net::ResponseWriter>& writer) {
   // Some agents (Claude Code) send HEAD / at start-up to see that the base URL
   // answers: a liveness check, not an exchange with a provider, so not logged.
   if (request.method == "HEAD" && request.path == "/") {
@@ -755,9 +789,10 @@ bool Gateway::Impl::AnswerHere(const net::HttpRequest& request, const std::share
   if (!store_up && !CurrentPolicy()->config().log.serve_unlogged) {
     // on_store_down = refuse: nothing goes through that the log cannot record.
     metrics.store_down_refusals.fetch_add(1);
-    net::HttpResponse r = JsonResponse(
-        503, "{\"error\":{\"type\":\"store_unavailable\",\"message\":\"the gate's audit log store is unreachable "
-             "(on_store_down = refuse)\"}}");
+    net::HttpResponse r = JsonResponse(503,
+                                       "{\"error\":{\"type\":\"store_unavailable\",\"message\":"
+                                       "\"the gate's audit log store is unreachable "
+                                       "(on_store_down = refuse)\"}}");
     r.headers.Add("retry-after", "1");
     writer->Respond(std::move(r));
     return true;
@@ -766,7 +801,8 @@ bool Gateway::Impl::AnswerHere(const net::HttpRequest& request, const std::share
 }
 
 void Gateway::Impl::Forward(const std::shared_ptr<Exchange>& ex, const UpstreamConfig& upstream,
-                            const std::string& method, Outgoing outgoing, std::shared_ptr<RequestDigest> digest) {
+                            const std::string& method, Outgoing outgoing,
+                            std::shared_ptr<RequestDigest> digest) {
   net::Url url;
   url.scheme = upstream.url.scheme;
   url.host = upstream.url.host;
@@ -775,7 +811,8 @@ void Gateway::Impl::Forward(const std::shared_ptr<Exchange>& ex, const UpstreamC
   net::ClientRequest upstream_request;
   upstream_request.method = method;
   upstream_request.target = std::move(outgoing.target);
-  for (auto& [name, value] : outgoing.headers) upstream_request.headers.Add(std::move(name), std::move(value));
+  for (auto& [name, value] : outgoing.headers)
+    upstream_request.headers.Add(std::move(name), std::move(value));
   upstream_request.body = std::move(outgoing.body);
 
   net::ClientCallbacks callbacks;
@@ -795,7 +832,9 @@ void Gateway::Impl::Forward(const std::shared_ptr<Exchange>& ex, const UpstreamC
   // thread cost a wake-up and slowed the upstream exchange about as much
   // as the hash took (p50 added 0.19-0.29 ms against 0.17-0.21). A record
   // that comes first (a very fast upstream) hashes the body itself.
-  loop->PostHere([log = log.get(), digest = std::move(digest)]() mutable { log->PrepareHere(std::move(digest)); });
+  loop->PostHere([log = log.get(), digest = std::move(digest)]() mutable {
+    log->PrepareHere(std::move(digest));
+  });
   ex->writer->OnClientGone([weak = std::weak_ptr<Exchange>(ex)] {
     if (auto e = weak.lock()) {
       e->client_gone.store(true);
@@ -809,8 +848,11 @@ void Gateway::Impl::HandleReload(const net::HttpRequest& request,
                                  const std::shared_ptr<net::ResponseWriter>& writer) {
   const std::string& peer = request.connection.peer;
   const bool loopback = peer.starts_with("127.") || peer.starts_with("[::1]");
-  if (!loopback) return writer->Respond(JsonResponse(403, "{\"error\":\"reload is allowed from loopback only\"}"));
-  if (request.method != "POST") return writer->Respond(JsonResponse(405, "{\"error\":\"use POST\"}"));
+  if (!loopback)
+    return writer->Respond(
+        JsonResponse(403, "{\"error\":\"reload is allowed from loopback only\"}"));
+  if (request.method != "POST")
+    return writer->Respond(JsonResponse(405, "{\"error\":\"use POST\"}"));
   // On the I/O thread: building a policy takes a few milliseconds (the
   // secret rules' database is precompiled), and reloads are rare.
   {
@@ -828,16 +870,17 @@ void Gateway::Impl::HandleReload(const net::HttpRequest& request,
 Status Gateway::Impl::ReloadNow(std::optional<GateConfig> given) {
   std::lock_guard reload_lock(reload_mu);
   Result<GateConfig> loaded = given ? Result<GateConfig>(std::move(*given))
-                              : options.reload_config ? options.reload_config()
-                                                      : Result<GateConfig>(Status::Error("this gate was started "
-                                                                                         "without a way to reload"));
+                              : options.reload_config
+                                  ? options.reload_config()
+                                  : Result<GateConfig>(Status::Error("this gate was started "
+                                                                     "without a way to reload"));
   Status st = loaded.ok() ? Status::Ok() : loaded.status();
   std::shared_ptr<const Policy> old = CurrentPolicy();
   if (st.ok()) {
     const GateConfig& now = old->config();
     if (loaded->listen != now.listen) {
-      st = Status::Error(fmt::format("the listen address changed ({} -> {}); that needs a restart", now.listen,
-                                     loaded->listen));
+      st = Status::Error(fmt::format("the listen address changed ({} -> {}); that needs a restart",
+                                     now.listen, loaded->listen));
     } else if (loaded->log.durability != now.log.durability) {
       st = Status::Error("the log's durability changed; that needs a restart");
     } else if (loaded->log.location != now.log.location || loaded->log.replica != now.log.replica) {
@@ -885,14 +928,16 @@ void Gateway::Impl::HandleRejected(const net::RejectedRequest& rejected,
   ex->logged_request = std::nullopt;
   HeaderList headers;
   for (const net::HeaderField& f : rejected.headers.fields()) headers.emplace_back(f.name, f.value);
-  RouteDecision decision = ex->policy->ClassifyRoute(rejected.method, path.empty() ? "/" : path, headers);
+  RouteDecision decision =
+      ex->policy->ClassifyRoute(rejected.method, path.empty() ? "/" : path, headers);
   ex->route = decision.route;
   ex->upstream = decision.route.upstream;
   ex->agent = IdentifyAgent(headers);
   metrics.Findings({GateFinding("gate/bad-http", rejected.reason)});
   ErrorKind kind = rejected.status == 413 ? ErrorKind::kTooLarge : ErrorKind::kInvalidRequest;
-  Refusal refusal = MakeRefusal(ex->route.protocol, kind, rejected.status == 413 ? "body-too-large" : "bad-http",
-                                rejected.reason);
+  Refusal refusal =
+      MakeRefusal(ex->route.protocol, kind, rejected.status == 413 ? "body-too-large" : "bad-http",
+                  rejected.reason);
   refusal.status = rejected.status;
   ex->Refuse(refusal);
 }
@@ -931,12 +976,14 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options) {
   std::string host = config.listen;
   uint16_t port = 0;
   size_t colon = host.rfind(':');
-  if (colon == std::string::npos) return Status::Error("listen address '" + config.listen + "': expected HOST:PORT");
+  if (colon == std::string::npos)
+    return Status::Error("listen address '" + config.listen + "': expected HOST:PORT");
   {
     const std::string_view digits = std::string_view(host).substr(colon + 1);
     const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
     if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size()) {
-      return Status::Error("listen address '" + config.listen + "': the port must be a number from 0 to 65535");
+      return Status::Error("listen address '" + config.listen +
+                           "': the port must be a number from 0 to 65535");
     }
   }
   host = host.substr(0, colon);
@@ -950,7 +997,8 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options) {
   auto log = LogWriter::Open(impl->options.log_path, config.log.durability, config.log.replica);
   if (!log.ok()) {
     // PostgreSQL's messages name the (password-masked) URL themselves.
-    if (IsPostgresUrl(impl->options.log_path)) return Status::Error("audit log: " + log.status().message());
+    if (IsPostgresUrl(impl->options.log_path))
+      return Status::Error("audit log: " + log.status().message());
     return Status::Error("audit log '" + impl->options.log_path + "': " + log.status().message());
   }
   impl->log = std::move(log.value());
@@ -969,16 +1017,20 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options) {
     CheckpointOptions checkpoints;
     checkpoints.signer = std::move(signer.value());
     if (impl->options.checkpoint_path.empty() && IsPostgresUrl(impl->options.log_path)) {
-      return Status::Error("with a PostgreSQL log, name each replica's checkpoint file (--checkpoints FILE)");
+      return Status::Error(
+          "with a PostgreSQL log, name each replica's checkpoint file (--checkpoints FILE)");
     }
-    checkpoints.path = impl->options.checkpoint_path.empty() ? impl->options.log_path + ".checkpoints"
-                                                             : impl->options.checkpoint_path;
+    checkpoints.path = impl->options.checkpoint_path.empty()
+                           ? impl->options.log_path + ".checkpoints"
+                           : impl->options.checkpoint_path;
     checkpoints.every_records = std::max<int64_t>(1, impl->options.checkpoint_every_records);
     checkpoints.every = impl->options.checkpoint_every;
     checkpoints.sync = config.log.durability == LogDurability::kFull;
     Impl* self = impl.get();
     checkpoints.now = [self] { return FormatRfc3339(self->Now()); };
-    checkpoints.on_failure = [self](const Status& st) { self->Notice("checkpoint not written: " + st.message()); };
+    checkpoints.on_failure = [self](const Status& st) {
+      self->Notice("checkpoint not written: " + st.message());
+    };
     impl->log->SetCheckpoints(std::move(checkpoints));
   }
   if (std::shared_ptr<SharedBudgets> shared = impl->log->log().Budgets()) {
@@ -990,9 +1042,11 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options) {
     (void)seeded;  // a record with an unreadable time is skipped; the rest still count
   }
   // [retention]: applied now, then hourly on the log thread.
-  Result<int64_t> trimmed = ApplyRetention(impl->current_policy->config().retention, impl->log->log(), impl->Now());
+  Result<int64_t> trimmed =
+      ApplyRetention(impl->current_policy->config().retention, impl->log->log(), impl->Now());
   if (!trimmed.ok()) {
-    return Status::Error("audit log '" + impl->options.log_path + "': retention: " + trimmed.status().message());
+    return Status::Error("audit log '" + impl->options.log_path +
+                         "': retention: " + trimmed.status().message());
   }
   {
     Impl* self = impl.get();
@@ -1026,10 +1080,11 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options) {
                                    std::shared_ptr<net::ResponseWriter> writer) {
     raw->HandleRejected(rejected, std::move(writer));
   };
-  auto server = net::HttpServer::Start(*impl->loop, server_options,
-                                       [raw](net::HttpRequest request, std::shared_ptr<net::ResponseWriter> writer) {
-                                         raw->Handle(std::move(request), std::move(writer));
-                                       });
+  auto server = net::HttpServer::Start(
+      *impl->loop, server_options,
+      [raw](net::HttpRequest request, std::shared_ptr<net::ResponseWriter> writer) {
+        raw->Handle(std::move(request), std::move(writer));
+      });
   if (!server.ok()) return server.status();
   impl->server = std::move(server.value());
   return std::unique_ptr<Gateway>(new Gateway(std::move(impl)));
@@ -1048,9 +1103,12 @@ Gateway::DrainReport Gateway::Drain(std::chrono::milliseconds deadline) {
   Impl& gw = *impl_;
   const uint64_t alive_at_start = gw.exchanges_alive.load();
   gw.server->BeginDrain();
-  auto settled = [&] { return gw.exchanges_alive.load() == 0 && gw.server->stats().requests_in_progress == 0; };
+  auto settled = [&] {
+    return gw.exchanges_alive.load() == 0 && gw.server->stats().requests_in_progress == 0;
+  };
   auto wait_until = [&](Clock::time_point until) {
-    while (!settled() && Clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    while (!settled() && Clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
     return settled();
   };
   if (!wait_until(Clock::now() + deadline)) {

@@ -106,7 +106,8 @@ class GatewayTest : public ::testing::Test {
   Reply Send(std::string method, std::string target, std::string body, net::Headers headers = {}) {
     net::Url url;
     std::string error;
-    EXPECT_TRUE(net::ParseUrl("http://127.0.0.1:" + std::to_string(gateway_->port()), &url, &error));
+    EXPECT_TRUE(
+        net::ParseUrl("http://127.0.0.1:" + std::to_string(gateway_->port()), &url, &error));
     auto reply = std::make_shared<Reply>();
     auto done = std::make_shared<std::promise<void>>();
     net::ClientRequest req;
@@ -130,7 +131,8 @@ class GatewayTest : public ::testing::Test {
     return *reply;
   }
   // When set and returning true, answers in place of the fake provider.
-  std::function<bool(const net::HttpRequest&, std::shared_ptr<net::ResponseWriter>)> upstream_override_;
+  std::function<bool(const net::HttpRequest&, std::shared_ptr<net::ResponseWriter>)>
+      upstream_override_;
 
   std::vector<std::string> Received() {
     std::lock_guard lock(mu_);
@@ -157,8 +159,9 @@ constexpr const char* kSecretBody =
 TEST_F(GatewayTest, CleanBodiesAreForwardedUnchangedAndHashedOnce) {
   std::vector<std::string> bodies;
   for (int i = 0; i < 5; ++i) {
-    bodies.push_back(R"({"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":"tell me )" +
-                     std::string(static_cast<size_t>(1000 * (i + 1)), static_cast<char>('a' + i)) + R"("}]})");
+    bodies.push_back(
+        R"({"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":"tell me )" +
+        std::string(static_cast<size_t>(1000 * (i + 1)), static_cast<char>('a' + i)) + R"("}]})");
     Reply r = Send("POST", "/v1/messages", bodies.back(), {{"anthropic-version", "2023-06-01"}});
     ASSERT_TRUE(r.status_of_transfer.ok()) << r.status_of_transfer.message();
     EXPECT_EQ(r.status, 200) << r.body;
@@ -195,7 +198,8 @@ TEST_F(GatewayTest, RegressionIssue20_ScanErrorRefusesAndIsLogged) {
   ASSERT_TRUE(records.ok());
   ASSERT_EQ(records->size(), 1u);
   EXPECT_EQ((*records)[0].status, 500);
-  EXPECT_NE((*records)[0].findings.find("gate/refused-scan-failed"), std::string::npos) << (*records)[0].findings;
+  EXPECT_NE((*records)[0].findings.find("gate/refused-scan-failed"), std::string::npos)
+      << (*records)[0].findings;
   // The next request, with the engine working again, is redacted and forwarded.
   Reply ok = Send("POST", "/v1/messages", kSecretBody, {{"anthropic-version", "2023-06-01"}});
   EXPECT_EQ(ok.status, 200);
@@ -209,8 +213,9 @@ TEST_F(GatewayTest, RegressionIssue20_ScanErrorRefusesAndIsLogged) {
 // answers (the commit then writes a small row); it reads back, hashes and
 // verifies exactly like an inline one.
 TEST_F(GatewayTest, LargeBodiesAreStoredAheadAndReadBackWhole) {
-  const std::string body = R"({"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":"summarise )" +
-                           std::string(100000, 'w') + R"("}]})";
+  const std::string body =
+      R"({"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":"summarise )" +
+      std::string(100000, 'w') + R"("}]})";
   Reply r = Send("POST", "/v1/messages", body, {{"anthropic-version", "2023-06-01"}});
   ASSERT_TRUE(r.status_of_transfer.ok()) << r.status_of_transfer.message();
   EXPECT_EQ(r.status, 200) << r.body;
@@ -230,7 +235,8 @@ TEST_F(GatewayTest, LargeBodiesAreStoredAheadAndReadBackWhole) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(log_path_.c_str(), &db), SQLITE_OK);
   sqlite3_stmt* st = nullptr;
-  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT request_body IS NULL, request_body_at FROM records", -1, &st, nullptr),
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT request_body IS NULL, request_body_at FROM records", -1,
+                               &st, nullptr),
             SQLITE_OK);
   ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
   EXPECT_EQ(sqlite3_column_int(st, 0), 1);
@@ -249,12 +255,14 @@ TEST_F(GatewayTest, ABodyStoreHeldElsewhereKeepsBodiesInline) {
   ASSERT_TRUE(other.ok());
   // The gate has stored nothing yet, so this writer takes the store's lock.
   ASSERT_TRUE((*other)->StoreRequestBody("{}", /*screened=*/true, "").ok());
-  const std::string body = R"({"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":"held )" +
-                           std::string(40000, 'h') + R"("}]})";
+  const std::string body =
+      R"({"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":"held )" +
+      std::string(40000, 'h') + R"("}]})";
   Reply r = Send("POST", "/v1/messages", body, {{"anthropic-version", "2023-06-01"}});
   ASSERT_TRUE(r.status_of_transfer.ok()) << r.status_of_transfer.message();
   EXPECT_EQ(r.status, 200) << r.body;
-  EXPECT_NE(gateway_->MetricsText().find("glassbox_gate_log_bodies_kept_inline_total 1"), std::string::npos);
+  EXPECT_NE(gateway_->MetricsText().find("glassbox_gate_log_bodies_kept_inline_total 1"),
+            std::string::npos);
   auto records = (*other)->List();
   ASSERT_TRUE(records.ok());
   ASSERT_EQ(records->size(), 1u);
@@ -275,8 +283,9 @@ TEST_F(GatewayTest, ConcurrentExchangesAreAllRecordedInOneIntactChain) {
   std::vector<std::string> bodies;
   std::vector<std::future<int>> statuses;
   for (int i = 0; i < kRequests; ++i) {
-    bodies.push_back(R"({"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":"n)" +
-                     std::to_string(i) + " " + std::string(i % 3 == 0 ? 40000 : 10, 'w') + R"("}]})");
+    bodies.push_back(
+        R"({"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":"n)" +
+        std::to_string(i) + " " + std::string(i % 3 == 0 ? 40000 : 10, 'w') + R"("}]})");
   }
   for (int i = 0; i < kRequests; ++i) {
     auto done = std::make_shared<std::promise<int>>();
@@ -314,7 +323,8 @@ TEST_F(GatewayTest, ConcurrentExchangesAreAllRecordedInOneIntactChain) {
 }
 
 TEST_F(GatewayTest, UnloggedRouteKeepsTheHashButNotTheBody) {
-  const std::string body = R"({"model":"text-embedding-3-small","input":"private notes )" + std::string(3000, 'n') + R"("})";
+  const std::string body = R"({"model":"text-embedding-3-small","input":"private notes )" +
+                           std::string(3000, 'n') + R"("})";
   Reply r = Send("POST", "/v1/embeddings", body, {{"Authorization", "Bearer sk-test"}});
   ASSERT_TRUE(r.status_of_transfer.ok()) << r.status_of_transfer.message();
   EXPECT_EQ(r.status, 200) << r.body;
@@ -339,7 +349,8 @@ TEST_F(GatewayTest, RedactsSecretsBeforeTheyLeaveAndLogsTheExchange) {
   EXPECT_NE(r.body.find("\"content\""), std::string::npos);
   auto received = Received();
   ASSERT_EQ(received.size(), 1u);
-  EXPECT_EQ(received[0].find("ghp_0123456789abcdefghijklmnopqrstuvwxyzAB"), std::string::npos) << received[0];
+  EXPECT_EQ(received[0].find("ghp_0123456789abcdefghijklmnopqrstuvwxyzAB"), std::string::npos)
+      << received[0];
   EXPECT_NE(received[0].find("REDACTED"), std::string::npos) << received[0];
 
   auto log = AuditLog::Open(log_path_, AuditLog::OpenMode::kExisting);
@@ -362,8 +373,9 @@ TEST_F(GatewayTest, RedactsSecretsBeforeTheyLeaveAndLogsTheExchange) {
 }
 
 TEST_F(GatewayTest, StreamsAreForwardedAndRecorded) {
-  Reply r = Send("POST", "/v1/chat/completions",
-                 R"({"model":"gpt-5","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]})");
+  Reply r = Send(
+      "POST", "/v1/chat/completions",
+      R"({"model":"gpt-5","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]})");
   ASSERT_TRUE(r.status_of_transfer.ok()) << r.status_of_transfer.message();
   EXPECT_EQ(r.status, 200);
   EXPECT_NE(r.body.find("data: [DONE]"), std::string::npos) << r.body;
@@ -381,9 +393,10 @@ TEST_F(GatewayTest, RefusalsUseTheProviderFormatAndAreLogged) {
   Reply unknown = Send("GET", "/v2/whatever", "");
   EXPECT_EQ(unknown.status, 404);
   EXPECT_NE(unknown.body.find("\"error\""), std::string::npos);
-  Reply key = Send("POST", "/v1/messages",
-                   R"({"model":"claude-sonnet-4-5","max_tokens":5,"messages":[{"role":"user","content":"-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\n-----END RSA PRIVATE KEY-----"}]})",
-                   {{"anthropic-version", "2023-06-01"}});
+  Reply key = Send(
+      "POST", "/v1/messages",
+      R"({"model":"claude-sonnet-4-5","max_tokens":5,"messages":[{"role":"user","content":"-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\n-----END RSA PRIVATE KEY-----"}]})",
+      {{"anthropic-version", "2023-06-01"}});
   EXPECT_EQ(key.status, 403) << key.body;
   EXPECT_NE(key.body.find("\"type\":\"error\""), std::string::npos) << key.body;
   Reply bad = Send("POST", "/v1/messages", "{not json", {{"anthropic-version", "2023-06-01"}});
@@ -394,10 +407,12 @@ TEST_F(GatewayTest, RefusalsUseTheProviderFormatAndAreLogged) {
   auto records = (*log)->List();
   ASSERT_TRUE(records.ok());
   EXPECT_EQ(records->size(), 3u);
-  EXPECT_EQ((*records)[0].request_sha256, Sha256Hex(""));  // GET with no body, refused before the policy
+  EXPECT_EQ((*records)[0].request_sha256,
+            Sha256Hex(""));  // GET with no body, refused before the policy
   std::string metrics = gateway_->MetricsText();
   EXPECT_NE(metrics.find("glassbox_gate_refusals_total"), std::string::npos);
-  EXPECT_NE(metrics.find("glassbox_gate_requests_total{route=\"unknown\",status=\"404\"} 1"), std::string::npos)
+  EXPECT_NE(metrics.find("glassbox_gate_requests_total{route=\"unknown\",status=\"404\"} 1"),
+            std::string::npos)
       << metrics;
 }
 
@@ -436,7 +451,8 @@ TEST_F(GatewayTest, RetentionIsAppliedAtStartUpAndTheChainStillVerifies) {
   {
     auto log = AuditLog::Open(path, AuditLog::OpenMode::kCreate);
     ASSERT_TRUE(log.ok());
-    for (const char* time : {"2020-01-01T00:00:00Z", "2020-01-02T00:00:00Z", "2020-01-03T00:00:00Z"}) {
+    for (const char* time :
+         {"2020-01-01T00:00:00Z", "2020-01-02T00:00:00Z", "2020-01-03T00:00:00Z"}) {
       AuditRecord r;
       r.time = time;
       r.user = "alice";
@@ -469,7 +485,6 @@ TEST_F(GatewayTest, RetentionIsAppliedAtStartUpAndTheChainStillVerifies) {
   std::remove(path.c_str());
 }
 
-
 // A client that sends a streaming request and then never reads: the gate
 // holds at most max_client_backlog_bytes (4 MB here) of the 48 MB stream,
 // then closes the connection, cancels the upstream request and records the
@@ -480,7 +495,8 @@ TEST_F(GatewayTest, AClientThatStopsReadingIsCutOffNotBufferedWithoutBound) {
     h.Add("Content-Type", "text/event-stream");
     w->StartStream(200, h);
     const std::string event =
-        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":"
+        "event: content_block_delta\ndata: "
+        "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":"
         "\"text_delta\",\"text\":\"" +
         std::string(64 * 1024, 'x') + "\"}}\n\n";
     for (int i = 0; i < 768; ++i) w->Write(event);  // about 48 MB
@@ -496,10 +512,12 @@ TEST_F(GatewayTest, AClientThatStopsReadingIsCutOffNotBufferedWithoutBound) {
   addr.sin_port = htons(gateway_->port());
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  const std::string body = R"({"model":"claude-sonnet-4-5","max_tokens":10,"stream":true,"messages":[{"role":"user","content":"hi"}]})";
-  const std::string request = "POST /v1/messages HTTP/1.1\r\nHost: gate\r\nContent-Type: application/json\r\n"
-                              "anthropic-version: 2023-06-01\r\nContent-Length: " +
-                              std::to_string(body.size()) + "\r\n\r\n" + body;
+  const std::string body =
+      R"({"model":"claude-sonnet-4-5","max_tokens":10,"stream":true,"messages":[{"role":"user","content":"hi"}]})";
+  const std::string request =
+      "POST /v1/messages HTTP/1.1\r\nHost: gate\r\nContent-Type: application/json\r\n"
+      "anthropic-version: 2023-06-01\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n" + body;
   ASSERT_EQ(write(fd, request.data(), request.size()), static_cast<ssize_t>(request.size()));
   // Never read: wait for the record of the exchange.
   std::vector<AuditRecord> records;
@@ -513,13 +531,15 @@ TEST_F(GatewayTest, AClientThatStopsReadingIsCutOffNotBufferedWithoutBound) {
   close(fd);
   ASSERT_EQ(records.size(), 1u);
   EXPECT_EQ(records[0].status, 499);
-  EXPECT_NE(records[0].findings.find("gate/client-too-slow"), std::string::npos) << records[0].findings;
+  EXPECT_NE(records[0].findings.find("gate/client-too-slow"), std::string::npos)
+      << records[0].findings;
   EXPECT_EQ(records[0].findings.find("gate/client-gone"), std::string::npos) << records[0].findings;
   // The gate keeps serving.
   upstream_override_ = nullptr;
-  Reply r = Send("POST", "/v1/messages",
-                 R"({"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":"hi"}]})",
-                 {{"anthropic-version", "2023-06-01"}});
+  Reply r = Send(
+      "POST", "/v1/messages",
+      R"({"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":"hi"}]})",
+      {{"anthropic-version", "2023-06-01"}});
   EXPECT_EQ(r.status, 200) << r.body;
 }
 
@@ -557,8 +577,10 @@ TEST_F(GatewayTest, RegressionIssue17_ReloadRefusesABadConfigAndKeepsTheOld) {
   ASSERT_TRUE(gateway_->Reload(now).ok());
   Reply after = Send("POST", "/v1/messages", kSecretBody, {{"anthropic-version", "2023-06-01"}});
   EXPECT_EQ(after.status, 403) << after.body;
-  EXPECT_NE(gateway_->MetricsText().find("glassbox_gate_reloads_total{result=\"ok\"} 1"), std::string::npos);
-  EXPECT_NE(gateway_->MetricsText().find("glassbox_gate_reloads_total{result=\"refused\"} 2"), std::string::npos);
+  EXPECT_NE(gateway_->MetricsText().find("glassbox_gate_reloads_total{result=\"ok\"} 1"),
+            std::string::npos);
+  EXPECT_NE(gateway_->MetricsText().find("glassbox_gate_reloads_total{result=\"refused\"} 2"),
+            std::string::npos);
 }
 
 }  // namespace

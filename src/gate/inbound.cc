@@ -104,10 +104,11 @@ void MergeUsage(const Usage& from, Usage* into) {
 // text, thinking, tool arguments; ids and other fields are ASCII and pass
 // unchanged), recursing once into strings that hold JSON (OpenAI tool-call
 // arguments). `path_prefix` is put before each finding's path.
-Status StripJson(std::string_view json, const std::string& path_prefix, std::vector<Finding>* findings,
-                 std::string* out, bool* changed) {
+Status StripJson(std::string_view json, const std::string& path_prefix,
+                 std::vector<Finding>* findings, std::string* out, bool* changed) {
   std::function<std::optional<std::string>(std::string_view, const std::string&, int)> edit;
-  edit = [&](std::string_view text, const std::string& path, int depth) -> std::optional<std::string> {
+  edit = [&](std::string_view text, const std::string& path,
+             int depth) -> std::optional<std::string> {
     if (depth < 2 && LooksLikeJson(text) && MayHoldHiddenText(text)) {
       const StringEdit inner_key = [&](std::string_view key, const std::string& p, bool) {
         return StripHiddenKey(key, path + "<json>" + p.substr(1), findings);
@@ -120,7 +121,8 @@ Status StripJson(std::string_view json, const std::string& path_prefix, std::vec
             return edit(s, path + "<json>" + p.substr(1), depth + 1);
           },
           &inner, &inner_changed, 64, nullptr, &inner_key);
-      if (st.ok()) return inner_changed ? std::optional<std::string>(std::move(inner)) : std::nullopt;
+      if (st.ok())
+        return inner_changed ? std::optional<std::string>(std::move(inner)) : std::nullopt;
     }
     return StripHiddenText(text, path, findings);
   };
@@ -129,8 +131,11 @@ Status StripJson(std::string_view json, const std::string& path_prefix, std::vec
     return StripHiddenKey(key, path_prefix + path, findings);
   };
   return EditJsonStrings(
-      json, [&](std::string_view s, const std::string& path, bool) { return edit(s, path_prefix + path, 0); }, out,
-      changed, 256, nullptr, &strip_key);
+      json,
+      [&](std::string_view s, const std::string& path, bool) {
+        return edit(s, path_prefix + path, 0);
+      },
+      out, changed, 256, nullptr, &strip_key);
 }
 
 Finding GateFinding(std::string_view rule, Severity severity, std::string message) {
@@ -175,10 +180,10 @@ InboundResult InboundJson(std::string_view body, const InboundOptions& options) 
   if (!st.ok() || !utf::IsValidUtf8(body)) {
     r.body = std::string(body);
     r.checked = false;
-    r.findings.push_back(
-        GateFinding("gate/unchecked-response", Severity::kMedium,
-                    fmt::format("the {} response body is not valid JSON in UTF-8 and was forwarded unchecked{}",
-                                net::ProviderName(options.provider), st.ok() ? "" : ": " + st.message())));
+    r.findings.push_back(GateFinding(
+        "gate/unchecked-response", Severity::kMedium,
+        fmt::format("the {} response body is not valid JSON in UTF-8 and was forwarded unchecked{}",
+                    net::ProviderName(options.provider), st.ok() ? "" : ": " + st.message())));
     return r;
   }
   if (options.strip_hidden && MayHoldHiddenText(body)) {
@@ -263,7 +268,8 @@ struct InboundStream::Impl {
         while (true) {
           const size_t nl = data.find('\n', p);
           out.append("data: ");
-          out.append(data.substr(p, nl == std::string_view::npos ? std::string_view::npos : nl - p));
+          out.append(
+              data.substr(p, nl == std::string_view::npos ? std::string_view::npos : nl - p));
           out.append(ending.empty() ? std::string_view("\n") : ending);
           if (nl == std::string_view::npos) break;
           p = nl + 1;
@@ -283,8 +289,9 @@ struct InboundStream::Impl {
     ++events;
     Result<net::ProviderEvent> ev = net::ParseProviderEvent(options.provider, block);
     if (!ev.ok()) {
-      Unchecked(raw.size(), fmt::format("stream event {} ({} bytes at offset {}) was forwarded unchecked: {}", events,
-                                        raw.size(), block.begin, ev.status().message()));
+      Unchecked(raw.size(),
+                fmt::format("stream event {} ({} bytes at offset {}) was forwarded unchecked: {}",
+                            events, raw.size(), block.begin, ev.status().message()));
       forward->append(raw);
       return;
     }
@@ -292,8 +299,10 @@ struct InboundStream::Impl {
     if (ev->is_done) saw_done = true;
     // OpenAI Responses events: "response.completed" ends the stream, and
     // its usage sits under response.usage.
-    const std::string_view type = block.type != "message" ? std::string_view(block.type) : std::string_view(ev->type);
-    if (type == "response.completed" || type == "response.incomplete" || type == "response.failed") saw_done = true;
+    const std::string_view type =
+        block.type != "message" ? std::string_view(block.type) : std::string_view(ev->type);
+    if (type == "response.completed" || type == "response.incomplete" || type == "response.failed")
+      saw_done = true;
     if (type == "response.failed" || type == "error") saw_error = true;
     MergeUsage(ev->usage, &usage);
     for (const net::TextPiece& piece : ev->pieces) text_bytes += piece.text.size();
@@ -318,7 +327,8 @@ struct InboundStream::Impl {
     const size_t before = findings.size();
     std::string data;
     bool changed = false;
-    const Status st = StripJson(block.data, fmt::format("event[{}]", events), &findings, &data, &changed);
+    const Status st =
+        StripJson(block.data, fmt::format("event[{}]", events), &findings, &data, &changed);
     for (size_t k = before; k < findings.size(); ++k) {
       findings[k].byte_offset += block.begin;  // relative to the stream, roughly: the event's start
       if (findings[k].rule == "unicode/tag-characters") {
@@ -369,9 +379,10 @@ std::string InboundStream::Feed(std::string_view bytes) {
   s.Forward(&forward);
   if (!st.ok()) {
     s.broken = true;
-    s.Unchecked(s.pending.size(), fmt::format("the stream's framing broke at offset {} ({}); the rest was forwarded "
-                                              "unchecked",
-                                              s.pending_base, st.message()));
+    s.Unchecked(s.pending.size(),
+                fmt::format("the stream's framing broke at offset {} ({}); the rest was forwarded "
+                            "unchecked",
+                            s.pending_base, st.message()));
     forward.append(s.pending);
     s.pending_base += s.pending.size();
     s.pending.clear();
@@ -389,14 +400,16 @@ std::string InboundStream::Finish() {
     const Status st = s.parser.Finish(&s.blocks);
     for (const net::SseBlock& block : s.blocks) {
       if (!block.complete) {
-        const std::string_view raw =
-            std::string_view(s.pending).substr(block.begin - s.pending_base, block.end - block.begin);
+        const std::string_view raw = std::string_view(s.pending).substr(
+            block.begin - s.pending_base, block.end - block.begin);
         const bool blank = raw.find_first_not_of("\r\n") == std::string_view::npos;
         if (!blank) {
           s.truncated = true;
-          s.Unchecked(raw.size(), fmt::format("the stream ended inside an event ({} bytes at offset {}); they were "
-                                              "forwarded unchecked",
-                                              raw.size(), block.begin));
+          s.Unchecked(
+              raw.size(),
+              fmt::format("the stream ended inside an event ({} bytes at offset {}); they were "
+                          "forwarded unchecked",
+                          raw.size(), block.begin));
         }
       }
     }
@@ -413,9 +426,9 @@ std::string InboundStream::Finish() {
     (void)st;
   }
   if (s.tag_events > 1) {
-    Finding f = GateFinding(
-        "unicode/tag-characters", Severity::kHigh,
-        fmt::format("tag characters spread over {} stream events spell \"{}\"", s.tag_events, s.tag_decoded));
+    Finding f = GateFinding("unicode/tag-characters", Severity::kHigh,
+                            fmt::format("tag characters spread over {} stream events spell \"{}\"",
+                                        s.tag_events, s.tag_decoded));
     f.decoded = s.tag_decoded;
     s.findings.push_back(std::move(f));
   }

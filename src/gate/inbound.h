@@ -27,7 +27,7 @@ namespace glassbox::gate {
 
 struct InboundOptions {
   net::Provider provider = net::Provider::kUnknown;  // kUnknown: guessed per body/event
-  bool strip_hidden = true;                          // false: only findings and usage, bytes unchanged
+  bool strip_hidden = true;  // false: only findings and usage, bytes unchanged
   size_t max_event_bytes = size_t{16} << 20;
   // OpenAI Chat streams only: the gate asked for the usage chunk
   // (stream_options.include_usage) the client did not ask for. That chunk

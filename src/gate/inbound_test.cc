@@ -63,14 +63,15 @@ std::vector<std::string> EventData(std::string_view stream) {
 
 std::string AnthropicDelta(std::string_view text) {
   return "event: content_block_delta\ndata: " +
-         json::serialize(json::object{
-             {"type", "content_block_delta"}, {"index", 0}, {"delta", {{"type", "text_delta"}, {"text", text}}}}) +
+         json::serialize(json::object{{"type", "content_block_delta"},
+                                      {"index", 0},
+                                      {"delta", {{"type", "text_delta"}, {"text", text}}}}) +
          "\n\n";
 }
 
 TEST(InboundStream, CleanStreamsPassByteForByteHoweverSplit) {
-  const std::pair<Provider, std::string_view> streams[] = {{Provider::kAnthropic, td::kAnthropicStream},
-                                                           {Provider::kOpenAi, td::kOpenAiStream}};
+  const std::pair<Provider, std::string_view> streams[] = {
+      {Provider::kAnthropic, td::kAnthropicStream}, {Provider::kOpenAi, td::kOpenAiStream}};
   for (const auto& [provider, text] : streams) {
     for (size_t chunk : {0, 1, 2, 3, 7, 64}) {
       StreamRun r = Feed(provider, text, chunk);
@@ -104,7 +105,14 @@ TEST(InboundStream, GeminiCrlfZeroWidthSpaceStrippedAndUsageRead) {
     EXPECT_EQ(r.out.find("\xe2\x80\x8b"), std::string::npos) << "chunk " << chunk;
     const std::vector<std::string> events = EventData(r.out);
     ASSERT_EQ(events.size(), 3u);
-    EXPECT_EQ(json::parse(events[1]).at("candidates").at(0).at("content").at("parts").at(0).at("text").as_string(),
+    EXPECT_EQ(json::parse(events[1])
+                  .at("candidates")
+                  .at(0)
+                  .at("content")
+                  .at("parts")
+                  .at(0)
+                  .at("text")
+                  .as_string(),
               " brown fox  jumps");
     // Only the changed event was rewritten; its CRLF endings are kept.
     std::string expected(td::kGeminiStream);
@@ -129,7 +137,8 @@ TEST(InboundStream, TagCharactersSpreadOverDeltasAreStrippedAndDecoded) {
   input += AnthropicDelta(hidden.substr(24, 20) + "the answer");
   input += AnthropicDelta(hidden.substr(44) + ".");
   input +=
-      "event: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":30}}\n\n"
+      "event: message_delta\ndata: "
+      "{\"type\":\"message_delta\",\"usage\":{\"output_tokens\":30}}\n\n"
       "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
   std::string whole;
   for (size_t chunk : {0, 1, 5}) {
@@ -139,7 +148,8 @@ TEST(InboundStream, TagCharactersSpreadOverDeltasAreStrippedAndDecoded) {
     std::string text;
     for (const std::string& data : EventData(r.out)) {
       json::value v = json::parse(data);
-      if (v.at("type") == "content_block_delta") text += std::string(v.at("delta").at("text").as_string());
+      if (v.at("type") == "content_block_delta")
+        text += std::string(v.at("delta").at("text").as_string());
     }
     EXPECT_EQ(text, "Here is the answer.");
     EXPECT_TRUE(r.stream->complete());
@@ -161,11 +171,14 @@ TEST(InboundStream, OpenAiToolArgumentsAndFinalUsage) {
           {"choices",
            json::array{
                {{"index", 0},
-                {"delta", {{"tool_calls", json::array{{{"index", 0}, {"function", {{"arguments", args}}}}}}}}}}}}) +
+                {"delta",
+                 {{"tool_calls",
+                   json::array{{{"index", 0}, {"function", {{"arguments", args}}}}}}}}}}}}) +
       "\n\n";
   input +=
       "data: {\"object\":\"chat.completion.chunk\",\"choices\":[],\"usage\":{\"prompt_tokens\":11,"
-      "\"completion_tokens\":4,\"total_tokens\":15,\"prompt_tokens_details\":{\"cached_tokens\":3}}}\n\n"
+      "\"completion_tokens\":4,\"total_tokens\":15,\"prompt_tokens_details\":{\"cached_tokens\":3}}"
+      "}\n\n"
       "data: [DONE]\n\n";
   StreamRun r = Feed(Provider::kOpenAi, input, 3);
   const std::vector<std::string> events = EventData(r.out);
@@ -188,8 +201,10 @@ TEST(InboundStream, OpenAiToolArgumentsAndFinalUsage) {
 
 TEST(InboundStream, ResponsesStreamUsageAndCompletion) {
   std::string input =
-      "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\"Hi\"}\n\n"
-      "event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"status\":\"completed\","
+      "event: response.output_text.delta\ndata: "
+      "{\"type\":\"response.output_text.delta\",\"delta\":\"Hi\"}\n\n"
+      "event: response.completed\ndata: "
+      "{\"type\":\"response.completed\",\"response\":{\"status\":\"completed\","
       "\"usage\":{\"input_tokens\":20,\"output_tokens\":2,\"total_tokens\":22}}}\n\n";
   StreamRun r = Feed(Provider::kOpenAi, input, 4);
   EXPECT_EQ(r.out, input);
@@ -224,7 +239,8 @@ TEST(InboundStream, ErrorEventMidStream) {
 TEST(InboundStream, OversizedEventBreaksFramingAndIsForwardedUnchecked) {
   InboundOptions options{Provider::kOpenAi, true, 64};
   InboundStream s(options);
-  const std::string big = "data: {\"choices\":[{\"delta\":{\"content\":\"" + std::string(200, 'x') + "\"}}]}\n\n";
+  const std::string big =
+      "data: {\"choices\":[{\"delta\":{\"content\":\"" + std::string(200, 'x') + "\"}}]}\n\n";
   std::string out = s.Feed(big);
   out += s.Feed("data: [DONE]\n\n");
   out += s.Finish();
@@ -258,11 +274,13 @@ TEST(InboundStream, FakeProviderStreamsOfEachProtocol) {
     const char* body;
   };
   const Case cases[] = {
-      {Provider::kAnthropic, "/v1/messages", R"({"model":"claude-sonnet-4-5","stream":true,"messages":[]})"},
+      {Provider::kAnthropic, "/v1/messages",
+       R"({"model":"claude-sonnet-4-5","stream":true,"messages":[]})"},
       {Provider::kOpenAi, "/v1/chat/completions",
        R"({"model":"gpt-5","stream":true,"stream_options":{"include_usage":true},"messages":[]})"},
       {Provider::kOpenAi, "/v1/responses", R"({"model":"gpt-5","stream":true,"input":"hi"})"},
-      {Provider::kGemini, "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse", R"({"contents":[]})"},
+      {Provider::kGemini, "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+       R"({"contents":[]})"},
   };
   // "Sure" + tags spelling "rm -rf ~" + "! Done." (percent-encoded for the header).
   std::string header = "Sure";
@@ -300,7 +318,8 @@ TEST(InboundStream, FakeProviderStreamsOfEachProtocol) {
         } else if (c.provider == Provider::kOpenAi && type == "response.output_text.delta") {
           text += std::string(v.at("delta").as_string());
         } else if (c.provider == Provider::kGemini) {
-          text += std::string(v.at("candidates").at(0).at("content").at("parts").at(0).at("text").as_string());
+          text += std::string(
+              v.at("candidates").at(0).at("content").at("parts").at(0).at("text").as_string());
         }
       }
       EXPECT_EQ(text, "Sure! Done.") << c.target << " chunk " << chunk;
@@ -315,7 +334,8 @@ TEST(InboundJson, ShapesOfEachProvider) {
       "evil\"}}],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":2,\"total_tokens\":7}}";
   InboundResult r = InboundJson(chat, InboundOptions{Provider::kOpenAi, true});
   EXPECT_TRUE(r.changed);
-  EXPECT_EQ(json::parse(r.body).at("choices").at(0).at("message").at("content").as_string(), "ok evil");
+  EXPECT_EQ(json::parse(r.body).at("choices").at(0).at("message").at("content").as_string(),
+            "ok evil");
   EXPECT_EQ(r.usage.input_tokens, 5u);
   EXPECT_EQ(r.usage.output_tokens, 2u);
   // Responses usage.
@@ -349,7 +369,9 @@ namespace {
 // for it does not get it, while the gate still meters it.
 TEST(InboundStream, RegressionIssue17_UsageChunkTheGateAskedForIsReadNotForwarded) {
   const std::string input =
-      "data: {\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hello there\"}}]}\n\n"
+      "data: "
+      "{\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":"
+      "\"Hello there\"}}]}\n\n"
       "data: {\"object\":\"chat.completion.chunk\",\"choices\":[],\"usage\":{\"prompt_tokens\":11,"
       "\"completion_tokens\":4,\"total_tokens\":15}}\n\n"
       "data: [DONE]\n\n";
@@ -359,7 +381,8 @@ TEST(InboundStream, RegressionIssue17_UsageChunkTheGateAskedForIsReadNotForwarde
     options.drop_usage_chunk = drop;
     InboundStream stream(options);
     std::string out;
-    for (size_t i = 0; i < input.size(); i += 7) out += stream.Feed(std::string_view(input).substr(i, 7));
+    for (size_t i = 0; i < input.size(); i += 7)
+      out += stream.Feed(std::string_view(input).substr(i, 7));
     out += stream.Finish();
     const std::vector<std::string> events = EventData(out);
     ASSERT_EQ(events.size(), drop ? 2u : 3u) << out;
@@ -373,8 +396,10 @@ TEST(InboundStream, RegressionIssue17_UsageChunkTheGateAskedForIsReadNotForwarde
 
 // Issue 17: tool-call argument keys in responses are stripped like values.
 TEST(InboundJson, RegressionIssue17_HiddenCharactersInResponseKeysAreStripped) {
-  const std::string body = "{\"type\":\"message\",\"content\":[{\"type\":\"tool_use\",\"id\":\"t\",\"name\":\"f\",\"input\":{\"pa" +
-                           Tags("x") + "th\":\"a\"}}]}";
+  const std::string body =
+      "{\"type\":\"message\",\"content\":[{\"type\":\"tool_use\",\"id\":\"t\",\"name\":\"f\","
+      "\"input\":{\"pa" +
+      Tags("x") + "th\":\"a\"}}]}";
   InboundOptions options;
   options.provider = Provider::kAnthropic;
   InboundResult r = InboundJson(body, options);

@@ -14,7 +14,8 @@ using Clock = std::chrono::steady_clock;
 
 class LogWriterImpl {
  public:
-  static Result<std::unique_ptr<LogWriterImpl>> Open(const std::string& path, LogDurability durability,
+  static Result<std::unique_ptr<LogWriterImpl>> Open(const std::string& path,
+                                                     LogDurability durability,
                                                      const std::string& replica) {
     LogStore::Options options;
     options.durability = durability;
@@ -32,7 +33,8 @@ class LogWriterImpl {
     auto writer = std::unique_ptr<LogWriterImpl>(new LogWriterImpl(std::move(log.value())));
     // With an fsync per commit, storing a body ahead would cost a second
     // fsync per request; the body then goes inline with its record.
-    writer->store_ahead_ = durability == LogDurability::kNormal && writer->log_->StoresBodiesAhead();
+    writer->store_ahead_ =
+        durability == LogDurability::kNormal && writer->log_->StoresBodiesAhead();
     const LogStore::TranslatedBodies translated = writer->log_->KeepsTranslatedBodies();
     writer->keep_translated_ = translated != LogStore::TranslatedBodies::kNotKept;
     writer->store_translated_ahead_ =
@@ -40,17 +42,20 @@ class LogWriterImpl {
     writer->commit_inline_ = durability == LogDurability::kNormal;
     writer->checkpointer_ = std::move(checkpointer);
     writer->thread_ = std::thread([w = writer.get()] { w->Run(); });
-    if (writer->checkpointer_) writer->checkpoint_thread_ = std::thread([w = writer.get()] { w->RunCheckpoints(); });
+    if (writer->checkpointer_)
+      writer->checkpoint_thread_ = std::thread([w = writer.get()] { w->RunCheckpoints(); });
     return writer;
   }
   ~LogWriterImpl() { Stop(); }
 
   // `digest`, when given, normally went through PrepareHere() first (if not,
   // the commit hashes it); its hash becomes the record's request_sha256.
-  void Append(AuditRecord record, std::function<void(Status)> done, std::shared_ptr<RequestDigest> digest = nullptr) {
+  void Append(AuditRecord record, std::function<void(Status)> done,
+              std::shared_ptr<RequestDigest> digest = nullptr) {
     {
       std::unique_lock lock(mu_);
-      if (!stopping_ && commit_inline_ && done != nullptr && queue_.empty() && !batch_in_progress_) {
+      if (!stopping_ && commit_inline_ && done != nullptr && queue_.empty() &&
+          !batch_in_progress_) {
         std::unique_lock log_lock(log_mu_, std::try_to_lock);
         if (log_lock.owns_lock()) {
           lock.unlock();
@@ -112,7 +117,9 @@ class LogWriterImpl {
 
   // Called on the log thread when a body could not be stored ahead (it then
   // goes into its record). Call before the gateway serves.
-  void OnStoreFailure(std::function<void(const Status&)> callback) { on_store_failure_ = std::move(callback); }
+  void OnStoreFailure(std::function<void(const Status&)> callback) {
+    on_store_failure_ = std::move(callback);
+  }
 
   void SetCheckpoints(CheckpointOptions options) {
     const auto every = options.every;
@@ -131,8 +138,9 @@ class LogWriterImpl {
   // `force` and anything changed since the last one). With log_mu_ held.
   void MaybeCheckpoint(bool force) {
     if (!checkpoints_.signer) return;
-    const bool due = records_since_checkpoint_ >= checkpoints_.every_records ||
-                     (records_since_checkpoint_ > 0 && Clock::now() - last_checkpoint_ >= checkpoints_.every);
+    const bool due =
+        records_since_checkpoint_ >= checkpoints_.every_records ||
+        (records_since_checkpoint_ > 0 && Clock::now() - last_checkpoint_ >= checkpoints_.every);
     if (!due && !(force && (records_since_checkpoint_ > 0 || !wrote_checkpoint_))) return;
     auto head = log_->ReadHead();
     Status st = head.ok() ? Status::Ok() : head.status();
@@ -186,7 +194,8 @@ class LogWriterImpl {
     }
     // Only a screened body's digest is of use: an unscreened one may be
     // masked before it is stored, and is hashed then.
-    if (d.translated && d.translated_screened && d.translated_hex.empty()) d.translated_hex = Sha256Hex(*d.translated);
+    if (d.translated && d.translated_screened && d.translated_hex.empty())
+      d.translated_hex = Sha256Hex(*d.translated);
   }
 
   // Request bodies at least this large are stored ahead of their records
@@ -201,7 +210,9 @@ class LogWriterImpl {
     if (!keep_translated_) d.translated.reset();
     Hash(d);
     StoreTranslatedAhead(d);
-    if (!store_ahead_ || !d.logged_is_original || d.body_at != 0 || d.original.size() < kStoreAheadBytes) return;
+    if (!store_ahead_ || !d.logged_is_original || d.body_at != 0 ||
+        d.original.size() < kStoreAheadBytes)
+      return;
     auto stored = log_->StoreRequestBody(d.original, d.screened, d.hex);
     if (!stored.ok()) {
       if (on_store_failure_) on_store_failure_(stored.status());
@@ -214,7 +225,8 @@ class LogWriterImpl {
 
   // The translated request's half of PrepareDigest (after Hash).
   void StoreTranslatedAhead(RequestDigest& d) {
-    if (!store_translated_ahead_ || !d.translated || d.translated_at != 0 || d.translated->size() < kStoreAheadBytes) {
+    if (!store_translated_ahead_ || !d.translated || d.translated_at != 0 ||
+        d.translated->size() < kStoreAheadBytes) {
       return;
     }
     auto stored = log_->StoreRequestBody(*d.translated, d.translated_screened, d.translated_hex);
@@ -258,12 +270,14 @@ class LogWriterImpl {
       {
         std::unique_lock lock(mu_);
         auto ready = [&] {
-          return stopping_ || reconfigured_ || !queue_.empty() || (maintenance_ && Clock::now() >= next_maintenance_);
+          return stopping_ || reconfigured_ || !queue_.empty() ||
+                 (maintenance_ && Clock::now() >= next_maintenance_);
         };
         // With checkpoints on, wake at least every checkpoint interval so a
         // quiet log still gets its head signed S seconds after its last record.
         Clock::time_point until = maintenance_ ? next_maintenance_ : Clock::time_point::max();
-        if (checkpoint_interval_.count() > 0) until = std::min(until, Clock::now() + checkpoint_interval_);
+        if (checkpoint_interval_.count() > 0)
+          until = std::min(until, Clock::now() + checkpoint_interval_);
         if (until != Clock::time_point::max()) {
           cv_.wait_until(lock, until, ready);
         } else {
@@ -380,12 +394,12 @@ class LogWriterImpl {
   }
 
   std::unique_ptr<LogStore> log_;
-  std::mutex log_mu_;  // held while log_ is used (after mu_ when both are taken)
-  bool store_ahead_ = true;  // see PrepareDigest
+  std::mutex log_mu_;            // held while log_ is used (after mu_ when both are taken)
+  bool store_ahead_ = true;      // see PrepareDigest
   bool keep_translated_ = true;  // the store keeps translated requests (KeepsTranslatedBodies)
   bool store_translated_ahead_ = true;  // see StoreTranslatedAhead
   std::function<void(const Status&)> on_store_failure_;
-  bool commit_inline_ = false;  // see the class comment
+  bool commit_inline_ = false;              // see the class comment
   std::unique_ptr<LogStore> checkpointer_;  // SQLite only (NeedsWalCheckpoints)
   std::thread thread_;
   std::thread checkpoint_thread_;
@@ -400,10 +414,10 @@ class LogWriterImpl {
   bool batch_in_progress_ = false;  // the log thread took a batch and has not finished it
   bool stopping_ = false;
   std::function<void(LogStore&)> maintenance_;
-  CheckpointOptions checkpoints_;                      // guarded by log_mu_
-  int64_t records_since_checkpoint_ = 0;               // guarded by log_mu_
-  bool wrote_checkpoint_ = false;                      // guarded by log_mu_
-  Clock::time_point last_checkpoint_{};                // guarded by log_mu_
+  CheckpointOptions checkpoints_;                     // guarded by log_mu_
+  int64_t records_since_checkpoint_ = 0;              // guarded by log_mu_
+  bool wrote_checkpoint_ = false;                     // guarded by log_mu_
+  Clock::time_point last_checkpoint_{};               // guarded by log_mu_
   std::chrono::milliseconds checkpoint_interval_{0};  // guarded by mu_
   bool reconfigured_ = false;  // guarded by mu_: a timer was set while the log thread waited
   std::chrono::milliseconds maintenance_interval_{0};
@@ -413,16 +427,19 @@ class LogWriterImpl {
 LogWriter::LogWriter(std::unique_ptr<LogWriterImpl> impl) : impl_(std::move(impl)) {}
 LogWriter::~LogWriter() { Stop(); }
 
-Result<std::unique_ptr<LogWriter>> LogWriter::Open(const std::string& path, LogDurability durability,
-                                                   std::string replica) {
+Result<std::unique_ptr<LogWriter>> LogWriter::Open(const std::string& path,
+                                                   LogDurability durability, std::string replica) {
   auto impl = LogWriterImpl::Open(path, durability, replica);
   if (!impl.ok()) return impl.status();
   return std::unique_ptr<LogWriter>(new LogWriter(std::move(impl.value())));
 }
-void LogWriter::Append(AuditRecord record, std::function<void(Status)> done, std::shared_ptr<RequestDigest> digest) {
+void LogWriter::Append(AuditRecord record, std::function<void(Status)> done,
+                       std::shared_ptr<RequestDigest> digest) {
   impl_->Append(std::move(record), std::move(done), std::move(digest));
 }
-void LogWriter::PrepareHere(std::shared_ptr<RequestDigest> digest) { impl_->PrepareHere(std::move(digest)); }
+void LogWriter::PrepareHere(std::shared_ptr<RequestDigest> digest) {
+  impl_->PrepareHere(std::move(digest));
+}
 void LogWriter::Stop() {
   if (impl_) impl_->Stop();
 }
@@ -430,9 +447,12 @@ LogStore& LogWriter::log() { return impl_->log(); }
 void LogWriter::OnStoreFailure(std::function<void(const Status&)> callback) {
   impl_->OnStoreFailure(std::move(callback));
 }
-void LogWriter::SetCheckpoints(CheckpointOptions options) { impl_->SetCheckpoints(std::move(options)); }
+void LogWriter::SetCheckpoints(CheckpointOptions options) {
+  impl_->SetCheckpoints(std::move(options));
+}
 
-void LogWriter::SetMaintenance(std::chrono::milliseconds interval, std::function<void(LogStore&)> task) {
+void LogWriter::SetMaintenance(std::chrono::milliseconds interval,
+                               std::function<void(LogStore&)> task) {
   impl_->SetMaintenance(interval, std::move(task));
 }
 

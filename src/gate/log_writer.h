@@ -15,9 +15,9 @@
 
 #include "core/status.h"
 #include "gate/audit_log.h"
-#include "gate/store.h"
 #include "gate/checkpoint.h"
 #include "gate/config.h"
+#include "gate/store.h"
 
 namespace glassbox::gate {
 
@@ -47,7 +47,7 @@ struct RequestDigest {
   std::string translated_hex;        // its SHA-256 (as given)
   int64_t translated_at = 0;         // AuditRecord::upstream_request_body_at
   std::string translated_sha256;     // the digest of the body stored at translated_at
-  bool consumed = false;  // its record has been built
+  bool consumed = false;             // its record has been built
 };
 
 // Appends records on its own thread, in arrival order, so no I/O thread ever
@@ -69,9 +69,9 @@ struct CheckpointOptions {
   std::string path;                                // the checkpoint file
   int64_t every_records = 1000;
   std::chrono::milliseconds every{60'000};
-  bool sync = false;  // fdatasync each line (durability full)
-  std::function<std::string()> now;                // RFC 3339 UTC time for the line
-  std::function<void(const Status&)> on_failure;   // told on the log thread
+  bool sync = false;                              // fdatasync each line (durability full)
+  std::function<std::string()> now;               // RFC 3339 UTC time for the line
+  std::function<void(const Status&)> on_failure;  // told on the log thread
 };
 
 class LogWriterImpl;
@@ -79,7 +79,8 @@ class LogWriter {
  public:
   // `location`: a SQLite path or a PostgreSQL URL (store.h); `replica`
   // names this gate's chain in PostgreSQL ("" = the URL's or the host name).
-  static Result<std::unique_ptr<LogWriter>> Open(const std::string& location, LogDurability durability,
+  static Result<std::unique_ptr<LogWriter>> Open(const std::string& location,
+                                                 LogDurability durability,
                                                  std::string replica = "");
   ~LogWriter();  // Stop()
 
@@ -87,7 +88,8 @@ class LogWriter {
   // when the log was idle, on the caller's). `digest`, when given, normally
   // went through PrepareHere() first (if not, the commit hashes it); its
   // hash becomes the record's request_sha256.
-  void Append(AuditRecord record, std::function<void(Status)> done, std::shared_ptr<RequestDigest> digest = nullptr);
+  void Append(AuditRecord record, std::function<void(Status)> done,
+              std::shared_ptr<RequestDigest> digest = nullptr);
   // Hashes digest->original (and stores a large body ahead) on the calling
   // thread when the log is free, else queues it for the log thread.
   void PrepareHere(std::shared_ptr<RequestDigest> digest);

@@ -11,7 +11,8 @@ std::string Metrics::Text(const net::ServerStats& server) const {
   out += "# HELP glassbox_gate_requests_total Requests answered, by route and HTTP status.\n";
   out += "# TYPE glassbox_gate_requests_total counter\n";
   for (const auto& [key, n] : requests_) {
-    out += fmt::format("glassbox_gate_requests_total{{route=\"{}\",status=\"{}\"}} {}\n", key.first, key.second, n);
+    out += fmt::format("glassbox_gate_requests_total{{route=\"{}\",status=\"{}\"}} {}\n", key.first,
+                       key.second, n);
   }
   out += "# HELP glassbox_gate_refusals_total Requests refused by policy, by reason.\n";
   out += "# TYPE glassbox_gate_refusals_total counter\n";
@@ -23,13 +24,16 @@ std::string Metrics::Text(const net::ServerStats& server) const {
   for (const auto& [rule, n] : findings_) {
     out += fmt::format("glassbox_gate_findings_total{{rule=\"{}\"}} {}\n", rule, n);
   }
-  out += "# HELP glassbox_gate_upstream_latency_seconds Time from forwarding a request to the upstream's response head.\n";
+  out +=
+      "# HELP glassbox_gate_upstream_latency_seconds Time from forwarding a request to the "
+      "upstream's response head.\n";
   out += "# TYPE glassbox_gate_upstream_latency_seconds histogram\n";
   for (size_t i = 0; i < kBuckets.size(); ++i) {
-    out += fmt::format("glassbox_gate_upstream_latency_seconds_bucket{{le=\"{}\"}} {}\n", kBuckets[i],
-                       latency_buckets_[i]);
+    out += fmt::format("glassbox_gate_upstream_latency_seconds_bucket{{le=\"{}\"}} {}\n",
+                       kBuckets[i], latency_buckets_[i]);
   }
-  out += fmt::format("glassbox_gate_upstream_latency_seconds_bucket{{le=\"+Inf\"}} {}\n", latency_count_);
+  out += fmt::format("glassbox_gate_upstream_latency_seconds_bucket{{le=\"+Inf\"}} {}\n",
+                     latency_count_);
   out += fmt::format("glassbox_gate_upstream_latency_seconds_sum {}\n", latency_sum_);
   out += fmt::format("glassbox_gate_upstream_latency_seconds_count {}\n", latency_count_);
   auto counter = [&](const char* name, const char* help, uint64_t v) {
@@ -37,12 +41,14 @@ std::string Metrics::Text(const net::ServerStats& server) const {
   };
   counter("glassbox_gate_client_bytes_received_total", "Request bytes received from clients.",
           bytes_from_clients.load());
-  counter("glassbox_gate_client_bytes_sent_total", "Response body bytes sent to clients.", bytes_to_clients.load());
-  counter("glassbox_gate_upstream_bytes_received_total", "Response body bytes received from upstreams.",
-          bytes_from_upstreams.load());
+  counter("glassbox_gate_client_bytes_sent_total", "Response body bytes sent to clients.",
+          bytes_to_clients.load());
+  counter("glassbox_gate_upstream_bytes_received_total",
+          "Response body bytes received from upstreams.", bytes_from_upstreams.load());
   counter("glassbox_gate_upstream_errors_total", "Upstream connections or responses that failed.",
           upstream_errors.load());
-  counter("glassbox_gate_cancelled_total", "Exchanges cancelled because the client went away.", cancelled.load());
+  counter("glassbox_gate_cancelled_total", "Exchanges cancelled because the client went away.",
+          cancelled.load());
   counter("glassbox_gate_log_errors_total", "Audit log appends that failed.", log_errors.load());
   counter("glassbox_gate_log_bodies_kept_inline_total",
           "Large request bodies kept in their records because the body store refused them.",
@@ -52,21 +58,27 @@ std::string Metrics::Text(const net::ServerStats& server) const {
       "# TYPE glassbox_gate_store_up gauge\nglassbox_gate_store_up {}\n",
       store_up.load());
   counter("glassbox_gate_unlogged_exchanges_total",
-          "Exchanges served without a record while the store was down (on_store_down = serve-unlogged).",
+          "Exchanges served without a record while the store was down (on_store_down = "
+          "serve-unlogged).",
           unlogged.load());
   counter("glassbox_gate_store_down_refusals_total",
-          "Exchanges refused because the store was down (on_store_down = refuse).", store_down_refusals.load());
-  counter("glassbox_gate_shared_budget_errors_total", "Calls to the fleet's shared budgets that failed.",
-          shared_budget_errors.load());
-  out += "# HELP glassbox_gate_reloads_total Configuration reloads (SIGHUP, POST /_glassbox/reload), by result.\n";
+          "Exchanges refused because the store was down (on_store_down = refuse).",
+          store_down_refusals.load());
+  counter("glassbox_gate_shared_budget_errors_total",
+          "Calls to the fleet's shared budgets that failed.", shared_budget_errors.load());
+  out +=
+      "# HELP glassbox_gate_reloads_total Configuration reloads (SIGHUP, POST /_glassbox/reload), "
+      "by result.\n";
   out += "# TYPE glassbox_gate_reloads_total counter\n";
   out += fmt::format("glassbox_gate_reloads_total{{result=\"ok\"}} {}\n", reloads_ok.load());
-  out += fmt::format("glassbox_gate_reloads_total{{result=\"refused\"}} {}\n", reloads_refused.load());
+  out +=
+      fmt::format("glassbox_gate_reloads_total{{result=\"refused\"}} {}\n", reloads_refused.load());
   out += fmt::format(
       "# HELP glassbox_gate_active_connections Open client connections.\n"
       "# TYPE glassbox_gate_active_connections gauge\nglassbox_gate_active_connections {}\n",
       server.connections_active);
-  counter("glassbox_gate_connections_total", "Client connections accepted.", server.connections_accepted);
+  counter("glassbox_gate_connections_total", "Client connections accepted.",
+          server.connections_accepted);
   return out;
 }
 

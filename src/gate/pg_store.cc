@@ -209,17 +209,22 @@ END $$;
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion);
 
 constexpr const char* kRecordColumns =
-    "replica, id, time, user_name, agent, upstream, model, method, path, status, latency_ms, input_tokens, "
-    "output_tokens, findings, request_body, response_body, request_sha256, response_sha256, prev_hash, record_hash, "
+    "replica, id, time, user_name, agent, upstream, model, method, path, status, latency_ms, "
+    "input_tokens, "
+    "output_tokens, findings, request_body, response_body, request_sha256, response_sha256, "
+    "prev_hash, record_hash, "
     "request_body_at";
 constexpr int kRecordParams = 21;
 // For readers: a body stored ahead is read through its reference.
 constexpr const char* kSelectColumns =
-    "r.replica, r.id, r.time, r.user_name, r.agent, r.upstream, r.model, r.method, r.path, r.status, r.latency_ms, "
-    "r.input_tokens, r.output_tokens, r.findings, coalesce(r.request_body, b.body), r.response_body, "
+    "r.replica, r.id, r.time, r.user_name, r.agent, r.upstream, r.model, r.method, r.path, "
+    "r.status, r.latency_ms, "
+    "r.input_tokens, r.output_tokens, r.findings, coalesce(r.request_body, b.body), "
+    "r.response_body, "
     "r.request_sha256, r.response_sha256, r.prev_hash, r.record_hash, r.request_body_at";
 constexpr const char* kSelectFrom =
-    " FROM gb_records r LEFT JOIN gb_bodies b ON b.replica = r.replica AND b.id = r.request_body_at";
+    " FROM gb_records r LEFT JOIN gb_bodies b ON b.replica = r.replica AND b.id = "
+    "r.request_body_at";
 
 struct PgResultFree {
   void operator()(PGresult* r) const { Pq().clear(r); }
@@ -301,7 +306,10 @@ std::optional<std::string> ToBytes(PGresult* r, int row, int col) {
 
 AuditRecord ReadRecord(PGresult* r, int row) {
   AuditRecord a;
-  auto text = [&](int col) { return std::string(Pq().getvalue(r, row, col), static_cast<size_t>(Pq().getlength(r, row, col))); };
+  auto text = [&](int col) {
+    return std::string(Pq().getvalue(r, row, col),
+                       static_cast<size_t>(Pq().getlength(r, row, col)));
+  };
   a.replica = text(0);
   a.id = ToInt(Pq().getvalue(r, row, 1));
   a.time = text(2);
@@ -354,7 +362,9 @@ class PgConn {
     const char* keys[] = {"dbname", "connect_timeout", "application_name", nullptr};
     const char* values[] = {conninfo_.c_str(), "3", "glassbox-gate", nullptr};
     conn_ = Pq().connectdbParams(keys, values, /*expand_dbname=*/1);
-    if (conn_ != nullptr) Pq().setNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);  // not for stderr
+    if (conn_ != nullptr)
+      Pq().setNoticeProcessor(
+          conn_, [](void*, const char*) {}, nullptr);  // not for stderr
     if (conn_ == nullptr || Pq().status(conn_) != CONNECTION_OK) {
       Status failed = Status::Unavailable(shown_ + ": cannot connect: " + Message());
       MarkDown();
@@ -377,7 +387,8 @@ class PgConn {
   // the connection.
   Result<PgResult> Exec(const char* sql, const Params& params = Params()) {
     if (Status s = EnsureConnected(); !s.ok()) return s;
-    PgResult r(Pq().execParams(conn_, sql, params.size(), nullptr, params.values(), params.lengths(), params.formats(), 0));
+    PgResult r(Pq().execParams(conn_, sql, params.size(), nullptr, params.values(),
+                               params.lengths(), params.formats(), 0));
     return Check(std::move(r));
   }
   // Runs several statements (the schema's migrations): the simple-query
@@ -394,10 +405,11 @@ class PgConn {
 
   // Streams the rows of `sql` one at a time (libpq's single-row mode) until
   // `row` returns false (the query is then cancelled).
-  Status Stream(const std::string& sql, const Params& params, const std::function<bool(PGresult*)>& row) {
+  Status Stream(const std::string& sql, const Params& params,
+                const std::function<bool(PGresult*)>& row) {
     if (Status s = EnsureConnected(); !s.ok()) return s;
-    if (Pq().sendQueryParams(conn_, sql.c_str(), params.size(), nullptr, params.values(), params.lengths(),
-                          params.formats(), 0) != 1 ||
+    if (Pq().sendQueryParams(conn_, sql.c_str(), params.size(), nullptr, params.values(),
+                             params.lengths(), params.formats(), 0) != 1 ||
         Pq().setSingleRowMode(conn_) != 1) {
       Status failed = Status::WithCode(LostCode(), shown_ + ": " + Message());
       Drain();
@@ -424,7 +436,8 @@ class PgConn {
       }
     }
     LostConnection();
-    if (!result.ok() && result.code() == StatusCode::kUnknown) return Status::WithCode(LostCode(), result.message());
+    if (!result.ok() && result.code() == StatusCode::kUnknown)
+      return Status::WithCode(LostCode(), result.message());
     return result;
   }
 
@@ -448,11 +461,11 @@ class PgConn {
     for (const Statement& st : statements) {
       sent = sent && (st.prepared.empty()
                           ? Pq().sendQueryParams(conn_, st.sql.c_str(), st.params.size(), nullptr,
-                                              st.params.values(), st.params.lengths(),
-                                              st.params.formats(), 0)
+                                                 st.params.values(), st.params.lengths(),
+                                                 st.params.formats(), 0)
                           : Pq().sendQueryPrepared(conn_, st.prepared.c_str(), st.params.size(),
-                                                st.params.values(), st.params.lengths(),
-                                                st.params.formats(), 0)) == 1;
+                                                   st.params.values(), st.params.lengths(),
+                                                   st.params.formats(), 0)) == 1;
     }
     sent = sent && Pq().pipelineSync(conn_) == 1 && Pq().flush(conn_) == 0;
     if (sent) return Status::Ok();
@@ -520,7 +533,8 @@ class PgConn {
     // replaced, instead of failing the next statement.
     // (Twice: the first read may return the server's farewell message,
     // the second its end of stream.)
-    if (Connected() && Pq().consumeInput(conn_) == 1 && Pq().consumeInput(conn_) == 1 && Pq().status(conn_) == CONNECTION_OK) {
+    if (Connected() && Pq().consumeInput(conn_) == 1 && Pq().consumeInput(conn_) == 1 &&
+        Pq().status(conn_) == CONNECTION_OK) {
       return Status::Ok();
     }
     if (conn_ != nullptr && Pq().status(conn_) != CONNECTION_OK && health_->up.load()) {
@@ -543,7 +557,8 @@ class PgConn {
   // The code of a failed call: kUnavailable when the connection went with
   // it (the server is down or unreachable), else kUnknown.
   StatusCode LostCode() const {
-    return conn_ == nullptr || Pq().status(conn_) != CONNECTION_OK ? StatusCode::kUnavailable : StatusCode::kUnknown;
+    return conn_ == nullptr || Pq().status(conn_) != CONNECTION_OK ? StatusCode::kUnavailable
+                                                                   : StatusCode::kUnknown;
   }
   Result<PgResult> Check(PgResult r) {
     const ExecStatusType st = r ? Pq().resultStatus(r.get()) : PGRES_FATAL_ERROR;
@@ -655,8 +670,12 @@ PgConn::Statement SettleStatement(const std::deque<PendingSettle>& settles,
 
 class PgBudgets final : public SharedBudgets {
  public:
-  PgBudgets(std::string conninfo, std::string shown, std::string replica, std::shared_ptr<Health> health)
-      : conninfo_(std::move(conninfo)), shown_(std::move(shown)), replica_(std::move(replica)), health_(std::move(health)) {}
+  PgBudgets(std::string conninfo, std::string shown, std::string replica,
+            std::shared_ptr<Health> health)
+      : conninfo_(std::move(conninfo)),
+        shown_(std::move(shown)),
+        replica_(std::move(replica)),
+        health_(std::move(health)) {}
 
   // Admission from this replica's lease on the user's budget: without a
   // round trip while the lease covers the exchange's estimate in every
@@ -665,7 +684,8 @@ class PgBudgets final : public SharedBudgets {
   // a cap but for the asking exchange itself) or refuses. The estimate
   // stays held in gb_reserved until Settle releases it, as a reservation
   // does; a lease unused for kLeaseIdle is given back by the settle thread.
-  Result<SharedReserveResult> Reserve(std::string_view user, int64_t day, int64_t month, uint64_t tokens, double usd,
+  Result<SharedReserveResult> Reserve(std::string_view user, int64_t day, int64_t month,
+                                      uint64_t tokens, double usd,
                                       const BudgetCaps& caps) override {
     const bool capped_tokens = caps.daily_tokens || caps.monthly_tokens;
     const bool capped_usd = caps.daily_usd || caps.monthly_usd;
@@ -735,13 +755,15 @@ class PgBudgets final : public SharedBudgets {
   // with the record that shows it, atomically, in the same round trip. A
   // settlement no record takes within kSettleDelay (an exchange that ends
   // without a record) is applied by the settle thread on its own connection.
-  Status Settle(std::string_view user, int64_t reserved_day, int64_t reserved_month, uint64_t reserved_tokens,
-                double reserved_usd, int64_t day, int64_t month, uint64_t tokens, std::optional<double> usd) override {
+  Status Settle(std::string_view user, int64_t reserved_day, int64_t reserved_month,
+                uint64_t reserved_tokens, double reserved_usd, int64_t day, int64_t month,
+                uint64_t tokens, std::optional<double> usd) override {
     bool wake = false;
     {
       std::lock_guard lock(settle_mu_);
-      settle_queue_.push_back(PendingSettle{std::string(user), reserved_day, reserved_month, reserved_tokens,
-                                            reserved_usd, day, month, tokens, usd});
+      settle_queue_.push_back(PendingSettle{std::string(user), reserved_day, reserved_month,
+                                            reserved_tokens, reserved_usd, day, month, tokens,
+                                            usd});
       ++settles_queued_;
       if (!settle_thread_.joinable()) settle_thread_ = std::thread([this] { RunSettles(); });
       // Only a settle thread waiting for work needs waking (not one that
@@ -1000,11 +1022,11 @@ class PgBudgets final : public SharedBudgets {
   std::unique_ptr<PgConn> settle_conn_;  // the settle thread's
   std::mutex settle_mu_;
   std::condition_variable settle_cv_;
-  std::deque<PendingSettle> settle_queue_;  // guarded by settle_mu_
-  uint64_t settles_queued_ = 0, settles_done_ = 0;  // guarded
-  bool settle_stopping_ = false;                    // guarded
-  bool settle_thread_idle_ = false;                 // guarded: waiting for work
-  std::deque<LeaseCall> top_ups_;                   // guarded
+  std::deque<PendingSettle> settle_queue_;                 // guarded by settle_mu_
+  uint64_t settles_queued_ = 0, settles_done_ = 0;         // guarded
+  bool settle_stopping_ = false;                           // guarded
+  bool settle_thread_idle_ = false;                        // guarded: waiting for work
+  std::deque<LeaseCall> top_ups_;                          // guarded
   bool top_ups_running_ = false, top_ups_closed_ = false;  // guarded
   std::atomic<uint64_t> failures_{0};
   std::thread settle_thread_;
@@ -1049,7 +1071,8 @@ class PgStore final : public LogStore {
     auto masker = SecretMasker::Create();
     if (!masker.ok()) return masker.status();
     masker_ = std::move(masker.value());
-    conn_ = std::make_unique<PgConn>(conninfo_, shown_, health_, [this](PgConn& c) { return OnConnect(c); });
+    conn_ = std::make_unique<PgConn>(conninfo_, shown_, health_,
+                                     [this](PgConn& c) { return OnConnect(c); });
     if (Status s = conn_->Connect(); !s.ok()) return s;
     if (writer_) {
       for (int i = 0; i < kLanes; ++i) {
@@ -1088,7 +1111,8 @@ class PgStore final : public LogStore {
     if (!writer_) return Status::Error(shown_ + ": opened for reading");
     for (AuditRecord& r : records) {
       if (!IsRfc3339Utc(r.time)) {
-        return Status::Error(shown_ + ": record time '" + r.time + "' is not RFC 3339 UTC (2026-11-23T12:00:00Z)");
+        return Status::Error(shown_ + ": record time '" + r.time +
+                             "' is not RFC 3339 UTC (2026-11-23T12:00:00Z)");
       }
       if (r.request_body_at != 0)
         return Status::Error(shown_ + ": this store keeps request bodies in their records");
@@ -1322,7 +1346,8 @@ class PgStore final : public LogStore {
           lane.conn->Exec("SELECT record_hash FROM gb_records WHERE replica = $1 AND id = $2", p);
       if (stored.ok()) {
         if (Pq().ntuples(stored->get()) == 1) {
-          if (g.records.back().record_hash == Pq().getvalue(stored->get(), 0, 0)) return Status::Ok();
+          if (g.records.back().record_hash == Pq().getvalue(stored->get(), 0, 0))
+            return Status::Ok();
           *lost = true;
           return Status::Error(shown_ + ": record " + replica_ + ":" +
                                std::to_string(g.records.back().id) +
@@ -1374,20 +1399,24 @@ class PgStore final : public LogStore {
     if (rows == 0) return Status::NotFound(shown_ + ": no record " + named);
     if (rows > 1) {
       std::string which;
-      for (int i = 0; i < rows; ++i) which += (i ? ", " : "") + std::string(Pq().getvalue(r->get(), i, 0));
-      return Status::InvalidArgument(shown_ + ": record " + named + " exists in several replica chains (" + which +
+      for (int i = 0; i < rows; ++i)
+        which += (i ? ", " : "") + std::string(Pq().getvalue(r->get(), i, 0));
+      return Status::InvalidArgument(shown_ + ": record " + named +
+                                     " exists in several replica chains (" + which +
                                      "): name one as REPLICA:" + std::to_string(id));
     }
     AuditRecord record = ReadRecord(r->get(), 0);
     // Its own hash only; Verify() checks its place in the chain.
     if (ComputeRecordHash(record, RecordForm::kV3) != record.record_hash) {
-      const std::string which_record = shown_ + ": record " + record.replica + ":" + std::to_string(id);
+      const std::string which_record =
+          shown_ + ": record " + record.replica + ":" + std::to_string(id);
       if (record.request_body_at != 0 && !record.request_body) {
         return Status::Corruption(which_record + ": its request body (stored ahead as body " +
                                   std::to_string(record.request_body_at) + ") is missing");
       }
-      return Status::Corruption(which_record +
-                                ": record_hash does not match the record's fields (an edited field or a damaged row)");
+      return Status::Corruption(
+          which_record +
+          ": record_hash does not match the record's fields (an edited field or a damaged row)");
     }
     return record;
   }
@@ -1404,7 +1433,8 @@ class PgStore final : public LogStore {
     return out;
   }
 
-  Status ForEach(const RecordFilter& filter, const std::function<bool(AuditRecord&)>& visit) override {
+  Status ForEach(const RecordFilter& filter,
+                 const std::function<bool(AuditRecord&)>& visit) override {
     if (Status s = Quiesce(); !s.ok()) return s;
     std::string where;
     Params p;
@@ -1425,13 +1455,17 @@ class PgStore final : public LogStore {
       p.Text(args.back());
       const std::string n = "$" + std::to_string(args.size());
       where += where.empty() ? " WHERE (" : " AND (";
-      for (const char* col : {"user_name", "agent", "upstream", "model", "method", "path", "findings"}) {
+      for (const char* col :
+           {"user_name", "agent", "upstream", "model", "method", "path", "findings"}) {
         where += std::string("strpos(r.") + col + ", " + n + ") > 0 OR ";
       }
-      where += "position(convert_to(" + n + ", 'UTF8') in coalesce(r.request_body, b.body, ''::bytea)) > 0 OR " +
-               "position(convert_to(" + n + ", 'UTF8') in coalesce(r.response_body, ''::bytea)) > 0)";
+      where += "position(convert_to(" + n +
+               ", 'UTF8') in coalesce(r.request_body, b.body, ''::bytea)) > 0 OR " +
+               "position(convert_to(" + n +
+               ", 'UTF8') in coalesce(r.response_body, ''::bytea)) > 0)";
     }
-    std::string sql = std::string("SELECT ") + kSelectColumns + kSelectFrom + where + " ORDER BY r.time, r.replica, r.id";
+    std::string sql = std::string("SELECT ") + kSelectColumns + kSelectFrom + where +
+                      " ORDER BY r.time, r.replica, r.id";
     if (filter.limit > 0) sql += " LIMIT " + std::to_string(filter.limit);
     return conn_->Stream(sql, p, [&](PGresult* r) {
       AuditRecord rec = ReadRecord(r, 0);
@@ -1445,7 +1479,8 @@ class PgStore final : public LogStore {
     std::string s(since);
     p.Text(s);
     auto r = conn_->Exec(
-        "SELECT time, user_name, model, input_tokens, output_tokens FROM gb_records WHERE time >= $1 "
+        "SELECT time, user_name, model, input_tokens, output_tokens FROM gb_records WHERE time >= "
+        "$1 "
         "ORDER BY time, replica, id",
         p);
     if (!r.ok()) return r.status();
@@ -1476,7 +1511,8 @@ class PgStore final : public LogStore {
     Params p;
     p.Text(replica_);
     p.Int(std::max<int64_t>(0, n - 1));
-    auto r = conn_->Exec("SELECT time FROM gb_records WHERE replica = $1 ORDER BY id DESC OFFSET $2 LIMIT 1", p);
+    auto r = conn_->Exec(
+        "SELECT time FROM gb_records WHERE replica = $1 ORDER BY id DESC OFFSET $2 LIMIT 1", p);
     if (!r.ok()) return r.status();
     if (Pq().ntuples(r->get()) == 0) return std::optional<std::string>();
     return std::optional<std::string>(Pq().getvalue(r->get(), 0, 0));
@@ -1489,7 +1525,8 @@ class PgStore final : public LogStore {
 
   Result<int64_t> DeleteBefore(std::string_view cutoff) override {
     if (!IsRfc3339Utc(cutoff)) {
-      return Status::Error("retention cutoff '" + std::string(cutoff) + "' is not RFC 3339 UTC (2026-11-23T12:00:00Z)");
+      return Status::Error("retention cutoff '" + std::string(cutoff) +
+                           "' is not RFC 3339 UTC (2026-11-23T12:00:00Z)");
     }
     std::string c(cutoff);
     if (Status s = Quiesce(); !s.ok()) return s;
@@ -1513,7 +1550,8 @@ class PgStore final : public LogStore {
       std::string anchor_hash = Pq().getvalue(last->get(), 0, 1);
       d.Text(anchor_id);
       st = conn_->Run(
-          "DELETE FROM gb_bodies b USING gb_records r WHERE r.replica = $1 AND r.id <= $2 AND b.replica = r.replica "
+          "DELETE FROM gb_bodies b USING gb_records r WHERE r.replica = $1 AND r.id <= $2 AND "
+          "b.replica = r.replica "
           "AND b.id = r.request_body_at",
           d);
       auto del = st.ok() ? conn_->Exec("DELETE FROM gb_records WHERE replica = $1 AND id <= $2", d)
@@ -1526,7 +1564,8 @@ class PgStore final : public LogStore {
         a.Text(anchor_id);
         a.Text(anchor_hash);
         st = conn_->Run(
-            "INSERT INTO gb_anchors (replica, anchor_id, anchor_hash) VALUES ($1, $2, $3) ON CONFLICT (replica) "
+            "INSERT INTO gb_anchors (replica, anchor_id, anchor_hash) VALUES ($1, $2, $3) ON "
+            "CONFLICT (replica) "
             "DO UPDATE SET anchor_id = EXCLUDED.anchor_id, anchor_hash = EXCLUDED.anchor_hash",
             a);
       }
@@ -1548,12 +1587,14 @@ class PgStore final : public LogStore {
     if (!writer_) return Status::Ok();
     Params p;
     p.Text(replica_);
-    auto locked = c.Exec("SELECT pg_try_advisory_lock(hashtext('glassbox-replica'), hashtext($1))", p);
+    auto locked =
+        c.Exec("SELECT pg_try_advisory_lock(hashtext('glassbox-replica'), hashtext($1))", p);
     if (!locked.ok()) return locked.status();
     if (Pq().getvalue(locked->get(), 0, 0)[0] != 't') {
-      return Status::Error(shown_ + ": replica '" + replica_ +
-                           "' is already writing to this database (a gate with the same replica name is running); "
-                           "give each replica its own name (replica=NAME in the URL)");
+      return Status::Error(
+          shown_ + ": replica '" + replica_ +
+          "' is already writing to this database (a gate with the same replica name is running); "
+          "give each replica its own name (replica=NAME in the URL)");
     }
     if (options_.durability == LogDurability::kNormal) {
       if (Status s = c.Run("SET synchronous_commit = off"); !s.ok()) return s;
@@ -1596,7 +1637,8 @@ class PgStore final : public LogStore {
       auto r = c.Exec("SELECT to_regclass('gb_schema') IS NOT NULL");
       if (!r.ok()) return r.status();
       if (Pq().getvalue(r->get(), 0, 0)[0] != 't') {
-        return Status::InvalidArgument(shown_ + ": not a glassbox audit log (no gb_schema table); a gate creates it");
+        return Status::InvalidArgument(
+            shown_ + ": not a glassbox audit log (no gb_schema table); a gate creates it");
       }
       return CheckVersion(c, /*upgrade=*/false);
     }
@@ -1612,14 +1654,16 @@ class PgStore final : public LogStore {
   Status CheckVersion(PgConn& c, bool upgrade) {
     auto r = c.Exec("SELECT version FROM gb_schema");
     if (!r.ok()) return r.status();
-    int version = Pq().ntuples(r->get()) == 0 ? 0 : static_cast<int>(ToInt(Pq().getvalue(r->get(), 0, 0)));
+    int version =
+        Pq().ntuples(r->get()) == 0 ? 0 : static_cast<int>(ToInt(Pq().getvalue(r->get(), 0, 0)));
     if (version > kSchemaVersion) {
       return Status::Error(shown_ + ": schema version " + std::to_string(version) +
-                           " is newer than this glassbox understands (" + std::to_string(kSchemaVersion) +
-                           "); upgrade glassbox");
+                           " is newer than this glassbox understands (" +
+                           std::to_string(kSchemaVersion) + "); upgrade glassbox");
     }
     if (!upgrade) {
-      if (version < 1) return Status::Error(shown_ + ": not a glassbox audit log (empty gb_schema)");
+      if (version < 1)
+        return Status::Error(shown_ + ": not a glassbox audit log (empty gb_schema)");
       return Status::Ok();
     }
     if (Pq().ntuples(r->get()) == 0) {
@@ -1627,7 +1671,8 @@ class PgStore final : public LogStore {
     }
     for (int v = version + 1; v <= kSchemaVersion; ++v) {
       if (Status s = c.Script(kMigrations[v - 1]); !s.ok()) {
-        return Status::Error(s.message() + " (upgrading the schema to version " + std::to_string(v) + ")");
+        return Status::Error(s.message() + " (upgrading the schema to version " +
+                             std::to_string(v) + ")");
       }
       Params p;
       p.Int(v);
@@ -1649,8 +1694,10 @@ class PgStore final : public LogStore {
     Params p;
     p.Text(replica);
     auto r = conn_->Exec(
-        "SELECT (SELECT anchor_id FROM gb_anchors WHERE replica = $1), (SELECT anchor_hash FROM gb_anchors WHERE "
-        "replica = $1), id, record_hash FROM (SELECT id, record_hash FROM gb_records WHERE replica = $1 ORDER BY id "
+        "SELECT (SELECT anchor_id FROM gb_anchors WHERE replica = $1), (SELECT anchor_hash FROM "
+        "gb_anchors WHERE "
+        "replica = $1), id, record_hash FROM (SELECT id, record_hash FROM gb_records WHERE replica "
+        "= $1 ORDER BY id "
         "DESC LIMIT 1) last RIGHT JOIN (SELECT 1) one ON true",
         p);
     if (!r.ok()) return r.status();
@@ -1670,17 +1717,20 @@ class PgStore final : public LogStore {
   }
 
   Result<VerifyResult> VerifyInSnapshot(const std::vector<gate::Checkpoint>* checkpoints) {
-    auto chains = conn_->Exec("SELECT replica FROM gb_records GROUP BY replica UNION SELECT replica FROM gb_anchors "
-                              "ORDER BY 1");
+    auto chains = conn_->Exec(
+        "SELECT replica FROM gb_records GROUP BY replica UNION SELECT replica FROM gb_anchors "
+        "ORDER BY 1");
     if (!chains.ok()) return chains.status();
     std::vector<std::string> replicas;
-    for (int i = 0; i < Pq().ntuples(chains->get()); ++i) replicas.emplace_back(Pq().getvalue(chains->get(), i, 0));
+    for (int i = 0; i < Pq().ntuples(chains->get()); ++i)
+      replicas.emplace_back(Pq().getvalue(chains->get(), i, 0));
     // Checkpoints are one replica's: the URL's replica=, or the only chain.
     std::string signed_chain = replica_explicit_ ? replica_ : "";
     if (checkpoints != nullptr && signed_chain.empty()) {
       if (replicas.size() != 1) {
-        return Status::Error(shown_ + ": the log holds " + std::to_string(replicas.size()) +
-                             " replica chains; name the one whose checkpoints these are (replica=NAME in the URL)");
+        return Status::Error(
+            shown_ + ": the log holds " + std::to_string(replicas.size()) +
+            " replica chains; name the one whose checkpoints these are (replica=NAME in the URL)");
       }
       signed_chain = replicas.front();
     }
@@ -1708,11 +1758,13 @@ class PgStore final : public LogStore {
   }
 
   // One chain, as AuditLog::Verify checks a SQLite log.
-  Result<VerifyResult> VerifyChain(const std::string& replica, const std::vector<gate::Checkpoint>* checkpoints) {
+  Result<VerifyResult> VerifyChain(const std::string& replica,
+                                   const std::vector<gate::Checkpoint>* checkpoints) {
     VerifyResult v;
     Params p;
     p.Text(replica);
-    auto anchor = conn_->Exec("SELECT anchor_id, anchor_hash FROM gb_anchors WHERE replica = $1", p);
+    auto anchor =
+        conn_->Exec("SELECT anchor_id, anchor_hash FROM gb_anchors WHERE replica = $1", p);
     if (!anchor.ok()) return anchor.status();
     int64_t anchor_id = 0;
     std::string anchor_hash(kZeroHash);
@@ -1738,68 +1790,70 @@ class PgStore final : public LogStore {
           if (c.last_id == anchor_id) attested = attested || c.head_hash == anchor_hash;
         }
         if (!attested) {
-          broken_at(anchor_id, "the retention anchor (record " + std::to_string(anchor_id) +
-                                   ") is not attested by any signed checkpoint: records were removed from the "
-                                   "start and the anchor forged");
+          broken_at(anchor_id,
+                    "the retention anchor (record " + std::to_string(anchor_id) +
+                        ") is not attested by any signed checkpoint: records were removed from the "
+                        "start and the anchor forged");
         }
       }
       while (next < checkpoints->size() && (*checkpoints)[next].last_id <= anchor_id) ++next;
     }
     if (!v.intact) return v;
-    Status st = conn_->Stream(std::string("SELECT ") + kSelectColumns + kSelectFrom +
-                                  " WHERE r.replica = $1 ORDER BY r.id",
-                              p, [&](PGresult* res) {
-                                AuditRecord r = ReadRecord(res, 0);
-                                if (r.id != want_id) {
-                                  if (r.id > want_id) {
-                                    broken_at(r.id, want_id + 1 == r.id
-                                                        ? "record " + std::to_string(want_id) +
-                                                              " is missing (deleted row)"
-                                                        : "records " + std::to_string(want_id) + ".." +
-                                                              std::to_string(r.id - 1) + " are missing (deleted rows)");
-                                  } else {
-                                    broken_at(r.id, "id " + std::to_string(r.id) + " out of sequence, expected " +
-                                                        std::to_string(want_id));
-                                  }
-                                  return false;
-                                }
-                                if (ComputeRecordHash(r, RecordForm::kV3) != r.record_hash) {
-                                  broken_at(r.id, r.request_body_at != 0 && !r.request_body
-                                                      ? "its request body (stored ahead as body " +
-                                                            std::to_string(r.request_body_at) + ") is missing"
-                                                      : std::string("record_hash does not match the record's "
-                                                                    "fields (edited field)"));
-                                  return false;
-                                }
-                                if (r.prev_hash != want_prev) {
-                                  broken_at(r.id,
-                                            "prev_hash does not match the previous record's hash (deleted or "
-                                            "reordered rows)");
-                                  return false;
-                                }
-                                if (checkpoints != nullptr) {
-                                  while (next < checkpoints->size() && (*checkpoints)[next].last_id == r.id) {
-                                    if ((*checkpoints)[next].head_hash != r.record_hash) {
-                                      broken_at(r.id, "its hash differs from the one signed in the checkpoint of " +
-                                                          (*checkpoints)[next].time + ": the chain was rewritten");
-                                      return false;
-                                    }
-                                    ++next;
-                                    ++v.checkpoints_matched;
-                                  }
-                                }
-                                want_prev = r.record_hash;
-                                v.last_id = r.id;
-                                ++want_id;
-                                ++v.records;
-                                return true;
-                              });
+    Status st = conn_->Stream(
+        std::string("SELECT ") + kSelectColumns + kSelectFrom +
+            " WHERE r.replica = $1 ORDER BY r.id",
+        p, [&](PGresult* res) {
+          AuditRecord r = ReadRecord(res, 0);
+          if (r.id != want_id) {
+            if (r.id > want_id) {
+              broken_at(r.id,
+                        want_id + 1 == r.id
+                            ? "record " + std::to_string(want_id) + " is missing (deleted row)"
+                            : "records " + std::to_string(want_id) + ".." +
+                                  std::to_string(r.id - 1) + " are missing (deleted rows)");
+            } else {
+              broken_at(r.id, "id " + std::to_string(r.id) + " out of sequence, expected " +
+                                  std::to_string(want_id));
+            }
+            return false;
+          }
+          if (ComputeRecordHash(r, RecordForm::kV3) != r.record_hash) {
+            broken_at(r.id, r.request_body_at != 0 && !r.request_body
+                                ? "its request body (stored ahead as body " +
+                                      std::to_string(r.request_body_at) + ") is missing"
+                                : std::string("record_hash does not match the record's "
+                                              "fields (edited field)"));
+            return false;
+          }
+          if (r.prev_hash != want_prev) {
+            broken_at(r.id,
+                      "prev_hash does not match the previous record's hash (deleted or "
+                      "reordered rows)");
+            return false;
+          }
+          if (checkpoints != nullptr) {
+            while (next < checkpoints->size() && (*checkpoints)[next].last_id == r.id) {
+              if ((*checkpoints)[next].head_hash != r.record_hash) {
+                broken_at(r.id, "its hash differs from the one signed in the checkpoint of " +
+                                    (*checkpoints)[next].time + ": the chain was rewritten");
+                return false;
+              }
+              ++next;
+              ++v.checkpoints_matched;
+            }
+          }
+          want_prev = r.record_hash;
+          v.last_id = r.id;
+          ++want_id;
+          ++v.records;
+          return true;
+        });
     if (!st.ok()) return st;
     if (v.intact && checkpoints != nullptr && next < checkpoints->size()) {
       const gate::Checkpoint& c = checkpoints->back();
       broken_at(want_id, "records " + std::to_string(want_id) + ".." + std::to_string(c.last_id) +
-                             " were removed from the end: the checkpoint of " + c.time + " attests " +
-                             std::to_string(c.last_id) + " records");
+                             " were removed from the end: the checkpoint of " + c.time +
+                             " attests " + std::to_string(c.last_id) + " records");
     }
     return v;
   }
@@ -1811,7 +1865,8 @@ class PgStore final : public LogStore {
   void Probe() {
     std::unique_lock lock(health_->mu);
     for (;;) {
-      const auto pause = health_->up.load() ? std::chrono::milliseconds(1000) : std::chrono::milliseconds(200);
+      const auto pause =
+          health_->up.load() ? std::chrono::milliseconds(1000) : std::chrono::milliseconds(200);
       health_->cv.wait_for(lock, pause, [&] { return health_->stopping; });
       if (health_->stopping) return;
       lock.unlock();
@@ -1858,12 +1913,14 @@ Result<std::unique_ptr<LogStore>> OpenPgStore(const std::string& url, LogStore::
   const bool explicit_replica = !replica.empty();
   if (replica.empty()) {
     char host[256] = {};
-    if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') return Status::Error("cannot read the host name");
+    if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0')
+      return Status::Error("cannot read the host name");
     replica = host;
   }
   const std::string shown = RedactStoreLocation(url);
   if (replica.size() > 200 || replica.find_first_of(" \t\r\n:") != std::string::npos) {
-    return Status::Error(shown + ": replica name '" + replica + "': use at most 200 characters, without spaces or ':'");
+    return Status::Error(shown + ": replica name '" + replica +
+                         "': use at most 200 characters, without spaces or ':'");
   }
   auto store = std::make_unique<PgStore>(conninfo, shown, replica, mode, options);
   store->replica_explicit_ = explicit_replica;

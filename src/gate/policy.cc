@@ -6,10 +6,10 @@
 #include <charconv>
 #include <mutex>
 
-#include "core/json_strings.h"
-#include "core/secrets.h"
 #include "core/base64.h"
+#include "core/json_strings.h"
 #include "core/query_string.h"
+#include "core/secrets.h"
 #include "core/utf.h"
 #include "gate/audit_log.h"
 #include "gate/text_policy.h"
@@ -22,7 +22,8 @@ using net::Provider;
 
 bool IEquals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
          });
 }
 
@@ -32,18 +33,22 @@ bool IStartsWith(std::string_view s, std::string_view prefix) {
 
 std::string Lower(std::string_view s) {
   std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   return out;
 }
 
 // Rule ids whose match makes a request refused under refuse_private_keys.
-bool IsPrivateKeyRule(std::string_view rule) { return rule.find("private-key") != std::string_view::npos; }
+bool IsPrivateKeyRule(std::string_view rule) {
+  return rule.find("private-key") != std::string_view::npos;
+}
 
 // Hop-by-hop headers (RFC 9110 7.6.1) and those the transport sets itself.
 bool DroppedHeader(std::string_view name) {
   for (std::string_view h :
-       {"connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization", "te", "trailer",
-        "transfer-encoding", "upgrade", "host", "content-length", "accept-encoding", "x-glassbox-key",
+       {"connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization",
+        "te", "trailer", "transfer-encoding", "upgrade", "host", "content-length",
+        "accept-encoding", "x-glassbox-key",
         // The gate answers the client's expectation itself (the HTTP server
         // sends 100 Continue) and forwards a complete body.
         "expect",
@@ -55,7 +60,8 @@ bool DroppedHeader(std::string_view name) {
 }
 
 bool HeaderRuleMatches(const HeaderRule& rule, std::string_view name) {
-  if (rule.name.ends_with("*")) return IStartsWith(name, std::string_view(rule.name).substr(0, rule.name.size() - 1));
+  if (rule.name.ends_with("*"))
+    return IStartsWith(name, std::string_view(rule.name).substr(0, rule.name.size() - 1));
   return IEquals(rule.name, name);
 }
 
@@ -84,7 +90,8 @@ Route NamedRoute(Provider protocol, std::string_view name) {
 }
 
 bool HasAnthropicHeaders(const HeaderList& headers) {
-  return FindHeader(headers, "anthropic-version") != nullptr || FindHeader(headers, "x-api-key") != nullptr;
+  return FindHeader(headers, "anthropic-version") != nullptr ||
+         FindHeader(headers, "x-api-key") != nullptr;
 }
 
 // Scratch spaces for the secret engine, one per concurrent caller.
@@ -200,14 +207,17 @@ Policy::~Policy() = default;
 
 const GateConfig& Policy::config() const { return impl_->config; }
 
-Result<std::shared_ptr<const Policy>> Policy::Create(GateConfig config, SecretScanFault scan_fault) {
+Result<std::shared_ptr<const Policy>> Policy::Create(GateConfig config,
+                                                     SecretScanFault scan_fault) {
   for (const char* name : {"anthropic", "openai", "gemini"}) {
     if (FindUpstream(config, name) == nullptr) {
-      return Status::Error(fmt::format("gate config: the built-in upstream \"{}\" is missing", name));
+      return Status::Error(
+          fmt::format("gate config: the built-in upstream \"{}\" is missing", name));
     }
   }
   for (const UserConfig& u : config.users) {
-    if (u.key_sha256.size() != 64) return Status::Error(fmt::format("gate config: user {} has no key", u.name));
+    if (u.key_sha256.size() != 64)
+      return Status::Error(fmt::format("gate config: user {} has no key", u.name));
   }
   auto impl = std::make_unique<Impl>(std::move(config));
   impl->scan_fault = std::move(scan_fault);
@@ -217,7 +227,8 @@ Result<std::shared_ptr<const Policy>> Policy::Create(GateConfig config, SecretSc
   // of either (OutboundResult::secret_free).
   Result<std::vector<SecretRule>> rules = BuiltinSecretRules();
   if (!rules.ok()) return rules.status();
-  auto compiled = SecretScanner::Compile(std::move(rules).value(), SecretScanner::CompileMode::kLazy);
+  auto compiled =
+      SecretScanner::Compile(std::move(rules).value(), SecretScanner::CompileMode::kLazy);
   if (!compiled.ok()) return compiled.status();
   impl->secrets = std::move(compiled.value());
   impl->scratch.set_scanner(impl->secrets.get());
@@ -340,19 +351,21 @@ RouteDecision Policy::ClassifyRoute(std::string_view method, std::string_view ta
   if (r.name == "unknown") {
     r.protocol = GuessProtocol(path, forced, headers);
     if (config.unknown_paths == UnknownPaths::kRefuse) {
-      d.refusal = MakeRefusal(r.protocol, ErrorKind::kNotFound, "unknown-path",
-                              fmt::format("{} {} is not an API path the gate knows; set unknown_paths = \"pass\" "
-                                          "in gate.toml to forward such requests",
-                                          method, path));
+      d.refusal = MakeRefusal(
+          r.protocol, ErrorKind::kNotFound, "unknown-path",
+          fmt::format("{} {} is not an API path the gate knows; set unknown_paths = \"pass\" "
+                      "in gate.toml to forward such requests",
+                      method, path));
       return d;
     }
   } else if (forced != nullptr && forced->protocol != r.protocol &&
              !(forced->chat_only &&
                std::find(std::begin(kTranslatedRoutes), std::end(kTranslatedRoutes), r.name) !=
                    std::end(kTranslatedRoutes))) {
-    d.refusal = MakeRefusal(r.protocol, ErrorKind::kNotFound, "wrong-protocol",
-                            fmt::format("upstream {} speaks the {} protocol, not {}", forced->name,
-                                        net::ProviderName(forced->protocol), net::ProviderName(r.protocol)));
+    d.refusal = MakeRefusal(
+        r.protocol, ErrorKind::kNotFound, "wrong-protocol",
+        fmt::format("upstream {} speaks the {} protocol, not {}", forced->name,
+                    net::ProviderName(forced->protocol), net::ProviderName(r.protocol)));
     return d;
   }
 
@@ -361,8 +374,9 @@ RouteDecision Policy::ClassifyRoute(std::string_view method, std::string_view ta
   if (upstream == nullptr) upstream = impl_->Upstream(impl_->BuiltinUpstream(r.protocol));
   r.upstream = upstream->name;
   if (!upstream->enabled) {
-    d.refusal = MakeRefusal(r.protocol, ErrorKind::kPermission, "upstream-not-allowed",
-                            fmt::format("upstream {} is disabled in the gate's configuration", upstream->name));
+    d.refusal = MakeRefusal(
+        r.protocol, ErrorKind::kPermission, "upstream-not-allowed",
+        fmt::format("upstream {} is disabled in the gate's configuration", upstream->name));
     return d;
   }
   impl_->SetUpstreamTarget(*upstream, path, query, headers, &r);
@@ -382,8 +396,9 @@ namespace {
 // Headers that carry the provider credential: forwarded as they are (or
 // swapped), never redacted.
 bool IsCredentialHeader(std::string_view name) {
-  return IEquals(name, "authorization") || IEquals(name, "x-api-key") || IEquals(name, "x-goog-api-key") ||
-         IEquals(name, "api-key") || IEquals(name, "proxy-authorization");
+  return IEquals(name, "authorization") || IEquals(name, "x-api-key") ||
+         IEquals(name, "x-goog-api-key") || IEquals(name, "api-key") ||
+         IEquals(name, "proxy-authorization");
 }
 
 // Secrets in the other headers (x-github-token: ghp_..., a key in a
@@ -431,9 +446,10 @@ void RedactHeaderSecrets(const Policy::Impl& impl, Provider protocol, HeaderDeci
   }
   impl.scratch.Give(std::move(scratch));
   if (!st.ok()) {
-    d->refusal = MakeRefusal(protocol, ErrorKind::kInternal, "scan-failed",
-                             "the gate could not check this request's headers for secrets, so it was not forwarded: " +
-                                 st.message());
+    d->refusal = MakeRefusal(
+        protocol, ErrorKind::kInternal, "scan-failed",
+        "the gate could not check this request's headers for secrets, so it was not forwarded: " +
+            st.message());
   }
 }
 
@@ -446,9 +462,9 @@ HeaderDecision Policy::CheckAndRewriteHeaders(const Route& route, const HeaderLi
   d.agent = IdentifyAgent(headers);
   for (const auto& [name, value] : headers) {
     if (HasHeaderInjection(name) || HasHeaderInjection(value)) {
-      d.refusal =
-          MakeRefusal(route.protocol, ErrorKind::kInvalidRequest, "header-injection",
-                      fmt::format("header {} contains CR, LF or NUL", HasHeaderInjection(name) ? "name" : name));
+      d.refusal = MakeRefusal(route.protocol, ErrorKind::kInvalidRequest, "header-injection",
+                              fmt::format("header {} contains CR, LF or NUL",
+                                          HasHeaderInjection(name) ? "name" : name));
       return d;
     }
   }
@@ -478,8 +494,9 @@ HeaderDecision Policy::CheckAndRewriteHeaders(const Route& route, const HeaderLi
     }
     while (!key.empty() && key.back() == ' ') key.pop_back();
     if (key.empty()) {
-      d.refusal = MakeRefusal(route.protocol, ErrorKind::kAuthentication, "no-key",
-                              "this gate requires a user key: send it in x-glassbox-key or as the API key");
+      d.refusal =
+          MakeRefusal(route.protocol, ErrorKind::kAuthentication, "no-key",
+                      "this gate requires a user key: send it in x-glassbox-key or as the API key");
       return d;
     }
     const std::string hash = Sha256Hex(key);
@@ -498,11 +515,12 @@ HeaderDecision Policy::CheckAndRewriteHeaders(const Route& route, const HeaderLi
   // The client's credential is replaced when the upstream has its own key,
   // and dropped when it was the gate key; a provider key sent beside an
   // x-glassbox-key passes.
-  const bool swap_credential = upstream != nullptr && (!upstream->api_key.empty() || key_in_credential);
+  const bool swap_credential =
+      upstream != nullptr && (!upstream->api_key.empty() || key_in_credential);
   for (const auto& [name, value] : headers) {
     if (DroppedHeader(name)) continue;
-    if (swap_credential &&
-        (IEquals(name, "x-api-key") || IEquals(name, "authorization") || IEquals(name, "x-goog-api-key"))) {
+    if (swap_credential && (IEquals(name, "x-api-key") || IEquals(name, "authorization") ||
+                            IEquals(name, "x-goog-api-key"))) {
       continue;
     }
     bool removed = false;
@@ -545,8 +563,8 @@ namespace {
 // content[].source.data (document, image), OpenAI file_data (a data URL),
 // Gemini inlineData.data / inline_data.data.
 bool IsBase64DocumentPath(std::string_view path) {
-  return path.ends_with(".source.data") || path.ends_with(".file_data") || path.ends_with("inlineData.data") ||
-         path.ends_with("inline_data.data");
+  return path.ends_with(".source.data") || path.ends_with(".file_data") ||
+         path.ends_with("inlineData.data") || path.ends_with("inline_data.data");
 }
 
 // The text a base64 payload holds (after an optional "data:...;base64,"
@@ -556,7 +574,8 @@ std::optional<std::string> DecodeBase64Text(std::string_view s, std::string* pre
   prefix->clear();
   if (s.starts_with("data:")) {
     const size_t comma = s.find(',');
-    if (comma == std::string_view::npos || s.substr(0, comma).find(";base64") == std::string_view::npos) {
+    if (comma == std::string_view::npos ||
+        s.substr(0, comma).find(";base64") == std::string_view::npos) {
       return std::nullopt;
     }
     *prefix = std::string(s.substr(0, comma + 1));
@@ -566,8 +585,8 @@ std::optional<std::string> DecodeBase64Text(std::string_view s, std::string* pre
   compact.reserve(s.size());
   for (char c : s) {
     if (c == '\n' || c == '\r' || c == ' ') continue;
-    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
-                    c == '/' || c == '=';
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                    c == '+' || c == '/' || c == '=';
     if (!ok) return std::nullopt;
     compact.push_back(c);
   }
@@ -587,16 +606,21 @@ class OutboundEditor {
  public:
   // `scan_documents`: base64 text documents (IsBase64DocumentPath) are
   // decoded and scanned for secrets, whatever `check` says.
-  OutboundEditor(const Policy::Impl& policy, SecretScratch& scratch, bool strip, bool scan_documents,
-                 std::vector<Finding>* findings)
-      : policy_(policy), scratch_(scratch), strip_(strip), scan_documents_(scan_documents), findings_(findings) {}
+  OutboundEditor(const Policy::Impl& policy, SecretScratch& scratch, bool strip,
+                 bool scan_documents, std::vector<Finding>* findings)
+      : policy_(policy),
+        scratch_(scratch),
+        strip_(strip),
+        scan_documents_(scan_documents),
+        findings_(findings) {}
 
   // Sets *replacement to the new text of the decoded string `text` at JSON
   // path `path`, or leaves it unset when nothing changes. `check` says
   // whether to scan the string for secrets (hidden characters are stripped
   // either way when stripping is on). On an engine error *replacement is
   // left unset and the error returned.
-  Status Scan(std::string_view text, const std::string& path, bool check, std::optional<std::string>* replacement) {
+  Status Scan(std::string_view text, const std::string& path, bool check,
+              std::optional<std::string>* replacement) {
     return ScanAt(text, path, 0, check, replacement);
   }
 
@@ -633,10 +657,12 @@ class OutboundEditor {
       Status inner_error = Status::Ok();
       const Status st = EditJsonStrings(
           text,
-          [&](std::string_view s, const std::string& inner_path, bool) -> std::optional<std::string> {
+          [&](std::string_view s, const std::string& inner_path,
+              bool) -> std::optional<std::string> {
             std::optional<std::string> edited;
             if (!inner_error.ok()) return edited;
-            inner_error = ScanAt(s, path + "<json>" + inner_path.substr(1), depth + 1, check, &edited);
+            inner_error =
+                ScanAt(s, path + "<json>" + inner_path.substr(1), depth + 1, check, &edited);
             return edited;
           },
           &inner, &changed, 64, nullptr, strip_ ? &strip_key : nullptr);
@@ -685,7 +711,8 @@ class OutboundEditor {
       f.json_path = path;
       f.snippet.clear();
       f.fixes.clear();
-      if (sw.redact_secrets && f.byte_offset >= pos && f.byte_offset + f.byte_length <= view.size()) {
+      if (sw.redact_secrets && f.byte_offset >= pos &&
+          f.byte_offset + f.byte_length <= view.size()) {
         out->append(view.substr(pos, f.byte_offset - pos));
         out->append("[REDACTED " + f.rule + "]");
         pos = f.byte_offset + f.byte_length;
@@ -814,7 +841,8 @@ std::optional<OutboundRefusal> RouteModel(const Policy::Impl& policy, const Rout
 
 }  // namespace
 
-OutboundResult Policy::ApplyOutbound(const Route& route, std::string_view body, bool hash_original) const {
+OutboundResult Policy::ApplyOutbound(const Route& route, std::string_view body,
+                                     bool hash_original) const {
   const GateConfig& config = impl_->config;
   const PolicySwitches& sw = config.policy;
   OutboundResult r;
@@ -831,21 +859,25 @@ OutboundResult Policy::ApplyOutbound(const Route& route, std::string_view body, 
     return r;
   };
   if (body.size() > config.max_body_bytes) {
-    return refuse(ErrorKind::kTooLarge, "body-too-large",
-                  fmt::format("the request body has {} bytes, more than the gate's limit of {} (max_body_bytes)",
-                              body.size(), config.max_body_bytes));
+    return refuse(
+        ErrorKind::kTooLarge, "body-too-large",
+        fmt::format(
+            "the request body has {} bytes, more than the gate's limit of {} (max_body_bytes)",
+            body.size(), config.max_body_bytes));
   }
   if (!route.has_body_policy) {
     r.body = std::string(body);
     return r;
   }
   if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
-    return refuse(ErrorKind::kInvalidRequest, "malformed-json", "the request body is empty; this API expects JSON");
+    return refuse(ErrorKind::kInvalidRequest, "malformed-json",
+                  "the request body is empty; this API expects JSON");
   }
   // ASCII is valid UTF-8: the full check only for bodies with other bytes.
   const bool ascii = utf::IsAscii(body);
   if (!ascii && !utf::IsValidUtf8(body)) {
-    return refuse(ErrorKind::kInvalidRequest, "invalid-utf8", "the request body is not valid UTF-8");
+    return refuse(ErrorKind::kInvalidRequest, "invalid-utf8",
+                  "the request body is not valid UTF-8");
   }
   const bool scan_secrets = sw.redact_secrets || sw.refuse_private_keys;
   // MayHoldHiddenText(body), with the \u test shared with the secret check.
@@ -895,8 +927,9 @@ OutboundResult Policy::ApplyOutbound(const Route& route, std::string_view body, 
     // secret, so nothing is forwarded (issue 20).
     std::vector<Finding> findings = std::move(r.findings);
     refuse(ErrorKind::kInternal, "scan-failed",
-           fmt::format("the gate could not check this request for secrets, so it was not forwarded: {}",
-                       scan_error.message()));
+           fmt::format(
+               "the gate could not check this request for secrets, so it was not forwarded: {}",
+               scan_error.message()));
     r.findings = std::move(findings);
     return r;
   }
@@ -915,7 +948,8 @@ OutboundResult Policy::ApplyOutbound(const Route& route, std::string_view body, 
   if (!editor.private_key_rule().empty()) {
     std::vector<Finding> findings = std::move(r.findings);
     refuse(ErrorKind::kPermission, "private-key",
-           fmt::format("the request carries a private key ({} at {}); the gate does not let private keys leave",
+           fmt::format("the request carries a private key ({} at {}); the gate does not let "
+                       "private keys leave",
                        editor.private_key_rule(), editor.private_key_path()));
     r.findings = std::move(findings);
     return r;
@@ -938,7 +972,8 @@ InboundResult Policy::InboundJson(const Route& route, std::string_view body) con
   return gate::InboundJson(body, options);
 }
 
-std::unique_ptr<InboundStream> Policy::NewInboundStream(const Route& route, bool drop_usage_chunk) const {
+std::unique_ptr<InboundStream> Policy::NewInboundStream(const Route& route,
+                                                        bool drop_usage_chunk) const {
   InboundOptions options;
   options.drop_usage_chunk = drop_usage_chunk && route.protocol == Provider::kOpenAi;
   options.provider = route.protocol;
@@ -988,16 +1023,22 @@ std::string Sanitize(std::string s) {
 
 std::string IdentifyAgent(const HeaderList& headers) {
   const std::string* ua = FindHeader(headers, "user-agent");
-  const auto [product, version] = ua != nullptr ? FirstProduct(*ua) : std::pair<std::string, std::string>{};
+  const auto [product, version] =
+      ua != nullptr ? FirstProduct(*ua) : std::pair<std::string, std::string>{};
   const std::string lower = Lower(product);
-  if (lower == "claude-cli" || lower == "claude-code") return Sanitize(Join("claude-code", version));
+  if (lower == "claude-cli" || lower == "claude-code")
+    return Sanitize(Join("claude-code", version));
   if (lower.starts_with("codex")) return Sanitize(Join("codex", version));
-  if (const std::string* o = FindHeader(headers, "originator"); o != nullptr && Lower(*o).starts_with("codex")) {
+  if (const std::string* o = FindHeader(headers, "originator");
+      o != nullptr && Lower(*o).starts_with("codex")) {
     return Sanitize(Join("codex", version));
   }
-  if (lower.starts_with("geminicli") || lower == "gemini-cli") return Sanitize(Join("gemini-cli", version));
-  if (lower.starts_with("qwencode") || lower == "qwen-code") return Sanitize(Join("qwen-code", version));
-  if (lower == "copilot" || lower == "github-copilot-cli") return Sanitize(Join("copilot-cli", version));
+  if (lower.starts_with("geminicli") || lower == "gemini-cli")
+    return Sanitize(Join("gemini-cli", version));
+  if (lower.starts_with("qwencode") || lower == "qwen-code")
+    return Sanitize(Join("qwen-code", version));
+  if (lower == "copilot" || lower == "github-copilot-cli")
+    return Sanitize(Join("copilot-cli", version));
   // SDKs: "Anthropic/Python 0.40.0", "OpenAI/JS 4.67.0", with x-stainless-* detail.
   if (ua != nullptr && (lower == "anthropic" || lower == "openai")) {
     const size_t space = ua->find(' ');

@@ -38,7 +38,8 @@ using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
 // What a request is, from its method and target alone.
 struct Route {
-  net::Provider protocol = net::Provider::kUnknown;  // wire format (for unknown paths: a guess, for errors)
+  net::Provider protocol =
+      net::Provider::kUnknown;  // wire format (for unknown paths: a guess, for errors)
   // "anthropic.messages", "anthropic.count_tokens", "anthropic.models",
   // "openai.chat_completions", "openai.responses", "openai.responses_compact",
   // "openai.models", "openai.embeddings", "gemini.generate_content",
@@ -50,8 +51,9 @@ struct Route {
   // Request target to send upstream: the upstream URL's path prefix, then the
   // path (without a "/NAME/" custom-upstream prefix) and the query.
   std::string upstream_target;
-  std::string model;             // from the path (Gemini); ApplyOutbound fills it from the body for others
-  bool streaming = false;        // a stream is expected (Gemini streamGenerateContent; "stream": true bodies)
+  std::string model;  // from the path (Gemini); ApplyOutbound fills it from the body for others
+  bool streaming =
+      false;  // a stream is expected (Gemini streamGenerateContent; "stream": true bodies)
   bool has_body_policy = false;  // a JSON body the outbound policy understands
   bool log_payloads = true;      // false when the route is in unlogged_routes
   std::string query_key;         // Gemini's ?key= value (a credential: never log it)
@@ -64,10 +66,10 @@ struct RouteDecision {
 
 // Result of the header step.
 struct HeaderDecision {
-  HeaderList headers;                  // to send upstream (hop-by-hop, Host, Content-Length removed)
-  std::string user;                    // authenticated user, "anonymous" without [users]
-  bool log_payloads = true;            // the user's log_payloads setting
-  std::string agent;                   // IdentifyAgent(headers) of the client's headers
+  HeaderList headers;        // to send upstream (hop-by-hop, Host, Content-Length removed)
+  std::string user;          // authenticated user, "anonymous" without [users]
+  bool log_payloads = true;  // the user's log_payloads setting
+  std::string agent;         // IdentifyAgent(headers) of the client's headers
   std::vector<std::string> rewritten;  // names of headers removed or replaced by rules, for the log
   // Secrets found in forwarded header values other than the provider
   // credential (x-api-key, authorization, x-goog-api-key, api-key): each is
@@ -114,7 +116,8 @@ class Policy {
   // Compiles the secret rules and checks the config once. Fails only on a
   // broken built-in rule set or an inconsistent config. `scan_fault` is for
   // tests (nullptr in production).
-  static Result<std::shared_ptr<const Policy>> Create(GateConfig config, SecretScanFault scan_fault = nullptr);
+  static Result<std::shared_ptr<const Policy>> Create(GateConfig config,
+                                                      SecretScanFault scan_fault = nullptr);
   ~Policy();
 
   const GateConfig& config() const;
@@ -129,7 +132,8 @@ class Policy {
   // x-api-key is present, else OpenAI). When [users] is configured and no
   // x-glassbox-key header is sent, a Gemini "key" query parameter is the
   // gate key and is removed from upstream_target (see CheckAndRewriteHeaders).
-  RouteDecision ClassifyRoute(std::string_view method, std::string_view target, const HeaderList& headers = {}) const;
+  RouteDecision ClassifyRoute(std::string_view method, std::string_view target,
+                              const HeaderList& headers = {}) const;
 
   // Rejects CR, LF or NUL in any header name or value (400). When [users]
   // is configured, authenticates the user (key from x-glassbox-key, else the
@@ -159,7 +163,8 @@ class Policy {
   // With `hash_original` false, original_sha256 is left empty unless the
   // request is refused (the gateway hashes forwarded bodies on its log
   // thread while the upstream answers).
-  OutboundResult ApplyOutbound(const Route& route, std::string_view body, bool hash_original = true) const;
+  OutboundResult ApplyOutbound(const Route& route, std::string_view body,
+                               bool hash_original = true) const;
 
   // The response to a request, chosen by the response's Content-Type:
   // text/event-stream goes through NewInboundStream, anything else (JSON,
@@ -168,7 +173,8 @@ class Policy {
   InboundResult InboundJson(const Route& route, std::string_view body) const;
   // A filter for one streamed (SSE) response (see inbound.h).
   // `drop_usage_chunk`: OutboundResult::gate_requested_usage of the request.
-  std::unique_ptr<InboundStream> NewInboundStream(const Route& route, bool drop_usage_chunk = false) const;
+  std::unique_ptr<InboundStream> NewInboundStream(const Route& route,
+                                                  bool drop_usage_chunk = false) const;
 
   struct Impl;
 

@@ -43,14 +43,15 @@ std::string Request(size_t size) {
   json::array messages;
   std::string body;
   for (int i = 0; body.size() < size; ++i) {
-    messages.push_back(
-        json::object{{"role", "user"},
-                     {"content", json::array{{{"type", "tool_result"},
-                                              {"tool_use_id", "toolu_" + std::to_string(i)},
-                                              {"content",
-                                               "int main(int argc, char** argv) {\n  for (int i = 0; i < argc; ++i) "
-                                               "printf(\"%s\\n\", argv[i]);\n  return 0;\n}\n// Résumé: the quick "
-                                               "brown fox — naïve café.\n"}}}}});
+    messages.push_back(json::object{
+        {"role", "user"},
+        {"content",
+         json::array{{{"type", "tool_result"},
+                      {"tool_use_id", "toolu_" + std::to_string(i)},
+                      {"content",
+                       "int main(int argc, char** argv) {\n  for (int i = 0; i < argc; ++i) "
+                       "printf(\"%s\\n\", argv[i]);\n  return 0;\n}\n// Résumé: the quick "
+                       "brown fox — naïve café.\n"}}}}});
     body = json::serialize(json::object{{"model", "claude-sonnet-4-5"},
                                         {"max_tokens", 4096},
                                         {"stream", true},
@@ -62,26 +63,31 @@ std::string Request(size_t size) {
 
 // The body bench/gate_bench.sh sends: one 100 KB user turn of ASCII prose.
 std::string Prose() {
-  static const char* kWords[] = {"the", "quick", "brown", "fox", "jumps", "over", "the", "lazy", "dog", "while",
-                                 "a", "compiler", "builds", "the", "code", "again"};
+  static const char* kWords[] = {"the",    "quick", "brown", "fox",   "jumps", "over",
+                                 "the",    "lazy",  "dog",   "while", "a",     "compiler",
+                                 "builds", "the",   "code",  "again"};
   std::string text;
   for (size_t i = 0; text.size() < 100000; ++i) {
     if (i > 0) text += ' ';
     text += kWords[i % std::size(kWords)];
   }
   text.resize(100000);
-  return json::serialize(json::object{{"model", "claude-sonnet-4-5"},
-                                      {"max_tokens", 64},
-                                      {"messages", json::array{json::object{{"role", "user"}, {"content", text}}}}});
+  return json::serialize(
+      json::object{{"model", "claude-sonnet-4-5"},
+                   {"max_tokens", 64},
+                   {"messages", json::array{json::object{{"role", "user"}, {"content", text}}}}});
 }
 
 std::string Stream(int deltas) {
   std::string s =
-      "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":25,"
+      "event: message_start\ndata: "
+      "{\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":25,"
       "\"output_tokens\":1}}}\n\n";
   for (int i = 0; i < deltas; ++i) {
-    s += "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":"
-         "\"text_delta\",\"text\":\"Here is some code — for (int i = 0; i < n; ++i) sum += v[i];\"}}\n\n";
+    s += "event: content_block_delta\ndata: "
+         "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":"
+         "\"text_delta\",\"text\":\"Here is some code — for (int i = 0; i < n; ++i) sum += "
+         "v[i];\"}}\n\n";
   }
   s += "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
   return s;
@@ -91,14 +97,22 @@ std::string Stream(int deltas) {
 std::string ChatStream(int deltas) {
   std::string s;
   for (int i = 0; i < deltas; ++i) {
-    s += "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"qwen3-coder\","
-         "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Here is some code \\u2014 for (int i = 0; i < n; ++i) "
+    s += "data: "
+         "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":"
+         "\"qwen3-coder\","
+         "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Here is some code \\u2014 for (int i "
+         "= 0; i < n; ++i) "
          "sum += v[i];\"},\"finish_reason\":null}]}\n\n";
   }
-  s += "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"qwen3-coder\","
+  s += "data: "
+       "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":"
+       "\"qwen3-coder\","
        "\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n";
-  s += "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"qwen3-coder\","
-       "\"choices\":[],\"usage\":{\"prompt_tokens\":25,\"completion_tokens\":500,\"total_tokens\":525}}\n\n";
+  s += "data: "
+       "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":"
+       "\"qwen3-coder\","
+       "\"choices\":[],\"usage\":{\"prompt_tokens\":25,\"completion_tokens\":500,\"total_tokens\":"
+       "525}}\n\n";
   s += "data: [DONE]\n\n";
   return s;
 }
@@ -116,12 +130,13 @@ int main(int argc, char** argv) {
   const auto route = policy.ClassifyRoute("POST", "/v1/messages").route;
   for (size_t size : {1000, 10000, 100000}) {
     const std::string body = Request(size);
-    Time(("ApplyOutbound " + std::to_string(size / 1000) + " KB").c_str(), body.size(), iterations, [&] {
-      auto r = policy.ApplyOutbound(route, body);
-      if (r.refusal || r.changed) std::abort();
-    });
-    Time(("baseline: Boost.JSON parse+serialize " + std::to_string(size / 1000) + " KB").c_str(), body.size(),
-         iterations, [&] {
+    Time(("ApplyOutbound " + std::to_string(size / 1000) + " KB").c_str(), body.size(), iterations,
+         [&] {
+           auto r = policy.ApplyOutbound(route, body);
+           if (r.refusal || r.changed) std::abort();
+         });
+    Time(("baseline: Boost.JSON parse+serialize " + std::to_string(size / 1000) + " KB").c_str(),
+         body.size(), iterations, [&] {
            std::string out = json::serialize(json::parse(body));
            if (out.empty()) std::abort();
          });
@@ -136,7 +151,8 @@ int main(int argc, char** argv) {
   Time("InboundStream 500 deltas, 1 KB chunks", stream.size(), iterations / 3 + 1, [&] {
     glassbox::gate::InboundStream s({glassbox::net::Provider::kAnthropic, true});
     size_t out = 0;
-    for (size_t i = 0; i < stream.size(); i += 1024) out += s.Feed(std::string_view(stream).substr(i, 1024)).size();
+    for (size_t i = 0; i < stream.size(); i += 1024)
+      out += s.Feed(std::string_view(stream).substr(i, 1024)).size();
     out += s.Finish().size();
     if (out != stream.size() || !s.complete()) std::abort();
   });
@@ -156,9 +172,11 @@ int main(int argc, char** argv) {
   });
   const std::string chat_stream = ChatStream(500);
   Time("translate Chat->Messages stream, 500 deltas", chat_stream.size(), iterations / 3 + 1, [&] {
-    auto t = tr::NewChatStreamTranslator(tr::Api::kAnthropicMessages, {.client_model = "claude-sonnet-4-5"});
+    auto t = tr::NewChatStreamTranslator(tr::Api::kAnthropicMessages,
+                                         {.client_model = "claude-sonnet-4-5"});
     size_t out = 0;
-    for (size_t i = 0; i < chat_stream.size(); i += 1024) out += t->Feed(std::string_view(chat_stream).substr(i, 1024)).size();
+    for (size_t i = 0; i < chat_stream.size(); i += 1024)
+      out += t->Feed(std::string_view(chat_stream).substr(i, 1024)).size();
     out += t->Finish().size();
     if (out == 0 || !t->status().ok()) std::abort();
   });

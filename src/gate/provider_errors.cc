@@ -97,7 +97,8 @@ std::string_view GeminiStatus(ErrorKind kind) {
 
 }  // namespace
 
-Refusal MakeRefusal(net::Provider provider, ErrorKind kind, std::string_view code, std::string_view message) {
+Refusal MakeRefusal(net::Provider provider, ErrorKind kind, std::string_view code,
+                    std::string_view message) {
   Refusal r;
   r.status = HttpStatusFor(kind);
   r.code = std::string(code);
@@ -109,12 +110,13 @@ Refusal MakeRefusal(net::Provider provider, ErrorKind kind, std::string_view cod
       body["error"] = json::object{{"type", AnthropicType(kind)}, {"message", r.message}};
       break;
     case net::Provider::kGemini:
-      body["error"] = json::object{{"code", r.status}, {"message", r.message}, {"status", GeminiStatus(kind)}};
+      body["error"] =
+          json::object{{"code", r.status}, {"message", r.message}, {"status", GeminiStatus(kind)}};
       break;
     case net::Provider::kOpenAi:
     case net::Provider::kUnknown:
-      body["error"] =
-          json::object{{"message", r.message}, {"type", OpenAiType(kind)}, {"param", nullptr}, {"code", code}};
+      body["error"] = json::object{
+          {"message", r.message}, {"type", OpenAiType(kind)}, {"param", nullptr}, {"code", code}};
       break;
   }
   r.body = json::serialize(body);

@@ -33,13 +33,14 @@ struct Refusal {
   int status = 400;
   std::string body;  // application/json
   std::string code;
-  std::string message;  // the human reason, also inside body
+  std::string message;              // the human reason, also inside body
   int64_t retry_after_seconds = 0;  // > 0: sent as retry-after (429 of a spent budget)
 };
 
 // Builds the error body for `provider` (kUnknown uses the OpenAI shape).
 // `code` is a glassbox code such as "private-key"; it appears as OpenAI's
 // "code" and in Refusal::code.
-Refusal MakeRefusal(net::Provider provider, ErrorKind kind, std::string_view code, std::string_view message);
+Refusal MakeRefusal(net::Provider provider, ErrorKind kind, std::string_view code,
+                    std::string_view message);
 
 }  // namespace glassbox::gate

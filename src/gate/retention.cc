@@ -4,11 +4,14 @@
 
 namespace glassbox::gate {
 
-Result<std::optional<std::string>> RetentionCutoff(const RetentionConfig& retention, LogStore& log, TimePoint now) {
+Result<std::optional<std::string>> RetentionCutoff(const RetentionConfig& retention, LogStore& log,
+                                                   TimePoint now) {
   std::optional<std::string> cutoff;
-  if (retention.days) cutoff = FormatRfc3339(now - std::chrono::hours(24) * static_cast<int>(*retention.days));
+  if (retention.days)
+    cutoff = FormatRfc3339(now - std::chrono::hours(24) * static_cast<int>(*retention.days));
   if (retention.records) {
-    Result<std::optional<std::string>> newest = log.TimeOfNewest(static_cast<int64_t>(*retention.records));
+    Result<std::optional<std::string>> newest =
+        log.TimeOfNewest(static_cast<int64_t>(*retention.records));
     if (!newest.ok()) return newest.status();
     // RFC 3339 UTC strings compare as the times they name.
     if (*newest && (!cutoff || **newest > *cutoff)) cutoff = **newest;

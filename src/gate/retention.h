@@ -19,7 +19,8 @@ class LogStore;
 // The cutoff (RFC 3339 UTC) before which records go: the later of
 // now - days and the time of the records-th newest record. nullopt when
 // nothing is to be deleted.
-Result<std::optional<std::string>> RetentionCutoff(const RetentionConfig& retention, LogStore& log, TimePoint now);
+Result<std::optional<std::string>> RetentionCutoff(const RetentionConfig& retention, LogStore& log,
+                                                   TimePoint now);
 
 // Deletes the oldest records as RetentionCutoff says; returns how many.
 // Records that share the cutoff's time are kept, so `records` keeps at least

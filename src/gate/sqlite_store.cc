@@ -6,7 +6,8 @@ namespace {
 
 class SqliteStore final : public LogStore {
  public:
-  SqliteStore(std::string path, std::unique_ptr<AuditLog> log) : path_(std::move(path)), log_(std::move(log)) {}
+  SqliteStore(std::string path, std::unique_ptr<AuditLog> log)
+      : path_(std::move(path)), log_(std::move(log)) {}
 
   std::string_view Kind() const override { return "sqlite"; }
   std::string Describe() const override { return path_; }
@@ -14,13 +15,18 @@ class SqliteStore final : public LogStore {
     return log_->AppendBatch(std::move(records));
   }
   bool StoresBodiesAhead() const override { return true; }
-  TranslatedBodies KeepsTranslatedBodies() const override { return TranslatedBodies::kInlineOrAhead; }
-  Result<StoredBody> StoreRequestBody(std::string_view body, bool screened, std::string sha256) override {
+  TranslatedBodies KeepsTranslatedBodies() const override {
+    return TranslatedBodies::kInlineOrAhead;
+  }
+  Result<StoredBody> StoreRequestBody(std::string_view body, bool screened,
+                                      std::string sha256) override {
     return log_->StoreRequestBody(body, screened, std::move(sha256));
   }
   Status SyncBodies() override { return log_->SyncBodies(); }
   bool NeedsWalCheckpoints() const override { return true; }
-  Result<CheckpointResult> Checkpoint(CheckpointMode mode) override { return log_->Checkpoint(mode); }
+  Result<CheckpointResult> Checkpoint(CheckpointMode mode) override {
+    return log_->Checkpoint(mode);
+  }
   Result<std::vector<AuditRecord>> List() override { return log_->List(); }
   Result<AuditRecord> Get(int64_t id, std::string_view replica) override {
     if (!replica.empty()) {
@@ -29,17 +35,26 @@ class SqliteStore final : public LogStore {
     }
     return log_->Get(id);
   }
-  Result<std::vector<AuditRecord>> Search(std::string_view text) override { return log_->Search(text); }
-  Status ForEach(const RecordFilter& filter, const std::function<bool(AuditRecord&)>& visit) override {
+  Result<std::vector<AuditRecord>> Search(std::string_view text) override {
+    return log_->Search(text);
+  }
+  Status ForEach(const RecordFilter& filter,
+                 const std::function<bool(AuditRecord&)>& visit) override {
     return log_->ForEach(filter, visit);
   }
-  Result<std::vector<UsageRow>> UsageSince(std::string_view since) override { return log_->UsageSince(since); }
+  Result<std::vector<UsageRow>> UsageSince(std::string_view since) override {
+    return log_->UsageSince(since);
+  }
   Result<VerifyResult> Verify(const std::vector<gate::Checkpoint>* checkpoints) override {
     return log_->Verify(checkpoints);
   }
-  Result<std::optional<std::string>> TimeOfNewest(int64_t n) override { return log_->TimeOfNewest(n); }
+  Result<std::optional<std::string>> TimeOfNewest(int64_t n) override {
+    return log_->TimeOfNewest(n);
+  }
   Result<Head> ReadHead() override { return log_->ReadHead(); }
-  Result<int64_t> DeleteBefore(std::string_view cutoff) override { return log_->DeleteBefore(cutoff); }
+  Result<int64_t> DeleteBefore(std::string_view cutoff) override {
+    return log_->DeleteBefore(cutoff);
+  }
 
  private:
   std::string path_;

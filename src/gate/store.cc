@@ -15,7 +15,9 @@ Result<LogStore::StoredBody> LogStore::StoreRequestBody(std::string_view, bool, 
   return Status::Error(Describe() + ": this log keeps request bodies in their records");
 }
 
-Result<LogStore::CheckpointResult> LogStore::Checkpoint(CheckpointMode) { return CheckpointResult{}; }
+Result<LogStore::CheckpointResult> LogStore::Checkpoint(CheckpointMode) {
+  return CheckpointResult{};
+}
 
 bool IsPostgresUrl(std::string_view location) {
   return location.starts_with("postgresql://") || location.starts_with("postgres://");

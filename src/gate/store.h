@@ -36,9 +36,10 @@ struct BudgetCaps {
 };
 struct SharedReserveResult {
   bool allowed = true;
-  std::string budget;  // when refused: "daily_tokens", "daily_usd", "monthly_tokens" or "monthly_usd"
-  double used = 0;     // spend plus what is held, in the refused budget's unit
-  bool held = false;   // some of `used` is held by exchanges in flight
+  std::string
+      budget;       // when refused: "daily_tokens", "daily_usd", "monthly_tokens" or "monthly_usd"
+  double used = 0;  // spend plus what is held, in the refused budget's unit
+  bool held = false;  // some of `used` is held by exchanges in flight
 };
 class SharedBudgets {
  public:
@@ -51,16 +52,17 @@ class SharedBudgets {
   // for the asking exchange, so the fleet overshoots a cap by at most one
   // exchange's estimate. No lock is held once it returns. An error means the
   // store could not be asked.
-  virtual Result<SharedReserveResult> Reserve(std::string_view user, int64_t day, int64_t month, uint64_t tokens,
-                                              double usd, const BudgetCaps& caps) = 0;
+  virtual Result<SharedReserveResult> Reserve(std::string_view user, int64_t day, int64_t month,
+                                              uint64_t tokens, double usd,
+                                              const BudgetCaps& caps) = 0;
   // Releases a reservation (of reserved_day/month; tokens 0 = none) and adds
   // the exchange's spend to day/month; `usd` nullopt: an unpriced model.
   // May be applied after it returns (PostgreSQL queues it: the next record
   // the store appends carries it in its own transaction; one no record
   // takes within 20 ms is applied on a connection of its own).
-  virtual Status Settle(std::string_view user, int64_t reserved_day, int64_t reserved_month, uint64_t reserved_tokens,
-                        double reserved_usd, int64_t day, int64_t month, uint64_t tokens,
-                        std::optional<double> usd) = 0;
+  virtual Status Settle(std::string_view user, int64_t reserved_day, int64_t reserved_month,
+                        uint64_t reserved_tokens, double reserved_usd, int64_t day, int64_t month,
+                        uint64_t tokens, std::optional<double> usd) = 0;
   // Returns once every Settle called so far is applied (or has failed), or
   // taken into a record's transaction.
   virtual void Flush() {}
@@ -95,7 +97,8 @@ class LogStore {
   // Bodies stored ahead of their records (SQLite's body store); a back-end
   // without one returns false and the writer keeps bodies inline.
   virtual bool StoresBodiesAhead() const { return false; }
-  virtual Result<StoredBody> StoreRequestBody(std::string_view body, bool screened, std::string sha256);
+  virtual Result<StoredBody> StoreRequestBody(std::string_view body, bool screened,
+                                              std::string sha256);
   virtual Status SyncBodies() { return Status::Ok(); }
   // How this store keeps a record's translated request
   // (AuditRecord::upstream_request_body): not at all (LogWriter then leaves
@@ -117,7 +120,8 @@ class LogStore {
   virtual Result<std::vector<AuditRecord>> List() = 0;
   virtual Result<AuditRecord> Get(int64_t id, std::string_view replica) = 0;
   virtual Result<std::vector<AuditRecord>> Search(std::string_view text) = 0;
-  virtual Status ForEach(const RecordFilter& filter, const std::function<bool(AuditRecord&)>& visit) = 0;
+  virtual Status ForEach(const RecordFilter& filter,
+                         const std::function<bool(AuditRecord&)>& visit) = 0;
   virtual Result<std::vector<UsageRow>> UsageSince(std::string_view since) = 0;
   // Verifies every chain; checkpoints (if given) are this store's replica's.
   virtual Result<VerifyResult> Verify(const std::vector<gate::Checkpoint>* checkpoints) = 0;

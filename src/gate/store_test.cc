@@ -48,7 +48,9 @@ class PgCluster {
   }
 
  private:
-  static std::string Script() { return std::string("bash ") + GLASSBOX_SOURCE_DIR + "/tests/pg/pg_cluster.sh"; }
+  static std::string Script() {
+    return std::string("bash ") + GLASSBOX_SOURCE_DIR + "/tests/pg/pg_cluster.sh";
+  }
   PgCluster() {
     char tmpl[] = "/tmp/glassbox-pg-test.XXXXXX";
     if (mkdtemp(tmpl) == nullptr) {
@@ -91,7 +93,8 @@ void Tamper(const std::string& location, const std::string& sql) {
   }
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(location.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK)
+      << sqlite3_errmsg(db);
   sqlite3_close(db);
 }
 
@@ -127,7 +130,8 @@ class StoreTest : public ::testing::TestWithParam<Backend> {
     if (!pg.up()) GTEST_SKIP() << "PostgreSQL: " << pg.skip_reason();
     location_ = pg.NewDatabase();
   }
-  std::unique_ptr<LogStore> Open(LogStore::OpenMode mode = LogStore::OpenMode::kCreate, std::string replica = "r1") {
+  std::unique_ptr<LogStore> Open(LogStore::OpenMode mode = LogStore::OpenMode::kCreate,
+                                 std::string replica = "r1") {
     auto s = OpenLogStore(location_, mode, {}, GetParam() == Backend::kPostgres ? replica : "");
     EXPECT_TRUE(s.ok()) << s.status().message();
     return s.ok() ? std::move(s.value()) : nullptr;
@@ -143,7 +147,8 @@ class StoreTest : public ::testing::TestWithParam<Backend> {
 TEST_P(StoreTest, AppendsChainsAndReadsBack) {
   auto store = Open();
   ASSERT_NE(store, nullptr);
-  std::vector<AuditRecord> batch = {Rec("2026-11-01T10:00:00Z", "alice"), Rec("2026-11-01T10:00:01Z", "bob")};
+  std::vector<AuditRecord> batch = {Rec("2026-11-01T10:00:00Z", "alice"),
+                                    Rec("2026-11-01T10:00:01Z", "bob")};
   auto stored = store->AppendBatch(batch);
   ASSERT_TRUE(stored.ok()) << stored.status().message();
   ASSERT_TRUE(store->Append(Rec("2026-11-01T10:00:02Z", "alice")).ok());
@@ -193,8 +198,9 @@ TEST_P(StoreTest, FiltersAndSearchesStreamed) {
   auto store = Open();
   ASSERT_NE(store, nullptr);
   for (int i = 0; i < 6; ++i) {
-    ASSERT_TRUE(store->Append(Rec("2026-11-0" + std::to_string(i + 1) + "T10:00:00Z", i % 2 ? "bob" : "alice",
-                                  i == 4 ? "{\"needle\":1}" : "{}"))
+    ASSERT_TRUE(store
+                    ->Append(Rec("2026-11-0" + std::to_string(i + 1) + "T10:00:00Z",
+                                 i % 2 ? "bob" : "alice", i == 4 ? "{\"needle\":1}" : "{}"))
                     .ok());
   }
   auto count = [&](RecordFilter f) {
@@ -221,7 +227,8 @@ TEST_P(StoreTest, FiltersAndSearchesStreamed) {
 TEST_P(StoreTest, VerifyCatchesAnEditedAndADeletedRecord) {
   auto store = Open();
   ASSERT_NE(store, nullptr);
-  for (int i = 0; i < 4; ++i) ASSERT_TRUE(store->Append(Rec("2026-11-01T10:00:0" + std::to_string(i) + "Z", "u")).ok());
+  for (int i = 0; i < 4; ++i)
+    ASSERT_TRUE(store->Append(Rec("2026-11-01T10:00:0" + std::to_string(i) + "Z", "u")).ok());
   Tamper(location_, "UPDATE " + Table() + " SET " + UserColumn() + " = 'mallory' WHERE id = 2");
   auto v = store->Verify(nullptr);
   ASSERT_TRUE(v.ok());
@@ -260,7 +267,8 @@ TEST_P(StoreTest, RetentionMovesTheAnchorAndTheChainStillVerifies) {
 TEST_P(StoreTest, CheckpointsCatchATruncatedTail) {
   auto store = Open();
   ASSERT_NE(store, nullptr);
-  for (int i = 0; i < 3; ++i) ASSERT_TRUE(store->Append(Rec("2026-11-01T10:00:0" + std::to_string(i) + "Z", "u")).ok());
+  for (int i = 0; i < 3; ++i)
+    ASSERT_TRUE(store->Append(Rec("2026-11-01T10:00:0" + std::to_string(i) + "Z", "u")).ok());
   auto head = store->ReadHead();
   ASSERT_TRUE(head.ok());
   // Verify checks checkpoints' ids and hashes (signatures are checked when
@@ -315,12 +323,15 @@ TEST_P(StoreTest, BodiesStoredAheadReadBackAndVerify) {
 // PostgreSQL back-end has no place for it: the record's hash covered a body
 // the row did not hold, and `log verify` failed on every translated record.)
 TEST_P(StoreTest, RegressionATranslatedRecordVerifiesInEveryBackEnd) {
-  const std::string translated = "{\"model\":\"qwen3\",\"messages\":[{\"role\":\"user\",\"content\":\"" +
-                                 std::string(20000, 'y') + "\"}]}";
+  const std::string translated =
+      "{\"model\":\"qwen3\",\"messages\":[{\"role\":\"user\",\"content\":\"" +
+      std::string(20000, 'y') + "\"}]}";
   {
-    auto writer = LogWriter::Open(location_, LogDurability::kNormal, GetParam() == Backend::kPostgres ? "r1" : "");
+    auto writer = LogWriter::Open(location_, LogDurability::kNormal,
+                                  GetParam() == Backend::kPostgres ? "r1" : "");
     ASSERT_TRUE(writer.ok()) << writer.status().message();
-    for (const std::string& body : {translated, std::string("{\"model\":\"qwen3\",\"messages\":[]}")}) {
+    for (const std::string& body :
+         {translated, std::string("{\"model\":\"qwen3\",\"messages\":[]}")}) {
       auto digest = std::make_shared<RequestDigest>();
       digest->original = "{\"model\":\"claude-sonnet-4-5\"}";
       digest->logged_is_original = true;
@@ -331,7 +342,8 @@ TEST_P(StoreTest, RegressionATranslatedRecordVerifiesInEveryBackEnd) {
       std::promise<Status> done;
       AuditRecord r = Rec("2026-11-01T10:00:00Z", "alice");
       r.request_body = std::nullopt;  // the digest's original is the logged body
-      (*writer)->Append(std::move(r), [&](Status st) { done.set_value(st); }, digest);
+      (*writer)->Append(
+          std::move(r), [&](Status st) { done.set_value(st); }, digest);
       Status st = done.get_future().get();
       ASSERT_TRUE(st.ok()) << st.message();
     }
@@ -357,11 +369,13 @@ TEST_P(StoreTest, RegressionATranslatedRecordVerifiesInEveryBackEnd) {
 TEST_P(StoreTest, GetTellsAMissingRecordFromACorruptLog) {
   auto store = Open();
   ASSERT_NE(store, nullptr);
-  for (int i = 0; i < 3; ++i) ASSERT_TRUE(store->Append(Rec("2026-11-01T10:00:0" + std::to_string(i) + "Z", "alice")).ok());
+  for (int i = 0; i < 3; ++i)
+    ASSERT_TRUE(store->Append(Rec("2026-11-01T10:00:0" + std::to_string(i) + "Z", "alice")).ok());
   auto missing = store->Get(9, "");
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.status().code(), StatusCode::kNotFound) << missing.status().message();
-  EXPECT_NE(missing.status().message().find("no record "), std::string::npos) << missing.status().message();
+  EXPECT_NE(missing.status().message().find("no record "), std::string::npos)
+      << missing.status().message();
 
   Tamper(location_, "UPDATE " + Table() + " SET model = 'edited' WHERE id = 2");
   auto reader = OpenLogStore(location_, LogStore::OpenMode::kExisting, {});
@@ -386,8 +400,11 @@ TEST_P(StoreTest, ReadersNeedAnExistingLog) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::Values(Backend::kSqlite, Backend::kPostgres),
-                         [](const auto& p) { return p.param == Backend::kSqlite ? "Sqlite" : "Postgres"; });
+INSTANTIATE_TEST_SUITE_P(Backends, StoreTest,
+                         ::testing::Values(Backend::kSqlite, Backend::kPostgres),
+                         [](const auto& p) {
+                           return p.param == Backend::kSqlite ? "Sqlite" : "Postgres";
+                         });
 
 // PostgreSQL only.
 class PgStoreTest : public ::testing::Test {
@@ -494,7 +511,8 @@ TEST_F(PgStoreTest, VerifyNamesABodyStoredAheadThatWentMissing) {
   v = a->Verify(nullptr);
   ASSERT_TRUE(v.ok());
   EXPECT_FALSE(v->intact);
-  EXPECT_NE(v->reason.find("request body (stored ahead as body 1) is missing"), std::string::npos) << v->reason;
+  EXPECT_NE(v->reason.find("request body (stored ahead as body 1) is missing"), std::string::npos)
+      << v->reason;
 }
 
 TEST_F(PgStoreTest, ASecondWriterWithTheSameReplicaNameIsRefused) {
@@ -502,7 +520,8 @@ TEST_F(PgStoreTest, ASecondWriterWithTheSameReplicaNameIsRefused) {
   ASSERT_NE(a, nullptr);
   auto again = OpenLogStore(url_, LogStore::OpenMode::kCreate, {}, "same");
   ASSERT_FALSE(again.ok());
-  EXPECT_NE(again.status().message().find("already writing"), std::string::npos) << again.status().message();
+  EXPECT_NE(again.status().message().find("already writing"), std::string::npos)
+      << again.status().message();
   a.reset();  // its session ends: the name is free again
   EXPECT_TRUE(OpenLogStore(url_, LogStore::OpenMode::kCreate, {}, "same").ok());
 }
@@ -512,13 +531,15 @@ TEST_F(PgStoreTest, ASchemaNewerThanThisBuildIsRefused) {
   Tamper(url_, "UPDATE gb_schema SET version = 99");
   auto s = OpenLogStore(url_, LogStore::OpenMode::kCreate, {}, "a");
   ASSERT_FALSE(s.ok());
-  EXPECT_NE(s.status().message().find("schema version 99 is newer"), std::string::npos) << s.status().message();
+  EXPECT_NE(s.status().message().find("schema version 99 is newer"), std::string::npos)
+      << s.status().message();
 }
 
 // A server that cannot be reached is Unavailable, not "no such log" (no
 // cluster needed: nothing listens on 127.0.0.1 port 1).
 TEST(PgStoreUnreachable, AStoreThatCannotBeReachedIsUnavailable) {
-  auto s = OpenLogStore("postgresql://glassbox@127.0.0.1:1/audit", LogStore::OpenMode::kExisting, {});
+  auto s =
+      OpenLogStore("postgresql://glassbox@127.0.0.1:1/audit", LogStore::OpenMode::kExisting, {});
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.status().code(), StatusCode::kUnavailable) << s.status().message();
 }
@@ -558,7 +579,8 @@ TEST_F(PgStoreTest, SharedBudgetsHoldAcrossReplicas) {
           continue;
         }
         ++admitted;
-        EXPECT_TRUE(s.Settle("alice", 20000, 243000, kEstimate, 0, 20000, 243000, kActual, 0.0).ok());
+        EXPECT_TRUE(
+            s.Settle("alice", 20000, 243000, kEstimate, 0, 20000, 243000, kActual, 0.0).ok());
         s.Flush();  // as the exchange's record commit does
       }
     });

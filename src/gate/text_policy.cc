@@ -21,8 +21,8 @@ namespace {
 // punctuation, unusual spaces and control characters (ANSI colours in tool
 // output) are left as sent.
 bool StrippedRule(std::string_view rule) {
-  return rule == "unicode/tag-characters" || rule == "unicode/invisible-characters" || rule == "unicode/bidi-control" ||
-         rule == "unicode/variation-selectors";
+  return rule == "unicode/tag-characters" || rule == "unicode/invisible-characters" ||
+         rule == "unicode/bidi-control" || rule == "unicode/variation-selectors";
 }
 
 // End of the string literal whose opening quote is at `open`.
@@ -100,8 +100,10 @@ namespace {
 // word joiner, soft hyphen, combining grapheme joiner) and a watermark uses
 // one per word: in UTF-8, U+200C, U+2060, U+00AD, U+034F.
 bool HasFormatJoiner(std::string_view text) {
-  return text.find("\xE2\x80\x8C") != std::string_view::npos || text.find("\xE2\x81\xA0") != std::string_view::npos ||
-         text.find("\xC2\xAD") != std::string_view::npos || text.find("\xCD\x8F") != std::string_view::npos;
+  return text.find("\xE2\x80\x8C") != std::string_view::npos ||
+         text.find("\xE2\x81\xA0") != std::string_view::npos ||
+         text.find("\xC2\xAD") != std::string_view::npos ||
+         text.find("\xCD\x8F") != std::string_view::npos;
 }
 
 bool IsFormatJoiner(char32_t c) { return c == 0x200C || c == 0x2060 || c == 0x00AD || c == 0x034F; }
@@ -114,7 +116,8 @@ bool IsFormatJoiner(char32_t c) { return c == 0x200C || c == 0x2060 || c == 0x00
 // does not touch), stripped and reported inside words of other scripts.
 // Everything else keeps the prose decision. Appends to *found the machine
 // text findings for these characters that the prose pass let through.
-void AddFormatJoinerFindings(const HiddenTextDetector& detector, std::string_view text, std::vector<Finding>* found) {
+void AddFormatJoinerFindings(const HiddenTextDetector& detector, std::string_view text,
+                             std::vector<Finding>* found) {
   if (!HasFormatJoiner(text)) return;
   std::vector<Finding> machine;
   detector.Scan(text, TextContext{TextKind::kConfig, false}, &machine);
@@ -140,7 +143,8 @@ void AddFormatJoinerFindings(const HiddenTextDetector& detector, std::string_vie
 
 // One detector pass: applies the fixes of the stripped rules. Findings go to
 // *findings when it is not null.
-std::optional<std::string> StripOnce(std::string_view text, const std::string& path, std::vector<Finding>* findings) {
+std::optional<std::string> StripOnce(std::string_view text, const std::string& path,
+                                     std::vector<Finding>* findings) {
   static const HiddenTextDetector detector;
   std::vector<Finding> found;
   detector.Scan(text, TextContext{TextKind::kProse, false}, &found);
@@ -188,7 +192,8 @@ std::optional<std::string> StripOnce(std::string_view text, const std::string& p
 bool MayHoldStrippable(std::string_view text) {
   const UnicodeData& data = UnicodeData::Get();
   const auto* p = reinterpret_cast<const unsigned char*>(text.data());
-  for (size_t i = utf::NextInteresting(text, 0); i < text.size(); i = utf::NextInteresting(text, i)) {
+  for (size_t i = utf::NextInteresting(text, 0); i < text.size();
+       i = utf::NextInteresting(text, i)) {
     if (p[i] < 0x80) {
       ++i;
       continue;
@@ -224,7 +229,8 @@ namespace {
 std::string PathSegment(std::string_view key) {
   bool simple = !key.empty() && !(key[0] >= '0' && key[0] <= '9');
   for (char c : key) {
-    simple = simple && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_');
+    simple = simple && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') || c == '_');
   }
   if (simple) return "." + std::string(key);
   std::string out = "[\"";
@@ -255,8 +261,9 @@ std::optional<std::string> StripHiddenKey(std::string_view key, const std::strin
   return stripped;
 }
 
-Status EditJsonStrings(std::string_view json, const StringEdit& edit, std::string* out, bool* changed, size_t max_depth,
-                       const ValueObserver* observe, const StringEdit* key_edit) {
+Status EditJsonStrings(std::string_view json, const StringEdit& edit, std::string* out,
+                       bool* changed, size_t max_depth, const ValueObserver* observe,
+                       const StringEdit* key_edit) {
   struct Edit {
     size_t begin, end;
     std::string literal;

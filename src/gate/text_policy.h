@@ -53,12 +53,13 @@ bool MayHoldStrippable(std::string_view text);
 // path, and whether its literal held a backslash escape (then a scan of the
 // raw JSON bytes may have missed what the decoded text shows); returns the
 // replacement text, or nullopt to keep the string.
-using StringEdit =
-    std::function<std::optional<std::string>(std::string_view decoded, const std::string& path, bool escaped)>;
+using StringEdit = std::function<std::optional<std::string>(std::string_view decoded,
+                                                            const std::string& path, bool escaped)>;
 
 // Sees every value before `edit` does: strings and also true, false, null
 // and numbers (is_string = false, decoded = the token).
-using ValueObserver = std::function<void(const std::string& path, std::string_view decoded, bool is_string)>;
+using ValueObserver =
+    std::function<void(const std::string& path, std::string_view decoded, bool is_string)>;
 
 // Copies `json` to *out, replacing the literal of every string value for
 // which `edit` returns a value by the JSON encoding of that value; every
@@ -69,8 +70,9 @@ using ValueObserver = std::function<void(const std::string& path, std::string_vi
 // (path: the key's own path, "$.tools[0].input_schema.properties.cmd"), so
 // hidden characters in tool-schema property names and argument keys can be
 // stripped too.
-Status EditJsonStrings(std::string_view json, const StringEdit& edit, std::string* out, bool* changed,
-                       size_t max_depth = 256, const ValueObserver* observe = nullptr,
+Status EditJsonStrings(std::string_view json, const StringEdit& edit, std::string* out,
+                       bool* changed, size_t max_depth = 256,
+                       const ValueObserver* observe = nullptr,
                        const StringEdit* key_edit = nullptr);
 
 // True when `text`, trimmed, starts with '{' or '[' (a candidate for JSON

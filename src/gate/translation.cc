@@ -14,7 +14,8 @@ std::optional<Api> ClientApi(const Route& route) {
   if (route.name == "anthropic.messages") return Api::kAnthropicMessages;
   if (route.name == "openai.chat_completions") return Api::kOpenAiChat;
   if (route.name == "openai.responses") return Api::kOpenAiResponses;
-  if (route.name == "gemini.generate_content" || route.name == "gemini.stream_generate_content") return Api::kGemini;
+  if (route.name == "gemini.generate_content" || route.name == "gemini.stream_generate_content")
+    return Api::kGemini;
   return std::nullopt;
 }
 
@@ -66,8 +67,9 @@ bool IsCredentialHeader(std::string_view name) {
 // Headers that belong to the client's provider protocol (or to the body's
 // encoding) and mean nothing, or something else, to a translated upstream.
 bool IsProtocolHeader(std::string_view name) {
-  for (std::string_view h : {"anthropic-version", "anthropic-beta", "anthropic-dangerous-direct-browser-access",
-                             "openai-beta", "x-goog-api-client", "x-goog-user-project", "content-type", "accept"}) {
+  for (std::string_view h :
+       {"anthropic-version", "anthropic-beta", "anthropic-dangerous-direct-browser-access",
+        "openai-beta", "x-goog-api-client", "x-goog-user-project", "content-type", "accept"}) {
     if (net::EqualsIgnoreCase(name, h)) return true;
   }
   return false;
@@ -100,8 +102,10 @@ RoutePlan PlanRoute(const GateConfig& config, const Route& route, std::string_vi
     } else {
       plan.refusal = MakeRefusal(
           route.protocol, ErrorKind::kNotFound, "untranslatable",
-          fmt::format("model {} is routed to upstream {} ({}), which cannot count tokens; start the gate with "
-                      "--count-tokens (or count_tokens = \"estimate\" in gate.toml) to answer with an estimate",
+          fmt::format("model {} is routed to upstream {} ({}), which cannot count tokens; start "
+                      "the gate with "
+                      "--count-tokens (or count_tokens = \"estimate\" in gate.toml) to answer with "
+                      "an estimate",
                       model, plan.upstream->name, UpstreamProtocolName(*plan.upstream)));
     }
     return plan;
@@ -110,24 +114,27 @@ RoutePlan PlanRoute(const GateConfig& config, const Route& route, std::string_vi
   if (Speaks(*plan.upstream, *api)) return plan;
   if (plan.upstream->protocol == net::Provider::kOpenAi && *api != Api::kOpenAiChat) {
     if (route.name == "gemini.stream_generate_content" && !route.streaming) {
-      plan.refusal = MakeRefusal(route.protocol, ErrorKind::kInvalidRequest, "untranslatable",
-                                 "streamGenerateContent without ?alt=sse (a JSON array) is not translated; use alt=sse");
+      plan.refusal = MakeRefusal(
+          route.protocol, ErrorKind::kInvalidRequest, "untranslatable",
+          "streamGenerateContent without ?alt=sse (a JSON array) is not translated; use alt=sse");
       return plan;
     }
     plan.translate = true;
     return plan;
   }
-  plan.refusal = MakeRefusal(route.protocol, ErrorKind::kInvalidRequest, "untranslatable",
-                             fmt::format("model {} is routed to upstream {}, which speaks {}; the gate translates "
-                                         "Anthropic Messages, OpenAI Responses and Gemini to OpenAI Chat Completions, "
-                                         "not {} to {}",
-                                         model, plan.upstream->name, UpstreamProtocolName(*plan.upstream),
-                                         translate::ApiName(*api), UpstreamProtocolName(*plan.upstream)));
+  plan.refusal = MakeRefusal(
+      route.protocol, ErrorKind::kInvalidRequest, "untranslatable",
+      fmt::format("model {} is routed to upstream {}, which speaks {}; the gate translates "
+                  "Anthropic Messages, OpenAI Responses and Gemini to OpenAI Chat Completions, "
+                  "not {} to {}",
+                  model, plan.upstream->name, UpstreamProtocolName(*plan.upstream),
+                  translate::ApiName(*api), UpstreamProtocolName(*plan.upstream)));
   return plan;
 }
 
-Result<RoutedRequest> BuildRoutedRequest(const GateConfig& config, const RoutePlan& plan, const Route& route,
-                                         std::string body, const HeaderList& headers) {
+Result<RoutedRequest> BuildRoutedRequest(const GateConfig& config, const RoutePlan& plan,
+                                         const Route& route, std::string body,
+                                         const HeaderList& headers) {
   RoutedRequest out;
   const UpstreamConfig& up = *plan.upstream;
   bool stream = route.streaming;
@@ -147,7 +154,8 @@ Result<RoutedRequest> BuildRoutedRequest(const GateConfig& config, const RoutePl
     // Native: the same API on another upstream, or under another model name.
     const UpstreamConfig* before = FindUpstream(config, route.upstream);
     std::string rest = route.upstream_target;
-    if (before != nullptr && rest.starts_with(before->url.path)) rest = rest.substr(before->url.path.size());
+    if (before != nullptr && rest.starts_with(before->url.path))
+      rest = rest.substr(before->url.path.size());
     if (!plan.upstream_model.empty() && plan.client_api == translate::Api::kGemini) {
       const std::string from = "/models/" + route.model + ":";
       if (size_t at = rest.find(from); at != std::string::npos) {
@@ -194,24 +202,28 @@ Result<std::string> LocalTokenCount(const Route& route, std::string_view body) {
   if (!n.ok()) return n.status();
   // The extra member says what the number is; SDKs ignore members they do
   // not know.
-  if (api == Api::kGemini) return fmt::format("{{\"totalTokens\":{},\"glassbox_estimate\":true}}", *n);
+  if (api == Api::kGemini)
+    return fmt::format("{{\"totalTokens\":{},\"glassbox_estimate\":true}}", *n);
   return fmt::format("{{\"input_tokens\":{},\"glassbox_estimate\":true}}", *n);
 }
 
-TranslatedResponse TranslateResponse(const RoutePlan& plan, const Route& route, std::string_view client_model,
-                                     int status, std::string_view body) {
+TranslatedResponse TranslateResponse(const RoutePlan& plan, const Route& route,
+                                     std::string_view client_model, int status,
+                                     std::string_view body) {
   TranslatedResponse out;
   out.status = status;
   if (status < 200 || status > 299) {
-    Refusal r = MakeRefusal(route.protocol, KindForStatus(status), "upstream-error",
-                            fmt::format("upstream {}: {}", plan.upstream->name, translate::UpstreamErrorMessage(body)));
+    Refusal r = MakeRefusal(
+        route.protocol, KindForStatus(status), "upstream-error",
+        fmt::format("upstream {}: {}", plan.upstream->name, translate::UpstreamErrorMessage(body)));
     out.body = std::move(r.body);
     return out;
   }
   Result<translate::Translated> t = translate::ChatResponseTo(plan.client_api, body, client_model);
   if (!t.ok()) {
-    Refusal r = MakeRefusal(route.protocol, ErrorKind::kUpstream, "untranslatable-response",
-                            fmt::format("upstream {}: {}", plan.upstream->name, t.status().message()));
+    Refusal r =
+        MakeRefusal(route.protocol, ErrorKind::kUpstream, "untranslatable-response",
+                    fmt::format("upstream {}: {}", plan.upstream->name, t.status().message()));
     out.status = r.status;
     out.body = std::move(r.body);
     return out;
@@ -221,8 +233,8 @@ TranslatedResponse TranslateResponse(const RoutePlan& plan, const Route& route, 
   return out;
 }
 
-std::unique_ptr<translate::StreamTranslator> NewResponseStreamTranslator(const RoutePlan& plan,
-                                                                         std::string_view client_model) {
+std::unique_ptr<translate::StreamTranslator> NewResponseStreamTranslator(
+    const RoutePlan& plan, std::string_view client_model) {
   translate::StreamOptions options;
   options.client_model = std::string(client_model);
   return translate::NewChatStreamTranslator(plan.client_api, std::move(options));

@@ -52,8 +52,9 @@ struct RoutedRequest {
 // when they would reach another provider (the upstream's api_key is put in
 // its own header). A failure is an untranslatable request: the Status names
 // the field and the reason.
-Result<RoutedRequest> BuildRoutedRequest(const GateConfig& config, const RoutePlan& plan, const Route& route,
-                                         std::string body, const HeaderList& headers);
+Result<RoutedRequest> BuildRoutedRequest(const GateConfig& config, const RoutePlan& plan,
+                                         const Route& route, std::string body,
+                                         const HeaderList& headers);
 
 // The answer to a count_tokens request counted here: {"input_tokens":N} for
 // Anthropic, {"totalTokens":N} for Gemini, marked as an estimate.
@@ -67,11 +68,12 @@ struct TranslatedResponse {
   std::string body;
   std::vector<std::string> notes;
 };
-TranslatedResponse TranslateResponse(const RoutePlan& plan, const Route& route, std::string_view client_model,
-                                     int status, std::string_view body);
+TranslatedResponse TranslateResponse(const RoutePlan& plan, const Route& route,
+                                     std::string_view client_model, int status,
+                                     std::string_view body);
 
 // The stream translator for a streamed upstream answer.
-std::unique_ptr<translate::StreamTranslator> NewResponseStreamTranslator(const RoutePlan& plan,
-                                                                         std::string_view client_model);
+std::unique_ptr<translate::StreamTranslator> NewResponseStreamTranslator(
+    const RoutePlan& plan, std::string_view client_model);
 
 }  // namespace glassbox::gate

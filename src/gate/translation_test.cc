@@ -101,8 +101,10 @@ max_tokens = 16384
   EXPECT_EQ(FindUpstream(*config, "local")->url.path, "");
   auto bad = ParseGateConfig("[routes]\n\"x\" = 3\n", "gate.toml");
   ASSERT_FALSE(bad.ok());
-  EXPECT_NE(bad.status().message().find("gate.toml:2"), std::string::npos) << bad.status().message();
-  auto bad_protocol = ParseGateConfig("[upstreams.l]\nurl = \"http://h\"\nprotocol = \"chat\"\n", "gate.toml");
+  EXPECT_NE(bad.status().message().find("gate.toml:2"), std::string::npos)
+      << bad.status().message();
+  auto bad_protocol =
+      ParseGateConfig("[upstreams.l]\nurl = \"http://h\"\nprotocol = \"chat\"\n", "gate.toml");
   EXPECT_NE(bad_protocol.status().message().find("openai-chat"), std::string::npos);
 }
 
@@ -159,7 +161,8 @@ TEST(PlanRoute, CountTokensIsEstimatedOnlyWhenAskedFor) {
   config.count_tokens_estimate = true;
   plan = PlanRoute(config, count, "claude-sonnet-4-5");
   EXPECT_TRUE(plan.count_locally);
-  auto answer = LocalTokenCount(count, R"({"model":"m","messages":[{"role":"user","content":"hello there"}]})");
+  auto answer = LocalTokenCount(
+      count, R"({"model":"m","messages":[{"role":"user","content":"hello there"}]})");
   ASSERT_TRUE(answer.ok());
   EXPECT_NE(answer->find("\"glassbox_estimate\":true"), std::string::npos);
 }
@@ -174,7 +177,8 @@ TEST(PlanRoute, RefusesAPairItDoesNotTranslate) {
   RoutePlan plan = PlanRoute(config, gemini, "gemini-2.5-pro");
   ASSERT_TRUE(plan.refusal.has_value());
   EXPECT_EQ(plan.refusal->code, "untranslatable");
-  EXPECT_NE(plan.refusal->body.find("\"status\":\"INVALID_ARGUMENT\""), std::string::npos) << plan.refusal->body;
+  EXPECT_NE(plan.refusal->body.find("\"status\":\"INVALID_ARGUMENT\""), std::string::npos)
+      << plan.refusal->body;
 }
 
 // The client's credentials never reach another provider; the upstream's own
@@ -190,9 +194,10 @@ TEST(BuildRoutedRequest, DropsTheClientsCredentialsAndProviderHeaders) {
                         {"anthropic-beta", "x"},
                         {"User-Agent", "claude-cli/2.1.332"},
                         {"Content-Type", "application/json"}};
-  auto routed = BuildRoutedRequest(config, plan, MessagesRoute(),
-                                   R"({"model":"claude-sonnet-4-5","max_tokens":5,"stream":true,"messages":[{"role":"user","content":"hi"}]})",
-                                   headers);
+  auto routed = BuildRoutedRequest(
+      config, plan, MessagesRoute(),
+      R"({"model":"claude-sonnet-4-5","max_tokens":5,"stream":true,"messages":[{"role":"user","content":"hi"}]})",
+      headers);
   ASSERT_TRUE(routed.ok()) << routed.status().message();
   EXPECT_EQ(routed->target, "/v1/chat/completions");
   HeaderList want = {{"User-Agent", "claude-cli/2.1.332"},
@@ -208,17 +213,23 @@ TEST(BuildRoutedRequest, DropsTheClientsCredentialsAndProviderHeaders) {
 // something; and every golden translation to Chat passes it.
 TEST(StrictChat, RejectsWhatOpenAiRejects) {
   using testing::ValidateChatRequest;
-  EXPECT_FALSE(ValidateChatRequest(R"({"model":"m","messages":[{"role":"user","content":"hi"}]})").has_value());
+  EXPECT_FALSE(ValidateChatRequest(R"({"model":"m","messages":[{"role":"user","content":"hi"}]})")
+                   .has_value());
   const std::pair<const char*, const char*> bad[] = {
-      {R"({"model":"m","messages":[{"role":"user","content":"hi"}],"top_k":3})", "Unrecognized request argument supplied: top_k"},
-      {R"({"model":"m","messages":[{"role":"user","content":"hi","cache_control":{}}]})", "'cache_control' was unexpected"},
-      {R"({"model":"m","messages":[{"role":"user","content":[{"type":"image","source":{}}]}]})", "messages.0.content.0.type"},
-      {R"({"model":"m","messages":[{"role":"tool","tool_call_id":"x","content":"r"}]})", "must be a response to a preceeding"},
+      {R"({"model":"m","messages":[{"role":"user","content":"hi"}],"top_k":3})",
+       "Unrecognized request argument supplied: top_k"},
+      {R"({"model":"m","messages":[{"role":"user","content":"hi","cache_control":{}}]})",
+       "'cache_control' was unexpected"},
+      {R"({"model":"m","messages":[{"role":"user","content":[{"type":"image","source":{}}]}]})",
+       "messages.0.content.0.type"},
+      {R"({"model":"m","messages":[{"role":"tool","tool_call_id":"x","content":"r"}]})",
+       "must be a response to a preceeding"},
       {R"({"model":"m","messages":[{"role":"assistant","content":null,"tool_calls":[{"id":"a","type":"function","function":{"name":"f","arguments":"{}"}}]},{"role":"user","content":"x"}]})",
        "did not have response messages: a"},
       {R"({"model":"m","messages":[{"role":"assistant","content":null,"tool_calls":[{"id":"a","type":"function","function":{"name":"f","arguments":{}}}]}]})",
        "arguments': expected a string"},
-      {R"({"model":"m","messages":[{"role":"user","content":"x"}],"tool_choice":"auto"})", "only allowed when 'tools'"},
+      {R"({"model":"m","messages":[{"role":"user","content":"x"}],"tool_choice":"auto"})",
+       "only allowed when 'tools'"},
       {R"({"model":"m","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f","input_schema":{}}}]})",
        "'input_schema' was unexpected"},
   };
@@ -230,7 +241,8 @@ TEST(StrictChat, RejectsWhatOpenAiRejects) {
 }
 
 TEST(StrictChat, EveryGoldenTranslationToChatIsAccepted) {
-  const std::filesystem::path data = std::filesystem::path(GLASSBOX_SOURCE_DIR) / "src/gate/translate/testdata";
+  const std::filesystem::path data =
+      std::filesystem::path(GLASSBOX_SOURCE_DIR) / "src/gate/translate/testdata";
   size_t checked = 0;
   for (const char* dir : {"req_messages_to_chat", "req_responses_to_chat", "req_gemini_to_chat"}) {
     for (const auto& e : std::filesystem::directory_iterator(data / dir)) {
@@ -238,7 +250,8 @@ TEST(StrictChat, EveryGoldenTranslationToChatIsAccepted) {
       std::ifstream in(e.path());
       std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
       // The golden files carry the translation's notes beside the body.
-      if (size_t at = text.find(",\"(notes)\""); at != std::string::npos) text = text.substr(0, at) + "}";
+      if (size_t at = text.find(",\"(notes)\""); at != std::string::npos)
+        text = text.substr(0, at) + "}";
       auto error = testing::ValidateChatRequest(text);
       EXPECT_FALSE(error.has_value()) << e.path() << ": " << error.value_or("");
       ++checked;
@@ -250,7 +263,8 @@ TEST(StrictChat, EveryGoldenTranslationToChatIsAccepted) {
 // The column is added to a log written before it; records without it keep
 // their hashes, records with it are covered by the chain.
 TEST(AuditLogUpstreamBody, OlderLogsGainTheColumnAndTheChainCoversIt) {
-  const std::string path = ::testing::TempDir() + "/upstream_body_" + std::to_string(getpid()) + ".db";
+  const std::string path =
+      ::testing::TempDir() + "/upstream_body_" + std::to_string(getpid()) + ".db";
   std::remove(path.c_str());
   auto record = [](std::optional<std::string> upstream_body) {
     AuditRecord r;
@@ -274,7 +288,9 @@ TEST(AuditLogUpstreamBody, OlderLogsGainTheColumnAndTheChainCoversIt) {
   {  // As a log from before the column.
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(db, "ALTER TABLE records DROP COLUMN upstream_request_body", nullptr, nullptr, nullptr), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "ALTER TABLE records DROP COLUMN upstream_request_body", nullptr,
+                           nullptr, nullptr),
+              SQLITE_OK);
     sqlite3_close(db);
     auto reader = AuditLog::Open(path, AuditLog::OpenMode::kExisting);
     ASSERT_TRUE(reader.ok());
@@ -288,13 +304,15 @@ TEST(AuditLogUpstreamBody, OlderLogsGainTheColumnAndTheChainCoversIt) {
     ASSERT_TRUE(records.ok());
     ASSERT_EQ(records->size(), 2u);
     EXPECT_FALSE((*records)[0].upstream_request_body.has_value());
-    EXPECT_EQ((*records)[1].upstream_request_body.value_or(""), R"({"model":"qwen3-coder","messages":[]})");
+    EXPECT_EQ((*records)[1].upstream_request_body.value_or(""),
+              R"({"model":"qwen3-coder","messages":[]})");
     EXPECT_TRUE((*log)->Verify()->intact);
   }
   {  // An edit of the translated request breaks the chain.
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(db, "UPDATE records SET upstream_request_body = '{}' WHERE id = 2", nullptr, nullptr, nullptr),
+    ASSERT_EQ(sqlite3_exec(db, "UPDATE records SET upstream_request_body = '{}' WHERE id = 2",
+                           nullptr, nullptr, nullptr),
               SQLITE_OK);
     sqlite3_close(db);
     auto reader = AuditLog::Open(path, AuditLog::OpenMode::kExisting);
@@ -313,27 +331,28 @@ class TranslatingGatewayTest : public ::testing::Test {
     log_path_ = ::testing::TempDir() + "/translation_test_" + std::to_string(getpid()) + "_" +
                 ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".db";
     std::remove(log_path_.c_str());
-    auto upstream = net::HttpServer::Start(loop_, {}, [this](net::HttpRequest req, std::shared_ptr<net::ResponseWriter> w) {
-      std::vector<std::pair<std::string, std::string>> headers;
-      for (const auto& f : req.headers.fields()) headers.emplace_back(f.name, f.value);
-      {
-        std::lock_guard lock(mu_);
-        received_.push_back({req.path, req.body, headers});
-      }
-      net::ResponsePlan plan = provider_.Plan(req.method, req.path, headers, req.body);
-      net::Headers out;
-      for (const auto& [n, v] : plan.headers) out.Add(n, v);
-      if (plan.streaming) {
-        w->StartStream(plan.status, out);
-        for (const auto& c : plan.chunks) w->Write(c.bytes);
-        return w->Finish();
-      }
-      net::HttpResponse r;
-      r.status = plan.status;
-      r.headers = out;
-      r.body = plan.Body();
-      w->Respond(std::move(r));
-    });
+    auto upstream = net::HttpServer::Start(
+        loop_, {}, [this](net::HttpRequest req, std::shared_ptr<net::ResponseWriter> w) {
+          std::vector<std::pair<std::string, std::string>> headers;
+          for (const auto& f : req.headers.fields()) headers.emplace_back(f.name, f.value);
+          {
+            std::lock_guard lock(mu_);
+            received_.push_back({req.path, req.body, headers});
+          }
+          net::ResponsePlan plan = provider_.Plan(req.method, req.path, headers, req.body);
+          net::Headers out;
+          for (const auto& [n, v] : plan.headers) out.Add(n, v);
+          if (plan.streaming) {
+            w->StartStream(plan.status, out);
+            for (const auto& c : plan.chunks) w->Write(c.bytes);
+            return w->Finish();
+          }
+          net::HttpResponse r;
+          r.status = plan.status;
+          r.headers = out;
+          r.body = plan.Body();
+          w->Respond(std::move(r));
+        });
     ASSERT_TRUE(upstream.ok());
     upstream_ = std::move(upstream.value());
     GatewayOptions options;
@@ -369,7 +388,8 @@ class TranslatingGatewayTest : public ::testing::Test {
   Reply Send(std::string target, std::string body, net::Headers headers = {}) {
     net::Url url;
     std::string error;
-    EXPECT_TRUE(net::ParseUrl("http://127.0.0.1:" + std::to_string(gateway_->port()), &url, &error));
+    EXPECT_TRUE(
+        net::ParseUrl("http://127.0.0.1:" + std::to_string(gateway_->port()), &url, &error));
     auto reply = std::make_shared<Reply>();
     auto done = std::make_shared<std::promise<void>>();
     net::ClientRequest req;
@@ -419,7 +439,8 @@ class TranslatingGatewayTest : public ::testing::Test {
 TEST_F(TranslatingGatewayTest, MessagesRunOnAChatUpstreamAndTheLogHoldsBothRequests) {
   const std::string body =
       R"({"model":"claude-sonnet-4-5","max_tokens":50,"system":"be brief","messages":[{"role":"user","content":"hi"}]})";
-  Reply r = Send("/v1/messages", body, {{"x-api-key", "sk-ant-api03-client-key"}, {"anthropic-version", "2023-06-01"}});
+  Reply r = Send("/v1/messages", body,
+                 {{"x-api-key", "sk-ant-api03-client-key"}, {"anthropic-version", "2023-06-01"}});
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_NE(r.body.find("\"type\":\"message\""), std::string::npos) << r.body;
   EXPECT_NE(r.body.find("\"stop_reason\":\"end_turn\""), std::string::npos) << r.body;
@@ -446,7 +467,8 @@ TEST_F(TranslatingGatewayTest, MessagesRunOnAChatUpstreamAndTheLogHoldsBothReque
 TEST_F(TranslatingGatewayTest, ALargeTranslatedRequestIsStoredAheadAndItsLossIsNamed) {
   const std::string prompt(40'000, 'x');
   const std::string body =
-      R"({"model":"claude-sonnet-4-5","max_tokens":50,"messages":[{"role":"user","content":")" + prompt + R"("}]})";
+      R"({"model":"claude-sonnet-4-5","max_tokens":50,"messages":[{"role":"user","content":")" +
+      prompt + R"("}]})";
   Reply r = Send("/v1/messages", body, {{"anthropic-version", "2023-06-01"}});
   EXPECT_EQ(r.status, 200) << r.body;
   auto got = received();
@@ -462,7 +484,9 @@ TEST_F(TranslatingGatewayTest, ALargeTranslatedRequestIsStoredAheadAndItsLossIsN
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(log_path_.c_str(), &db), SQLITE_OK);
   sqlite3_stmt* st = nullptr;
-  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT upstream_request_body IS NULL FROM records", -1, &st, nullptr), SQLITE_OK);
+  ASSERT_EQ(
+      sqlite3_prepare_v2(db, "SELECT upstream_request_body IS NULL FROM records", -1, &st, nullptr),
+      SQLITE_OK);
   ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
   EXPECT_EQ(sqlite3_column_int(st, 0), 1) << "the translated body went into the row";
   sqlite3_finalize(st);
@@ -473,7 +497,8 @@ TEST_F(TranslatingGatewayTest, ALargeTranslatedRequestIsStoredAheadAndItsLossIsN
   char name[16];
   std::snprintf(name, sizeof(name), "%08llu.seg", static_cast<unsigned long long>(at >> 40));
   {
-    std::fstream seg(log_path_ + "-bodies/" + name, std::ios::in | std::ios::out | std::ios::binary);
+    std::fstream seg(log_path_ + "-bodies/" + name,
+                     std::ios::in | std::ios::out | std::ios::binary);
     ASSERT_TRUE(seg.is_open());
     seg.seekp(at & ((int64_t{1} << 40) - 1));
     seg.write("XXXX", 4);
@@ -498,14 +523,16 @@ TEST_F(TranslatingGatewayTest, StreamedToolCallsArriveAsAnthropicEvents) {
   EXPECT_NE(r.body.find("event: message_stop\n"), std::string::npos) << r.body;
   auto records = Records();
   ASSERT_EQ(records.size(), 1u);
-  EXPECT_EQ(records[0].findings.find("stream-incomplete"), std::string::npos) << records[0].findings;
+  EXPECT_EQ(records[0].findings.find("stream-incomplete"), std::string::npos)
+      << records[0].findings;
 }
 
 TEST_F(TranslatingGatewayTest, ResponsesAndGeminiRunOnAChatUpstream) {
   Reply r = Send("/v1/responses", R"({"model":"gpt-5-codex","input":"hi","stream":true})");
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_NE(r.body.find("event: response.completed\n"), std::string::npos) << r.body;
-  Reply g = Send("/v1beta/models/gemini-2.5-pro:generateContent", R"({"contents":[{"role":"user","parts":[{"text":"hi"}]}]})");
+  Reply g = Send("/v1beta/models/gemini-2.5-pro:generateContent",
+                 R"({"contents":[{"role":"user","parts":[{"text":"hi"}]}]})");
   EXPECT_EQ(g.status, 200) << g.body;
   EXPECT_NE(g.body.find("\"finishReason\":\"STOP\""), std::string::npos) << g.body;
   Reply gs = Send("/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse",
@@ -516,8 +543,9 @@ TEST_F(TranslatingGatewayTest, ResponsesAndGeminiRunOnAChatUpstream) {
 }
 
 TEST_F(TranslatingGatewayTest, UntranslatableRequestsAreRefusedInTheClientsFormatAndLogged) {
-  Reply r = Send("/v1/messages",
-                 R"({"model":"claude-sonnet-4-5","max_tokens":5,"messages":[{"role":"user","content":[{"type":"document","source":{"type":"base64","media_type":"application/pdf","data":"JVBERi0="}}]}]})");
+  Reply r = Send(
+      "/v1/messages",
+      R"({"model":"claude-sonnet-4-5","max_tokens":5,"messages":[{"role":"user","content":[{"type":"document","source":{"type":"base64","media_type":"application/pdf","data":"JVBERi0="}}]}]})");
   EXPECT_EQ(r.status, 400);
   EXPECT_NE(r.body.find("\"type\":\"invalid_request_error\""), std::string::npos) << r.body;
   EXPECT_NE(r.body.find("'document' block"), std::string::npos) << r.body;
@@ -529,18 +557,23 @@ TEST_F(TranslatingGatewayTest, UntranslatableRequestsAreRefusedInTheClientsForma
 
 // A server tool merely offered is left out of the offer, and the log says so.
 TEST_F(TranslatingGatewayTest, OfferedServerToolsAreLeftOutAndLogged) {
-  Reply r = Send("/v1/messages",
-                 R"({"model":"claude-sonnet-4-5","max_tokens":5,"tools":[{"type":"web_search_20250305","name":"web_search"}],"messages":[{"role":"user","content":"x"}]})");
+  Reply r = Send(
+      "/v1/messages",
+      R"({"model":"claude-sonnet-4-5","max_tokens":5,"tools":[{"type":"web_search_20250305","name":"web_search"}],"messages":[{"role":"user","content":"x"}]})");
   EXPECT_EQ(r.status, 200) << r.body;
   auto records = Records();
   ASSERT_EQ(records.size(), 1u);
-  EXPECT_NE(records[0].findings.find("gate/translation-dropped"), std::string::npos) << records[0].findings;
-  EXPECT_NE(records[0].findings.find("web_search_20250305"), std::string::npos) << records[0].findings;
+  EXPECT_NE(records[0].findings.find("gate/translation-dropped"), std::string::npos)
+      << records[0].findings;
+  EXPECT_NE(records[0].findings.find("web_search_20250305"), std::string::npos)
+      << records[0].findings;
 }
 
 TEST_F(TranslatingGatewayTest, UpstreamErrorsComeBackInTheClientsFormat) {
-  Reply r = Send("/v1/messages", R"({"model":"claude-sonnet-4-5","max_tokens":5,"messages":[{"role":"user","content":"x"}]})",
-                 {{"x-fake-fault", "429"}});
+  Reply r = Send(
+      "/v1/messages",
+      R"({"model":"claude-sonnet-4-5","max_tokens":5,"messages":[{"role":"user","content":"x"}]})",
+      {{"x-fake-fault", "429"}});
   EXPECT_EQ(r.status, 429);
   EXPECT_NE(r.body.find("\"type\":\"rate_limit_error\""), std::string::npos) << r.body;
   EXPECT_NE(r.body.find("upstream local: "), std::string::npos) << r.body;
@@ -549,8 +582,9 @@ TEST_F(TranslatingGatewayTest, UpstreamErrorsComeBackInTheClientsFormat) {
 // "/local/v1/messages": an agent pointed at the Chat-only upstream's path
 // prefix is translated too (no route needed).
 TEST_F(TranslatingGatewayTest, APathPrefixToAChatOnlyUpstreamIsTranslated) {
-  Reply r = Send("/local/v1/messages",
-                 R"({"model":"claude-sonnet-4-5","max_tokens":5,"messages":[{"role":"user","content":"x"}]})");
+  Reply r = Send(
+      "/local/v1/messages",
+      R"({"model":"claude-sonnet-4-5","max_tokens":5,"messages":[{"role":"user","content":"x"}]})");
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_NE(r.body.find("\"type\":\"message\""), std::string::npos) << r.body;
   auto got = received();
@@ -559,8 +593,9 @@ TEST_F(TranslatingGatewayTest, APathPrefixToAChatOnlyUpstreamIsTranslated) {
 }
 
 TEST_F(TranslatingGatewayTest, CountTokensIsAnsweredLocallyAsAnEstimate) {
-  Reply r = Send("/v1/messages/count_tokens",
-                 R"({"model":"claude-sonnet-4-5","messages":[{"role":"user","content":"hello, how are you today?"}]})");
+  Reply r = Send(
+      "/v1/messages/count_tokens",
+      R"({"model":"claude-sonnet-4-5","messages":[{"role":"user","content":"hello, how are you today?"}]})");
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_NE(r.body.find("\"input_tokens\":"), std::string::npos);
   EXPECT_TRUE(received().empty());
@@ -573,26 +608,30 @@ TEST_F(TranslatingGatewayTest, CountTokensIsAnsweredLocallyAsAnEstimate) {
 // charged what the Chat upstream reported (its include_usage chunk, carried
 // into message_delta), not an estimate.
 TEST_F(TranslatingGatewayTest, ATranslatedStreamIsChargedTheUsageTheUpstreamReported) {
-  Reply r = Send("/v1/messages",
-                 R"({"model":"claude-sonnet-4-5","max_tokens":50,"stream":true,"messages":[{"role":"user","content":"hi"}]})");
+  Reply r = Send(
+      "/v1/messages",
+      R"({"model":"claude-sonnet-4-5","max_tokens":50,"stream":true,"messages":[{"role":"user","content":"hi"}]})");
   EXPECT_EQ(r.status, 200) << r.body;
   auto records = Records();
   ASSERT_EQ(records.size(), 1u);
   EXPECT_GT(records[0].input_tokens, 0);
   EXPECT_GT(records[0].output_tokens, 0);
-  EXPECT_EQ(records[0].findings.find("gate/usage-estimated"), std::string::npos) << records[0].findings;
+  EXPECT_EQ(records[0].findings.find("gate/usage-estimated"), std::string::npos)
+      << records[0].findings;
 }
 
 // A count_tokens answered by the gate forwards nothing, so charges nothing.
 TEST_F(TranslatingGatewayTest, ALocalTokenCountChargesNothing) {
-  Reply r = Send("/v1/messages/count_tokens",
-                 R"({"model":"claude-sonnet-4-5","messages":[{"role":"user","content":"a long question"}]})");
+  Reply r = Send(
+      "/v1/messages/count_tokens",
+      R"({"model":"claude-sonnet-4-5","messages":[{"role":"user","content":"a long question"}]})");
   EXPECT_EQ(r.status, 200) << r.body;
   auto records = Records();
   ASSERT_EQ(records.size(), 1u);
   EXPECT_EQ(records[0].input_tokens, 0);
   EXPECT_EQ(records[0].output_tokens, 0);
-  EXPECT_EQ(records[0].findings.find("gate/usage-estimated"), std::string::npos) << records[0].findings;
+  EXPECT_EQ(records[0].findings.find("gate/usage-estimated"), std::string::npos)
+      << records[0].findings;
 }
 
 // Merge with the gate's reload: a configuration whose route names an
@@ -605,7 +644,9 @@ TEST_F(TranslatingGatewayTest, AReloadWithARouteToAnUnknownUpstreamIsRefused) {
   Status st = gateway_->Reload(std::move(config));
   EXPECT_FALSE(st.ok());
   EXPECT_NE(st.message().find("nowhere"), std::string::npos) << st.message();
-  Reply r = Send("/v1/messages", R"({"model":"claude-sonnet-4-5","max_tokens":5,"messages":[{"role":"user","content":"x"}]})");
+  Reply r = Send(
+      "/v1/messages",
+      R"({"model":"claude-sonnet-4-5","max_tokens":5,"messages":[{"role":"user","content":"x"}]})");
   EXPECT_EQ(r.status, 200) << r.body;
   ASSERT_EQ(received().size(), 1u);
   EXPECT_EQ(received()[0].path, "/v1/chat/completions");

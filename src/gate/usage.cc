@@ -22,15 +22,16 @@ struct Periods {
 Periods PeriodsOf(TimePoint t) {
   const sys_days d = std::chrono::floor<days>(t);
   const std::chrono::year_month_day ymd(d);
-  return {d.time_since_epoch().count(),
-          static_cast<int64_t>(static_cast<int>(ymd.year())) * 12 + static_cast<unsigned>(ymd.month()) - 1};
+  return {d.time_since_epoch().count(), static_cast<int64_t>(static_cast<int>(ymd.year())) * 12 +
+                                            static_cast<unsigned>(ymd.month()) - 1};
 }
 
 std::string DayStart(int64_t day) { return FormatRfc3339(TimePoint(sys_days(days(day)))); }
 
 std::string MonthStart(int64_t month) {
   const std::chrono::year_month_day ymd(std::chrono::year(static_cast<int>(month / 12)),
-                                        std::chrono::month(static_cast<unsigned>(month % 12) + 1), std::chrono::day(1));
+                                        std::chrono::month(static_cast<unsigned>(month % 12) + 1),
+                                        std::chrono::day(1));
   return FormatRfc3339(TimePoint(sys_days(ymd)));
 }
 
@@ -52,13 +53,15 @@ BudgetDecision Refused(std::string_view user, std::string_view budget, const std
   d.resets_at = daily ? DayStart(p.day + 1) : MonthStart(p.month + 1);
   const TimePoint day_reset_at = TimePoint(sys_days(days(p.day + 1)));
   // (ParseRfc3339 is defined below; the month start is computed directly.)
-  const std::chrono::year_month_day next_month(std::chrono::year(static_cast<int>((p.month + 1) / 12)),
-                                               std::chrono::month(static_cast<unsigned>((p.month + 1) % 12) + 1),
-                                               std::chrono::day(1));
+  const std::chrono::year_month_day next_month(
+      std::chrono::year(static_cast<int>((p.month + 1) / 12)),
+      std::chrono::month(static_cast<unsigned>((p.month + 1) % 12) + 1), std::chrono::day(1));
   const TimePoint reset_at = daily ? day_reset_at : TimePoint(sys_days(next_month));
-  d.retry_after_seconds = std::max<int64_t>(1, std::chrono::ceil<std::chrono::seconds>(reset_at - now).count());
-  d.message = fmt::format("user {} has used {} of the {} budget of {} {}{}; it resets at {}", user, used, budget, limit,
-                          unit, held ? " (requests in flight included)" : "", d.resets_at);
+  d.retry_after_seconds =
+      std::max<int64_t>(1, std::chrono::ceil<std::chrono::seconds>(reset_at - now).count());
+  d.message =
+      fmt::format("user {} has used {} of the {} budget of {} {}{}; it resets at {}", user, used,
+                  budget, limit, unit, held ? " (requests in flight included)" : "", d.resets_at);
   return d;
 }
 
@@ -70,8 +73,8 @@ std::string FormatRfc3339(TimePoint t) {
   const std::chrono::year_month_day ymd(d);
   const std::chrono::hh_mm_ss hms(secs - d);
   return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", static_cast<int>(ymd.year()),
-                     static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()), hms.hours().count(),
-                     hms.minutes().count(), hms.seconds().count());
+                     static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                     hms.hours().count(), hms.minutes().count(), hms.seconds().count());
 }
 
 std::optional<TimePoint> ParseRfc3339(std::string_view text) {
@@ -86,7 +89,8 @@ std::optional<TimePoint> ParseRfc3339(std::string_view text) {
   if (!ymd.ok()) return std::nullopt;
   const int h = num(11, 2), m = num(14, 2), s = num(17, 2);
   if (h > 23 || m > 59 || s > 60) return std::nullopt;
-  return TimePoint(sys_days(ymd)) + std::chrono::hours(h) + std::chrono::minutes(m) + std::chrono::seconds(s);
+  return TimePoint(sys_days(ymd)) + std::chrono::hours(h) + std::chrono::minutes(m) +
+         std::chrono::seconds(s);
 }
 
 std::optional<Price> FindPrice(const std::vector<PriceEntry>& prices, std::string_view model) {
@@ -104,7 +108,8 @@ double UsageCostUsd(const Price& price, const net::Usage& usage, net::Provider p
   // OpenAI and Gemini count cached tokens inside the prompt; Anthropic apart.
   if (provider != net::Provider::kAnthropic) input = std::max(0.0, input - cache_read);
   const double output = static_cast<double>(usage.output_tokens.value_or(0));
-  return (input * price.input + output * price.output + cache_read * price.cache_read.value_or(price.input) +
+  return (input * price.input + output * price.output +
+          cache_read * price.cache_read.value_or(price.input) +
           cache_write * price.cache_write.value_or(price.input)) /
          1e6;
 }
@@ -130,16 +135,16 @@ void UsageLedger::AddLocked(const std::string& user, int64_t day, int64_t month,
   }
 }
 
-void UsageLedger::Record(std::string_view user, std::string_view model, const net::Usage& usage, net::Provider provider,
-                         TimePoint now) {
+void UsageLedger::Record(std::string_view user, std::string_view model, const net::Usage& usage,
+                         net::Provider provider, TimePoint now) {
   const Periods p = PeriodsOf(now);
   std::lock_guard<std::mutex> lock(mu_);
   const std::optional<double> usd = CostOf(model, usage, provider);
   AddLocked(std::string(user), p.day, p.month, TokensOf(usage), usd);
 }
 
-Status UsageLedger::Seed(std::string_view user, std::string_view model, std::string_view time, uint64_t input_tokens,
-                         uint64_t output_tokens) {
+Status UsageLedger::Seed(std::string_view user, std::string_view model, std::string_view time,
+                         uint64_t input_tokens, uint64_t output_tokens) {
   std::optional<TimePoint> t = ParseRfc3339(time);
   if (!t) return Status::Error(fmt::format("usage seed: \"{}\" is not an RFC 3339 UTC time", time));
   net::Usage usage;
@@ -158,7 +163,8 @@ Status UsageLedger::SeedFromLog(LogStore& log, TimePoint now) {
   if (!rows.ok()) return rows.status();
   for (const LogStore::UsageRow& r : *rows) {
     if (r.input_tokens <= 0 && r.output_tokens <= 0) continue;
-    if (Status st = Seed(r.user, r.model, r.time, static_cast<uint64_t>(std::max<int64_t>(0, r.input_tokens)),
+    if (Status st = Seed(r.user, r.model, r.time,
+                         static_cast<uint64_t>(std::max<int64_t>(0, r.input_tokens)),
                          static_cast<uint64_t>(std::max<int64_t>(0, r.output_tokens)));
         !st.ok()) {
       return Status::Error(fmt::format("audit log record at {}: {}", r.time, st.message()));
@@ -211,24 +217,29 @@ BudgetDecision UsageLedger::CheckLocked(std::string_view user, TimePoint now) co
       month_usd = it->second.month.usd + it->second.month.reserved_usd;
     }
   }
-  auto refuse = [&](std::string_view budget, std::string used, std::string limit, std::string_view unit) {
+  auto refuse = [&](std::string_view budget, std::string used, std::string limit,
+                    std::string_view unit) {
     d = Refused(user, budget, used, limit, unit, held, now);
   };
   if (cfg.daily_tokens && day_tokens >= *cfg.daily_tokens) {
     refuse("daily_tokens", std::to_string(day_tokens), std::to_string(*cfg.daily_tokens), "tokens");
   } else if (cfg.daily_usd && day_usd >= *cfg.daily_usd) {
-    refuse("daily_usd", fmt::format("${:.4f}", day_usd), fmt::format("${:.2f}", *cfg.daily_usd), "USD");
+    refuse("daily_usd", fmt::format("${:.4f}", day_usd), fmt::format("${:.2f}", *cfg.daily_usd),
+           "USD");
   } else if (cfg.monthly_tokens && month_tokens >= *cfg.monthly_tokens) {
-    refuse("monthly_tokens", std::to_string(month_tokens), std::to_string(*cfg.monthly_tokens), "tokens");
+    refuse("monthly_tokens", std::to_string(month_tokens), std::to_string(*cfg.monthly_tokens),
+           "tokens");
   } else if (cfg.monthly_usd && month_usd >= *cfg.monthly_usd) {
-    refuse("monthly_usd", fmt::format("${:.4f}", month_usd), fmt::format("${:.2f}", *cfg.monthly_usd), "USD");
+    refuse("monthly_usd", fmt::format("${:.4f}", month_usd),
+           fmt::format("${:.2f}", *cfg.monthly_usd), "USD");
   }
   return d;
 }
 
 std::optional<double> UsageLedger::CostOf(std::string_view model, const net::Usage& usage,
                                           net::Provider provider) const {
-  if (std::optional<Price> price = FindPrice(prices_, model)) return UsageCostUsd(*price, usage, provider);
+  if (std::optional<Price> price = FindPrice(prices_, model))
+    return UsageCostUsd(*price, usage, provider);
   return std::nullopt;
 }
 
@@ -242,8 +253,8 @@ void UsageLedger::ShareBudgets(std::shared_ptr<SharedBudgets> shared, bool refus
   refuse_when_down_ = refuse_when_down;
 }
 
-void UsageLedger::HoldLocked(std::string_view user, const net::Usage& estimate, std::optional<double> usd,
-                             TimePoint now, Reservation* reservation) {
+void UsageLedger::HoldLocked(std::string_view user, const net::Usage& estimate,
+                             std::optional<double> usd, TimePoint now, Reservation* reservation) {
   const Periods p = PeriodsOf(now);
   UserState& s = state_[std::string(user)];
   for (auto [bucket, period] : {std::pair{&s.day, p.day}, std::pair{&s.month, p.month}}) {
@@ -260,8 +271,9 @@ void UsageLedger::HoldLocked(std::string_view user, const net::Usage& estimate, 
   }
 }
 
-BudgetDecision UsageLedger::Reserve(std::string_view user, std::string_view model, const net::Usage& estimate,
-                                    net::Provider provider, TimePoint now, Reservation* reservation) {
+BudgetDecision UsageLedger::Reserve(std::string_view user, std::string_view model,
+                                    const net::Usage& estimate, net::Provider provider,
+                                    TimePoint now, Reservation* reservation) {
   *reservation = Reservation{};
   if (shared_) {
     UserConfig cfg;
@@ -286,13 +298,15 @@ BudgetDecision UsageLedger::Reserve(std::string_view user, std::string_view mode
     if (r.ok()) {
       if (!r->allowed) {
         const bool tokens = r->budget.ends_with("tokens");
-        const std::optional<double> limit = r->budget == "daily_tokens"     ? std::optional<double>(cfg.daily_tokens.value_or(0))
-                                            : r->budget == "monthly_tokens" ? std::optional<double>(cfg.monthly_tokens.value_or(0))
-                                            : r->budget == "daily_usd"      ? cfg.daily_usd
-                                                                            : cfg.monthly_usd;
+        const std::optional<double> limit =
+            r->budget == "daily_tokens"     ? std::optional<double>(cfg.daily_tokens.value_or(0))
+            : r->budget == "monthly_tokens" ? std::optional<double>(cfg.monthly_tokens.value_or(0))
+            : r->budget == "daily_usd"      ? cfg.daily_usd
+                                            : cfg.monthly_usd;
         return Refused(user, r->budget,
                        tokens ? fmt::format("{:.0f}", r->used) : fmt::format("${:.4f}", r->used),
-                       tokens ? fmt::format("{:.0f}", limit.value_or(0)) : fmt::format("${:.2f}", limit.value_or(0)),
+                       tokens ? fmt::format("{:.0f}", limit.value_or(0))
+                              : fmt::format("${:.2f}", limit.value_or(0)),
                        tokens ? "tokens" : "USD", r->held, now);
       }
       std::lock_guard<std::mutex> lock(mu_);
@@ -331,9 +345,10 @@ void UsageLedger::Settle(std::string_view user, Reservation& reservation, std::s
     const bool spent = tokens != 0 || usage.any();
     const bool held = reservation.tokens > 0 || reservation.usd > 0;
     if (spent || held) {
-      Status st = shared_->Settle(user, reservation.day, reservation.month, held ? reservation.tokens : 0,
-                                  held ? reservation.usd : 0, p.day, p.month, spent ? tokens : 0,
-                                  spent ? usd : std::optional<double>(0.0));
+      Status st =
+          shared_->Settle(user, reservation.day, reservation.month, held ? reservation.tokens : 0,
+                          held ? reservation.usd : 0, p.day, p.month, spent ? tokens : 0,
+                          spent ? usd : std::optional<double>(0.0));
       if (!st.ok()) shared_errors_.fetch_add(1);
     }
   }
@@ -341,7 +356,8 @@ void UsageLedger::Settle(std::string_view user, Reservation& reservation, std::s
   const std::optional<double> usd = CostOf(model, usage, provider);
   if (!reservation.user.empty()) {
     UserState& s = state_[reservation.user];
-    for (auto [bucket, period] : {std::pair{&s.day, reservation.day}, std::pair{&s.month, reservation.month}}) {
+    for (auto [bucket, period] :
+         {std::pair{&s.day, reservation.day}, std::pair{&s.month, reservation.month}}) {
       if (bucket->period != period) continue;  // a new day or month began: nothing held there
       bucket->reserved_tokens -= std::min(bucket->reserved_tokens, reservation.tokens);
       bucket->reserved_usd = std::max(0.0, bucket->reserved_usd - reservation.usd);

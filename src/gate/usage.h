@@ -86,8 +86,8 @@ class UsageLedger {
   // Releases `reservation` and records the exchange's `usage` (what the
   // provider reported, or the gateway's estimate when it reported nothing)
   // at `now`. A reservation of an earlier day or month is released from it.
-  void Settle(std::string_view user, Reservation& reservation, std::string_view model, const net::Usage& usage,
-              net::Provider provider, TimePoint now);
+  void Settle(std::string_view user, Reservation& reservation, std::string_view model,
+              const net::Usage& usage, net::Provider provider, TimePoint now);
   // Budgets shared by a fleet of gate replicas through the log's store
   // (PostgreSQL, store.h): Reserve asks the store, which decides across
   // every replica in one atomic statement, and Settle records the spend
@@ -107,13 +107,13 @@ class UsageLedger {
 
   // Adds one exchange's usage. Tokens counted: input + output + cache read +
   // cache creation (Anthropic) as reported.
-  void Record(std::string_view user, std::string_view model, const net::Usage& usage, net::Provider provider,
-              TimePoint now);
+  void Record(std::string_view user, std::string_view model, const net::Usage& usage,
+              net::Provider provider, TimePoint now);
 
   // Adds a past exchange read from the audit log; `time` is RFC 3339 UTC.
   // Ignored (with an error) when the time does not parse.
-  Status Seed(std::string_view user, std::string_view model, std::string_view time, uint64_t input_tokens,
-              uint64_t output_tokens);
+  Status Seed(std::string_view user, std::string_view model, std::string_view time,
+              uint64_t input_tokens, uint64_t output_tokens);
 
   // Seeds from every record of the current month in `log` (at `now`).
   Status SeedFromLog(LogStore& log, TimePoint now);
@@ -133,16 +133,17 @@ class UsageLedger {
     Bucket day;
     Bucket month;
   };
-  void AddLocked(const std::string& user, int64_t day, int64_t month, uint64_t tokens, std::optional<double> usd);
+  void AddLocked(const std::string& user, int64_t day, int64_t month, uint64_t tokens,
+                 std::optional<double> usd);
   BudgetDecision CheckLocked(std::string_view user, TimePoint now) const;
   std::optional<double> CostOf(  // with mu_ held
-     std::string_view model, const net::Usage& usage, net::Provider provider) const;
+      std::string_view model, const net::Usage& usage, net::Provider provider) const;
 
   // Holds `estimate` in the local buckets (mu_ held).
-  void HoldLocked(std::string_view user, const net::Usage& estimate, std::optional<double> usd, TimePoint now,
-                  Reservation* reservation);
+  void HoldLocked(std::string_view user, const net::Usage& estimate, std::optional<double> usd,
+                  TimePoint now, Reservation* reservation);
 
-  std::shared_ptr<SharedBudgets> shared_;  // set before serving, then read only
+  std::shared_ptr<SharedBudgets> shared_;     // set before serving, then read only
   std::atomic<bool> refuse_when_down_{true};  // follows [log] on_store_down (Reconfigure)
   std::atomic<uint64_t> shared_errors_{0};
   std::map<std::string, UserConfig, std::less<>> users_;

@@ -7,8 +7,8 @@
 #include <thread>
 
 #include "gate/audit_log.h"
-#include "gate/store.h"
 #include "gate/retention.h"
+#include "gate/store.h"
 
 namespace glassbox::gate {
 namespace {
@@ -53,16 +53,19 @@ TEST(UsagePrices, LookupAndCost) {
   u.cache_read_tokens = 10000;
   u.cache_creation_tokens = 1000;
   // Anthropic: cache tokens apart from input.
-  EXPECT_NEAR(UsageCostUsd(sonnet, u, net::Provider::kAnthropic), (3000 + 30000 + 3000 + 3750) / 1e6, 1e-12);
+  EXPECT_NEAR(UsageCostUsd(sonnet, u, net::Provider::kAnthropic),
+              (3000 + 30000 + 3000 + 3750) / 1e6, 1e-12);
   // OpenAI: cached tokens are part of the prompt count.
   const Price gpt{2.5, 10.0, 1.25, std::nullopt};
   net::Usage o = Tokens(10000, 100);
   o.cache_read_tokens = 8000;
-  EXPECT_NEAR(UsageCostUsd(gpt, o, net::Provider::kOpenAi), (2000 * 2.5 + 100 * 10.0 + 8000 * 1.25) / 1e6, 1e-12);
+  EXPECT_NEAR(UsageCostUsd(gpt, o, net::Provider::kOpenAi),
+              (2000 * 2.5 + 100 * 10.0 + 8000 * 1.25) / 1e6, 1e-12);
 }
 
 TEST(UsageLedger, DailyTokenBudgetRefusesAndResets) {
-  UsageLedger ledger(Config("[users.alice]\nkey = \"alice-key-0123456789\"\ndaily_tokens = 1000\n"));
+  UsageLedger ledger(
+      Config("[users.alice]\nkey = \"alice-key-0123456789\"\ndaily_tokens = 1000\n"));
   const TimePoint t = At("2026-11-23T10:00:00Z");
   EXPECT_TRUE(ledger.Check("alice", t).allowed);
   ledger.Record("alice", "claude-sonnet-4-5", Tokens(600, 300), net::Provider::kAnthropic, t);
@@ -73,7 +76,8 @@ TEST(UsageLedger, DailyTokenBudgetRefusesAndResets) {
   EXPECT_EQ(d.budget, "daily_tokens");
   EXPECT_EQ(d.resets_at, "2026-11-24T00:00:00Z");
   EXPECT_EQ(d.message,
-            "user alice has used 1000 of the daily_tokens budget of 1000 tokens; it resets at 2026-11-24T00:00:00Z");
+            "user alice has used 1000 of the daily_tokens budget of 1000 tokens; it resets at "
+            "2026-11-24T00:00:00Z");
   EXPECT_TRUE(ledger.Check("alice", At("2026-11-24T00:00:00Z")).allowed) << "a new day";
   // Users without budgets, and anonymous ones, are never refused.
   ledger.Record("anonymous", "x", Tokens(1u << 30, 0), net::Provider::kOpenAi, t);
@@ -88,32 +92,39 @@ monthly_usd = 1.0
 [prices]
 "house-model" = { input = 100.0, output = 100.0 }
 )"));
-  ledger.Record("bob", "house-model", Tokens(4000, 1000), net::Provider::kOpenAi, At("2026-12-01T00:00:00Z"));
-  ledger.Record("bob", "house-model", Tokens(4000, 0), net::Provider::kOpenAi, At("2026-12-15T12:00:00Z"));
+  ledger.Record("bob", "house-model", Tokens(4000, 1000), net::Provider::kOpenAi,
+                At("2026-12-01T00:00:00Z"));
+  ledger.Record("bob", "house-model", Tokens(4000, 0), net::Provider::kOpenAi,
+                At("2026-12-15T12:00:00Z"));
   UsageTotals t = ledger.Totals("bob", At("2026-12-15T12:00:01Z"));
   EXPECT_NEAR(t.month_usd, 0.9, 1e-9);
   EXPECT_NEAR(t.day_usd, 0.4, 1e-9);
   EXPECT_EQ(t.month_tokens, 9000u);
   EXPECT_TRUE(ledger.Check("bob", At("2026-12-20T00:00:00Z")).allowed);
-  ledger.Record("bob", "house-model", Tokens(1000, 0), net::Provider::kOpenAi, At("2026-12-20T00:00:00Z"));
+  ledger.Record("bob", "house-model", Tokens(1000, 0), net::Provider::kOpenAi,
+                At("2026-12-20T00:00:00Z"));
   BudgetDecision d = ledger.Check("bob", At("2026-12-31T23:00:00Z"));
   EXPECT_FALSE(d.allowed);
   EXPECT_EQ(d.budget, "monthly_usd");
   EXPECT_EQ(d.resets_at, "2027-01-01T00:00:00Z");
-  EXPECT_NE(d.message.find("$1.0000 of the monthly_usd budget of $1.00"), std::string::npos) << d.message;
+  EXPECT_NE(d.message.find("$1.0000 of the monthly_usd budget of $1.00"), std::string::npos)
+      << d.message;
   EXPECT_TRUE(ledger.Check("bob", At("2027-01-01T00:00:00Z")).allowed);
   // Models without a price count in tokens and are counted as unpriced.
-  ledger.Record("bob", "unknown-model", Tokens(10, 10), net::Provider::kOpenAi, At("2027-01-02T00:00:00Z"));
+  ledger.Record("bob", "unknown-model", Tokens(10, 10), net::Provider::kOpenAi,
+                At("2027-01-02T00:00:00Z"));
   EXPECT_EQ(ledger.Totals("bob", At("2027-01-02T00:00:00Z")).unpriced_requests, 1u);
 }
 
 TEST(UsageLedger, ConcurrentRecordsAddUp) {
-  UsageLedger ledger(Config("[users.c]\nkey = \"c-key-0123456789abcd\"\nmonthly_tokens = 100000000\n"));
+  UsageLedger ledger(
+      Config("[users.c]\nkey = \"c-key-0123456789abcd\"\nmonthly_tokens = 100000000\n"));
   const TimePoint t = At("2026-11-23T10:00:00Z");
   std::vector<std::thread> threads;
   for (int i = 0; i < 4; ++i) {
     threads.emplace_back([&] {
-      for (int k = 0; k < 1000; ++k) ledger.Record("c", "gpt-5", Tokens(2, 1), net::Provider::kOpenAi, t);
+      for (int k = 0; k < 1000; ++k)
+        ledger.Record("c", "gpt-5", Tokens(2, 1), net::Provider::kOpenAi, t);
     });
   }
   for (std::thread& th : threads) th.join();
@@ -128,7 +139,8 @@ TEST(UsageLedger, SeedsFromTheAuditLog) {
     ASSERT_TRUE(log.ok()) << log.status().message();
     for (const auto& [time, in, out] :
          {std::tuple{"2026-10-31T23:00:00Z", 5000, 5000},  // last month: ignored
-          std::tuple{"2026-11-02T08:00:00Z", 300, 200}, std::tuple{"2026-11-23T08:00:00Z", 100, 50}}) {
+          std::tuple{"2026-11-02T08:00:00Z", 300, 200},
+          std::tuple{"2026-11-23T08:00:00Z", 100, 50}}) {
       AuditRecord r;
       r.time = time;
       r.user = "alice";
@@ -140,7 +152,8 @@ TEST(UsageLedger, SeedsFromTheAuditLog) {
       r.output_tokens = out;
       ASSERT_TRUE((*log)->Append(r).ok());
     }
-    UsageLedger ledger(Config("[users.alice]\nkey = \"alice-key-0123456789\"\nmonthly_tokens = 600\n"));
+    UsageLedger ledger(
+        Config("[users.alice]\nkey = \"alice-key-0123456789\"\nmonthly_tokens = 600\n"));
     ASSERT_TRUE(ledger.SeedFromLog(**log, At("2026-11-23T12:00:00Z")).ok());
     const UsageTotals t = ledger.Totals("alice", At("2026-11-23T12:00:00Z"));
     EXPECT_EQ(t.month_tokens, 650u);
@@ -212,7 +225,6 @@ GateConfig BudgetConfig(uint64_t daily_tokens) {
 
 TimePoint Noon() { return *ParseRfc3339("2026-11-23T12:00:00Z"); }
 
-
 // Issue 17: 40 concurrent requests overshot a budget 4.1x, because each was
 // admitted against spend alone. With reservations, admission counts what
 // requests in flight hold, so the overshoot is at most one request's estimate.
@@ -230,12 +242,14 @@ TEST(UsageReservation, RegressionIssue17_ConcurrentRequestsCannotOvershootByMore
   }
   EXPECT_EQ(admitted, 3) << "0, 150, 300 < 400 admit; 450 refuses";
   EXPECT_EQ(ledger.ReservedTokens("carol", Noon()), 450u);
-  for (Reservation& r : held) ledger.Settle("carol", r, "m", estimate, net::Provider::kAnthropic, Noon());
+  for (Reservation& r : held)
+    ledger.Settle("carol", r, "m", estimate, net::Provider::kAnthropic, Noon());
   EXPECT_EQ(ledger.ReservedTokens("carol", Noon()), 0u);
   const uint64_t used = ledger.Totals("carol", Noon()).day_tokens;
   EXPECT_LE(used, 400u + 150u) << "overshoot bounded by one request's estimate";
   Reservation late;
-  BudgetDecision d = ledger.Reserve("carol", "m", estimate, net::Provider::kAnthropic, Noon(), &late);
+  BudgetDecision d =
+      ledger.Reserve("carol", "m", estimate, net::Provider::kAnthropic, Noon(), &late);
   EXPECT_FALSE(d.allowed);
   EXPECT_EQ(d.retry_after_seconds, 12 * 3600) << "until the day's budget resets";
 }
@@ -243,9 +257,11 @@ TEST(UsageReservation, RegressionIssue17_ConcurrentRequestsCannotOvershootByMore
 TEST(UsageReservation, SettleChargesWhatWasUsedNotWhatWasReserved) {
   UsageLedger ledger(BudgetConfig(1000));
   Reservation r;
-  ASSERT_TRUE(ledger.Reserve("carol", "m", Tokens(10, 4096), net::Provider::kOpenAi, Noon(), &r).allowed);
+  ASSERT_TRUE(
+      ledger.Reserve("carol", "m", Tokens(10, 4096), net::Provider::kOpenAi, Noon(), &r).allowed);
   EXPECT_EQ(ledger.ReservedTokens("carol", Noon()), 4106u);
-  EXPECT_FALSE(ledger.Check("carol", Noon()).allowed) << "the reservation holds the budget while in flight";
+  EXPECT_FALSE(ledger.Check("carol", Noon()).allowed)
+      << "the reservation holds the budget while in flight";
   ledger.Settle("carol", r, "m", Tokens(10, 20), net::Provider::kOpenAi, Noon());
   EXPECT_EQ(ledger.Totals("carol", Noon()).day_tokens, 30u);
   EXPECT_TRUE(ledger.Check("carol", Noon()).allowed);
@@ -287,8 +303,8 @@ class FakeSharedBudgets : public SharedBudgets {
     held += tokens;
     return r;
   }
-  Status Settle(std::string_view, int64_t, int64_t, uint64_t reserved_tokens, double, int64_t, int64_t,
-                uint64_t tokens, std::optional<double>) override {
+  Status Settle(std::string_view, int64_t, int64_t, uint64_t reserved_tokens, double, int64_t,
+                int64_t, uint64_t tokens, std::optional<double>) override {
     if (down) return Status::Error("down");
     held -= reserved_tokens;
     spent += tokens;
@@ -304,13 +320,15 @@ class FakeSharedBudgets : public SharedBudgets {
 // down, on_store_down decides: refuse (503, "store_down") or this replica's
 // own ledger.
 TEST(UsageLedger, SharedBudgetsDecideAndStoreDownFollowsThePolicy) {
-  const GateConfig config = Config("[users.alice]\nkey = \"alice-key-0123456789\"\ndaily_tokens = 1000\n");
+  const GateConfig config =
+      Config("[users.alice]\nkey = \"alice-key-0123456789\"\ndaily_tokens = 1000\n");
   const TimePoint now = At("2026-11-23T12:00:00Z");
   auto shared = std::make_shared<FakeSharedBudgets>();
   UsageLedger ledger(config);
   ledger.ShareBudgets(shared, /*refuse_when_down=*/true);
   Reservation r;
-  ASSERT_TRUE(ledger.Reserve("alice", "m", Tokens(100, 200), net::Provider::kAnthropic, now, &r).allowed);
+  ASSERT_TRUE(
+      ledger.Reserve("alice", "m", Tokens(100, 200), net::Provider::kAnthropic, now, &r).allowed);
   EXPECT_TRUE(r.shared);
   EXPECT_EQ(shared->held, 300u);
   ledger.Settle("alice", r, "m", Tokens(100, 50), net::Provider::kAnthropic, now);
@@ -318,10 +336,12 @@ TEST(UsageLedger, SharedBudgetsDecideAndStoreDownFollowsThePolicy) {
   EXPECT_EQ(shared->spent, 150u);
   // The store refuses: the ledger words it as its own refusal.
   shared->spent = 1200;
-  BudgetDecision d = ledger.Reserve("alice", "m", Tokens(100, 200), net::Provider::kAnthropic, now, &r);
+  BudgetDecision d =
+      ledger.Reserve("alice", "m", Tokens(100, 200), net::Provider::kAnthropic, now, &r);
   EXPECT_FALSE(d.allowed);
   EXPECT_EQ(d.budget, "daily_tokens");
-  EXPECT_NE(d.message.find("1200 of the daily_tokens budget of 1000"), std::string::npos) << d.message;
+  EXPECT_NE(d.message.find("1200 of the daily_tokens budget of 1000"), std::string::npos)
+      << d.message;
   EXPECT_GE(d.retry_after_seconds, 1);
   // Down, refuse: refused as store_down, whatever the local ledger says.
   shared->down = true;
@@ -341,7 +361,8 @@ TEST(UsageLedger, SharedBudgetsDecideAndStoreDownFollowsThePolicy) {
   shared->down = false;
   const int settles = shared->settles;
   Reservation anon;
-  EXPECT_TRUE(ledger.Reserve("bob", "m", Tokens(1, 1), net::Provider::kAnthropic, now, &anon).allowed);
+  EXPECT_TRUE(
+      ledger.Reserve("bob", "m", Tokens(1, 1), net::Provider::kAnthropic, now, &anon).allowed);
   ledger.Settle("bob", anon, "m", Tokens(1, 1), net::Provider::kAnthropic, now);
   EXPECT_EQ(shared->settles, settles);
 }

@@ -16,11 +16,13 @@ namespace {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
-constexpr int64_t kCreated = 1767225600;  // 2026-01-01T00:00:00Z: fixed, so replies are reproducible
+constexpr int64_t kCreated =
+    1767225600;  // 2026-01-01T00:00:00Z: fixed, so replies are reproducible
 
 std::string Lower(std::string_view s) {
   std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   return out;
 }
 
@@ -51,7 +53,9 @@ std::string PercentDecode(std::string_view s) {
   return out;
 }
 
-uint64_t TokenEstimate(std::string_view text) { return std::max<uint64_t>(1, (text.size() + 3) / 4); }
+uint64_t TokenEstimate(std::string_view text) {
+  return std::max<uint64_t>(1, (text.size() + 3) / 4);
+}
 
 // Splits `text` into `n` pieces on UTF-8 boundaries (fewer when short).
 std::vector<std::string> SplitText(std::string_view text, size_t n) {
@@ -192,7 +196,8 @@ json::value MinimalValue(const json::value& schema, const json::value& root, int
   if (depth > 32 || !schema.is_object()) return nullptr;
   const json::object& s = schema.as_object();
   if (const json::value* c = s.if_contains("const")) return *c;
-  if (const json::value* e = s.if_contains("enum"); e != nullptr && e->is_array() && !e->as_array().empty()) {
+  if (const json::value* e = s.if_contains("enum");
+      e != nullptr && e->is_array() && !e->as_array().empty()) {
     return e->as_array()[0];
   }
   if (const json::value* ref = s.if_contains("$ref"); ref != nullptr && ref->is_string()) {
@@ -252,7 +257,8 @@ void OpenAiChatShape(const json::value& req, Reply* reply) {
   const std::string ftype = StringMember(format, "type");
   if (ftype == "json_schema") {
     const json::value* schema = Member(Member(format, "json_schema"), "schema");
-    reply->text = json::serialize(schema != nullptr ? Minimal(*schema) : json::value(json::object()));
+    reply->text =
+        json::serialize(schema != nullptr ? Minimal(*schema) : json::value(json::object()));
   } else if (ftype == "json_object") {
     reply->text = "{}";
   }
@@ -282,7 +288,8 @@ void ResponsesShape(const json::value& req, Reply* reply) {
   const json::value* format = Member(Member(&req, "text"), "format");
   if (StringMember(format, "type") == "json_schema") {
     const json::value* schema = Member(format, "schema");
-    reply->text = json::serialize(schema != nullptr ? Minimal(*schema) : json::value(json::object()));
+    reply->text =
+        json::serialize(schema != nullptr ? Minimal(*schema) : json::value(json::object()));
   } else if (StringMember(format, "type") == "json_object") {
     reply->text = "{}";
   }
@@ -320,7 +327,8 @@ void GeminiShape(const json::value& req, Reply* reply) {
   if (StringMember(fcc, "mode") != "ANY") return;
   std::string wanted;
   if (const json::value* allowed = Member(fcc, "allowedFunctionNames");
-      allowed != nullptr && allowed->is_array() && !allowed->as_array().empty() && allowed->as_array()[0].is_string()) {
+      allowed != nullptr && allowed->is_array() && !allowed->as_array().empty() &&
+      allowed->as_array()[0].is_string()) {
     wanted = allowed->as_array()[0].as_string();
   }
   const json::value* tools = Member(&req, "tools");
@@ -343,7 +351,8 @@ void GeminiShape(const json::value& req, Reply* reply) {
 
 class Planner {
  public:
-  Planner(const FakeProviderOptions& options, ResponsePlan* plan) : options_(options), plan_(plan) {}
+  Planner(const FakeProviderOptions& options, ResponsePlan* plan)
+      : options_(options), plan_(plan) {}
 
   void Json(int status, const json::value& body) {
     plan_->status = status;
@@ -358,13 +367,18 @@ class Planner {
   }
   void Event(std::string bytes) { plan_->chunks.push_back({std::move(bytes), 0}); }
 
-  void AnthropicMessages(const json::value& req, const Reply& reply, uint64_t in_tokens, bool stream) {
-    const std::string model = StringMember(&req, "model").empty() ? "claude-fake" : StringMember(&req, "model");
-    const uint64_t out_tokens =
-        reply.has_tool ? TokenEstimate(json::serialize(reply.tool_input)) : TokenEstimate(reply.text);
+  void AnthropicMessages(const json::value& req, const Reply& reply, uint64_t in_tokens,
+                         bool stream) {
+    const std::string model =
+        StringMember(&req, "model").empty() ? "claude-fake" : StringMember(&req, "model");
+    const uint64_t out_tokens = reply.has_tool ? TokenEstimate(json::serialize(reply.tool_input))
+                                               : TokenEstimate(reply.text);
     json::object block;
     if (reply.has_tool) {
-      block = {{"type", "tool_use"}, {"id", "toolu_fake01"}, {"name", reply.tool_name}, {"input", reply.tool_input}};
+      block = {{"type", "tool_use"},
+               {"id", "toolu_fake01"},
+               {"name", reply.tool_name},
+               {"input", reply.tool_input}};
     } else {
       block = {{"type", "text"}, {"text", reply.text}};
     }
@@ -406,13 +420,16 @@ class Planner {
     } else {
       start_block["text"] = "";
     }
-    Event(Sse("content_block_start", {{"type", "content_block_start"}, {"index", 0}, {"content_block", start_block}}));
+    Event(Sse("content_block_start",
+              {{"type", "content_block_start"}, {"index", 0}, {"content_block", start_block}}));
     Event(Sse("ping", {{"type", "ping"}}));
     const std::string content = reply.has_tool ? json::serialize(reply.tool_input) : reply.text;
     for (const std::string& piece : SplitText(content, options_.stream_pieces)) {
-      json::object delta = reply.has_tool ? json::object{{"type", "input_json_delta"}, {"partial_json", piece}}
-                                          : json::object{{"type", "text_delta"}, {"text", piece}};
-      Event(Sse("content_block_delta", {{"type", "content_block_delta"}, {"index", 0}, {"delta", delta}}));
+      json::object delta = reply.has_tool
+                               ? json::object{{"type", "input_json_delta"}, {"partial_json", piece}}
+                               : json::object{{"type", "text_delta"}, {"text", piece}};
+      Event(Sse("content_block_delta",
+                {{"type", "content_block_delta"}, {"index", 0}, {"delta", delta}}));
     }
     Event(Sse("content_block_stop", {{"type", "content_block_stop"}, {"index", 0}}));
     Event(Sse("message_delta", {{"type", "message_delta"},
@@ -422,30 +439,33 @@ class Planner {
   }
 
   void OpenAiChat(const json::value& req, const Reply& reply, uint64_t in_tokens, bool stream) {
-    const std::string model = StringMember(&req, "model").empty() ? "gpt-fake" : StringMember(&req, "model");
+    const std::string model =
+        StringMember(&req, "model").empty() ? "gpt-fake" : StringMember(&req, "model");
     const std::string args = reply.has_tool ? json::serialize(reply.tool_input) : "";
     const uint64_t out_tokens = TokenEstimate(reply.has_tool ? args : reply.text);
     const char* finish = reply.has_tool ? "tool_calls" : "stop";
-    json::object usage{
-        {"prompt_tokens", in_tokens}, {"completion_tokens", out_tokens}, {"total_tokens", in_tokens + out_tokens}};
+    json::object usage{{"prompt_tokens", in_tokens},
+                       {"completion_tokens", out_tokens},
+                       {"total_tokens", in_tokens + out_tokens}};
     if (!stream) {
       json::object message{{"role", "assistant"}, {"content", nullptr}, {"refusal", nullptr}};
       if (reply.has_tool) {
-        message["tool_calls"] = json::array{{{"id", "call_fake01"},
-                                             {"type", "function"},
-                                             {"function", {{"name", reply.tool_name}, {"arguments", args}}}}};
+        message["tool_calls"] =
+            json::array{{{"id", "call_fake01"},
+                         {"type", "function"},
+                         {"function", {{"name", reply.tool_name}, {"arguments", args}}}}};
       } else {
         message["content"] = reply.text;
       }
-      Json(200,
-           json::object{
-               {"id", "chatcmpl-fake01"},
-               {"object", "chat.completion"},
-               {"created", kCreated},
-               {"model", model},
-               {"choices",
-                json::array{{{"index", 0}, {"message", message}, {"logprobs", nullptr}, {"finish_reason", finish}}}},
-               {"usage", usage}});
+      Json(200, json::object{{"id", "chatcmpl-fake01"},
+                             {"object", "chat.completion"},
+                             {"created", kCreated},
+                             {"model", model},
+                             {"choices", json::array{{{"index", 0},
+                                                      {"message", message},
+                                                      {"logprobs", nullptr},
+                                                      {"finish_reason", finish}}}},
+                             {"usage", usage}});
       return;
     }
     SseHeaders();
@@ -460,21 +480,27 @@ class Planner {
                                                    {"finish_reason", std::move(finish_reason)}}}}};
     };
     if (reply.has_tool) {
-      Event(Sse("", chunk(json::object{{"role", "assistant"},
-                                       {"content", nullptr},
-                                       {"tool_calls",
-                                        json::array{{{"index", 0},
-                                                     {"id", "call_fake01"},
-                                                     {"type", "function"},
-                                                     {"function", {{"name", reply.tool_name}, {"arguments", ""}}}}}}},
-                          nullptr)));
+      Event(Sse(
+          "", chunk(json::object{{"role", "assistant"},
+                                 {"content", nullptr},
+                                 {"tool_calls",
+                                  json::array{{{"index", 0},
+                                               {"id", "call_fake01"},
+                                               {"type", "function"},
+                                               {"function",
+                                                {{"name", reply.tool_name}, {"arguments", ""}}}}}}},
+                    nullptr)));
       for (const std::string& piece : SplitText(args, options_.stream_pieces)) {
-        Event(Sse("",
-                  chunk(json::object{{"tool_calls", json::array{{{"index", 0}, {"function", {{"arguments", piece}}}}}}},
-                        nullptr)));
+        Event(Sse(
+            "",
+            chunk(json::object{{"tool_calls",
+                                json::array{{{"index", 0}, {"function", {{"arguments", piece}}}}}}},
+                  nullptr)));
       }
     } else {
-      Event(Sse("", chunk(json::object{{"role", "assistant"}, {"content", ""}, {"refusal", nullptr}}, nullptr)));
+      Event(
+          Sse("", chunk(json::object{{"role", "assistant"}, {"content", ""}, {"refusal", nullptr}},
+                        nullptr)));
       for (const std::string& piece : SplitText(reply.text, options_.stream_pieces)) {
         Event(Sse("", chunk(json::object{{"content", piece}}, nullptr)));
       }
@@ -493,8 +519,10 @@ class Planner {
     Event("data: [DONE]\n\n");
   }
 
-  void OpenAiResponses(const json::value& req, const Reply& reply, uint64_t in_tokens, bool stream) {
-    const std::string model = StringMember(&req, "model").empty() ? "gpt-fake" : StringMember(&req, "model");
+  void OpenAiResponses(const json::value& req, const Reply& reply, uint64_t in_tokens,
+                       bool stream) {
+    const std::string model =
+        StringMember(&req, "model").empty() ? "gpt-fake" : StringMember(&req, "model");
     const std::string args = reply.has_tool ? json::serialize(reply.tool_input) : "";
     const uint64_t out_tokens = TokenEstimate(reply.has_tool ? args : reply.text);
     json::object item;
@@ -502,12 +530,13 @@ class Planner {
       item = {{"type", "function_call"}, {"id", "fc_fake01"}, {"call_id", "call_fake01"},
               {"name", reply.tool_name}, {"arguments", args}, {"status", "completed"}};
     } else {
-      item = {
-          {"type", "message"},
-          {"id", "msg_fake01"},
-          {"status", "completed"},
-          {"role", "assistant"},
-          {"content", json::array{{{"type", "output_text"}, {"text", reply.text}, {"annotations", json::array()}}}}};
+      item = {{"type", "message"},
+              {"id", "msg_fake01"},
+              {"status", "completed"},
+              {"role", "assistant"},
+              {"content", json::array{{{"type", "output_text"},
+                                       {"text", reply.text},
+                                       {"annotations", json::array()}}}}};
     }
     auto response = [&](std::string_view status, bool done) {
       json::object r{{"id", "resp_fake01"},    {"object", "response"},
@@ -555,11 +584,15 @@ class Planner {
       event("response.content_part.added",
             {{"item_id", "msg_fake01"}, {"output_index", 0}, {"content_index", 0}, {"part", part}});
       for (const std::string& piece : SplitText(reply.text, options_.stream_pieces)) {
-        event("response.output_text.delta",
-              {{"item_id", "msg_fake01"}, {"output_index", 0}, {"content_index", 0}, {"delta", piece}});
+        event("response.output_text.delta", {{"item_id", "msg_fake01"},
+                                             {"output_index", 0},
+                                             {"content_index", 0},
+                                             {"delta", piece}});
       }
-      event("response.output_text.done",
-            {{"item_id", "msg_fake01"}, {"output_index", 0}, {"content_index", 0}, {"text", reply.text}});
+      event("response.output_text.done", {{"item_id", "msg_fake01"},
+                                          {"output_index", 0},
+                                          {"content_index", 0},
+                                          {"text", reply.text}});
       part["text"] = reply.text;
       event("response.content_part.done",
             {{"item_id", "msg_fake01"}, {"output_index", 0}, {"content_index", 0}, {"part", part}});
@@ -568,9 +601,10 @@ class Planner {
     event("response.completed", {{"response", response("completed", true)}});
   }
 
-  json::object GeminiChunk(const std::string& model, const json::value& part, bool last, uint64_t in_tokens,
-                           uint64_t out_tokens) {
-    json::object candidate{{"content", {{"parts", json::array{part}}, {"role", "model"}}}, {"index", 0}};
+  json::object GeminiChunk(const std::string& model, const json::value& part, bool last,
+                           uint64_t in_tokens, uint64_t out_tokens) {
+    json::object candidate{{"content", {{"parts", json::array{part}}, {"role", "model"}}},
+                           {"index", 0}};
     if (last) candidate["finishReason"] = "STOP";
     json::object chunk{{"candidates", json::array{candidate}}, {"modelVersion", model}};
     json::object usage{{"promptTokenCount", in_tokens}};
@@ -584,11 +618,14 @@ class Planner {
     return chunk;
   }
 
-  void Gemini(const std::string& model, const Reply& reply, uint64_t in_tokens, bool stream, bool sse) {
-    const uint64_t out_tokens = TokenEstimate(reply.has_tool ? json::serialize(reply.tool_input) : reply.text);
+  void Gemini(const std::string& model, const Reply& reply, uint64_t in_tokens, bool stream,
+              bool sse) {
+    const uint64_t out_tokens =
+        TokenEstimate(reply.has_tool ? json::serialize(reply.tool_input) : reply.text);
     std::vector<json::value> parts;
     if (reply.has_tool) {
-      parts.push_back(json::object{{"functionCall", {{"name", reply.tool_name}, {"args", reply.tool_input}}}});
+      parts.push_back(
+          json::object{{"functionCall", {{"name", reply.tool_name}, {"args", reply.tool_input}}}});
     } else if (stream) {
       for (const std::string& piece : SplitText(reply.text, options_.stream_pieces)) {
         parts.push_back(json::object{{"text", piece}});
@@ -604,7 +641,9 @@ class Planner {
       SseHeaders();
       for (size_t i = 0; i < parts.size(); ++i) {
         // Gemini ends its events with CRLF CRLF.
-        Event("data: " + json::serialize(GeminiChunk(model, parts[i], i + 1 == parts.size(), in_tokens, out_tokens)) +
+        Event("data: " +
+              json::serialize(
+                  GeminiChunk(model, parts[i], i + 1 == parts.size(), in_tokens, out_tokens)) +
               "\r\n\r\n");
       }
       return;
@@ -615,7 +654,8 @@ class Planner {
     plan_->headers.emplace_back("content-type", "application/json; charset=UTF-8");
     for (size_t i = 0; i < parts.size(); ++i) {
       std::string bytes = i == 0 ? "[" : ",\r\n";
-      bytes += json::serialize(GeminiChunk(model, parts[i], i + 1 == parts.size(), in_tokens, out_tokens));
+      bytes += json::serialize(
+          GeminiChunk(model, parts[i], i + 1 == parts.size(), in_tokens, out_tokens));
       if (i + 1 == parts.size()) bytes += "]";
       Event(std::move(bytes));
     }
@@ -957,20 +997,21 @@ std::string ApiRoute(std::string_view method, std::string_view path,
 }
 
 bool IsApiClient(const std::vector<std::pair<std::string, std::string>>& headers) {
-  return Header(headers, "anthropic-version") != nullptr || Header(headers, "x-api-key") != nullptr ||
-         Header(headers, "authorization") != nullptr || Header(headers, "x-goog-api-key") != nullptr ||
-         Header(headers, "api-key") != nullptr;
+  return Header(headers, "anthropic-version") != nullptr ||
+         Header(headers, "x-api-key") != nullptr || Header(headers, "authorization") != nullptr ||
+         Header(headers, "x-goog-api-key") != nullptr || Header(headers, "api-key") != nullptr;
 }
 
 FakeProvider::FakeProvider(FakeProviderOptions options) : options_(std::move(options)) {}
 
-ResponsePlan FakeProvider::Plan(std::string_view method, std::string_view target, const Headers& headers,
-                                std::string_view body) const {
+ResponsePlan FakeProvider::Plan(std::string_view method, std::string_view target,
+                                const Headers& headers, std::string_view body) const {
   ResponsePlan plan;
   plan.received_body = std::string(body);
   const size_t q = target.find('?');
   const std::string_view path = target.substr(0, q);
-  const std::string_view query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
+  const std::string_view query =
+      q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
   Planner planner(options_, &plan);
   plan.route = ApiRoute(method, path, headers);
   if (IsWebSocketUpgrade(headers)) {
@@ -986,7 +1027,8 @@ ResponsePlan FakeProvider::Plan(std::string_view method, std::string_view target
   const std::string fault = fault_header != nullptr ? Lower(*fault_header) : "";
   if (fault == "500" || fault == "429" || fault == "503") {
     const int status = std::stoi(fault);
-    planner.Json(status, ErrorBody(protocol, status, fmt::format("fake provider: injected fault {}", status)));
+    planner.Json(status, ErrorBody(protocol, status,
+                                   fmt::format("fake provider: injected fault {}", status)));
     return plan;
   }
   json::value req;
@@ -996,7 +1038,9 @@ ResponsePlan FakeProvider::Plan(std::string_view method, std::string_view target
     po.max_depth = 256;
     req = json::parse(json::string_view(body.data(), body.size()), ec, {}, po);
     if (ec) {
-      planner.Json(400, ErrorBody(protocol, 400, fmt::format("fake provider: the body is not JSON: {}", ec.message())));
+      planner.Json(400,
+                   ErrorBody(protocol, 400,
+                             fmt::format("fake provider: the body is not JSON: {}", ec.message())));
       return plan;
     }
   }

@@ -61,7 +61,7 @@ struct ResponsePlan {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;  // Content-Type etc.; no Content-Length
   std::vector<FakeChunk> chunks;                             // the body, in order
-  bool streaming = false;                                    // SSE: send chunks as they come (chunked encoding)
+  bool streaming = false;  // SSE: send chunks as they come (chunked encoding)
   FakeFault fault = FakeFault::kNone;
   size_t reset_after_chunk = 0;  // for kResetAfterChunk
   std::string route;             // what it answered as: "anthropic.messages", ..., "other"
@@ -93,7 +93,8 @@ class FakeProvider {
   // `target` is the origin-form request target (path and query); header
   // names are compared case-insensitively.
   ResponsePlan Plan(std::string_view method, std::string_view target,
-                    const std::vector<std::pair<std::string, std::string>>& headers, std::string_view body) const;
+                    const std::vector<std::pair<std::string, std::string>>& headers,
+                    std::string_view body) const;
 
  private:
   FakeProviderOptions options_;

@@ -57,9 +57,9 @@ constexpr char kReply[] = "Hello from the glassbox fake provider.";
 
 TEST(FakeProvider, AnthropicJsonAndStream) {
   const Headers h = {{"anthropic-version", "2023-06-01"}};
-  ResponsePlan plan =
-      kFake.Plan("POST", "/v1/messages", h,
-                 R"({"model":"claude-sonnet-4-5","max_tokens":64,"messages":[{"role":"user","content":"hi"}]})");
+  ResponsePlan plan = kFake.Plan(
+      "POST", "/v1/messages", h,
+      R"({"model":"claude-sonnet-4-5","max_tokens":64,"messages":[{"role":"user","content":"hi"}]})");
   EXPECT_EQ(plan.status, 200);
   EXPECT_EQ(plan.route, "anthropic.messages");
   EXPECT_FALSE(plan.streaming);
@@ -72,7 +72,8 @@ TEST(FakeProvider, AnthropicJsonAndStream) {
   EXPECT_GT(v.at("usage").at("input_tokens").as_int64(), 0);
   EXPECT_GT(v.at("usage").at("output_tokens").as_int64(), 0);
 
-  plan = kFake.Plan("POST", "/v1/messages", h, R"({"model":"claude-sonnet-4-5","stream":true,"messages":[]})");
+  plan = kFake.Plan("POST", "/v1/messages", h,
+                    R"({"model":"claude-sonnet-4-5","stream":true,"messages":[]})");
   EXPECT_TRUE(plan.streaming);
   EXPECT_EQ(Header(plan, "content-type"), "text/event-stream");
   Replayed r = Replay(Provider::kAnthropic, plan);
@@ -105,14 +106,16 @@ TEST(FakeProvider, AnthropicForcedToolFollowsTheSchema) {
 }
 
 TEST(FakeProvider, OpenAiChatJsonStreamAndSchema) {
-  ResponsePlan plan = kFake.Plan("POST", "/v1/chat/completions", {}, R"({"model":"gpt-5","messages":[]})");
+  ResponsePlan plan =
+      kFake.Plan("POST", "/v1/chat/completions", {}, R"({"model":"gpt-5","messages":[]})");
   json::value v = json::parse(plan.Body());
   EXPECT_EQ(v.at("object"), "chat.completion");
   EXPECT_EQ(v.at("choices").at(0).at("message").at("content"), kReply);
   EXPECT_GT(v.at("usage").at("total_tokens").as_int64(), 0);
 
-  plan = kFake.Plan("POST", "/v1/chat/completions", {},
-                    R"({"model":"gpt-5","stream":true,"stream_options":{"include_usage":true},"messages":[]})");
+  plan = kFake.Plan(
+      "POST", "/v1/chat/completions", {},
+      R"({"model":"gpt-5","stream":true,"stream_options":{"include_usage":true},"messages":[]})");
   const std::string body = plan.Body();
   EXPECT_TRUE(body.ends_with("data: [DONE]\n\n"));
   Replayed r = Replay(Provider::kOpenAi, plan);
@@ -129,17 +132,21 @@ TEST(FakeProvider, OpenAiChatJsonStreamAndSchema) {
       "$defs":{"person":{"type":"object","required":["name"],"properties":{"name":{"type":"string"}}}}}}}})");
   v = json::parse(plan.Body());
   json::value content = json::parse(v.at("choices").at(0).at("message").at("content").as_string());
-  EXPECT_EQ(json::serialize(content),
-            R"({"when":"1970-01-01T00:00:00Z","who":{"name":""},"n":1E0,"ok":false,"kind":"fixed"})");
+  EXPECT_EQ(
+      json::serialize(content),
+      R"({"when":"1970-01-01T00:00:00Z","who":{"name":""},"n":1E0,"ok":false,"kind":"fixed"})");
 }
 
 TEST(FakeProvider, OpenAiForcedFunctionAndResponses) {
-  ResponsePlan plan = kFake.Plan("POST", "/v1/chat/completions", {}, R"({"model":"gpt-5","messages":[],
+  ResponsePlan plan =
+      kFake.Plan("POST", "/v1/chat/completions", {}, R"({"model":"gpt-5","messages":[],
     "tools":[{"type":"function","function":{"name":"run","parameters":{"type":"object","required":["cmd"],
       "properties":{"cmd":{"type":"string"}}}}}],"tool_choice":"required"})");
   json::value v = json::parse(plan.Body());
   EXPECT_EQ(v.at("choices").at(0).at("finish_reason"), "tool_calls");
-  EXPECT_EQ(v.at("choices").at(0).at("message").at("tool_calls").at(0).at("function").at("arguments"), R"({"cmd":""})");
+  EXPECT_EQ(
+      v.at("choices").at(0).at("message").at("tool_calls").at(0).at("function").at("arguments"),
+      R"({"cmd":""})");
 
   plan = kFake.Plan("POST", "/v1/responses", {}, R"({"model":"gpt-5-codex","input":"hi"})");
   v = json::parse(plan.Body());
@@ -148,7 +155,8 @@ TEST(FakeProvider, OpenAiForcedFunctionAndResponses) {
   EXPECT_EQ(v.at("output").at(0).at("content").at(0).at("text"), kReply);
   EXPECT_GT(v.at("usage").at("input_tokens").as_int64(), 0);
 
-  plan = kFake.Plan("POST", "/v1/responses", {}, R"({"model":"gpt-5-codex","input":"hi","stream":true,
+  plan =
+      kFake.Plan("POST", "/v1/responses", {}, R"({"model":"gpt-5-codex","input":"hi","stream":true,
     "text":{"format":{"type":"json_schema","name":"o","schema":{"type":"object","required":["a"],
       "properties":{"a":{"type":"integer"}}}}}})");
   EXPECT_TRUE(plan.streaming);
@@ -174,14 +182,16 @@ TEST(FakeProvider, GeminiJsonSseAndArrayStreams) {
   EXPECT_EQ(v.at("candidates").at(0).at("finishReason"), "STOP");
   EXPECT_EQ(v.at("modelVersion"), "gemini-2.5-flash");
 
-  plan = kFake.Plan("POST", "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse", {}, R"({"contents":[]})");
+  plan = kFake.Plan("POST", "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse", {},
+                    R"({"contents":[]})");
   EXPECT_NE(plan.Body().find("\r\n\r\n"), std::string::npos);
   Replayed r = Replay(Provider::kGemini, plan);
   EXPECT_EQ(r.text, kReply);
   EXPECT_TRUE(r.done);
   EXPECT_GT(*r.usage.output_tokens, 0u);
 
-  plan = kFake.Plan("POST", "/v1beta/models/gemini-2.5-flash:streamGenerateContent", {}, R"({"contents":[]})");
+  plan = kFake.Plan("POST", "/v1beta/models/gemini-2.5-flash:streamGenerateContent", {},
+                    R"({"contents":[]})");
   v = json::parse(plan.Body());
   ASSERT_TRUE(v.is_array());
   EXPECT_EQ(v.as_array().size(), 3u);
@@ -191,11 +201,13 @@ TEST(FakeProvider, GeminiJsonSseAndArrayStreams) {
       "properties":{"items":{"type":"ARRAY","minItems":1,"items":{"type":"STRING","enum":["x","y"]}}},
       "required":["items"]}}})");
   v = json::parse(plan.Body());
-  EXPECT_EQ(v.at("candidates").at(0).at("content").at("parts").at(0).at("text"), R"({"items":["x"]})");
+  EXPECT_EQ(v.at("candidates").at(0).at("content").at("parts").at(0).at("text"),
+            R"({"items":["x"]})");
 }
 
 TEST(FakeProvider, ListsCountsAndEmbeddings) {
-  json::value v = json::parse(kFake.Plan("GET", "/v1/models", {{"anthropic-version", "2023-06-01"}}, "").Body());
+  json::value v = json::parse(
+      kFake.Plan("GET", "/v1/models", {{"anthropic-version", "2023-06-01"}}, "").Body());
   EXPECT_EQ(v.at("data").at(0).at("type"), "model");
   v = json::parse(kFake.Plan("GET", "/v1/models", {}, "").Body());
   EXPECT_EQ(v.at("object"), "list");
@@ -203,16 +215,22 @@ TEST(FakeProvider, ListsCountsAndEmbeddings) {
   EXPECT_EQ(v.at("models").at(0).at("name"), "models/gemini-2.5-pro");
   v = json::parse(kFake.Plan("POST", "/v1/messages/count_tokens", {}, R"({"messages":[]})").Body());
   EXPECT_GT(v.at("input_tokens").as_int64(), 0);
-  v = json::parse(kFake.Plan("POST", "/v1beta/models/gemini-2.5-pro:countTokens", {}, R"({"contents":[]})").Body());
-  EXPECT_GT(v.at("totalTokens").as_int64(), 0);
   v = json::parse(
-      kFake.Plan("POST", "/v1beta/models/gemini-embedding-001:batchEmbedContents", {}, R"({"requests":[{},{},{}]})")
+      kFake.Plan("POST", "/v1beta/models/gemini-2.5-pro:countTokens", {}, R"({"contents":[]})")
           .Body());
+  EXPECT_GT(v.at("totalTokens").as_int64(), 0);
+  v = json::parse(kFake
+                      .Plan("POST", "/v1beta/models/gemini-embedding-001:batchEmbedContents", {},
+                            R"({"requests":[{},{},{}]})")
+                      .Body());
   EXPECT_EQ(v.at("embeddings").as_array().size(), 3u);
-  v = json::parse(kFake.Plan("POST", "/v1beta/models/gemini-embedding-001:embedContent", {}, "{}").Body());
-  EXPECT_EQ(v.at("embedding").at("values").as_array().size(), 8u);
   v = json::parse(
-      kFake.Plan("POST", "/v1/embeddings", {}, R"({"model":"text-embedding-3-small","input":["a","b"]})").Body());
+      kFake.Plan("POST", "/v1beta/models/gemini-embedding-001:embedContent", {}, "{}").Body());
+  EXPECT_EQ(v.at("embedding").at("values").as_array().size(), 8u);
+  v = json::parse(kFake
+                      .Plan("POST", "/v1/embeddings", {},
+                            R"({"model":"text-embedding-3-small","input":["a","b"]})")
+                      .Body());
   EXPECT_EQ(v.at("data").as_array().size(), 2u);
 }
 
@@ -237,8 +255,10 @@ TEST(FakeProvider, FaultsEchoAndReplyText) {
   EXPECT_TRUE(full.starts_with(cut));
   EXPECT_FALSE(cut.ends_with("\n\n")) << "ends inside an event";
 
-  const std::string whole = kFake.Plan("POST", "/v1/chat/completions", {}, R"({"messages":[]})").Body();
-  plan = kFake.Plan("POST", "/v1/chat/completions", {{"x-fake-fault", "truncated"}}, R"({"messages":[]})");
+  const std::string whole =
+      kFake.Plan("POST", "/v1/chat/completions", {}, R"({"messages":[]})").Body();
+  plan = kFake.Plan("POST", "/v1/chat/completions", {{"x-fake-fault", "truncated"}},
+                    R"({"messages":[]})");
   EXPECT_TRUE(whole.starts_with(plan.Body()));
   EXPECT_LT(plan.Body().size(), whole.size()) << "a JSON body cut short";
 
@@ -246,30 +266,36 @@ TEST(FakeProvider, FaultsEchoAndReplyText) {
   EXPECT_EQ(plan.fault, FakeFault::kSlow);
   for (const FakeChunk& c : plan.chunks) EXPECT_EQ(c.delay_ms, 200);
 
-  plan =
-      kFake.Plan("POST", "/v1/chat/completions", {{"x-fake-reply", "caf%C3%A9 %F3%A0%81%81!"}}, R"({"messages":[]})");
-  EXPECT_EQ(json::parse(plan.Body()).at("choices").at(0).at("message").at("content"), "caf\xC3\xA9 \xF3\xA0\x81\x81!");
+  plan = kFake.Plan("POST", "/v1/chat/completions", {{"x-fake-reply", "caf%C3%A9 %F3%A0%81%81!"}},
+                    R"({"messages":[]})");
+  EXPECT_EQ(json::parse(plan.Body()).at("choices").at(0).at("message").at("content"),
+            "caf\xC3\xA9 \xF3\xA0\x81\x81!");
   plan = kFake.Plan("POST", "/v1/chat/completions", {{"x-fake-echo", "1"}}, R"({"messages":[1]})");
-  EXPECT_EQ(json::parse(plan.Body()).at("choices").at(0).at("message").at("content"), R"({"messages":[1]})");
+  EXPECT_EQ(json::parse(plan.Body()).at("choices").at(0).at("message").at("content"),
+            R"({"messages":[1]})");
   EXPECT_EQ(plan.received_body, R"({"messages":[1]})");
 }
 
 // Real clients put a base path in front of the API path; the route is
 // found from the end, and a stream always ends as the protocol says.
 TEST(FakeProvider, AnyBasePathBeforeTheApiPath) {
-  const std::string chat = R"({"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]})";
+  const std::string chat =
+      R"({"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]})";
   for (const char* path : {"/api/v1/chat/completions", "/compatible-mode/v1/chat/completions",
-                           "/openai/v1/chat/completions", "/openai/deployments/gpt4o/chat/completions?api-version=2024-10-21"}) {
+                           "/openai/v1/chat/completions",
+                           "/openai/deployments/gpt4o/chat/completions?api-version=2024-10-21"}) {
     ResponsePlan plan = kFake.Plan("POST", path, {}, chat);
     EXPECT_EQ(plan.route, "openai.chat_completions") << path;
     EXPECT_NE(plan.Body().find("\"finish_reason\":\"stop\""), std::string::npos) << path;
     EXPECT_NE(plan.Body().find("data: [DONE]"), std::string::npos) << path;
   }
-  ResponsePlan messages = kFake.Plan("POST", "/api/v1/messages", {{"anthropic-version", "2023-06-01"}},
-                                     R"({"model":"m","stream":true,"messages":[]})");
+  ResponsePlan messages =
+      kFake.Plan("POST", "/api/v1/messages", {{"anthropic-version", "2023-06-01"}},
+                 R"({"model":"m","stream":true,"messages":[]})");
   EXPECT_EQ(messages.route, "anthropic.messages");
   EXPECT_NE(messages.Body().find("message_stop"), std::string::npos);
-  ResponsePlan responses = kFake.Plan("POST", "/api/v1/responses", {}, R"({"model":"m","stream":true,"input":"hi"})");
+  ResponsePlan responses =
+      kFake.Plan("POST", "/api/v1/responses", {}, R"({"model":"m","stream":true,"input":"hi"})");
   EXPECT_EQ(responses.route, "openai.responses");
   EXPECT_NE(responses.Body().find("response.completed"), std::string::npos);
   EXPECT_EQ(kFake.Plan("GET", "/api/v1/models", {}, "").route, "openai.models");
@@ -317,7 +343,8 @@ TEST(FakeProvider, UnknownDocumentGetIsNotFoundSoTheClientStopsAsking) {
 // base path) is refused with 426 in the provider's error shape, so the client
 // falls back to HTTP at once; a 200 made Codex retry six times with back-off.
 TEST(FakeProvider, WebSocketUpgradeIsRefusedSoTheClientFallsBackToHttp) {
-  Headers ws = {{"Connection", "Upgrade"}, {"Upgrade", "websocket"}, {"Sec-WebSocket-Version", "13"}};
+  Headers ws = {
+      {"Connection", "Upgrade"}, {"Upgrade", "websocket"}, {"Sec-WebSocket-Version", "13"}};
   ResponsePlan plan = kFake.Plan("GET", "/api/v1/responses", ws, "");
   EXPECT_EQ(plan.status, 426);
   EXPECT_EQ(plan.route, "websocket.refused");
@@ -325,7 +352,8 @@ TEST(FakeProvider, WebSocketUpgradeIsRefusedSoTheClientFallsBackToHttp) {
   ws.emplace_back("anthropic-version", "2023-06-01");
   EXPECT_EQ(json::parse(kFake.Plan("GET", "/v1/messages", ws, "").Body()).at("type"), "error");
   // The same path over HTTP is answered as before.
-  EXPECT_EQ(kFake.Plan("POST", "/api/v1/responses", {}, R"({"model":"m","input":"hi"})").status, 200);
+  EXPECT_EQ(kFake.Plan("POST", "/api/v1/responses", {}, R"({"model":"m","input":"hi"})").status,
+            200);
 }
 
 TEST(FakeProvider, OtherPathsAndBadBodies) {

@@ -12,8 +12,21 @@ bool IsTokenChar(unsigned char c) {
   if (c >= '0' && c <= '9') return true;
   if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return true;
   switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '|':
+    case '~':
       return true;
     default:
       return false;
@@ -74,35 +87,64 @@ size_t Headers::Remove(std::string_view name) {
 
 std::string_view ReasonPhrase(int status) {
   switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 411: return "Length Required";
-    case 413: return "Content Too Large";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Content";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 499: return "Client Closed Request";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 529: return "Overloaded";
-    default: return "Unknown";
+    case 100:
+      return "Continue";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 202:
+      return "Accepted";
+    case 204:
+      return "No Content";
+    case 301:
+      return "Moved Permanently";
+    case 302:
+      return "Found";
+    case 304:
+      return "Not Modified";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 411:
+      return "Length Required";
+    case 413:
+      return "Content Too Large";
+    case 415:
+      return "Unsupported Media Type";
+    case 422:
+      return "Unprocessable Content";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 499:
+      return "Client Closed Request";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    case 529:
+      return "Overloaded";
+    default:
+      return "Unknown";
   }
 }
 
@@ -160,16 +202,20 @@ bool ParseUrl(std::string_view text, Url* out, std::string* error) {
     return false;
   };
   size_t sep = text.find("://");
-  if (sep == std::string_view::npos) return fail("expected http://host[:port][/path] or https://...");
+  if (sep == std::string_view::npos)
+    return fail("expected http://host[:port][/path] or https://...");
   std::string scheme(text.substr(0, sep));
   std::transform(scheme.begin(), scheme.end(), scheme.begin(), Lower);
   if (scheme != "http" && scheme != "https") return fail("the scheme must be http or https");
   std::string_view after = text.substr(sep + 3);
   size_t slash = after.find_first_of("/?#");
   std::string_view authority = after.substr(0, slash);
-  std::string_view path = slash == std::string_view::npos ? std::string_view() : after.substr(slash);
-  if (path.find_first_of("?#") != std::string_view::npos) return fail("a base URL takes no query or fragment");
-  if (authority.find('@') != std::string_view::npos) return fail("credentials in the URL are not supported");
+  std::string_view path =
+      slash == std::string_view::npos ? std::string_view() : after.substr(slash);
+  if (path.find_first_of("?#") != std::string_view::npos)
+    return fail("a base URL takes no query or fragment");
+  if (authority.find('@') != std::string_view::npos)
+    return fail("credentials in the URL are not supported");
   std::string_view host = authority;
   std::string_view port_text;
   if (!authority.empty() && authority[0] == '[') {
@@ -193,7 +239,8 @@ bool ParseUrl(std::string_view text, Url* out, std::string* error) {
   if (!port_text.empty()) {
     unsigned value = 0;
     auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), value);
-    if (ec != std::errc() || ptr != port_text.data() + port_text.size() || value == 0 || value > 65535) {
+    if (ec != std::errc() || ptr != port_text.data() + port_text.size() || value == 0 ||
+        value > 65535) {
       return fail("the port must be a number from 1 to 65535");
     }
     port = static_cast<uint16_t>(value);

@@ -56,24 +56,24 @@ class Headers {
 
 // Where a request came from, filled by the server for every request.
 struct ConnectionInfo {
-  std::string peer;          // "127.0.0.1:53422"
-  std::string local;         // "203.0.113.7:443": the address the client connected to
-  uint16_t local_port = 0;   // the listener's port (the tunnel's for CONNECT)
-  bool tls = false;          // the request arrived over TLS (possibly inside CONNECT)
-  std::string sni;           // the TLS server name the client asked for, "" if none
+  std::string peer;              // "127.0.0.1:53422"
+  std::string local;             // "203.0.113.7:443": the address the client connected to
+  uint16_t local_port = 0;       // the listener's port (the tunnel's for CONNECT)
+  bool tls = false;              // the request arrived over TLS (possibly inside CONNECT)
+  std::string sni;               // the TLS server name the client asked for, "" if none
   std::string tunnel_authority;  // "host:port" of the CONNECT this arrived through, "" if none
   uint64_t connection_id = 0;    // unique per accepted connection (tunnels get a new one)
 };
 
 struct HttpRequest {
-  std::string method;        // "GET", "POST", "CONNECT", ...
-  std::string target;        // as received: "/v1/messages?x=1", "http://h/p", "host:443"
-  std::string path;          // target without query, origin-form ("/v1/messages"); "" for CONNECT
-  std::string query;         // after '?', without it; "" if none
-  std::string host;          // Host header, or the authority of an absolute-form target
+  std::string method;          // "GET", "POST", "CONNECT", ...
+  std::string target;          // as received: "/v1/messages?x=1", "http://h/p", "host:443"
+  std::string path;            // target without query, origin-form ("/v1/messages"); "" for CONNECT
+  std::string query;           // after '?', without it; "" if none
+  std::string host;            // Host header, or the authority of an absolute-form target
   bool absolute_form = false;  // the target was "scheme://authority/..."
-  std::string scheme;        // "http"/"https" of an absolute-form target, else ""
-  int version_minor = 1;     // HTTP/1.x
+  std::string scheme;          // "http"/"https" of an absolute-form target, else ""
+  int version_minor = 1;       // HTTP/1.x
   Headers headers;
   std::string body;
   ConnectionInfo connection;
@@ -81,7 +81,7 @@ struct HttpRequest {
 
 struct HttpResponse {
   int status = 200;
-  std::string reason;        // "" = the standard phrase for `status`
+  std::string reason;  // "" = the standard phrase for `status`
   Headers headers;
   std::string body;
 };
@@ -103,11 +103,11 @@ bool ParseRequestTarget(std::string_view method, std::string_view target, Parsed
 
 // A parsed "http://host[:port][/base]" or "https://..." origin.
 struct Url {
-  std::string scheme;   // "http" or "https"
-  std::string host;     // without brackets for IPv6
-  uint16_t port = 0;    // explicit or the scheme's default
-  std::string base_path;  // "" or "/prefix" (no trailing slash)
-  std::string Origin() const;     // "https://host[:port]" (port omitted when default)
+  std::string scheme;              // "http" or "https"
+  std::string host;                // without brackets for IPv6
+  uint16_t port = 0;               // explicit or the scheme's default
+  std::string base_path;           // "" or "/prefix" (no trailing slash)
+  std::string Origin() const;      // "https://host[:port]" (port omitted when default)
   std::string HostHeader() const;  // "host[:port]" (port omitted when default)
 };
 // Parses `text` as an http(s) URL; the error names the text and the reason.

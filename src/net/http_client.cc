@@ -18,6 +18,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/buffer_body.hpp>
@@ -25,7 +26,6 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
-#include <boost/asio/ssl/stream.hpp>
 
 #include "net/internal/asio_loop.h"
 #include "net/internal/asio_tls.h"
@@ -69,8 +69,8 @@ struct Conn {
 };
 
 bool IsHopByHop(std::string_view name) {
-  for (std::string_view h : {"Host", "Content-Length", "Transfer-Encoding", "Connection", "Keep-Alive",
-                             "Proxy-Connection", "TE", "Trailer", "Upgrade"}) {
+  for (std::string_view h : {"Host", "Content-Length", "Transfer-Encoding", "Connection",
+                             "Keep-Alive", "Proxy-Connection", "TE", "Trailer", "Upgrade"}) {
     if (EqualsIgnoreCase(name, h)) return true;
   }
   return false;
@@ -131,15 +131,22 @@ namespace {
 
 class Exchange : public RequestHandle, public std::enable_shared_from_this<Exchange> {
  public:
-  Exchange(std::shared_ptr<HttpClient::Impl> client, Url url, ClientRequest request, ClientCallbacks cb,
-           std::unique_ptr<Conn> conn, asio::any_io_executor ex)
-      : client_(std::move(client)), url_(std::move(url)), key_(url_.Origin()), cb_(std::move(cb)),
-        conn_(std::move(conn)), reused_(conn_ != nullptr), ex_(ex), resolver_(ex) {
+  Exchange(std::shared_ptr<HttpClient::Impl> client, Url url, ClientRequest request,
+           ClientCallbacks cb, std::unique_ptr<Conn> conn, asio::any_io_executor ex)
+      : client_(std::move(client)),
+        url_(std::move(url)),
+        key_(url_.Origin()),
+        cb_(std::move(cb)),
+        conn_(std::move(conn)),
+        reused_(conn_ != nullptr),
+        ex_(ex),
+        resolver_(ex) {
     req_.method_string(request.method);
     req_.target(url_.base_path + request.target);
     req_.version(11);
     for (const HeaderField& f : request.headers.fields()) {
-      if (IsHopByHop(f.name) || !IsValidHeaderName(f.name) || !IsValidHeaderValue(f.value)) continue;
+      if (IsHopByHop(f.name) || !IsValidHeaderName(f.name) || !IsValidHeaderValue(f.value))
+        continue;
       // The body is written whole right after the head, so there is no
       // expectation to announce (RFC 9110 10.1.1); an upstream's interim
       // 100 is skipped anyway (OnHead).
@@ -148,8 +155,9 @@ class Exchange : public RequestHandle, public std::enable_shared_from_this<Excha
     }
     req_.set(bhttp::field::host, url_.HostHeader());
     head_only_ = request.method == "HEAD";
-    idempotent_ = request.method == "GET" || request.method == "HEAD" || request.method == "OPTIONS" ||
-                  request.method == "PUT" || request.method == "DELETE" || request.method == "TRACE";
+    idempotent_ = request.method == "GET" || request.method == "HEAD" ||
+                  request.method == "OPTIONS" || request.method == "PUT" ||
+                  request.method == "DELETE" || request.method == "TRACE";
     bool has_body = !request.body.empty() || request.method == "POST" || request.method == "PUT" ||
                     request.method == "PATCH";
     req_.body() = std::move(request.body);
@@ -197,11 +205,12 @@ class Exchange : public RequestHandle, public std::enable_shared_from_this<Excha
   void Connect() {
     if (cancelled_) return Complete(Error("connect", asio::error::operation_aborted));
     auto self = shared_from_this();
-    resolver_.async_resolve(url_.host, std::to_string(url_.port),
-                            [self](const error_code& ec, tcp::resolver::results_type results) {
-                              if (ec) return self->Complete(self->Error("resolve " + self->url_.host, ec));
-                              self->OnResolved(results);
-                            });
+    resolver_.async_resolve(
+        url_.host, std::to_string(url_.port),
+        [self](const error_code& ec, tcp::resolver::results_type results) {
+          if (ec) return self->Complete(self->Error("resolve " + self->url_.host, ec));
+          self->OnResolved(results);
+        });
   }
 
   void OnResolved(const tcp::resolver::results_type& results) {
@@ -223,7 +232,8 @@ class Exchange : public RequestHandle, public std::enable_shared_from_this<Excha
     ssl::context& ctx = client_tls_->impl().ctx;
     conn_->tls.emplace(std::move(*conn_->tcp), ctx);
     conn_->tcp.reset();
-    if (!IsIpLiteral(url_.host)) SSL_set_tlsext_host_name(conn_->tls->native_handle(), url_.host.c_str());
+    if (!IsIpLiteral(url_.host))
+      SSL_set_tlsext_host_name(conn_->tls->native_handle(), url_.host.c_str());
     conn_->tls->set_verify_mode(ssl::verify_peer);
     conn_->tls->set_verify_callback(ssl::host_name_verification(url_.host));
     auto self = shared_from_this();
@@ -276,14 +286,15 @@ class Exchange : public RequestHandle, public std::enable_shared_from_this<Excha
     if (head_only_) parser_->skip(true);
     auto self = shared_from_this();
     WithStream([&](auto& stream) {
-      bhttp::async_read_header(stream, conn_->buffer, *parser_, [self](const error_code& ec, size_t) {
-        if (ec) {
-          // The whole request was written: only an idempotent one is retried.
-          if (self->MaybeRetry(/*request_may_have_arrived=*/true)) return;
-          return self->Complete(self->Error("reading the response head", ec));
-        }
-        self->OnHead();
-      });
+      bhttp::async_read_header(
+          stream, conn_->buffer, *parser_, [self](const error_code& ec, size_t) {
+            if (ec) {
+              // The whole request was written: only an idempotent one is retried.
+              if (self->MaybeRetry(/*request_may_have_arrived=*/true)) return;
+              return self->Complete(self->Error("reading the response head", ec));
+            }
+            self->OnHead();
+          });
     });
   }
 
@@ -296,12 +307,14 @@ class Exchange : public RequestHandle, public std::enable_shared_from_this<Excha
     // answer: skip it and read the head that follows.
     if (head.status >= 100 && head.status < 200 && head.status != 101) {
       if (++interim_responses_ > kMaxInterimResponses) {
-        return Complete(Status::Error("upstream " + key_ + ": more than 16 interim (1xx) responses"));
+        return Complete(
+            Status::Error("upstream " + key_ + ": more than 16 interim (1xx) responses"));
       }
       return ReadHead();
     }
     head.reason = std::string(msg.reason());
-    for (const auto& field : msg) head.headers.Add(std::string(field.name_string()), std::string(field.value()));
+    for (const auto& field : msg)
+      head.headers.Add(std::string(field.name_string()), std::string(field.value()));
     if (cb_.on_headers) cb_.on_headers(head);
     if (cancelled_) return Complete(Error("reading", asio::error::operation_aborted));
     if (parser_->is_done()) return Complete(Status::Ok());
@@ -322,7 +335,8 @@ class Exchange : public RequestHandle, public std::enable_shared_from_this<Excha
           self->cb_.on_body(std::string_view(self->buf_.data(), got));
         }
         if (ec) return self->Complete(self->Error("reading the response body", ec));
-        if (self->cancelled_) return self->Complete(self->Error("reading", asio::error::operation_aborted));
+        if (self->cancelled_)
+          return self->Complete(self->Error("reading", asio::error::operation_aborted));
         if (self->parser_->is_done()) return self->Complete(Status::Ok());
         self->ReadBody();
       });
@@ -357,7 +371,8 @@ class Exchange : public RequestHandle, public std::enable_shared_from_this<Excha
   bhttp::request<bhttp::string_body> req_;
   std::optional<bhttp::response_parser<bhttp::buffer_body>> parser_;
   std::array<char, 16384> buf_;
-  bool head_only_ = false, idempotent_ = false, got_bytes_ = false, done_ = false, cancelled_ = false;
+  bool head_only_ = false, idempotent_ = false, got_bytes_ = false, done_ = false,
+       cancelled_ = false;
   static constexpr int kMaxInterimResponses = 16;
   int interim_responses_ = 0;
 };
@@ -374,10 +389,12 @@ Result<std::unique_ptr<HttpClient>> HttpClient::Create(EventLoop& loop, ClientOp
     if (!tls.ok()) return tls.status();
     options.tls = std::move(tls.value());
   }
-  return std::unique_ptr<HttpClient>(new HttpClient(std::make_shared<Impl>(loop.impl(), std::move(options))));
+  return std::unique_ptr<HttpClient>(
+      new HttpClient(std::make_shared<Impl>(loop.impl(), std::move(options))));
 }
 
-std::shared_ptr<RequestHandle> HttpClient::Send(const Url& origin, ClientRequest request, ClientCallbacks callbacks) {
+std::shared_ptr<RequestHandle> HttpClient::Send(const Url& origin, ClientRequest request,
+                                                ClientCallbacks callbacks) {
   asio::io_context* here = impl_->loop.Current();
   std::unique_ptr<Conn> conn = impl_->TakeIdle(origin.Origin(), here);
   if (conn && here != nullptr && !conn->tls && conn->Context() != here) {
@@ -395,9 +412,10 @@ std::shared_ptr<RequestHandle> HttpClient::Send(const Url& origin, ClientRequest
     }
     if (!conn->tcp) conn.reset();  // could not move: a new connection instead
   }
-  asio::any_io_executor ex = conn ? conn->Lowest().get_executor() : impl_->loop.Pick().get_executor();
-  auto exchange = std::make_shared<Exchange>(impl_, origin, std::move(request), std::move(callbacks),
-                                             std::move(conn), ex);
+  asio::any_io_executor ex =
+      conn ? conn->Lowest().get_executor() : impl_->loop.Pick().get_executor();
+  auto exchange = std::make_shared<Exchange>(impl_, origin, std::move(request),
+                                             std::move(callbacks), std::move(conn), ex);
   exchange->client_tls_ = impl_->options.tls;
   exchange->Start();
   return exchange;

@@ -80,7 +80,8 @@ class HttpClient {
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
 
-  std::shared_ptr<RequestHandle> Send(const Url& origin, ClientRequest request, ClientCallbacks callbacks);
+  std::shared_ptr<RequestHandle> Send(const Url& origin, ClientRequest request,
+                                      ClientCallbacks callbacks);
   ClientStats stats() const;
 
   struct Impl;

@@ -14,6 +14,7 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/detect_ssl.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -21,7 +22,6 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <boost/asio/ssl/stream.hpp>
 
 #include "net/internal/asio_loop.h"
 #include "net/internal/asio_tls.h"
@@ -92,8 +92,8 @@ void AppendHead(std::string* out, int status, std::string_view reason, const Hea
   out->append("\r\n");
   for (const HeaderField& f : headers.fields()) {
     if (!IsValidHeaderName(f.name) || !IsValidHeaderValue(f.value)) continue;
-    if (EqualsIgnoreCase(f.name, "Content-Length") || EqualsIgnoreCase(f.name, "Transfer-Encoding") ||
-        EqualsIgnoreCase(f.name, "Connection")) {
+    if (EqualsIgnoreCase(f.name, "Content-Length") ||
+        EqualsIgnoreCase(f.name, "Transfer-Encoding") || EqualsIgnoreCase(f.name, "Connection")) {
       continue;
     }
     out->append(f.name);
@@ -147,7 +147,7 @@ struct HttpServer::Core : std::enable_shared_from_this<HttpServer::Core> {
   void ReleaseWriters();
   std::mutex writers_mu;
   std::vector<std::weak_ptr<WriterImpl>> writers;  // guarded by writers_mu
-  size_t prune_at = 64;                           // guarded by writers_mu
+  size_t prune_at = 64;                            // guarded by writers_mu
 };
 
 namespace {
@@ -317,7 +317,9 @@ class Session : public SessionBase {
  public:
   Session(std::shared_ptr<HttpServer::Core> core, Stream stream, beast::flat_buffer buffer,
           ConnectionInfo info)
-      : core_(std::move(core)), stream_(std::move(stream)), buffer_(std::move(buffer)),
+      : core_(std::move(core)),
+        stream_(std::move(stream)),
+        buffer_(std::move(buffer)),
         info_(std::move(info)) {
     core_->active.fetch_add(1);
   }
@@ -338,8 +340,9 @@ class Session : public SessionBase {
         if (ctx != nullptr) SSL_set_SSL_CTX(stream_.native_handle(), static_cast<SSL_CTX*>(ctx));
       }
       auto self = Self();
-      stream_.async_handshake(ssl::stream_base::server, buffer_.data(),
-                              [self](const error_code& ec, size_t used) { self->OnHandshake(ec, used); });
+      stream_.async_handshake(
+          ssl::stream_base::server, buffer_.data(),
+          [self](const error_code& ec, size_t used) { self->OnHandshake(ec, used); });
     }
   }
 
@@ -360,7 +363,8 @@ class Session : public SessionBase {
     if (buffer_.size() == 0 && buffer_.capacity() > kHeadRoom) buffer_.shrink_to_fit();
     MakeRoom(kHeadRoom);
     parser_.emplace();
-    parser_->header_limit(static_cast<uint32_t>(std::min<size_t>(core_->options.max_header_bytes, UINT32_MAX)));
+    parser_->header_limit(
+        static_cast<uint32_t>(std::min<size_t>(core_->options.max_header_bytes, UINT32_MAX)));
     parser_->body_limit(core_->options.max_body_bytes);
     Lowest().expires_after(core_->options.idle_timeout);
     auto self = Self();
@@ -446,9 +450,7 @@ class Session : public SessionBase {
  private:
   enum class State { kReadingHead, kReadingBody, kHandling, kAwaitNext, kDraining, kClosed };
 
-  std::shared_ptr<Session> Self() {
-    return std::static_pointer_cast<Session>(shared_from_this());
-  }
+  std::shared_ptr<Session> Self() { return std::static_pointer_cast<Session>(shared_from_this()); }
 
   void OnHandshake(const error_code& ec, size_t used) {
     if constexpr (!std::is_same_v<Stream, beast::tcp_stream>) {
@@ -456,7 +458,8 @@ class Session : public SessionBase {
       info_.sni = sni ? sni : "";
       if (ec) {
         if (core_->options.on_tls_failure) {
-          TlsFailure failure{info_.peer, info_.sni, info_.local_port, info_.tunnel_authority, ec.message()};
+          TlsFailure failure{info_.peer, info_.sni, info_.local_port, info_.tunnel_authority,
+                             ec.message()};
           try {
             core_->options.on_tls_failure(failure);
           } catch (...) {
@@ -492,7 +495,8 @@ class Session : public SessionBase {
     MakeRoom(length ? static_cast<size_t>(std::min<uint64_t>(*length, kBodyRoom)) : kBodyRoom);
     Lowest().expires_after(core_->options.read_timeout);
     auto self = Self();
-    bhttp::async_read(stream_, buffer_, *parser_, [self](const error_code& ec, size_t) { self->OnBody(ec); });
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      [self](const error_code& ec, size_t) { self->OnBody(ec); });
   }
 
   void OnReadError(const error_code& ec) {
@@ -538,7 +542,8 @@ class Session : public SessionBase {
     HttpResponse response;
     response.status = status;
     response.headers.Add("Content-Type", "application/json");
-    response.body = "{\"error\":{\"type\":\"invalid_request_error\",\"message\":\"glassbox: " + reason + "\"}}";
+    response.body =
+        "{\"error\":{\"type\":\"invalid_request_error\",\"message\":\"glassbox: " + reason + "\"}}";
     // Messages come from our own text and Beast's error strings: no quotes to escape.
     Apply(writer_.get(), WriterOp{WriterOp::kRespond, std::move(response)});
   }
@@ -582,9 +587,8 @@ class Session : public SessionBase {
     if (watching_ || closed_) return;
     watching_ = true;
     auto self = Self();
-    stream_.async_read_some(buffer_.prepare(4096), [self](const error_code& ec, size_t n) {
-      self->OnWatch(ec, n);
-    });
+    stream_.async_read_some(buffer_.prepare(4096),
+                            [self](const error_code& ec, size_t n) { self->OnWatch(ec, n); });
   }
 
   void OnWatch(const error_code& ec, size_t n) {
@@ -668,7 +672,8 @@ class Session : public SessionBase {
       stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
       state_ = State::kDraining;
       Lowest().expires_after(std::chrono::seconds(2));
-      if (watching_) return;  // OnWatch continues the drain  // the pending watch read ends in Close()
+      if (watching_)
+        return;  // OnWatch continues the drain  // the pending watch read ends in Close()
       Drain();
     } else {
       Lowest().expires_after(std::chrono::seconds(2));
@@ -708,7 +713,7 @@ class Session : public SessionBase {
   }
 
   std::shared_ptr<HttpServer::Core> core_;
-  bool in_progress_ = false;  // counted in core_->in_progress
+  bool in_progress_ = false;      // counted in core_->in_progress
   std::string tunnel_authority_;  // host:port of the CONNECT being answered
   Stream stream_;
   beast::flat_buffer buffer_;
@@ -725,19 +730,19 @@ class Session : public SessionBase {
   bool started_ = false, streaming_ = false, finished_ = false, chunked_ = false, tunnel_ = false;
 };
 
-void StartTls(std::shared_ptr<HttpServer::Core> core, beast::tcp_stream stream, beast::flat_buffer buffer,
-              ConnectionInfo info) {
+void StartTls(std::shared_ptr<HttpServer::Core> core, beast::tcp_stream stream,
+              beast::flat_buffer buffer, ConnectionInfo info) {
   using TlsStream = ssl::stream<beast::tcp_stream>;
   info.tls = true;
-  auto session = std::make_shared<Session<TlsStream>>(core, TlsStream(std::move(stream), *core->Tls()),
-                                                      std::move(buffer), std::move(info));
+  auto session = std::make_shared<Session<TlsStream>>(
+      core, TlsStream(std::move(stream), *core->Tls()), std::move(buffer), std::move(info));
   session->Handshake();
 }
 
-void StartPlain(std::shared_ptr<HttpServer::Core> core, beast::tcp_stream stream, beast::flat_buffer buffer,
-                ConnectionInfo info) {
-  auto session = std::make_shared<Session<beast::tcp_stream>>(core, std::move(stream), std::move(buffer),
-                                                              std::move(info));
+void StartPlain(std::shared_ptr<HttpServer::Core> core, beast::tcp_stream stream,
+                beast::flat_buffer buffer, ConnectionInfo info) {
+  auto session = std::make_shared<Session<beast::tcp_stream>>(core, std::move(stream),
+                                                              std::move(buffer), std::move(info));
   session->ReadRequest();
 }
 
@@ -762,8 +767,8 @@ void StartConnection(std::shared_ptr<HttpServer::Core> core, beast::tcp_stream s
   };
   core->active.fetch_add(1);
   std::shared_ptr<void> counted(nullptr, [c = core.get()](void*) { c->active.fetch_sub(1); });
-  auto s = std::make_shared<Sniffer>(
-      Sniffer{std::move(core), std::move(stream), std::move(buffer), std::move(info), std::move(counted)});
+  auto s = std::make_shared<Sniffer>(Sniffer{std::move(core), std::move(stream), std::move(buffer),
+                                             std::move(info), std::move(counted)});
   s->stream.expires_after(s->core->options.idle_timeout);
   beast::async_detect_ssl(s->stream, s->buffer, [s](const error_code& ec, bool is_tls) {
     if (ec) {
@@ -802,8 +807,8 @@ void HttpServer::Core::Accept() {
       // Continue on the socket's own thread.
       auto ex = socket.get_executor();
       asio::post(ex, [self, s = std::make_shared<tcp::socket>(std::move(socket)), info]() mutable {
-        StartConnection(self, beast::tcp_stream(std::move(*s)), beast::flat_buffer(), std::move(info),
-                        self->options.sniff_tls);
+        StartConnection(self, beast::tcp_stream(std::move(*s)), beast::flat_buffer(),
+                        std::move(info), self->options.sniff_tls);
       });
     }
     self->Accept();
@@ -821,10 +826,12 @@ HttpServer::~HttpServer() {
   }
 }
 
-Result<std::unique_ptr<HttpServer>> HttpServer::Start(EventLoop& loop, ServerOptions options, Handler handler) {
+Result<std::unique_ptr<HttpServer>> HttpServer::Start(EventLoop& loop, ServerOptions options,
+                                                      Handler handler) {
   std::string where = options.listen_host + ":" + std::to_string(options.port);
   std::string host = options.listen_host == "localhost" ? "127.0.0.1" : options.listen_host;
-  if (!host.empty() && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (!host.empty() && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   error_code ec;
   asio::ip::address address = asio::ip::make_address(host, ec);
   if (ec) return Status::Error("listen address '" + where + "': not an IP address");
@@ -884,13 +891,14 @@ void HttpServer::StopAccepting() {
   });
 }
 
-Result<HttpRequest> ParseRequestBytes(std::string_view bytes, const ServerOptions& options, size_t* consumed,
-                                      int* status) {
+Result<HttpRequest> ParseRequestBytes(std::string_view bytes, const ServerOptions& options,
+                                      size_t* consumed, int* status) {
   *consumed = 0;
   *status = 400;
   RequestParser parser;
   parser.eager(true);
-  parser.header_limit(static_cast<uint32_t>(std::min<size_t>(options.max_header_bytes, UINT32_MAX)));
+  parser.header_limit(
+      static_cast<uint32_t>(std::min<size_t>(options.max_header_bytes, UINT32_MAX)));
   parser.body_limit(options.max_body_bytes);
   error_code ec;
   while (!parser.is_done()) {

@@ -91,11 +91,11 @@ struct TlsFailure {
 // A request the server refuses itself (unparsable, head or body too large),
 // as far as it was read.
 struct RejectedRequest {
-  int status = 400;            // 400, 413 or 431
-  std::string reason;          // "the request body is larger than the server accepts"
-  std::string method;          // "" when the request line was not read
+  int status = 400;    // 400, 413 or 431
+  std::string reason;  // "the request body is larger than the server accepts"
+  std::string method;  // "" when the request line was not read
   std::string target;
-  Headers headers;             // the fields read before the error
+  Headers headers;  // the fields read before the error
   ConnectionInfo connection;
 };
 

@@ -139,7 +139,9 @@ class ScriptedServer {
     while (std::chrono::steady_clock::now() < deadline) {
       tcp_info info{};
       socklen_t len = sizeof info;
-      if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0 || info.tcpi_state != TCP_FIN_WAIT1) return;
+      if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0 ||
+          info.tcpi_state != TCP_FIN_WAIT1)
+        return;
       std::this_thread::sleep_for(1ms);
     }
   }
@@ -165,14 +167,17 @@ class ScriptedServer {
       if (in.substr(0, head_end).find("\r\nExpect:") != std::string::npos) saw_expect_ = true;
       in.erase(0, head_end + 4 + length);
       const int n = requests_++;
-      const Action action = n < static_cast<int>(plan_.size()) ? plan_[static_cast<size_t>(n)] : Action::kAnswer;
+      const Action action =
+          n < static_cast<int>(plan_.size()) ? plan_[static_cast<size_t>(n)] : Action::kAnswer;
       if (action == Action::kCloseSilently) return;
       const std::string body = "answer " + std::to_string(n);
       if (action == Action::kInterimThenAnswer) {
-        const std::string interim = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n";
+        const std::string interim =
+            "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n";
         ::send(fd, interim.data(), interim.size(), MSG_NOSIGNAL);
       }
-      const std::string response = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+      const std::string response =
+          "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
       ::send(fd, response.data(), response.size(), MSG_NOSIGNAL);
       if (action == Action::kAnswerThenClose) return HangUp(fd);
     }
@@ -233,7 +238,8 @@ std::string ClientHello(const char* sni) {
 Url Local(uint16_t port, const char* scheme = "http") {
   Url url;
   std::string error;
-  EXPECT_TRUE(ParseUrl(std::string(scheme) + "://127.0.0.1:" + std::to_string(port), &url, &error)) << error;
+  EXPECT_TRUE(ParseUrl(std::string(scheme) + "://127.0.0.1:" + std::to_string(port), &url, &error))
+      << error;
   return url;
 }
 
@@ -284,13 +290,14 @@ TEST(HttpParse, ParseRequestBytesAppliesLimits) {
   ServerOptions opt;
   size_t used = 0;
   int status = 0;
-  auto ok = ParseRequestBytes("POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}", opt, &used,
-                              &status);
+  auto ok = ParseRequestBytes(
+      "POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}", opt, &used, &status);
   ASSERT_TRUE(ok.ok()) << ok.status().message();
   EXPECT_EQ(ok->body, "{}");
   EXPECT_EQ(ok->host, "x");
   opt.max_body_bytes = 1;
-  auto big = ParseRequestBytes("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}", opt, &used, &status);
+  auto big = ParseRequestBytes("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}", opt,
+                               &used, &status);
   EXPECT_FALSE(big.ok());
   EXPECT_EQ(status, 413);
   auto bad = ParseRequestBytes("GARBAGE\r\n\r\n", opt, &used, &status);
@@ -307,10 +314,11 @@ TEST(HttpParse, PartialBodyIsIncompleteNotAHang) {
   opt.max_body_bytes = 192;
   size_t used = 0;
   int status = 0;
-  auto partial = ParseRequestBytes("POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\n{}", opt,
-                                   &used, &status);
+  auto partial = ParseRequestBytes(
+      "POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\n{}", opt, &used, &status);
   ASSERT_FALSE(partial.ok());
-  EXPECT_NE(partial.status().message().find("more bytes"), std::string::npos) << partial.status().message();
+  EXPECT_NE(partial.status().message().find("more bytes"), std::string::npos)
+      << partial.status().message();
 }
 
 class ServerTest : public ::testing::Test {
@@ -345,7 +353,8 @@ TEST_F(ServerTest, FullResponseAndKeepAliveReuse) {
     HttpResponse r;
     r.headers.Add("Content-Type", "text/plain");
     r.headers.Add("X-Evil", "a\r\nInjected: 1");  // dropped: would split the header
-    r.body = req.method + " " + req.path + " " + req.query + " " + req.body + " " + req.connection.peer;
+    r.body =
+        req.method + " " + req.path + " " + req.query + " " + req.body + " " + req.connection.peer;
     w->Respond(std::move(r));
   });
   ClientRequest req;
@@ -382,7 +391,8 @@ TEST_F(ServerTest, LargeBodiesArriveWholeBothWays) {
     req.body = round == 1 ? std::string("small") : big;
     auto a = Fetch(Local(server_->port()), req);
     ASSERT_TRUE(a->status.ok()) << a->status.message();
-    EXPECT_TRUE(a->body == req.body + req.body) << "round " << round << ": " << a->body.size() << " bytes";
+    EXPECT_TRUE(a->body == req.body + req.body)
+        << "round " << round << ": " << a->body.size() << " bytes";
   }
   EXPECT_EQ(client_->stats().connections_opened, 1u);
 }
@@ -451,7 +461,8 @@ TEST_F(ServerTest, OversizedAndMalformedRequestsGetClearAnswers) {
   ServerOptions opt;
   opt.max_body_bytes = 10;
   opt.max_header_bytes = 1024;
-  StartServer([](HttpRequest, std::shared_ptr<ResponseWriter> w) { w->Respond(HttpResponse{}); }, opt);
+  StartServer([](HttpRequest, std::shared_ptr<ResponseWriter> w) { w->Respond(HttpResponse{}); },
+              opt);
   {
     RawClient raw(server_->port());
     raw.Send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n");
@@ -479,7 +490,8 @@ TEST_F(ServerTest, RejectHandlerMayAnswerLater) {
   ServerOptions opt;
   opt.max_body_bytes = 4;
   opt.on_reject = [this](const RejectedRequest& rejected, std::shared_ptr<ResponseWriter> w) {
-    std::string body = std::to_string(rejected.status) + " " + rejected.method + " " + rejected.target;
+    std::string body =
+        std::to_string(rejected.status) + " " + rejected.method + " " + rejected.target;
     loop_.PostAfter(50ms, [w, body] {
       HttpResponse r;
       r.status = 413;
@@ -487,7 +499,8 @@ TEST_F(ServerTest, RejectHandlerMayAnswerLater) {
       w->Respond(std::move(r));
     });
   };
-  StartServer([](HttpRequest, std::shared_ptr<ResponseWriter> w) { w->Respond(HttpResponse{}); }, opt);
+  StartServer([](HttpRequest, std::shared_ptr<ResponseWriter> w) { w->Respond(HttpResponse{}); },
+              opt);
   RawClient raw(server_->port());
   raw.Send("POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n");
   std::string out = raw.ReadAll();
@@ -562,7 +575,8 @@ TEST(ClientPool, RegressionIssue17_InterimResponsesAreSkippedAndExpectIsNotSent)
     ASSERT_EQ(c->done.get_future().wait_for(10s), std::future_status::ready);
     ASSERT_TRUE(c->status.ok()) << c->status.message();
     EXPECT_EQ(c->head.status, 200);
-    EXPECT_EQ(c->body, "answer " + std::to_string(i)) << "the final answer, on the same pooled connection";
+    EXPECT_EQ(c->body, "answer " + std::to_string(i))
+        << "the final answer, on the same pooled connection";
   }
   EXPECT_EQ(server.connections(), 1);
   EXPECT_FALSE(server.saw_expect());
@@ -723,7 +737,8 @@ TEST_F(ServerTest, ConnectTunnelSniffsTlsAndReportsSni) {
     EXPECT_NE(raw.ReadUntil("\r\n\r\n").find("200"), std::string::npos);
     raw.Send("GET /inside HTTP/1.1\r\nHost: api.example.test\r\n\r\n");
     std::string out = raw.ReadUntil("/inside");
-    EXPECT_NE(out.find("plain  api.example.test:80 api.example.test /inside"), std::string::npos) << out;
+    EXPECT_NE(out.find("plain  api.example.test:80 api.example.test /inside"), std::string::npos)
+        << out;
   }
   // Absolute-form target on the listener itself.
   {

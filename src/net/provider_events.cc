@@ -36,14 +36,16 @@ bool HasPrefix(const std::vector<Value>& values, std::string_view prefix) {
   return false;
 }
 
-void SetCount(const std::vector<Value>& values, std::string_view path, std::optional<uint64_t>* field) {
+void SetCount(const std::vector<Value>& values, std::string_view path,
+              std::optional<uint64_t>* field) {
   if (const Value* v = Find(values, path)) {
     if (auto n = ParseCount(*v)) *field = n;
   }
 }
 
 Provider Guess(const std::vector<Value>& values) {
-  if (HasPrefix(values, "$.candidates") || HasPrefix(values, "$.usageMetadata")) return Provider::kGemini;
+  if (HasPrefix(values, "$.candidates") || HasPrefix(values, "$.usageMetadata"))
+    return Provider::kGemini;
   if (HasPrefix(values, "$.choices") || HasPrefix(values, "$.object")) return Provider::kOpenAi;
   if (Find(values, "$.type") != nullptr) return Provider::kAnthropic;
   return Provider::kUnknown;
@@ -58,7 +60,8 @@ void AddErrorMessage(const std::vector<Value>& values, ProviderEvent* ev) {
 }
 
 void InterpretAnthropic(const std::vector<Value>& values, ProviderEvent* ev) {
-  if (const Value* type = Find(values, "$.type"); type != nullptr && type->is_string) ev->type = type->text;
+  if (const Value* type = Find(values, "$.type"); type != nullptr && type->is_string)
+    ev->type = type->text;
   if (ev->type == "error" || Find(values, "$.error.type") != nullptr) {
     ev->is_error = true;
     AddErrorMessage(values, ev);
@@ -68,7 +71,8 @@ void InterpretAnthropic(const std::vector<Value>& values, ProviderEvent* ev) {
   for (const Value& v : values) {
     if (!v.is_string) continue;
     // content_block_start may carry initial text.
-    const bool text = v.path == "$.delta.text" || (v.path == "$.content_block.text" && !v.text.empty());
+    const bool text =
+        v.path == "$.delta.text" || (v.path == "$.content_block.text" && !v.text.empty());
     if (text) {
       ev->pieces.push_back({PieceKind::kText, v.path, v.text});
     } else if (v.path == "$.delta.partial_json") {
@@ -168,7 +172,8 @@ bool JsonPathMatches(std::string_view path, std::string_view pattern) {
   return i == path.size();
 }
 
-Result<ProviderEvent> ParseProviderEventData(Provider provider, std::string_view event_type, std::string_view data) {
+Result<ProviderEvent> ParseProviderEventData(Provider provider, std::string_view event_type,
+                                             std::string_view data) {
   ProviderEvent ev;
   ev.provider = provider;
   ev.type = std::string(event_type);
@@ -189,8 +194,8 @@ Result<ProviderEvent> ParseProviderEventData(Provider provider, std::string_view
       },
       options);
   if (!st.ok()) {
-    return Status::Error(std::string(ProviderName(provider)) + " stream event '" + std::string(event_type) +
-                         "': data is not JSON: " + st.message());
+    return Status::Error(std::string(ProviderName(provider)) + " stream event '" +
+                         std::string(event_type) + "': data is not JSON: " + st.message());
   }
   if (ev.provider == Provider::kUnknown) ev.provider = Guess(values);
   switch (ev.provider) {

@@ -45,13 +45,15 @@ struct TextPiece {
 };
 
 struct Usage {
-  std::optional<uint64_t> input_tokens;       // Anthropic input_tokens, OpenAI prompt_tokens, Gemini promptTokenCount
-  std::optional<uint64_t> output_tokens;      // output_tokens, completion_tokens, candidatesTokenCount
-  std::optional<uint64_t> total_tokens;       // OpenAI total_tokens, Gemini totalTokenCount
+  std::optional<uint64_t>
+      input_tokens;  // Anthropic input_tokens, OpenAI prompt_tokens, Gemini promptTokenCount
+  std::optional<uint64_t> output_tokens;  // output_tokens, completion_tokens, candidatesTokenCount
+  std::optional<uint64_t> total_tokens;   // OpenAI total_tokens, Gemini totalTokenCount
   std::optional<uint64_t> cache_read_tokens;  // cache_read_input_tokens, cachedContentTokenCount
   std::optional<uint64_t> cache_creation_tokens;  // Anthropic cache_creation_input_tokens
   bool any() const {
-    return input_tokens || output_tokens || total_tokens || cache_read_tokens || cache_creation_tokens;
+    return input_tokens || output_tokens || total_tokens || cache_read_tokens ||
+           cache_creation_tokens;
   }
 };
 
@@ -72,7 +74,8 @@ struct ProviderEvent {
 Result<ProviderEvent> ParseProviderEvent(Provider provider, const SseBlock& block);
 
 // The same on raw data, for callers with their own framing.
-Result<ProviderEvent> ParseProviderEventData(Provider provider, std::string_view event_type, std::string_view data);
+Result<ProviderEvent> ParseProviderEventData(Provider provider, std::string_view event_type,
+                                             std::string_view data);
 
 // True when `path` matches `pattern`, where "[*]" in the pattern stands for
 // any array index ("$.choices[*].delta.content" matches "$.choices[3].delta.content").

@@ -134,10 +134,10 @@ TEST(ProviderEvents, EverySplitGivesTheSameContent) {
     Provider provider;
     std::string_view stream;
   };
-  for (const Case& c :
-       {Case{Provider::kAnthropic, testdata::kAnthropicStream},
-        Case{Provider::kAnthropic, testdata::kAnthropicErrorStream}, Case{Provider::kOpenAi, testdata::kOpenAiStream},
-        Case{Provider::kGemini, testdata::kGeminiStream}}) {
+  for (const Case& c : {Case{Provider::kAnthropic, testdata::kAnthropicStream},
+                        Case{Provider::kAnthropic, testdata::kAnthropicErrorStream},
+                        Case{Provider::kOpenAi, testdata::kOpenAiStream},
+                        Case{Provider::kGemini, testdata::kGeminiStream}}) {
     const Summary whole = Summarize(c.provider, c.stream, c.stream.size());
     for (size_t chunk = 1; chunk <= 64; ++chunk) {
       const Summary split = Summarize(c.provider, c.stream, chunk);
@@ -152,17 +152,22 @@ TEST(ProviderEvents, EverySplitGivesTheSameContent) {
 }
 
 TEST(ProviderEvents, GuessesTheProvider) {
-  EXPECT_EQ(
-      ParseProviderEventData(Provider::kUnknown, "message", R"({"choices":[{"delta":{"content":"x"}}]})")->provider,
-      Provider::kOpenAi);
-  EXPECT_EQ(ParseProviderEventData(Provider::kUnknown, "message", R"({"candidates":[{"index":0}]})")->provider,
+  EXPECT_EQ(ParseProviderEventData(Provider::kUnknown, "message",
+                                   R"({"choices":[{"delta":{"content":"x"}}]})")
+                ->provider,
+            Provider::kOpenAi);
+  EXPECT_EQ(ParseProviderEventData(Provider::kUnknown, "message", R"({"candidates":[{"index":0}]})")
+                ->provider,
             Provider::kGemini);
-  EXPECT_EQ(ParseProviderEventData(Provider::kUnknown, "ping", R"({"type":"ping"})")->provider, Provider::kAnthropic);
-  EXPECT_EQ(ParseProviderEventData(Provider::kUnknown, "message", "[DONE]")->provider, Provider::kOpenAi);
+  EXPECT_EQ(ParseProviderEventData(Provider::kUnknown, "ping", R"({"type":"ping"})")->provider,
+            Provider::kAnthropic);
+  EXPECT_EQ(ParseProviderEventData(Provider::kUnknown, "message", "[DONE]")->provider,
+            Provider::kOpenAi);
 }
 
 TEST(ProviderEvents, MalformedDataIsAnErrorValue) {
-  Result<ProviderEvent> ev = ParseProviderEventData(Provider::kAnthropic, "content_block_delta", "{\"type\":");
+  Result<ProviderEvent> ev =
+      ParseProviderEventData(Provider::kAnthropic, "content_block_delta", "{\"type\":");
   ASSERT_FALSE(ev.ok());
   EXPECT_NE(ev.status().message().find("anthropic"), std::string::npos);
   EXPECT_NE(ev.status().message().find("content_block_delta"), std::string::npos);
@@ -174,12 +179,14 @@ TEST(ProviderEvents, MalformedDataIsAnErrorValue) {
   EXPECT_TRUE(empty->pieces.empty());
   // Text values that only look like the paths are not taken.
   Result<ProviderEvent> other = ParseProviderEventData(
-      Provider::kOpenAi, "message", R"({"choices":[{"message":{"content":"no"}}],"x":{"delta":{"content":"no"}}})");
+      Provider::kOpenAi, "message",
+      R"({"choices":[{"message":{"content":"no"}}],"x":{"delta":{"content":"no"}}})");
   ASSERT_TRUE(other.ok());
   EXPECT_TRUE(other->pieces.empty());
   // Negative or fractional counts are not usage.
   Result<ProviderEvent> bad = ParseProviderEventData(
-      Provider::kOpenAi, "message", R"({"usage":{"prompt_tokens":-1,"completion_tokens":1.5,"total_tokens":"3"}})");
+      Provider::kOpenAi, "message",
+      R"({"usage":{"prompt_tokens":-1,"completion_tokens":1.5,"total_tokens":"3"}})");
   ASSERT_TRUE(bad.ok());
   EXPECT_FALSE(bad->usage.any());
 }

@@ -35,7 +35,8 @@ void AppendDecoded(std::string_view bytes, std::string* out) {
 bool SseParser::CheckSize(uint64_t position) {
   if (position - block_begin_ <= options_.max_event_bytes) return true;
   status_ = Status::Error("SSE event starting at byte " + std::to_string(block_begin_) +
-                          " exceeds the maximum event size of " + std::to_string(options_.max_event_bytes) + " bytes");
+                          " exceeds the maximum event size of " +
+                          std::to_string(options_.max_event_bytes) + " bytes");
   pending_.clear();
   pending_.shrink_to_fit();
   return false;
@@ -52,7 +53,8 @@ Status SseParser::Feed(std::string_view chunk, std::vector<SseBlock>* out) {
 
   if (!bom_checked_) {
     // Gather the stream's first bytes while they are a prefix of the BOM.
-    while (i < n && pending_.size() < 3 && static_cast<unsigned char>(chunk[i]) == kBom[pending_.size()]) {
+    while (i < n && pending_.size() < 3 &&
+           static_cast<unsigned char>(chunk[i]) == kBom[pending_.size()]) {
       pending_.push_back(chunk[i]);
       ++i;
     }

@@ -17,7 +17,8 @@ struct Parsed {
 };
 
 // Feeds `stream` cut at `cuts` (ascending offsets), then finishes.
-Parsed ParseWithCuts(std::string_view stream, const std::vector<size_t>& cuts, SseOptions options = {}) {
+Parsed ParseWithCuts(std::string_view stream, const std::vector<size_t>& cuts,
+                     SseOptions options = {}) {
   SseParser parser(options);
   Parsed p;
   size_t from = 0;
@@ -40,7 +41,9 @@ Parsed ParseWithCuts(std::string_view stream, const std::vector<size_t>& cuts, S
   return p;
 }
 
-Parsed ParseWhole(std::string_view stream, SseOptions options = {}) { return ParseWithCuts(stream, {}, options); }
+Parsed ParseWhole(std::string_view stream, SseOptions options = {}) {
+  return ParseWithCuts(stream, {}, options);
+}
 
 // Blocks tile the stream: consecutive ranges from 0 to the end.
 void ExpectTiles(const Parsed& p, size_t size) {
@@ -270,7 +273,8 @@ TEST(Sse, FinishReportsUnterminatedTail) {
 
 TEST(Sse, ProviderStreamsSplitAnywhere) {
   for (const std::string_view s :
-       {std::string_view(testdata::kAnthropicStream), std::string_view(testdata::kAnthropicErrorStream),
+       {std::string_view(testdata::kAnthropicStream),
+        std::string_view(testdata::kAnthropicErrorStream),
         std::string_view(testdata::kOpenAiStream), std::string_view(testdata::kGeminiStream)}) {
     const Parsed p = ParseWhole(s);
     ASSERT_TRUE(p.ok);

@@ -48,7 +48,8 @@ Result<std::shared_ptr<TlsContext>> TlsContext::ServerFromFiles(const std::strin
   impl->ctx.use_private_key_file(key_file, ssl::context::pem, ec);
   if (ec) return Status::Error("TLS key '" + key_file + "': " + ec.message());
   if (SSL_CTX_check_private_key(impl->ctx.native_handle()) != 1) {
-    return Status::Error("TLS key '" + key_file + "' does not match certificate '" + cert_file + "'");
+    return Status::Error("TLS key '" + key_file + "' does not match certificate '" + cert_file +
+                         "'");
   }
   return std::shared_ptr<TlsContext>(new TlsContext(std::move(impl)));
 }
@@ -121,8 +122,9 @@ Result<PemKeyPair> MakeSelfSignedCertificate(const std::vector<std::string>& nam
   };
   PemKeyPair out;
   out.cert_pem = to_pem([&](BIO* b) { PEM_write_bio_X509(b, cert.get()); });
-  out.key_pem = to_pem(
-      [&](BIO* b) { PEM_write_bio_PrivateKey(b, key.get(), nullptr, nullptr, 0, nullptr, nullptr); });
+  out.key_pem = to_pem([&](BIO* b) {
+    PEM_write_bio_PrivateKey(b, key.get(), nullptr, nullptr, 0, nullptr, nullptr);
+  });
   return out;
 }
 

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <optional>
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
+#include <boost/json.hpp>
 
 #include "core/base64.h"
 #include "core/utf.h"
@@ -299,8 +299,9 @@ Result<RunCapture> CaptureFromJsonl(std::string_view text, std::string_view sour
     }
     if (!error.empty()) return fail(error);
   }
-  std::stable_sort(capture.requests.begin(), capture.requests.end(),
-                   [](const CapturedRequest& a, const CapturedRequest& b) { return a.seq < b.seq; });
+  std::stable_sort(
+      capture.requests.begin(), capture.requests.end(),
+      [](const CapturedRequest& a, const CapturedRequest& b) { return a.seq < b.seq; });
   return capture;
 }
 

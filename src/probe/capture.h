@@ -31,9 +31,9 @@ struct CapturedRequest {
   std::string target;      // request target as sent: "/v1/messages?x=1" or, through the
                            // proxy in absolute form, "http://host/path"
   std::vector<std::pair<std::string, std::string>> headers;  // in order, names as sent
-  std::string body;        // the body bytes after transfer decoding (chunked removed),
-                           // content encoding (gzip, br) left as sent
-  int response_status = 0; // what the capture server answered
+  std::string body;         // the body bytes after transfer decoding (chunked removed),
+                            // content encoding (gzip, br) left as sent
+  int response_status = 0;  // what the capture server answered
 };
 
 // One name the agent looked up through the fake DNS.
@@ -51,10 +51,10 @@ struct DnsQuery {
 // name is still known from the ClientHello.
 struct TlsFailure {
   double t_ms = 0;
-  std::string sni;      // "" when the ClientHello carried none
+  std::string sni;  // "" when the ClientHello carried none
   std::string dest_ip;
   int dest_port = 0;
-  std::string reason;   // OpenSSL's reason, e.g. "tlsv1 alert unknown ca"
+  std::string reason;  // OpenSSL's reason, e.g. "tlsv1 alert unknown ca"
 };
 
 // Where the agent tried to go, seen on the sandbox's loopback whatever listened
@@ -69,23 +69,23 @@ struct ConnectionAttempt {
   std::string protocol;  // "tcp" or "udp"
   std::string dest_ip;   // exact, IPv4 or IPv6
   int dest_port = 0;
-  int src_port = 0;      // the agent's source port
-  bool served = false;   // a capture listener was on that TCP port
+  int src_port = 0;     // the agent's source port
+  bool served = false;  // a capture listener was on that TCP port
 };
 
 // Everything one run produced.
 struct RunCapture {
-  int exit_code = -1;      // the agent's exit status; 128+N when killed by signal N
-  bool timed_out = false;  // the run hit RunOptions::timeout_s and was killed
-  double wall_ms = 0;      // from spawning the agent to its exit
-  std::string stdout_tail; // last 64 KiB of the agent's stdout
-  std::string stderr_tail; // last 64 KiB of the agent's stderr
+  int exit_code = -1;                     // the agent's exit status; 128+N when killed by signal N
+  bool timed_out = false;                 // the run hit RunOptions::timeout_s and was killed
+  double wall_ms = 0;                     // from spawning the agent to its exit
+  std::string stdout_tail;                // last 64 KiB of the agent's stdout
+  std::string stderr_tail;                // last 64 KiB of the agent's stderr
   std::vector<CapturedRequest> requests;  // in seq order
   std::vector<DnsQuery> dns;              // in arrival order
   std::vector<TlsFailure> tls_failures;
   std::vector<ConnectionAttempt> connections;  // in time order
-  std::vector<std::string> notes;         // sandbox remarks, e.g. "IPv6 is unavailable in
-                                          // the sandbox; ..."
+  std::vector<std::string> notes;              // sandbox remarks, e.g. "IPv6 is unavailable in
+                                               // the sandbox; ..."
   // Each limit of the sandbox the run reached (docs/probe-sandbox.md,
   // "Limits"), e.g. "processes: the agent ran 512 processes and threads at
   // once (the limit)". Not empty = what was captured may be incomplete: the

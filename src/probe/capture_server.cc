@@ -26,9 +26,9 @@ struct CaptureServer::State {
   std::vector<TlsFailure> failures;
   size_t max_kept_bytes = 0;
   size_t max_body_bytes = 0;
-  size_t kept_bytes = 0;        // bodies kept so far
-  int dropped_bodies = 0;       // bodies not kept: max_kept_bytes reached
-  int refused_bodies = 0;       // requests answered 413: larger than max_body_bytes
+  size_t kept_bytes = 0;   // bodies kept so far
+  int dropped_bodies = 0;  // bodies not kept: max_kept_bytes reached
+  int refused_bodies = 0;  // requests answered 413: larger than max_body_bytes
 
   double NowMs() {
     std::lock_guard<std::mutex> lock(mutex);
@@ -202,9 +202,10 @@ Result<std::unique_ptr<CaptureServer>> CaptureServer::Start(net::EventLoop& loop
       };
       // Clients with no SNI (https://203.0.113.7/) get a leaf for the address
       // they dialled (or the CONNECT authority's host), with an IP SAN.
-      server_options.select_certificate_without_sni = [ca](const net::ConnectionInfo& info) -> void* {
-        const std::string address =
-            SplitPeerAddress(info.tunnel_authority.empty() ? info.local : info.tunnel_authority, nullptr);
+      server_options.select_certificate_without_sni =
+          [ca](const net::ConnectionInfo& info) -> void* {
+        const std::string address = SplitPeerAddress(
+            info.tunnel_authority.empty() ? info.local : info.tunnel_authority, nullptr);
         if (address.empty()) return nullptr;
         Result<ssl_ctx_st*> ctx = ca->ServerContext(address);
         return ctx.ok() ? static_cast<void*>(*ctx) : nullptr;
@@ -280,17 +281,21 @@ std::vector<std::string> CaptureServer::LimitsReached() const {
   for (const auto& server : servers_) refused += server->stats().connections_refused;
   std::lock_guard<std::mutex> lock(state_->mutex);
   if (state_->refused_bodies > 0) {
-    out.push_back(fmt::format("capture: {} request(s) refused with 413: body larger than the {} MiB "
-                              "a request may have", state_->refused_bodies,
-                              state_->max_body_bytes >> 20));
+    out.push_back(
+        fmt::format("capture: {} request(s) refused with 413: body larger than the {} MiB "
+                    "a request may have",
+                    state_->refused_bodies, state_->max_body_bytes >> 20));
   }
   if (state_->dropped_bodies > 0) {
-    out.push_back(fmt::format("capture: {} request body(ies) not kept: the run's bodies reached {} MiB",
-                              state_->dropped_bodies, state_->max_kept_bytes >> 20));
+    out.push_back(
+        fmt::format("capture: {} request body(ies) not kept: the run's bodies reached {} MiB",
+                    state_->dropped_bodies, state_->max_kept_bytes >> 20));
   }
   if (refused > 0) {
-    out.push_back(fmt::format("capture: {} connection(s) closed unread: the agent held the most "
-                              "connections a capture port accepts at once", refused));
+    out.push_back(
+        fmt::format("capture: {} connection(s) closed unread: the agent held the most "
+                    "connections a capture port accepts at once",
+                    refused));
   }
   return out;
 }

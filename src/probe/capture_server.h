@@ -40,16 +40,16 @@ namespace glassbox::probe {
 class MitmCa;
 
 struct CaptureServerOptions {
-  const MitmCa* ca = nullptr;            // required; must outlive the server
+  const MitmCa* ca = nullptr;  // required; must outlive the server
   std::vector<int> ports = {80, 443, 3128, 8080, 8443};
-  std::string listen_host;               // "" = "::" falling back to "0.0.0.0"
+  std::string listen_host;  // "" = "::" falling back to "0.0.0.0"
   // Limits, so that an agent cannot take the cell runner's memory or
   // descriptors (each reached is listed by LimitsReached()):
-  size_t max_body_bytes = size_t{8} << 20;   // per request; larger ones get 413
+  size_t max_body_bytes = size_t{8} << 20;  // per request; larger ones get 413
   // Bodies kept per run; later bodies are dropped. The probe holds every
   // run's capture at once: 40 runs of the default matrix stay under 640 MiB.
   size_t max_kept_bytes = size_t{16} << 20;
-  size_t max_connections = 32;               // open at once, per listener
+  size_t max_connections = 32;  // open at once, per listener
   // Time origin of t_ms (the agent's start); set later with set_epoch().
   std::chrono::steady_clock::time_point epoch = std::chrono::steady_clock::now();
 };

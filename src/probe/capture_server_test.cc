@@ -59,7 +59,8 @@ std::string PlainExchange(int port, const std::string& request) {
   int fd = Connect(port);
   if (fd < 0) return "";
   send(fd, request.data(), request.size(), MSG_NOSIGNAL);
-  std::string reply = ReadResponse([fd](char* buf, size_t n) { return static_cast<int>(recv(fd, buf, n, 0)); });
+  std::string reply =
+      ReadResponse([fd](char* buf, size_t n) { return static_cast<int>(recv(fd, buf, n, 0)); });
   close(fd);
   return reply;
 }
@@ -84,7 +85,8 @@ std::string TlsExchange(int fd, const std::string& sni, const std::string& ca_pe
   std::string reply;
   if (SSL_connect(ssl) == 1) {
     SSL_write(ssl, request.data(), static_cast<int>(request.size()));
-    reply = ReadResponse([ssl](char* buf, size_t n) { return SSL_read(ssl, buf, static_cast<int>(n)); });
+    reply = ReadResponse(
+        [ssl](char* buf, size_t n) { return SSL_read(ssl, buf, static_cast<int>(n)); });
     SSL_shutdown(ssl);
   }
   SSL_free(ssl);
@@ -119,11 +121,13 @@ class CaptureServerTest : public ::testing::Test {
 };
 
 TEST_F(CaptureServerTest, PlainRequestIsRecordedAndAnsweredAsTheProvider) {
-  std::string body = R"({"model":"claude-x","max_tokens":10,"messages":[{"role":"user","content":"hi"}]})";
-  std::string reply = PlainExchange(
-      port_, "POST /v1/messages HTTP/1.1\r\nHost: api.anthropic.com\r\nContent-Type: "
-             "application/json\r\nX-Trace: 42\r\nContent-Length: " +
-                 std::to_string(body.size()) + "\r\n\r\n" + body);
+  std::string body =
+      R"({"model":"claude-x","max_tokens":10,"messages":[{"role":"user","content":"hi"}]})";
+  std::string reply =
+      PlainExchange(port_,
+                    "POST /v1/messages HTTP/1.1\r\nHost: api.anthropic.com\r\nContent-Type: "
+                    "application/json\r\nX-Trace: 42\r\nContent-Length: " +
+                        std::to_string(body.size()) + "\r\n\r\n" + body);
   EXPECT_EQ(reply.rfind("HTTP/1.1 200", 0), 0u) << reply;
   EXPECT_NE(reply.find("\"type\":\"message\""), std::string::npos) << reply;
   std::vector<CapturedRequest> got = server_->TakeRequests();
@@ -184,7 +188,9 @@ TEST_F(CaptureServerTest, WaitForConnectionsToEndSeesTheLastFailure) {
   ASSERT_GE(held, 0);
   const std::string request = "GET /held HTTP/1.1\r\nHost: held.example\r\n\r\n";
   send(held, request.data(), request.size(), MSG_NOSIGNAL);
-  EXPECT_NE(ReadResponse([held](char* buf, size_t n) { return static_cast<int>(recv(held, buf, n, 0)); }), "");
+  EXPECT_NE(
+      ReadResponse([held](char* buf, size_t n) { return static_cast<int>(recv(held, buf, n, 0)); }),
+      "");
   EXPECT_FALSE(server_->WaitForConnectionsToEnd(std::chrono::milliseconds(20))) << "one is open";
   close(held);
   int fd = Connect(port_);
@@ -204,7 +210,8 @@ TEST_F(CaptureServerTest, ProxyAbsoluteFormAndConnectTunnel) {
 
   int fd = Connect(port_);
   ASSERT_GE(fd, 0);
-  std::string connect = "CONNECT api.anthropic.com:443 HTTP/1.1\r\nHost: api.anthropic.com:443\r\n\r\n";
+  std::string connect =
+      "CONNECT api.anthropic.com:443 HTTP/1.1\r\nHost: api.anthropic.com:443\r\n\r\n";
   send(fd, connect.data(), connect.size(), MSG_NOSIGNAL);
   char buf[512];
   std::string head;

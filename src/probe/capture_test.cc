@@ -109,7 +109,8 @@ TEST(CaptureJsonl, NonUtf8IsBase64) {
 }
 
 TEST(CaptureJsonl, ErrorsNameTheLineAndReason) {
-  Result<RunCapture> bad = CaptureFromJsonl("{\"kind\":\"note\",\"text\":\"a\"}\nnot json\n", "c.jsonl");
+  Result<RunCapture> bad =
+      CaptureFromJsonl("{\"kind\":\"note\",\"text\":\"a\"}\nnot json\n", "c.jsonl");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("c.jsonl line 2: not JSON"), std::string::npos)
       << bad.status().message();
@@ -125,8 +126,8 @@ TEST(CaptureJsonl, ErrorsNameTheLineAndReason) {
 }
 
 TEST(CaptureJsonl, UnknownKindsAndBlankLinesAreSkipped) {
-  Result<RunCapture> ok =
-      CaptureFromJsonl("\n{\"kind\":\"future\",\"x\":1}\n  \n{\"kind\":\"note\",\"text\":\"n\"}\r\n", "c");
+  Result<RunCapture> ok = CaptureFromJsonl(
+      "\n{\"kind\":\"future\",\"x\":1}\n  \n{\"kind\":\"note\",\"text\":\"n\"}\r\n", "c");
   ASSERT_TRUE(ok.ok()) << ok.status().message();
   EXPECT_EQ(ok->notes.size(), 1u);
   EXPECT_EQ(ok->exit_code, -1);

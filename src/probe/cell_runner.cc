@@ -22,9 +22,9 @@
 #include <set>
 #include <sstream>
 
-#include <boost/json.hpp>
-#include <openssl/sha.h>
 #include <fmt/format.h>
+#include <openssl/sha.h>
+#include <boost/json.hpp>
 
 #include "net/event_loop.h"
 #include "probe/capture_server.h"
@@ -62,7 +62,8 @@ std::string Tail(const std::string& path, size_t max) {
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) return "";
   std::streamoff size = in.tellg();
-  std::streamoff start = size > static_cast<std::streamoff>(max) ? size - static_cast<std::streamoff>(max) : 0;
+  std::streamoff start =
+      size > static_cast<std::streamoff>(max) ? size - static_cast<std::streamoff>(max) : 0;
   in.seekg(start);
   std::string out(static_cast<size_t>(size - start), '\0');
   in.read(out.data(), static_cast<std::streamsize>(out.size()));
@@ -91,7 +92,7 @@ Status WriteFileAtomically(const std::string& path, const std::string& content, 
 }
 
 std::string CurrentUserName() {
-  struct passwd pw{};
+  struct passwd pw {};
   struct passwd* found = nullptr;
   char buf[4096];
   if (getpwuid_r(getuid(), &pw, buf, sizeof buf, &found) == 0 && found != nullptr) {
@@ -114,14 +115,17 @@ struct CellFile {
 };
 
 // CellLimits as JSON, field by field; a missing field keeps its default.
-#define GLASSBOX_CELL_LIMITS(X)                                                         \
+// clang-format off
+#define GLASSBOX_CELL_LIMITS(X) \
   X(home_bytes) X(tmp_bytes) X(shm_bytes) X(data_bytes) X(cell_memory_bytes) X(file_bytes) \
   X(open_files) X(tasks) X(cpu_seconds)
+// clang-format on
 
 std::string CellFileToJson(const CellFile& f) {
   json::object obj;
   json::array env;
-  for (const auto& [name, value] : f.cell.env) env.push_back(json::array{json::string(name), json::string(value)});
+  for (const auto& [name, value] : f.cell.env)
+    env.push_back(json::array{json::string(name), json::string(value)});
   obj["env"] = std::move(env);
   obj["timezone"] = f.cell.timezone;
   obj["hostname"] = f.cell.hostname;
@@ -169,10 +173,11 @@ Result<CellFile> CellFileFromJson(const std::string& text, const std::string& na
   f.cell.use_proxy = proxy != nullptr && proxy->is_bool() && proxy->get_bool();
   const json::value* timeout = obj.if_contains("timeout_s");
   if (timeout != nullptr && timeout->is_number()) f.timeout_s = timeout->to_number<double>();
-  if (const json::value* limits = obj.if_contains("limits"); limits != nullptr && limits->is_object()) {
-#define GLASSBOX_GET(name)                                                     \
+  if (const json::value* limits = obj.if_contains("limits");
+      limits != nullptr && limits->is_object()) {
+#define GLASSBOX_GET(name)                                                                   \
   if (const json::value* v = limits->get_object().if_contains(#name); v && v->is_number()) { \
-    f.limits.name = v->to_number<uint64_t>();                                  \
+    f.limits.name = v->to_number<uint64_t>();                                                \
   }
     GLASSBOX_CELL_LIMITS(GLASSBOX_GET)
 #undef GLASSBOX_GET
@@ -216,8 +221,8 @@ void SetEnv(std::vector<std::pair<std::string, std::string>>* env, const std::st
 }
 
 std::vector<std::pair<std::string, std::string>> AgentEnvironment(const CellFile& f,
-                                                                   const SandboxLayout& layout,
-                                                                   const std::string& ca_file) {
+                                                                  const SandboxLayout& layout,
+                                                                  const std::string& ca_file) {
   std::vector<std::pair<std::string, std::string>> env;
   SetEnv(&env, "PATH", f.path);
   SetEnv(&env, "HOME", layout.home_dir);
@@ -231,8 +236,8 @@ std::vector<std::pair<std::string, std::string>> AgentEnvironment(const CellFile
   }
   if (f.cell.use_proxy) {
     std::string proxy = fmt::format("http://127.0.0.1:{}", kProxyPort);
-    for (const char* name : {"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy",
-                             "all_proxy"}) {
+    for (const char* name :
+         {"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"}) {
       SetEnv(&env, name, proxy);
     }
   }
@@ -259,44 +264,51 @@ std::vector<std::string> LimitsReached(const CellFile& f, const SandboxLayout& l
   std::vector<std::string> out;
   auto mib = [](uint64_t bytes) { return bytes >> 20; };
   if (exit.timed_out) {
-    out.push_back(fmt::format("time: the agent ran past the {:g} s timeout and was killed", f.timeout_s));
+    out.push_back(
+        fmt::format("time: the agent ran past the {:g} s timeout and was killed", f.timeout_s));
   }
-  if (exit.exit_code == 128 + SIGXCPU) out.push_back("cpu: a process of the agent used up its CPU time");
+  if (exit.exit_code == 128 + SIGXCPU)
+    out.push_back("cpu: a process of the agent used up its CPU time");
   if (exit.exit_code == 128 + SIGXFSZ) {
-    out.push_back(fmt::format("file size: the agent wrote a file past {} MiB", mib(limits.file_bytes)));
+    out.push_back(
+        fmt::format("file size: the agent wrote a file past {} MiB", mib(limits.file_bytes)));
   }
   // Sampled every 50 ms: a fork bomb that hits the limit and then exits at
   // once may be seen below it, so half the limit already counts.
   if (static_cast<uint64_t>(exit.peak_tasks) * 2 >= limits.tasks) {
-    out.push_back(fmt::format("processes: the agent ran {} processes and threads at once (limit {})",
-                              exit.peak_tasks, limits.tasks));
+    out.push_back(
+        fmt::format("processes: the agent ran {} processes and threads at once (limit {})",
+                    exit.peak_tasks, limits.tasks));
   }
   if (exit.memory_exceeded) {
-    out.push_back(fmt::format("memory: the agent's processes together held {} MiB (limit {} MiB per "
-                              "cell); the run was stopped", exit.peak_rss_bytes >> 20,
-                              mib(limits.cell_memory_bytes)));
+    out.push_back(
+        fmt::format("memory: the agent's processes together held {} MiB (limit {} MiB per "
+                    "cell); the run was stopped",
+                    exit.peak_rss_bytes >> 20, mib(limits.cell_memory_bytes)));
   }
   rusage usage{};
   if (getrusage(RUSAGE_CHILDREN, &usage) == 0 &&
       static_cast<uint64_t>(usage.ru_maxrss) * 1024 >= limits.data_bytes / 4 * 3) {
-    out.push_back(fmt::format("memory: a process of the agent grew to {} MiB (limit {} MiB per process)",
-                              static_cast<uint64_t>(usage.ru_maxrss) >> 10, mib(limits.data_bytes)));
+    out.push_back(
+        fmt::format("memory: a process of the agent grew to {} MiB (limit {} MiB per process)",
+                    static_cast<uint64_t>(usage.ru_maxrss) >> 10, mib(limits.data_bytes)));
   }
-  const std::pair<std::string, uint64_t> disks[] = {
-      {layout.home_dir, limits.home_bytes}, {"/tmp", limits.tmp_bytes}, {"/dev/shm", limits.shm_bytes}};
+  const std::pair<std::string, uint64_t> disks[] = {{layout.home_dir, limits.home_bytes},
+                                                    {"/tmp", limits.tmp_bytes},
+                                                    {"/dev/shm", limits.shm_bytes}};
   for (const auto& [dir, size] : disks) {
-    struct statvfs st{};
+    struct statvfs st {};
     if (statvfs((layout.root_dir + dir).c_str(), &st) == 0 &&
         static_cast<uint64_t>(st.f_bavail) * st.f_frsize < (uint64_t{1} << 20)) {
       out.push_back(fmt::format("disk: the agent filled {} ({} MiB)", dir, mib(size)));
     }
   }
   for (const char* stream : {"stdout", "stderr"}) {
-    struct stat st{};
+    struct stat st {};
     std::string file = f.work_dir + "/agent." + stream;
     if (stat(file.c_str(), &st) == 0 && static_cast<uint64_t>(st.st_size) >= limits.file_bytes) {
-      out.push_back(fmt::format("output: the agent's {} reached {} MiB; the rest was not kept", stream,
-                                mib(limits.file_bytes)));
+      out.push_back(fmt::format("output: the agent's {} reached {} MiB; the rest was not kept",
+                                stream, mib(limits.file_bytes)));
     }
   }
   return out;
@@ -334,8 +346,9 @@ Status RunInsideSandbox(const CellFile& f) {
     Result<std::unique_ptr<FakeDnsServer>> dns_server = FakeDnsServer::Start(
         "0.0.0.0", 53, &zone,
         [&](const DnsQuestion& q, std::string_view transport, const std::string& server) {
-          double t = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
-                                                                epoch).count();
+          double t =
+              std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - epoch)
+                  .count();
           std::lock_guard<std::mutex> lock(dns_mutex);
           dns.push_back({t, q.name, DnsTypeName(q.qtype), std::string(transport), server});
         });
@@ -384,10 +397,12 @@ Status RunInsideSandbox(const CellFile& f) {
       if ((*connections)->dropped() > 0) {
         capture.limits_reached.push_back(fmt::format(
             "connection log: {} packets were not seen (the agent opened connections faster than "
-            "they could be logged)", (*connections)->dropped()));
+            "they could be logged)",
+            (*connections)->dropped()));
       }
     }
-    for (std::string& limit : (*server)->LimitsReached()) capture.limits_reached.push_back(std::move(limit));
+    for (std::string& limit : (*server)->LimitsReached())
+      capture.limits_reached.push_back(std::move(limit));
     capture.requests = (*server)->TakeRequests();
     capture.tls_failures = (*server)->TakeTlsFailures();
     server->reset();
@@ -403,11 +418,12 @@ Status RunInsideSandbox(const CellFile& f) {
 // Waits for `pid` up to `timeout_s`; kills it after. Returns the wait status,
 // or -1 when it had to be killed.
 int WaitWithDeadline(pid_t pid, double timeout_s) {
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::microseconds(static_cast<int64_t>(timeout_s * 1e6));
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::microseconds(static_cast<int64_t>(timeout_s * 1e6));
   const ChildWait wait = WaitForChild(pid, deadline, std::chrono::seconds(1));
   switch (wait.outcome) {
-    case ChildWait::Outcome::kExited: return wait.status;
+    case ChildWait::Outcome::kExited:
+      return wait.status;
     case ChildWait::Outcome::kTimedOut:
     case ChildWait::Outcome::kStopped: {
       kill(pid, SIGKILL);
@@ -415,7 +431,8 @@ int WaitWithDeadline(pid_t pid, double timeout_s) {
       waitpid(pid, &status, 0);
       return -1;
     }
-    case ChildWait::Outcome::kError: break;
+    case ChildWait::Outcome::kError:
+      break;
   }
   return -1;
 }
@@ -430,11 +447,13 @@ std::string LastLine(const std::string& text) {
 // The executable a cell runner is started from, opened read-only.
 Result<int> OpenExecutable(const std::string& path) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::Error(fmt::format("cannot open the cell runner '{}': {}", path, Errno(errno)));
+  if (fd < 0)
+    return Status::Error(fmt::format("cannot open the cell runner '{}': {}", path, Errno(errno)));
   // Kept away from 0-3, which posix_spawn's file actions set.
   int high = fcntl(fd, F_DUPFD_CLOEXEC, 10);
   close(fd);
-  if (high < 0) return Status::Error(fmt::format("cannot open the cell runner '{}': {}", path, Errno(errno)));
+  if (high < 0)
+    return Status::Error(fmt::format("cannot open the cell runner '{}': {}", path, Errno(errno)));
   return high;
 }
 
@@ -465,7 +484,8 @@ void TakeDestinationsFromConnections(RunCapture* capture) {
     const ConnectionAttempt* before = nullptr;
     const ConnectionAttempt* any = nullptr;
     for (const ConnectionAttempt& c : capture->connections) {
-      if (c.protocol != "tcp" || c.src_port != r.client_port || c.dest_port != r.dest_port) continue;
+      if (c.protocol != "tcp" || c.src_port != r.client_port || c.dest_port != r.dest_port)
+        continue;
       if (any == nullptr) any = &c;
       if (c.t_ms <= r.t_ms) before = &c;
     }
@@ -495,7 +515,9 @@ Result<RunCapture> RunCell(const CellSpec& cell, const RunOptions& options) {
 
   std::error_code ec;
   fs::path work = fs::absolute(options.work_dir, ec);
-  if (ec) return Status::Error(fmt::format("probe cell work directory '{}': {}", options.work_dir, ec.message()));
+  if (ec)
+    return Status::Error(
+        fmt::format("probe cell work directory '{}': {}", options.work_dir, ec.message()));
   CellFile f;
   f.cell = cell;
   if (f.cell.username.empty()) f.cell.username = CurrentUserName();
@@ -510,10 +532,13 @@ Result<RunCapture> RunCell(const CellSpec& cell, const RunOptions& options) {
   f.ca_cert_pem = options.ca->cert_pem();
   f.ca_key_pem = options.ca->key_pem();
   f.limits = options.limits;
-  Status valid = ValidateSandboxSpec({f.work_dir, f.cell.hostname, f.cell.username, f.cell.timezone});
+  Status valid =
+      ValidateSandboxSpec({f.work_dir, f.cell.hostname, f.cell.username, f.cell.timezone});
   if (!valid.ok()) return valid;
   fs::create_directories(work, ec);
-  if (ec) return Status::Error(fmt::format("cannot create probe cell work directory '{}': {}", work.string(), ec.message()));
+  if (ec)
+    return Status::Error(fmt::format("cannot create probe cell work directory '{}': {}",
+                                     work.string(), ec.message()));
   if (!fs::is_empty(work, ec)) {
     return Status::Error(fmt::format("probe cell work directory '{}' is not empty", work.string()));
   }
@@ -530,12 +555,14 @@ Result<RunCapture> RunCell(const CellSpec& cell, const RunOptions& options) {
 
   fs::path agent_work = work / "work";
   fs::create_directories(agent_work, ec);
-  if (ec) return Status::Error(fmt::format("cannot create {}: {}", agent_work.string(), ec.message()));
+  if (ec)
+    return Status::Error(fmt::format("cannot create {}: {}", agent_work.string(), ec.message()));
   for (const std::string& item : options.copy_into_workdir) {
     fs::path source(item);
     fs::copy(source, agent_work / source.filename(),
              fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
-    if (ec) return Status::Error(fmt::format("cannot copy '{}' into the cell: {}", item, ec.message()));
+    if (ec)
+      return Status::Error(fmt::format("cannot copy '{}' into the cell: {}", item, ec.message()));
   }
 
   std::string spec_path = (work / "cell.json").string();
@@ -545,14 +572,15 @@ Result<RunCapture> RunCell(const CellSpec& cell, const RunOptions& options) {
   // The runner is started from a descriptor held since before the first
   // agent ran, never by a path: an agent that replaced the file behind
   // /proc/self/exe ("glassbox (deleted)") cannot get its own program run.
-  Result<int> exe_fd = options.glassbox_exe.empty() ? HeldExecutable()
-                                                    : OpenExecutable(options.glassbox_exe);
+  Result<int> exe_fd =
+      options.glassbox_exe.empty() ? HeldExecutable() : OpenExecutable(options.glassbox_exe);
   if (!exe_fd.ok()) return exe_fd.status();
   std::string log_path = (work / "runner.log").string();
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&actions, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0600);
   posix_spawn_file_actions_adddup2(&actions, 1, 2);
   posix_spawn_file_actions_adddup2(&actions, *exe_fd, 3);
   // Nothing else of this process (other cells' files, whatever glassbox's
@@ -577,9 +605,8 @@ Result<RunCapture> RunCell(const CellSpec& cell, const RunOptions& options) {
                                      options.timeout_s + kRunnerGraceSeconds));
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    return Status::Error(reason.empty()
-                             ? fmt::format("probe cell runner failed (status {})", status)
-                             : reason);
+    return Status::Error(
+        reason.empty() ? fmt::format("probe cell runner failed (status {})", status) : reason);
   }
   std::string capture_path = (work / "capture.jsonl").string();
   Result<std::string> text = ReadFile(capture_path);
@@ -617,8 +644,9 @@ int SweepStaleWorkRoots(const std::string& parent, const std::string& prefix) {
   for (const fs::directory_entry& entry : fs::directory_iterator(parent, ec)) {
     std::string name = entry.path().filename().string();
     if (name.rfind(prefix, 0) != 0) continue;
-    struct stat st{};
-    if (lstat(entry.path().c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid()) continue;
+    struct stat st {};
+    if (lstat(entry.path().c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid())
+      continue;
     Result<std::string> owner = ReadFile((entry.path() / "owner").string());
     if (!owner.ok() || owner->empty()) continue;  // not marked (yet): leave it
     std::string stamp = owner->substr(0, owner->find('\n'));

@@ -78,9 +78,9 @@ struct CellLimits {
   // Resident memory of all the agent's processes together, sampled every
   // 50 ms; above it the cell is stopped.
   uint64_t cell_memory_bytes = uint64_t{4} << 30;
-  uint64_t file_bytes = uint64_t{64} << 20;   // RLIMIT_FSIZE: any file, stdout/stderr included
-  uint64_t open_files = 1024;                 // RLIMIT_NOFILE, per process
-  uint64_t tasks = 512;  // RLIMIT_NPROC: processes and threads in the agent's user namespace
+  uint64_t file_bytes = uint64_t{64} << 20;  // RLIMIT_FSIZE: any file, stdout/stderr included
+  uint64_t open_files = 1024;                // RLIMIT_NOFILE, per process
+  uint64_t tasks = 512;      // RLIMIT_NPROC: processes and threads in the agent's user namespace
   uint64_t cpu_seconds = 0;  // RLIMIT_CPU per process; 0 = twice the timeout plus 10 s
 };
 

@@ -10,8 +10,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -74,7 +74,8 @@ TEST_F(CellRunnerTest, CurlDirectHardCodedIpAndProxyAreCaptured) {
   CellSpec cell;
   std::string script =
       "curl -sS -m 5 https://api.anthropic.com/v1/messages -H 'content-type: application/json' "
-      "-d '{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}' "
+      "-d "
+      "'{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}' "
       "&& echo && curl -sS -m 5 http://203.0.113.7/x && echo "
       "&& curl -sS -m 5 --proxy http://127.0.0.1:8080 http://proxied.example/p && echo "
       "&& curl -sS -m 5 --proxy http://corp-proxy.example:3128 https://tunnel.example/q && echo "
@@ -146,7 +147,8 @@ TEST_F(CellRunnerTest, CurlDirectHardCodedIpAndProxyAreCaptured) {
   // included.
   auto attempted = [&c](const std::string& address, int port, bool served) {
     for (const ConnectionAttempt& a : c->connections) {
-      if (a.protocol == "tcp" && a.dest_ip == address && a.dest_port == port && a.served == served) {
+      if (a.protocol == "tcp" && a.dest_ip == address && a.dest_port == port &&
+          a.served == served) {
         return true;
       }
     }
@@ -186,10 +188,22 @@ TEST_F(CellRunnerTest, TimezoneHostNameUserAndCleanEnvironment) {
   EXPECT_NE(out.find("HOME=/home/alice\n"), std::string::npos) << out;
   // Only what the sandbox and the cell set (sh adds PWD, SHLVL, _ and OLDPWD of its own).
   std::string env_line = out.substr(out.rfind('\n', out.size() - 2) + 1);
-  std::set<std::string> allowed = {"CURL_CA_BUNDLE", "GIT_SSL_CAINFO", "HOME", "LANG", "LOGNAME",
-                                   "NODE_EXTRA_CA_CERTS", "OPENAI_BASE_URL", "PATH", "PWD",
-                                   "REQUESTS_CA_BUNDLE", "SHLVL", "SSL_CERT_FILE", "TMPDIR",
-                                   "USER", "_", "OLDPWD"};
+  std::set<std::string> allowed = {"CURL_CA_BUNDLE",
+                                   "GIT_SSL_CAINFO",
+                                   "HOME",
+                                   "LANG",
+                                   "LOGNAME",
+                                   "NODE_EXTRA_CA_CERTS",
+                                   "OPENAI_BASE_URL",
+                                   "PATH",
+                                   "PWD",
+                                   "REQUESTS_CA_BUNDLE",
+                                   "SHLVL",
+                                   "SSL_CERT_FILE",
+                                   "TMPDIR",
+                                   "USER",
+                                   "_",
+                                   "OLDPWD"};
   size_t start = 0;
   size_t count = 0;
   while (start < env_line.size()) {
@@ -208,11 +222,11 @@ TEST_F(CellRunnerTest, TimezoneHostNameUserAndCleanEnvironment) {
 TEST_F(CellRunnerTest, NodeFetchThroughTheInterceptionCa) {
   CellSpec cell;
   cell.username = "bob";
-  Result<RunCapture> c = RunCell(
-      cell, Options({"node", "-e",
-                     "fetch('https://api.openai.com/v1/models',{headers:{'x-probe':'1'}})"
-                     ".then(r=>r.text()).then(t=>console.log('ok',t.length))"
-                     ".catch(e=>{console.error(e);process.exit(3)})"}));
+  Result<RunCapture> c =
+      RunCell(cell, Options({"node", "-e",
+                             "fetch('https://api.openai.com/v1/models',{headers:{'x-probe':'1'}})"
+                             ".then(r=>r.text()).then(t=>console.log('ok',t.length))"
+                             ".catch(e=>{console.error(e);process.exit(3)})"}));
   ASSERT_TRUE(c.ok()) << c.status().message();
   EXPECT_EQ(c->exit_code, 0) << c->stderr_tail;
   const CapturedRequest* r = FindRequest(*c, "api.openai.com");
@@ -226,11 +240,12 @@ TEST_F(CellRunnerTest, NodeFetchThroughTheInterceptionCa) {
 }
 
 TEST_F(CellRunnerTest, HardCodedResolverIsAnsweredAndRecorded) {
-  Result<RunCapture> c = RunCell(
-      CellSpec{}, Options({"node", "-e",
-                           "const r=new (require('dns').promises.Resolver)();r.setServers(['8.8.8.8']);"
-                           "r.resolve4('beacon.example').then(a=>console.log(a.join(',')))"
-                           ".catch(e=>{console.error(e);process.exit(3)})"}));
+  Result<RunCapture> c =
+      RunCell(CellSpec{},
+              Options({"node", "-e",
+                       "const r=new (require('dns').promises.Resolver)();r.setServers(['8.8.8.8']);"
+                       "r.resolve4('beacon.example').then(a=>console.log(a.join(',')))"
+                       ".catch(e=>{console.error(e);process.exit(3)})"}));
   ASSERT_TRUE(c.ok()) << c.status().message();
   EXPECT_EQ(c->exit_code, 0) << c->stderr_tail;
   EXPECT_EQ(c->stdout_tail.rfind("198.18.", 0), 0u) << c->stdout_tail;
@@ -245,7 +260,8 @@ TEST_F(CellRunnerTest, RefusedCertificateIsReportedWithTheServerName) {
   CellSpec cell;
   cell.env = {{"CURL_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt"},
               {"SSL_CERT_FILE", "/etc/ssl/certs/ca-certificates.crt"}};
-  Result<RunCapture> c = RunCell(cell, Options(Shell("curl -sS -m 5 https://pinned.example/ ; true")));
+  Result<RunCapture> c =
+      RunCell(cell, Options(Shell("curl -sS -m 5 https://pinned.example/ ; true")));
   ASSERT_TRUE(c.ok()) << c.status().message();
   ASSERT_EQ(c->tls_failures.size(), 1u) << c->stderr_tail;
   EXPECT_EQ(c->tls_failures[0].sni, "pinned.example");
@@ -284,8 +300,8 @@ int CountProcesses(const std::string& marker) {
 TEST_F(CellRunnerTest, DetachedProcessesDoNotOutliveTheRun) {
   // setsid leaves the agent's process group; the PID namespace still ends it.
   std::string marker = "31.4159" + std::to_string(getpid());
-  Result<RunCapture> c = RunCell(CellSpec{}, Options(Shell("setsid sleep " + marker +
-                                                           " >/dev/null 2>&1 & echo started")));
+  Result<RunCapture> c = RunCell(
+      CellSpec{}, Options(Shell("setsid sleep " + marker + " >/dev/null 2>&1 & echo started")));
   ASSERT_TRUE(c.ok()) << c.status().message();
   EXPECT_EQ(c->stdout_tail, "started\n");
   EXPECT_EQ(CountProcesses("sleep " + marker), 0);
@@ -333,7 +349,7 @@ TEST_F(CellRunnerTest, KillingTheCellRunnerEndsTheAgent) {
   }
   ASSERT_EQ(runner.size(), 1u);
   ASSERT_GE(CountProcesses("sleep " + marker), 1);  // sh -c and sleep
-  kill(runner[0], SIGKILL);  // as an interrupted probe would
+  kill(runner[0], SIGKILL);                         // as an interrupted probe would
   run.join();
   EXPECT_FALSE(c.ok());
   int left = 1;
@@ -375,7 +391,8 @@ TEST_F(CellRunnerTest, ParallelCellsAreIsolatedFromEachOther) {
 
 TEST_F(CellRunnerTest, TheAgentSeesItsOwnRootAndNothingOfTheHost) {
   std::string script =
-      "ls /; echo; ls /proc | grep -c '^[0-9]'; cat /etc/machine-id; cat /etc/shadow 2>/dev/null | wc -c; "
+      "ls /; echo; ls /proc | grep -c '^[0-9]'; cat /etc/machine-id; cat /etc/shadow 2>/dev/null | "
+      "wc -c; "
       "touch /usr/x 2>&1 | grep -c 'Read-only'; ls /sys 2>&1 | grep -c 'No such'; "
       "ls /proc/self/fd | tr '\\n' ' '; echo; unshare -U true 2>&1 | grep -c 'not permitted'; "
       "grep NoNewPrivs /proc/self/status; grep Seccomp: /proc/self/status; "
@@ -399,7 +416,7 @@ TEST_F(CellRunnerTest, TheAgentSeesItsOwnRootAndNothingOfTheHost) {
   EXPECT_EQ(lines[3], "1");         // read-only system folders
   EXPECT_EQ(lines[4], "1");         // no /sys
   EXPECT_EQ(lines[5], "0 1 2 3 ") << "only stdio (and ls's own directory)";
-  EXPECT_EQ(lines[6], "1");         // seccomp refuses unshare
+  EXPECT_EQ(lines[6], "1");  // seccomp refuses unshare
   EXPECT_EQ(lines[7], "NoNewPrivs:\t1");
   EXPECT_EQ(lines[8], "Seccomp:\t2");
   EXPECT_EQ(lines[9], "512");
@@ -431,8 +448,9 @@ TEST_F(CellRunnerTest, FilesCopiedIntoTheWorkDirAreThereAndWritable) {
   fs::create_directories(root_ + "/seeddir");
   std::ofstream(root_ + "/seed.txt") << "hello\n";
   std::ofstream(root_ + "/seeddir/a.txt") << "from a dir\n";
-  RunOptions options = Options(Shell("pwd; cat seed.txt seeddir/a.txt; echo more >> seed.txt && "
-                                     "echo more >> seeddir/a.txt && echo writable"));
+  RunOptions options =
+      Options(Shell("pwd; cat seed.txt seeddir/a.txt; echo more >> seed.txt && "
+                    "echo more >> seeddir/a.txt && echo writable"));
   options.copy_into_workdir = {root_ + "/seed.txt", root_ + "/seeddir"};
   CellSpec cell;
   cell.username = "carol";
@@ -470,7 +488,8 @@ TEST_F(CellRunnerTest, ProcessesTogetherOverTheCellMemoryLimitAreStopped) {
 TEST_F(CellRunnerTest, BadInputIsAClearError) {
   Result<RunCapture> c = RunCell(CellSpec{}, Options({"no-such-agent-command-xyz"}));
   ASSERT_FALSE(c.ok());
-  EXPECT_NE(c.status().message().find("'no-such-agent-command-xyz' is not found"), std::string::npos)
+  EXPECT_NE(c.status().message().find("'no-such-agent-command-xyz' is not found"),
+            std::string::npos)
       << c.status().message();
   CellSpec bad_zone;
   bad_zone.timezone = "Mars/Olympus";
@@ -486,7 +505,8 @@ TEST_F(CellRunnerTest, BadInputIsAClearError) {
   no_path.path = "/nonexistent";
   c = RunCell(CellSpec{}, no_path);
   ASSERT_FALSE(c.ok());
-  EXPECT_NE(c.status().message().find("'sh' is not found in PATH (/nonexistent)"), std::string::npos)
+  EXPECT_NE(c.status().message().find("'sh' is not found in PATH (/nonexistent)"),
+            std::string::npos)
       << c.status().message();
   RunOptions comma = Options({"true"});
   comma.work_dir = root_ + "/a,b";

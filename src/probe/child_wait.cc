@@ -12,8 +12,8 @@
 
 namespace glassbox::probe {
 
-ChildWait WaitForChild(pid_t pid, std::chrono::steady_clock::time_point deadline, std::chrono::milliseconds tick,
-                       const std::function<bool()>& on_tick) {
+ChildWait WaitForChild(pid_t pid, std::chrono::steady_clock::time_point deadline,
+                       std::chrono::milliseconds tick, const std::function<bool()>& on_tick) {
   const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
   ChildWait result;
   while (true) {
@@ -26,8 +26,8 @@ ChildWait WaitForChild(pid_t pid, std::chrono::steady_clock::time_point deadline
       result.outcome = ChildWait::Outcome::kError;
       break;
     }
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       result.outcome = ChildWait::Outcome::kTimedOut;
       break;

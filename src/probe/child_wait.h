@@ -27,7 +27,8 @@ struct ChildWait {
 // without the exit it calls `on_tick` (if set), which returns false to stop
 // waiting. Without pidfd support it polls waitpid every 2 ms and never
 // ticks.
-ChildWait WaitForChild(pid_t pid, std::chrono::steady_clock::time_point deadline, std::chrono::milliseconds tick,
+ChildWait WaitForChild(pid_t pid, std::chrono::steady_clock::time_point deadline,
+                       std::chrono::milliseconds tick,
                        const std::function<bool()>& on_tick = nullptr);
 
 }  // namespace glassbox::probe

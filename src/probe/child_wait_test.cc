@@ -58,8 +58,8 @@ TEST(WaitForChild, ATickThatSaysStopEndsTheWait) {
   const pid_t pid = ChildThatWaits();
   ASSERT_GT(pid, 0);
   int ticks = 0;
-  const ChildWait wait =
-      WaitForChild(pid, steady_clock::now() + seconds(60), milliseconds(1), [&] { return ++ticks < 3; });
+  const ChildWait wait = WaitForChild(pid, steady_clock::now() + seconds(60), milliseconds(1),
+                                      [&] { return ++ticks < 3; });
   EXPECT_EQ(wait.outcome, ChildWait::Outcome::kStopped);
   EXPECT_EQ(ticks, 3);
   EXPECT_EQ(waitpid(pid, nullptr, WNOHANG), 0) << "still running";
@@ -67,7 +67,8 @@ TEST(WaitForChild, ATickThatSaysStopEndsTheWait) {
 }
 
 TEST(WaitForChild, APidThatIsNotAChildIsAnError) {
-  const ChildWait wait = WaitForChild(getppid(), steady_clock::now() + seconds(60), milliseconds(50));
+  const ChildWait wait =
+      WaitForChild(getppid(), steady_clock::now() + seconds(60), milliseconds(50));
   EXPECT_EQ(wait.outcome, ChildWait::Outcome::kError);
 }
 

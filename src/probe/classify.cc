@@ -17,7 +17,9 @@
 namespace glassbox::probe {
 namespace {
 
-bool IsLocaleVariable(std::string_view v) { return v == "LANG" || v == "LANGUAGE" || v.starts_with("LC_"); }
+bool IsLocaleVariable(std::string_view v) {
+  return v == "LANG" || v == "LANGUAGE" || v.starts_with("LC_");
+}
 bool IsClockVariable(std::string_view v) { return v == "TZ" || v == kLocaltimeVar; }
 
 bool IsWordChar(char32_t cp) {
@@ -58,14 +60,15 @@ bool HasWordChar(std::u32string_view s) { return std::any_of(s.begin(), s.end(),
 // True when a changed span is made of digits, white space, date/time
 // punctuation and zone, day or month names only.
 bool IsTimeLike(std::u32string_view span) {
-  static const char* const kNames[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun", "jan", "feb", "mar",
-                                       "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec", "am",
-                                       "pm", "t", "z"};
+  static const char* const kNames[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun", "jan",
+                                       "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep",
+                                       "oct", "nov", "dec", "am",  "pm",  "t",   "z"};
   size_t i = 0;
   while (i < span.size()) {
     char32_t cp = span[i];
-    if (cp < 0x80 && (std::isdigit(static_cast<int>(cp)) || std::isspace(static_cast<int>(cp)) ||
-                      std::string_view(":+-./,()").find(static_cast<char>(cp)) != std::string_view::npos)) {
+    if (cp < 0x80 &&
+        (std::isdigit(static_cast<int>(cp)) || std::isspace(static_cast<int>(cp)) ||
+         std::string_view(":+-./,()").find(static_cast<char>(cp)) != std::string_view::npos)) {
       ++i;
       continue;
     }
@@ -80,11 +83,13 @@ bool IsTimeLike(std::u32string_view span) {
                             return std::isupper(static_cast<unsigned char>(c));
                           });
       std::string lower = word;
-      std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+      std::transform(lower.begin(), lower.end(), lower.begin(),
+                     [](unsigned char c) { return std::tolower(c); });
       bool named = false;
       for (const char* n : kNames) {
         std::string_view name(n);
-        if (lower == name || (name.size() == 3 && lower.size() >= 3 && lower.starts_with(name))) named = true;
+        if (lower == name || (name.size() == 3 && lower.size() >= 3 && lower.starts_with(name)))
+          named = true;
       }
       if (!upper_abbrev && !named) return false;
       i = j;
@@ -161,7 +166,9 @@ std::string Truncate(const std::string& s, size_t max_bytes) {
 bool IsIpLiteral(const std::string& host) {
   if (host.empty()) return false;
   if (host.find(':') != std::string::npos) return true;  // IPv6 (ports were stripped)
-  return std::all_of(host.begin(), host.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)) || c == '.'; });
+  return std::all_of(host.begin(), host.end(), [](char c) {
+    return std::isdigit(static_cast<unsigned char>(c)) || c == '.';
+  });
 }
 
 // "body .events[12].env.kernel" -> "body .events[*].env.kernel" (also for
@@ -208,8 +215,10 @@ std::vector<std::string> Carriers(const std::string& value, const Cell& base, co
       if (form.size() >= 5 && ContainsToken(value, form)) add("locale");
     }
   }
-  if (facts.kernel_release.size() >= 5 && value.find(facts.kernel_release) != std::string::npos) add("kernel");
-  if (facts.machine_id.size() >= 8 && value.find(facts.machine_id) != std::string::npos) add("machine-id");
+  if (facts.kernel_release.size() >= 5 && value.find(facts.kernel_release) != std::string::npos)
+    add("kernel");
+  if (facts.machine_id.size() >= 8 && value.find(facts.machine_id) != std::string::npos)
+    add("machine-id");
   for (const char* var : {"HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy", "ALL_PROXY"}) {
     for (const auto& form : ValueForms(cell.Get(var))) {
       if (form.size() >= 4 && value.find(form) != std::string::npos) add("proxy");
@@ -256,7 +265,8 @@ const char* DiffClassName(DiffClass c) {
 }
 
 std::optional<int> ZoneOffsetMinutes(const std::string& zone, int64_t when_ms) {
-  std::unique_ptr<icu::TimeZone> tz(icu::TimeZone::createTimeZone(icu::UnicodeString::fromUTF8(zone)));
+  std::unique_ptr<icu::TimeZone> tz(
+      icu::TimeZone::createTimeZone(icu::UnicodeString::fromUTF8(zone)));
   if (!tz) return std::nullopt;
   icu::UnicodeString id;
   tz->getID(id);
@@ -313,14 +323,14 @@ std::string MaskGenerated(std::string_view value) {
   return out;
 }
 
-
 namespace {
 
 // ---------------------------------------------------------------------------
 // Pass 1: judge runs.
 
 bool ReachedProvider(const std::vector<RequestFields>& flat) {
-  return std::any_of(flat.begin(), flat.end(), [](const RequestFields& rf) { return rf.to_base_url; });
+  return std::any_of(flat.begin(), flat.end(),
+                     [](const RequestFields& rf) { return rf.to_base_url; });
 }
 
 std::string RunStatus(const RunCapture& run, bool reached_provider) {
@@ -342,7 +352,8 @@ std::string OutputExcerpt(const RunCapture& run) {
   if (text.empty()) text = trim(run.stdout_tail);
   if (text.size() > 400) {
     text = text.substr(text.size() - 400);
-    if (size_t nl = text.find('\n'); nl != std::string_view::npos && nl + 1 < text.size()) text = text.substr(nl + 1);
+    if (size_t nl = text.find('\n'); nl != std::string_view::npos && nl + 1 < text.size())
+      text = text.substr(nl + 1);
   }
   size_t lines = 0;
   size_t cut = text.size();
@@ -364,8 +375,8 @@ struct Context {
   const HostFacts& facts;
   size_t cells = 0;
   std::vector<std::vector<std::vector<RequestFields>>> flat;  // [cell][run]: FlattenRun
-  std::vector<std::vector<bool>> good;                         // [cell][run]: compared
-  std::vector<bool> cell_ok;                                   // the cell has a good run
+  std::vector<std::vector<bool>> good;                        // [cell][run]: compared
+  std::vector<bool> cell_ok;                                  // the cell has a good run
   bool single_run = true;
   // Per cell, the working cells it may also be compared with, nearest first
   // (ChooseReferences); empty when none is nearer than the primary reference.
@@ -420,14 +431,16 @@ void JudgeRuns(Context& ctx, Analysis* a) {
     for (const auto& f : a->failures) {
       if (f.whole_cell && !first) first = &f;
     }
-    a->inconclusive_reasons.push_back(fmt::format(
-        "the agent failed in {} of {} cells ({} in {}), so those cells say nothing about its behaviour",
-        failed_cells, ctx.cells, first->status, first->label));
+    a->inconclusive_reasons.push_back(
+        fmt::format("the agent failed in {} of {} cells ({} in {}), so those cells say nothing "
+                    "about its behaviour",
+                    failed_cells, ctx.cells, first->status, first->label));
   }
   for (const auto& f : a->failures) {
     if (!f.whole_cell) {
-      a->notes.push_back(fmt::format("{} of {} runs of cell '{}' failed ({}); the other runs were compared",
-                                     f.failed_runs, f.runs, f.label, f.status));
+      a->notes.push_back(
+          fmt::format("{} of {} runs of cell '{}' failed ({}); the other runs were compared",
+                      f.failed_runs, f.runs, f.label, f.status));
     }
   }
   a->single_run = ctx.single_run;
@@ -444,10 +457,12 @@ void JudgeRuns(Context& ctx, Analysis* a) {
 // field a hash of the value (std::nullopt: absent) and its length. Fields
 // whose value changes between runs of a cell (noise) are left out.
 struct Fingerprint {
-  std::vector<std::optional<std::pair<size_t, size_t>>> fields;  // per compared field: (hash, bytes)
+  std::vector<std::optional<std::pair<size_t, size_t>>>
+      fields;  // per compared field: (hash, bytes)
 };
 
-std::vector<Fingerprint> Fingerprints(const Context& ctx, const std::vector<AlignedField>& aligned) {
+std::vector<Fingerprint> Fingerprints(const Context& ctx,
+                                      const std::vector<AlignedField>& aligned) {
   std::vector<Fingerprint> prints(ctx.cells);
   for (const auto& field : aligned) {
     std::vector<std::optional<std::pair<size_t, size_t>>> per_cell(ctx.cells);
@@ -464,7 +479,8 @@ std::vector<Fingerprint> Fingerprints(const Context& ctx, const std::vector<Alig
           break;
         }
       }
-      if (first && first->has_value()) per_cell[c] = std::make_pair(std::hash<std::string>{}(**first), (*first)->size());
+      if (first && first->has_value())
+        per_cell[c] = std::make_pair(std::hash<std::string>{}(**first), (*first)->size());
     }
     if (!stable) continue;
     for (size_t c = 0; c < ctx.cells; ++c) prints[c].fields.push_back(per_cell[c]);
@@ -488,7 +504,8 @@ double ContentDistance(const Fingerprint& a, const Fingerprint& b) {
 
 size_t SettingsApart(const Cell& a, const Cell& b) {
   size_t n = 0;
-  for (size_t d = 0; d < a.levels.size() && d < b.levels.size(); ++d) n += a.levels[d] != b.levels[d];
+  for (size_t d = 0; d < a.levels.size() && d < b.levels.size(); ++d)
+    n += a.levels[d] != b.levels[d];
   return n;
 }
 
@@ -530,7 +547,8 @@ std::string LevelLabel(const Dimension& dim, int level) {
 std::string ConditionText(const Dimension& dim, const std::set<int>& levels) {
   bool all_but_baseline = levels.size() == dim.values.size() && !levels.count(0);
   if (all_but_baseline) {
-    return dim.values.size() == 1 ? LevelLabel(dim, 1) : fmt::format("{} is not the baseline's", dim.name);
+    return dim.values.size() == 1 ? LevelLabel(dim, 1)
+                                  : fmt::format("{} is not the baseline's", dim.name);
   }
   std::string text;
   for (int l : levels) text += (text.empty() ? "" : " or ") + LevelLabel(dim, l);
@@ -710,8 +728,8 @@ std::string EffectiveValue(const Cell& cell, const std::string& var) {
 // When several variables hold one value (every base URL at one relay), the
 // one whose reference value appears in `ref_value` is used. Returns whether
 // anything was replaced; `vars` collects the variables.
-bool EchoSubstitute(std::string* text, const Cell& cell, const Cell& ref, const std::string& ref_value,
-                    std::set<std::string>* vars) {
+bool EchoSubstitute(std::string* text, const Cell& cell, const Cell& ref,
+                    const std::string& ref_value, std::set<std::string>* vars) {
   std::set<std::string> varied;
   for (const auto& entry : cell.varied) varied.insert(entry.first);
   for (const auto& entry : ref.varied) varied.insert(entry.first);
@@ -724,17 +742,20 @@ bool EchoSubstitute(std::string* text, const Cell& cell, const Cell& ref, const 
     auto ref_forms = ValueForms(ref_var_value);
     for (size_t i = 0; i < cell_forms.size(); ++i) {
       std::string to = i < ref_forms.size() ? ref_forms[i] : std::string();
-      auto same = std::find_if(swaps.begin(), swaps.end(), [&](const auto& s) { return std::get<0>(s) == cell_forms[i]; });
+      auto same = std::find_if(swaps.begin(), swaps.end(),
+                               [&](const auto& s) { return std::get<0>(s) == cell_forms[i]; });
       if (same == swaps.end()) {
         swaps.emplace_back(cell_forms[i], var, to);
-      } else if (ref_value.find(std::get<2>(*same)) == std::string::npos && ref_value.find(to) != std::string::npos) {
+      } else if (ref_value.find(std::get<2>(*same)) == std::string::npos &&
+                 ref_value.find(to) != std::string::npos) {
         *same = std::make_tuple(cell_forms[i], var, to);
       }
     }
   }
   // Longer forms first: a URL before its host.
-  std::stable_sort(swaps.begin(), swaps.end(),
-                   [](const auto& x, const auto& y) { return std::get<0>(x).size() > std::get<0>(y).size(); });
+  std::stable_sort(swaps.begin(), swaps.end(), [](const auto& x, const auto& y) {
+    return std::get<0>(x).size() > std::get<0>(y).size();
+  });
   bool echoed = false;
   for (const auto& [from, var, to] : swaps) {
     if (text->find(from) == std::string::npos) continue;
@@ -775,7 +796,8 @@ size_t ToSent(const CellSide& side, size_t pos, bool end) {
 
 // The cell's text over [begin, end) of the reference: the reference's text
 // with the cell's spans inside it applied, and where it starts in the cell.
-std::u32string TextOver(const std::u32string& ref, const CellSide& side, size_t begin, size_t end, size_t* cell_begin) {
+std::u32string TextOver(const std::u32string& ref, const CellSide& side, size_t begin, size_t end,
+                        size_t* cell_begin) {
   long delta = 0;
   std::u32string out;
   size_t pos = begin;
@@ -816,7 +838,8 @@ std::vector<Site> Sites(const std::vector<CellSide>& sides) {
   std::vector<Site> merged;
   for (const auto& s : all) {
     if (!merged.empty() && (s.begin < merged.back().end || s.begin == merged.back().begin ||
-                            (s.begin == merged.back().end && (s.begin == s.end || merged.back().begin == merged.back().end)))) {
+                            (s.begin == merged.back().end &&
+                             (s.begin == s.end || merged.back().begin == merged.back().end)))) {
       merged.back().end = std::max(merged.back().end, s.end);
     } else {
       merged.push_back(s);
@@ -832,11 +855,13 @@ std::vector<ChangedSpan> SpansFor(std::u32string_view a, std::u32string_view b) 
   size_t changed = 0;
   for (const auto& s : spans) changed += std::max(s.a_end - s.a_begin, s.b_end - s.b_begin);
   if (spans.size() > 12 || (spans.size() > 1 && changed * 2 > std::max(a.size(), b.size()))) {
-    return {ChangedSpan{spans.front().a_begin, spans.back().a_end, spans.front().b_begin, spans.back().b_end}};
+    return {ChangedSpan{spans.front().a_begin, spans.back().a_end, spans.front().b_begin,
+                        spans.back().b_end}};
   }
   std::vector<ChangedSpan> out;
   for (const auto& s : spans) {
-    if (CovertLike(a.substr(s.a_begin, s.a_end - s.a_begin), b.substr(s.b_begin, s.b_end - s.b_begin))) {
+    if (CovertLike(a.substr(s.a_begin, s.a_end - s.a_begin),
+                   b.substr(s.b_begin, s.b_end - s.b_begin))) {
       out.push_back(s);
     } else {
       auto widened = WidenToWords(a, b, {s});
@@ -863,7 +888,8 @@ struct Verdictlet {
 
 // Pass 6 for one value at one site.
 Verdictlet ClassifyChange(std::u32string_view ref_text, std::u32string_view text, bool presence,
-                          const Attribution& why, const Context& ctx, const std::vector<size_t>& deviant_cells,
+                          const Attribution& why, const Context& ctx,
+                          const std::vector<size_t>& deviant_cells,
                           const std::vector<size_t>& reference_cells) {
   bool locale_only = !why.variables.empty(), clock_only = !why.variables.empty();
   for (const auto& v : why.variables) {
@@ -871,30 +897,39 @@ Verdictlet ClassifyChange(std::u32string_view ref_text, std::u32string_view text
     clock_only = clock_only && IsClockVariable(v);
   }
   auto unconfirmed = [&](const char* what) {
-    return Verdictlet{DiffClass::kUnexplained,
-                      fmt::format("{}; with one run per cell it cannot be told from randomness", what)};
+    return Verdictlet{
+        DiffClass::kUnexplained,
+        fmt::format("{}; with one run per cell it cannot be told from randomness", what)};
   };
   if (presence) {
-    if (!why.explained) return {DiffClass::kUnexplained, "present in some cells only, and no one or two settings explain which"};
-    if (locale_only) return ctx.single_run ? unconfirmed("present under some locales only")
-                                           : Verdictlet{DiffClass::kLocalisation, "present under some locales only"};
+    if (!why.explained)
+      return {DiffClass::kUnexplained,
+              "present in some cells only, and no one or two settings explain which"};
+    if (locale_only)
+      return ctx.single_run
+                 ? unconfirmed("present under some locales only")
+                 : Verdictlet{DiffClass::kLocalisation, "present under some locales only"};
     return {DiffClass::kOtherDependence, "sent in some cells only"};
   }
   std::vector<ChangedSpan> minimal = DiffCodePoints(ref_text, text);
   bool covert = !minimal.empty();
   for (const auto& s : minimal) {
-    covert = covert && CovertLike(ref_text.substr(s.a_begin, s.a_end - s.a_begin), text.substr(s.b_begin, s.b_end - s.b_begin));
+    covert = covert && CovertLike(ref_text.substr(s.a_begin, s.a_end - s.a_begin),
+                                  text.substr(s.b_begin, s.b_end - s.b_begin));
   }
   if (covert && !locale_only) {
-    return {DiffClass::kCovertMarker,
-            Skeleton(ref_text) == Skeleton(text)
-                ? "same text to a reader: only look-alike, invisible or white-space code points change"
-                : "only separators, punctuation or white space change"};
+    return {
+        DiffClass::kCovertMarker,
+        Skeleton(ref_text) == Skeleton(text)
+            ? "same text to a reader: only look-alike, invisible or white-space code points change"
+            : "only separators, punctuation or white space change"};
   }
-  if (!why.explained) return {DiffClass::kUnexplained, "no one or two settings explain in which cells it changes"};
+  if (!why.explained)
+    return {DiffClass::kUnexplained, "no one or two settings explain in which cells it changes"};
   if (covert) {
     return ctx.single_run ? unconfirmed("separators or punctuation follow the locale")
-                          : Verdictlet{DiffClass::kLocalisation, "separators or punctuation follow the locale"};
+                          : Verdictlet{DiffClass::kLocalisation,
+                                       "separators or punctuation follow the locale"};
   }
   if (clock_only) {
     bool time_like = true;
@@ -921,7 +956,10 @@ Verdictlet ClassifyChange(std::u32string_view ref_text, std::u32string_view text
         if (ctx.single_run) return unconfirmed("date/time text");
         return {DiffClass::kClock, "date/time text; the zones' UTC offsets differ"};
       }
-      if (known) return {DiffClass::kOtherDependence, "date/time text differs between zones with the same UTC offset: it follows the zone's name"};
+      if (known)
+        return {DiffClass::kOtherDependence,
+                "date/time text differs between zones with the same UTC offset: it follows the "
+                "zone's name"};
     }
   }
   if (locale_only) {
@@ -943,8 +981,8 @@ std::string Context40(const std::u32string& text, size_t begin, size_t end, bool
 // batches filled by timers): their elements pair with nothing stable, so
 // every field under them is noise. Per request key, the outermost array's
 // path ("body .events").
-std::map<std::string, std::set<std::string>> UnstableArrays(const Context& ctx,
-                                                            const std::vector<AlignedField>& aligned) {
+std::map<std::string, std::set<std::string>> UnstableArrays(
+    const Context& ctx, const std::vector<AlignedField>& aligned) {
   std::map<std::string, std::set<std::string>> unstable;
   for (const auto& field : aligned) {
     if (field.key == "network") continue;
@@ -970,7 +1008,8 @@ std::map<std::string, std::set<std::string>> UnstableArrays(const Context& ctx,
 
 class FieldComparer {
  public:
-  FieldComparer(const Context& ctx, Analysis* a, std::map<std::string, std::set<std::string>> unstable)
+  FieldComparer(const Context& ctx, Analysis* a,
+                std::map<std::string, std::set<std::string>> unstable)
       : ctx_(ctx), a_(a), unstable_(std::move(unstable)) {}
 
   void Compare(const AlignedField& field) {
@@ -991,7 +1030,8 @@ class FieldComparer {
     for (const auto& prefix : it->second) {
       const bool whole = prefix.empty();
       if (whole ? field_->field == "request"
-                : field_->field.size() <= prefix.size() || field_->field.compare(0, prefix.size(), prefix) != 0 ||
+                : field_->field.size() <= prefix.size() ||
+                      field_->field.compare(0, prefix.size(), prefix) != 0 ||
                       field_->field[prefix.size()] != '[') {
         continue;
       }
@@ -1000,8 +1040,9 @@ class FieldComparer {
       if (reported_.insert(location).second) {
         NoiseField noise;
         noise.location = location;
-        noise.examples.push_back(whole ? "the request comes and goes between runs: its fields are not compared"
-                                       : "its elements come and go between runs: they are not compared");
+        noise.examples.push_back(
+            whole ? "the request comes and goes between runs: its fields are not compared"
+                  : "its elements come and go between runs: they are not compared");
         for (size_t c = 0; c < ctx_.cells; ++c) noise.cells.push_back(ctx_.matrix.cells[c].label);
         a_->noise.push_back(std::move(noise));
       }
@@ -1015,7 +1056,8 @@ class FieldComparer {
     std::vector<std::optional<std::string>> vals;
     for (size_t r = 0; r < field_->values[c].size(); ++r) {
       if (!ctx_.good[c][r]) continue;
-      if (field_->field != "request" && field_->key != "network" && !field_->request_present[c][r]) continue;
+      if (field_->field != "request" && field_->key != "network" && !field_->request_present[c][r])
+        continue;
       auto v = field_->values[c][r];
       if (masked && v) v = MaskGenerated(*v);
       vals.push_back(std::move(v));
@@ -1026,7 +1068,8 @@ class FieldComparer {
   // Pass 3. False when the field is only noise.
   bool Noise() {
     auto varies = [](const std::vector<std::optional<std::string>>& vals) {
-      return std::any_of(vals.begin(), vals.end(), [&](const auto& v) { return v != vals.front(); });
+      return std::any_of(vals.begin(), vals.end(),
+                         [&](const auto& v) { return v != vals.front(); });
     };
     NoiseField noise;
     noise.location = CollapseIndices(FieldLocation(*field_));
@@ -1035,8 +1078,9 @@ class FieldComparer {
     bool comes_and_goes = false;
     for (size_t c = 0; c < ctx_.cells && !comes_and_goes; ++c) {
       auto vals = RunValues(c, false);
-      comes_and_goes = std::any_of(vals.begin(), vals.end(), [](const auto& v) { return !v.has_value(); }) &&
-                       std::any_of(vals.begin(), vals.end(), [](const auto& v) { return v.has_value(); });
+      comes_and_goes =
+          std::any_of(vals.begin(), vals.end(), [](const auto& v) { return !v.has_value(); }) &&
+          std::any_of(vals.begin(), vals.end(), [](const auto& v) { return v.has_value(); });
     }
     if (size_t star = noise.location.rfind("[*]"); comes_and_goes && star != std::string::npos) {
       noise.location.resize(star + 3);
@@ -1071,7 +1115,8 @@ class FieldComparer {
     } else {
       it->masked = it->masked && noise.masked;
       for (const auto& c : noise.cells) {
-        if (std::find(it->cells.begin(), it->cells.end(), c) == it->cells.end()) it->cells.push_back(c);
+        if (std::find(it->cells.begin(), it->cells.end(), c) == it->cells.end())
+          it->cells.push_back(c);
       }
     }
     if (still) return false;
@@ -1134,7 +1179,8 @@ class FieldComparer {
     const std::string key = field_->key + " " + field_->field;
     for (const auto& [var, value] : cell.varied) {
       std::string marker = fmt::format("({} host)", var);
-      if (field_->field.find(marker) != std::string::npos || field_->key.find(marker) != std::string::npos) {
+      if (field_->field.find(marker) != std::string::npos ||
+          field_->key.find(marker) != std::string::npos) {
         vars->insert(var);
         any = true;
       }
@@ -1174,7 +1220,8 @@ class FieldComparer {
   // two cells that echo their own user names compare equal.
   CellSide SideOf(size_t c, std::set<std::string>* vars) const {
     std::string substituted = *rep_[c];
-    EchoSubstitute(&substituted, ctx_.matrix.cells[c], ctx_.matrix.cells[echo_ref_], rep_[echo_ref_].value_or(""), vars);
+    EchoSubstitute(&substituted, ctx_.matrix.cells[c], ctx_.matrix.cells[echo_ref_],
+                   rep_[echo_ref_].value_or(""), vars);
     CellSide side;
     side.cell = c;
     side.text = DecodeForDiff(substituted);
@@ -1231,7 +1278,8 @@ class FieldComparer {
       for (size_t i = begin; i < a_->differences.size(); ++i) {
         Difference& d = a_->differences[i];
         if (!news(d)) continue;
-        d.reason += primary == 0 ? " (against the nearest cell, not the baseline)" : " (against the nearest cell)";
+        d.reason += primary == 0 ? " (against the nearest cell, not the baseline)"
+                                 : " (against the nearest cell)";
         if (kept != i) a_->differences[kept] = std::move(d);
         ++kept;
       }
@@ -1279,7 +1327,8 @@ class FieldComparer {
     // every cell's are (SideOf).
     std::optional<std::string> ref_normal = ref_value;
     if (ref_normal && ref_ != echo_ref_) {
-      EchoSubstitute(&*ref_normal, ref_cell, ctx_.matrix.cells[echo_ref_], rep_[echo_ref_].value_or(""), nullptr);
+      EchoSubstitute(&*ref_normal, ref_cell, ctx_.matrix.cells[echo_ref_],
+                     rep_[echo_ref_].value_or(""), nullptr);
     }
     std::vector<size_t> echo_cells;
     std::set<std::string> echo_vars;
@@ -1291,7 +1340,8 @@ class FieldComparer {
       const Cell& cell = ctx_.matrix.cells[c];
       std::set<std::string> vars;
       if (!rep_[c].has_value() || !ref_value.has_value()) {
-        if (OnlyVariedValue(c, &vars) || NamesVaried(rep_[c] ? cell : ref_cell, &vars) || NamesVaried(cell, &vars)) {
+        if (OnlyVariedValue(c, &vars) || NamesVaried(rep_[c] ? cell : ref_cell, &vars) ||
+            NamesVaried(cell, &vars)) {
           echo_cells.push_back(c);
           echo_vars.insert(vars.begin(), vars.end());
         } else {
@@ -1332,18 +1382,22 @@ class FieldComparer {
     Verdictlet v = ClassifyChange({}, {}, true, why, ctx_, flipped, ref_cells);
     // Behind a proxy the agent resolves and dials the proxy instead of the
     // hosts: what the network pseudo-request loses there echoes the proxy.
-    bool proxy_only = why.explained && !why.variables.empty() &&
-                      std::all_of(why.variables.begin(), why.variables.end(), [](const std::string& var) {
-                        std::string lower = var;
-                        std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char ch) { return std::tolower(ch); });
-                        return lower.ends_with("_proxy");
-                      });
-    if (field_->key == "network" && proxy_only) v = {DiffClass::kEcho, "reached through the proxy instead"};
+    bool proxy_only =
+        why.explained && !why.variables.empty() &&
+        std::all_of(why.variables.begin(), why.variables.end(), [](const std::string& var) {
+          std::string lower = var;
+          std::transform(lower.begin(), lower.end(), lower.begin(),
+                         [](unsigned char ch) { return std::tolower(ch); });
+          return lower.ends_with("_proxy");
+        });
+    if (field_->key == "network" && proxy_only)
+      v = {DiffClass::kEcho, "reached through the proxy instead"};
     Difference d = NewDifference(v.cls, v.reason);
     if (v.cls == DiffClass::kEcho) {
       // the reason above
     } else if (field_->field == "request") {
-      d.reason = rep_[ref_] ? "the request is not sent in some cells" : "the request is sent in some cells only";
+      d.reason = rep_[ref_] ? "the request is not sent in some cells"
+                            : "the request is sent in some cells only";
       if (v.cls == DiffClass::kUnexplained) d.reason += " (no one or two settings explain which)";
     } else if (v.cls != DiffClass::kUnexplained) {
       d.reason = rep_[ref_] ? "absent in some cells" : "present in some cells only";
@@ -1356,7 +1410,8 @@ class FieldComparer {
 
   // Several values at one site (one text per language): the dimension of
   // which the text is a function explains them all, if there is one.
-  std::vector<size_t> DimensionOfTexts(const std::map<std::u32string, std::vector<size_t>>& by_text) const {
+  std::vector<size_t> DimensionOfTexts(
+      const std::map<std::u32string, std::vector<size_t>>& by_text) const {
     if (by_text.size() <= 1) return {};
     std::vector<int> value_of(ctx_.cells, -1);
     for (size_t c = 0; c < ctx_.cells; ++c) value_of[c] = observed_[c] ? 0 : -1;
@@ -1373,7 +1428,8 @@ class FieldComparer {
     std::u32string ref_text = ref32_.substr(site.begin, site.end - site.begin);
     // Cells by their text at this site.
     std::map<std::u32string, std::vector<size_t>> by_text;
-    std::map<size_t, std::pair<const CellSide*, size_t>> where;  // cell -> (side, start of the site in its text)
+    std::map<size_t, std::pair<const CellSide*, size_t>>
+        where;  // cell -> (side, start of the site in its text)
     for (const auto& side : sides) {
       size_t cell_begin = 0;
       std::u32string text = TextOver(ref32_, side, site.begin, site.end, &cell_begin);
@@ -1393,7 +1449,8 @@ class FieldComparer {
       if (!why.explained && only) why = Attribute(ctx_.matrix, observed_, deviant, ctx_.single_run);
       std::vector<size_t> ref_cells;
       for (size_t c = 0; c < ctx_.cells; ++c) {
-        if (observed_[c] && !deviant[c] && !std::any_of(by_text.begin(), by_text.end(), [&](const auto& e) {
+        if (observed_[c] && !deviant[c] &&
+            !std::any_of(by_text.begin(), by_text.end(), [&](const auto& e) {
               return std::find(e.second.begin(), e.second.end(), c) != e.second.end();
             })) {
           ref_cells.push_back(c);
@@ -1406,7 +1463,8 @@ class FieldComparer {
       if (dev.empty()) dev.assign(ctx_.cells, false);
       for (size_t c : cells) dev[c] = true;
       for (const auto& var : why.variables) {
-        if (std::find(d.variables.begin(), d.variables.end(), var) == d.variables.end()) d.variables.push_back(var);
+        if (std::find(d.variables.begin(), d.variables.end(), var) == d.variables.end())
+          d.variables.push_back(var);
       }
       if (!why.condition.empty() && d.explanation.find(why.condition) == std::string::npos) {
         d.explanation += (d.explanation.empty() ? "" : "; ") + why.condition;
@@ -1437,38 +1495,42 @@ class FieldComparer {
   void MergeIntoField(Difference d) {
     for (size_t i = field_first_; i < a_->differences.size(); ++i) {
       Difference& m = a_->differences[i];
-      if (m.cls != d.cls || m.differing_cells != d.differing_cells || m.explanation != d.explanation ||
-          m.location != d.location) {
+      if (m.cls != d.cls || m.differing_cells != d.differing_cells ||
+          m.explanation != d.explanation || m.location != d.location) {
         continue;
       }
       for (auto& ch : d.changes) {
         // The same change found against another reference is shown once.
-        const bool seen = std::any_of(m.changes.begin(), m.changes.end(), [&](const CodepointChange& x) {
-          return x.cell == ch.cell && x.offset == ch.offset && x.cell_text == ch.cell_text;
-        });
+        const bool seen =
+            std::any_of(m.changes.begin(), m.changes.end(), [&](const CodepointChange& x) {
+              return x.cell == ch.cell && x.offset == ch.offset && x.cell_text == ch.cell_text;
+            });
         if (!seen && m.changes.size() < 24) m.changes.push_back(std::move(ch));
       }
       std::set<char32_t> cps(m.codepoints.begin(), m.codepoints.end());
       cps.insert(d.codepoints.begin(), d.codepoints.end());
       m.codepoints.assign(cps.begin(), cps.end());
       if (m.codepoints.size() > 64) m.codepoints.resize(64);
-      std::stable_sort(m.changes.begin(), m.changes.end(),
-                       [](const CodepointChange& x, const CodepointChange& y) { return x.cell < y.cell; });
+      std::stable_sort(
+          m.changes.begin(), m.changes.end(),
+          [](const CodepointChange& x, const CodepointChange& y) { return x.cell < y.cell; });
       return;
     }
-    std::stable_sort(d.changes.begin(), d.changes.end(),
-                     [](const CodepointChange& x, const CodepointChange& y) { return x.cell < y.cell; });
+    std::stable_sort(
+        d.changes.begin(), d.changes.end(),
+        [](const CodepointChange& x, const CodepointChange& y) { return x.cell < y.cell; });
     a_->differences.push_back(std::move(d));
   }
 
-  void AddChanges(Difference* d, const std::u32string& ref_text, const std::u32string& text, const Site& site,
-                  size_t c, const std::pair<const CellSide*, size_t>& at) {
+  void AddChanges(Difference* d, const std::u32string& ref_text, const std::u32string& text,
+                  const Site& site, size_t c, const std::pair<const CellSide*, size_t>& at) {
     std::set<char32_t> cps(d->codepoints.begin(), d->codepoints.end());
     const bool covert = d->cls == DiffClass::kCovertMarker;
     std::vector<ChangedSpan> spans = DiffCodePoints(ref_text, text);
     if (!covert && !spans.empty()) {
       spans = WidenToWords(ref_text, text, spans);
-      spans = {ChangedSpan{spans.front().a_begin, spans.back().a_end, spans.front().b_begin, spans.back().b_end}};
+      spans = {ChangedSpan{spans.front().a_begin, spans.back().a_end, spans.front().b_begin,
+                           spans.back().b_end}};
     }
     size_t shown = 0;
     for (const auto& ch : d->changes) shown += ch.cell == ctx_.matrix.cells[c].label;
@@ -1494,7 +1556,8 @@ class FieldComparer {
         change.cell_after = Context40(cell_text, b_begin, b_end, false);
       } else {
         // Show what the agent sent, not the text with its varied values replaced.
-        size_t sb = ToSent(*at.first, b_begin, false), se = std::max(sb, ToSent(*at.first, b_end, true));
+        size_t sb = ToSent(*at.first, b_begin, false),
+               se = std::max(sb, ToSent(*at.first, b_end, true));
         change.cell_before = Context40(at.first->sent, sb, se, true);
         change.cell_after = Context40(at.first->sent, sb, se, false);
         change.offset = sb;
@@ -1528,7 +1591,9 @@ class FieldComparer {
 void GroupDifferences(Analysis* a) {
   std::stable_sort(a->differences.begin(), a->differences.end(),
                    [](const Difference& x, const Difference& y) { return x.cls < y.cls; });
-  std::map<std::tuple<DiffClass, std::vector<std::string>, std::string, std::vector<size_t>>, size_t> index;
+  std::map<std::tuple<DiffClass, std::vector<std::string>, std::string, std::vector<size_t>>,
+           size_t>
+      index;
   for (size_t i = 0; i < a->differences.size(); ++i) {
     const Difference& d = a->differences[i];
     auto key = std::make_tuple(d.cls, d.variables, d.explanation, d.differing_cells);
@@ -1548,10 +1613,11 @@ void GroupDifferences(Analysis* a) {
       return !a->differences[x].changes.empty() && a->differences[y].changes.empty();
     });
   }
-  std::stable_sort(a->groups.begin(), a->groups.end(), [](const DifferenceGroup& x, const DifferenceGroup& y) {
-    if (x.cls != y.cls) return x.cls < y.cls;
-    return x.members.size() > y.members.size();
-  });
+  std::stable_sort(a->groups.begin(), a->groups.end(),
+                   [](const DifferenceGroup& x, const DifferenceGroup& y) {
+                     if (x.cls != y.cls) return x.cls < y.cls;
+                     return x.members.size() > y.members.size();
+                   });
 }
 
 // ---------------------------------------------------------------------------
@@ -1560,20 +1626,26 @@ void GroupDifferences(Analysis* a) {
 // DNS over HTTPS or an HTTPDNS service: the agent resolves names itself.
 bool LooksLikeHttpDns(const CapturedRequest& req, const RequestFields& rf) {
   std::string target = req.target;
-  std::transform(target.begin(), target.end(), target.begin(), [](unsigned char ch) { return std::tolower(ch); });
+  std::transform(target.begin(), target.end(), target.begin(),
+                 [](unsigned char ch) { return std::tolower(ch); });
   for (const auto& [name, value] : req.headers) {
     std::string n = name, v = value;
-    std::transform(n.begin(), n.end(), n.begin(), [](unsigned char ch) { return std::tolower(ch); });
-    std::transform(v.begin(), v.end(), v.begin(), [](unsigned char ch) { return std::tolower(ch); });
-    if ((n == "content-type" || n == "accept") && (v.find("application/dns-message") != std::string::npos ||
-                                                   v.find("application/dns-json") != std::string::npos)) {
+    std::transform(n.begin(), n.end(), n.begin(),
+                   [](unsigned char ch) { return std::tolower(ch); });
+    std::transform(v.begin(), v.end(), v.begin(),
+                   [](unsigned char ch) { return std::tolower(ch); });
+    if ((n == "content-type" || n == "accept") &&
+        (v.find("application/dns-message") != std::string::npos ||
+         v.find("application/dns-json") != std::string::npos)) {
       return true;
     }
   }
   if (target.find("/dns-query") != std::string::npos) return true;
-  if (target.find("/resolve?") != std::string::npos && target.find("name=") != std::string::npos) return true;
+  if (target.find("/resolve?") != std::string::npos && target.find("name=") != std::string::npos)
+    return true;
   // HTTPDNS services take the name as dn= or host= on a hard-coded address.
-  if (IsIpLiteral(rf.host) && (target.find("dn=") != std::string::npos || target.find("host=") != std::string::npos)) {
+  if (IsIpLiteral(rf.host) &&
+      (target.find("dn=") != std::string::npos || target.find("host=") != std::string::npos)) {
     return true;
   }
   return false;
@@ -1592,13 +1664,15 @@ struct InventoryState {
 };
 
 void AddResolver(const std::string& r, Analysis* a) {
-  if (std::find(a->foreign_resolvers.begin(), a->foreign_resolvers.end(), r) == a->foreign_resolvers.end()) {
+  if (std::find(a->foreign_resolvers.begin(), a->foreign_resolvers.end(), r) ==
+      a->foreign_resolvers.end()) {
     a->foreign_resolvers.push_back(r);
   }
 }
 
 void AddIdentity(const std::string& location, const std::string& host, const std::string& example,
-                 const std::vector<std::string>& carries, const std::string& cell, InventoryState* st) {
+                 const std::vector<std::string>& carries, const std::string& cell,
+                 InventoryState* st) {
   auto& idf = st->identity[location];
   if (idf.location.empty()) {
     idf.location = location;
@@ -1606,9 +1680,11 @@ void AddIdentity(const std::string& location, const std::string& host, const std
     idf.example = Truncate(example, 160);
   }
   for (const auto& what : carries) {
-    if (std::find(idf.carries.begin(), idf.carries.end(), what) == idf.carries.end()) idf.carries.push_back(what);
+    if (std::find(idf.carries.begin(), idf.carries.end(), what) == idf.carries.end())
+      idf.carries.push_back(what);
   }
-  if (std::find(idf.cells.begin(), idf.cells.end(), cell) == idf.cells.end()) idf.cells.push_back(cell);
+  if (std::find(idf.cells.begin(), idf.cells.end(), cell) == idf.cells.end())
+    idf.cells.push_back(cell);
 }
 
 // A run's DNS lookups: counted per name and cell; a query to a server other
@@ -1634,8 +1710,9 @@ void InventoryUnread(const RunCapture& run, const Cell& cell, size_t r, Inventor
   for (const auto& conn : run.connections) {
     if (auto it = names.find(conn.dest_ip); it != names.end()) st->used_names.insert(it->second);
     if (conn.served) continue;
-    std::string dest = conn.dest_ip.find(':') != std::string::npos ? fmt::format("[{}]:{}", conn.dest_ip, conn.dest_port)
-                                                                   : fmt::format("{}:{}", conn.dest_ip, conn.dest_port);
+    std::string dest = conn.dest_ip.find(':') != std::string::npos
+                           ? fmt::format("[{}]:{}", conn.dest_ip, conn.dest_port)
+                           : fmt::format("{}:{}", conn.dest_ip, conn.dest_port);
     auto& entry = st->unserved[conn.protocol + " " + dest];
     entry.protocol = conn.protocol;
     entry.dest = dest;
@@ -1643,11 +1720,14 @@ void InventoryUnread(const RunCapture& run, const Cell& cell, size_t r, Inventor
   }
   for (const auto& f : run.tls_failures) {
     if (!f.sni.empty()) st->used_names.insert(f.sni);
-    auto key = std::make_tuple(cell.label, f.sni, fmt::format("{}:{}", f.dest_ip, f.dest_port), f.reason);
-    if (st->tls_seen.insert(key).second) a->tls_failures.push_back({cell.label, f.sni, std::get<2>(key), f.reason});
+    auto key =
+        std::make_tuple(cell.label, f.sni, fmt::format("{}:{}", f.dest_ip, f.dest_port), f.reason);
+    if (st->tls_seen.insert(key).second)
+      a->tls_failures.push_back({cell.label, f.sni, std::get<2>(key), f.reason});
   }
   for (const auto& note : run.notes) {
-    if (std::find(a->notes.begin(), a->notes.end(), note) == a->notes.end()) a->notes.push_back(note);
+    if (std::find(a->notes.begin(), a->notes.end(), note) == a->notes.end())
+      a->notes.push_back(note);
   }
   for (const auto& limit : run.limits_reached) {
     a->limits_reached.push_back(fmt::format("{} (cell {}, run {})", limit, cell.label, r + 1));
@@ -1770,9 +1850,11 @@ void WarnIgnoredBaseUrls(const Context& ctx, Analysis* a) {
         if (!IsBaseUrlVariable(var) || host.empty()) continue;
         const auto [cells_with, contacted] = CellsThatContacted(ctx, d, v, host);
         if (cells_with == 0 || contacted) continue;
-        std::string w = fmt::format("the agent ignored {}: no request reached {} in the {} it was set in", var, host,
-                                    cells_with == 1 ? std::string("cell") : fmt::format("{} cells", cells_with));
-        if (std::find(a->warnings.begin(), a->warnings.end(), w) == a->warnings.end()) a->warnings.push_back(w);
+        std::string w = fmt::format(
+            "the agent ignored {}: no request reached {} in the {} it was set in", var, host,
+            cells_with == 1 ? std::string("cell") : fmt::format("{} cells", cells_with));
+        if (std::find(a->warnings.begin(), a->warnings.end(), w) == a->warnings.end())
+          a->warnings.push_back(w);
       }
     }
   }
@@ -1796,17 +1878,22 @@ void Inventory(const Context& ctx, Analysis* a) {
   if (!st.unrecognised.empty()) {
     std::string list;
     for (const auto& k : st.unrecognised) list += (list.empty() ? "" : ", ") + k;
-    a->notes.push_back(fmt::format("the fake provider did not recognise (answered 404 in the provider's error shape): {}", list));
+    a->notes.push_back(fmt::format(
+        "the fake provider did not recognise (answered 404 in the provider's error shape): {}",
+        list));
   }
   if (st.silent_runs == st.total_runs && st.total_runs > 0) {
-    a->notes.push_back("the agent sent no request in any run: check that it ran (see the exit status and stderr)");
+    a->notes.push_back(
+        "the agent sent no request in any run: check that it ran (see the exit status and stderr)");
   }
   if (ctx.single_run) {
     a->notes.push_back(
-        "one run per cell: random ids and timestamps cannot be told from dependence, so nothing is labelled "
+        "one run per cell: random ids and timestamps cannot be told from dependence, so nothing is "
+        "labelled "
         "localisation or clock; use --runs 2 or more");
   }
-  if (st.timeouts > 0) a->notes.push_back(fmt::format("{} of {} runs timed out", st.timeouts, st.total_runs));
+  if (st.timeouts > 0)
+    a->notes.push_back(fmt::format("{} of {} runs timed out", st.timeouts, st.total_runs));
 }
 
 }  // namespace
@@ -1837,7 +1924,8 @@ Verdict DecideVerdict(const Analysis& analysis) {
   return Verdict::kNoEnvironmentDependence;
 }
 
-Analysis Analyze(const Matrix& matrix, const std::vector<std::vector<RunCapture>>& runs, const HostFacts& facts) {
+Analysis Analyze(const Matrix& matrix, const std::vector<std::vector<RunCapture>>& runs,
+                 const HostFacts& facts) {
   Analysis analysis;
   Context ctx{matrix, runs, facts};
   ctx.cells = std::min(matrix.cells.size(), runs.size());
@@ -1855,10 +1943,11 @@ Analysis Analyze(const Matrix& matrix, const std::vector<std::vector<RunCapture>
     size_t unexplained = 0;
     for (const auto& d : analysis.differences) unexplained += d.cls == DiffClass::kUnexplained;
     if (unexplained > 0) {
-      analysis.inconclusive_reasons.push_back(fmt::format(
-          "{} difference{} between cells that no one or two settings explain, and with one run per cell they "
-          "cannot be told from noise (run with --runs 2 or more)",
-          unexplained, unexplained == 1 ? "" : "s"));
+      analysis.inconclusive_reasons.push_back(
+          fmt::format("{} difference{} between cells that no one or two settings explain, and with "
+                      "one run per cell they "
+                      "cannot be told from noise (run with --runs 2 or more)",
+                      unexplained, unexplained == 1 ? "" : "s"));
     }
   }
   // A sandbox limit reached: the captures may be incomplete, so no clean verdict.
@@ -1866,11 +1955,13 @@ Analysis Analyze(const Matrix& matrix, const std::vector<std::vector<RunCapture>
     analysis.inconclusive_reasons.push_back(fmt::format(
         "the agent reached a limit of the sandbox ({}{}), so the captures may be incomplete",
         analysis.limits_reached.front(),
-        analysis.limits_reached.size() > 1 ? fmt::format("; {} limits in all", analysis.limits_reached.size()) : ""));
+        analysis.limits_reached.size() > 1
+            ? fmt::format("; {} limits in all", analysis.limits_reached.size())
+            : ""));
   }
   analysis.verdict = DecideVerdict(analysis);
-  analysis.environment_dependent =
-      analysis.verdict == Verdict::kCovertMarker || analysis.verdict == Verdict::kEnvironmentDependent;
+  analysis.environment_dependent = analysis.verdict == Verdict::kCovertMarker ||
+                                   analysis.verdict == Verdict::kEnvironmentDependent;
   return analysis;
 }
 

@@ -67,18 +67,25 @@
 namespace glassbox::probe {
 
 // Worst first.
-enum class DiffClass { kCovertMarker = 0, kOtherDependence, kUnexplained, kLocalisation, kClock, kEcho };
+enum class DiffClass {
+  kCovertMarker = 0,
+  kOtherDependence,
+  kUnexplained,
+  kLocalisation,
+  kClock,
+  kEcho
+};
 // "covert-marker", "other-dependence", "unexplained", "localisation", "clock", "echo".
 const char* DiffClassName(DiffClass c);
 
 // One changed span in one cell, against its reference (the baseline, or
 // the cell's nearest one: see Analyze, pass 2b).
 struct CodepointChange {
-  std::string cell;            // the cell's label
-  std::string reference;       // the label of the cell it was compared with
-  std::string baseline_text;   // the span's text in the baseline ("'")
-  std::string cell_text;       // and in the cell ("\u02BC")
-  size_t offset = 0;           // code point offset of the span in the cell's value
+  std::string cell;           // the cell's label
+  std::string reference;      // the label of the cell it was compared with
+  std::string baseline_text;  // the span's text in the baseline ("'")
+  std::string cell_text;      // and in the cell ("\u02BC")
+  size_t offset = 0;          // code point offset of the span in the cell's value
   // Up to 40 code points of context before and after the span, on each side
   // (the cell's side after its varied values were replaced by the baseline's).
   std::string baseline_before, baseline_after;
@@ -90,13 +97,13 @@ struct Difference {
   std::string request_key;
   std::string field;
   DiffClass cls = DiffClass::kOtherDependence;
-  std::string reason;                       // one line: why this class
-  std::vector<std::string> variables;       // the varied variables it follows
+  std::string reason;                               // one line: why this class
+  std::vector<std::string> variables;               // the varied variables it follows
   std::vector<std::optional<std::string>> by_cell;  // value per cell (nullopt: absent)
-  std::vector<size_t> differing_cells;      // indices of cells that differ from the baseline
-  std::vector<CodepointChange> changes;     // at most a few per cell
-  std::vector<char32_t> codepoints;         // distinct code points in the changed spans
-  bool noise_masked = false;                // generated tokens were masked before comparing
+  std::vector<size_t> differing_cells;   // indices of cells that differ from the baseline
+  std::vector<CodepointChange> changes;  // at most a few per cell
+  std::vector<char32_t> codepoints;      // distinct code points in the changed spans
+  bool noise_masked = false;             // generated tokens were masked before comparing
   // Which settings explain it: "TZ=Asia/Shanghai when base URL is not the
   // baseline's"; "" for an echo or an unexplained difference.
   std::string explanation;
@@ -121,11 +128,17 @@ struct CellFailure {
   int failed_runs = 0;
   int runs = 0;
   bool whole_cell = false;  // no run of the cell could be compared
-  std::string status;       // "exit status 1", "timed out", "exit status 0, but no request reached a provider"
-  std::string output;       // the end of its stderr (else stdout), a few lines
+  std::string
+      status;  // "exit status 1", "timed out", "exit status 0, but no request reached a provider"
+  std::string output;  // the end of its stderr (else stdout), a few lines
 };
 
-enum class Verdict { kCovertMarker, kEnvironmentDependent, kInconclusive, kNoEnvironmentDependence };
+enum class Verdict {
+  kCovertMarker,
+  kEnvironmentDependent,
+  kInconclusive,
+  kNoEnvironmentDependence
+};
 // "covert-marker", "environment-dependent", "inconclusive", "no-environment-dependence".
 const char* VerdictName(Verdict v);
 
@@ -137,9 +150,9 @@ struct NoiseField {
 };
 
 struct HostEntry {
-  std::string host;      // name, or IP literal
+  std::string host;  // name, or IP literal
   bool ip_literal = false;
-  int requests = 0;      // over all cells and runs
+  int requests = 0;  // over all cells and runs
   std::map<std::string, int> by_cell;
   std::set<std::string> dest_ips;
   std::set<int> ports;
@@ -202,7 +215,8 @@ struct Analysis {
   std::vector<DnsEntry> dns;
   std::vector<TlsFailureEntry> tls_failures;
   std::vector<UnservedConnection> unserved;
-  std::vector<std::string> foreign_resolvers;  // DNS servers the agent queried other than the sandbox's
+  std::vector<std::string>
+      foreign_resolvers;  // DNS servers the agent queried other than the sandbox's
   std::vector<IdentityField> identifying;
   std::vector<std::string> notes;  // timeouts, silent agents, sandbox notes
   // Sandbox limits the agent reached ("LIMIT (cell LABEL, run N)"), from
@@ -221,14 +235,15 @@ Verdict DecideVerdict(const Analysis& analysis);
 // or the evidence is one cell seen in one run.
 struct Attribution {
   bool explained = false;
-  std::vector<size_t> dimensions;        // indices into matrix.dimensions
-  std::vector<std::set<int>> levels;     // per dimension: the levels that carry it
-  std::vector<std::string> variables;    // the variables those levels set
-  std::string condition;                 // "TZ=Asia/Shanghai when base URL is not the baseline's"
+  std::vector<size_t> dimensions;      // indices into matrix.dimensions
+  std::vector<std::set<int>> levels;   // per dimension: the levels that carry it
+  std::vector<std::string> variables;  // the variables those levels set
+  std::string condition;               // "TZ=Asia/Shanghai when base URL is not the baseline's"
 };
 // `only` restricts the search to those dimensions (nullptr: all).
-Attribution Attribute(const Matrix& matrix, const std::vector<bool>& observed, const std::vector<bool>& deviant,
-                      bool single_run, const std::vector<size_t>* only = nullptr);
+Attribution Attribute(const Matrix& matrix, const std::vector<bool>& observed,
+                      const std::vector<bool>& deviant, bool single_run,
+                      const std::vector<size_t>* only = nullptr);
 
 // The one dimension of which a value is a function: `value_of[c]` is the
 // value's id in cell c (-1: not observed). When several are, the one with
@@ -239,7 +254,8 @@ Attribution Attribute(const Matrix& matrix, const std::vector<bool>& observed, c
 std::optional<size_t> FunctionalDimension(const Matrix& matrix, const std::vector<int>& value_of);
 
 // runs[c] holds the captures of matrix.cells[c]; every cell needs >= 1 run.
-Analysis Analyze(const Matrix& matrix, const std::vector<std::vector<RunCapture>>& runs, const HostFacts& facts);
+Analysis Analyze(const Matrix& matrix, const std::vector<std::vector<RunCapture>>& runs,
+                 const HostFacts& facts);
 
 // Replaces generated-looking tokens (digit runs, ids, hashes, uuids) by
 // placeholders: "req 1732 ab12cd34ef" -> "req 0 ⟨id⟩".

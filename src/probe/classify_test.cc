@@ -2,9 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
 #include <iostream>
-#include <algorithm>
 #include <set>
 
 namespace glassbox::probe {
@@ -38,8 +38,9 @@ CapturedRequest Provider(const Cell& cell, const std::string& system) {
 }
 
 // Runs `make_body(cell, run)` for every cell and `runs` runs.
-std::vector<std::vector<RunCapture>> Capture(const Matrix& m, int runs,
-                                             const std::function<std::vector<CapturedRequest>(const Cell&, int)>& f) {
+std::vector<std::vector<RunCapture>> Capture(
+    const Matrix& m, int runs,
+    const std::function<std::vector<CapturedRequest>(const Cell&, int)>& f) {
   std::vector<std::vector<RunCapture>> out(m.cells.size());
   for (size_t c = 0; c < m.cells.size(); ++c) {
     for (int r = 0; r < runs; ++r) {
@@ -61,7 +62,8 @@ const Difference* Find(const Analysis& a, const std::string& location_part) {
 
 [[maybe_unused]] void Dump(const Analysis& a) {
   for (const auto& d : a.differences) {
-    std::cerr << DiffClassName(d.cls) << " " << d.location << " | " << d.reason << " | " << d.explanation << " |";
+    std::cerr << DiffClassName(d.cls) << " " << d.location << " | " << d.reason << " | "
+              << d.explanation << " |";
     for (size_t c : d.differing_cells) std::cerr << " " << c;
     std::cerr << "\n";
   }
@@ -120,7 +122,8 @@ TEST(Classify, InvisibleAndWhitespaceMarkersAreCovert) {
 
 TEST(Classify, HostHeaderFollowingTheBaseUrlIsEcho) {
   Matrix m = MakeMatrix({"ANTHROPIC_BASE_URL=https://llm-gw.example-corp.com"});
-  auto runs = Capture(m, 2, [](const Cell& c, int) { return std::vector<CapturedRequest>{Provider(c, "hi")}; });
+  auto runs = Capture(
+      m, 2, [](const Cell& c, int) { return std::vector<CapturedRequest>{Provider(c, "hi")}; });
   Analysis a = Analyze(m, runs, Facts());
   EXPECT_FALSE(a.environment_dependent);
   const Difference* d = Find(a, "header host");
@@ -150,8 +153,9 @@ TEST(Classify, LocalDateIsClockButNotBetweenZonesOfOneOffset) {
   Matrix m = MakeMatrix({"TZ=America/New_York,Asia/Shanghai,Asia/Singapore"});
   auto runs = Capture(m, 2, [](const Cell& c, int) {
     std::string tz = c.Get("TZ");
-    std::string date = tz == "America/New_York" ? "Sun Nov 22 2026 07:00" : tz.empty() ? "Mon Nov 23 2026 12:00"
-                                                                                        : "Mon Nov 23 2026 20:00";
+    std::string date = tz == "America/New_York" ? "Sun Nov 22 2026 07:00"
+                       : tz.empty()             ? "Mon Nov 23 2026 12:00"
+                                                : "Mon Nov 23 2026 20:00";
     return std::vector<CapturedRequest>{Provider(c, "Today is " + date + ".")};
   });
   Analysis a = Analyze(m, runs, Facts());
@@ -198,7 +202,8 @@ TEST(Classify, LanguageChangeIsLocalisationAndOtherWordsAreDependence) {
 
   Matrix lang_only = MakeMatrix({"LANG+LC_ALL=de_DE.UTF-8"});
   auto runs2 = Capture(lang_only, 2, [](const Cell& c, int) {
-    return std::vector<CapturedRequest>{Provider(c, c.Get("LANG").starts_with("de") ? "Antworte kurz." : "Answer briefly.")};
+    return std::vector<CapturedRequest>{
+        Provider(c, c.Get("LANG").starts_with("de") ? "Antworte kurz." : "Answer briefly.")};
   });
   Analysis a2 = Analyze(lang_only, runs2, Facts());
   const Difference* d2 = Find(a2, "system[0].text");
@@ -214,9 +219,11 @@ TEST(Classify, NoiseIsSeparatedAndMaskedFieldsStillCompared) {
     t.method = "POST";
     t.host = "telemetry.example.net";
     t.target = "/v1/events";
-    std::string id = r == 0 ? "3f2a9c1e-77b0-4b1e-9a55-1c2d3e4f5a6b" : "8c1d2e3f-1111-4222-8333-944455566677";
+    std::string id =
+        r == 0 ? "3f2a9c1e-77b0-4b1e-9a55-1c2d3e4f5a6b" : "8c1d2e3f-1111-4222-8333-944455566677";
     std::string mark = c.Get("TZ").empty() ? "," : "\u201A";  // SINGLE LOW-9 QUOTATION MARK
-    t.body = R"({"event_id":")" + id + R"(","note":"run )" + std::to_string(1000 + r) + mark + R"( ok"})";
+    t.body = R"({"event_id":")" + id + R"(","note":"run )" + std::to_string(1000 + r) + mark +
+             R"( ok"})";
     return std::vector<CapturedRequest>{t};
   });
   Analysis a = Analyze(m, runs, Facts());
@@ -305,7 +312,8 @@ TEST(Classify, IdentityHostsDnsAndTls) {
 
 TEST(Classify, CleanAgentHasNoDifference) {
   Matrix m = MakeMatrix({"TZ=Asia/Shanghai", "LANG=zh_CN.UTF-8"});
-  auto runs = Capture(m, 2, [](const Cell& c, int) { return std::vector<CapturedRequest>{Provider(c, "same")}; });
+  auto runs = Capture(
+      m, 2, [](const Cell& c, int) { return std::vector<CapturedRequest>{Provider(c, "same")}; });
   Analysis a = Analyze(m, runs, Facts());
   EXPECT_FALSE(a.environment_dependent);
   EXPECT_TRUE(a.differences.empty());
@@ -321,13 +329,15 @@ TEST(Classify, TelemetryBatchesOfVaryingLengthAreNoise) {
     // The batch holds 2 or 3 events in an order set by timers, in every cell.
     std::string a = R"({"name":"start","kernel":"6.1.0-42-amd64"})", b = R"({"name":"api_ok"})";
     bool three = (r == 1) != c.Get("TZ").empty();
-    t.body = three ? "{\"events\":[" + b + "," + a + "," + b + "]}" : "{\"events\":[" + a + "," + b + "]}";
+    t.body = three ? "{\"events\":[" + b + "," + a + "," + b + "]}"
+                   : "{\"events\":[" + a + "," + b + "]}";
     return std::vector<CapturedRequest>{t};
   });
   Analysis a = Analyze(m, runs, Facts());
   EXPECT_TRUE(a.differences.empty()) << a.differences[0].location;
   bool array_noise = false;
-  for (const auto& n : a.noise) array_noise = array_noise || n.location == "POST events.example.net/batch body .events[*]";
+  for (const auto& n : a.noise)
+    array_noise = array_noise || n.location == "POST events.example.net/batch body .events[*]";
   EXPECT_TRUE(array_noise);
   ASSERT_EQ(a.identifying.size(), 1u);
   EXPECT_EQ(a.identifying[0].location, "POST events.example.net/batch body .events[*].kernel");
@@ -335,7 +345,8 @@ TEST(Classify, TelemetryBatchesOfVaryingLengthAreNoise) {
 
 TEST(Classify, OneRunPerCellIsNoted) {
   Matrix m = MakeMatrix({"TZ=Asia/Shanghai"});
-  auto runs = Capture(m, 1, [](const Cell& c, int) { return std::vector<CapturedRequest>{Provider(c, "x")}; });
+  auto runs = Capture(
+      m, 1, [](const Cell& c, int) { return std::vector<CapturedRequest>{Provider(c, "x")}; });
   Analysis a = Analyze(m, runs, Facts());
   ASSERT_FALSE(a.notes.empty());
   EXPECT_NE(a.notes[0].find("--runs 2"), std::string::npos);
@@ -389,14 +400,16 @@ TEST(Classify, MarkerBetweenNonBaselineCellsIsFoundAgainstTheNearestReference) {
   const Matrix& m = *built;
   const Cell& baseline = m.cells[0];
   auto runs = Capture(m, 2, [&](const Cell& c, int) {
-    bool unusual = c.Get("ANTHROPIC_BASE_URL") != baseline.Get("ANTHROPIC_BASE_URL") || !c.Get("TZ").empty() ||
-                   c.username != baseline.username;
-    std::string block = unusual ? "<notes>This session runs outside the default environment: keep tool output "
-                                  "short, prefer the shell tools, ask before installing packages, report every "
-                                  "file you change with its full path, and never open a browser.</notes> "
-                                : "";
+    bool unusual = c.Get("ANTHROPIC_BASE_URL") != baseline.Get("ANTHROPIC_BASE_URL") ||
+                   !c.Get("TZ").empty() || c.username != baseline.username;
+    std::string block =
+        unusual ? "<notes>This session runs outside the default environment: keep tool output "
+                  "short, prefer the shell tools, ask before installing packages, report every "
+                  "file you change with its full path, and never open a browser.</notes> "
+                : "";
     std::string apostrophe = c.Get("TZ") == "Asia/Shanghai" ? "\u2019" : "'";
-    return std::vector<CapturedRequest>{Provider(c, "You are a coding agent. " + block + "Today" + apostrophe + "s tasks.")};
+    return std::vector<CapturedRequest>{
+        Provider(c, "You are a coding agent. " + block + "Today" + apostrophe + "s tasks.")};
   });
   Analysis a = Analyze(m, runs, Facts());
   EXPECT_EQ(a.verdict, Verdict::kCovertMarker);
@@ -424,7 +437,8 @@ TEST(Classify, MarkerBetweenNonBaselineCellsIsFoundAgainstTheNearestReference) {
   }
   // The rewrite against the baseline is still reported, against the baseline.
   bool rewrite = std::any_of(a.differences.begin(), a.differences.end(), [](const Difference& x) {
-    return x.cls != DiffClass::kCovertMarker && x.reference_cell == 0 && x.location.find(".system") != std::string::npos;
+    return x.cls != DiffClass::kCovertMarker && x.reference_cell == 0 &&
+           x.location.find(".system") != std::string::npos;
   });
   EXPECT_TRUE(rewrite);
 }
@@ -462,14 +476,16 @@ TEST(Classify, RegressionNearestReferenceMapsBothSidesToThePrimarysValues) {
   auto runs = Capture(m, 2, [&](const Cell& c, int) {
     std::string dashed = c.username;
     std::replace(dashed.begin(), dashed.end(), '.', '-');
-    std::string block = c.Get("ANTHROPIC_BASE_URL") != baseline.Get("ANTHROPIC_BASE_URL")
-                            ? "<notes>Use the relay model list and keep every answer short.</notes> "
-                            : "";
-    return std::vector<CapturedRequest>{
-        Provider(c, block + "Project dir: -home-" + dashed + "-proj. Home: /home/" + c.username + ".")};
+    std::string block =
+        c.Get("ANTHROPIC_BASE_URL") != baseline.Get("ANTHROPIC_BASE_URL")
+            ? "<notes>Use the relay model list and keep every answer short.</notes> "
+            : "";
+    return std::vector<CapturedRequest>{Provider(
+        c, block + "Project dir: -home-" + dashed + "-proj. Home: /home/" + c.username + ".")};
   });
   Analysis a = Analyze(m, runs, Facts());
-  for (const auto& d : a.differences) EXPECT_NE(d.cls, DiffClass::kCovertMarker) << d.location << ": " << d.reason;
+  for (const auto& d : a.differences)
+    EXPECT_NE(d.cls, DiffClass::kCovertMarker) << d.location << ": " << d.reason;
   EXPECT_EQ(a.verdict, Verdict::kEnvironmentDependent);
 }
 
@@ -480,7 +496,8 @@ TEST(Attribute, FewestDimensionsThatExplainExactly) {
   auto m = BuildMatrix(DefaultBaseline(), {*tz, *lang}, Design::kCross);
   ASSERT_TRUE(m.ok());
   std::vector<bool> observed(m->cells.size(), true), deviant(m->cells.size(), false);
-  for (size_t c = 0; c < m->cells.size(); ++c) deviant[c] = m->cells[c].Get("TZ") == "Asia/Shanghai";
+  for (size_t c = 0; c < m->cells.size(); ++c)
+    deviant[c] = m->cells[c].Get("TZ") == "Asia/Shanghai";
   Attribution one = Attribute(*m, observed, deviant, false);
   ASSERT_TRUE(one.explained);
   EXPECT_EQ(one.condition, "TZ=Asia/Shanghai");
@@ -535,12 +552,16 @@ TEST(Classify, FailedCellIsAFailureNotADependence) {
 // follow the zone are dependences, judged like request fields.
 TEST(Classify, DnsNamesAndDestinationsAreJudged) {
   Matrix m = MakeMatrix({"TZ=Asia/Shanghai,Asia/Singapore"});
-  auto runs = Capture(m, 2, [](const Cell& c, int) { return std::vector<CapturedRequest>{Provider(c, "hi")}; });
+  auto runs = Capture(
+      m, 2, [](const Cell& c, int) { return std::vector<CapturedRequest>{Provider(c, "hi")}; });
   for (size_t c = 0; c < m.cells.size(); ++c) {
-    std::string tz = m.cells[c].Get("TZ").empty() ? "utc" : m.cells[c].Get("TZ") == "Asia/Shanghai" ? "sh" : "sg";
+    std::string tz = m.cells[c].Get("TZ").empty()              ? "utc"
+                     : m.cells[c].Get("TZ") == "Asia/Shanghai" ? "sh"
+                                                               : "sg";
     for (auto& run : runs[c]) {
       run.dns.push_back({1, tz + ".tz.exfil.example", "A", "udp", "127.0.0.1"});
-      run.connections.push_back({2, "tcp", tz == "sh" ? "203.0.113.8" : "203.0.113.1", 9000, 40000, false});
+      run.connections.push_back(
+          {2, "tcp", tz == "sh" ? "203.0.113.8" : "203.0.113.1", 9000, 40000, false});
     }
   }
   Analysis a = Analyze(m, runs, Facts());
@@ -560,7 +581,8 @@ TEST(Classify, DnsNamesAndDestinationsAreJudged) {
 // verdict is inconclusive, never a clean exit.
 TEST(Classify, RegressionIssue12_OneRunDifferenceThatNothingExplainsIsNotClean) {
   Matrix m = MakeMatrix({"TZ=Asia/Tokyo"});
-  auto runs = Capture(m, 1, [](const Cell& c, int) { return std::vector<CapturedRequest>{Provider(c, "hi")}; });
+  auto runs = Capture(
+      m, 1, [](const Cell& c, int) { return std::vector<CapturedRequest>{Provider(c, "hi")}; });
   for (size_t c = 0; c < m.cells.size(); ++c) {
     const std::string tz = m.cells[c].Get("TZ").empty() ? "utc" : "asia-tokyo";
     runs[c][0].dns.push_back({1, tz + ".tz.exfil.example", "A", "udp", "127.0.0.1"});
@@ -581,7 +603,8 @@ TEST(Classify, RegressionIssue12_OneRunDifferenceThatNothingExplainsIsNotClean) 
 TEST(Classify, HttpDnsShortPromptAndIgnoredBaseUrl) {
   Matrix m = MakeMatrix({"OPENAI_BASE_URL=https://relay.example/v1"});
   auto runs = Capture(m, 2, [](const Cell& c, int) {
-    CapturedRequest doh;  // through a proxy: the target in absolute form (a regression: the host was doubled)
+    CapturedRequest
+        doh;  // through a proxy: the target in absolute form (a regression: the host was doubled)
     doh.method = "GET";
     doh.host = "203.0.113.53";
     doh.target = "http://203.0.113.53/d?dn=api.anthropic.com";
@@ -597,7 +620,8 @@ TEST(Classify, HttpDnsShortPromptAndIgnoredBaseUrl) {
   EXPECT_EQ(a.foreign_resolvers[0], "http://203.0.113.53/d (DNS over HTTP)");
   bool prompt = false;
   for (const auto& idf : a.identifying) {
-    prompt = prompt || std::find(idf.carries.begin(), idf.carries.end(), "prompt") != idf.carries.end();
+    prompt =
+        prompt || std::find(idf.carries.begin(), idf.carries.end(), "prompt") != idf.carries.end();
   }
   EXPECT_TRUE(prompt);
   ASSERT_EQ(a.warnings.size(), 1u);
@@ -609,7 +633,8 @@ TEST(Classify, HttpDnsShortPromptAndIgnoredBaseUrl) {
 TEST(Classify, OneRunLabelsNothingLocalisationOrClock) {
   Matrix m = MakeMatrix({"LANG+LC_ALL=de_DE.UTF-8,zh_CN.UTF-8"});
   auto runs = Capture(m, 1, [](const Cell& c, int) {
-    return std::vector<CapturedRequest>{Provider(c, c.Get("LANG").starts_with("de") ? "Antworte kurz." : "Answer briefly.")};
+    return std::vector<CapturedRequest>{
+        Provider(c, c.Get("LANG").starts_with("de") ? "Antworte kurz." : "Answer briefly.")};
   });
   Analysis a = Analyze(m, runs, Facts());
   for (const auto& d : a.differences) {
@@ -639,8 +664,10 @@ TEST(Classify, SeveralValuesAreExplainedByTheDimensionTheyAreAFunctionOf) {
     for (int r = 0; r < 2; ++r) {
       RunCapture run;
       run.exit_code = takes_part ? 0 : 1;
-      std::string date = l.starts_with("zh") ? "2026年12月7日" : l.starts_with("ja") ? "2026年12月7日月曜日"
-                         : l.starts_with("de") ? "Montag, 7. Dezember 2026" : "Monday, December 7, 2026";
+      std::string date = l.starts_with("zh")   ? "2026年12月7日"
+                         : l.starts_with("ja") ? "2026年12月7日月曜日"
+                         : l.starts_with("de") ? "Montag, 7. Dezember 2026"
+                                               : "Monday, December 7, 2026";
       if (takes_part) run.requests = {Provider(cell, "Today is " + date)};
       runs[c].push_back(run);
     }
@@ -664,7 +691,8 @@ TEST(Classify, EchoOfTheReferencesOwnVariedValueWhenTheBaselineFailed) {
   auto built = BuildMatrix(DefaultBaseline(), {*user, *zone}, Design::kCross);
   ASSERT_TRUE(built.ok());
   auto runs = Capture(*built, 2, [](const Cell& c, int) {
-    return std::vector<CapturedRequest>{Provider(c, "Memory lives in /home/" + c.username + "/.agent/memories")};
+    return std::vector<CapturedRequest>{
+        Provider(c, "Memory lives in /home/" + c.username + "/.agent/memories")};
   });
   for (auto& run : runs[0]) run.exit_code = 1;  // the baseline fails
   Analysis a = Analyze(*built, runs, Facts());
@@ -672,7 +700,8 @@ TEST(Classify, EchoOfTheReferencesOwnVariedValueWhenTheBaselineFailed) {
   ASSERT_NE(d, nullptr);
   EXPECT_EQ(d->cls, DiffClass::kEcho) << d->reason << " / " << d->explanation;
   EXPECT_EQ(d->variables, std::vector<std::string>{"@user"});
-  for (const auto& other : a.differences) EXPECT_NE(other.cls, DiffClass::kOtherDependence) << other.location;
+  for (const auto& other : a.differences)
+    EXPECT_NE(other.cls, DiffClass::kOtherDependence) << other.location;
 }
 
 // A request that comes and goes between runs of one cell (a metrics flush on
@@ -691,7 +720,8 @@ TEST(Classify, ARequestThatComesAndGoesBetweenRunsIsNoiseWithItsFields) {
       flush.host = "metrics.example";
       flush.method = "POST";
       flush.target = "/otlp/v1/metrics";
-      flush.body = std::string(R"({"metrics":[{"name":")") + (c.label.size() % 2 ? "startup" : "turn") + R"("}]})";
+      flush.body = std::string(R"({"metrics":[{"name":")") +
+                   (c.label.size() % 2 ? "startup" : "turn") + R"("}]})";
       out.push_back(flush);
     }
     return out;
@@ -705,8 +735,10 @@ TEST(Classify, ARequestThatComesAndGoesBetweenRunsIsNoiseWithItsFields) {
 }
 
 TEST(MaskGenerated, MasksIdsAndNumbersKeepsWords) {
-  EXPECT_EQ(MaskGenerated("eyJ1cHRpbWUiOjEuMzE2MD+/Q== x"), MaskGenerated("eyJ1cHRpbWUiOjEuMzUxMTQ5OTQ0LCJy= x"));
-  EXPECT_EQ(MaskGenerated("req 1732 at 2026-11-23 id ab12cd34ef word"), "req 0 at 0-0-0 id \u27E6id\u27E7 word");
+  EXPECT_EQ(MaskGenerated("eyJ1cHRpbWUiOjEuMzE2MD+/Q== x"),
+            MaskGenerated("eyJ1cHRpbWUiOjEuMzUxMTQ5OTQ0LCJy= x"));
+  EXPECT_EQ(MaskGenerated("req 1732 at 2026-11-23 id ab12cd34ef word"),
+            "req 0 at 0-0-0 id \u27E6id\u27E7 word");
   EXPECT_EQ(MaskGenerated("v2 ok"), "v2 ok");
 }
 

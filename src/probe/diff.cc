@@ -20,7 +20,8 @@ namespace {
 
 std::string Lower(std::string_view s) {
   std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   return out;
 }
 
@@ -28,7 +29,8 @@ std::string Lower(std::string_view s) {
 std::string HostWithoutPort(std::string_view host) {
   if (!host.empty() && host[0] == '[') {
     size_t close = host.find(']');
-    return Lower(host.substr(1, close == std::string_view::npos ? std::string_view::npos : close - 1));
+    return Lower(
+        host.substr(1, close == std::string_view::npos ? std::string_view::npos : close - 1));
   }
   size_t colon = host.find(':');
   if (colon != std::string_view::npos && host.find(':', colon + 1) == std::string_view::npos) {
@@ -52,7 +54,8 @@ std::optional<ParsedUrl> ParseHttpUrl(std::string_view url) {
   size_t path_start = rest.find_first_of("/?#");
   ParsedUrl parsed;
   std::string_view authority = rest.substr(0, path_start);
-  if (size_t at = authority.rfind('@'); at != std::string_view::npos) authority = authority.substr(at + 1);
+  if (size_t at = authority.rfind('@'); at != std::string_view::npos)
+    authority = authority.substr(at + 1);
   parsed.host = HostWithoutPort(authority);
   if (path_start != std::string_view::npos && rest[path_start] == '/') {
     std::string_view path = rest.substr(path_start);
@@ -93,11 +96,14 @@ bool IsPlainKey(std::string_view key) {
 }
 
 // The path prefix of a provider's official base URL.
-std::string CanonicalBasePath(std::string_view variable) { return variable == "OPENAI_BASE_URL" ? "/v1" : ""; }
+std::string CanonicalBasePath(std::string_view variable) {
+  return variable == "OPENAI_BASE_URL" ? "/v1" : "";
+}
 
 bool IsHopByHop(std::string_view lower_name) {
-  static const std::set<std::string_view> kSkip = {"connection", "proxy-connection", "keep-alive", "te",
-                                                   "transfer-encoding", "upgrade", "trailer", "content-length"};
+  static const std::set<std::string_view> kSkip = {"connection", "proxy-connection",  "keep-alive",
+                                                   "te",         "transfer-encoding", "upgrade",
+                                                   "trailer",    "content-length"};
   return kSkip.count(lower_name) > 0;
 }
 
@@ -144,7 +150,8 @@ std::string OfficialApiPath(std::string_view method, const std::string& path,
   if (route.starts_with("anthropic.")) {
     at = route == "anthropic.models" ? path.rfind("/models") : path.rfind("/messages");
   } else if (route.starts_with("openai.")) {
-    for (const char* tail : {"/chat/completions", "/completions", "/responses", "/embeddings", "/models"}) {
+    for (const char* tail :
+         {"/chat/completions", "/completions", "/responses", "/embeddings", "/models"}) {
       if (path.ends_with(tail)) {
         at = path.size() - std::string_view(tail).size();
         break;
@@ -208,7 +215,8 @@ Reduced ReduceRequest(const CapturedRequest& req, const std::vector<Base>& bases
   // messages align, whichever base-URL variable the host matched. A call of
   // a provider's API at a host of the agent's own choosing (its default
   // when no base URL is set: DashScope's /compatible-mode/v1/...) is one too.
-  const std::string api_path = best ? std::string() : OfficialApiPath(req.method, path, req.headers);
+  const std::string api_path =
+      best ? std::string() : OfficialApiPath(req.method, path, req.headers);
   rf.to_base_url = best != nullptr || !api_path.empty();
   std::string key_path = best ? CanonicalBasePath(best->variable) + path.substr(best->path.size())
                          : !api_path.empty() ? api_path
@@ -223,12 +231,13 @@ Reduced ReduceRequest(const CapturedRequest& req, const std::vector<Base>& bases
     size_t start = 0;
     while (start <= query.size()) {
       size_t amp = query.find('&', start);
-      std::string_view param =
-          std::string_view(query).substr(start, amp == std::string::npos ? std::string::npos : amp - start);
+      std::string_view param = std::string_view(query).substr(
+          start, amp == std::string::npos ? std::string::npos : amp - start);
       if (!param.empty()) {
         size_t eq = param.find('=');
         std::string name = PercentDecode(param.substr(0, eq));
-        std::string value = eq == std::string_view::npos ? std::string() : PercentDecode(param.substr(eq + 1));
+        std::string value =
+            eq == std::string_view::npos ? std::string() : PercentDecode(param.substr(eq + 1));
         int k = ++seen[name];
         rf.fields[k == 1 ? "query " + name : fmt::format("query {} #{}", name, k)] = value;
       }
@@ -326,7 +335,9 @@ bool SameKind(const boost::json::value& a, const boost::json::value& b) {
   return kind(a) == kind(b);
 }
 
-bool IsSpaceByte(char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; }
+bool IsSpaceByte(char c) {
+  return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
+}
 
 std::vector<std::string_view> Words(std::string_view s) {
   std::vector<std::string_view> words;
@@ -353,7 +364,8 @@ double StringSimilarity(std::string_view a, std::string_view b) {
   size_t prefix = 0;
   while (prefix < a.size() && prefix < b.size() && a[prefix] == b[prefix]) ++prefix;
   size_t suffix = 0;
-  while (suffix < a.size() - prefix && suffix < b.size() - prefix && a[a.size() - 1 - suffix] == b[b.size() - 1 - suffix]) {
+  while (suffix < a.size() - prefix && suffix < b.size() - prefix &&
+         a[a.size() - 1 - suffix] == b[b.size() - 1 - suffix]) {
     ++suffix;
   }
   double ends = static_cast<double>(prefix + suffix) / static_cast<double>(longest);
@@ -370,7 +382,8 @@ double StringSimilarity(std::string_view a, std::string_view b) {
 // top-level members with equal scalar values.
 double ShallowSimilarity(const boost::json::value& a, const boost::json::value& b) {
   if (!SameKind(a, b)) return 0;
-  if (!a.is_object()) return a == b ? 1 : (a.is_string() ? StringSimilarity(a.get_string(), b.get_string()) : 0.5);
+  if (!a.is_object())
+    return a == b ? 1 : (a.is_string() ? StringSimilarity(a.get_string(), b.get_string()) : 0.5);
   const auto& x = a.get_object();
   const auto& y = b.get_object();
   size_t keys = 0, equal = 0;
@@ -418,10 +431,13 @@ double JsonSimilarity(const boost::json::value& a, const boost::json::value& b, 
       size_t keys = 0;
       double sum = 0;
       for (const auto& m : x) {
-        if ((m.key() == "type" || m.key() == "role") && y.contains(m.key()) && m.value() == y.at(m.key())) continue;
+        if ((m.key() == "type" || m.key() == "role") && y.contains(m.key()) &&
+            m.value() == y.at(m.key()))
+          continue;
         ++keys;
         if (const auto* other = y.if_contains(m.key())) {
-          sum += depth >= 3 ? (m.value() == *other ? 1.0 : 0.3) : JsonSimilarity(m.value(), *other, depth + 1);
+          sum += depth >= 3 ? (m.value() == *other ? 1.0 : 0.3)
+                            : JsonSimilarity(m.value(), *other, depth + 1);
         }
       }
       for (const auto& m : y) {
@@ -441,7 +457,8 @@ double JsonSimilarity(const boost::json::value& a, const boost::json::value& b, 
       double sum = 0;
       for (size_t i = 0; i < n; ++i) {
         double best = 0;
-        for (size_t j = 0; j < longer.size() && j < 8; ++j) best = std::max(best, JsonSimilarity(shorter[i], longer[j], depth + 1));
+        for (size_t j = 0; j < longer.size() && j < 8; ++j)
+          best = std::max(best, JsonSimilarity(shorter[i], longer[j], depth + 1));
         sum += best;
       }
       double ratio = static_cast<double>(shorter.size()) / static_cast<double>(longer.size());
@@ -455,7 +472,8 @@ double JsonSimilarity(const boost::json::value& a, const boost::json::value& b, 
 // Between two paired elements, elements left over on both sides at the
 // same place were changed rather than inserted and removed (as a line diff
 // shows a changed line): pair them in order while they are of one kind.
-void PairChangedElements(const boost::json::array& arr, const boost::json::array& ref, std::vector<int>* pairs) {
+void PairChangedElements(const boost::json::array& arr, const boost::json::array& ref,
+                         std::vector<int>* pairs) {
   std::vector<bool> ref_used(ref.size(), false);
   for (int p : *pairs) {
     if (p >= 0) ref_used[static_cast<size_t>(p)] = true;
@@ -593,7 +611,8 @@ void FlattenAligned(const boost::json::value& v, const boost::json::value* ref, 
 
 // The shape of a request, to pair it with requests of its kind: its field
 // names with array positions collapsed, and its short non-numeric values.
-void ShapeOf(const boost::json::value& v, std::string& path, int depth, std::set<std::string>* shape) {
+void ShapeOf(const boost::json::value& v, std::string& path, int depth,
+             std::set<std::string>* shape) {
   if (depth > 12) return;
   switch (v.kind()) {
     case boost::json::kind::object:
@@ -616,7 +635,9 @@ void ShapeOf(const boost::json::value& v, std::string& path, int depth, std::set
     case boost::json::kind::string: {
       std::string_view s = v.get_string();
       shape->insert(path);
-      if (s.size() <= 40 && std::none_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+      if (s.size() <= 40 && std::none_of(s.begin(), s.end(), [](char c) {
+            return std::isdigit(static_cast<unsigned char>(c));
+          })) {
         shape->insert(path + "=" + std::string(s));
       }
       return;
@@ -648,7 +669,9 @@ std::string Bucket(double ms) {
   return ">= 16 s";
 }
 
-bool IsFakeDnsAddress(const std::string& ip) { return ip.starts_with("198.18.") || ip.starts_with("198.19."); }
+bool IsFakeDnsAddress(const std::string& ip) {
+  return ip.starts_with("198.18.") || ip.starts_with("198.19.");
+}
 
 }  // namespace
 
@@ -659,12 +682,14 @@ std::string CanonicalHost(const std::string& host, const Cell& cell) {
     if (base.host == host) return "(provider host)";
   }
   for (const auto& [var, value] : cell.env) {
-    if (auto url = ParseHttpUrl(value); url && url->host == host) return fmt::format("({} host)", var);
+    if (auto url = ParseHttpUrl(value); url && url->host == host)
+      return fmt::format("({} host)", var);
   }
   return host;
 }
 
-std::vector<int> AlignSequences(size_t a_size, size_t b_size, const std::function<double(size_t, size_t)>& similarity,
+std::vector<int> AlignSequences(size_t a_size, size_t b_size,
+                                const std::function<double(size_t, size_t)>& similarity,
                                 double threshold) {
   std::vector<int> partner(a_size, -1);
   if (a_size == 0 || b_size == 0) return partner;
@@ -699,7 +724,8 @@ std::vector<int> AlignSequences(size_t a_size, size_t b_size, const std::functio
   return partner;
 }
 
-void FlattenBodyAligned(std::string_view body, std::string_view reference, std::map<std::string, std::string>* fields) {
+void FlattenBodyAligned(std::string_view body, std::string_view reference,
+                        std::map<std::string, std::string>* fields) {
   if (body.empty()) return;
   auto doc = ParseJsonBody(body);
   if (!doc) {
@@ -713,7 +739,8 @@ void FlattenBodyAligned(std::string_view body, std::string_view reference, std::
 
 namespace {
 
-void FlattenParsedAligned(const Parsed& p, const boost::json::value* reference, std::map<std::string, std::string>* fields) {
+void FlattenParsedAligned(const Parsed& p, const boost::json::value* reference,
+                          std::map<std::string, std::string>* fields) {
   if (p.reduced.body.empty()) return;
   if (!p.json) {
     (*fields)["body"] = p.reduced.body;
@@ -751,7 +778,8 @@ std::map<std::string, std::string> NamesOfAddresses(const RunCapture& run) {
   for (const auto& q : run.dns) {
     if (q.type != "A" || q.name.empty() || !named.insert(q.name).second) continue;
     uint32_t addr = (198u << 24) | (18u << 16) | next++;
-    name_of[fmt::format("{}.{}.{}.{}", addr >> 24, (addr >> 16) & 0xff, (addr >> 8) & 0xff, addr & 0xff)] = q.name;
+    name_of[fmt::format("{}.{}.{}.{}", addr >> 24, (addr >> 16) & 0xff, (addr >> 8) & 0xff,
+                        addr & 0xff)] = q.name;
   }
   for (const auto& req : run.requests) {
     if (req.via_proxy || req.dest_ip.empty()) continue;
@@ -773,10 +801,12 @@ RequestFields NetworkFields(const RunCapture& run, const Cell& cell) {
   const std::vector<Base> bases = BasesOf(cell);
   for (const auto& req : run.requests) {
     Reduced reduced = ReduceRequest(req, bases);
-    if (reduced.rf.to_base_url && !reduced.rf.host.empty()) api_hosts.insert(Lower(reduced.rf.host));
+    if (reduced.rf.to_base_url && !reduced.rf.host.empty())
+      api_hosts.insert(Lower(reduced.rf.host));
   }
   auto canonical = [&](const std::string& host) {
-    return api_hosts.count(Lower(host)) ? std::string("(provider host)") : CanonicalHost(host, cell);
+    return api_hosts.count(Lower(host)) ? std::string("(provider host)")
+                                        : CanonicalHost(host, cell);
   };
   for (const auto& q : run.dns) {
     net.fields["lookup " + canonical(q.name)] = "present";
@@ -796,7 +826,8 @@ RequestFields NetworkFields(const RunCapture& run, const Cell& cell) {
       host = conn.dest_ip.find(':') != std::string::npos ? "[" + conn.dest_ip + "]" : conn.dest_ip;
     }
     bool loopback = conn.dest_ip.starts_with("127.") || conn.dest_ip == "::1";
-    std::string port = loopback && conn.dest_port >= 1024 ? "(local port)" : std::to_string(conn.dest_port);
+    std::string port =
+        loopback && conn.dest_port >= 1024 ? "(local port)" : std::to_string(conn.dest_port);
     net.fields[fmt::format("connect {} {}:{}", conn.protocol, host, port)] = "present";
   }
   for (const auto& f : run.tls_failures) {
@@ -919,7 +950,8 @@ AlignedField CollectField(
 
 }  // namespace
 
-std::vector<AlignedField> AlignRuns(const Matrix& matrix, const std::vector<std::vector<RunCapture>>& runs) {
+std::vector<AlignedField> AlignRuns(const Matrix& matrix,
+                                    const std::vector<std::vector<RunCapture>>& runs) {
   const size_t cells = std::min(matrix.cells.size(), runs.size());
   std::map<std::string, std::vector<RequestKind>> kinds;  // per base key
   std::vector<std::vector<std::map<std::string, RequestFields>>> flat(cells);
@@ -934,7 +966,8 @@ std::vector<AlignedField> AlignRuns(const Matrix& matrix, const std::vector<std:
       }
       by_key.emplace("network", NetworkFields(run, cell));
       for (const auto& [key, rf] : by_key) {
-        for (const auto& [field, value] : rf.fields) locations.emplace(std::make_pair(key, field), rf.location);
+        for (const auto& [field, value] : rf.fields)
+          locations.emplace(std::make_pair(key, field), rf.location);
       }
       flat[c].push_back(std::move(by_key));
     }
@@ -982,11 +1015,13 @@ std::string EncodeFromDiff(std::u32string_view text) {
   return out;
 }
 
-std::vector<ChangedSpan> DiffCodePoints(std::u32string_view a, std::u32string_view b, size_t max_edits) {
+std::vector<ChangedSpan> DiffCodePoints(std::u32string_view a, std::u32string_view b,
+                                        size_t max_edits) {
   size_t prefix = 0;
   while (prefix < a.size() && prefix < b.size() && a[prefix] == b[prefix]) ++prefix;
   size_t suffix = 0;
-  while (suffix < a.size() - prefix && suffix < b.size() - prefix && a[a.size() - 1 - suffix] == b[b.size() - 1 - suffix]) {
+  while (suffix < a.size() - prefix && suffix < b.size() - prefix &&
+         a[a.size() - 1 - suffix] == b[b.size() - 1 - suffix]) {
     ++suffix;
   }
   if (prefix == a.size() && prefix == b.size()) return {};
@@ -1005,8 +1040,9 @@ std::vector<ChangedSpan> DiffCodePoints(std::u32string_view a, std::u32string_vi
   for (long d = 0; d <= max && found_d < 0; ++d) {
     trace.push_back(v);
     for (long k = -d; k <= d; k += 2) {
-      long x = (k == -d || (k != d && v[offset + k - 1] < v[offset + k + 1])) ? v[offset + k + 1]
-                                                                               : v[offset + k - 1] + 1;
+      long x = (k == -d || (k != d && v[offset + k - 1] < v[offset + k + 1]))
+                   ? v[offset + k + 1]
+                   : v[offset + k - 1] + 1;
       long y = x - k;
       while (x < n && y < m && mid_a[x] == mid_b[y]) ++x, ++y;
       v[offset + k] = x;
@@ -1054,12 +1090,15 @@ std::vector<ChangedSpan> DiffCodePoints(std::u32string_view a, std::u32string_vi
   return spans;
 }
 
-std::vector<ChangedSpan> WidenToWords(std::u32string_view a, std::u32string_view b, std::vector<ChangedSpan> spans) {
+std::vector<ChangedSpan> WidenToWords(std::u32string_view a, std::u32string_view b,
+                                      std::vector<ChangedSpan> spans) {
   for (auto& s : spans) {
-    while (s.a_begin > 0 && s.b_begin > 0 && a[s.a_begin - 1] == b[s.b_begin - 1] && IsWordCp(a[s.a_begin - 1])) {
+    while (s.a_begin > 0 && s.b_begin > 0 && a[s.a_begin - 1] == b[s.b_begin - 1] &&
+           IsWordCp(a[s.a_begin - 1])) {
       --s.a_begin, --s.b_begin;
     }
-    while (s.a_end < a.size() && s.b_end < b.size() && a[s.a_end] == b[s.b_end] && IsWordCp(a[s.a_end])) {
+    while (s.a_end < a.size() && s.b_end < b.size() && a[s.a_end] == b[s.b_end] &&
+           IsWordCp(a[s.a_end])) {
       ++s.a_end, ++s.b_end;
     }
   }

@@ -49,8 +49,8 @@ struct RequestFields {
   // of a base-URL variable or an official API host), "POST host/path"
   // otherwise; " #2" for the second such request of a run.
   std::string key;
-  std::string location;  // for reports; the key
-  std::string host;      // host name or IP literal, lower case, without port
+  std::string location;      // for reports; the key
+  std::string host;          // host name or IP literal, lower case, without port
   bool to_base_url = false;  // a provider request
   // A proxy CONNECT: it opens a tunnel whose requests are captured on their
   // own, so it is counted in the host inventory but not compared.
@@ -91,13 +91,15 @@ std::string CanonicalHost(const std::string& host, const Cell& cell);
 // element of `a`, the index of its partner in `b` or -1. Pairs keep their
 // order (a sequence alignment maximising the summed similarity of pairs
 // whose similarity is at least `threshold`).
-std::vector<int> AlignSequences(size_t a_size, size_t b_size, const std::function<double(size_t, size_t)>& similarity,
+std::vector<int> AlignSequences(size_t a_size, size_t b_size,
+                                const std::function<double(size_t, size_t)>& similarity,
                                 double threshold = 0.5);
 
 // Flattens a JSON body (or any body: "body" when it is not JSON) into
 // `fields`, aligning its arrays with those of `reference` (the body of the
 // first request of its kind; nullptr or non-JSON: by index).
-void FlattenBodyAligned(std::string_view body, std::string_view reference, std::map<std::string, std::string>* fields);
+void FlattenBodyAligned(std::string_view body, std::string_view reference,
+                        std::map<std::string, std::string>* fields);
 
 // One field of one aligned request, with its value in every run of every
 // cell (nullopt: the request or the field is absent there).
@@ -111,7 +113,8 @@ struct AlignedField {
 
 // Aligns the runs of every cell by content (see above): runs[c] holds the
 // captures of cell c. Fields come out sorted by request key, then field name.
-std::vector<AlignedField> AlignRuns(const Matrix& matrix, const std::vector<std::vector<RunCapture>>& runs);
+std::vector<AlignedField> AlignRuns(const Matrix& matrix,
+                                    const std::vector<std::vector<RunCapture>>& runs);
 
 // "POST /v1/messages body .system[1].text"; "POST /v1/messages" for the
 // field "request".
@@ -132,10 +135,12 @@ std::string EncodeFromDiff(std::u32string_view text);
 // code points, runs of adjacent edits merged). When more than `max_edits`
 // code points differ, returns one span from the first to the last
 // difference instead.
-std::vector<ChangedSpan> DiffCodePoints(std::u32string_view a, std::u32string_view b, size_t max_edits = 2000);
+std::vector<ChangedSpan> DiffCodePoints(std::u32string_view a, std::u32string_view b,
+                                        size_t max_edits = 2000);
 
 // Widens each span to whole words (runs of letters and digits) on both
 // sides, merging spans that come to touch.
-std::vector<ChangedSpan> WidenToWords(std::u32string_view a, std::u32string_view b, std::vector<ChangedSpan> spans);
+std::vector<ChangedSpan> WidenToWords(std::u32string_view a, std::u32string_view b,
+                                      std::vector<ChangedSpan> spans);
 
 }  // namespace glassbox::probe

@@ -15,7 +15,8 @@ CapturedRequest Post(std::string host, std::string target, std::string body) {
   r.host = std::move(host);
   r.method = "POST";
   r.target = std::move(target);
-  r.headers = {{"Content-Type", "application/json"}, {"Content-Length", "99"}, {"User-Agent", "agent/1.0"}};
+  r.headers = {
+      {"Content-Type", "application/json"}, {"Content-Length", "99"}, {"User-Agent", "agent/1.0"}};
   r.body = std::move(body);
   return r;
 }
@@ -29,8 +30,9 @@ Cell CellWith(std::map<std::string, std::string> env) {
 
 TEST(FlattenRun, JsonLeavesWithSortedKeysAndBaseUrlKeys) {
   RunCapture run;
-  run.requests.push_back(Post("openrouter.ai:443", "/api/v1/messages?beta=true",
-                              R"({"system":[{"type":"text","text":"a"},{"text":"b c"}],"model":"m","n":1,"e":{}})"));
+  run.requests.push_back(
+      Post("openrouter.ai:443", "/api/v1/messages?beta=true",
+           R"({"system":[{"type":"text","text":"a"},{"text":"b c"}],"model":"m","n":1,"e":{}})"));
   run.requests.push_back(Post("t.example.com", "/e", "not json"));
   run.requests.push_back(Post("t.example.com", "/e", "again"));
   Cell cell = CellWith({{"ANTHROPIC_BASE_URL", "https://openrouter.ai/api"}});
@@ -121,7 +123,8 @@ TEST(AlignRuns, ProviderPathsAlignWhenEveryBaseUrlSharesARelayHost) {
   }
 }
 
-const AlignedField* FindField(const std::vector<AlignedField>& fields, const std::string& key, const std::string& field) {
+const AlignedField* FindField(const std::vector<AlignedField>& fields, const std::string& key,
+                              const std::string& field) {
   for (const auto& f : fields) {
     if (f.key == key && f.field == field) return &f;
   }
@@ -135,17 +138,21 @@ TEST(AlignRuns, InsertedArrayElementShiftsNothing) {
   m.cells.push_back(CellWith({}));
   m.cells.push_back(CellWith({}));
   RunCapture a, b;
-  a.requests.push_back(Post("api.anthropic.com", "/v1/messages",
-                            R"({"messages":[{"role":"user","content":[{"type":"text","text":"Today's date is 2026-12-07."}]}]})"));
-  b.requests.push_back(Post("api.anthropic.com", "/v1/messages",
-                            R"({"messages":[{"role":"user","content":[{"type":"text","text":"<reminder>relay</reminder>"},)"
-                            R"({"type":"text","text":"Today’s date is 2026-12-07."}]}]})"));
+  a.requests.push_back(Post(
+      "api.anthropic.com", "/v1/messages",
+      R"({"messages":[{"role":"user","content":[{"type":"text","text":"Today's date is 2026-12-07."}]}]})"));
+  b.requests.push_back(Post(
+      "api.anthropic.com", "/v1/messages",
+      R"({"messages":[{"role":"user","content":[{"type":"text","text":"<reminder>relay</reminder>"},)"
+      R"({"type":"text","text":"Today’s date is 2026-12-07."}]}]})"));
   auto fields = AlignRuns(m, {{a}, {b}});
-  const AlignedField* text = FindField(fields, "POST /v1/messages", "body .messages[0].content[0].text");
+  const AlignedField* text =
+      FindField(fields, "POST /v1/messages", "body .messages[0].content[0].text");
   ASSERT_NE(text, nullptr);
   EXPECT_EQ(text->values[0][0], "Today's date is 2026-12-07.");
   EXPECT_EQ(text->values[1][0], "Today\u2019s date is 2026-12-07.");
-  const AlignedField* inserted = FindField(fields, "POST /v1/messages", "body .messages[0].content[+0].text");
+  const AlignedField* inserted =
+      FindField(fields, "POST /v1/messages", "body .messages[0].content[+0].text");
   ASSERT_NE(inserted, nullptr);
   EXPECT_FALSE(inserted->values[0][0].has_value());
   EXPECT_EQ(inserted->values[1][0], "<reminder>relay</reminder>");
@@ -157,14 +164,16 @@ TEST(AlignRuns, KeyValueArraysAlignByKey) {
   m.cells.push_back(CellWith({}));
   m.cells.push_back(CellWith({}));
   RunCapture a, b;
-  a.requests.push_back(Post("otel.example", "/v1/traces",
-                            R"({"attributes":[{"key":"host.name","value":{"stringValue":"devbox"}},)"
-                            R"({"key":"os.type","value":{"stringValue":"linux"}}]})"));
+  a.requests.push_back(
+      Post("otel.example", "/v1/traces",
+           R"({"attributes":[{"key":"host.name","value":{"stringValue":"devbox"}},)"
+           R"({"key":"os.type","value":{"stringValue":"linux"}}]})"));
   b.requests.push_back(Post("otel.example", "/v1/traces",
                             R"({"attributes":[{"key":"os.type","value":{"stringValue":"linux"}},)"
                             R"({"key":"host.name","value":{"stringValue":"devbox"}}]})"));
   auto fields = AlignRuns(m, {{a}, {b}});
-  const AlignedField* os = FindField(fields, "POST otel.example/v1/traces", "body .attributes[key=os.type].value.stringValue");
+  const AlignedField* os = FindField(fields, "POST otel.example/v1/traces",
+                                     "body .attributes[key=os.type].value.stringValue");
   ASSERT_NE(os, nullptr);
   EXPECT_EQ(os->values[0][0], os->values[1][0]);
   for (const auto& f : fields) EXPECT_EQ(f.values[0][0], f.values[1][0]) << f.field;
@@ -176,8 +185,10 @@ TEST(AlignRuns, ExtraRequestIsItsOwnKind) {
   m.cells.push_back(CellWith({}));
   m.cells.push_back(CellWith({}));
   RunCapture a, b;
-  const std::string main = R"({"model":"big","stream":true,"system":"You are an agent.","messages":[{"role":"user","content":"hi"}]})";
-  const std::string quota = R"({"model":"small","max_tokens":1,"messages":[{"role":"user","content":"quota"}]})";
+  const std::string main =
+      R"({"model":"big","stream":true,"system":"You are an agent.","messages":[{"role":"user","content":"hi"}]})";
+  const std::string quota =
+      R"({"model":"small","max_tokens":1,"messages":[{"role":"user","content":"quota"}]})";
   a.requests.push_back(Post("api.anthropic.com", "/v1/messages", main));
   b.requests.push_back(Post("api.anthropic.com", "/v1/messages", quota));
   b.requests.push_back(Post("api.anthropic.com", "/v1/messages", main));
@@ -199,7 +210,8 @@ TEST(AlignRuns, ExtraRequestIsItsOwnKind) {
 // ".../messages" without an API client's credentials is not one.
 TEST(FlattenRun, ApiCallsAtTheAgentsOwnDefaultHostAreProviderRequests) {
   RunCapture run;
-  CapturedRequest api = Post("llm.vendor.example", "/compatible-mode/v1/chat/completions", R"({"model":"m"})");
+  CapturedRequest api =
+      Post("llm.vendor.example", "/compatible-mode/v1/chat/completions", R"({"model":"m"})");
   api.headers.emplace_back("Authorization", "Bearer sk-x");
   api.sni = "llm.vendor.example";
   api.dest_ip = "198.18.0.1";
@@ -235,8 +247,8 @@ TEST(FlattenRun, CompressedBodiesAreComparedDecoded) {
   zst.resize(ZSTD_compress(zst.data(), zst.size(), json.data(), json.size(), 3));
   uLongf zlen = compressBound(json.size());
   std::string zlib(zlen, '\0');
-  ASSERT_EQ(compress(reinterpret_cast<Bytef*>(zlib.data()), &zlen, reinterpret_cast<const Bytef*>(json.data()),
-                     json.size()),
+  ASSERT_EQ(compress(reinterpret_cast<Bytef*>(zlib.data()), &zlen,
+                     reinterpret_cast<const Bytef*>(json.data()), json.size()),
             Z_OK);
   zlib.resize(zlen);
   RunCapture run;
@@ -254,13 +266,16 @@ TEST(FlattenRun, CompressedBodiesAreComparedDecoded) {
   EXPECT_EQ(flat[2].fields.at("body"), "not zstd");
   EXPECT_EQ(DecodeContentEncoding("gzip", "x", 100).outcome, DecodedContent::Outcome::kCorrupt);
   EXPECT_EQ(DecodeContentEncoding("identity", "x", 100).body, "x");
-  EXPECT_EQ(DecodeContentEncoding("zstd", zst, 10).outcome, DecodedContent::Outcome::kTooLarge);  // past the limit
+  EXPECT_EQ(DecodeContentEncoding("zstd", zst, 10).outcome,
+            DecodedContent::Outcome::kTooLarge);  // past the limit
 }
 
 TEST(AlignSequences, PairsByOrderAndSimilarity) {
   std::vector<std::string> a = {"x", "apple", "banana", "cherry"};
   std::vector<std::string> b = {"apple", "banana", "cherries"};
-  auto sim = [&](size_t i, size_t j) { return a[i] == b[j] ? 1.0 : (a[i].substr(0, 4) == b[j].substr(0, 4) ? 0.6 : 0.0); };
+  auto sim = [&](size_t i, size_t j) {
+    return a[i] == b[j] ? 1.0 : (a[i].substr(0, 4) == b[j].substr(0, 4) ? 0.6 : 0.0);
+  };
   auto p = AlignSequences(a.size(), b.size(), sim);
   EXPECT_EQ(p, (std::vector<int>{-1, 0, 1, 2}));
 }

@@ -23,7 +23,8 @@ constexpr uint16_t kClassIn = 1;
 constexpr size_t kMaxTcpConnections = 64;
 
 uint16_t Read16(std::string_view p, size_t at) {
-  return static_cast<uint16_t>((static_cast<uint8_t>(p[at]) << 8) | static_cast<uint8_t>(p[at + 1]));
+  return static_cast<uint16_t>((static_cast<uint8_t>(p[at]) << 8) |
+                               static_cast<uint8_t>(p[at + 1]));
 }
 
 void Put16(std::string* out, uint16_t v) {
@@ -39,8 +40,8 @@ void Put32(std::string* out, uint32_t v) {
 // The response header: QR set, opcode and RD copied, AA and RA set.
 std::string ResponseHeader(uint16_t id, uint16_t query_flags, uint16_t rcode, uint16_t qdcount,
                            uint16_t ancount) {
-  uint16_t flags = 0x8000 | (query_flags & 0x7800) | (query_flags & 0x0100) | 0x0400 | 0x0080 |
-                   (rcode & 0x000f);
+  uint16_t flags =
+      0x8000 | (query_flags & 0x7800) | (query_flags & 0x0100) | 0x0400 | 0x0080 | (rcode & 0x000f);
   std::string out;
   Put16(&out, id);
   Put16(&out, flags);
@@ -51,14 +52,16 @@ std::string ResponseHeader(uint16_t id, uint16_t query_flags, uint16_t rcode, ui
   return out;
 }
 
-std::string Errno(std::string_view what) { return fmt::format("{}: {}", what, std::strerror(errno)); }
+std::string Errno(std::string_view what) {
+  return fmt::format("{}: {}", what, std::strerror(errno));
+}
 
 }  // namespace
 
 Result<DnsQuestion> ParseDnsQuery(std::string_view packet) {
   if (packet.size() < kHeaderSize) {
-    return Status::Error(fmt::format("DNS message of {} bytes is shorter than its header",
-                                     packet.size()));
+    return Status::Error(
+        fmt::format("DNS message of {} bytes is shorter than its header", packet.size()));
   }
   if (packet.size() > 65535) return Status::Error("DNS message longer than 65535 bytes");
   DnsQuestion q;
@@ -95,19 +98,32 @@ Result<DnsQuestion> ParseDnsQuery(std::string_view packet) {
 
 std::string DnsTypeName(uint16_t qtype) {
   switch (qtype) {
-    case 1: return "A";
-    case 2: return "NS";
-    case 5: return "CNAME";
-    case 6: return "SOA";
-    case 12: return "PTR";
-    case 15: return "MX";
-    case 16: return "TXT";
-    case 28: return "AAAA";
-    case 33: return "SRV";
-    case 64: return "SVCB";
-    case 65: return "HTTPS";
-    case 255: return "ANY";
-    default: return fmt::format("TYPE{}", qtype);
+    case 1:
+      return "A";
+    case 2:
+      return "NS";
+    case 5:
+      return "CNAME";
+    case 6:
+      return "SOA";
+    case 12:
+      return "PTR";
+    case 15:
+      return "MX";
+    case 16:
+      return "TXT";
+    case 28:
+      return "AAAA";
+    case 33:
+      return "SRV";
+    case 64:
+      return "SVCB";
+    case 65:
+      return "HTTPS";
+    case 255:
+      return "ANY";
+    default:
+      return fmt::format("TYPE{}", qtype);
   }
 }
 
@@ -144,8 +160,8 @@ std::string FakeDnsZone::AddressFor(const std::string& name) {
   // 198.18.0.0/15 holds 2^17 addresses; past the last, every new name shares it.
   uint32_t n = next_ < (1u << 17) - 1 ? next_++ : (1u << 17) - 2;
   uint32_t addr = (198u << 24) | (18u << 16) | n;
-  std::string text = fmt::format("{}.{}.{}.{}", addr >> 24, (addr >> 16) & 0xff,
-                                 (addr >> 8) & 0xff, addr & 0xff);
+  std::string text =
+      fmt::format("{}.{}.{}.{}", addr >> 24, (addr >> 16) & 0xff, (addr >> 8) & 0xff, addr & 0xff);
   by_name_.emplace(name, text);
   by_address_.emplace(text, name);
   return text;
@@ -157,8 +173,8 @@ std::string FakeDnsZone::NameFor(const std::string& address) const {
   return found == by_address_.end() ? "" : found->second;
 }
 
-Result<std::unique_ptr<FakeDnsServer>> FakeDnsServer::Start(const std::string& address,
-                                                            int port, FakeDnsZone* zone,
+Result<std::unique_ptr<FakeDnsServer>> FakeDnsServer::Start(const std::string& address, int port,
+                                                            FakeDnsZone* zone,
                                                             QueryCallback on_query) {
   std::unique_ptr<FakeDnsServer> server(new FakeDnsServer());
   server->zone_ = zone;
@@ -321,7 +337,8 @@ void FakeDnsServer::Serve() {
   std::vector<TcpClient> clients;
   std::vector<char> datagram(65536);
   while (!stopping_.load()) {
-    std::vector<pollfd> fds = {{wake_fd_[0], POLLIN, 0}, {udp_fd_, POLLIN, 0}, {tcp_fd_, POLLIN, 0}};
+    std::vector<pollfd> fds = {
+        {wake_fd_[0], POLLIN, 0}, {udp_fd_, POLLIN, 0}, {tcp_fd_, POLLIN, 0}};
     for (const TcpClient& c : clients) fds.push_back({c.fd, POLLIN, 0});
     if (poll(fds.data(), fds.size(), -1) < 0) {
       if (errno == EINTR) continue;

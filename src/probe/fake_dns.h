@@ -29,12 +29,12 @@ namespace glassbox::probe {
 
 struct DnsQuestion {
   uint16_t id = 0;
-  uint16_t flags = 0;        // the query's flags word (opcode, RD, ...)
-  std::string name;          // lower case, no trailing dot; "" for the root
-  std::string wire_name;     // the name exactly as encoded in the query (echoed back)
+  uint16_t flags = 0;     // the query's flags word (opcode, RD, ...)
+  std::string name;       // lower case, no trailing dot; "" for the root
+  std::string wire_name;  // the name exactly as encoded in the query (echoed back)
   uint16_t qtype = 0;
   uint16_t qclass = 0;
-  size_t question_end = 0;   // offset just past the question in the packet
+  size_t question_end = 0;  // offset just past the question in the packet
 };
 
 // Parses a query message with exactly one question. Rejects responses,
@@ -83,8 +83,7 @@ class FakeDnsServer {
   // the sandbox, it answers queries sent to any address, replying from the
   // address each query went to (IP_PKTINFO). Error names the address.
   static Result<std::unique_ptr<FakeDnsServer>> Start(const std::string& address, int port,
-                                                      FakeDnsZone* zone,
-                                                      QueryCallback on_query);
+                                                      FakeDnsZone* zone, QueryCallback on_query);
   ~FakeDnsServer();  // stops and joins the thread
   FakeDnsServer(const FakeDnsServer&) = delete;
   FakeDnsServer& operator=(const FakeDnsServer&) = delete;

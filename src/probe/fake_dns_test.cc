@@ -68,9 +68,9 @@ TEST(DnsPacket, ParsesAQueryLowerCased) {
 
 TEST(DnsPacket, RejectsMalformedQueries) {
   std::string good = Query(1, "a.example", 1);
-  EXPECT_FALSE(ParseDnsQuery(good.substr(0, 11)).ok());                // short header
-  EXPECT_FALSE(ParseDnsQuery(good.substr(0, good.size() - 2)).ok());   // no class
-  EXPECT_FALSE(ParseDnsQuery(good.substr(0, 15)).ok());                // label cut
+  EXPECT_FALSE(ParseDnsQuery(good.substr(0, 11)).ok());               // short header
+  EXPECT_FALSE(ParseDnsQuery(good.substr(0, good.size() - 2)).ok());  // no class
+  EXPECT_FALSE(ParseDnsQuery(good.substr(0, 15)).ok());               // label cut
   std::string response = good;
   response[2] = static_cast<char>(0x81);
   EXPECT_FALSE(ParseDnsQuery(response).ok());
@@ -101,7 +101,9 @@ TEST(DnsPacket, AnswersAWithTheAddressAndAaaaEmpty) {
   // The answer's RDATA is the last four bytes.
   EXPECT_EQ(r.substr(r.size() - 4), std::string("\xc6\x12\x00\x07", 4));
   // It parses back as a response to the same name (question echoed).
-  EXPECT_EQ(r.substr(12, 11), std::string("\x01x\x07" "example\x00", 11));
+  EXPECT_EQ(r.substr(12, 11), std::string("\x01x\x07"
+                                          "example\x00",
+                                          11));
 
   Result<DnsQuestion> aaaa = ParseDnsQuery(Query(2, "x.example", 28));
   ASSERT_TRUE(aaaa.ok());
@@ -109,8 +111,8 @@ TEST(DnsPacket, AnswersAWithTheAddressAndAaaaEmpty) {
   EXPECT_EQ(At16(empty, 6), 0);
   EXPECT_EQ(At16(empty, 2) & 0x000f, 0);
 
-  std::string formerr = BuildDnsFormatError(std::string("\x00\x05\x01\x00\x00\x02", 6) +
-                                            std::string(6, '\0'));
+  std::string formerr =
+      BuildDnsFormatError(std::string("\x00\x05\x01\x00\x00\x02", 6) + std::string(6, '\0'));
   EXPECT_EQ(At16(formerr, 0), 5);
   EXPECT_EQ(At16(formerr, 2) & 0x000f, 1);
   EXPECT_EQ(BuildDnsFormatError("abc"), "");
@@ -136,13 +138,13 @@ struct Seen {
 TEST(FakeDnsServer, AnswersOverUdpAndTcpAndRecords) {
   FakeDnsZone zone;
   Seen seen;
-  auto server = FakeDnsServer::Start("127.0.0.1", 0, &zone,
-                                     [&seen](const DnsQuestion& q, std::string_view transport,
-                                             const std::string& address) {
-                                       std::lock_guard<std::mutex> lock(seen.mutex);
-                                       seen.queries.emplace_back(q.name, std::string(transport));
-                                       seen.servers.push_back(address);
-                                     });
+  auto server = FakeDnsServer::Start(
+      "127.0.0.1", 0, &zone,
+      [&seen](const DnsQuestion& q, std::string_view transport, const std::string& address) {
+        std::lock_guard<std::mutex> lock(seen.mutex);
+        seen.queries.emplace_back(q.name, std::string(transport));
+        seen.servers.push_back(address);
+      });
   ASSERT_TRUE(server.ok()) << server.status().message();
   sockaddr_in sa{};
   sa.sin_family = AF_INET;

@@ -2,12 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <toml++/toml.h>
 #include <algorithm>
 #include <cctype>
 #include <fstream>
 #include <set>
 #include <sstream>
-#include <toml++/toml.h>
 
 namespace glassbox::probe {
 namespace {
@@ -27,7 +27,8 @@ std::vector<std::string> Split(std::string_view text, char sep) {
   size_t start = 0;
   while (true) {
     size_t end = text.find(sep, start);
-    parts.emplace_back(text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
+    parts.emplace_back(
+        text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
     if (end == std::string_view::npos) break;
     start = end + 1;
   }
@@ -67,14 +68,17 @@ Cell BaselineCell(const Baseline& baseline) {
 }
 
 Status CheckDimension(const Dimension& dim) {
-  if (dim.variables.empty()) return Status::Error(fmt::format("dimension '{}' names no variable", dim.name));
+  if (dim.variables.empty())
+    return Status::Error(fmt::format("dimension '{}' names no variable", dim.name));
   for (const auto& var : dim.variables) {
     if (!IsValidVariable(var)) {
-      return Status::Error(fmt::format("'{}' is not a variable name (letters, digits, _; or {}, {}, {})", var,
-                                       kLocaltimeVar, kHostnameVar, kUserVar));
+      return Status::Error(
+          fmt::format("'{}' is not a variable name (letters, digits, _; or {}, {}, {})", var,
+                      kLocaltimeVar, kHostnameVar, kUserVar));
     }
   }
-  if (dim.values.empty()) return Status::Error(fmt::format("dimension '{}' has no values", dim.name));
+  if (dim.values.empty())
+    return Status::Error(fmt::format("dimension '{}' has no values", dim.name));
   for (const auto& value : dim.values) {
     for (const auto& [var, v] : value.assign) {
       if ((var == kHostnameVar || var == kUserVar) &&
@@ -82,7 +86,8 @@ Status CheckDimension(const Dimension& dim) {
         return Status::Error(fmt::format("{} value '{}' is not a usable name", var, v));
       }
       if (var == kLocaltimeVar && (v.empty() || v.find("..") != std::string::npos || v[0] == '/')) {
-        return Status::Error(fmt::format("{} value '{}' is not a zone name like Asia/Shanghai", var, v));
+        return Status::Error(
+            fmt::format("{} value '{}' is not a zone name like Asia/Shanghai", var, v));
       }
       if (v.find('\0') != std::string::npos || v.find('\n') != std::string::npos) {
         return Status::Error(fmt::format("value of {} holds a NUL or newline", var));
@@ -125,7 +130,8 @@ Baseline DefaultBaseline() {
 Result<Dimension> ParseVary(std::string_view flag) {
   size_t eq = flag.find('=');
   if (eq == std::string_view::npos || eq == 0) {
-    return Status::Error(fmt::format("--vary '{}': expected VAR=v1,v2,… (or VAR1+VAR2=v1,…)", flag));
+    return Status::Error(
+        fmt::format("--vary '{}': expected VAR=v1,v2,… (or VAR1+VAR2=v1,…)", flag));
   }
   Dimension dim;
   dim.name = std::string(flag.substr(0, eq));
@@ -136,7 +142,8 @@ Result<Dimension> ParseVary(std::string_view flag) {
     for (const auto& var : dim.variables) value.assign.emplace_back(var, raw);
     dim.values.push_back(std::move(value));
   }
-  if (Status s = CheckDimension(dim); !s.ok()) return Status::Error(fmt::format("--vary '{}': {}", flag, s.message()));
+  if (Status s = CheckDimension(dim); !s.ok())
+    return Status::Error(fmt::format("--vary '{}': {}", flag, s.message()));
   return dim;
 }
 
@@ -146,7 +153,8 @@ std::vector<std::string> BaseUrlVariables(const std::vector<std::string>& argv) 
     size_t slash = arg.rfind('/');
     joined += (slash == std::string::npos ? arg : arg.substr(slash + 1)) + " ";
   }
-  std::transform(joined.begin(), joined.end(), joined.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(joined.begin(), joined.end(), joined.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   std::vector<std::string> vars;
   if (joined.find("claude") != std::string::npos || joined.find("anthropic") != std::string::npos) {
     vars.push_back("ANTHROPIC_BASE_URL");
@@ -161,7 +169,8 @@ std::vector<std::string> BaseUrlVariables(const std::vector<std::string>& argv) 
 
 std::vector<Dimension> DefaultDimensions(const std::vector<std::string>& argv) {
   std::vector<Dimension> dims;
-  auto simple = [](std::string name, std::vector<std::string> variables, std::vector<std::string> values) {
+  auto simple = [](std::string name, std::vector<std::string> variables,
+                   std::vector<std::string> values) {
     Dimension dim;
     dim.name = std::move(name);
     dim.variables = std::move(variables);
@@ -183,10 +192,11 @@ std::vector<Dimension> DefaultDimensions(const std::vector<std::string>& argv) {
   for (const char* tz : {"Asia/Shanghai", "Asia/Singapore", "America/New_York"}) {
     zone.values.push_back({fmt::format("TZ={}", tz), {{"TZ", tz}}});
   }
-  zone.values.push_back(
-      {fmt::format("{}=Asia/Shanghai", kLocaltimeVar), {{"TZ", ""}, {std::string(kLocaltimeVar), "Asia/Shanghai"}}});
+  zone.values.push_back({fmt::format("{}=Asia/Shanghai", kLocaltimeVar),
+                         {{"TZ", ""}, {std::string(kLocaltimeVar), "Asia/Shanghai"}}});
   dims.push_back(std::move(zone));
-  dims.push_back(simple("LANG+LC_ALL", {"LANG", "LC_ALL"}, {"zh_CN.UTF-8", "de_DE.UTF-8", "ja_JP.UTF-8"}));
+  dims.push_back(
+      simple("LANG+LC_ALL", {"LANG", "LC_ALL"}, {"zh_CN.UTF-8", "de_DE.UTF-8", "ja_JP.UTF-8"}));
 
   Dimension base;
   base.name = "base URL";
@@ -196,7 +206,8 @@ std::vector<Dimension> DefaultDimensions(const std::vector<std::string>& argv) {
   // server inside the sandbox. Four levels with the official host, like the
   // zone's five: the pairwise design needs 5 x 4 = 20 cells, which keeps a
   // real agent's default probe under 90 s on two cores.
-  for (const char* host : {"openrouter.ai/api", "llm-gw.example-corp.com", "api.relay-example.cn"}) {
+  for (const char* host :
+       {"openrouter.ai/api", "llm-gw.example-corp.com", "api.relay-example.cn"}) {
     DimensionValue value;
     std::string_view h(host);
     value.label = std::string(h.substr(0, h.find('/')));
@@ -204,8 +215,10 @@ std::vector<Dimension> DefaultDimensions(const std::vector<std::string>& argv) {
     base.values.push_back(std::move(value));
   }
   dims.push_back(std::move(base));
-  dims.push_back(simple("HTTPS_PROXY+HTTP_PROXY", {"HTTPS_PROXY", "HTTP_PROXY"}, {"http://proxy.example-corp.com:8080"}));
-  dims.push_back(simple(std::string(kHostnameVar), {std::string(kHostnameVar)}, {"wks-berlin-042"}));
+  dims.push_back(simple("HTTPS_PROXY+HTTP_PROXY", {"HTTPS_PROXY", "HTTP_PROXY"},
+                        {"http://proxy.example-corp.com:8080"}));
+  dims.push_back(
+      simple(std::string(kHostnameVar), {std::string(kHostnameVar)}, {"wks-berlin-042"}));
   dims.push_back(simple(std::string(kUserVar), {std::string(kUserVar)}, {"li.wei"}));
   return dims;
 }
@@ -264,8 +277,9 @@ Status ParseSet(std::string_view flag, std::map<std::string, std::string>* set) 
   std::string var(flag.substr(0, eq));
   std::string value(flag.substr(eq + 1));
   if (!IsValidVariable(var)) {
-    return Status::Error(fmt::format("--set '{}': '{}' is not a variable name (letters, digits, _; or {}, {}, {})",
-                                     flag, var, kLocaltimeVar, kHostnameVar, kUserVar));
+    return Status::Error(
+        fmt::format("--set '{}': '{}' is not a variable name (letters, digits, _; or {}, {}, {})",
+                    flag, var, kLocaltimeVar, kHostnameVar, kUserVar));
   }
   if (value.find('\0') != std::string::npos || value.find('\n') != std::string::npos) {
     return Status::Error(fmt::format("--set '{}': the value holds a NUL or newline", flag));
@@ -526,8 +540,8 @@ void MakeLabelsUnique(std::vector<Cell>* cells) {
 
 }  // namespace
 
-Result<Matrix> BuildMatrix(const Baseline& baseline, std::vector<Dimension> dimensions, Design design,
-                           size_t max_cells) {
+Result<Matrix> BuildMatrix(const Baseline& baseline, std::vector<Dimension> dimensions,
+                           Design design, size_t max_cells) {
   for (const auto& dim : dimensions) {
     if (Status s = CheckDimension(dim); !s.ok()) return s;
   }
@@ -671,7 +685,8 @@ Status ParseMatrixKey(const std::string& key, const toml::node& node, const std:
 
 }  // namespace
 
-Result<Matrix> ParseMatrixToml(std::string_view text, const std::string& name, const std::vector<std::string>& argv,
+Result<Matrix> ParseMatrixToml(std::string_view text, const std::string& name,
+                               const std::vector<std::string>& argv,
                                const std::map<std::string, std::string>& set, size_t max_cells) {
   toml::table table;
   try {

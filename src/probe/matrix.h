@@ -58,9 +58,9 @@ struct Dimension {
 
 // A fully resolved cell.
 struct Cell {
-  std::string label;                          // "baseline", "TZ=Asia/Shanghai"
-  std::map<std::string, std::string> env;     // variables set (unset ones are absent)
-  std::string timezone;                       // /etc/localtime zone
+  std::string label;                       // "baseline", "TZ=Asia/Shanghai"
+  std::map<std::string, std::string> env;  // variables set (unset ones are absent)
+  std::string timezone;                    // /etc/localtime zone
   std::string hostname;
   std::string username;
   // Variables (and pseudo-variables) whose value differs from the baseline,
@@ -130,8 +130,8 @@ std::vector<std::string> BaseUrlVariables(const std::vector<std::string>& argv);
 // The cells of `design` over `dimensions` (the baseline first). No
 // dimension at all gives the baseline alone. Fails when the matrix would
 // hold more than `max_cells` cells.
-Result<Matrix> BuildMatrix(const Baseline& baseline, std::vector<Dimension> dimensions, Design design,
-                           size_t max_cells = 512);
+Result<Matrix> BuildMatrix(const Baseline& baseline, std::vector<Dimension> dimensions,
+                           Design design, size_t max_cells = 512);
 
 // The rows of a 2-way covering array over dimensions of `levels[d]` levels
 // each (level 0 first): every pair of levels of every two dimensions appears
@@ -154,9 +154,12 @@ std::vector<std::vector<int>> CoveringArray(const std::vector<int>& levels);
 // file's [baseline] entries. A file with a [baseline] and no [[vary]] is a
 // one-cell matrix.
 Result<Matrix> LoadMatrixFile(const std::string& path, const std::vector<std::string>& argv,
-                              const std::map<std::string, std::string>& set = {}, size_t max_cells = 512);
-Result<Matrix> ParseMatrixToml(std::string_view text, const std::string& name, const std::vector<std::string>& argv,
-                               const std::map<std::string, std::string>& set = {}, size_t max_cells = 512);
+                              const std::map<std::string, std::string>& set = {},
+                              size_t max_cells = 512);
+Result<Matrix> ParseMatrixToml(std::string_view text, const std::string& name,
+                               const std::vector<std::string>& argv,
+                               const std::map<std::string, std::string>& set = {},
+                               size_t max_cells = 512);
 
 // True for names an agent may be given: environment variable names
 // ([A-Za-z_][A-Za-z0-9_]*) and the pseudo-variables above.

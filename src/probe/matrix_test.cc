@@ -14,7 +14,8 @@ TEST(ParseVary, SingleVariable) {
   EXPECT_EQ(dim->variables, std::vector<std::string>{"TZ"});
   ASSERT_EQ(dim->values.size(), 2u);
   EXPECT_EQ(dim->values[1].label, "Asia/Singapore");
-  EXPECT_EQ(dim->values[1].assign[0], (std::pair<std::string, std::string>{"TZ", "Asia/Singapore"}));
+  EXPECT_EQ(dim->values[1].assign[0],
+            (std::pair<std::string, std::string>{"TZ", "Asia/Singapore"}));
 }
 
 TEST(ParseVary, LinkedVariablesAndUnset) {
@@ -26,7 +27,8 @@ TEST(ParseVary, LinkedVariablesAndUnset) {
 }
 
 TEST(ParseVary, RejectsBadInput) {
-  for (const char* bad : {"TZ", "=x", "1TZ=a", "A B=c", "@hostname=a/b", "@localtime=../../etc/passwd", "@bogus=1"}) {
+  for (const char* bad :
+       {"TZ", "=x", "1TZ=a", "A B=c", "@hostname=a/b", "@localtime=../../etc/passwd", "@bogus=1"}) {
     auto dim = ParseVary(bad);
     EXPECT_FALSE(dim.ok()) << bad;
     if (!dim.ok()) {
@@ -63,7 +65,8 @@ TEST(BuildMatrix, CrossProduct) {
   EXPECT_EQ(m->cells.size(), 6u);  // (1 + 2) * (1 + 1)
   bool found = false;
   for (const auto& c : m->cells) {
-    if (c.varied.size() == 2 && c.Get("TZ") == "Europe/Berlin" && c.Get("LANG") == "de_DE.UTF-8") found = true;
+    if (c.varied.size() == 2 && c.Get("TZ") == "Europe/Berlin" && c.Get("LANG") == "de_DE.UTF-8")
+      found = true;
   }
   EXPECT_TRUE(found);
   EXPECT_FALSE(BuildMatrix(DefaultBaseline(), {*tz, *lang}, Design::kCross, 5).ok());
@@ -88,10 +91,11 @@ TEST(DefaultDimensions, CoversTheIssueList) {
   for (const auto& c : m->cells) {
     for (const auto& [k, v] : c.varied) varied.insert(k + "=" + v);
   }
-  for (const char* want : {"TZ=Asia/Shanghai", "TZ=Asia/Singapore", "TZ=America/New_York", "@localtime=Asia/Shanghai",
-                           "LANG=zh_CN.UTF-8", "LC_ALL=ja_JP.UTF-8", "ANTHROPIC_BASE_URL=https://openrouter.ai/api",
-                           "OPENAI_BASE_URL=https://llm-gw.example-corp.com/v1", "@hostname=wks-berlin-042",
-                           "@user=li.wei", "HTTPS_PROXY=http://proxy.example-corp.com:8080"}) {
+  for (const char* want :
+       {"TZ=Asia/Shanghai", "TZ=Asia/Singapore", "TZ=America/New_York", "@localtime=Asia/Shanghai",
+        "LANG=zh_CN.UTF-8", "LC_ALL=ja_JP.UTF-8", "ANTHROPIC_BASE_URL=https://openrouter.ai/api",
+        "OPENAI_BASE_URL=https://llm-gw.example-corp.com/v1", "@hostname=wks-berlin-042",
+        "@user=li.wei", "HTTPS_PROXY=http://proxy.example-corp.com:8080"}) {
     EXPECT_TRUE(varied.count(want)) << want;
   }
   // Small enough for a real agent, and the baseline sets only what the matrix uses.
@@ -113,7 +117,8 @@ TEST(CoveringArray, CoversEveryPair) {
       for (size_t d2 = d1 + 1; d2 < levels.size(); ++d2) {
         for (int a = 0; a < levels[d1]; ++a) {
           for (int b = 0; b < levels[d2]; ++b) {
-            bool found = std::any_of(rows.begin(), rows.end(), [&](const auto& r) { return r[d1] == a && r[d2] == b; });
+            bool found = std::any_of(rows.begin(), rows.end(),
+                                     [&](const auto& r) { return r[d1] == a && r[d2] == b; });
             EXPECT_TRUE(found) << d1 << "=" << a << " " << d2 << "=" << b;
           }
         }
@@ -156,8 +161,10 @@ TEST(BaselineFor, OnlyWhatTheMatrixUsesAndSetWins) {
 }
 
 TEST(BaseUrlVariables, DetectsFromTheCommand) {
-  EXPECT_EQ(BaseUrlVariables({"/usr/bin/claude", "-p", "hi"}), std::vector<std::string>{"ANTHROPIC_BASE_URL"});
-  EXPECT_EQ(BaseUrlVariables({"npx", "@google/gemini-cli"}), std::vector<std::string>{"GOOGLE_GEMINI_BASE_URL"});
+  EXPECT_EQ(BaseUrlVariables({"/usr/bin/claude", "-p", "hi"}),
+            std::vector<std::string>{"ANTHROPIC_BASE_URL"});
+  EXPECT_EQ(BaseUrlVariables({"npx", "@google/gemini-cli"}),
+            std::vector<std::string>{"GOOGLE_GEMINI_BASE_URL"});
   EXPECT_EQ(BaseUrlVariables({"node", "x.js"}).size(), 3u);
 }
 
@@ -183,7 +190,8 @@ values = ["ja_JP.UTF-8"]
 }
 
 TEST(MatrixToml, BaselineOnlyAndDesign) {
-  auto only = ParseMatrixToml("[baseline]\nANTHROPIC_BASE_URL = \"https://relay.example\"\n", "m.toml", {"claude"});
+  auto only = ParseMatrixToml("[baseline]\nANTHROPIC_BASE_URL = \"https://relay.example\"\n",
+                              "m.toml", {"claude"});
   ASSERT_TRUE(only.ok()) << only.status().message();
   ASSERT_EQ(only->cells.size(), 1u);
   EXPECT_EQ(only->cells[0].Get("ANTHROPIC_BASE_URL"), "https://relay.example");

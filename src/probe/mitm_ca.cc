@@ -31,9 +31,15 @@ std::string OpenSslError(std::string_view what) {
   return fmt::format("{}: {}", what, buf);
 }
 
-struct BioDeleter { void operator()(BIO* b) const { BIO_free(b); } };
-struct X509Deleter { void operator()(X509* x) const { X509_free(x); } };
-struct KeyDeleter { void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); } };
+struct BioDeleter {
+  void operator()(BIO* b) const { BIO_free(b); }
+};
+struct X509Deleter {
+  void operator()(X509* x) const { X509_free(x); }
+};
+struct KeyDeleter {
+  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
+};
 using BioPtr = std::unique_ptr<BIO, BioDeleter>;
 using X509Ptr = std::unique_ptr<X509, X509Deleter>;
 using KeyPtr = std::unique_ptr<EVP_PKEY, KeyDeleter>;
@@ -79,11 +85,11 @@ bool AddExtension(X509* cert, X509* issuer, int nid, const std::string& value) {
 bool SetName(X509_NAME* name, std::string_view common_name) {
   std::string cn(common_name.substr(0, 64));  // X.520 ub-common-name
   return X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8,
-                                    reinterpret_cast<const unsigned char*>("glassbox probe"),
-                                    -1, -1, 0) == 1 &&
+                                    reinterpret_cast<const unsigned char*>("glassbox probe"), -1,
+                                    -1, 0) == 1 &&
          X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-                                    reinterpret_cast<const unsigned char*>(cn.c_str()), -1,
-                                    -1, 0) == 1;
+                                    reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1,
+                                    0) == 1;
 }
 
 bool IsIpLiteral(const std::string& name, bool* is_v6) {
@@ -147,8 +153,8 @@ Result<std::unique_ptr<MitmCa>> MitmCa::Generate(std::string_view common_name) {
     return Status::Error(OpenSslError("cannot build the probe CA certificate"));
   }
   BioPtr key_bio(BIO_new(BIO_s_mem()));
-  if (!key_bio || PEM_write_bio_PrivateKey(key_bio.get(), key.get(), nullptr, nullptr, 0,
-                                           nullptr, nullptr) != 1) {
+  if (!key_bio || PEM_write_bio_PrivateKey(key_bio.get(), key.get(), nullptr, nullptr, 0, nullptr,
+                                           nullptr) != 1) {
     return Status::Error(OpenSslError("cannot write the probe CA key"));
   }
   Result<std::string> pem = CertPem(cert.get());
@@ -159,12 +165,10 @@ Result<std::unique_ptr<MitmCa>> MitmCa::Generate(std::string_view common_name) {
 Result<std::unique_ptr<MitmCa>> MitmCa::FromPem(std::string_view cert_pem,
                                                 std::string_view key_pem) {
   BioPtr cert_bio(BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size())));
-  X509Ptr cert(cert_bio ? PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr)
-                        : nullptr);
+  X509Ptr cert(cert_bio ? PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr) : nullptr);
   if (!cert) return Status::Error(OpenSslError("probe CA certificate PEM is not a certificate"));
   BioPtr key_bio(BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size())));
-  KeyPtr key(key_bio ? PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr)
-                     : nullptr);
+  KeyPtr key(key_bio ? PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr) : nullptr);
   if (!key) return Status::Error(OpenSslError("probe CA key PEM is not a private key"));
   if (X509_check_private_key(cert.get(), key.get()) != 1) {
     return Status::Error(OpenSslError("probe CA key does not match its certificate"));
@@ -194,8 +198,10 @@ Result<std::shared_ptr<MitmCa::Minted>> MitmCa::MintLocked(const std::string& na
   } else if (IsDnsName(name)) {
     san = "DNS:" + name;
   } else {
-    return Status::Error(fmt::format("cannot mint a certificate for server name '{}': not a "
-                                     "DNS name or IP address", name));
+    return Status::Error(
+        fmt::format("cannot mint a certificate for server name '{}': not a "
+                    "DNS name or IP address",
+                    name));
   }
   X509Ptr cert(X509_new());
   if (!cert || X509_set_version(cert.get(), 2) != 1 || !SetRandomSerial(cert.get()) ||
@@ -219,8 +225,7 @@ Result<std::shared_ptr<MitmCa::Minted>> MitmCa::MintLocked(const std::string& na
   SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
   if (ctx == nullptr || SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
       SSL_CTX_use_certificate(ctx, cert.get()) != 1 ||
-      SSL_CTX_use_PrivateKey(ctx, leaf_key_) != 1 ||
-      SSL_CTX_add1_chain_cert(ctx, cert_) != 1) {
+      SSL_CTX_use_PrivateKey(ctx, leaf_key_) != 1 || SSL_CTX_add1_chain_cert(ctx, cert_) != 1) {
     SSL_CTX_free(ctx);
     return Status::Error(OpenSslError(fmt::format("cannot build a TLS context for '{}'", name)));
   }
@@ -229,8 +234,8 @@ Result<std::shared_ptr<MitmCa::Minted>> MitmCa::MintLocked(const std::string& na
   leaf->cert_pem = *pem;
   leaf->chain_pem = *pem + cert_pem_;
   BioPtr key_bio(BIO_new(BIO_s_mem()));
-  if (!key_bio || PEM_write_bio_PrivateKey(key_bio.get(), leaf_key_, nullptr, nullptr, 0,
-                                           nullptr, nullptr) != 1) {
+  if (!key_bio || PEM_write_bio_PrivateKey(key_bio.get(), leaf_key_, nullptr, nullptr, 0, nullptr,
+                                           nullptr) != 1) {
     SSL_CTX_free(ctx);
     return Status::Error(OpenSslError("cannot write the leaf key"));
   }

@@ -69,7 +69,8 @@ TEST(MitmCa, IpLiteralsGetIpSans) {
     Result<std::shared_ptr<const LeafCert>> leaf = (*ca)->Leaf(ip);
     ASSERT_TRUE(leaf.ok()) << leaf.status().message();
     std::string why;
-    EXPECT_TRUE(Verifies((*ca)->cert_pem(), (*leaf)->cert_pem, ip, true, &why)) << ip << ": " << why;
+    EXPECT_TRUE(Verifies((*ca)->cert_pem(), (*leaf)->cert_pem, ip, true, &why))
+        << ip << ": " << why;
   }
 }
 

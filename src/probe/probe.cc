@@ -20,7 +20,8 @@ std::string FileSafe(std::string_view label) {
   std::string out;
   for (char c : label) {
     auto u = static_cast<unsigned char>(c);
-    out.push_back(std::isalnum(u) || c == '=' || c == '-' || c == '.' || c == '_' || c == '@' ? c : '_');
+    out.push_back(
+        std::isalnum(u) || c == '=' || c == '-' || c == '.' || c == '_' || c == '@' ? c : '_');
     if (out.size() >= 80) break;
   }
   return out;
@@ -40,7 +41,8 @@ CellSpec ToCellSpec(const Cell& cell) {
   return spec;
 }
 
-Result<MatrixRun> RunMatrix(const Matrix& matrix, const ProbeOptions& options, const CellRunner& runner) {
+Result<MatrixRun> RunMatrix(const Matrix& matrix, const ProbeOptions& options,
+                            const CellRunner& runner) {
   if (options.runs < 1) return Status::Error("--runs must be at least 1");
   if (options.work_root.empty()) return Status::Error("no work directory for the runs");
   const size_t cells = matrix.cells.size();
@@ -60,7 +62,9 @@ Result<MatrixRun> RunMatrix(const Matrix& matrix, const ProbeOptions& options, c
       if (task >= total) return;
       size_t r = task / cells;
       size_t c = task % cells;
-      std::string dir = (fs::path(options.work_root) / fmt::format("cell-{:02}", c) / fmt::format("run-{}", r + 1)).string();
+      std::string dir = (fs::path(options.work_root) / fmt::format("cell-{:02}", c) /
+                         fmt::format("run-{}", r + 1))
+                            .string();
       std::error_code ec;
       fs::create_directories(fs::path(dir).parent_path(), ec);
       if (ec) {
@@ -103,7 +107,8 @@ Status WriteCaptures(const std::string& dir, const Matrix& matrix, const MatrixR
     index << "\n";
     fs::path cell_dir = fs::path(dir) / "captures" / name;
     fs::create_directories(cell_dir, ec);
-    if (ec) return Status::Error(fmt::format("{}: cannot create: {}", cell_dir.string(), ec.message()));
+    if (ec)
+      return Status::Error(fmt::format("{}: cannot create: {}", cell_dir.string(), ec.message()));
     for (size_t r = 0; r < run.runs[c].size(); ++r) {
       fs::path file = cell_dir / fmt::format("run-{}.jsonl", r + 1);
       std::ofstream out(file, std::ios::binary);

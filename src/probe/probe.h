@@ -25,8 +25,8 @@ struct ProbeOptions {
   double timeout_s = 60;          // per run
   // Scratch root: each run gets ROOT/cell-NN/run-K. Required.
   std::string work_root;
-  std::string glassbox_exe;                     // "" = this executable
-  std::vector<std::string> copy_into_workdir;   // files the agent needs in its cwd
+  std::string glassbox_exe;                    // "" = this executable
+  std::vector<std::string> copy_into_workdir;  // files the agent needs in its cwd
 };
 
 // Runs one cell once. `work_dir` is fresh and empty.
@@ -39,7 +39,8 @@ struct MatrixRun {
 
 // Runs every (cell, run) pair; the first runner error stops the remaining
 // work and is returned, naming the cell.
-Result<MatrixRun> RunMatrix(const Matrix& matrix, const ProbeOptions& options, const CellRunner& runner);
+Result<MatrixRun> RunMatrix(const Matrix& matrix, const ProbeOptions& options,
+                            const CellRunner& runner);
 
 // The CellSpec the sandbox gets for a cell.
 CellSpec ToCellSpec(const Cell& cell);

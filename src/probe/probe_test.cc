@@ -33,22 +33,23 @@ TEST(RunMatrix, RunsEveryCellRunsTimesInParallel) {
   options.jobs = 2;
   options.work_root = TempDir();
   std::atomic<int> active{0}, peak{0}, calls{0};
-  auto result = RunMatrix(m, options, [&](const Cell& cell, const std::string& dir) -> Result<RunCapture> {
-    int now = ++active;
-    peak = std::max(peak.load(), now);
-    std::this_thread::sleep_for(std::chrono::milliseconds(30));
-    ++calls;
-    --active;
-    EXPECT_TRUE(fs::is_directory(fs::path(dir).parent_path()));
-    RunCapture run;
-    run.exit_code = 0;
-    CapturedRequest r;
-    r.method = "GET";
-    r.host = "x.example";
-    r.target = "/" + cell.Get("TZ");
-    run.requests.push_back(r);
-    return run;
-  });
+  auto result =
+      RunMatrix(m, options, [&](const Cell& cell, const std::string& dir) -> Result<RunCapture> {
+        int now = ++active;
+        peak = std::max(peak.load(), now);
+        std::this_thread::sleep_for(std::chrono::milliseconds(30));
+        ++calls;
+        --active;
+        EXPECT_TRUE(fs::is_directory(fs::path(dir).parent_path()));
+        RunCapture run;
+        run.exit_code = 0;
+        CapturedRequest r;
+        r.method = "GET";
+        r.host = "x.example";
+        r.target = "/" + cell.Get("TZ");
+        run.requests.push_back(r);
+        return run;
+      });
   ASSERT_TRUE(result.ok()) << result.status().message();
   EXPECT_EQ(calls.load(), 6);
   EXPECT_EQ(peak.load(), 2);
@@ -74,15 +75,18 @@ TEST(RunMatrix, FirstErrorStopsAndNamesTheCell) {
   options.runs = 1;
   options.jobs = 1;
   options.work_root = TempDir();
-  auto result = RunMatrix(m, options, [](const Cell& cell, const std::string&) -> Result<RunCapture> {
-    if (cell.Get("TZ") == "Asia/Shanghai") return Status::Error("user namespaces are disabled");
-    return RunCapture{};
-  });
+  auto result =
+      RunMatrix(m, options, [](const Cell& cell, const std::string&) -> Result<RunCapture> {
+        if (cell.Get("TZ") == "Asia/Shanghai") return Status::Error("user namespaces are disabled");
+        return RunCapture{};
+      });
   ASSERT_FALSE(result.ok());
   EXPECT_NE(result.status().message().find("TZ=Asia/Shanghai"), std::string::npos);
   EXPECT_NE(result.status().message().find("user namespaces"), std::string::npos);
   options.runs = 0;
-  EXPECT_FALSE(RunMatrix(m, options, [](const Cell&, const std::string&) { return Result<RunCapture>(RunCapture{}); }).ok());
+  EXPECT_FALSE(RunMatrix(m, options, [](const Cell&, const std::string&) {
+                 return Result<RunCapture>(RunCapture{});
+               }).ok());
   fs::remove_all(options.work_root);
 }
 

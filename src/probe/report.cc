@@ -22,12 +22,14 @@ std::string CutVisible(std::string_view text, size_t max_cp, bool from_end) {
   return EncodeFromDiff(std::u32string_view(cps).substr(0, max_cp)) + "...";
 }
 
-std::string ValueOrAbsent(const std::optional<std::string>& v) { return v ? *v : std::string("(absent)"); }
+std::string ValueOrAbsent(const std::optional<std::string>& v) {
+  return v ? *v : std::string("(absent)");
+}
 
 // A value as shown in by_cell: whole when short, else the part around the
 // first change.
-std::string CellExcerpt(const std::optional<std::string>& value, const Difference& d, size_t cell_index,
-                        const std::string& label) {
+std::string CellExcerpt(const std::optional<std::string>& value, const Difference& d,
+                        size_t cell_index, const std::string& label) {
   if (!value) return "(absent)";
   if (value->size() <= 300) return *value;
   for (const auto& c : d.changes) {
@@ -46,7 +48,9 @@ size_t CountClass(const Analysis& a, DiffClass c) {
   return n;
 }
 
-std::string Plural(size_t n, const char* one, const char* many) { return fmt::format("{} {}", n, n == 1 ? one : many); }
+std::string Plural(size_t n, const char* one, const char* many) {
+  return fmt::format("{} {}", n, n == 1 ? one : many);
+}
 
 std::string Join(const std::vector<std::string>& items, std::string_view sep) {
   std::string s;
@@ -60,12 +64,13 @@ std::string ClassSummary(const Analysis& a) {
     const char* one;
     const char* many;
   };
-  static const Names kNames[] = {{DiffClass::kCovertMarker, "covert marker", "covert markers"},
-                                 {DiffClass::kOtherDependence, "other dependence", "other dependences"},
-                                 {DiffClass::kUnexplained, "unexplained difference", "unexplained differences"},
-                                 {DiffClass::kLocalisation, "localisation", "localisations"},
-                                 {DiffClass::kClock, "clock difference", "clock differences"},
-                                 {DiffClass::kEcho, "echo", "echoes"}};
+  static const Names kNames[] = {
+      {DiffClass::kCovertMarker, "covert marker", "covert markers"},
+      {DiffClass::kOtherDependence, "other dependence", "other dependences"},
+      {DiffClass::kUnexplained, "unexplained difference", "unexplained differences"},
+      {DiffClass::kLocalisation, "localisation", "localisations"},
+      {DiffClass::kClock, "clock difference", "clock differences"},
+      {DiffClass::kEcho, "echo", "echoes"}};
   std::vector<std::string> parts;
   for (const auto& n : kNames) {
     size_t fields = CountClass(a, n.cls);
@@ -79,7 +84,8 @@ std::string ClassSummary(const Analysis& a) {
   if (!a.failures.empty()) {
     size_t whole = 0;
     for (const auto& f : a.failures) whole += f.whole_cell;
-    if (whole > 0) parts.push_back(fmt::format("the agent failed in {}", Plural(whole, "cell", "cells")));
+    if (whole > 0)
+      parts.push_back(fmt::format("the agent failed in {}", Plural(whole, "cell", "cells")));
   }
   std::string s;
   for (const auto& p : parts) s += (s.empty() ? "" : ", ") + p;
@@ -93,7 +99,8 @@ const char* VerdictLine(Verdict v) {
     case Verdict::kEnvironmentDependent:
       return "ENVIRONMENT-DEPENDENT: what the agent sends changes with the environment";
     case Verdict::kInconclusive:
-      return "INCONCLUSIVE: some cells say nothing (the agent failed, never reached a provider, or reached a limit of the sandbox)";
+      return "INCONCLUSIVE: some cells say nothing (the agent failed, never reached a provider, or "
+             "reached a limit of the sandbox)";
     case Verdict::kNoEnvironmentDependence:
       return "no environment dependence found";
   }
@@ -105,30 +112,43 @@ std::string GroupTitle(const DifferenceGroup& g, const std::vector<Cell>& cells)
   std::string what = one ? "1 field" : fmt::format("{} fields", g.members.size());
   std::string follows;
   if (g.cls == DiffClass::kEcho) {
-    follows = fmt::format("{} {}", one ? "echoes" : "echo",
-                          g.variables.empty() ? std::string("the varied values") : Join(g.variables, ", "));
+    follows = fmt::format(
+        "{} {}", one ? "echoes" : "echo",
+        g.variables.empty() ? std::string("the varied values") : Join(g.variables, ", "));
   } else if (!g.explanation.empty()) {
     follows = fmt::format("{} {}", one ? "follows" : "follow", g.explanation);
   } else {
-    follows = fmt::format("{} in some cells, and no one or two settings explain which", one ? "differs" : "differ");
+    follows = fmt::format("{} in some cells, and no one or two settings explain which",
+                          one ? "differs" : "differ");
   }
-  std::string where = g.cells.size() == 1 ? fmt::format("in cell '{}'", cells[g.cells[0]].label)
-                                          : fmt::format("in {} of {} cells", g.cells.size(), cells.size());
+  std::string where = g.cells.size() == 1
+                          ? fmt::format("in cell '{}'", cells[g.cells[0]].label)
+                          : fmt::format("in {} of {} cells", g.cells.size(), cells.size());
   return fmt::format("{} {} ({})", what, follows, where);
 }
-
 
 std::string HtmlEscape(std::string_view text) {
   std::string out;
   out.reserve(text.size());
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out.push_back(c);
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out.push_back(c);
     }
   }
   return out;
@@ -145,9 +165,11 @@ std::string HtmlVisible(std::string_view text, bool highlight_all) {
     } else if (plain) {
       out += "<span class=ch>" + HtmlEscape(std::string(1, static_cast<char>(cp))) + "</span>";
     } else {
-      std::string name = cp >= 0xDC80 && cp <= 0xDCFF ? fmt::format("invalid byte 0x{:02X}", cp - 0xDC00)
-                                                       : UnicodeData::Name(cp);
-      out += fmt::format("<span class=cp title=\"{}\">{}</span>", HtmlEscape(name), HtmlEscape(CodepointId(cp)));
+      std::string name = cp >= 0xDC80 && cp <= 0xDCFF
+                             ? fmt::format("invalid byte 0x{:02X}", cp - 0xDC00)
+                             : UnicodeData::Name(cp);
+      out += fmt::format("<span class=cp title=\"{}\">{}</span>", HtmlEscape(name),
+                         HtmlEscape(CodepointId(cp)));
     }
   }
   return out;
@@ -237,7 +259,8 @@ void WriteJsonGroups(JsonWriter& w, const Analysis& a, const std::vector<Cell>& 
     for (size_t c : g.cells) w.String(cells[c].label);
     w.EndArray();
     w.Key("locations").BeginArray();
-    for (size_t i = 0; i < g.members.size() && i < 20; ++i) w.String(a.differences[g.members[i]].location);
+    for (size_t i = 0; i < g.members.size() && i < 20; ++i)
+      w.String(a.differences[g.members[i]].location);
     w.EndArray();
     w.EndObject();
   }
@@ -459,7 +482,8 @@ void WriteJsonReport(const ReportInput& in, std::ostream& out) {
 namespace {
 
 void WriteTextDifference(const Difference& d, const std::vector<Cell>& cells, std::ostream& out) {
-  out << fmt::format("  {}{}\n", VisibleText(d.location), d.noise_masked ? " (generated ids and numbers masked)" : "");
+  out << fmt::format("  {}{}\n", VisibleText(d.location),
+                     d.noise_masked ? " (generated ids and numbers masked)" : "");
   out << fmt::format("    {}\n", d.reason);
   if (!d.changes.empty()) {
     std::string last_cell;
@@ -473,18 +497,23 @@ void WriteTextDifference(const Difference& d, const std::vector<Cell>& cells, st
         }
         last_cell = ch.cell;
       }
-      out << fmt::format("      {:<8}: {}\n", cells[d.reference_cell].label == "baseline" ? "baseline" : "reference",
+      out << fmt::format("      {:<8}: {}\n",
+                         cells[d.reference_cell].label == "baseline" ? "baseline" : "reference",
                          VisibleText(CutVisible(ch.baseline_before, 40, true) + ch.baseline_text +
                                      CutVisible(ch.baseline_after, 40, false)));
-      out << fmt::format("      cell    : {}\n", VisibleText(CutVisible(ch.cell_before, 40, true) + ch.cell_text +
-                                                             CutVisible(ch.cell_after, 40, false)));
-      if (d.cls == DiffClass::kCovertMarker || (ch.baseline_text.size() <= 8 && ch.cell_text.size() <= 8)) {
-        out << fmt::format("      changed : {} -> {}\n", NamedCodepoints(ch.baseline_text), NamedCodepoints(ch.cell_text));
+      out << fmt::format("      cell    : {}\n",
+                         VisibleText(CutVisible(ch.cell_before, 40, true) + ch.cell_text +
+                                     CutVisible(ch.cell_after, 40, false)));
+      if (d.cls == DiffClass::kCovertMarker ||
+          (ch.baseline_text.size() <= 8 && ch.cell_text.size() <= 8)) {
+        out << fmt::format("      changed : {} -> {}\n", NamedCodepoints(ch.baseline_text),
+                           NamedCodepoints(ch.cell_text));
       }
     }
   } else {
-    out << fmt::format("      {:<24} {}\n", cells[d.reference_cell].label,
-                       VisibleText(CutVisible(ValueOrAbsent(d.by_cell[d.reference_cell]), 100, false)));
+    out << fmt::format(
+        "      {:<24} {}\n", cells[d.reference_cell].label,
+        VisibleText(CutVisible(ValueOrAbsent(d.by_cell[d.reference_cell]), 100, false)));
     size_t shown = 0;
     for (size_t c : d.differing_cells) {
       if (++shown > 2) break;
@@ -539,14 +568,17 @@ void WriteTextGroup(const DifferenceGroup& g, const Analysis& a, const std::vect
 }
 
 void WriteTextGroups(const Analysis& a, const std::vector<Cell>& cells, std::ostream& out) {
-  if (!a.groups.empty()) out << "\nDifferences, worst first (fields that follow the same settings in the same cells are one group):\n";
+  if (!a.groups.empty())
+    out << "\nDifferences, worst first (fields that follow the same settings in the same cells are "
+           "one group):\n";
   std::map<DiffClass, size_t> shown_per_class;
   for (const auto& g : a.groups) {
     size_t n = ++shown_per_class[g.cls];
     if (n == kShownPerClass + 1) {
       size_t left = 0;
       for (const auto& other : a.groups) left += other.cls == g.cls;
-      out << fmt::format("\n… {} more {} groups (see --format json)\n", left - kShownPerClass, DiffClassName(g.cls));
+      out << fmt::format("\n… {} more {} groups (see --format json)\n", left - kShownPerClass,
+                         DiffClassName(g.cls));
     }
     if (n > kShownPerClass) continue;
     WriteTextGroup(g, a, cells, out);
@@ -557,8 +589,9 @@ void WriteTextIdentity(const Analysis& a, std::ostream& out) {
   if (!a.identifying.empty()) {
     out << "\nIdentity the agent sent:\n";
     for (const auto& idf : a.identifying) {
-      out << fmt::format("  {} carries {} (in {})\n    e.g. {}\n", VisibleText(idf.location), Join(idf.carries, ", "),
-                         Plural(idf.cells.size(), "cell", "cells"), VisibleText(CutVisible(idf.example, 100, false)));
+      out << fmt::format("  {} carries {} (in {})\n    e.g. {}\n", VisibleText(idf.location),
+                         Join(idf.carries, ", "), Plural(idf.cells.size(), "cell", "cells"),
+                         VisibleText(CutVisible(idf.example, 100, false)));
     }
   }
 }
@@ -569,7 +602,8 @@ void WriteTextHosts(const Analysis& a, std::ostream& out) {
   for (const auto& h : a.hosts) {
     std::vector<std::string> ports;
     for (int p : h.ports) ports.push_back(std::to_string(p));
-    out << fmt::format("  {:<36} {:>5} in {:<9} port {}{}{}\n", h.host, Plural(h.requests, "request", "requests"),
+    out << fmt::format("  {:<36} {:>5} in {:<9} port {}{}{}\n", h.host,
+                       Plural(h.requests, "request", "requests"),
                        Plural(h.by_cell.size(), "cell", "cells"), Join(ports, ","),
                        h.ip_literal ? "  HARD-CODED IP" : "", h.via_proxy ? "  via proxy" : "");
   }
@@ -578,12 +612,14 @@ void WriteTextHosts(const Analysis& a, std::ostream& out) {
 // Names looked up but unused, connections not read, foreign resolvers, TLS not intercepted.
 void WriteTextNetwork(const Analysis& a, std::ostream& out) {
   if (!a.unused_lookups.empty()) {
-    out << fmt::format("\nNames looked up but never connected to by name: {}\n", Join(a.unused_lookups, ", "));
+    out << fmt::format("\nNames looked up but never connected to by name: {}\n",
+                       Join(a.unused_lookups, ", "));
   }
   if (!a.unserved.empty()) {
     out << "\nConnections the capture server could not read (UDP, QUIC, other ports):\n";
     for (const auto& c : a.unserved) {
-      out << fmt::format("  {} {} in {}\n", c.protocol, c.dest, Plural(c.by_cell.size(), "cell", "cells"));
+      out << fmt::format("  {} {} in {}\n", c.protocol, c.dest,
+                         Plural(c.by_cell.size(), "cell", "cells"));
     }
   }
   if (!a.foreign_resolvers.empty()) {
@@ -593,22 +629,25 @@ void WriteTextNetwork(const Analysis& a, std::ostream& out) {
   if (!a.tls_failures.empty()) {
     out << "\nTLS connections not intercepted (the agent refused the probe's certificate):\n";
     for (const auto& f : a.tls_failures) {
-      out << fmt::format("  {} ({}) in {}: {}\n", f.sni.empty() ? "(no SNI)" : f.sni, f.dest, f.cell, f.reason);
+      out << fmt::format("  {} ({}) in {}: {}\n", f.sni.empty() ? "(no SNI)" : f.sni, f.dest,
+                         f.cell, f.reason);
     }
   }
 }
 
 void WriteTextNoise(const Analysis& a, std::ostream& out) {
   if (!a.noise.empty()) {
-    out << fmt::format("\nNoise (differs between runs of one cell): {}\n", Plural(a.noise.size(), "field", "fields"));
+    out << fmt::format("\nNoise (differs between runs of one cell): {}\n",
+                       Plural(a.noise.size(), "field", "fields"));
     size_t shown = 0;
     for (const auto& n : a.noise) {
       if (++shown > 8) {
         out << fmt::format("  … {} more (see --format json)\n", a.noise.size() - 8);
         break;
       }
-      out << fmt::format("  {}{}\n", VisibleText(n.location),
-                         n.masked ? " (ids and numbers masked, the rest compared across cells)" : "");
+      out << fmt::format(
+          "  {}{}\n", VisibleText(n.location),
+          n.masked ? " (ids and numbers masked, the rest compared across cells)" : "");
     }
   }
 }
@@ -646,15 +685,20 @@ void WriteHtmlHead(std::ostream& out) {
          "body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#1a1a1a;max-width:1200px}"
          "h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ccc}"
          ".verdict{padding:10px 14px;border-radius:6px;font-weight:600}"
-         ".bad{background:#fde2e1;border:1px solid #d33}.good{background:#e3f6e5;border:1px solid #2a2}"
-         "table{border-collapse:collapse;width:100%;margin:6px 0}td,th{border:1px solid #ddd;padding:4px 6px;"
-         "vertical-align:top;text-align:left}th{background:#f4f4f4}code,.v{font-family:ui-monospace,monospace;"
+         ".bad{background:#fde2e1;border:1px solid #d33}.good{background:#e3f6e5;border:1px solid "
+         "#2a2}"
+         "table{border-collapse:collapse;width:100%;margin:6px 0}td,th{border:1px solid "
+         "#ddd;padding:4px 6px;"
+         "vertical-align:top;text-align:left}th{background:#f4f4f4}code,.v{font-family:ui-"
+         "monospace,monospace;"
          "white-space:pre-wrap;word-break:break-all}"
          ".diff{border:1px solid #ccc;border-radius:6px;padding:8px 12px;margin:12px 0}"
          ".cls{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;color:#fff}"
-         ".covert-marker{background:#b00020}.other-dependence{background:#d2691e}.localisation{background:#3a6ea5}"
+         ".covert-marker{background:#b00020}.other-dependence{background:#d2691e}.localisation{"
+         "background:#3a6ea5}"
          ".clock{background:#6b7b8c}.echo{background:#8a8a8a}.unexplained{background:#9a7b4f}"
-         "mark{background:#ffe066}.cp{background:#b00020;color:#fff;border-radius:3px;padding:0 3px;margin:0 1px;"
+         "mark{background:#ffe066}.cp{background:#b00020;color:#fff;border-radius:3px;padding:0 "
+         "3px;margin:0 1px;"
          "font-size:12px}.ch{outline:1px solid #b00020}"
          "</style></head><body>\n";
 }
@@ -666,15 +710,19 @@ void WriteHtmlSummary(const ReportInput& in, std::ostream& out) {
   out << "<h1>glassbox probe report</h1>\n";
   out << fmt::format("<p>Command: <code>{}</code></p>\n", HtmlEscape(Join(in.command, " ")));
   out << fmt::format("<p class=\"verdict {}\">{}: {}</p>\n",
-                     a.verdict == Verdict::kNoEnvironmentDependence ? "good" : "bad", HtmlEscape(VerdictLine(a.verdict)),
-                     HtmlEscape(ClassSummary(a)));
-  for (const auto& r : a.inconclusive_reasons) out << fmt::format("<p>Inconclusive: {}</p>\n", HtmlEscape(r));
+                     a.verdict == Verdict::kNoEnvironmentDependence ? "good" : "bad",
+                     HtmlEscape(VerdictLine(a.verdict)), HtmlEscape(ClassSummary(a)));
+  for (const auto& r : a.inconclusive_reasons)
+    out << fmt::format("<p>Inconclusive: {}</p>\n", HtmlEscape(r));
   for (const auto& w : a.warnings) out << fmt::format("<p>Warning: {}</p>\n", HtmlEscape(w));
   if (!a.failures.empty()) {
-    out << "<h2>Where the agent failed</h2>\n<table><tr><th>cell</th><th>status</th><th>runs</th><th>output</th></tr>\n";
+    out << "<h2>Where the agent "
+           "failed</h2>\n<table><tr><th>cell</th><th>status</th><th>runs</th><th>output</th></"
+           "tr>\n";
     for (const auto& f : a.failures) {
-      out << fmt::format("<tr><td>{}</td><td>{}</td><td>{} of {}</td><td class=v>{}</td></tr>\n", HtmlEscape(f.label),
-                         HtmlEscape(f.status), f.failed_runs, f.runs, HtmlVisible(f.output, false));
+      out << fmt::format("<tr><td>{}</td><td>{}</td><td>{} of {}</td><td class=v>{}</td></tr>\n",
+                         HtmlEscape(f.label), HtmlEscape(f.status), f.failed_runs, f.runs,
+                         HtmlVisible(f.output, false));
     }
     out << "</table>\n";
   }
@@ -683,17 +731,20 @@ void WriteHtmlSummary(const ReportInput& in, std::ostream& out) {
     for (const auto& g : a.groups) {
       std::string examples;
       for (size_t i = 0; i < g.members.size() && i < 3; ++i) {
-        examples += (examples.empty() ? "" : "<br>") + HtmlEscape(a.differences[g.members[i]].location);
+        examples +=
+            (examples.empty() ? "" : "<br>") + HtmlEscape(a.differences[g.members[i]].location);
       }
-      out << fmt::format("<tr><td><span class=\"cls {0}\">{0}</span></td><td>{1}</td><td><code>{2}</code></td></tr>\n",
-                         DiffClassName(g.cls), HtmlEscape(GroupTitle(g, cells)), examples);
+      out << fmt::format(
+          "<tr><td><span class=\"cls "
+          "{0}\">{0}</span></td><td>{1}</td><td><code>{2}</code></td></tr>\n",
+          DiffClassName(g.cls), HtmlEscape(GroupTitle(g, cells)), examples);
     }
     out << "</table>\n";
   }
   int total_runs = 0;
   for (int r : in.runs_per_cell) total_runs += r;
-  out << fmt::format("<p>{} cells, {} runs, {:.1f} s. glassbox {}.</p>\n", cells.size(), total_runs, in.seconds,
-                     HtmlEscape(in.version));
+  out << fmt::format("<p>{} cells, {} runs, {:.1f} s. glassbox {}.</p>\n", cells.size(), total_runs,
+                     in.seconds, HtmlEscape(in.version));
 }
 
 void WriteHtmlDifference(const Difference& d, const std::vector<Cell>& cells, std::ostream& out) {
@@ -731,7 +782,8 @@ void WriteHtmlDifference(const Difference& d, const std::vector<Cell>& cells, st
 
 void WriteHtmlDifferences(const Analysis& a, const std::vector<Cell>& cells, std::ostream& out) {
   out << "<h2>Differences, worst first</h2>\n";
-  if (a.differences.empty()) out << "<p>None: every cell sent the same thing (apart from noise).</p>\n";
+  if (a.differences.empty())
+    out << "<p>None: every cell sent the same thing (apart from noise).</p>\n";
   std::map<DiffClass, size_t> shown_per_class;
   for (const auto& d : a.differences) {
     size_t n = ++shown_per_class[d.cls];
@@ -747,35 +799,45 @@ void WriteHtmlDifferences(const Analysis& a, const std::vector<Cell>& cells, std
 void WriteHtmlIdentity(const Analysis& a, std::ostream& out) {
   out << "<h2>Identity the agent sent</h2>\n";
   if (a.identifying.empty()) {
-    out << "<p>No field carried the host name, user, zone, locale, kernel, machine id, proxy or prompt.</p>\n";
+    out << "<p>No field carried the host name, user, zone, locale, kernel, machine id, proxy or "
+           "prompt.</p>\n";
   } else {
     out << "<table><tr><th>field</th><th>carries</th><th>cells</th><th>example</th></tr>\n";
     for (const auto& idf : a.identifying) {
-      out << fmt::format("<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td class=v>{}</td></tr>\n",
-                         HtmlEscape(idf.location), HtmlEscape(Join(idf.carries, ", ")), idf.cells.size(),
-                         HtmlVisible(CutVisible(idf.example, 160, false), false));
+      out << fmt::format(
+          "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td class=v>{}</td></tr>\n",
+          HtmlEscape(idf.location), HtmlEscape(Join(idf.carries, ", ")), idf.cells.size(),
+          HtmlVisible(CutVisible(idf.example, 160, false), false));
     }
     out << "</table>\n";
   }
 }
 
 void WriteHtmlHosts(const Analysis& a, std::ostream& out) {
-  out << "<h2>Hosts contacted</h2>\n<table><tr><th>host</th><th>requests</th><th>cells</th><th>ports</th>"
+  out << "<h2>Hosts "
+         "contacted</h2>\n<table><tr><th>host</th><th>requests</th><th>cells</th><th>ports</th>"
          "<th>how</th></tr>\n";
   for (const auto& h : a.hosts) {
     std::vector<std::string> ports;
     for (int p : h.ports) ports.push_back(std::to_string(p));
-    std::string how = h.ip_literal ? "hard-coded IP" : h.looked_up ? "DNS name" : "name (no lookup seen)";
+    std::string how = h.ip_literal  ? "hard-coded IP"
+                      : h.looked_up ? "DNS name"
+                                    : "name (no lookup seen)";
     if (h.via_proxy) how += ", via proxy";
-    out << fmt::format("<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-                       HtmlEscape(h.host), h.requests, h.by_cell.size(), HtmlEscape(Join(ports, ", ")), HtmlEscape(how));
+    out << fmt::format(
+        "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+        HtmlEscape(h.host), h.requests, h.by_cell.size(), HtmlEscape(Join(ports, ", ")),
+        HtmlEscape(how));
   }
   out << "</table>\n";
   if (!a.tls_failures.empty()) {
-    out << "<h2>TLS not intercepted</h2>\n<table><tr><th>SNI</th><th>destination</th><th>cell</th><th>reason</th></tr>\n";
+    out << "<h2>TLS not "
+           "intercepted</h2>\n<table><tr><th>SNI</th><th>destination</th><th>cell</th><th>reason</"
+           "th></tr>\n";
     for (const auto& f : a.tls_failures) {
-      out << fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n", HtmlEscape(f.sni),
-                         HtmlEscape(f.dest), HtmlEscape(f.cell), HtmlEscape(f.reason));
+      out << fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                         HtmlEscape(f.sni), HtmlEscape(f.dest), HtmlEscape(f.cell),
+                         HtmlEscape(f.reason));
     }
     out << "</table>\n";
   }
@@ -787,14 +849,16 @@ void WriteHtmlNetwork(const Analysis& a, std::ostream& out) {
                        HtmlEscape(Join(a.unused_lookups, ", ")));
   }
   if (!a.unserved.empty() || !a.foreign_resolvers.empty()) {
-    out << "<h2>Connections not read</h2>\n<table><tr><th>protocol</th><th>destination</th><th>cells</th></tr>\n";
+    out << "<h2>Connections not "
+           "read</h2>\n<table><tr><th>protocol</th><th>destination</th><th>cells</th></tr>\n";
     for (const auto& c : a.unserved) {
-      out << fmt::format("<tr><td>{}</td><td><code>{}</code></td><td>{}</td></tr>\n", HtmlEscape(c.protocol),
-                         HtmlEscape(c.dest), c.by_cell.size());
+      out << fmt::format("<tr><td>{}</td><td><code>{}</code></td><td>{}</td></tr>\n",
+                         HtmlEscape(c.protocol), HtmlEscape(c.dest), c.by_cell.size());
     }
     for (const auto& r : a.foreign_resolvers) {
-      out << fmt::format("<tr><td>dns</td><td><code>{}</code> (hard-coded resolver)</td><td></td></tr>\n",
-                         HtmlEscape(r));
+      out << fmt::format(
+          "<tr><td>dns</td><td><code>{}</code> (hard-coded resolver)</td><td></td></tr>\n",
+          HtmlEscape(r));
     }
     out << "</table>\n";
   }
@@ -805,8 +869,10 @@ void WriteHtmlMatrix(const ReportInput& in, std::ostream& out) {
   out << "<h2>Matrix</h2>\n<table><tr><th>cell</th><th>varied</th><th>runs</th></tr>\n";
   for (size_t c = 0; c < cells.size(); ++c) {
     std::vector<std::string> varied;
-    for (const auto& [k, v] : cells[c].varied) varied.push_back(k + "=" + (v.empty() ? "(unset)" : v));
-    out << fmt::format("<tr><td>{}</td><td><code>{}</code></td><td>{}</td></tr>\n", HtmlEscape(cells[c].label),
+    for (const auto& [k, v] : cells[c].varied)
+      varied.push_back(k + "=" + (v.empty() ? "(unset)" : v));
+    out << fmt::format("<tr><td>{}</td><td><code>{}</code></td><td>{}</td></tr>\n",
+                       HtmlEscape(cells[c].label),
                        HtmlEscape(varied.empty() ? "(baseline)" : Join(varied, " ")),
                        c < in.runs_per_cell.size() ? in.runs_per_cell[c] : 0);
   }
@@ -822,7 +888,8 @@ void WriteHtmlMatrix(const ReportInput& in, std::ostream& out) {
 }
 
 void WriteHtmlNoiseAndNotes(const Analysis& a, std::ostream& out) {
-  out << fmt::format("<h2>Noise ({} fields differ between runs of one cell)</h2>\n<ul>\n", a.noise.size());
+  out << fmt::format("<h2>Noise ({} fields differ between runs of one cell)</h2>\n<ul>\n",
+                     a.noise.size());
   for (const auto& n : a.noise) {
     out << fmt::format("<li><code>{}</code>{}</li>\n", HtmlEscape(n.location),
                        n.masked ? " (ids and numbers masked, the rest compared across cells)" : "");

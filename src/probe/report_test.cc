@@ -29,7 +29,8 @@ Fixture Make() {
       p.method = "POST";
       p.host = "api.anthropic.com";
       p.target = "/v1/messages";
-      p.body = std::string(R"({"system":[{"text":"x"},{"text":"You)") + (c == 1 ? "\u02BC" : "'") + R"(re <b>kind</b>"}]})";
+      p.body = std::string(R"({"system":[{"text":"x"},{"text":"You)") + (c == 1 ? "\u02BC" : "'") +
+               R"(re <b>kind</b>"}]})";
       CapturedRequest t;
       t.method = "POST";
       t.host = "t.example.net";
@@ -87,9 +88,11 @@ TEST(Report, JsonFollowsTheContract) {
 
 // A sandbox limit reached makes a clean-looking probe inconclusive, in every format.
 TEST(Report, LimitReachedIsInconclusive) {
-  Matrix matrix = *BuildMatrix(DefaultBaseline(), {*ParseVary("TZ=Asia/Tokyo")}, Design::kOneAtATime);
+  Matrix matrix =
+      *BuildMatrix(DefaultBaseline(), {*ParseVary("TZ=Asia/Tokyo")}, Design::kOneAtATime);
   std::vector<std::vector<RunCapture>> runs(2, std::vector<RunCapture>(1));
-  runs[1][0].limits_reached = {"processes: the agent ran 512 processes and threads at once (limit 512)"};
+  runs[1][0].limits_reached = {
+      "processes: the agent ran 512 processes and threads at once (limit 512)"};
   Analysis a = Analyze(matrix, runs, HostFacts{});
   EXPECT_FALSE(a.environment_dependent);
   ASSERT_EQ(a.limits_reached.size(), 1u);
@@ -100,7 +103,8 @@ TEST(Report, LimitReachedIsInconclusive) {
   WriteHtmlReport({matrix, a, {1, 1}, {"sh"}, "0.1.0", 1}, html);
   auto doc = boost::json::parse(json.str());
   EXPECT_EQ(doc.at("verdict").as_string(), "inconclusive");
-  EXPECT_NE(std::string(doc.at("limits_reached").as_array().at(0).as_string()).find("(cell TZ=Asia/Tokyo, run 1)"),
+  EXPECT_NE(std::string(doc.at("limits_reached").as_array().at(0).as_string())
+                .find("(cell TZ=Asia/Tokyo, run 1)"),
             std::string::npos);
   EXPECT_EQ(text.str().rfind("glassbox probe: INCONCLUSIVE", 0), 0u) << text.str();
   EXPECT_NE(text.str().find("limit reached: processes"), std::string::npos);
@@ -110,7 +114,8 @@ TEST(Report, LimitReachedIsInconclusive) {
   // was reached), but no longer because of a limit.
   const Analysis without = Analyze(matrix, runs, HostFacts{});
   EXPECT_TRUE(without.limits_reached.empty());
-  for (const auto& r : without.inconclusive_reasons) EXPECT_EQ(r.find("limit of the sandbox"), std::string::npos) << r;
+  for (const auto& r : without.inconclusive_reasons)
+    EXPECT_EQ(r.find("limit of the sandbox"), std::string::npos) << r;
 }
 
 TEST(Report, TextStartsWithTheVerdictAndNamesCodepoints) {
@@ -162,7 +167,9 @@ TEST(Report, TextCapsEachClassAndCountsTheRest) {
   WriteTextReport({f.matrix, f.analysis, {2, 2}, {"node", "a.js"}, "0.1.0", 1.5}, out);
   std::string text = out.str();
   size_t shown = 0;
-  for (size_t pos = 0; (pos = text.find("POST /v1/messages header x-n", pos)) != std::string::npos; ++pos) ++shown;
+  for (size_t pos = 0; (pos = text.find("POST /v1/messages header x-n", pos)) != std::string::npos;
+       ++pos)
+    ++shown;
   EXPECT_EQ(shown, 25u);
   EXPECT_NE(text.find("more echo groups"), std::string::npos) << text;
 

@@ -1,43 +1,43 @@
 #include "probe/sandbox.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <linux/close_range.h>
+#include <linux/filter.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <linux/seccomp.h>
 #include <net/if.h>
-#include <sys/socket.h>
 #include <poll.h>
 #include <sched.h>
+#include <seccomp.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <sys/statvfs.h>
-#include <sys/mman.h>
-#include <sys/resource.h>
-#include <dirent.h>
-#include <grp.h>
-#include <limits.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
-#include <linux/close_range.h>
-#include <seccomp.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <optional>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -170,8 +170,8 @@ std::string WithEntry(const std::string& original, const std::string& name,
     size_t start = 0;
     while (true) {
       size_t colon = line.find(':', start);
-      fields.push_back(line.substr(start, colon == std::string::npos ? std::string::npos
-                                                                     : colon - start));
+      fields.push_back(
+          line.substr(start, colon == std::string::npos ? std::string::npos : colon - start));
       if (colon == std::string::npos) break;
       start = colon + 1;
     }
@@ -207,8 +207,8 @@ bool IsValidUsername(const std::string& name) {
   if (name.empty() || name.size() > 32) return false;
   if (!(std::islower(static_cast<unsigned char>(name[0])) || name[0] == '_')) return false;
   for (char c : name) {
-    if (!std::islower(static_cast<unsigned char>(c)) && !std::isdigit(static_cast<unsigned char>(c)) &&
-        c != '_' && c != '-' && c != '.') {
+    if (!std::islower(static_cast<unsigned char>(c)) &&
+        !std::isdigit(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') {
       return false;
     }
   }
@@ -224,8 +224,10 @@ Status BringUpNetwork(std::vector<std::string>* notes) {
   if (!v4.ok()) return v4;
   Status v6 = AddLocalDefaultRoute(AF_INET6);
   if (!v6.ok()) {
-    notes->push_back("IPv6 is unavailable in the sandbox; IPv6 connections fail instead of "
-                     "being captured (" + v6.message() + ")");
+    notes->push_back(
+        "IPv6 is unavailable in the sandbox; IPv6 connections fail instead of "
+        "being captured (" +
+        v6.message() + ")");
   }
   return Status::Ok();
 }
@@ -233,15 +235,17 @@ Status BringUpNetwork(std::vector<std::string>* notes) {
 // The files the sandbox's /etc holds in place of the machine's.
 struct EtcFiles {
   std::vector<std::pair<std::string, std::string>> files;  // name, content
-  std::string zone;  // "" = leave localtime alone
+  std::string zone;                                        // "" = leave localtime alone
 };
 
 EtcFiles MakeEtcFiles(const SandboxSpec& spec, const std::string& hostname,
                       const std::string& home) {
   EtcFiles etc;
-  etc.files.emplace_back("resolv.conf", "# glassbox probe sandbox: the fake DNS\nnameserver 127.0.0.1\n");
+  etc.files.emplace_back("resolv.conf",
+                         "# glassbox probe sandbox: the fake DNS\nnameserver 127.0.0.1\n");
   etc.files.emplace_back("hosts", fmt::format("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost "
-                                              "ip6-loopback\n127.0.1.1\t{}\n", hostname));
+                                              "ip6-loopback\n127.0.1.1\t{}\n",
+                                              hostname));
   etc.files.emplace_back("hostname", hostname + "\n");
   // Name services from files only: no NSS module may reach a resolver daemon
   // (systemd-resolved, nscd) through a Unix socket outside the network namespace.
@@ -249,9 +253,9 @@ EtcFiles MakeEtcFiles(const SandboxSpec& spec, const std::string& hostname,
                          "passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n"
                          "networks: files\nprotocols: files\nservices: files\nethers: files\n"
                          "rpc: files\nnetgroup: files\n");
-  etc.files.emplace_back(
-      "passwd", WithEntry(ReadSmallFile("/etc/passwd"), spec.username,
-                          fmt::format("{0}:x:{1}:{1}:{0}:{2}:/bin/sh", spec.username, kAgentUid, home)));
+  etc.files.emplace_back("passwd", WithEntry(ReadSmallFile("/etc/passwd"), spec.username,
+                                             fmt::format("{0}:x:{1}:{1}:{0}:{2}:/bin/sh",
+                                                         spec.username, kAgentUid, home)));
   etc.files.emplace_back("group", WithEntry(ReadSmallFile("/etc/group"), spec.username,
                                             fmt::format("{}:x:{}:", spec.username, kAgentUid)));
   // The host's secrets and identity stay out: no password hashes, a machine
@@ -297,7 +301,7 @@ Status RestrictMount(const std::string& path, uint64_t flags, bool recursive = t
   if (flags & kMountAttrNosuid) ms |= MS_NOSUID;
   if (flags & kMountAttrNodev) ms |= MS_NODEV;
   if (flags & kMountAttrNoexec) ms |= MS_NOEXEC;
-  struct statvfs st{};
+  struct statvfs st {};
   if (statvfs(path.c_str(), &st) == 0) {
     // A remount in a user namespace must repeat the flags the host locked.
     if (st.f_flag & ST_NOEXEC) ms |= MS_NOEXEC;
@@ -335,7 +339,7 @@ Status MakeDirs(const std::string& root, const std::string& relative, mode_t mod
 // Binds the host's `source` at the same path below `root`; read-only, nosuid,
 // nodev unless `writable` (device nodes).
 Status BindInto(const std::string& root, const std::string& source, bool writable = false) {
-  struct stat st{};
+  struct stat st {};
   if (stat(source.c_str(), &st) != 0) return Status::Ok();  // nothing to show
   std::string target = root + source;
   if (S_ISDIR(st.st_mode)) {
@@ -367,8 +371,8 @@ Status MountTmpfs(const std::string& target, uint64_t bytes, const std::string& 
 }
 
 // The folders programs expect of a Linux system, read-only.
-constexpr const char* kSystemDirs[] = {"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64",
-                                       "/libx32", "/opt"};
+constexpr const char* kSystemDirs[] = {"/usr",   "/bin",   "/sbin",   "/lib",
+                                       "/lib32", "/lib64", "/libx32", "/opt"};
 
 // /etc: a read-only overlay of the generated files over the host's.
 Status MountEtc(const SandboxSpec& spec, const EtcFiles& etc, const std::string& root) {
@@ -381,7 +385,8 @@ Status MountEtc(const SandboxSpec& spec, const EtcFiles& etc, const std::string&
       Status dirs = MakeDirs(upper, "/" + name.substr(0, slash));
       if (!dirs.ok()) return dirs;
     }
-    Status written = WriteFile(upper + "/" + name, content, name == "shadow" || name == "gshadow" ? 0 : 0644);
+    Status written =
+        WriteFile(upper + "/" + name, content, name == "shadow" || name == "gshadow" ? 0 : 0644);
     if (!written.ok()) return written;
   }
   std::string zone_file = "/usr/share/zoneinfo/" + etc.zone;
@@ -420,9 +425,10 @@ Status MountDev(const std::string& root, const SandboxLimits& limits, int uid) {
             "newinstance,ptmxmode=0666,mode=0620") == 0) {
     [[maybe_unused]] int ignored = symlink("pts/ptmx", (dev + "/ptmx").c_str());
   }
-  const std::pair<const char*, const char*> links[] = {
-      {"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"},
-      {"/proc/self/fd/2", "stderr"}};
+  const std::pair<const char*, const char*> links[] = {{"/proc/self/fd", "fd"},
+                                                       {"/proc/self/fd/0", "stdin"},
+                                                       {"/proc/self/fd/1", "stdout"},
+                                                       {"/proc/self/fd/2", "stderr"}};
   for (const auto& [target, name] : links) {
     if (symlink(target, (dev + "/" + name).c_str()) != 0) {
       return Status::Error(fmt::format("cannot create /dev/{}: {}", name, Errno(errno)));
@@ -437,10 +443,11 @@ Status SeedDirectory(const std::string& from, const std::string& to, int uid) {
   std::error_code ec;
   if (from.empty() || !fs::is_directory(from, ec)) return Status::Ok();
   fs::copy(from, to, fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
-  if (ec) return Status::Error(fmt::format("cannot copy {} into the sandbox: {}", from, ec.message()));
+  if (ec)
+    return Status::Error(fmt::format("cannot copy {} into the sandbox: {}", from, ec.message()));
   if (uid != 0) {
-    for (auto it = fs::recursive_directory_iterator(to, ec); !ec && it != fs::recursive_directory_iterator();
-         it.increment(ec)) {
+    for (auto it = fs::recursive_directory_iterator(to, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
       [[maybe_unused]] int ignored = lchown(it->path().c_str(), uid, uid);
     }
   }
@@ -465,7 +472,7 @@ Status BuildRoot(const SandboxSpec& spec, const std::string& hostname, int uid,
   // System folders: a symbolic link stays one (merged /usr), a folder is bound.
   std::vector<std::string> bound;
   for (const char* dir : kSystemDirs) {
-    struct stat st{};
+    struct stat st {};
     if (lstat(dir, &st) != 0) continue;
     if (S_ISLNK(st.st_mode)) {
       char target[PATH_MAX];
@@ -494,7 +501,8 @@ Status BuildRoot(const SandboxSpec& spec, const std::string& hostname, int uid,
   made = MakeDir(root + layout->work_dir);
   if (!made.ok()) return made;
   if (uid != 0 && chown((root + layout->work_dir).c_str(), uid, uid) != 0) {
-    return Status::Error(fmt::format("cannot give {} to the agent: {}", layout->work_dir, Errno(errno)));
+    return Status::Error(
+        fmt::format("cannot give {} to the agent: {}", layout->work_dir, Errno(errno)));
   }
   Status seeded = SeedDirectory(spec.seed_dir, root + layout->work_dir, uid);
   if (!seeded.ok()) return seeded;
@@ -517,9 +525,10 @@ Status BuildRoot(const SandboxSpec& spec, const std::string& hostname, int uid,
     }
     if (covered) continue;
     // Through a symbolic link already made (e.g. /lib -> usr/lib): nothing to do.
-    struct stat st{};
+    struct stat st {};
     std::string parent = path.substr(0, path.rfind('/'));
-    if (!parent.empty() && lstat((root + parent).c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) continue;
+    if (!parent.empty() && lstat((root + parent).c_str(), &st) == 0 && !S_ISDIR(st.st_mode))
+      continue;
     Status b = BindInto(root, path);
     if (!b.ok()) return b;
     bound.push_back(path);
@@ -540,23 +549,27 @@ std::string NamespaceHint() {
   std::string hint;
   std::string clone = ReadSmallFile("/proc/sys/kernel/unprivileged_userns_clone");
   if (!clone.empty() && clone[0] == '0') {
-    hint += " kernel.unprivileged_userns_clone is 0: enable it with "
-            "'sysctl -w kernel.unprivileged_userns_clone=1'.";
+    hint +=
+        " kernel.unprivileged_userns_clone is 0: enable it with "
+        "'sysctl -w kernel.unprivileged_userns_clone=1'.";
   }
   std::string max = ReadSmallFile("/proc/sys/user/max_user_namespaces");
   if (!max.empty() && max[0] == '0') {
-    hint += " user.max_user_namespaces is 0: raise it with "
-            "'sysctl -w user.max_user_namespaces=10000'.";
+    hint +=
+        " user.max_user_namespaces is 0: raise it with "
+        "'sysctl -w user.max_user_namespaces=10000'.";
   }
   std::string apparmor = ReadSmallFile("/proc/sys/kernel/apparmor_restrict_unprivileged_userns");
   if (!apparmor.empty() && apparmor[0] == '1') {
-    hint += " AppArmor restricts unprivileged user namespaces "
-            "(kernel.apparmor_restrict_unprivileged_userns=1): set it to 0 or give glassbox an "
-            "AppArmor profile that allows 'userns'.";
+    hint +=
+        " AppArmor restricts unprivileged user namespaces "
+        "(kernel.apparmor_restrict_unprivileged_userns=1): set it to 0 or give glassbox an "
+        "AppArmor profile that allows 'userns'.";
   }
   if (hint.empty()) {
-    hint = " Inside a container, run it with user namespaces allowed (e.g. Docker "
-           "--security-opt seccomp=unconfined, or a rootless runtime that permits nesting).";
+    hint =
+        " Inside a container, run it with user namespaces allowed (e.g. Docker "
+        "--security-opt seccomp=unconfined, or a rootless runtime that permits nesting).";
   }
   return hint;
 }
@@ -565,29 +578,32 @@ std::string NamespaceHint() {
 
 Status ValidateSandboxSpec(const SandboxSpec& spec) {
   if (spec.work_dir.empty() || spec.work_dir.front() != '/') {
-    return Status::Error(fmt::format("sandbox work directory '{}' is not an absolute path",
-                                     spec.work_dir));
+    return Status::Error(
+        fmt::format("sandbox work directory '{}' is not an absolute path", spec.work_dir));
   }
   // overlayfs takes its directories in a comma- and colon-separated option string.
   if (spec.work_dir.find_first_of(",:\\\n") != std::string::npos) {
-    return Status::Error(fmt::format("sandbox work directory '{}' contains ',', ':', '\\' or a "
-                                     "line break, which overlayfs options cannot carry",
-                                     spec.work_dir));
+    return Status::Error(
+        fmt::format("sandbox work directory '{}' contains ',', ':', '\\' or a "
+                    "line break, which overlayfs options cannot carry",
+                    spec.work_dir));
   }
   if (!spec.hostname.empty() && !IsValidHostname(spec.hostname)) {
-    return Status::Error(fmt::format("cell host name '{}' is not a valid host name", spec.hostname));
+    return Status::Error(
+        fmt::format("cell host name '{}' is not a valid host name", spec.hostname));
   }
   if (!IsValidUsername(spec.username)) {
     return Status::Error(fmt::format(
         "cell user name '{}' is not a valid user name (lower-case letters, digits, '_', '-', "
-        "'.', at most 32, starting with a letter or '_')", spec.username));
+        "'.', at most 32, starting with a letter or '_')",
+        spec.username));
   }
   if (!spec.timezone.empty()) {
-    struct stat st{};
+    struct stat st {};
     if (!IsValidZoneName(spec.timezone) || spec.timezone.find("..") != std::string::npos ||
         stat(("/usr/share/zoneinfo/" + spec.timezone).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
-      return Status::Error(fmt::format(
-          "cell timezone '{}' is not a zone in /usr/share/zoneinfo", spec.timezone));
+      return Status::Error(
+          fmt::format("cell timezone '{}' is not a zone in /usr/share/zoneinfo", spec.timezone));
     }
   }
   return Status::Ok();
@@ -641,12 +657,13 @@ Result<SandboxLayout> EnterSandbox(const SandboxSpec& spec) {
   }
   // IPC: the host's System V shared memory, semaphores and message queues;
   // cgroup: /proc/self/cgroup names the host's cgroup path.
-  if (unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWCGROUP) != 0) {
+  if (unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWNS | CLONE_NEWIPC |
+              CLONE_NEWCGROUP) != 0) {
     int err = errno;
     if (root) close(sync[1]);
     if (helper > 0) waitpid(helper, nullptr, 0);
-    return Status::Error(fmt::format("cannot create the sandbox's namespaces: {}.{}",
-                                     Errno(err), NamespaceHint()));
+    return Status::Error(
+        fmt::format("cannot create the sandbox's namespaces: {}.{}", Errno(err), NamespaceHint()));
   }
   if (root) {
     char byte = 1;
@@ -671,8 +688,8 @@ Result<SandboxLayout> EnterSandbox(const SandboxSpec& spec) {
   layout.outer_uid = root ? kAgentUid : 0;
   std::string hostname = spec.hostname.empty() ? "localhost" : spec.hostname;
   if (sethostname(hostname.data(), hostname.size()) != 0) {
-    return Status::Error(fmt::format("cannot set the sandbox host name: {}.{}", Errno(errno),
-                                     NamespaceHint()));
+    return Status::Error(
+        fmt::format("cannot set the sandbox host name: {}.{}", Errno(errno), NamespaceHint()));
   }
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
     return Status::Error(fmt::format("cannot make the sandbox's mounts private: {}", Errno(errno)));
@@ -686,7 +703,7 @@ Result<SandboxLayout> EnterSandbox(const SandboxSpec& spec) {
 
 Result<std::string> FindExecutable(const std::string& program, const std::string& path) {
   auto usable = [](const std::string& file) {
-    struct stat st{};
+    struct stat st {};
     return stat(file.c_str(), &st) == 0 && S_ISREG(st.st_mode) && access(file.c_str(), X_OK) == 0;
   };
   if (program.empty()) return Status::Error("the agent command is empty");
@@ -723,9 +740,10 @@ std::string PackageRoot(const std::string& file) {
   if (slash == std::string::npos || file.find('/', 1) >= slash) return file;
   std::string dir = file.substr(0, slash);
   const char* home = std::getenv("HOME");
-  for (std::string up = dir; up.find('/', 1) != std::string::npos; up = up.substr(0, up.rfind('/'))) {
+  for (std::string up = dir; up.find('/', 1) != std::string::npos;
+       up = up.substr(0, up.rfind('/'))) {
     if (home != nullptr && up == home) break;
-    struct stat st{};
+    struct stat st {};
     if (stat((up + "/package.json").c_str(), &st) == 0 && S_ISREG(st.st_mode)) return up;
   }
   return dir;
@@ -779,7 +797,7 @@ std::vector<std::string> AgentReadOnlyPaths(const std::vector<std::string>& argv
     if (!interpreter.empty() && interpreter.front() == '/') AddFileAndPackage(interpreter, &out);
   }
   for (size_t i = 1; i < argv.size(); ++i) {
-    struct stat st{};
+    struct stat st {};
     if (!argv[i].empty() && argv[i].front() == '/' && stat(argv[i].c_str(), &st) == 0 &&
         S_ISREG(st.st_mode)) {
       AddFileAndPackage(argv[i], &out);
@@ -801,23 +819,61 @@ Result<std::string> AgentSeccompFilter() {
   // leave the sandbox (docs/probe-sandbox.md, "Seccomp"). ENOSYS where
   // programs fall back (clone3 -> clone, io_uring -> threads).
   static const Rule kRefused[] = {
-      {"mount", EPERM}, {"umount", EPERM}, {"umount2", EPERM}, {"pivot_root", EPERM},
-      {"chroot", EPERM}, {"move_mount", EPERM}, {"open_tree", EPERM}, {"fsopen", EPERM},
-      {"fsconfig", EPERM}, {"fsmount", EPERM}, {"fspick", EPERM}, {"mount_setattr", EPERM},
-      {"unshare", EPERM}, {"setns", EPERM}, {"clone3", ENOSYS},
-      {"ptrace", EPERM}, {"process_vm_readv", EPERM}, {"process_vm_writev", EPERM},
-      {"kcmp", EPERM}, {"pidfd_getfd", EPERM},
-      {"init_module", EPERM}, {"finit_module", EPERM}, {"delete_module", EPERM},
-      {"kexec_load", EPERM}, {"kexec_file_load", EPERM}, {"reboot", EPERM},
-      {"swapon", EPERM}, {"swapoff", EPERM}, {"acct", EPERM}, {"quotactl", EPERM},
-      {"keyctl", EPERM}, {"add_key", EPERM}, {"request_key", EPERM},
-      {"bpf", EPERM}, {"perf_event_open", EPERM}, {"userfaultfd", EPERM},
-      {"open_by_handle_at", EPERM}, {"name_to_handle_at", EPERM},
-      {"io_uring_setup", ENOSYS}, {"io_uring_enter", ENOSYS}, {"io_uring_register", ENOSYS},
-      {"fanotify_init", EPERM}, {"lookup_dcookie", EPERM}, {"syslog", EPERM},
-      {"settimeofday", EPERM}, {"clock_settime", EPERM}, {"clock_adjtime", EPERM},
-      {"iopl", EPERM}, {"ioperm", EPERM}, {"vhangup", EPERM}, {"uselib", EPERM},
-      {"nfsservctl", EPERM}, {"_sysctl", EPERM}, {"ustat", EPERM}, {"sysfs", EPERM},
+      {"mount", EPERM},
+      {"umount", EPERM},
+      {"umount2", EPERM},
+      {"pivot_root", EPERM},
+      {"chroot", EPERM},
+      {"move_mount", EPERM},
+      {"open_tree", EPERM},
+      {"fsopen", EPERM},
+      {"fsconfig", EPERM},
+      {"fsmount", EPERM},
+      {"fspick", EPERM},
+      {"mount_setattr", EPERM},
+      {"unshare", EPERM},
+      {"setns", EPERM},
+      {"clone3", ENOSYS},
+      {"ptrace", EPERM},
+      {"process_vm_readv", EPERM},
+      {"process_vm_writev", EPERM},
+      {"kcmp", EPERM},
+      {"pidfd_getfd", EPERM},
+      {"init_module", EPERM},
+      {"finit_module", EPERM},
+      {"delete_module", EPERM},
+      {"kexec_load", EPERM},
+      {"kexec_file_load", EPERM},
+      {"reboot", EPERM},
+      {"swapon", EPERM},
+      {"swapoff", EPERM},
+      {"acct", EPERM},
+      {"quotactl", EPERM},
+      {"keyctl", EPERM},
+      {"add_key", EPERM},
+      {"request_key", EPERM},
+      {"bpf", EPERM},
+      {"perf_event_open", EPERM},
+      {"userfaultfd", EPERM},
+      {"open_by_handle_at", EPERM},
+      {"name_to_handle_at", EPERM},
+      {"io_uring_setup", ENOSYS},
+      {"io_uring_enter", ENOSYS},
+      {"io_uring_register", ENOSYS},
+      {"fanotify_init", EPERM},
+      {"lookup_dcookie", EPERM},
+      {"syslog", EPERM},
+      {"settimeofday", EPERM},
+      {"clock_settime", EPERM},
+      {"clock_adjtime", EPERM},
+      {"iopl", EPERM},
+      {"ioperm", EPERM},
+      {"vhangup", EPERM},
+      {"uselib", EPERM},
+      {"nfsservctl", EPERM},
+      {"_sysctl", EPERM},
+      {"ustat", EPERM},
+      {"sysfs", EPERM},
   };
   int rc = 0;
   for (const Rule& rule : kRefused) {
@@ -1113,8 +1169,8 @@ Result<pid_t> SpawnAgent(const AgentLaunch& launch) {
 namespace {
 
 struct TreeSample {
-  int tasks = 0;      // processes and threads, `top`'s own thread not counted
-  uint64_t rss = 0;   // resident bytes, summed over the processes
+  int tasks = 0;     // processes and threads, `top`'s own thread not counted
+  uint64_t rss = 0;  // resident bytes, summed over the processes
 };
 
 // What `top` and everything below it hold right now.
@@ -1150,8 +1206,8 @@ TreeSample SampleTree(pid_t top) {
 
 AgentExit WaitForAgent(pid_t pid, double timeout_s, uint64_t max_rss_bytes) {
   AgentExit result;
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::microseconds(static_cast<int64_t>(timeout_s * 1e6));
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::microseconds(static_cast<int64_t>(timeout_s * 1e6));
   // Wakes at the agent's exit; else every 50 ms to count its tasks and
   // memory, and to stop a cell whose processes together hold too much.
   const ChildWait wait = WaitForChild(pid, deadline, std::chrono::milliseconds(50), [&] {
@@ -1163,7 +1219,8 @@ AgentExit WaitForAgent(pid_t pid, double timeout_s, uint64_t max_rss_bytes) {
   });
   int status = wait.status;
   bool reaped = wait.outcome == ChildWait::Outcome::kExited;
-  if (wait.outcome == ChildWait::Outcome::kTimedOut || wait.outcome == ChildWait::Outcome::kStopped) {
+  if (wait.outcome == ChildWait::Outcome::kTimedOut ||
+      wait.outcome == ChildWait::Outcome::kStopped) {
     result.timed_out = wait.outcome == ChildWait::Outcome::kTimedOut;
     kill(-pid, SIGKILL);
     kill(pid, SIGKILL);
@@ -1222,14 +1279,14 @@ Result<std::unique_ptr<ConnectionLog>> ConnectionLog::Start(std::vector<int> ser
   log->served_ = std::move(served_tcp_ports);
   log->fd_ = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, htons(ETH_P_ALL));
   if (log->fd_ < 0) {
-    return Status::Error(fmt::format("cannot open a packet socket in the sandbox: {}", Errno(errno)));
+    return Status::Error(
+        fmt::format("cannot open a packet socket in the sandbox: {}", Errno(errno)));
   }
   sockaddr_ll sll{};
   sll.sll_family = AF_PACKET;
   sll.sll_protocol = htons(ETH_P_ALL);
   sll.sll_ifindex = static_cast<int>(if_nametoindex("lo"));
-  if (sll.sll_ifindex == 0 ||
-      bind(log->fd_, reinterpret_cast<sockaddr*>(&sll), sizeof sll) != 0) {
+  if (sll.sll_ifindex == 0 || bind(log->fd_, reinterpret_cast<sockaddr*>(&sll), sizeof sll) != 0) {
     return Status::Error(fmt::format("cannot watch the sandbox's loopback: {}", Errno(errno)));
   }
   // Each packet carries the kernel's time stamp of when it was sent; a
@@ -1305,7 +1362,8 @@ void ConnectionLog::Drain() {
     attempt.dest_ip = d.dest_ip;
     attempt.dest_port = d.dest_port;
     attempt.src_port = d.src_port;
-    attempt.served = !d.udp && std::find(served_.begin(), served_.end(), d.dest_port) != served_.end();
+    attempt.served =
+        !d.udp && std::find(served_.begin(), served_.end(), d.dest_port) != served_.end();
     std::lock_guard<std::mutex> lock(mutex_);
     if (stamp) {
       auto sent = std::chrono::system_clock::time_point(
@@ -1314,7 +1372,8 @@ void ConnectionLog::Drain() {
       attempt.t_ms = std::chrono::duration<double, std::milli>(sent - epoch_wall_).count();
     } else {
       attempt.t_ms =
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - epoch_).count();
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - epoch_)
+              .count();
     }
     attempts_.push_back(std::move(attempt));
   }
@@ -1351,11 +1410,13 @@ Status CheckSandboxSupport() {
   pid_t pid = fork();
   if (pid < 0) return Status::Error(fmt::format("cannot fork: {}", Errno(errno)));
   if (pid == 0) {
-    if (unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWCGROUP) != 0) {
+    if (unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWNS | CLONE_NEWIPC |
+                CLONE_NEWCGROUP) != 0) {
       _exit(10);
     }
     int fd = open("/proc/self/uid_map", O_WRONLY | O_CLOEXEC);
-    if (fd < 0 || write(fd, uid_map.data(), uid_map.size()) != static_cast<ssize_t>(uid_map.size())) {
+    if (fd < 0 ||
+        write(fd, uid_map.data(), uid_map.size()) != static_cast<ssize_t>(uid_map.size())) {
       _exit(11);
     }
     close(fd);
@@ -1368,13 +1429,15 @@ Status CheckSandboxSupport() {
   }
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return Status::Ok();
   std::string what = "cannot create user, network, mount, UTS, IPC and cgroup namespaces";
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 11) what = "cannot map the user id in a new user namespace";
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 11)
+    what = "cannot map the user id in a new user namespace";
   if (WIFEXITED(status) && WEXITSTATUS(status) == 12) {
     what = "a new user namespace grants no capabilities";
   }
-  return Status::Error(fmt::format(
-      "the probe sandbox is unavailable on this machine: {} without privileges "
-      "(glassbox probe needs unprivileged user namespaces).{}", what, NamespaceHint()));
+  return Status::Error(
+      fmt::format("the probe sandbox is unavailable on this machine: {} without privileges "
+                  "(glassbox probe needs unprivileged user namespaces).{}",
+                  what, NamespaceHint()));
 }
 
 }  // namespace glassbox::probe

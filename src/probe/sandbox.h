@@ -102,16 +102,16 @@ Status ValidateSandboxSpec(const SandboxSpec& spec);
 Result<SandboxLayout> EnterSandbox(const SandboxSpec& spec);
 
 struct AgentLaunch {
-  std::vector<std::string> argv;   // argv[0] is looked up in PATH from env
+  std::vector<std::string> argv;                         // argv[0] is looked up in PATH from env
   std::vector<std::pair<std::string, std::string>> env;  // the whole environment
-  std::string cwd;          // inside the new root
+  std::string cwd;                                       // inside the new root
   std::string stdout_path;  // files the agent's stdout/stderr go to (host paths)
   std::string stderr_path;
   std::string root_dir;     // SandboxLayout::root_dir: pivot_root there
   int outer_uid = 0;        // SandboxLayout::outer_uid
   std::string seccomp_bpf;  // AgentSeccompFilter(); "" = none (tests only)
   SandboxLimits limits;
-  double timeout_s = 60;    // for RLIMIT_CPU's default
+  double timeout_s = 60;  // for RLIMIT_CPU's default
 };
 
 // Forks and execs the agent: new session (so its process group can be
@@ -130,8 +130,8 @@ Result<pid_t> SpawnAgent(const AgentLaunch& launch);
 struct AgentExit {
   int exit_code = -1;  // 128+N when killed by signal N
   bool timed_out = false;
-  int peak_tasks = 0;  // most processes and threads seen at once (sampled)
-  uint64_t peak_rss_bytes = 0;  // most resident memory of all its processes at once (sampled)
+  int peak_tasks = 0;            // most processes and threads seen at once (sampled)
+  uint64_t peak_rss_bytes = 0;   // most resident memory of all its processes at once (sampled)
   bool memory_exceeded = false;  // killed: its processes together held more than the limit
 };
 

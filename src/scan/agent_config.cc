@@ -24,7 +24,7 @@ struct Entry {
   std::vector<std::string> segments;  // key path: {"mcpServers", "evil", "command"}
   std::string value;                  // scalar value as text; empty for keys
   bool is_key = false;
-  size_t offset = 0;                  // byte offset in the file
+  size_t offset = 0;  // byte offset in the file
 };
 
 enum class Format { kJson, kToml, kYaml, kText };
@@ -41,10 +41,14 @@ Format FormatOf(std::string_view path) {
 
 std::string_view FormatName(Format f) {
   switch (f) {
-    case Format::kJson: return "JSON";
-    case Format::kToml: return "TOML";
-    case Format::kYaml: return "YAML";
-    case Format::kText: return "text";
+    case Format::kJson:
+      return "JSON";
+    case Format::kToml:
+      return "TOML";
+    case Format::kYaml:
+      return "YAML";
+    case Format::kText:
+      return "text";
   }
   return "text";
 }
@@ -122,7 +126,8 @@ void FlattenToml(const toml::node& node, std::vector<std::string>& path, const L
   if (const toml::table* t = node.as_table()) {
     for (auto&& [k, v] : *t) {
       path.emplace_back(k.str());
-      out->push_back({path, "", true, lines.Offset(k.source().begin.line, k.source().begin.column)});
+      out->push_back(
+          {path, "", true, lines.Offset(k.source().begin.line, k.source().begin.column)});
       FlattenToml(v, path, lines, out);
       path.pop_back();
     }
@@ -152,7 +157,8 @@ void FlattenToml(const toml::node& node, std::vector<std::string>& path, const L
 Status FlattenYaml(std::string_view text, const LineIndex& lines, std::vector<Entry>* out) {
   yaml_parser_t parser;
   if (yaml_parser_initialize(&parser) == 0) return Status::Error("cannot start the YAML parser");
-  yaml_parser_set_input_string(&parser, reinterpret_cast<const unsigned char*>(text.data()), text.size());
+  yaml_parser_set_input_string(&parser, reinterpret_cast<const unsigned char*>(text.data()),
+                               text.size());
   struct Frame {
     bool mapping;
     size_t index;     // sequences: the next item's index
@@ -178,8 +184,9 @@ Status FlattenYaml(std::string_view text, const LineIndex& lines, std::vector<En
   while (!done) {
     yaml_event_t event;
     if (yaml_parser_parse(&parser, &event) == 0) {
-      status = Status::Error(fmt::format("line {}: {}", parser.problem_mark.line + 1,
-                                         parser.problem != nullptr ? parser.problem : "invalid YAML"));
+      status =
+          Status::Error(fmt::format("line {}: {}", parser.problem_mark.line + 1,
+                                    parser.problem != nullptr ? parser.problem : "invalid YAML"));
       break;
     }
     switch (event.type) {
@@ -193,7 +200,8 @@ Status FlattenYaml(std::string_view text, const LineIndex& lines, std::vector<En
       case YAML_MAPPING_START_EVENT:
       case YAML_SEQUENCE_START_EVENT:
         if (stack.size() >= 256) {
-          status = Status::Error(fmt::format("line {}: nested more than 256 levels", event.start_mark.line + 1));
+          status = Status::Error(
+              fmt::format("line {}: nested more than 256 levels", event.start_mark.line + 1));
           done = true;
           break;
         }
@@ -214,7 +222,8 @@ Status FlattenYaml(std::string_view text, const LineIndex& lines, std::vector<En
       case YAML_ALIAS_EVENT: {
         const std::string value =
             event.type == YAML_SCALAR_EVENT
-                ? std::string(reinterpret_cast<const char*>(event.data.scalar.value), event.data.scalar.length)
+                ? std::string(reinterpret_cast<const char*>(event.data.scalar.value),
+                              event.data.scalar.length)
                 : "*" + std::string(event.data.alias.anchor != nullptr
                                         ? reinterpret_cast<const char*>(event.data.alias.anchor)
                                         : "");
@@ -392,13 +401,13 @@ struct AgentConfigScanner::Impl {
       }
     });
   }
-  std::vector<std::string> all_files;           // union of the rules' globs
+  std::vector<std::string> all_files;  // union of the rules' globs
   // A cheap first test for Applies(), which runs on every scanned file: the
   // file name against the globs' last components, or a folder named in a
   // "dir/**" glob. Only a file that passes is matched against all_files.
   std::set<std::string, std::less<>> literal_names;
   std::vector<std::string> wildcard_names;
-  std::vector<std::string> folder_prefixes;  // ".cursor/rules/"
+  std::vector<std::string> folder_prefixes;    // ".cursor/rules/"
   std::array<bool, 256> prefix_first_bytes{};  // first bytes of folder_prefixes
   bool empty_folder_prefix = false;            // a "**/x" glob: every path is a candidate
 };
@@ -407,17 +416,19 @@ AgentConfigScanner::AgentConfigScanner(std::unique_ptr<Impl> impl) : impl_(std::
 AgentConfigScanner::~AgentConfigScanner() = default;
 const std::vector<AgentConfigRule>& AgentConfigScanner::rules() const { return impl_->rules; }
 
-Result<std::shared_ptr<const AgentConfigScanner>> AgentConfigScanner::Create(std::vector<AgentConfigRule> rules,
-                                                                            bool check_regexes) {
+Result<std::shared_ptr<const AgentConfigScanner>> AgentConfigScanner::Create(
+    std::vector<AgentConfigRule> rules, bool check_regexes) {
   auto impl = std::make_unique<Impl>();
   RE2::Options options;
   options.set_log_errors(false);
   for (const AgentConfigRule& r : rules) {
-    for (const auto& [pattern, field] : {std::pair{&r.value, "value"}, std::pair{&r.line, "line"}}) {
+    for (const auto& [pattern, field] :
+         {std::pair{&r.value, "value"}, std::pair{&r.line, "line"}}) {
       if (!check_regexes || pattern->empty()) continue;
       RE2 re(*pattern, options);
       if (!re.ok()) {
-        return Status::Error(fmt::format("{}: rule {}: invalid '{}' regex: {}", r.source, r.id, field, re.error()));
+        return Status::Error(
+            fmt::format("{}: rule {}: invalid '{}' regex: {}", r.source, r.id, field, re.error()));
       }
     }
     for (const std::string& f : r.files) {
@@ -465,7 +476,8 @@ bool AgentConfigScanner::Applies(std::string_view path) const {
   // whose first byte starts no prefix (almost all of them: the prefixes are
   // dot-folders) cost one table lookup.
   for (size_t pos = 0; !candidate && !impl_->folder_prefixes.empty();) {
-    if (impl_->prefix_first_bytes[static_cast<unsigned char>(pos < path.size() ? path[pos] : '\0')] ||
+    if (impl_->prefix_first_bytes[static_cast<unsigned char>(pos < path.size() ? path[pos]
+                                                                               : '\0')] ||
         impl_->empty_folder_prefix) {
       const std::string_view component = path.substr(pos);
       for (const std::string& prefix : impl_->folder_prefixes) {
@@ -485,8 +497,8 @@ bool AgentConfigScanner::Applies(std::string_view path) const {
 namespace {
 
 // A finding of `rule` on text[offset, offset + length), clamped to the text.
-void Emit(const AgentConfigRule& rule, std::string_view text, size_t offset, size_t length, std::string message,
-          std::vector<Finding>* out) {
+void Emit(const AgentConfigRule& rule, std::string_view text, size_t offset, size_t length,
+          std::string message, std::vector<Finding>* out) {
   Finding& f = out->emplace_back();
   f.rule = rule.id;
   f.severity = rule.severity;
@@ -496,7 +508,8 @@ void Emit(const AgentConfigRule& rule, std::string_view text, size_t offset, siz
 }
 
 // A hidden_text rule: the hidden-text findings of the file, under its id.
-void AddHiddenTextFindings(const AgentConfigRule& rule, const std::vector<Finding>& unicode_findings,
+void AddHiddenTextFindings(const AgentConfigRule& rule,
+                           const std::vector<Finding>& unicode_findings,
                            std::vector<Finding>* out) {
   for (const Finding& u : unicode_findings) {
     if (!IsHiddenTextRule(u.rule) || u.severity < Severity::kLow) continue;
@@ -512,16 +525,19 @@ void AddHiddenTextFindings(const AgentConfigRule& rule, const std::vector<Findin
 }
 
 // A line rule: the first match of `re` on each line.
-void AddLineFindings(const AgentConfigRule& rule, const RE2& re, std::string_view text, std::vector<Finding>* out) {
+void AddLineFindings(const AgentConfigRule& rule, const RE2& re, std::string_view text,
+                     std::vector<Finding>* out) {
   size_t start = 0;
   while (start <= text.size()) {
     size_t end = text.find('\n', start);
     if (end == std::string_view::npos) end = text.size();
     const std::string_view line = text.substr(start, end - start);
     re2::StringPiece m;
-    if (re.Match(re2::StringPiece(line.data(), line.size()), 0, line.size(), RE2::UNANCHORED, &m, 1)) {
+    if (re.Match(re2::StringPiece(line.data(), line.size()), 0, line.size(), RE2::UNANCHORED, &m,
+                 1)) {
       const size_t at = start + static_cast<size_t>(m.data() - line.data());
-      Emit(rule, text, at, m.size(), Fill(rule.message, "", std::string_view(m.data(), m.size())), out);
+      Emit(rule, text, at, m.size(), Fill(rule.message, "", std::string_view(m.data(), m.size())),
+           out);
     }
     if (end == text.size()) break;
     start = end + 1;
@@ -531,8 +547,9 @@ void AddLineFindings(const AgentConfigRule& rule, const RE2& re, std::string_vie
 // A key rule: each key path it names once, with its value matching value_re
 // when there is one. Values first, so that a rule without a value pattern
 // quotes the value.
-void AddKeyFindings(const AgentConfigRule& rule, const RE2* value_re, const std::vector<Entry>& entries,
-                    std::string_view text, std::vector<Finding>* out) {
+void AddKeyFindings(const AgentConfigRule& rule, const RE2* value_re,
+                    const std::vector<Entry>& entries, std::string_view text,
+                    std::vector<Finding>* out) {
   std::set<std::vector<std::string>> reported;
   for (int pass = 0; pass < 2; ++pass) {
     for (const Entry& e : entries) {
@@ -551,7 +568,8 @@ void AddKeyFindings(const AgentConfigRule& rule, const RE2* value_re, const std:
 }  // namespace
 
 void AgentConfigScanner::Scan(std::string_view path, std::string_view text,
-                              const std::vector<Finding>& unicode_findings, std::vector<Finding>* out) const {
+                              const std::vector<Finding>& unicode_findings,
+                              std::vector<Finding>* out) const {
   impl_->Compile();
   const Format format = FormatOf(path);
   std::vector<Entry> entries;
@@ -577,9 +595,10 @@ void AgentConfigScanner::Scan(std::string_view path, std::string_view text,
         Finding& f = out->emplace_back();
         f.rule = "agent-config/unparsable";
         f.severity = Severity::kMedium;
-        f.message = fmt::format("agent settings file is not valid {} ({}); glassbox could not check it, and agents "
-                                "may read it anyway",
-                                FormatName(format), parse_error);
+        f.message = fmt::format(
+            "agent settings file is not valid {} ({}); glassbox could not check it, and agents "
+            "may read it anyway",
+            FormatName(format), parse_error);
       }
     }
     if (!parse_error.empty()) continue;

@@ -32,16 +32,18 @@ struct AgentConfigRule {
   Severity severity = Severity::kHigh;
   std::vector<std::string> files;  // globs on the path inside the repository
   // What to match; exactly one kind per rule:
-  std::string key;    // structured files: '/'-separated globs over the key path, "**" any depth
-  std::string value;  // with key: RE2 that the value must match (absent: any value, or the key itself)
-  std::string line;   // text files: RE2 matched against each line
+  std::string key;  // structured files: '/'-separated globs over the key path, "**" any depth
+  std::string
+      value;  // with key: RE2 that the value must match (absent: any value, or the key itself)
+  std::string line;          // text files: RE2 matched against each line
   bool hidden_text = false;  // the file carries hidden characters (from the unicode rules)
   std::vector<AgentConfigSample> true_positives;
   std::vector<AgentConfigSample> false_positives;
   std::string source;
 };
 
-Result<std::vector<AgentConfigRule>> ParseAgentConfigRules(std::string_view toml_text, std::string_view source);
+Result<std::vector<AgentConfigRule>> ParseAgentConfigRules(std::string_view toml_text,
+                                                           std::string_view source);
 // The built-in rules (rules/agent-config/*.toml), decoded from the form that
 // glassbox_agent_rulegen built into the binary.
 Result<std::vector<AgentConfigRule>> BuiltinAgentConfigRules();
@@ -55,8 +57,8 @@ class AgentConfigScanner {
  public:
   // check_regexes compiles every regex once now to report errors; the regexes
   // used for scanning are compiled on the first agent file a scan meets.
-  static Result<std::shared_ptr<const AgentConfigScanner>> Create(std::vector<AgentConfigRule> rules,
-                                                                   bool check_regexes = true);
+  static Result<std::shared_ptr<const AgentConfigScanner>> Create(
+      std::vector<AgentConfigRule> rules, bool check_regexes = true);
   ~AgentConfigScanner();
 
   // True when some rule looks at this path (a cheap test on the name).
@@ -66,8 +68,8 @@ class AgentConfigScanner {
   // are what the hidden-text detector found in the same text (for the
   // hidden-instructions rules). A file that fails to parse is reported as
   // agent-config/unparsable (it may be what the agent reads anyway).
-  void Scan(std::string_view path, std::string_view text, const std::vector<Finding>& unicode_findings,
-            std::vector<Finding>* out) const;
+  void Scan(std::string_view path, std::string_view text,
+            const std::vector<Finding>& unicode_findings, std::vector<Finding>* out) const;
 
   const std::vector<AgentConfigRule>& rules() const;
 

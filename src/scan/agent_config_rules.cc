@@ -24,9 +24,12 @@ Status ReadSamples(const toml::table& t, std::string_view key, std::vector<Agent
   if (arr == nullptr) return Status::Ok();
   for (const toml::node& n : *arr) {
     const toml::table* s = n.as_table();
-    if (s == nullptr) return Status::Error(fmt::format("{}: {} entries must be tables {{file, text}}", where, key));
-    AgentConfigSample sample{(*s)["file"].value_or(std::string()), (*s)["text"].value_or(std::string())};
-    if (sample.file.empty()) return Status::Error(fmt::format("{}: a {} sample has no file", where, key));
+    if (s == nullptr)
+      return Status::Error(fmt::format("{}: {} entries must be tables {{file, text}}", where, key));
+    AgentConfigSample sample{(*s)["file"].value_or(std::string()),
+                             (*s)["text"].value_or(std::string())};
+    if (sample.file.empty())
+      return Status::Error(fmt::format("{}: a {} sample has no file", where, key));
     out->push_back(std::move(sample));
   }
   return Status::Ok();
@@ -34,7 +37,8 @@ Status ReadSamples(const toml::table& t, std::string_view key, std::vector<Agent
 
 }  // namespace
 
-Result<std::vector<AgentConfigRule>> ParseAgentConfigRules(std::string_view toml_text, std::string_view source) {
+Result<std::vector<AgentConfigRule>> ParseAgentConfigRules(std::string_view toml_text,
+                                                           std::string_view source) {
   toml::table root;
   try {
     root = toml::parse(toml_text, source);
@@ -52,20 +56,26 @@ Result<std::vector<AgentConfigRule>> ParseAgentConfigRules(std::string_view toml
     rule.source = std::string(source);
     rule.id = (*t)["id"].value_or(std::string());
     const std::string where = fmt::format("{}: rule {}", source, rule.id);
-    if (rule.id.rfind("agent-config/", 0) != 0) return Status::Error(where + ": id must start with agent-config/");
+    if (rule.id.rfind("agent-config/", 0) != 0)
+      return Status::Error(where + ": id must start with agent-config/");
     rule.description = (*t)["description"].value_or(std::string());
     rule.message = (*t)["message"].value_or(rule.description);
     const std::string sev = (*t)["severity"].value_or(std::string("high"));
-    if (!ParseSeverity(sev, &rule.severity)) return Status::Error(fmt::format("{}: unknown severity '{}'", where, sev));
-    if (Status st = ReadTomlStrings(t->get("files"), "files", where, &rule.files); !st.ok()) return st;
+    if (!ParseSeverity(sev, &rule.severity))
+      return Status::Error(fmt::format("{}: unknown severity '{}'", where, sev));
+    if (Status st = ReadTomlStrings(t->get("files"), "files", where, &rule.files); !st.ok())
+      return st;
     if (rule.files.empty()) return Status::Error(where + ": 'files' must list at least one glob");
     rule.key = (*t)["key"].value_or(std::string());
     rule.value = (*t)["value"].value_or(std::string());
     rule.line = (*t)["line"].value_or(std::string());
     rule.hidden_text = (*t)["hidden_text"].value_or(false);
-    const int kinds = (rule.key.empty() ? 0 : 1) + (rule.line.empty() ? 0 : 1) + (rule.hidden_text ? 1 : 0);
-    if (kinds != 1) return Status::Error(where + ": give exactly one of 'key', 'line' or 'hidden_text'");
-    if (!rule.value.empty() && rule.key.empty()) return Status::Error(where + ": 'value' needs 'key'");
+    const int kinds =
+        (rule.key.empty() ? 0 : 1) + (rule.line.empty() ? 0 : 1) + (rule.hidden_text ? 1 : 0);
+    if (kinds != 1)
+      return Status::Error(where + ": give exactly one of 'key', 'line' or 'hidden_text'");
+    if (!rule.value.empty() && rule.key.empty())
+      return Status::Error(where + ": 'value' needs 'key'");
     Status st = ReadSamples(*t, "true_positives", &rule.true_positives, where);
     if (!st.ok()) return st;
     st = ReadSamples(*t, "false_positives", &rule.false_positives, where);
@@ -147,7 +157,8 @@ Result<std::vector<AgentConfigRule>> DecodeAgentConfigRules(std::string_view byt
     r.message = in.String("message");
     const uint32_t severity = in.U32("severity");
     if (in.ok() && severity > static_cast<uint32_t>(Severity::kCritical)) {
-      return Status::Error(fmt::format("encoded agent-config rules: rule #{} has severity {}", i + 1, severity));
+      return Status::Error(
+          fmt::format("encoded agent-config rules: rule #{} has severity {}", i + 1, severity));
     }
     r.severity = static_cast<Severity>(severity);
     r.files = in.List("files");
@@ -156,7 +167,8 @@ Result<std::vector<AgentConfigRule>> DecodeAgentConfigRules(std::string_view byt
     r.line = in.String("line");
     const uint32_t hidden_text = in.U32("hidden_text");
     if (in.ok() && hidden_text > 1) {
-      return Status::Error(fmt::format("encoded agent-config rules: rule #{} has hidden_text {}", i + 1, hidden_text));
+      return Status::Error(fmt::format("encoded agent-config rules: rule #{} has hidden_text {}",
+                                       i + 1, hidden_text));
     }
     r.hidden_text = hidden_text == 1;
     r.true_positives = TakeSamples(&in, "true_positives");
@@ -165,10 +177,12 @@ Result<std::vector<AgentConfigRule>> DecodeAgentConfigRules(std::string_view byt
     if (in.ok()) rules.push_back(std::move(r));
   }
   if (!in.ok()) {
-    return Status::Error(fmt::format("encoded agent-config rules: rule #{}: {}", rules.size() + 1, in.error()));
+    return Status::Error(
+        fmt::format("encoded agent-config rules: rule #{}: {}", rules.size() + 1, in.error()));
   }
   if (in.remaining() != 0) {
-    return Status::Error(fmt::format("encoded agent-config rules: {} bytes left after {} rules", in.remaining(), count));
+    return Status::Error(fmt::format("encoded agent-config rules: {} bytes left after {} rules",
+                                     in.remaining(), count));
   }
   return rules;
 }

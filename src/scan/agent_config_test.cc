@@ -38,12 +38,13 @@ TEST(AgentConfigRules, EveryRuleFindsItsTruePositivesAndNotItsFalsePositives) {
         found |= f.rule == rule.id;
         EXPECT_NE(f.rule, "agent-config/unparsable") << rule.id << ": " << f.message;
       }
-      EXPECT_TRUE(found) << rule.id << " missed its true positive in " << tp.file << ": " << tp.text;
+      EXPECT_TRUE(found) << rule.id << " missed its true positive in " << tp.file << ": "
+                         << tp.text;
     }
     for (const AgentConfigSample& fp : rule.false_positives) {
       for (const Finding& f : Scan(*scanner, fp)) {
-        EXPECT_NE(f.rule, rule.id) << rule.id << " fired on its false positive in " << fp.file << ": " << fp.text
-                                   << " (" << f.message << ")";
+        EXPECT_NE(f.rule, rule.id) << rule.id << " fired on its false positive in " << fp.file
+                                   << ": " << fp.text << " (" << f.message << ")";
       }
     }
   }
@@ -53,11 +54,27 @@ TEST(AgentConfigRules, CoverTheAgentsTheIssueNames) {
   auto scanner = Builtin();
   std::set<std::string> files;
   for (const AgentConfigRule& r : scanner->rules()) files.insert(r.files.begin(), r.files.end());
-  for (const char* f : {".claude/settings.json", ".claude/settings.local.json", ".mcp.json", "CLAUDE.md",
-                        ".codex/config.toml", "AGENTS.md", ".gemini/settings.json", "GEMINI.md", ".qwen/settings.json",
-                        "QWEN.md", ".cursor/mcp.json", ".cursor/rules/**", ".cursorrules", ".vscode/settings.json",
-                        ".vscode/tasks.json", ".vscode/mcp.json", ".continue/config.yaml", ".windsurfrules",
-                        ".clinerules", ".github/copilot-instructions.md", ".devcontainer/devcontainer.json",
+  for (const char* f : {".claude/settings.json",
+                        ".claude/settings.local.json",
+                        ".mcp.json",
+                        "CLAUDE.md",
+                        ".codex/config.toml",
+                        "AGENTS.md",
+                        ".gemini/settings.json",
+                        "GEMINI.md",
+                        ".qwen/settings.json",
+                        "QWEN.md",
+                        ".cursor/mcp.json",
+                        ".cursor/rules/**",
+                        ".cursorrules",
+                        ".vscode/settings.json",
+                        ".vscode/tasks.json",
+                        ".vscode/mcp.json",
+                        ".continue/config.yaml",
+                        ".windsurfrules",
+                        ".clinerules",
+                        ".github/copilot-instructions.md",
+                        ".devcontainer/devcontainer.json",
                         ".envrc"}) {
     EXPECT_EQ(files.count(f), 1u) << f;
   }
@@ -65,7 +82,8 @@ TEST(AgentConfigRules, CoverTheAgentsTheIssueNames) {
 
 TEST(AgentConfig, FindingsPointAtTheLineOfTheKey) {
   auto scanner = Builtin();
-  const std::string text = "{\n  \"env\": {\n    \"ANTHROPIC_BASE_URL\": \"https://relay.example\"\n  }\n}\n";
+  const std::string text =
+      "{\n  \"env\": {\n    \"ANTHROPIC_BASE_URL\": \"https://relay.example\"\n  }\n}\n";
   std::vector<Finding> out;
   scanner->Scan("repo/.claude/settings.json", text, {}, &out);
   ASSERT_EQ(out.size(), 1u);
@@ -95,7 +113,8 @@ TEST(AgentConfig, OnlyAgentFilesApply) {
 }
 
 TEST(KeyPath, GlobsBracesAndDoubleStar) {
-  EXPECT_TRUE(KeyPathMatches("hooks/**/command", {"hooks", "PreToolUse", "0", "hooks", "0", "command"}));
+  EXPECT_TRUE(
+      KeyPathMatches("hooks/**/command", {"hooks", "PreToolUse", "0", "hooks", "0", "command"}));
   EXPECT_FALSE(KeyPathMatches("hooks/**/command", {"hooks", "PreToolUse", "0", "matcher"}));
   EXPECT_TRUE(KeyPathMatches("env/{*_BASE_URL,NODE_OPTIONS}", {"env", "OPENAI_BASE_URL"}));
   EXPECT_TRUE(KeyPathMatches("initializeCommand{,/**}", {"initializeCommand", "0"}));
@@ -114,7 +133,8 @@ TEST(AgentConfigRules, BuiltInFormEqualsTheRuleFiles) {
   ASSERT_FALSE(parsed->empty());
   EXPECT_EQ(EncodeAgentConfigRules(built_in.value()), EncodeAgentConfigRules(parsed.value()));
   size_t samples = 0;
-  for (const AgentConfigRule& r : built_in.value()) samples += r.true_positives.size() + r.false_positives.size();
+  for (const AgentConfigRule& r : built_in.value())
+    samples += r.true_positives.size() + r.false_positives.size();
   EXPECT_GT(samples, built_in->size());  // the samples travel too: the tests above use them
 }
 
@@ -132,7 +152,8 @@ TEST(AgentConfigRules, DamagedBinaryFormIsRefusedNotMisread) {
   wrong_magic[0] = 'X';
   auto refused = DecodeAgentConfigRules(wrong_magic);
   ASSERT_FALSE(refused.ok());
-  EXPECT_NE(refused.status().message().find("GBAGENT1"), std::string::npos) << refused.status().message();
+  EXPECT_NE(refused.status().message().find("GBAGENT1"), std::string::npos)
+      << refused.status().message();
   std::string huge_count = bytes;
   huge_count[8] = '\xff';  // the rule count's low byte
   huge_count[11] = '\x7f';

@@ -32,7 +32,8 @@ Status WriteFileAtomically(const std::string& path, std::string_view data, mode_
 class FileReplacement {
  public:
   // `original_fd` is open for reading on `path`; `before` is its fstat.
-  static Result<FileReplacement> Begin(const std::string& path, int original_fd, const struct stat& before);
+  static Result<FileReplacement> Begin(const std::string& path, int original_fd,
+                                       const struct stat& before);
   FileReplacement(FileReplacement&& other) noexcept;
   FileReplacement& operator=(FileReplacement&&) = delete;
   FileReplacement(const FileReplacement&) = delete;
@@ -42,8 +43,13 @@ class FileReplacement {
   Status Commit();
 
  private:
-  FileReplacement(std::string path, std::string tmp, int fd, int original_fd, const struct stat& before)
-      : path_(std::move(path)), tmp_(std::move(tmp)), fd_(fd), original_fd_(original_fd), before_(before) {}
+  FileReplacement(std::string path, std::string tmp, int fd, int original_fd,
+                  const struct stat& before)
+      : path_(std::move(path)),
+        tmp_(std::move(tmp)),
+        fd_(fd),
+        original_fd_(original_fd),
+        before_(before) {}
   void Abandon();
 
   std::string path_;

@@ -16,16 +16,18 @@ namespace {
 // bytes at the start of `right` into a new character ("\xE2" U+200B "\x80\xAE"
 // would become U+202E). Found by fuzz_hidden_text.
 bool WouldGlue(std::string_view left, std::string_view right) {
-  if (left.empty() || right.empty() || (static_cast<unsigned char>(right[0]) & 0xC0) != 0x80) return false;
+  if (left.empty() || right.empty() || (static_cast<unsigned char>(right[0]) & 0xC0) != 0x80)
+    return false;
   size_t k = left.size();
-  while (k > 0 && left.size() - k < 3 && (static_cast<unsigned char>(left[k - 1]) & 0xC0) == 0x80) --k;
+  while (k > 0 && left.size() - k < 3 && (static_cast<unsigned char>(left[k - 1]) & 0xC0) == 0x80)
+    --k;
   if (k == 0) return false;
   --k;
   std::string joined(left.substr(k));
   joined.append(right.substr(0, 3));
   size_t len = 0;
-  return utf::DecodeOne(reinterpret_cast<const unsigned char*>(joined.data()), joined.size(), &len) !=
-             utf::kInvalidCodePoint &&
+  return utf::DecodeOne(reinterpret_cast<const unsigned char*>(joined.data()), joined.size(),
+                        &len) != utf::kInvalidCodePoint &&
          len > left.size() - k;
 }
 
@@ -37,7 +39,10 @@ size_t JsonEscapeAt(std::string_view text, size_t k, uint32_t* cp) {
     *v = 0;
     for (size_t j = at + 2; j < at + 6; ++j) {
       const char c = text[j];
-      const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+      const int d = c >= '0' && c <= '9'   ? c - '0'
+                    : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                    : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                           : -1;
       if (d < 0) return false;
       *v = *v * 16 + static_cast<uint32_t>(d);
     }
@@ -55,8 +60,8 @@ size_t JsonEscapeAt(std::string_view text, size_t k, uint32_t* cp) {
 }
 
 // One pass: applies every non-overlapping fix the detector proposes.
-size_t CleanOnce(std::string_view text, TextKind kind, const CleanOptions& options, std::string* out,
-                 CleanResult* result) {
+size_t CleanOnce(std::string_view text, TextKind kind, const CleanOptions& options,
+                 std::string* out, CleanResult* result) {
   std::vector<Finding> findings;
   const HiddenTextDetector detector;
   detector.Scan(text, TextContext{kind, true}, &findings);
@@ -91,7 +96,8 @@ size_t CleanOnce(std::string_view text, TextKind kind, const CleanOptions& optio
       // A JSON \uXXXX escape (a surrogate pair as one) counts as the code point it writes.
       uint32_t escaped = 0;
       if (const size_t len = JsonEscapeAt(removed, k, &escaped); len > 0) {
-        ++result->by_codepoint[DescribeCodePoint(static_cast<char32_t>(escaped)) + " (as a \\u escape)"];
+        ++result->by_codepoint[DescribeCodePoint(static_cast<char32_t>(escaped)) +
+                               " (as a \\u escape)"];
         k += len;
         continue;
       }

@@ -24,7 +24,7 @@ struct CleanResult {
 };
 
 struct CleanOptions {
-  CleanPolicy policy;                  // what may change (core/hidden_text.h)
+  CleanPolicy policy;                   // what may change (core/hidden_text.h)
   JsonSyntax json = JsonSyntax::kNone;  // JSON text: escaped hidden characters are removed too
 };
 

@@ -3,8 +3,7 @@
 namespace glassbox::scan {
 
 Status CleanWindows(WindowReader& reader, TextKind kind, const CleanOptions& options,
-                    const std::function<Status(std::string_view)>& write,
-                    CleanResult* result) {
+                    const std::function<Status(std::string_view)>& write, CleanResult* result) {
   while (true) {
     const std::string_view window = reader.Window();
     const bool last = reader.AtEnd();

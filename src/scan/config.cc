@@ -34,14 +34,15 @@ Result<ProjectConfig> LoadProjectConfig(const std::string& path) {
     root = toml::parse_file(path);
   } catch (const toml::parse_error& e) {
     // toml++ reports errors as exceptions; they stop here.
-    return Status::Error(fmt::format("{}:{}:{}: {}", path, e.source().begin.line, e.source().begin.column,
-                                     e.description()));
+    return Status::Error(fmt::format("{}:{}:{}: {}", path, e.source().begin.line,
+                                     e.source().begin.column, e.description()));
   }
   ProjectConfig cfg;
   cfg.source = path;
   for (auto&& [key, value] : root) {
     if (key != "scan" && key != "ignore") {
-      return Status::Error(fmt::format("{}: unknown section [{}] (known: [scan], [[ignore]])", path, key.str()));
+      return Status::Error(
+          fmt::format("{}: unknown section [{}] (known: [scan], [[ignore]])", path, key.str()));
     }
   }
   const toml::node_view<const toml::node> scan = std::as_const(root)["scan"];
@@ -51,20 +52,22 @@ Result<ProjectConfig> LoadProjectConfig(const std::string& path) {
     for (auto&& [key, value] : *t) {
       const std::string k(key.str());
       if (k != "exclude" && k != "disable" && k != "fail_on" && k != "min_severity") {
-        return Status::Error(fmt::format("{}: unknown key scan.{} (known: exclude, disable, fail_on, min_severity)",
-                                         path, k));
+        return Status::Error(fmt::format(
+            "{}: unknown key scan.{} (known: exclude, disable, fail_on, min_severity)", path, k));
       }
     }
     Status st = Strings(scan["exclude"], path + ": scan.exclude", &cfg.exclude);
     if (!st.ok()) return st;
     st = Strings(scan["disable"], path + ": scan.disable", &cfg.disable);
     if (!st.ok()) return st;
-    for (auto [key, field] : {std::pair{"fail_on", &cfg.fail_on}, std::pair{"min_severity", &cfg.min_severity}}) {
+    for (auto [key, field] :
+         {std::pair{"fail_on", &cfg.fail_on}, std::pair{"min_severity", &cfg.min_severity}}) {
       if (auto v = scan[key].value<std::string>()) {
         Severity s;
         if (!ParseSeverity(*v, &s) && *v != "none") {
-          return Status::Error(fmt::format("{}: scan.{} = \"{}\" is not a severity (info, low, medium, high, critical)",
-                                           path, key, *v));
+          return Status::Error(fmt::format(
+              "{}: scan.{} = \"{}\" is not a severity (info, low, medium, high, critical)", path,
+              key, *v));
         }
         *field = *v;
       }
@@ -75,21 +78,25 @@ Result<ProjectConfig> LoadProjectConfig(const std::string& path) {
     for (const toml::node& n : *list) {
       ++i;
       const toml::table* t = n.as_table();
-      if (t == nullptr) return Status::Error(fmt::format("{}: [[ignore]] #{} must be a table", path, i));
+      if (t == nullptr)
+        return Status::Error(fmt::format("{}: [[ignore]] #{} must be a table", path, i));
       PathIgnore ig;
       toml::node_view<const toml::node> view(n);
-      Status st = Strings(view["paths"], fmt::format("{}: [[ignore]] #{} paths", path, i), &ig.paths);
+      Status st =
+          Strings(view["paths"], fmt::format("{}: [[ignore]] #{} paths", path, i), &ig.paths);
       if (!st.ok()) return st;
       st = Strings(view["rules"], fmt::format("{}: [[ignore]] #{} rules", path, i), &ig.rules);
       if (!st.ok()) return st;
-      if (ig.paths.empty()) return Status::Error(fmt::format("{}: [[ignore]] #{} needs paths", path, i));
+      if (ig.paths.empty())
+        return Status::Error(fmt::format("{}: [[ignore]] #{} needs paths", path, i));
       cfg.ignores.push_back(std::move(ig));
     }
   }
   return cfg;
 }
 
-void ApplySuppressions(Report* report, const Baseline* baseline, const std::vector<PathIgnore>& ignores) {
+void ApplySuppressions(Report* report, const Baseline* baseline,
+                       const std::vector<PathIgnore>& ignores) {
   auto covered = [&](const Finding& f) {
     if (baseline != nullptr && baseline->Contains(f)) return true;
     std::string_view p = f.path;
@@ -99,7 +106,8 @@ void ApplySuppressions(Report* report, const Baseline* baseline, const std::vect
                                         [&](const std::string& g) { return GlobMatch(g, p); });
       if (!path_hit) continue;
       if (ig.rules.empty()) return true;
-      if (std::any_of(ig.rules.begin(), ig.rules.end(), [&](const std::string& r) { return RuleMatches(r, f.rule); })) {
+      if (std::any_of(ig.rules.begin(), ig.rules.end(),
+                      [&](const std::string& r) { return RuleMatches(r, f.rule); })) {
         return true;
       }
     }

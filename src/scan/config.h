@@ -40,6 +40,7 @@ Result<ProjectConfig> LoadProjectConfig(const std::string& path);
 
 // Removes findings that the baseline or a path ignore covers, adding their
 // number to report->stats.suppressed.
-void ApplySuppressions(Report* report, const Baseline* baseline, const std::vector<PathIgnore>& ignores);
+void ApplySuppressions(Report* report, const Baseline* baseline,
+                       const std::vector<PathIgnore>& ignores);
 
 }  // namespace glassbox::scan

@@ -22,8 +22,8 @@ namespace {
 bool StrayControl(int32_t cp) {
   if (cp == 0x7F) return true;
   if (cp >= 0x20) return false;
-  return cp != '\t' && cp != '\n' && cp != '\v' && cp != '\f' && cp != '\r' && cp != 0x1B && cp != 0x07 &&
-         cp != 0x08;
+  return cp != '\t' && cp != '\n' && cp != '\v' && cp != '\f' && cp != '\r' && cp != 0x1B &&
+         cp != 0x07 && cp != 0x08;
 }
 
 // UTF-16 without a byte order mark: in text of mostly Latin script one byte
@@ -49,9 +49,12 @@ ContentKind ClassifyContent(std::string_view path, std::string_view head) {
 
 ContentKind ClassifyContent(TextKind path_kind, std::string_view head) {
   switch (utf::DetectEncoding(head)) {
-    case utf::Encoding::kUtf16Le: return ContentKind::kUtf16Le;
-    case utf::Encoding::kUtf16Be: return ContentKind::kUtf16Be;
-    default: break;
+    case utf::Encoding::kUtf16Le:
+      return ContentKind::kUtf16Le;
+    case utf::Encoding::kUtf16Be:
+      return ContentKind::kUtf16Be;
+    default:
+      break;
   }
   const std::string_view sample = head.substr(0, kClassifyBytes);
   if (std::memchr(sample.data(), '\0', sample.size()) != nullptr) {
@@ -81,7 +84,8 @@ ContentKind ClassifyContent(TextKind path_kind, std::string_view head) {
     size_t len = 0;
     const int32_t cp = utf::DecodeOne(p + i, sample.size() - i, &len);
     // A sequence cut by the end of the sample is not stray.
-    const bool cut = cp == utf::kInvalidCodePoint && i + 4 > sample.size() && sample.size() == kClassifyBytes;
+    const bool cut =
+        cp == utf::kInvalidCodePoint && i + 4 > sample.size() && sample.size() == kClassifyBytes;
     if ((cp == utf::kInvalidCodePoint && !cut) || StrayControl(cp)) stray += len;
     i += len;
   }
@@ -109,7 +113,8 @@ void StringsPass(std::string_view bytes, bool open_end, std::string* out) {
     const bool printable = cp != utf::kInvalidCodePoint &&
                            ((cp >= 0x20 && cp != 0x7F) || cp == '\t' || cp == '\n' || cp == '\r');
     if (!printable) {
-      if (open_end && cp == utf::kInvalidCodePoint && i + 4 > bytes.size()) break;  // continued next window
+      if (open_end && cp == utf::kInvalidCodePoint && i + 4 > bytes.size())
+        break;  // continued next window
       close_run(i);
       std::memset(o + i, '\n', len);
       i += len;

@@ -53,19 +53,23 @@ void FileSource::Release() {
 Result<int> FileSource::OpenRegular(const std::string& path, uint64_t max_bytes, uint64_t* size) {
   // O_NONBLOCK: opening a FIFO with no writer would otherwise wait forever.
   Fd f{open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)};
-  if (f.fd < 0) return Status::Error(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+  if (f.fd < 0)
+    return Status::Error(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
   struct stat st;
-  if (fstat(f.fd, &st) != 0) return Status::Error(fmt::format("{}: cannot stat: {}", path, std::strerror(errno)));
+  if (fstat(f.fd, &st) != 0)
+    return Status::Error(fmt::format("{}: cannot stat: {}", path, std::strerror(errno)));
   if (!S_ISREG(st.st_mode)) {
-    const char* what = S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISSOCK(st.st_mode) ? "a socket"
-                       : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device" : S_ISDIR(st.st_mode) ? "a directory"
-                                                                                        : "not a regular file";
+    const char* what = S_ISFIFO(st.st_mode)                         ? "a FIFO"
+                       : S_ISSOCK(st.st_mode)                       ? "a socket"
+                       : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
+                       : S_ISDIR(st.st_mode)                        ? "a directory"
+                                                                    : "not a regular file";
     return Status::Error(fmt::format("{}: {}, not read (only regular files are)", path, what));
   }
   *size = static_cast<uint64_t>(st.st_size);
   if (*size > max_bytes) {
-    return Status::Error(fmt::format("{}: {} bytes is over the size limit of {} bytes (--max-size)", path, *size,
-                                     max_bytes));
+    return Status::Error(fmt::format("{}: {} bytes is over the size limit of {} bytes (--max-size)",
+                                     path, *size, max_bytes));
   }
   // O_NONBLOCK stays set: it means nothing to a regular file's reads (and
   // clearing it cost two fcntl calls per file, ~4% of a scan's system time).
@@ -74,7 +78,8 @@ Result<int> FileSource::OpenRegular(const std::string& path, uint64_t max_bytes,
   return fd;
 }
 
-Result<FileSource> FileSource::Open(const std::string& path, uint64_t max_bytes, ReadBuffer* reuse) {
+Result<FileSource> FileSource::Open(const std::string& path, uint64_t max_bytes,
+                                    ReadBuffer* reuse) {
   uint64_t size = 0;
   auto opened = OpenRegular(path, max_bytes, &size);
   if (!opened.ok()) return opened.status();
@@ -82,7 +87,8 @@ Result<FileSource> FileSource::Open(const std::string& path, uint64_t max_bytes,
   return Load(f.fd, size, path, reuse);
 }
 
-Result<FileSource> FileSource::Load(int fd, uint64_t size, const std::string& path, ReadBuffer* reuse) {
+Result<FileSource> FileSource::Load(int fd, uint64_t size, const std::string& path,
+                                    ReadBuffer* reuse) {
   FileSource src;
   if (size >= kMapThreshold) {
     void* m = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);

@@ -28,7 +28,8 @@ class FileSource {
   // Opens `path`. Files larger than max_bytes fail with a message saying so.
   // With `reuse`, a small file is read into that buffer (valid until the next
   // Open with the same buffer) instead of a fresh allocation.
-  static Result<FileSource> Open(const std::string& path, uint64_t max_bytes, ReadBuffer* reuse = nullptr);
+  static Result<FileSource> Open(const std::string& path, uint64_t max_bytes,
+                                 ReadBuffer* reuse = nullptr);
   // Opens `path` for reading and checks it is a regular file of at most
   // max_bytes; returns the descriptor (the caller closes it) and its size.
   // Opens without blocking, so a FIFO or a device named as a file is refused,
@@ -36,7 +37,8 @@ class FileSource {
   static Result<int> OpenRegular(const std::string& path, uint64_t max_bytes, uint64_t* size);
   // The `size` bytes of `fd` (from OpenRegular; it stays open and the
   // caller's), as Open reads them: one open per file, not two.
-  static Result<FileSource> Load(int fd, uint64_t size, const std::string& path, ReadBuffer* reuse = nullptr);
+  static Result<FileSource> Load(int fd, uint64_t size, const std::string& path,
+                                 ReadBuffer* reuse = nullptr);
   // Reads all of standard input (or any fd) into memory.
   static Result<FileSource> ReadAll(int fd, const std::string& name);
 

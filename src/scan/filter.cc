@@ -8,8 +8,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <cstdlib>
 #include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <functional>
@@ -76,8 +76,8 @@ struct Buffer {
 bool EscapeInOriginal(uint32_t cp) {
   if (cp < 0xA0) return cp >= 0x7F;  // DEL and C1 controls (C0 are escaped anyway)
   if (cp < 0x2000) {
-    return cp == 0xAD || cp == 0x34F || cp == 0x61C || cp == 0x115F || cp == 0x1160 || cp == 0x17B4 ||
-           cp == 0x17B5 || (cp >= 0x180B && cp <= 0x180F);
+    return cp == 0xAD || cp == 0x34F || cp == 0x61C || cp == 0x115F || cp == 0x1160 ||
+           cp == 0x17B4 || cp == 0x17B5 || (cp >= 0x180B && cp <= 0x180F);
   }
   if (cp <= 0x200F) return true;  // spaces of odd widths, zero-width characters, LRM/RLM
   if (cp >= 0x2028 && cp <= 0x202F) return true;  // separators, bidi embeddings and overrides
@@ -91,8 +91,8 @@ bool EscapeInOriginal(uint32_t cp) {
 
 // One reason in a reject record.
 void AppendReason(std::string_view rule, Severity severity, std::string_view json_path,
-                  const std::vector<char32_t>& codepoints, std::string_view decoded, std::string_view message,
-                  std::string* out) {
+                  const std::vector<char32_t>& codepoints, std::string_view decoded,
+                  std::string_view message, std::string* out) {
   out->append("{\"rule\":");
   JsonWriter::Escape(rule, out);
   out->append(",\"severity\":\"");
@@ -115,7 +115,8 @@ void AppendReason(std::string_view rule, Severity severity, std::string_view jso
 void AppendTooLongRecord(uint64_t row, uint64_t bytes, uint64_t limit, std::string* out) {
   fmt::format_to(std::back_inserter(*out), "{{\"row\":{},\"reasons\":[", row);
   AppendReason(kRowTooLongRule, Severity::kHigh, "$", {}, "",
-               fmt::format("row is {} bytes, over the limit of {} (--max-row-bytes); not scanned", bytes, limit),
+               fmt::format("row is {} bytes, over the limit of {} (--max-row-bytes); not scanned",
+                           bytes, limit),
                out);
   fmt::format_to(std::back_inserter(*out), "],\"original\":null,\"original_bytes\":{}}}\n", bytes);
 }
@@ -159,19 +160,20 @@ constexpr size_t kOutputBufferBytes = size_t{1} << 20;
 struct Filter::Batch {
   uint64_t first_row = 1;
   Buffer bytes;
-  bool want_records = true;    // build reject records (false with --drop)
-  uint64_t too_long_bytes = 0; // > 0: this batch is one over-long row
+  bool want_records = true;     // build reject records (false with --drop)
+  uint64_t too_long_bytes = 0;  // > 0: this batch is one over-long row
 
   // Results.
   std::vector<std::pair<size_t, size_t>> keep;  // [begin, end) byte ranges of `bytes`, in order
-  std::string records;                           // reject records, one per line
-  FilterStats stats;                             // rows and bytes of this batch
-  bool done = false;                             // guarded by the pipeline's mutex
+  std::string records;                          // reject records, one per line
+  FilterStats stats;                            // rows and bytes of this batch
+  bool done = false;                            // guarded by the pipeline's mutex
 };
 
 Result<std::unique_ptr<Filter>> Filter::Create(const FilterOptions& options) {
   if (options.read_bytes == 0) return Status::Error("filter: read size must be at least 1 byte");
-  if (options.max_row_bytes == 0) return Status::Error("filter: the row limit must be at least 1 byte");
+  if (options.max_row_bytes == 0)
+    return Status::Error("filter: the row limit must be at least 1 byte");
   ScanOptions so;
   so.unicode = options.unicode;
   so.secrets = options.secrets;
@@ -224,7 +226,8 @@ bool StartsWithUtf16Bom(std::string_view text, const Row& r) {
 bool SplitRows(std::string_view text, size_t max_row_bytes, std::vector<Row>* rows) {
   bool any_special = std::memchr(text.data(), 0, text.size()) != nullptr;
   for (size_t at = 0; at < text.size();) {
-    const char* nl = static_cast<const char*>(std::memchr(text.data() + at, '\n', text.size() - at));
+    const char* nl =
+        static_cast<const char*>(std::memchr(text.data() + at, '\n', text.size() - at));
     const size_t end = nl != nullptr ? static_cast<size_t>(nl - text.data()) : text.size();
     rows->push_back({at, end, nl != nullptr ? end + 1 : end});
     any_special = any_special || end - at > max_row_bytes || StartsWithUtf16Bom(text, rows->back());
@@ -255,8 +258,8 @@ void MaskSpecialRows(std::string_view text, const std::vector<Row>& rows, size_t
     } else {
       continue;
     }
-    std::fill(masked->begin() + static_cast<ptrdiff_t>(r.begin), masked->begin() + static_cast<ptrdiff_t>(r.end),
-              ' ');
+    std::fill(masked->begin() + static_cast<ptrdiff_t>(r.begin),
+              masked->begin() + static_cast<ptrdiff_t>(r.end), ' ');
   }
 }
 
@@ -269,8 +272,8 @@ struct RowReasons {
     omitted = 0;
     json.clear();
   }
-  void Add(std::string_view rule, Severity sev, std::string_view path, const std::vector<char32_t>& cps,
-           std::string_view decoded, std::string_view message) {
+  void Add(std::string_view rule, Severity sev, std::string_view path,
+           const std::vector<char32_t>& cps, std::string_view decoded, std::string_view message) {
     if (count == kMaxReasonsPerRow) {
       ++omitted;
       return;
@@ -290,7 +293,8 @@ struct RowReasons {
 void Filter::ScanBatch(Batch& b) const {
   if (b.too_long_bytes > 0) {
     b.stats.rows_in = b.stats.rows_rejected = b.stats.rows_too_long = 1;
-    if (b.want_records) AppendTooLongRecord(b.first_row, b.too_long_bytes, options_.max_row_bytes, &b.records);
+    if (b.want_records)
+      AppendTooLongRecord(b.first_row, b.too_long_bytes, options_.max_row_bytes, &b.records);
     return;
   }
 
@@ -338,7 +342,8 @@ void Filter::ScanBatch(Batch& b) const {
     if (mine == Own::kTooLong) {
       ++b.stats.rows_rejected;
       ++b.stats.rows_too_long;
-      if (b.want_records) AppendTooLongRecord(b.first_row + i, row.size(), options_.max_row_bytes, &b.records);
+      if (b.want_records)
+        AppendTooLongRecord(b.first_row + i, row.size(), options_.max_row_bytes, &b.records);
       continue;
     }
 
@@ -357,7 +362,8 @@ void Filter::ScanBatch(Batch& b) const {
     if (fi - first > kMaxReasonsPerRow) {
       // More than fit: the most severe go first, so a critical finding is
       // never among the omitted.
-      std::stable_sort(findings.begin() + static_cast<ptrdiff_t>(first), findings.begin() + static_cast<ptrdiff_t>(fi),
+      std::stable_sort(findings.begin() + static_cast<ptrdiff_t>(first),
+                       findings.begin() + static_cast<ptrdiff_t>(fi),
                        [](const Finding& x, const Finding& y) { return x.severity > y.severity; });
     }
     for (size_t k = first; k < fi; ++k) {
@@ -381,7 +387,8 @@ void Filter::ScanBatch(Batch& b) const {
     std::string_view original = row;
     if (r.next > r.end && !original.empty() && original.back() == '\r') original.remove_suffix(1);
     b.records.append(",\"original\":");
-    if (!JsonWriter::Escape(original, &b.records, &EscapeInOriginal)) b.records.append(",\"original_lossy\":true");
+    if (!JsonWriter::Escape(original, &b.records, &EscapeInOriginal))
+      b.records.append(",\"original_lossy\":true");
     b.records.append("}\n");
   }
 }
@@ -410,7 +417,8 @@ class RowReader {
     uint64_t next_row = 1;
     bool eof = false;
     while (true) {
-      if (cur.size > options_.max_row_bytes && std::memchr(cur.data.get(), '\n', cur.size) == nullptr) {
+      if (cur.size > options_.max_row_bytes &&
+          std::memchr(cur.data.get(), '\n', cur.size) == nullptr) {
         // The row so far, with no line end yet, is already over the limit.
         auto batch = std::make_unique<Filter::Batch>();
         batch->first_row = next_row++;
@@ -473,8 +481,9 @@ class RowReader {
   }
 
   Status OutOfMemory(size_t bytes) const {
-    return Status::Error(fmt::format("{}: out of memory for a buffer of {} bytes (a lower --max-row-bytes helps)",
-                                     name_, bytes));
+    return Status::Error(
+        fmt::format("{}: out of memory for a buffer of {} bytes (a lower --max-row-bytes helps)",
+                    name_, bytes));
   }
 
   // Waits until the input is readable, or the filter is stopping. With
@@ -509,7 +518,8 @@ class RowReader {
         *eof = true;
         break;
       }
-      have_row = have_row || std::memchr(b->data.get() + b->size, '\n', static_cast<size_t>(n)) != nullptr;
+      have_row =
+          have_row || std::memchr(b->data.get() + b->size, '\n', static_cast<size_t>(n)) != nullptr;
       b->size += static_cast<size_t>(n);
       bytes_read_ += static_cast<uint64_t>(n);
     }
@@ -590,14 +600,15 @@ void Add(FilterStats* to, const FilterStats& s) {
 Status Filter::Run(int input_fd, std::string_view input_name, ByteSink* kept, ByteSink* rejects,
                    FilterStats* stats) const {
   *stats = FilterStats{};
-  const unsigned jobs = options_.jobs != 0 ? options_.jobs : std::max(1u, std::thread::hardware_concurrency());
+  const unsigned jobs =
+      options_.jobs != 0 ? options_.jobs : std::max(1u, std::thread::hardware_concurrency());
   const size_t max_in_flight = 2 * size_t{jobs} + 2;
 
   // Batches move reader → workers → this thread, which writes them in order.
   std::mutex mu;
   std::condition_variable reader_cv, worker_cv, writer_cv;
   std::deque<std::unique_ptr<Batch>> in_order;  // every batch not yet written
-  std::deque<Batch*> todo;                       // batches waiting for a worker
+  std::deque<Batch*> todo;                      // batches waiting for a worker
   bool reader_done = false;
   std::atomic<bool> stop{false};
   Status read_status;
@@ -665,7 +676,8 @@ Status Filter::Run(int input_fd, std::string_view input_name, ByteSink* kept, By
       if (!status.ok()) break;
     }
     if (status.ok()) status = out.Flush();
-    if (status.ok() && rejects != nullptr && !batch->records.empty()) status = rejects->Write(batch->records);
+    if (status.ok() && rejects != nullptr && !batch->records.empty())
+      status = rejects->Write(batch->records);
     if (status.ok()) Add(stats, batch->stats);
     lock.lock();
   }

@@ -68,9 +68,11 @@ struct FilterOptions {
   bool provenance = true;
   bool secrets = false;
   Severity min_severity = Severity::kLow;  // findings below it do not reject
-  uint64_t max_row_bytes = uint64_t{64} << 20;  // longer rows (without line end) are rejected unread
-  size_t read_bytes = size_t{4} << 20;  // bytes per read; also the usual batch size (tests use tiny ones)
-  unsigned jobs = 1;                    // scanning threads; 0: one per core
+  uint64_t max_row_bytes = uint64_t{64}
+                           << 20;  // longer rows (without line end) are rejected unread
+  size_t read_bytes =
+      size_t{4} << 20;  // bytes per read; also the usual batch size (tests use tiny ones)
+  unsigned jobs = 1;    // scanning threads; 0: one per core
 };
 
 struct FilterStats {

@@ -70,19 +70,22 @@ std::string RowPrefix(uint64_t row) { return "{\"row\":" + std::to_string(row) +
 
 bool HasRule(const std::string& record, std::string_view prefix) {
   for (const auto& [path, value] : Fields(record)) {
-    if (path.size() > 5 && path.compare(path.size() - 5, 5, ".rule") == 0 && value.rfind(prefix, 0) == 0) {
+    if (path.size() > 5 && path.compare(path.size() - 5, 5, ".rule") == 0 &&
+        value.rfind(prefix, 0) == 0) {
       return true;
     }
   }
   return false;
 }
 
-const std::string kClean1 = R"({"messages":[{"role":"user","content":"Hello, caf\u00e9 \"quoted\" 😀"}]})";
+const std::string kClean1 =
+    R"({"messages":[{"role":"user","content":"Hello, caf\u00e9 \"quoted\" 😀"}]})";
 const std::string kClean2 = R"({"id":2,"text":"plain ascii","n":[1,2.5e3,true,null]})";
 // "Ign" in tag characters, written as JSON surrogate-pair escapes.
 const std::string kTagsEscaped = R"({"text":"Summarise.\udb40\udc49\udb40\udc67\udb40\udc6e"})";
 const std::string kZwspEscaped = R"({"a":{"b":["x","pass\u200bword"]}})";
-const std::string kRloRaw = "{\"code\":\"if (role != \\\"user\xE2\x80\xAE \xE2\x81\xA6// admin\xE2\x81\xA9\\\")\"}";
+const std::string kRloRaw =
+    "{\"code\":\"if (role != \\\"user\xE2\x80\xAE \xE2\x81\xA6// admin\xE2\x81\xA9\\\")\"}";
 
 TEST(Filter, KeepsCleanRowsByteForByte) {
   const std::string in = kClean1 + "\n" + kClean2 + "\n";
@@ -114,7 +117,8 @@ TEST(Filter, RowWithThousandsOfFindingsKeepsItsMostSevereReasons) {
 }
 
 TEST(Filter, RejectsEscapedAndRawHiddenCharacters) {
-  const std::string in = kClean1 + "\n" + kTagsEscaped + "\n" + kZwspEscaped + "\n" + kRloRaw + "\n" + kClean2 + "\n";
+  const std::string in =
+      kClean1 + "\n" + kTagsEscaped + "\n" + kZwspEscaped + "\n" + kRloRaw + "\n" + kClean2 + "\n";
   const Outcome r = RunOn(in);
   ASSERT_TRUE(r.status.ok()) << r.status.message();
   EXPECT_EQ(r.kept, kClean1 + "\n" + kClean2 + "\n");
@@ -193,8 +197,8 @@ TEST(Filter, KeepsCrlfBytesAndBlankLines) {
 
 TEST(Filter, RejectsInvalidJsonWhateverTheRules) {
   const std::string nul_row = std::string("{\"a\":\"x\0y\"}", 11);
-  const std::vector<std::string> bad = {R"({"a":)", "not json", R"({"a":1}})", R"({"a":"\x"})", nul_row,
-                                        "{\"a\":1}\f", "'single'"};
+  const std::vector<std::string> bad = {R"({"a":)", "not json",    R"({"a":1}})", R"({"a":"\x"})",
+                                        nul_row,    "{\"a\":1}\f", "'single'"};
   std::string in = kClean1 + "\n";
   for (const std::string& b : bad) in += b + "\n";
   in += kClean2 + "\n";
@@ -212,7 +216,9 @@ TEST(Filter, RejectsInvalidJsonWhateverTheRules) {
     for (size_t i = 0; i < lines.size(); ++i) {
       EXPECT_NE(lines[i].find(RowPrefix(i + 2)), std::string::npos) << lines[i];
       EXPECT_EQ(Field(lines[i], "$.reasons[0].rule"), "data/invalid-json") << lines[i];
-      EXPECT_NE(Field(lines[i], "$.reasons[0].message").find("invalid JSON at byte"), std::string::npos) << lines[i];
+      EXPECT_NE(Field(lines[i], "$.reasons[0].message").find("invalid JSON at byte"),
+                std::string::npos)
+          << lines[i];
       // The scanner's own "not valid JSON" note is replaced, not repeated.
       EXPECT_EQ(lines[i].find("row is not valid JSON"), std::string::npos) << lines[i];
       EXPECT_EQ(Field(lines[i], "$.original"), bad[i]);
@@ -221,7 +227,8 @@ TEST(Filter, RejectsInvalidJsonWhateverTheRules) {
 }
 
 TEST(Filter, Utf16ByteOrderMarkAtTheStartIsInvalidJsonNotTranscoded) {
-  const std::string in = std::string("\xFF\xFE{\0}\0", 6) + "\n" + kTagsEscaped + "\n" + kClean2 + "\n";
+  const std::string in =
+      std::string("\xFF\xFE{\0}\0", 6) + "\n" + kTagsEscaped + "\n" + kClean2 + "\n";
   const Outcome r = RunOn(in);
   ASSERT_TRUE(r.status.ok());
   EXPECT_EQ(r.kept, kClean2 + "\n");
@@ -253,9 +260,12 @@ TEST(Filter, OverLongRowsAreRejectedWithoutHoldingThem) {
     EXPECT_EQ(r.kept, kClean1 + "\n" + kClean2 + "\n") << read;
     const auto lines = Lines(r.rejects);
     ASSERT_EQ(lines.size(), 2u) << read;
-    EXPECT_EQ(lines[0], "{\"row\":2,\"reasons\":[{\"rule\":\"data/row-too-long\",\"severity\":\"high\",\"json_path\":"
-                        "\"$\",\"codepoints\":[],\"decoded\":\"\",\"message\":\"row is 1008 bytes, over the limit of "
-                        "200 (--max-row-bytes); not scanned\"}],\"original\":null,\"original_bytes\":1008}")
+    EXPECT_EQ(lines[0],
+              "{\"row\":2,\"reasons\":[{\"rule\":\"data/"
+              "row-too-long\",\"severity\":\"high\",\"json_path\":"
+              "\"$\",\"codepoints\":[],\"decoded\":\"\",\"message\":\"row is 1008 bytes, over the "
+              "limit of "
+              "200 (--max-row-bytes); not scanned\"}],\"original\":null,\"original_bytes\":1008}")
         << read;
     EXPECT_NE(lines[1].find("{\"row\":4,"), std::string::npos) << read;
     EXPECT_EQ(r.stats.rows_too_long, 2u);
@@ -276,8 +286,8 @@ TEST(Filter, JobsKeepRowOrder) {
   for (int i = 1; i <= 6000; ++i) {
     const bool bad = i % 13 == 0 || i % 97 == 0;
     const std::string n = std::to_string(i);
-    const std::string row =
-        bad ? R"({"i":)" + n + R"(,"t":"x\u200by )" + n + R"("})" : R"({"i":)" + n + R"(,"t":"row )" + n + R"("})";
+    const std::string row = bad ? R"({"i":)" + n + R"(,"t":"x\u200by )" + n + R"("})"
+                                : R"({"i":)" + n + R"(,"t":"row )" + n + R"("})";
     in += row + "\n";
     if (bad) {
       want_rows.push_back(static_cast<uint64_t>(i));
@@ -305,9 +315,11 @@ TEST(Filter, JobsKeepRowOrder) {
 // the output is the same, every input row is either kept unchanged or has a
 // record, and nothing is lost.
 TEST(Filter, RandomRowsSameResultForAnyReadSizeAndJobs) {
-  const std::vector<std::string> pieces = {kClean1, kClean2, kTagsEscaped, kZwspEscaped, kRloRaw, "{\"a\":", "[1,2",
-                                           std::string("\0", 1), "\xFF\xFE", "\xE2\x80", "", "   ", "\r", "null",
-                                           "\"x\"", std::string(300, 'y')};
+  const std::vector<std::string> pieces = {
+      kClean1,    kClean2,    kTagsEscaped, kZwspEscaped,
+      kRloRaw,    "{\"a\":",  "[1,2",       std::string("\0", 1),
+      "\xFF\xFE", "\xE2\x80", "",           "   ",
+      "\r",       "null",     "\"x\"",      std::string(300, 'y')};
   uint32_t seed = 12345;
   auto next = [&seed] {
     seed = seed * 1664525u + 1013904223u;
@@ -334,7 +346,8 @@ TEST(Filter, RandomRowsSameResultForAnyReadSizeAndJobs) {
       ASSERT_NE(found, std::string::npos) << round;
       at = found + row.size();
     }
-    for (const std::string& record : Lines(want.rejects)) (void)Fields(record);  // each record is JSON
+    for (const std::string& record : Lines(want.rejects))
+      (void)Fields(record);  // each record is JSON
     for (size_t read : {size_t{1}, size_t{5}, size_t{97}}) {
       for (unsigned jobs : {1u, 3u}) {
         FilterOptions o = reference;
@@ -346,10 +359,11 @@ TEST(Filter, RandomRowsSameResultForAnyReadSizeAndJobs) {
         if (got.rejects != want.rejects) {
           const auto g = Lines(got.rejects), w = Lines(want.rejects);
           for (size_t k = 0; k < std::max(g.size(), w.size()); ++k) {
-            const std::string gl = k < g.size() ? g[k] : "<none>", wl = k < w.size() ? w[k] : "<none>";
+            const std::string gl = k < g.size() ? g[k] : "<none>",
+                              wl = k < w.size() ? w[k] : "<none>";
             if (gl != wl) {
-              ADD_FAILURE() << "round " << round << " read " << read << " jobs " << jobs << "\n got: " << gl
-                            << "\nwant: " << wl;
+              ADD_FAILURE() << "round " << round << " read " << read << " jobs " << jobs
+                            << "\n got: " << gl << "\nwant: " << wl;
               break;
             }
           }
@@ -360,7 +374,8 @@ TEST(Filter, RandomRowsSameResultForAnyReadSizeAndJobs) {
 }
 
 TEST(Filter, ProvenanceFindingsRejectLikeAnyOther) {
-  const std::string row = R"({"text":"Fix parser\n\nCo-Authored-By: Claude <noreply@anthropic.com>"})";
+  const std::string row =
+      R"({"text":"Fix parser\n\nCo-Authored-By: Claude <noreply@anthropic.com>"})";
   const Outcome on = RunOn(row + "\n");
   ASSERT_EQ(Lines(on.rejects).size(), 1u);
   EXPECT_TRUE(HasRule(on.rejects, "provenance/")) << on.rejects;
@@ -370,7 +385,8 @@ TEST(Filter, ProvenanceFindingsRejectLikeAnyOther) {
 }
 
 TEST(Filter, SecretsOnlyWhenSelected) {
-  const std::string row = R"({"cmd":"export GITHUB_TOKEN=ghp_6IOhwMMPHwAgyf4I2nkuSs1NVk2KnL4qKoB4"})";
+  const std::string row =
+      R"({"cmd":"export GITHUB_TOKEN=ghp_6IOhwMMPHwAgyf4I2nkuSs1NVk2KnL4qKoB4"})";
   EXPECT_EQ(RunOn(row + "\n").kept, row + "\n");
   FilterOptions o;
   o.secrets = true;
@@ -429,7 +445,8 @@ TEST(Filter, RowsFromASlowProducerGoThroughBeforeTheInputEnds) {
     const std::string row = kClean1 + "\n";
     ASSERT_EQ(::write(fds[1], row.data(), row.size()), static_cast<ssize_t>(row.size()));
     std::unique_lock<std::mutex> lock(kept.mu);
-    const bool seen = kept.cv.wait_for(lock, std::chrono::seconds(10), [&] { return !kept.text.empty(); });
+    const bool seen =
+        kept.cv.wait_for(lock, std::chrono::seconds(10), [&] { return !kept.text.empty(); });
     EXPECT_TRUE(seen) << "the first row waited for the end of input";
     ::close(fds[1]);
   });
@@ -446,7 +463,9 @@ TEST(Filter, WriteErrorStopsEvenWhileTheInputStaysOpen) {
   int fds[2];
   ASSERT_EQ(::pipe(fds), 0);
   struct Failing : ByteSink {
-    Status Write(std::string_view) override { return Status::Error("<out>: write failed: disk full"); }
+    Status Write(std::string_view) override {
+      return Status::Error("<out>: write failed: disk full");
+    }
   } kept;
   FilterOptions o;
   o.jobs = 2;

@@ -88,10 +88,11 @@ Result<RangeCommits> SelectRange(git_repository* repo, const std::string& range)
   git_revspec spec{};
   if (git_revparse(&spec, repo, spec_text.c_str()) != 0) {
     if (range.empty()) {
-      return Status::Error(fmt::format("HEAD does not name a commit (no commits yet?): {}", GitError()));
+      return Status::Error(
+          fmt::format("HEAD does not name a commit (no commits yet?): {}", GitError()));
     }
-    return Status::Error(
-        fmt::format("'{}' is not a revision or range (A..B, A...B) in this repository: {}", range, GitError()));
+    return Status::Error(fmt::format(
+        "'{}' is not a revision or range (A..B, A...B) in this repository: {}", range, GitError()));
   }
   GitPtr<git_object, git_object_free> from, to;
   from.p = spec.from;
@@ -120,7 +121,8 @@ Result<RangeCommits> SelectRange(git_repository* repo, const std::string& range)
   git_oidarray bases{};
   const int rc = git_merge_bases(&bases, repo, &*a, &*b);
   if (rc == GIT_ENOTFOUND) return out;  // no common history: nothing to hide
-  if (rc != 0) return Status::Error(fmt::format("cannot find the merge base of '{}': {}", range, GitError()));
+  if (rc != 0)
+    return Status::Error(fmt::format("cannot find the merge base of '{}': {}", range, GitError()));
   out.hide.assign(bases.ids, bases.ids + bases.count);
   git_oidarray_dispose(&bases);
   return out;
@@ -130,7 +132,8 @@ using OidSet = std::unordered_set<git_oid, OidHash, OidEq>;
 
 // The parents of `id` that the repository has (in a shallow clone, the
 // boundary commits' parents are missing), first parent first.
-Status PresentParents(git_repository* repo, git_odb* odb, const git_oid& id, std::vector<git_oid>* out) {
+Status PresentParents(git_repository* repo, git_odb* odb, const git_oid& id,
+                      std::vector<git_oid>* out) {
   out->clear();
   GitPtr<git_commit, git_commit_free> commit;
   if (git_commit_lookup(&commit.p, repo, &id) != 0) {
@@ -150,7 +153,8 @@ Status PresentParents(git_repository* repo, git_odb* odb, const git_oid& id, std
 // a missing parent is treated as absent, so the oldest commits present are
 // scanned like root commits. Holds every selected commit id, which is fine at
 // the depths shallow clones have.
-Result<std::vector<git_oid>> ShallowWalk(git_repository* repo, git_odb* odb, const RangeCommits& range) {
+Result<std::vector<git_oid>> ShallowWalk(git_repository* repo, git_odb* odb,
+                                         const RangeCommits& range) {
   OidSet hidden;
   std::vector<git_oid> parents;
   std::vector<git_oid> stack = range.hide;
@@ -195,8 +199,10 @@ Result<std::vector<git_oid>> ShallowWalk(git_repository* repo, git_odb* odb, con
 // Drops duplicates and every id that is an ancestor of another; sorted by id.
 // In a shallow clone the ancestry is walked here, over the parents present:
 // libgit2 1.5's git_graph_descendant_of fails there (and leaks on the way).
-std::vector<std::string> PruneTips(git_repository* repo, git_odb* odb, bool shallow, std::vector<git_oid> ids) {
-  std::sort(ids.begin(), ids.end(), [](const git_oid& a, const git_oid& b) { return git_oid_cmp(&a, &b) < 0; });
+std::vector<std::string> PruneTips(git_repository* repo, git_odb* odb, bool shallow,
+                                   std::vector<git_oid> ids) {
+  std::sort(ids.begin(), ids.end(),
+            [](const git_oid& a, const git_oid& b) { return git_oid_cmp(&a, &b) < 0; });
   ids.erase(std::unique(ids.begin(), ids.end(), OidEq()), ids.end());
   auto descends = [&](const git_oid& from, const git_oid& ancestor) {
     if (!shallow) return git_graph_descendant_of(repo, &from, &ancestor) == 1;
@@ -215,8 +221,9 @@ std::vector<std::string> PruneTips(git_repository* repo, git_odb* odb, bool shal
   };
   std::vector<std::string> out;
   for (const git_oid& c : ids) {
-    const bool covered =
-        std::any_of(ids.begin(), ids.end(), [&](const git_oid& d) { return !git_oid_equal(&c, &d) && descends(d, c); });
+    const bool covered = std::any_of(ids.begin(), ids.end(), [&](const git_oid& d) {
+      return !git_oid_equal(&c, &d) && descends(d, c);
+    });
     if (!covered) out.push_back(Hex(c));
   }
   return out;
@@ -227,7 +234,8 @@ std::string Identity(const git_commit* commit) {
   const git_signature* author = git_commit_author(commit);
   const git_signature* committer = git_commit_committer(commit);
   if (author != nullptr) out += fmt::format("Author: {} <{}>\n", author->name, author->email);
-  if (committer != nullptr) out += fmt::format("Committer: {} <{}>\n", committer->name, committer->email);
+  if (committer != nullptr)
+    out += fmt::format("Committer: {} <{}>\n", committer->name, committer->email);
   return out;
 }
 
@@ -268,8 +276,10 @@ class ScanPool {
   // Opens a handle on `git_dir` per worker and starts them.
   Status Start(const std::string& git_dir) {
     for (Worker& w : workers_) {
-      if (git_repository_open(&w.repo.p, git_dir.c_str()) != 0 || git_repository_odb(&w.odb.p, w.repo.p) != 0) {
-        return Status::Error(fmt::format("{}: cannot open the repository: {}", git_dir, GitError()));
+      if (git_repository_open(&w.repo.p, git_dir.c_str()) != 0 ||
+          git_repository_odb(&w.odb.p, w.repo.p) != 0) {
+        return Status::Error(
+            fmt::format("{}: cannot open the repository: {}", git_dir, GitError()));
       }
     }
     if (threaded_) {
@@ -304,7 +314,8 @@ class ScanPool {
       report->stats.too_large_skipped += w.stats.too_large_skipped;
       report->stats.rows += w.stats.rows;
     }
-    std::sort(outputs.begin(), outputs.end(), [](const TaskOutput& a, const TaskOutput& b) { return a.seq < b.seq; });
+    std::sort(outputs.begin(), outputs.end(),
+              [](const TaskOutput& a, const TaskOutput& b) { return a.seq < b.seq; });
     std::vector<std::string> errors;
     for (TaskOutput& o : outputs) {
       for (Finding& f : o.findings) report->findings.push_back(std::move(f));
@@ -372,7 +383,8 @@ class ScanPool {
     }
     for (Finding& f : out.findings) f.commit = t.commit;
     for (std::string& n : out.notes) n = t.commit.substr(0, 12) + ":" + n;
-    if (!out.findings.empty() || !out.notes.empty() || !out.error.empty()) w.outputs.push_back(std::move(out));
+    if (!out.findings.empty() || !out.notes.empty() || !out.error.empty())
+      w.outputs.push_back(std::move(out));
   }
 
   void ScanBlob(Worker& w, const Task& t, TaskOutput* out) const {
@@ -385,8 +397,8 @@ class ScanPool {
     }
     if (size > scanner_.options().max_file_bytes) {
       ++w.stats.too_large_skipped;
-      out->error = fmt::format("{}: {} bytes is over the size limit of {} bytes (--max-size)", where, size,
-                               scanner_.options().max_file_bytes);
+      out->error = fmt::format("{}: {} bytes is over the size limit of {} bytes (--max-size)",
+                               where, size, scanner_.options().max_file_bytes);
       return;
     }
     GitPtr<git_blob, git_blob_free> blob;
@@ -412,7 +424,8 @@ class ScanPool {
 // blobs already queued this run.
 class CommitSplitter {
  public:
-  CommitSplitter(const Scanner& scanner, git_repository* repo, git_odb* odb, bool shallow, ScanPool* pool)
+  CommitSplitter(const Scanner& scanner, git_repository* repo, git_odb* odb, bool shallow,
+                 ScanPool* pool)
       : scanner_(scanner), repo_(repo), odb_(odb), shallow_(shallow), pool_(pool) {}
 
   Status Split(const git_oid& id, HistoryResult* result) {
@@ -433,20 +446,24 @@ class CommitSplitter {
     const git_oid* first_parent = git_commit_parent_id(commit.p, 0);
     if (first_parent != nullptr && (!shallow_ || git_odb_exists(odb_, first_parent) != 0)) {
       GitPtr<git_commit, git_commit_free> parent;
-      if (git_commit_parent(&parent.p, commit.p, 0) != 0 || git_commit_tree(&parent_tree.p, parent.p) != 0) {
-        return Status::Error(fmt::format("cannot read the first parent of commit {}: {}", hex, GitError()));
+      if (git_commit_parent(&parent.p, commit.p, 0) != 0 ||
+          git_commit_tree(&parent_tree.p, parent.p) != 0) {
+        return Status::Error(
+            fmt::format("cannot read the first parent of commit {}: {}", hex, GitError()));
       }
     }
     git_diff_options opts = GIT_DIFF_OPTIONS_INIT;
     opts.flags = GIT_DIFF_SKIP_BINARY_CHECK;  // deltas only; ScanBuffer decides what is binary
     GitPtr<git_diff, git_diff_free> diff;
     if (git_diff_tree_to_tree(&diff.p, repo_, parent_tree.p, tree.p, &opts) != 0) {
-      return Status::Error(fmt::format("cannot diff commit {} against its parent: {}", hex, GitError()));
+      return Status::Error(
+          fmt::format("cannot diff commit {} against its parent: {}", hex, GitError()));
     }
     const size_t n = git_diff_num_deltas(diff.p);
     for (size_t i = 0; i < n; ++i) {
       const git_diff_delta* d = git_diff_get_delta(diff.p, i);
-      if (d->status != GIT_DELTA_ADDED && d->status != GIT_DELTA_MODIFIED && d->status != GIT_DELTA_TYPECHANGE) {
+      if (d->status != GIT_DELTA_ADDED && d->status != GIT_DELTA_MODIFIED &&
+          d->status != GIT_DELTA_TYPECHANGE) {
         continue;
       }
       if (!IsRegularFile(d->new_file.mode)) continue;
@@ -465,7 +482,8 @@ class CommitSplitter {
   }
 
  private:
-  void Push(Task::Kind kind, const std::string& commit, std::string path, std::string text, const git_oid* blob) {
+  void Push(Task::Kind kind, const std::string& commit, std::string path, std::string text,
+            const git_oid* blob) {
     Task t;
     t.seq = next_seq_++;
     t.kind = kind;
@@ -487,13 +505,15 @@ class CommitSplitter {
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return s;
 }
 
 bool IsCommitId(std::string_view s) {
-  return s.size() == GIT_OID_HEXSZ &&
-         std::all_of(s.begin(), s.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; });
+  return s.size() == GIT_OID_HEXSZ && std::all_of(s.begin(), s.end(), [](char c) {
+           return std::isxdigit(static_cast<unsigned char>(c)) != 0;
+         });
 }
 
 }  // namespace
@@ -503,7 +523,8 @@ Result<std::vector<std::string>> ReadHistoryState(const std::string& path, bool*
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return std::vector<std::string>{};
-    return Status::Error(fmt::format("{}: cannot read the history state file: {}", path, std::strerror(errno)));
+    return Status::Error(
+        fmt::format("{}: cannot read the history state file: {}", path, std::strerror(errno)));
   }
   std::string text;
   char buf[8192];
@@ -513,7 +534,8 @@ Result<std::vector<std::string>> ReadHistoryState(const std::string& path, bool*
       if (errno == EINTR) continue;
       const int err = errno;
       close(fd);
-      return Status::Error(fmt::format("{}: cannot read the history state file: {}", path, std::strerror(err)));
+      return Status::Error(
+          fmt::format("{}: cannot read the history state file: {}", path, std::strerror(err)));
     }
     if (got == 0) break;
     text.append(buf, static_cast<size_t>(got));
@@ -534,9 +556,10 @@ Result<std::vector<std::string>> ReadHistoryState(const std::string& path, bool*
     ++line_no;
     if (line.empty() || line.front() == '#') continue;
     if (!IsCommitId(line)) {
-      return Status::Error(fmt::format(
-          "{}:{}: not a history state file: expected a {}-digit commit id per line (see 'glassbox help scan')", path,
-          line_no, GIT_OID_HEXSZ));
+      return Status::Error(
+          fmt::format("{}:{}: not a history state file: expected a {}-digit commit id per line "
+                      "(see 'glassbox help scan')",
+                      path, line_no, GIT_OID_HEXSZ));
     }
     std::string id(line);
     std::transform(id.begin(), id.end(), id.begin(),
@@ -547,14 +570,16 @@ Result<std::vector<std::string>> ReadHistoryState(const std::string& path, bool*
 }
 
 Status WriteHistoryState(const std::string& path, const std::vector<std::string>& commit_ids) {
-  std::string text = "# glassbox scan --git state: these commits and their ancestors have been scanned\n";
+  std::string text =
+      "# glassbox scan --git state: these commits and their ancestors have been scanned\n";
   for (const std::string& id : commit_ids) text += id + "\n";
   Status st = WriteFileAtomically(path, text);
   if (!st.ok()) return Status::Error("cannot write the history state file: " + st.message());
   return Status::Ok();
 }
 
-Result<HistoryResult> ScanHistory(const Scanner& scanner, const HistoryOptions& options, Report* report) {
+Result<HistoryResult> ScanHistory(const Scanner& scanner, const HistoryOptions& options,
+                                  Report* report) {
   const auto started = std::chrono::steady_clock::now();
   std::vector<std::string> previous;
   if (!options.state_file.empty()) {
@@ -567,14 +592,17 @@ Result<HistoryResult> ScanHistory(const Scanner& scanner, const HistoryOptions& 
   LibGit lib;
   GitPtr<git_repository, git_repository_free> repo;
   if (git_repository_open_ext(&repo.p, options.repo_dir.c_str(), 0, nullptr) != 0) {
-    return Status::Error(fmt::format("{}: not inside a git repository ({})", options.repo_dir, GitError()));
+    return Status::Error(
+        fmt::format("{}: not inside a git repository ({})", options.repo_dir, GitError()));
   }
   GitPtr<git_odb, git_odb_free> odb;
   if (git_repository_odb(&odb.p, repo.p) != 0) {
-    return Status::Error(fmt::format("{}: cannot read the object database: {}", options.repo_dir, GitError()));
+    return Status::Error(
+        fmt::format("{}: cannot read the object database: {}", options.repo_dir, GitError()));
   }
   auto range = SelectRange(repo.p, options.range);
-  if (!range.ok()) return Status::Error(fmt::format("{}: {}", options.repo_dir, range.status().message()));
+  if (!range.ok())
+    return Status::Error(fmt::format("{}: {}", options.repo_dir, range.status().message()));
 
   HistoryResult result;
   std::vector<git_oid> state = range->push;
@@ -589,7 +617,9 @@ Result<HistoryResult> ScanHistory(const Scanner& scanner, const HistoryOptions& 
       result.unknown_state_commits.push_back(hex);
       continue;
     }
-    if (rc != 0) return Status::Error(fmt::format("{}: cannot look up {}: {}", options.state_file, hex, GitError()));
+    if (rc != 0)
+      return Status::Error(
+          fmt::format("{}: cannot look up {}: {}", options.state_file, hex, GitError()));
     if (git_object_type(obj.p) != GIT_OBJECT_COMMIT) {
       return Status::Error(fmt::format("{}: {} is a {}, not a commit", options.state_file, hex,
                                        git_object_type2string(git_object_type(obj.p))));
@@ -606,14 +636,18 @@ Result<HistoryResult> ScanHistory(const Scanner& scanner, const HistoryOptions& 
   size_t shallow_next = 0;
   if (shallow) {
     auto order = ShallowWalk(repo.p, odb.p, *range);
-    if (!order.ok()) return Status::Error(fmt::format("{}: {}", options.repo_dir, order.status().message()));
+    if (!order.ok())
+      return Status::Error(fmt::format("{}: {}", options.repo_dir, order.status().message()));
     shallow_order = std::move(order.value());
   } else {
-    bool ok = git_revwalk_new(&walk.p, repo.p) == 0 &&
-              git_revwalk_sorting(walk.p, GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME | GIT_SORT_REVERSE) == 0;
+    bool ok =
+        git_revwalk_new(&walk.p, repo.p) == 0 &&
+        git_revwalk_sorting(walk.p, GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME | GIT_SORT_REVERSE) == 0;
     for (const git_oid& id : range->hide) ok = ok && git_revwalk_hide(walk.p, &id) == 0;
     for (const git_oid& id : range->push) ok = ok && git_revwalk_push(walk.p, &id) == 0;
-    if (!ok) return Status::Error(fmt::format("{}: cannot walk the history: {}", options.repo_dir, GitError()));
+    if (!ok)
+      return Status::Error(
+          fmt::format("{}: cannot walk the history: {}", options.repo_dir, GitError()));
   }
   auto next_commit = [&](git_oid* id) -> int {
     if (!shallow) return git_revwalk_next(id, walk.p);
@@ -622,8 +656,9 @@ Result<HistoryResult> ScanHistory(const Scanner& scanner, const HistoryOptions& 
     return 0;
   };
 
-  const unsigned jobs =
-      scanner.options().jobs != 0 ? scanner.options().jobs : std::max(1u, std::thread::hardware_concurrency());
+  const unsigned jobs = scanner.options().jobs != 0
+                            ? scanner.options().jobs
+                            : std::max(1u, std::thread::hardware_concurrency());
   NoHashVerification no_hash_verification;  // outlives the pool's threads
   ScanPool pool(scanner, jobs);
   if (Status st = pool.Start(git_repository_path(repo.p)); !st.ok()) return st;
@@ -637,13 +672,16 @@ Result<HistoryResult> ScanHistory(const Scanner& scanner, const HistoryOptions& 
     if (options.progress && result.commits % kProgressEvery == 0) options.progress(result.commits);
   }
   if (rc != GIT_ITEROVER) {
-    return Status::Error(fmt::format("{}: walking the history failed: {}", options.repo_dir, GitError()));
+    return Status::Error(
+        fmt::format("{}: walking the history failed: {}", options.repo_dir, GitError()));
   }
   std::vector<std::string> errors = pool.Finish(report);
   if (options.progress) options.progress(result.commits);
-  for (size_t i = 0; i < errors.size() && i < kMaxBlobErrors; ++i) report->errors.push_back(std::move(errors[i]));
+  for (size_t i = 0; i < errors.size() && i < kMaxBlobErrors; ++i)
+    report->errors.push_back(std::move(errors[i]));
   if (errors.size() > kMaxBlobErrors) {
-    report->errors.push_back(fmt::format("… and {} more blobs that could not be read", errors.size() - kMaxBlobErrors));
+    report->errors.push_back(
+        fmt::format("… and {} more blobs that could not be read", errors.size() - kMaxBlobErrors));
   }
 
   result.state_tips = PruneTips(repo.p, odb.p, shallow, std::move(state));
@@ -652,7 +690,8 @@ Result<HistoryResult> ScanHistory(const Scanner& scanner, const HistoryOptions& 
     Status st = WriteHistoryState(options.state_file, result.state_tips);
     if (!st.ok()) report->errors.push_back(st.message());
   }
-  report->stats.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  report->stats.seconds +=
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return result;
 }
 

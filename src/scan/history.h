@@ -70,10 +70,11 @@ struct HistoryOptions {
 // What a history run did, beyond the Report's own stats (where every commit
 // message and every blob scanned counts as one file).
 struct HistoryResult {
-  uint64_t commits = 0;            // commits walked
-  uint64_t blobs = 0;              // distinct blobs read (scanned, or skipped as binary or too large)
-  uint64_t blobs_seen_before = 0;  // added or changed blobs not read again: already scanned this run
-  uint64_t excluded = 0;           // blob paths skipped by --exclude
+  uint64_t commits = 0;  // commits walked
+  uint64_t blobs = 0;    // distinct blobs read (scanned, or skipped as binary or too large)
+  uint64_t blobs_seen_before =
+      0;                  // added or changed blobs not read again: already scanned this run
+  uint64_t excluded = 0;  // blob paths skipped by --exclude
   // A shallow clone: the oldest commits present were scanned like root
   // commits (all their blobs), and older history was not there to scan.
   bool shallow = false;
@@ -93,7 +94,8 @@ struct HistoryResult {
 // tried again next time; failing to write it adds an error to `report`.
 // `scanner` is shared by the worker threads (it is immutable);
 // `options.progress` is called on the calling thread.
-Result<HistoryResult> ScanHistory(const Scanner& scanner, const HistoryOptions& options, Report* report);
+Result<HistoryResult> ScanHistory(const Scanner& scanner, const HistoryOptions& options,
+                                  Report* report);
 
 // The state file of incremental mode (--since-state FILE).
 //

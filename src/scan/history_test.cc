@@ -34,10 +34,11 @@ class TempRepo {
   }
   // Runs git in the repository, with a fixed identity and no user config.
   void Git(const std::string& args) const {
-    const std::string cmd = "cd '" + path_ +
-                            "' && GIT_CONFIG_NOSYSTEM=1 HOME=/nonexistent git -c user.name=Test "
-                            "-c user.email=test@example.com -c commit.gpgsign=false -c init.defaultBranch=main " +
-                            args + " >/dev/null 2>&1";
+    const std::string cmd =
+        "cd '" + path_ +
+        "' && GIT_CONFIG_NOSYSTEM=1 HOME=/nonexistent git -c user.name=Test "
+        "-c user.email=test@example.com -c commit.gpgsign=false -c init.defaultBranch=main " +
+        args + " >/dev/null 2>&1";
     ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
   }
   // Commits everything staged with `message` (any bytes); returns the id.
@@ -160,7 +161,8 @@ TEST_F(HistoryScenario, IncrementalRunReportsOnlyNewCommits) {
   HistoryRun second = Scan(*scanner, {.repo_dir = repo_.path(), .state_file = state});
   EXPECT_EQ(second.result.commits, 1u);
   ASSERT_FALSE(second.report.findings.empty());
-  for (const Finding& f : second.report.findings) EXPECT_EQ(f.commit, c3_) << f.rule << " " << f.path;
+  for (const Finding& f : second.report.findings)
+    EXPECT_EQ(f.commit, c3_) << f.rule << " " << f.path;
   EXPECT_TRUE(Matching(second.report, "secret/").empty());
   saved = ReadHistoryState(state, &exists);
   ASSERT_TRUE(saved.ok());
@@ -224,7 +226,8 @@ TEST_F(HistoryScenario, TooLargeBlobsAreErrorsAndKeepTheState) {
   const std::string state = repo_.path() + "/.git/glassbox-state";
   HistoryRun run = Scan(*scanner, {.repo_dir = repo_.path(), .state_file = state});
   ASSERT_EQ(run.report.errors.size(), 1u);
-  EXPECT_NE(run.report.errors[0].find(c1_.substr(0, 12) + ":deploy/settings.env"), std::string::npos)
+  EXPECT_NE(run.report.errors[0].find(c1_.substr(0, 12) + ":deploy/settings.env"),
+            std::string::npos)
       << run.report.errors[0];
   EXPECT_EQ(run.report.stats.too_large_skipped, 1u);
   EXPECT_FALSE(fs::exists(state)) << "the state is not advanced past what could not be scanned";
@@ -298,7 +301,8 @@ TEST(History, AttributesMergedBlobsToTheCommitThatAddedThem) {
 
 TEST(History, WalksShallowClones) {
   TempRepo origin;
-  origin.Write("old.env", "GITHUB_TOKEN=" + FakeGithubToken() + "\n");  // still in the tree at the boundary
+  origin.Write("old.env",
+               "GITHUB_TOKEN=" + FakeGithubToken() + "\n");  // still in the tree at the boundary
   origin.Commit("one\n");
   origin.Write("a.txt", "two\n");
   origin.Commit("two\n");
@@ -319,7 +323,8 @@ TEST(History, WalksShallowClones) {
   EXPECT_EQ(Matching(run.report, "unicode/").size(), 1u);
 
   const std::string state = clone.path() + "/.git/state";
-  HistoryRun first = Scan(*scanner, {.repo_dir = clone.path(), .range = "HEAD~1", .state_file = state});
+  HistoryRun first =
+      Scan(*scanner, {.repo_dir = clone.path(), .range = "HEAD~1", .state_file = state});
   EXPECT_EQ(first.result.commits, 1u);
   HistoryRun second = Scan(*scanner, {.repo_dir = clone.path(), .state_file = state});
   EXPECT_EQ(second.result.commits, 1u);
@@ -332,7 +337,8 @@ TEST(History, BotAuthorIsReported) {
   repo.Write("a.txt", "x\n");
   repo.Git("add a.txt");
   repo.Git(
-      "commit -q -m 'agent change' --author='copilot-swe-agent[bot] <198982749+Copilot@users.noreply.github.com>'");
+      "commit -q -m 'agent change' --author='copilot-swe-agent[bot] "
+      "<198982749+Copilot@users.noreply.github.com>'");
   auto scanner = Make();
   HistoryRun run = Scan(*scanner, {.repo_dir = repo.path()});
   auto bots = Matching(run.report, "provenance/bot-author");
@@ -372,10 +378,12 @@ TEST(History, ErrorsNameTheInput) {
   repo.Commit("one\n");
   r = ScanHistory(*scanner, {.repo_dir = repo.path(), .range = "no-such-branch..HEAD"}, &report);
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find("no-such-branch..HEAD"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("no-such-branch..HEAD"), std::string::npos)
+      << r.status().message();
   r = ScanHistory(*scanner, {.repo_dir = repo.path(), .range = "HEAD:a.txt"}, &report);
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find("does not name a commit"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("does not name a commit"), std::string::npos)
+      << r.status().message();
 
   const std::string garbled = repo.path() + "/.git/state";
   repo.Write(".git/state", "# ok\nnot a commit id\n");
@@ -445,7 +453,8 @@ TEST(HistoryState, ReadsWhatItWrites) {
   EXPECT_TRUE(exists);
   EXPECT_EQ(back.value(), ids);
   for (const auto& e : fs::directory_iterator(dir.path())) {
-    EXPECT_EQ(e.path().filename().string().find(".tmp."), std::string::npos) << "temporary file left behind";
+    EXPECT_EQ(e.path().filename().string().find(".tmp."), std::string::npos)
+        << "temporary file left behind";
   }
 
   dir.Write("crlf", "# comment\r\n\r\n  " + std::string(40, 'A') + " \r\n");

@@ -7,5 +7,6 @@
 // the static link wraps that start-up (-Wl,--wrap, see the top-level
 // CMakeLists.txt) with this function, which starts nothing. An https remote
 // opened through libgit2 would fail to connect; none is ever opened.
-// NOLINTNEXTLINE(bugprone-reserved-identifier,readability-identifier-naming): the name --wrap gives it
+// Its name is the one --wrap gives it (reserved and not Google style, on purpose):
+// NOLINTNEXTLINE(bugprone-reserved-identifier,readability-identifier-naming)
 extern "C" int __wrap_git_mbedtls_stream_global_init(void) { return 0; }

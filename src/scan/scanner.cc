@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cstring>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -34,7 +34,8 @@ struct Scanner::ThreadState {
   std::string strings;  // a binary window after the strings pass
 };
 
-Result<std::unique_ptr<Scanner>> Scanner::Create(ScanOptions options, std::vector<SecretRule> extra_rules) {
+Result<std::unique_ptr<Scanner>> Scanner::Create(ScanOptions options,
+                                                 std::vector<SecretRule> extra_rules) {
   std::unique_ptr<Scanner> s(new Scanner(std::move(options)));
   if (s->options_.secrets || s->options_.provenance) {
     auto rules = BuiltinSecretRules();
@@ -49,8 +50,9 @@ Result<std::unique_ptr<Scanner>> Scanner::Create(ScanOptions options, std::vecto
     // Disabled rules and families never reach the engine.
     all.erase(std::remove_if(all.begin(), all.end(),
                              [&](const SecretRule& r) {
-                               const bool family_on = r.id.rfind("provenance/", 0) == 0 ? s->options_.provenance
-                                                                                        : s->options_.secrets;
+                               const bool family_on = r.id.rfind("provenance/", 0) == 0
+                                                          ? s->options_.provenance
+                                                          : s->options_.secrets;
                                return !family_on || !s->RuleEnabled(r.id);
                              }),
               all.end());
@@ -87,45 +89,54 @@ std::vector<RuleInfo> Scanner::RuleCatalog() const {
   }
   if (agent_config_) {
     for (const AgentConfigRule& r : agent_config_->rules()) {
-      rules.push_back({r.id, r.description,
-                       r.description + ". Opening this repository with an agent would let the repository decide "
-                                       "this. Review the file before you open the repository with an agent.",
-                       r.severity});
+      rules.push_back(
+          {r.id, r.description,
+           r.description +
+               ". Opening this repository with an agent would let the repository decide "
+               "this. Review the file before you open the repository with an agent.",
+           r.severity});
     }
-    rules.push_back({"agent-config/unparsable", "Agent settings file that is not valid JSON, TOML or YAML",
-                     "glassbox could not check this settings file; the agent may still read it.", Severity::kMedium});
-    rules.push_back({"agent-config/symlink-escape", "Symbolic link that points outside the repository",
-                     "An agent that reads the link reads the file it points to (for example ~/.ssh or ~/.aws).",
-                     Severity::kHigh});
+    rules.push_back({"agent-config/unparsable",
+                     "Agent settings file that is not valid JSON, TOML or YAML",
+                     "glassbox could not check this settings file; the agent may still read it.",
+                     Severity::kMedium});
+    rules.push_back(
+        {"agent-config/symlink-escape", "Symbolic link that points outside the repository",
+         "An agent that reads the link reads the file it points to (for example ~/.ssh or ~/.aws).",
+         Severity::kHigh});
   }
   if (secrets_) {
     for (const SecretRule& r : secrets_->rules()) {
       const bool secret = r.id.rfind("secret/", 0) == 0;
-      rules.push_back({r.id, r.description,
-                       secret ? r.description + " found in text. Rotate the credential, then remove it from the "
-                                                "file and its history."
-                              : r.description + ": text marked as written by a coding agent. Keep it out of "
-                                                "training and evaluation data, or route it to review.",
-                       r.severity});
+      rules.push_back(
+          {r.id, r.description,
+           secret
+               ? r.description + " found in text. Rotate the credential, then remove it from the "
+                                 "file and its history."
+               : r.description + ": text marked as written by a coding agent. Keep it out of "
+                                 "training and evaluation data, or route it to review.",
+           r.severity});
     }
   }
   return rules;
 }
 
-void Scanner::ScanText(std::string_view text, const std::string& path, TextKind kind, bool at_file_start,
-                       ThreadState& ts, std::vector<Finding>* out) const {
+void Scanner::ScanText(std::string_view text, const std::string& path, TextKind kind,
+                       bool at_file_start, ThreadState& ts, std::vector<Finding>* out) const {
   const size_t first = out->size();
   // A JSON document's \u escapes, decoded (JSON Lines rows are decoded whole
   // by ScanData): its escaped strings are found once, for the hidden-text
   // detector and the secret views both.
   const JsonSyntax json = kind == TextKind::kData ? JsonSyntax::kNone : JsonSyntaxForPath(path);
-  const bool json_escapes = json == JsonSyntax::kDocument && (options_.unicode || agent_config_ || secrets_) &&
+  const bool json_escapes = json == JsonSyntax::kDocument &&
+                            (options_.unicode || agent_config_ || secrets_) &&
                             text.find("\\u") != std::string_view::npos;
   std::vector<EscapedJsonString> escaped;
   if (json_escapes) escaped = EscapedJsonStrings(text);
   if (options_.unicode || agent_config_) {
     ts.detector.Scan(text, TextContext{kind, at_file_start}, out);
-    if (json == JsonSyntax::kDocument) ts.detector.ScanJsonEscapes(text, JsonSyntax::kDocument, out, &escaped);
+    if (json == JsonSyntax::kDocument)
+      ts.detector.ScanJsonEscapes(text, JsonSyntax::kDocument, out, &escaped);
   }
   if (agent_config_ && kind != TextKind::kData && agent_config_->Applies(path)) {
     const std::vector<Finding> unicode(out->begin() + static_cast<ptrdiff_t>(first), out->end());
@@ -142,7 +153,8 @@ void Scanner::ScanText(std::string_view text, const std::string& path, TextKind 
     Status st = secrets_->Scan(text, *ts.scratch, out);
     // What hides a secret from the plain match: invisible characters, JSON
     // escapes, base64 (core/secret_views.h).
-    const std::vector<Finding> plain(out->begin() + static_cast<ptrdiff_t>(plain_begin), out->end());
+    const std::vector<Finding> plain(out->begin() + static_cast<ptrdiff_t>(plain_begin),
+                                     out->end());
     SecretViewOptions views;
     views.json = json;
     views.json_strings = &escaped;
@@ -150,9 +162,9 @@ void Scanner::ScanText(std::string_view text, const std::string& path, TextKind 
     (void)st;  // only fails on an engine bug; the unicode results still stand
   }
   // Drop disabled rules and those below the floor before locating them.
-  auto keep_end = std::remove_if(out->begin() + static_cast<ptrdiff_t>(first), out->end(), [&](const Finding& f) {
-    return f.severity < options_.min_severity || !RuleEnabled(f.rule);
-  });
+  auto keep_end = std::remove_if(
+      out->begin() + static_cast<ptrdiff_t>(first), out->end(),
+      [&](const Finding& f) { return f.severity < options_.min_severity || !RuleEnabled(f.rule); });
   out->erase(keep_end, out->end());
   if (out->size() == first) return;
   if (!options_.locate) {
@@ -180,7 +192,8 @@ namespace {
 // falls and the first of that severity: one pass, no sort.
 void TrimRow(size_t row_first, size_t row_cap, std::vector<Finding>* out) {
   size_t by_severity[5] = {};
-  for (size_t k = row_first; k < out->size(); ++k) ++by_severity[static_cast<size_t>((*out)[k].severity)];
+  for (size_t k = row_first; k < out->size(); ++k)
+    ++by_severity[static_cast<size_t>((*out)[k].severity)];
   int cut = 4;
   size_t above = 0;
   while (cut > 0 && above + by_severity[cut] < row_cap) above += by_severity[cut--];
@@ -198,8 +211,9 @@ void TrimRow(size_t row_first, size_t row_cap, std::vector<Finding>* out) {
 
 }  // namespace
 
-void Scanner::ScanMalformedRow(std::string_view line, uint64_t row, size_t offset, const std::string& reason,
-                               const std::string& path, ThreadState& ts, std::vector<Finding>* out) const {
+void Scanner::ScanMalformedRow(std::string_view line, uint64_t row, size_t offset,
+                               const std::string& reason, const std::string& path, ThreadState& ts,
+                               std::vector<Finding>* out) const {
   // Report the malformed row, then still scan its raw text: a broken row
   // must not hide what is in it.
   if (RuleEnabled("unicode/invalid-encoding")) {
@@ -224,8 +238,8 @@ void Scanner::ScanMalformedRow(std::string_view line, uint64_t row, size_t offse
   }
 }
 
-void Scanner::ScanData(std::string_view text, const std::string& path, ThreadState& ts, std::vector<Finding>* out,
-                       ReportStats* stats) const {
+void Scanner::ScanData(std::string_view text, const std::string& path, ThreadState& ts,
+                       std::vector<Finding>* out, ReportStats* stats) const {
   // JSONL: one document per line; a .json file is one document.
   size_t row_start = 0;
   uint64_t row = 0;
@@ -251,7 +265,8 @@ void Scanner::ScanData(std::string_view text, const std::string& path, ThreadSta
         f.row = row;
         f.json_path = v.is_key ? v.path + " (key)" : v.path;
         f.line = row;
-        f.byte_offset += offset + v.raw_offset;  // approximate: the decoded offset past the string's start
+        f.byte_offset +=
+            offset + v.raw_offset;  // approximate: the decoded offset past the string's start
         if (options_.locate) f.fingerprint = Sha256Hex(f.fingerprint + f.json_path, 32);
         out->push_back(std::move(f));
       }
@@ -281,7 +296,7 @@ class FindingCap {
     ++r.dropped;
     size_t lowest = 0;
     while (lowest < kSeverities && r.by_severity[lowest].empty()) ++lowest;
-    if (lowest >= sev) return;  // no less severe finding to give way
+    if (lowest >= sev) return;         // no less severe finding to give way
     r.by_severity[lowest].pop_back();  // the latest of the least severe
     r.by_severity[sev].push_back(std::move(f));
   }
@@ -293,13 +308,15 @@ class FindingCap {
         for (Finding& f : bucket) out->push_back(std::move(f));
       }
       if (r.dropped > 0 && notes != nullptr) {
-        notes->push_back(fmt::format("{}: {} more {} findings not listed (limit {} per rule and input; the most "
-                                     "severe are kept)",
-                                     path, r.dropped, rule, per_rule_));
+        notes->push_back(
+            fmt::format("{}: {} more {} findings not listed (limit {} per rule and input; the most "
+                        "severe are kept)",
+                        path, r.dropped, rule, per_rule_));
       }
     }
-    std::stable_sort(out->begin() + static_cast<ptrdiff_t>(first), out->end(),
-                     [](const Finding& a, const Finding& b) { return a.byte_offset < b.byte_offset; });
+    std::stable_sort(
+        out->begin() + static_cast<ptrdiff_t>(first), out->end(),
+        [](const Finding& a, const Finding& b) { return a.byte_offset < b.byte_offset; });
     rules_.clear();
   }
 
@@ -324,7 +341,8 @@ struct LinePosition {
     std::string_view tail = consumed;
     if (nl != nullptr) {
       lines_before += static_cast<uint64_t>(std::count(consumed.begin(), consumed.end(), '\n'));
-      tail = consumed.substr(static_cast<size_t>(static_cast<const char*>(nl) - consumed.data()) + 1);
+      tail =
+          consumed.substr(static_cast<size_t>(static_cast<const char*>(nl) - consumed.data()) + 1);
       column_base = 0;
     }
     for (char c : tail) column_base += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
@@ -334,8 +352,8 @@ struct LinePosition {
 // Moves a finding in the UTF-8 transcoding `t` of a UTF-16 window (at `base`
 // in the file) to the file's offsets, lines and columns. False when the next
 // window reports it: it starts past the cut (text_cut, in the transcoding).
-bool ToUtf16Source(const utf::Transcoded& t, size_t text_cut, bool last, uint64_t base, const LinePosition& pos,
-                   Finding* f) {
+bool ToUtf16Source(const utf::Transcoded& t, size_t text_cut, bool last, uint64_t base,
+                   const LinePosition& pos, Finding* f) {
   const size_t b = std::min<size_t>(f->byte_offset, t.utf8.size());
   const size_t e = std::min<size_t>(f->byte_offset + f->byte_length, t.utf8.size());
   if (!last && b >= text_cut) return false;
@@ -364,11 +382,13 @@ void ToFileSource(uint64_t base, bool binary, const LinePosition& pos, Finding* 
 
 }  // namespace
 
-void Scanner::ScanWindows(WindowReader& reader, const std::string& path, TextKind path_kind, ThreadState& ts,
-                          std::vector<Finding>* out, ReportStats* stats, std::vector<std::string>* notes) const {
+void Scanner::ScanWindows(WindowReader& reader, const std::string& path, TextKind path_kind,
+                          ThreadState& ts, std::vector<Finding>* out, ReportStats* stats,
+                          std::vector<std::string>* notes) const {
   stats->files += 1;
   // The name, or the first window when the name says nothing (TextKindFor).
-  const TextKind kind = path_kind != TextKind::kUnknown ? path_kind : SniffTextKind(reader.Window());
+  const TextKind kind =
+      path_kind != TextKind::kUnknown ? path_kind : SniffTextKind(reader.Window());
   const ContentKind content = ClassifyContent(path_kind, reader.Window());
   if (content == ContentKind::kBinary) stats->binary_files += 1;
   const bool utf16 = content == ContentKind::kUtf16Le || content == ContentKind::kUtf16Be;
@@ -385,13 +405,15 @@ void Scanner::ScanWindows(WindowReader& reader, const std::string& path, TextKin
     local.clear();
     if (utf16) {
       const bool bom = first && utf::DetectEncoding(window) != utf::Encoding::kUtf8;
-      const utf::Transcoded t = utf::Utf16ToUtf8(window.substr(0, last ? window.size() : window.size() & ~size_t{1}),
-                                                 content == ContentKind::kUtf16Be, bom ? 2 : 0);
+      const utf::Transcoded t =
+          utf::Utf16ToUtf8(window.substr(0, last ? window.size() : window.size() & ~size_t{1}),
+                           content == ContentKind::kUtf16Be, bom ? 2 : 0);
       ScanText(t.utf8, path, kind, false, ts, &local);
       // The UTF-8 offset of the cut: where the next window's text starts.
-      const size_t text_cut = static_cast<size_t>(
-          std::lower_bound(t.source_offset.begin(), t.source_offset.end(), static_cast<uint64_t>(cut)) -
-          t.source_offset.begin());
+      const size_t text_cut =
+          static_cast<size_t>(std::lower_bound(t.source_offset.begin(), t.source_offset.end(),
+                                               static_cast<uint64_t>(cut)) -
+                              t.source_offset.begin());
       for (Finding& f : local) {
         if (ToUtf16Source(t, text_cut, last, base, pos, &f)) cap.Add(std::move(f));
       }
@@ -429,14 +451,16 @@ void Scanner::ScanWindows(WindowReader& reader, const std::string& path, TextKin
     f.severity = Severity::kLow;
     f.path = path;
     f.byte_offset = first_invalid_utf16;
-    f.message = fmt::format("{} invalid UTF-16 code units (first at byte {})", invalid_utf16, first_invalid_utf16);
+    f.message = fmt::format("{} invalid UTF-16 code units (first at byte {})", invalid_utf16,
+                            first_invalid_utf16);
     cap.Add(std::move(f));
   }
   cap.Flush(path, out, notes);
 }
 
-void Scanner::ScanBytes(std::string_view bytes, const std::string& path, ThreadState& ts, std::vector<Finding>* out,
-                        ReportStats* stats, std::vector<std::string>* notes) const {
+void Scanner::ScanBytes(std::string_view bytes, const std::string& path, ThreadState& ts,
+                        std::vector<Finding>* out, ReportStats* stats,
+                        std::vector<std::string>* notes) const {
   // The name's kind, looked up once per file.
   const TextKind path_kind = TextKindForPath(path);
   if (options_.data_mode || path_kind == TextKind::kData) {
@@ -486,14 +510,16 @@ void Scanner::ScanStdin(Report* report) const {
     } else {
       ThreadState ts;
       if (secrets_) ts.scratch = secrets_->NewScratch();
-      ScanWindows(*reader.value(), "-", TextKindForPath("-"), ts, &report->findings, &report->stats, &report->notes);
+      ScanWindows(*reader.value(), "-", TextKindForPath("-"), ts, &report->findings, &report->stats,
+                  &report->notes);
     }
   }
   for (Finding& f : report->findings) f.path = "-";
 }
 
-bool Scanner::ScanFile(const std::string& path, ThreadState& ts, std::vector<Finding>* found, ReportStats* stats,
-                       std::vector<std::string>* errors, std::vector<std::string>* notes, uint64_t* size) const {
+bool Scanner::ScanFile(const std::string& path, ThreadState& ts, std::vector<Finding>* found,
+                       ReportStats* stats, std::vector<std::string>* errors,
+                       std::vector<std::string>* notes, uint64_t* size) const {
   auto fd = FileSource::OpenRegular(path, options_.max_file_bytes, size);
   if (!fd.ok()) {
     if (fd.status().message().find("size limit") != std::string::npos) ++stats->too_large_skipped;
@@ -532,9 +558,10 @@ Finding SymlinkEscapeFinding(const std::string& link, const std::string& target)
   f.rule = "agent-config/symlink-escape";
   f.severity = Severity::kHigh;
   f.path = link;
-  f.message = fmt::format("symbolic link points outside the repository, to {}: an agent that reads it reads "
-                          "that file",
-                          target);
+  f.message = fmt::format(
+      "symbolic link points outside the repository, to {}: an agent that reads it reads "
+      "that file",
+      target);
   f.fingerprint = Sha256Hex(f.rule + '\0' + link + '\0' + target, 32);
   return f;
 }
@@ -574,7 +601,8 @@ Report Scanner::ScanPaths(const std::vector<std::string>& inputs) const {
     queue.pop_front();
     return true;
   };
-  const unsigned jobs = options_.jobs != 0 ? options_.jobs : std::max(1u, std::thread::hardware_concurrency());
+  const unsigned jobs =
+      options_.jobs != 0 ? options_.jobs : std::max(1u, std::thread::hardware_concurrency());
   std::atomic<uint64_t> done_files{0}, done_bytes{0};
   std::mutex mu;
   auto worker = [&]() {
@@ -642,9 +670,10 @@ Report Scanner::ScanPaths(const std::vector<std::string>& inputs) const {
   for (std::string& e : walk_errors) report.errors.push_back(std::move(e));
   for (std::string& n : special_notes) report.notes.push_back(std::move(n));
   for (Finding& f : link_findings) report.findings.push_back(std::move(f));
-  std::stable_sort(report.findings.begin(), report.findings.end(), [](const Finding& a, const Finding& b) {
-    return std::tie(a.path, a.byte_offset) < std::tie(b.path, b.byte_offset);
-  });
+  std::stable_sort(report.findings.begin(), report.findings.end(),
+                   [](const Finding& a, const Finding& b) {
+                     return std::tie(a.path, a.byte_offset) < std::tie(b.path, b.byte_offset);
+                   });
   std::sort(report.errors.begin(), report.errors.end());
   std::sort(report.notes.begin(), report.notes.end());
   report.stats.seconds =

@@ -28,13 +28,13 @@ struct ScanOptions {
   bool provenance = true;
   bool agent_config = true;
   std::vector<std::string> disabled_rules;  // rule ids or families turned off
-  std::vector<std::string> excludes;        // globs on the path relative to the scan root, or on the name
+  std::vector<std::string> excludes;  // globs on the path relative to the scan root, or on the name
   bool respect_gitignore = true;
-  bool data_mode = false;   // treat every input as JSON/JSONL data (also on for *.jsonl/*.ndjson)
+  bool data_mode = false;  // treat every input as JSON/JSONL data (also on for *.jsonl/*.ndjson)
   uint64_t max_file_bytes = uint64_t{2} << 30;
-  unsigned jobs = 0;        // 0: one per core
+  unsigned jobs = 0;                        // 0: one per core
   Severity min_severity = Severity::kInfo;  // findings below are dropped
-  bool inline_suppression = true;  // honour "glassbox:ignore" comments
+  bool inline_suppression = true;           // honour "glassbox:ignore" comments
   // Findings kept per rule and input: the most severe, the rest counted in a
   // note. 0: no cap (the filter, which decides row by row).
   size_t max_findings_per_rule = 10000;
@@ -71,21 +71,25 @@ class Scanner {
   explicit Scanner(ScanOptions options) : options_(std::move(options)) {}
   void ScanText(std::string_view text, const std::string& path, TextKind kind, bool at_file_start,
                 ThreadState& ts, std::vector<Finding>* out) const;
-  void ScanData(std::string_view text, const std::string& path, ThreadState& ts, std::vector<Finding>* out,
-                ReportStats* stats) const;
+  void ScanData(std::string_view text, const std::string& path, ThreadState& ts,
+                std::vector<Finding>* out, ReportStats* stats) const;
   // A JSON Lines row that does not parse: reported, and scanned as plain text.
-  void ScanMalformedRow(std::string_view line, uint64_t row, size_t offset, const std::string& reason,
-                        const std::string& path, ThreadState& ts, std::vector<Finding>* out) const;
-  void ScanBytes(std::string_view bytes, const std::string& path, ThreadState& ts, std::vector<Finding>* out,
-                 ReportStats* stats, std::vector<std::string>* notes) const;
+  void ScanMalformedRow(std::string_view line, uint64_t row, size_t offset,
+                        const std::string& reason, const std::string& path, ThreadState& ts,
+                        std::vector<Finding>* out) const;
+  void ScanBytes(std::string_view bytes, const std::string& path, ThreadState& ts,
+                 std::vector<Finding>* out, ReportStats* stats,
+                 std::vector<std::string>* notes) const;
   // path_kind: TextKindForPath(path), which the caller has looked up.
-  void ScanWindows(WindowReader& reader, const std::string& path, TextKind path_kind, ThreadState& ts,
-                   std::vector<Finding>* out, ReportStats* stats, std::vector<std::string>* notes) const;
+  void ScanWindows(WindowReader& reader, const std::string& path, TextKind path_kind,
+                   ThreadState& ts, std::vector<Finding>* out, ReportStats* stats,
+                   std::vector<std::string>* notes) const;
   void ScanStdin(Report* report) const;
   // Opens, reads and scans one file of a walk; false (with the error in
   // *errors) when it could not be read. *size: the file's size.
-  bool ScanFile(const std::string& path, ThreadState& ts, std::vector<Finding>* found, ReportStats* stats,
-                std::vector<std::string>* errors, std::vector<std::string>* notes, uint64_t* size) const;
+  bool ScanFile(const std::string& path, ThreadState& ts, std::vector<Finding>* found,
+                ReportStats* stats, std::vector<std::string>* errors,
+                std::vector<std::string>* notes, uint64_t* size) const;
   bool RuleEnabled(const std::string& rule) const;
 
   ScanOptions options_;

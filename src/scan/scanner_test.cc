@@ -49,17 +49,21 @@ TEST(Scanner, SeverityOfUnknownExtensionFollowsTheContent) {
   TempDir dir;
   const std::string code =
       "import os\n"
-      "var name = \"a\xE2\x80\x8B" "b\";\n"
+      "var name = \"a\xE2\x80\x8B"
+      "b\";\n"
       "class Foo {\n"
       "  return name;\n"
       "}\n";
   dir.Write("a.cs", code);
   dir.Write("b.unknownext", code);
-  dir.Write("c.txt", "Plain prose that says hello.\nThe wo\xE2\x81\xA0rd joiner sits between letters.\nMore prose.\n");
+  dir.Write("c.txt",
+            "Plain prose that says hello.\nThe wo\xE2\x81\xA0rd joiner sits between letters.\nMore "
+            "prose.\n");
   Report r = Make()->ScanPaths({dir.path()});
   std::map<std::string, Severity> by_file;
   for (const Finding& f : r.findings) {
-    if (f.rule.rfind("unicode/", 0) == 0) by_file[fs::path(f.path).filename().string()] = f.severity;
+    if (f.rule.rfind("unicode/", 0) == 0)
+      by_file[fs::path(f.path).filename().string()] = f.severity;
   }
   ASSERT_EQ(by_file.count("a.cs"), 1u);
   ASSERT_EQ(by_file.count("b.unknownext"), 1u);
@@ -103,10 +107,11 @@ TEST(Scanner, HonoursGitignoreAndExcludes) {
 
 TEST(Scanner, JsonlStringsAreDecodedAndNamedByRowAndPath) {
   TempDir dir;
-  const std::string path = dir.Write("train.jsonl",
-                                     "{\"text\":\"clean\"}\n"
-                                     "{\"messages\":[{\"content\":\"hi \\udb40\\udc49\\udb40\\udc67\"}]}\n"
-                                     "not json \xE2\x80\xAE\n");
+  const std::string path =
+      dir.Write("train.jsonl",
+                "{\"text\":\"clean\"}\n"
+                "{\"messages\":[{\"content\":\"hi \\udb40\\udc49\\udb40\\udc67\"}]}\n"
+                "not json \xE2\x80\xAE\n");
   Report r = Make()->ScanPaths({path});
   EXPECT_EQ(r.stats.rows, 3u);
   ASSERT_GE(r.findings.size(), 2u);
@@ -125,11 +130,12 @@ TEST(Scanner, JsonlStringsAreDecodedAndNamedByRowAndPath) {
 
 TEST(Scanner, InlineIgnoreComments) {
   TempDir dir;
-  const std::string path = dir.Write("a.js",
-                                     "x = '\xE2\x80\x8B'; // glassbox:ignore unicode/invisible-characters\n"
-                                     "// glassbox:ignore\n"
-                                     "y = '\xE2\x80\xAE';\n"
-                                     "z = '\xE2\x80\xAE'; // glassbox:ignore secret\n");
+  const std::string path =
+      dir.Write("a.js",
+                "x = '\xE2\x80\x8B'; // glassbox:ignore unicode/invisible-characters\n"
+                "// glassbox:ignore\n"
+                "y = '\xE2\x80\xAE';\n"
+                "z = '\xE2\x80\xAE'; // glassbox:ignore secret\n");
   Report r = Make()->ScanPaths({path});
   ASSERT_EQ(r.findings.size(), 1u);
   EXPECT_EQ(r.findings[0].line, 4u);
@@ -137,7 +143,10 @@ TEST(Scanner, InlineIgnoreComments) {
 
 TEST(Scanner, Utf16FilesAreDecoded) {
   TempDir dir;
-  const std::string path = dir.Write("w.txt", std::string("\xFF\xFE" "a\x00\x0B\x20" "b\x00", 8));  // a ZWSP b
+  const std::string path = dir.Write("w.txt", std::string("\xFF\xFE"
+                                                          "a\x00\x0B\x20"
+                                                          "b\x00",
+                                                          8));  // a ZWSP b
   Report r = Make()->ScanPaths({path});
   ASSERT_EQ(r.findings.size(), 1u);
   EXPECT_EQ(r.findings[0].rule, "unicode/invisible-characters");
@@ -162,12 +171,13 @@ TEST(Scanner, MissingInputIsAnErrorNamingIt) {
   EXPECT_NE(r.errors[0].find("/nonexistent/glassbox"), std::string::npos);
 }
 
-
 // Issue 16: one NUL byte in a leading comment made a text file "binary", and
 // the scan skipped it with exit 0.
 const std::string kAnthropicKey =
-    "sk-ant-api03-O8OTw7a4fMZJZGL7xPVtL1wdt4V5jFauBaCzSXiMcQwINV2_PfMw2dNTmeBg1lPEe9hXaYITChKpMSJ3ojPvRY4pxOPoTAA";
-const std::string kTags = "\xF3\xA0\x81\x89\xF3\xA0\x81\xA7\xF3\xA0\x81\xAE\xF3\xA0\x81\xAF";  // "Igno" in tags
+    "sk-ant-api03-O8OTw7a4fMZJZGL7xPVtL1wdt4V5jFauBaCzSXiMcQwINV2_"
+    "PfMw2dNTmeBg1lPEe9hXaYITChKpMSJ3ojPvRY4pxOPoTAA";
+const std::string kTags =
+    "\xF3\xA0\x81\x89\xF3\xA0\x81\xA7\xF3\xA0\x81\xAE\xF3\xA0\x81\xAF";  // "Igno" in tags
 
 bool Has(const Report& r, std::string_view rule) {
   for (const Finding& f : r.findings) {
@@ -239,9 +249,15 @@ TEST(Scanner, Utf16WithoutByteOrderMarkIsDecoded) {
 TEST(Content, ClassifiesByNameAndStrayBytes) {
   EXPECT_EQ(ClassifyContent("a.js", std::string(100, '\0')), ContentKind::kUtf8Text);
   EXPECT_EQ(ClassifyContent("x", std::string(100, '\0')), ContentKind::kBinary);
-  EXPECT_EQ(ClassifyContent("x", std::string(1000, 'a') + std::string(10, '\0')), ContentKind::kUtf8Text);
-  EXPECT_EQ(ClassifyContent("x", std::string(1000, 'a') + std::string(100, '\0')), ContentKind::kBinary);
-  EXPECT_EQ(ClassifyContent("x", "\x7F" "ELF" + std::string(200, '\0')), ContentKind::kBinary);
+  EXPECT_EQ(ClassifyContent("x", std::string(1000, 'a') + std::string(10, '\0')),
+            ContentKind::kUtf8Text);
+  EXPECT_EQ(ClassifyContent("x", std::string(1000, 'a') + std::string(100, '\0')),
+            ContentKind::kBinary);
+  EXPECT_EQ(ClassifyContent("x",
+                            "\x7F"
+                            "ELF" +
+                                std::string(200, '\0')),
+            ContentKind::kBinary);
 }
 
 // The stray-byte count reads eight printable bytes at a time: a stray byte
@@ -258,9 +274,11 @@ TEST(Content, StrayBytesCountAtEveryOffset) {
       text.replace(40, 2, "\xC3\xA9");  // UTF-8: not stray
       // 100 stray bytes in 3,200 is the limit (1 in 32); one more is binary.
       for (size_t n = 0; n < 100; ++n) text[64 + phase + n * 31] = static_cast<char>(stray);
-      EXPECT_EQ(ClassifyContent("x", text), ContentKind::kUtf8Text) << int{stray} << " phase " << phase;
+      EXPECT_EQ(ClassifyContent("x", text), ContentKind::kUtf8Text)
+          << int{stray} << " phase " << phase;
       text[3190] = static_cast<char>(stray);
-      EXPECT_EQ(ClassifyContent("x", text), ContentKind::kBinary) << int{stray} << " phase " << phase;
+      EXPECT_EQ(ClassifyContent("x", text), ContentKind::kBinary)
+          << int{stray} << " phase " << phase;
     }
   }
 }
@@ -283,7 +301,8 @@ TEST(Scanner, LongLineSpanningWindowsIsLocatedExactly) {
   std::string text(n, 'a');
   text[5] = '\n';  // line 2 starts at 6
   const std::string zwsp = "\xE2\x80\x8B";
-  const std::vector<size_t> at = {100, kWindowBytes - 1, kWindowBytes + 5, 2 * kWindowBytes - 2, n - 10};
+  const std::vector<size_t> at = {100, kWindowBytes - 1, kWindowBytes + 5, 2 * kWindowBytes - 2,
+                                  n - 10};
   for (size_t a : at) text.replace(a, 3, zwsp);
   std::vector<Finding> found;
   ReportStats stats;
@@ -322,7 +341,8 @@ TEST(Scanner, PerRuleCapKeepsTheMostSevereAndNotesTheRest) {
   EXPECT_EQ(controls, 10000u);
   EXPECT_TRUE(escape_kept);
   ASSERT_EQ(notes.size(), 1u);
-  EXPECT_NE(notes[0].find("2001 more unicode/control-characters findings"), std::string::npos) << notes[0];
+  EXPECT_NE(notes[0].find("2001 more unicode/control-characters findings"), std::string::npos)
+      << notes[0];
 }
 
 TEST(Scanner, FifoIsRefusedNotWaitedOn) {

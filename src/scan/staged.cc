@@ -42,17 +42,20 @@ Result<std::vector<StagedFile>> ReadStagedFiles(const std::string& dir) {
   const size_t n = git_diff_num_deltas(diff.p);
   for (size_t i = 0; i < n; ++i) {
     const git_diff_delta* d = git_diff_get_delta(diff.p, i);
-    if (d->status != GIT_DELTA_ADDED && d->status != GIT_DELTA_MODIFIED && d->status != GIT_DELTA_RENAMED &&
-        d->status != GIT_DELTA_COPIED && d->status != GIT_DELTA_TYPECHANGE) {
+    if (d->status != GIT_DELTA_ADDED && d->status != GIT_DELTA_MODIFIED &&
+        d->status != GIT_DELTA_RENAMED && d->status != GIT_DELTA_COPIED &&
+        d->status != GIT_DELTA_TYPECHANGE) {
       continue;
     }
     if ((d->new_file.mode & 0170000) != 0100000) continue;  // not a regular file (link, submodule)
     GitPtr<git_blob, git_blob_free> blob;
     if (git_blob_lookup(&blob.p, repo.p, &d->new_file.id) != 0) {
-      return Status::Error(fmt::format("{}: cannot read the staged blob: {}", d->new_file.path, GitError()));
+      return Status::Error(
+          fmt::format("{}: cannot read the staged blob: {}", d->new_file.path, GitError()));
     }
     const auto* raw = static_cast<const char*>(git_blob_rawcontent(blob.p));
-    files.push_back({d->new_file.path, std::string(raw, static_cast<size_t>(git_blob_rawsize(blob.p)))});
+    files.push_back(
+        {d->new_file.path, std::string(raw, static_cast<size_t>(git_blob_rawsize(blob.p)))});
   }
   return files;
 }

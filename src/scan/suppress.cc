@@ -18,7 +18,8 @@ namespace glassbox::scan {
 bool RuleMatches(std::string_view spec, std::string_view rule) {
   if (spec == rule || spec == "*" || spec == "all") return true;
   if (spec.size() >= 2 && spec.substr(spec.size() - 2) == "/*") spec.remove_suffix(2);
-  return rule.size() > spec.size() && rule.compare(0, spec.size(), spec) == 0 && rule[spec.size()] == '/';
+  return rule.size() > spec.size() && rule.compare(0, spec.size(), spec) == 0 &&
+         rule[spec.size()] == '/';
 }
 
 namespace {
@@ -36,9 +37,13 @@ bool LineSuppresses(std::string_view line, std::string_view rule) {
   bool any = false;
   size_t i = 0;
   while (i < rest.size()) {
-    while (i < rest.size() && (rest[i] == ' ' || rest[i] == ',' || rest[i] == '\t' || rest[i] == ':')) ++i;
+    while (i < rest.size() &&
+           (rest[i] == ' ' || rest[i] == ',' || rest[i] == '\t' || rest[i] == ':'))
+      ++i;
     size_t j = i;
-    while (j < rest.size() && rest[j] != ' ' && rest[j] != ',' && rest[j] != '\t' && rest[j] != '\r') ++j;
+    while (j < rest.size() && rest[j] != ' ' && rest[j] != ',' && rest[j] != '\t' &&
+           rest[j] != '\r')
+      ++j;
     if (j == i) break;
     const std::string_view spec = rest.substr(i, j - i);
     // Stop at the first word that is not a rule spec (prose after the list).
@@ -68,14 +73,17 @@ bool InlineSuppressed(std::string_view text, const Finding& f) {
 }
 
 InlineSuppressor::InlineSuppressor(std::string_view text)
-    : text_(text), any_marker_(text.find("glassbox:ignore") != std::string_view::npos), cursor_(text) {}
+    : text_(text),
+      any_marker_(text.find("glassbox:ignore") != std::string_view::npos),
+      cursor_(text) {}
 
 bool InlineSuppressor::Suppressed(const Finding& f) {
   if (!any_marker_) return false;
   const LineCursor::Line line = cursor_.Seek(std::min<size_t>(f.byte_offset, text_.size()));
   size_t end = line.end;
   if (end < text_.size() && text_[end] == '\r') ++end;  // LineSuppresses stops at '\r' itself
-  if (LineSuppresses(text_.substr(line.begin, std::min<size_t>(end - line.begin, 4096)), f.rule)) return true;
+  if (LineSuppresses(text_.substr(line.begin, std::min<size_t>(end - line.begin, 4096)), f.rule))
+    return true;
   if (line.begin == 0) return false;
   if (cached_begin_ != line.begin) {
     // Once per line: where the line before it starts.
@@ -84,12 +92,14 @@ bool InlineSuppressor::Suppressed(const Finding& f) {
     cached_begin_ = line.begin;
   }
   return LineSuppresses(
-      text_.substr(cached_prev_begin_, std::min<size_t>(line.begin - 1 - cached_prev_begin_, 4096)), f.rule);
+      text_.substr(cached_prev_begin_, std::min<size_t>(line.begin - 1 - cached_prev_begin_, 4096)),
+      f.rule);
 }
 
 Result<Baseline> Baseline::Load(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::Error(fmt::format("{}: cannot read baseline: {}", path, std::strerror(errno)));
+  if (!in)
+    return Status::Error(fmt::format("{}: cannot read baseline: {}", path, std::strerror(errno)));
   std::stringstream ss;
   ss << in.rdbuf();
   const std::string text = ss.str();
@@ -102,8 +112,11 @@ Result<Baseline> Baseline::Load(const std::string& path) {
     }
     if (v.path == "$.tool" && v.decoded == "glassbox-baseline") versioned = true;
   });
-  if (!st.ok()) return Status::Error(fmt::format("{}: not a glassbox baseline: {}", path, st.message()));
-  if (!versioned) return Status::Error(fmt::format("{}: not a glassbox baseline (no \"tool\": \"glassbox-baseline\")", path));
+  if (!st.ok())
+    return Status::Error(fmt::format("{}: not a glassbox baseline: {}", path, st.message()));
+  if (!versioned)
+    return Status::Error(
+        fmt::format("{}: not a glassbox baseline (no \"tool\": \"glassbox-baseline\")", path));
   return b;
 }
 
@@ -123,7 +136,11 @@ Status Baseline::Write(const std::string& path, const std::vector<Finding>& find
   for (const Finding* f : sorted) {
     if (f->fingerprint == last) continue;
     last = f->fingerprint;
-    w.BeginObject().Field("fingerprint", f->fingerprint).Field("rule", f->rule).Field("path", f->path).EndObject();
+    w.BeginObject()
+        .Field("fingerprint", f->fingerprint)
+        .Field("rule", f->rule)
+        .Field("path", f->path)
+        .EndObject();
   }
   w.EndArray();
   w.EndObject();

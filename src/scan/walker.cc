@@ -26,8 +26,9 @@ bool GlobMatch(std::string_view pattern, std::string_view path) {
   std::string_view tail = pattern.substr(star2 + 2);
   if (!tail.empty() && tail.front() == '/') tail.remove_prefix(1);
   if (path.size() < head.size()) return false;
-  if (!head.empty() && fnmatch(std::string(head).c_str(), std::string(path.substr(0, head.size())).c_str(),
-                               FNM_PATHNAME) != 0) {
+  if (!head.empty() &&
+      fnmatch(std::string(head).c_str(), std::string(path.substr(0, head.size())).c_str(),
+              FNM_PATHNAME) != 0) {
     return false;
   }
   std::string_view rest = path.substr(head.size());
@@ -50,7 +51,8 @@ bool PathExcluded(const std::vector<std::string>& globs, std::string_view path) 
     // A pattern naming a folder excludes everything below it.
     std::string_view gv = g;
     if (!gv.empty() && gv.back() == '/') gv.remove_suffix(1);
-    if (path.size() > gv.size() && path.compare(0, gv.size(), gv) == 0 && path[gv.size()] == '/') return true;
+    if (path.size() > gv.size() && path.compare(0, gv.size(), gv) == 0 && path[gv.size()] == '/')
+      return true;
   }
   return false;
 }
@@ -137,7 +139,8 @@ class TreeWalker {
   }
   bool Ignored(const std::string& real_path, bool is_dir) const {
     if (!repo_ || workdir_.empty()) return false;
-    if (real_path.size() < workdir_.size() || real_path.compare(0, workdir_.size(), workdir_) != 0) return false;
+    if (real_path.size() < workdir_.size() || real_path.compare(0, workdir_.size(), workdir_) != 0)
+      return false;
     std::string rel = real_path.substr(workdir_.size());
     if (is_dir) rel += '/';
     int ignored = 0;
@@ -146,7 +149,8 @@ class TreeWalker {
   }
   // The entries of directory `path` (not "." and ".."), sorted by name, with
   // their dirent types; false (and an error) when it cannot be opened.
-  bool ReadEntries(const std::string& path, std::vector<std::pair<std::string, unsigned char>>* entries) {
+  bool ReadEntries(const std::string& path,
+                   std::vector<std::pair<std::string, unsigned char>>* entries) {
     DIR* d = opendir(path.c_str());
     if (d == nullptr) {
       errors_->push_back(fmt::format("{}: cannot open directory: {}", path, std::strerror(errno)));
@@ -174,8 +178,10 @@ class TreeWalker {
       if (type == DT_UNKNOWN && !TypeByStat(child, &type)) continue;
       const bool need_rel = excludes || type == DT_DIR;
       const bool need_real = ignores || type != DT_REG;
-      const std::string child_real = need_real ? (real == "/" ? "/" + name : real + "/" + name) : std::string();
-      const std::string child_rel = need_rel ? (rel.empty() ? name : rel + "/" + name) : std::string();
+      const std::string child_real =
+          need_real ? (real == "/" ? "/" + name : real + "/" + name) : std::string();
+      const std::string child_rel =
+          need_rel ? (rel.empty() ? name : rel + "/" + name) : std::string();
       if (type == DT_DIR) {
         if (name == ".git") continue;
         if (Excluded(child_rel, name) || Ignored(child_real, true)) continue;
@@ -184,10 +190,13 @@ class TreeWalker {
         if (Excluded(child_rel, name) || Ignored(child_real, false)) continue;
         on_file_(std::move(child));
       } else if (type == DT_LNK) {
-        if (options_.on_escaping_symlink && !Excluded(child_rel, name)) CheckSymlink(child, child_real);
+        if (options_.on_escaping_symlink && !Excluded(child_rel, name))
+          CheckSymlink(child, child_real);
       } else if (type == DT_FIFO || type == DT_SOCK || type == DT_CHR || type == DT_BLK) {
         if (options_.on_special_file && !Excluded(child_rel, name)) {
-          options_.on_special_file(child, type == DT_FIFO ? "a FIFO" : type == DT_SOCK ? "a socket" : "a device");
+          options_.on_special_file(child, type == DT_FIFO   ? "a FIFO"
+                                          : type == DT_SOCK ? "a socket"
+                                                            : "a device");
         }
       }
       // Symbolic links are never followed; sockets and devices are not read.
@@ -234,7 +243,8 @@ class TreeWalker {
 
 }  // namespace
 
-std::vector<std::string> WalkEach(const std::vector<std::string>& inputs, const WalkOptions& options,
+std::vector<std::string> WalkEach(const std::vector<std::string>& inputs,
+                                  const WalkOptions& options,
                                   const std::function<void(std::string)>& on_file) {
   std::vector<std::string> errors;
   TreeWalker walker(options, on_file, &errors);
@@ -250,11 +260,13 @@ std::vector<std::string> WalkEach(const std::vector<std::string>& inputs, const 
       on_file(input);
     } else {
       // Named, never opened: a FIFO or a device could block the scan.
-      const char* what = S_ISFIFO(st.st_mode)                         ? "a FIFO"
-                         : S_ISSOCK(st.st_mode)                       ? "a socket"
-                         : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
-                                                                      : "not a regular file or directory";
-      errors.push_back(fmt::format("{}: {}, not read (only regular files and directories are)", input, what));
+      const char* what = S_ISFIFO(st.st_mode)   ? "a FIFO"
+                         : S_ISSOCK(st.st_mode) ? "a socket"
+                         : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)
+                             ? "a device"
+                             : "not a regular file or directory";
+      errors.push_back(
+          fmt::format("{}: {}, not read (only regular files and directories are)", input, what));
     }
   }
   return errors;
@@ -262,7 +274,8 @@ std::vector<std::string> WalkEach(const std::vector<std::string>& inputs, const 
 
 WalkResult Walk(const std::vector<std::string>& inputs, const WalkOptions& options) {
   WalkResult result;
-  result.errors = WalkEach(inputs, options, [&](std::string path) { result.files.push_back(std::move(path)); });
+  result.errors =
+      WalkEach(inputs, options, [&](std::string path) { result.files.push_back(std::move(path)); });
   return result;
 }
 

@@ -33,7 +33,8 @@ WalkResult Walk(const std::vector<std::string>& inputs, const WalkOptions& optio
 
 // The same walk, handing each file to `on_file` as soon as it is found (so
 // scanning can start before the walk ends). Returns the errors.
-std::vector<std::string> WalkEach(const std::vector<std::string>& inputs, const WalkOptions& options,
+std::vector<std::string> WalkEach(const std::vector<std::string>& inputs,
+                                  const WalkOptions& options,
                                   const std::function<void(std::string)>& on_file);
 
 // True when an --exclude glob covers `path` (relative to the scan root): the

@@ -54,7 +54,8 @@ enum class Kind : uint8_t {
 };
 
 inline bool IsFunction(Kind k) {
-  return k == Kind::kFunctionDecl || k == Kind::kFunctionExpr || k == Kind::kArrow || k == Kind::kMethod;
+  return k == Kind::kFunctionDecl || k == Kind::kFunctionExpr || k == Kind::kArrow ||
+         k == Kind::kMethod;
 }
 
 // The grammar's symbols and fields, resolved once per process. Several
@@ -63,8 +64,9 @@ inline bool IsFunction(Kind k) {
 struct Grammar {
   const TSLanguage* language = nullptr;
   std::vector<Kind> kinds;  // by TSSymbol
-  TSFieldId object = 0, property = 0, function = 0, arguments = 0, left = 0, right = 0, op = 0, name = 0,
-            value = 0, condition = 0, consequence = 0, alternative = 0, body = 0, index = 0, argument = 0, key = 0;
+  TSFieldId object = 0, property = 0, function = 0, arguments = 0, left = 0, right = 0, op = 0,
+            name = 0, value = 0, condition = 0, consequence = 0, alternative = 0, body = 0,
+            index = 0, argument = 0, key = 0;
 
   static const Grammar& Get();
 
@@ -130,7 +132,9 @@ class Walker {
   }
   std::string_view Text(Range r) const { return text_.substr(r.begin, r.end - r.begin); }
   Kind KindOf(TSNode n) const { return g_.KindOf(n); }
-  const Frame* Parent() const { return frames_.size() >= 2 ? &frames_[frames_.size() - 2] : nullptr; }
+  const Frame* Parent() const {
+    return frames_.size() >= 2 ? &frames_[frames_.size() - 2] : nullptr;
+  }
 
   // The field of the cursor's node in its parent, looked up only under the
   // parents whose fields Enter reads (if, ternary, switch, binary, call);
@@ -149,7 +153,8 @@ class Walker {
 
   static bool IsEnvObject(std::string_view object) {
     return object == "process.env" || object == "process[\"env\"]" || object == "process['env']" ||
-           object == "Deno.env" || (object.size() > 4 && object.substr(object.size() - 4) == ".env");
+           object == "Deno.env" ||
+           (object.size() > 4 && object.substr(object.size() - 4) == ".env");
   }
 
   void OnString(TSNode node);
@@ -170,7 +175,8 @@ class Walker {
 
   void AddCompare(TSNode node, CompareKind kind, TSNode value, TSNode other) {
     if (ts_node_is_null(value) || ts_node_is_null(other)) return;
-    facts_.compares.push_back(CompareFact{RangeOf(node), kind, RangeOf(value), RangeOf(other), func_, condition_});
+    facts_.compares.push_back(
+        CompareFact{RangeOf(node), kind, RangeOf(value), RangeOf(other), func_, condition_});
   }
 
   void OnCall(TSNode node);

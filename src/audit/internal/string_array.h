@@ -15,6 +15,7 @@ class Walker;
 
 // Runs over the rotation calls, decoder calls and bracket calls `walker`
 // collected; the trees they point into must still be alive.
-void ResolveStringArrays(std::string_view text, const AuditRules& rules, const Walker& walker, JsFacts* facts);
+void ResolveStringArrays(std::string_view text, const AuditRules& rules, const Walker& walker,
+                         JsFacts* facts);
 
 }  // namespace glassbox::audit::internal

@@ -71,32 +71,34 @@ bool RuntimeLoads(std::string_view path);
 // Adds a module read from `stored` (a view into the target or an archive
 // entry), converting it to UTF-8 and accounting for it in `budget`. Returns
 // false when a limit refused it (a note says so).
-bool AddModule(std::string path, std::string_view stored, std::string encoding, std::uint64_t offset,
-               std::string container, Budget* budget, Unpacked* out, Module** added = nullptr);
+bool AddModule(std::string path, std::string_view stored, std::string encoding,
+               std::uint64_t offset, std::string container, Budget* budget, Unpacked* out,
+               Module** added = nullptr);
 
 // Same for bytes the caller owns (an archive entry read into memory): valid
 // UTF-8 is moved into the module instead of copied.
-bool AddOwnedModule(std::string path, std::string&& stored, std::uint64_t offset, std::string container, Budget* budget,
-                    Unpacked* out);
+bool AddOwnedModule(std::string path, std::string&& stored, std::uint64_t offset,
+                    std::string container, Budget* budget, Unpacked* out);
 
 // Little-endian reads with bounds: nullopt when [at, at+size) is outside.
 std::optional<std::uint32_t> ReadU32(std::string_view bytes, std::uint64_t at);
 std::optional<std::uint64_t> ReadU64(std::string_view bytes, std::uint64_t at);
 
 // The readers, in the order Unpack tries them on a single file.
-bool ReadBunSea(std::string_view file, Budget* budget, Unpacked* out);                         // bun_sea.cc
-bool ReadNodeSea(std::string_view file, Budget* budget, Unpacked* out);                        // node_sea.cc
-bool ReadPkgPayload(std::string_view file, Budget* budget, Unpacked* out);                     // pkg_payload.cc
-bool ReadDenoPayload(std::string_view file, Budget* budget, Unpacked* out);                    // deno_payload.cc
-bool ReadAsar(std::string_view file, const std::string& name, Budget* budget, Unpacked* out);  // asar.cc
+bool ReadBunSea(std::string_view file, Budget* budget, Unpacked* out);       // bun_sea.cc
+bool ReadNodeSea(std::string_view file, Budget* budget, Unpacked* out);      // node_sea.cc
+bool ReadPkgPayload(std::string_view file, Budget* budget, Unpacked* out);   // pkg_payload.cc
+bool ReadDenoPayload(std::string_view file, Budget* budget, Unpacked* out);  // deno_payload.cc
+bool ReadAsar(std::string_view file, const std::string& name, Budget* budget,
+              Unpacked* out);  // asar.cc
 // unpack.cc: the four readers above in turn; returns the kind ("bun-sea",
 // ...) of the first that recognises its container, or nullptr.
 const char* ReadExecutablePayload(std::string_view bytes, Budget* budget, Unpacked* out);
 // unpack.cc: an executable found inside a tarball or directory at `path`:
 // its modules are appended with paths "PATH!MODULE" (offsets inside that
 // executable) and a note; without a known payload, a note names it.
-void ReadNestedExecutable(std::string_view bytes, const std::string& path, const std::string& container, Budget* budget,
-                          Unpacked* out);
+void ReadNestedExecutable(std::string_view bytes, const std::string& path,
+                          const std::string& container, Budget* budget, Unpacked* out);
 // npm_tarball.cc: gzip/plain tar read in memory with libarchive. Returns
 // false when libarchive does not recognise an archive.
 // `file_mapping`: `file` is a read-only mapping of the tarball on disk, whose
@@ -107,7 +109,8 @@ bool ReadNpmTarball(std::string_view file, const std::string& name, Budget* budg
 // npm_tarball.cc: a gzip or zstd stream (an asset compressed by the
 // packager), decompressed in memory up to max_bytes. nullopt with *error
 // when the bytes are neither, are damaged, or exceed max_bytes.
-std::optional<std::string> Decompress(std::string_view bytes, std::uint64_t max_bytes, std::string* error);
+std::optional<std::string> Decompress(std::string_view bytes, std::uint64_t max_bytes,
+                                      std::string* error);
 // native_strings.cc: printable ASCII and UTF-16LE runs.
 void ReadNativeStrings(std::string_view file, const UnpackLimits& limits, Unpacked* out);
 

@@ -34,18 +34,18 @@ json::value SchemaToJson(const json::value& schema) {
   return out;
 }
 
-const json::value* GetEither(const json::object& o, std::string_view camel, std::string_view snake) {
+const json::value* GetEither(const json::object& o, std::string_view camel,
+                             std::string_view snake) {
   const json::value* v = Get(o, camel);
   return v != nullptr ? v : Get(o, snake);
 }
-
 
 // Top-level request fields: handled below, or dropped with a note, or
 // refused.
 Status CheckGeminiFields(const json::object& req, std::vector<std::string>* notes) {
   static constexpr std::string_view kHandled[] = {
-      "contents",  "systemInstruction", "system_instruction", "tools", "toolConfig", "tool_config",
-      "generationConfig", "generation_config", "model"};
+      "contents",    "systemInstruction", "system_instruction", "tools", "toolConfig",
+      "tool_config", "generationConfig",  "generation_config",  "model"};
   static constexpr std::string_view kDropped[] = {"safetySettings", "safety_settings", "labels"};
   for (const auto& [key, value] : req) {
     std::string_view k(key.data(), key.size());
@@ -54,7 +54,8 @@ Status CheckGeminiFields(const json::object& req, std::vector<std::string>* note
       notes->push_back(std::string(k) + " dropped: no Chat Completions equivalent");
       continue;
     }
-    return Untranslatable(k, "has no OpenAI Chat Completions equivalent (the upstream cannot do it)");
+    return Untranslatable(k,
+                          "has no OpenAI Chat Completions equivalent (the upstream cannot do it)");
   }
   return Status::Ok();
 }
@@ -92,10 +93,13 @@ Status AddInlineData(const json::value& inline_data, const std::string& where, G
   std::string_view mime = GetString(d, "mimeType");
   if (mime.empty()) mime = GetString(d, "mime_type");
   if (!mime.starts_with("image/")) {
-    return Untranslatable(where, "inline " + std::string(mime) + " data has no Chat Completions equivalent (images only)");
+    return Untranslatable(where, "inline " + std::string(mime) +
+                                     " data has no Chat Completions equivalent (images only)");
   }
-  const std::string url = "data:" + std::string(mime) + ";base64," + std::string(GetString(d, "data"));
-  turn->chat_parts.push_back(json::object{{"type", "image_url"}, {"image_url", json::object{{"url", url}}}});
+  const std::string url =
+      "data:" + std::string(mime) + ";base64," + std::string(GetString(d, "data"));
+  turn->chat_parts.push_back(
+      json::object{{"type", "image_url"}, {"image_url", json::object{{"url", url}}}});
   return Status::Ok();
 }
 
@@ -103,7 +107,8 @@ Status AddFileData(const json::value& file, const std::string& where, GeminiTurn
   if (!file.is_object()) return Untranslatable(where, "expected an object");
   std::string_view uri = GetString(file.as_object(), "fileUri");
   if (uri.empty()) uri = GetString(file.as_object(), "file_uri");
-  turn->chat_parts.push_back(json::object{{"type", "image_url"}, {"image_url", json::object{{"url", uri}}}});
+  turn->chat_parts.push_back(
+      json::object{{"type", "image_url"}, {"image_url", json::object{{"url", uri}}}});
   return Status::Ok();
 }
 
@@ -116,7 +121,9 @@ void AddFunctionCall(const json::object& fc, size_t part, OpenCalls* open_calls,
   turn->calls.push_back(json::object{
       {"id", id},
       {"type", "function"},
-      {"function", json::object{{"name", name}, {"arguments", args != nullptr ? Dump(*args) : std::string("{}")}}}});
+      {"function",
+       json::object{{"name", name},
+                    {"arguments", args != nullptr ? Dump(*args) : std::string("{}")}}}});
 }
 
 // A functionResponse becomes a tool message answering its call (by id, or
@@ -127,14 +134,17 @@ Status AddFunctionResponse(const json::object& fr, const std::string& where, Ope
   std::string id(GetString(fr, "id"));
   auto& queue = (*open_calls)[name];
   if (id.empty()) {
-    if (queue.empty()) return Untranslatable(where, "a functionResponse for '" + name + "' answers no earlier functionCall");
+    if (queue.empty())
+      return Untranslatable(
+          where, "a functionResponse for '" + name + "' answers no earlier functionCall");
     id = queue.front();
   }
   if (auto it = std::find(queue.begin(), queue.end(), id); it != queue.end()) queue.erase(it);
   const json::value* response = Get(fr, "response");
-  messages->push_back(json::object{{"role", "tool"},
-                                   {"tool_call_id", id},
-                                   {"content", response != nullptr ? Dump(*response) : std::string("{}")}});
+  messages->push_back(
+      json::object{{"role", "tool"},
+                   {"tool_call_id", id},
+                   {"content", response != nullptr ? Dump(*response) : std::string("{}")}});
   return Status::Ok();
 }
 
@@ -144,10 +154,13 @@ bool IsThought(const json::object& p) {
 }
 
 // One part of a turn.
-Status ConvertGeminiPart(const json::object& p, size_t j, const std::string& where, OpenCalls* open_calls,
-                         GeminiTurn* turn, json::array* messages, std::vector<std::string>* notes) {
+Status ConvertGeminiPart(const json::object& p, size_t j, const std::string& where,
+                         OpenCalls* open_calls, GeminiTurn* turn, json::array* messages,
+                         std::vector<std::string>* notes) {
   if (IsThought(p)) {
-    notes->push_back(where + ": a thought of an earlier turn dropped: Chat Completions requests carry no reasoning");
+    notes->push_back(
+        where +
+        ": a thought of an earlier turn dropped: Chat Completions requests carry no reasoning");
     return Status::Ok();
   }
   if (IsString(p, "text")) {
@@ -161,12 +174,15 @@ Status ConvertGeminiPart(const json::object& p, size_t j, const std::string& whe
   if (const json::value* inline_data = GetEither(p, "inlineData", "inline_data")) {
     return AddInlineData(*inline_data, where, turn);
   }
-  if (const json::value* file = GetEither(p, "fileData", "file_data")) return AddFileData(*file, where, turn);
-  if (const json::value* fc = GetEither(p, "functionCall", "function_call"); fc != nullptr && fc->is_object()) {
+  if (const json::value* file = GetEither(p, "fileData", "file_data"))
+    return AddFileData(*file, where, turn);
+  if (const json::value* fc = GetEither(p, "functionCall", "function_call");
+      fc != nullptr && fc->is_object()) {
     AddFunctionCall(fc->as_object(), j, open_calls, turn);
     return Status::Ok();
   }
-  if (const json::value* fr = GetEither(p, "functionResponse", "function_response"); fr != nullptr && fr->is_object()) {
+  if (const json::value* fr = GetEither(p, "functionResponse", "function_response");
+      fr != nullptr && fr->is_object()) {
     return AddFunctionResponse(fr->as_object(), where, open_calls, messages);
   }
   return Untranslatable(where, "this part has no Chat Completions equivalent");
@@ -177,23 +193,27 @@ Status FinishGeminiTurn(GeminiTurn& turn, const std::string& where, json::array*
   if (turn.role == "model") {
     if (turn.assistant_text.empty() && turn.calls.empty()) return Status::Ok();
     json::object m{{"role", "assistant"},
-                   {"content", turn.assistant_text.empty() ? json::value() : json::value(turn.assistant_text)}};
+                   {"content", turn.assistant_text.empty() ? json::value()
+                                                           : json::value(turn.assistant_text)}};
     if (!turn.calls.empty()) m["tool_calls"] = std::move(turn.calls);
     messages->push_back(std::move(m));
     return Status::Ok();
   }
-  if (turn.role != "user" && !turn.role.empty()) return Untranslatable(where + ".role", "expected \"user\" or \"model\"");
+  if (turn.role != "user" && !turn.role.empty())
+    return Untranslatable(where + ".role", "expected \"user\" or \"model\"");
   if (turn.chat_parts.empty()) return Status::Ok();
   json::array& parts = turn.chat_parts;
   if (parts.size() == 1 && parts[0].as_object().at("type") == "text") {
-    messages->push_back(json::object{{"role", "user"}, {"content", parts[0].as_object().at("text")}});
+    messages->push_back(
+        json::object{{"role", "user"}, {"content", parts[0].as_object().at("text")}});
   } else {
     messages->push_back(json::object{{"role", "user"}, {"content", std::move(parts)}});
   }
   return Status::Ok();
 }
 
-Status ConvertContents(const json::object& req, json::array* messages, std::vector<std::string>* notes) {
+Status ConvertContents(const json::object& req, json::array* messages,
+                       std::vector<std::string>* notes) {
   const json::array* contents = GetArray(req, "contents");
   if (contents == nullptr) return Untranslatable("contents", "missing or not an array");
   OpenCalls open_calls;
@@ -209,7 +229,9 @@ Status ConvertContents(const json::object& req, json::array* messages, std::vect
     for (size_t j = 0; j < parts->size(); ++j) {
       std::string pat = Path(at + ".parts", j);
       if (!(*parts)[j].is_object()) return Untranslatable(pat, "expected an object");
-      if (Status st = ConvertGeminiPart((*parts)[j].as_object(), j, pat, &open_calls, &turn, messages, notes); !st.ok()) {
+      if (Status st = ConvertGeminiPart((*parts)[j].as_object(), j, pat, &open_calls, &turn,
+                                        messages, notes);
+          !st.ok()) {
         return st;
       }
     }
@@ -225,7 +247,8 @@ json::object FunctionTool(const json::object& d) {
   return ChatFunctionTool(d, json::object{{"type", "object"}, {"properties", json::object()}});
 }
 
-Status ConvertGeminiTools(const json::object& req, json::object* chat, std::vector<std::string>* notes) {
+Status ConvertGeminiTools(const json::object& req, json::object* chat,
+                          std::vector<std::string>* notes) {
   const json::array* tools = GetArray(req, "tools");
   if (tools == nullptr) return Status::Ok();
   json::array out;
@@ -236,7 +259,8 @@ Status ConvertGeminiTools(const json::object& req, json::object* chat, std::vect
         // Built-in tools (googleSearch, codeExecution, ...) run at Google;
         // Gemini never forces one, so they are left out of the offer.
         notes->push_back(Path("tools", i) + "." + std::string(kv.key()) +
-                         " not offered to the model: a Gemini built-in tool, which a Chat Completions upstream cannot "
+                         " not offered to the model: a Gemini built-in tool, which a Chat "
+                         "Completions upstream cannot "
                          "run");
         continue;
       }
@@ -253,22 +277,26 @@ Status ConvertGeminiTools(const json::object& req, json::object* chat, std::vect
 Status ConvertToolConfig(const json::object& req, json::object* chat) {
   const json::value* tc = GetEither(req, "toolConfig", "tool_config");
   if (tc == nullptr || !tc->is_object()) return Status::Ok();
-  const json::value* fcc = GetEither(tc->as_object(), "functionCallingConfig", "function_calling_config");
+  const json::value* fcc =
+      GetEither(tc->as_object(), "functionCallingConfig", "function_calling_config");
   if (fcc == nullptr || !fcc->is_object()) return Status::Ok();
   std::string_view mode = GetString(fcc->as_object(), "mode");
   const json::array* allowed = GetArray(fcc->as_object(), "allowedFunctionNames");
   if (mode == "NONE") {
     (*chat)["tool_choice"] = "none";
-  } else if (mode == "ANY" && allowed != nullptr && allowed->size() == 1 && (*allowed)[0].is_string()) {
-    (*chat)["tool_choice"] = json::object{{"type", "function"}, {"function", json::object{{"name", (*allowed)[0]}}}};
+  } else if (mode == "ANY" && allowed != nullptr && allowed->size() == 1 &&
+             (*allowed)[0].is_string()) {
+    (*chat)["tool_choice"] =
+        json::object{{"type", "function"}, {"function", json::object{{"name", (*allowed)[0]}}}};
   } else if (mode == "ANY" && (allowed == nullptr || allowed->empty())) {
     (*chat)["tool_choice"] = "required";
   } else if (mode == "AUTO" || mode.empty() || mode == "MODE_UNSPECIFIED") {
     if (chat->contains("tools")) (*chat)["tool_choice"] = "auto";
   } else {
-    return Untranslatable("toolConfig.functionCallingConfig",
-                          "mode " + std::string(mode) +
-                              " with several allowedFunctionNames has no Chat Completions equivalent");
+    return Untranslatable(
+        "toolConfig.functionCallingConfig",
+        "mode " + std::string(mode) +
+            " with several allowedFunctionNames has no Chat Completions equivalent");
   }
   return Status::Ok();
 }
@@ -292,39 +320,46 @@ constexpr RenamedField kRenamedGenerationFields[] = {
 Status ConvertGenerationField(std::string_view k, const json::value& v, json::object* chat,
                               std::vector<std::string>* notes) {
   if (k == "responseMimeType" || k == "response_mime_type") {
-    if (v.is_string() && v.as_string() == "application/json" && !chat->contains("response_format")) {
+    if (v.is_string() && v.as_string() == "application/json" &&
+        !chat->contains("response_format")) {
       (*chat)["response_format"] = json::object{{"type", "json_object"}};
     } else if (!(v.is_string() && v.as_string() == "text/plain")) {
-      return Untranslatable("generationConfig.responseMimeType", "only text/plain and application/json translate");
+      return Untranslatable("generationConfig.responseMimeType",
+                            "only text/plain and application/json translate");
     }
   } else if (k == "responseSchema" || k == "responseJsonSchema" || k == "response_schema") {
     (*chat)["response_format"] = json::object{
         {"type", "json_schema"},
-        {"json_schema",
-         json::object{{"name", "response"}, {"schema", k == "responseJsonSchema" ? v : SchemaToJson(v)}}}};
+        {"json_schema", json::object{{"name", "response"},
+                                     {"schema", k == "responseJsonSchema" ? v : SchemaToJson(v)}}}};
   } else if (k == "topK" || k == "top_k") {
     // Gemini CLI always sends it; a sampling knob, not a feature.
-    notes->push_back("generationConfig." + std::string(k) +
-                     " dropped: the Chat Completions API has no top_k (the upstream samples with its own)");
+    notes->push_back(
+        "generationConfig." + std::string(k) +
+        " dropped: the Chat Completions API has no top_k (the upstream samples with its own)");
   } else if (k == "thinkingConfig" || k == "thinking_config") {
-    notes->push_back("generationConfig.thinkingConfig dropped: Chat Completions has no thinking budget");
+    notes->push_back(
+        "generationConfig.thinkingConfig dropped: Chat Completions has no thinking budget");
   } else if (k == "responseModalities") {
     if (!(v.is_array() && v.as_array().size() == 1 && v.as_array()[0] == "TEXT")) {
       return Untranslatable("generationConfig.responseModalities", "only TEXT translates");
     }
   } else {
-    return Untranslatable("generationConfig." + std::string(k), "has no OpenAI Chat Completions equivalent");
+    return Untranslatable("generationConfig." + std::string(k),
+                          "has no OpenAI Chat Completions equivalent");
   }
   return Status::Ok();
 }
 
-Status ConvertGenerationConfig(const json::object& req, json::object* chat, std::vector<std::string>* notes) {
+Status ConvertGenerationConfig(const json::object& req, json::object* chat,
+                               std::vector<std::string>* notes) {
   const json::value* gv = GetEither(req, "generationConfig", "generation_config");
   if (gv == nullptr || !gv->is_object()) return Status::Ok();
   for (const auto& kv : gv->as_object()) {
     std::string_view k(kv.key().data(), kv.key().size());
-    const auto* renamed = std::find_if(std::begin(kRenamedGenerationFields), std::end(kRenamedGenerationFields),
-                                       [&](const RenamedField& f) { return k == f.gemini || k == f.gemini_snake; });
+    const auto* renamed =
+        std::find_if(std::begin(kRenamedGenerationFields), std::end(kRenamedGenerationFields),
+                     [&](const RenamedField& f) { return k == f.gemini || k == f.gemini_snake; });
     if (renamed != std::end(kRenamedGenerationFields)) {
       (*chat)[renamed->chat] = kv.value();
       continue;
@@ -373,23 +408,28 @@ Result<Translated> ChatResponseToGemini(std::string_view body, std::string_view 
     if (message != nullptr) {
       std::string_view reasoning = ReasoningOf(*message);
       if (!reasoning.empty()) parts.push_back(json::object{{"text", reasoning}, {"thought", true}});
-      if (std::string_view text = GetString(*message, "content"); !text.empty()) parts.push_back(json::object{{"text", text}});
+      if (std::string_view text = GetString(*message, "content"); !text.empty())
+        parts.push_back(json::object{{"text", text}});
       if (const json::array* calls = GetArray(*message, "tool_calls")) {
         for (size_t j = 0; j < calls->size(); ++j) {
           if (!(*calls)[j].is_object()) continue;
           const json::object* fn = GetObject((*calls)[j].as_object(), "function");
           if (fn == nullptr) continue;
-          auto args = ParseArguments(GetString(*fn, "arguments"), Path("choices[0].message.tool_calls", j));
+          auto args =
+              ParseArguments(GetString(*fn, "arguments"), Path("choices[0].message.tool_calls", j));
           if (!args.ok()) return args.status();
-          parts.push_back(json::object{{"functionCall", json::object{{"name", GetString(*fn, "name")}, {"args", std::move(*args)}}}});
+          parts.push_back(
+              json::object{{"functionCall", json::object{{"name", GetString(*fn, "name")},
+                                                         {"args", std::move(*args)}}}});
         }
       }
     }
     std::string_view finish = GetString(choice, "finish_reason");
     std::string_view reason = ChatFinishToGemini(finish);
-    candidates.push_back(json::object{{"content", json::object{{"role", "model"}, {"parts", std::move(parts)}}},
-                                      {"finishReason", reason},
-                                      {"index", static_cast<int64_t>(i)}});
+    candidates.push_back(
+        json::object{{"content", json::object{{"role", "model"}, {"parts", std::move(parts)}}},
+                     {"finishReason", reason},
+                     {"index", static_cast<int64_t>(i)}});
   }
   ChatUsage u = ReadChatUsage(resp);
   json::object meta = GeminiUsageMetadata(u);

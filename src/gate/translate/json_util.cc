@@ -8,7 +8,8 @@
 
 namespace glassbox::gate::translate::internal {
 
-Result<json::object> ParseObject(std::string_view body, std::string_view what, json::storage_ptr storage) {
+Result<json::object> ParseObject(std::string_view body, std::string_view what,
+                                 json::storage_ptr storage) {
   boost::system::error_code ec;
   json::value v = json::parse(body, ec, std::move(storage));
   if (ec) return Status::Error(std::string(what) + " is not JSON: " + ec.message());
@@ -101,8 +102,9 @@ void AppendValue(const json::value& v, std::string* out) {
     case json::kind::int64:
     case json::kind::uint64: {
       char digits[24];
-      auto [end, ec] = v.is_int64() ? std::to_chars(digits, digits + sizeof(digits), v.get_int64())
-                                    : std::to_chars(digits, digits + sizeof(digits), v.get_uint64());
+      auto [end, ec] = v.is_int64()
+                           ? std::to_chars(digits, digits + sizeof(digits), v.get_int64())
+                           : std::to_chars(digits, digits + sizeof(digits), v.get_uint64());
       out->append(digits, static_cast<size_t>(end - digits));
       return;
     }
@@ -189,7 +191,8 @@ void CapMaxTokens(json::object* chat, uint64_t cap, std::vector<std::string>* no
   if (it == chat->end() || !it->value().is_number()) return;
   const double asked = it->value().to_number<double>();
   if (asked <= static_cast<double>(cap)) return;
-  notes->push_back("max_tokens " + Dump(it->value()) + " lowered to the upstream's max_tokens " + std::to_string(cap));
+  notes->push_back("max_tokens " + Dump(it->value()) + " lowered to the upstream's max_tokens " +
+                   std::to_string(cap));
   it->value() = cap;
 }
 
@@ -262,7 +265,8 @@ Result<const json::array*> ChatChoices(const json::object& response) {
 }
 
 json::object AnthropicUsage(const ChatUsage& u) {
-  json::object usage{{"input_tokens", u.prompt - std::min(u.cached, u.prompt)}, {"output_tokens", u.completion}};
+  json::object usage{{"input_tokens", u.prompt - std::min(u.cached, u.prompt)},
+                     {"output_tokens", u.completion}};
   if (u.cached > 0) usage["cache_read_input_tokens"] = u.cached;
   return usage;
 }

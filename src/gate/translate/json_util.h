@@ -18,7 +18,8 @@ namespace json = boost::json;
 
 // Parses `body` as one JSON object; errors name `what` and the reason.
 // `storage` (default: the heap) holds the parsed values.
-Result<json::object> ParseObject(std::string_view body, std::string_view what, json::storage_ptr storage = {});
+Result<json::object> ParseObject(std::string_view body, std::string_view what,
+                                 json::storage_ptr storage = {});
 
 // Memory for a request's parsed JSON, reused by the next request on the same
 // thread: a 100 KB body then costs no fresh pages (page faults were most of

@@ -24,12 +24,14 @@ Result<json::object> ImagePart(const json::object& block, const std::string& whe
   std::string_view type = GetString(*source, "type");
   std::string url;
   if (type == "base64") {
-    url = "data:" + std::string(GetString(*source, "media_type")) + ";base64," + std::string(GetString(*source, "data"));
+    url = "data:" + std::string(GetString(*source, "media_type")) + ";base64," +
+          std::string(GetString(*source, "data"));
   } else if (type == "url") {
     url = std::string(GetString(*source, "url"));
   } else {
-    return Untranslatable(where + ".source.type",
-                          "image source '" + std::string(type) + "' has no OpenAI Chat Completions equivalent");
+    return Untranslatable(
+        where + ".source.type",
+        "image source '" + std::string(type) + "' has no OpenAI Chat Completions equivalent");
   }
   return json::object{{"type", "image_url"}, {"image_url", json::object{{"url", url}}}};
 }
@@ -56,55 +58,67 @@ json::value CollapseTexts(json::array parts, json::value if_none) {
 
 // The text of a tool_result's content (string, or text blocks); images go
 // to `images`.
-Result<json::value> ToolResultContent(const json::value* content, const std::string& where, json::array* images) {
+Result<json::value> ToolResultContent(const json::value* content, const std::string& where,
+                                      json::array* images) {
   if (content == nullptr) return json::value("", images->storage());
   if (content->is_string()) return *content;
   if (!content->is_array()) return Untranslatable(where, "expected a string or an array of blocks");
   json::array parts(images->storage());
-  Status st = ForEachBlock(content->as_array(), where, [&](const json::object& b, const std::string& at,
-                                                           std::string_view type) {
-    if (type == "text") {
-      parts.push_back(json::object({{"type", "text"}, {"text", GetString(b, "text")}}, parts.storage()));
-      return Status::Ok();
-    }
-    if (type != "image") {
-      return Untranslatable(at + ".type", "a '" + std::string(type) +
-                                              "' block in a tool result has no OpenAI Chat Completions equivalent");
-    }
-    auto part = ImagePart(b, at);
-    if (!part.ok()) return part.status();
-    images->push_back(std::move(*part));
-    return Status::Ok();
-  });
+  Status st = ForEachBlock(
+      content->as_array(), where,
+      [&](const json::object& b, const std::string& at, std::string_view type) {
+        if (type == "text") {
+          parts.push_back(
+              json::object({{"type", "text"}, {"text", GetString(b, "text")}}, parts.storage()));
+          return Status::Ok();
+        }
+        if (type != "image") {
+          return Untranslatable(
+              at + ".type",
+              "a '" + std::string(type) +
+                  "' block in a tool result has no OpenAI Chat Completions equivalent");
+        }
+        auto part = ImagePart(b, at);
+        if (!part.ok()) return part.status();
+        images->push_back(std::move(*part));
+        return Status::Ok();
+      });
   if (!st.ok()) return st;
   return CollapseTexts(std::move(parts), json::value("", images->storage()));
 }
 
 // A tool_result block -> a tool message (its images, which a tool message
 // cannot carry, go to `images` for the user message after it).
-Status AddToolResult(const json::object& b, const std::string& at, json::array* out, json::array* images,
-                     std::vector<std::string>* notes) {
+Status AddToolResult(const json::object& b, const std::string& at, json::array* out,
+                     json::array* images, std::vector<std::string>* notes) {
   json::array result_images(out->storage());
   auto text = ToolResultContent(Get(b, "content"), at + ".content", &result_images);
   if (!text.ok()) return text.status();
   json::value body = std::move(*text);
   const json::value* is_error = Get(b, "is_error");
   if (is_error != nullptr && is_error->is_bool() && is_error->as_bool()) {
-    notes->push_back(at + ".is_error carried as an \"Error: \" prefix: Chat tool messages have no error flag");
+    notes->push_back(
+        at + ".is_error carried as an \"Error: \" prefix: Chat tool messages have no error flag");
     if (body.is_string()) {
       body = json::value(std::string("Error: ") + std::string(body.as_string()));
     } else {
-      body.as_array().insert(body.as_array().begin(), json::object{{"type", "text"}, {"text", "Error:"}});
+      body.as_array().insert(body.as_array().begin(),
+                             json::object{{"type", "text"}, {"text", "Error:"}});
     }
   }
   // Tool messages must follow the assistant's tool calls directly, so
   // they go before anything else this user turn says.
-  out->push_back(json::object(
-      {{"role", "tool"}, {"tool_call_id", GetString(b, "tool_use_id")}, {"content", std::move(body)}}, out->storage()));
+  out->push_back(json::object({{"role", "tool"},
+                               {"tool_call_id", GetString(b, "tool_use_id")},
+                               {"content", std::move(body)}},
+                              out->storage()));
   if (!result_images.empty()) {
-    notes->push_back(at + ": images of a tool result sent in a user message after it (Chat tool messages carry text only)");
-    images->push_back(json::object{
-        {"type", "text"}, {"text", "Images returned by tool call " + std::string(GetString(b, "tool_use_id")) + ":"}});
+    notes->push_back(at +
+                     ": images of a tool result sent in a user message after it (Chat tool "
+                     "messages carry text only)");
+    images->push_back(json::object{{"type", "text"},
+                                   {"text", "Images returned by tool call " +
+                                                std::string(GetString(b, "tool_use_id")) + ":"}});
     for (auto& im : result_images) images->push_back(std::move(im));
   }
   return Status::Ok();
@@ -118,57 +132,67 @@ Status ConvertUserMessage(const json::value& content, const std::string& where, 
   }
   if (!content.is_array()) return Untranslatable(where, "expected a string or an array of blocks");
   json::array parts(out->storage()), images(out->storage());
-  Status st = ForEachBlock(content.as_array(), where, [&](const json::object& b, const std::string& at,
-                                                          std::string_view type) {
-    if (b.contains("cache_control")) notes->push_back(at + ".cache_control dropped: Chat Completions has no cache markers");
-    if (type == "text") {
-      parts.push_back(json::object({{"type", "text"}, {"text", GetString(b, "text")}}, out->storage()));
-      return Status::Ok();
-    }
-    if (type == "image") {
-      auto part = ImagePart(b, at);
-      if (!part.ok()) return part.status();
-      parts.push_back(std::move(*part));
-      return Status::Ok();
-    }
-    if (type == "tool_result") return AddToolResult(b, at, out, &images, notes);
-    return Untranslatable(at + ".type",
-                          "a '" + std::string(type) + "' block has no OpenAI Chat Completions equivalent");
-  });
+  Status st = ForEachBlock(
+      content.as_array(), where,
+      [&](const json::object& b, const std::string& at, std::string_view type) {
+        if (b.contains("cache_control"))
+          notes->push_back(at + ".cache_control dropped: Chat Completions has no cache markers");
+        if (type == "text") {
+          parts.push_back(
+              json::object({{"type", "text"}, {"text", GetString(b, "text")}}, out->storage()));
+          return Status::Ok();
+        }
+        if (type == "image") {
+          auto part = ImagePart(b, at);
+          if (!part.ok()) return part.status();
+          parts.push_back(std::move(*part));
+          return Status::Ok();
+        }
+        if (type == "tool_result") return AddToolResult(b, at, out, &images, notes);
+        return Untranslatable(
+            at + ".type",
+            "a '" + std::string(type) + "' block has no OpenAI Chat Completions equivalent");
+      });
   if (!st.ok()) return st;
   for (auto& im : images) parts.push_back(std::move(im));
-  if (!parts.empty()) out->push_back(json::object({{"role", "user"}, {"content", std::move(parts)}}, out->storage()));
+  if (!parts.empty())
+    out->push_back(json::object({{"role", "user"}, {"content", std::move(parts)}}, out->storage()));
   return Status::Ok();
 }
 
-Status ConvertAssistantMessage(const json::value& content, const std::string& where, json::array* out,
-                               std::vector<std::string>* notes) {
+Status ConvertAssistantMessage(const json::value& content, const std::string& where,
+                               json::array* out, std::vector<std::string>* notes) {
   if (content.is_string()) {
     out->push_back(json::object({{"role", "assistant"}, {"content", content}}, out->storage()));
     return Status::Ok();
   }
   if (!content.is_array()) return Untranslatable(where, "expected a string or an array of blocks");
   json::array texts(out->storage()), calls(out->storage());
-  Status st = ForEachBlock(content.as_array(), where, [&](const json::object& b, const std::string& at,
-                                                          std::string_view type) {
-    if (type == "text") {
-      texts.push_back(json::object({{"type", "text"}, {"text", GetString(b, "text")}}, out->storage()));
-    } else if (type == "tool_use") {
-      const json::value* input = Get(b, "input");
-      calls.push_back(json::object{
-          {"id", GetString(b, "id")},
-          {"type", "function"},
-          {"function", json::object{{"name", GetString(b, "name")},
-                                    {"arguments", input != nullptr ? Dump(*input) : std::string("{}")}}}});
-    } else if (type == "thinking" || type == "redacted_thinking") {
-      notes->push_back(at + ": " + std::string(type) +
-                       " of an earlier turn dropped: Chat Completions requests carry no reasoning");
-    } else {
-      return Untranslatable(at + ".type",
-                            "a '" + std::string(type) + "' block has no OpenAI Chat Completions equivalent");
-    }
-    return Status::Ok();
-  });
+  Status st = ForEachBlock(
+      content.as_array(), where,
+      [&](const json::object& b, const std::string& at, std::string_view type) {
+        if (type == "text") {
+          texts.push_back(
+              json::object({{"type", "text"}, {"text", GetString(b, "text")}}, out->storage()));
+        } else if (type == "tool_use") {
+          const json::value* input = Get(b, "input");
+          calls.push_back(json::object{
+              {"id", GetString(b, "id")},
+              {"type", "function"},
+              {"function",
+               json::object{{"name", GetString(b, "name")},
+                            {"arguments", input != nullptr ? Dump(*input) : std::string("{}")}}}});
+        } else if (type == "thinking" || type == "redacted_thinking") {
+          notes->push_back(
+              at + ": " + std::string(type) +
+              " of an earlier turn dropped: Chat Completions requests carry no reasoning");
+        } else {
+          return Untranslatable(
+              at + ".type",
+              "a '" + std::string(type) + "' block has no OpenAI Chat Completions equivalent");
+        }
+        return Status::Ok();
+      });
   if (!st.ok()) return st;
   json::object m({{"role", "assistant"}}, out->storage());
   m["content"] = CollapseTexts(std::move(texts), nullptr);
@@ -180,7 +204,8 @@ Status ConvertAssistantMessage(const json::value& content, const std::string& wh
 Result<json::value> ConvertSystem(const json::value& system, std::vector<std::string>* notes,
                                   const std::string& where = "system") {
   if (system.is_string()) return system;
-  if (!system.is_array()) return Untranslatable(where, "expected a string or an array of text blocks");
+  if (!system.is_array())
+    return Untranslatable(where, "expected a string or an array of text blocks");
   json::array parts;
   for (size_t i = 0; i < system.as_array().size(); ++i) {
     const json::value& b = system.as_array()[i];
@@ -200,9 +225,10 @@ Result<json::value> ConvertSystem(const json::value& system, std::vector<std::st
 // Top-level request fields: handled below, or dropped with a note, or
 // refused.
 Status CheckMessagesFields(const json::object& req, std::vector<std::string>* notes) {
-  static constexpr std::string_view kHandled[] = {"model",       "messages",     "system",   "max_tokens", "stream",
-                                                  "temperature", "top_p",        "stop_sequences", "tools",
-                                                  "tool_choice", "metadata",     "thinking", "output_config"};
+  static constexpr std::string_view kHandled[] = {
+      "model",       "messages", "system",         "max_tokens", "stream",
+      "temperature", "top_p",    "stop_sequences", "tools",      "tool_choice",
+      "metadata",    "thinking", "output_config"};
   for (const auto& [key, value] : req) {
     std::string_view k(key.data(), key.size());
     if (IsOneOf(k, kHandled)) continue;
@@ -212,16 +238,20 @@ Status CheckMessagesFields(const json::object& req, std::vector<std::string>* no
     }
     if (k == "top_k") {
       // A sampling knob, not a feature: the answer is still an answer.
-      notes->push_back("top_k dropped: the Chat Completions API has no top_k (the upstream samples with its own)");
+      notes->push_back(
+          "top_k dropped: the Chat Completions API has no top_k (the upstream samples with its "
+          "own)");
       continue;
     }
-    return Untranslatable(k, "has no OpenAI Chat Completions equivalent (the upstream cannot do it)");
+    return Untranslatable(k,
+                          "has no OpenAI Chat Completions equivalent (the upstream cannot do it)");
   }
   return Status::Ok();
 }
 
 // The system prompt and the conversation -> Chat messages.
-Status ConvertConversation(const json::object& req, json::array* messages, std::vector<std::string>* notes) {
+Status ConvertConversation(const json::object& req, json::array* messages,
+                           std::vector<std::string>* notes) {
   if (const json::value* system = Get(req, "system")) {
     auto s = ConvertSystem(*system, notes);
     if (!s.ok()) return s.status();
@@ -244,9 +274,11 @@ Status ConvertConversation(const json::object& req, json::array* messages, std::
       messages->push_back(json::object{{"role", "system"}, {"content", std::move(*sys)}});
       continue;
     }
-    Status st = role == "user"        ? ConvertUserMessage(*content, at + ".content", messages, notes)
-                : role == "assistant" ? ConvertAssistantMessage(*content, at + ".content", messages, notes)
-                                      : Untranslatable(at + ".role", "expected \"user\", \"assistant\" or \"system\"");
+    Status st =
+        role == "user" ? ConvertUserMessage(*content, at + ".content", messages, notes)
+        : role == "assistant"
+            ? ConvertAssistantMessage(*content, at + ".content", messages, notes)
+            : Untranslatable(at + ".role", "expected \"user\", \"assistant\" or \"system\"");
     if (!st.ok()) return st;
   }
   return Status::Ok();
@@ -257,7 +289,8 @@ void CopySamplingFields(const json::object& req, json::object* chat) {
   if (const json::value* v = Get(req, "max_tokens")) (*chat)["max_tokens"] = *v;
   if (const json::value* v = Get(req, "temperature")) (*chat)["temperature"] = *v;
   if (const json::value* v = Get(req, "top_p")) (*chat)["top_p"] = *v;
-  if (const json::array* stops = GetArray(req, "stop_sequences"); stops != nullptr && !stops->empty()) {
+  if (const json::array* stops = GetArray(req, "stop_sequences");
+      stops != nullptr && !stops->empty()) {
     (*chat)["stop"] = *stops;
   }
   if (const json::object* md = GetObject(req, "metadata")) {
@@ -266,7 +299,8 @@ void CopySamplingFields(const json::object& req, json::object* chat) {
 }
 
 // thinking's budget -> reasoning_effort.
-Status ConvertThinking(const json::object& req, json::object* chat, std::vector<std::string>* notes) {
+Status ConvertThinking(const json::object& req, json::object* chat,
+                       std::vector<std::string>* notes) {
   const json::object* thinking = GetObject(req, "thinking");
   if (thinking == nullptr) return Status::Ok();
   std::string_view type = GetString(*thinking, "type");
@@ -292,12 +326,15 @@ Status ConvertOutputConfig(const json::object& req, json::object* chat) {
     if (k == "effort" && value.is_string()) {
       // Effort says how hard to think; Chat's reasoning_effort says the same.
       (*chat)["reasoning_effort"] = value;
-    } else if (k == "format" && value.is_object() && GetString(value.as_object(), "type") == "json_schema") {
+    } else if (k == "format" && value.is_object() &&
+               GetString(value.as_object(), "type") == "json_schema") {
       json::object schema{{"name", "output"}};
       if (const json::value* s = Get(value.as_object(), "schema")) schema["schema"] = *s;
-      (*chat)["response_format"] = json::object{{"type", "json_schema"}, {"json_schema", std::move(schema)}};
+      (*chat)["response_format"] =
+          json::object{{"type", "json_schema"}, {"json_schema", std::move(schema)}};
     } else {
-      return Untranslatable("output_config." + std::string(k), "has no OpenAI Chat Completions equivalent");
+      return Untranslatable("output_config." + std::string(k),
+                            "has no OpenAI Chat Completions equivalent");
     }
   }
   return Status::Ok();
@@ -311,23 +348,27 @@ Status LeaveOutServerTool(const json::object& req, const json::object& tool, std
   const json::object* choice = GetObject(req, "tool_choice");
   if (choice != nullptr && GetString(*choice, "type") == "tool" &&
       GetString(*choice, "name") == GetString(tool, "name")) {
-    return Untranslatable(where, "the server tool '" + std::string(GetString(tool, "name")) + "' (" +
-                                     std::string(type) +
-                                     ") runs at Anthropic; a Chat Completions upstream has no such tool");
+    return Untranslatable(where,
+                          "the server tool '" + std::string(GetString(tool, "name")) + "' (" +
+                              std::string(type) +
+                              ") runs at Anthropic; a Chat Completions upstream has no such tool");
   }
-  notes->push_back(where + " (" + std::string(type) +
-                   ") not offered to the model: a server tool that runs at Anthropic, which a Chat Completions "
-                   "upstream cannot run");
+  notes->push_back(
+      where + " (" + std::string(type) +
+      ") not offered to the model: a server tool that runs at Anthropic, which a Chat Completions "
+      "upstream cannot run");
   return Status::Ok();
 }
 
 // A custom tool -> a Chat function tool.
 json::object FunctionToolOf(const json::object& tool) {
   const json::value* schema = Get(tool, "input_schema");
-  return ChatFunctionTool(tool, schema != nullptr ? *schema : json::value(json::object{{"type", "object"}}));
+  return ChatFunctionTool(
+      tool, schema != nullptr ? *schema : json::value(json::object{{"type", "object"}}));
 }
 
-Status ConvertMessagesTools(const json::object& req, json::object* chat, std::vector<std::string>* notes) {
+Status ConvertMessagesTools(const json::object& req, json::object* chat,
+                            std::vector<std::string>* notes) {
   const json::array* tools = GetArray(req, "tools");
   if (tools == nullptr || tools->empty()) return Status::Ok();
   json::array out;
@@ -340,7 +381,8 @@ Status ConvertMessagesTools(const json::object& req, json::object* chat, std::ve
       if (Status st = LeaveOutServerTool(req, tool, type, at, notes); !st.ok()) return st;
       continue;
     }
-    if (tool.contains("cache_control")) notes->push_back(at + ".cache_control dropped: Chat Completions has no cache markers");
+    if (tool.contains("cache_control"))
+      notes->push_back(at + ".cache_control dropped: Chat Completions has no cache markers");
     out.push_back(FunctionToolOf(tool));
   }
   if (!out.empty()) (*chat)["tools"] = std::move(out);
@@ -360,16 +402,19 @@ Status ConvertMessagesToolChoice(const json::object& req, json::object* chat) {
   if (plain != std::end(kToolChoiceToChat)) {
     (*chat)["tool_choice"] = plain->second;
   } else if (type == "tool") {
-    (*chat)["tool_choice"] =
-        json::object{{"type", "function"}, {"function", json::object{{"name", GetString(*choice, "name")}}}};
+    (*chat)["tool_choice"] = json::object{
+        {"type", "function"}, {"function", json::object{{"name", GetString(*choice, "name")}}}};
   } else {
     return Untranslatable("tool_choice.type", "expected auto, any, tool or none");
   }
   const json::value* dp = Get(*choice, "disable_parallel_tool_use");
-  if (dp != nullptr && dp->is_bool() && chat->contains("tools")) (*chat)["parallel_tool_calls"] = !dp->as_bool();
+  if (dp != nullptr && dp->is_bool() && chat->contains("tools"))
+    (*chat)["parallel_tool_calls"] = !dp->as_bool();
   if (!chat->contains("tools")) {  // every tool offered was a server tool
     if (type == "any") {
-      return Untranslatable("tool_choice", "\"any\" with only server tools, which a Chat Completions upstream cannot run");
+      return Untranslatable(
+          "tool_choice",
+          "\"any\" with only server tools, which a Chat Completions upstream cannot run");
     }
     chat->erase("tool_choice");
   }
@@ -418,8 +463,10 @@ ChatUsage ReadChatUsage(const json::object& o) {
   };
   u.prompt = num(*usage, "prompt_tokens");
   u.completion = num(*usage, "completion_tokens");
-  if (const json::object* d = GetObject(*usage, "prompt_tokens_details")) u.cached = num(*d, "cached_tokens");
-  if (const json::object* d = GetObject(*usage, "completion_tokens_details")) u.reasoning = num(*d, "reasoning_tokens");
+  if (const json::object* d = GetObject(*usage, "prompt_tokens_details"))
+    u.cached = num(*d, "cached_tokens");
+  if (const json::object* d = GetObject(*usage, "completion_tokens_details"))
+    u.reasoning = num(*d, "reasoning_tokens");
   return u;
 }
 
@@ -474,12 +521,14 @@ Result<Translated> ChatResponseToMessages(std::string_view body, std::string_vie
         const json::object& call = (*calls)[i].as_object();
         const json::object* fn = GetObject(call, "function");
         if (fn == nullptr) continue;
-        auto input = ParseArguments(GetString(*fn, "arguments"), Path("choices[0].message.tool_calls", i));
+        auto input =
+            ParseArguments(GetString(*fn, "arguments"), Path("choices[0].message.tool_calls", i));
         if (!input.ok()) return input.status();
-        content.push_back(json::object{{"type", "tool_use"},
-                                       {"id", ToolCallId(GetString(call, "id"), GetString(resp, "id"), i)},
-                                       {"name", GetString(*fn, "name")},
-                                       {"input", std::move(*input)}});
+        content.push_back(
+            json::object{{"type", "tool_use"},
+                         {"id", ToolCallId(GetString(call, "id"), GetString(resp, "id"), i)},
+                         {"name", GetString(*fn, "name")},
+                         {"input", std::move(*input)}});
       }
     }
   }
@@ -507,17 +556,20 @@ namespace {
 // for nothing beyond the default (n = 1, a zero penalty, text format, null).
 bool IsDefaultChatField(std::string_view k, const json::value& value) {
   if ((k == "n" && value.is_int64() && value.as_int64() == 1) || value.is_null()) return true;
-  if ((k == "frequency_penalty" || k == "presence_penalty") && value.is_number() && value.to_number<double>() == 0) {
+  if ((k == "frequency_penalty" || k == "presence_penalty") && value.is_number() &&
+      value.to_number<double>() == 0) {
     return true;
   }
-  return k == "response_format" && value.is_object() && GetString(value.as_object(), "type") == "text";
+  return k == "response_format" && value.is_object() &&
+         GetString(value.as_object(), "type") == "text";
 }
 
 Status CheckChatFields(const json::object& req) {
   static constexpr std::string_view kHandled[] = {
-      "model",       "messages", "max_tokens", "max_completion_tokens", "stream",
-      "stream_options", "temperature", "top_p", "stop", "tools",
-      "tool_choice", "parallel_tool_calls", "user", "reasoning_effort"};
+      "model",  "messages",        "max_tokens",  "max_completion_tokens",
+      "stream", "stream_options",  "temperature", "top_p",
+      "stop",   "tools",           "tool_choice", "parallel_tool_calls",
+      "user",   "reasoning_effort"};
   for (const auto& [key, value] : req) {
     std::string_view k(key.data(), key.size());
     if (IsOneOf(k, kHandled) || IsDefaultChatField(k, value)) continue;
@@ -534,7 +586,8 @@ Result<json::object> ImageBlock(const json::object& part, const std::string& whe
     return json::object{{"type", "image"}, {"source", json::object{{"type", "url"}, {"url", url}}}};
   }
   size_t semi = url.find(";base64,");
-  if (semi == std::string_view::npos) return Untranslatable(where, "a data: URL that is not base64");
+  if (semi == std::string_view::npos)
+    return Untranslatable(where, "a data: URL that is not base64");
   return json::object{{"type", "image"},
                       {"source", json::object{{"type", "base64"},
                                               {"media_type", url.substr(5, semi - 5)},
@@ -562,8 +615,9 @@ Result<json::array> TextBlocks(const json::value& content, const std::string& at
       if (!image.ok()) return image.status();
       blocks.push_back(std::move(*image));
     } else {
-      return Untranslatable(Path(at, j) + ".type",
-                            "a '" + std::string(type) + "' part has no Anthropic Messages equivalent");
+      return Untranslatable(
+          Path(at, j) + ".type",
+          "a '" + std::string(type) + "' part has no Anthropic Messages equivalent");
     }
   }
   return blocks;
@@ -592,7 +646,8 @@ class ChatConversation {
     if (role == "user") return AddUser(*content, at);
     if (role == "assistant") return AddAssistant(m, *content, at);
     if (role == "tool") return AddToolResult(m, *content, at);
-    return Untranslatable(at + ".role", "'" + std::string(role) + "' has no Anthropic Messages equivalent");
+    return Untranslatable(at + ".role",
+                          "'" + std::string(role) + "' has no Anthropic Messages equivalent");
   }
 
   // Moves the system prompt (one text block as a string) and the messages
@@ -609,7 +664,8 @@ class ChatConversation {
  private:
   Status AddSystem(const json::value& content, const std::string& at) {
     if (!messages_.empty()) {
-      return Untranslatable(at, "a system message after the conversation started has no Anthropic Messages place");
+      return Untranslatable(
+          at, "a system message after the conversation started has no Anthropic Messages place");
     }
     auto blocks = TextBlocks(content, at + ".content");
     if (!blocks.ok()) return blocks.status();
@@ -644,13 +700,16 @@ class ChatConversation {
       }
     }
     if (!ReasoningOf(m).empty()) {
-      notes_->push_back(at + ".reasoning_content dropped: Messages requests carry thinking only with a signature");
+      notes_->push_back(
+          at +
+          ".reasoning_content dropped: Messages requests carry thinking only with a signature");
     }
     messages_.push_back(json::object{{"role", "assistant"}, {"content", std::move(*blocks)}});
     return Status::Ok();
   }
 
-  static Result<json::object> ToolUseBlock(const json::value& call_value, const std::string& where) {
+  static Result<json::object> ToolUseBlock(const json::value& call_value,
+                                           const std::string& where) {
     if (!call_value.is_object()) return Untranslatable(where, "expected an object");
     const json::object& call = call_value.as_object();
     const json::object* fn = GetObject(call, "function");
@@ -670,12 +729,14 @@ class ChatConversation {
       if (!blocks.ok()) return blocks.status();
       result_content = std::move(*blocks);
     }
-    json::object block{
-        {"type", "tool_result"}, {"tool_use_id", GetString(m, "tool_call_id")}, {"content", result_content}};
+    json::object block{{"type", "tool_result"},
+                       {"tool_use_id", GetString(m, "tool_call_id")},
+                       {"content", result_content}};
     if (json::array* turn = OpenUserTurn(messages_)) {
       turn->push_back(std::move(block));
     } else {
-      messages_.push_back(json::object{{"role", "user"}, {"content", json::array{std::move(block)}}});
+      messages_.push_back(
+          json::object{{"role", "user"}, {"content", json::array{std::move(block)}}});
     }
     return Status::Ok();
   }
@@ -692,9 +753,11 @@ void CopyChatSampling(const json::object& req, json::object* out, std::vector<st
     (*out)["max_tokens"] = *max;
   } else {
     (*out)["max_tokens"] = 4096;
-    notes->push_back("max_tokens set to 4096: Anthropic Messages requires a limit and the request named none");
+    notes->push_back(
+        "max_tokens set to 4096: Anthropic Messages requires a limit and the request named none");
   }
-  if (const json::value* v = Get(req, "temperature"); v != nullptr && !v->is_null()) (*out)["temperature"] = *v;
+  if (const json::value* v = Get(req, "temperature"); v != nullptr && !v->is_null())
+    (*out)["temperature"] = *v;
   if (const json::value* v = Get(req, "top_p"); v != nullptr && !v->is_null()) (*out)["top_p"] = *v;
   if (const json::value* stop = Get(req, "stop"); stop != nullptr && !stop->is_null()) {
     (*out)["stop_sequences"] = stop->is_string() ? json::value(json::array{*stop}) : *stop;
@@ -709,12 +772,14 @@ Status ConvertChatTools(const json::object& req, json::object* out) {
     const json::object* tool = (*tools)[i].is_object() ? &(*tools)[i].as_object() : nullptr;
     const json::object* fn = tool != nullptr ? GetObject(*tool, "function") : nullptr;
     if (fn == nullptr || GetString(*tool, "type") != "function") {
-      return Untranslatable(Path("tools", i), "only function tools translate to Anthropic Messages");
+      return Untranslatable(Path("tools", i),
+                            "only function tools translate to Anthropic Messages");
     }
     json::object t2{{"name", GetString(*fn, "name")}};
     if (IsString(*fn, "description")) t2["description"] = GetString(*fn, "description");
     const json::value* params = Get(*fn, "parameters");
-    t2["input_schema"] = params != nullptr ? *params : json::value(json::object{{"type", "object"}});
+    t2["input_schema"] =
+        params != nullptr ? *params : json::value(json::object{{"type", "object"}});
     list.push_back(std::move(t2));
   }
   (*out)["tools"] = std::move(list);
@@ -725,7 +790,8 @@ Status ConvertChatTools(const json::object& req, json::object* out) {
 void ConvertChatToolChoice(const json::object& req, json::object* out) {
   const json::value* choice = Get(req, "tool_choice");
   const json::value* parallel = Get(req, "parallel_tool_calls");
-  const bool parallel_applies = parallel != nullptr && parallel->is_bool() && out->contains("tools");
+  const bool parallel_applies =
+      parallel != nullptr && parallel->is_bool() && out->contains("tools");
   if (choice == nullptr && !parallel_applies) return;
   json::object tc{{"type", "auto"}};
   if (choice != nullptr && choice->is_string()) {
@@ -740,13 +806,14 @@ void ConvertChatToolChoice(const json::object& req, json::object* out) {
 }
 
 // The end user and reasoning_effort (as a thinking budget).
-void ConvertChatUserAndEffort(const json::object& req, json::object* out, std::vector<std::string>* notes) {
+void ConvertChatUserAndEffort(const json::object& req, json::object* out,
+                              std::vector<std::string>* notes) {
   if (IsString(req, "user")) (*out)["metadata"] = json::object{{"user_id", GetString(req, "user")}};
   if (std::string_view effort = GetString(req, "reasoning_effort"); !effort.empty()) {
     int budget = effort == "low" || effort == "minimal" ? 2048 : effort == "medium" ? 8192 : 24576;
     (*out)["thinking"] = json::object{{"type", "enabled"}, {"budget_tokens", budget}};
-    notes->push_back("reasoning_effort " + std::string(effort) + " sent as thinking.budget_tokens " +
-                     std::to_string(budget));
+    notes->push_back("reasoning_effort " + std::string(effort) +
+                     " sent as thinking.budget_tokens " + std::to_string(budget));
   }
 }
 
@@ -801,17 +868,20 @@ Result<Translated> MessagesResponseToChat(std::string_view body) {
         calls.push_back(json::object{
             {"id", GetString(b, "id")},
             {"type", "function"},
-            {"function", json::object{{"name", GetString(b, "name")},
-                                      {"arguments", input != nullptr ? Dump(*input) : std::string("{}")}}}});
+            {"function",
+             json::object{{"name", GetString(b, "name")},
+                          {"arguments", input != nullptr ? Dump(*input) : std::string("{}")}}}});
       }
     }
   }
   std::string_view stop = GetString(resp, "stop_reason");
-  std::string_view finish = stop == "max_tokens"  ? "length"
-                            : stop == "tool_use"  ? "tool_calls"
-                            : stop == "refusal"   ? "content_filter"
-                                                  : "stop";
-  json::object message{{"role", "assistant"}, {"content", text.empty() && !calls.empty() ? json::value() : json::value(text)}};
+  std::string_view finish = stop == "max_tokens" ? "length"
+                            : stop == "tool_use" ? "tool_calls"
+                            : stop == "refusal"  ? "content_filter"
+                                                 : "stop";
+  json::object message{
+      {"role", "assistant"},
+      {"content", text.empty() && !calls.empty() ? json::value() : json::value(text)}};
   if (!reasoning.empty()) message["reasoning_content"] = reasoning;
   if (!calls.empty()) message["tool_calls"] = std::move(calls);
   json::object usage;
@@ -828,11 +898,13 @@ Result<Translated> MessagesResponseToChat(std::string_view body) {
                          {"total_tokens", prompt + num("output_tokens")}};
     if (cached > 0) usage["prompt_tokens_details"] = json::object{{"cached_tokens", cached}};
   }
-  json::object out{{"id", WithPrefix(GetString(resp, "id"), "chatcmpl-")},
-                   {"object", "chat.completion"},
-                   {"created", 0},
-                   {"model", GetString(resp, "model")},
-                   {"choices", json::array{json::object{{"index", 0}, {"message", std::move(message)}, {"finish_reason", finish}}}}};
+  json::object out{
+      {"id", WithPrefix(GetString(resp, "id"), "chatcmpl-")},
+      {"object", "chat.completion"},
+      {"created", 0},
+      {"model", GetString(resp, "model")},
+      {"choices", json::array{json::object{
+                      {"index", 0}, {"message", std::move(message)}, {"finish_reason", finish}}}}};
   if (!usage.empty()) out["usage"] = std::move(usage);
   Translated t;
   t.body = Dump(out);

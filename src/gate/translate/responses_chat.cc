@@ -32,22 +32,28 @@ Result<json::value> ContentToChat(const json::value& content, const std::string&
     } else if (type == "refusal") {
       parts.push_back(json::object{{"type", "text"}, {"text", GetString(p, "refusal")}});
     } else if (type == "input_image") {
-      if (!IsString(p, "image_url")) return Untranslatable(Path(at, j), "an image by file_id has no Chat equivalent");
+      if (!IsString(p, "image_url"))
+        return Untranslatable(Path(at, j), "an image by file_id has no Chat equivalent");
       json::object iu{{"url", GetString(p, "image_url")}};
       if (IsString(p, "detail")) iu["detail"] = GetString(p, "detail");
       parts.push_back(json::object{{"type", "image_url"}, {"image_url", std::move(iu)}});
     } else {
-      return Untranslatable(Path(at, j) + ".type", "a '" + std::string(type) + "' part has no Chat Completions equivalent");
+      return Untranslatable(Path(at, j) + ".type", "a '" + std::string(type) +
+                                                       "' part has no Chat Completions equivalent");
     }
   }
-  if (parts.size() == 1 && parts[0].as_object().at("type") == "text") return parts[0].as_object().at("text");
+  if (parts.size() == 1 && parts[0].as_object().at("type") == "text")
+    return parts[0].as_object().at("text");
   return json::value(std::move(parts));
 }
 
 Status CheckResponsesFields(const json::object& req, std::vector<std::string>* notes) {
-  static constexpr std::string_view kHandled[] = {"model",  "input",  "instructions", "tools",       "tool_choice",
-                                                  "parallel_tool_calls", "reasoning", "stream", "max_output_tokens",
-                                                  "temperature", "top_p", "text", "user", "metadata"};
+  static constexpr std::string_view kHandled[] = {
+      "model",       "input",       "instructions",
+      "tools",       "tool_choice", "parallel_tool_calls",
+      "reasoning",   "stream",      "max_output_tokens",
+      "temperature", "top_p",       "text",
+      "user",        "metadata"};
   for (const auto& [key, value] : req) {
     std::string_view k(key.data(), key.size());
     if (value.is_null() || IsOneOf(k, kHandled)) continue;
@@ -55,7 +61,8 @@ Status CheckResponsesFields(const json::object& req, std::vector<std::string>* n
       notes->push_back(std::string(k) + " dropped: no Chat Completions equivalent");
       continue;
     }
-    return Untranslatable(k, "has no OpenAI Chat Completions equivalent (the upstream cannot do it)");
+    return Untranslatable(k,
+                          "has no OpenAI Chat Completions equivalent (the upstream cannot do it)");
   }
   return Status::Ok();
 }
@@ -69,7 +76,8 @@ Status AddMessageItem(const json::object& item, const std::string& at, json::arr
   if (!c.ok()) return c.status();
   std::string chat_role = role == "developer" || role == "system" ? "system" : std::string(role);
   if (chat_role != "system" && chat_role != "user" && chat_role != "assistant") {
-    return Untranslatable(at + ".role", "'" + std::string(role) + "' has no Chat Completions equivalent");
+    return Untranslatable(at + ".role",
+                          "'" + std::string(role) + "' has no Chat Completions equivalent");
   }
   messages->push_back(json::object{{"role", chat_role}, {"content", std::move(*c)}});
   return Status::Ok();
@@ -78,21 +86,22 @@ Status AddMessageItem(const json::object& item, const std::string& at, json::arr
 // A function_call item joins the assistant turn right before it (or opens
 // one).
 void AddFunctionCallItem(const json::object& item, json::array* messages) {
-  json::object call{
-      {"id", GetString(item, "call_id")},
-      {"type", "function"},
-      {"function", json::object{{"name", GetString(item, "name")}, {"arguments", GetString(item, "arguments")}}}};
+  json::object call{{"id", GetString(item, "call_id")},
+                    {"type", "function"},
+                    {"function", json::object{{"name", GetString(item, "name")},
+                                              {"arguments", GetString(item, "arguments")}}}};
   json::object* last = messages->empty() ? nullptr : &messages->back().as_object();
   if (last != nullptr && GetString(*last, "role") == "assistant") {
     if (!last->contains("tool_calls")) (*last)["tool_calls"] = json::array();
     (*last)["tool_calls"].as_array().push_back(std::move(call));
   } else {
-    messages->push_back(
-        json::object{{"role", "assistant"}, {"content", nullptr}, {"tool_calls", json::array{std::move(call)}}});
+    messages->push_back(json::object{
+        {"role", "assistant"}, {"content", nullptr}, {"tool_calls", json::array{std::move(call)}}});
   }
 }
 
-Status AddFunctionCallOutputItem(const json::object& item, const std::string& at, json::array* messages) {
+Status AddFunctionCallOutputItem(const json::object& item, const std::string& at,
+                                 json::array* messages) {
   const json::value* output = Get(item, "output");
   json::value content = output != nullptr && output->is_string() ? *output : json::value("");
   if (output != nullptr && output->is_array()) {
@@ -100,8 +109,9 @@ Status AddFunctionCallOutputItem(const json::object& item, const std::string& at
     if (!c.ok()) return c.status();
     content = std::move(*c);
   }
-  messages->push_back(
-      json::object{{"role", "tool"}, {"tool_call_id", GetString(item, "call_id")}, {"content", std::move(content)}});
+  messages->push_back(json::object{{"role", "tool"},
+                                   {"tool_call_id", GetString(item, "call_id")},
+                                   {"content", std::move(content)}});
   return Status::Ok();
 }
 
@@ -117,16 +127,21 @@ Status AddInputItem(const json::value& iv, const std::string& at, json::array* m
   }
   if (type == "function_call_output") return AddFunctionCallOutputItem(item, at, messages);
   if (type == "reasoning") {
-    notes->push_back(at + ": a reasoning item of an earlier turn dropped: Chat Completions requests carry no reasoning");
+    notes->push_back(at +
+                     ": a reasoning item of an earlier turn dropped: Chat Completions requests "
+                     "carry no reasoning");
     return Status::Ok();
   }
-  return Untranslatable(at + ".type", "a '" + std::string(type) + "' item has no Chat Completions equivalent");
+  return Untranslatable(at + ".type",
+                        "a '" + std::string(type) + "' item has no Chat Completions equivalent");
 }
 
 // instructions and input -> Chat messages.
-Status ConvertInput(const json::object& req, json::array* messages, std::vector<std::string>* notes) {
+Status ConvertInput(const json::object& req, json::array* messages,
+                    std::vector<std::string>* notes) {
   if (IsString(req, "instructions")) {
-    messages->push_back(json::object{{"role", "system"}, {"content", GetString(req, "instructions")}});
+    messages->push_back(
+        json::object{{"role", "system"}, {"content", GetString(req, "instructions")}});
   }
   const json::value* input = Get(req, "input");
   if (input != nullptr && input->is_string()) {
@@ -135,7 +150,8 @@ Status ConvertInput(const json::object& req, json::array* messages, std::vector<
   }
   if (input == nullptr || !input->is_array()) return Untranslatable("input", "missing");
   for (size_t i = 0; i < input->as_array().size(); ++i) {
-    if (Status st = AddInputItem(input->as_array()[i], Path("input", i), messages, notes); !st.ok()) return st;
+    if (Status st = AddInputItem(input->as_array()[i], Path("input", i), messages, notes); !st.ok())
+      return st;
   }
   return Status::Ok();
 }
@@ -143,15 +159,17 @@ Status ConvertInput(const json::object& req, json::array* messages, std::vector<
 // A function tool -> a Chat function tool.
 json::object ChatToolOf(const json::object& tool) {
   const json::value* params = Get(tool, "parameters");
-  json::object out = ChatFunctionTool(
-      tool, params != nullptr && !params->is_null() ? *params : json::value(json::object{{"type", "object"}}));
+  json::object out = ChatFunctionTool(tool, params != nullptr && !params->is_null()
+                                                ? *params
+                                                : json::value(json::object{{"type", "object"}}));
   if (const json::value* strict = Get(tool, "strict"); strict != nullptr && strict->is_bool()) {
     out["function"].as_object()["strict"] = *strict;
   }
   return out;
 }
 
-Status ConvertResponsesTools(const json::object& req, json::object* chat, std::vector<std::string>* notes) {
+Status ConvertResponsesTools(const json::object& req, json::object* chat,
+                             std::vector<std::string>* notes) {
   const json::array* tools = GetArray(req, "tools");
   if (tools == nullptr || tools->empty()) return Status::Ok();
   json::array out;
@@ -163,9 +181,10 @@ Status ConvertResponsesTools(const json::object& req, json::object* chat, std::v
       // Hosted tools (web_search, file_search, ...) and namespaces run at
       // OpenAI. Offered, they are left out; forced (tool_choice names the
       // type), the request is refused (ConvertResponsesToolChoice).
-      notes->push_back(Path("tools", i) + " (" + std::string(type) +
-                       (IsString(tool, "name") ? " " + std::string(GetString(tool, "name")) : std::string()) +
-                       ") not offered to the model: only function tools run on a Chat Completions upstream");
+      notes->push_back(
+          Path("tools", i) + " (" + std::string(type) +
+          (IsString(tool, "name") ? " " + std::string(GetString(tool, "name")) : std::string()) +
+          ") not offered to the model: only function tools run on a Chat Completions upstream");
       continue;
     }
     out.push_back(ChatToolOf(tool));
@@ -178,40 +197,52 @@ Status ConvertResponsesToolChoice(const json::object& req, json::object* chat) {
   if (const json::value* choice = Get(req, "tool_choice")) {
     if (choice->is_string() && !chat->contains("tools")) {
       if (*choice == "required") {
-        return Untranslatable("tool_choice",
-                              "\"required\" with only hosted tools, which a Chat Completions upstream cannot run");
+        return Untranslatable(
+            "tool_choice",
+            "\"required\" with only hosted tools, which a Chat Completions upstream cannot run");
       }
     } else if (choice->is_string()) {
       (*chat)["tool_choice"] = *choice;
     } else if (choice->is_object() && GetString(choice->as_object(), "type") == "function") {
       (*chat)["tool_choice"] = json::object{
-          {"type", "function"}, {"function", json::object{{"name", GetString(choice->as_object(), "name")}}}};
+          {"type", "function"},
+          {"function", json::object{{"name", GetString(choice->as_object(), "name")}}}};
     } else {
-      return Untranslatable("tool_choice", "only auto, none, required and a function translate (a hosted tool cannot "
-                                           "run on a Chat Completions upstream)");
+      return Untranslatable(
+          "tool_choice",
+          "only auto, none, required and a function translate (a hosted tool cannot "
+          "run on a Chat Completions upstream)");
     }
   }
-  if (const json::value* p = Get(req, "parallel_tool_calls"); p != nullptr && p->is_bool() && chat->contains("tools")) {
+  if (const json::value* p = Get(req, "parallel_tool_calls");
+      p != nullptr && p->is_bool() && chat->contains("tools")) {
     (*chat)["parallel_tool_calls"] = *p;
   }
   return Status::Ok();
 }
 
 // reasoning, limits, sampling, the end user and metadata.
-void CopyResponsesOptions(const json::object& req, json::object* chat, std::vector<std::string>* notes) {
+void CopyResponsesOptions(const json::object& req, json::object* chat,
+                          std::vector<std::string>* notes) {
   if (const json::object* reasoning = GetObject(req, "reasoning")) {
-    if (IsString(*reasoning, "effort")) (*chat)["reasoning_effort"] = GetString(*reasoning, "effort");
-    if (reasoning->contains("summary")) notes->push_back("reasoning.summary dropped: Chat Completions has no summaries");
+    if (IsString(*reasoning, "effort"))
+      (*chat)["reasoning_effort"] = GetString(*reasoning, "effort");
+    if (reasoning->contains("summary"))
+      notes->push_back("reasoning.summary dropped: Chat Completions has no summaries");
   }
-  if (const json::value* v = Get(req, "max_output_tokens"); v != nullptr && !v->is_null()) (*chat)["max_tokens"] = *v;
-  if (const json::value* v = Get(req, "temperature"); v != nullptr && !v->is_null()) (*chat)["temperature"] = *v;
-  if (const json::value* v = Get(req, "top_p"); v != nullptr && !v->is_null()) (*chat)["top_p"] = *v;
+  if (const json::value* v = Get(req, "max_output_tokens"); v != nullptr && !v->is_null())
+    (*chat)["max_tokens"] = *v;
+  if (const json::value* v = Get(req, "temperature"); v != nullptr && !v->is_null())
+    (*chat)["temperature"] = *v;
+  if (const json::value* v = Get(req, "top_p"); v != nullptr && !v->is_null())
+    (*chat)["top_p"] = *v;
   if (IsString(req, "user")) (*chat)["user"] = GetString(req, "user");
   if (const json::object* md = GetObject(req, "metadata")) (*chat)["metadata"] = *md;
 }
 
 // text.format -> response_format.
-void ConvertTextFormat(const json::object& req, json::object* chat, std::vector<std::string>* notes) {
+void ConvertTextFormat(const json::object& req, json::object* chat,
+                       std::vector<std::string>* notes) {
   const json::object* text = GetObject(req, "text");
   if (text == nullptr) return;
   if (const json::object* format = GetObject(*text, "format")) {
@@ -219,13 +250,16 @@ void ConvertTextFormat(const json::object& req, json::object* chat, std::vector<
     if (type == "json_schema") {
       json::object schema{{"name", GetString(*format, "name")}};
       if (const json::value* s = Get(*format, "schema")) schema["schema"] = *s;
-      if (const json::value* s = Get(*format, "strict"); s != nullptr && s->is_bool()) schema["strict"] = *s;
-      (*chat)["response_format"] = json::object{{"type", "json_schema"}, {"json_schema", std::move(schema)}};
+      if (const json::value* s = Get(*format, "strict"); s != nullptr && s->is_bool())
+        schema["strict"] = *s;
+      (*chat)["response_format"] =
+          json::object{{"type", "json_schema"}, {"json_schema", std::move(schema)}};
     } else if (type == "json_object") {
       (*chat)["response_format"] = json::object{{"type", "json_object"}};
     }
   }
-  if (text->contains("verbosity")) notes->push_back("text.verbosity dropped: no Chat Completions equivalent");
+  if (text->contains("verbosity"))
+    notes->push_back("text.verbosity dropped: no Chat Completions equivalent");
 }
 
 }  // namespace
@@ -265,18 +299,25 @@ Result<Translated> ChatResponseToResponses(std::string_view body, std::string_vi
   if (message != nullptr) {
     std::string_view reasoning = ReasoningOf(*message);
     if (!reasoning.empty()) {
-      output.push_back(json::object{{"id", "rs_" + id + "_0"}, {"type", "reasoning"}, {"summary", json::array()},
-                                    {"content", json::array{json::object{{"type", "reasoning_text"}, {"text", reasoning}}}}});
+      output.push_back(json::object{
+          {"id", "rs_" + id + "_0"},
+          {"type", "reasoning"},
+          {"summary", json::array()},
+          {"content", json::array{json::object{{"type", "reasoning_text"}, {"text", reasoning}}}}});
     }
     std::string text;
-    if (const json::value* c = Get(*message, "content"); c != nullptr && c->is_string()) text = std::string(c->as_string());
+    if (const json::value* c = Get(*message, "content"); c != nullptr && c->is_string())
+      text = std::string(c->as_string());
     if (text.empty()) text = std::string(GetString(*message, "refusal"));
     if (!text.empty()) {
-      output.push_back(json::object{{"id", "msg_" + id + "_" + std::to_string(output.size())},
-                                    {"type", "message"},
-                                    {"status", "completed"},
-                                    {"role", "assistant"},
-                                    {"content", json::array{json::object{{"type", "output_text"}, {"text", text}, {"annotations", json::array()}}}}});
+      output.push_back(json::object{
+          {"id", "msg_" + id + "_" + std::to_string(output.size())},
+          {"type", "message"},
+          {"status", "completed"},
+          {"role", "assistant"},
+          {"content",
+           json::array{json::object{
+               {"type", "output_text"}, {"text", text}, {"annotations", json::array()}}}}});
     }
     if (const json::array* calls = GetArray(*message, "tool_calls")) {
       for (const json::value& cv : *calls) {

@@ -74,7 +74,7 @@ class ChatStreamBase : public StreamTranslator {
   }
 
   bool finish_seen_ = false;
-  std::string finish_;   // the first non-null finish_reason
+  std::string finish_;         // the first non-null finish_reason
   json::value stop_sequence_;  // vLLM's choices[].stop_reason string
   ChatUsage usage_;
   std::string id_, model_;
@@ -95,14 +95,16 @@ class ChatStreamBase : public StreamTranslator {
     }
     const json::object& chunk = v.as_object();
     if (const json::value* err = Get(chunk, "error")) {
-      std::string message = err->is_object() ? std::string(GetString(err->as_object(), "message")) : Dump(*err);
+      std::string message =
+          err->is_object() ? std::string(GetString(err->as_object(), "message")) : Dump(*err);
       return Fail(message.empty() ? Dump(*err) : message, out);
     }
     if (id_.empty() && IsString(chunk, "id")) id_ = std::string(GetString(chunk, "id"));
     if (model_.empty() && IsString(chunk, "model")) model_ = std::string(GetString(chunk, "model"));
     ChatUsage u = ReadChatUsage(chunk);
     if (u.present) usage_ = u;
-    if (const json::array* choices = GetArray(chunk, "choices"); choices != nullptr && !choices->empty()) {
+    if (const json::array* choices = GetArray(chunk, "choices");
+        choices != nullptr && !choices->empty()) {
       if ((*choices)[0].is_object()) {
         const json::object& c = (*choices)[0].as_object();
         if (IsString(c, "finish_reason") && !finish_seen_) {
@@ -159,11 +161,13 @@ class ToMessages : public ChatStreamBase {
                          {"stop_reason", nullptr},
                          {"stop_sequence", nullptr},
                          {"usage", json::object{{"input_tokens", 0}, {"output_tokens", 0}}}};
-    AppendSse(out, "message_start", json::object{{"type", "message_start"}, {"message", std::move(message)}});
+    AppendSse(out, "message_start",
+              json::object{{"type", "message_start"}, {"message", std::move(message)}});
   }
   void CloseBlock(std::string* out) {
     if (kind_ == Kind::kNone) return;
-    AppendSse(out, "content_block_stop", json::object{{"type", "content_block_stop"}, {"index", index_}});
+    AppendSse(out, "content_block_stop",
+              json::object{{"type", "content_block_stop"}, {"index", index_}});
     kind_ = Kind::kNone;
     ++index_;
   }
@@ -171,11 +175,14 @@ class ToMessages : public ChatStreamBase {
     CloseBlock(out);
     kind_ = kind;
     AppendSse(out, "content_block_start",
-              json::object{{"type", "content_block_start"}, {"index", index_}, {"content_block", std::move(block)}});
+              json::object{{"type", "content_block_start"},
+                           {"index", index_},
+                           {"content_block", std::move(block)}});
   }
   void Delta(json::object delta, std::string* out) {
     AppendSse(out, "content_block_delta",
-              json::object{{"type", "content_block_delta"}, {"index", index_}, {"delta", std::move(delta)}});
+              json::object{
+                  {"type", "content_block_delta"}, {"index", index_}, {"delta", std::move(delta)}});
   }
 
   void OnChunk(const json::object& chunk, std::string* out) override {
@@ -184,14 +191,16 @@ class ToMessages : public ChatStreamBase {
     if (delta == nullptr) return;
     if (std::string_view r = ReasoningDelta(*delta); !r.empty()) {
       if (kind_ != Kind::kThinking) {
-        OpenBlock(Kind::kThinking, json::object{{"type", "thinking"}, {"thinking", ""}, {"signature", ""}}, out);
+        OpenBlock(Kind::kThinking,
+                  json::object{{"type", "thinking"}, {"thinking", ""}, {"signature", ""}}, out);
       }
       Delta(json::object{{"type", "thinking_delta"}, {"thinking", r}}, out);
     }
     std::string_view text = GetString(*delta, "content");
     if (text.empty()) text = GetString(*delta, "refusal");
     if (!text.empty()) {
-      if (kind_ != Kind::kText) OpenBlock(Kind::kText, json::object{{"type", "text"}, {"text", ""}}, out);
+      if (kind_ != Kind::kText)
+        OpenBlock(Kind::kText, json::object{{"type", "text"}, {"text", ""}}, out);
       Delta(json::object{{"type", "text_delta"}, {"text", text}}, out);
     }
     const json::array* calls = GetArray(*delta, "tool_calls");
@@ -209,19 +218,22 @@ class ToMessages : public ChatStreamBase {
       auto known = tools_.find(chat_index);
       if (known == tools_.end()) {
         tools_[chat_index] = index_ + (kind_ == Kind::kNone ? 0 : 1);
-        json::object block{{"type", "tool_use"},
-                           {"id", ToolCallId(GetString(call, "id"), id_, static_cast<size_t>(chat_index))},
-                           {"name", fn != nullptr ? GetString(*fn, "name") : ""},
-                           {"input", json::object()}};
+        json::object block{
+            {"type", "tool_use"},
+            {"id", ToolCallId(GetString(call, "id"), id_, static_cast<size_t>(chat_index))},
+            {"name", fn != nullptr ? GetString(*fn, "name") : ""},
+            {"input", json::object()}};
         OpenBlock(Kind::kTool, std::move(block), out);
         open_tool_ = chat_index;
       } else if (kind_ != Kind::kTool || open_tool_ != chat_index) {
         std::string_view args = fn != nullptr ? GetString(*fn, "arguments") : std::string_view();
         if (args.empty()) continue;
         status_ = Status::Error("the upstream interleaved the arguments of parallel tool calls");
-        return Fail("the upstream interleaved the arguments of parallel tool calls; the gate cannot place them in "
-                    "Anthropic's block order",
-                    out);
+        return Fail(
+            "the upstream interleaved the arguments of parallel tool calls; the gate cannot place "
+            "them in "
+            "Anthropic's block order",
+            out);
       }
       if (fn != nullptr) {
         if (std::string_view args = GetString(*fn, "arguments"); !args.empty()) {
@@ -242,21 +254,23 @@ class ToMessages : public ChatStreamBase {
     }
     AppendSse(out, "message_delta",
               json::object{{"type", "message_delta"},
-                           {"delta", json::object{{"stop_reason", stop_reason}, {"stop_sequence", stop_sequence}}},
+                           {"delta", json::object{{"stop_reason", stop_reason},
+                                                  {"stop_sequence", stop_sequence}}},
                            {"usage", AnthropicUsage(usage_)}});
     AppendSse(out, "message_stop", json::object{{"type", "message_stop"}});
   }
 
   void OnError(std::string_view message, std::string* out) override {
     AppendSse(out, "error",
-              json::object{{"type", "error"}, {"error", json::object{{"type", "api_error"}, {"message", message}}}});
+              json::object{{"type", "error"},
+                           {"error", json::object{{"type", "api_error"}, {"message", message}}}});
   }
 
   StreamOptions options_;
   bool started_ = false;
   Kind kind_ = Kind::kNone;
-  int64_t index_ = 0;       // the open block's index, or the next one's
-  int64_t open_tool_ = -1;  // chat index of the open tool block
+  int64_t index_ = 0;                 // the open block's index, or the next one's
+  int64_t open_tool_ = -1;            // chat index of the open tool block
   std::map<int64_t, int64_t> tools_;  // chat tool index -> block index
 };
 
@@ -283,21 +297,32 @@ class ToResponses : public ChatStreamBase {
     const char* status = done ? "completed" : "in_progress";
     if (item.type == "message") {
       json::array content;
-      if (done) content.push_back(json::object{{"type", "output_text"}, {"text", item.text}, {"annotations", json::array()}});
-      return json::object{{"id", item.id}, {"type", "message"}, {"status", status}, {"role", "assistant"}, {"content", std::move(content)}};
+      if (done)
+        content.push_back(json::object{
+            {"type", "output_text"}, {"text", item.text}, {"annotations", json::array()}});
+      return json::object{{"id", item.id},
+                          {"type", "message"},
+                          {"status", status},
+                          {"role", "assistant"},
+                          {"content", std::move(content)}};
     }
     if (item.type == "reasoning") {
       json::array content;
       if (done) content.push_back(json::object{{"type", "reasoning_text"}, {"text", item.text}});
-      return json::object{{"id", item.id}, {"type", "reasoning"}, {"summary", json::array()}, {"content", std::move(content)}};
+      return json::object{{"id", item.id},
+                          {"type", "reasoning"},
+                          {"summary", json::array()},
+                          {"content", std::move(content)}};
     }
-    return json::object{{"id", item.id},           {"type", "function_call"},
-                        {"status", status},        {"call_id", item.call_id},
-                        {"name", item.name},       {"arguments", done ? item.text : std::string()}};
+    return json::object{{"id", item.id},     {"type", "function_call"},
+                        {"status", status},  {"call_id", item.call_id},
+                        {"name", item.name}, {"arguments", done ? item.text : std::string()}};
   }
   json::object ResponseJson(std::string_view status) const {
-    json::object r{{"id", ResponseId()},      {"object", "response"},
-                   {"created_at", 0},         {"status", status},
+    json::object r{{"id", ResponseId()},
+                   {"object", "response"},
+                   {"created_at", 0},
+                   {"status", status},
                    {"model", model_.empty() ? options_.client_model : model_}};
     json::array output;
     for (const Item& item : items_) output.push_back(ItemJson(item, true));
@@ -316,37 +341,58 @@ class ToResponses : public ChatStreamBase {
     const int64_t oi = static_cast<int64_t>(items_.size()) - 1;
     if (item.type == "message") {
       Emit("response.output_text.done",
-           json::object{{"item_id", item.id}, {"output_index", oi}, {"content_index", 0}, {"text", item.text}}, out);
+           json::object{{"item_id", item.id},
+                        {"output_index", oi},
+                        {"content_index", 0},
+                        {"text", item.text}},
+           out);
       Emit("response.content_part.done",
-           json::object{{"item_id", item.id}, {"output_index", oi}, {"content_index", 0},
-                        {"part", json::object{{"type", "output_text"}, {"text", item.text}, {"annotations", json::array()}}}},
+           json::object{{"item_id", item.id},
+                        {"output_index", oi},
+                        {"content_index", 0},
+                        {"part", json::object{{"type", "output_text"},
+                                              {"text", item.text},
+                                              {"annotations", json::array()}}}},
            out);
     } else if (item.type == "reasoning") {
       Emit("response.reasoning_text.done",
-           json::object{{"item_id", item.id}, {"output_index", oi}, {"content_index", 0}, {"text", item.text}}, out);
+           json::object{{"item_id", item.id},
+                        {"output_index", oi},
+                        {"content_index", 0},
+                        {"text", item.text}},
+           out);
     } else {
       Emit("response.function_call_arguments.done",
            json::object{{"item_id", item.id}, {"output_index", oi}, {"arguments", item.text}}, out);
     }
     item.done = true;
-    Emit("response.output_item.done", json::object{{"output_index", oi}, {"item", ItemJson(item, true)}}, out);
+    Emit("response.output_item.done",
+         json::object{{"output_index", oi}, {"item", ItemJson(item, true)}}, out);
   }
   Item& OpenItem(Item item, std::string* out) {
     CloseItem(out);
     items_.push_back(std::move(item));
     const int64_t oi = static_cast<int64_t>(items_.size()) - 1;
-    Emit("response.output_item.added", json::object{{"output_index", oi}, {"item", ItemJson(items_.back(), false)}}, out);
+    Emit("response.output_item.added",
+         json::object{{"output_index", oi}, {"item", ItemJson(items_.back(), false)}}, out);
     if (items_.back().type == "message") {
       Emit("response.content_part.added",
-           json::object{{"item_id", items_.back().id}, {"output_index", oi}, {"content_index", 0},
-                        {"part", json::object{{"type", "output_text"}, {"text", ""}, {"annotations", json::array()}}}},
+           json::object{{"item_id", items_.back().id},
+                        {"output_index", oi},
+                        {"content_index", 0},
+                        {"part", json::object{{"type", "output_text"},
+                                              {"text", ""},
+                                              {"annotations", json::array()}}}},
            out);
     }
     return items_.back();
   }
-  bool Open(std::string_view type) const { return !items_.empty() && !items_.back().done && items_.back().type == type; }
+  bool Open(std::string_view type) const {
+    return !items_.empty() && !items_.back().done && items_.back().type == type;
+  }
   std::string NewId(std::string_view prefix) const {
-    return std::string(prefix) + (id_.empty() ? std::string("gate") : id_) + "_" + std::to_string(items_.size());
+    return std::string(prefix) + (id_.empty() ? std::string("gate") : id_) + "_" +
+           std::to_string(items_.size());
   }
 
   void OnChunk(const json::object& chunk, std::string* out) override {
@@ -358,8 +404,10 @@ class ToResponses : public ChatStreamBase {
       if (!Open("reasoning")) OpenItem(Item{"reasoning", NewId("rs_"), "", "", "", false}, out);
       items_.back().text += std::string(r);
       Emit("response.reasoning_text.delta",
-           json::object{{"item_id", items_.back().id}, {"output_index", static_cast<int64_t>(items_.size()) - 1},
-                        {"content_index", 0}, {"delta", r}},
+           json::object{{"item_id", items_.back().id},
+                        {"output_index", static_cast<int64_t>(items_.size()) - 1},
+                        {"content_index", 0},
+                        {"delta", r}},
            out);
     }
     (void)oi_next;
@@ -369,8 +417,10 @@ class ToResponses : public ChatStreamBase {
       if (!Open("message")) OpenItem(Item{"message", NewId("msg_"), "", "", "", false}, out);
       items_.back().text += std::string(text);
       Emit("response.output_text.delta",
-           json::object{{"item_id", items_.back().id}, {"output_index", static_cast<int64_t>(items_.size()) - 1},
-                        {"content_index", 0}, {"delta", text}},
+           json::object{{"item_id", items_.back().id},
+                        {"output_index", static_cast<int64_t>(items_.size()) - 1},
+                        {"content_index", 0},
+                        {"delta", text}},
            out);
     }
     const json::array* calls = GetArray(*delta, "tool_calls");
@@ -391,7 +441,8 @@ class ToResponses : public ChatStreamBase {
         OpenItem(Item{"function_call", NewId("fc_"), std::string(GetString(call, "id")),
                       std::string(fn != nullptr ? GetString(*fn, "name") : ""), "", false},
                  out);
-      } else if (tools_[chat_index] != static_cast<int64_t>(items_.size()) - 1 || items_.back().done) {
+      } else if (tools_[chat_index] != static_cast<int64_t>(items_.size()) - 1 ||
+                 items_.back().done) {
         if (args.empty()) continue;
         status_ = Status::Error("the upstream interleaved the arguments of parallel tool calls");
         return Fail("the upstream interleaved the arguments of parallel tool calls", out);
@@ -399,7 +450,8 @@ class ToResponses : public ChatStreamBase {
       if (!args.empty()) {
         items_.back().text += std::string(args);
         Emit("response.function_call_arguments.delta",
-             json::object{{"item_id", items_.back().id}, {"output_index", static_cast<int64_t>(items_.size()) - 1},
+             json::object{{"item_id", items_.back().id},
+                          {"output_index", static_cast<int64_t>(items_.size()) - 1},
                           {"delta", args}},
              out);
       }
@@ -413,7 +465,8 @@ class ToResponses : public ChatStreamBase {
     json::object r = ResponseJson(incomplete ? "incomplete" : "completed");
     if (incomplete) r["incomplete_details"] = json::object{{"reason", "max_output_tokens"}};
     r["usage"] = ResponsesUsage(usage_);
-    Emit(incomplete ? "response.incomplete" : "response.completed", json::object{{"response", std::move(r)}}, out);
+    Emit(incomplete ? "response.incomplete" : "response.completed",
+         json::object{{"response", std::move(r)}}, out);
   }
 
   void OnError(std::string_view message, std::string* out) override {
@@ -456,9 +509,11 @@ class ToGemini : public ChatStreamBase {
     first_ = false;
   }
   static json::object Candidate(json::array parts) {
-    return json::object{{"candidates", json::array{json::object{
-                                           {"content", json::object{{"role", "model"}, {"parts", std::move(parts)}}},
-                                           {"index", 0}}}}};
+    return json::object{
+        {"candidates",
+         json::array{
+             json::object{{"content", json::object{{"role", "model"}, {"parts", std::move(parts)}}},
+                          {"index", 0}}}}};
   }
 
   void OnChunk(const json::object& chunk, std::string* out) override {
@@ -468,7 +523,8 @@ class ToGemini : public ChatStreamBase {
     if (std::string_view r = ReasoningDelta(*delta); !r.empty()) {
       parts.push_back(json::object{{"text", r}, {"thought", true}});
     }
-    if (std::string_view text = GetString(*delta, "content"); !text.empty()) parts.push_back(json::object{{"text", text}});
+    if (std::string_view text = GetString(*delta, "content"); !text.empty())
+      parts.push_back(json::object{{"text", text}});
     if (const json::array* calls = GetArray(*delta, "tool_calls")) {
       for (const json::value& cv : *calls) {
         if (!cv.is_object()) continue;
@@ -477,9 +533,9 @@ class ToGemini : public ChatStreamBase {
         if (iv != nullptr && iv->is_number()) {
           std::optional<int64_t> n = ExactInt(*iv);
           if (!n) {
-          status_ = Status::Error("the upstream sent a tool call whose index is not an integer");
-          return Fail(status_.message(), out);
-        }
+            status_ = Status::Error("the upstream sent a tool call whose index is not an integer");
+            return Fail(status_.message(), out);
+          }
           idx = *n;
         }
         Call& call = calls_[idx];
@@ -500,7 +556,8 @@ class ToGemini : public ChatStreamBase {
         status_ = args.status();
         return OnError(args.status().message(), out);
       }
-      parts.push_back(json::object{{"functionCall", json::object{{"name", call.name}, {"args", std::move(*args)}}}});
+      parts.push_back(json::object{
+          {"functionCall", json::object{{"name", call.name}, {"args", std::move(*args)}}}});
     }
     if (parts.empty()) parts.push_back(json::object{{"text", ""}});
     json::object last = Candidate(std::move(parts));
@@ -511,7 +568,10 @@ class ToGemini : public ChatStreamBase {
   }
 
   void OnError(std::string_view message, std::string* out) override {
-    EmitChunk(json::object{{"error", json::object{{"code", 500}, {"message", message}, {"status", "INTERNAL"}}}}, out, true);
+    EmitChunk(
+        json::object{
+            {"error", json::object{{"code", 500}, {"message", message}, {"status", "INTERNAL"}}}},
+        out, true);
     if (options_.gemini_json_array) out->append("]");
   }
 

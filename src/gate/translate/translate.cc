@@ -61,7 +61,8 @@ std::string UpstreamErrorMessage(std::string_view body) {
     if (IsString(o, "error")) return std::string(GetString(o, "error")).substr(0, kMax);
     if (IsString(o, "message")) return std::string(GetString(o, "message")).substr(0, kMax);
     if (const json::value* detail = Get(o, "detail")) {
-      return (detail->is_string() ? std::string(detail->as_string()) : Dump(*detail)).substr(0, kMax);
+      return (detail->is_string() ? std::string(detail->as_string()) : Dump(*detail))
+          .substr(0, kMax);
     }
   }
   std::string text(body.substr(0, kMax));

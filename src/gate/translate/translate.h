@@ -40,9 +40,10 @@ std::string_view ApiName(Api api);  // "anthropic-messages", "openai-chat", ...
 // A translated body and what the translation could not carry over.
 struct Translated {
   std::string body;
-  std::vector<std::string> notes;  // "system[0].cache_control dropped: ..."; empty when nothing was lost
-  bool stream = false;             // requests: the client asked for a stream
-  std::string model;               // requests: the model the client asked for
+  std::vector<std::string>
+      notes;            // "system[0].cache_control dropped: ..."; empty when nothing was lost
+  bool stream = false;  // requests: the client asked for a stream
+  std::string model;    // requests: the model the client asked for
 };
 
 struct RequestOptions {
@@ -60,7 +61,8 @@ struct RequestOptions {
 // Client request (in `from`) -> an OpenAI Chat Completions request.
 // Streams ask for usage (stream_options.include_usage). Errors name the
 // untranslatable field.
-Result<Translated> RequestToChat(Api from, std::string_view body, const RequestOptions& options = {});
+Result<Translated> RequestToChat(Api from, std::string_view body,
+                                 const RequestOptions& options = {});
 
 // An OpenAI Chat Completions request -> an Anthropic Messages request (the
 // reverse mapping; used for Chat clients on Anthropic upstreams and by the
@@ -69,7 +71,8 @@ Result<Translated> ChatRequestToMessages(std::string_view body, const RequestOpt
 
 // A complete (non-streamed) Chat Completions response -> the client's format.
 // `client_model` is echoed where the format names the model asked for.
-Result<Translated> ChatResponseTo(Api to, std::string_view body, std::string_view client_model = {});
+Result<Translated> ChatResponseTo(Api to, std::string_view body,
+                                  std::string_view client_model = {});
 
 // An Anthropic Messages response -> a Chat Completions response (reverse).
 Result<Translated> MessagesResponseToChat(std::string_view body);

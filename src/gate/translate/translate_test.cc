@@ -45,7 +45,8 @@ bool Updating() { return std::getenv("GLASSBOX_UPDATE_GOLDENS") != nullptr; }
 // Runs `fn` over every NAME.in.EXT of `dir`, comparing with NAME.out.EXT
 // (as JSON when ext is json, byte for byte otherwise) or NAME.error.txt.
 void RunGoldens(const std::string& dir, const std::string& ext,
-                const std::function<Result<std::string>(const std::string& name, const std::string& input)>& fn) {
+                const std::function<Result<std::string>(const std::string& name,
+                                                        const std::string& input)>& fn) {
   size_t cases = 0;
   std::vector<fs::path> inputs;
   for (const auto& e : fs::directory_iterator(kData / dir)) {
@@ -62,7 +63,8 @@ void RunGoldens(const std::string& dir, const std::string& ext,
     fs::path out_file = kData / dir / (name + ".out." + ext);
     if (fs::exists(error_file)) {
       ASSERT_FALSE(got.ok()) << "expected a refusal, got " << *got;
-      EXPECT_NE(got.status().message().find(Trim(ReadFile(error_file))), std::string::npos) << got.status().message();
+      EXPECT_NE(got.status().message().find(Trim(ReadFile(error_file))), std::string::npos)
+          << got.status().message();
       continue;
     }
     ASSERT_TRUE(got.ok()) << got.status().message();
@@ -105,7 +107,8 @@ TEST(TranslateGolden, MessagesRequestToChat) {
   RunGoldens("req_messages_to_chat", "json", [](const std::string& name, const std::string& in) {
     // "max_tokens_cap" cases: the upstream allows 32768 output tokens.
     const uint64_t cap = name.find("max_tokens_cap") != std::string::npos ? 32768 : 0;
-    return Wrap(RequestToChat(Api::kAnthropicMessages, in, {.upstream_model = "qwen3-coder-480b", .max_tokens_cap = cap}));
+    return Wrap(RequestToChat(Api::kAnthropicMessages, in,
+                              {.upstream_model = "qwen3-coder-480b", .max_tokens_cap = cap}));
   });
 }
 
@@ -123,7 +126,8 @@ TEST(TranslateGolden, ResponsesRequestToChat) {
 
 TEST(TranslateGolden, GeminiRequestToChat) {
   RunGoldens("req_gemini_to_chat", "json", [](const std::string&, const std::string& in) {
-    return Wrap(RequestToChat(Api::kGemini, in, {.upstream_model = "qwen3", .path_model = "gemini-2.5-pro"}));
+    return Wrap(RequestToChat(Api::kGemini, in,
+                              {.upstream_model = "qwen3", .path_model = "gemini-2.5-pro"}));
   });
 }
 
@@ -146,8 +150,9 @@ TEST(TranslateGolden, ChatResponseToGemini) {
 }
 
 TEST(TranslateGolden, MessagesResponseToChat) {
-  RunGoldens("resp_messages_to_chat", "json",
-             [](const std::string&, const std::string& in) { return Wrap(MessagesResponseToChat(in)); });
+  RunGoldens("resp_messages_to_chat", "json", [](const std::string&, const std::string& in) {
+    return Wrap(MessagesResponseToChat(in));
+  });
 }
 
 // The whole translated stream, with a final line naming the stream's status
@@ -168,7 +173,8 @@ void StreamGoldens(const std::string& dir, Api to) {
     for (size_t k = 0; k <= in.size(); ++k) {
       std::string_view v(in);
       std::string split = TranslateStream(to, {v.substr(0, k), v.substr(k)});
-      if (split != whole) return Status::Error("split at byte " + std::to_string(k) + " differs:\n" + split);
+      if (split != whole)
+        return Status::Error("split at byte " + std::to_string(k) + " differs:\n" + split);
     }
     // And one byte at a time.
     std::vector<std::string_view> bytes;
@@ -178,15 +184,23 @@ void StreamGoldens(const std::string& dir, Api to) {
   });
 }
 
-TEST(TranslateGolden, ChatStreamToMessages) { StreamGoldens("stream_chat_to_messages", Api::kAnthropicMessages); }
-TEST(TranslateGolden, ChatStreamToResponses) { StreamGoldens("stream_chat_to_responses", Api::kOpenAiResponses); }
+TEST(TranslateGolden, ChatStreamToMessages) {
+  StreamGoldens("stream_chat_to_messages", Api::kAnthropicMessages);
+}
+TEST(TranslateGolden, ChatStreamToResponses) {
+  StreamGoldens("stream_chat_to_responses", Api::kOpenAiResponses);
+}
 TEST(TranslateGolden, ChatStreamToGemini) { StreamGoldens("stream_chat_to_gemini", Api::kGemini); }
 
 TEST(Translate, GeminiJsonArrayStream) {
   auto t = NewChatStreamTranslator(Api::kGemini, {.client_model = "g", .gemini_json_array = true});
   std::string out = t->Feed(
-      "data: {\"id\":\"c\",\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"},\"finish_reason\":null}]}\n\n"
-      "data: {\"id\":\"c\",\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
+      "data: "
+      "{\"id\":\"c\",\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"},"
+      "\"finish_reason\":null}]}\n\n"
+      "data: "
+      "{\"id\":\"c\",\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":"
+      "\"stop\"}]}\n\n"
       "data: [DONE]\n\n");
   out += t->Finish();
   json::value v = json::parse(out);
@@ -196,30 +210,41 @@ TEST(Translate, GeminiJsonArrayStream) {
 }
 
 TEST(Translate, StreamOfMessagesStartsWithMessageStartAndEndsWithMessageStop) {
-  std::string out = TranslateStream(Api::kAnthropicMessages,
-                                    {ReadFile(kData / "stream_chat_to_messages/parallel_tools_reasoning.in.sse")});
+  std::string out = TranslateStream(
+      Api::kAnthropicMessages,
+      {ReadFile(kData / "stream_chat_to_messages/parallel_tools_reasoning.in.sse")});
   EXPECT_TRUE(out.starts_with("event: message_start\n"));
   EXPECT_NE(out.find("event: message_stop\n"), std::string::npos);
   // Two tool_use blocks, in the upstream's order, at consecutive indices
   // after the thinking and text blocks.
-  EXPECT_NE(out.find("\"index\":2,\"content_block\":{\"type\":\"tool_use\",\"id\":\"call_a\""), std::string::npos) << out;
-  EXPECT_NE(out.find("\"index\":3,\"content_block\":{\"type\":\"tool_use\",\"id\":\"call_b\""), std::string::npos) << out;
+  EXPECT_NE(out.find("\"index\":2,\"content_block\":{\"type\":\"tool_use\",\"id\":\"call_a\""),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("\"index\":3,\"content_block\":{\"type\":\"tool_use\",\"id\":\"call_b\""),
+            std::string::npos)
+      << out;
 }
 
 TEST(Translate, UpstreamErrorMessageReadsEveryShape) {
-  EXPECT_EQ(UpstreamErrorMessage(R"({"error":{"message":"bad model","type":"invalid_request_error"}})"), "bad model");
-  EXPECT_EQ(UpstreamErrorMessage(R"({"object":"error","message":"vllm says no","code":400})"), "vllm says no");
+  EXPECT_EQ(
+      UpstreamErrorMessage(R"({"error":{"message":"bad model","type":"invalid_request_error"}})"),
+      "bad model");
+  EXPECT_EQ(UpstreamErrorMessage(R"({"object":"error","message":"vllm says no","code":400})"),
+            "vllm says no");
   EXPECT_EQ(UpstreamErrorMessage(R"({"detail":"Not Found"})"), "Not Found");
-  EXPECT_EQ(UpstreamErrorMessage(R"({"error":"ollama: model not found"})"), "ollama: model not found");
+  EXPECT_EQ(UpstreamErrorMessage(R"({"error":"ollama: model not found"})"),
+            "ollama: model not found");
   EXPECT_EQ(UpstreamErrorMessage("Bad Gateway"), "Bad Gateway");
 }
 
 TEST(Translate, EstimateCountsText) {
-  auto small = EstimateInputTokens(Api::kAnthropicMessages, R"({"model":"m","messages":[{"role":"user","content":"hi"}]})");
+  auto small = EstimateInputTokens(Api::kAnthropicMessages,
+                                   R"({"model":"m","messages":[{"role":"user","content":"hi"}]})");
   ASSERT_TRUE(small.ok());
   std::string big_text(4000, 'a');
-  auto big = EstimateInputTokens(Api::kAnthropicMessages,
-                                 R"({"model":"m","messages":[{"role":"user","content":")" + big_text + "\"}]}");
+  auto big = EstimateInputTokens(
+      Api::kAnthropicMessages,
+      R"({"model":"m","messages":[{"role":"user","content":")" + big_text + "\"}]}");
   ASSERT_TRUE(big.ok());
   EXPECT_GE(*big, 1000u);
   EXPECT_LT(*small, 20u);
@@ -244,7 +269,8 @@ json::value Normalise(json::value v) {
     json::value& content = m.as_object()["content"];
     content = NormaliseContent(content);
     for (json::value& block : content.as_array()) {
-      if (block.at("type") == "tool_result") block.as_object()["content"] = NormaliseContent(block.at("content"));
+      if (block.at("type") == "tool_result")
+        block.as_object()["content"] = NormaliseContent(block.at("content"));
     }
   }
   if (o.contains("system")) o["system"] = NormaliseContent(o["system"]);
@@ -274,7 +300,8 @@ class RandomMessages {
   json::value System() {
     if (Coin()) return json::value(Text());
     json::array blocks;
-    for (int i = 0, n = Int(1, 3); i < n; ++i) blocks.push_back(json::object{{"type", "text"}, {"text", Text()}});
+    for (int i = 0, n = Int(1, 3); i < n; ++i)
+      blocks.push_back(json::object{{"type", "text"}, {"text", Text()}});
     return blocks;
   }
 
@@ -284,16 +311,21 @@ class RandomMessages {
     for (int i = 0, n = Int(1, 4); i < n; ++i) {
       std::string name = "tool_" + std::to_string(i);
       tool_names->push_back(name);
-      json::object t{{"name", name},
-                     {"input_schema", json::object{{"type", "object"},
-                                                   {"properties", json::object{{"x", json::object{{"type", "string"}}}}}}}};
+      json::object t{
+          {"name", name},
+          {"input_schema",
+           json::object{{"type", "object"},
+                        {"properties", json::object{{"x", json::object{{"type", "string"}}}}}}}};
       if (Coin()) t["description"] = Text();
       tools.push_back(std::move(t));
     }
     req["tools"] = std::move(tools);
     if (!Coin()) return;
     const int kind = Int(0, 3);
-    json::object choice{{"type", kind == 0 ? "auto" : kind == 1 ? "any" : kind == 2 ? "none" : "tool"}};
+    json::object choice{{"type", kind == 0   ? "auto"
+                                 : kind == 1 ? "any"
+                                 : kind == 2 ? "none"
+                                             : "tool"}};
     if (kind == 3) choice["name"] = (*tool_names)[0];
     if (Coin() && kind != 2) choice["disable_parallel_tool_use"] = Coin();
     req["tool_choice"] = std::move(choice);
@@ -316,7 +348,9 @@ class RandomMessages {
     json::array user;
     for (const std::string& id : *open_calls) {
       json::object r{{"type", "tool_result"}, {"tool_use_id", id}};
-      r["content"] = Coin() ? json::value(Text()) : json::value(json::array{json::object{{"type", "text"}, {"text", Text()}}});
+      r["content"] =
+          Coin() ? json::value(Text())
+                 : json::value(json::array{json::object{{"type", "text"}, {"text", Text()}}});
       user.push_back(std::move(r));
     }
     open_calls->clear();
@@ -330,22 +364,29 @@ class RandomMessages {
   json::object Image() {
     if (Coin()) {
       return json::object{{"type", "image"},
-                          {"source", json::object{{"type", "base64"}, {"media_type", "image/png"}, {"data", "iVBORw0KGgo="}}}};
+                          {"source", json::object{{"type", "base64"},
+                                                  {"media_type", "image/png"},
+                                                  {"data", "iVBORw0KGgo="}}}};
     }
-    return json::object{{"type", "image"}, {"source", json::object{{"type", "url"}, {"url", "https://example.com/" + Text()}}}};
+    return json::object{
+        {"type", "image"},
+        {"source", json::object{{"type", "url"}, {"url", "https://example.com/" + Text()}}}};
   }
 
-  json::object AssistantTurn(int turn, const std::vector<std::string>& tool_names, std::vector<std::string>* open_calls) {
+  json::object AssistantTurn(int turn, const std::vector<std::string>& tool_names,
+                             std::vector<std::string>* open_calls) {
     json::array assistant;
-    if (Coin() || tool_names.empty()) assistant.push_back(json::object{{"type", "text"}, {"text", Text()}});
+    if (Coin() || tool_names.empty())
+      assistant.push_back(json::object{{"type", "text"}, {"text", Text()}});
     if (!tool_names.empty() && Coin()) {
       for (int i = 0, n = Int(1, 3); i < n; ++i) {
         std::string id = "toolu_" + std::to_string(turn) + "_" + std::to_string(i);
         open_calls->push_back(id);
-        assistant.push_back(json::object{{"type", "tool_use"},
-                                         {"id", id},
-                                         {"name", tool_names[Int(0, static_cast<int>(tool_names.size()) - 1)]},
-                                         {"input", json::object{{"x", Text()}, {"n", Int(0, 1000)}}}});
+        assistant.push_back(
+            json::object{{"type", "tool_use"},
+                         {"id", id},
+                         {"name", tool_names[Int(0, static_cast<int>(tool_names.size()) - 1)]},
+                         {"input", json::object{{"x", Text()}, {"n", Int(0, 1000)}}}});
       }
     }
     return json::object{{"role", "assistant"}, {"content", std::move(assistant)}};
@@ -354,9 +395,11 @@ class RandomMessages {
   bool Coin() { return std::uniform_int_distribution<int>(0, 1)(rng_) == 1; }
   int Int(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
   std::string Text() {
-    static const std::vector<std::string> kWords = {"ls", "héllo", "日本語", "\"quoted\"", "a\nb", "{json}", "tab\t", "😀", "x"};
+    static const std::vector<std::string> kWords = {
+        "ls", "héllo", "日本語", "\"quoted\"", "a\nb", "{json}", "tab\t", "😀", "x"};
     std::string s;
-    for (int i = 0, n = Int(1, 4); i < n; ++i) s += (i ? " " : "") + kWords[Int(0, static_cast<int>(kWords.size()) - 1)];
+    for (int i = 0, n = Int(1, 4); i < n; ++i)
+      s += (i ? " " : "") + kWords[Int(0, static_cast<int>(kWords.size()) - 1)];
     return s;
   }
   std::mt19937 rng_;
@@ -374,16 +417,18 @@ TEST(TranslateProperty, MessagesToChatToMessagesKeepsWhatBothExpress) {
     auto back = ChatRequestToMessages(chat->body);
     ASSERT_TRUE(back.ok()) << back.status().message() << "\n" << chat->body;
     EXPECT_TRUE(back->notes.empty()) << back->notes[0];
-    EXPECT_EQ(Normalise(json::parse(back->body)), Normalise(original)) << "original: " << body << "\nchat: " << chat->body
-                                                                       << "\nback: " << back->body;
+    EXPECT_EQ(Normalise(json::parse(back->body)), Normalise(original))
+        << "original: " << body << "\nchat: " << chat->body << "\nback: " << back->body;
   }
 }
 
 // The parse arena is reused by the next request on the thread: a request
 // after a larger one translates as it would alone.
 TEST(ParseArena, ATranslationAfterALargerOneIsTheSameAsAlone) {
-  const std::string small = R"({"model":"claude-x","max_tokens":5,"messages":[{"role":"user","content":"short"}]})";
-  const std::string large = R"({"model":"claude-y","max_tokens":5,"system":")" + std::string(300000, 'z') +
+  const std::string small =
+      R"({"model":"claude-x","max_tokens":5,"messages":[{"role":"user","content":"short"}]})";
+  const std::string large = R"({"model":"claude-y","max_tokens":5,"system":")" +
+                            std::string(300000, 'z') +
                             R"(","messages":[{"role":"user","content":"long"}]})";
   auto alone = RequestToChat(Api::kAnthropicMessages, small);
   ASSERT_TRUE(alone.ok());
@@ -394,8 +439,9 @@ TEST(ParseArena, ATranslationAfterALargerOneIsTheSameAsAlone) {
   ASSERT_TRUE(after.ok());
   EXPECT_EQ(after->body, alone->body);
   // Larger than the arena's buffer: the rest comes from the heap.
-  const std::string huge = R"({"model":"claude-y","max_tokens":5,"messages":[{"role":"user","content":")" +
-                           std::string(3 << 20, 'h') + R"("}]})";
+  const std::string huge =
+      R"({"model":"claude-y","max_tokens":5,"messages":[{"role":"user","content":")" +
+      std::string(3 << 20, 'h') + R"("}]})";
   auto h = RequestToChat(Api::kAnthropicMessages, huge);
   ASSERT_TRUE(h.ok());
   EXPECT_NE(h->body.find(std::string(3 << 20, 'h')), std::string::npos);
@@ -424,16 +470,19 @@ TEST(ParseArena, ASecondArenaOnTheSameThreadHasItsOwnMemory) {
 // translator; the stream now fails with the reason.
 TEST(StreamRegression, AToolCallIndexThatIsNotAnIntegerFailsTheStream) {
   for (const char* index : {"1.5", "1e300", "-0.25"}) {
-    const std::string chunk = std::string(R"(data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m",)") +
-                              R"("choices":[{"index":0,"delta":{"tool_calls":[{"index":)" + index +
-                              R"(,"id":"call_1","type":"function","function":{"name":"f","arguments":"{}"}}]},)" +
-                              R"("finish_reason":null}]})" + "\n\n";
+    const std::string chunk =
+        std::string(
+            R"(data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m",)") +
+        R"("choices":[{"index":0,"delta":{"tool_calls":[{"index":)" + index +
+        R"(,"id":"call_1","type":"function","function":{"name":"f","arguments":"{}"}}]},)" +
+        R"("finish_reason":null}]})" + "\n\n";
     for (Api to : {Api::kAnthropicMessages, Api::kOpenAiResponses, Api::kGemini}) {
       auto t = NewChatStreamTranslator(to);
       t->Feed(chunk);
       t->Finish();
       EXPECT_FALSE(t->status().ok()) << ApiName(to) << " index " << index;
-      EXPECT_NE(t->status().message().find("index is not an integer"), std::string::npos) << t->status().message();
+      EXPECT_NE(t->status().message().find("index is not an integer"), std::string::npos)
+          << t->status().message();
     }
   }
 }
