@@ -1,7 +1,7 @@
 # glassbox: the README's two commands, and a few more.
 #   make demo        install what is missing, build, scan the bundled example repository,
 #                    probe a bundled sample agent, audit a bundled obfuscated sample
-#   make test        install, build, run every test (CTest: unit, corpus, end-to-end)
+#   make test        install, build, run every test (CTest: unit, corpus, end-to-end), then make lint
 #   make build       build/glassbox
 #   make bench       every benchmark below, each against the tool a user would pick instead
 #   make bench-scan  scan throughput against ripgrep and secretlint; detection quality (real text,
@@ -11,6 +11,7 @@
 #   make bench-probe wall time of the default probe matrix, --jobs 1 vs 2
 #   make bench-audit audit of a 12 MB bundle, a 250 MB executable and real agent packages
 #   make lint        clang-tidy over src/ (.clang-tidy: names, bug-prone patterns, complexity)
+#                    and clang-format over every C++ file (.clang-format: Google, 100 columns)
 #   make fuzz-smoke  run each libFuzzer target briefly
 #   make asan        the tests under AddressSanitizer and UndefinedBehaviorSanitizer
 
@@ -38,6 +39,7 @@ demo: build
 test: build
 	@bash scripts/bootstrap.sh --test
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	@bash scripts/lint.sh $(BUILD)
 
 lint: build
 	@bash scripts/lint.sh $(BUILD)
