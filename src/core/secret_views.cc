@@ -23,23 +23,6 @@ constexpr size_t kMaxBase64Run = 1 << 16;  // a larger run is data, not a creden
 constexpr size_t kMaxDecodedPerText = 4 << 20;
 constexpr size_t kMaxLinePrefix = 160;  // context kept before a decoded value ("password: ")
 
-// Characters a reader does not see, which a key can be split with.
-bool Hides(CharClass c) {
-  switch (c) {
-    case CharClass::kInvisible:
-    case CharClass::kSoftHyphen:
-    case CharClass::kByteOrderMark:
-    case CharClass::kHangulFiller:
-    case CharClass::kBidiControl:
-    case CharClass::kBidiMark:
-    case CharClass::kTag:
-    case CharClass::kVariationSelector:
-      return true;
-    default:
-      return false;
-  }
-}
-
 bool Overlaps(const Finding& a, uint64_t begin, uint64_t end) {
   return a.byte_offset < end && begin < a.byte_offset + std::max<uint64_t>(a.byte_length, 1);
 }
@@ -69,7 +52,7 @@ bool WithoutHidden(std::string_view text, bool known_ascii, std::string* view,
     }
     size_t len = 0;
     const int32_t cp = utf::DecodeOne(p + i, text.size() - i, &len);
-    if (cp >= 0 && Hides(data.Classify(static_cast<char32_t>(cp)))) {
+    if (cp >= 0 && IsHiddenClass(data.Classify(static_cast<char32_t>(cp)))) {
       if (!removed) {
         view->reserve(text.size());
         source->reserve(text.size() + 1);

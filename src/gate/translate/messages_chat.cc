@@ -50,6 +50,17 @@ Status ForEachBlock(const json::array& blocks, const std::string& where, Visit v
 }
 
 // Text parts as Chat content: one part as its string, none as `if_none`.
+// A Messages `tool_use` block as a Chat `tool_calls` entry (arguments as a JSON string).
+json::object ToolUseAsChatCall(const json::object& b) {
+  const json::value* input = Get(b, "input");
+  return json::object{
+      {"id", GetString(b, "id")},
+      {"type", "function"},
+      {"function",
+       json::object{{"name", GetString(b, "name")},
+                    {"arguments", input != nullptr ? Dump(*input) : std::string("{}")}}}};
+}
+
 json::value CollapseTexts(json::array parts, json::value if_none) {
   if (parts.size() == 1) return parts[0].as_object().at("text");
   if (parts.empty()) return if_none;
@@ -175,13 +186,7 @@ Status ConvertAssistantMessage(const json::value& content, const std::string& wh
           texts.push_back(
               json::object({{"type", "text"}, {"text", GetString(b, "text")}}, out->storage()));
         } else if (type == "tool_use") {
-          const json::value* input = Get(b, "input");
-          calls.push_back(json::object{
-              {"id", GetString(b, "id")},
-              {"type", "function"},
-              {"function",
-               json::object{{"name", GetString(b, "name")},
-                            {"arguments", input != nullptr ? Dump(*input) : std::string("{}")}}}});
+          calls.push_back(ToolUseAsChatCall(b));
         } else if (type == "thinking" || type == "redacted_thinking") {
           notes->push_back(
               at + ": " + std::string(type) +
@@ -864,13 +869,7 @@ Result<Translated> MessagesResponseToChat(std::string_view body) {
       if (type == "text") text += std::string(GetString(b, "text"));
       if (type == "thinking") reasoning += std::string(GetString(b, "thinking"));
       if (type == "tool_use") {
-        const json::value* input = Get(b, "input");
-        calls.push_back(json::object{
-            {"id", GetString(b, "id")},
-            {"type", "function"},
-            {"function",
-             json::object{{"name", GetString(b, "name")},
-                          {"arguments", input != nullptr ? Dump(*input) : std::string("{}")}}}});
+        calls.push_back(ToolUseAsChatCall(b));
       }
     }
   }
