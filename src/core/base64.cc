@@ -8,16 +8,7 @@ namespace {
 
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-// -1: not base64; 0..63: the digit; 62/63 come from '+' '/' or '-' '_'.
-constexpr std::array<int8_t, 256> MakeTable() {
-  std::array<int8_t, 256> t{};
-  for (auto& v : t) v = -1;
-  for (int i = 0; i < 64; ++i) t[static_cast<unsigned char>(kAlphabet[i])] = static_cast<int8_t>(i);
-  t['-'] = 62;
-  t['_'] = 63;
-  return t;
-}
-constexpr std::array<int8_t, 256> kDigit = MakeTable();
+using base64_detail::kDigit;
 
 }  // namespace
 

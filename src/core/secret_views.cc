@@ -11,6 +11,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "core/base64.h"
 #include "core/json_strings.h"
 #include "core/unicode.h"
 #include "core/utf.h"
@@ -72,21 +73,6 @@ bool WithoutHidden(std::string_view text, bool known_ascii, std::string* view,
 }
 
 // The value of a base64 digit (standard or URL-safe alphabet), or -1.
-constexpr std::array<int8_t, 256> kBase64Values = [] {
-  std::array<int8_t, 256> t{};
-  for (int c = 0; c < 256; ++c) {
-    int v = -1;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    if (c >= '0' && c <= '9') v = c - '0' + 52;
-    if (c == '+' || c == '-') v = 62;
-    if (c == '/' || c == '_') v = 63;
-    t[static_cast<size_t>(c)] = static_cast<int8_t>(v);
-  }
-  return t;
-}();
-inline int Base64Value(unsigned char c) { return kBase64Values[c]; }
-
 // Finding runs of kMinBase64Run or more alphabet bytes, 64 bytes at a time.
 // A 64-bit mask marks the alphabet bytes of a chunk; `r` keeps the bits that
 // start kMinBase64Run alphabet bytes in a row. Returns the start of the first such run
@@ -179,7 +165,7 @@ uint64_t AlphabetMaskPortable(const unsigned char* p, uint32_t* high) {
 #else
   uint64_t m = 0;
   for (int i = 0; i < 64; ++i) {
-    m |= static_cast<uint64_t>(kBase64Values[p[i]] >= 0) << i;
+    m |= static_cast<uint64_t>(Base64Digit(p[i]) >= 0) << i;
     *high |= p[i] >> 7;
   }
   return m;
@@ -238,7 +224,7 @@ bool DecodeBase64Text(std::string_view run, std::string* out) {
     // Most runs are identifiers, hashes or images: give up on the first
     // bytes that are not text, before decoding the rest.
     if (out->size() == 24 && printable < 23) return false;
-    const int v = Base64Value(c);
+    const int v = Base64Digit(c);
     if (v < 0) return false;
     acc = (acc << 6) | static_cast<uint32_t>(v);
     bits += 6;
@@ -329,7 +315,7 @@ class Views {
         }
         e += 64;
       }
-      while (e < n && Base64Value(p[e]) >= 0) ++e;
+      while (e < n && Base64Digit(p[e]) >= 0) ++e;
       size_t pad = e;
       while (pad < n && p[pad] == '=' && pad - e < 2) ++pad;
       *next = pad;
@@ -348,7 +334,7 @@ class Views {
       tail = 0;  // the run was consumed whole; k is past it
     }
     while (k < n) {
-      if (Base64Value(p[k]) < 0) {
+      if (Base64Digit(p[k]) < 0) {
         high |= p[k] >> 7;
         ++k;
         continue;
@@ -371,7 +357,7 @@ class Views {
     // byte below 0x80 (2..31 for tab, newline and printable ASCII): most
     // identifiers, hashes and binary data fail this within a few quads.
     for (size_t q = s; q + 4 <= e && q < s + 4 * 8; q += 4) {
-      const int v = Base64Value(p[q]);
+      const int v = Base64Digit(p[q]);
       if (v < 2 || v > 31) return Status::Ok();
     }
     bool upper = false, lower = false;
