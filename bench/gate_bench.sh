@@ -27,7 +27,11 @@
 #                      throwaway cluster (tests/pg/pg_cluster.sh), 100 KB
 #                      requests through one replica, then through both at
 #                      once, as a user without a budget (log only) and with one
-#                      (log + the shared reservation and its settlement)
+#                      (log + the shared reservation and its settlement);
+#                      two replicas at once are set against two clients at
+#                      once straight to the upstream (the same concurrency),
+#                      and also shown against the one-client baseline
+#   GLASSBOX_PG_CPUS=1 pin the PostgreSQL server to those CPUs (taskset -c)
 #   THINK_MS=2         the thinking upstream's delay (0 skips that part)
 #   CALLGRIND=200      also count the gate's instructions per 100 KB request
 #                      (valgrind; steady on a busy machine where times are not):
@@ -121,6 +125,18 @@ if [[ ${PG:-1} != 0 ]]; then
     direct=$(lat "$U" /v1/messages big.json "$N" "$AV")
     one=$(lat "$GA" /v1/messages big.json "$N" "$AV" x-api-key:plain-key-0123456789abcdef)
     budget=$(lat "$GA" /v1/messages big.json "$N" "$AV" "$KEY")
+    # The baseline for two replicas at once is two clients at once straight
+    # to the upstream: what the gate adds under the same concurrency.
+    lat "$U" /v1/messages big.json "$N" "$AV" > direct-a &
+    pa=$!
+    lat "$U" /v1/messages big.json "$N" "$AV" > direct-b &
+    pb=$!
+    wait $pa $pb
+    lat "$GA" /v1/messages big.json "$N" "$AV" x-api-key:plain-key-0123456789abcdef > plain-a &
+    pa=$!
+    lat "$GB" /v1/messages big.json "$N" "$AV" x-api-key:plain-key-0123456789abcdef > plain-b &
+    pb=$!
+    wait $pa $pb
     lat "$GA" /v1/messages big.json "$N" "$AV" "$KEY" > both-a &
     pa=$!
     lat "$GB" /v1/messages big.json "$N" "$AV" "$KEY" > both-b &
@@ -129,6 +145,10 @@ if [[ ${PG:-1} != 0 ]]; then
     echo "direct:                          $direct"
     echo "replica a, user without budget:  $one"
     echo "replica a, budgeted user:        $budget"
+    echo "direct, two clients at once (a): $(cat direct-a)"
+    echo "direct, two clients at once (b): $(cat direct-b)"
+    echo "replicas a and b at once, log only (a): $(cat plain-a)"
+    echo "replicas a and b at once, log only (b): $(cat plain-b)"
     echo "replicas a and b at once (a):    $(cat both-a)"
     echo "replicas a and b at once (b):    $(cat both-b)"
     added() {
@@ -138,7 +158,14 @@ if [[ ${PG:-1} != 0 ]]; then
     echo "added, SQLite gate (above):                 $SQLITE_ADDED"
     echo "added, PostgreSQL, one replica, log only:   $(added "$one")"
     echo "added, PostgreSQL, one replica, budgeted:   $(added "$budget")"
-    echo "added, PostgreSQL, two replicas at once:    a $(added "$(cat both-a)"); b $(added "$(cat both-b)")"
+    echo "added, PostgreSQL, two replicas at once, against one direct client:  a $(added "$(cat both-a)"); b $(added "$(cat both-b)")"
+    added2() {
+      awk -v d50="$(field p50_ms "$(cat "$2")")" -v g50="$(field p50_ms "$(cat "$1")")" -v d99="$(field p99_ms "$(cat "$2")")" \
+        -v g99="$(field p99_ms "$(cat "$1")")" 'BEGIN { printf "p50 %.3f ms, p99 %.3f ms", g50 - d50, g99 - d99 }'
+    }
+    echo "added, PostgreSQL, two replicas at once, against two direct clients at once:"
+    echo "  log only: a $(added2 plain-a direct-a); b $(added2 plain-b direct-b)"
+    echo "  budgeted: a $(added2 both-a direct-a); b $(added2 both-b direct-b)"
     echo "records in PostgreSQL: $("$BUILD/glassbox" log verify --log "$PGURL")"
   else
     echo "skipped: $(cat pg.err)"
