@@ -114,6 +114,6 @@ rc=$?
 peak_kb=$(tail -n1 rss.txt)
 size_mb=$(( $(stat -c %s big.db) / 1048576 ))
 echo "log verify: 100000 records, ${size_mb} MB log, peak RSS ${peak_kb} kB"
-(( peak_kb < 40000 )) && ok || bad "verify peak RSS ${peak_kb} kB for a ${size_mb} MB log (bounded memory expected)"
+within_kb "$peak_kb" 40000 && ok || bad "verify peak RSS ${peak_kb} kB for a ${size_mb} MB log (bounded memory expected)"
 
 finish
