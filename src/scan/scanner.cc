@@ -340,7 +340,7 @@ struct LinePosition {
     const void* nl = memrchr(consumed.data(), '\n', consumed.size());
     std::string_view tail = consumed;
     if (nl != nullptr) {
-      lines_before += static_cast<uint64_t>(std::count(consumed.begin(), consumed.end(), '\n'));
+      lines_before += utf::CountNewlines(consumed);
       tail =
           consumed.substr(static_cast<size_t>(static_cast<const char*>(nl) - consumed.data()) + 1);
       column_base = 0;
