@@ -80,14 +80,28 @@ bool WithoutHidden(std::string_view text, bool known_ascii, std::string* view,
 // found through *tail: the alphabet bytes that ended that chunk), or the
 // offset where fewer than 64 bytes are left.
 inline size_t FirstCandidate(uint64_t m, size_t k, size_t* tail) {
+  if (*tail > 0) {
+    const size_t lead = m == ~uint64_t{0} ? 64 : static_cast<size_t>(__builtin_ctzll(~m));
+    if (*tail + lead >= kMinBase64Run) return k - *tail;
+  }
+  // Most chunks first: kMinBase64Run bytes in a row cover two whole aligned
+  // bytes of m, one after the other. The high bit of byte j of `whole` is set
+  // when byte j of m is all ones (and sometimes when it is not: the borrow
+  // of the zero-byte test, which only sends a chunk to the full test below).
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr uint64_t kHighs = 0x8080808080808080ULL;
+  const uint64_t gaps = ~m;
+  const uint64_t whole = (gaps - kOnes) & ~gaps & kHighs;
+  if ((whole & (whole >> 8)) == 0) {
+    *tail = static_cast<size_t>(__builtin_clzll(gaps));  // gaps != 0: whole would be all set
+    return std::string::npos;
+  }
   uint64_t r = m & (m >> 1);
   r &= r >> 2;
   r &= r >> 4;
   r &= r >> 8;  // bit i: bytes i..i+15 are all in the alphabet
   r &= r >> 8;  // bytes i..i+23
   r &= r >> 3;  // bytes i..i+26 (kMinBase64Run)
-  const size_t lead = m == ~uint64_t{0} ? 64 : static_cast<size_t>(__builtin_ctzll(~m));
-  if (*tail > 0 && *tail + lead >= kMinBase64Run) return k - *tail;
   if (r != 0) return k + static_cast<size_t>(__builtin_ctzll(r));
   *tail = static_cast<size_t>(__builtin_clzll(~m));  // (an all-alphabet chunk has r != 0)
   return std::string::npos;
