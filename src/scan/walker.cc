@@ -111,6 +111,21 @@ bool TypeByStat(const std::string& path, unsigned char* type) {
   return true;
 }
 
+// Closes a directory the walk read unless an OpenDir holds it.
+class CloseUnlessHeld {
+ public:
+  CloseUnlessHeld(int fd, bool held) : fd_(fd), held_(held) {}
+  CloseUnlessHeld(const CloseUnlessHeld&) = delete;
+  CloseUnlessHeld& operator=(const CloseUnlessHeld&) = delete;
+  ~CloseUnlessHeld() {
+    if (!held_ && fd_ >= 0) close(fd_);
+  }
+
+ private:
+  int fd_;
+  bool held_;
+};
+
 class TreeWalker {
  public:
   TreeWalker(const WalkOptions& options, const std::function<void(WalkedFile)>& on_file,
@@ -198,25 +213,33 @@ class TreeWalker {
 
   // `path` is `name` in the directory open as parent_fd (-1: a root, opened
   // by its path).
-  void Dir(int parent_fd, const std::string& name_in_parent, const std::string& path,
-           const std::string& real, const std::string& rel) {
-    std::vector<std::pair<std::string, unsigned char>> entries;
-    const int fd = ReadEntries(parent_fd, name_in_parent, path, &entries);
-    if (fd < 0) return;
-    // Its files are handed out with the directory open while fewer than
-    // max_open_dirs are; it is also open below while its subdirectories are
-    // walked (openat), and closed after when no file holds it.
-    std::shared_ptr<const OpenDir> open_dir;
-    if (open_dirs_->load(std::memory_order_relaxed) < options_.max_open_dirs) {
-      open_dir = std::make_shared<const OpenDir>(fd, open_dirs_);
+  // Directories deeper than this are not held open while their
+  // subdirectories are walked: a hostile tree thousands of levels deep must
+  // not run the process out of descriptors. Below it, they and their files
+  // are opened by path, as before the walk held directories open.
+  static constexpr size_t kMaxHeldDepth = 64;
+
+  // The directory just read, open as *fd: closed now when it is too deep to
+  // hold (*fd becomes -1). Else it stays open while its subdirectories are
+  // walked (openat), and is handed out with its files (the OpenDir
+  // returned) while fewer than max_open_dirs are; null: the caller closes it.
+  std::shared_ptr<const OpenDir> HoldOpen(int* fd, size_t depth) {
+    if (depth >= kMaxHeldDepth) {
+      close(*fd);
+      *fd = -1;
+      return nullptr;
     }
-    struct CloseUnlessShared {
-      int fd;
-      bool shared;
-      ~CloseUnlessShared() {
-        if (!shared) close(fd);
-      }
-    } closer{fd, open_dir != nullptr};
+    if (open_dirs_->load(std::memory_order_relaxed) >= options_.max_open_dirs) return nullptr;
+    return std::make_shared<const OpenDir>(*fd, open_dirs_);
+  }
+
+  void Dir(int parent_fd, const std::string& name_in_parent, const std::string& path,
+           const std::string& real, const std::string& rel, size_t depth = 0) {
+    std::vector<std::pair<std::string, unsigned char>> entries;
+    int fd = ReadEntries(parent_fd, name_in_parent, path, &entries);
+    if (fd < 0) return;
+    const std::shared_ptr<const OpenDir> open_dir = HoldOpen(&fd, depth);
+    const CloseUnlessHeld closer{fd, open_dir != nullptr};
     // The real and the relative path are built only when something reads them:
     // most entries are plain files with no --exclude and no .gitignore to test.
     const bool excludes = !options_.excludes.empty();
@@ -233,7 +256,7 @@ class TreeWalker {
       if (type == DT_DIR) {
         if (name == ".git") continue;
         if (Excluded(child_rel, name) || Ignored(child_real, true)) continue;
-        Dir(fd, name, child, child_real, child_rel);
+        Dir(fd, name, child, child_real, child_rel, depth + 1);
       } else if (type == DT_REG) {
         if (Excluded(child_rel, name) || Ignored(child_real, false)) continue;
         const size_t name_offset = child.size() - name.size();

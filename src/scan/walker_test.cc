@@ -103,5 +103,38 @@ TEST(WalkEachFile, OpenDirectoriesNameTheSameFilesAsThePaths) {
   fs::remove_all(root);
 }
 
+// A tree deeper than the walk holds directories open for (a hostile one
+// could be thousands deep): every file is still handed out, the deep ones by
+// path, and each opens as the file its path names.
+TEST(WalkEachFile, DeepTreesAreWalkedWithoutHoldingEveryLevelOpen) {
+  char tmpl[] = "/tmp/glassbox-deep-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  fs::path dir = tmpl;
+  for (int level = 0; level < 150; ++level) {
+    dir /= "d";
+    fs::create_directory(dir);
+    std::ofstream(dir / "f.txt") << "level " << level << "\n";
+  }
+  std::vector<std::string> by_path;
+  WalkEach({tmpl}, {}, [&](std::string p) { by_path.push_back(std::move(p)); });
+  ASSERT_EQ(by_path.size(), 150u);
+  WalkOptions options;
+  options.max_open_dirs = 1000;
+  std::vector<WalkedFile> held;
+  WalkEachFile({tmpl}, options, [&](WalkedFile f) { held.push_back(std::move(f)); });
+  ASSERT_EQ(held.size(), by_path.size());
+  size_t with_dir = 0;
+  for (size_t k = 0; k < held.size(); ++k) {
+    EXPECT_EQ(held[k].path, by_path[k]);
+    std::ifstream in(held[k].path);
+    const std::string want((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(ReadWalked(held[k]), want) << held[k].path;
+    with_dir += held[k].dir != nullptr ? 1 : 0;
+  }
+  EXPECT_GE(with_dir, 50u);   // the upper levels go by their open directory
+  EXPECT_LT(with_dir, 150u);  // the deepest by path
+  fs::remove_all(tmpl);
+}
+
 }  // namespace
 }  // namespace glassbox::scan
