@@ -69,8 +69,9 @@ if [[ ! -f $subset.stamp || $(cat "$subset.stamp") != "$subset_key" || ! -d $sub
   printf '%s' "$subset_key" >"$subset.stamp"
 fi
 
-count_files() { find "$1" -type f | wc -l; }
-count_bytes() { find "$1" -type f -printf '%s\n' | awk '{ s += $1 } END { printf "%d", s }'; }
+# -H: the corpus may be a link to another build's copy (it is large to make twice)
+count_files() { find -H "$1" -type f | wc -l; }
+count_bytes() { find -H "$1" -type f -printf '%s\n' | awk '{ s += $1 } END { printf "%d", s }'; }
 corpus_files=$(count_files "$corpus")
 corpus_bytes=$(count_bytes "$corpus")
 subset_files=$(count_files "$subset")
@@ -92,7 +93,7 @@ echo "subset:   $subset  $subset_files files, $(mbof "$subset_bytes") MB"
 echo "threads:  $threads for rg and glassbox; best of $runs interleaved runs (wall time)"
 
 # ---------------------------------------------------------------- warm the page cache
-find "$corpus" "$subset" -type f -print0 | xargs -0 cat >/dev/null
+find -H "$corpus" "$subset" -type f -print0 | xargs -0 cat >/dev/null
 rg -c -uu --no-messages -j "$threads" 'glassbox_literal_that_never_matches_zq' "$corpus" >/dev/null || true
 
 # ---------------------------------------------------------------- timing

@@ -113,7 +113,7 @@ LineCursor::Line LineCursor::Seek(size_t off) {
     // Past the current line: count the newlines between here and there once,
     // and find where the new line starts.
     const size_t from = line_end_ == std::string_view::npos ? line_begin_ : line_end_;
-    const size_t newlines = static_cast<size_t>(std::count(p + from, p + off, '\n'));
+    const size_t newlines = utf::CountNewlines(text_.substr(from, off - from));
     if (newlines > 0) {
       line_ += newlines;
       const void* nl = memrchr(p + from, '\n', off - from);

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/finding.h"
@@ -19,6 +20,7 @@
 #include "core/secrets.h"
 #include "core/status.h"
 #include "core/text_kind.h"
+#include "core/utf.h"
 
 namespace glassbox {
 
@@ -35,5 +37,14 @@ struct SecretViewOptions {
 Status ScanSecretViews(const SecretScanner& scanner, std::string_view text,
                        const SecretViewOptions& options, SecretScratch& scratch,
                        const std::vector<Finding>& already, std::vector<Finding>* out);
+
+namespace internal {
+// The base64 runs the views decode, found with the candidate search of one
+// SIMD level: each maximal run [begin, end) of alphabet bytes ([A-Za-z0-9+/_-])
+// at least 27 long, in order; *non_ascii as the search reports it. For the
+// tests, which compare every level the CPU has with a byte-at-a-time walk.
+std::vector<std::pair<size_t, size_t>> Base64RunsAt(utf::internal::ScanLevel level,
+                                                    std::string_view text, bool* non_ascii);
+}  // namespace internal
 
 }  // namespace glassbox

@@ -1,6 +1,8 @@
 #include "core/secret_views.h"
 
+#include "core/base64.h"
 #include "core/hidden_text.h"
+#include "core/utf.h"
 
 #include <gtest/gtest.h>
 
@@ -123,6 +125,88 @@ TEST(SecretViews, BenignBase64AndIdentifiersGiveNothing) {
 }
 
 }  // namespace
+// The candidate search of every SIMD level the CPU has finds exactly the
+// runs a byte-at-a-time walk finds (maximal runs of 27 or more alphabet
+// bytes) and says alike whether a byte past ASCII occurred: on random text
+// of alphabet and other bytes, runs of 26 to 28 bytes and of several chunks
+// placed across the 64-byte chunk edges, '=' padding, and non-ASCII bytes
+// anywhere, the short tail included.
+TEST(SecretViews, Base64CandidateSearchOfEveryLevelMatchesAPlainWalk) {
+  auto reference = [](std::string_view text, bool* non_ascii) {
+    std::vector<std::pair<size_t, size_t>> runs;
+    *non_ascii = false;
+    size_t i = 0;
+    while (i < text.size()) {
+      const auto c = static_cast<unsigned char>(text[i]);
+      *non_ascii = *non_ascii || c >= 0x80;
+      if (Base64Digit(c) < 0) {
+        ++i;
+        continue;
+      }
+      size_t e = i;
+      while (e < text.size() && Base64Digit(static_cast<unsigned char>(text[e])) >= 0) ++e;
+      if (e - i >= 27) runs.emplace_back(i, e);
+      i = e;
+    }
+    return runs;
+  };
+  using utf::internal::ScanLevel;
+  std::mt19937 rng(27);
+  const std::string alphabet = "ABCxyz0189+/_-";
+  const std::string other = " \n.,:=\"'%\\";
+  const std::vector<std::string> wide = {"\u00e9", "\u2060", "\xff", "\x80"};
+  size_t compared = 0;
+  for (int round = 0; round < 3000; ++round) {
+    std::string text;
+    const size_t target = rng() % 400;
+    while (text.size() < target) {
+      switch (rng() % 6) {
+        case 0:  // a run near the length that counts
+          text += std::string(26 + rng() % 3, alphabet[rng() % alphabet.size()]);
+          break;
+        case 1:  // a long run, across chunk edges
+          for (size_t k = 40 + rng() % 200; k > 0; --k) text += alphabet[rng() % alphabet.size()];
+          break;
+        case 2:
+          text += std::string(1 + rng() % 3, '=');
+          break;
+        case 3:
+          if (rng() % 4 == 0) text += wide[rng() % wide.size()];
+          break;
+        default:
+          for (size_t k = 1 + rng() % 12; k > 0; --k) {
+            text +=
+                rng() % 3 == 0 ? other[rng() % other.size()] : alphabet[rng() % alphabet.size()];
+          }
+      }
+    }
+    bool want_non_ascii = false;
+    const auto want = reference(text, &want_non_ascii);
+    for (ScanLevel level : {ScanLevel::kSse2, ScanLevel::kAvx2, ScanLevel::kAvx512}) {
+      if (!utf::internal::CpuSupports(level)) continue;
+      bool non_ascii = !want_non_ascii;
+      EXPECT_EQ(internal::Base64RunsAt(level, text, &non_ascii), want)
+          << "level " << static_cast<int>(level) << ": " << text;
+      EXPECT_EQ(non_ascii, want_non_ascii) << "level " << static_cast<int>(level) << ": " << text;
+      ++compared;
+    }
+  }
+  EXPECT_GE(compared, 3000u);
+  // Edge cases: empty, all alphabet, all other, one run ending at the end.
+  for (const std::string& text :
+       {std::string(), std::string(64, 'A'), std::string(130, 'A'), std::string(200, ' '),
+        std::string(37, ' ') + std::string(27, 'b'), std::string(63, 'c') + "\u00e9"}) {
+    bool want_non_ascii = false;
+    const auto want = reference(text, &want_non_ascii);
+    for (ScanLevel level : {ScanLevel::kSse2, ScanLevel::kAvx2, ScanLevel::kAvx512}) {
+      if (!utf::internal::CpuSupports(level)) continue;
+      bool non_ascii = false;
+      EXPECT_EQ(internal::Base64RunsAt(level, text, &non_ascii), want) << text;
+      EXPECT_EQ(non_ascii, want_non_ascii) << text;
+    }
+  }
+}
+
 // The invisible view skips texts that the base64 pass found all ASCII: the
 // views with that pass (depth 2) must find every split secret that they find
 // without it (depth 0, where the invisible view checks the text itself), with

@@ -1,5 +1,6 @@
 #include "core/utf.h"
 
+#include <algorithm>
 #include <cstring>
 
 #if defined(__x86_64__)
@@ -283,6 +284,31 @@ size_t NextInterestingAt(ScanLevel level, std::string_view text, size_t from) {
 size_t NextInteresting(std::string_view text, size_t from) {
   static const BlockScan block_scan = BlockScanOf(ChooseScanLevel());  // chosen once for this CPU
   return NextInterestingWith(block_scan, text, from);
+}
+
+size_t CountNewlines(std::string_view text) {
+  const char* p = text.data();
+  const size_t n = text.size();
+  size_t i = 0;
+  size_t count = 0;
+#if defined(__SSE2__)
+  // A LF's compare is -1: subtracting it counts per byte lane, for at most
+  // 255 blocks before the lanes are summed (psadbw) and could overflow.
+  const __m128i lf = _mm_set1_epi8('\n');
+  while (i + 16 <= n) {
+    __m128i lanes = _mm_setzero_si128();
+    const size_t blocks = std::min<size_t>((n - i) / 16, 255);
+    for (size_t b = 0; b < blocks; ++b, i += 16) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+      lanes = _mm_sub_epi8(lanes, _mm_cmpeq_epi8(v, lf));
+    }
+    const __m128i sums = _mm_sad_epu8(lanes, _mm_setzero_si128());
+    count += static_cast<size_t>(_mm_cvtsi128_si64(sums)) +
+             static_cast<size_t>(_mm_extract_epi16(sums, 4));
+  }
+#endif
+  for (; i < n; ++i) count += p[i] == '\n' ? 1 : 0;
+  return count;
 }
 
 bool IsAscii(std::string_view text) {

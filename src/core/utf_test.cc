@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 
 namespace glassbox::utf {
@@ -182,4 +183,29 @@ TEST(Utf16, TranscodesPairsAndReportsUnpaired) {
 }
 
 }  // namespace
+// CountNewlines counts 16-byte blocks in byte lanes summed every 255 blocks:
+// it must agree with std::count at every length and offset around the block
+// and the 255-block edges, with LF runs, no LF and every byte value.
+TEST(Utf, CountNewlinesMatchesStdCount) {
+  std::mt19937 rng(10);
+  for (size_t len : {size_t{0}, size_t{1}, size_t{15}, size_t{16}, size_t{17}, size_t{4079},
+                     size_t{4080}, size_t{4081}, size_t{8200}, size_t{70000}}) {
+    for (int round = 0; round < 6; ++round) {
+      std::string s(len, 'a');
+      const int density = round;  // 0: no LF .. 5: mostly LF
+      for (char& c : s) {
+        c = density > 0 && static_cast<int>(rng() % 6) < density ? '\n'
+                                                                 : static_cast<char>(rng() % 256);
+      }
+      for (size_t from : {size_t{0}, size_t{1}, size_t{7}}) {
+        if (from > s.size()) continue;
+        const std::string_view v = std::string_view(s).substr(from);
+        EXPECT_EQ(utf::CountNewlines(v), static_cast<size_t>(std::count(v.begin(), v.end(), '\n')))
+            << "length " << v.size() << ", density " << density;
+      }
+    }
+  }
+  EXPECT_EQ(utf::CountNewlines(std::string(5000, '\n')), 5000u);
+}
+
 }  // namespace glassbox::utf

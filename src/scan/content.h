@@ -34,6 +34,13 @@ ContentKind ClassifyContent(std::string_view path, std::string_view head);
 // The same, for a caller that already has TextKindForPath(path).
 ContentKind ClassifyContent(TextKind path_kind, std::string_view head);
 
+namespace internal {
+// The bytes of `sample` that text does not hold (invalid UTF-8, stray control
+// characters), which ClassifyContent weighs; a sequence cut by the end of a
+// full kClassifyBytes sample is not counted. Exposed for the tests.
+size_t StrayBytes(std::string_view sample);
+}  // namespace internal
+
 // The strings pass over a binary: copies `bytes` to *out, keeping runs of at
 // least kMinStringCodePoints printable code points (valid UTF-8, no C0
 // control but TAB, no DEL) and turning every other byte into '\n'. Offsets

@@ -51,8 +51,13 @@ void FileSource::Release() {
 }
 
 Result<int> FileSource::OpenRegular(const std::string& path, uint64_t max_bytes, uint64_t* size) {
+  return OpenRegularAt(AT_FDCWD, path.c_str(), path, max_bytes, size);
+}
+
+Result<int> FileSource::OpenRegularAt(int dir_fd, const char* name, const std::string& path,
+                                      uint64_t max_bytes, uint64_t* size) {
   // O_NONBLOCK: opening a FIFO with no writer would otherwise wait forever.
-  Fd f{open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)};
+  Fd f{openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)};
   if (f.fd < 0)
     return Status::Error(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
   struct stat st;

@@ -35,6 +35,10 @@ class FileSource {
   // Opens without blocking, so a FIFO or a device named as a file is refused,
   // not waited on.
   static Result<int> OpenRegular(const std::string& path, uint64_t max_bytes, uint64_t* size);
+  // The same for `name` in the directory open as dir_fd (openat; AT_FDCWD
+  // for the working directory); `path` names the file in errors.
+  static Result<int> OpenRegularAt(int dir_fd, const char* name, const std::string& path,
+                                   uint64_t max_bytes, uint64_t* size);
   // The `size` bytes of `fd` (from OpenRegular; it stays open and the
   // caller's), as Open reads them: one open per file, not two.
   static Result<FileSource> Load(int fd, uint64_t size, const std::string& path,

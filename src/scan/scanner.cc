@@ -340,7 +340,7 @@ struct LinePosition {
     const void* nl = memrchr(consumed.data(), '\n', consumed.size());
     std::string_view tail = consumed;
     if (nl != nullptr) {
-      lines_before += static_cast<uint64_t>(std::count(consumed.begin(), consumed.end(), '\n'));
+      lines_before += utf::CountNewlines(consumed);
       tail =
           consumed.substr(static_cast<size_t>(static_cast<const char*>(nl) - consumed.data()) + 1);
       column_base = 0;
@@ -517,10 +517,14 @@ void Scanner::ScanStdin(Report* report) const {
   for (Finding& f : report->findings) f.path = "-";
 }
 
-bool Scanner::ScanFile(const std::string& path, ThreadState& ts, std::vector<Finding>* found,
+bool Scanner::ScanFile(const WalkedFile& file, ThreadState& ts, std::vector<Finding>* found,
                        ReportStats* stats, std::vector<std::string>* errors,
                        std::vector<std::string>* notes, uint64_t* size) const {
-  auto fd = FileSource::OpenRegular(path, options_.max_file_bytes, size);
+  const std::string& path = file.path;
+  auto fd = file.dir != nullptr
+                ? FileSource::OpenRegularAt(file.dir->fd(), path.c_str() + file.name_offset, path,
+                                            options_.max_file_bytes, size)
+                : FileSource::OpenRegular(path, options_.max_file_bytes, size);
   if (!fd.ok()) {
     if (fd.status().message().find("size limit") != std::string::npos) ++stats->too_large_skipped;
     errors->push_back(fd.status().message());
@@ -584,21 +588,35 @@ Report Scanner::ScanPaths(const std::vector<std::string>& inputs) const {
   // The walk feeds a queue that the workers drain while it goes on. Files go
   // in batches of kBatch: handed over one by one, each file cost a futex
   // wake-up and wait (5,400 of them for 2,446 files, a sixth of a short
-  // scan's time).
+  // scan's time). The walk waits while kMaxQueued batches are queued: each
+  // file holds its directory open (WalkedFile; opened relative to it, a file
+  // costs the kernel one name lookup, not one per directory above it), and
+  // at most kMaxOpenDirs are; a walk far ahead would leave the rest of the
+  // files to be opened by their whole path.
   constexpr size_t kBatch = 8;
+  constexpr size_t kMaxQueued = 32;
+  constexpr size_t kMaxOpenDirs = 256;
   std::mutex queue_mu;
   std::condition_variable queue_cv;
-  std::deque<std::vector<std::string>> queue;
+  std::condition_variable space_cv;  // the walk waits on it for room in the queue
+  std::deque<std::vector<WalkedFile>> queue;
   bool walk_done = false;
+  bool walk_waiting = false;
   size_t waiting = 0;  // workers blocked on queue_cv: only they need a wake-up call
-  auto next_batch = [&](std::vector<std::string>* out) -> bool {
-    std::unique_lock<std::mutex> lock(queue_mu);
-    ++waiting;
-    queue_cv.wait(lock, [&] { return !queue.empty() || walk_done; });
-    --waiting;
-    if (queue.empty()) return false;
-    *out = std::move(queue.front());
-    queue.pop_front();
+  auto next_batch = [&](std::vector<WalkedFile>* out) -> bool {
+    out->clear();  // releases the directories the last batch held
+    bool wake_walk = false;
+    {
+      std::unique_lock<std::mutex> lock(queue_mu);
+      ++waiting;
+      queue_cv.wait(lock, [&] { return !queue.empty() || walk_done; });
+      --waiting;
+      if (queue.empty()) return false;
+      *out = std::move(queue.front());
+      queue.pop_front();
+      wake_walk = walk_waiting && queue.size() <= kMaxQueued / 2;
+    }
+    if (wake_walk) space_cv.notify_one();
     return true;
   };
   const unsigned jobs =
@@ -612,11 +630,11 @@ Report Scanner::ScanPaths(const std::vector<std::string>& inputs) const {
     ReportStats stats;
     std::vector<std::string> errors;
     std::vector<std::string> notes;
-    std::vector<std::string> batch;
+    std::vector<WalkedFile> batch;
     while (next_batch(&batch)) {
-      for (const std::string& path : batch) {
+      for (const WalkedFile& file : batch) {
         uint64_t size = 0;
-        if (!ScanFile(path, ts, &found, &stats, &errors, &notes, &size)) continue;
+        if (!ScanFile(file, ts, &found, &stats, &errors, &notes, &size)) continue;
         const uint64_t f = done_files.fetch_add(1, std::memory_order_relaxed) + 1;
         const uint64_t b = done_bytes.fetch_add(size, std::memory_order_relaxed) + size;
         if (options_.progress && (f % 256) == 0) options_.progress(f, b);
@@ -635,6 +653,7 @@ Report Scanner::ScanPaths(const std::vector<std::string>& inputs) const {
   std::vector<std::thread> threads;
   for (unsigned t = 0; t < jobs; ++t) threads.emplace_back(worker);
   WalkOptions walk_options{options_.excludes, options_.respect_gitignore, nullptr};
+  walk_options.max_open_dirs = kMaxOpenDirs;
   std::vector<Finding> link_findings;
   if (agent_config_ && RuleEnabled("agent-config/symlink-escape")) {
     walk_options.on_escaping_symlink = [&](const std::string& link, const std::string& target) {
@@ -645,18 +664,25 @@ Report Scanner::ScanPaths(const std::vector<std::string>& inputs) const {
   walk_options.on_special_file = [&](const std::string& path, const char* what) {
     special_notes.push_back(fmt::format("{}: {}, not read (only regular files are)", path, what));
   };
-  std::vector<std::string> pending;
+  std::vector<WalkedFile> pending;
   auto hand_over = [&] {
     bool wake;
     {
-      std::lock_guard<std::mutex> lock(queue_mu);
+      std::unique_lock<std::mutex> lock(queue_mu);
+      if (queue.size() >= kMaxQueued) {
+        // Until the workers have taken half: one wake-up per kMaxQueued / 2
+        // batches, not one per batch.
+        walk_waiting = true;
+        space_cv.wait(lock, [&] { return queue.size() <= kMaxQueued / 2; });
+        walk_waiting = false;
+      }
       queue.push_back(std::move(pending));
       wake = waiting > 0;
     }
     pending = {};
     if (wake) queue_cv.notify_one();
   };
-  std::vector<std::string> walk_errors = WalkEach(paths, walk_options, [&](std::string file) {
+  std::vector<std::string> walk_errors = WalkEachFile(paths, walk_options, [&](WalkedFile file) {
     pending.push_back(std::move(file));
     if (pending.size() >= kBatch) hand_over();
   });

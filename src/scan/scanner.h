@@ -19,6 +19,8 @@
 
 namespace glassbox::scan {
 
+struct WalkedFile;
+
 class AgentConfigScanner;
 class WindowReader;
 
@@ -87,7 +89,7 @@ class Scanner {
   void ScanStdin(Report* report) const;
   // Opens, reads and scans one file of a walk; false (with the error in
   // *errors) when it could not be read. *size: the file's size.
-  bool ScanFile(const std::string& path, ThreadState& ts, std::vector<Finding>* found,
+  bool ScanFile(const WalkedFile& file, ThreadState& ts, std::vector<Finding>* found,
                 ReportStats* stats, std::vector<std::string>* errors,
                 std::vector<std::string>* notes, uint64_t* size) const;
   bool RuleEnabled(const std::string& rule) const;

@@ -3,9 +3,13 @@
 #include "scan/content.h"
 #include "scan/file_source.h"
 
+#include "core/utf.h"
+
 #include <gtest/gtest.h>
+
 #include <sys/stat.h>
 #include <unistd.h>
+#include <random>
 
 #include <cstdlib>
 #include <filesystem>
@@ -280,6 +284,65 @@ TEST(Content, StrayBytesCountAtEveryOffset) {
       EXPECT_EQ(ClassifyContent("x", text), ContentKind::kBinary)
           << int{stray} << " phase " << phase;
     }
+  }
+}
+
+// internal::StrayBytes skips 16 text bytes at a time: it must count what
+// a byte-at-a-time walk counts, on random samples of printable ASCII, white
+// space, every control byte, DEL, valid and invalid UTF-8 (overlong, cut,
+// lone continuation bytes), at every length around the block, and with a
+// sequence cut by the end of a full kClassifyBytes sample.
+TEST(Content, StrayBytesBlockSkipMatchesAPlainWalk) {
+  auto reference = [](std::string_view sample) {
+    const auto* p = reinterpret_cast<const unsigned char*>(sample.data());
+    size_t stray = 0;
+    for (size_t i = 0; i < sample.size();) {
+      if ((p[i] >= 0x20 && p[i] < 0x7F) || p[i] == '\n' || p[i] == '\t' || p[i] == '\r') {
+        ++i;
+        continue;
+      }
+      size_t len = 0;
+      const int32_t cp = utf::DecodeOne(p + i, sample.size() - i, &len);
+      const bool cut =
+          cp == utf::kInvalidCodePoint && i + 4 > sample.size() && sample.size() == kClassifyBytes;
+      // As ClassifyContent's StrayControl: an invalid code point (-1) counts
+      // here too, so a cut sequence is stray after all (kept as it is).
+      const bool control =
+          cp == 0x7F || (cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\v' && cp != '\f' &&
+                         cp != '\r' && cp != 0x1B && cp != 0x07 && cp != 0x08);
+      if ((cp == utf::kInvalidCodePoint && !cut) || control) stray += len;
+      i += len;
+    }
+    return stray;
+  };
+  std::mt19937 rng(32);
+  const std::vector<std::string> pieces = {"a",
+                                           "Z ~",
+                                           "\n",
+                                           "\t",
+                                           "\r",
+                                           "\x7F",
+                                           "\x1B[0m",
+                                           "\x01",
+                                           "\x0B",
+                                           "\xC3\xA9",
+                                           "\xE2\x80\x8B",
+                                           "\xF0\x9F\x98\x80",
+                                           "\xC0\xAF",
+                                           "\x80",
+                                           "\xE2\x80",
+                                           "\xFF",
+                                           "0123456789abcdef"};
+  for (int round = 0; round < 4000; ++round) {
+    std::string sample;
+    for (size_t k = rng() % 60; k > 0; --k) sample += pieces[rng() % pieces.size()];
+    ASSERT_EQ(internal::StrayBytes(sample), reference(sample)) << sample;
+  }
+  for (const std::string& tail : {std::string("\xE2\x80"), std::string("\xF0\x9F\x98"),
+                                  std::string("\xC3"), std::string("\x01")}) {
+    std::string full(kClassifyBytes - tail.size(), 'a');
+    full += tail;
+    EXPECT_EQ(internal::StrayBytes(full), reference(full));
   }
 }
 

@@ -1,6 +1,7 @@
 #include "scan/walker.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <git2.h>
 #include <sys/stat.h>
@@ -57,6 +58,16 @@ bool PathExcluded(const std::vector<std::string>& globs, std::string_view path) 
   return false;
 }
 
+OpenDir::OpenDir(int fd, std::shared_ptr<std::atomic<size_t>> open_count)
+    : fd_(fd), open_count_(std::move(open_count)) {
+  open_count_->fetch_add(1, std::memory_order_relaxed);
+}
+
+OpenDir::~OpenDir() {
+  close(fd_);
+  open_count_->fetch_sub(1, std::memory_order_relaxed);
+}
+
 namespace {
 
 // True when `dir` or a parent holds ".git". Checked before libgit2 is asked,
@@ -100,9 +111,24 @@ bool TypeByStat(const std::string& path, unsigned char* type) {
   return true;
 }
 
+// Closes a directory the walk read unless an OpenDir holds it.
+class CloseUnlessHeld {
+ public:
+  CloseUnlessHeld(int fd, bool held) : fd_(fd), held_(held) {}
+  CloseUnlessHeld(const CloseUnlessHeld&) = delete;
+  CloseUnlessHeld& operator=(const CloseUnlessHeld&) = delete;
+  ~CloseUnlessHeld() {
+    if (!held_ && fd_ >= 0) close(fd_);
+  }
+
+ private:
+  int fd_;
+  bool held_;
+};
+
 class TreeWalker {
  public:
-  TreeWalker(const WalkOptions& options, const std::function<void(std::string)>& on_file,
+  TreeWalker(const WalkOptions& options, const std::function<void(WalkedFile)>& on_file,
              std::vector<std::string>* errors)
       : options_(options), on_file_(on_file), errors_(errors) {}
 
@@ -130,7 +156,7 @@ class TreeWalker {
     char* real_root = realpath(root_.c_str(), nullptr);
     real_root_ = real_root != nullptr ? real_root : root_;
     free(real_root);
-    Dir(root_, real_root_, "");
+    Dir(-1, "", root_, real_root_, "");
   }
 
  private:
@@ -147,28 +173,73 @@ class TreeWalker {
     if (git_ignore_path_is_ignored(&ignored, repo_.get(), rel.c_str()) != 0) return false;
     return ignored != 0;
   }
-  // The entries of directory `path` (not "." and ".."), sorted by name, with
-  // their dirent types; false (and an error) when it cannot be opened.
-  bool ReadEntries(const std::string& path,
-                   std::vector<std::pair<std::string, unsigned char>>* entries) {
-    DIR* d = opendir(path.c_str());
-    if (d == nullptr) {
+  // Opens directory `path`, `name` in the directory open as parent_fd (or
+  // `path` itself when parent_fd is -1), and reads its entries (not "." and
+  // ".."), sorted by name, with their dirent types. Returns the directory's
+  // descriptor, still open (the caller closes it), or -1 with an error.
+  int ReadEntries(int parent_fd, const std::string& name, const std::string& path,
+                  std::vector<std::pair<std::string, unsigned char>>* entries) {
+    constexpr int kFlags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NONBLOCK;  // as opendir
+    const int fd =
+        parent_fd >= 0 ? openat(parent_fd, name.c_str(), kFlags) : open(path.c_str(), kFlags);
+    if (fd < 0) {
       errors_->push_back(fmt::format("{}: cannot open directory: {}", path, std::strerror(errno)));
-      return false;
+      return -1;
     }
-    while (dirent* e = readdir(d)) {
-      const char* n = e->d_name;
-      if (n[0] == '.' && (n[1] == '\0' || (n[1] == '.' && n[2] == '\0'))) continue;
-      entries->emplace_back(n, e->d_type);
+    // getdents64 on the descriptor itself, which stays open for openat (a
+    // DIR would need a copy of it: two more system calls per directory).
+    dirent_buffer_.resize(32 * 1024);
+    while (true) {
+      const ssize_t n = getdents64(fd, dirent_buffer_.data(), dirent_buffer_.size());
+      if (n < 0) {
+        errors_->push_back(
+            fmt::format("{}: cannot read directory: {}", path, std::strerror(errno)));
+        close(fd);
+        return -1;
+      }
+      if (n == 0) break;
+      for (ssize_t at = 0; at < n;) {
+        const auto* e = reinterpret_cast<const dirent64*>(dirent_buffer_.data() + at);
+        at += e->d_reclen;
+        const char* entry = e->d_name;
+        if (entry[0] == '.' && (entry[1] == '\0' || (entry[1] == '.' && entry[2] == '\0')))
+          continue;
+        entries->emplace_back(entry, e->d_type);
+      }
     }
-    closedir(d);
     std::sort(entries->begin(), entries->end());
-    return true;
+    return fd;
   }
 
-  void Dir(const std::string& path, const std::string& real, const std::string& rel) {
+  // `path` is `name` in the directory open as parent_fd (-1: a root, opened
+  // by its path).
+  // Directories deeper than this are not held open while their
+  // subdirectories are walked: a hostile tree thousands of levels deep must
+  // not run the process out of descriptors. Below it, they and their files
+  // are opened by path, as before the walk held directories open.
+  static constexpr size_t kMaxHeldDepth = 64;
+
+  // The directory just read, open as *fd: closed now when it is too deep to
+  // hold (*fd becomes -1). Else it stays open while its subdirectories are
+  // walked (openat), and is handed out with its files (the OpenDir
+  // returned) while fewer than max_open_dirs are; null: the caller closes it.
+  std::shared_ptr<const OpenDir> HoldOpen(int* fd, size_t depth) {
+    if (depth >= kMaxHeldDepth) {
+      close(*fd);
+      *fd = -1;
+      return nullptr;
+    }
+    if (open_dirs_->load(std::memory_order_relaxed) >= options_.max_open_dirs) return nullptr;
+    return std::make_shared<const OpenDir>(*fd, open_dirs_);
+  }
+
+  void Dir(int parent_fd, const std::string& name_in_parent, const std::string& path,
+           const std::string& real, const std::string& rel, size_t depth = 0) {
     std::vector<std::pair<std::string, unsigned char>> entries;
-    if (!ReadEntries(path, &entries)) return;
+    int fd = ReadEntries(parent_fd, name_in_parent, path, &entries);
+    if (fd < 0) return;
+    const std::shared_ptr<const OpenDir> open_dir = HoldOpen(&fd, depth);
+    const CloseUnlessHeld closer{fd, open_dir != nullptr};
     // The real and the relative path are built only when something reads them:
     // most entries are plain files with no --exclude and no .gitignore to test.
     const bool excludes = !options_.excludes.empty();
@@ -185,10 +256,11 @@ class TreeWalker {
       if (type == DT_DIR) {
         if (name == ".git") continue;
         if (Excluded(child_rel, name) || Ignored(child_real, true)) continue;
-        Dir(child, child_real, child_rel);
+        Dir(fd, name, child, child_real, child_rel, depth + 1);
       } else if (type == DT_REG) {
         if (Excluded(child_rel, name) || Ignored(child_real, false)) continue;
-        on_file_(std::move(child));
+        const size_t name_offset = child.size() - name.size();
+        on_file_(WalkedFile{std::move(child), open_dir, name_offset});
       } else if (type == DT_LNK) {
         if (options_.on_escaping_symlink && !Excluded(child_rel, name))
           CheckSymlink(child, child_real);
@@ -232,8 +304,11 @@ class TreeWalker {
   }
 
   const WalkOptions& options_;
-  const std::function<void(std::string)>& on_file_;
+  const std::function<void(WalkedFile)>& on_file_;
   std::vector<std::string>* errors_;
+  std::vector<char> dirent_buffer_;  // ReadEntries' getdents64 buffer
+  // OpenDirs alive (held by files not yet read, or by the walk itself).
+  std::shared_ptr<std::atomic<size_t>> open_dirs_ = std::make_shared<std::atomic<size_t>>(0);
   std::string root_;
   std::string real_root_;
   std::optional<LibGit2> libgit2_;  // started on first use, before repo_ and shut down after it
@@ -246,6 +321,14 @@ class TreeWalker {
 std::vector<std::string> WalkEach(const std::vector<std::string>& inputs,
                                   const WalkOptions& options,
                                   const std::function<void(std::string)>& on_file) {
+  WalkOptions by_path = options;
+  by_path.max_open_dirs = 0;
+  return WalkEachFile(inputs, by_path, [&](WalkedFile file) { on_file(std::move(file.path)); });
+}
+
+std::vector<std::string> WalkEachFile(const std::vector<std::string>& inputs,
+                                      const WalkOptions& options,
+                                      const std::function<void(WalkedFile)>& on_file) {
   std::vector<std::string> errors;
   TreeWalker walker(options, on_file, &errors);
   for (const std::string& input : inputs) {
@@ -257,7 +340,7 @@ std::vector<std::string> WalkEach(const std::vector<std::string>& inputs,
     if (S_ISDIR(st.st_mode)) {
       walker.WalkRoot(input);
     } else if (S_ISREG(st.st_mode)) {
-      on_file(input);
+      on_file(WalkedFile{input, nullptr, 0});
     } else {
       // Named, never opened: a FIFO or a device could block the scan.
       const char* what = S_ISFIFO(st.st_mode)   ? "a FIFO"
