@@ -135,6 +135,12 @@ class LogStore {
   // False while the store is known to be unreachable (a PostgreSQL server
   // down); cheap, callable from any thread. SQLite is always available.
   virtual bool Available() const { return true; }
+  // Records AppendBatch acknowledged that the store could not keep after
+  // all (PostgreSQL with durability normal: a group the server refused, or
+  // could not be sent again before the gate stopped; each is also named on
+  // stderr). Cheap, callable from any thread; SQLite acknowledges only what
+  // it committed, so always 0 there.
+  virtual uint64_t RecordsLost() const { return 0; }
   // The store's shared budgets, or nullptr (SQLite: the ledger is local).
   virtual std::shared_ptr<SharedBudgets> Budgets() { return nullptr; }
 };
