@@ -1173,8 +1173,27 @@ class PgStore final : public LogStore {
     }
     head_id_ = records.back().id;
     head_hash_ = records.back().record_hash;
-    group.records = records;
-    return Sent(**lane, std::move(group), std::move(records));
+    std::vector<AuditRecord> acknowledged;
+    acknowledged.reserve(records.size());
+    for (AuditRecord& r : records) acknowledged.push_back(WithoutBodies(r));
+    group.records = std::move(records);  // kept to send the group again
+    return Sent(**lane, std::move(group), std::move(acknowledged));
+  }
+
+  // A copy of `r` without its bodies (AppendBatch's answer: the group keeps
+  // the bodies, which are not copied again).
+  static AuditRecord WithoutBodies(AuditRecord& r) {
+    std::optional<std::string> request = std::move(r.request_body);
+    std::optional<std::string> response = std::move(r.response_body);
+    std::optional<std::string> upstream = std::move(r.upstream_request_body);
+    r.request_body.reset();
+    r.response_body.reset();
+    r.upstream_request_body.reset();
+    AuditRecord copy = r;
+    r.request_body = std::move(request);
+    r.response_body = std::move(response);
+    r.upstream_request_body = std::move(upstream);
+    return copy;
   }
 
   // Ids and hashes for `records`, chained onto the head.

@@ -454,7 +454,10 @@ TEST_F(PgStoreTest, ALargeBodyGoesIntoItsRecord) {
   auto a = Open("a");
   ASSERT_NE(a, nullptr);
   const std::string body = "{\"prompt\":\"" + std::string(100000, 'x') + "\"}";
-  ASSERT_TRUE(a->Append(Rec("2026-11-01T10:00:00Z", "alice", body)).ok());
+  auto acknowledged = a->Append(Rec("2026-11-01T10:00:00Z", "alice", body));
+  ASSERT_TRUE(acknowledged.ok()) << acknowledged.status().message();
+  EXPECT_EQ(acknowledged->id, 1);
+  EXPECT_FALSE(acknowledged->request_body) << "the answer does not copy the body again";
   ASSERT_TRUE(a->Append(Rec("2026-11-01T10:00:01Z", "bob")).ok());
   auto back = a->Get(1, "a");
   ASSERT_TRUE(back.ok()) << back.status().message();
