@@ -124,7 +124,7 @@ if [[ ${PG:-1} != 0 ]]; then
     "$BUILD/glassbox" gate --listen 127.0.0.1:0 --threads 2 --upstream anthropic=$U --log "$PGURL?replica=b" \
       --config fleet.toml > fleet-b.out 2> fleet-b.err &
     GB_PID=$!
-    PIDS+=($GA_PID $GB_PID)
+    PIDS+=("$GA_PID" "$GB_PID")
     GA=$(wait_line fleet-a.out 'listening on' | sed -E 's/.*listening on (http:\/\/[^ ]+).*/\1/')
     GB=$(wait_line fleet-b.out 'listening on' | sed -E 's/.*listening on (http:\/\/[^ ]+).*/\1/')
     KEY=x-api-key:bench-key-0123456789abcdef
