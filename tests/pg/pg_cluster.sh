@@ -34,7 +34,7 @@ ctl_start() {
   [[ -n ${GLASSBOX_PG_CPUS:-} ]] && pin=(taskset -c "$GLASSBOX_PG_CPUS")
   local tunables=${GLIBC_TUNABLES:-}
   [[ ${GLASSBOX_PG_MALLOC:-} != default ]] &&
-    tunables=glibc.malloc.mmap_threshold=4194304:glibc.malloc.trim_threshold=16777216
+    tunables=${tunables:+$tunables:}glibc.malloc.mmap_threshold=4194304:glibc.malloc.trim_threshold=16777216
   GLIBC_TUNABLES=$tunables as_owner "${pin[@]}" "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -t 60 \
     -o "-p $port -k $DIR -c listen_addresses=127.0.0.1 -c max_connections=200 -c shared_buffers=64MB" start >/dev/null ||
     { echo "pg_cluster: the server did not start: $(tail -5 "$DIR/server.log")" >&2; return 1; }
