@@ -32,6 +32,9 @@
 #                      once straight to the upstream (the same concurrency),
 #                      and also shown against the one-client baseline
 #   GLASSBOX_PG_CPUS=1 pin the PostgreSQL server to those CPUs (taskset -c)
+#   GLASSBOX_PG_MALLOC=default  run the PostgreSQL server with glibc's malloc
+#                      defaults, not the settings docs/gate.md recommends
+#                      for a fleet (tests/pg/pg_cluster.sh)
 #   THINK_MS=2         the thinking upstream's delay (0 skips that part)
 #   CALLGRIND=200      also count the gate's instructions per 100 KB request
 #                      (valgrind; steady on a busy machine where times are not):
@@ -111,14 +114,17 @@ SQLITE_ADDED=$(awk -v d50="$(field p50_ms "$direct")" -v g50="$(field p50_ms "$g
 
 if [[ ${PG:-1} != 0 ]]; then
   echo "== PostgreSQL: two gate replicas on one cluster, 100 KB requests, $N sequential per client"
+  echo "server: glibc malloc ${GLASSBOX_PG_MALLOC:-as docs/gate.md recommends}, CPUs ${GLASSBOX_PG_CPUS:-any}"
   if PGURL=$(bash "$PGC" start "$WORK/pg" 2>pg.err); then
     printf '[log]\ndurability = "%s"\n\n[users.bench]\nkey = "bench-key-0123456789abcdef"\ndaily_tokens = 1000000000000\n\n[users.plain]\nkey = "plain-key-0123456789abcdef"\n' \
       "$DURABILITY" > fleet.toml
-    for r in a b; do
-      "$BUILD/glassbox" gate --listen 127.0.0.1:0 --threads 2 --upstream anthropic=$U --log "$PGURL?replica=$r" \
-        --config fleet.toml > "fleet-$r.out" 2> "fleet-$r.err" &
-      PIDS+=($!)
-    done
+    "$BUILD/glassbox" gate --listen 127.0.0.1:0 --threads 2 --upstream anthropic=$U --log "$PGURL?replica=a" \
+      --config fleet.toml > fleet-a.out 2> fleet-a.err &
+    GA_PID=$!
+    "$BUILD/glassbox" gate --listen 127.0.0.1:0 --threads 2 --upstream anthropic=$U --log "$PGURL?replica=b" \
+      --config fleet.toml > fleet-b.out 2> fleet-b.err &
+    GB_PID=$!
+    PIDS+=("$GA_PID" "$GB_PID")
     GA=$(wait_line fleet-a.out 'listening on' | sed -E 's/.*listening on (http:\/\/[^ ]+).*/\1/')
     GB=$(wait_line fleet-b.out 'listening on' | sed -E 's/.*listening on (http:\/\/[^ ]+).*/\1/')
     KEY=x-api-key:bench-key-0123456789abcdef
@@ -132,16 +138,29 @@ if [[ ${PG:-1} != 0 ]]; then
     lat "$U" /v1/messages big.json "$N" "$AV" > direct-b &
     pb=$!
     wait $pa $pb
+    # CPU time (utime + stime, clock ticks) of the two gates and of the
+    # PostgreSQL server's processes alive at the end, over a run.
+    ticks() { cat "/proc/$1/stat" 2>/dev/null | sed -E 's/.*\) //' | awk '{ print $12 + $13 }' || echo 0; }
+    pg_pids() { local pm; pm=$(head -1 "$WORK/pg/data/postmaster.pid"); echo "$pm" $(pgrep -P "$pm"); }
+    cpu_snap() { local g=0 p=0 x; for x in $GA_PID $GB_PID; do g=$((g + $(ticks "$x"))); done
+      for x in $(pg_pids); do p=$((p + $(ticks "$x"))); done; echo "$g $p"; }
+    cpu_per_exchange() {  # before after: "gate X ms, PostgreSQL Y ms" per exchange (both gates summed)
+      awk -v b="$1" -v a="$2" -v n=$((2 * N)) -v hz="$(getconf CLK_TCK)" 'BEGIN { split(b, x, " "); split(a, y, " ");
+        printf "gate %.3f ms, PostgreSQL %.3f ms", (y[1] - x[1]) * 1000 / hz / n, (y[2] - x[2]) * 1000 / hz / n }'
+    }
+    before=$(cpu_snap)
     lat "$GA" /v1/messages big.json "$N" "$AV" x-api-key:plain-key-0123456789abcdef > plain-a &
     pa=$!
     lat "$GB" /v1/messages big.json "$N" "$AV" x-api-key:plain-key-0123456789abcdef > plain-b &
     pb=$!
     wait $pa $pb
+    middle=$(cpu_snap)
     lat "$GA" /v1/messages big.json "$N" "$AV" "$KEY" > both-a &
     pa=$!
     lat "$GB" /v1/messages big.json "$N" "$AV" "$KEY" > both-b &
     pb=$!
     wait $pa $pb
+    after=$(cpu_snap)
     echo "direct:                          $direct"
     echo "replica a, user without budget:  $one"
     echo "replica a, budgeted user:        $budget"
@@ -166,6 +185,7 @@ if [[ ${PG:-1} != 0 ]]; then
     echo "added, PostgreSQL, two replicas at once, against two direct clients at once:"
     echo "  log only: a $(added2 plain-a direct-a); b $(added2 plain-b direct-b)"
     echo "  budgeted: a $(added2 both-a direct-a); b $(added2 both-b direct-b)"
+    echo "CPU per exchange, two replicas at once: log only: $(cpu_per_exchange "$before" "$middle"); budgeted: $(cpu_per_exchange "$middle" "$after")"
     echo "records in PostgreSQL: $("$BUILD/glassbox" log verify --log "$PGURL")"
   else
     echo "skipped: $(cat pg.err)"

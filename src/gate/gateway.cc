@@ -138,6 +138,7 @@ struct Gateway::Impl {
   std::string MetricsText() {
     metrics.store_up.store(log->log().Available() ? 1 : 0);
     metrics.shared_budget_errors.store(ledger->shared_errors());
+    metrics.records_lost.store(log->log().RecordsLost());
     return metrics.Text(server->stats());
   }
   void Handle(net::HttpRequest request, std::shared_ptr<net::ResponseWriter> writer);
@@ -535,13 +536,19 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
   }
 };
 
-// /_glassbox/health while the store is down: 503 when the gate refuses
-// (take it out of the load balancer), 200 when it serves unlogged.
-net::HttpResponse StoreDownHealth(bool serve_unlogged) {
-  return JsonResponse(
-      serve_unlogged ? 200 : 503,
-      std::string("{\"status\":\"degraded\",\"store\":\"down\",\"on_store_down\":\"") +
-          (serve_unlogged ? "serve-unlogged" : "refuse") + "\"}");
+// /_glassbox/health: {"status":"ok"}; while the store is down 503 when the
+// gate refuses (take it out of the load balancer), 200 when it serves
+// unlogged, with "status":"degraded". "records_lost": N (N > 0) counts
+// records acknowledged but then not stored (LogStore::RecordsLost).
+net::HttpResponse Health(bool store_up, bool serve_unlogged, uint64_t records_lost) {
+  std::string body = store_up ? "{\"status\":\"ok\""
+                              : std::string(
+                                    "{\"status\":\"degraded\",\"store\":\"down\","
+                                    "\"on_store_down\":\"") +
+                                    (serve_unlogged ? "serve-unlogged" : "refuse") + "\"";
+  if (records_lost > 0) body += ",\"records_lost\":" + std::to_string(records_lost);
+  body += "}";
+  return JsonResponse(store_up || serve_unlogged ? 200 : 503, std::move(body));
 }
 
 // A refusal for a spent budget (429) or a store that cannot keep budgets
@@ -771,8 +778,8 @@ bool Gateway::Impl::AnswerHere(const net::HttpRequest& request,
   }
   const bool store_up = log->log().Available();
   if (request.path == "/_glassbox/health") {
-    writer->Respond(store_up ? JsonResponse(200, "{\"status\":\"ok\"}")
-                             : StoreDownHealth(CurrentPolicy()->config().log.serve_unlogged));
+    writer->Respond(
+        Health(store_up, CurrentPolicy()->config().log.serve_unlogged, log->log().RecordsLost()));
     return true;
   }
   if (request.path == "/_glassbox/reload") {

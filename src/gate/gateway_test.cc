@@ -414,6 +414,9 @@ TEST_F(GatewayTest, RefusalsUseTheProviderFormatAndAreLogged) {
   EXPECT_NE(metrics.find("glassbox_gate_requests_total{route=\"unknown\",status=\"404\"} 1"),
             std::string::npos)
       << metrics;
+  // SQLite acknowledges only what it committed.
+  EXPECT_NE(metrics.find("glassbox_gate_log_records_lost_total 0"), std::string::npos) << metrics;
+  EXPECT_EQ(Send("GET", "/_glassbox/health", "").body, "{\"status\":\"ok\"}");
 }
 
 TEST_F(GatewayTest, HeadSlashIsALivenessCheckAndNotLogged) {

@@ -66,6 +66,10 @@ std::string Metrics::Text(const net::ServerStats& server) const {
           store_down_refusals.load());
   counter("glassbox_gate_shared_budget_errors_total",
           "Calls to the fleet's shared budgets that failed.", shared_budget_errors.load());
+  counter("glassbox_gate_log_records_lost_total",
+          "Records acknowledged to their exchanges that the store could not keep afterwards "
+          "(each also named on stderr).",
+          records_lost.load());
   out +=
       "# HELP glassbox_gate_reloads_total Configuration reloads (SIGHUP, POST /_glassbox/reload), "
       "by result.\n";

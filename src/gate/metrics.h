@@ -50,9 +50,11 @@ class Metrics {
   std::atomic<uint64_t> reloads_ok{0}, reloads_refused{0};
   // The log's store (PostgreSQL): reachable now (1/0), exchanges served
   // without a record under on_store_down = serve-unlogged, refused because it
-  // was down, and failed calls to the shared budgets.
+  // was down, failed calls to the shared budgets, and records acknowledged
+  // but then not stored (LogStore::RecordsLost).
   std::atomic<int> store_up{1};
   std::atomic<uint64_t> unlogged{0}, store_down_refusals{0}, shared_budget_errors{0};
+  std::atomic<uint64_t> records_lost{0};
 
   // The Prometheus text format of every counter, with the server's own.
   std::string Text(const net::ServerStats& server) const;

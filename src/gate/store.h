@@ -59,7 +59,8 @@ class SharedBudgets {
   // the exchange's spend to day/month; `usd` nullopt: an unpriced model.
   // May be applied after it returns (PostgreSQL queues it: the next record
   // the store appends carries it in its own transaction; one no record
-  // takes within 20 ms is applied on a connection of its own).
+  // takes within 20 ms is applied on a connection of its own, within about
+  // 40 ms, or at once during Flush).
   virtual Status Settle(std::string_view user, int64_t reserved_day, int64_t reserved_month,
                         uint64_t reserved_tokens, double reserved_usd, int64_t day, int64_t month,
                         uint64_t tokens, std::optional<double> usd) = 0;
@@ -90,7 +91,9 @@ class LogStore {
   // As AuditLog::AppendBatch: masks, chains, stores all or none. PostgreSQL
   // with durability normal returns once the batch is sent whole to the
   // server (its commit is confirmed, or the batch sent again after a lost
-  // connection, by a thread of the store: docs/gate.md, "acknowledged").
+  // connection, by a thread of the store: docs/gate.md, "acknowledged"),
+  // and the records it returns carry no bodies (the store keeps them for a
+  // resend; List/Get read them back).
   virtual Result<std::vector<AuditRecord>> AppendBatch(std::vector<AuditRecord> records) = 0;
   Result<AuditRecord> Append(AuditRecord record);
 
@@ -135,6 +138,12 @@ class LogStore {
   // False while the store is known to be unreachable (a PostgreSQL server
   // down); cheap, callable from any thread. SQLite is always available.
   virtual bool Available() const { return true; }
+  // Records AppendBatch acknowledged that the store could not keep after
+  // all (PostgreSQL with durability normal: a group the server refused, or
+  // could not be sent again before the gate stopped; each is also named on
+  // stderr). Cheap, callable from any thread; SQLite acknowledges only what
+  // it committed, so always 0 there.
+  virtual uint64_t RecordsLost() const { return 0; }
   // The store's shared budgets, or nullptr (SQLite: the ledger is local).
   virtual std::shared_ptr<SharedBudgets> Budgets() { return nullptr; }
 };

@@ -454,7 +454,10 @@ TEST_F(PgStoreTest, ALargeBodyGoesIntoItsRecord) {
   auto a = Open("a");
   ASSERT_NE(a, nullptr);
   const std::string body = "{\"prompt\":\"" + std::string(100000, 'x') + "\"}";
-  ASSERT_TRUE(a->Append(Rec("2026-11-01T10:00:00Z", "alice", body)).ok());
+  auto acknowledged = a->Append(Rec("2026-11-01T10:00:00Z", "alice", body));
+  ASSERT_TRUE(acknowledged.ok()) << acknowledged.status().message();
+  EXPECT_EQ(acknowledged->id, 1);
+  EXPECT_FALSE(acknowledged->request_body) << "the answer does not copy the body again";
   ASSERT_TRUE(a->Append(Rec("2026-11-01T10:00:01Z", "bob")).ok());
   auto back = a->Get(1, "a");
   ASSERT_TRUE(back.ok()) << back.status().message();
@@ -730,6 +733,70 @@ TEST_F(PgStoreTest, ASettlementCommitsWithItsExchangesRecord) {
   PQclear(q);
   PQfinish(c);
   EXPECT_EQ(budgets->failures(), 0u);
+}
+
+// Settle() does not wake the settle thread (a record usually takes the
+// settlement first); a settlement no record takes is still applied by it,
+// both when the thread was asleep (the first) and while it looks every
+// kSettleDelay on its own (the second, right after).
+TEST_F(PgStoreTest, ASettlementNoRecordTakesIsAppliedWithoutFlush) {
+  auto a = Open("a");
+  ASSERT_NE(a, nullptr);
+  std::shared_ptr<SharedBudgets> budgets = a->Budgets();
+  ASSERT_NE(budgets, nullptr);
+  BudgetCaps caps;
+  caps.daily_tokens = 100000;
+  PGconn* c = PQconnectdb(url_.c_str());
+  auto spent = [&] {
+    PGresult* q = PQexec(c, "SELECT spent_tokens FROM gb_budget WHERE kind = 'd'");
+    std::string v = PQntuples(q) == 1 ? PQgetvalue(q, 0, 0) : "none";
+    PQclear(q);
+    return v;
+  };
+  auto wait_for_spent = [&](const std::string& want) {
+    for (int i = 0; i < 1000 && spent() != want; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return spent();
+  };
+  for (const char* want : {"10", "20"}) {
+    auto r = budgets->Reserve("alice", 20000, 243000, 100, 0, caps);
+    ASSERT_TRUE(r.ok() && r->allowed);
+    ASSERT_TRUE(budgets->Settle("alice", 20000, 243000, 100, 0, 20000, 243000, 10, 0.0).ok());
+    EXPECT_EQ(wait_for_spent(want), want);
+  }
+  PQfinish(c);
+  EXPECT_EQ(budgets->failures(), 0u);
+}
+
+// A record acknowledged on send (durability normal) that the server then
+// refuses is counted (RecordsLost, behind the metric
+// glassbox_gate_log_records_lost_total and the health field records_lost),
+// not only named on stderr.
+TEST_F(PgStoreTest, RegressionARecordAcknowledgedButNotStoredIsCounted) {
+  LogStore::Options normal;
+  normal.durability = LogDurability::kNormal;
+  auto opened = OpenLogStore(url_, LogStore::OpenMode::kCreate, normal, "a");
+  ASSERT_TRUE(opened.ok()) << opened.status().message();
+  std::unique_ptr<LogStore>& a = *opened;
+  ASSERT_TRUE(a->Append(Rec("2026-11-01T10:00:00Z", "alice")).ok());
+  ASSERT_TRUE(a->ReadHead().ok());  // record 1 is stored
+  EXPECT_EQ(a->RecordsLost(), 0u);
+  // Another writer takes the place of record 2, so the server refuses the
+  // group that carries it after the store acknowledged it.
+  PGconn* c = PQconnectdb(url_.c_str());
+  PGresult* q = PQexec(
+      c,
+      "INSERT INTO gb_records (replica, id, time, user_name, agent, upstream, model, method, "
+      "path, status, latency_ms, input_tokens, output_tokens, findings, request_sha256, "
+      "response_sha256, prev_hash, record_hash) SELECT replica, 2, time, user_name, agent, "
+      "upstream, model, method, path, status, latency_ms, input_tokens, output_tokens, findings, "
+      "request_sha256, response_sha256, prev_hash, record_hash FROM gb_records WHERE id = 1");
+  ASSERT_EQ(PQresultStatus(q), PGRES_COMMAND_OK) << PQresultErrorMessage(q);
+  PQclear(q);
+  PQfinish(c);
+  ASSERT_TRUE(a->Append(Rec("2026-11-01T10:00:01Z", "bob")).ok()) << "acknowledged once sent";
+  (void)a->ReadHead();  // waits until the group's answer is read
+  EXPECT_EQ(a->RecordsLost(), 1u);
 }
 
 }  // namespace

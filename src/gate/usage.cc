@@ -293,7 +293,8 @@ BudgetDecision UsageLedger::Reserve(std::string_view user, std::string_view mode
     }
     const Periods p = PeriodsOf(now);
     const BudgetCaps caps{cfg.daily_tokens, cfg.monthly_tokens, cfg.daily_usd, cfg.monthly_usd};
-    // One round trip, no lock of ours held meanwhile.
+    // From this replica's lease, or one round trip for a new one; no lock
+    // of ours held meanwhile.
     auto r = shared_->Reserve(user, p.day, p.month, TokensOf(estimate), usd.value_or(0), caps);
     if (r.ok()) {
       if (!r->allowed) {

@@ -89,11 +89,15 @@ class UsageLedger {
   void Settle(std::string_view user, Reservation& reservation, std::string_view model,
               const net::Usage& usage, net::Provider provider, TimePoint now);
   // Budgets shared by a fleet of gate replicas through the log's store
-  // (PostgreSQL, store.h): Reserve asks the store, which decides across
-  // every replica in one atomic statement, and Settle records the spend
-  // there; the local totals still count this replica's exchanges. When the
-  // store cannot be asked, `refuse_when_down` refuses (budget "store_down",
-  // the gateway answers 503), else this replica's own ledger decides.
+  // (PostgreSQL, store.h): Reserve asks the store, which admits from this
+  // replica's lease on the user's budget without a round trip while the
+  // lease covers the estimate, and else takes a new lease in one atomic
+  // statement that decides across every replica (SharedBudgets::Reserve);
+  // Settle hands the spend to the store, which commits it in the
+  // transaction of the exchange's record. The local totals still count
+  // this replica's exchanges. When the store cannot be asked,
+  // `refuse_when_down` refuses (budget "store_down", the gateway answers
+  // 503), else this replica's own ledger decides.
   // Call before the gateway serves.
   void ShareBudgets(std::shared_ptr<SharedBudgets> shared, bool refuse_when_down);
   // Calls to the shared budgets that failed.

@@ -177,6 +177,8 @@ back=$(curl -s --max-time 5 -w ' %{http_code}' -H "x-api-key: carol-key-01234567
   --data-binary '{"model":"claude-sonnet-4-5","max_tokens":100,"messages":[{"role":"user","content":"back-a"}]}' \
   "http://127.0.0.1:$(cat port-a)/v1/messages")
 [[ $back == *' 200' ]] && ok || bad "replica a serves again once PostgreSQL is back: $(tail -c 400 <<< "$back")"
+curl -s "http://127.0.0.1:$(cat port-a)/_glassbox/metrics" | grep -q '^glassbox_gate_log_records_lost_total 0$' && ok ||
+  bad "no acknowledged record lost across the restart (glassbox_gate_log_records_lost_total 0)"
 expect_exit 0 "log verify at the end" -- "$GB" log verify --log "$URL"
 
 # 4. Signed checkpoints per replica: replica d signs its own chain's head.

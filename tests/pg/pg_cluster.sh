@@ -10,6 +10,11 @@
 # (scripts/bootstrap.sh --test installs postgresql-15).
 # GLASSBOX_PG_CPUS=LIST (as taskset -c takes it) pins the server to those
 # CPUs, for benchmarks that keep the database off the gate's cores.
+# The server runs with the glibc malloc settings docs/gate.md recommends for
+# a gate fleet's PostgreSQL (a record's 100 KB body arrives in one protocol
+# message, whose buffer glibc would otherwise map and unmap, page by page,
+# for every record: 40 % of the server's CPU per log-only record, measured);
+# GLASSBOX_PG_MALLOC=default leaves glibc's defaults.
 set -u
 BIN=${GLASSBOX_PG_BIN:-/usr/lib/postgresql/15/bin}
 action=${1:?usage: pg_cluster.sh start|stop|restart DIR [MODE]}
@@ -27,7 +32,10 @@ as_owner() {
 ctl_start() {
   local port=$1 pin=()
   [[ -n ${GLASSBOX_PG_CPUS:-} ]] && pin=(taskset -c "$GLASSBOX_PG_CPUS")
-  as_owner "${pin[@]}" "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -t 60 \
+  local tunables=${GLIBC_TUNABLES:-}
+  [[ ${GLASSBOX_PG_MALLOC:-} != default ]] &&
+    tunables=${tunables:+$tunables:}glibc.malloc.mmap_threshold=4194304:glibc.malloc.trim_threshold=16777216
+  GLIBC_TUNABLES=$tunables as_owner "${pin[@]}" "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -t 60 \
     -o "-p $port -k $DIR -c listen_addresses=127.0.0.1 -c max_connections=200 -c shared_buffers=64MB" start >/dev/null ||
     { echo "pg_cluster: the server did not start: $(tail -5 "$DIR/server.log")" >&2; return 1; }
 }
