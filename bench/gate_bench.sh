@@ -186,6 +186,36 @@ if [[ ${PG:-1} != 0 ]]; then
     echo "  log only: a $(added2 plain-a direct-a); b $(added2 plain-b direct-b)"
     echo "  budgeted: a $(added2 both-a direct-a); b $(added2 both-b direct-b)"
     echo "CPU per exchange, two replicas at once: log only: $(cpu_per_exchange "$before" "$middle"); budgeted: $(cpu_per_exchange "$middle" "$after")"
+    if [[ ${THINK_MS:-2} != 0 ]]; then
+      # Two more replicas on the same cluster in front of an upstream that thinks THINK_MS
+      # before answering, as a model does: what a gate does after forwarding (hashing the
+      # body, handing the record to the database) then overlaps the upstream's work, as in use.
+      "$BUILD/src/gate/gate_fake_upstream" --threads 1 --think-ms "${THINK_MS:-2}" > pgthink.out &
+      PIDS+=($!)
+      PTU=http://127.0.0.1:$(wait_line pgthink.out '^port ' | cut -d' ' -f2)
+      for r in c d; do
+        "$BUILD/glassbox" gate --listen 127.0.0.1:0 --threads 2 --upstream anthropic=$PTU --log "$PGURL?replica=$r" \
+          --config fleet.toml > "fleet-$r.out" 2> "fleet-$r.err" &
+        PIDS+=($!)
+      done
+      GC=$(wait_line fleet-c.out 'listening on' | sed -E 's/.*listening on (http:\/\/[^ ]+).*/\1/')
+      GD=$(wait_line fleet-d.out 'listening on' | sed -E 's/.*listening on (http:\/\/[^ ]+).*/\1/')
+      at_once() {  # OUT_PREFIX URL_1 URL_2 [HEADER]: two clients at once
+        lat "$2" /v1/messages big.json "$N" "$AV" ${4:+"$4"} > "$1-1" &
+        local p1=$!
+        lat "$3" /v1/messages big.json "$N" "$AV" ${4:+"$4"} > "$1-2" &
+        local p2=$!
+        wait $p1 $p2
+      }
+      at_once think-direct "$PTU" "$PTU"
+      at_once think-plain "$GC" "$GD" x-api-key:plain-key-0123456789abcdef
+      at_once think-budget "$GC" "$GD" "$KEY"
+      echo "upstream thinking ${THINK_MS:-2} ms, direct, two clients at once: $(cat think-direct-1)"
+      echo "upstream thinking ${THINK_MS:-2} ms, replicas c and d at once, budgeted (c): $(cat think-budget-1)"
+      echo "added, PostgreSQL, two replicas at once, upstream thinking ${THINK_MS:-2} ms, against two direct clients at once:"
+      echo "  log only: c $(added2 think-plain-1 think-direct-1); d $(added2 think-plain-2 think-direct-2)"
+      echo "  budgeted: c $(added2 think-budget-1 think-direct-1); d $(added2 think-budget-2 think-direct-2)"
+    fi
     echo "records in PostgreSQL: $("$BUILD/glassbox" log verify --log "$PGURL")"
   else
     echo "skipped: $(cat pg.err)"
