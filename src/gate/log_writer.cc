@@ -356,6 +356,9 @@ class LogWriterImpl {
       for (Item& item : batch) {
         if (!item.prepare_only) item.done(st);
       }
+      // The responses are written: the store's follow-up work (reading the
+      // commit, with PostgreSQL) may wake a thread now, off their path.
+      log_->AfterAcknowledged();
     }
   }
 

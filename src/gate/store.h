@@ -96,6 +96,12 @@ class LogStore {
   // resend; List/Get read them back).
   virtual Result<std::vector<AuditRecord>> AppendBatch(std::vector<AuditRecord> records) = 0;
   Result<AuditRecord> Append(AuditRecord record);
+  // Called after the callers waiting for an AppendBatch were answered (the
+  // gate's responses written): work the store kept off their path may start
+  // now. PostgreSQL wakes the lane threads that read the commits of the
+  // groups sent (without it, they wake at the next append, read or close).
+  // Callable from any thread.
+  virtual void AfterAcknowledged() {}
 
   // Bodies stored ahead of their records (SQLite's body store); a back-end
   // without one returns false and the writer keeps bodies inline.
