@@ -12,6 +12,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <future>
 #include <memory>
@@ -797,6 +798,42 @@ TEST_F(PgStoreTest, RegressionARecordAcknowledgedButNotStoredIsCounted) {
   ASSERT_TRUE(a->Append(Rec("2026-11-01T10:00:01Z", "bob")).ok()) << "acknowledged once sent";
   (void)a->ReadHead();  // waits until the group's answer is read
   EXPECT_EQ(a->RecordsLost(), 1u);
+}
+
+// Regression: a lane's thread is no longer woken while the exchange that
+// sent the group still has its client to answer; the LogWriter wakes it
+// once the append's callback ran (LogStore::AfterAcknowledged). Without
+// that wake-up nothing would read the group's answer until the next append
+// or read: here nothing else touches the store, yet the refused group is
+// noticed (counted as lost).
+TEST_F(PgStoreTest, RegressionTheLaneReadsItsGroupsAnswerOnceTheAppendIsAnswered) {
+  auto writer = LogWriter::Open(url_, LogDurability::kNormal, "a");
+  ASSERT_TRUE(writer.ok()) << writer.status().message();
+  auto append = [&](AuditRecord r) {
+    std::promise<Status> done;
+    (*writer)->Append(std::move(r), [&](Status st) { done.set_value(std::move(st)); });
+    return done.get_future().get();
+  };
+  ASSERT_TRUE(append(Rec("2026-11-01T10:00:00Z", "alice")).ok());
+  ASSERT_TRUE((*writer)->log().ReadHead().ok());  // record 1 is stored
+  // Another writer takes the place of record 2 (as in the test above).
+  PGconn* c = PQconnectdb(url_.c_str());
+  PGresult* q = PQexec(
+      c,
+      "INSERT INTO gb_records (replica, id, time, user_name, agent, upstream, model, method, "
+      "path, status, latency_ms, input_tokens, output_tokens, findings, request_sha256, "
+      "response_sha256, prev_hash, record_hash) SELECT replica, 2, time, user_name, agent, "
+      "upstream, model, method, path, status, latency_ms, input_tokens, output_tokens, findings, "
+      "request_sha256, response_sha256, prev_hash, record_hash FROM gb_records WHERE id = 1");
+  ASSERT_EQ(PQresultStatus(q), PGRES_COMMAND_OK) << PQresultErrorMessage(q);
+  PQclear(q);
+  PQfinish(c);
+  ASSERT_TRUE(append(Rec("2026-11-01T10:00:01Z", "bob")).ok()) << "acknowledged once sent";
+  // Only the lane's own thread can notice the refusal now.
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while ((*writer)->log().RecordsLost() == 0 && std::chrono::steady_clock::now() < give_up)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_EQ((*writer)->log().RecordsLost(), 1u);
 }
 
 }  // namespace
