@@ -481,8 +481,8 @@ void Scanner::ScanBytes(std::string_view bytes, const std::string& path, ThreadS
     }
     // A UTF-16 or binary "data set" is scanned as such, not row by row.
   }
-  auto reader = MemoryWindows(bytes);
-  ScanWindows(*reader, path, path_kind, ts, out, stats, notes);
+  MemoryWindowReader reader(bytes);
+  ScanWindows(reader, path, path_kind, ts, out, stats, notes);
 }
 
 void Scanner::ScanBuffer(std::string_view bytes, const std::string& path, std::vector<Finding>* out,
@@ -665,6 +665,7 @@ Report Scanner::ScanPaths(const std::vector<std::string>& inputs) const {
     special_notes.push_back(fmt::format("{}: {}, not read (only regular files are)", path, what));
   };
   std::vector<WalkedFile> pending;
+  pending.reserve(kBatch);
   auto hand_over = [&] {
     bool wake;
     {
@@ -680,6 +681,7 @@ Report Scanner::ScanPaths(const std::vector<std::string>& inputs) const {
       wake = waiting > 0;
     }
     pending = {};
+    pending.reserve(kBatch);  // one allocation a batch, not four as it grows
     if (wake) queue_cv.notify_one();
   };
   std::vector<std::string> walk_errors = WalkEachFile(paths, walk_options, [&](WalkedFile file) {
