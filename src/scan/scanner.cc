@@ -680,24 +680,19 @@ Report Scanner::ScanPaths(const std::vector<std::string>& inputs) const {
   std::vector<WalkedFile> pending;
   pending.reserve(kBatch);
   auto hand_over = [&] {
-    bool wake = false;
-    bool queued = false;
-    {
-      std::lock_guard<std::mutex> lock(queue_mu);
-      if (queue.size() < kMaxQueued) {
-        queue.push_back(std::move(pending));
-        queued = true;
-        wake = waiting > 0;
-      }
-    }
-    if (queued) {
-      pending = {};
-      pending.reserve(kBatch);  // one allocation a batch, not four as it grows
-      if (wake) queue_cv.notify_one();
-    } else {
+    std::unique_lock<std::mutex> lock(queue_mu);
+    if (queue.size() >= kMaxQueued) {
+      lock.unlock();
       scan_batch(*walk_scanning, pending);  // the queue is full: scan, do not wait
       pending.clear();                      // releases the directories the batch held
+      return;
     }
+    queue.push_back(std::move(pending));
+    const bool wake = waiting > 0;
+    lock.unlock();
+    pending = {};
+    pending.reserve(kBatch);  // one allocation a batch, not four as it grows
+    if (wake) queue_cv.notify_one();
   };
   std::vector<std::string> walk_errors = WalkEachFile(paths, walk_options, [&](WalkedFile file) {
     pending.push_back(std::move(file));
