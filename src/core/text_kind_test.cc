@@ -44,6 +44,15 @@ TEST(TextKind, ExtensionTableAgreesWithTheLists) {
   EXPECT_EQ(TextKindForPath(std::string(200, 'a') + "/Dockerfile.dev"), TextKind::kShell);
   EXPECT_EQ(TextKindForPath("x/.ENV.local"), TextKind::kConfig);
   EXPECT_EQ(TextKindForPath("GNUmakefile"), TextKind::kShell);
+  // Whole names, from the same kind of table.
+  EXPECT_EQ(TextKindForPath("a/Makefile"), TextKind::kShell);
+  EXPECT_EQ(TextKindForPath("a/.ENVRC"), TextKind::kShell);
+  EXPECT_EQ(TextKindForPath("a/.npmrc"), TextKind::kConfig);
+  EXPECT_EQ(TextKindForPath(".env"), TextKind::kConfig);
+  EXPECT_EQ(TextKindForPath("docs/CHANGELOG"), TextKind::kProse);
+  EXPECT_EQ(TextKindForPath("License"), TextKind::kProse);
+  EXPECT_EQ(TextKindForPath("readme.md"), TextKind::kProse);
+  EXPECT_EQ(TextKindForPath("readmes"), TextKind::kUnknown);
   EXPECT_EQ(TextKindForPath(".gitignore"), TextKind::kUnknown);
   EXPECT_EQ(JsonSyntaxForPath("a/B.JSON"), JsonSyntax::kDocument);
   EXPECT_EQ(JsonSyntaxForPath("a/b.NDJSON"), JsonSyntax::kLines);
