@@ -79,6 +79,44 @@ TEST(SecretViews, RegressionFindsASecretSplitByAnInvisibleCharacter) {
   }
 }
 
+// The invisible view keeps where each of its pieces came from (not a map of
+// every byte): a split secret is reported from the text offset of its first
+// byte through its last, whatever was removed before it, inside it (one
+// character or several in a row) or after it.
+TEST(SecretViews, SplitSecretSpansTheSecretsFirstToLastByteInTheText) {
+  std::mt19937 rng(15);
+  const std::vector<std::string> hiders = {"\u2060", "\u00AD", "\u200B", "\U000E0041"};
+  for (int round = 0; round < 200; ++round) {
+    std::string text = "note";
+    for (int k = static_cast<int>(rng() % 4); k > 0; --k) text += hiders[rng() % hiders.size()];
+    text += " x\u200By token: ";
+    const size_t first = text.size();
+    size_t last = 0;
+    for (size_t k = 0; k < kPat.size(); ++k) {
+      last = text.size();
+      text += kPat[k];
+      // Inside the key only: a hider after its last byte is not part of it.
+      if (k > 0 && k + 1 < kPat.size() && rng() % 8 == 0) {
+        for (int n = 1 + static_cast<int>(rng() % 2); n > 0; --n)
+          text += hiders[rng() % hiders.size()];
+      }
+    }
+    const bool split = text.size() - first != kPat.size();
+    text += hiders[rng() % hiders.size()];
+    text += " end\n";
+    const auto fs = ScanAll(text);
+    size_t found = 0;
+    for (const Finding& f : fs) {
+      if (f.rule != "secret/github-pat") continue;
+      ++found;
+      EXPECT_EQ(f.byte_offset, first) << text;
+      EXPECT_EQ(f.byte_offset + f.byte_length, last + 1) << text;
+      EXPECT_EQ(f.message.find("split by invisible") != std::string::npos, split) << text;
+    }
+    EXPECT_EQ(found, 1u) << text;
+  }
+}
+
 TEST(SecretViews, APlainSecretIsReportedOnce) {
   const auto fs = ScanAll("token: " + kPat + " and a\u200Bb\n");
   size_t n = 0;

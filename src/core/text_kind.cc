@@ -4,6 +4,8 @@
 #include <cctype>
 #include <iterator>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace glassbox {
 
@@ -93,26 +95,82 @@ bool LineHasCodeOperator(std::string_view line) {
   return false;
 }
 
+namespace {
+
+// A file name in lower case, on the stack when it is short (most are: a
+// heap copy per scanned file cost more than the look-ups).
+class LowerName {
+ public:
+  explicit LowerName(std::string_view name) {
+    char* out = buffer_;
+    if (name.size() > sizeof buffer_) {
+      heap_.resize(name.size());
+      out = heap_.data();
+    }
+    // A-Z only: what std::tolower does in the "C" locale glassbox runs in,
+    // without a call per byte.
+    for (size_t k = 0; k < name.size(); ++k) {
+      const char c = name[k];
+      out[k] = c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c;
+    }
+    view_ = std::string_view(out, name.size());
+  }
+  LowerName(const LowerName&) = delete;
+  LowerName& operator=(const LowerName&) = delete;
+  std::string_view view() const { return view_; }
+
+ private:
+  char buffer_[128];
+  std::string heap_;
+  std::string_view view_;
+};
+
+// Every extension and its kind, sorted for a binary search; where lists
+// share one, the first list in TextKindForPath's order decides.
+class ExtensionTable {
+ public:
+  ExtensionTable() {
+    auto add = [&](const auto& list, TextKind kind) {
+      for (std::string_view e : list) {
+        if (std::none_of(entries_.begin(), entries_.end(),
+                         [&](const auto& x) { return x.first == e; }))
+          entries_.emplace_back(e, kind);
+      }
+    };
+    add(kCodeExt, TextKind::kCode);
+    add(kShellExt, TextKind::kShell);
+    add(kConfigExt, TextKind::kConfig);
+    add(kProseExt, TextKind::kProse);
+    std::sort(entries_.begin(), entries_.end());
+  }
+  TextKind Find(std::string_view ext) const {
+    const auto it = std::lower_bound(entries_.begin(), entries_.end(), ext,
+                                     [](const auto& x, std::string_view e) { return x.first < e; });
+    return it != entries_.end() && it->first == ext ? it->second : TextKind::kUnknown;
+  }
+
+ private:
+  std::vector<std::pair<std::string_view, TextKind>> entries_;
+};
+
+}  // namespace
+
 TextKind TextKindForPath(std::string_view path) {
   const size_t slash = path.find_last_of('/');
-  std::string name(slash == std::string_view::npos ? path : path.substr(slash + 1));
-  std::transform(name.begin(), name.end(), name.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (In(std::string_view(name), kShellNames)) return TextKind::kShell;
-  if (In(std::string_view(name), kConfigNames)) return TextKind::kConfig;
-  if (In(std::string_view(name), kProseNames)) return TextKind::kProse;
+  const LowerName lower(slash == std::string_view::npos ? path : path.substr(slash + 1));
+  const std::string_view name = lower.view();
+  if (In(name, kShellNames)) return TextKind::kShell;
+  if (In(name, kConfigNames)) return TextKind::kConfig;
+  if (In(name, kProseNames)) return TextKind::kProse;
   if (name.rfind("dockerfile", 0) == 0 || name.rfind(".env.", 0) == 0) {
     return name.rfind(".env.", 0) == 0 ? TextKind::kConfig : TextKind::kShell;
   }
   const size_t dot = name.find_last_of('.');
   if (dot == std::string::npos || dot == 0) return TextKind::kUnknown;
-  const std::string_view ext = std::string_view(name).substr(dot + 1);
+  const std::string_view ext = name.substr(dot + 1);
   if (ext == "jsonl" || ext == "ndjson") return TextKind::kData;
-  if (In(ext, kCodeExt)) return TextKind::kCode;
-  if (In(ext, kShellExt)) return TextKind::kShell;
-  if (In(ext, kConfigExt)) return TextKind::kConfig;
-  if (In(ext, kProseExt)) return TextKind::kProse;
-  return TextKind::kUnknown;
+  static const ExtensionTable kExtensions;
+  return kExtensions.Find(ext);
 }
 
 TextKind SniffTextKind(std::string_view head) {
@@ -164,9 +222,10 @@ JsonSyntax JsonSyntaxForPath(std::string_view path) {
   const size_t slash = path.find_last_of('/');
   if (dot == std::string_view::npos || (slash != std::string_view::npos && dot < slash))
     return JsonSyntax::kNone;
-  std::string ext(path.substr(dot + 1));
-  std::transform(ext.begin(), ext.end(), ext.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const std::string_view raw_ext = path.substr(dot + 1);
+  if (raw_ext.size() > 6) return JsonSyntax::kNone;  // longer than every name below
+  const LowerName lower(raw_ext);
+  const std::string_view ext = lower.view();
   if (ext == "jsonl" || ext == "ndjson") return JsonSyntax::kLines;
   if (ext == "json" || ext == "jsonc" || ext == "json5" || ext == "ipynb" || ext == "har")
     return JsonSyntax::kDocument;

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <random>
 #include <string>
 
@@ -15,6 +16,49 @@ TEST(TextKind, NameDecidesWhenItSaysSomething) {
   EXPECT_EQ(TextKindForPath("docs/README"), TextKind::kProse);
   EXPECT_EQ(TextKindForPath("notes.weird"), TextKind::kUnknown);
   EXPECT_EQ(TextKindForPath("data/x.jsonl"), TextKind::kData);
+}
+
+// The name is lowered on the stack (a heap copy past 128 bytes) and the
+// extension found by a binary search over one table: every listed extension
+// keeps its list's kind, in any case and behind a long name, and the plain
+// linear order decides where lists overlap (none do today).
+TEST(TextKind, ExtensionTableAgreesWithTheLists) {
+  const std::pair<const char*, TextKind> listed[] = {
+      {"c", TextKind::kCode},        {"cmake", TextKind::kCode},
+      {"svelte", TextKind::kCode},   {"ts", TextKind::kCode},
+      {"v", TextKind::kCode},        {"sh", TextKind::kShell},
+      {"envrc", TextKind::kShell},   {"psm1", TextKind::kShell},
+      {"json", TextKind::kConfig},   {"editorconfig", TextKind::kConfig},
+      {"lock", TextKind::kConfig},   {"md", TextKind::kProse},
+      {"textile", TextKind::kProse}, {"txt", TextKind::kProse},
+      {"jsonl", TextKind::kData},    {"ndjson", TextKind::kData},
+      {"weird", TextKind::kUnknown}, {"", TextKind::kUnknown},
+      {"cc2", TextKind::kUnknown},   {"a", TextKind::kUnknown}};
+  for (const auto& [ext, kind] : listed) {
+    std::string upper = ext;
+    for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    EXPECT_EQ(TextKindForPath(std::string("dir/x.") + ext), kind) << ext;
+    EXPECT_EQ(TextKindForPath("dir/X." + upper), kind) << ext;
+    EXPECT_EQ(TextKindForPath(std::string(300, 'n') + "." + upper), kind) << ext;
+  }
+  EXPECT_EQ(TextKindForPath(std::string(200, 'a') + "/Dockerfile.dev"), TextKind::kShell);
+  EXPECT_EQ(TextKindForPath("x/.ENV.local"), TextKind::kConfig);
+  EXPECT_EQ(TextKindForPath("GNUmakefile"), TextKind::kShell);
+  // Whole names, from the same kind of table.
+  EXPECT_EQ(TextKindForPath("a/Makefile"), TextKind::kShell);
+  EXPECT_EQ(TextKindForPath("a/.ENVRC"), TextKind::kShell);
+  EXPECT_EQ(TextKindForPath("a/.npmrc"), TextKind::kConfig);
+  EXPECT_EQ(TextKindForPath(".env"), TextKind::kConfig);
+  EXPECT_EQ(TextKindForPath("docs/CHANGELOG"), TextKind::kProse);
+  EXPECT_EQ(TextKindForPath("License"), TextKind::kProse);
+  EXPECT_EQ(TextKindForPath("readme.md"), TextKind::kProse);
+  EXPECT_EQ(TextKindForPath("readmes"), TextKind::kUnknown);
+  EXPECT_EQ(TextKindForPath(".gitignore"), TextKind::kUnknown);
+  EXPECT_EQ(JsonSyntaxForPath("a/B.JSON"), JsonSyntax::kDocument);
+  EXPECT_EQ(JsonSyntaxForPath("a/b.NDJSON"), JsonSyntax::kLines);
+  EXPECT_EQ(JsonSyntaxForPath("a/b.jsonlines"), JsonSyntax::kNone);
+  EXPECT_EQ(JsonSyntaxForPath("a.json/b"), JsonSyntax::kNone);
+  EXPECT_EQ(JsonSyntaxForPath(std::string(300, 'x') + ".ipynb"), JsonSyntax::kDocument);
 }
 
 // Issue 15 item 3: severity followed the extension, so the same bytes were high in .cs and

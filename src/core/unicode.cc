@@ -14,6 +14,8 @@
 #include <set>
 #include <string_view>
 
+#include "core/unicode_table.h"
+
 namespace glassbox {
 
 static_assert(kScriptGreek == USCRIPT_GREEK && kScriptHangul == USCRIPT_HANGUL &&
@@ -83,6 +85,15 @@ bool IsTypographic(char32_t cp) {
 }
 
 }  // namespace
+
+uint16_t UnicodeData::Lookup(char32_t cp) const {
+  const internal::UnicodeRuns& runs = internal::PrecomputedUnicodeRuns();
+  if (runs.count == 0) return Compute(cp);
+  // The last run starting at or before cp (runs start at 0).
+  const uint32_t* end = runs.starts + runs.count;
+  const uint32_t* it = std::upper_bound(runs.starts, end, static_cast<uint32_t>(cp));
+  return runs.entries[static_cast<size_t>(it - runs.starts) - 1];
+}
 
 uint16_t UnicodeData::Compute(char32_t cp) const {
   auto pack = [](CharClass c, char ascii = 0) {

@@ -97,6 +97,14 @@ class UnicodeData {
   // "ZERO WIDTH SPACE"; falls back to "U+XXXX" for unnamed code points.
   static std::string Name(char32_t cp);
 
+  // What ICU says for cp (the packed entry: bit 15 set, bits 5..11 the ASCII
+  // look-alike, bits 0..4 the CharClass), past the cache and the build-time
+  // table: for glassbox_unicodegen, which builds that table, and the test
+  // that compares the two.
+  uint16_t ComputedEntry(char32_t cp) const { return Compute(cp); }
+  // The entry the classifiers use (the build-time table's, else ICU's).
+  uint16_t EntryFor(char32_t cp) const { return Entry(cp); }
+
  private:
   UnicodeData();
   uint16_t Entry(char32_t cp) const {
@@ -104,10 +112,13 @@ class UnicodeData {
     std::atomic_ref<uint16_t> slot(table_.get()[cp]);
     uint16_t e = slot.load(std::memory_order_relaxed);
     if (e & 0x8000) return e;
-    e = Compute(cp);
+    e = Lookup(cp);
     slot.store(e, std::memory_order_relaxed);
     return e;
   }
+  // The entry from the build-time table (core/unicode_table.h), or from ICU
+  // when the binary has none (glassbox_unicodegen).
+  uint16_t Lookup(char32_t cp) const;
   uint16_t Compute(char32_t cp) const;
 
   struct SpoofHolder;  // the UTS #39 checker, opened on the first non-ASCII code point

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "core/hidden_text.h"
+#include "scan/walker.h"
 
 namespace glassbox::scan {
 namespace {
@@ -110,6 +111,53 @@ TEST(AgentConfig, OnlyAgentFilesApply) {
   EXPECT_TRUE(scanner->Applies(".cursor/rules/style.mdc"));
   EXPECT_FALSE(scanner->Applies("src/models/fast.yaml"));
   EXPECT_FALSE(scanner->Applies("lib/rules/style.mdc"));
+}
+
+// Applies() tests a file's name before its whole path, and a "*.ext" glob
+// by the name's ending: it must say what matching every rule's globs against
+// the path and each of its tails says (the plain path).
+TEST(AgentConfig, AppliesFastPathAgreesWithGlobs) {
+  auto scanner = Builtin();
+  std::vector<std::string> globs;
+  for (const AgentConfigRule& r : scanner->rules()) {
+    for (const std::string& f : r.files) globs.push_back(f);
+  }
+  auto plain = [&](std::string_view path) {
+    for (const std::string& g : globs) {
+      for (std::string_view p = path;;) {
+        if (GlobMatch(g, p)) return true;
+        const size_t slash = p.find('/');
+        if (slash == std::string_view::npos) break;
+        p.remove_prefix(slash + 1);
+      }
+    }
+    return false;
+  };
+  const std::vector<std::string> paths = {
+      "team.code-workspace",
+      "a/b/team.code-workspace",
+      ".code-workspace",
+      "code-workspace",
+      "x.code-workspace.bak",
+      "x.code-workspac",
+      "dir.code-workspace/a.c",
+      "src/main.c",
+      "AGENTS.md",
+      "repo/.vscode/tasks.json",
+      ".roo/mcp.json",
+      ".roo/x/mcp.json",
+      ".kilocode/mcp.json",
+      "a/.devcontainer/x/devcontainer.json",
+      ".cursor/rules/a/b.mdc",
+      "x.cursor/rules/a.mdc",
+      ".envrc",
+      "docs/.envrc.sample",
+      "README.md",
+      "",
+  };
+  for (const std::string& p : paths) EXPECT_EQ(scanner->Applies(p), plain(p)) << p;
+  EXPECT_TRUE(scanner->Applies("a/b/team.code-workspace"));
+  EXPECT_FALSE(scanner->Applies("x.code-workspace.bak"));
 }
 
 TEST(KeyPath, GlobsBracesAndDoubleStar) {

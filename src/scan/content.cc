@@ -172,24 +172,6 @@ size_t WindowCut(std::string_view window, ContentKind kind) {
 
 namespace {
 
-class MemoryWindowReader final : public WindowReader {
- public:
-  explicit MemoryWindowReader(std::string_view bytes) : bytes_(bytes) {}
-  std::string_view Window() const override {
-    return bytes_.substr(base_, std::min(bytes_.size() - base_, kWindowBytes + kOverlapBytes));
-  }
-  uint64_t base() const override { return base_; }
-  bool AtEnd() const override { return base_ + Window().size() == bytes_.size(); }
-  Status Advance(size_t cut) override {
-    base_ += std::min(cut, bytes_.size() - base_);
-    return Status::Ok();
-  }
-
- private:
-  std::string_view bytes_;
-  size_t base_ = 0;
-};
-
 class FdWindowReader final : public WindowReader {
  public:
   FdWindowReader(int fd, std::string name)
@@ -228,6 +210,17 @@ class FdWindowReader final : public WindowReader {
 };
 
 }  // namespace
+
+std::string_view MemoryWindowReader::Window() const {
+  return bytes_.substr(base_, std::min(bytes_.size() - base_, kWindowBytes + kOverlapBytes));
+}
+
+bool MemoryWindowReader::AtEnd() const { return base_ + Window().size() == bytes_.size(); }
+
+Status MemoryWindowReader::Advance(size_t cut) {
+  base_ += std::min(cut, bytes_.size() - base_);
+  return Status::Ok();
+}
 
 std::unique_ptr<WindowReader> MemoryWindows(std::string_view bytes) {
   return std::make_unique<MemoryWindowReader>(bytes);

@@ -68,7 +68,20 @@ class WindowReader {
   virtual Status Advance(size_t cut) = 0;
 };
 
-// Windows over bytes already in memory (no copy).
+// Windows over bytes already in memory (no copy). A value type, so that a
+// scan of a file in memory needs no allocation for it.
+class MemoryWindowReader final : public WindowReader {
+ public:
+  explicit MemoryWindowReader(std::string_view bytes) : bytes_(bytes) {}
+  std::string_view Window() const override;
+  uint64_t base() const override { return base_; }
+  bool AtEnd() const override;
+  Status Advance(size_t cut) override;
+
+ private:
+  std::string_view bytes_;
+  size_t base_ = 0;
+};
 std::unique_ptr<WindowReader> MemoryWindows(std::string_view bytes);
 // Windows read from a file descriptor into one reused buffer; `name` is used
 // in errors. The descriptor is not closed.

@@ -481,8 +481,8 @@ void Scanner::ScanBytes(std::string_view bytes, const std::string& path, ThreadS
     }
     // A UTF-16 or binary "data set" is scanned as such, not row by row.
   }
-  auto reader = MemoryWindows(bytes);
-  ScanWindows(*reader, path, path_kind, ts, out, stats, notes);
+  MemoryWindowReader reader(bytes);
+  ScanWindows(reader, path, path_kind, ts, out, stats, notes);
 }
 
 void Scanner::ScanBuffer(std::string_view bytes, const std::string& path, std::vector<Finding>* out,
@@ -588,70 +588,83 @@ Report Scanner::ScanPaths(const std::vector<std::string>& inputs) const {
   // The walk feeds a queue that the workers drain while it goes on. Files go
   // in batches of kBatch: handed over one by one, each file cost a futex
   // wake-up and wait (5,400 of them for 2,446 files, a sixth of a short
-  // scan's time). The walk waits while kMaxQueued batches are queued: each
-  // file holds its directory open (WalkedFile; opened relative to it, a file
-  // costs the kernel one name lookup, not one per directory above it), and
-  // at most kMaxOpenDirs are; a walk far ahead would leave the rest of the
-  // files to be opened by their whole path.
+  // scan's time). When kMaxQueued batches are queued the walking thread scans
+  // its next batch itself instead of waiting for room, so `jobs` threads scan
+  // (jobs - 1 workers and the walk) and none sleeps while there is work: a
+  // walk that waited, beside a worker per core, was one thread more than the
+  // cores and a context switch per wait. The bound matters because each file
+  // holds its directory open (WalkedFile; opened relative to it, a file costs
+  // the kernel one name lookup, not one per directory above it), and at most
+  // kMaxOpenDirs are; a walk far ahead would leave the rest of the files to
+  // be opened by their whole path.
   constexpr size_t kBatch = 8;
   constexpr size_t kMaxQueued = 32;
   constexpr size_t kMaxOpenDirs = 256;
   std::mutex queue_mu;
   std::condition_variable queue_cv;
-  std::condition_variable space_cv;  // the walk waits on it for room in the queue
   std::deque<std::vector<WalkedFile>> queue;
   bool walk_done = false;
-  bool walk_waiting = false;
   size_t waiting = 0;  // workers blocked on queue_cv: only they need a wake-up call
   auto next_batch = [&](std::vector<WalkedFile>* out) -> bool {
     out->clear();  // releases the directories the last batch held
-    bool wake_walk = false;
-    {
-      std::unique_lock<std::mutex> lock(queue_mu);
-      ++waiting;
-      queue_cv.wait(lock, [&] { return !queue.empty() || walk_done; });
-      --waiting;
-      if (queue.empty()) return false;
-      *out = std::move(queue.front());
-      queue.pop_front();
-      wake_walk = walk_waiting && queue.size() <= kMaxQueued / 2;
-    }
-    if (wake_walk) space_cv.notify_one();
+    std::unique_lock<std::mutex> lock(queue_mu);
+    ++waiting;
+    queue_cv.wait(lock, [&] { return !queue.empty() || walk_done; });
+    --waiting;
+    if (queue.empty()) return false;
+    *out = std::move(queue.front());
+    queue.pop_front();
     return true;
   };
   const unsigned jobs =
       options_.jobs != 0 ? options_.jobs : std::max(1u, std::thread::hardware_concurrency());
   std::atomic<uint64_t> done_files{0}, done_bytes{0};
   std::mutex mu;
-  auto worker = [&]() {
+  // What one scanning thread keeps until it is done.
+  struct Scanning {
     ThreadState ts;
-    if (secrets_) ts.scratch = secrets_->NewScratch();
     std::vector<Finding> found;
     ReportStats stats;
     std::vector<std::string> errors;
     std::vector<std::string> notes;
-    std::vector<WalkedFile> batch;
-    while (next_batch(&batch)) {
-      for (const WalkedFile& file : batch) {
-        uint64_t size = 0;
-        if (!ScanFile(file, ts, &found, &stats, &errors, &notes, &size)) continue;
-        const uint64_t f = done_files.fetch_add(1, std::memory_order_relaxed) + 1;
-        const uint64_t b = done_bytes.fetch_add(size, std::memory_order_relaxed) + size;
-        if (options_.progress && (f % 256) == 0) options_.progress(f, b);
-      }
+  };
+  auto new_scanning = [&] {
+    auto sc = std::make_unique<Scanning>();
+    if (secrets_) sc->ts.scratch = secrets_->NewScratch();
+    return sc;
+  };
+  auto scan_batch = [&](Scanning& sc, const std::vector<WalkedFile>& batch) {
+    for (const WalkedFile& file : batch) {
+      uint64_t size = 0;
+      if (!ScanFile(file, sc.ts, &sc.found, &sc.stats, &sc.errors, &sc.notes, &size)) continue;
+      const uint64_t f = done_files.fetch_add(1, std::memory_order_relaxed) + 1;
+      const uint64_t b = done_bytes.fetch_add(size, std::memory_order_relaxed) + size;
+      if (options_.progress && (f % 256) == 0) options_.progress(f, b);
     }
+  };
+  auto drain = [&](Scanning& sc) {
+    std::vector<WalkedFile> batch;
+    while (next_batch(&batch)) scan_batch(sc, batch);
+  };
+  auto merge = [&](Scanning& sc) {
     std::lock_guard<std::mutex> lock(mu);
-    for (Finding& f : found) report.findings.push_back(std::move(f));
-    for (std::string& e : errors) report.errors.push_back(std::move(e));
-    for (std::string& n : notes) report.notes.push_back(std::move(n));
-    report.stats.files += stats.files;
-    report.stats.bytes += stats.bytes;
-    report.stats.binary_files += stats.binary_files;
-    report.stats.too_large_skipped += stats.too_large_skipped;
-    report.stats.rows += stats.rows;
+    for (Finding& f : sc.found) report.findings.push_back(std::move(f));
+    for (std::string& e : sc.errors) report.errors.push_back(std::move(e));
+    for (std::string& n : sc.notes) report.notes.push_back(std::move(n));
+    report.stats.files += sc.stats.files;
+    report.stats.bytes += sc.stats.bytes;
+    report.stats.binary_files += sc.stats.binary_files;
+    report.stats.too_large_skipped += sc.stats.too_large_skipped;
+    report.stats.rows += sc.stats.rows;
+  };
+  auto worker = [&]() {
+    const auto sc = new_scanning();
+    drain(*sc);
+    merge(*sc);
   };
   std::vector<std::thread> threads;
-  for (unsigned t = 0; t < jobs; ++t) threads.emplace_back(worker);
+  for (unsigned t = 1; t < jobs; ++t) threads.emplace_back(worker);
+  const auto walk_scanning = new_scanning();
   WalkOptions walk_options{options_.excludes, options_.respect_gitignore, nullptr};
   walk_options.max_open_dirs = kMaxOpenDirs;
   std::vector<Finding> link_findings;
@@ -665,21 +678,20 @@ Report Scanner::ScanPaths(const std::vector<std::string>& inputs) const {
     special_notes.push_back(fmt::format("{}: {}, not read (only regular files are)", path, what));
   };
   std::vector<WalkedFile> pending;
+  pending.reserve(kBatch);
   auto hand_over = [&] {
-    bool wake;
-    {
-      std::unique_lock<std::mutex> lock(queue_mu);
-      if (queue.size() >= kMaxQueued) {
-        // Until the workers have taken half: one wake-up per kMaxQueued / 2
-        // batches, not one per batch.
-        walk_waiting = true;
-        space_cv.wait(lock, [&] { return queue.size() <= kMaxQueued / 2; });
-        walk_waiting = false;
-      }
-      queue.push_back(std::move(pending));
-      wake = waiting > 0;
+    std::unique_lock<std::mutex> lock(queue_mu);
+    if (queue.size() >= kMaxQueued) {
+      lock.unlock();
+      scan_batch(*walk_scanning, pending);  // the queue is full: scan, do not wait
+      pending.clear();                      // releases the directories the batch held
+      return;
     }
+    queue.push_back(std::move(pending));
+    const bool wake = waiting > 0;
+    lock.unlock();
     pending = {};
+    pending.reserve(kBatch);  // one allocation a batch, not four as it grows
     if (wake) queue_cv.notify_one();
   };
   std::vector<std::string> walk_errors = WalkEachFile(paths, walk_options, [&](WalkedFile file) {
@@ -692,6 +704,8 @@ Report Scanner::ScanPaths(const std::vector<std::string>& inputs) const {
     walk_done = true;
   }
   queue_cv.notify_all();
+  drain(*walk_scanning);  // what the workers have not taken yet
+  merge(*walk_scanning);
   for (std::thread& t : threads) t.join();
   for (std::string& e : walk_errors) report.errors.push_back(std::move(e));
   for (std::string& n : special_notes) report.notes.push_back(std::move(n));

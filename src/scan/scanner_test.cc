@@ -77,6 +77,34 @@ TEST(Scanner, SeverityOfUnknownExtensionFollowsTheContent) {
   EXPECT_GE(by_file["c.txt"], Severity::kLow);
 }
 
+// The walking thread scans a batch itself whenever 32 batches are queued,
+// and drains the queue with the workers at the end: with 600 files in 30
+// folders the queue fills, so every way the files reach a scanning thread is
+// taken. Any number of jobs must give the same report as one.
+TEST(Scanner, EveryJobCountScansEveryFileOnce) {
+  TempDir dir;
+  for (int d = 0; d < 30; ++d) {
+    for (int f = 0; f < 20; ++f) {
+      const std::string body = f % 5 == 0 ? "id = \"a\xE2\x80\x8B"
+                                            "b\";\n"
+                                          : "plain text\n";
+      dir.Write("d" + std::to_string(d) + "/f" + std::to_string(f) + ".py", body);
+    }
+  }
+  auto scan = [&](unsigned jobs) {
+    ScanOptions o;
+    o.jobs = jobs;
+    Report r = Make(o)->ScanPaths({dir.path()});
+    std::vector<std::string> found;
+    for (const Finding& f : r.findings) found.push_back(f.path + " " + f.rule);
+    return std::make_pair(r.stats.files, found);
+  };
+  const auto one = scan(1);
+  EXPECT_EQ(one.first, 600u);
+  EXPECT_EQ(one.second.size(), 120u);
+  for (unsigned jobs : {2u, 3u, 8u}) EXPECT_EQ(scan(jobs), one) << jobs << " jobs";
+}
+
 TEST(Scanner, WalksHiddenFoldersSkipsGitAndCountsBinaries) {
   TempDir dir;
   dir.Write(".claude/settings.json", "{\"x\": \"a\xE2\x80\x8B\"}");  // hidden folder: scanned

@@ -245,7 +245,16 @@ class TreeWalker {
     const bool excludes = !options_.excludes.empty();
     const bool ignores = repo_ != nullptr && !workdir_.empty();
     for (auto& [name, type] : entries) {
-      std::string child = path == "/" ? "/" + name : path == "." ? name : path + "/" + name;
+      // One allocation (path + "/" + name made a temporary, then grew it).
+      std::string child;
+      if (path == ".") {
+        child = name;
+      } else {
+        child.reserve(path.size() + 1 + name.size());
+        child += path;
+        if (path != "/") child += '/';
+        child += name;
+      }
       if (type == DT_UNKNOWN && !TypeByStat(child, &type)) continue;
       const bool need_rel = excludes || type == DT_DIR;
       const bool need_real = ignores || type != DT_REG;
