@@ -570,6 +570,96 @@ Finding SymlinkEscapeFinding(const std::string& link, const std::string& target)
   return f;
 }
 
+// The walk's files in batches, from the walking thread to the workers that
+// drain them while the walk goes on. Files go in batches: handed over one by
+// one, each file cost a futex wake-up and wait (5,400 of them for 2,446
+// files, a sixth of a short scan's time). At most `max_queued` batches wait:
+// TryPush refuses more, and the walking thread scans that batch itself
+// instead of waiting for room, so `jobs` threads scan (jobs - 1 workers and
+// the walk) and none sleeps while there is work (a walk that waited, beside a
+// worker per core, was one thread more than the cores and a context switch
+// per wait). The bound matters because each file holds its directory open
+// (WalkedFile: opened relative to it, a file costs the kernel one name lookup,
+// not one per directory above it), and a walk far ahead would leave the rest
+// of the files to be opened by their whole path.
+class BatchQueue {
+ public:
+  explicit BatchQueue(size_t max_queued) : max_queued_(max_queued) {}
+
+  // Queues *batch (moved from), or leaves it and returns false when full.
+  bool TryPush(std::vector<WalkedFile>* batch) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (queue_.size() >= max_queued_) return false;
+    queue_.push_back(std::move(*batch));
+    const bool wake = waiting_ > 0;  // only blocked workers need a wake-up call
+    lock.unlock();
+    if (wake) cv_.notify_one();
+    return true;
+  }
+
+  // The next batch into *out (releasing the directories the last one held);
+  // false once the walk is over and nothing is left.
+  bool Next(std::vector<WalkedFile>* out) {
+    out->clear();
+    std::unique_lock<std::mutex> lock(mu_);
+    ++waiting_;
+    cv_.wait(lock, [&] { return !queue_.empty() || walk_done_; });
+    --waiting_;
+    if (queue_.empty()) return false;
+    *out = std::move(queue_.front());
+    queue_.pop_front();
+    return true;
+  }
+
+  // The walk is over: workers drain what is left and stop.
+  void Close() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      walk_done_ = true;
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  const size_t max_queued_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::vector<WalkedFile>> queue_;
+  bool walk_done_ = false;
+  size_t waiting_ = 0;
+};
+
+// What one scanning thread keeps until it is done, then merges.
+struct ScanningThread {
+  Scanner::ThreadState ts;
+  std::vector<Finding> found;
+  ReportStats stats;
+  std::vector<std::string> errors;
+  std::vector<std::string> notes;
+
+  void MergeInto(Report* report) {
+    for (Finding& f : found) report->findings.push_back(std::move(f));
+    for (std::string& e : errors) report->errors.push_back(std::move(e));
+    for (std::string& n : notes) report->notes.push_back(std::move(n));
+    report->stats.files += stats.files;
+    report->stats.bytes += stats.bytes;
+    report->stats.binary_files += stats.binary_files;
+    report->stats.too_large_skipped += stats.too_large_skipped;
+    report->stats.rows += stats.rows;
+  }
+};
+
+// Findings by path and offset, errors and notes sorted: the same report
+// whatever the threads' order.
+void SortReport(Report* report) {
+  std::stable_sort(report->findings.begin(), report->findings.end(),
+                   [](const Finding& a, const Finding& b) {
+                     return std::tie(a.path, a.byte_offset) < std::tie(b.path, b.byte_offset);
+                   });
+  std::sort(report->errors.begin(), report->errors.end());
+  std::sort(report->notes.begin(), report->notes.end());
+}
+
 }  // namespace
 
 Report Scanner::ScanPaths(const std::vector<std::string>& inputs) const {
@@ -585,55 +675,20 @@ Report Scanner::ScanPaths(const std::vector<std::string>& inputs) const {
     }
   }
   if (read_stdin) ScanStdin(&report);
-  // The walk feeds a queue that the workers drain while it goes on. Files go
-  // in batches of kBatch: handed over one by one, each file cost a futex
-  // wake-up and wait (5,400 of them for 2,446 files, a sixth of a short
-  // scan's time). When kMaxQueued batches are queued the walking thread scans
-  // its next batch itself instead of waiting for room, so `jobs` threads scan
-  // (jobs - 1 workers and the walk) and none sleeps while there is work: a
-  // walk that waited, beside a worker per core, was one thread more than the
-  // cores and a context switch per wait. The bound matters because each file
-  // holds its directory open (WalkedFile; opened relative to it, a file costs
-  // the kernel one name lookup, not one per directory above it), and at most
-  // kMaxOpenDirs are; a walk far ahead would leave the rest of the files to
-  // be opened by their whole path.
   constexpr size_t kBatch = 8;
   constexpr size_t kMaxQueued = 32;
-  constexpr size_t kMaxOpenDirs = 256;
-  std::mutex queue_mu;
-  std::condition_variable queue_cv;
-  std::deque<std::vector<WalkedFile>> queue;
-  bool walk_done = false;
-  size_t waiting = 0;  // workers blocked on queue_cv: only they need a wake-up call
-  auto next_batch = [&](std::vector<WalkedFile>* out) -> bool {
-    out->clear();  // releases the directories the last batch held
-    std::unique_lock<std::mutex> lock(queue_mu);
-    ++waiting;
-    queue_cv.wait(lock, [&] { return !queue.empty() || walk_done; });
-    --waiting;
-    if (queue.empty()) return false;
-    *out = std::move(queue.front());
-    queue.pop_front();
-    return true;
-  };
+  constexpr size_t kMaxOpenDirs = 256;  // directories the queued files hold open, at most
+  BatchQueue queue(kMaxQueued);
   const unsigned jobs =
       options_.jobs != 0 ? options_.jobs : std::max(1u, std::thread::hardware_concurrency());
   std::atomic<uint64_t> done_files{0}, done_bytes{0};
-  std::mutex mu;
-  // What one scanning thread keeps until it is done.
-  struct Scanning {
-    ThreadState ts;
-    std::vector<Finding> found;
-    ReportStats stats;
-    std::vector<std::string> errors;
-    std::vector<std::string> notes;
-  };
+  std::mutex report_mu;
   auto new_scanning = [&] {
-    auto sc = std::make_unique<Scanning>();
+    auto sc = std::make_unique<ScanningThread>();
     if (secrets_) sc->ts.scratch = secrets_->NewScratch();
     return sc;
   };
-  auto scan_batch = [&](Scanning& sc, const std::vector<WalkedFile>& batch) {
+  auto scan_batch = [&](ScanningThread& sc, const std::vector<WalkedFile>& batch) {
     for (const WalkedFile& file : batch) {
       uint64_t size = 0;
       if (!ScanFile(file, sc.ts, &sc.found, &sc.stats, &sc.errors, &sc.notes, &size)) continue;
@@ -642,28 +697,16 @@ Report Scanner::ScanPaths(const std::vector<std::string>& inputs) const {
       if (options_.progress && (f % 256) == 0) options_.progress(f, b);
     }
   };
-  auto drain = [&](Scanning& sc) {
+  auto drain_and_merge = [&](ScanningThread& sc) {
     std::vector<WalkedFile> batch;
-    while (next_batch(&batch)) scan_batch(sc, batch);
-  };
-  auto merge = [&](Scanning& sc) {
-    std::lock_guard<std::mutex> lock(mu);
-    for (Finding& f : sc.found) report.findings.push_back(std::move(f));
-    for (std::string& e : sc.errors) report.errors.push_back(std::move(e));
-    for (std::string& n : sc.notes) report.notes.push_back(std::move(n));
-    report.stats.files += sc.stats.files;
-    report.stats.bytes += sc.stats.bytes;
-    report.stats.binary_files += sc.stats.binary_files;
-    report.stats.too_large_skipped += sc.stats.too_large_skipped;
-    report.stats.rows += sc.stats.rows;
-  };
-  auto worker = [&]() {
-    const auto sc = new_scanning();
-    drain(*sc);
-    merge(*sc);
+    while (queue.Next(&batch)) scan_batch(sc, batch);
+    std::lock_guard<std::mutex> lock(report_mu);
+    sc.MergeInto(&report);
   };
   std::vector<std::thread> threads;
-  for (unsigned t = 1; t < jobs; ++t) threads.emplace_back(worker);
+  for (unsigned t = 1; t < jobs; ++t)
+    threads.emplace_back([&] { drain_and_merge(*new_scanning()); });
+
   const auto walk_scanning = new_scanning();
   WalkOptions walk_options{options_.excludes, options_.respect_gitignore, nullptr};
   walk_options.max_open_dirs = kMaxOpenDirs;
@@ -680,42 +723,27 @@ Report Scanner::ScanPaths(const std::vector<std::string>& inputs) const {
   std::vector<WalkedFile> pending;
   pending.reserve(kBatch);
   auto hand_over = [&] {
-    std::unique_lock<std::mutex> lock(queue_mu);
-    if (queue.size() >= kMaxQueued) {
-      lock.unlock();
-      scan_batch(*walk_scanning, pending);  // the queue is full: scan, do not wait
-      pending.clear();                      // releases the directories the batch held
+    if (queue.TryPush(&pending)) {
+      pending = {};
+      pending.reserve(kBatch);  // one allocation a batch, not four as it grows
       return;
     }
-    queue.push_back(std::move(pending));
-    const bool wake = waiting > 0;
-    lock.unlock();
-    pending = {};
-    pending.reserve(kBatch);  // one allocation a batch, not four as it grows
-    if (wake) queue_cv.notify_one();
+    scan_batch(*walk_scanning, pending);  // the queue is full: scan, do not wait
+    pending.clear();                      // releases the directories the batch held
   };
   std::vector<std::string> walk_errors = WalkEachFile(paths, walk_options, [&](WalkedFile file) {
     pending.push_back(std::move(file));
     if (pending.size() >= kBatch) hand_over();
   });
   if (!pending.empty()) hand_over();
-  {
-    std::lock_guard<std::mutex> lock(queue_mu);
-    walk_done = true;
-  }
-  queue_cv.notify_all();
-  drain(*walk_scanning);  // what the workers have not taken yet
-  merge(*walk_scanning);
+  queue.Close();
+  drain_and_merge(*walk_scanning);  // what the workers have not taken yet
   for (std::thread& t : threads) t.join();
+
   for (std::string& e : walk_errors) report.errors.push_back(std::move(e));
   for (std::string& n : special_notes) report.notes.push_back(std::move(n));
   for (Finding& f : link_findings) report.findings.push_back(std::move(f));
-  std::stable_sort(report.findings.begin(), report.findings.end(),
-                   [](const Finding& a, const Finding& b) {
-                     return std::tie(a.path, a.byte_offset) < std::tie(b.path, b.byte_offset);
-                   });
-  std::sort(report.errors.begin(), report.errors.end());
-  std::sort(report.notes.begin(), report.notes.end());
+  SortReport(&report);
   report.stats.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return report;
