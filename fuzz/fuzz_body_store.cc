@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <string>
 
 #include "fuzz_check.h"
@@ -28,6 +29,14 @@ struct Stores {
     dir = made;
     reader = new glassbox::gate::BodyStore(dir + "/read", 1 << 20);
   }
+  // libFuzzer ends a timed run with exit(), which runs this: no directory is left behind.
+  ~Stores() {
+    delete reader;
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+  Stores(const Stores&) = delete;
+  Stores& operator=(const Stores&) = delete;
 };
 
 Stores& Get() {
