@@ -45,13 +45,14 @@ std::string PrintableOrEmpty(const std::string& bytes, size_t min_chars) {
 class ScanState {
  public:
   ScanState(const UnicodeData& data, std::string_view text, const TextContext& ctx,
-            std::vector<Finding>* out)
+            std::vector<Finding>* out, const TextIndex* index)
       : data_(data),
         text_(text),
         p_(reinterpret_cast<const unsigned char*>(text.data())),
         n_(text.size()),
         ctx_(ctx),
-        out_(out) {}
+        out_(out),
+        index_(index) {}
 
   void Run();
 
@@ -181,6 +182,7 @@ class ScanState {
   size_t n_;
   TextContext ctx_;
   std::vector<Finding>* out_;
+  const TextIndex* index_;  // of text_, or null
 
   LineInfo line_{};
   bool line_valid_ = false;
@@ -202,7 +204,7 @@ class ScanState {
 void ScanState::Run() {
   size_t i = 0;
   while (true) {
-    i = utf::NextInteresting(text_, i);
+    i = index_ != nullptr ? index_->NextInteresting(i) : utf::NextInteresting(text_, i);
     if (i >= n_) break;
     const unsigned char b = p_[i];
     if (b == '\n') {
@@ -1328,8 +1330,8 @@ void ScanState::FinishInvalid() {
 }  // namespace
 
 void HiddenTextDetector::Scan(std::string_view text, const TextContext& context,
-                              std::vector<Finding>* out) const {
-  ScanState state(data_, text, context, out);
+                              std::vector<Finding>* out, const TextIndex* index) const {
+  ScanState state(data_, text, context, out, index);
   state.Run();
 }
 

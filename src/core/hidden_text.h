@@ -19,6 +19,7 @@
 
 #include "core/finding.h"
 #include "core/json_strings.h"
+#include "core/text_index.h"
 #include "core/text_kind.h"
 #include "core/unicode.h"
 
@@ -52,8 +53,11 @@ class HiddenTextDetector {
   HiddenTextDetector() : data_(UnicodeData::Get()) {}
 
   // Appends what it finds in `text` to *out. Never fails: invalid UTF-8 is
-  // itself reported (unicode/invalid-encoding) and skipped.
-  void Scan(std::string_view text, const TextContext& context, std::vector<Finding>* out) const;
+  // itself reported (unicode/invalid-encoding) and skipped. `index`, when
+  // given, is the TextIndex of `text` (built by the caller for this pass and
+  // the secret views): the bytes to look at are taken from it, not searched.
+  void Scan(std::string_view text, const TextContext& context, std::vector<Finding>* out,
+            const TextIndex* index = nullptr) const;
 
   // JSON string escapes ("\u200B", "\udb40\udc41") hide characters from a
   // scan of the raw text. Scans the decoded text of every string literal in

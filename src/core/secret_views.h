@@ -8,7 +8,8 @@
 // what a view was needed for, with offsets in the original text and the
 // message saying how the secret was hidden; the hiding itself is reported by
 // the hidden-text detector. Cheap on text with nothing to decode: one pass
-// for base64 runs, the invisible view only when such characters occur.
+// for base64 runs (none when the caller hands over the text's TextIndex),
+// the invisible view only when such characters occur.
 #pragma once
 
 #include <string_view>
@@ -19,6 +20,7 @@
 #include "core/json_strings.h"
 #include "core/secrets.h"
 #include "core/status.h"
+#include "core/text_index.h"
 #include "core/text_kind.h"
 #include "core/utf.h"
 
@@ -30,6 +32,10 @@ struct SecretViewOptions {
   // EscapedJsonStrings(text) of a JSON document when the caller has them
   // already (the scanner shares them with the hidden-text detector).
   const std::vector<EscapedJsonString>* json_strings = nullptr;
+  // TextIndex of the text when the caller built one (the scanner shares it
+  // with the hidden-text detector): its base64 runs and interesting bytes
+  // are not searched again.
+  const TextIndex* index = nullptr;
 };
 
 // Appends findings of `scanner` that only the views reveal. `already` holds

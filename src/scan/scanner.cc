@@ -17,6 +17,7 @@
 #include "core/json_strings.h"
 #include "core/locate.h"
 #include "core/secret_views.h"
+#include "core/text_index.h"
 #include "core/utf.h"
 #include "scan/agent_config.h"
 #include "scan/content.h"
@@ -31,6 +32,7 @@ struct Scanner::ThreadState {
   HiddenTextDetector detector;
   std::vector<Finding> buffer;
   ReadBuffer read_buffer;
+  TextIndex index;      // of the text ScanText is on
   std::string strings;  // a binary window after the strings pass
 };
 
@@ -133,8 +135,16 @@ void Scanner::ScanText(std::string_view text, const std::string& path, TextKind 
                             text.find("\\u") != std::string_view::npos;
   std::vector<EscapedJsonString> escaped;
   if (json_escapes) escaped = EscapedJsonStrings(text);
-  if (options_.unicode || agent_config_) {
-    ts.detector.Scan(text, TextContext{kind, at_file_start}, out);
+  // The hidden-text detector and the secret views each read every byte; with
+  // both on, one pass finds what both look for (core/text_index.h).
+  const bool hidden = options_.unicode || agent_config_;
+  const TextIndex* index = nullptr;
+  if (hidden && secrets_) {
+    ts.index.Build(text);
+    index = &ts.index;
+  }
+  if (hidden) {
+    ts.detector.Scan(text, TextContext{kind, at_file_start}, out, index);
     if (json == JsonSyntax::kDocument)
       ts.detector.ScanJsonEscapes(text, JsonSyntax::kDocument, out, &escaped);
   }
@@ -158,6 +168,7 @@ void Scanner::ScanText(std::string_view text, const std::string& path, TextKind 
     SecretViewOptions views;
     views.json = json;
     views.json_strings = &escaped;
+    views.index = index;
     if (st.ok()) st = ScanSecretViews(*secrets_, text, views, *ts.scratch, plain, out);
     (void)st;  // only fails on an engine bug; the unicode results still stand
   }
