@@ -54,14 +54,13 @@ Result<int> FileSource::OpenRegular(const std::string& path, uint64_t max_bytes,
   return OpenRegularAt(AT_FDCWD, path.c_str(), path, max_bytes, size);
 }
 
-Result<int> FileSource::OpenRegularAt(int dir_fd, const char* name, const std::string& path,
-                                      uint64_t max_bytes, uint64_t* size) {
-  // O_NONBLOCK: opening a FIFO with no writer would otherwise wait forever.
-  Fd f{openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)};
-  if (f.fd < 0)
-    return Status::Error(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+namespace {
+
+// The checks of OpenRegularAt on an open file: a regular file of at most
+// max_bytes; its size.
+Result<uint64_t> RegularSize(int fd, const std::string& path, uint64_t max_bytes) {
   struct stat st;
-  if (fstat(f.fd, &st) != 0)
+  if (fstat(fd, &st) != 0)
     return Status::Error(fmt::format("{}: cannot stat: {}", path, std::strerror(errno)));
   if (!S_ISREG(st.st_mode)) {
     const char* what = S_ISFIFO(st.st_mode)                         ? "a FIFO"
@@ -71,16 +70,103 @@ Result<int> FileSource::OpenRegularAt(int dir_fd, const char* name, const std::s
                                                                     : "not a regular file";
     return Status::Error(fmt::format("{}: {}, not read (only regular files are)", path, what));
   }
-  *size = static_cast<uint64_t>(st.st_size);
-  if (*size > max_bytes) {
+  const auto size = static_cast<uint64_t>(st.st_size);
+  if (size > max_bytes) {
     return Status::Error(fmt::format("{}: {} bytes is over the size limit of {} bytes (--max-size)",
-                                     path, *size, max_bytes));
+                                     path, size, max_bytes));
   }
+  return size;
+}
+
+// Reads into[done, want) from fd until `want` bytes or the end; the bytes read.
+Result<size_t> ReadUpTo(int fd, char* into, size_t done, size_t want, const std::string& path) {
+  while (done < want) {
+    const ssize_t n = read(fd, into + done, want - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::Error(fmt::format("{}: read failed: {}", path, std::strerror(errno)));
+    }
+    if (n == 0) break;  // the end (a file that shrank while we read it)
+    done += static_cast<size_t>(n);
+  }
+  return done;
+}
+
+// The first read of a walked file: one read() of up to `want` bytes.
+Result<size_t> FirstRead(int fd, char* into, size_t want, const std::string& path) {
+  while (true) {
+    const ssize_t n = read(fd, into, want);
+    if (n >= 0) return static_cast<size_t>(n);
+    if (errno != EINTR)
+      return Status::Error(fmt::format("{}: read failed: {}", path, std::strerror(errno)));
+  }
+}
+
+// The buffer a walked file is first read into: most files fit.
+constexpr size_t kWalkedReadBytes = size_t{256} << 10;
+
+}  // namespace
+
+Result<int> FileSource::OpenRegularAt(int dir_fd, const char* name, const std::string& path,
+                                      uint64_t max_bytes, uint64_t* size) {
+  // O_NONBLOCK: opening a FIFO with no writer would otherwise wait forever.
+  Fd f{openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)};
+  if (f.fd < 0)
+    return Status::Error(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+  auto checked = RegularSize(f.fd, path, max_bytes);
+  if (!checked.ok()) return checked.status();
+  *size = checked.value();
   // O_NONBLOCK stays set: it means nothing to a regular file's reads (and
   // clearing it cost two fcntl calls per file, ~4% of a scan's system time).
   const int fd = f.fd;
   f.fd = -1;
   return fd;
+}
+
+Result<FileSource> FileSource::ReadWalkedAt(int dir_fd, const char* name, const std::string& path,
+                                            uint64_t max_bytes, uint64_t read_whole_up_to,
+                                            ReadBuffer* reuse, int* rest_fd, uint64_t* size) {
+  *rest_fd = -1;
+  Fd f{openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW)};
+  if (f.fd < 0)
+    return Status::Error(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+  if (reuse->capacity < kWalkedReadBytes) {
+    reuse->capacity = kWalkedReadBytes;
+    reuse->data.reset(new char[reuse->capacity]);
+  }
+  // One byte past the limit tells a file over it.
+  const size_t want =
+      max_bytes < reuse->capacity ? static_cast<size_t>(max_bytes) + 1 : reuse->capacity;
+  auto first = FirstRead(f.fd, reuse->data.get(), want, path);
+  if (!first.ok()) return first.status();
+  FileSource src;
+  // (Nothing read may be a FIFO put in the file's place after the walk: the
+  // checks below tell it from an empty file.)
+  if (first.value() < want && first.value() > 0) {
+    *size = first.value();
+    src.view_ = std::string_view(reuse->data.get(), first.value());
+    return src;
+  }
+  auto checked = RegularSize(f.fd, path, max_bytes);
+  if (!checked.ok()) return checked.status();
+  *size = checked.value();
+  if (*size >= kMapThreshold || *size > read_whole_up_to) {
+    if (lseek(f.fd, 0, SEEK_SET) != 0)
+      return Status::Error(fmt::format("{}: cannot seek: {}", path, std::strerror(errno)));
+    *rest_fd = f.fd;
+    f.fd = -1;
+    return src;
+  }
+  if (reuse->capacity < *size + 1) {
+    std::unique_ptr<char[]> grown(new char[*size + 1]);
+    std::memcpy(grown.get(), reuse->data.get(), first.value());
+    reuse->data = std::move(grown);
+    reuse->capacity = *size + 1;
+  }
+  auto done = ReadUpTo(f.fd, reuse->data.get(), first.value(), *size, path);
+  if (!done.ok()) return done.status();
+  src.view_ = std::string_view(reuse->data.get(), done.value());
+  return src;
 }
 
 Result<FileSource> FileSource::Open(const std::string& path, uint64_t max_bytes,
@@ -116,17 +202,9 @@ Result<FileSource> FileSource::Load(int fd, uint64_t size, const std::string& pa
     src.buffer_.reset(new char[size + 1]);
     into = src.buffer_.get();
   }
-  size_t done = 0;
-  while (done < size) {
-    const ssize_t n = read(fd, into + done, size - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Status::Error(fmt::format("{}: read failed: {}", path, std::strerror(errno)));
-    }
-    if (n == 0) break;  // the file shrank while we read it
-    done += static_cast<size_t>(n);
-  }
-  src.view_ = std::string_view(into, done);
+  auto done = ReadUpTo(fd, into, 0, size, path);
+  if (!done.ok()) return done.status();
+  src.view_ = std::string_view(into, done.value());
   return src;
 }
 

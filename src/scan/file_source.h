@@ -39,6 +39,19 @@ class FileSource {
   // for the working directory); `path` names the file in errors.
   static Result<int> OpenRegularAt(int dir_fd, const char* name, const std::string& path,
                                    uint64_t max_bytes, uint64_t* size);
+  // A file the walk listed as regular (its directory entry said so), `name`
+  // in the directory open as dir_fd. Most files are read whole by one read
+  // into `reuse`: a read that returns less than it asked for ended the file
+  // (a regular file's read is short only at its end), so neither fstat nor
+  // a read that returns 0 is needed; *rest_fd is -1 then. An empty read or a
+  // file that fills the buffer is checked as OpenRegularAt checks it (*size from fstat) and
+  // read on up to `read_whole_up_to` bytes (and below the size Load maps);
+  // a larger one is left to the caller: no bytes, *rest_fd open at offset 0
+  // (the caller's to close). Opened with O_NOFOLLOW: a link put in the
+  // file's place after the walk is refused, not followed.
+  static Result<FileSource> ReadWalkedAt(int dir_fd, const char* name, const std::string& path,
+                                         uint64_t max_bytes, uint64_t read_whole_up_to,
+                                         ReadBuffer* reuse, int* rest_fd, uint64_t* size);
   // The `size` bytes of `fd` (from OpenRegular; it stays open and the
   // caller's), as Open reads them: one open per file, not two.
   static Result<FileSource> Load(int fd, uint64_t size, const std::string& path,

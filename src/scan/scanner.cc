@@ -532,17 +532,35 @@ bool Scanner::ScanFile(const WalkedFile& file, ThreadState& ts, std::vector<Find
                        ReportStats* stats, std::vector<std::string>* errors,
                        std::vector<std::string>* notes, uint64_t* size) const {
   const std::string& path = file.path;
-  auto fd = file.dir != nullptr
-                ? FileSource::OpenRegularAt(file.dir->fd(), path.c_str() + file.name_offset, path,
-                                            options_.max_file_bytes, size)
-                : FileSource::OpenRegular(path, options_.max_file_bytes, size);
+  // (A data set is read whole; other files larger than a window are read in windows.)
+  const uint64_t read_whole_up_to =
+      options_.data_mode ? ~uint64_t{0} : kWindowBytes + kOverlapBytes;
+  Result<int> fd = -1;
+  if (file.dir != nullptr) {
+    // Most walked files are read by one read(), without an fstat.
+    int rest_fd = -1;
+    auto whole = FileSource::ReadWalkedAt(file.dir->fd(), path.c_str() + file.name_offset, path,
+                                          options_.max_file_bytes, read_whole_up_to,
+                                          &ts.read_buffer, &rest_fd, size);
+    if (whole.ok() && rest_fd < 0) {
+      ScanBytes(whole->bytes(), path, ts, found, stats, notes);
+      return true;
+    }
+    if (whole.ok()) {
+      fd = rest_fd;
+    } else {
+      fd = whole.status();
+    }
+  } else {
+    fd = FileSource::OpenRegular(path, options_.max_file_bytes, size);
+  }
   if (!fd.ok()) {
     if (fd.status().message().find("size limit") != std::string::npos) ++stats->too_large_skipped;
     errors->push_back(fd.status().message());
     return false;
   }
-  // (A data set is read whole; only a large file needs the name's kind here.)
-  const bool large = *size > kWindowBytes + kOverlapBytes && !options_.data_mode;
+  // (Only a large file needs the name's kind here.)
+  const bool large = *size > read_whole_up_to;
   const TextKind path_kind = large ? TextKindForPath(path) : TextKind::kUnknown;
   if (large && path_kind != TextKind::kData) {
     // Large files are read in windows, not mapped whole: memory stays

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <random>
@@ -463,6 +464,67 @@ TEST(FileSource, LoadReadsTheOpenedFileSmallAndMapped) {
     ASSERT_TRUE(src.ok()) << src.status().message();
     EXPECT_EQ(src->bytes(), content) << size;
   }
+}
+
+// A walked file is read by one read() when it is shorter than the buffer
+// (256 KiB), without fstat; one that fills it is checked and read on (or
+// left open at offset 0 for windows and mapping). Each size gives the bytes
+// OpenRegular + Load give, and the same errors: over --max-size by one byte
+// or more, a FIFO or a symbolic link in the file's place.
+TEST(FileSource, ReadWalkedAtGivesWhatOpenRegularAndLoadGive) {
+  TempDir dir;
+  const int dir_fd = open(dir.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(dir_fd, 0);
+  constexpr size_t kBuffer = size_t{256} << 10;
+  const uint64_t kWhole = uint64_t{4} << 20;  // read whole up to this; larger is left open
+  ReadBuffer buffer;
+  for (const size_t size :
+       {size_t{0}, size_t{1}, size_t{5}, kBuffer - 1, kBuffer, kBuffer + 1, (size_t{1} << 20) - 1,
+        size_t{1} << 20, (size_t{5} << 20) + 7, size_t{70000}}) {
+    std::string content(size, 'x');
+    for (size_t k = 0; k < size; ++k) content[k] = static_cast<char>('a' + (k * 7) % 26);
+    const std::string name = "f" + std::to_string(size);
+    const std::string path = dir.Write(name, content);
+    for (const uint64_t max_bytes : {uint64_t{1} << 30, uint64_t{size}, uint64_t{size} - 1}) {
+      if (size == 0 && max_bytes != 1u << 30) continue;
+      uint64_t plain_size = 0;
+      auto plain_fd = FileSource::OpenRegular(path, max_bytes, &plain_size);
+      int rest_fd = -1;
+      uint64_t got_size = 0;
+      auto got = FileSource::ReadWalkedAt(dir_fd, name.c_str(), path, max_bytes, kWhole, &buffer,
+                                          &rest_fd, &got_size);
+      ASSERT_EQ(got.ok(), plain_fd.ok()) << size << " " << max_bytes;
+      if (!got.ok()) {
+        EXPECT_EQ(got.status().message(), plain_fd.status().message());
+        continue;
+      }
+      close(plain_fd.value());
+      EXPECT_EQ(got_size, size);
+      if (rest_fd >= 0) {  // left to the caller: the plain path from offset 0
+        EXPECT_TRUE(size >= (size_t{1} << 20) || size > kWhole) << size;
+        EXPECT_TRUE(got->bytes().empty());
+        auto src = FileSource::Load(rest_fd, got_size, path, nullptr);
+        close(rest_fd);
+        ASSERT_TRUE(src.ok()) << src.status().message();
+        EXPECT_EQ(src->bytes(), content) << size;
+      } else {
+        EXPECT_LT(size, size_t{1} << 20);
+        EXPECT_EQ(got->bytes(), content) << size;
+      }
+    }
+  }
+  // Put in a walked file's place after the walk: refused, not read or followed.
+  ASSERT_EQ(mkfifo((dir.path() + "/pipe").c_str(), 0600), 0);
+  ASSERT_EQ(symlink((dir.path() + "/f5").c_str(), (dir.path() + "/link").c_str()), 0);
+  for (const char* name : {"pipe", "link"}) {
+    int rest_fd = -1;
+    uint64_t got_size = 0;
+    auto got = FileSource::ReadWalkedAt(dir_fd, name, name, uint64_t{1} << 30, kWhole, &buffer,
+                                        &rest_fd, &got_size);
+    EXPECT_FALSE(got.ok()) << name;
+    EXPECT_EQ(rest_fd, -1);
+  }
+  close(dir_fd);
 }
 
 }  // namespace
