@@ -247,18 +247,19 @@ void MarkInteresting(ScanLevel level, std::string_view text, size_t from, uint64
 // The fused loop: per 64-byte block one load, the interesting-byte mask (the
 // tests of utf's ScanBlocks loops, the LF's predecessors from the masks of
 // this block and the last one, not from two more loads) and the alphabet
-// mask. From block *c on, it stops at a block whose base64 runs need
-// RunTracker::Chunk (returning its alphabet mask, with *c at it and its
-// interesting bits kept) or where fewer than 64 bytes are left (returning
-// 0, *c there): the loop itself calls nothing, so its constants stay in
-// registers. *last_blank and *last_cr: the space-or-tab and CR masks of the
-// block before *c.
+// mask. The last block is loaded masked (the bytes past the end read as
+// zeros and their bits are cleared). From block state->c on, it stops at a
+// block whose base64 runs need RunTracker::Chunk (returning true and its
+// alphabet mask, with state->c at it and its interesting bits kept) or at
+// the end (false): the loop itself calls nothing, so its constants stay in
+// registers.
 struct BlockState {
   size_t c = 0;
-  size_t tail = 0;  // RunTracker's
-  uint64_t last_blank = 0;
+  size_t tail = 0;          // RunTracker's
+  uint64_t last_blank = 0;  // the space-or-tab and CR masks of the block before c
   uint64_t last_cr = 0;
   uint64_t high = 0;  // the top bits of the blocks read
+  uint64_t any = 0;   // the interesting bits of the blocks read
 };
 __attribute__((target("avx512f,avx512bw"))) bool IndexBlocksAvx512(const unsigned char* p, size_t n,
                                                                    uint64_t* bits,
@@ -273,8 +274,15 @@ __attribute__((target("avx512f,avx512bw"))) bool IndexBlocksAvx512(const unsigne
   const __m512i k_sp = _mm512_set1_epi8(' ');
   BlockState s = *state;
   bool stopped = false;
-  for (; s.c + 64 <= n; s.c += 64) {
-    const __m512i v = _mm512_loadu_si512(p + s.c);
+  for (; s.c < n; s.c += 64) {
+    uint64_t valid = ~uint64_t{0};
+    __m512i v;
+    if (n - s.c >= 64) {
+      v = _mm512_loadu_si512(p + s.c);
+    } else {
+      valid = (uint64_t{1} << (n - s.c)) - 1;
+      v = _mm512_maskz_loadu_epi8(valid, p + s.c);
+    }
     const __mmask64 top = _mm512_movepi8_mask(v);
     const __mmask64 ctrl = _mm512_cmplt_epu8_mask(v, k20);
     const __mmask64 lf = _mm512_cmpeq_epi8_mask(v, k_lf);
@@ -286,13 +294,16 @@ __attribute__((target("avx512f,avx512bw"))) bool IndexBlocksAvx512(const unsigne
     const uint64_t blank1 = (blank << 1) | (s.last_blank >> 63);
     const uint64_t blank2 = (blank << 2) | (s.last_blank >> 62);
     const uint64_t cr1 = (uint64_t{cr} << 1) | (s.last_cr >> 63);
-    bits[s.c / 64] = top | _mm512_cmpeq_epi8_mask(v, k_del) |
-                     (ctrl & ~(lf | cr | tab | _mm512_cmpeq_epi8_mask(v, k_ff))) |
-                     (lf & (blank1 | (cr1 & blank2)));
+    const uint64_t hit = (top | _mm512_cmpeq_epi8_mask(v, k_del) |
+                          (ctrl & ~(lf | cr | tab | _mm512_cmpeq_epi8_mask(v, k_ff))) |
+                          (lf & (blank1 | (cr1 & blank2)))) &
+                         valid;
+    bits[s.c / 64] = hit;
+    s.any |= hit;
     s.last_blank = blank;
     s.last_cr = cr;
     s.high |= top;
-    const uint64_t m = AlphabetAvx512(v);
+    const uint64_t m = AlphabetAvx512(v);  // 0 for the zeros past the end
     if (!RunTracker::Quick(m, &s.tail)) {
       *stopped_mask = m;
       stopped = true;
@@ -323,20 +334,15 @@ void BuildTextIndexAt(ScanLevel level, std::string_view text, TextIndex* index) 
       tracker.Chunk(m, state.c, &state.tail);
       state.c += 64;
     }
-    const size_t c = state.c;
-    tracker.Rest(c, state.tail);
-    bool high = state.high != 0;
-    for (size_t k = c; k < n; ++k) high = high || p[k] >= 0x80;
-    index->non_ascii_ = high;
-    if (c < n) {
-      bits[c / 64] = 0;
-      MarkInteresting(level, text, c, bits);
-    }
+    tracker.Rest(n, state.tail);  // a run up to the end
+    index->non_ascii_ = state.high != 0;
+    index->none_ = state.any == 0;
     return;
   }
 #endif
   std::fill(bits, bits + index->words_, uint64_t{0});
   MarkInteresting(level, text, 0, bits);
+  index->none_ = std::all_of(bits, bits + index->words_, [](uint64_t w) { return w == 0; });
   FindRuns(MaskAt(level), text, &index->runs_, &index->non_ascii_);
 }
 

@@ -45,7 +45,7 @@ class TextIndex {
   // utf::NextInteresting(text(), from), from the kept bits.
   size_t NextInteresting(size_t from) const {
     const size_t n = text_.size();
-    if (from >= n) return n;
+    if (from >= n || none_) return n;
     size_t w = from / 64;
     uint64_t word = interesting_[w] & (~uint64_t{0} << (from % 64));
     while (word == 0) {
@@ -71,6 +71,7 @@ class TextIndex {
   size_t words_ = 0;                   // the words of interesting_ that belong to text_
   std::vector<Base64Span> runs_;
   bool non_ascii_ = false;
+  bool none_ = true;  // no byte is interesting
 };
 
 // The index of `text` built with the loops of one SIMD level (the tests run
