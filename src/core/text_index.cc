@@ -27,9 +27,9 @@ class RunTracker {
       : p_(p), n_(n), runs_(runs) {}
 
   // Most chunks, without a call: true when the chunk at c with alphabet
-  // mask m (bit i: p[c + i] is a digit) ends no run long enough and starts
+  // mask m (bit i: p[c + i] is a digit) ends no run long enough and holds
   // none, with *tail carried on; false (and *tail untouched) when Chunk()
-  // must look at it.
+  // must record one.
   static bool Quick(uint64_t m, size_t* tail) {
     if (*tail != 0) {
       if (m == ~uint64_t{0}) {  // the run goes on
@@ -44,14 +44,25 @@ class RunTracker {
     // aligned bytes of m, one after the other. The high bit of byte j of
     // `whole` is set when byte j of m is all ones (and sometimes when it is
     // not: the borrow of the zero-byte test, which only sends a chunk to
-    // Chunk()).
+    // the full test).
     constexpr uint64_t kOnes = 0x0101010101010101ULL;
     constexpr uint64_t kHighs = 0x8080808080808080ULL;
     const uint64_t gaps = ~m;
     const uint64_t whole = (gaps - kOnes) & ~gaps & kHighs;
-    if ((whole & (whole >> 8)) != 0) return false;
-    *tail = static_cast<size_t>(__builtin_clzll(gaps));  // gaps != 0: whole would be all set
+    if ((whole & (whole >> 8)) != 0 && Starts(m) != 0) return false;
+    *tail = static_cast<size_t>(__builtin_clzll(gaps));  // gaps != 0: Starts(m) would be set
     return true;
+  }
+
+  // Bit i: bytes i..i+26 of the chunk (kMinBase64Run) are all in the alphabet.
+  static uint64_t Starts(uint64_t m) {
+    uint64_t r = m & (m >> 1);
+    r &= r >> 2;
+    r &= r >> 4;
+    r &= r >> 8;  // bit i: bytes i..i+15 are all in the alphabet
+    r &= r >> 8;  // bytes i..i+23
+    r &= r >> 3;  // bytes i..i+26
+    return r;
   }
 
   // Any chunk: records the runs it ends and carries *tail on.
@@ -66,12 +77,7 @@ class RunTracker {
       m &= ~uint64_t{0} << lead;  // lead < 64
       *tail = 0;
     }
-    uint64_t r = m & (m >> 1);
-    r &= r >> 2;
-    r &= r >> 4;
-    r &= r >> 8;  // bit i: bytes i..i+15 are all in the alphabet
-    r &= r >> 8;  // bytes i..i+23
-    r &= r >> 3;  // bytes i..i+26 (kMinBase64Run)
+    uint64_t r = Starts(m);
     while (r != 0) {
       const auto s = static_cast<unsigned>(__builtin_ctzll(r));
       const uint64_t from_s = m >> s;
