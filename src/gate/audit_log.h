@@ -210,6 +210,11 @@ struct VerifyResult {
   int64_t checkpoints_matched = 0;  // of them, whose record was found with the signed hash
   std::string bad_replica;          // the chain of bad_id (PostgreSQL logs; "" in SQLite)
   int64_t chains = 1;               // hash chains checked (one per replica in PostgreSQL)
+  // PostgreSQL: request bodies stored ahead (gb_bodies) that no record
+  // names -- their exchanges were cut off by a crash or kill of their
+  // replica, or are still in flight. Not a break: no record's hash covers
+  // them.
+  int64_t orphan_bodies = 0;
 };
 
 // Replaces every secret core's built-in rules find (IsMaskedRule) by

@@ -213,7 +213,7 @@ class LogWriterImpl {
     if (!store_ahead_ || !d.logged_is_original || d.body_at != 0 ||
         d.original.size() < kStoreAheadBytes)
       return;
-    auto stored = log_->StoreRequestBody(d.original, d.screened, d.hex);
+    auto stored = log_->TakeRequestBody(&d.original, d.screened, d.hex);
     if (!stored.ok()) {
       if (on_store_failure_) on_store_failure_(stored.status());
       return;
@@ -229,7 +229,7 @@ class LogWriterImpl {
         d.translated->size() < kStoreAheadBytes) {
       return;
     }
-    auto stored = log_->StoreRequestBody(*d.translated, d.translated_screened, d.translated_hex);
+    auto stored = log_->TakeRequestBody(&*d.translated, d.translated_screened, d.translated_hex);
     if (!stored.ok()) {
       if (on_store_failure_) on_store_failure_(stored.status());
       return;
