@@ -268,6 +268,9 @@ class AuditLog {
     // Size at which the body store starts a new segment file (tests make it
     // small to see segments come and go).
     uint64_t body_segment_bytes = uint64_t{64} << 20;
+    // PostgreSQL only: large request bodies are sent ahead of their
+    // records (LogConfig::bodies_ahead); SQLite's body store ignores it.
+    bool bodies_ahead = false;
   };
   static Result<std::unique_ptr<AuditLog>> Open(const std::string& path, OpenMode mode);
   static Result<std::unique_ptr<AuditLog>> Open(const std::string& path, OpenMode mode,

@@ -16,9 +16,11 @@ class LogWriterImpl {
  public:
   static Result<std::unique_ptr<LogWriterImpl>> Open(const std::string& path,
                                                      LogDurability durability,
-                                                     const std::string& replica) {
+                                                     const std::string& replica,
+                                                     bool bodies_ahead) {
     LogStore::Options options;
     options.durability = durability;
+    options.bodies_ahead = bodies_ahead;
     // Checkpoints run on their own thread and connection (below), so no
     // commit ever waits for the WAL to be copied into the database.
     options.auto_checkpoint = false;
@@ -431,8 +433,9 @@ LogWriter::LogWriter(std::unique_ptr<LogWriterImpl> impl) : impl_(std::move(impl
 LogWriter::~LogWriter() { Stop(); }
 
 Result<std::unique_ptr<LogWriter>> LogWriter::Open(const std::string& path,
-                                                   LogDurability durability, std::string replica) {
-  auto impl = LogWriterImpl::Open(path, durability, replica);
+                                                   LogDurability durability, std::string replica,
+                                                   bool bodies_ahead) {
+  auto impl = LogWriterImpl::Open(path, durability, replica, bodies_ahead);
   if (!impl.ok()) return impl.status();
   return std::unique_ptr<LogWriter>(new LogWriter(std::move(impl.value())));
 }

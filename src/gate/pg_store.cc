@@ -1185,7 +1185,7 @@ class PgStore final : public LogStore {
   // the record never commits before its body. So the client waits for the
   // send of a small record instead of its 100 KB body (docs/gate.md).
   bool StoresBodiesAhead() const override {
-    return writer_ && options_.durability == LogDurability::kNormal;
+    return writer_ && options_.bodies_ahead && options_.durability == LogDurability::kNormal;
   }
   Result<StoredBody> StoreRequestBody(std::string_view body, bool screened,
                                       std::string sha256) override {

@@ -289,8 +289,8 @@ TEST_P(StoreTest, CheckpointsCatchATruncatedTail) {
 
 // SQLite stores large request bodies ahead of their records (while the
 // upstream answers); a record names its body and reads back with it.
-// PostgreSQL stores bodies ahead only with durability normal (the store
-// opened here has full): see PgBodyAheadTest below.
+// PostgreSQL stores bodies ahead only when asked (bodies_ahead) and with
+// durability normal (the store opened here has full): see PgBodyAheadTest.
 TEST_P(StoreTest, BodiesStoredAheadReadBackAndVerify) {
   auto store = Open();
   ASSERT_NE(store, nullptr);
@@ -526,6 +526,7 @@ class PgBodyAheadTest : public PgStoreTest {
   std::unique_ptr<LogStore> OpenNormal(const std::string& replica) {
     LogStore::Options normal;
     normal.durability = LogDurability::kNormal;
+    normal.bodies_ahead = true;
     auto s = OpenLogStore(url_, LogStore::OpenMode::kCreate, normal, replica);
     EXPECT_TRUE(s.ok()) << s.status().message();
     return s.ok() ? std::move(s.value()) : nullptr;
@@ -707,6 +708,18 @@ TEST_F(PgBodyAheadTest, ABodyTheServerRefusedGoesIntoItsRecord) {
   EXPECT_TRUE(v->intact) << v->reason;
   EXPECT_EQ(v->orphan_bodies, 1) << "the row that took its place";
   EXPECT_EQ(a->RecordsLost(), 0u);
+}
+
+// Off unless asked for: the body goes into its record.
+TEST_F(PgBodyAheadTest, BodiesGoIntoTheirRecordsUnlessAskedToGoAhead) {
+  LogStore::Options normal;
+  normal.durability = LogDurability::kNormal;
+  auto s = OpenLogStore(url_, LogStore::OpenMode::kCreate, normal, "a");
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  EXPECT_FALSE((*s)->StoresBodiesAhead());
+  auto full = OpenNormal("b");
+  ASSERT_NE(full, nullptr);
+  EXPECT_TRUE(full->StoresBodiesAhead());
 }
 
 // A record may name only a body this store stored ahead.

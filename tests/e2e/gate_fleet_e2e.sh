@@ -48,9 +48,12 @@ daily_tokens = 3000
 
 [users.carol]
 key = "carol-key-0123456789abcdef"
+
+[log]
+bodies_ahead = true
 TOML
 cp gate.toml unlogged.toml
-printf '\n[log]\non_store_down = "serve-unlogged"\n' >> unlogged.toml
+printf 'on_store_down = "serve-unlogged"\n' >> unlogged.toml
 
 # start_gate NAME LISTEN [CONFIG]: replica NAME; its pid in pid-NAME, port in port-NAME.
 start_gate() {
