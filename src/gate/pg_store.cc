@@ -1176,7 +1176,8 @@ class PgStore final : public LogStore {
   uint64_t RecordsLost() const override { return records_lost_.load(std::memory_order_relaxed); }
   std::shared_ptr<SharedBudgets> Budgets() override { return budgets_; }
 
-  // A large request body is stored ahead of its record, while the upstream
+  // When asked (Options::bodies_ahead, with durability normal), a large
+  // request body is stored ahead of its record, while the upstream
   // answers: sent as a group of its own (INSERT INTO gb_bodies) on a lane,
   // without waiting for its answer, and kept here until that answer is
   // read (for a resend after a lost connection). The record that names it
