@@ -710,6 +710,60 @@ TEST_F(PgBodyAheadTest, ABodyTheServerRefusedGoesIntoItsRecord) {
   EXPECT_EQ(a->RecordsLost(), 0u);
 }
 
+// As the gate runs it: exchanges from several threads through LogWriter,
+// each body hashed and sent ahead while "the upstream answers" (PrepareHere),
+// then its record; bodies and records interleave on both lanes. Every
+// record lands with its own body, nothing is an orphan, the chain verifies.
+TEST_F(PgBodyAheadTest, ConcurrentExchangesThroughTheWriterKeepEachBodyWithItsRecord) {
+  constexpr int kThreads = 4, kEach = 40;
+  {
+    auto writer = LogWriter::Open(url_, LogDurability::kNormal, "a", /*bodies_ahead=*/true);
+    ASSERT_TRUE(writer.ok()) << writer.status().message();
+    std::vector<std::thread> threads;
+    std::atomic<int> failed{0};
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < kEach; ++i) {
+          const std::string marker = "m-" + std::to_string(t) + "-" + std::to_string(i);
+          auto digest = std::make_shared<RequestDigest>();
+          // Every third body is small (inline); the rest go ahead.
+          digest->original = "{\"marker\":\"" + marker + "\",\"pad\":\"" +
+                             std::string(i % 3 == 0 ? 100 : 20000 + 1000 * t, 'p') + "\"}";
+          digest->logged_is_original = true;
+          digest->screened = true;
+          (*writer)->PrepareHere(digest);
+          std::promise<Status> done;
+          AuditRecord r = Rec("2026-11-01T10:00:00Z", "u" + std::to_string(t));
+          r.request_body = std::nullopt;  // the digest's original is the logged body
+          (*writer)->Append(
+              std::move(r), [&](Status st) { done.set_value(std::move(st)); }, digest);
+          if (!done.get_future().get().ok()) failed.fetch_add(1);
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(failed.load(), 0);
+    EXPECT_EQ((*writer)->log().RecordsLost(), 0u);
+  }
+  auto reader = OpenLogStore(url_, LogStore::OpenMode::kExisting, {});
+  ASSERT_TRUE(reader.ok()) << reader.status().message();
+  auto v = (*reader)->Verify(nullptr);
+  ASSERT_TRUE(v.ok()) << v.status().message();
+  EXPECT_TRUE(v->intact) << v->reason;
+  EXPECT_EQ(v->records, kThreads * kEach);
+  EXPECT_EQ(v->orphan_bodies, 0);
+  int ahead = 0, checked = 0;
+  Status st = (*reader)->ForEach(RecordFilter{}, [&](AuditRecord& r) {
+    ++checked;
+    if (r.request_body_at != 0) ++ahead;
+    EXPECT_TRUE(r.request_body && r.request_body->find("\"marker\":\"m-") != std::string::npos);
+    return true;
+  });
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(checked, kThreads * kEach);
+  EXPECT_GT(ahead, 0) << "large bodies went ahead";
+}
+
 // Off unless asked for: the body goes into its record.
 TEST_F(PgBodyAheadTest, BodiesGoIntoTheirRecordsUnlessAskedToGoAhead) {
   LogStore::Options normal;
