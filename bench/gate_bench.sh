@@ -31,6 +31,8 @@
 #                      two replicas at once are set against two clients at
 #                      once straight to the upstream (the same concurrency),
 #                      and also shown against the one-client baseline
+#   BODIES_AHEAD=1     the replicas send large request bodies ahead of their
+#                      records ([log] bodies_ahead = true, docs/gate.md)
 #   GLASSBOX_PG_CPUS=1 pin the PostgreSQL server to those CPUs (taskset -c)
 #   GLASSBOX_PG_MALLOC=default  run the PostgreSQL server with glibc's malloc
 #                      defaults, not the settings docs/gate.md recommends
@@ -114,10 +116,11 @@ SQLITE_ADDED=$(awk -v d50="$(field p50_ms "$direct")" -v g50="$(field p50_ms "$g
 
 if [[ ${PG:-1} != 0 ]]; then
   echo "== PostgreSQL: two gate replicas on one cluster, 100 KB requests, $N sequential per client"
-  echo "server: glibc malloc ${GLASSBOX_PG_MALLOC:-as docs/gate.md recommends}, CPUs ${GLASSBOX_PG_CPUS:-any}"
+  echo "server: glibc malloc ${GLASSBOX_PG_MALLOC:-as docs/gate.md recommends}, CPUs ${GLASSBOX_PG_CPUS:-any}; bodies ahead: $([[ ${BODIES_AHEAD:-0} == 1 ]] && echo yes || echo no)"
   if PGURL=$(bash "$PGC" start "$WORK/pg" 2>pg.err); then
-    printf '[log]\ndurability = "%s"\n\n[users.bench]\nkey = "bench-key-0123456789abcdef"\ndaily_tokens = 1000000000000\n\n[users.plain]\nkey = "plain-key-0123456789abcdef"\n' \
-      "$DURABILITY" > fleet.toml
+    # (the line only when asked: builds before the option refuse the key)
+    printf '[log]\ndurability = "%s"\n%s\n[users.bench]\nkey = "bench-key-0123456789abcdef"\ndaily_tokens = 1000000000000\n\n[users.plain]\nkey = "plain-key-0123456789abcdef"\n' \
+      "$DURABILITY" "$([[ ${BODIES_AHEAD:-0} == 1 ]] && echo 'bodies_ahead = true')" > fleet.toml
     "$BUILD/glassbox" gate --listen 127.0.0.1:0 --threads 2 --upstream anthropic=$U --log "$PGURL?replica=a" \
       --config fleet.toml > fleet-a.out 2> fleet-a.err &
     GA_PID=$!

@@ -325,6 +325,7 @@ void PrintVerifyJson(const gate::VerifyResult& v,
     w.Field("newest_checkpoint", checkpoints.back().time);
   }
   if (v.chains != 1) w.Key("chains").Int(v.chains);
+  if (v.orphan_bodies != 0) w.Key("orphan_bodies").Int(v.orphan_bodies);
   if (!v.intact) {
     w.Key("bad_record").Int(v.bad_id).Field("reason", v.reason);
     if (!v.bad_replica.empty()) w.Field("bad_replica", v.bad_replica);
@@ -348,6 +349,12 @@ void PrintIntact(const gate::VerifyResult& v, const std::vector<gate::Checkpoint
     }
   }
   std::cout << "\n";
+  if (v.orphan_bodies != 0) {
+    // Not a break: no record's hash covers them.
+    std::cout << v.orphan_bodies
+              << " request bodies stored ahead are named by no record (their exchanges were cut "
+                 "off by a stop or crash of their replica, or are still in flight)\n";
+  }
 }
 
 // verify: 0 intact, 1 broken (or forged checkpoints), 2 on errors.

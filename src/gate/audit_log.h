@@ -210,6 +210,11 @@ struct VerifyResult {
   int64_t checkpoints_matched = 0;  // of them, whose record was found with the signed hash
   std::string bad_replica;          // the chain of bad_id (PostgreSQL logs; "" in SQLite)
   int64_t chains = 1;               // hash chains checked (one per replica in PostgreSQL)
+  // PostgreSQL: request bodies stored ahead (gb_bodies) that no record
+  // names -- their exchanges were cut off by a crash or kill of their
+  // replica, or are still in flight. Not a break: no record's hash covers
+  // them.
+  int64_t orphan_bodies = 0;
 };
 
 // Replaces every secret core's built-in rules find (IsMaskedRule) by
@@ -263,6 +268,9 @@ class AuditLog {
     // Size at which the body store starts a new segment file (tests make it
     // small to see segments come and go).
     uint64_t body_segment_bytes = uint64_t{64} << 20;
+    // PostgreSQL only: large request bodies are sent ahead of their
+    // records (LogConfig::bodies_ahead); SQLite's body store ignores it.
+    bool bodies_ahead = false;
   };
   static Result<std::unique_ptr<AuditLog>> Open(const std::string& path, OpenMode mode);
   static Result<std::unique_ptr<AuditLog>> Open(const std::string& path, OpenMode mode,

@@ -664,12 +664,15 @@ Status ParseRetentionSection(const Ctx& ctx, const toml::node& r, GateConfig* co
 Status ParseLogSection(const Ctx& ctx, const toml::node& l, GateConfig* config) {
   const toml::table* t = l.as_table();
   if (t == nullptr) return ctx.Error(l, "log", "expected a table");
-  if (Status st = CheckKeys(ctx, *t, "log", {"durability", "location", "replica", "on_store_down"});
+  if (Status st = CheckKeys(ctx, *t, "log",
+                            {"durability", "location", "replica", "on_store_down", "bodies_ahead"});
       !st.ok()) {
     return st;
   }
   if (Status st = GetString(ctx, *t, "log", "location", &config->log.location); !st.ok()) return st;
   if (Status st = GetString(ctx, *t, "log", "replica", &config->log.replica); !st.ok()) return st;
+  if (Status st = GetBool(ctx, *t, "log", "bodies_ahead", &config->log.bodies_ahead); !st.ok())
+    return st;
   std::string on_down = config->log.serve_unlogged ? "serve-unlogged" : "refuse";
   if (Status st = GetString(ctx, *t, "log", "on_store_down", &on_down); !st.ok()) return st;
   if (on_down != "refuse" && on_down != "serve-unlogged") {

@@ -115,6 +115,11 @@ struct LogConfig {  // LogDurability: see audit_log.h
   // every exchange with 503 (the default; nothing unlogged goes through), or
   // serve them unlogged, budgets decided by this replica alone.
   bool serve_unlogged = false;
+  // PostgreSQL with durability normal: send a large request body to the
+  // server while the upstream answers, ahead of its record (docs/gate.md,
+  // "Bodies sent ahead"). Off by default: on a 2-core machine shared with
+  // the server it measured slower (a second transaction per exchange).
+  bool bodies_ahead = false;
 };
 
 // Policy switches; all on by default.

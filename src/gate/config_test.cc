@@ -204,9 +204,11 @@ TEST(GateConfig, LogLocationReplicaAndStoreDownPolicy) {
   EXPECT_FALSE(DefaultGateConfig().log.serve_unlogged);
   Result<GateConfig> c = ParseGateConfig(
       "[log]\nlocation = \"postgresql://gate@db/audit\"\nreplica = \"gate-1\"\non_store_down = "
-      "\"serve-unlogged\"\n",
+      "\"serve-unlogged\"\nbodies_ahead = true\n",
       "gate.toml", Env());
   ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_TRUE(c->log.bodies_ahead);
+  EXPECT_FALSE(DefaultGateConfig().log.bodies_ahead);
   EXPECT_EQ(c->log.location, "postgresql://gate@db/audit");
   EXPECT_EQ(c->log.replica, "gate-1");
   EXPECT_TRUE(c->log.serve_unlogged);

@@ -890,8 +890,10 @@ Status Gateway::Impl::ReloadNow(std::optional<GateConfig> given) {
                                      now.listen, loaded->listen));
     } else if (loaded->log.durability != now.log.durability) {
       st = Status::Error("the log's durability changed; that needs a restart");
-    } else if (loaded->log.location != now.log.location || loaded->log.replica != now.log.replica) {
-      st = Status::Error("the log's location or replica name changed; that needs a restart");
+    } else if (loaded->log.location != now.log.location || loaded->log.replica != now.log.replica ||
+               loaded->log.bodies_ahead != now.log.bodies_ahead) {
+      st = Status::Error(
+          "the log's location, replica name or bodies_ahead changed; that needs a restart");
     } else {
       st = CheckRoutes(*loaded);
     }
@@ -1001,7 +1003,8 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options) {
   impl->current_policy = std::move(policy.value());
   impl->ledger = std::make_unique<UsageLedger>(impl->current_policy->config());
 
-  auto log = LogWriter::Open(impl->options.log_path, config.log.durability, config.log.replica);
+  auto log = LogWriter::Open(impl->options.log_path, config.log.durability, config.log.replica,
+                             config.log.bodies_ahead);
   if (!log.ok()) {
     // PostgreSQL's messages name the (password-masked) URL themselves.
     if (IsPostgresUrl(impl->options.log_path))

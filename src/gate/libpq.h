@@ -42,6 +42,8 @@ namespace glassbox::gate {
   X(enterPipelineMode) \
   X(connectdbParams) \
   X(cmdTuples) \
+  X(isBusy) \
+  X(socket) \
   X(cancel)
 // clang-format on
 

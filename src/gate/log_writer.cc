@@ -16,9 +16,11 @@ class LogWriterImpl {
  public:
   static Result<std::unique_ptr<LogWriterImpl>> Open(const std::string& path,
                                                      LogDurability durability,
-                                                     const std::string& replica) {
+                                                     const std::string& replica,
+                                                     bool bodies_ahead) {
     LogStore::Options options;
     options.durability = durability;
+    options.bodies_ahead = bodies_ahead;
     // Checkpoints run on their own thread and connection (below), so no
     // commit ever waits for the WAL to be copied into the database.
     options.auto_checkpoint = false;
@@ -213,7 +215,7 @@ class LogWriterImpl {
     if (!store_ahead_ || !d.logged_is_original || d.body_at != 0 ||
         d.original.size() < kStoreAheadBytes)
       return;
-    auto stored = log_->StoreRequestBody(d.original, d.screened, d.hex);
+    auto stored = log_->TakeRequestBody(&d.original, d.screened, d.hex);
     if (!stored.ok()) {
       if (on_store_failure_) on_store_failure_(stored.status());
       return;
@@ -229,7 +231,7 @@ class LogWriterImpl {
         d.translated->size() < kStoreAheadBytes) {
       return;
     }
-    auto stored = log_->StoreRequestBody(*d.translated, d.translated_screened, d.translated_hex);
+    auto stored = log_->TakeRequestBody(&*d.translated, d.translated_screened, d.translated_hex);
     if (!stored.ok()) {
       if (on_store_failure_) on_store_failure_(stored.status());
       return;
@@ -431,8 +433,9 @@ LogWriter::LogWriter(std::unique_ptr<LogWriterImpl> impl) : impl_(std::move(impl
 LogWriter::~LogWriter() { Stop(); }
 
 Result<std::unique_ptr<LogWriter>> LogWriter::Open(const std::string& path,
-                                                   LogDurability durability, std::string replica) {
-  auto impl = LogWriterImpl::Open(path, durability, replica);
+                                                   LogDurability durability, std::string replica,
+                                                   bool bodies_ahead) {
+  auto impl = LogWriterImpl::Open(path, durability, replica, bodies_ahead);
   if (!impl.ok()) return impl.status();
   return std::unique_ptr<LogWriter>(new LogWriter(std::move(impl.value())));
 }

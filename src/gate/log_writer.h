@@ -79,9 +79,11 @@ class LogWriter {
  public:
   // `location`: a SQLite path or a PostgreSQL URL (store.h); `replica`
   // names this gate's chain in PostgreSQL ("" = the URL's or the host name).
+  // `bodies_ahead`: PostgreSQL sends large request bodies ahead of their
+  // records (LogConfig::bodies_ahead).
   static Result<std::unique_ptr<LogWriter>> Open(const std::string& location,
-                                                 LogDurability durability,
-                                                 std::string replica = "");
+                                                 LogDurability durability, std::string replica = "",
+                                                 bool bodies_ahead = false);
   ~LogWriter();  // Stop()
 
   // Appends `record`; `done` runs after the commit (on the log thread or,

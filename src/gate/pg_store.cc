@@ -12,17 +12,19 @@
 //   2: gb_budget (spend per user and day/month), gb_reserved (what each
 //      replica's exchanges in flight hold) and the functions gb_reserve and
 //      gb_settle that take and release reservations in one statement;
-//   3: gb_bodies (request bodies stored ahead of their records, written by
-//      earlier versions; still read);
+//   3: gb_bodies (large request bodies stored ahead of their records, while
+//      the upstream answers: PgStore::TakeRequestBody);
 //   4: gb_lease (budget leases: PgBudgets::Reserve).
 //
 // A writer holds a session advisory lock on its replica's name, so two gates
 // started with the same name cannot fork one chain; the lock goes with the
 // session (a killed gate's lock is released by the server). A writer's chain
 // head lives in memory. Records go out on two "lanes" (connections), each
-// with at most one group of records in flight, sent in pipeline mode and
-// answered to the lane's thread: with durability normal a record counts as
-// appended once its group is sent (PgStore::Lane, docs/gate.md).
+// with at most one group of records in flight (behind any bodies stored
+// ahead on it), sent in pipeline mode and answered to the lane's thread:
+// with durability normal a record counts as appended once its group is sent
+// (PgStore::Lane, docs/gate.md).
+#include <poll.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -246,6 +248,9 @@ class Params {
     if (!v) return Null();
     Add(v->data(), v->size(), 1);
   }
+  // (Not an overload of Bytes: a std::string would convert to a temporary
+  // optional, and the parameter would point into it.)
+  void BytesOf(const std::string& v) { Add(v.data(), v.size(), 1); }
   void Int(int64_t v) {
     owned_.push_back(std::to_string(v));
     Add(owned_.back().data(), owned_.back().size(), 0);
@@ -363,6 +368,9 @@ class PgConn {
 
   Status Connect() {
     if (conn_ != nullptr) Pq().finish(conn_);
+    conn_ = nullptr;
+    generation_.fetch_add(1);
+    syncs_sent_ = syncs_read_ = 0;
     const char* keys[] = {"dbname", "connect_timeout", "application_name", nullptr};
     const char* values[] = {conninfo_.c_str(), "3", "glassbox-gate", nullptr};
     conn_ = Pq().connectdbParams(keys, values, /*expand_dbname=*/1);
@@ -457,10 +465,17 @@ class PgConn {
   }
   // Sends `statements` in pipeline mode (libpq 14+) as one implicit
   // transaction (one Sync), without waiting for the answer: ReadPipeline
-  // reads it. On a failure to send the connection is dropped, so a part of
-  // the group can never be committed (no Sync reached the server).
-  Status SendPipeline(const std::vector<Statement>& statements) {
-    if (Status s = EnsureConnected(); !s.ok()) return s;
+  // reads it. Groups sent before whose answers are not read yet stay
+  // ahead of it (the server runs them in order). On a failure to send the
+  // connection is dropped, so a part of the group can never be committed
+  // (no Sync reached the server). `may_reconnect`: no group is in flight on
+  // this connection, so a lost one may be replaced first.
+  Status SendPipeline(const std::vector<Statement>& statements, bool may_reconnect = true) {
+    if (may_reconnect) {
+      if (Status s = EnsureConnected(); !s.ok()) return s;
+    } else if (!Connected()) {
+      return Status::Unavailable(shown_ + ": the connection was lost");
+    }
     bool sent = Pq().enterPipelineMode(conn_) == 1;
     for (const Statement& st : statements) {
       sent = sent && (st.prepared.empty()
@@ -472,37 +487,59 @@ class PgConn {
                                                    st.params.formats(), 0)) == 1;
     }
     sent = sent && Pq().pipelineSync(conn_) == 1 && Pq().flush(conn_) == 0;
-    if (sent) return Status::Ok();
+    if (sent) {
+      ++syncs_sent_;
+      return Status::Ok();
+    }
     Status failed = Status::Unavailable(shown_ + ": " + Message());
     MarkDown();
     Drop();
     return failed;
   }
-  // Reads the answer to SendPipeline: Ok once the group committed; an error
-  // of code kUnavailable when the connection went (the group may or may not
-  // have committed), else the server's refusal (nothing committed).
-  Status ReadPipeline() {
-    if (conn_ == nullptr) return Status::Unavailable(shown_ + ": the connection was lost");
+  // Reads the answer to the oldest group SendPipeline sent: Ok once it
+  // committed; an error of code kUnavailable when the connection went (the
+  // group may or may not have committed) or is no longer the one of
+  // `generation` (the group was sent on a connection since replaced), else
+  // the server's refusal (nothing of the group committed). `mu` guards the
+  // connection: it is held only while libpq is called, never while waiting
+  // for the server, so another thread may send groups meanwhile.
+  Status ReadPipeline(std::mutex& mu, uint64_t generation) {
+    std::unique_lock lock(mu);
     Status result = Status::Ok();
     int empty = 0;
     for (;;) {
-      PgResult r(Pq().getResult(conn_));
-      if (!r) {
-        // Between two statements' results; a lost connection ends here.
-        if (Pq().status(conn_) != CONNECTION_OK || ++empty > 1000) break;
-        continue;
+      if (conn_ == nullptr || generation_.load() != generation)
+        return Status::Unavailable(shown_ + ": the connection was lost");
+      if (Pq().consumeInput(conn_) != 1) break;
+      while (Pq().isBusy(conn_) == 0) {
+        PgResult r(Pq().getResult(conn_));
+        if (!r) {
+          // Between two statements' results; a lost connection ends here.
+          if (Pq().status(conn_) != CONNECTION_OK || ++empty > 1000) break;
+          continue;
+        }
+        empty = 0;
+        const ExecStatusType st = Pq().resultStatus(r.get());
+        if (st == PGRES_PIPELINE_SYNC) {
+          // The last group answered: out of pipeline mode, for plain
+          // statements (a resend's check).
+          if (++syncs_read_ == syncs_sent_) Pq().exitPipelineMode(conn_);
+          return result;
+        }
+        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && result.ok()) {
+          std::string why = Pq().resultErrorMessage(r.get());
+          while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
+          result = Status::Error(shown_ + ": " + (why.empty() ? "the pipeline was aborted" : why));
+        }
       }
-      empty = 0;
-      const ExecStatusType st = Pq().resultStatus(r.get());
-      if (st == PGRES_PIPELINE_SYNC) {
-        Pq().exitPipelineMode(conn_);
-        return result;
-      }
-      if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && result.ok()) {
-        std::string why = Pq().resultErrorMessage(r.get());
-        while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
-        result = Status::Error(shown_ + ": " + (why.empty() ? "the pipeline was aborted" : why));
-      }
+      if (Pq().status(conn_) != CONNECTION_OK || empty > 1000) break;
+      // Wait for the server without the lock. (A sender that read our
+      // answer into libpq's buffer while it flushed leaves the socket
+      // quiet: the timeout bounds that case.)
+      pollfd p{Pq().socket(conn_), POLLIN, 0};
+      lock.unlock();
+      (void)::poll(&p, 1, 20);
+      lock.lock();
     }
     Status lost = Status::Unavailable(shown_ + ": the connection was lost: " + Message());
     MarkDown();
@@ -513,7 +550,11 @@ class PgConn {
   void Drop() {
     if (conn_ != nullptr) Pq().finish(conn_);
     conn_ = nullptr;
+    generation_.fetch_add(1);
   }
+  // Counts the connections made and lost: a group remembers the one it was
+  // sent on.
+  uint64_t generation() const { return generation_.load(); }
 
   bool Connected() const { return conn_ != nullptr && Pq().status(conn_) == CONNECTION_OK; }
   PGconn* raw() { return conn_; }
@@ -578,6 +619,8 @@ class PgConn {
   std::shared_ptr<Health> health_;
   std::function<Status(PgConn&)> on_connect_;
   PGconn* conn_ = nullptr;
+  std::atomic<uint64_t> generation_{0};
+  uint64_t syncs_sent_ = 0, syncs_read_ = 0;  // groups on this connection
   std::chrono::steady_clock::time_point last_connect_failure_{};
 };
 
@@ -645,6 +688,8 @@ std::string InsertSql(size_t n) {
 // The statements a lane prepares when it connects (the common groups: one
 // record, one settlement).
 constexpr const char* kInsertOne = "gb_insert1";
+constexpr const char* kBodyOne = "gb_body1";  // a body stored ahead
+constexpr const char* kInsertBody = "INSERT INTO gb_bodies (replica, id, body) VALUES ($1, $2, $3)";
 constexpr const char* kSettleOne = "gb_settle1";
 
 // One statement applying `settles` in order; `prepared`: on a connection
@@ -1114,6 +1159,7 @@ class PgStore final : public LogStore {
           if (Status st = c.Run("SELECT set_config('application_name', $1, false)", name); !st.ok())
             return st;
           if (Status st = c.Prepare(kInsertOne, InsertSql(1)); !st.ok()) return st;
+          if (Status st = c.Prepare(kBodyOne, kInsertBody); !st.ok()) return st;
           return c.Prepare(kSettleOne, SettleSql(1));
         });
         lanes_.push_back(std::move(lane));
@@ -1130,10 +1176,72 @@ class PgStore final : public LogStore {
   uint64_t RecordsLost() const override { return records_lost_.load(std::memory_order_relaxed); }
   std::shared_ptr<SharedBudgets> Budgets() override { return budgets_; }
 
-  // Bodies go into their records (no StoreRequestBody): a record's group is
-  // acknowledged once sent, so a body stored ahead would only add the wait
-  // for its own commit; gb_bodies is still read, for logs written by
-  // glassbox versions that stored bodies ahead.
+  // When asked (Options::bodies_ahead, with durability normal), a large
+  // request body is stored ahead of its record, while the upstream
+  // answers: sent as a group of its own (INSERT INTO gb_bodies) on a lane,
+  // without waiting for its answer, and kept here until that answer is
+  // read (for a resend after a lost connection). The record that names it
+  // is then sent on the same lane, behind it, unless the body's commit has
+  // been read already: the server runs a connection's groups in order, so
+  // the record never commits before its body. So the client waits for the
+  // send of a small record instead of its 100 KB body (docs/gate.md).
+  bool StoresBodiesAhead() const override {
+    return writer_ && options_.bodies_ahead && options_.durability == LogDurability::kNormal;
+  }
+  Result<StoredBody> StoreRequestBody(std::string_view body, bool screened,
+                                      std::string sha256) override {
+    std::string copy(body);
+    return TakeRequestBody(&copy, screened, std::move(sha256));
+  }
+  Result<StoredBody> TakeRequestBody(std::string* body, bool screened,
+                                     std::string sha256) override {
+    if (!StoresBodiesAhead()) return LogStore::StoreRequestBody(*body, screened, sha256);
+    if (!health_->up.load()) return Status::Unavailable(shown_ + ": the database is unreachable");
+    if (body_last_ < 0) {
+      if (Status s = LoadLastBody(); !s.ok()) return s;
+    }
+    std::string masked;
+    const std::string* stored = body;
+    if (!screened || sha256.size() != 64) {
+      masked = *body;
+      if (!screened) {
+        if (Status s = masker_->Mask(&masked); !s.ok()) return s;
+      }
+      sha256 = Sha256Hex(masked);
+      stored = &masked;
+    }
+    const int64_t id = body_last_ + 1;
+    std::unique_lock lock(ship_mu_);
+    Lane* lane = LaneForBody();
+    if (lane == nullptr) {
+      return Status::Unavailable(shown_ +
+                                 ": every lane is busy or reconnecting; the body goes into its "
+                                 "record");
+    }
+    std::vector<PgConn::Statement> statements(1);
+    statements[0].prepared = kBodyOne;
+    statements[0].params.Text(replica_);
+    statements[0].params.Int(id);
+    statements[0].params.BytesOf(*stored);
+    std::unique_lock conn_lock(lane->conn_mu);
+    const bool idle = lane->flights.empty();
+    Status st = lane->conn->SendPipeline(statements, idle);
+    if (!st.ok()) return st;
+    body_last_ = id;
+    Flight f;
+    f.generation = lane->conn->generation();
+    f.body = BodyAhead{id, stored == body ? std::move(*body) : std::move(masked)};
+    if (stored == body) body->clear();
+    lane->flights.push_back(std::move(f));
+    if (!lane->reader.joinable()) lane->reader = std::thread([this, lane] { ReadAnswers(*lane); });
+    ahead_[id] = lane;
+    // Its answer is read once the lane's thread is woken for the record
+    // behind it (AfterAcknowledged), not now: the upstream may be about to
+    // answer, and on two cores a woken thread takes one.
+    lane->wake_pending = true;
+    wake_pending_ = true;
+    return StoredBody{id, std::move(sha256)};
+  }
 
   Result<std::vector<AuditRecord>> AppendBatch(std::vector<AuditRecord> records) override {
     if (!writer_) return Status::Error(shown_ + ": opened for reading");
@@ -1142,8 +1250,12 @@ class PgStore final : public LogStore {
         return Status::Error(shown_ + ": record time '" + r.time +
                              "' is not RFC 3339 UTC (2026-11-23T12:00:00Z)");
       }
-      if (r.request_body_at != 0)
-        return Status::Error(shown_ + ": this store keeps request bodies in their records");
+      if (r.request_body_at != 0 &&
+          (r.request_body || r.request_body_at < 0 || r.request_body_at > body_last_ ||
+           r.request_body_sha256.size() != 64)) {
+        return Status::Error(shown_ + ": record names body " + std::to_string(r.request_body_at) +
+                             ", which this store did not store ahead");
+      }
       for (std::string* field : {&r.path, &r.findings}) {
         if (Status s = masker_->Mask(field); !s.ok()) return s;
       }
@@ -1154,8 +1266,7 @@ class PgStore final : public LogStore {
         if (Status s = masker_->Mask(&*r.response_body); !s.ok()) return s;
       }
     }
-    auto lane = FreeLane();
-    if (!lane.ok()) return lane.status();
+    InlineRefusedBodies(records);
     if (head_stale_) {
       if (Status s = Quiesce(); !s.ok()) return s;
       if (Status s = LoadHead(); !s.ok()) return s;
@@ -1164,12 +1275,27 @@ class PgStore final : public LogStore {
     // into the records' transaction.
     ShipGroup group;
     if (budgets_) group.settles = budgets_->TakeQueued();
+    std::unique_lock lock(ship_mu_);
+    auto lane = LaneForRecords(records, lock);
+    if (!lane.ok()) {
+      if (budgets_) budgets_->Requeue(std::move(group.settles));
+      return lane.status();
+    }
     Chain(records);
-    // A send that fails reached no Sync: nothing of it can commit, so it is
-    // sent once more on a new connection.
-    Status st = (*lane)->conn->SendPipeline(GroupStatements(records, group.settles));
-    if (!st.ok()) st = (*lane)->conn->SendPipeline(GroupStatements(records, group.settles));
+    Status st;
+    {
+      std::lock_guard conn_lock((*lane)->conn_mu);
+      // A send that fails reached no Sync: nothing of it can commit. On a
+      // lane with nothing in flight it is sent once more on a new
+      // connection (a server restart closes idle ones); with groups in
+      // flight the lane's thread resends those first, so it is not.
+      const bool idle = (*lane)->flights.empty();
+      const auto statements = GroupStatements(records, group.settles);
+      st = (*lane)->conn->SendPipeline(statements, idle);
+      if (!st.ok() && idle) st = (*lane)->conn->SendPipeline(statements, idle);
+    }
     if (!st.ok()) {
+      lock.unlock();
       if (budgets_) budgets_->Requeue(std::move(group.settles));
       return st;
     }
@@ -1179,7 +1305,7 @@ class PgStore final : public LogStore {
     acknowledged.reserve(records.size());
     for (AuditRecord& r : records) acknowledged.push_back(WithoutBodies(r));
     group.records = std::move(records);  // kept to send the group again
-    return Sent(**lane, std::move(group), std::move(acknowledged));
+    return Sent(**lane, std::move(group), std::move(acknowledged), lock);
   }
 
   void AfterAcknowledged() override {
@@ -1203,7 +1329,10 @@ class PgStore final : public LogStore {
     return copy;
   }
 
-  // Ids and hashes for `records`, chained onto the head.
+  // Ids and hashes for `records`, chained onto the head. A body stored
+  // ahead is hashed by the digest StoreRequestBody gave (version 3 hashes
+  // bodies by digest, so the record's hash is the same as with the body
+  // inline).
   void Chain(std::vector<AuditRecord>& records) const {
     int64_t id = head_id_;
     std::string prev = head_hash_;
@@ -1211,11 +1340,12 @@ class PgStore final : public LogStore {
       r.replica = replica_;
       r.id = ++id;
       r.prev_hash = prev;
-      const std::string_view digest = r.request_body && r.request_body_screened
+      const bool by_ref = r.request_body_at != 0 && !r.request_body;
+      const std::string_view digest = (r.request_body && r.request_body_screened) || by_ref
                                           ? std::string_view(r.request_body_sha256)
                                           : std::string_view();
       r.record_hash = ComputeRecordHash(r, RecordForm::kV3,
-                                        digest.size() == 64 ? digest : std::string_view(), false);
+                                        digest.size() == 64 ? digest : std::string_view(), by_ref);
       prev = r.record_hash;
     }
   }
@@ -1265,39 +1395,99 @@ class PgStore final : public LogStore {
     p.Text(r.response_sha256);
     p.Text(r.prev_hash);
     p.Text(r.record_hash);
-    p.Null();  // request_body_at: bodies are kept in their records
+    if (r.request_body_at != 0) {
+      p.Int(r.request_body_at);  // stored ahead in gb_bodies
+    } else {
+      p.Null();
+    }
   }
 
-  // A lane: a connection with at most one group in flight, and the thread
-  // that reads its answers. Groups on different lanes commit in any order
-  // (each record's id and hash are fixed before it is sent); one group per
-  // connection keeps "sent" as good as committed when the gate is killed:
-  // the server reads and commits it before it can notice the gate is gone
-  // (docs/gate.md).
+  // A request body sent ahead of its record (its own group), kept until
+  // its commit is read.
+  struct BodyAhead {
+    int64_t id = 0;
+    std::string body;  // as stored (masked)
+  };
+  // A group sent on a lane whose answer has not been read yet: a body, or
+  // records with their settlements.
+  struct Flight {
+    uint64_t generation = 0;  // the lane's connection it was sent on
+    std::optional<BodyAhead> body;
+    ShipGroup group;  // when !body
+  };
+
+  // A lane: a connection and the thread that reads its answers. It carries
+  // at most one group of records at a time, and ahead of it any number of
+  // bodies stored ahead (up to kBodiesPerLane). Groups on different lanes
+  // commit in any order (each record's id and hash are fixed before it is
+  // sent); one group of records per connection keeps "sent" as good as
+  // committed when the gate is killed: the server reads a connection's
+  // groups in order and commits each before it answers it, and it can
+  // notice the gate is gone only when it answers (docs/gate.md).
   struct Lane {
     std::unique_ptr<PgConn> conn;
-    std::optional<ShipGroup>
-        in_flight;        // guarded by ship_mu_; while set, the lane's thread owns conn
-    bool broken = false;  // guarded: its connection was lost; the group is being resent
-    uint64_t sent = 0, confirmed = 0, lost = 0;  // guarded: groups
+    // Held while conn is used: by a sender (with ship_mu_, taken first),
+    // by the lane's thread while it calls libpq (never while it waits).
+    std::mutex conn_mu;
+    std::deque<Flight> flights;      // guarded by ship_mu_: sent, oldest first
+    bool records_in_flight = false;  // guarded: a group of records among flights
+    bool broken = false;  // guarded: its connection was lost; the flights are being resent
+    uint64_t sent = 0, confirmed = 0, lost = 0;  // guarded: groups of records
     bool wake_pending = false;     // guarded: a group sent, the thread not woken for it yet
     std::condition_variable wake;  // the lane's thread waits here for a group
     std::thread reader;
   };
+  static constexpr size_t kBodiesPerLane = 16;
 
-  // A lane without a group in flight (waits up to a second for one). Fails
-  // at once while the store is known down and every lane holds a group.
-  Result<Lane*> FreeLane() {
-    std::unique_lock lock(ship_mu_);
-    WakePendingLocked();
+  // The lane for a body (ship_mu_ held): one not being resent, preferring
+  // one without a group of records (where the record is likely to follow
+  // at once), then the one with fewer groups. nullptr when none.
+  Lane* LaneForBody() {
+    Lane* best = nullptr;
+    for (auto& l : lanes_) {
+      if (l->broken || l->flights.size() >= kBodiesPerLane) continue;
+      if (best == nullptr || (best->records_in_flight && !l->records_in_flight) ||
+          (best->records_in_flight == l->records_in_flight &&
+           l->flights.size() < best->flights.size())) {
+        best = l.get();
+      }
+    }
+    return best;
+  }
+
+  // The lane for a group of records (ship_mu_ held by `lock`): one without
+  // a group of records in flight and not being resent, and the one that
+  // carries their bodies whose commit is not read yet, if any (a body on
+  // another lane must be read first). Waits up to a second; fails at once
+  // while the store is known down and no lane is free.
+  Result<Lane*> LaneForRecords(const std::vector<AuditRecord>& records,
+                               std::unique_lock<std::mutex>& lock) {
     Lane* free = nullptr;
     auto found = [&] {
-      for (auto& l : lanes_) {
-        if (!l->in_flight) free = l.get();
+      free = nullptr;
+      Lane* needed = nullptr;
+      bool several = false;
+      for (const AuditRecord& r : records) {
+        if (r.request_body_at == 0) continue;
+        auto it = ahead_.find(r.request_body_at);
+        if (it == ahead_.end()) continue;  // committed, or refused (then inline)
+        several = several || (needed != nullptr && needed != it->second);
+        needed = it->second;
+      }
+      if (!several) {
+        for (auto& l : lanes_) {
+          if (l->records_in_flight || l->broken || (needed != nullptr && needed != l.get()))
+            continue;
+          if (free == nullptr || l->flights.size() < free->flights.size()) free = l.get();
+        }
       }
       return free != nullptr || !health_->up.load();
     };
-    ship_cv_.wait_for(lock, std::chrono::seconds(1), found);
+    if (!found()) {
+      // The lanes' threads must read on for one to become free.
+      WakePendingLocked();
+      ship_cv_.wait_for(lock, std::chrono::seconds(1), found);
+    }
     if (free == nullptr) {
       return Status::Unavailable(
           shown_ +
@@ -1305,6 +1495,21 @@ class PgStore final : public LogStore {
           "and sent again once it is back)");
     }
     return free;
+  }
+
+  // A record naming a body whose own group the server refused carries the
+  // body itself (the same hash: version 3 hashes a body by its digest).
+  void InlineRefusedBodies(std::vector<AuditRecord>& records) {
+    std::lock_guard lock(ship_mu_);
+    if (refused_bodies_.empty()) return;
+    for (AuditRecord& r : records) {
+      auto it = refused_bodies_.find(r.request_body_at);
+      if (r.request_body_at == 0 || it == refused_bodies_.end()) continue;
+      r.request_body = std::move(it->second);
+      r.request_body_screened = true;  // masked when it was stored ahead
+      r.request_body_at = 0;
+      refused_bodies_.erase(it);
+    }
   }
 
   // Wakes the lane threads for groups sent since the last wake-up (with
@@ -1316,13 +1521,18 @@ class PgStore final : public LogStore {
     }
   }
 
-  // A group is sent: the lane's thread reads its answer. With durability
-  // normal the records count as appended now (acknowledged once the server
-  // has them: docs/gate.md); with full, once the lane saw them committed.
+  // A group of records is sent: the lane's thread reads its answer. With
+  // durability normal the records count as appended now (acknowledged once
+  // the server has them: docs/gate.md); with full, once the lane saw them
+  // committed.
   Result<std::vector<AuditRecord>> Sent(Lane& lane, ShipGroup group,
-                                        std::vector<AuditRecord> records) {
-    std::unique_lock lock(ship_mu_);
-    lane.in_flight = std::move(group);
+                                        std::vector<AuditRecord> records,
+                                        std::unique_lock<std::mutex>& lock) {
+    Flight f;
+    f.generation = lane.conn->generation();
+    f.group = std::move(group);
+    lane.flights.push_back(std::move(f));
+    lane.records_in_flight = true;
     const uint64_t mine = ++lane.sent;
     if (!lane.reader.joinable()) lane.reader = std::thread([this, &lane] { ReadAnswers(lane); });
     if (options_.durability != LogDurability::kFull) {
@@ -1335,8 +1545,8 @@ class PgStore final : public LogStore {
       return records;
     }
     lane.wake.notify_one();
-    ship_cv_.wait(lock, [&] { return lane.confirmed >= mine || lane.broken; });
-    if (lane.confirmed < mine || lane.lost >= mine) {
+    ship_cv_.wait(lock, [&] { return lane.confirmed >= mine; });
+    if (lane.lost >= mine) {
       return Status::Unavailable(shown_ +
                                  ": the records were sent but their commit was not confirmed");
     }
@@ -1351,11 +1561,11 @@ class PgStore final : public LogStore {
     WakePendingLocked();
     auto idle = [&] {
       return !health_->up.load() || std::none_of(lanes_.begin(), lanes_.end(),
-                                                 [](auto& l) { return l->in_flight.has_value(); });
+                                                 [](auto& l) { return !l->flights.empty(); });
     };
     ship_cv_.wait_for(lock, std::chrono::seconds(1), idle);
     for (auto& l : lanes_) {
-      if (l->in_flight) {
+      if (!l->flights.empty()) {
         return Status::Unavailable(
             shown_ +
             ": records sent to the database are not confirmed yet (it is unreachable "
@@ -1365,52 +1575,80 @@ class PgStore final : public LogStore {
     return Status::Ok();
   }
 
-  // A lane's thread: reads each group's answer; a group whose connection
-  // was lost is sent again once the server is back, unless it committed.
-  // Runs until the store closes, finishing the group in flight (for at most
-  // kGiveUp once stopping).
+  // A lane's thread: reads each group's answer in the order they were
+  // sent; a group whose connection was lost is sent again once the server
+  // is back, unless it committed. Runs until the store closes, finishing
+  // the groups in flight (for at most kGiveUp once stopping).
   void ReadAnswers(Lane& lane) {
     std::unique_lock lock(ship_mu_);
     for (;;) {
-      const uint64_t want = lane.confirmed + 1;
-      lane.wake.wait(lock, [&] { return ship_stopping_ || lane.sent >= want; });
-      if (lane.sent < want) return;  // stopping, nothing in flight
+      lane.wake.wait(lock, [&] { return ship_stopping_ || !lane.flights.empty(); });
+      if (lane.flights.empty()) return;  // stopping, nothing in flight
+      Flight& f = lane.flights.front();  // only this thread removes it
       lock.unlock();
-      Status st = lane.conn->ReadPipeline();
+      Status st = lane.conn->ReadPipeline(lane.conn_mu, f.generation);
       if (st.ok()) {
         health_->last_commit.store(std::chrono::steady_clock::now().time_since_epoch().count(),
                                    std::memory_order_relaxed);
       }
       bool lost = false;
-      if (!st.ok() && st.code() == StatusCode::kUnavailable) st = Resend(lane, &lost);
+      if (!st.ok() && st.code() == StatusCode::kUnavailable) st = Resend(lane, f, &lost);
       if (!st.ok() && !lost) lost = true;
       lock.lock();
-      if (lost) {
-        // Acknowledged records that will not be in the log (the server
-        // refused them, or was gone until the gate stopped): said where an
-        // operator looks. The chain goes on from the stored head (a group
-        // sent after these on the other lane leaves a gap verify reports).
-        std::fprintf(stderr, "glassbox gate: records %s:%lld..%lld could not be stored in %s: %s\n",
-                     replica_.c_str(), static_cast<long long>(lane.in_flight->records.front().id),
-                     static_cast<long long>(lane.in_flight->records.back().id), shown_.c_str(),
-                     st.message().c_str());
-        if (budgets_) budgets_->CountFailures(lane.in_flight->settles.size());
-        records_lost_.fetch_add(lane.in_flight->records.size(), std::memory_order_relaxed);
-        lane.lost = want;
-        head_stale_ = true;
+      if (f.body) {
+        BodyAnswered(std::move(*f.body), st);
+      } else {
+        RecordsAnswered(lane, f.group, st, lost);
       }
-      lane.in_flight.reset();
-      lane.broken = false;
-      lane.confirmed = want;
+      lane.flights.pop_front();
+      // Nothing is sent on a lane being resent: its flights were all sent
+      // on the lost connection.
+      if (lane.flights.empty()) lane.broken = false;
       ship_cv_.notify_all();
     }
   }
 
-  // The lane's group lost its connection: reconnect (every kRetry), and send
-  // the group again unless its last record is stored (a group commits as a
-  // whole). Sets *lost when it gives up (stopping for kGiveUp) or another
-  // record holds the group's place.
-  Status Resend(Lane& lane, bool* lost) {
+  // The answer to a body's group (ship_mu_ held). A body the server
+  // refused goes into its record if that is not sent yet (InlineRefusedBodies);
+  // one lost because the gate stops has no record to come.
+  void BodyAnswered(BodyAhead body, const Status& st) {
+    ahead_.erase(body.id);
+    if (st.ok() || ship_stopping_) return;
+    std::fprintf(stderr,
+                 "glassbox gate: request body %s:%lld could not be stored ahead in %s: %s (a "
+                 "record not sent yet carries it itself)\n",
+                 replica_.c_str(), static_cast<long long>(body.id), shown_.c_str(),
+                 st.message().c_str());
+    refused_bodies_.emplace(body.id, std::move(body.body));
+  }
+
+  // The answer to a group of records (ship_mu_ held).
+  void RecordsAnswered(Lane& lane, const ShipGroup& group, const Status& st, bool lost) {
+    const uint64_t want = lane.confirmed + 1;
+    if (lost) {
+      // Acknowledged records that will not be in the log (the server
+      // refused them, or was gone until the gate stopped): said where an
+      // operator looks. The chain goes on from the stored head (a group
+      // sent after these on the other lane leaves a gap verify reports).
+      std::fprintf(stderr, "glassbox gate: records %s:%lld..%lld could not be stored in %s: %s\n",
+                   replica_.c_str(), static_cast<long long>(group.records.front().id),
+                   static_cast<long long>(group.records.back().id), shown_.c_str(),
+                   st.message().c_str());
+      if (budgets_) budgets_->CountFailures(group.settles.size());
+      records_lost_.fetch_add(group.records.size(), std::memory_order_relaxed);
+      lane.lost = want;
+      head_stale_ = true;
+    }
+    lane.records_in_flight = false;
+    lane.confirmed = want;
+  }
+
+  // A group's connection was lost: reconnect (every kRetry), and send the
+  // group again unless it is stored (a body's row exists; a group of
+  // records commits as a whole, so its last record tells). Sets *lost when
+  // it gives up (stopping for kGiveUp) or another record holds the group's
+  // place. Nothing else is sent on the lane meanwhile (Lane::broken).
+  Status Resend(Lane& lane, const Flight& f, bool* lost) {
     constexpr auto kRetry = std::chrono::milliseconds(100);
     constexpr auto kGiveUp = std::chrono::seconds(5);
     {
@@ -1418,26 +1656,46 @@ class PgStore final : public LogStore {
       lane.broken = true;
       ship_cv_.notify_all();
     }
-    const ShipGroup& g = *lane.in_flight;
     std::optional<std::chrono::steady_clock::time_point> stop_since;
     for (;;) {
-      Params p;
-      p.Text(replica_);
-      p.Int(g.records.back().id);
-      auto stored =
-          lane.conn->Exec("SELECT record_hash FROM gb_records WHERE replica = $1 AND id = $2", p);
-      if (stored.ok()) {
-        if (Pq().ntuples(stored->get()) == 1) {
-          if (g.records.back().record_hash == Pq().getvalue(stored->get(), 0, 0))
-            return Status::Ok();
-          *lost = true;
-          return Status::Error(shown_ + ": record " + replica_ + ":" +
-                               std::to_string(g.records.back().id) +
-                               " was stored by another writer");
+      {
+        std::unique_lock conn_lock(lane.conn_mu);
+        // Groups sent behind this one on the lost connection are still in
+        // pipeline mode's queue there: a new connection drops them (they
+        // are resent in their turn).
+        if (lane.conn->generation() == f.generation) lane.conn->Drop();
+        Params p;
+        p.Text(replica_);
+        p.Int(f.body ? f.body->id : f.group.records.back().id);
+        auto stored = lane.conn->Exec(
+            f.body ? "SELECT NULL FROM gb_bodies WHERE replica = $1 AND id = $2"
+                   : "SELECT record_hash FROM gb_records WHERE replica = $1 AND id = $2",
+            p);
+        if (stored.ok()) {
+          if (Pq().ntuples(stored->get()) == 1) {
+            if (f.body || f.group.records.back().record_hash == Pq().getvalue(stored->get(), 0, 0))
+              return Status::Ok();
+            *lost = true;
+            return Status::Error(shown_ + ": record " + replica_ + ":" +
+                                 std::to_string(f.group.records.back().id) +
+                                 " was stored by another writer");
+          }
+          std::vector<PgConn::Statement> statements;
+          if (f.body) {
+            statements.resize(1);
+            statements[0].prepared = kBodyOne;
+            statements[0].params.Text(replica_);
+            statements[0].params.Int(f.body->id);
+            statements[0].params.BytesOf(f.body->body);
+          } else {
+            statements = GroupStatements(f.group.records, f.group.settles);
+          }
+          Status st = lane.conn->SendPipeline(statements);
+          const uint64_t generation = lane.conn->generation();
+          conn_lock.unlock();
+          if (st.ok()) st = lane.conn->ReadPipeline(lane.conn_mu, generation);
+          if (st.ok() || st.code() != StatusCode::kUnavailable) return st;
         }
-        Status st = lane.conn->SendPipeline(GroupStatements(g.records, g.settles));
-        if (st.ok()) st = lane.conn->ReadPipeline();
-        if (st.ok() || st.code() != StatusCode::kUnavailable) return st;
       }
       std::unique_lock lock(ship_mu_);
       if (ship_stopping_) {
@@ -1763,6 +2021,17 @@ class PgStore final : public LogStore {
     return Status::Ok();
   }
 
+  // The newest body id of this replica's (bodies of earlier runs included:
+  // ids are never reused).
+  Status LoadLastBody() {
+    Params p;
+    p.Text(replica_);
+    auto r = conn_->Exec("SELECT coalesce(max(id), 0) FROM gb_bodies WHERE replica = $1", p);
+    if (!r.ok()) return r.status();
+    body_last_ = ToInt(Pq().getvalue(r->get(), 0, 0));
+    return Status::Ok();
+  }
+
   Status LoadHead() {
     auto head = ReadHeadOf(replica_);
     if (!head.ok()) return head.status();
@@ -1818,6 +2087,11 @@ class PgStore final : public LogStore {
     }
     VerifyResult total;
     total.chains = static_cast<int64_t>(replicas.size());
+    auto orphans = conn_->Exec(
+        "SELECT count(*) FROM gb_bodies b WHERE NOT EXISTS (SELECT 1 FROM gb_records r WHERE "
+        "r.replica = b.replica AND r.request_body_at = b.id)");
+    if (!orphans.ok()) return orphans.status();
+    total.orphan_bodies = ToInt(Pq().getvalue(orphans->get(), 0, 0));
     for (const std::string& replica : replicas) {
       auto v = VerifyChain(replica, replica == signed_chain ? checkpoints : nullptr);
       if (!v.ok()) return v.status();
@@ -1992,6 +2266,9 @@ class PgStore final : public LogStore {
   std::atomic<uint64_t> records_lost_{0};     // RecordsLost()
   int64_t head_id_ = 0;
   std::string head_hash_ = std::string(kZeroHash);
+  int64_t body_last_ = -1;  // the newest body id stored ahead (-1: not read yet); writer's thread
+  std::map<int64_t, Lane*> ahead_;  // guarded by ship_mu_: bodies whose commit is not read yet
+  std::map<int64_t, std::string> refused_bodies_;  // guarded: bodies the server refused
 };
 
 }  // namespace

@@ -93,7 +93,9 @@ class LogStore {
   // server (its commit is confirmed, or the batch sent again after a lost
   // connection, by a thread of the store: docs/gate.md, "acknowledged"),
   // and the records it returns carry no bodies (the store keeps them for a
-  // resend; List/Get read them back).
+  // resend; List/Get read them back). A record whose body was stored ahead
+  // (request_body_at) is sent behind that body on the same connection, or
+  // once the body's commit has been read, so it never commits without it.
   virtual Result<std::vector<AuditRecord>> AppendBatch(std::vector<AuditRecord> records) = 0;
   Result<AuditRecord> Append(AuditRecord record);
   // Called after the callers waiting for an AppendBatch were answered (the
@@ -103,11 +105,21 @@ class LogStore {
   // Callable from any thread.
   virtual void AfterAcknowledged() {}
 
-  // Bodies stored ahead of their records (SQLite's body store); a back-end
-  // without one returns false and the writer keeps bodies inline.
+  // Bodies stored ahead of their records, while the upstream answers
+  // (SQLite's body store; PostgreSQL's gb_bodies, sent on a lane ahead of
+  // the record that names it); a back-end without one returns false and the
+  // writer keeps bodies inline. A record names a stored body by
+  // request_body_at and the returned digest (request_body_sha256).
   virtual bool StoresBodiesAhead() const { return false; }
   virtual Result<StoredBody> StoreRequestBody(std::string_view body, bool screened,
                                               std::string sha256);
+  // As StoreRequestBody, but a store that keeps the body's bytes until they
+  // are stored (PostgreSQL: for a resend after a lost connection) may move
+  // them out of `*body` when it succeeds, instead of copying them. On an
+  // error `*body` is left as it was (the record then carries it).
+  virtual Result<StoredBody> TakeRequestBody(std::string* body, bool screened, std::string sha256) {
+    return StoreRequestBody(*body, screened, std::move(sha256));
+  }
   virtual Status SyncBodies() { return Status::Ok(); }
   // How this store keeps a record's translated request
   // (AuditRecord::upstream_request_body): not at all (LogWriter then leaves

@@ -289,15 +289,14 @@ TEST_P(StoreTest, CheckpointsCatchATruncatedTail) {
 
 // SQLite stores large request bodies ahead of their records (while the
 // upstream answers); a record names its body and reads back with it.
-// PostgreSQL keeps bodies in their records (PgStore::AppendBatch): see
-// PgStoreTest.ALargeBodyGoesIntoItsRecord and the reading of older logs
-// below.
+// PostgreSQL stores bodies ahead only when asked (bodies_ahead) and with
+// durability normal (the store opened here has full): see PgBodyAheadTest.
 TEST_P(StoreTest, BodiesStoredAheadReadBackAndVerify) {
   auto store = Open();
   ASSERT_NE(store, nullptr);
   if (GetParam() == Backend::kPostgres) {
     EXPECT_FALSE(store->StoresBodiesAhead());
-    GTEST_SKIP() << "PostgreSQL keeps request bodies in their records";
+    GTEST_SKIP() << "PostgreSQL with durability full keeps request bodies in their records";
   }
   ASSERT_TRUE(store->StoresBodiesAhead());
   const std::string body = "{\"prompt\":\"" + std::string(20000, 'x') + "\"}";
@@ -517,6 +516,278 @@ TEST_F(PgStoreTest, VerifyNamesABodyStoredAheadThatWentMissing) {
   EXPECT_FALSE(v->intact);
   EXPECT_NE(v->reason.find("request body (stored ahead as body 1) is missing"), std::string::npos)
       << v->reason;
+}
+
+// Bodies stored ahead on a lane (durability normal, as the gate runs): the
+// body goes out as a group of its own while the upstream answers, the
+// record names it, and both read back and verify as one record.
+class PgBodyAheadTest : public PgStoreTest {
+ protected:
+  std::unique_ptr<LogStore> OpenNormal(const std::string& replica) {
+    LogStore::Options normal;
+    normal.durability = LogDurability::kNormal;
+    normal.bodies_ahead = true;
+    auto s = OpenLogStore(url_, LogStore::OpenMode::kCreate, normal, replica);
+    EXPECT_TRUE(s.ok()) << s.status().message();
+    return s.ok() ? std::move(s.value()) : nullptr;
+  }
+  static AuditRecord ByRef(std::string time, const LogStore::StoredBody& stored) {
+    AuditRecord r = Rec(std::move(time), "alice");
+    r.request_body = std::nullopt;
+    r.request_body_at = stored.at;
+    r.request_body_sha256 = stored.sha256;
+    return r;
+  }
+  // Waits until every group sent is answered (ReadHead quiesces the lanes;
+  // it fails while a lane is still resending).
+  static void Settled(LogStore& store) {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (!store.ReadHead().ok() && std::chrono::steady_clock::now() < give_up)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  // Runs `sql` on a connection of its own; returns it open (nullptr on a
+  // failure) for statements that must stay in their transaction.
+  PGconn* Session(const std::string& sql) {
+    PGconn* c = PQconnectdb(url_.c_str());
+    PGresult* r = PQexec(c, sql.c_str());
+    const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+    EXPECT_TRUE(ok) << PQresultErrorMessage(r);
+    PQclear(r);
+    return c;
+  }
+  static const std::string& Body() {
+    static const std::string body = "{\"prompt\":\"" + std::string(100000, 'x') + "\"}";
+    return body;
+  }
+};
+
+TEST_F(PgBodyAheadTest, ABodyStoredAheadReadsBackWithItsRecordAndVerifies) {
+  auto a = OpenNormal("a");
+  ASSERT_NE(a, nullptr);
+  ASSERT_TRUE(a->StoresBodiesAhead());
+  std::string body = Body();
+  const std::string sha = Sha256Hex(body);
+  auto stored = a->TakeRequestBody(&body, /*screened=*/true, sha);
+  ASSERT_TRUE(stored.ok()) << stored.status().message();
+  EXPECT_TRUE(body.empty()) << "the store keeps the bytes it was given, not a copy";
+  EXPECT_EQ(stored->sha256, sha);
+  AuditRecord r = ByRef("2026-11-01T10:00:00Z", *stored);
+  r.request_sha256 = sha;
+  ASSERT_TRUE(a->Append(r).ok());
+  a->AfterAcknowledged();
+  auto back = a->Get(1, "a");
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->request_body, Body());
+  EXPECT_EQ(back->request_body_at, stored->at);
+  // The same hash as with the body inline (version 3 hashes it by digest).
+  AuditRecord inline_body = *back;
+  inline_body.request_body_at = 0;
+  EXPECT_EQ(ComputeRecordHash(inline_body, RecordForm::kV3), back->record_hash);
+  EXPECT_EQ(a->Search("xxxxxxxx")->size(), 1u);
+  auto v = a->Verify(nullptr);
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(v->intact) << v->reason;
+  EXPECT_EQ(v->orphan_bodies, 0);
+  EXPECT_EQ(a->RecordsLost(), 0u);
+}
+
+TEST_F(PgBodyAheadTest, AnUnscreenedBodyIsMaskedBeforeItIsStoredAhead) {
+  auto a = OpenNormal("a");
+  ASSERT_NE(a, nullptr);
+  std::string key = "sk-ant-api03-";
+  const std::string_view alphabet = "Q7xk2M_pLw9-Rt4bN8vZc3Hy6Jd1Fg5S";
+  for (size_t i = 0; i < 93; ++i) key += alphabet[(i * 7 + i / 5) % alphabet.size()];
+  key += "AA";
+  std::string body = "{\"k\":\"" + key + "\",\"p\":\"" + std::string(30000, 'y') + "\"}";
+  const std::string original_sha = Sha256Hex(body);
+  auto stored = a->TakeRequestBody(&body, /*screened=*/false, original_sha);
+  ASSERT_TRUE(stored.ok()) << stored.status().message();
+  EXPECT_NE(stored->sha256, original_sha) << "the digest is of the masked body";
+  AuditRecord r = ByRef("2026-11-01T10:00:00Z", *stored);
+  r.request_sha256 = original_sha;
+  ASSERT_TRUE(a->Append(r).ok());
+  auto back = a->Get(1, "a");
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->request_body->find(key), std::string::npos);
+  EXPECT_TRUE(a->Verify(nullptr)->intact);
+}
+
+// The replica stops (or dies) between a body and its record: the body is
+// an orphan. Verify names it and passes; the replica, started again under
+// its name, goes on with new body ids.
+TEST_F(PgBodyAheadTest, AnOrphanBodyIsNamedByVerifyAndDoesNotBreakIt) {
+  int64_t orphan = 0;
+  {
+    auto a = OpenNormal("a");
+    ASSERT_NE(a, nullptr);
+    std::string body = Body();
+    auto stored = a->TakeRequestBody(&body, true, Sha256Hex(Body()));
+    ASSERT_TRUE(stored.ok()) << stored.status().message();
+    orphan = stored->at;
+  }  // gone before its record
+  auto a = OpenNormal("a");
+  ASSERT_NE(a, nullptr);
+  std::string body = Body();
+  auto stored = a->TakeRequestBody(&body, true, Sha256Hex(Body()));
+  ASSERT_TRUE(stored.ok()) << stored.status().message();
+  EXPECT_GT(stored->at, orphan) << "body ids are not reused";
+  ASSERT_TRUE(a->Append(ByRef("2026-11-01T10:00:00Z", *stored)).ok());
+  auto v = a->Verify(nullptr);
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(v->intact) << v->reason;
+  EXPECT_EQ(v->records, 1);
+  EXPECT_EQ(v->orphan_bodies, 1);
+  auto back = a->Get(1, "a");
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->request_body, Body());
+}
+
+// The connection is lost (the server ends it, as a restart does) while the
+// body's group and the record behind it on the same lane are not yet
+// committed: the lane sends both again, in order, once it reconnects, and
+// nothing acknowledged is lost.
+TEST_F(PgBodyAheadTest, ABodyAndTheRecordBehindItAreSentAgainAfterALostConnection) {
+  auto a = OpenNormal("a");
+  ASSERT_NE(a, nullptr);
+  ASSERT_TRUE(a->Append(Rec("2026-11-01T10:00:00Z", "bob")).ok());
+  Settled(*a);
+  // The body's INSERT waits for this lock, so its group is in the server
+  // and not committed when the connection goes.
+  PGconn* blocker = Session("BEGIN; LOCK TABLE gb_bodies IN EXCLUSIVE MODE");
+  std::string body = Body();
+  auto stored = a->TakeRequestBody(&body, true, Sha256Hex(Body()));
+  ASSERT_TRUE(stored.ok()) << stored.status().message();
+  ASSERT_TRUE(a->Append(ByRef("2026-11-01T10:00:01Z", *stored)).ok()) << "acknowledged once sent";
+  a->AfterAcknowledged();
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  PQfinish(
+      Session("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = "
+              "'glassbox-lane:a'"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  PGresult* done = PQexec(blocker, "COMMIT");
+  PQclear(done);
+  PQfinish(blocker);
+  Settled(*a);
+  EXPECT_EQ(a->RecordsLost(), 0u);
+  auto back = a->Get(2, "a");
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->request_body, Body());
+  auto v = a->Verify(nullptr);
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(v->intact) << v->reason;
+  EXPECT_EQ(v->records, 2);
+  EXPECT_EQ(v->orphan_bodies, 0);
+}
+
+// The server refuses a body's group (here: another row holds its id): a
+// record sent after the refusal was read carries the body itself, with the
+// same hash, and verify passes.
+TEST_F(PgBodyAheadTest, ABodyTheServerRefusedGoesIntoItsRecord) {
+  auto a = OpenNormal("a");
+  ASSERT_NE(a, nullptr);
+  std::string first = Body();
+  auto stored = a->TakeRequestBody(&first, true, Sha256Hex(Body()));
+  ASSERT_TRUE(stored.ok()) << stored.status().message();
+  ASSERT_TRUE(a->Append(ByRef("2026-11-01T10:00:00Z", *stored)).ok());
+  Settled(*a);
+  PQfinish(Session("INSERT INTO gb_bodies (replica, id, body) VALUES ('a', " +
+                   std::to_string(stored->at + 1) + ", '\\x00'::bytea)"));
+  const std::string second_body = "{\"second\":\"" + std::string(40000, 'z') + "\"}";
+  std::string second = second_body;
+  auto refused = a->TakeRequestBody(&second, true, Sha256Hex(second_body));
+  ASSERT_TRUE(refused.ok()) << "sent; refused by the server later";
+  EXPECT_EQ(refused->at, stored->at + 1);
+  Settled(*a);  // the refusal is read
+  ASSERT_TRUE(a->Append(ByRef("2026-11-01T10:00:01Z", *refused)).ok());
+  auto back = a->Get(2, "a");
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->request_body, second_body);
+  EXPECT_EQ(back->request_body_at, 0);
+  auto v = a->Verify(nullptr);
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(v->intact) << v->reason;
+  EXPECT_EQ(v->orphan_bodies, 1) << "the row that took its place";
+  EXPECT_EQ(a->RecordsLost(), 0u);
+}
+
+// As the gate runs it: exchanges from several threads through LogWriter,
+// each body hashed and sent ahead while "the upstream answers" (PrepareHere),
+// then its record; bodies and records interleave on both lanes. Every
+// record lands with its own body, nothing is an orphan, the chain verifies.
+TEST_F(PgBodyAheadTest, ConcurrentExchangesThroughTheWriterKeepEachBodyWithItsRecord) {
+  constexpr int kThreads = 4, kEach = 40;
+  {
+    auto writer = LogWriter::Open(url_, LogDurability::kNormal, "a", /*bodies_ahead=*/true);
+    ASSERT_TRUE(writer.ok()) << writer.status().message();
+    std::vector<std::thread> threads;
+    std::atomic<int> failed{0};
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < kEach; ++i) {
+          const std::string marker = "m-" + std::to_string(t) + "-" + std::to_string(i);
+          auto digest = std::make_shared<RequestDigest>();
+          // Every third body is small (inline); the rest go ahead.
+          digest->original = "{\"marker\":\"" + marker + "\",\"pad\":\"" +
+                             std::string(i % 3 == 0 ? 100 : 20000 + 1000 * t, 'p') + "\"}";
+          digest->logged_is_original = true;
+          digest->screened = true;
+          (*writer)->PrepareHere(digest);
+          std::promise<Status> done;
+          AuditRecord r = Rec("2026-11-01T10:00:00Z", "u" + std::to_string(t));
+          r.request_body = std::nullopt;  // the digest's original is the logged body
+          (*writer)->Append(
+              std::move(r), [&](Status st) { done.set_value(std::move(st)); }, digest);
+          if (!done.get_future().get().ok()) failed.fetch_add(1);
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(failed.load(), 0);
+    EXPECT_EQ((*writer)->log().RecordsLost(), 0u);
+  }
+  auto reader = OpenLogStore(url_, LogStore::OpenMode::kExisting, {});
+  ASSERT_TRUE(reader.ok()) << reader.status().message();
+  auto v = (*reader)->Verify(nullptr);
+  ASSERT_TRUE(v.ok()) << v.status().message();
+  EXPECT_TRUE(v->intact) << v->reason;
+  EXPECT_EQ(v->records, kThreads * kEach);
+  EXPECT_EQ(v->orphan_bodies, 0);
+  int ahead = 0, checked = 0;
+  Status st = (*reader)->ForEach(RecordFilter{}, [&](AuditRecord& r) {
+    ++checked;
+    if (r.request_body_at != 0) ++ahead;
+    EXPECT_TRUE(r.request_body && r.request_body->find("\"marker\":\"m-") != std::string::npos);
+    return true;
+  });
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(checked, kThreads * kEach);
+  EXPECT_GT(ahead, 0) << "large bodies went ahead";
+}
+
+// Off unless asked for: the body goes into its record.
+TEST_F(PgBodyAheadTest, BodiesGoIntoTheirRecordsUnlessAskedToGoAhead) {
+  LogStore::Options normal;
+  normal.durability = LogDurability::kNormal;
+  auto s = OpenLogStore(url_, LogStore::OpenMode::kCreate, normal, "a");
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  EXPECT_FALSE((*s)->StoresBodiesAhead());
+  auto full = OpenNormal("b");
+  ASSERT_NE(full, nullptr);
+  EXPECT_TRUE(full->StoresBodiesAhead());
+}
+
+// A record may name only a body this store stored ahead.
+TEST_F(PgBodyAheadTest, ARecordNamingABodyNeverStoredIsRefused) {
+  auto a = OpenNormal("a");
+  ASSERT_NE(a, nullptr);
+  AuditRecord r = Rec("2026-11-01T10:00:00Z", "carol");
+  r.request_body = std::nullopt;
+  r.request_body_at = 7;
+  r.request_body_sha256 = std::string(64, '0');
+  auto refused = a->Append(r);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("did not store ahead"), std::string::npos)
+      << refused.status().message();
 }
 
 TEST_F(PgStoreTest, ASecondWriterWithTheSameReplicaNameIsRefused) {
