@@ -11,6 +11,7 @@
 #endif
 
 #include "core/base64.h"
+#include "core/interesting_avx2.h"
 
 namespace glassbox {
 namespace {
@@ -322,7 +323,7 @@ __attribute__((target("avx512f,avx512bw"))) bool IndexBlocksAvx512(const unsigne
 }
 
 // The same with two 32-byte halves per block (for CPUs without AVX-512, and
-// valgrind): the tests of ScanBlocksAvx2 in the vector registers (a LF's
+// valgrind): InterestingAvx2, the test ScanBlocksAvx2 makes (a LF's
 // predecessors by loads one and two bytes back), one movemask for the
 // interesting bytes and one for the alphabet. The first block (nothing
 // before it to load) and the last partial one are copied into a zeroed
@@ -335,15 +336,6 @@ __attribute__((target("avx2"))) bool IndexBlocksAvx2(const unsigned char* p, siz
   const __m256i lo_tbl = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kLo.data()));
   const __m256i hi_tbl = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kHi.data()));
   const __m256i nibble = _mm256_set1_epi8(0x0F);
-  const __m256i k20 = _mm256_set1_epi8(0x20);
-  const __m256i k9 = _mm256_set1_epi8(9);
-  const __m256i k4 = _mm256_set1_epi8(4);
-  const __m256i k_vt = _mm256_set1_epi8(11);
-  const __m256i k_lf = _mm256_set1_epi8('\n');
-  const __m256i k_cr = _mm256_set1_epi8('\r');
-  const __m256i k_sp = _mm256_set1_epi8(' ');
-  const __m256i k_tab = _mm256_set1_epi8('\t');
-  const __m256i k_del = _mm256_set1_epi8(0x7F);
   // [0, 2): the two bytes before the copied block; [2, 66): the block.
   alignas(32) std::array<unsigned char, 96> copy{};
   __m256i high = _mm256_setzero_si256();
@@ -364,26 +356,7 @@ __attribute__((target("avx2"))) bool IndexBlocksAvx2(const unsigned char* p, siz
     for (int half = 0; half < 2; ++half) {
       const unsigned char* b = block + 32 * half;
       const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b));
-      // Signed compare: bytes >= 0x80 are negative and count as "< 0x20"
-      // too. TAB LF FF CR (9..13 without VT) are allowed; DEL is not; a LF
-      // after a space or tab, or after CR after one, is not.
-      const __m256i low = _mm256_cmpgt_epi8(k20, v);
-      const __m256i t = _mm256_sub_epi8(v, k9);
-      const __m256i allowed = _mm256_andnot_si256(_mm256_cmpeq_epi8(v, k_vt),
-                                                  _mm256_cmpeq_epi8(_mm256_min_epu8(t, k4), t));
-      __m256i odd = _mm256_or_si256(_mm256_andnot_si256(allowed, low), _mm256_cmpeq_epi8(v, k_del));
-      const __m256i lf = _mm256_cmpeq_epi8(v, k_lf);
-      if (_mm256_movemask_epi8(lf) != 0) {
-        const __m256i p1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b - 1));
-        const __m256i p2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b - 2));
-        const __m256i ws1 =
-            _mm256_or_si256(_mm256_cmpeq_epi8(p1, k_sp), _mm256_cmpeq_epi8(p1, k_tab));
-        const __m256i ws2 =
-            _mm256_or_si256(_mm256_cmpeq_epi8(p2, k_sp), _mm256_cmpeq_epi8(p2, k_tab));
-        odd = _mm256_or_si256(
-            odd, _mm256_and_si256(
-                     lf, _mm256_or_si256(ws1, _mm256_and_si256(_mm256_cmpeq_epi8(p1, k_cr), ws2))));
-      }
+      const __m256i odd = utf::internal::InterestingAvx2(v, b);
       hit |= static_cast<uint64_t>(static_cast<uint32_t>(_mm256_movemask_epi8(odd))) << (32 * half);
       high = _mm256_or_si256(high, v);
       const __m256i lo = _mm256_shuffle_epi8(lo_tbl, v);  // 0 for bytes >= 0x80

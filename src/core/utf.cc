@@ -7,6 +7,8 @@
 #include <immintrin.h>
 #endif
 
+#include "core/interesting_avx2.h"
+
 namespace glassbox::utf {
 
 bool IsValidUtf8(std::string_view text) {
@@ -142,38 +144,15 @@ __attribute__((target("avx512f,avx512bw"))) size_t ScanBlocksAvx512(const unsign
 
 __attribute__((target("avx2"))) size_t ScanBlocksAvx2(const unsigned char* p, size_t i, size_t n) {
   const __m256i k20 = _mm256_set1_epi8(0x20);
-  const __m256i k9 = _mm256_set1_epi8(9);
-  const __m256i k4 = _mm256_set1_epi8(4);
-  const __m256i k_vt = _mm256_set1_epi8(11);
-  const __m256i k_lf = _mm256_set1_epi8('\n');
-  const __m256i k_cr = _mm256_set1_epi8('\r');
-  const __m256i k_sp = _mm256_set1_epi8(' ');
-  const __m256i k_tab = _mm256_set1_epi8('\t');
   const __m256i k_del = _mm256_set1_epi8(0x7F);
   while (i + 32 <= n) {
     const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i));
-    // Signed compare: bytes >= 0x80 are negative and count as "< 0x20" too;
-    // DEL is a control character as well.
+    // Most blocks hold no control byte, DEL or byte >= 0x80 (signed
+    // compare: those are negative): only those are looked at closely.
     const __m256i low = _mm256_or_si256(_mm256_cmpgt_epi8(k20, v), _mm256_cmpeq_epi8(v, k_del));
     if (_mm256_movemask_epi8(low) != 0) {
-      // TAB LF FF CR (9..13 without VT) are allowed by themselves.
-      const __m256i t = _mm256_sub_epi8(v, k9);
-      const __m256i allowed = _mm256_andnot_si256(_mm256_cmpeq_epi8(v, k_vt),
-                                                  _mm256_cmpeq_epi8(_mm256_min_epu8(t, k4), t));
-      const __m256i lf = _mm256_cmpeq_epi8(v, k_lf);
-      __m256i hit = _mm256_andnot_si256(allowed, low);
-      if (_mm256_movemask_epi8(lf) != 0) {
-        const __m256i p1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i - 1));
-        const __m256i p2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i - 2));
-        const __m256i ws1 =
-            _mm256_or_si256(_mm256_cmpeq_epi8(p1, k_sp), _mm256_cmpeq_epi8(p1, k_tab));
-        const __m256i ws2 =
-            _mm256_or_si256(_mm256_cmpeq_epi8(p2, k_sp), _mm256_cmpeq_epi8(p2, k_tab));
-        const __m256i trailing = _mm256_and_si256(
-            lf, _mm256_or_si256(ws1, _mm256_and_si256(_mm256_cmpeq_epi8(p1, k_cr), ws2)));
-        hit = _mm256_or_si256(hit, trailing);
-      }
-      const unsigned mask = static_cast<unsigned>(_mm256_movemask_epi8(hit));
+      const auto mask =
+          static_cast<unsigned>(_mm256_movemask_epi8(internal::InterestingAvx2(v, p + i)));
       if (mask != 0) return i + static_cast<size_t>(__builtin_ctz(mask));
     }
     i += 32;
