@@ -25,6 +25,7 @@
 // with durability normal a record counts as appended once its group is sent
 // (PgStore::Lane, docs/gate.md).
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -364,7 +365,10 @@ class PgConn {
         on_connect_(std::move(on_connect)) {}
   ~PgConn() {
     if (conn_ != nullptr) Pq().finish(conn_);
+    if (wake_fd_ >= 0) ::close(wake_fd_);
   }
+  PgConn(const PgConn&) = delete;
+  PgConn& operator=(const PgConn&) = delete;
 
   Status Connect() {
     if (conn_ != nullptr) Pq().finish(conn_);
@@ -487,6 +491,9 @@ class PgConn {
                                                    st.params.formats(), 0)) == 1;
     }
     sent = sent && Pq().pipelineSync(conn_) == 1 && Pq().flush(conn_) == 0;
+    // Sending may have read a reader's answer into libpq's buffer (libpq
+    // reads while its send would block), or dropped the connection.
+    WakeReader();
     if (sent) {
       ++syncs_sent_;
       return Status::Ok();
@@ -533,12 +540,18 @@ class PgConn {
         }
       }
       if (Pq().status(conn_) != CONNECTION_OK || empty > 1000) break;
-      // Wait for the server without the lock. (A sender that read our
-      // answer into libpq's buffer while it flushed leaves the socket
-      // quiet: the timeout bounds that case.)
-      pollfd p{Pq().socket(conn_), POLLIN, 0};
+      // Wait for the server without the lock, or for a sender: one that
+      // read our answer into libpq's buffer while it flushed leaves the
+      // socket quiet, so it wakes us (WakeReader); the timeout is a backstop.
+      pollfd p[2] = {{Pq().socket(conn_), POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+      reader_waiting_.store(true);
       lock.unlock();
-      (void)::poll(&p, 1, 20);
+      (void)::poll(p, wake_fd_ >= 0 ? 2 : 1, 20);
+      reader_waiting_.store(false);
+      if (wake_fd_ >= 0 && (p[1].revents & POLLIN) != 0) {
+        uint64_t count = 0;
+        (void)!::read(wake_fd_, &count, sizeof count);
+      }
       lock.lock();
     }
     Status lost = Status::Unavailable(shown_ + ": the connection was lost: " + Message());
@@ -551,6 +564,14 @@ class PgConn {
     if (conn_ != nullptr) Pq().finish(conn_);
     conn_ = nullptr;
     generation_.fetch_add(1);
+    WakeReader();
+  }
+  // Wakes a thread waiting in ReadPipeline (called with the connection's
+  // lock held, so a reader sets reader_waiting_ before a sender can look).
+  void WakeReader() {
+    if (wake_fd_ < 0 || !reader_waiting_.load()) return;
+    const uint64_t one = 1;
+    (void)!::write(wake_fd_, &one, sizeof one);
   }
   // Counts the connections made and lost: a group remembers the one it was
   // sent on.
@@ -620,6 +641,8 @@ class PgConn {
   std::function<Status(PgConn&)> on_connect_;
   PGconn* conn_ = nullptr;
   std::atomic<uint64_t> generation_{0};
+  int wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);  // ReadPipeline's wake-up
+  std::atomic<bool> reader_waiting_{false};
   uint64_t syncs_sent_ = 0, syncs_read_ = 0;  // groups on this connection
   std::chrono::steady_clock::time_point last_connect_failure_{};
 };
