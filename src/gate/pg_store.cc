@@ -1886,6 +1886,29 @@ class PgStore final : public LogStore {
     return ReadHeadOf(replica_);
   }
 
+  Result<int64_t> DeleteOrphanBodies() override {
+    if (!writer_) return Status::Error(shown_ + ": opened for reading");
+    if (Status s = Quiesce(); !s.ok()) return s;
+    // Bodies of this run take ids above every id stored before it; read
+    // that mark now if no body was stored yet, so it also counts the
+    // orphans about to go and new ids stay above them.
+    if (body_last_ < 0) {
+      if (Status s = LoadLastBody(); !s.ok()) return s;
+    }
+    // Another process of this replica cannot be writing (the replica's
+    // advisory lock), and the one that stored these is gone: whatever it
+    // sent has committed or never will.
+    Params p;
+    p.Text(replica_);
+    p.Int(body_first_run_last_);
+    auto del = conn_->Exec(
+        "DELETE FROM gb_bodies b WHERE b.replica = $1 AND b.id <= $2 AND NOT EXISTS (SELECT 1 "
+        "FROM gb_records r WHERE r.replica = b.replica AND r.request_body_at = b.id)",
+        p);
+    if (!del.ok()) return del.status();
+    return ToInt(Pq().cmdTuples(del->get()));
+  }
+
   Result<int64_t> DeleteBefore(std::string_view cutoff) override {
     if (!IsRfc3339Utc(cutoff)) {
       return Status::Error("retention cutoff '" + std::string(cutoff) +
@@ -2052,6 +2075,7 @@ class PgStore final : public LogStore {
     auto r = conn_->Exec("SELECT coalesce(max(id), 0) FROM gb_bodies WHERE replica = $1", p);
     if (!r.ok()) return r.status();
     body_last_ = ToInt(Pq().getvalue(r->get(), 0, 0));
+    body_first_run_last_ = body_last_;
     return Status::Ok();
   }
 
@@ -2290,7 +2314,8 @@ class PgStore final : public LogStore {
   int64_t head_id_ = 0;
   std::string head_hash_ = std::string(kZeroHash);
   int64_t body_last_ = -1;  // the newest body id stored ahead (-1: not read yet); writer's thread
-  std::map<int64_t, Lane*> ahead_;  // guarded by ship_mu_: bodies whose commit is not read yet
+  int64_t body_first_run_last_ = 0;  // the newest body id of earlier runs (read with body_last_)
+  std::map<int64_t, Lane*> ahead_;   // guarded by ship_mu_: bodies whose commit is not read yet
   std::map<int64_t, std::string> refused_bodies_;  // guarded: bodies the server refused
 };
 

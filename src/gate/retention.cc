@@ -20,6 +20,10 @@ Result<std::optional<std::string>> RetentionCutoff(const RetentionConfig& retent
 }
 
 Result<int64_t> ApplyRetention(const RetentionConfig& retention, LogStore& log, TimePoint now) {
+  if (!retention.days && !retention.records) return int64_t{0};
+  // Orphan bodies first: no record's hash covers them, so they are not
+  // part of the audit trail, only request data kept past its use.
+  if (Result<int64_t> orphans = log.DeleteOrphanBodies(); !orphans.ok()) return orphans.status();
   Result<std::optional<std::string>> cutoff = RetentionCutoff(retention, log, now);
   if (!cutoff.ok()) return cutoff.status();
   if (!*cutoff) return int64_t{0};

@@ -24,7 +24,9 @@ Result<std::optional<std::string>> RetentionCutoff(const RetentionConfig& retent
 
 // Deletes the oldest records as RetentionCutoff says; returns how many.
 // Records that share the cutoff's time are kept, so `records` keeps at least
-// that many. A config without [retention] deletes nothing.
+// that many. Also deletes the chain's orphan bodies of earlier runs
+// (LogStore::DeleteOrphanBodies). A config without [retention] deletes
+// nothing.
 Result<int64_t> ApplyRetention(const RetentionConfig& retention, LogStore& log, TimePoint now);
 
 }  // namespace glassbox::gate

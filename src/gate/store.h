@@ -152,6 +152,11 @@ class LogStore {
   virtual Result<std::optional<std::string>> TimeOfNewest(int64_t n) = 0;
   virtual Result<Head> ReadHead() = 0;
   virtual Result<int64_t> DeleteBefore(std::string_view cutoff) = 0;
+  // Deletes the request bodies this writer's chain stored ahead in an
+  // earlier run that no record names (the run ended between a body and its
+  // record: verify's orphan_bodies); returns how many. Bodies of this run
+  // are left alone (their records may be on the way). Retention calls it.
+  virtual Result<int64_t> DeleteOrphanBodies() { return int64_t{0}; }
 
   // False while the store is known to be unreachable (a PostgreSQL server
   // down); cheap, callable from any thread. SQLite is always available.

@@ -20,6 +20,7 @@
 
 #include "core/locate.h"
 #include "gate/log_writer.h"
+#include "gate/retention.h"
 
 namespace glassbox::gate {
 namespace {
@@ -640,6 +641,73 @@ TEST_F(PgBodyAheadTest, AnOrphanBodyIsNamedByVerifyAndDoesNotBreakIt) {
   auto back = a->Get(1, "a");
   ASSERT_TRUE(back.ok()) << back.status().message();
   EXPECT_EQ(back->request_body, Body());
+}
+
+// Retention removes the orphans of earlier runs, and only those: a body of
+// this run whose record is still to come stays, and so do bodies named by
+// a record (of either run) and another replica's orphan.
+TEST_F(PgBodyAheadTest, RetentionDeletesOnlyTheOrphansOfEarlierRuns) {
+  LogStore::StoredBody named_earlier;
+  {
+    auto a = OpenNormal("a");
+    ASSERT_NE(a, nullptr);
+    std::string body = Body();
+    auto stored = a->TakeRequestBody(&body, true, Sha256Hex(Body()));
+    ASSERT_TRUE(stored.ok()) << stored.status().message();
+    named_earlier = *stored;
+    ASSERT_TRUE(a->Append(ByRef("2026-11-01T10:00:00Z", named_earlier)).ok());
+    for (int i = 0; i < 2; ++i) {  // two orphans
+      std::string orphan = Body();
+      ASSERT_TRUE(a->TakeRequestBody(&orphan, true, Sha256Hex(Body())).ok());
+    }
+    Settled(*a);
+  }
+  {
+    auto b = OpenNormal("b");  // another replica's orphan: its own retention's business
+    ASSERT_NE(b, nullptr);
+    std::string orphan = Body();
+    ASSERT_TRUE(b->TakeRequestBody(&orphan, true, Sha256Hex(Body())).ok());
+    Settled(*b);
+  }
+  auto a = OpenNormal("a");
+  ASSERT_NE(a, nullptr);
+  std::string body = Body();
+  auto in_flight = a->TakeRequestBody(&body, true, Sha256Hex(Body()));
+  ASSERT_TRUE(in_flight.ok()) << in_flight.status().message();
+  Settled(*a);
+  ASSERT_EQ(a->Verify(nullptr)->orphan_bodies, 4) << "two of a's earlier run, b's, a's in flight";
+  // A config without [retention] deletes nothing, orphans included.
+  ASSERT_TRUE(ApplyRetention(RetentionConfig{}, *a, std::chrono::system_clock::now()).ok());
+  EXPECT_EQ(a->Verify(nullptr)->orphan_bodies, 4);
+
+  RetentionConfig keep_all;  // nothing old enough to go by time
+  keep_all.days = 36500;
+  auto deleted = ApplyRetention(keep_all, *a, std::chrono::system_clock::now());
+  ASSERT_TRUE(deleted.ok()) << deleted.status().message();
+  EXPECT_EQ(*deleted, 0) << "no record goes";
+  auto v = a->Verify(nullptr);
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(v->intact) << v->reason;
+  EXPECT_EQ(v->orphan_bodies, 2) << "b's orphan and a's body in flight stay";
+
+  // The body in flight gets its record; a new body takes an id above every
+  // one used before, the deleted orphans' included.
+  ASSERT_TRUE(a->Append(ByRef("2026-11-02T10:00:00Z", *in_flight)).ok());
+  std::string next = Body();
+  auto later = a->TakeRequestBody(&next, true, Sha256Hex(Body()));
+  ASSERT_TRUE(later.ok()) << later.status().message();
+  EXPECT_GT(later->at, in_flight->at);
+  ASSERT_TRUE(a->Append(ByRef("2026-11-03T10:00:00Z", *later)).ok());
+  v = a->Verify(nullptr);
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(v->intact) << v->reason;
+  EXPECT_EQ(v->records, 3);  // a's three; b stored none
+  EXPECT_EQ(v->orphan_bodies, 1);
+  for (int64_t id : {int64_t{1}, int64_t{2}, int64_t{3}}) {
+    auto back = a->Get(id, "a");
+    ASSERT_TRUE(back.ok()) << id << ": " << back.status().message();
+    EXPECT_EQ(back->request_body, Body());
+  }
 }
 
 // The connection is lost (the server ends it, as a restart does) while the
