@@ -392,6 +392,9 @@ def identifiers(rule):
 
 def render(template, ident, secret):
     upper = re.sub(r'[^A-Za-z0-9]', '_', ident).upper()
+    if len(secret) > 1 and secret[0] == secret[-1] and secret[0] in '"\'':
+        # a secret group that includes its quotes (hashicorp-tf-password): not quoted twice
+        template = template.replace('"{s}"', '{s}').replace("'{s}'", '{s}')
     return template.replace('{i}', ident).replace('{I}', upper).replace('{s}', secret)
 
 

@@ -86,6 +86,11 @@ class Generation(unittest.TestCase):
         self.assertIsNone(reason)
         self.assertTrue(all(name.endswith('.tf') for _, name, _, _ in samples))
 
+    def test_a_secret_group_holding_its_quotes_is_not_quoted_twice(self):
+        self.assertEqual(gs.render('{i}_api_token = "{s}"\n', 'tf', '"abc123"'), 'tf_api_token = "abc123"\n')
+        self.assertEqual(gs.render('{I}_TOKEN={s}\n', 'tf', '"abc123"'), 'TF_TOKEN="abc123"\n')
+        self.assertEqual(gs.render('{i}: "{s}"', 'x', 'abc'), 'x: "abc"')
+
     def test_rules_without_a_sample_are_named_with_the_reason(self):
         with tempfile.TemporaryDirectory() as d:
             toml = os.path.join(d, 'rules.toml')
