@@ -30,6 +30,8 @@ secret (an environment reference, a run of 'x', "<your-...>"), kept only when th
 does not fire on it, so the false flags counted are flags gitleaks would not raise either.
 
 Usage: gitleaks_samples.py GITLEAKS_TOML OUT_DIR
+       gitleaks_samples.py --scan GITLEAKS_TOML DIR...   (the files gitleaks' rules, as checked
+       here, fire on: an emulation of gitleaks for suites it cannot be run on; see scan())
 Writes OUT_DIR/tp/* and OUT_DIR/fp/* (one sample per file), OUT_DIR/MANIFEST.tsv
 (file, rule id, tp|fp, context) and OUT_DIR/NOT-GENERATED.tsv (rule id, reason); prints a summary.
 Exit 2 with a message on a missing or unreadable rule file.
@@ -491,9 +493,62 @@ def generate_rule(rule, global_allow):
     return samples, negatives, None
 
 
+def scan(toml_path, dirs):
+    """Prints every file under `dirs` on which a gitleaks rule fires, applied as fires() does.
+
+    An emulation of gitleaks' default rules (regex, keywords, entropy, allowlists, paths), not
+    gitleaks itself: no base64 decoding, Python's regex engine for RE2's (the patterns are
+    converted as for generation). It puts a figure for gitleaks' rules beside suites gitleaks
+    cannot be run on here.
+    """
+    config = load_config(toml_path)
+    if config is None:
+        return 2
+    global_allow = Allowlist(config.get('allowlist', {}), global_list=True)
+    rules = []
+    for spec in config['rules']:
+        try:
+            rule = Rule(spec)
+        except (GoRegexError, re.error):
+            continue  # named by the generation run
+        if rule.regex is not None:
+            rules.append(rule)
+    for top in dirs:
+        if not os.path.isdir(top):
+            print('gitleaks_samples: %s: not a directory' % top, file=sys.stderr)
+            return 2
+        for root, _, files in os.walk(top):
+            for name in sorted(files):
+                path = os.path.join(root, name)
+                try:
+                    with open(path, encoding='utf-8', errors='replace') as f:
+                        text = f.read()
+                except OSError as e:
+                    print('gitleaks_samples: %s: %s' % (path, e), file=sys.stderr)
+                    return 2
+                if any(rule.fires(text, path, global_allow) for rule in rules):
+                    print(path)
+    return 0
+
+
+def load_config(toml_path):
+    try:
+        with open(toml_path, 'rb') as f:
+            config = tomllib.load(f)
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        print('gitleaks_samples: %s: %s' % (toml_path, e), file=sys.stderr)
+        return None
+    if not config.get('rules'):
+        print('gitleaks_samples: %s: no [[rules]]' % toml_path, file=sys.stderr)
+        return None
+    return config
+
+
 def main(argv):
+    if len(argv) >= 4 and argv[1] == '--scan':
+        return scan(argv[2], argv[3:])
     if len(argv) != 3:
-        print('usage: gitleaks_samples.py GITLEAKS_TOML OUT_DIR', file=sys.stderr)
+        print('usage: gitleaks_samples.py GITLEAKS_TOML OUT_DIR | --scan GITLEAKS_TOML DIR...', file=sys.stderr)
         return 2
     try:
         with open(argv[1], 'rb') as f:

@@ -131,5 +131,33 @@ class Generation(unittest.TestCase):
                 self.assertIn(path, run.stderr)
 
 
+class Scan(unittest.TestCase):
+    """--scan applies the rules to files as fires() does (keywords, entropy, allowlists)."""
+
+    def test_lists_the_files_a_rule_fires_on_and_no_others(self):
+        with tempfile.TemporaryDirectory() as d:
+            toml = os.path.join(d, 'rules.toml')
+            with open(toml, 'w') as f:
+                f.write("[allowlist]\nstopwords = ['example']\n\n"
+                        "[[rules]]\nid = 'ok-token'\ndescription = 'd'\nregex = '''\\b(okt_[a-z0-9]{20})\\b'''\n"
+                        "entropy = 3\nkeywords = ['okt_']\n")
+            files = {'hit.txt': 'TOKEN=okt_a8f3k2m9x7q1w5e4r6t0\n',
+                     'low.txt': 'TOKEN=okt_aaaaaaaaaaaaaaaaaaaa\n',
+                     'stop.txt': 'TOKEN=okt_example7q1w5e4r6t0ab\n',
+                     'none.txt': 'nothing here\n'}
+            tree = os.path.join(d, 'tree', 'sub')
+            os.makedirs(tree)
+            for name, text in files.items():
+                with open(os.path.join(tree, name), 'w') as f:
+                    f.write(text)
+            run = subprocess.run([sys.executable, os.path.join(HERE, 'gitleaks_samples.py'), '--scan', toml,
+                                  os.path.join(d, 'tree')], capture_output=True, text=True, check=True)
+            self.assertEqual(run.stdout.splitlines(), [os.path.join(tree, 'hit.txt')])
+            run = subprocess.run([sys.executable, os.path.join(HERE, 'gitleaks_samples.py'), '--scan', toml,
+                                  os.path.join(d, 'missing')], capture_output=True, text=True)
+            self.assertEqual(run.returncode, 2)
+            self.assertIn('missing', run.stderr)
+
+
 if __name__ == '__main__':
     unittest.main()
