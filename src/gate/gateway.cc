@@ -190,6 +190,8 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
   bool usage_settled = false;
 
   uint64_t live_id = 0;  // in gw->live_upstream while forwarded
+  // Ends of the phases so far (Metrics::Observe; the epoch: not reached).
+  Clock::time_point forwarded_at{}, upstream_head_at{}, upstream_done_at{};
 
   explicit Exchange(Gateway::Impl* gateway) : gw(gateway) { gw->exchanges_alive.fetch_add(1); }
   ~Exchange() {
@@ -292,9 +294,14 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
 
   // Appends `record`; `then` runs after the commit (or the failure).
   void Commit(AuditRecord record, std::function<void(Status)> then) {
+    const Clock::time_point handed = Clock::now();
+    if (upstream_done_at != Clock::time_point{})
+      gw->metrics.Observe(Phase::kInbound, handed - upstream_done_at);
     gw->log->Append(
         std::move(record),
-        [gw = gw, then = std::move(then)](Status st) {
+        [gw = gw, handed, answers = !client_gone.load(), then = std::move(then)](Status st) {
+          const Clock::time_point acknowledged = Clock::now();
+          gw->metrics.Observe(Phase::kLog, acknowledged - handed);
           if (!st.ok()) {
             gw->metrics.log_errors.fetch_add(1);
             // on_store_down = serve-unlogged: the exchange goes on without
@@ -305,6 +312,7 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
             }
           }
           then(std::move(st));
+          if (answers) gw->metrics.Observe(Phase::kRespond, Clock::now() - acknowledged);
         },
         request_digest);
   }
@@ -312,7 +320,10 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
   void OnHead(const net::ResponseHead& head) {
     head_seen = true;
     status = head.status;
-    upstream_latency_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    upstream_head_at = Clock::now();
+    gw->metrics.Observe(Phase::kUpstream, upstream_head_at - forwarded_at);
+    upstream_latency_ms =
+        std::chrono::duration<double, std::milli>(upstream_head_at - forwarded_at).count();
     gw->metrics.UpstreamLatency(upstream_latency_ms / 1000.0);
     for (const net::HeaderField& f : head.headers.fields()) {
       if (!IsHopByHopResponseHeader(f.name)) response_headers.Add(f.name, f.value);
@@ -359,6 +370,8 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
   }
 
   void OnComplete(Status upstream_status) {
+    upstream_done_at = Clock::now();
+    if (head_seen) gw->metrics.Observe(Phase::kUpstreamBody, upstream_done_at - upstream_head_at);
     auto self = shared_from_this();
     if (client_gone.load()) {
       // Nobody to answer: record what happened and stop.
@@ -731,6 +744,8 @@ void Gateway::Impl::Handle(net::HttpRequest request, std::shared_ptr<net::Respon
   ex->writer = writer;
   ex->start = Clock::now();
   ex->wall_start = Now();
+  if (request.head_read_at != Clock::time_point{})
+    metrics.Observe(Phase::kRequestRead, ex->start - request.head_read_at);
   ex->method = request.method;
   ex->path = request.path;
   HeaderDecision hd;
@@ -827,6 +842,8 @@ void Gateway::Impl::Forward(const std::shared_ptr<Exchange>& ex, const UpstreamC
   callbacks.on_body = [ex](std::string_view bytes) { ex->OnBody(bytes); };
   callbacks.on_complete = [ex](Status st) { ex->OnComplete(std::move(st)); };
   ex->forwarded = true;
+  ex->forwarded_at = Clock::now();
+  metrics.Observe(Phase::kOutbound, ex->forwarded_at - ex->start);
   ex->upstream_request = client->Send(url, std::move(upstream_request), std::move(callbacks));
   {
     std::lock_guard lock(live_mu);
