@@ -647,7 +647,7 @@ bool PlanAndReserve(Exchange& ex, const Policy& policy, const net::HttpRequest& 
   if (ex.plan.refusal || ex.plan.count_locally) {
     ex.gw->metrics.Findings(ex.findings);
     ex.request_sha256 = Sha256Hex(request.body);
-    if (ex.log_payloads) ex.logged_request = std::move(out.body);
+    if (ex.log_payloads) ex.logged_request = out.changed ? std::move(out.body) : request.body;
     if (ex.plan.count_locally) {
       ex.AnswerCountLocally(request.body);
     } else {
@@ -657,7 +657,8 @@ bool PlanAndReserve(Exchange& ex, const Policy& policy, const net::HttpRequest& 
   }
   // Input is counted from what is sent (about 4 bytes a token), output at
   // the most the request allows.
-  ex.input_estimate = (out.body.size() + 3) / 4;
+  const size_t forwarded_bytes = out.changed ? out.body.size() : request.body.size();
+  ex.input_estimate = (forwarded_bytes + 3) / 4;
   net::Usage estimate;
   estimate.input_tokens = ex.input_estimate;
   estimate.output_tokens = out.max_output_tokens.value_or(kDefaultMaxOutputTokens);
@@ -673,27 +674,33 @@ bool PlanAndReserve(Exchange& ex, const Policy& policy, const net::HttpRequest& 
   return true;
 }
 
-// What goes upstream: the body, its target and headers.
+// What goes upstream: the body (or the original's bytes, shared with the
+// log), its target and headers.
 struct Outgoing {
   std::string body;
+  std::shared_ptr<const std::string> shared_body;  // instead of `body`
   std::string target;
   HeaderList headers;
 };
 
 // The bytes to forward: the client's own when policy changed nothing (so
-// the original goes out untouched), else the policy's edit. The log keeps
-// the same bytes; one copy between them at most. Fills `digest` for the log
-// thread.
+// the original goes out untouched), else the policy's edit. Fills `digest`
+// for the log: an unchanged original is shared with the upstream request,
+// not copied (the log hashes, stores or copies it while the upstream
+// answers); a routed request is rebuilt from a copy (RouteOutgoing).
 Outgoing ChooseForwardBody(Exchange& ex, net::HttpRequest& request, OutboundResult& out,
                            HeaderList headers, RequestDigest* digest) {
   Outgoing o;
   if (!out.changed) {
-    // out.body is the policy's copy of the same bytes: hashed, then logged,
-    // by the log thread (RequestDigest::logged_is_original).
-    digest->original = std::move(out.body);
+    auto original = std::make_shared<const std::string>(std::move(request.body));
     digest->logged_is_original = ex.log_payloads;
     digest->screened = out.secret_free;
-    o.body = std::move(request.body);
+    if (ex.plan.upstream != nullptr) {
+      o.body = *original;
+    } else {
+      o.shared_body = original;
+    }
+    digest->shared_original = std::move(original);
   } else {
     digest->original = std::move(request.body);
     o.body = std::move(out.body);
@@ -756,8 +763,10 @@ void Gateway::Impl::Handle(net::HttpRequest request, std::shared_ptr<net::Respon
     return ex->Refuse(*refusal);
   }
 
-  // The original's hash is left to the log thread (below) unless refused.
-  OutboundResult out = policy->ApplyOutbound(ex->route, request.body, /*hash_original=*/false);
+  // The original's hash is left to the log (below) unless refused; an
+  // unchanged body is not copied (ChooseForwardBody).
+  OutboundResult out = policy->ApplyOutbound(ex->route, request.body,
+                                             {.hash_original = false, .copy_unchanged = false});
   ex->request_sha256 = std::move(out.original_sha256);
   ex->findings.insert(ex->findings.end(), out.findings.begin(), out.findings.end());
   if (!out.model.empty()) ex->model = out.model;
@@ -767,7 +776,7 @@ void Gateway::Impl::Handle(net::HttpRequest request, std::shared_ptr<net::Respon
   const UpstreamConfig* upstream = FindUpstream(policy->config(), ex->upstream);
   if (upstream == nullptr) {
     ex->request_sha256 = Sha256Hex(request.body);
-    if (ex->log_payloads) ex->logged_request = std::move(out.body);
+    if (ex->log_payloads) ex->logged_request = out.changed ? std::move(out.body) : request.body;
     return ex->Refuse(MakeRefusal(ex->route.protocol, ErrorKind::kInternal, "no-upstream",
                                   "no upstream called '" + ex->upstream + "' is configured"));
   }
@@ -836,6 +845,7 @@ void Gateway::Impl::Forward(const std::shared_ptr<Exchange>& ex, const UpstreamC
   for (auto& [name, value] : outgoing.headers)
     upstream_request.headers.Add(std::move(name), std::move(value));
   upstream_request.body = std::move(outgoing.body);
+  upstream_request.shared_body = std::move(outgoing.shared_body);
 
   net::ClientCallbacks callbacks;
   callbacks.on_headers = [ex](const net::ResponseHead& head) { ex->OnHead(head); };

@@ -476,6 +476,33 @@ TEST_F(GatewayTest, ThePhasesOfAnExchangeAreTimedInTheMetrics) {
     EXPECT_EQ(PhaseSeen(metrics, phase).first, 1u) << phase << "\n" << metrics;
 }
 
+// An upstream that reports no usage is charged an input estimate from the
+// bytes forwarded (about 4 a token): the original's, which the gateway
+// forwards without a copy of its own.
+TEST_F(GatewayTest, UnreportedUsageIsEstimatedFromTheBytesForwarded) {
+  upstream_override_ = [](const net::HttpRequest&, std::shared_ptr<net::ResponseWriter> w) {
+    net::HttpResponse r;
+    r.headers.Add("Content-Type", "application/json");
+    r.body =
+        R"({"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[{"type":"text","text":"hi"}],"stop_reason":"end_turn"})";
+    w->Respond(std::move(r));
+    return true;
+  };
+  const std::string body =
+      R"({"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":")" +
+      std::string(40000, 'x') + R"("}]})";
+  Reply r = Send("POST", "/v1/messages", body, {{"anthropic-version", "2023-06-01"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto log = AuditLog::Open(log_path_, AuditLog::OpenMode::kExisting);
+  ASSERT_TRUE(log.ok());
+  auto records = (*log)->List();
+  ASSERT_TRUE(records.ok());
+  ASSERT_EQ(records->size(), 1u);
+  EXPECT_EQ((*records)[0].input_tokens, static_cast<int64_t>((body.size() + 3) / 4));
+  EXPECT_NE((*records)[0].findings.find("gate/usage-estimated"), std::string::npos);
+  EXPECT_EQ((*records)[0].request_sha256, Sha256Hex(body));
+}
+
 TEST_F(GatewayTest, HeadSlashIsALivenessCheckAndNotLogged) {
   Reply head = Send("HEAD", "/", "");
   EXPECT_EQ(head.status, 200);

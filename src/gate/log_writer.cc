@@ -189,10 +189,25 @@ class LogWriterImpl {
     bool prepare_only = false;  // a Prepare(): hash, no record
   };
 
+  // The original's bytes, wherever they are held.
+  static std::string_view Original(const RequestDigest& d) {
+    return d.shared_original ? std::string_view(*d.shared_original) : std::string_view(d.original);
+  }
+  // Copies shared original bytes into the digest's own string, for a record
+  // that carries them.
+  static void OwnOriginal(RequestDigest& d) {
+    if (!d.shared_original) return;
+    d.original.assign(*d.shared_original);
+    d.shared_original.reset();
+  }
+
   static void Hash(RequestDigest& d) {
     if (d.hex.empty()) {
-      d.hex = Sha256Hex(d.original);
-      if (!d.logged_is_original) std::string().swap(d.original);  // no longer needed
+      d.hex = Sha256Hex(Original(d));
+      if (!d.logged_is_original) {  // no longer needed
+        std::string().swap(d.original);
+        d.shared_original.reset();
+      }
     }
     // Only a screened body's digest is of use: an unscreened one may be
     // masked before it is stored, and is hashed then.
@@ -206,23 +221,29 @@ class LogWriterImpl {
   static constexpr size_t kStoreAheadBytes = 16 << 10;
 
   // A Prepare(): the digest, and a large logged body stored ahead. On a
-  // failure to store, the body stays for the record to carry inline.
+  // failure to store, the body stays for the record to carry inline (in the
+  // digest's own string, copied now rather than when the record is
+  // appended on the client's path).
   void PrepareDigest(RequestDigest& d) {
     if (d.consumed) return;  // the record came first (a very fast upstream)
     if (!keep_translated_) d.translated.reset();
     Hash(d);
     StoreTranslatedAhead(d);
-    if (!store_ahead_ || !d.logged_is_original || d.body_at != 0 ||
-        d.original.size() < kStoreAheadBytes)
-      return;
-    auto stored = log_->TakeRequestBody(&d.original, d.screened, d.hex);
-    if (!stored.ok()) {
+    if (!d.logged_is_original) return;
+    if (store_ahead_ && d.body_at == 0 && Original(d).size() >= kStoreAheadBytes) {
+      auto stored = d.shared_original
+                        ? log_->StoreRequestBody(*d.shared_original, d.screened, d.hex)
+                        : log_->TakeRequestBody(&d.original, d.screened, d.hex);
+      if (stored.ok()) {
+        d.body_at = stored->at;
+        d.body_sha256 = std::move(stored->sha256);
+        std::string().swap(d.original);
+        d.shared_original.reset();
+        return;
+      }
       if (on_store_failure_) on_store_failure_(stored.status());
-      return;
     }
-    d.body_at = stored->at;
-    d.body_sha256 = std::move(stored->sha256);
-    std::string().swap(d.original);
+    if (d.body_at == 0) OwnOriginal(d);
   }
 
   // The translated request's half of PrepareDigest (after Hash).
@@ -250,6 +271,7 @@ class LogWriterImpl {
       record.request_body_at = d.body_at;
       record.request_body_sha256 = d.body_sha256;
     } else if (d.logged_is_original) {
+      OwnOriginal(d);  // the record came before PrepareDigest
       record.request_body = std::move(d.original);
       record.request_body_sha256 = d.hex;
     }
