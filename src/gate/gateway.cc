@@ -190,6 +190,8 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
   bool usage_settled = false;
 
   uint64_t live_id = 0;  // in gw->live_upstream while forwarded
+  // Ends of the phases so far (Metrics::Observe; the epoch: not reached).
+  Clock::time_point forwarded_at{}, upstream_head_at{}, upstream_done_at{};
 
   explicit Exchange(Gateway::Impl* gateway) : gw(gateway) { gw->exchanges_alive.fetch_add(1); }
   ~Exchange() {
@@ -292,9 +294,14 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
 
   // Appends `record`; `then` runs after the commit (or the failure).
   void Commit(AuditRecord record, std::function<void(Status)> then) {
+    const Clock::time_point handed = Clock::now();
+    if (upstream_done_at != Clock::time_point{})
+      gw->metrics.Observe(Phase::kInbound, handed - upstream_done_at);
     gw->log->Append(
         std::move(record),
-        [gw = gw, then = std::move(then)](Status st) {
+        [gw = gw, handed, answers = !client_gone.load(), then = std::move(then)](Status st) {
+          const Clock::time_point acknowledged = Clock::now();
+          gw->metrics.Observe(Phase::kLog, acknowledged - handed);
           if (!st.ok()) {
             gw->metrics.log_errors.fetch_add(1);
             // on_store_down = serve-unlogged: the exchange goes on without
@@ -305,6 +312,7 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
             }
           }
           then(std::move(st));
+          if (answers) gw->metrics.Observe(Phase::kRespond, Clock::now() - acknowledged);
         },
         request_digest);
   }
@@ -312,7 +320,10 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
   void OnHead(const net::ResponseHead& head) {
     head_seen = true;
     status = head.status;
-    upstream_latency_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    upstream_head_at = Clock::now();
+    gw->metrics.Observe(Phase::kUpstream, upstream_head_at - forwarded_at);
+    upstream_latency_ms =
+        std::chrono::duration<double, std::milli>(upstream_head_at - forwarded_at).count();
     gw->metrics.UpstreamLatency(upstream_latency_ms / 1000.0);
     for (const net::HeaderField& f : head.headers.fields()) {
       if (!IsHopByHopResponseHeader(f.name)) response_headers.Add(f.name, f.value);
@@ -359,6 +370,8 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
   }
 
   void OnComplete(Status upstream_status) {
+    upstream_done_at = Clock::now();
+    if (head_seen) gw->metrics.Observe(Phase::kUpstreamBody, upstream_done_at - upstream_head_at);
     auto self = shared_from_this();
     if (client_gone.load()) {
       // Nobody to answer: record what happened and stop.
@@ -634,7 +647,7 @@ bool PlanAndReserve(Exchange& ex, const Policy& policy, const net::HttpRequest& 
   if (ex.plan.refusal || ex.plan.count_locally) {
     ex.gw->metrics.Findings(ex.findings);
     ex.request_sha256 = Sha256Hex(request.body);
-    if (ex.log_payloads) ex.logged_request = std::move(out.body);
+    if (ex.log_payloads) ex.logged_request = out.changed ? std::move(out.body) : request.body;
     if (ex.plan.count_locally) {
       ex.AnswerCountLocally(request.body);
     } else {
@@ -644,7 +657,8 @@ bool PlanAndReserve(Exchange& ex, const Policy& policy, const net::HttpRequest& 
   }
   // Input is counted from what is sent (about 4 bytes a token), output at
   // the most the request allows.
-  ex.input_estimate = (out.body.size() + 3) / 4;
+  const size_t forwarded_bytes = out.changed ? out.body.size() : request.body.size();
+  ex.input_estimate = (forwarded_bytes + 3) / 4;
   net::Usage estimate;
   estimate.input_tokens = ex.input_estimate;
   estimate.output_tokens = out.max_output_tokens.value_or(kDefaultMaxOutputTokens);
@@ -660,27 +674,33 @@ bool PlanAndReserve(Exchange& ex, const Policy& policy, const net::HttpRequest& 
   return true;
 }
 
-// What goes upstream: the body, its target and headers.
+// What goes upstream: the body (or the original's bytes, shared with the
+// log), its target and headers.
 struct Outgoing {
   std::string body;
+  std::shared_ptr<const std::string> shared_body;  // instead of `body`
   std::string target;
   HeaderList headers;
 };
 
 // The bytes to forward: the client's own when policy changed nothing (so
-// the original goes out untouched), else the policy's edit. The log keeps
-// the same bytes; one copy between them at most. Fills `digest` for the log
-// thread.
+// the original goes out untouched), else the policy's edit. Fills `digest`
+// for the log: an unchanged original is shared with the upstream request,
+// not copied (the log hashes, stores or copies it while the upstream
+// answers); a routed request is rebuilt from a copy (RouteOutgoing).
 Outgoing ChooseForwardBody(Exchange& ex, net::HttpRequest& request, OutboundResult& out,
                            HeaderList headers, RequestDigest* digest) {
   Outgoing o;
   if (!out.changed) {
-    // out.body is the policy's copy of the same bytes: hashed, then logged,
-    // by the log thread (RequestDigest::logged_is_original).
-    digest->original = std::move(out.body);
+    auto original = std::make_shared<const std::string>(std::move(request.body));
     digest->logged_is_original = ex.log_payloads;
     digest->screened = out.secret_free;
-    o.body = std::move(request.body);
+    if (ex.plan.upstream != nullptr) {
+      o.body = *original;
+    } else {
+      o.shared_body = original;
+    }
+    digest->shared_original = std::move(original);
   } else {
     digest->original = std::move(request.body);
     o.body = std::move(out.body);
@@ -731,6 +751,8 @@ void Gateway::Impl::Handle(net::HttpRequest request, std::shared_ptr<net::Respon
   ex->writer = writer;
   ex->start = Clock::now();
   ex->wall_start = Now();
+  if (request.head_read_at != Clock::time_point{})
+    metrics.Observe(Phase::kRequestRead, ex->start - request.head_read_at);
   ex->method = request.method;
   ex->path = request.path;
   HeaderDecision hd;
@@ -741,8 +763,10 @@ void Gateway::Impl::Handle(net::HttpRequest request, std::shared_ptr<net::Respon
     return ex->Refuse(*refusal);
   }
 
-  // The original's hash is left to the log thread (below) unless refused.
-  OutboundResult out = policy->ApplyOutbound(ex->route, request.body, /*hash_original=*/false);
+  // The original's hash is left to the log (below) unless refused; an
+  // unchanged body is not copied (ChooseForwardBody).
+  OutboundResult out = policy->ApplyOutbound(ex->route, request.body,
+                                             {.hash_original = false, .copy_unchanged = false});
   ex->request_sha256 = std::move(out.original_sha256);
   ex->findings.insert(ex->findings.end(), out.findings.begin(), out.findings.end());
   if (!out.model.empty()) ex->model = out.model;
@@ -752,7 +776,7 @@ void Gateway::Impl::Handle(net::HttpRequest request, std::shared_ptr<net::Respon
   const UpstreamConfig* upstream = FindUpstream(policy->config(), ex->upstream);
   if (upstream == nullptr) {
     ex->request_sha256 = Sha256Hex(request.body);
-    if (ex->log_payloads) ex->logged_request = std::move(out.body);
+    if (ex->log_payloads) ex->logged_request = out.changed ? std::move(out.body) : request.body;
     return ex->Refuse(MakeRefusal(ex->route.protocol, ErrorKind::kInternal, "no-upstream",
                                   "no upstream called '" + ex->upstream + "' is configured"));
   }
@@ -821,12 +845,15 @@ void Gateway::Impl::Forward(const std::shared_ptr<Exchange>& ex, const UpstreamC
   for (auto& [name, value] : outgoing.headers)
     upstream_request.headers.Add(std::move(name), std::move(value));
   upstream_request.body = std::move(outgoing.body);
+  upstream_request.shared_body = std::move(outgoing.shared_body);
 
   net::ClientCallbacks callbacks;
   callbacks.on_headers = [ex](const net::ResponseHead& head) { ex->OnHead(head); };
   callbacks.on_body = [ex](std::string_view bytes) { ex->OnBody(bytes); };
   callbacks.on_complete = [ex](Status st) { ex->OnComplete(std::move(st)); };
   ex->forwarded = true;
+  ex->forwarded_at = Clock::now();
+  metrics.Observe(Phase::kOutbound, ex->forwarded_at - ex->start);
   ex->upstream_request = client->Send(url, std::move(upstream_request), std::move(callbacks));
   {
     std::lock_guard lock(live_mu);

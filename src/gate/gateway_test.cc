@@ -419,6 +419,90 @@ TEST_F(GatewayTest, RefusalsUseTheProviderFormatAndAreLogged) {
   EXPECT_EQ(Send("GET", "/_glassbox/health", "").body, "{\"status\":\"ok\"}");
 }
 
+// The count and the sum of one phase in glassbox_gate_phase_seconds.
+std::pair<uint64_t, double> PhaseSeen(const std::string& metrics, const std::string& phase) {
+  auto value = [&](const std::string& series) -> std::string {
+    const std::string key = "glassbox_gate_phase_seconds_" + series + "{phase=\"" + phase + "\"} ";
+    const size_t at = metrics.find(key);
+    if (at == std::string::npos) return "";
+    return metrics.substr(at + key.size(), metrics.find('\n', at) - at - key.size());
+  };
+  const std::string count = value("count"), sum = value("sum");
+  if (count.empty() || sum.empty()) return {0, -1};
+  return {std::stoull(count), std::stod(sum)};
+}
+
+// Each phase of an exchange is timed once in the metrics, the upstream's
+// own time in `upstream` and not in the gate's phases; a request refused
+// before forwarding has no upstream phases.
+TEST_F(GatewayTest, ThePhasesOfAnExchangeAreTimedInTheMetrics) {
+  upstream_override_ = [this](const net::HttpRequest&, std::shared_ptr<net::ResponseWriter> w) {
+    loop_.PostAfter(30ms, [w] {
+      net::HttpResponse r;
+      r.headers.Add("Content-Type", "application/json");
+      r.body =
+          R"({"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[{"type":"text","text":"hi"}],"stop_reason":"end_turn","usage":{"input_tokens":3,"output_tokens":1}})";
+      w->Respond(std::move(r));
+    });
+    return true;
+  };
+  Reply r = Send("POST", "/v1/messages", kSecretBody, {{"anthropic-version", "2023-06-01"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  // The respond phase ends after the answer is handed over: wait for it.
+  std::string metrics;
+  for (int i = 0; i < 200; ++i) {
+    metrics = gateway_->MetricsText();
+    if (PhaseSeen(metrics, "respond").first == 1) break;
+    std::this_thread::sleep_for(5ms);
+  }
+  for (const char* phase :
+       {"request_read", "outbound", "upstream", "upstream_body", "inbound", "log", "respond"}) {
+    EXPECT_EQ(PhaseSeen(metrics, phase).first, 1u) << phase << "\n" << metrics;
+  }
+  EXPECT_GE(PhaseSeen(metrics, "upstream").second, 0.030) << metrics;
+  for (const char* phase : {"request_read", "outbound", "inbound", "log"})
+    EXPECT_LT(PhaseSeen(metrics, phase).second, 0.030) << phase << "\n" << metrics;
+
+  Reply unknown = Send("GET", "/v2/whatever", "");
+  EXPECT_EQ(unknown.status, 404);
+  for (int i = 0; i < 200; ++i) {
+    metrics = gateway_->MetricsText();
+    if (PhaseSeen(metrics, "respond").first == 2) break;
+    std::this_thread::sleep_for(5ms);
+  }
+  for (const char* phase : {"request_read", "log", "respond"})
+    EXPECT_EQ(PhaseSeen(metrics, phase).first, 2u) << phase << "\n" << metrics;
+  for (const char* phase : {"outbound", "upstream", "upstream_body", "inbound"})
+    EXPECT_EQ(PhaseSeen(metrics, phase).first, 1u) << phase << "\n" << metrics;
+}
+
+// An upstream that reports no usage is charged an input estimate from the
+// bytes forwarded (about 4 a token): the original's, which the gateway
+// forwards without a copy of its own.
+TEST_F(GatewayTest, UnreportedUsageIsEstimatedFromTheBytesForwarded) {
+  upstream_override_ = [](const net::HttpRequest&, std::shared_ptr<net::ResponseWriter> w) {
+    net::HttpResponse r;
+    r.headers.Add("Content-Type", "application/json");
+    r.body =
+        R"({"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[{"type":"text","text":"hi"}],"stop_reason":"end_turn"})";
+    w->Respond(std::move(r));
+    return true;
+  };
+  const std::string body =
+      R"({"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":")" +
+      std::string(40000, 'x') + R"("}]})";
+  Reply r = Send("POST", "/v1/messages", body, {{"anthropic-version", "2023-06-01"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto log = AuditLog::Open(log_path_, AuditLog::OpenMode::kExisting);
+  ASSERT_TRUE(log.ok());
+  auto records = (*log)->List();
+  ASSERT_TRUE(records.ok());
+  ASSERT_EQ(records->size(), 1u);
+  EXPECT_EQ((*records)[0].input_tokens, static_cast<int64_t>((body.size() + 3) / 4));
+  EXPECT_NE((*records)[0].findings.find("gate/usage-estimated"), std::string::npos);
+  EXPECT_EQ((*records)[0].request_sha256, Sha256Hex(body));
+}
+
 TEST_F(GatewayTest, HeadSlashIsALivenessCheckAndNotLogged) {
   Reply head = Send("HEAD", "/", "");
   EXPECT_EQ(head.status, 200);

@@ -23,10 +23,16 @@ namespace glassbox::gate {
 
 // The SHA-256 of a request body as the client sent it, computed while the
 // upstream answers (LogWriter::PrepareHere), instead of before forwarding.
-// The I/O thread fills `original` and the flags; from then on the object is
-// touched only under the log's lock (LogWriter::log_mu_).
+// The I/O thread fills `original` (or `shared_original`) and the flags;
+// from then on the object is touched only under the log's lock
+// (LogWriter::log_mu_).
 struct RequestDigest {
   std::string original;
+  // Instead of `original`: the same bytes the upstream request is sent from
+  // (read-only on both sides), so forwarding needs no copy. The log stores
+  // them ahead from here, or copies them into `original` for the record
+  // while the upstream answers, and lets go of them.
+  std::shared_ptr<const std::string> shared_original;
   // The request body to log is `original` itself (policy changed nothing
   // and payloads are logged): it is stored ahead or moved into the record, and
   // the digest is also the log's digest of the stored body. The exchange's

@@ -5,6 +5,37 @@
 
 namespace glassbox::gate {
 
+std::string_view PhaseName(Phase phase) {
+  switch (phase) {
+    case Phase::kRequestRead:
+      return "request_read";
+    case Phase::kOutbound:
+      return "outbound";
+    case Phase::kUpstream:
+      return "upstream";
+    case Phase::kUpstreamBody:
+      return "upstream_body";
+    case Phase::kInbound:
+      return "inbound";
+    case Phase::kLog:
+      return "log";
+    case Phase::kRespond:
+      return "respond";
+  }
+  return "unknown";
+}
+
+void Metrics::Observe(Phase phase, std::chrono::steady_clock::duration elapsed) {
+  const int64_t ns = std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count();
+  const uint64_t clamped = ns < 0 ? 0 : static_cast<uint64_t>(ns);
+  const double seconds = static_cast<double>(clamped) / 1e9;
+  size_t bucket = 0;
+  while (bucket < kPhaseBuckets.size() && seconds > kPhaseBuckets[bucket]) ++bucket;
+  PhaseHistogram& h = phases_[static_cast<size_t>(phase)];
+  h.in_bucket[bucket].fetch_add(1, std::memory_order_relaxed);
+  h.sum_ns.fetch_add(clamped, std::memory_order_relaxed);
+}
+
 std::string Metrics::Text(const net::ServerStats& server) const {
   std::string out;
   std::lock_guard lock(mu_);
@@ -36,6 +67,28 @@ std::string Metrics::Text(const net::ServerStats& server) const {
                      latency_count_);
   out += fmt::format("glassbox_gate_upstream_latency_seconds_sum {}\n", latency_sum_);
   out += fmt::format("glassbox_gate_upstream_latency_seconds_count {}\n", latency_count_);
+  out +=
+      "# HELP glassbox_gate_phase_seconds Time an exchange spent in each phase inside the gate: "
+      "request_read, outbound (checks before forwarding), upstream (to the response head), "
+      "upstream_body, inbound (response checks and the record), log (the record's append), "
+      "respond.\n";
+  out += "# TYPE glassbox_gate_phase_seconds histogram\n";
+  for (size_t p = 0; p < kPhaseCount; ++p) {
+    const std::string_view name = PhaseName(static_cast<Phase>(p));
+    const PhaseHistogram& h = phases_[p];
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i < kPhaseBuckets.size(); ++i) {
+      cumulative += h.in_bucket[i].load(std::memory_order_relaxed);
+      out += fmt::format("glassbox_gate_phase_seconds_bucket{{phase=\"{}\",le=\"{}\"}} {}\n", name,
+                         kPhaseBuckets[i], cumulative);
+    }
+    cumulative += h.in_bucket[kPhaseBuckets.size()].load(std::memory_order_relaxed);
+    out += fmt::format("glassbox_gate_phase_seconds_bucket{{phase=\"{}\",le=\"+Inf\"}} {}\n", name,
+                       cumulative);
+    out += fmt::format("glassbox_gate_phase_seconds_sum{{phase=\"{}\"}} {}\n", name,
+                       static_cast<double>(h.sum_ns.load(std::memory_order_relaxed)) / 1e9);
+    out += fmt::format("glassbox_gate_phase_seconds_count{{phase=\"{}\"}} {}\n", name, cumulative);
+  }
   auto counter = [&](const char* name, const char* help, uint64_t v) {
     out += fmt::format("# HELP {} {}\n# TYPE {} counter\n{} {}\n", name, help, name, name, v);
   };

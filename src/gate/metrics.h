@@ -5,10 +5,12 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -16,6 +18,24 @@
 #include "net/http_server.h"
 
 namespace glassbox::gate {
+
+// The phases of one exchange, in the order they happen: where the time
+// between a request's head and the end of its answer goes
+// (glassbox_gate_phase_seconds, docs/gate.md).
+enum class Phase : uint8_t {
+  kRequestRead,   // the request's head read -> its last body byte read
+  kOutbound,      // the checks before forwarding (route, headers, budget, body
+                  // screening and redaction) -> handed to the upstream connection
+  kUpstream,      // handed to the upstream connection -> the upstream's response head
+  kUpstreamBody,  // the response head -> its last byte (a stream: the whole stream)
+  kInbound,       // the response's checks and building the record -> handed to the log
+  kLog,           // the record's append: committed (SQLite), sent whole (PostgreSQL)
+  kRespond,       // the log's acknowledgment -> the end of the answer handed to the
+                  // client's connection
+};
+inline constexpr size_t kPhaseCount = 7;
+// The `phase` label of `phase`: "request_read", "outbound", ...
+std::string_view PhaseName(Phase phase);
 
 // Counters behind /_glassbox/metrics.
 class Metrics {
@@ -45,6 +65,15 @@ class Metrics {
     latency_sum_ += seconds;
     ++latency_count_;
   }
+  // Buckets of glassbox_gate_phase_seconds: the gate's own phases take tens
+  // to hundreds of microseconds, the upstream's up to minutes.
+  static constexpr std::array<double, 16> kPhaseBuckets = {
+      0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
+      0.005,   0.01,     0.025,   0.1,    0.5,     1,      10,    60};
+  // Counts one exchange's time in `phase`. Lock-free (relaxed atomics): it
+  // runs on the exchange's path.
+  void Observe(Phase phase, std::chrono::steady_clock::duration elapsed);
+
   std::atomic<uint64_t> bytes_from_clients{0}, bytes_to_clients{0}, bytes_from_upstreams{0};
   std::atomic<uint64_t> upstream_errors{0}, log_errors{0}, cancelled{0}, bodies_kept_inline{0};
   std::atomic<uint64_t> reloads_ok{0}, reloads_refused{0};
@@ -67,6 +96,13 @@ class Metrics {
   std::array<uint64_t, kBuckets.size()> latency_buckets_{};
   double latency_sum_ = 0;
   uint64_t latency_count_ = 0;
+  // Per phase: the count in each bucket alone (the last: above every
+  // bound), cumulated when the text is made, and the sum in nanoseconds.
+  struct PhaseHistogram {
+    std::array<std::atomic<uint64_t>, kPhaseBuckets.size() + 1> in_bucket{};
+    std::atomic<uint64_t> sum_ns{0};
+  };
+  std::array<PhaseHistogram, kPhaseCount> phases_{};
 };
 
 }  // namespace glassbox::gate

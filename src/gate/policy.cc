@@ -787,11 +787,14 @@ struct OutboundRefusal {
 // budget counts what the stream used (the inbound filter removes the extra
 // chunk for a client that did not ask for it). A body that already has
 // stream_options is left alone (its usage is estimated if missing).
-void RequestStreamUsage(const Route& route, OutboundResult* r) {
-  if (route.name != "openai.chat_completions" || !r->streaming || r->client_included_usage ||
-      r->body.find("\"stream_options\"") != std::string::npos) {
-    return;
-  }
+// NeedsStreamUsage: whether to, for `body`, what is forwarded so far (the
+// edit, or the original when unchanged); RequestStreamUsage adds the member
+// to r->body, which must then hold those bytes.
+bool NeedsStreamUsage(const Route& route, const OutboundResult& r, std::string_view body) {
+  return route.name == "openai.chat_completions" && r.streaming && !r.client_included_usage &&
+         body.find("\"stream_options\"") == std::string_view::npos;
+}
+void RequestStreamUsage(OutboundResult* r) {
   const size_t brace = r->body.find('{');
   if (brace == std::string::npos) return;
   const bool empty =
@@ -842,11 +845,11 @@ std::optional<OutboundRefusal> RouteModel(const Policy::Impl& policy, const Rout
 }  // namespace
 
 OutboundResult Policy::ApplyOutbound(const Route& route, std::string_view body,
-                                     bool hash_original) const {
+                                     const OutboundOptions& options) const {
   const GateConfig& config = impl_->config;
   const PolicySwitches& sw = config.policy;
   OutboundResult r;
-  if (hash_original) r.original_sha256 = Sha256Hex(body);
+  if (options.hash_original) r.original_sha256 = Sha256Hex(body);
   r.model = route.model;
   r.streaming = route.streaming;
   r.upstream = route.upstream;
@@ -866,7 +869,7 @@ OutboundResult Policy::ApplyOutbound(const Route& route, std::string_view body,
             body.size(), config.max_body_bytes));
   }
   if (!route.has_body_policy) {
-    r.body = std::string(body);
+    if (options.copy_unchanged) r.body = std::string(body);
     return r;
   }
   if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
@@ -957,11 +960,13 @@ OutboundResult Policy::ApplyOutbound(const Route& route, std::string_view body,
   if (changed) {
     r.body = std::move(edited);
     r.changed = true;
+    if (NeedsStreamUsage(route, r, r.body)) RequestStreamUsage(&r);
   } else {
-    r.body = std::string(body);
     r.secret_free = raw_clean;
+    const bool usage = NeedsStreamUsage(route, r, body);
+    if (options.copy_unchanged || usage) r.body = std::string(body);
+    if (usage) RequestStreamUsage(&r);
   }
-  RequestStreamUsage(route, &r);
   return r;
 }
 

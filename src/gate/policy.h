@@ -81,14 +81,17 @@ struct HeaderDecision {
 // Result of the outbound body step.
 struct OutboundResult {
   std::optional<Refusal> refusal;  // set: do not forward
-  std::string body;                // the body to forward (== the original when !changed)
+  // The body to forward: the policy's edit when `changed`; else the
+  // original (a copy of it), or empty with OutboundOptions::copy_unchanged
+  // false, when the caller forwards its own original.
+  std::string body;
   bool changed = false;
   // True when the policy ran its secret rules (all of core's built-in rules)
   // over the whole of `body` and they found nothing, not even a documented
   // example value; then `body` is the original. The gateway passes this on
   // as AuditRecord::request_body_screened so the log does not scan it again.
   bool secret_free = false;
-  std::string original_sha256;  // of the body as received (hex); see ApplyOutbound's hash_original
+  std::string original_sha256;  // of the body as received (hex); see OutboundOptions::hash_original
   // Secrets (rule "secret/...", message and decoded masked, json_path set)
   // and hidden characters ("unicode/...", json_path set) found in the body.
   std::vector<Finding> findings;
@@ -160,11 +163,19 @@ class Policy {
   // hold JSON included) by "[REDACTED secret/rule-id]" and strips hidden
   // characters (legitimate uses kept), re-serialising only when something
   // changed.
-  // With `hash_original` false, original_sha256 is left empty unless the
-  // request is refused (the gateway hashes forwarded bodies on its log
-  // thread while the upstream answers).
+  struct OutboundOptions {
+    // False: original_sha256 is left empty unless the request is refused
+    // (the gateway hashes forwarded bodies while the upstream answers).
+    bool hash_original = true;
+    // False: a body the policy does not change is not copied into
+    // OutboundResult::body (left empty; the caller forwards its original).
+    bool copy_unchanged = true;
+  };
+  OutboundResult ApplyOutbound(const Route& route, std::string_view body) const {
+    return ApplyOutbound(route, body, OutboundOptions{});
+  }
   OutboundResult ApplyOutbound(const Route& route, std::string_view body,
-                               bool hash_original = true) const;
+                               const OutboundOptions& options) const;
 
   // The response to a request, chosen by the response's Content-Type:
   // text/event-stream goes through NewInboundStream, anything else (JSON,

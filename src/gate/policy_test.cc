@@ -422,6 +422,41 @@ TEST(PolicyOutbound, CleanBodiesPassUnchanged) {
   EXPECT_EQ(o.model, "gemini-2.5-pro");
 }
 
+// With copy_unchanged false an unchanged body is not copied (the gateway
+// forwards its original), but a body the policy must change still comes
+// back whole: an edit, and a Chat stream that gets stream_options added.
+TEST(PolicyOutbound, AnUnchangedBodyIsNotCopiedWhenTheCallerForwardsItsOwn) {
+  auto p = MakePolicy();
+  const Policy::OutboundOptions no_copy{.hash_original = false, .copy_unchanged = false};
+  const Route messages = RouteFor(*p, "POST", "/v1/messages");
+  const std::string clean =
+      R"({"model":"claude-sonnet-4-5","max_tokens":8,"messages":[{"role":"user","content":"hi"}]})";
+  OutboundResult o = p->ApplyOutbound(messages, clean, no_copy);
+  ASSERT_FALSE(o.refusal.has_value());
+  EXPECT_FALSE(o.changed);
+  EXPECT_TRUE(o.body.empty());
+  EXPECT_TRUE(o.secret_free);
+  EXPECT_TRUE(o.original_sha256.empty());
+  EXPECT_EQ(o.max_output_tokens, 8u);
+
+  const std::string secret =
+      R"({"model":"claude-sonnet-4-5","max_tokens":8,"messages":[{"role":"user","content":"ghp_0123456789abcdefghijklmnopqrstuvwxyzAB"}]})";
+  o = p->ApplyOutbound(messages, secret, no_copy);
+  EXPECT_TRUE(o.changed);
+  EXPECT_NE(o.body.find("[REDACTED "), std::string::npos) << o.body;
+
+  const Route chat = RouteFor(*p, "POST", "/v1/chat/completions");
+  const std::string stream =
+      R"({"model":"gpt-5","stream":true,"messages":[{"role":"user","content":"hi"}]})";
+  o = p->ApplyOutbound(chat, stream, no_copy);
+  EXPECT_TRUE(o.changed);
+  EXPECT_TRUE(o.gate_requested_usage);
+  EXPECT_EQ(
+      o.body,
+      R"({"stream_options":{"include_usage":true},"model":"gpt-5","stream":true,"messages":[{"role":"user","content":"hi"}]})");
+  EXPECT_TRUE(o.secret_free);  // the added member holds no secret
+}
+
 // OutboundResult::secret_free lets the audit log skip its second scan of
 // the request body, so it may be true only when the log's own rules would
 // find nothing in the forwarded body.

@@ -6,6 +6,7 @@
 // compare case-insensitively (RFC 9110 §5.1).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -77,6 +78,10 @@ struct HttpRequest {
   Headers headers;
   std::string body;
   ConnectionInfo connection;
+  // When the server had read the request's head (its first bytes, for a
+  // head that arrives in one piece); the epoch for a request that was not
+  // read from a connection. For the time spent reading the body.
+  std::chrono::steady_clock::time_point head_read_at{};
 };
 
 struct HttpResponse {

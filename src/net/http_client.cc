@@ -24,7 +24,7 @@
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/span_body.hpp>
 #include <boost/beast/http/write.hpp>
 
 #include "net/internal/asio_loop.h"
@@ -158,10 +158,12 @@ class Exchange : public RequestHandle, public std::enable_shared_from_this<Excha
     idempotent_ = request.method == "GET" || request.method == "HEAD" ||
                   request.method == "OPTIONS" || request.method == "PUT" ||
                   request.method == "DELETE" || request.method == "TRACE";
-    bool has_body = !request.body.empty() || request.method == "POST" || request.method == "PUT" ||
+    body_ = request.shared_body ? std::move(request.shared_body)
+                                : std::make_shared<const std::string>(std::move(request.body));
+    bool has_body = !body_->empty() || request.method == "POST" || request.method == "PUT" ||
                     request.method == "PATCH";
-    req_.body() = std::move(request.body);
-    if (has_body) req_.content_length(req_.body().size());
+    req_.body() = boost::beast::span<const char>(body_->data(), body_->size());
+    if (has_body) req_.content_length(body_->size());
   }
 
   void Start() {
@@ -368,7 +370,10 @@ class Exchange : public RequestHandle, public std::enable_shared_from_this<Excha
   bool reused_ = false;
   asio::any_io_executor ex_;
   tcp::resolver resolver_;
-  bhttp::request<bhttp::string_body> req_;
+  // The body's bytes (the caller's, when it shared them), and the request
+  // that points at them.
+  std::shared_ptr<const std::string> body_;
+  bhttp::request<bhttp::span_body<const char>> req_;
   std::optional<bhttp::response_parser<bhttp::buffer_body>> parser_;
   std::array<char, 16384> buf_;
   bool head_only_ = false, idempotent_ = false, got_bytes_ = false, done_ = false,

@@ -45,6 +45,10 @@ struct ClientRequest {
   std::string target = "/";  // path and query, appended to the origin's base path
   Headers headers;           // Host and Content-Length are set by the client
   std::string body;
+  // When set, sent instead of `body`, without a copy: the caller may read
+  // the same bytes meanwhile (the client only reads them too) and the client
+  // holds them until the exchange ends.
+  std::shared_ptr<const std::string> shared_body;
 };
 
 struct ResponseHead {

@@ -475,6 +475,7 @@ class Session : public SessionBase {
 
   void OnHead(const error_code& ec) {
     if (ec) return OnReadError(ec);
+    head_read_at_ = std::chrono::steady_clock::now();
     if (auto expect = parser_->get().find(bhttp::field::expect);
         expect != parser_->get().end() && EqualsIgnoreCase(expect->value(), "100-continue") &&
         !parser_->is_done()) {
@@ -552,6 +553,7 @@ class Session : public SessionBase {
     if (ec) return OnReadError(ec);
     HttpRequest request;
     request.connection = info_;
+    request.head_read_at = head_read_at_;
     bool keep_alive = parser_->get().keep_alive();
     Status st = ToHttpRequest(parser_->release(), &request);
     parser_.reset();
@@ -719,6 +721,7 @@ class Session : public SessionBase {
   beast::flat_buffer buffer_;
   ConnectionInfo info_;
   std::optional<RequestParser> parser_;
+  std::chrono::steady_clock::time_point head_read_at_{};  // of the request being read
   State state_ = State::kReadingHead;
   std::shared_ptr<WriterImpl> writer_;
   std::deque<std::string> out_;

@@ -397,6 +397,30 @@ TEST_F(ServerTest, LargeBodiesArriveWholeBothWays) {
   EXPECT_EQ(client_->stats().connections_opened, 1u);
 }
 
+// A shared body is sent as it is, and the caller's bytes stay as they were
+// while the client holds them (the gateway forwards and logs one copy).
+TEST_F(ServerTest, ASharedBodyIsSentWithoutTakingItFromTheCaller) {
+  StartServer([](HttpRequest req, std::shared_ptr<ResponseWriter> w) {
+    HttpResponse r;
+    r.body = std::to_string(req.body.size()) + ":" + req.body.substr(0, 8) + ":" +
+             req.body.substr(req.body.size() - 8);
+    w->Respond(std::move(r));
+  });
+  std::string big;
+  for (size_t i = 0; big.size() < 200000; ++i) big += std::to_string(i) + ',';
+  auto shared = std::make_shared<const std::string>(big);
+  ClientRequest req;
+  req.method = "POST";
+  req.target = "/echo";
+  req.body = "ignored: the shared body is sent";
+  req.shared_body = shared;
+  auto a = Fetch(Local(server_->port()), req);
+  ASSERT_TRUE(a->status.ok()) << a->status.message();
+  EXPECT_EQ(a->body,
+            std::to_string(big.size()) + ":" + big.substr(0, 8) + ":" + big.substr(big.size() - 8));
+  EXPECT_EQ(*shared, big);
+}
+
 // A pooled connection serves its next request on the thread that sends it
 // (moved there when it was idle on the other), so the exchange's callbacks
 // run on the caller's thread instead of hopping between threads.
