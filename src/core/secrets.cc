@@ -564,6 +564,13 @@ Result<std::shared_ptr<const SecretScanner>> SecretScanner::CompileImpl(
       return Status::Error(
           fmt::format("{}: rule {}: needs at least one keyword", rule.source, rule.id));
     }
+    for (size_t k = 0; k < rule.keywords.size(); ++k) {
+      if (rule.keywords[k].empty()) {
+        return Status::Error(fmt::format(
+            "{}: rule {}: keyword {} is empty (a keyword is a literal the text must contain)",
+            rule.source, rule.id, k + 1));
+      }
+    }
     impl->regexes.push_back(std::make_unique<Impl::LazyRegex>());
     impl->capless.push_back(CapSpan(rule.regex) >= kCaplessMinSpan ? WithoutRepeatCaps(rule.regex)
                                                                    : std::string());

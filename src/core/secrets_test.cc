@@ -89,6 +89,18 @@ TEST(SecretRules, BadRuleFilesGetClearErrors) {
   EXPECT_NE(r2.status().message().find("broken.toml"), std::string::npos);
   auto r3 = ParseSecretRules("[[rule]]\nid = \"x\"\n", "noid.toml");
   ASSERT_FALSE(r3.ok());
+  // An empty keyword (found by fuzz_secret_rules: the keyword database read
+  // the byte before it) is refused by name.
+  auto r4 = ParseSecretRules(
+      "[[rule]]\nid = \"secret/e\"\ndescription = \"e\"\nregex = \"k-[0-9]+\"\nkeywords = [\"k-\", "
+      "\"\"]\n",
+      "empty.toml");
+  ASSERT_TRUE(r4.ok()) << r4.status().message();
+  auto empty_keyword = SecretScanner::Compile(std::move(r4.value()));
+  ASSERT_FALSE(empty_keyword.ok());
+  EXPECT_NE(empty_keyword.status().message().find("empty.toml: rule secret/e: keyword 2 is empty"),
+            std::string::npos)
+      << empty_keyword.status().message();
 }
 
 // The build-time form of the rules is the rule files, field for field.
