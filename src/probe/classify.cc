@@ -1285,23 +1285,27 @@ class FieldComparer {
       }
       a_->differences.resize(kept);
     }
-    DropMirrors(primary_end);
+    DropMirrors(primary_end, primary_first);
     ref_ = primary;
     ref32_ = rep_[ref_] ? DecodeForDiff(*rep_[ref_]) : std::u32string();
     field_first_ = primary_first;
   }
 
   // One change seen from both sides (cells with the marker against a cell
-  // without it, and the other way round) is found twice against nearest
-  // references: of the differences from `first` on with the same location,
-  // class and code points, those that no setting explains are dropped when
-  // one is explained.
-  void DropMirrors(size_t first) {
+  // without it, and the other way round) is found twice: against nearest
+  // references, or once against the primary and once, from the other side,
+  // against a nearest reference (cells that differ from the primary in
+  // something else, a date a zone is a day behind on, take a marked cell as
+  // their nearest). Of the differences from `first` on, those that no
+  // setting explains are dropped when one of the field's differences from
+  // `explained_from` on with the same location, class and code points is
+  // explained.
+  void DropMirrors(size_t first, size_t explained_from) {
     auto& diffs = a_->differences;
     std::vector<bool> drop(diffs.size(), false);
     for (size_t i = first; i < diffs.size(); ++i) {
       if (!diffs[i].explanation.empty()) continue;
-      for (size_t j = first; j < diffs.size(); ++j) {
+      for (size_t j = explained_from; j < diffs.size(); ++j) {
         if (j != i && !diffs[j].explanation.empty() && diffs[j].location == diffs[i].location &&
             diffs[j].cls == diffs[i].cls && diffs[j].codepoints == diffs[i].codepoints) {
           drop[i] = true;

@@ -386,6 +386,40 @@ TEST(Classify, TwoSettingMarkerIsAttributedToBoth) {
   }
 }
 
+// Regression (e2e_probe_default failed between 00:00 and 05:00 UTC): the
+// same two-setting marker while New York is still on the previous day. The
+// New York cells' date is a clock difference; compared with their nearest
+// cell (one with the marker) they showed the marker again from its other
+// side, unexplained, as a second covert-marker group. One group, explained.
+TEST(Classify, TwoSettingMarkerStaysOneGroupWhenAZoneIsOnAnotherDay) {
+  const std::vector<std::string> argv = {"node", "agent.js"};
+  std::vector<Dimension> dims = DefaultDimensions(argv);
+  auto built = BuildMatrix(BaselineFor(dims, argv), dims, Design::kPairwise);
+  ASSERT_TRUE(built.ok()) << built.status().message();
+  const Matrix& m = *built;
+  auto runs = Capture(m, 2, [](const Cell& c, int) {
+    std::string base = c.Get("ANTHROPIC_BASE_URL");
+    if (base.empty()) base = "https://api.anthropic.com";
+    const bool official = base == "https://api.anthropic.com";
+    const std::string zone = !c.Get("TZ").empty() ? c.Get("TZ") : c.Get("@localtime");
+    std::string date = zone == "America/New_York" ? "2026-11-22" : "2026-11-23";
+    if (!official && zone == "Asia/Shanghai") date = "2026/11/23";
+    Cell with_base = c;
+    with_base.env["ANTHROPIC_BASE_URL"] = base;
+    return std::vector<CapturedRequest>{Provider(with_base, "Today is " + date + ".")};
+  });
+  HostFacts facts = Facts();
+  facts.now_ms = kNow - 10 * 3600 * 1000;  // 02:00 UTC: New York on the day before
+  Analysis a = Analyze(m, runs, facts);
+  EXPECT_EQ(a.verdict, Verdict::kCovertMarker);
+  std::vector<const DifferenceGroup*> markers;
+  for (const DifferenceGroup& g : a.groups) {
+    if (g.cls == DiffClass::kCovertMarker) markers.push_back(&g);
+  }
+  ASSERT_EQ(markers.size(), 1u) << (Dump(a), "two covert-marker groups");
+  EXPECT_NE(markers[0]->explanation.find("Asia/Shanghai"), std::string::npos);
+}
+
 // Every cell but the baseline writes a long block into its prompt, and a
 // one-code-point marker follows the zone's name: against the baseline the
 // marker is inside a rewrite; against each cell's nearest reference (a cell
