@@ -85,6 +85,7 @@
 // (checkpoint.h) catch all three: Verify(&checkpoints).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -271,6 +272,11 @@ class AuditLog {
     // PostgreSQL only: large request bodies are sent ahead of their
     // records (LogConfig::bodies_ahead); SQLite's body store ignores it.
     bool bodies_ahead = false;
+    // PostgreSQL only, durability normal: how long the answers to records
+    // sent without waiting may wait for an append that needs their lane
+    // before the lane's own thread is woken to read them (tests make it
+    // long, to see who reads what).
+    std::chrono::milliseconds lazy_read{20};
   };
   static Result<std::unique_ptr<AuditLog>> Open(const std::string& path, OpenMode mode);
   static Result<std::unique_ptr<AuditLog>> Open(const std::string& path, OpenMode mode,

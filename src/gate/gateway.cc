@@ -139,6 +139,9 @@ struct Gateway::Impl {
     metrics.store_up.store(log->log().Available() ? 1 : 0);
     metrics.shared_budget_errors.store(ledger->shared_errors());
     metrics.records_lost.store(log->log().RecordsLost());
+    const LogStore::Answers answers = log->log().AnswersRead();
+    metrics.answers_by_appends.store(answers.by_appends);
+    metrics.answers_by_threads.store(answers.by_threads);
     return metrics.Text(server->stats());
   }
   void Handle(net::HttpRequest request, std::shared_ptr<net::ResponseWriter> writer);

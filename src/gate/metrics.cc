@@ -124,6 +124,15 @@ std::string Metrics::Text(const net::ServerStats& server) const {
           "(each also named on stderr).",
           records_lost.load());
   out +=
+      "# HELP glassbox_gate_log_answers_read_total Answers of the store to records sent without "
+      "waiting (PostgreSQL, durability normal), by who read them: an append that found them "
+      "there, or a store thread woken for them.\n";
+  out += "# TYPE glassbox_gate_log_answers_read_total counter\n";
+  out += fmt::format("glassbox_gate_log_answers_read_total{{by=\"append\"}} {}\n",
+                     answers_by_appends.load());
+  out += fmt::format("glassbox_gate_log_answers_read_total{{by=\"thread\"}} {}\n",
+                     answers_by_threads.load());
+  out +=
       "# HELP glassbox_gate_reloads_total Configuration reloads (SIGHUP, POST /_glassbox/reload), "
       "by result.\n";
   out += "# TYPE glassbox_gate_reloads_total counter\n";

@@ -84,6 +84,8 @@ class Metrics {
   std::atomic<int> store_up{1};
   std::atomic<uint64_t> unlogged{0}, store_down_refusals{0}, shared_budget_errors{0};
   std::atomic<uint64_t> records_lost{0};
+  // Who read the store's answers (LogStore::AnswersRead).
+  std::atomic<uint64_t> answers_by_appends{0}, answers_by_threads{0};
 
   // The Prometheus text format of every counter, with the server's own.
   std::string Text(const net::ServerStats& server) const;

@@ -375,6 +375,7 @@ class PgConn {
     conn_ = nullptr;
     generation_.fetch_add(1);
     syncs_sent_ = syncs_read_ = 0;
+    answer_ = Status::Ok();
     const char* keys[] = {"dbname", "connect_timeout", "application_name", nullptr};
     const char* values[] = {conninfo_.c_str(), "3", "glassbox-gate", nullptr};
     conn_ = Pq().connectdbParams(keys, values, /*expand_dbname=*/1);
@@ -512,34 +513,10 @@ class PgConn {
   // for the server, so another thread may send groups meanwhile.
   Status ReadPipeline(std::mutex& mu, uint64_t generation) {
     std::unique_lock lock(mu);
-    Status result = Status::Ok();
-    int empty = 0;
     for (;;) {
-      if (conn_ == nullptr || generation_.load() != generation)
-        return Status::Unavailable(shown_ + ": the connection was lost");
-      if (Pq().consumeInput(conn_) != 1) break;
-      while (Pq().isBusy(conn_) == 0) {
-        PgResult r(Pq().getResult(conn_));
-        if (!r) {
-          // Between two statements' results; a lost connection ends here.
-          if (Pq().status(conn_) != CONNECTION_OK || ++empty > 1000) break;
-          continue;
-        }
-        empty = 0;
-        const ExecStatusType st = Pq().resultStatus(r.get());
-        if (st == PGRES_PIPELINE_SYNC) {
-          // The last group answered: out of pipeline mode, for plain
-          // statements (a resend's check).
-          if (++syncs_read_ == syncs_sent_) Pq().exitPipelineMode(conn_);
-          return result;
-        }
-        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && result.ok()) {
-          std::string why = Pq().resultErrorMessage(r.get());
-          while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
-          result = Status::Error(shown_ + ": " + (why.empty() ? "the pipeline was aborted" : why));
-        }
-      }
-      if (Pq().status(conn_) != CONNECTION_OK || empty > 1000) break;
+      bool done = false;
+      Status st = ReadAvailable(generation, &done);
+      if (done) return st;
       // Wait for the server without the lock, or for a sender: one that
       // read our answer into libpq's buffer while it flushed leaves the
       // socket quiet, so it wakes us (WakeReader); the timeout is a backstop.
@@ -554,6 +531,43 @@ class PgConn {
       }
       lock.lock();
     }
+  }
+  // Reads what has arrived of the oldest group's answer, without waiting
+  // (the caller holds the connection's lock). Sets *done once the group is
+  // answered whole, and then returns what ReadPipeline would; else more is
+  // to come, and what was read so far is kept for the next call (of either).
+  Status ReadAvailable(uint64_t generation, bool* done) {
+    *done = true;
+    if (conn_ == nullptr || generation_.load() != generation)
+      return Status::Unavailable(shown_ + ": the connection was lost");
+    if (Pq().consumeInput(conn_) == 1) {
+      int empty = 0;
+      while (Pq().isBusy(conn_) == 0) {
+        PgResult r(Pq().getResult(conn_));
+        if (!r) {
+          // Between two statements' results; a lost connection ends here.
+          if (Pq().status(conn_) != CONNECTION_OK || ++empty > 1000) break;
+          continue;
+        }
+        empty = 0;
+        const ExecStatusType st = Pq().resultStatus(r.get());
+        if (st == PGRES_PIPELINE_SYNC) {
+          // The last group answered: out of pipeline mode, for plain
+          // statements (a resend's check).
+          if (++syncs_read_ == syncs_sent_) Pq().exitPipelineMode(conn_);
+          return std::exchange(answer_, Status::Ok());
+        }
+        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && answer_.ok()) {
+          std::string why = Pq().resultErrorMessage(r.get());
+          while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
+          answer_ = Status::Error(shown_ + ": " + (why.empty() ? "the pipeline was aborted" : why));
+        }
+      }
+      if (Pq().status(conn_) == CONNECTION_OK && empty <= 1000) {
+        *done = false;
+        return Status::Ok();
+      }
+    }
     Status lost = Status::Unavailable(shown_ + ": the connection was lost: " + Message());
     MarkDown();
     Drop();
@@ -564,6 +578,7 @@ class PgConn {
     if (conn_ != nullptr) Pq().finish(conn_);
     conn_ = nullptr;
     generation_.fetch_add(1);
+    answer_ = Status::Ok();
     WakeReader();
   }
   // Wakes a thread waiting in ReadPipeline (called with the connection's
@@ -644,6 +659,7 @@ class PgConn {
   int wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);  // ReadPipeline's wake-up
   std::atomic<bool> reader_waiting_{false};
   uint64_t syncs_sent_ = 0, syncs_read_ = 0;  // groups on this connection
+  Status answer_;                             // the oldest group's answer so far (ReadAvailable)
   std::chrono::steady_clock::time_point last_connect_failure_{};
 };
 
@@ -1197,6 +1213,10 @@ class PgStore final : public LogStore {
   std::string Describe() const override { return shown_; }
   bool Available() const override { return health_->up.load(std::memory_order_relaxed); }
   uint64_t RecordsLost() const override { return records_lost_.load(std::memory_order_relaxed); }
+  Answers AnswersRead() const override {
+    return {answers_by_appends_.load(std::memory_order_relaxed),
+            answers_by_threads_.load(std::memory_order_relaxed)};
+  }
   std::shared_ptr<SharedBudgets> Budgets() override { return budgets_; }
 
   // When asked (Options::bodies_ahead, with durability normal), a large
@@ -1237,6 +1257,10 @@ class PgStore final : public LogStore {
     std::unique_lock lock(ship_mu_);
     Lane* lane = LaneForBody();
     if (lane == nullptr) {
+      TakeAnswersLocked();
+      lane = LaneForBody();
+    }
+    if (lane == nullptr) {
       return Status::Unavailable(shown_ +
                                  ": every lane is busy or reconnecting; the body goes into its "
                                  "record");
@@ -1256,13 +1280,11 @@ class PgStore final : public LogStore {
     f.body = BodyAhead{id, stored == body ? std::move(*body) : std::move(masked)};
     if (stored == body) body->clear();
     lane->flights.push_back(std::move(f));
-    if (!lane->reader.joinable()) lane->reader = std::thread([this, lane] { ReadAnswers(*lane); });
     ahead_[id] = lane;
-    // Its answer is read once the lane's thread is woken for the record
-    // behind it (AfterAcknowledged), not now: the upstream may be about to
-    // answer, and on two cores a woken thread takes one.
-    lane->wake_pending = true;
-    wake_pending_ = true;
+    // Its answer is read by an append that needs the lane, or by the lane's
+    // thread, not now: the upstream may be about to answer, and on two
+    // cores a woken thread takes one (LaneSent).
+    LaneSent(*lane);
     return StoredBody{id, std::move(sha256)};
   }
 
@@ -1456,10 +1478,17 @@ class PgStore final : public LogStore {
     bool records_in_flight = false;  // guarded: a group of records among flights
     bool broken = false;  // guarded: its connection was lost; the flights are being resent
     uint64_t sent = 0, confirmed = 0, lost = 0;  // guarded: groups of records
-    bool wake_pending = false;     // guarded: a group sent, the thread not woken for it yet
-    std::condition_variable wake;  // the lane's thread waits here for a group
+    uint64_t answered = 0;                       // guarded: flights answered (by either reader)
+    // Guarded: the lane's thread reads the oldest flight's answer (without
+    // ship_mu_), so nobody else may.
+    bool reading = false;
+    bool idle = false;             // guarded: its thread sleeps until a flight is sent
+    bool read_now = false;         // guarded: somebody waits for the flights' answers
+    bool wake_pending = false;     // guarded: a flight sent while idle, the thread not woken yet
+    std::condition_variable wake;  // the lane's thread waits here
     std::thread reader;
   };
+
   static constexpr size_t kBodiesPerLane = 16;
 
   // The lane for a body (ship_mu_ held): one not being resent, preferring
@@ -1482,10 +1511,17 @@ class PgStore final : public LogStore {
   // a group of records in flight and not being resent, and the one that
   // carries their bodies whose commit is not read yet, if any (a body on
   // another lane must be read first). Waits up to a second; fails at once
-  // while the store is known down and no lane is free.
+  // while the store is known down and no lane is free. A connection found
+  // lost here (reading the answers that arrived) gets one attempt to
+  // reconnect first: a server that ended it may well be back.
   Result<Lane*> LaneForRecords(const std::vector<AuditRecord>& records,
                                std::unique_lock<std::mutex>& lock) {
+    const bool known_down = !health_->up.load();
+    const uint64_t resend_failures = resend_failures_;
     Lane* free = nullptr;
+    auto given_up = [&] {
+      return !health_->up.load() && (known_down || resend_failures_ != resend_failures);
+    };
     auto found = [&] {
       free = nullptr;
       Lane* needed = nullptr;
@@ -1504,12 +1540,17 @@ class PgStore final : public LogStore {
           if (free == nullptr || l->flights.size() < free->flights.size()) free = l.get();
         }
       }
-      return free != nullptr || !health_->up.load();
+      return free != nullptr || given_up();
     };
     if (!found()) {
-      // The lanes' threads must read on for one to become free.
-      WakePendingLocked();
-      ship_cv_.wait_for(lock, std::chrono::seconds(1), found);
+      // The answers that have arrived free a lane, usually (the groups of
+      // the exchanges before this one); else the lanes' threads must read
+      // on, for one to become free.
+      TakeAnswersLocked();
+      if (!found()) {
+        ReadNowLocked();
+        ship_cv_.wait_for(lock, std::chrono::seconds(1), found);
+      }
     }
     if (free == nullptr) {
       return Status::Unavailable(
@@ -1535,13 +1576,89 @@ class PgStore final : public LogStore {
     }
   }
 
-  // Wakes the lane threads for groups sent since the last wake-up (with
-  // ship_mu_ held; Sent leaves that to AfterAcknowledged).
+  // A flight was sent on `lane` (ship_mu_ held). Its answer is read by the
+  // next append that needs the lane and finds it there (TakeAnswersLocked),
+  // or else by the lane's thread after Options::lazy_read. That thread is
+  // woken only when it sleeps with nothing in flight, and then after the
+  // exchange's response is written (AfterAcknowledged), not now: waking a
+  // thread cost the exchange 13-17 us on two cores (a futex wake and the
+  // woken thread taking a core).
+  void LaneSent(Lane& lane) {
+    if (!lane.reader.joinable()) lane.reader = std::thread([this, &lane] { ReadAnswers(lane); });
+    if (lane.idle) {
+      lane.wake_pending = true;
+      wake_pending_ = true;
+    }
+  }
+
+  // Wakes the lane threads that slept while flights were sent (ship_mu_
+  // held).
   void WakePendingLocked() {
     if (!std::exchange(wake_pending_, false)) return;
     for (auto& l : lanes_) {
       if (std::exchange(l->wake_pending, false)) l->wake.notify_one();
     }
+  }
+
+  // Somebody waits for the answers of the flights (a reader, a caller that
+  // needs a lane, durability full): the lanes' threads read them at once
+  // (ship_mu_ held).
+  void ReadNowLocked() {
+    wake_pending_ = false;
+    for (auto& l : lanes_) {
+      l->wake_pending = false;
+      if (l->flights.empty()) continue;
+      l->read_now = true;
+      l->wake.notify_one();
+    }
+  }
+
+  // Takes the answers that have arrived on every lane, without waiting
+  // (ship_mu_ held): an append that needs a lane does this, so under load
+  // the lanes' threads are not woken for each group. A lost connection is
+  // left to the lane's thread, which sends the flights again (Resend).
+  void TakeAnswersLocked() {
+    for (auto& l : lanes_) {
+      Lane& lane = *l;
+      while (!lane.reading && !lane.broken && !lane.flights.empty()) {
+        Flight& f = lane.flights.front();
+        bool done = false;
+        Status st;
+        {
+          std::lock_guard conn_lock(lane.conn_mu);
+          st = lane.conn->ReadAvailable(f.generation, &done);
+        }
+        if (!done) break;
+        if (st.code() == StatusCode::kUnavailable) {
+          lane.read_now = true;
+          lane.wake.notify_one();
+          break;
+        }
+        answers_by_appends_.fetch_add(1, std::memory_order_relaxed);
+        Answered(lane, st, /*lost=*/!st.ok());
+      }
+    }
+  }
+
+  // The oldest flight of `lane` is answered (ship_mu_ held): `st` is its
+  // commit or why it is not stored.
+  void Answered(Lane& lane, const Status& st, bool lost) {
+    if (st.ok()) {
+      health_->last_commit.store(std::chrono::steady_clock::now().time_since_epoch().count(),
+                                 std::memory_order_relaxed);
+    }
+    Flight& f = lane.flights.front();
+    if (f.body) {
+      BodyAnswered(std::move(*f.body), st);
+    } else {
+      RecordsAnswered(lane, f.group, st, lost);
+    }
+    lane.flights.pop_front();
+    ++lane.answered;
+    // Nothing is sent on a lane being resent: its flights were all sent
+    // on the lost connection.
+    if (lane.flights.empty()) lane.broken = false;
+    ship_cv_.notify_all();
   }
 
   // A group of records is sent: the lane's thread reads its answer. With
@@ -1557,16 +1674,9 @@ class PgStore final : public LogStore {
     lane.flights.push_back(std::move(f));
     lane.records_in_flight = true;
     const uint64_t mine = ++lane.sent;
-    if (!lane.reader.joinable()) lane.reader = std::thread([this, &lane] { ReadAnswers(lane); });
-    if (options_.durability != LogDurability::kFull) {
-      // The lane's thread is woken by AfterAcknowledged, once the caller
-      // has answered its client (waking it here cost the exchange 13-17 us
-      // on two cores: a futex wake and the woken thread taking a core), or
-      // by whoever next waits for a lane.
-      lane.wake_pending = true;
-      wake_pending_ = true;
-      return records;
-    }
+    LaneSent(lane);
+    if (options_.durability != LogDurability::kFull) return records;
+    lane.read_now = true;
     lane.wake.notify_one();
     ship_cv_.wait(lock, [&] { return lane.confirmed >= mine; });
     if (lane.lost >= mine) {
@@ -1581,7 +1691,7 @@ class PgStore final : public LogStore {
   Status Quiesce() {
     if (!writer_) return Status::Ok();
     std::unique_lock lock(ship_mu_);
-    WakePendingLocked();
+    ReadNowLocked();
     auto idle = [&] {
       return !health_->up.load() || std::none_of(lanes_.begin(), lanes_.end(),
                                                  [](auto& l) { return !l->flights.empty(); });
@@ -1599,35 +1709,40 @@ class PgStore final : public LogStore {
   }
 
   // A lane's thread: reads each group's answer in the order they were
-  // sent; a group whose connection was lost is sent again once the server
-  // is back, unless it committed. Runs until the store closes, finishing
-  // the groups in flight (for at most kGiveUp once stopping).
+  // sent, when nobody else has for Options::lazy_read or somebody waits for
+  // them (read_now); a group whose connection was lost is sent again once
+  // the server is back, unless it committed. Runs until the store closes,
+  // finishing the groups in flight (for at most kGiveUp once stopping).
   void ReadAnswers(Lane& lane) {
     std::unique_lock lock(ship_mu_);
     for (;;) {
-      lane.wake.wait(lock, [&] { return ship_stopping_ || !lane.flights.empty(); });
-      if (lane.flights.empty()) return;  // stopping, nothing in flight
-      Flight& f = lane.flights.front();  // only this thread removes it
+      if (lane.flights.empty()) {
+        if (ship_stopping_) return;
+        lane.idle = true;
+        lane.wake.wait(lock, [&] { return ship_stopping_ || !lane.flights.empty(); });
+        lane.idle = false;
+        continue;
+      }
+      if (!lane.read_now && !ship_stopping_) {
+        const uint64_t seen = lane.answered;
+        lane.wake.wait_for(lock, options_.lazy_read,
+                           [&] { return ship_stopping_ || lane.read_now || lane.flights.empty(); });
+        // Appends are taking the answers: look again later.
+        if (!lane.read_now && !ship_stopping_ && lane.answered != seen) continue;
+        if (lane.flights.empty()) continue;
+      }
+      lane.read_now = false;
+      Flight& f = lane.flights.front();  // only a reader removes it, and we are it
+      lane.reading = true;
       lock.unlock();
       Status st = lane.conn->ReadPipeline(lane.conn_mu, f.generation);
-      if (st.ok()) {
-        health_->last_commit.store(std::chrono::steady_clock::now().time_since_epoch().count(),
-                                   std::memory_order_relaxed);
-      }
       bool lost = false;
       if (!st.ok() && st.code() == StatusCode::kUnavailable) st = Resend(lane, f, &lost);
       if (!st.ok() && !lost) lost = true;
       lock.lock();
-      if (f.body) {
-        BodyAnswered(std::move(*f.body), st);
-      } else {
-        RecordsAnswered(lane, f.group, st, lost);
-      }
-      lane.flights.pop_front();
-      // Nothing is sent on a lane being resent: its flights were all sent
-      // on the lost connection.
-      if (lane.flights.empty()) lane.broken = false;
-      ship_cv_.notify_all();
+      lane.reading = false;
+      answers_by_threads_.fetch_add(1, std::memory_order_relaxed);
+      Answered(lane, st, lost);
     }
   }
 
@@ -1721,6 +1836,10 @@ class PgStore final : public LogStore {
         }
       }
       std::unique_lock lock(ship_mu_);
+      // An append that waits for a lane stops waiting once an attempt failed
+      // (LaneForRecords).
+      ++resend_failures_;
+      ship_cv_.notify_all();
       if (ship_stopping_) {
         const auto now = std::chrono::steady_clock::now();
         if (!stop_since) stop_since = now;
@@ -2311,6 +2430,8 @@ class PgStore final : public LogStore {
   bool wake_pending_ = false;                 // guarded: a group sent, its lane's thread not woken
   std::atomic<bool> head_stale_{true};        // set by a lane thread too
   std::atomic<uint64_t> records_lost_{0};     // RecordsLost()
+  std::atomic<uint64_t> answers_by_appends_{0}, answers_by_threads_{0};  // AnswersRead()
+  uint64_t resend_failures_ = 0;  // guarded by ship_mu_: failed attempts to send a group again
   int64_t head_id_ = 0;
   std::string head_hash_ = std::string(kZeroHash);
   int64_t body_last_ = -1;  // the newest body id stored ahead (-1: not read yet); writer's thread

@@ -167,6 +167,15 @@ class LogStore {
   // stderr). Cheap, callable from any thread; SQLite acknowledges only what
   // it committed, so always 0 there.
   virtual uint64_t RecordsLost() const { return 0; }
+  // Who read the answers to what was sent without waiting for them
+  // (PostgreSQL with durability normal): appends that needed a lane and
+  // found them there, or the store's threads (woken when nobody had read
+  // them for a while, or somebody waited for them). Cheap, any thread.
+  struct Answers {
+    uint64_t by_appends = 0;
+    uint64_t by_threads = 0;
+  };
+  virtual Answers AnswersRead() const { return {}; }
   // The store's shared budgets, or nullptr (SQLite: the ledger is local).
   virtual std::shared_ptr<SharedBudgets> Budgets() { return nullptr; }
 };

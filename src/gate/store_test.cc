@@ -747,6 +747,81 @@ TEST_F(PgBodyAheadTest, ABodyAndTheRecordBehindItAreSentAgainAfterALostConnectio
   EXPECT_EQ(v->orphan_bodies, 0);
 }
 
+int64_t CountRecords(const std::string& url);
+
+// Under load no lane's thread is woken for each group: an append that
+// needs a lane takes the answers that have arrived (those of the exchanges
+// before it) on its way. Here each append follows the one before after
+// 5 ms, as behind an upstream that thinks, so the server has answered by
+// then; the lanes' threads read only when an append finds no lane free
+// (lazy_read is long here, so they never read on their own).
+TEST_F(PgBodyAheadTest, AppendsTakeTheAnswersThatArrivedSoTheLanesThreadsSleep) {
+  LogStore::Options normal;
+  normal.durability = LogDurability::kNormal;
+  normal.lazy_read = std::chrono::hours(1);
+  auto opened = OpenLogStore(url_, LogStore::OpenMode::kCreate, normal, "a");
+  ASSERT_TRUE(opened.ok()) << opened.status().message();
+  LogStore& a = **opened;
+  constexpr int kAppends = 40;
+  for (int i = 0; i < kAppends; ++i) {
+    ASSERT_TRUE(a.Append(Rec("2026-11-01T10:00:00Z", "alice", Body())).ok());
+    a.AfterAcknowledged();
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  const LogStore::Answers during = a.AnswersRead();
+  // Two lanes: every other append finds both busy and reads both answers.
+  EXPECT_GE(during.by_appends, uint64_t{kAppends / 2})
+      << "read by the lanes' threads: " << during.by_threads;
+  EXPECT_LE(during.by_appends + during.by_threads, uint64_t{kAppends});
+  Settled(a);  // a reader waits for the rest: the lanes' threads read them
+  const LogStore::Answers after = a.AnswersRead();
+  EXPECT_EQ(after.by_appends + after.by_threads, uint64_t{kAppends});
+  EXPECT_EQ(CountRecords(url_), kAppends);
+  auto v = a.Verify(nullptr);
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(v->intact) << v->reason;
+  EXPECT_EQ(a.RecordsLost(), 0u);
+}
+
+// An append finds that the connection of an unanswered group is gone (the
+// server ended it, as a restart does, while the groups waited for a lock):
+// it leaves the group to its lane's thread, which sends it again, and the
+// append goes out once a lane is free. Nothing acknowledged is lost.
+TEST_F(PgBodyAheadTest, AnAppendThatFindsALostConnectionLeavesTheResendToTheLane) {
+  LogStore::Options normal;
+  normal.durability = LogDurability::kNormal;
+  normal.lazy_read = std::chrono::hours(1);
+  auto opened = OpenLogStore(url_, LogStore::OpenMode::kCreate, normal, "a");
+  ASSERT_TRUE(opened.ok()) << opened.status().message();
+  LogStore& a = **opened;
+  // Both lanes connect (and prepare their statements) before the lock.
+  ASSERT_TRUE(a.Append(Rec("2026-11-01T10:00:00Z", "alice")).ok());
+  ASSERT_TRUE(a.Append(Rec("2026-11-01T10:00:00Z", "alice")).ok());
+  Settled(a);
+  PGconn* blocker = Session("BEGIN; LOCK TABLE gb_records IN EXCLUSIVE MODE");
+  ASSERT_TRUE(a.Append(Rec("2026-11-01T10:00:01Z", "alice")).ok()) << "acknowledged once sent";
+  ASSERT_TRUE(a.Append(Rec("2026-11-01T10:00:02Z", "alice")).ok()) << "on the other lane";
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  PQfinish(
+      Session("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = "
+              "'glassbox-lane:a'"));
+  PGresult* done = PQexec(blocker, "COMMIT");
+  PQclear(done);
+  PQfinish(blocker);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const uint64_t threads_before = a.AnswersRead().by_threads;
+  auto third = a.Append(Rec("2026-11-01T10:00:03Z", "alice"));
+  ASSERT_TRUE(third.ok()) << third.status().message();
+  Settled(a);
+  EXPECT_GE(a.AnswersRead().by_threads, threads_before + 2) << "both groups were sent again";
+  EXPECT_EQ(a.RecordsLost(), 0u);
+  EXPECT_EQ(CountRecords(url_), 5);
+  auto v = a.Verify(nullptr);
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(v->intact) << v->reason;
+  EXPECT_EQ(v->records, 5);
+}
+
 // The server refuses a body's group (here: another row holds its id): a
 // record sent after the refusal was read carries the body itself, with the
 // same hash, and verify passes.
