@@ -524,6 +524,16 @@ TEST_F(PgStoreTest, VerifyNamesABodyStoredAheadThatWentMissing) {
 // record names it, and both read back and verify as one record.
 class PgBodyAheadTest : public PgStoreTest {
  protected:
+  // Durability normal, bodies inline, and the lanes' threads never reading
+  // on their own (lazy_read an hour): only appends and waiting readers do.
+  std::unique_ptr<LogStore> OpenReadByAppends(const std::string& replica) {
+    LogStore::Options normal;
+    normal.durability = LogDurability::kNormal;
+    normal.lazy_read = std::chrono::hours(1);
+    auto s = OpenLogStore(url_, LogStore::OpenMode::kCreate, normal, replica);
+    EXPECT_TRUE(s.ok()) << s.status().message();
+    return s.ok() ? std::move(s.value()) : nullptr;
+  }
   std::unique_ptr<LogStore> OpenNormal(const std::string& replica) {
     LogStore::Options normal;
     normal.durability = LogDurability::kNormal;
@@ -756,12 +766,9 @@ int64_t CountRecords(const std::string& url);
 // then; the lanes' threads read only when an append finds no lane free
 // (lazy_read is long here, so they never read on their own).
 TEST_F(PgBodyAheadTest, AppendsTakeTheAnswersThatArrivedSoTheLanesThreadsSleep) {
-  LogStore::Options normal;
-  normal.durability = LogDurability::kNormal;
-  normal.lazy_read = std::chrono::hours(1);
-  auto opened = OpenLogStore(url_, LogStore::OpenMode::kCreate, normal, "a");
-  ASSERT_TRUE(opened.ok()) << opened.status().message();
-  LogStore& a = **opened;
+  auto opened = OpenReadByAppends("a");
+  ASSERT_NE(opened, nullptr);
+  LogStore& a = *opened;
   constexpr int kAppends = 40;
   for (int i = 0; i < kAppends; ++i) {
     ASSERT_TRUE(a.Append(Rec("2026-11-01T10:00:00Z", "alice", Body())).ok());
@@ -788,12 +795,9 @@ TEST_F(PgBodyAheadTest, AppendsTakeTheAnswersThatArrivedSoTheLanesThreadsSleep) 
 // it leaves the group to its lane's thread, which sends it again, and the
 // append goes out once a lane is free. Nothing acknowledged is lost.
 TEST_F(PgBodyAheadTest, AnAppendThatFindsALostConnectionLeavesTheResendToTheLane) {
-  LogStore::Options normal;
-  normal.durability = LogDurability::kNormal;
-  normal.lazy_read = std::chrono::hours(1);
-  auto opened = OpenLogStore(url_, LogStore::OpenMode::kCreate, normal, "a");
-  ASSERT_TRUE(opened.ok()) << opened.status().message();
-  LogStore& a = **opened;
+  auto opened = OpenReadByAppends("a");
+  ASSERT_NE(opened, nullptr);
+  LogStore& a = *opened;
   // Both lanes connect (and prepare their statements) before the lock.
   ASSERT_TRUE(a.Append(Rec("2026-11-01T10:00:00Z", "alice")).ok());
   ASSERT_TRUE(a.Append(Rec("2026-11-01T10:00:00Z", "alice")).ok());
