@@ -277,6 +277,10 @@ class AuditLog {
     // before the lane's own thread is woken to read them (tests make it
     // long, to see who reads what).
     std::chrono::milliseconds lazy_read{20};
+    // PostgreSQL only: a replica's lease on a user's budget unused this long
+    // is given back (tests make it long, so the settle thread never looks
+    // on its own).
+    std::chrono::milliseconds lease_idle{1000};
   };
   static Result<std::unique_ptr<AuditLog>> Open(const std::string& path, OpenMode mode);
   static Result<std::unique_ptr<AuditLog>> Open(const std::string& path, OpenMode mode,

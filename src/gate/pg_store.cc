@@ -759,8 +759,9 @@ PgConn::Statement SettleStatement(const std::deque<PendingSettle>& settles,
 class PgBudgets final : public SharedBudgets {
  public:
   PgBudgets(std::string conninfo, std::string shown, std::string replica,
-            std::shared_ptr<Health> health)
-      : conninfo_(std::move(conninfo)),
+            std::shared_ptr<Health> health, std::chrono::milliseconds lease_idle)
+      : lease_idle_(lease_idle),
+        conninfo_(std::move(conninfo)),
         shown_(std::move(shown)),
         replica_(std::move(replica)),
         health_(std::move(health)) {}
@@ -771,7 +772,7 @@ class PgBudgets final : public SharedBudgets {
   // lease and takes a new one (up to kLeaseExchanges estimates, never past
   // a cap but for the asking exchange itself) or refuses. The estimate
   // stays held in gb_reserved until Settle releases it, as a reservation
-  // does; a lease unused for kLeaseIdle is given back by the settle thread.
+  // does; a lease unused for lease_idle_ is given back by the settle thread.
   Result<SharedReserveResult> Reserve(std::string_view user, int64_t day, int64_t month,
                                       uint64_t tokens, double usd,
                                       const BudgetCaps& caps) override {
@@ -899,6 +900,19 @@ class PgBudgets final : public SharedBudgets {
   void CountFailures(uint64_t n) { failures_.fetch_add(n); }
   uint64_t failures() const override { return failures_.load(); }
 
+  // Wakes the settle thread for the top-ups queued since it last looked
+  // (cheap when there are none): off the exchanges' path, after their
+  // responses.
+  void WakeForTopUps() {
+    if (!top_up_wake_.load(std::memory_order_relaxed)) return;
+    {
+      std::lock_guard lock(settle_mu_);
+      if (!top_up_wake_.exchange(false) || top_ups_closed_) return;
+      if (!settle_thread_.joinable()) settle_thread_ = std::thread([this] { RunSettles(); });
+    }
+    settle_cv_.notify_all();
+  }
+
  private:
   // What is left of this replica's lease on one user's budget (held in
   // gb_reserved beside the estimates of exchanges in flight).
@@ -977,15 +991,16 @@ class PgBudgets final : public SharedBudgets {
     lease.usd += usd;
     lease.last_use = std::chrono::steady_clock::now();
   }
-  // Queues a top-up for the settle thread (lease_mu_ held).
+  // Queues a top-up for the settle thread (lease_mu_ held). The thread is
+  // not woken here, inside the exchange's admission: WakeForTopUps does,
+  // once the exchange's response is written (PgStore::AfterAcknowledged),
+  // or it finds the queue when it next looks on its own. Half the lease
+  // is left for the exchanges meanwhile.
   void QueueTopUp(LeaseCall call) {
-    {
-      std::lock_guard lock(settle_mu_);
-      if (top_ups_closed_) return;
-      top_ups_.push_back(std::move(call));
-      if (!settle_thread_.joinable()) settle_thread_ = std::thread([this] { RunSettles(); });
-    }
-    settle_cv_.notify_all();
+    std::lock_guard lock(settle_mu_);
+    if (top_ups_closed_) return;
+    top_ups_.push_back(std::move(call));
+    top_up_wake_.store(true);
   }
   // Runs the queued top-ups (settle thread, settle_mu_ not held).
   void RunTopUps(std::deque<LeaseCall> calls) {
@@ -1002,7 +1017,6 @@ class PgBudgets final : public SharedBudgets {
       if (it != leases_.end()) it->second.topping_up = false;
     }
   }
-  static constexpr auto kLeaseIdle = std::chrono::seconds(1);
   static constexpr auto kSettleDelay = std::chrono::milliseconds(20);
 
   // Queues the release of what `lease` has left (lease_mu_ held).
@@ -1051,22 +1065,23 @@ class PgBudgets final : public SharedBudgets {
   // Applies the settlements no record took (all that are due, in one
   // statement): each once it has waited kSettleDelay, so a settlement whose
   // record is on its way is left to that record. Gives back leases idle for
-  // kLeaseIdle, checked every kLeaseIdle.
+  // lease_idle_, checked every lease_idle_.
   //
   // Settle() does not wake this thread: a settlement is queued just before
   // the record that takes it, so a wake-up per exchange (two context
   // switches, measured at 2.5 per exchange) would find nothing to do. While
   // settlements come the thread looks every kSettleDelay instead; after
-  // kLeaseIdle without one it sleeps until Settle() wakes it
+  // lease_idle_ without one it sleeps until Settle() wakes it
   // (settle_thread_asleep_).
   void RunSettles() {
     using std::chrono::steady_clock;
     std::unique_lock lock(settle_mu_);
-    auto next_give_back = steady_clock::now() + kLeaseIdle;
+    auto next_give_back = steady_clock::now() + lease_idle_;
     for (;;) {
       if (!top_ups_.empty()) {
         std::deque<LeaseCall> calls;
         calls.swap(top_ups_);
+        top_up_wake_.store(false);
         top_ups_running_ = true;
         lock.unlock();
         RunTopUps(std::move(calls));
@@ -1076,16 +1091,16 @@ class PgBudgets final : public SharedBudgets {
         continue;
       }
       if (const auto now = steady_clock::now(); now >= next_give_back && !settle_stopping_) {
-        next_give_back = now + kLeaseIdle;
+        next_give_back = now + lease_idle_;
         lock.unlock();  // lease_mu_ comes first
-        GiveBackIdle(now - kLeaseIdle);
+        GiveBackIdle(now - lease_idle_);
         lock.lock();
         continue;
       }
       if (settle_queue_.empty()) {
         if (settle_stopping_) return;  // nothing left
         const auto now = steady_clock::now();
-        settle_thread_asleep_ = now - last_settle_queued_ >= kLeaseIdle;
+        settle_thread_asleep_ = now - last_settle_queued_ >= lease_idle_;
         const auto until =
             settle_thread_asleep_ ? next_give_back : std::min(next_give_back, now + kSettleDelay);
         settle_cv_.wait_until(lock, until, [&] {
@@ -1121,7 +1136,9 @@ class PgBudgets final : public SharedBudgets {
     }
   }
 
-  std::mutex lease_mu_;                               // before settle_mu_ when both are held
+  const std::chrono::milliseconds lease_idle_;  // a lease unused this long is given back
+  std::atomic<bool> top_up_wake_{false};  // top-ups queued, the settle thread not woken for them
+  std::mutex lease_mu_;                   // before settle_mu_ when both are held
   std::map<std::string, Lease, std::less<>> leases_;  // guarded by lease_mu_
   std::string conninfo_, shown_, replica_;
   std::shared_ptr<Health> health_;
@@ -1203,7 +1220,8 @@ class PgStore final : public LogStore {
         });
         lanes_.push_back(std::move(lane));
       }
-      budgets_ = std::make_shared<PgBudgets>(conninfo_, shown_, replica_, health_);
+      budgets_ =
+          std::make_shared<PgBudgets>(conninfo_, shown_, replica_, health_, options_.lease_idle);
       probe_ = std::thread([this] { Probe(); });
     }
     return Status::Ok();
@@ -1354,8 +1372,11 @@ class PgStore final : public LogStore {
   }
 
   void AfterAcknowledged() override {
-    std::lock_guard lock(ship_mu_);
-    WakePendingLocked();
+    {
+      std::lock_guard lock(ship_mu_);
+      WakePendingLocked();
+    }
+    if (budgets_) budgets_->WakeForTopUps();
   }
 
   // A copy of `r` without its bodies (AppendBatch's answer: the group keeps

@@ -100,9 +100,10 @@ class LogStore {
   Result<AuditRecord> Append(AuditRecord record);
   // Called after the callers waiting for an AppendBatch were answered (the
   // gate's responses written): work the store kept off their path may start
-  // now. PostgreSQL wakes the lane threads that read the commits of the
-  // groups sent (without it, they wake at the next append, read or close).
-  // Callable from any thread.
+  // now. PostgreSQL wakes a lane thread that slept while groups were sent
+  // (to read their answers if no append does) and the settle thread for the
+  // lease top-ups the exchanges' admissions queued (without it, both look on
+  // their own later). Callable from any thread.
   virtual void AfterAcknowledged() {}
 
   // Bodies stored ahead of their records, while the upstream answers

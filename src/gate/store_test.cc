@@ -1084,6 +1084,54 @@ int64_t CountRecords(const std::string& url) {
 
 // With durability full an append returns once its records are committed:
 // another connection sees them at once.
+// A lease top-up is queued inside the exchange's admission but the settle
+// thread is woken for it only once the exchange's response is written
+// (AfterAcknowledged): a wake-up there sat on the client's path about every
+// fourth budgeted exchange. Here the thread never looks on its own
+// (lease_idle an hour, no settlements), so each top-up waits for the call.
+TEST_F(PgStoreTest, ALeaseTopUpWaitsUntilTheExchangeIsAnswered) {
+  LogStore::Options options;
+  options.lease_idle = std::chrono::hours(1);
+  auto opened = OpenLogStore(url_, LogStore::OpenMode::kCreate, options, "a");
+  ASSERT_TRUE(opened.ok()) << opened.status().message();
+  LogStore& a = **opened;
+  BudgetCaps caps;
+  caps.daily_tokens = 1000000;
+  PGconn* c = PQconnectdb(url_.c_str());
+  auto held_by_a = [&] {
+    PGresult* q = PQexec(c, "SELECT tokens FROM gb_reserved WHERE replica = 'a' AND kind = 'd'");
+    std::string v = PQntuples(q) == 1 ? PQgetvalue(q, 0, 0) : "none";
+    PQclear(q);
+    return v;
+  };
+  auto reserve = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      auto r = a.Budgets()->Reserve("alice", 20000, 243000, 100, 0, caps);
+      ASSERT_TRUE(r.ok() && r->allowed);
+    }
+  };
+  auto wait_for_held = [&](const std::string& want) {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (held_by_a() != want && std::chrono::steady_clock::now() < give_up)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    return held_by_a();
+  };
+  reserve(1);  // a lease of 8 estimates, taken in the admission itself
+  EXPECT_EQ(held_by_a(), "800");
+  // For two top-ups in a row (the first also starts the thread): the lease
+  // is less than half left after the fifth admission since the last.
+  for (const char* topped_up : {"1600", "2400"}) {
+    reserve(topped_up == std::string("1600") ? 4 : 8);
+    const std::string before = held_by_a();
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    EXPECT_EQ(held_by_a(), before) << "no top-up before the exchange is answered";
+    a.AfterAcknowledged();
+    EXPECT_EQ(wait_for_held(topped_up), topped_up);
+  }
+  PQfinish(c);
+  EXPECT_EQ(a.Budgets()->failures(), 0u);
+}
+
 TEST_F(PgStoreTest, DurabilityFullReturnsOnceCommitted) {
   LogStore::Options full;
   full.durability = LogDurability::kFull;
