@@ -420,6 +420,13 @@ class PgStoreTest : public ::testing::Test {
     EXPECT_TRUE(s.ok()) << s.status().message();
     return s.ok() ? std::move(s.value()) : nullptr;
   }
+  // The one value `sql` selects on `c`, or "none" when it selects no row.
+  static std::string OneValue(PGconn* c, const char* sql) {
+    PGresult* q = PQexec(c, sql);
+    std::string v = PQntuples(q) == 1 ? PQgetvalue(q, 0, 0) : "none";
+    PQclear(q);
+    return v;
+  }
   std::string url_;
 };
 
@@ -1045,10 +1052,7 @@ TEST_F(PgStoreTest, ALeaseAdmitsLocallyAndCountsForEveryReplica) {
   ASSERT_TRUE(first.ok() && first->allowed);
   PGconn* c = PQconnectdb(url_.c_str());
   auto held_by_a = [&] {
-    PGresult* q = PQexec(c, "SELECT tokens FROM gb_reserved WHERE replica = 'a' AND kind = 'd'");
-    std::string v = PQntuples(q) == 1 ? PQgetvalue(q, 0, 0) : "none";
-    PQclear(q);
-    return v;
+    return OneValue(c, "SELECT tokens FROM gb_reserved WHERE replica = 'a' AND kind = 'd'");
   };
   EXPECT_EQ(held_by_a(), "800");
   // The next three come from the lease: the database is not asked (its
@@ -1099,10 +1103,7 @@ TEST_F(PgStoreTest, ALeaseTopUpWaitsUntilTheExchangeIsAnswered) {
   caps.daily_tokens = 1000000;
   PGconn* c = PQconnectdb(url_.c_str());
   auto held_by_a = [&] {
-    PGresult* q = PQexec(c, "SELECT tokens FROM gb_reserved WHERE replica = 'a' AND kind = 'd'");
-    std::string v = PQntuples(q) == 1 ? PQgetvalue(q, 0, 0) : "none";
-    PQclear(q);
-    return v;
+    return OneValue(c, "SELECT tokens FROM gb_reserved WHERE replica = 'a' AND kind = 'd'");
   };
   auto reserve = [&](int n) {
     for (int i = 0; i < n; ++i) {
@@ -1214,12 +1215,7 @@ TEST_F(PgStoreTest, ASettlementNoRecordTakesIsAppliedWithoutFlush) {
   BudgetCaps caps;
   caps.daily_tokens = 100000;
   PGconn* c = PQconnectdb(url_.c_str());
-  auto spent = [&] {
-    PGresult* q = PQexec(c, "SELECT spent_tokens FROM gb_budget WHERE kind = 'd'");
-    std::string v = PQntuples(q) == 1 ? PQgetvalue(q, 0, 0) : "none";
-    PQclear(q);
-    return v;
-  };
+  auto spent = [&] { return OneValue(c, "SELECT spent_tokens FROM gb_budget WHERE kind = 'd'"); };
   auto wait_for_spent = [&](const std::string& want) {
     for (int i = 0; i < 1000 && spent() != want; ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
